@@ -1,0 +1,113 @@
+// Diagnostic collection and clang-style rendering.
+#include "common/diagnostics.h"
+
+#include <ostream>
+
+namespace btap {
+namespace {
+
+struct DiagInfo {
+  std::string_view name;
+  Severity severity;
+  std::string_view text;
+};
+
+constexpr DiagInfo kDiagInfo[] = {
+#define DIAG(name, severity, text) {#name, Severity::severity, text},
+#include "common/diagnostics.def"
+#undef DIAG
+};
+
+std::string_view SeverityWord(Severity s) {
+  switch (s) {
+    case Severity::Note: return "note";
+    case Severity::Warning: return "warning";
+    case Severity::Error: return "error";
+  }
+  return "error";
+}
+
+}  // namespace
+
+std::string_view DiagName(Diag kind) { return kDiagInfo[static_cast<int>(kind)].name; }
+
+std::string FormatMessage(Diag kind, std::initializer_list<std::string_view> args) {
+  std::string_view text = kDiagInfo[static_cast<int>(kind)].text;
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '{' && i + 2 < text.size() && text[i + 2] == '}' && text[i + 1] >= '0' &&
+        text[i + 1] <= '9') {
+      size_t n = static_cast<size_t>(text[i + 1] - '0');
+      if (n < args.size()) out += *(args.begin() + n);
+      i += 2;
+      continue;
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+Diagnostic& DiagnosticSink::Report(Diag kind, SourceRange range,
+                                   std::initializer_list<std::string_view> args) {
+  Severity sev = kDiagInfo[static_cast<int>(kind)].severity;
+  if (sev == Severity::Warning && werror_) sev = Severity::Error;
+  if (sev == Severity::Error) ++errors_;
+  if (sev == Severity::Warning) ++warnings_;
+  diags_.push_back({kind, sev, range, FormatMessage(kind, args), {}});
+  if (sev == Severity::Warning && no_warnings_) {
+    // Keep the object valid for the caller's notes, then forget it.
+    static thread_local Diagnostic dropped;
+    dropped = std::move(diags_.back());
+    diags_.pop_back();
+    --warnings_;
+    return dropped;
+  }
+  return diags_.back();
+}
+
+void DiagnosticSink::Note(Diag kind, SourceRange range,
+                          std::initializer_list<std::string_view> args) {
+  if (diags_.empty()) return;
+  diags_.back().notes.push_back({kind, Severity::Note, range, FormatMessage(kind, args), {}});
+}
+
+constexpr uint32_t kMaxShownColumns = 160;
+
+void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream& out) {
+  if (!d.range.valid() || d.range.file >= sm.size()) {
+    out << "btap: " << SeverityWord(d.severity) << ": " << d.message << '\n';
+  } else {
+    const SourceFile& f = sm.file(d.range.file);
+    LineColumn lc = f.Locate(d.range.begin);
+    out << f.name() << ':' << lc.line << ':' << lc.column << ": " << SeverityWord(d.severity)
+        << ": " << d.message << '\n';
+    std::string_view line = f.LineAt(d.range.begin);
+    uint32_t line_start = d.range.begin - (lc.column - 1);
+    uint32_t caret = lc.column - 1;  // offset of the caret within the line
+    uint32_t stop = d.range.end - line_start;
+    if (stop > line.size()) stop = static_cast<uint32_t>(line.size());
+    // Very long lines are shown as a window around the caret.
+    std::string prefix;
+    if (line.size() > kMaxShownColumns) {
+      uint32_t from = caret > kMaxShownColumns / 2 ? caret - kMaxShownColumns / 2 : 0;
+      line = line.substr(from, kMaxShownColumns);
+      caret -= from;
+      stop = stop - from > line.size() ? static_cast<uint32_t>(line.size()) : stop - from;
+      if (from) prefix = "...";
+    }
+    out << prefix << line << (line.size() == kMaxShownColumns ? "..." : "") << '\n';
+    std::string marker(prefix.size(), ' ');
+    for (uint32_t i = 0; i < caret && i < line.size(); ++i) marker += line[i] == '\t' ? '\t' : ' ';
+    marker += '^';
+    for (uint32_t i = caret + 1; i < stop; ++i) marker += '~';
+    out << marker << '\n';
+  }
+  for (const Diagnostic& n : d.notes) RenderDiagnostic(sm, n, out);
+}
+
+void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out) {
+  for (const Diagnostic& d : sink.diagnostics()) RenderDiagnostic(sm, d, out);
+}
+
+}  // namespace btap

@@ -1,0 +1,61 @@
+// Diagnostics: passes report into a DiagnosticSink; only the driver renders them,
+// clang-style (file:line:col: error: message, the source line, a caret underline).
+#pragma once
+
+#include <initializer_list>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/source.h"
+
+namespace btap {
+
+enum class Severity { Note, Warning, Error };
+
+enum class Diag {
+#define DIAG(name, severity, text) name,
+#include "common/diagnostics.def"
+#undef DIAG
+};
+
+struct Diagnostic {
+  Diag kind;
+  Severity severity;
+  SourceRange range;
+  std::string message;
+  std::vector<Diagnostic> notes;
+};
+
+class DiagnosticSink {
+ public:
+  // Adds a diagnostic; {N} in the kind's message is replaced by args[N].
+  Diagnostic& Report(Diag kind, SourceRange range, std::initializer_list<std::string_view> args = {});
+  // Attaches a note to the most recent diagnostic.
+  void Note(Diag kind, SourceRange range, std::initializer_list<std::string_view> args = {});
+
+  const std::vector<Diagnostic>& diagnostics() const { return diags_; }
+  size_t error_count() const { return errors_; }
+  size_t warning_count() const { return warnings_; }
+  bool has_errors() const { return errors_ != 0; }
+  // Treats warnings as errors (-W) or drops them (-w).
+  void set_warnings_as_errors(bool on) { werror_ = on; }
+  void set_suppress_warnings(bool on) { no_warnings_ = on; }
+
+ private:
+  std::vector<Diagnostic> diags_;
+  size_t errors_ = 0;
+  size_t warnings_ = 0;
+  bool werror_ = false;
+  bool no_warnings_ = false;
+};
+
+std::string_view DiagName(Diag kind);
+std::string FormatMessage(Diag kind, std::initializer_list<std::string_view> args);
+
+// Renders one diagnostic (and its notes) as clang does.
+void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream& out);
+void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out);
+
+}  // namespace btap

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package btap builds, tests or benchmarks with, and nothing else.
+# Idempotent: asks apt only for what dpkg does not already have.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build ccache pkg-config
+  clang-16 llvm-16-dev libclang-cpp16-dev libclang-16-dev libclang-rt-16-dev
+  libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev
+  re2c bison
+  googletest libgtest-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "deps: must run as root to install packages" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

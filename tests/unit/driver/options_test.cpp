@@ -1,0 +1,80 @@
+// Driver options: stap's spellings, attached and separate arguments, script arguments.
+#include "tools/btap/options.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "tools/btap/driver.h"
+
+namespace btap::driver {
+namespace {
+
+TEST(Options, StapSpellings) {
+  Options o;
+  std::string error;
+  ASSERT_TRUE(ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64", "--runtime=bpf",
+                            "-c", "ls -l", "-x", "42", "script.stp", "a1", "-b"},
+                           &o, &error)) << error;
+  EXPECT_EQ(o.pass, 1);
+  EXPECT_EQ(o.verbose, 2);
+  EXPECT_TRUE(o.guru);
+  EXPECT_EQ(o.include_dirs, std::vector<std::string>{"/x"});
+  EXPECT_EQ(o.defines, std::vector<std::string>{"MAXSTRINGLEN=64"});
+  EXPECT_EQ(o.command, "ls -l");
+  EXPECT_EQ(o.target_pid, 42);
+  EXPECT_EQ(o.script_file, "script.stp");
+  EXPECT_EQ(o.args, (std::vector<std::string>{"a1", "-b"}));  // options stop at the script
+}
+
+TEST(Options, ScriptOnTheCommandLine) {
+  Options o;
+  std::string error;
+  ASSERT_TRUE(ParseOptions({"-e", "probe begin {}", "x", "y"}, &o, &error)) << error;
+  EXPECT_EQ(*o.script_text, "probe begin {}");
+  EXPECT_EQ(o.args, (std::vector<std::string>{"x", "y"}));
+  Options s;
+  ASSERT_TRUE(ParseOptions({"-"}, &s, &error));
+  EXPECT_EQ(s.script_file, "-");
+}
+
+TEST(Options, Errors) {
+  std::string error;
+  Options o;
+  EXPECT_FALSE(ParseOptions({"-p", "9", "x.stp"}, &o, &error));
+  EXPECT_EQ(error, "`-p` takes a pass number from 1 to 5");
+  EXPECT_FALSE(ParseOptions({"--runtime=kernel", "x"}, &o, &error));
+  EXPECT_EQ(error, "unsupported runtime `kernel`; btap's only runtime is `bpf`");
+  EXPECT_FALSE(ParseOptions({"-q"}, &o, &error));
+  EXPECT_FALSE(ParseOptions({}, &o, &error));
+  EXPECT_NE(error.find("no script given"), std::string::npos);
+  EXPECT_FALSE(ParseOptions({"-e"}, &o, &error));
+  EXPECT_EQ(error, "option `-e` needs an argument");
+}
+
+TEST(Driver, StdinScriptAndArguments) {
+  std::istringstream in("probe begin { printf(\"%s\\n\", @1) }");
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-p1", "-", "hello"}, in, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), "probe begin {\n  printf(\"%s\\n\", \"hello\");\n}\n");
+}
+
+TEST(Driver, ArchNames) {
+  EXPECT_EQ(NormalizeArch("x86_64"), "x86_64");
+  EXPECT_EQ(NormalizeArch("i686"), "i386");
+  EXPECT_EQ(NormalizeArch("aarch64"), "arm64");
+  EXPECT_EQ(NormalizeArch("armv7l"), "arm");
+  EXPECT_EQ(NormalizeArch("ppc64le"), "powerpc");
+  EXPECT_EQ(NormalizeArch("s390x"), "s390");
+  EXPECT_EQ(NormalizeArch("riscv64"), "riscv");
+}
+
+TEST(Driver, LaterPassesSayTheyAreMissing) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-e", "probe begin { exit() }"}, in, out, err), 1);
+  EXPECT_NE(err.str().find("pass 2 (elaboration) is not available in this build yet"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace btap::driver

@@ -1,0 +1,208 @@
+// btap driver: runs pass 1 (parse) and reports; later passes are added by later layers.
+#include "tools/btap/driver.h"
+
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "common/arena.h"
+#include "common/diagnostics.h"
+#include "frontend/ast_printer.h"
+#include "frontend/frontend.h"
+
+#ifndef BTAP_VERSION
+#define BTAP_VERSION "0.1.0"
+#endif
+
+namespace btap::driver {
+namespace fs = std::filesystem;
+
+std::string NormalizeArch(const std::string& m) {
+  if (m.size() == 4 && m[0] == 'i' && m.substr(2) == "86") return "i386";
+  if (m == "aarch64" || m.rfind("arm64", 0) == 0) return "arm64";
+  if (m.rfind("arm", 0) == 0) return "arm";
+  if (m.rfind("ppc", 0) == 0 || m.rfind("powerpc", 0) == 0) return "powerpc";
+  if (m.rfind("s390", 0) == 0) return "s390";
+  if (m.rfind("mips", 0) == 0) return "mips";
+  if (m.rfind("riscv", 0) == 0) return "riscv";
+  if (m.rfind("sh", 0) == 0) return "sh";
+  return m;
+}
+
+namespace {
+
+// Reads /boot/config-RELEASE once, on the first CONFIG_ lookup.
+std::function<std::string(std::string_view)> KernelConfigLookup(const std::string& release) {
+  auto table = std::make_shared<std::map<std::string, std::string, std::less<>>>();
+  auto loaded = std::make_shared<bool>(false);
+  return [=](std::string_view name) -> std::string {
+    if (!*loaded) {
+      *loaded = true;
+      std::ifstream in("/boot/config-" + release);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.rfind("CONFIG_", 0) != 0) continue;
+        size_t eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string value = line.substr(eq + 1);
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+          value = value.substr(1, value.size() - 2);
+        (*table)[line.substr(0, eq)] = value;
+      }
+    }
+    auto it = table->find(name);
+    return it == table->end() ? std::string() : it->second;
+  };
+}
+
+struct PassTimer {
+  struct rusage start_usage;
+  struct timespec start_time;
+  PassTimer() {
+    getrusage(RUSAGE_SELF, &start_usage);
+    clock_gettime(CLOCK_MONOTONIC, &start_time);
+  }
+  // stap's "using Nvirt/Nres/Nshr/Ndata kb, in Xusr/Ysys/Zreal ms".
+  std::string Report() const {
+    struct rusage now;
+    struct timespec t;
+    getrusage(RUSAGE_SELF, &now);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    auto ms = [](const timeval& a, const timeval& b) {
+      return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_usec - a.tv_usec) / 1000;
+    };
+    long real = (t.tv_sec - start_time.tv_sec) * 1000 + (t.tv_nsec - start_time.tv_nsec) / 1000000;
+    long virt = 0, res = 0, shr = 0, data = 0;
+    std::ifstream statm("/proc/self/statm");
+    long text = 0, lib = 0;
+    statm >> virt >> res >> shr >> text >> lib >> data;
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    std::ostringstream s;
+    s << "using " << virt * page_kb << "virt/" << res * page_kb << "res/" << shr * page_kb << "shr/"
+      << data * page_kb << "data kb, in " << ms(start_usage.ru_utime, now.ru_utime) << "usr/"
+      << ms(start_usage.ru_stime, now.ru_stime) << "sys/" << real << "real ms.";
+    return s.str();
+  }
+};
+
+std::vector<std::string> MacroFiles(const std::vector<std::string>& dirs) {
+  std::vector<std::string> files;
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    std::vector<std::string> here;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".stpm") here.push_back(entry.path().string());
+    std::sort(here.begin(), here.end());
+    files.insert(files.end(), here.begin(), here.end());
+  }
+  return files;
+}
+
+}  // namespace
+
+frontend::PPConfig MachineConfig(const Options& options) {
+  frontend::PPConfig config;
+  struct utsname u;
+  uname(&u);
+  config.kernel_vr = options.kernel_release.empty() ? u.release : options.kernel_release;
+  config.kernel_v = config.kernel_vr.substr(0, config.kernel_vr.find('-'));
+  config.arch = NormalizeArch(options.arch.empty() ? u.machine : options.arch);
+  config.runtime = "bpf";
+  config.systemtap_v = options.compatible;
+  config.privilege = "stapdev";
+  config.guru_mode = options.guru;
+  config.args = options.args;
+  config.kernel_config = KernelConfigLookup(config.kernel_vr);
+  return config;
+}
+
+int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out, std::ostream& err) {
+  Options options;
+  std::string error;
+  if (!ParseOptions(argv, &options, &error)) {
+    err << "btap: error: " << error << '\n';
+    return 1;
+  }
+  if (options.help) {
+    out << UsageText();
+    return 0;
+  }
+  if (options.version) {
+    out << "btap " << BTAP_VERSION << " (SystemTap language " << options.compatible
+        << ", runtime bpf)\n";
+    return 0;
+  }
+  if (options.list_pattern) {
+    err << "btap: error: listing probe points (-l/-L) needs pass 2, which this build does not have yet\n";
+    return 1;
+  }
+
+  SourceManager sm;
+  Arena arena;
+  DiagnosticSink diags;
+  diags.set_suppress_warnings(options.no_warnings);
+  diags.set_warnings_as_errors(options.warnings_as_errors);
+  frontend::PPConfig config = MachineConfig(options);
+  PassTimer timer;
+
+  frontend::MacroTable library;
+  size_t library_files = 0;
+  for (const std::string& path : MacroFiles(options.include_dirs)) {
+    std::string why;
+    FileId f = sm.LoadFile(path, &why);
+    if (f == kNoFile) {
+      err << "btap: error: cannot read `" << path << "`: " << why << '\n';
+      return 1;
+    }
+    frontend::LoadLibraryMacros(sm, f, config, library, arena, diags);
+    ++library_files;
+  }
+
+  FileId script;
+  if (options.script_text) {
+    script = sm.AddFile("<input>", *options.script_text);
+  } else if (options.script_file == "-") {
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    script = sm.AddFile("<input>", buf.str());
+  } else {
+    std::string why;
+    script = sm.LoadFile(options.script_file, &why);
+    if (script == kNoFile) {
+      err << "btap: error: cannot read script `" << options.script_file << "`: " << why << '\n';
+      return 1;
+    }
+  }
+
+  frontend::ParseOptions parse_options;
+  parse_options.pp = config;
+  parse_options.privileged = options.guru;
+  ast::File* file = frontend::ParseFile(sm, script, &library, parse_options, arena, diags);
+
+  RenderDiagnostics(sm, diags, err);
+  if (diags.has_errors()) {
+    size_t n = diags.error_count();
+    err << n << (n == 1 ? " error" : " errors") << " generated.\n";
+    if (options.verbose) err << "Pass 1: parse failed.\n";
+    return 1;
+  }
+  if (options.verbose)
+    err << "Pass 1: parsed user script and " << library_files << " library scripts " << timer.Report() << '\n';
+  if (options.pass == 1) {
+    frontend::PrintFile(*file, out);
+    return 0;
+  }
+  err << "btap: error: pass 2 (elaboration) is not available in this build yet; "
+         "use -p1 to stop after parsing\n";
+  return 1;
+}
+
+}  // namespace btap::driver

@@ -1,0 +1,21 @@
+// The `btap` driver: options in, passes run, diagnostics rendered, exit status out.
+// Callable in process so that golden tests see exactly what the binary prints.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "frontend/preprocessor.h"
+#include "tools/btap/options.h"
+
+namespace btap::driver {
+
+int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out, std::ostream& err);
+
+// The preprocessor's view of the machine: kernel release, architecture, kernel config.
+frontend::PPConfig MachineConfig(const Options& options);
+// stap's architecture names: i?86 -> i386, aarch64 -> arm64, ppc* -> powerpc, ...
+std::string NormalizeArch(const std::string& machine);
+
+}  // namespace btap::driver
