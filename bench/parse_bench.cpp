@@ -11,7 +11,7 @@
 #include "tests/support/tapset_corpus.h"
 
 int main(int argc, char** argv) {
-  std::string root = argc > 1 ? argv[1] : btap::corpus::DefaultRoot();
+  std::string root = argc > 1 && argv[1][0] ? argv[1] : btap::corpus::DefaultRoot();
   int rounds = argc > 2 ? std::atoi(argv[2]) : 5;
   auto groups = btap::corpus::Plan(root);
   double best = 1e9;

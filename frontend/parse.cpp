@@ -317,6 +317,7 @@ void Parser::report_syntax_error(const context& yyctx) const {
     if (expression && StartsExpression(k)) continue;
     if (operators && IsOperator(k)) continue;
     if (k == symbol_kind::S_Invalid || k == symbol_kind::S_AtWord || k == symbol_kind::S_ArgRef) continue;
+    if (k == symbol_kind::S_PPRBrace && !ctx.in_probe_point_group()) continue;
     wanted.push_back(DescribeSymbol(k));
   }
   std::string msg = "unexpected " + DescribeToken(found);

@@ -11,7 +11,7 @@
 %define api.token.prefix {TOK_}
 %define api.location.type {btap::SourceRange}
 %define parse.error custom
-%define parse.lac full
+%define lr.default-reduction consistent
 %locations
 %expect 0
 %param {btap::frontend::ParseContext& ctx}
