@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
     if (s < best) best = s;
   }
   if (totals.files == 0) {
-    std::fprintf(stderr, "parse_bench: no tapset files under %s (run tests/fetch-tapsets.sh)\n", root.c_str());
+    std::fprintf(stderr, "parse_bench: no tapset files under %s (run tests/fetch-tapsets.sh)\n",
+                 root.c_str());
     return 1;
   }
   struct rusage ru;

@@ -31,7 +31,8 @@ struct Diagnostic {
 class DiagnosticSink {
  public:
   // Adds a diagnostic; {N} in the kind's message is replaced by args[N].
-  Diagnostic& Report(Diag kind, SourceRange range, std::initializer_list<std::string_view> args = {});
+  Diagnostic& Report(Diag kind, SourceRange range,
+                     std::initializer_list<std::string_view> args = {});
   // Attaches a note to the most recent diagnostic.
   void Note(Diag kind, SourceRange range, std::initializer_list<std::string_view> args = {});
 

@@ -53,77 +53,93 @@ enum class TypeAnn : uint8_t { None, Long, String };
 // ---- Expressions ----
 
 BTAP_NODE(NumberLit, Expr)
-  int64_t value = 0;
+int64_t value = 0;
 };
 BTAP_NODE(StringLit, Expr)
-  std::string_view value;  // decoded bytes
-};
+std::string_view value;  // decoded bytes
+}
+;
 BTAP_NODE(EmbeddedExpr, Expr)
-  std::string_view code;
-};
+std::string_view code;
+}
+;
 BTAP_NODE(Symbol, Expr)
-  std::string_view name;
-};
+std::string_view name;
+}
+;
 // base[i, j]; a null index is a `*` wildcard (slices, `delete a[*, 1]`).
 BTAP_NODE(ArrayIndex, Expr)
-  Expr* base = nullptr;  // Symbol or HistOp
-  std::span<Expr*> indexes;
-};
+Expr* base = nullptr;  // Symbol or HistOp
+std::span<Expr*> indexes;
+}
+;
 BTAP_NODE(Call, Expr)
-  std::string_view name;
-  SourceRange name_range;
-  std::span<Expr*> args;
-};
+std::string_view name;
+SourceRange name_range;
+std::span<Expr*> args;
+}
+;
 BTAP_NODE(Unary, Expr)  // + - ! ~
-  Tok op;
-  Expr* operand = nullptr;
-};
+Tok op;
+Expr* operand = nullptr;
+}
+;
 BTAP_NODE(Binary, Expr)  // + - * / % << >> >>> & | ^
-  Tok op;
-  Expr* lhs = nullptr;
-  Expr* rhs = nullptr;
-};
+Tok op;
+Expr* lhs = nullptr;
+Expr* rhs = nullptr;
+}
+;
 BTAP_NODE(Logical, Expr)  // && ||
-  Tok op;
-  Expr* lhs = nullptr;
-  Expr* rhs = nullptr;
-};
+Tok op;
+Expr* lhs = nullptr;
+Expr* rhs = nullptr;
+}
+;
 BTAP_NODE(Comparison, Expr)  // < > <= >= == !=
-  Tok op;
-  Expr* lhs = nullptr;
-  Expr* rhs = nullptr;
-};
+Tok op;
+Expr* lhs = nullptr;
+Expr* rhs = nullptr;
+}
+;
 BTAP_NODE(Concat, Expr)
-  Expr* lhs = nullptr;
-  Expr* rhs = nullptr;
-};
+Expr* lhs = nullptr;
+Expr* rhs = nullptr;
+}
+;
 BTAP_NODE(RegexMatch, Expr)  // =~ !~
-  Tok op;
-  Expr* lhs = nullptr;
-  StringLit* pattern = nullptr;
-};
+Tok op;
+Expr* lhs = nullptr;
+StringLit* pattern = nullptr;
+}
+;
 BTAP_NODE(Ternary, Expr)
-  Expr* cond = nullptr;
-  Expr* then = nullptr;
-  Expr* otherwise = nullptr;
-};
+Expr* cond = nullptr;
+Expr* then = nullptr;
+Expr* otherwise = nullptr;
+}
+;
 BTAP_NODE(Assign, Expr)  // = <<< += -= *= /= %= <<= >>= &= ^= |= .=
-  Tok op;
-  Expr* lhs = nullptr;
-  Expr* rhs = nullptr;
-};
+Tok op;
+Expr* lhs = nullptr;
+Expr* rhs = nullptr;
+}
+;
 BTAP_NODE(PreCrement, Expr)
-  Tok op;
-  Expr* operand = nullptr;
-};
+Tok op;
+Expr* operand = nullptr;
+}
+;
 BTAP_NODE(PostCrement, Expr)
-  Tok op;
-  Expr* operand = nullptr;
-};
+Tok op;
+Expr* operand = nullptr;
+}
+;
 BTAP_NODE(ArrayIn, Expr)
-  ArrayIndex* index = nullptr;
-  bool bracketed = false;  // written as [k1, k2] in a
-};
+ArrayIndex* index = nullptr;
+bool bracketed = false;  // written as [k1, k2] in a
+}
+;
 
 // Target-variable components: ->field, [index], and a `$`/`$$` pretty-print suffix.
 struct TargetComponent {
@@ -139,120 +155,146 @@ struct TargetBase : Expr {
   bool addressof = false;
 };
 
-#define BTAP_TARGET(name)         \
-  struct name : TargetBase {      \
+#define BTAP_TARGET(name)    \
+  struct name : TargetBase { \
     static constexpr Kind kKind = Kind::name;
 
 BTAP_TARGET(TargetSymbol)  // $var, $$parms
-  std::string_view name;
-};
+std::string_view name;
+}
+;
 BTAP_TARGET(Cast)  // @cast(operand, "type"[, "module"])
-  Expr* operand = nullptr;
-  std::string_view type_name;
-  std::string_view module;
-  bool has_module = false;
-};
+Expr* operand = nullptr;
+std::string_view type_name;
+std::string_view module;
+bool has_module = false;
+}
+;
 BTAP_TARGET(AtVar)  // @var("name@cu"[, "module"])
-  std::string_view target_name;
-  std::string_view module;
-  bool has_module = false;
-};
+std::string_view target_name;
+std::string_view module;
+bool has_module = false;
+}
+;
 BTAP_TARGET(Autocast)  // expr->field where expr is not a target variable
-  Expr* operand = nullptr;
-};
+Expr* operand = nullptr;
+}
+;
 #undef BTAP_TARGET
 
 BTAP_NODE(Defined, Expr)
-  Expr* operand = nullptr;
-};
+Expr* operand = nullptr;
+}
+;
 BTAP_NODE(Entry, Expr)
-  Expr* operand = nullptr;
-};
+Expr* operand = nullptr;
+}
+;
 BTAP_NODE(Probewrite, Expr)
-  std::string_view name;
-};
+std::string_view name;
+}
+;
 BTAP_NODE(Const, Expr)
-  std::string_view value;
-};
+std::string_view value;
+}
+;
 BTAP_NODE(Perf, Expr)
-  std::string_view counter;
-};
+std::string_view counter;
+}
+;
 BTAP_NODE(Register, Expr)  // @kregister(n) / @uregister(n)
-  bool user = false;
-  int64_t regno = 0;
-};
+bool user = false;
+int64_t regno = 0;
+}
+;
 BTAP_NODE(Deref, Expr)  // @kderef(size, addr) / @uderef(size, addr)
-  bool user = false;
-  int64_t size = 0;
-  Expr* address = nullptr;
-};
+bool user = false;
+int64_t size = 0;
+Expr* address = nullptr;
+}
+;
 BTAP_NODE(StatOp, Expr)  // @count(x) ... @variance(x[, bucket])
-  AtWord op;
-  Expr* operand = nullptr;
-  std::span<int64_t> params;
-};
+AtWord op;
+Expr* operand = nullptr;
+std::span<int64_t> params;
+}
+;
 BTAP_NODE(HistOp, Expr)  // @hist_log(x), @hist_linear(x, start, stop, interval)
-  AtWord op;
-  Expr* operand = nullptr;
-  std::span<int64_t> params;
-};
+AtWord op;
+Expr* operand = nullptr;
+std::span<int64_t> params;
+}
+;
 
 // ---- Statements ----
 
 BTAP_NODE(Block, Stmt)
-  std::span<Stmt*> statements;
-};
+std::span<Stmt*> statements;
+}
+;
 BTAP_NODE(TryCatch, Stmt)
-  Block* body = nullptr;
-  std::string_view error_var;  // empty when `catch` has no variable
-  SourceRange error_var_range;
-  Block* handler = nullptr;
-};
+Block* body = nullptr;
+std::string_view error_var;  // empty when `catch` has no variable
+SourceRange error_var_range;
+Block* handler = nullptr;
+}
+;
 BTAP_NODE(ExprStmt, Stmt)
-  Expr* expr = nullptr;
-};
+Expr* expr = nullptr;
+}
+;
 BTAP_NODE(If, Stmt)
-  Expr* cond = nullptr;
-  Stmt* then = nullptr;
-  Stmt* otherwise = nullptr;
-};
+Expr* cond = nullptr;
+Stmt* then = nullptr;
+Stmt* otherwise = nullptr;
+}
+;
 BTAP_NODE(For, Stmt)
-  Expr* init = nullptr;  // each part may be absent
-  Expr* cond = nullptr;
-  Expr* step = nullptr;
-  Stmt* body = nullptr;
-};
+Expr* init = nullptr;  // each part may be absent
+Expr* cond = nullptr;
+Expr* step = nullptr;
+Stmt* body = nullptr;
+}
+;
 BTAP_NODE(While, Stmt)
-  Expr* cond = nullptr;
-  Stmt* body = nullptr;
-};
+Expr* cond = nullptr;
+Stmt* body = nullptr;
+}
+;
 BTAP_NODE(Foreach, Stmt)
-  Symbol* value = nullptr;  // foreach (v = [k] in a)
-  std::span<Symbol*> keys;
-  bool bracketed = false;
-  Expr* array = nullptr;    // Symbol or HistOp
-  std::span<Expr*> slice;   // a[k, *]: null entries are wildcards
-  bool has_slice = false;
-  int8_t sort_direction = 0;  // +1, -1, or 0 for unsorted
-  uint8_t sort_column = 0;    // 0: the value; k: the k-th key
-  AtWord sort_aggregate = AtWord::None;  // foreach (k in a @sum-)
-  Expr* limit = nullptr;
-  Stmt* body = nullptr;
-};
+Symbol* value = nullptr;  // foreach (v = [k] in a)
+std::span<Symbol*> keys;
+bool bracketed = false;
+Expr* array = nullptr;   // Symbol or HistOp
+std::span<Expr*> slice;  // a[k, *]: null entries are wildcards
+bool has_slice = false;
+int8_t sort_direction = 0;             // +1, -1, or 0 for unsorted
+uint8_t sort_column = 0;               // 0: the value; k: the k-th key
+AtWord sort_aggregate = AtWord::None;  // foreach (k in a @sum-)
+Expr* limit = nullptr;
+Stmt* body = nullptr;
+}
+;
 BTAP_NODE(Return, Stmt)
-  Expr* value = nullptr;
-};
+Expr* value = nullptr;
+}
+;
 BTAP_NODE(Delete, Stmt)
-  Expr* target = nullptr;
-};
+Expr* target = nullptr;
+}
+;
 BTAP_NODE(Next, Stmt)
-};
+}
+;
 BTAP_NODE(Break, Stmt)
-};
+}
+;
 BTAP_NODE(Continue, Stmt)
-};
+}
+;
 BTAP_NODE(Null, Stmt)
-};
+}
+;
 
 // ---- Declarations ----
 
@@ -271,24 +313,27 @@ struct ProbePoint {
 };
 
 BTAP_NODE(Probe, Decl)
-  std::span<ProbePoint*> points;
-  Block* body = nullptr;
-};
+std::span<ProbePoint*> points;
+Block* body = nullptr;
+}
+;
 // probe name = points { prologue } [, { epilogue }]   or   probe name += points { epilogue }
 BTAP_NODE(Alias, Decl)
-  std::span<ProbePoint*> names;
-  std::span<Tok> name_ops;  // Assign or AddAssign, one per name
-  std::span<ProbePoint*> points;
-  Block* body = nullptr;
-  Block* epilogue = nullptr;
-};
+std::span<ProbePoint*> names;
+std::span<Tok> name_ops;  // Assign or AddAssign, one per name
+std::span<ProbePoint*> points;
+Block* body = nullptr;
+Block* epilogue = nullptr;
+}
+;
 BTAP_NODE(Global, Decl)
-  std::string_view name;
-  bool is_private = false;
-  bool wrap = false;  // global a%
-  int64_t size = 0;   // global a[N]; 0 when not given
-  Expr* init = nullptr;
-};
+std::string_view name;
+bool is_private = false;
+bool wrap = false;  // global a%
+int64_t size = 0;   // global a[N]; 0 when not given
+Expr* init = nullptr;
+}
+;
 
 struct Param {
   std::string_view name;
@@ -297,19 +342,21 @@ struct Param {
 };
 
 BTAP_NODE(Function, Decl)
-  std::string_view name;
-  SourceRange name_range;
-  bool is_private = false;
-  TypeAnn type = TypeAnn::None;
-  std::span<Param> params;
-  int64_t priority = 0;  // 0: not given
-  Block* body = nullptr;
-  std::string_view embedded;  // embedded-C body, when body is null
-  bool has_embedded = false;
-};
+std::string_view name;
+SourceRange name_range;
+bool is_private = false;
+TypeAnn type = TypeAnn::None;
+std::span<Param> params;
+int64_t priority = 0;  // 0: not given
+Block* body = nullptr;
+std::string_view embedded;  // embedded-C body, when body is null
+bool has_embedded = false;
+}
+;
 BTAP_NODE(EmbeddedDecl, Decl)
-  std::string_view code;
-};
+std::string_view code;
+}
+;
 
 #undef BTAP_NODE
 

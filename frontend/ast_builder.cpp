@@ -1,9 +1,9 @@
 // AstBuilder: node construction and the checks stap makes while parsing.
 #include "frontend/ast_builder.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <unordered_set>
@@ -206,7 +206,8 @@ void Append(Arena& arena, TargetBase* t, const TargetComponent& c) {
   size_t n = t->components.size();
   if (n == t->components_capacity) {
     size_t cap = n ? n * 2 : 4;
-    auto* p = static_cast<TargetComponent*>(arena.Allocate(sizeof(TargetComponent) * cap, alignof(TargetComponent)));
+    auto* p = static_cast<TargetComponent*>(
+        arena.Allocate(sizeof(TargetComponent) * cap, alignof(TargetComponent)));
     std::copy(t->components.begin(), t->components.end(), p);
     t->components = {p, n};
     t->components_capacity = static_cast<uint32_t>(cap);
@@ -231,7 +232,8 @@ Expr* AstBuilder::Target(const Token& t) {
   size_t last = t.text.find_last_not_of('$');
   if (last != std::string_view::npos && last + 1 < t.text.size()) {
     e->name = t.text.substr(0, last + 1);
-    Append(arena_, e, {TargetComponent::Kind::PrettyPrint, t.range, t.text.substr(last + 1), nullptr});
+    Append(arena_, e,
+           {TargetComponent::Kind::PrettyPrint, t.range, t.text.substr(last + 1), nullptr});
   } else {
     e->name = t.text;
   }
@@ -324,7 +326,8 @@ Expr* AstBuilder::AddressOf(Expr* value, SourceRange r) {
   return t;
 }
 
-Expr* AstBuilder::Simple(AtWord which, const Token& at, Expr* operand, const Token* arg, SourceRange r) {
+Expr* AstBuilder::Simple(AtWord which, const Token& at, Expr* operand, const Token* arg,
+                         SourceRange r) {
   switch (which) {
     case AtWord::Defined: {
       auto* e = New<Defined>(r);
@@ -378,7 +381,8 @@ Expr* AstBuilder::Hist(const Token& at, Expr* operand, std::vector<int64_t> para
   if (op == AtWord::HistLog && !params.empty())
     diags_.Report(Diag::StatParams, r, {"@hist_log", "one argument"});
   if (op == AtWord::HistLinear && params.size() != 3)
-    diags_.Report(Diag::StatParams, r, {"@hist_linear", "a value and three numbers (start, stop, interval)"});
+    diags_.Report(Diag::StatParams, r,
+                  {"@hist_linear", "a value and three numbers (start, stop, interval)"});
   auto* e = New<HistOp>(r);
   e->op = op;
   e->operand = operand;
@@ -492,7 +496,8 @@ Stmt* AstBuilder::Foreach(ForeachHead head, ForeachTail tail, Stmt* body, Source
   int sorts = 0;
   if (head.value_sort) s->sort_direction = head.value_sort, s->sort_column = 0, ++sorts;
   for (size_t i = 0; i < head.key_sorts.size(); ++i)
-    if (head.key_sorts[i]) s->sort_direction = head.key_sorts[i], s->sort_column = static_cast<uint8_t>(i + 1), ++sorts;
+    if (head.key_sorts[i])
+      s->sort_direction = head.key_sorts[i], s->sort_column = static_cast<uint8_t>(i + 1), ++sorts;
   if (tail.sort) s->sort_direction = tail.sort, s->sort_column = 0, ++sorts;
   if (sorts > 1) diags_.Report(Diag::MultipleSort, tail.sort ? tail.sort_range : r);
   uint32_t d = body ? body->depth : 0;
@@ -532,7 +537,8 @@ ProbePointList AstBuilder::Concatenate(ProbePointList prefix, ProbePointList suf
   return out;
 }
 
-ProbePointList AstBuilder::Finalize(ProbePointList points, const Token* marker, Expr* condition, SourceRange r) {
+ProbePointList AstBuilder::Finalize(ProbePointList points, const Token* marker, Expr* condition,
+                                    SourceRange r) {
   for (ProbePoint* p : points.points) {
     if (marker) {
       if (p->optional) diags_.Report(Diag::SyntaxError, marker->range, {"`?` or `!` given twice"});
@@ -540,7 +546,8 @@ ProbePointList AstBuilder::Finalize(ProbePointList points, const Token* marker, 
       p->sufficient = marker->kind == Tok::Bang;
     }
     if (condition) {
-      if (p->condition) diags_.Report(Diag::SyntaxError, condition->range, {"probe point condition given twice"});
+      if (p->condition)
+        diags_.Report(Diag::SyntaxError, condition->range, {"probe point condition given twice"});
       p->condition = condition;
     }
     if (points.points.size() == 1) p->range = SourceRange::Join(p->range, r);
@@ -559,8 +566,9 @@ void AstBuilder::Probe(const ProbePointList& points, ast::Block* body, SourceRan
   in_function_ = false;
 }
 
-void AstBuilder::Alias(std::vector<std::pair<ProbePointList, Tok>> names, const ProbePointList& points,
-                       ast::Block* body, ast::Block* epilogue, SourceRange r) {
+void AstBuilder::Alias(std::vector<std::pair<ProbePointList, Tok>> names,
+                       const ProbePointList& points, ast::Block* body, ast::Block* epilogue,
+                       SourceRange r) {
   std::vector<ProbePoint*> name_points;
   std::vector<Tok> ops;
   bool plus = false;
@@ -608,8 +616,9 @@ void AstBuilder::Global(const Token& name, bool is_private, bool wrap, const Tok
   decls_.push_back(g);
 }
 
-void AstBuilder::Function(const Token& name, bool is_private, TypeAnn type, std::vector<Param> params,
-                          Expr* priority, ast::Block* body, const Token* embedded, SourceRange r) {
+void AstBuilder::Function(const Token& name, bool is_private, TypeAnn type,
+                          std::vector<Param> params, Expr* priority, ast::Block* body,
+                          const Token* embedded, SourceRange r) {
   std::unordered_set<std::string_view> seen;
   for (const Param& p : params)
     if (!seen.insert(p.name).second) diags_.Report(Diag::DuplicateParam, p.range, {p.name});
@@ -621,9 +630,13 @@ void AstBuilder::Function(const Token& name, bool is_private, TypeAnn type, std:
   f->params = arena_.Copy(params);
   if (priority) {
     auto* n = As<NumberLit>(priority);
-    if (!n) diags_.Report(Diag::SyntaxError, priority->range, {"expected a number for the function priority"});
-    else if (n->value < 1) diags_.Report(Diag::PriorityRange, priority->range);
-    else f->priority = n->value;
+    if (!n)
+      diags_.Report(Diag::SyntaxError, priority->range,
+                    {"expected a number for the function priority"});
+    else if (n->value < 1)
+      diags_.Report(Diag::PriorityRange, priority->range);
+    else
+      f->priority = n->value;
   }
   f->body = body;
   if (embedded) {

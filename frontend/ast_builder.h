@@ -69,7 +69,8 @@ class AstBuilder {
   ast::Expr* TargetIndex(ast::Expr* base, ast::Expr* index, SourceRange r);
   ast::Expr* PrettyPrint(ast::Expr* base, const Token& dollars, SourceRange r);
   ast::Expr* AddressOf(ast::Expr* value, SourceRange r);
-  ast::Expr* Simple(AtWord which, const Token& at, ast::Expr* operand, const Token* arg, SourceRange r);
+  ast::Expr* Simple(AtWord which, const Token& at, ast::Expr* operand, const Token* arg,
+                    SourceRange r);
   ast::Expr* Stat(const Token& at, ast::Expr* operand, std::vector<int64_t> params, SourceRange r);
   ast::Expr* Hist(const Token& at, ast::Expr* operand, std::vector<int64_t> params, SourceRange r);
   ast::Expr* Register(const Token& at, int64_t regno, SourceRange r);
@@ -114,7 +115,8 @@ class AstBuilder {
   // Probe points
   ProbePointList Component(const Token& name, ast::Expr* arg, SourceRange r);
   ProbePointList Concatenate(ProbePointList prefix, ProbePointList suffix);
-  ProbePointList Finalize(ProbePointList points, const Token* marker, ast::Expr* condition, SourceRange r);
+  ProbePointList Finalize(ProbePointList points, const Token* marker, ast::Expr* condition,
+                          SourceRange r);
 
   // Declarations, appended to the file in source order.
   void Probe(const ProbePointList& points, ast::Block* body, SourceRange r);
@@ -123,10 +125,13 @@ class AstBuilder {
   void Global(const Token& name, bool is_private, bool wrap, const Token* size, bool size_negative,
               ast::Expr* init, SourceRange r);
   void BeginFunction() { in_function_ = true; }
-  void Function(const Token& name, bool is_private, ast::TypeAnn type, std::vector<ast::Param> params,
-                ast::Expr* priority, ast::Block* body, const Token* embedded, SourceRange r);
+  void Function(const Token& name, bool is_private, ast::TypeAnn type,
+                std::vector<ast::Param> params, ast::Expr* priority, ast::Block* body,
+                const Token* embedded, SourceRange r);
   void EmbeddedDecl(const Token& code);
-  ast::TypeAnn Type(const Token& t) { return t.kind == Tok::Long ? ast::TypeAnn::Long : ast::TypeAnn::String; }
+  ast::TypeAnn Type(const Token& t) {
+    return t.kind == Tok::Long ? ast::TypeAnn::Long : ast::TypeAnn::String;
+  }
 
   std::vector<ast::Decl*>& decls() { return decls_; }
   // A tree past kMaxDepth was built; it must not be walked recursively.

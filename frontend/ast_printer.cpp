@@ -34,34 +34,61 @@ enum Level : int {
 
 int BinaryLevel(Tok op) {
   switch (op) {
-    case Tok::OrOr: return kOr;
-    case Tok::AndAnd: return kAnd;
-    case Tok::Pipe: return kBitOr;
-    case Tok::Caret: return kBitXor;
-    case Tok::Amp: return kBitAnd;
-    case Tok::EqEq: case Tok::NotEq: case Tok::Less: case Tok::Greater:
-    case Tok::LessEq: case Tok::GreaterEq: case Tok::Match: case Tok::NotMatch:
+    case Tok::OrOr:
+      return kOr;
+    case Tok::AndAnd:
+      return kAnd;
+    case Tok::Pipe:
+      return kBitOr;
+    case Tok::Caret:
+      return kBitXor;
+    case Tok::Amp:
+      return kBitAnd;
+    case Tok::EqEq:
+    case Tok::NotEq:
+    case Tok::Less:
+    case Tok::Greater:
+    case Tok::LessEq:
+    case Tok::GreaterEq:
+    case Tok::Match:
+    case Tok::NotMatch:
       return kCompare;
-    case Tok::Shl: case Tok::Shr: case Tok::UShr: return kShift;
-    case Tok::Dot: return kConcat;
-    case Tok::Plus: case Tok::Minus: return kAdd;
-    default: return kMul;
+    case Tok::Shl:
+    case Tok::Shr:
+    case Tok::UShr:
+      return kShift;
+    case Tok::Dot:
+      return kConcat;
+    case Tok::Plus:
+    case Tok::Minus:
+      return kAdd;
+    default:
+      return kMul;
   }
 }
 
 int LevelOf(const Expr* e) {
   switch (e->kind) {
-    case Kind::Assign: return kAssign;
-    case Kind::Ternary: return kTernary;
-    case Kind::Logical: return BinaryLevel(static_cast<const Logical*>(e)->op);
-    case Kind::Binary: return BinaryLevel(static_cast<const Binary*>(e)->op);
+    case Kind::Assign:
+      return kAssign;
+    case Kind::Ternary:
+      return kTernary;
+    case Kind::Logical:
+      return BinaryLevel(static_cast<const Logical*>(e)->op);
+    case Kind::Binary:
+      return BinaryLevel(static_cast<const Binary*>(e)->op);
     case Kind::Comparison:
-    case Kind::RegexMatch: return kCompare;
-    case Kind::Concat: return kConcat;
-    case Kind::ArrayIn: return kIn;
-    case Kind::Unary: return kUnary;
+    case Kind::RegexMatch:
+      return kCompare;
+    case Kind::Concat:
+      return kConcat;
+    case Kind::ArrayIn:
+      return kIn;
+    case Kind::Unary:
+      return kUnary;
     case Kind::PreCrement:
-    case Kind::PostCrement: return kCrement;
+    case Kind::PostCrement:
+      return kCrement;
     case Kind::TargetSymbol:
     case Kind::Cast:
     case Kind::AtVar:
@@ -69,7 +96,8 @@ int LevelOf(const Expr* e) {
       auto* t = static_cast<const TargetBase*>(e);
       return t->addressof || !t->components.empty() ? kPostfix : kPrimary;
     }
-    default: return kPrimary;
+    default:
+      return kPrimary;
   }
 }
 
@@ -97,7 +125,8 @@ class Printer {
   void Expression(const Expr* e, int min_level = kAssign) {
     bool root = root_;
     root_ = false;
-    bool parens = LevelOf(e) < min_level || (opts_.explicit_parens && !root && LevelOf(e) < kPostfix);
+    bool parens =
+        LevelOf(e) < min_level || (opts_.explicit_parens && !root && LevelOf(e) < kPostfix);
     if (parens) out_ << '(';
     ExprBody(e);
     if (parens) out_ << ')';
@@ -120,28 +149,36 @@ class Printer {
   }
 
   void Literal(const Expr* e) {
-    if (auto* n = As<NumberLit>(e)) Number(n->value, true);
-    else if (auto* s = As<StringLit>(e)) out_ << QuoteString(s->value);
+    if (auto* n = As<NumberLit>(e))
+      Number(n->value, true);
+    else if (auto* s = As<StringLit>(e))
+      out_ << QuoteString(s->value);
   }
 
   void Args(std::span<Expr* const> args) {
     for (size_t i = 0; i < args.size(); ++i) {
       if (i) out_ << ", ";
-      if (args[i]) Root(args[i]);
-      else out_ << '*';
+      if (args[i])
+        Root(args[i]);
+      else
+        out_ << '*';
     }
   }
 
   void Components(const TargetBase* t) {
     for (const TargetComponent& c : t->components) {
       switch (c.kind) {
-        case TargetComponent::Kind::Member: out_ << "->" << c.name; break;
+        case TargetComponent::Kind::Member:
+          out_ << "->" << c.name;
+          break;
         case TargetComponent::Kind::Index:
           out_ << '[';
           Root(c.index);
           out_ << ']';
           break;
-        case TargetComponent::Kind::PrettyPrint: out_ << c.name; break;
+        case TargetComponent::Kind::PrettyPrint:
+          out_ << c.name;
+          break;
       }
     }
   }
@@ -154,10 +191,18 @@ class Printer {
 
   void ExprBody(const Expr* e) {
     switch (e->kind) {
-      case Kind::NumberLit: Number(static_cast<const NumberLit*>(e)->value, false); break;
-      case Kind::StringLit: out_ << QuoteString(static_cast<const StringLit*>(e)->value); break;
-      case Kind::EmbeddedExpr: out_ << "%{" << static_cast<const EmbeddedExpr*>(e)->code << "%}"; break;
-      case Kind::Symbol: out_ << static_cast<const Symbol*>(e)->name; break;
+      case Kind::NumberLit:
+        Number(static_cast<const NumberLit*>(e)->value, false);
+        break;
+      case Kind::StringLit:
+        out_ << QuoteString(static_cast<const StringLit*>(e)->value);
+        break;
+      case Kind::EmbeddedExpr:
+        out_ << "%{" << static_cast<const EmbeddedExpr*>(e)->code << "%}";
+        break;
+      case Kind::Symbol:
+        out_ << static_cast<const Symbol*>(e)->name;
+        break;
       case Kind::ArrayIndex: {
         auto* a = static_cast<const ArrayIndex*>(e);
         Expression(a->base, kPrimary);
@@ -181,7 +226,8 @@ class Printer {
         sub.Expression(u->operand, kUnary);
         std::string s = inner.str();
         // Keep `- -x` and `+ +x` from lexing as `--`/`++`.
-        if (!s.empty() && (s[0] == '-' || s[0] == '+') && (u->op == Tok::Minus || u->op == Tok::Plus))
+        if (!s.empty() && (s[0] == '-' || s[0] == '+') &&
+            (u->op == Tok::Minus || u->op == Tok::Plus))
           out_ << ' ';
         out_ << s;
         break;
@@ -295,9 +341,15 @@ class Printer {
         Root(static_cast<const Entry*>(e)->operand);
         out_ << ')';
         break;
-      case Kind::Probewrite: out_ << "@probewrite(" << static_cast<const Probewrite*>(e)->name << ')'; break;
-      case Kind::Const: out_ << "@const(" << QuoteString(static_cast<const Const*>(e)->value) << ')'; break;
-      case Kind::Perf: out_ << "@perf(" << QuoteString(static_cast<const Perf*>(e)->counter) << ')'; break;
+      case Kind::Probewrite:
+        out_ << "@probewrite(" << static_cast<const Probewrite*>(e)->name << ')';
+        break;
+      case Kind::Const:
+        out_ << "@const(" << QuoteString(static_cast<const Const*>(e)->value) << ')';
+        break;
+      case Kind::Perf:
+        out_ << "@perf(" << QuoteString(static_cast<const Perf*>(e)->counter) << ')';
+        break;
       case Kind::Register: {
         auto* r = static_cast<const Register*>(e);
         out_ << (r->user ? "@uregister(" : "@kregister(") << r->regno << ')';
@@ -310,9 +362,15 @@ class Printer {
         out_ << ')';
         break;
       }
-      case Kind::StatOp: AggregateOp(static_cast<const StatOp*>(e)); break;
-      case Kind::HistOp: AggregateOp(static_cast<const HistOp*>(e)); break;
-      default: out_ << "<?>"; break;
+      case Kind::StatOp:
+        AggregateOp(static_cast<const StatOp*>(e));
+        break;
+      case Kind::HistOp:
+        AggregateOp(static_cast<const HistOp*>(e));
+        break;
+      default:
+        out_ << "<?>";
+        break;
     }
   }
 
@@ -335,8 +393,10 @@ class Printer {
         out_ << ')';
       }
     }
-    if (p->sufficient) out_ << '!';
-    else if (p->optional) out_ << '?';
+    if (p->sufficient)
+      out_ << '!';
+    else if (p->optional)
+      out_ << '?';
     if (p->condition) {
       out_ << " if (";
       Root(p->condition);
@@ -406,15 +466,18 @@ class Printer {
         out_ << ')';
         if (f->priority) out_ << " : " << f->priority;
         out_ << ' ';
-        if (f->has_embedded) out_ << "%{" << f->embedded << "%}";
-        else BlockOut(f->body);
+        if (f->has_embedded)
+          out_ << "%{" << f->embedded << "%}";
+        else
+          BlockOut(f->body);
         out_ << '\n';
         break;
       }
       case Kind::EmbeddedDecl:
         out_ << "%{" << static_cast<const EmbeddedDecl*>(d)->code << "%}\n";
         break;
-      default: break;
+      default:
+        break;
     }
   }
 
@@ -447,8 +510,12 @@ class Printer {
 
   void Statement(const Stmt* s) {
     switch (s->kind) {
-      case Kind::Block: BlockOut(static_cast<const Block*>(s)); break;
-      case Kind::Null: out_ << ';'; break;
+      case Kind::Block:
+        BlockOut(static_cast<const Block*>(s));
+        break;
+      case Kind::Null:
+        out_ << ';';
+        break;
       case Kind::ExprStmt:
         Root(static_cast<const ExprStmt*>(s)->expr);
         out_ << ';';
@@ -468,9 +535,15 @@ class Printer {
         Root(static_cast<const Delete*>(s)->target);
         out_ << ';';
         break;
-      case Kind::Next: out_ << "next;"; break;
-      case Kind::Break: out_ << "break;"; break;
-      case Kind::Continue: out_ << "continue;"; break;
+      case Kind::Next:
+        out_ << "next;";
+        break;
+      case Kind::Break:
+        out_ << "break;";
+        break;
+      case Kind::Continue:
+        out_ << "continue;";
+        break;
       case Kind::If: {
         auto* i = static_cast<const If*>(s);
         out_ << "if (";
@@ -478,7 +551,8 @@ class Printer {
         out_ << ')';
         Nested(i->then);
         if (i->otherwise) {
-          if (Is<Block>(i->then)) out_ << ' ';
+          if (Is<Block>(i->then))
+            out_ << ' ';
           else {
             out_ << '\n';
             Indent();
@@ -513,7 +587,9 @@ class Printer {
         Nested(f->body);
         break;
       }
-      case Kind::Foreach: ForeachOut(static_cast<const Foreach*>(s)); break;
+      case Kind::Foreach:
+        ForeachOut(static_cast<const Foreach*>(s));
+        break;
       case Kind::TryCatch: {
         auto* t = static_cast<const TryCatch*>(s);
         out_ << "try ";
@@ -523,7 +599,8 @@ class Printer {
         BlockOut(t->handler);
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
 
@@ -574,11 +651,21 @@ std::string QuoteString(std::string_view value) {
   std::string out = "\"";
   for (unsigned char c : value) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];

@@ -21,29 +21,40 @@ constexpr Parser::token_kind_type kBisonToken[] = {
 #include "frontend/tokens.def"
 };
 
-
 Parser::token_kind_type AtWordToken(std::string_view name) {
   switch (ClassifyAtWord(name)) {
-    case AtWord::Cast: return Parser::token::TOK_AtCast;
-    case AtWord::Var: return Parser::token::TOK_AtVar;
-    case AtWord::Defined: return Parser::token::TOK_AtDefined;
-    case AtWord::Entry: return Parser::token::TOK_AtEntry;
-    case AtWord::Probewrite: return Parser::token::TOK_AtProbewrite;
-    case AtWord::Const: return Parser::token::TOK_AtConst;
-    case AtWord::Perf: return Parser::token::TOK_AtPerf;
+    case AtWord::Cast:
+      return Parser::token::TOK_AtCast;
+    case AtWord::Var:
+      return Parser::token::TOK_AtVar;
+    case AtWord::Defined:
+      return Parser::token::TOK_AtDefined;
+    case AtWord::Entry:
+      return Parser::token::TOK_AtEntry;
+    case AtWord::Probewrite:
+      return Parser::token::TOK_AtProbewrite;
+    case AtWord::Const:
+      return Parser::token::TOK_AtConst;
+    case AtWord::Perf:
+      return Parser::token::TOK_AtPerf;
     case AtWord::Kregister:
-    case AtWord::Uregister: return Parser::token::TOK_AtRegister;
+    case AtWord::Uregister:
+      return Parser::token::TOK_AtRegister;
     case AtWord::Kderef:
-    case AtWord::Uderef: return Parser::token::TOK_AtDeref;
+    case AtWord::Uderef:
+      return Parser::token::TOK_AtDeref;
     case AtWord::HistLog:
-    case AtWord::HistLinear: return Parser::token::TOK_AtHist;
+    case AtWord::HistLinear:
+      return Parser::token::TOK_AtHist;
     case AtWord::Count:
     case AtWord::Sum:
     case AtWord::Min:
     case AtWord::Max:
     case AtWord::Avg:
-    case AtWord::Variance: return Parser::token::TOK_AtStat;
-    case AtWord::None: break;
+    case AtWord::Variance:
+      return Parser::token::TOK_AtStat;
+    case AtWord::None:
+      break;
   }
   return Parser::token::TOK_AtUnknown;
 }
@@ -72,7 +83,8 @@ Token ParseContext::Pull() {
 const Token& ParseContext::Peek() {
   if (ahead_.empty()) {
     Token t;
-    do t = pp_.Next(); while (t.kind == Tok::Invalid);
+    do t = pp_.Next();
+    while (t.kind == Tok::Invalid);
     ahead_.push_back(t);
   }
   return ahead_.front();
@@ -198,8 +210,8 @@ bool ParseContext::Recover() {
   // header is not taken for a function declaration).
   Tok previous = Tok::RBrace;
   auto restarts = [&](const Token& u) {
-    return IsTopLevelStart(u.kind) &&
-           (u.line_start || previous == Tok::RBrace || previous == Tok::Semi || previous == Tok::Embedded);
+    return IsTopLevelStart(u.kind) && (u.line_start || previous == Tok::RBrace ||
+                                       previous == Tok::Semi || previous == Tok::Embedded);
   };
   if (same_place) {  // no progress since the last restart: drop the token
     previous = t.kind;
@@ -232,13 +244,20 @@ std::string DescribeSymbol(SymbolKind k) {
     if (Parser::by_kind(kBisonToken[i]).kind() != k) continue;
     Tok tok = static_cast<Tok>(i);
     switch (tok) {
-      case Tok::PPName: return "probe point";
-      case Tok::PPLBrace: return "`{`";
-      case Tok::PPRBrace: return "`}`";
-      case Tok::Identifier: return "identifier";
-      case Tok::String: return "string";
-      case Tok::Number: return "number";
-      default: break;
+      case Tok::PPName:
+        return "probe point";
+      case Tok::PPLBrace:
+        return "`{`";
+      case Tok::PPRBrace:
+        return "`}`";
+      case Tok::Identifier:
+        return "identifier";
+      case Tok::String:
+        return "string";
+      case Tok::Number:
+        return "number";
+      default:
+        break;
     }
     if (static_cast<int>(tok) >= static_cast<int>(Tok::Probe))
       return "`" + std::string(TokenSpelling(tok)) + "`";
@@ -251,16 +270,48 @@ std::string DescribeSymbol(SymbolKind k) {
 bool IsOperator(SymbolKind k) {
   using S = Parser::symbol_kind;
   switch (k) {
-    case S::S_Assign: case S::S_StatAccum: case S::S_AddAssign: case S::S_SubAssign:
-    case S::S_MulAssign: case S::S_DivAssign: case S::S_ModAssign: case S::S_ShlAssign:
-    case S::S_ShrAssign: case S::S_AndAssign: case S::S_XorAssign: case S::S_OrAssign:
-    case S::S_ConcatAssign: case S::S_Question: case S::S_OrOr: case S::S_AndAnd:
-    case S::S_Pipe: case S::S_Caret: case S::S_Amp: case S::S_In: case S::S_EqEq:
-    case S::S_NotEq: case S::S_Less: case S::S_Greater: case S::S_LessEq: case S::S_GreaterEq:
-    case S::S_Match: case S::S_NotMatch: case S::S_Shl: case S::S_Shr: case S::S_UShr:
-    case S::S_Dot: case S::S_Plus: case S::S_Minus: case S::S_Star: case S::S_Slash:
-    case S::S_Percent: case S::S_PlusPlus: case S::S_MinusMinus: case S::S_Arrow:
-    case S::S_LBracket: case S::S_Dollars:
+    case S::S_Assign:
+    case S::S_StatAccum:
+    case S::S_AddAssign:
+    case S::S_SubAssign:
+    case S::S_MulAssign:
+    case S::S_DivAssign:
+    case S::S_ModAssign:
+    case S::S_ShlAssign:
+    case S::S_ShrAssign:
+    case S::S_AndAssign:
+    case S::S_XorAssign:
+    case S::S_OrAssign:
+    case S::S_ConcatAssign:
+    case S::S_Question:
+    case S::S_OrOr:
+    case S::S_AndAnd:
+    case S::S_Pipe:
+    case S::S_Caret:
+    case S::S_Amp:
+    case S::S_In:
+    case S::S_EqEq:
+    case S::S_NotEq:
+    case S::S_Less:
+    case S::S_Greater:
+    case S::S_LessEq:
+    case S::S_GreaterEq:
+    case S::S_Match:
+    case S::S_NotMatch:
+    case S::S_Shl:
+    case S::S_Shr:
+    case S::S_UShr:
+    case S::S_Dot:
+    case S::S_Plus:
+    case S::S_Minus:
+    case S::S_Star:
+    case S::S_Slash:
+    case S::S_Percent:
+    case S::S_PlusPlus:
+    case S::S_MinusMinus:
+    case S::S_Arrow:
+    case S::S_LBracket:
+    case S::S_Dollars:
       return true;
     default:
       return false;
@@ -270,9 +321,20 @@ bool IsOperator(SymbolKind k) {
 bool StartsExpression(SymbolKind k) {
   using S = Parser::symbol_kind;
   switch (k) {
-    case S::S_Number: case S::S_String: case S::S_Identifier: case S::S_Target:
-    case S::S_Embedded: case S::S_LParen: case S::S_LBracket: case S::S_Plus: case S::S_Minus:
-    case S::S_Bang: case S::S_Tilde: case S::S_Amp: case S::S_PlusPlus: case S::S_MinusMinus:
+    case S::S_Number:
+    case S::S_String:
+    case S::S_Identifier:
+    case S::S_Target:
+    case S::S_Embedded:
+    case S::S_LParen:
+    case S::S_LBracket:
+    case S::S_Plus:
+    case S::S_Minus:
+    case S::S_Bang:
+    case S::S_Tilde:
+    case S::S_Amp:
+    case S::S_PlusPlus:
+    case S::S_MinusMinus:
       return true;
     default:
       return k >= S::S_AtCast && k <= S::S_AtUnknown;
@@ -282,9 +344,18 @@ bool StartsExpression(SymbolKind k) {
 bool StartsStatement(SymbolKind k) {
   using S = Parser::symbol_kind;
   switch (k) {
-    case S::S_If: case S::S_For: case S::S_Foreach: case S::S_While: case S::S_Try:
-    case S::S_Return: case S::S_Delete: case S::S_Next: case S::S_Break: case S::S_Continue:
-    case S::S_Semi: case S::S_LBrace:
+    case S::S_If:
+    case S::S_For:
+    case S::S_Foreach:
+    case S::S_While:
+    case S::S_Try:
+    case S::S_Return:
+    case S::S_Delete:
+    case S::S_Next:
+    case S::S_Break:
+    case S::S_Continue:
+    case S::S_Semi:
+    case S::S_LBrace:
       return true;
     default:
       return StartsExpression(k);
@@ -308,15 +379,18 @@ void Parser::report_syntax_error(const context& yyctx) const {
     operators = operators || expected[i] == symbol_kind::S_Star;
   }
   std::vector<std::string> wanted;
-  if (statement) wanted.push_back("a statement");
-  else if (expression) wanted.push_back("an expression");
+  if (statement)
+    wanted.push_back("a statement");
+  else if (expression)
+    wanted.push_back("an expression");
   if (operators) wanted.push_back("an operator");
   for (int i = 0; i < n; ++i) {
     SymbolKind k = expected[i];
     if (statement && StartsStatement(k)) continue;
     if (expression && StartsExpression(k)) continue;
     if (operators && IsOperator(k)) continue;
-    if (k == symbol_kind::S_Invalid || k == symbol_kind::S_AtWord || k == symbol_kind::S_ArgRef) continue;
+    if (k == symbol_kind::S_Invalid || k == symbol_kind::S_AtWord || k == symbol_kind::S_ArgRef)
+      continue;
     if (k == symbol_kind::S_PPRBrace && !ctx.in_probe_point_group()) continue;
     wanted.push_back(DescribeSymbol(k));
   }
@@ -337,10 +411,11 @@ void Parser::report_syntax_error(const context& yyctx) const {
            (opener == Tok::LBracket && closer == Tok::RBracket) ||
            ((opener == Tok::LBrace || opener == Tok::PPLBrace) && closer == Tok::RBrace);
   };
-  bool closer = found.kind == Tok::Eof || found.kind == Tok::RParen || found.kind == Tok::RBracket ||
-                found.kind == Tok::RBrace;
+  bool closer = found.kind == Tok::Eof || found.kind == Tok::RParen ||
+                found.kind == Tok::RBracket || found.kind == Tok::RBrace;
   if (open && closer && !closes(open->kind, found.kind)) {
-    std::string spelling = open->kind == Tok::PPLBrace ? "{" : std::string(TokenSpelling(open->kind));
+    std::string spelling =
+        open->kind == Tok::PPLBrace ? "{" : std::string(TokenSpelling(open->kind));
     ctx.diags().Note(Diag::UnclosedBracket, open->range, {spelling});
   }
 }

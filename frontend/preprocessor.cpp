@@ -46,7 +46,8 @@ Preprocessor::Preprocessor(SourceManager& sm, FileId file, const PPConfig& confi
 
 Preprocessor::~Preprocessor() = default;
 
-Token Preprocessor::Abort(const Token& at, Diag kind, std::initializer_list<std::string_view> args) {
+Token Preprocessor::Abort(const Token& at, Diag kind,
+                          std::initializer_list<std::string_view> args) {
   diags_.Report(kind, at.range, args);
   aborted_ = true;
   stack_.clear();
@@ -66,7 +67,8 @@ Token Preprocessor::RawNext() {
     Activation& a = *stack_.back();
     if (a.cursor < a.body->size()) {
       if (++expanded_ > kMaxExpandedTokens)
-        return Abort((*a.body)[a.cursor], Diag::MacroTooLarge, {std::to_string(kMaxExpandedTokens)});
+        return Abort((*a.body)[a.cursor], Diag::MacroTooLarge,
+                     {std::to_string(kMaxExpandedTokens)});
       return (*a.body)[a.cursor++];
     }
     stack_.pop_back();
@@ -211,9 +213,9 @@ bool Preprocessor::Invoke(const Token& at) {
     std::string n = std::to_string(def->params.size());
     if (t.kind != Tok::LParen) {
       diags_.Report(Diag::MacroBadInvocation, t.range,
-                    {"expected `(` in the invocation of macro `@" + std::string(name) + "` taking " +
-                     n + (def->params.size() == 1 ? " parameter" : " parameters") + ", found " +
-                     DescribeToken(t)});
+                    {"expected `(` in the invocation of macro `@" + std::string(name) +
+                     "` taking " + n + (def->params.size() == 1 ? " parameter" : " parameters") +
+                     ", found " + DescribeToken(t)});
       FailInvocation(at, t, 0);
       placeholder_.insert(placeholder_.begin(), t);  // the token after the name is not ours
       return true;
@@ -226,26 +228,32 @@ bool Preprocessor::Invoke(const Token& at) {
       for (;;) {
         t = next_here();
         if (t.kind == Tok::Eof) break;
-        if (t.kind == Tok::LParen || t.kind == Tok::LBracket) ++nesting;
-        else if (nesting && (t.kind == Tok::RParen || t.kind == Tok::RBracket)) --nesting;
-        else if (!nesting && (t.kind == Tok::RParen || t.kind == Tok::Comma)) break;
+        if (t.kind == Tok::LParen || t.kind == Tok::LBracket)
+          ++nesting;
+        else if (nesting && (t.kind == Tok::RParen || t.kind == Tok::RBracket))
+          --nesting;
+        else if (!nesting && (t.kind == Tok::RParen || t.kind == Tok::Comma))
+          break;
         b.tokens.push_back(t);
       }
       if (t.kind == Tok::Eof) {
-        diags_.Report(Diag::MacroBadInvocation, at.range,
-                      {"could not find the end of the invocation of macro `@" + std::string(name) + "`"});
+        diags_.Report(
+            Diag::MacroBadInvocation, at.range,
+            {"could not find the end of the invocation of macro `@" + std::string(name) + "`"});
         FailInvocation(at, t, 0);
         return true;
       }
       if (t.kind == Tok::Comma && i + 1 == def->params.size()) {
-        diags_.Report(Diag::MacroBadInvocation, t.range,
-                      {"too many arguments for macro `@" + std::string(name) + "` (expected " + n + ")"});
+        diags_.Report(
+            Diag::MacroBadInvocation, t.range,
+            {"too many arguments for macro `@" + std::string(name) + "` (expected " + n + ")"});
         FailInvocation(at, t, 1);
         return true;
       }
       if (t.kind == Tok::RParen && i + 1 != def->params.size()) {
-        diags_.Report(Diag::MacroBadInvocation, t.range,
-                      {"too few arguments for macro `@" + std::string(name) + "` (expected " + n + ")"});
+        diags_.Report(
+            Diag::MacroBadInvocation, t.range,
+            {"too few arguments for macro `@" + std::string(name) + "` (expected " + n + ")"});
         FailInvocation(at, t, 0);
         return true;
       }
@@ -284,8 +292,10 @@ Token Preprocessor::SkipToMarker() {
   for (;;) {
     Token t = MacroNext(true);
     if (t.kind == Tok::Eof) return t;
-    if (t.kind == Tok::PPIf) ++nesting;
-    else if (nesting && t.kind == Tok::PPEnd) --nesting;
+    if (t.kind == Tok::PPIf)
+      ++nesting;
+    else if (nesting && t.kind == Tok::PPEnd)
+      --nesting;
     else if (!nesting && (t.kind == Tok::PPElse || t.kind == Tok::PPThen || t.kind == Tok::PPEnd))
       return t;
   }
@@ -301,13 +311,20 @@ bool IsComparison(Tok k) {
 template <typename T>
 bool Compare(const T& a, Tok op, const T& b) {
   switch (op) {
-    case Tok::EqEq: return a == b;
-    case Tok::NotEq: return a != b;
-    case Tok::Less: return a < b;
-    case Tok::Greater: return a > b;
-    case Tok::LessEq: return a <= b;
-    case Tok::GreaterEq: return a >= b;
-    default: return false;
+    case Tok::EqEq:
+      return a == b;
+    case Tok::NotEq:
+      return a != b;
+    case Tok::Less:
+      return a < b;
+    case Tok::Greater:
+      return a > b;
+    case Tok::LessEq:
+      return a <= b;
+    case Tok::GreaterEq:
+      return a >= b;
+    default:
+      return false;
   }
 }
 
@@ -343,9 +360,11 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
   if (l.kind == Tok::Identifier) {
     std::string_view name = l.text;
     if (name == "kernel_v" || name == "kernel_vr" || name == "systemtap_v") {
-      if (r.kind != Tok::String) return fail(r, "expected a version string after `" + std::string(name) + "`");
-      const std::string& target =
-          name == "kernel_v" ? config_.kernel_v : name == "kernel_vr" ? config_.kernel_vr : config_.systemtap_v;
+      if (r.kind != Tok::String)
+        return fail(r, "expected a version string after `" + std::string(name) + "`");
+      const std::string& target = name == "kernel_v"    ? config_.kernel_v
+                                  : name == "kernel_vr" ? config_.kernel_vr
+                                                        : config_.systemtap_v;
       bool wildcard = r.text.find_first_of("*?[") != std::string_view::npos;
       if (wildcard) {
         if (!equality) return fail(op, "wildcards are only allowed with `==` and `!=`");
@@ -354,16 +373,20 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
       return Compare(CompareVersions(target, r.text), op.kind, 0);
     }
     if (name == "arch" || name == "runtime" || name == "systemtap_privilege") {
-      if (r.kind != Tok::String) return fail(r, "expected a string after `" + std::string(name) + "`");
-      if (!equality) return fail(op, "`" + std::string(name) + "` can only be compared with `==` or `!=`");
-      const std::string& target =
-          name == "arch" ? config_.arch : name == "runtime" ? config_.runtime : config_.privilege;
+      if (r.kind != Tok::String)
+        return fail(r, "expected a string after `" + std::string(name) + "`");
+      if (!equality)
+        return fail(op, "`" + std::string(name) + "` can only be compared with `==` or `!=`");
+      const std::string& target = name == "arch"      ? config_.arch
+                                  : name == "runtime" ? config_.runtime
+                                                      : config_.privilege;
       if (name == "systemtap_privilege") return (target == r.text) == (op.kind == Tok::EqEq);
       return glob_result(r.text, target);
     }
     if (name == "guru_mode") {
       int64_t v = 0;
-      if (r.kind != Tok::Number || !ParseInt(r.text, &v)) return fail(r, "expected a number after `guru_mode`");
+      if (r.kind != Tok::Number || !ParseInt(r.text, &v))
+        return fail(r, "expected a number after `guru_mode`");
       if (v != 0 && v != 1) return fail(r, "`guru_mode` is 0 or 1");
       if (!equality) return fail(op, "`guru_mode` can only be compared with `==` or `!=`");
       return Compare<int64_t>(config_.guru_mode ? 1 : 0, op.kind, v);
@@ -371,7 +394,8 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
     if (name.starts_with("CONFIG_")) {
       std::string value = config_.kernel_config ? config_.kernel_config(name) : std::string();
       if (r.kind == Tok::String) {
-        if (!equality) return fail(op, "a `CONFIG_` option can only be compared to a string with `==` or `!=`");
+        if (!equality)
+          return fail(op, "a `CONFIG_` option can only be compared to a string with `==` or `!=`");
         return glob_result(r.text, value);
       }
       if (r.kind == Tok::Number) {
@@ -386,7 +410,8 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
         if (ParseInt(value, &a) && ParseInt(other, &b)) return Compare(a, op.kind, b);
         return Compare(value, op.kind, other);
       }
-      return fail(r, "expected a string, a number or another `CONFIG_` option, found " + DescribeToken(r));
+      return fail(
+          r, "expected a string, a number or another `CONFIG_` option, found " + DescribeToken(r));
     }
   }
   if (l.kind == Tok::String && r.kind == Tok::String)
@@ -397,11 +422,15 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
     if (!ParseInt(r.text, &b)) return fail(r, "invalid number `" + std::string(r.text) + "`");
     return Compare(a, op.kind, b);
   }
-  if (l.kind == Tok::String && r.kind == Tok::Number) return fail(r, "expected a string to compare with a string");
-  if (l.kind == Tok::Number && r.kind == Tok::String) return fail(r, "expected a number to compare with a number");
-  return fail(l, "expected `arch`, `kernel_v`, `kernel_vr`, `systemtap_v`, `runtime`, "
-                 "`systemtap_privilege`, `guru_mode`, `CONFIG_...`, or a comparison of two "
-                 "strings or two numbers, found " + DescribeToken(l));
+  if (l.kind == Tok::String && r.kind == Tok::Number)
+    return fail(r, "expected a string to compare with a string");
+  if (l.kind == Tok::Number && r.kind == Tok::String)
+    return fail(r, "expected a number to compare with a number");
+  return fail(l,
+              "expected `arch`, `kernel_v`, `kernel_vr`, `systemtap_v`, `runtime`, "
+              "`systemtap_privilege`, `guru_mode`, `CONFIG_...`, or a comparison of two "
+              "strings or two numbers, found " +
+                  DescribeToken(l));
 }
 
 bool Preprocessor::EvalCondition(const Token& start, Token* marker) {
@@ -512,8 +541,10 @@ Token Preprocessor::Next() {
         }
         continue;
       case Tok::PPEnd:
-        if (conds_.empty()) diags_.Report(Diag::PPMissingOpen, t.range, {"%)"});
-        else conds_.pop_back();
+        if (conds_.empty())
+          diags_.Report(Diag::PPMissingOpen, t.range, {"%)"});
+        else
+          conds_.pop_back();
         continue;
       case Tok::PPIf: {
         Token marker;

@@ -86,7 +86,7 @@ class Preprocessor {
   MacroTable local_;
   std::vector<std::unique_ptr<Activation>> stack_;
   std::vector<std::pair<Token, Cond>> conds_;
-  std::vector<Token> pending_;  // substituted argument tokens, in reverse order
+  std::vector<Token> pending_;      // substituted argument tokens, in reverse order
   std::vector<Token> placeholder_;  // stands for a failed macro invocation
   size_t expanded_ = 0;
   bool aborted_ = false;

@@ -67,15 +67,24 @@ std::string_view AtWordSpelling(AtWord w) {
 
 std::string DescribeToken(const Token& t) {
   switch (t.kind) {
-    case Tok::Eof: return "end of file";
-    case Tok::Identifier: return "identifier `" + std::string(t.text) + "`";
-    case Tok::Target: return "target variable `" + std::string(t.text) + "`";
-    case Tok::Number: return "number `" + std::string(t.text) + "`";
-    case Tok::String: return "string";
-    case Tok::Embedded: return "embedded code";
-    case Tok::AtWord: return "`@" + std::string(t.text) + "`";
-    case Tok::PPName: return "`" + std::string(t.text) + "`";
-    default: break;
+    case Tok::Eof:
+      return "end of file";
+    case Tok::Identifier:
+      return "identifier `" + std::string(t.text) + "`";
+    case Tok::Target:
+      return "target variable `" + std::string(t.text) + "`";
+    case Tok::Number:
+      return "number `" + std::string(t.text) + "`";
+    case Tok::String:
+      return "string";
+    case Tok::Embedded:
+      return "embedded code";
+    case Tok::AtWord:
+      return "`@" + std::string(t.text) + "`";
+    case Tok::PPName:
+      return "`" + std::string(t.text) + "`";
+    default:
+      break;
   }
   if (kIsWord[static_cast<int>(t.kind)]) return "`" + std::string(TokenSpelling(t.kind)) + "`";
   if (!t.text.empty()) return "`" + std::string(t.text) + "`";

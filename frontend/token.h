@@ -41,6 +41,6 @@ std::string DescribeToken(const Token& t);
 std::string_view TokenSpelling(Tok kind);
 AtWord ClassifyAtWord(std::string_view name);
 std::string_view AtWordSpelling(AtWord w);  // without the '@'
-Tok KeywordKind(std::string_view word);  // Tok::Identifier when not a keyword
+Tok KeywordKind(std::string_view word);     // Tok::Identifier when not a keyword
 
 }  // namespace btap::frontend

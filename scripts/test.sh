@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 tests/fetch-tapsets.sh
 source scripts/build-env.sh
+bash scripts/lint.sh --check
 
 echo "== fuzz build (clang, libFuzzer, ASan, UBSan)"
 configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_FUZZ=ON -DBTAP_WERROR=ON \

@@ -15,22 +15,23 @@ TEST(Conformance, TapsetLibraryParsesAndRoundTrips) {
   ASSERT_TRUE(std::filesystem::is_directory(root))
       << "no tapset corpus at " << root << "; run tests/fetch-tapsets.sh (ctest does)";
   size_t reported = 0;
-  corpus::Totals totals = corpus::ParseAll(corpus::Plan(root), /*check_round_trip=*/true,
-                                           [&](const corpus::FileResult& r) {
-    if (reported > 20) return;
-    if (!r.diagnostics.empty()) {
-      ADD_FAILURE() << r.diagnostics;
-      ++reported;
-    } else if (!r.round_trip_ok) {
-      ADD_FAILURE() << r.path << ": " << r.round_trip_detail;
-      ++reported;
-    }
-  });
+  corpus::Totals totals = corpus::ParseAll(
+      corpus::Plan(root), /*check_round_trip=*/true, [&](const corpus::FileResult& r) {
+        if (reported > 20) return;
+        if (!r.diagnostics.empty()) {
+          ADD_FAILURE() << r.diagnostics;
+          ++reported;
+        } else if (!r.round_trip_ok) {
+          ADD_FAILURE() << r.path << ": " << r.round_trip_detail;
+          ++reported;
+        }
+      });
   EXPECT_EQ(totals.failures, 0u);
   // Debian 12's systemtap-common 4.8: 586 .stp and 21 .stpm files, ~125k lines.
   EXPECT_GE(totals.files, 600u);
   EXPECT_GE(totals.lines, 120000u);
-  std::printf("conformance: %zu files, %zu lines, %zu failures\n", totals.files, totals.lines, totals.failures);
+  std::printf("conformance: %zu files, %zu lines, %zu failures\n", totals.files, totals.lines,
+              totals.failures);
 }
 
 }  // namespace

@@ -26,7 +26,9 @@ frontend::PPConfig Config() {
   c.kernel_v = "6.1.0";
   c.kernel_vr = "6.1.0-28-amd64";
   c.args = {"1", "x", "kernel.function(\"f\")"};
-  c.kernel_config = [](std::string_view name) { return std::string(name == "CONFIG_A" ? "y" : ""); };
+  c.kernel_config = [](std::string_view name) {
+    return std::string(name == "CONFIG_A" ? "y" : "");
+  };
   return c;
 }
 
@@ -45,12 +47,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The input as a library macro file, then as a script.
   DiagnosticSink stpm_diags;
   frontend::MacroTable scratch;
-  frontend::LoadLibraryMacros(sm, sm.AddFile("fuzz.stpm", text), config, scratch, arena, stpm_diags);
+  frontend::LoadLibraryMacros(sm, sm.AddFile("fuzz.stpm", text), config, scratch, arena,
+                              stpm_diags);
 
   frontend::ParseOptions options;
   options.pp = config;
   options.privileged = size > 0 && (data[0] & 1);
-  ast::File* file = frontend::ParseFile(sm, sm.AddFile("fuzz.stp", text), &library, options, arena, diags);
+  ast::File* file =
+      frontend::ParseFile(sm, sm.AddFile("fuzz.stp", text), &library, options, arena, diags);
   std::ostringstream rendered;
   RenderDiagnostics(sm, diags, rendered);
   RenderDiagnostics(sm, stpm_diags, rendered);
@@ -60,12 +64,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string shape = frontend::PrintToString(*file, {true});
   DiagnosticSink again_diags;
   options.privileged = true;
-  ast::File* again = frontend::ParseFile(sm, sm.AddFile("printed.stp", canonical), &library, options, arena, again_diags);
+  ast::File* again = frontend::ParseFile(sm, sm.AddFile("printed.stp", canonical), &library,
+                                         options, arena, again_diags);
   if (again_diags.has_errors() || frontend::PrintToString(*again, {true}) != shape) {
     std::ostringstream why;
     RenderDiagnostics(sm, again_diags, why);
-    fprintf(stderr, "round trip failed\n--- input\n%s\n--- printed\n%s\n--- errors\n%s\n", text.c_str(),
-            canonical.c_str(), why.str().c_str());
+    fprintf(stderr, "round trip failed\n--- input\n%s\n--- printed\n%s\n--- errors\n%s\n",
+            text.c_str(), canonical.c_str(), why.str().c_str());
     abort();
   }
   return 0;

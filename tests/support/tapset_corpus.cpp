@@ -38,14 +38,15 @@ size_t CountLines(std::string_view text) {
 std::string DefaultRoot() {
   if (const char* env = std::getenv("BTAP_TAPSET_CORPUS")) return env;
   const char* home = std::getenv("HOME");
-  return std::string(home ? home : "/root") + "/.cache/btap/systemtap-common/usr/share/systemtap/tapset";
+  return std::string(home ? home : "/root") +
+         "/.cache/btap/systemtap-common/usr/share/systemtap/tapset";
 }
 
 std::vector<Group> Plan(const std::string& root_dir) {
   fs::path root(root_dir);
   std::vector<Group> groups;
-  const std::vector<std::string> arches = {"x86_64", "i386", "arm", "arm64", "ia64", "mips",
-                                           "powerpc", "riscv", "s390"};
+  const std::vector<std::string> arches = {"x86_64", "i386",    "arm",   "arm64", "ia64",
+                                           "mips",   "powerpc", "riscv", "s390"};
   for (const std::string& arch : arches) {
     Group g{"kernel", arch, {}, {}};
     Append(g.macro_files, FilesIn(root, ".stpm"));
@@ -155,7 +156,8 @@ Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
             while (at < shape.size() && at < shape2.size() && shape[at] == shape2[at]) ++at;
             size_t from = at > 80 ? at - 80 : 0;
             r.round_trip_detail = "tree differs after printing and parsing again, near:\n  " +
-                                  shape.substr(from, 160) + "\nversus\n  " + shape2.substr(from, 160);
+                                  shape.substr(from, 160) + "\nversus\n  " +
+                                  shape2.substr(from, 160);
           }
         }
       }

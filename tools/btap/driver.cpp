@@ -124,7 +124,8 @@ frontend::PPConfig MachineConfig(const Options& options) {
   return config;
 }
 
-int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out, std::ostream& err) {
+int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out,
+        std::ostream& err) {
   Options options;
   std::string error;
   if (!ParseOptions(argv, &options, &error)) {
@@ -141,7 +142,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     return 0;
   }
   if (options.list_pattern) {
-    err << "btap: error: listing probe points (-l/-L) needs pass 2, which this build does not have yet\n";
+    err << "btap: error: listing probe points (-l/-L) needs pass 2, which this build does not have "
+           "yet\n";
     return 1;
   }
 
@@ -195,7 +197,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     return 1;
   }
   if (options.verbose)
-    err << "Pass 1: parsed user script and " << library_files << " library scripts " << timer.Report() << '\n';
+    err << "Pass 1: parsed user script and " << library_files << " library scripts "
+        << timer.Report() << '\n';
   if (options.pass == 1) {
     frontend::PrintFile(*file, out);
     return 0;

@@ -11,7 +11,8 @@
 
 namespace btap::driver {
 
-int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out, std::ostream& err);
+int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out,
+        std::ostream& err);
 
 // The preprocessor's view of the machine: kernel release, architecture, kernel config.
 frontend::PPConfig MachineConfig(const Options& options);

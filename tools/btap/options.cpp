@@ -66,11 +66,14 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       size_t eq = name.find('=');
       bool has_value = eq != std::string::npos;
       if (has_value) value = name.substr(eq + 1), name = name.substr(0, eq);
-      if (name == "help") o->help = true;
-      else if (name == "version") o->version = true;
+      if (name == "help")
+        o->help = true;
+      else if (name == "version")
+        o->version = true;
       else if (name == "runtime") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
-        if (value != "bpf") return fail("unsupported runtime `" + value + "`; btap's only runtime is `bpf`");
+        if (value != "bpf")
+          return fail("unsupported runtime `" + value + "`; btap's only runtime is `bpf`");
       } else if (name == "compatible") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value.empty()) return fail("`--compatible` needs a version");
@@ -85,32 +88,66 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       char c = a[j];
       std::string value;
       if (with_arg.find(c) != std::string::npos) {
-        if (j + 1 < a.size()) value = a.substr(j + 1);
-        else if (i + 1 < argv.size()) value = argv[++i];
-        else return fail(std::string("option `-") + c + "` needs an argument");
+        if (j + 1 < a.size())
+          value = a.substr(j + 1);
+        else if (i + 1 < argv.size())
+          value = argv[++i];
+        else
+          return fail(std::string("option `-") + c + "` needs an argument");
         j = a.size();
       }
       long n = 0;
       switch (c) {
-        case 'h': o->help = true; break;
-        case 'V': o->version = true; break;
-        case 'v': ++o->verbose; break;
-        case 'g': o->guru = true; break;
-        case 'u': o->unoptimized = true; break;
-        case 'w': o->no_warnings = true; break;
-        case 'W': o->warnings_as_errors = true; break;
-        case 'k': o->keep = true; break;
+        case 'h':
+          o->help = true;
+          break;
+        case 'V':
+          o->version = true;
+          break;
+        case 'v':
+          ++o->verbose;
+          break;
+        case 'g':
+          o->guru = true;
+          break;
+        case 'u':
+          o->unoptimized = true;
+          break;
+        case 'w':
+          o->no_warnings = true;
+          break;
+        case 'W':
+          o->warnings_as_errors = true;
+          break;
+        case 'k':
+          o->keep = true;
+          break;
         case 'p':
-          if (!ToInt(value, &n) || n < 1 || n > 5) return fail("`-p` takes a pass number from 1 to 5");
+          if (!ToInt(value, &n) || n < 1 || n > 5)
+            return fail("`-p` takes a pass number from 1 to 5");
           o->pass = static_cast<int>(n);
           break;
-        case 'e': o->script_text = value; break;
-        case 'I': o->include_dirs.push_back(value); break;
-        case 'D': o->defines.push_back(value); break;
-        case 'G': o->globals.push_back(value); break;
-        case 'm': o->module_name = value; break;
-        case 'o': o->output_file = value; break;
-        case 'c': o->command = value; break;
+        case 'e':
+          o->script_text = value;
+          break;
+        case 'I':
+          o->include_dirs.push_back(value);
+          break;
+        case 'D':
+          o->defines.push_back(value);
+          break;
+        case 'G':
+          o->globals.push_back(value);
+          break;
+        case 'm':
+          o->module_name = value;
+          break;
+        case 'o':
+          o->output_file = value;
+          break;
+        case 'c':
+          o->command = value;
+          break;
         case 'x':
           if (!ToInt(value, &n) || n <= 0) return fail("`-x` takes a process id");
           o->target_pid = n;
@@ -118,16 +155,31 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         case 'T': {
           char* end = nullptr;
           double t = std::strtod(value.c_str(), &end);
-          if (value.empty() || *end || t <= 0) return fail("`-T` takes a positive number of seconds");
+          if (value.empty() || *end || t <= 0)
+            return fail("`-T` takes a positive number of seconds");
           o->timeout = t;
           break;
         }
-        case 'l': o->list_pattern = value; break;
-        case 'L': o->list_pattern = value, o->list_variables = true; break;
-        case 'r': o->kernel_release = value; break;
-        case 'a': o->arch = value; break;
-        case 'R': case 'B': case 's': case 'S': case 'd': break;  // accepted, no effect on btap
-        default: return fail(std::string("unknown option `-") + c + "`");
+        case 'l':
+          o->list_pattern = value;
+          break;
+        case 'L':
+          o->list_pattern = value, o->list_variables = true;
+          break;
+        case 'r':
+          o->kernel_release = value;
+          break;
+        case 'a':
+          o->arch = value;
+          break;
+        case 'R':
+        case 'B':
+        case 's':
+        case 'S':
+        case 'd':
+          break;  // accepted, no effect on btap
+        default:
+          return fail(std::string("unknown option `-") + c + "`");
       }
     }
   }
@@ -138,7 +190,8 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
     return true;
   }
   if (!o->script_text) {
-    if (rest.empty()) return fail("no script given; use `btap FILE`, `btap -e SCRIPT` or `btap -` (see `btap -h`)");
+    if (rest.empty())
+      return fail("no script given; use `btap FILE`, `btap -e SCRIPT` or `btap -` (see `btap -h`)");
     o->script_file = rest.front();
     rest.erase(rest.begin());
   }

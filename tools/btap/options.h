@@ -8,29 +8,29 @@
 namespace btap::driver {
 
 struct Options {
-  int pass = 5;                    // -p N: stop after pass N
-  std::optional<std::string> script_text;  // -e SCRIPT
-  std::string script_file;         // FILE, or "-" for standard input
-  std::vector<std::string> args;   // script arguments: $1, @1, ...
-  std::vector<std::string> include_dirs;  // -I DIR
-  std::vector<std::string> defines;       // -D NAME=VALUE
-  std::vector<std::string> globals;       // -G VAR=VALUE
-  bool guru = false;               // -g
-  int verbose = 0;                 // -v, repeatable
-  bool unoptimized = false;        // -u
-  bool no_warnings = false;        // -w
-  bool warnings_as_errors = false; // -W
-  bool keep = false;               // -k
-  std::string module_name;         // -m NAME
-  std::string output_file;         // -o FILE
-  std::string command;             // -c CMD
-  std::optional<long> target_pid;  // -x PID
-  std::optional<double> timeout;   // -T SECONDS
+  int pass = 5;                             // -p N: stop after pass N
+  std::optional<std::string> script_text;   // -e SCRIPT
+  std::string script_file;                  // FILE, or "-" for standard input
+  std::vector<std::string> args;            // script arguments: $1, @1, ...
+  std::vector<std::string> include_dirs;    // -I DIR
+  std::vector<std::string> defines;         // -D NAME=VALUE
+  std::vector<std::string> globals;         // -G VAR=VALUE
+  bool guru = false;                        // -g
+  int verbose = 0;                          // -v, repeatable
+  bool unoptimized = false;                 // -u
+  bool no_warnings = false;                 // -w
+  bool warnings_as_errors = false;          // -W
+  bool keep = false;                        // -k
+  std::string module_name;                  // -m NAME
+  std::string output_file;                  // -o FILE
+  std::string command;                      // -c CMD
+  std::optional<long> target_pid;           // -x PID
+  std::optional<double> timeout;            // -T SECONDS
   std::optional<std::string> list_pattern;  // -l / -L PATTERN
-  bool list_variables = false;     // -L
-  std::string kernel_release;      // -r RELEASE
-  std::string arch;                // -a ARCH
-  std::string compatible = "4.8";  // --compatible=VERSION
+  bool list_variables = false;              // -L
+  std::string kernel_release;               // -r RELEASE
+  std::string arch;                         // -a ARCH
+  std::string compatible = "4.8";           // --compatible=VERSION
   bool help = false;
   bool version = false;
 };

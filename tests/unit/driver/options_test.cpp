@@ -13,9 +13,10 @@ namespace {
 TEST(Options, StapSpellings) {
   Options o;
   std::string error;
-  ASSERT_TRUE(ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64", "--runtime=bpf",
-                            "-c", "ls -l", "-x", "42", "script.stp", "a1", "-b"},
-                           &o, &error)) << error;
+  ASSERT_TRUE(ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64",
+                            "--runtime=bpf", "-c", "ls -l", "-x", "42", "script.stp", "a1", "-b"},
+                           &o, &error))
+      << error;
   EXPECT_EQ(o.pass, 1);
   EXPECT_EQ(o.verbose, 2);
   EXPECT_TRUE(o.guru);
@@ -73,7 +74,8 @@ TEST(Driver, LaterPassesSayTheyAreMissing) {
   std::istringstream in;
   std::ostringstream out, err;
   EXPECT_EQ(driver::Run({"-e", "probe begin { exit() }"}, in, out, err), 1);
-  EXPECT_NE(err.str().find("pass 2 (elaboration) is not available in this build yet"), std::string::npos);
+  EXPECT_NE(err.str().find("pass 2 (elaboration) is not available in this build yet"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ Lexed Lex(std::string_view text, SourceManager& sm, Arena& arena) {
   for (Token t = lexer.Next(); t.kind != Tok::Eof; t = lexer.Next()) out.tokens.push_back(t);
   for (const Diagnostic& d : diags.diagnostics()) {
     LineColumn lc = sm.file(f).Locate(d.range.begin);
-    out.errors.push_back(std::to_string(lc.line) + ":" + std::to_string(lc.column) + " " + d.message);
+    out.errors.push_back(std::to_string(lc.line) + ":" + std::to_string(lc.column) + " " +
+                         d.message);
   }
   return out;
 }
@@ -37,9 +38,9 @@ TEST(Lexer, KeywordsIdentifiersAndTargets) {
   SourceManager sm;
   Arena arena;
   Lexed l = Lex("probe foo $x $$parms $x$ $$ @cast @1 $# string long next", sm, arena);
-  EXPECT_EQ(Kinds(l), (std::vector<Tok>{Tok::Probe, Tok::Identifier, Tok::Target, Tok::Target, Tok::Target,
-                                        Tok::Dollars, Tok::AtWord, Tok::ArgRef, Tok::ArgRef, Tok::String_,
-                                        Tok::Long, Tok::Next}));
+  EXPECT_EQ(Kinds(l), (std::vector<Tok>{Tok::Probe, Tok::Identifier, Tok::Target, Tok::Target,
+                                        Tok::Target, Tok::Dollars, Tok::AtWord, Tok::ArgRef,
+                                        Tok::ArgRef, Tok::String_, Tok::Long, Tok::Next}));
   EXPECT_EQ(l.tokens[3].text, "$$parms");
   EXPECT_EQ(l.tokens[4].text, "$x$");
   EXPECT_EQ(l.tokens[6].text, "cast");  // at-words drop the '@'
@@ -50,10 +51,10 @@ TEST(Lexer, OperatorsLongestFirst) {
   SourceManager sm;
   Arena arena;
   Lexed l = Lex("<<< >>> <<= >>= << < -> -- - %( %? %: %) .= =~ !~", sm, arena);
-  EXPECT_EQ(Kinds(l), (std::vector<Tok>{Tok::StatAccum, Tok::UShr, Tok::ShlAssign, Tok::ShrAssign, Tok::Shl,
-                                        Tok::Less, Tok::Arrow, Tok::MinusMinus, Tok::Minus, Tok::PPIf,
-                                        Tok::PPThen, Tok::PPElse, Tok::PPEnd, Tok::ConcatAssign, Tok::Match,
-                                        Tok::NotMatch}));
+  EXPECT_EQ(Kinds(l), (std::vector<Tok>{Tok::StatAccum, Tok::UShr, Tok::ShlAssign, Tok::ShrAssign,
+                                        Tok::Shl, Tok::Less, Tok::Arrow, Tok::MinusMinus,
+                                        Tok::Minus, Tok::PPIf, Tok::PPThen, Tok::PPElse, Tok::PPEnd,
+                                        Tok::ConcatAssign, Tok::Match, Tok::NotMatch}));
 }
 
 TEST(Lexer, NumbersKeepTheirSpelling) {
@@ -79,8 +80,8 @@ TEST(Lexer, CommentsAndSpacing) {
   Lexed l = Lex("#!/usr/bin/stap\na // c++\n/* c\n */b# shell\nc*d", sm, arena);
   ASSERT_EQ(l.tokens.size(), 5u);
   EXPECT_TRUE(l.tokens[0].space_before);
-  EXPECT_TRUE(l.tokens[1].space_before);  // after a comment
-  EXPECT_FALSE(l.tokens[3].space_before); // `*` right after `c`
+  EXPECT_TRUE(l.tokens[1].space_before);   // after a comment
+  EXPECT_FALSE(l.tokens[3].space_before);  // `*` right after `c`
   EXPECT_FALSE(l.tokens[4].space_before);
 }
 
@@ -96,13 +97,15 @@ TEST(Lexer, EmbeddedCode) {
 TEST(Lexer, LocatedErrors) {
   SourceManager sm;
   Arena arena;
-  EXPECT_EQ(Lex("x = \"abc\ny", sm, arena).errors,
-            std::vector<std::string>{"1:5 unterminated string literal; strings end on the same line"});
+  EXPECT_EQ(
+      Lex("x = \"abc\ny", sm, arena).errors,
+      std::vector<std::string>{"1:5 unterminated string literal; strings end on the same line"});
   EXPECT_EQ(Lex("a /* never closed", sm, arena).errors,
             std::vector<std::string>{"1:3 unterminated `/*` comment"});
   EXPECT_EQ(Lex("\n  %{ int x;", sm, arena).errors,
             std::vector<std::string>{"2:3 unterminated embedded code; expected `%}`"});
-  EXPECT_EQ(Lex("a ` b", sm, arena).errors, std::vector<std::string>{"1:3 stray character ``` in program"});
+  EXPECT_EQ(Lex("a ` b", sm, arena).errors,
+            std::vector<std::string>{"1:3 stray character ``` in program"});
   EXPECT_EQ(Lex(std::string("a \x01 b", 5), sm, arena).errors,
             std::vector<std::string>{"1:3 stray byte `\\x01` in program"});
   EXPECT_EQ(Lex(std::string("a \0 b", 5), sm, arena).errors,

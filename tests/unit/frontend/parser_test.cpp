@@ -10,10 +10,10 @@ namespace {
 TEST(Parser, BinaryPrecedenceFollowsStap) {
   EXPECT_EQ(Shape("a + b * c"), "a + (b * c)");
   EXPECT_EQ(Shape("a - b - c"), "(a - b) - c");
-  EXPECT_EQ(Shape("a . b + c"), "a . (b + c)");          // . is looser than +
-  EXPECT_EQ(Shape("a << b . c"), "a << (b . c)");        // shifts are looser than .
+  EXPECT_EQ(Shape("a . b + c"), "a . (b + c)");    // . is looser than +
+  EXPECT_EQ(Shape("a << b . c"), "a << (b . c)");  // shifts are looser than .
   EXPECT_EQ(Shape("a < b << c"), "a < (b << c)");
-  EXPECT_EQ(Shape("a == b < c"), "(a == b) < c");        // one level, left to right
+  EXPECT_EQ(Shape("a == b < c"), "(a == b) < c");  // one level, left to right
   EXPECT_EQ(Shape("a & b == c"), "a & (b == c)");
   EXPECT_EQ(Shape("a ^ b & c"), "a ^ (b & c)");
   EXPECT_EQ(Shape("a | b ^ c"), "a | (b ^ c)");
@@ -27,7 +27,7 @@ TEST(Parser, AssignmentTernaryAndIn) {
   EXPECT_EQ(Shape("a += b ? c : d"), "a += (b ? c : d)");
   EXPECT_EQ(Shape("a ? b : c ? d : e"), "a ? b : (c ? d : e)");
   EXPECT_EQ(Shape("a ? b = 1 : c"), "a ? (b = 1) : c");
-  EXPECT_EQ(Shape("a ? b : c = d"), "(a ? b : c) = d");   // stap >= 4.0
+  EXPECT_EQ(Shape("a ? b : c = d"), "(a ? b : c) = d");  // stap >= 4.0
   EXPECT_EQ(Shape("s <<< x * 2"), "s <<< (x * 2)");
   EXPECT_EQ(Shape("x .= \"a\" . \"b\""), "x .= (\"a\" . \"b\")");
   EXPECT_EQ(Shape("k in a && y"), "(k in a) && y");
@@ -54,12 +54,12 @@ TEST(Parser, TargetVariables) {
   EXPECT_EQ(Shape("$x->y->z[3]"), "$x->y->z[3]");
   EXPECT_EQ(Shape("&$x->y"), "&$x->y");
   EXPECT_EQ(Shape("$$parms$$"), "$$parms$$");
-  EXPECT_EQ(Shape("$x->next$"), "$x->next$");             // keywords as members
+  EXPECT_EQ(Shape("$x->next$"), "$x->next$");  // keywords as members
   EXPECT_EQ(Shape("$x[i] $"), "$x[i]$");
   EXPECT_EQ(Shape("@cast(p, \"task_struct\", \"kernel<linux/sched.h>\")->pid"),
             "@cast(p, \"task_struct\", \"kernel<linux/sched.h>\")->pid");
   EXPECT_EQ(Shape("@var(\"jiffies@kernel/time.c\")->x"), "@var(\"jiffies@kernel/time.c\")->x");
-  EXPECT_EQ(Shape("f(x)->y"), "f(x)->y");                 // autocast
+  EXPECT_EQ(Shape("f(x)->y"), "f(x)->y");  // autocast
   EXPECT_EQ(Shape("(a + b)->y"), "(a + b)->y");
   EXPECT_EQ(Shape("a[1][2]"), "a[1][2]");
   EXPECT_EQ(Shape("@entry($x) + @defined($y->z)"), "@entry($x) + @defined($y->z)");
@@ -74,14 +74,17 @@ TEST(Parser, AtOperators) {
   EXPECT_EQ(Shape("@uregister(3) + @uderef(4, p)"), "@uregister(3) + @uderef(4, p)");
   EXPECT_EQ(Shape("@perf(\"cycles\")"), "@perf(\"cycles\")");
   Parsed bad = ParseText("probe begin { x = @count(s, 1) + @nosuch(y) }");
-  EXPECT_NE(bad.diagnostics.find("error: `@count` takes no parameters"), std::string::npos) << bad.diagnostics;
-  EXPECT_NE(bad.diagnostics.find("error: unknown operator or macro `@nosuch`"), std::string::npos) << bad.diagnostics;
+  EXPECT_NE(bad.diagnostics.find("error: `@count` takes no parameters"), std::string::npos)
+      << bad.diagnostics;
+  EXPECT_NE(bad.diagnostics.find("error: unknown operator or macro `@nosuch`"), std::string::npos)
+      << bad.diagnostics;
 }
 
 TEST(Parser, StatementsNeedNoSemicolons) {
   Parsed p = ParseText("probe begin { a = 1 b = 2 printf(\"%d\\n\", a + b) exit() }");
   EXPECT_EQ(p.errors, 0u) << p.diagnostics;
-  EXPECT_EQ(p.canonical, "probe begin {\n  a = 1;\n  b = 2;\n  printf(\"%d\\n\", a + b);\n  exit();\n}\n");
+  EXPECT_EQ(p.canonical,
+            "probe begin {\n  a = 1;\n  b = 2;\n  printf(\"%d\\n\", a + b);\n  exit();\n}\n");
   // Greedy, as in stap: `a = b -c` is one statement.
   EXPECT_EQ(Shape("a = b -c"), "a = (b - c)");
   Parsed q = ParseText("probe begin { if (x) a = 1; else b = 2; ; }");
@@ -103,7 +106,8 @@ function f(n) {
   return
 })");
   EXPECT_EQ(p.errors, 0u) << p.diagnostics;
-  EXPECT_NE(p.canonical.find("foreach (v = [k1, k2-] in arr[*, \"x\"] limit 5)"), std::string::npos) << p.canonical;
+  EXPECT_NE(p.canonical.find("foreach (v = [k1, k2-] in arr[*, \"x\"] limit 5)"), std::string::npos)
+      << p.canonical;
   EXPECT_NE(p.canonical.find("foreach (k in s @sum+)"), std::string::npos) << p.canonical;
   EXPECT_NE(p.canonical.find("foreach (x in arr-)"), std::string::npos) << p.canonical;
   EXPECT_NE(p.canonical.find("} catch (msg) {"), std::string::npos) << p.canonical;
@@ -119,11 +123,14 @@ probe {foo,bar}.{a,b}? { }
 probe perf.type(1).config(0).sample(1000000) { }
 )");
   EXPECT_EQ(p.errors, 0u) << p.diagnostics;
-  EXPECT_NE(p.canonical.find("probe syscall.open*.return?, kernel.function(\"vfs_*@fs/*.c\").call!, timer.ms(100), "
-                             "process(\"/bin/ls\").function(\"main\") if (enabled), begin(-10) {"),
-            std::string::npos)
+  EXPECT_NE(
+      p.canonical.find(
+          "probe syscall.open*.return?, kernel.function(\"vfs_*@fs/*.c\").call!, timer.ms(100), "
+          "process(\"/bin/ls\").function(\"main\") if (enabled), begin(-10) {"),
+      std::string::npos)
       << p.canonical;
-  EXPECT_NE(p.canonical.find("probe foo.a?, foo.b?, bar.a?, bar.b? {"), std::string::npos) << p.canonical;
+  EXPECT_NE(p.canonical.find("probe foo.a?, foo.b?, bar.a?, bar.b? {"), std::string::npos)
+      << p.canonical;
   // A space ends a component: `open *` is not `open*`.
   Parsed q = ParseText("probe syscall.open * { }");
   EXPECT_GT(q.errors, 0u);
@@ -136,12 +143,17 @@ probe my.write += syscall.write { w++ }
 probe a = b = c.d { }
 )");
   EXPECT_EQ(p.errors, 0u) << p.diagnostics;
-  EXPECT_NE(p.canonical.find("probe my.read = kernel.function(\"vfs_read\") {\n  n = $count;\n}, {\n  total += n;\n}"),
-            std::string::npos) << p.canonical;
-  EXPECT_NE(p.canonical.find("probe my.write += syscall.write {"), std::string::npos) << p.canonical;
+  EXPECT_NE(
+      p.canonical.find(
+          "probe my.read = kernel.function(\"vfs_read\") {\n  n = $count;\n}, {\n  total += n;\n}"),
+      std::string::npos)
+      << p.canonical;
+  EXPECT_NE(p.canonical.find("probe my.write += syscall.write {"), std::string::npos)
+      << p.canonical;
   EXPECT_NE(p.canonical.find("probe a = b = c.d {"), std::string::npos) << p.canonical;
   Parsed bad = ParseText("probe x += y { } , { }");
-  EXPECT_NE(bad.diagnostics.find("an alias defined with `+=` cannot have a second body"), std::string::npos);
+  EXPECT_NE(bad.diagnostics.find("an alias defined with `+=` cannot have a second body"),
+            std::string::npos);
   Parsed opt = ParseText("probe x? = y { }");
   EXPECT_NE(opt.diagnostics.find("a probe alias name cannot be optional"), std::string::npos);
 }
@@ -157,7 +169,8 @@ private function g() : 3 { }
 function h:string() %{ STAP_RETURN("x"); %}
 %{ #include <linux/sched.h> %}
 probe begin { }
-)", {.guru = true});
+)",
+                       {.guru = true});
   EXPECT_EQ(p.errors, 0u) << p.diagnostics;
   EXPECT_EQ(p.canonical,
             "global a\nglobal b = -5\nglobal c[100]\nglobal d%\nglobal e%[10]\nglobal s = \"xy\"\n"
@@ -172,27 +185,41 @@ probe begin { }
 
 TEST(Parser, ParseTimeChecks) {
   auto diags = [](std::string_view text) { return ParseText(text).diagnostics; };
-  EXPECT_NE(diags("probe begin { return 1 }").find("t.stp:1:15: error: `return` outside a function"), std::string::npos);
-  EXPECT_NE(diags("probe begin { %{ x %} }").find("error: embedded code needs guru mode (`-g`)"), std::string::npos);
-  EXPECT_NE(diags("function f() %{ %}").find("error: embedded code needs guru mode (`-g`)"), std::string::npos);
-  EXPECT_NE(diags("probe begin { x = @const(\"X\") }").find("`@const` needs guru mode"), std::string::npos);
-  EXPECT_NE(diags("global a global a").find("global `a` is declared twice in this file"), std::string::npos);
-  EXPECT_NE(diags("global a[0]").find("array size must be between 1 and 2147483647"), std::string::npos);
-  EXPECT_NE(diags("global a[2] = 1").find("only scalar globals can be initialized"), std::string::npos);
-  EXPECT_NE(diags("function f(a, a) { }").find("duplicate parameter `a`"), std::string::npos);
-  EXPECT_NE(diags("function f() : 0 { }").find("function priority must be at least 1"), std::string::npos);
-  EXPECT_NE(diags("probe begin { x = 09 }").find("invalid number `09`"), std::string::npos);
-  EXPECT_NE(diags("probe begin { x = 99999999999999999999 }").find("number `99999999999999999999` is out of range"),
+  EXPECT_NE(
+      diags("probe begin { return 1 }").find("t.stp:1:15: error: `return` outside a function"),
+      std::string::npos);
+  EXPECT_NE(diags("probe begin { %{ x %} }").find("error: embedded code needs guru mode (`-g`)"),
             std::string::npos);
-  EXPECT_NE(diags("probe begin { foreach (a+ in b-) x }").find("more than one sort directive"), std::string::npos);
+  EXPECT_NE(diags("function f() %{ %}").find("error: embedded code needs guru mode (`-g`)"),
+            std::string::npos);
+  EXPECT_NE(diags("probe begin { x = @const(\"X\") }").find("`@const` needs guru mode"),
+            std::string::npos);
+  EXPECT_NE(diags("global a global a").find("global `a` is declared twice in this file"),
+            std::string::npos);
+  EXPECT_NE(diags("global a[0]").find("array size must be between 1 and 2147483647"),
+            std::string::npos);
+  EXPECT_NE(diags("global a[2] = 1").find("only scalar globals can be initialized"),
+            std::string::npos);
+  EXPECT_NE(diags("function f(a, a) { }").find("duplicate parameter `a`"), std::string::npos);
+  EXPECT_NE(diags("function f() : 0 { }").find("function priority must be at least 1"),
+            std::string::npos);
+  EXPECT_NE(diags("probe begin { x = 09 }").find("invalid number `09`"), std::string::npos);
+  EXPECT_NE(diags("probe begin { x = 99999999999999999999 }")
+                .find("number `99999999999999999999` is out of range"),
+            std::string::npos);
+  EXPECT_NE(diags("probe begin { foreach (a+ in b-) x }").find("more than one sort directive"),
+            std::string::npos);
   EXPECT_NE(diags("probe begin { x = &&$y }").find("unexpected `&&`"), std::string::npos);
   EXPECT_NE(diags("").find("input file `t.stp` is empty"), std::string::npos);
-  EXPECT_NE(diags("%( 1 == 2 %? probe begin {} %)").find("input file `t.stp` is empty after preprocessing"),
+  EXPECT_NE(diags("%( 1 == 2 %? probe begin {} %)")
+                .find("input file `t.stp` is empty after preprocessing"),
             std::string::npos);
 }
 
 TEST(Parser, NumbersWrapLikeStap) {
-  Parsed p = ParseText("probe begin { x = 0xffffffffffffffff; y = 9223372036854775807 } global m = -9223372036854775808");
+  Parsed p = ParseText(
+      "probe begin { x = 0xffffffffffffffff; y = 9223372036854775807 } global m = "
+      "-9223372036854775808");
   EXPECT_EQ(p.errors, 0u) << p.diagnostics;
   EXPECT_NE(p.canonical.find("x = 0xffffffffffffffff;"), std::string::npos) << p.canonical;
   EXPECT_NE(p.canonical.find("global m = -9223372036854775808"), std::string::npos) << p.canonical;
@@ -205,10 +232,17 @@ function f( { }
 global ok
 probe timer.s(1) { z = ) })");
   EXPECT_EQ(p.errors, 4u) << p.diagnostics;
-  EXPECT_NE(p.diagnostics.find("t.stp:1:19: error: unexpected `}`; expected an expression"), std::string::npos) << p.diagnostics;
-  EXPECT_NE(p.diagnostics.find("t.stp:2:21: error: unexpected `}`; expected an expression"), std::string::npos) << p.diagnostics;
-  EXPECT_NE(p.diagnostics.find("t.stp:3:13: error: unexpected `{`; expected identifier or `)`"), std::string::npos) << p.diagnostics;
-  EXPECT_NE(p.diagnostics.find("t.stp:5:24: error: unexpected `)`"), std::string::npos) << p.diagnostics;
+  EXPECT_NE(p.diagnostics.find("t.stp:1:19: error: unexpected `}`; expected an expression"),
+            std::string::npos)
+      << p.diagnostics;
+  EXPECT_NE(p.diagnostics.find("t.stp:2:21: error: unexpected `}`; expected an expression"),
+            std::string::npos)
+      << p.diagnostics;
+  EXPECT_NE(p.diagnostics.find("t.stp:3:13: error: unexpected `{`; expected identifier or `)`"),
+            std::string::npos)
+      << p.diagnostics;
+  EXPECT_NE(p.diagnostics.find("t.stp:5:24: error: unexpected `)`"), std::string::npos)
+      << p.diagnostics;
 }
 
 TEST(Parser, RoundTripKeepsTheTree) {
@@ -216,8 +250,10 @@ TEST(Parser, RoundTripKeepsTheTree) {
       "probe begin { x = (a = b) + 1; y = (a ? b : c) ? d : e; z = -(-1); w = (a . b) . c; }",
       "probe begin { v = !(a in b); u = [1, \"s\"] in m; t = (a < b) == (c < d); s = a - (b - c) }",
       "probe begin { x = \"tab\\there\\n\\001\\\\\\\"\"; if (a) if (b) c(); else d(); }",
-      "probe begin { a[1] <<< 2; print(@hist_log(a[1])); printf(\"%s\", sprint(@hist_linear(a[1], 0, 10, 1))) }",
-      "probe kernel.function(\"f\").return { printf(\"%s\\n\", $$return$) ; x = &@cast($p, \"s\")->m[2]->n }",
+      "probe begin { a[1] <<< 2; print(@hist_log(a[1])); printf(\"%s\", sprint(@hist_linear(a[1], "
+      "0, 10, 1))) }",
+      "probe kernel.function(\"f\").return { printf(\"%s\\n\", $$return$) ; x = &@cast($p, "
+      "\"s\")->m[2]->n }",
   };
   for (const char* s : scripts) {
     Parsed first = ParseText(s);

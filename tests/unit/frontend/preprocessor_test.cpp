@@ -12,8 +12,8 @@ using testing::ParseSetup;
 using testing::ParseText;
 
 // Tokens after preprocessing, joined by spaces.
-std::string Expand(std::string_view text, const PPConfig& config = {}, std::string* errors = nullptr,
-                   const std::string& library_text = "") {
+std::string Expand(std::string_view text, const PPConfig& config = {},
+                   std::string* errors = nullptr, const std::string& library_text = "") {
   SourceManager sm;
   Arena arena;
   DiagnosticSink diags;
@@ -32,8 +32,10 @@ std::string Expand(std::string_view text, const PPConfig& config = {}, std::stri
   }
   std::ostringstream d;
   RenderDiagnostics(sm, diags, d);
-  if (errors) *errors = d.str();
-  else EXPECT_EQ(d.str(), "") << text;
+  if (errors)
+    *errors = d.str();
+  else
+    EXPECT_EQ(d.str(), "") << text;
   return out;
 }
 
@@ -56,8 +58,8 @@ TEST(Preprocessor, VersionComparisons) {
   PPConfig c = Machine();
   EXPECT_EQ(Expand("%( kernel_v >= \"2.6.30\" %? a %: b %)", c), "a");
   EXPECT_EQ(Expand("%( kernel_v < \"6.1.0\" %? a %: b %)", c), "b");
-  EXPECT_EQ(Expand("%( kernel_v >= \"6.1\" %? a %: b %)", c), "a");     // 6.1.0 vs 6.1
-  EXPECT_EQ(Expand("%( kernel_v > \"6.0.99\" %? a %: b %)", c), "a");   // numeric, not textual
+  EXPECT_EQ(Expand("%( kernel_v >= \"6.1\" %? a %: b %)", c), "a");    // 6.1.0 vs 6.1
+  EXPECT_EQ(Expand("%( kernel_v > \"6.0.99\" %? a %: b %)", c), "a");  // numeric, not textual
   EXPECT_EQ(Expand("%( kernel_v < \"6.10\" %? a %: b %)", c), "a");
   EXPECT_EQ(Expand("%( kernel_v > \"6.1.0\" %? a %: b %)", c), "b");
   EXPECT_EQ(Expand("%( kernel_vr == \"6.1.0-*\" %? a %: b %)", c), "a");  // glob
@@ -104,19 +106,26 @@ TEST(Preprocessor, LiteralsAndLogic) {
 TEST(Preprocessor, ConditionErrorsAreLocated) {
   std::string errors;
   Expand("%( kernel_v >= 5 %? a %)", Machine(), &errors);
-  EXPECT_NE(errors.find("t.stp:1:16: error: expected a version string after `kernel_v`"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("t.stp:1:16: error: expected a version string after `kernel_v`"),
+            std::string::npos)
+      << errors;
   Expand("x %( arch == \"x86_64\"", Machine(), &errors);
-  EXPECT_NE(errors.find("t.stp:1:3: error: `%(` is not closed by `%)` before the end of the file"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("t.stp:1:3: error: `%(` is not closed by `%)` before the end of the file"),
+            std::string::npos)
+      << errors;
   Expand("a %: b", Machine(), &errors);
-  EXPECT_NE(errors.find("t.stp:1:3: error: `%:` without a matching `%(`"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("t.stp:1:3: error: `%:` without a matching `%(`"), std::string::npos)
+      << errors;
   Expand("%( 1 == 1 %? a %: b %: c %)", Machine(), &errors);
   EXPECT_NE(errors.find("duplicate `%:`"), std::string::npos) << errors;
   Expand("%( frobnicate == 1 %? a %)", Machine(), &errors);
   EXPECT_NE(errors.find("t.stp:1:4: error: expected `arch`"), std::string::npos) << errors;
   Expand("%( 1 == 1 a %)", Machine(), &errors);
-  EXPECT_NE(errors.find("error: expected `%?` after the condition of `%(`"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("error: expected `%?` after the condition of `%(`"), std::string::npos)
+      << errors;
   Expand("%( arch < \"x\" %? a %)", Machine(), &errors);
-  EXPECT_NE(errors.find("`arch` can only be compared with `==` or `!=`"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("`arch` can only be compared with `==` or `!=`"), std::string::npos)
+      << errors;
 }
 
 TEST(Preprocessor, Macros) {
@@ -126,7 +135,8 @@ TEST(Preprocessor, Macros) {
   EXPECT_EQ(Expand("@define id(x) %( @x %) @define twice(y) %( @id(@y) @id(@y) %) @twice(a[1, 2])"),
             "a [ 1 , 2 ] a [ 1 , 2 ]");
   // A macro may expand to a conditional, and conditions may use macros.
-  EXPECT_EQ(Expand("@define is64 %( arch == \"x86_64\" %) %( @is64 %? yes %: no %)", Machine()), "yes");
+  EXPECT_EQ(Expand("@define is64 %( arch == \"x86_64\" %) %( @is64 %? yes %: no %)", Machine()),
+            "yes");
   // Unknown @words are left for the parser (@cast, @var, ...).
   EXPECT_EQ(Expand("@cast(p, \"t\")"), "@cast ( p , \"t\" )");
   // A parameterless macro leaves following parentheses alone.
@@ -138,27 +148,42 @@ TEST(Preprocessor, Macros) {
 TEST(Preprocessor, MacroErrors) {
   std::string errors;
   Expand("@define m %( a %) @define m %( b %)", {}, &errors);
-  EXPECT_NE(errors.find("t.stp:1:27: error: macro `@m` is defined twice in the same file"), std::string::npos) << errors;
-  EXPECT_NE(errors.find("t.stp:1:9: note: macro `@m` first defined here"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("t.stp:1:27: error: macro `@m` is defined twice in the same file"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("t.stp:1:9: note: macro `@m` first defined here"), std::string::npos)
+      << errors;
   Expand("@define m(a) %( @a %) @m(1, 2)", {}, &errors);
-  EXPECT_NE(errors.find("too many arguments for macro `@m` (expected 1)"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("too many arguments for macro `@m` (expected 1)"), std::string::npos)
+      << errors;
   Expand("@define m(a, b) %( @a %) @m(1)", {}, &errors);
-  EXPECT_NE(errors.find("too few arguments for macro `@m` (expected 2)"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("too few arguments for macro `@m` (expected 2)"), std::string::npos)
+      << errors;
   Expand("@define m(a) %( @a %) @m x", {}, &errors);
-  EXPECT_NE(errors.find("expected `(` in the invocation of macro `@m` taking 1 parameter"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("expected `(` in the invocation of macro `@m` taking 1 parameter"),
+            std::string::npos)
+      << errors;
   Expand("@define m(a) %( @a %) @m(1", {}, &errors);
-  EXPECT_NE(errors.find("could not find the end of the invocation of macro `@m`"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("could not find the end of the invocation of macro `@m`"),
+            std::string::npos)
+      << errors;
   Expand("@define m %( a", {}, &errors);
-  EXPECT_NE(errors.find("t.stp:1:9: error: definition of macro `@m` is missing its closing `%)`"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("t.stp:1:9: error: definition of macro `@m` is missing its closing `%)`"),
+            std::string::npos)
+      << errors;
   Expand("@define r %( @r %) @r", {}, &errors);
-  EXPECT_NE(errors.find("nested more than 1000 levels deep (is `@r` recursive?)"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("nested more than 1000 levels deep (is `@r` recursive?)"),
+            std::string::npos)
+      << errors;
   // Exponential expansion stops at a limit instead of exhausting memory.
   std::string bomb = "@define a0 %( x x %)";
   for (int i = 1; i < 40; ++i)
-    bomb += " @define a" + std::to_string(i) + " %( @a" + std::to_string(i - 1) + " @a" + std::to_string(i - 1) + " %)";
+    bomb += " @define a" + std::to_string(i) + " %( @a" + std::to_string(i - 1) + " @a" +
+            std::to_string(i - 1) + " %)";
   bomb += " @a39";
   Expand(bomb, {}, &errors);
-  EXPECT_NE(errors.find("macro expansion produced more than 5000000 tokens"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("macro expansion produced more than 5000000 tokens"), std::string::npos)
+      << errors;
 }
 
 TEST(Preprocessor, LibraryMacros) {
@@ -191,15 +216,20 @@ TEST(Preprocessor, FileMacrosAreInvisibleToLibraryMacros) {
 TEST(Preprocessor, ArgumentSubstitution) {
   PPConfig c = Machine();
   c.args = {"42", "kernel.function(\"x\")", "hello world"};
-  EXPECT_EQ(Expand("$1 @1 $# @# $2 @3", c), "42 \"42\" 3 \"3\" kernel . function ( \"x\" ) \"hello world\"");
+  EXPECT_EQ(Expand("$1 @1 $# @# $2 @3", c),
+            "42 \"42\" 3 \"3\" kernel . function ( \"x\" ) \"hello world\"");
   // Only kept tokens are substituted: an out-of-range argument in a skipped branch is fine.
   EXPECT_EQ(Expand("%( $# >= 9 %? $9 %: none %)", c), "none");
   std::string errors;
   Expand("x = $4", c, &errors);
-  EXPECT_NE(errors.find("t.stp:1:5: error: command line argument `$4` is out of range: 3 given"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("t.stp:1:5: error: command line argument `$4` is out of range: 3 given"),
+            std::string::npos)
+      << errors;
   c.args = {"$1"};
   Expand("$1", c, &errors);
-  EXPECT_NE(errors.find("command line argument `$1` inside an argument is not substituted"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("command line argument `$1` inside an argument is not substituted"),
+            std::string::npos)
+      << errors;
 }
 
 }  // namespace

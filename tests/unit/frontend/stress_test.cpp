@@ -19,7 +19,8 @@ std::string Repeat(std::string_view s, int n) {
 
 TEST(Stress, HundredThousandNestedParentheses) {
   // Parentheses make no nodes, so this is deep for the parser's stack only (heap).
-  Parsed p = ParseText("probe begin { x = " + Repeat("(", 100000) + "1" + Repeat(")", 100000) + " }");
+  Parsed p =
+      ParseText("probe begin { x = " + Repeat("(", 100000) + "1" + Repeat(")", 100000) + " }");
   EXPECT_EQ(p.errors, 0u) << p.diagnostics.substr(0, 300);
 }
 
@@ -32,12 +33,12 @@ TEST(Stress, HundredThousandNestedBlocks) {
 
 TEST(Stress, DeepExpressionsOfEveryShape) {
   const std::pair<std::string, std::string> shapes[] = {
-      {Repeat("- ", 100000) + "1", ""},                      // unary chain (right-recursive)
-      {"1" + Repeat(" + 1", 100000), ""},                    // left-deep binary chain
-      {Repeat("a = ", 100000) + "1", ""},                    // right-assoc assignments
-      {Repeat("a ? b : ", 100000) + "c", ""},                // ternary chain
+      {Repeat("- ", 100000) + "1", ""},                       // unary chain (right-recursive)
+      {"1" + Repeat(" + 1", 100000), ""},                     // left-deep binary chain
+      {Repeat("a = ", 100000) + "1", ""},                     // right-assoc assignments
+      {Repeat("a ? b : ", 100000) + "c", ""},                 // ternary chain
       {"f(" + Repeat("f(", 50000) + Repeat(")", 50001), ""},  // nested calls
-      {"$x" + Repeat("->y", 100000), ""},                    // target components
+      {"$x" + Repeat("->y", 100000), ""},                     // target components
   };
   for (const auto& [expr, unused] : shapes) {
     Parsed p = ParseText("probe begin { x = " + expr + " }");
