@@ -1,5 +1,6 @@
 // Option parsing for `btap`: stap's short options (attached or separate arguments),
-// its long options, and the script/argument split (options stop at the script).
+// its long options, and the script/argument split (options may come anywhere, as
+// with GNU getopt; `--` ends them).
 #include "tools/btap/options.h"
 
 #include <cstdlib>
@@ -51,6 +52,7 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
   // Short options that take an argument.
   const std::string with_arg = "peIDGmocxTrasRBSdLl";
   size_t i = 0;
+  std::vector<std::string> positional;
   auto fail = [&](std::string msg) {
     *error = std::move(msg);
     return false;
@@ -83,7 +85,10 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       }
       continue;
     }
-    if (a.size() < 2 || a[0] != '-') break;  // the script file (or "-")
+    if (a.size() < 2 || a[0] != '-') {  // the script file, "-", or a script argument
+      positional.push_back(a);
+      continue;
+    }
     for (size_t j = 1; j < a.size(); ++j) {
       char c = a[j];
       std::string value;
@@ -183,7 +188,9 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       }
     }
   }
-  std::vector<std::string> rest(argv.begin() + static_cast<long>(i), argv.end());
+  // Like GNU getopt, options may follow the script; `--` ends them.
+  std::vector<std::string> rest = positional;
+  rest.insert(rest.end(), argv.begin() + static_cast<long>(i), argv.end());
   if (o->help || o->version) return true;
   if (o->list_pattern) {
     o->args = rest;

@@ -13,9 +13,10 @@ namespace {
 TEST(Options, StapSpellings) {
   Options o;
   std::string error;
-  ASSERT_TRUE(ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64",
-                            "--runtime=bpf", "-c", "ls -l", "-x", "42", "script.stp", "a1", "-b"},
-                           &o, &error))
+  ASSERT_TRUE(
+      ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64", "--runtime=bpf", "-c",
+                    "ls -l", "script.stp", "a1", "-x", "42", "--", "-b"},
+                   &o, &error))
       << error;
   EXPECT_EQ(o.pass, 1);
   EXPECT_EQ(o.verbose, 2);
@@ -25,7 +26,7 @@ TEST(Options, StapSpellings) {
   EXPECT_EQ(o.command, "ls -l");
   EXPECT_EQ(o.target_pid, 42);
   EXPECT_EQ(o.script_file, "script.stp");
-  EXPECT_EQ(o.args, (std::vector<std::string>{"a1", "-b"}));  // options stop at the script
+  EXPECT_EQ(o.args, (std::vector<std::string>{"a1", "-b"}));  // options anywhere; `--` ends them
 }
 
 TEST(Options, ScriptOnTheCommandLine) {
