@@ -3,7 +3,7 @@
 # Seeds: tests/fuzz/corpus, the golden inputs and the examples; the working corpus is
 # a temporary copy, so the repository never changes.
 set -euo pipefail
-fuzzer=$1
+fuzzer=$(realpath "$1")
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
