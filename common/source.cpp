@@ -1,11 +1,12 @@
 // Source file storage and offset-to-line mapping.
 #include "common/source.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace btap {
 
@@ -43,18 +44,29 @@ FileId SourceManager::AddFile(std::string name, std::string text) {
 }
 
 FileId SourceManager::LoadFile(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     *error = std::strerror(errno);
     return kNoFile;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) {
-    *error = "read error";
-    return kNoFile;
+  struct stat st;
+  std::string text;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+    text.reserve(static_cast<size_t>(st.st_size) + SourceFile::kPadding);
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *error = std::strerror(errno);
+      ::close(fd);
+      return kNoFile;
+    }
+    text.append(buf, static_cast<size_t>(n));
   }
-  return AddFile(path, std::move(buf).str());
+  ::close(fd);
+  return AddFile(path, std::move(text));
 }
 
 }  // namespace btap

@@ -110,6 +110,7 @@ Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
         RenderDiagnostics(sm, diags, rendered);
         r.diagnostics = rendered.str();
         r.lines = CountLines(sm.file(f).text());
+        totals.lines_processed += r.lines;
       }
       // Library macro files are shared by every group; count them once.
       if (first_group || !r.diagnostics.empty()) {
@@ -163,6 +164,7 @@ Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
       }
       ++totals.files;
       totals.lines += r.lines;
+      totals.lines_processed += r.lines;
       totals.failures += !r.diagnostics.empty() || !r.round_trip_ok;
       if (on_file) on_file(r);
     }

@@ -32,7 +32,8 @@ struct FileResult {
 
 struct Totals {
   size_t files = 0;
-  size_t lines = 0;
+  size_t lines = 0;            // distinct files' lines
+  size_t lines_processed = 0;  // including library macro files read once per group
   size_t bytes = 0;
   size_t failures = 0;
 };
