@@ -404,6 +404,7 @@ void Parser::report_syntax_error(const context& yyctx) const {
   }
   SourceRange where = found.range.valid() ? found.range : yyctx.location();
   ctx.diags().Report(Diag::SyntaxError, where, {msg});
+  ctx.NoteExpansions(found);
   // Point at the bracket that is still open when the error is about a closer or the end.
   const Token* open = ctx.innermost_open();
   auto closes = [](Tok opener, Tok closer) {

@@ -27,6 +27,7 @@ class ParseContext {
   const Token* Keep(const Token& t) { return arena_.New<Token>(t); }
   const Token& last() const { return last_; }
   bool preprocessor_aborted() const { return pp_.aborted(); }
+  void NoteExpansions(const Token& t) const { pp_.NoteExpansions(t); }
   bool in_probe_point_group() const { return header_ && group_depth_ > 0; }
   // The innermost bracket still open, for "unclosed `(`" notes.
   const Token* innermost_open() const { return open_.empty() ? nullptr : &open_.back(); }

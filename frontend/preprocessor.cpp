@@ -26,6 +26,7 @@ struct Preprocessor::Activation {
   std::shared_ptr<Params> params;
   bool library = false;  // inside a library macro: file-local macros are not visible
   std::string_view name;
+  uint32_t expansion = 0;  // for macro bodies: the expansion record; 0 for parameters
 };
 
 int CompareVersions(std::string_view a, std::string_view b) {
@@ -69,7 +70,9 @@ Token Preprocessor::RawNext() {
       if (++expanded_ > kMaxExpandedTokens)
         return Abort((*a.body)[a.cursor], Diag::MacroTooLarge,
                      {std::to_string(kMaxExpandedTokens)});
-      return (*a.body)[a.cursor++];
+      Token t = (*a.body)[a.cursor++];
+      if (a.expansion) t.expansion = a.expansion;
+      return t;
     }
     stack_.pop_back();
   }
@@ -265,8 +268,15 @@ bool Preprocessor::Invoke(const Token& at) {
   a->params = std::move(params);
   a->library = def->library;
   a->name = name;
+  a->expansion = static_cast<uint32_t>(expansions_.size());
+  expansions_.push_back({at.range, name, at.expansion});
   stack_.push_back(std::move(a));
   return true;
+}
+
+void Preprocessor::NoteExpansions(const Token& t) const {
+  for (uint32_t e = t.expansion; e != 0 && e < expansions_.size(); e = expansions_[e].parent)
+    diags_.Note(Diag::MacroExpandedFrom, expansions_[e].invocation, {expansions_[e].name});
 }
 
 Token Preprocessor::MacroNext(bool skipping) {

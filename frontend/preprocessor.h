@@ -54,6 +54,8 @@ class Preprocessor {
   MacroTable& local_macros() { return local_; }
   // True once a limit (expansion depth, size) stopped processing.
   bool aborted() const { return aborted_; }
+  // Adds "in expansion of macro" notes, innermost first, for a token from a macro body.
+  void NoteExpansions(const Token& t) const;
   // True if the lexer produced any token at all (for "empty after preprocessing").
   bool saw_tokens() const { return saw_tokens_; }
 
@@ -88,6 +90,12 @@ class Preprocessor {
   std::vector<std::pair<Token, Cond>> conds_;
   std::vector<Token> pending_;      // substituted argument tokens, in reverse order
   std::vector<Token> placeholder_;  // stands for a failed macro invocation
+  struct Expansion {
+    SourceRange invocation;
+    std::string_view name;
+    uint32_t parent;  // the expansion the invocation itself came from
+  };
+  std::vector<Expansion> expansions_{Expansion{}};  // index 0: not expanded
   size_t expanded_ = 0;
   bool aborted_ = false;
   bool saw_tokens_ = false;

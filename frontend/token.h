@@ -30,6 +30,7 @@ struct Token {
   Tok kind = Tok::Eof;
   bool space_before = true;  // whitespace or a comment precedes the token
   bool line_start = true;    // first token on its line
+  uint32_t expansion = 0;    // the macro expansion it came from (0: none), see Preprocessor
   SourceRange range;
   // Identifiers, numbers, operators: the spelling. Strings: the decoded value.
   // Embedded code: the text between %{ and %}. At-words: the name without '@'.
