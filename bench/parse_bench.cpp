@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     if (s < best) best = s;
   }
   if (totals.files == 0) {
-    std::fprintf(stderr, "parse_bench: no tapset files under %s (run tests/fetch-tapsets.sh)\n",
+    std::fprintf(stderr, "parse_bench: no tapset files under %s (run tests/fetch-corpus.sh)\n",
                  root.c_str());
     return 1;
   }

@@ -276,7 +276,9 @@ bool Preprocessor::Invoke(const Token& at) {
 
 void Preprocessor::NoteExpansions(const Token& t) const {
   for (uint32_t e = t.expansion; e != 0 && e < expansions_.size(); e = expansions_[e].parent)
-    diags_.Note(Diag::MacroExpandedFrom, expansions_[e].invocation, {expansions_[e].name});
+    diags_.Note(
+        expansions_[e].name.starts_with("$") ? Diag::ArgumentSubstituted : Diag::MacroExpandedFrom,
+        expansions_[e].invocation, {expansions_[e].name});
 }
 
 Token Preprocessor::MacroNext(bool skipping) {
@@ -506,6 +508,10 @@ Token Preprocessor::Substitute(const Token& t) {
     }
     tokens.push_back(s);
   }
+  // Errors in the argument's tokens point at the argument, with a note at `$N`.
+  uint32_t expansion = static_cast<uint32_t>(expansions_.size());
+  expansions_.push_back({t.range, t.text, t.expansion});
+  for (Token& s : tokens) s.expansion = expansion;
   if (tokens.empty()) {
     out.kind = Tok::Invalid;  // an empty argument vanishes
     return out;

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-tests/fetch-tapsets.sh
+tests/fetch-corpus.sh
 source scripts/build-env.sh
 bash scripts/lint.sh --check
 
@@ -18,7 +18,7 @@ ninja -C build-fuzz fuzz_frontend
 echo "== sanitizer build (ASan, UBSan)"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DBTAP_SANITIZE=ON -DBTAP_WERROR=ON
 ninja -C build-asan frontend_tests
-(cd build-asan && ctest --output-on-failure -R 'frontend|fetch_tapsets|conformance')
+(cd build-asan && ctest --output-on-failure -R 'frontend|fetch_corpus|conformance')
 
 echo "== release build"
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_WERROR=ON \

@@ -42,7 +42,7 @@ struct Totals {
 Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
                 const std::function<void(const FileResult&)>& on_file);
 
-// The corpus root: $BTAP_TAPSET_CORPUS, else the cache folder tests/fetch-tapsets.sh fills.
+// The corpus root: $BTAP_TAPSET_CORPUS, else the cache folder tests/fetch-corpus.sh fills.
 std::string DefaultRoot();
 
 }  // namespace btap::corpus
