@@ -13,6 +13,7 @@
 
 #include "common/arena.h"
 #include "common/diagnostics.h"
+#include "frontend/ast_printer.h"
 #include "frontend/frontend.h"
 
 #include "tests/support/tapset_corpus.h"
@@ -102,7 +103,8 @@ std::optional<std::vector<std::string>> MetaArguments(const fs::path& script) {
 }
 
 // SystemTap's example scripts (Debian's systemtap-doc) parse as stap parses them, with
-// stap's library macros and the arguments their own checks use (X.meta); scripts without
+// stap's library macros and the arguments their own checks use (X.meta), and round-trip;
+// scripts without
 // such a check must parse with numbers or with probe points as arguments.
 TEST(Conformance, ExampleScriptsParse) {
   fs::path tapsets = corpus::DefaultRoot();
@@ -155,9 +157,19 @@ TEST(Conformance, ExampleScriptsParse) {
       options.pp = *config;
       options.privileged = true;  // several examples use embedded C, run with -g
       options.user_file = !tapset;
-      frontend::ParseFile(sm, f, &library, options, arena, diags);
+      ast::File* file = frontend::ParseFile(sm, f, &library, options, arena, diags);
       if (!diags.has_errors()) {
         ok = true;
+        // The printed form parses back to the same tree.
+        std::string printed = frontend::PrintToString(*file);
+        DiagnosticSink again;
+        ast::File* reparsed =
+            frontend::ParseFile(sm, sm.AddFile(script.string() + " (printed)", printed), &library,
+                                options, arena, again);
+        EXPECT_FALSE(again.has_errors()) << script;
+        EXPECT_EQ(frontend::PrintToString(*reparsed, {true}),
+                  frontend::PrintToString(*file, {true}))
+            << script;
         break;
       }
       std::ostringstream out;
