@@ -2,6 +2,7 @@
 #include "common/diagnostics.h"
 
 #include <ostream>
+#include <sstream>
 
 namespace btap {
 namespace {
@@ -111,6 +112,12 @@ void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream
 
 void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out) {
   for (const Diagnostic& d : sink.diagnostics()) RenderDiagnostic(sm, d, out);
+}
+
+std::string RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink) {
+  std::ostringstream out;
+  RenderDiagnostics(sm, sink, out);
+  return out.str();
 }
 
 }  // namespace btap

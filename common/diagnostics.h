@@ -58,5 +58,6 @@ std::string FormatMessage(Diag kind, std::initializer_list<std::string_view> arg
 // Renders one diagnostic (and its notes) as clang does.
 void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream& out);
 void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out);
+std::string RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink);
 
 }  // namespace btap

@@ -172,9 +172,7 @@ TEST(Conformance, ExampleScriptsParse) {
             << script;
         break;
       }
-      std::ostringstream out;
-      RenderDiagnostics(sm, diags, out);
-      rendered += out.str();
+      rendered += RenderDiagnostics(sm, diags);
     }
     EXPECT_TRUE(ok) << rendered;
     parsed += ok;

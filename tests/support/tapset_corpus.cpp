@@ -106,9 +106,7 @@ Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
         r.diagnostics = "cannot read: " + why;
       } else {
         frontend::LoadLibraryMacros(sm, f, config, library, arena, diags);
-        std::ostringstream rendered;
-        RenderDiagnostics(sm, diags, rendered);
-        r.diagnostics = rendered.str();
+        r.diagnostics = RenderDiagnostics(sm, diags);
         r.lines = CountLines(sm.file(f).text());
         totals.lines_processed += r.lines;
       }
@@ -133,9 +131,7 @@ Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
         options.privileged = true;
         options.user_file = false;
         ast::File* file = frontend::ParseFile(sm, f, &library, options, arena, diags);
-        std::ostringstream rendered;
-        RenderDiagnostics(sm, diags, rendered);
-        r.diagnostics = rendered.str();
+        r.diagnostics = RenderDiagnostics(sm, diags);
         r.lines = CountLines(sm.file(f).text());
         totals.bytes += sm.file(f).text().size();
         if (check_round_trip && r.diagnostics.empty()) {
@@ -145,12 +141,11 @@ Totals ParseAll(const std::vector<Group>& groups, bool check_round_trip,
           FileId again = sm.AddFile(path + " (printed)", canonical);
           DiagnosticSink diags2;
           ast::File* reparsed = frontend::ParseFile(sm, again, &library, options, arena, diags2);
-          std::ostringstream rendered2;
-          RenderDiagnostics(sm, diags2, rendered2);
+          std::string rendered2 = RenderDiagnostics(sm, diags2);
           std::string shape2 = frontend::PrintToString(*reparsed, explicit_parens);
-          if (!rendered2.str().empty()) {
+          if (!rendered2.empty()) {
             r.round_trip_ok = false;
-            r.round_trip_detail = "printed form does not parse:\n" + rendered2.str();
+            r.round_trip_detail = "printed form does not parse:\n" + rendered2;
           } else if (shape != shape2) {
             r.round_trip_ok = false;
             size_t at = 0;

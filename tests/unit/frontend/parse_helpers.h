@@ -45,9 +45,7 @@ inline Parsed ParseText(std::string_view text, const ParseSetup& setup = {}) {
   Parsed p;
   p.canonical = frontend::PrintToString(*file);
   p.shape = frontend::PrintToString(*file, {true});
-  std::ostringstream d;
-  RenderDiagnostics(sm, diags, d);
-  p.diagnostics = d.str();
+  p.diagnostics = RenderDiagnostics(sm, diags);
   p.errors = diags.error_count();
   p.warnings = diags.warning_count();
   return p;
