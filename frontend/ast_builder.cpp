@@ -175,6 +175,14 @@ Expr* AstBuilder::Index(Expr* base, std::vector<Expr*> indexes, SourceRange r) {
   return e;
 }
 
+Expr* AstBuilder::Bracketed(std::vector<Expr*> items, SourceRange r) {
+  if (items.size() == 1 && items[0]) return items[0];
+  diags_.Report(Diag::SyntaxError, r, {"a bracketed list of keys must be followed by `in`"});
+  for (Expr* e : items)
+    if (e) return e;
+  return Number(Token{Tok::Number, true, true, 0, r, "0"}, false, r);
+}
+
 Expr* AstBuilder::ArrayIn(std::vector<Expr*> keys, bool bracketed, Expr* array, SourceRange r) {
   auto* index = static_cast<ArrayIndex*>(Index(array, std::move(keys), r));
   auto* e = New<ast::ArrayIn>(r);

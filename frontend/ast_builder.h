@@ -59,6 +59,7 @@ class AstBuilder {
   ast::Expr* Ternary(ast::Expr* c, ast::Expr* t, ast::Expr* f, SourceRange r);
   ast::Expr* ArrayIn(std::vector<ast::Expr*> keys, bool bracketed, ast::Expr* array, SourceRange r);
   ast::Expr* Index(ast::Expr* base, std::vector<ast::Expr*> indexes, SourceRange r);
+  ast::Expr* Bracketed(std::vector<ast::Expr*> items, SourceRange r);
   ast::Expr* Call(const Token& name, std::vector<ast::Expr*> args, SourceRange r);
   ast::Expr* Symbol(const Token& t);
   ast::Expr* Target(const Token& t);

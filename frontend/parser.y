@@ -102,7 +102,7 @@ using btap::frontend::ProbePointList;
 %left Star Slash Percent
 %precedence UNARY
 %precedence PlusPlus MinusMinus
-%precedence LBracket LParen
+%precedence LBracket LParen Dollars
 // Tokens that can start an expression: after `return`, or after a statement that
 // could end, they are shifted (they continue the statement), matching stap.
 %precedence Semi Identifier Target Number String Embedded Bang Tilde AtCast AtVar AtDefined AtEntry AtProbewrite AtConst AtPerf AtRegister AtDeref AtStat AtHist AtUnknown
@@ -439,6 +439,8 @@ expr
   | expr Amp expr { $$ = B.Binary(Tok::Amp, $1, $3, @$); }
   | expr In indexable { $$ = B.ArrayIn({$1}, false, $3, @$); }
   | LBracket index_list RBracket In indexable { $$ = B.ArrayIn(std::move($2), true, $5, @$); }
+  // As in stap, `[e]` not followed by `in` is just `e`.
+  | LBracket index_list RBracket %prec SUFFIXABLE { $$ = B.Bracketed(std::move($2), @$); }
   | expr EqEq expr { $$ = B.Binary(Tok::EqEq, $1, $3, @$); }
   | expr NotEq expr { $$ = B.Binary(Tok::NotEq, $1, $3, @$); }
   | expr Less expr { $$ = B.Binary(Tok::Less, $1, $3, @$); }
@@ -506,6 +508,7 @@ primary
   | hist_op %prec SUFFIXABLE { $$ = $1; }
   | hist_op LBracket index_list RBracket { $$ = B.Index($1, std::move($3), @$); }
   | Target { $$ = B.Target($1); }
+  | Dollars { $$ = B.Target($1); }
   | AtCast LParen expr Comma String RParen { $$ = B.CastOp($3, $5, nullptr, @$); }
   | AtCast LParen expr Comma String Comma String RParen { $$ = B.CastOp($3, $5, &$7, @$); }
   | AtVar LParen String RParen { $$ = B.AtVarOp($3, nullptr, @$); }

@@ -34,6 +34,13 @@ TEST(Parser, AssignmentTernaryAndIn) {
   EXPECT_EQ(Shape("a < b in c"), "(a < b) in c");
   EXPECT_EQ(Shape("x & k in a"), "x & (k in a)");
   EXPECT_EQ(Shape("[a, b + 1, *] in arr"), "[a, b + 1, *] in arr");
+  // stap quirks: `[e]` alone is `e`; a bare `$` is a target variable.
+  EXPECT_EQ(Shape("a[k, [j]]"), "a[k, j]");
+  EXPECT_EQ(Shape("x = [y]"), "x = y");
+  EXPECT_EQ(Shape("$"), "$");
+  EXPECT_NE(ParseText("probe begin { x = [a, b] }")
+                .diagnostics.find("a bracketed list of keys must be followed by `in`"),
+            std::string::npos);
   EXPECT_EQ(Shape("s =~ \"^a.*\""), "s =~ \"^a.*\"");
   EXPECT_EQ(Shape("!(s !~ \"x\")"), "!(s !~ \"x\")");
 }
