@@ -334,6 +334,7 @@ bool StartsExpression(SymbolKind k) {
     case S::S_Tilde:
     case S::S_Amp:
     case S::S_PlusPlus:
+    case S::S_Dollars:
     case S::S_MinusMinus:
       return true;
     default:
