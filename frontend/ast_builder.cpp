@@ -192,13 +192,56 @@ Expr* AstBuilder::ArrayIn(std::vector<Expr*> keys, bool bracketed, Expr* array, 
   return e;
 }
 
+namespace {
+
+enum class PrintKind { None, Plain, Line, Format, Delimited };
+
+// The print family is built into stap's grammar (print_format::create).
+PrintKind PrintFamily(std::string_view name) {
+  if (name == "print" || name == "sprint") return PrintKind::Plain;
+  if (name == "println" || name == "sprintln") return PrintKind::Line;
+  if (name == "printf" || name == "sprintf") return PrintKind::Format;
+  if (name == "printd" || name == "sprintd" || name == "printdln" || name == "sprintdln")
+    return PrintKind::Delimited;
+  return PrintKind::None;
+}
+
+}  // namespace
+
 Expr* AstBuilder::Call(const Token& name, std::vector<Expr*> args, SourceRange r) {
+  switch (PrintFamily(name.text)) {
+    case PrintKind::Plain:
+      if (args.empty())
+        diags_.Report(Diag::SyntaxError, r, {"`" + std::string(name.text) + "` needs an argument"});
+      break;
+    case PrintKind::Format:
+    case PrintKind::Delimited: {
+      bool delimited = PrintFamily(name.text) == PrintKind::Delimited;
+      if (args.empty() || !Is<StringLit>(args[0]))
+        diags_.Report(Diag::SyntaxError, args.empty() ? r : args[0]->range,
+                      {"`" + std::string(name.text) + "` takes a literal " +
+                       (delimited ? "delimiter" : "format") + " string first"});
+      else if (delimited && args.size() < 3)
+        diags_.Report(
+            Diag::SyntaxError, r,
+            {"`" + std::string(name.text) + "` needs at least two values after the delimiter"});
+      break;
+    }
+    default:
+      break;
+  }
   auto* e = New<ast::Call>(r);
   e->name = name.text;
   e->name_range = name.range;
   e->args = arena_.Copy(args);
   FinishList(e, e->args);
   return e;
+}
+
+Expr* AstBuilder::Value(const Token& t) {
+  if (PrintFamily(t.text) != PrintKind::None)
+    diags_.Report(Diag::SyntaxError, t.range, {"expected `(` after `" + std::string(t.text) + "`"});
+  return Symbol(t);
 }
 
 Expr* AstBuilder::Symbol(const Token& t) {

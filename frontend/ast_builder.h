@@ -62,6 +62,7 @@ class AstBuilder {
   ast::Expr* Bracketed(std::vector<ast::Expr*> items, SourceRange r);
   ast::Expr* Call(const Token& name, std::vector<ast::Expr*> args, SourceRange r);
   ast::Expr* Symbol(const Token& t);
+  ast::Expr* Value(const Token& t);  // a name used as a value (not a print function)
   ast::Expr* Target(const Token& t);
   ast::Expr* CastOp(ast::Expr* operand, const Token& type, const Token* module, SourceRange r);
   ast::Expr* AtVarOp(const Token& name, const Token* module, SourceRange r);

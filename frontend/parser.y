@@ -501,8 +501,8 @@ primary
   | String { $$ = B.String($1); }
   | Embedded { $$ = B.Embedded($1); }
   | LParen expr RParen { $$ = $2; }
-  | Identifier %prec SUFFIXABLE { $$ = B.Symbol($1); }
-  | Identifier LBracket index_list RBracket { $$ = B.Index(B.Symbol($1), std::move($3), @$); }
+  | Identifier %prec SUFFIXABLE { $$ = B.Value($1); }
+  | Identifier LBracket index_list RBracket { $$ = B.Index(B.Value($1), std::move($3), @$); }
   | Identifier LParen RParen { $$ = B.Call($1, {}, @$); }
   | Identifier LParen args RParen { $$ = B.Call($1, std::move($3), @$); }
   | hist_op %prec SUFFIXABLE { $$ = $1; }

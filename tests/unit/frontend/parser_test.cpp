@@ -223,6 +223,22 @@ TEST(Parser, ParseTimeChecks) {
             std::string::npos);
 }
 
+TEST(Parser, PrintFamilyChecks) {
+  auto diags = [](std::string_view text) { return ParseText(text).diagnostics; };
+  EXPECT_NE(diags("probe begin { printf printf(\"x\") }").find("expected `(` after `printf`"),
+            std::string::npos);
+  EXPECT_NE(diags("probe begin { printf(x) }").find("`printf` takes a literal format string first"),
+            std::string::npos);
+  EXPECT_NE(diags("probe begin { print() }").find("`print` needs an argument"), std::string::npos);
+  EXPECT_NE(
+      diags("probe begin { printd(\",\", 1) }").find("at least two values after the delimiter"),
+      std::string::npos);
+  EXPECT_EQ(ParseText("probe begin { println() printf(\"%d\", 1) printdln(\",\", 1, 2) x = "
+                      "sprintf(\"%s\", \"a\" \"b\") }")
+                .errors,
+            0u);
+}
+
 TEST(Parser, NumbersWrapLikeStap) {
   Parsed p = ParseText(
       "probe begin { x = 0xffffffffffffffff; y = 9223372036854775807 } global m = "
