@@ -161,6 +161,14 @@ Token ParseContext::Filter() {
 
 void ParseContext::Deliver(const Token& t) {
   last_ = t;
+  ++since_lexical_error_;
+  if (diags_.error_count() != errors_seen_) {
+    errors_seen_ = diags_.error_count();
+    Diag last = diags_.diagnostics().empty() ? Diag::SyntaxError : diags_.diagnostics().back().kind;
+    if (last == Diag::UnterminatedString || last == Diag::StrayCharacter ||
+        last == Diag::UnterminatedEmbedded || last == Diag::UnterminatedComment)
+      since_lexical_error_ = 0;
+  }
   // A closer is popped one token late, so that a syntax error reported at a closer
   // still sees the bracket it failed to close.
   if (pop_pending_ && !open_.empty()) open_.pop_back();
@@ -366,7 +374,8 @@ bool StartsStatement(SymbolKind k) {
 }  // namespace
 
 void Parser::report_syntax_error(const context& yyctx) const {
-  if (ctx.preprocessor_aborted()) return;  // the preprocessor said why already
+  if (ctx.preprocessor_aborted()) return;      // the preprocessor said why already
+  if (ctx.just_after_lexical_error()) return;  // a bad string or byte explains this one
   SymbolKind expected[128];
   int n = yyctx.expected_tokens(expected, 128);
   const auto& la = yyctx.lookahead();

@@ -29,6 +29,8 @@ class ParseContext {
   bool preprocessor_aborted() const { return pp_.aborted(); }
   void NoteExpansions(const Token& t) const { pp_.NoteExpansions(t); }
   bool in_probe_point_group() const { return header_ && group_depth_ > 0; }
+  // A syntax error this close after a lexical one is its echo, not news.
+  bool just_after_lexical_error() const { return since_lexical_error_ <= 3; }
   // The innermost bracket still open, for "unclosed `(`" notes.
   const Token* innermost_open() const { return open_.empty() ? nullptr : &open_.back(); }
 
@@ -46,6 +48,8 @@ class ParseContext {
   std::deque<Token> ahead_;
   std::vector<Token> open_;  // brackets delivered and not yet closed
   bool pop_pending_ = false;
+  size_t errors_seen_ = 0;
+  size_t since_lexical_error_ = 1000;
   Token last_;
   bool replay_ = false;
   SourceRange restart_range_;
