@@ -9,6 +9,11 @@
 #include "common/source.h"
 #include "frontend/token.h"
 
+namespace btap::sema {
+struct Variable;
+struct Function;
+}  // namespace btap::sema
+
 namespace btap::ast {
 
 using frontend::AtWord;
@@ -27,7 +32,12 @@ struct Node {
   SourceRange range;
 };
 
-struct Expr : Node {};
+// The value type pass 2 infers for an expression (stap's long / string / statistics).
+enum class Type : uint8_t { Unknown, Long, String, Stats };
+
+struct Expr : Node {
+  Type type = Type::Unknown;  // set by pass 2
+};
 struct Stmt : Node {};
 struct Decl : Node {};
 
@@ -65,6 +75,7 @@ std::string_view code;
 ;
 BTAP_NODE(Symbol, Expr)
 std::string_view name;
+sema::Variable* var = nullptr;  // set by pass 2
 }
 ;
 // base[i, j]; a null index is a `*` wildcard (slices, `delete a[*, 1]`).
@@ -77,6 +88,7 @@ BTAP_NODE(Call, Expr)
 std::string_view name;
 SourceRange name_range;
 std::span<Expr*> args;
+sema::Function* callee = nullptr;  // set by pass 2; null for the print family
 }
 ;
 BTAP_NODE(Unary, Expr)  // + - ! ~
@@ -184,6 +196,7 @@ Expr* operand = nullptr;
 
 BTAP_NODE(Defined, Expr)
 Expr* operand = nullptr;
+int8_t known = -1;  // pass 2: 1 or 0 when it can tell now, -1 when debug info decides
 }
 ;
 BTAP_NODE(Entry, Expr)
@@ -192,6 +205,7 @@ Expr* operand = nullptr;
 ;
 BTAP_NODE(Probewrite, Expr)
 std::string_view name;
+bool written = false;  // pass 2: does the probe's handler write `name`?
 }
 ;
 BTAP_NODE(Const, Expr)
@@ -236,6 +250,7 @@ BTAP_NODE(TryCatch, Stmt)
 Block* body = nullptr;
 std::string_view error_var;  // empty when `catch` has no variable
 SourceRange error_var_range;
+sema::Variable* error_sym = nullptr;  // set by pass 2
 Block* handler = nullptr;
 }
 ;

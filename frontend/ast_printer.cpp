@@ -122,6 +122,12 @@ class Printer {
     Expression(e);
   }
 
+  void BlockAt(const Block* b, int indent) {
+    indent_ = indent;
+    BlockOut(b);
+  }
+  void PointAt(const ProbePoint* p) { ProbePointOut(p); }
+
   void Expression(const Expr* e, int min_level = kAssign) {
     bool root = root_;
     root_ = false;
@@ -687,6 +693,18 @@ void PrintFile(const ast::File& file, std::ostream& out, const PrintOptions& opt
 std::string PrintToString(const ast::File& file, const PrintOptions& options) {
   std::ostringstream out;
   PrintFile(file, out, options);
+  return out.str();
+}
+
+void PrintBlock(const ast::Block* block, int indent, std::ostream& out,
+                const PrintOptions& options) {
+  Printer(out, options).BlockAt(block, indent);
+}
+
+std::string PrintProbePoint(const ast::ProbePoint* point) {
+  std::ostringstream out;
+  PrintOptions options;
+  Printer(out, options).PointAt(point);
   return out.str();
 }
 

@@ -16,6 +16,10 @@ struct PrintOptions {
 
 void PrintFile(const ast::File& file, std::ostream& out, const PrintOptions& options = {});
 std::string PrintToString(const ast::File& file, const PrintOptions& options = {});
+// A block as in -p1, its inner lines indented `indent` levels (stap's -p2 -v bodies).
+void PrintBlock(const ast::Block* block, int indent, std::ostream& out,
+                const PrintOptions& options = {});
+std::string PrintProbePoint(const ast::ProbePoint* point);
 std::string PrintExpr(const ast::Expr* e, const PrintOptions& options = {});
 std::string QuoteString(std::string_view value);
 

@@ -17,6 +17,8 @@
 #include "common/diagnostics.h"
 #include "frontend/ast_printer.h"
 #include "frontend/frontend.h"
+#include "semantic/elaborate.h"
+#include "semantic/listing.h"
 
 #ifndef BTAP_VERSION
 #define BTAP_VERSION "0.1.0"
@@ -93,19 +95,6 @@ struct PassTimer {
   }
 };
 
-std::vector<std::string> MacroFiles(const std::vector<std::string>& dirs) {
-  std::vector<std::string> files;
-  for (const std::string& dir : dirs) {
-    std::error_code ec;
-    std::vector<std::string> here;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (entry.path().extension() == ".stpm") here.push_back(entry.path().string());
-    std::sort(here.begin(), here.end());
-    files.insert(files.end(), here.begin(), here.end());
-  }
-  return files;
-}
-
 }  // namespace
 
 frontend::PPConfig MachineConfig(const Options& options) {
@@ -141,12 +130,6 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
         << ", runtime bpf)\n";
     return 0;
   }
-  if (options.list_pattern) {
-    err << "btap: error: listing probe points (-l/-L) needs pass 2, which this build does not have "
-           "yet\n";
-    return 1;
-  }
-
   SourceManager sm;
   Arena arena;
   DiagnosticSink diags;
@@ -155,17 +138,23 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   frontend::PPConfig config = MachineConfig(options);
   PassTimer timer;
 
-  frontend::MacroTable library;
-  size_t library_files = 0;
-  for (const std::string& path : MacroFiles(options.include_dirs)) {
-    std::string why;
-    FileId f = sm.LoadFile(path, &why);
-    if (f == kNoFile) {
-      err << "btap: error: cannot read `" << path << "`: " << why << '\n';
-      return 1;
-    }
-    frontend::LoadLibraryMacros(sm, f, config, library, arena, diags);
-    ++library_files;
+  // Pass 1 parses the tapset library as well as the script, as stap does.
+  sema::TapsetLibrary library(sm, arena);
+  sema::LibraryOptions library_options;
+  library_options.pp = config;
+  library_options.include_dirs = options.include_dirs;
+  library.Load(library_options, diags);
+  sema::Machine machine;
+  sema::ElaborateOptions elaborate_options;
+  elaborate_options.keep_unused = options.unoptimized;
+
+  if (options.list_pattern) {
+    std::vector<std::string> lines =
+        sema::ListProbePoints(*options.list_pattern, options.list_variables, config,
+                              {sm, arena, diags, library, machine, elaborate_options});
+    RenderDiagnostics(sm, diags, err);
+    for (const std::string& line : lines) out << line << '\n';
+    return lines.empty() || diags.has_errors() ? 1 : 0;
   }
 
   FileId script;
@@ -187,24 +176,40 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   frontend::ParseOptions parse_options;
   parse_options.pp = config;
   parse_options.privileged = options.guru;
-  ast::File* file = frontend::ParseFile(sm, script, &library, parse_options, arena, diags);
+  ast::File* file = frontend::ParseFile(sm, script, &library.macros(), parse_options, arena, diags);
 
-  RenderDiagnostics(sm, diags, err);
-  if (diags.has_errors()) {
+  auto failed = [&](int pass, std::string_view what) {
+    RenderDiagnostics(sm, diags, err);
     size_t n = diags.error_count();
     err << n << (n == 1 ? " error" : " errors") << " generated.\n";
-    if (options.verbose) err << "Pass 1: parse failed.\n";
+    if (options.verbose) err << "Pass " << pass << ": " << what << " failed.\n";
     return 1;
-  }
+  };
+  if (diags.has_errors()) return failed(1, "parse");
   if (options.verbose)
-    err << "Pass 1: parsed user script and " << library_files << " library scripts "
-        << timer.Report() << '\n';
+    err << "Pass 1: parsed user script and " << library.files().size() + library.macro_file_count()
+        << " library scripts " << timer.Report() << '\n';
   if (options.pass == 1) {
+    RenderDiagnostics(sm, diags, err);
     frontend::PrintFile(*file, out);
     return 0;
   }
-  err << "btap: error: pass 2 (elaboration) is not available in this build yet; "
-         "use -p1 to stop after parsing\n";
+
+  PassTimer timer2;
+  std::unique_ptr<sema::Program> program =
+      sema::Elaborate(file, {sm, arena, diags, library, machine, elaborate_options});
+  if (diags.has_errors()) return failed(2, "analysis");
+  RenderDiagnostics(sm, diags, err);
+  if (options.verbose)
+    err << "Pass 2: analyzed script: " << program->probes.size() << " probes, "
+        << program->functions.size() << " functions, 0 embeds, " << program->globals.size()
+        << " globals " << timer2.Report() << '\n';
+  if (options.pass == 2) {
+    sema::PrintProgram(*program, options.verbose > 0, out);
+    return 0;
+  }
+  err << "btap: error: pass 3 (code generation) is not available in this build yet; "
+         "use -p2 to stop after elaboration\n";
   return 1;
 }
 

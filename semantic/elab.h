@@ -1,0 +1,71 @@
+// Pass 2's working state, shared by its passes (internal to semantic/). Each pass reads
+// what earlier passes put here and adds its own results to the Program.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "semantic/elaborate.h"
+#include "semantic/probe_family.h"
+
+namespace btap::sema {
+
+struct AliasEntry {
+  ast::Alias* decl;
+  size_t name_index;  // which of decl->names
+  FileId file;
+  bool from_tapset;
+};
+
+struct PendingProbe {
+  ast::Probe* decl;
+  FileId file;
+  bool from_tapset;
+};
+
+struct Elab {
+  ast::File* script;
+  SourceManager& sm;
+  Arena& arena;
+  DiagnosticSink& diags;
+  TapsetLibrary& library;
+  Machine& machine;
+  ElaborateOptions options;
+  Program& program;
+
+  std::vector<AliasEntry> aliases;
+  std::vector<PendingProbe> pending;  // probe declarations not yet resolved
+  size_t probe_order = 0;
+  // Public names, and private ones keyed by their file.
+  std::map<std::string_view, std::vector<Function*>> functions;
+  std::map<std::pair<FileId, std::string_view>, Function*> private_functions;
+  std::map<std::string_view, Variable*> globals;
+  std::map<std::pair<FileId, std::string_view>, Variable*> private_globals;
+  std::map<std::string_view, Function*> intrinsics;
+
+  // Adds a file's declarations (the script or a tapset file).
+  void AddFile(ast::File* file, bool from_tapset);
+  // Pulls in library files that define `name` as a function / global / alias prefix.
+  bool PullFunction(std::string_view name);
+  bool PullGlobal(std::string_view name);
+  bool PullAliases(std::string_view first_component);
+  void Pull(size_t index);
+
+  Function* FindFunction(std::string_view name, FileId from);
+  Variable* FindGlobal(std::string_view name, FileId from);
+};
+
+// The passes, in order (elaborate.cpp lists them once).
+void ResolveProbes(Elab& e);  // resolve_probes.cpp
+void ResolvePendingProbes(Elab& e);
+void ResolveSymbols(Elab& e);  // resolve_symbols.cpp
+void CheckRecursion(Elab& e);  // recursion.cpp
+void InferTypes(Elab& e);      // infer_types.cpp
+void ElideDeadCode(Elab& e);   // dead_code.cpp
+
+// Probe-point matching shared by resolution and listing.
+std::vector<PointPart> PartsOf(const ast::ProbePoint* point);
+
+}  // namespace btap::sema

@@ -1,0 +1,172 @@
+// Pass 2's driver: the list of semantic passes (written once, used by the driver and
+// the tests), and the declaration tables that tapset pulling fills.
+#include "semantic/elaborate.h"
+
+#include "semantic/elab.h"
+#include "semantic/intrinsics.h"
+
+namespace btap::sema {
+
+std::string_view TypeName(Type t) {
+  switch (t) {
+    case Type::Long:
+      return "long";
+    case Type::String:
+      return "string";
+    case Type::Stats:
+      return "stats";
+    case Type::Unknown:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+using PassFn = void (*)(Elab&);
+struct Pass {
+  PassInfo info;
+  PassFn run;
+};
+
+const std::vector<Pass>& Passes() {
+  static const std::vector<Pass> passes = {
+      {{"probes"}, ResolveProbes}, {{"symbols"}, ResolveSymbols},  {{"recursion"}, CheckRecursion},
+      {{"types"}, InferTypes},     {{"dead code"}, ElideDeadCode},
+  };
+  return passes;
+}
+
+Type IntrinsicType(char c) { return c == 'S' ? Type::String : Type::Long; }
+
+}  // namespace
+
+std::vector<PassInfo> AllSemanticPasses() {
+  std::vector<PassInfo> out;
+  for (const Pass& p : Passes()) out.push_back(p.info);
+  return out;
+}
+
+void Elab::AddFile(ast::File* file, bool from_tapset) {
+  for (ast::Decl* d : file->decls) {
+    if (auto* g = ast::As<ast::Global>(d)) {
+      auto key = std::make_pair(file->file, g->name);
+      Variable*& slot = g->is_private ? private_globals[key] : globals[g->name];
+      if (slot) {
+        if (!from_tapset && !slot->from_tapset && !g->is_private) {
+          diags.Report(Diag::DuplicateGlobalDecl, g->range, {g->name});
+          diags.Note(Diag::FirstDefinedHere, slot->decl);
+        }
+        continue;  // a user global hides a library one of the same name
+      }
+      Variable* v = program.NewVariable();
+      v->name = g->name;
+      v->kind = VarKind::Global;
+      v->decl = g->range;
+      v->global = g;
+      v->file = file->file;
+      v->from_tapset = from_tapset;
+      slot = v;
+      program.globals.push_back(v);
+    } else if (auto* f = ast::As<ast::Function>(d)) {
+      Function* fn = program.NewFunction();
+      fn->name = f->name;
+      fn->decl = f;
+      fn->from_tapset = from_tapset;
+      if (f->is_private)
+        private_functions[{file->file, f->name}] = fn;
+      else
+        functions[f->name].push_back(fn);
+      program.functions.push_back(fn);
+    } else if (auto* a = ast::As<ast::Alias>(d)) {
+      for (size_t i = 0; i < a->names.size(); ++i)
+        aliases.push_back({a, i, file->file, from_tapset});
+    } else if (auto* p = ast::As<ast::Probe>(d)) {
+      pending.push_back({p, file->file, from_tapset});
+    }
+  }
+}
+
+void Elab::Pull(size_t index) {
+  TapsetFile& t = library.files()[index];
+  if (t.pulled || !t.ast) return;
+  t.pulled = true;
+  AddFile(t.ast, true);
+}
+
+bool Elab::PullFunction(std::string_view name) {
+  const std::vector<size_t>* files = library.FunctionFiles(name);
+  if (!files) return false;
+  for (size_t i : *files) Pull(i);
+  return true;
+}
+
+bool Elab::PullGlobal(std::string_view name) {
+  const std::vector<size_t>* files = library.GlobalFiles(name);
+  if (!files) return false;
+  for (size_t i : *files) Pull(i);
+  return true;
+}
+
+bool Elab::PullAliases(std::string_view first) {
+  const std::vector<size_t>* files = library.AliasFiles(first);
+  if (!files) return false;
+  for (size_t i : *files) Pull(i);
+  return true;
+}
+
+Function* Elab::FindFunction(std::string_view name, FileId from) {
+  if (auto it = private_functions.find({from, name}); it != private_functions.end())
+    return it->second;
+  if (auto it = functions.find(name); it != functions.end()) return it->second.front();
+  if (PullFunction(name))
+    if (auto it = functions.find(name); it != functions.end()) return it->second.front();
+  const IntrinsicInfo* info = FindIntrinsic(name);
+  if (!info) return nullptr;
+  Function*& fn = intrinsics[name];
+  if (!fn) {
+    fn = program.NewFunction();
+    fn->name = name;
+    fn->intrinsic = static_cast<int>(info - Intrinsics().data());
+    fn->ret = info->ret;
+    for (char c : info->params) {
+      Variable* v = program.NewVariable();
+      v->name = "arg";
+      v->kind = VarKind::Param;
+      v->type = IntrinsicType(c);
+      v->arity = 0;
+      fn->params.push_back(v);
+    }
+    fn->from_tapset = true;
+    fn->visited = true;
+  }
+  return fn;
+}
+
+Variable* Elab::FindGlobal(std::string_view name, FileId from) {
+  if (auto it = private_globals.find({from, name}); it != private_globals.end()) return it->second;
+  if (auto it = globals.find(name); it != globals.end()) return it->second;
+  if (PullGlobal(name))
+    if (auto it = globals.find(name); it != globals.end()) return it->second;
+  return nullptr;
+}
+
+std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
+  auto program = std::make_unique<Program>();
+  Elab e{.script = script,
+         .sm = in.sm,
+         .arena = in.arena,
+         .diags = in.diags,
+         .library = in.library,
+         .machine = in.machine,
+         .options = in.options,
+         .program = *program};
+  e.AddFile(script, false);
+  for (const Pass& pass : Passes()) {
+    pass.run(e);
+    if (in.diags.has_errors()) break;
+  }
+  return program;
+}
+
+}  // namespace btap::sema

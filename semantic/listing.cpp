@@ -1,0 +1,42 @@
+// -l / -L: the pattern is parsed as the point of an empty probe and elaborated in
+// listing mode (missing arguments and a final `*` act as wildcards, a mismatch is
+// simply no match); each resulting probe gives one line.
+#include "semantic/listing.h"
+
+#include <algorithm>
+#include <set>
+
+#include "frontend/frontend.h"
+
+namespace btap::sema {
+
+std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_variables,
+                                         const frontend::PPConfig& pp, ElaborateInput input) {
+  std::string text = "probe " + std::string(pattern) + " ? {}\n";
+  FileId id = input.sm.AddFile("<listing>", text);
+  frontend::ParseOptions parse;
+  parse.pp = pp;
+  ast::File* file =
+      frontend::ParseFile(input.sm, id, &input.library.macros(), parse, input.arena, input.diags);
+  if (input.diags.has_errors()) return {};
+  input.options.listing = true;
+  std::unique_ptr<Program> program = Elaborate(file, input);
+  if (input.diags.has_errors()) return {};
+  std::set<std::string> lines;
+  for (const Probe* p : program->probes) {
+    std::string line = p->listed;
+    if (with_variables) {
+      std::vector<std::string> locals;
+      for (const Variable* v : p->locals)
+        if (v->written && v->type != Type::Unknown && v->name.substr(0, 2) != "__")
+          locals.push_back(" " + std::string(v->name) + ":" + std::string(TypeName(v->type)));
+      std::sort(locals.begin(), locals.end());
+      for (const std::string& l : locals) line += l;
+      for (const TargetArg& a : p->spec.args) line += " $" + a.name + ":" + a.c_type;
+    }
+    lines.insert(std::move(line));
+  }
+  return {lines.begin(), lines.end()};
+}
+
+}  // namespace btap::sema

@@ -1,0 +1,82 @@
+// Probe-point families as plug-ins. A family declares the patterns it accepts
+// (`timer.ms(number).randomize(number)`), checks the parameters of a matched point and
+// produces concrete probes; for listing (-l) it may expand a point into many.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/diagnostics.h"
+#include "semantic/program.h"
+
+namespace btap::sema {
+
+class TracepointCatalog;
+
+enum class ArgKind : uint8_t { None, Number, String };
+
+struct PatternPart {
+  std::string_view name;
+  ArgKind arg = ArgKind::None;
+};
+
+// A point component with its literal argument, as written or as a pattern requires.
+struct PointPart {
+  std::string name;
+  ArgKind arg = ArgKind::None;
+  int64_t number = 0;
+  std::string string;
+  SourceRange range;
+  bool placeholder = false;  // listing: the argument was not given, spelled `(number)`
+};
+
+class ProbeFamily;
+
+struct PatternDef {
+  const ProbeFamily* family;
+  std::vector<PatternPart> parts;
+  std::string spelling;  // timer.ms(number)
+};
+
+// What families may consult while resolving: machine facts, loaded lazily.
+struct ResolveContext {
+  DiagnosticSink& diags;
+  std::function<const TracepointCatalog&()> tracepoints;
+  bool listing = false;  // -l/-L: wildcards over arguments are allowed
+};
+
+class ProbeFamily {
+ public:
+  virtual ~ProbeFamily() = default;
+  virtual Family id() const = 0;
+  // Patterns in stap's spelling, e.g. "kernel.trace(string)".
+  virtual std::vector<std::string_view> Patterns() const = 0;
+  // Checks the parameters of `parts` (which match `pattern`) and appends concrete
+  // probes; reports errors at the offending part. Listing calls this too.
+  virtual void Resolve(const PatternDef& pattern, std::span<const PointPart> parts,
+                       ResolveContext& ctx, std::vector<ProbeSpec>& out) const = 0;
+};
+
+// Every family, in a fixed order; each family file defines one accessor.
+std::span<const PatternDef> AllPatterns();
+
+const ProbeFamily& BeginEndFamily();
+const ProbeFamily& NeverFamily();
+const ProbeFamily& TimerFamily();
+const ProbeFamily& PerfFamily();
+const ProbeFamily& TracepointFamily();
+const ProbeFamily& KernelFunctionFamily();
+const ProbeFamily& KprobeFamily();
+const ProbeFamily& ProcessFamily();
+
+// Spelling helpers shared by families.
+std::string Quote(std::string_view s);
+std::string PartSpelling(const PointPart& p);
+std::string PointSpelling(std::span<const PointPart> parts);
+bool GlobMatch(std::string_view pattern, std::string_view text);
+bool HasGlob(std::string_view s);
+
+}  // namespace btap::sema

@@ -1,0 +1,67 @@
+// process("path") probes: functions, statements and SDT marks of a user program
+// (uprobes, with DWARF in a later pass), and process begin/end (task lifecycle).
+#include "semantic/probe_family.h"
+
+namespace btap::sema {
+namespace {
+
+class Process : public ProbeFamily {
+ public:
+  Family id() const override { return Family::ProcessFunction; }
+  std::vector<std::string_view> Patterns() const override {
+    return {"process(string).function(string)",
+            "process(string).function(string).call",
+            "process(string).function(string).return",
+            "process(string).function(string).inline",
+            "process(string).statement(string)",
+            "process(string).statement(string).nearest",
+            "process(string).mark(string)",
+            "process(string).provider(string).mark(string)",
+            "process(string).begin",
+            "process(string).end",
+            "process(number).begin",
+            "process(number).end",
+            "process.begin",
+            "process.end"};
+  }
+
+  void Resolve(const PatternDef&, std::span<const PointPart> parts, ResolveContext& ctx,
+               std::vector<ProbeSpec>& out) const override {
+    ProbeSpec spec;
+    spec.point = PointSpelling(parts);
+    const PointPart& proc = parts[0];
+    if (proc.arg == ArgKind::String && proc.string.empty()) {
+      ctx.diags.Report(Diag::ProbeParameter, proc.range, {"empty process path"});
+      return;
+    }
+    spec.target = proc.arg == ArgKind::String   ? proc.string
+                  : proc.arg == ArgKind::Number ? std::to_string(proc.number)
+                                                : "";
+    const PointPart& what = parts.size() > 2 && parts[1].name == "provider" ? parts[2] : parts[1];
+    if (what.name == "begin" || what.name == "end") {
+      spec.family = what.name == "begin" ? Family::ProcessBegin : Family::ProcessEnd;
+      out.push_back(std::move(spec));
+      return;
+    }
+    if (what.arg == ArgKind::String && what.string.empty()) {
+      ctx.diags.Report(Diag::ProbeParameter, what.range, {"expected a non-empty pattern"});
+      return;
+    }
+    spec.family = what.name == "function"    ? Family::ProcessFunction
+                  : what.name == "statement" ? Family::ProcessStatement
+                                             : Family::ProcessMark;
+    spec.function = what.string;
+    spec.is_return = parts.back().name == "return";
+    spec.target_vars_later = true;
+    out.push_back(std::move(spec));
+  }
+};
+
+}  // namespace
+
+const ProbeFamily& ProcessFamily() {
+  static const Process family;
+  return family;
+}
+
+}  // namespace btap::sema

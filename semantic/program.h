@@ -1,0 +1,123 @@
+// The elaborated program (pass 2's output): resolved probes, globals and functions with
+// their types. AST nodes point into it (Symbol::var, Call::callee); it owns the symbols.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/source.h"
+#include "frontend/ast.h"
+
+namespace btap::sema {
+
+using ast::Type;
+std::string_view TypeName(Type t);
+
+enum class VarKind : uint8_t { Local, Param, Global };
+
+struct Variable {
+  std::string_view name;
+  VarKind kind = VarKind::Local;
+  Type type = Type::Unknown;
+  int arity = -1;  // -1: not yet known; 0: scalar; N: array with N keys
+  std::vector<Type> key_types;
+  SourceRange decl;         // declaration, or first use of a local
+  SourceRange type_origin;  // where the value type was first inferred
+  std::vector<SourceRange> key_origins;
+  ast::Global* global = nullptr;
+  FileId file = kNoFile;  // the file that declares it
+  bool from_tapset = false;
+  bool written = false;
+  bool read = false;
+  bool used = false;  // reachable from a kept probe or function
+};
+
+struct Function {
+  std::string_view name;
+  ast::Function* decl = nullptr;
+  int intrinsic = -1;  // index into the intrinsic table, for `__btap_*` built-ins
+  Type ret = Type::Unknown;
+  SourceRange ret_origin;
+  std::vector<Variable*> params;
+  std::vector<Variable*> locals;
+  bool from_tapset = false;
+  bool used = false;
+  bool visited = false;  // symbols resolved
+};
+
+// Probe families: each has its own file under semantic/probes/ (matching and parameter
+// rules) and, later, one under runtime/ (attaching).
+enum class Family : uint8_t {
+  Begin,
+  End,
+  Error,
+  Never,
+  Timer,
+  TimerProfile,
+  Perf,
+  Tracepoint,
+  KernelFunction,
+  Kprobe,
+  ProcessFunction,
+  ProcessStatement,
+  ProcessMark,
+  ProcessBegin,
+  ProcessEnd,
+};
+std::string_view FamilyName(Family f);
+
+struct TargetArg {
+  std::string name;    // without `$`
+  std::string c_type;  // "struct task_struct*"
+};
+
+// One concrete probe point, with the parameters its family checked.
+struct ProbeSpec {
+  Family family = Family::Never;
+  std::string point;               // canonical spelling: timer.ms(100), kernel.trace("sched:x")
+  int64_t sequence = 0;            // begin/end/error ordering
+  int64_t period_ns = 0;           // timers
+  int64_t randomize_ns = 0;        // timers
+  int64_t numbers[3] = {0, 0, 0};  // perf: type, config, sample period
+  std::string target;              // tracepoint, function pattern or process path
+  std::string function;            // process(...).function("...") pattern
+  bool is_return = false;
+  bool has_target_vars = false;    // $vars are known (tracepoints)
+  bool target_vars_later = false;  // $vars resolved by a later pass (debug info)
+  std::vector<TargetArg> args;
+};
+
+struct Probe {
+  ProbeSpec spec;
+  std::string origin;  // the probe point as the user wrote it (stap's `/* <- ... */`)
+  std::string listed;  // the name -l shows: the alias-level point, or the concrete one
+  std::set<std::string_view> handler_writes;  // for @probewrite in alias bodies
+  ast::Probe* decl = nullptr;
+  ast::Block* body = nullptr;  // alias prologue + handler + epilogue, privately copied
+  ast::Expr* condition = nullptr;
+  std::vector<Variable*> locals;
+  FileId file = kNoFile;
+  bool from_tapset = false;
+  size_t order = 0;  // position in script order
+};
+
+struct Program {
+  std::vector<Variable*> globals;  // declaration order
+  std::vector<Function*> functions;
+  std::vector<Probe*> probes;
+
+  // Storage; pointers above stay valid.
+  std::deque<Variable> variable_store;
+  std::deque<Function> function_store;
+  std::deque<Probe> probe_store;
+
+  Variable* NewVariable() { return &variable_store.emplace_back(); }
+  Function* NewFunction() { return &function_store.emplace_back(); }
+  Probe* NewProbe() { return &probe_store.emplace_back(); }
+};
+
+}  // namespace btap::sema

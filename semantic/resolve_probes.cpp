@@ -1,0 +1,365 @@
+// Pass 2a: probe points. Reads the probe declarations of the script and of pulled tapset
+// files; matches each point against probe aliases (with suffixes and wildcards) and the
+// family patterns; produces Program::probes, each with its own copy of the alias bodies
+// and the handler, and reports `probe point mismatch` with the nearest candidates.
+#include <algorithm>
+#include <set>
+
+#include "frontend/ast_printer.h"
+#include "frontend/ast_walk.h"
+#include "semantic/elab.h"
+#include "semantic/suggest.h"
+
+namespace btap::sema {
+
+std::vector<PointPart> PartsOf(const ast::ProbePoint* point) {
+  std::vector<PointPart> parts;
+  for (const ast::ProbePointComponent& c : point->components) {
+    PointPart p;
+    p.name = std::string(c.name);
+    p.range = c.range;
+    if (auto* n = ast::As<ast::NumberLit>(c.arg)) {
+      p.arg = ArgKind::Number;
+      p.number = n->value;
+    } else if (auto* s = ast::As<ast::StringLit>(c.arg)) {
+      p.arg = ArgKind::String;
+      p.string = std::string(s->value);
+    }
+    if (c.arg) p.range = SourceRange::Join(p.range, c.arg->range);
+    parts.push_back(std::move(p));
+  }
+  return parts;
+}
+
+namespace {
+
+constexpr int kMaxAliasDepth = 30;
+
+// How a concrete point was reached through aliases.
+struct Expansion {
+  std::vector<const ast::Block*> prologues;  // innermost alias first
+  std::vector<const ast::Block*> epilogues;  // innermost alias last
+  std::vector<const ast::Expr*> conditions;
+  std::string listed;
+};
+
+struct Resolved {
+  ProbeSpec spec;
+  Expansion expansion;
+};
+
+bool SameArg(const PointPart& user, const PointPart& alias) {
+  if (user.arg != alias.arg) return false;
+  if (user.arg == ArgKind::Number) return user.number == alias.number;
+  if (user.arg == ArgKind::String) return GlobMatch(user.string, alias.string);
+  return true;
+}
+
+class ProbeResolver {
+ public:
+  explicit ProbeResolver(Elab& e) : e_(e) {}
+
+  // Resolves `parts`; returns false when nothing matched (after reporting unless
+  // `optional`). Errors in parameters are reported and count as matched.
+  bool Resolve(const std::vector<PointPart>& parts, bool optional, const Expansion& exp, int depth,
+               std::vector<Resolved>& out) {
+    if (depth > kMaxAliasDepth) {
+      e_.diags.Report(Diag::AliasTooDeep, parts[0].range, {std::to_string(kMaxAliasDepth)});
+      return true;
+    }
+    if (MatchAliases(parts, exp, depth, out)) return true;
+    if (MatchFamilies(parts, exp, out)) return true;
+    if (!optional) ReportMismatch(parts);
+    return false;
+  }
+
+ private:
+  void PullFor(const PointPart& first) {
+    if (!HasGlob(first.name)) {
+      e_.PullAliases(first.name);
+      return;
+    }
+    for (std::string_view prefix : e_.library.AliasPrefixes())
+      if (GlobMatch(first.name, prefix)) e_.PullAliases(prefix);
+  }
+
+  bool MatchAliases(const std::vector<PointPart>& parts, const Expansion& exp, int depth,
+                    std::vector<Resolved>& out) {
+    PullFor(parts[0]);
+    // Full-length matches win; otherwise the longest alias that leaves a suffix.
+    size_t best = 0;
+    std::vector<std::pair<const AliasEntry*, std::vector<PointPart>>> matches;
+    for (const AliasEntry& a : e_.aliases) {
+      std::vector<PointPart> name = PartsOf(a.decl->names[a.name_index]);
+      if (name.size() > parts.size() || name.size() < best) continue;
+      bool ok = true;
+      for (size_t i = 0; ok && i < name.size(); ++i)
+        ok = GlobMatch(parts[i].name, name[i].name) && SameArg(parts[i], name[i]);
+      if (!ok) continue;
+      if (name.size() > best) matches.clear(), best = name.size();
+      matches.push_back({&a, std::move(name)});
+    }
+    if (matches.empty()) return false;
+    bool any = false;
+    for (auto& [alias, name] : matches) {
+      std::vector<PointPart> suffix(parts.begin() + name.size(), parts.end());
+      Expansion inner = exp;
+      const ast::Alias* decl = alias->decl;
+      if (decl->name_ops[alias->name_index] == ast::Tok::AddAssign) {
+        inner.epilogues.insert(inner.epilogues.begin(), decl->body);
+      } else {
+        inner.prologues.insert(inner.prologues.begin(), decl->body);
+        if (decl->epilogue) inner.epilogues.insert(inner.epilogues.begin(), decl->epilogue);
+      }
+      if (depth == 0) {
+        std::vector<PointPart> listed = name;
+        listed.insert(listed.end(), suffix.begin(), suffix.end());
+        inner.listed = PointSpelling(listed);
+      }
+      for (const ast::ProbePoint* point : decl->points) {
+        std::vector<PointPart> target = PartsOf(point);
+        target.insert(target.end(), suffix.begin(), suffix.end());
+        Expansion here = inner;
+        if (point->condition) here.conditions.push_back(point->condition);
+        bool optional = point->optional || point->sufficient || !suffix.empty();
+        bool matched = Resolve(target, optional, here, depth + 1, out);
+        any |= matched;
+        if (matched && point->sufficient) break;
+      }
+      // A suffix that fits none of an alias's points is a mismatch of the suffix.
+      if (!any && !suffix.empty()) return false;
+    }
+    return true;
+  }
+
+  bool MatchFamilies(const std::vector<PointPart>& parts, const Expansion& exp,
+                     std::vector<Resolved>& out) {
+    bool listing = e_.options.listing;
+    bool any = false;
+    for (const PatternDef& pattern : AllPatterns()) {
+      std::vector<PointPart> concrete;
+      if (!Fits(pattern, parts, listing, concrete)) continue;
+      any = true;
+      std::vector<ProbeSpec> specs;
+      bool placeholder = std::any_of(concrete.begin(), concrete.end(),
+                                     [](const PointPart& p) { return p.placeholder; });
+      if (placeholder) {
+        ProbeSpec spec;
+        spec.family = pattern.family->id();
+        spec.point = PointSpelling(concrete);
+        specs.push_back(std::move(spec));
+      } else {
+        ResolveContext ctx{
+            e_.diags, [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
+            listing};
+        size_t errors = e_.diags.error_count();
+        pattern.family->Resolve(pattern, concrete, ctx, specs);
+        if (specs.empty() && e_.diags.error_count() == errors) any = false;
+      }
+      for (ProbeSpec& s : specs) out.push_back({std::move(s), exp});
+    }
+    return any;
+  }
+
+  // Does the pattern fit the written parts? Fills the concrete parts (pattern names,
+  // written arguments). Listing lets a missing argument stand for any, and a final `*`
+  // for any number of further components.
+  static bool Fits(const PatternDef& pattern, const std::vector<PointPart>& parts, bool listing,
+                   std::vector<PointPart>& concrete) {
+    size_t n = parts.size();
+    bool open_end = listing && parts.back().name == "*" && parts.back().arg == ArgKind::None;
+    if (pattern.parts.size() != n && !(open_end && pattern.parts.size() >= n)) return false;
+    for (size_t i = 0; i < pattern.parts.size(); ++i) {
+      const PatternPart& want = pattern.parts[i];
+      PointPart p;
+      p.name = std::string(want.name);
+      p.arg = want.arg;
+      if (i >= n) {
+        p.placeholder = want.arg != ArgKind::None;
+        p.range = parts.back().range;
+        concrete.push_back(std::move(p));
+        continue;
+      }
+      const PointPart& have = parts[i];
+      if (!GlobMatch(have.name, want.name)) return false;
+      p.range = have.range;
+      if (have.arg != want.arg) {
+        if (!(listing && have.arg == ArgKind::None && (i + 1 < n || !open_end || true)))
+          return false;
+        if (want.arg == ArgKind::None) return false;
+        p.placeholder = true;
+      } else {
+        p.number = have.number;
+        p.string = have.string;
+      }
+      concrete.push_back(std::move(p));
+    }
+    return true;
+  }
+
+  // Finds the first component that no alias or pattern accepts and names the nearest.
+  void ReportMismatch(const std::vector<PointPart>& parts) {
+    struct Route {
+      std::vector<std::pair<std::string, ArgKind>> parts;
+    };
+    std::vector<Route> routes;
+    for (const PatternDef& p : AllPatterns()) {
+      Route r;
+      for (const PatternPart& part : p.parts) r.parts.push_back({std::string(part.name), part.arg});
+      routes.push_back(std::move(r));
+    }
+    for (const AliasEntry& a : e_.aliases) {
+      Route r;
+      for (const PointPart& part : PartsOf(a.decl->names[a.name_index]))
+        r.parts.push_back({part.name, part.arg});
+      routes.push_back(std::move(r));
+    }
+    for (std::string_view prefix : e_.library.AliasPrefixes())
+      routes.push_back({{{std::string(prefix), ArgKind::None}}});
+    std::vector<const Route*> alive;
+    for (const Route& r : routes) alive.push_back(&r);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      std::vector<const Route*> next;
+      bool name_matched = false;
+      for (const Route* r : alive) {
+        if (r->parts.size() <= i || !GlobMatch(parts[i].name, r->parts[i].first)) continue;
+        name_matched = true;
+        if (r->parts[i].second == parts[i].arg || r->parts.size() == 1) next.push_back(r);
+      }
+      if (next.empty()) {
+        std::vector<std::string_view> names;
+        std::set<std::string> expected;
+        for (const Route* r : alive)
+          if (r->parts.size() > i) {
+            names.push_back(r->parts[i].first);
+            if (name_matched && GlobMatch(parts[i].name, r->parts[i].first))
+              expected.insert(r->parts[i].second == ArgKind::Number   ? "a number"
+                              : r->parts[i].second == ArgKind::String ? "a string"
+                                                                      : "no argument");
+          }
+        std::string tail;
+        if (name_matched) {
+          tail = ": `" + parts[i].name + "` takes ";
+          for (auto it = expected.begin(); it != expected.end(); ++it)
+            tail += (it == expected.begin() ? "" : " or ") + *it;
+        } else {
+          tail = SimilarList(Similar(parts[i].name, names));
+        }
+        e_.diags.Report(Diag::ProbePointMismatch, parts[i].range, {PartSpelling(parts[i]), tail});
+        return;
+      }
+      alive = std::move(next);
+    }
+    // Every component matched a prefix: the point is incomplete.
+    std::set<std::string> continuations;
+    for (const Route* r : alive)
+      if (r->parts.size() > parts.size()) {
+        const auto& [name, arg] = r->parts[parts.size()];
+        continuations.insert(name + (arg == ArgKind::Number   ? "(number)"
+                                     : arg == ArgKind::String ? "(string)"
+                                                              : ""));
+      }
+    std::string list;
+    for (const std::string& c : continuations) {
+      if (list.size() > 120) {
+        list += ", ...";
+        break;
+      }
+      list += (list.empty() ? "`." : ", `.") + c + "`";
+    }
+    if (continuations.empty())
+      e_.diags.Report(Diag::ProbePointNoMatch, parts.back().range, {PointSpelling(parts)});
+    else
+      e_.diags.Report(Diag::ProbePointIncomplete, parts.back().range, {PointSpelling(parts), list});
+  }
+
+  Elab& e_;
+};
+
+void CollectWrites(ast::Node* body, std::set<std::string_view>& writes) {
+  auto written = [&](ast::Expr* target) {
+    if (auto* s = ast::As<ast::Symbol>(target)) writes.insert(s->name);
+    if (auto* a = ast::As<ast::ArrayIndex>(target))
+      if (auto* s = ast::As<ast::Symbol>(a->base)) writes.insert(s->name);
+  };
+  ast::WalkTree(body, [&](ast::Node* n) {
+    if (auto* a = ast::As<ast::Assign>(n)) written(a->lhs);
+    if (auto* c = ast::As<ast::PreCrement>(n)) written(c->operand);
+    if (auto* c = ast::As<ast::PostCrement>(n)) written(c->operand);
+  });
+}
+
+ast::Block* Compose(Elab& e, const Expansion& exp, const ast::Block* handler) {
+  std::vector<ast::Stmt*> parts;
+  for (const ast::Block* b : exp.prologues) parts.push_back(ast::CloneAs(e.arena, b));
+  parts.push_back(ast::CloneAs(e.arena, handler));
+  for (const ast::Block* b : exp.epilogues) parts.push_back(ast::CloneAs(e.arena, b));
+  if (parts.size() == 1) return static_cast<ast::Block*>(parts[0]);
+  auto* block = e.arena.New<ast::Block>();
+  block->kind = ast::Kind::Block;
+  block->range = handler->range;
+  block->statements = e.arena.Copy(parts);
+  return block;
+}
+
+ast::Expr* Conjoin(Elab& e, const std::vector<const ast::Expr*>& conditions) {
+  ast::Expr* result = nullptr;
+  for (const ast::Expr* c : conditions) {
+    ast::Expr* copy = ast::CloneAs(e.arena, c);
+    if (!result) {
+      result = copy;
+      continue;
+    }
+    auto* both = e.arena.New<ast::Logical>();
+    both->kind = ast::Kind::Logical;
+    both->op = ast::Tok::AndAnd;
+    both->lhs = result;
+    both->rhs = copy;
+    both->range = SourceRange::Join(result->range, copy->range);
+    result = both;
+  }
+  return result;
+}
+
+void ResolveOne(Elab& e, const PendingProbe& pending) {
+  ProbeResolver resolver(e);
+  std::set<std::string_view> writes;
+  CollectWrites(pending.decl->body, writes);
+  for (const ast::ProbePoint* point : pending.decl->points) {
+    std::vector<Resolved> resolved;
+    Expansion exp;
+    if (point->condition) exp.conditions.push_back(point->condition);
+    bool matched =
+        resolver.Resolve(PartsOf(point), point->optional || point->sufficient, exp, 0, resolved);
+    std::string origin = frontend::PrintProbePoint(point);
+    for (Resolved& r : resolved) {
+      Probe* probe = e.program.NewProbe();
+      probe->origin = origin;
+      probe->listed = r.expansion.listed.empty() ? r.spec.point : r.expansion.listed;
+      probe->spec = std::move(r.spec);
+      probe->decl = pending.decl;
+      probe->file = pending.file;
+      probe->from_tapset = pending.from_tapset;
+      probe->order = e.probe_order++;
+      probe->handler_writes = writes;
+      probe->body = Compose(e, r.expansion, pending.decl->body);
+      probe->condition = Conjoin(e, r.expansion.conditions);
+      e.program.probes.push_back(probe);
+    }
+    if (matched && point->sufficient) break;
+  }
+}
+
+}  // namespace
+
+void ResolvePendingProbes(Elab& e) {
+  while (!e.pending.empty()) {
+    std::vector<PendingProbe> batch;
+    batch.swap(e.pending);
+    for (const PendingProbe& p : batch) ResolveOne(e, p);
+  }
+}
+
+void ResolveProbes(Elab& e) { ResolvePendingProbes(e); }
+
+}  // namespace btap::sema
