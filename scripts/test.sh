@@ -8,6 +8,7 @@ bash scripts/deps.sh
 tests/fetch-corpus.sh
 source scripts/build-env.sh
 bash scripts/lint.sh --check
+python3 tools/tapset-docs.py --check
 
 echo "== fuzz build (clang, libFuzzer, ASan, UBSan)"
 configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_FUZZ=ON -DBTAP_WERROR=ON \
@@ -17,8 +18,8 @@ ninja -C build-fuzz fuzz_frontend
 
 echo "== sanitizer build (ASan, UBSan)"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DBTAP_SANITIZE=ON -DBTAP_WERROR=ON
-ninja -C build-asan frontend_tests
-(cd build-asan && ctest --output-on-failure -R 'frontend|fetch_corpus|conformance')
+ninja -C build-asan btap_tests
+(cd build-asan && ctest --output-on-failure -R 'unit|fetch_corpus|conformance')
 
 echo "== release build"
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_WERROR=ON \

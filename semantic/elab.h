@@ -53,7 +53,8 @@ struct Elab {
   bool PullAliases(std::string_view first_component);
   void Pull(size_t index);
 
-  Function* FindFunction(std::string_view name, FileId from);
+  // The function `name` called with `arity` arguments, as seen from file `from`.
+  Function* FindFunction(std::string_view name, FileId from, size_t arity);
   Variable* FindGlobal(std::string_view name, FileId from);
 };
 

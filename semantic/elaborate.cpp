@@ -115,12 +115,17 @@ bool Elab::PullAliases(std::string_view first) {
   return true;
 }
 
-Function* Elab::FindFunction(std::string_view name, FileId from) {
+Function* Elab::FindFunction(std::string_view name, FileId from, size_t arity) {
   if (auto it = private_functions.find({from, name}); it != private_functions.end())
     return it->second;
-  if (auto it = functions.find(name); it != functions.end()) return it->second.front();
-  if (PullFunction(name))
-    if (auto it = functions.find(name); it != functions.end()) return it->second.front();
+  auto it = functions.find(name);
+  if (it == functions.end() && PullFunction(name)) it = functions.find(name);
+  if (it != functions.end()) {
+    // Overloads differ in their number of parameters (stap 4); the first fitting one.
+    for (Function* f : it->second)
+      if (f->decl && f->decl->params.size() == arity) return f;
+    return it->second.front();
+  }
   const IntrinsicInfo* info = FindIntrinsic(name);
   if (!info) return nullptr;
   Function*& fn = intrinsics[name];

@@ -42,11 +42,16 @@ class TypeInference {
  private:
   void Changed() { changed_ = true; }
 
+  // `what` names the variable (or key, or result) whose type is `want`; empty for a
+  // plain expression that has the wrong type.
   void Mismatch(SourceRange where, Type want, Type have, SourceRange origin,
                 std::string_view what) {
     if (!reported_.insert({where.file, where.begin}).second) return;
-    e_.diags.Report(Diag::TypeMismatch, where,
-                    {std::string(TypeName(have)), std::string(TypeName(want)), what});
+    if (what.empty()) {
+      e_.diags.Report(Diag::TypeMismatch, where, {TypeName(want), TypeName(have)});
+      return;
+    }
+    e_.diags.Report(Diag::VarTypeMismatch, where, {what, TypeName(want), TypeName(have)});
     if (origin.valid()) e_.diags.Note(Diag::TypeFirstInferred, origin, {TypeName(want)});
   }
 
@@ -104,7 +109,7 @@ class TypeInference {
       else if (v)
         Mismatch(e->range, t, want, v->type_origin, "`" + std::string(v->name) + "`");
       else
-        Mismatch(e->range, want, t, {}, "this expression");
+        Mismatch(e->range, want, t, {}, "");
     }
     return t;
   }
@@ -268,10 +273,17 @@ class TypeInference {
     switch (a->op) {
       case ast::Tok::Assign: {
         Type l = Lvalue(a->lhs, Type::Unknown);
-        Type r = Expect(a->rhs, l == Type::Stats ? Type::Unknown : l);
         if (l == Type::Stats) {
           e_.diags.Report(Diag::AssignStatistics, a->range);
           return Type::Unknown;
+        }
+        Type r = Infer(a->rhs, l);
+        if (r == Type::Stats) StatsAsValue(a->rhs);
+        if (l != Type::Unknown && r != Type::Unknown && l != r && r != Type::Stats) {
+          Variable* v = AssignedVariable(a->lhs);
+          Mismatch(a->rhs->range, l, r, v ? v->type_origin : SourceRange{},
+                   v ? "`" + std::string(v->name) + "`" : "");
+          return r;
         }
         if (l == Type::Unknown && r != Type::Unknown) l = Lvalue(a->lhs, r);
         return r;
@@ -291,6 +303,13 @@ class TypeInference {
     }
   }
 
+  static Variable* AssignedVariable(ast::Expr* target) {
+    if (auto* s = ast::As<ast::Symbol>(target)) return s->var;
+    if (auto* a = ast::As<ast::ArrayIndex>(target))
+      if (auto* s = ast::As<ast::Symbol>(a->base)) return s->var;
+    return nullptr;
+  }
+
   Type Lvalue(ast::Expr* target, Type want) {
     Type t = Infer(target, want);
     if (want != Type::Unknown && t != Type::Unknown && t != want) {
@@ -300,7 +319,7 @@ class TypeInference {
         Unify(ast::As<ast::Symbol>(a->base) ? ast::As<ast::Symbol>(a->base)->var : nullptr, want,
               target->range);
       else
-        Mismatch(target->range, t, want, {}, "this target");
+        Mismatch(target->range, t, want, {}, "");
     }
     return t != Type::Unknown ? t : Infer(target, want);
   }

@@ -274,7 +274,7 @@ class SymbolResolver {
         return;
       }
     }
-    Function* f = e_.FindFunction(c->name, file_);
+    Function* f = e_.FindFunction(c->name, file_, c->args.size());
     if (!f) {
       std::vector<std::string_view> names = e_.library.FunctionNames();
       for (const auto& [name, fns] : e_.functions) names.push_back(name);

@@ -2,5 +2,5 @@
 # Rewrites the golden expectations from the current build; review with `git diff`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BTAP_UPDATE_GOLDEN=1 build/tests/frontend_tests --gtest_filter='Golden.*'
+BTAP_UPDATE_GOLDEN=1 build/tests/btap_tests --gtest_filter='Golden.*'
 git status --short tests/golden

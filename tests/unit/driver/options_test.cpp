@@ -75,7 +75,7 @@ TEST(Driver, LaterPassesSayTheyAreMissing) {
   std::istringstream in;
   std::ostringstream out, err;
   EXPECT_EQ(driver::Run({"-e", "probe begin { exit() }"}, in, out, err), 1);
-  EXPECT_NE(err.str().find("pass 2 (elaboration) is not available in this build yet"),
+  EXPECT_NE(err.str().find("pass 3 (code generation) is not available in this build yet"),
             std::string::npos);
 }
 

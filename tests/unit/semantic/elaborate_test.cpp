@@ -1,0 +1,201 @@
+// Pass 2 against the real machine: tracepoints resolved from this kernel's tracefs and
+// BTF, listing checked against tracefs, probe ordering data, alias bookkeeping.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "frontend/ast_walk.h"
+#include "semantic/listing.h"
+#include "tests/unit/semantic/elab_helpers.h"
+#include "tools/btap/driver.h"
+
+namespace btap {
+namespace {
+namespace fs = std::filesystem;
+using testing::Elaborate;
+
+std::string EventsFile() {
+  for (const char* root : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    std::string path = std::string(root) + "/available_events";
+    if (fs::exists(path)) return path;
+  }
+  if (geteuid() == 0 && mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0)
+    return "/sys/kernel/tracing/available_events";
+  return "";
+}
+
+#define REQUIRE_TRACEFS()                                                     \
+  std::string events_file = EventsFile();                                     \
+  if (events_file.empty()) GTEST_SKIP() << "needs tracefs (root, mountable)"; \
+  if (!fs::exists("/sys/kernel/btf/vmlinux")) GTEST_SKIP() << "needs kernel BTF"
+
+TEST(Elaborate, PassesAreListedOnce) {
+  std::vector<std::string> names;
+  for (const sema::PassInfo& p : sema::AllSemanticPasses()) names.emplace_back(p.name);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"probes", "symbols", "recursion", "types", "dead code"}));
+}
+
+TEST(Elaborate, TracepointArgumentsAreTyped) {
+  REQUIRE_TRACEFS();
+  auto r = Elaborate(
+      "probe kernel.trace(\"sched:sched_switch\") { printf(\"%d %d\\n\", $prev, $next) }");
+  ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
+  ASSERT_EQ(r->program->probes.size(), 1u);
+  const sema::ProbeSpec& spec = r->program->probes[0]->spec;
+  EXPECT_EQ(spec.point, "kernel.trace(\"sched:sched_switch\")");
+  bool found = false;
+  for (const sema::TargetArg& a : spec.args)
+    if (a.name == "prev") found = a.c_type == "struct task_struct*";
+  EXPECT_TRUE(found);
+}
+
+TEST(Elaborate, UnknownTracepointVariableSuggests) {
+  REQUIRE_TRACEFS();
+  auto r = Elaborate("probe kernel.trace(\"sched:sched_switch\") { print($prv) }");
+  EXPECT_TRUE(r->diags.has_errors());
+  EXPECT_NE(r->Errors().find("unknown target variable `$prv`"), std::string::npos) << r->Errors();
+  EXPECT_NE(r->Errors().find("did you mean `$prev`"), std::string::npos) << r->Errors();
+}
+
+TEST(Elaborate, DefinedTellsTracepointVariables) {
+  REQUIRE_TRACEFS();
+  auto r = Elaborate(
+      "probe kernel.trace(\"sched:sched_switch\") { a = @defined($prev); b = @defined($nope) }");
+  ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
+}
+
+TEST(Elaborate, TracepointWildcardExpandsToEachEvent) {
+  REQUIRE_TRACEFS();
+  std::ifstream in(events_file);
+  size_t sched = 0;
+  for (std::string line; std::getline(in, line);) sched += line.rfind("sched:", 0) == 0;
+  auto r = Elaborate("probe kernel.trace(\"sched:*\") { n = 1 }");
+  ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
+  EXPECT_EQ(r->program->probes.size(), sched);
+  EXPECT_GT(sched, 10u);
+}
+
+TEST(Elaborate, MissingTracepointIsAMismatchUnlessOptional) {
+  REQUIRE_TRACEFS();
+  auto r = Elaborate("probe kernel.trace(\"nosuch:event\") { }");
+  EXPECT_NE(r->Errors().find("no probe point matches"), std::string::npos) << r->Errors();
+  auto ok = Elaborate("probe kernel.trace(\"nosuch:event\") ?, begin { }");
+  EXPECT_FALSE(ok->diags.has_errors()) << ok->Errors();
+  EXPECT_EQ(ok->program->probes.size(), 1u);
+}
+
+// -l lists exactly the events of this machine's tracefs, sorted.
+TEST(Listing, AllTracepointsMatchTracefs) {
+  REQUIRE_TRACEFS();
+  std::set<std::string> want;
+  std::ifstream in(events_file);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) want.insert("kernel.trace(\"" + line + "\")");
+  auto start = std::chrono::steady_clock::now();
+  std::istringstream none;
+  std::ostringstream out, err;
+  int status = driver::Run({"-L", "kernel.trace(\"*\")"}, none, out, err);
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start);
+  std::printf("listing %zu tracepoints with -L took %.1f ms\n", want.size(), ms.count());
+  EXPECT_EQ(status, 0) << err.str();
+  std::set<std::string> got;
+  std::istringstream lines(out.str());
+  std::string previous;
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_LT(previous, line) << "sorted and unique";
+    previous = line;
+    got.insert(line.substr(0, line.find(") ") + 1));
+  }
+  EXPECT_EQ(got, want);
+}
+
+TEST(Listing, VariablesOfATracepoint) {
+  REQUIRE_TRACEFS();
+  std::istringstream none;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-L", "kernel.trace(\"sched:sched_switch\")"}, none, out, err), 0);
+  EXPECT_EQ(out.str().rfind("kernel.trace(\"sched:sched_switch\") $preempt:bool "
+                            "$prev:struct task_struct* $next:struct task_struct*",
+                            0),
+            0u)
+      << out.str();
+}
+
+TEST(Listing, NothingMatchedExitsOne) {
+  std::istringstream none;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-l", "no.such.thing"}, none, out, err), 1);
+  EXPECT_EQ(out.str(), "");
+}
+
+TEST(Listing, FamiliesAndAliasesWithLocals) {
+  fs::path dir = fs::temp_directory_path() / ("btap-listing-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "ticks.stp") << "probe tick.fast = timer.ms(1) { name = \"fast\"; n = 1 }\n"
+                                      "probe tick.slow = timer.s(1) { name = \"slow\" }\n";
+  std::istringstream none;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-I", dir.string(), "-L", "tick.*"}, none, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), "tick.fast n:long name:string\ntick.slow name:string\n");
+  std::ostringstream out2, err2;
+  EXPECT_EQ(driver::Run({"-l", "begin*"}, none, out2, err2), 0) << err2.str();
+  EXPECT_EQ(out2.str(), "begin\nbegin(number)\n");
+  fs::remove_all(dir);
+}
+
+TEST(Elaborate, BeginEndSequenceNumbers) {
+  auto r = Elaborate("probe begin(-5), end(3), error { }");
+  ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
+  ASSERT_EQ(r->program->probes.size(), 3u);
+  EXPECT_EQ(r->program->probes[0]->spec.sequence, -5);
+  EXPECT_EQ(r->program->probes[1]->spec.family, sema::Family::End);
+  EXPECT_EQ(r->program->probes[1]->spec.sequence, 3);
+  EXPECT_EQ(r->program->probes[2]->spec.family, sema::Family::Error);
+}
+
+TEST(Elaborate, TimerPeriods) {
+  auto r = Elaborate("probe timer.ms(250), timer.hz(100), timer.s(2).randomize(1) { }");
+  ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
+  ASSERT_EQ(r->program->probes.size(), 3u);
+  EXPECT_EQ(r->program->probes[0]->spec.period_ns, 250000000);
+  EXPECT_EQ(r->program->probes[1]->spec.period_ns, 10000000);
+  EXPECT_EQ(r->program->probes[2]->spec.randomize_ns, 1000000000);
+}
+
+TEST(Elaborate, OutputIsDeterministic) {
+  std::string script = "global a\nprobe begin { a[1] = strlen(\"x\"); print(thread_indent(1)) }";
+  auto print = [&] {
+    auto r = Elaborate(script);
+    std::ostringstream out;
+    sema::PrintProgram(*r->program, true, out);
+    return out.str();
+  };
+  EXPECT_EQ(print(), print());
+}
+
+// @probewrite in an alias body tells whether the handler of each use writes the variable.
+TEST(Elaborate, ProbewriteSeesTheHandler) {
+  auto r = Elaborate(
+      "probe tick = timer.ms(1) { custom = @probewrite(rate) }\n"
+      "probe tick { rate = 5 }\n"
+      "probe tick { n = 1 }\n");
+  ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
+  ASSERT_EQ(r->program->probes.size(), 2u);
+  std::vector<bool> written;
+  for (const sema::Probe* p : r->program->probes)
+    ast::WalkTree(p->body, [&](ast::Node* n) {
+      if (auto* w = ast::As<ast::Probewrite>(n)) written.push_back(w->written);
+    });
+  EXPECT_EQ(written, (std::vector<bool>{true, false}));
+}
+
+}  // namespace
+}  // namespace btap
