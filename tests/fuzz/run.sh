@@ -9,6 +9,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$root"/tests/fuzz/corpus/* "$root"/tests/golden/parse/*.stp "$root"/tests/golden/diag/*.stp \
+   "$root"/tests/golden/elaborate/*.stp "$root"/tests/golden/elaborate-diag/*.stp \
    "$root"/examples/*.stp "$work"/ 2>/dev/null || true
 cd "$work"
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
