@@ -7,5 +7,7 @@ bash scripts/deps.sh
 source scripts/build-env.sh
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ninja -C build btap
-echo "+ build/btap -p1 examples/hello.stp"
-./build/btap -p1 examples/hello.stp
+echo "+ build/btap -p2 examples/syscall_top.stp"
+./build/btap -p2 examples/syscall_top.stp
+echo "+ build/btap -L 'kernel.trace(\"sched:sched_switch\")'"
+./build/btap -L 'kernel.trace("sched:sched_switch")'
