@@ -17,8 +17,9 @@
 namespace btap::sema {
 
 struct ElaborateOptions {
-  bool keep_unused = false;  // -u: keep unused functions, globals and locals
-  bool listing = false;      // -l/-L: wildcards over probe arguments, no elision
+  bool keep_unused = false;    // -u: keep unused functions, globals and locals
+  bool listing = false;        // -l/-L: wildcards over probe arguments, no elision
+  bool list_variables = true;  // -l leaves out $vars (no BTF needed)
 };
 
 struct ElaborateInput {

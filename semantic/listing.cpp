@@ -20,6 +20,7 @@ std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_var
       frontend::ParseFile(input.sm, id, &input.library.macros(), parse, input.arena, input.diags);
   if (input.diags.has_errors()) return {};
   input.options.listing = true;
+  input.options.list_variables = with_variables;
   std::unique_ptr<Program> program = Elaborate(file, input);
   if (input.diags.has_errors()) return {};
   std::set<std::string> lines;

@@ -45,7 +45,8 @@ struct PatternDef {
 struct ResolveContext {
   DiagnosticSink& diags;
   std::function<const TracepointCatalog&()> tracepoints;
-  bool listing = false;  // -l/-L: wildcards over arguments are allowed
+  bool listing = false;          // -l/-L: wildcards over arguments are allowed
+  bool target_variables = true;  // false for -l: $vars are not shown
 };
 
 class ProbeFamily {

@@ -151,7 +151,7 @@ class ProbeResolver {
       } else {
         ResolveContext ctx{
             e_.diags, [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
-            listing};
+            listing, !listing || e_.options.list_variables};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

@@ -21,6 +21,10 @@ class TracepointProbes : public ProbeFamily {
       spec.target = tp->Spelling();
       spec.point = "kernel.trace(" + Quote(spec.target) + ")";
       spec.has_target_vars = true;
+      if (!ctx.target_variables) {
+        out.push_back(std::move(spec));
+        continue;
+      }
       if (const std::vector<TracepointArg>* args = catalog.Args(*tp))
         for (const TracepointArg& a : *args) spec.args.push_back({a.name, a.c_type});
       out.push_back(std::move(spec));

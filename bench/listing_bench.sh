@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Listing speed against bpftrace, as ratios measured in one run (best of N each):
+#   btap -l 'kernel.trace("*")'  vs  bpftrace -l 'tracepoint:*'
+#   btap -L 'kernel.trace("*")'  vs  bpftrace -lv 'tracepoint:*'
+# Usage: bench/listing_bench.sh [BTAP] [ROUNDS]; needs root (tracefs); bpftrace optional.
+set -euo pipefail
+btap=${1:-build/btap}
+rounds=${2:-5}
+
+best_ms() {  # best wall time in ms of running "$@" ROUNDS times, output discarded
+  local best=""
+  for ((i = 0; i < rounds; i++)); do
+    local start end
+    start=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || true
+    end=$(date +%s%N)
+    local ms=$(((end - start) / 1000))
+    if [[ -z $best || $ms -lt $best ]]; then best=$ms; fi
+  done
+  printf '%d.%03d' $((best / 1000)) $((best % 1000))
+}
+
+lines=$("$btap" -l 'kernel.trace("*")' | wc -l)
+echo "tracepoints: $lines"
+bl=$(best_ms "$btap" -l 'kernel.trace("*")')
+bL=$(best_ms "$btap" -L 'kernel.trace("*")')
+echo "btap -l: ${bl} ms   btap -L: ${bL} ms"
+if command -v bpftrace >/dev/null; then
+  tl=$(best_ms bpftrace -l 'tracepoint:*')
+  tL=$(best_ms bpftrace -lv 'tracepoint:*')
+  echo "bpftrace -l: ${tl} ms   bpftrace -lv: ${tL} ms"
+  awk -v a="$bl" -v b="$tl" -v c="$bL" -v d="$tL" \
+    'BEGIN { printf "ratio btap/bpftrace: -l %.2f   -L %.2f\n", a / b, c / d }'
+else
+  echo "bpftrace not installed: no ratio"
+fi
