@@ -1,0 +1,183 @@
+// printf formatting by SystemTap's rules (see format.h). Numbers follow the kernel
+// runtime's number(): sign, then prefix, then zero padding, within the field width.
+#include "runtime/format.h"
+
+#include <cstdio>
+
+namespace btap::runtime {
+namespace {
+
+void Pad(std::string& out, size_t n, char c) { out.append(n, c); }
+
+// Places `body` in a field of `width`, left-justified with '-'.
+void Field(std::string_view body, int width, bool left, std::string& out) {
+  size_t w = width > 0 ? static_cast<size_t>(width) : 0;
+  if (!left && body.size() < w) Pad(out, w - body.size(), ' ');
+  out.append(body);
+  if (left && body.size() < w) Pad(out, w - body.size(), ' ');
+}
+
+std::string Digits(uint64_t v, int base, bool upper) {
+  const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+  std::string s;
+  do {
+    s.insert(s.begin(), digits[v % base]);
+    v /= base;
+  } while (v);
+  return s;
+}
+
+void Number(const FormatDirective& d, int64_t value, int width, int precision, std::string& out) {
+  char conv = d.conversion;
+  bool special = d.flag == '#' || conv == 'p';
+  int base = conv == 'o' ? 8 : (conv == 'x' || conv == 'X' || conv == 'p') ? 16 : 10;
+  bool is_signed = conv == 'd' || conv == 'i';
+  std::string sign;
+  uint64_t magnitude = static_cast<uint64_t>(value);
+  if (is_signed) {
+    if (value < 0) {
+      sign = "-";
+      magnitude = 0 - magnitude;
+    } else if (d.flag == '+') {
+      sign = "+";
+    } else if (d.flag == ' ') {
+      sign = " ";
+    }
+  }
+  std::string prefix;
+  if (special && base == 16) prefix = conv == 'X' ? "0X" : "0x";
+  if (special && base == 8) prefix = "0";
+  std::string digits = Digits(magnitude, base, conv == 'X');
+  if (precision > 0 && digits.size() < static_cast<size_t>(precision))
+    digits.insert(0, precision - digits.size(), '0');
+  size_t used = sign.size() + prefix.size() + digits.size();
+  if (d.flag == '0' && width > 0 && used < static_cast<size_t>(width)) {
+    digits.insert(0, width - used, '0');
+  }
+  Field(sign + prefix + digits, width, d.flag == '-', out);
+}
+
+void Binary(int64_t value, int width, std::string& out) {
+  size_t size = width == 1 || width == 2 || width == 4 ? static_cast<size_t>(width) : 8;
+  uint64_t v = static_cast<uint64_t>(value);
+  for (size_t i = 0; i < size; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+void AppendEscaped(std::string_view s, std::string& out) {
+  for (unsigned char c : s) {
+    switch (c) {
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\'':
+        out += "\\'";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\%03o", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+}
+
+void Format(std::span<const FormatDirective> directives, std::span<const FormatArg> args,
+            std::string& out) {
+  size_t next = 0;
+  auto take_long = [&]() -> int64_t {
+    if (next >= args.size()) return 0;
+    const FormatArg& a = args[next++];
+    return a.is_string ? 0 : a.number;
+  };
+  auto take_string = [&]() -> std::string_view {
+    if (next >= args.size()) return {};
+    const FormatArg& a = args[next++];
+    return a.is_string ? a.string : std::string_view();
+  };
+  for (const FormatDirective& d : directives) {
+    if (d.literal) {
+      out.append(d.text);
+      continue;
+    }
+    int width = d.width == -2 ? static_cast<int>(take_long()) : d.width;
+    int precision = d.precision == -2 ? static_cast<int>(take_long()) : d.precision;
+    bool left = d.flag == '-';
+    if (width < -1) {  // a negative `*` width means left-justified, as in C
+      left = true;
+      width = -width;
+    }
+    switch (d.conversion) {
+      case 's': {
+        std::string_view s = take_string();
+        if (precision >= 0 && s.size() > static_cast<size_t>(precision)) s = s.substr(0, precision);
+        if (d.flag == '#') {
+          std::string escaped;
+          AppendEscaped(s, escaped);
+          Field(escaped, width, left, out);
+        } else {
+          Field(s, width, left, out);
+        }
+        break;
+      }
+      case 'c': {
+        char c = static_cast<char>(take_long());
+        std::string body;
+        if (d.flag == '#')
+          AppendEscaped(std::string_view(&c, 1), body);
+        else
+          body.push_back(c);
+        Field(body, width, left, out);
+        break;
+      }
+      case 'b':
+        Binary(take_long(), width, out);
+        break;
+      default: {
+        FormatDirective copy = d;
+        if (left) copy.flag = '-';
+        Number(copy, take_long(), width, precision, out);
+      }
+    }
+  }
+}
+
+std::string FormatString(std::string_view format, std::span<const FormatArg> args) {
+  std::vector<FormatDirective> directives;
+  std::string error;
+  size_t offset = 0;
+  std::string out;
+  if (!ParseFormat(format, directives, &error, &offset)) return out;
+  Format(directives, args, out);
+  return out;
+}
+
+}  // namespace btap::runtime

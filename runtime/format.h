@@ -1,0 +1,36 @@
+// The runtime's printf: formats a parsed format string with its arguments by
+// SystemTap's rules (64-bit longs, at most one flag, `*` widths, `%#x` of 0 is `0x0`,
+// `%p` is `%#x`, `%#s`/`%#c` C-escape, `%b` writes raw bytes).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/printf_format.h"
+
+namespace btap::runtime {
+
+struct FormatArg {
+  bool is_string = false;
+  int64_t number = 0;
+  std::string_view string;
+
+  static FormatArg Long(int64_t v) { return {false, v, {}}; }
+  static FormatArg String(std::string_view s) { return {true, 0, s}; }
+};
+
+// Appends the formatted text to `out`. Arguments were checked at compile time; a
+// missing or mistyped one (a malformed record) formats as 0 or "".
+void Format(std::span<const FormatDirective> directives, std::span<const FormatArg> args,
+            std::string& out);
+
+// Convenience for tests and user-side probes: parses and formats in one go.
+std::string FormatString(std::string_view format, std::span<const FormatArg> args);
+
+// C escapes as `%#s` and string_quoted use them (without the quotes).
+void AppendEscaped(std::string_view s, std::string& out);
+
+}  // namespace btap::runtime

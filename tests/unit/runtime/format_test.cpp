@@ -1,0 +1,63 @@
+// The runtime's printf against SystemTap's documented behaviour (SEMANTICS.md).
+#include "runtime/format.h"
+
+#include <gtest/gtest.h>
+
+namespace btap::runtime {
+namespace {
+
+std::string F(std::string_view format, std::vector<FormatArg> args) {
+  return FormatString(format, args);
+}
+FormatArg L(int64_t v) { return FormatArg::Long(v); }
+FormatArg S(std::string_view s) { return FormatArg::String(s); }
+
+TEST(Format, StapExamples) {
+  EXPECT_EQ(F("%c is %s; %x or %X or %p; %d or %u\n",
+              {L(97), S("alice"), L(0x1234abcd), L(0x1234abcd), L(0x1234abcd), L(-1), L(-1)}),
+            "a is alice; 1234abcd or 1234ABCD or 0x1234abcd; -1 or 18446744073709551615\n");
+  EXPECT_EQ(F("%#o %#x %#X\n", {L(1), L(2), L(3)}), "01 0x2 0X3\n");
+}
+
+TEST(Format, AlternateFormOfZeroKeepsItsPrefix) { EXPECT_EQ(F("%#x %p", {L(0), L(0)}), "0x0 0x0"); }
+
+TEST(Format, SixtyFourBitValues) {
+  EXPECT_EQ(F("%d %x %o", {L(INT64_MIN), L(-1), L(8)}), "-9223372036854775808 ffffffffffffffff 10");
+  EXPECT_EQ(F("%u", {L(INT64_MIN)}), "9223372036854775808");
+}
+
+TEST(Format, FlagsAndWidths) {
+  EXPECT_EQ(F("[%5d][%-5d][%05d][%+d][% d]", {L(42), L(42), L(-42), L(7), L(7)}),
+            "[   42][42   ][-0042][+7][ 7]");
+  // One flag at most: in `%#08x` the 0 belongs to the width.
+  EXPECT_EQ(F("[%#8x][%#08x][%08x]", {L(255), L(255), L(255)}), "[    0xff][    0xff][000000ff]");
+  EXPECT_EQ(F("[%.3d][%6.3x]", {L(5), L(10)}), "[005][   00a]");
+}
+
+TEST(Format, StarWidthAndPrecision) {
+  EXPECT_EQ(F("[%*d][%-*s][%.*s]", {L(4), L(1), L(3), S("a"), L(2), S("hello")}),
+            "[   1][a  ][he]");
+  EXPECT_EQ(F("[%*d]", {L(-4), L(1)}), "[1   ]");
+}
+
+TEST(Format, StringsAndCharacters) {
+  EXPECT_EQ(F("[%s][%10s][%-6s][%.2s]", {S("x"), S("right"), S("left"), S("trunc")}),
+            "[x][     right][left  ][tr]");
+  EXPECT_EQ(F("%c%c", {L('o'), L('k')}), "ok");
+  EXPECT_EQ(F("%#s|%#c", {S("a\"b\n\x01"), L('\t')}), "a\\\"b\\n\\001|\\t");
+  EXPECT_EQ(F("100%%", {}), "100%");
+}
+
+TEST(Format, BinaryWritesRawBytes) {
+  std::string out = F("%b", {L(0x0102030405060708)});
+  ASSERT_EQ(out.size(), 8u);
+  EXPECT_EQ(static_cast<unsigned char>(out[0]), 0x08);
+  EXPECT_EQ(F("%1b%2b", {L(0x41), L(0x4342)}), "ABC");
+}
+
+TEST(Format, MalformedRecordsFormatAsZeroOrEmpty) {
+  EXPECT_EQ(F("%d %s %d", {S("x"), L(1)}), "0  0");
+}
+
+}  // namespace
+}  // namespace btap::runtime
