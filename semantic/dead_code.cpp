@@ -1,6 +1,7 @@
 // Pass 2e: dead code. Keeps what the probes reach: functions called (transitively) and
 // globals referenced; warns about the script's unused functions and globals (elided
-// unless -u) and about variables read but never assigned, suggesting similar names.
+// unless -u; with -v, as stap) and about variables read but never assigned, suggesting
+// similar names.
 #include <set>
 
 #include "frontend/ast_walk.h"
@@ -63,7 +64,7 @@ void ElideDeadCode(Elab& e) {
     if (f->used || (keep && !f->from_tapset)) {
       if (f->visited) NeverAssigned(e, f->locals, f->from_tapset);
       functions.push_back(f);
-    } else if (!f->from_tapset && !e.options.listing) {
+    } else if (!f->from_tapset && e.options.report_elisions) {
       e.diags.Report(Diag::UnusedFunction, f->decl->name_range, {f->name});
     }
   }
@@ -71,7 +72,7 @@ void ElideDeadCode(Elab& e) {
   std::vector<Variable*> globals;
   for (Variable* g : e.program.globals) {
     if (!g->used) {
-      if (!g->from_tapset && !e.options.listing)
+      if (!g->from_tapset && e.options.report_elisions)
         e.diags.Report(Diag::UnusedGlobal, g->decl, {g->name});
       continue;
     }

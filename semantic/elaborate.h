@@ -17,9 +17,10 @@
 namespace btap::sema {
 
 struct ElaborateOptions {
-  bool keep_unused = false;    // -u: keep unused functions, globals and locals
-  bool listing = false;        // -l/-L: wildcards over probe arguments, no elision
-  bool list_variables = true;  // -l leaves out $vars (no BTF needed)
+  bool keep_unused = false;      // -u: keep unused functions, globals and locals
+  bool listing = false;          // -l/-L: wildcards over probe arguments, no elision
+  bool list_variables = true;    // -l leaves out $vars (no BTF needed)
+  bool report_elisions = false;  // -v: warn about each unused function and global, as stap
 };
 
 struct ElaborateInput {

@@ -59,15 +59,14 @@ void RunGolden(const std::string& kind, const std::string& pass, int want_status
     std::istringstream in;
     std::ostringstream out, err;
     int status = driver::Run(argv, in, out, err);
-    std::string got = stdout_is_output ? out.str() : err.str();
-    if (stdout_is_output && pass != "-p1") {
-      // Warnings are part of the expectation; -v's pass timings are not.
-      std::istringstream lines(err.str());
-      std::string kept;
-      for (std::string line; std::getline(lines, line);)
-        if (line.rfind("Pass ", 0) != 0) kept += line + "\n";
-      if (!kept.empty()) got += "--- stderr\n" + kept;
-    }
+    // Diagnostics are part of the expectation; -v's pass timings are not.
+    std::istringstream lines(err.str());
+    std::string diagnostics;
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("Pass ", 0) != 0) diagnostics += line + "\n";
+    std::string got = stdout_is_output ? out.str() : diagnostics;
+    if (stdout_is_output && pass != "-p1" && !diagnostics.empty())
+      got += "--- stderr\n" + diagnostics;
     fs::path expected_path = input;
     expected_path.replace_extension(".expected");
     if (update) {

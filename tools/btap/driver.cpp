@@ -147,6 +147,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   sema::Machine machine;
   sema::ElaborateOptions elaborate_options;
   elaborate_options.keep_unused = options.unoptimized;
+  elaborate_options.report_elisions = options.verbose > 0;
 
   if (options.list_pattern) {
     std::vector<std::string> lines =
