@@ -1,0 +1,89 @@
+// BPF target setup, the O2 pipeline and object emission (see emit.h).
+#include "codegen/emit.h"
+
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <memory>
+#include <mutex>
+
+namespace btap::codegen {
+namespace {
+
+const llvm::Target* BpfTarget(std::string* error) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LLVMInitializeBPFTargetInfo();
+    LLVMInitializeBPFTarget();
+    LLVMInitializeBPFTargetMC();
+    LLVMInitializeBPFAsmPrinter();
+  });
+  return llvm::TargetRegistry::lookupTarget(BpfTriple(), *error);
+}
+
+std::unique_ptr<llvm::TargetMachine> Machine(std::string* error) {
+  const llvm::Target* target = BpfTarget(error);
+  if (!target) return nullptr;
+  llvm::TargetOptions options;
+  return std::unique_ptr<llvm::TargetMachine>(
+      target->createTargetMachine(BpfTriple(), "v3", "", options, llvm::Reloc::PIC_, std::nullopt,
+                                  llvm::CodeGenOpt::Aggressive));
+}
+
+void Optimise(llvm::Module& module, llvm::TargetMachine& machine) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder builder(&machine);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cam, mam);
+  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
+}
+
+}  // namespace
+
+const char* BpfTriple() { return "bpfel-unknown-none"; }
+
+bool ConfigureModule(llvm::Module& module, std::string* error) {
+  std::unique_ptr<llvm::TargetMachine> machine = Machine(error);
+  if (!machine) return false;
+  module.setTargetTriple(BpfTriple());
+  module.setDataLayout(machine->createDataLayout());
+  return true;
+}
+
+bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error) {
+  std::unique_ptr<llvm::TargetMachine> machine = Machine(error);
+  if (!machine) return false;
+  module.setTargetTriple(BpfTriple());
+  module.setDataLayout(machine->createDataLayout());
+  std::string broken;
+  llvm::raw_string_ostream why(broken);
+  if (llvm::verifyModule(module, &why)) {
+    *error = "invalid IR: " + why.str();
+    return false;
+  }
+  Optimise(module, *machine);
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream out(buffer);
+  llvm::legacy::PassManager emit;
+  if (machine->addPassesToEmitFile(emit, out, nullptr, llvm::CGFT_ObjectFile)) {
+    *error = "the BPF target cannot emit objects";
+    return false;
+  }
+  emit.run(module);
+  object.assign(buffer.begin(), buffer.end());
+  return true;
+}
+
+}  // namespace btap::codegen

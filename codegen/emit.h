@@ -1,0 +1,25 @@
+// The LLVM end of codegen: the BPF target, set up once, and a module emitted as an
+// in-memory ELF object that libbpf opens as it is. Deterministic for the same module.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llvm {
+class Module;
+class LLVMContext;
+}  // namespace llvm
+
+namespace btap::codegen {
+
+// The target triple and data layout every btap module uses (little-endian BPF).
+const char* BpfTriple();
+
+// Prepares `module` for the BPF target (triple, data layout).
+bool ConfigureModule(llvm::Module& module, std::string* error);
+
+// Optimises (O2) and emits `module` as a relocatable BPF ELF object.
+bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error);
+
+}  // namespace btap::codegen
