@@ -1,0 +1,58 @@
+// The runtime's user-space BPF interpreter. begin/end/error probes and timers that use
+// no task context are compiled to BPF like every other probe and run here, with helpers
+// that only this interpreter offers (sorted iteration, printing, string work). Every
+// memory access is checked against the frame's stack and the regions the runtime
+// registered; a bad program is an error with its instruction index, never a crash.
+#pragma once
+
+#include <linux/bpf.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace btap::runtime {
+
+class Interpreter {
+ public:
+  static constexpr size_t kStackSize = 512;  // per frame, as in the kernel
+  static constexpr int kMaxFrames = 8;
+
+  // A helper gets r1..r5 and returns r0; it reports a failure by setting *error.
+  using Helper = std::function<uint64_t(const uint64_t args[5], std::string* error)>;
+
+  void SetHelper(int32_t id, Helper helper);
+  // Memory outside the stack that programs may read (and write, if `writable`).
+  void AddRegion(const void* base, size_t size, bool writable);
+  void ClearRegions() { regions_.clear(); }
+  void set_instruction_limit(uint64_t limit) { limit_ = limit; }
+
+  // Runs `program` from its first instruction with r1 = `context`. On success stores r0.
+  // On failure returns false with "instruction N: what went wrong".
+  bool Run(std::span<const bpf_insn> program, uint64_t context, uint64_t* result,
+           std::string* error);
+
+  // Checks that [address, address + size) is readable (or writable); for helpers.
+  bool Accessible(uint64_t address, size_t size, bool write) const;
+
+ private:
+  struct Region {
+    uint64_t begin;
+    uint64_t end;
+    bool writable;
+  };
+  struct Frame {
+    size_t return_pc;
+    uint64_t saved[4];  // r6..r9
+  };
+
+  std::vector<std::pair<int32_t, Helper>> helpers_;
+  std::vector<Region> regions_;
+  std::vector<uint8_t> stack_;
+  uint64_t stack_top_ = 0;  // end of the running frame's stack
+  uint64_t limit_ = 1 << 24;
+};
+
+}  // namespace btap::runtime
