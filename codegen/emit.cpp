@@ -1,6 +1,10 @@
 // BPF target setup, the O2 pipeline and object emission (see emit.h).
 #include "codegen/emit.h"
 
+#include "common/object_meta.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
@@ -53,6 +57,15 @@ void Optimise(llvm::Module& module, llvm::TargetMachine& machine) {
 }  // namespace
 
 const char* BpfTriple() { return "bpfel-unknown-none"; }
+
+void AddMetaSection(llvm::Module& module, const std::vector<uint8_t>& meta) {
+  llvm::LLVMContext& context = module.getContext();
+  auto* bytes = llvm::ConstantDataArray::get(context, llvm::ArrayRef<uint8_t>(meta));
+  auto* global = new llvm::GlobalVariable(module, bytes->getType(), true,
+                                          llvm::GlobalValue::ExternalLinkage, bytes, "__btap_meta");
+  global->setSection(meta::kSectionName);
+  global->setAlignment(llvm::Align(8));
+}
 
 bool ConfigureModule(llvm::Module& module, std::string* error) {
   std::unique_ptr<llvm::TargetMachine> machine = Machine(error);

@@ -19,6 +19,9 @@ const char* BpfTriple();
 // Prepares `module` for the BPF target (triple, data layout).
 bool ConfigureModule(llvm::Module& module, std::string* error);
 
+// Stores the encoded `.btap.meta` bytes in the module, in their own section.
+void AddMetaSection(llvm::Module& module, const std::vector<uint8_t>& meta);
+
 // Optimises (O2) and emits `module` as a relocatable BPF ELF object.
 bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error);
 

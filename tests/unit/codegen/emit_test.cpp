@@ -1,6 +1,9 @@
 // The LLVM end of codegen against the real kernel: an IR module becomes a BPF object
-// that libbpf opens as it is and the kernel's verifier loads; emission is deterministic.
+// that libbpf opens as it is and the kernel's verifier loads; emission is deterministic;
+// the `.btap.meta` section written here is what the runtime reads back.
 #include "codegen/emit.h"
+
+#include "runtime/object.h"
 
 #include <bpf/libbpf.h>
 #include <elf.h>
@@ -30,9 +33,23 @@ std::unique_ptr<llvm::Module> TinyProbe(llvm::LLVMContext& context) {
   return module;
 }
 
-std::vector<uint8_t> Emit() {
+meta::Meta SampleMeta() {
+  meta::Meta m;
+  m.script_name = "tiny.stp";
+  m.script_hash = "feed";
+  m.formats = {"%d\n"};
+  meta::Probe p;
+  p.program = "probe_0";
+  p.point = "kernel.trace(\"sched:sched_switch\")";
+  p.target = "sched:sched_switch";
+  m.probes = {p};
+  return m;
+}
+
+std::vector<uint8_t> Emit(bool with_meta = true) {
   llvm::LLVMContext context;
   auto module = TinyProbe(context);
+  if (with_meta) AddMetaSection(*module, meta::Encode(SampleMeta()));
   std::vector<uint8_t> object;
   std::string error;
   EXPECT_TRUE(EmitObject(*module, object, &error)) << error;
@@ -63,6 +80,32 @@ TEST(Emit, LibbpfOpensAndTheKernelLoads) {
   EXPECT_EQ(bpf_object__load(obj), 0);
   EXPECT_GE(bpf_program__fd(prog), 0);
   bpf_object__close(obj);
+}
+
+TEST(Emit, RuntimeReadsTheMetaSectionBack) {
+  std::vector<uint8_t> object = Emit();
+  meta::Meta back;
+  std::string error;
+  ASSERT_TRUE(runtime::ReadObjectMeta(object, &back, &error)) << error;
+  EXPECT_EQ(back, SampleMeta());
+}
+
+TEST(Emit, ObjectsWithoutMetaOrNotBpfAreRefused) {
+  meta::Meta m;
+  std::string error;
+  EXPECT_FALSE(runtime::ReadObjectMeta(Emit(false), &m, &error));
+  EXPECT_NE(error.find("not compiled by btap"), std::string::npos) << error;
+  std::vector<uint8_t> junk = {'n', 'o', 't', ' ', 'e', 'l', 'f'};
+  EXPECT_FALSE(runtime::ReadObjectMeta(junk, &m, &error));
+  EXPECT_EQ(error, "not an ELF object");
+  std::vector<uint8_t> object = Emit();
+  reinterpret_cast<Elf64_Ehdr*>(object.data())->e_machine = EM_X86_64;
+  EXPECT_FALSE(runtime::ReadObjectMeta(object, &m, &error));
+  EXPECT_NE(error.find("not a BPF object"), std::string::npos) << error;
+  // Truncated objects are errors, whatever the cut.
+  object = Emit();
+  for (size_t n = 0; n < object.size(); n += 7)
+    EXPECT_FALSE(runtime::ReadObjectMeta(std::span(object).first(n), &m, &error)) << n;
 }
 
 }  // namespace
