@@ -1,0 +1,9 @@
+// Shared definitions of the BPF runtime library (codegen/bpflib/*.c).
+#pragma once
+
+// Library functions are external so that codegen can link them by name; they are
+// always inlined into the probe programs that call them.
+#define BTAP_LIB __attribute__((always_inline))
+
+// Upper bound of every string loop: MAXSTRINGLEN can only be made smaller than this.
+#define BTAP_MAX_STRING 4096
