@@ -1,0 +1,42 @@
+// Output records: what a kernel-side probe writes to the ring buffer for one print
+// statement, and the runtime turns into text. Layout (little-endian, 8-byte aligned):
+//   u32 kind, u32 format id, then one slot per argument in format order:
+//   long   -> 8 bytes
+//   string -> u32 length, the bytes, padding to a multiple of 8
+// Codegen writes them; the runtime validates every length before use.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace btap::record {
+
+enum class Kind : uint32_t {
+  Printf = 1,  // format id = index into the object's formats
+};
+
+struct Arg {
+  bool is_string = false;
+  int64_t number = 0;
+  std::string_view string;
+};
+
+// Encodes a record (used by tests and by user-side probes, which print directly).
+std::vector<uint8_t> Encode(Kind kind, uint32_t format_id, std::span<const Arg> args);
+
+struct Decoded {
+  Kind kind;
+  uint32_t format_id;
+  std::vector<Arg> args;  // strings point into the record's bytes
+};
+
+// Decodes a record's header; then its arguments, whose kinds are `shape` (1 = string,
+// 0 = long). On malformed bytes returns false with a message.
+bool Decode(std::span<const uint8_t> bytes, Decoded* out, std::string* error);
+bool DecodeArgs(std::span<const uint8_t> bytes, std::span<const uint8_t> shape, Decoded* out,
+                std::string* error);
+
+}  // namespace btap::record

@@ -1,0 +1,50 @@
+// Record formatting (see output.h).
+#include "runtime/output.h"
+
+#include "common/output_record.h"
+#include "runtime/format.h"
+
+namespace btap::runtime {
+
+bool OutputFormatter::Init(const meta::Meta& meta, std::string* error) {
+  formats_.clear();
+  formats_.reserve(meta.formats.size());
+  for (size_t id = 0; id < meta.formats.size(); ++id) {
+    Compiled& c = formats_.emplace_back();
+    c.text = meta.formats[id];
+    std::string why;
+    size_t offset = 0;
+    if (!ParseFormat(c.text, c.directives, &why, &offset)) {
+      *error = "format " + std::to_string(id) + " of the object is invalid: " + why;
+      return false;
+    }
+    for (const FormatDirective& d : c.directives) {
+      if (d.literal) continue;
+      if (d.width == -2) c.shape.push_back(0);
+      if (d.precision == -2) c.shape.push_back(0);
+      c.shape.push_back(d.arg == FormatDirective::Arg::String);
+    }
+  }
+  return true;
+}
+
+bool OutputFormatter::FormatRecord(std::span<const uint8_t> bytes, std::string& out,
+                                   std::string* error) const {
+  record::Decoded r;
+  if (!record::Decode(bytes, &r, error)) return false;
+  if (r.format_id >= formats_.size()) {
+    *error = "output record names format " + std::to_string(r.format_id) + ", the object has " +
+             std::to_string(formats_.size());
+    return false;
+  }
+  const Compiled& c = formats_[r.format_id];
+  if (!record::DecodeArgs(bytes, c.shape, &r, error)) return false;
+  std::vector<FormatArg> args;
+  args.reserve(r.args.size());
+  for (const record::Arg& a : r.args)
+    args.push_back(a.is_string ? FormatArg::String(a.string) : FormatArg::Long(a.number));
+  Format(c.directives, args, out);
+  return true;
+}
+
+}  // namespace btap::runtime
