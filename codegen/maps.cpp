@@ -1,0 +1,71 @@
+// BTF-defined maps through LLVM debug info (see maps.h).
+#include "codegen/maps.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/DIBuilder.h>
+#include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/Module.h>
+
+#include <vector>
+
+namespace btap::codegen {
+
+MapBuilder::MapBuilder(llvm::Module& module)
+    : module_(module), di_(std::make_unique<llvm::DIBuilder>(module)) {
+  file_ = di_->createFile("btap", ".");
+  unit_ = di_->createCompileUnit(llvm::dwarf::DW_LANG_C99, file_, "btap", true, "", 0);
+  module_.addModuleFlag(llvm::Module::Warning, "Debug Info Version", llvm::DEBUG_METADATA_VERSION);
+  module_.addModuleFlag(llvm::Module::Warning, "Dwarf Version", 4);
+}
+
+MapBuilder::~MapBuilder() = default;
+
+llvm::GlobalVariable* MapBuilder::Define(const MapSpec& spec) {
+  llvm::LLVMContext& context = module_.getContext();
+  llvm::DIBasicType* int_type = di_->createBasicType("int", 32, llvm::dwarf::DW_ATE_signed);
+  // `int (*name)[value]`: the array's element count carries the value.
+  std::vector<std::pair<const char*, uint32_t>> fields = {{"type", spec.type},
+                                                          {"max_entries", spec.max_entries}};
+  if (spec.key_size) fields.push_back({"key_size", spec.key_size});
+  if (spec.value_size) fields.push_back({"value_size", spec.value_size});
+  std::vector<llvm::Metadata*> members;
+  uint64_t offset = 0;
+  for (const auto& [name, value] : fields) {
+    llvm::DINodeArray range = di_->getOrCreateArray({di_->getOrCreateSubrange(0, value)});
+    llvm::DICompositeType* array = di_->createArrayType(0, 32, int_type, range);
+    llvm::DIDerivedType* pointer = di_->createPointerType(array, 64);
+    members.push_back(di_->createMemberType(unit_, name, file_, 0, 64, 64, offset,
+                                            llvm::DINode::FlagZero, pointer));
+    offset += 64;
+  }
+  llvm::DICompositeType* type =
+      di_->createStructType(unit_, "", file_, 0, offset, 64, llvm::DINode::FlagZero, nullptr,
+                            di_->getOrCreateArray(members));
+
+  std::vector<llvm::Type*> slots(fields.size(), llvm::PointerType::get(context, 0));
+  auto* ir_type = llvm::StructType::get(context, slots);
+  auto* global =
+      new llvm::GlobalVariable(module_, ir_type, false, llvm::GlobalValue::ExternalLinkage,
+                               llvm::ConstantAggregateZero::get(ir_type), spec.name);
+  global->setSection(".maps");
+  global->setAlignment(llvm::Align(8));
+  global->addDebugInfo(
+      di_->createGlobalVariableExpression(unit_, spec.name, spec.name, file_, 0, type, false));
+  return global;
+}
+
+llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line) {
+  llvm::DIBasicType* int_type = di_->createBasicType("int", 32, llvm::dwarf::DW_ATE_signed);
+  llvm::DIDerivedType* context = di_->createPointerType(nullptr, 64);
+  llvm::DISubroutineType* type =
+      di_->createSubroutineType(di_->getOrCreateTypeArray({int_type, context}));
+  llvm::DISubprogram* sp =
+      di_->createFunction(unit_, program.getName(), program.getName(), file_, line, type, line,
+                          llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
+  program.setSubprogram(sp);
+  return llvm::DILocation::get(module_.getContext(), line, 0, sp);
+}
+
+void MapBuilder::Finalize() { di_->finalize(); }
+
+}  // namespace btap::codegen

@@ -1,0 +1,52 @@
+// BTF-defined BPF maps. libbpf reads a map's definition from the BTF of its `.maps`
+// variable (`struct { int (*type)[T]; int (*max_entries)[N]; ... }`), so codegen builds
+// that type with LLVM's debug-info builder and lets the BPF backend emit `.BTF`. A module
+// with debug info needs it on every program too (and gets line info for verifier
+// messages from it): Describe() gives a program its subprogram and a location.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace llvm {
+class DIBuilder;
+class DICompileUnit;
+class DIFile;
+class DILocation;
+class Function;
+class GlobalVariable;
+class Module;
+}  // namespace llvm
+
+namespace btap::codegen {
+
+struct MapSpec {
+  std::string name;
+  uint32_t type = 0;  // BPF_MAP_TYPE_*
+  uint32_t max_entries = 0;
+  uint32_t key_size = 0;  // 0: not part of the definition (ring buffers)
+  uint32_t value_size = 0;
+};
+
+// One per module: owns the debug-info builder whose types become the object's BTF.
+class MapBuilder {
+ public:
+  explicit MapBuilder(llvm::Module& module);
+  ~MapBuilder();
+
+  llvm::GlobalVariable* Define(const MapSpec& spec);
+  // Gives a program (`int f(void *ctx)`) debug info; returns the location of its first
+  // line, for IRBuilder::SetCurrentDebugLocation.
+  llvm::DILocation* Describe(llvm::Function& program, unsigned line);
+  // Completes the debug info; call once, before emitting the module.
+  void Finalize();
+
+ private:
+  llvm::Module& module_;
+  std::unique_ptr<llvm::DIBuilder> di_;
+  llvm::DICompileUnit* unit_;
+  llvm::DIFile* file_;
+};
+
+}  // namespace btap::codegen
