@@ -63,6 +63,10 @@ llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line) {
       di_->createFunction(unit_, program.getName(), program.getName(), file_, line, type, line,
                           llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
   program.setSubprogram(sp);
+  // The kernel refuses function BTF whose arguments have no names; BTF takes them from
+  // the parameters the subprogram retains.
+  di_->createParameterVariable(sp, "ctx", 1, file_, line, context, true);
+  di_->finalizeSubprogram(sp);
   return llvm::DILocation::get(module_.getContext(), line, 0, sp);
 }
 

@@ -16,11 +16,28 @@ inline constexpr uint32_t kVersion = 1;
 
 enum class ValueType : uint8_t { Long = 1, String = 2, Stats = 3 };
 
+// How a probe is attached; the values are part of the format.
+enum class ProbeKind : uint8_t {
+  Begin = 1,
+  End = 2,
+  Error = 3,
+  Timer = 4,         // perf software clock (or the interpreter, when user-side)
+  TimerProfile = 5,  // every CPU's clock
+  Perf = 6,          // perf.type().config()
+  Tracepoint = 7,    // raw tracepoint, by event name
+  Kprobe = 8,
+  Kretprobe = 9,
+  Uprobe = 10,
+  Uretprobe = 11,
+  ProcessBegin = 12,
+  ProcessEnd = 13,
+};
+
 struct Probe {
   std::string program;     // the BPF program's name in the object ("" for user-side probes
                            // that have no program)
   std::string point;       // the resolved probe point, for messages and -l style output
-  uint8_t family = 0;      // sema::Family
+  uint8_t family = 0;      // a ProbeKind
   bool user_side = false;  // run by the runtime's interpreter (begin/end/error/timers)
   int64_t sequence = 0;    // begin/end/error order
   int64_t period_ns = 0;   // timers

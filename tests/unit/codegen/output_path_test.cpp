@@ -1,6 +1,7 @@
 // The output path end to end in this kernel: a BTF-defined ring buffer built by codegen,
 // a probe that writes one output record with bpf_ringbuf_output, run once with
-// BPF_PROG_TEST_RUN, and the runtime turning the record into text.
+// BPF_PROG_TEST_RUN, and the runtime turning the record into text; then a runtime
+// session that loads, attaches, streams and stops, and one the verifier refuses.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -14,13 +15,17 @@
 #include "codegen/emit.h"
 #include "codegen/maps.h"
 #include "runtime/output.h"
+#include "runtime/session.h"
+
+#include <sstream>
+#include <thread>
 
 namespace btap::codegen {
 namespace {
 
 // int probe(void *ctx) { struct { u32 kind, id; s64 v; } r = {1, 0, 42};
 //                        return bpf_ringbuf_output(&btap_output, &r, 16, 0); }
-std::unique_ptr<llvm::Module> RecordProbe(llvm::LLVMContext& context) {
+std::unique_ptr<llvm::Module> RecordProbe(llvm::LLVMContext& context, bool bad_read = false) {
   auto module = std::make_unique<llvm::Module>("record", context);
   MapBuilder maps(*module);
   llvm::GlobalVariable* ring = maps.Define({"btap_output", BPF_MAP_TYPE_RINGBUF, 256 * 1024, 0, 0});
@@ -35,7 +40,10 @@ std::unique_ptr<llvm::Module> RecordProbe(llvm::LLVMContext& context) {
   llvm::Value* record = b.CreateAlloca(record_type);
   b.CreateStore(b.getInt32(1), b.CreateStructGEP(record_type, record, 0));
   b.CreateStore(b.getInt32(0), b.CreateStructGEP(record_type, record, 1));
-  b.CreateStore(b.getInt64(42), b.CreateStructGEP(record_type, record, 2));
+  llvm::Value* value = b.getInt64(42);
+  if (bad_read)  // far outside a raw tracepoint's context: the verifier must refuse it
+    value = b.CreateLoad(b.getInt64Ty(), b.CreateConstGEP1_64(b.getInt8Ty(), fn->getArg(0), 4096));
+  b.CreateStore(value, b.CreateStructGEP(record_type, record, 2));
   auto* output_type = llvm::FunctionType::get(
       b.getInt64Ty(), {b.getPtrTy(), b.getPtrTy(), b.getInt64Ty(), b.getInt64Ty()}, false);
   llvm::Value* helper = b.CreateIntToPtr(b.getInt64(BPF_FUNC_ringbuf_output), b.getPtrTy());
@@ -48,6 +56,25 @@ std::unique_ptr<llvm::Module> RecordProbe(llvm::LLVMContext& context) {
   global->setSection("license");
   maps.Finalize();
   return module;
+}
+
+std::vector<uint8_t> SessionObject(bool bad_read) {
+  llvm::LLVMContext context;
+  auto module = RecordProbe(context, bad_read);
+  meta::Meta m;
+  m.script_name = "session.stp";
+  m.formats = {"value=%d\n"};
+  meta::Probe p;
+  p.program = "probe_0";
+  p.point = "kernel.trace(\"raw_syscalls:sys_enter\")";
+  p.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
+  p.target = "raw_syscalls:sys_enter";
+  m.probes = {p};
+  AddMetaSection(*module, meta::Encode(m));
+  std::vector<uint8_t> object;
+  std::string error;
+  EXPECT_TRUE(EmitObject(*module, object, &error)) << error;
+  return object;
 }
 
 TEST(OutputPath, KernelRecordBecomesText) {
@@ -63,6 +90,7 @@ TEST(OutputPath, KernelRecordBecomesText) {
   ASSERT_NE(map, nullptr) << "the ring buffer's BTF definition was not understood";
   EXPECT_EQ(bpf_map__type(map), BPF_MAP_TYPE_RINGBUF);
   ASSERT_EQ(bpf_object__load(obj), 0);
+  EXPECT_GE(bpf_object__btf_fd(obj), 0) << "the kernel refused the object's BTF";
 
   runtime::OutputFormatter formatter;
   meta::Meta meta;
@@ -92,6 +120,36 @@ TEST(OutputPath, KernelRecordBecomesText) {
   EXPECT_EQ(sink.text, "value=42\n");
   ring_buffer__free(rb);
   bpf_object__close(obj);
+}
+
+TEST(OutputPath, SessionStreamsUntilStopped) {
+  if (geteuid() != 0) GTEST_SKIP() << "loading BPF needs root";
+  runtime::Session session;
+  std::string error;
+  ASSERT_TRUE(session.Open(SessionObject(false), &error)) << error;
+  ASSERT_TRUE(session.Load(&error)) << error;
+  ASSERT_TRUE(session.Attach(&error)) << error;
+  std::ostringstream out;
+  bool ok = false;
+  std::thread run([&] { ok = session.Run({10.0, false}, out, &error); });
+  for (int i = 0; i < 100; ++i) getppid();  // system calls fire sys_enter
+  session.RequestStop();
+  run.join();
+  ASSERT_TRUE(ok) << error;
+  std::istringstream lines(out.str());
+  size_t count = 0;
+  for (std::string line; std::getline(lines, line); ++count) ASSERT_EQ(line, "value=42");
+  EXPECT_GE(count, 100u);
+}
+
+TEST(OutputPath, VerifierRejectionIsExplained) {
+  if (geteuid() != 0) GTEST_SKIP() << "loading BPF needs root";
+  runtime::Session session;
+  std::string error;
+  ASSERT_TRUE(session.Open(SessionObject(true), &error)) << error;
+  EXPECT_FALSE(session.Load(&error));
+  EXPECT_NE(error.find("the kernel refused the compiled probes"), std::string::npos) << error;
+  EXPECT_NE(error.find("invalid"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -1,0 +1,17 @@
+// Dispatch from a probe's kind to the file that attaches it.
+#include "runtime/attach/attach.h"
+
+namespace btap::runtime {
+
+bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                 std::string* error) {
+  switch (static_cast<meta::ProbeKind>(probe.family)) {
+    case meta::ProbeKind::Tracepoint:
+      return AttachTracepoint(program, probe, links, error);
+    default:
+      *error = "probe `" + probe.point + "`: attaching this kind of probe is not supported yet";
+      return false;
+  }
+}
+
+}  // namespace btap::runtime

@@ -1,0 +1,23 @@
+// Attaching one probe's program, by probe kind: each kind has its own file here
+// (libbpf's per-type attach functions), as probe families have theirs in semantic/.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/object_meta.h"
+
+struct bpf_link;
+struct bpf_program;
+
+namespace btap::runtime {
+
+// Appends the links it creates (several for per-CPU events); on failure returns false
+// with a message naming the probe point.
+bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                 std::string* error);
+
+bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                      std::string* error);
+
+}  // namespace btap::runtime
