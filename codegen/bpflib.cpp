@@ -29,6 +29,14 @@ bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
     *error = "linking the built-in BPF library failed";
     return false;
   }
+  // Library functions are inlined into the probes: the inliner needs the same target
+  // attributes on both sides, and an internal copy disappears once inlined.
+  for (llvm::Function& f : module) {
+    if (f.isDeclaration() || !f.getName().startswith("btap_")) continue;
+    f.removeFnAttr("target-cpu");
+    f.removeFnAttr("target-features");
+    f.setLinkage(llvm::GlobalValue::InternalLinkage);
+  }
   return true;
 }
 

@@ -12,7 +12,8 @@ namespace btap::codegen {
 
 MapBuilder::MapBuilder(llvm::Module& module)
     : module_(module), di_(std::make_unique<llvm::DIBuilder>(module)) {
-  file_ = di_->createFile("btap", ".");
+  // Every file carries its text (see SourceFile), so this one does too.
+  file_ = di_->createFile("btap", ".", std::nullopt, llvm::StringRef(""));
   unit_ = di_->createCompileUnit(llvm::dwarf::DW_LANG_C99, file_, "btap", true, "", 0);
   module_.addModuleFlag(llvm::Module::Warning, "Debug Info Version", llvm::DEBUG_METADATA_VERSION);
   module_.addModuleFlag(llvm::Module::Warning, "Dwarf Version", 4);
@@ -54,18 +55,29 @@ llvm::GlobalVariable* MapBuilder::Define(const MapSpec& spec) {
   return global;
 }
 
-llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line) {
+llvm::DIFile* MapBuilder::SourceFile(const std::string& name, const std::string& text) {
+  return di_->createFile(name, ".", std::nullopt, llvm::StringRef(text));
+}
+
+llvm::DIScope* MapBuilder::ScopeIn(llvm::Function& program, llvm::DIFile* file) {
+  llvm::DISubprogram* sp = program.getSubprogram();
+  if (!file || file == sp->getFile()) return sp;
+  return di_->createLexicalBlockFile(sp, file);
+}
+
+llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, llvm::DIFile* file) {
+  if (!file) file = file_;
   llvm::DIBasicType* int_type = di_->createBasicType("int", 32, llvm::dwarf::DW_ATE_signed);
   llvm::DIDerivedType* context = di_->createPointerType(nullptr, 64);
   llvm::DISubroutineType* type =
       di_->createSubroutineType(di_->getOrCreateTypeArray({int_type, context}));
   llvm::DISubprogram* sp =
-      di_->createFunction(unit_, program.getName(), program.getName(), file_, line, type, line,
+      di_->createFunction(file, program.getName(), program.getName(), file, line, type, line,
                           llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
   program.setSubprogram(sp);
   // The kernel refuses function BTF whose arguments have no names; BTF takes them from
   // the parameters the subprogram retains.
-  di_->createParameterVariable(sp, "ctx", 1, file_, line, context, true);
+  di_->createParameterVariable(sp, "ctx", 1, file, line, context, true);
   di_->finalizeSubprogram(sp);
   return llvm::DILocation::get(module_.getContext(), line, 0, sp);
 }

@@ -13,6 +13,7 @@ namespace llvm {
 class DIBuilder;
 class DICompileUnit;
 class DIFile;
+class DIScope;
 class DILocation;
 class Function;
 class GlobalVariable;
@@ -38,7 +39,12 @@ class MapBuilder {
   llvm::GlobalVariable* Define(const MapSpec& spec);
   // Gives a program (`int f(void *ctx)`) debug info; returns the location of its first
   // line, for IRBuilder::SetCurrentDebugLocation.
-  llvm::DILocation* Describe(llvm::Function& program, unsigned line);
+  llvm::DILocation* Describe(llvm::Function& program, unsigned line, llvm::DIFile* file = nullptr);
+  // A source file, with its text embedded so that BTF line info (and so the verifier's
+  // log) can quote script lines.
+  llvm::DIFile* SourceFile(const std::string& name, const std::string& text);
+  // A scope inside `program` whose lines belong to `file` (inlined tapset code).
+  llvm::DIScope* ScopeIn(llvm::Function& program, llvm::DIFile* file);
   // Completes the debug info; call once, before emitting the module.
   void Finalize();
 

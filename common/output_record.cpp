@@ -44,7 +44,8 @@ bool Decode(std::span<const uint8_t> bytes, Decoded* out, std::string* error) {
   out->kind = static_cast<Kind>(Get(bytes, 0, 4));
   out->format_id = static_cast<uint32_t>(Get(bytes, 4, 4));
   out->args.clear();
-  if (out->kind != Kind::Printf) {
+  uint32_t kind = static_cast<uint32_t>(out->kind);
+  if (kind < static_cast<uint32_t>(Kind::Printf) || kind > static_cast<uint32_t>(Kind::Warning)) {
     *error = "unknown output record kind " + std::to_string(static_cast<uint32_t>(out->kind));
     return false;
   }

@@ -15,7 +15,10 @@
 namespace btap::record {
 
 enum class Kind : uint32_t {
-  Printf = 1,  // format id = index into the object's formats
+  Printf = 1,   // format id = index into the object's formats; text to standard output
+  Exit = 2,     // exit() was called: the session stops (format id unused)
+  Error = 3,    // a run-time error: "ERROR: <formatted text>" on standard error; counted
+  Warning = 4,  // "WARNING: <formatted text>" on standard error
 };
 
 struct Arg {

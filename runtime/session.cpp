@@ -1,14 +1,21 @@
 // Session lifecycle (see session.h). Shutdown is event-driven: one epoll set holds the
-// ring buffer and an eventfd that signals and RequestStop() write to, so stopping never
-// waits for a poll timeout.
+// ring buffer, an eventfd that signals and RequestStop() write to, the user-side timers
+// and the -c command's pidfd, so stopping never waits for a poll timeout.
 #include "runtime/session.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -16,8 +23,10 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/output_record.h"
 #include "runtime/attach/attach.h"
 #include "runtime/object.h"
+#include "runtime/user_side.h"
 
 namespace btap::runtime {
 namespace {
@@ -52,6 +61,29 @@ std::string Tail(const std::string& log, int lines) {
   return at == std::string::npos ? log : log.substr(at + 1);
 }
 
+// The verifier quotes the source line of the instructions it checks (BTF line info) as
+// "; <line text> @ <file>:<line>"; the last quote before the rejection is where it
+// stopped.
+std::string VerifierLocation(const std::string& log) {
+  size_t at = log.rfind("\n; ");
+  if (at == std::string::npos) return "";
+  size_t end = log.find('\n', at + 1);
+  std::string quote =
+      log.substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
+  size_t marker = quote.rfind(" @ ");
+  if (marker == std::string::npos) return "";
+  std::string where = quote.substr(marker + 3);
+  std::string text = quote.substr(0, marker);
+  size_t first = text.find_first_not_of(" \t");
+  return where + ": " + (first == std::string::npos ? text : text.substr(first));
+}
+
+uint64_t Now(clockid_t clock) {
+  timespec t;
+  clock_gettime(clock, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+}
+
 }  // namespace
 
 Session::Session() { stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
@@ -59,8 +91,15 @@ Session::Session() { stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 Session::~Session() {
   Detach();
   if (ring_) ring_buffer__free(ring_);
+  user_.reset();
   if (bpf_) bpf_object__close(bpf_);
   if (stop_fd_ >= 0) close(stop_fd_);
+  if (release_fd_ >= 0) close(release_fd_);
+  if (child_fd_ >= 0) close(child_fd_);
+  if (child_ > 0) {
+    kill(child_, SIGKILL);
+    waitpid(child_, nullptr, 0);
+  }
 }
 
 bool Session::Open(std::vector<uint8_t> object, std::string* error) {
@@ -79,6 +118,17 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
     *error = "libbpf cannot open the object: " + Tail(log, 5);
     return false;
   }
+  // Global data is shared with the interpreter through mmap (libbpf 1.1 leaves the
+  // flag off unless the object is a skeleton).
+  for (const char* section : {".bss", ".data", ".rodata"})
+    if (bpf_map* map = bpf_object__find_map_by_name(bpf_, section))
+      bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_MMAPABLE);
+  // User-side programs never go to the kernel: the interpreter runs them.
+  for (const meta::Probe& p : meta_.probes) {
+    if (!p.user_side) continue;
+    if (bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str()))
+      bpf_program__set_autoload(prog, false);
+  }
   return true;
 }
 
@@ -93,20 +143,24 @@ bool Session::Load(std::string* error) {
     log_sink = nullptr;
   }
   if (rc != 0) {
-    *error = "the kernel refused the compiled probes: " + std::string(std::strerror(-rc)) + "\n" +
-             Tail(log, 12);
+    std::string probe;
+    for (const meta::Probe& p : meta_.probes)
+      if (!p.program.empty() && log.find("prog '" + p.program + "'") != std::string::npos)
+        probe = p.point;
+    std::string where = VerifierLocation(log);
+    *error = "the kernel refused the compiled probes";
+    if (!probe.empty()) *error += " of `" + probe + "`";
+    *error += ": " + std::string(std::strerror(-rc));
+    if (!where.empty()) *error += "\n  at " + where;
+    *error += "\nthe verifier's last words:\n" + Tail(log, 12);
     return false;
   }
   if (bpf_map* map = bpf_object__find_map_by_name(bpf_, kOutputMap)) {
     ring_ = ring_buffer__new(
         bpf_map__fd(map),
         [](void* ctx, void* data, size_t size) {
-          auto* self = static_cast<Session*>(ctx);
-          std::span<const uint8_t> bytes(static_cast<const uint8_t*>(data), size);
-          std::string why;
-          if (!self->formatter_.FormatRecord(bytes, self->pending_, &why) &&
-              self->record_error_.empty())
-            self->record_error_ = why;
+          static_cast<Session*>(ctx)->HandleRecord(
+              std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
           return 0;
         },
         this, nullptr);
@@ -115,7 +169,59 @@ bool Session::Load(std::string* error) {
       return false;
     }
   }
+  user_ = std::make_unique<UserSide>();
+  auto sink = [this](std::span<const uint8_t> r) { HandleRecord(r); };
+  auto format = [this](std::span<const uint8_t> r, std::string* text) {
+    std::string why;
+    if (formatter_.FormatRecord(r, *text, &why)) return true;
+    *text = why;
+    return false;
+  };
+  if (!user_->Prepare(object_, bpf_, meta_, sink, format, error)) return false;
+  if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
+    *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
   return true;
+}
+
+uint64_t Session::lost() const {
+  uint64_t* lost = user_ ? user_->RuntimeVariable("__btap_lost") : nullptr;
+  return lost ? __atomic_load_n(lost, __ATOMIC_RELAXED) : 0;
+}
+
+void Session::Flush() {
+  if (out_ && !pending_.empty()) {
+    *out_ << pending_;
+    out_->flush();
+  }
+  pending_.clear();
+}
+
+void Session::HandleRecord(std::span<const uint8_t> bytes) {
+  uint32_t kind = 0;
+  if (bytes.size() >= 4) std::memcpy(&kind, bytes.data(), 4);
+  std::string why;
+  switch (static_cast<record::Kind>(kind)) {
+    case record::Kind::Exit:
+      exit_requested_ = true;
+      RequestStop();
+      return;
+    case record::Kind::Error:
+    case record::Kind::Warning: {
+      std::string text;
+      if (!formatter_.FormatRecord(bytes, text, &why)) break;
+      Flush();
+      bool is_error = static_cast<record::Kind>(kind) == record::Kind::Error;
+      if (err_) *err_ << (is_error ? "ERROR: " : "WARNING: ") << text << '\n' << std::flush;
+      if (is_error && ++errors_ > static_cast<int>(meta_.limits.max_errors)) {
+        too_many_errors_ = true;
+        RequestStop();
+      }
+      return;
+    }
+    default:
+      if (formatter_.FormatRecord(bytes, pending_, &why)) return;
+  }
+  if (record_error_.empty()) record_error_ = why;
 }
 
 bool Session::Attach(std::string* error) {
@@ -141,15 +247,153 @@ void Session::Detach() {
   links_.clear();
 }
 
+void Session::RunUserProbe(const meta::Probe& p) {
+  std::string why;
+  if (!user_->Run(p.program, &why)) {
+    Flush();
+    if (err_) *err_ << "ERROR: " << why << " in probe `" << p.point << "`\n" << std::flush;
+    if (++errors_ > static_cast<int>(meta_.limits.max_errors)) {
+      too_many_errors_ = true;
+      RequestStop();
+    }
+  }
+  Flush();
+}
+
+void Session::RunUserProbes(meta::ProbeKind kind) {
+  std::vector<const meta::Probe*> probes;
+  for (const meta::Probe& p : meta_.probes)
+    if (p.user_side && p.family == static_cast<uint8_t>(kind)) probes.push_back(&p);
+  std::stable_sort(probes.begin(), probes.end(), [](const meta::Probe* a, const meta::Probe* b) {
+    return a->sequence < b->sequence;
+  });
+  for (const meta::Probe* p : probes) {
+    // After too many errors nothing but error probes runs.
+    if (too_many_errors_ && kind != meta::ProbeKind::Error) return;
+    RunUserProbe(*p);
+  }
+}
+
+bool Session::StartCommand(const std::string& command, std::string* error) {
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) != 0) {
+    *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    close(gate[1]);
+    char go;
+    if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
+    // Words without shell syntax run directly, so target() is the command itself.
+    bool plain = command.find_first_of("|&;<>()$`\\\"'*?[#~=%{}\n") == std::string::npos;
+    if (plain) {
+      std::vector<std::string> words;
+      size_t at = 0;
+      while ((at = command.find_first_not_of(" \t", at)) != std::string::npos) {
+        size_t end = command.find_first_of(" \t", at);
+        words.push_back(command.substr(at, end - at));
+        at = end;
+      }
+      std::vector<char*> argv;
+      for (std::string& w : words) argv.push_back(w.data());
+      argv.push_back(nullptr);
+      if (!words.empty()) execvp(argv[0], argv.data());
+    } else {
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    }
+    dprintf(2, "btap: cannot run `%s`: %s\n", command.c_str(), std::strerror(errno));
+    _exit(127);
+  }
+  close(gate[0]);
+  child_ = pid;
+  release_fd_ = gate[1];
+  child_fd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (child_fd_ < 0) {
+    *error = std::string("cannot watch the command: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream& err) {
+  out_ = &out;
+  err_ = &err;
+  std::string error;
+  auto fail = [&](const std::string& why) {
+    Flush();
+    err << "btap: error: " << why << '\n';
+    return 1;
+  };
+  if (!Load(&error)) return fail(error);
+  if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
+  if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
+    *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
+
+  RunUserProbes(meta::ProbeKind::Begin);
+  bool stopping = exit_requested_ || too_many_errors_;
+  if (!stopping) {
+    if (!Attach(&error)) {
+      Detach();
+      return fail(error);
+    }
+    if (release_fd_ >= 0) {
+      (void)!write(release_fd_, "g", 1);
+      close(release_fd_);
+      release_fd_ = -1;
+    }
+    if (!Run(options, out, &error)) return fail(error);
+  }
+  if (too_many_errors_)
+    RunUserProbes(meta::ProbeKind::Error);
+  else
+    RunUserProbes(meta::ProbeKind::End);
+  Flush();
+  if (child_ > 0) {
+    kill(child_, SIGTERM);
+    waitpid(child_, nullptr, 0);
+    child_ = -1;
+  }
+  if (uint64_t n = lost())
+    err << "WARNING: " << n << " output record" << (n == 1 ? " was" : "s were")
+        << " lost: the output ring buffer was full\n";
+  if (errors_) {
+    err << "WARNING: Number of errors: " << errors_ << ", skipped probes: 0\n";
+    return 1;
+  }
+  return 0;
+}
+
 bool Session::Run(const RunOptions& options, std::ostream& out, std::string* error) {
+  out_ = &out;
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u32 = 1;
-  epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd_, &ev);
-  if (ring_) {
-    ev.data.u32 = 2;
-    epoll_ctl(ep, EPOLL_CTL_ADD, ring_buffer__epoll_fd(ring_), &ev);
+  auto watch = [&](int fd, uint32_t tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = tag;
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  };
+  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kTimer = 100;
+  watch(stop_fd_, kStop);
+  if (ring_) watch(ring_buffer__epoll_fd(ring_), kRing);
+  if (child_fd_ >= 0) watch(child_fd_, kChild);
+  // User-side timers: one timerfd each.
+  std::vector<std::pair<int, const meta::Probe*>> timers;
+  for (const meta::Probe& p : meta_.probes) {
+    if (!p.user_side || p.family != static_cast<uint8_t>(meta::ProbeKind::Timer)) continue;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    itimerspec spec{};
+    int64_t period = std::max<int64_t>(p.period_ns, 1000);
+    spec.it_interval = {static_cast<time_t>(period / 1000000000),
+                        static_cast<long>(period % 1000000000)};
+    spec.it_value = spec.it_interval;
+    timerfd_settime(fd, 0, &spec, nullptr);
+    watch(fd, kTimer + static_cast<uint32_t>(timers.size()));
+    timers.push_back({fd, &p});
   }
   struct sigaction old_int {
   }, old_term{};
@@ -163,7 +407,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       std::chrono::duration<double>(options.timeout_seconds));
-  bool stop = false;
+  bool stop = exit_requested_ || too_many_errors_;
   while (!stop) {
     int wait = -1;
     if (options.timeout_seconds > 0) {
@@ -173,21 +417,30 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
       if (left <= 0) break;
       wait = static_cast<int>(left);
     }
-    epoll_event events[4];
-    int n = epoll_wait(ep, events, 4, wait);
+    epoll_event events[8];
+    int n = epoll_wait(ep, events, 8, wait);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.u32 == 1) stop = true;
-      if (events[i].data.u32 == 2) ring_buffer__consume(ring_);
+      uint32_t tag = events[i].data.u32;
+      if (tag == kStop) stop = true;
+      if (tag == kRing) ring_buffer__consume(ring_);
+      if (tag == kChild) stop = true;
+      if (tag >= kTimer && tag - kTimer < timers.size()) {
+        uint64_t expirations;
+        auto [fd, probe] = timers[tag - kTimer];
+        if (read(fd, &expirations, sizeof expirations) > 0 && !exit_requested_) {
+          Flush();
+          RunUserProbe(*probe);
+        }
+      }
     }
-    out << pending_;
-    pending_.clear();
+    if (exit_requested_ || too_many_errors_) stop = true;
+    Flush();
   }
+  for (auto& [fd, probe] : timers) close(fd);
   Detach();
   if (ring_) ring_buffer__consume(ring_);  // records written before the detach
-  out << pending_;
-  pending_.clear();
-  out.flush();
+  Flush();
   if (options.handle_signals) {
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGTERM, &old_term, nullptr);

@@ -1,9 +1,11 @@
 // One run of a compiled object (pass 5, and btaprun): open and check it, load it into
-// the kernel, attach its probes, stream output records as text until a stop (signal,
-// timeout, or a stop request), then detach and drain every pending record.
+// the kernel, run the begin probes, attach the kernel probes, stream output records as
+// text until a stop (exit(), a signal, -T, the -c command's end, too many errors), then
+// detach, drain every pending record and run the end probes (or the error probes).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -17,9 +19,13 @@ struct ring_buffer;
 
 namespace btap::runtime {
 
+class UserSide;
+
 struct RunOptions {
   double timeout_seconds = 0;  // -T; 0: none
   bool handle_signals = true;  // SIGINT / SIGTERM stop the session
+  std::string command;         // -c CMD: started when the probes are ready; its end stops
+  long target_pid = 0;         // -x PID: target()
 };
 
 class Session {
@@ -31,28 +37,49 @@ class Session {
 
   // Checks the object and its metadata (nothing is loaded yet).
   bool Open(std::vector<uint8_t> object, std::string* error);
-  // Loads maps and programs; a verifier rejection comes with the verifier's log.
+  // Loads maps and kernel programs and prepares the user-side ones. A verifier rejection
+  // names the probe and the script line the verifier stopped at.
   bool Load(std::string* error);
   bool Attach(std::string* error);
   // Streams output to `out` until stopped; then detaches and drains.
   bool Run(const RunOptions& options, std::ostream& out, std::string* error);
+  // The whole session after Open: load, begin probes, attach, stream, end probes, the
+  // final report on `err`. Returns stap's exit status (0, or 1 after errors).
+  int Execute(const RunOptions& options, std::ostream& out, std::ostream& err);
   // Asks Run to stop (thread- and signal-safe).
   void RequestStop();
 
   const meta::Meta& meta() const { return meta_; }
+  int errors() const { return errors_; }
+  uint64_t lost() const;
 
  private:
   void Detach();
+  void HandleRecord(std::span<const uint8_t> bytes);
+  // Runs the user-side probes of one kind in sequence order.
+  void RunUserProbes(meta::ProbeKind kind);
+  void RunUserProbe(const meta::Probe& probe);
+  bool StartCommand(const std::string& command, std::string* error);
+  void Flush();
 
   std::vector<uint8_t> object_;
   meta::Meta meta_;
   OutputFormatter formatter_;
+  std::unique_ptr<UserSide> user_;
   bpf_object* bpf_ = nullptr;
   std::vector<bpf_link*> links_;
   ring_buffer* ring_ = nullptr;
   int stop_fd_ = -1;
-  std::string pending_;  // formatted text not yet written
+  std::string pending_;  // standard output not yet written
   std::string record_error_;
+  std::ostream* out_ = nullptr;
+  std::ostream* err_ = nullptr;
+  int errors_ = 0;
+  bool exit_requested_ = false;
+  bool too_many_errors_ = false;
+  int child_ = -1;       // the -c command
+  int child_fd_ = -1;    // its pidfd
+  int release_fd_ = -1;  // writing to it lets the command exec
 };
 
 }  // namespace btap::runtime

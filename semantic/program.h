@@ -73,6 +73,14 @@ std::string_view FamilyName(Family f);
 struct TargetArg {
   std::string name;    // without `$`
   std::string c_type;  // "struct task_struct*"
+  // Where the value is (tracepoints): the argument's position in the raw tracepoint's
+  // arguments (BTF prototype), or its place in the tracefs record (format file).
+  uint32_t index = 0;
+  uint32_t offset = 0;
+  uint32_t size = 8;
+  bool is_signed = false;
+  bool is_array = false;    // stored inline in the record: its value is its address
+  bool is_dynamic = false;  // `__data_loc`: the record holds (length << 16 | offset)
 };
 
 // One concrete probe point, with the parameters its family checked.
@@ -88,6 +96,7 @@ struct ProbeSpec {
   bool is_return = false;
   bool has_target_vars = false;    // $vars are known (tracepoints)
   bool target_vars_later = false;  // $vars resolved by a later pass (debug info)
+  bool args_from_format = false;   // tracepoint $vars are tracefs record fields, not BTF args
   std::vector<TargetArg> args;
 };
 

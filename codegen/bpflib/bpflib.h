@@ -7,3 +7,7 @@
 
 // Upper bound of every string loop: MAXSTRINGLEN can only be made smaller than this.
 #define BTAP_MAX_STRING 4096
+
+// Kernel helpers the library calls, by number (linux/bpf.h's list).
+static long (*const bpf_probe_read_kernel_str)(void* dst, unsigned int size,
+                                               const void* src) = (void*)115;

@@ -30,3 +30,26 @@ BTAP_LIB long btap_ltoa(char* out, long value) {
   out[len] = 0;
   return len;
 }
+
+// Writes `a` followed by `b` into `dst`, truncated to `limit` - 1 bytes and terminated.
+// `size` is the power-of-two size of a string slot (>= limit): masking with it is what
+// lets the verifier bound the second copy's address.
+BTAP_LIB long btap_concat(char* dst, const char* a, const char* b, unsigned long size,
+                          unsigned long limit) {
+  long n = bpf_probe_read_kernel_str(dst, limit, a);
+  if (n < 1) {
+    dst[0] = 0;
+    n = 1;
+  }
+  unsigned long used = (unsigned long)(n - 1) & (size - 1);
+  if (used + 1 >= limit) return used;
+  long m = bpf_probe_read_kernel_str(dst + used, limit - used, b);
+  return m < 1 ? used : used + m - 1;
+}
+
+// The length of a NUL-terminated string of at most `size` bytes.
+BTAP_LIB long btap_strlen(const char* s, unsigned long size) {
+  for (unsigned long i = 0; i < BTAP_MAX_STRING && i < size; i++)
+    if (!s[i]) return i;
+  return size;
+}

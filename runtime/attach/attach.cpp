@@ -8,6 +8,10 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
   switch (static_cast<meta::ProbeKind>(probe.family)) {
     case meta::ProbeKind::Tracepoint:
       return AttachTracepoint(program, probe, links, error);
+    case meta::ProbeKind::Timer:
+    case meta::ProbeKind::TimerProfile:
+    case meta::ProbeKind::Perf:
+      return AttachPerf(program, probe, links, error);
     default:
       *error = "probe `" + probe.point + "`: attaching this kind of probe is not supported yet";
       return false;

@@ -20,4 +20,7 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
 
+bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                std::string* error);
+
 }  // namespace btap::runtime

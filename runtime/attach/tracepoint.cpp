@@ -1,6 +1,10 @@
 // kernel.trace probes attach as raw tracepoints, by event name (the system part of
-// "sys:name" only served to find the event); no tracefs is needed for that.
+// "sys:name" only served to find the event; no tracefs is needed for that), or, when
+// their $vars are fields of the tracefs record (numbers[0] == 1), as classic tracepoints,
+// whose id libbpf reads from tracefs: it is mounted first when missing.
 #include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -11,7 +15,22 @@ namespace btap::runtime {
 
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error) {
-  std::string event = probe.target.substr(probe.target.find(':') + 1);
+  size_t colon = probe.target.find(':');
+  std::string event = probe.target.substr(colon + 1);
+  if (probe.numbers[0] == 1) {
+    struct stat st;
+    if (stat("/sys/kernel/tracing/events", &st) != 0 &&
+        stat("/sys/kernel/debug/tracing/events", &st) != 0)
+      mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+    std::string system = colon == std::string::npos ? "" : probe.target.substr(0, colon);
+    bpf_link* link = bpf_program__attach_tracepoint(program, system.c_str(), event.c_str());
+    if (!link) {
+      *error = "cannot attach `" + probe.point + "`: " + std::strerror(errno);
+      return false;
+    }
+    links.push_back(link);
+    return true;
+  }
   bpf_link* link = bpf_program__attach_raw_tracepoint(program, event.c_str());
   if (!link) {
     *error = "cannot attach `" + probe.point + "`: " + std::strerror(errno);

@@ -25,8 +25,20 @@ class TracepointProbes : public ProbeFamily {
         out.push_back(std::move(spec));
         continue;
       }
-      if (const std::vector<TracepointArg>* args = catalog.Args(*tp))
-        for (const TracepointArg& a : *args) spec.args.push_back({a.name, a.c_type});
+      ArgSource source = ArgSource::Btf;
+      if (const std::vector<TracepointArg>* args = catalog.Args(*tp, &source)) {
+        spec.args_from_format = source == ArgSource::Format;
+        for (const TracepointArg& a : *args) {
+          TargetArg arg{a.name, a.c_type};
+          arg.index = static_cast<uint32_t>(spec.args.size());
+          arg.offset = a.offset;
+          arg.size = a.size ? a.size : 8;
+          arg.is_signed = a.is_signed;
+          arg.is_array = a.is_array;
+          arg.is_dynamic = a.is_dynamic;
+          spec.args.push_back(std::move(arg));
+        }
+      }
       out.push_back(std::move(spec));
     }
   }

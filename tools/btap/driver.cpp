@@ -13,12 +13,15 @@
 #include <memory>
 #include <sstream>
 
+#include "codegen/lower.h"
 #include "common/arena.h"
 #include "common/diagnostics.h"
 #include "frontend/ast_printer.h"
 #include "frontend/frontend.h"
+#include "runtime/session.h"
 #include "semantic/elaborate.h"
 #include "semantic/listing.h"
+#include "semantic/program.h"
 
 #ifndef BTAP_VERSION
 #define BTAP_VERSION "0.1.0"
@@ -111,6 +114,90 @@ frontend::PPConfig MachineConfig(const Options& options) {
   config.args = options.args;
   config.kernel_config = KernelConfigLookup(config.kernel_vr);
   return config;
+}
+
+namespace {
+
+// Reads a -D NAME=VALUE limit.
+bool Limit(const std::string& define, const char* name, uint32_t* value, std::string* error) {
+  std::string prefix = std::string(name) + "=";
+  if (define.rfind(prefix, 0) != 0) return true;
+  std::string text = define.substr(prefix.size());
+  char* end = nullptr;
+  errno = 0;
+  unsigned long v = std::strtoul(text.c_str(), &end, 0);
+  if (text.empty() || *end || errno || v > 0xffffffffUL) {
+    *error = "-D " + define + ": expected a number";
+    return false;
+  }
+  *value = static_cast<uint32_t>(v);
+  return true;
+}
+
+// A digest of everything that decides the object: every source text (script and
+// library) and the options that reach code generation.
+std::string Digest(const SourceManager& sm, const codegen::CompileOptions& c) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+  };
+  for (size_t i = 0; i < sm.size(); ++i) {
+    mix(sm.file(static_cast<FileId>(i)).name());
+    mix(sm.file(static_cast<FileId>(i)).text());
+  }
+  mix(std::to_string(c.max_string_len) + "/" + std::to_string(c.max_map_entries) + "/" +
+      std::to_string(c.max_errors) + "/" + std::to_string(c.max_action) + "/" +
+      std::to_string(c.ring_buffer_bytes));
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+}  // namespace
+
+bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen::CompileOptions* c,
+                        std::string* error) {
+  for (const std::string& d : options.defines) {
+    if (!Limit(d, "MAXSTRINGLEN", &c->max_string_len, error) ||
+        !Limit(d, "MAXMAPENTRIES", &c->max_map_entries, error) ||
+        !Limit(d, "MAXERRORS", &c->max_errors, error) ||
+        !Limit(d, "MAXACTION", &c->max_action, error) ||
+        !Limit(d, "BTAP_RINGBUF_BYTES", &c->ring_buffer_bytes, error))
+      return false;
+  }
+  if (c->max_string_len < 16 || c->max_string_len > 4096) {
+    *error = "MAXSTRINGLEN must be between 16 and 4096";
+    return false;
+  }
+  if (c->max_map_entries == 0) {
+    *error = "MAXMAPENTRIES must be at least 1";
+    return false;
+  }
+  uint32_t ring = c->ring_buffer_bytes;
+  if (ring < 4096 || (ring & (ring - 1))) {
+    *error = "BTAP_RINGBUF_BYTES must be a power of two of at least 4096";
+    return false;
+  }
+  c->script_hash = Digest(sm, *c);
+  c->script_name =
+      !options.module_name.empty() ? options.module_name : "btap_" + c->script_hash.substr(0, 12);
+  return true;
+}
+
+int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream& out,
+              std::ostream& err) {
+  runtime::Session session;
+  std::string error;
+  if (!session.Open(std::move(object), &error)) {
+    err << "btap: error: " << error << '\n';
+    return 1;
+  }
+  runtime::RunOptions run;
+  run.timeout_seconds = options.timeout.value_or(0);
+  run.command = options.command;
+  run.target_pid = options.target_pid.value_or(0);
+  return session.Execute(run, out, err);
 }
 
 int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out,
@@ -209,9 +296,39 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     sema::PrintProgram(*program, options.verbose > 0, out);
     return 0;
   }
-  err << "btap: error: pass 3 (code generation) is not available in this build yet; "
-         "use -p2 to stop after elaboration\n";
-  return 1;
+
+  PassTimer timer3;
+  codegen::CompileOptions compile;
+  std::string why;
+  if (!CompileOptionsFrom(options, sm, &compile, &why)) {
+    err << "btap: error: " << why << '\n';
+    return 1;
+  }
+  codegen::Compiled compiled;
+  if (!codegen::Compile(*program, sm, compile, diags, &compiled)) return failed(3, "translation");
+  if (options.verbose)
+    err << "Pass 3: translated to BPF (" << compiled.meta.probes.size() << " programs, "
+        << compiled.meta.formats.size() << " formats) " << timer3.Report() << '\n';
+  if (options.pass == 3) {
+    out << compiled.ir;
+    return 0;
+  }
+  if (options.pass == 4 || !options.module_name.empty() || !options.output_file.empty()) {
+    std::string path =
+        !options.output_file.empty() ? options.output_file : compile.script_name + ".bo";
+    std::ofstream file(path, std::ios::binary);
+    file.write(reinterpret_cast<const char*>(compiled.object.data()),
+               static_cast<std::streamsize>(compiled.object.size()));
+    if (!file.flush()) {
+      err << "btap: error: cannot write `" << path << "`\n";
+      return 1;
+    }
+    if (options.pass == 4) {
+      out << path << '\n';
+      return 0;
+    }
+  }
+  return RunObject(std::move(compiled.object), options, out, err);
 }
 
 }  // namespace btap::driver

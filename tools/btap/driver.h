@@ -2,10 +2,13 @@
 // Callable in process so that golden tests see exactly what the binary prints.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "codegen/lower.h"
+#include "common/source.h"
 #include "frontend/preprocessor.h"
 #include "tools/btap/options.h"
 
@@ -13,6 +16,15 @@ namespace btap::driver {
 
 int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out,
         std::ostream& err);
+
+// Code generation options from -D NAME=VALUE (MAXSTRINGLEN, MAXMAPENTRIES, MAXERRORS,
+// MAXACTION, BTAP_RINGBUF_BYTES) and -m; the name and hash come from the sources.
+bool CompileOptionsFrom(const Options& options, const SourceManager& sm,
+                        codegen::CompileOptions* compile, std::string* error);
+
+// Pass 5: runs a compiled object with -T, -c and -x; returns the exit status.
+int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream& out,
+              std::ostream& err);
 
 // The preprocessor's view of the machine: kernel release, architecture, kernel config.
 frontend::PPConfig MachineConfig(const Options& options);

@@ -131,7 +131,10 @@ TEST(OutputPath, SessionStreamsUntilStopped) {
   ASSERT_TRUE(session.Attach(&error)) << error;
   std::ostringstream out;
   bool ok = false;
-  std::thread run([&] { ok = session.Run({10.0, false}, out, &error); });
+  runtime::RunOptions options;
+  options.timeout_seconds = 10;
+  options.handle_signals = false;
+  std::thread run([&] { ok = session.Run(options, out, &error); });
   for (int i = 0; i < 100; ++i) getppid();  // system calls fire sys_enter
   session.RequestStop();
   run.join();

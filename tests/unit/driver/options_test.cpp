@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
+#include "runtime/object.h"
 #include "tools/btap/driver.h"
 
 namespace btap::driver {
@@ -71,12 +74,48 @@ TEST(Driver, ArchNames) {
   EXPECT_EQ(NormalizeArch("riscv64"), "riscv");
 }
 
-TEST(Driver, LaterPassesSayTheyAreMissing) {
+TEST(Driver, Pass3PrintsTheModule) {
   std::istringstream in;
   std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-e", "probe begin { exit() }"}, in, out, err), 1);
-  EXPECT_NE(err.str().find("pass 3 (code generation) is not available in this build yet"),
-            std::string::npos);
+  EXPECT_EQ(driver::Run({"-p3", "-e", "probe begin { exit() }"}, in, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("define i32 @probe_0(ptr"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("section \"btap_user/probe_0\""), std::string::npos);
+}
+
+TEST(Driver, Pass4WritesTheObject) {
+  std::string path = testing::TempDir() + "/driver_p4.bo";
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(
+      driver::Run({"-p4", "-o", path, "-e", "probe begin { printf(\"%d\\n\", 1) }"}, in, out, err),
+      0)
+      << err.str();
+  EXPECT_EQ(out.str(), path + "\n");
+  std::ifstream file(path, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), {});
+  meta::Meta meta;
+  std::string error;
+  ASSERT_TRUE(runtime::ReadObjectMeta(bytes, &meta, &error)) << error;
+  EXPECT_EQ(meta.formats, std::vector<std::string>{"%d\n"});
+  ASSERT_EQ(meta.probes.size(), 1u);
+  EXPECT_TRUE(meta.probes[0].user_side);
+}
+
+TEST(Driver, WhatCannotBeCompiledIsLocated) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(
+      driver::Run({"-p4", "-e", "probe begin {\n  try { exit() } catch { }\n}"}, in, out, err), 1);
+  EXPECT_NE(err.str().find("<input>:2:3: error: `try`/`catch` cannot be compiled yet"),
+            std::string::npos)
+      << err.str();
+}
+
+TEST(Driver, BadLimitsAreRejected) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-p4", "-D", "MAXSTRINGLEN=x", "-e", "probe begin { }"}, in, out, err), 1);
+  EXPECT_NE(err.str().find("-D MAXSTRINGLEN=x: expected a number"), std::string::npos) << err.str();
 }
 
 }  // namespace

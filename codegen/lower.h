@@ -1,0 +1,42 @@
+// Passes 3 and 4: the elaborated program (sema::Program) becomes one LLVM module for the
+// BPF target — one program per probe, globals as global data and maps, strings in per-CPU
+// scratch space, output as ring-buffer records — and then a BPF object with its
+// `.btap.meta` section. Constructs that cannot run yet are located errors, never
+// silently dropped code.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/diagnostics.h"
+#include "common/object_meta.h"
+#include "common/source.h"
+
+namespace btap::sema {
+struct Program;
+}
+
+namespace btap::codegen {
+
+struct CompileOptions {
+  std::string script_name;          // the module name (-m), also the object's name in messages
+  std::string script_hash;          // a digest of everything that went into the program
+  uint32_t max_string_len = 256;    // MAXSTRINGLEN, bytes including the terminating NUL
+  uint32_t max_map_entries = 2048;  // MAXMAPENTRIES
+  uint32_t max_errors = 0;          // MAXERRORS
+  uint32_t max_action = 1000;       // MAXACTION: iterations of one loop in a kernel probe
+  uint32_t ring_buffer_bytes = 8u << 20;
+};
+
+struct Compiled {
+  meta::Meta meta;
+  std::string ir;               // the optimised module as text (pass 3's output)
+  std::vector<uint8_t> object;  // the BPF ELF object (.bo)
+};
+
+// Fails with diagnostics located at the construct that cannot be compiled.
+bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
+             DiagnosticSink& diags, Compiled* out);
+
+}  // namespace btap::codegen

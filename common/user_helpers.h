@@ -1,0 +1,36 @@
+// Helper numbers that only the runtime's user-space interpreter offers (DESIGN decision
+// 2). Codegen calls them from user-side probes (begin, end, error, task-free timers); the
+// kernel does not know them, so a kernel-side program never uses them. Numbers start far
+// above the kernel's helper ids so that the two can never collide.
+#pragma once
+
+#include <cstdint>
+
+namespace btap::user_helper {
+
+// long foreach_begin(void *map, u64 how, long limit): snapshots the map's entries, sorted
+// as `how` says (bits 0-15: the global's index in the object's metadata; bits 16-23: the
+// sort column, 0 = value, k = k-th key; bits 24-31: 0 unsorted, 1 ascending, 2
+// descending); keeps at most `limit` entries when limit >= 0. Returns an iterator id, or
+// 0 when the map is empty.
+inline constexpr int32_t kForeachBegin = 0x10001;
+// long foreach_next(long iterator, void *key, void *value): copies the next entry's key
+// and value out; returns 1, or 0 (and frees the iterator) when none is left.
+inline constexpr int32_t kForeachNext = 0x10002;
+// long map_clear(void *map): deletes every element.
+inline constexpr int32_t kMapClear = 0x10003;
+
+// long sprintf(char *dst, long size, void *record, long record_size): formats an output
+// record (as print statements build them) into dst, truncated and NUL-terminated.
+inline constexpr int32_t kSprintf = 0x10004;
+
+// How foreach_begin's `how` is packed.
+inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction) {
+  return global | (uint64_t{column} << 16) |
+         (uint64_t(direction == 0  ? 0
+                   : direction > 0 ? 1
+                                   : 2)
+          << 24);
+}
+
+}  // namespace btap::user_helper

@@ -1,0 +1,61 @@
+// Probes driven by perf events: kernel-side timers (the software CPU clock on one CPU),
+// timer.profile (that clock on every CPU) and perf.type(T).config(C).sample(N).
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/attach/attach.h"
+
+namespace btap::runtime {
+namespace {
+
+bool Open(bpf_program* program, const meta::Probe& probe, perf_event_attr attr, bool every_cpu,
+          std::vector<bpf_link*>& links, std::string* error) {
+  int cpus = every_cpu ? libbpf_num_possible_cpus() : 1;
+  int attached = 0, last_errno = 0;
+  for (int cpu = 0; cpu < cpus; ++cpu) {
+    int fd =
+        static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+    if (fd < 0) {
+      last_errno = errno;
+      continue;  // an offline CPU
+    }
+    bpf_link* link = bpf_program__attach_perf_event(program, fd);
+    if (!link) {
+      last_errno = errno;
+      close(fd);
+      continue;
+    }
+    links.push_back(link);
+    ++attached;
+  }
+  if (attached) return true;
+  *error = "cannot attach `" + probe.point + "`: " + std::strerror(last_errno);
+  return false;
+}
+
+}  // namespace
+
+bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                std::string* error) {
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  auto kind = static_cast<meta::ProbeKind>(probe.family);
+  if (kind == meta::ProbeKind::Perf) {
+    attr.type = static_cast<uint32_t>(probe.numbers[0]);
+    attr.config = static_cast<uint64_t>(probe.numbers[1]);
+    attr.sample_period = probe.numbers[2] > 0 ? static_cast<uint64_t>(probe.numbers[2]) : 1000000;
+    return Open(program, probe, attr, true, links, error);
+  }
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  int64_t period = probe.period_ns > 0 ? probe.period_ns : 4000000;
+  attr.sample_period = static_cast<uint64_t>(period);
+  return Open(program, probe, attr, kind == meta::ProbeKind::TimerProfile, links, error);
+}
+
+}  // namespace btap::runtime

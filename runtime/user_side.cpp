@@ -1,0 +1,528 @@
+// User-side probes (see user_side.h).
+#include "runtime/user_side.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/user_helpers.h"
+
+namespace btap::runtime {
+
+struct UserSide::MapRef {
+  std::string name;
+  int fd = -1;
+  uint32_t type = 0;
+  uint32_t key_size = 0;
+  uint32_t value_size = 0;
+  const meta::Global* global = nullptr;
+  std::vector<uint8_t> local;  // per-CPU scratch: this side's own copy
+};
+
+// A value looked up during one run: programs may change it in place, so it is written
+// back when the run ends if its bytes changed.
+struct UserSide::Cached {
+  MapRef* map;
+  std::vector<uint8_t> key;
+  std::vector<uint8_t> value;
+  std::vector<uint8_t> original;
+  bool live = true;
+};
+
+struct UserSide::Iterator {
+  MapRef* map;
+  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+  size_t next = 0;
+};
+
+namespace {
+
+constexpr int kEfault = 14;
+
+uint64_t Monotonic(clockid_t clock) {
+  timespec t;
+  clock_gettime(clock, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// Compares two values of one key or value column.
+int Compare(meta::ValueType type, const uint8_t* a, const uint8_t* b, size_t size) {
+  if (type == meta::ValueType::String) {
+    int c = strncmp(reinterpret_cast<const char*>(a), reinterpret_cast<const char*>(b), size);
+    return c < 0 ? -1 : c > 0;
+  }
+  int64_t x, y;
+  std::memcpy(&x, a, 8);
+  std::memcpy(&y, b, 8);
+  return x < y ? -1 : x > y;
+}
+
+}  // namespace
+
+UserSide::UserSide() = default;
+UserSide::~UserSide() {
+  for (auto [base, size] : mappings_) munmap(base, size);
+}
+
+bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const meta::Meta& meta,
+                       RecordSink sink, RecordFormatter formatter, std::string* error) {
+  meta_ = &meta;
+  sink_ = std::move(sink);
+  format_ = std::move(formatter);
+  if (elf_version(EV_CURRENT) == EV_NONE) {
+    *error = "libelf cannot be initialised";
+    return false;
+  }
+  std::unique_ptr<Elf, int (*)(Elf*)> elf(
+      elf_memory(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())), bytes.size()),
+      elf_end);
+  size_t names;
+  if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) {
+    *error = "malformed ELF object";
+    return false;
+  }
+  struct Section {
+    std::string name;
+    Elf_Scn* scn;
+    GElf_Shdr header;
+  };
+  std::vector<Section> sections(1);
+  Elf_Scn* symtab = nullptr;
+  GElf_Shdr symtab_header{};
+  for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(s, &sh)) continue;
+    const char* name = elf_strptr(elf.get(), names, sh.sh_name);
+    size_t index = elf_ndxscn(s);
+    if (sections.size() <= index) sections.resize(index + 1);
+    sections[index] = {name ? name : "", s, sh};
+    if (sh.sh_type == SHT_SYMTAB) {
+      symtab = s;
+      symtab_header = sh;
+    }
+  }
+  if (!symtab) {
+    *error = "the object has no symbol table";
+    return false;
+  }
+  Elf_Data* symbols = elf_getdata(symtab, nullptr);
+
+  // Global data: the kernel maps' memory, mapped into this process by libbpf.
+  std::map<std::string, uint64_t> data_base;
+  for (const char* section : {".bss", ".data", ".rodata"}) {
+    bpf_map* map = bpf_object__find_map_by_name(object, section);
+    if (!map) continue;
+    // The kernel map's own memory (libbpf 1.1 maps it only for skeletons).
+    size_t size = bpf_map__value_size(map);
+    bool writable = std::strcmp(section, ".rodata") != 0;
+    void* base = mmap(nullptr, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+                      bpf_map__fd(map), 0);
+    if (base == MAP_FAILED) {
+      *error = std::string("cannot map the object's ") + section + " data: " + std::strerror(errno);
+      return false;
+    }
+    mappings_.push_back({base, size});
+    data_base[section] = reinterpret_cast<uint64_t>(base);
+    persistent_.push_back({base, size, writable});
+  }
+  auto symbol = [&](size_t index, GElf_Sym* sym, std::string* name) {
+    if (!gelf_getsym(symbols, static_cast<int>(index), sym)) return false;
+    const char* n = elf_strptr(elf.get(), symtab_header.sh_link, sym->st_name);
+    *name = n ? n : "";
+    return true;
+  };
+  size_t count = symtab_header.sh_entsize ? symtab_header.sh_size / symtab_header.sh_entsize : 0;
+  for (size_t i = 0; i < count; ++i) {
+    GElf_Sym sym;
+    std::string name;
+    if (!symbol(i, &sym, &name) || sym.st_shndx >= sections.size()) continue;
+    auto base = data_base.find(sections[sym.st_shndx].name);
+    if (base != data_base.end() && !name.empty()) symbols_[name] = base->second + sym.st_value;
+  }
+
+  auto map_ref = [&](const std::string& name) -> MapRef* {
+    for (auto& m : maps_)
+      if (m->name == name) return m.get();
+    bpf_map* map = bpf_object__find_map_by_name(object, name.c_str());
+    if (!map) return nullptr;
+    auto ref = std::make_unique<MapRef>();
+    ref->name = name;
+    ref->fd = bpf_map__fd(map);
+    ref->type = bpf_map__type(map);
+    ref->key_size = bpf_map__key_size(map);
+    ref->value_size = bpf_map__value_size(map);
+    for (const meta::Global& g : meta.globals)
+      if (g.map == name) ref->global = &g;
+    if (ref->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+      ref->local.assign(ref->value_size + 64, 0);
+      persistent_.push_back({ref->local.data(), ref->local.size(), true});
+    }
+    maps_.push_back(std::move(ref));
+    return maps_.back().get();
+  };
+
+  for (const meta::Probe& p : meta.probes) {
+    if (!p.user_side) continue;
+    std::string section_name = "btap_user/" + p.program;
+    size_t index = 0;
+    for (size_t i = 0; i < sections.size(); ++i)
+      if (sections[i].name == section_name) index = i;
+    if (!index) {
+      *error = "the object has no user-side program `" + p.program + "`";
+      return false;
+    }
+    Elf_Data* data = elf_getdata(sections[index].scn, nullptr);
+    if (!data || !data->d_buf || data->d_size % sizeof(bpf_insn)) {
+      *error = "malformed user-side program `" + p.program + "`";
+      return false;
+    }
+    std::vector<bpf_insn> insns(data->d_size / sizeof(bpf_insn));
+    std::memcpy(insns.data(), data->d_buf, data->d_size);
+    for (const Section& rel : sections) {
+      if (rel.header.sh_type != SHT_REL || rel.header.sh_info != index) continue;
+      Elf_Data* rd = elf_getdata(rel.scn, nullptr);
+      size_t n = rel.header.sh_entsize ? rel.header.sh_size / rel.header.sh_entsize : 0;
+      for (size_t r = 0; r < n; ++r) {
+        GElf_Rel entry;
+        GElf_Sym sym;
+        std::string name;
+        if (!gelf_getrel(rd, static_cast<int>(r), &entry) ||
+            !symbol(GELF_R_SYM(entry.r_info), &sym, &name)) {
+          *error = "malformed relocation in `" + p.program + "`";
+          return false;
+        }
+        size_t at = entry.r_offset / sizeof(bpf_insn);
+        if (at + 1 >= insns.size() || insns[at].code != (BPF_LD | BPF_IMM | BPF_DW)) {
+          *error = "unsupported relocation in user-side program `" + p.program + "`";
+          return false;
+        }
+        uint64_t value = 0;
+        std::string section = sym.st_shndx < sections.size() ? sections[sym.st_shndx].name : "";
+        if (section == ".maps") {
+          MapRef* ref = map_ref(name);
+          if (!ref) {
+            *error = "user-side program `" + p.program + "` uses unknown map `" + name + "`";
+            return false;
+          }
+          value = reinterpret_cast<uint64_t>(ref);
+        } else if (data_base.count(section)) {
+          value = data_base[section] + sym.st_value + static_cast<uint32_t>(insns[at].imm);
+        } else {
+          *error = "user-side program `" + p.program + "` refers to `" + name + "` in section `" +
+                   section + "`, which this runtime cannot place";
+          return false;
+        }
+        insns[at].src_reg = 0;
+        insns[at].imm = static_cast<int32_t>(value & 0xffffffff);
+        insns[at + 1].imm = static_cast<int32_t>(value >> 32);
+      }
+    }
+    programs_[p.program] = std::move(insns);
+  }
+
+  EndRun();
+  using namespace std::placeholders;
+  auto bind = [&](int32_t id, uint64_t (UserSide::*fn)(const uint64_t*, std::string*)) {
+    interpreter_.SetHelper(id, std::bind(fn, this, _1, _2));
+  };
+  bind(BPF_FUNC_map_lookup_elem, &UserSide::Lookup);
+  bind(BPF_FUNC_map_update_elem, &UserSide::Update);
+  bind(BPF_FUNC_map_delete_elem, &UserSide::Delete);
+  bind(BPF_FUNC_ringbuf_output, &UserSide::Output);
+  bind(BPF_FUNC_probe_read_kernel_str, &UserSide::ReadString);
+  bind(BPF_FUNC_probe_read_kernel, &UserSide::Read);
+  bind(user_helper::kForeachBegin, &UserSide::ForeachBegin);
+  bind(user_helper::kForeachNext, &UserSide::ForeachNext);
+  bind(user_helper::kMapClear, &UserSide::Clear);
+  bind(user_helper::kSprintf, &UserSide::Sprintf);
+  interpreter_.SetHelper(BPF_FUNC_ktime_get_ns,
+                         [](const uint64_t*, std::string*) { return Monotonic(CLOCK_MONOTONIC); });
+  interpreter_.SetHelper(BPF_FUNC_jiffies64, [](const uint64_t*, std::string*) {
+    return Monotonic(CLOCK_MONOTONIC) /
+           (1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+  });
+  interpreter_.SetHelper(BPF_FUNC_get_smp_processor_id, [](const uint64_t*, std::string*) {
+    int cpu = sched_getcpu();
+    return static_cast<uint64_t>(cpu < 0 ? 0 : cpu);
+  });
+  interpreter_.SetHelper(BPF_FUNC_get_current_pid_tgid, [](const uint64_t*, std::string*) {
+    return (static_cast<uint64_t>(getpid()) << 32) | static_cast<uint32_t>(gettid());
+  });
+  interpreter_.SetHelper(BPF_FUNC_get_current_uid_gid, [](const uint64_t*, std::string*) {
+    return (static_cast<uint64_t>(getgid()) << 32) | getuid();
+  });
+  interpreter_.SetHelper(BPF_FUNC_get_current_comm, [this](const uint64_t* a, std::string* error) {
+    if (!interpreter_.Accessible(a[0], a[1], true)) {
+      *error = "get_current_comm: buffer out of bounds";
+      return uint64_t{0};
+    }
+    char name[17] = {};
+    prctl(PR_GET_NAME, name);
+    std::memset(reinterpret_cast<void*>(a[0]), 0, a[1]);
+    std::memcpy(reinterpret_cast<void*>(a[0]), name, std::min<size_t>(a[1] ? a[1] - 1 : 0, 16));
+    return uint64_t{0};
+  });
+  return true;
+}
+
+uint64_t* UserSide::RuntimeVariable(const std::string& name) const {
+  auto it = symbols_.find(name);
+  return it == symbols_.end() ? nullptr : reinterpret_cast<uint64_t*>(it->second);
+}
+
+bool UserSide::Run(const std::string& program, std::string* error) {
+  auto it = programs_.find(program);
+  if (it == programs_.end()) {
+    *error = "no user-side program `" + program + "`";
+    return false;
+  }
+  uint64_t result = 0;
+  bool ok = interpreter_.Run(it->second, 0, &result, error);
+  EndRun();
+  return ok;
+}
+
+UserSide::MapRef* UserSide::Map(uint64_t handle, std::string* error) {
+  for (auto& m : maps_)
+    if (reinterpret_cast<uint64_t>(m.get()) == handle) return m.get();
+  *error = "not a map";
+  return nullptr;
+}
+
+uint64_t UserSide::Lookup(const uint64_t a[5], std::string* error) {
+  MapRef* m = Map(a[0], error);
+  if (!m) return 0;
+  if (m->type == BPF_MAP_TYPE_PERCPU_ARRAY) return reinterpret_cast<uint64_t>(m->local.data());
+  if (!interpreter_.Accessible(a[1], m->key_size, false)) {
+    *error = "map lookup: key out of bounds";
+    return 0;
+  }
+  const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
+  for (auto& c : cache_)
+    if (c->live && c->map == m && std::equal(c->key.begin(), c->key.end(), key))
+      return reinterpret_cast<uint64_t>(c->value.data());
+  auto c = std::make_unique<Cached>();
+  c->map = m;
+  c->key.assign(key, key + m->key_size);
+  c->value.assign(m->value_size, 0);
+  if (bpf_map_lookup_elem(m->fd, c->key.data(), c->value.data()) != 0) return 0;
+  c->original = c->value;
+  interpreter_.AddRegion(c->value.data(), c->value.size(), true);
+  cache_.push_back(std::move(c));
+  return reinterpret_cast<uint64_t>(cache_.back()->value.data());
+}
+
+uint64_t UserSide::Update(const uint64_t a[5], std::string* error) {
+  MapRef* m = Map(a[0], error);
+  if (!m) return 0;
+  if (!interpreter_.Accessible(a[1], m->key_size, false) ||
+      !interpreter_.Accessible(a[2], m->value_size, false)) {
+    *error = "map update: key or value out of bounds";
+    return 0;
+  }
+  const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
+  const auto* value = reinterpret_cast<const uint8_t*>(a[2]);
+  if (bpf_map_update_elem(m->fd, key, value, a[3]) != 0) return static_cast<uint64_t>(-errno);
+  for (auto& c : cache_)
+    if (c->live && c->map == m && std::equal(c->key.begin(), c->key.end(), key)) {
+      std::memmove(c->value.data(), value, m->value_size);
+      c->original = c->value;
+    }
+  return 0;
+}
+
+uint64_t UserSide::Delete(const uint64_t a[5], std::string* error) {
+  MapRef* m = Map(a[0], error);
+  if (!m) return 0;
+  if (!interpreter_.Accessible(a[1], m->key_size, false)) {
+    *error = "map delete: key out of bounds";
+    return 0;
+  }
+  const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
+  for (auto& c : cache_)
+    if (c->map == m && std::equal(c->key.begin(), c->key.end(), key)) c->live = false;
+  return bpf_map_delete_elem(m->fd, key) == 0 ? 0 : static_cast<uint64_t>(-errno);
+}
+
+void UserSide::Flush() {
+  for (auto& c : cache_)
+    if (c->live && c->value != c->original) {
+      bpf_map_update_elem(c->map->fd, c->key.data(), c->value.data(), BPF_EXIST);
+      c->original = c->value;
+    }
+}
+
+void UserSide::EndRun() {
+  Flush();
+  cache_.clear();
+  iterators_.clear();
+  interpreter_.ClearRegions();
+  for (const Persistent& p : persistent_) interpreter_.AddRegion(p.base, p.size, p.writable);
+}
+
+uint64_t UserSide::Output(const uint64_t a[5], std::string* error) {
+  if (!interpreter_.Accessible(a[1], a[2], false)) {
+    *error = "ringbuf_output: record out of bounds";
+    return 0;
+  }
+  sink_(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(a[1]), a[2]));
+  return 0;
+}
+
+uint64_t UserSide::ReadString(const uint64_t a[5], std::string* error) {
+  uint64_t dst = a[0], size = a[1], src = a[2];
+  if (size == 0) return 0;
+  if (!interpreter_.Accessible(dst, size, true)) {
+    *error = "probe_read_kernel_str: destination out of bounds";
+    return 0;
+  }
+  auto* out = reinterpret_cast<char*>(dst);
+  for (uint64_t i = 0; i + 1 < size; ++i) {
+    if (!interpreter_.Accessible(src + i, 1, false)) {
+      out[0] = 0;
+      return static_cast<uint64_t>(-kEfault);
+    }
+    char c = *reinterpret_cast<const char*>(src + i);
+    out[i] = c;
+    if (!c) return i + 1;
+  }
+  out[size - 1] = 0;
+  return size;
+}
+
+uint64_t UserSide::Read(const uint64_t a[5], std::string* error) {
+  uint64_t dst = a[0], size = a[1], src = a[2];
+  if (!interpreter_.Accessible(dst, size, true)) {
+    *error = "probe_read_kernel: destination out of bounds";
+    return 0;
+  }
+  if (!interpreter_.Accessible(src, size, false)) {
+    std::memset(reinterpret_cast<void*>(dst), 0, size);
+    return static_cast<uint64_t>(-kEfault);
+  }
+  std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), size);
+  return 0;
+}
+
+uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
+  MapRef* m = Map(a[0], error);
+  if (!m) return 0;
+  Flush();  // the snapshot sees this run's changes
+  auto it = std::make_unique<Iterator>();
+  it->map = m;
+  std::vector<uint8_t> key(m->key_size), next(m->key_size), value(m->value_size);
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(m->fd, prev, next.data()) == 0) {
+    key = next;
+    prev = key.data();
+    if (bpf_map_lookup_elem(m->fd, key.data(), value.data()) == 0)
+      it->entries.emplace_back(key, value);
+  }
+  uint64_t how = a[1];
+  unsigned column = (how >> 16) & 0xff;
+  int direction = static_cast<int>((how >> 24) & 0xff);
+  const meta::Global* g = m->global;
+  // An unsorted foreach goes in key order too: stap promises no order, a stable one is
+  // friendlier than the hash table's.
+  if (g) {
+    // Columns: the value, then each key part; ties fall back to the keys in order. A
+    // key is longs (8 bytes) and strings (equal slots filling the rest).
+    size_t strings = std::count(g->keys.begin(), g->keys.end(), meta::ValueType::String);
+    size_t longs = g->keys.size() - strings;
+    size_t slot = strings ? (m->key_size - 8 * longs) / strings : 0;
+    std::vector<std::pair<meta::ValueType, size_t>> keys;  // type, offset
+    size_t offset = 0;
+    for (meta::ValueType k : g->keys) {
+      keys.push_back({k, offset});
+      offset += k == meta::ValueType::String ? slot : 8;
+    }
+    if (offset != m->key_size) keys.clear();
+    auto compare_keys = [&](const auto& x, const auto& y) {
+      for (auto [type, at] : keys) {
+        int c = Compare(type, x.first.data() + at, y.first.data() + at, x.first.size() - at);
+        if (c) return c;
+      }
+      return 0;
+    };
+    std::stable_sort(it->entries.begin(), it->entries.end(), [&](const auto& x, const auto& y) {
+      int c = 0;
+      if (direction == 0)
+        c = 0;
+      else if (column == 0)
+        c = Compare(g->value, x.second.data(), y.second.data(), x.second.size());
+      else if (column <= keys.size())
+        c = Compare(keys[column - 1].first, x.first.data() + keys[column - 1].second,
+                    y.first.data() + keys[column - 1].second,
+                    x.first.size() - keys[column - 1].second);
+      if (direction == 2) c = -c;
+      if (!c) c = compare_keys(x, y);
+      return c < 0;
+    });
+  }
+  auto limit = static_cast<int64_t>(a[2]);
+  if (limit >= 0 && static_cast<size_t>(limit) < it->entries.size()) it->entries.resize(limit);
+  if (it->entries.empty()) return 0;
+  uint64_t id = next_iterator_++;
+  iterators_[id] = std::move(it);
+  return id;
+}
+
+uint64_t UserSide::ForeachNext(const uint64_t a[5], std::string* error) {
+  auto found = iterators_.find(a[0]);
+  if (found == iterators_.end()) return 0;
+  Iterator& it = *found->second;
+  if (it.next >= it.entries.size()) {
+    iterators_.erase(found);
+    return 0;
+  }
+  const auto& [key, value] = it.entries[it.next++];
+  if (!interpreter_.Accessible(a[1], key.size(), true) ||
+      !interpreter_.Accessible(a[2], value.size(), true)) {
+    *error = "foreach: buffers out of bounds";
+    return 0;
+  }
+  std::memcpy(reinterpret_cast<void*>(a[1]), key.data(), key.size());
+  std::memcpy(reinterpret_cast<void*>(a[2]), value.data(), value.size());
+  return 1;
+}
+
+uint64_t UserSide::Sprintf(const uint64_t a[5], std::string* error) {
+  uint64_t dst = a[0], size = a[1];
+  if (!size || !interpreter_.Accessible(dst, size, true) ||
+      !interpreter_.Accessible(a[2], a[3], false)) {
+    *error = "sprintf: buffers out of bounds";
+    return 0;
+  }
+  std::string text;
+  if (!format_(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(a[2]), a[3]), &text)) {
+    *error = "sprintf: " + text;
+    return 0;
+  }
+  size_t n = std::min<size_t>(text.size(), size - 1);
+  std::memcpy(reinterpret_cast<void*>(dst), text.data(), n);
+  reinterpret_cast<char*>(dst)[n] = 0;
+  return n;
+}
+
+uint64_t UserSide::Clear(const uint64_t a[5], std::string* error) {
+  MapRef* m = Map(a[0], error);
+  if (!m) return 0;
+  for (auto& c : cache_)
+    if (c->map == m) c->live = false;
+  std::vector<uint8_t> key(m->key_size);
+  while (bpf_map_get_next_key(m->fd, nullptr, key.data()) == 0)
+    if (bpf_map_delete_elem(m->fd, key.data()) != 0) break;
+  return 0;
+}
+
+}  // namespace btap::runtime

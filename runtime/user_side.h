@@ -1,0 +1,85 @@
+// User-side probes (DESIGN decision 2): begin, end, error and task-free timer programs of
+// a loaded object, run by the runtime's BPF interpreter. Their instructions are read from
+// the object's ELF and relocated here against the loaded maps (libbpf never loads them
+// into the kernel); map helpers become bpf() syscalls, global data is the kernel's own
+// memory-mapped copy, and helpers only this side has (sorted foreach, clearing a map)
+// are served from the object's metadata.
+#pragma once
+
+#include <linux/bpf.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/object_meta.h"
+#include "runtime/interpreter.h"
+
+struct bpf_object;
+
+namespace btap::runtime {
+
+class UserSide {
+ public:
+  // Receives each output record a program writes (same bytes as the ring buffer's).
+  using RecordSink = std::function<void(std::span<const uint8_t>)>;
+  // Formats a record to text (for sprintf); false when the record is malformed.
+  using RecordFormatter = std::function<bool(std::span<const uint8_t>, std::string*)>;
+
+  UserSide();
+  ~UserSide();
+
+  // Relocates the named programs of `elf` (already loaded as `object`).
+  bool Prepare(std::span<const uint8_t> elf, bpf_object* object, const meta::Meta& meta,
+               RecordSink sink, RecordFormatter formatter, std::string* error);
+  // Runs one program to completion; a fault is an error naming the instruction.
+  bool Run(const std::string& program, std::string* error);
+
+  // The address of a global-data symbol (runtime variables such as __btap_target).
+  uint64_t* RuntimeVariable(const std::string& name) const;
+
+ private:
+  struct MapRef;
+  struct Cached;
+  struct Iterator;
+
+  uint64_t Lookup(const uint64_t a[5], std::string* error);
+  uint64_t Update(const uint64_t a[5], std::string* error);
+  uint64_t Delete(const uint64_t a[5], std::string* error);
+  uint64_t Output(const uint64_t a[5], std::string* error);
+  uint64_t ReadString(const uint64_t a[5], std::string* error);
+  uint64_t Read(const uint64_t a[5], std::string* error);
+  uint64_t ForeachBegin(const uint64_t a[5], std::string* error);
+  uint64_t ForeachNext(const uint64_t a[5], std::string* error);
+  uint64_t Clear(const uint64_t a[5], std::string* error);
+  uint64_t Sprintf(const uint64_t a[5], std::string* error);
+  MapRef* Map(uint64_t handle, std::string* error);
+  void Flush();   // writes changed cached values back to their maps
+  void EndRun();  // flushes, forgets this run's lookups and iterators
+
+  struct Persistent {
+    const void* base;
+    size_t size;
+    bool writable;
+  };
+  std::vector<Persistent> persistent_;
+  std::vector<std::pair<void*, size_t>> mappings_;  // global data, mapped from the kernel  //
+                                                    // global data and scratch: live across runs
+
+  Interpreter interpreter_;
+  const meta::Meta* meta_ = nullptr;
+  RecordSink sink_;
+  RecordFormatter format_;
+  std::vector<std::unique_ptr<MapRef>> maps_;
+  std::map<std::string, std::vector<bpf_insn>> programs_;
+  std::map<std::string, uint64_t> symbols_;  // global-data symbol -> address
+  std::vector<std::unique_ptr<Cached>> cache_;
+  std::map<uint64_t, std::unique_ptr<Iterator>> iterators_;
+  uint64_t next_iterator_ = 1;
+};
+
+}  // namespace btap::runtime

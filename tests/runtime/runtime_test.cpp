@@ -1,0 +1,233 @@
+// Runtime tests: each tests/runtime/cases/*.test file runs the real `btap` binary on a
+// script, loading BPF into this machine's kernel, and checks what it printed.
+//
+// A case file is a header, then sections that start with `--- NAME`:
+//   # what the case checks                     (comments)
+//   args: -T 1 -c '@WORKLOAD@ getppid 10'      btap's arguments before the script file
+//   status: 1                                  expected exit status (default 0)
+//   timeout: 20                                seconds before the case fails (default 30)
+//   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
+//   signal: INT 1.5                            send SIGINT to btap after 1.5 s
+//   --- script      the script (written to a file and run)
+//   --- stdout      expected standard output, exactly
+//   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
+//   --- stderr      expected standard error, exactly
+//   stdout-lines: N                            standard output has exactly N lines
+// @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ expands to the test workload
+// program (tests/runtime/workloads).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+namespace btap {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Case {
+  std::string name;
+  std::vector<std::string> args;
+  int status = 0;
+  double timeout = 30;
+  std::string requires_;
+  std::string signal;
+  double signal_after = 0;
+  long stdout_lines = -1;
+  std::map<std::string, std::string> sections;
+};
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+// Shell-like words: spaces separate, single quotes group.
+std::vector<std::string> Words(const std::string& line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool quoted = false, any = false;
+  for (char c : line) {
+    if (c == '\'') {
+      quoted = !quoted;
+      any = true;
+    } else if (!quoted && (c == ' ' || c == '\t')) {
+      if (any) words.push_back(word);
+      word.clear();
+      any = false;
+    } else {
+      word += c;
+      any = true;
+    }
+  }
+  if (any) words.push_back(word);
+  return words;
+}
+
+Case Parse(const fs::path& path) {
+  Case c;
+  c.name = path.stem().string();
+  std::ifstream in(path);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    if (line.rfind("--- ", 0) == 0) {
+      section = line.substr(4);
+      c.sections[section];
+      continue;
+    }
+    if (!section.empty()) {
+      c.sections[section] += line + "\n";
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    size_t colon = line.find(':');
+    std::string key = line.substr(0, colon);
+    std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
+    value = value.substr(std::min(value.size(), value.find_first_not_of(' ')));
+    value = Replace(value, "@WORKLOAD@", BTAP_WORKLOAD);
+    if (key == "args") c.args = Words(value);
+    if (key == "status") c.status = std::stoi(value);
+    if (key == "timeout") c.timeout = std::stod(value);
+    if (key == "requires") c.requires_ = value;
+    if (key == "stdout-lines") c.stdout_lines = std::stol(value);
+    if (key == "signal") {
+      std::vector<std::string> w = Words(value);
+      c.signal = w.empty() ? "" : w[0];
+      c.signal_after = w.size() > 1 ? std::stod(w[1]) : 1;
+    }
+  }
+  return c;
+}
+
+// Whether this machine has what the case needs; else why not.
+std::string Missing(const std::string& requirement) {
+  std::vector<std::string> w = Words(requirement);
+  if (w.size() == 2 && w[0] == "tracepoint") {
+    std::string event = Replace(w[1], ":", "/");
+    for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"})
+      if (fs::exists(std::string(root) + event)) return "";
+    return "no tracepoint " + w[1];
+  }
+  if (!requirement.empty()) return "unknown requirement `" + requirement + "`";
+  return "";
+}
+
+struct Result {
+  int status = -1;
+  bool timed_out = false;
+  std::string out, err;
+};
+
+Result Execute(const Case& c, const std::string& script) {
+  std::vector<std::string> argv = {BTAP_BINARY};
+  argv.insert(argv.end(), c.args.begin(), c.args.end());
+  argv.push_back(script);
+  std::string out_path = script + ".out", err_path = script + ".err";
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* o = freopen(out_path.c_str(), "w", stdout);
+    FILE* e = freopen(err_path.c_str(), "w", stderr);
+    if (!o || !e) _exit(126);
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  Result r;
+  auto start = std::chrono::steady_clock::now();
+  bool signalled = c.signal.empty();
+  int wstatus = 0;
+  while (true) {
+    pid_t done = waitpid(pid, &wstatus, WNOHANG);
+    if (done == pid) break;
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!signalled && elapsed >= c.signal_after) {
+      kill(pid, c.signal == "TERM" ? SIGTERM : SIGINT);
+      signalled = true;
+    }
+    if (elapsed > c.timeout) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &wstatus, 0);
+      r.timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  std::ifstream o(out_path), e(err_path);
+  std::stringstream so, se;
+  so << o.rdbuf();
+  se << e.rdbuf();
+  r.out = so.str();
+  r.err = se.str();
+  return r;
+}
+
+void ExpectLinesMatch(const std::string& what, const std::string& patterns,
+                      const std::string& text) {
+  std::istringstream p(patterns);
+  std::string pattern;
+  while (std::getline(p, pattern)) {
+    if (pattern.empty()) continue;
+    std::regex re(pattern);
+    std::istringstream t(text);
+    std::string line;
+    bool found = false;
+    while (!found && std::getline(t, line)) found = std::regex_search(line, re);
+    EXPECT_TRUE(found) << what << " has no line matching /" << pattern << "/:\n" << text;
+  }
+}
+
+class RuntimeCase : public testing::TestWithParam<fs::path> {};
+
+TEST_P(RuntimeCase, Runs) {
+  Case c = Parse(GetParam());
+  if (std::string why = Missing(c.requires_); !why.empty()) GTEST_SKIP() << why;
+  ASSERT_TRUE(c.sections.count("script")) << "no `--- script` section";
+  std::string script = testing::TempDir() + "/" + c.name + ".stp";
+  std::ofstream(script) << c.sections["script"];
+  for (auto& [name, text] : c.sections) text = Replace(text, "@SCRIPT@", script);
+  Result r = Execute(c, script);
+  ASSERT_FALSE(r.timed_out) << "timed out after " << c.timeout << " s; stderr:\n" << r.err;
+  EXPECT_EQ(r.status, c.status) << "stderr:\n" << r.err << "stdout:\n" << r.out.substr(0, 4000);
+  if (c.sections.count("stdout")) EXPECT_EQ(r.out, c.sections["stdout"]);
+  if (c.sections.count("stderr")) EXPECT_EQ(r.err, c.sections["stderr"]);
+  if (c.sections.count("stdout-regex"))
+    ExpectLinesMatch("stdout", c.sections["stdout-regex"], r.out);
+  if (c.sections.count("stderr-regex"))
+    ExpectLinesMatch("stderr", c.sections["stderr-regex"], r.err);
+  if (c.stdout_lines >= 0) {
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), c.stdout_lines) << "stderr:\n" << r.err;
+  }
+}
+
+std::vector<fs::path> Cases() {
+  std::vector<fs::path> cases;
+  for (const auto& entry : fs::directory_iterator(BTAP_SOURCE_DIR "/tests/runtime/cases"))
+    if (entry.path().extension() == ".test") cases.push_back(entry.path());
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtime, RuntimeCase, testing::ValuesIn(Cases()),
+                         [](const testing::TestParamInfo<fs::path>& info) {
+                           std::string name = info.param.stem().string();
+                           for (char& ch : name)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace btap

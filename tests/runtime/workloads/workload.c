@@ -1,0 +1,21 @@
+/* A workload whose system calls the runtime tests know: `workload getppid N` calls
+ * getppid() N times; `workload sleep MS` sleeps. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "getppid") == 0) {
+    long n = atol(argv[2]);
+    for (long i = 0; i < n; i++) getppid();
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "sleep") == 0) {
+    long ms = atol(argv[2]);
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, 0);
+    return 0;
+  }
+  return 2;
+}
