@@ -59,6 +59,7 @@ enum HelperId : int64_t {
 
 constexpr uint32_t kMapHash = 1, kMapPercpuArray = 6, kMapLruHash = 9, kMapRingbuf = 27;
 constexpr int64_t kAny = 0;
+constexpr uint32_t kDefaultRingBytes = 4u << 20;
 
 uint32_t NextPow2(uint64_t v) {
   uint32_t p = 1;
@@ -171,7 +172,9 @@ class Lowering {
     lost_ = RuntimeVar("__btap_lost");
     target_ = RuntimeVar("__btap_target");
     realtime_offset_ = RuntimeVar("__btap_realtime_offset");
-    output_ = maps_.Define({"btap_output", kMapRingbuf, options_.ring_buffer_bytes, 0, 0});
+    // Defined at the end, once it is known whether kernel probes write records.
+    output_ = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
+                                       nullptr, "__btap_output_placeholder");
     auto* license = llvm::ConstantDataArray::getString(context_, "GPL");
     auto* g = new llvm::GlobalVariable(module_, license->getType(), true,
                                        llvm::GlobalValue::ExternalLinkage, license, "_license");
@@ -301,6 +304,13 @@ class Lowering {
     llvm::GlobalVariable* scratch = maps_.Define({"btap_scratch", kMapPercpuArray, 1, 4, size});
     scratch_placeholder_->replaceAllUsesWith(scratch);
     scratch_placeholder_->eraseFromParent();
+    // User-side probes print directly; only kernel probes need room in the ring buffer
+    // (and its mapping counts in the runtime's memory).
+    uint32_t ring = options_.ring_buffer_bytes;
+    if (!ring) ring = kernel_records_ ? kDefaultRingBytes : 4096;
+    llvm::GlobalVariable* output = maps_.Define({"btap_output", kMapRingbuf, ring, 0, 0});
+    output_->replaceAllUsesWith(output);
+    output_->eraseFromParent();
   }
 
   // ---- Programs ----
@@ -555,8 +565,10 @@ class Lowering {
     b_.SetInsertPoint(done);
   }
 
-  // Builds a record in the record area; returns its size.
+  // Builds a record in the record area; returns its size. (Records from kernel probes
+  // go through the ring buffer: note that one is needed.)
   Value BuildRecord(record::Kind kind, uint32_t format, const std::vector<Value>& args) {
+    if (!frame_->user_side) kernel_records_ = true;
     Value rec = ScratchAt(uint32_t{0});
     b_.CreateStore(b_.getInt32(static_cast<uint32_t>(kind)), rec);
     b_.CreateStore(b_.getInt32(format), ScratchAt(uint32_t{4}));
@@ -1585,6 +1597,7 @@ class Lowering {
   uint32_t slot_ = 0;   // a string slot: MAXSTRINGLEN rounded up to a power of two
   uint32_t record_size_ = 0;
   uint32_t probe_temps_ = 0;
+  bool kernel_records_ = false;
   bool failed_ = false;
   std::set<std::pair<FileId, uint32_t>> reported_;
   std::set<std::string> names_;

@@ -151,6 +151,10 @@ bool Session::Load(std::string* error) {
     *error = "the kernel refused the compiled probes";
     if (!probe.empty()) *error += " of `" + probe + "`";
     *error += ": " + std::string(std::strerror(-rc));
+    if (rc == -E2BIG)
+      *error +=
+          " (the verifier gave up on its size: a loop that may run too long? MAXACTION "
+          "bounds kernel-side loops)";
     if (!where.empty()) *error += "\n  at " + where;
     *error += "\nthe verifier's last words:\n" + Tail(log, 12);
     return false;

@@ -8,6 +8,7 @@
 //   timeout: 20                                seconds before the case fails (default 30)
 //   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
 //   signal: INT 1.5                            send SIGINT to btap after 1.5 s
+//   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
 //   --- script      the script (written to a file and run)
 //   --- stdout      expected standard output, exactly
 //   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
@@ -43,6 +44,7 @@ struct Case {
   std::string signal;
   double signal_after = 0;
   long stdout_lines = -1;
+  std::vector<std::string> runner;  // btaprun and its arguments, when set
   std::map<std::string, std::string> sections;
 };
 
@@ -100,6 +102,7 @@ Case Parse(const fs::path& path) {
     if (key == "timeout") c.timeout = std::stod(value);
     if (key == "requires") c.requires_ = value;
     if (key == "stdout-lines") c.stdout_lines = std::stol(value);
+    if (key == "runner") c.runner = Words(value);
     if (key == "signal") {
       std::vector<std::string> w = Words(value);
       c.signal = w.empty() ? "" : w[0];
@@ -132,6 +135,14 @@ Result Execute(const Case& c, const std::string& script) {
   std::vector<std::string> argv = {BTAP_BINARY};
   argv.insert(argv.end(), c.args.begin(), c.args.end());
   argv.push_back(script);
+  if (!c.runner.empty()) {
+    std::string object = script + ".bo";
+    std::string compile = std::string(BTAP_BINARY) + " -p4 -o " + object + " " + script;
+    if (std::system(compile.c_str()) != 0) return {};
+    argv = {BTAPRUN_BINARY};
+    argv.insert(argv.end(), c.runner.begin() + 1, c.runner.end());
+    argv.push_back(object);
+  }
   std::string out_path = script + ".out", err_path = script + ".err";
   pid_t pid = fork();
   if (pid == 0) {

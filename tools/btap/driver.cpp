@@ -175,7 +175,7 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
     return false;
   }
   uint32_t ring = c->ring_buffer_bytes;
-  if (ring < 4096 || (ring & (ring - 1))) {
+  if (ring && (ring < 4096 || (ring & (ring - 1)))) {
     *error = "BTAP_RINGBUF_BYTES must be a power of two of at least 4096";
     return false;
   }
