@@ -13,6 +13,7 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/Utils/Cloning.h>
 
 #include <memory>
 #include <mutex>
@@ -75,7 +76,8 @@ bool ConfigureModule(llvm::Module& module, std::string* error) {
   return true;
 }
 
-bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error) {
+bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error,
+                std::string* assembly) {
   std::unique_ptr<llvm::TargetMachine> machine = Machine(error);
   if (!machine) return false;
   module.setTargetTriple(BpfTriple());
@@ -87,6 +89,18 @@ bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string*
     return false;
   }
   Optimise(module, *machine);
+  if (assembly) {
+    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module);
+    llvm::SmallVector<char, 0> text;
+    llvm::raw_svector_ostream text_out(text);
+    llvm::legacy::PassManager print;
+    if (machine->addPassesToEmitFile(print, text_out, nullptr, llvm::CGFT_AssemblyFile)) {
+      *error = "the BPF target cannot print assembly";
+      return false;
+    }
+    print.run(*copy);
+    assembly->assign(text.begin(), text.end());
+  }
   llvm::SmallVector<char, 0> buffer;
   llvm::raw_svector_ostream out(buffer);
   llvm::legacy::PassManager emit;

@@ -22,7 +22,9 @@ bool ConfigureModule(llvm::Module& module, std::string* error);
 // Stores the encoded `.btap.meta` bytes in the module, in their own section.
 void AddMetaSection(llvm::Module& module, const std::vector<uint8_t>& meta);
 
-// Optimises (O2) and emits `module` as a relocatable BPF ELF object.
-bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error);
+// Optimises (O2) and emits `module` as a relocatable BPF ELF object; with `assembly`,
+// also the instructions as text (from a copy of the optimised module).
+bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error,
+                std::string* assembly = nullptr);
 
 }  // namespace btap::codegen

@@ -465,13 +465,21 @@ class Lowering {
     Value zero = Alloca(b_.getInt32Ty());
     b_.CreateStore(b_.getInt32(0), zero);
     frame.scratch = Helper(kMapLookup, ptr_, {scratch_placeholder_, zero});
-    Continue(b_.CreateIsNotNull(frame.scratch), "scratch");
+    auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
+    Continue(has_scratch, "scratch");
 
     Scope scope;
     frame.scopes.push_back(&scope);
     for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
     if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
     Stmt(p.body);
+    // A handler that keeps no strings and prints nothing does not need the scratch space:
+    // dropping its lookup saves a helper call per event.
+    if (frame.scratch->hasOneUse()) {
+      has_scratch->replaceAllUsesWith(b_.getTrue());
+      has_scratch->eraseFromParent();
+      llvm::cast<llvm::Instruction>(frame.scratch)->eraseFromParent();
+    }
     // Blocks after a `next`, `return` or error are unreachable; they end the handler too.
     for (llvm::BasicBlock& block : *fn)
       if (!block.getTerminator()) llvm::BranchInst::Create(frame.exit, &block);
@@ -982,6 +990,7 @@ class Lowering {
         Store(Place{s->var->type == Type::String, true, g.storage}, Zero(s->var->type));
         return;
       }
+      if (!g.map) return;  // statistics: reported where declared
       if (!frame_->user_side) {
         Unsupported(d->range, "deleting a whole array in a kernel-side probe");
         return;
@@ -1632,7 +1641,7 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
     return false;
   }
   AddMetaSection(*module, meta::Encode(out->meta));
-  if (!EmitObject(*module, out->object, &error)) {
+  if (!EmitObject(*module, out->object, &error, options.want_assembly ? &out->assembly : nullptr)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
   }

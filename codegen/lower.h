@@ -28,11 +28,13 @@ struct CompileOptions {
   uint32_t max_action = 1000;       // MAXACTION: iterations of one loop in a kernel probe
   // The output ring buffer: 0 picks 4 MiB when kernel probes print, one page otherwise.
   uint32_t ring_buffer_bytes = 0;
+  bool want_assembly = false;  // fill Compiled::assembly (--dump=bpf-asm)
 };
 
 struct Compiled {
   meta::Meta meta;
   std::string ir;               // the optimised module as text (pass 3's output)
+  std::string assembly;         // BPF instructions as text, when asked for
   std::vector<uint8_t> object;  // the BPF ELF object (.bo)
 };
 

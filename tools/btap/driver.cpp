@@ -304,13 +304,14 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     err << "btap: error: " << why << '\n';
     return 1;
   }
+  compile.want_assembly = options.dump_asm;
   codegen::Compiled compiled;
   if (!codegen::Compile(*program, sm, compile, diags, &compiled)) return failed(3, "translation");
   if (options.verbose)
     err << "Pass 3: translated to BPF (" << compiled.meta.probes.size() << " programs, "
         << compiled.meta.formats.size() << " formats) " << timer3.Report() << '\n';
   if (options.pass == 3) {
-    out << compiled.ir;
+    out << (options.dump_asm ? compiled.assembly : compiled.ir);
     return 0;
   }
   if (options.pass == 4 || !options.module_name.empty() || !options.output_file.empty()) {

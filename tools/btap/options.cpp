@@ -31,6 +31,7 @@ options:
   -a ARCH         architecture for preprocessor conditions
   --compatible=V  language version for `systemtap_v` conditions (default 4.8)
   --runtime=bpf   the runtime (bpf is the only one)
+  --dump=bpf-asm  with -p3: print BPF instructions instead of LLVM IR
   -h, --help      this text;  -V, --version  the version
 )";
 }
@@ -76,6 +77,11 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value != "bpf")
           return fail("unsupported runtime `" + value + "`; btap's only runtime is `bpf`");
+      } else if (name == "dump") {
+        if (!has_value && i + 1 < argv.size()) value = argv[++i];
+        if (value != "bpf-asm")
+          return fail("unknown dump `" + value + "`; `--dump=bpf-asm` prints the instructions");
+        o->dump_asm = true;
       } else if (name == "compatible") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value.empty()) return fail("`--compatible` needs a version");

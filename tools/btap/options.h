@@ -31,6 +31,7 @@ struct Options {
   std::string kernel_release;               // -r RELEASE
   std::string arch;                         // -a ARCH
   std::string compatible = "4.8";           // --compatible=VERSION
+  bool dump_asm = false;                    // --dump=bpf-asm
   bool help = false;
   bool version = false;
 };

@@ -101,6 +101,36 @@ TEST(Driver, Pass4WritesTheObject) {
   EXPECT_TRUE(meta.probes[0].user_side);
 }
 
+TEST(Driver, DumpBpfAsmPrintsInstructions) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-p3", "--dump=bpf-asm", "-e",
+                         "global n; probe kernel.trace(\"raw_syscalls:sys_enter\") { n++ }"},
+                        in, out, err),
+            0)
+      << err.str();
+  // The counter is one atomic add on global data.
+  EXPECT_NE(out.str().find("lock *(u64 *)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("g_n ll"), std::string::npos) << out.str();
+}
+
+TEST(Driver, ObjectsAreDeterministic) {
+  std::string script =
+      "global a; probe kernel.trace(\"raw_syscalls:sys_enter\") { a[execname()]++ }\n"
+      "probe end { foreach (k in a- limit 5) printf(\"%s %d\\n\", k, a[k]) }";
+  std::vector<std::vector<uint8_t>> objects;
+  for (int i = 0; i < 2; ++i) {
+    std::string path = testing::TempDir() + "/determinism" + std::to_string(i) + ".bo";
+    std::istringstream in;
+    std::ostringstream out, err;
+    ASSERT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+    std::ifstream file(path, std::ios::binary);
+    objects.emplace_back((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  }
+  EXPECT_FALSE(objects[0].empty());
+  EXPECT_EQ(objects[0], objects[1]);
+}
+
 TEST(Driver, WhatCannotBeCompiledIsLocated) {
   std::istringstream in;
   std::ostringstream out, err;

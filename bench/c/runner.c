@@ -1,0 +1,59 @@
+// The user-space half of the hand-written libbpf baseline:
+//   runner OBJ hello           load the object, print "hi", exit
+//   runner OBJ count CMD...    count getppid calls while CMD runs
+//   runner OBJ printf CMD...   print one line per getppid call while CMD runs
+#include <bpf/libbpf.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct record {
+  long n;
+  char comm[16];
+};
+
+static int print_record(void* ctx, void* data, size_t size) {
+  const struct record* r = data;
+  printf("record %ld from %s\n", r->n, r->comm);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) return 2;
+  struct bpf_object* obj = bpf_object__open(argv[1]);
+  if (!obj) return 1;
+  const char* mode = argv[2];
+  struct bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    bpf_program__set_autoload(prog, strcmp(mode, "count") == 0
+                                         ? strcmp(bpf_program__name(prog), "count_calls") == 0
+                                         : strcmp(mode, "printf") == 0 &&
+                                               strcmp(bpf_program__name(prog), "print_calls") == 0);
+  }
+  if (bpf_object__load(obj)) return 1;
+  if (strcmp(mode, "hello") == 0) {
+    printf("hi\n");
+    bpf_object__close(obj);
+    return 0;
+  }
+  struct bpf_link* link = NULL;
+  bpf_object__for_each_program(prog, obj) if (bpf_program__autoload(prog)) link =
+      bpf_program__attach(prog);
+  if (!link) return 1;
+  struct ring_buffer* rb = ring_buffer__new(
+      bpf_map__fd(bpf_object__find_map_by_name(obj, "records")), print_record, NULL, NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execvp(argv[3], argv + 3);
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, WNOHANG) == 0) ring_buffer__poll(rb, 100);
+  bpf_link__destroy(link);
+  ring_buffer__consume(rb);
+  fflush(stdout);
+  ring_buffer__free(rb);
+  bpf_object__close(obj);
+  return 0;
+}
