@@ -607,13 +607,16 @@ class Lowering {
     Dead();
   }
 
-  // Fails unless `ok` holds.
-  void Check(Value ok, const std::string& message) {
+  // Fails with `message` unless `ok` holds.
+  void Check(Value ok, const std::string& message) { CheckFormat(ok, EscapePercent(message), {}); }
+
+  // Fails with a formatted message (a printf format and its arguments) unless `ok` holds.
+  void CheckFormat(Value ok, const std::string& format, std::vector<Value> args) {
     auto* bad = llvm::BasicBlock::Create(context_, "error", frame_->fn);
     auto* good = llvm::BasicBlock::Create(context_, "ok", frame_->fn);
     b_.CreateCondBr(ok, good, bad);
     b_.SetInsertPoint(bad);
-    Fail(EscapePercent(message));
+    Fail(format, std::move(args));
     b_.SetInsertPoint(good);
   }
 
@@ -1525,13 +1528,10 @@ class Lowering {
         Value rc = Helper(user ? kProbeReadUserStr : kProbeReadKernelStr, i64_,
                           {slot, size, b_.CreateIntToPtr(address, ptr_)});
         std::string what = user ? "user string copy fault" : "kernel string copy fault";
-        auto* bad = llvm::BasicBlock::Create(context_, "fault", frame_->fn);
-        auto* good = llvm::BasicBlock::Create(context_, "copied", frame_->fn);
-        b_.CreateCondBr(b_.CreateICmpSGE(rc, b_.getInt64(0)), good, bad);
-        b_.SetInsertPoint(bad);
-        Fail(what + " %d at %p" + EscapePercent(Near("identifier", c->name, c->range)),
-             {rc, address});
-        b_.SetInsertPoint(good);
+        CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+                    what + " at %p [man error::fault]" +
+                        EscapePercent(Near("identifier", c->name, c->range)),
+                    {address});
         return slot;
       }
       case Intrinsic::kernel_read:
@@ -1548,14 +1548,11 @@ class Lowering {
         Value rc = Helper(
             user ? kProbeReadUser : kProbeReadKernel, i64_,
             {buf, b_.getInt32(static_cast<uint32_t>(n->value)), b_.CreateIntToPtr(address, ptr_)});
-        auto* bad = llvm::BasicBlock::Create(context_, "fault", frame_->fn);
-        auto* good = llvm::BasicBlock::Create(context_, "read", frame_->fn);
-        b_.CreateCondBr(b_.CreateICmpSGE(rc, b_.getInt64(0)), good, bad);
-        b_.SetInsertPoint(bad);
-        Fail(std::string(user ? "user" : "kernel") + " memory read fault at %p" +
-                 EscapePercent(Near("identifier", c->name, c->range)),
-             {address});
-        b_.SetInsertPoint(good);
+        CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+                    std::string(user ? "user" : "kernel") +
+                        " memory read fault at %p [man error::fault]" +
+                        EscapePercent(Near("identifier", c->name, c->range)),
+                    {address});
         return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(n->value), true);
       }
       case Intrinsic::exit:

@@ -10,17 +10,27 @@
 
 namespace btap::runtime {
 
-bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::string* error) {
+ElfHandle OpenElf(std::span<const uint8_t> object, std::string* error) {
   if (elf_version(EV_CURRENT) == EV_NONE) {
     *error = "libelf cannot be initialised";
-    return false;
+    return ElfHandle(nullptr, elf_end);
   }
   // elf_memory wants a mutable buffer; it does not write to it when reading.
-  std::unique_ptr<Elf, int (*)(Elf*)> elf(
+  ElfHandle elf(
       elf_memory(const_cast<char*>(reinterpret_cast<const char*>(object.data())), object.size()),
       elf_end);
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) {
+    *error = "not an ELF object";
+    return ElfHandle(nullptr, elf_end);
+  }
+  return elf;
+}
+
+bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::string* error) {
+  ElfHandle elf = OpenElf(object, error);
+  if (!elf) return false;
   GElf_Ehdr header;
-  if (!elf || elf_kind(elf.get()) != ELF_K_ELF || !gelf_getehdr(elf.get(), &header)) {
+  if (!gelf_getehdr(elf.get(), &header)) {
     *error = "not an ELF object";
     return false;
   }

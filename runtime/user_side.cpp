@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "common/user_helpers.h"
+#include "runtime/object.h"
 
 namespace btap::runtime {
 
@@ -79,15 +80,10 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   meta_ = &meta;
   sink_ = std::move(sink);
   format_ = std::move(formatter);
-  if (elf_version(EV_CURRENT) == EV_NONE) {
-    *error = "libelf cannot be initialised";
-    return false;
-  }
-  std::unique_ptr<Elf, int (*)(Elf*)> elf(
-      elf_memory(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())), bytes.size()),
-      elf_end);
+  ElfHandle elf = OpenElf(bytes, error);
+  if (!elf) return false;
   size_t names;
-  if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) {
+  if (elf_getshdrstrndx(elf.get(), &names) != 0) {
     *error = "malformed ELF object";
     return false;
   }
