@@ -30,10 +30,10 @@ TEST(Session, LostRecordsAreCounted) {
   if (!std::filesystem::exists("/sys/kernel/tracing/events/syscalls/sys_enter_getppid"))
     GTEST_SKIP() << "no syscalls:sys_enter_getppid tracepoint";
   // A one-page ring buffer that nobody reads while the probe writes 2,000 records.
-  std::vector<uint8_t> object = Compile(
-      {"-D", "BTAP_RINGBUF_BYTES=4096", "-e",
-       "probe kernel.trace(\"syscalls:sys_enter_getppid\") { if (pid() == " +
-           std::to_string(getpid()) + ") printf(\"%d %s\\n\", pid(), execname()) }"});
+  std::vector<uint8_t> object =
+      Compile({"-D", "BTAP_RINGBUF_BYTES=4096", "-e",
+               "probe kernel.trace(\"syscalls:sys_enter_getppid\") { if (pid() == " +
+                   std::to_string(getpid()) + ") printf(\"%d %s\\n\", pid(), execname()) }"});
   Session session;
   std::string error;
   ASSERT_TRUE(session.Open(std::move(object), &error)) << error;
