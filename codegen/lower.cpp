@@ -26,6 +26,7 @@
 #include "codegen/maps.h"
 #include "common/output_record.h"
 #include "common/printf_format.h"
+#include "common/stats.h"
 #include "common/user_helpers.h"
 #include "frontend/ast_walk.h"
 #include "semantic/intrinsics.h"
@@ -57,7 +58,9 @@ enum HelperId : int64_t {
   kRingbufOutput = 130,
 };
 
-constexpr uint32_t kMapHash = 1, kMapPercpuArray = 6, kMapLruHash = 9, kMapRingbuf = 27;
+constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
+                   kMapRingbuf = 27;
+constexpr int64_t kNoExist = 1;
 constexpr int64_t kAny = 0;
 constexpr uint32_t kDefaultRingBytes = 4u << 20;
 
@@ -80,6 +83,8 @@ struct GlobalInfo {
   uint32_t key_size = 0;
   uint32_t value_size = 0;
   uint32_t meta_index = 0;
+  bool stats = false;
+  stats::Shape shape;  // statistics: the histogram its uses ask for
 };
 
 struct Loop {
@@ -123,6 +128,7 @@ class Lowering {
     scratch_placeholder_ =
         new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage, nullptr,
                                  "__btap_scratch_placeholder");
+    ScanHistograms();
     for (const sema::Variable* g : program_.globals) DefineGlobal(g);
     for (const sema::Probe* p : program_.probes) LowerProbe(*p);
     FinishScratch();
@@ -191,9 +197,23 @@ class Lowering {
                : v->type == Type::Stats ? meta::ValueType::Stats
                                         : meta::ValueType::Long;
     mg.print_at_exit = v->written && !v->read;
-    SourceRange at = v->global ? v->global->range : v->decl;
     if (v->type == Type::Stats) {
-      Unsupported(at, "statistics (`<<<`)", "; they come with the statistics work");
+      info.stats = true;
+      auto shape = shapes_.find(v);
+      if (shape != shapes_.end()) info.shape = shape->second;
+      info.value_size = info.shape.Slots() * 8;
+      max_stats_value_ = std::max(max_stats_value_, info.value_size);
+      for (Type k : v->key_types) {
+        info.key_offsets.push_back(info.key_size);
+        info.key_size += k == Type::String ? slot_ : 8;
+        mg.keys.push_back(k == Type::String ? meta::ValueType::String : meta::ValueType::Long);
+      }
+      uint32_t entries = v->global && v->global->size > 0 ? static_cast<uint32_t>(v->global->size)
+                                                          : options_.max_map_entries;
+      if (v->arity <= 0)
+        info.map = maps_.Define({name, kMapPercpuArray, 1, 4, info.value_size});
+      else
+        info.map = maps_.Define({name, kMapPercpuHash, entries, info.key_size, info.value_size});
     } else if (v->arity <= 0) {
       llvm::Type* type = v->type == Type::String
                              ? static_cast<llvm::Type*>(llvm::ArrayType::get(b_.getInt8Ty(), slot_))
@@ -228,6 +248,46 @@ class Lowering {
     info.meta_index = static_cast<uint32_t>(meta_.globals.size());
     meta_.globals.push_back(std::move(mg));
     globals_[v] = std::move(info);
+  }
+
+  // A statistics variable keeps the one histogram its uses ask for.
+  void ScanHistograms() {
+    auto visit = [&](ast::Node* n) {
+      auto* h = ast::As<ast::HistOp>(n);
+      if (!h) return;
+      const sema::Variable* v = AggregateVar(h->operand);
+      if (!v) return;
+      stats::Shape shape;
+      if (h->op == ast::AtWord::HistLog) {
+        shape.hist = stats::Hist::Log;
+      } else {
+        if (h->params.size() != 3 || h->params[2] <= 0 || h->params[1] <= h->params[0] ||
+            (h->params[1] - h->params[0]) / h->params[2] > 1000) {
+          Unsupported(h->range, "this histogram",
+                      ": it needs start < stop, an interval > 0 and at most 1000 buckets");
+          return;
+        }
+        shape.hist = stats::Hist::Linear;
+        shape.start = h->params[0];
+        shape.stop = h->params[1];
+        shape.interval = h->params[2];
+      }
+      auto [it, added] = shapes_.emplace(v, shape);
+      if (!added && (it->second.hist != shape.hist || it->second.start != shape.start ||
+                     it->second.stop != shape.stop || it->second.interval != shape.interval))
+        Unsupported(h->range, "a second kind of histogram of `" + std::string(v->name) + "`",
+                    "; a statistics variable keeps one histogram");
+    };
+    for (const sema::Probe* p : program_.probes) ast::WalkTree(p->body, visit);
+    for (const sema::Function* f : program_.functions)
+      if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, visit);
+  }
+
+  static const sema::Variable* AggregateVar(ast::Expr* operand) {
+    if (auto* s = ast::As<ast::Symbol>(operand)) return s->var;
+    if (auto* a = ast::As<ast::ArrayIndex>(operand))
+      if (auto* s = ast::As<ast::Symbol>(a->base)) return s->var;
+    return nullptr;
   }
 
   std::string UniqueName(std::string name) {
@@ -300,6 +360,16 @@ class Lowering {
                     {"the probes need " + std::to_string(size) +
                      " bytes of per-CPU scratch space for strings and records, more than the "
                      "kernel's 32768; lower MAXSTRINGLEN with -D MAXSTRINGLEN=N"});
+    }
+    if (zeros_) {
+      auto* type = llvm::ArrayType::get(b_.getInt8Ty(), max_stats_value_);
+      auto* zeros =
+          new llvm::GlobalVariable(module_, type, true, llvm::GlobalValue::InternalLinkage,
+                                   llvm::ConstantAggregateZero::get(type), "zeros");
+      zeros->setSection(".rodata");
+      zeros->setAlignment(llvm::Align(8));
+      zeros_->replaceAllUsesWith(zeros);
+      zeros_->eraseFromParent();
     }
     llvm::GlobalVariable* scratch = maps_.Define({"btap_scratch", kMapPercpuArray, 1, 4, size});
     scratch_placeholder_->replaceAllUsesWith(scratch);
@@ -701,7 +771,7 @@ class Lowering {
       auto* s = ast::As<ast::Symbol>(a->base);
       if (!s || !s->var || s->var->kind != sema::VarKind::Global) return false;
       auto it = globals_.find(s->var);
-      if (it == globals_.end() || !it->second.map) return false;
+      if (it == globals_.end() || !it->second.map || it->second.stats) return false;
       place->is_string = s->var->type == Type::String;
       place->element = a;
       place->array = &it->second;
@@ -932,8 +1002,12 @@ class Lowering {
       Unsupported(f->range, "`foreach` over this");
       return;
     }
-    if (f->has_slice || f->sort_aggregate != ast::AtWord::None) {
-      Unsupported(f->range, "`foreach` with slices or aggregate sorting");
+    if (f->has_slice) {
+      Unsupported(f->range, "`foreach` over a slice");
+      return;
+    }
+    if (g->stats && f->value) {
+      Unsupported(f->value->range, "binding a statistics value", "; use @count(a[k]) and the like");
       return;
     }
     if (!frame_->user_side) {
@@ -942,7 +1016,28 @@ class Lowering {
       return;
     }
     Value limit = f->limit ? Expr(f->limit) : b_.getInt64(-1);
-    uint64_t how = user_helper::ForeachHow(g->meta_index, f->sort_column, f->sort_direction);
+    stats::Op aggregate = stats::Op::Count;  // how statistics sort without an @op
+    switch (f->sort_aggregate) {
+      case ast::AtWord::Sum:
+        aggregate = stats::Op::Sum;
+        break;
+      case ast::AtWord::Min:
+        aggregate = stats::Op::Min;
+        break;
+      case ast::AtWord::Max:
+        aggregate = stats::Op::Max;
+        break;
+      case ast::AtWord::Avg:
+        aggregate = stats::Op::Avg;
+        break;
+      case ast::AtWord::Variance:
+        aggregate = stats::Op::Variance;
+        break;
+      default:
+        break;
+    }
+    uint64_t how = user_helper::ForeachHow(g->meta_index, f->sort_column, f->sort_direction,
+                                           static_cast<uint32_t>(aggregate));
     Value key = ScratchAt(TempBytes(g->key_size));
     Value value = ScratchAt(TempBytes(g->value_size));
     Value iter = Helper(user_helper::kForeachBegin, i64_, {g->map, b_.getInt64(how), limit});
@@ -1162,8 +1257,9 @@ class Lowering {
       case Kind::Probewrite:
         return b_.getInt64(static_cast<ast::Probewrite*>(e)->written ? 1 : 0);
       case Kind::StatOp:
+        return StatOp(static_cast<ast::StatOp*>(e));
       case Kind::HistOp:
-        Unsupported(e->range, "statistics", "; they come with the statistics work");
+        Unsupported(e->range, "a histogram here", "; print it with print() or println()");
         return nullptr;
       case Kind::RegexMatch:
         Unsupported(e->range, "regular expression matching");
@@ -1319,7 +1415,7 @@ class Lowering {
 
   Value Assign(ast::Assign* a) {
     if (a->op == Tok::StatAccum) {
-      Unsupported(a->range, "statistics (`<<<`)", "; they come with the statistics work");
+      Accumulate(a);
       return nullptr;
     }
     Place p;
@@ -1376,6 +1472,208 @@ class Lowering {
     llvm::Type* narrow = b_.getIntNTy(size * 8);
     Value t = b_.CreateTrunc(v, narrow);
     return is_signed ? b_.CreateSExt(t, i64_) : b_.CreateZExt(t, i64_);
+  }
+
+  // ---- Statistics ----
+
+  // The statistics variable or element an aggregate names: its map and key.
+  bool StatsPlace(ast::Expr* operand, const GlobalInfo** info, Value* key) {
+    const sema::Variable* v = AggregateVar(operand);
+    auto it = v ? globals_.find(v) : globals_.end();
+    if (it == globals_.end() || !it->second.stats || !it->second.map) return false;
+    *info = &it->second;
+    if (auto* a = ast::As<ast::ArrayIndex>(operand)) {
+      *key = Key(a, it->second);
+      return *key != nullptr;
+    }
+    Value zero = Alloca(b_.getInt32Ty());
+    b_.CreateStore(b_.getInt32(0), zero);
+    *key = zero;
+    return true;
+  }
+
+  Value Slot(Value value, uint32_t slot) { return b_.CreateConstGEP1_64(i64_, value, slot); }
+
+  // x <<< v: this CPU's copy of the value is updated (no other CPU writes it).
+  void Accumulate(ast::Assign* a) {
+    const GlobalInfo* g = nullptr;
+    Value key = nullptr;
+    if (!StatsPlace(a->lhs, &g, &key)) {
+      Unsupported(a->range, "this `<<<`");
+      return;
+    }
+    Value v = Expr(a->rhs);
+    Value value = Helper(kMapLookup, ptr_, {g->map, key});
+    if (ast::Is<ast::ArrayIndex>(a->lhs)) {
+      // A new element starts from zeros.
+      auto* create = llvm::BasicBlock::Create(context_, "new", frame_->fn);
+      auto* have = llvm::BasicBlock::Create(context_, "have", frame_->fn);
+      auto* entry_end = b_.GetInsertBlock();
+      b_.CreateCondBr(b_.CreateIsNull(value), create, have);
+      b_.SetInsertPoint(create);
+      Helper(kMapUpdate, i64_, {g->map, key, Zeros(), b_.getInt64(kNoExist)});
+      Value created = Helper(kMapLookup, ptr_, {g->map, key});
+      Check(b_.CreateIsNotNull(created),
+            "Array overflow, check MAXMAPENTRIES" +
+                Near("identifier", ArrayName(ast::As<ast::ArrayIndex>(a->lhs)), a->lhs->range));
+      auto* create_end = b_.GetInsertBlock();
+      b_.CreateBr(have);
+      b_.SetInsertPoint(have);
+      auto* phi = b_.CreatePHI(ptr_, 2);
+      phi->addIncoming(value, entry_end);
+      phi->addIncoming(created, create_end);
+      value = phi;
+    } else {
+      Continue(b_.CreateIsNotNull(value), "stats");
+    }
+    Value count = b_.CreateLoad(i64_, Slot(value, stats::kCount));
+    Value first = b_.CreateICmpEQ(count, b_.getInt64(0));
+    b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), Slot(value, stats::kCount));
+    b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSum)), v),
+                   Slot(value, stats::kSum));
+    b_.CreateStore(
+        b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSumSquares)), b_.CreateMul(v, v)),
+        Slot(value, stats::kSumSquares));
+    Value min = b_.CreateLoad(i64_, Slot(value, stats::kMin));
+    Value max = b_.CreateLoad(i64_, Slot(value, stats::kMax));
+    b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSLT(v, min)), v, min),
+                   Slot(value, stats::kMin));
+    b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSGT(v, max)), v, max),
+                   Slot(value, stats::kMax));
+    if (g->shape.hist == stats::Hist::None) return;
+    Value bucket = Bucket(v, g->shape);
+    Value at = b_.CreateGEP(i64_, value, b_.CreateAdd(bucket, b_.getInt64(stats::kBuckets)));
+    b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, at), b_.getInt64(1)), at);
+  }
+
+  // The histogram bucket of v, bounded so that the verifier can see it.
+  Value Bucket(Value v, const stats::Shape& shape) {
+    if (shape.hist == stats::Hist::Log) {
+      Value negative = b_.CreateICmpSLT(v, b_.getInt64(0));
+      Value magnitude = b_.CreateSelect(negative, b_.CreateNeg(v), v);
+      // floor(log2(magnitude)) by halving (LLVM's BPF backend cannot lower ctlz).
+      Value log2 = b_.getInt64(0);
+      for (int shift : {32, 16, 8, 4, 2, 1}) {
+        Value high = b_.CreateICmpUGE(magnitude, b_.getInt64(int64_t{1} << shift));
+        magnitude = b_.CreateSelect(high, b_.CreateLShr(magnitude, shift), magnitude);
+        log2 = b_.CreateSelect(high, b_.CreateAdd(log2, b_.getInt64(shift)), log2);
+      }
+      Value up = b_.CreateAdd(log2, b_.getInt64(stats::kLogZero + 1));
+      Value down = b_.CreateSub(b_.getInt64(stats::kLogZero - 1), log2);
+      Value index = b_.CreateSelect(negative, down, up);
+      index =
+          b_.CreateSelect(b_.CreateICmpEQ(v, b_.getInt64(0)), b_.getInt64(stats::kLogZero), index);
+      return b_.CreateAnd(index, b_.getInt64(stats::kLogBuckets - 1));
+    }
+    uint32_t buckets = shape.Buckets();
+    Value below = b_.CreateICmpSLT(v, b_.getInt64(shape.start));
+    Value offset = b_.CreateSub(v, b_.getInt64(shape.start));
+    Value index = b_.CreateAdd(b_.CreateUDiv(offset, b_.getInt64(shape.interval)), b_.getInt64(1));
+    index = b_.CreateSelect(b_.CreateICmpUGT(index, b_.getInt64(buckets - 1)),
+                            b_.getInt64(buckets - 1), index);
+    index = b_.CreateSelect(below, b_.getInt64(0), index);
+    // The verifier needs a bound it can see: a mask that changes nothing.
+    return b_.CreateAnd(index, b_.getInt64(NextPow2(buckets) - 1));
+  }
+
+  Value Zeros() {
+    if (!zeros_) {
+      zeros_ = new llvm::GlobalVariable(module_, llvm::ArrayType::get(b_.getInt8Ty(), 1), true,
+                                        llvm::GlobalValue::InternalLinkage, nullptr, "zeros");
+      zeros_->setSection(".rodata");
+      zeros_->setAlignment(llvm::Align(8));
+    }
+    return zeros_;
+  }
+
+  // The merged value of a statistics variable or element (user side: the interpreter
+  // merges the CPUs' copies), or null when it has none.
+  Value MergedStats(ast::Expr* operand, SourceRange at) {
+    const GlobalInfo* g = nullptr;
+    Value key = nullptr;
+    if (!frame_->user_side) {
+      Unsupported(at, "reading statistics in a kernel-side probe",
+                  "; read them in begin, end, error or task-free timer probes");
+      return nullptr;
+    }
+    if (!StatsPlace(operand, &g, &key)) {
+      Unsupported(at, "this aggregate");
+      return nullptr;
+    }
+    return Helper(kMapLookup, ptr_, {g->map, key});
+  }
+
+  Value StatOp(ast::StatOp* s) {
+    Value value = MergedStats(s->operand, s->range);
+    if (!value) return nullptr;
+    auto* have = llvm::BasicBlock::Create(context_, "stats", frame_->fn);
+    auto* none = llvm::BasicBlock::Create(context_, "nostats", frame_->fn);
+    auto* done = llvm::BasicBlock::Create(context_, "aggregate", frame_->fn);
+    b_.CreateCondBr(b_.CreateIsNotNull(value), have, none);
+    b_.SetInsertPoint(have);
+    Value count = b_.CreateLoad(i64_, Slot(value, stats::kCount));
+    Value result = nullptr;
+    bool needs_data = s->op != ast::AtWord::Count && s->op != ast::AtWord::Sum;
+    std::string empty =
+        "empty aggregate" +
+        Near("operator", "@" + std::string(frontend::AtWordSpelling(s->op)), s->range);
+    if (needs_data) Check(b_.CreateICmpSGT(count, b_.getInt64(0)), empty);
+    switch (s->op) {
+      case ast::AtWord::Count:
+        result = count;
+        break;
+      case ast::AtWord::Sum:
+        result = b_.CreateLoad(i64_, Slot(value, stats::kSum));
+        break;
+      case ast::AtWord::Min:
+        result = b_.CreateLoad(i64_, Slot(value, stats::kMin));
+        break;
+      case ast::AtWord::Max:
+        result = b_.CreateLoad(i64_, Slot(value, stats::kMax));
+        break;
+      case ast::AtWord::Avg:
+        result = Divide(false, b_.CreateLoad(i64_, Slot(value, stats::kSum)), count, s, nullptr,
+                        nullptr);
+        break;
+      default: {
+        // (n * sum(x^2) - sum(x)^2) / (n * (n - 1)), 0 for a single sample.
+        Value sum = b_.CreateLoad(i64_, Slot(value, stats::kSum));
+        Value squares = b_.CreateLoad(i64_, Slot(value, stats::kSumSquares));
+        Value top = b_.CreateSub(b_.CreateMul(count, squares), b_.CreateMul(sum, sum));
+        Value bottom = b_.CreateMul(count, b_.CreateSub(count, b_.getInt64(1)));
+        Value one = b_.CreateICmpSLE(count, b_.getInt64(1));
+        bottom = b_.CreateSelect(one, b_.getInt64(1), bottom);
+        result =
+            b_.CreateSelect(one, b_.getInt64(0), Divide(false, top, bottom, s, nullptr, nullptr));
+        break;
+      }
+    }
+    auto* have_end = b_.GetInsertBlock();
+    b_.CreateBr(done);
+    b_.SetInsertPoint(none);
+    if (needs_data) Fail(EscapePercent(empty));
+    auto* none_end = b_.GetInsertBlock();
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    auto* phi = b_.CreatePHI(i64_, 2);
+    phi->addIncoming(result, have_end);
+    phi->addIncoming(b_.getInt64(0), none_end);
+    return phi;
+  }
+
+  void PrintHistogram(ast::HistOp* h) {
+    Value value = MergedStats(h->operand, h->range);
+    if (!value) return;
+    const sema::Variable* v = AggregateVar(h->operand);
+    const stats::Shape& shape = globals_[v].shape;
+    std::string empty =
+        "empty aggregate" +
+        Near("operator", "@" + std::string(frontend::AtWordSpelling(h->op)), h->range);
+    Check(b_.CreateIsNotNull(value), empty);
+    Check(b_.CreateICmpSGT(b_.CreateLoad(i64_, Slot(value, stats::kCount)), b_.getInt64(0)), empty);
+    uint64_t packed = static_cast<uint64_t>(shape.hist) | (uint64_t{shape.Buckets()} << 8);
+    Helper(user_helper::kPrintHistogram, i64_,
+           {value, b_.getInt64(packed), b_.getInt64(shape.start), b_.getInt64(shape.interval)});
   }
 
   // ---- Calls ----
@@ -1462,6 +1760,19 @@ class Lowering {
         format += rest[i]->type == Type::String ? "%s" : "%d";
       }
       if (name == "println" || name == "printdln") format += "\n";
+    }
+    if (!to_string && rest.size() == 1 && ast::Is<ast::HistOp>(rest[0]) &&
+        (name == "print" || name == "println")) {
+      PrintHistogram(static_cast<ast::HistOp*>(rest[0]));
+      if (name == "println") Record(record::Kind::Printf, FormatId("\n"), {});
+      return nullptr;
+    }
+    for (ast::Expr* a : rest) {
+      if (ast::Is<ast::HistOp>(a)) {
+        Unsupported(a->range, "a histogram among other arguments",
+                    "; print it alone with print() or println()");
+        return nullptr;
+      }
     }
     for (ast::Expr* a : rest) args.push_back(Expr(a));
     if (!to_string) {
@@ -1610,6 +1921,9 @@ class Lowering {
   std::map<std::string, llvm::GlobalVariable*> literals_;
   std::map<std::string, uint32_t> format_ids_;
   std::map<const sema::Variable*, GlobalInfo> globals_;
+  std::map<const sema::Variable*, stats::Shape> shapes_;
+  uint32_t max_stats_value_ = 0;
+  llvm::GlobalVariable* zeros_ = nullptr;  // read-only zeros to clear a new statistics value
   std::map<FileId, llvm::DIFile*> files_;
   llvm::GlobalVariable* exiting_ = nullptr;
   llvm::GlobalVariable* lost_ = nullptr;

@@ -11,7 +11,9 @@ namespace btap::user_helper {
 // long foreach_begin(void *map, u64 how, long limit): snapshots the map's entries, sorted
 // as `how` says (bits 0-15: the global's index in the object's metadata; bits 16-23: the
 // sort column, 0 = value, k = k-th key; bits 24-31: 0 unsorted, 1 ascending, 2
-// descending); keeps at most `limit` entries when limit >= 0. Returns an iterator id, or
+// descending; bits 32-39: for statistics, the aggregate a value sorts by, as
+// stats::Op); keeps at most `limit` entries when limit >= 0. Statistics values come
+// out merged over the CPUs. Returns an iterator id, or
 // 0 when the map is empty.
 inline constexpr int32_t kForeachBegin = 0x10001;
 // long foreach_next(long iterator, void *key, void *value): copies the next entry's key
@@ -24,13 +26,20 @@ inline constexpr int32_t kMapClear = 0x10003;
 // record (as print statements build them) into dst, truncated and NUL-terminated.
 inline constexpr int32_t kSprintf = 0x10004;
 
+// long print_histogram(void *value, u64 shape, long start, long interval): prints the
+// merged statistics value's histogram (shape: bits 0-7 the kind, 1 log / 2 linear; bits
+// 8-31 the bucket count).
+inline constexpr int32_t kPrintHistogram = 0x10005;
+
 // How foreach_begin's `how` is packed.
-inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction) {
+inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction,
+                                     uint32_t aggregate = 0) {
   return global | (uint64_t{column} << 16) |
          (uint64_t(direction == 0  ? 0
                    : direction > 0 ? 1
                                    : 2)
-          << 24);
+          << 24) |
+         (uint64_t{aggregate} << 32);
 }
 
 }  // namespace btap::user_helper

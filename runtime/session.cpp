@@ -181,7 +181,8 @@ bool Session::Load(std::string* error) {
     *text = why;
     return false;
   };
-  if (!user_->Prepare(object_, bpf_, meta_, sink, format, error)) return false;
+  auto text = [this](const std::string& t) { pending_ += t; };
+  if (!user_->Prepare(object_, bpf_, meta_, sink, format, text, error)) return false;
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
   return true;

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/stats.h"
 #include "common/user_helpers.h"
 #include "runtime/object.h"
 
@@ -28,6 +29,33 @@ struct UserSide::MapRef {
   uint32_t value_size = 0;
   const meta::Global* global = nullptr;
   std::vector<uint8_t> local;  // per-CPU scratch: this side's own copy
+  bool stats = false;          // per-CPU statistics: read merged over the CPUs
+
+  // Reads one element; statistics come merged. False when it is missing.
+  bool Read(const void* key, std::vector<uint8_t>& value) const {
+    value.assign(value_size, 0);
+    if (!stats) return bpf_map_lookup_elem(fd, key, value.data()) == 0;
+    int cpus = libbpf_num_possible_cpus();
+    size_t stride = (value_size + 7) & ~size_t{7};
+    std::vector<uint8_t> all(stride * static_cast<size_t>(cpus > 0 ? cpus : 1));
+    if (bpf_map_lookup_elem(fd, key, all.data()) != 0) return false;
+    std::vector<int64_t> total(value_size / 8, 0), one(value_size / 8);
+    for (int cpu = 0; cpu < cpus; ++cpu) {
+      std::memcpy(one.data(), all.data() + stride * cpu, value_size);
+      stats::Merge(total, one);
+    }
+    std::memcpy(value.data(), total.data(), value_size);
+    return true;
+  }
+  // Writes one element; a merged statistics value goes to the first CPU's copy.
+  int Write(const void* key, const void* value, uint64_t flags) const {
+    if (!stats) return bpf_map_update_elem(fd, key, value, flags);
+    int cpus = libbpf_num_possible_cpus();
+    size_t stride = (value_size + 7) & ~size_t{7};
+    std::vector<uint8_t> all(stride * static_cast<size_t>(cpus > 0 ? cpus : 1), 0);
+    std::memcpy(all.data(), value, value_size);
+    return bpf_map_update_elem(fd, key, all.data(), flags);
+  }
 };
 
 // A value looked up during one run: programs may change it in place, so it is written
@@ -76,8 +104,10 @@ UserSide::~UserSide() {
 }
 
 bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const meta::Meta& meta,
-                       RecordSink sink, RecordFormatter formatter, std::string* error) {
+                       RecordSink sink, RecordFormatter formatter, TextSink text,
+                       std::string* error) {
   meta_ = &meta;
+  text_ = std::move(text);
   sink_ = std::move(sink);
   format_ = std::move(formatter);
   ElfHandle elf = OpenElf(bytes, error);
@@ -159,7 +189,8 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     ref->value_size = bpf_map__value_size(map);
     for (const meta::Global& g : meta.globals)
       if (g.map == name) ref->global = &g;
-    if (ref->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+    ref->stats = ref->global && ref->global->value == meta::ValueType::Stats;
+    if (ref->type == BPF_MAP_TYPE_PERCPU_ARRAY && !ref->stats) {
       ref->local.assign(ref->value_size + 64, 0);
       persistent_.push_back({ref->local.data(), ref->local.size(), true});
     }
@@ -241,6 +272,7 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   bind(user_helper::kForeachNext, &UserSide::ForeachNext);
   bind(user_helper::kMapClear, &UserSide::Clear);
   bind(user_helper::kSprintf, &UserSide::Sprintf);
+  bind(user_helper::kPrintHistogram, &UserSide::PrintHistogram);
   interpreter_.SetHelper(BPF_FUNC_ktime_get_ns,
                          [](const uint64_t*, std::string*) { return Monotonic(CLOCK_MONOTONIC); });
   interpreter_.SetHelper(BPF_FUNC_jiffies64, [](const uint64_t*, std::string*) {
@@ -298,7 +330,7 @@ UserSide::MapRef* UserSide::Map(uint64_t handle, std::string* error) {
 uint64_t UserSide::Lookup(const uint64_t a[5], std::string* error) {
   MapRef* m = Map(a[0], error);
   if (!m) return 0;
-  if (m->type == BPF_MAP_TYPE_PERCPU_ARRAY) return reinterpret_cast<uint64_t>(m->local.data());
+  if (!m->local.empty()) return reinterpret_cast<uint64_t>(m->local.data());
   if (!interpreter_.Accessible(a[1], m->key_size, false)) {
     *error = "map lookup: key out of bounds";
     return 0;
@@ -310,8 +342,7 @@ uint64_t UserSide::Lookup(const uint64_t a[5], std::string* error) {
   auto c = std::make_unique<Cached>();
   c->map = m;
   c->key.assign(key, key + m->key_size);
-  c->value.assign(m->value_size, 0);
-  if (bpf_map_lookup_elem(m->fd, c->key.data(), c->value.data()) != 0) return 0;
+  if (!m->Read(c->key.data(), c->value)) return 0;
   c->original = c->value;
   interpreter_.AddRegion(c->value.data(), c->value.size(), true);
   cache_.push_back(std::move(c));
@@ -328,7 +359,7 @@ uint64_t UserSide::Update(const uint64_t a[5], std::string* error) {
   }
   const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
   const auto* value = reinterpret_cast<const uint8_t*>(a[2]);
-  if (bpf_map_update_elem(m->fd, key, value, a[3]) != 0) return static_cast<uint64_t>(-errno);
+  if (m->Write(key, value, a[3]) != 0) return static_cast<uint64_t>(-errno);
   for (auto& c : cache_)
     if (c->live && c->map == m && std::equal(c->key.begin(), c->key.end(), key)) {
       std::memmove(c->value.data(), value, m->value_size);
@@ -353,7 +384,7 @@ uint64_t UserSide::Delete(const uint64_t a[5], std::string* error) {
 void UserSide::Flush() {
   for (auto& c : cache_)
     if (c->live && c->value != c->original) {
-      bpf_map_update_elem(c->map->fd, c->key.data(), c->value.data(), BPF_EXIST);
+      c->map->Write(c->key.data(), c->value.data(), BPF_EXIST);
       c->original = c->value;
     }
 }
@@ -421,8 +452,7 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
   while (bpf_map_get_next_key(m->fd, prev, next.data()) == 0) {
     key = next;
     prev = key.data();
-    if (bpf_map_lookup_elem(m->fd, key.data(), value.data()) == 0)
-      it->entries.emplace_back(key, value);
+    if (m->Read(key.data(), value)) it->entries.emplace_back(key, value);
   }
   uint64_t how = a[1];
   unsigned column = (how >> 16) & 0xff;
@@ -452,14 +482,23 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
     };
     std::stable_sort(it->entries.begin(), it->entries.end(), [&](const auto& x, const auto& y) {
       int c = 0;
-      if (direction == 0)
+      if (direction == 0) {
         c = 0;
-      else if (column == 0)
+      } else if (column == 0 && m->stats) {
+        int64_t ax = 0, ay = 0;
+        std::vector<int64_t> vx(x.second.size() / 8), vy(y.second.size() / 8);
+        std::memcpy(vx.data(), x.second.data(), vx.size() * 8);
+        std::memcpy(vy.data(), y.second.data(), vy.size() * 8);
+        auto op = static_cast<stats::Op>((how >> 32) & 0xff);
+        bool hx = stats::Aggregate(vx, op, &ax), hy = stats::Aggregate(vy, op, &ay);
+        c = hx != hy ? (hx ? 1 : -1) : ax < ay ? -1 : ax > ay;
+      } else if (column == 0) {
         c = Compare(g->value, x.second.data(), y.second.data(), x.second.size());
-      else if (column <= keys.size())
+      } else if (column <= keys.size()) {
         c = Compare(keys[column - 1].first, x.first.data() + keys[column - 1].second,
                     y.first.data() + keys[column - 1].second,
                     x.first.size() - keys[column - 1].second);
+      }
       if (direction == 2) c = -c;
       if (!c) c = compare_keys(x, y);
       return c < 0;
@@ -510,12 +549,44 @@ uint64_t UserSide::Sprintf(const uint64_t a[5], std::string* error) {
   return n;
 }
 
+uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {
+  stats::Shape shape;
+  shape.hist = static_cast<stats::Hist>(a[1] & 0xff);
+  uint32_t buckets = static_cast<uint32_t>(a[1] >> 8);
+  shape.start = static_cast<int64_t>(a[2]);
+  shape.interval = static_cast<int64_t>(a[3]);
+  if (shape.hist == stats::Hist::Linear) {
+    if (shape.interval <= 0 || buckets < 3) {
+      *error = "print_histogram: bad shape";
+      return 0;
+    }
+    shape.stop = shape.start + static_cast<int64_t>(buckets - 3) * shape.interval;
+  }
+  if ((shape.hist != stats::Hist::Log && shape.hist != stats::Hist::Linear) ||
+      shape.Buckets() != buckets || !interpreter_.Accessible(a[0], shape.Slots() * 8, false)) {
+    *error = "print_histogram: bad value or shape";
+    return 0;
+  }
+  std::vector<int64_t> value(shape.Slots());
+  std::memcpy(value.data(), reinterpret_cast<const void*>(a[0]), value.size() * 8);
+  text_(stats::RenderHistogram(value, shape));
+  return 0;
+}
+
 uint64_t UserSide::Clear(const uint64_t a[5], std::string* error) {
   MapRef* m = Map(a[0], error);
   if (!m) return 0;
   for (auto& c : cache_)
     if (c->map == m) c->live = false;
   std::vector<uint8_t> key(m->key_size);
+  if (m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+    // Array elements cannot be deleted: clearing zeroes them.
+    std::vector<uint8_t> zeros(m->value_size, 0);
+    uint32_t index = 0;
+    std::memcpy(key.data(), &index, std::min<size_t>(4, key.size()));
+    m->Write(key.data(), zeros.data(), BPF_ANY);
+    return 0;
+  }
   while (bpf_map_get_next_key(m->fd, nullptr, key.data()) == 0)
     if (bpf_map_delete_elem(m->fd, key.data()) != 0) break;
   return 0;

@@ -29,13 +29,15 @@ class UserSide {
   using RecordSink = std::function<void(std::span<const uint8_t>)>;
   // Formats a record to text (for sprintf); false when the record is malformed.
   using RecordFormatter = std::function<bool(std::span<const uint8_t>, std::string*)>;
+  // Receives text that is already formatted (histograms).
+  using TextSink = std::function<void(const std::string&)>;
 
   UserSide();
   ~UserSide();
 
   // Relocates the named programs of `elf` (already loaded as `object`).
   bool Prepare(std::span<const uint8_t> elf, bpf_object* object, const meta::Meta& meta,
-               RecordSink sink, RecordFormatter formatter, std::string* error);
+               RecordSink sink, RecordFormatter formatter, TextSink text, std::string* error);
   // Runs one program to completion; a fault is an error naming the instruction.
   bool Run(const std::string& program, std::string* error);
 
@@ -57,6 +59,7 @@ class UserSide {
   uint64_t ForeachNext(const uint64_t a[5], std::string* error);
   uint64_t Clear(const uint64_t a[5], std::string* error);
   uint64_t Sprintf(const uint64_t a[5], std::string* error);
+  uint64_t PrintHistogram(const uint64_t a[5], std::string* error);
   MapRef* Map(uint64_t handle, std::string* error);
   void Flush();   // writes changed cached values back to their maps
   void EndRun();  // flushes, forgets this run's lookups and iterators
@@ -74,6 +77,7 @@ class UserSide {
   const meta::Meta* meta_ = nullptr;
   RecordSink sink_;
   RecordFormatter format_;
+  TextSink text_;
   std::vector<std::unique_ptr<MapRef>> maps_;
   std::map<std::string, std::vector<bpf_insn>> programs_;
   std::map<std::string, uint64_t> symbols_;  // global-data symbol -> address

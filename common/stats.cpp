@@ -1,0 +1,137 @@
+// Statistics: merging, aggregates, histogram rendering (see stats.h).
+#include "common/stats.h"
+
+#include <algorithm>
+
+namespace btap::stats {
+
+uint32_t Shape::Buckets() const {
+  switch (hist) {
+    case Hist::Log:
+      return kLogBuckets;
+    case Hist::Linear:
+      return static_cast<uint32_t>((stop - start) / interval + 3);
+    default:
+      return 0;
+  }
+}
+
+void Merge(std::span<int64_t> total, std::span<const int64_t> cpu) {
+  if (total.size() < kBuckets || cpu.size() < total.size() || cpu[kCount] == 0) return;
+  bool first = total[kCount] == 0;
+  total[kCount] += cpu[kCount];
+  total[kSum] += cpu[kSum];
+  total[kMin] = first ? cpu[kMin] : std::min(total[kMin], cpu[kMin]);
+  total[kMax] = first ? cpu[kMax] : std::max(total[kMax], cpu[kMax]);
+  total[kSumSquares] += cpu[kSumSquares];
+  for (size_t i = kBuckets; i < total.size(); ++i) total[i] += cpu[i];
+}
+
+namespace {
+
+// Signed division truncating toward zero, as the language defines it.
+int64_t Divide(int64_t a, int64_t b) { return b ? a / b : 0; }
+
+}  // namespace
+
+bool Aggregate(std::span<const int64_t> v, Op op, int64_t* out) {
+  int64_t n = v[kCount];
+  switch (op) {
+    case Op::Count:
+      *out = n;
+      return true;
+    case Op::Sum:
+      *out = v[kSum];
+      return true;
+    default:
+      break;
+  }
+  if (n == 0) return false;
+  switch (op) {
+    case Op::Min:
+      *out = v[kMin];
+      break;
+    case Op::Max:
+      *out = v[kMax];
+      break;
+    case Op::Avg:
+      *out = Divide(v[kSum], n);
+      break;
+    default:
+      // The sample variance, (n * sum(x^2) - sum(x)^2) / (n * (n - 1)); 0 for one sample.
+      *out = n < 2 ? 0 : Divide(n * v[kSumSquares] - v[kSum] * v[kSum], n * (n - 1));
+      break;
+  }
+  return true;
+}
+
+namespace {
+
+std::string LogLabel(uint32_t bucket) {
+  if (bucket == kLogZero) return "0";
+  bool negative = bucket < kLogZero;
+  uint32_t k = negative ? kLogZero - 1 - bucket : bucket - kLogZero - 1;
+  uint64_t magnitude = uint64_t{1} << k;
+  return (negative ? "-" : "") + std::to_string(magnitude);
+}
+
+std::string LinearLabel(uint32_t bucket, const Shape& s, uint32_t buckets) {
+  if (bucket == 0) return "<" + std::to_string(s.start);
+  if (bucket == buckets - 1) return ">" + std::to_string(s.stop);
+  return std::to_string(s.start + static_cast<int64_t>(bucket - 1) * s.interval);
+}
+
+std::string Pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
+}
+
+}  // namespace
+
+std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) {
+  uint32_t buckets = shape.Buckets();
+  std::span<const int64_t> counts = value.subspan(kBuckets, buckets);
+  int first = -1, last = -1;
+  int64_t max = 0;
+  for (uint32_t i = 0; i < buckets; ++i) {
+    if (!counts[i]) continue;
+    if (first < 0) first = static_cast<int>(i);
+    last = static_cast<int>(i);
+    max = std::max(max, counts[i]);
+  }
+  if (first < 0) return "";
+  // Two empty rows on each side; a log histogram of no negative value starts at 0.
+  int lowest = shape.hist == Hist::Log && first >= static_cast<int>(kLogZero)
+                   ? static_cast<int>(kLogZero)
+                   : 0;
+  int from = std::max(first - 2, lowest);
+  int to = std::min(last + 2, static_cast<int>(buckets) - 1);
+  auto label = [&](int i) {
+    return shape.hist == Hist::Log ? LogLabel(i) : LinearLabel(i, shape, buckets);
+  };
+  size_t width = 5;
+  for (int i = from; i <= to; ++i) width = std::max(width, label(i).size());
+  int64_t scale = max <= 50 ? 1 : (max + 49) / 50;
+  size_t count_width = std::to_string(max).size();
+  // A zero row is shown when a non-empty bucket is at most two rows away.
+  auto near_data = [&](int i) {
+    for (int j = std::max(from, i - 2); j <= std::min(to, i + 2); ++j)
+      if (counts[j]) return true;
+    return false;
+  };
+  std::string out = Pad("value", width) + " |" + std::string(50, '-') + " count\n";
+  bool elided = false;
+  for (int i = from; i <= to; ++i) {
+    if (!counts[i] && !near_data(i)) {
+      if (!elided) out += Pad("~", width) + "\n";
+      elided = true;
+      continue;
+    }
+    elided = false;
+    int64_t bar = counts[i] / scale;
+    out += Pad(label(i), width) + " |" + std::string(bar, '@') + std::string(50 - bar, ' ') +
+           " " + Pad(std::to_string(counts[i]), count_width) + "\n";
+  }
+  return out + "\n";
+}
+
+}  // namespace btap::stats
