@@ -128,8 +128,8 @@ std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) 
     }
     elided = false;
     int64_t bar = counts[i] / scale;
-    out += Pad(label(i), width) + " |" + std::string(bar, '@') + std::string(50 - bar, ' ') +
-           " " + Pad(std::to_string(counts[i]), count_width) + "\n";
+    out += Pad(label(i), width) + " |" + std::string(bar, '@') + std::string(50 - bar, ' ') + " " +
+           Pad(std::to_string(counts[i]), count_width) + "\n";
   }
   return out + "\n";
 }

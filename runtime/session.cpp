@@ -353,10 +353,12 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     }
     if (!Run(options, out, &error)) return fail(error);
   }
-  if (too_many_errors_)
+  if (too_many_errors_) {
     RunUserProbes(meta::ProbeKind::Error);
-  else
+  } else {
     RunUserProbes(meta::ProbeKind::End);
+    pending_ += user_->GlobalsAtExit();
+  }
   Flush();
   if (child_ > 0) {
     kill(child_, SIGTERM);

@@ -176,27 +176,11 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     if (base != data_base.end() && !name.empty()) symbols_[name] = base->second + sym.st_value;
   }
 
-  auto map_ref = [&](const std::string& name) -> MapRef* {
-    for (auto& m : maps_)
-      if (m->name == name) return m.get();
-    bpf_map* map = bpf_object__find_map_by_name(object, name.c_str());
-    if (!map) return nullptr;
-    auto ref = std::make_unique<MapRef>();
-    ref->name = name;
-    ref->fd = bpf_map__fd(map);
-    ref->type = bpf_map__type(map);
-    ref->key_size = bpf_map__key_size(map);
-    ref->value_size = bpf_map__value_size(map);
-    for (const meta::Global& g : meta.globals)
-      if (g.map == name) ref->global = &g;
-    ref->stats = ref->global && ref->global->value == meta::ValueType::Stats;
-    if (ref->type == BPF_MAP_TYPE_PERCPU_ARRAY && !ref->stats) {
-      ref->local.assign(ref->value_size + 64, 0);
-      persistent_.push_back({ref->local.data(), ref->local.size(), true});
-    }
-    maps_.push_back(std::move(ref));
-    return maps_.back().get();
-  };
+  object_ = object;
+  auto map_ref = [&](const std::string& name) { return FindMap(name); };
+  // Every global array is known up front: exit printing reads them.
+  for (const meta::Global& g : meta.globals)
+    if (!symbols_.count(g.map)) FindMap(g.map);
 
   for (const meta::Probe& p : meta.probes) {
     if (!p.user_side) continue;
@@ -301,6 +285,127 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     return uint64_t{0};
   });
   return true;
+}
+
+UserSide::MapRef* UserSide::FindMap(const std::string& name) {
+  for (auto& m : maps_)
+    if (m->name == name) return m.get();
+  bpf_map* map = bpf_object__find_map_by_name(object_, name.c_str());
+  if (!map) return nullptr;
+  auto ref = std::make_unique<MapRef>();
+  ref->name = name;
+  ref->fd = bpf_map__fd(map);
+  ref->type = bpf_map__type(map);
+  ref->key_size = bpf_map__key_size(map);
+  ref->value_size = bpf_map__value_size(map);
+  for (const meta::Global& g : meta_->globals)
+    if (g.map == name) ref->global = &g;
+  ref->stats = ref->global && ref->global->value == meta::ValueType::Stats;
+  if (ref->type == BPF_MAP_TYPE_PERCPU_ARRAY && !ref->stats) {
+    ref->local.assign(ref->value_size + 64, 0);
+    persistent_.push_back({ref->local.data(), ref->local.size(), true});
+  }
+  maps_.push_back(std::move(ref));
+  return maps_.back().get();
+}
+
+namespace {
+
+std::string Quoted(const uint8_t* bytes, size_t size) {
+  size_t n = 0;
+  while (n < size && bytes[n]) ++n;
+  return "\"" + std::string(reinterpret_cast<const char*>(bytes), n) + "\"";
+}
+
+int64_t Long(const uint8_t* bytes) {
+  int64_t v;
+  std::memcpy(&v, bytes, 8);
+  return v;
+}
+
+// "@count=4 @min=1 @max=4 @sum=10 @avg=2", or "@count=0x0" with no data (stap's words).
+std::string StatsText(const std::vector<uint8_t>& bytes) {
+  std::vector<int64_t> v(bytes.size() / 8);
+  std::memcpy(v.data(), bytes.data(), v.size() * 8);
+  if (v.empty() || v[stats::kCount] == 0) return "@count=0x0";
+  int64_t avg = 0;
+  stats::Aggregate(v, stats::Op::Avg, &avg);
+  return "@count=" + std::to_string(v[stats::kCount]) + " @min=" + std::to_string(v[stats::kMin]) +
+         " @max=" + std::to_string(v[stats::kMax]) + " @sum=" + std::to_string(v[stats::kSum]) +
+         " @avg=" + std::to_string(avg);
+}
+
+}  // namespace
+
+std::string UserSide::GlobalsAtExit() {
+  std::string out;
+  for (const meta::Global& g : meta_->globals) {
+    if (!g.print_at_exit) continue;
+    auto symbol = symbols_.find(g.map);
+    if (symbol != symbols_.end()) {
+      const auto* bytes = reinterpret_cast<const uint8_t*>(symbol->second);
+      out += g.name + "=" +
+             (g.value == meta::ValueType::String ? Quoted(bytes, meta_->limits.max_string_len)
+                                                 : std::to_string(Long(bytes))) +
+             "\n";
+      continue;
+    }
+    MapRef* m = FindMap(g.map);
+    if (!m) continue;
+    if (g.keys.empty()) {  // a statistics scalar
+      std::vector<uint8_t> key(m->key_size, 0), value;
+      m->Read(key.data(), value);
+      out += g.name + " " + StatsText(value) + "\n";
+      continue;
+    }
+    // Arrays: every element, largest value first (statistics by @count), then by key.
+    std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+    std::vector<uint8_t> key(m->key_size), next(m->key_size), value;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(m->fd, prev, next.data()) == 0) {
+      key = next;
+      prev = key.data();
+      if (m->Read(key.data(), value)) entries.emplace_back(key, value);
+    }
+    size_t strings = std::count(g.keys.begin(), g.keys.end(), meta::ValueType::String);
+    size_t slot = strings ? (m->key_size - 8 * (g.keys.size() - strings)) / strings : 0;
+    auto key_text = [&](const std::vector<uint8_t>& k) {
+      std::string text;
+      size_t at = 0;
+      for (meta::ValueType t : g.keys) {
+        if (!text.empty()) text += ",";
+        if (t == meta::ValueType::String) {
+          text += Quoted(k.data() + at, slot);
+          at += slot;
+        } else {
+          text += std::to_string(Long(k.data() + at));
+          at += 8;
+        }
+      }
+      return text;
+    };
+    auto rank = [&](const std::vector<uint8_t>& v) { return Long(v.data()); };
+    std::stable_sort(entries.begin(), entries.end(), [&](const auto& x, const auto& y) {
+      if (g.value == meta::ValueType::String) {
+        int c = Compare(meta::ValueType::String, x.second.data(), y.second.data(), x.second.size());
+        if (c) return c > 0;
+      } else if (rank(x.second) != rank(y.second)) {
+        return rank(x.second) > rank(y.second);
+      }
+      return key_text(x.first) < key_text(y.first);
+    });
+    for (const auto& [k, v] : entries) {
+      out += g.name + "[" + key_text(k) + "]";
+      if (g.value == meta::ValueType::Stats)
+        out += " " + StatsText(v);
+      else if (g.value == meta::ValueType::String)
+        out += "=" + Quoted(v.data(), v.size());
+      else
+        out += "=" + std::to_string(Long(v.data()));
+      out += "\n";
+    }
+  }
+  return out;
 }
 
 uint64_t* UserSide::RuntimeVariable(const std::string& name) const {

@@ -41,6 +41,9 @@ class UserSide {
   // Runs one program to completion; a fault is an error naming the instruction.
   bool Run(const std::string& program, std::string* error);
 
+  // stap's report of the globals written but never read, after the end probes.
+  std::string GlobalsAtExit();
+
   // The address of a global-data symbol (runtime variables such as __btap_target).
   uint64_t* RuntimeVariable(const std::string& name) const;
 
@@ -61,6 +64,7 @@ class UserSide {
   uint64_t Sprintf(const uint64_t a[5], std::string* error);
   uint64_t PrintHistogram(const uint64_t a[5], std::string* error);
   MapRef* Map(uint64_t handle, std::string* error);
+  MapRef* FindMap(const std::string& name);
   void Flush();   // writes changed cached values back to their maps
   void EndRun();  // flushes, forgets this run's lookups and iterators
 
@@ -75,6 +79,7 @@ class UserSide {
 
   Interpreter interpreter_;
   const meta::Meta* meta_ = nullptr;
+  bpf_object* object_ = nullptr;
   RecordSink sink_;
   RecordFormatter format_;
   TextSink text_;
