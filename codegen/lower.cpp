@@ -17,6 +17,8 @@
 #include <llvm/Transforms/Utils/ModuleUtils.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
@@ -130,6 +132,17 @@ class Lowering {
                                  "__btap_scratch_placeholder");
     ScanHistograms();
     for (const sema::Variable* g : program_.globals) DefineGlobal(g);
+    for (const auto& [name, text] : options_.global_values) {
+      bool known = false;
+      for (const sema::Variable* g : program_.globals)
+        known |= g->name == name && !g->from_tapset && g->arity <= 0 && g->type != Type::Stats;
+      if (!known) {
+        failed_ = true;
+        diags_.Report(Diag::CodegenLimit, SourceRange{},
+                      {"-G " + name + "=" + text + ": the script has no global scalar `" + name +
+                       "` (or it is never used)"});
+      }
+    }
     for (const sema::Probe* p : program_.probes) LowerProbe(*p);
     FinishScratch();
     maps_.Finalize();
@@ -197,6 +210,7 @@ class Lowering {
                : v->type == Type::Stats ? meta::ValueType::Stats
                                         : meta::ValueType::Long;
     mg.print_at_exit = v->written && !v->read;
+    SourceRange at = v->global ? v->global->range : v->decl;
     if (v->type == Type::Stats) {
       info.stats = true;
       auto shape = shapes_.find(v);
@@ -226,6 +240,24 @@ class Lowering {
           init = PaddedString(s->value);
         else
           Unsupported(v->global->init->range, "this initializer", "; use a literal");
+      }
+      for (const auto& [name, text] : options_.global_values) {
+        if (name != v->name || v->from_tapset) continue;
+        if (v->type == Type::String) {
+          init = PaddedString(text);
+          continue;
+        }
+        char* end = nullptr;
+        errno = 0;
+        long long number = std::strtoll(text.c_str(), &end, 0);
+        if (text.empty() || *end || errno) {
+          failed_ = true;
+          diags_.Report(
+              Diag::CodegenLimit, at,
+              {"-G " + name + "=" + text + ": `" + name + "` is a long; expected a number"});
+          continue;
+        }
+        init = b_.getInt64(number);
       }
       info.storage = new llvm::GlobalVariable(module_, type, false,
                                               llvm::GlobalValue::ExternalLinkage, init, name);

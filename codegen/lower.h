@@ -29,6 +29,8 @@ struct CompileOptions {
   // The output ring buffer: 0 picks 4 MiB when kernel probes print, one page otherwise.
   uint32_t ring_buffer_bytes = 0;
   bool want_assembly = false;  // fill Compiled::assembly (--dump=bpf-asm)
+  // -G NAME=VALUE: initial values of global scalars, overriding the script's.
+  std::vector<std::pair<std::string, std::string>> global_values;
 };
 
 struct Compiled {

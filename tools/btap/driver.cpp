@@ -146,6 +146,7 @@ std::string Digest(const SourceManager& sm, const codegen::CompileOptions& c) {
     mix(sm.file(static_cast<FileId>(i)).name());
     mix(sm.file(static_cast<FileId>(i)).text());
   }
+  for (const auto& [name, value] : c.global_values) mix(name + "=" + value);
   mix(std::to_string(c.max_string_len) + "/" + std::to_string(c.max_map_entries) + "/" +
       std::to_string(c.max_errors) + "/" + std::to_string(c.max_action) + "/" +
       std::to_string(c.ring_buffer_bytes));
@@ -165,6 +166,14 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
         !Limit(d, "MAXACTION", &c->max_action, error) ||
         !Limit(d, "BTAP_RINGBUF_BYTES", &c->ring_buffer_bytes, error))
       return false;
+  }
+  for (const std::string& g : options.globals) {
+    size_t eq = g.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      *error = "-G " + g + ": expected NAME=VALUE";
+      return false;
+    }
+    c->global_values.push_back({g.substr(0, eq), g.substr(eq + 1)});
   }
   if (c->max_string_len < 16 || c->max_string_len > 4096) {
     *error = "MAXSTRINGLEN must be between 16 and 4096";
