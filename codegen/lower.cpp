@@ -94,6 +94,12 @@ struct Loop {
   llvm::BasicBlock* done;
 };
 
+// An enclosing `try`: where errors go, and the catch variable's slot (or null).
+struct Handler {
+  llvm::BasicBlock* handler;
+  llvm::Value* message;
+};
+
 // Variables of one probe body or one inlined function call.
 struct Scope {
   std::map<const sema::Variable*, Value> vars;  // long: alloca; string: its slot
@@ -704,9 +710,32 @@ class Lowering {
 
   // Reports a run-time error (`format` is a printf format) and ends the handler.
   void Fail(const std::string& message, std::vector<Value> args = {}) {
+    if (!frame_->handlers.empty()) {
+      // Inside `try`: the catch variable gets the message, the handler runs.
+      const Handler& h = frame_->handlers.back();
+      if (h.message) {
+        if (message == "%s" && args.size() == 1 && args[0]->getType() != i64_)
+          CopyString(h.message, args[0]);
+        else
+          CopyString(h.message, Literal(Unescape(message)));
+      }
+      b_.CreateBr(h.handler);
+      Dead();
+      return;
+    }
     Record(record::Kind::Error, FormatId(message), args);
     b_.CreateBr(frame_->exit);
     Dead();
+  }
+
+  // A message format's text, for a catch variable: %% becomes %, other directives stay.
+  static std::string Unescape(std::string_view format) {
+    std::string out;
+    for (size_t i = 0; i < format.size(); ++i) {
+      out += format[i];
+      if (format[i] == '%' && i + 1 < format.size() && format[i + 1] == '%') ++i;
+    }
+    return out;
   }
 
   // Fails with `message` unless `ok` holds.
@@ -973,9 +1002,28 @@ class Lowering {
       }
       case Kind::Null:
         break;
-      case Kind::TryCatch:
-        Unsupported(s->range, "`try`/`catch`", "; it comes with the error-handling work");
+      case Kind::TryCatch: {
+        auto* t = static_cast<ast::TryCatch*>(s);
+        auto* handler = llvm::BasicBlock::Create(context_, "catch", frame_->fn);
+        auto* done = llvm::BasicBlock::Create(context_, "endtry", frame_->fn);
+        Value message = nullptr;
+        if (t->error_sym) {
+          message = Top().vars.count(t->error_sym) ? Top().vars[t->error_sym] : nullptr;
+          if (!message) {
+            DeclareLocal(Top(), t->error_sym);
+            message = Top().vars[t->error_sym];
+          }
+        }
+        frame_->handlers.push_back({handler, message});
+        Stmt(t->body);
+        frame_->handlers.pop_back();
+        b_.CreateBr(done);
+        b_.SetInsertPoint(handler);
+        Stmt(t->handler);
+        b_.CreateBr(done);
+        b_.SetInsertPoint(done);
         break;
+      }
       default:
         Unsupported(s->range, "this statement");
         break;
@@ -1902,6 +1950,13 @@ class Lowering {
         b_.CreateStore(b_.getInt64(1), exiting_);
         Record(record::Kind::Exit, 0, {});
         return nullptr;
+      case Intrinsic::abort:
+        // Stops at once: no end probes (format id 1 marks an abort).
+        b_.CreateStore(b_.getInt64(1), exiting_);
+        Record(record::Kind::Exit, 1, {});
+        b_.CreateBr(frame_->exit);
+        Dead();
+        return nullptr;
       case Intrinsic::error:
         Fail("%s", {Arg(c, 0)});
         return nullptr;
@@ -1928,6 +1983,7 @@ class Lowering {
     uint32_t next = 0;  // scratch bytes in use for temporaries
     uint32_t max = 0;
     std::vector<Scope*> scopes;
+    std::vector<Handler> handlers;  // enclosing `try` blocks, innermost last
   };
 
   const sema::Program& program_;

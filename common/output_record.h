@@ -16,7 +16,7 @@ namespace btap::record {
 
 enum class Kind : uint32_t {
   Printf = 1,   // format id = index into the object's formats; text to standard output
-  Exit = 2,     // exit() was called: the session stops (format id unused)
+  Exit = 2,     // exit() (format id 0) or abort() (1): the session stops
   Error = 3,    // a run-time error: "ERROR: <formatted text>" on standard error; counted
   Warning = 4,  // "WARNING: <formatted text>" on standard error
 };

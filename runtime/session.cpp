@@ -206,10 +206,14 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
   if (bytes.size() >= 4) std::memcpy(&kind, bytes.data(), 4);
   std::string why;
   switch (static_cast<record::Kind>(kind)) {
-    case record::Kind::Exit:
+    case record::Kind::Exit: {
+      uint32_t how = 0;
+      if (bytes.size() >= 8) std::memcpy(&how, bytes.data() + 4, 4);
+      if (how == 1) aborted_ = true;  // abort(): no end probes
       exit_requested_ = true;
       RequestStop();
       return;
+    }
     case record::Kind::Error:
     case record::Kind::Warning: {
       std::string text;
@@ -273,6 +277,7 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
     return a->sequence < b->sequence;
   });
   for (const meta::Probe* p : probes) {
+    if (aborted_) return;
     // After too many errors nothing but error probes runs.
     if (too_many_errors_ && kind != meta::ProbeKind::Error) return;
     RunUserProbe(*p);
@@ -355,7 +360,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   }
   if (too_many_errors_) {
     RunUserProbes(meta::ProbeKind::Error);
-  } else {
+  } else if (!aborted_) {
     RunUserProbes(meta::ProbeKind::End);
     pending_ += user_->GlobalsAtExit();
   }

@@ -77,6 +77,7 @@ class Session {
   int errors_ = 0;
   bool exit_requested_ = false;
   bool too_many_errors_ = false;
+  bool aborted_ = false;
   int child_ = -1;       // the -c command
   int child_fd_ = -1;    // its pidfd
   int release_fd_ = -1;  // writing to it lets the command exec
