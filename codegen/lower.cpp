@@ -161,8 +161,12 @@ class Lowering {
 
   void Unsupported(SourceRange at, std::string what, std::string where = "") {
     failed_ = true;
-    if (reported_.insert({at.file, at.begin}).second)
-      diags_.Report(Diag::NotCompiledYet, at, {what, where});
+    if (!reported_.insert({at.file, at.begin}).second) return;
+    diags_.Report(Diag::NotCompiledYet, at, {what, where});
+    // Inside inlined functions, the calls that led here (innermost first).
+    if (frame_)
+      for (auto it = frame_->calls.rbegin(); it != frame_->calls.rend(); ++it)
+        diags_.Note(Diag::CalledFrom, *it);
   }
 
   std::string Text(SourceRange r) const {
@@ -1781,6 +1785,7 @@ class Lowering {
       b_.CreateStore(b_.getInt64(0), scope.result);
     }
     frame_->scopes.push_back(&scope);
+    frame_->calls.push_back(c->range);
     for (size_t i = 0; i < f->params.size() && i < args.size(); ++i) {
       const sema::Variable* param = f->params[i];
       DeclareLocal(scope, param);
@@ -1795,6 +1800,7 @@ class Lowering {
     Stmt(f->decl->body);
     b_.CreateBr(scope.return_block);
     frame_->scopes.pop_back();
+    frame_->calls.pop_back();
     b_.SetInsertPoint(scope.return_block);
     Locate(c->range);
     if (f->ret == Type::String) return scope.result;
@@ -1901,6 +1907,31 @@ class Lowering {
         return Helper(kJiffies64, i64_, {});
       case Intrinsic::strlen:
         return Library("btap_strlen", i64_, {Arg(c, 0), b_.getInt64(limit_)});
+      case Intrinsic::substr: {
+        Value str = Arg(c, 0), start = Arg(c, 1), length = Arg(c, 2);
+        Value slot = StringSlot();
+        Library("btap_substr", i64_,
+                {slot, str, start, length, b_.getInt64(slot_), b_.getInt64(limit_)});
+        return slot;
+      }
+      case Intrinsic::strpos: {
+        if (!frame_->user_side) {
+          // Its nested loops exceed what the verifier explores; bpf_loop will carry it.
+          Unsupported(c->range, "searching a string (strpos, isinstr) in a kernel-side probe",
+                      "; search in begin, end, error or task-free timer probes");
+          return nullptr;
+        }
+        Value str = Arg(c, 0), needle = Arg(c, 1);
+        return Library("btap_strpos", i64_, {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
+      }
+      case Intrinsic::stringat: {
+        Value str = Arg(c, 0), pos = Arg(c, 1);
+        Value byte =
+            Library("btap_stringat", i64_, {str, pos, b_.getInt64(slot_), b_.getInt64(limit_)});
+        Check(b_.CreateICmpSGE(byte, b_.getInt64(0)),
+              "Invalid string index" + Near("identifier", c->name, c->range));
+        return byte;
+      }
       case Intrinsic::kernel_string:
       case Intrinsic::user_string:
       case Intrinsic::kernel_string_n:
@@ -1983,7 +2014,8 @@ class Lowering {
     uint32_t next = 0;  // scratch bytes in use for temporaries
     uint32_t max = 0;
     std::vector<Scope*> scopes;
-    std::vector<Handler> handlers;  // enclosing `try` blocks, innermost last
+    std::vector<Handler> handlers;   // enclosing `try` blocks, innermost last
+    std::vector<SourceRange> calls;  // the inlined calls being lowered, outermost first
   };
 
   const sema::Program& program_;

@@ -53,3 +53,39 @@ BTAP_LIB long btap_strlen(const char* s, unsigned long size) {
     if (!s[i]) return i;
   return size;
 }
+
+// Copies at most `length` bytes of `s` from byte `start` into `dst` (slots of `size`,
+// a power of two; strings of at most `limit` - 1 bytes); empty when out of range.
+BTAP_LIB long btap_substr(char* dst, const char* s, long start, long length, unsigned long size,
+                          unsigned long limit) {
+  long n = btap_strlen(s, limit);
+  long i = 0;
+  if (start >= 0 && start < n && length > 0) {
+    for (; i < BTAP_MAX_STRING && i < (long)limit - 1; i++) {
+      if (i >= length || start + i >= n) break;
+      dst[i] = s[(unsigned long)(start + i) & (size - 1)];
+    }
+  }
+  dst[(unsigned long)i & (size - 1)] = 0;
+  return i;
+}
+
+// The byte offset of the first occurrence of `needle` in `s`, or -1.
+BTAP_LIB long btap_strpos(const char* s, const char* needle, unsigned long size,
+                          unsigned long limit) {
+  long n = btap_strlen(s, limit), m = btap_strlen(needle, limit);
+  for (long at = 0; at < BTAP_MAX_STRING && at + m <= n; at++) {
+    long j = 0;
+    for (; j < BTAP_MAX_STRING && j < m; j++)
+      if (s[(unsigned long)(at + j) & (size - 1)] != needle[(unsigned long)j & (size - 1)]) break;
+    if (j == m) return at;
+  }
+  return -1;
+}
+
+// The byte at `pos`, or -1 when `pos` is outside the string.
+BTAP_LIB long btap_stringat(const char* s, long pos, unsigned long size, unsigned long limit) {
+  long n = btap_strlen(s, limit);
+  if (pos < 0 || pos >= n) return -1;
+  return (unsigned char)s[(unsigned long)pos & (size - 1)];
+}
