@@ -1,0 +1,248 @@
+// Lowering calls: script functions expanded inline, the print family, and the
+// intrinsics the tapset library is built on (see lowering.h).
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+Value Lowering::Call(ast::Call* c) {
+  if (IsPrintFamily(c)) return Print(c);
+  const sema::Function* f = c->callee;
+  if (f->intrinsic >= 0) return IntrinsicCall(static_cast<Intrinsic>(f->intrinsic), c);
+  if (!f->decl || !f->decl->body) {
+    Unsupported(c->range, "a call to `" + std::string(f->name) + "`",
+                f->decl && f->decl->has_embedded ? "; its body is embedded C" : "");
+    return nullptr;
+  }
+  // Arguments are evaluated in the caller's scope, then bound in the callee's.
+  std::vector<Value> args;
+  for (ast::Expr* a : c->args) args.push_back(Expr(a));
+  Scope scope;
+  scope.function = f;
+  scope.return_block = llvm::BasicBlock::Create(context_, "return", frame_->fn);
+  if (f->ret == Type::String) {
+    scope.result = StringSlot();
+    b_.CreateStore(b_.getInt8(0), scope.result);
+  } else {
+    scope.result = Alloca(i64_);
+    b_.CreateStore(b_.getInt64(0), scope.result);
+  }
+  frame_->scopes.push_back(&scope);
+  frame_->calls.push_back(c->range);
+  for (size_t i = 0; i < f->params.size() && i < args.size(); ++i) {
+    const sema::Variable* param = f->params[i];
+    DeclareLocal(scope, param);
+    Value storage = scope.vars[param];
+    if (!storage) continue;
+    if (param->type == Type::String)
+      CopyString(storage, args[i]);
+    else if (args[i]->getType() == i64_)
+      b_.CreateStore(args[i], storage);
+  }
+  for (const sema::Variable* v : f->locals) DeclareLocal(scope, v);
+  Stmt(f->decl->body);
+  b_.CreateBr(scope.return_block);
+  frame_->scopes.pop_back();
+  frame_->calls.pop_back();
+  b_.SetInsertPoint(scope.return_block);
+  Locate(c->range);
+  if (f->ret == Type::String) return scope.result;
+  return b_.CreateLoad(i64_, scope.result);
+}
+
+Value Lowering::Print(ast::Call* c) {
+  std::string_view name = c->name;
+  bool to_string = name[0] == 's';
+  if (to_string) {
+    name = name.substr(1);
+    if (!frame_->user_side) {
+      Unsupported(c->range, "`" + std::string(c->name) + "` in a kernel-side probe",
+                  "; kernel-side string formatting comes with the kernel-side string work");
+      return nullptr;
+    }
+  }
+  std::string format;
+  std::vector<Value> args;
+  std::span<ast::Expr*> rest = c->args;
+  if (name == "printf") {
+    auto* fmt = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
+    if (!fmt) {
+      Unsupported(c->range, "`printf` with a format that is not a literal string");
+      return nullptr;
+    }
+    format = std::string(fmt->value);
+    rest = rest.subspan(1);
+  } else {
+    std::string delimiter;
+    bool delimited = name == "printd" || name == "printdln";
+    if (delimited) {
+      auto* d = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
+      if (!d) {
+        Unsupported(c->range, "a delimiter that is not a literal string");
+        return nullptr;
+      }
+      delimiter = EscapePercent(d->value);
+      rest = rest.subspan(1);
+    }
+    for (size_t i = 0; i < rest.size(); ++i) {
+      if (i && delimited) format += delimiter;
+      format += rest[i]->type == Type::String ? "%s" : "%d";
+    }
+    if (name == "println" || name == "printdln") format += "\n";
+  }
+  if (!to_string && rest.size() == 1 && ast::Is<ast::HistOp>(rest[0]) &&
+      (name == "print" || name == "println")) {
+    PrintHistogram(static_cast<ast::HistOp*>(rest[0]));
+    if (name == "println") Record(record::Kind::Printf, FormatId("\n"), {});
+    return nullptr;
+  }
+  for (ast::Expr* a : rest) {
+    if (ast::Is<ast::HistOp>(a)) {
+      Unsupported(a->range, "a histogram among other arguments",
+                  "; print it alone with print() or println()");
+      return nullptr;
+    }
+  }
+  for (ast::Expr* a : rest) args.push_back(Expr(a));
+  if (!to_string) {
+    Record(record::Kind::Printf, FormatId(format), args);
+    return nullptr;
+  }
+  Value size = BuildRecord(record::Kind::Printf, FormatId(format), args);
+  Value slot = StringSlot();
+  Helper(user_helper::kSprintf, i64_, {slot, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
+  return slot;
+}
+
+Value Lowering::Arg(ast::Call* c, size_t i) {
+  return i < c->args.size() ? Expr(c->args[i]) : b_.getInt64(0);
+}
+
+Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
+  switch (which) {
+    case Intrinsic::execname: {
+      Value slot = StringSlot();
+      Helper(kCurrentComm, i64_, {slot, b_.getInt32(16)});
+      return slot;
+    }
+    case Intrinsic::pid:
+      return b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+    case Intrinsic::tid:
+      return b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
+    case Intrinsic::uid:
+      return b_.CreateAnd(Helper(kCurrentUidGid, i64_, {}), b_.getInt64(0xffffffff));
+    case Intrinsic::gid:
+      return b_.CreateLShr(Helper(kCurrentUidGid, i64_, {}), 32);
+    case Intrinsic::cpu:
+      return b_.CreateZExt(Helper(kSmpProcessorId, b_.getInt32Ty(), {}), i64_);
+    case Intrinsic::target:
+      return b_.CreateLoad(i64_, target_);
+    case Intrinsic::pp:
+      return Literal(frame_->probe->spec.point);
+    case Intrinsic::is_return:
+      return b_.getInt64(frame_->probe->spec.is_return ? 1 : 0);
+    case Intrinsic::ktime_get_ns:
+    case Intrinsic::local_clock_ns:
+      return Helper(kKtimeGetNs, i64_, {});
+    case Intrinsic::gettimeofday_ns:
+      return b_.CreateAdd(Helper(kKtimeGetNs, i64_, {}), b_.CreateLoad(i64_, realtime_offset_));
+    case Intrinsic::jiffies:
+      return Helper(kJiffies64, i64_, {});
+    case Intrinsic::strlen:
+      return Library("btap_strlen", i64_, {Arg(c, 0), b_.getInt64(limit_)});
+    case Intrinsic::substr: {
+      Value str = Arg(c, 0), start = Arg(c, 1), length = Arg(c, 2);
+      Value slot = StringSlot();
+      Library("btap_substr", i64_,
+              {slot, str, start, length, b_.getInt64(slot_), b_.getInt64(limit_)});
+      return slot;
+    }
+    case Intrinsic::strpos: {
+      if (!frame_->user_side) {
+        // Its nested loops exceed what the verifier explores; bpf_loop will carry it.
+        Unsupported(c->range, "searching a string (strpos, isinstr) in a kernel-side probe",
+                    "; search in begin, end, error or task-free timer probes");
+        return nullptr;
+      }
+      Value str = Arg(c, 0), needle = Arg(c, 1);
+      return Library("btap_strpos", i64_, {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
+    }
+    case Intrinsic::stringat: {
+      Value str = Arg(c, 0), pos = Arg(c, 1);
+      Value byte =
+          Library("btap_stringat", i64_, {str, pos, b_.getInt64(slot_), b_.getInt64(limit_)});
+      Check(b_.CreateICmpSGE(byte, b_.getInt64(0)),
+            "Invalid string index" + Near("identifier", c->name, c->range));
+      return byte;
+    }
+    case Intrinsic::kernel_string:
+    case Intrinsic::user_string:
+    case Intrinsic::kernel_string_n:
+    case Intrinsic::user_string_n: {
+      bool user = which == Intrinsic::user_string || which == Intrinsic::user_string_n;
+      bool sized = which == Intrinsic::kernel_string_n || which == Intrinsic::user_string_n;
+      Value address = Arg(c, 0);
+      Value size = b_.getInt32(limit_);
+      if (sized) {
+        Value n = b_.CreateAdd(Arg(c, 1), b_.getInt64(1));
+        n = b_.CreateSelect(b_.CreateICmpUGT(n, b_.getInt64(limit_)), b_.getInt64(limit_), n);
+        n = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(1)), b_.getInt64(1), n);
+        size = b_.CreateTrunc(n, b_.getInt32Ty());
+      }
+      Value slot = StringSlot();
+      Value rc = Helper(user ? kProbeReadUserStr : kProbeReadKernelStr, i64_,
+                        {slot, size, b_.CreateIntToPtr(address, ptr_)});
+      std::string what = user ? "user string copy fault" : "kernel string copy fault";
+      CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+                  what + " at %p [man error::fault]" +
+                      EscapePercent(Near("identifier", c->name, c->range)),
+                  {address});
+      return slot;
+    }
+    case Intrinsic::kernel_read:
+    case Intrinsic::user_read: {
+      bool user = which == Intrinsic::user_read;
+      auto* n = c->args.size() > 1 ? ast::As<ast::NumberLit>(c->args[1]) : nullptr;
+      if (!n || (n->value != 1 && n->value != 2 && n->value != 4 && n->value != 8)) {
+        Unsupported(c->range, "a read whose size is not a literal 1, 2, 4 or 8");
+        return nullptr;
+      }
+      Value address = Arg(c, 0);
+      Value buf = Alloca(i64_);
+      b_.CreateStore(b_.getInt64(0), buf);
+      Value rc = Helper(
+          user ? kProbeReadUser : kProbeReadKernel, i64_,
+          {buf, b_.getInt32(static_cast<uint32_t>(n->value)), b_.CreateIntToPtr(address, ptr_)});
+      CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+                  std::string(user ? "user" : "kernel") +
+                      " memory read fault at %p [man error::fault]" +
+                      EscapePercent(Near("identifier", c->name, c->range)),
+                  {address});
+      return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(n->value), true);
+    }
+    case Intrinsic::exit:
+      b_.CreateStore(b_.getInt64(1), exiting_);
+      Record(record::Kind::Exit, 0, {});
+      return nullptr;
+    case Intrinsic::abort:
+      // Stops at once: no end probes (format id 1 marks an abort).
+      b_.CreateStore(b_.getInt64(1), exiting_);
+      Record(record::Kind::Exit, 1, {});
+      b_.CreateBr(frame_->exit);
+      Dead();
+      return nullptr;
+    case Intrinsic::error:
+      Fail("%s", {Arg(c, 0)});
+      return nullptr;
+    case Intrinsic::warn:
+      Record(record::Kind::Warning, FormatId("%s"), {Arg(c, 0)});
+      return nullptr;
+    case Intrinsic::log:
+      Record(record::Kind::Printf, FormatId("%s\n"), {Arg(c, 0)});
+      return nullptr;
+    default:
+      Unsupported(c->range, "`" + std::string(c->name) + "`");
+      return nullptr;
+  }
+}
+
+}  // namespace btap::codegen::lowering

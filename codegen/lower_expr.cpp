@@ -1,0 +1,574 @@
+// Lowering expressions: arithmetic with stap's division rules, strings, assignments,
+// target variables, and statistics (`<<<`, aggregates, histograms) (see lowering.h).
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+Value Lowering::Expr(ast::Expr* e) {
+  Value v = ExprInner(e);
+  if (!v) return e->type == Type::String ? Literal("") : b_.getInt64(0);
+  return v;
+}
+
+Value Lowering::ExprInner(ast::Expr* e) {
+  switch (e->kind) {
+    case Kind::NumberLit:
+      return b_.getInt64(static_cast<ast::NumberLit*>(e)->value);
+    case Kind::StringLit:
+      return Literal(static_cast<ast::StringLit*>(e)->value);
+    case Kind::Symbol:
+      return ReadSymbol(static_cast<ast::Symbol*>(e));
+    case Kind::ArrayIndex: {
+      Place p;
+      if (!PlaceOf(e, &p)) {
+        Unsupported(e->range, "this array access");
+        return nullptr;
+      }
+      return Load(p);
+    }
+    case Kind::ArrayIn: {
+      Place p;
+      if (!PlaceOf(static_cast<ast::ArrayIn*>(e)->index, &p)) {
+        Unsupported(e->range, "this membership test");
+        return nullptr;
+      }
+      return Bool(b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {p.array->map, p.key})));
+    }
+    case Kind::Call:
+      return Call(static_cast<ast::Call*>(e));
+    case Kind::Unary: {
+      auto* u = static_cast<ast::Unary*>(e);
+      Value v = Expr(u->operand);
+      switch (u->op) {
+        case Tok::Minus:
+          return b_.CreateNeg(v);
+        case Tok::Bang:
+          return Bool(b_.CreateICmpEQ(v, b_.getInt64(0)));
+        case Tok::Tilde:
+          return b_.CreateNot(v);
+        default:
+          return v;
+      }
+    }
+    case Kind::Binary: {
+      auto* x = static_cast<ast::Binary*>(e);
+      Value l = Expr(x->lhs);
+      Value r = Expr(x->rhs);
+      return Arith(x->op, l, r, x);
+    }
+    case Kind::Logical: {
+      auto* x = static_cast<ast::Logical*>(e);
+      bool is_and = x->op == Tok::AndAnd;
+      Value l = Truth(Expr(x->lhs));
+      auto* from = b_.GetInsertBlock();
+      auto* rhs = llvm::BasicBlock::Create(context_, "rhs", frame_->fn);
+      auto* done = llvm::BasicBlock::Create(context_, "logic", frame_->fn);
+      if (is_and)
+        b_.CreateCondBr(l, rhs, done);
+      else
+        b_.CreateCondBr(l, done, rhs);
+      b_.SetInsertPoint(rhs);
+      Value r = Truth(Expr(x->rhs));
+      auto* rhs_end = b_.GetInsertBlock();
+      b_.CreateBr(done);
+      b_.SetInsertPoint(done);
+      auto* phi = b_.CreatePHI(b_.getInt1Ty(), 2);
+      phi->addIncoming(b_.getInt1(!is_and), from);
+      phi->addIncoming(r, rhs_end);
+      return Bool(phi);
+    }
+    case Kind::Comparison: {
+      auto* x = static_cast<ast::Comparison*>(e);
+      Value l = Expr(x->lhs);
+      Value r = Expr(x->rhs);
+      if (l->getType() != i64_) {
+        l = Library("btap_strcmp", i64_, {l, r, b_.getInt64(limit_)});
+        r = b_.getInt64(0);
+      }
+      switch (x->op) {
+        case Tok::Less:
+          return Bool(b_.CreateICmpSLT(l, r));
+        case Tok::Greater:
+          return Bool(b_.CreateICmpSGT(l, r));
+        case Tok::LessEq:
+          return Bool(b_.CreateICmpSLE(l, r));
+        case Tok::GreaterEq:
+          return Bool(b_.CreateICmpSGE(l, r));
+        case Tok::EqEq:
+          return Bool(b_.CreateICmpEQ(l, r));
+        default:
+          return Bool(b_.CreateICmpNE(l, r));
+      }
+    }
+    case Kind::Concat: {
+      auto* c = static_cast<ast::Concat*>(e);
+      Value l = Expr(c->lhs);
+      Value r = Expr(c->rhs);
+      return Concat(l, r);
+    }
+    case Kind::Ternary: {
+      auto* t = static_cast<ast::Ternary*>(e);
+      Value cond = Truth(Expr(t->cond));
+      auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
+      auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);
+      auto* done = llvm::BasicBlock::Create(context_, "endif", frame_->fn);
+      b_.CreateCondBr(cond, then, otherwise);
+      b_.SetInsertPoint(then);
+      Value a = Expr(t->then);
+      auto* then_end = b_.GetInsertBlock();
+      b_.CreateBr(done);
+      b_.SetInsertPoint(otherwise);
+      Value c = Expr(t->otherwise);
+      auto* else_end = b_.GetInsertBlock();
+      b_.CreateBr(done);
+      b_.SetInsertPoint(done);
+      auto* phi = b_.CreatePHI(a->getType(), 2);
+      phi->addIncoming(a, then_end);
+      phi->addIncoming(c, else_end);
+      return phi;
+    }
+    case Kind::Assign:
+      return Assign(static_cast<ast::Assign*>(e));
+    case Kind::PreCrement:
+    case Kind::PostCrement: {
+      bool pre = e->kind == Kind::PreCrement;
+      Tok op = pre ? static_cast<ast::PreCrement*>(e)->op : static_cast<ast::PostCrement*>(e)->op;
+      ast::Expr* operand = pre ? static_cast<ast::PreCrement*>(e)->operand
+                               : static_cast<ast::PostCrement*>(e)->operand;
+      Place p;
+      if (!PlaceOf(operand, &p)) {
+        Unsupported(e->range, "this increment");
+        return nullptr;
+      }
+      auto [old, now] =
+          Update(p, op == Tok::PlusPlus ? Tok::Plus : Tok::Minus, b_.getInt64(1), operand);
+      return pre ? now : old;
+    }
+    case Kind::TargetSymbol:
+      return TargetVar(static_cast<ast::TargetSymbol*>(e));
+    case Kind::Defined: {
+      auto* d = static_cast<ast::Defined*>(e);
+      if (d->known >= 0) return b_.getInt64(d->known);
+      Unsupported(e->range, "this `@defined`");
+      return nullptr;
+    }
+    case Kind::Probewrite:
+      return b_.getInt64(static_cast<ast::Probewrite*>(e)->written ? 1 : 0);
+    case Kind::StatOp:
+      return StatOp(static_cast<ast::StatOp*>(e));
+    case Kind::HistOp:
+      Unsupported(e->range, "a histogram here", "; print it with print() or println()");
+      return nullptr;
+    case Kind::RegexMatch:
+      Unsupported(e->range, "regular expression matching");
+      return nullptr;
+    default:
+      Unsupported(e->range, "this expression");
+      return nullptr;
+  }
+}
+
+Value Lowering::Concat(Value l, Value r) {
+  Value slot = StringSlot();
+  Library("btap_concat", i64_, {slot, l, r, b_.getInt64(slot_), b_.getInt64(limit_)});
+  return slot;
+}
+
+// Signed division and modulo by stap's rules: truncation toward zero, and an error for
+// a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.
+Value Lowering::Divide(bool modulo, Value l, Value r, ast::Node* at, ast::Expr* lhs, ast::Expr* rhs) {
+  std::string op = modulo ? "%" : "/";
+  SourceRange where = at->range;
+  if (lhs && rhs && lhs->range.valid() && rhs->range.valid() &&
+      lhs->range.end <= rhs->range.begin) {
+    std::string_view t = sm_.file(lhs->range.file).text();
+    std::string_view between = t.substr(lhs->range.end, rhs->range.begin - lhs->range.end);
+    size_t at_op = between.find(modulo ? '%' : '/');
+    if (at_op != std::string_view::npos)
+      where = {lhs->range.file, static_cast<uint32_t>(lhs->range.end + at_op),
+               static_cast<uint32_t>(lhs->range.end + at_op + 1)};
+  }
+  Check(Truth(r), "division by 0" + Near("operator", op, where));
+  Value ln = b_.CreateICmpSLT(l, b_.getInt64(0));
+  Value rn = b_.CreateICmpSLT(r, b_.getInt64(0));
+  Value la = b_.CreateSelect(ln, b_.CreateNeg(l), l);
+  Value ra = b_.CreateSelect(rn, b_.CreateNeg(r), r);
+  if (modulo) {
+    Value m = b_.CreateURem(la, ra);
+    return b_.CreateSelect(ln, b_.CreateNeg(m), m);
+  }
+  Value q = b_.CreateUDiv(la, ra);
+  return b_.CreateSelect(b_.CreateXor(ln, rn), b_.CreateNeg(q), q);
+}
+
+Value Lowering::Arith(Tok op, Value l, Value r, ast::Node* at, ast::Expr* lhs, ast::Expr* rhs) {
+  if (auto* bin = ast::As<ast::Binary>(at)) {
+    lhs = bin->lhs;
+    rhs = bin->rhs;
+  }
+  Value shift = b_.CreateAnd(r, b_.getInt64(63));
+  switch (op) {
+    case Tok::Plus:
+      return b_.CreateAdd(l, r);
+    case Tok::Minus:
+      return b_.CreateSub(l, r);
+    case Tok::Star:
+      return b_.CreateMul(l, r);
+    case Tok::Slash:
+      return Divide(false, l, r, at, lhs, rhs);
+    case Tok::Percent:
+      return Divide(true, l, r, at, lhs, rhs);
+    case Tok::Shl:
+      return b_.CreateShl(l, shift);
+    case Tok::Shr:
+      return b_.CreateAShr(l, shift);
+    case Tok::UShr:
+      return b_.CreateLShr(l, shift);
+    case Tok::Amp:
+      return b_.CreateAnd(l, r);
+    case Tok::Pipe:
+      return b_.CreateOr(l, r);
+    default:
+      return b_.CreateXor(l, r);
+  }
+}
+
+Tok Lowering::BinaryOf(Tok assign) {
+  switch (assign) {
+    case Tok::AddAssign:
+      return Tok::Plus;
+    case Tok::SubAssign:
+      return Tok::Minus;
+    case Tok::MulAssign:
+      return Tok::Star;
+    case Tok::DivAssign:
+      return Tok::Slash;
+    case Tok::ModAssign:
+      return Tok::Percent;
+    case Tok::ShlAssign:
+      return Tok::Shl;
+    case Tok::ShrAssign:
+      return Tok::Shr;
+    case Tok::AndAssign:
+      return Tok::Amp;
+    case Tok::XorAssign:
+      return Tok::Caret;
+    case Tok::OrAssign:
+      return Tok::Pipe;
+    default:
+      return Tok::Assign;
+  }
+}
+
+// A read-modify-write of a long: atomic for globals and array elements when the
+// operation allows it (so counters from many CPUs add up). Returns {old, new}.
+std::pair<Value, Value> Lowering::Update(const Place& p, Tok op, Value operand, ast::Expr* at) {
+  bool additive = op == Tok::Plus || op == Tok::Minus;
+  Value delta = op == Tok::Minus ? b_.CreateNeg(operand) : operand;
+  if (!p.element) {
+    if (p.atomic && additive) {
+      Value old = b_.CreateAtomicRMW(llvm::AtomicRMWInst::Add, p.address, delta,
+                                     llvm::MaybeAlign(8), llvm::AtomicOrdering::Monotonic);
+      return {old, b_.CreateAdd(old, delta)};
+    }
+    Value old = b_.CreateLoad(i64_, p.address);
+    Value now = Arith(op, old, operand, at, at, nullptr);
+    b_.CreateStore(now, p.address);
+    return {old, now};
+  }
+  Value found = Helper(kMapLookup, ptr_, {p.array->map, p.key});
+  auto* hit = llvm::BasicBlock::Create(context_, "found", frame_->fn);
+  auto* miss = llvm::BasicBlock::Create(context_, "missing", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "updated", frame_->fn);
+  b_.CreateCondBr(b_.CreateIsNotNull(found), hit, miss);
+  b_.SetInsertPoint(hit);
+  Value old_hit, new_hit;
+  if (additive) {
+    old_hit = b_.CreateAtomicRMW(llvm::AtomicRMWInst::Add, found, delta, llvm::MaybeAlign(8),
+                                 llvm::AtomicOrdering::Monotonic);
+    new_hit = b_.CreateAdd(old_hit, delta);
+  } else {
+    old_hit = b_.CreateLoad(i64_, found);
+    new_hit = Arith(op, old_hit, operand, at, at, nullptr);
+    b_.CreateStore(new_hit, found);
+  }
+  auto* hit_end = b_.GetInsertBlock();
+  b_.CreateBr(done);
+  b_.SetInsertPoint(miss);
+  Value new_miss = Arith(op, b_.getInt64(0), operand, at, at, nullptr);
+  Place copy = p;
+  Store(copy, new_miss);
+  auto* miss_end = b_.GetInsertBlock();
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  auto* old = b_.CreatePHI(i64_, 2);
+  old->addIncoming(old_hit, hit_end);
+  old->addIncoming(b_.getInt64(0), miss_end);
+  auto* now = b_.CreatePHI(i64_, 2);
+  now->addIncoming(new_hit, hit_end);
+  now->addIncoming(new_miss, miss_end);
+  return {old, now};
+}
+
+Value Lowering::Assign(ast::Assign* a) {
+  if (a->op == Tok::StatAccum) {
+    Accumulate(a);
+    return nullptr;
+  }
+  Place p;
+  if (!PlaceOf(a->lhs, &p)) {
+    Unsupported(a->range, "this assignment");
+    return nullptr;
+  }
+  Value r = Expr(a->rhs);
+  if (a->op == Tok::Assign) {
+    Store(p, r);
+    return p.is_string && !p.element ? p.address : r;
+  }
+  if (a->op == Tok::ConcatAssign) {
+    Value now = Concat(Load(p), r);
+    Store(p, now);
+    return now;
+  }
+  return Update(p, BinaryOf(a->op), r, a).second;
+}
+
+Value Lowering::TargetVar(ast::TargetSymbol* t) {
+  const sema::Probe* probe = frame_->probe;
+  if (!t->components.empty() || t->addressof) {
+    Unsupported(t->range, "member access, indexing and `&` on target variables",
+                "; they need kernel type information (CO-RE)");
+    return nullptr;
+  }
+  std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+  for (const sema::TargetArg& arg : probe->spec.args) {
+    if (arg.name != name) continue;
+    if (probe->spec.family != sema::Family::Tracepoint) break;
+    if (!probe->spec.args_from_format) {
+      Value slot = b_.CreateConstGEP1_64(i64_, frame_->ctx, arg.index);
+      Value v = b_.CreateLoad(i64_, slot);
+      return Extend(v, arg.size, arg.is_signed);
+    }
+    Value field = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, arg.offset);
+    if (arg.is_array) return b_.CreatePtrToInt(field, i64_);
+    if (arg.is_dynamic) {
+      Value loc = b_.CreateLoad(b_.getInt32Ty(), field);
+      Value off = b_.CreateAnd(b_.CreateZExt(loc, i64_), b_.getInt64(0xffff));
+      return b_.CreatePtrToInt(b_.CreateGEP(b_.getInt8Ty(), frame_->ctx, off), i64_);
+    }
+    uint32_t size = arg.size == 1 || arg.size == 2 || arg.size == 4 ? arg.size : 8;
+    Value v = b_.CreateLoad(b_.getIntNTy(size * 8), field);
+    return size == 8 ? v : arg.is_signed ? b_.CreateSExt(v, i64_) : b_.CreateZExt(v, i64_);
+  }
+  Unsupported(t->range, "target variable `" + std::string(t->name) + "` in this probe");
+  return nullptr;
+}
+
+Value Lowering::Extend(Value v, uint32_t size, bool is_signed) {
+  if (size >= 8 || size == 0) return v;
+  llvm::Type* narrow = b_.getIntNTy(size * 8);
+  Value t = b_.CreateTrunc(v, narrow);
+  return is_signed ? b_.CreateSExt(t, i64_) : b_.CreateZExt(t, i64_);
+}
+
+// The statistics variable or element an aggregate names: its map and key.
+bool Lowering::StatsPlace(ast::Expr* operand, const GlobalInfo** info, Value* key) {
+  const sema::Variable* v = AggregateVar(operand);
+  auto it = v ? globals_.find(v) : globals_.end();
+  if (it == globals_.end() || !it->second.stats || !it->second.map) return false;
+  *info = &it->second;
+  if (auto* a = ast::As<ast::ArrayIndex>(operand)) {
+    *key = Key(a, it->second);
+    return *key != nullptr;
+  }
+  Value zero = Alloca(b_.getInt32Ty());
+  b_.CreateStore(b_.getInt32(0), zero);
+  *key = zero;
+  return true;
+}
+
+Value Lowering::Slot(Value value, uint32_t slot) { return b_.CreateConstGEP1_64(i64_, value, slot); }
+
+// x <<< v: this CPU's copy of the value is updated (no other CPU writes it).
+void Lowering::Accumulate(ast::Assign* a) {
+  const GlobalInfo* g = nullptr;
+  Value key = nullptr;
+  if (!StatsPlace(a->lhs, &g, &key)) {
+    Unsupported(a->range, "this `<<<`");
+    return;
+  }
+  Value v = Expr(a->rhs);
+  Value value = Helper(kMapLookup, ptr_, {g->map, key});
+  if (ast::Is<ast::ArrayIndex>(a->lhs)) {
+    // A new element starts from zeros.
+    auto* create = llvm::BasicBlock::Create(context_, "new", frame_->fn);
+    auto* have = llvm::BasicBlock::Create(context_, "have", frame_->fn);
+    auto* entry_end = b_.GetInsertBlock();
+    b_.CreateCondBr(b_.CreateIsNull(value), create, have);
+    b_.SetInsertPoint(create);
+    Helper(kMapUpdate, i64_, {g->map, key, Zeros(), b_.getInt64(kNoExist)});
+    Value created = Helper(kMapLookup, ptr_, {g->map, key});
+    Check(b_.CreateIsNotNull(created),
+          "Array overflow, check MAXMAPENTRIES" +
+              Near("identifier", ArrayName(ast::As<ast::ArrayIndex>(a->lhs)), a->lhs->range));
+    auto* create_end = b_.GetInsertBlock();
+    b_.CreateBr(have);
+    b_.SetInsertPoint(have);
+    auto* phi = b_.CreatePHI(ptr_, 2);
+    phi->addIncoming(value, entry_end);
+    phi->addIncoming(created, create_end);
+    value = phi;
+  } else {
+    Continue(b_.CreateIsNotNull(value), "stats");
+  }
+  Value count = b_.CreateLoad(i64_, Slot(value, stats::kCount));
+  Value first = b_.CreateICmpEQ(count, b_.getInt64(0));
+  b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), Slot(value, stats::kCount));
+  b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSum)), v),
+                 Slot(value, stats::kSum));
+  b_.CreateStore(
+      b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSumSquares)), b_.CreateMul(v, v)),
+      Slot(value, stats::kSumSquares));
+  Value min = b_.CreateLoad(i64_, Slot(value, stats::kMin));
+  Value max = b_.CreateLoad(i64_, Slot(value, stats::kMax));
+  b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSLT(v, min)), v, min),
+                 Slot(value, stats::kMin));
+  b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSGT(v, max)), v, max),
+                 Slot(value, stats::kMax));
+  if (g->shape.hist == stats::Hist::None) return;
+  Value bucket = Bucket(v, g->shape);
+  Value at = b_.CreateGEP(i64_, value, b_.CreateAdd(bucket, b_.getInt64(stats::kBuckets)));
+  b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, at), b_.getInt64(1)), at);
+}
+
+// The histogram bucket of v, bounded so that the verifier can see it.
+Value Lowering::Bucket(Value v, const stats::Shape& shape) {
+  if (shape.hist == stats::Hist::Log) {
+    Value negative = b_.CreateICmpSLT(v, b_.getInt64(0));
+    Value magnitude = b_.CreateSelect(negative, b_.CreateNeg(v), v);
+    // floor(log2(magnitude)) by halving (LLVM's BPF backend cannot lower ctlz).
+    Value log2 = b_.getInt64(0);
+    for (int shift : {32, 16, 8, 4, 2, 1}) {
+      Value high = b_.CreateICmpUGE(magnitude, b_.getInt64(int64_t{1} << shift));
+      magnitude = b_.CreateSelect(high, b_.CreateLShr(magnitude, shift), magnitude);
+      log2 = b_.CreateSelect(high, b_.CreateAdd(log2, b_.getInt64(shift)), log2);
+    }
+    Value up = b_.CreateAdd(log2, b_.getInt64(stats::kLogZero + 1));
+    Value down = b_.CreateSub(b_.getInt64(stats::kLogZero - 1), log2);
+    Value index = b_.CreateSelect(negative, down, up);
+    index =
+        b_.CreateSelect(b_.CreateICmpEQ(v, b_.getInt64(0)), b_.getInt64(stats::kLogZero), index);
+    return b_.CreateAnd(index, b_.getInt64(stats::kLogBuckets - 1));
+  }
+  uint32_t buckets = shape.Buckets();
+  Value below = b_.CreateICmpSLT(v, b_.getInt64(shape.start));
+  Value offset = b_.CreateSub(v, b_.getInt64(shape.start));
+  Value index = b_.CreateAdd(b_.CreateUDiv(offset, b_.getInt64(shape.interval)), b_.getInt64(1));
+  index = b_.CreateSelect(b_.CreateICmpUGT(index, b_.getInt64(buckets - 1)),
+                          b_.getInt64(buckets - 1), index);
+  index = b_.CreateSelect(below, b_.getInt64(0), index);
+  // The verifier needs a bound it can see: a mask that changes nothing.
+  return b_.CreateAnd(index, b_.getInt64(NextPow2(buckets) - 1));
+}
+
+Value Lowering::Zeros() {
+  if (!zeros_) {
+    zeros_ = new llvm::GlobalVariable(module_, llvm::ArrayType::get(b_.getInt8Ty(), 1), true,
+                                      llvm::GlobalValue::InternalLinkage, nullptr, "zeros");
+    zeros_->setSection(".rodata");
+    zeros_->setAlignment(llvm::Align(8));
+  }
+  return zeros_;
+}
+
+// The merged value of a statistics variable or element (user side: the interpreter
+// merges the CPUs' copies), or null when it has none.
+Value Lowering::MergedStats(ast::Expr* operand, SourceRange at) {
+  const GlobalInfo* g = nullptr;
+  Value key = nullptr;
+  if (!frame_->user_side) {
+    Unsupported(at, "reading statistics in a kernel-side probe",
+                "; read them in begin, end, error or task-free timer probes");
+    return nullptr;
+  }
+  if (!StatsPlace(operand, &g, &key)) {
+    Unsupported(at, "this aggregate");
+    return nullptr;
+  }
+  return Helper(kMapLookup, ptr_, {g->map, key});
+}
+
+Value Lowering::StatOp(ast::StatOp* s) {
+  Value value = MergedStats(s->operand, s->range);
+  if (!value) return nullptr;
+  auto* have = llvm::BasicBlock::Create(context_, "stats", frame_->fn);
+  auto* none = llvm::BasicBlock::Create(context_, "nostats", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "aggregate", frame_->fn);
+  b_.CreateCondBr(b_.CreateIsNotNull(value), have, none);
+  b_.SetInsertPoint(have);
+  Value count = b_.CreateLoad(i64_, Slot(value, stats::kCount));
+  Value result = nullptr;
+  bool needs_data = s->op != ast::AtWord::Count && s->op != ast::AtWord::Sum;
+  std::string empty =
+      "empty aggregate" +
+      Near("operator", "@" + std::string(frontend::AtWordSpelling(s->op)), s->range);
+  if (needs_data) Check(b_.CreateICmpSGT(count, b_.getInt64(0)), empty);
+  switch (s->op) {
+    case ast::AtWord::Count:
+      result = count;
+      break;
+    case ast::AtWord::Sum:
+      result = b_.CreateLoad(i64_, Slot(value, stats::kSum));
+      break;
+    case ast::AtWord::Min:
+      result = b_.CreateLoad(i64_, Slot(value, stats::kMin));
+      break;
+    case ast::AtWord::Max:
+      result = b_.CreateLoad(i64_, Slot(value, stats::kMax));
+      break;
+    case ast::AtWord::Avg:
+      result = Divide(false, b_.CreateLoad(i64_, Slot(value, stats::kSum)), count, s, nullptr,
+                      nullptr);
+      break;
+    default: {
+      // (n * sum(x^2) - sum(x)^2) / (n * (n - 1)), 0 for a single sample.
+      Value sum = b_.CreateLoad(i64_, Slot(value, stats::kSum));
+      Value squares = b_.CreateLoad(i64_, Slot(value, stats::kSumSquares));
+      Value top = b_.CreateSub(b_.CreateMul(count, squares), b_.CreateMul(sum, sum));
+      Value bottom = b_.CreateMul(count, b_.CreateSub(count, b_.getInt64(1)));
+      Value one = b_.CreateICmpSLE(count, b_.getInt64(1));
+      bottom = b_.CreateSelect(one, b_.getInt64(1), bottom);
+      result =
+          b_.CreateSelect(one, b_.getInt64(0), Divide(false, top, bottom, s, nullptr, nullptr));
+      break;
+    }
+  }
+  auto* have_end = b_.GetInsertBlock();
+  b_.CreateBr(done);
+  b_.SetInsertPoint(none);
+  if (needs_data) Fail(EscapePercent(empty));
+  auto* none_end = b_.GetInsertBlock();
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  auto* phi = b_.CreatePHI(i64_, 2);
+  phi->addIncoming(result, have_end);
+  phi->addIncoming(b_.getInt64(0), none_end);
+  return phi;
+}
+
+void Lowering::PrintHistogram(ast::HistOp* h) {
+  Value value = MergedStats(h->operand, h->range);
+  if (!value) return;
+  const sema::Variable* v = AggregateVar(h->operand);
+  const stats::Shape& shape = globals_[v].shape;
+  std::string empty =
+      "empty aggregate" +
+      Near("operator", "@" + std::string(frontend::AtWordSpelling(h->op)), h->range);
+  Check(b_.CreateIsNotNull(value), empty);
+  Check(b_.CreateICmpSGT(b_.CreateLoad(i64_, Slot(value, stats::kCount)), b_.getInt64(0)), empty);
+  uint64_t packed = static_cast<uint64_t>(shape.hist) | (uint64_t{shape.Buckets()} << 8);
+  Helper(user_helper::kPrintHistogram, i64_,
+         {value, b_.getInt64(packed), b_.getInt64(shape.start), b_.getInt64(shape.interval)});
+}
+
+}  // namespace btap::codegen::lowering

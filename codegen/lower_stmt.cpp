@@ -1,0 +1,511 @@
+// Lowering statements: output records, run-time errors and `try`, variables and
+// array elements, control flow and `foreach` (see lowering.h).
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+// Writes one record. Arguments are already evaluated (strings sit in slots).
+void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Value>& args) {
+  Value size = BuildRecord(kind, format, args);
+  Value rc =
+      Helper(kRingbufOutput, i64_, {output_, ScratchAt(uint32_t{0}), size, b_.getInt64(0)});
+  auto* lost = llvm::BasicBlock::Create(context_, "lost", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "written", frame_->fn);
+  b_.CreateCondBr(b_.CreateICmpSLT(rc, b_.getInt64(0)), lost, done);
+  b_.SetInsertPoint(lost);
+  b_.CreateAtomicRMW(llvm::AtomicRMWInst::Add, lost_, b_.getInt64(1), llvm::MaybeAlign(8),
+                     llvm::AtomicOrdering::Monotonic);
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
+// Builds a record in the record area; returns its size. (Records from kernel probes
+// go through the ring buffer: note that one is needed.)
+Value Lowering::BuildRecord(record::Kind kind, uint32_t format, const std::vector<Value>& args) {
+  if (!frame_->user_side) kernel_records_ = true;
+  Value rec = ScratchAt(uint32_t{0});
+  b_.CreateStore(b_.getInt32(static_cast<uint32_t>(kind)), rec);
+  b_.CreateStore(b_.getInt32(format), ScratchAt(uint32_t{4}));
+  Value off = b_.getInt64(8);
+  Value mask = b_.getInt64(record_size_ - 1);
+  for (Value a : args) {
+    Value at = ScratchAt(b_.CreateAnd(off, mask));
+    if (a->getType() == i64_) {
+      b_.CreateStore(a, at);
+      off = b_.CreateAdd(off, b_.getInt64(8));
+      continue;
+    }
+    Value n = Helper(kProbeReadKernelStr, i64_,
+                     {b_.CreateConstGEP1_64(b_.getInt8Ty(), at, 4), b_.getInt32(limit_), a});
+    Value len = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(1)), b_.getInt64(0),
+                                b_.CreateSub(n, b_.getInt64(1)));
+    b_.CreateStore(b_.CreateTrunc(len, b_.getInt32Ty()), at);
+    off = b_.CreateAdd(
+        off, b_.CreateAnd(b_.CreateAdd(len, b_.getInt64(4 + 7)), b_.getInt64(~int64_t{7})));
+  }
+  return b_.CreateAnd(off, mask);
+}
+
+// Reports a run-time error (`format` is a printf format) and ends the handler.
+void Lowering::Fail(const std::string& message, std::vector<Value> args) {
+  if (!frame_->handlers.empty()) {
+    // Inside `try`: the catch variable gets the message, the handler runs.
+    const Handler& h = frame_->handlers.back();
+    if (h.message) {
+      if (message == "%s" && args.size() == 1 && args[0]->getType() != i64_)
+        CopyString(h.message, args[0]);
+      else
+        CopyString(h.message, Literal(Unescape(message)));
+    }
+    b_.CreateBr(h.handler);
+    Dead();
+    return;
+  }
+  Record(record::Kind::Error, FormatId(message), args);
+  b_.CreateBr(frame_->exit);
+  Dead();
+}
+
+// A message format's text, for a catch variable: %% becomes %, other directives stay.
+std::string Lowering::Unescape(std::string_view format) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    out += format[i];
+    if (format[i] == '%' && i + 1 < format.size() && format[i + 1] == '%') ++i;
+  }
+  return out;
+}
+
+// Fails with `message` unless `ok` holds.
+void Lowering::Check(Value ok, const std::string& message) { CheckFormat(ok, EscapePercent(message), {}); }
+
+// Fails with a formatted message (a printf format and its arguments) unless `ok` holds.
+void Lowering::CheckFormat(Value ok, const std::string& format, std::vector<Value> args) {
+  auto* bad = llvm::BasicBlock::Create(context_, "error", frame_->fn);
+  auto* good = llvm::BasicBlock::Create(context_, "ok", frame_->fn);
+  b_.CreateCondBr(ok, good, bad);
+  b_.SetInsertPoint(bad);
+  Fail(format, std::move(args));
+  b_.SetInsertPoint(good);
+}
+
+Scope& Lowering::Top() { return *frame_->scopes.back(); }
+
+void Lowering::DeclareLocal(Scope& scope, const sema::Variable* v) {
+  if (scope.vars.count(v)) return;
+  if (v->type == Type::String) {
+    Value slot = StringSlot();
+    b_.CreateStore(b_.getInt8(0), slot);
+    scope.vars[v] = slot;
+  } else if (v->type == Type::Stats || v->arity > 0) {
+    Unsupported(v->decl, "local statistics or arrays");
+  } else {
+    Value a = Alloca(i64_);
+    b_.CreateStore(b_.getInt64(0), a);
+    scope.vars[v] = a;
+  }
+}
+
+Value Lowering::Local(const sema::Variable* v, SourceRange at) {
+  Scope& s = Top();
+  auto it = s.vars.find(v);
+  if (it == s.vars.end()) {
+    DeclareLocal(s, v);
+    it = s.vars.find(v);
+    if (it == s.vars.end()) {
+      Unsupported(at, "this variable");
+      return nullptr;
+    }
+  }
+  return it->second;
+}
+
+Value Lowering::ReadSymbol(const ast::Symbol* s) {
+  const sema::Variable* v = s->var;
+  if (!v) return Zero(s->type);
+  if (v->kind == sema::VarKind::Global) {
+    const GlobalInfo& g = globals_[v];
+    if (!g.storage) {
+      Unsupported(s->range, "this use of array `" + std::string(v->name) + "`");
+      return Zero(s->type);
+    }
+    return v->type == Type::String ? static_cast<Value>(g.storage)
+                                   : b_.CreateLoad(i64_, g.storage);
+  }
+  Value storage = Local(v, s->range);
+  if (!storage) return Zero(s->type);
+  return v->type == Type::String ? storage : b_.CreateLoad(i64_, storage);
+}
+
+Value Lowering::Zero(Type t) { return t == Type::String ? Literal("") : b_.getInt64(0); }
+
+bool Lowering::PlaceOf(ast::Expr* e, Place* place) {
+  if (auto* s = ast::As<ast::Symbol>(e)) {
+    const sema::Variable* v = s->var;
+    if (!v) return false;
+    place->is_string = v->type == Type::String;
+    if (v->kind == sema::VarKind::Global) {
+      const GlobalInfo& g = globals_[v];
+      if (!g.storage) return false;
+      place->address = g.storage;
+      place->atomic = true;
+      return true;
+    }
+    place->address = Local(v, s->range);
+    return place->address != nullptr;
+  }
+  if (auto* a = ast::As<ast::ArrayIndex>(e)) {
+    auto* s = ast::As<ast::Symbol>(a->base);
+    if (!s || !s->var || s->var->kind != sema::VarKind::Global) return false;
+    auto it = globals_.find(s->var);
+    if (it == globals_.end() || !it->second.map || it->second.stats) return false;
+    place->is_string = s->var->type == Type::String;
+    place->element = a;
+    place->array = &it->second;
+    place->key = Key(a, it->second);
+    return place->key != nullptr;
+  }
+  return false;
+}
+
+// Builds the key of an element in scratch; string parts are zero-padded so that equal
+// strings hash equally.
+Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
+  std::vector<Value> parts;
+  for (ast::Expr* i : a->indexes) {
+    if (!i) {
+      Unsupported(a->range, "`*` in an array index");
+      return nullptr;
+    }
+    parts.push_back(Expr(i));
+  }
+  uint32_t at = TempBytes(g.key_size);
+  for (size_t k = 0; k < parts.size() && k < g.key_offsets.size(); ++k) {
+    Value dst = ScratchAt(at + g.key_offsets[k]);
+    if (parts[k]->getType() == i64_) {
+      b_.CreateStore(parts[k], dst);
+    } else {
+      Helper(kProbeReadKernel, i64_, {dst, b_.getInt32(slot_), Literal("")});
+      CopyString(dst, parts[k]);
+    }
+  }
+  return ScratchAt(at);
+}
+
+std::string Lowering::ArrayName(const ast::ArrayIndex* a) const {
+  auto* s = ast::As<ast::Symbol>(a->base);
+  return s ? std::string(s->name) : "?";
+}
+
+Value Lowering::Load(const Place& p) {
+  if (!p.element) return p.is_string ? p.address : b_.CreateLoad(i64_, p.address);
+  Value found = Helper(kMapLookup, ptr_, {p.array->map, p.key});
+  auto* hit = llvm::BasicBlock::Create(context_, "found", frame_->fn);
+  auto* miss = llvm::BasicBlock::Create(context_, "missing", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "read", frame_->fn);
+  Value slot = p.is_string ? StringSlot() : nullptr;
+  b_.CreateCondBr(b_.CreateIsNotNull(found), hit, miss);
+  if (p.is_string) {
+    b_.SetInsertPoint(hit);
+    CopyString(slot, found);
+    b_.CreateBr(done);
+    b_.SetInsertPoint(miss);
+    b_.CreateStore(b_.getInt8(0), slot);
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    return slot;
+  }
+  b_.SetInsertPoint(hit);
+  Value v = b_.CreateLoad(i64_, found);
+  auto* hit_end = b_.GetInsertBlock();
+  b_.CreateBr(done);
+  b_.SetInsertPoint(miss);
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  auto* phi = b_.CreatePHI(i64_, 2);
+  phi->addIncoming(v, hit_end);
+  phi->addIncoming(b_.getInt64(0), miss);
+  return phi;
+}
+
+void Lowering::Store(const Place& p, Value v) {
+  if (!p.element) {
+    if (p.is_string)
+      CopyString(p.address, v);
+    else
+      b_.CreateStore(v, p.address);
+    return;
+  }
+  Value value = v;
+  if (!p.is_string) {
+    value = Alloca(i64_);
+    b_.CreateStore(v, value);
+  }
+  Value rc = Helper(kMapUpdate, i64_, {p.array->map, p.key, value, b_.getInt64(kAny)});
+  Check(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+        "Array overflow, check MAXMAPENTRIES" +
+            Near("identifier", ArrayName(p.element), p.element->range));
+}
+
+void Lowering::Stmt(ast::Stmt* s) {
+  if (!s) return;
+  uint32_t mark = frame_->next;
+  Locate(s->range);
+  switch (s->kind) {
+    case Kind::Block:
+      for (ast::Stmt* x : static_cast<ast::Block*>(s)->statements) Stmt(x);
+      break;
+    case Kind::ExprStmt:
+      Expr(static_cast<ast::ExprStmt*>(s)->expr);
+      break;
+    case Kind::If: {
+      auto* i = static_cast<ast::If*>(s);
+      Value cond = Truth(Expr(i->cond));
+      auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
+      auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);
+      auto* done = llvm::BasicBlock::Create(context_, "endif", frame_->fn);
+      b_.CreateCondBr(cond, then, otherwise);
+      b_.SetInsertPoint(then);
+      Stmt(i->then);
+      b_.CreateBr(done);
+      b_.SetInsertPoint(otherwise);
+      Stmt(i->otherwise);
+      b_.CreateBr(done);
+      b_.SetInsertPoint(done);
+      break;
+    }
+    case Kind::While: {
+      auto* w = static_cast<ast::While*>(s);
+      LoopStmt(nullptr, w->cond, nullptr, w->body);
+      break;
+    }
+    case Kind::For: {
+      auto* f = static_cast<ast::For*>(s);
+      LoopStmt(f->init, f->cond, f->step, f->body);
+      break;
+    }
+    case Kind::Foreach:
+      Foreach(static_cast<ast::Foreach*>(s));
+      break;
+    case Kind::Return: {
+      auto* r = static_cast<ast::Return*>(s);
+      Scope& scope = Top();
+      if (!scope.function) {
+        b_.CreateBr(frame_->exit);
+        Dead();
+        break;
+      }
+      if (r->value) {
+        Value v = Expr(r->value);
+        if (v->getType() == i64_)
+          b_.CreateStore(v, scope.result);
+        else
+          CopyString(scope.result, v);
+      }
+      b_.CreateBr(scope.return_block);
+      Dead();
+      break;
+    }
+    case Kind::Delete:
+      Delete(static_cast<ast::Delete*>(s));
+      break;
+    case Kind::Next:
+      b_.CreateBr(frame_->exit);
+      Dead();
+      break;
+    case Kind::Break:
+    case Kind::Continue: {
+      std::vector<Loop>& loops = Top().loops;
+      if (loops.empty()) {
+        Unsupported(s->range, "`break` or `continue` outside a loop");
+        break;
+      }
+      b_.CreateBr(s->kind == Kind::Break ? loops.back().done : loops.back().next_iteration);
+      Dead();
+      break;
+    }
+    case Kind::Null:
+      break;
+    case Kind::TryCatch: {
+      auto* t = static_cast<ast::TryCatch*>(s);
+      auto* handler = llvm::BasicBlock::Create(context_, "catch", frame_->fn);
+      auto* done = llvm::BasicBlock::Create(context_, "endtry", frame_->fn);
+      Value message = nullptr;
+      if (t->error_sym) {
+        message = Top().vars.count(t->error_sym) ? Top().vars[t->error_sym] : nullptr;
+        if (!message) {
+          DeclareLocal(Top(), t->error_sym);
+          message = Top().vars[t->error_sym];
+        }
+      }
+      frame_->handlers.push_back({handler, message});
+      Stmt(t->body);
+      frame_->handlers.pop_back();
+      b_.CreateBr(done);
+      b_.SetInsertPoint(handler);
+      Stmt(t->handler);
+      b_.CreateBr(done);
+      b_.SetInsertPoint(done);
+      break;
+    }
+    default:
+      Unsupported(s->range, "this statement");
+      break;
+  }
+  frame_->next = mark;
+}
+
+// while/for. In the kernel a loop runs at most MAXACTION times (the verifier needs a
+// bound); more is a run-time error, as stap's MAXACTION is.
+void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::Stmt* body) {
+  if (init) Expr(init);
+  llvm::AllocaInst* count = nullptr;
+  if (!frame_->user_side) {
+    count = Alloca(i64_);
+    b_.CreateStore(b_.getInt64(0), count);
+  }
+  auto* head = llvm::BasicBlock::Create(context_, "loop", frame_->fn);
+  auto* inside = llvm::BasicBlock::Create(context_, "body", frame_->fn);
+  auto* next = llvm::BasicBlock::Create(context_, "step", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "endloop", frame_->fn);
+  b_.CreateBr(head);
+  b_.SetInsertPoint(head);
+  uint32_t mark = frame_->next;
+  if (count) {
+    Value n = b_.CreateAdd(b_.CreateLoad(i64_, count), b_.getInt64(1));
+    b_.CreateStore(n, count);
+    Check(b_.CreateICmpULE(n, b_.getInt64(options_.max_action)),
+          "MAXACTION exceeded" +
+              Near("keyword", cond ? "while" : "for", body ? body->range : SourceRange{}));
+  }
+  if (cond)
+    b_.CreateCondBr(Truth(Expr(cond)), inside, done);
+  else
+    b_.CreateBr(inside);
+  frame_->next = mark;
+  b_.SetInsertPoint(inside);
+  Top().loops.push_back({next, done});
+  Stmt(body);
+  Top().loops.pop_back();
+  b_.CreateBr(next);
+  b_.SetInsertPoint(next);
+  if (step) Expr(step);
+  frame_->next = mark;
+  b_.CreateBr(head);
+  b_.SetInsertPoint(done);
+}
+
+void Lowering::Foreach(ast::Foreach* f) {
+  auto* s = ast::As<ast::Symbol>(f->array);
+  const GlobalInfo* g = nullptr;
+  if (s && s->var) {
+    auto it = globals_.find(s->var);
+    if (it != globals_.end() && it->second.map) g = &it->second;
+  }
+  if (!g) {
+    Unsupported(f->range, "`foreach` over this");
+    return;
+  }
+  if (f->has_slice) {
+    Unsupported(f->range, "`foreach` over a slice");
+    return;
+  }
+  if (g->stats && f->value) {
+    Unsupported(f->value->range, "binding a statistics value", "; use @count(a[k]) and the like");
+    return;
+  }
+  if (!frame_->user_side) {
+    Unsupported(f->range, "`foreach` in a kernel-side probe",
+                "; it runs in begin, end, error and task-free timer probes");
+    return;
+  }
+  Value limit = f->limit ? Expr(f->limit) : b_.getInt64(-1);
+  stats::Op aggregate = stats::Op::Count;  // how statistics sort without an @op
+  switch (f->sort_aggregate) {
+    case ast::AtWord::Sum:
+      aggregate = stats::Op::Sum;
+      break;
+    case ast::AtWord::Min:
+      aggregate = stats::Op::Min;
+      break;
+    case ast::AtWord::Max:
+      aggregate = stats::Op::Max;
+      break;
+    case ast::AtWord::Avg:
+      aggregate = stats::Op::Avg;
+      break;
+    case ast::AtWord::Variance:
+      aggregate = stats::Op::Variance;
+      break;
+    default:
+      break;
+  }
+  uint64_t how = user_helper::ForeachHow(g->meta_index, f->sort_column, f->sort_direction,
+                                         static_cast<uint32_t>(aggregate));
+  Value key = ScratchAt(TempBytes(g->key_size));
+  Value value = ScratchAt(TempBytes(g->value_size));
+  Value iter = Helper(user_helper::kForeachBegin, i64_, {g->map, b_.getInt64(how), limit});
+  auto* head = llvm::BasicBlock::Create(context_, "foreach", frame_->fn);
+  auto* inside = llvm::BasicBlock::Create(context_, "each", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "endforeach", frame_->fn);
+  b_.CreateBr(head);
+  b_.SetInsertPoint(head);
+  Value more = Helper(user_helper::kForeachNext, i64_, {iter, key, value});
+  b_.CreateCondBr(Truth(more), inside, done);
+  b_.SetInsertPoint(inside);
+  uint32_t mark = frame_->next;
+  for (size_t k = 0; k < f->keys.size() && k < g->key_offsets.size(); ++k) {
+    Place p;
+    if (!PlaceOf(f->keys[k], &p)) {
+      Unsupported(f->keys[k]->range, "this loop variable");
+      continue;
+    }
+    Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g->key_offsets[k]);
+    Store(p, p.is_string ? at : b_.CreateLoad(i64_, at));
+  }
+  if (f->value) {
+    Place p;
+    if (PlaceOf(f->value, &p)) Store(p, p.is_string ? value : b_.CreateLoad(i64_, value));
+  }
+  Top().loops.push_back({head, done});
+  Stmt(f->body);
+  Top().loops.pop_back();
+  frame_->next = mark;
+  b_.CreateBr(head);
+  b_.SetInsertPoint(done);
+}
+
+void Lowering::Delete(ast::Delete* d) {
+  if (auto* a = ast::As<ast::ArrayIndex>(d->target)) {
+    Place p;
+    if (!PlaceOf(a, &p) || !p.element) {
+      Unsupported(d->range, "this `delete`");
+      return;
+    }
+    Helper(kMapDelete, i64_, {p.array->map, p.key});
+    return;
+  }
+  auto* s = ast::As<ast::Symbol>(d->target);
+  if (s && s->var && s->var->kind == sema::VarKind::Global) {
+    const GlobalInfo& g = globals_[s->var];
+    if (g.storage) {
+      Store(Place{s->var->type == Type::String, true, g.storage}, Zero(s->var->type));
+      return;
+    }
+    if (!g.map) return;  // statistics: reported where declared
+    if (!frame_->user_side) {
+      Unsupported(d->range, "deleting a whole array in a kernel-side probe");
+      return;
+    }
+    Helper(user_helper::kMapClear, i64_, {g.map});
+    return;
+  }
+  if (s && s->var) {
+    Place p;
+    if (PlaceOf(s, &p)) Store(p, Zero(s->var->type));
+    return;
+  }
+  Unsupported(d->range, "this `delete`");
+}
+
+}  // namespace btap::codegen::lowering

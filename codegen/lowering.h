@@ -1,0 +1,395 @@
+// The lowering of an elaborated program to LLVM IR (lower.h's Compile), shared by its
+// files: lower.cpp (module, globals, programs), lower_stmt.cpp (records, errors,
+// variables, statements), lower_expr.cpp (expressions, statistics), lower_call.cpp (calls,
+// printing, intrinsics). Internal to codegen.
+#pragma once
+
+#include "codegen/lower.h"
+
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/DIBuilder.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Transforms/Utils/ModuleUtils.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include "codegen/bpflib.h"
+#include "codegen/emit.h"
+#include "codegen/maps.h"
+#include "common/output_record.h"
+#include "common/printf_format.h"
+#include "common/stats.h"
+#include "common/user_helpers.h"
+#include "frontend/ast_walk.h"
+#include "semantic/intrinsics.h"
+#include "semantic/program.h"
+
+namespace btap::codegen::lowering {
+
+using ast::Kind;
+using ast::Tok;
+using ast::Type;
+using sema::Intrinsic;
+
+// Kernel helper numbers (linux/bpf.h).
+enum HelperId : int64_t {
+  kMapLookup = 1,
+  kMapUpdate = 2,
+  kMapDelete = 3,
+  kKtimeGetNs = 5,
+  kSmpProcessorId = 8,
+  kCurrentPidTgid = 14,
+  kCurrentUidGid = 15,
+  kCurrentComm = 16,
+  kProbeReadUser = 112,
+  kProbeReadKernel = 113,
+  kProbeReadUserStr = 114,
+  kProbeReadKernelStr = 115,
+  kJiffies64 = 118,
+  kRingbufOutput = 130,
+};
+
+constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
+                   kMapRingbuf = 27;
+constexpr int64_t kNoExist = 1;
+constexpr int64_t kAny = 0;
+constexpr uint32_t kDefaultRingBytes = 4u << 20;
+
+inline uint32_t NextPow2(uint64_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+inline uint32_t Align8(uint32_t v) { return (v + 7) & ~7u; }
+
+inline bool IsPrintFamily(const ast::Call* c) { return !c->callee; }
+
+// A value: i64 for longs, a pointer to a string slot for strings.
+using Value = llvm::Value*;
+
+struct GlobalInfo {
+  llvm::GlobalVariable* storage = nullptr;  // scalars
+  llvm::GlobalVariable* map = nullptr;      // arrays
+  std::vector<uint32_t> key_offsets;
+  uint32_t key_size = 0;
+  uint32_t value_size = 0;
+  uint32_t meta_index = 0;
+  bool stats = false;
+  stats::Shape shape;  // statistics: the histogram its uses ask for
+};
+
+struct Loop {
+  llvm::BasicBlock* next_iteration;
+  llvm::BasicBlock* done;
+};
+
+// An enclosing `try`: where errors go, and the catch variable's slot (or null).
+struct Handler {
+  llvm::BasicBlock* handler;
+  llvm::Value* message;
+};
+
+// Variables of one probe body or one inlined function call.
+struct Scope {
+  std::map<const sema::Variable*, Value> vars;  // long: alloca; string: its slot
+  const sema::Function* function = nullptr;
+  llvm::BasicBlock* return_block = nullptr;
+  Value result = nullptr;  // alloca (long) or slot (string)
+  std::vector<Loop> loops;
+};
+
+class Lowering {
+ public:
+  Lowering(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
+           DiagnosticSink& diags, llvm::Module& module)
+      : program_(program),
+        sm_(sm),
+        options_(options),
+        diags_(diags),
+        context_(module.getContext()),
+        module_(module),
+        maps_(module),
+        b_(context_) {
+    limit_ = std::max<uint32_t>(options.max_string_len, 16);
+    slot_ = NextPow2(limit_);
+  }
+
+  bool Run(meta::Meta* meta);
+
+ private:
+  void Unsupported(SourceRange at, std::string what, std::string where = "");
+
+  std::string Text(SourceRange r) const;
+
+  // stap's " near <token> at file:line:col" for run-time errors.
+  std::string Near(std::string_view token_kind, std::string_view token, SourceRange at) const;
+
+  llvm::GlobalVariable* RuntimeVar(const char* name);
+
+  void DefineRuntimeData();
+
+  void DefineGlobal(const sema::Variable* v);
+
+  // A statistics variable keeps the one histogram its uses ask for.
+  void ScanHistograms();
+
+  static const sema::Variable* AggregateVar(ast::Expr* operand);
+
+  std::string UniqueName(std::string name);
+
+  llvm::Constant* PaddedString(std::string_view s);
+
+  // A string literal: read-only data, padded to a whole slot so that every string
+  // pointer has a slot's worth of readable bytes behind it.
+  Value Literal(std::string_view s);
+
+  uint32_t FormatId(const std::string& format);
+
+  static std::string EscapePercent(std::string_view s);
+
+  // The largest record any print statement can write: the record area is twice the next
+  // power of two above it, so masked offsets keep every write inside.
+  uint32_t MaxRecordSize();
+
+  void FinishScratch();
+
+  static meta::ProbeKind KindOf(sema::Family f);
+
+  // begin/end/error, and timers that touch nothing of the interrupted task, run in the
+  // runtime's interpreter.
+  bool UserSide(const sema::Probe& p);
+
+  bool UsesTask(ast::Node* root, int depth);
+
+  void LowerProbe(const sema::Probe& p);
+
+  llvm::DIFile* FileFor(FileId id);
+
+  void Locate(SourceRange r);
+
+  llvm::Value* Helper(int64_t id, llvm::Type* ret, std::vector<llvm::Value*> args);
+
+  llvm::Value* Library(const char* name, llvm::Type* ret, std::vector<llvm::Value*> args);
+
+  llvm::AllocaInst* Alloca(llvm::Type* type);
+
+  // Continues in a new block when `cond` holds; otherwise the handler ends.
+  void Continue(Value cond, const char* name);
+
+  // After a branch that leaves: later statements go to an unreachable block.
+  void Dead();
+
+  uint32_t TempBytes(uint32_t bytes);
+
+  Value ScratchAt(uint32_t offset);
+
+  Value ScratchAt(Value offset);
+
+  Value StringSlot();
+
+  Value Truth(Value v);
+
+  Value Bool(Value i1);
+
+  void CopyString(Value dst, Value src);
+
+  // Writes one record. Arguments are already evaluated (strings sit in slots).
+  void Record(record::Kind kind, uint32_t format, const std::vector<Value>& args);
+
+  // Builds a record in the record area; returns its size. (Records from kernel probes
+  // go through the ring buffer: note that one is needed.)
+  Value BuildRecord(record::Kind kind, uint32_t format, const std::vector<Value>& args);
+
+  // Reports a run-time error (`format` is a printf format) and ends the handler.
+  void Fail(const std::string& message, std::vector<Value> args = {});
+
+  // A message format's text, for a catch variable: %% becomes %, other directives stay.
+  static std::string Unescape(std::string_view format);
+
+  // Fails with `message` unless `ok` holds.
+  void Check(Value ok, const std::string& message);
+
+  // Fails with a formatted message (a printf format and its arguments) unless `ok` holds.
+  void CheckFormat(Value ok, const std::string& format, std::vector<Value> args);
+
+  Scope& Top();
+
+  void DeclareLocal(Scope& scope, const sema::Variable* v);
+
+  Value Local(const sema::Variable* v, SourceRange at);
+
+  Value ReadSymbol(const ast::Symbol* s);
+
+  Value Zero(Type t);
+
+  // An lvalue: where a scalar lives (long: i64 pointer; string: slot), or an array element.
+  struct Place {
+    bool is_string = false;
+    bool atomic = false;      // a global: updates from several CPUs
+    Value address = nullptr;  // scalar storage
+    const ast::ArrayIndex* element = nullptr;
+    const GlobalInfo* array = nullptr;
+    Value key = nullptr;
+  };
+
+  bool PlaceOf(ast::Expr* e, Place* place);
+
+  // Builds the key of an element in scratch; string parts are zero-padded so that equal
+  // strings hash equally.
+  Value Key(const ast::ArrayIndex* a, const GlobalInfo& g);
+
+  std::string ArrayName(const ast::ArrayIndex* a) const;
+
+  Value Load(const Place& p);
+
+  void Store(const Place& p, Value v);
+
+  void Stmt(ast::Stmt* s);
+
+  // while/for. In the kernel a loop runs at most MAXACTION times (the verifier needs a
+  // bound); more is a run-time error, as stap's MAXACTION is.
+  void LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
+
+  void Foreach(ast::Foreach* f);
+
+  void Delete(ast::Delete* d);
+
+  Value Expr(ast::Expr* e);
+
+  Value ExprInner(ast::Expr* e);
+
+  Value Concat(Value l, Value r);
+
+  // Signed division and modulo by stap's rules: truncation toward zero, and an error for
+  // a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.
+  Value Divide(bool modulo, Value l, Value r, ast::Node* at, ast::Expr* lhs, ast::Expr* rhs);
+
+  Value Arith(Tok op, Value l, Value r, ast::Node* at, ast::Expr* lhs = nullptr, ast::Expr* rhs = nullptr);
+
+  static Tok BinaryOf(Tok assign);
+
+  // A read-modify-write of a long: atomic for globals and array elements when the
+  // operation allows it (so counters from many CPUs add up). Returns {old, new}.
+  std::pair<Value, Value> Update(const Place& p, Tok op, Value operand, ast::Expr* at);
+
+  Value Assign(ast::Assign* a);
+
+  Value TargetVar(ast::TargetSymbol* t);
+
+  Value Extend(Value v, uint32_t size, bool is_signed);
+
+  // The statistics variable or element an aggregate names: its map and key.
+  bool StatsPlace(ast::Expr* operand, const GlobalInfo** info, Value* key);
+
+  Value Slot(Value value, uint32_t slot);
+
+  // x <<< v: this CPU's copy of the value is updated (no other CPU writes it).
+  void Accumulate(ast::Assign* a);
+
+  // The histogram bucket of v, bounded so that the verifier can see it.
+  Value Bucket(Value v, const stats::Shape& shape);
+
+  Value Zeros();
+
+  // The merged value of a statistics variable or element (user side: the interpreter
+  // merges the CPUs' copies), or null when it has none.
+  Value MergedStats(ast::Expr* operand, SourceRange at);
+
+  Value StatOp(ast::StatOp* s);
+
+  void PrintHistogram(ast::HistOp* h);
+
+  Value Call(ast::Call* c);
+
+  Value Print(ast::Call* c);
+
+  Value Arg(ast::Call* c, size_t i);
+
+  Value IntrinsicCall(Intrinsic which, ast::Call* c);
+
+  struct Frame {
+    llvm::Function* fn = nullptr;
+    llvm::Value* ctx = nullptr;
+    llvm::Value* scratch = nullptr;
+    llvm::BasicBlock* exit = nullptr;
+    llvm::Instruction* alloca_point = nullptr;
+    const sema::Probe* probe = nullptr;
+    bool user_side = false;
+    uint32_t next = 0;  // scratch bytes in use for temporaries
+    uint32_t max = 0;
+    std::vector<Scope*> scopes;
+    std::vector<Handler> handlers;   // enclosing `try` blocks, innermost last
+    std::vector<SourceRange> calls;  // the inlined calls being lowered, outermost first
+  };
+
+  const sema::Program& program_;
+
+  const SourceManager& sm_;
+
+  const CompileOptions& options_;
+
+  DiagnosticSink& diags_;
+
+  llvm::LLVMContext& context_;
+
+  llvm::Module& module_;
+
+  MapBuilder maps_;
+
+  llvm::IRBuilder<> b_;
+
+  llvm::Type* i64_ = nullptr;
+
+  llvm::PointerType* ptr_ = nullptr;
+
+  meta::Meta meta_;
+
+  uint32_t limit_ = 0;  // MAXSTRINGLEN
+  uint32_t slot_ = 0;   // a string slot: MAXSTRINGLEN rounded up to a power of two
+  uint32_t record_size_ = 0;
+
+  uint32_t probe_temps_ = 0;
+
+  bool kernel_records_ = false;
+
+  bool failed_ = false;
+
+  std::set<std::pair<FileId, uint32_t>> reported_;
+
+  std::set<std::string> names_;
+
+  std::map<std::string, llvm::GlobalVariable*> literals_;
+
+  std::map<std::string, uint32_t> format_ids_;
+
+  std::map<const sema::Variable*, GlobalInfo> globals_;
+
+  std::map<const sema::Variable*, stats::Shape> shapes_;
+
+  uint32_t max_stats_value_ = 0;
+
+  llvm::GlobalVariable* zeros_ = nullptr;  // read-only zeros to clear a new statistics value
+  std::map<FileId, llvm::DIFile*> files_;
+
+  llvm::GlobalVariable* exiting_ = nullptr;
+
+  llvm::GlobalVariable* lost_ = nullptr;
+
+  llvm::GlobalVariable* target_ = nullptr;
+
+  llvm::GlobalVariable* realtime_offset_ = nullptr;
+
+  llvm::GlobalVariable* output_ = nullptr;
+
+  llvm::GlobalVariable* scratch_placeholder_ = nullptr;
+
+  Frame* frame_ = nullptr;
+};
+
+}  // namespace btap::codegen::lowering
