@@ -192,10 +192,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Value rc = Helper(user ? kProbeReadUserStr : kProbeReadKernelStr, i64_,
                         {slot, size, b_.CreateIntToPtr(address, ptr_)});
       std::string what = user ? "user string copy fault" : "kernel string copy fault";
-      CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
-                  what + " at %p [man error::fault]" +
-                      EscapePercent(Near("identifier", c->name, c->range)),
-                  {address});
+      CheckFormat(
+          b_.CreateICmpSGE(rc, b_.getInt64(0)),
+          what + " at %p [man error::fault]" + EscapePercent(Near("identifier", c->name, c->range)),
+          {address});
       return slot;
     }
     case Intrinsic::kernel_read:

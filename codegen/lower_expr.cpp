@@ -176,7 +176,8 @@ Value Lowering::Concat(Value l, Value r) {
 
 // Signed division and modulo by stap's rules: truncation toward zero, and an error for
 // a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.
-Value Lowering::Divide(bool modulo, Value l, Value r, ast::Node* at, ast::Expr* lhs, ast::Expr* rhs) {
+Value Lowering::Divide(bool modulo, Value l, Value r, ast::Node* at, ast::Expr* lhs,
+                       ast::Expr* rhs) {
   std::string op = modulo ? "%" : "/";
   SourceRange where = at->range;
   if (lhs && rhs && lhs->range.valid() && rhs->range.valid() &&
@@ -387,7 +388,9 @@ bool Lowering::StatsPlace(ast::Expr* operand, const GlobalInfo** info, Value* ke
   return true;
 }
 
-Value Lowering::Slot(Value value, uint32_t slot) { return b_.CreateConstGEP1_64(i64_, value, slot); }
+Value Lowering::Slot(Value value, uint32_t slot) {
+  return b_.CreateConstGEP1_64(i64_, value, slot);
+}
 
 // x <<< v: this CPU's copy of the value is updated (no other CPU writes it).
 void Lowering::Accumulate(ast::Assign* a) {
@@ -527,8 +530,8 @@ Value Lowering::StatOp(ast::StatOp* s) {
       result = b_.CreateLoad(i64_, Slot(value, stats::kMax));
       break;
     case ast::AtWord::Avg:
-      result = Divide(false, b_.CreateLoad(i64_, Slot(value, stats::kSum)), count, s, nullptr,
-                      nullptr);
+      result =
+          Divide(false, b_.CreateLoad(i64_, Slot(value, stats::kSum)), count, s, nullptr, nullptr);
       break;
     default: {
       // (n * sum(x^2) - sum(x)^2) / (n * (n - 1)), 0 for a single sample.

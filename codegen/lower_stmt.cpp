@@ -7,8 +7,7 @@ namespace btap::codegen::lowering {
 // Writes one record. Arguments are already evaluated (strings sit in slots).
 void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Value>& args) {
   Value size = BuildRecord(kind, format, args);
-  Value rc =
-      Helper(kRingbufOutput, i64_, {output_, ScratchAt(uint32_t{0}), size, b_.getInt64(0)});
+  Value rc = Helper(kRingbufOutput, i64_, {output_, ScratchAt(uint32_t{0}), size, b_.getInt64(0)});
   auto* lost = llvm::BasicBlock::Create(context_, "lost", frame_->fn);
   auto* done = llvm::BasicBlock::Create(context_, "written", frame_->fn);
   b_.CreateCondBr(b_.CreateICmpSLT(rc, b_.getInt64(0)), lost, done);
@@ -77,7 +76,9 @@ std::string Lowering::Unescape(std::string_view format) {
 }
 
 // Fails with `message` unless `ok` holds.
-void Lowering::Check(Value ok, const std::string& message) { CheckFormat(ok, EscapePercent(message), {}); }
+void Lowering::Check(Value ok, const std::string& message) {
+  CheckFormat(ok, EscapePercent(message), {});
+}
 
 // Fails with a formatted message (a printf format and its arguments) unless `ok` holds.
 void Lowering::CheckFormat(Value ok, const std::string& format, std::vector<Value> args) {
@@ -129,8 +130,7 @@ Value Lowering::ReadSymbol(const ast::Symbol* s) {
       Unsupported(s->range, "this use of array `" + std::string(v->name) + "`");
       return Zero(s->type);
     }
-    return v->type == Type::String ? static_cast<Value>(g.storage)
-                                   : b_.CreateLoad(i64_, g.storage);
+    return v->type == Type::String ? static_cast<Value>(g.storage) : b_.CreateLoad(i64_, g.storage);
   }
   Value storage = Local(v, s->range);
   if (!storage) return Zero(s->type);

@@ -270,7 +270,8 @@ class Lowering {
   // a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.
   Value Divide(bool modulo, Value l, Value r, ast::Node* at, ast::Expr* lhs, ast::Expr* rhs);
 
-  Value Arith(Tok op, Value l, Value r, ast::Node* at, ast::Expr* lhs = nullptr, ast::Expr* rhs = nullptr);
+  Value Arith(Tok op, Value l, Value r, ast::Node* at, ast::Expr* lhs = nullptr,
+              ast::Expr* rhs = nullptr);
 
   static Tok BinaryOf(Tok assign);
 

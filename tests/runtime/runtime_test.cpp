@@ -9,6 +9,7 @@
 //   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
 //   signal: INT 1.5                            send SIGINT to btap after 1.5 s
 //   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
+//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
 //   --- script      the script (written to a file and run)
 //   --- stdout      expected standard output, exactly
 //   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
@@ -45,6 +46,7 @@ struct Case {
   double signal_after = 0;
   long stdout_lines = -1;
   std::vector<std::string> runner;  // btaprun and its arguments, when set
+  std::vector<std::string> script_args;
   std::map<std::string, std::string> sections;
 };
 
@@ -103,6 +105,7 @@ Case Parse(const fs::path& path) {
     if (key == "requires") c.requires_ = value;
     if (key == "stdout-lines") c.stdout_lines = std::stol(value);
     if (key == "runner") c.runner = Words(value);
+    if (key == "script-args") c.script_args = Words(value);
     if (key == "signal") {
       std::vector<std::string> w = Words(value);
       c.signal = w.empty() ? "" : w[0];
@@ -135,6 +138,7 @@ Result Execute(const Case& c, const std::string& script) {
   std::vector<std::string> argv = {BTAP_BINARY};
   argv.insert(argv.end(), c.args.begin(), c.args.end());
   argv.push_back(script);
+  argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());
   if (!c.runner.empty()) {
     std::string object = script + ".bo";
     std::string compile = std::string(BTAP_BINARY) + " -p4 -o " + object + " " + script;
