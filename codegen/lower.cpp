@@ -178,8 +178,9 @@ void Lowering::ScanHistograms() {
     if (h->op == ast::AtWord::HistLog) {
       shape.hist = stats::Hist::Log;
     } else {
+      int64_t span = 0;
       if (h->params.size() != 3 || h->params[2] <= 0 || h->params[1] <= h->params[0] ||
-          (h->params[1] - h->params[0]) / h->params[2] > 1000) {
+          __builtin_sub_overflow(h->params[1], h->params[0], &span) || span / h->params[2] > 1000) {
         Unsupported(h->range, "this histogram",
                     ": it needs start < stop, an interval > 0 and at most 1000 buckets");
         return;
@@ -254,7 +255,8 @@ std::string Lowering::EscapePercent(std::string_view s) {
 // The largest record any print statement can write: the record area is twice the next
 // power of two above it, so masked offsets keep every write inside.
 uint32_t Lowering::MaxRecordSize() {
-  uint32_t max = 64;
+  // log(), warn() and error() records carry one string too.
+  uint32_t max = 16 + Align8(4 + slot_);
   auto visit = [&](ast::Node* n) {
     auto* c = ast::As<ast::Call>(n);
     if (!c || !IsPrintFamily(c)) return;

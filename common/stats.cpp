@@ -89,6 +89,7 @@ std::string Pad(const std::string& s, size_t width) {
 
 std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) {
   uint32_t buckets = shape.Buckets();
+  if (value.size() < kBuckets + size_t{buckets}) return "";
   std::span<const int64_t> counts = value.subspan(kBuckets, buckets);
   int first = -1, last = -1;
   int64_t max = 0;
@@ -127,7 +128,7 @@ std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) 
       continue;
     }
     elided = false;
-    int64_t bar = counts[i] / scale;
+    int64_t bar = std::clamp<int64_t>(counts[i] / scale, 0, 50);
     out += Pad(label(i), width) + " |" + std::string(bar, '@') + std::string(50 - bar, ' ') + " " +
            Pad(std::to_string(counts[i]), count_width) + "\n";
   }

@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -33,9 +34,10 @@ namespace {
 
 constexpr char kOutputMap[] = "btap_output";
 
-// libbpf reports through one global callback; a load collects what it says.
+// libbpf reports through one global callback; a load collects what it says (per thread,
+// so that sessions in several threads keep their logs apart).
 std::mutex log_mutex;
-std::string* log_sink = nullptr;
+thread_local std::string* log_sink = nullptr;
 
 int CaptureLibbpf(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG || !log_sink) return 0;
@@ -82,6 +84,22 @@ uint64_t Now(clockid_t clock) {
   timespec t;
   clock_gettime(clock, &t);
   return static_cast<uint64_t>(t.tv_sec) * 1000000000ull + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// Whether `name` runs: a path to an executable file, or one found on $PATH.
+bool Executable(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0;
+  const char* path = getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t at = 0;
+  while (at <= dirs.size()) {
+    size_t end = dirs.find(':', at);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(at, end - at);
+    if (access(((dir.empty() ? "." : dir) + "/" + name).c_str(), X_OK) == 0) return true;
+    at = end + 1;
+  }
+  return false;
 }
 
 }  // namespace
@@ -284,38 +302,57 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
   }
 }
 
+// Ends the -c command if it still runs: SIGTERM, then SIGKILL after a second.
+void Session::StopCommand() {
+  if (child_ <= 0) return;
+  if (waitpid(child_, nullptr, WNOHANG) == 0) {
+    kill(child_, SIGTERM);
+    pollfd p{child_fd_, POLLIN, 0};
+    if (child_fd_ < 0 || poll(&p, 1, 1000) <= 0) kill(child_, SIGKILL);
+    waitpid(child_, nullptr, 0);
+  }
+  child_ = -1;
+}
+
 bool Session::StartCommand(const std::string& command, std::string* error) {
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) {
     *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
     return false;
   }
+  // Words without shell syntax run directly, so target() is the command itself. The
+  // argument vector is built before fork: the child only execs.
+  std::vector<std::string> words;
+  if (command.find_first_of("|&;<>()$`\\\"'*?[#~=%{}\n") == std::string::npos) {
+    size_t at = 0;
+    while ((at = command.find_first_not_of(" \t", at)) != std::string::npos) {
+      size_t end = command.find_first_of(" \t", at);
+      words.push_back(command.substr(at, end - at));
+      at = end;
+    }
+  }
+  if (words.empty()) words = {"/bin/sh", "-c", command};
+  if (!Executable(words[0])) {
+    *error = "cannot run `" + command + "`: `" + words[0] + "` is not an executable file";
+    close(gate[0]);
+    close(gate[1]);
+    return false;
+  }
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) {
     *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
+    close(gate[0]);
+    close(gate[1]);
     return false;
   }
   if (pid == 0) {
     close(gate[1]);
     char go;
     if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
-    // Words without shell syntax run directly, so target() is the command itself.
-    bool plain = command.find_first_of("|&;<>()$`\\\"'*?[#~=%{}\n") == std::string::npos;
-    if (plain) {
-      std::vector<std::string> words;
-      size_t at = 0;
-      while ((at = command.find_first_not_of(" \t", at)) != std::string::npos) {
-        size_t end = command.find_first_of(" \t", at);
-        words.push_back(command.substr(at, end - at));
-        at = end;
-      }
-      std::vector<char*> argv;
-      for (std::string& w : words) argv.push_back(w.data());
-      argv.push_back(nullptr);
-      if (!words.empty()) execvp(argv[0], argv.data());
-    } else {
-      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    }
+    execvp(argv[0], argv.data());
     dprintf(2, "btap: cannot run `%s`: %s\n", command.c_str(), std::strerror(errno));
     _exit(127);
   }
@@ -365,11 +402,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     pending_ += user_->GlobalsAtExit();
   }
   Flush();
-  if (child_ > 0) {
-    kill(child_, SIGTERM);
-    waitpid(child_, nullptr, 0);
-    child_ = -1;
-  }
+  StopCommand();
   if (uint64_t n = lost())
     err << "WARNING: " << n << " output record" << (n == 1 ? " was" : "s were")
         << " lost: the output ring buffer was full\n";
@@ -383,6 +416,10 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
 bool Session::Run(const RunOptions& options, std::ostream& out, std::string* error) {
   out_ = &out;
   int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    *error = std::string("cannot wait for events: ") + std::strerror(errno);
+    return false;
+  }
   auto watch = [&](int fd, uint32_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -398,6 +435,12 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
   for (const meta::Probe& p : meta_.probes) {
     if (!p.user_side || p.family != static_cast<uint8_t>(meta::ProbeKind::Timer)) continue;
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0) {
+      *error = "cannot start `" + p.point + "`: " + std::strerror(errno);
+      for (auto& [open_fd, probe] : timers) close(open_fd);
+      close(ep);
+      return false;
+    }
     itimerspec spec{};
     int64_t period = std::max<int64_t>(p.period_ns, 1000);
     spec.it_interval = {static_cast<time_t>(period / 1000000000),
@@ -413,6 +456,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     signal_fd = stop_fd_;
     struct sigaction sa {};
     sa.sa_handler = OnSignal;
+    sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
   }
@@ -427,7 +471,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
                       deadline - std::chrono::steady_clock::now())
                       .count();
       if (left <= 0) break;
-      wait = static_cast<int>(left);
+      wait = static_cast<int>(std::min<int64_t>(left, 1 << 30));
     }
     epoll_event events[8];
     int n = epoll_wait(ep, events, 8, wait);

@@ -60,6 +60,7 @@ class Session {
   void RunUserProbes(meta::ProbeKind kind);
   void RunUserProbe(const meta::Probe& probe);
   bool StartCommand(const std::string& command, std::string* error);
+  void StopCommand();
   void Flush();
 
   std::vector<uint8_t> object_;

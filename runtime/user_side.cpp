@@ -8,12 +8,14 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "common/stats.h"
 #include "common/user_helpers.h"
@@ -30,6 +32,8 @@ struct UserSide::MapRef {
   const meta::Global* global = nullptr;
   std::vector<uint8_t> local;  // per-CPU scratch: this side's own copy
   bool stats = false;          // per-CPU statistics: read merged over the CPUs
+  // Where each key part starts (checked against key_size when the map is found).
+  std::vector<std::pair<meta::ValueType, size_t>> key_parts;
 
   // Reads one element; statistics come merged. False when it is missing.
   bool Read(const void* key, std::vector<uint8_t>& value) const {
@@ -96,6 +100,20 @@ int Compare(meta::ValueType type, const uint8_t* a, const uint8_t* b, size_t siz
   return x < y ? -1 : x > y;
 }
 
+// The kernel's tick rate (jiffies per second), from its configuration; 250 when unknown.
+uint64_t KernelHz() {
+  struct utsname u;
+  if (uname(&u) != 0) return 250;
+  std::ifstream config(std::string("/boot/config-") + u.release);
+  std::string line;
+  while (std::getline(config, line))
+    if (line.rfind("CONFIG_HZ=", 0) == 0) {
+      uint64_t hz = std::strtoull(line.c_str() + 10, nullptr, 10);
+      if (hz >= 24 && hz <= 10000) return hz;
+    }
+  return 250;
+}
+
 }  // namespace
 
 UserSide::UserSide() = default;
@@ -145,6 +163,7 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
 
   // Global data: the kernel maps' memory, mapped into this process by libbpf.
   std::map<std::string, uint64_t> data_base;
+  std::map<std::string, size_t> data_size;
   for (const char* section : {".bss", ".data", ".rodata"}) {
     bpf_map* map = bpf_object__find_map_by_name(object, section);
     if (!map) continue;
@@ -159,6 +178,7 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     }
     mappings_.push_back({base, size});
     data_base[section] = reinterpret_cast<uint64_t>(base);
+    data_size[section] = size;
     persistent_.push_back({base, size, writable});
   }
   auto symbol = [&](size_t index, GElf_Sym* sym, std::string* name) {
@@ -167,20 +187,30 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     *name = n ? n : "";
     return true;
   };
-  size_t count = symtab_header.sh_entsize ? symtab_header.sh_size / symtab_header.sh_entsize : 0;
+  size_t count =
+      symtab_header.sh_entsize && symbols ? symbols->d_size / symtab_header.sh_entsize : 0;
   for (size_t i = 0; i < count; ++i) {
     GElf_Sym sym;
     std::string name;
     if (!symbol(i, &sym, &name) || sym.st_shndx >= sections.size()) continue;
     auto base = data_base.find(sections[sym.st_shndx].name);
-    if (base != data_base.end() && !name.empty()) symbols_[name] = base->second + sym.st_value;
+    if (base == data_base.end() || name.empty()) continue;
+    size_t size = data_size[base->first];
+    if (sym.st_value >= size) continue;  // outside the section: never trusted
+    symbols_[name] = {base->second + sym.st_value, size - sym.st_value};
   }
 
   object_ = object;
   auto map_ref = [&](const std::string& name) { return FindMap(name); };
   // Every global array is known up front: exit printing reads them.
-  for (const meta::Global& g : meta.globals)
-    if (!symbols_.count(g.map)) FindMap(g.map);
+  for (const meta::Global& g : meta.globals) {
+    if (symbols_.count(g.map)) continue;
+    if (!FindMap(g.map)) {
+      *error = layout_error_.empty() ? "the object has no map `" + g.map + "` for `" + g.name + "`"
+                                     : "malformed object: " + layout_error_;
+      return false;
+    }
+  }
 
   for (const meta::Probe& p : meta.probes) {
     if (!p.user_side) continue;
@@ -259,9 +289,8 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   bind(user_helper::kPrintHistogram, &UserSide::PrintHistogram);
   interpreter_.SetHelper(BPF_FUNC_ktime_get_ns,
                          [](const uint64_t*, std::string*) { return Monotonic(CLOCK_MONOTONIC); });
-  interpreter_.SetHelper(BPF_FUNC_jiffies64, [](const uint64_t*, std::string*) {
-    return Monotonic(CLOCK_MONOTONIC) /
-           (1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+  interpreter_.SetHelper(BPF_FUNC_jiffies64, [hz = KernelHz()](const uint64_t*, std::string*) {
+    return Monotonic(CLOCK_MONOTONIC) / (1000000000ull / hz);
   });
   interpreter_.SetHelper(BPF_FUNC_get_smp_processor_id, [](const uint64_t*, std::string*) {
     int cpu = sched_getcpu();
@@ -300,13 +329,44 @@ UserSide::MapRef* UserSide::FindMap(const std::string& name) {
   ref->value_size = bpf_map__value_size(map);
   for (const meta::Global& g : meta_->globals)
     if (g.map == name) ref->global = &g;
-  ref->stats = ref->global && ref->global->value == meta::ValueType::Stats;
-  if (ref->type == BPF_MAP_TYPE_PERCPU_ARRAY && !ref->stats) {
+  bool per_cpu = ref->type == BPF_MAP_TYPE_PERCPU_ARRAY || ref->type == BPF_MAP_TYPE_PERCPU_HASH;
+  ref->stats = per_cpu && ref->global;
+  if (!CheckLayout(*ref)) return nullptr;
+  if (per_cpu && !ref->global) {  // scratch space
     ref->local.assign(ref->value_size + 64, 0);
     persistent_.push_back({ref->local.data(), ref->local.size(), true});
   }
   maps_.push_back(std::move(ref));
   return maps_.back().get();
+}
+
+// The object's maps must be what its metadata says they are: every size below is
+// trusted by the helpers.
+bool UserSide::CheckLayout(MapRef& m) {
+  auto bad = [&](const std::string& why) {
+    layout_error_ = "map `" + m.name + "`: " + why;
+    return false;
+  };
+  if (!m.global) return true;
+  const meta::Global& g = *m.global;
+  if ((g.value == meta::ValueType::Stats) != m.stats)
+    return bad("per-CPU maps hold statistics, and statistics only");
+  if (m.stats && (m.value_size % 8 || m.value_size < stats::kBuckets * 8))
+    return bad("a statistics value of " + std::to_string(m.value_size) + " bytes");
+  if (!m.stats && g.value == meta::ValueType::Long && m.value_size != 8)
+    return bad("a long value of " + std::to_string(m.value_size) + " bytes");
+  if (g.keys.empty()) return true;
+  size_t strings = std::count(g.keys.begin(), g.keys.end(), meta::ValueType::String);
+  size_t longs = g.keys.size() - strings;
+  if (m.key_size < 8 * longs) return bad("keys too small for their parts");
+  size_t slot = strings ? (m.key_size - 8 * longs) / strings : 0;
+  size_t offset = 0;
+  for (meta::ValueType k : g.keys) {
+    m.key_parts.push_back({k, offset});
+    offset += k == meta::ValueType::String ? slot : 8;
+  }
+  if (offset != m.key_size || (strings && slot == 0)) return bad("keys do not match their parts");
+  return true;
 }
 
 namespace {
@@ -327,7 +387,7 @@ int64_t Long(const uint8_t* bytes) {
 std::string StatsText(const std::vector<uint8_t>& bytes) {
   std::vector<int64_t> v(bytes.size() / 8);
   std::memcpy(v.data(), bytes.data(), v.size() * 8);
-  if (v.empty() || v[stats::kCount] == 0) return "@count=0x0";
+  if (v.size() < stats::kBuckets || v[stats::kCount] == 0) return "@count=0x0";
   int64_t avg = 0;
   stats::Aggregate(v, stats::Op::Avg, &avg);
   return "@count=" + std::to_string(v[stats::kCount]) + " @min=" + std::to_string(v[stats::kMin]) +
@@ -343,11 +403,13 @@ std::string UserSide::GlobalsAtExit() {
     if (!g.print_at_exit) continue;
     auto symbol = symbols_.find(g.map);
     if (symbol != symbols_.end()) {
-      const auto* bytes = reinterpret_cast<const uint8_t*>(symbol->second);
-      out += g.name + "=" +
-             (g.value == meta::ValueType::String ? Quoted(bytes, meta_->limits.max_string_len)
-                                                 : std::to_string(Long(bytes))) +
-             "\n";
+      const auto* bytes = reinterpret_cast<const uint8_t*>(symbol->second.first);
+      size_t room = symbol->second.second;
+      if (g.value == meta::ValueType::String)
+        out += g.name + "=" + Quoted(bytes, std::min<size_t>(room, meta_->limits.max_string_len)) +
+               "\n";
+      else if (room >= 8)
+        out += g.name + "=" + std::to_string(Long(bytes)) + "\n";
       continue;
     }
     MapRef* m = FindMap(g.map);
@@ -367,20 +429,12 @@ std::string UserSide::GlobalsAtExit() {
       prev = key.data();
       if (m->Read(key.data(), value)) entries.emplace_back(key, value);
     }
-    size_t strings = std::count(g.keys.begin(), g.keys.end(), meta::ValueType::String);
-    size_t slot = strings ? (m->key_size - 8 * (g.keys.size() - strings)) / strings : 0;
     auto key_text = [&](const std::vector<uint8_t>& k) {
       std::string text;
-      size_t at = 0;
-      for (meta::ValueType t : g.keys) {
+      for (auto [type, at] : m->key_parts) {
         if (!text.empty()) text += ",";
-        if (t == meta::ValueType::String) {
-          text += Quoted(k.data() + at, slot);
-          at += slot;
-        } else {
-          text += std::to_string(Long(k.data() + at));
-          at += 8;
-        }
+        text += type == meta::ValueType::String ? Quoted(k.data() + at, k.size() - at)
+                                                : std::to_string(Long(k.data() + at));
       }
       return text;
     };
@@ -410,7 +464,8 @@ std::string UserSide::GlobalsAtExit() {
 
 uint64_t* UserSide::RuntimeVariable(const std::string& name) const {
   auto it = symbols_.find(name);
-  return it == symbols_.end() ? nullptr : reinterpret_cast<uint64_t*>(it->second);
+  if (it == symbols_.end() || it->second.second < 8) return nullptr;
+  return reinterpret_cast<uint64_t*>(it->second.first);
 }
 
 bool UserSide::Run(const std::string& program, std::string* error) {
@@ -566,18 +621,8 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
   // An unsorted foreach goes in key order too: stap promises no order, a stable one is
   // friendlier than the hash table's.
   if (g) {
-    // Columns: the value, then each key part; ties fall back to the keys in order. A
-    // key is longs (8 bytes) and strings (equal slots filling the rest).
-    size_t strings = std::count(g->keys.begin(), g->keys.end(), meta::ValueType::String);
-    size_t longs = g->keys.size() - strings;
-    size_t slot = strings ? (m->key_size - 8 * longs) / strings : 0;
-    std::vector<std::pair<meta::ValueType, size_t>> keys;  // type, offset
-    size_t offset = 0;
-    for (meta::ValueType k : g->keys) {
-      keys.push_back({k, offset});
-      offset += k == meta::ValueType::String ? slot : 8;
-    }
-    if (offset != m->key_size) keys.clear();
+    // Columns: the value, then each key part; ties fall back to the keys in order.
+    const auto& keys = m->key_parts;
     auto compare_keys = [&](const auto& x, const auto& y) {
       for (auto [type, at] : keys) {
         int c = Compare(type, x.first.data() + at, y.first.data() + at, x.first.size() - at);
@@ -660,12 +705,18 @@ uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {
   uint32_t buckets = static_cast<uint32_t>(a[1] >> 8);
   shape.start = static_cast<int64_t>(a[2]);
   shape.interval = static_cast<int64_t>(a[3]);
+  if (buckets > 2000) {
+    *error = "print_histogram: too many buckets";
+    return 0;
+  }
   if (shape.hist == stats::Hist::Linear) {
-    if (shape.interval <= 0 || buckets < 3) {
+    int64_t span = 0;
+    if (shape.interval <= 0 || buckets < 3 ||
+        __builtin_mul_overflow(static_cast<int64_t>(buckets - 3), shape.interval, &span) ||
+        __builtin_add_overflow(shape.start, span, &shape.stop)) {
       *error = "print_histogram: bad shape";
       return 0;
     }
-    shape.stop = shape.start + static_cast<int64_t>(buckets - 3) * shape.interval;
   }
   if ((shape.hist != stats::Hist::Log && shape.hist != stats::Hist::Linear) ||
       shape.Buckets() != buckets || !interpreter_.Accessible(a[0], shape.Slots() * 8, false)) {

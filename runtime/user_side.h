@@ -65,6 +65,7 @@ class UserSide {
   uint64_t PrintHistogram(const uint64_t a[5], std::string* error);
   MapRef* Map(uint64_t handle, std::string* error);
   MapRef* FindMap(const std::string& name);
+  bool CheckLayout(MapRef& map);
   void Flush();   // writes changed cached values back to their maps
   void EndRun();  // flushes, forgets this run's lookups and iterators
 
@@ -85,7 +86,9 @@ class UserSide {
   TextSink text_;
   std::vector<std::unique_ptr<MapRef>> maps_;
   std::map<std::string, std::vector<bpf_insn>> programs_;
-  std::map<std::string, uint64_t> symbols_;  // global-data symbol -> address
+  // Global-data symbol -> its address and the bytes of its section from there on.
+  std::map<std::string, std::pair<uint64_t, size_t>> symbols_;
+  std::string layout_error_;
   std::vector<std::unique_ptr<Cached>> cache_;
   std::map<uint64_t, std::unique_ptr<Iterator>> iterators_;
   uint64_t next_iterator_ = 1;
