@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "common/stats.h"
 #include "common/user_helpers.h"
@@ -35,6 +36,11 @@ struct UserSide::MapRef {
   // Where each key part starts (checked against key_size when the map is found).
   std::vector<std::pair<meta::ValueType, size_t>> key_parts;
 
+  // Statistics that user-side probes added, by key. They stay here rather than in the
+  // kernel's per-CPU copies, which kernel probes update without locks: a read-modify-
+  // write through bpf() would lose their updates. Reads merge them in.
+  std::map<std::vector<uint8_t>, std::vector<int64_t>> shadow;
+
   // Reads one element; statistics come merged. False when it is missing.
   bool Read(const void* key, std::vector<uint8_t>& value) const {
     value.assign(value_size, 0);
@@ -42,14 +48,39 @@ struct UserSide::MapRef {
     int cpus = libbpf_num_possible_cpus();
     size_t stride = (value_size + 7) & ~size_t{7};
     std::vector<uint8_t> all(stride * static_cast<size_t>(cpus > 0 ? cpus : 1));
-    if (bpf_map_lookup_elem(fd, key, all.data()) != 0) return false;
+    bool found = bpf_map_lookup_elem(fd, key, all.data()) == 0;
     std::vector<int64_t> total(value_size / 8, 0), one(value_size / 8);
-    for (int cpu = 0; cpu < cpus; ++cpu) {
+    for (int cpu = 0; found && cpu < cpus; ++cpu) {
       std::memcpy(one.data(), all.data() + stride * cpu, value_size);
       stats::Merge(total, one);
     }
+    const auto* k = static_cast<const uint8_t*>(key);
+    auto own = shadow.find(std::vector<uint8_t>(k, k + key_size));
+    if (own != shadow.end()) {
+      stats::Merge(total, own->second);
+      found = true;
+    }
     std::memcpy(value.data(), total.data(), value_size);
-    return true;
+    return found;
+  }
+
+  // Every element, kernel's and user-side's, merged.
+  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> Entries() const {
+    std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+    std::set<std::vector<uint8_t>> seen;
+    std::vector<uint8_t> key(key_size), next(key_size), value;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      key = next;
+      prev = key.data();
+      if (Read(key.data(), value)) {
+        entries.emplace_back(key, value);
+        seen.insert(key);
+      }
+    }
+    for (const auto& [k, v] : shadow)
+      if (!seen.count(k) && Read(k.data(), value)) entries.emplace_back(k, value);
+    return entries;
   }
   // Writes one element; a merged statistics value goes to the first CPU's copy.
   int Write(const void* key, const void* value, uint64_t flags) const {
@@ -421,14 +452,7 @@ std::string UserSide::GlobalsAtExit() {
       continue;
     }
     // Arrays: every element, largest value first (statistics by @count), then by key.
-    std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
-    std::vector<uint8_t> key(m->key_size), next(m->key_size), value;
-    const void* prev = nullptr;
-    while (bpf_map_get_next_key(m->fd, prev, next.data()) == 0) {
-      key = next;
-      prev = key.data();
-      if (m->Read(key.data(), value)) entries.emplace_back(key, value);
-    }
+    auto entries = m->Entries();
     auto key_text = [&](const std::vector<uint8_t>& k) {
       std::string text;
       for (auto [type, at] : m->key_parts) {
@@ -538,15 +562,55 @@ uint64_t UserSide::Delete(const uint64_t a[5], std::string* error) {
   const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
   for (auto& c : cache_)
     if (c->map == m && std::equal(c->key.begin(), c->key.end(), key)) c->live = false;
-  return bpf_map_delete_elem(m->fd, key) == 0 ? 0 : static_cast<uint64_t>(-errno);
+  size_t had = m->shadow.erase(std::vector<uint8_t>(key, key + m->key_size));
+  if (bpf_map_delete_elem(m->fd, key) == 0 || had) return 0;
+  return static_cast<uint64_t>(-errno);
 }
 
+// Kernel probes may have changed an element since this run looked it up, so only the
+// change is applied: a long gets the difference added to its current value, statistics
+// add to the first CPU's copy (other CPUs keep theirs); strings are replaced.
 void UserSide::Flush() {
-  for (auto& c : cache_)
-    if (c->live && c->value != c->original) {
-      c->map->Write(c->key.data(), c->value.data(), BPF_EXIST);
-      c->original = c->value;
+  for (auto& c : cache_) {
+    if (!c->live || c->value == c->original) continue;
+    MapRef& m = *c->map;
+    if (m.stats) {
+      AddToShadow(m, c->key, c->original, c->value);
+    } else if (m.global && m.global->value == meta::ValueType::Long && m.value_size == 8) {
+      int64_t before, after, now = 0;
+      std::memcpy(&before, c->original.data(), 8);
+      std::memcpy(&after, c->value.data(), 8);
+      if (bpf_map_lookup_elem(m.fd, c->key.data(), &now) == 0) {
+        now += after - before;
+        bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_EXIST);
+      }
+    } else {
+      m.Write(c->key.data(), c->value.data(), BPF_EXIST);
     }
+    c->original = c->value;
+  }
+}
+
+// Adds what a run added to a statistics value (after - before) to the user-side part.
+void UserSide::AddToShadow(MapRef& m, const std::vector<uint8_t>& key,
+                           const std::vector<uint8_t>& before, const std::vector<uint8_t>& after) {
+  size_t slots = m.value_size / 8;
+  std::vector<int64_t> old(slots), now(slots);
+  std::memcpy(old.data(), before.data(), slots * 8);
+  std::memcpy(now.data(), after.data(), slots * 8);
+  int64_t added = now[stats::kCount] - old[stats::kCount];
+  if (added <= 0) return;  // only `<<<` changes a statistics value here
+  std::vector<int64_t> delta(slots, 0);
+  delta[stats::kCount] = added;
+  delta[stats::kSum] = now[stats::kSum] - old[stats::kSum];
+  delta[stats::kSumSquares] = now[stats::kSumSquares] - old[stats::kSumSquares];
+  // The merged min and max include this run's values; they are at least as wide.
+  delta[stats::kMin] = now[stats::kMin];
+  delta[stats::kMax] = now[stats::kMax];
+  for (size_t i = stats::kBuckets; i < slots; ++i) delta[i] = now[i] - old[i];
+  std::vector<int64_t>& own = m.shadow[key];
+  own.resize(slots, 0);
+  stats::Merge(own, delta);
 }
 
 void UserSide::EndRun() {
@@ -607,13 +671,7 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
   Flush();  // the snapshot sees this run's changes
   auto it = std::make_unique<Iterator>();
   it->map = m;
-  std::vector<uint8_t> key(m->key_size), next(m->key_size), value(m->value_size);
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(m->fd, prev, next.data()) == 0) {
-    key = next;
-    prev = key.data();
-    if (m->Read(key.data(), value)) it->entries.emplace_back(key, value);
-  }
+  it->entries = m->Entries();
   uint64_t how = a[1];
   unsigned column = (how >> 16) & 0xff;
   int direction = static_cast<int>((how >> 24) & 0xff);
@@ -734,6 +792,7 @@ uint64_t UserSide::Clear(const uint64_t a[5], std::string* error) {
   if (!m) return 0;
   for (auto& c : cache_)
     if (c->map == m) c->live = false;
+  m->shadow.clear();
   std::vector<uint8_t> key(m->key_size);
   if (m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
     // Array elements cannot be deleted: clearing zeroes them.

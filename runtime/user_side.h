@@ -66,7 +66,9 @@ class UserSide {
   MapRef* Map(uint64_t handle, std::string* error);
   MapRef* FindMap(const std::string& name);
   bool CheckLayout(MapRef& map);
-  void Flush();   // writes changed cached values back to their maps
+  void Flush();  // writes changed cached values back to their maps
+  void AddToShadow(MapRef& map, const std::vector<uint8_t>& key, const std::vector<uint8_t>& before,
+                   const std::vector<uint8_t>& after);
   void EndRun();  // flushes, forgets this run's lookups and iterators
 
   struct Persistent {
