@@ -2,6 +2,8 @@
 // IR helpers every part uses, and Compile (see lower.h and lowering.h).
 #include "codegen/lowering.h"
 
+#include <cctype>
+
 namespace btap::codegen::lowering {
 
 bool Lowering::Run(meta::Meta* meta) {
@@ -410,6 +412,24 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       }
       break;
     }
+    case sema::Family::ProcessEnd:
+      // The last thread of a process leaving: sched_process_exit with group_dead.
+      section = "raw_tp/sched_process_exit";
+      mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
+      mp.target = "sched:sched_process_exit";
+      break;
+    case sema::Family::ProcessBegin:
+      // A program starting (exec) in the new process's own context. A process that only
+      // forks has no such moment on the tracepoints (see docs/runtime.md).
+      if (p.spec.target.empty() || std::isdigit(static_cast<unsigned char>(p.spec.target[0]))) {
+        Unsupported(p.decl ? p.decl->range : SourceRange{}, "`" + p.spec.point + "`",
+                    "; use process(\"PATH\").begin, or kernel.trace(\"sched:sched_process_fork\")");
+        return;
+      }
+      section = "raw_tp/sched_process_exec";
+      mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
+      mp.target = "sched:sched_process_exec";
+      break;
     default:
       Unsupported(
           p.decl ? p.decl->range : SourceRange{},
@@ -456,6 +476,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   Scope scope;
   frame.scopes.push_back(&scope);
   for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
+  ProcessFilter(p);
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   // A handler that keeps no strings and prints nothing does not need the scratch space:
@@ -471,6 +492,35 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   probe_temps_ = std::max(probe_temps_, frame.max);
   frame_ = nullptr;
   meta_.probes.push_back(std::move(mp));
+}
+
+// process(...).begin/.end fire only for their process: the whole process for .end (the
+// tracepoint's group_dead), the program named by PATH (its name as the kernel records
+// it: the file's base name, at most 15 bytes), the PID given, and the -c/-x target when
+// there is one.
+void Lowering::ProcessFilter(const sema::Probe& p) {
+  bool end = p.spec.family == sema::Family::ProcessEnd;
+  if (!end && p.spec.family != sema::Family::ProcessBegin) return;
+  if (end) {
+    Value group_dead = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+    Continue(b_.CreateICmpNE(b_.CreateAnd(group_dead, b_.getInt64(0xff)), b_.getInt64(0)),
+             "process");
+  }
+  Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+  Value target = b_.CreateLoad(i64_, target_);
+  Continue(b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target)),
+           "target");
+  const std::string& what = p.spec.target;
+  if (what.empty()) return;
+  if (std::isdigit(static_cast<unsigned char>(what[0]))) {
+    Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
+    return;
+  }
+  std::string name = what.substr(what.rfind('/') + 1).substr(0, 15);
+  Value comm = StringSlot();
+  Helper(kCurrentComm, i64_, {comm, b_.getInt32(16)});
+  Value same = Library("btap_strcmp", i64_, {comm, Literal(name), b_.getInt64(16)});
+  Continue(b_.CreateICmpEQ(same, b_.getInt64(0)), "program");
 }
 
 llvm::DIFile* Lowering::FileFor(FileId id) {

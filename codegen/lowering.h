@@ -169,6 +169,8 @@ class Lowering {
 
   void LowerProbe(const sema::Probe& p);
 
+  void ProcessFilter(const sema::Probe& p);
+
   llvm::DIFile* FileFor(FileId id);
 
   void Locate(SourceRange r);

@@ -15,7 +15,7 @@
 //   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
 //   --- stderr      expected standard error, exactly
 //   stdout-lines: N                            standard output has exactly N lines
-// @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ expands to the test workload
+// @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ (anywhere) to the test workload
 // program (tests/runtime/workloads).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -212,8 +212,9 @@ TEST_P(RuntimeCase, Runs) {
   if (std::string why = Missing(c.requires_); !why.empty()) GTEST_SKIP() << why;
   ASSERT_TRUE(c.sections.count("script")) << "no `--- script` section";
   std::string script = testing::TempDir() + "/" + c.name + ".stp";
+  for (auto& [name, text] : c.sections)
+    text = Replace(Replace(text, "@SCRIPT@", script), "@WORKLOAD@", BTAP_WORKLOAD);
   std::ofstream(script) << c.sections["script"];
-  for (auto& [name, text] : c.sections) text = Replace(text, "@SCRIPT@", script);
   Result r = Execute(c, script);
   ASSERT_FALSE(r.timed_out) << "timed out after " << c.timeout << " s; stderr:\n" << r.err;
   EXPECT_EQ(r.status, c.status) << "stderr:\n" << r.err << "stdout:\n" << r.out.substr(0, 4000);
