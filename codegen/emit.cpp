@@ -28,6 +28,7 @@ const llvm::Target* BpfTarget(std::string* error) {
     LLVMInitializeBPFTarget();
     LLVMInitializeBPFTargetMC();
     LLVMInitializeBPFAsmPrinter();
+    LLVMInitializeBPFAsmParser();  // the runtime library uses inline assembly
   });
   return llvm::TargetRegistry::lookupTarget(BpfTriple(), *error);
 }

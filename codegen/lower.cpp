@@ -274,7 +274,9 @@ uint32_t Lowering::MaxRecordSize() {
 }
 
 void Lowering::FinishScratch() {
-  uint32_t size = 2 * record_size_ + probe_temps_ + slot_ + 8;
+  // A slot's worth (and 128 bytes) past the last temporary: library writes at a masked
+  // offset inside a slot may run that far.
+  uint32_t size = 2 * record_size_ + probe_temps_ + slot_ + 128;
   if (size > 32 * 1024) {
     failed_ = true;
     diags_.Report(Diag::CodegenLimit, SourceRange{},

@@ -2,6 +2,8 @@
 // intrinsics the tapset library is built on (see lowering.h).
 #include "codegen/lowering.h"
 
+#include "common/printf_format.h"
+
 namespace btap::codegen::lowering {
 
 Value Lowering::Call(ast::Call* c) {
@@ -52,14 +54,7 @@ Value Lowering::Call(ast::Call* c) {
 Value Lowering::Print(ast::Call* c) {
   std::string_view name = c->name;
   bool to_string = name[0] == 's';
-  if (to_string) {
-    name = name.substr(1);
-    if (!frame_->user_side) {
-      Unsupported(c->range, "`" + std::string(c->name) + "` in a kernel-side probe",
-                  "; kernel-side string formatting comes with the kernel-side string work");
-      return nullptr;
-    }
-  }
+  if (to_string) name = name.substr(1);
   std::string format;
   std::vector<Value> args;
   std::span<ast::Expr*> rest = c->args;
@@ -107,9 +102,61 @@ Value Lowering::Print(ast::Call* c) {
     Record(record::Kind::Printf, FormatId(format), args);
     return nullptr;
   }
+  if (!frame_->user_side) return FormatInKernel(c, format, args);
   Value size = BuildRecord(record::Kind::Printf, FormatId(format), args);
   Value slot = StringSlot();
   Helper(user_helper::kSprintf, i64_, {slot, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
+  return slot;
+}
+
+// sprintf in a kernel probe: the format is known now, so each directive becomes one call
+// into the BPF library, writing into a fresh slot.
+Value Lowering::FormatInKernel(ast::Call* c, const std::string& format,
+                               const std::vector<Value>& args) {
+  std::vector<FormatDirective> directives;
+  std::string error;
+  size_t offset = 0;
+  if (!ParseFormat(format, directives, &error, &offset)) {
+    Unsupported(c->range, "this format");
+    return nullptr;
+  }
+  Value slot = StringSlot();
+  b_.CreateStore(b_.getInt8(0), slot);
+  Value pos = b_.getInt64(0);
+  Value size = b_.getInt64(slot_), limit = b_.getInt64(limit_);
+  size_t next = 0;
+  auto take = [&]() { return next < args.size() ? args[next++] : b_.getInt64(0); };
+  for (const FormatDirective& d : directives) {
+    if (d.literal) {
+      pos = Library("btap_put_str", i64_,
+                    {slot, pos, Literal(d.text), b_.getInt64(0), b_.getInt64(-1), b_.getInt64(0),
+                     size, limit});
+      continue;
+    }
+    if (d.flag == '#' && (d.conversion == 's' || d.conversion == 'c')) {
+      Unsupported(c->range, "`%#s` and `%#c` in a kernel-side probe");
+      return nullptr;
+    }
+    if (d.conversion == 'b' || d.conversion == 'm' || d.conversion == 'M') {
+      Unsupported(c->range, "`%" + std::string(1, d.conversion) + "` in a string");
+      return nullptr;
+    }
+    Value width = d.width == -2 ? take() : b_.getInt64(d.width);
+    Value precision = d.precision == -2 ? take() : b_.getInt64(d.precision);
+    Value value = take();
+    if (d.conversion == 's') {
+      Value left = b_.getInt64(d.flag == '-' ? 1 : 0);
+      // A negative `*` width left-justifies, as in C.
+      Value negative = b_.CreateICmpSLT(width, b_.getInt64(-1));
+      left = b_.CreateSelect(negative, b_.getInt64(1), left);
+      width = b_.CreateSelect(negative, b_.CreateNeg(width), width);
+      pos = Library("btap_put_str", i64_, {slot, pos, value, width, precision, left, size, limit});
+    } else {
+      pos = Library("btap_put_num", i64_,
+                    {slot, pos, value, b_.getInt64(d.conversion), b_.getInt64(d.flag), width,
+                     precision, size, limit});
+    }
+  }
   return slot;
 }
 

@@ -312,6 +312,8 @@ class Lowering {
 
   Value Print(ast::Call* c);
 
+  Value FormatInKernel(ast::Call* c, const std::string& format, const std::vector<Value>& args);
+
   Value Arg(ast::Call* c, size_t i);
 
   Value IntrinsicCall(Intrinsic which, ast::Call* c);

@@ -41,9 +41,17 @@ thread_local std::string* log_sink = nullptr;
 
 int CaptureLibbpf(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG || !log_sink) return 0;
-  char buf[4096];
-  int n = vsnprintf(buf, sizeof buf, format, args);
-  if (n > 0) log_sink->append(buf, std::min<size_t>(n, sizeof buf - 1));
+  // A verifier log arrives as one message, often far longer than any fixed buffer.
+  va_list again;
+  va_copy(again, args);
+  int n = vsnprintf(nullptr, 0, format, args);
+  if (n > 0) {
+    std::string text(static_cast<size_t>(n) + 1, '\0');
+    vsnprintf(text.data(), text.size(), format, again);
+    text.pop_back();
+    log_sink->append(text);
+  }
+  va_end(again);
   return 0;
 }
 

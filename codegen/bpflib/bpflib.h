@@ -9,5 +9,7 @@
 #define BTAP_MAX_STRING 4096
 
 // Kernel helpers the library calls, by number (linux/bpf.h's list).
+static long (*const bpf_probe_read_kernel)(void* dst, unsigned int size,
+                                           const void* src) = (void*)113;
 static long (*const bpf_probe_read_kernel_str)(void* dst, unsigned int size,
                                                const void* src) = (void*)115;

@@ -89,3 +89,120 @@ BTAP_LIB long btap_stringat(const char* s, long pos, unsigned long size, unsigne
   if (pos < 0 || pos >= n) return -1;
   return (unsigned char)s[(unsigned long)pos & (size - 1)];
 }
+
+// ---- Kernel-side string formatting (sprintf): one directive at a time, by stap's rules
+// (runtime/format.cpp is the reference). `dst` is a slot of `size` bytes (a power of
+// two); output stops at `limit` - 1 bytes. Each function returns the new end.
+
+// Kernel-side field widths are capped at 64 columns of padding, and every piece is written
+// with one helper call, so that the verifier's walk stays small whatever the format (the
+// user side has no cap).
+#define BTAP_MAX_PAD 64
+
+static const char spaces[BTAP_MAX_PAD] = "                                                                ";
+static const char zeros[BTAP_MAX_PAD] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+// Writes `n` bytes of `from` at `pos`, as far as the string may grow.
+static inline long write_at(char* dst, long pos, const char* from, long n, long cap,
+                            unsigned long size, unsigned long limit) {
+  if (n <= 0 || pos < 0 || pos + 1 >= (long)limit) return pos;
+  if (n > cap) n = cap;
+  if (n > (long)limit - 1 - pos) n = (long)limit - 1 - pos;
+  // The mask is what the verifier bounds the size by; the optimiser must not drop it.
+  asm volatile("%[n] &= 127" : [n] "+r"(n));
+  bpf_probe_read_kernel(dst + ((unsigned long)pos & (size - 1)), n, from);
+  return pos + n;
+}
+
+static inline long put(char* dst, long pos, char c, unsigned long size, unsigned long limit) {
+  if (pos < 0 || pos + 1 >= (long)limit) return pos;
+  dst[(unsigned long)pos & (size - 1)] = c;
+  return pos + 1;
+}
+
+// Copies `src` (at most `max` bytes) to dst at `pos`; returns its length.
+static inline long copy_at(char* dst, long pos, const char* src, long max, unsigned long size,
+                           unsigned long limit) {
+  if (pos < 0 || pos + 1 >= (long)limit || max <= 0) return 0;
+  unsigned long room = limit - (unsigned long)pos;
+  if ((unsigned long)max + 1 < room) room = (unsigned long)max + 1;
+  if (room > limit) room = limit;
+  long got = bpf_probe_read_kernel_str(dst + ((unsigned long)pos & (size - 1)), room, src);
+  return got > 1 ? got - 1 : 0;
+}
+
+static inline long finish(char* dst, long pos, unsigned long size, unsigned long limit) {
+  if (pos >= (long)limit) pos = (long)limit - 1;
+  dst[(unsigned long)pos & (size - 1)] = 0;
+  return pos;
+}
+
+// `src` (at most `precision` bytes when precision >= 0) in a field of `width`.
+BTAP_LIB long btap_put_str(char* dst, long pos, const char* src, long width, long precision,
+                           long left, unsigned long size, unsigned long limit) {
+  long max = precision >= 0 ? precision : (long)limit;
+  long n = copy_at(dst, pos, src, max, size, limit);
+  if (width > n && !left) {  // measured in place; now pad, then copy again after it
+    pos = write_at(dst, pos, spaces, width - n, BTAP_MAX_PAD, size, limit);
+    n = copy_at(dst, pos, src, max, size, limit);
+  }
+  pos += n;
+  if (width > n && left) pos = write_at(dst, pos, spaces, width - n, BTAP_MAX_PAD, size, limit);
+  return finish(dst, pos, size, limit);
+}
+
+// A number (conversions d i u o x X p c) with one flag ('-', '0', '+', ' ', '#' or 0).
+BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag, long width,
+                           long precision, unsigned long size, unsigned long limit) {
+  int left = flag == '-';
+  if (width < -1) {  // a negative `*` width left-justifies, as in C
+    left = 1;
+    width = -width;
+  }
+  if (conv == 'c') {
+    if (!left) pos = write_at(dst, pos, spaces, width - 1, BTAP_MAX_PAD, size, limit);
+    pos = put(dst, pos, (char)value, size, limit);
+    if (left) pos = write_at(dst, pos, spaces, width - 1, BTAP_MAX_PAD, size, limit);
+    return finish(dst, pos, size, limit);
+  }
+  int special = flag == '#' || conv == 'p';
+  unsigned long base = conv == 'o' ? 8 : (conv == 'x' || conv == 'X' || conv == 'p') ? 16 : 10;
+  int is_signed = conv == 'd' || conv == 'i';
+  unsigned long magnitude = (unsigned long)value;
+  char sign = 0;
+  if (is_signed) {
+    if (value < 0) {
+      sign = '-';
+      magnitude = 0 - magnitude;
+    } else if (flag == '+') {
+      sign = '+';
+    } else if (flag == ' ') {
+      sign = ' ';
+    }
+  }
+  const char* digits = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+  // Digits from the end of the buffer backwards, so that they end up in order.
+  char buf[32] = {0};
+  long n = 0;
+  for (int i = 0; i < 23; i++) {
+    buf[(31 - n) & 31] = digits[(magnitude % base) & 15];
+    n++;
+    magnitude /= base;
+    if (!magnitude) break;
+  }
+  long prefix = special ? (base == 16 ? 2 : base == 8 ? 1 : 0) : 0;
+  long zero_count = precision > n ? precision - n : 0;
+  long used = (sign ? 1 : 0) + prefix + zero_count + n;
+  if (flag == '0' && width > used) {
+    zero_count += width - used;
+    used = width;
+  }
+  if (!left) pos = write_at(dst, pos, spaces, width - used, BTAP_MAX_PAD, size, limit);
+  if (sign) pos = put(dst, pos, sign, size, limit);
+  if (prefix) pos = put(dst, pos, '0', size, limit);
+  if (prefix == 2) pos = put(dst, pos, conv == 'X' ? 'X' : 'x', size, limit);
+  pos = write_at(dst, pos, zeros, zero_count, BTAP_MAX_PAD, size, limit);
+  pos = write_at(dst, pos, buf + ((32 - n) & 31), n, 24, size, limit);
+  if (left) pos = write_at(dst, pos, spaces, width - used, BTAP_MAX_PAD, size, limit);
+  return finish(dst, pos, size, limit);
+}
