@@ -213,6 +213,25 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Value str = Arg(c, 0), needle = Arg(c, 1);
       return Library("btap_strpos", i64_, {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
+    case Intrinsic::strtol: {
+      Value str = Arg(c, 0), base = Arg(c, 1);
+      return Library("btap_strtol", i64_, {str, base, b_.getInt64(slot_), b_.getInt64(limit_)});
+    }
+    case Intrinsic::text_str:
+    case Intrinsic::string_quoted: {
+      if (!frame_->user_side) {
+        // Its per-byte branches are more than the verifier walks through in 256 rounds.
+        Unsupported(c->range, "escaping a string in a kernel-side probe",
+                    "; escape in begin, end, error or task-free timer probes");
+        return nullptr;
+      }
+      Value str = Arg(c, 0);
+      Value slot = StringSlot();
+      Library("btap_escape", i64_,
+              {slot, str, b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0),
+               b_.getInt64(slot_), b_.getInt64(limit_)});
+      return slot;
+    }
     case Intrinsic::stringat: {
       Value str = Arg(c, 0), pos = Arg(c, 1);
       Value byte =

@@ -206,3 +206,61 @@ BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag
   if (left) pos = write_at(dst, pos, spaces, width - used, BTAP_MAX_PAD, size, limit);
   return finish(dst, pos, size, limit);
 }
+
+// The number at the start of `s` in `base` (2-36; 0 reads a 0x or 0 prefix), after an
+// optional sign; parsing stops at the first byte that is not a digit.
+BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned long limit) {
+  unsigned long i = 0;
+  int negative = 0;
+  if (s[0] == '-' || s[0] == '+') {
+    negative = s[0] == '-';
+    i = 1;
+  }
+  if ((base == 0 || base == 16) && s[i & (size - 1)] == '0' &&
+      (s[(i + 1) & (size - 1)] == 'x' || s[(i + 1) & (size - 1)] == 'X')) {
+    base = 16;
+    i += 2;
+  } else if (base == 0) {
+    base = s[i & (size - 1)] == '0' ? 8 : 10;
+  }
+  if (base < 2 || base > 36) return 0;
+  unsigned long value = 0;
+  for (unsigned long n = 0; n < BTAP_MAX_STRING && i < limit; n++, i++) {
+    char c = s[i & (size - 1)];
+    long digit = c >= '0' && c <= '9'   ? c - '0'
+                 : c >= 'a' && c <= 'z' ? c - 'a' + 10
+                 : c >= 'A' && c <= 'Z' ? c - 'A' + 10
+                                        : 99;
+    if (digit >= base) break;
+    value = value * (unsigned long)base + (unsigned long)digit;
+  }
+  return negative ? -(long)value : (long)value;
+}
+
+// `s` with C escapes for quotes, backslashes and unprintable bytes (as %#s prints it),
+// optionally between double quotes; truncated to the string limit.
+BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long size,
+                          unsigned long limit) {
+  long pos = 0;
+  if (quoted) pos = put(dst, pos, '"', size, limit);
+  for (unsigned long i = 0; i < BTAP_MAX_STRING && i < limit; i++) {
+    unsigned char c = (unsigned char)s[i & (size - 1)];
+    if (!c) break;
+    char e = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\v' ? 'v'
+           : c == '\f' ? 'f' : c == '\a' ? 'a' : c == '\b' ? 'b'
+           : c == '"' || c == '\'' || c == '\\' ? (char)c : 0;
+    if (e) {
+      pos = put(dst, pos, '\\', size, limit);
+      pos = put(dst, pos, e, size, limit);
+    } else if (c < 0x20 || c >= 0x7f) {
+      pos = put(dst, pos, '\\', size, limit);
+      pos = put(dst, pos, (char)('0' + ((c >> 6) & 7)), size, limit);
+      pos = put(dst, pos, (char)('0' + ((c >> 3) & 7)), size, limit);
+      pos = put(dst, pos, (char)('0' + (c & 7)), size, limit);
+    } else {
+      pos = put(dst, pos, (char)c, size, limit);
+    }
+  }
+  if (quoted) pos = put(dst, pos, '"', size, limit);
+  return finish(dst, pos, size, limit);
+}
