@@ -213,6 +213,18 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Value str = Arg(c, 0), needle = Arg(c, 1);
       return Library("btap_strpos", i64_, {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
+    case Intrinsic::str_replace: {
+      if (!frame_->user_side) {
+        Unsupported(c->range, "replacing in a string in a kernel-side probe",
+                    "; replace in begin, end, error or task-free timer probes");
+        return nullptr;
+      }
+      Value str = Arg(c, 0), find = Arg(c, 1), with = Arg(c, 2);
+      Value slot = StringSlot();
+      Library("btap_str_replace", i64_,
+              {slot, str, find, with, b_.getInt64(slot_), b_.getInt64(limit_)});
+      return slot;
+    }
     case Intrinsic::strtol: {
       Value str = Arg(c, 0), base = Arg(c, 1);
       return Library("btap_strtol", i64_, {str, base, b_.getInt64(slot_), b_.getInt64(limit_)});

@@ -264,3 +264,26 @@ BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long s
   if (quoted) pos = put(dst, pos, '"', size, limit);
   return finish(dst, pos, size, limit);
 }
+
+// `s` with each occurrence of `find` (left to right, not overlapping) replaced by `with`;
+// `s` itself when `find` is empty. Nested loops: the user side runs it.
+BTAP_LIB long btap_str_replace(char* dst, const char* s, const char* find, const char* with,
+                               unsigned long size, unsigned long limit) {
+  long n = btap_strlen(s, limit), m = btap_strlen(find, limit), w = btap_strlen(with, limit);
+  long pos = 0;
+  for (long i = 0; i < BTAP_MAX_STRING && i < n;) {
+    long j = 0;
+    if (m > 0 && i + m <= n)
+      for (; j < BTAP_MAX_STRING && j < m; j++)
+        if (s[(unsigned long)(i + j) & (size - 1)] != find[(unsigned long)j & (size - 1)]) break;
+    if (m > 0 && j == m) {
+      for (long k = 0; k < BTAP_MAX_STRING && k < w; k++)
+        pos = put(dst, pos, with[(unsigned long)k & (size - 1)], size, limit);
+      i += m;
+    } else {
+      pos = put(dst, pos, s[(unsigned long)i & (size - 1)], size, limit);
+      i++;
+    }
+  }
+  return finish(dst, pos, size, limit);
+}
