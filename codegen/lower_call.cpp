@@ -160,6 +160,24 @@ Value Lowering::FormatInKernel(ast::Call* c, const std::string& format,
   return slot;
 }
 
+// A library function that writes a string: into a fresh slot, which is the value.
+Value Lowering::StringFrom(const char* function, std::vector<Value> args) {
+  Value slot = StringSlot();
+  args.insert(args.begin(), slot);
+  args.push_back(b_.getInt64(slot_));
+  args.push_back(b_.getInt64(limit_));
+  Library(function, i64_, args);
+  return slot;
+}
+
+// False (after a located error) when the call is in a kernel-side probe.
+bool Lowering::UserSideOnly(ast::Call* c, const std::string& what, const std::string& instead) {
+  if (frame_->user_side) return true;
+  Unsupported(c->range, what + " in a kernel-side probe",
+              "; " + instead + " in begin, end, error or task-free timer probes");
+  return false;
+}
+
 Value Lowering::Arg(ast::Call* c, size_t i) {
   return i < c->args.size() ? Expr(c->args[i]) : b_.getInt64(0);
 }
@@ -198,32 +216,18 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return Library("btap_strlen", i64_, {Arg(c, 0), b_.getInt64(limit_)});
     case Intrinsic::substr: {
       Value str = Arg(c, 0), start = Arg(c, 1), length = Arg(c, 2);
-      Value slot = StringSlot();
-      Library("btap_substr", i64_,
-              {slot, str, start, length, b_.getInt64(slot_), b_.getInt64(limit_)});
-      return slot;
+      return StringFrom("btap_substr", {str, start, length});
     }
     case Intrinsic::strpos: {
-      if (!frame_->user_side) {
-        // Its nested loops exceed what the verifier explores; bpf_loop will carry it.
-        Unsupported(c->range, "searching a string (strpos, isinstr) in a kernel-side probe",
-                    "; search in begin, end, error or task-free timer probes");
-        return nullptr;
-      }
+      // Nested loops exceed what the verifier explores; bpf_loop will carry these.
+      if (!UserSideOnly(c, "searching a string (strpos, isinstr)", "search")) return nullptr;
       Value str = Arg(c, 0), needle = Arg(c, 1);
       return Library("btap_strpos", i64_, {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
     case Intrinsic::str_replace: {
-      if (!frame_->user_side) {
-        Unsupported(c->range, "replacing in a string in a kernel-side probe",
-                    "; replace in begin, end, error or task-free timer probes");
-        return nullptr;
-      }
+      if (!UserSideOnly(c, "replacing in a string", "replace")) return nullptr;
       Value str = Arg(c, 0), find = Arg(c, 1), with = Arg(c, 2);
-      Value slot = StringSlot();
-      Library("btap_str_replace", i64_,
-              {slot, str, find, with, b_.getInt64(slot_), b_.getInt64(limit_)});
-      return slot;
+      return StringFrom("btap_str_replace", {str, find, with});
     }
     case Intrinsic::strtol: {
       Value str = Arg(c, 0), base = Arg(c, 1);
@@ -231,18 +235,11 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::text_str:
     case Intrinsic::string_quoted: {
-      if (!frame_->user_side) {
-        // Its per-byte branches are more than the verifier walks through in 256 rounds.
-        Unsupported(c->range, "escaping a string in a kernel-side probe",
-                    "; escape in begin, end, error or task-free timer probes");
-        return nullptr;
-      }
+      // Per-byte branches are more than the verifier walks through in 256 rounds.
+      if (!UserSideOnly(c, "escaping a string", "escape")) return nullptr;
       Value str = Arg(c, 0);
-      Value slot = StringSlot();
-      Library("btap_escape", i64_,
-              {slot, str, b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0),
-               b_.getInt64(slot_), b_.getInt64(limit_)});
-      return slot;
+      return StringFrom("btap_escape",
+                        {str, b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0)});
     }
     case Intrinsic::stringat: {
       Value str = Arg(c, 0), pos = Arg(c, 1);

@@ -314,6 +314,10 @@ class Lowering {
 
   Value FormatInKernel(ast::Call* c, const std::string& format, const std::vector<Value>& args);
 
+  Value StringFrom(const char* function, std::vector<Value> args);
+
+  bool UserSideOnly(ast::Call* c, const std::string& what, const std::string& instead);
+
   Value Arg(ast::Call* c, size_t i);
 
   Value IntrinsicCall(Intrinsic which, ast::Call* c);
