@@ -2,10 +2,11 @@
 // from BTF `btf_trace_<name>` prototypes or tracefs format files, loading BTF at most once.
 #include "semantic/tracepoints.h"
 
+#include "common/tracefs.h"
+
 #include <bpf/btf.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,8 +21,6 @@
 namespace btap::sema {
 namespace {
 
-constexpr const char* kTracefs = "/sys/kernel/tracing";
-constexpr const char* kDebugTracefs = "/sys/kernel/debug/tracing";
 constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
 constexpr std::string_view kBtfTracePrefix = "btf_trace_";
 // Per-tracepoint functions with the same parameters as the prototype; unlike the typedef's
@@ -44,21 +43,6 @@ bool ReadFile(const std::string& path, std::string* out) {
   }
   close(fd);
   return n == 0;
-}
-
-bool HasEvents(const std::string& root) {
-  std::error_code ec;
-  return access((root + "/available_events").c_str(), R_OK) == 0 ||
-         std::filesystem::is_directory(root + "/events", ec);
-}
-
-// Where tracefs lives; mounting it is what `stap` and `perf` do on a fresh system too.
-std::string FindTracefs() {
-  for (const char* root : {kTracefs, kDebugTracefs})
-    if (HasEvents(root)) return root;
-  if (geteuid() == 0 && mount("nodev", kTracefs, "tracefs", 0, nullptr) == 0 && HasEvents(kTracefs))
-    return kTracefs;
-  return "";
 }
 
 std::string_view Trim(std::string_view s) {

@@ -3,12 +3,11 @@
 // their $vars are fields of the tracefs record (numbers[0] == 1), as classic tracepoints,
 // whose id libbpf reads from tracefs: it is mounted first when missing.
 #include <bpf/libbpf.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "common/tracefs.h"
 #include "runtime/attach/attach.h"
 
 namespace btap::runtime {
@@ -18,10 +17,7 @@ bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vecto
   size_t colon = probe.target.find(':');
   std::string event = probe.target.substr(colon + 1);
   if (probe.numbers[0] == 1) {
-    struct stat st;
-    if (stat("/sys/kernel/tracing/events", &st) != 0 &&
-        stat("/sys/kernel/debug/tracing/events", &st) != 0)
-      mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+    FindTracefs();  // libbpf reads the event's id there
     std::string system = colon == std::string::npos ? "" : probe.target.substr(0, colon);
     bpf_link* link = bpf_program__attach_tracepoint(program, system.c_str(), event.c_str());
     if (!link) {
