@@ -351,27 +351,8 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
     if (!c || !c->callee) return;
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {
-      switch (static_cast<Intrinsic>(f->intrinsic)) {
-        case Intrinsic::execname:
-        case Intrinsic::pid:
-        case Intrinsic::tid:
-        case Intrinsic::ppid:
-        case Intrinsic::uid:
-        case Intrinsic::gid:
-        case Intrinsic::euid:
-        case Intrinsic::egid:
-        case Intrinsic::cpu:
-        case Intrinsic::kernel_string:
-        case Intrinsic::kernel_string_n:
-        case Intrinsic::user_string:
-        case Intrinsic::user_string_n:
-        case Intrinsic::kernel_read:
-        case Intrinsic::user_read:
-          uses = true;
-          return;
-        default:
-          return;
-      }
+      uses = sema::Intrinsics()[f->intrinsic].task;
+      return;
     }
     if (depth < 64 && f->decl && f->decl->body && UsesTask(f->decl->body, depth + 1)) uses = true;
   });

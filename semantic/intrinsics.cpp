@@ -7,7 +7,8 @@ namespace btap::sema {
 
 std::span<const IntrinsicInfo> Intrinsics() {
   static const IntrinsicInfo table[] = {
-#define INTRINSIC(name, ret, params) {"__btap_" #name, ast::Type::ret, params},
+#define INTRINSIC(name, ret, params, where) \
+  {"__btap_" #name, ast::Type::ret, params, std::string_view(#where) == "Task"},
 #include "semantic/intrinsics.def"
 #undef INTRINSIC
   };

@@ -9,7 +9,7 @@
 namespace btap::sema {
 
 enum class Intrinsic : uint16_t {
-#define INTRINSIC(name, ret, params) name,
+#define INTRINSIC(name, ret, params, where) name,
 #include "semantic/intrinsics.def"
 #undef INTRINSIC
 };
@@ -18,6 +18,7 @@ struct IntrinsicInfo {
   std::string_view name;  // as called: __btap_<name>
   ast::Type ret;
   std::string_view params;  // L long, S string
+  bool task = false;        // reads the interrupted task or memory (kernel side only)
 };
 
 inline constexpr std::string_view kIntrinsicPrefix = "__btap_";
