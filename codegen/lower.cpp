@@ -97,20 +97,20 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
              : v->type == Type::Stats ? meta::ValueType::Stats
                                       : meta::ValueType::Long;
   mg.print_at_exit = v->written && !v->read;
-  SourceRange at = v->global ? v->global->range : v->decl;
+  // Keys (arrays): packed longs and string slots, in order.
+  for (Type k : v->key_types) {
+    info.key_offsets.push_back(info.key_size);
+    info.key_size += k == Type::String ? slot_ : 8;
+    mg.keys.push_back(k == Type::String ? meta::ValueType::String : meta::ValueType::Long);
+  }
+  uint32_t entries = v->global && v->global->size > 0 ? static_cast<uint32_t>(v->global->size)
+                                                      : options_.max_map_entries;
   if (v->type == Type::Stats) {
     info.stats = true;
     auto shape = shapes_.find(v);
     if (shape != shapes_.end()) info.shape = shape->second;
     info.value_size = info.shape.Slots() * 8;
     max_stats_value_ = std::max(max_stats_value_, info.value_size);
-    for (Type k : v->key_types) {
-      info.key_offsets.push_back(info.key_size);
-      info.key_size += k == Type::String ? slot_ : 8;
-      mg.keys.push_back(k == Type::String ? meta::ValueType::String : meta::ValueType::Long);
-    }
-    uint32_t entries = v->global && v->global->size > 0 ? static_cast<uint32_t>(v->global->size)
-                                                        : options_.max_map_entries;
     if (v->arity <= 0)
       info.map = maps_.Define({name, kMapPercpuArray, 1, 4, info.value_size});
     else
@@ -119,47 +119,14 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
     llvm::Type* type = v->type == Type::String
                            ? static_cast<llvm::Type*>(llvm::ArrayType::get(b_.getInt8Ty(), slot_))
                            : i64_;
-    llvm::Constant* init = llvm::Constant::getNullValue(type);
-    if (v->global && v->global->init) {
-      if (auto* n = ast::As<ast::NumberLit>(v->global->init))
-        init = b_.getInt64(n->value);
-      else if (auto* s = ast::As<ast::StringLit>(v->global->init))
-        init = PaddedString(s->value);
-      else
-        Unsupported(v->global->init->range, "this initializer", "; use a literal");
-    }
-    for (const auto& [name, text] : options_.global_values) {
-      if (name != v->name || v->from_tapset) continue;
-      if (v->type == Type::String) {
-        init = PaddedString(text);
-        continue;
-      }
-      char* end = nullptr;
-      errno = 0;
-      long long number = std::strtoll(text.c_str(), &end, 0);
-      if (text.empty() || *end || errno) {
-        failed_ = true;
-        diags_.Report(
-            Diag::CodegenLimit, at,
-            {"-G " + name + "=" + text + ": `" + name + "` is a long; expected a number"});
-        continue;
-      }
-      init = b_.getInt64(number);
-    }
+    llvm::Constant* init = InitialValue(v, type);
     info.storage = new llvm::GlobalVariable(module_, type, false,
                                             llvm::GlobalValue::ExternalLinkage, init, name);
     info.storage->setAlignment(llvm::Align(8));
     // One section per kind of data, as libbpf maps them (never `.bss.<name>`).
     info.storage->setSection(init->isNullValue() ? ".bss" : ".data");
   } else {
-    for (Type k : v->key_types) {
-      info.key_offsets.push_back(info.key_size);
-      info.key_size += k == Type::String ? slot_ : 8;
-      mg.keys.push_back(k == Type::String ? meta::ValueType::String : meta::ValueType::Long);
-    }
     info.value_size = v->type == Type::String ? slot_ : 8;
-    uint32_t entries = v->global && v->global->size > 0 ? static_cast<uint32_t>(v->global->size)
-                                                        : options_.max_map_entries;
     bool wrap = v->global && v->global->wrap;
     info.map = maps_.Define(
         {name, wrap ? kMapLruHash : kMapHash, entries, info.key_size, info.value_size});
@@ -167,6 +134,37 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
   info.meta_index = static_cast<uint32_t>(meta_.globals.size());
   meta_.globals.push_back(std::move(mg));
   globals_[v] = std::move(info);
+}
+
+// A global scalar's first value: its initializer, or the -G value given for it.
+llvm::Constant* Lowering::InitialValue(const sema::Variable* v, llvm::Type* type) {
+  llvm::Constant* init = llvm::Constant::getNullValue(type);
+  if (v->global && v->global->init) {
+    if (auto* n = ast::As<ast::NumberLit>(v->global->init))
+      init = b_.getInt64(n->value);
+    else if (auto* s = ast::As<ast::StringLit>(v->global->init))
+      init = PaddedString(s->value);
+    else
+      Unsupported(v->global->init->range, "this initializer", "; use a literal");
+  }
+  for (const auto& [name, text] : options_.global_values) {
+    if (name != v->name || v->from_tapset) continue;
+    if (v->type == Type::String) {
+      init = PaddedString(text);
+      continue;
+    }
+    char* end = nullptr;
+    errno = 0;
+    long long number = std::strtoll(text.c_str(), &end, 0);
+    if (text.empty() || *end || errno) {
+      failed_ = true;
+      diags_.Report(Diag::CodegenLimit, v->global ? v->global->range : v->decl,
+                    {"-G " + name + "=" + text + ": `" + name + "` is a long; expected a number"});
+      continue;
+    }
+    init = b_.getInt64(number);
+  }
+  return init;
 }
 
 // A statistics variable keeps the one histogram its uses ask for.

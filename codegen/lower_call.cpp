@@ -299,9 +299,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Record(record::Kind::Exit, 0, {});
       return nullptr;
     case Intrinsic::abort:
-      // Stops at once: no end probes (format id 1 marks an abort).
+      // Stops at once: no end probes.
       b_.CreateStore(b_.getInt64(1), exiting_);
-      Record(record::Kind::Exit, 1, {});
+      Record(record::Kind::Abort, 0, {});
       b_.CreateBr(frame_->exit);
       Dead();
       return nullptr;

@@ -136,6 +136,8 @@ class Lowering {
 
   void DefineGlobal(const sema::Variable* v);
 
+  llvm::Constant* InitialValue(const sema::Variable* v, llvm::Type* type);
+
   // A statistics variable keeps the one histogram its uses ask for.
   void ScanHistograms();
 

@@ -16,9 +16,10 @@ namespace btap::record {
 
 enum class Kind : uint32_t {
   Printf = 1,   // format id = index into the object's formats; text to standard output
-  Exit = 2,     // exit() (format id 0) or abort() (1): the session stops
+  Exit = 2,     // exit(): the session stops, end probes run (format id unused)
   Error = 3,    // a run-time error: "ERROR: <formatted text>" on standard error; counted
   Warning = 4,  // "WARNING: <formatted text>" on standard error
+  Abort = 5,    // abort(): the session stops at once, no end probes (format id unused)
 };
 
 struct Arg {

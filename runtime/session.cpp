@@ -232,14 +232,13 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
   if (bytes.size() >= 4) std::memcpy(&kind, bytes.data(), 4);
   std::string why;
   switch (static_cast<record::Kind>(kind)) {
-    case record::Kind::Exit: {
-      uint32_t how = 0;
-      if (bytes.size() >= 8) std::memcpy(&how, bytes.data() + 4, 4);
-      if (how == 1) aborted_ = true;  // abort(): no end probes
+    case record::Kind::Abort:
+      aborted_ = true;  // no end probes
+      [[fallthrough]];
+    case record::Kind::Exit:
       exit_requested_ = true;
       RequestStop();
       return;
-    }
     case record::Kind::Error:
     case record::Kind::Warning: {
       std::string text;
@@ -247,10 +246,7 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
       Flush();
       bool is_error = static_cast<record::Kind>(kind) == record::Kind::Error;
       if (err_) *err_ << (is_error ? "ERROR: " : "WARNING: ") << text << '\n' << std::flush;
-      if (is_error && ++errors_ > static_cast<int>(meta_.limits.max_errors)) {
-        too_many_errors_ = true;
-        RequestStop();
-      }
+      if (is_error) CountError();
       return;
     }
     default:
@@ -282,15 +278,20 @@ void Session::Detach() {
   links_.clear();
 }
 
+// Past MAXERRORS the session stops (and then runs error probes instead of end probes).
+void Session::CountError() {
+  if (++errors_ > static_cast<int>(meta_.limits.max_errors)) {
+    too_many_errors_ = true;
+    RequestStop();
+  }
+}
+
 void Session::RunUserProbe(const meta::Probe& p) {
   std::string why;
   if (!user_->Run(p.program, &why)) {
     Flush();
     if (err_) *err_ << "ERROR: " << why << " in probe `" << p.point << "`\n" << std::flush;
-    if (++errors_ > static_cast<int>(meta_.limits.max_errors)) {
-      too_many_errors_ = true;
-      RequestStop();
-    }
+    CountError();
   }
   Flush();
 }

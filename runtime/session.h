@@ -56,6 +56,7 @@ class Session {
  private:
   void Detach();
   void HandleRecord(std::span<const uint8_t> bytes);
+  void CountError();
   // Runs the user-side probes of one kind in sequence order.
   void RunUserProbes(meta::ProbeKind kind);
   void RunUserProbe(const meta::Probe& probe);
