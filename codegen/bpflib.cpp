@@ -16,8 +16,10 @@ bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
   llvm::MemoryBufferRef buffer(
       llvm::StringRef(reinterpret_cast<const char*>(bitcode.data()), bitcode.size()),
       "btap-bpflib");
+  // Lazily: the linker materialises only the functions the module calls, so a script
+  // does not pay for reading the whole library (the bitcode is static data).
   llvm::Expected<std::unique_ptr<llvm::Module>> library =
-      llvm::parseBitcodeFile(buffer, module.getContext());
+      llvm::getLazyBitcodeModule(buffer, module.getContext());
   if (!library) {
     *error = "the built-in BPF library is unreadable: " + llvm::toString(library.takeError());
     return false;

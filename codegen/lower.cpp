@@ -600,8 +600,10 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
   }
-  llvm::raw_string_ostream ir(out->ir);
-  module->print(ir, nullptr);
+  if (options.want_ir) {
+    llvm::raw_string_ostream ir(out->ir);
+    module->print(ir, nullptr);
+  }
   return true;
 }
 

@@ -28,6 +28,7 @@ struct CompileOptions {
   uint32_t max_action = 1000;       // MAXACTION: iterations of one loop in a kernel probe
   // The output ring buffer: 0 picks 4 MiB when kernel probes print, one page otherwise.
   uint32_t ring_buffer_bytes = 0;
+  bool want_ir = false;        // fill Compiled::ir (-p3)
   bool want_assembly = false;  // fill Compiled::assembly (--dump=bpf-asm)
   // -G NAME=VALUE: initial values of global scalars, overriding the script's.
   std::vector<std::pair<std::string, std::string>> global_values;
@@ -35,7 +36,7 @@ struct CompileOptions {
 
 struct Compiled {
   meta::Meta meta;
-  std::string ir;               // the optimised module as text (pass 3's output)
+  std::string ir;               // the optimised module as text (pass 3's output), when asked for
   std::string assembly;         // BPF instructions as text, when asked for
   std::vector<uint8_t> object;  // the BPF ELF object (.bo)
 };

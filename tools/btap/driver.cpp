@@ -313,7 +313,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     err << "btap: error: " << why << '\n';
     return 1;
   }
-  compile.want_assembly = options.dump_asm;
+  compile.want_ir = options.pass == 3 && !options.dump_asm;
+  compile.want_assembly = options.pass == 3 && options.dump_asm;
   codegen::Compiled compiled;
   if (!codegen::Compile(*program, sm, compile, diags, &compiled)) return failed(3, "translation");
   if (options.verbose)
