@@ -25,14 +25,13 @@ struct PendingProbe {
   bool from_tapset;
 };
 
-struct Elab {
+// The elaboration's state: what Elaborate was given (sm, arena, diags, library,
+// machine, options), the script, the program being built and the symbol tables.
+struct Elab : ElaborateInput {
+  Elab(ast::File* s, const ElaborateInput& in, Program& p)
+      : ElaborateInput(in), script(s), program(p) {}
+
   ast::File* script;
-  SourceManager& sm;
-  Arena& arena;
-  DiagnosticSink& diags;
-  TapsetLibrary& library;
-  Machine& machine;
-  ElaborateOptions options;
   Program& program;
 
   std::vector<AliasEntry> aliases;

@@ -158,14 +158,7 @@ Variable* Elab::FindGlobal(std::string_view name, FileId from) {
 
 std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
-  Elab e{.script = script,
-         .sm = in.sm,
-         .arena = in.arena,
-         .diags = in.diags,
-         .library = in.library,
-         .machine = in.machine,
-         .options = in.options,
-         .program = *program};
+  Elab e(script, in, *program);
   e.AddFile(script, false);
   for (const Pass& pass : Passes()) {
     pass.run(e);
