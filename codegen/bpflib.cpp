@@ -2,6 +2,7 @@
 #include "codegen/bpflib.h"
 
 #include <llvm/Bitcode/BitcodeReader.h>
+#include <llvm/IR/DIBuilder.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Linker/Linker.h>
 #include <llvm/Support/Error.h>
@@ -10,6 +11,31 @@
 #include "codegen/emit.h"
 
 namespace btap::codegen {
+namespace {
+
+// bpf_loop callbacks stay subprograms, and the kernel wants function BTF (with named
+// parameters) for every subprogram once a program has any: the library is built
+// without debug info, so each callback gets a subprogram in the module's unit here.
+void DescribeCallback(llvm::Module& module, llvm::Function& f) {
+  if (f.getSubprogram() || module.debug_compile_units().empty()) return;
+  llvm::DICompileUnit* unit = *module.debug_compile_units_begin();
+  llvm::DIBuilder di(module, true, unit);
+  llvm::DIFile* file = unit->getFile();
+  llvm::DIBasicType* long_type = di.createBasicType("long", 64, llvm::dwarf::DW_ATE_signed);
+  llvm::DIDerivedType* pointer = di.createPointerType(long_type, 64);  // sized, as maps.cpp
+  llvm::DISubroutineType* type =
+      di.createSubroutineType(di.getOrCreateTypeArray({long_type, long_type, pointer}));
+  llvm::DISubprogram* sp =
+      di.createFunction(file, f.getName(), f.getName(), file, 0, type, 0,
+                        llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition |
+                                                          llvm::DISubprogram::SPFlagLocalToUnit);
+  f.setSubprogram(sp);
+  di.createParameterVariable(sp, "index", 1, file, 0, long_type, true);
+  di.createParameterVariable(sp, "ctx", 2, file, 0, pointer, true);
+  di.finalizeSubprogram(sp);
+}
+
+}  // namespace
 
 bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
   std::span<const unsigned char> bitcode = RuntimeLibraryBitcode();
@@ -38,6 +64,7 @@ bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
     f.removeFnAttr("target-cpu");
     f.removeFnAttr("target-features");
     f.setLinkage(llvm::GlobalValue::InternalLinkage);
+    if (f.getName().startswith("btap_cb_")) DescribeCallback(module, f);
   }
   return true;
 }

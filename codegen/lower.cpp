@@ -31,6 +31,8 @@ bool Lowering::Run(meta::Meta* meta) {
     }
   }
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
+  for (int r = 0; r < 2; ++r)
+    if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
   FinishScratch();
   maps_.Finalize();
   *meta = std::move(meta_);
@@ -411,6 +413,8 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
       mp.target = "sched:sched_process_exec";
       break;
+    case sema::Family::Syscall:
+      break;  // a body; EmitSyscallDispatch makes the program
     default:
       Unsupported(
           p.decl ? p.decl->range : SourceRange{},
@@ -418,12 +422,25 @@ void Lowering::LowerProbe(const sema::Probe& p) {
           " on this runtime");
       return;
   }
+  bool syscall = p.spec.family == sema::Family::Syscall;
   mp.program = "probe_" + std::to_string(meta_.probes.size());
+  if (syscall) mp.program = UniqueName(p.spec.numbers[0] < 0 ? "syscall_any" : "syscall_" + std::to_string(p.spec.numbers[0]));
   if (mp.user_side) section += "/" + mp.program;
 
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, mp.program, module_);
-  fn->setSection(section);
+  auto* fn = llvm::Function::Create(
+      type, syscall ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
+      mp.program, module_);
+  if (syscall) {
+    // Inlined into the dispatcher (a program may have at most 256 subprograms, and
+    // `syscall.*` has a body per call); the verifier walks each case on its own path.
+    fn->addFnAttr(llvm::Attribute::AlwaysInline);
+    syscall_bodies_[p.spec.is_return].push_back({fn, p.spec.numbers[0]});
+    for (const sema::TargetArg& a : p.spec.args)
+      if (a.source == sema::TargetArg::Source::SyscallNr) syscall_orig_ax_ = a.offset;
+  } else {
+    fn->setSection(section);
+  }
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->getArg(0)->setName("ctx");
   llvm::DIFile* file = FileFor(p.file);
@@ -472,6 +489,72 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     if (!block.getTerminator()) llvm::BranchInst::Create(frame.exit, &block);
   probe_temps_ = std::max(probe_temps_, frame.max);
   frame_ = nullptr;
+  if (!syscall) meta_.probes.push_back(std::move(mp));
+}
+
+// One program on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch on
+// the number (LLVM makes it a binary search) calls the bodies for that call, and the
+// bodies for every call run too, each in script order.
+void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies) {
+  meta::Probe mp;
+  mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
+  mp.target = is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
+  mp.point = std::string(is_return ? "syscall return" : "syscall") + " dispatch (" +
+             std::to_string(bodies.size()) + " probes)";
+  mp.program = is_return ? "syscall_exit" : "syscall_enter";
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, mp.program, module_);
+  fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->getArg(0)->setName("ctx");
+  b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
+  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  b_.SetInsertPoint(entry);
+  Value ctx = fn->getArg(0);
+  Value nr;
+  if (is_return) {
+    // sys_exit has no number argument: it is the saved orig_ax.
+    Value regs = b_.CreateLoad(ptr_, ctx);
+    Value tmp = b_.CreateAlloca(i64_);
+    b_.CreateStore(b_.getInt64(-1), tmp);
+    Helper(kProbeReadKernel, i64_,
+           {tmp, b_.getInt32(8),
+            b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
+    nr = b_.CreateLoad(i64_, tmp);
+  } else {
+    nr = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, ctx, 1));
+  }
+  // Consecutive numbered bodies share one switch; a body for every call stands alone.
+  llvm::BasicBlock* current = entry;
+  for (size_t i = 0; i < bodies.size();) {
+    b_.SetInsertPoint(current);
+    if (bodies[i].nr < 0) {
+      b_.CreateCall(bodies[i++].fn, {ctx});
+      continue;
+    }
+    size_t end = i;
+    while (end < bodies.size() && bodies[end].nr >= 0) ++end;
+    auto* after = llvm::BasicBlock::Create(context_, "dispatched", fn);
+    llvm::SwitchInst* dispatch = b_.CreateSwitch(nr, after);
+    std::map<int64_t, llvm::BasicBlock*> cases;
+    for (size_t j = i; j < end; ++j) {
+      llvm::BasicBlock*& block = cases[bodies[j].nr];
+      if (!block) {
+        block = llvm::BasicBlock::Create(context_, "nr" + std::to_string(bodies[j].nr), fn);
+        dispatch->addCase(b_.getInt64(bodies[j].nr), block);
+      }
+      b_.SetInsertPoint(block);
+      b_.CreateCall(bodies[j].fn, {ctx});
+    }
+    for (auto& [number, block] : cases) {
+      b_.SetInsertPoint(block);
+      b_.CreateBr(after);
+    }
+    current = after;
+    i = end;
+  }
+  b_.SetInsertPoint(current);
+  b_.CreateRet(b_.getInt32(0));
   meta_.probes.push_back(std::move(mp));
 }
 

@@ -235,10 +235,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::text_str:
     case Intrinsic::string_quoted: {
-      // Per-byte branches are more than the verifier walks through in 256 rounds.
-      if (!UserSideOnly(c, "escaping a string", "escape")) return nullptr;
+      // In the kernel, per-byte branches need bpf_loop: unrolled, they are more than the
+      // verifier walks through. The interpreter runs the plain loop.
       Value str = Arg(c, 0);
-      return StringFrom("btap_escape",
+      return StringFrom(frame_->user_side ? "btap_escape" : "btap_escape_loop",
                         {str, b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0)});
     }
     case Intrinsic::stringat: {

@@ -344,6 +344,7 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
+    if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
       Value slot = b_.CreateConstGEP1_64(i64_, frame_->ctx, arg.index);
@@ -363,6 +364,21 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   }
   Unsupported(t->range, "target variable `" + std::string(t->name) + "` in this probe");
   return nullptr;
+}
+
+// raw_syscalls:sys_enter(regs, id) and sys_exit(regs, ret): arguments are the user
+// registers the kernel saved, read from its pt_regs.
+Value Lowering::SyscallVar(const sema::TargetArg& arg) {
+  using Source = sema::TargetArg::Source;
+  if (arg.source == Source::Return) return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+  if (arg.source == Source::SyscallNr && !frame_->probe->spec.is_return)
+    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+  Value regs = b_.CreateLoad(ptr_, frame_->ctx);
+  Value tmp = Alloca(i64_);
+  b_.CreateStore(b_.getInt64(0), tmp);
+  Helper(kProbeReadKernel, i64_,
+         {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, arg.offset)});
+  return Extend(b_.CreateLoad(i64_, tmp), arg.size, arg.is_signed);
 }
 
 Value Lowering::Extend(Value v, uint32_t size, bool is_signed) {

@@ -173,6 +173,17 @@ class Lowering {
 
   void ProcessFilter(const sema::Probe& p);
 
+  // Syscall probes: each body is a function; one program per direction dispatches on the
+  // number and calls the bodies that want it, in script order.
+  struct SyscallBody {
+    llvm::Function* fn;
+    int64_t nr;  // -1: every call
+  };
+  void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
+  Value SyscallVar(const sema::TargetArg& arg);
+  std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
+  uint32_t syscall_orig_ax_ = 120;                // pt_regs.orig_ax, from the probe spec
+
   llvm::DIFile* FileFor(FileId id);
 
   void Locate(SourceRange r);

@@ -73,7 +73,13 @@ llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, l
       di_->createSubroutineType(di_->getOrCreateTypeArray({int_type, context}));
   llvm::DISubprogram* sp =
       di_->createFunction(file, program.getName(), program.getName(), file, line, type, line,
-                          llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
+                          llvm::DINode::FlagPrototyped,
+                          // Internal functions are static in BTF: the verifier checks
+                          // them per call, not against their prototype.
+                          program.hasLocalLinkage()
+                              ? llvm::DISubprogram::SPFlagDefinition |
+                                    llvm::DISubprogram::SPFlagLocalToUnit
+                              : llvm::DISubprogram::SPFlagDefinition);
   program.setSubprogram(sp);
   // The kernel refuses function BTF whose arguments have no names; BTF takes them from
   // the parameters the subprogram retains.

@@ -2,10 +2,12 @@
 // globals referenced; warns about the script's unused functions and globals (elided
 // unless -u; with -v, as stap) and about variables read but never assigned, suggesting
 // similar names.
+#include <map>
 #include <set>
 
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
+#include "semantic/intrinsics.h"
 #include "semantic/suggest.h"
 
 namespace btap::sema {
@@ -55,7 +57,109 @@ void NeverAssigned(Elab& e, const std::vector<Variable*>& locals, bool from_taps
 
 }  // namespace
 
+// Assignments to probe locals that nothing reads, as stap elides them: the syscall
+// tapset's aliases compute every argument and `argstr`, and a handler that prints only
+// `name` must not pay for the rest. Only assignments whose value has no side effects go.
+class DeadAssignments {
+ public:
+
+  void Run(Probe* p) {
+    for (bool changed = true; changed;) {
+      read_.clear();
+      CollectReads(p->body);
+      CollectReads(p->condition);
+      changed = Prune(p->body);
+    }
+    std::set<const Variable*> seen;
+    ast::WalkTree(p->body, [&](ast::Node* n) {
+      if (auto* s = ast::As<ast::Symbol>(n); s && s->var) seen.insert(s->var);
+    });
+    ast::WalkTree(p->condition, [&](ast::Node* n) {
+      if (auto* s = ast::As<ast::Symbol>(n); s && s->var) seen.insert(s->var);
+    });
+    std::erase_if(p->locals, [&](Variable* v) { return !seen.count(v); });
+  }
+
+ private:
+  // A symbol is read unless it is the left side of an assignment.
+  void CollectReads(ast::Node* root) {
+    ast::WalkTree(root, [&](ast::Node* n) {
+      if (auto* a = ast::As<ast::Assign>(n)) {
+        if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) written_.insert(s);
+        return;
+      }
+      if (auto* s = ast::As<ast::Symbol>(n); s && s->var && !written_.count(s)) read_.insert(s->var);
+    });
+  }
+
+  bool Prune(ast::Node* root) {
+    bool changed = false;
+    ast::WalkTree(root, [&](ast::Node* n) {
+      auto* block = ast::As<ast::Block>(n);
+      if (!block) return;
+      size_t kept = 0;
+      for (ast::Stmt* st : block->statements) {
+        if (Dead(st)) {
+          changed = true;
+          continue;
+        }
+        block->statements[kept++] = st;
+      }
+      block->statements = block->statements.first(kept);
+    });
+    return changed;
+  }
+
+  bool Dead(ast::Stmt* st) {
+    auto* es = ast::As<ast::ExprStmt>(st);
+    auto* a = es ? ast::As<ast::Assign>(es->expr) : nullptr;
+    auto* s = a ? ast::As<ast::Symbol>(a->lhs) : nullptr;
+    if (!s || !s->var || s->var->kind != VarKind::Local || read_.count(s->var)) return false;
+    return a->op != ast::Tok::StatAccum && Pure(a->rhs, 0);
+  }
+
+  // No assignment, no output or control, and no call to anything that has them.
+  bool Pure(ast::Node* root, int depth) {
+    bool pure = true;
+    ast::WalkTree(root, [&](ast::Node* n) {
+      if (!pure) return;
+      if (ast::Is<ast::PreCrement>(n) || ast::Is<ast::PostCrement>(n) || ast::Is<ast::Delete>(n) ||
+          ast::Is<ast::EmbeddedExpr>(n)) {
+        pure = false;
+      } else if (auto* a = ast::As<ast::Assign>(n)) {
+        auto* s = ast::As<ast::Symbol>(a->lhs);
+        pure = depth > 0 && s && s->var && s->var->kind != VarKind::Global;
+      } else if (auto* c = ast::As<ast::Call>(n)) {
+        pure = CallPure(c, depth);
+      }
+    });
+    return pure;
+  }
+
+  bool CallPure(ast::Call* c, int depth) {
+    if (!c->callee) return c->name.starts_with("sprint");  // the print family
+    const Function* f = c->callee;
+    if (f->intrinsic >= 0) {
+      const IntrinsicInfo& info = Intrinsics()[f->intrinsic];
+      return info.ret != Type::Unknown && info.name != "tokenize";
+    }
+    if (!f->decl || !f->decl->body || depth > 16) return false;
+    auto it = pure_functions_.find(f);
+    if (it != pure_functions_.end()) return it->second;
+    pure_functions_[f] = false;  // while looking (recursion is rejected elsewhere)
+    return pure_functions_[f] = Pure(f->decl->body, depth + 1);
+  }
+
+  std::set<const Variable*> read_;
+  std::set<const ast::Symbol*> written_;
+  std::map<const Function*, bool> pure_functions_;
+};
+
 void ElideDeadCode(Elab& e) {
+  if (!e.options.keep_unused && !e.options.listing) {
+    DeadAssignments dead;
+    for (Probe* p : e.program.probes) dead.Run(p);
+  }
   Reachability(e).Run();
   bool keep = e.options.keep_unused || e.options.listing;
   for (Probe* p : e.program.probes) NeverAssigned(e, p->locals, p->from_tapset);

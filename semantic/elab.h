@@ -49,13 +49,20 @@ struct Elab : ElaborateInput {
   // Pulls in library files that define `name` as a function / global / alias prefix.
   bool PullFunction(std::string_view name);
   bool PullGlobal(std::string_view name);
-  bool PullAliases(std::string_view first_component);
+  // `where` is the probe point that asks (for errors of generated tapsets).
+  bool PullAliases(std::string_view first_component, SourceRange where = {});
+  // The syscall tapset is written for the running kernel when a script first needs it.
+  void LoadSyscallTapset(SourceRange where);
+  bool syscall_tapset_failed = false;
   void Pull(size_t index);
 
   // The function `name` called with `arity` arguments, as seen from file `from`.
   Function* FindFunction(std::string_view name, FileId from, size_t arity);
   Variable* FindGlobal(std::string_view name, FileId from);
 };
+
+// Alias prefixes that the syscall tapset defines.
+inline constexpr std::string_view kSyscallPrefixes[] = {"syscall", "syscall_any"};
 
 // The passes, in order (elaborate.cpp lists them once).
 void ResolveProbes(Elab& e);  // resolve_probes.cpp

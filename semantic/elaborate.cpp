@@ -108,7 +108,23 @@ bool Elab::PullGlobal(std::string_view name) {
   return true;
 }
 
-bool Elab::PullAliases(std::string_view first) {
+void Elab::LoadSyscallTapset(SourceRange where) {
+  static constexpr std::string_view kPath = "<generated>/syscalls.stp";
+  if (syscall_tapset_failed || library.HasFile(kPath)) return;
+  const SyscallTable& table = machine.syscalls();
+  if (!table.error().empty()) {
+    syscall_tapset_failed = true;
+    diags.Report(Diag::ProbeParameter, where,
+                 {"syscall probes need this kernel's system-call numbers: " + table.error()});
+    return;
+  }
+  library.AddGenerated(std::string(kPath), table.Tapset(), diags);
+  library.AddGenerated("<generated>/syscall_any.stp", table.AnyTapset(), diags);
+}
+
+bool Elab::PullAliases(std::string_view first, SourceRange where) {
+  for (std::string_view prefix : kSyscallPrefixes)
+    if (first == prefix) LoadSyscallTapset(where);
   const std::vector<size_t>* files = library.AliasFiles(first);
   if (!files) return false;
   for (size_t i : *files) Pull(i);

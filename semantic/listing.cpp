@@ -33,7 +33,9 @@ std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_var
           locals.push_back(" " + std::string(v->name) + ":" + std::string(TypeName(v->type)));
       std::sort(locals.begin(), locals.end());
       for (const std::string& l : locals) line += l;
-      for (const TargetArg& a : p->spec.args) line += " $" + a.name + ":" + a.c_type;
+      for (const TargetArg& a : p->spec.args)
+        if (a.source != TargetArg::Source::SyscallNr)  // the syscall tapset's own
+          line += " $" + a.name + ":" + a.c_type;
     }
     lines.insert(std::move(line));
   }

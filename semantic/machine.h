@@ -1,10 +1,11 @@
 // Facts about the machine that pass 2 reads lazily (only when a script needs them):
-// the tracepoint catalog from tracefs and kernel BTF.
+// the tracepoint catalog from tracefs and kernel BTF, and the system calls.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "semantic/syscalls.h"
 #include "semantic/tracepoints.h"
 
 namespace btap::sema {
@@ -19,11 +20,17 @@ class Machine {
           std::make_unique<TracepointCatalog>(TracepointCatalog::Load(tracefs_root_, btf_path_));
     return *tracepoints_;
   }
+  // The running kernel's system calls (loads a BPF iterator once; see syscalls.h).
+  const SyscallTable& syscalls() {
+    if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
+    return *syscalls_;
+  }
 
  private:
   std::string tracefs_root_;
   std::string btf_path_;
   std::unique_ptr<TracepointCatalog> tracepoints_;
+  std::unique_ptr<SyscallTable> syscalls_;
 };
 
 }  // namespace btap::sema

@@ -39,6 +39,8 @@ std::string_view FamilyName(Family f) {
       return "process.begin";
     case Family::ProcessEnd:
       return "process.end";
+    case Family::Syscall:
+      return "__syscall";
   }
   return "?";
 }
@@ -75,7 +77,7 @@ std::span<const PatternDef> AllPatterns() {
     std::vector<PatternDef> t;
     for (const ProbeFamily* f :
          {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(), &TracepointFamily(),
-          &KernelFunctionFamily(), &KprobeFamily(), &ProcessFamily()})
+          &KernelFunctionFamily(), &KprobeFamily(), &ProcessFamily(), &SyscallFamily()})
       for (std::string_view p : f->Patterns()) t.push_back(ParsePattern(f, p));
     return t;
   }();

@@ -15,6 +15,7 @@
 namespace btap::sema {
 
 class TracepointCatalog;
+class SyscallTable;
 
 enum class ArgKind : uint8_t { None, Number, String };
 
@@ -45,6 +46,7 @@ struct PatternDef {
 struct ResolveContext {
   DiagnosticSink& diags;
   std::function<const TracepointCatalog&()> tracepoints;
+  std::function<const SyscallTable&()> syscalls;
   bool listing = false;          // -l/-L: wildcards over arguments are allowed
   bool target_variables = true;  // false for -l: $vars are not shown
 };
@@ -72,6 +74,7 @@ const ProbeFamily& TracepointFamily();
 const ProbeFamily& KernelFunctionFamily();
 const ProbeFamily& KprobeFamily();
 const ProbeFamily& ProcessFamily();
+const ProbeFamily& SyscallFamily();
 
 // Spelling helpers shared by families.
 std::string Quote(std::string_view s);

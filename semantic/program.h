@@ -67,6 +67,7 @@ enum class Family : uint8_t {
   ProcessMark,
   ProcessBegin,
   ProcessEnd,
+  Syscall,  // __syscall(N)[.return]: the syscall tapset's dispatch on raw_syscalls
 };
 std::string_view FamilyName(Family f);
 
@@ -81,6 +82,8 @@ struct TargetArg {
   bool is_signed = false;
   bool is_array = false;    // stored inline in the record: its value is its address
   bool is_dynamic = false;  // `__data_loc`: the record holds (length << 16 | offset)
+  // Syscalls: `offset` is the register's place in pt_regs, `size` the C type's width.
+  enum class Source : uint8_t { Field, Register, SyscallNr, Return } source = Source::Field;
 };
 
 // One concrete probe point, with the parameters its family checked.
@@ -90,7 +93,7 @@ struct ProbeSpec {
   int64_t sequence = 0;            // begin/end/error ordering
   int64_t period_ns = 0;           // timers
   int64_t randomize_ns = 0;        // timers
-  int64_t numbers[3] = {0, 0, 0};  // perf: type, config, sample period
+  int64_t numbers[3] = {0, 0, 0};  // perf: type, config, sample period; syscall: number
   std::string target;              // tracepoint, function pattern or process path
   std::string function;            // process(...).function("...") pattern
   bool is_return = false;

@@ -76,9 +76,11 @@ class ProbeResolver {
  private:
   void PullFor(const PointPart& first) {
     if (!HasGlob(first.name)) {
-      e_.PullAliases(first.name);
+      e_.PullAliases(first.name, first.range);
       return;
     }
+    for (std::string_view prefix : kSyscallPrefixes)
+      if (GlobMatch(first.name, prefix)) e_.PullAliases(prefix, first.range);
     for (std::string_view prefix : e_.library.AliasPrefixes())
       if (GlobMatch(first.name, prefix)) e_.PullAliases(prefix);
   }
@@ -151,7 +153,8 @@ class ProbeResolver {
       } else {
         ResolveContext ctx{
             e_.diags, [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
-            listing, !listing || e_.options.list_variables};
+            [this]() -> const SyscallTable& { return e_.machine.syscalls(); }, listing,
+            !listing || e_.options.list_variables};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

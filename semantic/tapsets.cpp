@@ -103,6 +103,7 @@ FileId AddFound(SourceManager& sm, Found& f, DiagnosticSink& diags) {
 }  // namespace
 
 void TapsetLibrary::Load(const LibraryOptions& options, DiagnosticSink& diags) {
+  pp_ = options.pp;
   for (Found& f : Collect(options, ".stpm")) {
     FileId id = AddFound(sm_, f, diags);
     if (id == kNoFile) continue;
@@ -120,6 +121,22 @@ void TapsetLibrary::Load(const LibraryOptions& options, DiagnosticSink& diags) {
     files_.push_back(std::move(t));
     Index(files_.size() - 1);
   }
+}
+
+bool TapsetLibrary::HasFile(std::string_view path) const {
+  return std::any_of(files_.begin(), files_.end(), [&](const TapsetFile& f) { return f.path == path; });
+}
+
+size_t TapsetLibrary::AddGenerated(const std::string& path, std::string text,
+                                   DiagnosticSink& diags) {
+  FileId id = sm_.AddFile(path, std::move(text));
+  frontend::ParseOptions parse;
+  parse.pp = pp_;
+  parse.privileged = true;
+  parse.user_file = false;
+  files_.push_back({id, path, frontend::ParseFile(sm_, id, &macros_, parse, arena_, diags), false});
+  Index(files_.size() - 1);
+  return files_.size() - 1;
 }
 
 void TapsetLibrary::Index(size_t index) {

@@ -55,6 +55,11 @@ class TapsetLibrary {
 
   size_t macro_file_count() const { return macro_files_; }
 
+  // Adds a tapset written at run time (the syscall tapset), parsed and indexed like the
+  // others; returns its index in files().
+  bool HasFile(std::string_view path) const;
+  size_t AddGenerated(const std::string& path, std::string text, DiagnosticSink& diags);
+
  private:
   void Index(size_t index);
 
@@ -64,6 +69,7 @@ class TapsetLibrary {
   std::vector<TapsetFile> files_;
   size_t macro_files_ = 0;
   std::map<std::string, std::vector<size_t>, std::less<>> functions_, globals_, aliases_;
+  frontend::PPConfig pp_;
 };
 
 // Folders searched under one root, most specific first (stap's order).

@@ -13,3 +13,10 @@ static long (*const bpf_probe_read_kernel)(void* dst, unsigned int size,
                                            const void* src) = (void*)113;
 static long (*const bpf_probe_read_kernel_str)(void* dst, unsigned int size,
                                                const void* src) = (void*)115;
+static long (*const bpf_loop)(unsigned int nr_loops, void* callback, void* ctx,
+                              unsigned long flags) = (void*)181;
+
+// Loop bodies for bpf_loop: real subprograms (codegen gives them debug info, which the
+// kernel needs for every subprogram), verified once per call site instead of once per
+// round, so branchy per-byte work fits the verifier.
+#define BTAP_CALLBACK __attribute__((noinline))

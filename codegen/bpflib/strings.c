@@ -265,6 +265,48 @@ BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long s
   return finish(dst, pos, size, limit);
 }
 
+// btap_escape in the kernel: the same bytes, one bpf_loop round per input byte.
+struct escape_state {
+  char* dst;
+  const char* s;
+  long pos;
+  unsigned long size, limit;
+};
+
+BTAP_CALLBACK long btap_cb_escape(unsigned long i, void* ctx) {
+  struct escape_state* st = ctx;
+  unsigned long size = st->size, limit = st->limit;
+  char* dst = st->dst;
+  long pos = st->pos;
+  unsigned char c = (unsigned char)st->s[i & (size - 1)];
+  if (!c) return 1;
+  char e = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\v' ? 'v'
+         : c == '\f' ? 'f' : c == '\a' ? 'a' : c == '\b' ? 'b'
+         : c == '"' || c == '\'' || c == '\\' ? (char)c : 0;
+  if (e) {
+    pos = put(dst, pos, '\\', size, limit);
+    pos = put(dst, pos, e, size, limit);
+  } else if (c < 0x20 || c >= 0x7f) {
+    pos = put(dst, pos, '\\', size, limit);
+    pos = put(dst, pos, (char)('0' + ((c >> 6) & 7)), size, limit);
+    pos = put(dst, pos, (char)('0' + ((c >> 3) & 7)), size, limit);
+    pos = put(dst, pos, (char)('0' + (c & 7)), size, limit);
+  } else {
+    pos = put(dst, pos, (char)c, size, limit);
+  }
+  st->pos = pos;
+  return 0;
+}
+
+BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, unsigned long size,
+                               unsigned long limit) {
+  struct escape_state st = {dst, s, 0, size, limit};
+  if (quoted) st.pos = put(dst, 0, '"', size, limit);
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape, &st, 0);
+  if (quoted) st.pos = put(dst, st.pos, '"', size, limit);
+  return finish(dst, st.pos, size, limit);
+}
+
 // `s` with each occurrence of `find` (left to right, not overlapping) replaced by `with`;
 // `s` itself when `find` is empty. Nested loops: the user side runs it.
 BTAP_LIB long btap_str_replace(char* dst, const char* s, const char* find, const char* with,

@@ -1,6 +1,10 @@
 /* A workload whose system calls the runtime tests know: `workload getppid N` calls
  * getppid() N times (`timed-getppid N` also prints the loop's nanoseconds per call on
- * standard error, for the benchmarks); `workload sleep MS` sleeps. */
+ * standard error, for the benchmarks); `workload sleep MS` sleeps; `workload open PATH...`
+ * opens each file for reading and closes it; `workload create PATH` creates (truncates)
+ * a file with mode 0644; `workload calls N` makes N rounds of getppid, getpid, getuid and
+ * getgid. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,28 @@ int main(int argc, char** argv) {
     long ms = atol(argv[2]);
     struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&t, 0);
+    return 0;
+  }
+  if (argc >= 3 && strcmp(argv[1], "open") == 0) {
+    for (int i = 2; i < argc; i++) {
+      int fd = open(argv[i], O_RDONLY);
+      if (fd >= 0) close(fd);
+    }
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "create") == 0) {
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "calls") == 0) {
+    long n = atol(argv[2]);
+    for (long i = 0; i < n; i++) {
+      getppid();
+      getpid();
+      getuid();
+      getgid();
+    }
     return 0;
   }
   return 2;

@@ -185,8 +185,8 @@ TEST(Elaborate, OutputIsDeterministic) {
 TEST(Elaborate, ProbewriteSeesTheHandler) {
   auto r = Elaborate(
       "probe tick = timer.ms(1) { custom = @probewrite(rate) }\n"
-      "probe tick { rate = 5 }\n"
-      "probe tick { n = 1 }\n");
+      "probe tick { rate = 5; println(custom) }\n"
+      "probe tick { println(custom) }\n");
   ASSERT_FALSE(r->diags.has_errors()) << r->Errors();
   ASSERT_EQ(r->program->probes.size(), 2u);
   std::vector<bool> written;

@@ -1,0 +1,67 @@
+// __syscall(N) and __syscall(N).return: the points the syscall tapset's aliases stand on.
+// N is this kernel's number for the call (-1: every call). All of them share one program
+// per direction on raw_syscalls:sys_enter/sys_exit that dispatches on the number, so
+// `syscall.*` attaches two programs, not hundreds of tracepoints.
+#include "semantic/probe_family.h"
+#include "semantic/syscalls.h"
+
+namespace btap::sema {
+namespace {
+
+class SyscallProbes : public ProbeFamily {
+ public:
+  Family id() const override { return Family::Syscall; }
+  std::vector<std::string_view> Patterns() const override {
+    return {"__syscall(number)", "__syscall(number).return"};
+  }
+
+  void Resolve(const PatternDef&, std::span<const PointPart> parts, ResolveContext& ctx,
+               std::vector<ProbeSpec>& out) const override {
+    const SyscallTable& table = ctx.syscalls();
+    int64_t nr = parts[0].number;
+    const Syscall* call = nr >= 0 && nr <= table.max_nr() ? table.ByNumber(static_cast<int>(nr))
+                                                         : nullptr;
+    if (nr != -1 && !call) {
+      ctx.diags.Report(Diag::ProbeParameter, parts[0].range,
+                       {"this kernel has no system call number " + std::to_string(nr)});
+      return;
+    }
+    ProbeSpec spec;
+    spec.family = Family::Syscall;
+    spec.is_return = parts.size() > 1;
+    spec.numbers[0] = nr;
+    spec.point = PointSpelling(parts);
+    spec.target = spec.is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
+    spec.has_target_vars = true;
+    TargetArg number{"__nr", "long"};
+    number.source = TargetArg::Source::SyscallNr;
+    number.offset = table.regs().orig_ax;
+    number.is_signed = true;
+    spec.args.push_back(number);
+    if (spec.is_return) {
+      TargetArg ret{"return", "long"};
+      ret.source = TargetArg::Source::Return;
+      ret.is_signed = true;
+      spec.args.push_back(ret);
+    } else if (call) {
+      for (const SyscallArg& a : call->args) {
+        TargetArg arg{a.name, a.c_type};
+        arg.source = TargetArg::Source::Register;
+        arg.offset = a.reg_offset;
+        arg.size = a.is_pointer ? 8 : a.size;
+        arg.is_signed = a.is_signed;
+        spec.args.push_back(arg);
+      }
+    }
+    out.push_back(std::move(spec));
+  }
+};
+
+}  // namespace
+
+const ProbeFamily& SyscallFamily() {
+  static const SyscallProbes family;
+  return family;
+}
+
+}  // namespace btap::sema

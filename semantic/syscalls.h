@@ -1,0 +1,61 @@
+// The system calls of the running kernel, for the syscall tapset: each call's number,
+// name and arguments. Names and arguments come from the `syscalls:sys_enter_*` format
+// files; numbers from the kernel's own syscall metadata, read once by a BPF iterator
+// (see syscalls.cpp). Nothing here is a hand-written table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace btap::sema {
+
+class TracepointCatalog;
+
+struct SyscallArg {
+  std::string name;    // "filename"
+  std::string c_type;  // "const char*"
+  uint32_t size = 8;   // the C type's width: the register is truncated to it
+  bool is_signed = false;
+  bool is_pointer = false;
+  uint32_t reg_offset = 0;  // where the x86-64 calling convention puts it in pt_regs
+};
+
+struct Syscall {
+  std::string name;  // "openat"
+  int nr = -1;
+  std::vector<SyscallArg> args;
+};
+
+// Offsets in struct pt_regs that the dispatcher reads.
+struct SyscallRegs {
+  uint32_t orig_ax = 120;  // the number, on return
+};
+
+class SyscallTable {
+ public:
+  // Never fatal: an empty table with error() set when the kernel does not tell.
+  static SyscallTable Load(const TracepointCatalog& catalog);
+
+  const std::vector<Syscall>& all() const { return all_; }  // sorted by name
+  const Syscall* ByNumber(int nr) const;
+  const Syscall* ByName(const std::string& name) const;
+  const SyscallRegs& regs() const { return regs_; }
+  int max_nr() const { return max_nr_; }
+  const std::string& error() const { return error_; }
+
+  // The syscall tapset written for this table: `syscall.NAME[.return]` (and so
+  // `syscall.*`); and apart, since it fills a table of names at start, `syscall_any[.return]`
+  // and `syscall_name()`.
+  std::string Tapset() const;
+  std::string AnyTapset() const;
+
+ private:
+  std::vector<Syscall> all_;
+  std::vector<int> by_nr_;  // index into all_, -1 when none
+  SyscallRegs regs_;
+  int max_nr_ = -1;
+  std::string error_;
+};
+
+}  // namespace btap::sema
