@@ -6,6 +6,9 @@
 #               per call over the untraced loop, btap vs bpftrace vs C
 #   printf      one line per getppid call (500,000 calls): records per second and lost
 #               records, btap vs bpftrace vs C
+#   syscall     `probe syscall.getppid { n++ }`, which btap dispatches by number in one
+#               program on raw_syscalls:sys_enter, vs the same program by hand (target:
+#               within 1.2x); and `syscall.*` counting by name, with every alias in one program
 # Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS]; needs root; bpftrace is optional.
 set -euo pipefail
 build=${1:-build}
@@ -73,6 +76,14 @@ if ((have_bpftrace)); then
     -e 'tracepoint:syscalls:sys_enter_getppid { @n = count(); }')
   echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
 fi
+
+echo "== syscall dispatch: counting getppid on raw_syscalls:sys_enter (2,000,000 calls, best of $rounds) =="
+b=$(loop_ns $btap -c "$workload timed-getppid $calls" -e 'global n; probe syscall.getppid { n++ }')
+c=$(loop_ns $runner raw $workload timed-getppid $calls)
+a=$(loop_ns $btap -c "$workload timed-getppid $calls" -e 'global calls; probe syscall.* { calls[name]++ }')
+echo "btap syscall.getppid  +$(extra "$b") ns/event"
+echo "C/libbpf raw_tp       +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
+echo "btap syscall.* by name +$(extra "$a") ns/event"
 
 echo "== printf: one record per getppid call (500,000 calls) =="
 records=500000

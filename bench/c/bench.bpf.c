@@ -1,5 +1,7 @@
 // Hand-written libbpf programs that the runtime benchmarks compare btap against: the
-// same work written directly in BPF C (a counter, and one ring-buffer record per event).
+// same work written directly in BPF C (a counter, one ring-buffer record per event, and a
+// counter of one system call on the raw syscall tracepoint).
+#include <asm/unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -27,6 +29,14 @@ int print_calls(void* ctx) {
   r.n = __sync_fetch_and_add(&count, 1) + 1;
   bpf_get_current_comm(r.comm, sizeof r.comm);
   bpf_ringbuf_output(&records, &r, sizeof r, 0);
+  return 0;
+}
+
+// What `probe syscall.getppid { n++ }` does, by hand: raw_syscalls:sys_enter's arguments
+// are (regs, id).
+SEC("raw_tp/sys_enter")
+int count_raw(unsigned long long* ctx) {
+  if (ctx[1] == __NR_getppid) __sync_fetch_and_add(&count, 1);
   return 0;
 }
 

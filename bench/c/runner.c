@@ -2,6 +2,7 @@
 //   runner OBJ hello           load the object, print "hi", exit
 //   runner OBJ count CMD...    count getppid calls while CMD runs
 //   runner OBJ printf CMD...   print one line per getppid call while CMD runs
+//   runner OBJ raw CMD...      count getppid calls on raw_syscalls:sys_enter while CMD runs
 #include <bpf/libbpf.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,11 +26,12 @@ int main(int argc, char** argv) {
   if (!obj) return 1;
   const char* mode = argv[2];
   struct bpf_program* prog;
+  const char* wanted = strcmp(mode, "count") == 0    ? "count_calls"
+                       : strcmp(mode, "printf") == 0 ? "print_calls"
+                       : strcmp(mode, "raw") == 0    ? "count_raw"
+                                                     : "";
   bpf_object__for_each_program(prog, obj) {
-    bpf_program__set_autoload(prog, strcmp(mode, "count") == 0
-                                         ? strcmp(bpf_program__name(prog), "count_calls") == 0
-                                         : strcmp(mode, "printf") == 0 &&
-                                               strcmp(bpf_program__name(prog), "print_calls") == 0);
+    bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
   }
   if (bpf_object__load(obj)) return 1;
   if (strcmp(mode, "hello") == 0) {
