@@ -23,15 +23,22 @@ void DescribeCallback(llvm::Module& module, llvm::Function& f) {
   llvm::DIFile* file = unit->getFile();
   llvm::DIBasicType* long_type = di.createBasicType("long", 64, llvm::dwarf::DW_ATE_signed);
   llvm::DIDerivedType* pointer = di.createPointerType(long_type, 64);  // sized, as maps.cpp
-  llvm::DISubroutineType* type =
-      di.createSubroutineType(di.getOrCreateTypeArray({long_type, long_type, pointer}));
+  // bpf_loop callbacks take (index, ctx); bpf_for_each_map_elem's (map, key, value, ctx).
+  bool loop = f.arg_size() == 2;
+  std::vector<llvm::Metadata*> types = {long_type};
+  for (size_t i = 0; i < f.arg_size(); ++i) types.push_back(loop && i == 0 ? static_cast<llvm::DIType*>(long_type) : pointer);
+  llvm::DISubroutineType* type = di.createSubroutineType(di.getOrCreateTypeArray(types));
   llvm::DISubprogram* sp =
       di.createFunction(file, f.getName(), f.getName(), file, 0, type, 0,
                         llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition |
                                                           llvm::DISubprogram::SPFlagLocalToUnit);
   f.setSubprogram(sp);
-  di.createParameterVariable(sp, "index", 1, file, 0, long_type, true);
-  di.createParameterVariable(sp, "ctx", 2, file, 0, pointer, true);
+  static const char* const kLoopNames[] = {"index", "ctx"};
+  static const char* const kMapNames[] = {"map", "key", "value", "ctx"};
+  for (unsigned i = 0; i < f.arg_size() && i < 4; ++i)
+    di.createParameterVariable(sp, loop ? kLoopNames[i] : kMapNames[i], i + 1, file, 0,
+                               loop && i == 0 ? static_cast<llvm::DIType*>(long_type) : pointer,
+                               true);
   di.finalizeSubprogram(sp);
 }
 

@@ -219,12 +219,14 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return StringFrom("btap_substr", {str, start, length});
     }
     case Intrinsic::strpos: {
-      // Nested loops exceed what the verifier explores; bpf_loop will carry these.
-      if (!UserSideOnly(c, "searching a string (strpos, isinstr)", "search")) return nullptr;
+      // Nested loops: the kernel runs them as bpf_loops, the interpreter plainly.
       Value str = Arg(c, 0), needle = Arg(c, 1);
-      return Library("btap_strpos", i64_, {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
+      return Library(frame_->user_side ? "btap_strpos" : "btap_strpos_loop", i64_,
+                     {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
     case Intrinsic::str_replace: {
+      // Each step of a replacement moves both cursors by data-dependent amounts: as a
+      // bpf_loop, the verifier cannot merge its rounds. The user side runs it.
       if (!UserSideOnly(c, "replacing in a string", "replace")) return nullptr;
       Value str = Arg(c, 0), find = Arg(c, 1), with = Arg(c, 2);
       return StringFrom("btap_str_replace", {str, find, with});

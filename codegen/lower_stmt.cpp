@@ -493,11 +493,10 @@ void Lowering::Delete(ast::Delete* d) {
       return;
     }
     if (!g.map) return;  // statistics: reported where declared
-    if (!frame_->user_side) {
-      Unsupported(d->range, "deleting a whole array in a kernel-side probe");
-      return;
-    }
-    Helper(user_helper::kMapClear, i64_, {g.map});
+    if (frame_->user_side)
+      Helper(user_helper::kMapClear, i64_, {g.map});
+    else
+      Library("btap_map_clear", i64_, {g.map});
     return;
   }
   if (s && s->var) {

@@ -307,6 +307,71 @@ BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, unsigned l
   return finish(dst, st.pos, size, limit);
 }
 
+// btap_strpos in the kernel: bpf_loop over the positions of `s`, and a nested bpf_loop
+// comparing `find` at one of them.
+struct match_state {
+  const char* s;
+  const char* find;
+  long at, m;
+  unsigned long size;
+  long equal;
+};
+
+BTAP_CALLBACK long btap_cb_match(unsigned long j, void* ctx) {
+  struct match_state* st = ctx;
+  unsigned long size = st->size;
+  if ((long)j >= st->m) return 1;
+  if (st->s[(unsigned long)(st->at + (long)j) & (size - 1)] != st->find[j & (size - 1)]) {
+    st->equal = 0;
+    return 1;
+  }
+  return 0;
+}
+
+// Whether `find` (m bytes) occurs in `s` at `at`.
+static inline long matches_at(const char* s, const char* find, long at, long m,
+                              unsigned long size) {
+  struct match_state st = {s, find, at, m, size, 1};
+  bpf_loop(m < BTAP_MAX_STRING ? m : BTAP_MAX_STRING, btap_cb_match, &st, 0);
+  return st.equal;
+}
+
+struct search_state {
+  const char* s;
+  const char* find;
+  long n, m;
+  unsigned long size;
+  long found;
+};
+
+BTAP_CALLBACK long btap_cb_search(unsigned long at, void* ctx) {
+  struct search_state* st = ctx;
+  if ((long)at + st->m > st->n) return 1;
+  if (matches_at(st->s, st->find, (long)at, st->m, st->size)) {
+    st->found = (long)at;
+    return 1;
+  }
+  return 0;
+}
+
+BTAP_LIB long btap_strpos_loop(const char* s, const char* needle, unsigned long size,
+                               unsigned long limit) {
+  struct search_state st = {s, needle, btap_strlen(s, limit), btap_strlen(needle, limit), size,
+                            -1};
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_search, &st, 0);
+  return st.found;
+}
+
+// `delete array` in the kernel: every element, through bpf_for_each_map_elem.
+BTAP_CALLBACK long btap_cb_delete(void* map, void* key, void* value, void* ctx) {
+  bpf_map_delete_elem(map, key);
+  return 0;
+}
+
+BTAP_LIB long btap_map_clear(void* map) {
+  return bpf_for_each_map_elem(map, btap_cb_delete, 0, 0);
+}
+
 // `s` with each occurrence of `find` (left to right, not overlapping) replaced by `with`;
 // `s` itself when `find` is empty. Nested loops: the user side runs it.
 BTAP_LIB long btap_str_replace(char* dst, const char* s, const char* find, const char* with,
