@@ -19,6 +19,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Symbol:
       return ReadSymbol(static_cast<ast::Symbol*>(e));
     case Kind::ArrayIndex: {
+      if (auto* h = ast::As<ast::HistOp>(static_cast<ast::ArrayIndex*>(e)->base))
+        return HistBucket(h, static_cast<ast::ArrayIndex*>(e));
       Place p;
       if (!PlaceOf(e, &p)) {
         Unsupported(e->range, "this array access");
@@ -27,6 +29,13 @@ Value Lowering::ExprInner(ast::Expr* e) {
       return Load(p);
     }
     case Kind::ArrayIn: {
+      // `i in @hist_log(x)`: bucket i is not empty.
+      auto* index = static_cast<ast::ArrayIn*>(e)->index;
+      if (auto* a = ast::As<ast::ArrayIndex>(index))
+        if (auto* h = ast::As<ast::HistOp>(a->base)) {
+          Value count = HistBucket(h, a);
+          return count ? Bool(b_.CreateICmpNE(count, b_.getInt64(0))) : nullptr;
+        }
       Place p;
       if (!PlaceOf(static_cast<ast::ArrayIn*>(e)->index, &p)) {
         Unsupported(e->range, "this membership test");
@@ -572,6 +581,36 @@ Value Lowering::StatOp(ast::StatOp* s) {
   auto* phi = b_.CreatePHI(i64_, 2);
   phi->addIncoming(result, have_end);
   phi->addIncoming(b_.getInt64(0), none_end);
+  return phi;
+}
+
+// @hist_log(x)[i]: the count in bucket i, numbered as the table's rows are kept (log:
+// 128 buckets with 0 at 64; linear: the underflow bucket, then one per interval, then
+// the overflow bucket); stap's error outside them. No samples: every bucket is 0.
+Value Lowering::HistBucket(ast::HistOp* h, ast::ArrayIndex* a) {
+  if (a->indexes.size() != 1 || !a->indexes[0]) {
+    Unsupported(a->range, "this histogram index");
+    return nullptr;
+  }
+  Value value = MergedStats(h->operand, h->range);
+  if (!value) return nullptr;
+  const stats::Shape& shape = globals_[AggregateVar(h->operand)].shape;
+  Value index = Expr(a->indexes[0]);
+  if (!index) return nullptr;
+  Check(b_.CreateICmpULT(index, b_.getInt64(shape.Buckets())),
+        "histogram index out of range" + Near("operator", "[", a->range));
+  auto* have = llvm::BasicBlock::Create(context_, "hist", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "bucket", frame_->fn);
+  auto* from = b_.GetInsertBlock();
+  b_.CreateCondBr(b_.CreateIsNotNull(value), have, done);
+  b_.SetInsertPoint(have);
+  Value slot = b_.CreateGEP(i64_, value, b_.CreateAdd(index, b_.getInt64(stats::kBuckets)));
+  Value count = b_.CreateLoad(i64_, slot);
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  auto* phi = b_.CreatePHI(i64_, 2);
+  phi->addIncoming(count, have);
+  phi->addIncoming(b_.getInt64(0), from);
   return phi;
 }
 

@@ -395,7 +395,46 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
   b_.SetInsertPoint(done);
 }
 
+// foreach (i in @hist_log(x)): every bucket number in order (stap's loop), empty ones too.
+void Lowering::ForeachBucket(ast::Foreach* f, ast::HistOp* h) {
+  Value value = MergedStats(h->operand, h->range);
+  if (!value) return;
+  const stats::Shape& shape = globals_[AggregateVar(h->operand)].shape;
+  Place key;
+  if (f->keys.size() != 1 || !PlaceOf(f->keys[0], &key) || key.is_string || f->value) {
+    Unsupported(f->range, "this `foreach` over histogram buckets");
+    return;
+  }
+  Value limit = f->limit ? Expr(f->limit) : b_.getInt64(shape.Buckets());
+  Value counter = Alloca(i64_);
+  b_.CreateStore(b_.getInt64(0), counter);
+  auto* head = llvm::BasicBlock::Create(context_, "buckets", frame_->fn);
+  auto* inside = llvm::BasicBlock::Create(context_, "eachbucket", frame_->fn);
+  auto* next = llvm::BasicBlock::Create(context_, "nextbucket", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "endbuckets", frame_->fn);
+  b_.CreateBr(head);
+  b_.SetInsertPoint(head);
+  Value i = b_.CreateLoad(i64_, counter);
+  Value more = b_.CreateAnd(b_.CreateICmpSLT(i, b_.getInt64(shape.Buckets())),
+                            b_.CreateICmpSLT(i, limit));
+  b_.CreateCondBr(more, inside, done);
+  b_.SetInsertPoint(inside);
+  Store(key, i);
+  Top().loops.push_back({next, done});
+  Stmt(f->body);
+  Top().loops.pop_back();
+  b_.CreateBr(next);
+  b_.SetInsertPoint(next);
+  b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, counter), b_.getInt64(1)), counter);
+  b_.CreateBr(head);
+  b_.SetInsertPoint(done);
+}
+
 void Lowering::Foreach(ast::Foreach* f) {
+  if (auto* h = ast::As<ast::HistOp>(f->array)) {
+    ForeachBucket(f, h);
+    return;
+  }
   auto* s = ast::As<ast::Symbol>(f->array);
   const GlobalInfo* g = nullptr;
   if (s && s->var) {

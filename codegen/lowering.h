@@ -319,6 +319,8 @@ class Lowering {
 
   Value StatOp(ast::StatOp* s);
 
+  Value HistBucket(ast::HistOp* h, ast::ArrayIndex* a);
+  void ForeachBucket(ast::Foreach* f, ast::HistOp* h);
   void PrintHistogram(ast::HistOp* h);
 
   Value Call(ast::Call* c);
