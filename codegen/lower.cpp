@@ -30,6 +30,7 @@ bool Lowering::Run(meta::Meta* meta) {
                      "` (or it is never used)"});
     }
   }
+  if (!program_.kernel.fork_syscalls.empty()) TrackTargetTree();
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
@@ -402,11 +403,14 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       mp.target = "sched:sched_process_exit";
       break;
     case sema::Family::ProcessBegin:
-      // A program starting (exec) in the new process's own context. A process that only
-      // forks has no such moment on the tracepoints (see docs/runtime.md).
-      if (p.spec.target.empty() || std::isdigit(static_cast<unsigned char>(p.spec.target[0]))) {
+      // process.begin: a new process's first moment in its own context is its return from
+      // the fork-family call that made it (a body of the syscall-return dispatcher).
+      // process("PATH").begin: a program starting (exec) in the process's own context.
+      if (p.spec.target.empty()) break;
+      if (std::isdigit(static_cast<unsigned char>(p.spec.target[0]))) {
         Unsupported(p.decl ? p.decl->range : SourceRange{}, "`" + p.spec.point + "`",
-                    "; use process(\"PATH\").begin, or kernel.trace(\"sched:sched_process_fork\")");
+                    "; that process exists before the script starts (use process.begin "
+                    "with -x PID, or process(PID).end)");
         return;
       }
       section = "raw_tp/sched_process_exec";
@@ -422,9 +426,13 @@ void Lowering::LowerProbe(const sema::Probe& p) {
           " on this runtime");
       return;
   }
-  bool syscall = p.spec.family == sema::Family::Syscall;
+  bool child_begin = p.spec.family == sema::Family::ProcessBegin && p.spec.target.empty();
+  bool syscall = p.spec.family == sema::Family::Syscall || child_begin;
   mp.program = "probe_" + std::to_string(meta_.probes.size());
-  if (syscall) mp.program = UniqueName(p.spec.numbers[0] < 0 ? "syscall_any" : "syscall_" + std::to_string(p.spec.numbers[0]));
+  if (syscall)
+    mp.program = UniqueName(child_begin            ? "process_begin"
+                            : p.spec.numbers[0] < 0 ? "syscall_any"
+                                                    : "syscall_" + std::to_string(p.spec.numbers[0]));
   if (mp.user_side) section += "/" + mp.program;
 
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
@@ -435,7 +443,10 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     // Inlined into the dispatcher (a program may have at most 256 subprograms, and
     // `syscall.*` has a body per call); the verifier walks each case on its own path.
     fn->addFnAttr(llvm::Attribute::AlwaysInline);
-    syscall_bodies_[p.spec.is_return].push_back({fn, p.spec.numbers[0]});
+    if (child_begin)
+      for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
+    else
+      syscall_bodies_[p.spec.is_return].push_back({fn, p.spec.numbers[0]});
     for (const sema::TargetArg& a : p.spec.args)
       if (a.source == sema::TargetArg::Source::SyscallNr) syscall_orig_ax_ = a.offset;
   } else {
@@ -570,10 +581,15 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
     Continue(b_.CreateICmpNE(b_.CreateAnd(group_dead, b_.getInt64(0xff)), b_.getInt64(0)),
              "process");
   }
-  Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
-  Value target = b_.CreateLoad(i64_, target_);
-  Continue(b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target)),
-           "target");
+  Value pid_tgid = Helper(kCurrentPidTgid, i64_, {});
+  Value pid = b_.CreateLShr(pid_tgid, 32);
+  if (!end && p.spec.target.empty()) {
+    // The child's side of a fork-family call (it returns 0), and a process, not a thread.
+    Value ret = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+    Continue(b_.CreateICmpEQ(ret, b_.getInt64(0)), "child");
+    Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
+  }
+  Continue(InTargetTree(pid), "target");
   const std::string& what = p.spec.target;
   if (what.empty()) return;
   if (std::isdigit(static_cast<unsigned char>(what[0]))) {
@@ -585,6 +601,72 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   Helper(kCurrentComm, i64_, {comm, b_.getInt32(16)});
   Value same = Library("btap_strcmp", i64_, {comm, Literal(name), b_.getInt64(16)});
   Continue(b_.CreateICmpEQ(same, b_.getInt64(0)), "program");
+}
+
+// The map of the target's descendants (pid → 1), and the body that fills it: on a new
+// process's return from fork, clone, clone3 or vfork, when its parent is the target or
+// already in the map. Children return before they can fork, so the tree is complete.
+void Lowering::TrackTargetTree() {
+  tree_ = maps_.Define({"btap_target_tree", kMapLruHash, 8192, 8, 8});
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
+                                    "track_target_tree", module_);
+  fn->addFnAttr(llvm::Attribute::AlwaysInline);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
+  Frame frame;
+  frame.fn = fn;
+  frame_ = &frame;
+  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  frame.exit = llvm::BasicBlock::Create(context_, "exit", fn);
+  b_.SetInsertPoint(frame.exit);
+  b_.CreateRet(b_.getInt32(0));
+  b_.SetInsertPoint(entry);
+  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  frame.ctx = fn->getArg(0);
+  Value ret = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame.ctx, 1));
+  Continue(b_.CreateICmpEQ(ret, b_.getInt64(0)), "child");
+  Value target = b_.CreateLoad(i64_, target_);
+  Continue(b_.CreateICmpNE(target, b_.getInt64(0)), "targeted");
+  Value pid_tgid = Helper(kCurrentPidTgid, i64_, {});
+  Value pid = b_.CreateLShr(pid_tgid, 32);
+  Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
+  Value parent = ParentPid();
+  Value parent_key = Alloca(i64_);
+  b_.CreateStore(parent, parent_key);
+  Value known = b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, parent_key}));
+  Continue(b_.CreateOr(b_.CreateICmpEQ(parent, target), known), "descendant");
+  Value key = Alloca(i64_), one = Alloca(i64_);
+  b_.CreateStore(pid, key);
+  b_.CreateStore(b_.getInt64(1), one);
+  Helper(kMapUpdate, i64_, {tree_, key, one, b_.getInt64(kAny)});
+  b_.CreateBr(frame.exit);
+  frame_ = nullptr;
+  for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
+}
+
+Value Lowering::InTargetTree(Value pid) {
+  Value target = b_.CreateLoad(i64_, target_);
+  Value direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
+  if (!tree_) return direct;
+  Value key = Alloca(i64_);
+  b_.CreateStore(pid, key);
+  return b_.CreateOr(direct, b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, key})));
+}
+
+Value Lowering::ParentPid() {
+  const sema::KernelFacts& k = program_.kernel;
+  Value task = Helper(kCurrentTask, i64_, {});
+  Value parent = Alloca(i64_);
+  b_.CreateStore(b_.getInt64(0), parent);
+  Helper(kProbeReadKernel, i64_,
+         {parent, b_.getInt32(8), b_.CreateAdd(task, b_.getInt64(k.task_real_parent))});
+  Value tgid = Alloca(i64_);
+  b_.CreateStore(b_.getInt64(0), tgid);
+  Helper(kProbeReadKernel, i64_,
+         {tgid, b_.getInt32(4),
+          b_.CreateAdd(b_.CreateLoad(i64_, parent), b_.getInt64(k.task_tgid))});
+  return b_.CreateAnd(b_.CreateLoad(i64_, tgid), b_.getInt64(0xffffffff));
 }
 
 llvm::DIFile* Lowering::FileFor(FileId id) {

@@ -197,6 +197,14 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateAnd(Helper(kCurrentUidGid, i64_, {}), b_.getInt64(0xffffffff));
     case Intrinsic::gid:
       return b_.CreateLShr(Helper(kCurrentUidGid, i64_, {}), 32);
+    case Intrinsic::ppid:
+      if (frame_->user_side) return Helper(user_helper::kParentPid, i64_, {});
+      if (program_.kernel.task_real_parent < 0 || program_.kernel.task_tgid < 0) {
+        Unsupported(c->range, "`ppid()` in a kernel-side probe",
+                    "; the kernel's BTF does not describe task_struct");
+        return nullptr;
+      }
+      return ParentPid();
     case Intrinsic::cpu:
       return b_.CreateZExt(Helper(kSmpProcessorId, b_.getInt32Ty(), {}), i64_);
     case Intrinsic::target:

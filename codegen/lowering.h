@@ -47,6 +47,7 @@ enum HelperId : int64_t {
   kCurrentPidTgid = 14,
   kCurrentUidGid = 15,
   kCurrentComm = 16,
+  kCurrentTask = 35,
   kProbeReadUser = 112,
   kProbeReadKernel = 113,
   kProbeReadUserStr = 114,
@@ -181,6 +182,13 @@ class Lowering {
   };
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
   Value SyscallVar(const sema::TargetArg& arg);
+
+  // -c/-x and process probes: the target's process tree, kept in a map by a body on the
+  // child's return from each fork-family call (its parent is the target or in the tree).
+  void TrackTargetTree();
+  Value InTargetTree(Value pid);  // no target, the target, or one of its descendants
+  Value ParentPid();              // the current task's parent's pid (BTF offsets)
+  llvm::GlobalVariable* tree_ = nullptr;
   std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
   uint32_t syscall_orig_ax_ = 120;                // pt_regs.orig_ax, from the probe spec
 

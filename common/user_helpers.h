@@ -31,6 +31,9 @@ inline constexpr int32_t kSprintf = 0x10004;
 // 8-31 the bucket count).
 inline constexpr int32_t kPrintHistogram = 0x10005;
 
+// long parent_pid(void): ppid() on the user side, the runtime's own parent.
+inline constexpr int32_t kParentPid = 0x10006;
+
 // How foreach_begin's `how` is packed.
 inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction,
                                      uint32_t aggregate = 0) {

@@ -330,6 +330,9 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   interpreter_.SetHelper(BPF_FUNC_get_current_pid_tgid, [](const uint64_t*, std::string*) {
     return (static_cast<uint64_t>(getpid()) << 32) | static_cast<uint32_t>(gettid());
   });
+  interpreter_.SetHelper(user_helper::kParentPid, [](const uint64_t*, std::string*) {
+    return static_cast<uint64_t>(getppid());
+  });
   interpreter_.SetHelper(BPF_FUNC_get_current_uid_gid, [](const uint64_t*, std::string*) {
     return (static_cast<uint64_t>(getgid()) << 32) | getuid();
   });

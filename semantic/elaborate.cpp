@@ -172,14 +172,43 @@ Variable* Elab::FindGlobal(std::string_view name, FileId from) {
   return nullptr;
 }
 
+// Kernel facts for process tracking: the task layout (ppid(), a process's parent) and the
+// calls that start processes, whose child-side return is process.begin. Read only when
+// a probe needs them.
+void GatherKernelFacts(Elab& e) {
+  bool process = false, parent = false;
+  for (const Probe* p : e.program.probes)
+    process |= p->spec.family == Family::ProcessBegin || p->spec.family == Family::ProcessEnd;
+  for (const Function* f : e.program.functions)
+    parent |= f->intrinsic >= 0 && Intrinsics()[f->intrinsic].name == "ppid";
+  if (!process && !parent) return;
+  const TaskOffsets& task = e.machine.task_offsets();
+  e.program.kernel.task_real_parent = task.real_parent;
+  e.program.kernel.task_tgid = task.tgid;
+  if (!process) return;
+  const SyscallTable& table = e.machine.syscalls();
+  for (const char* name : {"clone", "clone3", "fork", "vfork"})
+    if (const Syscall* s = table.ByName(name)) e.program.kernel.fork_syscalls.push_back(s->nr);
+  if (e.program.kernel.fork_syscalls.empty()) {
+    for (const Probe* p : e.program.probes)
+      if (p->spec.family == Family::ProcessBegin && p->spec.target.empty()) {
+        e.diags.Report(Diag::ProbeParameter, p->decl ? p->decl->range : SourceRange{},
+                       {"process.begin needs this kernel's system-call numbers: " +
+                        (table.error().empty() ? std::string("no fork calls") : table.error())});
+        break;
+      }
+  }
+}
+
 std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
   Elab e(script, in, *program);
   e.AddFile(script, false);
   for (const Pass& pass : Passes()) {
     pass.run(e);
-    if (in.diags.has_errors()) break;
+    if (in.diags.has_errors()) return program;
   }
+  if (!in.options.listing) GatherKernelFacts(e);
   return program;
 }
 

@@ -21,6 +21,10 @@ class Machine {
     return *tracepoints_;
   }
   // The running kernel's system calls (loads a BPF iterator once; see syscalls.h).
+  const TaskOffsets& task_offsets() {
+    if (!task_offsets_) task_offsets_ = std::make_unique<TaskOffsets>(LoadTaskOffsets());
+    return *task_offsets_;
+  }
   const SyscallTable& syscalls() {
     if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
     return *syscalls_;
@@ -31,6 +35,7 @@ class Machine {
   std::string btf_path_;
   std::unique_ptr<TracepointCatalog> tracepoints_;
   std::unique_ptr<SyscallTable> syscalls_;
+  std::unique_ptr<TaskOffsets> task_offsets_;
 };
 
 }  // namespace btap::sema

@@ -301,6 +301,16 @@ constexpr const char* kArgRegs[] = {"di", "si", "dx", "r10", "r8", "r9"};
 
 }  // namespace
 
+TaskOffsets LoadTaskOffsets() {
+  TaskOffsets out;
+  std::unique_ptr<struct btf, BtfFree> btf(btf__load_vmlinux_btf());
+  if (!btf) return out;
+  KernelTypes types(btf.get());
+  out.real_parent = types.Offset("task_struct", "real_parent");
+  out.tgid = types.Offset("task_struct", "tgid");
+  return out;
+}
+
 SyscallTable SyscallTable::Load(const TracepointCatalog& catalog) {
   SyscallTable table;
   if (catalog.tracefs_root().empty()) {

@@ -32,6 +32,12 @@ struct SyscallRegs {
   uint32_t orig_ax = 120;  // the number, on return
 };
 
+// Offsets in struct task_struct, from the kernel's BTF; -1 when unknown.
+struct TaskOffsets {
+  int64_t real_parent = -1, tgid = -1;
+};
+TaskOffsets LoadTaskOffsets();
+
 class SyscallTable {
  public:
   // Never fatal: an empty table with error() set when the kernel does not tell.

@@ -3,9 +3,10 @@
  * standard error, for the benchmarks); `workload sleep MS` sleeps; `workload open PATH...`
  * opens each file for reading and closes it; `workload create PATH` creates (truncates)
  * a file with mode 0644; `workload calls N` makes N rounds of getppid, getpid, getuid and
- * getgid. */
+ * getgid; `workload spawn` forks a child that forks a grandchild, and waits for both. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -53,6 +54,17 @@ int main(int argc, char** argv) {
       getuid();
       getgid();
     }
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "spawn") == 0) {
+    pid_t child = fork();
+    if (child == 0) {
+      pid_t grandchild = fork();
+      if (grandchild == 0) _exit(0);
+      waitpid(grandchild, 0, 0);
+      _exit(0);
+    }
+    waitpid(child, 0, 0);
     return 0;
   }
   return 2;
