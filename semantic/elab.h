@@ -62,7 +62,7 @@ struct Elab : ElaborateInput {
 };
 
 // Alias prefixes that the syscall tapset defines.
-inline constexpr std::string_view kSyscallPrefixes[] = {"syscall", "syscall_any"};
+inline constexpr std::string_view kSyscallPrefixes[] = {"syscall", "syscall_any", "nd_syscall"};
 
 // The passes, in order (elaborate.cpp lists them once).
 void ResolveProbes(Elab& e);  // resolve_probes.cpp

@@ -492,6 +492,9 @@ void WriteAlias(const Syscall& s, std::string& out) {
   out += "}\n";
   out += "probe syscall." + s.name + ".return = __syscall(" + nr + ").return\n{\n  name = \"" +
          s.name + "\"\n  retval = $return\n  retstr = return_str(1, retval)\n}\n";
+  // nd_syscall.* (stap's DWARF-less twins) are the same probes here.
+  out += "probe nd_syscall." + s.name + " = syscall." + s.name + " {}\n";
+  out += "probe nd_syscall." + s.name + ".return = syscall." + s.name + ".return {}\n";
 }
 
 }  // namespace
