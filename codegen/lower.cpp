@@ -435,6 +435,9 @@ void Lowering::LowerProbe(const sema::Probe& p) {
                                                     : "syscall_" + std::to_string(p.spec.numbers[0]));
   if (mp.user_side) section += "/" + mp.program;
 
+  EntryValues entries;  // before this handler's function: it has its own
+  if (p.spec.family == sema::Family::Syscall && p.spec.is_return) entries = SaveEntryValues(p);
+
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(
       type, syscall ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
@@ -459,9 +462,25 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, file));
 
   Frame frame;
+  llvm::Instruction* has_scratch = StartFrame(frame, fn, &p, mp.user_side);
+  Scope scope;
+  frame.scopes.push_back(&scope);
+  for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
+  if (entries.map) LoadEntryValues(entries);
+  ProcessFilter(p);
+  if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
+  Stmt(p.body);
+  FinishFrame(frame, has_scratch);
+  if (!syscall) meta_.probes.push_back(std::move(mp));
+}
+
+// A handler function's frame: the exit block, the allocas' place, for kernel handlers the
+// exit() check (exit() starts no new handlers), and the per-CPU scratch lookup.
+llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,
+                                        bool user_side) {
   frame.fn = fn;
-  frame.probe = &p;
-  frame.user_side = mp.user_side;
+  frame.probe = p;
+  frame.user_side = user_side;
   frame_ = &frame;
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
   frame.exit = llvm::BasicBlock::Create(context_, "exit", fn);
@@ -470,9 +489,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   b_.SetInsertPoint(entry);
   frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
   frame.ctx = fn->getArg(0);
-
   if (!frame.user_side) {
-    // exit() starts no new handlers.
     Value exiting = b_.CreateLoad(i64_, exiting_);
     Continue(b_.CreateICmpEQ(exiting, b_.getInt64(0)), "run");
   }
@@ -481,13 +498,10 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   frame.scratch = Helper(kMapLookup, ptr_, {scratch_placeholder_, zero});
   auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   Continue(has_scratch, "scratch");
+  return has_scratch;
+}
 
-  Scope scope;
-  frame.scopes.push_back(&scope);
-  for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
-  ProcessFilter(p);
-  if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
-  Stmt(p.body);
+void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
   // A handler that keeps no strings and prints nothing does not need the scratch space:
   // dropping its lookup saves a helper call per event.
   if (frame.scratch->hasOneUse()) {
@@ -496,11 +510,74 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     llvm::cast<llvm::Instruction>(frame.scratch)->eraseFromParent();
   }
   // Blocks after a `next`, `return` or error are unreachable; they end the handler too.
-  for (llvm::BasicBlock& block : *fn)
+  for (llvm::BasicBlock& block : *frame.fn)
     if (!block.getTerminator()) llvm::BranchInst::Create(frame.exit, &block);
   probe_temps_ = std::max(probe_temps_, frame.max);
   frame_ = nullptr;
-  if (!syscall) meta_.probes.push_back(std::move(mp));
+}
+
+// @entry(expr) in a syscall return probe: a body on the call's entry evaluates each
+// expression and keeps the values by thread in an LRU map; the return body takes them
+// (zeros when the entry was not seen, as for a call in flight when the script started).
+Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
+  EntryValues out;
+  ast::WalkTree(p.body, [&](ast::Node* n) {
+    auto* e = ast::As<ast::Entry>(n);
+    if (!e || out.offsets.count(e)) return;
+    out.offsets[e] = out.size;
+    out.size += e->operand->type == Type::String ? slot_ : 8;
+  });
+  if (out.offsets.empty()) return out;
+  out.map = maps_.Define({UniqueName("btap_entry_" + std::to_string(p.order)), kMapLruHash, 8192,
+                          8, out.size});
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
+                                    UniqueName("entry_" + std::to_string(p.order)), module_);
+  fn->addFnAttr(llvm::Attribute::AlwaysInline);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  unsigned line = p.decl ? sm_.file(p.decl->range.file).Locate(p.decl->range.begin).line : 1;
+  b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, FileFor(p.file)));
+  Frame frame;
+  llvm::Instruction* has_scratch = StartFrame(frame, fn, &p, false);
+  frame.at_entry = true;
+  Scope scope;
+  frame.scopes.push_back(&scope);
+  for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
+  Value values = ScratchAt(TempBytes(out.size));
+  for (const auto& [e, offset] : out.offsets) {
+    Value v = Expr(e->operand);
+    if (!v) continue;
+    Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), values, offset);
+    if (e->operand->type == Type::String)
+      CopyString(at, v);
+    else
+      b_.CreateStore(v, at);
+  }
+  Value key = Alloca(i64_);
+  b_.CreateStore(b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff)), key);
+  Helper(kMapUpdate, i64_, {out.map, key, values, b_.getInt64(kAny)});
+  FinishFrame(frame, has_scratch);
+  syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
+  return out;
+}
+
+void Lowering::LoadEntryValues(const EntryValues& entries) {
+  Value values = ScratchAt(TempBytes(entries.size));
+  for (uint32_t at = 0; at < entries.size; at += 8)
+    b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), values, at));
+  Value key = Alloca(i64_);
+  b_.CreateStore(b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff)), key);
+  Value saved = Helper(kMapLookup, ptr_, {entries.map, key});
+  auto* found = llvm::BasicBlock::Create(context_, "entry_saved", frame_->fn);
+  auto* after = llvm::BasicBlock::Create(context_, "entry_loaded", frame_->fn);
+  b_.CreateCondBr(b_.CreateIsNotNull(saved), found, after);
+  b_.SetInsertPoint(found);
+  Helper(kProbeReadKernel, i64_, {values, b_.getInt32(entries.size), saved});
+  Helper(kMapDelete, i64_, {entries.map, key});
+  b_.CreateBr(after);
+  b_.SetInsertPoint(after);
+  frame_->entry_values = values;
+  frame_->entry_offsets = &entries.offsets;
 }
 
 // One program on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch on
@@ -615,15 +692,7 @@ void Lowering::TrackTargetTree() {
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
   Frame frame;
-  frame.fn = fn;
-  frame_ = &frame;
-  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
-  frame.exit = llvm::BasicBlock::Create(context_, "exit", fn);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateRet(b_.getInt32(0));
-  b_.SetInsertPoint(entry);
-  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
-  frame.ctx = fn->getArg(0);
+  llvm::Instruction* has_scratch = StartFrame(frame, fn, nullptr, false);
   Value ret = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame.ctx, 1));
   Continue(b_.CreateICmpEQ(ret, b_.getInt64(0)), "child");
   Value target = b_.CreateLoad(i64_, target_);
@@ -640,8 +709,7 @@ void Lowering::TrackTargetTree() {
   b_.CreateStore(pid, key);
   b_.CreateStore(b_.getInt64(1), one);
   Helper(kMapUpdate, i64_, {tree_, key, one, b_.getInt64(kAny)});
-  b_.CreateBr(frame.exit);
-  frame_ = nullptr;
+  FinishFrame(frame, has_scratch);
   for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
 }
 

@@ -165,6 +165,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
       return b_.getInt64(static_cast<ast::Probewrite*>(e)->written ? 1 : 0);
     case Kind::StatOp:
       return StatOp(static_cast<ast::StatOp*>(e));
+    case Kind::Entry:
+      return EntryValue(static_cast<ast::Entry*>(e));
     case Kind::HistOp:
       Unsupported(e->range, "a histogram here", "; print it with print() or println()");
       return nullptr;
@@ -388,6 +390,17 @@ Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   Helper(kProbeReadKernel, i64_,
          {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, arg.offset)});
   return Extend(b_.CreateLoad(i64_, tmp), arg.size, arg.is_signed);
+}
+
+Value Lowering::EntryValue(ast::Entry* e) {
+  if (frame_->at_entry) return Expr(e->operand);  // nested: already at the entry
+  const auto* offsets = frame_->entry_offsets;
+  if (!offsets || !offsets->count(e)) {
+    Unsupported(e->range, "`@entry` here", "; it works in syscall return probes");
+    return nullptr;
+  }
+  Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->entry_values, offsets->at(e));
+  return e->operand->type == Type::String ? at : b_.CreateLoad(i64_, at);
 }
 
 Value Lowering::Extend(Value v, uint32_t size, bool is_signed) {

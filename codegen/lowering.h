@@ -174,6 +174,21 @@ class Lowering {
 
   void ProcessFilter(const sema::Probe& p);
 
+  struct Frame;
+  llvm::Instruction* StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,
+                                bool user_side);
+  void FinishFrame(Frame& frame, llvm::Instruction* has_scratch);
+
+  // @entry(expr) in syscall return probes (see SaveEntryValues).
+  struct EntryValues {
+    llvm::GlobalVariable* map = nullptr;
+    std::map<const ast::Entry*, uint32_t> offsets;  // into the saved values
+    uint32_t size = 0;
+  };
+  EntryValues SaveEntryValues(const sema::Probe& p);
+  void LoadEntryValues(const EntryValues& entries);
+  Value EntryValue(ast::Entry* e);
+
   // Syscall probes: each body is a function; one program per direction dispatches on the
   // number and calls the bodies that want it, in script order.
   struct SyscallBody {
@@ -358,6 +373,9 @@ class Lowering {
     std::vector<Scope*> scopes;
     std::vector<Handler> handlers;   // enclosing `try` blocks, innermost last
     std::vector<SourceRange> calls;  // the inlined calls being lowered, outermost first
+    bool at_entry = false;           // evaluating @entry operands on the call's entry
+    Value entry_values = nullptr;    // the return body's copy of the @entry values
+    const std::map<const ast::Entry*, uint32_t>* entry_offsets = nullptr;
   };
 
   const sema::Program& program_;
