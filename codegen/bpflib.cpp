@@ -26,12 +26,12 @@ void DescribeCallback(llvm::Module& module, llvm::Function& f) {
   // bpf_loop callbacks take (index, ctx); bpf_for_each_map_elem's (map, key, value, ctx).
   bool loop = f.arg_size() == 2;
   std::vector<llvm::Metadata*> types = {long_type};
-  for (size_t i = 0; i < f.arg_size(); ++i) types.push_back(loop && i == 0 ? static_cast<llvm::DIType*>(long_type) : pointer);
+  for (size_t i = 0; i < f.arg_size(); ++i)
+    types.push_back(loop && i == 0 ? static_cast<llvm::DIType*>(long_type) : pointer);
   llvm::DISubroutineType* type = di.createSubroutineType(di.getOrCreateTypeArray(types));
-  llvm::DISubprogram* sp =
-      di.createFunction(file, f.getName(), f.getName(), file, 0, type, 0,
-                        llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition |
-                                                          llvm::DISubprogram::SPFlagLocalToUnit);
+  llvm::DISubprogram* sp = di.createFunction(
+      file, f.getName(), f.getName(), file, 0, type, 0, llvm::DINode::FlagPrototyped,
+      llvm::DISubprogram::SPFlagDefinition | llvm::DISubprogram::SPFlagLocalToUnit);
   f.setSubprogram(sp);
   static const char* const kLoopNames[] = {"index", "ctx"};
   static const char* const kMapNames[] = {"map", "key", "value", "ctx"};

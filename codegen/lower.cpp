@@ -430,9 +430,10 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   bool syscall = p.spec.family == sema::Family::Syscall || child_begin;
   mp.program = "probe_" + std::to_string(meta_.probes.size());
   if (syscall)
-    mp.program = UniqueName(child_begin            ? "process_begin"
-                            : p.spec.numbers[0] < 0 ? "syscall_any"
-                                                    : "syscall_" + std::to_string(p.spec.numbers[0]));
+    mp.program =
+        UniqueName(child_begin             ? "process_begin"
+                   : p.spec.numbers[0] < 0 ? "syscall_any"
+                                           : "syscall_" + std::to_string(p.spec.numbers[0]));
   if (mp.user_side) section += "/" + mp.program;
 
   EntryValues entries;  // before this handler's function: it has its own
@@ -528,8 +529,8 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
     out.size += e->operand->type == Type::String ? slot_ : 8;
   });
   if (out.offsets.empty()) return out;
-  out.map = maps_.Define({UniqueName("btap_entry_" + std::to_string(p.order)), kMapLruHash, 8192,
-                          8, out.size});
+  out.map = maps_.Define(
+      {UniqueName("btap_entry_" + std::to_string(p.order)), kMapLruHash, 8192, 8, out.size});
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
                                     UniqueName("entry_" + std::to_string(p.order)), module_);
@@ -606,8 +607,7 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
     Value tmp = b_.CreateAlloca(i64_);
     b_.CreateStore(b_.getInt64(-1), tmp);
     Helper(kProbeReadKernel, i64_,
-           {tmp, b_.getInt32(8),
-            b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
+           {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
     nr = b_.CreateLoad(i64_, tmp);
   } else {
     nr = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, ctx, 1));
@@ -686,8 +686,8 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
 void Lowering::TrackTargetTree() {
   tree_ = maps_.Define({"btap_target_tree", kMapLruHash, 8192, 8, 8});
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
-                                    "track_target_tree", module_);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage, "track_target_tree",
+                                    module_);
   fn->addFnAttr(llvm::Attribute::AlwaysInline);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
@@ -731,9 +731,9 @@ Value Lowering::ParentPid() {
          {parent, b_.getInt32(8), b_.CreateAdd(task, b_.getInt64(k.task_real_parent))});
   Value tgid = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), tgid);
-  Helper(kProbeReadKernel, i64_,
-         {tgid, b_.getInt32(4),
-          b_.CreateAdd(b_.CreateLoad(i64_, parent), b_.getInt64(k.task_tgid))});
+  Helper(
+      kProbeReadKernel, i64_,
+      {tgid, b_.getInt32(4), b_.CreateAdd(b_.CreateLoad(i64_, parent), b_.getInt64(k.task_tgid))});
   return b_.CreateAnd(b_.CreateLoad(i64_, tgid), b_.getInt64(0xffffffff));
 }
 

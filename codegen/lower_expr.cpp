@@ -381,7 +381,8 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
 // registers the kernel saved, read from its pt_regs.
 Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   using Source = sema::TargetArg::Source;
-  if (arg.source == Source::Return) return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+  if (arg.source == Source::Return)
+    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
   if (arg.source == Source::SyscallNr && !frame_->probe->spec.is_return)
     return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
   Value regs = b_.CreateLoad(ptr_, frame_->ctx);

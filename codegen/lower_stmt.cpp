@@ -415,8 +415,8 @@ void Lowering::ForeachBucket(ast::Foreach* f, ast::HistOp* h) {
   b_.CreateBr(head);
   b_.SetInsertPoint(head);
   Value i = b_.CreateLoad(i64_, counter);
-  Value more = b_.CreateAnd(b_.CreateICmpSLT(i, b_.getInt64(shape.Buckets())),
-                            b_.CreateICmpSLT(i, limit));
+  Value more =
+      b_.CreateAnd(b_.CreateICmpSLT(i, b_.getInt64(shape.Buckets())), b_.CreateICmpSLT(i, limit));
   b_.CreateCondBr(more, inside, done);
   b_.SetInsertPoint(inside);
   Store(key, i);

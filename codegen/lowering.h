@@ -205,7 +205,7 @@ class Lowering {
   Value ParentPid();              // the current task's parent's pid (BTF offsets)
   llvm::GlobalVariable* tree_ = nullptr;
   std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
-  uint32_t syscall_orig_ax_ = 120;                // pt_regs.orig_ax, from the probe spec
+  uint32_t syscall_orig_ax_ = 120;              // pt_regs.orig_ax, from the probe spec
 
   llvm::DIFile* FileFor(FileId id);
 

@@ -76,10 +76,9 @@ llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, l
                           llvm::DINode::FlagPrototyped,
                           // Internal functions are static in BTF: the verifier checks
                           // them per call, not against their prototype.
-                          program.hasLocalLinkage()
-                              ? llvm::DISubprogram::SPFlagDefinition |
-                                    llvm::DISubprogram::SPFlagLocalToUnit
-                              : llvm::DISubprogram::SPFlagDefinition);
+                          program.hasLocalLinkage() ? llvm::DISubprogram::SPFlagDefinition |
+                                                          llvm::DISubprogram::SPFlagLocalToUnit
+                                                    : llvm::DISubprogram::SPFlagDefinition);
   program.setSubprogram(sp);
   // The kernel refuses function BTF whose arguments have no names; BTF takes them from
   // the parameters the subprogram retains.

@@ -62,7 +62,6 @@ void NeverAssigned(Elab& e, const std::vector<Variable*>& locals, bool from_taps
 // `name` must not pay for the rest. Only assignments whose value has no side effects go.
 class DeadAssignments {
  public:
-
   void Run(Probe* p) {
     for (bool changed = true; changed;) {
       read_.clear();
@@ -88,7 +87,8 @@ class DeadAssignments {
         if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) written_.insert(s);
         return;
       }
-      if (auto* s = ast::As<ast::Symbol>(n); s && s->var && !written_.count(s)) read_.insert(s->var);
+      if (auto* s = ast::As<ast::Symbol>(n); s && s->var && !written_.count(s))
+        read_.insert(s->var);
     });
   }
 

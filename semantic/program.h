@@ -120,8 +120,8 @@ struct Probe {
 // Facts of the running kernel that kernel-side process tracking needs, filled by pass 2
 // only when a script uses them (process probes, ppid()).
 struct KernelFacts {
-  int64_t task_real_parent = -1;  // offsetof(struct task_struct, real_parent); -1: unknown
-  int64_t task_tgid = -1;         // offsetof(struct task_struct, tgid)
+  int64_t task_real_parent = -1;       // offsetof(struct task_struct, real_parent); -1: unknown
+  int64_t task_tgid = -1;              // offsetof(struct task_struct, tgid)
   std::vector<int64_t> fork_syscalls;  // clone, clone3, fork, vfork: where processes start
 };
 

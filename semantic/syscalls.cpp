@@ -93,7 +93,8 @@ class KernelTypes {
       return;
     }
     int resolved = btf__resolve_type(b_, static_cast<uint32_t>(id));
-    const btf_type* t = resolved >= 0 ? btf__type_by_id(b_, static_cast<uint32_t>(resolved)) : nullptr;
+    const btf_type* t =
+        resolved >= 0 ? btf__type_by_id(b_, static_cast<uint32_t>(resolved)) : nullptr;
     if (!t) return;
     if (btf_is_ptr(t)) {
       arg->is_pointer = true;
@@ -138,10 +139,18 @@ bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) 
   i.imm = imm;
   return i;
 }
-bpf_insn MovReg(uint8_t dst, uint8_t src) { return Insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0); }
-bpf_insn MovImm(uint8_t dst, int32_t imm) { return Insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
-bpf_insn AddImm(uint8_t dst, int32_t imm) { return Insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm); }
-bpf_insn RshImm(uint8_t dst, int32_t imm) { return Insn(BPF_ALU64 | BPF_RSH | BPF_K, dst, 0, 0, imm); }
+bpf_insn MovReg(uint8_t dst, uint8_t src) {
+  return Insn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0);
+}
+bpf_insn MovImm(uint8_t dst, int32_t imm) {
+  return Insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
+}
+bpf_insn AddImm(uint8_t dst, int32_t imm) {
+  return Insn(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
+}
+bpf_insn RshImm(uint8_t dst, int32_t imm) {
+  return Insn(BPF_ALU64 | BPF_RSH | BPF_K, dst, 0, 0, imm);
+}
 bpf_insn Load(uint8_t size, uint8_t dst, uint8_t src, int16_t off) {
   return Insn(BPF_LDX | BPF_MEM | size, dst, src, off, 0);
 }
@@ -260,8 +269,8 @@ bool ReadSamples(const KernelTypes& types, const Offsets& offsets, std::map<int,
   std::vector<bpf_insn> insns = IteratorProgram(offsets);
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER,
               .attach_btf_id = static_cast<uint32_t>(iter_func));
-  Fd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "btap_sysnr", "GPL", insns.data(), insns.size(),
-                        &opts));
+  Fd prog(
+      bpf_prog_load(BPF_PROG_TYPE_TRACING, "btap_sysnr", "GPL", insns.data(), insns.size(), &opts));
   if (prog.get() < 0) {
     *why = std::string("cannot load the syscall-number iterator: ") + std::strerror(errno);
     return false;
@@ -348,7 +357,8 @@ SyscallTable SyscallTable::Load(const TracepointCatalog& catalog) {
   std::vector<Fd> fds;
   std::map<int, const Tracepoint*> by_fd;
   for (const Tracepoint* tp : events) {
-    std::string path = catalog.tracefs_root() + "/events/" + tp->system + "/" + tp->name + "/format";
+    std::string path =
+        catalog.tracefs_root() + "/events/" + tp->system + "/" + tp->name + "/format";
     Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) continue;
     by_fd[fd.get()] = tp;
@@ -416,10 +426,10 @@ namespace btap::sema {
 namespace {
 
 bool IsStapKeyword(const std::string& s) {
-  static const char* const kWords[] = {"probe", "global", "function", "foreach", "in",
-                                       "limit", "delete", "next", "string", "try",
-                                       "catch", "private", "if", "else", "while",
-                                       "for", "return", "break", "continue", "long"};
+  static const char* const kWords[] = {"probe", "global",  "function", "foreach",  "in",
+                                       "limit", "delete",  "next",     "string",   "try",
+                                       "catch", "private", "if",       "else",     "while",
+                                       "for",   "return",  "break",    "continue", "long"};
   return std::any_of(std::begin(kWords), std::end(kWords), [&](const char* w) { return s == w; });
 }
 

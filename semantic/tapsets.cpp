@@ -124,7 +124,8 @@ void TapsetLibrary::Load(const LibraryOptions& options, DiagnosticSink& diags) {
 }
 
 bool TapsetLibrary::HasFile(std::string_view path) const {
-  return std::any_of(files_.begin(), files_.end(), [&](const TapsetFile& f) { return f.path == path; });
+  return std::any_of(files_.begin(), files_.end(),
+                     [&](const TapsetFile& f) { return f.path == path; });
 }
 
 size_t TapsetLibrary::AddGenerated(const std::string& path, std::string text,

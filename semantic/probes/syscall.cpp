@@ -19,8 +19,8 @@ class SyscallProbes : public ProbeFamily {
                std::vector<ProbeSpec>& out) const override {
     const SyscallTable& table = ctx.syscalls();
     int64_t nr = parts[0].number;
-    const Syscall* call = nr >= 0 && nr <= table.max_nr() ? table.ByNumber(static_cast<int>(nr))
-                                                         : nullptr;
+    const Syscall* call =
+        nr >= 0 && nr <= table.max_nr() ? table.ByNumber(static_cast<int>(nr)) : nullptr;
     if (nr != -1 && !call) {
       ctx.diags.Report(Diag::ProbeParameter, parts[0].range,
                        {"this kernel has no system call number " + std::to_string(nr)});
