@@ -1,0 +1,73 @@
+// The syscall table read from this kernel: numbers checked against the C library's
+// headers (an independent source), arguments against the format files' declarations.
+#include <asm/unistd.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "semantic/syscalls.h"
+#include "semantic/tracepoints.h"
+
+namespace btap::sema {
+namespace {
+
+const SyscallTable& Table() {
+  static TracepointCatalog catalog = TracepointCatalog::Load();
+  static SyscallTable table = SyscallTable::Load(catalog);
+  return table;
+}
+
+TEST(Syscalls, NumbersMatchTheHeaders) {
+  if (geteuid() != 0) GTEST_SKIP() << "reading the kernel's syscall metadata needs root";
+  const SyscallTable& t = Table();
+  ASSERT_TRUE(t.error().empty()) << t.error();
+  EXPECT_GT(t.all().size(), 300u);
+  struct Known {
+    const char* name;
+    int nr;
+  };
+  for (Known k : {Known{"read", __NR_read}, {"openat", __NR_openat}, {"getppid", __NR_getppid},
+                  {"clone", __NR_clone}, {"clone3", __NR_clone3}, {"exit_group", __NR_exit_group},
+                  {"nanosleep", __NR_nanosleep}}) {
+    const Syscall* s = t.ByName(k.name);
+    ASSERT_NE(s, nullptr) << k.name;
+    EXPECT_EQ(s->nr, k.nr) << k.name;
+    EXPECT_EQ(t.ByNumber(k.nr), s) << k.name;
+  }
+  EXPECT_EQ(t.ByNumber(-1), nullptr);
+  EXPECT_EQ(t.ByNumber(t.max_nr() + 1), nullptr);
+}
+
+TEST(Syscalls, ArgumentsAndRegisters) {
+  if (geteuid() != 0) GTEST_SKIP() << "reading the kernel's syscall metadata needs root";
+  const Syscall* s = Table().ByName("openat");
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->args.size(), 4u);
+  EXPECT_EQ(s->args[0].name, "dfd");
+  EXPECT_EQ(s->args[0].size, 4u);
+  EXPECT_TRUE(s->args[0].is_signed);
+  EXPECT_EQ(s->args[1].name, "filename");
+  EXPECT_TRUE(s->args[1].is_pointer);
+  EXPECT_EQ(s->args[3].c_type, "umode_t");
+  EXPECT_EQ(s->args[3].size, 2u);  // unsigned short
+  EXPECT_FALSE(s->args[3].is_signed);
+  // di, si, dx, r10 in struct pt_regs
+  EXPECT_EQ(s->args[0].reg_offset, 112u);
+  EXPECT_EQ(s->args[1].reg_offset, 104u);
+  EXPECT_EQ(s->args[2].reg_offset, 96u);
+  EXPECT_EQ(s->args[3].reg_offset, 56u);
+}
+
+TEST(Syscalls, TapsetText) {
+  if (geteuid() != 0) GTEST_SKIP() << "reading the kernel's syscall metadata needs root";
+  std::string text = Table().Tapset();
+  EXPECT_NE(text.find("probe syscall.openat = __syscall(" + std::to_string(__NR_openat) + ")"),
+            std::string::npos);
+  EXPECT_NE(text.find("argstr = (flags & 64) ? sprintf(\"%s, %s, %s, %#o\""), std::string::npos);
+  EXPECT_NE(text.find("probe nd_syscall.read.return = syscall.read.return {}"),
+            std::string::npos);
+  EXPECT_NE(Table().AnyTapset().find("function syscall_name:string (nr:long)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace btap::sema
