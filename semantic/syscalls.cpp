@@ -438,13 +438,69 @@ bool IsStringArg(const SyscallArg& a) {
   return a.c_type == "const char*" && a.name.find("buf") == std::string::npos;
 }
 
-// The script variable an argument becomes: stap's names (`name` is the call's name, so an
-// argument called `name` is `name_str`; pointers are `NAME_uaddr`).
-std::string VarName(const SyscallArg& a) {
-  if (a.name == "name") return IsStringArg(a) ? "name_str" : "name_uaddr";
-  if (a.name == "argstr" || a.name == "retval" || a.name == "retstr" || IsStapKeyword(a.name))
-    return a.name + "_arg";
-  return a.name;
+// Where the kernel's parameter name differs from the man page's (which scripts use, as
+// stap's tapset does), for the calls scripts trace most. Names, not numbers: they do not
+// change between kernels.
+std::string ManPageName(const std::string& call, const std::string& param) {
+  struct Rename {
+    const char *call, *kernel, *man;
+  };
+  static const Rename kRenames[] = {
+      {"accept", "fd", "sockfd"},
+      {"accept", "upeer_sockaddr", "addr"},
+      {"accept", "upeer_addrlen", "addrlen"},
+      {"accept4", "fd", "sockfd"},
+      {"accept4", "upeer_sockaddr", "addr"},
+      {"accept4", "upeer_addrlen", "addrlen"},
+      {"access", "filename", "pathname"},
+      {"faccessat", "filename", "pathname"},
+      {"chdir", "filename", "path"},
+      {"connect", "fd", "sockfd"},
+      {"connect", "uservaddr", "serv_addr"},
+      {"exit_group", "error_code", "status"},
+      {"exit", "error_code", "status"},
+      {"ioctl", "cmd", "request"},
+      {"ioctl", "arg", "argp"},
+      {"mprotect", "start", "addr"},
+      {"munmap", "len", "length"},
+      {"nanosleep", "rqtp", "req"},
+      {"nanosleep", "rmtp", "rem"},
+      {"poll", "timeout_msecs", "timeout"},
+      {"readv", "vec", "vector"},
+      {"readv", "vlen", "count"},
+      {"writev", "vec", "vector"},
+      {"writev", "vlen", "count"},
+      {"recvfrom", "fd", "s"},
+      {"recvfrom", "ubuf", "buf"},
+      {"recvfrom", "size", "len"},
+      {"recvfrom", "addr_len", "addrlen"},
+      {"sendto", "fd", "s"},
+      {"sendto", "buff", "buf"},
+      {"sendto", "addr", "to"},
+      {"sendto", "addr_len", "tolen"},
+      {"rename", "oldname", "oldpath"},
+      {"rename", "newname", "newpath"},
+      {"select", "inp", "readfds"},
+      {"select", "outp", "writefds"},
+      {"select", "exp", "exceptfds"},
+      {"select", "tvp", "timeout"},
+      {"wait4", "upid", "pid"},
+      {"wait4", "stat_addr", "status"},
+      {"wait4", "ru", "rusage"},
+  };
+  for (const Rename& r : kRenames)
+    if (call == r.call && param == r.kernel) return r.man;
+  return param;
+}
+
+// The script variable an argument (by its man-page name) becomes: stap's names (`name`
+// is the call's name, so an argument called `name` is `name_str`; pointers are
+// `NAME_uaddr`).
+std::string VarName(const SyscallArg& a, const std::string& base) {
+  if (base == "name") return IsStringArg(a) ? "name_str" : "name_uaddr";
+  if (base == "argstr" || base == "retval" || base == "retstr" || IsStapKeyword(base))
+    return base + "_arg";
+  return base;
 }
 
 bool IsDirFd(const SyscallArg& a) {
@@ -461,16 +517,17 @@ void WriteAlias(const Syscall& s, std::string& out) {
   bool open_like = s.name == "open" || s.name == "openat";
   std::string mode_format, mode_value;
   for (const SyscallArg& a : s.args) {
-    std::string var = VarName(a);
+    std::string base = ManPageName(s.name, a.name);
+    std::string var = VarName(a, base);
     std::string f, v;
     if (IsStringArg(a)) {
-      out += "  " + a.name + "_uaddr = $" + a.name + "\n";
+      out += "  " + base + "_uaddr = $" + a.name + "\n";
       out += "  " + var + " = user_string_quoted($" + a.name + ")\n";
       f = "%s", v = var;
     } else if (a.is_pointer) {
-      out += "  " + a.name + "_uaddr = $" + a.name + "\n";
-      if (var != a.name + "_uaddr") out += "  " + var + " = $" + a.name + "\n";
-      f = "%p", v = a.name + "_uaddr";
+      out += "  " + base + "_uaddr = $" + a.name + "\n";
+      if (var != base + "_uaddr") out += "  " + var + " = $" + a.name + "\n";
+      f = "%p", v = base + "_uaddr";
     } else {
       out += "  " + var + " = $" + a.name + "\n";
       if (IsDirFd(a)) {
