@@ -463,6 +463,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, file));
 
   Frame frame;
+  frame.locals_in_scratch = !mp.user_side && HasKernelForeach(p.body, 0);
   llvm::Instruction* has_scratch = StartFrame(frame, fn, &p, mp.user_side);
   Scope scope;
   frame.scopes.push_back(&scope);
@@ -500,6 +501,18 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
   auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   Continue(has_scratch, "scratch");
   return has_scratch;
+}
+
+bool Lowering::HasKernelForeach(ast::Node* root, int depth) {
+  bool found = false;
+  ast::WalkTree(root, [&](ast::Node* n) {
+    if (found) return;
+    if (auto* f = ast::As<ast::Foreach>(n); f && ast::Is<ast::Symbol>(f->array)) found = true;
+    auto* c = ast::As<ast::Call>(n);
+    if (c && c->callee && c->callee->decl && c->callee->decl->body && depth < 64)
+      found = HasKernelForeach(c->callee->decl->body, depth + 1);
+  });
+  return found;
 }
 
 void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
@@ -791,7 +804,14 @@ uint32_t Lowering::TempBytes(uint32_t bytes) {
 }
 
 Value Lowering::ScratchAt(uint32_t offset) {
-  return b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
+  Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
+  frame_->scratch_offsets[at] = offset;
+  return at;
+}
+
+Value Lowering::LongStorage() {
+  if (frame_->locals_in_scratch) return ScratchAt(TempBytes(8));
+  return Alloca(i64_);
 }
 
 Value Lowering::ScratchAt(Value offset) {

@@ -25,7 +25,7 @@ Value Lowering::Call(ast::Call* c) {
     scope.result = StringSlot();
     b_.CreateStore(b_.getInt8(0), scope.result);
   } else {
-    scope.result = Alloca(i64_);
+    scope.result = LongStorage();
     b_.CreateStore(b_.getInt64(0), scope.result);
   }
   frame_->scopes.push_back(&scope);

@@ -353,6 +353,11 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
     return nullptr;
   }
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+  if (!frame_->ctx) {
+    Unsupported(t->range, "a target variable inside a kernel-side `foreach`",
+                "; copy it to a local before the loop");
+    return nullptr;
+  }
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
     if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);

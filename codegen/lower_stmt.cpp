@@ -101,7 +101,7 @@ void Lowering::DeclareLocal(Scope& scope, const sema::Variable* v) {
   } else if (v->type == Type::Stats || v->arity > 0) {
     Unsupported(v->decl, "local statistics or arrays");
   } else {
-    Value a = Alloca(i64_);
+    Value a = LongStorage();
     b_.CreateStore(b_.getInt64(0), a);
     scope.vars[v] = a;
   }
@@ -395,6 +395,141 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
   b_.SetInsertPoint(done);
 }
 
+// foreach in a kernel probe, unsorted (in the map's order): bpf_for_each_map_elem calls
+// the body as a callback, which the verifier checks once rather than once per element.
+// The callback reaches the handler's locals at the same scratch offsets (the handler
+// keeps its long locals there, see Frame::locals_in_scratch); `break` stops the walk,
+// and `next`, errors and a function's `return` stop it and are carried out after it.
+void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
+  if (f->sort_direction != 0) {
+    Unsupported(f->range, "sorted `foreach` in a kernel-side probe",
+                "; sort in begin, end, error or task-free timer probes");
+    return;
+  }
+  if (!frame_->handlers.empty()) {
+    Unsupported(f->range, "`foreach` inside `try` in a kernel-side probe");
+    return;
+  }
+  if (!frame_->locals_in_scratch) {
+    Unsupported(f->range, "this `foreach`");
+    return;
+  }
+  enum : int64_t { kGoOn = 0, kLeave = 2, kReturn = 3 };
+  Frame& parent = *frame_;
+  Scope& outer = Top();
+  uint32_t flag_at = TempBytes(8), count_at = TempBytes(8), limit_at = TempBytes(8);
+  uint32_t key_at = TempBytes(g.key_size);
+  b_.CreateStore(b_.getInt64(kGoOn), ScratchAt(flag_at));
+  b_.CreateStore(b_.getInt64(0), ScratchAt(count_at));
+  b_.CreateStore(f->limit ? Expr(f->limit) : b_.getInt64(INT64_MAX), ScratchAt(limit_at));
+
+  // The callback: long (void *map, void *key, void *value, void *ctx).
+  auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
+                                    UniqueName("foreach_body"), module_);
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::IRBuilderBase::InsertPoint resume = b_.saveIP();
+  llvm::DebugLoc resume_at = b_.getCurrentDebugLocation();
+  unsigned line = sm_.file(f->range.file).Locate(f->range.begin).line;
+  b_.SetCurrentDebugLocation(
+      maps_.Describe(*fn, line, FileFor(f->range.file), {"map", "key", "value", "ctx"}));
+  Frame frame;
+  frame.fn = fn;
+  frame.probe = parent.probe;
+  frame.locals_in_scratch = true;
+  frame.next = parent.next;
+  frame.max = parent.max;
+  frame.calls = parent.calls;
+  frame_ = &frame;
+  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  frame.exit = llvm::BasicBlock::Create(context_, "leave", fn);
+  auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
+  auto* stop = llvm::BasicBlock::Create(context_, "stop", fn);
+  b_.SetInsertPoint(entry);
+  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  Value zero = Alloca(b_.getInt32Ty());
+  b_.CreateStore(b_.getInt32(0), zero);
+  frame.scratch = Helper(kMapLookup, ptr_, {scratch_placeholder_, zero});
+  auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
+  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
+  b_.CreateCondBr(has_scratch, run, stop);
+  b_.SetInsertPoint(frame.exit);
+  b_.CreateStore(b_.getInt64(kLeave), ScratchAt(flag_at));
+  b_.CreateRet(b_.getInt64(1));
+  b_.SetInsertPoint(next_element);
+  b_.CreateRet(b_.getInt64(0));
+  b_.SetInsertPoint(stop);
+  b_.CreateRet(b_.getInt64(1));
+
+  // The handler's variables, at their scratch offsets.
+  b_.SetInsertPoint(run);
+  Scope scope;
+  auto rebase = [&](Value v) -> Value {
+    auto it = parent.scratch_offsets.find(v);
+    return it == parent.scratch_offsets.end() ? nullptr : ScratchAt(it->second);
+  };
+  for (const auto& [var, storage] : outer.vars)
+    if (Value at = rebase(storage)) scope.vars[var] = at;
+  if (outer.function) {
+    scope.function = outer.function;
+    scope.result = rebase(outer.result);
+    scope.return_block = llvm::BasicBlock::Create(context_, "return", fn);
+    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
+    b_.SetInsertPoint(scope.return_block);
+    b_.CreateStore(b_.getInt64(kReturn), ScratchAt(flag_at));
+    b_.CreateRet(b_.getInt64(1));
+    b_.restoreIP(here);
+  }
+  frame.scopes.push_back(&scope);
+
+  // limit: stop after that many elements.
+  Value count = b_.CreateLoad(i64_, ScratchAt(count_at));
+  auto* within = llvm::BasicBlock::Create(context_, "within", fn);
+  b_.CreateCondBr(b_.CreateICmpSLT(count, b_.CreateLoad(i64_, ScratchAt(limit_at))), within, stop);
+  b_.SetInsertPoint(within);
+  b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), ScratchAt(count_at));
+  Value key = ScratchAt(key_at);
+  Helper(kProbeReadKernel, i64_, {key, b_.getInt32(g.key_size), fn->getArg(1)});
+  for (size_t k = 0; k < f->keys.size() && k < g.key_offsets.size(); ++k) {
+    Place p;
+    if (!PlaceOf(f->keys[k], &p)) {
+      Unsupported(f->keys[k]->range, "this loop variable");
+      continue;
+    }
+    Value part = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g.key_offsets[k]);
+    Store(p, p.is_string ? part : b_.CreateLoad(i64_, part));
+  }
+  if (f->value) {
+    Place p;
+    if (PlaceOf(f->value, &p)) {
+      if (p.is_string) {
+        Value copy = StringSlot();
+        CopyString(copy, fn->getArg(2));
+        Store(p, copy);
+      } else {
+        Store(p, b_.CreateLoad(i64_, fn->getArg(2)));
+      }
+    }
+  }
+  scope.loops.push_back({next_element, stop});
+  Stmt(f->body);
+  b_.CreateBr(next_element);
+  FinishFrame(frame, has_scratch);
+  frame_ = &parent;
+  parent.max = std::max(parent.max, frame.max);
+  b_.restoreIP(resume);
+  b_.SetCurrentDebugLocation(resume_at);
+
+  Helper(kForEachMapElem, i64_, {g.map, fn, llvm::ConstantPointerNull::get(ptr_), b_.getInt64(0)});
+  Value flag = b_.CreateLoad(i64_, ScratchAt(flag_at));
+  auto* go_on = llvm::BasicBlock::Create(context_, "endforeach", parent.fn);
+  llvm::SwitchInst* how = b_.CreateSwitch(flag, go_on);
+  how->addCase(b_.getInt64(kLeave), parent.exit);
+  if (outer.function) how->addCase(b_.getInt64(kReturn), outer.return_block);
+  b_.SetInsertPoint(go_on);
+}
+
 // foreach (i in @hist_log(x)): every bucket number in order (stap's loop), empty ones too.
 void Lowering::ForeachBucket(ast::Foreach* f, ast::HistOp* h) {
   Value value = MergedStats(h->operand, h->range);
@@ -454,8 +589,7 @@ void Lowering::Foreach(ast::Foreach* f) {
     return;
   }
   if (!frame_->user_side) {
-    Unsupported(f->range, "`foreach` in a kernel-side probe",
-                "; it runs in begin, end, error and task-free timer probes");
+    KernelForeach(f, *g);
     return;
   }
   Value limit = f->limit ? Expr(f->limit) : b_.getInt64(-1);

@@ -54,6 +54,7 @@ enum HelperId : int64_t {
   kProbeReadKernelStr = 115,
   kJiffies64 = 118,
   kRingbufOutput = 130,
+  kForEachMapElem = 164,
 };
 
 constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
@@ -344,6 +345,9 @@ class Lowering {
 
   Value HistBucket(ast::HistOp* h, ast::ArrayIndex* a);
   void ForeachBucket(ast::Foreach* f, ast::HistOp* h);
+  void KernelForeach(ast::Foreach* f, const GlobalInfo& g);
+  bool HasKernelForeach(ast::Node* root, int depth);
+  Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
   void PrintHistogram(ast::HistOp* h);
 
   Value Call(ast::Call* c);
@@ -374,7 +378,11 @@ class Lowering {
     std::vector<Handler> handlers;   // enclosing `try` blocks, innermost last
     std::vector<SourceRange> calls;  // the inlined calls being lowered, outermost first
     bool at_entry = false;           // evaluating @entry operands on the call's entry
-    Value entry_values = nullptr;    // the return body's copy of the @entry values
+    // Long locals live in the scratch space instead of the stack when the handler has a
+    // kernel-side foreach, whose body (a callback) reaches them at the same offsets.
+    bool locals_in_scratch = false;
+    std::map<llvm::Value*, uint32_t> scratch_offsets;  // values made by ScratchAt(offset)
+    Value entry_values = nullptr;  // the return body's copy of the @entry values
     const std::map<const ast::Entry*, uint32_t>* entry_offsets = nullptr;
   };
 

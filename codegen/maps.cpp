@@ -65,12 +65,16 @@ llvm::DIScope* MapBuilder::ScopeIn(llvm::Function& program, llvm::DIFile* file) 
   return di_->createLexicalBlockFile(sp, file);
 }
 
-llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, llvm::DIFile* file) {
+llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, llvm::DIFile* file,
+                                       const std::vector<std::string>& params) {
   if (!file) file = file_;
-  llvm::DIBasicType* int_type = di_->createBasicType("int", 32, llvm::dwarf::DW_ATE_signed);
-  llvm::DIDerivedType* context = di_->createPointerType(nullptr, 64);
-  llvm::DISubroutineType* type =
-      di_->createSubroutineType(di_->getOrCreateTypeArray({int_type, context}));
+  llvm::DIBasicType* ret = program.getReturnType()->isIntegerTy(64)
+                               ? di_->createBasicType("long", 64, llvm::dwarf::DW_ATE_signed)
+                               : di_->createBasicType("int", 32, llvm::dwarf::DW_ATE_signed);
+  llvm::DIDerivedType* pointer = di_->createPointerType(nullptr, 64);
+  std::vector<llvm::Metadata*> types = {ret};
+  for (size_t i = 0; i < params.size(); ++i) types.push_back(pointer);
+  llvm::DISubroutineType* type = di_->createSubroutineType(di_->getOrCreateTypeArray(types));
   llvm::DISubprogram* sp =
       di_->createFunction(file, program.getName(), program.getName(), file, line, type, line,
                           llvm::DINode::FlagPrototyped,
@@ -82,7 +86,9 @@ llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, l
   program.setSubprogram(sp);
   // The kernel refuses function BTF whose arguments have no names; BTF takes them from
   // the parameters the subprogram retains.
-  di_->createParameterVariable(sp, "ctx", 1, file, line, context, true);
+  for (size_t i = 0; i < params.size(); ++i)
+    di_->createParameterVariable(sp, params[i], static_cast<unsigned>(i + 1), file, line, pointer,
+                                 true);
   di_->finalizeSubprogram(sp);
   return llvm::DILocation::get(module_.getContext(), line, 0, sp);
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class DIBuilder;
@@ -39,7 +40,8 @@ class MapBuilder {
   llvm::GlobalVariable* Define(const MapSpec& spec);
   // Gives a program (`int f(void *ctx)`) debug info; returns the location of its first
   // line, for IRBuilder::SetCurrentDebugLocation.
-  llvm::DILocation* Describe(llvm::Function& program, unsigned line, llvm::DIFile* file = nullptr);
+  llvm::DILocation* Describe(llvm::Function& program, unsigned line, llvm::DIFile* file = nullptr,
+                             const std::vector<std::string>& params = {"ctx"});
   // A source file, with its text embedded so that BTF line info (and so the verifier's
   // log) can quote script lines.
   llvm::DIFile* SourceFile(const std::string& name, const std::string& text);
