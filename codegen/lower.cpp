@@ -81,6 +81,7 @@ void Lowering::DefineRuntimeData() {
   lost_ = RuntimeVar("__btap_lost");
   target_ = RuntimeVar("__btap_target");
   realtime_offset_ = RuntimeVar("__btap_realtime_offset");
+  cpus_ = RuntimeVar("__btap_cpus");
   // Defined at the end, once it is known whether kernel probes write records.
   output_ = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
                                      nullptr, "__btap_output_placeholder");

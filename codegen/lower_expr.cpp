@@ -530,19 +530,21 @@ Value Lowering::Zeros() {
 
 // The merged value of a statistics variable or element (user side: the interpreter
 // merges the CPUs' copies), or null when it has none.
-Value Lowering::MergedStats(ast::Expr* operand, SourceRange at) {
+Value Lowering::MergedStats(ast::Expr* operand, SourceRange at, Value bucket) {
   const GlobalInfo* g = nullptr;
   Value key = nullptr;
-  if (!frame_->user_side) {
-    Unsupported(at, "reading statistics in a kernel-side probe",
-                "; read them in begin, end, error or task-free timer probes");
-    return nullptr;
-  }
   if (!StatsPlace(operand, &g, &key)) {
     Unsupported(at, "this aggregate");
     return nullptr;
   }
-  return Helper(kMapLookup, ptr_, {g->map, key});
+  // The interpreter's lookup merges the CPUs' copies itself.
+  if (frame_->user_side) return Helper(kMapLookup, ptr_, {g->map, key});
+  Value merged = ScratchAt(TempBytes(8 * (stats::kBuckets + 1)));
+  Value count = Library("btap_stats_merge", i64_,
+                        {g->map, key, merged, b_.CreateLoad(i64_, cpus_),
+                         bucket ? bucket : b_.getInt64(-1), b_.getInt64(g->shape.Buckets())});
+  return b_.CreateSelect(b_.CreateICmpSGT(count, b_.getInt64(0)), merged,
+                         llvm::ConstantPointerNull::get(ptr_));
 }
 
 Value Lowering::StatOp(ast::StatOp* s) {
@@ -611,19 +613,21 @@ Value Lowering::HistBucket(ast::HistOp* h, ast::ArrayIndex* a) {
     Unsupported(a->range, "this histogram index");
     return nullptr;
   }
-  Value value = MergedStats(h->operand, h->range);
-  if (!value) return nullptr;
   const stats::Shape& shape = globals_[AggregateVar(h->operand)].shape;
   Value index = Expr(a->indexes[0]);
   if (!index) return nullptr;
   Check(b_.CreateICmpULT(index, b_.getInt64(shape.Buckets())),
         "histogram index out of range" + Near("operator", "[", a->range));
+  Value value = MergedStats(h->operand, h->range, index);
+  if (!value) return nullptr;
+  // The kernel's merge leaves just the asked-for bucket, in the first bucket slot.
+  Value slot_index = frame_->user_side ? index : b_.getInt64(0);
   auto* have = llvm::BasicBlock::Create(context_, "hist", frame_->fn);
   auto* done = llvm::BasicBlock::Create(context_, "bucket", frame_->fn);
   auto* from = b_.GetInsertBlock();
   b_.CreateCondBr(b_.CreateIsNotNull(value), have, done);
   b_.SetInsertPoint(have);
-  Value slot = b_.CreateGEP(i64_, value, b_.CreateAdd(index, b_.getInt64(stats::kBuckets)));
+  Value slot = b_.CreateGEP(i64_, value, b_.CreateAdd(slot_index, b_.getInt64(stats::kBuckets)));
   Value count = b_.CreateLoad(i64_, slot);
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
@@ -634,6 +638,11 @@ Value Lowering::HistBucket(ast::HistOp* h, ast::ArrayIndex* a) {
 }
 
 void Lowering::PrintHistogram(ast::HistOp* h) {
+  if (!frame_->user_side) {
+    Unsupported(h->range, "printing a histogram in a kernel-side probe",
+                "; print it in begin, end, error or task-free timer probes");
+    return;
+  }
   Value value = MergedStats(h->operand, h->range);
   if (!value) return;
   const sema::Variable* v = AggregateVar(h->operand);

@@ -339,7 +339,10 @@ class Lowering {
 
   // The merged value of a statistics variable or element (user side: the interpreter
   // merges the CPUs' copies), or null when it has none.
-  Value MergedStats(ast::Expr* operand, SourceRange at);
+  // The statistics value an operand names, merged over CPUs; null when it has no samples.
+  // In the kernel only the five aggregate slots are merged, and bucket `bucket` into the
+  // first bucket slot when one is asked for.
+  Value MergedStats(ast::Expr* operand, SourceRange at, Value bucket = nullptr);
 
   Value StatOp(ast::StatOp* s);
 
@@ -442,6 +445,7 @@ class Lowering {
   llvm::GlobalVariable* target_ = nullptr;
 
   llvm::GlobalVariable* realtime_offset_ = nullptr;
+  llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel
 
   llvm::GlobalVariable* output_ = nullptr;
 

@@ -211,6 +211,11 @@ bool Session::Load(std::string* error) {
   if (!user_->Prepare(object_, bpf_, meta_, sink, format, text, error)) return false;
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
+  // Kernel probes that read statistics merge this many per-CPU copies.
+  if (uint64_t* cpus = user_->RuntimeVariable("__btap_cpus")) {
+    int n = libbpf_num_possible_cpus();
+    *cpus = n > 0 ? static_cast<uint64_t>(n) : 1;
+  }
   return true;
 }
 

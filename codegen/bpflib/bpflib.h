@@ -8,6 +8,9 @@
 // Upper bound of every string loop: MAXSTRINGLEN can only be made smaller than this.
 #define BTAP_MAX_STRING 4096
 
+// Upper bound of loops over CPUs.
+#define BTAP_MAX_CPUS 8192
+
 // Kernel helpers the library calls, by number (linux/bpf.h's list).
 static long (*const bpf_probe_read_kernel)(void* dst, unsigned int size,
                                            const void* src) = (void*)113;
@@ -16,6 +19,8 @@ static long (*const bpf_probe_read_kernel_str)(void* dst, unsigned int size,
 static long (*const bpf_map_delete_elem)(void* map, const void* key) = (void*)3;
 static long (*const bpf_for_each_map_elem)(void* map, void* callback, void* ctx,
                                            unsigned long flags) = (void*)164;
+static void* (*const bpf_map_lookup_percpu_elem)(void* map, const void* key,
+                                                 unsigned int cpu) = (void*)195;
 static long (*const bpf_loop)(unsigned int nr_loops, void* callback, void* ctx,
                               unsigned long flags) = (void*)181;
 

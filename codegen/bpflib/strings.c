@@ -362,6 +362,38 @@ BTAP_LIB long btap_strpos_loop(const char* s, const char* needle, unsigned long 
   return st.found;
 }
 
+// Reading statistics in the kernel: every CPU's copy merged (a bpf_loop over the possible
+// CPUs). out: count, sum, min, max, sum of squares, and bucket `bucket`'s count when it
+// is in [0, buckets). Returns the count. The slots are common/stats.h's.
+struct merge_state {
+  void* map;
+  void* key;
+  long* out;
+  unsigned long bucket, buckets;
+};
+
+BTAP_CALLBACK long btap_cb_merge(unsigned long cpu, void* ctx) {
+  struct merge_state* st = ctx;
+  long* v = bpf_map_lookup_percpu_elem(st->map, st->key, (unsigned int)cpu);
+  long* out = st->out;
+  if (!v || v[0] <= 0) return 0;
+  if (out[0] == 0 || v[2] < out[2]) out[2] = v[2];
+  if (out[0] == 0 || v[3] > out[3]) out[3] = v[3];
+  out[0] += v[0];
+  out[1] += v[1];
+  out[4] += v[4];
+  if (st->bucket < st->buckets) out[5] += v[5 + st->bucket];
+  return 0;
+}
+
+BTAP_LIB long btap_stats_merge(void* map, void* key, long* out, unsigned long cpus,
+                               unsigned long bucket, unsigned long buckets) {
+  for (int i = 0; i < 6; i++) out[i] = 0;
+  struct merge_state st = {map, key, out, bucket, buckets};
+  bpf_loop(cpus < BTAP_MAX_CPUS ? cpus : BTAP_MAX_CPUS, btap_cb_merge, &st, 0);
+  return out[0];
+}
+
 // `delete array` in the kernel: every element, through bpf_for_each_map_elem.
 BTAP_CALLBACK long btap_cb_delete(void* map, void* key, void* value, void* ctx) {
   bpf_map_delete_elem(map, key);
