@@ -237,6 +237,27 @@ BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned
   return negative ? -(long)value : (long)value;
 }
 
+// One byte as %#s writes it: a C escape for quotes, backslashes and control characters
+// that have one, three octal digits for other unprintable bytes, else itself.
+static inline __attribute__((always_inline)) long escape_byte(char* dst, long pos,
+                                                             unsigned char c, unsigned long size,
+                                                             unsigned long limit) {
+  char e = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\v' ? 'v'
+         : c == '\f' ? 'f' : c == '\a' ? 'a' : c == '\b' ? 'b'
+         : c == '"' || c == '\'' || c == '\\' ? (char)c : 0;
+  if (e) {
+    pos = put(dst, pos, '\\', size, limit);
+    return put(dst, pos, e, size, limit);
+  }
+  if (c < 0x20 || c >= 0x7f) {
+    pos = put(dst, pos, '\\', size, limit);
+    pos = put(dst, pos, (char)('0' + ((c >> 6) & 7)), size, limit);
+    pos = put(dst, pos, (char)('0' + ((c >> 3) & 7)), size, limit);
+    return put(dst, pos, (char)('0' + (c & 7)), size, limit);
+  }
+  return put(dst, pos, (char)c, size, limit);
+}
+
 // `s` with C escapes for quotes, backslashes and unprintable bytes (as %#s prints it),
 // optionally between double quotes; truncated to the string limit.
 BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long size,
@@ -246,20 +267,7 @@ BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long s
   for (unsigned long i = 0; i < BTAP_MAX_STRING && i < limit; i++) {
     unsigned char c = (unsigned char)s[i & (size - 1)];
     if (!c) break;
-    char e = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\v' ? 'v'
-           : c == '\f' ? 'f' : c == '\a' ? 'a' : c == '\b' ? 'b'
-           : c == '"' || c == '\'' || c == '\\' ? (char)c : 0;
-    if (e) {
-      pos = put(dst, pos, '\\', size, limit);
-      pos = put(dst, pos, e, size, limit);
-    } else if (c < 0x20 || c >= 0x7f) {
-      pos = put(dst, pos, '\\', size, limit);
-      pos = put(dst, pos, (char)('0' + ((c >> 6) & 7)), size, limit);
-      pos = put(dst, pos, (char)('0' + ((c >> 3) & 7)), size, limit);
-      pos = put(dst, pos, (char)('0' + (c & 7)), size, limit);
-    } else {
-      pos = put(dst, pos, (char)c, size, limit);
-    }
+    pos = escape_byte(dst, pos, c, size, limit);
   }
   if (quoted) pos = put(dst, pos, '"', size, limit);
   return finish(dst, pos, size, limit);
@@ -280,21 +288,7 @@ BTAP_CALLBACK long btap_cb_escape(unsigned long i, void* ctx) {
   long pos = st->pos;
   unsigned char c = (unsigned char)st->s[i & (size - 1)];
   if (!c) return 1;
-  char e = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\v' ? 'v'
-         : c == '\f' ? 'f' : c == '\a' ? 'a' : c == '\b' ? 'b'
-         : c == '"' || c == '\'' || c == '\\' ? (char)c : 0;
-  if (e) {
-    pos = put(dst, pos, '\\', size, limit);
-    pos = put(dst, pos, e, size, limit);
-  } else if (c < 0x20 || c >= 0x7f) {
-    pos = put(dst, pos, '\\', size, limit);
-    pos = put(dst, pos, (char)('0' + ((c >> 6) & 7)), size, limit);
-    pos = put(dst, pos, (char)('0' + ((c >> 3) & 7)), size, limit);
-    pos = put(dst, pos, (char)('0' + (c & 7)), size, limit);
-  } else {
-    pos = put(dst, pos, (char)c, size, limit);
-  }
-  st->pos = pos;
+  st->pos = escape_byte(dst, pos, c, size, limit);
   return 0;
 }
 
