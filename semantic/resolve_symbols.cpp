@@ -85,7 +85,10 @@ class SymbolResolver {
     if (v->arity == -1) {
       if (arity == 0 && v->global && v->global->size) {
         e_.diags.Report(Diag::ArrayUsedAsScalar, where, {v->name});
-        e_.diags.Note(Diag::DeclaredHere, v->decl);
+        if (where.file != v->file)
+          NoteScriptGlobal(v, where);
+        else
+          e_.diags.Note(Diag::DeclaredHere, v->decl);
         return;
       }
       v->arity = arity;
@@ -105,6 +108,15 @@ class SymbolResolver {
                       {v->name, Plural(arity, "key"), Plural(v->arity, "key")});
     if (auto it = arity_origin_.find(v); it != arity_origin_.end())
       e_.diags.Note(Diag::FirstUsedHere, it->second);
+    NoteScriptGlobal(v, where);
+  }
+
+  // A library alias's variable that a script global of the same name captured (as in
+  // stap, alias bodies see the script's globals): say so, since the error is in the
+  // library's text.
+  void NoteScriptGlobal(const Variable* v, SourceRange where) {
+    if (v->kind == VarKind::Global && !v->from_tapset && where.file != v->file)
+      e_.diags.Note(Diag::ScriptGlobalCaptures, v->decl, {v->name});
   }
 
   void Use(Variable* v, bool read, bool write) {
