@@ -667,19 +667,22 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
 void Lowering::ProcessFilter(const sema::Probe& p) {
   bool end = p.spec.family == sema::Family::ProcessEnd;
   if (!end && p.spec.family != sema::Family::ProcessBegin) return;
-  if (end) {
+  Value pid_tgid = Helper(kCurrentPidTgid, i64_, {});
+  Value pid = b_.CreateLShr(pid_tgid, 32);
+  if (end && p.spec.numbers[1]) {
     Value group_dead = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
     Continue(b_.CreateICmpNE(b_.CreateAnd(group_dead, b_.getInt64(0xff)), b_.getInt64(0)),
              "process");
   }
-  Value pid_tgid = Helper(kCurrentPidTgid, i64_, {});
-  Value pid = b_.CreateLShr(pid_tgid, 32);
   if (!end && p.spec.target.empty()) {
-    // The child's side of a fork-family call (it returns 0), and a process, not a thread.
+    // The child's side of a fork-family call: it returns 0.
     Value ret = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
     Continue(b_.CreateICmpEQ(ret, b_.getInt64(0)), "child");
-    Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
   }
+  // A process, not a thread: process.begin's child, and .end where the kernel has no
+  // group_dead (there the thread group's leader leaving stands for the process's end).
+  if (!p.spec.numbers[1] && (end || p.spec.target.empty()))
+    Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
   Continue(InTargetTree(pid), "target");
   const std::string& what = p.spec.target;
   if (what.empty()) return;

@@ -348,10 +348,32 @@ BTAP_CALLBACK long btap_cb_search(unsigned long at, void* ctx) {
   return 0;
 }
 
+// strlen as a bpf_loop: an unrolled loop's early exits make every later instruction be
+// walked once per possible length by older verifiers (6.1).
+struct length_state {
+  const char* s;
+  unsigned long size;
+  long n;
+};
+
+BTAP_CALLBACK long btap_cb_length(unsigned long i, void* ctx) {
+  struct length_state* st = ctx;
+  if (st->s[i & (st->size - 1)]) return 0;
+  st->n = (long)i;
+  return 1;
+}
+
+static inline __attribute__((always_inline)) long loop_strlen(const char* s, unsigned long size,
+                                                              unsigned long limit) {
+  struct length_state st = {s, size, (long)limit};
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_length, &st, 0);
+  return st.n;
+}
+
 BTAP_LIB long btap_strpos_loop(const char* s, const char* needle, unsigned long size,
                                unsigned long limit) {
-  struct search_state st = {s, needle, btap_strlen(s, limit), btap_strlen(needle, limit), size,
-                            -1};
+  struct search_state st = {s, needle, loop_strlen(s, size, limit),
+                            loop_strlen(needle, size, limit), size, -1};
   bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_search, &st, 0);
   return st.found;
 }

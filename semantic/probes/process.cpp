@@ -1,6 +1,7 @@
 // process("path") probes: functions, statements and SDT marks of a user program
 // (uprobes, with DWARF in a later pass), and process begin/end (task lifecycle).
 #include "semantic/probe_family.h"
+#include "semantic/tracepoints.h"
 
 namespace btap::sema {
 namespace {
@@ -40,6 +41,15 @@ class Process : public ProbeFamily {
     const PointPart& what = parts.size() > 2 && parts[1].name == "provider" ? parts[2] : parts[1];
     if (what.name == "begin" || what.name == "end") {
       spec.family = what.name == "begin" ? Family::ProcessBegin : Family::ProcessEnd;
+      // Whether sched_process_exit tells that the last thread is leaving (`group_dead`,
+      // kernels from 6.6 or so): numbers[1] = 1. Older ones fire .end when the thread
+      // group's leader exits.
+      if (spec.family == Family::ProcessEnd && !ctx.listing) {
+        const TracepointCatalog& catalog = ctx.tracepoints();
+        for (const Tracepoint* tp : catalog.Match("sched:sched_process_exit"))
+          if (const std::vector<TracepointArg>* args = catalog.Args(*tp))
+            for (const TracepointArg& a : *args) spec.numbers[1] |= a.name == "group_dead";
+      }
       out.push_back(std::move(spec));
       return;
     }
