@@ -445,9 +445,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       type, syscall ? llvm::GlobalValue::InternalLinkage : llvm::GlobalValue::ExternalLinkage,
       mp.program, module_);
   if (syscall) {
-    // Inlined into the dispatcher (a program may have at most 256 subprograms, and
-    // `syscall.*` has a body per call); the verifier walks each case on its own path.
-    fn->addFnAttr(llvm::Attribute::AlwaysInline);
+    // Inlined into the dispatcher, or called (EmitSyscallDispatch decides).
     if (child_begin)
       for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
     else
@@ -534,21 +532,40 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
 // @entry(expr) in a syscall return probe: a body on the call's entry evaluates each
 // expression and keeps the values by thread in an LRU map; the return body takes them
 // (zeros when the entry was not seen, as for a call in flight when the script started).
-Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
+// One LRU map holds them for every probe: a thread is in one call at a time, and the key
+// is (probe, thread).
+Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   EntryValues out;
+  if (p.spec.family != sema::Family::Syscall || !p.spec.is_return) return out;
   ast::WalkTree(p.body, [&](ast::Node* n) {
     auto* e = ast::As<ast::Entry>(n);
     if (!e || out.offsets.count(e)) return;
     out.offsets[e] = out.size;
     out.size += e->operand->type == Type::String ? slot_ : 8;
   });
+  return out;
+}
+
+Value Lowering::EntryKey(const sema::Probe& p) {
+  Value key = Alloca(i64_);
+  Value tid = b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
+  b_.CreateStore(b_.CreateOr(tid, b_.getInt64(static_cast<int64_t>(p.order) << 32)), key);
+  return key;
+}
+
+Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
+  EntryValues out = EntryLayout(p);
   if (out.offsets.empty()) return out;
-  out.map = maps_.Define(
-      {UniqueName("btap_entry_" + std::to_string(p.order)), kMapLruHash, 8192, 8, out.size});
+  if (!entry_map_) {
+    uint32_t largest = 0;
+    for (const sema::Probe* q : program_.probes) largest = std::max(largest, EntryLayout(*q).size);
+    entry_map_ = maps_.Define({"btap_entry", kMapLruHash, 16384, 8, largest});
+    entry_size_ = largest;
+  }
+  out.map = entry_map_;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
                                     UniqueName("entry_" + std::to_string(p.order)), module_);
-  fn->addFnAttr(llvm::Attribute::AlwaysInline);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   unsigned line = p.decl ? sm_.file(p.decl->range.file).Locate(p.decl->range.begin).line : 1;
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, FileFor(p.file)));
@@ -558,7 +575,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   Scope scope;
   frame.scopes.push_back(&scope);
   for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
-  Value values = ScratchAt(TempBytes(out.size));
+  Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
   for (const auto& [e, offset] : out.offsets) {
     Value v = Expr(e->operand);
     if (!v) continue;
@@ -568,9 +585,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
     else
       b_.CreateStore(v, at);
   }
-  Value key = Alloca(i64_);
-  b_.CreateStore(b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff)), key);
-  Helper(kMapUpdate, i64_, {out.map, key, values, b_.getInt64(kAny)});
+  Helper(kMapUpdate, i64_, {out.map, EntryKey(p), values, b_.getInt64(kAny)});
   FinishFrame(frame, has_scratch);
   syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
   return out;
@@ -580,8 +595,7 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   Value values = ScratchAt(TempBytes(entries.size));
   for (uint32_t at = 0; at < entries.size; at += 8)
     b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), values, at));
-  Value key = Alloca(i64_);
-  b_.CreateStore(b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff)), key);
+  Value key = EntryKey(*frame_->probe);
   Value saved = Helper(kMapLookup, ptr_, {entries.map, key});
   auto* found = llvm::BasicBlock::Create(context_, "entry_saved", frame_->fn);
   auto* after = llvm::BasicBlock::Create(context_, "entry_loaded", frame_->fn);
@@ -595,16 +609,72 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   frame_->entry_offsets = &entries.offsets;
 }
 
-// One program on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch on
-// the number (LLVM makes it a binary search) calls the bodies for that call, and the
-// bodies for every call run too, each in script order.
+// The programs on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch
+// on the number (LLVM makes it a binary search) calls the bodies for that call, and the
+// bodies for every call run too, each in script order. A few bodies are inlined. Many
+// (`syscall.*` has one per call) become subprograms, since one program's jumps reach at
+// most 32K instructions; and as a program may have 256 subprograms, they are spread over
+// programs of kBodiesPerProgram, attached in order.
 void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies) {
+  constexpr size_t kInlineBodies = 32, kBodiesPerProgram = 128;
+  constexpr uint64_t kWeightPerProgram = 500000;  // of the verifier's 1M instructions
+  constexpr uint64_t kInlineWeight = 100000;      // well inside 32K-instruction jumps
+  std::set<llvm::Function*> distinct;
+  for (const SyscallBody& body : bodies) distinct.insert(body.fn);
+  uint64_t total = 0;
+  for (llvm::Function* fn : distinct) total += VerifierWeight(*fn);
+  // Small bodies stay inlined even when there are many (`syscall.* { n[name]++ }`): one
+  // program, no calls.
+  bool inline_bodies = distinct.size() <= kInlineBodies || total <= kInlineWeight;
+  for (llvm::Function* fn : distinct)
+    fn->addFnAttr(inline_bodies ? llvm::Attribute::AlwaysInline : llvm::Attribute::NoInline);
+  std::vector<SyscallBody> chunk;
+  std::set<llvm::Function*> in_chunk;
+  uint64_t weight = 0;
+  int part = 0;
+  for (size_t i = 0; i <= bodies.size(); ++i) {
+    bool fresh = i < bodies.size() && !in_chunk.count(bodies[i].fn);
+    uint64_t more = fresh ? VerifierWeight(*bodies[i].fn) : 0;
+    bool full = fresh && !inline_bodies && !chunk.empty() &&
+                (in_chunk.size() == kBodiesPerProgram || weight + more > kWeightPerProgram);
+    if (i == bodies.size() || full) {
+      EmitSyscallProgram(is_return, chunk, part++);
+      chunk.clear();
+      in_chunk.clear();
+      weight = 0;
+      if (i == bodies.size()) break;
+    }
+    chunk.push_back(bodies[i]);
+    in_chunk.insert(bodies[i].fn);
+    weight += more;
+  }
+}
+
+// A rough guess of the instructions the verifier walks for one body: its own, and for
+// each runtime-library loop the rounds it checks (escaping: tens of thousands).
+uint64_t Lowering::VerifierWeight(const llvm::Function& fn) {
+  uint64_t weight = 0;
+  for (const llvm::BasicBlock& block : fn)
+    for (const llvm::Instruction& insn : block) {
+      weight += 4;
+      auto* call = llvm::dyn_cast<llvm::CallInst>(&insn);
+      const llvm::Function* callee = call ? call->getCalledFunction() : nullptr;
+      if (!callee) continue;
+      llvm::StringRef name = callee->getName();
+      weight += name.endswith("_loop") ? 60000 : name.startswith("btap_") ? 4000 : 0;
+    }
+  return weight;
+}
+
+void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies,
+                                  int part) {
   meta::Probe mp;
   mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
   mp.target = is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
   mp.point = std::string(is_return ? "syscall return" : "syscall") + " dispatch (" +
              std::to_string(bodies.size()) + " probes)";
-  mp.program = is_return ? "syscall_exit" : "syscall_enter";
+  mp.program = std::string(is_return ? "syscall_exit" : "syscall_enter") +
+               (part ? "_" + std::to_string(part + 1) : "");
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, mp.program, module_);
   fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
@@ -705,7 +775,6 @@ void Lowering::TrackTargetTree() {
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage, "track_target_tree",
                                     module_);
-  fn->addFnAttr(llvm::Attribute::AlwaysInline);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
   Frame frame;

@@ -186,7 +186,11 @@ class Lowering {
     std::map<const ast::Entry*, uint32_t> offsets;  // into the saved values
     uint32_t size = 0;
   };
+  EntryValues EntryLayout(const sema::Probe& p);
+  Value EntryKey(const sema::Probe& p);
   EntryValues SaveEntryValues(const sema::Probe& p);
+  llvm::GlobalVariable* entry_map_ = nullptr;
+  uint32_t entry_size_ = 0;
   void LoadEntryValues(const EntryValues& entries);
   Value EntryValue(ast::Entry* e);
 
@@ -197,6 +201,8 @@ class Lowering {
     int64_t nr;  // -1: every call
   };
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
+  void EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies, int part);
+  static uint64_t VerifierWeight(const llvm::Function& fn);
   Value SyscallVar(const sema::TargetArg& arg);
 
   // -c/-x and process probes: the target's process tree, kept in a map by a body on the
