@@ -541,6 +541,7 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
     auto* e = ast::As<ast::Entry>(n);
     if (!e || out.offsets.count(e)) return;
     out.offsets[e] = out.size;
+    out.order.push_back(e);
     out.size += e->operand->type == Type::String ? slot_ : 8;
   });
   return out;
@@ -576,10 +577,10 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   frame.scopes.push_back(&scope);
   for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
   Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
-  for (const auto& [e, offset] : out.offsets) {
+  for (const ast::Entry* e : out.order) {            // in the script's order, deterministic
     Value v = Expr(e->operand);
     if (!v) continue;
-    Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), values, offset);
+    Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), values, out.offsets.at(e));
     if (e->operand->type == Type::String)
       CopyString(at, v);
     else
@@ -616,16 +617,16 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
 // most 32K instructions; and as a program may have 256 subprograms, they are spread over
 // programs of kBodiesPerProgram, attached in order.
 void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies) {
-  constexpr size_t kInlineBodies = 32, kBodiesPerProgram = 128;
+  constexpr size_t kBodiesPerProgram = 128;
   constexpr uint64_t kWeightPerProgram = 500000;  // of the verifier's 1M instructions
   constexpr uint64_t kInlineWeight = 100000;      // well inside 32K-instruction jumps
   std::set<llvm::Function*> distinct;
   for (const SyscallBody& body : bodies) distinct.insert(body.fn);
-  uint64_t total = 0;
-  for (llvm::Function* fn : distinct) total += VerifierWeight(*fn);
+  uint64_t total = 0;  // by call site: a body may be called for several numbers
+  for (const SyscallBody& body : bodies) total += VerifierWeight(*body.fn);
   // Small bodies stay inlined even when there are many (`syscall.* { n[name]++ }`): one
   // program, no calls.
-  bool inline_bodies = distinct.size() <= kInlineBodies || total <= kInlineWeight;
+  bool inline_bodies = total <= kInlineWeight;
   for (llvm::Function* fn : distinct)
     fn->addFnAttr(inline_bodies ? llvm::Attribute::AlwaysInline : llvm::Attribute::NoInline);
   std::vector<SyscallBody> chunk;

@@ -471,6 +471,10 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   };
   for (const auto& [var, storage] : outer.vars)
     if (Value at = rebase(storage)) scope.vars[var] = at;
+  if (parent.entry_offsets) {  // @entry values of a syscall return probe
+    frame.entry_values = rebase(parent.entry_values);
+    frame.entry_offsets = frame.entry_values ? parent.entry_offsets : nullptr;
+  }
   if (outer.function) {
     scope.function = outer.function;
     scope.result = rebase(outer.result);

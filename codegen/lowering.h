@@ -184,6 +184,7 @@ class Lowering {
   struct EntryValues {
     llvm::GlobalVariable* map = nullptr;
     std::map<const ast::Entry*, uint32_t> offsets;  // into the saved values
+    std::vector<const ast::Entry*> order;           // as they appear
     uint32_t size = 0;
   };
   EntryValues EntryLayout(const sema::Probe& p);

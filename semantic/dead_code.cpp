@@ -94,9 +94,18 @@ class DeadAssignments {
 
   bool Prune(ast::Node* root) {
     bool changed = false;
+    // Under `try`, a value that can fail (a division, a memory read) must stay: its
+    // error is what the `catch` is for.
+    std::set<const ast::Block*> guarded;
+    ast::WalkTree(root, [&](ast::Node* n) {
+      if (auto* t = ast::As<ast::TryCatch>(n))
+        ast::WalkTree(t->body, [&](ast::Node* m) {
+          if (auto* b = ast::As<ast::Block>(m)) guarded.insert(b);
+        });
+    });
     ast::WalkTree(root, [&](ast::Node* n) {
       auto* block = ast::As<ast::Block>(n);
-      if (!block) return;
+      if (!block || guarded.count(block)) return;
       size_t kept = 0;
       for (ast::Stmt* st : block->statements) {
         if (Dead(st)) {
@@ -124,7 +133,7 @@ class DeadAssignments {
     ast::WalkTree(root, [&](ast::Node* n) {
       if (!pure) return;
       if (ast::Is<ast::PreCrement>(n) || ast::Is<ast::PostCrement>(n) || ast::Is<ast::Delete>(n) ||
-          ast::Is<ast::EmbeddedExpr>(n)) {
+          ast::Is<ast::EmbeddedExpr>(n) || ast::Is<ast::Next>(n)) {
         pure = false;
       } else if (auto* a = ast::As<ast::Assign>(n)) {
         auto* s = ast::As<ast::Symbol>(a->lhs);

@@ -22,8 +22,11 @@ class SyscallProbes : public ProbeFamily {
     const Syscall* call =
         nr >= 0 && nr <= table.max_nr() ? table.ByNumber(static_cast<int>(nr)) : nullptr;
     if (nr != -1 && !call) {
-      ctx.diags.Report(Diag::ProbeParameter, parts[0].range,
-                       {"this kernel has no system call number " + std::to_string(nr)});
+      ctx.diags.Report(
+          Diag::ProbeParameter, parts[0].range,
+          {table.error().empty()
+               ? "this kernel has no system call number " + std::to_string(nr)
+               : "syscall probes need this kernel's system-call numbers: " + table.error()});
       return;
     }
     ProbeSpec spec;
