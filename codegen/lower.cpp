@@ -420,6 +420,13 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       break;
     case sema::Family::Syscall:
       break;  // a body; EmitSyscallDispatch makes the program
+    case sema::Family::ProcessFunction:
+    case sema::Family::ProcessStatement:
+    case sema::Family::ProcessMark:
+      section = p.spec.is_return ? "uretprobe" : "uprobe";
+      mp.family = static_cast<uint8_t>(p.spec.is_return ? meta::ProbeKind::Uretprobe
+                                                        : meta::ProbeKind::Uprobe);
+      break;
     default:
       Unsupported(
           p.decl ? p.decl->range : SourceRange{},
@@ -438,7 +445,8 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (mp.user_side) section += "/" + mp.program;
 
   EntryValues entries;  // before this handler's function: it has its own
-  if (p.spec.family == sema::Family::Syscall && p.spec.is_return) entries = SaveEntryValues(p);
+  if ((p.spec.family == sema::Family::Syscall || UserProbe(&p)) && p.spec.is_return)
+    entries = SaveEntryValues(p);
 
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(
@@ -469,6 +477,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
   if (entries.map) LoadEntryValues(entries);
   ProcessFilter(p);
+  UserProbeFilter(p);
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   FinishFrame(frame, has_scratch);
@@ -536,7 +545,8 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
 // is (probe, thread).
 Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   EntryValues out;
-  if (p.spec.family != sema::Family::Syscall || !p.spec.is_return) return out;
+  bool returns = p.spec.family == sema::Family::Syscall || UserProbe(&p);
+  if (!returns || !p.spec.is_return) return out;
   ast::WalkTree(p.body, [&](ast::Node* n) {
     auto* e = ast::As<ast::Entry>(n);
     if (!e || out.offsets.count(e)) return;
@@ -547,10 +557,15 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   return out;
 }
 
-Value Lowering::EntryKey(const sema::Probe& p) {
+// Keys: (probe, nesting depth, thread); depth kDepthSlot holds the thread's depth, so a
+// recursive function's returns find their own call's values.
+constexpr int64_t kDepthSlot = 0xffff;
+
+Value Lowering::EntryKey(const sema::Probe& p, Value depth) {
   Value key = Alloca(i64_);
   Value tid = b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
-  b_.CreateStore(b_.CreateOr(tid, b_.getInt64(static_cast<int64_t>(p.order) << 32)), key);
+  Value k = b_.CreateOr(tid, b_.CreateShl(depth, 32));
+  b_.CreateStore(b_.CreateOr(k, b_.getInt64(static_cast<int64_t>(p.order) << 48)), key);
   return key;
 }
 
@@ -565,8 +580,11 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   }
   out.map = entry_map_;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
-                                    UniqueName("entry_" + std::to_string(p.order)), module_);
+  bool user = UserProbe(&p);
+  std::string name = UniqueName("entry_" + std::to_string(p.order));
+  auto* fn = llvm::Function::Create(
+      type, user ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage, name,
+      module_);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   unsigned line = p.decl ? sm_.file(p.decl->range.file).Locate(p.decl->range.begin).line : 1;
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, FileFor(p.file)));
@@ -576,6 +594,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   Scope scope;
   frame.scopes.push_back(&scope);
   for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
+  UserProbeFilter(p);
   Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
   for (const ast::Entry* e : out.order) {            // in the script's order, deterministic
     Value v = Expr(e->operand);
@@ -586,9 +605,29 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
     else
       b_.CreateStore(v, at);
   }
-  Helper(kMapUpdate, i64_, {out.map, EntryKey(p), values, b_.getInt64(kAny)});
+  Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
+  Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
+  Value depth = b_.CreateSelect(b_.CreateIsNull(counter), b_.getInt64(0),
+                                b_.CreateLoad(i64_, counter));
+  Continue(b_.CreateICmpULT(depth, b_.getInt64(kDepthSlot - 1)), "depth");
+  Helper(kMapUpdate, i64_, {out.map, EntryKey(p, depth), values, b_.getInt64(kAny)});
+  b_.CreateStore(b_.CreateAdd(depth, b_.getInt64(1)), values);
+  Helper(kMapUpdate, i64_, {out.map, depth_key, values, b_.getInt64(kAny)});
   FinishFrame(frame, has_scratch);
-  syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
+  if (!user) {
+    syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
+    return out;
+  }
+  // A uprobe after the function's prologue, where its parameters are in place.
+  fn->setSection("uprobe");
+  meta::Probe mp;
+  mp.program = name;
+  mp.point = p.spec.point + " (@entry values)";
+  mp.family = static_cast<uint8_t>(meta::ProbeKind::Uprobe);
+  mp.target = p.spec.target;
+  mp.numbers[0] = static_cast<int64_t>(p.spec.call_offset);
+  mp.numbers[2] = p.spec.numbers[2];
+  meta_.probes.push_back(std::move(mp));
   return out;
 }
 
@@ -596,11 +635,21 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   Value values = ScratchAt(TempBytes(entries.size));
   for (uint32_t at = 0; at < entries.size; at += 8)
     b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), values, at));
-  Value key = EntryKey(*frame_->probe);
-  Value saved = Helper(kMapLookup, ptr_, {entries.map, key});
+  const sema::Probe& p = *frame_->probe;
+  Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
+  Value counter = Helper(kMapLookup, ptr_, {entries.map, depth_key});
+  auto* nested = llvm::BasicBlock::Create(context_, "entry_nested", frame_->fn);
   auto* found = llvm::BasicBlock::Create(context_, "entry_saved", frame_->fn);
   auto* after = llvm::BasicBlock::Create(context_, "entry_loaded", frame_->fn);
-  b_.CreateCondBr(b_.CreateIsNotNull(saved), found, after);
+  b_.CreateCondBr(b_.CreateIsNotNull(counter), nested, after);
+  b_.SetInsertPoint(nested);
+  Value depth = b_.CreateLoad(i64_, counter);
+  Value inside = b_.CreateICmpSGT(depth, b_.getInt64(0));
+  Value below = b_.CreateSelect(inside, b_.CreateSub(depth, b_.getInt64(1)), b_.getInt64(0));
+  b_.CreateStore(below, counter);
+  Value key = EntryKey(p, below);
+  Value saved = Helper(kMapLookup, ptr_, {entries.map, key});
+  b_.CreateCondBr(b_.CreateAnd(inside, b_.CreateIsNotNull(saved)), found, after);
   b_.SetInsertPoint(found);
   Helper(kProbeReadKernel, i64_, {values, b_.getInt32(entries.size), saved});
   Helper(kMapDelete, i64_, {entries.map, key});
@@ -766,6 +815,15 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   Helper(kCurrentComm, i64_, {comm, b_.getInt32(16)});
   Value same = Library("btap_strcmp", i64_, {comm, Literal(name), b_.getInt64(16)});
   Continue(b_.CreateICmpEQ(same, b_.getInt64(0)), "program");
+}
+
+// Uprobes fire in every process that runs the probed code: those of process(PID) only in
+// that process, and with -c/-x only in the target's tree.
+void Lowering::UserProbeFilter(const sema::Probe& p) {
+  if (!UserProbe(&p)) return;
+  Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+  if (p.spec.numbers[2]) Continue(b_.CreateICmpEQ(pid, b_.getInt64(p.spec.numbers[2])), "pid");
+  Continue(InTargetTree(pid), "target");
 }
 
 // The map of the target's descendants (pid → 1), and the body that fills it: on a new

@@ -211,6 +211,19 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::pp:
       return Literal(frame_->probe->spec.point);
+    case Intrinsic::ppfunc:
+    case Intrinsic::probefunc: {
+      // The function in the probe point: `function("NAME@…")` or `statement("NAME@…")`.
+      const sema::ProbeSpec& spec = frame_->probe->spec;
+      if (which == Intrinsic::probefunc && !spec.function.empty()) return Literal(spec.function);
+      std::string name;
+      for (std::string_view key : {"function(\"", "statement(\""})
+        if (size_t at = spec.point.find(key); at != std::string::npos && name.empty()) {
+          name = spec.point.substr(at + key.size());
+          name = name.substr(0, name.find_first_of("@\""));
+        }
+      return Literal(name);
+    }
     case Intrinsic::is_return:
       return b_.getInt64(frame_->probe->spec.is_return ? 1 : 0);
     case Intrinsic::ktime_get_ns:

@@ -155,6 +155,16 @@ Value Lowering::ExprInner(ast::Expr* e) {
     }
     case Kind::TargetSymbol:
       return TargetVar(static_cast<ast::TargetSymbol*>(e));
+    case Kind::Cast:
+    case Kind::AtVar:
+    case Kind::Autocast:
+      if (auto* t = static_cast<ast::TargetBase*>(e); t->lowered) return Expr(t->lowered);
+      Unsupported(e->range, "this target expression", " outside user-space probes");
+      return nullptr;
+    case Kind::Register:
+      return UserRegister(static_cast<ast::Register*>(e));
+    case Kind::Deref:
+      return UserDeref(static_cast<ast::Deref*>(e));
     case Kind::Defined: {
       auto* d = static_cast<ast::Defined*>(e);
       if (d->known >= 0) return b_.getInt64(d->known);
@@ -346,6 +356,7 @@ Value Lowering::Assign(ast::Assign* a) {
 }
 
 Value Lowering::TargetVar(ast::TargetSymbol* t) {
+  if (t->lowered) return Expr(t->lowered);
   const sema::Probe* probe = frame_->probe;
   if (!t->components.empty() || t->addressof) {
     Unsupported(t->range, "member access, indexing and `&` on target variables",
@@ -398,11 +409,75 @@ Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   return Extend(b_.CreateLoad(i64_, tmp), arg.size, arg.is_signed);
 }
 
+bool Lowering::UserProbe(const sema::Probe* p) const {
+  if (!p) return false;
+  sema::Family f = p->spec.family;
+  return f == sema::Family::ProcessFunction || f == sema::Family::ProcessStatement ||
+         f == sema::Family::ProcessMark;
+}
+
+// A register of the probed user task, by DWARF number (x86-64), from the pt_regs that
+// uprobes pass; or the probed object's load bias: the run-time address of the probe (the
+// instruction pointer at a uprobe, the function's address at a uretprobe) less its
+// link-time address.
+Value Lowering::UserRegister(ast::Register* r) {
+  // pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
+  static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
+                                     64, 56, 48, 24,  16,  8,   0,  128};
+  if (!r->user || !frame_->ctx || !UserProbe(frame_->probe)) {
+    Unsupported(r->range, r->user ? "user registers outside process probes" : "`@kregister`");
+    return nullptr;
+  }
+  const sema::ProbeSpec& spec = frame_->probe->spec;
+  auto reg = [&](int offset) {
+    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset));
+  };
+  if (r->load_bias) {
+    if (frame_->at_entry) return b_.CreateSub(reg(128), b_.getInt64(static_cast<int64_t>(spec.call_address)));
+    if (spec.is_return)
+      return b_.CreateSub(Helper(kGetFuncIp, i64_, {frame_->ctx}),
+                          b_.getInt64(static_cast<int64_t>(spec.address)));
+    return b_.CreateSub(reg(128), b_.getInt64(static_cast<int64_t>(spec.address)));
+  }
+  if (r->regno < 0 || r->regno >= static_cast<int64_t>(std::size(kOffsets))) {
+    Unsupported(r->range, "DWARF register " + std::to_string(r->regno));
+    return nullptr;
+  }
+  return reg(kOffsets[r->regno]);
+}
+
+// @uderef(size, address): user memory of the probed task; a fault is stap's run-time error.
+Value Lowering::UserDeref(ast::Deref* d) {
+  if (!d->user || !frame_->ctx || frame_->user_side) {
+    Unsupported(d->range, d->user ? "reading user memory here" : "`@kderef`");
+    return nullptr;
+  }
+  if (d->size != 1 && d->size != 2 && d->size != 4 && d->size != 8) {
+    Unsupported(d->range, "a read of " + std::to_string(d->size) + " bytes");
+    return nullptr;
+  }
+  Value address = Expr(d->address);
+  if (!address) return nullptr;
+  Value buf = Alloca(i64_);
+  b_.CreateStore(b_.getInt64(0), buf);
+  Value rc = Helper(kProbeReadUser, i64_,
+                    {buf, b_.getInt32(static_cast<uint32_t>(d->size)), b_.CreateIntToPtr(address, ptr_)});
+  std::string_view text = sm_.file(d->range.file).text();
+  std::string_view token = d->range.valid() ? text.substr(d->range.begin, d->range.end - d->range.begin)
+                                            : std::string_view("@uderef");
+  size_t name = token.find_first_not_of('$');
+  token = token.substr(0, token.find_first_of("-[.$", name == std::string_view::npos ? 0 : name));
+  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+              "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", token, d->range)),
+              {address});
+  return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(d->size), d->is_signed);
+}
+
 Value Lowering::EntryValue(ast::Entry* e) {
   if (frame_->at_entry) return Expr(e->operand);  // nested: already at the entry
   const auto* offsets = frame_->entry_offsets;
   if (!offsets || !offsets->count(e)) {
-    Unsupported(e->range, "`@entry` here", "; it works in syscall return probes");
+    Unsupported(e->range, "`@entry` here", "; it works in return probes");
     return nullptr;
   }
   Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->entry_values, offsets->at(e));

@@ -55,6 +55,7 @@ enum HelperId : int64_t {
   kJiffies64 = 118,
   kRingbufOutput = 130,
   kForEachMapElem = 164,
+  kGetFuncIp = 173,
 };
 
 constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
@@ -188,7 +189,7 @@ class Lowering {
     uint32_t size = 0;
   };
   EntryValues EntryLayout(const sema::Probe& p);
-  Value EntryKey(const sema::Probe& p);
+  Value EntryKey(const sema::Probe& p, Value depth);
   EntryValues SaveEntryValues(const sema::Probe& p);
   llvm::GlobalVariable* entry_map_ = nullptr;
   uint32_t entry_size_ = 0;
@@ -328,6 +329,10 @@ class Lowering {
   Value Assign(ast::Assign* a);
 
   Value TargetVar(ast::TargetSymbol* t);
+  Value UserRegister(ast::Register* r);
+  Value UserDeref(ast::Deref* d);
+  bool UserProbe(const sema::Probe* p) const;
+  void UserProbeFilter(const sema::Probe& p);
 
   Value Extend(Value v, uint32_t size, bool is_signed);
 

@@ -165,6 +165,9 @@ struct TargetBase : Expr {
   std::span<TargetComponent> components;
   uint32_t components_capacity = 0;  // arena room behind `components`, for appending
   bool addressof = false;
+  // Pass 2 (user-space probes): the same value written with registers, user memory
+  // reads and calls, which later passes use instead (walks visit it, not the parts).
+  Expr* lowered = nullptr;
 };
 
 #define BTAP_TARGET(name)    \
@@ -216,14 +219,16 @@ BTAP_NODE(Perf, Expr)
 std::string_view counter;
 }
 ;
-BTAP_NODE(Register, Expr)  // @kregister(n) / @uregister(n)
+BTAP_NODE(Register, Expr)  // @kregister(n) / @uregister(n): n is the DWARF register number
 bool user = false;
 int64_t regno = 0;
+bool load_bias = false;  // pass 2: where the probed object was loaded (run-time - link-time)
 }
 ;
 BTAP_NODE(Deref, Expr)  // @kderef(size, addr) / @uderef(size, addr)
 bool user = false;
 int64_t size = 0;
+bool is_signed = false;  // pass 2's reads of signed C values
 Expr* address = nullptr;
 }
 ;

@@ -74,11 +74,14 @@ void ForEachChild(Node* n, F&& f) {
       return visit(static_cast<ArrayIn*>(n)->index);
     case Kind::TargetSymbol:
     case Kind::AtVar:
+      if (auto* t = static_cast<TargetBase*>(n); t->lowered) return visit(t->lowered);
       return components(static_cast<TargetBase*>(n));
     case Kind::Cast:
+      if (auto* t = static_cast<TargetBase*>(n); t->lowered) return visit(t->lowered);
       visit(static_cast<Cast*>(n)->operand);
       return components(static_cast<TargetBase*>(n));
     case Kind::Autocast:
+      if (auto* t = static_cast<TargetBase*>(n); t->lowered) return visit(t->lowered);
       visit(static_cast<Autocast*>(n)->operand);
       return components(static_cast<TargetBase*>(n));
     case Kind::Defined:

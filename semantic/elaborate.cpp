@@ -3,6 +3,7 @@
 #include "semantic/elaborate.h"
 
 #include "semantic/elab.h"
+#include "semantic/target_vars.h"
 #include "semantic/intrinsics.h"
 
 namespace btap::sema {
@@ -31,7 +32,7 @@ struct Pass {
 
 const std::vector<Pass>& Passes() {
   static const std::vector<Pass> passes = {
-      {{"probes"}, ResolveProbes}, {{"symbols"}, ResolveSymbols},  {{"recursion"}, CheckRecursion},
+      {{"probes"}, ResolveProbes}, {{"target variables"}, LowerTargets}, {{"symbols"}, ResolveSymbols},  {{"recursion"}, CheckRecursion},
       {{"types"}, InferTypes},     {{"dead code"}, ElideDeadCode},
   };
   return passes;
@@ -177,8 +178,13 @@ Variable* Elab::FindGlobal(std::string_view name, FileId from) {
 // a probe needs them.
 void GatherKernelFacts(Elab& e) {
   bool process = false, parent = false;
-  for (const Probe* p : e.program.probes)
-    process |= p->spec.family == Family::ProcessBegin || p->spec.family == Family::ProcessEnd;
+  for (const Probe* p : e.program.probes) {
+    Family f = p->spec.family;
+    process |= f == Family::ProcessBegin || f == Family::ProcessEnd;
+    // Uprobes follow a -c/-x target's children only when there is a target.
+    process |= e.options.has_target && (f == Family::ProcessFunction ||
+                                        f == Family::ProcessStatement || f == Family::ProcessMark);
+  }
   for (const Function* f : e.program.functions)
     parent |= f->intrinsic >= 0 && Intrinsics()[f->intrinsic].name == "ppid";
   if (!process && !parent) return;

@@ -21,6 +21,7 @@ struct ElaborateOptions {
   bool listing = false;          // -l/-L: wildcards over probe arguments, no elision
   bool list_variables = true;    // -l leaves out $vars (no BTF needed)
   bool report_elisions = false;  // -v: warn about each unused function and global, as stap
+  bool has_target = false;       // -c/-x: process probes follow the target's process tree
 };
 
 struct ElaborateInput {

@@ -220,6 +220,7 @@ class TypeInference {
       case Kind::AtVar:
       case Kind::Autocast: {
         auto* t = static_cast<ast::TargetBase*>(e);
+        if (t->lowered) return Set(e, Infer(t->lowered, want));
         for (ast::TargetComponent& c : t->components)
           if (c.index) Expect(c.index, Type::Long);
         if (auto* c = ast::As<ast::Cast>(e)) Expect(c->operand, Type::Long);

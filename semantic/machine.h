@@ -7,6 +7,7 @@
 
 #include "semantic/syscalls.h"
 #include "semantic/tracepoints.h"
+#include "semantic/user_binary.h"
 
 namespace btap::sema {
 
@@ -25,6 +26,7 @@ class Machine {
     if (!task_offsets_) task_offsets_ = std::make_unique<TaskOffsets>(LoadTaskOffsets());
     return *task_offsets_;
   }
+  BinaryCache& binaries() { return binaries_; }
   const SyscallTable& syscalls() {
     if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
     return *syscalls_;
@@ -36,6 +38,7 @@ class Machine {
   std::unique_ptr<TracepointCatalog> tracepoints_;
   std::unique_ptr<SyscallTable> syscalls_;
   std::unique_ptr<TaskOffsets> task_offsets_;
+  BinaryCache binaries_;
 };
 
 }  // namespace btap::sema

@@ -16,6 +16,7 @@ namespace btap::sema {
 
 class TracepointCatalog;
 class SyscallTable;
+class BinaryCache;
 
 enum class ArgKind : uint8_t { None, Number, String };
 
@@ -47,6 +48,8 @@ struct ResolveContext {
   DiagnosticSink& diags;
   std::function<const TracepointCatalog&()> tracepoints;
   std::function<const SyscallTable&()> syscalls;
+  BinaryCache* binaries = nullptr;  // user programs (process probes)
+  bool optional = false;            // the point is optional (`?`): no match is no error
   bool listing = false;          // -l/-L: wildcards over arguments are allowed
   bool target_variables = true;  // false for -l: $vars are not shown
 };

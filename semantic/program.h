@@ -101,6 +101,14 @@ struct ProbeSpec {
   bool target_vars_later = false;  // $vars resolved by a later pass (debug info)
   bool args_from_format = false;   // tracepoint $vars are tracefs record fields, not BTF args
   std::vector<TargetArg> args;
+  // process(...) function, statement and mark probes: the probe's link-time address in
+  // the object `target`, the DWARF function it is in (0: known from the symbol table
+  // only), and for SDT marks the note's provider, name and argument spec.
+  uint64_t address = 0;
+  uint64_t die = 0;
+  uint64_t call_address = 0;  // return probes: where their @entry values are taken
+  uint64_t call_offset = 0;   // (after the prologue) and its file offset
+  std::string sdt_provider, sdt_name, sdt_args;
 };
 
 struct Probe {

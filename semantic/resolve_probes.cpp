@@ -68,7 +68,7 @@ class ProbeResolver {
       return true;
     }
     if (MatchAliases(parts, exp, depth, out)) return true;
-    if (MatchFamilies(parts, exp, out)) return true;
+    if (MatchFamilies(parts, optional, exp, out)) return true;
     if (!optional) ReportMismatch(parts);
     return false;
   }
@@ -134,7 +134,7 @@ class ProbeResolver {
     return true;
   }
 
-  bool MatchFamilies(const std::vector<PointPart>& parts, const Expansion& exp,
+  bool MatchFamilies(const std::vector<PointPart>& parts, bool optional, const Expansion& exp,
                      std::vector<Resolved>& out) {
     bool listing = e_.options.listing;
     bool any = false;
@@ -153,8 +153,8 @@ class ProbeResolver {
       } else {
         ResolveContext ctx{
             e_.diags, [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
-            [this]() -> const SyscallTable& { return e_.machine.syscalls(); }, listing,
-            !listing || e_.options.list_variables};
+            [this]() -> const SyscallTable& { return e_.machine.syscalls(); },
+            &e_.machine.binaries(), optional, listing, !listing || e_.options.list_variables};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

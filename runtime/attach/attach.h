@@ -20,6 +20,9 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
 
+bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                  std::string* error);
+
 bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                 std::string* error);
 

@@ -1,29 +1,53 @@
 // process("path") probes: functions, statements and SDT marks of a user program
 // (uprobes, with DWARF in a later pass), and process begin/end (task lifecycle).
 #include "semantic/probe_family.h"
+#include "semantic/probes/user_probes.h"
 #include "semantic/tracepoints.h"
 
 namespace btap::sema {
 namespace {
 
+// Functions, statements and SDT marks of a program (by path or PID) or of its libraries.
+constexpr std::string_view kUserPoints[] = {
+    "process(string).function(string)",
+    "process(string).function(string).call",
+    "process(string).function(string).return",
+    "process(string).function(string).inline",
+    "process(string).function(string).exported",
+    "process(string).statement(string)",
+    "process(string).statement(string).nearest",
+    "process(string).mark(string)",
+    "process(string).provider(string).mark(string)",
+    "process(string).library(string).function(string)",
+    "process(string).library(string).function(string).call",
+    "process(string).library(string).function(string).return",
+    "process(string).library(string).function(string).inline",
+    "process(string).library(string).function(string).exported",
+    "process(string).library(string).statement(string)",
+    "process(string).library(string).mark(string)",
+    "process(string).library(string).provider(string).mark(string)",
+    "process(number).function(string)",
+    "process(number).function(string).call",
+    "process(number).function(string).return",
+    "process(number).function(string).inline",
+    "process(number).statement(string)",
+    "process(number).mark(string)",
+    "process(number).provider(string).mark(string)",
+};
+
 class Process : public ProbeFamily {
  public:
   Family id() const override { return Family::ProcessFunction; }
   std::vector<std::string_view> Patterns() const override {
-    return {"process(string).function(string)",
-            "process(string).function(string).call",
-            "process(string).function(string).return",
-            "process(string).function(string).inline",
-            "process(string).statement(string)",
-            "process(string).statement(string).nearest",
-            "process(string).mark(string)",
-            "process(string).provider(string).mark(string)",
-            "process(string).begin",
+    std::vector<std::string_view> out;
+    for (std::string_view p : kUserPoints) out.push_back(p);
+    for (std::string_view p : {"process(string).begin",
             "process(string).end",
             "process(number).begin",
             "process(number).end",
-            "process.begin",
-            "process.end"};
+            "process.begin", "process.end"})
+      out.push_back(p);
+    return out;
   }
 
   void Resolve(const PatternDef&, std::span<const PointPart> parts, ResolveContext& ctx,
@@ -53,17 +77,12 @@ class Process : public ProbeFamily {
       out.push_back(std::move(spec));
       return;
     }
-    if (what.arg == ArgKind::String && what.string.empty()) {
-      ctx.diags.Report(Diag::ProbeParameter, what.range, {"expected a non-empty pattern"});
-      return;
-    }
-    spec.family = what.name == "function"    ? Family::ProcessFunction
-                  : what.name == "statement" ? Family::ProcessStatement
-                                             : Family::ProcessMark;
-    spec.function = what.string;
-    spec.is_return = parts.back().name == "return";
-    spec.target_vars_later = true;
-    out.push_back(std::move(spec));
+    for (const PointPart& p : parts.subspan(1))
+      if (p.arg == ArgKind::String && p.string.empty()) {
+        ctx.diags.Report(Diag::ProbeParameter, p.range, {"expected a non-empty pattern"});
+        return;
+      }
+    ResolveUserProbe(parts, ctx, out);
   }
 };
 

@@ -244,6 +244,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   sema::ElaborateOptions elaborate_options;
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;
+  elaborate_options.has_target = !options.command.empty() || options.target_pid.has_value();
 
   if (options.list_pattern) {
     std::vector<std::string> lines =

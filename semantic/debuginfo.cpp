@@ -1,0 +1,716 @@
+// DWARF of user programs through libdw: the function index, prologue ends, scopes and
+// the evaluation of location expressions into value computations (see debuginfo.h).
+#include "semantic/debuginfo.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <set>
+
+#include "semantic/probe_family.h"
+
+namespace btap::sema {
+
+LocExpr LocExpr::Binary(Op op, LocExpr a, LocExpr b) {
+  if (a.op == Op::Const && b.op == Op::Const) {
+    int64_t x = a.value, y = b.value;
+    switch (op) {
+      case Op::Add:
+        return Constant(x + y);
+      case Op::Sub:
+        return Constant(x - y);
+      case Op::Mul:
+        return Constant(x * y);
+      default:
+        break;
+    }
+  }
+  if (op == Op::Add && b.op == Op::Const && b.value == 0) return a;
+  LocExpr e{op, 0, 8, {}};
+  e.kids.push_back(std::move(a));
+  e.kids.push_back(std::move(b));
+  return e;
+}
+
+namespace {
+
+bool FileMatches(std::string_view pattern, std::string_view file) {
+  if (pattern.empty()) return true;
+  if (GlobMatch(pattern, file)) return true;
+  std::string tail = "*/" + std::string(pattern);
+  return GlobMatch(tail, file);
+}
+
+Location Unavailable(std::string why) {
+  Location l;
+  l.why = std::move(why);
+  return l;
+}
+
+std::string OpName(unsigned atom) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "DW_OP 0x%x", atom);
+  return buf;
+}
+
+}  // namespace
+
+DebugInfo::~DebugInfo() {
+  if (dwarf_) dwarf_end(dwarf_);
+  if (elf_) elf_end(elf_);
+  if (main_elf_) elf_end(main_elf_);
+  if (fd_ >= 0) close(fd_);
+  if (main_fd_ >= 0) close(main_fd_);
+}
+
+std::unique_ptr<DebugInfo> DebugInfo::Open(const ElfImage& image, std::string* error) {
+  std::vector<std::string> tried;
+  std::string file = FindDebugFile(image, &tried);
+  if (file.empty()) {
+    std::string where;
+    for (size_t i = 0; i < tried.size() && i < 4; ++i) where += (i ? ", " : "") + tried[i];
+    *error = "no debug information for `" + image.path() + "`" +
+             (where.empty() ? "" : " (looked in the file itself, " + where + ")") +
+             "; install its debug symbols or rebuild it with -g";
+    return nullptr;
+  }
+  elf_version(EV_CURRENT);
+  std::unique_ptr<DebugInfo> d(new DebugInfo);
+  d->path_ = file;
+  d->fd_ = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (d->fd_ < 0 || !(d->elf_ = elf_begin(d->fd_, ELF_C_READ_MMAP, nullptr))) {
+    *error = "cannot read debug information in `" + file + "`: " + strerror(errno);
+    return nullptr;
+  }
+  d->dwarf_ = dwarf_begin_elf(d->elf_, DWARF_C_READ, nullptr);
+  if (!d->dwarf_) {
+    *error = "cannot read DWARF in `" + file + "`: " + dwarf_errmsg(-1);
+    return nullptr;
+  }
+  Elf* unwind = d->elf_;
+  if (file != image.path()) {
+    d->main_fd_ = open(image.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (d->main_fd_ >= 0) d->main_elf_ = elf_begin(d->main_fd_, ELF_C_READ_MMAP, nullptr);
+    if (d->main_elf_) unwind = d->main_elf_;
+  }
+  d->eh_cfi_ = dwarf_getcfi_elf(unwind);
+  d->debug_cfi_ = dwarf_getcfi(d->dwarf_);
+  return d;
+}
+
+bool DebugInfo::Die(Dwarf_Off off, Dwarf_Die* out) { return dwarf_offdie(dwarf_, off, out); }
+
+namespace {
+
+struct Indexer {
+  std::vector<DebugFunction>& out;
+  Dwarf_Off frame = 0;
+
+  void Add(Dwarf_Die* die, bool inlined) {
+    Dwarf_Addr entry = 0;
+    if (dwarf_entrypc(die, &entry) != 0) return;
+    const char* name = dwarf_diename(die);
+    if (!name) return;
+    DebugFunction f;
+    f.name = name;
+    // An inlined instance is listed by its function's declaration, as stap does.
+    const char* file = dwarf_decl_file(die);
+    int line = 0;
+    dwarf_decl_line(die, &line);
+    f.line = line;
+    f.file = file ? file : "";
+    f.entry = entry;
+    f.die = dwarf_dieoffset(die);
+    f.inlined = inlined;
+    f.external = dwarf_hasattr_integrate(die, DW_AT_external);
+    f.frame = inlined ? frame : f.die;
+    out.push_back(std::move(f));
+  }
+
+  void Walk(Dwarf_Die* parent) {
+    Dwarf_Die child;
+    if (dwarf_child(parent, &child) != 0) return;
+    do {
+      switch (dwarf_tag(&child)) {
+        case DW_TAG_subprogram: {
+          if (dwarf_hasattr(&child, DW_AT_declaration)) break;
+          Dwarf_Off outer = frame;
+          frame = dwarf_dieoffset(&child);
+          Add(&child, false);
+          Walk(&child);
+          frame = outer;
+          break;
+        }
+        case DW_TAG_inlined_subroutine:
+          Add(&child, true);
+          Walk(&child);
+          break;
+        case DW_TAG_lexical_block:
+        case DW_TAG_namespace:
+          Walk(&child);
+          break;
+        default:
+          break;
+      }
+    } while (dwarf_siblingof(&child, &child) == 0);
+  }
+};
+
+}  // namespace
+
+const std::vector<DebugFunction>& DebugInfo::functions() {
+  if (indexed_) return functions_;
+  indexed_ = true;
+  Indexer ix{functions_};
+  Dwarf_Off off = 0, next = 0;
+  size_t header = 0;
+  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
+    Dwarf_Die cu;
+    if (dwarf_offdie(dwarf_, off + header, &cu)) ix.Walk(&cu);
+    off = next;
+  }
+  std::stable_sort(functions_.begin(), functions_.end(),
+                   [](const DebugFunction& a, const DebugFunction& b) {
+                     return a.entry != b.entry ? a.entry < b.entry : a.inlined < b.inlined;
+                   });
+  return functions_;
+}
+
+// Whether the compiler described variables with location lists anywhere in the unit:
+// optimised code, whose parameters are valid at the entry and not always after it.
+bool DebugInfo::HasLocationLists(Dwarf_Die* cu) {
+  Dwarf_Off off = dwarf_dieoffset(cu);
+  if (auto it = loclist_units_.find(off); it != loclist_units_.end()) return it->second;
+  bool found = false;
+  std::function<void(Dwarf_Die*)> walk = [&](Dwarf_Die* parent) {
+    Dwarf_Die c;
+    if (found || dwarf_child(parent, &c) != 0) return;
+    do {
+      int tag = dwarf_tag(&c);
+      Dwarf_Attribute a;
+      if ((tag == DW_TAG_formal_parameter || tag == DW_TAG_variable) &&
+          dwarf_attr(&c, DW_AT_location, &a)) {
+        unsigned form = dwarf_whatform(&a);
+        if (form == DW_FORM_sec_offset || form == DW_FORM_loclistx || form == DW_FORM_data4) {
+          found = true;
+          return;
+        }
+      }
+      if (dwarf_haschildren(&c)) walk(&c);
+    } while (!found && dwarf_siblingof(&c, &c) == 0);
+  };
+  walk(cu);
+  loclist_units_[off] = found;
+  return found;
+}
+
+// Where entry probes go, as stap places them: in units without location lists (code
+// built without optimisation) after the prologue, at the line-table row that follows
+// the function's first; in optimised units at the entry itself, where the location
+// lists describe the parameters (past it, a branch may leave before the probe).
+uint64_t DebugInfo::ProbeAddress(const DebugFunction& f) {
+  if (f.inlined) return f.entry;
+  Dwarf_Die die, cu;
+  if (!Die(f.die, &die) || !dwarf_diecu(&die, &cu, nullptr, nullptr)) return f.entry;
+  if (HasLocationLists(&cu)) return f.entry;
+  Dwarf_Lines* lines = nullptr;
+  size_t n = 0;
+  if (dwarf_getsrclines(&cu, &lines, &n) != 0) return f.entry;
+  Dwarf_Addr high = 0;
+  if (dwarf_highpc(&die, &high) != 0) high = f.entry + 1;
+  // Rows are sorted by address; find the first row at the entry.
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    Dwarf_Addr a = 0;
+    dwarf_lineaddr(dwarf_onesrcline(lines, mid), &a);
+    if (a < f.entry) lo = mid + 1;
+    else hi = mid;
+  }
+  Dwarf_Addr at = 0;
+  if (lo + 1 >= n || dwarf_lineaddr(dwarf_onesrcline(lines, lo), &at) != 0 || at != f.entry)
+    return f.entry;
+  Dwarf_Addr next = 0;
+  dwarf_lineaddr(dwarf_onesrcline(lines, lo + 1), &next);
+  return next > f.entry && next < high ? next : f.entry;
+}
+
+std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, uint64_t low,
+                                               uint64_t high) {
+  std::set<uint64_t> out;
+  Dwarf_Off off = 0, next = 0;
+  size_t header = 0;
+  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
+    Dwarf_Die cu;
+    Dwarf_Lines* lines = nullptr;
+    size_t n = 0;
+    if (dwarf_offdie(dwarf_, off + header, &cu) && dwarf_getsrclines(&cu, &lines, &n) == 0) {
+      int previous = -1;
+      for (size_t i = 0; i < n; ++i) {
+        Dwarf_Line* row = dwarf_onesrcline(lines, i);
+        int no = 0;
+        Dwarf_Addr a = 0;
+        bool stmt = false, end = false;
+        dwarf_lineno(row, &no);
+        dwarf_lineaddr(row, &a);
+        dwarf_linebeginstatement(row, &stmt);
+        dwarf_lineendsequence(row, &end);
+        const char* src = dwarf_linesrc(row, nullptr, nullptr);
+        bool here = no == line && stmt && !end && src && FileMatches(file, src) &&
+                    (high <= low || (a >= low && a < high));
+        if (here && previous != line) out.insert(a);
+        previous = end ? -1 : no;
+      }
+    }
+    off = next;
+  }
+  return {out.begin(), out.end()};
+}
+
+std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
+  std::set<int> out;
+  Dwarf_Die cu;
+  if (!dwarf_addrdie(dwarf_, low, &cu)) return {};
+  Dwarf_Lines* lines = nullptr;
+  size_t n = 0;
+  if (dwarf_getsrclines(&cu, &lines, &n) != 0) return {};
+  for (size_t i = 0; i < n; ++i) {
+    Dwarf_Line* row = dwarf_onesrcline(lines, i);
+    int no = 0;
+    Dwarf_Addr a = 0;
+    dwarf_lineno(row, &no);
+    dwarf_lineaddr(row, &a);
+    if (a >= low && a < high) out.insert(no);
+  }
+  return {out.begin(), out.end()};
+}
+
+std::vector<DebugVariable> DebugInfo::Variables(const DebugFunction& f, uint64_t at) {
+  std::vector<DebugVariable> out;
+  Dwarf_Die fn, cu;
+  if (!Die(f.die, &fn) || !dwarf_diecu(&fn, &cu, nullptr, nullptr)) return out;
+  std::set<std::string> seen;
+  auto add = [&](Dwarf_Die* d, bool param, bool global) {
+    const char* name = dwarf_diename(d);
+    if (!name || !seen.insert(name).second) return;
+    out.push_back({name, *d, param, global});
+  };
+  auto children = [&](Dwarf_Die* scope, int tag, auto&& each) {
+    Dwarf_Die c;
+    if (dwarf_child(scope, &c) != 0) return;
+    do
+      if (dwarf_tag(&c) == tag) each(&c);
+    while (dwarf_siblingof(&c, &c) == 0);
+  };
+  // Parameters: the instance's, then those only its abstract origin lists (optimised
+  // away entirely: they print as `?`).
+  children(&fn, DW_TAG_formal_parameter, [&](Dwarf_Die* p) { add(p, true, false); });
+  Dwarf_Attribute origin_attr;
+  Dwarf_Die origin;
+  if (dwarf_attr(&fn, DW_AT_abstract_origin, &origin_attr) &&
+      dwarf_formref_die(&origin_attr, &origin))
+    children(&origin, DW_TAG_formal_parameter, [&](Dwarf_Die* p) { add(p, true, false); });
+  // Locals: the scopes around `at` that belong to this function, innermost first.
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes(&cu, at, &scopes);
+  int mine = -1;
+  for (int i = 0; i < n; ++i)
+    if (dwarf_dieoffset(&scopes[i]) == f.die) mine = i;
+  int inner = mine;
+  while (inner > 0 && dwarf_tag(&scopes[inner - 1]) == DW_TAG_lexical_block) --inner;
+  for (int i = inner; mine >= 0 && i <= mine; ++i)
+    children(&scopes[i], DW_TAG_variable, [&](Dwarf_Die* v) {
+      if (!dwarf_hasattr(v, DW_AT_declaration)) add(v, false, false);
+    });
+  if (mine < 0) children(&fn, DW_TAG_variable, [&](Dwarf_Die* v) { add(v, false, false); });
+  free(scopes);
+  children(&cu, DW_TAG_variable, [&](Dwarf_Die* v) { add(v, false, true); });
+  return out;
+}
+
+std::optional<Dwarf_Die> DebugInfo::Global(std::string_view name, std::string_view cu_pattern) {
+  Dwarf_Off off = 0, next = 0;
+  size_t header = 0;
+  std::optional<Dwarf_Die> declared;
+  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
+    Dwarf_Die cu, c;
+    bool ok = dwarf_offdie(dwarf_, off + header, &cu);
+    off = next;
+    if (!ok) continue;
+    const char* cu_name = dwarf_diename(&cu);
+    if (!cu_pattern.empty() && !(cu_name && FileMatches(cu_pattern, cu_name))) continue;
+    if (dwarf_child(&cu, &c) != 0) continue;
+    do {
+      if (dwarf_tag(&c) != DW_TAG_variable) continue;
+      const char* n = dwarf_diename(&c);
+      if (!n || name != n) continue;
+      if (dwarf_hasattr_integrate(&c, DW_AT_location)) return c;
+      declared = c;
+    } while (dwarf_siblingof(&c, &c) == 0);
+  }
+  return declared;
+}
+
+std::optional<Dwarf_Die> DebugInfo::Type(std::string_view name) {
+  int tag = DW_TAG_typedef;
+  std::string_view want = name;
+  for (auto [prefix, t] : {std::pair<std::string_view, int>{"struct ", DW_TAG_structure_type},
+                           {"union ", DW_TAG_union_type},
+                           {"enum ", DW_TAG_enumeration_type}})
+    if (name.substr(0, prefix.size()) == prefix) tag = t, want = name.substr(prefix.size());
+  Dwarf_Off off = 0, next = 0;
+  size_t header = 0;
+  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
+    Dwarf_Die cu, c;
+    bool ok = dwarf_offdie(dwarf_, off + header, &cu);
+    off = next;
+    if (!ok || dwarf_child(&cu, &c) != 0) continue;
+    do {
+      int t = dwarf_tag(&c);
+      bool fits = t == tag || (tag == DW_TAG_typedef && t == DW_TAG_base_type);
+      if (!fits || dwarf_hasattr(&c, DW_AT_declaration)) continue;
+      const char* n = dwarf_diename(&c);
+      if (n && want == n) return c;
+    } while (dwarf_siblingof(&c, &c) == 0);
+  }
+  return std::nullopt;
+}
+
+// ---- Location expressions ----
+
+Location DebugInfo::Locate(const DebugFunction& f, Dwarf_Die* var, uint64_t at) {
+  Dwarf_Attribute attr;
+  if (dwarf_attr_integrate(var, DW_AT_const_value, &attr)) {
+    Dwarf_Sword v = 0;
+    Dwarf_Word u = 0;
+    Location l;
+    l.kind = Location::Kind::Value;
+    if (dwarf_formsdata(&attr, &v) == 0) l.expr = LocExpr::Constant(v);
+    else if (dwarf_formudata(&attr, &u) == 0) l.expr = LocExpr::Constant(int64_t(u));
+    else return Unavailable("its constant value is not a number");
+    return l;
+  }
+  if (!dwarf_attr_integrate(var, DW_AT_location, &attr)) return Unavailable("optimized out");
+  Dwarf_Op* ops = nullptr;
+  size_t len = 0;
+  int n = dwarf_getlocation_addr(&attr, at, &ops, &len, 1);
+  if (n < 0) return Unavailable(std::string("unreadable location: ") + dwarf_errmsg(-1));
+  if (n == 0 || len == 0) return Unavailable("not available at this address (optimized out)");
+  return Evaluate(ops, len, f, at, 0);
+}
+
+std::optional<LocExpr> DebugInfo::Cfa(uint64_t at, std::string* why) {
+  for (Dwarf_CFI* cfi : {eh_cfi_, debug_cfi_}) {
+    if (!cfi) continue;
+    Dwarf_Frame* frame = nullptr;
+    if (dwarf_cfi_addrframe(cfi, at, &frame) != 0) continue;
+    Dwarf_Op* ops = nullptr;
+    size_t n = 0;
+    std::optional<LocExpr> out;
+    if (dwarf_frame_cfa(frame, &ops, &n) == 0) {
+      DebugFunction none;
+      Location l = Evaluate(ops, n, none, at, 3);
+      if (l.kind == Location::Kind::Memory) out = l.expr;
+      else *why = "its frame's address (CFA) is not computable: " + l.why;
+    }
+    free(frame);
+    if (out) return out;
+  }
+  if (why->empty()) *why = "no call-frame information for this address";
+  return std::nullopt;
+}
+
+std::optional<LocExpr> DebugInfo::FrameBase(const DebugFunction& f, uint64_t at, std::string* why,
+                                            int depth) {
+  Dwarf_Die fn;
+  Dwarf_Attribute attr;
+  if (!Die(f.frame, &fn) || !dwarf_attr_integrate(&fn, DW_AT_frame_base, &attr)) {
+    *why = "its function has no frame base";
+    return std::nullopt;
+  }
+  Dwarf_Op* ops = nullptr;
+  size_t len = 0;
+  if (dwarf_getlocation_addr(&attr, at, &ops, &len, 1) <= 0 || len == 0) {
+    *why = "its function's frame base is not available here";
+    return std::nullopt;
+  }
+  Location l = Evaluate(ops, len, f, at, depth + 1);
+  if (l.kind == Location::Kind::Memory) return l.expr;
+  if (l.kind == Location::Kind::Register) return l.expr;
+  *why = "its function's frame base: " + l.why;
+  return std::nullopt;
+}
+
+Location DebugInfo::Evaluate(const Dwarf_Op* ops, size_t n, const DebugFunction& f, uint64_t at,
+                             int depth) {
+  using Op = LocExpr::Op;
+  if (depth > 4) return Unavailable("its location expression nests too deeply");
+  std::vector<LocExpr> st;
+  std::vector<Location::Piece> pieces;
+  enum class Mode { Memory, Register, Value } mode = Mode::Memory;
+  LocExpr reg;
+  auto pop = [&](LocExpr* out) {
+    if (st.empty()) return false;
+    *out = std::move(st.back());
+    st.pop_back();
+    return true;
+  };
+  auto current = [&](Location* out) {
+    if (mode == Mode::Register) {
+      out->kind = Location::Kind::Register;
+      out->expr = reg;
+    } else if (!st.empty()) {
+      out->kind = mode == Mode::Value ? Location::Kind::Value : Location::Kind::Memory;
+      out->expr = st.back();
+    } else {
+      out->kind = Location::Kind::Unavailable;
+      out->why = "optimized out";
+    }
+  };
+  auto binary = [&](Op op) {
+    LocExpr b, a;
+    if (!pop(&b) || !pop(&a)) return false;
+    st.push_back(LocExpr::Binary(op, std::move(a), std::move(b)));
+    return true;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    unsigned atom = ops[i].atom;
+    uint64_t a = ops[i].number, b = ops[i].number2;
+    bool ok = true;
+    if (atom >= DW_OP_lit0 && atom <= DW_OP_lit31) {
+      st.push_back(LocExpr::Constant(atom - DW_OP_lit0));
+      continue;
+    }
+    if (atom >= DW_OP_reg0 && atom <= DW_OP_reg31) {
+      mode = Mode::Register;
+      reg = LocExpr::Register(int(atom - DW_OP_reg0));
+      continue;
+    }
+    if (atom >= DW_OP_breg0 && atom <= DW_OP_breg31) {
+      st.push_back(LocExpr::Binary(Op::Add, LocExpr::Register(int(atom - DW_OP_breg0)),
+                                   LocExpr::Constant(int64_t(a))));
+      continue;
+    }
+    switch (atom) {
+      case DW_OP_regx:
+        mode = Mode::Register;
+        reg = LocExpr::Register(int(a));
+        break;
+      case DW_OP_bregx:
+        st.push_back(LocExpr::Binary(Op::Add, LocExpr::Register(int(a)), LocExpr::Constant(int64_t(b))));
+        break;
+      case DW_OP_addr:
+        st.push_back(LocExpr::Binary(Op::Add, LocExpr{Op::LoadBias, 0, 8, {}},
+                                     LocExpr::Constant(int64_t(a))));
+        break;
+      case DW_OP_const1u: case DW_OP_const2u: case DW_OP_const4u: case DW_OP_const8u:
+      case DW_OP_const1s: case DW_OP_const2s: case DW_OP_const4s: case DW_OP_const8s:
+      case DW_OP_constu: case DW_OP_consts:
+        st.push_back(LocExpr::Constant(int64_t(a)));
+        break;
+      case DW_OP_fbreg: {
+        std::string why;
+        std::optional<LocExpr> fb = FrameBase(f, at, &why, depth);
+        if (!fb) return Unavailable(why);
+        st.push_back(LocExpr::Binary(Op::Add, *fb, LocExpr::Constant(int64_t(a))));
+        break;
+      }
+      case DW_OP_call_frame_cfa: {
+        std::string why;
+        std::optional<LocExpr> cfa = Cfa(at, &why);
+        if (!cfa) return Unavailable(why);
+        st.push_back(*cfa);
+        break;
+      }
+      case DW_OP_dup:
+        ok = !st.empty();
+        if (ok) st.push_back(st.back());
+        break;
+      case DW_OP_drop:
+        ok = !st.empty();
+        if (ok) st.pop_back();
+        break;
+      case DW_OP_over:
+        ok = st.size() >= 2;
+        if (ok) st.push_back(st[st.size() - 2]);
+        break;
+      case DW_OP_pick:
+        ok = a < st.size();
+        if (ok) st.push_back(st[st.size() - 1 - a]);
+        break;
+      case DW_OP_swap:
+        ok = st.size() >= 2;
+        if (ok) std::swap(st[st.size() - 1], st[st.size() - 2]);
+        break;
+      case DW_OP_rot:
+        ok = st.size() >= 3;
+        if (ok) std::rotate(st.end() - 3, st.end() - 1, st.end());
+        break;
+      case DW_OP_deref:
+      case DW_OP_deref_size: {
+        LocExpr addr;
+        ok = pop(&addr);
+        if (ok) st.push_back({Op::Deref, 0, atom == DW_OP_deref ? 8 : int(a), {std::move(addr)}});
+        break;
+      }
+      case DW_OP_plus: ok = binary(Op::Add); break;
+      case DW_OP_minus: ok = binary(Op::Sub); break;
+      case DW_OP_mul: ok = binary(Op::Mul); break;
+      case DW_OP_div: ok = binary(Op::Div); break;
+      case DW_OP_mod: ok = binary(Op::Mod); break;
+      case DW_OP_and: ok = binary(Op::And); break;
+      case DW_OP_or: ok = binary(Op::Or); break;
+      case DW_OP_xor: ok = binary(Op::Xor); break;
+      case DW_OP_shl: ok = binary(Op::Shl); break;
+      case DW_OP_shr: ok = binary(Op::Shr); break;
+      case DW_OP_shra: ok = binary(Op::Shra); break;
+      case DW_OP_plus_uconst: {
+        LocExpr x;
+        ok = pop(&x);
+        if (ok) st.push_back(LocExpr::Binary(Op::Add, std::move(x), LocExpr::Constant(int64_t(a))));
+        break;
+      }
+      case DW_OP_neg:
+      case DW_OP_not: {
+        LocExpr x;
+        ok = pop(&x);
+        if (ok) st.push_back({atom == DW_OP_neg ? Op::Neg : Op::Not, 0, 8, {std::move(x)}});
+        break;
+      }
+      case DW_OP_stack_value:
+        mode = Mode::Value;
+        break;
+      case DW_OP_implicit_value: {
+        if (a > 8) return Unavailable("its implicit value is wider than 8 bytes");
+        uint64_t v = 0;
+        memcpy(&v, reinterpret_cast<const void*>(uintptr_t(b)), a);
+        st.push_back(LocExpr::Constant(int64_t(v)));
+        mode = Mode::Value;
+        break;
+      }
+      case DW_OP_entry_value:
+      case DW_OP_GNU_entry_value: {
+        // The value a register had when the function was entered: known only there.
+        const auto* block = reinterpret_cast<const uint8_t*>(uintptr_t(b));
+        bool single_reg = a == 1 && block[0] >= DW_OP_reg0 && block[0] <= DW_OP_reg31;
+        if (!single_reg || at != f.entry)
+          return Unavailable("its value is known only at the function's entry (DW_OP_entry_value)");
+        st.push_back(LocExpr::Register(block[0] - DW_OP_reg0));
+        break;
+      }
+      case DW_OP_piece: {
+        Location piece;
+        current(&piece);
+        pieces.push_back({std::move(piece), int(a)});
+        st.clear();
+        mode = Mode::Memory;
+        break;
+      }
+      case DW_OP_nop:
+        break;
+      case DW_OP_implicit_pointer:
+      case DW_OP_GNU_implicit_pointer:
+        return Unavailable("it points to an optimized-out value (DW_OP_implicit_pointer)");
+      default:
+        return Unavailable("its location uses " + OpName(atom) + ", which btap does not evaluate");
+    }
+    if (!ok) return Unavailable("its location expression is malformed (stack underflow)");
+  }
+  Location out;
+  if (!pieces.empty()) {
+    out.kind = Location::Kind::Pieces;
+    out.pieces = std::move(pieces);
+    return out;
+  }
+  current(&out);
+  return out;
+}
+
+// ---- Types ----
+
+bool PeelType(Dwarf_Die* type, Dwarf_Die* out) {
+  Dwarf_Die t = *type;
+  for (int i = 0; i < 16; ++i) {
+    int tag = dwarf_tag(&t);
+    if (tag != DW_TAG_typedef && tag != DW_TAG_const_type && tag != DW_TAG_volatile_type &&
+        tag != DW_TAG_restrict_type && tag != DW_TAG_atomic_type) {
+      *out = t;
+      return true;
+    }
+    Dwarf_Attribute a;
+    if (!dwarf_attr(&t, DW_AT_type, &a) || !dwarf_formref_die(&a, &t)) return false;
+  }
+  return false;
+}
+
+bool TypeOf(Dwarf_Die* die, Dwarf_Die* out) {
+  Dwarf_Attribute a;
+  return dwarf_attr_integrate(die, DW_AT_type, &a) && dwarf_formref_die(&a, out);
+}
+
+int64_t TypeSize(Dwarf_Die* type) {
+  Dwarf_Die t;
+  if (!PeelType(type, &t)) return -1;
+  if (dwarf_tag(&t) == DW_TAG_pointer_type || dwarf_tag(&t) == DW_TAG_reference_type) return 8;
+  Dwarf_Word size = 0;
+  int64_t s = dwarf_aggregate_size(&t, &size) == 0 ? int64_t(size) : -1;
+  return s;
+}
+
+std::string TypeName(Dwarf_Die* type) {
+  if (!type) return "void";
+  Dwarf_Die t = *type, next;
+  const char* name = dwarf_diename(&t);
+  bool has_next = TypeOf(&t, &next);
+  switch (dwarf_tag(&t)) {
+    case DW_TAG_base_type:
+    case DW_TAG_typedef:
+      return name ? name : "?";
+    case DW_TAG_structure_type:
+      return std::string("struct ") + (name ? name : "{...}");
+    case DW_TAG_union_type:
+      return std::string("union ") + (name ? name : "{...}");
+    case DW_TAG_enumeration_type:
+      return std::string("enum ") + (name ? name : "{...}");
+    case DW_TAG_class_type:
+      return std::string("class ") + (name ? name : "{...}");
+    case DW_TAG_pointer_type:
+      return (has_next ? TypeName(&next) : "void") + "*";
+    case DW_TAG_reference_type:
+      return (has_next ? TypeName(&next) : "void") + "&";
+    case DW_TAG_const_type:
+      return (has_next ? TypeName(&next) : "void") + " const";
+    case DW_TAG_volatile_type:
+      return (has_next ? TypeName(&next) : "void") + " volatile";
+    case DW_TAG_restrict_type:
+    case DW_TAG_atomic_type:
+      return has_next ? TypeName(&next) : "void";
+    case DW_TAG_subroutine_type:
+      return "void";  // only behind a pointer: "void*"-like, as stap prints it
+    case DW_TAG_array_type: {
+      std::string dims;
+      Dwarf_Die sub;
+      if (dwarf_child(&t, &sub) == 0) do {
+          if (dwarf_tag(&sub) != DW_TAG_subrange_type) continue;
+          Dwarf_Attribute a;
+          Dwarf_Word count = 0, upper = 0;
+          if (dwarf_formudata(dwarf_attr(&sub, DW_AT_count, &a), &count) == 0)
+            dims += "[" + std::to_string(count) + "]";
+          else if (dwarf_formudata(dwarf_attr(&sub, DW_AT_upper_bound, &a), &upper) == 0)
+            dims += "[" + std::to_string(upper + 1) + "]";
+          else
+            dims += "[]";
+        } while (dwarf_siblingof(&sub, &sub) == 0);
+      return (has_next ? TypeName(&next) : "void") + dims;
+    }
+    default:
+      return name ? name : "?";
+  }
+}
+
+}  // namespace btap::sema

@@ -1,0 +1,151 @@
+// DWARF of a user program or library (elfutils libdw): its functions with their probe
+// addresses, source lines, and the variables in scope at an address with their location
+// expressions turned into value computations (LocExpr) that pass 2 writes as the script.
+#pragma once
+
+#include <elfutils/libdw.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "semantic/elf_image.h"
+
+namespace btap::sema {
+
+// A value computed from the probed task's registers and memory: what a DWARF location
+// expression means at one address.
+struct LocExpr {
+  enum class Op : uint8_t {
+    Const,     // value
+    Reg,       // the DWARF register `value`
+    LoadBias,  // where the object was loaded: run-time address = link-time + bias
+    Deref,     // `size` bytes at kids[0], zero-extended
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,   // logical
+    Shra,  // arithmetic
+    Neg,
+    Not,
+  };
+  Op op = Op::Const;
+  int64_t value = 0;
+  int size = 8;
+  std::vector<LocExpr> kids;
+
+  static LocExpr Constant(int64_t v) { return {Op::Const, v, 8, {}}; }
+  static LocExpr Register(int r) { return {Op::Reg, r, 8, {}}; }
+  static LocExpr Binary(Op op, LocExpr a, LocExpr b);
+};
+
+// Where a variable is at one address.
+struct Location {
+  enum class Kind : uint8_t { Unavailable, Memory, Register, Value, Pieces } kind = Kind::Unavailable;
+  LocExpr expr;  // Memory: the address; Register: a Reg; Value: the value itself
+  struct Piece;
+  std::vector<Piece> pieces;  // Pieces: the value's bytes, low to high
+  std::string why;            // Unavailable: what the expression needs that we lack
+};
+struct Location::Piece {
+  Location where;
+  int size = 0;  // bytes
+};
+
+// One probe-able function: an out-of-line function, or one inlined instance of one.
+struct DebugFunction {
+  std::string name;
+  std::string file;  // the declaring source file, as the compiler recorded it
+  int line = 0;
+  uint64_t entry = 0;  // its first instruction (link-time address)
+  Dwarf_Off die = 0;    // the subprogram or inlined_subroutine
+  Dwarf_Off frame = 0;  // the out-of-line subprogram whose frame it runs in
+  bool inlined = false;
+  bool external = false;
+};
+
+// A variable visible at an address.
+struct DebugVariable {
+  std::string name;
+  Dwarf_Die die;
+  bool parameter = false;
+  bool global = false;  // the compilation unit's (`$name` finds it; `$$vars` leaves it out)
+};
+
+class DebugInfo {
+ public:
+  ~DebugInfo();
+  DebugInfo(const DebugInfo&) = delete;
+  DebugInfo& operator=(const DebugInfo&) = delete;
+
+  // The DWARF of `image` (itself, .gnu_debuglink or build-id); nullptr and a message
+  // naming the places looked at when there is none.
+  static std::unique_ptr<DebugInfo> Open(const ElfImage& image, std::string* error);
+
+  const std::string& path() const { return path_; }
+  // Every function with code, in address order (inlined instances after their caller's).
+  const std::vector<DebugFunction>& functions();
+  // Where an entry probe goes: after the prologue, where parameters are in place (an
+  // inlined instance: its first address).
+  uint64_t ProbeAddress(const DebugFunction& function);
+  // Addresses of the statements of FILE:LINE (FILE a glob over the recorded names),
+  // each the lowest address of a line-table row sequence.
+  std::vector<uint64_t> LineAddresses(std::string_view file, int line, uint64_t low, uint64_t high);
+  // The lines that have code in [low, high), for `.statement` suggestions.
+  std::vector<int> LinesIn(uint64_t low, uint64_t high);
+
+  bool Die(Dwarf_Off off, Dwarf_Die* out);
+  // Parameters (in order), then locals from the innermost scope out, then the
+  // compilation unit's variables; `at` is a link-time address inside `function`.
+  std::vector<DebugVariable> Variables(const DebugFunction& function, uint64_t at);
+  // Where `var` is at `at` (`function` gives the frame base).
+  Location Locate(const DebugFunction& function, Dwarf_Die* var, uint64_t at);
+  // A variable of the whole program: `name` in compilation units whose name matches
+  // `cu` (a glob; empty for any).
+  std::optional<Dwarf_Die> Global(std::string_view name, std::string_view cu);
+  // A named type (`struct foo`, `foo_t`, `int`) defined anywhere in the program.
+  std::optional<Dwarf_Die> Type(std::string_view name);
+
+ private:
+  DebugInfo() = default;
+  Location Evaluate(const Dwarf_Op* ops, size_t n, const DebugFunction& function, uint64_t at,
+                    int depth);
+  std::optional<LocExpr> FrameBase(const DebugFunction& function, uint64_t at, std::string* why,
+                                   int depth);
+  std::optional<LocExpr> Cfa(uint64_t at, std::string* why);
+
+  std::string path_;
+  int fd_ = -1;
+  int main_fd_ = -1;
+  Elf* elf_ = nullptr;
+  Elf* main_elf_ = nullptr;  // the image itself, for .eh_frame
+  Dwarf* dwarf_ = nullptr;
+  Dwarf_CFI* eh_cfi_ = nullptr;
+  Dwarf_CFI* debug_cfi_ = nullptr;
+  bool HasLocationLists(Dwarf_Die* cu);
+
+  std::map<Dwarf_Off, bool> loclist_units_;
+  bool indexed_ = false;
+  std::vector<DebugFunction> functions_;
+};
+
+// Types, as scripts and -L see them.
+// The C spelling stap prints in -L: "int", "char const*", "struct point*", "int[4]".
+std::string TypeName(Dwarf_Die* type);
+// Strips typedefs and const/volatile qualifiers; false for `void`.
+bool PeelType(Dwarf_Die* type, Dwarf_Die* out);
+// The declared type of a variable or member (false for void).
+bool TypeOf(Dwarf_Die* die, Dwarf_Die* out);
+int64_t TypeSize(Dwarf_Die* type);  // bytes, or -1 when unknown
+
+}  // namespace btap::sema

@@ -1,0 +1,316 @@
+// process("PATH"|PID)[.library("LIB")].function("PATTERN")/.statement("…")/.mark("…"):
+// finds the program (like a shell), its functions (DWARF, else the symbol table), lines
+// and SDT notes, and makes one probe per address with its file offset for the uprobe.
+#include "semantic/probes/user_probes.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <set>
+
+#include "semantic/debuginfo.h"
+#include "semantic/suggest.h"
+#include "semantic/user_binary.h"
+
+namespace btap::sema {
+namespace {
+
+struct FunctionPattern {
+  std::string name = "*";
+  std::string file;  // empty: any
+  int line_lo = 0, line_hi = 0;
+};
+
+bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* error) {
+  size_t at = text.find('@');
+  out->name = std::string(text.substr(0, at));
+  if (out->name.empty()) out->name = "*";
+  if (at == std::string_view::npos) return true;
+  std::string_view rest = text.substr(at + 1);
+  size_t colon = rest.rfind(':');
+  out->file = std::string(rest.substr(0, colon));
+  if (colon == std::string_view::npos) return true;
+  std::string_view lines = rest.substr(colon + 1);
+  if (lines == "*") return true;
+  size_t dash = lines.find('-');
+  try {
+    out->line_lo = std::stoi(std::string(lines.substr(0, dash)));
+    out->line_hi = dash == std::string_view::npos ? out->line_lo
+                                                   : std::stoi(std::string(lines.substr(dash + 1)));
+  } catch (...) {
+    *error = "bad line number `" + std::string(lines) + "` in `" + std::string(text) +
+             "`; expected FUNC@FILE:LINE or FUNC@FILE:FIRST-LAST";
+    return false;
+  }
+  return true;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+struct Request {
+  std::span<const PointPart> parts;
+  ResolveContext& ctx;
+  std::string prefix;  // process("…")[.library("…")]
+  const PointPart* what = nullptr;
+  bool is_return = false;
+  std::string variant;  // "", "call", "inline", "exported", "nearest"
+  int64_t pid = 0;
+
+  void Error(const std::string& message) const {
+    if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, what->range, {message});
+  }
+};
+
+// Fills the $vars that -L shows: $return first for returns, then parameters and locals.
+void ListVariables(UserBinary& bin, const DebugFunction& f, ProbeSpec& spec) {
+  DebugInfo* d = bin.dwarf();
+  Dwarf_Die die, type;
+  if (spec.is_return && d->Die(f.die, &die)) {
+    if (TypeOf(&die, &type)) spec.args.push_back({"return", TypeName(&type)});
+  }
+  for (const DebugVariable& v : d->Variables(f, spec.address)) {
+    if (v.global) continue;
+    Dwarf_Die var = v.die;
+    spec.args.push_back({v.name, TypeOf(&var, &type) ? TypeName(&type) : "void"});
+  }
+}
+
+bool Place(UserBinary& bin, const Request& r, ProbeSpec& spec) {
+  std::optional<uint64_t> offset = bin.elf()->FileOffset(spec.address);
+  if (!offset) {
+    r.Error("address " + Hex(spec.address) + " of `" + spec.point + "` is in no loadable segment of `" +
+            bin.path() + "`");
+    return false;
+  }
+  spec.target = bin.path();
+  spec.numbers[0] = static_cast<int64_t>(*offset);
+  spec.numbers[2] = r.pid;
+  spec.target_vars_later = true;
+  return true;
+}
+
+void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
+  FunctionPattern pat;
+  std::string error;
+  if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
+  DebugInfo* dwarf = bin.dwarf();
+  std::set<uint64_t> placed;
+  std::vector<std::string_view> names;
+  size_t before = out.size();
+  if (dwarf) {
+    std::set<std::string> exported;
+    if (r.variant == "exported")
+      for (const ElfSymbol& s : bin.elf()->functions())
+        if (s.exported) exported.insert(s.name);
+    for (const DebugFunction& f : dwarf->functions()) {
+      names.push_back(f.name);
+      if (!GlobMatch(pat.name, f.name)) continue;
+      if (!pat.file.empty() && !GlobMatch(pat.file, f.file) &&
+          !GlobMatch("*/" + pat.file, f.file))
+        continue;
+      if (pat.line_lo && (f.line < pat.line_lo || f.line > pat.line_hi)) continue;
+      if (f.inlined && (r.is_return || r.variant == "call" || r.variant == "exported")) continue;
+      if (!f.inlined && r.variant == "inline") continue;
+      if (r.variant == "exported" && (!f.external || !exported.count(f.name))) continue;
+      ProbeSpec spec;
+      spec.family = Family::ProcessFunction;
+      spec.is_return = r.is_return;
+      spec.function = f.name;
+      spec.die = f.die;
+      spec.address = r.is_return ? f.entry : dwarf->ProbeAddress(f);
+      if (!placed.insert(spec.address).second) continue;
+      if (r.is_return) {
+        spec.call_address = dwarf->ProbeAddress(f);
+        spec.call_offset = bin.elf()->FileOffset(spec.call_address).value_or(0);
+      }
+      spec.point = r.prefix + ".function(" + Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) +
+                   ")" + (r.is_return ? ".return" : "");
+      if (!Place(bin, r, spec)) continue;
+      if (r.ctx.target_variables) ListVariables(bin, f, spec);
+      out.push_back(std::move(spec));
+    }
+  } else {
+    if (!pat.file.empty())
+      return r.Error("`" + r.what->string + "` names a source file, which needs debug information: " +
+                     bin.dwarf_error());
+    for (const ElfSymbol& s : bin.elf()->functions()) {
+      names.push_back(s.name);
+      if (!GlobMatch(pat.name, s.name) || (r.variant == "exported" && !s.exported)) continue;
+      if (r.variant == "inline") continue;
+      ProbeSpec spec;
+      spec.family = Family::ProcessFunction;
+      spec.is_return = r.is_return;
+      spec.function = s.name;
+      spec.address = s.addr;
+      if (!placed.insert(spec.address).second) continue;
+      spec.call_address = s.addr;
+      spec.call_offset = bin.elf()->FileOffset(s.addr).value_or(0);
+      spec.point = r.prefix + ".function(" + Quote(s.name) + ")" + (r.is_return ? ".return" : "");
+      if (Place(bin, r, spec)) out.push_back(std::move(spec));
+    }
+  }
+  if (out.size() > before || r.ctx.listing) return;
+  std::vector<std::string> similar = Similar(pat.name, names);
+  r.Error("no function matches `" + r.what->string + "` in `" + bin.path() + "`" +
+          (similar.empty() ? std::string() : DidYouMean(similar)));
+}
+
+void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
+  FunctionPattern pat;
+  std::string error;
+  if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
+  DebugInfo* dwarf = bin.dwarf();
+  if (!dwarf)
+    return r.Error("`.statement` needs debug information: " + bin.dwarf_error());
+  if (!pat.line_lo) return r.Error("`.statement(\"" + r.what->string + "\")` needs a line: FUNC@FILE:LINE");
+  std::set<uint64_t> placed;
+  size_t before = out.size();
+  std::vector<int> lines;
+  for (const DebugFunction& f : dwarf->functions()) {
+    if (f.inlined || !GlobMatch(pat.name, f.name)) continue;
+    Dwarf_Die die;
+    Dwarf_Addr low = f.entry, high = 0;
+    if (!dwarf->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = low + 1;
+    std::string file = pat.file.empty() ? f.file : pat.file;
+    for (int line = pat.line_lo; line <= pat.line_hi; ++line) {
+      std::vector<uint64_t> at = dwarf->LineAddresses(file, line, low, high);
+      if (at.empty() && r.variant == "nearest") {
+        // The nearest following line with code in the function.
+        for (int l : dwarf->LinesIn(low, high))
+          if (l > line) {
+            at = dwarf->LineAddresses(file, l, low, high);
+            if (!at.empty()) break;
+          }
+      }
+      for (uint64_t a : at) {
+        if (!placed.insert(a).second) continue;
+        ProbeSpec spec;
+        spec.family = Family::ProcessStatement;
+        spec.function = f.name;
+        spec.die = f.die;
+        spec.address = a;
+        spec.point = r.prefix + ".statement(" +
+                     Quote(f.name + "@" + f.file + ":" + std::to_string(line)) + ")";
+        if (!Place(bin, r, spec)) continue;
+        if (r.ctx.target_variables) ListVariables(bin, f, spec);
+        out.push_back(std::move(spec));
+      }
+    }
+    if (out.size() == before && lines.empty()) lines = dwarf->LinesIn(low, high);
+  }
+  if (out.size() > before || r.ctx.listing) return;
+  std::string have;
+  for (size_t i = 0; i < lines.size() && i < 12; ++i) have += (i ? " " : "") + std::to_string(lines[i]);
+  r.Error("no code at `" + r.what->string + "` in `" + bin.path() + "`" +
+          (have.empty() ? std::string() : "; lines with code there: " + have));
+}
+
+void Marks(UserBinary& bin, const Request& r, std::string_view provider, std::vector<ProbeSpec>& out) {
+  size_t before = out.size();
+  std::vector<std::string_view> names;
+  std::set<std::pair<std::string, uint64_t>> placed;
+  for (const SdtNote& n : bin.elf()->sdt_notes()) {
+    names.push_back(n.name);
+    if (!GlobMatch(r.what->string, n.name) || !GlobMatch(provider, n.provider)) continue;
+    if (!placed.insert({n.provider + ":" + n.name, n.pc}).second) continue;
+    ProbeSpec spec;
+    spec.family = Family::ProcessMark;
+    spec.address = n.pc;
+    spec.sdt_provider = n.provider;
+    spec.sdt_name = n.name;
+    spec.sdt_args = n.args;
+    spec.point = r.prefix + ".provider(" + Quote(n.provider) + ").mark(" + Quote(n.name) + ")";
+    if (n.semaphore) {
+      std::optional<uint64_t> sem = bin.elf()->FileOffset(n.semaphore);
+      if (sem) spec.numbers[1] = static_cast<int64_t>(*sem);
+    }
+    if (!Place(bin, r, spec)) continue;
+    std::vector<SdtArg> args;
+    std::string error;
+    if (r.ctx.target_variables && ParseSdtArgs(n.args, &args, &error))
+      for (size_t i = 0; i < args.size(); ++i)
+        spec.args.push_back({"arg" + std::to_string(i + 1), "long"});
+    out.push_back(std::move(spec));
+  }
+  if (out.size() > before || r.ctx.listing) return;
+  std::vector<std::string> similar = Similar(r.what->string, names);
+  r.Error("no SDT probe `" + r.what->string + "` in `" + bin.path() + "`" +
+          (bin.elf()->sdt_notes().empty() ? std::string(" (it has no .note.stapsdt)")
+                                          : similar.empty() ? std::string() : DidYouMean(similar)));
+}
+
+}  // namespace
+
+void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
+                      std::vector<ProbeSpec>& out) {
+  const PointPart& proc = parts[0];
+  Request r{parts, ctx, {}, nullptr, false, {}, 0};
+  std::string exe;
+  if (proc.arg == ArgKind::Number) {
+    r.pid = proc.number;
+    char buf[PATH_MAX];
+    std::string link = "/proc/" + std::to_string(proc.number) + "/exe";
+    ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+    r.what = &proc;
+    if (proc.number <= 0 || n <= 0) {
+      r.Error("no process " + std::to_string(proc.number) + " (cannot read " + link + ")");
+      return;
+    }
+    exe.assign(buf, n);
+  } else {
+    exe = FindProgram(proc.string);
+    if (exe.empty()) {
+      r.what = &proc;
+      r.Error(proc.string.find('/') == std::string::npos
+                  ? "cannot find `" + proc.string + "` in $PATH"
+                  : "cannot find executable `" + proc.string + "`");
+      return;
+    }
+  }
+  size_t i = 1;
+  std::vector<std::string> objects{exe};
+  r.prefix = "process(" + Quote(exe) + ")";
+  if (proc.arg == ArgKind::Number) r.prefix = "process(" + std::to_string(proc.number) + ")";
+  UserBinary& main = ctx.binaries->Get(exe);
+  if (!main.elf()) {
+    r.what = &proc;
+    r.Error(main.error());
+    return;
+  }
+  if (parts[i].name == "library") {
+    r.what = &parts[i];
+    objects = FindLibraries(*main.elf(), parts[i].string);
+    if (objects.empty()) {
+      std::string needed;
+      for (const std::string& n : main.elf()->needed()) needed += (needed.empty() ? "" : " ") + n;
+      r.Error("no library of `" + exe + "` matches `" + parts[i].string + "`" +
+              (needed.empty() ? std::string(" (it needs none)") : "; it needs: " + needed));
+      return;
+    }
+    ++i;
+  }
+  std::string provider = "*";
+  if (parts[i].name == "provider") provider = parts[i++].string;
+  r.what = &parts[i];
+  r.is_return = parts.back().name == "return";
+  if (parts.size() > i + 1 && parts.back().name != "return") r.variant = parts.back().name;
+  for (const std::string& object : objects) {
+    UserBinary& bin = ctx.binaries->Get(object);
+    if (!bin.elf()) {
+      r.Error(bin.error());
+      continue;
+    }
+    std::string prefix = r.prefix;
+    if (object != exe) r.prefix = "process(" + Quote(object) + ")";
+    if (r.what->name == "function") Functions(bin, r, out);
+    else if (r.what->name == "statement") Statements(bin, r, out);
+    else Marks(bin, r, provider, out);
+    r.prefix = prefix;
+  }
+}
+
+}  // namespace btap::sema

@@ -1,0 +1,88 @@
+// The target-variable pass's lowering of one user-space probe (internal to semantic/):
+// C values from DWARF written as script expressions (target_vars.cpp), pretty printing
+// and the walk over the probe's body (target_walk.cpp).
+#pragma once
+
+#include <elfutils/libdw.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "frontend/ast.h"
+#include "semantic/debuginfo.h"
+
+namespace btap::sema {
+
+struct Elab;
+struct Probe;
+class UserBinary;
+
+// A C value being lowered: in user memory at `expr`, or the value `expr` itself.
+struct TValue {
+  Dwarf_Die type{};
+  bool typed = false;
+  bool in_memory = true;
+  ast::Expr* expr = nullptr;
+  int bit_size = 0, bit_offset = 0;  // a bitfield, counted from the low bit at `expr`
+};
+
+class TargetLowering {
+ public:
+  TargetLowering(Elab& e, Probe& p, UserBinary& bin);
+  // Lowers every target expression of the probe's body and condition.
+  void Run();
+
+ private:
+  // One target expression: sets t->lowered, or reports (quiet: only says whether it can).
+  bool Lower(ast::TargetBase* t, bool quiet);
+  bool Base(ast::TargetBase* t, TValue* v, std::string* why, bool* done);
+  ast::Expr* Pretty(const TValue& v, int depth, std::string* why);
+  ast::Expr* VarsString(std::string_view which, int depth);
+  ast::Expr* MarkArg(int n, std::string* why);
+  ast::Expr* Entry(ast::Expr* value);
+
+  // Expressions
+  template <typename T>
+  T* Node() {
+    T* n = arena().New<T>();
+    n->kind = T::kKind;
+    n->range = range_;
+    return n;
+  }
+  Arena& arena();
+  ast::Expr* Num(int64_t v);
+  ast::Expr* Str(std::string_view s);
+  ast::Expr* Bin(ast::Tok op, ast::Expr* a, ast::Expr* b);
+  ast::Expr* Reg(int dwarf);
+  ast::Expr* Bias();
+  ast::Expr* Load(ast::Expr* address, int size, bool is_signed);
+  ast::Expr* CallFn(std::string_view name, std::vector<ast::Expr*> args);
+  ast::Expr* Extend(ast::Expr* v, int bits, bool is_signed);
+  ast::Expr* FromLoc(const LocExpr& l);
+
+  // C values
+  bool FromLocation(const Location& loc, TValue* v, std::string* why);
+  bool FromVariable(const DebugVariable& var, uint64_t at, TValue* v, std::string* why);
+  ast::Expr* Scalar(const TValue& v, std::string* why);
+  ast::Expr* Final(const TValue& v, std::string* why);
+  bool Dereference(TValue* v, std::string* why);
+  bool Member(TValue* v, std::string_view name, std::string* why);
+  bool Index(TValue* v, ast::Expr* index, std::string* why);
+  static bool IsCharArray(const TValue& v, int64_t* length);
+  static std::string Article(const std::string& type);
+
+  Elab& e_;
+  Probe& p_;
+  UserBinary& bin_;
+  DebugInfo* dwarf_ = nullptr;
+  const DebugFunction* f_ = nullptr;
+  uint64_t pc_ = 0;       // where the probe's variables are read
+  uint64_t call_pc_ = 0;  // return probes: where their @entry values are read
+  SourceRange range_;     // of the expression being lowered: generated nodes carry it
+};
+
+// The pass (listed in elaborate.cpp).
+void LowerTargets(Elab& e);
+
+}  // namespace btap::sema

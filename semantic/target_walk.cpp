@@ -1,0 +1,472 @@
+// Pass 2b's walk over user-space probes: resolves each target expression's base ($var,
+// $return, $argN of SDT marks, @var, @cast), applies ->field, [i], & and the `$`/`$$`
+// suffixes, writes `$$parms`/`$$locals`/`$$vars`/`$$return`, and settles `@defined`.
+#include <dwarf.h>
+
+#include <functional>
+
+#include "frontend/ast_walk.h"
+#include "semantic/elab.h"
+#include "semantic/suggest.h"
+#include "semantic/target_vars.h"
+#include "semantic/user_binary.h"
+
+namespace btap::sema {
+namespace {
+
+using ast::Tok;
+
+bool IsUserProbe(const Probe* p) {
+  Family f = p->spec.family;
+  return f == Family::ProcessFunction || f == Family::ProcessStatement || f == Family::ProcessMark;
+}
+
+ast::TargetBase* TargetOf(ast::Node* n) {
+  if (!n) return nullptr;
+  switch (n->kind) {
+    case ast::Kind::TargetSymbol:
+    case ast::Kind::Cast:
+    case ast::Kind::AtVar:
+    case ast::Kind::Autocast:
+      return static_cast<ast::TargetBase*>(n);
+    default:
+      return nullptr;
+  }
+}
+
+// printf text with its arguments, built piece by piece.
+struct Format {
+  std::string text;
+  std::vector<ast::Expr*> args;
+  void Literal(std::string_view s) {
+    for (char c : s) text += c == '%' ? std::string("%%") : std::string(1, c);
+  }
+};
+
+// How deep a `$` suffix prints: 0 for `$$parms` itself (numbers in hex, records elided),
+// 1 for `$` (one level of records), 2 for `$$` (records inside records too).
+constexpr int kMaxPrettyDepth = 6;
+
+}  // namespace
+
+ast::Expr* TargetLowering::Entry(ast::Expr* value) {
+  auto* e = Node<ast::Entry>();
+  e->operand = value;
+  e->depth = value->depth + 1;
+  return e;
+}
+
+void TargetLowering::Run() {
+  std::function<void(ast::Node*)> walk = [&](ast::Node* n) {
+    if (!n) return;
+    if (auto* d = ast::As<ast::Defined>(n)) {
+      if (ast::TargetBase* t = TargetOf(d->operand)) {
+        d->known = Lower(t, true) ? 1 : 0;
+        return;
+      }
+    }
+    if (ast::TargetBase* t = TargetOf(n); t && !t->lowered) Lower(t, false);
+    ast::ForEachChild(n, walk);
+  };
+  walk(p_.body);
+  walk(p_.condition);
+}
+
+bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
+  range_ = t->range;
+  std::string spelled(e_.sm.file(t->range.file).text().substr(t->range.begin, t->range.end - t->range.begin));
+  auto fail = [&](const std::string& why) {
+    if (!quiet) e_.diags.Report(Diag::TargetVariableError, t->range, {spelled, p_.spec.point, why});
+    return false;
+  };
+  TValue v;
+  std::string why;
+  bool done = false;
+  if (!Base(t, &v, &why, &done)) {
+    if (why.empty()) return false;  // reported
+    return fail(why);
+  }
+  if (done) return true;
+  ast::Expr* value = nullptr;
+  for (const ast::TargetComponent& c : t->components) {
+    range_ = SourceRange::Join(t->range, c.range);
+    switch (c.kind) {
+      case ast::TargetComponent::Kind::Member:
+        if (!Member(&v, c.name, &why)) return fail(why);
+        break;
+      case ast::TargetComponent::Kind::Index:
+        if (!Index(&v, c.index, &why)) return fail(why);
+        break;
+      case ast::TargetComponent::Kind::PrettyPrint:
+        value = Pretty(v, c.name == "$$" ? 2 : 1, &why);
+        if (!value) return fail(why);
+        break;
+    }
+  }
+  range_ = t->range;
+  if (t->addressof) {
+    if (!v.in_memory || v.bit_size) return fail("it is not in memory, so it has no address");
+    value = v.expr;
+  } else if (!value) {
+    value = Final(v, &why);
+    if (!value) return fail(why);
+  }
+  auto* sym = ast::As<ast::TargetSymbol>(t);
+  if (p_.spec.is_return && sym && sym->name != "$return") value = Entry(value);
+  t->lowered = value;
+  return true;
+}
+
+bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool* done) {
+  const ProbeSpec& spec = p_.spec;
+  uint64_t at = spec.is_return ? call_pc_ : pc_;
+  auto finish = [&](ast::Expr* value) {
+    if (!value) return false;
+    if (!t->components.empty() || t->addressof) {
+      *why = "it is not a C value; `->`, `[` and `&` do not apply";
+      return false;
+    }
+    t->lowered = value;
+    *done = true;
+    return true;
+  };
+  if (auto* cast = ast::As<ast::Cast>(t)) {
+    UserBinary* where = &bin_;
+    if (cast->has_module && !cast->module.empty()) {
+      if (cast->module[0] == '<') {
+        *why = "types from headers (`" + std::string(cast->module) +
+               "`) are not supported; name a program or library with debug information";
+        return false;
+      }
+      where = &e_.machine.binaries().Get(FindProgram(cast->module));
+      if (!where->elf()) {
+        *why = where->error();
+        return false;
+      }
+    }
+    DebugInfo* d = where->dwarf();
+    if (!d) {
+      *why = where->dwarf_error();
+      return false;
+    }
+    std::optional<Dwarf_Die> type = d->Type(cast->type_name);
+    if (!type) {
+      *why = "no type `" + std::string(cast->type_name) + "` in the debug information of `" +
+             where->path() + "`";
+      return false;
+    }
+    v->type = *type;
+    v->typed = true;
+    v->in_memory = true;
+    v->expr = cast->operand;
+    return true;
+  }
+  if (ast::Is<ast::Autocast>(t)) {
+    *why = "the value has no C type here; give it one with @cast(value, \"type\")";
+    return false;
+  }
+  if (!dwarf_ && spec.family != Family::ProcessMark) {
+    *why = "no debug information: " + bin_.dwarf_error();
+    return false;
+  }
+  if (auto* var = ast::As<ast::AtVar>(t)) {
+    std::string_view name = var->target_name, cu;
+    if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
+      cu = name.substr(at_sign + 1);
+      name = name.substr(0, at_sign);
+    }
+    UserBinary* where = &bin_;
+    if (var->has_module && !var->module.empty()) where = &e_.machine.binaries().Get(FindProgram(var->module));
+    DebugInfo* d = where->dwarf();
+    if (!d) {
+      *why = where->elf() ? where->dwarf_error() : where->error();
+      return false;
+    }
+    std::optional<Dwarf_Die> die = d->Global(name, cu);
+    if (!die) {
+      *why = "no global variable `" + std::string(name) + "`" +
+             (cu.empty() ? "" : " in `" + std::string(cu) + "`") + " in `" + where->path() + "`";
+      return false;
+    }
+    if (where != &bin_) {
+      *why = "variables of another program or library are not readable from this probe";
+      return false;
+    }
+    return FromVariable({std::string(name), *die, false, true}, at, v, why);
+  }
+  auto* sym = static_cast<ast::TargetSymbol*>(t);
+  std::string_view name = sym->name;
+  bool deep_suffix = !t->components.empty() &&
+                     t->components.back().kind == ast::TargetComponent::Kind::PrettyPrint;
+  int depth = deep_suffix ? (t->components.back().name == "$$" ? 2 : 1) : 0;
+  if (spec.family == Family::ProcessMark) {
+    if (name == "$$name") return finish(Str(spec.sdt_name));
+    if (name == "$$provider") return finish(Str(spec.sdt_provider));
+    if (name == "$$parms" || name == "$$vars") {
+      std::vector<sema::SdtArg> args;
+      std::string error;
+      ParseSdtArgs(spec.sdt_args, &args, &error);
+      Format f;
+      for (size_t i = 0; i < args.size(); ++i) {
+        ast::Expr* a = MarkArg(static_cast<int>(i + 1), why);
+        if (!a) return false;
+        f.Literal((i ? " arg" : "arg") + std::to_string(i + 1) + "=");
+        f.text += "%#x";
+        f.args.push_back(a);
+      }
+      std::vector<ast::Expr*> call{Str(f.text)};
+      call.insert(call.end(), f.args.begin(), f.args.end());
+      return finish(f.args.empty() ? Str("") : CallFn("sprintf", call));
+    }
+    if (name.substr(0, 4) == "$arg") {
+      int n = 0;
+      for (char c : name.substr(4)) n = c >= '0' && c <= '9' && n < 1000 ? n * 10 + (c - '0') : -1;
+      if (n > 0) return finish(MarkArg(n, why));
+    }
+    *why = "SDT probes have $arg1…$argN, $$name, $$provider and $$parms";
+    return false;
+  }
+  if (name == "$$parms" || name == "$$locals" || name == "$$vars" || name == "$$return") {
+    if (name == "$$return" && !spec.is_return) {
+      *why = "`$$return` is only available in return probes";
+      return false;
+    }
+    return finish(VarsString(name, depth));
+  }
+  if (!f_) {
+    *why = "the probe's function has no debug information";
+    return false;
+  }
+  Dwarf_Die fn;
+  if (name == "$return") {
+    if (!spec.is_return) {
+      *why = "`$return` is only available in return probes (`.return`)";
+      return false;
+    }
+    if (!dwarf_->Die(f_->die, &fn) || !TypeOf(&fn, &v->type)) {
+      *why = "function `" + f_->name + "` returns void";
+      return false;
+    }
+    v->typed = true;
+    v->in_memory = false;
+    v->expr = Reg(0);  // %rax
+    return true;
+  }
+  std::vector<DebugVariable> vars = dwarf_->Variables(*f_, at);
+  for (const DebugVariable& var : vars)
+    if (name.substr(1) == var.name) return FromVariable(var, at, v, why);
+  std::vector<std::string> names;
+  for (const DebugVariable& var : vars)
+    if (!var.global) names.push_back("$" + var.name);
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::vector<std::string> similar = Similar(name, views);
+  std::string have;
+  for (size_t i = 0; i < names.size() && i < 10; ++i) have += (i ? " " : "") + names[i];
+  *why = "no parameter, local or global `" + std::string(name.substr(1)) + "` in `" + f_->name +
+         "`" + (similar.empty() ? (have.empty() ? "" : "; it has: " + have) : DidYouMean(similar));
+  return false;
+}
+
+// `$$parms` and friends: "a=0x3 b=0x..." (with a suffix, values as `$`/`$$` print them);
+// a variable that cannot be read here prints as `?`.
+ast::Expr* TargetLowering::VarsString(std::string_view which, int deep) {
+  Format f;
+  uint64_t at = p_.spec.is_return ? call_pc_ : pc_;
+  std::vector<DebugVariable> vars;
+  if (f_ && which != "$$return") vars = dwarf_->Variables(*f_, at);
+  bool first = true;
+  auto piece = [&](const std::string& name, ast::Expr* value) {
+    f.Literal((first ? "" : " ") + name + "=");
+    first = false;
+    if (!value) {
+      f.Literal("?");
+      return;
+    }
+    f.text += "%s";
+    f.args.push_back(value);
+  };
+  for (const DebugVariable& var : vars) {
+    if (var.global) continue;
+    if (which == "$$parms" && !var.parameter) continue;
+    if (which == "$$locals" && var.parameter) continue;
+    TValue v;
+    std::string why;
+    ast::Expr* value = nullptr;
+    if (FromVariable(var, at, &v, &why)) {
+      value = Pretty(v, deep, &why);
+      if (value && p_.spec.is_return) value = Entry(value);
+    }
+    piece(var.name, value);
+  }
+  if (p_.spec.is_return && (which == "$$return" || which == "$$vars") && f_) {
+    Dwarf_Die fn;
+    TValue v;
+    std::string why;
+    if (dwarf_->Die(f_->die, &fn) && TypeOf(&fn, &v.type)) {
+      v.typed = true;
+      v.in_memory = false;
+      v.expr = Reg(0);
+      piece("return", Pretty(v, deep, &why));
+    }
+  }
+  if (f.args.empty()) return Str(f.text);
+  std::vector<ast::Expr*> call{Str(f.text)};
+  call.insert(call.end(), f.args.begin(), f.args.end());
+  return CallFn("sprintf", call);
+}
+
+// One value as stap pretty-prints it, as a string expression: numbers in hex at depth 0
+// and decimal below a `$`, char pointers and arrays quoted, records as {.a=1, .b=2},
+// arrays as [1, 2], records beyond the depth as {...}.
+ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) {
+  std::function<bool(const TValue&, int, Format&)> add = [&](const TValue& val, int level,
+                                                             Format& f) -> bool {
+    Dwarf_Die t;
+    if (!val.typed || !PeelType(const_cast<Dwarf_Die*>(&val.type), &t)) {
+      f.Literal("?");
+      return true;
+    }
+    int tag = dwarf_tag(&t);
+    int64_t length = 0;
+    if (IsCharArray(val, &length)) {
+      if (!val.in_memory) {
+        f.Literal("?");
+        return true;
+      }
+      f.text += "%s";
+      f.args.push_back(CallFn("user_string_n_quoted", {val.expr, Num(length)}));
+      return true;
+    }
+    if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type || tag == DW_TAG_class_type) {
+      if (level >= depth || level >= kMaxPrettyDepth) {
+        f.Literal("{...}");
+        return true;
+      }
+      f.Literal("{");
+      bool first = true;
+      Dwarf_Die c;
+      if (dwarf_child(&t, &c) == 0) do {
+          if (dwarf_tag(&c) != DW_TAG_member) continue;
+          const char* n = dwarf_diename(&c);
+          if (!n) continue;
+          TValue m = val;
+          std::string ignored;
+          f.Literal(std::string(first ? "" : ", ") + "." + n + "=");
+          first = false;
+          if (!Member(&m, n, &ignored) || !add(m, level + 1, f)) f.Literal("?");
+        } while (dwarf_siblingof(&c, &c) == 0);
+      f.Literal("}");
+      return true;
+    }
+    if (tag == DW_TAG_array_type) {
+      if (level >= depth || !val.in_memory) {
+        f.Literal("[...]");
+        return true;
+      }
+      Dwarf_Die elem;
+      int64_t total = TypeSize(&t), size = TypeOf(&t, &elem) ? TypeSize(&elem) : -1;
+      if (size <= 0 || total <= 0) {
+        f.Literal("[...]");
+        return true;
+      }
+      f.Literal("[");
+      for (int64_t i = 0; i < total / size && i < 16; ++i) {
+        TValue e = val;
+        std::string ignored;
+        if (i) f.Literal(", ");
+        if (!Index(&e, Num(i), &ignored) || !add(e, level + 1, f)) f.Literal("?");
+      }
+      if (total / size > 16) f.Literal(", ...");
+      f.Literal("]");
+      return true;
+    }
+    std::string ignored;
+    ast::Expr* scalar = Scalar(val, &ignored);
+    if (!scalar) {
+      f.Literal("?");
+      return true;
+    }
+    if (tag == DW_TAG_pointer_type && depth > 0) {
+      Dwarf_Die pointee;
+      if (TypeOf(&t, &pointee) && PeelType(&pointee, &pointee) &&
+          dwarf_tag(&pointee) == DW_TAG_base_type && TypeSize(&pointee) == 1) {
+        f.text += "%s";
+        f.args.push_back(CallFn("user_string_quoted", {scalar}));
+        return true;
+      }
+    }
+    bool is_signed = false;
+    if (tag == DW_TAG_base_type || tag == DW_TAG_enumeration_type) {
+      Dwarf_Attribute a;
+      Dwarf_Word enc = 0;
+      dwarf_formudata(dwarf_attr(&t, DW_AT_encoding, &a), &enc);
+      is_signed = tag == DW_TAG_enumeration_type || enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+    }
+    f.text += depth == 0 || tag == DW_TAG_pointer_type ? "%#x" : is_signed ? "%d" : "%u";
+    f.args.push_back(scalar);
+    return true;
+  };
+  Format f;
+  if (!add(v, 0, f)) {
+    *why = "it cannot be printed";
+    return nullptr;
+  }
+  if (f.args.empty()) return Str(f.text);
+  std::vector<ast::Expr*> call{Str(f.text)};
+  call.insert(call.end(), f.args.begin(), f.args.end());
+  return CallFn("sprintf", call);
+}
+
+// $argN of an SDT mark, from the note's operand: a register, memory or a constant.
+ast::Expr* TargetLowering::MarkArg(int n, std::string* why) {
+  std::vector<sema::SdtArg> args;
+  std::string error;
+  if (!ParseSdtArgs(p_.spec.sdt_args, &args, &error)) {
+    *why = "its SDT note's arguments are unreadable: " + error;
+    return nullptr;
+  }
+  if (n < 1 || static_cast<size_t>(n) > args.size()) {
+    *why = "the mark has " + std::to_string(args.size()) + " argument" +
+           (args.size() == 1 ? "" : "s");
+    return nullptr;
+  }
+  const sema::SdtArg& a = args[n - 1];
+  switch (a.kind) {
+    case sema::SdtArg::Kind::Constant:
+      return Num(a.value);
+    case sema::SdtArg::Kind::Register: {
+      ast::Expr* r = Reg(a.reg);
+      if (a.high_byte) r = Bin(Tok::UShr, r, Num(8));
+      int bits = std::min(a.reg_bytes, a.size) * 8;
+      if (a.high_byte) bits = 8;
+      return Extend(r, bits, a.is_signed);
+    }
+    case sema::SdtArg::Kind::Memory: {
+      ast::Expr* address = Num(a.value);
+      if (!a.symbol.empty()) {
+        std::optional<uint64_t> s = bin_.elf()->SymbolAddress(a.symbol);
+        if (!s) {
+          *why = "its operand names the symbol `" + a.symbol + "`, which is not in `" + bin_.path() + "`";
+          return nullptr;
+        }
+        address = Bin(Tok::Plus, Bin(Tok::Plus, Bias(), Num(static_cast<int64_t>(*s))), address);
+      } else if (a.reg >= 0) {
+        address = Bin(Tok::Plus, Reg(a.reg), address);
+      }
+      if (a.index_reg >= 0) address = Bin(Tok::Plus, address, Bin(Tok::Star, Reg(a.index_reg), Num(a.scale)));
+      return Load(address, a.size, a.is_signed);
+    }
+  }
+  return nullptr;
+}
+
+void LowerTargets(Elab& e) {
+  for (Probe* p : e.program.probes) {
+    if (!IsUserProbe(p)) continue;
+    UserBinary& bin = e.machine.binaries().Get(p->spec.target);
+    if (!bin.elf()) continue;
+    TargetLowering(e, *p, bin).Run();
+  }
+}
+
+}  // namespace btap::sema
