@@ -253,14 +253,16 @@ bool TargetLowering::IsCharArray(const TValue& v, int64_t* length) {
   return true;
 }
 
+// A scalar's value; an array's address (as stap: `user_string($x->name)` reads a char
+// array).
 ast::Expr* TargetLowering::Final(const TValue& v, std::string* why) {
-  int64_t length = 0;
-  if (IsCharArray(v, &length)) {
+  Dwarf_Die t;
+  if (v.typed && PeelType(const_cast<Dwarf_Die*>(&v.type), &t) && dwarf_tag(&t) == DW_TAG_array_type) {
     if (!v.in_memory) {
       *why = "the array is not in memory";
       return nullptr;
     }
-    return CallFn("user_string_n", {v.expr, Num(length > 0 ? length : 512)});
+    return v.expr;
   }
   return Scalar(v, why);
 }

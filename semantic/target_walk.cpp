@@ -122,7 +122,9 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
   uint64_t at = spec.is_return ? call_pc_ : pc_;
   auto finish = [&](ast::Expr* value) {
     if (!value) return false;
-    if (!t->components.empty() || t->addressof) {
+    bool suffix_only = t->components.size() == 1 &&
+                       t->components[0].kind == ast::TargetComponent::Kind::PrettyPrint;
+    if ((!t->components.empty() && !suffix_only) || t->addressof) {
       *why = "it is not a C value; `->`, `[` and `&` do not apply";
       return false;
     }
@@ -150,6 +152,10 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
       return false;
     }
     std::optional<Dwarf_Die> type = d->Type(cast->type_name);
+    // A bare name may be a struct, union or enum tag (stap looks in that order).
+    for (const char* tag : {"struct ", "union ", "enum "})
+      if (!type && cast->type_name.find(' ') == std::string_view::npos)
+        type = d->Type(tag + std::string(cast->type_name));
     if (!type) {
       *why = "no type `" + std::string(cast->type_name) + "` in the debug information of `" +
              where->path() + "`";
@@ -210,7 +216,7 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
       for (size_t i = 0; i < args.size(); ++i) {
         ast::Expr* a = MarkArg(static_cast<int>(i + 1), why);
         if (!a) return false;
-        f.Literal((i ? " arg" : "arg") + std::to_string(i + 1) + "=");
+        f.Literal((i ? " $arg" : "$arg") + std::to_string(i + 1) + "=");
         f.text += "%#x";
         f.args.push_back(a);
       }
@@ -267,23 +273,32 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
   return false;
 }
 
-// `$$parms` and friends: "a=0x3 b=0x..." (with a suffix, values as `$`/`$$` print them);
-// a variable that cannot be read here prints as `?`.
-ast::Expr* TargetLowering::VarsString(std::string_view which, int deep) {
+// `$$parms`, `$$locals`, `$$vars`, `$$return`, as stap writes them: `name=VALUE`
+// separated by spaces, scope by scope from the innermost, in DIE order. Without a
+// suffix scalars print `%#x`, records `{...}` and arrays `[...]` (unread); with `$`/`$$`
+// each value is pretty-printed. A variable that cannot be read here prints `?`.
+ast::Expr* TargetLowering::VarsString(std::string_view which, int depth) {
   Format f;
   uint64_t at = p_.spec.is_return ? call_pc_ : pc_;
   std::vector<DebugVariable> vars;
   if (f_ && which != "$$return") vars = dwarf_->Variables(*f_, at);
-  bool first = true;
-  auto piece = [&](const std::string& name, ast::Expr* value) {
-    f.Literal((first ? "" : " ") + name + "=");
-    first = false;
+  auto piece = [&](const std::string& name, const TValue* v, bool readable, bool at_entry) {
+    f.Literal((f.text.empty() ? "" : " ") + name + "=");
+    Dwarf_Die t;
+    int tag = v->typed && PeelType(const_cast<Dwarf_Die*>(&v->type), &t) ? dwarf_tag(&t) : 0;
+    if (depth == 0 && (tag == DW_TAG_structure_type || tag == DW_TAG_union_type ||
+                       tag == DW_TAG_class_type || tag == DW_TAG_array_type)) {
+      f.Literal(tag == DW_TAG_array_type ? "[...]" : "{...}");
+      return;
+    }
+    std::string why;
+    ast::Expr* value = !readable ? nullptr : depth == 0 ? Scalar(*v, &why) : Pretty(*v, depth, &why);
     if (!value) {
       f.Literal("?");
       return;
     }
-    f.text += "%s";
-    f.args.push_back(value);
+    f.text += depth == 0 ? "%#x" : "%s";
+    f.args.push_back(at_entry ? Entry(value) : value);
   };
   for (const DebugVariable& var : vars) {
     if (var.global) continue;
@@ -291,22 +306,21 @@ ast::Expr* TargetLowering::VarsString(std::string_view which, int deep) {
     if (which == "$$locals" && var.parameter) continue;
     TValue v;
     std::string why;
-    ast::Expr* value = nullptr;
-    if (FromVariable(var, at, &v, &why)) {
-      value = Pretty(v, deep, &why);
-      if (value && p_.spec.is_return) value = Entry(value);
+    bool readable = FromVariable(var, at, &v, &why);
+    if (!readable) {
+      Dwarf_Die die = var.die;
+      v.typed = TypeOf(&die, &v.type);
     }
-    piece(var.name, value);
+    piece(var.name, &v, readable, p_.spec.is_return);
   }
   if (p_.spec.is_return && (which == "$$return" || which == "$$vars") && f_) {
     Dwarf_Die fn;
     TValue v;
-    std::string why;
     if (dwarf_->Die(f_->die, &fn) && TypeOf(&fn, &v.type)) {
       v.typed = true;
       v.in_memory = false;
       v.expr = Reg(0);
-      piece("return", Pretty(v, deep, &why));
+      piece("return", &v, true, false);
     }
   }
   if (f.args.empty()) return Str(f.text);
@@ -315,102 +329,168 @@ ast::Expr* TargetLowering::VarsString(std::string_view which, int deep) {
   return CallFn("sprintf", call);
 }
 
-// One value as stap pretty-prints it, as a string expression: numbers in hex at depth 0
-// and decimal below a `$`, char pointers and arrays quoted, records as {.a=1, .b=2},
-// arrays as [1, 2], records beyond the depth as {...}.
+namespace {
+
+enum class ScalarKindOf { Signed, Unsigned, Char, Float, Pointer, Other };
+
+ScalarKindOf ScalarKind(Dwarf_Die* t) {
+  int tag = dwarf_tag(t);
+  if (tag == DW_TAG_pointer_type || tag == DW_TAG_reference_type) return ScalarKindOf::Pointer;
+  Dwarf_Die base = *t;
+  if (tag == DW_TAG_enumeration_type) {
+    Dwarf_Die under;
+    if (!TypeOf(t, &under) || !PeelType(&under, &base)) return ScalarKindOf::Signed;
+  } else if (tag != DW_TAG_base_type) {
+    return ScalarKindOf::Other;
+  }
+  Dwarf_Attribute a;
+  Dwarf_Word enc = 0;
+  dwarf_formudata(dwarf_attr(&base, DW_AT_encoding, &a), &enc);
+  switch (enc) {
+    case DW_ATE_unsigned:
+      return ScalarKindOf::Unsigned;
+    case DW_ATE_signed_char:
+    case DW_ATE_unsigned_char:
+    case DW_ATE_UTF:
+      return ScalarKindOf::Char;
+    case DW_ATE_float:
+    case DW_ATE_complex_float:
+      return ScalarKindOf::Float;
+    default:
+      return ScalarKindOf::Signed;
+  }
+}
+
+}  // namespace
+
+// One value with a `$` (depth 1) or `$$` (depth 2) suffix, as stap's pretty printer
+// writes it: signed numbers %d, unsigned %u, chars quoted, char pointers and arrays as
+// quoted strings, records {.a=1, .b=2} (nested ones {...} under `$`), other arrays as
+// their first element `[1, ...]`, pointers %p below the top (at the top, a pointer
+// prints what it points to). At most 32 values per variable.
 ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) {
-  std::function<bool(const TValue&, int, Format&)> add = [&](const TValue& val, int level,
-                                                             Format& f) -> bool {
+  constexpr size_t kMaxArgs = 32;
+  std::function<void(const TValue&, int, Format&)> add = [&](const TValue& val, int level,
+                                                             Format& f) {
     Dwarf_Die t;
     if (!val.typed || !PeelType(const_cast<Dwarf_Die*>(&val.type), &t)) {
-      f.Literal("?");
-      return true;
+      f.Literal(val.typed ? "?" : "?");
+      return;
     }
     int tag = dwarf_tag(&t);
+    std::string ignored;
+    if (f.args.size() >= kMaxArgs) {
+      f.Literal("...");
+      return;
+    }
     int64_t length = 0;
     if (IsCharArray(val, &length)) {
-      if (!val.in_memory) {
-        f.Literal("?");
-        return true;
-      }
+      if (!val.in_memory) return f.Literal("?");
       f.text += "%s";
-      f.args.push_back(CallFn("user_string_n_quoted", {val.expr, Num(length)}));
-      return true;
+      f.args.push_back(CallFn("user_string_quoted", {val.expr}));
+      return;
     }
     if (tag == DW_TAG_structure_type || tag == DW_TAG_union_type || tag == DW_TAG_class_type) {
-      if (level >= depth || level >= kMaxPrettyDepth) {
-        f.Literal("{...}");
-        return true;
-      }
+      if (level > 0 && depth < 2) return f.Literal("{...}");
+      if (level >= kMaxPrettyDepth) return f.Literal("{...}");
       f.Literal("{");
       bool first = true;
       Dwarf_Die c;
       if (dwarf_child(&t, &c) == 0) do {
-          if (dwarf_tag(&c) != DW_TAG_member) continue;
+          if (dwarf_tag(&c) != DW_TAG_member || dwarf_hasattr(&c, DW_AT_declaration)) continue;
           const char* n = dwarf_diename(&c);
           if (!n) continue;
+          if (f.args.size() >= kMaxArgs) {
+            f.Literal(", ...");
+            break;
+          }
           TValue m = val;
-          std::string ignored;
           f.Literal(std::string(first ? "" : ", ") + "." + n + "=");
           first = false;
-          if (!Member(&m, n, &ignored) || !add(m, level + 1, f)) f.Literal("?");
+          if (Member(&m, n, &ignored)) add(m, level + 1, f);
+          else f.Literal("?");
         } while (dwarf_siblingof(&c, &c) == 0);
       f.Literal("}");
-      return true;
+      return;
     }
     if (tag == DW_TAG_array_type) {
-      if (level >= depth || !val.in_memory) {
-        f.Literal("[...]");
-        return true;
-      }
-      Dwarf_Die elem;
-      int64_t total = TypeSize(&t), size = TypeOf(&t, &elem) ? TypeSize(&elem) : -1;
-      if (size <= 0 || total <= 0) {
-        f.Literal("[...]");
-        return true;
-      }
+      if ((level > 0 && depth < 2) || !val.in_memory) return f.Literal("[...]");
+      TValue e = val;
       f.Literal("[");
-      for (int64_t i = 0; i < total / size && i < 16; ++i) {
-        TValue e = val;
-        std::string ignored;
-        if (i) f.Literal(", ");
-        if (!Index(&e, Num(i), &ignored) || !add(e, level + 1, f)) f.Literal("?");
-      }
-      if (total / size > 16) f.Literal(", ...");
-      f.Literal("]");
-      return true;
+      if (Index(&e, Num(0), &ignored)) add(e, level + 1, f);
+      else f.Literal("?");
+      f.Literal(", ...]");
+      return;
     }
-    std::string ignored;
-    ast::Expr* scalar = Scalar(val, &ignored);
-    if (!scalar) {
-      f.Literal("?");
-      return true;
-    }
-    if (tag == DW_TAG_pointer_type && depth > 0) {
+    if (tag == DW_TAG_subroutine_type) return f.Literal("<function>");
+    ScalarKindOf kind = ScalarKind(&t);
+    if (kind == ScalarKindOf::Float || kind == ScalarKindOf::Other) return f.Literal("?");
+    ast::Expr* value = Scalar(val, &ignored);
+    if (!value) return f.Literal("?");
+    if (kind == ScalarKindOf::Pointer) {
       Dwarf_Die pointee;
-      if (TypeOf(&t, &pointee) && PeelType(&pointee, &pointee) &&
-          dwarf_tag(&pointee) == DW_TAG_base_type && TypeSize(&pointee) == 1) {
+      bool typed = TypeOf(&t, &pointee) && PeelType(&pointee, &pointee);
+      if (typed && ScalarKind(&pointee) == ScalarKindOf::Char && TypeSize(&pointee) == 1) {
         f.text += "%s";
-        f.args.push_back(CallFn("user_string_quoted", {scalar}));
-        return true;
+        f.args.push_back(CallFn("user_string_quoted", {value}));
+        return;
       }
+      if (typed && level == 0 && dwarf_tag(&pointee) != DW_TAG_subroutine_type) {
+        // At the top a pointer prints its target: a record's members, or (stap's quirk)
+        // a scalar's format applied to the pointer itself.
+        Dwarf_Die declared;
+        TypeOf(&t, &declared);
+        int ptag = dwarf_tag(&pointee);
+        if (ptag == DW_TAG_structure_type || ptag == DW_TAG_union_type || ptag == DW_TAG_class_type) {
+          TValue target;
+          target.type = declared;
+          target.typed = true;
+          target.in_memory = true;
+          target.expr = value;
+          return add(target, level, f);
+        }
+        ScalarKindOf pk = ScalarKind(&pointee);
+        if (pk == ScalarKindOf::Signed || pk == ScalarKindOf::Unsigned) {
+          f.text += pk == ScalarKindOf::Signed ? "%d" : "%u";
+          f.args.push_back(value);
+          return;
+        }
+      }
+      f.text += "%#x";
+      f.args.push_back(value);
+      return;
     }
-    bool is_signed = false;
-    if (tag == DW_TAG_base_type || tag == DW_TAG_enumeration_type) {
-      Dwarf_Attribute a;
-      Dwarf_Word enc = 0;
-      dwarf_formudata(dwarf_attr(&t, DW_AT_encoding, &a), &enc);
-      is_signed = tag == DW_TAG_enumeration_type || enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+    if (kind == ScalarKindOf::Char) {
+      // '%#c': printable characters as they are, others as octal escapes.
+      f.text += "%s";
+      ast::Expr* byte = Bin(Tok::Amp, value, Num(0xff));
+      auto* printable = Node<ast::Logical>();
+      printable->op = Tok::AndAnd;
+      auto compare = [&](Tok op, ast::Expr* l, int64_t r) {
+        auto* c = Node<ast::Comparison>();
+        c->op = op;
+        c->lhs = l;
+        c->rhs = Num(r);
+        c->depth = l->depth + 1;
+        return c;
+      };
+      printable->lhs = compare(Tok::GreaterEq, byte, 32);
+      printable->rhs = compare(Tok::Less, byte, 127);
+      printable->depth = byte->depth + 2;
+      auto* choice = Node<ast::Ternary>();
+      choice->cond = printable;
+      choice->then = CallFn("sprintf", {Str("'%c'"), byte});
+      choice->otherwise = CallFn("sprintf", {Str("'\\%03o'"), byte});
+      choice->depth = byte->depth + 3;
+      f.args.push_back(choice);
+      return;
     }
-    f.text += depth == 0 || tag == DW_TAG_pointer_type ? "%#x" : is_signed ? "%d" : "%u";
-    f.args.push_back(scalar);
-    return true;
+    f.text += v.bit_size || kind == ScalarKindOf::Signed ? (kind == ScalarKindOf::Unsigned ? "%u" : "%d") : "%u";
+    f.args.push_back(value);
   };
   Format f;
-  if (!add(v, 0, f)) {
-    *why = "it cannot be printed";
-    return nullptr;
-  }
+  add(v, 0, f);
+  (void)why;
   if (f.args.empty()) return Str(f.text);
   std::vector<ast::Expr*> call{Str(f.text)};
   call.insert(call.end(), f.args.begin(), f.args.end());

@@ -72,9 +72,12 @@ void ListVariables(UserBinary& bin, const DebugFunction& f, ProbeSpec& spec) {
   if (spec.is_return && d->Die(f.die, &die)) {
     if (TypeOf(&die, &type)) spec.args.push_back({"return", TypeName(&type)});
   }
-  for (const DebugVariable& v : d->Variables(f, spec.address)) {
+  // Those that can be read here (stap leaves out the others).
+  uint64_t at = spec.is_return ? spec.call_address : spec.address;
+  for (const DebugVariable& v : d->Variables(f, at)) {
     if (v.global) continue;
     Dwarf_Die var = v.die;
+    if (d->Locate(f, &var, at).kind == Location::Kind::Unavailable) continue;
     spec.args.push_back({v.name, TypeOf(&var, &type) ? TypeName(&type) : "void"});
   }
 }
@@ -133,6 +136,25 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       if (r.ctx.target_variables) ListVariables(bin, f, spec);
       out.push_back(std::move(spec));
     }
+    // Functions the DWARF does not describe (start-up code, assembly) by their symbols.
+    std::set<std::string> described;
+    for (const DebugFunction& f : dwarf->functions()) described.insert(f.name);
+    if (pat.file.empty() && r.variant != "inline")
+      for (const ElfSymbol& s : bin.elf()->functions()) {
+        if (described.count(s.name) || !GlobMatch(pat.name, s.name)) continue;
+        if (r.variant == "exported" && !s.exported) continue;
+        names.push_back(s.name);
+        ProbeSpec spec;
+        spec.family = Family::ProcessFunction;
+        spec.is_return = r.is_return;
+        spec.function = s.name;
+        spec.address = s.addr;
+        if (!s.addr || !placed.insert(spec.address).second) continue;
+        spec.call_address = s.addr;
+        spec.call_offset = bin.elf()->FileOffset(s.addr).value_or(0);
+        spec.point = r.prefix + ".function(" + Quote(s.name) + ")" + (r.is_return ? ".return" : "");
+        if (Place(bin, r, spec)) out.push_back(std::move(spec));
+      }
   } else {
     if (!pat.file.empty())
       return r.Error("`" + r.what->string + "` names a source file, which needs debug information: " +
@@ -223,7 +245,8 @@ void Marks(UserBinary& bin, const Request& r, std::string_view provider, std::ve
     spec.sdt_provider = n.provider;
     spec.sdt_name = n.name;
     spec.sdt_args = n.args;
-    spec.point = r.prefix + ".provider(" + Quote(n.provider) + ").mark(" + Quote(n.name) + ")";
+    spec.point = r.prefix + (provider == "*" ? "" : ".provider(" + Quote(n.provider) + ")") +
+                 ".mark(" + Quote(n.name) + ")";
     if (n.semaphore) {
       std::optional<uint64_t> sem = bin.elf()->FileOffset(n.semaphore);
       if (sem) spec.numbers[1] = static_cast<int64_t>(*sem);
