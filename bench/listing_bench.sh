@@ -2,10 +2,14 @@
 # Listing speed against bpftrace, as ratios measured in one run (best of N each):
 #   btap -l 'kernel.trace("*")'  vs  bpftrace -l 'tracepoint:*'
 #   btap -L 'kernel.trace("*")'  vs  bpftrace -lv 'tracepoint:*'
-# Usage: bench/listing_bench.sh [BTAP] [ROUNDS]; needs root (tracefs); bpftrace optional.
+#   btap -l/-L 'process("P").function("*")' over the test program with 10,000 functions
+#   (DWARF) and /usr/bin/bash (symbols)  vs  bpftrace -l 'uprobe:P:*' (target: < 300 ms)
+# Usage: bench/listing_bench.sh [BTAP] [ROUNDS] [MANY_FUNCTIONS]; needs root (tracefs);
+# bpftrace optional; MANY_FUNCTIONS defaults to build/tests/many_functions.
 set -euo pipefail
 btap=${1:-build/btap}
 rounds=${2:-5}
+many=${3:-$(dirname "$btap")/tests/many_functions}
 
 best_ms() {  # best wall time in ms of running "$@" ROUNDS times, output discarded
   local best=""
@@ -34,3 +38,17 @@ if command -v bpftrace >/dev/null; then
 else
   echo "bpftrace not installed: no ratio"
 fi
+
+# User-space functions: DWARF (10,000 functions) and a symbol table (bash).
+for program in "$many" /usr/bin/bash; do
+  [[ -x $program ]] || { echo "$program: not built, skipped"; continue; }
+  lines=$("$btap" -l "process(\"$program\").function(\"*\")" | wc -l)
+  ul=$(best_ms "$btap" -l "process(\"$program\").function(\"*\")")
+  uL=$(best_ms "$btap" -L "process(\"$program\").function(\"*\")")
+  echo "$program: $lines functions; btap -l: ${ul} ms   btap -L: ${uL} ms"
+  if command -v bpftrace >/dev/null; then
+    ut=$(best_ms bpftrace -l "uprobe:$program:*")
+    echo "  bpftrace -l uprobe: ${ut} ms"
+    awk -v a="$ul" -v b="$ut" 'BEGIN { printf "  ratio btap -l / bpftrace -l: %.2f\n", a / b }'
+  fi
+done

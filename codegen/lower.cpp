@@ -607,8 +607,8 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   }
   Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
   Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
-  Value depth = b_.CreateSelect(b_.CreateIsNull(counter), b_.getInt64(0),
-                                b_.CreateLoad(i64_, counter));
+  Value depth =
+      b_.CreateSelect(b_.CreateIsNull(counter), b_.getInt64(0), b_.CreateLoad(i64_, counter));
   Continue(b_.CreateICmpULT(depth, b_.getInt64(kDepthSlot - 1)), "depth");
   Helper(kMapUpdate, i64_, {out.map, EntryKey(p, depth), values, b_.getInt64(kAny)});
   b_.CreateStore(b_.CreateAdd(depth, b_.getInt64(1)), values);

@@ -423,7 +423,7 @@ bool Lowering::UserProbe(const sema::Probe* p) const {
 Value Lowering::UserRegister(ast::Register* r) {
   // pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
   static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
-                                     64, 56, 48, 24,  16,  8,   0,  128};
+                                     64, 56, 48, 24, 16,  8,   0,  128};
   if (!r->user || !frame_->ctx || !UserProbe(frame_->probe)) {
     Unsupported(r->range, r->user ? "user registers outside process probes" : "`@kregister`");
     return nullptr;
@@ -433,7 +433,8 @@ Value Lowering::UserRegister(ast::Register* r) {
     return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset));
   };
   if (r->load_bias) {
-    if (frame_->at_entry) return b_.CreateSub(reg(128), b_.getInt64(static_cast<int64_t>(spec.call_address)));
+    if (frame_->at_entry)
+      return b_.CreateSub(reg(128), b_.getInt64(static_cast<int64_t>(spec.call_address)));
     if (spec.is_return)
       return b_.CreateSub(Helper(kGetFuncIp, i64_, {frame_->ctx}),
                           b_.getInt64(static_cast<int64_t>(spec.address)));
@@ -460,16 +461,19 @@ Value Lowering::UserDeref(ast::Deref* d) {
   if (!address) return nullptr;
   Value buf = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), buf);
-  Value rc = Helper(kProbeReadUser, i64_,
-                    {buf, b_.getInt32(static_cast<uint32_t>(d->size)), b_.CreateIntToPtr(address, ptr_)});
+  Value rc =
+      Helper(kProbeReadUser, i64_,
+             {buf, b_.getInt32(static_cast<uint32_t>(d->size)), b_.CreateIntToPtr(address, ptr_)});
   std::string_view text = sm_.file(d->range.file).text();
-  std::string_view token = d->range.valid() ? text.substr(d->range.begin, d->range.end - d->range.begin)
-                                            : std::string_view("@uderef");
+  std::string_view token = d->range.valid()
+                               ? text.substr(d->range.begin, d->range.end - d->range.begin)
+                               : std::string_view("@uderef");
   size_t name = token.find_first_not_of('$');
   token = token.substr(0, token.find_first_of("-[.$", name == std::string_view::npos ? 0 : name));
-  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
-              "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", token, d->range)),
-              {address});
+  CheckFormat(
+      b_.CreateICmpSGE(rc, b_.getInt64(0)),
+      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", token, d->range)),
+      {address});
   return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(d->size), d->is_signed);
 }
 

@@ -229,8 +229,10 @@ uint64_t DebugInfo::ProbeAddress(const DebugFunction& f) {
     size_t mid = (lo + hi) / 2;
     Dwarf_Addr a = 0;
     dwarf_lineaddr(dwarf_onesrcline(lines, mid), &a);
-    if (a < f.entry) lo = mid + 1;
-    else hi = mid;
+    if (a < f.entry)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   Dwarf_Addr at = 0;
   if (lo + 1 >= n || dwarf_lineaddr(dwarf_onesrcline(lines, lo), &at) != 0 || at != f.entry)
@@ -290,46 +292,60 @@ std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
   return {out.begin(), out.end()};
 }
 
-std::vector<DebugVariable> DebugInfo::Variables(const DebugFunction& f, uint64_t at) {
+// stap's order: scope by scope from the innermost block around `at` out to the
+// function, each in DIE order (parameters and locals as declared); then parameters only
+// the abstract origin lists (optimised away entirely); then, when asked, the unit's
+// variables.
+std::vector<DebugVariable> DebugInfo::Variables(const DebugFunction& f, uint64_t at, bool globals) {
   std::vector<DebugVariable> out;
-  Dwarf_Die fn, cu;
-  if (!Die(f.die, &fn) || !dwarf_diecu(&fn, &cu, nullptr, nullptr)) return out;
+  Dwarf_Die fn;
+  if (!Die(f.die, &fn)) return out;
   std::set<std::string> seen;
   auto add = [&](Dwarf_Die* d, bool param, bool global) {
     const char* name = dwarf_diename(d);
     if (!name || !seen.insert(name).second) return;
     out.push_back({name, *d, param, global});
   };
-  auto children = [&](Dwarf_Die* scope, int tag, auto&& each) {
+  // The blocks that hold `at`, outermost first (no walk over the whole unit).
+  std::vector<Dwarf_Die> scopes{fn};
+  for (bool deeper = true; deeper && scopes.size() < 64;) {
+    deeper = false;
     Dwarf_Die c;
-    if (dwarf_child(scope, &c) != 0) return;
-    do
-      if (dwarf_tag(&c) == tag) each(&c);
-    while (dwarf_siblingof(&c, &c) == 0);
-  };
-  // Parameters: the instance's, then those only its abstract origin lists (optimised
-  // away entirely: they print as `?`).
-  children(&fn, DW_TAG_formal_parameter, [&](Dwarf_Die* p) { add(p, true, false); });
+    if (dwarf_child(&scopes.back(), &c) != 0) break;
+    do {
+      if (dwarf_tag(&c) == DW_TAG_lexical_block && dwarf_haspc(&c, at) == 1) {
+        scopes.push_back(c);
+        deeper = true;
+        break;
+      }
+    } while (dwarf_siblingof(&c, &c) == 0);
+  }
+  for (auto scope = scopes.rbegin(); scope != scopes.rend(); ++scope) {
+    Dwarf_Die c;
+    if (dwarf_child(&*scope, &c) != 0) continue;
+    do {
+      int tag = dwarf_tag(&c);
+      if (tag == DW_TAG_formal_parameter)
+        add(&c, true, false);
+      else if (tag == DW_TAG_variable && !dwarf_hasattr(&c, DW_AT_declaration))
+        add(&c, false, false);
+    } while (dwarf_siblingof(&c, &c) == 0);
+  }
   Dwarf_Attribute origin_attr;
-  Dwarf_Die origin;
+  Dwarf_Die origin, c;
   if (dwarf_attr(&fn, DW_AT_abstract_origin, &origin_attr) &&
-      dwarf_formref_die(&origin_attr, &origin))
-    children(&origin, DW_TAG_formal_parameter, [&](Dwarf_Die* p) { add(p, true, false); });
-  // Locals: the scopes around `at` that belong to this function, innermost first.
-  Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes(&cu, at, &scopes);
-  int mine = -1;
-  for (int i = 0; i < n; ++i)
-    if (dwarf_dieoffset(&scopes[i]) == f.die) mine = i;
-  int inner = mine;
-  while (inner > 0 && dwarf_tag(&scopes[inner - 1]) == DW_TAG_lexical_block) --inner;
-  for (int i = inner; mine >= 0 && i <= mine; ++i)
-    children(&scopes[i], DW_TAG_variable, [&](Dwarf_Die* v) {
-      if (!dwarf_hasattr(v, DW_AT_declaration)) add(v, false, false);
-    });
-  if (mine < 0) children(&fn, DW_TAG_variable, [&](Dwarf_Die* v) { add(v, false, false); });
-  free(scopes);
-  children(&cu, DW_TAG_variable, [&](Dwarf_Die* v) { add(v, false, true); });
+      dwarf_formref_die(&origin_attr, &origin) && dwarf_child(&origin, &c) == 0)
+    do
+      if (dwarf_tag(&c) == DW_TAG_formal_parameter) add(&c, true, false);
+    while (dwarf_siblingof(&c, &c) == 0);
+  if (!globals) return out;
+  Dwarf_Die cu;
+  if (!dwarf_diecu(&fn, &cu, nullptr, nullptr)) return out;
+  std::vector<Dwarf_Die>& unit = unit_variables_[dwarf_dieoffset(&cu)];
+  if (unit.empty() && dwarf_child(&cu, &c) == 0) do
+      if (dwarf_tag(&c) == DW_TAG_variable) unit.push_back(c);
+    while (dwarf_siblingof(&c, &c) == 0);
+  for (Dwarf_Die& v : unit) add(&v, false, true);
   return out;
 }
 
@@ -390,9 +406,12 @@ Location DebugInfo::Locate(const DebugFunction& f, Dwarf_Die* var, uint64_t at) 
     Dwarf_Word u = 0;
     Location l;
     l.kind = Location::Kind::Value;
-    if (dwarf_formsdata(&attr, &v) == 0) l.expr = LocExpr::Constant(v);
-    else if (dwarf_formudata(&attr, &u) == 0) l.expr = LocExpr::Constant(int64_t(u));
-    else return Unavailable("its constant value is not a number");
+    if (dwarf_formsdata(&attr, &v) == 0)
+      l.expr = LocExpr::Constant(v);
+    else if (dwarf_formudata(&attr, &u) == 0)
+      l.expr = LocExpr::Constant(int64_t(u));
+    else
+      return Unavailable("its constant value is not a number");
     return l;
   }
   if (!dwarf_attr_integrate(var, DW_AT_location, &attr)) return Unavailable("optimized out");
@@ -401,7 +420,7 @@ Location DebugInfo::Locate(const DebugFunction& f, Dwarf_Die* var, uint64_t at) 
   int n = dwarf_getlocation_addr(&attr, at, &ops, &len, 1);
   if (n < 0) return Unavailable(std::string("unreadable location: ") + dwarf_errmsg(-1));
   if (n == 0 || len == 0) return Unavailable("not available at this address (optimized out)");
-  return Evaluate(ops, len, f, at, 0);
+  return Evaluate(&attr, ops, len, f, at, 0);
 }
 
 std::optional<LocExpr> DebugInfo::Cfa(uint64_t at, std::string* why) {
@@ -414,9 +433,11 @@ std::optional<LocExpr> DebugInfo::Cfa(uint64_t at, std::string* why) {
     std::optional<LocExpr> out;
     if (dwarf_frame_cfa(frame, &ops, &n) == 0) {
       DebugFunction none;
-      Location l = Evaluate(ops, n, none, at, 3);
-      if (l.kind == Location::Kind::Memory) out = l.expr;
-      else *why = "its frame's address (CFA) is not computable: " + l.why;
+      Location l = Evaluate(nullptr, ops, n, none, at, 3);
+      if (l.kind == Location::Kind::Memory)
+        out = l.expr;
+      else
+        *why = "its frame's address (CFA) is not computable: " + l.why;
     }
     free(frame);
     if (out) return out;
@@ -439,15 +460,15 @@ std::optional<LocExpr> DebugInfo::FrameBase(const DebugFunction& f, uint64_t at,
     *why = "its function's frame base is not available here";
     return std::nullopt;
   }
-  Location l = Evaluate(ops, len, f, at, depth + 1);
+  Location l = Evaluate(&attr, ops, len, f, at, depth + 1);
   if (l.kind == Location::Kind::Memory) return l.expr;
   if (l.kind == Location::Kind::Register) return l.expr;
   *why = "its function's frame base: " + l.why;
   return std::nullopt;
 }
 
-Location DebugInfo::Evaluate(const Dwarf_Op* ops, size_t n, const DebugFunction& f, uint64_t at,
-                             int depth) {
+Location DebugInfo::Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t n,
+                             const DebugFunction& f, uint64_t at, int depth) {
   using Op = LocExpr::Op;
   if (depth > 4) return Unavailable("its location expression nests too deeply");
   std::vector<LocExpr> st;
@@ -502,15 +523,64 @@ Location DebugInfo::Evaluate(const Dwarf_Op* ops, size_t n, const DebugFunction&
         reg = LocExpr::Register(int(a));
         break;
       case DW_OP_bregx:
-        st.push_back(LocExpr::Binary(Op::Add, LocExpr::Register(int(a)), LocExpr::Constant(int64_t(b))));
+        st.push_back(
+            LocExpr::Binary(Op::Add, LocExpr::Register(int(a)), LocExpr::Constant(int64_t(b))));
         break;
       case DW_OP_addr:
         st.push_back(LocExpr::Binary(Op::Add, LocExpr{Op::LoadBias, 0, 8, {}},
                                      LocExpr::Constant(int64_t(a))));
         break;
-      case DW_OP_const1u: case DW_OP_const2u: case DW_OP_const4u: case DW_OP_const8u:
-      case DW_OP_const1s: case DW_OP_const2s: case DW_OP_const4s: case DW_OP_const8s:
-      case DW_OP_constu: case DW_OP_consts:
+      case DW_OP_addrx:
+      case DW_OP_GNU_addr_index:
+      case DW_OP_constx:
+      case DW_OP_GNU_const_index: {
+        // DWARF 5: an index into .debug_addr, which libdw resolves through the attribute.
+        Dwarf_Attribute result;
+        Dwarf_Addr value = 0;
+        if (!attr || dwarf_getlocation_attr(attr, &ops[i], &result) != 0 ||
+            dwarf_formaddr(&result, &value) != 0)
+          return Unavailable("its location's address index cannot be resolved");
+        bool address = atom == DW_OP_addrx || atom == DW_OP_GNU_addr_index;
+        st.push_back(address ? LocExpr::Binary(Op::Add, LocExpr{Op::LoadBias, 0, 8, {}},
+                                               LocExpr::Constant(int64_t(value)))
+                             : LocExpr::Constant(int64_t(value)));
+        break;
+      }
+      case DW_OP_convert:
+      case DW_OP_GNU_convert: {
+        // To a base type: narrow (and sign-extend) the value; 0 is the generic type.
+        if (st.empty()) return Unavailable("its location expression is malformed");
+        if (a == 0) break;
+        Dwarf_Die type;
+        Dwarf_Attribute enc_attr;
+        Dwarf_Word enc = 0;
+        if (!attr || dwarf_getlocation_die(attr, &ops[i], &type) != 0)
+          return Unavailable("its location converts to a type that cannot be read");
+        int64_t size = TypeSize(&type);
+        dwarf_formudata(dwarf_attr(&type, DW_AT_encoding, &enc_attr), &enc);
+        if (size <= 0 || size > 8 || enc == DW_ATE_float)
+          return Unavailable("its location converts to a type wider than 8 bytes or floating");
+        if (size < 8) {
+          int shift = int(64 - size * 8);
+          bool is_signed = enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+          LocExpr v = st.back();
+          st.pop_back();
+          v = LocExpr::Binary(Op::Shl, std::move(v), LocExpr::Constant(shift));
+          st.push_back(LocExpr::Binary(is_signed ? Op::Shra : Op::Shr, std::move(v),
+                                       LocExpr::Constant(shift)));
+        }
+        break;
+      }
+      case DW_OP_const1u:
+      case DW_OP_const2u:
+      case DW_OP_const4u:
+      case DW_OP_const8u:
+      case DW_OP_const1s:
+      case DW_OP_const2s:
+      case DW_OP_const4s:
+      case DW_OP_const8s:
+      case DW_OP_constu:
+      case DW_OP_consts:
         st.push_back(LocExpr::Constant(int64_t(a)));
         break;
       case DW_OP_fbreg: {
@@ -558,17 +628,39 @@ Location DebugInfo::Evaluate(const Dwarf_Op* ops, size_t n, const DebugFunction&
         if (ok) st.push_back({Op::Deref, 0, atom == DW_OP_deref ? 8 : int(a), {std::move(addr)}});
         break;
       }
-      case DW_OP_plus: ok = binary(Op::Add); break;
-      case DW_OP_minus: ok = binary(Op::Sub); break;
-      case DW_OP_mul: ok = binary(Op::Mul); break;
-      case DW_OP_div: ok = binary(Op::Div); break;
-      case DW_OP_mod: ok = binary(Op::Mod); break;
-      case DW_OP_and: ok = binary(Op::And); break;
-      case DW_OP_or: ok = binary(Op::Or); break;
-      case DW_OP_xor: ok = binary(Op::Xor); break;
-      case DW_OP_shl: ok = binary(Op::Shl); break;
-      case DW_OP_shr: ok = binary(Op::Shr); break;
-      case DW_OP_shra: ok = binary(Op::Shra); break;
+      case DW_OP_plus:
+        ok = binary(Op::Add);
+        break;
+      case DW_OP_minus:
+        ok = binary(Op::Sub);
+        break;
+      case DW_OP_mul:
+        ok = binary(Op::Mul);
+        break;
+      case DW_OP_div:
+        ok = binary(Op::Div);
+        break;
+      case DW_OP_mod:
+        ok = binary(Op::Mod);
+        break;
+      case DW_OP_and:
+        ok = binary(Op::And);
+        break;
+      case DW_OP_or:
+        ok = binary(Op::Or);
+        break;
+      case DW_OP_xor:
+        ok = binary(Op::Xor);
+        break;
+      case DW_OP_shl:
+        ok = binary(Op::Shl);
+        break;
+      case DW_OP_shr:
+        ok = binary(Op::Shr);
+        break;
+      case DW_OP_shra:
+        ok = binary(Op::Shra);
+        break;
       case DW_OP_plus_uconst: {
         LocExpr x;
         ok = pop(&x);

@@ -51,7 +51,13 @@ struct LocExpr {
 
 // Where a variable is at one address.
 struct Location {
-  enum class Kind : uint8_t { Unavailable, Memory, Register, Value, Pieces } kind = Kind::Unavailable;
+  enum class Kind : uint8_t {
+    Unavailable,
+    Memory,
+    Register,
+    Value,
+    Pieces
+  } kind = Kind::Unavailable;
   LocExpr expr;  // Memory: the address; Register: a Reg; Value: the value itself
   struct Piece;
   std::vector<Piece> pieces;  // Pieces: the value's bytes, low to high
@@ -67,7 +73,7 @@ struct DebugFunction {
   std::string name;
   std::string file;  // the declaring source file, as the compiler recorded it
   int line = 0;
-  uint64_t entry = 0;  // its first instruction (link-time address)
+  uint64_t entry = 0;   // its first instruction (link-time address)
   Dwarf_Off die = 0;    // the subprogram or inlined_subroutine
   Dwarf_Off frame = 0;  // the out-of-line subprogram whose frame it runs in
   bool inlined = false;
@@ -105,9 +111,10 @@ class DebugInfo {
   std::vector<int> LinesIn(uint64_t low, uint64_t high);
 
   bool Die(Dwarf_Off off, Dwarf_Die* out);
-  // Parameters (in order), then locals from the innermost scope out, then the
-  // compilation unit's variables; `at` is a link-time address inside `function`.
-  std::vector<DebugVariable> Variables(const DebugFunction& function, uint64_t at);
+  // The variables in scope at `at` (a link-time address inside `function`), from the
+  // innermost block out, and with `globals` the compilation unit's variables.
+  std::vector<DebugVariable> Variables(const DebugFunction& function, uint64_t at,
+                                       bool globals = true);
   // Where `var` is at `at` (`function` gives the frame base).
   Location Locate(const DebugFunction& function, Dwarf_Die* var, uint64_t at);
   // A variable of the whole program: `name` in compilation units whose name matches
@@ -118,8 +125,9 @@ class DebugInfo {
 
  private:
   DebugInfo() = default;
-  Location Evaluate(const Dwarf_Op* ops, size_t n, const DebugFunction& function, uint64_t at,
-                    int depth);
+  // `attr` holds the expression (DWARF 5 operations refer through it to addresses and types).
+  Location Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t n,
+                    const DebugFunction& function, uint64_t at, int depth);
   std::optional<LocExpr> FrameBase(const DebugFunction& function, uint64_t at, std::string* why,
                                    int depth);
   std::optional<LocExpr> Cfa(uint64_t at, std::string* why);
@@ -135,6 +143,7 @@ class DebugInfo {
   bool HasLocationLists(Dwarf_Die* cu);
 
   std::map<Dwarf_Off, bool> loclist_units_;
+  std::map<Dwarf_Off, std::vector<Dwarf_Die>> unit_variables_;
   bool indexed_ = false;
   std::vector<DebugFunction> functions_;
 };

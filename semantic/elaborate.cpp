@@ -3,8 +3,8 @@
 #include "semantic/elaborate.h"
 
 #include "semantic/elab.h"
-#include "semantic/target_vars.h"
 #include "semantic/intrinsics.h"
+#include "semantic/target_vars.h"
 
 namespace btap::sema {
 
@@ -32,8 +32,9 @@ struct Pass {
 
 const std::vector<Pass>& Passes() {
   static const std::vector<Pass> passes = {
-      {{"probes"}, ResolveProbes}, {{"target variables"}, LowerTargets}, {{"symbols"}, ResolveSymbols},  {{"recursion"}, CheckRecursion},
-      {{"types"}, InferTypes},     {{"dead code"}, ElideDeadCode},
+      {{"probes"}, ResolveProbes},   {{"target variables"}, LowerTargets},
+      {{"symbols"}, ResolveSymbols}, {{"recursion"}, CheckRecursion},
+      {{"types"}, InferTypes},       {{"dead code"}, ElideDeadCode},
   };
   return passes;
 }

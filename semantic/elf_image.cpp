@@ -15,6 +15,7 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -52,6 +53,13 @@ bool IsRegularFile(const std::string& path) {
 
 std::string Parent(const std::string& path) { return fs::path(path).parent_path().string(); }
 
+// `dir/name` with one slash between, whatever either side brings.
+std::string Join(std::string dir, std::string_view name) {
+  while (!name.empty() && name[0] == '/') name.remove_prefix(1);
+  if (dir.empty() || dir.back() != '/') dir += '/';
+  return dir.append(name);
+}
+
 std::vector<std::string> Split(std::string_view text, char sep, bool keep_empty) {
   std::vector<std::string> out;
   for (size_t start = 0;;) {
@@ -87,7 +95,13 @@ struct ElfCloser {
 // Fills an ElfImage from an open Elf handle; a friend so ElfImage keeps plain fields.
 class ElfReader {
  public:
-  ElfReader(Elf* elf, ElfImage* image) : elf_(elf), img_(image) {}
+  ElfReader(Elf* elf, ElfImage* image, bool symbols) : elf_(elf), img_(image), symbols_(symbols) {}
+
+  // Walking dependencies needs only the headers and the dynamic section; skipping the
+  // symbol tables makes opening a library several times cheaper.
+  static std::unique_ptr<ElfImage> OpenDependency(const std::string& path) {
+    return ElfImage::Load(path, nullptr, false);
+  }
 
   bool Read(std::string* why) {
     GElf_Ehdr eh;
@@ -143,7 +157,7 @@ class ElfReader {
       const char* cname = shstrndx ? elf_strptr(elf_, shstrndx, sh.sh_name) : nullptr;
       std::string_view name = cname ? cname : "";
       bool has_bytes = sh.sh_type != SHT_NOBITS && sh.sh_size > 0;
-      if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
+      if ((sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) && symbols_)
         ReadSymbols(scn, sh, sh.sh_type == SHT_DYNSYM);
       else if (sh.sh_type == SHT_DYNAMIC)
         ReadDynamic(scn, sh);
@@ -275,6 +289,7 @@ class ElfReader {
 
   Elf* elf_;
   ElfImage* img_;
+  bool symbols_;
   bool big_endian_ = false;
   std::vector<Elf_Scn*> note_sections_;
   std::vector<GElf_Phdr> note_segments_;
@@ -283,6 +298,13 @@ class ElfReader {
 };
 
 std::unique_ptr<ElfImage> ElfImage::Open(const std::string& path, std::string* error) {
+  return Load(path, error, true);
+}
+
+// The file is mapped (ELF_C_READ_MMAP) for speed; one truncated by another process while
+// being read would fault, a risk every mmap-based ELF reader takes.
+std::unique_ptr<ElfImage> ElfImage::Load(const std::string& path, std::string* error,
+                                         bool symbols) {
   static const bool libelf_ready = elf_version(EV_CURRENT) != EV_NONE;
   if (!libelf_ready) {
     SetError(error, "libelf is too old to read `" + path + "`");
@@ -295,7 +317,11 @@ std::unique_ptr<ElfImage> ElfImage::Open(const std::string& path, std::string* e
   }
   FdCloser fd_closer{fd};
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
+    SetError(error, "cannot open `" + path + "`: " + ErrnoText(errno));
+    return nullptr;
+  }
+  if (!S_ISREG(st.st_mode)) {
     SetError(error, S_ISDIR(st.st_mode) ? "cannot open `" + path + "`: " + ErrnoText(EISDIR)
                                         : "`" + path + "` is not a regular file");
     return nullptr;
@@ -314,7 +340,7 @@ std::unique_ptr<ElfImage> ElfImage::Open(const std::string& path, std::string* e
   image->path_ = RealPath(path);
   if (image->path_.empty()) image->path_ = path;
   std::string why;
-  if (!ElfReader(elf, image.get()).Read(&why)) {
+  if (!ElfReader(elf, image.get(), symbols).Read(&why)) {
     SetError(error, "`" + path + "` is not a valid ELF file: " + why);
     return nullptr;
   }
@@ -425,24 +451,14 @@ const RegisterName* FindRegister(std::string_view name) {
 bool ParseInt(std::string_view s, int64_t* out) {
   bool negative = !s.empty() && s[0] == '-';
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  unsigned base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    base = 16;
-    s.remove_prefix(2);
-  } else if (s.size() > 1 && s[0] == '0') {
-    base = 8;
-    s.remove_prefix(1);
-  }
-  if (s.empty()) return false;
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+    base = 16, s.remove_prefix(2);
+  else if (s.size() > 1 && s[0] == '0')
+    base = 8, s.remove_prefix(1);
   uint64_t v = 0;
-  for (char c : s) {
-    unsigned d = c >= '0' && c <= '9'   ? c - '0'
-                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                        : 99;
-    if (d >= base || v > (UINT64_MAX - d) / base) return false;
-    v = v * base + d;
-  }
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return false;
   *out = static_cast<int64_t>(negative ? 0 - v : v);
   return true;
 }
@@ -567,7 +583,7 @@ std::string FindProgram(std::string_view name) {
   }
   const char* env = getenv("PATH");
   for (const std::string& dir : Split(env ? env : "/usr/local/bin:/usr/bin:/bin", ':', true)) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + std::string(name);
+    std::string candidate = Join(dir.empty() ? "." : dir, name);
     if (!IsRegularFile(candidate) || access(candidate.c_str(), X_OK) != 0) continue;
     std::string path = fs::absolute(candidate, ec).lexically_normal().string();
     if (!ec) return path;
@@ -610,7 +626,8 @@ std::string FindDebugFile(const ElfImage& image, std::vector<std::string>* tried
   std::string root(debug_root);
   const std::string& id = image.build_id();
   if (id.size() > 2) {
-    std::string candidate = root + "/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug";
+    std::string candidate =
+        Join(root, ".build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug");
     if (tried) tried->push_back(candidate);
     if (IsRegularFile(candidate)) return candidate;
   }
@@ -618,7 +635,7 @@ std::string FindDebugFile(const ElfImage& image, std::vector<std::string>* tried
   if (link.empty()) return "";
   std::string dir = Parent(image.path());
   for (const std::string& candidate :
-       {dir + "/" + link, dir + "/.debug/" + link, root + dir + "/" + link}) {
+       {Join(dir, link), Join(dir, ".debug/" + link), Join(Join(root, dir), link)}) {
     if (candidate == image.path()) continue;  // a debuglink naming the stripped file itself
     if (tried) tried->push_back(candidate);
     if (!IsRegularFile(candidate)) continue;
@@ -635,6 +652,7 @@ void ReadLdConf(const std::string& file, int depth, std::vector<std::string>* di
   std::string line;
   while (depth < 8 && std::getline(in, line)) {
     line = line.substr(0, line.find('#'));
+    std::replace(line.begin(), line.end(), '\t', ' ');
     std::vector<std::string> words = Split(line, ' ', false);
     if (words.empty() || words[0] == "hwcap") continue;
     if (words[0] != "include") {
@@ -642,7 +660,7 @@ void ReadLdConf(const std::string& file, int depth, std::vector<std::string>* di
       continue;
     }
     for (size_t i = 1; i < words.size(); ++i) {
-      std::string pattern = words[i][0] == '/' ? words[i] : Parent(file) + "/" + words[i];
+      std::string pattern = words[i][0] == '/' ? words[i] : Join(Parent(file), words[i]);
       glob_t g;
       if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
         for (size_t k = 0; k < g.gl_pathc; ++k) ReadLdConf(g.gl_pathv[k], depth + 1, dirs);
@@ -688,7 +706,7 @@ class LibraryResolver {
     AddDirs(from, from.runpath(), &dirs);
     dirs.insert(dirs.end(), system_dirs_.begin(), system_dirs_.end());
     for (const std::string& dir : dirs)
-      if (std::unique_ptr<ElfImage> lib = Try(dir + "/" + name)) return lib;
+      if (std::unique_ptr<ElfImage> lib = Try(Join(dir, name))) return lib;
     return nullptr;
   }
 
@@ -707,7 +725,7 @@ class LibraryResolver {
 
   std::unique_ptr<ElfImage> Try(const std::string& path) const {
     if (!IsRegularFile(path)) return nullptr;
-    std::unique_ptr<ElfImage> lib = ElfImage::Open(path, nullptr);
+    std::unique_ptr<ElfImage> lib = ElfReader::OpenDependency(path);
     if (!lib || lib->machine() != exe_.machine() || lib->is_64() != exe_.is_64()) return nullptr;
     return lib;
   }
@@ -738,9 +756,9 @@ std::vector<std::string> MatchPaths(const std::string& pattern) {
 }  // namespace
 
 std::vector<std::string> FindLibraries(const ElfImage& exe, std::string_view pattern) {
-  std::string glob(pattern);
-  if (glob.empty()) return {};
-  if (glob.find('/') != std::string::npos) return MatchPaths(glob);
+  std::string want(pattern);
+  if (want.empty()) return {};
+  if (want.find('/') != std::string::npos) return MatchPaths(want);
   LibraryResolver resolver(exe);
   std::vector<std::string> out;
   std::vector<std::unique_ptr<ElfImage>> loaded;
@@ -755,8 +773,8 @@ std::vector<std::string> FindLibraries(const ElfImage& exe, std::string_view pat
       std::unique_ptr<ElfImage> lib = resolver.Resolve(name, *object);
       if (!lib || !paths.insert(lib->path()).second) continue;
       std::string file = fs::path(lib->path()).filename().string();
-      if (fnmatch(glob.c_str(), name.c_str(), 0) == 0 ||
-          fnmatch(glob.c_str(), file.c_str(), 0) == 0)
+      if (fnmatch(want.c_str(), name.c_str(), 0) == 0 ||
+          fnmatch(want.c_str(), file.c_str(), 0) == 0)
         out.push_back(lib->path());
       queue.push_back(lib.get());
       loaded.push_back(std::move(lib));

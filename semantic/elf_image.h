@@ -91,6 +91,7 @@ class ElfImage {
     uint64_t vaddr, offset, filesz;
   };
   ElfImage() = default;
+  static std::unique_ptr<ElfImage> Load(const std::string& path, std::string* error, bool symbols);
   void Index();
 
   std::string path_;
@@ -109,7 +110,8 @@ class ElfImage {
 };
 
 // A program name looked up like a shell does: a name with a '/' is used as is (made
-// absolute); otherwise the first regular executable file in $PATH's directories (default
+// absolute; any regular file, as shared libraries need not be executable); otherwise the
+// first regular executable file in $PATH's directories (default
 // "/usr/local/bin:/usr/bin:/bin"). "" if not found.
 std::string FindProgram(std::string_view name);
 

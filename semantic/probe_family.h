@@ -50,8 +50,8 @@ struct ResolveContext {
   std::function<const SyscallTable&()> syscalls;
   BinaryCache* binaries = nullptr;  // user programs (process probes)
   bool optional = false;            // the point is optional (`?`): no match is no error
-  bool listing = false;          // -l/-L: wildcards over arguments are allowed
-  bool target_variables = true;  // false for -l: $vars are not shown
+  bool listing = false;             // -l/-L: wildcards over arguments are allowed
+  bool target_variables = true;     // false for -l: $vars are not shown
 };
 
 class ProbeFamily {

@@ -152,9 +152,13 @@ class ProbeResolver {
         specs.push_back(std::move(spec));
       } else {
         ResolveContext ctx{
-            e_.diags, [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
+            e_.diags,
+            [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
             [this]() -> const SyscallTable& { return e_.machine.syscalls(); },
-            &e_.machine.binaries(), optional, listing, !listing || e_.options.list_variables};
+            &e_.machine.binaries(),
+            optional,
+            listing,
+            !listing || e_.options.list_variables};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

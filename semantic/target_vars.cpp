@@ -41,8 +41,8 @@ ast::Expr* TargetLowering::Str(std::string_view s) {
 
 ast::Expr* TargetLowering::Bin(Tok op, ast::Expr* a, ast::Expr* b) {
   auto* lit_b = ast::As<ast::NumberLit>(b);
-  if (lit_b && lit_b->value == 0 && (op == Tok::Plus || op == Tok::Minus || op == Tok::Shl ||
-                                     op == Tok::Shr || op == Tok::UShr))
+  if (lit_b && lit_b->value == 0 &&
+      (op == Tok::Plus || op == Tok::Minus || op == Tok::Shl || op == Tok::Shr || op == Tok::UShr))
     return a;
   if (auto* lit_a = ast::As<ast::NumberLit>(a); lit_a && lit_b && op == Tok::Plus)
     return Num(lit_a->value + lit_b->value);
@@ -127,9 +127,9 @@ ast::Expr* TargetLowering::FromLoc(const LocExpr& l) {
       break;
   }
   static const std::pair<Op, Tok> kOps[] = {
-      {Op::Add, Tok::Plus}, {Op::Sub, Tok::Minus}, {Op::Mul, Tok::Star},  {Op::Div, Tok::Slash},
-      {Op::Mod, Tok::Percent}, {Op::And, Tok::Amp}, {Op::Or, Tok::Pipe}, {Op::Xor, Tok::Caret},
-      {Op::Shl, Tok::Shl},  {Op::Shr, Tok::UShr},  {Op::Shra, Tok::Shr}};
+      {Op::Add, Tok::Plus},    {Op::Sub, Tok::Minus}, {Op::Mul, Tok::Star}, {Op::Div, Tok::Slash},
+      {Op::Mod, Tok::Percent}, {Op::And, Tok::Amp},   {Op::Or, Tok::Pipe},  {Op::Xor, Tok::Caret},
+      {Op::Shl, Tok::Shl},     {Op::Shr, Tok::UShr},  {Op::Shra, Tok::Shr}};
   for (auto [op, tok] : kOps)
     if (op == l.op) return Bin(tok, kid(0), kid(1));
   return Num(0);
@@ -218,7 +218,8 @@ ast::Expr* TargetLowering::Scalar(const TValue& v, std::string* why) {
     }
   } else if (tag != DW_TAG_pointer_type && tag != DW_TAG_reference_type &&
              tag != DW_TAG_rvalue_reference_type) {
-    *why = "it is " + Article(TypeName(&t)) + "; use `->field`, `[index]` or a `$` suffix to print it";
+    *why =
+        "it is " + Article(TypeName(&t)) + "; use `->field`, `[index]` or a `$` suffix to print it";
     return nullptr;
   }
   if (size <= 0 || size > 8) size = 8;
@@ -257,7 +258,8 @@ bool TargetLowering::IsCharArray(const TValue& v, int64_t* length) {
 // array).
 ast::Expr* TargetLowering::Final(const TValue& v, std::string* why) {
   Dwarf_Die t;
-  if (v.typed && PeelType(const_cast<Dwarf_Die*>(&v.type), &t) && dwarf_tag(&t) == DW_TAG_array_type) {
+  if (v.typed && PeelType(const_cast<Dwarf_Die*>(&v.type), &t) &&
+      dwarf_tag(&t) == DW_TAG_array_type) {
     if (!v.in_memory) {
       *why = "the array is not in memory";
       return nullptr;

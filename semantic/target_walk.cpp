@@ -74,7 +74,8 @@ void TargetLowering::Run() {
 
 bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
   range_ = t->range;
-  std::string spelled(e_.sm.file(t->range.file).text().substr(t->range.begin, t->range.end - t->range.begin));
+  std::string spelled(
+      e_.sm.file(t->range.file).text().substr(t->range.begin, t->range.end - t->range.begin));
   auto fail = [&](const std::string& why) {
     if (!quiet) e_.diags.Report(Diag::TargetVariableError, t->range, {spelled, p_.spec.point, why});
     return false;
@@ -182,7 +183,8 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
       name = name.substr(0, at_sign);
     }
     UserBinary* where = &bin_;
-    if (var->has_module && !var->module.empty()) where = &e_.machine.binaries().Get(FindProgram(var->module));
+    if (var->has_module && !var->module.empty())
+      where = &e_.machine.binaries().Get(FindProgram(var->module));
     DebugInfo* d = where->dwarf();
     if (!d) {
       *why = where->elf() ? where->dwarf_error() : where->error();
@@ -292,7 +294,9 @@ ast::Expr* TargetLowering::VarsString(std::string_view which, int depth) {
       return;
     }
     std::string why;
-    ast::Expr* value = !readable ? nullptr : depth == 0 ? Scalar(*v, &why) : Pretty(*v, depth, &why);
+    ast::Expr* value = !readable    ? nullptr
+                       : depth == 0 ? Scalar(*v, &why)
+                                    : Pretty(*v, depth, &why);
     if (!value) {
       f.Literal("?");
       return;
@@ -407,8 +411,10 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
           TValue m = val;
           f.Literal(std::string(first ? "" : ", ") + "." + n + "=");
           first = false;
-          if (Member(&m, n, &ignored)) add(m, level + 1, f);
-          else f.Literal("?");
+          if (Member(&m, n, &ignored))
+            add(m, level + 1, f);
+          else
+            f.Literal("?");
         } while (dwarf_siblingof(&c, &c) == 0);
       f.Literal("}");
       return;
@@ -417,8 +423,10 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
       if ((level > 0 && depth < 2) || !val.in_memory) return f.Literal("[...]");
       TValue e = val;
       f.Literal("[");
-      if (Index(&e, Num(0), &ignored)) add(e, level + 1, f);
-      else f.Literal("?");
+      if (Index(&e, Num(0), &ignored))
+        add(e, level + 1, f);
+      else
+        f.Literal("?");
       f.Literal(", ...]");
       return;
     }
@@ -441,7 +449,8 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
         Dwarf_Die declared;
         TypeOf(&t, &declared);
         int ptag = dwarf_tag(&pointee);
-        if (ptag == DW_TAG_structure_type || ptag == DW_TAG_union_type || ptag == DW_TAG_class_type) {
+        if (ptag == DW_TAG_structure_type || ptag == DW_TAG_union_type ||
+            ptag == DW_TAG_class_type) {
           TValue target;
           target.type = declared;
           target.typed = true;
@@ -485,7 +494,9 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
       f.args.push_back(choice);
       return;
     }
-    f.text += v.bit_size || kind == ScalarKindOf::Signed ? (kind == ScalarKindOf::Unsigned ? "%u" : "%d") : "%u";
+    f.text += v.bit_size || kind == ScalarKindOf::Signed
+                  ? (kind == ScalarKindOf::Unsigned ? "%u" : "%d")
+                  : "%u";
     f.args.push_back(value);
   };
   Format f;
@@ -506,8 +517,8 @@ ast::Expr* TargetLowering::MarkArg(int n, std::string* why) {
     return nullptr;
   }
   if (n < 1 || static_cast<size_t>(n) > args.size()) {
-    *why = "the mark has " + std::to_string(args.size()) + " argument" +
-           (args.size() == 1 ? "" : "s");
+    *why =
+        "the mark has " + std::to_string(args.size()) + " argument" + (args.size() == 1 ? "" : "s");
     return nullptr;
   }
   const sema::SdtArg& a = args[n - 1];
@@ -526,14 +537,16 @@ ast::Expr* TargetLowering::MarkArg(int n, std::string* why) {
       if (!a.symbol.empty()) {
         std::optional<uint64_t> s = bin_.elf()->SymbolAddress(a.symbol);
         if (!s) {
-          *why = "its operand names the symbol `" + a.symbol + "`, which is not in `" + bin_.path() + "`";
+          *why = "its operand names the symbol `" + a.symbol + "`, which is not in `" +
+                 bin_.path() + "`";
           return nullptr;
         }
         address = Bin(Tok::Plus, Bin(Tok::Plus, Bias(), Num(static_cast<int64_t>(*s))), address);
       } else if (a.reg >= 0) {
         address = Bin(Tok::Plus, Reg(a.reg), address);
       }
-      if (a.index_reg >= 0) address = Bin(Tok::Plus, address, Bin(Tok::Star, Reg(a.index_reg), Num(a.scale)));
+      if (a.index_reg >= 0)
+        address = Bin(Tok::Plus, address, Bin(Tok::Star, Reg(a.index_reg), Num(a.scale)));
       return Load(address, a.size, a.is_signed);
     }
   }

@@ -41,11 +41,9 @@ class Process : public ProbeFamily {
   std::vector<std::string_view> Patterns() const override {
     std::vector<std::string_view> out;
     for (std::string_view p : kUserPoints) out.push_back(p);
-    for (std::string_view p : {"process(string).begin",
-            "process(string).end",
-            "process(number).begin",
-            "process(number).end",
-            "process.begin", "process.end"})
+    for (std::string_view p :
+         {"process(string).begin", "process(string).end", "process(number).begin",
+          "process(number).end", "process.begin", "process.end"})
       out.push_back(p);
     return out;
   }

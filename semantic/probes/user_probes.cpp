@@ -36,7 +36,7 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
   try {
     out->line_lo = std::stoi(std::string(lines.substr(0, dash)));
     out->line_hi = dash == std::string_view::npos ? out->line_lo
-                                                   : std::stoi(std::string(lines.substr(dash + 1)));
+                                                  : std::stoi(std::string(lines.substr(dash + 1)));
   } catch (...) {
     *error = "bad line number `" + std::string(lines) + "` in `" + std::string(text) +
              "`; expected FUNC@FILE:LINE or FUNC@FILE:FIRST-LAST";
@@ -61,7 +61,8 @@ struct Request {
   int64_t pid = 0;
 
   void Error(const std::string& message) const {
-    if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, what->range, {message});
+    if (!ctx.optional || ctx.listing)
+      ctx.diags.Report(Diag::ProbeParameter, what->range, {message});
   }
 };
 
@@ -74,7 +75,7 @@ void ListVariables(UserBinary& bin, const DebugFunction& f, ProbeSpec& spec) {
   }
   // Those that can be read here (stap leaves out the others).
   uint64_t at = spec.is_return ? spec.call_address : spec.address;
-  for (const DebugVariable& v : d->Variables(f, at)) {
+  for (const DebugVariable& v : d->Variables(f, at, false)) {
     if (v.global) continue;
     Dwarf_Die var = v.die;
     if (d->Locate(f, &var, at).kind == Location::Kind::Unavailable) continue;
@@ -85,8 +86,8 @@ void ListVariables(UserBinary& bin, const DebugFunction& f, ProbeSpec& spec) {
 bool Place(UserBinary& bin, const Request& r, ProbeSpec& spec) {
   std::optional<uint64_t> offset = bin.elf()->FileOffset(spec.address);
   if (!offset) {
-    r.Error("address " + Hex(spec.address) + " of `" + spec.point + "` is in no loadable segment of `" +
-            bin.path() + "`");
+    r.Error("address " + Hex(spec.address) + " of `" + spec.point +
+            "` is in no loadable segment of `" + bin.path() + "`");
     return false;
   }
   spec.target = bin.path();
@@ -112,8 +113,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
     for (const DebugFunction& f : dwarf->functions()) {
       names.push_back(f.name);
       if (!GlobMatch(pat.name, f.name)) continue;
-      if (!pat.file.empty() && !GlobMatch(pat.file, f.file) &&
-          !GlobMatch("*/" + pat.file, f.file))
+      if (!pat.file.empty() && !GlobMatch(pat.file, f.file) && !GlobMatch("*/" + pat.file, f.file))
         continue;
       if (pat.line_lo && (f.line < pat.line_lo || f.line > pat.line_hi)) continue;
       if (f.inlined && (r.is_return || r.variant == "call" || r.variant == "exported")) continue;
@@ -130,8 +130,9 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
         spec.call_address = dwarf->ProbeAddress(f);
         spec.call_offset = bin.elf()->FileOffset(spec.call_address).value_or(0);
       }
-      spec.point = r.prefix + ".function(" + Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) +
-                   ")" + (r.is_return ? ".return" : "");
+      spec.point = r.prefix + ".function(" +
+                   Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) + ")" +
+                   (r.is_return ? ".return" : "");
       if (!Place(bin, r, spec)) continue;
       if (r.ctx.target_variables) ListVariables(bin, f, spec);
       out.push_back(std::move(spec));
@@ -157,8 +158,8 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       }
   } else {
     if (!pat.file.empty())
-      return r.Error("`" + r.what->string + "` names a source file, which needs debug information: " +
-                     bin.dwarf_error());
+      return r.Error("`" + r.what->string +
+                     "` names a source file, which needs debug information: " + bin.dwarf_error());
     for (const ElfSymbol& s : bin.elf()->functions()) {
       names.push_back(s.name);
       if (!GlobMatch(pat.name, s.name) || (r.variant == "exported" && !s.exported)) continue;
@@ -186,9 +187,9 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
   std::string error;
   if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
   DebugInfo* dwarf = bin.dwarf();
-  if (!dwarf)
-    return r.Error("`.statement` needs debug information: " + bin.dwarf_error());
-  if (!pat.line_lo) return r.Error("`.statement(\"" + r.what->string + "\")` needs a line: FUNC@FILE:LINE");
+  if (!dwarf) return r.Error("`.statement` needs debug information: " + bin.dwarf_error());
+  if (!pat.line_lo)
+    return r.Error("`.statement(\"" + r.what->string + "\")` needs a line: FUNC@FILE:LINE");
   std::set<uint64_t> placed;
   size_t before = out.size();
   std::vector<int> lines;
@@ -226,12 +227,14 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
   }
   if (out.size() > before || r.ctx.listing) return;
   std::string have;
-  for (size_t i = 0; i < lines.size() && i < 12; ++i) have += (i ? " " : "") + std::to_string(lines[i]);
+  for (size_t i = 0; i < lines.size() && i < 12; ++i)
+    have += (i ? " " : "") + std::to_string(lines[i]);
   r.Error("no code at `" + r.what->string + "` in `" + bin.path() + "`" +
           (have.empty() ? std::string() : "; lines with code there: " + have));
 }
 
-void Marks(UserBinary& bin, const Request& r, std::string_view provider, std::vector<ProbeSpec>& out) {
+void Marks(UserBinary& bin, const Request& r, std::string_view provider,
+           std::vector<ProbeSpec>& out) {
   size_t before = out.size();
   std::vector<std::string_view> names;
   std::set<std::pair<std::string, uint64_t>> placed;
@@ -263,7 +266,8 @@ void Marks(UserBinary& bin, const Request& r, std::string_view provider, std::ve
   std::vector<std::string> similar = Similar(r.what->string, names);
   r.Error("no SDT probe `" + r.what->string + "` in `" + bin.path() + "`" +
           (bin.elf()->sdt_notes().empty() ? std::string(" (it has no .note.stapsdt)")
-                                          : similar.empty() ? std::string() : DidYouMean(similar)));
+           : similar.empty()              ? std::string()
+                                          : DidYouMean(similar)));
 }
 
 }  // namespace
@@ -329,9 +333,12 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
     }
     std::string prefix = r.prefix;
     if (object != exe) r.prefix = "process(" + Quote(object) + ")";
-    if (r.what->name == "function") Functions(bin, r, out);
-    else if (r.what->name == "statement") Statements(bin, r, out);
-    else Marks(bin, r, provider, out);
+    if (r.what->name == "function")
+      Functions(bin, r, out);
+    else if (r.what->name == "statement")
+      Statements(bin, r, out);
+    else
+      Marks(bin, r, provider, out);
     r.prefix = prefix;
   }
 }

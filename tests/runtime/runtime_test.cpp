@@ -16,7 +16,9 @@
 //   --- stderr      expected standard error, exactly
 //   stdout-lines: N                            standard output has exactly N lines
 // @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ (anywhere) to the test workload
-// program (tests/runtime/workloads).
+// program (tests/runtime/workloads); @TARGET_O0@, @TARGET_O2@, @LIBBTAPTEST@ and
+// @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs. A case without a
+// script runs btap with its arguments alone (listing with -l/-L).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -54,6 +56,15 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size())
     s.replace(at, from.size(), to);
   return s;
+}
+
+// The paths a case may name.
+std::string Expand(std::string s) {
+  s = Replace(s, "@WORKLOAD@", BTAP_WORKLOAD);
+  s = Replace(s, "@TARGET_O0@", BTAP_UPROBE_TARGET_O0);
+  s = Replace(s, "@TARGET_O2@", BTAP_UPROBE_TARGET_O2);
+  s = Replace(s, "@LIBBTAPTEST@", BTAP_LIBBTAPTEST);
+  return Replace(s, "@MANY_FUNCTIONS@", BTAP_MANY_FUNCTIONS);
 }
 
 // Shell-like words: spaces separate, single quotes group.
@@ -98,7 +109,7 @@ Case Parse(const fs::path& path) {
     std::string key = line.substr(0, colon);
     std::string value = colon == std::string::npos ? "" : line.substr(colon + 1);
     value = value.substr(std::min(value.size(), value.find_first_not_of(' ')));
-    value = Replace(value, "@WORKLOAD@", BTAP_WORKLOAD);
+    value = Expand(value);
     if (key == "args") c.args = Words(value);
     if (key == "status") c.status = std::stoi(value);
     if (key == "timeout") c.timeout = std::stod(value);
@@ -137,7 +148,7 @@ struct Result {
 Result Execute(const Case& c, const std::string& script) {
   std::vector<std::string> argv = {BTAP_BINARY};
   argv.insert(argv.end(), c.args.begin(), c.args.end());
-  argv.push_back(script);
+  if (!script.empty()) argv.push_back(script);
   argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());
   if (!c.runner.empty()) {
     std::string object = script + ".bo";
@@ -210,12 +221,13 @@ class RuntimeCase : public testing::TestWithParam<fs::path> {};
 TEST_P(RuntimeCase, Runs) {
   Case c = Parse(GetParam());
   if (std::string why = Missing(c.requires_); !why.empty()) GTEST_SKIP() << why;
-  ASSERT_TRUE(c.sections.count("script")) << "no `--- script` section";
+  bool listing = std::any_of(c.args.begin(), c.args.end(),
+                             [](const std::string& a) { return a == "-l" || a == "-L"; });
+  ASSERT_TRUE(c.sections.count("script") || listing) << "no `--- script` section";
   std::string script = testing::TempDir() + "/" + c.name + ".stp";
-  for (auto& [name, text] : c.sections)
-    text = Replace(Replace(text, "@SCRIPT@", script), "@WORKLOAD@", BTAP_WORKLOAD);
-  std::ofstream(script) << c.sections["script"];
-  Result r = Execute(c, script);
+  for (auto& [name, text] : c.sections) text = Expand(Replace(text, "@SCRIPT@", script));
+  if (c.sections.count("script")) std::ofstream(script) << c.sections["script"];
+  Result r = Execute(c, c.sections.count("script") ? script : "");
   ASSERT_FALSE(r.timed_out) << "timed out after " << c.timeout << " s; stderr:\n" << r.err;
   EXPECT_EQ(r.status, c.status) << "stderr:\n" << r.err << "stdout:\n" << r.out.substr(0, 4000);
   if (c.sections.count("stdout")) EXPECT_EQ(r.out, c.sections["stdout"]);

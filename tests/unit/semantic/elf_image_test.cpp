@@ -142,7 +142,9 @@ TEST(ElfImage, FindsThisTestsOwnFunctionAndItsFileBytes) {
   ASSERT_TRUE(offset.has_value());
   std::string file = ReadFile(image->path());
   ASSERT_LE(*offset + marker->size, file.size());
-  EXPECT_EQ(memcmp(file.data() + *offset, reinterpret_cast<const void*>(runtime), marker->size), 0);
+  EXPECT_EQ(memcmp(file.data() + *offset, reinterpret_cast<const void*>(&ElfImageTestMarker),
+                   marker->size),
+            0);
 
   EXPECT_TRUE(std::is_sorted(image->functions().begin(), image->functions().end(),
                              [](const ElfSymbol& a, const ElfSymbol& b) {
@@ -150,7 +152,7 @@ TEST(ElfImage, FindsThisTestsOwnFunctionAndItsFileBytes) {
                              }));
   EXPECT_NE(std::find(image->needed().begin(), image->needed().end(), "libc.so.6"),
             image->needed().end());
-  EXPECT_EQ(image->interpreter().rfind("/", 0), 0u) << image->interpreter();
+  EXPECT_EQ(image->interpreter().rfind('/', 0), 0u) << image->interpreter();
   EXPECT_FALSE(image->FileOffset(~uint64_t{0}).has_value());
 }
 
