@@ -39,8 +39,8 @@ std::string EventsFile() {
 TEST(Elaborate, PassesAreListedOnce) {
   std::vector<std::string> names;
   for (const sema::PassInfo& p : sema::AllSemanticPasses()) names.emplace_back(p.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"probes", "symbols", "recursion", "types", "dead code"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"probes", "target variables", "symbols", "recursion",
+                                             "types", "dead code"}));
 }
 
 TEST(Elaborate, TracepointArgumentsAreTyped) {
