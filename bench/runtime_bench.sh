@@ -9,6 +9,8 @@
 #   syscall     `probe syscall.getppid { n++ }`, which btap dispatches by number in one
 #               program on raw_syscalls:sys_enter, vs the same program by hand (target:
 #               within 1.2x); and `syscall.*` counting by name, with every alias in one program
+#   uprobe      a counter on a user function (20,000 calls): extra cost per hit, btap
+#               (process(...).function) vs bpftrace (uprobe:)
 # Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS]; needs root; bpftrace is optional.
 set -euo pipefail
 build=${1:-build}
@@ -84,6 +86,20 @@ a=$(loop_ns $btap -c "$workload timed-getppid $calls" -e 'global calls; probe sy
 echo "btap syscall.getppid  +$(extra "$b") ns/event"
 echo "C/libbpf raw_tp       +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
 echo "btap syscall.* by name +$(extra "$a") ns/event"
+
+echo "== uprobe: counting a user function's calls (20,000 calls, best of $rounds) =="
+ucalls=20000
+ubase=$(loop_ns $workload timed-uprobe $ucalls)
+ub=$(loop_ns $btap -c "$workload timed-uprobe $ucalls" \
+  -e "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }")
+uextra() { awk -v t="$1" -v b="$ubase" 'BEGIN { printf "%.0f", t - b }'; }
+echo "untraced  ${ubase} ns/call"
+echo "btap      +$(uextra "$ub") ns/hit"
+if ((have_bpftrace)); then
+  ut=$(loop_ns bpftrace -c "$workload timed-uprobe $ucalls" \
+    -e "uprobe:$workload:btap_bench_call { @n = count(); }")
+  echo "bpftrace  +$(uextra "$ut") ns/hit   btap/bpftrace $(ratio "$(uextra "$ub")" "$(uextra "$ut")")"
+fi
 
 echo "== printf: one record per getppid call (500,000 calls) =="
 records=500000

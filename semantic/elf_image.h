@@ -50,6 +50,9 @@ struct SdtArg {
   std::string symbol;
 };
 
+// `text` split at `sep` (empty fields kept or not): $PATH, ld.so.conf lines, operands.
+std::vector<std::string> SplitFields(std::string_view text, char sep, bool keep_empty);
+
 // Parses an SDT argument string (x86-64 only). An empty string is a probe without
 // arguments. On error returns false with a message naming the bad argument.
 bool ParseSdtArgs(std::string_view text, std::vector<SdtArg>* out, std::string* error);

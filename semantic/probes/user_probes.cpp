@@ -115,7 +115,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       if (!GlobMatch(pat.name, f.name)) continue;
       if (!pat.file.empty() && !GlobMatch(pat.file, f.file) && !GlobMatch("*/" + pat.file, f.file))
         continue;
-      if (pat.line_lo && (f.line < pat.line_lo || f.line > pat.line_hi)) continue;
+      // A line in .function() does not select (as in stap); .statement() probes lines.
       if (f.inlined && (r.is_return || r.variant == "call" || r.variant == "exported")) continue;
       if (!f.inlined && r.variant == "inline") continue;
       if (r.variant == "exported" && (!f.external || !exported.count(f.name))) continue;

@@ -2,6 +2,7 @@
  *   getppid N        calls getppid() N times
  *   timed-getppid N  the same, and prints the loop's nanoseconds per call on standard
  *                    error (for the benchmarks)
+ *   timed-uprobe N   calls btap_bench_call() N times, timed the same way (uprobes)
  *   sleep MS         sleeps
  *   open PATH...     closes every descriptor above 2, then opens each file for reading
  *                    and closes it
@@ -16,6 +17,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+// What the uprobe benchmark probes: a real call that the compiler keeps.
+__attribute__((noinline)) long btap_bench_call(long i) {
+  __asm__ volatile("" ::: "memory");
+  return i + 1;
+}
 
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "getppid") == 0) {
@@ -32,6 +39,16 @@ int main(int argc, char** argv) {
     double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
     fprintf(stderr, "ns_per_call %.1f\n", n ? ns / n : 0);
     return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "timed-uprobe") == 0) {
+    long n = atol(argv[2]), sum = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long i = 0; i < n; i++) sum += btap_bench_call(i);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+    fprintf(stderr, "ns_per_call %.1f\n", n ? ns / n : 0);
+    return sum == 0;
   }
   if (argc == 3 && strcmp(argv[1], "sleep") == 0) {
     long ms = atol(argv[2]);
