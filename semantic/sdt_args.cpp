@@ -12,7 +12,6 @@
 namespace btap::sema {
 namespace {
 
-
 struct RegisterName {
   std::string name;
   int reg, bytes;
@@ -103,7 +102,8 @@ std::string ParseMemory(std::string_view op, SdtArg* a) {
   size_t paren = op.find('(');
   if (paren == std::string_view::npos) return ParseDisplacement(op, a);
   if (op.back() != ')') return "unbalanced parenthesis";
-  std::vector<std::string> parts = SplitFields(op.substr(paren + 1, op.size() - paren - 2), ',', true);
+  std::vector<std::string> parts =
+      SplitFields(op.substr(paren + 1, op.size() - paren - 2), ',', true);
   if (parts.size() > 3 || (parts[0].empty() && parts.size() == 1)) return "bad address";
   std::string why;
   if (!parts[0].empty()) why = ParseAddressRegister(parts[0], false, &a->reg);
@@ -167,8 +167,9 @@ bool ParseSdtArgs(std::string_view text, std::vector<SdtArg>* out, std::string* 
     SdtArg a;
     std::string why = ParseArg(arg, &a);
     if (!why.empty()) {
-      if (error) *error = ("bad SDT argument " + std::to_string(out->size() + 1) + " `" +
-                          std::string(arg) + "`: " + why);
+      if (error)
+        *error = ("bad SDT argument " + std::to_string(out->size() + 1) + " `" + std::string(arg) +
+                  "`: " + why);
       return false;
     }
     out->push_back(std::move(a));

@@ -109,16 +109,10 @@ ast::Expr* TargetLowering::FromLoc(const LocExpr& l) {
       return Bias();
     case Op::Deref:
       return Load(kid(0), l.size, false);
-    case Op::Neg: {
-      auto* u = Node<ast::Unary>();
-      u->op = Tok::Minus;
-      u->operand = kid(0);
-      u->depth = u->operand->depth + 1;
-      return u;
-    }
+    case Op::Neg:
     case Op::Not: {
       auto* u = Node<ast::Unary>();
-      u->op = Tok::Tilde;
+      u->op = l.op == Op::Neg ? Tok::Minus : Tok::Tilde;
       u->operand = kid(0);
       u->depth = u->operand->depth + 1;
       return u;

@@ -97,7 +97,8 @@ TEST(DebugInfo, FindsStatementsTypesAndGlobals) {
 
 TEST(DebugInfo, SaysWhereItLookedWhenThereIsNone) {
   std::string stripped = testing::TempDir() + "/uprobe_target_stripped";
-  std::string cmd = "objcopy --strip-debug '" + std::string(BTAP_UPROBE_TARGET_O0) + "' '" + stripped + "'";
+  std::string cmd =
+      "objcopy --strip-debug '" + std::string(BTAP_UPROBE_TARGET_O0) + "' '" + stripped + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::string error;
   std::unique_ptr<ElfImage> elf = ElfImage::Open(stripped, &error);
