@@ -554,6 +554,7 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
     out.order.push_back(e);
     out.size += e->operand->type == Type::String ? slot_ : 8;
   });
+  if (!out.order.empty()) out.size += 8;  // the stack pointer of the call that saved them
   return out;
 }
 
@@ -595,8 +596,27 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   frame.scopes.push_back(&scope);
   for (const sema::Variable* v : p.locals) DeclareLocal(scope, v);
   UserProbeFilter(p);
+  // The level first, so that an operand that faults cannot unbalance the depth. The
+  // thread's counter record holds (depth, stack pointer of the top call). The top call's
+  // own frame passing the probe address again (a loop at the top of its body) is not a
+  // new call: its values are those of the first pass.
   Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
-  for (const ast::Entry* e : out.order) {            // in the script's order, deterministic
+  Value sp = b_.getInt64(0);
+  if (user) sp = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame.ctx, 152));
+  Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
+  Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
+  Value found = b_.CreateIsNotNull(counter);
+  Value depth = b_.CreateSelect(found, b_.CreateLoad(i64_, counter), b_.getInt64(0));
+  Value top_sp = b_.CreateSelect(
+      found, b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, counter, 1)), b_.getInt64(0));
+  Value again = b_.CreateAnd(b_.CreateICmpSGT(depth, b_.getInt64(0)), b_.CreateICmpEQ(top_sp, sp));
+  if (user) Continue(b_.CreateNot(again), "first_pass");
+  Value level = depth;
+  Continue(b_.CreateICmpULT(level, b_.getInt64(kDepthSlot - 1)), "depth");
+  b_.CreateStore(b_.CreateAdd(level, b_.getInt64(1)), values);
+  b_.CreateStore(sp, b_.CreateConstGEP1_64(i64_, values, 1));
+  Helper(kMapUpdate, i64_, {out.map, depth_key, values, b_.getInt64(kAny)});
+  for (const ast::Entry* e : out.order) {  // in the script's order, deterministic
     Value v = Expr(e->operand);
     if (!v) continue;
     Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), values, out.offsets.at(e));
@@ -605,14 +625,8 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
     else
       b_.CreateStore(v, at);
   }
-  Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
-  Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
-  Value depth =
-      b_.CreateSelect(b_.CreateIsNull(counter), b_.getInt64(0), b_.CreateLoad(i64_, counter));
-  Continue(b_.CreateICmpULT(depth, b_.getInt64(kDepthSlot - 1)), "depth");
-  Helper(kMapUpdate, i64_, {out.map, EntryKey(p, depth), values, b_.getInt64(kAny)});
-  b_.CreateStore(b_.CreateAdd(depth, b_.getInt64(1)), values);
-  Helper(kMapUpdate, i64_, {out.map, depth_key, values, b_.getInt64(kAny)});
+  b_.CreateStore(sp, b_.CreateConstGEP1_64(b_.getInt8Ty(), values, out.size - 8));
+  Helper(kMapUpdate, i64_, {out.map, EntryKey(p, level), values, b_.getInt64(kAny)});
   FinishFrame(frame, has_scratch);
   if (!user) {
     syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
@@ -647,8 +661,23 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   Value inside = b_.CreateICmpSGT(depth, b_.getInt64(0));
   Value below = b_.CreateSelect(inside, b_.CreateSub(depth, b_.getInt64(1)), b_.getInt64(0));
   b_.CreateStore(below, counter);
+  // The new top call's stack pointer, for its own re-saves; no calls left: no counter.
+  Value outer =
+      Helper(kMapLookup, ptr_, {entries.map, EntryKey(p, b_.CreateSub(below, b_.getInt64(1)))});
+  Value outer_sp = b_.CreateSelect(
+      b_.CreateIsNotNull(outer),
+      b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), outer, entries.size - 8)),
+      b_.getInt64(0));
+  b_.CreateStore(outer_sp, b_.CreateConstGEP1_64(i64_, counter, 1));
   Value key = EntryKey(p, below);
   Value saved = Helper(kMapLookup, ptr_, {entries.map, key});
+  auto* forget = llvm::BasicBlock::Create(context_, "entry_forget", frame_->fn);
+  auto* load = llvm::BasicBlock::Create(context_, "entry_load", frame_->fn);
+  b_.CreateCondBr(b_.CreateICmpEQ(below, b_.getInt64(0)), forget, load);
+  b_.SetInsertPoint(forget);
+  Helper(kMapDelete, i64_, {entries.map, depth_key});
+  b_.CreateBr(load);
+  b_.SetInsertPoint(load);
   b_.CreateCondBr(b_.CreateAnd(inside, b_.CreateIsNotNull(saved)), found, after);
   b_.SetInsertPoint(found);
   Helper(kProbeReadKernel, i64_, {values, b_.getInt32(entries.size), saved});

@@ -186,7 +186,7 @@ class Lowering {
     llvm::GlobalVariable* map = nullptr;
     std::map<const ast::Entry*, uint32_t> offsets;  // into the saved values
     std::vector<const ast::Entry*> order;           // as they appear
-    uint32_t size = 0;
+    uint32_t size = 0;  // the values, then the saving frame's stack pointer
   };
   EntryValues EntryLayout(const sema::Probe& p);
   Value EntryKey(const sema::Probe& p, Value depth);

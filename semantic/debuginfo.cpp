@@ -61,6 +61,7 @@ std::string OpName(unsigned atom) {
 }  // namespace
 
 DebugInfo::~DebugInfo() {
+  if (eh_cfi_) dwarf_cfi_end(eh_cfi_);  // dwarf_getcfi_elf's is ours; dwarf_getcfi's is not
   if (dwarf_) dwarf_end(dwarf_);
   if (elf_) elf_end(elf_);
   if (main_elf_) elf_end(main_elf_);
@@ -113,7 +114,12 @@ struct Indexer {
 
   void Add(Dwarf_Die* die, bool inlined) {
     Dwarf_Addr entry = 0;
-    if (dwarf_entrypc(die, &entry) != 0) return;
+    if (dwarf_entrypc(die, &entry) != 0) {
+      // Split (hot/cold) functions have only DW_AT_ranges: the first range is the entry.
+      Dwarf_Addr base = 0, start = 0, end = 0;
+      if (dwarf_ranges(die, 0, &base, &start, &end) <= 0 || !start) return;
+      entry = start;
+    }
     const char* name = dwarf_diename(die);
     if (!name) return;
     DebugFunction f;
@@ -234,12 +240,21 @@ uint64_t DebugInfo::ProbeAddress(const DebugFunction& f) {
     else
       hi = mid;
   }
+  // The previous sequence may end at this entry: its end row sorts first.
+  auto ends = [&](size_t i) {
+    bool end = false;
+    dwarf_lineendsequence(dwarf_onesrcline(lines, i), &end);
+    return end;
+  };
   Dwarf_Addr at = 0;
+  while (lo < n && ends(lo) && dwarf_lineaddr(dwarf_onesrcline(lines, lo), &at) == 0 &&
+         at == f.entry)
+    ++lo;
   if (lo + 1 >= n || dwarf_lineaddr(dwarf_onesrcline(lines, lo), &at) != 0 || at != f.entry)
     return f.entry;
   Dwarf_Addr next = 0;
   dwarf_lineaddr(dwarf_onesrcline(lines, lo + 1), &next);
-  return next > f.entry && next < high ? next : f.entry;
+  return next > f.entry && next < high && !ends(lo + 1) ? next : f.entry;
 }
 
 std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, uint64_t low,
@@ -343,7 +358,9 @@ std::vector<DebugVariable> DebugInfo::Variables(const DebugFunction& f, uint64_t
   if (!dwarf_diecu(&fn, &cu, nullptr, nullptr)) return out;
   std::vector<Dwarf_Die>& unit = unit_variables_[dwarf_dieoffset(&cu)];
   if (unit.empty() && dwarf_child(&cu, &c) == 0) do
-      if (dwarf_tag(&c) == DW_TAG_variable) unit.push_back(c);
+      // Definitions only: an `extern` declaration in a header has the name but no place.
+      if (dwarf_tag(&c) == DW_TAG_variable && !dwarf_hasattr(&c, DW_AT_declaration))
+        unit.push_back(c);
     while (dwarf_siblingof(&c, &c) == 0);
   for (Dwarf_Die& v : unit) add(&v, false, true);
   return out;
@@ -690,7 +707,7 @@ Location DebugInfo::Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t 
         // The value a register had when the function was entered: known only there.
         const auto* block = reinterpret_cast<const uint8_t*>(uintptr_t(b));
         bool single_reg = a == 1 && block[0] >= DW_OP_reg0 && block[0] <= DW_OP_reg31;
-        if (!single_reg || at != f.entry)
+        if (!single_reg || f.inlined || at != f.entry)
           return Unavailable("its value is known only at the function's entry (DW_OP_entry_value)");
         st.push_back(LocExpr::Register(block[0] - DW_OP_reg0));
         break;

@@ -271,7 +271,14 @@ bool FindMember(Dwarf_Die* record, std::string_view name, Dwarf_Die* member, int
     if (dwarf_tag(&c) != DW_TAG_member) continue;
     Dwarf_Attribute a;
     Dwarf_Word at = 0;
-    dwarf_formudata(dwarf_attr(&c, DW_AT_data_member_location, &a), &at);
+    if (dwarf_attr(&c, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &at) != 0) {
+      // DWARF 2/3: an expression, in practice DW_OP_plus_uconst N.
+      Dwarf_Op* ops = nullptr;
+      size_t n = 0;
+      if (dwarf_getlocation(&a, &ops, &n) != 0 || n != 1 || ops[0].atom != DW_OP_plus_uconst)
+        continue;
+      at = ops[0].number;
+    }
     const char* n = dwarf_diename(&c);
     if (n && name == n) {
       *member = c;
@@ -364,6 +371,12 @@ bool TargetLowering::Member(TValue* v, std::string_view name, std::string* why) 
   if (v->in_memory) {
     v->expr = Bin(Tok::Plus, v->expr, Num(offset));
   } else {
+    int64_t size = v->typed ? TypeSize(&v->type) : 8;
+    if (offset + (bits ? 0 : std::max<int64_t>(size, 1)) > 8) {
+      *why = "the record is in registers and `" + std::string(name) +
+             "` lies past its first 8 bytes, which btap does not read";
+      return false;
+    }
     v->expr = Bin(Tok::UShr, v->expr, Num(offset * 8));
   }
   v->bit_size = static_cast<int>(bits);

@@ -96,6 +96,14 @@ bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
         if (!Member(&v, c.name, &why)) return fail(why);
         break;
       case ast::TargetComponent::Kind::Index:
+        // In a return probe the whole expression is read at the entry, where the
+        // script's variables do not have their values yet.
+        if (p_.spec.is_return && ast::Is<ast::TargetSymbol>(t) &&
+            static_cast<ast::TargetSymbol*>(t)->name != "$return" &&
+            !ast::Is<ast::NumberLit>(c.index))
+          return fail(
+              "in a return probe an index must be a number, as the value is read at the "
+              "function's entry; use @entry on a variable holding it");
         if (!Index(&v, c.index, &why)) return fail(why);
         break;
       case ast::TargetComponent::Kind::PrettyPrint:
@@ -256,7 +264,12 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
       return false;
     }
     v->typed = true;
-    v->in_memory = false;
+    // Records over 16 bytes come back in memory, %rax holding their address.
+    Dwarf_Die peeled;
+    int tag = PeelType(&v->type, &peeled) ? dwarf_tag(&peeled) : 0;
+    bool record =
+        tag == DW_TAG_structure_type || tag == DW_TAG_union_type || tag == DW_TAG_class_type;
+    v->in_memory = record && TypeSize(&peeled) > 16;
     v->expr = Reg(0);  // %rax
     return true;
   }
@@ -542,6 +555,7 @@ ast::Expr* TargetLowering::MarkArg(int n, std::string* why) {
           return nullptr;
         }
         address = Bin(Tok::Plus, Bin(Tok::Plus, Bias(), Num(static_cast<int64_t>(*s))), address);
+        if (a.reg >= 0 && a.reg != 16) address = Bin(Tok::Plus, address, Reg(a.reg));  // not %rip
       } else if (a.reg >= 0) {
         address = Bin(Tok::Plus, Reg(a.reg), address);
       }

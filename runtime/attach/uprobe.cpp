@@ -21,9 +21,9 @@ bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
   LIBBPF_OPTS(bpf_uprobe_opts, opts);
   opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Uretprobe;
   opts.ref_ctr_offset = static_cast<size_t>(probe.numbers[1]);
-  // process(PID) probes only that process; others fire wherever the file's code runs.
-  pid_t pid = probe.numbers[2] > 0 ? static_cast<pid_t>(probe.numbers[2]) : -1;
-  bpf_link* link = bpf_program__attach_uprobe_opts(program, pid, probe.target.c_str(),
+  // Every process that runs the file's code: process(PID) filters by thread group in the
+  // program, since a pid given to perf_event_open would be one thread.
+  bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, probe.target.c_str(),
                                                    static_cast<size_t>(probe.numbers[0]), &opts);
   if (!link) {
     int err = errno;

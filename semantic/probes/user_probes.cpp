@@ -3,6 +3,7 @@
 // and SDT notes, and makes one probe per address with its file offset for the uprobe.
 #include "semantic/probes/user_probes.h"
 
+#include <elf.h>
 #include <unistd.h>
 
 #include <climits>
@@ -128,7 +129,9 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       if (!placed.insert(spec.address).second) continue;
       if (r.is_return) {
         spec.call_address = dwarf->ProbeAddress(f);
-        spec.call_offset = bin.elf()->FileOffset(spec.call_address).value_or(0);
+        std::optional<uint64_t> call = bin.elf()->FileOffset(spec.call_address);
+        if (!call) continue;  // Place() below reports the function's own address
+        spec.call_offset = *call;
       }
       spec.point = r.prefix + ".function(" +
                    Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) + ")" +
@@ -142,7 +145,9 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
     for (const DebugFunction& f : dwarf->functions()) described.insert(f.name);
     if (pat.file.empty() && r.variant != "inline")
       for (const ElfSymbol& s : bin.elf()->functions()) {
-        if (described.count(s.name) || !GlobMatch(pat.name, s.name)) continue;
+        // `f.cold` is the unlikely part of `f`, reached by jumps: never a probe point.
+        bool fragment = s.name.find(".cold") != std::string::npos;
+        if (described.count(s.name) || fragment || !GlobMatch(pat.name, s.name)) continue;
         if (r.variant == "exported" && !s.exported) continue;
         names.push_back(s.name);
         ProbeSpec spec;
@@ -163,6 +168,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
     for (const ElfSymbol& s : bin.elf()->functions()) {
       names.push_back(s.name);
       if (!GlobMatch(pat.name, s.name) || (r.variant == "exported" && !s.exported)) continue;
+      if (s.name.find(".cold") != std::string::npos) continue;  // reached by jumps
       if (r.variant == "inline") continue;
       ProbeSpec spec;
       spec.family = Family::ProcessFunction;
@@ -306,6 +312,12 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
   if (!main.elf()) {
     r.what = &proc;
     r.Error(main.error());
+    return;
+  }
+  if (main.elf()->machine() != EM_X86_64 || !main.elf()->is_64()) {
+    r.what = &proc;
+    r.Error("`" + exe +
+            "` is not an x86-64 program; btap reads registers and DWARF of x86-64 only");
     return;
   }
   if (parts[i].name == "library") {

@@ -100,6 +100,15 @@ PROBED int outer(int n) { return middle(n + 1) + 1; }
 /* --- fact: real recursion; the barrier stops GCC and LLVM turning n * fact(n - 1) into
  * a loop with an accumulator. */
 
+/* A body that starts with a loop: at -O0 the entry probe's address (the second line-table
+ * row) can be the loop's head, passed once per iteration. */
+PROBED int spin(int n) {
+  for (;;) {
+    if (n-- <= 0) break;
+  }
+  return n;
+}
+
 PROBED long fact(int n) {
   if (n <= 1) return 1;
   long r = fact(n - 1);
@@ -189,6 +198,10 @@ int main(int argc, char** argv) {
   if (is_mode("fact")) {
     known = 1;
     for (long i = 0; i < n; i++) EXPECT(fact(5), 120);
+  }
+  if (is_mode("spin")) {
+    known = 1;
+    for (long i = 0; i < n; i++) EXPECT(spin(3), -1);
   }
   if (is_mode("sdt")) {
     known = 1;
