@@ -371,6 +371,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   mp.period_ns = p.spec.period_ns;
   mp.randomize_ns = p.spec.randomize_ns;
   mp.target = p.spec.target;
+  mp.build_id = p.spec.build_id;
   for (int i = 0; i < 3; ++i) mp.numbers[i] = p.spec.numbers[i];
   std::string section;
   switch (p.spec.family) {
@@ -639,6 +640,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   mp.point = p.spec.point + " (@entry values)";
   mp.family = static_cast<uint8_t>(meta::ProbeKind::Uprobe);
   mp.target = p.spec.target;
+  mp.build_id = p.spec.build_id;
   mp.numbers[0] = static_cast<int64_t>(p.spec.call_offset);
   mp.numbers[2] = p.spec.numbers[2];
   meta_.probes.push_back(std::move(mp));

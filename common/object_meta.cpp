@@ -113,7 +113,7 @@ bool DecodeProbe(Reader& r, Probe* p) {
          r.I64(&p->sequence, "probe sequence") && r.I64(&p->period_ns, "probe period") &&
          r.I64(&p->randomize_ns, "probe randomization") && r.Str(&p->target, "probe target") &&
          r.I64(&p->numbers[0], "probe numbers") && r.I64(&p->numbers[1], "probe numbers") &&
-         r.I64(&p->numbers[2], "probe numbers");
+         r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id");
 }
 
 bool DecodeGlobal(Reader& r, Global* g) {
@@ -153,6 +153,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.I64(p.randomize_ns);
     w.Str(p.target);
     for (int64_t n : p.numbers) w.I64(n);
+    w.Str(p.build_id);
   }
   w.U32(static_cast<uint32_t>(m.globals.size()));
   for (const Global& g : m.globals) {
@@ -195,7 +196,7 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   m->formats.resize(n);
   for (std::string& f : m->formats)
     if (!r.Str(&f, "format")) return fail();
-  if (!r.Count(&n, 62, "probes")) return fail();
+  if (!r.Count(&n, 66, "probes")) return fail();
   m->probes.resize(n);
   for (Probe& p : m->probes)
     if (!DecodeProbe(r, &p)) return fail();

@@ -12,7 +12,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;
 
 enum class ValueType : uint8_t { Long = 1, String = 2, Stats = 3 };
 
@@ -44,6 +44,9 @@ struct Probe {
   int64_t randomize_ns = 0;
   std::string target;  // tracepoint "sys:name", process path, perf counter...
   int64_t numbers[3] = {0, 0, 0};
+  // Uprobes: the probed file's GNU build id (hex), which the runtime checks before it
+  // attaches at a compiled file offset.
+  std::string build_id;
 
   bool operator==(const Probe&) const = default;
 };

@@ -109,6 +109,7 @@ struct ProbeSpec {
   uint64_t call_address = 0;  // return probes: where their @entry values are taken
   uint64_t call_offset = 0;   // (after the prologue) and its file offset
   std::string sdt_provider, sdt_name, sdt_args;
+  std::string build_id;  // of `target`, for the runtime to check before attaching
 };
 
 struct Probe {

@@ -20,6 +20,9 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
 
+// The GNU build id of an ELF file (hex); "" when it has none.
+std::string ReadBuildId(const std::string& path);
+
 bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::string* error);
 

@@ -92,6 +92,7 @@ bool Place(UserBinary& bin, const Request& r, ProbeSpec& spec) {
     return false;
   }
   spec.target = bin.path();
+  spec.build_id = bin.elf()->build_id();
   spec.numbers[0] = static_cast<int64_t>(*offset);
   spec.numbers[2] = r.pid;
   spec.target_vars_later = true;
