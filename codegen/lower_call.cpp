@@ -124,6 +124,18 @@ Value Lowering::FormatInKernel(ast::Call* c, const std::string& format,
   b_.CreateStore(b_.getInt8(0), slot);
   Value pos = b_.getInt64(0);
   Value size = b_.getInt64(slot_), limit = b_.getInt64(limit_);
+  // After a value of unknown length (a string, a number) the position goes through a
+  // scratch cell: the verifier does not track map values, so the paths of different
+  // lengths merge at the next directive instead of multiplying (library writes are
+  // masked and bounded).
+  Value cell = nullptr;
+  auto forget = [&](Value v) {
+    if (!cell) cell = ScratchAt(TempBytes(8));
+    b_.CreateStore(v, cell)->setVolatile(true);
+    llvm::LoadInst* back = b_.CreateLoad(i64_, cell);
+    back->setVolatile(true);
+    return static_cast<Value>(back);
+  };
   size_t next = 0;
   auto take = [&]() { return next < args.size() ? args[next++] : b_.getInt64(0); };
   for (const FormatDirective& d : directives) {
@@ -150,11 +162,12 @@ Value Lowering::FormatInKernel(ast::Call* c, const std::string& format,
       Value negative = b_.CreateICmpSLT(width, b_.getInt64(-1));
       left = b_.CreateSelect(negative, b_.getInt64(1), left);
       width = b_.CreateSelect(negative, b_.CreateNeg(width), width);
-      pos = Library("btap_put_str", i64_, {slot, pos, value, width, precision, left, size, limit});
+      pos = forget(
+          Library("btap_put_str", i64_, {slot, pos, value, width, precision, left, size, limit}));
     } else {
-      pos = Library("btap_put_num", i64_,
-                    {slot, pos, value, b_.getInt64(d.conversion), b_.getInt64(d.flag), width,
-                     precision, size, limit});
+      pos = forget(Library("btap_put_num", i64_,
+                           {slot, pos, value, b_.getInt64(d.conversion), b_.getInt64(d.flag), width,
+                            precision, size, limit}));
     }
   }
   return slot;
@@ -261,8 +274,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       // In the kernel, per-byte branches need bpf_loop: unrolled, they are more than the
       // verifier walks through. The interpreter runs the plain loop.
       Value str = Arg(c, 0);
-      return StringFrom(frame_->user_side ? "btap_escape" : "btap_escape_loop",
-                        {str, b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0)});
+      Value quoted = b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0);
+      if (frame_->user_side) return StringFrom("btap_escape", {str, quoted});
+      return StringFrom("btap_escape_loop", {str, quoted, ScratchAt(TempBytes(8))});
     }
     case Intrinsic::stringat: {
       Value str = Arg(c, 0), pos = Arg(c, 1);

@@ -273,32 +273,36 @@ BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long s
   return finish(dst, pos, size, limit);
 }
 
-// btap_escape in the kernel: the same bytes, one bpf_loop round per input byte.
+// btap_escape in the kernel: the same bytes, one bpf_loop round per input byte. The
+// output position lives in `cell`, 8 bytes of the per-CPU scratch map: the verifier
+// does not track what a map value holds, so every round starts from an unknown position
+// (bounded by the masks in put()) and the rounds' states merge. Kept in the state on the
+// stack, the position stayed exact and each round was verified anew (tens of thousands of
+// instructions per string).
 struct escape_state {
   char* dst;
   const char* s;
-  long pos;
+  long* cell;
   unsigned long size, limit;
 };
 
 BTAP_CALLBACK long btap_cb_escape(unsigned long i, void* ctx) {
   struct escape_state* st = ctx;
   unsigned long size = st->size, limit = st->limit;
-  char* dst = st->dst;
-  long pos = st->pos;
   unsigned char c = (unsigned char)st->s[i & (size - 1)];
   if (!c) return 1;
-  st->pos = escape_byte(dst, pos, c, size, limit);
+  *st->cell = escape_byte(st->dst, *st->cell, c, size, limit);
   return 0;
 }
 
-BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, unsigned long size,
-                               unsigned long limit) {
-  struct escape_state st = {dst, s, 0, size, limit};
-  if (quoted) st.pos = put(dst, 0, '"', size, limit);
+BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, long* cell,
+                               unsigned long size, unsigned long limit) {
+  struct escape_state st = {dst, s, cell, size, limit};
+  *cell = quoted ? put(dst, 0, '"', size, limit) : 0;
   bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape, &st, 0);
-  if (quoted) st.pos = put(dst, st.pos, '"', size, limit);
-  return finish(dst, st.pos, size, limit);
+  long pos = *cell;
+  if (quoted) pos = put(dst, pos, '"', size, limit);
+  return finish(dst, pos, size, limit);
 }
 
 // btap_strpos in the kernel: bpf_loop over the positions of `s`, and a nested bpf_loop
