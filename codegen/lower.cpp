@@ -603,7 +603,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   // new call: its values are those of the first pass.
   Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
   Value sp = b_.getInt64(0);
-  if (user) sp = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame.ctx, 152));
+  if (user) sp = PtRegsAt(152);
   Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
   Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
   Value found = b_.CreateIsNotNull(counter);

@@ -429,9 +429,7 @@ Value Lowering::UserRegister(ast::Register* r) {
     return nullptr;
   }
   const sema::ProbeSpec& spec = frame_->probe->spec;
-  auto reg = [&](int offset) {
-    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset));
-  };
+  auto reg = [&](int offset) { return PtRegsAt(offset); };
   if (r->load_bias) {
     if (frame_->at_entry)
       return b_.CreateSub(reg(128), b_.getInt64(static_cast<int64_t>(spec.call_address)));
@@ -447,6 +445,19 @@ Value Lowering::UserRegister(ast::Register* r) {
   return reg(kOffsets[r->regno]);
 }
 
+// One saved register from the uprobe's pt_regs. Read through a helper: LLVM may keep a
+// ctx pointer with an offset in a register, and the verifier refuses loads through it.
+Value Lowering::PtRegsAt(int offset) {
+  // One cell for every read of the handler: each is loaded right after its helper call,
+  // and 8 bytes per read would soon pass the 512-byte stack.
+  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
+  Value tmp = frame_->read_cell;
+  b_.CreateStore(b_.getInt64(0), tmp);
+  Helper(kProbeReadKernel, i64_,
+         {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset)});
+  return b_.CreateLoad(i64_, tmp);
+}
+
 // @uderef(size, address): user memory of the probed task; a fault is stap's run-time error.
 Value Lowering::UserDeref(ast::Deref* d) {
   if (!d->user || !frame_->ctx || frame_->user_side) {
@@ -459,7 +470,8 @@ Value Lowering::UserDeref(ast::Deref* d) {
   }
   Value address = Expr(d->address);
   if (!address) return nullptr;
-  Value buf = Alloca(i64_);
+  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
+  Value buf = frame_->read_cell;
   b_.CreateStore(b_.getInt64(0), buf);
   Value rc =
       Helper(kProbeReadUser, i64_,

@@ -330,6 +330,7 @@ class Lowering {
 
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
+  Value PtRegsAt(int offset);
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;
   void UserProbeFilter(const sema::Probe& p);
@@ -393,6 +394,7 @@ class Lowering {
     std::vector<Handler> handlers;   // enclosing `try` blocks, innermost last
     std::vector<SourceRange> calls;  // the inlined calls being lowered, outermost first
     bool at_entry = false;           // evaluating @entry operands on the call's entry
+    Value read_cell = nullptr;       // 8 stack bytes each user read fills and reads back
     // Long locals live in the scratch space instead of the stack when the handler has a
     // kernel-side foreach, whose body (a callback) reaches them at the same offsets.
     bool locals_in_scratch = false;

@@ -483,28 +483,9 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
       return;
     }
     if (kind == ScalarKindOf::Char) {
-      // '%#c': printable characters as they are, others as octal escapes.
+      // '%#c' (the tapset writes it: the value is read once, as its argument).
       f.text += "%s";
-      ast::Expr* byte = Bin(Tok::Amp, value, Num(0xff));
-      auto* printable = Node<ast::Logical>();
-      printable->op = Tok::AndAnd;
-      auto compare = [&](Tok op, ast::Expr* l, int64_t r) {
-        auto* c = Node<ast::Comparison>();
-        c->op = op;
-        c->lhs = l;
-        c->rhs = Num(r);
-        c->depth = l->depth + 1;
-        return c;
-      };
-      printable->lhs = compare(Tok::GreaterEq, byte, 32);
-      printable->rhs = compare(Tok::Less, byte, 127);
-      printable->depth = byte->depth + 2;
-      auto* choice = Node<ast::Ternary>();
-      choice->cond = printable;
-      choice->then = CallFn("sprintf", {Str("'%c'"), byte});
-      choice->otherwise = CallFn("sprintf", {Str("'\\%03o'"), byte});
-      choice->depth = byte->depth + 3;
-      f.args.push_back(choice);
+      f.args.push_back(CallFn("_char_quoted", {value}));
       return;
     }
     f.text += v.bit_size || kind == ScalarKindOf::Signed
