@@ -61,12 +61,15 @@ ast::Expr* TargetLowering::Reg(int dwarf) {
   return r;
 }
 
+// The object's load bias. Return probes take it from their call's entry (an @entry
+// value): at a uretprobe only bpf_get_func_ip knows the function's address, and kernels
+// before 6.6 return 0 from it there.
 ast::Expr* TargetLowering::Bias() {
   if (!bin_.elf()->is_dyn()) return Num(0);
   auto* r = Node<ast::Register>();
   r->user = true;
   r->load_bias = true;
-  return r;
+  return p_.spec.is_return ? Entry(r) : r;
 }
 
 ast::Expr* TargetLowering::Load(ast::Expr* address, int size, bool is_signed) {
