@@ -539,11 +539,12 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
   frame_ = nullptr;
 }
 
-// @entry(expr) in a syscall return probe: a body on the call's entry evaluates each
-// expression and keeps the values by thread in an LRU map; the return body takes them
-// (zeros when the entry was not seen, as for a call in flight when the script started).
-// One LRU map holds them for every probe: a thread is in one call at a time, and the key
-// is (probe, thread).
+// @entry(expr) in return probes (syscalls, and user functions, whose parameters are
+// @entry values implicitly): a body on the call's entry (a sys_enter body, or a uprobe at
+// the function's entry-probe address) evaluates each expression and keeps the values in
+// an LRU map; the return body takes them (zeros when the entry was not seen, as for a
+// call in flight when the script started). One map holds them for every probe, keyed by
+// (probe, nesting depth, thread), so a recursive function's returns get their own.
 Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   EntryValues out;
   bool returns = p.spec.family == sema::Family::Syscall || UserProbe(&p);
@@ -559,13 +560,12 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   return out;
 }
 
-// Keys: (probe, nesting depth, thread); depth kDepthSlot holds the thread's depth, so a
-// recursive function's returns find their own call's values.
+// Depth kDepthSlot holds the thread's counter record: (depth, stack pointer of the top
+// call).
 constexpr int64_t kDepthSlot = 0xffff;
 
-Value Lowering::EntryKey(const sema::Probe& p, Value depth) {
+Value Lowering::EntryKey(const sema::Probe& p, Value tid, Value depth) {
   Value key = Alloca(i64_);
-  Value tid = b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
   Value k = b_.CreateOr(tid, b_.CreateShl(depth, 32));
   b_.CreateStore(b_.CreateOr(k, b_.getInt64(static_cast<int64_t>(p.order) << 48)), key);
   return key;
@@ -604,7 +604,8 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
   Value sp = b_.getInt64(0);
   if (user) sp = PtRegsAt(152);
-  Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
+  Value tid = b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
+  Value depth_key = EntryKey(p, tid, b_.getInt64(kDepthSlot));
   Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
   Value found = b_.CreateIsNotNull(counter);
   Value depth = b_.CreateSelect(found, b_.CreateLoad(i64_, counter), b_.getInt64(0));
@@ -627,13 +628,13 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
       b_.CreateStore(v, at);
   }
   b_.CreateStore(sp, b_.CreateConstGEP1_64(b_.getInt8Ty(), values, out.size - 8));
-  Helper(kMapUpdate, i64_, {out.map, EntryKey(p, level), values, b_.getInt64(kAny)});
+  Helper(kMapUpdate, i64_, {out.map, EntryKey(p, tid, level), values, b_.getInt64(kAny)});
   FinishFrame(frame, has_scratch);
   if (!user) {
     syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
     return out;
   }
-  // A uprobe after the function's prologue, where its parameters are in place.
+  // A uprobe where the function's entry probe would sit: its parameters are in place.
   fn->setSection("uprobe");
   meta::Probe mp;
   mp.program = name;
@@ -652,7 +653,8 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   for (uint32_t at = 0; at < entries.size; at += 8)
     b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), values, at));
   const sema::Probe& p = *frame_->probe;
-  Value depth_key = EntryKey(p, b_.getInt64(kDepthSlot));
+  Value tid = b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
+  Value depth_key = EntryKey(p, tid, b_.getInt64(kDepthSlot));
   Value counter = Helper(kMapLookup, ptr_, {entries.map, depth_key});
   auto* nested = llvm::BasicBlock::Create(context_, "entry_nested", frame_->fn);
   auto* found = llvm::BasicBlock::Create(context_, "entry_saved", frame_->fn);
@@ -663,15 +665,18 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   Value inside = b_.CreateICmpSGT(depth, b_.getInt64(0));
   Value below = b_.CreateSelect(inside, b_.CreateSub(depth, b_.getInt64(1)), b_.getInt64(0));
   b_.CreateStore(below, counter);
-  // The new top call's stack pointer, for its own re-saves; no calls left: no counter.
-  Value outer =
-      Helper(kMapLookup, ptr_, {entries.map, EntryKey(p, b_.CreateSub(below, b_.getInt64(1)))});
-  Value outer_sp = b_.CreateSelect(
-      b_.CreateIsNotNull(outer),
-      b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), outer, entries.size - 8)),
-      b_.getInt64(0));
-  b_.CreateStore(outer_sp, b_.CreateConstGEP1_64(i64_, counter, 1));
-  Value key = EntryKey(p, below);
+  // The new top call's stack pointer, for its own re-saves (uprobes only: system calls
+  // do not nest); no calls left: no counter.
+  if (UserProbe(&p)) {
+    Value outer = Helper(kMapLookup, ptr_,
+                         {entries.map, EntryKey(p, tid, b_.CreateSub(below, b_.getInt64(1)))});
+    Value outer_sp = b_.CreateSelect(
+        b_.CreateIsNotNull(outer),
+        b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), outer, entries.size - 8)),
+        b_.getInt64(0));
+    b_.CreateStore(outer_sp, b_.CreateConstGEP1_64(i64_, counter, 1));
+  }
+  Value key = EntryKey(p, tid, below);
   Value saved = Helper(kMapLookup, ptr_, {entries.map, key});
   auto* forget = llvm::BasicBlock::Create(context_, "entry_forget", frame_->fn);
   auto* load = llvm::BasicBlock::Create(context_, "entry_load", frame_->fn);

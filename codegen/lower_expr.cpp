@@ -410,10 +410,7 @@ Value Lowering::SyscallVar(const sema::TargetArg& arg) {
 }
 
 bool Lowering::UserProbe(const sema::Probe* p) const {
-  if (!p) return false;
-  sema::Family f = p->spec.family;
-  return f == sema::Family::ProcessFunction || f == sema::Family::ProcessStatement ||
-         f == sema::Family::ProcessMark;
+  return p && sema::IsUserSpace(p->spec.family);
 }
 
 // A register of the probed user task, by DWARF number (x86-64), from the pt_regs that

@@ -181,7 +181,7 @@ class Lowering {
                                 bool user_side);
   void FinishFrame(Frame& frame, llvm::Instruction* has_scratch);
 
-  // @entry(expr) in syscall return probes (see SaveEntryValues).
+  // @entry(expr) in return probes (see EntryLayout).
   struct EntryValues {
     llvm::GlobalVariable* map = nullptr;
     std::map<const ast::Entry*, uint32_t> offsets;  // into the saved values
@@ -189,7 +189,7 @@ class Lowering {
     uint32_t size = 0;  // the values, then the saving frame's stack pointer
   };
   EntryValues EntryLayout(const sema::Probe& p);
-  Value EntryKey(const sema::Probe& p, Value depth);
+  Value EntryKey(const sema::Probe& p, Value tid, Value depth);
   EntryValues SaveEntryValues(const sema::Probe& p);
   llvm::GlobalVariable* entry_map_ = nullptr;
   uint32_t entry_size_ = 0;

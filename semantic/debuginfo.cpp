@@ -139,47 +139,51 @@ struct Indexer {
   }
 
   void Walk(Dwarf_Die* parent) {
-    Dwarf_Die child;
-    if (dwarf_child(parent, &child) != 0) return;
-    do {
-      switch (dwarf_tag(&child)) {
+    ForEachChildDie(parent, [&](Dwarf_Die* child) {
+      switch (dwarf_tag(child)) {
         case DW_TAG_subprogram: {
-          if (dwarf_hasattr(&child, DW_AT_declaration)) break;
+          if (dwarf_hasattr(child, DW_AT_declaration)) break;
           Dwarf_Off outer = frame;
-          frame = dwarf_dieoffset(&child);
-          Add(&child, false);
-          Walk(&child);
+          frame = dwarf_dieoffset(child);
+          Add(child, false);
+          Walk(child);
           frame = outer;
           break;
         }
         case DW_TAG_inlined_subroutine:
-          Add(&child, true);
-          Walk(&child);
+          Add(child, true);
+          Walk(child);
           break;
         case DW_TAG_lexical_block:
         case DW_TAG_namespace:
-          Walk(&child);
+          Walk(child);
           break;
         default:
           break;
       }
-    } while (dwarf_siblingof(&child, &child) == 0);
+    });
   }
 };
 
 }  // namespace
 
+const std::vector<Dwarf_Die>& DebugInfo::Units() {
+  if (units_read_) return units_;
+  units_read_ = true;
+  Dwarf_Off off = 0, next = 0;
+  size_t header = 0;
+  for (; dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0; off = next) {
+    Dwarf_Die cu;
+    if (dwarf_offdie(dwarf_, off + header, &cu)) units_.push_back(cu);
+  }
+  return units_;
+}
+
 const std::vector<DebugFunction>& DebugInfo::functions() {
   if (indexed_) return functions_;
   indexed_ = true;
   Indexer ix{functions_};
-  Dwarf_Off off = 0, next = 0;
-  size_t header = 0;
-  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu;
-    if (dwarf_offdie(dwarf_, off + header, &cu)) ix.Walk(&cu);
-    off = next;
-  }
+  for (Dwarf_Die cu : Units()) ix.Walk(&cu);
   std::stable_sort(functions_.begin(), functions_.end(),
                    [](const DebugFunction& a, const DebugFunction& b) {
                      return a.entry != b.entry ? a.entry < b.entry : a.inlined < b.inlined;
@@ -193,24 +197,20 @@ bool DebugInfo::HasLocationLists(Dwarf_Die* cu) {
   Dwarf_Off off = dwarf_dieoffset(cu);
   if (auto it = loclist_units_.find(off); it != loclist_units_.end()) return it->second;
   bool found = false;
-  std::function<void(Dwarf_Die*)> walk = [&](Dwarf_Die* parent) {
-    Dwarf_Die c;
-    if (found || dwarf_child(parent, &c) != 0) return;
-    do {
-      int tag = dwarf_tag(&c);
+  std::function<bool(Dwarf_Die*)> walk = [&](Dwarf_Die* parent) {
+    return ForEachChildDie(parent, [&](Dwarf_Die* c) {
+      int tag = dwarf_tag(c);
       Dwarf_Attribute a;
       if ((tag == DW_TAG_formal_parameter || tag == DW_TAG_variable) &&
-          dwarf_attr(&c, DW_AT_location, &a)) {
+          dwarf_attr(c, DW_AT_location, &a)) {
         unsigned form = dwarf_whatform(&a);
-        if (form == DW_FORM_sec_offset || form == DW_FORM_loclistx || form == DW_FORM_data4) {
-          found = true;
-          return;
-        }
+        if (form == DW_FORM_sec_offset || form == DW_FORM_loclistx || form == DW_FORM_data4)
+          return false;
       }
-      if (dwarf_haschildren(&c)) walk(&c);
-    } while (!found && dwarf_siblingof(&c, &c) == 0);
+      return !dwarf_haschildren(c) || walk(c);
+    });
   };
-  walk(cu);
+  found = !walk(cu);
   loclist_units_[off] = found;
   return found;
 }
@@ -260,13 +260,10 @@ uint64_t DebugInfo::ProbeAddress(const DebugFunction& f) {
 std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, uint64_t low,
                                                uint64_t high) {
   std::set<uint64_t> out;
-  Dwarf_Off off = 0, next = 0;
-  size_t header = 0;
-  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu;
+  for (Dwarf_Die cu : Units()) {
     Dwarf_Lines* lines = nullptr;
     size_t n = 0;
-    if (dwarf_offdie(dwarf_, off + header, &cu) && dwarf_getsrclines(&cu, &lines, &n) == 0) {
+    if (dwarf_getsrclines(&cu, &lines, &n) == 0) {
       int previous = -1;
       for (size_t i = 0; i < n; ++i) {
         Dwarf_Line* row = dwarf_onesrcline(lines, i);
@@ -284,7 +281,6 @@ std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, 
         previous = end ? -1 : no;
       }
     }
-    off = next;
   }
   return {out.begin(), out.end()};
 }
@@ -324,67 +320,57 @@ std::vector<DebugVariable> DebugInfo::Variables(const DebugFunction& f, uint64_t
   // The blocks that hold `at`, outermost first (no walk over the whole unit).
   std::vector<Dwarf_Die> scopes{fn};
   for (bool deeper = true; deeper && scopes.size() < 64;) {
-    deeper = false;
-    Dwarf_Die c;
-    if (dwarf_child(&scopes.back(), &c) != 0) break;
-    do {
-      if (dwarf_tag(&c) == DW_TAG_lexical_block && dwarf_haspc(&c, at) == 1) {
-        scopes.push_back(c);
-        deeper = true;
-        break;
-      }
-    } while (dwarf_siblingof(&c, &c) == 0);
+    deeper = !ForEachChildDie(&scopes.back(), [&](Dwarf_Die* c) {
+      if (dwarf_tag(c) != DW_TAG_lexical_block || dwarf_haspc(c, at) != 1) return true;
+      scopes.push_back(*c);
+      return false;
+    });
   }
-  for (auto scope = scopes.rbegin(); scope != scopes.rend(); ++scope) {
-    Dwarf_Die c;
-    if (dwarf_child(&*scope, &c) != 0) continue;
-    do {
-      int tag = dwarf_tag(&c);
+  for (auto scope = scopes.rbegin(); scope != scopes.rend(); ++scope)
+    ForEachChildDie(&*scope, [&](Dwarf_Die* c) {
+      int tag = dwarf_tag(c);
       if (tag == DW_TAG_formal_parameter)
-        add(&c, true, false);
-      else if (tag == DW_TAG_variable && !dwarf_hasattr(&c, DW_AT_declaration))
-        add(&c, false, false);
-    } while (dwarf_siblingof(&c, &c) == 0);
-  }
+        add(c, true, false);
+      else if (tag == DW_TAG_variable && !dwarf_hasattr(c, DW_AT_declaration))
+        add(c, false, false);
+    });
   Dwarf_Attribute origin_attr;
-  Dwarf_Die origin, c;
+  Dwarf_Die origin;
   if (dwarf_attr(&fn, DW_AT_abstract_origin, &origin_attr) &&
-      dwarf_formref_die(&origin_attr, &origin) && dwarf_child(&origin, &c) == 0)
-    do
-      if (dwarf_tag(&c) == DW_TAG_formal_parameter) add(&c, true, false);
-    while (dwarf_siblingof(&c, &c) == 0);
+      dwarf_formref_die(&origin_attr, &origin))
+    ForEachChildDie(&origin, [&](Dwarf_Die* c) {
+      if (dwarf_tag(c) == DW_TAG_formal_parameter) add(c, true, false);
+    });
   if (!globals) return out;
   Dwarf_Die cu;
   if (!dwarf_diecu(&fn, &cu, nullptr, nullptr)) return out;
   std::vector<Dwarf_Die>& unit = unit_variables_[dwarf_dieoffset(&cu)];
-  if (unit.empty() && dwarf_child(&cu, &c) == 0) do
+  if (unit.empty())
+    ForEachChildDie(&cu, [&](Dwarf_Die* c) {
       // Definitions only: an `extern` declaration in a header has the name but no place.
-      if (dwarf_tag(&c) == DW_TAG_variable && !dwarf_hasattr(&c, DW_AT_declaration))
-        unit.push_back(c);
-    while (dwarf_siblingof(&c, &c) == 0);
+      if (dwarf_tag(c) == DW_TAG_variable && !dwarf_hasattr(c, DW_AT_declaration))
+        unit.push_back(*c);
+    });
   for (Dwarf_Die& v : unit) add(&v, false, true);
   return out;
 }
 
 std::optional<Dwarf_Die> DebugInfo::Global(std::string_view name, std::string_view cu_pattern) {
-  Dwarf_Off off = 0, next = 0;
-  size_t header = 0;
-  std::optional<Dwarf_Die> declared;
-  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu, c;
-    bool ok = dwarf_offdie(dwarf_, off + header, &cu);
-    off = next;
-    if (!ok) continue;
+  std::optional<Dwarf_Die> defined, declared;
+  for (Dwarf_Die cu : Units()) {
     const char* cu_name = dwarf_diename(&cu);
     if (!cu_pattern.empty() && !(cu_name && FileMatches(cu_pattern, cu_name))) continue;
-    if (dwarf_child(&cu, &c) != 0) continue;
-    do {
-      if (dwarf_tag(&c) != DW_TAG_variable) continue;
-      const char* n = dwarf_diename(&c);
-      if (!n || name != n) continue;
-      if (dwarf_hasattr_integrate(&c, DW_AT_location)) return c;
-      declared = c;
-    } while (dwarf_siblingof(&c, &c) == 0);
+    ForEachChildDie(&cu, [&](Dwarf_Die* c) {
+      const char* n = dwarf_tag(c) == DW_TAG_variable ? dwarf_diename(c) : nullptr;
+      if (!n || name != n) return true;
+      if (!dwarf_hasattr_integrate(c, DW_AT_location)) {
+        declared = *c;
+        return true;
+      }
+      defined = *c;
+      return false;
+    });
+    if (defined) return defined;
   }
   return declared;
 }
@@ -396,20 +382,17 @@ std::optional<Dwarf_Die> DebugInfo::Type(std::string_view name) {
                            {"union ", DW_TAG_union_type},
                            {"enum ", DW_TAG_enumeration_type}})
     if (name.substr(0, prefix.size()) == prefix) tag = t, want = name.substr(prefix.size());
-  Dwarf_Off off = 0, next = 0;
-  size_t header = 0;
-  while (dwarf_nextcu(dwarf_, off, &next, &header, nullptr, nullptr, nullptr) == 0) {
-    Dwarf_Die cu, c;
-    bool ok = dwarf_offdie(dwarf_, off + header, &cu);
-    off = next;
-    if (!ok || dwarf_child(&cu, &c) != 0) continue;
-    do {
-      int t = dwarf_tag(&c);
+  std::optional<Dwarf_Die> found;
+  for (Dwarf_Die cu : Units()) {
+    ForEachChildDie(&cu, [&](Dwarf_Die* c) {
+      int t = dwarf_tag(c);
       bool fits = t == tag || (tag == DW_TAG_typedef && t == DW_TAG_base_type);
-      if (!fits || dwarf_hasattr(&c, DW_AT_declaration)) continue;
-      const char* n = dwarf_diename(&c);
-      if (n && want == n) return c;
-    } while (dwarf_siblingof(&c, &c) == 0);
+      if (!fits || dwarf_hasattr(c, DW_AT_declaration)) return true;
+      const char* n = dwarf_diename(c);
+      if (n && want == n) found = *c;
+      return !found;
+    });
+    if (found) return found;
   }
   return std::nullopt;
 }
@@ -793,12 +776,11 @@ std::string TypeName(Dwarf_Die* type) {
         // int (*)(int)
         Dwarf_Die ret;
         std::string params;
-        Dwarf_Die c;
-        if (dwarf_child(&next, &c) == 0) do {
-            Dwarf_Die pt;
-            if (dwarf_tag(&c) == DW_TAG_formal_parameter && TypeOf(&c, &pt))
-              params += (params.empty() ? "" : ", ") + TypeName(&pt);
-          } while (dwarf_siblingof(&c, &c) == 0);
+        ForEachChildDie(&next, [&](Dwarf_Die* c) {
+          Dwarf_Die pt;
+          if (dwarf_tag(c) == DW_TAG_formal_parameter && TypeOf(c, &pt))
+            params += (params.empty() ? "" : ", ") + TypeName(&pt);
+        });
         return (TypeOf(&next, &ret) ? TypeName(&ret) : "void") + " (*)(" +
                (params.empty() ? "void" : params) + ")";
       }
@@ -816,14 +798,9 @@ std::string TypeName(Dwarf_Die* type) {
       return "void";  // only behind a pointer: "void*"-like, as stap prints it
     case DW_TAG_array_type: {
       std::string dims;
-      Dwarf_Die sub;
-      if (dwarf_child(&t, &sub) == 0) do {
-          if (dwarf_tag(&sub) != DW_TAG_subrange_type) continue;
-          Dwarf_Attribute a;
-          Dwarf_Word count = 0, upper = 0;
-          (void)count, (void)upper, (void)a;
-          dims += "[]";  // stap never writes the bound
-        } while (dwarf_siblingof(&sub, &sub) == 0);
+      ForEachChildDie(&t, [&](Dwarf_Die* sub) {
+        if (dwarf_tag(sub) == DW_TAG_subrange_type) dims += "[]";  // stap never writes the bound
+      });
       return (has_next ? TypeName(&next) : "void") + dims;
     }
     default:

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "semantic/elf_image.h"
@@ -141,12 +142,32 @@ class DebugInfo {
   Dwarf_CFI* eh_cfi_ = nullptr;
   Dwarf_CFI* debug_cfi_ = nullptr;
   bool HasLocationLists(Dwarf_Die* cu);
+  // The compilation units' DIEs, read once.
+  const std::vector<Dwarf_Die>& Units();
 
+  std::vector<Dwarf_Die> units_;
+  bool units_read_ = false;
   std::map<Dwarf_Off, bool> loclist_units_;
   std::map<Dwarf_Off, std::vector<Dwarf_Die>> unit_variables_;
   bool indexed_ = false;
   std::vector<DebugFunction> functions_;
 };
+
+// Calls f(Dwarf_Die*) for each child of `parent` in DIE order; f may return false to
+// stop. Returns false when f stopped the walk.
+template <typename F>
+bool ForEachChildDie(Dwarf_Die* parent, F&& f) {
+  Dwarf_Die c;
+  if (dwarf_child(parent, &c) != 0) return true;
+  do {
+    if constexpr (std::is_same_v<decltype(f(&c)), bool>) {
+      if (!f(&c)) return false;
+    } else {
+      f(&c);
+    }
+  } while (dwarf_siblingof(&c, &c) == 0);
+  return true;
+}
 
 // Types, as scripts and -L see them.
 // The C spelling stap prints in -L: "int", "char const*", "struct point*", "int[4]".

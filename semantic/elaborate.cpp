@@ -183,8 +183,7 @@ void GatherKernelFacts(Elab& e) {
     Family f = p->spec.family;
     process |= f == Family::ProcessBegin || f == Family::ProcessEnd;
     // Uprobes follow a -c/-x target's children only when there is a target.
-    process |= e.options.has_target && (f == Family::ProcessFunction ||
-                                        f == Family::ProcessStatement || f == Family::ProcessMark);
+    process |= e.options.has_target && IsUserSpace(f);
   }
   for (const Function* f : e.program.functions)
     parent |= f->intrinsic >= 0 && Intrinsics()[f->intrinsic].name == "ppid";

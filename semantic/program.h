@@ -70,6 +70,10 @@ enum class Family : uint8_t {
   Syscall,  // __syscall(N)[.return]: the syscall tapset's dispatch on raw_syscalls
 };
 std::string_view FamilyName(Family f);
+// Probes in user programs (uprobes), whose $vars come from the program's DWARF.
+inline bool IsUserSpace(Family f) {
+  return f == Family::ProcessFunction || f == Family::ProcessStatement || f == Family::ProcessMark;
+}
 
 struct TargetArg {
   std::string name;    // without `$`

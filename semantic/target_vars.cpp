@@ -268,46 +268,42 @@ ast::Expr* TargetLowering::Final(const TValue& v, std::string* why) {
 
 // A struct or union member, looking into anonymous members.
 bool FindMember(Dwarf_Die* record, std::string_view name, Dwarf_Die* member, int64_t* offset) {
-  Dwarf_Die c;
-  if (dwarf_child(record, &c) != 0) return false;
-  do {
-    if (dwarf_tag(&c) != DW_TAG_member) continue;
+  return !ForEachChildDie(record, [&](Dwarf_Die* c) {
+    if (dwarf_tag(c) != DW_TAG_member) return true;
     Dwarf_Attribute a;
     Dwarf_Word at = 0;
-    if (dwarf_attr(&c, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &at) != 0) {
+    if (dwarf_attr(c, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &at) != 0) {
       // DWARF 2/3: an expression, in practice DW_OP_plus_uconst N.
       Dwarf_Op* ops = nullptr;
       size_t n = 0;
       if (dwarf_getlocation(&a, &ops, &n) != 0 || n != 1 || ops[0].atom != DW_OP_plus_uconst)
-        continue;
+        return true;
       at = ops[0].number;
     }
-    const char* n = dwarf_diename(&c);
+    const char* n = dwarf_diename(c);
     if (n && name == n) {
-      *member = c;
+      *member = *c;
       *offset += static_cast<int64_t>(at);
-      return true;
+      return false;
     }
     Dwarf_Die inner;
-    if (!n && TypeOf(&c, &inner) && PeelType(&inner, &inner)) {
+    if (!n && TypeOf(c, &inner) && PeelType(&inner, &inner)) {
       int64_t deeper = *offset + static_cast<int64_t>(at);
       if (FindMember(&inner, name, member, &deeper)) {
         *offset = deeper;
-        return true;
+        return false;
       }
     }
-  } while (dwarf_siblingof(&c, &c) == 0);
-  return false;
+    return true;
+  });
 }
 
 std::vector<std::string> MemberNames(Dwarf_Die* record) {
   std::vector<std::string> out;
-  Dwarf_Die c;
-  if (dwarf_child(record, &c) != 0) return out;
-  do
-    if (dwarf_tag(&c) == DW_TAG_member)
-      if (const char* n = dwarf_diename(&c)) out.push_back(n);
-  while (dwarf_siblingof(&c, &c) == 0);
+  ForEachChildDie(record, [&](Dwarf_Die* c) {
+    if (dwarf_tag(c) == DW_TAG_member)
+      if (const char* n = dwarf_diename(c)) out.push_back(n);
+  });
   return out;
 }
 

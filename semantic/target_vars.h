@@ -37,10 +37,11 @@ class TargetLowering {
   // One target expression: sets t->lowered, or reports (quiet: only says whether it can).
   bool Lower(ast::TargetBase* t, bool quiet);
   bool Base(ast::TargetBase* t, TValue* v, std::string* why, bool* done);
-  ast::Expr* Pretty(const TValue& v, int depth, std::string* why);
+  ast::Expr* Pretty(const TValue& v, int depth);  // never fails: what it cannot read is `?`
   ast::Expr* VarsString(std::string_view which, int depth);
   ast::Expr* MarkArg(int n, std::string* why);
   ast::Expr* Entry(ast::Expr* value);
+  ast::Expr* Sprintf(const std::string& text, const std::vector<ast::Expr*>& args);
 
   // Expressions
   template <typename T>

@@ -16,11 +16,6 @@ namespace {
 
 using ast::Tok;
 
-bool IsUserProbe(const Probe* p) {
-  Family f = p->spec.family;
-  return f == Family::ProcessFunction || f == Family::ProcessStatement || f == Family::ProcessMark;
-}
-
 ast::TargetBase* TargetOf(ast::Node* n) {
   if (!n) return nullptr;
   switch (n->kind) {
@@ -48,6 +43,14 @@ struct Format {
 constexpr int kMaxPrettyDepth = 6;
 
 }  // namespace
+
+// `sprintf(text, args...)`, or the literal when there is nothing to format.
+ast::Expr* TargetLowering::Sprintf(const std::string& text, const std::vector<ast::Expr*>& args) {
+  if (args.empty()) return Str(text);
+  std::vector<ast::Expr*> call{Str(text)};
+  call.insert(call.end(), args.begin(), args.end());
+  return CallFn("sprintf", call);
+}
 
 ast::Expr* TargetLowering::Entry(ast::Expr* value) {
   auto* e = Node<ast::Entry>();
@@ -107,8 +110,7 @@ bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
         if (!Index(&v, c.index, &why)) return fail(why);
         break;
       case ast::TargetComponent::Kind::PrettyPrint:
-        value = Pretty(v, c.name == "$$" ? 2 : 1, &why);
-        if (!value) return fail(why);
+        value = Pretty(v, c.name == "$$" ? 2 : 1);
         break;
     }
   }
@@ -230,9 +232,7 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
         f.text += "%#x";
         f.args.push_back(a);
       }
-      std::vector<ast::Expr*> call{Str(f.text)};
-      call.insert(call.end(), f.args.begin(), f.args.end());
-      return finish(f.args.empty() ? Str("") : CallFn("sprintf", call));
+      return finish(Sprintf(f.text, f.args));
     }
     if (name.substr(0, 4) == "$arg") {
       int n = 0;
@@ -307,9 +307,7 @@ ast::Expr* TargetLowering::VarsString(std::string_view which, int depth) {
       return;
     }
     std::string why;
-    ast::Expr* value = !readable    ? nullptr
-                       : depth == 0 ? Scalar(*v, &why)
-                                    : Pretty(*v, depth, &why);
+    ast::Expr* value = !readable ? nullptr : depth == 0 ? Scalar(*v, &why) : Pretty(*v, depth);
     if (!value) {
       f.Literal("?");
       return;
@@ -340,10 +338,7 @@ ast::Expr* TargetLowering::VarsString(std::string_view which, int depth) {
       piece("return", &v, true, false);
     }
   }
-  if (f.args.empty()) return Str(f.text);
-  std::vector<ast::Expr*> call{Str(f.text)};
-  call.insert(call.end(), f.args.begin(), f.args.end());
-  return CallFn("sprintf", call);
+  return Sprintf(f.text, f.args);
 }
 
 namespace {
@@ -385,7 +380,7 @@ ScalarKindOf ScalarKind(Dwarf_Die* t) {
 // quoted strings, records {.a=1, .b=2} (nested ones {...} under `$`), other arrays as
 // their first element `[1, ...]`, pointers %p below the top (at the top, a pointer
 // prints what it points to). At most 32 values per variable.
-ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) {
+ast::Expr* TargetLowering::Pretty(const TValue& v, int depth) {
   constexpr size_t kMaxArgs = 32;
   std::function<void(const TValue&, int, Format&)> add = [&](const TValue& val, int level,
                                                              Format& f) {
@@ -412,23 +407,24 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
       if (level >= kMaxPrettyDepth) return f.Literal("{...}");
       f.Literal("{");
       bool first = true;
-      Dwarf_Die c;
-      if (dwarf_child(&t, &c) == 0) do {
-          if (dwarf_tag(&c) != DW_TAG_member || dwarf_hasattr(&c, DW_AT_declaration)) continue;
-          const char* n = dwarf_diename(&c);
-          if (!n) continue;
-          if (f.args.size() >= kMaxArgs) {
-            f.Literal(", ...");
-            break;
-          }
-          TValue m = val;
-          f.Literal(std::string(first ? "" : ", ") + "." + n + "=");
-          first = false;
-          if (Member(&m, n, &ignored))
-            add(m, level + 1, f);
-          else
-            f.Literal("?");
-        } while (dwarf_siblingof(&c, &c) == 0);
+      ForEachChildDie(&t, [&](Dwarf_Die* c) {
+        const char* n = dwarf_tag(c) == DW_TAG_member && !dwarf_hasattr(c, DW_AT_declaration)
+                            ? dwarf_diename(c)
+                            : nullptr;
+        if (!n) return true;
+        if (f.args.size() >= kMaxArgs) {
+          f.Literal(", ...");
+          return false;
+        }
+        TValue m = val;
+        f.Literal(std::string(first ? "" : ", ") + "." + n + "=");
+        first = false;
+        if (Member(&m, n, &ignored))
+          add(m, level + 1, f);
+        else
+          f.Literal("?");
+        return true;
+      });
       f.Literal("}");
       return;
     }
@@ -495,11 +491,7 @@ ast::Expr* TargetLowering::Pretty(const TValue& v, int depth, std::string* why) 
   };
   Format f;
   add(v, 0, f);
-  (void)why;
-  if (f.args.empty()) return Str(f.text);
-  std::vector<ast::Expr*> call{Str(f.text)};
-  call.insert(call.end(), f.args.begin(), f.args.end());
-  return CallFn("sprintf", call);
+  return Sprintf(f.text, f.args);
 }
 
 // $argN of an SDT mark, from the note's operand: a register, memory or a constant.
@@ -550,7 +542,7 @@ ast::Expr* TargetLowering::MarkArg(int n, std::string* why) {
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
-    if (!IsUserProbe(p)) continue;
+    if (!IsUserSpace(p->spec.family)) continue;
     UserBinary& bin = e.machine.binaries().Get(p->spec.target);
     if (!bin.elf()) continue;
     TargetLowering(e, *p, bin).Run();

@@ -107,6 +107,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
   std::set<uint64_t> placed;
   std::vector<std::string_view> names;
   size_t before = out.size();
+  std::set<std::string> described;  // by the DWARF; the other functions by their symbols
   if (dwarf) {
     std::set<std::string> exported;
     if (r.variant == "exported")
@@ -114,6 +115,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
         if (s.exported) exported.insert(s.name);
     for (const DebugFunction& f : dwarf->functions()) {
       names.push_back(f.name);
+      described.insert(f.name);
       if (!GlobMatch(pat.name, f.name)) continue;
       if (!pat.file.empty() && !GlobMatch(pat.file, f.file) && !GlobMatch("*/" + pat.file, f.file))
         continue;
@@ -141,48 +143,32 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       if (r.ctx.target_variables) ListVariables(bin, f, spec);
       out.push_back(std::move(spec));
     }
-    // Functions the DWARF does not describe (start-up code, assembly) by their symbols.
-    std::set<std::string> described;
-    for (const DebugFunction& f : dwarf->functions()) described.insert(f.name);
-    if (pat.file.empty() && r.variant != "inline")
-      for (const ElfSymbol& s : bin.elf()->functions()) {
-        // `f.cold` is the unlikely part of `f`, reached by jumps: never a probe point.
-        bool fragment = s.name.find(".cold") != std::string::npos;
-        if (described.count(s.name) || fragment || !GlobMatch(pat.name, s.name)) continue;
-        if (r.variant == "exported" && !s.exported) continue;
-        names.push_back(s.name);
-        ProbeSpec spec;
-        spec.family = Family::ProcessFunction;
-        spec.is_return = r.is_return;
-        spec.function = s.name;
-        spec.address = s.addr;
-        if (!s.addr || !placed.insert(spec.address).second) continue;
-        spec.call_address = s.addr;
-        spec.call_offset = bin.elf()->FileOffset(s.addr).value_or(0);
-        spec.point = r.prefix + ".function(" + Quote(s.name) + ")" + (r.is_return ? ".return" : "");
-        if (Place(bin, r, spec)) out.push_back(std::move(spec));
-      }
-  } else {
-    if (!pat.file.empty())
-      return r.Error("`" + r.what->string +
-                     "` names a source file, which needs debug information: " + bin.dwarf_error());
+  } else if (!pat.file.empty()) {
+    return r.Error("`" + r.what->string +
+                   "` names a source file, which needs debug information: " + bin.dwarf_error());
+  }
+  // Functions the DWARF does not describe (start-up code, assembly; all of a program
+  // without DWARF), by their symbols.
+  if (pat.file.empty() && r.variant != "inline")
     for (const ElfSymbol& s : bin.elf()->functions()) {
+      if (described.count(s.name)) continue;
       names.push_back(s.name);
-      if (!GlobMatch(pat.name, s.name) || (r.variant == "exported" && !s.exported)) continue;
-      if (s.name.find(".cold") != std::string::npos) continue;  // reached by jumps
-      if (r.variant == "inline") continue;
+      // `f.cold` is the unlikely part of `f`, reached by jumps: never a probe point.
+      bool fragment = s.name.find(".cold") != std::string::npos;
+      if (fragment || !s.addr || !GlobMatch(pat.name, s.name)) continue;
+      if (r.variant == "exported" && !s.exported) continue;
       ProbeSpec spec;
       spec.family = Family::ProcessFunction;
       spec.is_return = r.is_return;
       spec.function = s.name;
       spec.address = s.addr;
       if (!placed.insert(spec.address).second) continue;
-      spec.call_address = s.addr;
-      spec.call_offset = bin.elf()->FileOffset(s.addr).value_or(0);
       spec.point = r.prefix + ".function(" + Quote(s.name) + ")" + (r.is_return ? ".return" : "");
-      if (Place(bin, r, spec)) out.push_back(std::move(spec));
+      if (!Place(bin, r, spec)) continue;
+      spec.call_address = s.addr;  // no prologue is known: @entry values at the entry
+      spec.call_offset = static_cast<uint64_t>(spec.numbers[0]);
+      out.push_back(std::move(spec));
     }
-  }
   if (out.size() > before || r.ctx.listing) return;
   std::vector<std::string> similar = Similar(pat.name, names);
   r.Error("no function matches `" + r.what->string + "` in `" + bin.path() + "`" +
