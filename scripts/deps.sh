@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build ccache pkg-config
   clang-16 llvm-16-dev libclang-cpp16-dev libclang-16-dev libclang-rt-16-dev
   libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev
-  systemtap-sdt-dev
+  systemtap-sdt-dev gcc binutils  # <sys/sdt.h>; cc, objcopy, readelf for the ELF tests
   re2c bison clang-format
   googletest libgtest-dev
 )
