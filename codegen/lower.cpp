@@ -77,7 +77,8 @@ llvm::GlobalVariable* Lowering::RuntimeVar(const char* name) {
 }
 
 void Lowering::DefineRuntimeData() {
-  exiting_ = RuntimeVar("__btap_exiting");
+  exiting_ = RuntimeVar(session::kStateVariable);
+  errors_ = RuntimeVar(session::kErrorsVariable);
   lost_ = RuntimeVar("__btap_lost");
   target_ = RuntimeVar("__btap_target");
   realtime_offset_ = RuntimeVar("__btap_realtime_offset");

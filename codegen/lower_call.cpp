@@ -332,12 +332,12 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(n->value), true);
     }
     case Intrinsic::exit:
-      b_.CreateStore(b_.getInt64(1), exiting_);
+      SetState(session::State::Exit);
       Record(record::Kind::Exit, 0, {});
       return nullptr;
     case Intrinsic::abort:
       // Stops at once: no end probes.
-      b_.CreateStore(b_.getInt64(1), exiting_);
+      SetState(session::State::Abort);
       Record(record::Kind::Abort, 0, {});
       b_.CreateBr(frame_->exit);
       Dead();

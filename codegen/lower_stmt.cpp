@@ -60,9 +60,31 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
     Dead();
     return;
   }
+  // The error counter decides, across CPUs and the user side alike: the error that
+  // reaches MAXERRORS + 1 stops the session (no handler starts after it), and errors
+  // raised by handlers still in flight then are neither reported nor counted again, so
+  // a storm of errors can neither outlive the session nor flood its output.
+  Value seen = b_.CreateAtomicRMW(llvm::AtomicRMWInst::Add, errors_, b_.getInt64(1),
+                                  llvm::MaybeAlign(8), llvm::AtomicOrdering::Monotonic);
+  auto* stop = llvm::BasicBlock::Create(context_, "too_many_errors", frame_->fn);
+  auto* report = llvm::BasicBlock::Create(context_, "report_error", frame_->fn);
+  auto* silent = llvm::BasicBlock::Create(context_, "error_after_stop", frame_->fn);
+  Value max = b_.getInt64(options_.max_errors);
+  b_.CreateCondBr(b_.CreateICmpUGE(seen, max), stop, report);
+  b_.SetInsertPoint(stop);
+  SetState(session::State::Errors);
+  b_.CreateCondBr(b_.CreateICmpUGT(seen, max), silent, report);
+  b_.SetInsertPoint(silent);
+  b_.CreateBr(frame_->exit);
+  b_.SetInsertPoint(report);
   Record(record::Kind::Error, FormatId(message), args);
   b_.CreateBr(frame_->exit);
   Dead();
+}
+
+// Moves the session state: no kernel handler starts after this store.
+void Lowering::SetState(session::State state) {
+  b_.CreateStore(b_.getInt64(static_cast<uint64_t>(state)), exiting_);
 }
 
 // A message format's text, for a catch variable: %% becomes %, other directives stay.

@@ -255,6 +255,7 @@ class Lowering {
 
   // Reports a run-time error (`format` is a printf format) and ends the handler.
   void Fail(const std::string& message, std::vector<Value> args = {});
+  void SetState(session::State state);
 
   // A message format's text, for a catch variable: %% becomes %, other directives stay.
   static std::string Unescape(std::string_view format);
@@ -452,7 +453,8 @@ class Lowering {
   llvm::GlobalVariable* zeros_ = nullptr;  // read-only zeros to clear a new statistics value
   std::map<FileId, llvm::DIFile*> files_;
 
-  llvm::GlobalVariable* exiting_ = nullptr;
+  llvm::GlobalVariable* exiting_ = nullptr;  // session::State
+  llvm::GlobalVariable* errors_ = nullptr;   // run-time errors raised so far
 
   llvm::GlobalVariable* lost_ = nullptr;
 

@@ -44,3 +44,23 @@ bool DecodeArgs(std::span<const uint8_t> bytes, std::span<const uint8_t> shape, 
                 std::string* error);
 
 }  // namespace btap::record
+
+namespace btap::session {
+
+// The session state in the object's global data (`__btap_exiting`): every kernel probe
+// reads it first and returns at once unless it is Running. Probes move it (exit(),
+// abort(), an error past MAXERRORS); the runtime moves it when it stops for its own
+// reasons (a signal, -T, the -c command's end, output that cannot be written).
+enum class State : uint64_t {
+  Running = 0,
+  Exit = 1,     // exit(): end probes run
+  Errors = 2,   // more than MAXERRORS errors: error probes run instead of end probes
+  Abort = 3,    // abort(): no end probes
+  Stopped = 4,  // stopped by the runtime: end probes run
+};
+
+// Run-time errors raised so far, counted by the probes themselves (`__btap_errors`).
+inline constexpr char kErrorsVariable[] = "__btap_errors";
+inline constexpr char kStateVariable[] = "__btap_exiting";
+
+}  // namespace btap::session

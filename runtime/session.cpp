@@ -56,12 +56,23 @@ int CaptureLibbpf(enum libbpf_print_level level, const char* format, va_list arg
 }
 
 std::atomic<int> signal_fd{-1};
+std::atomic<bool> signalled{false};
 
 void OnSignal(int) {
+  signalled = true;
   int fd = signal_fd.load();
   uint64_t one = 1;
   if (fd >= 0) (void)!write(fd, &one, sizeof one);
 }
+
+// The signals that stop a session (SIGHUP too, as staprun treats it), and SIGPIPE, which
+// would kill btap silently when a pipe's reader goes: ignored, a write then fails with
+// EPIPE and the session ends with an error.
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// Records taken from the ring buffer before the loop looks at the clock, the signals and
+// the state again: a probe that fires as fast as btap writes cannot keep it consuming.
+constexpr int kRecordBatch = 4096;
 
 // The last `lines` lines of a log: a verifier log ends with what it rejected.
 std::string Tail(const std::string& log, int lines) {
@@ -111,6 +122,17 @@ bool Executable(const std::string& name) {
 }
 
 }  // namespace
+
+void ReserveStandardDescriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int held = open("/dev/null", O_RDONLY);
+    if (held >= 0 && held != fd) {
+      dup2(held, fd);
+      close(held);
+    }
+  }
+}
 
 Session::Session() { stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
@@ -189,9 +211,10 @@ bool Session::Load(std::string* error) {
     ring_ = ring_buffer__new(
         bpf_map__fd(map),
         [](void* ctx, void* data, size_t size) {
-          static_cast<Session*>(ctx)->HandleRecord(
-              std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
-          return 0;
+          auto* session = static_cast<Session*>(ctx);
+          session->HandleRecord(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+          // A negative value makes libbpf stop consuming (the record is taken).
+          return --session->batch_left_ > 0 ? 0 : -EAGAIN;
         },
         this, nullptr);
     if (!ring_) {
@@ -207,8 +230,10 @@ bool Session::Load(std::string* error) {
     *text = why;
     return false;
   };
-  auto text = [this](const std::string& t) { pending_ += t; };
+  auto text = [this](const std::string& t) { Output(t); };
   if (!user_->Prepare(object_, bpf_, meta_, sink, format, text, error)) return false;
+  state_ = user_->RuntimeVariable(session::kStateVariable);
+  error_counter_ = user_->RuntimeVariable(session::kErrorsVariable);
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
   // Kernel probes that read statistics merge this many per-CPU copies.
@@ -224,10 +249,35 @@ uint64_t Session::lost() const {
   return lost ? __atomic_load_n(lost, __ATOMIC_RELAXED) : 0;
 }
 
+// Text for standard output and for standard error is kept in order: one of the two
+// buffers holds text at a time, and a switch of stream flushes. A storm of errors is
+// then written in large pieces, not one write per message.
+void Session::Output(std::string_view text) {
+  if (!pending_err_.empty()) Flush();
+  pending_ += text;
+}
+
+void Session::Diagnostic(std::string_view text) {
+  if (!pending_.empty()) Flush();
+  pending_err_ += text;
+}
+
+// Output that cannot be written (a closed descriptor, a full disk, a pipe whose reader
+// has gone) stops the session; Execute reports it and fails.
 void Session::Flush() {
-  if (out_ && !pending_.empty()) {
+  if (err_ && !pending_err_.empty()) {
+    *err_ << pending_err_;
+    err_->flush();
+  }
+  pending_err_.clear();
+  if (out_ && !pending_.empty() && write_error_.empty()) {
+    errno = 0;
     *out_ << pending_;
     out_->flush();
+    if (!*out_) {
+      write_error_ = errno ? std::strerror(errno) : "write failed";
+      Stop(session::State::Stopped);
+    }
   }
   pending_.clear();
 }
@@ -248,13 +298,13 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
     case record::Kind::Warning: {
       std::string text;
       if (!formatter_.FormatRecord(bytes, text, &why)) break;
-      Flush();
       bool is_error = static_cast<record::Kind>(kind) == record::Kind::Error;
-      if (err_) *err_ << (is_error ? "ERROR: " : "WARNING: ") << text << '\n' << std::flush;
+      Diagnostic((is_error ? "ERROR: " : "WARNING: ") + text + '\n');
       if (is_error) CountError();
       return;
     }
     default:
+      if (!pending_err_.empty()) Flush();
       if (formatter_.FormatRecord(bytes, pending_, &why)) return;
   }
   if (record_error_.empty()) record_error_ = why;
@@ -278,6 +328,37 @@ void Session::RequestStop() {
   (void)!write(stop_fd_, &one, sizeof one);
 }
 
+// No kernel probe starts after this, whatever stopped the session first.
+void Session::Stop(session::State why) {
+  if (state_) {
+    uint64_t running = 0;
+    __atomic_compare_exchange_n(state_, &running, static_cast<uint64_t>(why), false,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  }
+  RequestStop();
+}
+
+// What the probes decided on their own: exit(), abort() or too many errors move the state
+// even when the record that says so was lost to a full ring buffer.
+void Session::ReadState() {
+  if (!state_) return;
+  switch (static_cast<session::State>(__atomic_load_n(state_, __ATOMIC_SEQ_CST))) {
+    case session::State::Abort:
+      aborted_ = true;
+      exit_requested_ = true;
+      break;
+    case session::State::Exit:
+      exit_requested_ = true;
+      break;
+    case session::State::Errors:
+      too_many_errors_ = true;
+      break;
+    case session::State::Running:
+    case session::State::Stopped:
+      break;
+  }
+}
+
 void Session::Detach() {
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
@@ -287,15 +368,16 @@ void Session::Detach() {
 void Session::CountError() {
   if (++errors_ > static_cast<int>(meta_.limits.max_errors)) {
     too_many_errors_ = true;
-    RequestStop();
+    Stop(session::State::Errors);
   }
 }
 
 void Session::RunUserProbe(const meta::Probe& p) {
   std::string why;
   if (!user_->Run(p.program, &why)) {
-    Flush();
-    if (err_) *err_ << "ERROR: " << why << " in probe `" << p.point << "`\n" << std::flush;
+    // The probes count their own errors; this one the interpreter raised.
+    if (error_counter_) __atomic_fetch_add(error_counter_, 1, __ATOMIC_SEQ_CST);
+    Diagnostic("ERROR: " + why + " in probe `" + p.point + "`\n");
     CountError();
   }
   Flush();
@@ -316,14 +398,21 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
   }
 }
 
-// Ends the -c command if it still runs: SIGTERM, then SIGKILL after a second.
+// Ends the -c command if it still runs: SIGTERM, then SIGKILL after a second. A command
+// that ended on its own with a failure is reported as staprun reports it.
 void Session::StopCommand() {
   if (child_ <= 0) return;
-  if (waitpid(child_, nullptr, WNOHANG) == 0) {
+  int status = 0;
+  if (waitpid(child_, &status, WNOHANG) == 0) {
     kill(child_, SIGTERM);
     pollfd p{child_fd_, POLLIN, 0};
     if (child_fd_ < 0 || poll(&p, 1, 1000) <= 0) kill(child_, SIGKILL);
     waitpid(child_, nullptr, 0);
+  } else if (err_ && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    *err_ << "WARNING: Child process exited with status " << WEXITSTATUS(status) << '\n';
+  } else if (err_ && WIFSIGNALED(status)) {
+    *err_ << "WARNING: Child process exited with signal " << WTERMSIG(status) << " ("
+          << strsignal(WTERMSIG(status)) << ")\n";
   }
   child_ = -1;
 }
@@ -363,6 +452,12 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     return false;
   }
   if (pid == 0) {
+    // The command runs as it would untraced: btap's own signal dispositions (an ignored
+    // SIGPIPE would survive exec) and blocked signals are not its.
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     close(gate[1]);
     char go;
     if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
@@ -381,6 +476,38 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   return true;
 }
 
+// Signals stop the session from its first begin probe to its last end probe; SIGPIPE is
+// ignored meanwhile (see kStopSignals).
+class Session::SignalScope {
+ public:
+  SignalScope(bool enabled, int stop_fd) : enabled_(enabled) {
+    signalled = false;
+    if (!enabled_) return;
+    signal_fd = stop_fd;
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
+    for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &sa, &old_[i]);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &old_pipe_);
+  }
+  ~SignalScope() {
+    if (!enabled_) return;
+    for (size_t i = 0; i < std::size(kStopSignals); ++i)
+      sigaction(kStopSignals[i], &old_[i], nullptr);
+    sigaction(SIGPIPE, &old_pipe_, nullptr);
+    signal_fd = -1;
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+ private:
+  bool enabled_;
+  struct sigaction old_[std::size(kStopSignals)]{};
+  struct sigaction old_pipe_ {};
+};
+
 int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out_ = &out;
   err_ = &err;
@@ -391,14 +518,17 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     return 1;
   };
   if (!Load(&error)) return fail(error);
+  SignalScope signals(options.handle_signals, stop_fd_);
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
 
   RunUserProbes(meta::ProbeKind::Begin);
-  bool stopping = exit_requested_ || too_many_errors_;
+  ReadState();
+  bool stopping = exit_requested_ || too_many_errors_ || signalled || !write_error_.empty();
   if (!stopping) {
     if (!Attach(&error)) {
+      Stop(session::State::Stopped);
       Detach();
       return fail(error);
     }
@@ -409,17 +539,23 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     }
     if (!Run(options, out, &error)) return fail(error);
   }
+  Stop(session::State::Stopped);
+  ReadState();
   if (too_many_errors_) {
     RunUserProbes(meta::ProbeKind::Error);
   } else if (!aborted_) {
     RunUserProbes(meta::ProbeKind::End);
-    pending_ += user_->GlobalsAtExit();
+    Output(user_->GlobalsAtExit());
   }
   Flush();
   StopCommand();
   if (uint64_t n = lost())
     err << "WARNING: " << n << " output record" << (n == 1 ? " was" : "s were")
         << " lost: the output ring buffer was full\n";
+  if (!write_error_.empty()) {
+    err << "btap: error: cannot write the output: " << write_error_ << '\n';
+    return 1;
+  }
   if (errors_) {
     err << "WARNING: Number of errors: " << errors_ << ", skipped probes: 0\n";
     return 1;
@@ -464,28 +600,23 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     watch(fd, kTimer + static_cast<uint32_t>(timers.size()));
     timers.push_back({fd, &p});
   }
-  struct sigaction old_int {
-  }, old_term{};
-  if (options.handle_signals) {
-    signal_fd = stop_fd_;
-    struct sigaction sa {};
-    sa.sa_handler = OnSignal;
-    sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       std::chrono::duration<double>(options.timeout_seconds));
-  bool stop = exit_requested_ || too_many_errors_;
+  // The probes may stop the session without a record reaching us (a full ring buffer):
+  // the state is looked at on every wake-up, and at least this often.
+  constexpr int kStateCheckMs = 200;
+  bool stop = false;
   while (!stop) {
-    int wait = -1;
+    ReadState();
+    if (exit_requested_ || too_many_errors_ || signalled || !write_error_.empty()) break;
+    int wait = kStateCheckMs;
     if (options.timeout_seconds > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - std::chrono::steady_clock::now())
                       .count();
       if (left <= 0) break;
-      wait = static_cast<int>(std::min<int64_t>(left, 1 << 30));
+      wait = static_cast<int>(std::min<int64_t>(left, wait));
     }
     epoll_event events[8];
     int n = epoll_wait(ep, events, 8, wait);
@@ -493,7 +624,10 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     for (int i = 0; i < n; ++i) {
       uint32_t tag = events[i].data.u32;
       if (tag == kStop) stop = true;
-      if (tag == kRing) ring_buffer__consume(ring_);
+      if (tag == kRing) {
+        batch_left_ = kRecordBatch;
+        ring_buffer__consume(ring_);
+      }
       if (tag == kChild) stop = true;
       if (tag >= kTimer && tag - kTimer < timers.size()) {
         uint64_t expirations;
@@ -504,18 +638,17 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
         }
       }
     }
-    if (exit_requested_ || too_many_errors_) stop = true;
     Flush();
   }
+  Stop(session::State::Stopped);
   for (auto& [fd, probe] : timers) close(fd);
   Detach();
-  if (ring_) ring_buffer__consume(ring_);  // records written before the detach
-  Flush();
-  if (options.handle_signals) {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-    signal_fd = -1;
+  // Records written before the detach; the probes start no more, so this ends.
+  if (ring_) {
+    batch_left_ = INT32_MAX;
+    ring_buffer__consume(ring_);
   }
+  Flush();
   close(ep);
   if (!record_error_.empty()) {
     *error = "malformed output record: " + record_error_;

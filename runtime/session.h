@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/object_meta.h"
+#include "common/output_record.h"
 #include "runtime/output.h"
 
 struct bpf_object;
@@ -21,9 +22,14 @@ namespace btap::runtime {
 
 class UserSide;
 
+// Call first in main(): a standard descriptor that was closed (`>&-`) is held by a
+// read-only /dev/null, so that no file the session opens takes its number, and writes
+// to it still fail as on a closed descriptor (the session then ends with an error).
+void ReserveStandardDescriptors();
+
 struct RunOptions {
   double timeout_seconds = 0;  // -T; 0: none
-  bool handle_signals = true;  // SIGINT / SIGTERM stop the session
+  bool handle_signals = true;  // SIGINT / SIGTERM / SIGHUP stop the session
   std::string command;         // -c CMD: started when the probes are ready; its end stops
   long target_pid = 0;         // -x PID: target()
 };
@@ -54,7 +60,12 @@ class Session {
   uint64_t lost() const;
 
  private:
+  class SignalScope;
   void Detach();
+  // Moves the session state (unless the probes moved it first) and wakes Run.
+  void Stop(session::State why);
+  // Takes in what the probes decided: exit(), abort(), too many errors.
+  void ReadState();
   void HandleRecord(std::span<const uint8_t> bytes);
   void CountError();
   // Runs the user-side probes of one kind in sequence order.
@@ -62,6 +73,8 @@ class Session {
   void RunUserProbe(const meta::Probe& probe);
   bool StartCommand(const std::string& command, std::string* error);
   void StopCommand();
+  void Output(std::string_view text);      // for standard output
+  void Diagnostic(std::string_view text);  // for standard error
   void Flush();
 
   std::vector<uint8_t> object_;
@@ -72,11 +85,16 @@ class Session {
   std::vector<bpf_link*> links_;
   ring_buffer* ring_ = nullptr;
   int stop_fd_ = -1;
-  std::string pending_;  // standard output not yet written
+  std::string pending_;      // standard output not yet written
+  std::string pending_err_;  // standard error not yet written
   std::string record_error_;
   std::ostream* out_ = nullptr;
   std::ostream* err_ = nullptr;
   int errors_ = 0;
+  uint64_t* state_ = nullptr;          // session::State, shared with the probes
+  uint64_t* error_counter_ = nullptr;  // errors the probes counted
+  int batch_left_ = 0;                 // records to take before looking up again
+  std::string write_error_;            // why the output could not be written
   bool exit_requested_ = false;
   bool too_many_errors_ = false;
   bool aborted_ = false;

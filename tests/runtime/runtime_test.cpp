@@ -7,7 +7,13 @@
 //   status: 1                                  expected exit status (default 0)
 //   timeout: 20                                seconds before the case fails (default 30)
 //   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
-//   signal: INT 1.5                            send SIGINT to btap after 1.5 s
+//   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
+//   stop-within: 1                             btap ends within 1 s of the signal (or,
+//                                              without one, of its start)
+//   stdout-to: full                            standard output is /dev/full (`closed`: a
+//                                              closed descriptor; `broken-pipe`: a pipe
+//                                              whose reader has gone)
+//   stderr-count: REGEX N                      exactly N lines of standard error match
 //   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
 //   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
 //   --- script      the script (written to a file and run)
@@ -47,6 +53,9 @@ struct Case {
   std::string signal;
   double signal_after = 0;
   long stdout_lines = -1;
+  double stop_within = 0;
+  std::string stdout_to;
+  std::vector<std::pair<std::string, long>> stderr_counts;
   std::vector<std::string> runner;  // btaprun and its arguments, when set
   std::vector<std::string> script_args;
   std::map<std::string, std::string> sections;
@@ -115,6 +124,12 @@ Case Parse(const fs::path& path) {
     if (key == "timeout") c.timeout = std::stod(value);
     if (key == "requires") c.requires_ = value;
     if (key == "stdout-lines") c.stdout_lines = std::stol(value);
+    if (key == "stop-within") c.stop_within = std::stod(value);
+    if (key == "stdout-to") c.stdout_to = value;
+    if (key == "stderr-count") {
+      size_t space = value.rfind(' ');
+      c.stderr_counts.push_back({value.substr(0, space), std::stol(value.substr(space + 1))});
+    }
     if (key == "runner") c.runner = Words(value);
     if (key == "script-args") c.script_args = Words(value);
     if (key == "signal") {
@@ -142,6 +157,7 @@ std::string Missing(const std::string& requirement) {
 struct Result {
   int status = -1;
   bool timed_out = false;
+  double stop_seconds = 0;  // from the signal (or the start) to the end
   std::string out, err;
 };
 
@@ -159,19 +175,32 @@ Result Execute(const Case& c, const std::string& script) {
     argv.push_back(object);
   }
   std::string out_path = script + ".out", err_path = script + ".err";
+  int broken[2] = {-1, -1};
+  if (c.stdout_to == "broken-pipe" && pipe(broken) != 0) return {};
   pid_t pid = fork();
   if (pid == 0) {
-    FILE* o = freopen(out_path.c_str(), "w", stdout);
+    FILE* o = freopen(c.stdout_to == "full" ? "/dev/full" : out_path.c_str(), "w", stdout);
     FILE* e = freopen(err_path.c_str(), "w", stderr);
     if (!o || !e) _exit(126);
+    if (c.stdout_to == "closed") close(1);
+    if (c.stdout_to == "broken-pipe") {
+      dup2(broken[1], 1);
+      close(broken[0]);
+      close(broken[1]);
+    }
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
   }
+  if (broken[0] >= 0) {
+    close(broken[0]);
+    close(broken[1]);
+  }
   Result r;
   auto start = std::chrono::steady_clock::now();
+  auto signalled_at = start;
   bool signalled = c.signal.empty();
   int wstatus = 0;
   while (true) {
@@ -180,8 +209,9 @@ Result Execute(const Case& c, const std::string& script) {
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!signalled && elapsed >= c.signal_after) {
-      kill(pid, c.signal == "TERM" ? SIGTERM : SIGINT);
+      kill(pid, c.signal == "TERM" ? SIGTERM : c.signal == "HUP" ? SIGHUP : SIGINT);
       signalled = true;
+      signalled_at = std::chrono::steady_clock::now();
     }
     if (elapsed > c.timeout) {
       kill(pid, SIGKILL);
@@ -191,6 +221,8 @@ Result Execute(const Case& c, const std::string& script) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  r.stop_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled_at).count();
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   std::ifstream o(out_path), e(err_path);
   std::stringstream so, se;
@@ -236,6 +268,17 @@ TEST_P(RuntimeCase, Runs) {
     ExpectLinesMatch("stdout", c.sections["stdout-regex"], r.out);
   if (c.sections.count("stderr-regex"))
     ExpectLinesMatch("stderr", c.sections["stderr-regex"], r.err);
+  if (c.stop_within > 0)
+    EXPECT_LE(r.stop_seconds, c.stop_within) << "btap took " << r.stop_seconds << " s to stop"
+                                             << (c.signal.empty() ? "" : " after the signal");
+  for (const auto& [pattern, count] : c.stderr_counts) {
+    std::regex re(pattern);
+    std::istringstream t(r.err);
+    std::string line;
+    long n = 0;
+    while (std::getline(t, line)) n += std::regex_search(line, re);
+    EXPECT_EQ(n, count) << "stderr lines matching /" << pattern << "/:\n" << r.err.substr(0, 4000);
+  }
   if (c.stdout_lines >= 0) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), c.stdout_lines) << "stderr:\n" << r.err;
   }

@@ -8,9 +8,14 @@
  *                    and closes it
  *   create PATH      creates (truncates) a file with mode 0644
  *   calls N          N rounds of getppid, getpid, getuid and getgid
- *   spawn            forks a child that forks a grandchild, and waits for both */
+ *   spawn            forks a child that forks a grandchild, and waits for both
+ *   exit N           exits with status N
+ *   raise N          kills itself with signal N
+ *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
+ *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <stdlib.h>
@@ -25,6 +30,24 @@ __attribute__((noinline)) long btap_bench_call(long i) {
 }
 
 int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "raise") == 0) {
+    signal(atoi(argv[2]), SIG_DFL);
+    raise(atoi(argv[2]));
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "dispositions") == 0) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    sigset_t blocked;
+    sigprocmask(SIG_BLOCK, NULL, &blocked);
+    for (int i = 0; i < 4; i++) {
+      struct sigaction sa;
+      sigaction(sigs[i], NULL, &sa);
+      printf("%s: %s%s\n", strsignal(sigs[i]), sa.sa_handler == SIG_IGN ? "ignored" : "default",
+             sigismember(&blocked, sigs[i]) ? ", blocked" : "");
+    }
+    return 0;
+  }
   if (argc == 3 && strcmp(argv[1], "getppid") == 0) {
     long n = atol(argv[2]);
     for (long i = 0; i < n; i++) getppid();
