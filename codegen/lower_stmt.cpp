@@ -618,7 +618,12 @@ void Lowering::Foreach(ast::Foreach* f) {
     KernelForeach(f, *g);
     return;
   }
-  Value limit = f->limit ? Expr(f->limit) : b_.getInt64(-1);
+  // -1 tells the helper there is no limit; a written limit of 0 or less runs nothing.
+  Value limit = b_.getInt64(-1);
+  if (f->limit) {
+    Value n = Expr(f->limit);
+    limit = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(0)), b_.getInt64(0), n);
+  }
   stats::Op aggregate = stats::Op::Count;  // how statistics sort without an @op
   switch (f->sort_aggregate) {
     case ast::AtWord::Sum:

@@ -592,7 +592,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
       return false;
     }
     itimerspec spec{};
-    int64_t period = std::max<int64_t>(p.period_ns, 1000);
+    int64_t period = std::max<int64_t>(TimerPeriodNs(p), 1000);
     spec.it_interval = {static_cast<time_t>(period / 1000000000),
                         static_cast<long>(period % 1000000000)};
     spec.it_value = spec.it_interval;

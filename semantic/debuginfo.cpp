@@ -134,6 +134,7 @@ struct Indexer {
     f.die = dwarf_dieoffset(die);
     f.inlined = inlined;
     f.external = dwarf_hasattr_integrate(die, DW_AT_external);
+    f.noreturn = dwarf_hasattr_integrate(die, DW_AT_noreturn);
     f.frame = inlined ? frame : f.die;
     out.push_back(std::move(f));
   }

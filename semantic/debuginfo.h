@@ -79,6 +79,7 @@ struct DebugFunction {
   Dwarf_Off frame = 0;  // the out-of-line subprogram whose frame it runs in
   bool inlined = false;
   bool external = false;
+  bool noreturn = false;  // declared never to return (`_Noreturn`, `[[noreturn]]`)
 };
 
 // A variable visible at an address.

@@ -25,7 +25,10 @@ std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_var
   if (input.diags.has_errors()) return {};
   std::set<std::string> lines;
   for (const Probe* p : program->probes) {
+    // Only what the pattern names, not the probes of the tapsets it pulled in.
+    if (!p->decl || p->decl->range.file != id) continue;
     std::string line = p->listed;
+    if (line.starts_with("__")) continue;  // btap's internal points (`__syscall(N)`)
     if (with_variables) {
       std::vector<std::string> locals;
       for (const Variable* v : p->locals)

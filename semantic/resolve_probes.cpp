@@ -67,7 +67,12 @@ class ProbeResolver {
       e_.diags.Report(Diag::AliasTooDeep, parts[0].range, {std::to_string(kMaxAliasDepth)});
       return true;
     }
-    if (MatchAliases(parts, exp, depth, out)) return true;
+    if (MatchAliases(parts, exp, depth, out)) {
+      // A listing pattern like `*` or `s*` names builtin points as well as aliases.
+      if (e_.options.listing && depth == 0 && HasGlob(parts[0].name))
+        MatchFamilies(parts, true, exp, out);
+      return true;
+    }
     if (MatchFamilies(parts, optional, exp, out)) return true;
     if (!optional) ReportMismatch(parts);
     return false;
@@ -174,7 +179,9 @@ class ProbeResolver {
   static bool Fits(const PatternDef& pattern, const std::vector<PointPart>& parts, bool listing,
                    std::vector<PointPart>& concrete) {
     size_t n = parts.size();
-    bool open_end = listing && parts.back().name == "*" && parts.back().arg == ArgKind::None;
+    // A lone `*` is every top-level point, as stap lists it: one component.
+    bool open_end =
+        listing && n > 1 && parts.back().name == "*" && parts.back().arg == ArgKind::None;
     if (pattern.parts.size() != n && !(open_end && pattern.parts.size() >= n)) return false;
     for (size_t i = 0; i < pattern.parts.size(); ++i) {
       const PatternPart& want = pattern.parts[i];

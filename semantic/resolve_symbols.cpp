@@ -177,6 +177,19 @@ class SymbolResolver {
         Target(a->lhs, a->op != ast::Tok::Assign && a->op != ast::Tok::StatAccum);
         return;
       }
+      case ast::Kind::ExprStmt: {
+        // As stap counts them (its PR6954): `x++`, `a[k] += 2` as a statement only write
+        // `x` and `a`; their value is read only where it is used. A global written
+        // this way and never read is printed at exit.
+        ast::Expr* e = static_cast<ast::ExprStmt*>(n)->expr;
+        if (auto* c = ast::As<ast::PreCrement>(e)) return Target(c->operand, false);
+        if (auto* c = ast::As<ast::PostCrement>(e)) return Target(c->operand, false);
+        if (auto* a = ast::As<ast::Assign>(e)) {
+          Visit(a->rhs);
+          return Target(a->lhs, false);
+        }
+        return Visit(e);
+      }
       case ast::Kind::PreCrement:
         return Target(static_cast<ast::PreCrement*>(n)->operand, true);
       case ast::Kind::PostCrement:

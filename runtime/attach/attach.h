@@ -2,6 +2,7 @@
 // (libbpf's per-type attach functions), as probe families have theirs in semantic/.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ std::string ReadBuildId(const std::string& path);
 
 bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::string* error);
+
+// A timer probe's period: timer.jiffies(N) is N ticks of the running kernel's HZ.
+int64_t TimerPeriodNs(const meta::Probe& probe);
 
 bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                 std::string* error);

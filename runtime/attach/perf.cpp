@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/kernel_config.h"
 #include "runtime/attach/attach.h"
 
 namespace btap::runtime {
@@ -40,6 +41,15 @@ bool Open(bpf_program* program, const meta::Probe& probe, perf_event_attr attr, 
 
 }  // namespace
 
+int64_t TimerPeriodNs(const meta::Probe& probe) {
+  if (probe.period_ns > 0) return probe.period_ns;
+  // A tick: timer.profile fires on each, timer.jiffies(N) every N. Without a readable
+  // configuration (no /boot/config-*, no /proc/config.gz), 250 Hz, the common default.
+  int hz = RunningKernelHz();
+  int64_t tick = 1000000000 / (hz > 0 ? hz : 250);
+  return probe.numbers[2] > 0 ? probe.numbers[2] * tick : tick;
+}
+
 bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                 std::string* error) {
   perf_event_attr attr{};
@@ -48,13 +58,19 @@ bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_
   if (kind == meta::ProbeKind::Perf) {
     attr.type = static_cast<uint32_t>(probe.numbers[0]);
     attr.config = static_cast<uint64_t>(probe.numbers[1]);
-    attr.sample_period = probe.numbers[2] > 0 ? static_cast<uint64_t>(probe.numbers[2]) : 1000000;
+    // .sample(N) counts events; .hz(N) (a negative number here) asks the kernel to adjust
+    // the period so the probe fires N times a second.
+    if (probe.numbers[2] < 0) {
+      attr.freq = 1;
+      attr.sample_freq = static_cast<uint64_t>(-probe.numbers[2]);
+    } else {
+      attr.sample_period = probe.numbers[2] > 0 ? static_cast<uint64_t>(probe.numbers[2]) : 1000000;
+    }
     return Open(program, probe, attr, true, links, error);
   }
   attr.type = PERF_TYPE_SOFTWARE;
   attr.config = PERF_COUNT_SW_CPU_CLOCK;
-  int64_t period = probe.period_ns > 0 ? probe.period_ns : 4000000;
-  attr.sample_period = static_cast<uint64_t>(period);
+  attr.sample_period = static_cast<uint64_t>(TimerPeriodNs(probe));
   return Open(program, probe, attr, kind == meta::ProbeKind::TimerProfile, links, error);
 }
 

@@ -76,8 +76,10 @@ class Timer : public ProbeFamily {
       }
       spec.period_ns = 1000000000 / interval.number;
     } else {
-      spec.period_ns = unit * interval.number;  // jiffies: the runtime multiplies by 1/HZ
+      // Jiffies: the runtime knows the kernel's HZ; the period is left to it.
+      spec.period_ns = unit * interval.number;
       spec.numbers[0] = interval.number;
+      if (interval.name == "jiffies") spec.numbers[2] = interval.number;
     }
     if (parts.size() == 3 && parts[2].arg == ArgKind::Number) {
       int64_t r = parts[2].number;

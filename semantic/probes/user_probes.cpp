@@ -99,6 +99,39 @@ bool Place(UserBinary& bin, const Request& r, ProbeSpec& spec) {
   return true;
 }
 
+// Functions that never return to their caller: a return probe plants its trampoline in
+// place of the return address, and on these the traced program's stack is left holding
+// it (a test program computed a wrong result). The C library's start-up and exit paths,
+// and whatever the DWARF declares noreturn.
+bool NeverReturns(std::string_view name, bool declared_noreturn) {
+  static const std::set<std::string_view> kNames = {"_start",
+                                                    "__libc_start_main",
+                                                    "__libc_start_call_main",
+                                                    "exit",
+                                                    "_exit",
+                                                    "_Exit",
+                                                    "abort",
+                                                    "__assert_fail",
+                                                    "__stack_chk_fail",
+                                                    "pthread_exit",
+                                                    "longjmp",
+                                                    "siglongjmp",
+                                                    "__longjmp_chk",
+                                                    "__cxa_throw",
+                                                    "__cxa_rethrow",
+                                                    "_Unwind_Resume"};
+  return declared_noreturn || kNames.count(name);
+}
+
+// stap refuses these return probes with a warning; a pattern that merely matches one
+// skips it quietly (one warning per named function).
+bool RefuseReturn(const Request& r, std::string_view name, bool declared_noreturn, bool named) {
+  if (!r.is_return || !NeverReturns(name, declared_noreturn)) return false;
+  if (named && !r.ctx.listing)
+    r.ctx.diags.Report(Diag::ReturnNeverReturns, r.what->range, {std::string(name)});
+  return true;
+}
+
 void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
   FunctionPattern pat;
   std::string error;
@@ -108,6 +141,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
   std::vector<std::string_view> names;
   size_t before = out.size();
   std::set<std::string> described;  // by the DWARF; the other functions by their symbols
+  bool refused = false;             // return probes on functions that never return
   if (dwarf) {
     std::set<std::string> exported;
     if (r.variant == "exported")
@@ -123,6 +157,10 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       if (f.inlined && (r.is_return || r.variant == "call" || r.variant == "exported")) continue;
       if (!f.inlined && r.variant == "inline") continue;
       if (r.variant == "exported" && (!f.external || !exported.count(f.name))) continue;
+      if (RefuseReturn(r, f.name, f.noreturn, !HasGlob(pat.name))) {
+        refused = true;
+        continue;
+      }
       ProbeSpec spec;
       spec.family = Family::ProcessFunction;
       spec.is_return = r.is_return;
@@ -157,6 +195,10 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       bool fragment = s.name.find(".cold") != std::string::npos;
       if (fragment || !s.addr || !GlobMatch(pat.name, s.name)) continue;
       if (r.variant == "exported" && !s.exported) continue;
+      if (RefuseReturn(r, s.name, false, !HasGlob(pat.name))) {
+        refused = true;
+        continue;
+      }
       ProbeSpec spec;
       spec.family = Family::ProcessFunction;
       spec.is_return = r.is_return;
@@ -169,7 +211,7 @@ void Functions(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
       spec.call_offset = static_cast<uint64_t>(spec.numbers[0]);
       out.push_back(std::move(spec));
     }
-  if (out.size() > before || r.ctx.listing) return;
+  if (out.size() > before || r.ctx.listing || refused) return;
   std::vector<std::string> similar = Similar(pat.name, names);
   r.Error("no function matches `" + r.what->string + "` in `" + bin.path() + "`" +
           (similar.empty() ? std::string() : DidYouMean(similar)));

@@ -79,15 +79,16 @@ TEST(RuntimeKill, NothingStaysAttached) {
   std::ofstream(script) << "global n\n"
                         << "probe kernel.trace(\"raw_syscalls:sys_enter\") { n++ }\n"
                         << "probe syscall.getppid { n++ }\n"
-                        << "probe process(\"" << BTAP_WORKLOAD << "\").function(\"btap_bench_call\")"
+                        << "probe process(\"" << BTAP_WORKLOAD
+                        << "\").function(\"btap_bench_call\")"
                         << " { n++ }\n"
                         << "probe timer.profile { n++ }\n"
                         << "probe timer.ms(10) { printf(\"%d\\n\", n) }\n";
   std::string object = dir + "/session.bo";
-  ASSERT_EQ(std::system((std::string(BTAP_BINARY) + " -p4 -o " + object + " " + script +
-                         " >/dev/null")
-                            .c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(
+          (std::string(BTAP_BINARY) + " -p4 -o " + object + " " + script + " >/dev/null").c_str()),
+      0);
   std::map<std::string, std::set<long>> before;
   for (const char* kind : {"prog", "map", "link"}) before[kind] = List(kind).all;
 
