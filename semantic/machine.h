@@ -1,10 +1,12 @@
 // Facts about the machine that pass 2 reads lazily (only when a script needs them):
-// the tracepoint catalog from tracefs and kernel BTF, and the system calls.
+// the tracepoint catalog from tracefs and kernel BTF, the system calls, and the kernel's
+// probeable functions.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "semantic/kernel_functions.h"
 #include "semantic/syscalls.h"
 #include "semantic/tracepoints.h"
 #include "semantic/user_binary.h"
@@ -27,6 +29,11 @@ class Machine {
     return *task_offsets_;
   }
   BinaryCache& binaries() { return binaries_; }
+  // The probeable kernel functions (BTF, ftrace's list, the blacklists).
+  const KernelFunctionIndex& kernel_functions() {
+    if (!kernel_functions_) kernel_functions_ = KernelFunctionIndex::Load(btf_path_, tracefs_root_);
+    return *kernel_functions_;
+  }
   const SyscallTable& syscalls() {
     if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
     return *syscalls_;
@@ -38,6 +45,7 @@ class Machine {
   std::unique_ptr<TracepointCatalog> tracepoints_;
   std::unique_ptr<SyscallTable> syscalls_;
   std::unique_ptr<TaskOffsets> task_offsets_;
+  std::unique_ptr<KernelFunctionIndex> kernel_functions_;
   BinaryCache binaries_;
 };
 

@@ -16,6 +16,7 @@ namespace btap::sema {
 
 class TracepointCatalog;
 class SyscallTable;
+class KernelFunctionIndex;
 class BinaryCache;
 
 enum class ArgKind : uint8_t { None, Number, String };
@@ -48,6 +49,7 @@ struct ResolveContext {
   DiagnosticSink& diags;
   std::function<const TracepointCatalog&()> tracepoints;
   std::function<const SyscallTable&()> syscalls;
+  std::function<const KernelFunctionIndex&()> kernel_functions;
   BinaryCache* binaries = nullptr;  // user programs (process probes)
   bool optional = false;            // the point is optional (`?`): no match is no error
   bool listing = false;             // -l/-L: wildcards over arguments are allowed

@@ -160,6 +160,7 @@ class ProbeResolver {
             e_.diags,
             [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
             [this]() -> const SyscallTable& { return e_.machine.syscalls(); },
+            [this]() -> const KernelFunctionIndex& { return e_.machine.kernel_functions(); },
             &e_.machine.binaries(),
             optional,
             listing,

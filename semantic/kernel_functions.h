@@ -1,0 +1,65 @@
+// The kernel functions a script may probe (DESIGN decision 12): the functions kernel BTF
+// describes, intersected with what ftrace can trace (`available_filter_functions`, when
+// this process may read it), minus the kprobe blacklist and stap's own refusals. Read
+// lazily, once, by `kernel.function` probes and by `btap -l/-L`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct btf;
+
+namespace btap::sema {
+
+struct KernelParam {
+  std::string name;    // "file"
+  std::string c_type;  // "struct file*", stap's spelling
+};
+
+struct KernelFunction {
+  std::string_view name;  // points into the BTF string section
+  uint32_t proto = 0;     // BTF id of its FUNC_PROTO
+};
+
+class KernelFunctionIndex {
+ public:
+  // An index of the running kernel's functions (`btf_path` and `tracefs_root` default
+  // to the running kernel's); `error` says why it is empty.
+  static std::unique_ptr<KernelFunctionIndex> Load(const std::string& btf_path,
+                                                   const std::string& tracefs_root);
+  ~KernelFunctionIndex();
+
+  // The probeable functions whose names match `glob`, sorted by name.
+  std::vector<const KernelFunction*> Match(std::string_view glob) const;
+  // Every probeable name, sorted (for suggestions).
+  std::vector<std::string_view> Names() const;
+  // Why a function that exists is not probeable ("" when it is, or is not known at all).
+  std::string Refusal(std::string_view name) const;
+  std::vector<KernelParam> Params(const KernelFunction& f) const;
+  // The C type of its return value ("" for void).
+  std::string ReturnType(const KernelFunction& f) const;
+
+  const std::string& error() const { return error_; }
+  // Whether ftrace's list narrowed the set (false: BTF alone, as on kernels that do not
+  // let this process read it).
+  bool filtered() const { return filtered_; }
+
+ private:
+  KernelFunctionIndex() = default;
+  struct Free {
+    void operator()(struct btf* b) const;
+  };
+  std::unique_ptr<struct btf, Free> btf_;
+  std::vector<KernelFunction> functions_;  // probeable, sorted by name
+  std::vector<std::pair<std::string_view, std::string>> refused_;  // sorted by name
+  std::string error_;
+  bool filtered_ = false;
+};
+
+// stap's refusals for kernel functions: code that kprobes must not enter (the lock,
+// atomic and NMI families, the exception and debug paths). "" when probeable.
+std::string StapRefusal(std::string_view name);
+
+}  // namespace btap::sema

@@ -1,0 +1,50 @@
+// The kernel function index over this machine's kernel BTF, and stap's refusals.
+#include "semantic/kernel_functions.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+namespace btap::sema {
+namespace {
+
+TEST(StapRefusal, LockAtomicAndExceptionPaths) {
+  for (const char* name : {"_raw_spin_lock", "__raw_spin_lock_irqsave", "_raw_read_unlock_bh",
+                           "queued_spin_lock_slowpath", "spin_trylock", "atomic_notifier_call_chain",
+                           "arch_atomic_add", "default_do_nmi", "exc_page_fault"})
+    EXPECT_NE(StapRefusal(name), "") << name;
+  for (const char* name : {"vfs_read", "read_block_bitmap", "spin_down_once", "do_sys_openat2",
+                           "tcp_sendmsg", "write_inode_now"})
+    EXPECT_EQ(StapRefusal(name), "") << name;
+  EXPECT_EQ(StapRefusal("spinlock_owner"), "");
+}
+
+TEST(KernelFunctionIndex, RunningKernelFromBtf) {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF";
+  auto index = KernelFunctionIndex::Load("", "");
+  ASSERT_EQ(index->error(), "");
+  std::vector<const KernelFunction*> read = index->Match("vfs_read");
+  ASSERT_EQ(read.size(), 1u);
+  std::vector<KernelParam> params = index->Params(*read[0]);
+  ASSERT_EQ(params.size(), 4u);
+  EXPECT_EQ(params[0].name, "file");
+  EXPECT_EQ(params[0].c_type, "struct file*");
+  EXPECT_EQ(params[2].c_type, "size_t");
+  EXPECT_EQ(index->ReturnType(*read[0]), "ssize_t");
+  // Globs match sorted, unique names; refused functions are not among them.
+  std::vector<const KernelFunction*> many = index->Match("vfs_*");
+  EXPECT_GT(many.size(), 20u);
+  for (size_t i = 1; i < many.size(); ++i) EXPECT_LT(many[i - 1]->name, many[i]->name);
+  EXPECT_TRUE(index->Match("_raw_spin_lock").empty());
+  EXPECT_NE(index->Refusal("_raw_spin_lock"), "");
+  EXPECT_EQ(index->Refusal("no_such_function_anywhere"), "");
+  EXPECT_TRUE(index->Match("no_such_function_anywhere").empty());
+}
+
+TEST(KernelFunctionIndex, UnreadableBtfSaysWhy) {
+  auto index = KernelFunctionIndex::Load("/nonexistent/vmlinux", "");
+  EXPECT_NE(index->error().find("cannot read kernel BTF `/nonexistent/vmlinux`"), std::string::npos);
+  EXPECT_TRUE(index->Match("*").empty());
+}
+
+}  // namespace
+}  // namespace btap::sema
