@@ -422,6 +422,17 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       break;
     case sema::Family::Syscall:
       break;  // a body; EmitSyscallDispatch makes the program
+    case sema::Family::KernelFunction:
+      // One function per program, attached by name at load (the runtime finds it).
+      if (p.spec.target.empty()) {  // module(...) and FUNC@FILE patterns: not yet
+        Unsupported(p.decl ? p.decl->range : SourceRange{}, "`" + p.spec.point + "`",
+                    "; module functions and source-file patterns need DWARF");
+        return;
+      }
+      section = p.spec.is_return ? "kretprobe" : "kprobe";
+      mp.family = static_cast<uint8_t>(p.spec.is_return ? meta::ProbeKind::Kretprobe
+                                                        : meta::ProbeKind::Kprobe);
+      break;
     case sema::Family::ProcessFunction:
     case sema::Family::ProcessStatement:
     case sema::Family::ProcessMark:

@@ -372,6 +372,9 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
     if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);
+    // Kernel functions: parameters and $return in the kprobe's own pt_regs.
+    if (probe->spec.family == sema::Family::KernelFunction)
+      return Extend(PtRegsAt(static_cast<int>(arg.offset)), arg.size, arg.is_signed);
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
       Value slot = b_.CreateConstGEP1_64(i64_, frame_->ctx, arg.index);

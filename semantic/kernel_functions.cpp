@@ -68,14 +68,36 @@ bool LockFamily(std::string_view name) {
 std::string StapRefusal(std::string_view name) {
   // The paths a kprobe itself goes through, or that run with the machine in a state a
   // probe handler cannot tolerate (NMI, exceptions, oops), as stap refuses them.
-  static const std::unordered_set<std::string_view> kNamed = {
-      "atomic_notifier_call_chain", "default_do_nmi", "__die", "die_nmi", "do_debug",
-      "do_general_protection", "do_int3", "do_IRQ", "do_page_fault", "do_trap",
-      "dummy_nmi_callback", "flush_icache_range", "io_check_error", "mem_parity_error",
-      "nmi_watchdog_tick", "notifier_call_chain", "oops_begin", "oops_end", "sync_regs",
-      "unknown_nmi_error", "read_tsc", "native_read_tsc", "exc_int3", "exc_debug",
-      "exc_nmi", "exc_page_fault", "asm_exc_int3", "kprobe_int3_handler",
-      "kprobe_ftrace_handler", "arch_rethook_trampoline_callback"};
+  static const std::unordered_set<std::string_view> kNamed = {"atomic_notifier_call_chain",
+                                                              "default_do_nmi",
+                                                              "__die",
+                                                              "die_nmi",
+                                                              "do_debug",
+                                                              "do_general_protection",
+                                                              "do_int3",
+                                                              "do_IRQ",
+                                                              "do_page_fault",
+                                                              "do_trap",
+                                                              "dummy_nmi_callback",
+                                                              "flush_icache_range",
+                                                              "io_check_error",
+                                                              "mem_parity_error",
+                                                              "nmi_watchdog_tick",
+                                                              "notifier_call_chain",
+                                                              "oops_begin",
+                                                              "oops_end",
+                                                              "sync_regs",
+                                                              "unknown_nmi_error",
+                                                              "read_tsc",
+                                                              "native_read_tsc",
+                                                              "exc_int3",
+                                                              "exc_debug",
+                                                              "exc_nmi",
+                                                              "exc_page_fault",
+                                                              "asm_exc_int3",
+                                                              "kprobe_int3_handler",
+                                                              "kprobe_ftrace_handler",
+                                                              "arch_rethook_trampoline_callback"};
   if (kNamed.count(name)) return "stap refuses probes on it (exception and NMI paths)";
   if (LockFamily(name) || name.starts_with("atomic_") || name.starts_with("atomic64_") ||
       name.starts_with("arch_atomic") || name.ends_with("nmi_enter") ||
@@ -131,10 +153,11 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string
   auto by_name = [](const KernelFunction& a, const KernelFunction& c) { return a.name < c.name; };
   std::sort(index->functions_.begin(), index->functions_.end(), by_name);
   // BTF lists a static function once however many copies it has.
-  index->functions_.erase(
-      std::unique(index->functions_.begin(), index->functions_.end(),
-                  [](const KernelFunction& a, const KernelFunction& c) { return a.name == c.name; }),
-      index->functions_.end());
+  index->functions_.erase(std::unique(index->functions_.begin(), index->functions_.end(),
+                                      [](const KernelFunction& a, const KernelFunction& c) {
+                                        return a.name == c.name;
+                                      }),
+                          index->functions_.end());
   index->refused_.assign(refused.begin(), refused.end());
   std::sort(index->refused_.begin(), index->refused_.end());
   return index;
@@ -143,8 +166,9 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string
 std::vector<const KernelFunction*> KernelFunctionIndex::Match(std::string_view glob) const {
   std::vector<const KernelFunction*> out;
   if (!HasGlob(glob)) {
-    auto it = std::lower_bound(functions_.begin(), functions_.end(), glob,
-                               [](const KernelFunction& f, std::string_view n) { return f.name < n; });
+    auto it =
+        std::lower_bound(functions_.begin(), functions_.end(), glob,
+                         [](const KernelFunction& f, std::string_view n) { return f.name < n; });
     if (it != functions_.end() && it->name == glob) out.push_back(&*it);
     return out;
   }
@@ -161,11 +185,33 @@ std::vector<std::string_view> KernelFunctionIndex::Names() const {
 }
 
 std::string KernelFunctionIndex::Refusal(std::string_view name) const {
-  auto it = std::lower_bound(
-      refused_.begin(), refused_.end(), name,
-      [](const std::pair<std::string_view, std::string>& r, std::string_view n) { return r.first < n; });
+  auto it = std::lower_bound(refused_.begin(), refused_.end(), name,
+                             [](const std::pair<std::string_view, std::string>& r,
+                                std::string_view n) { return r.first < n; });
   return it != refused_.end() && it->first == name ? it->second : "";
 }
+
+namespace {
+
+// A value of BTF type `id` as a register holds it: its size (0 when it is no scalar) and
+// whether it is signed.
+KernelParam Value(const struct btf* b, uint32_t name_off, uint32_t id) {
+  KernelParam p{name_off ? btf__name_by_offset(b, name_off) : "", BtfCType(b, id), 8, false};
+  int resolved = btf__resolve_type(b, id);
+  const btf_type* t = resolved > 0 ? btf__type_by_id(b, static_cast<uint32_t>(resolved)) : nullptr;
+  int64_t size = btf__resolve_size(b, id);
+  if (!t || size <= 0 || size > 8) {
+    p.size = 0;
+  } else if (btf_is_int(t) || btf_is_enum(t) || btf_is_enum64(t) || btf_is_ptr(t)) {
+    p.size = static_cast<uint32_t>(size);
+    p.is_signed = btf_is_int(t) && (btf_int_encoding(t) & BTF_INT_SIGNED);
+  } else {
+    p.size = 0;  // a small struct or union in registers: not a long
+  }
+  return p;
+}
+
+}  // namespace
 
 std::vector<KernelParam> KernelFunctionIndex::Params(const KernelFunction& f) const {
   std::vector<KernelParam> out;
@@ -175,16 +221,18 @@ std::vector<KernelParam> KernelFunctionIndex::Params(const KernelFunction& f) co
   const btf_param* p = btf_params(proto);
   for (uint32_t i = 0; i < btf_vlen(proto); ++i) {
     if (p[i].type == 0) continue;  // `...`
-    out.push_back({btf__name_by_offset(b, p[i].name_off), BtfCType(b, p[i].type)});
+    out.push_back(Value(b, p[i].name_off, p[i].type));
   }
   return out;
 }
 
-std::string KernelFunctionIndex::ReturnType(const KernelFunction& f) const {
+KernelParam KernelFunctionIndex::Return(const KernelFunction& f) const {
   const struct btf* b = btf_.get();
   const btf_type* proto = btf__type_by_id(b, f.proto);
-  if (!proto || !btf_is_func_proto(proto) || proto->type == 0) return "";
-  return BtfCType(b, proto->type);
+  if (!proto || !btf_is_func_proto(proto) || proto->type == 0) return {"return", "", 0, false};
+  KernelParam r = Value(b, 0, proto->type);
+  r.name = "return";
+  return r;
 }
 
 }  // namespace btap::sema

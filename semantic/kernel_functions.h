@@ -4,6 +4,7 @@
 // lazily, once, by `kernel.function` probes and by `btap -l/-L`.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,6 +17,8 @@ namespace btap::sema {
 struct KernelParam {
   std::string name;    // "file"
   std::string c_type;  // "struct file*", stap's spelling
+  uint32_t size = 8;   // bytes; 0 for what no register holds (a struct passed by value)
+  bool is_signed = false;
 };
 
 struct KernelFunction {
@@ -38,8 +41,8 @@ class KernelFunctionIndex {
   // Why a function that exists is not probeable ("" when it is, or is not known at all).
   std::string Refusal(std::string_view name) const;
   std::vector<KernelParam> Params(const KernelFunction& f) const;
-  // The C type of its return value ("" for void).
-  std::string ReturnType(const KernelFunction& f) const;
+  // Its return value ("" as the type for void).
+  KernelParam Return(const KernelFunction& f) const;
 
   const std::string& error() const { return error_; }
   // Whether ftrace's list narrowed the set (false: BTF alone, as on kernels that do not
@@ -52,7 +55,7 @@ class KernelFunctionIndex {
     void operator()(struct btf* b) const;
   };
   std::unique_ptr<struct btf, Free> btf_;
-  std::vector<KernelFunction> functions_;  // probeable, sorted by name
+  std::vector<KernelFunction> functions_;                          // probeable, sorted by name
   std::vector<std::pair<std::string_view, std::string>> refused_;  // sorted by name
   std::string error_;
   bool filtered_ = false;

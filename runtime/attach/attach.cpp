@@ -12,6 +12,9 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
     case meta::ProbeKind::TimerProfile:
     case meta::ProbeKind::Perf:
       return AttachPerf(program, probe, links, error);
+    case meta::ProbeKind::Kprobe:
+    case meta::ProbeKind::Kretprobe:
+      return AttachKprobe(program, probe, links, error);
     case meta::ProbeKind::Uprobe:
     case meta::ProbeKind::Uretprobe:
       return AttachUprobe(program, probe, links, error);

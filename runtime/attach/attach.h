@@ -30,6 +30,10 @@ bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
 // A timer probe's period: timer.jiffies(N) is N ticks of the running kernel's HZ.
 int64_t TimerPeriodNs(const meta::Probe& probe);
 
+bool KernelHasKprobes();
+bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                  std::string* error);
+
 bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                 std::string* error);
 

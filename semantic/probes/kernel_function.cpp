@@ -58,24 +58,80 @@ class KernelFunctionProbes : public ProbeFamily {
                        : "cannot probe kernel function `" + spec.function + "`: " + why});
       return;
     }
-    if (!ctx.listing) {
-      out.push_back(std::move(spec));
+    if (!ctx.listing && found.size() > kMaxFunctions) {
+      ctx.diags.Report(Diag::ProbeParameter, parts[1].range,
+                       {"`" + spec.function + "` matches " + std::to_string(found.size()) +
+                        " kernel functions; btap probes at most " + std::to_string(kMaxFunctions) +
+                        " with one probe point for now"});
       return;
     }
-    // Listing: one point per function, with its parameters from BTF for -L.
-    std::string suffix = parts.size() == 3 ? "." + parts[2].name : "";
+    std::string variant = parts.size() == 3 ? parts[2].name : "";
+    if (variant == "inline") {
+      if (!ctx.listing)
+        ctx.diags.Report(Diag::ProbeParameter, parts[2].range,
+                         {"`.inline` needs the kernel's DWARF, which btap does not read yet"});
+      return;
+    }
+    std::string suffix = variant.empty() ? "" : "." + variant;
     for (const KernelFunction* f : found) {
+      if (spec.is_return && NeverReturns(f->name)) {
+        if (!HasGlob(spec.function) && !ctx.listing)
+          ctx.diags.Report(Diag::ReturnNeverReturns, parts[1].range, {std::string(f->name)});
+        continue;
+      }
       ProbeSpec each = spec;
       each.function = std::string(f->name);
+      each.target = each.function;
       each.point = "kernel.function(\"" + each.function + "\")" + suffix;
-      if (ctx.target_variables) {
-        if (each.is_return)
-          if (std::string ret = index.ReturnType(*f); !ret.empty())
-            each.args.push_back({"return", ret});
-        for (KernelParam& p : index.Params(*f)) each.args.push_back({p.name, p.c_type});
-      }
+      each.has_target_vars = true;
+      each.target_vars_later = false;
+      if (ctx.target_variables) AddArgs(index, *f, ctx.listing, each);
       out.push_back(std::move(each));
     }
+  }
+
+ private:
+  // At most this many functions per probe point: each is a program of its own until
+  // wildcards share one multi-kprobe program.
+  static constexpr size_t kMaxFunctions = 2000;
+
+  // Kernel functions that do not return: a kretprobe there never fires, and stap refuses it.
+  static bool NeverReturns(std::string_view name) {
+    for (std::string_view n :
+         {"do_exit", "do_group_exit", "make_task_dead", "kthread_exit", "__x64_sys_exit",
+          "__x64_sys_exit_group", "rewind_stack_and_make_dead", "panic", "__stack_chk_fail"})
+      if (name == n) return true;
+    return false;
+  }
+
+  // $vars from BTF: on x86-64 the first six parameters arrive in rdi, rsi, rdx, rcx, r8
+  // and r9 (pt_regs offsets below); a return probe has $return in rax. Listing shows every
+  // parameter; a probe reads the ones registers hold.
+  static void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,
+                      ProbeSpec& spec) {
+    static constexpr uint32_t kArgOffsets[] = {112, 104, 96, 88, 72, 64};
+    constexpr uint32_t kRaxOffset = 80;
+    auto add = [&](const KernelParam& p, uint32_t offset) {
+      TargetArg a;
+      a.name = p.name;
+      a.c_type = p.c_type;
+      a.source = TargetArg::Source::Register;
+      a.offset = offset;
+      a.size = p.size;
+      a.is_signed = p.is_signed;
+      spec.args.push_back(std::move(a));
+    };
+    if (spec.is_return) {
+      KernelParam r = index.Return(f);
+      if (!r.c_type.empty()) add(r, kRaxOffset);
+      // Parameters at a return need their values from the entry: not yet (listed, as
+      // stap lists them).
+      if (!listing) return;
+    }
+    std::vector<KernelParam> params = index.Params(f);
+    for (size_t i = 0; i < params.size(); ++i)
+      if (listing || (i < std::size(kArgOffsets) && params[i].size))
+        add(params[i], i < std::size(kArgOffsets) ? kArgOffsets[i] : 0);
   }
 };
 

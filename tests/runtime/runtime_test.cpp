@@ -7,6 +7,7 @@
 //   status: 1                                  expected exit status (default 0)
 //   timeout: 20                                seconds before the case fails (default 30)
 //   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
+//   requires: no kprobes                       a kernel without kprobes (the message it gives)
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
 //   stop-within: 1                             btap ends within 1 s of the signal (or,
 //                                              without one, of its start)
@@ -149,6 +150,13 @@ std::string Missing(const std::string& requirement) {
     for (const char* root : {"/sys/kernel/tracing/events/", "/sys/kernel/debug/tracing/events/"})
       if (fs::exists(std::string(root) + event)) return "";
     return "no tracepoint " + w[1];
+  }
+  if (requirement == "no kprobes") {
+    // What a kernel without kprobes says; a kernel with them runs kprobe cases in the VM.
+    bool has = fs::exists("/sys/bus/event_source/devices/kprobe/type") ||
+               fs::exists("/sys/kernel/tracing/kprobe_events") ||
+               fs::exists("/sys/kernel/debug/tracing/kprobe_events");
+    return has ? "this kernel has kprobes" : "";
   }
   if (!requirement.empty()) return "unknown requirement `" + requirement + "`";
   return "";

@@ -8,9 +8,10 @@ namespace btap::sema {
 namespace {
 
 TEST(StapRefusal, LockAtomicAndExceptionPaths) {
-  for (const char* name : {"_raw_spin_lock", "__raw_spin_lock_irqsave", "_raw_read_unlock_bh",
-                           "queued_spin_lock_slowpath", "spin_trylock", "atomic_notifier_call_chain",
-                           "arch_atomic_add", "default_do_nmi", "exc_page_fault"})
+  for (const char* name :
+       {"_raw_spin_lock", "__raw_spin_lock_irqsave", "_raw_read_unlock_bh",
+        "queued_spin_lock_slowpath", "spin_trylock", "atomic_notifier_call_chain",
+        "arch_atomic_add", "default_do_nmi", "exc_page_fault"})
     EXPECT_NE(StapRefusal(name), "") << name;
   for (const char* name : {"vfs_read", "read_block_bitmap", "spin_down_once", "do_sys_openat2",
                            "tcp_sendmsg", "write_inode_now"})
@@ -29,7 +30,11 @@ TEST(KernelFunctionIndex, RunningKernelFromBtf) {
   EXPECT_EQ(params[0].name, "file");
   EXPECT_EQ(params[0].c_type, "struct file*");
   EXPECT_EQ(params[2].c_type, "size_t");
-  EXPECT_EQ(index->ReturnType(*read[0]), "ssize_t");
+  EXPECT_EQ(params[2].size, 8u);
+  EXPECT_FALSE(params[2].is_signed);
+  KernelParam ret = index->Return(*read[0]);
+  EXPECT_EQ(ret.c_type, "ssize_t");
+  EXPECT_TRUE(ret.is_signed);
   // Globs match sorted, unique names; refused functions are not among them.
   std::vector<const KernelFunction*> many = index->Match("vfs_*");
   EXPECT_GT(many.size(), 20u);
@@ -42,7 +47,8 @@ TEST(KernelFunctionIndex, RunningKernelFromBtf) {
 
 TEST(KernelFunctionIndex, UnreadableBtfSaysWhy) {
   auto index = KernelFunctionIndex::Load("/nonexistent/vmlinux", "");
-  EXPECT_NE(index->error().find("cannot read kernel BTF `/nonexistent/vmlinux`"), std::string::npos);
+  EXPECT_NE(index->error().find("cannot read kernel BTF `/nonexistent/vmlinux`"),
+            std::string::npos);
   EXPECT_TRUE(index->Match("*").empty());
 }
 
