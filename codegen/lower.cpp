@@ -458,8 +458,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (mp.user_side) section += "/" + mp.program;
 
   EntryValues entries;  // before this handler's function: it has its own
-  if ((p.spec.family == sema::Family::Syscall || UserProbe(&p)) && p.spec.is_return)
-    entries = SaveEntryValues(p);
+  if (ReturnsWithEntry(p)) entries = SaveEntryValues(p);
 
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(
@@ -559,8 +558,7 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
 // (probe, nesting depth, thread), so a recursive function's returns get their own.
 Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   EntryValues out;
-  bool returns = p.spec.family == sema::Family::Syscall || UserProbe(&p);
-  if (!returns || !p.spec.is_return) return out;
+  if (!ReturnsWithEntry(p)) return out;
   ast::WalkTree(p.body, [&](ast::Node* n) {
     auto* e = ast::As<ast::Entry>(n);
     if (!e || out.offsets.count(e)) return;
@@ -583,6 +581,13 @@ Value Lowering::EntryKey(const sema::Probe& p, Value tid, Value depth) {
   return key;
 }
 
+// Return probes whose @entry values a body on the call's entry keeps.
+bool Lowering::ReturnsWithEntry(const sema::Probe& p) const {
+  bool family = p.spec.family == sema::Family::Syscall ||
+                p.spec.family == sema::Family::KernelFunction || UserProbe(&p);
+  return family && p.spec.is_return;
+}
+
 Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   EntryValues out = EntryLayout(p);
   if (out.offsets.empty()) return out;
@@ -595,10 +600,12 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   out.map = entry_map_;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   bool user = UserProbe(&p);
+  bool kernel_function = p.spec.family == sema::Family::KernelFunction;
   std::string name = UniqueName("entry_" + std::to_string(p.order));
-  auto* fn = llvm::Function::Create(
-      type, user ? llvm::GlobalValue::ExternalLinkage : llvm::GlobalValue::InternalLinkage, name,
-      module_);
+  auto* fn = llvm::Function::Create(type,
+                                    user || kernel_function ? llvm::GlobalValue::ExternalLinkage
+                                                            : llvm::GlobalValue::InternalLinkage,
+                                    name, module_);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   unsigned line = p.decl ? sm_.file(p.decl->range.file).Locate(p.decl->range.begin).line : 1;
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, FileFor(p.file)));
@@ -615,7 +622,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   // new call: its values are those of the first pass.
   Value values = ScratchAt(TempBytes(entry_size_));  // the map's value size
   Value sp = b_.getInt64(0);
-  if (user) sp = PtRegsAt(152);
+  if (user || kernel_function) sp = PtRegsAt(152);
   Value tid = b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
   Value depth_key = EntryKey(p, tid, b_.getInt64(kDepthSlot));
   Value counter = Helper(kMapLookup, ptr_, {out.map, depth_key});
@@ -624,7 +631,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   Value top_sp = b_.CreateSelect(
       found, b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, counter, 1)), b_.getInt64(0));
   Value again = b_.CreateAnd(b_.CreateICmpSGT(depth, b_.getInt64(0)), b_.CreateICmpEQ(top_sp, sp));
-  if (user) Continue(b_.CreateNot(again), "first_pass");
+  if (user || kernel_function) Continue(b_.CreateNot(again), "first_pass");
   Value level = depth;
   Continue(b_.CreateICmpULT(level, b_.getInt64(kDepthSlot - 1)), "depth");
   b_.CreateStore(b_.CreateAdd(level, b_.getInt64(1)), values);
@@ -642,6 +649,17 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   b_.CreateStore(sp, b_.CreateConstGEP1_64(b_.getInt8Ty(), values, out.size - 8));
   Helper(kMapUpdate, i64_, {out.map, EntryKey(p, tid, level), values, b_.getInt64(kAny)});
   FinishFrame(frame, has_scratch);
+  if (kernel_function) {
+    // A kprobe on the function's entry: its parameters are in place.
+    fn->setSection("kprobe");
+    meta::Probe mp;
+    mp.program = name;
+    mp.point = "kernel.function(\"" + p.spec.target + "\") (@entry values)";
+    mp.family = static_cast<uint8_t>(meta::ProbeKind::Kprobe);
+    mp.target = p.spec.target;
+    meta_.probes.push_back(std::move(mp));
+    return out;
+  }
   if (!user) {
     syscall_bodies_[0].push_back({fn, p.spec.numbers[0]});
     return out;
@@ -679,7 +697,7 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   b_.CreateStore(below, counter);
   // The new top call's stack pointer, for its own re-saves (uprobes only: system calls
   // do not nest); no calls left: no counter.
-  if (UserProbe(&p)) {
+  if (UserProbe(&p) || p.spec.family == sema::Family::KernelFunction) {
     Value outer = Helper(kMapLookup, ptr_,
                          {entries.map, EntryKey(p, tid, b_.CreateSub(below, b_.getInt64(1)))});
     Value outer_sp = b_.CreateSelect(

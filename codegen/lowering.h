@@ -190,6 +190,7 @@ class Lowering {
   };
   EntryValues EntryLayout(const sema::Probe& p);
   Value EntryKey(const sema::Probe& p, Value tid, Value depth);
+  bool ReturnsWithEntry(const sema::Probe& p) const;
   EntryValues SaveEntryValues(const sema::Probe& p);
   llvm::GlobalVariable* entry_map_ = nullptr;
   uint32_t entry_size_ = 0;

@@ -633,6 +633,11 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
         uint64_t expirations;
         auto [fd, probe] = timers[tag - kTimer];
         if (read(fd, &expirations, sizeof expirations) > 0 && !exit_requested_) {
+          // What the kernel probes wrote before the timer fired comes first.
+          if (ring_) {
+            batch_left_ = kRecordBatch;
+            ring_buffer__consume(ring_);
+          }
           Flush();
           RunUserProbe(*probe);
         }

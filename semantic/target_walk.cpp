@@ -540,8 +540,38 @@ ast::Expr* TargetLowering::MarkArg(int n, std::string* why) {
   return nullptr;
 }
 
+namespace {
+
+// Kernel-function return probes read their parameters as stap does, implicitly at the
+// entry: `$count` there is `@entry($count)`, kept by a kprobe on the function's entry.
+void KernelReturnParameters(Elab& e, Probe& p) {
+  std::vector<ast::TargetSymbol*> parameters;  // found first: lowering adds to the tree
+  ast::WalkTree(p.body, [&](ast::Node* n) {
+    auto* t = ast::As<ast::TargetSymbol>(n);
+    if (!t || t->lowered || t->name == "$return") return;
+    std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+    for (const TargetArg& a : p.spec.args)
+      if (a.name == name && a.name != "return") {
+        parameters.push_back(t);
+        return;
+      }
+  });
+  for (ast::TargetSymbol* t : parameters) {
+    auto* entry = e.arena.New<ast::Entry>();
+    entry->kind = ast::Entry::kKind;
+    entry->range = t->range;
+    entry->operand = ast::CloneAs(e.arena, t);
+    entry->depth = t->depth + 1;
+    t->lowered = entry;
+  }
+}
+
+}  // namespace
+
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
+    if (p->spec.family == Family::KernelFunction && p->spec.is_return)
+      KernelReturnParameters(e, *p);
     if (!IsUserSpace(p->spec.family)) continue;
     UserBinary& bin = e.machine.binaries().Get(p->spec.target);
     if (!bin.elf()) continue;

@@ -123,10 +123,8 @@ class KernelFunctionProbes : public ProbeFamily {
     };
     if (spec.is_return) {
       KernelParam r = index.Return(f);
+      // Parameters too: a return probe reads them as @entry values (LowerTargets).
       if (!r.c_type.empty()) add(r, kRaxOffset);
-      // Parameters at a return need their values from the entry: not yet (listed, as
-      // stap lists them).
-      if (!listing) return;
     }
     std::vector<KernelParam> params = index.Params(f);
     for (size_t i = 0; i < params.size(); ++i)
