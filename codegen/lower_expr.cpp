@@ -358,6 +358,8 @@ Value Lowering::Assign(ast::Assign* a) {
 Value Lowering::TargetVar(ast::TargetSymbol* t) {
   if (t->lowered) return Expr(t->lowered);
   const sema::Probe* probe = frame_->probe;
+  if (probe && probe->spec.family == sema::Family::KernelFunction && frame_->ctx)
+    return KernelTarget(t);
   if (!t->components.empty() || t->addressof) {
     Unsupported(t->range, "member access, indexing and `&` on target variables",
                 "; they need kernel type information (CO-RE)");
@@ -372,9 +374,6 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
     if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);
-    // Kernel functions: parameters and $return in the kprobe's own pt_regs.
-    if (probe->spec.family == sema::Family::KernelFunction)
-      return Extend(PtRegsAt(static_cast<int>(arg.offset)), arg.size, arg.is_signed);
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
       Value slot = b_.CreateConstGEP1_64(i64_, frame_->ctx, arg.index);

@@ -332,6 +332,9 @@ class Lowering {
 
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
+  // A kernel function's $var and its ->member / [i] chain (lower_kernel_target.cpp).
+  Value KernelTarget(ast::TargetSymbol* t);
+  Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetSymbol* t);
   Value PtRegsAt(int offset);
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;

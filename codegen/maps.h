@@ -47,6 +47,10 @@ class MapBuilder {
   llvm::DIFile* SourceFile(const std::string& name, const std::string& text);
   // A scope inside `program` whose lines belong to `file` (inlined tapset code).
   llvm::DIScope* ScopeIn(llvm::Function& program, llvm::DIFile* file);
+  // The builder and file that kernel types (CO-RE accesses, core_access.cpp) are described
+  // with: they become the object's BTF too.
+  llvm::DIBuilder& di() { return *di_; }
+  llvm::DIFile* file() { return file_; }
   // Completes the debug info; call once, before emitting the module.
   void Finalize();
 

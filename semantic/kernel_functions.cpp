@@ -196,7 +196,7 @@ namespace {
 // A value of BTF type `id` as a register holds it: its size (0 when it is no scalar) and
 // whether it is signed.
 KernelParam Value(const struct btf* b, uint32_t name_off, uint32_t id) {
-  KernelParam p{name_off ? btf__name_by_offset(b, name_off) : "", BtfCType(b, id), 8, false};
+  KernelParam p{name_off ? btf__name_by_offset(b, name_off) : "", BtfCType(b, id), 8, id, false};
   int resolved = btf__resolve_type(b, id);
   const btf_type* t = resolved > 0 ? btf__type_by_id(b, static_cast<uint32_t>(resolved)) : nullptr;
   int64_t size = btf__resolve_size(b, id);
@@ -229,7 +229,7 @@ std::vector<KernelParam> KernelFunctionIndex::Params(const KernelFunction& f) co
 KernelParam KernelFunctionIndex::Return(const KernelFunction& f) const {
   const struct btf* b = btf_.get();
   const btf_type* proto = btf__type_by_id(b, f.proto);
-  if (!proto || !btf_is_func_proto(proto) || proto->type == 0) return {"return", "", 0, false};
+  if (!proto || !btf_is_func_proto(proto) || proto->type == 0) return {"return", "", 0, 0, false};
   KernelParam r = Value(b, 0, proto->type);
   r.name = "return";
   return r;

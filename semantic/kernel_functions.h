@@ -18,6 +18,7 @@ struct KernelParam {
   std::string name;    // "file"
   std::string c_type;  // "struct file*", stap's spelling
   uint32_t size = 8;   // bytes; 0 for what no register holds (a struct passed by value)
+  uint32_t type = 0;   // BTF id
   bool is_signed = false;
 };
 
@@ -45,6 +46,7 @@ class KernelFunctionIndex {
   KernelParam Return(const KernelFunction& f) const;
 
   const std::string& error() const { return error_; }
+  const struct btf* btf() const { return btf_.get(); }
   // Whether ftrace's list narrowed the set (false: BTF alone, as on kernels that do not
   // let this process read it).
   bool filtered() const { return filtered_; }

@@ -12,6 +12,8 @@
 #include "common/source.h"
 #include "frontend/ast.h"
 
+struct btf;
+
 namespace btap::sema {
 
 using ast::Type;
@@ -88,6 +90,7 @@ struct TargetArg {
   bool is_dynamic = false;  // `__data_loc`: the record holds (length << 16 | offset)
   // Syscalls: `offset` is the register's place in pt_regs, `size` the C type's width.
   enum class Source : uint8_t { Field, Register, SyscallNr, Return } source = Source::Field;
+  uint32_t btf_type = 0;  // kernel functions: its type in the kernel's BTF (for ->member)
 };
 
 // One concrete probe point, with the parameters its family checked.
@@ -136,6 +139,9 @@ struct KernelFacts {
   int64_t task_real_parent = -1;       // offsetof(struct task_struct, real_parent); -1: unknown
   int64_t task_tgid = -1;              // offsetof(struct task_struct, tgid)
   std::vector<int64_t> fork_syscalls;  // clone, clone3, fork, vfork: where processes start
+  // The kernel BTF that kernel-function $vars were typed with (member accesses); owned by
+  // the Machine, which outlives code generation.
+  const struct btf* btf = nullptr;
 };
 
 struct Program {

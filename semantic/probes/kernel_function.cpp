@@ -119,6 +119,7 @@ class KernelFunctionProbes : public ProbeFamily {
       a.offset = offset;
       a.size = p.size;
       a.is_signed = p.is_signed;
+      a.btf_type = p.type;
       spec.args.push_back(std::move(a));
     };
     if (spec.is_return) {

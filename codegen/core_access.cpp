@@ -1,0 +1,158 @@
+// CO-RE member accesses (see core_access.h).
+#include "codegen/core_access.h"
+
+#include <bpf/btf.h>
+
+namespace btap::codegen {
+
+uint32_t StripModifiers(const struct btf* btf, uint32_t type) {
+  for (int guard = 0; guard < 64 && type; ++guard) {
+    const btf_type* t = btf__type_by_id(btf, type);
+    if (!t || !(btf_is_typedef(t) || btf_is_mod(t))) break;
+    type = t->type;
+  }
+  return type;
+}
+
+std::string KernelTypeName(const struct btf* btf, uint32_t type) {
+  const btf_type* t = btf__type_by_id(btf, StripModifiers(btf, type));
+  if (!t) return "void";
+  std::string name = btf__name_by_offset(btf, t->name_off);
+  if (btf_is_struct(t)) return "struct " + name;
+  if (btf_is_union(t)) return "union " + name;
+  if (btf_is_ptr(t)) return KernelTypeName(btf, t->type) + "*";
+  return name.empty() ? "an unnamed type" : name;
+}
+
+namespace {
+
+bool Find(const struct btf* btf, uint32_t type, std::string_view name, uint32_t base_bits,
+          int depth, KernelMember* out) {
+  const btf_type* t = btf__type_by_id(btf, StripModifiers(btf, type));
+  if (!t || !btf_is_composite(t) || depth > 8) return false;
+  const btf_member* m = btf_members(t);
+  for (uint32_t i = 0; i < btf_vlen(t); ++i) {
+    std::string_view member = btf__name_by_offset(btf, m[i].name_off);
+    uint32_t bits = base_bits + btf_member_bit_offset(t, i);
+    if (member.empty()) {  // an anonymous struct or union: its members are the outer's
+      if (Find(btf, m[i].type, name, bits, depth + 1, out)) return true;
+      continue;
+    }
+    if (member != name) continue;
+    *out = {std::string(member), m[i].type, bits, btf_member_bitfield_size(t, i)};
+    return true;
+  }
+  return false;
+}
+
+void Names(const struct btf* btf, uint32_t type, int depth, std::vector<std::string>* out) {
+  const btf_type* t = btf__type_by_id(btf, StripModifiers(btf, type));
+  if (!t || !btf_is_composite(t) || depth > 8) return;
+  const btf_member* m = btf_members(t);
+  for (uint32_t i = 0; i < btf_vlen(t); ++i) {
+    std::string member = btf__name_by_offset(btf, m[i].name_off);
+    if (member.empty())
+      Names(btf, m[i].type, depth + 1, out);
+    else
+      out->push_back(member);
+  }
+}
+
+}  // namespace
+
+bool FindKernelMember(const struct btf* btf, uint32_t type, std::string_view name,
+                      KernelMember* out) {
+  return Find(btf, type, name, 0, 0, out);
+}
+
+std::vector<std::string> KernelMemberNames(const struct btf* btf, uint32_t type) {
+  std::vector<std::string> names;
+  Names(btf, type, 0, &names);
+  return names;
+}
+
+// A member's type as debug info, deep enough for libbpf's compatibility checks: scalars
+// by size and sign, pointers to (forward-declared) structs, arrays of scalars, and
+// embedded structs by name and size.
+llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
+  type = StripModifiers(btf_, type);
+  if (auto it = described_.find(type); it != described_.end()) return it->second;
+  const btf_type* t = btf__type_by_id(btf_, type);
+  llvm::DIType* out = nullptr;
+  std::string name = t ? btf__name_by_offset(btf_, t->name_off) : "";
+  if (!t || type == 0) {
+    out = nullptr;  // void
+  } else if (btf_is_int(t)) {
+    bool is_signed = btf_int_encoding(t) & BTF_INT_SIGNED;
+    bool is_char = btf_int_encoding(t) & BTF_INT_CHAR;
+    out = di_.createBasicType(name, t->size * 8,
+                              is_char     ? (is_signed ? llvm::dwarf::DW_ATE_signed_char
+                                                       : llvm::dwarf::DW_ATE_unsigned_char)
+                              : is_signed ? llvm::dwarf::DW_ATE_signed
+                                          : llvm::dwarf::DW_ATE_unsigned);
+  } else if (btf_is_enum(t) || btf_is_enum64(t)) {
+    out = di_.createBasicType(name.empty() ? "enum" : name, t->size * 8,
+                              llvm::dwarf::DW_ATE_unsigned);
+  } else if (btf_is_ptr(t)) {
+    const btf_type* to = btf__type_by_id(btf_, StripModifiers(btf_, t->type));
+    llvm::DIType* pointee = nullptr;
+    if (to && btf_is_composite(to))
+      pointee = di_.createForwardDecl(
+          btf_is_union(to) ? llvm::dwarf::DW_TAG_union_type : llvm::dwarf::DW_TAG_structure_type,
+          btf__name_by_offset(btf_, to->name_off), nullptr, file_, 0);
+    else if (to && depth < 2)
+      pointee = Describe(t->type, depth + 1);
+    out = di_.createPointerType(pointee, 64);
+  } else if (btf_is_array(t)) {
+    const struct btf_array* a = btf_array(t);
+    llvm::DIType* element = Describe(a->type, depth + 1);
+    int64_t element_size = btf__resolve_size(btf_, a->type);
+    llvm::Metadata* range = di_.getOrCreateSubrange(0, a->nelems);
+    out = di_.createArrayType(static_cast<uint64_t>(element_size > 0 ? element_size : 1) * 8 *
+                                  a->nelems,
+                              0, element, di_.getOrCreateArray({range}));
+  } else if (btf_is_composite(t)) {
+    out = btf_is_union(t)
+              ? static_cast<llvm::DIType*>(di_.createUnionType(
+                    nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
+                    di_.getOrCreateArray({})))
+              : di_.createStructType(nullptr, name, file_, 0, t->size * 8, 0,
+                                     llvm::DINode::FlagZero, nullptr, di_.getOrCreateArray({}));
+  } else {
+    out = di_.createBasicType("long", 64, llvm::dwarf::DW_ATE_signed);
+  }
+  described_[type] = out;
+  return out;
+}
+
+llvm::Value* CoreAccess::MemberAddress(llvm::Value* base, uint32_t type,
+                                       const KernelMember& member) {
+  type = StripModifiers(btf_, type);
+  const btf_type* t = btf__type_by_id(btf_, type);
+  std::string name = btf__name_by_offset(btf_, t->name_off);
+  // A copy of the struct with the one member accessed, at its offset: libbpf matches
+  // the member by name in the target kernel's struct (looking through anonymous ones).
+  int64_t member_size = btf__resolve_size(btf_, member.type);
+  if (member_size <= 0) member_size = 8;
+  llvm::DIType* member_type = Describe(member.type, 0);
+  llvm::DIDerivedType* field = di_.createMemberType(
+      nullptr, member.name, file_, 0, static_cast<uint64_t>(member_size) * 8, 0, member.bit_offset,
+      llvm::DINode::FlagZero, member_type);
+  llvm::DICompositeType* record =
+      btf_is_union(t)
+          ? di_.createUnionType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
+                                di_.getOrCreateArray({field}))
+          : di_.createStructType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
+                                 nullptr, di_.getOrCreateArray({field}));
+  llvm::LLVMContext& context = b_.getContext();
+  uint32_t byte_offset = member.bit_offset / 8;
+  llvm::StructType* layout = llvm::StructType::get(
+      context,
+      {llvm::ArrayType::get(b_.getInt8Ty(), byte_offset),
+       llvm::ArrayType::get(b_.getInt8Ty(), static_cast<uint64_t>(member_size))},
+      /*isPacked=*/true);
+  llvm::Value* pointer = b_.CreateIntToPtr(base, b_.getPtrTy());
+  return b_.CreatePreserveStructAccessIndex(layout, pointer, 1, 0, record);
+}
+
+}  // namespace btap::codegen

@@ -1,0 +1,54 @@
+// Kernel struct members as CO-RE relocations (DESIGN decision 7): an access names the
+// member of a struct as the compiling kernel's BTF describes it, with LLVM's
+// preserve-access-index intrinsic and a debug-info copy of that struct; the BPF backend
+// records a field relocation in `.BTF.ext` and libbpf fixes the offset for the kernel it
+// loads on, finding the member by name.
+#pragma once
+
+#include <llvm/IR/DIBuilder.h>
+#include <llvm/IR/IRBuilder.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct btf;
+
+namespace btap::codegen {
+
+// A member found in a struct or union, anonymous members looked through.
+struct KernelMember {
+  std::string name;
+  uint32_t type = 0;        // its BTF type
+  uint32_t bit_offset = 0;  // from the start of the outer struct
+  uint32_t bitfield = 0;    // bits, for a bitfield
+};
+
+// BTF type helpers.
+uint32_t StripModifiers(const struct btf* btf, uint32_t type);  // typedefs, const, volatile
+std::string KernelTypeName(const struct btf* btf, uint32_t type);
+// Finds `name` in struct/union `type` (modifiers stripped first).
+bool FindKernelMember(const struct btf* btf, uint32_t type, std::string_view name,
+                      KernelMember* out);
+std::vector<std::string> KernelMemberNames(const struct btf* btf, uint32_t type);
+
+class CoreAccess {
+ public:
+  CoreAccess(llvm::IRBuilder<>& b, llvm::DIBuilder& di, llvm::DIFile* file, const struct btf* btf)
+      : b_(b), di_(di), file_(file), btf_(btf) {}
+
+  // The address of `member` of the struct or union `type` at `base`, relocated at load.
+  llvm::Value* MemberAddress(llvm::Value* base, uint32_t type, const KernelMember& member);
+
+ private:
+  llvm::DIType* Describe(uint32_t type, int depth);  // a member's type, shallowly
+  llvm::IRBuilder<>& b_;
+  llvm::DIBuilder& di_;
+  llvm::DIFile* file_;
+  const struct btf* btf_;
+  std::map<uint32_t, llvm::DIType*> described_;
+};
+
+}  // namespace btap::codegen

@@ -1,0 +1,124 @@
+// Lowering a kernel function's target variables: parameters and $return from the kprobe's
+// pt_regs, then `->member` and `[i]` through kernel memory, each member a CO-RE
+// relocation (core_access.h), each read a fault-checked kernel read with stap's message.
+#include <bpf/btf.h>
+
+#include "codegen/core_access.h"
+#include "codegen/lowering.h"
+#include "semantic/suggest.h"
+
+namespace btap::codegen::lowering {
+
+Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetSymbol* t) {
+  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
+  Value buf = frame_->read_cell;
+  b_.CreateStore(b_.getInt64(0), buf);
+  Value rc = Helper(kProbeReadKernel, i64_,
+                    {buf, b_.getInt32(size), b_.CreateIntToPtr(address, ptr_)});
+  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+              "read fault [man error::fault] at %p" +
+                  EscapePercent(Near("identifier", t->name, t->range)),
+              {address});
+  return Extend(b_.CreateLoad(i64_, buf), size, is_signed);
+}
+
+Value Lowering::KernelTarget(ast::TargetSymbol* t) {
+  const sema::Probe& probe = *frame_->probe;
+  std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+  const sema::TargetArg* arg = nullptr;
+  for (const sema::TargetArg& a : probe.spec.args)
+    if (a.name == name) arg = &a;
+  if (!arg) {
+    Unsupported(t->range, "target variable `" + std::string(t->name) + "` in this probe");
+    return nullptr;
+  }
+  Value value = Extend(PtRegsAt(static_cast<int>(arg->offset)), arg->size, arg->is_signed);
+  if (t->components.empty() && !t->addressof) return value;
+  const struct btf* btf = program_.kernel.btf;
+  if (!btf || !arg->btf_type) {
+    Unsupported(t->range, "member access on `" + std::string(t->name) + "`",
+                "; its type is not known from kernel BTF");
+    return nullptr;
+  }
+  auto fail = [&](SourceRange at, const std::string& message) -> Value {
+    failed_ = true;
+    diags_.Report(Diag::CodegenLimit, at, {message});
+    return nullptr;
+  };
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf);
+  uint32_t type = arg->btf_type;
+  bool is_address = false;  // `value` is where an aggregate lies, not a scalar
+  for (const ast::TargetComponent& c : t->components) {
+    const btf_type* now = btf__type_by_id(btf, StripModifiers(btf, type));
+    if (c.kind == ast::TargetComponent::Kind::PrettyPrint)
+      return fail(c.range, "the `$`/`$$` suffixes on kernel values cannot be compiled yet");
+    if (c.kind == ast::TargetComponent::Kind::Member) {
+      uint32_t record = 0;
+      if (now && btf_is_ptr(now)) {
+        record = now->type;  // through a pointer
+      } else if (now && btf_is_composite(now) && is_address) {
+        record = type;  // an embedded struct: `->` names its member too, as in stap
+      } else {
+        return fail(c.range, "`->" + std::string(c.name) + "` on `" + std::string(t->name) +
+                                 "`, whose type is " + KernelTypeName(btf, type) +
+                                 ", not a pointer to a struct or union");
+      }
+      KernelMember m;
+      if (!FindKernelMember(btf, record, c.name, &m)) {
+        std::vector<std::string> names = KernelMemberNames(btf, record);
+        return fail(c.range, KernelTypeName(btf, record) + " has no member `" +
+                                 std::string(c.name) + "`" +
+                                 sema::DidYouMean(sema::Similar(c.name, {names.begin(), names.end()})));
+      }
+      if (m.bitfield)
+        return fail(c.range, "the bitfield `" + m.name + "` of kernel " +
+                                 KernelTypeName(btf, record) + " cannot be read yet");
+      Value address = b_.CreatePtrToInt(core.MemberAddress(value, record, m), i64_);
+      type = m.type;
+      const btf_type* member = btf__type_by_id(btf, StripModifiers(btf, type));
+      if (member && (btf_is_composite(member) || btf_is_array(member))) {
+        value = address;  // aggregates are their address (char arrays too, as in stap)
+        is_address = true;
+        continue;
+      }
+      int64_t size = btf__resolve_size(btf, type);
+      bool is_signed = member && btf_is_int(member) && (btf_int_encoding(member) & BTF_INT_SIGNED);
+      value = KernelRead(address, size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8,
+                         is_signed, t);
+      is_address = false;
+      continue;
+    }
+    // [i]: an element of an array member, or through a pointer.
+    uint32_t element = 0;
+    if (now && btf_is_array(now) && is_address)
+      element = btf_array(now)->type;
+    else if (now && btf_is_ptr(now))
+      element = now->type;
+    else
+      return fail(c.range, "`[...]` on `" + std::string(t->name) + "`, whose type is " +
+                               KernelTypeName(btf, type) + ", not an array or pointer");
+    int64_t size = btf__resolve_size(btf, element);
+    if (size <= 0) return fail(c.range, "`[...]` on an element of unknown size");
+    Value index = Expr(c.index);
+    if (!index) return nullptr;
+    Value address = b_.CreateAdd(value, b_.CreateMul(index, b_.getInt64(size)));
+    type = element;
+    const btf_type* e = btf__type_by_id(btf, StripModifiers(btf, type));
+    if (e && (btf_is_composite(e) || btf_is_array(e))) {
+      value = address;
+      is_address = true;
+      continue;
+    }
+    bool is_signed = e && btf_is_int(e) && (btf_int_encoding(e) & BTF_INT_SIGNED);
+    value = KernelRead(address, size <= 8 ? static_cast<uint32_t>(size) : 8, is_signed, t);
+    is_address = false;
+  }
+  if (t->addressof) {
+    if (!is_address && !t->components.empty())
+      return fail(t->range, "`&` of a kernel value that is not a member in memory cannot be "
+                            "compiled yet");
+  }
+  return value;
+}
+
+}  // namespace btap::codegen::lowering
