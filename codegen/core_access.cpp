@@ -85,11 +85,11 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
   } else if (btf_is_int(t)) {
     bool is_signed = btf_int_encoding(t) & BTF_INT_SIGNED;
     bool is_char = btf_int_encoding(t) & BTF_INT_CHAR;
-    out = di_.createBasicType(name, t->size * 8,
-                              is_char     ? (is_signed ? llvm::dwarf::DW_ATE_signed_char
-                                                       : llvm::dwarf::DW_ATE_unsigned_char)
-                              : is_signed ? llvm::dwarf::DW_ATE_signed
-                                          : llvm::dwarf::DW_ATE_unsigned);
+    out = di_.createBasicType(
+        name, t->size * 8,
+        is_char ? (is_signed ? llvm::dwarf::DW_ATE_signed_char : llvm::dwarf::DW_ATE_unsigned_char)
+        : is_signed ? llvm::dwarf::DW_ATE_signed
+                    : llvm::dwarf::DW_ATE_unsigned);
   } else if (btf_is_enum(t) || btf_is_enum64(t)) {
     out = di_.createBasicType(name.empty() ? "enum" : name, t->size * 8,
                               llvm::dwarf::DW_ATE_unsigned);
@@ -108,14 +108,14 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
     llvm::DIType* element = Describe(a->type, depth + 1);
     int64_t element_size = btf__resolve_size(btf_, a->type);
     llvm::Metadata* range = di_.getOrCreateSubrange(0, a->nelems);
-    out = di_.createArrayType(static_cast<uint64_t>(element_size > 0 ? element_size : 1) * 8 *
-                                  a->nelems,
-                              0, element, di_.getOrCreateArray({range}));
+    out = di_.createArrayType(
+        static_cast<uint64_t>(element_size > 0 ? element_size : 1) * 8 * a->nelems, 0, element,
+        di_.getOrCreateArray({range}));
   } else if (btf_is_composite(t)) {
     out = btf_is_union(t)
-              ? static_cast<llvm::DIType*>(di_.createUnionType(
-                    nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
-                    di_.getOrCreateArray({})))
+              ? static_cast<llvm::DIType*>(di_.createUnionType(nullptr, name, file_, 0, t->size * 8,
+                                                               0, llvm::DINode::FlagZero,
+                                                               di_.getOrCreateArray({})))
               : di_.createStructType(nullptr, name, file_, 0, t->size * 8, 0,
                                      llvm::DINode::FlagZero, nullptr, di_.getOrCreateArray({}));
   } else {
@@ -135,9 +135,9 @@ llvm::Value* CoreAccess::MemberAddress(llvm::Value* base, uint32_t type,
   int64_t member_size = btf__resolve_size(btf_, member.type);
   if (member_size <= 0) member_size = 8;
   llvm::DIType* member_type = Describe(member.type, 0);
-  llvm::DIDerivedType* field = di_.createMemberType(
-      nullptr, member.name, file_, 0, static_cast<uint64_t>(member_size) * 8, 0, member.bit_offset,
-      llvm::DINode::FlagZero, member_type);
+  llvm::DIDerivedType* field =
+      di_.createMemberType(nullptr, member.name, file_, 0, static_cast<uint64_t>(member_size) * 8,
+                           0, member.bit_offset, llvm::DINode::FlagZero, member_type);
   llvm::DICompositeType* record =
       btf_is_union(t)
           ? di_.createUnionType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,

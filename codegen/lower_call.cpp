@@ -237,6 +237,11 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         }
       return Literal(name);
     }
+    case Intrinsic::probe_register:
+    case Intrinsic::probe_arg:
+    case Intrinsic::probe_addr:
+    case Intrinsic::user_mode:
+      return ProbeRegisters(c, which);
     case Intrinsic::is_return:
       return b_.getInt64(frame_->probe->spec.is_return ? 1 : 0);
     case Intrinsic::ktime_get_ns:

@@ -13,12 +13,12 @@ Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::Ta
   if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
   Value buf = frame_->read_cell;
   b_.CreateStore(b_.getInt64(0), buf);
-  Value rc = Helper(kProbeReadKernel, i64_,
-                    {buf, b_.getInt32(size), b_.CreateIntToPtr(address, ptr_)});
-  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
-              "read fault [man error::fault] at %p" +
-                  EscapePercent(Near("identifier", t->name, t->range)),
-              {address});
+  Value rc =
+      Helper(kProbeReadKernel, i64_, {buf, b_.getInt32(size), b_.CreateIntToPtr(address, ptr_)});
+  CheckFormat(
+      b_.CreateICmpSGE(rc, b_.getInt64(0)),
+      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", t->name, t->range)),
+      {address});
   return Extend(b_.CreateLoad(i64_, buf), size, is_signed);
 }
 
@@ -66,9 +66,9 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
       KernelMember m;
       if (!FindKernelMember(btf, record, c.name, &m)) {
         std::vector<std::string> names = KernelMemberNames(btf, record);
-        return fail(c.range, KernelTypeName(btf, record) + " has no member `" +
-                                 std::string(c.name) + "`" +
-                                 sema::DidYouMean(sema::Similar(c.name, {names.begin(), names.end()})));
+        return fail(c.range,
+                    KernelTypeName(btf, record) + " has no member `" + std::string(c.name) + "`" +
+                        sema::DidYouMean(sema::Similar(c.name, {names.begin(), names.end()})));
       }
       if (m.bitfield)
         return fail(c.range, "the bitfield `" + m.name + "` of kernel " +
@@ -115,10 +115,52 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
   }
   if (t->addressof) {
     if (!is_address && !t->components.empty())
-      return fail(t->range, "`&` of a kernel value that is not a member in memory cannot be "
-                            "compiled yet");
+      return fail(t->range,
+                  "`&` of a kernel value that is not a member in memory cannot be "
+                  "compiled yet");
   }
   return value;
+}
+
+}  // namespace btap::codegen::lowering
+
+namespace btap::codegen::lowering {
+
+// Registers exist in function probes only: kprobes and uprobes get the probed task's
+// pt_regs as their context.
+Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
+  const sema::Probe* probe = frame_->probe;
+  bool kernel = probe && probe->spec.family == sema::Family::KernelFunction;
+  bool user = UserProbe(probe);
+  if (!frame_->ctx || (!kernel && !user) || frame_->user_side) {
+    Unsupported(c->range, "`" + std::string(c->name) + "`",
+                " outside kernel.function and process.function probes");
+    return nullptr;
+  }
+  if (which == Intrinsic::user_mode) return b_.getInt64(user ? 1 : 0);
+  constexpr int kIp = 128;
+  if (which == Intrinsic::probe_addr) {
+    // A kprobe's own function address (the ip there is past the breakpoint); at returns
+    // and in uprobes, the ip: the return address, the probed instruction.
+    if (kernel && !probe->spec.is_return) return Helper(kGetFuncIp, i64_, {frame_->ctx});
+    return PtRegsAt(kIp);
+  }
+  if (which == Intrinsic::probe_register) {
+    auto* n = ast::As<ast::NumberLit>(c->args[0]);
+    if (!n || n->value < 0 || n->value > 160 || n->value % 8) {
+      Unsupported(c->range, "a register other than a pt_regs slot");
+      return nullptr;
+    }
+    return PtRegsAt(static_cast<int>(n->value));
+  }
+  // The Nth argument register: rdi rsi rdx rcx r8 r9; 0 for any other N.
+  static constexpr int kArgs[] = {112, 104, 96, 88, 72, 64};
+  Value n = Arg(c, 0);
+  if (!n) return nullptr;
+  Value out = b_.getInt64(0);
+  for (int i = 0; i < 6; ++i)
+    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)), PtRegsAt(kArgs[i]), out);
+  return out;
 }
 
 }  // namespace btap::codegen::lowering

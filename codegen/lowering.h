@@ -335,6 +335,8 @@ class Lowering {
   // A kernel function's $var and its ->member / [i] chain (lower_kernel_target.cpp).
   Value KernelTarget(ast::TargetSymbol* t);
   Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetSymbol* t);
+  // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
+  Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;
