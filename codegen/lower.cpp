@@ -423,6 +423,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     case sema::Family::Syscall:
       break;  // a body; EmitSyscallDispatch makes the program
     case sema::Family::KernelFunction:
+    case sema::Family::Kprobe:
       // One function per program, attached by name at load (the runtime finds it).
       if (p.spec.target.empty()) {  // module(...) and FUNC@FILE patterns: not yet
         Unsupported(p.decl ? p.decl->range : SourceRange{}, "`" + p.spec.point + "`",
@@ -583,8 +584,8 @@ Value Lowering::EntryKey(const sema::Probe& p, Value tid, Value depth) {
 
 // Return probes whose @entry values a body on the call's entry keeps.
 bool Lowering::ReturnsWithEntry(const sema::Probe& p) const {
-  bool family = p.spec.family == sema::Family::Syscall ||
-                p.spec.family == sema::Family::KernelFunction || UserProbe(&p);
+  bool family = p.spec.family == sema::Family::Syscall || sema::IsKernelFunction(p.spec.family) ||
+                UserProbe(&p);
   return family && p.spec.is_return;
 }
 
@@ -600,7 +601,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   out.map = entry_map_;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   bool user = UserProbe(&p);
-  bool kernel_function = p.spec.family == sema::Family::KernelFunction;
+  bool kernel_function = sema::IsKernelFunction(p.spec.family);
   std::string name = UniqueName("entry_" + std::to_string(p.order));
   auto* fn = llvm::Function::Create(type,
                                     user || kernel_function ? llvm::GlobalValue::ExternalLinkage
@@ -697,7 +698,7 @@ void Lowering::LoadEntryValues(const EntryValues& entries) {
   b_.CreateStore(below, counter);
   // The new top call's stack pointer, for its own re-saves (uprobes only: system calls
   // do not nest); no calls left: no counter.
-  if (UserProbe(&p) || p.spec.family == sema::Family::KernelFunction) {
+  if (UserProbe(&p) || sema::IsKernelFunction(p.spec.family)) {
     Value outer = Helper(kMapLookup, ptr_,
                          {entries.map, EntryKey(p, tid, b_.CreateSub(below, b_.getInt64(1)))});
     Value outer_sp = b_.CreateSelect(

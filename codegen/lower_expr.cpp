@@ -358,8 +358,7 @@ Value Lowering::Assign(ast::Assign* a) {
 Value Lowering::TargetVar(ast::TargetSymbol* t) {
   if (t->lowered) return Expr(t->lowered);
   const sema::Probe* probe = frame_->probe;
-  if (probe && probe->spec.family == sema::Family::KernelFunction && frame_->ctx)
-    return KernelTarget(t);
+  if (probe && sema::IsKernelFunction(probe->spec.family) && frame_->ctx) return KernelTarget(t);
   if (!t->components.empty() || t->addressof) {
     Unsupported(t->range, "member access, indexing and `&` on target variables",
                 "; they need kernel type information (CO-RE)");

@@ -130,7 +130,7 @@ namespace btap::codegen::lowering {
 // pt_regs as their context.
 Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
   const sema::Probe* probe = frame_->probe;
-  bool kernel = probe && probe->spec.family == sema::Family::KernelFunction;
+  bool kernel = probe && sema::IsKernelFunction(probe->spec.family);
   bool user = UserProbe(probe);
   if (!frame_->ctx || (!kernel && !user) || frame_->user_side) {
     Unsupported(c->range, "`" + std::string(c->name) + "`",

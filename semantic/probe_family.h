@@ -68,6 +68,13 @@ class ProbeFamily {
                        ResolveContext& ctx, std::vector<ProbeSpec>& out) const = 0;
 };
 
+// Expands a kernel-function probe over the probeable functions `name` matches
+// (probes/kernel_function.cpp): one probe each, named `prefix("NAME")` plus the
+// variant's suffix, with $vars from BTF when `with_vars`.
+void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPart* variant,
+                           std::string_view prefix, bool with_vars, ResolveContext& ctx,
+                           std::vector<ProbeSpec>& out);
+
 // Every family, in a fixed order; each family file defines one accessor.
 std::span<const PatternDef> AllPatterns();
 

@@ -73,6 +73,11 @@ enum class Family : uint8_t {
 };
 std::string_view FamilyName(Family f);
 // Probes in user programs (uprobes), whose $vars come from the program's DWARF.
+// Probes on kernel functions (kprobes): kernel.function and kprobe.function.
+inline bool IsKernelFunction(Family f) {
+  return f == Family::KernelFunction || f == Family::Kprobe;
+}
+
 inline bool IsUserSpace(Family f) {
   return f == Family::ProcessFunction || f == Family::ProcessStatement || f == Family::ProcessMark;
 }

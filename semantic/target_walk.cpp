@@ -570,7 +570,7 @@ void KernelReturnParameters(Elab& e, Probe& p) {
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
-    if (p->spec.family == Family::KernelFunction) {
+    if (IsKernelFunction(p->spec.family)) {
       e.program.kernel.btf = e.machine.kernel_functions().btf();
       if (p->spec.is_return) KernelReturnParameters(e, *p);
     }

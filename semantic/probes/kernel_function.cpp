@@ -8,6 +8,48 @@
 namespace btap::sema {
 namespace {
 
+// At most this many functions per probe point: each is a program of its own until
+// wildcards share one multi-kprobe program.
+constexpr size_t kMaxFunctions = 2000;
+
+// Kernel functions that do not return: a kretprobe there never fires, and stap refuses it.
+bool NeverReturns(std::string_view name) {
+  for (std::string_view n :
+       {"do_exit", "do_group_exit", "make_task_dead", "kthread_exit", "__x64_sys_exit",
+        "__x64_sys_exit_group", "rewind_stack_and_make_dead", "panic", "__stack_chk_fail"})
+    if (name == n) return true;
+  return false;
+}
+
+// $vars from BTF: on x86-64 the first six parameters arrive in rdi, rsi, rdx, rcx, r8
+// and r9 (pt_regs offsets below); a return probe has $return in rax. Listing shows every
+// parameter; a probe reads the ones registers hold.
+void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,
+             ProbeSpec& spec) {
+  static constexpr uint32_t kArgOffsets[] = {112, 104, 96, 88, 72, 64};
+  constexpr uint32_t kRaxOffset = 80;
+  auto add = [&](const KernelParam& p, uint32_t offset) {
+    TargetArg a;
+    a.name = p.name;
+    a.c_type = p.c_type;
+    a.source = TargetArg::Source::Register;
+    a.offset = offset;
+    a.size = p.size;
+    a.is_signed = p.is_signed;
+    a.btf_type = p.type;
+    spec.args.push_back(std::move(a));
+  };
+  if (spec.is_return) {
+    KernelParam r = index.Return(f);
+    // Parameters too: a return probe reads them as @entry values (LowerTargets).
+    if (!r.c_type.empty()) add(r, kRaxOffset);
+  }
+  std::vector<KernelParam> params = index.Params(f);
+  for (size_t i = 0; i < params.size(); ++i)
+    if (listing || (i < std::size(kArgOffsets) && params[i].size))
+      add(params[i], i < std::size(kArgOffsets) ? kArgOffsets[i] : 0);
+}
+
 class KernelFunctionProbes : public ProbeFamily {
  public:
   Family id() const override { return Family::KernelFunction; }
@@ -41,100 +83,68 @@ class KernelFunctionProbes : public ProbeFamily {
       out.push_back(std::move(spec));
       return;
     }
-    const KernelFunctionIndex& index = ctx.kernel_functions();
-    if (!index.error().empty()) {
-      if (!ctx.optional) ctx.diags.Report(Diag::ProbeParameter, parts[1].range, {index.error()});
-      return;
-    }
-    std::vector<const KernelFunction*> found = index.Match(spec.function);
-    if (found.empty()) {
-      if (ctx.optional && !ctx.listing) return;
-      if (ctx.listing && HasGlob(spec.function)) return;
-      std::string why = index.Refusal(spec.function);
-      ctx.diags.Report(
-          Diag::ProbeParameter, parts[1].range,
-          {why.empty() ? "no kernel function matches `" + spec.function + "`" +
-                             DidYouMean(Similar(spec.function, index.Names()))
-                       : "cannot probe kernel function `" + spec.function + "`: " + why});
-      return;
-    }
-    if (!ctx.listing && found.size() > kMaxFunctions) {
-      ctx.diags.Report(Diag::ProbeParameter, parts[1].range,
-                       {"`" + spec.function + "` matches " + std::to_string(found.size()) +
-                        " kernel functions; btap probes at most " + std::to_string(kMaxFunctions) +
-                        " with one probe point for now"});
-      return;
-    }
-    std::string variant = parts.size() == 3 ? parts[2].name : "";
-    if (variant == "inline") {
-      if (!ctx.listing)
-        ctx.diags.Report(Diag::ProbeParameter, parts[2].range,
-                         {"`.inline` needs the kernel's DWARF, which btap does not read yet"});
-      return;
-    }
-    std::string suffix = variant.empty() ? "" : "." + variant;
-    for (const KernelFunction* f : found) {
-      if (spec.is_return && NeverReturns(f->name)) {
-        if (!HasGlob(spec.function) && !ctx.listing)
-          ctx.diags.Report(Diag::ReturnNeverReturns, parts[1].range, {std::string(f->name)});
-        continue;
-      }
-      ProbeSpec each = spec;
-      each.function = std::string(f->name);
-      each.target = each.function;
-      each.point = "kernel.function(\"" + each.function + "\")" + suffix;
-      each.has_target_vars = true;
-      each.target_vars_later = false;
-      if (ctx.target_variables) AddArgs(index, *f, ctx.listing, each);
-      out.push_back(std::move(each));
-    }
-  }
-
- private:
-  // At most this many functions per probe point: each is a program of its own until
-  // wildcards share one multi-kprobe program.
-  static constexpr size_t kMaxFunctions = 2000;
-
-  // Kernel functions that do not return: a kretprobe there never fires, and stap refuses it.
-  static bool NeverReturns(std::string_view name) {
-    for (std::string_view n :
-         {"do_exit", "do_group_exit", "make_task_dead", "kthread_exit", "__x64_sys_exit",
-          "__x64_sys_exit_group", "rewind_stack_and_make_dead", "panic", "__stack_chk_fail"})
-      if (name == n) return true;
-    return false;
-  }
-
-  // $vars from BTF: on x86-64 the first six parameters arrive in rdi, rsi, rdx, rcx, r8
-  // and r9 (pt_regs offsets below); a return probe has $return in rax. Listing shows every
-  // parameter; a probe reads the ones registers hold.
-  static void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,
-                      ProbeSpec& spec) {
-    static constexpr uint32_t kArgOffsets[] = {112, 104, 96, 88, 72, 64};
-    constexpr uint32_t kRaxOffset = 80;
-    auto add = [&](const KernelParam& p, uint32_t offset) {
-      TargetArg a;
-      a.name = p.name;
-      a.c_type = p.c_type;
-      a.source = TargetArg::Source::Register;
-      a.offset = offset;
-      a.size = p.size;
-      a.is_signed = p.is_signed;
-      a.btf_type = p.type;
-      spec.args.push_back(std::move(a));
-    };
-    if (spec.is_return) {
-      KernelParam r = index.Return(f);
-      // Parameters too: a return probe reads them as @entry values (LowerTargets).
-      if (!r.c_type.empty()) add(r, kRaxOffset);
-    }
-    std::vector<KernelParam> params = index.Params(f);
-    for (size_t i = 0; i < params.size(); ++i)
-      if (listing || (i < std::size(kArgOffsets) && params[i].size))
-        add(params[i], i < std::size(kArgOffsets) ? kArgOffsets[i] : 0);
+    ExpandKernelFunctions(std::move(spec), parts[1], parts.size() == 3 ? &parts[2] : nullptr,
+                          "kernel.function", true, ctx, out);
   }
 };
 
 }  // namespace
+
+// Expands `spec` over the probeable kernel functions its name matches: one probe per
+// function, with its parameters from BTF when `with_vars` (kprobe.function has none).
+void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPart* variant_part,
+                           std::string_view prefix, bool with_vars, ResolveContext& ctx,
+                           std::vector<ProbeSpec>& out) {
+  const KernelFunctionIndex& index = ctx.kernel_functions();
+  if (!index.error().empty()) {
+    if (!ctx.optional) ctx.diags.Report(Diag::ProbeParameter, name.range, {index.error()});
+    return;
+  }
+  std::vector<const KernelFunction*> found = index.Match(spec.function);
+  if (found.empty()) {
+    if (ctx.optional && !ctx.listing) return;
+    if (ctx.listing && HasGlob(spec.function)) return;
+    std::string why = index.Refusal(spec.function);
+    ctx.diags.Report(
+        Diag::ProbeParameter, name.range,
+        {why.empty() ? "no kernel function matches `" + spec.function + "`" +
+                           DidYouMean(Similar(spec.function, index.Names()))
+                     : "cannot probe kernel function `" + spec.function + "`: " + why});
+    return;
+  }
+  if (!ctx.listing && found.size() > kMaxFunctions) {
+    ctx.diags.Report(Diag::ProbeParameter, name.range,
+                     {"`" + spec.function + "` matches " + std::to_string(found.size()) +
+                      " kernel functions; btap probes at most " + std::to_string(kMaxFunctions) +
+                      " with one probe point for now"});
+    return;
+  }
+  std::string variant = variant_part ? variant_part->name : "";
+  if (variant == "inline") {
+    if (!ctx.listing)
+      ctx.diags.Report(Diag::ProbeParameter, variant_part->range,
+                       {"`.inline` needs the kernel's DWARF, which btap does not read yet"});
+    return;
+  }
+  std::string suffix = variant.empty() ? "" : "." + variant;
+  for (const KernelFunction* f : found) {
+    if (spec.is_return && NeverReturns(f->name)) {
+      if (!HasGlob(spec.function) && !ctx.listing)
+        ctx.diags.Report(Diag::ReturnNeverReturns, name.range, {std::string(f->name)});
+      continue;
+    }
+    ProbeSpec each = spec;
+    each.function = std::string(f->name);
+    each.target = each.function;
+    each.point = std::string(prefix) + "(\"" + each.function + "\")" + suffix;
+    each.has_target_vars = true;
+    each.target_vars_later = false;
+    if (ctx.target_variables && with_vars) AddArgs(index, *f, ctx.listing, each);
+    out.push_back(std::move(each));
+  }
+}
+
+namespace {}  // namespace
 
 const ProbeFamily& KernelFunctionFamily() {
   static const KernelFunctionProbes family;

@@ -1,5 +1,5 @@
-// kprobe.function("name")[.return]: kernel functions by symbol name, without debug info;
-// only $vars that the symbol's BTF prototype gives (resolved in a later pass).
+// kprobe.function("name")[.return]: kernel functions by name, without debug info and
+// without $vars (as in stap); the functions come from the kernel function index.
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
@@ -28,7 +28,13 @@ class Kprobe : public ProbeFamily {
     spec.function = fn.string;
     spec.is_return = parts.back().name == "return";
     spec.target_vars_later = true;
-    out.push_back(std::move(spec));
+    if (!spec.target.empty() || !ctx.kernel_functions) {  // module functions: later
+      out.push_back(std::move(spec));
+      return;
+    }
+    // As in stap, kprobe probes have no $vars: registers and *_arg() read arguments.
+    const PointPart* variant = parts.size() == 3 ? &parts[2] : nullptr;
+    ExpandKernelFunctions(std::move(spec), fn, variant, "kprobe.function", false, ctx, out);
   }
 };
 
