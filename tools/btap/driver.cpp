@@ -4,8 +4,10 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,6 +18,7 @@
 #include "codegen/lower.h"
 #include "common/arena.h"
 #include "common/diagnostics.h"
+#include "common/kernel_config.h"
 #include "frontend/ast_printer.h"
 #include "frontend/frontend.h"
 #include "runtime/session.h"
@@ -44,28 +47,11 @@ std::string NormalizeArch(const std::string& m) {
 
 namespace {
 
-// Reads /boot/config-RELEASE once, on the first CONFIG_ lookup.
+// CONFIG_ values of the kernel a script is built for (/boot/config-RELEASE, or for the
+// running kernel /proc/config.gz), read once, on the first CONFIG_ lookup.
 std::function<std::string(std::string_view)> KernelConfigLookup(const std::string& release) {
-  auto table = std::make_shared<std::map<std::string, std::string, std::less<>>>();
-  auto loaded = std::make_shared<bool>(false);
-  return [=](std::string_view name) -> std::string {
-    if (!*loaded) {
-      *loaded = true;
-      std::ifstream in("/boot/config-" + release);
-      std::string line;
-      while (std::getline(in, line)) {
-        if (line.rfind("CONFIG_", 0) != 0) continue;
-        size_t eq = line.find('=');
-        if (eq == std::string::npos) continue;
-        std::string value = line.substr(eq + 1);
-        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-          value = value.substr(1, value.size() - 2);
-        (*table)[line.substr(0, eq)] = value;
-      }
-    }
-    auto it = table->find(name);
-    return it == table->end() ? std::string() : it->second;
-  };
+  auto config = std::make_shared<KernelConfig>(release);
+  return [config](std::string_view name) { return config->Get(name); };
 }
 
 struct PassTimer {
@@ -74,6 +60,11 @@ struct PassTimer {
   PassTimer() {
     getrusage(RUSAGE_SELF, &start_usage);
     clock_gettime(CLOCK_MONOTONIC, &start_time);
+  }
+  // stap's "in Xusr/Ysys/Zreal ms." (passes 4 and 5).
+  std::string Times() const {
+    std::string r = Report();
+    return r.substr(r.find("in "));
   }
   // stap's "using Nvirt/Nres/Nshr/Ndata kb, in Xusr/Ysys/Zreal ms".
   std::string Report() const {
@@ -194,8 +185,26 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
   return true;
 }
 
+// -o FILE: stap expands strftime(3) sequences in the name (the time the run starts).
+std::string OutputPath(const std::string& pattern) {
+  if (pattern.find('%') == std::string::npos) return pattern;
+  time_t now = time(nullptr);
+  struct tm local;
+  localtime_r(&now, &local);
+  std::string out(pattern.size() * 4 + 256, '\0');
+  size_t n = strftime(out.data(), out.size(), pattern.c_str(), &local);
+  if (n == 0) return pattern;
+  out.resize(n);
+  return out;
+}
+
 int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream& out,
               std::ostream& err) {
+  if (geteuid() != 0) {
+    err << "btap: error: running probes needs root: btap loads BPF programs into the kernel; "
+           "run it as root (or stop at -p4 and run the object as root with btaprun)\n";
+    return 1;
+  }
   runtime::Session session;
   std::string error;
   if (!session.Open(std::move(object), &error)) {
@@ -206,7 +215,23 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
   run.timeout_seconds = options.timeout.value_or(0);
   run.command = options.command;
   run.target_pid = options.target_pid.value_or(0);
-  return session.Execute(run, out, err);
+  std::ofstream file;
+  std::ostream* sink = &out;
+  if (!options.output_file.empty()) {
+    std::string path = OutputPath(options.output_file);
+    file.open(path, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      err << "btap: error: cannot write output to `" << path << "`: " << std::strerror(errno)
+          << '\n';
+      return 1;
+    }
+    sink = &file;
+  }
+  PassTimer timer;
+  if (options.verbose) err << "Pass 5: starting run.\n";
+  int status = session.Execute(run, *sink, err);
+  if (options.verbose) err << "Pass 5: run completed " << timer.Times() << '\n';
+  return status;
 }
 
 int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& out,
@@ -226,6 +251,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
         << ", runtime bpf)\n";
     return 0;
   }
+  for (const std::string& o : options.ignored)
+    err << "btap: warning: `" << o << "` has no effect in btap; ignored\n";
   SourceManager sm;
   Arena arena;
   DiagnosticSink diags;
@@ -314,7 +341,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     err << "btap: error: " << why << '\n';
     return 1;
   }
-  compile.want_ir = options.pass == 3 && !options.dump_asm;
+  compile.want_ir = (options.pass == 3 && !options.dump_asm) || options.keep;
   compile.want_assembly = options.pass == 3 && options.dump_asm;
   codegen::Compiled compiled;
   if (!codegen::Compile(*program, sm, compile, diags, &compiled)) return failed(3, "translation");
@@ -325,20 +352,38 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     out << (options.dump_asm ? compiled.assembly : compiled.ir);
     return 0;
   }
-  if (options.pass == 4 || !options.module_name.empty() || !options.output_file.empty()) {
-    std::string path =
-        !options.output_file.empty() ? options.output_file : compile.script_name + ".bo";
+  // The object is a file only when asked for: -p4 (in the current directory, or the -o
+  // FILE), or -k (in a kept temporary directory, as stap keeps its build directory).
+  auto write = [&](const std::string& path) {
     std::ofstream file(path, std::ios::binary);
     file.write(reinterpret_cast<const char*>(compiled.object.data()),
                static_cast<std::streamsize>(compiled.object.size()));
-    if (!file.flush()) {
-      err << "btap: error: cannot write `" << path << "`\n";
+    if (file.flush()) return true;
+    err << "btap: error: cannot write `" << path << "`: " << std::strerror(errno) << '\n';
+    return false;
+  };
+  std::string object_path;
+  if (options.pass == 4) {
+    object_path = !options.output_file.empty() ? options.output_file : compile.script_name + ".bo";
+    if (!write(object_path)) return 1;
+  } else if (options.keep) {
+    std::string dir = (fs::temp_directory_path() / "btapXXXXXX").string();
+    if (!mkdtemp(dir.data())) {
+      err << "btap: error: cannot make a temporary directory: " << std::strerror(errno) << '\n';
       return 1;
     }
-    if (options.pass == 4) {
-      out << path << '\n';
-      return 0;
-    }
+    object_path = dir + "/" + compile.script_name + ".bo";
+    if (!write(object_path)) return 1;
+    if (!compiled.ir.empty()) std::ofstream(dir + "/" + compile.script_name + ".ll") << compiled.ir;
+    err << "Keeping temporary directory \"" << dir << "\"\n";
+  }
+  if (options.verbose)
+    err << "Pass 4: compiled BPF into \""
+        << (object_path.empty() ? compile.script_name + ".bo" : object_path) << "\" "
+        << timer3.Times() << '\n';
+  if (options.pass == 4) {
+    out << object_path << '\n';
+    return 0;
   }
   return RunObject(std::move(compiled.object), options, out, err);
 }

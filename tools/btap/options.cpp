@@ -3,6 +3,7 @@
 // with GNU getopt; `--` ends them).
 #include "tools/btap/options.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace btap::driver {
@@ -23,20 +24,36 @@ options:
   -w              suppress warnings;  -W  treat warnings as errors
   -v              more verbose (repeat for more)
   -k              keep temporary files
-  -m NAME         name of the compiled object;  -o FILE  write output to FILE
+  -m NAME         name of the compiled object (kept with -p4 or -k)
+  -o FILE         write the script's output to FILE (strftime % sequences expand);
+                  with -p4, write the object to FILE
   -c CMD          run CMD and stop when it exits (target() is its pid)
   -x PID          set target() to PID
   -T SECONDS      stop after SECONDS
   -r RELEASE      kernel release for preprocessor conditions
   -a ARCH         architecture for preprocessor conditions
   --compatible=V  language version for `systemtap_v` conditions (default 4.8)
-  --runtime=bpf   the runtime (bpf is the only one)
+  --runtime=bpf   the runtime (bpf is the only one; --bpf says the same)
+  -s NUM, -t, --disable-cache, --skip-badvars, --suppress-time-limits, --all-modules ...
+                  stap options that change nothing here: accepted with a warning
   --dump=bpf-asm  with -p3: print BPF instructions instead of LLVM IR
   -h, --help      this text;  -V, --version  the version
 )";
 }
 
 namespace {
+
+// stap's rule for -m: [a-z_][a-z0-9_]*, at most 55 characters (a kernel module's name
+// there; btap keeps it for the object's).
+bool ValidModuleName(const std::string& s) {
+  if (s.empty() || s.size() > 55) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
 
 bool ToInt(const std::string& s, long* out) {
   if (s.empty()) return false;
@@ -69,11 +86,58 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       size_t eq = name.find('=');
       bool has_value = eq != std::string::npos;
       if (has_value) value = name.substr(eq + 1), name = name.substr(0, eq);
+      // stap's options that change nothing here: accepted, with a warning (the value of
+      // those that take one is consumed).
+      static const std::vector<std::string> kIgnoredFlags = {"disable-cache",
+                                                             "skip-badvars",
+                                                             "suppress-time-limits",
+                                                             "all-modules",
+                                                             "poison-cache",
+                                                             "clean-cache",
+                                                             "ldd",
+                                                             "privilege",
+                                                             "unprivileged",
+                                                             "suppress-handler-errors",
+                                                             "vp",
+                                                             "color",
+                                                             "colour",
+                                                             "prologue-searching",
+                                                             "no-prologue-searching",
+                                                             "save-uprobes",
+                                                             "sysroot",
+                                                             "sysenv",
+                                                             "use-server",
+                                                             "use-server-on-error",
+                                                             "download-debuginfo",
+                                                             "rlimit-as",
+                                                             "rlimit-cpu",
+                                                             "rlimit-nproc",
+                                                             "rlimit-stack",
+                                                             "rlimit-fsize",
+                                                             "tmpdir",
+                                                             "modinfo",
+                                                             "benchmark-sdt",
+                                                             "remote",
+                                                             "remote-prefix",
+                                                             "target-namespaces"};
+      static const std::vector<std::string> kWithValue = {
+          "vp",           "privilege",    "sysroot",
+          "sysenv",       "use-server",   "download-debuginfo",
+          "rlimit-as",    "rlimit-cpu",   "rlimit-nproc",
+          "rlimit-stack", "rlimit-fsize", "tmpdir",
+          "modinfo",      "remote",       "target-namespaces"};
       if (name == "help")
         o->help = true;
       else if (name == "version")
         o->version = true;
-      else if (name == "runtime") {
+      else if (name == "bpf")  // stap 5's spelling of --runtime=bpf
+        continue;
+      else if (std::find(kIgnoredFlags.begin(), kIgnoredFlags.end(), name) != kIgnoredFlags.end()) {
+        bool takes_value =
+            std::find(kWithValue.begin(), kWithValue.end(), name) != kWithValue.end();
+        if (takes_value && !has_value && i + 1 < argv.size()) ++i;
+        o->ignored.push_back("--" + name);
+      } else if (name == "runtime") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value != "bpf")
           return fail("unsupported runtime `" + value + "`; btap's only runtime is `bpf`");
@@ -139,6 +203,7 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
           o->pass = static_cast<int>(n);
           break;
         case 'e':
+          if (o->script_text) return fail("only one script can be given on the command line");
           o->script_text = value;
           break;
         case 'I':
@@ -151,6 +216,10 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
           o->globals.push_back(value);
           break;
         case 'm':
+          if (!ValidModuleName(value))
+            return fail("`-m " + value +
+                        "`: a module name is letters, digits and `_`, starts with a letter "
+                        "or `_`, and has at most 55 characters (as stap requires)");
           o->module_name = value;
           break;
         case 'o':
@@ -183,9 +252,16 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         case 'a':
           o->arch = value;
           break;
+        case 's':
+          if (!ToInt(value, &n) || n < 1 || n > 4095)
+            return fail("`-s " + value +
+                        "`: the buffer size is 1 to 4095 megabytes (as stap requires)");
+          break;  // btap's ring buffer is sized by -D BTAP_RINGBUF_BYTES
+        case 't':
+          o->ignored.push_back("-t");
+          break;
         case 'R':
         case 'B':
-        case 's':
         case 'S':
         case 'd':
           break;  // accepted, no effect on btap
@@ -194,6 +270,8 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       }
     }
   }
+  if (!o->command.empty() && o->target_pid)
+    return fail("`-c` and `-x` cannot be given together (as in stap)");
   // Like GNU getopt, options may follow the script; `--` ends them.
   std::vector<std::string> rest = positional;
   rest.insert(rest.end(), argv.begin() + static_cast<long>(i), argv.end());

@@ -34,6 +34,9 @@ struct Options {
   bool dump_asm = false;                    // --dump=bpf-asm
   bool help = false;
   bool version = false;
+  // stap options that mean nothing under btap's runtime, accepted as stap would run
+  // the script; the driver says each is ignored.
+  std::vector<std::string> ignored;
 };
 
 // Parses argv (without the program name). On error returns false and sets *error.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -16,17 +18,15 @@ namespace {
 TEST(Options, StapSpellings) {
   Options o;
   std::string error;
-  ASSERT_TRUE(
-      ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64", "--runtime=bpf", "-c",
-                    "ls -l", "script.stp", "a1", "-x", "42", "--", "-b"},
-                   &o, &error))
+  ASSERT_TRUE(ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64",
+                            "--runtime=bpf", "script.stp", "a1", "-x", "42", "--", "-b"},
+                           &o, &error))
       << error;
   EXPECT_EQ(o.pass, 1);
   EXPECT_EQ(o.verbose, 2);
   EXPECT_TRUE(o.guru);
   EXPECT_EQ(o.include_dirs, std::vector<std::string>{"/x"});
   EXPECT_EQ(o.defines, std::vector<std::string>{"MAXSTRINGLEN=64"});
-  EXPECT_EQ(o.command, "ls -l");
   EXPECT_EQ(o.target_pid, 42);
   EXPECT_EQ(o.script_file, "script.stp");
   EXPECT_EQ(o.args, (std::vector<std::string>{"a1", "-b"}));  // options anywhere; `--` ends them
@@ -148,6 +148,92 @@ TEST(Driver, BadLimitsAreRejected) {
   std::ostringstream out, err;
   EXPECT_EQ(driver::Run({"-p4", "-D", "MAXSTRINGLEN=x", "-e", "probe begin { }"}, in, out, err), 1);
   EXPECT_NE(err.str().find("-D MAXSTRINGLEN=x: expected a number"), std::string::npos) << err.str();
+}
+
+}  // namespace
+}  // namespace btap::driver
+
+namespace btap::driver {
+namespace {
+
+TEST(Options, StapChecksAtPassOne) {
+  std::string error;
+  Options o;
+  EXPECT_FALSE(ParseOptions({"-e", "probe begin {}", "-e", "probe end {}"}, &o, &error));
+  EXPECT_EQ(error, "only one script can be given on the command line");
+  Options c;
+  EXPECT_FALSE(ParseOptions({"-c", "ls", "-x", "1", "-e", "x"}, &c, &error));
+  EXPECT_NE(error.find("`-c` and `-x` cannot be given together"), std::string::npos);
+  Options m;
+  EXPECT_FALSE(ParseOptions({"-m", "Has-Dash", "-e", "x"}, &m, &error));
+  EXPECT_NE(error.find("`-m Has-Dash`: a module name is"), std::string::npos);
+  EXPECT_FALSE(ParseOptions({"-m", std::string(56, 'a'), "-e", "x"}, &m, &error));
+  Options ok;
+  EXPECT_TRUE(ParseOptions({"-m", "_mod_1", "-e", "x"}, &ok, &error)) << error;
+  Options s;
+  EXPECT_FALSE(ParseOptions({"-s", "0", "-e", "x"}, &s, &error));
+  EXPECT_NE(error.find("buffer size is 1 to 4095"), std::string::npos);
+  EXPECT_TRUE(ParseOptions({"-s", "64", "-e", "x"}, &s, &error)) << error;
+}
+
+TEST(Options, StapOptionsWithoutEffectAreAccepted) {
+  std::string error;
+  Options o;
+  ASSERT_TRUE(ParseOptions({"--bpf", "--disable-cache", "--skip-badvars", "--suppress-time-limits",
+                            "--all-modules", "-t", "--tmpdir", "/x", "-e", "probe begin {}"},
+                           &o, &error))
+      << error;
+  EXPECT_EQ(o.ignored,
+            (std::vector<std::string>{"--disable-cache", "--skip-badvars", "--suppress-time-limits",
+                                      "--all-modules", "-t", "--tmpdir"}));
+  EXPECT_EQ(*o.script_text, "probe begin {}");
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"-p1", "--disable-cache", "-e", "probe begin {}"}, in, out, err), 0);
+  EXPECT_EQ(err.str(), "btap: warning: `--disable-cache` has no effect in btap; ignored\n");
+}
+
+TEST(Driver, OutputFileTakesTheScriptsOutputWithTimeExpanded) {
+  std::string pattern = testing::TempDir() + "/btap-out-%Y.txt";
+  time_t now = time(nullptr);
+  struct tm local;
+  localtime_r(&now, &local);
+  std::string path =
+      testing::TempDir() + "/btap-out-" + std::to_string(1900 + local.tm_year) + ".txt";
+  std::remove(path.c_str());
+  std::istringstream in;
+  std::ostringstream out, err;
+  ASSERT_EQ(driver::Run({"-o", pattern, "-m", "named_run", "-e",
+                         "probe begin { println(\"to the file\") exit() }"},
+                        in, out, err),
+            0)
+      << err.str();
+  EXPECT_EQ(out.str(), "");
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  EXPECT_EQ(text.str(), "to the file\n");
+  // -m at pass 5 names the run; no object is left behind.
+  EXPECT_FALSE(std::ifstream("named_run.bo").good());
+}
+
+TEST(Driver, VerboseReportsPassesFourAndFiveAndKeepKeepsTheObject) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  ASSERT_EQ(driver::Run({"-v", "-k", "-e", "probe begin { exit() }"}, in, out, err), 0)
+      << err.str();
+  std::string e = err.str();
+  EXPECT_NE(e.find("Pass 4: compiled BPF into \""), std::string::npos) << e;
+  EXPECT_NE(e.find("Pass 5: starting run.\n"), std::string::npos) << e;
+  EXPECT_NE(e.find("Pass 5: run completed in "), std::string::npos) << e;
+  size_t at = e.find("Keeping temporary directory \"");
+  ASSERT_NE(at, std::string::npos) << e;
+  std::string dir = e.substr(at + 29, e.find('"', at + 29) - at - 29);
+  bool object = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    object |= entry.path().extension() == ".bo";
+  EXPECT_TRUE(object) << dir;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
