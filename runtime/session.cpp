@@ -68,7 +68,8 @@ std::string Tail(const std::string& log, int lines) {
   size_t at = log.size();
   for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i)
     at = log.rfind('\n', at - 1);
-  return at == std::string::npos ? log : log.substr(at + 1);
+  // An empty log (libbpf said nothing above debug level) has no line to start after.
+  return at == std::string::npos || at >= log.size() ? log : log.substr(at + 1);
 }
 
 // The verifier quotes the source line of the instructions it checks (BTF line info) as
@@ -273,6 +274,19 @@ bool Session::Attach(std::string* error) {
   return true;
 }
 
+bool Session::SetGlobal(const std::string& name, const std::string& value, std::string* error) {
+  const meta::Global* global = nullptr;
+  std::vector<uint8_t> bytes;
+  if (!GlobalAssignment(meta_, name, value, &global, &bytes, error)) return false;
+  std::span<uint8_t> data = user_ ? user_->GlobalData(global->map) : std::span<uint8_t>();
+  if (data.size() < bytes.size()) {
+    *error = "`" + name + "=" + value + "`: the object holds no global data for `" + name + "`";
+    return false;
+  }
+  std::memcpy(data.data(), bytes.data(), bytes.size());
+  return true;
+}
+
 void Session::RequestStop() {
   uint64_t one = 1;
   (void)!write(stop_fd_, &one, sizeof one);
@@ -367,7 +381,8 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     char go;
     if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
     execvp(argv[0], argv.data());
-    dprintf(2, "btap: cannot run `%s`: %s\n", command.c_str(), std::strerror(errno));
+    dprintf(2, "%s: cannot run `%s`: %s\n", program_name_.c_str(), command.c_str(),
+            std::strerror(errno));
     _exit(127);
   }
   close(gate[0]);
@@ -384,13 +399,16 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
 int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out_ = &out;
   err_ = &err;
+  program_name_ = options.program_name;
   std::string error;
   auto fail = [&](const std::string& why) {
     Flush();
-    err << "btap: error: " << why << '\n';
+    err << options.program_name << ": error: " << why << '\n';
     return 1;
   };
   if (!Load(&error)) return fail(error);
+  for (const auto& [name, value] : options.globals)
+    if (!SetGlobal(name, value, &error)) return fail(error);
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);

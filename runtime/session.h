@@ -26,6 +26,12 @@ struct RunOptions {
   bool handle_signals = true;  // SIGINT / SIGTERM stop the session
   std::string command;         // -c CMD: started when the probes are ready; its end stops
   long target_pid = 0;         // -x PID: target()
+
+  // How Execute's own messages start ("btaprun" for btaprun).
+  std::string program_name = "btap";
+  // NAME=VALUE (btaprun's staprun-style module options): global scalars set after the
+  // load, before the begin probes.
+  std::vector<std::pair<std::string, std::string>> globals;
 };
 
 class Session {
@@ -46,6 +52,9 @@ class Session {
   // The whole session after Open: load, begin probes, attach, stream, end probes, the
   // final report on `err`. Returns stap's exit status (0, or 1 after errors).
   int Execute(const RunOptions& options, std::ostream& out, std::ostream& err);
+  // After Load: sets the global scalar `name` from text, as staprun's module options do
+  // (see GlobalAssignment in object.h); false with a message naming it otherwise.
+  bool SetGlobal(const std::string& name, const std::string& value, std::string* error);
   // Asks Run to stop (thread- and signal-safe).
   void RequestStop();
 
@@ -83,6 +92,7 @@ class Session {
   int child_ = -1;       // the -c command
   int child_fd_ = -1;    // its pidfd
   int release_fd_ = -1;  // writing to it lets the command exec
+  std::string program_name_ = "btap";
 };
 
 }  // namespace btap::runtime
