@@ -9,7 +9,8 @@
 //   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
 //   signal: INT 1.5                            send SIGINT to btap after 1.5 s
 //   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
-//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
+//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...);
+//                                              with a runner, after the object (NAME=VALUE)
 //   --- script      the script (written to a file and run)
 //   --- stdout      expected standard output, exactly
 //   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
@@ -157,6 +158,7 @@ Result Execute(const Case& c, const std::string& script) {
     argv = {BTAPRUN_BINARY};
     argv.insert(argv.end(), c.runner.begin() + 1, c.runner.end());
     argv.push_back(object);
+    argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());  // NAME=VALUE...
   }
   std::string out_path = script + ".out", err_path = script + ".err";
   pid_t pid = fork();

@@ -52,8 +52,8 @@ std::vector<Section> Sections(const std::vector<uint8_t>& o) {
   for (uint32_t i = 1; i < count; ++i) {
     size_t h = shoff + i * 64;
     if (u32(h + 4) == 8 /* SHT_NOBITS */ || u64(h + 0x20) == 0) continue;
-    out.push_back({reinterpret_cast<const char*>(o.data() + strings + u32(h)), u64(h + 0x18),
-                   u64(h + 0x20)});
+    out.push_back(
+        {reinterpret_cast<const char*>(o.data() + strings + u32(h)), u64(h + 0x18), u64(h + 0x20)});
   }
   return out;
 }
