@@ -1,7 +1,7 @@
 // The btaprun binary on objects and files the runtime cases cannot make: damaged and
 // unreadable objects, usage errors, -V and -o with strftime sequences.
-#include <gtest/gtest.h>
 #include <elf.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstring>
@@ -33,8 +33,8 @@ std::string Slurp(const std::string& path) {
 Result Btaprun(const std::string& args) {
   std::string dir = testing::TempDir() + "/btaprun_test";
   fs::create_directories(dir);
-  std::string command = "cd " + dir + " && " + BTAPRUN_BINARY + " " + args + " >" + dir +
-                        "/out 2>" + dir + "/err";
+  std::string command =
+      "cd " + dir + " && " + BTAPRUN_BINARY + " " + args + " >" + dir + "/out 2>" + dir + "/err";
   int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(dir + "/out"), Slurp(dir + "/err")};
 }
@@ -105,8 +105,7 @@ TEST(Btaprun, UsageErrorsPrintUsage) {
         << args << ": " << r.err;
   }
   EXPECT_EQ(Btaprun("-q x.bo").err.substr(0, 41), "btaprun: error: unknown option `-q`\nUsage");
-  EXPECT_EQ(Btaprun("-T").err.substr(0, 47),
-            "btaprun: error: option `-T` needs an argument\nU");
+  EXPECT_EQ(Btaprun("-T").err.substr(0, 47), "btaprun: error: option `-T` needs an argument\nU");
   EXPECT_EQ(Btaprun("-c true -x 1 x.bo").err.substr(0, 51),
             "btaprun: error: -c and -x cannot be given together\n");
 }
@@ -115,8 +114,8 @@ TEST(Btaprun, VersionAndHelp) {
   Result v = Btaprun("-V");
   EXPECT_EQ(v.status, 0);
   EXPECT_EQ(v.out, std::string("btaprun ") + BTAP_VERSION + " (runs objects of btap " +
-                       BTAP_VERSION + ", .btap.meta version " +
-                       std::to_string(meta::kVersion) + ")\n");
+                       BTAP_VERSION + ", .btap.meta version " + std::to_string(meta::kVersion) +
+                       ")\n");
   Result h = Btaprun("-h");
   EXPECT_EQ(h.status, 0);
   EXPECT_EQ(h.out.rfind("Usage: btaprun", 0), 0u);
@@ -137,7 +136,8 @@ TEST(Btaprun, OutputFileExpandsStrftime) {
   EXPECT_EQ(Slurp(expected), "into the file\n");
   Result bad = Btaprun("-o /no/such/dir/out.txt " + path);
   EXPECT_EQ(bad.status, 1);
-  EXPECT_EQ(bad.err, "btaprun: error: cannot write `/no/such/dir/out.txt`: No such file or directory\n");
+  EXPECT_EQ(bad.err,
+            "btaprun: error: cannot write `/no/such/dir/out.txt`: No such file or directory\n");
 }
 
 }  // namespace
