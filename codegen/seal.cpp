@@ -41,8 +41,7 @@ bool SealObject(std::vector<uint8_t>& object, meta::Meta meta, std::string* erro
   };
   Elf64_Ehdr eh;
   if (!Get(object, 0, &eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_shentsize != sizeof(Elf64_Shdr) ||
-      eh.e_phnum != 0)
+      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_phnum != 0)
     return fail("not a little-endian ELF64 relocatable object");
   std::vector<Elf64_Shdr> sh(eh.e_shnum);
   for (size_t i = 0; i < sh.size(); ++i)
@@ -94,12 +93,17 @@ bool SealObject(std::vector<uint8_t>& object, meta::Meta meta, std::string* erro
   // Entry 0 (the null section) covers the ELF header; the metadata's own entry covers
   // its section header only: its contents end with a checksum.
   std::string_view elf_header(reinterpret_cast<const char*>(object.data()), sizeof eh);
-  for (size_t i = 0; i < sh.size(); ++i)
-    meta.sections[i].digest = meta::DigestSection(
-        name(sh[i]),
-        {sh[i].sh_type, sh[i].sh_flags, sh[i].sh_addr, sh[i].sh_size, sh[i].sh_link,
-         sh[i].sh_info, sh[i].sh_addralign, sh[i].sh_entsize},
-        i == 0 ? elf_header : i == at ? std::string_view() : Contents(object, sh[i]));
+  for (size_t i = 0; i < sh.size(); ++i) {
+    std::string_view contents = Contents(object, sh[i]);
+    if (i == 0) contents = elf_header;
+    if (i == at) contents = {};
+    const Elf64_Shdr& h = sh[i];
+    meta.sections[i].digest =
+        meta::DigestSection(name(h),
+                            {h.sh_type, h.sh_flags, h.sh_addr, h.sh_size, h.sh_link, h.sh_info,
+                             h.sh_addralign, h.sh_entsize},
+                            contents);
+  }
   sealed = meta::Encode(meta);
   std::memcpy(object.data() + sh[at].sh_offset, sealed.data(), sealed.size());
   return true;
