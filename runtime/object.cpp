@@ -3,6 +3,8 @@
 // so malformed headers are errors, not out-of-bounds reads.
 #include "runtime/object.h"
 
+#include "runtime/object_btf.h"
+
 #include <gelf.h>
 #include <libelf.h>
 
@@ -125,8 +127,18 @@ bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::stri
       *error = std::string("empty ") + meta::kSectionName + " section";
       return false;
     }
-    return meta::Decode(bytes, meta, error) &&
-           CheckDigests(elf.get(), names, object, section, *meta, error);
+    if (!meta::Decode(bytes, meta, error) ||
+        !CheckDigests(elf.get(), names, object, section, *meta, error))
+      return false;
+    // Intact, but possibly written by something else than btap: what libbpf would
+    // trust blindly is checked too.
+    for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
+      const char* n = gelf_getshdr(s, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;
+      std::string_view btf;
+      if (n && std::strcmp(n, ".BTF") == 0 && Contents(object, sh, &btf) && !CheckBtf(btf, error))
+        return false;
+    }
+    return true;
   }
   *error = std::string("no ") + meta::kSectionName + " section: not compiled by btap";
   return false;

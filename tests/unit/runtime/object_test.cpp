@@ -1,15 +1,19 @@
 // Reading compiled objects as btaprun does before anything is loaded: section digests
-// catch damage, no mutation of a real object makes the reader throw or crash, and
-// NAME=VALUE assignments are checked against the metadata's globals.
+// catch damage, no mutation of a real object (sealed again or not) makes the reader
+// throw or crash, malformed BTF is refused before libbpf follows it, and NAME=VALUE
+// assignments are checked against the metadata's globals.
 #include "runtime/object.h"
 
 #include <gtest/gtest.h>
+#include <linux/btf.h>
 
 #include <fstream>
 #include <iterator>
 #include <random>
 #include <sstream>
 
+#include "codegen/seal.h"
+#include "runtime/object_btf.h"
 #include "runtime/session.h"
 #include "tools/btap/driver.h"
 
@@ -135,6 +139,70 @@ TEST(Object, MutatedObjectsNeverThrow) {
   // Digests cover every byte anything reads; only the padding between sections (and
   // the offsets of empty ones) may change unnoticed.
   EXPECT_GE(refused, 295);
+}
+
+// Objects that match their digests but are malformed (as another tool could write them):
+// each of 300 mutations is sealed again, and opening a session (libbpf's open included)
+// returns an error or success without throwing or crashing.
+TEST(Object, SealedMalformedObjectsNeverCrash) {
+  meta::Meta m;
+  std::string error;
+  ASSERT_TRUE(ReadObjectMeta(RealObject(), &m, &error)) << error;
+  std::mt19937 rng(1300);
+  int sealed = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<uint8_t> object = RealObject();
+    for (int flips = 1 + rng() % 3; flips > 0; --flips)
+      object[rng() % object.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    if (!codegen::SealObject(object, m, &error)) continue;
+    ++sealed;
+    Session session;
+    bool ok = false;
+    EXPECT_NO_THROW(ok = session.Open(object, &error)) << round;
+    if (!ok) EXPECT_FALSE(error.empty()) << round;
+  }
+  EXPECT_GT(sealed, 150);
+}
+
+// A minimal .BTF section: header, the given type words, strings "\0a\0".
+std::string Btf(const std::vector<uint32_t>& words) {
+  std::string types(reinterpret_cast<const char*>(words.data()), words.size() * 4);
+  std::string strings("\0a\0", 3);
+  btf_header h{};
+  h.magic = BTF_MAGIC;
+  h.version = BTF_VERSION;
+  h.hdr_len = sizeof h;
+  h.type_off = 0;
+  h.type_len = static_cast<uint32_t>(types.size());
+  h.str_off = h.type_len;
+  h.str_len = static_cast<uint32_t>(strings.size());
+  return std::string(reinterpret_cast<const char*>(&h), sizeof h) + types + strings;
+}
+
+uint32_t Info(uint32_t kind, uint32_t vlen = 0) { return kind << 24 | vlen; }
+
+TEST(Object, BtfThatLibbpfWouldFollowBlindlyIsRefused) {
+  std::string error;
+  // [1] int, [2] typedef a -> 1, [3] const -> 2: well formed.
+  EXPECT_TRUE(CheckBtf(
+      Btf({1, Info(BTF_KIND_INT), 4, 32, 1, Info(BTF_KIND_TYPEDEF), 1, 0, Info(BTF_KIND_CONST), 2}),
+      &error))
+      << error;
+  EXPECT_FALSE(CheckBtf(Btf({1, Info(BTF_KIND_TYPEDEF), 1}), &error));
+  EXPECT_EQ(error,
+            "malformed object: its .BTF section has a loop of typedefs or modifiers at type 1");
+  EXPECT_FALSE(CheckBtf(Btf({0, Info(BTF_KIND_PTR), 7}), &error));
+  EXPECT_EQ(error, "malformed object: its .BTF section refers from type 1 to a type it lacks");
+  EXPECT_FALSE(CheckBtf(Btf({1, Info(BTF_KIND_INT), 4, 32, 1, Info(BTF_KIND_FUNC), 1}), &error));
+  EXPECT_EQ(error, "malformed object: its .BTF section gives function type 2 no prototype");
+  EXPECT_FALSE(CheckBtf(Btf({1, Info(30), 0}), &error));
+  EXPECT_EQ(error, "malformed object: its .BTF section has type 1 of unknown kind 30");
+  EXPECT_FALSE(CheckBtf(Btf({9, Info(BTF_KIND_INT), 4, 32}), &error));
+  EXPECT_EQ(error, "malformed object: its .BTF section names type 1 outside its strings");
+  EXPECT_FALSE(CheckBtf(Btf({0, Info(BTF_KIND_STRUCT, 2), 8, 0, 1, 0}), &error));
+  EXPECT_EQ(error, "malformed object: its .BTF section ends inside a type");
+  EXPECT_FALSE(CheckBtf(Btf({}).substr(0, 10), &error));
+  EXPECT_EQ(error, "malformed object: its .BTF section is truncated");
 }
 
 TEST(Object, GlobalAssignments) {
