@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <ctime>
@@ -29,12 +30,13 @@ std::string Slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
 
-// Runs btaprun with `args` (already shell-quoted) in the test's own directory.
-Result Btaprun(const std::string& args) {
+// Runs btaprun with `args` (already shell-quoted) in the test's own directory, after
+// `prefix` (a command such as setpriv).
+Result Btaprun(const std::string& args, const std::string& prefix = "") {
   std::string dir = testing::TempDir() + "/btaprun_test";
   fs::create_directories(dir);
-  std::string command =
-      "cd " + dir + " && " + BTAPRUN_BINARY + " " + args + " >" + dir + "/out 2>" + dir + "/err";
+  std::string command = "cd " + dir + " && " + prefix + BTAPRUN_BINARY + " " + args + " >" + dir +
+                        "/out 2>" + dir + "/err";
   int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(dir + "/out"), Slurp(dir + "/err")};
 }
@@ -88,6 +90,15 @@ TEST(Btaprun, UnreadableFilesSayWhy) {
   Result dir = Btaprun("/");
   EXPECT_EQ(dir.status, 1);
   EXPECT_EQ(dir.err, "btaprun: error: cannot read `/`: Is a directory\n");
+  // Root reads anything; an unprivileged user does not read a mode-000 file.
+  if (getuid() == 0 && fs::exists("/usr/bin/setpriv")) {
+    std::string path = testing::TempDir() + "/btaprun_test/unreadable.bo";
+    std::ofstream(path) << "x";
+    fs::permissions(path, fs::perms::none);
+    Result denied = Btaprun(path, "/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups ");
+    EXPECT_EQ(denied.status, 1);
+    EXPECT_EQ(denied.err, "btaprun: error: cannot read `" + path + "`: Permission denied\n");
+  }
   Result junk = Btaprun("/etc/hostname");
   EXPECT_EQ(junk.status, 1);
   EXPECT_EQ(junk.err, "btaprun: error: /etc/hostname: not an ELF object\n");
