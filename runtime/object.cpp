@@ -130,7 +130,7 @@ bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::stri
     if (!meta::Decode(bytes, meta, error) ||
         !CheckDigests(elf.get(), names, object, section, *meta, error))
       return false;
-    // Intact, but possibly written by something else than btap: what libbpf would
+    // Intact, but possibly written by something other than btap: what libbpf would
     // trust blindly is checked too.
     for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
       const char* n = gelf_getshdr(s, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;

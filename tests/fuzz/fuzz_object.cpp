@@ -14,34 +14,13 @@
 #include "runtime/object_btf.h"
 #include "runtime/output.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace btap;
-  std::span<const uint8_t> object(data, size);
-  meta::Meta m;
+namespace {
+
+using namespace btap;
+
+// What btaprun does with metadata it has decoded.
+void UseMeta(const meta::Meta& m) {
   std::string error;
-  // Mutations rarely keep the digests matching, so the BTF check also runs on the
-  // `.BTF` section of every input that libelf can open.
-  if (runtime::ElfHandle elf = runtime::OpenElf(object, &error)) {
-    size_t names;
-    GElf_Shdr sh;
-    if (elf_getshdrstrndx(elf.get(), &names) == 0)
-      for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
-        const char* name =
-            gelf_getshdr(s, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;
-        if (!name || std::strcmp(name, ".BTF") != 0 || sh.sh_offset > size ||
-            size - sh.sh_offset < sh.sh_size)
-          continue;
-        std::string why;
-        if (!runtime::CheckBtf({reinterpret_cast<const char*>(data) + sh.sh_offset, sh.sh_size},
-                               &why) &&
-            why.empty())
-          __builtin_trap();
-      }
-  }
-  if (!runtime::ReadObjectMeta(object, &m, &error)) {
-    if (error.empty()) __builtin_trap();  // every refusal says why
-    return 0;
-  }
   runtime::OutputFormatter formatter;
   (void)formatter.Init(m, &error);
   for (const meta::Global& g : m.globals) {
@@ -50,5 +29,46 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const char* value : {"1", "0x7fffffffffffffff", "text", ""})
       (void)runtime::GlobalAssignment(m, g.name, value, &found, &bytes, &error);
   }
+}
+
+// Mutations rarely keep the digests and the metadata's checksum matching, so the parts
+// behind them also run on the sections of every input that libelf can open: the BTF
+// check as it is, the metadata with its checksum made to match.
+void CheckSections(const uint8_t* data, size_t size) {
+  std::string error;
+  runtime::ElfHandle elf = runtime::OpenElf({data, size}, &error);
+  size_t names;
+  if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) return;
+  GElf_Shdr sh;
+  for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
+    const char* name = gelf_getshdr(s, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;
+    if (!name || sh.sh_type == SHT_NOBITS || sh.sh_offset > size ||
+        size - sh.sh_offset < sh.sh_size)
+      continue;
+    std::string bytes(reinterpret_cast<const char*>(data) + sh.sh_offset, sh.sh_size);
+    if (std::strcmp(name, ".BTF") == 0 && !runtime::CheckBtf(bytes, &error) && error.empty())
+      __builtin_trap();
+    if (std::strcmp(name, meta::kSectionName) != 0 || bytes.size() < 8) continue;
+    uint64_t sum = meta::Fnv1a(std::string_view(bytes).substr(0, bytes.size() - 8));
+    std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
+    meta::Meta m;
+    if (meta::Decode(bytes, &m, &error))
+      UseMeta(m);
+    else if (error.empty())
+      __builtin_trap();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  CheckSections(data, size);
+  meta::Meta m;
+  std::string error;
+  if (!runtime::ReadObjectMeta({data, size}, &m, &error)) {
+    if (error.empty()) __builtin_trap();  // every refusal says why
+    return 0;
+  }
+  UseMeta(m);
   return 0;
 }
