@@ -48,10 +48,11 @@ bool SealObject(std::vector<uint8_t>& object, meta::Meta meta, std::string* erro
     if (!Get(object, eh.e_shoff + i * sizeof(Elf64_Shdr), &sh[i]))
       return fail("section headers out of bounds");
   if (eh.e_shstrndx >= sh.size()) return fail("no section names");
-  std::string_view names = Contents(object, sh[eh.e_shstrndx]);
+  // A copy: the object moves when it grows.
+  const std::string names(Contents(object, sh[eh.e_shstrndx]));
   auto name = [&](const Elf64_Shdr& s) {
     if (s.sh_name >= names.size()) return std::string_view();
-    std::string_view n = names.substr(s.sh_name);
+    std::string_view n = std::string_view(names).substr(s.sh_name);
     return n.substr(0, n.find('\0'));
   };
   size_t at = 0;
