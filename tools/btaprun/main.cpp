@@ -98,7 +98,9 @@ int main(int argc, char** argv) {
       case 'T':
         errno = 0;
         options.timeout_seconds = std::strtod(optarg, &end);
-        if (*end || !*optarg || errno || !(options.timeout_seconds > 0))
+        // At most a century: the deadline is kept in nanoseconds.
+        if (*end || !*optarg || errno || !(options.timeout_seconds > 0) ||
+            !(options.timeout_seconds < 3.2e9))
           return UsageError("-T expects a positive number of seconds, not `" + std::string(optarg) +
                             "`");
         break;

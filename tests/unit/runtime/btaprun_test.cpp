@@ -105,8 +105,8 @@ TEST(Btaprun, UnreadableFilesSayWhy) {
 }
 
 TEST(Btaprun, UsageErrorsPrintUsage) {
-  for (const char* args : {"", "-q x.bo", "-T", "-T 0 x.bo", "-x abc x.bo", "-c true -x 1 x.bo",
-                           "x.bo notanassignment"}) {
+  for (const char* args : {"", "-q x.bo", "-T", "-T 0 x.bo", "-T inf x.bo", "-T nan x.bo",
+                           "-x abc x.bo", "-c true -x 1 x.bo", "x.bo notanassignment"}) {
     Result r = Btaprun(args);
     EXPECT_EQ(r.status, 1) << args;
     EXPECT_EQ(r.out, "") << args;
