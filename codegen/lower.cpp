@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "codegen/seal.h"
+
 namespace btap::codegen::lowering {
 
 bool Lowering::Run(meta::Meta* meta) {
@@ -1048,7 +1050,8 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
     return false;
   }
   AddMetaSection(*module, meta::Encode(out->meta));
-  if (!EmitObject(*module, out->object, &error, options.want_assembly ? &out->assembly : nullptr)) {
+  if (!EmitObject(*module, out->object, &error, options.want_assembly ? &out->assembly : nullptr) ||
+      !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
   }

@@ -1,7 +1,7 @@
 // Encoding and validating decoding of `.btap.meta` (see object_meta.h). Layout:
 // magic "BTAPMETA", u32 version, then fields in declaration order; strings and lists
-// are u32 counts followed by their items. Counts are checked against the bytes left
-// before anything is allocated.
+// are u32 counts followed by their items; last, the FNV-1a checksum of everything before
+// it. Counts are checked against the bytes left before anything is allocated.
 #include "common/object_meta.h"
 
 #include <cstring>
@@ -26,7 +26,11 @@ class Writer {
     U32(static_cast<uint32_t>(s.size()));
     out_.insert(out_.end(), s.begin(), s.end());
   }
+  void U64(uint64_t v) { I64(static_cast<int64_t>(v)); }
   void Raw(const char* p, size_t n) { out_.insert(out_.end(), p, p + n); }
+  std::string_view View() const {
+    return {reinterpret_cast<const char*>(out_.data()), out_.size()};
+  }
   std::vector<uint8_t> Take() { return std::move(out_); }
 
  private:
@@ -93,6 +97,13 @@ class Reader {
     *b = v;
     return true;
   }
+  bool U64(uint64_t* v, const char* what) {
+    int64_t s;
+    if (!I64(&s, what)) return false;
+    *v = static_cast<uint64_t>(s);
+    return true;
+  }
+  size_t pos() const { return pos_; }
   bool AtEnd() { return pos_ == bytes_.size() || Fail("trailing bytes"); }
   std::string_view Take(size_t n) {
     std::string_view s = bytes_.substr(pos_, n);
@@ -128,7 +139,30 @@ bool DecodeGlobal(Reader& r, Global* g) {
   return r.Bool(&g->print_at_exit, "global");
 }
 
+bool DecodeSection(Reader& r, SectionDigest* s) {
+  return r.Str(&s->name, "section name") && r.U64(&s->digest, "section digest");
+}
+
 }  // namespace
+
+uint64_t Fnv1a(std::string_view bytes, uint64_t h) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+uint64_t DigestSection(std::string_view name, const SectionHeader& h, std::string_view contents) {
+  Writer header;
+  header.Str(name);
+  header.U32(h.type);
+  header.U64(h.flags);
+  header.U64(h.address);
+  header.U64(h.size);
+  header.U32(h.link);
+  header.U32(h.info);
+  header.U64(h.addralign);
+  header.U64(h.entsize);
+  return Fnv1a(contents, Fnv1a(header.View()));
+}
 
 std::vector<uint8_t> Encode(const Meta& m) {
   Writer w;
@@ -164,13 +198,31 @@ std::vector<uint8_t> Encode(const Meta& m) {
     for (ValueType k : g.keys) w.U8(static_cast<uint8_t>(k));
     w.U8(g.print_at_exit);
   }
+  w.U32(static_cast<uint32_t>(m.sections.size()));
+  for (const SectionDigest& s : m.sections) {
+    w.Str(s.name);
+    w.U64(s.digest);
+  }
+  w.U64(Fnv1a(w.View()));
   return w.Take();
 }
 
 bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   Reader r(bytes);
+  // The structure is checked first (so that fuzzing reaches every field), the checksum
+  // last; a checksum that does not match explains any structural error too.
+  auto damaged = [&] {
+    if (bytes.size() < 8) return false;
+    uint64_t stored = 0;
+    for (int i = 0; i < 8; ++i) stored |= uint64_t(uint8_t(bytes[bytes.size() - 8 + i])) << (8 * i);
+    return stored != Fnv1a(bytes.substr(0, bytes.size() - 8));
+  };
   auto fail = [&] {
-    *error = "malformed " + std::string(kSectionName) + " section: " + r.error();
+    if (damaged())
+      *error = "damaged object: its " + std::string(kSectionName) +
+               " section does not match its checksum";
+    else
+      *error = "malformed " + std::string(kSectionName) + " section: " + r.error();
     return false;
   };
   if (!r.Need(sizeof kMagic, "header") ||
@@ -204,7 +256,12 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   m->globals.resize(n);
   for (Global& g : m->globals)
     if (!DecodeGlobal(r, &g)) return fail();
-  if (!r.AtEnd()) return fail();
+  if (!r.Count(&n, 12, "sections")) return fail();
+  m->sections.resize(n);
+  for (SectionDigest& s : m->sections)
+    if (!DecodeSection(r, &s)) return fail();
+  uint64_t checksum;
+  if (!r.U64(&checksum, "checksum") || !r.AtEnd() || damaged()) return fail();
   return true;
 }
 

@@ -1,7 +1,8 @@
 // The `.btap.meta` section of a compiled object (.bo): what the runtime needs and the
 // ELF cannot say — probes to attach and their order, output formats, globals to print
-// at exit, limits, the script's name and hash. Written by codegen, read by the runtime
-// (and btaprun), which validates every byte before trusting it.
+// at exit, limits, the script's name and hash, and a digest of every other section.
+// Written by codegen, read by the runtime (and btaprun), which validates every byte
+// before trusting it.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 2;
+inline constexpr uint32_t kVersion = 3;
 
 enum class ValueType : uint8_t { Long = 1, String = 2, Stats = 3 };
 
@@ -70,6 +71,15 @@ struct Limits {
   bool operator==(const Limits&) const = default;
 };
 
+// A digest of one ELF section of the object (see DigestSection), so that a damaged
+// object is refused before libbpf or the kernel reads it.
+struct SectionDigest {
+  std::string name;
+  uint64_t digest = 0;
+
+  bool operator==(const SectionDigest&) const = default;
+};
+
 struct Meta {
   std::string script_name;
   std::string script_hash;  // hex digest of everything that went into the object
@@ -77,15 +87,42 @@ struct Meta {
   std::vector<std::string> formats;  // printf formats by id
   std::vector<Probe> probes;
   std::vector<Global> globals;
+  // Every section of the object, in section-header order: entry 0 (the null section)
+  // also covers the ELF header; `.btap.meta`'s own entry covers only its section header
+  // (a checksum ends its contents).
+  std::vector<SectionDigest> sections;
 
   bool operator==(const Meta&) const = default;
 };
 
-// Serialises `meta` (little-endian, length-prefixed; deterministic).
+// 64-bit FNV-1a, continuing from `h`. Damage, not tampering, is what it guards against:
+// every step is a bijection of the state, so any single changed byte changes the result.
+uint64_t Fnv1a(std::string_view bytes, uint64_t h = 14695981039346656037ull);
+
+// What a section header says besides where the section lies in the file.
+struct SectionHeader {
+  uint32_t type = 0;
+  uint64_t flags = 0;
+  uint64_t address = 0;
+  uint64_t size = 0;
+  uint32_t link = 0;
+  uint32_t info = 0;
+  uint64_t addralign = 0;
+  uint64_t entsize = 0;
+};
+
+// The digest of one section: its name and header, then its contents (none for
+// SHT_NOBITS sections).
+uint64_t DigestSection(std::string_view name, const SectionHeader& header,
+                       std::string_view contents);
+
+// Serialises `meta` (little-endian, length-prefixed; deterministic), ending with a
+// checksum of the bytes before it.
 std::vector<uint8_t> Encode(const Meta& meta);
 
 // Parses and validates section bytes; on failure returns false with a message naming
-// what was wrong and where (never reads out of bounds, whatever the bytes).
+// what was wrong and where (never reads out of bounds, whatever the bytes). Bytes that
+// do not match their checksum are reported as a damaged object.
 bool Decode(std::string_view bytes, Meta* meta, std::string* error);
 
 }  // namespace btap::meta

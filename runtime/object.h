@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/object_meta.h"
 
@@ -19,7 +20,17 @@ using ElfHandle = std::unique_ptr<Elf, int (*)(Elf*)>;
 // the handle is null and *error says why.
 ElfHandle OpenElf(std::span<const uint8_t> object, std::string* error);
 
-// On failure returns false with a message that says what is wrong with the object.
+// Decodes the metadata and checks every other section against its digest, so that a
+// damaged object is refused before libbpf or the kernel sees it. On failure returns
+// false with a message that says what is wrong with the object (never throws, whatever
+// the bytes).
 bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::string* error);
+
+// staprun's module options, NAME=VALUE: finds the global scalar NAME in `meta` and
+// gives VALUE's bytes as global data holds them (a long: 8 bytes, read as C reads a
+// number, with 0x and 0 prefixes; a string: truncated to MAXSTRINGLEN - 1 bytes and a
+// NUL). False with a message naming the variable for an unknown name or a bad value.
+bool GlobalAssignment(const meta::Meta& meta, const std::string& name, const std::string& value,
+                      const meta::Global** global, std::vector<uint8_t>* bytes, std::string* error);
 
 }  // namespace btap::runtime

@@ -79,7 +79,8 @@ std::string Tail(const std::string& log, int lines) {
   size_t at = log.size();
   for (int i = 0; i <= lines && at != std::string::npos && at > 0; ++i)
     at = log.rfind('\n', at - 1);
-  return at == std::string::npos ? log : log.substr(at + 1);
+  // An empty log (libbpf said nothing above debug level) has no line to start after.
+  return at == std::string::npos || at >= log.size() ? log : log.substr(at + 1);
 }
 
 // The verifier quotes the source line of the instructions it checks (BTF line info) as
@@ -122,6 +123,16 @@ bool Executable(const std::string& name) {
 }
 
 }  // namespace
+
+std::string OutputFileName(const std::string& pattern) {
+  if (pattern.find('%') == std::string::npos) return pattern;
+  time_t now = time(nullptr);
+  struct tm local;
+  localtime_r(&now, &local);
+  std::vector<char> name(pattern.size() * 4 + 256);
+  size_t n = strftime(name.data(), name.size(), pattern.c_str(), &local);
+  return n ? std::string(name.data(), n) : pattern;
+}
 
 void ReserveStandardDescriptors() {
   for (int fd = 0; fd <= 2; ++fd) {
@@ -323,6 +334,19 @@ bool Session::Attach(std::string* error) {
   return true;
 }
 
+bool Session::SetGlobal(const std::string& name, const std::string& value, std::string* error) {
+  const meta::Global* global = nullptr;
+  std::vector<uint8_t> bytes;
+  if (!GlobalAssignment(meta_, name, value, &global, &bytes, error)) return false;
+  std::span<uint8_t> data = user_ ? user_->GlobalData(global->map) : std::span<uint8_t>();
+  if (data.size() < bytes.size()) {
+    *error = "`" + name + "=" + value + "`: the object holds no global data for `" + name + "`";
+    return false;
+  }
+  std::memcpy(data.data(), bytes.data(), bytes.size());
+  return true;
+}
+
 void Session::RequestStop() {
   uint64_t one = 1;
   (void)!write(stop_fd_, &one, sizeof one);
@@ -418,9 +442,17 @@ void Session::StopCommand() {
 }
 
 bool Session::StartCommand(const std::string& command, std::string* error) {
-  int gate[2];
+  // `gate` holds the command until the probes are attached; `ready` says the child has
+  // returned from fork, so that its own start is not an event the probes see.
+  int gate[2], ready[2];
   if (pipe2(gate, O_CLOEXEC) != 0) {
     *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
+    return false;
+  }
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
+    close(gate[0]);
+    close(gate[1]);
     return false;
   }
   // Words without shell syntax run directly, so target() is the command itself. The
@@ -437,8 +469,7 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   if (words.empty()) words = {"/bin/sh", "-c", command};
   if (!Executable(words[0])) {
     *error = "cannot run `" + command + "`: `" + words[0] + "` is not an executable file";
-    close(gate[0]);
-    close(gate[1]);
+    for (int fd : {gate[0], gate[1], ready[0], ready[1]}) close(fd);
     return false;
   }
   std::vector<char*> argv;
@@ -447,8 +478,7 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   pid_t pid = fork();
   if (pid < 0) {
     *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
-    close(gate[0]);
-    close(gate[1]);
+    for (int fd : {gate[0], gate[1], ready[0], ready[1]}) close(fd);
     return false;
   }
   if (pid == 0) {
@@ -459,13 +489,22 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     close(gate[1]);
+    close(ready[0]);
+    (void)!write(ready[1], "r", 1);
+    close(ready[1]);
     char go;
     if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
     execvp(argv[0], argv.data());
-    dprintf(2, "btap: cannot run `%s`: %s\n", command.c_str(), std::strerror(errno));
+    dprintf(2, "%s: cannot run `%s`: %s\n", program_name_.c_str(), command.c_str(),
+            std::strerror(errno));
     _exit(127);
   }
   close(gate[0]);
+  close(ready[1]);
+  char r;
+  while (read(ready[0], &r, 1) < 0 && errno == EINTR) {
+  }
+  close(ready[0]);
   child_ = pid;
   release_fd_ = gate[1];
   child_fd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -511,13 +550,16 @@ class Session::SignalScope {
 int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out_ = &out;
   err_ = &err;
+  program_name_ = options.program_name;
   std::string error;
   auto fail = [&](const std::string& why) {
     Flush();
-    err << "btap: error: " << why << '\n';
+    err << options.program_name << ": error: " << why << '\n';
     return 1;
   };
   if (!Load(&error)) return fail(error);
+  for (const auto& [name, value] : options.globals)
+    if (!SetGlobal(name, value, &error)) return fail(error);
   SignalScope signals(options.handle_signals, stop_fd_);
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
@@ -553,7 +595,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     err << "WARNING: " << n << " output record" << (n == 1 ? " was" : "s were")
         << " lost: the output ring buffer was full\n";
   if (!write_error_.empty()) {
-    err << "btap: error: cannot write the output: " << write_error_ << '\n';
+    err << program_name_ << ": error: cannot write the output: " << write_error_ << '\n';
     return 1;
   }
   if (errors_) {

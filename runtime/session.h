@@ -22,6 +22,9 @@ namespace btap::runtime {
 
 class UserSide;
 
+// -o FILE as stap and staprun read it: strftime(3) sequences expand (now, local time).
+std::string OutputFileName(const std::string& pattern);
+
 // Call first in main(): a standard descriptor that was closed (`>&-`) is held by a
 // read-only /dev/null, so that no file the session opens takes its number, and writes
 // to it still fail as on a closed descriptor (the session then ends with an error).
@@ -32,6 +35,12 @@ struct RunOptions {
   bool handle_signals = true;  // SIGINT / SIGTERM / SIGHUP stop the session
   std::string command;         // -c CMD: started when the probes are ready; its end stops
   long target_pid = 0;         // -x PID: target()
+
+  // How Execute's own messages start ("btaprun" for btaprun).
+  std::string program_name = "btap";
+  // NAME=VALUE (btaprun's staprun-style module options): global scalars set after the
+  // load, before the begin probes.
+  std::vector<std::pair<std::string, std::string>> globals;
 };
 
 class Session {
@@ -52,6 +61,9 @@ class Session {
   // The whole session after Open: load, begin probes, attach, stream, end probes, the
   // final report on `err`. Returns stap's exit status (0, or 1 after errors).
   int Execute(const RunOptions& options, std::ostream& out, std::ostream& err);
+  // After Load: sets the global scalar `name` from text, as staprun's module options do
+  // (see GlobalAssignment in object.h); false with a message naming it otherwise.
+  bool SetGlobal(const std::string& name, const std::string& value, std::string* error);
   // Asks Run to stop (thread- and signal-safe).
   void RequestStop();
 
@@ -101,6 +113,7 @@ class Session {
   int child_ = -1;       // the -c command
   int child_fd_ = -1;    // its pidfd
   int release_fd_ = -1;  // writing to it lets the command exec
+  std::string program_name_ = "btap";
 };
 
 }  // namespace btap::runtime

@@ -495,6 +495,12 @@ uint64_t* UserSide::RuntimeVariable(const std::string& name) const {
   return reinterpret_cast<uint64_t*>(it->second.first);
 }
 
+std::span<uint8_t> UserSide::GlobalData(const std::string& name) const {
+  auto it = symbols_.find(name);
+  if (it == symbols_.end()) return {};
+  return {reinterpret_cast<uint8_t*>(it->second.first), it->second.second};
+}
+
 bool UserSide::Run(const std::string& program, std::string* error) {
   auto it = programs_.find(program);
   if (it == programs_.end()) {

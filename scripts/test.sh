@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): installs what is missing, then builds and runs
 # every test: unit, golden, stress and conformance tests in a -Werror build and in an
-# ASan/UBSan build, and a one-minute libFuzzer run.
+# ASan/UBSan build, and one-minute libFuzzer runs of the frontend and the object reader.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -14,7 +14,7 @@ echo "== fuzz build (clang, libFuzzer, ASan, UBSan)"
 configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_FUZZ=ON -DBTAP_WERROR=ON \
   -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
-ninja -C build-fuzz fuzz_frontend
+ninja -C build-fuzz fuzz_frontend fuzz_object
 
 echo "== sanitizer build (ASan, UBSan)"
 configure build-asan -DCMAKE_BUILD_TYPE=Debug -DBTAP_SANITIZE=ON -DBTAP_WERROR=ON
@@ -23,6 +23,7 @@ ninja -C build-asan btap_tests
 
 echo "== release build"
 configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_WERROR=ON \
-  -DBTAP_FUZZER="$PWD/build-fuzz/tests/fuzz/fuzz_frontend"
+  -DBTAP_FUZZER="$PWD/build-fuzz/tests/fuzz/fuzz_frontend" \
+  -DBTAP_OBJECT_FUZZER="$PWD/build-fuzz/tests/fuzz/fuzz_object"
 ninja -C build
 (cd build && ctest --output-on-failure)

@@ -16,7 +16,8 @@
 //                                              whose reader has gone)
 //   stderr-count: REGEX N                      exactly N lines of standard error match
 //   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
-//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
+//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...);
+//                                              with a runner, after the object (NAME=VALUE)
 //   --- script      the script (written to a file and run)
 //   --- stdout      expected standard output, exactly
 //   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
@@ -181,6 +182,7 @@ Result Execute(const Case& c, const std::string& script) {
     argv = {BTAPRUN_BINARY};
     argv.insert(argv.end(), c.runner.begin() + 1, c.runner.end());
     argv.push_back(object);
+    argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());  // NAME=VALUE...
   }
   std::string out_path = script + ".out", err_path = script + ".err";
   int broken[2] = {-1, -1};

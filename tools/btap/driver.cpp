@@ -185,19 +185,6 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
   return true;
 }
 
-// -o FILE: stap expands strftime(3) sequences in the name (the time the run starts).
-std::string OutputPath(const std::string& pattern) {
-  if (pattern.find('%') == std::string::npos) return pattern;
-  time_t now = time(nullptr);
-  struct tm local;
-  localtime_r(&now, &local);
-  std::string out(pattern.size() * 4 + 256, '\0');
-  size_t n = strftime(out.data(), out.size(), pattern.c_str(), &local);
-  if (n == 0) return pattern;
-  out.resize(n);
-  return out;
-}
-
 int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream& out,
               std::ostream& err) {
   if (geteuid() != 0) {
@@ -218,7 +205,7 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
   std::ofstream file;
   std::ostream* sink = &out;
   if (!options.output_file.empty()) {
-    std::string path = OutputPath(options.output_file);
+    std::string path = runtime::OutputFileName(options.output_file);
     file.open(path, std::ios::binary | std::ios::trunc);
     if (!file) {
       err << "btap: error: cannot write output to `" << path << "`: " << std::strerror(errno)

@@ -1,73 +1,152 @@
 // btaprun: runs an object compiled by `btap -p4` (like staprun). It links the runtime
 // only — no LLVM, no tapsets — and trusts nothing in the object before checking it.
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "runtime/object.h"
 #include "runtime/session.h"
 
 namespace {
 
+constexpr char kName[] = "btaprun";
+
 const char kUsage[] =
-    "Usage: btaprun [-T SECONDS] [-c CMD] [-x PID] OBJECT.bo\n"
+    "Usage: btaprun [OPTIONS] OBJECT.bo [NAME=VALUE...]\n"
     "Runs a BPF object compiled by `btap -p4`.\n"
+    "  -o FILE     send the script's output to FILE (strftime % sequences expanded)\n"
     "  -T SECONDS  stop after this many seconds\n"
     "  -c CMD      run CMD once the probes are attached; stop when it exits\n"
-    "  -x PID      set target() to PID\n";
+    "  -x PID      set target() to PID\n"
+    "  -V          print the version and exit\n"
+    "  -h          print this text and exit\n"
+    "  NAME=VALUE  set the script's global NAME (a long or a string) before the begin probes\n";
+
+int UsageError(const std::string& why) {
+  std::cerr << kName << ": error: " << why << '\n' << kUsage;
+  return 1;
+}
+
+int Error(const std::string& why) {
+  std::cerr << kName << ": error: " << why << '\n';
+  return 1;
+}
+
+// The whole file, or false with the system's reason (missing, permission, a directory).
+bool ReadFile(const char* path, std::vector<uint8_t>* bytes, std::string* error) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    close(fd);
+    fd = -1;
+    errno = EISDIR;
+  }
+  if (fd < 0) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  char buffer[65536];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof buffer)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    bytes->insert(bytes->end(), buffer, buffer + n);
+  }
+  close(fd);
+  return true;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  btap::runtime::ReserveStandardDescriptors();
   btap::runtime::RunOptions options;
+  options.program_name = kName;
+  std::string output;
+  opterr = 0;  // getopt would name the program by its path
   int c;
-  while ((c = getopt(argc, argv, "+T:c:x:h")) != -1) {
+  while ((c = getopt(argc, argv, "+:o:T:c:x:Vh")) != -1) {
     char* end = nullptr;
     switch (c) {
+      case 'o':
+        output = optarg;
+        break;
       case 'T':
+        errno = 0;
         options.timeout_seconds = std::strtod(optarg, &end);
-        if (*end || options.timeout_seconds <= 0) {
-          std::cerr << "btaprun: error: -T expects a positive number of seconds\n";
-          return 1;
-        }
+        // At most a century: the deadline is kept in nanoseconds.
+        if (*end || !*optarg || errno || !(options.timeout_seconds > 0) ||
+            !(options.timeout_seconds < 3.2e9))
+          return UsageError("-T expects a positive number of seconds, not `" + std::string(optarg) +
+                            "`");
         break;
       case 'c':
         options.command = optarg;
         break;
       case 'x':
+        errno = 0;
         options.target_pid = std::strtol(optarg, &end, 10);
-        if (*end || options.target_pid <= 0) {
-          std::cerr << "btaprun: error: -x expects a process id\n";
-          return 1;
-        }
+        if (*end || !*optarg || errno || options.target_pid <= 0)
+          return UsageError("-x expects a process id, not `" + std::string(optarg) + "`");
         break;
+      case 'V':
+        std::cout << kName << ' ' << BTAP_VERSION << " (runs objects of btap " << BTAP_VERSION
+                  << ", .btap.meta version " << btap::meta::kVersion << ")\n";
+        return 0;
       case 'h':
         std::cout << kUsage;
         return 0;
+      case ':':
+        return UsageError("option `-" + std::string(1, static_cast<char>(optopt)) +
+                          "` needs an argument");
       default:
-        std::cerr << kUsage;
-        return 1;
+        return UsageError("unknown option `-" + std::string(1, static_cast<char>(optopt)) + "`");
     }
   }
-  if (optind + 1 != argc) {
-    std::cerr << kUsage;
-    return 1;
+  if (optind >= argc) return UsageError("no object given");
+  if (!options.command.empty() && options.target_pid)
+    return UsageError("-c and -x cannot be given together");
+  const char* path = argv[optind];
+  for (int i = optind + 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return UsageError("`" + arg + "`: expected NAME=VALUE after the object");
+    options.globals.push_back({arg.substr(0, eq), arg.substr(eq + 1)});
   }
-  std::ifstream file(argv[optind], std::ios::binary);
-  if (!file) {
-    std::cerr << "btaprun: error: cannot read `" << argv[optind] << "`\n";
-    return 1;
-  }
-  std::vector<uint8_t> object((std::istreambuf_iterator<char>(file)), {});
-  btap::runtime::Session session;
+
+  std::vector<uint8_t> object;
   std::string error;
-  if (!session.Open(std::move(object), &error)) {
-    std::cerr << "btaprun: error: " << argv[optind] << ": " << error << '\n';
-    return 1;
+  if (!ReadFile(path, &object, &error))
+    return Error("cannot read `" + std::string(path) + "`: " + error);
+  btap::runtime::Session session;
+  if (!session.Open(std::move(object), &error)) return Error(std::string(path) + ": " + error);
+  // Names and values are checked before anything is loaded into the kernel.
+  for (const auto& [name, value] : options.globals) {
+    const btap::meta::Global* global;
+    std::vector<uint8_t> bytes;
+    if (!btap::runtime::GlobalAssignment(session.meta(), name, value, &global, &bytes, &error))
+      return Error(error);
   }
-  return session.Execute(options, std::cout, std::cerr);
+  std::ofstream file;
+  if (!output.empty()) {
+    std::string name = btap::runtime::OutputFileName(output);
+    file.open(name, std::ios::out | std::ios::trunc);
+    if (!file) return Error("cannot write `" + name + "`: " + std::strerror(errno));
+  }
+  return session.Execute(options, output.empty() ? std::cout : file, std::cerr);
 }

@@ -3,11 +3,15 @@
 // the `.btap.meta` section written here is what the runtime reads back.
 #include "codegen/emit.h"
 
+#include "codegen/seal.h"
+
 #include "runtime/object.h"
 
 #include <bpf/libbpf.h>
 #include <elf.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <gtest/gtest.h>
 #include <llvm/IR/IRBuilder.h>
@@ -53,6 +57,7 @@ std::vector<uint8_t> Emit(bool with_meta = true) {
   std::vector<uint8_t> object;
   std::string error;
   EXPECT_TRUE(EmitObject(*module, object, &error)) << error;
+  if (with_meta) EXPECT_TRUE(SealObject(object, SampleMeta(), &error)) << error;
   return object;
 }
 
@@ -87,6 +92,13 @@ TEST(Emit, RuntimeReadsTheMetaSectionBack) {
   meta::Meta back;
   std::string error;
   ASSERT_TRUE(runtime::ReadObjectMeta(object, &back, &error)) << error;
+  // Every section has a digest, the program's among them.
+  std::vector<std::string> names;
+  for (const meta::SectionDigest& s : back.sections) names.push_back(s.name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "raw_tracepoint/sched_switch"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), ".symtab"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), ".btap.meta"), names.end());
+  back.sections.clear();
   EXPECT_EQ(back, SampleMeta());
 }
 

@@ -14,6 +14,7 @@
 
 #include "codegen/emit.h"
 #include "codegen/maps.h"
+#include "codegen/seal.h"
 #include "runtime/output.h"
 #include "runtime/session.h"
 
@@ -74,6 +75,7 @@ std::vector<uint8_t> SessionObject(bool bad_read) {
   std::vector<uint8_t> object;
   std::string error;
   EXPECT_TRUE(EmitObject(*module, object, &error)) << error;
+  EXPECT_TRUE(SealObject(object, m, &error)) << error;
   return object;
 }
 

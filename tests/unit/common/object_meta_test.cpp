@@ -36,11 +36,20 @@ Meta Sample() {
   m.globals = {
       {"count", "count", ValueType::Long, {}, true},
       {"calls", "map_calls", ValueType::Stats, {ValueType::String, ValueType::Long}, false}};
+  m.sections = {{"raw_tracepoint/sched_switch", 0x0123456789abcdefull}, {".BTF", 42}};
   return m;
 }
 
 std::string_view View(const std::vector<uint8_t>& v) {
   return {reinterpret_cast<const char*>(v.data()), v.size()};
+}
+
+// Recomputes the trailing checksum, as a (buggy) writer would have: the bytes are then
+// malformed rather than damaged.
+std::vector<uint8_t> Reseal(std::vector<uint8_t> bytes) {
+  uint64_t sum = Fnv1a(View(bytes).substr(0, bytes.size() - 8));
+  for (int i = 0; i < 8; ++i) bytes[bytes.size() - 8 + i] = static_cast<uint8_t>(sum >> (8 * i));
+  return bytes;
 }
 
 TEST(ObjectMeta, RoundTrip) {
@@ -58,21 +67,58 @@ TEST(ObjectMeta, EveryTruncationIsAnError) {
     Meta m;
     std::string error;
     EXPECT_FALSE(Decode(View(bytes).substr(0, n), &m, &error)) << n;
-    EXPECT_NE(error.find("malformed .btap.meta"), std::string::npos) << n << ": " << error;
+    EXPECT_NE(error.find(".btap.meta section"), std::string::npos) << n << ": " << error;
   }
 }
 
 TEST(ObjectMeta, TrailingBytesAndBadMagic) {
   std::vector<uint8_t> bytes = Encode(Sample());
-  bytes.push_back(0);
+  bytes.insert(bytes.end() - 8, 0);
   Meta m;
   std::string error;
-  EXPECT_FALSE(Decode(View(bytes), &m, &error));
+  EXPECT_FALSE(Decode(View(Reseal(bytes)), &m, &error));
   EXPECT_NE(error.find("trailing bytes"), std::string::npos) << error;
   bytes = Encode(Sample());
   bytes[0] = 'X';
-  EXPECT_FALSE(Decode(View(bytes), &m, &error));
+  EXPECT_FALSE(Decode(View(Reseal(bytes)), &m, &error));
   EXPECT_NE(error.find("bad magic"), std::string::npos) << error;
+}
+
+// Any changed byte, even one that leaves a valid structure (a character of a format
+// string), is damage.
+TEST(ObjectMeta, EveryChangedByteIsDamage) {
+  std::vector<uint8_t> original = Encode(Sample());
+  for (size_t at = 12; at < original.size(); ++at) {
+    std::vector<uint8_t> bytes = original;
+    bytes[at] ^= 0x20;
+    Meta m;
+    std::string error;
+    EXPECT_FALSE(Decode(View(bytes), &m, &error)) << at;
+    EXPECT_EQ(error, "damaged object: its .btap.meta section does not match its checksum") << at;
+  }
+}
+
+TEST(ObjectMeta, SectionDigestsCoverHeaderAndContents) {
+  SectionHeader h{1, 6, 0, 4, 0, 0, 8, 0};
+  uint64_t d = DigestSection(".text", h, "abcd");
+  EXPECT_EQ(d, DigestSection(".text", h, "abcd"));
+  EXPECT_NE(d, DigestSection(".texu", h, "abcd"));
+  EXPECT_NE(d, DigestSection(".text", h, "abce"));
+  auto changed = [&](auto SectionHeader::*field) {
+    SectionHeader c = h;
+    c.*field += 1;
+    return DigestSection(".text", c, "abcd");
+  };
+  EXPECT_NE(d, changed(&SectionHeader::type));
+  EXPECT_NE(d, changed(&SectionHeader::flags));
+  EXPECT_NE(d, changed(&SectionHeader::address));
+  EXPECT_NE(d, changed(&SectionHeader::size));
+  EXPECT_NE(d, changed(&SectionHeader::link));
+  EXPECT_NE(d, changed(&SectionHeader::info));
+  EXPECT_NE(d, changed(&SectionHeader::addralign));
+  EXPECT_NE(d, changed(&SectionHeader::entsize));
+  EXPECT_EQ(Fnv1a(""), 14695981039346656037ull);
+  EXPECT_EQ(Fnv1a("a"), 0xaf63dc4c8601ec8cull);  // the published FNV-1a 64 test vector
 }
 
 TEST(ObjectMeta, OtherVersionsAreRefusedClearly) {
@@ -91,7 +137,7 @@ TEST(ObjectMeta, HugeCountsDoNotAllocate) {
   for (int i = 0; i < 4; ++i) bytes[at + i] = 0xff;
   Meta m;
   std::string error;
-  EXPECT_FALSE(Decode(View(bytes), &m, &error));
+  EXPECT_FALSE(Decode(View(Reseal(bytes)), &m, &error));
   EXPECT_NE(error.find("impossible count of formats"), std::string::npos) << error;
 }
 
@@ -103,6 +149,7 @@ TEST(ObjectMeta, RandomCorruptionNeverCrashes) {
     std::vector<uint8_t> bytes = original;
     for (int flips = 1 + rng() % 4; flips > 0; --flips)
       bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+    if (round % 2) bytes = Reseal(bytes);  // reach every field's checks, not only the checksum
     Meta m;
     std::string error;
     if (Decode(View(bytes), &m, &error))

@@ -1,0 +1,74 @@
+// Fuzz target: any bytes through what btaprun does with an object before the kernel
+// sees it — the ELF checks, `.btap.meta` decoding, section digests, the BTF check, the
+// output formats and NAME=VALUE assignments. A crash, a leak, an exception or a hang
+// is a finding; an error message is the expected answer.
+#include <gelf.h>
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "common/object_meta.h"
+#include "runtime/object.h"
+#include "runtime/object_btf.h"
+#include "runtime/output.h"
+
+namespace {
+
+using namespace btap;
+
+// What btaprun does with metadata it has decoded.
+void UseMeta(const meta::Meta& m) {
+  std::string error;
+  runtime::OutputFormatter formatter;
+  (void)formatter.Init(m, &error);
+  for (const meta::Global& g : m.globals) {
+    const meta::Global* found = nullptr;
+    std::vector<uint8_t> bytes;
+    for (const char* value : {"1", "0x7fffffffffffffff", "text", ""})
+      (void)runtime::GlobalAssignment(m, g.name, value, &found, &bytes, &error);
+  }
+}
+
+// Mutations rarely keep the digests and the metadata's checksum matching, so the parts
+// behind them also run on the sections of every input that libelf can open: the BTF
+// check as it is, the metadata with its checksum made to match.
+void CheckSections(const uint8_t* data, size_t size) {
+  std::string error;
+  runtime::ElfHandle elf = runtime::OpenElf({data, size}, &error);
+  size_t names;
+  if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) return;
+  GElf_Shdr sh;
+  for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
+    const char* name = gelf_getshdr(s, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;
+    if (!name || sh.sh_type == SHT_NOBITS || sh.sh_offset > size ||
+        size - sh.sh_offset < sh.sh_size)
+      continue;
+    std::string bytes(reinterpret_cast<const char*>(data) + sh.sh_offset, sh.sh_size);
+    if (std::strcmp(name, ".BTF") == 0 && !runtime::CheckBtf(bytes, &error) && error.empty())
+      __builtin_trap();
+    if (std::strcmp(name, meta::kSectionName) != 0 || bytes.size() < 8) continue;
+    uint64_t sum = meta::Fnv1a(std::string_view(bytes).substr(0, bytes.size() - 8));
+    std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
+    meta::Meta m;
+    if (meta::Decode(bytes, &m, &error))
+      UseMeta(m);
+    else if (error.empty())
+      __builtin_trap();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  CheckSections(data, size);
+  meta::Meta m;
+  std::string error;
+  if (!runtime::ReadObjectMeta({data, size}, &m, &error)) {
+    if (error.empty()) __builtin_trap();  // every refusal says why
+    return 0;
+  }
+  UseMeta(m);
+  return 0;
+}
