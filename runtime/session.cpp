@@ -322,6 +322,7 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
 }
 
 bool Session::Attach(std::string* error) {
+  std::vector<std::string> missing;
   for (const meta::Probe& p : meta_.probes) {
     if (p.user_side || p.program.empty()) continue;
     bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str());
@@ -329,7 +330,16 @@ bool Session::Attach(std::string* error) {
       *error = "the object has no program `" + p.program + "` for `" + p.point + "`";
       return false;
     }
-    if (!AttachProbe(prog, p, links_, error)) return false;
+    if (!AttachProbe(prog, p, links_, missing, error)) return false;
+  }
+  if (!missing.empty()) {
+    std::string names;
+    for (size_t i = 0; i < missing.size() && i < 5; ++i) names += (i ? ", " : "") + missing[i];
+    if (missing.size() > 5) names += ", ...";
+    Diagnostic("WARNING: " + std::to_string(missing.size()) + " probe point" +
+               (missing.size() == 1 ? "" : "s") +
+               " that a wildcard matched when the script was compiled " +
+               (missing.size() == 1 ? "is" : "are") + " not in this kernel: " + names + '\n');
   }
   return true;
 }

@@ -4,7 +4,7 @@
 namespace btap::runtime {
 
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                 std::string* error) {
+                 std::vector<std::string>& missing, std::string* error) {
   switch (static_cast<meta::ProbeKind>(probe.family)) {
     case meta::ProbeKind::Tracepoint:
       return AttachTracepoint(program, probe, links, error);
@@ -14,7 +14,7 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
       return AttachPerf(program, probe, links, error);
     case meta::ProbeKind::Kprobe:
     case meta::ProbeKind::Kretprobe:
-      return AttachKprobe(program, probe, links, error);
+      return AttachKprobe(program, probe, links, missing, error);
     case meta::ProbeKind::Uprobe:
     case meta::ProbeKind::Uretprobe:
       return AttachUprobe(program, probe, links, error);

@@ -14,9 +14,10 @@ struct bpf_program;
 namespace btap::runtime {
 
 // Appends the links it creates (several for per-CPU events); on failure returns false
-// with a message naming the probe point.
+// with a message naming the probe point. A point that a wildcard matched when the script
+// was compiled and that this kernel does not have is added to `missing` instead.
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                 std::string* error);
+                 std::vector<std::string>& missing, std::string* error);
 
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
@@ -32,7 +33,7 @@ int64_t TimerPeriodNs(const meta::Probe& probe);
 
 bool KernelHasKprobes();
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                  std::string* error);
+                  std::vector<std::string>& missing, std::string* error);
 
 bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                 std::string* error);

@@ -21,7 +21,7 @@ bool KernelHasKprobes() {
 }
 
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                  std::string* error) {
+                  std::vector<std::string>& missing, std::string* error) {
   if (!KernelHasKprobes()) {
     *error = "cannot attach `" + probe.point +
              "`: this kernel cannot probe functions: it was built without kprobes "
@@ -33,6 +33,11 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
   bpf_link* link = bpf_program__attach_kprobe_opts(program, probe.target.c_str(), &opts);
   if (!link) {
     int err = errno;
+    // A wildcard's function that this kernel lacks (the object was compiled for another).
+    if (probe.numbers[0] == 1 && (err == ENOENT || err == EINVAL)) {
+      missing.push_back(probe.point);
+      return true;
+    }
     *error = "cannot attach `" + probe.point + "`: " + std::strerror(err);
     if (err == ENOENT || err == EINVAL)
       *error += " (this kernel has no traceable function `" + probe.target +

@@ -138,6 +138,7 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPar
     each.target = each.function;
     each.point = std::string(prefix) + "(\"" + each.function + "\")" + suffix;
     each.has_target_vars = true;
+    each.numbers[0] = HasGlob(spec.function) ? 1 : 0;  // the runtime may skip it
     each.target_vars_later = false;
     if (ctx.target_variables && with_vars) AddArgs(index, *f, ctx.listing, each);
     out.push_back(std::move(each));
