@@ -125,34 +125,52 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
   return out;
 }
 
-llvm::Value* CoreAccess::MemberAddress(llvm::Value* base, uint32_t type,
-                                       const KernelMember& member) {
-  type = StripModifiers(btf_, type);
-  const btf_type* t = btf__type_by_id(btf_, type);
+llvm::DICompositeType* CoreAccess::OneMember(uint32_t record, const KernelMember& member,
+                                             llvm::DIType* member_type) {
+  const btf_type* t = btf__type_by_id(btf_, StripModifiers(btf_, record));
   std::string name = btf__name_by_offset(btf_, t->name_off);
-  // A copy of the struct with the one member accessed, at its offset: libbpf matches
-  // the member by name in the target kernel's struct (looking through anonymous ones).
   int64_t member_size = btf__resolve_size(btf_, member.type);
   if (member_size <= 0) member_size = 8;
-  llvm::DIType* member_type = Describe(member.type, 0);
   llvm::DIDerivedType* field =
       di_.createMemberType(nullptr, member.name, file_, 0, static_cast<uint64_t>(member_size) * 8,
                            0, member.bit_offset, llvm::DINode::FlagZero, member_type);
-  llvm::DICompositeType* record =
-      btf_is_union(t)
-          ? di_.createUnionType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
-                                di_.getOrCreateArray({field}))
-          : di_.createStructType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
-                                 nullptr, di_.getOrCreateArray({field}));
+  return btf_is_union(t)
+             ? di_.createUnionType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
+                                   di_.getOrCreateArray({field}))
+             : di_.createStructType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
+                                    nullptr, di_.getOrCreateArray({field}));
+}
+
+llvm::Value* CoreAccess::MemberAddress(llvm::Value* base, uint32_t type,
+                                       const KernelMember& member) {
+  return MemberPath(base, {{type, member}});
+}
+
+// Each struct is a copy with the one member accessed, at its offset: libbpf matches the
+// member by name in the target kernel's struct (looking through anonymous ones). The
+// copies nest (a member's type is the next copy), which LLVM needs to see one chain.
+llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& path) {
+  std::vector<llvm::DICompositeType*> records(path.size());
+  llvm::DIType* inner = Describe(path.back().member.type, 0);
+  for (size_t k = path.size(); k-- > 0;) {
+    records[k] = OneMember(path[k].record, path[k].member, inner);
+    inner = records[k];
+  }
   llvm::LLVMContext& context = b_.getContext();
-  uint32_t byte_offset = member.bit_offset / 8;
-  llvm::StructType* layout = llvm::StructType::get(
-      context,
-      {llvm::ArrayType::get(b_.getInt8Ty(), byte_offset),
-       llvm::ArrayType::get(b_.getInt8Ty(), static_cast<uint64_t>(member_size))},
-      /*isPacked=*/true);
   llvm::Value* pointer = b_.CreateIntToPtr(base, b_.getPtrTy());
-  return b_.CreatePreserveStructAccessIndex(layout, pointer, 1, 0, record);
+  for (size_t k = 0; k < path.size(); ++k) {
+    int64_t member_size = btf__resolve_size(btf_, path[k].member.type);
+    if (member_size <= 0) member_size = 8;
+    // Offsets here are within the step's own struct.
+    uint32_t byte_offset = path[k].member.bit_offset / 8;
+    llvm::StructType* layout = llvm::StructType::get(
+        context,
+        {llvm::ArrayType::get(b_.getInt8Ty(), byte_offset),
+         llvm::ArrayType::get(b_.getInt8Ty(), static_cast<uint64_t>(member_size))},
+        /*isPacked=*/true);
+    pointer = b_.CreatePreserveStructAccessIndex(layout, pointer, 1, 0, records[k]);
+  }
+  return pointer;
 }
 
 }  // namespace btap::codegen

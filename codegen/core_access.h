@@ -41,8 +41,17 @@ class CoreAccess {
 
   // The address of `member` of the struct or union `type` at `base`, relocated at load.
   llvm::Value* MemberAddress(llvm::Value* base, uint32_t type, const KernelMember& member);
+  // The same through embedded structs (`cred->uid->val`: `uid` lies in `cred`): one
+  // relocation from the named outer struct, since libbpf cannot match an unnamed one.
+  struct Step {
+    uint32_t record;  // the struct or union the member is in
+    KernelMember member;
+  };
+  llvm::Value* MemberPath(llvm::Value* base, const std::vector<Step>& path);
 
  private:
+  llvm::DICompositeType* OneMember(uint32_t record, const KernelMember& member,
+                                   llvm::DIType* member_type);
   llvm::DIType* Describe(uint32_t type, int depth);  // a member's type, shallowly
   llvm::IRBuilder<>& b_;
   llvm::DIBuilder& di_;

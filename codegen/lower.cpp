@@ -2,6 +2,8 @@
 // IR helpers every part uses, and Compile (see lower.h and lowering.h).
 #include "codegen/lowering.h"
 
+#include <bpf/btf.h>
+
 #include <cctype>
 
 #include "codegen/seal.h"
@@ -939,6 +941,16 @@ Value Lowering::InTargetTree(Value pid) {
 Value Lowering::ParentPid() {
   const sema::KernelFacts& k = program_.kernel;
   Value task = Helper(kCurrentTask, i64_, {});
+  // With kernel BTF: current->real_parent->tgid as CO-RE accesses.
+  if (const struct btf* btf = k.btf ? k.btf() : nullptr) {
+    int32_t task_type = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
+    if (task_type > 0) {
+      uint32_t type = static_cast<uint32_t>(task_type);
+      Value parent = ReadKernelMember(task, type, "real_parent");
+      Value tgid = parent ? ReadKernelMember(parent, type, "tgid") : nullptr;
+      if (tgid) return tgid;
+    }
+  }
   Value parent = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), parent);
   Helper(kProbeReadKernel, i64_,

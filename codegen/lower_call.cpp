@@ -204,6 +204,12 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::pid:
       return b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+    case Intrinsic::task_current:
+      if (frame_->user_side) {
+        Unsupported(c->range, "`task_current()` in a probe that runs in user space");
+        return nullptr;
+      }
+      return Helper(kCurrentTask, i64_, {});
     case Intrinsic::tid:
       return b_.CreateAnd(Helper(kCurrentPidTgid, i64_, {}), b_.getInt64(0xffffffff));
     case Intrinsic::uid:
@@ -212,7 +218,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLShr(Helper(kCurrentUidGid, i64_, {}), 32);
     case Intrinsic::ppid:
       if (frame_->user_side) return Helper(user_helper::kParentPid, i64_, {});
-      if (program_.kernel.task_real_parent < 0 || program_.kernel.task_tgid < 0) {
+      if ((program_.kernel.task_real_parent < 0 || program_.kernel.task_tgid < 0) &&
+          !(program_.kernel.btf && program_.kernel.btf())) {
         Unsupported(c->range, "`ppid()` in a kernel-side probe",
                     "; the kernel's BTF does not describe task_struct");
         return nullptr;

@@ -156,6 +156,10 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::TargetSymbol:
       return TargetVar(static_cast<ast::TargetSymbol*>(e));
     case Kind::Cast:
+      if (auto* c = static_cast<ast::Cast*>(e);
+          !c->lowered && !frame_->user_side && (c->module.empty() || c->module == "kernel"))
+        return KernelCast(c);
+      [[fallthrough]];
     case Kind::AtVar:
     case Kind::Autocast:
       if (auto* t = static_cast<ast::TargetBase*>(e); t->lowered) return Expr(t->lowered);
@@ -359,9 +363,11 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   if (t->lowered) return Expr(t->lowered);
   const sema::Probe* probe = frame_->probe;
   if (probe && sema::IsKernelFunction(probe->spec.family) && frame_->ctx) return KernelTarget(t);
-  if (!t->components.empty() || t->addressof) {
+  bool btf_tracepoint =
+      probe && probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format;
+  if ((!t->components.empty() || t->addressof) && !btf_tracepoint) {
     Unsupported(t->range, "member access, indexing and `&` on target variables",
-                "; they need kernel type information (CO-RE)");
+                "; they need kernel type information (CO-RE) that this probe's arguments lack");
     return nullptr;
   }
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
@@ -376,8 +382,12 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
       Value slot = b_.CreateConstGEP1_64(i64_, frame_->ctx, arg.index);
-      Value v = b_.CreateLoad(i64_, slot);
-      return Extend(v, arg.size, arg.is_signed);
+      Value v = Extend(b_.CreateLoad(i64_, slot), arg.size, arg.is_signed);
+      if (t->components.empty() && !t->addressof) return v;
+      // Members of kernel structs the raw tracepoint passes: CO-RE accesses.
+      const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
+      if (btf && arg.btf_type) return KernelChain(t, t->name, v, arg.btf_type, false);
+      break;
     }
     Value field = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, arg.offset);
     if (arg.is_array) return b_.CreatePtrToInt(field, i64_);

@@ -9,7 +9,8 @@
 
 namespace btap::codegen::lowering {
 
-Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetSymbol* t) {
+Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
+                           std::string_view name) {
   if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
   Value buf = frame_->read_cell;
   b_.CreateStore(b_.getInt64(0), buf);
@@ -17,7 +18,7 @@ Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::Ta
       Helper(kProbeReadKernel, i64_, {buf, b_.getInt32(size), b_.CreateIntToPtr(address, ptr_)});
   CheckFormat(
       b_.CreateICmpSGE(rc, b_.getInt64(0)),
-      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", t->name, t->range)),
+      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", name, t->range)),
       {address});
   return Extend(b_.CreateLoad(i64_, buf), size, is_signed);
 }
@@ -34,21 +35,70 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
   }
   Value value = Extend(PtRegsAt(static_cast<int>(arg->offset)), arg->size, arg->is_signed);
   if (t->components.empty() && !t->addressof) return value;
-  const struct btf* btf = program_.kernel.btf;
+  const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
   if (!btf || !arg->btf_type) {
     Unsupported(t->range, "member access on `" + std::string(t->name) + "`",
                 "; its type is not known from kernel BTF");
     return nullptr;
   }
+  return KernelChain(t, t->name, value, arg->btf_type, false);
+}
+
+Value Lowering::ReadKernelMember(Value address, uint32_t type, std::string_view name) {
+  const struct btf* btf = program_.kernel.btf();
+  KernelMember m;
+  if (!FindKernelMember(btf, type, name, &m) || m.bitfield) return nullptr;
+  int64_t size = btf__resolve_size(btf, m.type);
+  if (size <= 0 || size > 8) return nullptr;
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf);
+  Value at = core.MemberAddress(address, type, m);
+  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
+  b_.CreateStore(b_.getInt64(0), frame_->read_cell);
+  Helper(kProbeReadKernel, i64_, {frame_->read_cell, b_.getInt32(static_cast<uint32_t>(size)), at});
+  return Extend(b_.CreateLoad(i64_, frame_->read_cell), static_cast<uint32_t>(size), false);
+}
+
+// @cast(p, "struct sock"[, "kernel"]) in kernel-side probes: p is where such a struct lies.
+Value Lowering::KernelCast(ast::Cast* c) {
+  const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  if (!btf) {
+    Unsupported(c->range, "`@cast` to a kernel type", "; the kernel's BTF cannot be read");
+    return nullptr;
+  }
+  std::string_view name = c->type_name;
+  int32_t kind = -1;
+  for (auto [prefix, k] : {std::pair<std::string_view, int32_t>{"struct ", BTF_KIND_STRUCT},
+                           {"union ", BTF_KIND_UNION}})
+    if (name.starts_with(prefix)) name.remove_prefix(prefix.size()), kind = k;
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  std::string type_name(name);
+  int32_t id = -1;
+  for (int32_t k : {BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_TYPEDEF})
+    if (id < 0 && (kind < 0 || k == kind)) id = btf__find_by_name_kind(btf, type_name.c_str(), k);
+  if (id < 0) {
+    failed_ = true;
+    diags_.Report(Diag::CodegenLimit, c->range,
+                  {"the kernel has no type `" + std::string(c->type_name) + "`"});
+    return nullptr;
+  }
+  Value base = Expr(c->operand);
+  if (!base) return nullptr;
+  return KernelChain(c, "@cast", base, static_cast<uint32_t>(id), true);
+}
+
+// Applies `->member` and `[i]` to `value`, of BTF type `type` (or, with `is_address`, the
+// address where a value of that type lies).
+Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value value, uint32_t type,
+                            bool is_address) {
+  const struct btf* btf = program_.kernel.btf();
   auto fail = [&](SourceRange at, const std::string& message) -> Value {
     failed_ = true;
     diags_.Report(Diag::CodegenLimit, at, {message});
     return nullptr;
   };
   CoreAccess core(b_, maps_.di(), maps_.file(), btf);
-  uint32_t type = arg->btf_type;
-  bool is_address = false;  // `value` is where an aggregate lies, not a scalar
-  for (const ast::TargetComponent& c : t->components) {
+  for (size_t i = 0; i < t->components.size(); ++i) {
+    const ast::TargetComponent& c = t->components[i];
     const btf_type* now = btf__type_by_id(btf, StripModifiers(btf, type));
     if (c.kind == ast::TargetComponent::Kind::PrettyPrint)
       return fail(c.range, "the `$`/`$$` suffixes on kernel values cannot be compiled yet");
@@ -59,21 +109,36 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
       } else if (now && btf_is_composite(now) && is_address) {
         record = type;  // an embedded struct: `->` names its member too, as in stap
       } else {
-        return fail(c.range, "`->" + std::string(c.name) + "` on `" + std::string(t->name) +
+        return fail(c.range, "`->" + std::string(c.name) + "` on `" + std::string(name) +
                                  "`, whose type is " + KernelTypeName(btf, type) +
                                  ", not a pointer to a struct or union");
       }
-      KernelMember m;
-      if (!FindKernelMember(btf, record, c.name, &m)) {
-        std::vector<std::string> names = KernelMemberNames(btf, record);
-        return fail(c.range,
-                    KernelTypeName(btf, record) + " has no member `" + std::string(c.name) + "`" +
-                        sema::DidYouMean(sema::Similar(c.name, {names.begin(), names.end()})));
+      // Members through embedded structs make one path (core_access.h).
+      std::vector<CoreAccess::Step> path;
+      for (;;) {
+        const ast::TargetComponent& step = t->components[i];
+        KernelMember m;
+        if (!FindKernelMember(btf, record, step.name, &m)) {
+          std::vector<std::string> names = KernelMemberNames(btf, record);
+          return fail(step.range,
+                      KernelTypeName(btf, record) + " has no member `" + std::string(step.name) +
+                          "`" +
+                          sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()})));
+        }
+        if (m.bitfield)
+          return fail(step.range, "the bitfield `" + m.name + "` of kernel " +
+                                      KernelTypeName(btf, record) + " cannot be read yet");
+        path.push_back({record, m});
+        const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
+        bool embedded = inner && btf_is_composite(inner);
+        if (!embedded || i + 1 >= t->components.size() ||
+            t->components[i + 1].kind != ast::TargetComponent::Kind::Member)
+          break;
+        record = m.type;
+        ++i;
       }
-      if (m.bitfield)
-        return fail(c.range, "the bitfield `" + m.name + "` of kernel " +
-                                 KernelTypeName(btf, record) + " cannot be read yet");
-      Value address = b_.CreatePtrToInt(core.MemberAddress(value, record, m), i64_);
+      const KernelMember& m = path.back().member;
+      Value address = b_.CreatePtrToInt(core.MemberPath(value, path), i64_);
       type = m.type;
       const btf_type* member = btf__type_by_id(btf, StripModifiers(btf, type));
       if (member && (btf_is_composite(member) || btf_is_array(member))) {
@@ -84,7 +149,7 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
       int64_t size = btf__resolve_size(btf, type);
       bool is_signed = member && btf_is_int(member) && (btf_int_encoding(member) & BTF_INT_SIGNED);
       value = KernelRead(address, size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8,
-                         is_signed, t);
+                         is_signed, t, name);
       is_address = false;
       continue;
     }
@@ -95,7 +160,7 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
     else if (now && btf_is_ptr(now))
       element = now->type;
     else
-      return fail(c.range, "`[...]` on `" + std::string(t->name) + "`, whose type is " +
+      return fail(c.range, "`[...]` on `" + std::string(name) + "`, whose type is " +
                                KernelTypeName(btf, type) + ", not an array or pointer");
     int64_t size = btf__resolve_size(btf, element);
     if (size <= 0) return fail(c.range, "`[...]` on an element of unknown size");
@@ -110,7 +175,7 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
       continue;
     }
     bool is_signed = e && btf_is_int(e) && (btf_int_encoding(e) & BTF_INT_SIGNED);
-    value = KernelRead(address, size <= 8 ? static_cast<uint32_t>(size) : 8, is_signed, t);
+    value = KernelRead(address, size <= 8 ? static_cast<uint32_t>(size) : 8, is_signed, t, name);
     is_address = false;
   }
   if (t->addressof) {

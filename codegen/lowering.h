@@ -334,7 +334,14 @@ class Lowering {
   Value UserRegister(ast::Register* r);
   // A kernel function's $var and its ->member / [i] chain (lower_kernel_target.cpp).
   Value KernelTarget(ast::TargetSymbol* t);
-  Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetSymbol* t);
+  Value KernelCast(ast::Cast* c);
+  // Member `name` of the kernel struct `type` at `address`, as a CO-RE access; a scalar
+  // (0 when the read faults). nullptr when the struct has no such member.
+  Value ReadKernelMember(Value address, uint32_t type, std::string_view name);
+  Value KernelChain(ast::TargetBase* t, std::string_view name, Value value, uint32_t type,
+                    bool is_address);
+  Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
+                   std::string_view name);
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);

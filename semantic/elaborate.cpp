@@ -208,6 +208,8 @@ void GatherKernelFacts(Elab& e) {
 
 std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
+  Machine* machine = &in.machine;
+  program->kernel.btf = [machine]() { return machine->kernel_functions().btf(); };
   Elab e(script, in, *program);
   e.AddFile(script, false);
   for (const Pass& pass : Passes()) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -144,9 +145,9 @@ struct KernelFacts {
   int64_t task_real_parent = -1;       // offsetof(struct task_struct, real_parent); -1: unknown
   int64_t task_tgid = -1;              // offsetof(struct task_struct, tgid)
   std::vector<int64_t> fork_syscalls;  // clone, clone3, fork, vfork: where processes start
-  // The kernel BTF that kernel-function $vars were typed with (member accesses); owned by
-  // the Machine, which outlives code generation.
-  const struct btf* btf = nullptr;
+  // The kernel BTF that kernel $vars and @cast are typed with (member accesses), read on
+  // first use; the Machine that owns it outlives code generation.
+  std::function<const struct btf*()> btf;
 };
 
 struct Program {

@@ -570,10 +570,7 @@ void KernelReturnParameters(Elab& e, Probe& p) {
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
-    if (IsKernelFunction(p->spec.family)) {
-      e.program.kernel.btf = e.machine.kernel_functions().btf();
-      if (p->spec.is_return) KernelReturnParameters(e, *p);
-    }
+    if (IsKernelFunction(p->spec.family) && p->spec.is_return) KernelReturnParameters(e, *p);
     if (!IsUserSpace(p->spec.family)) continue;
     UserBinary& bin = e.machine.binaries().Get(p->spec.target);
     if (!bin.elf()) continue;

@@ -226,6 +226,7 @@ TracepointArg ArgFromBtfParam(const struct btf* b, const btf_param& p, const cha
   TracepointArg arg;
   arg.name = name && *name ? name : "arg" + std::to_string(slot);
   arg.c_type = BtfCType(b, p.type);
+  arg.btf_type = p.type;
   int64_t size = btf__resolve_size(b, p.type);
   arg.size = size > 0 ? static_cast<uint32_t>(size) : 0;
   int resolved = btf__resolve_type(b, p.type);

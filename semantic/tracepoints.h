@@ -24,6 +24,7 @@ struct TracepointArg {
   bool is_array = false;    // a fixed array stored inline in the record
   bool is_dynamic = false;  // `__data_loc`/`__rel_loc`: the record holds a u32 (len << 16 | off)
   uint32_t offset = 0;      // byte offset in the tracefs record (format-file args only)
+  uint32_t btf_type = 0;    // BTF-prototype args: the type's id in kernel BTF
 
   friend bool operator==(const TracepointArg&, const TracepointArg&) = default;
 };

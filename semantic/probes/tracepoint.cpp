@@ -36,6 +36,7 @@ class TracepointProbes : public ProbeFamily {
           arg.is_signed = a.is_signed;
           arg.is_array = a.is_array;
           arg.is_dynamic = a.is_dynamic;
+          arg.btf_type = a.btf_type;
           spec.args.push_back(std::move(arg));
         }
       }
