@@ -2,8 +2,11 @@
 // Callable in process so that golden tests see exactly what the binary prints.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,21 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
 
 // The preprocessor's view of the machine: kernel release, architecture, kernel config.
 frontend::PPConfig MachineConfig(const Options& options);
+// The kernel config of RELEASE: BOOT_DIR/config-RELEASE, else PROC_CONFIG (gzip) when
+// RELEASE is the running kernel's; "" when neither can be read.
+std::string KernelConfigText(const std::string& release, const std::string& boot_dir,
+                             const std::string& proc_config);
+// CONFIG_X=value lines; quoted values lose their quotes; unset options are absent.
+std::map<std::string, std::string, std::less<>> ParseKernelConfig(std::string_view text);
+// Whether this process may load and attach BPF programs (root, or CAP_SYS_ADMIN, or
+// CAP_BPF with CAP_PERFMON).
+bool MayLoadBpf();
+
+// -o FILE at pass 5: FILE with its strftime(3) sequences expanded for `when`, in local time.
+bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
+                      std::string* error);
+// -k: a new $TMPDIR/btapXXXXXX (default /tmp); "" and *error when it cannot be made.
+std::string MakeTempDir(std::string* error);
 // stap's architecture names: i?86 -> i386, aarch64 -> arm64, ppc* -> powerpc, ...
 std::string NormalizeArch(const std::string& machine);
 

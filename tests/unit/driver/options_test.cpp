@@ -16,17 +16,15 @@ namespace {
 TEST(Options, StapSpellings) {
   Options o;
   std::string error;
-  ASSERT_TRUE(
-      ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64", "--runtime=bpf", "-c",
-                    "ls -l", "script.stp", "a1", "-x", "42", "--", "-b"},
-                   &o, &error))
+  ASSERT_TRUE(ParseOptions({"-p1", "-v", "-v", "-g", "-I", "/x", "-DMAXSTRINGLEN=64",
+                            "--runtime=bpf", "script.stp", "a1", "-x", "42", "--", "-b"},
+                           &o, &error))
       << error;
   EXPECT_EQ(o.pass, 1);
   EXPECT_EQ(o.verbose, 2);
   EXPECT_TRUE(o.guru);
   EXPECT_EQ(o.include_dirs, std::vector<std::string>{"/x"});
   EXPECT_EQ(o.defines, std::vector<std::string>{"MAXSTRINGLEN=64"});
-  EXPECT_EQ(o.command, "ls -l");
   EXPECT_EQ(o.target_pid, 42);
   EXPECT_EQ(o.script_file, "script.stp");
   EXPECT_EQ(o.args, (std::vector<std::string>{"a1", "-b"}));  // options anywhere; `--` ends them
@@ -55,6 +53,89 @@ TEST(Options, Errors) {
   EXPECT_NE(error.find("no script given"), std::string::npos);
   EXPECT_FALSE(ParseOptions({"-e"}, &o, &error));
   EXPECT_EQ(error, "option `-e` needs an argument");
+}
+
+TEST(Options, CheckedAsStapChecksThem) {
+  std::string error;
+  Options o;
+  EXPECT_FALSE(ParseOptions({"-e", "probe begin {}", "-e", "probe end {}"}, &o, &error));
+  EXPECT_EQ(error, "only one script can be given on the command line");
+  for (const char* size : {"abc", "0", "4096", ""}) {
+    Options s;
+    EXPECT_FALSE(ParseOptions({"-s", size, "x.stp"}, &s, &error)) << size;
+    EXPECT_EQ(error, std::string("invalid buffer size `") + size + "` (should be 1-4095)");
+  }
+  Options s;
+  ASSERT_TRUE(ParseOptions({"-s8", "x.stp"}, &s, &error)) << error;
+  EXPECT_EQ(s.buffer_mb, 8);
+  EXPECT_EQ(s.warnings, std::vector<std::string>{"`-s` is ignored: the output ring buffer is "
+                                                 "sized with `-D BTAP_RINGBUF_BYTES=N`"});
+  Options c;
+  ASSERT_TRUE(ParseOptions({"-c", "ls -l", "x.stp"}, &c, &error)) << error;
+  EXPECT_EQ(c.command, "ls -l");
+  EXPECT_FALSE(ParseOptions({"-c", "ls", "-x", "1", "x.stp"}, &c, &error));
+  EXPECT_EQ(error, "`-c` and `-x` cannot be given together");
+  EXPECT_FALSE(ParseOptions({"-c", "", "x.stp"}, &c, &error));
+  EXPECT_EQ(error, "`-c` needs a command");
+  Options b;
+  ASSERT_TRUE(ParseOptions({"--bpf", "x.stp"}, &b, &error)) << error;
+  EXPECT_TRUE(b.warnings.empty());
+}
+
+TEST(Options, ModuleNamesFollowStapsRule) {
+  std::string error;
+  Options o;
+  EXPECT_FALSE(ParseOptions({"-m", "foo-bar", "x.stp"}, &o, &error));
+  EXPECT_EQ(error,
+            "invalid module name `foo-bar`: `-m` takes lower-case letters, digits and `_` only "
+            "(^[a-z0-9_]+$)");
+  EXPECT_FALSE(ParseOptions({"-m", "Upper", "x.stp"}, &o, &error));
+  EXPECT_FALSE(ParseOptions({"-m", ".ko", "x.stp"}, &o, &error));
+  EXPECT_EQ(error, "module name cannot be empty");
+  Options k;
+  ASSERT_TRUE(ParseOptions({"-m", "counts.ko", "x.stp"}, &k, &error)) << error;
+  EXPECT_EQ(k.module_name, "counts");
+  EXPECT_EQ(k.warnings, std::vector<std::string>{"truncating module name to `counts`"});
+  Options l;
+  ASSERT_TRUE(ParseOptions({"-m", std::string(70, 'a'), "x.stp"}, &l, &error)) << error;
+  EXPECT_EQ(l.module_name, std::string(55, 'a'));
+  Options d;
+  ASSERT_TRUE(ParseOptions({"-m", "1abc_2", "x.stp"}, &d, &error)) << error;
+  EXPECT_EQ(d.module_name, "1abc_2");
+  EXPECT_TRUE(d.warnings.empty());
+}
+
+TEST(Options, StapOptionsWithoutEffectAreAcceptedWithAWarning) {
+  std::string error;
+  Options o;
+  ASSERT_TRUE(
+      ParseOptions({"--disable-cache", "--skip-badvars", "-t", "--all-modules", "--modinfo", "a=b",
+                    "--rlimit-cpu=5", "--color=never", "-P", "-d", "/bin/ls", "x.stp", "arg"},
+                   &o, &error))
+      << error;
+  EXPECT_EQ(o.script_file, "x.stp");
+  EXPECT_EQ(o.args, std::vector<std::string>{"arg"});  // --modinfo took its value
+  EXPECT_TRUE(o.skip_badvars);
+  ASSERT_EQ(o.warnings.size(), 9u);
+  EXPECT_EQ(o.warnings[0], "`--disable-cache` is ignored: btap has no compile cache yet");
+  EXPECT_EQ(o.warnings[2], "`-t` is ignored: btap does not collect probe timings yet");
+  EXPECT_FALSE(ParseOptions({"--disable-cache=yes", "x.stp"}, &o, &error));
+  EXPECT_EQ(error, "option `--disable-cache` takes no value");
+  Options g;
+  EXPECT_FALSE(ParseOptions({"--suppress-time-limits", "x.stp"}, &g, &error));
+  EXPECT_EQ(error, "`--suppress-time-limits` requires guru mode (`-g`)");
+  EXPECT_TRUE(ParseOptions({"-g", "--suppress-time-limits", "x.stp"}, &g, &error)) << error;
+  EXPECT_FALSE(ParseOptions({"--suppress-handler-errors", "x.stp"}, &g, &error));
+  EXPECT_EQ(error, "unknown option `--suppress-handler-errors`");
+}
+
+TEST(Driver, ManPageIsBuiltIn) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"--man"}, in, out, err), 0);
+  EXPECT_EQ(out.str().rfind(".\\\"", 0), 0u);
+  EXPECT_NE(out.str().find(".TH BTAP 1"), std::string::npos);
+  EXPECT_NE(out.str().find(".SH EXIT STATUS"), std::string::npos);
 }
 
 TEST(Driver, StdinScriptAndArguments) {
