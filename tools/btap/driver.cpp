@@ -254,6 +254,12 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
            "btap as root, or compile with `-p4` and run the object as root with `btaprun`\n";
     return 1;
   }
+  bool kernel_hidden = !MayLoadBpf() && !TracefsReadable();
+  if (options.list_pattern && kernel_hidden && ListingNeedsKernel(*options.list_pattern)) {
+    err << "btap: error: listing kernel probe points needs root privileges (tracefs is "
+           "readable by root only); run btap as root\n";
+    return 1;
+  }
   KeptDirectory kept{{}, &err};
   if (options.keep) {
     std::string why;
@@ -318,6 +324,9 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   ast::File* file = frontend::ParseFile(sm, script, &library.macros(), parse_options, arena, diags);
 
   auto failed = [&](int pass, std::string_view what) {
+    if (pass == 2 && kernel_hidden)
+      err << "btap: note: btap is not running as root, so tracepoints and system calls, "
+             "which tracefs describes to root only, cannot be resolved\n";
     RenderDiagnostics(sm, diags, err);
     size_t n = diags.error_count();
     err << n << (n == 1 ? " error" : " errors") << " generated.\n";

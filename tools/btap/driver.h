@@ -40,6 +40,10 @@ std::map<std::string, std::string, std::less<>> ParseKernelConfig(std::string_vi
 // Whether this process may load and attach BPF programs (root, or CAP_SYS_ADMIN, or
 // CAP_BPF with CAP_PERFMON).
 bool MayLoadBpf();
+// Whether tracefs (tracepoint formats, syscall events) can be read; root only by default.
+bool TracefsReadable();
+// Whether listing PATTERN may need kernel facts (tracefs), so root, to list anything.
+bool ListingNeedsKernel(std::string_view pattern);
 
 // -o FILE at pass 5: FILE with its strftime(3) sequences expanded for `when`, in local time.
 bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,

@@ -125,4 +125,18 @@ bool MayLoadBpf() {
   return false;
 }
 
+bool TracefsReadable() {
+  for (const char* dir : {"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"})
+    if (access(dir, R_OK | X_OK) == 0) return true;
+  return false;
+}
+
+bool ListingNeedsKernel(std::string_view pattern) {
+  // User-space and timer families never read tracefs; the rest (tracepoints, syscalls,
+  // kernel functions, tapset aliases over them) may.
+  for (std::string_view user : {"process", "begin", "end", "error", "never", "timer", "perf"})
+    if (pattern.substr(0, pattern.find_first_of(".(")) == user) return false;
+  return true;
+}
+
 }  // namespace btap::driver

@@ -159,9 +159,9 @@ TEST(Verbose, PassesAreReportedAsStapReportsThem) {
 
   r = RunBtap({"-vv", "-p4", "-m", "vv", "-e", kHello});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("Session arch: \\S+ release: \\S+\n")))
-      << r.err;
-  EXPECT_TRUE(std::regex_search(r.err, std::regex("Searched: \".+\", found: \\d+, processed: \\d+\n")))
+  EXPECT_TRUE(std::regex_search(r.err, std::regex("Session arch: \\S+ release: \\S+\n"))) << r.err;
+  EXPECT_TRUE(
+      std::regex_search(r.err, std::regex("Searched: \".+\", found: \\d+, processed: \\d+\n")))
       << r.err;
   EXPECT_TRUE(std::regex_search(r.err, std::regex("Object \"vv.bo\": \\d+ bytes, 1 programs\n")))
       << r.err;
@@ -204,6 +204,18 @@ Ran RunUnprivileged(const std::vector<std::string>& argv) {
           nul < report.size() ? report.substr(nul + 1) : ""};
 }
 
+// Whether uid 65534 could read tracefs (then there is nothing to explain).
+bool TracefsReadableBy65534() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(2);
+    _exit(TracefsReadable() ? 0 : 1);
+  }
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+}
+
 TEST(Privileges, Pass5WithoutRootSaysSoFirst) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to drop it";
   // The probe point does not exist: the privilege message still comes first, alone.
@@ -219,6 +231,28 @@ TEST(Privileges, Pass5WithoutRootSaysSoFirst) {
   r = RunUnprivileged({"-p4", "-o", "/dev/null", "-e", kHello});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "/dev/null\n");
+  // User-space probe points list without root.
+  r = RunUnprivileged({"-l", "timer.s(1)"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "timer.s(1)\n");
+}
+
+TEST(Privileges, KernelFactsWithoutRootAreExplained) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop it";
+  if (TracefsReadableBy65534()) GTEST_SKIP() << "tracefs is readable without root here";
+  Ran r = RunUnprivileged({"-l", "kernel.trace(\"sched:*\")"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err,
+            "btap: error: listing kernel probe points needs root privileges (tracefs is readable "
+            "by root only); run btap as root\n");
+  r = RunUnprivileged({"-p2", "-e", "probe kernel.trace(\"sched:sched_switch\") {}"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("btap: note: btap is not running as root, so tracepoints and system "
+                        "calls, which tracefs describes to root only, cannot be resolved\n",
+                        0),
+            0u)
+      << r.err;
+  EXPECT_NE(r.err.find("error: no probe point matches"), std::string::npos) << r.err;
 }
 
 TEST(KernelConfig, ReadsBootConfigThenProcConfigGz) {
