@@ -23,40 +23,65 @@ const std::string& KernelConfig::source() {
   return source_;
 }
 
-void KernelConfig::Load() {
-  if (loaded_) return;
-  loaded_ = true;
-  struct utsname u;
-  std::string running = uname(&u) == 0 ? u.release : "";
-  std::string release = release_.empty() ? running : release_;
+namespace {
+
+// The whole of a gzip file, "" if it cannot be read.
+std::string Gunzip(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return "";
   std::string text;
-  std::string boot = "/boot/config-" + release;
-  if (std::ifstream in(boot); in) {
-    std::ostringstream s;
-    s << in.rdbuf();
-    text = s.str();
-    source_ = boot;
-  } else if (release == running) {
-    // Only the running kernel's: /proc/config.gz describes no other.
-    if (gzFile gz = gzopen("/proc/config.gz", "rb")) {
-      char buf[65536];
-      int n;
-      while ((n = gzread(gz, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-      gzclose(gz);
-      if (!text.empty()) source_ = "/proc/config.gz";
-    }
+  char buf[65536];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  gzclose(f);
+  return n < 0 ? std::string() : text;
+}
+
+std::string RunningRelease() {
+  struct utsname u;
+  return uname(&u) == 0 ? u.release : "";
+}
+
+}  // namespace
+
+std::string KernelConfigText(const std::string& release, const std::string& boot_dir,
+                             const std::string& proc_config) {
+  std::ifstream boot(boot_dir + "/config-" + release);
+  if (boot) {
+    std::ostringstream text;
+    text << boot.rdbuf();
+    return text.str();
   }
-  std::istringstream lines(text);
+  // /proc/config.gz (CONFIG_IKCONFIG_PROC) describes the running kernel only.
+  if (release == RunningRelease()) return Gunzip(proc_config);
+  return "";
+}
+
+std::map<std::string, std::string, std::less<>> ParseKernelConfig(std::string_view text) {
+  std::map<std::string, std::string, std::less<>> table;
+  std::istringstream in{std::string(text)};
   std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("CONFIG_", 0) != 0) continue;
+  while (std::getline(in, line)) {
+    if (line.rfind("CONFIG_", 0) != 0) continue;  // "# CONFIG_X is not set" leaves X unset
     size_t eq = line.find('=');
     if (eq == std::string::npos) continue;
     std::string value = line.substr(eq + 1);
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
-    values_[line.substr(0, eq)] = value;
+    table[line.substr(0, eq)] = value;
   }
+  return table;
+}
+
+void KernelConfig::Load() {
+  if (loaded_) return;
+  loaded_ = true;
+  std::string release = release_.empty() ? RunningRelease() : release_;
+  std::string text = KernelConfigText(release, "/boot", "/proc/config.gz");
+  if (text.empty()) return;
+  source_ =
+      std::ifstream("/boot/config-" + release) ? "/boot/config-" + release : "/proc/config.gz";
+  values_ = ParseKernelConfig(text);
 }
 
 int RunningKernelHz() {

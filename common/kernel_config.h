@@ -29,4 +29,12 @@ class KernelConfig {
 // The kernel's timer frequency (CONFIG_HZ); 0 when the configuration does not say.
 int RunningKernelHz();
 
+// The kernel config of RELEASE: BOOT_DIR/config-RELEASE, else PROC_CONFIG (gzip) when
+// RELEASE is the running kernel's; "" when neither can be read.
+std::string KernelConfigText(const std::string& release, const std::string& boot_dir,
+                             const std::string& proc_config);
+// CONFIG_X=value lines; quoted values lose their quotes; unset options are absent (and
+// so read as "", as in stap).
+std::map<std::string, std::string, std::less<>> ParseKernelConfig(std::string_view text);
+
 }  // namespace btap

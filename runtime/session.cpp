@@ -124,14 +124,19 @@ bool Executable(const std::string& name) {
 
 }  // namespace
 
-std::string OutputFileName(const std::string& pattern) {
-  if (pattern.find('%') == std::string::npos) return pattern;
-  time_t now = time(nullptr);
-  struct tm local;
-  localtime_r(&now, &local);
-  std::vector<char> name(pattern.size() * 4 + 256);
-  size_t n = strftime(name.data(), name.size(), pattern.c_str(), &local);
-  return n ? std::string(name.data(), n) : pattern;
+bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
+                      std::string* error) {
+  struct tm tm;
+  localtime_r(&when, &tm);
+  std::vector<char> buf(pattern.size() * 4 + 4096);
+  // As staprun: every strftime sequence, in local time; an empty result is an error.
+  size_t n = pattern.empty() ? 0 : strftime(buf.data(), buf.size(), pattern.c_str(), &tm);
+  if (n == 0) {
+    *error = "invalid output file name format `" + pattern + "`";
+    return false;
+  }
+  name->assign(buf.data(), n);
+  return true;
 }
 
 void ReserveStandardDescriptors() {

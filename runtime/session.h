@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -22,8 +23,10 @@ namespace btap::runtime {
 
 class UserSide;
 
-// -o FILE as stap and staprun read it: strftime(3) sequences expand (now, local time).
-std::string OutputFileName(const std::string& pattern);
+// -o FILE as stap and staprun read it: FILE with its strftime(3) sequences expanded for
+// `when`, in local time.
+bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
+                      std::string* error);
 
 // Call first in main(): a standard descriptor that was closed (`>&-`) is held by a
 // read-only /dev/null, so that no file the session opens takes its number, and writes

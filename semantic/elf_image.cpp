@@ -22,6 +22,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <system_error>
 #include <unordered_set>
 
@@ -422,7 +423,28 @@ std::string FindProgram(std::string_view name) {
     std::string path = fs::absolute(candidate, ec).lexically_normal().string();
     if (!ec) return path;
   }
-  return "";
+  // Found nowhere on $PATH: stap then takes the name as it is, relative to the current
+  // directory, so process("a.out") finds ./a.out.
+  std::string here = fs::absolute(fs::path(name), ec).lexically_normal().string();
+  return !ec && IsRegularFile(here) ? here : "";
+}
+
+bool HasGlobChars(std::string_view path) {
+  return path.find_first_of("*?[") != std::string_view::npos;
+}
+
+std::vector<std::string> GlobPrograms(std::string_view pattern) {
+  std::set<std::string> found;  // sorted, and symlinks to one file counted once (as stap)
+  glob_t g;
+  if (glob(std::string(pattern).c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      if (!IsRegularFile(g.gl_pathv[i])) continue;
+      char real[PATH_MAX];
+      if (realpath(g.gl_pathv[i], real)) found.insert(real);
+    }
+  }
+  globfree(&g);
+  return {found.begin(), found.end()};
 }
 
 namespace {

@@ -115,8 +115,15 @@ class ElfImage {
 // A program name looked up like a shell does: a name with a '/' is used as is (made
 // absolute; any regular file, as shared libraries need not be executable); otherwise the
 // first regular executable file in $PATH's directories (default
-// "/usr/local/bin:/usr/bin:/bin"). "" if not found.
+// "/usr/local/bin:/usr/bin:/bin"), else, as stap, the name in the current directory (any
+// regular file). "" if not found.
 std::string FindProgram(std::string_view name);
+
+// Whether a process("…")/library path is a glob (stap's `*`, `?` and `[`).
+bool HasGlobChars(std::string_view path);
+// The regular files a glob matches (relative patterns from the current directory),
+// symlinks resolved, deduplicated and sorted: what process("/usr/lib/*/libc.so.*") probes.
+std::vector<std::string> GlobPrograms(std::string_view pattern);
 
 // Where the DWARF of `image` lives: the image itself when it has .debug_info; else
 // <debug_root>/.build-id/xx/rest.debug; else the debuglink name in the image's directory,

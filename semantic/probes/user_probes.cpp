@@ -307,32 +307,14 @@ void Marks(UserBinary& bin, const Request& r, std::string_view provider,
 
 }  // namespace
 
-void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
-                      std::vector<ProbeSpec>& out) {
+namespace {
+
+// One program: its functions, statements or marks, or those of its libraries.
+void ResolveProgram(const std::string& exe, std::span<const PointPart> parts, ResolveContext& ctx,
+                    std::vector<ProbeSpec>& out) {
   const PointPart& proc = parts[0];
   Request r{parts, ctx, {}, nullptr, false, {}, 0};
-  std::string exe;
-  if (proc.arg == ArgKind::Number) {
-    r.pid = proc.number;
-    char buf[PATH_MAX];
-    std::string link = "/proc/" + std::to_string(proc.number) + "/exe";
-    ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
-    r.what = &proc;
-    if (proc.number <= 0 || n <= 0) {
-      r.Error("no process " + std::to_string(proc.number) + " (cannot read " + link + ")");
-      return;
-    }
-    exe.assign(buf, n);
-  } else {
-    exe = FindProgram(proc.string);
-    if (exe.empty()) {
-      r.what = &proc;
-      r.Error(proc.string.find('/') == std::string::npos
-                  ? "cannot find `" + proc.string + "` in $PATH"
-                  : "cannot find executable `" + proc.string + "`");
-      return;
-    }
-  }
+  if (proc.arg == ArgKind::Number) r.pid = proc.number;
   size_t i = 1;
   std::vector<std::string> objects{exe};
   r.prefix = "process(" + Quote(exe) + ")";
@@ -382,6 +364,40 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
       Marks(bin, r, provider, out);
     r.prefix = prefix;
   }
+}
+
+}  // namespace
+
+void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
+                      std::vector<ProbeSpec>& out) {
+  const PointPart& proc = parts[0];
+  Request r{parts, ctx, {}, &proc, false, {}, 0};
+  if (proc.arg == ArgKind::Number) {
+    char buf[PATH_MAX];
+    std::string link = "/proc/" + std::to_string(proc.number) + "/exe";
+    ssize_t n = proc.number <= 0 ? -1 : readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) {
+      r.Error("no process " + std::to_string(proc.number) + " (cannot read " + link + ")");
+      return;
+    }
+    ResolveProgram(std::string(buf, n), parts, ctx, out);
+    return;
+  }
+  // As stap: a glob probes every regular file it matches, each as its own process("…").
+  if (HasGlobChars(proc.string)) {
+    std::vector<std::string> matches = GlobPrograms(proc.string);
+    if (matches.empty() && !ctx.listing) r.Error("no file matches `" + proc.string + "`");
+    for (const std::string& exe : matches) ResolveProgram(exe, parts, ctx, out);
+    return;
+  }
+  std::string exe = FindProgram(proc.string);
+  if (exe.empty()) {
+    r.Error(proc.string.find('/') == std::string::npos
+                ? "cannot find `" + proc.string + "` in $PATH or the current directory"
+                : "cannot find executable `" + proc.string + "`");
+    return;
+  }
+  ResolveProgram(exe, parts, ctx, out);
 }
 
 }  // namespace btap::sema

@@ -1,13 +1,15 @@
-// btap driver: runs pass 1 (parse) and reports; later passes are added by later layers.
+// btap driver: runs the passes in order, reports each as stap does with -v, and keeps
+// or discards what they produce (-p4, -k, -o).
 #include "tools/btap/driver.h"
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
-#include <unistd.h>
+
+#include <string.h>
 
 #include <algorithm>
-#include <cstring>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,7 +20,6 @@
 #include "codegen/lower.h"
 #include "common/arena.h"
 #include "common/diagnostics.h"
-#include "common/kernel_config.h"
 #include "frontend/ast_printer.h"
 #include "frontend/frontend.h"
 #include "runtime/session.h"
@@ -33,49 +34,42 @@
 namespace btap::driver {
 namespace fs = std::filesystem;
 
-std::string NormalizeArch(const std::string& m) {
-  if (m.size() == 4 && m[0] == 'i' && m.substr(2) == "86") return "i386";
-  if (m == "aarch64" || m.rfind("arm64", 0) == 0) return "arm64";
-  if (m.rfind("arm", 0) == 0) return "arm";
-  if (m.rfind("ppc", 0) == 0 || m.rfind("powerpc", 0) == 0) return "powerpc";
-  if (m.rfind("s390", 0) == 0) return "s390";
-  if (m.rfind("mips", 0) == 0) return "mips";
-  if (m.rfind("riscv", 0) == 0) return "riscv";
-  if (m.rfind("sh", 0) == 0) return "sh";
-  return m;
-}
+// docs/man/btap.1, built in for `btap --man`.
+constexpr char kManPage[] =
+#include "man_page.inc"
+    ;
 
 namespace {
 
-// CONFIG_ values of the kernel a script is built for (/boot/config-RELEASE, or for the
-// running kernel /proc/config.gz), read once, on the first CONFIG_ lookup.
-std::function<std::string(std::string_view)> KernelConfigLookup(const std::string& release) {
-  auto config = std::make_shared<KernelConfig>(release);
-  return [config](std::string_view name) { return config->Get(name); };
-}
-
 struct PassTimer {
-  struct rusage start_usage;
+  struct rusage start_self, start_children;
   struct timespec start_time;
   PassTimer() {
-    getrusage(RUSAGE_SELF, &start_usage);
+    getrusage(RUSAGE_SELF, &start_self);
+    getrusage(RUSAGE_CHILDREN, &start_children);
     clock_gettime(CLOCK_MONOTONIC, &start_time);
   }
-  // stap's "in Xusr/Ysys/Zreal ms." (passes 4 and 5).
+  // stap's "in Xusr/Ysys/Zreal ms." (children included, for -c at pass 5).
   std::string Times() const {
-    std::string r = Report();
-    return r.substr(r.find("in "));
-  }
-  // stap's "using Nvirt/Nres/Nshr/Ndata kb, in Xusr/Ysys/Zreal ms".
-  std::string Report() const {
-    struct rusage now;
+    struct rusage self, children;
     struct timespec t;
-    getrusage(RUSAGE_SELF, &now);
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
     clock_gettime(CLOCK_MONOTONIC, &t);
     auto ms = [](const timeval& a, const timeval& b) {
       return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_usec - a.tv_usec) / 1000;
     };
     long real = (t.tv_sec - start_time.tv_sec) * 1000 + (t.tv_nsec - start_time.tv_nsec) / 1000000;
+    std::ostringstream s;
+    s << "in "
+      << ms(start_self.ru_utime, self.ru_utime) + ms(start_children.ru_utime, children.ru_utime)
+      << "usr/"
+      << ms(start_self.ru_stime, self.ru_stime) + ms(start_children.ru_stime, children.ru_stime)
+      << "sys/" << real << "real ms.";
+    return s.str();
+  }
+  // stap's "using Nvirt/Nres/Nshr/Ndata kb, in Xusr/Ysys/Zreal ms."
+  std::string Report() const {
     long virt = 0, res = 0, shr = 0, data = 0;
     std::ifstream statm("/proc/self/statm");
     long text = 0, lib = 0;
@@ -83,29 +77,43 @@ struct PassTimer {
     long page_kb = sysconf(_SC_PAGESIZE) / 1024;
     std::ostringstream s;
     s << "using " << virt * page_kb << "virt/" << res * page_kb << "res/" << shr * page_kb << "shr/"
-      << data * page_kb << "data kb, in " << ms(start_usage.ru_utime, now.ru_utime) << "usr/"
-      << ms(start_usage.ru_stime, now.ru_stime) << "sys/" << real << "real ms.";
+      << data * page_kb << "data kb, " << Times();
     return s.str();
   }
 };
 
-}  // namespace
+// -k: the temporary directory is named when btap is done with it, however it ends.
+struct KeptDirectory {
+  std::string path;
+  std::ostream* err = nullptr;
+  ~KeptDirectory() {
+    if (!path.empty()) *err << "Keeping temporary directory \"" << path << "\"\n";
+  }
+};
 
-frontend::PPConfig MachineConfig(const Options& options) {
-  frontend::PPConfig config;
-  struct utsname u;
-  uname(&u);
-  config.kernel_vr = options.kernel_release.empty() ? u.release : options.kernel_release;
-  config.kernel_v = config.kernel_vr.substr(0, config.kernel_vr.find('-'));
-  config.arch = NormalizeArch(options.arch.empty() ? u.machine : options.arch);
-  config.runtime = "bpf";
-  config.systemtap_v = options.compatible;
-  config.privilege = "stapdev";
-  config.guru_mode = options.guru;
-  config.args = options.args;
-  config.kernel_config = KernelConfigLookup(config.kernel_vr);
-  return config;
+bool WriteFile(const std::string& path, std::string_view bytes, std::ostream& err) {
+  std::ofstream file(path, std::ios::binary);
+  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!file.flush()) {
+    err << "btap: error: cannot write `" << path << "`: " << strerror(errno) << '\n';
+    return false;
+  }
+  return true;
 }
+
+// -vv: the tapset folders searched, in stap's words, one line per folder.
+void ReportSearched(sema::TapsetLibrary& library, std::ostream& err) {
+  std::vector<std::pair<std::string, size_t>> folders;
+  for (const sema::TapsetFile& f : library.files()) {
+    std::string dir = fs::path(f.path).parent_path().string();
+    if (folders.empty() || folders.back().first != dir) folders.push_back({dir, 0});
+    ++folders.back().second;
+  }
+  for (const auto& [dir, n] : folders)
+    err << "Searched: \"" << dir << "\", found: " << n << ", processed: " << n << '\n';
+}
+
+}  // namespace
 
 namespace {
 
@@ -187,11 +195,6 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
 
 int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream& out,
               std::ostream& err) {
-  if (geteuid() != 0) {
-    err << "btap: error: running probes needs root: btap loads BPF programs into the kernel; "
-           "run it as root (or stop at -p4 and run the object as root with btaprun)\n";
-    return 1;
-  }
   runtime::Session session;
   std::string error;
   if (!session.Open(std::move(object), &error)) {
@@ -202,22 +205,23 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
   run.timeout_seconds = options.timeout.value_or(0);
   run.command = options.command;
   run.target_pid = options.target_pid.value_or(0);
-  std::ofstream file;
-  std::ostream* sink = &out;
-  if (!options.output_file.empty()) {
-    std::string path = runtime::OutputFileName(options.output_file);
-    file.open(path, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      err << "btap: error: cannot write output to `" << path << "`: " << std::strerror(errno)
-          << '\n';
-      return 1;
-    }
-    sink = &file;
+  if (options.output_file.empty()) return session.Execute(run, out, err);
+  // As staprun: the name is expanded, and the file truncated, when the run starts.
+  std::string path;
+  if (!runtime::ExpandOutputName(options.output_file, time(nullptr), &path, &error)) {
+    err << "btap: error: " << error << '\n';
+    return 1;
   }
-  PassTimer timer;
-  if (options.verbose) err << "Pass 5: starting run.\n";
-  int status = session.Execute(run, *sink, err);
-  if (options.verbose) err << "Pass 5: run completed " << timer.Times() << '\n';
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  if (!file) {
+    err << "btap: error: cannot open output file `" << path << "`: " << strerror(errno) << '\n';
+    return 1;
+  }
+  int status = session.Execute(run, file, err);
+  if (!file.flush()) {
+    err << "btap: error: cannot write output file `" << path << "`: " << strerror(errno) << '\n';
+    return 1;
+  }
   return status;
 }
 
@@ -233,19 +237,47 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     out << UsageText();
     return 0;
   }
+  if (options.man) {
+    out << kManPage;
+    return 0;
+  }
   if (options.version) {
     out << "btap " << BTAP_VERSION << " (SystemTap language " << options.compatible
         << ", runtime bpf)\n";
     return 0;
   }
-  for (const std::string& o : options.ignored)
-    err << "btap: warning: `" << o << "` has no effect in btap; ignored\n";
+  if (!options.no_warnings)
+    for (const std::string& w : options.warnings) err << "btap: warning: " << w << '\n';
+  // Said first, before any pass could fail for want of privileges in its own words.
+  if (!options.list_pattern && options.pass == 5 && !MayLoadBpf()) {
+    err << "btap: error: running a script needs root privileges (loading BPF programs); run "
+           "btap as root, or compile with `-p4` and run the object as root with `btaprun`\n";
+    return 1;
+  }
+  bool kernel_hidden = !MayLoadBpf() && !TracefsReadable();
+  if (options.list_pattern && kernel_hidden && ListingNeedsKernel(*options.list_pattern)) {
+    err << "btap: error: listing kernel probe points needs root privileges (tracefs is "
+           "readable by root only); run btap as root\n";
+    return 1;
+  }
+  KeptDirectory kept{{}, &err};
+  if (options.keep) {
+    std::string why;
+    kept.path = MakeTempDir(&why);
+    if (kept.path.empty()) {
+      err << "btap: error: " << why << '\n';
+      return 1;
+    }
+    if (options.verbose > 1) err << "Created temporary directory \"" << kept.path << "\"\n";
+  }
   SourceManager sm;
   Arena arena;
   DiagnosticSink diags;
   diags.set_suppress_warnings(options.no_warnings);
   diags.set_warnings_as_errors(options.warnings_as_errors);
   frontend::PPConfig config = MachineConfig(options);
+  if (options.verbose > 1)
+    err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';
   PassTimer timer;
 
   // Pass 1 parses the tapset library as well as the script, as stap does.
@@ -254,6 +286,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   library_options.pp = config;
   library_options.include_dirs = options.include_dirs;
   library.Load(library_options, diags);
+  if (options.verbose > 1) ReportSearched(library, err);
   sema::Machine machine;
   sema::ElaborateOptions elaborate_options;
   elaborate_options.keep_unused = options.unoptimized;
@@ -291,6 +324,9 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   ast::File* file = frontend::ParseFile(sm, script, &library.macros(), parse_options, arena, diags);
 
   auto failed = [&](int pass, std::string_view what) {
+    if (pass == 2 && kernel_hidden)
+      err << "btap: note: btap is not running as root, so tracepoints and system calls, "
+             "which tracefs describes to root only, cannot be resolved\n";
     RenderDiagnostics(sm, diags, err);
     size_t n = diags.error_count();
     err << n << (n == 1 ? " error" : " errors") << " generated.\n";
@@ -335,44 +371,42 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   if (options.verbose)
     err << "Pass 3: translated to BPF (" << compiled.meta.probes.size() << " programs, "
         << compiled.meta.formats.size() << " formats) " << timer3.Report() << '\n';
+  std::string object_name = compile.script_name + ".bo";
+  if (options.keep && !WriteFile(kept.path + "/" + compile.script_name + ".ll", compiled.ir, err))
+    return 1;
   if (options.pass == 3) {
     out << (options.dump_asm ? compiled.assembly : compiled.ir);
     return 0;
   }
-  // The object is a file only when asked for: -p4 (in the current directory, or the -o
-  // FILE), or -k (in a kept temporary directory, as stap keeps its build directory).
-  auto write = [&](const std::string& path) {
-    std::ofstream file(path, std::ios::binary);
-    file.write(reinterpret_cast<const char*>(compiled.object.data()),
-               static_cast<std::streamsize>(compiled.object.size()));
-    if (file.flush()) return true;
-    err << "btap: error: cannot write `" << path << "`: " << std::strerror(errno) << '\n';
-    return false;
-  };
-  std::string object_path;
-  if (options.pass == 4) {
-    object_path = !options.output_file.empty() ? options.output_file : compile.script_name + ".bo";
-    if (!write(object_path)) return 1;
-  } else if (options.keep) {
-    std::string dir = (fs::temp_directory_path() / "btapXXXXXX").string();
-    if (!mkdtemp(dir.data())) {
-      err << "btap: error: cannot make a temporary directory: " << std::strerror(errno) << '\n';
-      return 1;
-    }
-    object_path = dir + "/" + compile.script_name + ".bo";
-    if (!write(object_path)) return 1;
-    if (!compiled.ir.empty()) std::ofstream(dir + "/" + compile.script_name + ".ll") << compiled.ir;
-    err << "Keeping temporary directory \"" << dir << "\"\n";
-  }
+
+  // Pass 4: the object is kept only with -p4 (in the current directory, or -o FILE,
+  // btap's extension) or -k (in the temporary directory); pass 5 runs it from memory.
+  PassTimer timer4;
+  std::string_view bytes(reinterpret_cast<const char*>(compiled.object.data()),
+                         compiled.object.size());
+  if (options.keep && !WriteFile(kept.path + "/" + object_name, bytes, err)) return 1;
+  std::string path = !options.output_file.empty() ? options.output_file : object_name;
+  if (options.pass == 4 && !WriteFile(path, bytes, err)) return 1;
   if (options.verbose)
-    err << "Pass 4: compiled BPF into \""
-        << (object_path.empty() ? compile.script_name + ".bo" : object_path) << "\" "
-        << timer3.Times() << '\n';
+    err << "Pass 4: compiled BPF into \"" << object_name << "\" " << timer4.Times() << '\n';
+  if (options.verbose > 1)
+    err << "Object \"" << object_name << "\": " << compiled.object.size() << " bytes, "
+        << compiled.meta.probes.size() << " programs\n";
   if (options.pass == 4) {
-    out << object_path << '\n';
+    out << path << '\n';
     return 0;
   }
-  return RunObject(std::move(compiled.object), options, out, err);
+
+  PassTimer timer5;
+  if (options.verbose) err << "Pass 5: starting run.\n";
+  int status = RunObject(std::move(compiled.object), options, out, err);
+  if (options.verbose) {
+    if (status == 0)
+      err << "Pass 5: run completed " << timer5.Times() << '\n';
+    else
+      err << "Pass 5: run failed.\n";
+  }
+  return status;
 }
 
 }  // namespace btap::driver

@@ -2,8 +2,11 @@
 // Callable in process so that golden tests see exactly what the binary prints.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,16 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
 
 // The preprocessor's view of the machine: kernel release, architecture, kernel config.
 frontend::PPConfig MachineConfig(const Options& options);
+// Whether this process may load and attach BPF programs (root, or CAP_SYS_ADMIN, or
+// CAP_BPF with CAP_PERFMON).
+bool MayLoadBpf();
+// Whether tracefs (tracepoint formats, syscall events) can be read; root only by default.
+bool TracefsReadable();
+// Whether listing PATTERN may need kernel facts (tracefs), so root, to list anything.
+bool ListingNeedsKernel(std::string_view pattern);
+
+// -k: a new $TMPDIR/btapXXXXXX (default /tmp); "" and *error when it cannot be made.
+std::string MakeTempDir(std::string* error);
 // stap's architecture names: i?86 -> i386, aarch64 -> arm64, ppc* -> powerpc, ...
 std::string NormalizeArch(const std::string& machine);
 

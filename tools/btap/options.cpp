@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 
 namespace btap::driver {
 
@@ -24,35 +25,81 @@ options:
   -w              suppress warnings;  -W  treat warnings as errors
   -v              more verbose (repeat for more)
   -k              keep temporary files
-  -m NAME         name of the compiled object (kept with -p4 or -k)
-  -o FILE         write the script's output to FILE (strftime % sequences expand);
-                  with -p4, write the object to FILE
+  -m NAME         name of the compiled object ([a-z0-9_]+)
+  -o FILE         write the script's output to FILE (strftime % sequences expanded);
+                  with -p4, write the compiled object to FILE
   -c CMD          run CMD and stop when it exits (target() is its pid)
   -x PID          set target() to PID
   -T SECONDS      stop after SECONDS
   -r RELEASE      kernel release for preprocessor conditions
   -a ARCH         architecture for preprocessor conditions
   --compatible=V  language version for `systemtap_v` conditions (default 4.8)
-  --runtime=bpf   the runtime (bpf is the only one; --bpf says the same)
-  -s NUM, -t, --disable-cache, --skip-badvars, --suppress-time-limits, --all-modules ...
-                  stap options that change nothing here: accepted with a warning
+  --runtime=bpf, --bpf   the runtime (bpf is the only one)
   --dump=bpf-asm  with -p3: print BPF instructions instead of LLVM IR
   -h, --help      this text;  -V, --version  the version
+  --man           print the manual page (roff; `btap --man | man -l -`)
+
+accepted with a warning, no effect: -b -d -P -R -s -S -t -B, --all-modules, --ldd,
+  --disable-cache, --poison-cache, --skip-badvars, --suppress-time-limits, --modinfo,
+  --prologue-searching, --color, --sign-module, --save-uprobes, --download-debuginfo,
+  --use-server-on-error, --rlimit-*  (see `man btap`)
 )";
 }
 
 namespace {
 
-// stap's rule for -m: [a-z_][a-z0-9_]*, at most 55 characters (a kernel module's name
-// there; btap keeps it for the object's).
-bool ValidModuleName(const std::string& s) {
-  if (s.empty() || s.size() > 55) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool ok = (c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
+// stap options that change nothing under btap: accepted, with the reason in a warning.
+enum class Arg { kNone, kOptional, kRequired };
+struct Ignored {
+  const char* name;
+  Arg arg;
+  const char* why;
+};
+constexpr Ignored kIgnoredLong[] = {
+    {"disable-cache", Arg::kNone, "btap has no compile cache yet"},
+    {"poison-cache", Arg::kNone, "btap has no compile cache yet"},
+    {"skip-badvars", Arg::kNone,
+     "not supported yet; an unresolvable context variable is still an error"},
+    {"suppress-time-limits", Arg::kNone, "the BPF verifier bounds every kernel probe"},
+    {"all-modules", Arg::kNone, "btap reads the symbols it needs when it needs them"},
+    {"ldd", Arg::kNone, "btap reads the symbols it needs when it needs them"},
+    {"prologue-searching", Arg::kOptional,
+     "btap evaluates DWARF locations at the probed address, without prologue heuristics"},
+    {"color", Arg::kOptional, "btap prints no colors"},
+    {"colour", Arg::kOptional, "btap prints no colors"},
+    {"modinfo", Arg::kRequired, "btap builds BPF objects, not kernel modules"},
+    {"sign-module", Arg::kOptional, "btap builds BPF objects, not kernel modules"},
+    {"save-uprobes", Arg::kNone, "btap uses the kernel's own uprobes"},
+    {"download-debuginfo", Arg::kOptional, "btap does not download debuginfo"},
+    {"use-server-on-error", Arg::kOptional, "btap always compiles locally"},
+    {"rlimit-as", Arg::kRequired, "btap sets no resource limits on itself"},
+    {"rlimit-cpu", Arg::kRequired, "btap sets no resource limits on itself"},
+    {"rlimit-nproc", Arg::kRequired, "btap sets no resource limits on itself"},
+    {"rlimit-stack", Arg::kRequired, "btap sets no resource limits on itself"},
+    {"rlimit-fsize", Arg::kRequired, "btap sets no resource limits on itself"},
+};
+
+const char* IgnoredShort(char c) {
+  switch (c) {
+    case 't':
+      return "btap does not collect probe timings yet";
+    case 'b':
+      return "btap has one output ring buffer, no per-CPU files";
+    case 'P':
+      return "btap evaluates DWARF locations at the probed address, without prologue heuristics";
+    case 'R':
+      return "btap's runtime is built in";
+    case 'B':
+      return "btap builds BPF objects, not kernel modules";
+    case 'S':
+      return "btap writes one output file";
+    case 'd':
+      return "btap reads the symbols it needs when it needs them";
+    case 's':
+      return "the output ring buffer is sized with `-D BTAP_RINGBUF_BYTES=N`";
+    default:
+      return nullptr;
   }
-  return true;
 }
 
 bool ToInt(const std::string& s, long* out) {
@@ -70,6 +117,8 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
   // Short options that take an argument.
   const std::string with_arg = "peIDGmocxTrasRBSdLl";
   size_t i = 0;
+  int scripts = 0;  // -e given
+  bool suppress_time_limits = false;
   std::vector<std::string> positional;
   auto fail = [&](std::string msg) {
     *error = std::move(msg);
@@ -86,58 +135,15 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
       size_t eq = name.find('=');
       bool has_value = eq != std::string::npos;
       if (has_value) value = name.substr(eq + 1), name = name.substr(0, eq);
-      // stap's options that change nothing here: accepted, with a warning (the value of
-      // those that take one is consumed).
-      static const std::vector<std::string> kIgnoredFlags = {"disable-cache",
-                                                             "skip-badvars",
-                                                             "suppress-time-limits",
-                                                             "all-modules",
-                                                             "poison-cache",
-                                                             "clean-cache",
-                                                             "ldd",
-                                                             "privilege",
-                                                             "unprivileged",
-                                                             "suppress-handler-errors",
-                                                             "vp",
-                                                             "color",
-                                                             "colour",
-                                                             "prologue-searching",
-                                                             "no-prologue-searching",
-                                                             "save-uprobes",
-                                                             "sysroot",
-                                                             "sysenv",
-                                                             "use-server",
-                                                             "use-server-on-error",
-                                                             "download-debuginfo",
-                                                             "rlimit-as",
-                                                             "rlimit-cpu",
-                                                             "rlimit-nproc",
-                                                             "rlimit-stack",
-                                                             "rlimit-fsize",
-                                                             "tmpdir",
-                                                             "modinfo",
-                                                             "benchmark-sdt",
-                                                             "remote",
-                                                             "remote-prefix",
-                                                             "target-namespaces"};
-      static const std::vector<std::string> kWithValue = {
-          "vp",           "privilege",    "sysroot",
-          "sysenv",       "use-server",   "download-debuginfo",
-          "rlimit-as",    "rlimit-cpu",   "rlimit-nproc",
-          "rlimit-stack", "rlimit-fsize", "tmpdir",
-          "modinfo",      "remote",       "target-namespaces"};
       if (name == "help")
         o->help = true;
       else if (name == "version")
         o->version = true;
-      else if (name == "bpf")  // stap 5's spelling of --runtime=bpf
-        continue;
-      else if (std::find(kIgnoredFlags.begin(), kIgnoredFlags.end(), name) != kIgnoredFlags.end()) {
-        bool takes_value =
-            std::find(kWithValue.begin(), kWithValue.end(), name) != kWithValue.end();
-        if (takes_value && !has_value && i + 1 < argv.size()) ++i;
-        o->ignored.push_back("--" + name);
-      } else if (name == "runtime") {
+      else if (name == "man")
+        o->man = true;
+      else if (name == "bpf")
+        ;  // stap 5's spelling of --runtime=bpf
+      else if (name == "runtime") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value != "bpf")
           return fail("unsupported runtime `" + value + "`; btap's only runtime is `bpf`");
@@ -150,6 +156,18 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value.empty()) return fail("`--compatible` needs a version");
         o->compatible = value;
+      } else if (const Ignored* ig = std::find_if(std::begin(kIgnoredLong), std::end(kIgnoredLong),
+                                                  [&](const Ignored& x) { return name == x.name; });
+                 ig != std::end(kIgnoredLong)) {
+        if (ig->arg == Arg::kNone && has_value)
+          return fail("option `--" + name + "` takes no value");
+        if (ig->arg == Arg::kRequired && !has_value) {
+          if (i + 1 >= argv.size()) return fail("option `--" + name + "` needs an argument");
+          ++i;
+        }
+        if (name == "skip-badvars") o->skip_badvars = true;
+        if (name == "suppress-time-limits") suppress_time_limits = true;
+        o->warnings.push_back("`--" + name + "` is ignored: " + ig->why);
       } else {
         return fail("unknown option `" + a + "`");
       }
@@ -203,7 +221,7 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
           o->pass = static_cast<int>(n);
           break;
         case 'e':
-          if (o->script_text) return fail("only one script can be given on the command line");
+          if (++scripts > 1) return fail("only one script can be given on the command line");
           o->script_text = value;
           break;
         case 'I':
@@ -215,17 +233,18 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         case 'G':
           o->globals.push_back(value);
           break;
-        case 'm':
-          if (!ValidModuleName(value))
-            return fail("`-m " + value +
-                        "`: a module name is letters, digits and `_`, starts with a letter "
-                        "or `_`, and has at most 55 characters (as stap requires)");
+        case 'm': {
+          std::string why, warning;
+          if (!CheckModuleName(&value, &why, &warning)) return fail(why);
+          if (!warning.empty()) o->warnings.push_back(warning);
           o->module_name = value;
           break;
+        }
         case 'o':
           o->output_file = value;
           break;
         case 'c':
+          if (value.empty()) return fail("`-c` needs a command");
           o->command = value;
           break;
         case 'x':
@@ -254,28 +273,31 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
           break;
         case 's':
           if (!ToInt(value, &n) || n < 1 || n > 4095)
-            return fail("`-s " + value +
-                        "`: the buffer size is 1 to 4095 megabytes (as stap requires)");
-          break;  // btap's ring buffer is sized by -D BTAP_RINGBUF_BYTES
-        case 't':
-          o->ignored.push_back("-t");
+            return fail("invalid buffer size `" + value + "` (should be 1-4095)");
+          o->buffer_mb = static_cast<int>(n);
+          o->warnings.push_back(std::string("`-s` is ignored: ") + IgnoredShort(c));
           break;
         case 'R':
         case 'B':
         case 'S':
         case 'd':
-          break;  // accepted, no effect on btap
+        case 't':
+        case 'b':
+        case 'P':
+          o->warnings.push_back(std::string("`-") + c + "` is ignored: " + IgnoredShort(c));
+          break;
         default:
           return fail(std::string("unknown option `-") + c + "`");
       }
     }
   }
-  if (!o->command.empty() && o->target_pid)
-    return fail("`-c` and `-x` cannot be given together (as in stap)");
   // Like GNU getopt, options may follow the script; `--` ends them.
   std::vector<std::string> rest = positional;
   rest.insert(rest.end(), argv.begin() + static_cast<long>(i), argv.end());
-  if (o->help || o->version) return true;
+  if (o->help || o->version || o->man) return true;
+  if (!o->command.empty() && o->target_pid) return fail("`-c` and `-x` cannot be given together");
+  if (suppress_time_limits && !o->guru)
+    return fail("`--suppress-time-limits` requires guru mode (`-g`)");
   if (o->list_pattern) {
     o->args = rest;
     return true;
@@ -287,6 +309,31 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
     rest.erase(rest.begin());
   }
   o->args = rest;
+  return true;
+}
+
+bool CheckModuleName(std::string* name, std::string* error, std::string* warning) {
+  std::string& m = *name;
+  bool cut = false;
+  for (const char* ext : {".ko", ".so", ".bo"})
+    if (m.size() >= 3 && m.compare(m.size() - 3, 3, ext) == 0) {
+      m.erase(m.size() - 3);
+      cut = true;
+      break;
+    }
+  if (m.empty()) {
+    *error = "module name cannot be empty";
+    return false;
+  }
+  for (char c : m)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      *error = "invalid module name `" + m +
+               "`: `-m` takes lower-case letters, digits and `_` only (^[a-z0-9_]+$)";
+      return false;
+    }
+  constexpr size_t kMax = 55;  // the kernel's MODULE_NAME_LEN (64 - 8) less the NUL
+  if (m.size() >= kMax) m.resize(kMax), cut = true;
+  if (cut) *warning = "truncating module name to `" + m + "`";
   return true;
 }
 

@@ -32,15 +32,24 @@ struct Options {
   std::string arch;                         // -a ARCH
   std::string compatible = "4.8";           // --compatible=VERSION
   bool dump_asm = false;                    // --dump=bpf-asm
+  int buffer_mb = 0;                        // -s NUM (checked, no effect: one ring buffer)
+  bool skip_badvars = false;                // --skip-badvars (accepted, not supported yet)
+  // stap options accepted for compatibility that change nothing under btap: one warning
+  // each ("`-t` is ignored: ..."), printed by the driver unless -w.
+  std::vector<std::string> warnings;
   bool help = false;
   bool version = false;
-  // stap options that mean nothing under btap's runtime, accepted as stap would run
-  // the script; the driver says each is ignored.
-  std::vector<std::string> ignored;
+  bool man = false;  // --man: print btap.1
 };
 
-// Parses argv (without the program name). On error returns false and sets *error.
+// Parses argv (without the program name) and checks the values as stap does at pass 1.
+// On error returns false and sets *error.
 bool ParseOptions(const std::vector<std::string>& argv, Options* options, std::string* error);
 const char* UsageText();
+
+// stap's `-m` rule: a trailing .ko/.so/.bo is dropped, the rest must match ^[a-z0-9_]+$,
+// and names of 55 characters or more are cut to 55 (the kernel's MODULE_NAME_LEN - 1).
+// Returns false with *error for an invalid name; *warning says what was changed, if anything.
+bool CheckModuleName(std::string* name, std::string* error, std::string* warning);
 
 }  // namespace btap::driver

@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   }
   std::ofstream file;
   if (!output.empty()) {
-    std::string name = btap::runtime::OutputFileName(output);
+    std::string name;
+    if (!btap::runtime::ExpandOutputName(output, time(nullptr), &name, &error)) return Error(error);
     file.open(name, std::ios::out | std::ios::trunc);
     if (!file) return Error("cannot write `" + name + "`: " + std::strerror(errno));
   }

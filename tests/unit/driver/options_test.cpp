@@ -57,6 +57,89 @@ TEST(Options, Errors) {
   EXPECT_EQ(error, "option `-e` needs an argument");
 }
 
+TEST(Options, CheckedAsStapChecksThem) {
+  std::string error;
+  Options o;
+  EXPECT_FALSE(ParseOptions({"-e", "probe begin {}", "-e", "probe end {}"}, &o, &error));
+  EXPECT_EQ(error, "only one script can be given on the command line");
+  for (const char* size : {"abc", "0", "4096", ""}) {
+    Options s;
+    EXPECT_FALSE(ParseOptions({"-s", size, "x.stp"}, &s, &error)) << size;
+    EXPECT_EQ(error, std::string("invalid buffer size `") + size + "` (should be 1-4095)");
+  }
+  Options s;
+  ASSERT_TRUE(ParseOptions({"-s8", "x.stp"}, &s, &error)) << error;
+  EXPECT_EQ(s.buffer_mb, 8);
+  EXPECT_EQ(s.warnings, std::vector<std::string>{"`-s` is ignored: the output ring buffer is "
+                                                 "sized with `-D BTAP_RINGBUF_BYTES=N`"});
+  Options c;
+  ASSERT_TRUE(ParseOptions({"-c", "ls -l", "x.stp"}, &c, &error)) << error;
+  EXPECT_EQ(c.command, "ls -l");
+  EXPECT_FALSE(ParseOptions({"-c", "ls", "-x", "1", "x.stp"}, &c, &error));
+  EXPECT_EQ(error, "`-c` and `-x` cannot be given together");
+  EXPECT_FALSE(ParseOptions({"-c", "", "x.stp"}, &c, &error));
+  EXPECT_EQ(error, "`-c` needs a command");
+  Options b;
+  ASSERT_TRUE(ParseOptions({"--bpf", "x.stp"}, &b, &error)) << error;
+  EXPECT_TRUE(b.warnings.empty());
+}
+
+TEST(Options, ModuleNamesFollowStapsRule) {
+  std::string error;
+  Options o;
+  EXPECT_FALSE(ParseOptions({"-m", "foo-bar", "x.stp"}, &o, &error));
+  EXPECT_EQ(error,
+            "invalid module name `foo-bar`: `-m` takes lower-case letters, digits and `_` only "
+            "(^[a-z0-9_]+$)");
+  EXPECT_FALSE(ParseOptions({"-m", "Upper", "x.stp"}, &o, &error));
+  EXPECT_FALSE(ParseOptions({"-m", ".ko", "x.stp"}, &o, &error));
+  EXPECT_EQ(error, "module name cannot be empty");
+  Options k;
+  ASSERT_TRUE(ParseOptions({"-m", "counts.ko", "x.stp"}, &k, &error)) << error;
+  EXPECT_EQ(k.module_name, "counts");
+  EXPECT_EQ(k.warnings, std::vector<std::string>{"truncating module name to `counts`"});
+  Options l;
+  ASSERT_TRUE(ParseOptions({"-m", std::string(70, 'a'), "x.stp"}, &l, &error)) << error;
+  EXPECT_EQ(l.module_name, std::string(55, 'a'));
+  Options d;
+  ASSERT_TRUE(ParseOptions({"-m", "1abc_2", "x.stp"}, &d, &error)) << error;
+  EXPECT_EQ(d.module_name, "1abc_2");
+  EXPECT_TRUE(d.warnings.empty());
+}
+
+TEST(Options, StapOptionsWithoutEffectAreAcceptedWithAWarning) {
+  std::string error;
+  Options o;
+  ASSERT_TRUE(
+      ParseOptions({"--disable-cache", "--skip-badvars", "-t", "--all-modules", "--modinfo", "a=b",
+                    "--rlimit-cpu=5", "--color=never", "-P", "-d", "/bin/ls", "x.stp", "arg"},
+                   &o, &error))
+      << error;
+  EXPECT_EQ(o.script_file, "x.stp");
+  EXPECT_EQ(o.args, std::vector<std::string>{"arg"});  // --modinfo took its value
+  EXPECT_TRUE(o.skip_badvars);
+  ASSERT_EQ(o.warnings.size(), 9u);
+  EXPECT_EQ(o.warnings[0], "`--disable-cache` is ignored: btap has no compile cache yet");
+  EXPECT_EQ(o.warnings[2], "`-t` is ignored: btap does not collect probe timings yet");
+  EXPECT_FALSE(ParseOptions({"--disable-cache=yes", "x.stp"}, &o, &error));
+  EXPECT_EQ(error, "option `--disable-cache` takes no value");
+  Options g;
+  EXPECT_FALSE(ParseOptions({"--suppress-time-limits", "x.stp"}, &g, &error));
+  EXPECT_EQ(error, "`--suppress-time-limits` requires guru mode (`-g`)");
+  EXPECT_TRUE(ParseOptions({"-g", "--suppress-time-limits", "x.stp"}, &g, &error)) << error;
+  EXPECT_FALSE(ParseOptions({"--suppress-handler-errors", "x.stp"}, &g, &error));
+  EXPECT_EQ(error, "unknown option `--suppress-handler-errors`");
+}
+
+TEST(Driver, ManPageIsBuiltIn) {
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(driver::Run({"--man"}, in, out, err), 0);
+  EXPECT_EQ(out.str().rfind(".\\\"", 0), 0u);
+  EXPECT_NE(out.str().find(".TH BTAP 1"), std::string::npos);
+  EXPECT_NE(out.str().find(".SH EXIT STATUS"), std::string::npos);
+}
+
 TEST(Driver, StdinScriptAndArguments) {
   std::istringstream in("probe begin { printf(\"%s\\n\", @1) }");
   std::ostringstream out, err;
@@ -148,92 +231,6 @@ TEST(Driver, BadLimitsAreRejected) {
   std::ostringstream out, err;
   EXPECT_EQ(driver::Run({"-p4", "-D", "MAXSTRINGLEN=x", "-e", "probe begin { }"}, in, out, err), 1);
   EXPECT_NE(err.str().find("-D MAXSTRINGLEN=x: expected a number"), std::string::npos) << err.str();
-}
-
-}  // namespace
-}  // namespace btap::driver
-
-namespace btap::driver {
-namespace {
-
-TEST(Options, StapChecksAtPassOne) {
-  std::string error;
-  Options o;
-  EXPECT_FALSE(ParseOptions({"-e", "probe begin {}", "-e", "probe end {}"}, &o, &error));
-  EXPECT_EQ(error, "only one script can be given on the command line");
-  Options c;
-  EXPECT_FALSE(ParseOptions({"-c", "ls", "-x", "1", "-e", "x"}, &c, &error));
-  EXPECT_NE(error.find("`-c` and `-x` cannot be given together"), std::string::npos);
-  Options m;
-  EXPECT_FALSE(ParseOptions({"-m", "Has-Dash", "-e", "x"}, &m, &error));
-  EXPECT_NE(error.find("`-m Has-Dash`: a module name is"), std::string::npos);
-  EXPECT_FALSE(ParseOptions({"-m", std::string(56, 'a'), "-e", "x"}, &m, &error));
-  Options ok;
-  EXPECT_TRUE(ParseOptions({"-m", "_mod_1", "-e", "x"}, &ok, &error)) << error;
-  Options s;
-  EXPECT_FALSE(ParseOptions({"-s", "0", "-e", "x"}, &s, &error));
-  EXPECT_NE(error.find("buffer size is 1 to 4095"), std::string::npos);
-  EXPECT_TRUE(ParseOptions({"-s", "64", "-e", "x"}, &s, &error)) << error;
-}
-
-TEST(Options, StapOptionsWithoutEffectAreAccepted) {
-  std::string error;
-  Options o;
-  ASSERT_TRUE(ParseOptions({"--bpf", "--disable-cache", "--skip-badvars", "--suppress-time-limits",
-                            "--all-modules", "-t", "--tmpdir", "/x", "-e", "probe begin {}"},
-                           &o, &error))
-      << error;
-  EXPECT_EQ(o.ignored,
-            (std::vector<std::string>{"--disable-cache", "--skip-badvars", "--suppress-time-limits",
-                                      "--all-modules", "-t", "--tmpdir"}));
-  EXPECT_EQ(*o.script_text, "probe begin {}");
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p1", "--disable-cache", "-e", "probe begin {}"}, in, out, err), 0);
-  EXPECT_EQ(err.str(), "btap: warning: `--disable-cache` has no effect in btap; ignored\n");
-}
-
-TEST(Driver, OutputFileTakesTheScriptsOutputWithTimeExpanded) {
-  std::string pattern = testing::TempDir() + "/btap-out-%Y.txt";
-  time_t now = time(nullptr);
-  struct tm local;
-  localtime_r(&now, &local);
-  std::string path =
-      testing::TempDir() + "/btap-out-" + std::to_string(1900 + local.tm_year) + ".txt";
-  std::remove(path.c_str());
-  std::istringstream in;
-  std::ostringstream out, err;
-  ASSERT_EQ(driver::Run({"-o", pattern, "-m", "named_run", "-e",
-                         "probe begin { println(\"to the file\") exit() }"},
-                        in, out, err),
-            0)
-      << err.str();
-  EXPECT_EQ(out.str(), "");
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  EXPECT_EQ(text.str(), "to the file\n");
-  // -m at pass 5 names the run; no object is left behind.
-  EXPECT_FALSE(std::ifstream("named_run.bo").good());
-}
-
-TEST(Driver, VerboseReportsPassesFourAndFiveAndKeepKeepsTheObject) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  ASSERT_EQ(driver::Run({"-v", "-k", "-e", "probe begin { exit() }"}, in, out, err), 0)
-      << err.str();
-  std::string e = err.str();
-  EXPECT_NE(e.find("Pass 4: compiled BPF into \""), std::string::npos) << e;
-  EXPECT_NE(e.find("Pass 5: starting run.\n"), std::string::npos) << e;
-  EXPECT_NE(e.find("Pass 5: run completed in "), std::string::npos) << e;
-  size_t at = e.find("Keeping temporary directory \"");
-  ASSERT_NE(at, std::string::npos) << e;
-  std::string dir = e.substr(at + 29, e.find('"', at + 29) - at - 29);
-  bool object = false;
-  for (const auto& entry : std::filesystem::directory_iterator(dir))
-    object |= entry.path().extension() == ".bo";
-  EXPECT_TRUE(object) << dir;
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

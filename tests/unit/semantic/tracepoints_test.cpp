@@ -230,6 +230,8 @@ TEST_F(HandMadeBtf, BtfOnlyCatalogTakesNamesFromTraceiter) {
   EXPECT_EQ(source, ArgSource::Btf);
   EXPECT_EQ(Describe(*args), "p:struct task_struct* comm:const char* pid:pid_t");
   TracepointArg pid{.name = "pid", .c_type = "pid_t", .size = 4, .is_signed = true};
+  pid.btf_type = args->at(2).btf_type;  // its type in this BTF, for member chains
+  EXPECT_NE(pid.btf_type, 0u);
   EXPECT_EQ(args->at(2), pid);
   EXPECT_TRUE(args->at(0).is_pointer);
   EXPECT_EQ(args->at(0).size, 8u);
