@@ -164,9 +164,7 @@ class Checker {
   }
 
   // Does `f`, or a function it calls, change an element of (or delete) `array`?
-  bool Modifies(const Function* f, const Variable* array) {
-    return Writes(f).count(array) != 0;
-  }
+  bool Modifies(const Function* f, const Variable* array) { return Writes(f).count(array) != 0; }
 
   const std::set<const Variable*>& Writes(const Function* f) {
     if (auto it = writes_.find(f); it != writes_.end()) return it->second;
