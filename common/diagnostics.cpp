@@ -52,27 +52,38 @@ std::string FormatMessage(Diag kind, std::initializer_list<std::string_view> arg
   return out;
 }
 
+Diagnostic& DiagnosticSink::Drop(Diagnostic d) {
+  // Keep the object valid for the caller's notes, then forget it.
+  static thread_local Diagnostic dropped;
+  dropped = std::move(d);
+  last_dropped_ = true;
+  return dropped;
+}
+
 Diagnostic& DiagnosticSink::Report(Diag kind, SourceRange range,
                                    std::initializer_list<std::string_view> args) {
   Severity sev = kDiagInfo[static_cast<int>(kind)].severity;
   if (sev == Severity::Warning && werror_) sev = Severity::Error;
+  Diagnostic d{kind, sev, range, FormatMessage(kind, args), {}};
+  if (sev == Severity::Warning && no_warnings_) return Drop(std::move(d));
+  // One report per kind and place: a wildcard's copies of one body differ only in the
+  // probe point the message may name. Unplaced reports differ by their text.
+  if (!keep_duplicates_ &&
+      !seen_.emplace(kind, range.file, range.begin, range.end, range.valid() ? "" : d.message)
+           .second) {
+    ++(sev == Severity::Error ? suppressed_errors_ : suppressed_warnings_);
+    return Drop(std::move(d));
+  }
   if (sev == Severity::Error) ++errors_;
   if (sev == Severity::Warning) ++warnings_;
-  diags_.push_back({kind, sev, range, FormatMessage(kind, args), {}});
-  if (sev == Severity::Warning && no_warnings_) {
-    // Keep the object valid for the caller's notes, then forget it.
-    static thread_local Diagnostic dropped;
-    dropped = std::move(diags_.back());
-    diags_.pop_back();
-    --warnings_;
-    return dropped;
-  }
+  last_dropped_ = false;
+  diags_.push_back(std::move(d));
   return diags_.back();
 }
 
 void DiagnosticSink::Note(Diag kind, SourceRange range,
                           std::initializer_list<std::string_view> args) {
-  if (diags_.empty()) return;
+  if (diags_.empty() || last_dropped_) return;
   diags_.back().notes.push_back({kind, Severity::Note, range, FormatMessage(kind, args), {}});
 }
 
@@ -112,6 +123,12 @@ void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream
 
 void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out) {
   for (const Diagnostic& d : sink.diagnostics()) RenderDiagnostic(sm, d, out);
+  // stap's own lines, word for word.
+  if (sink.suppressed_errors())
+    out << "Number of similar error messages suppressed: " << sink.suppressed_errors() << ".\n";
+  if (sink.suppressed_warnings())
+    out << "Number of similar warning messages suppressed: " << sink.suppressed_warnings() << ".\n";
+  if (sink.suppressed_errors() || sink.suppressed_warnings()) out << "Rerun with -v to see them.\n";
 }
 
 std::string RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink) {

@@ -4,8 +4,10 @@
 
 #include <initializer_list>
 #include <iosfwd>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/source.h"
@@ -43,19 +45,33 @@ class DiagnosticSink {
   // Treats warnings as errors (-W) or drops them (-w).
   void set_warnings_as_errors(bool on) { werror_ = on; }
   void set_suppress_warnings(bool on) { no_warnings_ = on; }
+  // A report of the same kind and place as an earlier one (a probe body copied for each
+  // match of a wildcard) is counted, not kept, as stap does; -v keeps them all.
+  void set_keep_duplicates(bool on) { keep_duplicates_ = on; }
+  size_t suppressed_errors() const { return suppressed_errors_; }
+  size_t suppressed_warnings() const { return suppressed_warnings_; }
 
  private:
+  using Key = std::tuple<Diag, FileId, uint32_t, uint32_t, std::string>;
+  Diagnostic& Drop(Diagnostic d);
+
   std::vector<Diagnostic> diags_;
+  std::set<Key> seen_;
   size_t errors_ = 0;
   size_t warnings_ = 0;
+  size_t suppressed_errors_ = 0;
+  size_t suppressed_warnings_ = 0;
   bool werror_ = false;
   bool no_warnings_ = false;
+  bool keep_duplicates_ = false;
+  bool last_dropped_ = false;  // notes of a dropped report are dropped with it
 };
 
 std::string_view DiagName(Diag kind);
 std::string FormatMessage(Diag kind, std::initializer_list<std::string_view> args);
 
-// Renders one diagnostic (and its notes) as clang does.
+// Renders one diagnostic (and its notes) as clang does. Rendering a sink ends with stap's
+// count of suppressed duplicates, when there were any.
 void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream& out);
 void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out);
 std::string RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink);

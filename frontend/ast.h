@@ -383,6 +383,7 @@ std::string_view code;
 struct File {
   FileId file = kNoFile;
   std::string_view name;
+  bool privileged = false;  // parsed in guru mode (or a tapset): may write target variables
   std::span<Decl*> decls;
 };
 

@@ -67,6 +67,21 @@ int BinaryLevel(Tok op) {
   }
 }
 
+// Whether `a` followed by `b` starts a longer operator, so printing them side by side
+// would lex differently.
+bool Fuses(char a, char b) {
+  static constexpr std::string_view kPuncts[] = {
+#define TOKEN(name, desc)
+#define KEYWORD(name, spelling)
+#define PUNCT(name, spelling) spelling,
+#define ATWORD(name, spelling)
+#include "frontend/tokens.def"
+  };
+  for (std::string_view p : kPuncts)
+    if (p.size() >= 2 && p[0] == a && p[1] == b) return true;
+  return false;
+}
+
 int LevelOf(const Expr* e) {
   switch (e->kind) {
     case Kind::Assign:
@@ -231,10 +246,8 @@ class Printer {
         Printer sub(inner, opts_);
         sub.Expression(u->operand, kUnary);
         std::string s = inner.str();
-        // Keep `- -x` and `+ +x` from lexing as `--`/`++`.
-        if (!s.empty() && (s[0] == '-' || s[0] == '+') &&
-            (u->op == Tok::Minus || u->op == Tok::Plus))
-          out_ << ' ';
+        // Keep `- -x`, `! ~x` and the like from lexing as `--`, `!~`, ...
+        if (!s.empty() && Fuses(TokenSpelling(u->op).back(), s[0])) out_ << ' ';
         out_ << s;
         break;
       }

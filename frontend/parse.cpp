@@ -447,6 +447,7 @@ ast::File* ParseFile(SourceManager& sm, FileId file, const MacroTable* library,
   auto* result = arena.New<ast::File>();
   result->file = file;
   result->name = sm.file(file).name();
+  result->privileged = options.privileged;
   // A tree nested past the limit is dropped: later passes walk trees recursively.
   if (!builder.too_deep()) result->decls = arena.Copy(builder.decls());
   if (options.user_file && builder.decls().empty() && diags.error_count() == errors_before) {

@@ -46,6 +46,7 @@ struct Elab : ElaborateInput {
 
   // Adds a file's declarations (the script or a tapset file).
   void AddFile(ast::File* file, bool from_tapset);
+  void CheckAliasName(const ast::Alias* alias);
   // Pulls in library files that define `name` as a function / global / alias prefix.
   bool PullFunction(std::string_view name);
   bool PullGlobal(std::string_view name);
@@ -68,6 +69,7 @@ inline constexpr std::string_view kSyscallPrefixes[] = {"syscall", "syscall_any"
 void ResolveProbes(Elab& e);  // resolve_probes.cpp
 void ResolvePendingProbes(Elab& e);
 void ResolveSymbols(Elab& e);  // resolve_symbols.cpp
+void CheckLanguage(Elab& e);   // language_checks.cpp
 void CheckRecursion(Elab& e);  // recursion.cpp
 void InferTypes(Elab& e);      // infer_types.cpp
 void ElideDeadCode(Elab& e);   // dead_code.cpp

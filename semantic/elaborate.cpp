@@ -32,9 +32,10 @@ struct Pass {
 
 const std::vector<Pass>& Passes() {
   static const std::vector<Pass> passes = {
-      {{"probes"}, ResolveProbes},   {{"target variables"}, LowerTargets},
-      {{"symbols"}, ResolveSymbols}, {{"recursion"}, CheckRecursion},
-      {{"types"}, InferTypes},       {{"dead code"}, ElideDeadCode},
+      {{"probes"}, ResolveProbes},     {{"target variables"}, LowerTargets},
+      {{"symbols"}, ResolveSymbols},   {{"language checks"}, CheckLanguage},
+      {{"recursion"}, CheckRecursion}, {{"types"}, InferTypes},
+      {{"dead code"}, ElideDeadCode},
   };
   return passes;
 }
@@ -47,6 +48,16 @@ std::vector<PassInfo> AllSemanticPasses() {
   std::vector<PassInfo> out;
   for (const Pass& p : Passes()) out.push_back(p.info);
   return out;
+}
+
+// stap registers aliases by their exact names, so a wildcard in one is refused.
+void Elab::CheckAliasName(const ast::Alias* a) {
+  for (const ast::ProbePoint* name : a->names)
+    for (const ast::ProbePointComponent& c : name->components)
+      if (c.name.find('*') != std::string_view::npos) {
+        diags.Report(Diag::AliasWildcard, c.range, {c.name});
+        return;
+      }
 }
 
 void Elab::AddFile(ast::File* file, bool from_tapset) {
@@ -81,6 +92,7 @@ void Elab::AddFile(ast::File* file, bool from_tapset) {
         functions[f->name].push_back(fn);
       program.functions.push_back(fn);
     } else if (auto* a = ast::As<ast::Alias>(d)) {
+      if (!from_tapset) CheckAliasName(a);
       for (size_t i = 0; i < a->names.size(); ++i)
         aliases.push_back({a, i, file->file, from_tapset});
     } else if (auto* p = ast::As<ast::Probe>(d)) {

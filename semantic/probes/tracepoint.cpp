@@ -1,6 +1,7 @@
 // kernel.trace("system:name"): kernel tracepoints, resolved now from tracefs and BTF.
 // A pattern expands to every matching event; each gets its typed arguments as $vars.
 #include "semantic/probe_family.h"
+#include "semantic/suggest.h"
 #include "semantic/tracepoints.h"
 
 namespace btap::sema {
@@ -15,7 +16,9 @@ class TracepointProbes : public ProbeFamily {
                std::vector<ProbeSpec>& out) const override {
     std::string pattern = parts[1].arg == ArgKind::String ? parts[1].string : "*";
     const TracepointCatalog& catalog = ctx.tracepoints();
-    for (const Tracepoint* tp : catalog.Match(pattern)) {
+    std::vector<const Tracepoint*> matches = catalog.Match(pattern);
+    if (matches.empty()) ReportNoMatch(pattern, parts[1], catalog, ctx);
+    for (const Tracepoint* tp : matches) {
       ProbeSpec spec;
       spec.family = Family::Tracepoint;
       spec.target = tp->Spelling();
@@ -42,6 +45,22 @@ class TracepointProbes : public ProbeFamily {
       }
       out.push_back(std::move(spec));
     }
+  }
+
+ private:
+  // Names the nearest events: `sys:name` patterns against full spellings, bare names
+  // against event names.
+  static void ReportNoMatch(const std::string& pattern, const PointPart& where,
+                            const TracepointCatalog& catalog, ResolveContext& ctx) {
+    if (ctx.optional || ctx.listing || catalog.all().empty()) return;
+    bool qualified = pattern.find(':') != std::string::npos;
+    std::vector<std::string> spellings;
+    for (const Tracepoint& tp : catalog.all())
+      spellings.push_back(qualified ? tp.Spelling() : tp.name);
+    std::vector<std::string_view> names(spellings.begin(), spellings.end());
+    ctx.diags.Report(
+        Diag::ProbeParameter, where.range,
+        {"no tracepoint matches `" + pattern + "`" + DidYouMean(Similar(pattern, names))});
   }
 };
 

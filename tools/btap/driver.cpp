@@ -275,6 +275,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   DiagnosticSink diags;
   diags.set_suppress_warnings(options.no_warnings);
   diags.set_warnings_as_errors(options.warnings_as_errors);
+  diags.set_keep_duplicates(options.verbose > 0);
   frontend::PPConfig config = MachineConfig(options);
   if (options.verbose > 1)
     err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';

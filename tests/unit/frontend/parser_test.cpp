@@ -268,6 +268,13 @@ probe timer.s(1) { z = ) })");
       << p.diagnostics;
 }
 
+TEST(Parser, PrintedUnaryOperatorsStayApart) {
+  EXPECT_EQ(Shape("x = ! ~a"), "x = (!(~a))");
+  Parsed p = ParseText("probe begin { x = ! ~a; y = - -a }");
+  EXPECT_NE(p.canonical.find("x = ! ~a"), std::string::npos) << p.canonical;
+  EXPECT_NE(p.canonical.find("y = - -a"), std::string::npos) << p.canonical;
+}
+
 TEST(Parser, RoundTripKeepsTheTree) {
   const char* scripts[] = {
       "probe begin { x = (a = b) + 1; y = (a ? b : c) ? d : e; z = -(-1); w = (a . b) . c; }",
@@ -277,6 +284,8 @@ TEST(Parser, RoundTripKeepsTheTree) {
       "0, 10, 1))) }",
       "probe kernel.function(\"f\").return { printf(\"%s\\n\", $$return$) ; x = &@cast($p, "
       "\"s\")->m[2]->n }",
+      // Unary operators next to each other must not fuse into `!~`, `--`, `++`, `&&`.
+      "probe begin { x = ! ~a; y = - -a; z = + +a; w = ! !a; v = - ~a; u = ~ -a }",
   };
   for (const char* s : scripts) {
     Parsed first = ParseText(s);

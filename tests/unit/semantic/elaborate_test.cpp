@@ -39,8 +39,9 @@ std::string EventsFile() {
 TEST(Elaborate, PassesAreListedOnce) {
   std::vector<std::string> names;
   for (const sema::PassInfo& p : sema::AllSemanticPasses()) names.emplace_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"probes", "target variables", "symbols", "recursion",
-                                             "types", "dead code"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"probes", "target variables", "symbols", "language checks",
+                                      "recursion", "types", "dead code"}));
 }
 
 TEST(Elaborate, TracepointArgumentsAreTyped) {
@@ -86,10 +87,51 @@ TEST(Elaborate, TracepointWildcardExpandsToEachEvent) {
 TEST(Elaborate, MissingTracepointIsAMismatchUnlessOptional) {
   REQUIRE_TRACEFS();
   auto r = Elaborate("probe kernel.trace(\"nosuch:event\") { }");
-  EXPECT_NE(r->Errors().find("no probe point matches"), std::string::npos) << r->Errors();
+  EXPECT_NE(r->Errors().find("test.stp:1:14: error: no tracepoint matches `nosuch:event`\n"),
+            std::string::npos)
+      << r->Errors();
   auto ok = Elaborate("probe kernel.trace(\"nosuch:event\") ?, begin { }");
   EXPECT_FALSE(ok->diags.has_errors()) << ok->Errors();
   EXPECT_EQ(ok->program->probes.size(), 1u);
+}
+
+// Mistyped events get the nearest ones: `sys:name` against full spellings, a bare name
+// against event names; transposed letters count as one typo.
+TEST(Elaborate, MistypedTracepointsAndSyscallsGetSuggestions) {
+  REQUIRE_TRACEFS();
+  auto r = Elaborate("probe kernel.trace(\"sched:sched_swich\") { }");
+  EXPECT_NE(r->Errors().find("error: no tracepoint matches `sched:sched_swich`; did you mean "
+                             "`sched:sched_switch`"),
+            std::string::npos)
+      << r->Errors();
+  r = Elaborate("probe kernel.trace(\"sched_swtch\") { }");
+  EXPECT_NE(r->Errors().find("error: no tracepoint matches `sched_swtch`; did you mean "
+                             "`sched_switch`?"),
+            std::string::npos)
+      << r->Errors();
+  r = Elaborate("probe syscall.opne { }");
+  EXPECT_NE(r->Errors().find("test.stp:1:15: error: probe point mismatch at `opne` (similar: "
+                             "`open`)"),
+            std::string::npos)
+      << r->Errors();
+  r = Elaborate("probe syscall.reed.return { }");
+  EXPECT_NE(r->Errors().find("test.stp:1:15: error: probe point mismatch at `reed` (similar: "
+                             "`read`"),
+            std::string::npos)
+      << r->Errors();
+}
+
+// A wildcard copies one body per match; its error is reported once, then counted.
+TEST(Elaborate, CopiesOfOneBodyReportOnce) {
+  auto r = Elaborate("probe begin, end, begin(1) { nosuch() }");
+  EXPECT_EQ(r->diags.error_count(), 1u);
+  EXPECT_EQ(r->diags.suppressed_errors(), 2u);
+  EXPECT_EQ(r->Errors(),
+            "test.stp:1:30: error: unresolved function `nosuch`\n"
+            "probe begin, end, begin(1) { nosuch() }\n"
+            "                             ^~~~~~\n"
+            "Number of similar error messages suppressed: 2.\n"
+            "Rerun with -v to see them.\n");
 }
 
 // -l lists exactly the events of this machine's tracefs, sorted.

@@ -1,0 +1,215 @@
+// Pass 2c: language checks. Reads the bound probes and functions (after symbols) and
+// reports what stap refuses although it parses: side effects in probe conditions, arrays
+// changed inside their own `foreach`, local statistics, target writes without guru mode,
+// wrapping scalars, invalid regular expressions, duplicate functions.
+#include <regex.h>
+
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "frontend/ast_walk.h"
+#include "semantic/elab.h"
+
+namespace btap::sema {
+namespace {
+
+std::string Plural(size_t n, std::string_view what) {
+  return std::to_string(n) + " " + std::string(what) + (n == 1 ? "" : "s");
+}
+
+// The variable an assignment, increment or delete changes, and whether it is an element.
+ast::Symbol* WrittenSymbol(ast::Expr* target) {
+  if (auto* s = ast::As<ast::Symbol>(target)) return s;
+  if (auto* a = ast::As<ast::ArrayIndex>(target)) return ast::As<ast::Symbol>(a->base);
+  return nullptr;
+}
+
+ast::Expr* WriteTarget(ast::Node* n) {
+  if (auto* a = ast::As<ast::Assign>(n)) return a->lhs;
+  if (auto* c = ast::As<ast::PreCrement>(n)) return c->operand;
+  if (auto* c = ast::As<ast::PostCrement>(n)) return c->operand;
+  if (auto* d = ast::As<ast::Delete>(n)) return d->target;
+  return nullptr;
+}
+
+bool IsTargetExpr(const ast::Expr* e) {
+  return ast::Is<ast::TargetSymbol>(e) || ast::Is<ast::Cast>(e) || ast::Is<ast::Autocast>(e) ||
+         ast::Is<ast::AtVar>(e);
+}
+
+class Checker {
+ public:
+  explicit Checker(Elab& e) : e_(e) {}
+
+  void Run() {
+    DuplicateFunctions();
+    WrappedScalars();
+    for (Probe* p : e_.program.probes) {
+      Body(p->body);
+      if (p->condition) Condition(p->condition);
+    }
+    for (Function* f : e_.program.functions)
+      if (f->visited && f->decl && f->decl->body) Body(f->decl->body);
+  }
+
+ private:
+  bool FromScript(SourceRange r) const { return r.file == e_.script->file; }
+
+  // btap picks among a function's definitions by their number of parameters only; stap's
+  // run-time choice with `next` between same-arity definitions is not available.
+  void DuplicateFunctions() {
+    std::map<std::pair<std::string_view, size_t>, const Function*> seen;
+    for (const Function* f : e_.program.functions) {
+      if (!f->decl || f->from_tapset || f->decl->is_private) continue;
+      auto [it, fresh] = seen.emplace(std::make_pair(f->name, f->decl->params.size()), f);
+      if (fresh) continue;
+      e_.diags.Report(Diag::DuplicateFunction, f->decl->name_range,
+                      {f->name, Plural(f->decl->params.size(), "parameter")});
+      e_.diags.Note(Diag::FirstDefinedHere, it->second->decl->name_range);
+    }
+  }
+
+  void WrappedScalars() {
+    for (const Variable* v : e_.program.globals)
+      if (v->global && v->global->wrap && v->arity == 0 && !v->from_tapset)
+        e_.diags.Report(Diag::WrapScalar, v->decl, {v->name});
+  }
+
+  // A condition is evaluated where the probe fires, before the handler: it may only
+  // read declared globals.
+  void Condition(ast::Expr* cond) {
+    ast::WalkTree(cond, [&](ast::Node* n) {
+      if (auto* c = ast::As<ast::Call>(n)) {
+        e_.diags.Report(Diag::ConditionCall, c->name_range, {c->name});
+      } else if (WriteTarget(n)) {
+        e_.diags.Report(Diag::ConditionModifies, n->range, {frontend::TokenSpelling(OpOf(n))});
+      } else if (auto* s = ast::As<ast::Symbol>(n)) {
+        if (s->var && s->var->kind != VarKind::Global)
+          e_.diags.Report(Diag::ConditionUndeclared, s->range, {s->name});
+      }
+    });
+  }
+
+  static ast::Tok OpOf(ast::Node* n) {
+    if (auto* a = ast::As<ast::Assign>(n)) return a->op;
+    if (auto* c = ast::As<ast::PreCrement>(n)) return c->op;
+    if (auto* c = ast::As<ast::PostCrement>(n)) return c->op;
+    return ast::Tok::Delete;
+  }
+
+  void Body(ast::Node* body) {
+    loops_.clear();
+    Visit(body);
+  }
+
+  void Visit(ast::Node* n) {
+    if (!n) return;
+    if (auto* f = ast::As<ast::Foreach>(n)) return Foreach(f);
+    if (ast::Expr* target = WriteTarget(n)) Write(n, target);
+    if (auto* c = ast::As<ast::Call>(n)) CallInLoop(c);
+    if (auto* r = ast::As<ast::RegexMatch>(n)) Regex(r->pattern);
+    ast::ForEachChild(n, [&](ast::Node* c) { Visit(c); });
+  }
+
+  void Foreach(ast::Foreach* f) {
+    ast::Symbol* s = ast::As<ast::Symbol>(f->array);
+    for (ast::Expr* e : f->slice) Visit(e);
+    Visit(f->limit);
+    if (s && s->var) loops_.push_back({s->var, f->range});
+    Visit(f->body);
+    if (s && s->var) loops_.pop_back();
+  }
+
+  struct Loop {
+    const Variable* array;
+    SourceRange where;
+  };
+
+  const Loop* LoopOver(const Variable* v) const {
+    for (const Loop& l : loops_)
+      if (l.array == v) return &l;
+    return nullptr;
+  }
+
+  void Write(ast::Node* n, ast::Expr* target) {
+    if (IsTargetExpr(target)) return TargetWrite(target);
+    ast::Symbol* s = WrittenSymbol(target);
+    if (!s || !s->var) return;
+    auto* assign = ast::As<ast::Assign>(n);
+    if (assign && assign->op == ast::Tok::StatAccum && s->var->kind != VarKind::Global)
+      e_.diags.Report(Diag::LocalStatistics, s->range, {s->name});
+    // stap lets `delete a` clear the array being iterated; elements may not change.
+    if (!ast::Is<ast::ArrayIndex>(target)) return;
+    if (const Loop* l = LoopOver(s->var)) {
+      e_.diags.Report(Diag::ForeachModifies, s->range, {s->name});
+      e_.diags.Note(Diag::ForeachHere, l->where, {s->name});
+    }
+  }
+
+  // stap: "write to target variable not permitted; need stap -g".
+  void TargetWrite(ast::Expr* target) {
+    if (e_.script->privileged || !FromScript(target->range)) return;
+    e_.diags.Report(Diag::TargetWriteNeedsGuru, target->range);
+  }
+
+  void CallInLoop(ast::Call* c) {
+    if (loops_.empty() || !c->callee) return;
+    for (const Loop& l : loops_)
+      if (Modifies(c->callee, l.array)) {
+        e_.diags.Report(Diag::ForeachCallModifies, c->name_range, {c->name, l.array->name});
+        e_.diags.Note(Diag::ForeachHere, l.where, {l.array->name});
+        return;
+      }
+  }
+
+  // Does `f`, or a function it calls, change an element of (or delete) `array`?
+  bool Modifies(const Function* f, const Variable* array) { return Writes(f).count(array) != 0; }
+
+  const std::set<const Variable*>& Writes(const Function* f) {
+    if (auto it = writes_.find(f); it != writes_.end()) return it->second;
+    std::set<const Variable*>& out = writes_[f];  // empty while computing: cycles end here
+    if (!f->decl || !f->decl->body) return out;
+    std::set<const Variable*> found;
+    std::vector<const Function*> callees;
+    ast::WalkTree(f->decl->body, [&](ast::Node* n) {
+      if (ast::Expr* target = WriteTarget(n))
+        if (ast::Symbol* s = WrittenSymbol(target); s && s->var && s->var->arity != 0)
+          found.insert(s->var);
+      if (auto* c = ast::As<ast::Call>(n); c && c->callee) callees.push_back(c->callee);
+    });
+    for (const Function* callee : callees) {
+      const std::set<const Variable*>& more = Writes(callee);
+      found.insert(more.begin(), more.end());
+    }
+    writes_[f] = std::move(found);
+    return writes_[f];
+  }
+
+  // stap compiles regular expressions when it translates the script (POSIX ERE).
+  void Regex(ast::StringLit* pattern) {
+    if (!pattern) return;
+    regex_t re;
+    std::string text(pattern->value);
+    int rc = regcomp(&re, text.c_str(), REG_EXTENDED | REG_NOSUB);
+    if (rc == 0) {
+      regfree(&re);
+      return;
+    }
+    char why[256];
+    regerror(rc, &re, why, sizeof why);
+    std::string message = why;
+    if (!message.empty()) message[0] = static_cast<char>(std::tolower(message[0]));
+    e_.diags.Report(Diag::BadRegex, pattern->range, {text, message});
+  }
+
+  Elab& e_;
+  std::vector<Loop> loops_;
+  std::map<const Function*, std::set<const Variable*>> writes_;
+};
+
+}  // namespace
+
+void CheckLanguage(Elab& e) { Checker(e).Run(); }
+
+}  // namespace btap::sema
