@@ -10,7 +10,7 @@
 
 #include "common/arena.h"
 #include "common/diagnostics.h"
-#include "semantic/machine.h"
+#include "semantic/machine/machine.h"
 #include "semantic/program.h"
 #include "semantic/tapsets.h"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "frontend/ast.h"
-#include "semantic/debuginfo.h"
+#include "semantic/machine/debuginfo.h"
 
 namespace btap::sema {
 

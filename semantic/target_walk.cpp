@@ -7,9 +7,9 @@
 
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
+#include "semantic/machine/user_binary.h"
 #include "semantic/suggest.h"
 #include "semantic/target_vars.h"
-#include "semantic/user_binary.h"
 
 namespace btap::sema {
 namespace {

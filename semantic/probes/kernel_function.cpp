@@ -1,7 +1,7 @@
 // kernel.function("pattern")[.call|.return] and module("m").function("pattern"): matched
 // and checked here against the kernel's probeable functions (listing expands them, with
 // their parameters from BTF); attaching and $vars come in later passes.
-#include "semantic/kernel_functions.h"
+#include "semantic/machine/kernel_functions.h"
 #include "semantic/probe_family.h"
 #include "semantic/suggest.h"
 

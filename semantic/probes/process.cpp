@@ -1,8 +1,8 @@
 // process("path") probes: functions, statements and SDT marks of a user program
 // (uprobes, with DWARF in a later pass), and process begin/end (task lifecycle).
+#include "semantic/machine/tracepoints.h"
 #include "semantic/probe_family.h"
 #include "semantic/probes/user_probes.h"
-#include "semantic/tracepoints.h"
 
 namespace btap::sema {
 namespace {

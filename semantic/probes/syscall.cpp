@@ -2,8 +2,8 @@
 // N is this kernel's number for the call (-1: every call). All of them share one program
 // per direction on raw_syscalls:sys_enter/sys_exit that dispatches on the number, so
 // `syscall.*` attaches two programs, not hundreds of tracepoints.
+#include "semantic/machine/syscalls.h"
 #include "semantic/probe_family.h"
-#include "semantic/syscalls.h"
 
 namespace btap::sema {
 namespace {

@@ -1,8 +1,8 @@
 // kernel.trace("system:name"): kernel tracepoints, resolved now from tracefs and BTF.
 // A pattern expands to every matching event; each gets its typed arguments as $vars.
+#include "semantic/machine/tracepoints.h"
 #include "semantic/probe_family.h"
 #include "semantic/suggest.h"
-#include "semantic/tracepoints.h"
 
 namespace btap::sema {
 namespace {

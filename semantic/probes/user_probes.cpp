@@ -9,9 +9,9 @@
 #include <climits>
 #include <set>
 
-#include "semantic/debuginfo.h"
+#include "semantic/machine/debuginfo.h"
+#include "semantic/machine/user_binary.h"
 #include "semantic/suggest.h"
-#include "semantic/user_binary.h"
 
 namespace btap::sema {
 namespace {

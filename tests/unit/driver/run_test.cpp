@@ -254,7 +254,7 @@ TEST(Privileges, KernelFactsWithoutRootAreExplained) {
                         0),
             0u)
       << r.err;
-  EXPECT_NE(r.err.find("error: no probe point matches"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("error: no tracepoint matches"), std::string::npos) << r.err;
 }
 
 TEST(KernelConfig, ReadsBootConfigThenProcConfigGz) {

@@ -1,13 +1,13 @@
 // DebugInfo over the test programs built at -O0 and -O2 (tests/runtime/programs): the
 // function index, entry-probe placement, variables in scope, locations and type names.
-#include "semantic/debuginfo.h"
+#include "semantic/machine/debuginfo.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 
-#include "semantic/elf_image.h"
+#include "semantic/machine/elf_image.h"
 
 namespace btap::sema {
 namespace {

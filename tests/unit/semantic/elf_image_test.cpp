@@ -1,6 +1,6 @@
 // ElfImage on real files: this test binary, small C programs built here with `cc` (SDT
 // notes, debuglinks, runpaths), bash; SDT argument parsing; and broken or truncated inputs.
-#include "semantic/elf_image.h"
+#include "semantic/machine/elf_image.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>

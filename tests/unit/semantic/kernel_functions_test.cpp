@@ -1,5 +1,5 @@
 // The kernel function index over this machine's kernel BTF, and stap's refusals.
-#include "semantic/kernel_functions.h"
+#include "semantic/machine/kernel_functions.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "semantic/syscalls.h"
-#include "semantic/tracepoints.h"
+#include "semantic/machine/syscalls.h"
+#include "semantic/machine/tracepoints.h"
 
 namespace btap::sema {
 namespace {

@@ -1,6 +1,6 @@
 // Tracepoint catalog: format-file parsing and BTF spelling on hand-made inputs, then the real
 // tracefs and kernel BTF of this machine (skipped without root or tracefs).
-#include "semantic/tracepoints.h"
+#include "semantic/machine/tracepoints.h"
 
 #include <bpf/btf.h>
 #include <gtest/gtest.h>

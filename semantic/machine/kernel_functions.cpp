@@ -1,5 +1,5 @@
 // The probeable kernel functions (see kernel_functions.h).
-#include "semantic/kernel_functions.h"
+#include "semantic/machine/kernel_functions.h"
 
 #include <bpf/btf.h>
 #include <unistd.h>
@@ -12,8 +12,8 @@
 #include <unordered_set>
 
 #include "common/tracefs.h"
+#include "semantic/machine/tracepoints.h"
 #include "semantic/probe_family.h"
-#include "semantic/tracepoints.h"
 
 namespace btap::sema {
 namespace {

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "semantic/debuginfo.h"
-#include "semantic/elf_image.h"
+#include "semantic/machine/debuginfo.h"
+#include "semantic/machine/elf_image.h"
 
 namespace btap::sema {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "semantic/elf_image.h"
+#include "semantic/machine/elf_image.h"
 
 namespace btap::sema {
 namespace {

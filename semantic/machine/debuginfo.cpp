@@ -1,6 +1,6 @@
 // DWARF of user programs through libdw: the function index, prologue ends, scopes and
 // the evaluation of location expressions into value computations (see debuginfo.h).
-#include "semantic/debuginfo.h"
+#include "semantic/machine/debuginfo.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

@@ -1,6 +1,6 @@
 // Reads the tracepoint list from tracefs (BTF when tracefs is absent) and each event's arguments
 // from BTF `btf_trace_<name>` prototypes or tracefs format files, loading BTF at most once.
-#include "semantic/tracepoints.h"
+#include "semantic/machine/tracepoints.h"
 
 #include "common/tracefs.h"
 

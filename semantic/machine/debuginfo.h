@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "semantic/elf_image.h"
+#include "semantic/machine/elf_image.h"
 
 namespace btap::sema {
 

@@ -1,7 +1,7 @@
 // Reads ELF files with libelf (see elf_image.h). Everything is copied out while the file is
 // mapped, so an ElfImage holds no descriptor. Offsets and sizes from the file are checked by
 // libelf's accessors (elf_getdata, gelf_getnote, elf_strptr, elf_getdata_rawchunk) or here.
-#include "semantic/elf_image.h"
+#include "semantic/machine/elf_image.h"
 
 #include <fcntl.h>
 #include <fnmatch.h>

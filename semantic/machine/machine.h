@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "semantic/kernel_functions.h"
-#include "semantic/syscalls.h"
-#include "semantic/tracepoints.h"
-#include "semantic/user_binary.h"
+#include "semantic/machine/kernel_functions.h"
+#include "semantic/machine/syscalls.h"
+#include "semantic/machine/tracepoints.h"
+#include "semantic/machine/user_binary.h"
 
 namespace btap::sema {
 

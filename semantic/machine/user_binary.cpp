@@ -1,5 +1,5 @@
 // Opening user binaries and their debug information once per compile (user_binary.h).
-#include "semantic/user_binary.h"
+#include "semantic/machine/user_binary.h"
 
 namespace btap::sema {
 

@@ -7,7 +7,7 @@
 // once over this process's open files, follows file → inode → event call → metadata and
 // writes (fd, number) pairs. The struct offsets come from the kernel's BTF, so nothing
 // depends on one kernel's layout, and opening a format file registers no tracepoint.
-#include "semantic/syscalls.h"
+#include "semantic/machine/syscalls.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -22,7 +22,7 @@
 #include <map>
 #include <memory>
 
-#include "semantic/tracepoints.h"
+#include "semantic/machine/tracepoints.h"
 
 namespace btap::sema {
 namespace {
