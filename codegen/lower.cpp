@@ -35,6 +35,7 @@ bool Lowering::Run(meta::Meta* meta) {
     }
   }
   if (!program_.kernel.fork_syscalls.empty()) TrackTargetTree();
+  GroupKernelProbes();
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
@@ -368,6 +369,11 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
 
 void Lowering::LowerProbe(const sema::Probe& p) {
   if (p.spec.family == sema::Family::Never) return;
+  const KprobeGroup* group = nullptr;
+  if (auto it = kprobe_group_of_.find(&p); it != kprobe_group_of_.end()) {
+    group = it->second;
+    if (group->members.front() != &p) return;  // the first member's program serves it
+  }
   meta::Probe mp;
   mp.point = p.spec.point;
   mp.user_side = UserSide(p);
@@ -378,6 +384,12 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   mp.target = p.spec.target;
   mp.build_id = p.spec.build_id;
   for (int i = 0; i < 3; ++i) mp.numbers[i] = p.spec.numbers[i];
+  if (group) {
+    // One program for the point's functions: the runtime attaches it to every name.
+    mp.target = GroupTargets(*group);
+    mp.point = p.origin;
+    mp.numbers[1] = static_cast<int64_t>(group->members.size());
+  }
   std::string section;
   switch (p.spec.family) {
     case sema::Family::Begin:
@@ -487,6 +499,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, file));
 
   Frame frame;
+  frame.group = group;
   frame.locals_in_scratch = !mp.user_side && HasKernelForeach(p.body, 0);
   llvm::Instruction* has_scratch = StartFrame(frame, fn, &p, mp.user_side);
   Scope scope;

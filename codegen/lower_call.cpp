@@ -230,11 +230,13 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::target:
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::pp:
+      if (frame_->group) return GroupString(true);
       return Literal(frame_->probe->spec.point);
     case Intrinsic::ppfunc:
     case Intrinsic::probefunc: {
       // The function in the probe point: `function("NAME@…")` or `statement("NAME@…")`.
       const sema::ProbeSpec& spec = frame_->probe->spec;
+      if (frame_->group) return GroupString(false);
       if (which == Intrinsic::probefunc && !spec.function.empty()) return Literal(spec.function);
       std::string name;
       for (std::string_view key : {"function(\"", "statement(\""})

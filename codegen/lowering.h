@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -196,6 +197,18 @@ class Lowering {
   uint32_t entry_size_ = 0;
   void LoadEntryValues(const EntryValues& entries);
   Value EntryValue(ast::Entry* e);
+
+  // Wildcard kernel-function probes sharing one program (lower_kprobe_group.cpp).
+  struct KprobeGroup {
+    std::vector<const sema::Probe*> members;  // in script order; the first makes the program
+    llvm::GlobalVariable* points = nullptr;   // pp() of each, by cookie
+    llvm::GlobalVariable* functions = nullptr;
+  };
+  void GroupKernelProbes();
+  std::string GroupTargets(const KprobeGroup& group);
+  Value GroupString(bool point);
+  std::deque<KprobeGroup> kprobe_groups_;
+  std::map<const sema::Probe*, const KprobeGroup*> kprobe_group_of_;
 
   // Syscall probes: each body is a function; one program per direction dispatches on the
   // number and calls the bodies that want it, in script order.
@@ -405,10 +418,11 @@ class Lowering {
     uint32_t next = 0;  // scratch bytes in use for temporaries
     uint32_t max = 0;
     std::vector<Scope*> scopes;
-    std::vector<Handler> handlers;   // enclosing `try` blocks, innermost last
-    std::vector<SourceRange> calls;  // the inlined calls being lowered, outermost first
-    bool at_entry = false;           // evaluating @entry operands on the call's entry
-    Value read_cell = nullptr;       // 8 stack bytes each user read fills and reads back
+    std::vector<Handler> handlers;       // enclosing `try` blocks, innermost last
+    std::vector<SourceRange> calls;      // the inlined calls being lowered, outermost first
+    bool at_entry = false;               // evaluating @entry operands on the call's entry
+    const KprobeGroup* group = nullptr;  // a program shared by a wildcard's functions
+    Value read_cell = nullptr;           // 8 stack bytes each user read fills and reads back
     // Long locals live in the scratch space instead of the stack when the handler has a
     // kernel-side foreach, whose body (a callback) reaches them at the same offsets.
     bool locals_in_scratch = false;

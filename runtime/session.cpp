@@ -187,6 +187,12 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
   for (const char* section : {".bss", ".data", ".rodata"})
     if (bpf_map* map = bpf_object__find_map_by_name(bpf_, section))
       bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_MMAPABLE);
+  for (const meta::Probe& p : meta_.probes) {
+    auto kind = static_cast<meta::ProbeKind>(p.family);
+    if (kind != meta::ProbeKind::Kprobe && kind != meta::ProbeKind::Kretprobe) continue;
+    if (bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str()))
+      PrepareKprobe(prog, p);
+  }
   // User-side programs never go to the kernel: the interpreter runs them.
   for (const meta::Probe& p : meta_.probes) {
     if (!p.user_side) continue;

@@ -258,6 +258,7 @@ class SymbolResolver {
 
   bool KnownTarget(std::string_view name) {
     if (name == "$$parms" || name == "$$vars" || name == "$$locals") return true;
+    if (name == "$$return") return probe_->spec.is_return;
     for (const TargetArg& a : probe_->spec.args)
       if (name.substr(1) == a.name) return true;
     return false;

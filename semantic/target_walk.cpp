@@ -566,11 +566,57 @@ void KernelReturnParameters(Elab& e, Probe& p) {
   }
 }
 
+// `$$parms`, `$$vars` and `$$return` of kernel functions, as stap writes them without
+// debuginfo locals: `name=0x1f` for each parameter (and `return=...`), space-separated.
+void KernelVarStrings(Elab& e, Probe& p) {
+  std::vector<ast::TargetSymbol*> strings;
+  ast::WalkTree(p.body, [&](ast::Node* n) {
+    auto* t = ast::As<ast::TargetSymbol>(n);
+    if (t && !t->lowered && t->components.empty() &&
+        (t->name == "$$parms" || t->name == "$$vars" || t->name == "$$return"))
+      strings.push_back(t);
+  });
+  for (ast::TargetSymbol* t : strings) {
+    bool want_return = t->name == "$$return";
+    std::string format;
+    std::vector<ast::Expr*> args;
+    auto* text = e.arena.New<ast::StringLit>();
+    text->kind = ast::StringLit::kKind;
+    text->range = t->range;
+    args.push_back(text);
+    for (const TargetArg& a : p.spec.args) {
+      if ((a.name == "return") != want_return) continue;
+      format += std::string(format.empty() ? "" : " ") + a.name + "=%#x";
+      auto* value = e.arena.New<ast::TargetSymbol>();
+      value->kind = ast::TargetSymbol::kKind;
+      value->range = t->range;
+      value->name = e.arena.Copy(std::string_view("$" + a.name));
+      args.push_back(value);
+    }
+    text->value = e.arena.Copy(std::string_view(format));
+    if (args.size() == 1) {
+      t->lowered = text;
+      continue;
+    }
+    auto* call = e.arena.New<ast::Call>();
+    call->kind = ast::Call::kKind;
+    call->range = t->range;
+    call->name = "sprintf";
+    call->name_range = t->range;
+    call->args = e.arena.Copy(args);
+    call->depth = 2;
+    t->lowered = call;
+  }
+}
+
 }  // namespace
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
-    if (IsKernelFunction(p->spec.family) && p->spec.is_return) KernelReturnParameters(e, *p);
+    if (p->spec.family == Family::KernelFunction) {
+      KernelVarStrings(e, *p);
+      if (p->spec.is_return) KernelReturnParameters(e, *p);
+    }
     if (!IsUserSpace(p->spec.family)) continue;
     UserBinary& bin = e.machine.binaries().Get(p->spec.target);
     if (!bin.elf()) continue;

@@ -32,6 +32,10 @@ bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
 int64_t TimerPeriodNs(const meta::Probe& probe);
 
 bool KernelHasKprobes();
+bool KernelHasKprobeMulti();
+// Before the object loads: a program shared by a wildcard's functions expects a
+// multi-kprobe link where the kernel has them.
+void PrepareKprobe(bpf_program* program, const meta::Probe& probe);
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<std::string>& missing, std::string* error);
 

@@ -1,23 +1,136 @@
-// kernel.function probes: kprobes and kretprobes on a kernel function, found by name at
-// load time in the running kernel (its kallsyms), so that the object does not depend on
-// the addresses of the kernel it was compiled against.
+// kernel.function probes: kprobes and kretprobes on kernel functions, found by name at
+// load time in the running kernel, so that the object does not depend on the addresses of
+// the kernel it was compiled against. A program that a wildcard's functions share (its
+// probe's target lists them, one per line) is attached with one multi-kprobe link where
+// the kernel has them, else with a kprobe per function; the cookie is the function's line.
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <unordered_set>
 
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
 
 namespace btap::runtime {
+namespace {
 
-// Whether this kernel can place kprobes: the kprobe PMU, or the tracefs interface that
-// older kernels offer instead.
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    if (end > at) out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
+// The kernel functions ftrace can trace ("" set when the list cannot be read).
+std::unordered_set<std::string> Traceable() {
+  std::unordered_set<std::string> names;
+  std::string root = FindTracefs();
+  std::ifstream in(root + "/available_filter_functions");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find(' ') == std::string::npos) names.insert(line);
+  return names;
+}
+
+std::string PointOf(const meta::Probe& probe, const std::string& function) {
+  bool ret = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
+  std::string family = probe.point.rfind("kprobe.", 0) == 0 ? "kprobe" : "kernel";
+  return family + ".function(\"" + function + "\")" + (ret ? ".return" : "");
+}
+
+bool AttachMulti(bpf_program* program, const meta::Probe& probe,
+                 const std::vector<std::string>& names, std::vector<bpf_link*>& links,
+                 std::vector<std::string>& missing, std::string* error) {
+  std::vector<std::string> kept = names;
+  std::vector<__u64> cookies;
+  for (size_t i = 0; i < names.size(); ++i) cookies.push_back(i);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::vector<const char*> syms;
+    for (const std::string& n : kept) syms.push_back(n.c_str());
+    LIBBPF_OPTS(bpf_kprobe_multi_opts, opts);
+    opts.syms = syms.data();
+    opts.cookies = cookies.data();
+    opts.cnt = syms.size();
+    opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
+    if (syms.empty()) return true;
+    if (bpf_link* link = bpf_program__attach_kprobe_multi_opts(program, nullptr, &opts)) {
+      links.push_back(link);
+      return true;
+    }
+    int err = errno;
+    if (attempt == 1 || (err != ENOENT && err != EINVAL && err != ESRCH)) {
+      *error = "cannot attach `" + probe.point + "` (" + std::to_string(kept.size()) +
+               " functions): " + std::strerror(err);
+      return false;
+    }
+    // Some function is not in this kernel (the object was compiled for another): keep
+    // the ones ftrace knows, and say which went.
+    std::unordered_set<std::string> traceable = Traceable();
+    if (traceable.empty()) {
+      *error = "cannot attach `" + probe.point + "`: " + std::strerror(err) +
+               " (and this kernel's list of traceable functions cannot be read)";
+      return false;
+    }
+    std::vector<std::string> present;
+    std::vector<__u64> present_cookies;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (traceable.count(kept[i])) {
+        present.push_back(kept[i]);
+        present_cookies.push_back(cookies[i]);
+      } else {
+        missing.push_back(PointOf(probe, kept[i]));
+      }
+    }
+    kept = std::move(present);
+    cookies = std::move(present_cookies);
+  }
+  return true;
+}
+
+}  // namespace
+
 bool KernelHasKprobes() {
   if (access("/sys/bus/event_source/devices/kprobe/type", R_OK) == 0) return true;
   std::string root = FindTracefs();
   return !root.empty() && access((root + "/kprobe_events").c_str(), F_OK) == 0;
+}
+
+// Multi-kprobe links need kernel 5.18 and fprobe (CONFIG_FPROBE, which some distribution
+// kernels leave out): a program that expects them must load, and a link over no function
+// must be refused for having none (EINVAL), not for the kind (EOPNOTSUPP).
+bool KernelHasKprobeMulti() {
+  static const bool has = [] {
+    const bpf_insn code[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, load);
+    load.expected_attach_type = BPF_TRACE_KPROBE_MULTI;
+    int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, nullptr, "GPL", code, 2, &load);
+    if (fd < 0) return false;
+    LIBBPF_OPTS(bpf_link_create_opts, link);
+    int link_fd = bpf_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &link);
+    int err = errno;
+    if (link_fd >= 0) close(link_fd);
+    close(fd);
+    return link_fd < 0 && err == EINVAL;
+  }();
+  return has;
+}
+
+void PrepareKprobe(bpf_program* program, const meta::Probe& probe) {
+  if (probe.numbers[1] > 1 && KernelHasKprobeMulti())
+    bpf_program__set_expected_attach_type(program, BPF_TRACE_KPROBE_MULTI);
 }
 
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
@@ -28,23 +141,32 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
              "(CONFIG_KPROBES); kernel.function probes need a kernel that has them";
     return false;
   }
-  LIBBPF_OPTS(bpf_kprobe_opts, opts);
-  opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
-  bpf_link* link = bpf_program__attach_kprobe_opts(program, probe.target.c_str(), &opts);
-  if (!link) {
+  std::vector<std::string> names = Lines(probe.target);
+  if (probe.numbers[1] > 1 && bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
+    return AttachMulti(program, probe, names, links, missing, error);
+  bool wildcard = probe.numbers[0] == 1 || names.size() > 1;
+  for (size_t i = 0; i < names.size(); ++i) {
+    LIBBPF_OPTS(bpf_kprobe_opts, opts);
+    opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
+    opts.bpf_cookie = i;
+    bpf_link* link = bpf_program__attach_kprobe_opts(program, names[i].c_str(), &opts);
+    if (link) {
+      links.push_back(link);
+      continue;
+    }
     int err = errno;
     // A wildcard's function that this kernel lacks (the object was compiled for another).
-    if (probe.numbers[0] == 1 && (err == ENOENT || err == EINVAL)) {
-      missing.push_back(probe.point);
-      return true;
+    if (wildcard && (err == ENOENT || err == EINVAL)) {
+      missing.push_back(names.size() > 1 ? PointOf(probe, names[i]) : probe.point);
+      continue;
     }
-    *error = "cannot attach `" + probe.point + "`: " + std::strerror(err);
+    *error = "cannot attach `" + (names.size() > 1 ? PointOf(probe, names[i]) : probe.point) +
+             "`: " + std::strerror(err);
     if (err == ENOENT || err == EINVAL)
-      *error += " (this kernel has no traceable function `" + probe.target +
+      *error += " (this kernel has no traceable function `" + names[i] +
                 "`; was the script compiled for another kernel?)";
     return false;
   }
-  links.push_back(link);
   return true;
 }
 

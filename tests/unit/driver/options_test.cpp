@@ -235,3 +235,34 @@ TEST(Driver, BadLimitsAreRejected) {
 
 }  // namespace
 }  // namespace btap::driver
+
+namespace btap::driver {
+namespace {
+
+// A wildcard's kernel functions share one program (attached with one multi-kprobe link)
+// unless the body reads $vars, which differ per function.
+TEST(Driver, WildcardKernelProbesShareOneProgram) {
+  auto compile = [](const std::string& script, meta::Meta* meta) {
+    std::string path = testing::TempDir() + "/kprobe_group.bo";
+    std::istringstream in;
+    std::ostringstream out, err;
+    ASSERT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+    std::ifstream file(path, std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), {});
+    std::string error;
+    ASSERT_TRUE(runtime::ReadObjectMeta(bytes, meta, &error)) << error;
+  };
+  meta::Meta shared;
+  compile("global n; probe kernel.function(\"vfs_read*\") { n[probefunc()]++ }", &shared);
+  ASSERT_EQ(shared.probes.size(), 1u);
+  EXPECT_EQ(shared.probes[0].family, static_cast<uint8_t>(meta::ProbeKind::Kprobe));
+  EXPECT_EQ(shared.probes[0].point, "kernel.function(\"vfs_read*\")");
+  EXPECT_EQ(shared.probes[0].target, "vfs_read\nvfs_readlink\nvfs_readv");
+  EXPECT_EQ(shared.probes[0].numbers[1], 3);
+  meta::Meta separate;
+  compile("probe kernel.function(\"vfs_read*\") { printf(\"%s\\n\", $$parms) }", &separate);
+  EXPECT_EQ(separate.probes.size(), 3u);
+}
+
+}  // namespace
+}  // namespace btap::driver
