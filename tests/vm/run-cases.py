@@ -179,6 +179,52 @@ def indent(text, limit=4000):
     return "".join("    " + line + "\n" for line in text.split("\n") if line != "") or "    (empty)\n"
 
 
+def follow(path, proc):
+    """The lines of the file at path as they are written, until proc has ended."""
+    with open(path, errors="replace") as f:
+        partial = ""
+        while True:
+            ended = proc.poll() is not None
+            chunk = f.readline()
+            while chunk:
+                partial += chunk
+                if partial.endswith("\n"):
+                    yield partial
+                    partial = ""
+                chunk = f.readline()
+            if ended:
+                if partial:
+                    yield partial
+                return
+            time.sleep(0.1)
+
+
+def guest_events(lines):
+    """The guest runner's report -> ("case", result), ("skip", name, reason), ("line", text)."""
+    cur, part = None, None
+    for line in lines:
+        line = line.rstrip("\n")
+        if line.startswith("@@case "):
+            w = line.split()
+            cur = {"name": w[1], "status": int(w[2]), "timed_out": w[3] == "1",
+                   "stop": float(w[4]), "seconds": float(w[5]), "out": [], "err": []}
+            part = None
+        elif line.startswith("@@skip "):
+            _, name, reason = line.split(" ", 2)
+            yield ("skip", name, reason)
+        elif cur is not None and line in ("@@out", "@@err"):
+            part = line[2:]
+        elif cur is not None and line == "@@end":
+            for key in ("out", "err"):
+                cur[key] = base64.b64decode("".join(cur[key])).decode(errors="replace")
+            yield ("case", cur)
+            cur = None
+        elif cur is not None and part:
+            cur[part].append(line)
+        else:
+            yield ("line", line)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("build", help="the build tree (btap, btaprun, tests/btap_workload, ...)")
@@ -287,38 +333,27 @@ def main():
     boot = time.monotonic()
     if pending:
         with open(os.path.join(work, "vm.err"), "w+") as err:
-            vm = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                  errors="replace", cwd=work)
-            cur, part = None, None
-            for line in vm.stdout:
-                line = line.rstrip("\n")
-                if line.startswith("@@case "):
-                    w = line.split()
-                    cur = {"name": w[1], "status": int(w[2]), "timed_out": w[3] == "1",
-                           "stop": float(w[4]), "seconds": float(w[5]), "out": "", "err": ""}
-                    part = None
-                elif line.startswith("@@skip "):
-                    _, name, reason = line.split(" ", 2)
-                    results[name] = ("skip", reason)
-                    report(name, "skip", reason)
-                elif cur is not None and line in ("@@out", "@@err"):
-                    part = line[2:]
-                elif cur is not None and line == "@@end":
-                    for key in ("out", "err"):
-                        cur[key] = base64.b64decode(cur[key]).decode(errors="replace")
-                    c = by_name[cur["name"]]
-                    problems = check(c, cur)
+            # The guest's output goes to a file that is followed, not to a pipe: a reader
+            # that falls behind must not hold QEMU up, nor lose the output's end.
+            out_path = os.path.join(work, "vm.out")
+            with open(out_path, "w") as out:
+                vm = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=work)
+            for event in guest_events(follow(out_path, vm)):
+                if event[0] == "skip":
+                    results[event[1]] = ("skip", event[2])
+                    report(event[1], "skip", event[2])
+                elif event[0] == "case":
+                    r = event[1]
+                    c = by_name[r["name"]]
+                    problems = check(c, r)
                     if problems:
-                        problems.append("stdout:\n" + indent(cur["out"]) + "stderr:\n" + indent(cur["err"]))
+                        problems.append("stdout:\n" + indent(r["out"]) + "stderr:\n" + indent(r["err"]))
                         results[c.name] = ("fail", problems)
                     else:
-                        results[c.name] = ("ok", f" ({cur['seconds']:.2f} s)")
+                        results[c.name] = ("ok", f" ({r['seconds']:.2f} s)")
                     report(c.name, *results[c.name])
-                    cur = None
-                elif cur is not None and part:
-                    cur[part] += line
                 else:
-                    print(f"guest: {line}")
+                    print(f"guest: {event[1]}")
             vm_status = vm.wait()
             err.seek(0)
             vm_err = err.read()
