@@ -360,8 +360,10 @@ def main():
     vm_seconds = time.monotonic() - boot
     for c in pending:
         if c.name not in results:
-            report(c.name, "fail", [f"no result: the VM ended (run-in-vm.sh status {vm_status}) "
-                                    "before this case finished"])
+            why = {124: "the VM timed out", 125: "the VM gave no status (see below)"}
+            report(c.name, "fail", [f"no result: the VM ended before this case finished "
+                                    f"(run-in-vm.sh status {vm_status}: "
+                                    f"{why.get(vm_status, 'the guest runner failed')})"])
     if vm_status not in (None, 0) or failed:
         if vm_err:
             print("run-in-vm.sh said:\n" + indent(vm_err, 8000), end="")

@@ -71,7 +71,7 @@
 # tail of the console log is then printed to stderr.
 #
 # Environment: BTAP_VM_CACHE (cache root, default ${XDG_CACHE_HOME:-~/.cache}/btap/vm),
-# BTAP_VM_CACHE_MB (images kept, least recently used dropped first; default 4096), BTAP_VM_KERNEL,
+# BTAP_VM_CACHE_MB (images kept, least recently used dropped first; default 1024), BTAP_VM_KERNEL,
 # BTAP_VM_QEMU (default qemu-system-x86_64), BTAP_VM_BUSYBOX (default: busybox in PATH).
 #
 # Needs: bash 4.3, qemu-system-x86, busybox (busybox-static is best), cpio, ldd, coreutils
@@ -467,7 +467,7 @@ else
     fi
 fi
 # Keep the cache bounded: the hash memo to 20000 lines, the images to $BTAP_VM_CACHE_MB MiB
-# (default 4096), dropping the least recently used ones first.
+# (default 1024: a dozen images of btap), dropping the least recently used ones first.
 if [ "$(wc -l < "$HASHDB")" -gt 20000 ]; then
     tail -n 10000 "$HASHDB" > "$HASHDB.$$" && mv -f "$HASHDB.$$" "$HASHDB"
 fi
@@ -475,7 +475,7 @@ touch "$BASE" ${DISK:+"$DISK"}
 used=0
 while IFS= read -r f; do
     used=$(( used + $(du -k "$f" | cut -f1) ))
-    if [ $used -gt $(( ${BTAP_VM_CACHE_MB:-4096} << 10 )) ] && [ "$f" != "$BASE" ] && [ "$f" != "${DISK:-}" ]; then
+    if [ $used -gt $(( ${BTAP_VM_CACHE_MB:-1024} << 10 )) ] && [ "$f" != "$BASE" ] && [ "$f" != "${DISK:-}" ]; then
         rm -f "$f" "$f.size"
     fi
 done < <(ls -t "$CACHE"/images/*.cpio.lz4 "$CACHE"/images/*.cpio.zstd "$CACHE"/images/*.cpio.gzip \
