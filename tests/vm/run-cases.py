@@ -137,6 +137,12 @@ def requirement_check(requirement):
     if len(w) == 2 and w[0] == "tracepoint":
         event = w[1].replace(":", "/")
         return (f"[ -e /sys/kernel/tracing/events/{shlex.quote(event)} ]", f"no tracepoint {w[1]}")
+    kprobes = ("[ -e /sys/bus/event_source/devices/kprobe/type ] || "
+               "[ -e /sys/kernel/tracing/kprobe_events ]")
+    if requirement == "kprobes":
+        return (f"{{ {kprobes}; }}", "this kernel has no kprobes")
+    if requirement == "no kprobes":  # as runtime_test.cpp: a kernel without them
+        return (f"! {{ {kprobes}; }}", "this kernel has kprobes")
     if len(w) == 2 and w[0] == "file":
         return (f"[ -e {shlex.quote(w[1])} ]", f"no file {w[1]}")
     return ("false", f"unknown requirement `{requirement}`")
@@ -284,13 +290,17 @@ def main():
         else:
             compile_args, run_args = split_run_options(c.args)
             obj = os.path.join(work, c.name + ".bo")
-            p = subprocess.run([btap, "-p4"] + compile_args + ["-o", obj, script] + c.script_args,
-                               capture_output=True, text=True)
+            # With a runner, as in runtime_test.cpp, script-args follow the object
+            # (NAME=VALUE globals); otherwise they are the script's, at compile time.
+            compile_script_args = [] if c.runner else c.script_args
+            p = subprocess.run([btap, "-p4"] + compile_args + ["-o", obj, script]
+                               + compile_script_args, capture_output=True, text=True)
             if p.returncode != 0:
                 results[c.name] = ("fail", [f"`btap -p4` on the host failed (status "
                                             f"{p.returncode}):\n{p.stderr}"])
                 continue
-            argv = [btaprun] + (c.runner[1:] if c.runner else run_args) + [obj]
+            argv = [btaprun] + (c.runner[1:] + [obj] + c.script_args if c.runner
+                                else run_args + [obj])
         test, reason = requirement_check(c.requires) if c.requires else ("true", "")
         run = [case_exec, f"{c.timeout:g}", c.signal or "-", f"{c.signal_after:g}",
                c.stdout_to or "-", f"{c.name}.out", f"{c.name}.err"] + argv
