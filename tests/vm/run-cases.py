@@ -257,7 +257,16 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
 
+    # The programs uprobe cases probe (tests/runtime/programs), when they are built: copied
+    # into the guest at their own paths, so host-compiled uprobes find the same files.
+    programs = {"@TARGET_O0@": "uprobe_target_O0", "@TARGET_O2@": "uprobe_target_O2",
+                "@LIBBTAPTEST@": "libbtaptest.so", "@MANY_FUNCTIONS@": "many_functions"}
+    programs = {k: os.path.join(os.path.dirname(workload), v) for k, v in programs.items()}
+    programs = {k: v for k, v in programs.items() if os.path.exists(v)}
+
     def expand(s):
+        for macro, path in programs.items():
+            s = s.replace(macro, path)
         return s.replace("@WORKLOAD@", workload)
 
     names = sorted(f for f in os.listdir(opt.cases) if f.endswith(".test"))
@@ -319,7 +328,7 @@ def main():
     by_name = {c.name: c for c in cases}
     total = opt.timeout or 120 + sum(c.timeout for c in pending)
     cmd = [os.path.join(HERE, "run-in-vm.sh"), "--timeout", f"{int(total)}"]
-    for f in (btap, btaprun, workload, case_exec):
+    for f in [btap, btaprun, workload, case_exec] + list(programs.values()):
         cmd += ["--add", f]
     cmd += opt.vm_arg + ["--put", work, "--", "sh", os.path.join(work, "guest.sh")]
     vm_status, vm_err = None, ""
