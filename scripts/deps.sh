@@ -11,6 +11,8 @@ packages=(
   bpftool  # the runtime tests check that nothing of a killed session stays in the kernel
   re2c bison clang-format
   googletest libgtest-dev
+  # tests/vm: Debian's cloud kernel under QEMU (TCG), an initramfs or ext4 root of busybox
+  qemu-system-x86 busybox-static cpio lz4 e2fsprogs python3
 )
 
 missing=()
