@@ -29,8 +29,8 @@ void Lowering::GroupKernelProbes() {
   std::map<std::tuple<const ast::Probe*, std::string, bool, int>, KprobeGroup*> by_point;
   for (const sema::Probe* p : program_.probes) {
     if (!Shareable(*p)) continue;
-    auto key = std::make_tuple(p->decl, p->origin, p->spec.is_return,
-                               static_cast<int>(p->spec.family));
+    auto key =
+        std::make_tuple(p->decl, p->origin, p->spec.is_return, static_cast<int>(p->spec.family));
     KprobeGroup*& group = by_point[key];
     if (!group) group = &kprobe_groups_.emplace_back();
     group->members.push_back(p);
@@ -44,7 +44,8 @@ void Lowering::GroupKernelProbes() {
 // The names the runtime attaches to, one per line; the cookie of each is its line number.
 std::string Lowering::GroupTargets(const KprobeGroup& group) {
   std::string targets;
-  for (const sema::Probe* p : group.members) targets += (targets.empty() ? "" : "\n") + p->spec.target;
+  for (const sema::Probe* p : group.members)
+    targets += (targets.empty() ? "" : "\n") + p->spec.target;
   return targets;
 }
 

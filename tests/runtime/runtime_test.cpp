@@ -16,7 +16,8 @@
 //                                              whose reader has gone)
 //   stderr-count: REGEX N                      exactly N lines of standard error match
 //   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
-//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...);
+//   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
+//   script-file: examples/x.stp                the script is that file of the tree;
 //                                              with a runner, after the object (NAME=VALUE)
 //   --- script      the script (written to a file and run)
 //   --- stdout      expected standard output, exactly
@@ -134,6 +135,12 @@ Case Parse(const fs::path& path) {
     }
     if (key == "runner") c.runner = Words(value);
     if (key == "script-args") c.script_args = Words(value);
+    if (key == "script-file") {  // a script kept elsewhere in the tree (an example)
+      std::ifstream script(std::string(BTAP_SOURCE_DIR) + "/" + value);
+      std::stringstream text;
+      text << script.rdbuf();
+      c.sections["script"] = text.str();
+    }
     if (key == "signal") {
       std::vector<std::string> w = Words(value);
       c.signal = w.empty() ? "" : w[0];

@@ -103,6 +103,10 @@ def parse(path, expand):
                 c.runner = words(value)
             elif key == "script-args":
                 c.script_args = words(value)
+            elif key == "script-file":
+                # A script kept elsewhere in the tree (an example), relative to its root.
+                with open(os.path.join(HERE, "..", "..", value)) as script:
+                    c.sections["script"] = script.read()
             elif key == "signal":
                 w = words(value)
                 c.signal = w[0] if w else ""
