@@ -15,9 +15,11 @@ uint32_t StripModifiers(const struct btf* btf, uint32_t type) {
 }
 
 std::string KernelTypeName(const struct btf* btf, uint32_t type) {
-  const btf_type* t = btf__type_by_id(btf, StripModifiers(btf, type));
-  if (!t) return "void";
+  const btf_type* t = btf__type_by_id(btf, type);
+  for (int guard = 0; t && btf_is_mod(t) && guard < 16; ++guard) t = btf__type_by_id(btf, t->type);
+  if (!t || type == 0) return "void";
   std::string name = btf__name_by_offset(btf, t->name_off);
+  if (btf_is_typedef(t)) return name;  // sigset_t, as the source spells it
   if (btf_is_struct(t)) return "struct " + name;
   if (btf_is_union(t)) return "union " + name;
   if (btf_is_ptr(t)) return KernelTypeName(btf, t->type) + "*";
@@ -91,8 +93,9 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
         : is_signed ? llvm::dwarf::DW_ATE_signed
                     : llvm::dwarf::DW_ATE_unsigned);
   } else if (btf_is_enum(t) || btf_is_enum64(t)) {
-    out = di_.createBasicType(name.empty() ? "enum" : name, t->size * 8,
-                              llvm::dwarf::DW_ATE_unsigned);
+    // An enum, not an int: libbpf checks that a member keeps its kind.
+    out = di_.createEnumerationType(nullptr, name, file_, 0, t->size * 8, 0,
+                                    di_.getOrCreateArray({}), nullptr);
   } else if (btf_is_ptr(t)) {
     const btf_type* to = btf__type_by_id(btf_, StripModifiers(btf_, t->type));
     llvm::DIType* pointee = nullptr;

@@ -156,8 +156,10 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::TargetSymbol:
       return TargetVar(static_cast<ast::TargetSymbol*>(e));
     case Kind::Cast:
+      // "kernel", and stap's own "kernel<linux/sched.h>" and "kernel:..." spellings.
       if (auto* c = static_cast<ast::Cast*>(e);
-          !c->lowered && !frame_->user_side && (c->module.empty() || c->module == "kernel"))
+          !c->lowered && !frame_->user_side &&
+          (c->module.empty() || c->module.starts_with("kernel")))
         return KernelCast(c);
       [[fallthrough]];
     case Kind::AtVar:

@@ -113,6 +113,15 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
                                  "`, whose type is " + KernelTypeName(btf, type) +
                                  ", not a pointer to a struct or union");
       }
+      // libbpf finds a relocation's struct by name in the target kernel: an unnamed one
+      // (`typedef struct { ... } sigset_t`) cannot be the start of one.
+      {
+        const btf_type* root = btf__type_by_id(btf, StripModifiers(btf, record));
+        if (root && root->name_off == 0)
+          return fail(c.range, "`->" + std::string(c.name) + "` on " + KernelTypeName(btf, type) +
+                                   ": members of an unnamed kernel struct cannot be read "
+                                   "portably yet (no CO-RE relocation can start there)");
+      }
       // Members through embedded structs make one path (core_access.h).
       std::vector<CoreAccess::Step> path;
       for (;;) {
@@ -141,8 +150,13 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
       Value address = b_.CreatePtrToInt(core.MemberPath(value, path), i64_);
       type = m.type;
       const btf_type* member = btf__type_by_id(btf, StripModifiers(btf, type));
+      bool last = i + 1 == t->components.size();
+      if (last && t->addressof) return address;  // &$p->member
+      if (member && btf_is_composite(member) && last)
+        return fail(t->components[i].range, "`" + m.name + "` is a " + KernelTypeName(btf, type) +
+                                                ", not a value; name one of its members");
       if (member && (btf_is_composite(member) || btf_is_array(member))) {
-        value = address;  // aggregates are their address (char arrays too, as in stap)
+        value = address;  // char arrays are their address, as in stap
         is_address = true;
         continue;
       }
@@ -167,6 +181,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
     Value index = Expr(c.index);
     if (!index) return nullptr;
     Value address = b_.CreateAdd(value, b_.CreateMul(index, b_.getInt64(size)));
+    if (t->addressof && i + 1 == t->components.size()) return address;  // &$p[i]
     type = element;
     const btf_type* e = btf__type_by_id(btf, StripModifiers(btf, type));
     if (e && (btf_is_composite(e) || btf_is_array(e))) {
@@ -178,12 +193,9 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
     value = KernelRead(address, size <= 8 ? static_cast<uint32_t>(size) : 8, is_signed, t, name);
     is_address = false;
   }
-  if (t->addressof) {
-    if (!is_address && !t->components.empty())
-      return fail(t->range,
-                  "`&` of a kernel value that is not a member in memory cannot be "
-                  "compiled yet");
-  }
+  if (t->addressof && t->components.empty())
+    return fail(t->range,
+                "`&" + std::string(name) + "`: a parameter is in a register, not in memory");
   return value;
 }
 

@@ -66,6 +66,21 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
   // a storm of errors can neither outlive the session nor flood its output.
   Value seen = b_.CreateAtomicRMW(llvm::AtomicRMWInst::Add, errors_, b_.getInt64(1),
                                   llvm::MaybeAlign(8), llvm::AtomicOrdering::Monotonic);
+  if (frame_->user_side) {
+    // begin/end/error probes and user-side timers run one at a time, and those that run
+    // after the stop (error probes) report their own errors: only the state moves here.
+    auto* stop = llvm::BasicBlock::Create(context_, "too_many_errors", frame_->fn);
+    auto* report = llvm::BasicBlock::Create(context_, "report_error", frame_->fn);
+    b_.CreateCondBr(b_.CreateICmpUGE(seen, b_.getInt64(options_.max_errors)), stop, report);
+    b_.SetInsertPoint(stop);
+    SetState(session::State::Errors);
+    b_.CreateBr(report);
+    b_.SetInsertPoint(report);
+    Record(record::Kind::Error, FormatId(message), args);
+    b_.CreateBr(frame_->exit);
+    Dead();
+    return;
+  }
   auto* stop = llvm::BasicBlock::Create(context_, "too_many_errors", frame_->fn);
   auto* report = llvm::BasicBlock::Create(context_, "report_error", frame_->fn);
   auto* silent = llvm::BasicBlock::Create(context_, "error_after_stop", frame_->fn);
@@ -82,9 +97,18 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
   Dead();
 }
 
-// Moves the session state: no kernel handler starts after this store.
+// Moves the session state: no kernel handler starts after this. The first reason to stop
+// is kept (the runtime decides by it which probes run at the end), except abort(), which
+// overrides an exit() or a stop for errors.
 void Lowering::SetState(session::State state) {
-  b_.CreateStore(b_.getInt64(static_cast<uint64_t>(state)), exiting_);
+  Value value = b_.getInt64(static_cast<uint64_t>(state));
+  if (state == session::State::Abort) {
+    b_.CreateAtomicRMW(llvm::AtomicRMWInst::Xchg, exiting_, value, llvm::MaybeAlign(8),
+                       llvm::AtomicOrdering::Monotonic);
+    return;
+  }
+  b_.CreateAtomicCmpXchg(exiting_, b_.getInt64(0), value, llvm::MaybeAlign(8),
+                         llvm::AtomicOrdering::Monotonic, llvm::AtomicOrdering::Monotonic);
 }
 
 // A message format's text, for a catch variable: %% becomes %, other directives stay.

@@ -19,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include "codegen/bpflib.h"
 #include "codegen/emit.h"
@@ -193,6 +194,8 @@ class Lowering {
   Value EntryKey(const sema::Probe& p, Value tid, Value depth);
   bool ReturnsWithEntry(const sema::Probe& p) const;
   EntryValues SaveEntryValues(const sema::Probe& p);
+  Value EntryThread();
+  std::optional<meta::Probe> pending_entry_probe_;  // a kernel return probe's entry kprobe
   llvm::GlobalVariable* entry_map_ = nullptr;
   uint32_t entry_size_ = 0;
   void LoadEntryValues(const EntryValues& entries);

@@ -1,6 +1,8 @@
 // Finding (and mounting) tracefs (see tracefs.h).
 #include "common/tracefs.h"
 
+#include <fstream>
+
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -23,6 +25,18 @@ std::string FindTracefs() {
   if (geteuid() == 0 && mount("nodev", kTracefs, "tracefs", 0, nullptr) == 0 && HasEvents(kTracefs))
     return kTracefs;
   return "";
+}
+
+bool ReadTraceableFunctions(const std::string& root, std::unordered_set<std::string>* out) {
+  std::ifstream in(root + "/available_filter_functions");
+  if (!in) return false;
+  std::string line;
+  bool any = false;
+  while (std::getline(in, line)) {
+    any = true;
+    if (line.find(' ') == std::string::npos) out->insert(line);
+  }
+  return any;
 }
 
 }  // namespace btap

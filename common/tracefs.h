@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_set>
 
 namespace btap {
 
@@ -12,5 +13,10 @@ inline constexpr const char* kDebugTracefs = "/sys/kernel/debug/tracing";
 // The tracefs root that has events, mounting tracefs on kTracefs when neither root has
 // them and we are root; "" when there is none.
 std::string FindTracefs();
+
+// The kernel functions ftrace can trace (`available_filter_functions` under `root`;
+// module functions, which carry a ` [module]` suffix, left out). False when the file
+// cannot be read (some kernels and containers allow only privileged readers).
+bool ReadTraceableFunctions(const std::string& root, std::unordered_set<std::string>* out);
 
 }  // namespace btap

@@ -260,33 +260,45 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
         if (BPF_MODE(in.code) == BPF_MEM) {
           Store(address, size, value);
         } else if (BPF_MODE(in.code) == BPF_ATOMIC && cls == BPF_STX && size >= 4) {
-          // One thread runs user-side probes, so plain read-modify-write is atomic enough.
-          uint64_t old = Load(address, size);
+          // Global data is shared with kernel probes running on other CPUs: a real
+          // atomic, as the BPF instruction is in the kernel.
+          if (address % size != 0) return fail("misaligned atomic operation");
           uint64_t mask = size == 8 ? ~0ull : 0xffffffffull;
-          uint64_t updated;
-          switch (in.imm & ~BPF_FETCH) {
-            case BPF_ADD:
-              updated = old + value;
-              break;
-            case BPF_OR:
-              updated = old | value;
-              break;
-            case BPF_AND:
-              updated = old & value;
-              break;
-            case BPF_XOR:
-              updated = old ^ value;
-              break;
-            case BPF_XCHG & ~BPF_FETCH:
-              updated = value;
-              break;
-            case BPF_CMPXCHG & ~BPF_FETCH:
-              updated = (old == (reg[0] & mask)) ? value : old;
-              break;
-            default:
-              return fail("unknown atomic operation");
+          uint32_t op = static_cast<uint32_t>(in.imm) & ~static_cast<uint32_t>(BPF_FETCH);
+          if (op != BPF_ADD && op != BPF_OR && op != BPF_AND && op != BPF_XOR &&
+              op != (BPF_XCHG & ~BPF_FETCH) && op != (BPF_CMPXCHG & ~BPF_FETCH))
+            return fail("unknown atomic operation");
+          auto apply = [&](uint64_t old) -> uint64_t {
+            switch (op) {
+              case BPF_ADD:
+                return (old + value) & mask;
+              case BPF_OR:
+                return (old | value) & mask;
+              case BPF_AND:
+                return (old & value) & mask;
+              case BPF_XOR:
+                return (old ^ value) & mask;
+              case BPF_XCHG & ~BPF_FETCH:
+                return value & mask;
+              default:  // BPF_CMPXCHG
+                return old == (reg[0] & mask) ? value & mask : old;
+            }
+          };
+          uint64_t old;
+          if (size == 8) {
+            auto* at = reinterpret_cast<uint64_t*>(address);
+            old = __atomic_load_n(at, __ATOMIC_SEQ_CST);
+            while (!__atomic_compare_exchange_n(at, &old, apply(old), false, __ATOMIC_SEQ_CST,
+                                                __ATOMIC_SEQ_CST)) {
+            }
+          } else {
+            auto* at = reinterpret_cast<uint32_t*>(address);
+            uint32_t old32 = __atomic_load_n(at, __ATOMIC_SEQ_CST);
+            while (!__atomic_compare_exchange_n(at, &old32, static_cast<uint32_t>(apply(old32)),
+                                                false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            }
+            old = old32;
           }
-          Store(address, size, updated & mask);
           if (in.imm == BPF_CMPXCHG)
             reg[0] = old;
           else if (in.imm & BPF_FETCH)

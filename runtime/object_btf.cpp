@@ -168,6 +168,7 @@ bool CheckBtf(std::string_view btf, std::string* error) {
       if (depth > 64) return fail("has a loop of typedefs or modifiers at " + which);
       next = ref(next);
       if (next == 0) break;
+      if (bad(next)) return fail("refers from " + which + " to a type it lacks");
     }
   }
   return true;

@@ -57,9 +57,16 @@ int CaptureLibbpf(enum libbpf_print_level level, const char* format, va_list arg
 
 std::atomic<int> signal_fd{-1};
 std::atomic<bool> signalled{false};
+std::atomic<uint64_t*> signal_state{nullptr};  // the session's state, shared with the probes
 
 void OnSignal(int) {
   signalled = true;
+  // The probes stop now, even if the runtime is blocked writing output.
+  if (uint64_t* state = signal_state.load()) {
+    uint64_t running = 0;
+    __atomic_compare_exchange_n(state, &running, static_cast<uint64_t>(session::State::Stopped),
+                                false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  }
   int fd = signal_fd.load();
   uint64_t one = 1;
   if (fd >= 0) (void)!write(fd, &one, sizeof one);
@@ -123,6 +130,15 @@ bool Executable(const std::string& name) {
 }
 
 }  // namespace
+
+bool ParseTimeout(const std::string& text, double* seconds) {
+  char* end = nullptr;
+  errno = 0;
+  double t = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || errno || !(t > 0) || !(t < 3.2e9)) return false;
+  *seconds = t;
+  return true;
+}
 
 bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
                       std::string* error) {
@@ -383,6 +399,10 @@ void Session::Stop(session::State why) {
   RequestStop();
 }
 
+bool Session::Stopping() const {
+  return exit_requested_ || too_many_errors_ || signalled || !write_error_.empty();
+}
+
 // What the probes decided on their own: exit(), abort() or too many errors move the state
 // even when the record that says so was lost to a full ring buffer.
 void Session::ReadState() {
@@ -540,10 +560,11 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
 // ignored meanwhile (see kStopSignals).
 class Session::SignalScope {
  public:
-  SignalScope(bool enabled, int stop_fd) : enabled_(enabled) {
+  SignalScope(bool enabled, int stop_fd, uint64_t* state) : enabled_(enabled) {
     signalled = false;
     if (!enabled_) return;
     signal_fd = stop_fd;
+    signal_state = state;
     struct sigaction sa {};
     sa.sa_handler = OnSignal;
     sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
@@ -558,6 +579,7 @@ class Session::SignalScope {
       sigaction(kStopSignals[i], &old_[i], nullptr);
     sigaction(SIGPIPE, &old_pipe_, nullptr);
     signal_fd = -1;
+    signal_state = nullptr;
   }
   SignalScope(const SignalScope&) = delete;
   SignalScope& operator=(const SignalScope&) = delete;
@@ -581,15 +603,14 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   if (!Load(&error)) return fail(error);
   for (const auto& [name, value] : options.globals)
     if (!SetGlobal(name, value, &error)) return fail(error);
-  SignalScope signals(options.handle_signals, stop_fd_);
+  SignalScope signals(options.handle_signals, stop_fd_, state_);
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
 
   RunUserProbes(meta::ProbeKind::Begin);
   ReadState();
-  bool stopping = exit_requested_ || too_many_errors_ || signalled || !write_error_.empty();
-  if (!stopping) {
+  if (!Stopping()) {
     if (!Attach(&error)) {
       Stop(session::State::Stopped);
       Detach();
@@ -619,7 +640,13 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     err << program_name_ << ": error: cannot write the output: " << write_error_ << '\n';
     return 1;
   }
-  if (errors_) {
+  // The probes' own count, when a stopping error's record was lost to a full ring buffer.
+  if (error_counter_) {
+    uint64_t counted = std::min<uint64_t>(__atomic_load_n(error_counter_, __ATOMIC_SEQ_CST),
+                                          uint64_t{meta_.limits.max_errors} + 1);
+    errors_ = std::max<int>(errors_, static_cast<int>(counted));
+  }
+  if (errors_ || too_many_errors_) {
     err << "WARNING: Number of errors: " << errors_ << ", skipped probes: 0\n";
     return 1;
   }
@@ -672,7 +699,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
   bool stop = false;
   while (!stop) {
     ReadState();
-    if (exit_requested_ || too_many_errors_ || signalled || !write_error_.empty()) break;
+    if (Stopping()) break;
     int wait = kStateCheckMs;
     if (options.timeout_seconds > 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -695,7 +722,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
       if (tag >= kTimer && tag - kTimer < timers.size()) {
         uint64_t expirations;
         auto [fd, probe] = timers[tag - kTimer];
-        if (read(fd, &expirations, sizeof expirations) > 0 && !exit_requested_) {
+        if (read(fd, &expirations, sizeof expirations) > 0 && !Stopping()) {
           // What the kernel probes wrote before the timer fired comes first.
           if (ring_) {
             batch_left_ = kRecordBatch;

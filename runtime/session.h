@@ -23,6 +23,10 @@ namespace btap::runtime {
 
 class UserSide;
 
+// -T SECONDS as btap and btaprun read it: a positive number of seconds, at most a century
+// (the deadline is kept in nanoseconds); false for anything else (nan, inf, junk).
+bool ParseTimeout(const std::string& text, double* seconds);
+
 // -o FILE as stap and staprun read it: FILE with its strftime(3) sequences expanded for
 // `when`, in local time.
 bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
@@ -81,6 +85,8 @@ class Session {
   void Stop(session::State why);
   // Takes in what the probes decided: exit(), abort(), too many errors.
   void ReadState();
+  // Whether the session is on its way out, for whatever reason.
+  bool Stopping() const;
   void HandleRecord(std::span<const uint8_t> bytes);
   void CountError();
   // Runs the user-side probes of one kind in sequence order.

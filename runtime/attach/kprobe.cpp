@@ -31,17 +31,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-// The kernel functions ftrace can trace ("" set when the list cannot be read).
-std::unordered_set<std::string> Traceable() {
-  std::unordered_set<std::string> names;
-  std::string root = FindTracefs();
-  std::ifstream in(root + "/available_filter_functions");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find(' ') == std::string::npos) names.insert(line);
-  return names;
-}
-
 std::string PointOf(const meta::Probe& probe, const std::string& function) {
   bool ret = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
   std::string family = probe.point.rfind("kprobe.", 0) == 0 ? "kprobe" : "kernel";
@@ -75,8 +64,8 @@ bool AttachMulti(bpf_program* program, const meta::Probe& probe,
     }
     // Some function is not in this kernel (the object was compiled for another): keep
     // the ones ftrace knows, and say which went.
-    std::unordered_set<std::string> traceable = Traceable();
-    if (traceable.empty()) {
+    std::unordered_set<std::string> traceable;
+    if (!ReadTraceableFunctions(FindTracefs(), &traceable)) {
       *error = "cannot attach `" + probe.point + "`: " + std::strerror(err) +
                " (and this kernel's list of traceable functions cannot be read)";
       return false;

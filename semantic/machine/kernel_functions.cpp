@@ -20,22 +20,6 @@ namespace {
 
 constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
 
-// Names of `available_filter_functions` (kernel functions only: module ones carry a
-// ` [module]` suffix); false when the file cannot be read (some kernels allow only
-// CAP_SYSLOG-less readers nothing, and containers may forbid it).
-bool ReadTraceable(const std::string& root, std::unordered_set<std::string>* out) {
-  std::ifstream in(root + "/available_filter_functions");
-  if (!in) return false;
-  std::string line;
-  bool any = false;
-  while (std::getline(in, line)) {
-    any = true;
-    if (line.find(' ') != std::string::npos) continue;  // a module's, or a comment
-    out->insert(line);
-  }
-  return any;
-}
-
 // The kprobe blacklist: "0xstart-0xend\tname" lines (debugfs, when mounted).
 std::unordered_set<std::string> ReadBlacklist() {
   std::unordered_set<std::string> names;
@@ -128,7 +112,7 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string
   }
   std::unordered_set<std::string> traceable;
   std::string root = tracefs_root.empty() ? FindTracefs() : tracefs_root;
-  index->filtered_ = !root.empty() && ReadTraceable(root, &traceable);
+  index->filtered_ = !root.empty() && ReadTraceableFunctions(root, &traceable);
   std::unordered_set<std::string> blacklist = ReadBlacklist();
   const struct btf* b = index->btf_.get();
   uint32_t count = btf__type_cnt(b);

@@ -8,8 +8,8 @@
 namespace btap::sema {
 namespace {
 
-// At most this many functions per probe point: each is a program of its own until
-// wildcards share one multi-kprobe program.
+// At most this many functions per probe point (a body that reads $vars is a program per
+// function).
 constexpr size_t kMaxFunctions = 2000;
 
 // Kernel functions that do not return: a kretprobe there never fires, and stap refuses it.
@@ -80,7 +80,8 @@ class KernelFunctionProbes : public ProbeFamily {
     bool plain = parts[0].name == "kernel" && parts[1].arg == ArgKind::String &&
                  spec.function.find_first_of("@:+") == std::string::npos;
     if (!plain || !ctx.kernel_functions) {
-      out.push_back(std::move(spec));
+      // Listing prints only points it resolved; a probe says it cannot be compiled yet.
+      if (!ctx.listing) out.push_back(std::move(spec));
       return;
     }
     ExpandKernelFunctions(std::move(spec), parts[1], parts.size() == 3 ? &parts[2] : nullptr,
@@ -130,7 +131,7 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPar
   for (const KernelFunction* f : found) {
     if (spec.is_return && NeverReturns(f->name)) {
       if (!HasGlob(spec.function) && !ctx.listing)
-        ctx.diags.Report(Diag::ReturnNeverReturns, name.range, {std::string(f->name)});
+        ctx.diags.Report(Diag::KernelReturnNeverReturns, name.range, {std::string(f->name)});
       continue;
     }
     ProbeSpec each = spec;
@@ -144,8 +145,6 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPar
     out.push_back(std::move(each));
   }
 }
-
-namespace {}  // namespace
 
 const ProbeFamily& KernelFunctionFamily() {
   static const KernelFunctionProbes family;

@@ -29,7 +29,7 @@ class Kprobe : public ProbeFamily {
     spec.is_return = parts.back().name == "return";
     spec.target_vars_later = true;
     if (!spec.target.empty() || !ctx.kernel_functions) {  // module functions: later
-      out.push_back(std::move(spec));
+      if (!ctx.listing) out.push_back(std::move(spec));
       return;
     }
     // As in stap, kprobe probes have no $vars: registers and *_arg() read arguments.

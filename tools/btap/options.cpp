@@ -3,6 +3,8 @@
 // with GNU getopt; `--` ends them).
 #include "tools/btap/options.h"
 
+#include "runtime/session.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <iterator>
@@ -252,10 +254,9 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
           o->target_pid = n;
           break;
         case 'T': {
-          char* end = nullptr;
-          double t = std::strtod(value.c_str(), &end);
-          if (value.empty() || *end || t <= 0)
-            return fail("`-T` takes a positive number of seconds");
+          double t = 0;
+          if (!runtime::ParseTimeout(value, &t))
+            return fail("`-T` takes a positive number of seconds (at most a century)");
           o->timeout = t;
           break;
         }

@@ -86,11 +86,7 @@ int main(int argc, char** argv) {
         output = optarg;
         break;
       case 'T':
-        errno = 0;
-        options.timeout_seconds = std::strtod(optarg, &end);
-        // At most a century: the deadline is kept in nanoseconds.
-        if (*end || !*optarg || errno || !(options.timeout_seconds > 0) ||
-            !(options.timeout_seconds < 3.2e9))
+        if (!btap::runtime::ParseTimeout(optarg, &options.timeout_seconds))
           return UsageError("-T expects a positive number of seconds, not `" + std::string(optarg) +
                             "`");
         break;
