@@ -1,12 +1,24 @@
 // kernel.function("pattern")[.call|.return] and module("m").function("pattern"): matched
 // and checked here against the kernel's probeable functions (listing expands them, with
 // their parameters from BTF); attaching and $vars come in later passes.
+#include <bpf/btf.h>
+
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/probe_family.h"
 #include "semantic/suggest.h"
 
 namespace btap::sema {
 namespace {
+
+// A type with typedefs and qualifiers taken off.
+uint32_t StripTypedefs(const struct btf* btf, uint32_t type) {
+  for (int guard = 0; guard < 64 && type; ++guard) {
+    const btf_type* t = btf__type_by_id(btf, type);
+    if (!t || !(btf_is_typedef(t) || btf_is_mod(t))) break;
+    type = t->type;
+  }
+  return type;
+}
 
 // At most this many functions per probe point (a body that reads $vars is a program per
 // function).
@@ -44,10 +56,24 @@ void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool lis
     // Parameters too: a return probe reads them as @entry values (LowerTargets).
     if (!r.c_type.empty()) add(r, kRaxOffset);
   }
-  std::vector<KernelParam> params = index.Params(f);
-  for (size_t i = 0; i < params.size(); ++i)
-    if (listing || (i < std::size(kArgOffsets) && params[i].size))
-      add(params[i], i < std::size(kArgOffsets) ? kArgOffsets[i] : 0);
+  // Registers go by size class: a struct of 9-16 bytes passed by value takes two, a larger
+  // one goes to memory and takes none, and a struct returned in memory takes rdi for its
+  // address. A parameter with no register of its own is not readable (listing shows it).
+  const struct btf* btf = index.btf();
+  auto bytes = [&](uint32_t type) { return btf ? btf__resolve_size(btf, type) : 8; };
+  auto in_memory = [&](uint32_t type) {
+    const btf_type* t = btf ? btf__type_by_id(btf, StripTypedefs(btf, type)) : nullptr;
+    return t && btf_is_composite(t) && bytes(type) > 16;
+  };
+  KernelParam ret = index.Return(f);
+  size_t reg = ret.type && in_memory(ret.type) ? 1 : 0;
+  for (const KernelParam& p : index.Params(f)) {
+    int64_t size = bytes(p.type);
+    size_t regs = in_memory(p.type) ? 0 : size > 8 ? 2 : 1;
+    bool readable = regs == 1 && p.size && reg < std::size(kArgOffsets);
+    if (listing || readable) add(p, readable ? kArgOffsets[reg] : 0);
+    if (regs && reg + regs <= std::size(kArgOffsets)) reg += regs;
+  }
 }
 
 class KernelFunctionProbes : public ProbeFamily {
