@@ -1,17 +1,14 @@
 // CO-RE member accesses (see core_access.h).
 #include "codegen/core_access.h"
 
+#include "semantic/machine/kernel_functions.h"
+
 #include <bpf/btf.h>
 
 namespace btap::codegen {
 
 uint32_t StripModifiers(const struct btf* btf, uint32_t type) {
-  for (int guard = 0; guard < 64 && type; ++guard) {
-    const btf_type* t = btf__type_by_id(btf, type);
-    if (!t || !(btf_is_typedef(t) || btf_is_mod(t))) break;
-    type = t->type;
-  }
-  return type;
+  return sema::StripBtfModifiers(btf, type);
 }
 
 std::string KernelTypeName(const struct btf* btf, uint32_t type) {

@@ -93,6 +93,15 @@ std::string StapRefusal(std::string_view name) {
   return "";
 }
 
+uint32_t StripBtfModifiers(const struct btf* btf, uint32_t type) {
+  for (int guard = 0; guard < 64 && type; ++guard) {
+    const btf_type* t = btf__type_by_id(btf, type);
+    if (!t || !(btf_is_typedef(t) || btf_is_mod(t))) break;
+    type = t->type;
+  }
+  return type;
+}
+
 void KernelFunctionIndex::Free::operator()(struct btf* b) const { btf__free(b); }
 
 KernelFunctionIndex::~KernelFunctionIndex() = default;

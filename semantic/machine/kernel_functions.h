@@ -63,6 +63,9 @@ class KernelFunctionIndex {
   bool filtered_ = false;
 };
 
+// A BTF type with its typedefs and qualifiers (const, volatile, ...) taken off.
+uint32_t StripBtfModifiers(const struct btf* btf, uint32_t type);
+
 // stap's refusals for kernel functions: code that kprobes must not enter (the lock,
 // atomic and NMI families, the exception and debug paths). "" when probeable.
 std::string StapRefusal(std::string_view name);

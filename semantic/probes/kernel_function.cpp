@@ -10,16 +10,6 @@
 namespace btap::sema {
 namespace {
 
-// A type with typedefs and qualifiers taken off.
-uint32_t StripTypedefs(const struct btf* btf, uint32_t type) {
-  for (int guard = 0; guard < 64 && type; ++guard) {
-    const btf_type* t = btf__type_by_id(btf, type);
-    if (!t || !(btf_is_typedef(t) || btf_is_mod(t))) break;
-    type = t->type;
-  }
-  return type;
-}
-
 // At most this many functions per probe point (a body that reads $vars is a program per
 // function).
 constexpr size_t kMaxFunctions = 2000;
@@ -62,7 +52,7 @@ void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool lis
   const struct btf* btf = index.btf();
   auto bytes = [&](uint32_t type) { return btf ? btf__resolve_size(btf, type) : 8; };
   auto in_memory = [&](uint32_t type) {
-    const btf_type* t = btf ? btf__type_by_id(btf, StripTypedefs(btf, type)) : nullptr;
+    const btf_type* t = btf ? btf__type_by_id(btf, StripBtfModifiers(btf, type)) : nullptr;
     return t && btf_is_composite(t) && bytes(type) > 16;
   };
   KernelParam ret = index.Return(f);
