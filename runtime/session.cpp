@@ -77,6 +77,11 @@ void OnSignal(int) {
 // EPIPE and the session ends with an error.
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
+// What btap was started with for the signals a session changes, for the -c command.
+constexpr int kChildSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+bool inherited_saved = false;
+bool inherited_ignored[std::size(kChildSignals)] = {};
+
 // Records taken from the ring buffer before the loop looks at the clock, the signals and
 // the state again: a probe that fires as fast as btap writes cannot keep it consuming.
 constexpr int kRecordBatch = 4096;
@@ -523,9 +528,12 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     return false;
   }
   if (pid == 0) {
-    // The command runs as it would untraced: btap's own signal dispositions (an ignored
-    // SIGPIPE would survive exec) and blocked signals are not its.
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
+    // The command runs as it would untraced: with the dispositions btap itself was given
+    // (ignored under nohup stays ignored), not the ones the session set (an ignored
+    // SIGPIPE would survive exec), and no blocked signals.
+    if (inherited_saved)
+      for (size_t i = 0; i < std::size(kChildSignals); ++i)
+        signal(kChildSignals[i], inherited_ignored[i] ? SIG_IGN : SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -568,16 +576,26 @@ class Session::SignalScope {
     struct sigaction sa {};
     sa.sa_handler = OnSignal;
     sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
-    for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &sa, &old_[i]);
+    for (size_t i = 0; i < std::size(kStopSignals); ++i) {
+      sigaction(kStopSignals[i], &sa, &old_[i]);
+      // A signal btap was started ignoring (nohup, a background job) stays ignored.
+      if (old_[i].sa_handler == SIG_IGN) sigaction(kStopSignals[i], &old_[i], nullptr);
+    }
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ignore, &old_pipe_);
+    for (size_t i = 0; i < std::size(kChildSignals); ++i) {
+      const struct sigaction& was = i < std::size(kStopSignals) ? old_[i] : old_pipe_;
+      inherited_ignored[i] = was.sa_handler == SIG_IGN;
+    }
+    inherited_saved = true;
   }
   ~SignalScope() {
     if (!enabled_) return;
     for (size_t i = 0; i < std::size(kStopSignals); ++i)
       sigaction(kStopSignals[i], &old_[i], nullptr);
     sigaction(SIGPIPE, &old_pipe_, nullptr);
+    inherited_saved = false;
     signal_fd = -1;
     signal_state = nullptr;
   }
