@@ -578,8 +578,10 @@ class Session::SignalScope {
     sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
     for (size_t i = 0; i < std::size(kStopSignals); ++i) {
       sigaction(kStopSignals[i], &sa, &old_[i]);
-      // A signal btap was started ignoring (nohup, a background job) stays ignored.
-      if (old_[i].sa_handler == SIG_IGN) sigaction(kStopSignals[i], &old_[i], nullptr);
+      // Under nohup SIGHUP stays ignored. (SIGINT is handled even when ignored at start,
+      // as in a background job: it is how a session is stopped.)
+      if (kStopSignals[i] == SIGHUP && old_[i].sa_handler == SIG_IGN)
+        sigaction(SIGHUP, &old_[i], nullptr);
     }
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;
