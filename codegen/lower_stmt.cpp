@@ -103,8 +103,9 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
 void Lowering::SetState(session::State state) {
   Value value = b_.getInt64(static_cast<uint64_t>(state));
   if (state == session::State::Abort) {
-    b_.CreateAtomicRMW(llvm::AtomicRMWInst::Xchg, exiting_, value, llvm::MaybeAlign(8),
-                       llvm::AtomicOrdering::Monotonic);
+    // A plain aligned store (the BPF backend has no atomic store; an unused exchange
+    // becomes one).
+    b_.CreateStore(value, exiting_);
     return;
   }
   b_.CreateAtomicCmpXchg(exiting_, b_.getInt64(0), value, llvm::MaybeAlign(8),
