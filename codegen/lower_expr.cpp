@@ -455,17 +455,22 @@ Value Lowering::UserRegister(ast::Register* r) {
   return reg(kOffsets[r->regno]);
 }
 
-// One saved register from the uprobe's pt_regs. Read through a helper: LLVM may keep a
+// `size` bytes at `pointer` through a probe-read helper, zero-extended; `rc` gets the
+// helper's result. One cell serves every read of the handler: each is loaded right after
+// its helper call, and 8 bytes per read would soon pass the 512-byte stack.
+Value Lowering::ReadCell(HelperId helper, Value pointer, uint32_t size, Value* rc) {
+  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
+  Value cell = frame_->read_cell;
+  b_.CreateStore(b_.getInt64(0), cell);
+  Value result = Helper(helper, i64_, {cell, b_.getInt32(size), pointer});
+  if (rc) *rc = result;
+  return b_.CreateLoad(i64_, cell);
+}
+
+// One saved register from the probe's pt_regs. Read through a helper: LLVM may keep a
 // ctx pointer with an offset in a register, and the verifier refuses loads through it.
 Value Lowering::PtRegsAt(int offset) {
-  // One cell for every read of the handler: each is loaded right after its helper call,
-  // and 8 bytes per read would soon pass the 512-byte stack.
-  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
-  Value tmp = frame_->read_cell;
-  b_.CreateStore(b_.getInt64(0), tmp);
-  Helper(kProbeReadKernel, i64_,
-         {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset)});
-  return b_.CreateLoad(i64_, tmp);
+  return ReadCell(kProbeReadKernel, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset), 8);
 }
 
 // @uderef(size, address): user memory of the probed task; a fault is stap's run-time error.
@@ -480,12 +485,9 @@ Value Lowering::UserDeref(ast::Deref* d) {
   }
   Value address = Expr(d->address);
   if (!address) return nullptr;
-  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
-  Value buf = frame_->read_cell;
-  b_.CreateStore(b_.getInt64(0), buf);
-  Value rc =
-      Helper(kProbeReadUser, i64_,
-             {buf, b_.getInt32(static_cast<uint32_t>(d->size)), b_.CreateIntToPtr(address, ptr_)});
+  Value rc;
+  Value read = ReadCell(kProbeReadUser, b_.CreateIntToPtr(address, ptr_),
+                        static_cast<uint32_t>(d->size), &rc);
   std::string_view text = sm_.file(d->range.file).text();
   std::string_view token = d->range.valid()
                                ? text.substr(d->range.begin, d->range.end - d->range.begin)
@@ -496,7 +498,7 @@ Value Lowering::UserDeref(ast::Deref* d) {
       b_.CreateICmpSGE(rc, b_.getInt64(0)),
       "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", token, d->range)),
       {address});
-  return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(d->size), d->is_signed);
+  return Extend(read, static_cast<uint32_t>(d->size), d->is_signed);
 }
 
 Value Lowering::EntryValue(ast::Entry* e) {

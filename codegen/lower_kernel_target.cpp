@@ -11,16 +11,13 @@ namespace btap::codegen::lowering {
 
 Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
                            std::string_view name) {
-  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
-  Value buf = frame_->read_cell;
-  b_.CreateStore(b_.getInt64(0), buf);
-  Value rc =
-      Helper(kProbeReadKernel, i64_, {buf, b_.getInt32(size), b_.CreateIntToPtr(address, ptr_)});
+  Value rc;
+  Value read = ReadCell(kProbeReadKernel, b_.CreateIntToPtr(address, ptr_), size, &rc);
   CheckFormat(
       b_.CreateICmpSGE(rc, b_.getInt64(0)),
       "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", name, t->range)),
       {address});
-  return Extend(b_.CreateLoad(i64_, buf), size, is_signed);
+  return Extend(read, size, is_signed);
 }
 
 Value Lowering::KernelTarget(ast::TargetSymbol* t) {
@@ -52,10 +49,8 @@ Value Lowering::ReadKernelMember(Value address, uint32_t type, std::string_view 
   if (size <= 0 || size > 8) return nullptr;
   CoreAccess core(b_, maps_.di(), maps_.file(), btf);
   Value at = core.MemberAddress(address, type, m);
-  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
-  b_.CreateStore(b_.getInt64(0), frame_->read_cell);
-  Helper(kProbeReadKernel, i64_, {frame_->read_cell, b_.getInt32(static_cast<uint32_t>(size)), at});
-  return Extend(b_.CreateLoad(i64_, frame_->read_cell), static_cast<uint32_t>(size), false);
+  return Extend(ReadCell(kProbeReadKernel, at, static_cast<uint32_t>(size)),
+                static_cast<uint32_t>(size), false);
 }
 
 // @cast(p, "struct sock"[, "kernel"]) in kernel-side probes: p is where such a struct lies.

@@ -348,6 +348,7 @@ class Lowering {
 
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
+  Value ReadCell(HelperId helper, Value pointer, uint32_t size, Value* rc = nullptr);
   // A kernel function's $var and its ->member / [i] chain (lower_kernel_target.cpp).
   Value KernelTarget(ast::TargetSymbol* t);
   Value KernelCast(ast::Cast* c);

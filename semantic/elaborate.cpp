@@ -200,9 +200,13 @@ void GatherKernelFacts(Elab& e) {
   for (const Function* f : e.program.functions)
     parent |= f->intrinsic >= 0 && Intrinsics()[f->intrinsic].name == "ppid";
   if (!process && !parent) return;
-  const TaskOffsets& task = e.machine.task_offsets();
-  e.program.kernel.task_real_parent = task.real_parent;
-  e.program.kernel.task_tgid = task.tgid;
+  // ppid() reads current->real_parent->tgid as CO-RE accesses where the kernel has BTF;
+  // the offsets found by a BPF iterator serve kernels without it.
+  if (!e.machine.kernel_functions().btf()) {
+    const TaskOffsets& task = e.machine.task_offsets();
+    e.program.kernel.task_real_parent = task.real_parent;
+    e.program.kernel.task_tgid = task.tgid;
+  }
   if (!process) return;
   const SyscallTable& table = e.machine.syscalls();
   for (const char* name : {"clone", "clone3", "fork", "vfork"})
