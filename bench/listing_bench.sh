@@ -2,6 +2,8 @@
 # Listing speed against bpftrace, as ratios measured in one run (best of N each):
 #   btap -l 'kernel.trace("*")'  vs  bpftrace -l 'tracepoint:*'
 #   btap -L 'kernel.trace("*")'  vs  bpftrace -lv 'tracepoint:*'
+#   btap -l/-L 'kernel.function("*")' (BTF) and -L of a ~1,000-function pattern  vs
+#   bpftrace -l 'kfunc:*' / -lv 'kfunc:vmlinux:s*' (targets: < 0.5 s each)
 #   btap -l/-L 'process("P").function("*")' over the test program with 10,000 functions
 #   (DWARF) and /usr/bin/bash (symbols)  vs  bpftrace -l 'uprobe:P:*' (target: < 300 ms)
 # Usage: bench/listing_bench.sh [BTAP] [ROUNDS] [MANY_FUNCTIONS]; needs root (tracefs);
@@ -37,6 +39,27 @@ if command -v bpftrace >/dev/null; then
     'BEGIN { printf "ratio btap/bpftrace: -l %.2f   -L %.2f\n", a / b, c / d }'
 else
   echo "bpftrace not installed: no ratio"
+fi
+
+# Kernel functions from BTF: the whole list, and -L of a pattern of about 1,000.
+lines=$("$btap" -l 'kernel.function("*")' | wc -l)
+some=$("$btap" -l 'kernel.function("s*")' | wc -l)
+kl=$(best_ms "$btap" -l 'kernel.function("*")')
+kL=$(best_ms "$btap" -L 'kernel.function("s*")')
+echo "kernel functions: $lines; btap -l: ${kl} ms   btap -L of $some (s*): ${kL} ms"
+# bpftrace lists kernel functions only where the kernel has fentry (kfunc) or lets it read
+# available_filter_functions (kprobe); elsewhere a ratio would compare against nothing.
+if command -v bpftrace >/dev/null; then
+  theirs=$( (bpftrace -l 'kfunc:*' 2>/dev/null || true) | wc -l)
+  if ((theirs > 1000)); then
+    fl=$(best_ms bpftrace -l 'kfunc:*')
+    fL=$(best_ms bpftrace -lv 'kfunc:vmlinux:s*')
+    echo "bpftrace -l kfunc:*: ${fl} ms   bpftrace -lv kfunc:vmlinux:s*: ${fL} ms"
+    awk -v a="$kl" -v b="$fl" -v c="$kL" -v d="$fL" \
+      'BEGIN { printf "ratio btap/bpftrace: -l %.2f   -L %.2f\n", a / b, c / d }'
+  else
+    echo "bpftrace lists $theirs kernel functions here (no fentry): no ratio"
+  fi
 fi
 
 # User-space functions: DWARF (10,000 functions) and a symbol table (bash).
