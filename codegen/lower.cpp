@@ -301,6 +301,7 @@ void Lowering::FinishScratch() {
     zeros_->replaceAllUsesWith(zeros);
     zeros_->eraseFromParent();
   }
+  FinishTaskScratch(size);
   llvm::GlobalVariable* scratch = maps_.Define({"btap_scratch", kMapPercpuArray, 1, 4, size});
   scratch_placeholder_->replaceAllUsesWith(scratch);
   scratch_placeholder_->eraseFromParent();
@@ -511,6 +512,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   FinishFrame(frame, has_scratch);
+  mp.may_sleep = frame.sleeps;
   if (!syscall) meta_.probes.push_back(std::move(mp));
   if (pending_entry_probe_) {
     meta_.probes.push_back(std::move(*pending_entry_probe_));
@@ -537,9 +539,8 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
     Value exiting = b_.CreateLoad(i64_, exiting_);
     Continue(b_.CreateICmpEQ(exiting, b_.getInt64(0)), "run");
   }
-  Value zero = Alloca(b_.getInt32Ty());
-  b_.CreateStore(b_.getInt32(0), zero);
-  frame.scratch = Helper(kMapLookup, ptr_, {scratch_placeholder_, zero});
+  frame.can_sleep = !user_side && UserProbe(p);
+  frame.scratch = ScratchLookup(frame);
   auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   Continue(has_scratch, "scratch");
   return has_scratch;
@@ -563,8 +564,9 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
   if (frame.scratch->hasOneUse()) {
     has_scratch->replaceAllUsesWith(b_.getTrue());
     has_scratch->eraseFromParent();
-    llvm::cast<llvm::Instruction>(frame.scratch)->eraseFromParent();
+    for (llvm::Instruction* part : frame.scratch_parts) part->eraseFromParent();
   }
+  SettleSleep(frame);
   // Blocks after a `next`, `return` or error are unreachable; they end the handler too.
   for (llvm::BasicBlock& block : *frame.fn)
     if (!block.getTerminator()) llvm::BranchInst::Create(frame.exit, &block);

@@ -315,8 +315,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         size = b_.CreateTrunc(n, b_.getInt32Ty());
       }
       Value slot = StringSlot();
-      Value rc = Helper(user ? kProbeReadUserStr : kProbeReadKernelStr, i64_,
-                        {slot, size, b_.CreateIntToPtr(address, ptr_)});
+      Value pointer = b_.CreateIntToPtr(address, ptr_);
+      Value rc = user ? ReadUserString(slot, size, pointer)
+                      : Helper(kProbeReadKernelStr, i64_, {slot, size, pointer});
       std::string what = user ? "user string copy fault" : "kernel string copy fault";
       CheckFormat(
           b_.CreateICmpSGE(rc, b_.getInt64(0)),
@@ -335,9 +336,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Value address = Arg(c, 0);
       Value buf = Alloca(i64_);
       b_.CreateStore(b_.getInt64(0), buf);
-      Value rc = Helper(
-          user ? kProbeReadUser : kProbeReadKernel, i64_,
-          {buf, b_.getInt32(static_cast<uint32_t>(n->value)), b_.CreateIntToPtr(address, ptr_)});
+      Value bytes = b_.getInt32(static_cast<uint32_t>(n->value));
+      Value pointer = b_.CreateIntToPtr(address, ptr_);
+      Value rc = user ? ReadUser(buf, bytes, pointer)
+                      : Helper(kProbeReadKernel, i64_, {buf, bytes, pointer});
       CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
                   std::string(user ? "user" : "kernel") +
                       " memory read fault at %p [man error::fault]" +

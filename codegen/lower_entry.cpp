@@ -136,6 +136,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
   mp.build_id = p.spec.build_id;
   mp.numbers[0] = static_cast<int64_t>(p.spec.call_offset);
   mp.numbers[2] = p.spec.numbers[2];
+  mp.may_sleep = frame.sleeps;
   meta_.probes.push_back(std::move(mp));
   return out;
 }

@@ -462,7 +462,9 @@ Value Lowering::ReadCell(HelperId helper, Value pointer, uint32_t size, Value* r
   if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
   Value cell = frame_->read_cell;
   b_.CreateStore(b_.getInt64(0), cell);
-  Value result = Helper(helper, i64_, {cell, b_.getInt32(size), pointer});
+  Value result = helper == kProbeReadUser
+                     ? ReadUser(cell, b_.getInt32(size), pointer)
+                     : Helper(helper, i64_, {cell, b_.getInt32(size), pointer});
   if (rc) *rc = result;
   return b_.CreateLoad(i64_, cell);
 }

@@ -495,9 +495,10 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   auto* stop = llvm::BasicBlock::Create(context_, "stop", fn);
   b_.SetInsertPoint(entry);
   frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
-  Value zero = Alloca(b_.getInt32Ty());
-  b_.CreateStore(b_.getInt32(0), zero);
-  frame.scratch = Helper(kMapLookup, ptr_, {scratch_placeholder_, zero});
+  // The body runs under the map's RCU read lock: its reads never sleep, but its scratch
+  // is its handler's.
+  frame.handler = &HandlerOf(parent);
+  frame.scratch = ScratchLookup(frame);
   auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   auto* run = llvm::BasicBlock::Create(context_, "run", fn);
   b_.CreateCondBr(has_scratch, run, stop);

@@ -56,12 +56,15 @@ enum HelperId : int64_t {
   kProbeReadKernelStr = 115,
   kJiffies64 = 118,
   kRingbufOutput = 130,
+  kCopyFromUser = 148,  // sleepable programs only
+  kTaskStorageGet = 156,
+  kCurrentTaskBtf = 158,
   kForEachMapElem = 164,
   kGetFuncIp = 173,
 };
 
 constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
-                   kMapRingbuf = 27;
+                   kMapRingbuf = 27, kMapTaskStorage = 29;
 constexpr int64_t kNoExist = 1;
 constexpr int64_t kAny = 0;
 constexpr uint32_t kDefaultRingBytes = 4u << 20;
@@ -349,6 +352,18 @@ class Lowering {
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
   Value ReadCell(HelperId helper, Value pointer, uint32_t size, Value* rc = nullptr);
+  // User memory into `dst`; the helper's result. In a uprobe handler a read that faults
+  // is tried again with helpers that fault the page in, where the kernel lets uprobes
+  // sleep (lower_sleep.cpp).
+  Value ReadUser(Value dst, Value size, Value pointer);
+  Value ReadUserString(Value dst, Value size, Value pointer);
+  // The frame's scratch space: per CPU, or per task in a handler that may sleep.
+  Value ScratchLookup(Frame& frame);
+  Value SleepEnabled();  // the load-time flag, as an i1
+  Frame& HandlerOf(Frame& frame) { return frame.handler ? *frame.handler : frame; }
+  // Once the handler is lowered: a handler that never sleeps keeps per-CPU scratch.
+  void SettleSleep(Frame& frame);
+  void FinishTaskScratch(uint32_t size);
   // A kernel function's $var and its ->member / [i] chain (lower_kernel_target.cpp).
   Value KernelTarget(ast::TargetSymbol* t);
   Value KernelCast(ast::Cast* c);
@@ -433,6 +448,13 @@ class Lowering {
     std::map<llvm::Value*, uint32_t> scratch_offsets;  // values made by ScratchAt(offset)
     Value entry_values = nullptr;  // the return body's copy of the @entry values
     const std::map<const ast::Entry*, uint32_t>* entry_offsets = nullptr;
+    // Sleeping (lower_sleep.cpp): a uprobe handler may fault user pages in. A foreach
+    // body's frame points at its handler's, whose decision its scratch follows.
+    bool can_sleep = false;  // reads here may sleep
+    Frame* handler = nullptr;
+    bool sleeps = false;                            // a user read may sleep
+    std::vector<llvm::Instruction*> sleep_gates;    // where scratch is chosen per task
+    std::vector<llvm::Instruction*> scratch_parts;  // the lookup, dropped when unused
   };
 
   const sema::Program& program_;
@@ -497,6 +519,8 @@ class Lowering {
   llvm::GlobalVariable* output_ = nullptr;
 
   llvm::GlobalVariable* scratch_placeholder_ = nullptr;
+  llvm::GlobalVariable* task_scratch_placeholder_ = nullptr;  // made on first use
+  llvm::GlobalVariable* may_sleep_ = nullptr;                 // the load-time flag
 
   Frame* frame_ = nullptr;
 };

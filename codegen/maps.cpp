@@ -27,23 +27,33 @@ llvm::GlobalVariable* MapBuilder::Define(const MapSpec& spec) {
   // `int (*name)[value]`: the array's element count carries the value.
   std::vector<std::pair<const char*, uint32_t>> fields = {{"type", spec.type},
                                                           {"max_entries", spec.max_entries}};
-  if (spec.key_size) fields.push_back({"key_size", spec.key_size});
-  if (spec.value_size) fields.push_back({"value_size", spec.value_size});
+  if (spec.key_size && !spec.typed) fields.push_back({"key_size", spec.key_size});
+  if (spec.value_size && !spec.typed) fields.push_back({"value_size", spec.value_size});
+  if (spec.flags) fields.push_back({"map_flags", spec.flags});
   std::vector<llvm::Metadata*> members;
   uint64_t offset = 0;
-  for (const auto& [name, value] : fields) {
-    llvm::DINodeArray range = di_->getOrCreateArray({di_->getOrCreateSubrange(0, value)});
-    llvm::DICompositeType* array = di_->createArrayType(0, 32, int_type, range);
-    llvm::DIDerivedType* pointer = di_->createPointerType(array, 64);
+  auto member = [&](const char* name, llvm::DIType* pointee) {
+    llvm::DIDerivedType* pointer = di_->createPointerType(pointee, 64);
     members.push_back(di_->createMemberType(unit_, name, file_, 0, 64, 64, offset,
                                             llvm::DINode::FlagZero, pointer));
     offset += 64;
+  };
+  for (const auto& [name, value] : fields) {
+    llvm::DINodeArray range = di_->getOrCreateArray({di_->getOrCreateSubrange(0, value)});
+    member(name, di_->createArrayType(0, 32, int_type, range));
   }
+  if (spec.typed) {  // `int *key; unsigned char (*value)[N]`
+    member("key", int_type);
+    llvm::DIBasicType* byte =
+        di_->createBasicType("unsigned char", 8, llvm::dwarf::DW_ATE_unsigned_char);
+    llvm::DINodeArray range = di_->getOrCreateArray({di_->getOrCreateSubrange(0, spec.value_size)});
+    member("value", di_->createArrayType(uint64_t{spec.value_size} * 8, 8, byte, range));
+  }
+  std::vector<llvm::Type*> slots(members.size(), llvm::PointerType::get(context, 0));
   llvm::DICompositeType* type =
       di_->createStructType(unit_, "", file_, 0, offset, 64, llvm::DINode::FlagZero, nullptr,
                             di_->getOrCreateArray(members));
 
-  std::vector<llvm::Type*> slots(fields.size(), llvm::PointerType::get(context, 0));
   auto* ir_type = llvm::StructType::get(context, slots);
   auto* global =
       new llvm::GlobalVariable(module_, ir_type, false, llvm::GlobalValue::ExternalLinkage,

@@ -29,6 +29,10 @@ struct MapSpec {
   uint32_t max_entries = 0;
   uint32_t key_size = 0;  // 0: not part of the definition (ring buffers)
   uint32_t value_size = 0;
+  uint32_t flags = 0;  // BPF_F_*
+  // Key and value described by BTF types (an int, bytes), not only by their sizes: local
+  // storage maps require them.
+  bool typed = false;
 };
 
 // One per module: owns the debug-info builder whose types become the object's BTF.

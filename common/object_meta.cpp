@@ -124,7 +124,8 @@ bool DecodeProbe(Reader& r, Probe* p) {
          r.I64(&p->sequence, "probe sequence") && r.I64(&p->period_ns, "probe period") &&
          r.I64(&p->randomize_ns, "probe randomization") && r.Str(&p->target, "probe target") &&
          r.I64(&p->numbers[0], "probe numbers") && r.I64(&p->numbers[1], "probe numbers") &&
-         r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id");
+         r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id") &&
+         r.Bool(&p->may_sleep, "probe");
 }
 
 bool DecodeGlobal(Reader& r, Global* g) {
@@ -188,6 +189,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.Str(p.target);
     for (int64_t n : p.numbers) w.I64(n);
     w.Str(p.build_id);
+    w.U8(p.may_sleep);
   }
   w.U32(static_cast<uint32_t>(m.globals.size()));
   for (const Global& g : m.globals) {

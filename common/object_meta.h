@@ -13,7 +13,14 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 3;
+inline constexpr uint32_t kVersion = 4;
+// A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
+// may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
+// it before the object loads, and the verifier prunes the branch not taken.
+inline constexpr char kSleepSection[] = ".rodata.btap_sleep";
+// Their scratch space, a task storage map; where the kernel cannot let uprobes sleep
+// the runtime makes it a one-element array that no program reaches.
+inline constexpr char kTaskScratchMap[] = "btap_task_scratch";
 
 enum class ValueType : uint8_t { Long = 1, String = 2, Stats = 3 };
 
@@ -48,6 +55,9 @@ struct Probe {
   // Uprobes: the probed file's GNU build id (hex), which the runtime checks before it
   // attaches at a compiled file offset.
   std::string build_id;
+  // Uprobes: a user read may fault pages in, so the program is loaded sleepable where
+  // the kernel allows it (runtime/attach/uprobe.cpp sets kSleepSection's flag then).
+  bool may_sleep = false;
 
   bool operator==(const Probe&) const = default;
 };

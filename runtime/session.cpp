@@ -214,6 +214,7 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
     if (bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str()))
       PrepareKprobe(prog, p);
   }
+  PrepareUprobes(bpf_, meta_);
   // User-side programs never go to the kernel: the interpreter runs them.
   for (const meta::Probe& p : meta_.probes) {
     if (!p.user_side) continue;

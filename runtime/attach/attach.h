@@ -9,6 +9,7 @@
 #include "common/object_meta.h"
 
 struct bpf_link;
+struct bpf_object;
 struct bpf_program;
 
 namespace btap::runtime {
@@ -25,6 +26,10 @@ bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vecto
 // The GNU build id of an ELF file (hex); "" when it has none.
 std::string ReadBuildId(const std::string& path);
 
+bool KernelHasSleepableUprobes();
+// Before the object loads: uprobe programs whose user reads may fault pages in are
+// loaded sleepable where the kernel allows it (codegen/lower_sleep.cpp).
+void PrepareUprobes(bpf_object* object, const meta::Meta& meta);
 bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::string* error);
 
