@@ -10,7 +10,8 @@
 
 namespace btap {
 
-KernelConfig::KernelConfig(std::string release) : release_(std::move(release)) {}
+KernelConfig::KernelConfig(std::string release, std::string path)
+    : release_(std::move(release)), path_(std::move(path)) {}
 
 std::string KernelConfig::Get(std::string_view name) {
   Load();
@@ -76,6 +77,15 @@ std::map<std::string, std::string, std::less<>> ParseKernelConfig(std::string_vi
 void KernelConfig::Load() {
   if (loaded_) return;
   loaded_ = true;
+  if (!path_.empty()) {
+    std::ifstream file(path_);
+    std::ostringstream text;
+    text << file.rdbuf();
+    if (!file) return;
+    source_ = path_;
+    values_ = ParseKernelConfig(text.str());
+    return;
+  }
   std::string release = release_.empty() ? RunningRelease() : release_;
   std::string text = KernelConfigText(release, "/boot", "/proc/config.gz");
   if (text.empty()) return;

@@ -12,7 +12,7 @@ namespace btap {
 class KernelConfig {
  public:
   // Reads the configuration of `release` ("" for the running kernel) once, lazily.
-  explicit KernelConfig(std::string release = "");
+  explicit KernelConfig(std::string release = "", std::string path = "");
   // An option's value ("y", "m", a number, a string without its quotes); "" when unset.
   std::string Get(std::string_view name);
   // Where the values came from ("" when nothing was found).
@@ -21,6 +21,7 @@ class KernelConfig {
  private:
   void Load();
   std::string release_;
+  std::string path_;  // a config file named outright (-r DIR), else looked for
   bool loaded_ = false;
   std::string source_;
   std::map<std::string, std::string, std::less<>> values_;

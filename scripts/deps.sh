@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build ccache pkg-config
   clang-16 llvm-16-dev libclang-cpp16-dev libclang-16-dev libclang-rt-16-dev
-  libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev
+  libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev
   systemtap-sdt-dev gcc binutils  # <sys/sdt.h>; cc, objcopy, readelf for the ELF tests
   bpftool  # the runtime tests check that nothing of a killed session stays in the kernel
   re2c bison clang-format

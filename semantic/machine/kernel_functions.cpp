@@ -107,7 +107,8 @@ void KernelFunctionIndex::Free::operator()(struct btf* b) const { btf__free(b); 
 KernelFunctionIndex::~KernelFunctionIndex() = default;
 
 std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string& btf_path,
-                                                               const std::string& tracefs_root) {
+                                                               const std::string& tracefs_root,
+                                                               bool running) {
   std::unique_ptr<KernelFunctionIndex> index(new KernelFunctionIndex);
   std::string path = btf_path.empty() ? kVmlinuxBtf : btf_path;
   if (access(path.c_str(), R_OK) != 0) {
@@ -121,8 +122,9 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string
   }
   std::unordered_set<std::string> traceable;
   std::string root = tracefs_root.empty() ? FindTracefs() : tracefs_root;
-  index->filtered_ = !root.empty() && ReadTraceableFunctions(root, &traceable);
-  std::unordered_set<std::string> blacklist = ReadBlacklist();
+  index->filtered_ = running && !root.empty() && ReadTraceableFunctions(root, &traceable);
+  std::unordered_set<std::string> blacklist;
+  if (running) blacklist = ReadBlacklist();
   const struct btf* b = index->btf_.get();
   uint32_t count = btf__type_cnt(b);
   std::unordered_map<std::string_view, std::string> refused;

@@ -31,8 +31,11 @@ class KernelFunctionIndex {
  public:
   // An index of the running kernel's functions (`btf_path` and `tracefs_root` default
   // to the running kernel's); `error` says why it is empty.
+  // For another kernel (`running` false) BTF alone says what there is: the running
+  // kernel's ftrace list and blacklist do not apply.
   static std::unique_ptr<KernelFunctionIndex> Load(const std::string& btf_path,
-                                                   const std::string& tracefs_root);
+                                                   const std::string& tracefs_root,
+                                                   bool running = true);
   ~KernelFunctionIndex();
 
   // The probeable functions whose names match `glob`, sorted by name.

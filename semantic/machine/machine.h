@@ -15,8 +15,10 @@ namespace btap::sema {
 
 class Machine {
  public:
-  Machine(std::string tracefs_root = "", std::string btf_path = "")
-      : tracefs_root_(std::move(tracefs_root)), btf_path_(std::move(btf_path)) {}
+  // `running`: the kernel is the running one, so its ftrace list and kprobe blacklist
+  // apply (not so for another kernel's BTF, given by `btf_path`).
+  Machine(std::string tracefs_root = "", std::string btf_path = "", bool running = true)
+      : tracefs_root_(std::move(tracefs_root)), btf_path_(std::move(btf_path)), running_(running) {}
   const TracepointCatalog& tracepoints() {
     if (!tracepoints_)
       tracepoints_ =
@@ -31,7 +33,8 @@ class Machine {
   BinaryCache& binaries() { return binaries_; }
   // The probeable kernel functions (BTF, ftrace's list, the blacklists).
   const KernelFunctionIndex& kernel_functions() {
-    if (!kernel_functions_) kernel_functions_ = KernelFunctionIndex::Load(btf_path_, tracefs_root_);
+    if (!kernel_functions_)
+      kernel_functions_ = KernelFunctionIndex::Load(btf_path_, tracefs_root_, running_);
     return *kernel_functions_;
   }
   const SyscallTable& syscalls() {
@@ -42,6 +45,7 @@ class Machine {
  private:
   std::string tracefs_root_;
   std::string btf_path_;
+  bool running_ = true;
   std::unique_ptr<TracepointCatalog> tracepoints_;
   std::unique_ptr<SyscallTable> syscalls_;
   std::unique_ptr<TaskOffsets> task_offsets_;

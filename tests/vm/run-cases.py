@@ -7,8 +7,8 @@ usage: run-cases.py BUILD-DIR [--cases DIR] [--filter REGEX] [--timeout S] [--ke
 The case format is tests/runtime/runtime_test.cpp's (args, status, timeout, requires,
 signal, stop-within, stdout-to, stderr-count, runner, script-args, stdout-lines; sections
 script, stdout, stderr, stdout-regex, stderr-regex), so a runtime case runs here unchanged.
-A case with a script is compiled on the host with `btap -p4` (LLVM under emulation is
-slow), its run-time options (-c, -x, -T) moving to btaprun, and run in the guest with
+A case with a script is compiled on the host with `btap -p4 -r KERNEL-DIR`, for the guest's
+kernel (its BTF, from the image; LLVM under emulation is slow), its run-time options (-c, -x, -T) moving to btaprun, and run in the guest with
 `btaprun`; `runner: btaprun ARGS` gives btaprun's arguments itself. A case without a script
 (listing with -l/-L) runs btap itself in the guest, and so does a case with
 `runner: btap`, which compiles in the guest (for what needs the guest kernel's BTF).
@@ -257,6 +257,16 @@ def main():
         if not os.access(f, os.X_OK):
             print(f"run-cases.py: {f} is missing; build it first", file=sys.stderr)
             return 1
+    # The guest's kernel, for the host's `btap -r`: the directory of the booted image.
+    kernel = os.environ.get("BTAP_VM_KERNEL", "")
+    for i, a in enumerate(opt.vm_arg):
+        if a.startswith("--kernel="):
+            kernel = a.split("=", 1)[1]
+        elif a == "--kernel" and i + 1 < len(opt.vm_arg):
+            kernel = opt.vm_arg[i + 1]
+    cache = os.environ.get("BTAP_VM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "btap", "vm")
+    kernel_dir = os.path.dirname(kernel) if kernel else os.path.join(cache, "kernel", "default")
     work = os.path.join(build, "tests", "vm-work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -306,7 +316,8 @@ def main():
             # With a runner, as in runtime_test.cpp, script-args follow the object
             # (NAME=VALUE globals); otherwise they are the script's, at compile time.
             compile_script_args = [] if c.runner else c.script_args
-            p = subprocess.run([btap, "-p4"] + compile_args + ["-o", obj, script]
+            target = [] if "-r" in compile_args else ["-r", kernel_dir]
+            p = subprocess.run([btap, "-p4"] + target + compile_args + ["-o", obj, script]
                                + compile_script_args, capture_output=True, text=True)
             if p.returncode != 0:
                 results[c.name] = ("fail", [f"`btap -p4` on the host failed (status "

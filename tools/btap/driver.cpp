@@ -248,6 +248,17 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   }
   if (!options.no_warnings)
     for (const std::string& w : options.warnings) err << "btap: warning: " << w << '\n';
+  // -r: the kernel to compile for. Another kernel than the running one cannot run here.
+  sema::TargetKernel target;
+  if (!sema::FindTargetKernel(options.kernel_release, &target, &error)) {
+    err << "btap: error: " << error << '\n';
+    return 1;
+  }
+  if (!target.running && options.pass == 5 && !options.list_pattern) {
+    if (!options.no_warnings)
+      err << "WARNING: kernel release/architecture mismatch with host forces last-pass 4.\n";
+    options.pass = 4;
+  }
   // Said first, before any pass could fail for want of privileges in its own words.
   if (!options.list_pattern && options.pass == 5 && !MayLoadBpf()) {
     err << "btap: error: running a script needs root privileges (loading BPF programs); run "
@@ -276,7 +287,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   diags.set_suppress_warnings(options.no_warnings);
   diags.set_warnings_as_errors(options.warnings_as_errors);
   diags.set_keep_duplicates(options.verbose > 0);
-  frontend::PPConfig config = MachineConfig(options);
+  frontend::PPConfig config = MachineConfig(options, target);
   if (options.verbose > 1)
     err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';
   PassTimer timer;
@@ -288,7 +299,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   library_options.include_dirs = options.include_dirs;
   library.Load(library_options, diags);
   if (options.verbose > 1) ReportSearched(library, err);
-  sema::Machine machine;
+  sema::Machine machine("", target.btf_path, target.running);
   sema::ElaborateOptions elaborate_options;
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;

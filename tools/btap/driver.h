@@ -13,6 +13,7 @@
 #include "codegen/lower.h"
 #include "common/source.h"
 #include "frontend/preprocessor.h"
+#include "semantic/machine/kernel_image.h"
 #include "tools/btap/options.h"
 
 namespace btap::driver {
@@ -30,7 +31,8 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
               std::ostream& err);
 
 // The preprocessor's view of the machine: kernel release, architecture, kernel config.
-frontend::PPConfig MachineConfig(const Options& options);
+// `kernel`: what -r named (the running kernel by default).
+frontend::PPConfig MachineConfig(const Options& options, const sema::TargetKernel& kernel = {});
 // Whether this process may load and attach BPF programs (root, or CAP_SYS_ADMIN, or
 // CAP_BPF with CAP_PERFMON).
 bool MayLoadBpf();

@@ -28,18 +28,19 @@ std::string NormalizeArch(const std::string& m) {
 namespace {
 
 // Reads the kernel config once, on the first CONFIG_ lookup.
-std::function<std::string(std::string_view)> KernelConfigLookup(const std::string& release) {
-  auto config = std::make_shared<KernelConfig>(release);
+std::function<std::string(std::string_view)> KernelConfigLookup(const std::string& release,
+                                                                const std::string& path) {
+  auto config = std::make_shared<KernelConfig>(release, path);
   return [config](std::string_view name) { return config->Get(name); };
 }
 
 }  // namespace
 
-frontend::PPConfig MachineConfig(const Options& options) {
+frontend::PPConfig MachineConfig(const Options& options, const sema::TargetKernel& kernel) {
   frontend::PPConfig config;
   struct utsname u;
   uname(&u);
-  config.kernel_vr = options.kernel_release.empty() ? u.release : options.kernel_release;
+  config.kernel_vr = kernel.release.empty() ? u.release : kernel.release;
   config.kernel_v = config.kernel_vr.substr(0, config.kernel_vr.find('-'));
   config.arch = NormalizeArch(options.arch.empty() ? u.machine : options.arch);
   config.runtime = "bpf";
@@ -47,7 +48,7 @@ frontend::PPConfig MachineConfig(const Options& options) {
   config.privilege = "stapdev";
   config.guru_mode = options.guru;
   config.args = options.args;
-  config.kernel_config = KernelConfigLookup(config.kernel_vr);
+  config.kernel_config = KernelConfigLookup(config.kernel_vr, kernel.config_path);
   return config;
 }
 

@@ -33,7 +33,7 @@ options:
   -c CMD          run CMD and stop when it exits (target() is its pid)
   -x PID          set target() to PID
   -T SECONDS      stop after SECONDS
-  -r RELEASE      kernel release for preprocessor conditions
+  -r RELEASE|DIR  compile for that kernel (its image's BTF, release and config)
   -a ARCH         architecture for preprocessor conditions
   --compatible=V  language version for `systemtap_v` conditions (default 4.8)
   --runtime=bpf, --bpf   the runtime (bpf is the only one)

@@ -6,6 +6,7 @@
  *   sleep MS         sleeps
  *   open PATH...     closes every descriptor above 2, then opens each file for reading
  *                    and closes it
+ *   getxattr PATH NAME  asks for the size of PATH's extended attribute NAME (getxattr(2))
  *   create PATH      creates (truncates) a file with mode 0644
  *   calls N          N rounds of getppid, getpid, getuid and getgid
  *   spawn            forks a child that forks a grandchild, and waits for both
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +87,10 @@ int main(int argc, char** argv) {
       int fd = open(argv[i], O_RDONLY);
       if (fd >= 0) close(fd);
     }
+    return 0;
+  }
+  if (argc == 4 && strcmp(argv[1], "getxattr") == 0) {
+    getxattr(argv[2], argv[3], 0, 0);  // most files have none: the call is what counts
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "create") == 0) {
