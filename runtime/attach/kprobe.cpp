@@ -13,6 +13,7 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "common/kallsyms.h"
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
 
@@ -86,6 +87,27 @@ bool AttachMulti(bpf_program* program, const meta::Probe& probe,
   return true;
 }
 
+// A name that several functions share (static functions of different files): the kernel
+// refuses it as ambiguous (EADDRNOTAVAIL), so each copy is probed at its address, found
+// in kallsyms, with the name's cookie. 0 when no copy could be probed, with `err` set.
+size_t AttachEveryCopy(bpf_program* program, const std::string& name, bool retprobe,
+                       uint64_t cookie, std::vector<bpf_link*>& links, int* err) {
+  size_t attached = 0;
+  for (uint64_t address : KernelTextAddresses(name)) {
+    LIBBPF_OPTS(bpf_kprobe_opts, opts);
+    opts.retprobe = retprobe;
+    opts.bpf_cookie = cookie;
+    opts.offset = address;  // with no name: an absolute address
+    if (bpf_link* link = bpf_program__attach_kprobe_opts(program, nullptr, &opts)) {
+      links.push_back(link);
+      ++attached;
+    } else {
+      *err = errno;  // a copy ftrace cannot trace; the others still count
+    }
+  }
+  return attached;
+}
+
 }  // namespace
 
 bool KernelHasKprobes() {
@@ -144,6 +166,21 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
       continue;
     }
     int err = errno;
+    if (err == EADDRNOTAVAIL) {
+      size_t copies = KernelTextAddresses(names[i]).size();
+      if (AttachEveryCopy(program, names[i], opts.retprobe, i, links, &err)) continue;
+      if (wildcard && copies) {  // as a function this kernel cannot trace, below
+        missing.push_back(names.size() > 1 ? PointOf(probe, names[i]) : probe.point);
+        continue;
+      }
+      *error = "cannot attach `" + (names.size() > 1 ? PointOf(probe, names[i]) : probe.point) +
+               "`: " + std::to_string(copies) + " functions of this kernel are named `" + names[i] +
+               "`, and none of them could be probed: " + std::strerror(err);
+      if (!copies)
+        *error = "cannot attach `" + probe.point + "`: " + std::strerror(EADDRNOTAVAIL) +
+                 " (its name is ambiguous, and kallsyms gives no addresses)";
+      return false;
+    }
     // A wildcard's function that this kernel lacks (the object was compiled for another).
     if (wildcard && (err == ENOENT || err == EINVAL)) {
       missing.push_back(names.size() > 1 ? PointOf(probe, names[i]) : probe.point);

@@ -161,7 +161,9 @@ std::string BzImageKernel(std::string_view bytes, const std::string& image, std:
   } else if (magic("\x28\xb5\x2f\xfd")) {
     format = "zstd";
     ok = Unzstd(payload, &kernel);
-  } else if (magic(std::string_view("\xfd" "7zXZ\0", 6))) {
+  } else if (magic(std::string_view("\xfd"
+                                    "7zXZ\0",
+                                    6))) {
     format = "xz";
     ok = Unxz(payload, &kernel);
   } else if (magic("\x02\x21\x4c\x18")) {

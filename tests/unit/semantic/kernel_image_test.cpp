@@ -29,7 +29,8 @@ std::string Slurp(const std::string& path) {
 }
 
 void Spit(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // An ELF64 with one section, `name`, holding `contents`.
@@ -51,8 +52,16 @@ std::string Elf(const std::string& name, const std::string& contents) {
   eh.e_shoff = names_at + names.size();
   Elf64_Shdr sh[3]{};
   sh[1] = {1, SHT_PROGBITS, SHF_ALLOC, 0, data_at, contents.size(), 0, 0, 1, 0};
-  sh[2] = {static_cast<Elf64_Word>(2 + name.size()), SHT_STRTAB, 0, 0, names_at, names.size(),
-           0, 0, 1, 0};
+  sh[2] = {static_cast<Elf64_Word>(2 + name.size()),
+           SHT_STRTAB,
+           0,
+           0,
+           names_at,
+           names.size(),
+           0,
+           0,
+           1,
+           0};
   std::string out(reinterpret_cast<const char*>(&eh), sizeof eh);
   out += contents + names;
   out.append(reinterpret_cast<const char*>(sh), sizeof sh);
@@ -95,7 +104,8 @@ std::string Lz4(const std::string& in) {
   for (size_t at = 0; at < in.size(); at += 8u << 20) {
     int n = static_cast<int>(std::min<size_t>(8u << 20, in.size() - at));
     std::string block(LZ4_compressBound(n), '\0');
-    int size = LZ4_compress_default(in.data() + at, block.data(), n, static_cast<int>(block.size()));
+    int size =
+        LZ4_compress_default(in.data() + at, block.data(), n, static_cast<int>(block.size()));
     out += u32(static_cast<uint32_t>(size)) + block.substr(0, static_cast<size_t>(size));
   }
   return out + u32(static_cast<uint32_t>(in.size()));
@@ -141,8 +151,8 @@ TEST_F(KernelImage, EachCompressionGivesTheBtfBack) {
     const char* name;
     std::string (*compress)(const std::string&);
   };
-  for (const Format& f : {Format{"gzip", Gzip}, Format{"zstd", Zstd}, Format{"xz", Xz},
-                          Format{"lz4", Lz4}}) {
+  for (const Format& f :
+       {Format{"gzip", Gzip}, Format{"zstd", Zstd}, Format{"xz", Xz}, Format{"lz4", Lz4}}) {
     std::string path = dir_ + "/vmlinuz-" + f.name;
     Spit(path, BzImage(f.compress(elf), "6.1.0-test"));
     std::string error;
@@ -206,10 +216,11 @@ TEST_F(KernelImage, DirectoryOfAnotherKernel) {
 
   // btap itself: conditions see that kernel's release and config, and pass 5 stops at 4
   // as stap's does, leaving the object in the current directory.
-  std::string script = "probe begin { %( kernel_vr == \"9.8.7-other\" %? print(\"vr\") %) "
-                       "%( CONFIG_HZ == \"300\" %? print(\"hz\") %) }";
-  std::string run = "cd '" + dir_ + "' && " + BTAP_BINARY + " -r '" + kernel + "' -e '" + script +
-                    "' >out 2>err";
+  std::string script =
+      "probe begin { %( kernel_vr == \"9.8.7-other\" %? print(\"vr\") %) "
+      "%( CONFIG_HZ == \"300\" %? print(\"hz\") %) }";
+  std::string run =
+      "cd '" + dir_ + "' && " + BTAP_BINARY + " -r '" + kernel + "' -e '" + script + "' >out 2>err";
   ASSERT_EQ(system(run.c_str()), 0) << Slurp(dir_ + "/err");
   EXPECT_EQ(Slurp(dir_ + "/err"),
             "WARNING: kernel release/architecture mismatch with host forces last-pass 4.\n");
@@ -233,8 +244,9 @@ TEST_F(KernelImage, ReleaseWithoutImage) {
   TargetKernel target;
   std::string error;
   EXPECT_FALSE(FindTargetKernel("0.0.1-none", &target, &error));
-  EXPECT_NE(error.find("cannot find kernel 0.0.1-none: none of `/usr/lib/debug/boot/vmlinux-0.0.1-none`"),
-            std::string::npos)
+  EXPECT_NE(
+      error.find("cannot find kernel 0.0.1-none: none of `/usr/lib/debug/boot/vmlinux-0.0.1-none`"),
+      std::string::npos)
       << error;
   EXPECT_FALSE(FindTargetKernel(dir_, &target, &error));
   EXPECT_NE(error.find("no kernel image in"), std::string::npos) << error;

@@ -1,0 +1,42 @@
+// Reading /proc/kallsyms (see kallsyms.h).
+#include "common/kallsyms.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace btap {
+
+KallsymsIndex::KallsymsIndex(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  // "ffffffff81000000 T _stext", then " [module]" for a module's symbols.
+  while (std::getline(in, line)) {
+    size_t type_at = line.find(' ');
+    if (type_at == std::string::npos || type_at + 3 > line.size()) continue;
+    char type = line[type_at + 1];
+    if (type != 't' && type != 'T') continue;
+    std::string name = line.substr(type_at + 3);
+    if (name.find_first_of(" \t") != std::string::npos) continue;  // a module's
+    uint64_t address = std::strtoull(line.c_str(), nullptr, 16);
+    if (address) text_.emplace_back(std::move(name), address);
+  }
+  std::stable_sort(text_.begin(), text_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+std::vector<uint64_t> KallsymsIndex::Text(std::string_view name) const {
+  auto it = std::lower_bound(text_.begin(), text_.end(), name,
+                             [](const auto& s, std::string_view n) { return s.first < n; });
+  std::vector<uint64_t> out;
+  for (; it != text_.end() && it->first == name; ++it) out.push_back(it->second);
+  return out;
+}
+
+std::vector<uint64_t> KernelTextAddresses(std::string_view name) {
+  static const KallsymsIndex index("/proc/kallsyms");
+  return index.Text(name);
+}
+
+}  // namespace btap

@@ -1,0 +1,26 @@
+// /proc/kallsyms: the running kernel's symbols, read once on first use. The runtime finds
+// every copy of a function name there (static functions of several files share one) to
+// probe each by address. Addresses read as 0 without root (kptr_restrict).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace btap {
+
+// The addresses of vmlinux's text symbols named `name` (module symbols left out), in
+// the file's order; empty when there is none or the addresses are hidden.
+std::vector<uint64_t> KernelTextAddresses(std::string_view name);
+
+// The index behind it, from kallsyms text in `path`'s format (for tests).
+class KallsymsIndex {
+ public:
+  explicit KallsymsIndex(const char* path);
+  std::vector<uint64_t> Text(std::string_view name) const;
+
+ private:
+  std::vector<std::pair<std::string, uint64_t>> text_;  // sorted by name, then file order
+};
+
+}  // namespace btap
