@@ -16,14 +16,23 @@ KallsymsIndex::KallsymsIndex(const char* path) {
     size_t type_at = line.find(' ');
     if (type_at == std::string::npos || type_at + 3 > line.size()) continue;
     char type = line[type_at + 1];
-    if (type != 't' && type != 'T') continue;
     std::string name = line.substr(type_at + 3);
+    if (name.rfind("__ksymtab_", 0) == 0 && name.find_first_of(" \t") == std::string::npos) {
+      exported_.push_back(name.substr(10));
+      continue;
+    }
+    if (type != 't' && type != 'T') continue;
     if (name.find_first_of(" \t") != std::string::npos) continue;  // a module's
     uint64_t address = std::strtoull(line.c_str(), nullptr, 16);
     if (address) text_.emplace_back(std::move(name), address);
   }
   std::stable_sort(text_.begin(), text_.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(exported_.begin(), exported_.end());
+}
+
+bool KallsymsIndex::Exported(std::string_view name) const {
+  return std::binary_search(exported_.begin(), exported_.end(), name);
 }
 
 std::vector<uint64_t> KallsymsIndex::Text(std::string_view name) const {
@@ -34,9 +43,15 @@ std::vector<uint64_t> KallsymsIndex::Text(std::string_view name) const {
   return out;
 }
 
-std::vector<uint64_t> KernelTextAddresses(std::string_view name) {
+namespace {
+const KallsymsIndex& Running() {
   static const KallsymsIndex index("/proc/kallsyms");
-  return index.Text(name);
+  return index;
 }
+}  // namespace
+
+std::vector<uint64_t> KernelTextAddresses(std::string_view name) { return Running().Text(name); }
+
+bool KernelExports(std::string_view name) { return Running().Exported(name); }
 
 }  // namespace btap

@@ -13,14 +13,19 @@ namespace btap {
 // the file's order; empty when there is none or the addresses are hidden.
 std::vector<uint64_t> KernelTextAddresses(std::string_view name);
 
+// The names vmlinux exports to modules (EXPORT_SYMBOL*: a `__ksymtab_NAME` symbol each).
+bool KernelExports(std::string_view name);
+
 // The index behind it, from kallsyms text in `path`'s format (for tests).
 class KallsymsIndex {
  public:
   explicit KallsymsIndex(const char* path);
   std::vector<uint64_t> Text(std::string_view name) const;
+  bool Exported(std::string_view name) const;
 
  private:
   std::vector<std::pair<std::string, uint64_t>> text_;  // sorted by name, then file order
+  std::vector<std::string> exported_;                   // sorted
 };
 
 }  // namespace btap

@@ -70,10 +70,11 @@ class ProbeFamily {
 
 // Expands a kernel-function probe over the probeable functions `name` matches
 // (probes/kernel_function.cpp): one probe each, named `prefix("NAME")` plus the
-// variant's suffix, with $vars from BTF when `with_vars`.
-void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPart* variant,
-                           std::string_view prefix, bool with_vars, ResolveContext& ctx,
-                           std::vector<ProbeSpec>& out);
+// suffixes (`.call`, `.exported`, `.inline`, `.return`, `.maxactive(N)`) that follow,
+// with $vars from BTF when `with_vars`.
+void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
+                           std::span<const PointPart> suffixes, std::string_view prefix,
+                           bool with_vars, ResolveContext& ctx, std::vector<ProbeSpec>& out);
 
 // Every family, in a fixed order; each family file defines one accessor.
 std::span<const PatternDef> AllPatterns();

@@ -122,6 +122,7 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string
   }
   std::unordered_set<std::string> traceable;
   std::string root = tracefs_root.empty() ? FindTracefs() : tracefs_root;
+  index->running_ = running;
   index->filtered_ = running && !root.empty() && ReadTraceableFunctions(root, &traceable);
   std::unordered_set<std::string> blacklist;
   if (running) blacklist = ReadBlacklist();

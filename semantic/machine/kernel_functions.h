@@ -53,6 +53,8 @@ class KernelFunctionIndex {
   // Whether ftrace's list narrowed the set (false: BTF alone, as on kernels that do not
   // let this process read it).
   bool filtered() const { return filtered_; }
+  // The running kernel's (its kallsyms and ftrace list apply), or another's BTF.
+  bool running() const { return running_; }
 
  private:
   KernelFunctionIndex() = default;
@@ -64,6 +66,7 @@ class KernelFunctionIndex {
   std::vector<std::pair<std::string_view, std::string>> refused_;  // sorted by name
   std::string error_;
   bool filtered_ = false;
+  bool running_ = true;
 };
 
 // A BTF type with its typedefs and qualifiers (const, volatile, ...) taken off.

@@ -1,8 +1,10 @@
-// kernel.function("pattern")[.call|.return] and module("m").function("pattern"): matched
-// and checked here against the kernel's probeable functions (listing expands them, with
-// their parameters from BTF); attaching and $vars come in later passes.
+// kernel.function("pattern")[.call|.exported][.return[.maxactive(N)]] and
+// module("m").function("pattern"): matched and checked here against the kernel's probeable
+// functions (listing expands them, with their parameters from BTF); attaching and $vars come in
+// later passes.
 #include <bpf/btf.h>
 
+#include "common/kallsyms.h"
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/probe_family.h"
 #include "semantic/suggest.h"
@@ -72,7 +74,13 @@ class KernelFunctionProbes : public ProbeFamily {
   std::vector<std::string_view> Patterns() const override {
     return {"kernel.function(string)",
             "kernel.function(string).call",
+            "kernel.function(string).exported",
             "kernel.function(string).return",
+            "kernel.function(string).call.return",
+            "kernel.function(string).exported.return",
+            "kernel.function(string).return.maxactive(number)",
+            "kernel.function(string).call.return.maxactive(number)",
+            "kernel.function(string).exported.return.maxactive(number)",
             "kernel.function(string).inline",
             "module(string).function(string)",
             "module(string).function(string).call",
@@ -90,7 +98,7 @@ class KernelFunctionProbes : public ProbeFamily {
       ctx.diags.Report(Diag::ProbeParameter, parts[1].range, {"empty function name"});
       return;
     }
-    spec.is_return = parts.size() == 3 && parts[2].name == "return";
+    for (const PointPart& part : parts.subspan(2)) spec.is_return |= part.name == "return";
     spec.target_vars_later = true;
     // Module functions and source-file patterns need module BTF or DWARF: later.
     bool plain = parts[0].name == "kernel" && parts[1].arg == ArgKind::String &&
@@ -100,8 +108,8 @@ class KernelFunctionProbes : public ProbeFamily {
       if (!ctx.listing) out.push_back(std::move(spec));
       return;
     }
-    ExpandKernelFunctions(std::move(spec), parts[1], parts.size() == 3 ? &parts[2] : nullptr,
-                          "kernel.function", true, ctx, out);
+    ExpandKernelFunctions(std::move(spec), parts[1], parts.subspan(2), "kernel.function", true, ctx,
+                          out);
   }
 };
 
@@ -109,12 +117,29 @@ class KernelFunctionProbes : public ProbeFamily {
 
 // Expands `spec` over the probeable kernel functions its name matches: one probe per
 // function, with its parameters from BTF when `with_vars` (kprobe.function has none).
-void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPart* variant_part,
-                           std::string_view prefix, bool with_vars, ResolveContext& ctx,
-                           std::vector<ProbeSpec>& out) {
+void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
+                           std::span<const PointPart> suffixes, std::string_view prefix,
+                           bool with_vars, ResolveContext& ctx, std::vector<ProbeSpec>& out) {
   const KernelFunctionIndex& index = ctx.kernel_functions();
   if (!index.error().empty()) {
     if (!ctx.optional) ctx.diags.Report(Diag::ProbeParameter, name.range, {index.error()});
+    return;
+  }
+  std::string suffix;
+  const PointPart* inline_part = nullptr;
+  bool exported = false;
+  for (const PointPart& part : suffixes) {
+    suffix += "." + part.name;
+    if (part.arg == ArgKind::Number) suffix += "(" + std::to_string(part.number) + ")";
+    if (part.name == "inline") inline_part = &part;
+    exported |= part.name == "exported";
+    if (part.name == "maxactive" && !ctx.listing)
+      ctx.diags.Report(Diag::MaxactiveNoEffect, part.range, {std::to_string(part.number)});
+  }
+  if (inline_part) {
+    if (!ctx.listing)
+      ctx.diags.Report(Diag::ProbeParameter, inline_part->range,
+                       {"`.inline` needs the kernel's DWARF, which btap does not read yet"});
     return;
   }
   std::vector<const KernelFunction*> found = index.Match(spec.function);
@@ -129,6 +154,22 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPar
                      : "cannot probe kernel function `" + spec.function + "`: " + why});
     return;
   }
+  if (exported && !found.empty()) {
+    if (!index.running()) {
+      if (!ctx.listing)
+        ctx.diags.Report(Diag::ProbeParameter, name.range,
+                         {"`.exported` needs the symbols of the running kernel (kallsyms); "
+                          "compiling for another kernel, btap does not know its exports"});
+      return;
+    }
+    std::erase_if(found, [](const KernelFunction* f) { return !KernelExports(f->name); });
+    if (found.empty()) {
+      if (!(ctx.optional || (ctx.listing && HasGlob(spec.function))))
+        ctx.diags.Report(Diag::ProbeParameter, name.range,
+                         {"no exported kernel function matches `" + spec.function + "`"});
+      return;
+    }
+  }
   if (!ctx.listing && found.size() > kMaxFunctions) {
     ctx.diags.Report(Diag::ProbeParameter, name.range,
                      {"`" + spec.function + "` matches " + std::to_string(found.size()) +
@@ -136,14 +177,6 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name, const PointPar
                       " with one probe point for now"});
     return;
   }
-  std::string variant = variant_part ? variant_part->name : "";
-  if (variant == "inline") {
-    if (!ctx.listing)
-      ctx.diags.Report(Diag::ProbeParameter, variant_part->range,
-                       {"`.inline` needs the kernel's DWARF, which btap does not read yet"});
-    return;
-  }
-  std::string suffix = variant.empty() ? "" : "." + variant;
   for (const KernelFunction* f : found) {
     if (spec.is_return && NeverReturns(f->name)) {
       if (!HasGlob(spec.function) && !ctx.listing)

@@ -9,8 +9,11 @@ class Kprobe : public ProbeFamily {
  public:
   Family id() const override { return Family::Kprobe; }
   std::vector<std::string_view> Patterns() const override {
-    return {"kprobe.function(string)", "kprobe.function(string).call",
-            "kprobe.function(string).return", "kprobe.module(string).function(string)",
+    return {"kprobe.function(string)",
+            "kprobe.function(string).call",
+            "kprobe.function(string).return",
+            "kprobe.function(string).return.maxactive(number)",
+            "kprobe.module(string).function(string)",
             "kprobe.module(string).function(string).return"};
   }
 
@@ -26,15 +29,15 @@ class Kprobe : public ProbeFamily {
       return;
     }
     spec.function = fn.string;
-    spec.is_return = parts.back().name == "return";
+    for (const PointPart& part : parts) spec.is_return |= part.name == "return";
     spec.target_vars_later = true;
     if (!spec.target.empty() || !ctx.kernel_functions) {  // module functions: later
       if (!ctx.listing) out.push_back(std::move(spec));
       return;
     }
     // As in stap, kprobe probes have no $vars: registers and *_arg() read arguments.
-    const PointPart* variant = parts.size() == 3 ? &parts[2] : nullptr;
-    ExpandKernelFunctions(std::move(spec), fn, variant, "kprobe.function", false, ctx, out);
+    ExpandKernelFunctions(std::move(spec), fn, parts.subspan(2), "kprobe.function", false, ctx,
+                          out);
   }
 };
 

@@ -18,10 +18,10 @@ TEST(Kallsyms, EveryCopyOfATextSymbol) {
   close(fd);
   std::ofstream(path) << "ffffffff81000000 T _stext\n"
                          "ffffffff81200000 t s_show\n"
-                         "ffffffff81300000 d s_show\n"             // data: not a function
+                         "ffffffff81300000 d s_show\n"  // data: not a function
                          "ffffffff81100000 t s_show\n"
-                         "ffffffffc0001000 t s_show\t[loop]\n"     // a module's
-                         "0000000000000000 t hidden_show\n"        // kptr_restrict
+                         "ffffffffc0001000 t s_show\t[loop]\n"  // a module's
+                         "0000000000000000 t hidden_show\n"     // kptr_restrict
                          "ffffffff81400000 T vfs_read\n"
                          "garbage\n";
   KallsymsIndex index(path);

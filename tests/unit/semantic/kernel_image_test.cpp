@@ -233,6 +233,14 @@ TEST_F(KernelImage, DirectoryOfAnotherKernel) {
   ASSERT_EQ(system(run.c_str()), 0);
   EXPECT_EQ(Slurp(dir_ + "/out"), "probe begin {\n  print(\"vr\");\n  print(\"hz\");\n}\n");
 
+  // Another kernel's exports are not known here.
+  run = "cd '" + dir_ + "' && " + BTAP_BINARY + " -p2 -r '" + kernel +
+        "' -e 'probe kernel.function(\"vfs_read\").exported {}' 2>err";
+  EXPECT_NE(system(run.c_str()), 0);
+  EXPECT_NE(Slurp(dir_ + "/err").find("`.exported` needs the symbols of the running kernel"),
+            std::string::npos)
+      << Slurp(dir_ + "/err");
+
   // A release file wins over the image's header; a second run reads the cached BTF.
   Spit(kernel + "/release", "9.8.7-named\n");
   ASSERT_TRUE(FindTargetKernel(kernel, &target, &error)) << error;
