@@ -34,8 +34,8 @@ Value Lowering::ScratchLookup(Frame& frame) {
   }
   if (!task_scratch_placeholder_)
     task_scratch_placeholder_ =
-        new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage, nullptr,
-                                 "__btap_task_scratch_placeholder");
+        new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
+                                 nullptr, "__btap_task_scratch_placeholder");
   auto* gate = llvm::cast<llvm::Instruction>(SleepEnabled());
   HandlerOf(frame).sleep_gates.push_back(gate);
   auto* task_block = llvm::BasicBlock::Create(context_, "task_scratch", frame.fn);
@@ -45,8 +45,8 @@ Value Lowering::ScratchLookup(Frame& frame) {
   b_.SetInsertPoint(task_block);
   Value task = Helper(kCurrentTaskBtf, ptr_, {});
   Value per_task = Helper(kTaskStorageGet, ptr_,
-                          {task_scratch_placeholder_, task, llvm::ConstantPointerNull::get(ptr_),
-                           b_.getInt64(1) /* create */});
+                          {task_scratch_placeholder_, task,
+                           llvm::ConstantPointerNull::get(ptr_), b_.getInt64(1) /* create */});
   b_.CreateBr(join);
   b_.SetInsertPoint(cpu_block);
   Value per_cpu = Helper(kMapLookup, ptr_, {scratch_placeholder_, zero});
@@ -81,8 +81,8 @@ void Lowering::FinishTaskScratch(uint32_t size) {
   if (used)
     map = maps_.Define({meta::kTaskScratchMap, kMapTaskStorage, 0, 4, size,
                         /*BPF_F_NO_PREALLOC*/ 1, /*typed=*/true});
-  task_scratch_placeholder_->replaceAllUsesWith(map ? static_cast<llvm::Constant*>(map)
-                                                    : llvm::ConstantPointerNull::get(ptr_));
+  task_scratch_placeholder_->replaceAllUsesWith(
+      map ? static_cast<llvm::Constant*>(map) : llvm::ConstantPointerNull::get(ptr_));
   task_scratch_placeholder_->eraseFromParent();
   task_scratch_placeholder_ = nullptr;
 }
@@ -96,7 +96,8 @@ Value Lowering::ReadUser(Value dst, Value size, Value pointer) {
   b_.CreateStore(rc, result);
   auto* again = llvm::BasicBlock::Create(context_, "read_user_again", frame_->fn);
   auto* done = llvm::BasicBlock::Create(context_, "read_user_done", frame_->fn);
-  b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpSLT(rc, b_.getInt64(0)), SleepEnabled()), again, done);
+  b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpSLT(rc, b_.getInt64(0)), SleepEnabled()), again,
+                  done);
   b_.SetInsertPoint(again);
   b_.CreateStore(Helper(kCopyFromUser, i64_, {dst, size, pointer}), result);
   b_.CreateBr(done);
@@ -120,7 +121,8 @@ Value Lowering::ReadUserString(Value dst, Value size, Value pointer) {
   Value first_page = b_.CreateAnd(address, b_.getInt64(~(kPage - 1)));
   auto* done = llvm::BasicBlock::Create(context_, "read_string_done", frame_->fn);
   auto* touch = llvm::BasicBlock::Create(context_, "touch_page", frame_->fn);
-  b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpSLT(rc, b_.getInt64(0)), SleepEnabled()), touch, done);
+  b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpSLT(rc, b_.getInt64(0)), SleepEnabled()), touch,
+                  done);
   uint64_t pages = (limit_ + kPage - 1) / kPage + 1;
   for (uint64_t k = 0; k < pages; ++k) {
     b_.SetInsertPoint(touch);
