@@ -106,10 +106,17 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
   // The addresses, as hex text.
   Value text = nullptr;
   if (sema::Intrinsics()[static_cast<size_t>(which)].params == "L") {
+    Value address = Arg(c, 0);
     text = StringSlot();
-    Library("btap_put_num", i64_,
-            {text, b_.getInt64(0), Arg(c, 0), b_.getInt64('x'), b_.getInt64('#'), b_.getInt64(-1),
-             b_.getInt64(-1), b_.getInt64(slot_), b_.getInt64(limit_)});
+    if (frame_->user_side) {  // the interpreter has the formatter, not the library's tables
+      Value size = BuildRecord(record::Kind::Printf, FormatId("%#x"), {address});
+      Helper(user_helper::kSprintf, i64_,
+             {text, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
+    } else {
+      Library("btap_put_num", i64_,
+              {text, b_.getInt64(0), address, b_.getInt64('x'), b_.getInt64('#'),
+               b_.getInt64(-1), b_.getInt64(-1), b_.getInt64(slot_), b_.getInt64(limit_)});
+    }
   } else {
     text = Arg(c, 0);
   }
