@@ -97,10 +97,17 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
   bool tail = c == symbolic_tail_;
   symbolic_tail_ = nullptr;
   if (!tail && !frame_->user_side) {
-    SourceRange at = frame_->calls.empty() ? c->range : frame_->calls.back();
+    // Located at the call of the tapset function (the notes name the calls around it).
+    SourceRange at = c->range;
+    std::vector<SourceRange> calls = frame_->calls;
+    if (!frame_->calls.empty()) {
+      at = frame_->calls.back();
+      frame_->calls.pop_back();
+    }
     Unsupported(at, "`" + Text(at) + "` other than as a print argument",
                 "; its text is made from /proc/kallsyms in user space, so a kernel-side probe "
                 "can only print it (an argument of print, println, printf, printd or printdln)");
+    frame_->calls = std::move(calls);
     return nullptr;
   }
   // The addresses, as hex text.
@@ -114,8 +121,8 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
              {text, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
     } else {
       Library("btap_put_num", i64_,
-              {text, b_.getInt64(0), address, b_.getInt64('x'), b_.getInt64('#'),
-               b_.getInt64(-1), b_.getInt64(-1), b_.getInt64(slot_), b_.getInt64(limit_)});
+              {text, b_.getInt64(0), address, b_.getInt64('x'), b_.getInt64('#'), b_.getInt64(-1),
+               b_.getInt64(-1), b_.getInt64(slot_), b_.getInt64(limit_)});
     }
   } else {
     text = Arg(c, 0);

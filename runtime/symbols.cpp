@@ -40,8 +40,18 @@ std::string Data(const KernelSymbols& symbols, uint64_t address) {
 
 }  // namespace
 
-void KernelSymbols::Parse(std::string_view text) {
+void KernelSymbols::Parse(std::string_view text, std::string_view modules) {
   symbols_.clear();
+  module_ends_.clear();
+  std::istringstream module_lines{std::string(modules)};
+  std::string module_line;
+  while (std::getline(module_lines, module_line)) {
+    std::istringstream fields(module_line);
+    std::string name, refs, deps, state, address;
+    uint64_t size = 0;
+    if (fields >> name >> size >> refs >> deps >> state >> address)
+      module_ends_[name] = std::strtoull(address.c_str(), nullptr, 16) + size;
+  }
   std::istringstream in{std::string(text)};
   std::string line;
   while (std::getline(in, line)) {
@@ -65,27 +75,36 @@ void KernelSymbols::Parse(std::string_view text) {
 bool KernelSymbols::Lookup(uint64_t address, Hit* hit) const {
   auto after = std::upper_bound(symbols_.begin(), symbols_.end(), address,
                                 [](uint64_t a, const Symbol& s) { return a < s.address; });
-  if (after == symbols_.begin() || after == symbols_.end()) return false;
+  if (after == symbols_.begin()) return false;
   auto at = std::prev(after);
   uint64_t start = at->address;
   while (at != symbols_.begin() && std::prev(at)->address == start) --at;
-  // A symbol ends where the next one of its module starts; past the last one of a
-  // module the address is in no known symbol.
-  if (after->module != at->module) return false;
+  // A symbol ends where the next one of its module starts, or where its module ends;
+  // past the kernel image's last symbol the address is in no known one.
+  uint64_t end = 0;
+  if (after != symbols_.end() && after->module == at->module) {
+    end = after->address;
+  } else if (auto m = module_ends_.find(at->module); m != module_ends_.end()) {
+    end = m->second;
+  }
+  if (address >= end) return false;
   hit->name = at->name;
   hit->module = at->module;
   hit->offset = address - start;
-  hit->size = after->address - start;
+  hit->size = end - start;
   return true;
 }
 
 const KernelSymbols& RunningKernelSymbols() {
   static const KernelSymbols symbols = [] {
     KernelSymbols s;
-    std::ifstream in("/proc/kallsyms");
-    std::stringstream text;
-    text << in.rdbuf();
-    s.Parse(text.str());
+    auto read = [](const char* path) {
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
+    s.Parse(read("/proc/kallsyms"), read("/proc/modules"));
     return s;
   }();
   return symbols;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,8 +22,9 @@ class KernelSymbols {
   };
 
   // Parses kallsyms text ("address type name [module]" lines); absolute and per-CPU
-  // symbols are left out, as they name no code.
-  void Parse(std::string_view text);
+  // symbols are left out, as they name no code. /proc/modules text ("name size refs deps
+  // state address" lines) says where each module ends, which sizes its last symbol.
+  void Parse(std::string_view text, std::string_view modules = "");
   bool Lookup(uint64_t address, Hit* hit) const;
   bool empty() const { return symbols_.empty(); }
 
@@ -33,6 +35,7 @@ class KernelSymbols {
     std::string module;
   };
   std::vector<Symbol> symbols_;  // by address; the first of equal addresses wins
+  std::map<std::string, uint64_t, std::less<>> module_ends_;
 };
 
 // The running kernel's symbols, read on first use (none when kallsyms cannot be read).
