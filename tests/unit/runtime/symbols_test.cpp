@@ -51,10 +51,10 @@ TEST(KernelSymbols, LooksUpTheSymbolThatContainsAnAddress) {
 TEST(KernelSymbols, UnknownAddresses) {
   KernelSymbols s = Symbols();
   KernelSymbols::Hit hit;
-  EXPECT_FALSE(s.Lookup(0x10, &hit));                  // user space, below every symbol
-  EXPECT_FALSE(s.Lookup(0x1f008, &hit));               // per-CPU offsets are left out
-  EXPECT_FALSE(s.Lookup(0xffffffffc0101000, &hit));    // past a module's end
-  EXPECT_FALSE(s.Lookup(0xffffffffc0200020, &hit));    // past the last symbol
+  EXPECT_FALSE(s.Lookup(0x10, &hit));                              // user space, below every symbol
+  EXPECT_FALSE(s.Lookup(0x1f008, &hit));                           // per-CPU offsets are left out
+  EXPECT_FALSE(s.Lookup(0xffffffffc0101000, &hit));                // past a module's end
+  EXPECT_FALSE(s.Lookup(0xffffffffc0200020, &hit));                // past the last symbol
   EXPECT_FALSE(KernelSymbols().Lookup(0xffffffff81000184, &hit));  // no kallsyms at all
 }
 
