@@ -41,6 +41,10 @@ Value Lowering::Call(ast::Call* c) {
       b_.CreateStore(args[i], storage);
   }
   for (const sema::Variable* v : f->locals) DeclareLocal(scope, v);
+  if (c == pending_tail_) {  // a print argument's symbolic text: its arguments are lowered
+    symbolic_tail_ = pending_inner_;
+    pending_tail_ = pending_inner_ = nullptr;
+  }
   Stmt(f->decl->body);
   b_.CreateBr(scope.return_block);
   frame_->scopes.pop_back();
@@ -97,7 +101,12 @@ Value Lowering::Print(ast::Call* c) {
       return nullptr;
     }
   }
-  for (ast::Expr* a : rest) args.push_back(Expr(a));
+  // Symbolic text is made by the runtime: in what it prints, and in sprintf where the
+  // runtime formats it (user-side probes).
+  std::vector<Symbolic> modes;
+  for (ast::Expr* a : rest)
+    args.push_back(PrintArg(a, !to_string || frame_->user_side, &modes.emplace_back()));
+  format = MarkSymbolic(format, modes);
   if (!to_string) {
     Record(record::Kind::Printf, FormatId(format), args);
     return nullptr;
@@ -347,6 +356,16 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
                   {address});
       return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(n->value), true);
     }
+    case Intrinsic::backtrace:
+    case Intrinsic::stack:
+      return StackCall(which, c);
+    case Intrinsic::symname:
+    case Intrinsic::symdata:
+    case Intrinsic::symcaller:
+    case Intrinsic::symstack:
+    case Intrinsic::symtrace:
+    case Intrinsic::symtrace_simple:
+      return SymbolCall(which, c);
     case Intrinsic::exit:
       SetState(session::State::Exit);
       Record(record::Kind::Exit, 0, {});

@@ -426,6 +426,21 @@ class Lowering {
 
   Value IntrinsicCall(Intrinsic which, ast::Call* c);
 
+  // Code addresses and stacks (lower_symbols.cpp). A print argument whose value is a
+  // symbolic intrinsic's text (directly, or as the one `return` of a tapset function)
+  // prints the intrinsic's addresses with a `%{mode}s` directive instead: the runtime
+  // makes the text.
+  Value StackCall(Intrinsic which, ast::Call* c);
+  Value SymbolCall(Intrinsic which, ast::Call* c);
+  static Symbolic SymbolicMode(Intrinsic which);
+  static ast::Call* SymbolicTail(ast::Expr* arg);
+  // Lowers a print argument, as its addresses when it is a symbolic tail; `mode` says so.
+  Value PrintArg(ast::Expr* arg, bool symbolic_ok, Symbolic* mode);
+  static std::string MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes);
+  const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
+  const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
+  const ast::Call* pending_inner_ = nullptr;
+
   struct Frame {
     llvm::Function* fn = nullptr;
     llvm::Value* ctx = nullptr;

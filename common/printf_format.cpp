@@ -2,11 +2,20 @@
 #include "common/printf_format.h"
 
 #include <cstring>
+#include <iterator>
 
 namespace btap {
+namespace {
+
+constexpr std::string_view kSymbolicNames[] = {"",     "symname",   "symdata",   "caller",
+                                               "syms", "backtrace", "sbacktrace"};
+
+}  // namespace
+
+std::string_view SymbolicName(Symbolic s) { return kSymbolicNames[static_cast<size_t>(s)]; }
 
 bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::string* error,
-                 size_t* error_offset) {
+                 size_t* error_offset, bool internal) {
   size_t i = 0;
   while (i < f.size()) {
     size_t start = i;
@@ -41,6 +50,18 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
       number(d.precision);
     }
     while (i < f.size() && f[i] == 'l') ++i;
+    if (internal && i < f.size() && f[i] == '{') {
+      size_t close = f.find('}', i);
+      std::string_view name = close == std::string_view::npos ? "" : f.substr(i + 1, close - i - 1);
+      for (size_t k = 1; k < std::size(kSymbolicNames); ++k)
+        if (!name.empty() && name == kSymbolicNames[k]) d.symbolic = static_cast<Symbolic>(k);
+      if (d.symbolic == Symbolic::None || close + 1 >= f.size() || f[close + 1] != 's') {
+        *error = "invalid symbolic conversion";
+        *error_offset = start;
+        return false;
+      }
+      i = close + 1;
+    }
     if (i >= f.size()) {
       *error = "incomplete conversion at the end of the format";
       *error_offset = start;

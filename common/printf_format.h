@@ -8,6 +8,22 @@
 
 namespace btap {
 
+// Addresses the runtime turns into kernel symbols (from /proc/kallsyms): only codegen writes
+// these directives, as `%{symname}s` and so on, for the tapset functions whose text is
+// made in user space. Their argument is a string of hex addresses separated by spaces.
+enum class Symbolic : uint8_t {
+  None,
+  Name,    // {symname}: symname(addr)
+  Data,    // {symdata}: symdata(addr), "name+0xoff/0xsize [module]"
+  Caller,  // {caller}: caller(), "name 0xaddr"
+  Syms,    // {syms}: print_syms(), a line " 0xaddr : symdata\n" per address
+  Full,    // {backtrace}: print_backtrace(), the same for a captured stack
+  Simple,  // {sbacktrace}: sprint_backtrace(), a line "name+0xoff [module]\n" per address
+};
+
+// The name written between the braces (empty for None).
+std::string_view SymbolicName(Symbolic s);
+
 struct FormatDirective {
   enum class Arg : uint8_t { None, Long, String };
   std::string_view text;  // the literal text before this directive, or the whole directive
@@ -17,11 +33,13 @@ struct FormatDirective {
   int precision = -1;     // -1 absent, -2 `*`
   char conversion = 0;    // d i u o x X c s p b m M
   Arg arg = Arg::None;    // what the conversion consumes
+  Symbolic symbolic = Symbolic::None;  // `%{mode}s` (internal formats only)
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns
-// false with a message and the byte offset of the bad directive.
+// false with a message and the byte offset of the bad directive. `internal` accepts the
+// `%{mode}s` directives that codegen writes (scripts cannot).
 bool ParseFormat(std::string_view format, std::vector<FormatDirective>& out, std::string* error,
-                 size_t* error_offset);
+                 size_t* error_offset, bool internal = false);
 
 }  // namespace btap

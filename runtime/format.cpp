@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "runtime/symbols.h"
+
 namespace btap::runtime {
 namespace {
 
@@ -138,6 +140,11 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
     switch (d.conversion) {
       case 's': {
         std::string_view s = take_string();
+        std::string symbolic;
+        if (d.symbolic != Symbolic::None) {
+          symbolic = Symbolize(RunningKernelSymbols(), d.symbolic, s);
+          s = symbolic;
+        }
         if (precision >= 0 && s.size() > static_cast<size_t>(precision)) s = s.substr(0, precision);
         if (d.flag == '#') {
           std::string escaped;
@@ -175,7 +182,7 @@ std::string FormatString(std::string_view format, std::span<const FormatArg> arg
   std::string error;
   size_t offset = 0;
   std::string out;
-  if (!ParseFormat(format, directives, &error, &offset)) return out;
+  if (!ParseFormat(format, directives, &error, &offset, /*internal=*/true)) return out;
   Format(directives, args, out);
   return out;
 }

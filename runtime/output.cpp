@@ -14,7 +14,7 @@ bool OutputFormatter::Init(const meta::Meta& meta, std::string* error) {
     c.text = meta.formats[id];
     std::string why;
     size_t offset = 0;
-    if (!ParseFormat(c.text, c.directives, &why, &offset)) {
+    if (!ParseFormat(c.text, c.directives, &why, &offset, /*internal=*/true)) {
       *error = "format " + std::to_string(id) + " of the object is invalid: " + why;
       return false;
     }
