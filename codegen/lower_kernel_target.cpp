@@ -32,17 +32,20 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
   }
   Value value = Extend(PtRegsAt(static_cast<int>(arg->offset)), arg->size, arg->is_signed);
   if (t->components.empty() && !t->addressof) return value;
-  const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  const struct btf* btf = arg->btf ? arg->btf : KernelBtf();
   if (!btf || !arg->btf_type) {
     Unsupported(t->range, "member access on `" + std::string(t->name) + "`",
                 "; its type is not known from kernel BTF");
     return nullptr;
   }
-  return KernelChain(t, t->name, value, arg->btf_type, false);
+  module_btf_ = arg->btf;
+  Value chain = KernelChain(t, t->name, value, arg->btf_type, false);
+  module_btf_ = nullptr;
+  return chain;
 }
 
 Value Lowering::ReadKernelMember(Value address, uint32_t type, std::string_view name) {
-  const struct btf* btf = program_.kernel.btf();
+  const struct btf* btf = KernelBtf();
   KernelMember m;
   if (!FindKernelMember(btf, type, name, &m) || m.bitfield) return nullptr;
   int64_t size = btf__resolve_size(btf, m.type);
@@ -85,7 +88,7 @@ Value Lowering::KernelCast(ast::Cast* c) {
 // address where a value of that type lies).
 Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value value, uint32_t type,
                             bool is_address) {
-  const struct btf* btf = program_.kernel.btf();
+  const struct btf* btf = KernelBtf();
   auto fail = [&](SourceRange at, const std::string& message) -> Value {
     failed_ = true;
     diags_.Report(Diag::CodegenLimit, at, {message});

@@ -366,6 +366,12 @@ class Lowering {
   void FinishTaskScratch(uint32_t size);
   // A kernel function's $var and its ->member / [i] chain (lower_kernel_target.cpp).
   Value KernelTarget(ast::TargetSymbol* t);
+  // The BTF kernel types come from: a module function's own (split over vmlinux's) while
+  // its $var's chain is lowered, else vmlinux's.
+  const struct btf* KernelBtf() const {
+    return module_btf_ ? module_btf_ : program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  }
+  const struct btf* module_btf_ = nullptr;
   Value KernelCast(ast::Cast* c);
   // Member `name` of the kernel struct `type` at `address`, as a CO-RE access; a scalar
   // (0 when the read faults). nullptr when the struct has no such member.

@@ -17,12 +17,19 @@ KallsymsIndex::KallsymsIndex(const char* path) {
     if (type_at == std::string::npos || type_at + 3 > line.size()) continue;
     char type = line[type_at + 1];
     std::string name = line.substr(type_at + 3);
-    if (name.rfind("__ksymtab_", 0) == 0 && name.find_first_of(" \t") == std::string::npos) {
+    std::string module;
+    if (size_t end = name.find_first_of(" \t"); end != std::string::npos) {
+      size_t open = name.find('[', end), close = name.find(']', end);
+      if (open != std::string::npos && close != std::string::npos && close > open)
+        module = name.substr(open + 1, close - open - 1);
+      name.resize(end);
+    }
+    if (name.rfind("__ksymtab_", 0) == 0) {
       exported_.push_back(name.substr(10));
       continue;
     }
     if (type != 't' && type != 'T') continue;
-    if (name.find_first_of(" \t") != std::string::npos) continue;  // a module's
+    if (!module.empty()) name = module + ":" + name;  // as kprobes name a module's
     uint64_t address = std::strtoull(line.c_str(), nullptr, 16);
     if (address) text_.emplace_back(std::move(name), address);
   }

@@ -9,11 +9,11 @@
 
 namespace btap {
 
-// The addresses of vmlinux's text symbols named `name` (module symbols left out), in
-// the file's order; empty when there is none or the addresses are hidden.
+// The addresses of the text symbols named `name` (vmlinux's; `MODULE:name` for a
+// module's), in the file's order; empty when there is none or the addresses are hidden.
 std::vector<uint64_t> KernelTextAddresses(std::string_view name);
 
-// The names vmlinux exports to modules (EXPORT_SYMBOL*: a `__ksymtab_NAME` symbol each).
+// Whether vmlinux or a module exports `name` (EXPORT_SYMBOL*: a `__ksymtab_NAME` symbol).
 bool KernelExports(std::string_view name);
 
 // The index behind it, from kallsyms text in `path`'s format (for tests).

@@ -27,14 +27,19 @@ std::string FindTracefs() {
   return "";
 }
 
-bool ReadTraceableFunctions(const std::string& root, std::unordered_set<std::string>* out) {
+bool ReadTraceableFunctions(const std::string& root, std::unordered_set<std::string>* out,
+                            const std::string& module) {
   std::ifstream in(root + "/available_filter_functions");
   if (!in) return false;
-  std::string line;
+  std::string line, suffix = " [" + module + "]";
   bool any = false;
   while (std::getline(in, line)) {
     any = true;
-    if (line.find(' ') == std::string::npos) out->insert(line);
+    size_t space = line.find(' ');
+    if (module.empty()
+            ? space == std::string::npos
+            : space != std::string::npos && line.compare(space, std::string::npos, suffix) == 0)
+      out->insert(line.substr(0, space));
   }
   return any;
 }

@@ -17,6 +17,8 @@ std::string FindTracefs();
 // The kernel functions ftrace can trace (`available_filter_functions` under `root`;
 // module functions, which carry a ` [module]` suffix, left out). False when the file
 // cannot be read (some kernels and containers allow only privileged readers).
-bool ReadTraceableFunctions(const std::string& root, std::unordered_set<std::string>* out);
+// With `module`, that module's functions instead (their ` [module]` suffix removed).
+bool ReadTraceableFunctions(const std::string& root, std::unordered_set<std::string>* out,
+                            const std::string& module = "");
 
 }  // namespace btap

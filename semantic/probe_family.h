@@ -50,6 +50,9 @@ struct ResolveContext {
   std::function<const TracepointCatalog&()> tracepoints;
   std::function<const SyscallTable&()> syscalls;
   std::function<const KernelFunctionIndex&()> kernel_functions;
+  // The modules a glob names, each with its functions (see Machine::kernel_modules).
+  std::function<std::vector<const KernelFunctionIndex*>(std::string_view, std::string*)>
+      kernel_modules;
   BinaryCache* binaries = nullptr;  // user programs (process probes)
   bool optional = false;            // the point is optional (`?`): no match is no error
   bool listing = false;             // -l/-L: wildcards over arguments are allowed
@@ -72,9 +75,12 @@ class ProbeFamily {
 // (probes/kernel_function.cpp): one probe each, named `prefix("NAME")` plus the
 // suffixes (`.call`, `.exported`, `.inline`, `.return`, `.maxactive(N)`) that follow,
 // with $vars from BTF when `with_vars`.
+// `module` (a `module(...)` part, or nullptr for vmlinux): its glob picks the modules
+// whose functions are matched instead, named `module("M").function("NAME")`.
 void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                            std::span<const PointPart> suffixes, std::string_view prefix,
-                           bool with_vars, ResolveContext& ctx, std::vector<ProbeSpec>& out);
+                           bool with_vars, ResolveContext& ctx, std::vector<ProbeSpec>& out,
+                           const PointPart* module = nullptr);
 
 // Every family, in a fixed order; each family file defines one accessor.
 std::span<const PatternDef> AllPatterns();

@@ -96,7 +96,8 @@ struct TargetArg {
   bool is_dynamic = false;  // `__data_loc`: the record holds (length << 16 | offset)
   // Syscalls: `offset` is the register's place in pt_regs, `size` the C type's width.
   enum class Source : uint8_t { Field, Register, SyscallNr, Return } source = Source::Field;
-  uint32_t btf_type = 0;  // kernel functions: its type in the kernel's BTF (for ->member)
+  uint32_t btf_type = 0;            // kernel functions: its type in the kernel's BTF (for ->member)
+  const struct btf* btf = nullptr;  // a module function's: the module's split BTF
 };
 
 // One concrete probe point, with the parameters its family checked.

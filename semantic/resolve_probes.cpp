@@ -161,6 +161,9 @@ class ProbeResolver {
             [this]() -> const TracepointCatalog& { return e_.machine.tracepoints(); },
             [this]() -> const SyscallTable& { return e_.machine.syscalls(); },
             [this]() -> const KernelFunctionIndex& { return e_.machine.kernel_functions(); },
+            [this](std::string_view glob, std::string* error) {
+              return e_.machine.kernel_modules(glob, error);
+            },
             &e_.machine.binaries(),
             optional,
             listing,

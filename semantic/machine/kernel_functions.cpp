@@ -2,6 +2,9 @@
 #include "semantic/machine/kernel_functions.h"
 
 #include <bpf/btf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +48,42 @@ bool LockFamily(std::string_view name) {
     if (rest.starts_with("lock") && (rest.size() == 4 || rest[4] == '_')) return true;
   }
   return false;
+}
+
+// A module file's functions in its .init.* and .exit.* sections: code that runs once at
+// load or unload (and is freed after loading), as stap refuses it. Empty for a file that
+// is no ELF (/sys/kernel/btf/MODULE: its ftrace list leaves such code out already).
+std::unordered_set<std::string> InitExitFunctions(const std::string& path) {
+  std::unordered_set<std::string> names;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return names;
+  elf_version(EV_CURRENT);
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  size_t strndx = 0;
+  if (elf && elf_kind(elf) == ELF_K_ELF && elf_getshdrstrndx(elf, &strndx) == 0) {
+    std::unordered_set<size_t> once;  // indexes of .init.* / .exit.* sections
+    for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf, scn));) {
+      GElf_Shdr sh;
+      const char* name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, strndx, sh.sh_name) : nullptr;
+      if (name && (std::strncmp(name, ".init", 5) == 0 || std::strncmp(name, ".exit", 5) == 0))
+        once.insert(elf_ndxscn(scn));
+    }
+    for (Elf_Scn* scn = nullptr; !once.empty() && (scn = elf_nextscn(elf, scn));) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || !sh.sh_entsize) continue;
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; ++i) {
+        GElf_Sym sym;
+        if (!gelf_getsym(data, static_cast<int>(i), &sym) ||
+            GELF_ST_TYPE(sym.st_info) != STT_FUNC || !once.count(sym.st_shndx))
+          continue;
+        if (const char* n = elf_strptr(elf, sh.sh_link, sym.st_name)) names.insert(n);
+      }
+    }
+  }
+  if (elf) elf_end(elf);
+  close(fd);
+  return names;
 }
 
 }  // namespace
@@ -120,43 +159,71 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string
     index->error_ = "cannot parse kernel BTF `" + path + "`: " + std::strerror(errno);
     return index;
   }
-  std::unordered_set<std::string> traceable;
-  std::string root = tracefs_root.empty() ? FindTracefs() : tracefs_root;
   index->running_ = running;
-  index->filtered_ = running && !root.empty() && ReadTraceableFunctions(root, &traceable);
+  index->Index(1, tracefs_root);
+  return index;
+}
+
+std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::LoadModule(
+    const KernelFunctionIndex& vmlinux, const std::string& module, const std::string& btf_path,
+    const std::string& tracefs_root, bool running) {
+  std::unique_ptr<KernelFunctionIndex> index(new KernelFunctionIndex);
+  index->module_ = module;
+  index->running_ = running;
+  if (!vmlinux.btf_) {
+    index->error_ = vmlinux.error_;
+    return index;
+  }
+  index->btf_.reset(btf__parse_split(btf_path.c_str(), vmlinux.btf_.get()));
+  if (!index->btf_) {
+    index->error_ = "cannot read the BTF of module `" + module + "` from `" + btf_path +
+                    "`: " + std::strerror(errno);
+    return index;
+  }
+  index->base_types_ = btf__type_cnt(vmlinux.btf_.get());
+  index->init_exit_ = InitExitFunctions(btf_path);
+  index->Index(index->base_types_, tracefs_root);
+  return index;
+}
+
+void KernelFunctionIndex::Index(uint32_t first, const std::string& tracefs_root) {
+  std::unordered_set<std::string> traceable;
+  std::string root = running_ ? (tracefs_root.empty() ? FindTracefs() : tracefs_root) : "";
+  filtered_ = !root.empty() && ReadTraceableFunctions(root, &traceable, module_);
   std::unordered_set<std::string> blacklist;
-  if (running) blacklist = ReadBlacklist();
-  const struct btf* b = index->btf_.get();
+  if (running_) blacklist = ReadBlacklist();
+  const struct btf* b = btf_.get();
   uint32_t count = btf__type_cnt(b);
   std::unordered_map<std::string_view, std::string> refused;
-  for (uint32_t id = 1; id < count; ++id) {
+  for (uint32_t id = first; id < count; ++id) {
     const btf_type* t = btf__type_by_id(b, id);
     if (!btf_is_func(t)) continue;
     std::string_view name = btf__name_by_offset(b, t->name_off);
     std::string why;
-    if (index->filtered_ && !traceable.count(std::string(name)))
+    if (filtered_ && !traceable.count(std::string(name)))
       why = "ftrace cannot trace it (inlined everywhere, notrace, or init code)";
     else if (blacklist.count(std::string(name)))
       why = "it is on the kernel's kprobe blacklist";
+    else if (init_exit_.count(std::string(name)))
+      why = "it is the module's init or exit code, which runs once (and is freed after loading)";
     else
       why = StapRefusal(name);
     if (!why.empty()) {
       refused.emplace(name, std::move(why));
       continue;
     }
-    index->functions_.push_back({name, t->type});
+    functions_.push_back({name, t->type});
   }
   auto by_name = [](const KernelFunction& a, const KernelFunction& c) { return a.name < c.name; };
-  std::sort(index->functions_.begin(), index->functions_.end(), by_name);
+  std::sort(functions_.begin(), functions_.end(), by_name);
   // BTF lists a static function once however many copies it has.
-  index->functions_.erase(std::unique(index->functions_.begin(), index->functions_.end(),
-                                      [](const KernelFunction& a, const KernelFunction& c) {
-                                        return a.name == c.name;
-                                      }),
-                          index->functions_.end());
-  index->refused_.assign(refused.begin(), refused.end());
-  std::sort(index->refused_.begin(), index->refused_.end());
-  return index;
+  functions_.erase(std::unique(functions_.begin(), functions_.end(),
+                               [](const KernelFunction& a, const KernelFunction& c) {
+                                 return a.name == c.name;
+                               }),
+                   functions_.end());
+  refused_.assign(refused.begin(), refused.end());
+  std::sort(refused_.begin(), refused_.end());
 }
 
 std::vector<const KernelFunction*> KernelFunctionIndex::Match(std::string_view glob) const {

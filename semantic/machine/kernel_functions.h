@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 struct btf;
@@ -36,7 +37,17 @@ class KernelFunctionIndex {
   static std::unique_ptr<KernelFunctionIndex> Load(const std::string& btf_path,
                                                    const std::string& tracefs_root,
                                                    bool running = true);
+  // Module `module`'s functions: its split BTF (`btf_path`: /sys/kernel/btf/MODULE, or the
+  // module's .ko) over `vmlinux`'s, which must outlive it.
+  static std::unique_ptr<KernelFunctionIndex> LoadModule(const KernelFunctionIndex& vmlinux,
+                                                         const std::string& module,
+                                                         const std::string& btf_path,
+                                                         const std::string& tracefs_root,
+                                                         bool running = true);
   ~KernelFunctionIndex();
+  const std::string& module() const { return module_; }  // "" for vmlinux
+  // Type ids below this are vmlinux's (all of them for vmlinux's index).
+  uint32_t base_types() const { return base_types_; }
 
   // The probeable functions whose names match `glob`, sorted by name.
   std::vector<const KernelFunction*> Match(std::string_view glob) const;
@@ -67,6 +78,11 @@ class KernelFunctionIndex {
   std::string error_;
   bool filtered_ = false;
   bool running_ = true;
+  std::string module_;
+  uint32_t base_types_ = UINT32_MAX;
+  std::unordered_set<std::string> init_exit_;  // a module file's .init/.exit functions
+  // Fills functions_ and refused_ from the FUNCs with ids from `first`.
+  void Index(uint32_t first, const std::string& tracefs_root);
 };
 
 // A BTF type with its typedefs and qualifiers (const, volatile, ...) taken off.

@@ -331,6 +331,7 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
     out->release = r;
     if (r == running) return true;
     out->running = false;
+    out->modules_dir = "/lib/modules/" + r;
     for (const std::string& c : KernelImageCandidates(r))
       if (Exists(c)) {
         out->image = c;
@@ -372,6 +373,12 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
   }
   out->release = release;
   out->running = release == running;
+  for (const std::string& c : {dir + "/modules", dir + "/lib/modules/" + release})
+    if (IsDirectory(c)) {
+      out->modules_dir = c;
+      break;
+    }
+  if (out->modules_dir.empty() && !out->running) out->modules_dir = "/lib/modules/" + release;
   for (const std::string& c : {dir + "/.config", dir + "/config", dir + "/config-" + release})
     if (Exists(c)) {
       out->config_path = c;

@@ -15,6 +15,7 @@ struct TargetKernel {
   std::string image;        // the file its BTF came from ("" for the running kernel)
   std::string btf_path;     // "" for the running kernel's /sys/kernel/btf/vmlinux
   std::string config_path;  // "" to look where stap looks (/boot/config-RELEASE)
+  std::string modules_dir;  // its modules' .ko files ("" for the running kernel's loaded ones)
 };
 
 // Resolves `-r`'s value ("" for none). A value with a slash, or naming a directory, is a

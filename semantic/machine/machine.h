@@ -3,8 +3,11 @@
 // probeable functions.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/machine/syscalls.h"
@@ -17,8 +20,14 @@ class Machine {
  public:
   // `running`: the kernel is the running one, so its ftrace list and kprobe blacklist
   // apply (not so for another kernel's BTF, given by `btf_path`).
-  Machine(std::string tracefs_root = "", std::string btf_path = "", bool running = true)
-      : tracefs_root_(std::move(tracefs_root)), btf_path_(std::move(btf_path)), running_(running) {}
+  // `modules_dir`: another kernel's modules (.ko files under it); for the running kernel
+  // ("") the loaded modules, through /sys/kernel/btf.
+  Machine(std::string tracefs_root = "", std::string btf_path = "", bool running = true,
+          std::string modules_dir = "")
+      : tracefs_root_(std::move(tracefs_root)),
+        btf_path_(std::move(btf_path)),
+        running_(running),
+        modules_dir_(std::move(modules_dir)) {}
   const TracepointCatalog& tracepoints() {
     if (!tracepoints_)
       tracepoints_ =
@@ -37,6 +46,9 @@ class Machine {
       kernel_functions_ = KernelFunctionIndex::Load(btf_path_, tracefs_root_, running_);
     return *kernel_functions_;
   }
+  // The kernel modules whose names match `glob`, sorted by name, each with its function
+  // index (kernel_modules.cpp); `error` says why none could be looked at.
+  std::vector<const KernelFunctionIndex*> kernel_modules(std::string_view glob, std::string* error);
   const SyscallTable& syscalls() {
     if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
     return *syscalls_;
@@ -46,6 +58,10 @@ class Machine {
   std::string tracefs_root_;
   std::string btf_path_;
   bool running_ = true;
+  std::string modules_dir_;
+  std::map<std::string, std::string> module_files_;  // name -> BTF file, once listed
+  bool modules_listed_ = false;
+  std::map<std::string, std::unique_ptr<KernelFunctionIndex>> module_indexes_;
   std::unique_ptr<TracepointCatalog> tracepoints_;
   std::unique_ptr<SyscallTable> syscalls_;
   std::unique_ptr<TaskOffsets> task_offsets_;

@@ -41,6 +41,7 @@ void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool lis
     a.size = p.size;
     a.is_signed = p.is_signed;
     a.btf_type = p.type;
+    if (!index.module().empty()) a.btf = index.btf();
     spec.args.push_back(std::move(a));
   };
   if (spec.is_return) {
@@ -100,16 +101,16 @@ class KernelFunctionProbes : public ProbeFamily {
     }
     for (const PointPart& part : parts.subspan(2)) spec.is_return |= part.name == "return";
     spec.target_vars_later = true;
-    // Module functions and source-file patterns need module BTF or DWARF: later.
-    bool plain = parts[0].name == "kernel" && parts[1].arg == ArgKind::String &&
-                 spec.function.find_first_of("@:+") == std::string::npos;
+    // Source-file patterns need DWARF: later.
+    bool plain =
+        parts[1].arg == ArgKind::String && spec.function.find_first_of("@:+") == std::string::npos;
     if (!plain || !ctx.kernel_functions) {
       // Listing prints only points it resolved; a probe says it cannot be compiled yet.
       if (!ctx.listing) out.push_back(std::move(spec));
       return;
     }
     ExpandKernelFunctions(std::move(spec), parts[1], parts.subspan(2), "kernel.function", true, ctx,
-                          out);
+                          out, parts[0].name == "module" ? &parts[0] : nullptr);
   }
 };
 
@@ -119,11 +120,26 @@ class KernelFunctionProbes : public ProbeFamily {
 // function, with its parameters from BTF when `with_vars` (kprobe.function has none).
 void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                            std::span<const PointPart> suffixes, std::string_view prefix,
-                           bool with_vars, ResolveContext& ctx, std::vector<ProbeSpec>& out) {
+                           bool with_vars, ResolveContext& ctx, std::vector<ProbeSpec>& out,
+                           const PointPart* module) {
   const KernelFunctionIndex& index = ctx.kernel_functions();
   if (!index.error().empty()) {
     if (!ctx.optional) ctx.diags.Report(Diag::ProbeParameter, name.range, {index.error()});
     return;
+  }
+  std::vector<const KernelFunctionIndex*> indexes = {&index};
+  if (module) {
+    std::string error;
+    indexes = ctx.kernel_modules(module->string, &error);
+    if (indexes.empty()) {
+      if (!(ctx.optional || (ctx.listing && HasGlob(module->string))))
+        ctx.diags.Report(Diag::ProbeParameter, module->range,
+                         {!error.empty()    ? error
+                          : index.running() ? "no loaded kernel module matches `" + module->string +
+                                                  "` (btap looks at the modules in /sys/kernel/btf)"
+                                            : "no kernel module matches `" + module->string + "`"});
+      return;
+    }
   }
   std::string suffix;
   const PointPart* inline_part = nullptr;
@@ -142,10 +158,29 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                        {"`.inline` needs the kernel's DWARF, which btap does not read yet"});
     return;
   }
-  std::vector<const KernelFunction*> found = index.Match(spec.function);
+  // Each match with the index (vmlinux's or its module's) it comes from.
+  std::vector<std::pair<const KernelFunctionIndex*, const KernelFunction*>> found;
+  for (const KernelFunctionIndex* in : indexes)
+    for (const KernelFunction* f : in->Match(spec.function)) found.push_back({in, f});
   if (found.empty()) {
     if (ctx.optional && !ctx.listing) return;
     if (ctx.listing && HasGlob(spec.function)) return;
+    if (module) {
+      std::vector<std::string_view> names;
+      for (const KernelFunctionIndex* in : indexes) {
+        if (std::string why = in->Refusal(spec.function); !why.empty()) {
+          ctx.diags.Report(Diag::ProbeParameter, name.range,
+                           {"cannot probe function `" + spec.function + "` of module `" +
+                            in->module() + "`: " + why});
+          return;
+        }
+        for (std::string_view n : in->Names()) names.push_back(n);
+      }
+      ctx.diags.Report(Diag::ProbeParameter, name.range,
+                       {"no function of module `" + module->string + "` matches `" + spec.function +
+                        "`" + DidYouMean(Similar(spec.function, names))});
+      return;
+    }
     std::string why = index.Refusal(spec.function);
     ctx.diags.Report(
         Diag::ProbeParameter, name.range,
@@ -154,7 +189,7 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                      : "cannot probe kernel function `" + spec.function + "`: " + why});
     return;
   }
-  if (exported && !found.empty()) {
+  if (exported) {
     if (!index.running()) {
       if (!ctx.listing)
         ctx.diags.Report(Diag::ProbeParameter, name.range,
@@ -162,7 +197,7 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                           "compiling for another kernel, btap does not know its exports"});
       return;
     }
-    std::erase_if(found, [](const KernelFunction* f) { return !KernelExports(f->name); });
+    std::erase_if(found, [](const auto& m) { return !KernelExports(m.second->name); });
     if (found.empty()) {
       if (!(ctx.optional || (ctx.listing && HasGlob(spec.function))))
         ctx.diags.Report(Diag::ProbeParameter, name.range,
@@ -177,7 +212,8 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                       " with one probe point for now"});
     return;
   }
-  for (const KernelFunction* f : found) {
+  bool wildcard = HasGlob(spec.function) || (module && HasGlob(module->string));
+  for (const auto& [in, f] : found) {
     if (spec.is_return && NeverReturns(f->name)) {
       if (!HasGlob(spec.function) && !ctx.listing)
         ctx.diags.Report(Diag::KernelReturnNeverReturns, name.range, {std::string(f->name)});
@@ -187,10 +223,15 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
     each.function = std::string(f->name);
     each.target = each.function;
     each.point = std::string(prefix) + "(\"" + each.function + "\")" + suffix;
+    if (!in->module().empty()) {  // kprobes name a module's function `MODULE:NAME`
+      each.target = in->module() + ":" + each.function;
+      std::string head = prefix.starts_with("kprobe.") ? "kprobe.module" : "module";
+      each.point = head + "(\"" + in->module() + "\").function(\"" + each.function + "\")" + suffix;
+    }
     each.has_target_vars = true;
-    each.numbers[0] = HasGlob(spec.function) ? 1 : 0;  // the runtime may skip it
+    each.numbers[0] = wildcard ? 1 : 0;  // the runtime may skip it
     each.target_vars_later = false;
-    if (ctx.target_variables && with_vars) AddArgs(index, *f, ctx.listing, each);
+    if (ctx.target_variables && with_vars) AddArgs(*in, *f, ctx.listing, each);
     out.push_back(std::move(each));
   }
 }

@@ -31,13 +31,14 @@ class Kprobe : public ProbeFamily {
     spec.function = fn.string;
     for (const PointPart& part : parts) spec.is_return |= part.name == "return";
     spec.target_vars_later = true;
-    if (!spec.target.empty() || !ctx.kernel_functions) {  // module functions: later
+    if (!ctx.kernel_functions) {
       if (!ctx.listing) out.push_back(std::move(spec));
       return;
     }
     // As in stap, kprobe probes have no $vars: registers and *_arg() read arguments.
-    ExpandKernelFunctions(std::move(spec), fn, parts.subspan(2), "kprobe.function", false, ctx,
-                          out);
+    bool in_module = parts[1].name == "module";
+    ExpandKernelFunctions(std::move(spec), fn, parts.subspan(in_module ? 3 : 2), "kprobe.function",
+                          false, ctx, out, in_module ? &parts[1] : nullptr);
   }
 };
 

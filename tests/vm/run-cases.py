@@ -6,7 +6,8 @@ usage: run-cases.py BUILD-DIR [--cases DIR] [--filter REGEX] [--timeout S] [--ke
 
 The case format is tests/runtime/runtime_test.cpp's (args, status, timeout, requires,
 signal, stop-within, stdout-to, stderr-count, runner, script-args, stdout-lines; sections
-script, stdout, stderr, stdout-regex, stderr-regex), so a runtime case runs here unchanged.
+script, stdout, stderr, stdout-regex, stderr-regex), so a runtime case runs here unchanged;
+`kmod: NAME...` (guest only) loads kernel modules at boot, for the whole run.
 A case with a script is compiled on the host with `btap -p4 -r KERNEL-DIR`, for the guest's
 kernel (its BTF, from the image; LLVM under emulation is slow), its run-time options (-c, -x, -T) moving to btaprun, and run in the guest with
 `btaprun`; `runner: btaprun ARGS` gives btaprun's arguments itself. A case without a script
@@ -45,6 +46,7 @@ class Case:
         self.stderr_counts = []
         self.runner = []
         self.script_args = []
+        self.kmods = []
         self.sections = {}
 
 
@@ -103,6 +105,9 @@ def parse(path, expand):
                 c.runner = words(value)
             elif key == "script-args":
                 c.script_args = words(value)
+            elif key == "kmod":
+                # Guest only: kernel modules loaded at boot (for every case of the run).
+                c.kmods += words(value)
             elif key == "script-file":
                 # A script kept elsewhere in the tree (an example), relative to its root.
                 with open(os.path.join(HERE, "..", "..", value)) as script:
@@ -345,6 +350,8 @@ def main():
     cmd = [os.path.join(HERE, "run-in-vm.sh"), "--timeout", f"{int(total)}"]
     for f in [btap, btaprun, workload, case_exec] + list(programs.values()):
         cmd += ["--add", f]
+    for kmod in sorted({m for c in pending for m in c.kmods}):
+        cmd += ["--kmod", kmod]
     cmd += opt.vm_arg + ["--put", work, "--", "sh", os.path.join(work, "guest.sh")]
     vm_status, vm_err = None, ""
     passed = failed = skipped = 0

@@ -29,6 +29,7 @@ TEST(Kallsyms, EveryCopyOfATextSymbol) {
   EXPECT_EQ(index.Text("s_show"), (std::vector<uint64_t>{0xffffffff81200000, 0xffffffff81100000}));
   EXPECT_EQ(index.Text("vfs_read"), (std::vector<uint64_t>{0xffffffff81400000}));
   EXPECT_TRUE(index.Text("hidden_show").empty());
+  EXPECT_EQ(index.Text("loop:s_show"), (std::vector<uint64_t>{0xffffffffc0001000}));
   EXPECT_TRUE(index.Text("nosuch").empty());
 }
 

@@ -1,0 +1,82 @@
+// Kernel modules for module("M").function("F"): the running kernel's loaded modules (their
+// BTF in /sys/kernel/btf), or another kernel's .ko files under its modules directory (`-r`),
+// each indexed on first use as split BTF over vmlinux's.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "semantic/machine/machine.h"
+#include "semantic/probe_family.h"
+
+namespace btap::sema {
+namespace {
+
+// Every `NAME.ko` under `dir`, as module names (dashes read as underscores, as the kernel
+// names them) to paths; compressed modules (.ko.xz, .ko.zst) are not read.
+void FindModuleFiles(const std::string& dir, int depth, std::map<std::string, std::string>* out) {
+  DIR* d = opendir(dir.c_str());
+  if (!d || depth > 8) {
+    if (d) closedir(d);
+    return;
+  }
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + name;
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      FindModuleFiles(path, depth + 1, out);
+    } else if (name.size() > 3 && name.ends_with(".ko")) {
+      std::string module = name.substr(0, name.size() - 3);
+      std::replace(module.begin(), module.end(), '-', '_');
+      out->emplace(module, path);
+    }
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+std::vector<const KernelFunctionIndex*> Machine::kernel_modules(std::string_view glob,
+                                                                std::string* error) {
+  if (!modules_listed_) {
+    modules_listed_ = true;
+    if (running_ && modules_dir_.empty()) {
+      if (DIR* d = opendir("/sys/kernel/btf")) {
+        while (dirent* e = readdir(d)) {
+          std::string name = e->d_name;
+          if (name != "." && name != ".." && name != "vmlinux")
+            module_files_.emplace(name, "/sys/kernel/btf/" + name);
+        }
+        closedir(d);
+      }
+    } else {
+      FindModuleFiles(modules_dir_, 0, &module_files_);
+    }
+  }
+  std::vector<const KernelFunctionIndex*> out;
+  const KernelFunctionIndex& vmlinux = kernel_functions();
+  if (!vmlinux.error().empty()) {
+    *error = vmlinux.error();
+    return out;
+  }
+  std::string module_glob(glob);
+  std::replace(module_glob.begin(), module_glob.end(), '-', '_');
+  for (const auto& [name, path] : module_files_) {
+    if (!GlobMatch(module_glob, name)) continue;
+    std::unique_ptr<KernelFunctionIndex>& index = module_indexes_[name];
+    if (!index)
+      index = KernelFunctionIndex::LoadModule(vmlinux, name, path, tracefs_root_, running_);
+    if (!index->error().empty()) {
+      *error = index->error();
+      continue;
+    }
+    out.push_back(index.get());
+  }
+  return out;
+}
+
+}  // namespace btap::sema
