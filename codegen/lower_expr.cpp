@@ -383,8 +383,7 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
     if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
-      Value slot = b_.CreateConstGEP1_64(i64_, frame_->ctx, arg.index);
-      Value v = Extend(b_.CreateLoad(i64_, slot), arg.size, arg.is_signed);
+      Value v = Extend(RawArg(arg.index), arg.size, arg.is_signed);
       if (t->components.empty() && !t->addressof) return v;
       // Members of kernel structs the raw tracepoint passes: CO-RE accesses.
       const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
@@ -467,6 +466,20 @@ Value Lowering::ReadCell(HelperId helper, Value pointer, uint32_t size, Value* r
                      : Helper(helper, i64_, {cell, b_.getInt32(size), pointer});
   if (rc) *rc = result;
   return b_.CreateLoad(i64_, cell);
+}
+
+// Argument `index` of a raw tracepoint, loaded once per handler in its entry block: loads
+// of the same slot in several places let LLVM keep `ctx + 8 * index` in a register, and
+// the verifier refuses a load through a modified ctx pointer.
+Value Lowering::RawArg(uint32_t index) {
+  Value& cached = frame_->raw_args[index];
+  if (!cached) {
+    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
+    b_.SetInsertPoint(frame_->alloca_point->getNextNode());
+    cached = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, index));
+    b_.restoreIP(here);
+  }
+  return cached;
 }
 
 // One saved register from the probe's pt_regs. Read through a helper: LLVM may keep a

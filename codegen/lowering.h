@@ -383,6 +383,7 @@ class Lowering {
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);
+  Value RawArg(uint32_t index);
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;
   void UserProbeFilter(const sema::Probe& p);
@@ -471,7 +472,8 @@ class Lowering {
     const std::map<const ast::Entry*, uint32_t>* entry_offsets = nullptr;
     // Sleeping (lower_sleep.cpp): a uprobe handler may fault user pages in. A foreach
     // body's frame points at its handler's, whose decision its scratch follows.
-    bool can_sleep = false;  // reads here may sleep
+    std::map<uint32_t, Value> raw_args;  // raw tracepoint arguments read (RawArg)
+    bool can_sleep = false;              // reads here may sleep
     Frame* handler = nullptr;
     bool sleeps = false;                            // a user read may sleep
     std::vector<llvm::Instruction*> sleep_gates;    // where scratch is chosen per task

@@ -85,5 +85,7 @@ class TargetLowering {
 
 // The pass (listed in elaborate.cpp).
 void LowerTargets(Elab& e);
+// `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).
+void KernelPrettyPrint(Elab& e, Probe& p);
 
 }  // namespace btap::sema

@@ -613,6 +613,9 @@ void KernelVarStrings(Elab& e, Probe& p) {
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
+    if (p->spec.family == Family::KernelFunction ||
+        (p->spec.family == Family::Tracepoint && !p->spec.args_from_format))
+      KernelPrettyPrint(e, *p);
     if (p->spec.family == Family::KernelFunction) {
       KernelVarStrings(e, *p);
       if (p->spec.is_return) KernelReturnParameters(e, *p);

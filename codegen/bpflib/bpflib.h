@@ -8,6 +8,17 @@
 // Upper bound of every string loop: MAXSTRINGLEN can only be made smaller than this.
 #define BTAP_MAX_STRING 4096
 
+// `pos` as an offset inside a buffer of `size` bytes (a power of two). The mask is what
+// the verifier bounds a variable offset by: the empty asm hides `pos` from the optimiser,
+// which would otherwise drop the mask where earlier checks prove it redundant (the
+// verifier, seeing another copy of `pos`, cannot), as a print of many values showed.
+static inline __attribute__((always_inline)) unsigned long btap_masked(long pos,
+                                                                       unsigned long size) {
+  unsigned long at = (unsigned long)pos;
+  asm volatile("" : "+r"(at));
+  return at & (size - 1);
+}
+
 // Upper bound of loops over CPUs.
 #define BTAP_MAX_CPUS 8192
 

@@ -110,13 +110,13 @@ static inline long write_at(char* dst, long pos, const char* from, long n, long 
   if (n > (long)limit - 1 - pos) n = (long)limit - 1 - pos;
   // The mask is what the verifier bounds the size by; the optimiser must not drop it.
   asm volatile("%[n] &= 127" : [n] "+r"(n));
-  bpf_probe_read_kernel(dst + ((unsigned long)pos & (size - 1)), n, from);
+  bpf_probe_read_kernel(dst + btap_masked(pos, size), n, from);
   return pos + n;
 }
 
 static inline long put(char* dst, long pos, char c, unsigned long size, unsigned long limit) {
   if (pos < 0 || pos + 1 >= (long)limit) return pos;
-  dst[(unsigned long)pos & (size - 1)] = c;
+  dst[btap_masked(pos, size)] = c;
   return pos + 1;
 }
 
@@ -127,13 +127,13 @@ static inline long copy_at(char* dst, long pos, const char* src, long max, unsig
   unsigned long room = limit - (unsigned long)pos;
   if ((unsigned long)max + 1 < room) room = (unsigned long)max + 1;
   if (room > limit) room = limit;
-  long got = bpf_probe_read_kernel_str(dst + ((unsigned long)pos & (size - 1)), room, src);
+  long got = bpf_probe_read_kernel_str(dst + btap_masked(pos, size), room, src);
   return got > 1 ? got - 1 : 0;
 }
 
 static inline long finish(char* dst, long pos, unsigned long size, unsigned long limit) {
   if (pos >= (long)limit) pos = (long)limit - 1;
-  dst[(unsigned long)pos & (size - 1)] = 0;
+  dst[btap_masked(pos, size)] = 0;
   return pos;
 }
 
