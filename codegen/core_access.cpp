@@ -4,6 +4,7 @@
 #include "semantic/machine/kernel_functions.h"
 
 #include <bpf/btf.h>
+#include <llvm/IR/IntrinsicsBPF.h>
 
 namespace btap::codegen {
 
@@ -131,9 +132,15 @@ llvm::DICompositeType* CoreAccess::OneMember(uint32_t record, const KernelMember
   std::string name = btf__name_by_offset(btf_, t->name_off);
   int64_t member_size = btf__resolve_size(btf_, member.type);
   if (member_size <= 0) member_size = 8;
+  uint64_t storage_bits = static_cast<uint64_t>(member_size) * 8;
   llvm::DIDerivedType* field =
-      di_.createMemberType(nullptr, member.name, file_, 0, static_cast<uint64_t>(member_size) * 8,
-                           0, member.bit_offset, llvm::DINode::FlagZero, member_type);
+      member.bitfield
+          ? di_.createBitFieldMemberType(nullptr, member.name, file_, 0, member.bitfield,
+                                         member.bit_offset,
+                                         member.bit_offset / storage_bits * storage_bits,
+                                         llvm::DINode::FlagZero, member_type)
+          : di_.createMemberType(nullptr, member.name, file_, 0, storage_bits, 0, member.bit_offset,
+                                 llvm::DINode::FlagZero, member_type);
   return btf_is_union(t)
              ? di_.createUnionType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
                                    di_.getOrCreateArray({field}))
@@ -161,8 +168,10 @@ llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& 
   for (size_t k = 0; k < path.size(); ++k) {
     int64_t member_size = btf__resolve_size(btf_, path[k].member.type);
     if (member_size <= 0) member_size = 8;
-    // Offsets here are within the step's own struct.
+    // Offsets here are within the step's own struct (a bitfield's: its storage unit's).
     uint32_t byte_offset = path[k].member.bit_offset / 8;
+    if (path[k].member.bitfield)
+      byte_offset = path[k].member.bit_offset / (member_size * 8) * member_size;
     llvm::StructType* layout = llvm::StructType::get(
         context,
         {llvm::ArrayType::get(b_.getInt8Ty(), byte_offset),
@@ -171,6 +180,18 @@ llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& 
     pointer = b_.CreatePreserveStructAccessIndex(layout, pointer, 1, 0, records[k]);
   }
   return pointer;
+}
+
+CoreAccess::BitfieldInfo CoreAccess::Bitfield(llvm::Value* base, const std::vector<Step>& path) {
+  llvm::Value* access = MemberPath(base, path);
+  llvm::Module* module = b_.GetInsertBlock()->getModule();
+  llvm::Function* info = llvm::Intrinsic::getDeclaration(
+      module, llvm::Intrinsic::bpf_preserve_field_info, {access->getType()});
+  // The kinds of LLVM's BPFCoreSharedInfo (and libbpf's bpf_field_info_kind).
+  auto kind = [&](int64_t k) {
+    return b_.CreateZExt(b_.CreateCall(info, {access, b_.getInt64(k)}), b_.getInt64Ty());
+  };
+  return {kind(0), kind(1), kind(4), kind(5)};
 }
 
 }  // namespace btap::codegen

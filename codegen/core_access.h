@@ -48,6 +48,16 @@ class CoreAccess {
     KernelMember member;
   };
   llvm::Value* MemberPath(llvm::Value* base, const std::vector<Step>& path);
+  // A bitfield at the end of `path`, as field-info relocations (LLVM's
+  // preserve-field-info): where its storage lies from `base` and how many bytes to read
+  // (both i64), and the shifts that leave its value in a u64 read from there (i64).
+  struct BitfieldInfo {
+    llvm::Value* byte_offset;
+    llvm::Value* byte_size;
+    llvm::Value* left_shift;
+    llvm::Value* right_shift;
+  };
+  BitfieldInfo Bitfield(llvm::Value* base, const std::vector<Step>& path);
 
  private:
   llvm::DICompositeType* OneMember(uint32_t record, const KernelMember& member,

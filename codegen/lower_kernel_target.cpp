@@ -20,6 +20,27 @@ Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::Ta
   return Extend(read, size, is_signed);
 }
 
+// A bitfield as libbpf's BPF_CORE_READ_BITFIELD_PROBED reads it: its storage's bytes
+// into the low end of a zeroed u64, shifted left then right (arithmetically when signed).
+Value Lowering::KernelBitfield(const CoreAccess::BitfieldInfo& info, Value base, bool is_signed,
+                               ast::TargetBase* t, std::string_view name) {
+  if (!frame_->read_cell) frame_->read_cell = Alloca(i64_);
+  Value cell = frame_->read_cell;
+  b_.CreateStore(b_.getInt64(0), cell);
+  Value address = b_.CreateAdd(base, info.byte_offset);
+  Value rc = Helper(
+      kProbeReadKernel, i64_,
+      {cell, b_.CreateTrunc(info.byte_size, b_.getInt32Ty()), b_.CreateIntToPtr(address, ptr_)});
+  Value raw = b_.CreateLoad(i64_, cell);
+  CheckFormat(
+      b_.CreateICmpSGE(rc, b_.getInt64(0)),
+      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", name, t->range)),
+      {address});
+  Value shifted = b_.CreateShl(raw, info.left_shift);
+  return is_signed ? b_.CreateAShr(shifted, info.right_shift)
+                   : b_.CreateLShr(shifted, info.right_shift);
+}
+
 Value Lowering::KernelTarget(ast::TargetSymbol* t) {
   const sema::Probe& probe = *frame_->probe;
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
@@ -132,10 +153,15 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
                           "`" +
                           sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()})));
         }
-        if (m.bitfield)
-          return fail(step.range, "the bitfield `" + m.name + "` of kernel " +
-                                      KernelTypeName(btf, record) + " cannot be read yet");
         path.push_back({record, m});
+        if (m.bitfield) {  // a value of its own: the chain ends here
+          if (i + 1 != t->components.size() || t->addressof)
+            return fail(step.range, "the bitfield `" + m.name + "` of kernel " +
+                                        KernelTypeName(btf, record) + " has no address");
+          const btf_type* bt = btf__type_by_id(btf, StripModifiers(btf, m.type));
+          bool is_signed = bt && btf_is_int(bt) && (btf_int_encoding(bt) & BTF_INT_SIGNED);
+          return KernelBitfield(core.Bitfield(value, path), value, is_signed, t, name);
+        }
         const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
         bool embedded = inner && btf_is_composite(inner);
         if (!embedded || i + 1 >= t->components.size() ||

@@ -4,6 +4,7 @@
 // printing, intrinsics). Internal to codegen.
 #pragma once
 
+#include "codegen/core_access.h"
 #include "codegen/lower.h"
 
 #include <llvm/IR/Constants.h>
@@ -380,6 +381,8 @@ class Lowering {
                     bool is_address);
   Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
                    std::string_view name);
+  Value KernelBitfield(const CoreAccess::BitfieldInfo& info, Value base, bool is_signed,
+                       ast::TargetBase* t, std::string_view name);
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);

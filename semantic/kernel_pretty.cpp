@@ -22,8 +22,8 @@ class KernelPretty {
   KernelPretty(Elab& e, const struct btf* btf, SourceRange at) : e_(e), btf_(btf), at_(at) {}
 
   // Appends `value` (a chain on `base`), of BTF type `type`, to the format.
-  void Add(std::string_view base, std::vector<ast::TargetComponent> chain, uint32_t type,
-           int level, int depth, bool addressable) {
+  void Add(std::string_view base, std::vector<ast::TargetComponent> chain, uint32_t type, int level,
+           int depth, bool addressable) {
     const btf_type* t = Peel(&type);
     if (!t) return Literal("?");
     if (values_ >= kMaxValues) return Literal("...");
@@ -127,10 +127,6 @@ class KernelPretty {
       if (values_ >= kMaxValues) return Literal(", ...");
       Literal(std::string(*first ? "" : ", ") + "." + std::string(name) + "=");
       *first = false;
-      if (btf_member_bitfield_size(record, i)) {
-        Literal("?");  // bitfields are not read portably yet
-        continue;
-      }
       std::vector<ast::TargetComponent> member = chain;
       member.push_back(Member(e_.arena.Copy(name), at_));
       Add(base, member, m[i].type, level + 1, depth, true);
@@ -176,15 +172,19 @@ class KernelPretty {
 };
 
 // The BTF type of `arg` after `chain` (members and indexes); 0 when BTF cannot say.
-uint32_t ChainType(const struct btf* btf, uint32_t type, std::span<const ast::TargetComponent> chain) {
+uint32_t ChainType(const struct btf* btf, uint32_t type,
+                   std::span<const ast::TargetComponent> chain) {
   for (const ast::TargetComponent& c : chain) {
     type = StripBtfModifiers(btf, type);
     const btf_type* t = type ? btf__type_by_id(btf, type) : nullptr;
     if (!t) return 0;
     if (c.kind == ast::TargetComponent::Kind::Index) {
-      if (btf_is_ptr(t)) type = t->type;
-      else if (btf_is_array(t)) type = btf_array(t)->type;
-      else return 0;
+      if (btf_is_ptr(t))
+        type = t->type;
+      else if (btf_is_array(t))
+        type = btf_array(t)->type;
+      else
+        return 0;
       continue;
     }
     if (btf_is_ptr(t)) {
@@ -232,8 +232,7 @@ void KernelPrettyPrint(Elab& e, Probe& p) {
     std::vector<const TargetArg*> args;
     for (const TargetArg& a : p.spec.args) {
       bool is_return = a.name == "return";
-      if (all ? (name == "$$return") == is_return : "$" + a.name == name)
-        args.push_back(&a);
+      if (all ? (name == "$$return") == is_return : "$" + a.name == name) args.push_back(&a);
     }
     if (args.empty()) continue;
     const struct btf* btf = args[0]->btf ? args[0]->btf : vmlinux;

@@ -286,7 +286,9 @@ def main():
     def expand(s):
         for macro, path in programs.items():
             s = s.replace(macro, path)
-        return s.replace("@WORKLOAD@", workload)
+        # @HOST_RELEASE@: `-r @HOST_RELEASE@` compiles for the host's kernel instead of the
+        # guest's, so that the object's CO-RE relocations meet another kernel at load.
+        return s.replace("@WORKLOAD@", workload).replace("@HOST_RELEASE@", os.uname().release)
 
     names = sorted(f for f in os.listdir(opt.cases) if f.endswith(".test"))
     cases = [parse(os.path.join(opt.cases, f), expand) for f in names]
