@@ -117,6 +117,9 @@ Value Lowering::ExprInner(ast::Expr* e) {
     }
     case Kind::Ternary: {
       auto* t = static_cast<ast::Ternary*>(e);
+      // `@defined(x) ? x : y` (@choose_defined) known at compile time: as `if` above.
+      if (auto* d = ast::As<ast::Defined>(t->cond); d && d->known >= 0)
+        return Expr(d->known ? t->then : t->otherwise);
       Value cond = Truth(Expr(t->cond));
       auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
       auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);

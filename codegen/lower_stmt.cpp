@@ -307,6 +307,12 @@ void Lowering::Stmt(ast::Stmt* s) {
       break;
     case Kind::If: {
       auto* i = static_cast<ast::If*>(s);
+      // `if (@defined(x))` known at compile time: the other branch may name what this
+      // kernel or program lacks, so it is not compiled at all.
+      if (auto* d = ast::As<ast::Defined>(i->cond); d && d->known >= 0) {
+        Stmt(d->known ? i->then : i->otherwise);
+        break;
+      }
       Value cond = Truth(Expr(i->cond));
       auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
       auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);

@@ -171,9 +171,10 @@ class KernelPretty {
   size_t values_ = 0;
 };
 
-// The BTF type of `arg` after `chain` (members and indexes); 0 when BTF cannot say.
-uint32_t ChainType(const struct btf* btf, uint32_t type,
-                   std::span<const ast::TargetComponent> chain) {
+}  // namespace
+
+uint32_t KernelChainType(const struct btf* btf, uint32_t type,
+                         std::span<const ast::TargetComponent> chain) {
   for (const ast::TargetComponent& c : chain) {
     type = StripBtfModifiers(btf, type);
     const btf_type* t = type ? btf__type_by_id(btf, type) : nullptr;
@@ -212,8 +213,6 @@ uint32_t ChainType(const struct btf* btf, uint32_t type,
   return type;
 }
 
-}  // namespace
-
 void KernelPrettyPrint(Elab& e, Probe& p) {
   std::vector<ast::TargetSymbol*> pretty;
   ast::WalkTree(p.body, [&](ast::Node* n) {
@@ -240,7 +239,7 @@ void KernelPrettyPrint(Elab& e, Probe& p) {
     KernelPretty out(e, btf, t->range);
     for (const TargetArg* a : args) {
       if (all) out.Literal(std::string(a == args[0] ? "" : " ") + a->name + "=");
-      uint32_t type = a->btf_type ? ChainType(btf, a->btf_type, chain) : 0;
+      uint32_t type = a->btf_type ? KernelChainType(btf, a->btf_type, chain) : 0;
       if (!type) {
         out.Literal("?");
         continue;

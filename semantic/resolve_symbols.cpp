@@ -10,6 +10,7 @@
 #include "semantic/elab.h"
 #include "semantic/intrinsics.h"
 #include "semantic/suggest.h"
+#include "semantic/target_vars.h"
 
 namespace btap::sema {
 namespace {
@@ -241,7 +242,7 @@ class SymbolResolver {
         in_defined_--;
         if (auto* t = ast::As<ast::TargetSymbol>(d->operand);
             t && probe_ && probe_->spec.has_target_vars)
-          d->known = KnownTarget(t->name) ? 1 : 0;
+          d->known = KnownTarget(t->name) && KnownChain(t) ? 1 : 0;
         else if (probe_ && !probe_->spec.has_target_vars && !probe_->spec.target_vars_later &&
                  ast::Is<ast::TargetSymbol>(d->operand))
           d->known = 0;
@@ -262,6 +263,21 @@ class SymbolResolver {
     for (const TargetArg& a : probe_->spec.args)
       if (name.substr(1) == a.name) return true;
     return false;
+  }
+
+  // A kernel value's `->member` and `[i]` chain, checked against BTF as stap checks it
+  // against debuginfo at compile time (true when there is nothing to check).
+  bool KnownChain(ast::TargetSymbol* t) {
+    for (const TargetArg& a : probe_->spec.args) {
+      if (t->name.substr(1) != a.name) continue;
+      std::span<const ast::TargetComponent> chain = t->components;
+      if (!chain.empty() && chain.back().kind == ast::TargetComponent::Kind::PrettyPrint)
+        chain = chain.first(chain.size() - 1);
+      if (chain.empty() || !a.btf_type) return true;
+      const struct btf* btf = a.btf ? a.btf : e_.machine.kernel_functions().btf();
+      return btf && KernelChainType(btf, a.btf_type, chain) != 0;
+    }
+    return true;
   }
 
   void TargetVariable(ast::TargetSymbol* t) {

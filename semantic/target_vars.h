@@ -5,12 +5,16 @@
 
 #include <elfutils/libdw.h>
 
+#include <span>
+
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "frontend/ast.h"
 #include "semantic/machine/debuginfo.h"
+
+struct btf;
 
 namespace btap::sema {
 
@@ -87,5 +91,9 @@ class TargetLowering {
 void LowerTargets(Elab& e);
 // `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).
 void KernelPrettyPrint(Elab& e, Probe& p);
+// The BTF type a kernel value of `type` has after `chain` (members, indexes); 0 when BTF
+// has no such member.
+uint32_t KernelChainType(const struct btf* btf, uint32_t type,
+                         std::span<const ast::TargetComponent> chain);
 
 }  // namespace btap::sema
