@@ -41,6 +41,21 @@ Value Lowering::KernelBitfield(const CoreAccess::BitfieldInfo& info, Value base,
                    : b_.CreateLShr(shifted, info.right_shift);
 }
 
+// Where a relocation's member is read, keyed as libbpf names the relocation (the outer
+// struct, then the members of the path), for the runtime's message when a kernel lacks it.
+void Lowering::NoteCoreSite(const struct btf* btf, const std::vector<CoreAccess::Step>& path,
+                            SourceRange at) {
+  if (path.empty() || !at.valid()) return;
+  std::string spec = KernelTypeName(btf, path[0].record);
+  for (const CoreAccess::Step& s : path) spec += "." + s.member.name;
+  const SourceFile& f = sm_.file(at.file);
+  LineColumn lc = f.Locate(at.begin);
+  std::string where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+  for (const auto& site : meta_.core_sites)
+    if (site.first == spec) return;  // the first place it is read
+  meta_.core_sites.emplace_back(std::move(spec), std::move(where));
+}
+
 Value Lowering::KernelTarget(ast::TargetSymbol* t) {
   const sema::Probe& probe = *frame_->probe;
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
@@ -160,6 +175,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
                                         KernelTypeName(btf, record) + " has no address");
           const btf_type* bt = btf__type_by_id(btf, StripModifiers(btf, m.type));
           bool is_signed = bt && btf_is_int(bt) && (btf_int_encoding(bt) & BTF_INT_SIGNED);
+          NoteCoreSite(btf, path, step.range);
           return KernelBitfield(core.Bitfield(value, path), value, is_signed, t, name);
         }
         const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
@@ -171,6 +187,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
         ++i;
       }
       const KernelMember& m = path.back().member;
+      NoteCoreSite(btf, path, t->components[i].range);
       Value address = b_.CreatePtrToInt(core.MemberPath(value, path), i64_);
       type = m.type;
       const btf_type* member = btf__type_by_id(btf, StripModifiers(btf, type));

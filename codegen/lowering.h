@@ -381,6 +381,8 @@ class Lowering {
                     bool is_address);
   Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
                    std::string_view name);
+  void NoteCoreSite(const struct btf* btf, const std::vector<CoreAccess::Step>& path,
+                    SourceRange at);
   Value KernelBitfield(const CoreAccess::BitfieldInfo& info, Value base, bool is_signed,
                        ast::TargetBase* t, std::string_view name);
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).

@@ -200,6 +200,11 @@ std::vector<uint8_t> Encode(const Meta& m) {
     for (ValueType k : g.keys) w.U8(static_cast<uint8_t>(k));
     w.U8(g.print_at_exit);
   }
+  w.U32(static_cast<uint32_t>(m.core_sites.size()));
+  for (const auto& [spec, where] : m.core_sites) {
+    w.Str(spec);
+    w.Str(where);
+  }
   w.U32(static_cast<uint32_t>(m.sections.size()));
   for (const SectionDigest& s : m.sections) {
     w.Str(s.name);
@@ -258,6 +263,10 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   m->globals.resize(n);
   for (Global& g : m->globals)
     if (!DecodeGlobal(r, &g)) return fail();
+  if (!r.Count(&n, 8, "CO-RE sites")) return fail();
+  m->core_sites.resize(n);
+  for (auto& [spec, where] : m->core_sites)
+    if (!r.Str(&spec, "CO-RE site") || !r.Str(&where, "CO-RE site")) return fail();
   if (!r.Count(&n, 12, "sections")) return fail();
   m->sections.resize(n);
   for (SectionDigest& s : m->sections)

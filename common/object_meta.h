@@ -97,6 +97,10 @@ struct Meta {
   std::vector<std::string> formats;  // printf formats by id
   std::vector<Probe> probes;
   std::vector<Global> globals;
+  // Where the script reads each kernel struct member through a CO-RE relocation, keyed
+  // as libbpf names a relocation's spec ("struct task_struct.se.load"): a kernel that
+  // lacks the member gets a message naming the script line.
+  std::vector<std::pair<std::string, std::string>> core_sites;  // {spec, "file:line:col"}
   // Every section of the object, in section-header order: entry 0 (the null section)
   // also covers the ELF header; `.btap.meta`'s own entry covers only its section header
   // (a checksum ends its contents).

@@ -26,6 +26,7 @@
 
 #include "common/output_record.h"
 #include "runtime/attach/attach.h"
+#include "runtime/core_relocations.h"
 #include "runtime/object.h"
 #include "runtime/user_side.h"
 
@@ -242,6 +243,12 @@ bool Session::Load(std::string* error) {
     std::string where = VerifierLocation(log);
     *error = "the kernel refused the compiled probes";
     if (!probe.empty()) *error += " of `" + probe + "`";
+    if (std::string core = ExplainCoreFailure(log, meta_); !core.empty()) {
+      *error += ": " + core +
+                " (the object was compiled for a kernel that has it: compile the script for "
+                "this kernel, or read it under @defined)";
+      return false;
+    }
     *error += ": " + std::string(std::strerror(-rc));
     if (rc == -E2BIG)
       *error +=
