@@ -15,10 +15,10 @@ std::string ExplainCoreFailure(const std::string& log, const meta::Meta& meta) {
   while (!spec.empty() && spec.back() == ' ') spec.pop_back();
   size_t dot = spec.find('.');
   if (spec.empty()) return "";
-  std::string message =
-      dot == std::string::npos
-          ? "this kernel has no `" + spec + "`"
-          : "this kernel's `" + spec.substr(0, dot) + "` has no member `" + spec.substr(dot + 1) + "`";
+  std::string message = dot == std::string::npos
+                            ? "this kernel has no `" + spec + "`"
+                            : "this kernel's `" + spec.substr(0, dot) + "` has no member `" +
+                                  spec.substr(dot + 1) + "`";
   for (const auto& [site, where] : meta.core_sites)
     if (site == spec) return message + ", read at " + where;
   return message;

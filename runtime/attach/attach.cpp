@@ -3,6 +3,18 @@
 
 namespace btap::runtime {
 
+std::vector<std::string> TargetLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    if (end > at) out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                  std::vector<std::string>& missing, std::string* error) {
   switch (static_cast<meta::ProbeKind>(probe.family)) {

@@ -20,6 +20,13 @@ namespace btap::runtime {
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                  std::vector<std::string>& missing, std::string* error);
 
+// A probe's target as lines (a wildcard's kernel functions, one per line).
+std::vector<std::string> TargetLines(const std::string& text);
+
+// `btaprun -L`: each probe point, with a note (after `  # `) where this machine would not
+// attach it as compiled (preview.cpp).
+std::vector<std::string> PreviewAttachments(const meta::Meta& meta);
+
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
 

@@ -20,18 +20,6 @@
 namespace btap::runtime {
 namespace {
 
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at <= text.size()) {
-    size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    if (end > at) out.push_back(text.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
-}
-
 std::string PointOf(const meta::Probe& probe, const std::string& function) {
   bool ret = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
   std::string family = probe.point.rfind("kprobe.", 0) == 0 ? "kprobe" : "kernel";
@@ -152,7 +140,7 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
              "(CONFIG_KPROBES); kernel.function probes need a kernel that has them";
     return false;
   }
-  std::vector<std::string> names = Lines(probe.target);
+  std::vector<std::string> names = TargetLines(probe.target);
   if (probe.numbers[1] > 1 && bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
     return AttachMulti(program, probe, names, links, missing, error);
   bool wildcard = probe.numbers[0] == 1 || names.size() > 1;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/attach/attach.h"
 #include "runtime/object.h"
 #include "runtime/session.h"
 
@@ -28,6 +29,7 @@ const char kUsage[] =
     "  -T SECONDS  stop after this many seconds\n"
     "  -c CMD      run CMD once the probes are attached; stop when it exits\n"
     "  -x PID      set target() to PID\n"
+    "  -L          list the object's probe points, noting what this machine would not attach\n"
     "  -V          print the version and exit\n"
     "  -h          print this text and exit\n"
     "  NAME=VALUE  set the script's global NAME (a long or a string) before the begin probes\n";
@@ -77,9 +79,10 @@ int main(int argc, char** argv) {
   btap::runtime::RunOptions options;
   options.program_name = kName;
   std::string output;
+  bool list = false;
   opterr = 0;  // getopt would name the program by its path
   int c;
-  while ((c = getopt(argc, argv, "+:o:T:c:x:Vh")) != -1) {
+  while ((c = getopt(argc, argv, "+:o:T:c:x:LVh")) != -1) {
     char* end = nullptr;
     switch (c) {
       case 'o':
@@ -98,6 +101,9 @@ int main(int argc, char** argv) {
         options.target_pid = std::strtol(optarg, &end, 10);
         if (*end || !*optarg || errno || options.target_pid <= 0)
           return UsageError("-x expects a process id, not `" + std::string(optarg) + "`");
+        break;
+      case 'L':
+        list = true;
         break;
       case 'V':
         std::cout << kName << ' ' << BTAP_VERSION << " (runs objects of btap " << BTAP_VERSION
@@ -129,6 +135,14 @@ int main(int argc, char** argv) {
   std::string error;
   if (!ReadFile(path, &object, &error))
     return Error("cannot read `" + std::string(path) + "`: " + error);
+  if (list) {  // nothing is loaded: the metadata, checked, says what there is
+    btap::meta::Meta meta;
+    if (!btap::runtime::ReadObjectMeta(object, &meta, &error))
+      return Error(std::string(path) + ": " + error);
+    for (const std::string& line : btap::runtime::PreviewAttachments(meta))
+      std::cout << line << '\n';
+    return 0;
+  }
   btap::runtime::Session session;
   if (!session.Open(std::move(object), &error)) return Error(std::string(path) + ": " + error);
   // Names and values are checked before anything is loaded into the kernel.

@@ -17,7 +17,8 @@ TEST(CoreRelocations, NamesTheMemberAndWhereTheScriptReadsIt) {
   EXPECT_EQ(ExplainCoreFailure(log, m),
             "this kernel's `struct task_struct` has no member `se.load`, read at a.stp:2:9");
   m.core_sites.clear();
-  EXPECT_EQ(ExplainCoreFailure(log, m), "this kernel's `struct task_struct` has no member `se.load`");
+  EXPECT_EQ(ExplainCoreFailure(log, m),
+            "this kernel's `struct task_struct` has no member `se.load`");
   EXPECT_EQ(ExplainCoreFailure("R1 invalid mem access 'scalar'\n", m), "");
   EXPECT_EQ(ExplainCoreFailure("failed to resolve CO-RE relocation", m), "");
 }

@@ -1,0 +1,86 @@
+// `btaprun -L OBJECT`: what each probe of an object would attach to on this machine, found
+// as attaching finds it (functions in ftrace's list, tracepoints in tracefs, the probed
+// files and their build ids), without loading anything.
+#include <sys/stat.h>
+
+#include <unordered_set>
+
+#include "common/tracefs.h"
+#include "runtime/attach/attach.h"
+
+namespace btap::runtime {
+namespace {
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string Functions(const meta::Probe& p) {
+  if (!KernelHasKprobes()) return "not here: this kernel cannot probe functions (no kprobes)";
+  std::vector<std::string> names = TargetLines(p.target);
+  static const std::unordered_set<std::string> traceable = [] {
+    std::unordered_set<std::string> all;
+    std::string root = FindTracefs();
+    if (!root.empty()) ReadTraceableFunctions(root, &all);
+    return all;
+  }();
+  if (traceable.empty()) return "";  // ftrace's list cannot be read: no opinion
+  std::vector<std::string> missing;
+  for (const std::string& n : names)
+    if (n.find(':') == std::string::npos && !traceable.count(n)) missing.push_back(n);
+  if (missing.empty())
+    return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";
+  std::string list;
+  for (size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", " : "") + missing[i];
+  if (missing.size() > 5) list += ", ...";
+  if (missing.size() == names.size())
+    return "not here: this kernel cannot trace " + list;
+  return std::to_string(names.size() - missing.size()) + " of " + std::to_string(names.size()) +
+         " functions (this kernel cannot trace " + list + ")";
+}
+
+std::string Tracepoint(const meta::Probe& p) {
+  std::string root = FindTracefs();
+  if (root.empty()) return "";
+  size_t colon = p.target.find(':');
+  std::string system = p.target.substr(0, colon == std::string::npos ? 0 : colon);
+  std::string event = p.target.substr(colon == std::string::npos ? 0 : colon + 1);
+  if (!system.empty() && Exists(root + "/events/" + system + "/" + event)) return "";
+  return "not here: this kernel has no tracepoint `" + p.target + "`";
+}
+
+std::string Uprobe(const meta::Probe& p) {
+  if (!Exists(p.target)) return "not here: `" + p.target + "` does not exist";
+  if (!p.build_id.empty() && ReadBuildId(p.target) != p.build_id)
+    return "not here: `" + p.target + "` is not the file the script was compiled for";
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
+  std::vector<std::string> out;
+  for (const meta::Probe& p : meta.probes) {
+    std::string note;
+    switch (static_cast<meta::ProbeKind>(p.family)) {
+      case meta::ProbeKind::Kprobe:
+      case meta::ProbeKind::Kretprobe:
+        note = Functions(p);
+        break;
+      case meta::ProbeKind::Tracepoint:
+        note = Tracepoint(p);
+        break;
+      case meta::ProbeKind::Uprobe:
+      case meta::ProbeKind::Uretprobe:
+        note = Uprobe(p);
+        break;
+      default:
+        break;
+    }
+    out.push_back(p.point + (note.empty() ? "" : "  # " + note));
+  }
+  return out;
+}
+
+}  // namespace btap::runtime
