@@ -174,8 +174,8 @@ std::string DefaultCacheDir() {
   return "";
 }
 
-std::string CacheKey(const Options& o, const std::string& script_text,
-                     const frontend::PPConfig& pp, const sema::TargetKernel& kernel) {
+std::string CacheKey(const Options& o, const std::string& script_text, const frontend::PPConfig& pp,
+                     const sema::TargetKernel& kernel) {
   KeyHasher h;
   h.Add("btap", SelfIdentity());
   h.Add("script", script_text);
@@ -263,7 +263,8 @@ bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, m
   std::string path = EntryPath(key), bytes;
   if (!ReadWhole(path, &bytes)) return false;
   auto reject = [&](const std::string& why) {
-    if (verbose_) err_ << "btap: note: cache entry `" << path << "` " << why << "; compiling again\n";
+    if (verbose_)
+      err_ << "btap: note: cache entry `" << path << "` " << why << "; compiling again\n";
     return false;
   };
   std::istringstream header(bytes);
@@ -434,8 +435,7 @@ uint64_t ObjectCache::LimitBytes() {
     if (end != text.c_str() && !errno) mb = v;
   } else {
     std::ofstream(path) << kDefaultCacheLimitMb << '\n';
-    if (verbose_ > 1)
-      err_ << "Cache limit file " << path << " missing, creating default." << '\n';
+    if (verbose_ > 1) err_ << "Cache limit file " << path << " missing, creating default." << '\n';
   }
   return mb > (UINT64_MAX >> 20) ? UINT64_MAX : mb << 20;
 }
