@@ -186,6 +186,8 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
                      (o.no_warnings ? "w" : "") + (o.warnings_as_errors ? "W" : "") +
                      (o.skip_badvars ? "s" : ""));
   h.Add("-m", o.module_name);
+  // -v adds warnings (elided code) and keeps duplicates: the warnings an entry replays.
+  h.Add("-v", o.verbose > 0 ? "1" : "0");
   h.Add("arch", pp.arch);
   h.Add("release", pp.kernel_vr);
   h.Add("compatible", o.compatible);
@@ -258,7 +260,9 @@ bool ObjectCache::Usable() {
   return true;
 }
 
-bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, meta::Meta* meta) {
+bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, meta::Meta* meta,
+                         std::string* warnings) {
+  warnings->clear();
   if (dir_.empty()) return false;
   std::string path = EntryPath(key), bytes;
   if (!ReadWhole(path, &bytes)) return false;
@@ -287,6 +291,15 @@ bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, m
         return reject("is stale: `" + path_of_file + "` changed since it was compiled");
       continue;
     }
+    if (word == "warnings") {
+      size_t size = 0;
+      fields >> size;
+      if (fields.fail() || size > bytes.size()) return reject("is damaged (bad warnings line)");
+      warnings->resize(size);
+      if (!header.read(warnings->data(), static_cast<std::streamsize>(size)))
+        return reject("is damaged (truncated)");
+      continue;
+    }
     if (word != "object") return reject("is damaged (bad header)");
     uint64_t size = 0;
     std::string digest;
@@ -296,7 +309,9 @@ bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, m
       return reject("is damaged (truncated)");
     std::string_view body(bytes.data() + at, size);
     char hex[17];
-    snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(meta::Fnv1a(body)));
+    // The digest covers the warnings too.
+    snprintf(hex, sizeof hex, "%016llx",
+             static_cast<unsigned long long>(meta::Fnv1a(body, meta::Fnv1a(*warnings))));
     if (digest != hex) return reject("is damaged (digest mismatch)");
     object->assign(body.begin(), body.end());
     break;
@@ -308,7 +323,8 @@ bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, m
   return true;
 }
 
-void ObjectCache::Store(const std::string& key, std::span<const uint8_t> object) {
+void ObjectCache::Store(const std::string& key, std::span<const uint8_t> object,
+                        const std::string& warnings) {
   if (dir_.empty()) return;
   std::string header = std::string(kMagic) + " " + key + "\n";
   // Files the probes name (uprobe binaries, process paths): a hit needs them unchanged.
@@ -324,9 +340,11 @@ void ObjectCache::Store(const std::string& key, std::span<const uint8_t> object)
     files.push_back(p.target);
     header += "file " + StatIdentity(p.target).substr(p.target.size() + 1) + " " + p.target + "\n";
   }
+  if (!warnings.empty()) header += "warnings " + std::to_string(warnings.size()) + "\n" + warnings;
   std::string_view body(reinterpret_cast<const char*>(object.data()), object.size());
   char hex[17];
-  snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(meta::Fnv1a(body)));
+  snprintf(hex, sizeof hex, "%016llx",
+           static_cast<unsigned long long>(meta::Fnv1a(body, meta::Fnv1a(warnings))));
   header += "object " + std::to_string(object.size()) + " " + hex + "\n";
 
   std::string path = EntryPath(key);

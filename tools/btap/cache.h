@@ -42,14 +42,18 @@ class ObjectCache {
   // The entry's path (whether or not it exists).
   std::string EntryPath(const std::string& key) const;
 
-  // A valid entry's object. False for no entry, or one that is stale (a file it recorded
-  // changed) or damaged (a digest does not match): then the caller compiles and stores.
-  bool Lookup(const std::string& key, std::vector<uint8_t>* object, meta::Meta* meta);
+  // A valid entry's object, its metadata and the warnings its compilation printed. False
+  // for no entry, or one that is stale (a file it recorded changed) or damaged (a digest
+  // does not match): then the caller compiles and stores.
+  bool Lookup(const std::string& key, std::vector<uint8_t>* object, meta::Meta* meta,
+              std::string* warnings);
 
-  // Stores `object` under `key`, recording the files its probes name (user binaries) as
-  // they are now; written to a temporary file and renamed, so readers and concurrent
-  // writers see a whole entry or none. Then evicts the oldest entries over the limit.
-  void Store(const std::string& key, std::span<const uint8_t> object);
+  // Stores `object` and `warnings` under `key`, recording the files its probes name (user
+  // binaries) as they are now; written to a temporary file and renamed, so readers and
+  // concurrent writers see a whole entry or none. Then evicts the oldest entries over the
+  // limit.
+  void Store(const std::string& key, std::span<const uint8_t> object,
+             const std::string& warnings = "");
 
   // Removes every entry; returns how many.
   size_t Clean();

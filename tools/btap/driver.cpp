@@ -346,8 +346,11 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     cache_key = CacheKey(options, script_text, config, target);
     std::vector<uint8_t> object;
     meta::Meta meta;
-    if (!options.poison_cache && !options.keep && cache.Lookup(cache_key, &object, &meta)) {
+    std::string warnings;
+    if (!options.poison_cache && !options.keep &&
+        cache.Lookup(cache_key, &object, &meta, &warnings)) {
       std::string entry = cache.EntryPath(cache_key);
+      err << warnings;
       if (options.verbose)
         err << "Pass 3: using cached " << entry << "\nPass 4: using cached " << entry << '\n';
       return FinishObject(std::move(object), meta.script_name, options, out, err);
@@ -411,7 +414,10 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   std::unique_ptr<sema::Program> program =
       sema::Elaborate(file, {sm, arena, diags, library, machine, elaborate_options});
   if (diags.has_errors()) return failed(2, "analysis");
-  RenderDiagnostics(sm, diags, err);
+  // Kept for the cache, which says them again on a hit, as stap's pass 2 would.
+  std::ostringstream warnings;
+  RenderDiagnostics(sm, diags, warnings);
+  err << warnings.str();
   if (options.verbose)
     err << "Pass 2: analyzed script: " << program->probes.size() << " probes, "
         << program->functions.size() << " functions, 0 embeds, " << program->globals.size()
@@ -454,7 +460,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   if (options.verbose > 1)
     err << "Object \"" << object_name << "\": " << compiled.object.size() << " bytes, "
         << compiled.meta.probes.size() << " programs\n";
-  if (!cache_key.empty()) cache.Store(cache_key, compiled.object);
+  if (!cache_key.empty()) cache.Store(cache_key, compiled.object, warnings.str());
   return FinishObject(std::move(compiled.object), compile.script_name, options, out, err);
 }
 

@@ -125,12 +125,17 @@ TEST_F(CacheTest, ARepeatedScriptSkipsPassesOneToFour) {
                          entry.string() + "\nPass 5: starting run.\n";
   EXPECT_EQ(again.err.rfind(expected, 0), 0u) << again.err;
 
-  // What only the run uses (-T, -o, -v) is not part of the key.
-  Ran quiet = RunBtap({"-T", "30", "-o", "out.txt", "-e", kHello});
+  // What only the run uses (-T, -o, -vv) is not part of the key; -v is, since it changes
+  // the warnings an entry replays.
+  Ran quiet = RunBtap({"-e", kHello});
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_EQ(Entries().size(), 2u);
+  quiet = RunBtap({"-T", "30", "-o", "out.txt", "-e", kHello});
   ASSERT_EQ(quiet.status, 0) << quiet.err;
   EXPECT_EQ(ReadAll("out.txt"), "hello\n");
   EXPECT_EQ(quiet.err, "");
-  EXPECT_EQ(Entries().size(), 1u);
+  EXPECT_EQ(Entries().size(), 2u);
+  EXPECT_TRUE(UsedCache(RunBtap({"-vv", "-e", kHello})));
   // Pass 3 alone never uses it: it prints the IR.
   Ran p3 = RunBtap({"-v", "-p3", "-e", kHello});
   ASSERT_EQ(p3.status, 0) << p3.err;
@@ -138,8 +143,27 @@ TEST_F(CacheTest, ARepeatedScriptSkipsPassesOneToFour) {
   EXPECT_NE(p3.out.find("target triple"), std::string::npos);
 }
 
+TEST_F(CacheTest, AHitRepeatsTheWarningsOfItsCompilation) {
+  const char* script = "probe begin { printf(\"%d\\n\", n); exit() }";
+  Ran first = RunBtap({"-e", script});
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_EQ(first.out, "0\n");
+  EXPECT_NE(first.err.find("warning: never-assigned local variable `n`"), std::string::npos)
+      << first.err;
+  Ran again = RunBtap({"-e", script});
+  EXPECT_EQ(again.out, "0\n");
+  EXPECT_EQ(again.err, first.err);
+  EXPECT_EQ(Entries().size(), 1u);
+  // -w silences them: another entry, with none.
+  again = RunBtap({"-w", "-e", script});
+  EXPECT_EQ(again.err, "");
+  again = RunBtap({"-w", "-e", script});
+  EXPECT_EQ(again.err, "");
+  EXPECT_EQ(Entries().size(), 2u);
+}
+
 TEST_F(CacheTest, Pass4WritesTheCachedObjectWherePass4WritesObjects) {
-  Ran first = RunBtap({"-p4", "-e", kHello});
+  Ran first = RunBtap({"-v", "-p4", "-e", kHello});
   ASSERT_EQ(first.status, 0) << first.err;
   std::string name = first.out.substr(0, first.out.size() - 1);
   ASSERT_EQ(name.rfind("btap_", 0), 0u) << name;
@@ -150,11 +174,11 @@ TEST_F(CacheTest, Pass4WritesTheCachedObjectWherePass4WritesObjects) {
   EXPECT_TRUE(UsedCache(again)) << again.err;
   EXPECT_NE(again.err.find("Pass 4: using cached "), std::string::npos);
   EXPECT_EQ(again.out, name + "\n");  // the script's own name, from the object
-  EXPECT_EQ(ReadAll(name), compiled);
+  EXPECT_TRUE(ReadAll(name) == compiled);
   // -o names the file; a cached -p4 object runs later at pass 5 from the same entry.
-  again = RunBtap({"-p4", "-o", "named.bo", "-e", kHello});
+  again = RunBtap({"-v", "-p4", "-o", "named.bo", "-e", kHello});
   EXPECT_EQ(again.out, "named.bo\n");
-  EXPECT_EQ(ReadAll("named.bo"), compiled);
+  EXPECT_TRUE(ReadAll("named.bo") == compiled);
   again = RunBtap({"-v", "-e", kHello});
   EXPECT_TRUE(UsedCache(again)) << again.err;
   EXPECT_EQ(again.out, "hello\n");
@@ -225,8 +249,8 @@ TEST_F(CacheTest, OldestEntriesAreEvictedAfterAStore) {
   }
   Ran r = RunBtap({"-vv", "-e", kHello});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.err.find("Cache cleaning successful, removed entries: " + (dir_ / "aaaa.bo").string() +
-                       "\n"),
+  EXPECT_NE(r.err.find("Cache cleaning successful, removed entries: " +
+                       (dir_ / "aaaa.bo").string() + "\n"),
             std::string::npos)
       << r.err;
   std::vector<std::string> left = Entries();
@@ -266,7 +290,7 @@ void ResealEntry(const fs::path& entry) {
 }
 
 TEST_F(CacheTest, ADamagedEntryIsRebuiltNeverLoaded) {
-  ASSERT_EQ(RunBtap({"-e", kHello}).status, 0);
+  ASSERT_EQ(RunBtap({"-v", "-e", kHello}).status, 0);
   fs::path entry = Only();
   ASSERT_FALSE(entry.empty());
   const std::string good = ReadAll(entry);
@@ -304,14 +328,19 @@ TEST_F(CacheTest, ADamagedEntryIsRebuiltNeverLoaded) {
         << d.what << ":\n"
         << r.err;
     EXPECT_NE(r.err.find(d.what), std::string::npos) << r.err;
-    EXPECT_EQ(ReadAll(entry), good) << d.what << ": rebuilt and replaced";
+    EXPECT_TRUE(ReadAll(entry) == good) << d.what << ": rebuilt and replaced";
   }
-  // Without -v the rebuild is silent.
-  WriteAll(entry, good.substr(0, 100));
+  // Without -v (another entry) the rebuild is silent.
+  ASSERT_EQ(RunBtap({"-e", kHello}).status, 0);
+  std::vector<std::string> both = Entries();
+  ASSERT_EQ(both.size(), 2u);
+  fs::path quiet = dir_ / (dir_ / both[0] == entry ? both[1] : both[0]);
+  const std::string quiet_good = ReadAll(quiet);
+  WriteAll(quiet, quiet_good.substr(0, 100));
   Ran r = RunBtap({"-e", kHello});
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(r.out, "hello\n");
-  EXPECT_EQ(ReadAll(entry), good);
+  EXPECT_TRUE(ReadAll(quiet) == quiet_good);
 }
 
 TEST_F(CacheTest, DisablePoisonAndCleanAsStapSpellsThem) {
@@ -320,7 +349,7 @@ TEST_F(CacheTest, DisablePoisonAndCleanAsStapSpellsThem) {
   EXPECT_EQ(r.out, "hello\n");
   EXPECT_TRUE(AllFiles().empty());  // nothing written, not even the folder's limit file
 
-  ASSERT_EQ(RunBtap({"-e", kHello}).status, 0);
+  ASSERT_EQ(RunBtap({"-v", "-e", kHello}).status, 0);
   fs::path entry = Only();
   const std::string good = ReadAll(entry);
   r = RunBtap({"-v", "--disable-cache", "-e", kHello});
@@ -332,11 +361,11 @@ TEST_F(CacheTest, DisablePoisonAndCleanAsStapSpellsThem) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_FALSE(UsedCache(r));
   EXPECT_EQ(r.err.find("damaged"), std::string::npos) << r.err;
-  EXPECT_EQ(ReadAll(entry), good);
+  EXPECT_TRUE(ReadAll(entry) == good);
   EXPECT_TRUE(UsedCache(RunBtap({"-v", "-e", kHello})));
 
   // --clean-cache: empties it and exits, script or not.
-  ASSERT_EQ(RunBtap({"-e", "probe begin { exit() }"}).status, 0);
+  ASSERT_EQ(RunBtap({"-v", "-e", "probe begin { exit() }"}).status, 0);
   ASSERT_EQ(Entries().size(), 2u);
   r = RunBtap({"-vv", "--clean-cache"});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -400,7 +429,8 @@ TEST_F(CacheTest, ConcurrentStoresNeverLeaveATornEntry) {
   std::string script = "probe begin { printf(\"race\\n\"); exit() }";
   std::vector<pid_t> pids;
   for (int i = 0; i < 4; ++i)
-    pids.push_back(Spawn({"-p4", "-o", "/dev/null", "-e", script}, root_ / std::to_string(i)));
+    pids.push_back(
+        Spawn({"-v", "-p4", "-o", "/dev/null", "-e", script}, root_ / std::to_string(i)));
   for (size_t i = 0; i < pids.size(); ++i)
     EXPECT_EQ(Wait(pids[i]), 0) << ReadAll(root_ / std::to_string(i));
   EXPECT_EQ(AllFiles().size(), 2u) << "one entry and the limit file, no temporaries";
@@ -425,7 +455,8 @@ TEST_F(CacheTest, ConcurrentStoresNeverLeaveATornEntry) {
     while (!done) {
       std::vector<uint8_t> got;
       meta::Meta meta;
-      if (mine.Lookup("race", &got, &meta)) ++hits, wrong += got != object;
+      std::string warnings;
+      if (mine.Lookup("race", &got, &meta, &warnings)) ++hits, wrong += got != object;
     }
     if (!reader_notes.str().empty()) ++wrong;
   });
