@@ -206,6 +206,15 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
   }
   if (kernel.running) {
     h.Add("kernel", RunningKernelIdentity());
+    // Loaded modules add tracepoints and functions that wildcards match.
+    std::string modules;
+    ReadWhole("/proc/modules", &modules);
+    std::vector<std::string> names;
+    std::istringstream lines(modules);
+    for (std::string line; std::getline(lines, line);)
+      names.push_back(line.substr(0, line.find(' ')));
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) h.Add("module", name);
   } else {
     h.Add("kernel image", StatIdentity(kernel.image));
     h.Add("kernel btf", StatIdentity(kernel.btf_path));
