@@ -331,8 +331,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   frontend::PPConfig config = MachineConfig(options, target);
   if (options.verbose > 1)
     err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';
-  std::string script_text;
-  if (std::string why; !ReadScript(options, in, &script_text, &why)) {
+  std::string script_text;  // listing (-l, -L) has none
+  if (std::string why; !options.list_pattern && !ReadScript(options, in, &script_text, &why)) {
     err << "btap: error: cannot read script `" << options.script_file << "`: " << why << '\n';
     return 1;
   }
