@@ -237,6 +237,30 @@ TEST_F(CacheTest, KeyOfProcessProbesDependsOnWhereRelativeNamesResolve) {
   EXPECT_NE(CacheKey(o, begin, pp, kernel), k1);
 }
 
+TEST_F(CacheTest, KeyOfAnotherKernelIsItsFiles) {
+  // -r: the image, its extracted BTF and its config, by path, size and modification time.
+  Options o;
+  frontend::PPConfig pp = MachineConfig(o);
+  sema::TargetKernel other;
+  other.running = false;
+  other.release = "6.1.0-test";
+  other.image = (root_ / "vmlinuz").string();
+  other.btf_path = (root_ / "vmlinux.btf").string();
+  other.config_path = (root_ / "config").string();
+  WriteAll(other.image, "image");
+  WriteAll(other.btf_path, "btf");
+  WriteAll(other.config_path, "CONFIG_BPF=y\n");
+  std::string script = "probe begin {}";
+  std::string k = CacheKey(o, script, pp, other);
+  EXPECT_EQ(CacheKey(o, script, pp, other), k);
+  EXPECT_NE(CacheKey(o, script, pp, sema::TargetKernel{}), k);  // the running kernel
+  WriteAll(other.btf_path, "btf, another build");
+  std::string k2 = CacheKey(o, script, pp, other);
+  EXPECT_NE(k2, k);
+  WriteAll(other.config_path, "CONFIG_BPF=m\nCONFIG_KPROBES=y\n");
+  EXPECT_NE(CacheKey(o, script, pp, other), k2);
+}
+
 TEST_F(CacheTest, OldestEntriesAreEvictedAfterAStore) {
   fs::create_directories(dir_);
   WriteAll(dir_ / "cache_mb_limit", "1\n");
