@@ -2,11 +2,13 @@
 // or discards what they produce (-p4, -k, -o).
 #include "tools/btap/driver.h"
 
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +28,7 @@
 #include "semantic/elaborate.h"
 #include "semantic/listing.h"
 #include "semantic/program.h"
+#include "tools/btap/cache.h"
 
 #ifndef BTAP_VERSION
 #define BTAP_VERSION "0.1.0"
@@ -98,6 +101,39 @@ bool WriteFile(const std::string& path, std::string_view bytes, std::ostream& er
     err << "btap: error: cannot write `" << path << "`: " << strerror(errno) << '\n';
     return false;
   }
+  return true;
+}
+
+// The script's text, read before pass 1 because the cache key needs it.
+bool ReadScript(const Options& options, std::istream& in, std::string* text, std::string* error) {
+  if (options.script_text) {
+    *text = *options.script_text;
+    return true;
+  }
+  std::ostringstream buf;
+  if (options.script_file == "-") {
+    buf << in.rdbuf();
+    *text = buf.str();
+    return true;
+  }
+  int fd = open(options.script_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = strerror(errno);
+    return false;
+  }
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = strerror(errno);
+      close(fd);
+      return false;
+    }
+    text->append(chunk, static_cast<size_t>(n));
+  }
+  close(fd);
   return true;
 }
 
@@ -248,6 +284,11 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   }
   if (!options.no_warnings)
     for (const std::string& w : options.warnings) err << "btap: warning: " << w << '\n';
+  if (options.clean_cache) {  // as stap: clean, then exit
+    ObjectCache cache(DefaultCacheDir(), options.verbose, err);
+    if (cache.Usable()) cache.Clean();
+    return 0;
+  }
   // -r: the kernel to compile for. Another kernel than the running one cannot run here.
   sema::TargetKernel target;
   if (!sema::FindTargetKernel(options.kernel_release, &target, &error)) {
@@ -290,6 +331,32 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   frontend::PPConfig config = MachineConfig(options, target);
   if (options.verbose > 1)
     err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';
+  std::string script_text;  // listing (-l, -L) has none
+  if (std::string why; !options.list_pattern && !ReadScript(options, in, &script_text, &why)) {
+    err << "btap: error: cannot read script `" << options.script_file << "`: " << why << '\n';
+    return 1;
+  }
+
+  // Pass 4 and 5: the cache may hold the object already (-k wants pass 3's IR as well).
+  ObjectCache cache(
+      options.pass >= 4 && !options.disable_cache && !options.list_pattern ? DefaultCacheDir() : "",
+      options.verbose, err);
+  std::string cache_key;
+  if (cache.Usable()) {
+    cache_key = CacheKey(options, script_text, config, target);
+    std::vector<uint8_t> object;
+    meta::Meta meta;
+    std::string warnings;
+    if (!options.poison_cache && !options.keep &&
+        cache.Lookup(cache_key, &object, &meta, &warnings)) {
+      std::string entry = cache.EntryPath(cache_key);
+      err << warnings;
+      if (options.verbose)
+        err << "Pass 3: using cached " << entry << "\nPass 4: using cached " << entry << '\n';
+      return FinishObject(std::move(object), meta.script_name, options, out, err);
+    }
+  }
+
   PassTimer timer;
 
   // Pass 1 parses the tapset library as well as the script, as stap does.
@@ -314,21 +381,9 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     return lines.empty() || diags.has_errors() ? 1 : 0;
   }
 
-  FileId script;
-  if (options.script_text) {
-    script = sm.AddFile("<input>", *options.script_text);
-  } else if (options.script_file == "-") {
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    script = sm.AddFile("<input>", buf.str());
-  } else {
-    std::string why;
-    script = sm.LoadFile(options.script_file, &why);
-    if (script == kNoFile) {
-      err << "btap: error: cannot read script `" << options.script_file << "`: " << why << '\n';
-      return 1;
-    }
-  }
+  FileId script = sm.AddFile(
+      options.script_text || options.script_file == "-" ? "<input>" : options.script_file,
+      std::move(script_text));
 
   frontend::ParseOptions parse_options;
   parse_options.pp = config;
@@ -359,7 +414,10 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   std::unique_ptr<sema::Program> program =
       sema::Elaborate(file, {sm, arena, diags, library, machine, elaborate_options});
   if (diags.has_errors()) return failed(2, "analysis");
-  RenderDiagnostics(sm, diags, err);
+  // Kept for the cache, which says them again on a hit, as stap's pass 2 would.
+  std::ostringstream warnings;
+  RenderDiagnostics(sm, diags, warnings);
+  err << warnings.str();
   if (options.verbose)
     err << "Pass 2: analyzed script: " << program->probes.size() << " probes, "
         << program->functions.size() << " functions, 0 embeds, " << program->globals.size()
@@ -397,21 +455,28 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   std::string_view bytes(reinterpret_cast<const char*>(compiled.object.data()),
                          compiled.object.size());
   if (options.keep && !WriteFile(kept.path + "/" + object_name, bytes, err)) return 1;
-  std::string path = !options.output_file.empty() ? options.output_file : object_name;
-  if (options.pass == 4 && !WriteFile(path, bytes, err)) return 1;
   if (options.verbose)
     err << "Pass 4: compiled BPF into \"" << object_name << "\" " << timer4.Times() << '\n';
   if (options.verbose > 1)
     err << "Object \"" << object_name << "\": " << compiled.object.size() << " bytes, "
         << compiled.meta.probes.size() << " programs\n";
+  if (!cache_key.empty()) cache.Store(cache_key, compiled.object, warnings.str());
+  return FinishObject(std::move(compiled.object), compile.script_name, options, out, err);
+}
+
+// After pass 4, compiled or from the cache: -p4 writes the object, pass 5 runs it.
+int FinishObject(std::vector<uint8_t> object, const std::string& script_name,
+                 const Options& options, std::ostream& out, std::ostream& err) {
   if (options.pass == 4) {
+    std::string path = !options.output_file.empty() ? options.output_file : script_name + ".bo";
+    std::string_view bytes(reinterpret_cast<const char*>(object.data()), object.size());
+    if (!WriteFile(path, bytes, err)) return 1;
     out << path << '\n';
     return 0;
   }
-
   PassTimer timer5;
   if (options.verbose) err << "Pass 5: starting run.\n";
-  int status = RunObject(std::move(compiled.object), options, out, err);
+  int status = RunObject(std::move(object), options, out, err);
   if (options.verbose) {
     if (status == 0)
       err << "Pass 5: run completed " << timer5.Times() << '\n';

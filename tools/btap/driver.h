@@ -30,6 +30,11 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm,
 int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream& out,
               std::ostream& err);
 
+// After pass 4, whether compiled or taken from the cache: -p4 writes the object (to -o
+// FILE, else SCRIPT_NAME.bo) and prints its path; pass 5 runs it.
+int FinishObject(std::vector<uint8_t> object, const std::string& script_name,
+                 const Options& options, std::ostream& out, std::ostream& err);
+
 // The preprocessor's view of the machine: kernel release, architecture, kernel config.
 // `kernel`: what -r named (the running kernel by default).
 frontend::PPConfig MachineConfig(const Options& options, const sema::TargetKernel& kernel = {});

@@ -40,11 +40,14 @@ options:
   --dump=bpf-asm  with -p3: print BPF instructions instead of LLVM IR
   -h, --help      this text;  -V, --version  the version
   --man           print the manual page (roff; `btap --man | man -l -`)
+  --disable-cache  neither read nor write the compiled-object cache (`man btap`, CACHING)
+  --poison-cache   compile again, ignoring the cache, and store the result
+  --clean-cache    empty the cache, then exit
 
 accepted with a warning, no effect: -b -d -P -R -s -S -t -B, --all-modules, --ldd,
-  --disable-cache, --poison-cache, --skip-badvars, --suppress-time-limits, --modinfo,
-  --prologue-searching, --color, --sign-module, --save-uprobes, --download-debuginfo,
-  --use-server-on-error, --rlimit-*  (see `man btap`)
+  --skip-badvars, --suppress-time-limits, --modinfo, --prologue-searching, --color,
+  --sign-module, --save-uprobes, --download-debuginfo, --use-server-on-error, --rlimit-*
+  (see `man btap`)
 )";
 }
 
@@ -58,8 +61,6 @@ struct Ignored {
   const char* why;
 };
 constexpr Ignored kIgnoredLong[] = {
-    {"disable-cache", Arg::kNone, "btap has no compile cache yet"},
-    {"poison-cache", Arg::kNone, "btap has no compile cache yet"},
     {"skip-badvars", Arg::kNone,
      "not supported yet; an unresolvable context variable is still an error"},
     {"suppress-time-limits", Arg::kNone, "the BPF verifier bounds every kernel probe"},
@@ -143,7 +144,12 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         o->version = true;
       else if (name == "man")
         o->man = true;
-      else if (name == "bpf")
+      else if (name == "disable-cache" || name == "poison-cache" || name == "clean-cache") {
+        if (has_value) return fail("option `--" + name + "` takes no value");
+        (name == "disable-cache"  ? o->disable_cache
+         : name == "poison-cache" ? o->poison_cache
+                                  : o->clean_cache) = true;
+      } else if (name == "bpf")
         ;  // stap 5's spelling of --runtime=bpf
       else if (name == "runtime") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
@@ -295,7 +301,7 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
   // Like GNU getopt, options may follow the script; `--` ends them.
   std::vector<std::string> rest = positional;
   rest.insert(rest.end(), argv.begin() + static_cast<long>(i), argv.end());
-  if (o->help || o->version || o->man) return true;
+  if (o->help || o->version || o->man || o->clean_cache) return true;
   if (!o->command.empty() && o->target_pid) return fail("`-c` and `-x` cannot be given together");
   if (suppress_time_limits && !o->guru)
     return fail("`--suppress-time-limits` requires guru mode (`-g`)");

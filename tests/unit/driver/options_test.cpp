@@ -111,7 +111,7 @@ TEST(Options, StapOptionsWithoutEffectAreAcceptedWithAWarning) {
   std::string error;
   Options o;
   ASSERT_TRUE(
-      ParseOptions({"--disable-cache", "--skip-badvars", "-t", "--all-modules", "--modinfo", "a=b",
+      ParseOptions({"--ldd", "--skip-badvars", "-t", "--all-modules", "--modinfo", "a=b",
                     "--rlimit-cpu=5", "--color=never", "-P", "-d", "/bin/ls", "x.stp", "arg"},
                    &o, &error))
       << error;
@@ -119,10 +119,35 @@ TEST(Options, StapOptionsWithoutEffectAreAcceptedWithAWarning) {
   EXPECT_EQ(o.args, std::vector<std::string>{"arg"});  // --modinfo took its value
   EXPECT_TRUE(o.skip_badvars);
   ASSERT_EQ(o.warnings.size(), 9u);
-  EXPECT_EQ(o.warnings[0], "`--disable-cache` is ignored: btap has no compile cache yet");
+  EXPECT_EQ(o.warnings[0],
+            "`--ldd` is ignored: btap reads the symbols it needs when it needs them");
   EXPECT_EQ(o.warnings[2], "`-t` is ignored: btap does not collect probe timings yet");
-  EXPECT_FALSE(ParseOptions({"--disable-cache=yes", "x.stp"}, &o, &error));
-  EXPECT_EQ(error, "option `--disable-cache` takes no value");
+  EXPECT_FALSE(ParseOptions({"--ldd=yes", "x.stp"}, &o, &error));
+  EXPECT_EQ(error, "option `--ldd` takes no value");
+}
+
+TEST(Options, CacheOptions) {
+  std::string error;
+  Options o;
+  ASSERT_TRUE(ParseOptions({"--disable-cache", "--poison-cache", "x.stp"}, &o, &error)) << error;
+  EXPECT_TRUE(o.disable_cache);
+  EXPECT_TRUE(o.poison_cache);
+  EXPECT_FALSE(o.clean_cache);
+  EXPECT_TRUE(o.warnings.empty());
+  // --clean-cache needs no script: it cleans, then btap exits.
+  Options c;
+  ASSERT_TRUE(ParseOptions({"--clean-cache"}, &c, &error)) << error;
+  EXPECT_TRUE(c.clean_cache);
+  for (const char* bad : {"--disable-cache=yes", "--poison-cache=1", "--clean-cache=x"}) {
+    Options b;
+    EXPECT_FALSE(ParseOptions({bad, "x.stp"}, &b, &error)) << bad;
+    std::string name = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_EQ(error, "option `" + name + "` takes no value");
+  }
+}
+
+TEST(Options, SuppressTimeLimitsNeedsGuruMode) {
+  std::string error;
   Options g;
   EXPECT_FALSE(ParseOptions({"--suppress-time-limits", "x.stp"}, &g, &error));
   EXPECT_EQ(error, "`--suppress-time-limits` requires guru mode (`-g`)");
