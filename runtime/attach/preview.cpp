@@ -29,13 +29,11 @@ std::string Functions(const meta::Probe& p) {
   std::vector<std::string> missing;
   for (const std::string& n : names)
     if (n.find(':') == std::string::npos && !traceable.count(n)) missing.push_back(n);
-  if (missing.empty())
-    return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";
+  if (missing.empty()) return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";
   std::string list;
   for (size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", " : "") + missing[i];
   if (missing.size() > 5) list += ", ...";
-  if (missing.size() == names.size())
-    return "not here: this kernel cannot trace " + list;
+  if (missing.size() == names.size()) return "not here: this kernel cannot trace " + list;
   return std::to_string(names.size() - missing.size()) + " of " + std::to_string(names.size()) +
          " functions (this kernel cannot trace " + list + ")";
 }
