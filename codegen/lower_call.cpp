@@ -357,6 +357,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(n->value), true);
     }
     case Intrinsic::backtrace:
+    case Intrinsic::backtrace_n:
     case Intrinsic::stack:
       return StackCall(which, c);
     case Intrinsic::symname:

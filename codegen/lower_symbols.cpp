@@ -86,10 +86,13 @@ std::string Lowering::MarkSymbolic(const std::string& format, const std::vector<
 Value Lowering::StackCall(Intrinsic which, ast::Call* c) {
   Value depth = which == Intrinsic::stack ? Arg(c, 0) : nullptr;
   // The runtime's own probes (begin, end) interrupt no kernel code: no stack.
-  if (frame_->user_side || !frame_->ctx)
-    return which == Intrinsic::backtrace ? Literal("") : b_.getInt64(0);
+  bool text = which == Intrinsic::backtrace || which == Intrinsic::backtrace_n;
+  if (frame_->user_side || !frame_->ctx) return text ? Literal("") : b_.getInt64(0);
   Value frames = ScratchAt(TempBytes(256));
-  if (which == Intrinsic::backtrace) return StringFrom("btap_backtrace", {frame_->ctx, frames});
+  if (which == Intrinsic::backtrace)
+    return StringFrom("btap_backtrace", {frame_->ctx, frames, b_.getInt64(-1)});
+  if (which == Intrinsic::backtrace_n)
+    return StringFrom("btap_backtrace", {frame_->ctx, frames, Arg(c, 0)});
   return Library("btap_stack_at", i64_, {frame_->ctx, frames, depth});
 }
 

@@ -16,11 +16,13 @@ static inline long capture(void* ctx, unsigned long* frames) {
 }
 
 // backtrace(): "0x%lx" of each frame, separated by spaces, whole addresses only, within
-// `limit` - 1 bytes of `dst` (a slot of `size` bytes, a power of two).
-BTAP_LIB long btap_backtrace(char* dst, void* ctx, unsigned long* frames, unsigned long size,
-                             unsigned long limit) {
+// `limit` - 1 bytes of `dst` (a slot of `size` bytes, a power of two); callers(n): of the
+// first `last` + 1 frames only (all of them when `last` is negative).
+BTAP_LIB long btap_backtrace(char* dst, void* ctx, unsigned long* frames, long last,
+                             unsigned long size, unsigned long limit) {
   const char* hex = "0123456789abcdef";
   long n = capture(ctx, frames);
+  if (last >= 0 && last + 1 < n) n = last + 1;
   long pos = 0;
   for (int i = 0; i < BTAP_MAX_BACKTRACE; i++) {
     if (i >= n) break;

@@ -191,7 +191,9 @@ Result Execute(const Case& c, const std::string& script) {
     argv.push_back(object);
     argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());  // NAME=VALUE...
   }
-  std::string out_path = script + ".out", err_path = script + ".err";
+  // Beside the script, or for a case without one (a listing) in the test's temp folder.
+  std::string base = testing::TempDir() + "/" + c.name;
+  std::string out_path = base + ".out", err_path = base + ".err";
   int broken[2] = {-1, -1};
   if (c.stdout_to == "broken-pipe" && pipe(broken) != 0) return {};
   pid_t pid = fork();
