@@ -118,8 +118,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Ternary: {
       auto* t = static_cast<ast::Ternary*>(e);
       // `@defined(x) ? x : y` (@choose_defined) known at compile time: as `if` above.
-      if (auto* d = ast::As<ast::Defined>(t->cond); d && d->known >= 0)
-        return Expr(d->known ? t->then : t->otherwise);
+      if (std::optional<bool> known = KnownCondition(t->cond))
+        return Expr(*known ? t->then : t->otherwise);
       Value cond = Truth(Expr(t->cond));
       auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
       auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);
@@ -196,6 +196,29 @@ Value Lowering::ExprInner(ast::Expr* e) {
       Unsupported(e->range, "this expression");
       return nullptr;
   }
+}
+
+// A condition decided at compile time by `@defined` results alone (through `!`, `&&` and
+// `||`), so that the branch not taken, which may name what this kernel lacks, is not
+// compiled.
+std::optional<bool> Lowering::KnownCondition(ast::Expr* e) {
+  if (auto* d = ast::As<ast::Defined>(e)) {
+    if (d->known >= 0) return d->known != 0;
+    return std::nullopt;
+  }
+  if (auto* u = ast::As<ast::Unary>(e); u && u->op == Tok::Bang) {
+    std::optional<bool> inner = KnownCondition(u->operand);
+    if (inner) return !*inner;
+    return std::nullopt;
+  }
+  if (auto* x = ast::As<ast::Logical>(e)) {
+    bool is_and = x->op == Tok::AndAnd;
+    std::optional<bool> l = KnownCondition(x->lhs), r = KnownCondition(x->rhs);
+    if (l && *l != is_and) return !is_and;  // false && ..., true || ...
+    if (l && r) return *r;
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 Value Lowering::Concat(Value l, Value r) {

@@ -309,8 +309,8 @@ void Lowering::Stmt(ast::Stmt* s) {
       auto* i = static_cast<ast::If*>(s);
       // `if (@defined(x))` known at compile time: the other branch may name what this
       // kernel or program lacks, so it is not compiled at all.
-      if (auto* d = ast::As<ast::Defined>(i->cond); d && d->known >= 0) {
-        Stmt(d->known ? i->then : i->otherwise);
+      if (std::optional<bool> known = KnownCondition(i->cond)) {
+        Stmt(*known ? i->then : i->otherwise);
         break;
       }
       Value cond = Truth(Expr(i->cond));

@@ -334,6 +334,7 @@ class Lowering {
   Value ExprInner(ast::Expr* e);
 
   Value Concat(Value l, Value r);
+  std::optional<bool> KnownCondition(ast::Expr* e);
 
   // Signed division and modulo by stap's rules: truncation toward zero, and an error for
   // a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.

@@ -61,4 +61,6 @@ std::vector<uint64_t> KernelTextAddresses(std::string_view name) { return Runnin
 
 bool KernelExports(std::string_view name) { return Running().Exported(name); }
 
+bool KernelListsExports() { return Running().ListsExports(); }
+
 }  // namespace btap

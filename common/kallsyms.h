@@ -15,6 +15,8 @@ std::vector<uint64_t> KernelTextAddresses(std::string_view name);
 
 // Whether vmlinux or a module exports `name` (EXPORT_SYMBOL*: a `__ksymtab_NAME` symbol).
 bool KernelExports(std::string_view name);
+// Whether kallsyms lists exports at all (`__ksymtab_` symbols need CONFIG_KALLSYMS_ALL).
+bool KernelListsExports();
 
 // The index behind it, from kallsyms text in `path`'s format (for tests).
 class KallsymsIndex {
@@ -22,6 +24,7 @@ class KallsymsIndex {
   explicit KallsymsIndex(const char* path);
   std::vector<uint64_t> Text(std::string_view name) const;
   bool Exported(std::string_view name) const;
+  bool ListsExports() const { return !exported_.empty(); }
 
  private:
   std::vector<std::pair<std::string, uint64_t>> text_;  // sorted by name, then file order

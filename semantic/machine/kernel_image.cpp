@@ -1,7 +1,9 @@
 // Finding the kernel `-r` names and the BTF in its image (see kernel_image.h).
 #include "semantic/machine/kernel_image.h"
 
+#include <bpf/btf.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <lz4.h>
 #include <lzma.h>
 #include <sys/stat.h>
@@ -126,7 +128,8 @@ bool Unlz4(std::string_view in, std::string* out) {
     if (!Load(in, at, &size)) break;
     at += 4;
     if (size == kLegacyMagic) continue;
-    if (size == 0 || size > in.size() - at) break;
+    if (size == 0 || at == in.size()) break;  // the total the build appends
+    if (size > in.size() - at) return false;  // a block cut short
     int n = LZ4_decompress_safe(in.data() + at, block.data(), static_cast<int>(size),
                                 static_cast<int>(block.size()));
     if (n < 0) return false;
@@ -207,17 +210,27 @@ std::string_view ElfSection(std::string_view elf, const char* name) {
   return {};
 }
 
+// "" when there is no home for it (no /tmp fallback: its names would be predictable).
 std::string CacheDir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
-  std::string base = xdg && *xdg ? xdg : home && *home ? std::string(home) + "/.cache" : "/tmp";
-  return base + "/btap/btf";
+  if (xdg && *xdg) return std::string(xdg) + "/btap/btf";
+  if (home && *home) return std::string(home) + "/.cache/btap/btf";
+  return "";
 }
 
+// Makes the missing levels private (0700); false unless the folder is ours and nobody
+// else may write it (its files are trusted as the kernel's types).
 bool MakeDirs(const std::string& path) {
   for (size_t at = 1; at <= path.size(); ++at)
     if (at == path.size() || path[at] == '/')
-      if (mkdir(path.substr(0, at).c_str(), 0755) != 0 && errno != EEXIST) return false;
+      if (mkdir(path.substr(0, at).c_str(), 0700) != 0 && errno != EEXIST) return false;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    errno = EPERM;
+    return false;
+  }
   return true;
 }
 
@@ -235,11 +248,23 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
   char magic[SELFMAG] = {};
   in.read(magic, SELFMAG);
   if (std::memcmp(magic, ELFMAG, SELFMAG) == 0) {  // libbpf reads `.BTF` from an ELF
-    if (ReadImageBtf(image, error).empty()) return false;
+    // Only the section is read (a vmlinux with DWARF is most of a gigabyte).
+    struct btf* btf = btf__parse_elf(image.c_str(), nullptr);
+    if (!btf) {
+      *error = "`" + image +
+               "` carries no BTF (a kernel built without CONFIG_DEBUG_INFO_BTF): btap needs it "
+               "to compile for that kernel";
+      return false;
+    }
+    btf__free(btf);
     *path = image;
     return true;
   }
   std::string dir = CacheDir();
+  if (dir.empty()) {
+    *error = "no folder for the BTF of `" + image + "` (neither $XDG_CACHE_HOME nor $HOME is set)";
+    return false;
+  }
   std::string cached = dir + "/" + (release.empty() ? "kernel" : release) + "-" +
                        std::to_string(st.st_size) + "-" + std::to_string(st.st_mtime) + ".btf";
   if (Exists(cached)) {
@@ -249,17 +274,23 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
   std::string btf = ReadImageBtf(image, error);
   if (btf.empty()) return false;
   if (!MakeDirs(dir)) {
-    *error = "cannot create `" + dir + "` for the kernel's BTF: " + std::strerror(errno);
+    *error = "cannot use `" + dir + "` for the kernel's BTF: " + std::strerror(errno);
     return false;
   }
-  std::string temp = cached + ".tmp" + std::to_string(getpid());
-  {
-    std::ofstream out(temp, std::ios::binary);
-    out.write(btf.data(), static_cast<std::streamsize>(btf.size()));
-    if (!out) {
-      *error = "cannot write `" + temp + "`: " + std::strerror(errno);
-      return false;
-    }
+  std::string temp = cached + ".XXXXXX";
+  int fd = mkostemp(temp.data(), O_CLOEXEC);  // a new file of our own, never a link
+  bool written = fd >= 0;
+  for (size_t at = 0; written && at < btf.size();) {
+    ssize_t n = write(fd, btf.data() + at, btf.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    written = n > 0;
+    at += written ? static_cast<size_t>(n) : 0;
+  }
+  if (fd >= 0 && close(fd) != 0) written = false;
+  if (!written) {
+    *error = "cannot write `" + temp + "`: " + std::strerror(errno);
+    if (fd >= 0) unlink(temp.c_str());
+    return false;
   }
   if (rename(temp.c_str(), cached.c_str()) != 0) {
     *error = "cannot write `" + cached + "`: " + std::strerror(errno);
@@ -327,7 +358,8 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
   std::string running = RunningRelease();
   out->release = running;
   if (r.empty()) return true;
-  if (r.find('/') == std::string::npos && !IsDirectory(r)) {
+  // As stap: a value with a slash is a directory, anything else a release.
+  if (r.find('/') == std::string::npos) {
     out->release = r;
     if (r == running) return true;
     out->running = false;

@@ -18,10 +18,9 @@ struct TargetKernel {
   std::string modules_dir;  // its modules' .ko files ("" for the running kernel's loaded ones)
 };
 
-// Resolves `-r`'s value ("" for none). A value with a slash, or naming a directory, is a
-// directory holding the kernel (a build tree, or an unpacked kernel package); otherwise it
-// is a release, looked for in /boot, /lib/modules and /usr/lib/debug. False with `error`
-// when the kernel or its BTF cannot be found.
+// Resolves `-r`'s value ("" for none). A value with a slash is a directory holding the kernel (a
+// build tree, or an unpacked kernel package); otherwise it is a release, looked for in /boot,
+// /lib/modules and /usr/lib/debug. False with `error` when the kernel or its BTF cannot be found.
 bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* error);
 
 // The places FindTargetKernel looks for RELEASE's image, in order (for messages and tests).

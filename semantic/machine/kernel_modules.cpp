@@ -25,8 +25,8 @@ void FindModuleFiles(const std::string& dir, int depth, std::map<std::string, st
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     std::string path = dir + "/" + name;
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) continue;
+    struct stat st;  // links are not followed: /lib/modules/R/build leads to a whole tree
+    if (lstat(path.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
       FindModuleFiles(path, depth + 1, out);
     } else if (name.size() > 3 && name.ends_with(".ko")) {

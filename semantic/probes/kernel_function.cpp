@@ -197,6 +197,13 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
                           "compiling for another kernel, btap does not know its exports"});
       return;
     }
+    if (!KernelListsExports()) {
+      if (!ctx.listing)
+        ctx.diags.Report(Diag::ProbeParameter, name.range,
+                         {"`.exported` cannot tell here: kallsyms lists no exported symbols (the "
+                          "kernel has no modules, or lacks CONFIG_KALLSYMS_ALL)"});
+      return;
+    }
     std::erase_if(found, [](const auto& m) { return !KernelExports(m.second->name); });
     if (found.empty()) {
       if (!(ctx.optional || (ctx.listing && HasGlob(spec.function))))

@@ -193,18 +193,9 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
   h.Add("compatible", o.compatible);
   // -c and -x reach the passes only as "there is a target" (target() is usable)...
   h.Add("target", !o.command.empty() || o.target_pid ? "1" : "0");
-  // ...except that a process probe without a path names -c's command, and a relative
-  // path is looked for on $PATH, in the current directory and on $LD_LIBRARY_PATH.
-  if (script_text.find("process") != std::string::npos) {
-    h.Add("-c", o.command);
-    std::error_code ec;
-    h.Add("cwd", fs::current_path(ec).string());
-    for (const char* var : {"PATH", "LD_LIBRARY_PATH"}) {
-      const char* value = std::getenv(var);
-      h.Add(var, value ? value : "");
-    }
-  }
-  if (kernel.running) {
+  // The kernel: another one's files whenever -r named an image (even of the running
+  // release), else the running kernel's identity.
+  if (kernel.running && kernel.btf_path.empty()) {
     h.Add("kernel", RunningKernelIdentity());
     // Loaded modules add tracepoints and functions that wildcards match.
     std::string modules;
@@ -219,7 +210,11 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
     h.Add("kernel image", StatIdentity(kernel.image));
     h.Add("kernel btf", StatIdentity(kernel.btf_path));
     h.Add("kernel config", StatIdentity(kernel.config_path));
+    h.Add("kernel modules", kernel.modules_dir);
   }
+  // A module's functions and types come from its BTF: a rebuilt module changes it.
+  bool modules = script_text.find("module") != std::string::npos;
+  bool process = script_text.find("process") != std::string::npos;
   // Every tapset and macro file btap would search, by name and contents: a file added,
   // removed or edited in a -I folder changes the key.
   for (const std::string& root : TapsetRoots(o)) {
@@ -236,8 +231,43 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
       for (const std::string& name : names) {
         std::string text;
         if (!ReadWhole(dir + "/" + name, &text)) text = "(unreadable)";
+        // A tapset alias may name a process or module too (btap's own library names none).
+        process |= text.find("process") != std::string::npos;
+        modules |= text.find("module") != std::string::npos;
         h.Add(dir + "/" + name, text);
       }
+    }
+  }
+  // -c and -x reach the passes only as "there is a target" (above), except that a process
+  // probe without a path names -c's command, and a relative path is looked for on $PATH,
+  // in the current directory and on $LD_LIBRARY_PATH.
+  if (process) {
+    h.Add("-c", o.command);
+    std::error_code ec;
+    h.Add("cwd", fs::current_path(ec).string());
+    for (const char* var : {"PATH", "LD_LIBRARY_PATH"}) {
+      const char* value = std::getenv(var);
+      h.Add(var, value ? value : "");
+    }
+  }
+  if (modules) {
+    std::error_code ec;
+    if (kernel.modules_dir.empty()) {  // the loaded modules' BTF
+      for (const auto& e : fs::directory_iterator("/sys/kernel/btf", ec))
+        h.Add("module btf", e.path().filename().string() + " " + std::to_string(e.file_size(ec)));
+    } else {  // another kernel's .ko files, by name, size and time
+      std::vector<std::string> files;
+      for (auto it = fs::recursive_directory_iterator(kernel.modules_dir, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        if (it->is_symlink(ec)) {
+          if (it->is_directory(ec)) it.disable_recursion_pending();
+          continue;
+        }
+        if (it->path().extension() == ".ko") files.push_back(StatIdentity(it->path().string()));
+      }
+      std::sort(files.begin(), files.end());
+      for (const std::string& f : files) h.Add("module file", f);
     }
   }
   return h.Hex();
@@ -257,8 +287,10 @@ bool ObjectCache::Usable() {
     dir_.clear();
     return false;
   };
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
+  // Each missing level is made private (0700), whatever the umask: a group-writable
+  // folder would be refused below.
+  for (size_t at = 1; at <= dir_.size(); ++at)
+    if (at == dir_.size() || dir_[at] == '/') mkdir(dir_.substr(0, at).c_str(), 0700);
   struct stat st;
   if (stat(dir_.c_str(), &st) != 0) return refuse(strerror(errno));
   if (!S_ISDIR(st.st_mode)) return refuse("not a directory");

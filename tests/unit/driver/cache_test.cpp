@@ -424,6 +424,18 @@ TEST_F(CacheTest, AFolderThatCannotBeUsedMeansNoCache) {
   EXPECT_EQ(r.out, "hello\n");
   EXPECT_NE(r.err.find("`: other users can write it\n"), std::string::npos) << r.err;
   EXPECT_TRUE(AllFiles().empty());
+
+  // A folder btap makes is private whatever the umask (002 would make it group-writable).
+  fs::path fresh = root_ / "fresh/objects";
+  setenv("BTAP_CACHE", fresh.c_str(), 1);
+  mode_t old = umask(002);
+  r = RunBtap({"-v", "-e", kHello});
+  umask(old);
+  EXPECT_EQ(r.out, "hello\n");
+  EXPECT_EQ(r.err.find("not using the cache"), std::string::npos) << r.err;
+  struct stat st;
+  ASSERT_EQ(stat(fresh.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
 // Runs the real btap binary with `argv`; its output goes to `out`.
