@@ -3,6 +3,7 @@
 // files and their build ids), without loading anything.
 #include <sys/stat.h>
 
+#include <map>
 #include <unordered_set>
 
 #include "common/tracefs.h"
@@ -19,16 +20,21 @@ bool Exists(const std::string& path) {
 std::string Functions(const meta::Probe& p) {
   if (!KernelHasKprobes()) return "not here: this kernel cannot probe functions (no kprobes)";
   std::vector<std::string> names = TargetLines(p.target);
-  static const std::unordered_set<std::string> traceable = [] {
-    std::unordered_set<std::string> all;
+  // ftrace's list, per module ("" for vmlinux), read once each.
+  static std::map<std::string, std::unordered_set<std::string>> traceable;
+  auto listed = [&](const std::string& module, const std::string& name) {
+    auto [it, fresh] = traceable.try_emplace(module);
     std::string root = FindTracefs();
-    if (!root.empty()) ReadTraceableFunctions(root, &all);
-    return all;
-  }();
-  if (traceable.empty()) return "";  // ftrace's list cannot be read: no opinion
+    if (fresh && !root.empty()) ReadTraceableFunctions(root, &it->second, module);
+    return it->second.count(name) > 0;
+  };
+  if (!listed("", "") && traceable[""].empty()) return "";  // no list to read: no opinion
   std::vector<std::string> missing;
-  for (const std::string& n : names)
-    if (n.find(':') == std::string::npos && !traceable.count(n)) missing.push_back(n);
+  for (const std::string& n : names) {
+    size_t colon = n.find(':');  // MODULE:NAME
+    std::string module = colon == std::string::npos ? "" : n.substr(0, colon);
+    if (!listed(module, n.substr(colon == std::string::npos ? 0 : colon + 1))) missing.push_back(n);
+  }
   if (missing.empty()) return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";
   std::string list;
   for (size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", " : "") + missing[i];
