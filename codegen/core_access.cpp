@@ -126,8 +126,19 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
   return out;
 }
 
+// The member's index in its struct's copy: a number of its own per struct and member in
+// the module. The BPF backend names a relocation by struct, kind, value and access string
+// ("0:INDEX"), and merges relocations of one name: with every copy's member at index 0,
+// two members' existence checks (whose value is 1 for both) would become one.
+uint32_t CoreAccess::MemberIndex(const std::string& record, const std::string& member) {
+  static std::map<std::pair<const llvm::Module*, std::string>, std::map<std::string, uint32_t>>
+      indexes;
+  auto& members = indexes[{b_.GetInsertBlock()->getModule(), record}];
+  return members.emplace(member, static_cast<uint32_t>(members.size())).first->second;
+}
+
 llvm::DICompositeType* CoreAccess::OneMember(uint32_t record, const KernelMember& member,
-                                             llvm::DIType* member_type) {
+                                             llvm::DIType* member_type, uint32_t index) {
   const btf_type* t = btf__type_by_id(btf_, StripModifiers(btf_, record));
   std::string name = btf__name_by_offset(btf_, t->name_off);
   int64_t member_size = btf__resolve_size(btf_, member.type);
@@ -141,11 +152,18 @@ llvm::DICompositeType* CoreAccess::OneMember(uint32_t record, const KernelMember
                                          llvm::DINode::FlagZero, member_type)
           : di_.createMemberType(nullptr, member.name, file_, 0, storage_bits, 0, member.bit_offset,
                                  llvm::DINode::FlagZero, member_type);
+  // Unnamed bytes stand before it; only the member accessed is matched by name.
+  std::vector<llvm::Metadata*> members;
+  llvm::DIBasicType* byte = di_.createBasicType("char", 8, llvm::dwarf::DW_ATE_signed_char);
+  for (uint32_t i = 0; i < index; ++i)
+    members.push_back(
+        di_.createMemberType(nullptr, "", file_, 0, 8, 0, 0, llvm::DINode::FlagZero, byte));
+  members.push_back(field);
   return btf_is_union(t)
              ? di_.createUnionType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
-                                   di_.getOrCreateArray({field}))
+                                   di_.getOrCreateArray(members))
              : di_.createStructType(nullptr, name, file_, 0, t->size * 8, 0, llvm::DINode::FlagZero,
-                                    nullptr, di_.getOrCreateArray({field}));
+                                    nullptr, di_.getOrCreateArray(members));
 }
 
 llvm::Value* CoreAccess::MemberAddress(llvm::Value* base, uint32_t type,
@@ -158,9 +176,11 @@ llvm::Value* CoreAccess::MemberAddress(llvm::Value* base, uint32_t type,
 // copies nest (a member's type is the next copy), which LLVM needs to see one chain.
 llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& path) {
   std::vector<llvm::DICompositeType*> records(path.size());
+  std::vector<uint32_t> indexes(path.size());
   llvm::DIType* inner = Describe(path.back().member.type, 0);
   for (size_t k = path.size(); k-- > 0;) {
-    records[k] = OneMember(path[k].record, path[k].member, inner);
+    indexes[k] = MemberIndex(KernelTypeName(btf_, path[k].record), path[k].member.name);
+    records[k] = OneMember(path[k].record, path[k].member, inner, indexes[k]);
     inner = records[k];
   }
   llvm::LLVMContext& context = b_.getContext();
@@ -177,7 +197,7 @@ llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& 
         {llvm::ArrayType::get(b_.getInt8Ty(), byte_offset),
          llvm::ArrayType::get(b_.getInt8Ty(), static_cast<uint64_t>(member_size))},
         /*isPacked=*/true);
-    pointer = b_.CreatePreserveStructAccessIndex(layout, pointer, 1, 0, records[k]);
+    pointer = b_.CreatePreserveStructAccessIndex(layout, pointer, 1, indexes[k], records[k]);
   }
   return pointer;
 }
@@ -192,6 +212,14 @@ CoreAccess::BitfieldInfo CoreAccess::Bitfield(llvm::Value* base, const std::vect
     return b_.CreateZExt(b_.CreateCall(info, {access, b_.getInt64(k)}), b_.getInt64Ty());
   };
   return {kind(0), kind(1), kind(4), kind(5)};
+}
+
+llvm::Value* CoreAccess::Exists(const std::vector<Step>& path) {
+  llvm::Value* access = MemberPath(b_.getInt64(0), path);  // nothing is read through it
+  llvm::Function* info = llvm::Intrinsic::getDeclaration(b_.GetInsertBlock()->getModule(),
+                                                         llvm::Intrinsic::bpf_preserve_field_info,
+                                                         {access->getType()});
+  return b_.CreateZExt(b_.CreateCall(info, {access, b_.getInt64(2)}), b_.getInt64Ty());
 }
 
 }  // namespace btap::codegen

@@ -58,10 +58,14 @@ class CoreAccess {
     llvm::Value* right_shift;
   };
   BitfieldInfo Bitfield(llvm::Value* base, const std::vector<Step>& path);
+  // Whether the kernel the object loads on has the member at the end of `path` (an i64,
+  // 0 or 1): a field-existence relocation.
+  llvm::Value* Exists(const std::vector<Step>& path);
 
  private:
   llvm::DICompositeType* OneMember(uint32_t record, const KernelMember& member,
-                                   llvm::DIType* member_type);
+                                   llvm::DIType* member_type, uint32_t index);
+  uint32_t MemberIndex(const std::string& record, const std::string& member);
   llvm::DIType* Describe(uint32_t type, int depth);  // a member's type, shallowly
   llvm::IRBuilder<>& b_;
   llvm::DIBuilder& di_;

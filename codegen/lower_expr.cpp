@@ -1,6 +1,8 @@
 // Lowering expressions: arithmetic with stap's division rules, strings, assignments,
 // target variables, and statistics (`<<<`, aggregates, histograms) (see lowering.h).
 #include "codegen/lowering.h"
+#include "frontend/ast_walk.h"
+#include "semantic/target_vars.h"
 
 namespace btap::codegen::lowering {
 
@@ -118,7 +120,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Ternary: {
       auto* t = static_cast<ast::Ternary*>(e);
       // `@defined(x) ? x : y` (@choose_defined) known at compile time: as `if` above.
-      if (std::optional<bool> known = KnownCondition(t->cond))
+      if (std::optional<bool> known = KnownCondition(t->cond);
+          known && !LoadTimeCondition(t->cond, t->then, t->otherwise))
         return Expr(*known ? t->then : t->otherwise);
       Value cond = Truth(Expr(t->cond));
       auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
@@ -176,6 +179,10 @@ Value Lowering::ExprInner(ast::Expr* e) {
       return UserDeref(static_cast<ast::Deref*>(e));
     case Kind::Defined: {
       auto* d = static_cast<ast::Defined*>(e);
+      // A member chain the compiling kernel has: does the loading kernel have it too?
+      if (d->known == 1)
+        if (const sema::TargetArg* arg = KernelChainArg(d->operand))
+          return KernelChainExists(static_cast<ast::TargetSymbol*>(d->operand), *arg);
       if (d->known >= 0) return b_.getInt64(d->known);
       Unsupported(e->range, "this `@defined`");
       return nullptr;
@@ -219,6 +226,36 @@ std::optional<bool> Lowering::KnownCondition(ast::Expr* e) {
     return std::nullopt;
   }
   return std::nullopt;
+}
+
+// Whether `cond` has an `@defined` of a kernel member chain the compiling kernel has, and
+// both branches compile here (every kernel member chain in them exists in this kernel's
+// BTF): then the condition is left to the loading kernel, whose verifier drops the branch
+// not taken (with any relocation in it that kernel cannot satisfy).
+bool Lowering::LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
+  bool load_time = false;
+  ast::WalkTree(cond, [&](ast::Node* n) {
+    if (auto* d = ast::As<ast::Defined>(n); d && d->known == 1 && KernelChainArg(d->operand))
+      load_time = true;
+  });
+  if (!load_time) return false;
+  const struct btf* vmlinux = program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  bool compiles = true;
+  std::function<void(ast::Node*)> check = [&](ast::Node* n) {
+    if (!n || !compiles || ast::Is<ast::Defined>(n)) return;
+    if (auto* t = ast::As<ast::TargetSymbol>(n))
+      if (const sema::TargetArg* a = KernelChainArg(t)) {
+        const struct btf* btf = a->btf ? a->btf : vmlinux;
+        std::span<const ast::TargetComponent> chain = t->components;
+        if (!chain.empty() && chain.back().kind == ast::TargetComponent::Kind::PrettyPrint)
+          chain = chain.first(chain.size() - 1);
+        if (!btf || !sema::KernelChainType(btf, a->btf_type, chain)) compiles = false;
+      }
+    ast::ForEachChild(n, check);
+  };
+  check(then);
+  check(otherwise);
+  return compiles;
 }
 
 Value Lowering::Concat(Value l, Value r) {

@@ -281,4 +281,64 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
   return out;
 }
 
+// The kernel function's (or BTF raw tracepoint's) argument a target symbol names, with a
+// `->member` chain: what `@defined` can decide where the object loads.
+const sema::TargetArg* Lowering::KernelChainArg(ast::Expr* e) const {
+  auto* t = ast::As<ast::TargetSymbol>(e);
+  const sema::Probe* probe = frame_ ? frame_->probe : nullptr;
+  if (!t || !probe) return nullptr;
+  bool kernel = sema::IsKernelFunction(probe->spec.family) ||
+                (probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format);
+  bool member = false;
+  for (const ast::TargetComponent& c : t->components)
+    member |= c.kind == ast::TargetComponent::Kind::Member;
+  if (!kernel || !member) return nullptr;
+  std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+  for (const sema::TargetArg& a : probe->spec.args)
+    if (a.name == name && a.btf_type) return &a;
+  return nullptr;
+}
+
+// @defined of such a chain, at load: the AND of a field-existence relocation per member
+// step (0 where the loading kernel lacks one). The chain exists in the compiling kernel.
+Value Lowering::KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& arg) {
+  module_btf_ = arg.btf;
+  const struct btf* btf = KernelBtf();
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf);
+  Value all = b_.getInt64(1);
+  uint32_t type = arg.btf_type;
+  bool is_address = false;
+  for (size_t i = 0; i < t->components.size(); ++i) {
+    const ast::TargetComponent& c = t->components[i];
+    const btf_type* now = btf__type_by_id(btf, StripModifiers(btf, type));
+    if (!now || c.kind == ast::TargetComponent::Kind::PrettyPrint) break;
+    if (c.kind == ast::TargetComponent::Kind::Index) {
+      type = btf_is_ptr(now) ? now->type : btf_is_array(now) ? btf_array(now)->type : 0;
+      is_address = true;
+      continue;
+    }
+    uint32_t record = btf_is_ptr(now) ? now->type : is_address ? type : 0;
+    std::vector<CoreAccess::Step> path;
+    for (;; ++i) {
+      KernelMember m;
+      if (!record || !FindKernelMember(btf, record, t->components[i].name, &m)) {
+        module_btf_ = nullptr;
+        return b_.getInt64(0);  // not even in the compiling kernel
+      }
+      path.push_back({record, m});
+      const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
+      bool embedded = inner && btf_is_composite(inner);
+      type = m.type;
+      is_address = embedded || (inner && btf_is_array(inner));
+      if (!embedded || i + 1 >= t->components.size() ||
+          t->components[i + 1].kind != ast::TargetComponent::Kind::Member)
+        break;
+      record = m.type;
+    }
+    all = b_.CreateAnd(all, core.Exists(path));
+  }
+  module_btf_ = nullptr;
+  return all;
+}
+
 }  // namespace btap::codegen::lowering

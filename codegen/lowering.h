@@ -335,6 +335,11 @@ class Lowering {
 
   Value Concat(Value l, Value r);
   std::optional<bool> KnownCondition(ast::Expr* e);
+  // `@defined` of kernel member chains decided at load (lower_kernel_target.cpp): when a
+  // condition has one and both branches compile, the branch is chosen where it loads.
+  const sema::TargetArg* KernelChainArg(ast::Expr* e) const;
+  Value KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& arg);
+  bool LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise);
 
   // Signed division and modulo by stap's rules: truncation toward zero, and an error for
   // a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.
