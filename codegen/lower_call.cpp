@@ -241,6 +241,16 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::pp:
       if (frame_->group) return GroupString(true);
       return Literal(frame_->probe->spec.point);
+    case Intrinsic::pn: {
+      // What -l lists: the alias a point came from, else the concrete point (which a
+      // wildcard's shared program tells apart by cookie).
+      const sema::Probe& p = *frame_->probe;
+      std::string name = p.listed.empty() ? p.spec.point : p.listed;
+      if (frame_->group)
+        for (const sema::Probe* m : frame_->group->members)
+          if ((m->listed.empty() ? m->spec.point : m->listed) != name) return GroupString(true);
+      return Literal(name);
+    }
     case Intrinsic::ppfunc:
     case Intrinsic::probefunc: {
       // The function in the probe point: `function("NAME@…")` or `statement("NAME@…")`.
