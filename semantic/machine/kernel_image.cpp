@@ -410,7 +410,9 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
       out->modules_dir = c;
       break;
     }
-  if (out->modules_dir.empty() && !out->running) out->modules_dir = "/lib/modules/" + release;
+  // Modules are read as split BTF over this image's: never the loaded ones' BTF, which
+  // sits over the running kernel's (even of the same release).
+  if (out->modules_dir.empty()) out->modules_dir = "/lib/modules/" + release;
   for (const std::string& c : {dir + "/.config", dir + "/config", dir + "/config-" + release})
     if (Exists(c)) {
       out->config_path = c;
