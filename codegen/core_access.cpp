@@ -131,9 +131,7 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
 // ("0:INDEX"), and merges relocations of one name: with every copy's member at index 0,
 // two members' existence checks (whose value is 1 for both) would become one.
 uint32_t CoreAccess::MemberIndex(const std::string& record, const std::string& member) {
-  static std::map<std::pair<const llvm::Module*, std::string>, std::map<std::string, uint32_t>>
-      indexes;
-  auto& members = indexes[{b_.GetInsertBlock()->getModule(), record}];
+  auto& members = indexes_[record];
   return members.emplace(member, static_cast<uint32_t>(members.size())).first->second;
 }
 

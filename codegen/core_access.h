@@ -36,8 +36,10 @@ std::vector<std::string> KernelMemberNames(const struct btf* btf, uint32_t type)
 
 class CoreAccess {
  public:
-  CoreAccess(llvm::IRBuilder<>& b, llvm::DIBuilder& di, llvm::DIFile* file, const struct btf* btf)
-      : b_(b), di_(di), file_(file), btf_(btf) {}
+  // `indexes`: the module's member indexes (MapBuilder::core_indexes), kept across accesses.
+  CoreAccess(llvm::IRBuilder<>& b, llvm::DIBuilder& di, llvm::DIFile* file, const struct btf* btf,
+             std::map<std::string, std::map<std::string, uint32_t>>& indexes)
+      : b_(b), di_(di), file_(file), btf_(btf), indexes_(indexes) {}
 
   // The address of `member` of the struct or union `type` at `base`, relocated at load.
   llvm::Value* MemberAddress(llvm::Value* base, uint32_t type, const KernelMember& member);
@@ -72,6 +74,7 @@ class CoreAccess {
   llvm::DIFile* file_;
   const struct btf* btf_;
   std::map<uint32_t, llvm::DIType*> described_;
+  std::map<std::string, std::map<std::string, uint32_t>>& indexes_;
 };
 
 }  // namespace btap::codegen

@@ -239,7 +239,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::target:
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::pp:
-      if (frame_->group) return GroupString(true);
+      if (frame_->group) return GroupString(GroupText::Point);
       return Literal(frame_->probe->spec.point);
     case Intrinsic::pn: {
       // What -l lists: the alias a point came from, else the concrete point (which a
@@ -248,14 +248,15 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       std::string name = p.listed.empty() ? p.spec.point : p.listed;
       if (frame_->group)
         for (const sema::Probe* m : frame_->group->members)
-          if ((m->listed.empty() ? m->spec.point : m->listed) != name) return GroupString(true);
+          if ((m->listed.empty() ? m->spec.point : m->listed) != name)
+            return GroupString(GroupText::Name);
       return Literal(name);
     }
     case Intrinsic::ppfunc:
     case Intrinsic::probefunc: {
       // The function in the probe point: `function("NAME@…")` or `statement("NAME@…")`.
       const sema::ProbeSpec& spec = frame_->probe->spec;
-      if (frame_->group) return GroupString(false);
+      if (frame_->group) return GroupString(GroupText::Function);
       if (which == Intrinsic::probefunc && !spec.function.empty()) return Literal(spec.function);
       std::string name;
       for (std::string_view key : {"function(\"", "statement(\""})

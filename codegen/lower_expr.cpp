@@ -120,8 +120,7 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Ternary: {
       auto* t = static_cast<ast::Ternary*>(e);
       // `@defined(x) ? x : y` (@choose_defined) known at compile time: as `if` above.
-      if (std::optional<bool> known = KnownCondition(t->cond);
-          known && !LoadTimeCondition(t->cond, t->then, t->otherwise))
+      if (std::optional<bool> known = FoldedCondition(t->cond, t->then, t->otherwise))
         return Expr(*known ? t->then : t->otherwise);
       Value cond = Truth(Expr(t->cond));
       auto* then = llvm::BasicBlock::Create(context_, "then", frame_->fn);
@@ -208,19 +207,21 @@ Value Lowering::ExprInner(ast::Expr* e) {
 // A condition decided at compile time by `@defined` results alone (through `!`, `&&` and
 // `||`), so that the branch not taken, which may name what this kernel lacks, is not
 // compiled.
-std::optional<bool> Lowering::KnownCondition(ast::Expr* e) {
+std::optional<bool> Lowering::KnownCondition(ast::Expr* e, bool load_time_unknown) {
   if (auto* d = ast::As<ast::Defined>(e)) {
+    if (load_time_unknown && d->known == 1 && KernelChainArg(d->operand)) return std::nullopt;
     if (d->known >= 0) return d->known != 0;
     return std::nullopt;
   }
   if (auto* u = ast::As<ast::Unary>(e); u && u->op == Tok::Bang) {
-    std::optional<bool> inner = KnownCondition(u->operand);
+    std::optional<bool> inner = KnownCondition(u->operand, load_time_unknown);
     if (inner) return !*inner;
     return std::nullopt;
   }
   if (auto* x = ast::As<ast::Logical>(e)) {
     bool is_and = x->op == Tok::AndAnd;
-    std::optional<bool> l = KnownCondition(x->lhs), r = KnownCondition(x->rhs);
+    std::optional<bool> l = KnownCondition(x->lhs, load_time_unknown),
+                        r = KnownCondition(x->rhs, load_time_unknown);
     if (l && *l != is_and) return !is_and;  // false && ..., true || ...
     if (l && r) return *r;
     return std::nullopt;
@@ -232,6 +233,15 @@ std::optional<bool> Lowering::KnownCondition(ast::Expr* e) {
 // both branches compile here (every kernel member chain in them exists in this kernel's
 // BTF): then the condition is left to the loading kernel, whose verifier drops the branch
 // not taken (with any relocation in it that kernel cannot satisfy).
+std::optional<bool> Lowering::FoldedCondition(ast::Expr* cond, ast::Node* then,
+                                              ast::Node* otherwise) {
+  // Decided whatever the loading kernel has (a false operand of `&&`, say): fold.
+  if (std::optional<bool> certain = KnownCondition(cond, true)) return certain;
+  std::optional<bool> known = KnownCondition(cond);
+  if (known && LoadTimeCondition(cond, then, otherwise)) return std::nullopt;
+  return known;
+}
+
 bool Lowering::LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
   bool load_time = false;
   ast::WalkTree(cond, [&](ast::Node* n) {
@@ -243,6 +253,8 @@ bool Lowering::LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* ot
   bool compiles = true;
   std::function<void(ast::Node*)> check = [&](ast::Node* n) {
     if (!n || !compiles || ast::Is<ast::Defined>(n)) return;
+    // `@cast(...)->m` is checked by codegen only: a branch with one is decided here.
+    if (auto* c = ast::As<ast::Cast>(n); c && !c->components.empty()) compiles = false;
     if (auto* t = ast::As<ast::TargetSymbol>(n))
       if (const sema::TargetArg* a = KernelChainArg(t)) {
         const struct btf* btf = a->btf ? a->btf : vmlinux;

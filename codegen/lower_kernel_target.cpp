@@ -86,7 +86,7 @@ Value Lowering::ReadKernelMember(Value address, uint32_t type, std::string_view 
   if (!FindKernelMember(btf, type, name, &m) || m.bitfield) return nullptr;
   int64_t size = btf__resolve_size(btf, m.type);
   if (size <= 0 || size > 8) return nullptr;
-  CoreAccess core(b_, maps_.di(), maps_.file(), btf);
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
   Value at = core.MemberAddress(address, type, m);
   return Extend(ReadCell(kProbeReadKernel, at, static_cast<uint32_t>(size)),
                 static_cast<uint32_t>(size), false);
@@ -130,7 +130,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
     diags_.Report(Diag::CodegenLimit, at, {message});
     return nullptr;
   };
-  CoreAccess core(b_, maps_.di(), maps_.file(), btf);
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
   for (size_t i = 0; i < t->components.size(); ++i) {
     const ast::TargetComponent& c = t->components[i];
     const btf_type* now = btf__type_by_id(btf, StripModifiers(btf, type));
@@ -304,7 +304,7 @@ const sema::TargetArg* Lowering::KernelChainArg(ast::Expr* e) const {
 Value Lowering::KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& arg) {
   module_btf_ = arg.btf;
   const struct btf* btf = KernelBtf();
-  CoreAccess core(b_, maps_.di(), maps_.file(), btf);
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
   Value all = b_.getInt64(1);
   uint32_t type = arg.btf_type;
   bool is_address = false;

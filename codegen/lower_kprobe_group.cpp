@@ -49,20 +49,27 @@ std::string Lowering::GroupTargets(const KprobeGroup& group) {
   return targets;
 }
 
-// pp() (`point`) or probefunc() of the function whose kprobe fired: a rodata table of
-// string slots, indexed by the attach cookie.
-Value Lowering::GroupString(bool point) {
+// pp(), probefunc() or pn() of the function whose kprobe fired: a rodata table of string
+// slots, indexed by the attach cookie.
+Value Lowering::GroupString(GroupText which) {
   KprobeGroup& g = *const_cast<KprobeGroup*>(frame_->group);
-  llvm::GlobalVariable*& table = point ? g.points : g.functions;
+  llvm::GlobalVariable*& table = which == GroupText::Point      ? g.points
+                                 : which == GroupText::Function ? g.functions
+                                                                : g.names;
   auto* slot_type = llvm::ArrayType::get(b_.getInt8Ty(), slot_);
   auto* type = llvm::ArrayType::get(slot_type, g.members.size());
   if (!table) {
     std::vector<llvm::Constant*> rows;
     for (const sema::Probe* p : g.members)
-      rows.push_back(PaddedString(point ? p->spec.point : p->spec.function));
+      rows.push_back(PaddedString(which == GroupText::Point      ? p->spec.point
+                                  : which == GroupText::Function ? p->spec.function
+                                  : p->listed.empty()            ? p->spec.point
+                                                                 : p->listed));
+    const char* name = which == GroupText::Point      ? "kprobe_points"
+                       : which == GroupText::Function ? "kprobe_functions"
+                                                      : "kprobe_names";
     table = new llvm::GlobalVariable(module_, type, true, llvm::GlobalValue::InternalLinkage,
-                                     llvm::ConstantArray::get(type, rows),
-                                     point ? "kprobe_points" : "kprobe_functions");
+                                     llvm::ConstantArray::get(type, rows), name);
     table->setSection(".rodata");
     table->setAlignment(llvm::Align(8));
   }

@@ -309,8 +309,7 @@ void Lowering::Stmt(ast::Stmt* s) {
       auto* i = static_cast<ast::If*>(s);
       // `if (@defined(x))` known at compile time: the other branch may name what this
       // kernel or program lacks, so it is not compiled at all.
-      if (std::optional<bool> known = KnownCondition(i->cond);
-          known && !LoadTimeCondition(i->cond, i->then, i->otherwise)) {
+      if (std::optional<bool> known = FoldedCondition(i->cond, i->then, i->otherwise)) {
         Stmt(*known ? i->then : i->otherwise);
         break;
       }

@@ -210,10 +210,12 @@ class Lowering {
     std::vector<const sema::Probe*> members;  // in script order; the first makes the program
     llvm::GlobalVariable* points = nullptr;   // pp() of each, by cookie
     llvm::GlobalVariable* functions = nullptr;
+    llvm::GlobalVariable* names = nullptr;  // pn() of each
   };
+  enum class GroupText { Point, Function, Name };
   void GroupKernelProbes();
   std::string GroupTargets(const KprobeGroup& group);
-  Value GroupString(bool point);
+  Value GroupString(GroupText which);
   std::deque<KprobeGroup> kprobe_groups_;
   std::map<const sema::Probe*, const KprobeGroup*> kprobe_group_of_;
 
@@ -334,7 +336,10 @@ class Lowering {
   Value ExprInner(ast::Expr* e);
 
   Value Concat(Value l, Value r);
-  std::optional<bool> KnownCondition(ast::Expr* e);
+  // `load_time_unknown`: an @defined the loading kernel decides counts as unknown.
+  std::optional<bool> KnownCondition(ast::Expr* e, bool load_time_unknown = false);
+  // The branch an `if`/`?:` takes when compile time decides it; nullopt to compile both.
+  std::optional<bool> FoldedCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise);
   // `@defined` of kernel member chains decided at load (lower_kernel_target.cpp): when a
   // condition has one and both branches compile, the branch is chosen where it loads.
   const sema::TargetArg* KernelChainArg(ast::Expr* e) const;

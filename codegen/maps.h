@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,8 @@ class MapBuilder {
   // with: they become the object's BTF too.
   llvm::DIBuilder& di() { return *di_; }
   llvm::DIFile* file() { return file_; }
+  // Each CO-RE member's index in its struct's copy, per struct (core_access.cpp).
+  std::map<std::string, std::map<std::string, uint32_t>>& core_indexes() { return core_indexes_; }
   // Completes the debug info; call once, before emitting the module.
   void Finalize();
 
@@ -63,6 +66,7 @@ class MapBuilder {
   std::unique_ptr<llvm::DIBuilder> di_;
   llvm::DICompileUnit* unit_;
   llvm::DIFile* file_;
+  std::map<std::string, std::map<std::string, uint32_t>> core_indexes_;
 };
 
 }  // namespace btap::codegen

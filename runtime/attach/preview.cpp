@@ -33,6 +33,8 @@ std::string Functions(const meta::Probe& p) {
   for (const std::string& n : names) {
     size_t colon = n.find(':');  // MODULE:NAME
     std::string module = colon == std::string::npos ? "" : n.substr(0, colon);
+    if (!module.empty() && !Exists("/sys/module/" + module))
+      return "not here: module `" + module + "` is not loaded";
     if (!listed(module, n.substr(colon == std::string::npos ? 0 : colon + 1))) missing.push_back(n);
   }
   if (missing.empty()) return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";

@@ -117,8 +117,8 @@ bool Unxz(std::string_view in, std::string* out) {
 }
 
 // The kernel's lz4 is the legacy format: a magic, then blocks of a 32-bit compressed
-// size and at most 8 MiB of output each; the build appends the total size, which reads
-// as a block longer than what is left and ends the loop.
+// size and at most 8 MiB of output each; the build appends the total size, the last four
+// bytes, which end the loop. A block longer than what is left is damage.
 bool Unlz4(std::string_view in, std::string* out) {
   constexpr uint32_t kLegacyMagic = 0x184C2102, kBlock = 8u << 20;
   size_t at = 0;
@@ -251,9 +251,11 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
     // Only the section is read (a vmlinux with DWARF is most of a gigabyte).
     struct btf* btf = btf__parse_elf(image.c_str(), nullptr);
     if (!btf) {
-      *error = "`" + image +
-               "` carries no BTF (a kernel built without CONFIG_DEBUG_INFO_BTF): btap needs it "
-               "to compile for that kernel";
+      *error = errno == ENOENT
+                   ? "`" + image +
+                         "` carries no BTF (a kernel built without CONFIG_DEBUG_INFO_BTF): btap "
+                         "needs it to compile for that kernel"
+                   : "cannot read the BTF of `" + image + "`: " + std::strerror(errno);
       return false;
     }
     btf__free(btf);
@@ -267,16 +269,17 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
   }
   std::string cached = dir + "/" + (release.empty() ? "kernel" : release) + "-" +
                        std::to_string(st.st_size) + "-" + std::to_string(st.st_mtime) + ".btf";
+  // The folder is checked before anything in it is trusted as the kernel's types.
+  if (!MakeDirs(dir)) {
+    *error = "cannot use `" + dir + "` for the kernel's BTF: " + std::strerror(errno);
+    return false;
+  }
   if (Exists(cached)) {
     *path = cached;
     return true;
   }
   std::string btf = ReadImageBtf(image, error);
   if (btf.empty()) return false;
-  if (!MakeDirs(dir)) {
-    *error = "cannot use `" + dir + "` for the kernel's BTF: " + std::strerror(errno);
-    return false;
-  }
   std::string temp = cached + ".XXXXXX";
   int fd = mkostemp(temp.data(), O_CLOEXEC);  // a new file of our own, never a link
   bool written = fd >= 0;
@@ -373,7 +376,9 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
       *error = "cannot find kernel " + r + ": none of ";
       for (const std::string& c : KernelImageCandidates(r))
         *error += (c == KernelImageCandidates(r).front() ? "`" : ", `") + c + "`";
-      *error += " exists (give -r the directory that holds its vmlinux or vmlinuz)";
+      *error += " exists (give -r the directory that holds its vmlinux or vmlinuz";
+      if (IsDirectory(r)) *error += "; to name the directory `" + r + "`, write `-r ./" + r + "`";
+      *error += ")";
       return false;
     }
     return BtfFile(out->image, r, &out->btf_path, error);

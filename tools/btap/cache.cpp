@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -165,6 +166,18 @@ class KeyHasher {
 
 }  // namespace
 
+// Whether `text` has a probe point component `word(` (`process("a.out")`, `module ("m")`),
+// not merely the word (a comment's "process ID").
+static bool NamesPoint(std::string_view text, std::string_view word) {
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    bool starts =
+        at == 0 || !(std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '_');
+    size_t next = text.find_first_not_of(" \t", at + word.size());
+    if (starts && next != std::string_view::npos && text[next] == '(') return true;
+  }
+  return false;
+}
+
 std::string DefaultCacheDir() {
   if (const char* env = std::getenv("BTAP_CACHE"); env && *env) return env;
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
@@ -213,8 +226,8 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
     h.Add("kernel modules", kernel.modules_dir);
   }
   // A module's functions and types come from its BTF: a rebuilt module changes it.
-  bool modules = script_text.find("module") != std::string::npos;
-  bool process = script_text.find("process") != std::string::npos;
+  bool modules = NamesPoint(script_text, "module");
+  bool process = NamesPoint(script_text, "process");
   // Every tapset and macro file btap would search, by name and contents: a file added,
   // removed or edited in a -I folder changes the key.
   for (const std::string& root : TapsetRoots(o)) {
@@ -231,9 +244,9 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
       for (const std::string& name : names) {
         std::string text;
         if (!ReadWhole(dir + "/" + name, &text)) text = "(unreadable)";
-        // A tapset alias may name a process or module too (btap's own library names none).
-        process |= text.find("process") != std::string::npos;
-        modules |= text.find("module") != std::string::npos;
+        // A tapset alias may name a process or module too.
+        process |= NamesPoint(text, "process");
+        modules |= NamesPoint(text, "module");
         h.Add(dir + "/" + name, text);
       }
     }

@@ -172,6 +172,11 @@ TEST_F(KernelImage, DamageIsSaidNotFollowed) {
   EXPECT_EQ(ReadImageBtf(dir_ + "/cut", &error), "");
   EXPECT_NE(error.find("its gzip kernel is damaged"), std::string::npos) << error;
 
+  std::string lz4 = Lz4(elf);
+  Spit(dir_ + "/cutlz4", BzImage(lz4.substr(0, lz4.size() - 40), "6.1.0-test"));
+  EXPECT_EQ(ReadImageBtf(dir_ + "/cutlz4", &error), "");
+  EXPECT_NE(error.find("its lz4 kernel is damaged"), std::string::npos) << error;
+
   Spit(dir_ + "/bz2", BzImage("BZh91AY&SY" + std::string(64, 'x'), "6.1.0-test"));
   EXPECT_EQ(ReadImageBtf(dir_ + "/bz2", &error), "");
   EXPECT_NE(error.find("format btap cannot read"), std::string::npos) << error;
@@ -258,6 +263,15 @@ TEST_F(KernelImage, ReleaseWithoutImage) {
       << error;
   EXPECT_FALSE(FindTargetKernel(dir_, &target, &error));
   EXPECT_NE(error.find("no kernel image in"), std::string::npos) << error;
+  // As stap: without a slash it is a release, even where a folder has that name.
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+  ASSERT_EQ(mkdir((dir_ + "/9.9.9-here").c_str(), 0755), 0);
+  ASSERT_EQ(chdir(dir_.c_str()), 0);
+  EXPECT_FALSE(FindTargetKernel("9.9.9-here", &target, &error));
+  EXPECT_EQ(chdir(cwd), 0);
+  EXPECT_NE(error.find("cannot find kernel 9.9.9-here"), std::string::npos) << error;
+  EXPECT_NE(error.find("write `-r ./9.9.9-here`"), std::string::npos) << error;
   ASSERT_TRUE(FindTargetKernel("", &target, &error));
   EXPECT_TRUE(target.running);
   EXPECT_EQ(target.btf_path, "");
