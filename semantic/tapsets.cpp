@@ -66,6 +66,8 @@ void CollectEmbedded(std::string_view ext, std::vector<Found>& out) {
   }
 }
 
+}  // namespace
+
 std::string DefaultTapsetDir() {
   if (const char* env = std::getenv("BTAP_TAPSET"); env && *env) return env;
   char exe[4096];
@@ -78,6 +80,8 @@ std::string DefaultTapsetDir() {
   }
   return "";  // the embedded copy
 }
+
+namespace {
 
 std::vector<Found> Collect(const LibraryOptions& options, std::string_view ext) {
   std::vector<Found> out;

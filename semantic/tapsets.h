@@ -73,6 +73,10 @@ class TapsetLibrary {
 };
 
 // Folders searched under one root, most specific first (stap's order).
+// The folder btap's own library is read from: $BTAP_TAPSET, else the installed copy
+// (share/btap/tapset beside the binary's bin/); "" for the copy built into btap.
+std::string DefaultTapsetDir();
+
 std::vector<std::string> SearchFolders(const std::string& root, const frontend::PPConfig& pp);
 
 }  // namespace btap::sema

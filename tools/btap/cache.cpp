@@ -131,18 +131,7 @@ std::string RunningKernelIdentity() {
 // into btap is covered by btap's own identity.
 std::vector<std::string> TapsetRoots(const Options& options) {
   std::vector<std::string> roots;
-  if (const char* env = std::getenv("BTAP_TAPSET"); env && *env) {
-    roots.push_back(env);
-  } else {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      exe[n] = '\0';
-      fs::path installed = fs::path(exe).parent_path().parent_path() / "share/btap/tapset";
-      std::error_code ec;
-      if (fs::is_directory(installed, ec)) roots.push_back(installed.string());
-    }
-  }
+  if (std::string library = sema::DefaultTapsetDir(); !library.empty()) roots.push_back(library);
   roots.insert(roots.end(), options.include_dirs.begin(), options.include_dirs.end());
   return roots;
 }
