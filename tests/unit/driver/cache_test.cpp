@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/object_meta.h"
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/cache.h"
 #include "tools/btap/driver.h"
 
@@ -36,25 +37,6 @@ class PrivateCache : public testing::Environment {
 testing::Environment* const kPrivateCache = testing::AddGlobalTestEnvironment(new PrivateCache);
 
 const char kHello[] = "probe begin { printf(\"hello\\n\"); exit() }";
-
-struct Ran {
-  int status;
-  std::string out, err;
-};
-
-Ran RunBtap(const std::vector<std::string>& argv) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  int status = Run(argv, in, out, err);
-  return {status, out.str(), err.str()};
-}
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 void WriteAll(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;

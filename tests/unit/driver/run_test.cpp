@@ -12,6 +12,7 @@
 
 #include "common/kernel_config.h"
 #include "runtime/session.h"
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"
 
 namespace btap::driver {
@@ -35,25 +36,6 @@ class InTempDir {
  private:
   fs::path dir_, old_;
 };
-
-struct Ran {
-  int status;
-  std::string out, err;
-};
-
-Ran RunBtap(const std::vector<std::string>& argv) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  int status = Run(argv, in, out, err);
-  return {status, out.str(), err.str()};
-}
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> Files(const fs::path& dir) {
   std::vector<std::string> names;
