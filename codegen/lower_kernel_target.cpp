@@ -56,6 +56,24 @@ void Lowering::NoteCoreSite(const struct btf* btf, const std::vector<CoreAccess:
   meta_.core_sites.emplace_back(std::move(spec), std::move(where));
 }
 
+// The members `->a->b...` named from component `*i` on, through embedded structs, as one
+// path (core_access.h): it ends at the first member that is no embedded struct, with `*i`
+// on it. False, with `*i` on the component, when its struct has no such member.
+bool Lowering::MemberPath(const struct btf* btf, uint32_t record, const ast::TargetBase* t,
+                          size_t* i, std::vector<CoreAccess::Step>* path) {
+  for (;;) {
+    KernelMember m;
+    if (!FindKernelMember(btf, record, t->components[*i].name, &m)) return false;
+    path->push_back({record, m});
+    const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
+    if (!inner || !btf_is_composite(inner) || *i + 1 >= t->components.size() ||
+        t->components[*i + 1].kind != ast::TargetComponent::Kind::Member)
+      return true;
+    record = m.type;
+    ++*i;
+  }
+}
+
 Value Lowering::KernelTarget(ast::TargetSymbol* t) {
   const sema::Probe& probe = *frame_->probe;
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
@@ -156,37 +174,26 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
                                    ": members of an unnamed kernel struct cannot be read "
                                    "portably yet (no CO-RE relocation can start there)");
       }
-      // Members through embedded structs make one path (core_access.h).
       std::vector<CoreAccess::Step> path;
-      for (;;) {
+      if (!MemberPath(btf, record, t, &i, &path)) {
         const ast::TargetComponent& step = t->components[i];
-        KernelMember m;
-        if (!FindKernelMember(btf, record, step.name, &m)) {
-          std::vector<std::string> names = KernelMemberNames(btf, record);
-          return fail(step.range,
-                      KernelTypeName(btf, record) + " has no member `" + std::string(step.name) +
-                          "`" +
-                          sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()})));
-        }
-        path.push_back({record, m});
-        if (m.bitfield) {  // a value of its own: the chain ends here
-          if (i + 1 != t->components.size() || t->addressof)
-            return fail(step.range, "the bitfield `" + m.name + "` of kernel " +
-                                        KernelTypeName(btf, record) + " has no address");
-          const btf_type* bt = btf__type_by_id(btf, StripModifiers(btf, m.type));
-          bool is_signed = bt && btf_is_int(bt) && (btf_int_encoding(bt) & BTF_INT_SIGNED);
-          NoteCoreSite(btf, path, step.range);
-          return KernelBitfield(core.Bitfield(value, path), value, is_signed, t, name);
-        }
-        const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
-        bool embedded = inner && btf_is_composite(inner);
-        if (!embedded || i + 1 >= t->components.size() ||
-            t->components[i + 1].kind != ast::TargetComponent::Kind::Member)
-          break;
-        record = m.type;
-        ++i;
+        uint32_t in = path.empty() ? record : path.back().member.type;
+        std::vector<std::string> names = KernelMemberNames(btf, in);
+        return fail(step.range,
+                    KernelTypeName(btf, in) + " has no member `" + std::string(step.name) + "`" +
+                        sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()})));
       }
       const KernelMember& m = path.back().member;
+      if (m.bitfield) {  // a value of its own: the chain ends here
+        if (i + 1 != t->components.size() || t->addressof)
+          return fail(t->components[i].range, "the bitfield `" + m.name + "` of kernel " +
+                                                  KernelTypeName(btf, path.back().record) +
+                                                  " has no address");
+        const btf_type* bt = btf__type_by_id(btf, StripModifiers(btf, m.type));
+        bool is_signed = bt && btf_is_int(bt) && (btf_int_encoding(bt) & BTF_INT_SIGNED);
+        NoteCoreSite(btf, path, t->components[i].range);
+        return KernelBitfield(core.Bitfield(value, path), value, is_signed, t, name);
+      }
       NoteCoreSite(btf, path, t->components[i].range);
       Value address = b_.CreatePtrToInt(core.MemberPath(value, path), i64_);
       type = m.type;
@@ -319,22 +326,13 @@ Value Lowering::KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& a
     }
     uint32_t record = btf_is_ptr(now) ? now->type : is_address ? type : 0;
     std::vector<CoreAccess::Step> path;
-    for (;; ++i) {
-      KernelMember m;
-      if (!record || !FindKernelMember(btf, record, t->components[i].name, &m)) {
-        module_btf_ = nullptr;
-        return b_.getInt64(0);  // not even in the compiling kernel
-      }
-      path.push_back({record, m});
-      const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, m.type));
-      bool embedded = inner && btf_is_composite(inner);
-      type = m.type;
-      is_address = embedded || (inner && btf_is_array(inner));
-      if (!embedded || i + 1 >= t->components.size() ||
-          t->components[i + 1].kind != ast::TargetComponent::Kind::Member)
-        break;
-      record = m.type;
+    if (!record || !MemberPath(btf, record, t, &i, &path)) {
+      module_btf_ = nullptr;
+      return b_.getInt64(0);  // not even in the compiling kernel
     }
+    type = path.back().member.type;
+    const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, type));
+    is_address = inner && (btf_is_composite(inner) || btf_is_array(inner));
     all = b_.CreateAnd(all, core.Exists(path));
   }
   module_btf_ = nullptr;

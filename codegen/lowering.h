@@ -392,6 +392,8 @@ class Lowering {
                     bool is_address);
   Value KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
                    std::string_view name);
+  bool MemberPath(const struct btf* btf, uint32_t record, const ast::TargetBase* t, size_t* i,
+                  std::vector<CoreAccess::Step>* path);
   void NoteCoreSite(const struct btf* btf, const std::vector<CoreAccess::Step>& path,
                     SourceRange at);
   Value KernelBitfield(const CoreAccess::BitfieldInfo& info, Value base, bool is_signed,
