@@ -408,7 +408,11 @@ class Printer {
       out_ << c.name;
       if (c.arg) {
         out_ << '(';
-        Literal(c.arg);
+        auto* n = As<NumberLit>(c.arg);
+        if (n && (c.name == "statement" || c.name == "function"))
+          Number(n->value, false);  // an address past 2^63 is printed in hex
+        else
+          Literal(c.arg);
         out_ << ')';
       }
     }

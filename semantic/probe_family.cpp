@@ -3,6 +3,8 @@
 
 #include <fnmatch.h>
 
+#include <cstdio>
+
 #include "frontend/ast_printer.h"
 
 namespace btap::sema {
@@ -89,7 +91,13 @@ std::string Quote(std::string_view s) { return frontend::QuoteString(s); }
 std::string PartSpelling(const PointPart& p) {
   std::string s = p.name;
   if (p.placeholder) return s + (p.arg == ArgKind::Number ? "(number)" : "(string)");
-  if (p.arg == ArgKind::Number) s += "(" + std::to_string(p.number) + ")";
+  if (p.arg == ArgKind::Number && (p.name == "statement" || p.name == "function")) {
+    char hex[24];  // addresses, as stap spells them
+    snprintf(hex, sizeof hex, "(0x%llx)", static_cast<unsigned long long>(p.number));
+    s += hex;
+  } else if (p.arg == ArgKind::Number) {
+    s += "(" + std::to_string(p.number) + ")";
+  }
   if (p.arg == ArgKind::String) s += "(" + Quote(p.string) + ")";
   return s;
 }

@@ -57,6 +57,9 @@ struct ResolveContext {
   bool optional = false;            // the point is optional (`?`): no match is no error
   bool listing = false;             // -l/-L: wildcards over arguments are allowed
   bool target_variables = true;     // false for -l: $vars are not shown
+  bool privileged = false;          // guru mode (-g) or a tapset's probe
+  // The kernel's build id, for probes at its absolute addresses ("" with the reason).
+  std::function<const std::string&(std::string*)> kernel_build_id;
 };
 
 class ProbeFamily {

@@ -57,7 +57,7 @@ bool SameArg(const PointPart& user, const PointPart& alias) {
 
 class ProbeResolver {
  public:
-  explicit ProbeResolver(Elab& e) : e_(e) {}
+  ProbeResolver(Elab& e, bool privileged) : e_(e), privileged_(privileged) {}
 
   // Resolves `parts`; returns false when nothing matched (after reporting unless
   // `optional`). Errors in parameters are reported and count as matched.
@@ -167,7 +167,11 @@ class ProbeResolver {
             &e_.machine.binaries(),
             optional,
             listing,
-            !listing || e_.options.list_variables};
+            !listing || e_.options.list_variables,
+            privileged_,
+            [this](std::string* error) -> const std::string& {
+              return e_.machine.kernel_build_id(error);
+            }};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;
@@ -292,6 +296,7 @@ class ProbeResolver {
   }
 
   Elab& e_;
+  bool privileged_;
 };
 
 void CollectWrites(ast::Node* body, std::set<std::string_view>& writes) {
@@ -340,7 +345,7 @@ ast::Expr* Conjoin(Elab& e, const std::vector<const ast::Expr*>& conditions) {
 }
 
 void ResolveOne(Elab& e, const PendingProbe& pending) {
-  ProbeResolver resolver(e);
+  ProbeResolver resolver(e, pending.from_tapset || e.script->privileged);
   std::set<std::string_view> writes;
   CollectWrites(pending.decl->body, writes);
   for (const ast::ProbePoint* point : pending.decl->points) {

@@ -30,9 +30,6 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta);
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
 
-// The GNU build id of an ELF file (hex); "" when it has none.
-std::string ReadBuildId(const std::string& path);
-
 bool KernelHasSleepableUprobes();
 // Before the object loads: uprobe programs whose user reads may fault pages in are
 // loaded sleepable where the kernel allows it (codegen/lower_sleep.cpp).

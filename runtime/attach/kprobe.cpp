@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <unordered_set>
 
+#include "common/build_id.h"
 #include "common/kallsyms.h"
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
@@ -96,6 +98,35 @@ size_t AttachEveryCopy(bpf_program* program, const std::string& name, bool retpr
   return attached;
 }
 
+// kernel.statement(ADDR).absolute: the address is the compiling kernel's, so the object
+// runs only where that kernel (the same build id) runs.
+bool SameKernel(const meta::Probe& probe, std::string* error) {
+  std::string here = RunningKernelBuildId();
+  if (here == probe.build_id) return true;
+  *error = "cannot attach `" + probe.point + "`: its address is of the kernel with build id " +
+           probe.build_id + ", and this kernel's is " + (here.empty() ? "unknown" : here) +
+           "; compile the script again for this kernel";
+  return false;
+}
+
+bool AttachAbsolute(bpf_program* program, const meta::Probe& probe, const std::string& address,
+                    std::vector<bpf_link*>& links, std::string* error) {
+  LIBBPF_OPTS(bpf_kprobe_opts, opts);
+  opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
+  opts.offset = std::strtoull(address.c_str(), nullptr, 16);  // with no name: absolute
+  if (bpf_link* link = bpf_program__attach_kprobe_opts(program, nullptr, &opts)) {
+    links.push_back(link);
+    return true;
+  }
+  int err = errno;
+  *error = "cannot attach `" + probe.point + "`: " + std::strerror(err);
+  if (err == EINVAL || err == EILSEQ || err == ENOENT)
+    *error +=
+        " (the kernel cannot probe that address: not the start of an instruction, or "
+        "in code kprobes may not probe)";
+  return false;
+}
+
 }  // namespace
 
 bool KernelHasKprobes() {
@@ -134,6 +165,8 @@ void PrepareKprobe(bpf_program* program, const meta::Probe& probe) {
 
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<std::string>& missing, std::string* error) {
+  // An absolute address: of one kernel only, which is checked first.
+  if (!probe.build_id.empty() && !SameKernel(probe, error)) return false;
   if (!KernelHasKprobes()) {
     *error = "cannot attach `" + probe.point +
              "`: this kernel cannot probe functions: it was built without kprobes "
@@ -141,6 +174,8 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
     return false;
   }
   std::vector<std::string> names = TargetLines(probe.target);
+  if (!probe.build_id.empty())
+    return AttachAbsolute(program, probe, names.empty() ? "" : names[0], links, error);
   if (probe.numbers[1] > 1 && bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
     return AttachMulti(program, probe, names, links, missing, error);
   bool wildcard = probe.numbers[0] == 1 || names.size() > 1;

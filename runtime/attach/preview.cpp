@@ -6,6 +6,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "common/build_id.h"
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
 
@@ -46,6 +47,15 @@ std::string Functions(const meta::Probe& p) {
          " functions (this kernel cannot trace " + list + ")";
 }
 
+// An absolute address: of the kernel the script was compiled for only.
+std::string Absolute(const meta::Probe& p) {
+  if (!KernelHasKprobes()) return "not here: this kernel cannot probe functions (no kprobes)";
+  if (RunningKernelBuildId() != p.build_id)
+    return "not here: the address is of the kernel the script was compiled for (build id " +
+           p.build_id + ")";
+  return "";
+}
+
 std::string Tracepoint(const meta::Probe& p) {
   std::string root = FindTracefs();
   if (root.empty()) return "";
@@ -58,7 +68,7 @@ std::string Tracepoint(const meta::Probe& p) {
 
 std::string Uprobe(const meta::Probe& p) {
   if (!Exists(p.target)) return "not here: `" + p.target + "` does not exist";
-  if (!p.build_id.empty() && ReadBuildId(p.target) != p.build_id)
+  if (!p.build_id.empty() && FileBuildId(p.target) != p.build_id)
     return "not here: `" + p.target + "` is not the file the script was compiled for";
   return "";
 }
@@ -72,7 +82,7 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
     switch (static_cast<meta::ProbeKind>(p.family)) {
       case meta::ProbeKind::Kprobe:
       case meta::ProbeKind::Kretprobe:
-        note = Functions(p);
+        note = p.build_id.empty() ? Functions(p) : Absolute(p);
         break;
       case meta::ProbeKind::Tracepoint:
         note = Tracepoint(p);

@@ -4,8 +4,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,38 +12,10 @@
 #include <cstring>
 #include <vector>
 
+#include "common/build_id.h"
 #include "runtime/attach/attach.h"
 
 namespace btap::runtime {
-
-// The GNU build id of an ELF file in lower-case hex; "" when it has none or is not ELF.
-std::string ReadBuildId(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  elf_version(EV_CURRENT);
-  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
-  std::string id;
-  for (Elf_Scn* scn = nullptr; elf && id.empty() && (scn = elf_nextscn(elf, scn));) {
-    GElf_Shdr shdr;
-    if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE) continue;
-    Elf_Data* data = elf_getdata(scn, nullptr);
-    GElf_Nhdr note;
-    size_t name_at = 0, desc_at = 0;
-    for (size_t at = 0;
-         data && id.empty() && (at = gelf_getnote(data, at, &note, &name_at, &desc_at)) > 0;) {
-      const auto* bytes = static_cast<const unsigned char*>(data->d_buf);
-      if (note.n_type != NT_GNU_BUILD_ID || note.n_namesz != 4 ||
-          memcmp(bytes + name_at, "GNU", 4) != 0)
-        continue;
-      static const char kHex[] = "0123456789abcdef";
-      for (size_t i = 0; i < note.n_descsz; ++i)
-        id += {kHex[bytes[desc_at + i] >> 4], kHex[bytes[desc_at + i] & 15]};
-    }
-  }
-  if (elf) elf_end(elf);
-  close(fd);
-  return id;
-}
 
 // Uprobe programs may sleep (bpf_copy_from_user faulting a page in) since Linux 6.0; task
 // storage and the current task's BTF pointer, which their scratch needs, are older.
@@ -108,7 +78,7 @@ bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
   }
   // The offset was computed for one build of the file.
   if (!probe.build_id.empty()) {
-    std::string now = ReadBuildId(probe.target);
+    std::string now = FileBuildId(probe.target);
     if (now != probe.build_id) {
       *error = "cannot attach `" + probe.point + "`: `" + probe.target +
                "` is not the file the script was compiled for (build id " +

@@ -19,6 +19,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/build_id.h"
+#include "semantic/machine/machine.h"
+
 namespace btap::sema {
 
 namespace {
@@ -334,6 +337,29 @@ std::string ReadImageBtf(const std::string& image, std::string* error) {
   return std::string(btf);
 }
 
+std::string ImageBuildId(const std::string& image, std::string* error) {
+  std::ifstream in(image, std::ios::binary);
+  char magic[SELFMAG] = {};
+  in.read(magic, SELFMAG);
+  std::string id;
+  if (std::memcmp(magic, ELFMAG, SELFMAG) == 0) {
+    id = FileBuildId(image);  // only its notes are read
+  } else {
+    bool ok = false;
+    std::string bytes = ReadAll(image, &ok);
+    if (!ok || bytes.size() < 0x206 || bytes.compare(0x202, 4, "HdrS") != 0) {
+      *error = "`" + image + "` is neither a vmlinux (ELF) nor a bzImage";
+      return "";
+    }
+    std::string kernel = BzImageKernel(bytes, image, error);
+    if (kernel.empty()) return "";
+    std::string_view notes = ElfSection(kernel, ".notes");
+    id = BuildIdInNotes(notes.data(), notes.size());
+  }
+  if (id.empty()) *error = "`" + image + "` has no build id";
+  return id;
+}
+
 std::string BzImageRelease(const std::string& image) {
   std::ifstream in(image, std::ios::binary);
   std::string head(0x10000, '\0');
@@ -424,6 +450,16 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
       break;
     }
   return BtfFile(out->image, release, &out->btf_path, error);
+}
+
+const std::string& Machine::kernel_build_id(std::string* error) {
+  if (!build_id_) {
+    build_id_ = image_.empty() ? RunningKernelBuildId() : ImageBuildId(image_, &build_id_error_);
+    if (build_id_->empty() && build_id_error_.empty())
+      build_id_error_ = "the running kernel's build id cannot be read (/sys/kernel/notes)";
+  }
+  *error = build_id_error_;
+  return *build_id_;
 }
 
 }  // namespace btap::sema

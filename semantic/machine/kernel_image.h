@@ -30,6 +30,10 @@ std::vector<std::string> KernelImageCandidates(const std::string& release);
 // (gzip, zstd, xz or lz4). Empty with `error` when it has none or cannot be read.
 std::string ReadImageBtf(const std::string& image, std::string* error);
 
+// The GNU build id of a kernel image (a vmlinux ELF, or a bzImage decompressed), "" with
+// `error` when it has none or cannot be read.
+std::string ImageBuildId(const std::string& image, std::string* error);
+
 // The release a bzImage names in its header ("" when it is not one or says nothing).
 std::string BzImageRelease(const std::string& image);
 

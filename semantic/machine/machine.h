@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,11 @@ class Machine {
     return *task_offsets_;
   }
   BinaryCache& binaries() { return binaries_; }
+  // The image of a kernel other than the running one (`-r`), for its build id.
+  void set_image(std::string image) { image_ = std::move(image); }
+  // The kernel's GNU build id ("" with `error` when unknown), for objects that hold its
+  // addresses: the running kernel's notes, or the `-r` image's.
+  const std::string& kernel_build_id(std::string* error);
   // The probeable kernel functions (BTF, ftrace's list, the blacklists).
   const KernelFunctionIndex& kernel_functions() {
     if (!kernel_functions_)
@@ -59,6 +65,9 @@ class Machine {
   std::string btf_path_;
   bool running_ = true;
   std::string modules_dir_;
+  std::string image_;
+  std::optional<std::string> build_id_;
+  std::string build_id_error_;
   std::map<std::string, std::string> module_files_;  // name -> BTF file, once listed
   bool modules_listed_ = false;
   std::map<std::string, std::unique_ptr<KernelFunctionIndex>> module_indexes_;

@@ -1,5 +1,10 @@
 // kprobe.function("name")[.return]: kernel functions by name, without debug info and
 // without $vars (as in stap); the functions come from the kernel function index.
+// kprobe.statement(ADDR).absolute and kernel.statement(ADDR).absolute (guru mode): a
+// kprobe at an address of the kernel the script is compiled for, which the object
+// records with that kernel's build id (btaprun refuses any other kernel).
+#include <cstdio>
+
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
@@ -14,7 +19,9 @@ class Kprobe : public ProbeFamily {
             "kprobe.function(string).return",
             "kprobe.function(string).return.maxactive(number)",
             "kprobe.module(string).function(string)",
-            "kprobe.module(string).function(string).return"};
+            "kprobe.module(string).function(string).return",
+            "kprobe.statement(number).absolute",
+            "kernel.statement(number).absolute"};
   }
 
   void Resolve(const PatternDef&, std::span<const PointPart> parts, ResolveContext& ctx,
@@ -22,6 +29,7 @@ class Kprobe : public ProbeFamily {
     ProbeSpec spec;
     spec.family = Family::Kprobe;
     spec.point = PointSpelling(parts);
+    if (parts[1].name == "statement") return ResolveAbsolute(std::move(spec), parts, ctx, out);
     const PointPart& fn = parts[1].name == "module" ? parts[2] : parts[1];
     if (parts[1].name == "module") spec.target = parts[1].string;
     if (fn.arg == ArgKind::String && fn.string.empty()) {
@@ -39,6 +47,33 @@ class Kprobe : public ProbeFamily {
     bool in_module = parts[1].name == "module";
     ExpandKernelFunctions(std::move(spec), fn, parts.subspan(in_module ? 3 : 2), "kprobe.function",
                           false, ctx, out, in_module ? &parts[1] : nullptr);
+  }
+
+ private:
+  static void ResolveAbsolute(ProbeSpec spec, std::span<const PointPart> parts, ResolveContext& ctx,
+                              std::vector<ProbeSpec>& out) {
+    const PointPart& address = parts[1];
+    spec.address = static_cast<uint64_t>(address.number);
+    char hex[24];
+    snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(spec.address));
+    spec.target = hex;  // no kernel function's name starts with a digit
+    if (ctx.listing) {  // a listing runs nothing
+      out.push_back(std::move(spec));
+      return;
+    }
+    if (!ctx.privileged) {
+      ctx.diags.Report(Diag::NeedsGuruMode, address.range, {"an absolute statement probe"});
+      return;
+    }
+    std::string error;
+    spec.build_id = ctx.kernel_build_id ? ctx.kernel_build_id(&error) : "";
+    if (spec.build_id.empty()) {
+      ctx.diags.Report(Diag::ProbeParameter, address.range,
+                       {"cannot tie `" + spec.point +
+                        "` to its kernel: " + (error.empty() ? "no build id" : error)});
+      return;
+    }
+    out.push_back(std::move(spec));
   }
 };
 

@@ -12,7 +12,8 @@ A case with a script is compiled on the host with `btap -p4 -r KERNEL-DIR`, for 
 kernel (its BTF, from the image; LLVM under emulation is slow), its run-time options (-c, -x, -T) moving to btaprun, and run in the guest with
 `btaprun`; `runner: btaprun ARGS` gives btaprun's arguments itself. A case without a script
 (listing with -l/-L) runs btap itself in the guest, and so does a case with
-`runner: btap`, which compiles in the guest (for what needs the guest kernel's BTF).
+`runner: btap`, which compiles in the guest (for what needs the guest kernel's BTF);
+there, an argument `@GUEST_KSYM:NAME@` is the guest's address of kernel symbol NAME.
 Every path is the same on the host and in the guest (the build tree and the work
 directory are copied in at their own paths), so @WORKLOAD@ and @SCRIPT@ mean the same
 file in both. Prints one line per case and `N passed, M failed`; exits 1 when any case
@@ -138,6 +139,15 @@ def split_run_options(args):
             compile_.append(a)
         i += 1
     return compile_, run
+
+
+def guest_word(arg):
+    """One word of a guest command line, quoted; `@GUEST_KSYM:NAME@` becomes the address of
+    kernel symbol NAME in the guest's /proc/kallsyms (KASLR moves it at every boot)."""
+    m = re.fullmatch(r"@GUEST_KSYM:(\w+)@", arg)
+    if not m:
+        return shlex.quote(arg)
+    return f"0x$(awk '$3==\"{m.group(1)}\" {{print $1; exit}}' /proc/kallsyms)"
 
 
 def requirement_check(requirement):
@@ -337,7 +347,7 @@ def main():
                c.stdout_to or "-", f"{c.name}.out", f"{c.name}.err"] + argv
         q = shlex.quote(c.name)
         guest += [f"if {test}; then",
-                  f"  r=$({' '.join(shlex.quote(a) for a in run)})",
+                  f"  r=$({' '.join(guest_word(a) for a in run)})",
                   f"  echo \"@@case {q} $r\"; echo @@out; base64 {q}.out; echo @@err; base64 {q}.err",
                   "  echo @@end",
                   f"else echo @@skip {q} {shlex.quote(reason)}; fi"]

@@ -19,6 +19,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "common/build_id.h"
 #include "common/object_meta.h"
 #include "llvm/Support/BLAKE3.h"
 #include "runtime/object.h"
@@ -60,23 +61,6 @@ bool ReadWhole(const std::string& path, std::string* out) {
   return true;
 }
 
-// The GNU build id in a run of ELF notes ("" if none).
-std::string BuildIdInNotes(const uint8_t* p, size_t size) {
-  size_t at = 0;
-  auto align4 = [](size_t n) { return (n + 3) & ~size_t{3}; };
-  while (at + sizeof(Elf64_Nhdr) <= size) {
-    Elf64_Nhdr note;
-    memcpy(&note, p + at, sizeof note);
-    size_t name_at = at + sizeof note;
-    size_t desc_at = name_at + align4(note.n_namesz);
-    if (desc_at > size || note.n_descsz > size - desc_at) break;
-    if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && memcmp(p + name_at, "GNU", 4) == 0)
-      return Hex(p + desc_at, note.n_descsz);
-    at = desc_at + align4(note.n_descsz);
-  }
-  return "";
-}
-
 // btap's own build: the executable's GNU build id, read from its loaded notes; else the
 // file's size and modification time.
 std::string SelfIdentity() {
@@ -112,12 +96,7 @@ std::string RunningKernelIdentity() {
   struct utsname u;
   uname(&u);
   std::string id = std::string(u.release) + " " + u.version + " " + u.machine;
-  std::string notes;
-  if (ReadWhole("/sys/kernel/notes", &notes)) {
-    std::string build =
-        BuildIdInNotes(reinterpret_cast<const uint8_t*>(notes.data()), notes.size());
-    if (!build.empty()) return id + " build-id " + build;
-  }
+  if (std::string build = RunningKernelBuildId(); !build.empty()) return id + " build-id " + build;
   std::string btf;
   if (ReadWhole("/sys/kernel/btf/vmlinux", &btf)) {
     auto digest = llvm::BLAKE3::hash(

@@ -367,6 +367,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   library.Load(library_options, diags);
   if (options.verbose > 1) ReportSearched(library, err);
   sema::Machine machine("", target.btf_path, target.running, target.modules_dir);
+  if (!target.running) machine.set_image(target.image);
   sema::ElaborateOptions elaborate_options;
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;

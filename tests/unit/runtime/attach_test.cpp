@@ -1,18 +1,21 @@
 // Attaching uprobes checks that the probed file is the one the object was compiled for
-// (its GNU build id), before anything reaches the kernel.
+// (its GNU build id), and absolute kernel addresses that the kernel is, before anything
+// reaches the kernel.
 #include "runtime/attach/attach.h"
 
 #include <gtest/gtest.h>
+
+#include "common/build_id.h"
 
 namespace btap::runtime {
 namespace {
 
 TEST(AttachUprobe, ReadsBuildIds) {
-  std::string id = ReadBuildId(BTAP_UPROBE_TARGET_O0);
+  std::string id = FileBuildId(BTAP_UPROBE_TARGET_O0);
   EXPECT_EQ(id.size(), 40u) << id;  // SHA-1
-  EXPECT_NE(id, ReadBuildId(BTAP_UPROBE_TARGET_O2));
-  EXPECT_EQ(ReadBuildId("/nonexistent"), "");
-  EXPECT_EQ(ReadBuildId(BTAP_SOURCE_DIR "/README.md"), "");
+  EXPECT_NE(id, FileBuildId(BTAP_UPROBE_TARGET_O2));
+  EXPECT_EQ(FileBuildId("/nonexistent"), "");
+  EXPECT_EQ(FileBuildId(BTAP_SOURCE_DIR "/README.md"), "");
 }
 
 TEST(AttachUprobe, RefusesAFileThatChanged) {
@@ -20,11 +23,43 @@ TEST(AttachUprobe, RefusesAFileThatChanged) {
   probe.point = "process(\"x\").function(\"f\")";
   probe.family = static_cast<uint8_t>(meta::ProbeKind::Uprobe);
   probe.target = BTAP_UPROBE_TARGET_O0;
-  probe.build_id = ReadBuildId(BTAP_UPROBE_TARGET_O2);  // compiled for the other build
+  probe.build_id = FileBuildId(BTAP_UPROBE_TARGET_O2);  // compiled for the other build
   std::vector<bpf_link*> links;
   std::string error;
   EXPECT_FALSE(AttachUprobe(nullptr, probe, links, &error));
   EXPECT_NE(error.find("is not the file the script was compiled for"), std::string::npos) << error;
+  EXPECT_TRUE(links.empty());
+}
+
+TEST(BuildIds, ReadsNotesWithCheckedLengths) {
+  // One GNU build-id note: namesz 4 ("GNU\0"), descsz 4, type 3.
+  const unsigned char note[] = {4, 0, 0,   0,   4,   0, 0,    0,    3,    0,
+                                0, 0, 'G', 'N', 'U', 0, 0xde, 0xad, 0xbe, 0xef};
+  EXPECT_EQ(BuildIdInNotes(note, sizeof note), "deadbeef");
+  EXPECT_EQ(BuildIdInNotes(note, sizeof note - 1), "");  // the id is cut short
+  EXPECT_EQ(BuildIdInNotes(note, 8), "");
+  unsigned char huge[sizeof note];
+  std::copy(note, note + sizeof note, huge);
+  huge[0] = 0xff;  // a name longer than the notes
+  huge[3] = 0x7f;
+  EXPECT_EQ(BuildIdInNotes(huge, sizeof huge), "");
+  EXPECT_EQ(RunningKernelBuildId().size(), 40u);  // this machine's kernel has one (SHA-1)
+}
+
+TEST(AttachKprobe, RefusesAnAbsoluteAddressOfAnotherKernel) {
+  meta::Probe probe;
+  probe.point = "kernel.statement(0xffffffff81000000).absolute";
+  probe.family = static_cast<uint8_t>(meta::ProbeKind::Kprobe);
+  probe.target = "0xffffffff81000000";
+  probe.build_id = std::string(40, '0');
+  std::vector<bpf_link*> links;
+  std::vector<std::string> missing;
+  std::string error;
+  EXPECT_FALSE(AttachKprobe(nullptr, probe, links, missing, &error));
+  EXPECT_EQ(error, "cannot attach `" + probe.point +
+                       "`: its address is of the kernel with build id " + probe.build_id +
+                       ", and this kernel's is " + RunningKernelBuildId() +
+                       "; compile the script again for this kernel");
   EXPECT_TRUE(links.empty());
 }
 
