@@ -513,6 +513,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   Stmt(p.body);
   FinishFrame(frame, has_scratch);
   mp.may_sleep = frame.sleeps;
+  AddFentryVariant(fn, p, mp);
   if (!syscall) meta_.probes.push_back(std::move(mp));
   if (pending_entry_probe_) {
     meta_.probes.push_back(std::move(*pending_entry_probe_));

@@ -559,8 +559,15 @@ Value Lowering::RawArg(uint32_t index) {
 
 // One saved register from the probe's pt_regs. Read through a helper: LLVM may keep a
 // ctx pointer with an offset in a register, and the verifier refuses loads through it.
+// The read is marked with the register's offset, so that a kernel function's handler can
+// become an fentry program, where arguments come from bpf_get_func_arg (lower_fentry.cpp).
 Value Lowering::PtRegsAt(int offset) {
-  return ReadCell(kProbeReadKernel, b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset), 8);
+  Value call;
+  Value value = ReadCell(kProbeReadKernel,
+                         b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->ctx, offset), 8, &call);
+  llvm::cast<llvm::CallInst>(call)->setMetadata(
+      kPtRegsRead, llvm::MDNode::get(context_, llvm::ConstantAsMetadata::get(b_.getInt32(offset))));
+  return value;
 }
 
 // @uderef(size, address): user memory of the probed task; a fault is stap's run-time error.

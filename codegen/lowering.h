@@ -62,7 +62,12 @@ enum HelperId : int64_t {
   kCurrentTaskBtf = 158,
   kForEachMapElem = 164,
   kGetFuncIp = 173,
+  kGetFuncArg = 183,  // fentry/fexit programs
+  kGetFuncRet = 184,
 };
+
+// Metadata on a pt_regs read: the register's offset (PtRegsAt).
+inline constexpr const char* kPtRegsRead = "btap.pt_regs";
 
 constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
                    kMapRingbuf = 27, kMapTaskStorage = 29;
@@ -214,6 +219,9 @@ class Lowering {
   };
   enum class GroupText { Point, Function, Name };
   void GroupKernelProbes();
+  // The handler `fn` of kernel-function probe `p` as an fentry/fexit program as well,
+  // named in `mp` (lower_fentry.cpp).
+  void AddFentryVariant(llvm::Function* fn, const sema::Probe& p, meta::Probe& mp);
   std::string GroupTargets(const KprobeGroup& group);
   Value GroupString(GroupText which);
   std::deque<KprobeGroup> kprobe_groups_;

@@ -125,7 +125,7 @@ bool DecodeProbe(Reader& r, Probe* p) {
          r.I64(&p->randomize_ns, "probe randomization") && r.Str(&p->target, "probe target") &&
          r.I64(&p->numbers[0], "probe numbers") && r.I64(&p->numbers[1], "probe numbers") &&
          r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id") &&
-         r.Bool(&p->may_sleep, "probe");
+         r.Bool(&p->may_sleep, "probe") && r.Str(&p->fentry_program, "probe fentry program");
 }
 
 bool DecodeGlobal(Reader& r, Global* g) {
@@ -190,6 +190,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     for (int64_t n : p.numbers) w.I64(n);
     w.Str(p.build_id);
     w.U8(p.may_sleep);
+    w.Str(p.fentry_program);
   }
   w.U32(static_cast<uint32_t>(m.globals.size()));
   for (const Global& g : m.globals) {

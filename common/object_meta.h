@@ -13,7 +13,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 4;
+inline constexpr uint32_t kVersion = 5;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -58,6 +58,10 @@ struct Probe {
   // Uprobes: a user read may fault pages in, so the program is loaded sleepable where
   // the kernel allows it (runtime/attach/uprobe.cpp sets kSleepSection's flag then).
   bool may_sleep = false;
+  // Kernel functions: the same handler as an fentry (fexit for a return probe) program,
+  // which the runtime loads instead of `program` where the kernel can (kprobe.cpp); "" when
+  // the handler needs the kprobe's registers.
+  std::string fentry_program;
 
   bool operator==(const Probe&) const = default;
 };

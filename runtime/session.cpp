@@ -190,6 +190,10 @@ Session::~Session() {
 
 bool Session::Open(std::vector<uint8_t> object, std::string* error) {
   object_ = std::move(object);
+  return OpenObject(true, error);
+}
+
+bool Session::OpenObject(bool fentry, std::string* error) {
   if (!ReadObjectMeta(object_, &meta_, error)) return false;
   if (!formatter_.Init(meta_, error)) return false;
   std::string log;
@@ -209,11 +213,11 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
   for (const char* section : {".bss", ".data", ".rodata"})
     if (bpf_map* map = bpf_object__find_map_by_name(bpf_, section))
       bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_MMAPABLE);
-  for (const meta::Probe& p : meta_.probes) {
+  fentry_chosen_ = false;
+  for (meta::Probe& p : meta_.probes) {
     auto kind = static_cast<meta::ProbeKind>(p.family);
-    if (kind != meta::ProbeKind::Kprobe && kind != meta::ProbeKind::Kretprobe) continue;
-    if (bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str()))
-      PrepareKprobe(prog, p);
+    if (kind == meta::ProbeKind::Kprobe || kind == meta::ProbeKind::Kretprobe)
+      fentry_chosen_ |= PrepareKprobe(bpf_, p, fentry);
   }
   PrepareUprobes(bpf_, meta_);
   // User-side programs never go to the kernel: the interpreter runs them.
@@ -225,15 +229,26 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
   return true;
 }
 
+int Session::LoadObject(std::string* log) {
+  std::lock_guard<std::mutex> lock(log_mutex);
+  log_sink = log;
+  libbpf_set_print(CaptureLibbpf);
+  int rc = bpf_object__load(bpf_);
+  log_sink = nullptr;
+  return rc;
+}
+
 bool Session::Load(std::string* error) {
   std::string log;
-  int rc;
-  {
-    std::lock_guard<std::mutex> lock(log_mutex);
-    log_sink = &log;
-    libbpf_set_print(CaptureLibbpf);
-    rc = bpf_object__load(bpf_);
-    log_sink = nullptr;
+  int rc = LoadObject(&log);
+  if (rc != 0 && fentry_chosen_) {
+    // Some fentry program was refused (a function trampolines may not attach to): every
+    // kernel function loads as a kprobe instead.
+    bpf_object__close(bpf_);
+    bpf_ = nullptr;
+    if (!OpenObject(false, error)) return false;
+    log.clear();
+    rc = LoadObject(&log);
   }
   if (rc != 0) {
     std::string probe;
@@ -361,6 +376,19 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
   if (record_error_.empty()) record_error_ = why;
 }
 
+// How a probe's program attached, for -v: its kind, or fentry/fexit for a kernel
+// function's trampoline program.
+static std::string AttachedAs(bpf_program* program, const meta::Probe& p) {
+  auto kind = static_cast<meta::ProbeKind>(p.family);
+  if (bpf_program__type(program) == BPF_PROG_TYPE_TRACING)
+    return kind == meta::ProbeKind::Kretprobe ? "fexit" : "fentry";
+  if (bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
+    return kind == meta::ProbeKind::Kretprobe ? "multi-kretprobe" : "multi-kprobe";
+  const char* section = bpf_program__section_name(program);
+  std::string name = section ? section : "";
+  return name.substr(0, name.find('/'));
+}
+
 bool Session::Attach(std::string* error) {
   std::vector<std::string> missing;
   for (const meta::Probe& p : meta_.probes) {
@@ -371,6 +399,7 @@ bool Session::Attach(std::string* error) {
       return false;
     }
     if (!AttachProbe(prog, p, links_, missing, error)) return false;
+    if (verbose_) Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
   }
   if (!missing.empty()) {
     std::string names;
@@ -622,6 +651,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   out_ = &out;
   err_ = &err;
   program_name_ = options.program_name;
+  verbose_ = options.verbose;
   std::string error;
   auto fail = [&](const std::string& why) {
     Flush();

@@ -42,6 +42,7 @@ struct RunOptions {
   bool handle_signals = true;  // SIGINT / SIGTERM / SIGHUP stop the session
   std::string command;         // -c CMD: started when the probes are ready; its end stops
   long target_pid = 0;         // -x PID: target()
+  bool verbose = false;        // say how each probe attached (btaprun -v, btap -vv)
 
   // How Execute's own messages start ("btaprun" for btaprun).
   std::string program_name = "btap";
@@ -98,8 +99,14 @@ class Session {
   void Diagnostic(std::string_view text);  // for standard error
   void Flush();
 
+  // Open's libbpf part; `fentry`: kernel functions may load as fentry programs.
+  bool OpenObject(bool fentry, std::string* error);
+  int LoadObject(std::string* log);  // bpf_object__load, its log captured
+
   std::vector<uint8_t> object_;
   meta::Meta meta_;
+  bool fentry_chosen_ = false;  // some kernel function loads as an fentry program
+  bool verbose_ = false;
   OutputFormatter formatter_;
   std::unique_ptr<UserSide> user_;
   bpf_object* bpf_ = nullptr;

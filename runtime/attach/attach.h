@@ -43,8 +43,13 @@ int64_t TimerPeriodNs(const meta::Probe& probe);
 bool KernelHasKprobes();
 bool KernelHasKprobeMulti();
 // Before the object loads: a program shared by a wildcard's functions expects a
-// multi-kprobe link where the kernel has them.
-void PrepareKprobe(bpf_program* program, const meta::Probe& probe);
+// multi-kprobe link where the kernel has them; a probe with an fentry copy loads that
+// instead of its kprobe where `fentry` and the kernel allow (fentry.cpp), `probe.program`
+// then naming it. True when it does.
+bool PrepareKprobe(bpf_object* object, meta::Probe& probe, bool fentry);
+bool UseFentry(const meta::Probe& probe);
+bool AttachFentry(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                  std::string* error);
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<std::string>& missing, std::string* error);
 

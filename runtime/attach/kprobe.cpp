@@ -158,13 +158,26 @@ bool KernelHasKprobeMulti() {
   return has;
 }
 
-void PrepareKprobe(bpf_program* program, const meta::Probe& probe) {
-  if (probe.numbers[1] > 1 && KernelHasKprobeMulti())
-    bpf_program__set_expected_attach_type(program, BPF_TRACE_KPROBE_MULTI);
+bool PrepareKprobe(bpf_object* object, meta::Probe& probe, bool fentry) {
+  bpf_program* kprobe = bpf_object__find_program_by_name(object, probe.program.c_str());
+  bpf_program* copy = probe.fentry_program.empty()
+                          ? nullptr
+                          : bpf_object__find_program_by_name(object, probe.fentry_program.c_str());
+  if (copy && fentry && UseFentry(probe)) {
+    if (kprobe) bpf_program__set_autoload(kprobe, false);
+    probe.program = probe.fentry_program;  // the program that attaches
+    return true;
+  }
+  if (copy) bpf_program__set_autoload(copy, false);
+  if (kprobe && probe.numbers[1] > 1 && KernelHasKprobeMulti())
+    bpf_program__set_expected_attach_type(kprobe, BPF_TRACE_KPROBE_MULTI);
+  return false;
 }
 
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<std::string>& missing, std::string* error) {
+  if (program && bpf_program__type(program) == BPF_PROG_TYPE_TRACING)
+    return AttachFentry(program, probe, links, error);
   // An absolute address: of one kernel only, which is checked first.
   if (!probe.build_id.empty() && !SameKernel(probe, error)) return false;
   if (!KernelHasKprobes()) {

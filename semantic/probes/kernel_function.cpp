@@ -60,13 +60,19 @@ void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool lis
   };
   KernelParam ret = index.Return(f);
   size_t reg = ret.type && in_memory(ret.type) ? 1 : 0;
+  bool one_register_each = reg == 0;
+  size_t params = 0;
   for (const KernelParam& p : index.Params(f)) {
     int64_t size = bytes(p.type);
     size_t regs = in_memory(p.type) ? 0 : size > 8 ? 2 : 1;
     bool readable = regs == 1 && p.size && reg < std::size(kArgOffsets);
     if (listing || readable) add(p, readable ? kArgOffsets[reg] : 0);
     if (regs && reg + regs <= std::size(kArgOffsets)) reg += regs;
+    one_register_each &= readable;
+    ++params;
   }
+  // Then the n-th register is the fentry program's n-th argument.
+  if (one_register_each) spec.tracing_slots = static_cast<int>(params);
 }
 
 class KernelFunctionProbes : public ProbeFamily {

@@ -30,6 +30,7 @@ const char kUsage[] =
     "  -c CMD      run CMD once the probes are attached; stop when it exits\n"
     "  -x PID      set target() to PID\n"
     "  -L          list the object's probe points, noting what this machine would not attach\n"
+    "  -v          say how each probe attaches (on standard error)\n"
     "  -V          print the version and exit\n"
     "  -h          print this text and exit\n"
     "  NAME=VALUE  set the script's global NAME (a long or a string) before the begin probes\n";
@@ -82,7 +83,7 @@ int main(int argc, char** argv) {
   bool list = false;
   opterr = 0;  // getopt would name the program by its path
   int c;
-  while ((c = getopt(argc, argv, "+:o:T:c:x:LVh")) != -1) {
+  while ((c = getopt(argc, argv, "+:o:T:c:x:LvVh")) != -1) {
     char* end = nullptr;
     switch (c) {
       case 'o':
@@ -104,6 +105,9 @@ int main(int argc, char** argv) {
         break;
       case 'L':
         list = true;
+        break;
+      case 'v':
+        options.verbose = true;
         break;
       case 'V':
         std::cout << kName << ' ' << BTAP_VERSION << " (runs objects of btap " << BTAP_VERSION
