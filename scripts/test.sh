@@ -26,4 +26,5 @@ configure build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_WERROR=ON \
   -DBTAP_FUZZER="$PWD/build-fuzz/tests/fuzz/fuzz_frontend" \
   -DBTAP_OBJECT_FUZZER="$PWD/build-fuzz/tests/fuzz/fuzz_object"
 ninja -C build
+python3 tools/tapset-coverage.py --check
 (cd build && ctest --output-on-failure)

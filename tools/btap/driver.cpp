@@ -26,6 +26,7 @@
 #include "frontend/frontend.h"
 #include "runtime/session.h"
 #include "semantic/elaborate.h"
+#include "semantic/library_dump.h"
 #include "semantic/listing.h"
 #include "semantic/program.h"
 #include "tools/btap/cache.h"
@@ -332,16 +333,19 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   frontend::PPConfig config = MachineConfig(options, target);
   if (options.verbose > 1)
     err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';
-  std::string script_text;  // listing (-l, -L) has none
-  if (std::string why; !options.list_pattern && !ReadScript(options, in, &script_text, &why)) {
+  std::string script_text;  // listing (-l, -L) and the library dumps have none
+  if (std::string why; !options.list_pattern && options.dump_library.empty() &&
+                       !ReadScript(options, in, &script_text, &why)) {
     err << "btap: error: cannot read script `" << options.script_file << "`: " << why << '\n';
     return 1;
   }
 
   // Pass 4 and 5: the cache may hold the object already (-k wants pass 3's IR as well).
-  ObjectCache cache(
-      options.pass >= 4 && !options.disable_cache && !options.list_pattern ? DefaultCacheDir() : "",
-      options.verbose, err);
+  ObjectCache cache(options.pass >= 4 && !options.disable_cache && !options.list_pattern &&
+                            options.dump_library.empty()
+                        ? DefaultCacheDir()
+                        : "",
+                    options.verbose, err);
   std::string cache_key;
   if (cache.Usable()) {
     cache_key = CacheKey(options, script_text, config, target);
@@ -373,6 +377,18 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;
   elaborate_options.has_target = !options.command.empty() || options.target_pid.has_value();
+
+  if (!options.dump_library.empty()) {
+    bool all = options.verbose > 0;  // as stap: `_` names with -v
+    std::vector<std::string> lines = options.dump_library == "functions"
+                                         ? sema::DumpFunctions(library, all)
+                                     : options.dump_library == "probe-aliases"
+                                         ? sema::DumpProbeAliases(library, machine, diags, all)
+                                         : sema::DumpProbeTypes();
+    RenderDiagnostics(sm, diags, err);
+    for (const std::string& line : lines) out << line << '\n';
+    return diags.has_errors() ? 1 : 0;
+  }
 
   if (options.list_pattern) {
     std::vector<std::string> lines =

@@ -38,6 +38,9 @@ options:
   --compatible=V  language version for `systemtap_v` conditions (default 4.8)
   --runtime=bpf, --bpf   the runtime (bpf is the only one)
   --dump=bpf-asm  with -p3: print BPF instructions instead of LLVM IR
+  --dump-functions, --dump-probe-aliases, --dump-probe-types
+                  print the library's functions, its probe aliases, or the probe point
+                  patterns, one per line, and exit
   -h, --help      this text;  -V, --version  the version
   --man           print the manual page (roff; `btap --man | man -l -`)
   --disable-cache  neither read nor write the compiled-object cache (`man btap`, CACHING)
@@ -160,6 +163,10 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         if (value != "bpf-asm")
           return fail("unknown dump `" + value + "`; `--dump=bpf-asm` prints the instructions");
         o->dump_asm = true;
+      } else if (name == "dump-functions" || name == "dump-probe-aliases" ||
+                 name == "dump-probe-types") {
+        if (has_value) return fail("option `--" + name + "` takes no value");
+        o->dump_library = name.substr(5);
       } else if (name == "compatible") {
         if (!has_value && i + 1 < argv.size()) value = argv[++i];
         if (value.empty()) return fail("`--compatible` needs a version");
@@ -305,7 +312,7 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
   if (!o->command.empty() && o->target_pid) return fail("`-c` and `-x` cannot be given together");
   if (suppress_time_limits && !o->guru)
     return fail("`--suppress-time-limits` requires guru mode (`-g`)");
-  if (o->list_pattern) {
+  if (o->list_pattern || !o->dump_library.empty()) {
     o->args = rest;
     return true;
   }

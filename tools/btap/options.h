@@ -32,11 +32,12 @@ struct Options {
   std::string arch;                         // -a ARCH
   std::string compatible = "4.8";           // --compatible=VERSION
   bool dump_asm = false;                    // --dump=bpf-asm
-  int buffer_mb = 0;                        // -s NUM (checked, no effect: one ring buffer)
-  bool skip_badvars = false;                // --skip-badvars (accepted, not supported yet)
-  bool disable_cache = false;               // --disable-cache: neither read nor write it
-  bool poison_cache = false;                // --poison-cache: never read it, still write it
-  bool clean_cache = false;                 // --clean-cache: empty it, then exit
+  std::string dump_library;    // --dump-functions, --dump-probe-aliases, --dump-probe-types
+  int buffer_mb = 0;           // -s NUM (checked, no effect: one ring buffer)
+  bool skip_badvars = false;   // --skip-badvars (accepted, not supported yet)
+  bool disable_cache = false;  // --disable-cache: neither read nor write it
+  bool poison_cache = false;   // --poison-cache: never read it, still write it
+  bool clean_cache = false;    // --clean-cache: empty it, then exit
   // stap options accepted for compatibility that change nothing under btap: one warning
   // each ("`-t` is ignored: ..."), printed by the driver unless -w.
   std::vector<std::string> warnings;

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Writes docs/tapset-coverage.md: which of the tapset functions and probe aliases that
+SystemTap 4.8 documents btap has.
+
+The documented names are the manual pages of Debian's systemtap-doc
+(`function::NAME.3stap`, `probe::NAME.3stap`), which tests/fetch-corpus.sh unpacks into
+~/.cache/btap/systemtap-doc; what btap has is what `btap --dump-functions` and
+`btap --dump-probe-aliases` print. The page lists the counts, then every documented name
+with its state, grouped by the stap tapset file that defines it (from systemtap-common,
+unpacked beside it).
+
+Usage: tools/tapset-coverage.py [--btap PATH] [--corpus DIR] [--output FILE] [--check]
+  --check  write nothing; exit 1 if FILE is not up to date
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def documented(corpus, kind, groups):
+    """{name: group} for the manual pages `KIND::NAME.3stap(.gz)`, each grouped by the
+    stap tapset file that defines it (`groups`), else by its first word."""
+    man3 = os.path.join(corpus, "usr/share/man/man3")
+    names = {}
+    for f in sorted(os.listdir(man3)):
+        m = re.fullmatch(kind + r"::(.+)\.3stap(\.gz)?", f)
+        if m:
+            name = m.group(1)
+            names[name] = groups.get(name) or re.split(r"[._]", name)[0]
+    return names
+
+
+def tapset_files(library):
+    """{name: file} for the functions and aliases of stap's tapset files (`library`: the
+    unpacked systemtap-common's tapset folder), the file named without folder or `.stp`."""
+    defined = {}
+    definition = re.compile(r"^\s*(?:function\s+([A-Za-z_][A-Za-z_0-9]*)|"
+                            r"probe\s+([A-Za-z_][A-Za-z_0-9.]*)\s*(?:\+?=|,))", re.M)
+    for folder, _, files in sorted(os.walk(library)):
+        for f in sorted(files):
+            if not f.endswith(".stp"):
+                continue
+            with open(os.path.join(folder, f), errors="replace") as text:
+                for m in definition.finditer(text.read()):
+                    defined.setdefault(m.group(1) or m.group(2), f[:-4])
+    return defined
+
+
+def btap_names(btap, option):
+    out = subprocess.run([btap, option], capture_output=True, text=True, check=True).stdout
+    names = set()
+    for line in out.splitlines():
+        if option == "--dump-functions":
+            names.add(line.split(":", 1)[0])
+        else:  # "a = b = points" or "a += points"
+            head = re.split(r" \+?= ", line)
+            for part in head[:-1] if len(head) > 1 else head:
+                names.add(part.strip())
+    return names
+
+
+def table(title, docs, have):
+    rows = [f"## {title}", "",
+            f"{sum(1 for n in docs if n in have)} of {len(docs)} documented.", ""]
+    groups = {}
+    for name, group in docs.items():
+        groups.setdefault(group, []).append(name)
+    rows += ["| stap tapset | present | missing |", "|---|---|---|"]
+    for group in sorted(groups):
+        present = [f"`{n}`" for n in sorted(groups[group]) if n in have]
+        missing = [f"`{n}`" for n in sorted(groups[group]) if n not in have]
+        rows.append(f"| {group} | {' '.join(present) or '—'} | {' '.join(missing) or '—'} |")
+    return rows + [""]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--btap", default=os.path.join(ROOT, "build/btap"))
+    ap.add_argument("--corpus", default=os.path.join(
+        os.environ.get("BTAP_CORPUS", os.path.expanduser("~/.cache/btap")), "systemtap-doc"))
+    ap.add_argument("--output", default=os.path.join(ROOT, "docs/tapset-coverage.md"))
+    ap.add_argument("--check", action="store_true")
+    opt = ap.parse_args()
+
+    library = os.path.join(os.path.dirname(opt.corpus),
+                           "systemtap-common/usr/share/systemtap/tapset")
+    groups = tapset_files(library)
+    functions = documented(opt.corpus, "function", groups)
+    aliases = documented(opt.corpus, "probe", groups)
+    have_functions = btap_names(opt.btap, "--dump-functions")
+    have_aliases = btap_names(opt.btap, "--dump-probe-aliases")
+    page = ["# Tapset coverage", "",
+            "Which of the tapset functions and probe aliases that SystemTap 4.8 documents",
+            "(its `function::` and `probe::` manual pages) btap has. Written by",
+            "`tools/tapset-coverage.py` from `btap --dump-functions` and",
+            "`btap --dump-probe-aliases`; do not edit.", "",
+            f"- functions: {sum(1 for n in functions if n in have_functions)} of "
+            f"{len(functions)}",
+            f"- probe aliases: {sum(1 for n in aliases if n in have_aliases)} of {len(aliases)}",
+            ""]
+    page += table("Functions", functions, have_functions)
+    page += table("Probe aliases", aliases, have_aliases)
+    text = "\n".join(page).rstrip("\n") + "\n"
+    if opt.check:
+        try:
+            with open(opt.output) as f:
+                current = f.read()
+        except OSError:
+            current = ""
+        if current != text:
+            print(f"{opt.output} is out of date: run tools/tapset-coverage.py", file=sys.stderr)
+            return 1
+        return 0
+    with open(opt.output, "w") as f:
+        f.write(text)
+    print(f"{opt.output}: functions {sum(1 for n in functions if n in have_functions)}/"
+          f"{len(functions)}, aliases {sum(1 for n in aliases if n in have_aliases)}/{len(aliases)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
