@@ -398,6 +398,15 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::log:
       Record(record::Kind::Printf, FormatId("%s\n"), {Arg(c, 0)});
       return nullptr;
+    case Intrinsic::system:
+      Record(record::Kind::System, FormatId("%s"), {Arg(c, 0)});
+      return nullptr;
+    case Intrinsic::printk:  // the kernel log's `<level>` prefix
+      Record(record::Kind::Printk, FormatId("<%d>%s"), {Arg(c, 0), Arg(c, 1)});
+      return nullptr;
+    case Intrinsic::ftrace:
+      Record(record::Kind::Ftrace, FormatId("%s"), {Arg(c, 0)});
+      return nullptr;
     default:
       Unsupported(c->range, "`" + std::string(c->name) + "`");
       return nullptr;

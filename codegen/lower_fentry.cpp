@@ -51,7 +51,8 @@ void Lowering::AddFentryVariant(llvm::Function* fn, const sema::Probe& p, meta::
   std::vector<llvm::CallInst*> reads;
   for (llvm::BasicBlock& block : *copy)
     for (llvm::Instruction& inst : block)
-      if (auto* call = llvm::dyn_cast<llvm::CallInst>(&inst); call && call->getMetadata(kPtRegsRead))
+      if (auto* call = llvm::dyn_cast<llvm::CallInst>(&inst);
+          call && call->getMetadata(kPtRegsRead))
         reads.push_back(call);
   for (llvm::CallInst* call : reads) {
     auto* md = llvm::cast<llvm::ConstantAsMetadata>(call->getMetadata(kPtRegsRead)->getOperand(0));
@@ -71,8 +72,8 @@ void Lowering::AddFentryVariant(llvm::Function* fn, const sema::Probe& p, meta::
     } else if (!spec.is_return) {
       const uint32_t* slot = std::find(std::begin(kArgOffsets), std::end(kArgOffsets), offset);
       if (slot != std::end(kArgOffsets) && slot - kArgOffsets < spec.tracing_slots)
-        read = helper(kGetFuncArg, {ctx, b.getInt32(static_cast<uint32_t>(slot - kArgOffsets)),
-                                    cell});
+        read =
+            helper(kGetFuncArg, {ctx, b.getInt32(static_cast<uint32_t>(slot - kArgOffsets)), cell});
     }
     if (!read) {  // a register that holds no argument of the function
       ok = false;

@@ -20,6 +20,10 @@ enum class Kind : uint32_t {
   Error = 3,    // a run-time error: "ERROR: <formatted text>" on standard error; counted
   Warning = 4,  // "WARNING: <formatted text>" on standard error
   Abort = 5,    // abort(): the session stops at once, no end probes (format id unused)
+  // Actions the runtime takes on the formatted text, in user space where BPF cannot:
+  System = 6,  // system(): run it with /bin/sh -c, in the background
+  Printk = 7,  // printk(): write it to the kernel log (/dev/kmsg)
+  Ftrace = 8,  // ftrace(): write it to the ftrace buffer (tracefs trace_marker)
 };
 
 struct Arg {

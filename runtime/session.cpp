@@ -25,6 +25,7 @@
 #include <mutex>
 
 #include "common/output_record.h"
+#include "runtime/actions.h"
 #include "runtime/attach/attach.h"
 #include "runtime/core_relocations.h"
 #include "runtime/object.h"
@@ -360,6 +361,16 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
       exit_requested_ = true;
       RequestStop();
       return;
+    case record::Kind::System:
+    case record::Kind::Printk:
+    case record::Kind::Ftrace: {
+      std::string text;
+      if (!formatter_.FormatRecord(bytes, text, &why)) break;
+      Flush();  // what the script printed before comes first
+      if (std::string failed = RunAction(static_cast<record::Kind>(kind), text); !failed.empty())
+        Diagnostic("WARNING: " + failed + '\n');
+      return;
+    }
     case record::Kind::Error:
     case record::Kind::Warning: {
       std::string text;

@@ -53,7 +53,8 @@ std::vector<std::string> DumpProbeAliases(TapsetLibrary& library, Machine& machi
       std::string line;
       for (size_t i = 0; i < alias->names.size(); ++i)
         line += (i ? " = " : "") + frontend::PrintProbePoint(alias->names[i]);
-      bool epilogue = !alias->name_ops.empty() && alias->name_ops.back() == frontend::Tok::AddAssign;
+      bool epilogue =
+          !alias->name_ops.empty() && alias->name_ops.back() == frontend::Tok::AddAssign;
       line += epilogue ? " += " : " = ";
       for (size_t i = 0; i < alias->points.size(); ++i)
         line += (i ? ", " : "") + frontend::PrintProbePoint(alias->points[i]);

@@ -35,8 +35,8 @@ bool TrampolinesWork(int function_id) {
   static std::map<int, bool> known;  // only the first function is ever tried
   if (!known.empty()) return known.begin()->second;
   const bpf_insn code[] = {
-      {BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 0},     // *(u64 *)(r10 - 8) = 0
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, 0},     // r2 = 0
+      {BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 0},  // *(u64 *)(r10 - 8) = 0
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, 0},  // r2 = 0
       {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0},
       {BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -8},    // r3 = r10 - 8
       {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_func_arg},  // bpf_get_func_arg(ctx, 0, r3)
