@@ -306,17 +306,26 @@ class SymbolResolver {
                                      : DidYouMean(similar).substr(2)});
   }
 
+  bool InTapset(FileId file) {
+    for (const TapsetFile& t : e_.library.files())
+      if (t.file == file) return true;
+    return false;
+  }
+
   void Call(ast::Call* c) {
     for (ast::Expr* a : c->args) Visit(a);
     if (IsPrintFamily(c->name)) return;
+    // A call in an alias's body (a tapset's text in the user's probe) is the tapset's:
+    // its file's private functions and the intrinsics are in reach.
+    FileId from = c->name_range.file != kNoFile ? c->name_range.file : file_;
     if (c->name.substr(0, kIntrinsicPrefix.size()) == kIntrinsicPrefix && FindIntrinsic(c->name)) {
-      bool tapset = probe_ ? probe_->from_tapset : function_->from_tapset;
+      bool tapset = (probe_ ? probe_->from_tapset : function_->from_tapset) || InTapset(from);
       if (!tapset) {
         e_.diags.Report(Diag::InternalFunction, c->name_range, {c->name});
         return;
       }
     }
-    Function* f = e_.FindFunction(c->name, file_, c->args.size());
+    Function* f = e_.FindFunction(c->name, from, c->args.size());
     if (!f) {
       std::vector<std::string_view> names = e_.library.FunctionNames();
       for (const auto& [name, fns] : e_.functions) names.push_back(name);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/tapsets.md from the doc comments of tapsets/*.stp.
 
-Each public function of the library carries a comment of the form
+Each public function (and probe alias: `probe NAME - summary`, its variables as
+@-lines) of the library carries a comment of the form
 
     /**
      * sfunction NAME - one-line summary
@@ -33,7 +34,9 @@ FUNC_RE = re.compile(
     r"\s*(private\s+)?function\s+(\w+)\s*(?::\s*(\w+))?\s*\(([^)]*)\)")
 ANY_FUNC_RE = re.compile(
     r"^[ \t]*(private\s+)?function\s+(\w+)\s*(?::\s*(\w+))?\s*\(([^)]*)\)", re.M)
-SUMMARY_RE = re.compile(r"^sfunction\s+(\w+)\s+-\s+(.*)$")
+SUMMARY_RE = re.compile(r"^(sfunction|probe)\s+([\w.]+)\s+-\s+(.*)$")
+PROBE_RE = re.compile(r"\s*probe\s+([\w.]+)\s*(\+?=)\s*([^{]*)\{")
+ANY_PROBE_RE = re.compile(r"^[ \t]*probe\s+([\w.]+)\s*\+?=", re.M)
 PARAM_RE = re.compile(r"^@(\w+):\s*(.*)$")
 
 
@@ -75,7 +78,7 @@ def parse_doc(lines):
     m = SUMMARY_RE.match(lines[0]) if lines else None
     if not m:
         return None
-    name, summary = m.group(1), m.group(2).strip()
+    name, summary = m.group(2), m.group(3).strip()
     params = []
     paragraphs = []
     current = None  # the list of lines being collected
@@ -207,6 +210,17 @@ def process_file(path, problems):
         doc = parse_doc(comment_lines(m.group(1)))
         if doc is None:
             continue
+        pm = PROBE_RE.match(text, m.end())
+        if pm:  # a probe alias: its variables are its parameters
+            documented.add(pm.start(1))
+            if pm.group(1) != doc[0]:
+                problems.append("%s: doc comment for %s precedes probe %s"
+                                % (rel, doc[0], pm.group(1)))
+                continue
+            points = " ".join(pm.group(3).split())
+            doc = (doc[0], doc[1], [(n, t, "") for n, t in doc[2]], doc[3])
+            entries.append(("probe %s %s %s" % (doc[0], pm.group(2), points), doc))
+            continue
         fm = FUNC_RE.match(text, m.end())
         if not fm:
             problems.append("%s: the doc comment of %s is not followed by a function"
@@ -234,6 +248,10 @@ def process_file(path, problems):
         if fm.group(1) or fm.start(2) in documented:
             continue
         problems.append("%s: public function %s has no doc comment" % (rel, fm.group(2)))
+    for pm in ANY_PROBE_RE.finditer(text):
+        if pm.group(1).startswith("_") or pm.start(1) in documented:
+            continue
+        problems.append("%s: probe alias %s has no doc comment" % (rel, pm.group(1)))
     return rel, file_intro(text), entries
 
 

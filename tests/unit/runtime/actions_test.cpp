@@ -44,7 +44,8 @@ TEST(Actions, PrintkWritesTheKernelLog) {
   char buf[8192];
   for (ssize_t n; !found && (n = read(fd, buf, sizeof buf)) > 0;) {
     std::string record(buf, n);  // "PRIORITY,SEQ,TIME,-;TEXT": the user facility, level 6
-    found = std::atoi(record.c_str()) % 8 == 6 && record.find(";" + text + "\n") != std::string::npos;
+    found =
+        std::atoi(record.c_str()) % 8 == 6 && record.find(";" + text + "\n") != std::string::npos;
   }
   close(fd);
   EXPECT_TRUE(found);
