@@ -106,7 +106,7 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
   mg.value = v->type == Type::String  ? meta::ValueType::String
              : v->type == Type::Stats ? meta::ValueType::Stats
                                       : meta::ValueType::Long;
-  mg.print_at_exit = v->written && !v->read;
+  mg.print_at_exit = v->written && !v->read && !v->from_tapset;  // the script's own, as stap
   // Keys (arrays): packed longs and string slots, in order.
   for (Type k : v->key_types) {
     info.key_offsets.push_back(info.key_size);
