@@ -18,6 +18,7 @@ class TracepointCatalog;
 class SyscallTable;
 class KernelFunctionIndex;
 class BinaryCache;
+class KernelDwarf;
 
 enum class ArgKind : uint8_t { None, Number, String };
 
@@ -57,6 +58,8 @@ struct ResolveContext {
   bool optional = false;            // the point is optional (`?`): no match is no error
   bool listing = false;             // -l/-L: wildcards over arguments are allowed
   bool target_variables = true;     // false for -l: $vars are not shown
+  // The kernel's DWARF, looked for on first call (unset where there is no machine).
+  std::function<KernelDwarf*()> kernel_dwarf = nullptr;
 };
 
 class ProbeFamily {

@@ -167,7 +167,8 @@ class ProbeResolver {
             &e_.machine.binaries(),
             optional,
             listing,
-            !listing || e_.options.list_variables};
+            !listing || e_.options.list_variables,
+            [this]() { return &e_.machine.kernel_dwarf(); }};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

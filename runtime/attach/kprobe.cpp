@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <unordered_set>
@@ -148,7 +149,14 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
     LIBBPF_OPTS(bpf_kprobe_opts, opts);
     opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
     opts.bpf_cookie = i;
-    bpf_link* link = bpf_program__attach_kprobe_opts(program, names[i].c_str(), &opts);
+    // `SYMBOL+0xOFF`: an exact address inside a function (statements, inline instances
+    // from DWARF), which the kernel checks is an instruction boundary.
+    std::string symbol = names[i];
+    if (size_t plus = symbol.find('+'); plus != std::string::npos) {
+      opts.offset = std::strtoull(symbol.c_str() + plus + 1, nullptr, 0);
+      symbol.resize(plus);
+    }
+    bpf_link* link = bpf_program__attach_kprobe_opts(program, symbol.c_str(), &opts);
     if (link) {
       links.push_back(link);
       continue;
