@@ -74,9 +74,9 @@ struct Builder {
         break;
     }
     static const std::pair<Op, ast::Tok> kBinary[] = {
-        {Op::Add, ast::Tok::Plus},  {Op::Sub, ast::Tok::Minus}, {Op::Mul, ast::Tok::Star},
+        {Op::Add, ast::Tok::Plus},  {Op::Sub, ast::Tok::Minus},   {Op::Mul, ast::Tok::Star},
         {Op::Div, ast::Tok::Slash}, {Op::Mod, ast::Tok::Percent}, {Op::And, ast::Tok::Amp},
-        {Op::Or, ast::Tok::Pipe},   {Op::Xor, ast::Tok::Caret}, {Op::Shl, ast::Tok::Shl},
+        {Op::Or, ast::Tok::Pipe},   {Op::Xor, ast::Tok::Caret},   {Op::Shl, ast::Tok::Shl},
         {Op::Shr, ast::Tok::UShr},  {Op::Shra, ast::Tok::Shr}};
     for (auto [op, tok] : kBinary)
       if (op == l.op) {
@@ -151,9 +151,10 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, const Deb
   Location loc = d.Locate(f, &var, at);
   Builder b{e.arena};
   int64_t size = typed ? TypeSize(&type) : 8;
-  bool composite = typed && PeelType(&type, &peeled) &&
-                   (dwarf_tag(&peeled) == DW_TAG_structure_type ||
-                    dwarf_tag(&peeled) == DW_TAG_union_type || dwarf_tag(&peeled) == DW_TAG_array_type);
+  bool composite =
+      typed && PeelType(&type, &peeled) &&
+      (dwarf_tag(&peeled) == DW_TAG_structure_type || dwarf_tag(&peeled) == DW_TAG_union_type ||
+       dwarf_tag(&peeled) == DW_TAG_array_type);
   arg.size = size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8;
   arg.is_signed = typed && IsSigned(&type);
   arg.btf_type = typed ? BtfTypeFor(e.machine.kernel_functions().btf(), &type) : 0;
@@ -217,7 +218,8 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
     at = f->entry;  // a kprobe on a function's name fires at its first instruction
   }
   if (!f) return;
-  if (!wanted.empty()) AddDwarfVariables(kd, *f, at, spec);
+  if (!wanted.empty())
+    AddDwarfVariables(kd, *f, at, true, spec);  // a name out of reach is reported below
   for (TargetArg& a : spec.args) {
     if (a.source != TargetArg::Source::Dwarf || a.value) continue;
     for (const DebugVariable& v : d->Variables(*f, at, false)) {

@@ -39,7 +39,8 @@ std::string TargetBuildId(const TargetKernel& target) {
 }
 
 bool FileMatches(std::string_view pattern, std::string_view file) {
-  return pattern.empty() || GlobMatch(pattern, file) || GlobMatch("*/" + std::string(pattern), file);
+  return pattern.empty() || GlobMatch(pattern, file) ||
+         GlobMatch("*/" + std::string(pattern), file);
 }
 
 }  // namespace
@@ -56,7 +57,8 @@ std::string BuildIdFromNotes(std::string_view notes) {
     uint32_t namesz = word(at), descsz = word(at + 4), type = word(at + 8);
     size_t name_at = at + 12, desc_at = name_at + align4(namesz);
     if (namesz > notes.size() || descsz > notes.size() || desc_at + descsz > notes.size()) break;
-    if (type == NT_GNU_BUILD_ID && namesz == 4 && notes.substr(name_at, 4) == std::string_view("GNU\0", 4)) {
+    if (type == NT_GNU_BUILD_ID && namesz == 4 &&
+        notes.substr(name_at, 4) == std::string_view("GNU\0", 4)) {
       std::string hex;
       for (size_t i = 0; i < descsz; ++i) {
         char buf[3];
@@ -119,8 +121,7 @@ DebugInfo* KernelDwarf::dwarf() {
     return dwarf_.get();
   }
   error_ = "btap found no DWARF for kernel " + target_.release + " (looked for ";
-  for (size_t i = 0; i < candidates.size(); ++i)
-    error_ += (i ? ", `" : "`") + candidates[i] + "`";
+  for (size_t i = 0; i < candidates.size(); ++i) error_ += (i ? ", `" : "`") + candidates[i] + "`";
   error_ += "; install its debug symbols, such as Debian's linux-image-" + target_.release +
             "-dbg, or give -r the directory of a vmlinux built with debug information)";
   return nullptr;

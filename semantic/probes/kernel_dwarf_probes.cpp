@@ -67,7 +67,8 @@ std::string AddressTarget(KernelDwarf& kd, const DebugFunction& f, uint64_t at) 
 
 }  // namespace
 
-void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, ProbeSpec& spec) {
+void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, bool listing,
+                       ProbeSpec& spec) {
   DebugInfo* d = kd.dwarf();
   if (!d) return;
   std::set<std::string> have;
@@ -76,7 +77,8 @@ void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, Pro
   for (const DebugVariable& v : d->Variables(f, at, false)) {
     if (v.global || have.count(v.name)) continue;
     Dwarf_Die var = v.die;
-    if (d->Locate(f, &var, at).kind == Location::Kind::Unavailable) continue;
+    // Listings show every variable in scope, as stap's; a probe keeps those it can read.
+    if (!listing && d->Locate(f, &var, at).kind == Location::Kind::Unavailable) continue;
     TargetArg a;
     a.name = v.name;
     a.c_type = TypeOf(&var, &type) ? TypeName(&type) : "void";
@@ -94,7 +96,8 @@ bool ListWithDwarf(ResolveContext& ctx, std::string_view function, std::string_v
   std::vector<DebugFunction> fs = kd->Named(function);
   if (fs.empty()) return false;
   spec.point = std::string(prefix) + "(" + Quote(Located(fs[0], 0)) + ")" + std::string(suffix);
-  if (ctx.target_variables && !spec.is_return) AddDwarfVariables(*kd, fs[0], fs[0].entry, spec);
+  if (ctx.target_variables && !spec.is_return)
+    AddDwarfVariables(*kd, fs[0], fs[0].entry, true, spec);
   return true;
 }
 
@@ -111,10 +114,11 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     inlined |= p.name == "inline";
     nearest |= p.name == "nearest";
   }
-  std::string what = statement                 ? "`kernel.statement(\"" + name.string + "\")`"
-                     : inlined                 ? "`.inline`"
-                     : name.string.find('@') != std::string::npos ? "a source file in `" + name.string + "`"
-                                                                  : "`" + name.string + "`";
+  std::string what = statement ? "`kernel.statement(\"" + name.string + "\")`"
+                     : inlined ? "`.inline`"
+                     : name.string.find('@') != std::string::npos
+                         ? "a source file in `" + name.string + "`"
+                         : "`" + name.string + "`";
   KernelDwarf* kd = ctx.kernel_dwarf ? ctx.kernel_dwarf() : nullptr;
   if (!kd || !kd->dwarf())
     return error(what + " needs the kernel's DWARF: " +
@@ -176,7 +180,8 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       if (index && index->error().empty() && !f.inlined && !statement)
         for (const KernelFunction* k : index->Match(f.name))
           if (ctx.target_variables) AddBtfArgs(*index, *k, ctx.listing, each);
-      if (ctx.target_variables && !spec.is_return) AddDwarfVariables(*kd, f, address, each);
+      if (ctx.target_variables && !spec.is_return)
+        AddDwarfVariables(*kd, f, address, ctx.listing, each);
       out.push_back(std::move(each));
     }
   }
@@ -184,9 +189,12 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   if (fs.empty())
     return error("no kernel function matches `" + name.string + "` in the kernel's DWARF (`" +
                  kd->dwarf()->path() + "`)");
+  // The function's own lines (its unit's headers inline code of lower line numbers).
   std::string have;
-  for (size_t i = 0; i < lines_with_code.size() && i < 12; ++i)
-    have += (i ? " " : "") + std::to_string(lines_with_code[i]);
+  int shown = 0;
+  for (int l : lines_with_code)
+    if (l >= (fs.empty() ? 0 : fs[0].line) && shown++ < 12)
+      have += (have.empty() ? "" : " ") + std::to_string(l);
   error("no code at `" + name.string + "`" +
         (have.empty() ? std::string() : "; lines with code there: " + have));
 }
