@@ -75,3 +75,14 @@ for program in "$many" /usr/bin/bash; do
     awk -v a="$ul" -v b="$ut" 'BEGIN { printf "  ratio btap -l / bpftrace -l: %.2f\n", a / b }'
   fi
 done
+
+# Kernel DWARF: one function's -L through the -dbg vmlinux that tests/vm/fetch-kernel.sh
+# --dbg fetches (target: under 1 s; only its unit is read).
+kdir=$HOME/.cache/btap/vm/kernel/default
+if [[ -f $kdir/vmlinux ]]; then
+  kd=$(best_ms "$btap" -r "$kdir" -L 'kernel.function("vfs_read")')
+  ks=$(best_ms "$btap" -r "$kdir" -L 'kernel.statement("vfs_read@fs/read_write.c:464")')
+  echo "kernel DWARF: btap -L one function: ${kd} ms   -L one statement: ${ks} ms"
+else
+  echo "kernel DWARF: $kdir/vmlinux missing (tests/vm/fetch-kernel.sh --dbg), skipped"
+fi

@@ -508,7 +508,11 @@ Value Lowering::UserRegister(ast::Register* r) {
   // pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
   static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
                                      64, 56, 48, 24, 16,  8,   0,  128};
-  if (!r->user || !frame_->ctx || !UserProbe(frame_->probe)) {
+  // A kprobe's context is the kernel's pt_regs, of the same layout: the registers that
+  // DWARF locates kernel variables in (kernel_dwarf_vars.cpp).
+  bool kernel = !r->user && frame_->ctx && frame_->probe &&
+                sema::IsKernelFunction(frame_->probe->spec.family);
+  if (!kernel && (!r->user || !frame_->ctx || !UserProbe(frame_->probe))) {
     Unsupported(r->range, r->user ? "user registers outside process probes" : "`@kregister`");
     return nullptr;
   }
@@ -572,7 +576,9 @@ Value Lowering::PtRegsAt(int offset) {
 
 // @uderef(size, address): user memory of the probed task; a fault is stap's run-time error.
 Value Lowering::UserDeref(ast::Deref* d) {
-  if (!d->user || !frame_->ctx || frame_->user_side) {
+  bool kernel = !d->user && frame_->ctx && frame_->probe &&
+                sema::IsKernelFunction(frame_->probe->spec.family);
+  if ((!d->user && !kernel) || !frame_->ctx || frame_->user_side) {
     Unsupported(d->range, d->user ? "reading user memory here" : "`@kderef`");
     return nullptr;
   }
@@ -583,17 +589,18 @@ Value Lowering::UserDeref(ast::Deref* d) {
   Value address = Expr(d->address);
   if (!address) return nullptr;
   Value rc;
-  Value read = ReadCell(kProbeReadUser, b_.CreateIntToPtr(address, ptr_),
-                        static_cast<uint32_t>(d->size), &rc);
-  std::string_view text = sm_.file(d->range.file).text();
-  std::string_view token = d->range.valid()
-                               ? text.substr(d->range.begin, d->range.end - d->range.begin)
-                               : std::string_view("@uderef");
+  Value read = ReadCell(kernel ? kProbeReadKernel : kProbeReadUser,
+                        b_.CreateIntToPtr(address, ptr_), static_cast<uint32_t>(d->size), &rc);
+  // A kernel variable's reads were built in pass 2, without a place: the `$var` read is it.
+  SourceRange range = d->range.valid() ? d->range : target_range_;
+  std::string_view text = range.valid() ? sm_.file(range.file).text() : std::string_view();
+  std::string_view token = range.valid() ? text.substr(range.begin, range.end - range.begin)
+                                         : std::string_view(kernel ? "@kderef" : "@uderef");
   size_t name = token.find_first_not_of('$');
   token = token.substr(0, token.find_first_of("-[.$", name == std::string_view::npos ? 0 : name));
   CheckFormat(
       b_.CreateICmpSGE(rc, b_.getInt64(0)),
-      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", token, d->range)),
+      "read fault [man error::fault] at %p" + EscapePercent(Near("identifier", token, range)),
       {address});
   return Extend(read, static_cast<uint32_t>(d->size), d->is_signed);
 }

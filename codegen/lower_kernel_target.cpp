@@ -84,7 +84,14 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
     Unsupported(t->range, "target variable `" + std::string(t->name) + "` in this probe");
     return nullptr;
   }
-  Value value = Extend(PtRegsAt(static_cast<int>(arg->offset)), arg->size, arg->is_signed);
+  // A DWARF variable's value (or, for a struct in memory, its address) was built in pass 2.
+  bool dwarf = arg->source == sema::TargetArg::Source::Dwarf;
+  target_range_ = t->range;
+  Value value = dwarf ? Expr(arg->value)
+                      : Extend(PtRegsAt(static_cast<int>(arg->offset)), arg->size, arg->is_signed);
+  target_range_ = SourceRange{};
+  if (!value) return nullptr;
+  if (dwarf && !arg->in_memory) value = Extend(value, arg->size, arg->is_signed);
   if (t->components.empty() && !t->addressof) return value;
   const struct btf* btf = arg->btf ? arg->btf : KernelBtf();
   if (!btf || !arg->btf_type) {
@@ -93,7 +100,7 @@ Value Lowering::KernelTarget(ast::TargetSymbol* t) {
     return nullptr;
   }
   module_btf_ = arg->btf;
-  Value chain = KernelChain(t, t->name, value, arg->btf_type, false);
+  Value chain = KernelChain(t, t->name, value, arg->btf_type, dwarf && arg->in_memory);
   module_btf_ = nullptr;
   return chain;
 }

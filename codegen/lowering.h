@@ -138,6 +138,7 @@ class Lowering {
 
  private:
   void Unsupported(SourceRange at, std::string what, std::string where = "");
+  SourceRange target_range_;  // the kernel `$var` whose DWARF value is being computed
 
   std::string Text(SourceRange r) const;
 

@@ -55,9 +55,10 @@ std::string RunAction(record::Kind kind, const std::string& text) {
       return RunCommand(text);
     case record::Kind::Printk: {
       // "<N>" for levels 0-7, as the kernel log takes them; others use its default level.
-      bool level = text.size() > 3 && text[0] == '<' && text[1] >= '0' && text[1] <= '7' &&
-                   text[2] == '>';
-      std::string line = level || text.empty() || text[0] != '<' ? text : text.substr(text.find('>') + 1);
+      bool level =
+          text.size() > 3 && text[0] == '<' && text[1] >= '0' && text[1] <= '7' && text[2] == '>';
+      std::string line =
+          level || text.empty() || text[0] != '<' ? text : text.substr(text.find('>') + 1);
       return WriteTo("/dev/kmsg", line + '\n', "printk()");
     }
     case record::Kind::Ftrace: {

@@ -18,6 +18,7 @@ class TracepointCatalog;
 class SyscallTable;
 class KernelFunctionIndex;
 class BinaryCache;
+class KernelDwarf;
 
 enum class ArgKind : uint8_t { None, Number, String };
 
@@ -60,6 +61,8 @@ struct ResolveContext {
   bool privileged = false;          // guru mode (-g) or a tapset's probe
   // The kernel's build id, for probes at its absolute addresses ("" with the reason).
   std::function<const std::string&(std::string*)> kernel_build_id;
+  // The kernel's DWARF, looked for on first call (unset where there is no machine).
+  std::function<KernelDwarf*()> kernel_dwarf = nullptr;
 };
 
 class ProbeFamily {

@@ -95,7 +95,11 @@ struct TargetArg {
   bool is_array = false;    // stored inline in the record: its value is its address
   bool is_dynamic = false;  // `__data_loc`: the record holds (length << 16 | offset)
   // Syscalls: `offset` is the register's place in pt_regs, `size` the C type's width.
-  enum class Source : uint8_t { Field, Register, SyscallNr, Return } source = Source::Field;
+  // Dwarf: a kernel variable that DWARF locates at the probe's address; `value` computes
+  // it (or its address, `in_memory`) from the registers and kernel memory (pass 2b).
+  enum class Source : uint8_t { Field, Register, SyscallNr, Return, Dwarf } source = Source::Field;
+  ast::Expr* value = nullptr;
+  bool in_memory = false;
   uint32_t btf_type = 0;            // kernel functions: its type in the kernel's BTF (for ->member)
   const struct btf* btf = nullptr;  // a module function's: the module's split BTF
 };

@@ -171,7 +171,8 @@ class ProbeResolver {
             privileged_,
             [this](std::string* error) -> const std::string& {
               return e_.machine.kernel_build_id(error);
-            }};
+            },
+            [this]() { return &e_.machine.kernel_dwarf(); }};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

@@ -89,6 +89,8 @@ class TargetLowering {
 
 // The pass (listed in elaborate.cpp).
 void LowerTargets(Elab& e);
+// Values of the kernel variables that DWARF locates (kernel_dwarf_vars.cpp).
+void KernelDwarfTargets(Elab& e, Probe& p);
 // `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).
 void KernelPrettyPrint(Elab& e, Probe& p);
 // The BTF type a kernel value of `type` has after `chain` (members, indexes); 0 when BTF

@@ -613,6 +613,7 @@ void KernelVarStrings(Elab& e, Probe& p) {
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
+    if (p->spec.family == Family::KernelFunction) KernelDwarfTargets(e, *p);
     if (p->spec.family == Family::KernelFunction ||
         (p->spec.family == Family::Tracepoint && !p->spec.args_from_format))
       KernelPrettyPrint(e, *p);

@@ -98,14 +98,15 @@ size_t AttachEveryCopy(bpf_program* program, const std::string& name, bool retpr
   return attached;
 }
 
-// kernel.statement(ADDR).absolute: the address is the compiling kernel's, so the object
-// runs only where that kernel (the same build id) runs.
+// kernel.statement(ADDR).absolute, and statements and inline instances from DWARF: the
+// address is the compiling kernel's, so the object runs only where that kernel (the same
+// build id) runs.
 bool SameKernel(const meta::Probe& probe, std::string* error) {
   std::string here = RunningKernelBuildId();
   if (here == probe.build_id) return true;
-  *error = "cannot attach `" + probe.point + "`: its address is of the kernel with build id " +
-           probe.build_id + ", and this kernel's is " + (here.empty() ? "unknown" : here) +
-           "; compile the script again for this kernel";
+  *error = "cannot attach `" + probe.point + "`: it was compiled for the kernel with build id " +
+           probe.build_id + " (an address in its code), and this kernel's is " +
+           (here.empty() ? "unknown" : here) + "; compile the script again for this kernel";
   return false;
 }
 
@@ -187,8 +188,8 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
     return false;
   }
   std::vector<std::string> names = TargetLines(probe.target);
-  if (!probe.build_id.empty())
-    return AttachAbsolute(program, probe, names.empty() ? "" : names[0], links, error);
+  if (!names.empty() && names[0].rfind("0x", 0) == 0)
+    return AttachAbsolute(program, probe, names[0], links, error);
   if (probe.numbers[1] > 1 && bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
     return AttachMulti(program, probe, names, links, missing, error);
   bool wildcard = probe.numbers[0] == 1 || names.size() > 1;
@@ -196,7 +197,14 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
     LIBBPF_OPTS(bpf_kprobe_opts, opts);
     opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Kretprobe;
     opts.bpf_cookie = i;
-    bpf_link* link = bpf_program__attach_kprobe_opts(program, names[i].c_str(), &opts);
+    // `SYMBOL+0xOFF`: an exact address inside a function (statements, inline instances
+    // from DWARF), which the kernel checks is an instruction boundary.
+    std::string symbol = names[i];
+    if (size_t plus = symbol.find('+'); plus != std::string::npos) {
+      opts.offset = std::strtoull(symbol.c_str() + plus + 1, nullptr, 0);
+      symbol.resize(plus);
+    }
+    bpf_link* link = bpf_program__attach_kprobe_opts(program, symbol.c_str(), &opts);
     if (link) {
       links.push_back(link);
       continue;

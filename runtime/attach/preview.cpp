@@ -47,7 +47,8 @@ std::string Functions(const meta::Probe& p) {
          " functions (this kernel cannot trace " + list + ")";
 }
 
-// An absolute address: of the kernel the script was compiled for only.
+// An address in one kernel's code (an absolute probe, a DWARF statement): of the
+// kernel the script was compiled for only.
 std::string Absolute(const meta::Probe& p) {
   if (!KernelHasKprobes()) return "not here: this kernel cannot probe functions (no kprobes)";
   if (RunningKernelBuildId() != p.build_id)

@@ -192,6 +192,13 @@ const std::vector<DebugFunction>& DebugInfo::functions() {
   return functions_;
 }
 
+std::vector<DebugFunction> DebugInfo::UnitFunctions(Dwarf_Die* cu) {
+  std::vector<DebugFunction> out;
+  Indexer ix{out};
+  ix.Walk(cu);
+  return out;
+}
+
 // Whether the compiler described variables with location lists anywhere in the unit:
 // optimised code, whose parameters are valid at the entry and not always after it.
 bool DebugInfo::HasLocationLists(Dwarf_Die* cu) {
@@ -261,7 +268,10 @@ uint64_t DebugInfo::ProbeAddress(const DebugFunction& f) {
 std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, uint64_t low,
                                                uint64_t high) {
   std::set<uint64_t> out;
-  for (Dwarf_Die cu : Units()) {
+  // A function's code is all in its unit's line table.
+  std::vector<Dwarf_Die> one(1);
+  bool ranged = high > low && dwarf_addrdie(dwarf_, low, &one[0]);
+  for (Dwarf_Die cu : ranged ? one : Units()) {
     Dwarf_Lines* lines = nullptr;
     size_t n = 0;
     if (dwarf_getsrclines(&cu, &lines, &n) == 0) {

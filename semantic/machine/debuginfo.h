@@ -103,11 +103,19 @@ class DebugInfo {
   const std::string& path() const { return path_; }
   // Every function with code, in address order (inlined instances after their caller's).
   const std::vector<DebugFunction>& functions();
+  // The functions of one compilation unit, in DIE order (the kernel's DWARF is read a unit
+  // at a time, never indexed whole).
+  std::vector<DebugFunction> UnitFunctions(Dwarf_Die* cu);
+  // The compilation unit that holds `address` (.debug_aranges), false when none does.
+  bool UnitAt(uint64_t address, Dwarf_Die* cu) { return dwarf_addrdie(dwarf_, address, cu); }
+  // The compilation units' DIEs, read once.
+  const std::vector<Dwarf_Die>& Units();
   // Where an entry probe goes: after the prologue, where parameters are in place (an
   // inlined instance: its first address).
   uint64_t ProbeAddress(const DebugFunction& function);
   // Addresses of the statements of FILE:LINE (FILE a glob over the recorded names),
-  // each the lowest address of a line-table row sequence.
+  // each the lowest address of a line-table row sequence. With a range, only the unit
+  // that holds `low` is read.
   std::vector<uint64_t> LineAddresses(std::string_view file, int line, uint64_t low, uint64_t high);
   // The lines that have code in [low, high), for `.statement` suggestions.
   std::vector<int> LinesIn(uint64_t low, uint64_t high);
@@ -143,8 +151,6 @@ class DebugInfo {
   Dwarf_CFI* eh_cfi_ = nullptr;
   Dwarf_CFI* debug_cfi_ = nullptr;
   bool HasLocationLists(Dwarf_Die* cu);
-  // The compilation units' DIEs, read once.
-  const std::vector<Dwarf_Die>& Units();
 
   std::vector<Dwarf_Die> units_;
   bool units_read_ = false;

@@ -436,6 +436,7 @@ bool FindTargetKernel(const std::string& r, TargetKernel* out, std::string* erro
   }
   out->release = release;
   out->running = release == running;
+  out->dir = dir;
   for (const std::string& c : {dir + "/modules", dir + "/lib/modules/" + release})
     if (IsDirectory(c)) {
       out->modules_dir = c;

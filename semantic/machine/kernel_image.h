@@ -16,6 +16,7 @@ struct TargetKernel {
   std::string btf_path;     // "" for the running kernel's /sys/kernel/btf/vmlinux
   std::string config_path;  // "" to look where stap looks (/boot/config-RELEASE)
   std::string modules_dir;  // its modules' .ko files ("" for the running kernel's loaded ones)
+  std::string dir;          // `-r DIR`'s directory ("" for a release)
 };
 
 // Resolves `-r`'s value ("" for none). A value with a slash is a directory holding the kernel (a

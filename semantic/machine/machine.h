@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/machine/syscalls.h"
 #include "semantic/machine/tracepoints.h"
@@ -41,8 +42,6 @@ class Machine {
     return *task_offsets_;
   }
   BinaryCache& binaries() { return binaries_; }
-  // The image of a kernel other than the running one (`-r`), for its build id.
-  void set_image(std::string image) { image_ = std::move(image); }
   // The kernel's GNU build id ("" with `error` when unknown), for objects that hold its
   // addresses: the running kernel's notes, or the `-r` image's.
   const std::string& kernel_build_id(std::string* error);
@@ -55,6 +54,16 @@ class Machine {
   // The kernel modules whose names match `glob`, sorted by name, each with its function
   // index (kernel_modules.cpp); `error` says why none could be looked at.
   std::vector<const KernelFunctionIndex*> kernel_modules(std::string_view glob, std::string* error);
+  // The kernel's DWARF, for what BTF cannot say (kernel_dwarf.h); opened on first use.
+  void set_target_kernel(const TargetKernel& target) {
+    if (!target.running) image_ = target.image;
+    kernel_dwarf_ = std::make_unique<KernelDwarf>(target);
+  }
+  KernelDwarf& kernel_dwarf() {
+    if (!kernel_dwarf_) kernel_dwarf_ = std::make_unique<KernelDwarf>(TargetKernel{});
+    return *kernel_dwarf_;
+  }
+  const KernelDwarf* kernel_dwarf_if_made() const { return kernel_dwarf_.get(); }
   const SyscallTable& syscalls() {
     if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
     return *syscalls_;
@@ -75,6 +84,7 @@ class Machine {
   std::unique_ptr<SyscallTable> syscalls_;
   std::unique_ptr<TaskOffsets> task_offsets_;
   std::unique_ptr<KernelFunctionIndex> kernel_functions_;
+  std::unique_ptr<KernelDwarf> kernel_dwarf_;
   BinaryCache binaries_;
 };
 

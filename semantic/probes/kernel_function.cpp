@@ -7,6 +7,7 @@
 #include "common/kallsyms.h"
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/probe_family.h"
+#include "semantic/probes/kernel_dwarf_probes.h"
 #include "semantic/suggest.h"
 
 namespace btap::sema {
@@ -15,6 +16,9 @@ namespace {
 // At most this many functions per probe point (a body that reads $vars is a program per
 // function).
 constexpr size_t kMaxFunctions = 2000;
+// Listings of more functions than this keep BTF's names: each function's `@file:line` reads
+// its DWARF unit, and a listing of every function would read all of the kernel's DWARF.
+constexpr size_t kMaxDwarfListing = 2000;
 
 // Kernel functions that do not return: a kretprobe there never fires, and stap refuses it.
 bool NeverReturns(std::string_view name) {
@@ -25,11 +29,13 @@ bool NeverReturns(std::string_view name) {
   return false;
 }
 
+}  // namespace
+
 // $vars from BTF: on x86-64 the first six parameters arrive in rdi, rsi, rdx, rcx, r8
 // and r9 (pt_regs offsets below); a return probe has $return in rax. Listing shows every
 // parameter; a probe reads the ones registers hold.
-void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,
-             ProbeSpec& spec) {
+void AddBtfArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,
+                ProbeSpec& spec) {
   static constexpr uint32_t kArgOffsets[] = {112, 104, 96, 88, 72, 64};
   constexpr uint32_t kRaxOffset = 80;
   auto add = [&](const KernelParam& p, uint32_t offset) {
@@ -75,6 +81,8 @@ void AddArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool lis
   if (one_register_each) spec.tracing_slots = static_cast<int>(params);
 }
 
+namespace {
+
 class KernelFunctionProbes : public ProbeFamily {
  public:
   Family id() const override { return Family::KernelFunction; }
@@ -89,6 +97,8 @@ class KernelFunctionProbes : public ProbeFamily {
             "kernel.function(string).call.return.maxactive(number)",
             "kernel.function(string).exported.return.maxactive(number)",
             "kernel.function(string).inline",
+            "kernel.statement(string)",
+            "kernel.statement(string).nearest",
             "module(string).function(string)",
             "module(string).function(string).call",
             "module(string).function(string).return"};
@@ -107,9 +117,17 @@ class KernelFunctionProbes : public ProbeFamily {
     }
     for (const PointPart& part : parts.subspan(2)) spec.is_return |= part.name == "return";
     spec.target_vars_later = true;
-    // Source-file patterns need DWARF: later.
     bool plain =
         parts[1].arg == ArgKind::String && spec.function.find_first_of("@:+") == std::string::npos;
+    bool statement = parts[1].name == "statement";
+    bool inlined = parts.size() > 2 && parts[2].name == "inline";
+    // Source files, lines and inline instances come from the kernel's DWARF.
+    if (parts[0].name == "kernel" &&
+        (statement || inlined || spec.function.find('@') != std::string::npos) &&
+        parts[1].arg == ArgKind::String) {
+      ExpandKernelDwarf(std::move(spec), parts[1], parts.subspan(2), statement, ctx, out);
+      return;
+    }
     if (!plain || !ctx.kernel_functions) {
       // Listing prints only points it resolved; a probe says it cannot be compiled yet.
       if (!ctx.listing) out.push_back(std::move(spec));
@@ -244,7 +262,10 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
     each.has_target_vars = true;
     each.numbers[0] = wildcard ? 1 : 0;  // the runtime may skip it
     each.target_vars_later = false;
-    if (ctx.target_variables && with_vars) AddArgs(*in, *f, ctx.listing, each);
+    if (ctx.target_variables && with_vars) AddBtfArgs(*in, *f, ctx.listing, each);
+    // With the kernel's DWARF, listings say where each function is (and -L its locals).
+    if (ctx.listing && with_vars && in->module().empty() && found.size() <= kMaxDwarfListing)
+      ListWithDwarf(ctx, each.function, prefix, suffix, each);
     out.push_back(std::move(each));
   }
 }

@@ -372,7 +372,12 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   library.Load(library_options, diags);
   if (options.verbose > 1) ReportSearched(library, err);
   sema::Machine machine("", target.btf_path, target.running, target.modules_dir);
-  if (!target.running) machine.set_image(target.image);
+  machine.set_target_kernel(target);
+  // -v says where the kernel's DWARF came from, or why a vmlinux was passed over.
+  auto dwarf_notes = [&] {
+    if (const sema::KernelDwarf* d = machine.kernel_dwarf_if_made(); d && options.verbose)
+      for (const std::string& n : d->notes()) err << n << '\n';
+  };
   sema::ElaborateOptions elaborate_options;
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;
@@ -394,6 +399,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     std::vector<std::string> lines =
         sema::ListProbePoints(*options.list_pattern, options.list_variables, config,
                               {sm, arena, diags, library, machine, elaborate_options});
+    dwarf_notes();
     RenderDiagnostics(sm, diags, err);
     for (const std::string& line : lines) out << line << '\n';
     return lines.empty() || diags.has_errors() ? 1 : 0;
@@ -431,6 +437,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   PassTimer timer2;
   std::unique_ptr<sema::Program> program =
       sema::Elaborate(file, {sm, arena, diags, library, machine, elaborate_options});
+  dwarf_notes();
   if (diags.has_errors()) return failed(2, "analysis");
   // Kept for the cache, which says them again on a hit, as stap's pass 2 would.
   std::ostringstream warnings;

@@ -57,8 +57,8 @@ TEST(AttachKprobe, RefusesAnAbsoluteAddressOfAnotherKernel) {
   std::string error;
   EXPECT_FALSE(AttachKprobe(nullptr, probe, links, missing, &error));
   EXPECT_EQ(error, "cannot attach `" + probe.point +
-                       "`: its address is of the kernel with build id " + probe.build_id +
-                       ", and this kernel's is " + RunningKernelBuildId() +
+                       "`: it was compiled for the kernel with build id " + probe.build_id +
+                       " (an address in its code), and this kernel's is " + RunningKernelBuildId() +
                        "; compile the script again for this kernel");
   EXPECT_TRUE(links.empty());
 }

@@ -1,0 +1,242 @@
+// Pass 2b for kernel probes with DWARF: each variable that DWARF locates at the probe's
+// address (TargetArg::Source::Dwarf) gets its value as an expression over the probe's
+// registers and kernel memory, from its location expression (the evaluator that user
+// probes use), and a BTF type found by name, so that `->member` chains are CO-RE reads as
+// for BTF parameters. A plain kernel.function probe opens DWARF only when its body names a
+// `$var` that BTF does not have.
+#include <bpf/btf.h>
+#include <dwarf.h>
+
+#include <set>
+
+#include "frontend/ast_walk.h"
+#include "semantic/elab.h"
+#include "semantic/machine/kernel_dwarf.h"
+#include "semantic/probes/kernel_dwarf_probes.h"
+#include "semantic/target_vars.h"
+
+namespace btap::sema {
+namespace {
+
+struct Builder {
+  Arena& arena;
+  template <typename T>
+  T* Node() {
+    T* n = arena.New<T>();
+    n->kind = T::kKind;
+    n->type = Type::Long;
+    return n;
+  }
+  ast::Expr* Num(int64_t v) {
+    auto* n = Node<ast::NumberLit>();
+    n->value = v;
+    return n;
+  }
+  ast::Expr* Load(ast::Expr* address, int size, bool is_signed) {
+    auto* d = Node<ast::Deref>();
+    d->size = size;
+    d->is_signed = is_signed;
+    d->address = address;
+    d->depth = address->depth + 1;
+    return d;
+  }
+  // A LocExpr over the kernel's registers and memory; null (with `why`) for what the
+  // kernel cannot give (a load bias: kernel addresses move with KASLR).
+  ast::Expr* From(const LocExpr& l, std::string* why) {
+    using Op = LocExpr::Op;
+    std::vector<ast::Expr*> kids;
+    for (const LocExpr& k : l.kids) {
+      kids.push_back(From(k, why));
+      if (!kids.back()) return nullptr;
+    }
+    switch (l.op) {
+      case Op::Const:
+        return Num(l.value);
+      case Op::Reg: {
+        auto* r = Node<ast::Register>();
+        r->regno = l.value;
+        return r;
+      }
+      case Op::LoadBias:
+        *why = "it is at a fixed kernel address, which btap does not relocate yet";
+        return nullptr;
+      case Op::Deref:
+        return Load(kids[0], l.size, false);
+      case Op::Neg:
+      case Op::Not: {
+        auto* u = Node<ast::Unary>();
+        u->op = l.op == Op::Neg ? ast::Tok::Minus : ast::Tok::Tilde;
+        u->operand = kids[0];
+        u->depth = kids[0]->depth + 1;
+        return u;
+      }
+      default:
+        break;
+    }
+    static const std::pair<Op, ast::Tok> kBinary[] = {
+        {Op::Add, ast::Tok::Plus},  {Op::Sub, ast::Tok::Minus},   {Op::Mul, ast::Tok::Star},
+        {Op::Div, ast::Tok::Slash}, {Op::Mod, ast::Tok::Percent}, {Op::And, ast::Tok::Amp},
+        {Op::Or, ast::Tok::Pipe},   {Op::Xor, ast::Tok::Caret},   {Op::Shl, ast::Tok::Shl},
+        {Op::Shr, ast::Tok::UShr},  {Op::Shra, ast::Tok::Shr}};
+    for (auto [op, tok] : kBinary)
+      if (op == l.op) {
+        auto* b = Node<ast::Binary>();
+        b->op = tok;
+        b->lhs = kids[0];
+        b->rhs = kids[1];
+        b->depth = std::max(kids[0]->depth, kids[1]->depth) + 1;
+        return b;
+      }
+    *why = "its location expression has an operation btap cannot compute";
+    return nullptr;
+  }
+};
+
+// The kernel BTF type that names the same C type as DWARF's `type` (0 when BTF has none):
+// named types by name and kind, pointers as BTF's pointer to the pointee's type.
+uint32_t BtfTypeFor(const struct btf* btf, Dwarf_Die* type, int depth = 0) {
+  if (!btf || depth > 8) return 0;
+  auto named = [&](int kind) -> uint32_t {
+    const char* n = dwarf_diename(type);
+    int id = n ? btf__find_by_name_kind(btf, n, kind) : -1;
+    return id > 0 ? static_cast<uint32_t>(id) : 0;
+  };
+  Dwarf_Die under;
+  switch (dwarf_tag(type)) {
+    case DW_TAG_typedef:
+      return named(BTF_KIND_TYPEDEF);
+    case DW_TAG_structure_type:
+      return named(BTF_KIND_STRUCT);
+    case DW_TAG_union_type:
+      return named(BTF_KIND_UNION);
+    case DW_TAG_enumeration_type:
+      return named(BTF_KIND_ENUM);
+    case DW_TAG_base_type:
+      return named(BTF_KIND_INT);
+    case DW_TAG_const_type:
+    case DW_TAG_volatile_type:
+      return TypeOf(type, &under) ? BtfTypeFor(btf, &under, depth + 1) : 0;
+    case DW_TAG_pointer_type: {
+      uint32_t to = TypeOf(type, &under) ? BtfTypeFor(btf, &under, depth + 1) : 0;
+      if (!to) return 0;
+      uint32_t n = btf__type_cnt(btf);
+      for (uint32_t id = 1; id < n; ++id) {
+        const btf_type* t = btf__type_by_id(btf, id);
+        if (btf_is_ptr(t) && t->type == to) return id;
+      }
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+bool IsSigned(Dwarf_Die* type) {
+  Dwarf_Die t;
+  if (!PeelType(type, &t)) return false;
+  if (dwarf_tag(&t) == DW_TAG_enumeration_type) return true;
+  Dwarf_Attribute a;
+  Dwarf_Word enc = 0;
+  if (dwarf_tag(&t) != DW_TAG_base_type ||
+      dwarf_formudata(dwarf_attr(&t, DW_AT_encoding, &a), &enc) != 0)
+    return false;
+  return enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+}
+
+// Gives `arg` its value at `at` in `f`; false with `why` when it cannot be read there.
+bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, const DebugVariable& v,
+           TargetArg& arg, std::string* why) {
+  Dwarf_Die var = v.die, type, peeled;
+  bool typed = TypeOf(&var, &type);
+  Location loc = d.Locate(f, &var, at);
+  Builder b{e.arena};
+  int64_t size = typed ? TypeSize(&type) : 8;
+  bool composite =
+      typed && PeelType(&type, &peeled) &&
+      (dwarf_tag(&peeled) == DW_TAG_structure_type || dwarf_tag(&peeled) == DW_TAG_union_type ||
+       dwarf_tag(&peeled) == DW_TAG_array_type);
+  arg.size = size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8;
+  arg.is_signed = typed && IsSigned(&type);
+  arg.btf_type = typed ? BtfTypeFor(e.machine.kernel_functions().btf(), &type) : 0;
+  switch (loc.kind) {
+    case Location::Kind::Register:
+    case Location::Kind::Value:
+      if (composite) {
+        *why = "it is a struct held in registers";
+        return false;
+      }
+      arg.value = b.From(loc.expr, why);
+      return arg.value != nullptr;
+    case Location::Kind::Memory:
+      arg.value = b.From(loc.expr, why);
+      if (!arg.value) return false;
+      arg.in_memory = composite;
+      if (!composite) arg.value = b.Load(arg.value, static_cast<int>(arg.size), arg.is_signed);
+      return true;
+    case Location::Kind::Pieces:
+      *why = "it is split over several places";
+      return false;
+    case Location::Kind::Unavailable:
+      *why = loc.why.empty() ? "it is optimized out here" : loc.why;
+      return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+void KernelDwarfTargets(Elab& e, Probe& p) {
+  ProbeSpec& spec = p.spec;
+  bool dwarf_args = false;
+  std::set<std::string> known;
+  for (const TargetArg& a : spec.args) {
+    known.insert(a.name);
+    dwarf_args |= a.source == TargetArg::Source::Dwarf;
+  }
+  // The $names the body reads that BTF does not give.
+  std::vector<std::pair<std::string, SourceRange>> wanted;
+  for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
+    ast::WalkTree(root, [&](ast::Node* n) {
+      auto* t = ast::As<ast::TargetSymbol>(n);
+      if (!t || t->name.size() < 2 || t->name[1] == '$') return;
+      std::string name(t->name.substr(1));
+      if (!known.count(name) && (name != "return" || !spec.is_return)) {
+        known.insert(name);
+        wanted.push_back({name, t->range});
+      }
+    });
+  if (!dwarf_args && wanted.empty()) return;
+  KernelDwarf& kd = e.machine.kernel_dwarf();
+  DebugInfo* d = kd.dwarf();
+  if (!d || spec.is_return) return;  // resolve_symbols says the name is unknown
+  std::optional<DebugFunction> f;
+  uint64_t at = spec.address;
+  if (spec.die) {
+    f = kd.ByDie(spec.die);
+  } else if (std::vector<DebugFunction> fs = kd.Named(spec.function); !fs.empty()) {
+    f = fs[0];
+    at = f->entry;  // a kprobe on a function's name fires at its first instruction
+  }
+  if (!f) return;
+  if (!wanted.empty())
+    AddDwarfVariables(kd, *f, at, true, spec);  // a name out of reach is reported below
+  for (TargetArg& a : spec.args) {
+    if (a.source != TargetArg::Source::Dwarf || a.value) continue;
+    for (const DebugVariable& v : d->Variables(*f, at, false)) {
+      if (v.name != a.name) continue;
+      std::string why;
+      if (!Place(e, *d, *f, at, v, a, &why)) {
+        for (auto& [name, range] : wanted)
+          if (name == a.name)
+            e.diags.Report(Diag::TargetVariableError, range, {"$" + a.name, spec.point, why});
+      }
+      break;
+    }
+  }
+  // What could not be placed is not a variable of this probe.
+  std::erase_if(spec.args, [](const TargetArg& a) {
+    return a.source == TargetArg::Source::Dwarf && !a.value;
+  });
+}
+
+}  // namespace btap::sema

@@ -1,0 +1,169 @@
+// The kernel's DWARF (kernel_dwarf.h): found where stap looks, checked against the kernel's
+// build id, and read a unit at a time from the symbol table's addresses.
+#include "semantic/machine/kernel_dwarf.h"
+
+#include <dwarf.h>
+#include <elf.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/build_id.h"
+#include "semantic/probe_family.h"
+
+namespace btap::sema {
+namespace {
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The build id of the kernel a script is compiled for: the running one's from its notes,
+// another's from its image ("" when not known).
+std::string TargetBuildId(const TargetKernel& target) {
+  if (target.running && target.image.empty()) return RunningKernelBuildId();
+  if (target.image.empty()) return "";
+  std::string error;
+  return ImageBuildId(target.image, &error);
+}
+
+bool FileMatches(std::string_view pattern, std::string_view file) {
+  return pattern.empty() || GlobMatch(pattern, file) ||
+         GlobMatch("*/" + std::string(pattern), file);
+}
+
+}  // namespace
+
+std::vector<std::string> KernelDwarfCandidates(const TargetKernel& target,
+                                               const std::string& build_id) {
+  std::vector<std::string> out;
+  if (!target.dir.empty()) {
+    out.push_back(target.dir + "/vmlinux");
+    return out;
+  }
+  const std::string& r = target.release;
+  out = {"/usr/lib/debug/boot/vmlinux-" + r, "/usr/lib/debug/lib/modules/" + r + "/vmlinux",
+         "/lib/modules/" + r + "/build/vmlinux"};
+  if (build_id.size() > 2)
+    out.push_back("/usr/lib/debug/.build-id/" + build_id.substr(0, 2) + "/" + build_id.substr(2) +
+                  ".debug");
+  return out;
+}
+
+DebugInfo* KernelDwarf::dwarf() {
+  if (tried_) return dwarf_.get();
+  tried_ = true;
+  std::string want = TargetBuildId(target_);
+  std::vector<std::string> candidates = KernelDwarfCandidates(target_, want);
+  for (const std::string& c : candidates) {
+    if (!IsFile(c)) continue;
+    std::string error;
+    std::unique_ptr<ElfImage> elf = ElfImage::Open(c, &error);
+    if (!elf) {
+      notes_.push_back("kernel DWARF: cannot read `" + c + "`: " + error);
+      continue;
+    }
+    if (!elf->has_debug_info()) {
+      notes_.push_back("kernel DWARF: `" + c + "` has no .debug_info");
+      continue;
+    }
+    if (!want.empty() && elf->build_id() != want) {
+      notes_.push_back("kernel DWARF: `" + c + "` is not used: its build id " + elf->build_id() +
+                       " is not the kernel's (" + want + ")");
+      continue;
+    }
+    std::unique_ptr<DebugInfo> d = DebugInfo::Open(*elf, &error);
+    if (!d) {
+      notes_.push_back("kernel DWARF: " + error);
+      continue;
+    }
+    notes_.push_back("kernel DWARF: using `" + c + "`");
+    elf_ = std::move(elf);
+    dwarf_ = std::move(d);
+    return dwarf_.get();
+  }
+  error_ = "btap found no DWARF for kernel " + target_.release + " (looked for ";
+  for (size_t i = 0; i < candidates.size(); ++i) error_ += (i ? ", `" : "`") + candidates[i] + "`";
+  error_ += "; install its debug symbols, such as Debian's linux-image-" + target_.release +
+            "-dbg, or give -r the directory of a vmlinux built with debug information)";
+  return nullptr;
+}
+
+const std::vector<DebugFunction>& KernelDwarf::UnitFunctions(Dwarf_Die* cu) {
+  std::vector<DebugFunction>& fs = units_[dwarf_dieoffset(cu)];
+  if (fs.empty()) fs = dwarf_->UnitFunctions(cu);
+  return fs;
+}
+
+std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
+  std::vector<DebugFunction> out;
+  if (!dwarf()) return out;
+  std::set<uint64_t> seen;
+  for (const ElfSymbol& s : elf_->functions()) {
+    if (s.name != name || !seen.insert(s.addr).second) continue;
+    Dwarf_Die cu;
+    if (!dwarf_->UnitAt(s.addr, &cu)) continue;
+    for (const DebugFunction& f : UnitFunctions(&cu))
+      if (!f.inlined && f.entry == s.addr) {
+        out.push_back(f);
+        break;
+      }
+  }
+  return out;
+}
+
+std::vector<DebugFunction> KernelDwarf::Matching(std::string_view name, std::string_view file,
+                                                 bool inlined) {
+  std::vector<DebugFunction> out;
+  if (!dwarf()) return out;
+  std::set<uint64_t> placed;
+  for (Dwarf_Die cu : dwarf_->Units()) {
+    // A unit is named by its main source file, which declares its out-of-line functions;
+    // inline functions come from headers too, so their units are not known by name.
+    const char* unit = dwarf_diename(&cu);
+    if (!file.empty() && !inlined && (!unit || !FileMatches(file, unit))) continue;
+    // Only the units whose top level has the inline function are walked whole.
+    if (inlined && !HasGlob(name) && ForEachChildDie(&cu, [&](Dwarf_Die* c) {
+          const char* n = dwarf_tag(c) == DW_TAG_subprogram ? dwarf_diename(c) : nullptr;
+          return !(n && name == n && dwarf_hasattr(c, DW_AT_inline));
+        }))
+      continue;
+    for (const DebugFunction& f : UnitFunctions(&cu)) {
+      if (f.inlined != inlined || !GlobMatch(name, f.name)) continue;
+      if (!FileMatches(file, f.file)) continue;
+      if (!placed.insert(f.entry).second) continue;
+      out.push_back(f);
+    }
+  }
+  return out;
+}
+
+std::optional<DebugFunction> KernelDwarf::ByDie(Dwarf_Off off) {
+  Dwarf_Die die, cu;
+  if (!dwarf() || !dwarf_->Die(off, &die) || !dwarf_diecu(&die, &cu, nullptr, nullptr))
+    return std::nullopt;
+  for (const DebugFunction& f : UnitFunctions(&cu))
+    if (f.die == off) return f;
+  return std::nullopt;
+}
+
+bool KernelDwarf::Frame(const DebugFunction& f, std::string* name, uint64_t* address) {
+  if (!dwarf()) return false;
+  Dwarf_Die die, cu;
+  if (!dwarf_->Die(f.frame, &die) || !dwarf_diecu(&die, &cu, nullptr, nullptr)) return false;
+  for (const DebugFunction& g : UnitFunctions(&cu))
+    if (g.die == f.frame) {
+      // The symbol the kernel knows it by (its DWARF name may lack a `.isra.0` suffix).
+      const ElfSymbol* s = elf_->FunctionAt(g.entry);
+      *name = s && s->addr == g.entry ? s->name : g.name;
+      *address = g.entry;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace btap::sema

@@ -1,0 +1,63 @@
+// The kernel's DWARF (a -dbg vmlinux), found where stap looks and opened only when a probe
+// or a listing needs it. A vmlinux carries hundreds of megabytes of DWARF, so nothing here
+// indexes it whole: a function goes from its symbol's address to its unit through
+// .debug_aranges, and file patterns look at the units' names only.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "semantic/machine/debuginfo.h"
+#include "semantic/machine/elf_image.h"
+#include "semantic/machine/kernel_image.h"
+
+namespace btap::sema {
+
+// Where the DWARF of `target` may be, in the order stap looks: for a release the debug
+// packages' paths and the build tree, then the build-id path when `build_id` is known; for
+// `-r DIR` the vmlinux in DIR.
+std::vector<std::string> KernelDwarfCandidates(const TargetKernel& target,
+                                               const std::string& build_id);
+
+class KernelDwarf {
+ public:
+  explicit KernelDwarf(TargetKernel target) : target_(std::move(target)) {}
+
+  // The DWARF, looked for on first use; null when there is none, with error() naming
+  // the places looked at.
+  DebugInfo* dwarf();
+  const std::string& error() {
+    dwarf();
+    return error_;
+  }
+  // What the search passed over and why (a build id that is not the kernel's), for -v.
+  const std::vector<std::string>& notes() const { return notes_; }
+
+  // The out-of-line functions named `name`: one per copy (static functions of several
+  // files), found from the symbol table through their units.
+  std::vector<DebugFunction> Named(std::string_view name);
+  // The functions (inlined instances with `inlined`, else out-of-line ones) whose names
+  // match `name` in units whose source file matches `file` (a glob; "" for any).
+  std::vector<DebugFunction> Matching(std::string_view name, std::string_view file, bool inlined);
+  // The indexed function whose DIE is `die`.
+  std::optional<DebugFunction> ByDie(Dwarf_Off die);
+  // The symbol address of the out-of-line function `f` runs in, and its name.
+  bool Frame(const DebugFunction& f, std::string* name, uint64_t* address);
+
+ private:
+  const std::vector<DebugFunction>& UnitFunctions(Dwarf_Die* cu);
+
+  TargetKernel target_;
+  bool tried_ = false;
+  std::unique_ptr<ElfImage> elf_;
+  std::unique_ptr<DebugInfo> dwarf_;
+  std::string error_;
+  std::vector<std::string> notes_;
+  std::map<Dwarf_Off, std::vector<DebugFunction>> units_;
+};
+
+}  // namespace btap::sema

@@ -1,0 +1,207 @@
+// kernel.function probes that need the kernel's DWARF: source-file patterns
+// (`f@net/ipv4/*.c`), `.inline` instances and `kernel.statement("f@file.c:LINE")`
+// (`.nearest`), each a kprobe at an exact address (`SYMBOL+OFFSET`); and the `@file:line`
+// and local variables that listings show when DWARF is present.
+#include "semantic/probes/kernel_dwarf_probes.h"
+
+#include <set>
+
+#include "semantic/machine/kernel_dwarf.h"
+#include "semantic/machine/kernel_functions.h"
+
+namespace btap::sema {
+namespace {
+
+struct KernelPattern {
+  std::string name = "*";
+  std::string file;
+  int line_lo = 0, line_hi = 0;
+};
+
+bool Parse(std::string_view text, KernelPattern* out, std::string* error) {
+  size_t at = text.find('@');
+  out->name = std::string(text.substr(0, at));
+  if (out->name.empty()) out->name = "*";
+  if (at == std::string_view::npos) return true;
+  std::string_view rest = text.substr(at + 1);
+  size_t colon = rest.rfind(':');
+  out->file = std::string(rest.substr(0, colon));
+  if (colon == std::string_view::npos) return true;
+  std::string_view lines = rest.substr(colon + 1);
+  if (lines == "*") return true;
+  size_t dash = lines.find('-');
+  try {
+    out->line_lo = std::stoi(std::string(lines.substr(0, dash)));
+    out->line_hi = dash == std::string_view::npos ? out->line_lo
+                                                  : std::stoi(std::string(lines.substr(dash + 1)));
+  } catch (...) {
+    *error = "bad line number `" + std::string(lines) + "` in `" + std::string(text) +
+             "`; expected FUNC@FILE:LINE or FUNC@FILE:FIRST-LAST";
+    return false;
+  }
+  if (out->line_hi < out->line_lo || out->line_hi - out->line_lo > 10000) {
+    *error = "bad line range `" + std::string(lines) + "` in `" + std::string(text) + "`";
+    return false;
+  }
+  return true;
+}
+
+std::string Located(const DebugFunction& f, int line) {
+  return f.name + "@" + f.file + ":" + std::to_string(line ? line : f.line);
+}
+
+std::string Hex(uint64_t v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// The kprobe target of a link-time address inside `f`: `SYMBOL+0xOFF` of the out-of-line
+// function it runs in ("" when that is not known).
+std::string AddressTarget(KernelDwarf& kd, const DebugFunction& f, uint64_t at) {
+  std::string symbol;
+  uint64_t base = 0;
+  if (!kd.Frame(f, &symbol, &base) || at < base) return "";
+  return at == base ? symbol : symbol + "+" + Hex(at - base);
+}
+
+}  // namespace
+
+void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, bool listing,
+                       ProbeSpec& spec) {
+  DebugInfo* d = kd.dwarf();
+  if (!d) return;
+  std::set<std::string> have;
+  for (const TargetArg& a : spec.args) have.insert(a.name);
+  Dwarf_Die type;
+  for (const DebugVariable& v : d->Variables(f, at, false)) {
+    if (v.global || have.count(v.name)) continue;
+    Dwarf_Die var = v.die;
+    // Listings show every variable in scope, as stap's; a probe keeps those it can read.
+    if (!listing && d->Locate(f, &var, at).kind == Location::Kind::Unavailable) continue;
+    TargetArg a;
+    a.name = v.name;
+    a.c_type = TypeOf(&var, &type) ? TypeName(&type) : "void";
+    a.source = TargetArg::Source::Dwarf;
+    spec.args.push_back(std::move(a));
+    have.insert(v.name);
+  }
+}
+
+bool ListWithDwarf(ResolveContext& ctx, std::string_view function, std::string_view prefix,
+                   std::string_view suffix, ProbeSpec& spec) {
+  if (!ctx.listing || !ctx.kernel_dwarf) return false;
+  KernelDwarf* kd = ctx.kernel_dwarf();
+  if (!kd || !kd->dwarf()) return false;
+  std::vector<DebugFunction> fs = kd->Named(function);
+  if (fs.empty()) return false;
+  spec.point = std::string(prefix) + "(" + Quote(Located(fs[0], 0)) + ")" + std::string(suffix);
+  if (ctx.target_variables && !spec.is_return)
+    AddDwarfVariables(*kd, fs[0], fs[0].entry, true, spec);
+  return true;
+}
+
+void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const PointPart> suffixes,
+                       bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out) {
+  auto error = [&](const std::string& message) {
+    if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, name.range, {message});
+  };
+  KernelPattern pat;
+  std::string why;
+  if (!Parse(name.string, &pat, &why)) return error(why);
+  bool inlined = false, nearest = false;
+  for (const PointPart& p : suffixes) {
+    inlined |= p.name == "inline";
+    nearest |= p.name == "nearest";
+  }
+  std::string what = statement ? "`kernel.statement(\"" + name.string + "\")`"
+                     : inlined ? "`.inline`"
+                     : name.string.find('@') != std::string::npos
+                         ? "a source file in `" + name.string + "`"
+                         : "`" + name.string + "`";
+  KernelDwarf* kd = ctx.kernel_dwarf ? ctx.kernel_dwarf() : nullptr;
+  if (!kd || !kd->dwarf())
+    return error(what + " needs the kernel's DWARF: " +
+                 (kd ? kd->error() : std::string("no kernel is known here")));
+  if (statement && !pat.line_lo)
+    return error("`kernel.statement(\"" + name.string + "\")` needs a line: FUNC@FILE:LINE");
+  if (spec.is_return && inlined) return error("`.inline` functions have no `.return`");
+  std::vector<DebugFunction> fs;
+  if (inlined || !pat.file.empty())
+    fs = kd->Matching(pat.name, pat.file, inlined);
+  else
+    fs = kd->Named(pat.name);
+  const KernelFunctionIndex* index = ctx.kernel_functions ? &ctx.kernel_functions() : nullptr;
+  size_t before = out.size();
+  std::vector<int> lines_with_code;
+  std::set<uint64_t> placed;
+  for (const DebugFunction& f : fs) {
+    DebugInfo* d = kd->dwarf();
+    std::vector<std::pair<uint64_t, int>> at;  // address, line
+    if (!statement) {
+      at.push_back({f.inlined ? f.entry : d->ProbeAddress(f), 0});
+    } else {
+      Dwarf_Die die;
+      Dwarf_Addr high = 0;
+      if (!d->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = f.entry + 1;
+      std::string file = pat.file.empty() ? f.file : pat.file;
+      for (int line = pat.line_lo; line <= pat.line_hi; ++line) {
+        std::vector<uint64_t> found = d->LineAddresses(file, line, f.entry, high);
+        int used = line;
+        if (found.empty() && nearest)
+          for (int l : d->LinesIn(f.entry, high))
+            if (l > line && !(found = d->LineAddresses(file, l, f.entry, high)).empty()) {
+              used = l;
+              break;
+            }
+        for (uint64_t a : found) at.push_back({a, used});
+      }
+      if (at.empty() && lines_with_code.empty()) lines_with_code = d->LinesIn(f.entry, high);
+    }
+    for (auto [address, line] : at) {
+      if (!placed.insert(address).second) continue;
+      std::string target = AddressTarget(*kd, f, address);
+      if (target.empty()) continue;
+      ProbeSpec each = spec;
+      each.function = f.name;
+      each.target = target;
+      each.die = f.die;
+      each.address = address;
+      each.has_target_vars = true;
+      each.target_vars_later = false;
+      each.numbers[0] = 0;  // an exact address: its own kprobe, never a shared link
+      // Addresses and locations from DWARF are this build's: btaprun checks the build id.
+      if (!ctx.listing && ctx.kernel_build_id) {
+        std::string why;
+        each.build_id = ctx.kernel_build_id(&why);
+      }
+      if (statement)
+        each.point = "kernel.statement(" + Quote(Located(f, line)) + ")";
+      else
+        each.point = "kernel.function(" + Quote(Located(f, 0)) + ")" + (inlined ? ".inline" : "") +
+                     (spec.is_return ? ".return" : "");
+      // Parameters from BTF where it knows the function (an out-of-line entry), the
+      // rest from DWARF.
+      if (index && index->error().empty() && !f.inlined && !statement)
+        for (const KernelFunction* k : index->Match(f.name))
+          if (ctx.target_variables) AddBtfArgs(*index, *k, ctx.listing, each);
+      if (ctx.target_variables && !spec.is_return)
+        AddDwarfVariables(*kd, f, address, ctx.listing, each);
+      out.push_back(std::move(each));
+    }
+  }
+  if (out.size() > before || ctx.listing) return;
+  if (fs.empty())
+    return error("no kernel function matches `" + name.string + "` in the kernel's DWARF (`" +
+                 kd->dwarf()->path() + "`)");
+  // The function's own lines (its unit's headers inline code of lower line numbers).
+  std::string have;
+  int shown = 0;
+  for (int l : lines_with_code)
+    if (l >= (fs.empty() ? 0 : fs[0].line) && shown++ < 12)
+      have += (have.empty() ? "" : " ") + std::to_string(l);
+  error("no code at `" + name.string + "`" +
+        (have.empty() ? std::string() : "; lines with code there: " + have));
+}
+
+}  // namespace btap::sema

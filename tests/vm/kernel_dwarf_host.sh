@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Listing and resolving with the kernel's DWARF, on the host: btap -r KERNEL-DIR reads the
+# -dbg vmlinux that `fetch-kernel.sh --dbg` puts next to the guest's image (cheaper than
+# copying its 600 MB into the guest). Also: a pattern that needs DWARF, without it, is a
+# located error saying where btap looked.
+# Usage: tests/vm/kernel_dwarf_host.sh BTAP [KERNEL-DIR]
+set -uo pipefail
+btap=$1
+dir=${2:-$HOME/.cache/btap/vm/kernel/default}
+[[ -f $dir/vmlinux ]] || { echo "no $dir/vmlinux: run tests/vm/fetch-kernel.sh --dbg" >&2; exit 1; }
+failed=0
+check() {  # check NAME EXPECTED ARGS...
+  local name=$1 want=$2
+  shift 2
+  local got
+  got=$("$btap" "$@" 2>&1)
+  if [[ $got == "$want" ]]; then echo "ok   $name"; else
+    echo "FAIL $name"; diff <(echo "$want") <(echo "$got") | head -20; failed=1
+  fi
+}
+check listing_file_line 'kernel.function("vfs_read@fs/read_write.c:450")' \
+  -r "$dir" -l 'kernel.function("vfs_read")'
+check listing_statement_vars \
+  'kernel.statement("vfs_read@fs/read_write.c:464") $file:struct file* $buf:char* $count:size_t $pos:loff_t* $ret:ssize_t' \
+  -r "$dir" -L 'kernel.statement("vfs_read@fs/read_write.c:464")'
+check listing_inline_vars \
+  'kernel.function("__do_sys_read@fs/read_write.c:621").inline $count:size_t $buf:char* $fd:unsigned int' \
+  -r "$dir" -L 'kernel.function("__do_sys_read").inline'
+check listing_file_glob 'kernel.function("ip_rcv@net/ipv4/ip_input.c:560")
+kernel.function("ip_rcv_core@net/ipv4/ip_input.c:456")
+kernel.function("ip_rcv_finish@net/ipv4/ip_input.c:435")
+kernel.function("ip_rcv_finish_core@net/ipv4/ip_input.c:317")' \
+  -r "$dir" -l 'kernel.function("ip_rcv*@*/ipv4/*.c")'
+check statement_no_code \
+  '<input>:1:14: error: no code at `vfs_read@fs/read_write.c:460`; lines with code there: 451 454 455 456 457 458 459 461 462 464 467 468
+probe kernel.statement("vfs_read@fs/read_write.c:460") {}
+             ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.statement("vfs_read@fs/read_write.c:460") {}'
+check local_optimized_out \
+  '<input>:1:52: error: cannot read `$ret` in `kernel.function("vfs_read")`: not available at this address (optimized out)
+probe kernel.function("vfs_read") { printf("%d\n", $ret) }
+                                                   ^~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.function("vfs_read") { printf("%d\n", $ret) }'
+# The same kernel without its DWARF: a directory holding only the image and its release.
+bare=$(mktemp -d)
+trap 'rm -rf "$bare"' EXIT
+ln -s "$(readlink -f "$dir/vmlinuz")" "$bare/vmlinuz"
+cp "$dir/release" "$bare/release"
+release=$(cat "$dir/release")
+check no_dwarf_error \
+  "<input>:1:14: error: a source file in \`vfs_read@fs/read_write.c\` needs the kernel's DWARF: btap found no DWARF for kernel $release (looked for \`$bare/vmlinux\`; install its debug symbols, such as Debian's linux-image-$release-dbg, or give -r the directory of a vmlinux built with debug information)
+probe kernel.function(\"vfs_read@fs/read_write.c\") {}
+             ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated." \
+  -r "$bare" -p2 -e 'probe kernel.function("vfs_read@fs/read_write.c") {}'
+exit $failed
