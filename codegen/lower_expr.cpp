@@ -163,9 +163,15 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Cast:
       // "kernel", and stap's own "kernel<linux/sched.h>" and "kernel:..." spellings.
       if (auto* c = static_cast<ast::Cast*>(e);
-          !c->lowered && !frame_->user_side &&
-          (c->module.empty() || c->module.starts_with("kernel")))
-        return KernelCast(c);
+          !c->lowered && (c->module.empty() || c->module.starts_with("kernel"))) {
+        if (!frame_->user_side) return KernelCast(c);
+        // In btap's user space (begin, end, error): addresses and sizes only, from the
+        // compiling kernel's layout (&@cast(0, "T")->member, @cast_sizeof).
+        constant_layout_ = true;
+        Value v = KernelCast(c);
+        constant_layout_ = false;
+        return v;
+      }
       [[fallthrough]];
     case Kind::AtVar:
     case Kind::Autocast:

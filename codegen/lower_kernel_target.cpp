@@ -11,6 +11,11 @@ namespace btap::codegen::lowering {
 
 Value Lowering::KernelRead(Value address, uint32_t size, bool is_signed, ast::TargetBase* t,
                            std::string_view name) {
+  if (constant_layout_) {
+    Unsupported(t->range, "reading kernel memory in a probe btap runs in user space",
+                " (begin, end, error); addresses and sizes such as `&@cast(0, \"T\")->m` can be");
+    return nullptr;
+  }
   Value rc;
   Value read = ReadCell(kProbeReadKernel, b_.CreateIntToPtr(address, ptr_), size, &rc);
   CheckFormat(
@@ -191,6 +196,10 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
                         sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()})));
       }
       const KernelMember& m = path.back().member;
+      if (m.bitfield && constant_layout_)
+        return fail(t->components[i].range, "reading the bitfield `" + m.name +
+                                                "` in a probe btap runs in user space cannot be "
+                                                "compiled yet");
       if (m.bitfield) {  // a value of its own: the chain ends here
         if (i + 1 != t->components.size() || t->addressof)
           return fail(t->components[i].range, "the bitfield `" + m.name + "` of kernel " +
@@ -201,8 +210,15 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
         NoteCoreSite(btf, path, t->components[i].range);
         return KernelBitfield(core.Bitfield(value, path), value, is_signed, t, name);
       }
-      NoteCoreSite(btf, path, t->components[i].range);
-      Value address = b_.CreatePtrToInt(core.MemberPath(value, path), i64_);
+      Value address;
+      if (constant_layout_) {
+        uint64_t offset = 0;
+        for (const CoreAccess::Step& s : path) offset += s.member.bit_offset / 8;
+        address = b_.CreateAdd(value, b_.getInt64(static_cast<int64_t>(offset)));
+      } else {
+        NoteCoreSite(btf, path, t->components[i].range);
+        address = b_.CreatePtrToInt(core.MemberPath(value, path), i64_);
+      }
       type = m.type;
       const btf_type* member = btf__type_by_id(btf, StripModifiers(btf, type));
       bool last = i + 1 == t->components.size();
@@ -228,6 +244,8 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
       element = btf_array(now)->type;
     else if (now && btf_is_ptr(now))
       element = now->type;
+    else if (now && btf_is_composite(now) && is_address && i == 0)
+      element = type;  // @cast(p, "T")[i]: the i-th T from p (@cast_sizeof's [1])
     else
       return fail(c.range, "`[...]` on `" + std::string(name) + "`, whose type is " +
                                KernelTypeName(btf, type) + ", not an array or pointer");
@@ -248,6 +266,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
     value = KernelRead(address, size <= 8 ? static_cast<uint32_t>(size) : 8, is_signed, t, name);
     is_address = false;
   }
+  if (t->addressof && t->components.empty() && is_address) return value;  // &@cast(p, "T")
   if (t->addressof && t->components.empty())
     return fail(t->range,
                 "`&" + std::string(name) + "`: a parameter is in a register, not in memory");
