@@ -409,9 +409,11 @@ class Printer {
       if (c.arg) {
         out_ << '(';
         auto* n = As<NumberLit>(c.arg);
-        if (n && (c.name == "statement" || c.name == "function"))
-          Number(n->value, false);  // an address past 2^63 is printed in hex
-        else
+        if (n && (c.name == "statement" || c.name == "function")) {
+          char hex[24];  // an address, in hex as stap prints it
+          std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(n->value));
+          out_ << hex;
+        } else
           Literal(c.arg);
         out_ << ')';
       }

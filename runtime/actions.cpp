@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "common/tracefs.h"
 
@@ -47,6 +48,14 @@ std::string WriteTo(const std::string& path, const std::string& text, const char
   return "";
 }
 
+// The kernel's default message level (the second field of /proc/sys/kernel/printk).
+std::string DefaultLogLevel() {
+  std::ifstream in("/proc/sys/kernel/printk");
+  int current = 0, level = 4;
+  if (!(in >> current >> level) || level < 0 || level > 7) level = 4;
+  return std::to_string(level);
+}
+
 }  // namespace
 
 std::string RunAction(record::Kind kind, const std::string& text) {
@@ -54,11 +63,12 @@ std::string RunAction(record::Kind kind, const std::string& text) {
     case record::Kind::System:
       return RunCommand(text);
     case record::Kind::Printk: {
-      // "<N>" for levels 0-7, as the kernel log takes them; others use its default level.
+      // "<N>" for levels 0-7, as the kernel log takes them; another level is the log's
+      // default, given explicitly so that the message cannot choose one with a "<N>" of its own.
       bool level =
           text.size() > 3 && text[0] == '<' && text[1] >= '0' && text[1] <= '7' && text[2] == '>';
       std::string line =
-          level || text.empty() || text[0] != '<' ? text : text.substr(text.find('>') + 1);
+          level ? text : "<" + DefaultLogLevel() + ">" + text.substr(text.find('>') + 1);
       return WriteTo("/dev/kmsg", line + '\n', "printk()");
     }
     case record::Kind::Ftrace: {

@@ -206,6 +206,8 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
       }
     });
   if (!dwarf_args && wanted.empty()) return;
+  // A module's function: vmlinux's DWARF does not describe it (modules' is not read yet).
+  if (spec.target.find(':') != std::string::npos) return;
   KernelDwarf& kd = e.machine.kernel_dwarf();
   DebugInfo* d = kd.dwarf();
   if (!d || spec.is_return) return;  // resolve_symbols says the name is unknown
@@ -213,11 +215,16 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
   uint64_t at = spec.address;
   if (spec.die) {
     f = kd.ByDie(spec.die);
-  } else if (std::vector<DebugFunction> fs = kd.Named(spec.function); !fs.empty()) {
+  } else if (std::vector<DebugFunction> fs = kd.Named(spec.function); fs.size() == 1) {
     f = fs[0];
     at = f->entry;  // a kprobe on a function's name fires at its first instruction
   }
-  if (!f) return;
+  if (!f) return;  // several copies: each has its own locations (resolve_symbols reports the name)
+  // Register and stack locations are this build's: btaprun checks the kernel's build id.
+  if (spec.build_id.empty()) {
+    std::string why;
+    spec.build_id = e.machine.kernel_build_id(&why);
+  }
   if (!wanted.empty())
     AddDwarfVariables(kd, *f, at, true, spec);  // a name out of reach is reported below
   for (TargetArg& a : spec.args) {

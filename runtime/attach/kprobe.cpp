@@ -103,7 +103,16 @@ size_t AttachEveryCopy(bpf_program* program, const std::string& name, bool retpr
 // build id) runs.
 bool SameKernel(const meta::Probe& probe, std::string* error) {
   std::string here = RunningKernelBuildId();
-  if (here == probe.build_id) return true;
+  if (here == probe.build_id) {
+    // An absolute address compiled on this kernel is of the boot it was compiled in.
+    std::vector<uint64_t> text = KernelTextAddresses("_stext");
+    if (probe.numbers[2] == 0 || text.empty() || text[0] == static_cast<uint64_t>(probe.numbers[2]))
+      return true;
+    *error = "cannot attach `" + probe.point +
+             "`: the kernel has been booted again since the script was compiled, and its code "
+             "moved (KASLR); compile the script again";
+    return false;
+  }
   *error = "cannot attach `" + probe.point + "`: it was compiled for the kernel with build id " +
            probe.build_id + " (an address in its code), and this kernel's is " +
            (here.empty() ? "unknown" : here) + "; compile the script again for this kernel";

@@ -56,7 +56,7 @@ class Machine {
   std::vector<const KernelFunctionIndex*> kernel_modules(std::string_view glob, std::string* error);
   // The kernel's DWARF, for what BTF cannot say (kernel_dwarf.h); opened on first use.
   void set_target_kernel(const TargetKernel& target) {
-    if (!target.running) image_ = target.image;
+    image_ = target.image;  // its build id is the image's whenever there is one (as KernelDwarf's)
     kernel_dwarf_ = std::make_unique<KernelDwarf>(target);
   }
   KernelDwarf& kernel_dwarf() {

@@ -5,6 +5,8 @@
 // records with that kernel's build id (btaprun refuses any other kernel).
 #include <cstdio>
 
+#include "common/build_id.h"
+#include "common/kallsyms.h"
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
@@ -73,6 +75,11 @@ class Kprobe : public ProbeFamily {
                         "` to its kernel: " + (error.empty() ? "no build id" : error)});
       return;
     }
+    // The running kernel's code moves at every boot (KASLR): where it starts now, so
+    // that btaprun can tell the address is of this boot.
+    if (spec.build_id == RunningKernelBuildId())
+      if (std::vector<uint64_t> text = KernelTextAddresses("_stext"); !text.empty())
+        spec.numbers[2] = static_cast<int64_t>(text[0]);
     out.push_back(std::move(spec));
   }
 };

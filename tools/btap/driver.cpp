@@ -297,13 +297,14 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     err << "btap: error: " << error << '\n';
     return 1;
   }
-  if (!target.running && options.pass == 5 && !options.list_pattern) {
+  if (!target.running && options.pass == 5 && !options.list_pattern &&
+      options.dump_library.empty()) {
     if (!options.no_warnings)
       err << "WARNING: kernel release/architecture mismatch with host forces last-pass 4.\n";
     options.pass = 4;
   }
   // Said first, before any pass could fail for want of privileges in its own words.
-  if (!options.list_pattern && options.pass == 5 && !MayLoadBpf()) {
+  if (!options.list_pattern && options.dump_library.empty() && options.pass == 5 && !MayLoadBpf()) {
     err << "btap: error: running a script needs root privileges (loading BPF programs); run "
            "btap as root, or compile with `-p4` and run the object as root with `btaprun`\n";
     return 1;

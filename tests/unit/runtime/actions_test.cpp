@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -46,6 +47,27 @@ TEST(Actions, PrintkWritesTheKernelLog) {
     std::string record(buf, n);  // "PRIORITY,SEQ,TIME,-;TEXT": the user facility, level 6
     found =
         std::atoi(record.c_str()) % 8 == 6 && record.find(";" + text + "\n") != std::string::npos;
+  }
+  close(fd);
+  EXPECT_TRUE(found);
+}
+
+TEST(Actions, PrintkAtAnotherLevelTakesTheDefaultOne) {
+  int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0) << "needs root";
+  lseek(fd, 0, SEEK_END);
+  std::string text = Unique("printk-level");
+  // printk(9, "<1>...") as the record formats it: the text's "<1>" is not a level.
+  EXPECT_EQ(RunAction(record::Kind::Printk, "<9><1>" + text), "");
+  std::ifstream levels("/proc/sys/kernel/printk");
+  int current = 0, fallback = 4;
+  levels >> current >> fallback;
+  bool found = false;
+  char buf[8192];
+  for (ssize_t n; !found && (n = read(fd, buf, sizeof buf)) > 0;) {
+    std::string record(buf, n);
+    found = std::atoi(record.c_str()) % 8 == fallback &&
+            record.find(";<1>" + text + "\n") != std::string::npos;
   }
   close(fd);
   EXPECT_TRUE(found);

@@ -43,10 +43,12 @@ TEST(BuildIds, ReadsNotesWithCheckedLengths) {
   huge[0] = 0xff;  // a name longer than the notes
   huge[3] = 0x7f;
   EXPECT_EQ(BuildIdInNotes(huge, sizeof huge), "");
-  EXPECT_EQ(RunningKernelBuildId().size(), 40u);  // this machine's kernel has one (SHA-1)
+  std::string running = RunningKernelBuildId();
+  if (!running.empty()) EXPECT_EQ(running.size() % 2, 0u);  // hex bytes (a kernel may have none)
 }
 
 TEST(AttachKprobe, RefusesAnAbsoluteAddressOfAnotherKernel) {
+  if (RunningKernelBuildId().empty()) GTEST_SKIP() << "this kernel has no build id";
   meta::Probe probe;
   probe.point = "kernel.statement(0xffffffff81000000).absolute";
   probe.family = static_cast<uint8_t>(meta::ProbeKind::Kprobe);
