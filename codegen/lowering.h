@@ -439,6 +439,24 @@ class Lowering {
 
   Value Call(ast::Call* c);
 
+  // Embedded C (lower_embedded.cpp): C functions and `%{ %}` expressions are C functions
+  // of one translation unit, compiled and linked in once the probes are lowered.
+  struct CFunction {
+    const void* key;
+    llvm::Function* fn;
+    std::string symbol;
+    const sema::Function* function;  // a function whose body is C, or
+    const ast::EmbeddedExpr* expr;   // an expression
+  };
+  Value EmbeddedCall(ast::Call* c);
+  Value EmbeddedValue(ast::EmbeddedExpr* e);
+  llvm::Function* DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,
+                           const std::string& name);
+  Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args,
+              std::string_view token_kind, std::string_view token, SourceRange at);
+  bool LinkEmbeddedC();
+  std::vector<CFunction> c_functions_;
+
   Value Print(ast::Call* c);
 
   Value FormatInKernel(ast::Call* c, const std::string& format, const std::vector<Value>& args);

@@ -1,0 +1,51 @@
+// Embedded C (DESIGN decision 8): one C translation unit per script, compiled by Clang in
+// process to a BPF module in the script's LLVMContext, with Clang's diagnostics located in
+// the script text the C came from.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/diagnostics.h"
+#include "common/source.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace btap::codegen {
+
+// The C text Clang reads: generated parts (prelude, wrappers) and the script's own C,
+// copied verbatim behind a `#line` directive and padding so that Clang's presumed
+// locations (and so the debug info the verifier quotes) are the script's lines and columns.
+class CSource {
+ public:
+  void Add(std::string_view generated) { text_ += generated; }
+  // The script's C at `origin` (its text is `code`).
+  void AddScript(std::string_view code, SourceRange origin, const SourceManager& sm);
+  const std::string& text() const { return text_; }
+  // The script location of byte `offset` of the text; invalid when it is generated.
+  SourceRange Origin(size_t offset) const;
+
+ private:
+  struct Piece {
+    size_t at = 0;  // in text_
+    size_t size = 0;
+    SourceRange origin;  // origin.begin is the script offset of the piece's first byte
+  };
+  std::string text_;
+  std::vector<Piece> pieces_;
+};
+
+// Compiles `source` for the BPF target (CPU v3, debug info for BTF line info). The module
+// is not optimised here: the script's own pipeline optimises it with the probes it is
+// inlined into. Clang's errors and warnings go to `diags`, at the script text they point
+// into, else at `fallback`; returns null when Clang reported an error.
+std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext& context,
+                                       const SourceManager& sm, DiagnosticSink& diags,
+                                       SourceRange fallback);
+
+}  // namespace btap::codegen
