@@ -103,12 +103,28 @@ std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext&
   // The flags bpflib's C is built with (codegen/CMakeLists.txt), with debug info so
   // that BTF line info quotes the script's lines; `.` as the compilation directory so
   // that the file names match the script's own debug info (maps.cpp).
-  std::vector<const char*> args = {
-      "-triple", "bpfel", "-target-cpu", "v3", "-O2", "-disable-llvm-passes",
-      "-ffreestanding", "-nostdsysteminc", "-nobuiltininc", "-std=gnu11",
-      "-debug-info-kind=constructor", "-dwarf-version=4", "-fdebug-compilation-dir=.",
-      "-Wall", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-label",
-      "-ferror-limit", "20", "-x", "c", kFileName};
+  std::vector<const char*> args = {"-triple",
+                                   "bpfel",
+                                   "-target-cpu",
+                                   "v3",
+                                   "-O2",
+                                   "-disable-llvm-passes",
+                                   "-ffreestanding",
+                                   "-nostdsysteminc",
+                                   "-nobuiltininc",
+                                   "-std=gnu11",
+                                   "-debug-info-kind=constructor",
+                                   "-dwarf-version=4",
+                                   "-fdebug-compilation-dir=.",
+                                   "-Wall",
+                                   "-Wno-unused-function",
+                                   "-Wno-unused-variable",
+                                   "-Wno-unused-label",
+                                   "-ferror-limit",
+                                   "20",
+                                   "-x",
+                                   "c",
+                                   kFileName};
   Collector collector;
   auto options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
   clang::DiagnosticsEngine engine(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), options,

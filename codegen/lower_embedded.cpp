@@ -2,6 +2,7 @@
 // becomes a C function of the script's one translation unit (prelude, the files' top-level
 // `%{ %}` blocks, then the functions), compiled by Clang (embedded_c.h) and linked in.
 #include "codegen/embedded_c.h"
+#include "codegen/kernel_header.h"
 #include "codegen/lowering.h"
 
 #include <llvm/Linker/Linker.h>
@@ -150,6 +151,14 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
 #define _stp_copy_from_user(dst, src, n) bpf_probe_read_user((dst), (n), (src))
 )prelude";
 
+// Whether C may name the kernel's types: only then is their header (megabytes of C)
+// parsed.
+bool MayUseKernelTypes(std::string_view code) {
+  for (std::string_view word : {"struct", "union", "enum", "current", "typeof"})
+    if (code.find(word) != std::string_view::npos) return true;
+  return false;
+}
+
 bool HasMarker(std::string_view code, std::string_view marker) {
   return code.find(marker) != std::string_view::npos;
 }
@@ -242,6 +251,24 @@ Value Lowering::EmbeddedValue(ast::EmbeddedExpr* e) {
 bool Lowering::LinkEmbeddedC() {
   if (c_functions_.empty()) return true;
   CSource source;
+  bool kernel_types = false;
+  for (const ast::EmbeddedDecl* d : program_.embedded) kernel_types |= MayUseKernelTypes(d->code);
+  for (const CFunction& cf : c_functions_)
+    kernel_types |= MayUseKernelTypes(cf.function ? cf.function->decl->embedded : cf.expr->code);
+  const struct btf* btf = kernel_types && program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  if (btf) {
+    std::string header, error;
+    if (!KernelTypesHeader(btf, &header, &error)) {
+      diags_.Report(Diag::CodegenFailed, SourceRange{}, {error});
+      return false;
+    }
+    source.Add("#line 1 \"<kernel types>\"\n");
+    source.Add(header);
+    // The current task as a BTF pointer: its members are read directly (CO-RE).
+    source.Add(
+        "static struct task_struct *(*const bpf_get_current_task_btf)(void) = (void *)158;\n"
+        "#define current (bpf_get_current_task_btf())\n");
+  }
   source.Add("#line 1 \"<btap prelude>\"\n#define MAXSTRINGLEN " + std::to_string(limit_) +
              "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
   source.Add(kPrelude);
@@ -265,9 +292,9 @@ bool Lowering::LinkEmbeddedC() {
       for (const sema::Variable* p : f->params) {
         std::string name(p->name);
         const char* type = p->type == Type::String ? "char *" : "long ";
-        s += unmangled ? "  union { " + std::string(type) + "l_" + name + "; " + type + name +
-                             "; };\n"
-                       : "  " + std::string(type) + "l_" + name + ";\n";
+        s += unmangled
+                 ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
+                 : "  " + std::string(type) + "l_" + name + ";\n";
       }
     s += "};\nvoid " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) {\n";
     s += "#define STAP_RETVALUE (THIS->__retvalue)\n";
@@ -292,7 +319,8 @@ bool Lowering::LinkEmbeddedC() {
     }
     s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n";
     if (f)
-      for (const sema::Variable* p : f->params) s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
+      for (const sema::Variable* p : f->params)
+        s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
     source.Add(s + "}\n");
   }
   std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first);

@@ -1,0 +1,122 @@
+// The kernel's types as a C header (see kernel_header.h), with libbpf's btf_dump.
+#include "codegen/kernel_header.h"
+
+#include <bpf/btf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace btap::codegen {
+namespace {
+
+// Bumped when the header's text changes, so that older cached copies are not used.
+constexpr const char* kFormat = "1";
+
+std::string CacheDir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg && *xdg) return std::string(xdg) + "/btap/headers";
+  if (home && *home) return std::string(home) + "/.cache/btap/headers";
+  return "";
+}
+
+// Makes the missing levels private (0700); false unless the folder is ours and nobody
+// else may write it: its files are compiled into the probes (kernel_image.cpp does the
+// same for its BTF copies).
+bool PrivateDir(const std::string& path) {
+  for (size_t at = 1; at <= path.size(); ++at)
+    if (at == path.size() || path[at] == '/')
+      if (mkdir(path.substr(0, at).c_str(), 0700) != 0 && errno != EEXIST) return false;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
+  return st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
+void Append(void* out, const char* format, va_list args) {
+  va_list copy;
+  va_copy(copy, args);
+  int n = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (n <= 0) return;
+  auto* s = static_cast<std::string*>(out);
+  size_t at = s->size();
+  s->resize(at + n + 1);
+  std::vsnprintf(s->data() + at, n + 1, format, args);
+  s->resize(at + n);
+}
+
+bool Dump(const struct btf* btf, std::string* header, std::string* error) {
+  std::string body;
+  struct btf_dump* d = btf_dump__new(btf, Append, &body, nullptr);
+  if (!d) {
+    *error = std::string("cannot write the kernel's types as C: ") + std::strerror(errno);
+    return false;
+  }
+  for (uint32_t id = 1; id < btf__type_cnt(btf); ++id)
+    if (btf_dump__dump_type(d, id) < 0) {
+      btf_dump__free(d);
+      *error = "cannot write the kernel's type " + std::to_string(id) + " as C";
+      return false;
+    }
+  btf_dump__free(d);
+  *header =
+      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
+      body + "#pragma clang attribute pop\n";
+  return true;
+}
+
+}  // namespace
+
+bool KernelTypesHeader(const struct btf* btf, std::string* header, std::string* error) {
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(btf, &size);
+  if (!raw) {
+    *error = "the kernel's BTF is unreadable";
+    return false;
+  }
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a over the BTF
+  for (const unsigned char* p = static_cast<const unsigned char*>(raw), *end = p + size; p < end;
+       ++p)
+    hash = (hash ^ *p) * 1099511628211ull;
+  char name[64];
+  std::snprintf(name, sizeof name, "/vmlinux-%s-%016llx.h", kFormat,
+                static_cast<unsigned long long>(hash));
+  std::string dir = CacheDir();
+  bool cache = !dir.empty() && PrivateDir(dir);
+  std::string path = dir + name;
+  if (cache) {
+    std::ifstream in(path, std::ios::binary);
+    if (in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      *header = text.str();
+      if (!header->empty()) return true;
+    }
+  }
+  if (!Dump(btf, header, error)) return false;
+  if (cache) {  // written whole under a temporary name of our own, then renamed
+    std::string temp = path + ".XXXXXX";
+    int fd = mkostemp(temp.data(), O_CLOEXEC);
+    if (fd < 0) return true;
+    bool written = true;
+    for (size_t at = 0; written && at < header->size();) {
+      ssize_t n = write(fd, header->data() + at, header->size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      written = n > 0;
+      at += written ? static_cast<size_t>(n) : 0;
+    }
+    if (close(fd) != 0) written = false;
+    if (!written || rename(temp.c_str(), path.c_str()) != 0) unlink(temp.c_str());
+  }
+  return true;
+}
+
+}  // namespace btap::codegen
