@@ -71,7 +71,8 @@ std::string Requote(std::string text) {
 
 }  // namespace
 
-void CSource::AddScript(std::string_view code, SourceRange origin, const SourceManager& sm) {
+void CSource::AddScript(std::string_view code, SourceRange origin, const SourceManager& sm,
+                        std::string_view lead, std::string_view tail) {
   const SourceFile& file = sm.file(origin.file);
   LineColumn lc = file.Locate(origin.begin);
   // Backslashes and quotes in a file name would end the directive's string early.
@@ -82,10 +83,13 @@ void CSource::AddScript(std::string_view code, SourceRange origin, const SourceM
   }
   if (!text_.empty() && text_.back() != '\n') text_ += '\n';
   text_ += "#line " + std::to_string(lc.line) + " \"" + name + "\"\n";
-  text_.append(lc.column > 0 ? lc.column - 1 : 0, ' ');
+  text_ += lead;
+  if (lead.empty()) text_.append(lc.column > 0 ? lc.column - 1 : 0, ' ');
   pieces_.push_back({text_.size(), code.size(), origin});
   text_ += code;
-  text_ += '\n';
+  text_ += tail;
+  // What follows is btap's again: its lines must not pass for the script's.
+  text_ += "\n#line 1 \"<btap embedded C>\"\n";
 }
 
 SourceRange CSource::Origin(size_t offset) const {

@@ -19,13 +19,18 @@ class Module;
 namespace btap::codegen {
 
 // The C text Clang reads: generated parts (prelude, wrappers) and the script's own C,
-// copied verbatim behind a `#line` directive and padding so that Clang's presumed
-// locations (and so the debug info the verifier quotes) are the script's lines and columns.
+// copied verbatim behind a `#line` directive so that Clang's presumed lines (and so the
+// debug info the verifier quotes) are the script's. Diagnostics are located by offset
+// (Origin), so columns need no padding where generated text leads the script's line.
 class CSource {
  public:
   void Add(std::string_view generated) { text_ += generated; }
-  // The script's C at `origin` (its text is `code`).
-  void AddScript(std::string_view code, SourceRange origin, const SourceManager& sm);
+  // The script's C at `origin` (its text is `code`), on the script's lines: `lead` starts
+  // its first line and `tail` ends its last (a function's head and closing brace, so that
+  // the function's debug info names the script's file: BTF line info takes a line's file
+  // from its function).
+  void AddScript(std::string_view code, SourceRange origin, const SourceManager& sm,
+                 std::string_view lead = "", std::string_view tail = "");
   const std::string& text() const { return text_; }
   // The script location of byte `offset` of the text; invalid when it is generated.
   SourceRange Origin(size_t offset) const;

@@ -83,7 +83,7 @@ bool KernelTypesHeader(const struct btf* btf, std::string* header, std::string* 
     return false;
   }
   uint64_t hash = 1469598103934665603ull;  // FNV-1a over the BTF
-  for (const unsigned char* p = static_cast<const unsigned char*>(raw), *end = p + size; p < end;
+  for (const unsigned char *p = static_cast<const unsigned char*>(raw), *end = p + size; p < end;
        ++p)
     hash = (hash ^ *p) * 1099511628211ull;
   char name[64];

@@ -296,8 +296,7 @@ bool Lowering::LinkEmbeddedC() {
                  ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
                  : "  " + std::string(type) + "l_" + name + ";\n";
       }
-    s += "};\nvoid " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) {\n";
-    s += "#define STAP_RETVALUE (THIS->__retvalue)\n";
+    s += "};\n#define STAP_RETVALUE (THIS->__retvalue)\n";
     if (ret == Type::String)
       s += "#define STAP_RETURN(...) do { __VA_OPT__(strlcpy(STAP_RETVALUE, (__VA_ARGS__), "
            "MAXSTRINGLEN);) return; } while (0)\n";
@@ -309,19 +308,19 @@ bool Lowering::LinkEmbeddedC() {
         s += "#define STAP_ARG_" + std::string(p->name) + " (THIS->l_" + std::string(p->name) +
              ")\n";
     source.Add(s);
+    std::string head = "void " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) { ";
     SourceRange origin = CodeOrigin(code, token, sm_);
-    if (f) {
-      source.AddScript(code, origin, sm_);
-    } else {  // an expression: its value is the result
-      source.Add(ret == Type::String ? "strlcpy(STAP_RETVALUE, (\n" : "STAP_RETVALUE = (long)(\n");
-      source.AddScript(code, origin, sm_);
-      source.Add(ret == Type::String ? "), MAXSTRINGLEN);\n" : ");\n");
-    }
+    if (f)
+      source.AddScript(code, origin, sm_, head, "\n}");
+    else if (ret == Type::String)  // an expression: its value is the result
+      source.AddScript(code, origin, sm_, head + "strlcpy(STAP_RETVALUE, (", "), MAXSTRINGLEN); }");
+    else
+      source.AddScript(code, origin, sm_, head + "STAP_RETVALUE = (long)(", "); }");
     s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n";
     if (f)
       for (const sema::Variable* p : f->params)
         s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
-    source.Add(s + "}\n");
+    source.Add(s);
   }
   std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first);
   if (!c) return false;
