@@ -159,6 +159,20 @@ bool MayUseKernelTypes(std::string_view code) {
   return false;
 }
 
+// `/* pragma:read:NAME */` and `/* pragma:write:NAME */` in `code`: (offset, name).
+std::vector<std::pair<size_t, std::string>> GlobalPragmas(std::string_view code) {
+  std::vector<std::pair<size_t, std::string>> found;
+  for (std::string_view kind : {"pragma:read:", "pragma:write:"})
+    for (size_t at = code.find(kind); at != std::string_view::npos; at = code.find(kind, at + 1)) {
+      size_t begin = at + kind.size(), end = begin;
+      while (end < code.size() &&
+             (std::isalnum(static_cast<unsigned char>(code[end])) || code[end] == '_'))
+        ++end;
+      if (end > begin) found.emplace_back(at, std::string(code.substr(begin, end - begin)));
+    }
+  return found;
+}
+
 bool HasMarker(std::string_view code, std::string_view marker) {
   return code.find(marker) != std::string_view::npos;
 }
@@ -248,6 +262,46 @@ Value Lowering::EmbeddedValue(ast::EmbeddedExpr* e) {
   return CallC(fn, ret, {}, "embedded-code", "", e->range);
 }
 
+// STAP_GLOBAL_GET_x() and STAP_GLOBAL_SET_x(v) for each scalar global a pragma names: the
+// C reaches the global's own storage (global data) by its symbol.
+bool Lowering::GlobalAccess(CSource& source) {
+  std::vector<std::pair<std::string_view, SourceRange>> texts;
+  for (const ast::EmbeddedDecl* d : program_.embedded) texts.emplace_back(d->code, d->range);
+  for (const CFunction& cf : c_functions_)
+    texts.emplace_back(cf.function ? cf.function->decl->embedded : cf.expr->code,
+                       cf.function ? cf.function->decl->range : cf.expr->range);
+  std::set<std::string> done;
+  bool ok = true;
+  for (const auto& [code, token] : texts)
+    for (const auto& [offset, name] : GlobalPragmas(code)) {
+      if (!done.insert(name).second) continue;
+      const sema::Variable* global = nullptr;
+      for (const sema::Variable* g : program_.globals)
+        if (g->name == name && (!global || global->from_tapset)) global = g;
+      auto info = global ? globals_.find(global) : globals_.end();
+      if (info == globals_.end() || !info->second.storage) {
+        SourceRange origin = CodeOrigin(code, token, sm_);
+        uint32_t at = origin.begin + static_cast<uint32_t>(offset);
+        diags_.Report(Diag::CodegenLimit, {origin.file, at, at + 7},
+                      {"`pragma` names `" + name +
+                       "`, which is no global scalar of the program (arrays and statistics "
+                       "cannot be reached from C yet)"});
+        ok = false;
+        continue;
+      }
+      std::string symbol = info->second.storage->getName().str();
+      if (global->type == Type::String)
+        source.Add("extern char " + symbol + "[__BTAP_SLOT];\n#define STAP_GLOBAL_GET_" + name +
+                   "() ((char *)" + symbol + ")\n#define STAP_GLOBAL_SET_" + name +
+                   "(v) ((void)strlcpy(" + symbol + ", (v), MAXSTRINGLEN))\n");
+      else
+        source.Add("extern long " + symbol + ";\n#define STAP_GLOBAL_GET_" + name + "() (" +
+                   symbol + ")\n#define STAP_GLOBAL_SET_" + name + "(v) ((void)(" + symbol +
+                   " = (long)(v)))\n");
+    }
+  return ok;
+}
+
 bool Lowering::LinkEmbeddedC() {
   if (c_functions_.empty()) return true;
   CSource source;
@@ -273,6 +327,7 @@ bool Lowering::LinkEmbeddedC() {
              "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
   source.Add(kPrelude);
   SourceRange first;
+  if (!GlobalAccess(source)) return false;
   for (const ast::EmbeddedDecl* d : program_.embedded)
     source.AddScript(d->code, CodeOrigin(d->code, d->range, sm_), sm_);
   for (const CFunction& cf : c_functions_) {

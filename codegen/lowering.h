@@ -5,6 +5,7 @@
 #pragma once
 
 #include "codegen/core_access.h"
+#include "codegen/embedded_c.h"
 #include "codegen/lower.h"
 
 #include <llvm/IR/Constants.h>
@@ -455,6 +456,7 @@ class Lowering {
   Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args,
               std::string_view token_kind, std::string_view token, SourceRange at);
   bool LinkEmbeddedC();
+  bool GlobalAccess(CSource& source);
   std::vector<CFunction> c_functions_;
 
   Value Print(ast::Call* c);
