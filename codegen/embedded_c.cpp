@@ -8,6 +8,7 @@
 #include <clang/CodeGen/CodeGenAction.h>
 #include <clang/Frontend/CompilerInstance.h>
 #include <clang/Frontend/CompilerInvocation.h>
+#include <clang/Frontend/FrontendActions.h>
 #include <clang/Lex/PreprocessorOptions.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Passes/PassPlugin.h>
@@ -101,34 +102,75 @@ SourceRange CSource::Origin(size_t offset) const {
   return {};
 }
 
+namespace {
+
+// The flags bpflib's C is built with (codegen/CMakeLists.txt), with debug info so that
+// BTF line info quotes the script's lines; `.` as the compilation directory so that the
+// file names match the script's own debug info (maps.cpp). A precompiled header must be
+// made with the same ones.
+std::vector<const char*> BaseArgs() {
+  return {"-triple",
+          "bpfel",
+          "-target-cpu",
+          "v3",
+          "-O2",
+          "-disable-llvm-passes",
+          "-ffreestanding",
+          "-nostdsysteminc",
+          "-nobuiltininc",
+          "-std=gnu11",
+          "-debug-info-kind=constructor",
+          "-dwarf-version=4",
+          "-fdebug-compilation-dir=.",
+          "-Wall",
+          "-Wno-unused-function",
+          "-Wno-unused-variable",
+          "-Wno-unused-label",
+          "-ferror-limit",
+          "20"};
+}
+
+}  // namespace
+
+bool PrecompileHeader(const std::string& header, const std::string& pch, std::string* error) {
+  std::vector<const char*> args = BaseArgs();
+  for (const char* a : {"-emit-pch", "-x", "c-header", "-o"}) args.push_back(a);
+  args.push_back(pch.c_str());
+  args.push_back(header.c_str());
+  Collector collector;
+  auto options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
+  clang::DiagnosticsEngine engine(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), options,
+                                  &collector, false);
+  auto invocation = std::make_shared<clang::CompilerInvocation>();
+  bool ok = clang::CompilerInvocation::CreateFromArgs(*invocation, args, engine);
+  if (ok) {
+    invocation->getDiagnosticOpts().ShowCarets = false;
+    clang::CompilerInstance clang;
+    clang.setInvocation(invocation);
+    clang.createDiagnostics(&collector, false);
+    clang::GeneratePCHAction action;
+    ok = clang.ExecuteAction(action);
+  }
+  if (!ok) {
+    *error = "cannot precompile `" + header + "`";
+    for (const ClangMessage& m : collector.messages)
+      if (m.level >= clang::DiagnosticsEngine::Error) {
+        *error += ": " + m.text;
+        break;
+      }
+  }
+  return ok;
+}
+
 std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext& context,
                                        const SourceManager& sm, DiagnosticSink& diags,
-                                       SourceRange fallback) {
-  // The flags bpflib's C is built with (codegen/CMakeLists.txt), with debug info so
-  // that BTF line info quotes the script's lines; `.` as the compilation directory so
-  // that the file names match the script's own debug info (maps.cpp).
-  std::vector<const char*> args = {"-triple",
-                                   "bpfel",
-                                   "-target-cpu",
-                                   "v3",
-                                   "-O2",
-                                   "-disable-llvm-passes",
-                                   "-ffreestanding",
-                                   "-nostdsysteminc",
-                                   "-nobuiltininc",
-                                   "-std=gnu11",
-                                   "-debug-info-kind=constructor",
-                                   "-dwarf-version=4",
-                                   "-fdebug-compilation-dir=.",
-                                   "-Wall",
-                                   "-Wno-unused-function",
-                                   "-Wno-unused-variable",
-                                   "-Wno-unused-label",
-                                   "-ferror-limit",
-                                   "20",
-                                   "-x",
-                                   "c",
-                                   kFileName};
+                                       SourceRange fallback, const std::string& pch) {
+  std::vector<const char*> args = BaseArgs();
+  if (!pch.empty()) {
+    args.push_back("-include-pch");
+    args.push_back(pch.c_str());
+  }
+  for (const char* a : {"-x", "c", kFileName}) args.push_back(a);
   Collector collector;
   auto options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
   clang::DiagnosticsEngine engine(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), options,

@@ -49,8 +49,13 @@ class CSource {
 // is not optimised here: the script's own pipeline optimises it with the probes it is
 // inlined into. Clang's errors and warnings go to `diags`, at the script text they point
 // into, else at `fallback`; returns null when Clang reported an error.
+// `pch`, when given, is a header precompiled by PrecompileHeader, read before the source.
 std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext& context,
                                        const SourceManager& sm, DiagnosticSink& diags,
-                                       SourceRange fallback);
+                                       SourceRange fallback, const std::string& pch = "");
+
+// Precompiles the header file `header` into `pch` with the flags CompileC uses, so that a
+// large header (the kernel's types) costs a lazy load instead of a parse per script.
+bool PrecompileHeader(const std::string& header, const std::string& pch, std::string* error);
 
 }  // namespace btap::codegen

@@ -1,6 +1,8 @@
 // The kernel's types as a C header (see kernel_header.h), with libbpf's btf_dump.
 #include "codegen/kernel_header.h"
 
+#include "codegen/embedded_c.h"
+
 #include <bpf/btf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -75,7 +77,30 @@ bool Dump(const struct btf* btf, std::string* header, std::string* error) {
 
 }  // namespace
 
-bool KernelTypesHeader(const struct btf* btf, std::string* header, std::string* error) {
+// Writes `text` to `path` whole: under a temporary name of our own, then renamed.
+bool WriteWhole(const std::string& path, const std::string& text) {
+  std::string temp = path + ".XXXXXX";
+  int fd = mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return false;
+  bool written = true;
+  for (size_t at = 0; written && at < text.size();) {
+    ssize_t n = write(fd, text.data() + at, text.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    written = n > 0;
+    at += written ? static_cast<size_t>(n) : 0;
+  }
+  if (close(fd) != 0) written = false;
+  if (written && rename(temp.c_str(), path.c_str()) == 0) return true;
+  unlink(temp.c_str());
+  return false;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool KernelTypesHeader(const struct btf* btf, KernelTypes* out, std::string* error) {
   uint32_t size = 0;
   const void* raw = btf__raw_data(btf, &size);
   if (!raw) {
@@ -90,33 +115,25 @@ bool KernelTypesHeader(const struct btf* btf, std::string* header, std::string* 
   std::snprintf(name, sizeof name, "/vmlinux-%s-%016llx.h", kFormat,
                 static_cast<unsigned long long>(hash));
   std::string dir = CacheDir();
-  bool cache = !dir.empty() && PrivateDir(dir);
-  std::string path = dir + name;
-  if (cache) {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      std::ostringstream text;
-      text << in.rdbuf();
-      *header = text.str();
-      if (!header->empty()) return true;
+  std::string header = dir + name, pch = header + ".pch";
+  if (!dir.empty() && PrivateDir(dir)) {
+    if (Exists(header) && Exists(pch)) {
+      out->pch = pch;
+      return true;
     }
-  }
-  if (!Dump(btf, header, error)) return false;
-  if (cache) {  // written whole under a temporary name of our own, then renamed
-    std::string temp = path + ".XXXXXX";
-    int fd = mkostemp(temp.data(), O_CLOEXEC);
-    if (fd < 0) return true;
-    bool written = true;
-    for (size_t at = 0; written && at < header->size();) {
-      ssize_t n = write(fd, header->data() + at, header->size() - at);
-      if (n < 0 && errno == EINTR) continue;
-      written = n > 0;
-      at += written ? static_cast<size_t>(n) : 0;
+    if (!Dump(btf, &out->text, error)) return false;
+    std::string temp = pch + ".tmp" + std::to_string(getpid());
+    std::string ignored;
+    if (WriteWhole(header, out->text) && PrecompileHeader(header, temp, &ignored) &&
+        rename(temp.c_str(), pch.c_str()) == 0) {
+      out->pch = pch;
+      out->text.clear();
+      return true;
     }
-    if (close(fd) != 0) written = false;
-    if (!written || rename(temp.c_str(), path.c_str()) != 0) unlink(temp.c_str());
+    unlink(temp.c_str());
+    return true;  // the text serves
   }
-  return true;
+  return Dump(btf, &out->text, error);
 }
 
 }  // namespace btap::codegen

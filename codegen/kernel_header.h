@@ -9,8 +9,15 @@ struct btf;
 
 namespace btap::codegen {
 
-// The header for `btf`; false with *error when it can be neither read nor made. A cache
+// The kernel's types for embedded C: precompiled (embedded_c.h's PrecompileHeader, the
+// cached header next to it) when the cache can be used, else the header's text.
+struct KernelTypes {
+  std::string pch;   // a precompiled header's path, or
+  std::string text;  // the header itself
+};
+
+// The types of `btf`; false with *error when they can be neither read nor made. A cache
 // that cannot be used (no home, a folder others may write) only costs the caching.
-bool KernelTypesHeader(const struct btf* btf, std::string* header, std::string* error);
+bool KernelTypesHeader(const struct btf* btf, KernelTypes* out, std::string* error);
 
 }  // namespace btap::codegen

@@ -310,14 +310,14 @@ bool Lowering::LinkEmbeddedC() {
   for (const CFunction& cf : c_functions_)
     kernel_types |= MayUseKernelTypes(cf.function ? cf.function->decl->embedded : cf.expr->code);
   const struct btf* btf = kernel_types && program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  KernelTypes types;
   if (btf) {
-    std::string header, error;
-    if (!KernelTypesHeader(btf, &header, &error)) {
+    std::string error;
+    if (!KernelTypesHeader(btf, &types, &error)) {
       diags_.Report(Diag::CodegenFailed, SourceRange{}, {error});
       return false;
     }
-    source.Add("#line 1 \"<kernel types>\"\n");
-    source.Add(header);
+    if (!types.text.empty()) source.Add("#line 1 \"<kernel types>\"\n" + types.text);
     // The current task as a BTF pointer: its members are read directly (CO-RE).
     source.Add(
         "static struct task_struct *(*const bpf_get_current_task_btf)(void) = (void *)158;\n"
@@ -377,7 +377,7 @@ bool Lowering::LinkEmbeddedC() {
         s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
     source.Add(s);
   }
-  std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first);
+  std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first, types.pch);
   if (!c) return false;
   c->setDataLayout(module_.getDataLayout());
   c->setTargetTriple(module_.getTargetTriple());
