@@ -249,6 +249,16 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
 
 Value Lowering::EmbeddedCall(ast::Call* c) {
   const sema::Function* f = c->callee;
+  // C marked `/* guru */` is for tapsets, which are presumed to call it safely; the
+  // user's script needs -g (a tapset function calling it is the tapset's business).
+  const sema::Function* caller = Top().function;
+  bool from_script = caller ? !caller->from_tapset : frame_->probe && !frame_->probe->from_tapset;
+  if (from_script && !options_.guru && HasMarker(f->decl->embedded, "/* guru */")) {
+    failed_ = true;
+    diags_.Report(Diag::NeedsGuruMode, c->range,
+                  {"a call to `" + std::string(f->name) + "` (its C is marked `/* guru */`)"});
+    return nullptr;
+  }
   std::vector<Value> args;
   for (ast::Expr* a : c->args) args.push_back(Expr(a));
   llvm::Function* fn = DeclareC(f, nullptr, std::string(f->name));

@@ -223,6 +223,7 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
     *error = "BTAP_RINGBUF_BYTES must be a power of two of at least 4096";
     return false;
   }
+  c->guru = options.guru;
   c->script_hash = Digest(sm, *c);
   c->script_name =
       !options.module_name.empty() ? options.module_name : "btap_" + c->script_hash.substr(0, 12);
