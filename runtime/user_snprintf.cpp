@@ -73,8 +73,7 @@ uint64_t UserSnprintf(const Interpreter& memory, const uint64_t args[5], std::st
     } else if (conv == 'c') {
       std::snprintf(buffer, sizeof buffer, (spec + "c").c_str(), static_cast<int>(v & 0xff));
     } else {
-      std::snprintf(buffer, sizeof buffer, (spec + "ll" + conv).c_str(),
-                    static_cast<long long>(v));
+      std::snprintf(buffer, sizeof buffer, (spec + "ll" + conv).c_str(), static_cast<long long>(v));
     }
     out += buffer;
   }

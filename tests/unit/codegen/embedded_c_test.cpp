@@ -78,8 +78,8 @@ class EmbeddedCTapsets : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
   driver::Ran Compile(const std::string& script, bool guru) {
-    std::vector<std::string> argv = {"--disable-cache", "-p4", "-o", (root_ / "x.bo").string(),
-                                      "-I", root_.string()};
+    std::vector<std::string> argv = {"--disable-cache",         "-p4", "-o",
+                                     (root_ / "x.bo").string(), "-I",  root_.string()};
     if (guru) argv.push_back("-g");
     argv.insert(argv.end(), {"-e", script});
     return driver::RunBtap(argv);
