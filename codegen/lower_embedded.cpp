@@ -100,7 +100,7 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
 
 // STAP_ERROR(fmt, ...): the message goes to the caller's error buffer, formatted by the
 // kernel's bpf_snprintf (at most 8 arguments), and the function returns.
-#define __BTAP_N(...) __BTAP_N_(0, ##__VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define __BTAP_N(...) __BTAP_N_(0 __VA_OPT__(, ) __VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define __BTAP_N_(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, n, ...) n
 #define __BTAP_CAT(a, b) __BTAP_CAT_(a, b)
 #define __BTAP_CAT_(a, b) a##b
@@ -113,8 +113,7 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
       __builtin_memcpy(THIS->__btap_error, "error", 6); \
     return; \
   } while (0)
-#define __BTAP_FILL(a, ...) __BTAP_FILL_(a, __BTAP_N(__VA_ARGS__), ##__VA_ARGS__)
-#define __BTAP_FILL_(a, n, ...) __BTAP_CAT(__BTAP_G, n)(a, ##__VA_ARGS__)
+#define __BTAP_FILL(a, ...) __BTAP_CAT(__BTAP_G, __BTAP_N(__VA_ARGS__))(a __VA_OPT__(, ) __VA_ARGS__)
 #define __BTAP_G0(a)
 #define __BTAP_G1(a, x1) a[0] = (__u64)(x1);
 #define __BTAP_G2(a, x1, x2) __BTAP_G1(a, x1) a[1] = (__u64)(x2);
@@ -126,7 +125,17 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
   __BTAP_G6(a, x1, x2, x3, x4, x5, x6) a[6] = (__u64)(x7);
 #define __BTAP_G8(a, x1, x2, x3, x4, x5, x6, x7, x8) \
   __BTAP_G7(a, x1, x2, x3, x4, x5, x6, x7) a[7] = (__u64)(x8);
-#define STAP_PRINTF(...) _Static_assert(0, "STAP_PRINTF cannot be compiled yet")
+// STAP_PRINTF(fmt, ...): appended to the caller's output buffer (one string slot per call,
+// printed when the C function returns, in order with the script's own output).
+#define STAP_PRINTF(fmt, ...) do { \
+    static const char __btap_pfmt[] = fmt; \
+    __u64 __btap_pargs[__BTAP_N(__VA_ARGS__) + 1]; \
+    __BTAP_FILL(__btap_pargs, __VA_ARGS__) \
+    unsigned long __btap_used = __btap_masked(strnlen(THIS->__btap_out, MAXSTRINGLEN)); \
+    if (__btap_used + 1 < MAXSTRINGLEN) \
+      bpf_snprintf(THIS->__btap_out + __btap_used, MAXSTRINGLEN - __btap_used, __btap_pfmt, \
+                   __btap_pargs, 8 * __BTAP_N(__VA_ARGS__)); \
+  } while (0)
 
 // Kernel reads: a fault is stap's error, raised from the calling C function.
 #define kread(ptr) ({ \
@@ -191,7 +200,8 @@ SourceRange CodeOrigin(std::string_view code, SourceRange token, const SourceMan
 
 // The context a C function gets (all 8-byte fields, so IR and C agree on the layout
 // without a shared header): the result (a long, or a string slot's address), the error
-// buffer (empty unless STAP_ERROR ran), then one field per parameter.
+// buffer (empty unless STAP_ERROR ran), the output buffer (STAP_PRINTF; null when the C
+// never prints), then one field per parameter.
 llvm::Function* Lowering::DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,
                                    const std::string& name) {
   const void* key = f ? static_cast<const void*>(f) : e;
@@ -204,9 +214,9 @@ llvm::Function* Lowering::DeclareC(const sema::Function* f, const ast::EmbeddedE
   return fn;
 }
 
-Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args,
+Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, bool prints,
                       std::string_view token_kind, std::string_view token, SourceRange at) {
-  auto* context_type = llvm::ArrayType::get(i64_, args.size() + 2);
+  auto* context_type = llvm::ArrayType::get(i64_, args.size() + 3);
   llvm::AllocaInst* context = Alloca(context_type);
   Value result = ret == Type::String ? StringSlot() : LongStorage();
   if (ret == Type::String)
@@ -221,6 +231,14 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
   else
     b_.CreateStore(b_.getInt64(0), field(0));
   b_.CreateStore(error, field(1));
+  Value out = nullptr;
+  if (prints) {
+    out = StringSlot();
+    b_.CreateStore(b_.getInt8(0), out);
+    b_.CreateStore(out, field(2));
+  } else {
+    b_.CreateStore(llvm::ConstantPointerNull::get(ptr_), field(2));
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     Value v = args[i];
     if (!v) continue;
@@ -229,9 +247,19 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
       CopyString(copy, v);
       v = copy;
     }
-    b_.CreateStore(v, field(i + 2));
+    b_.CreateStore(v, field(i + 3));
   }
   b_.CreateCall(fn, {context});
+  if (out) {  // what STAP_PRINTF wrote, even when STAP_ERROR followed
+    auto* print = llvm::BasicBlock::Create(context_, "c_print", frame_->fn);
+    auto* printed = llvm::BasicBlock::Create(context_, "c_printed", frame_->fn);
+    b_.CreateCondBr(b_.CreateICmpNE(b_.CreateLoad(b_.getInt8Ty(), out), b_.getInt8(0)), print,
+                    printed);
+    b_.SetInsertPoint(print);
+    Record(record::Kind::Printf, FormatId("%s"), {out});
+    b_.CreateBr(printed);
+    b_.SetInsertPoint(printed);
+  }
   Value failed = b_.CreateICmpNE(b_.CreateLoad(b_.getInt8Ty(), error), b_.getInt8(0));
   auto* bad = llvm::BasicBlock::Create(context_, "c_error", frame_->fn);
   auto* good = llvm::BasicBlock::Create(context_, "c_ok", frame_->fn);
@@ -263,13 +291,14 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
   for (ast::Expr* a : c->args) args.push_back(Expr(a));
   llvm::Function* fn = DeclareC(f, nullptr, std::string(f->name));
   Locate(c->range);
-  return CallC(fn, f->ret, args, "identifier", f->name, c->range);
+  return CallC(fn, f->ret, args, HasMarker(f->decl->embedded, "STAP_PRINTF"), "identifier", f->name,
+               c->range);
 }
 
 Value Lowering::EmbeddedValue(ast::EmbeddedExpr* e) {
   llvm::Function* fn = DeclareC(nullptr, e, "expr");
   Type ret = e->type == Type::String ? Type::String : Type::Long;
-  return CallC(fn, ret, {}, "embedded-code", "", e->range);
+  return CallC(fn, ret, {}, HasMarker(e->code, "STAP_PRINTF"), "embedded-code", "", e->range);
 }
 
 // STAP_GLOBAL_GET_x() and STAP_GLOBAL_SET_x(v) for each scalar global a pragma names: the
@@ -352,7 +381,7 @@ bool Lowering::LinkEmbeddedC() {
     std::string s = "\nstruct " + cf.symbol + "_this {\n";
     s += unmangled ? std::string("  union { ") + ret_c + "__retvalue; };\n"
                    : std::string("  ") + ret_c + "__retvalue;\n";
-    s += "  char *__btap_error;\n";
+    s += "  char *__btap_error;\n  char *__btap_out;\n";
     if (f)
       for (const sema::Variable* p : f->params) {
         std::string name(p->name);

@@ -453,7 +453,7 @@ class Lowering {
   Value EmbeddedValue(ast::EmbeddedExpr* e);
   llvm::Function* DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,
                            const std::string& name);
-  Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args,
+  Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, bool prints,
               std::string_view token_kind, std::string_view token, SourceRange at);
   bool LinkEmbeddedC();
   bool GlobalAccess(CSource& source);
