@@ -287,6 +287,7 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
                   {"a call to `" + std::string(f->name) + "` (its C is marked `/* guru */`)"});
     return nullptr;
   }
+  if (HasMarker(f->decl->embedded, "/* bpf */")) return AsmCall(c);
   std::vector<Value> args;
   for (ast::Expr* a : c->args) args.push_back(Expr(a));
   llvm::Function* fn = DeclareC(f, nullptr, std::string(f->name));
