@@ -49,13 +49,22 @@ std::optional<int64_t> Number(const std::string& s) {
 
 // The helpers stapbpf's `call` names that exist in the kernel.
 int64_t HelperNumber(const std::string& name) {
-  static const std::map<std::string, int64_t> kHelpers = {
-      {"map_lookup_elem", 1},      {"map_update_elem", 2},        {"map_delete_elem", 3},
-      {"probe_read", 4},           {"ktime_get_ns", 5},           {"get_smp_processor_id", 8},
-      {"get_current_pid_tgid", 14}, {"get_current_uid_gid", 15},   {"get_current_comm", 16},
-      {"get_current_task", 35},    {"probe_read_str", 45},        {"probe_read_user", 112},
-      {"probe_read_kernel", 113},  {"probe_read_user_str", 114},  {"probe_read_kernel_str", 115},
-      {"jiffies64", 118}};
+  static const std::map<std::string, int64_t> kHelpers = {{"map_lookup_elem", 1},
+                                                          {"map_update_elem", 2},
+                                                          {"map_delete_elem", 3},
+                                                          {"probe_read", 4},
+                                                          {"ktime_get_ns", 5},
+                                                          {"get_smp_processor_id", 8},
+                                                          {"get_current_pid_tgid", 14},
+                                                          {"get_current_uid_gid", 15},
+                                                          {"get_current_comm", 16},
+                                                          {"get_current_task", 35},
+                                                          {"probe_read_str", 45},
+                                                          {"probe_read_user", 112},
+                                                          {"probe_read_kernel", 113},
+                                                          {"probe_read_user_str", 114},
+                                                          {"probe_read_kernel_str", 115},
+                                                          {"jiffies64", 118}};
   std::string bare = name.rfind("bpf_", 0) == 0 ? name.substr(4) : name;
   auto it = kHelpers.find(bare);
   return it == kHelpers.end() ? -1 : it->second;
@@ -127,9 +136,8 @@ Value Lowering::AsmCall(ast::Call* c) {
       continue;
     }
     if (op == "alloc") {
-      std::optional<int64_t> n = Number(operand(2) == "BPF_MAXSTRINGLEN"
-                                            ? std::to_string(limit_)
-                                            : operand(2));
+      std::optional<int64_t> n =
+          Number(operand(2) == "BPF_MAXSTRINGLEN" ? std::to_string(limit_) : operand(2));
       if (!n || *n <= 0 || *n > slot_) {
         fail("`alloc` of `" + operand(2) + "` bytes (at most a string slot)");
         break;
@@ -165,18 +173,41 @@ Value Lowering::AsmCall(ast::Call* c) {
       Value r = literal ? value(src) : x ? b_.CreateLoad(i64_, reg(src)) : value(imm);
       Value v = nullptr;
       switch (bits) {
-        case 0x00: v = b_.CreateAdd(l, r); break;
-        case 0x10: v = b_.CreateSub(l, r); break;
-        case 0x20: v = b_.CreateMul(l, r); break;
-        case 0x40: v = b_.CreateOr(l, r); break;
-        case 0x50: v = b_.CreateAnd(l, r); break;
-        case 0x60: v = b_.CreateShl(l, b_.CreateAnd(r, 63)); break;
-        case 0x70: v = b_.CreateLShr(l, b_.CreateAnd(r, 63)); break;
-        case 0x80: v = b_.CreateNeg(l); break;
-        case 0xa0: v = b_.CreateXor(l, r); break;
-        case 0xb0: v = r; break;
-        case 0xc0: v = b_.CreateAShr(l, b_.CreateAnd(r, 63)); break;
-        default: fail("ALU opcode " + op + " (division is the script's, with its checks)");
+        case 0x00:
+          v = b_.CreateAdd(l, r);
+          break;
+        case 0x10:
+          v = b_.CreateSub(l, r);
+          break;
+        case 0x20:
+          v = b_.CreateMul(l, r);
+          break;
+        case 0x40:
+          v = b_.CreateOr(l, r);
+          break;
+        case 0x50:
+          v = b_.CreateAnd(l, r);
+          break;
+        case 0x60:
+          v = b_.CreateShl(l, b_.CreateAnd(r, 63));
+          break;
+        case 0x70:
+          v = b_.CreateLShr(l, b_.CreateAnd(r, 63));
+          break;
+        case 0x80:
+          v = b_.CreateNeg(l);
+          break;
+        case 0xa0:
+          v = b_.CreateXor(l, r);
+          break;
+        case 0xb0:
+          v = r;
+          break;
+        case 0xc0:
+          v = b_.CreateAShr(l, b_.CreateAnd(r, 63));
+          break;
+        default:
+          fail("ALU opcode " + op + " (division is the script's, with its checks)");
       }
       if (!v) break;
       if (cls == 4) v = b_.CreateZExt(b_.CreateTrunc(v, b_.getInt32Ty()), i64_);
@@ -188,7 +219,8 @@ Value Lowering::AsmCall(ast::Call* c) {
         break;
       }
       std::vector<Value> regs;
-      for (int i = 1; i <= 5; ++i) regs.push_back(b_.CreateLoad(i64_, cell("r" + std::to_string(i))));
+      for (int i = 1; i <= 5; ++i)
+        regs.push_back(b_.CreateLoad(i64_, cell("r" + std::to_string(i))));
       b_.CreateStore(Helper(*id, i64_, regs), cell("r0"));
     } else if (cls == 5 && bits != 0x90) {  // jumps to labels
       llvm::BasicBlock* target = label(off);
@@ -200,18 +232,41 @@ Value Lowering::AsmCall(ast::Call* c) {
       Value l = b_.CreateLoad(i64_, reg(dst)), r = x ? b_.CreateLoad(i64_, reg(src)) : value(imm);
       Value cond = nullptr;
       switch (bits) {
-        case 0x10: cond = b_.CreateICmpEQ(l, r); break;
-        case 0x20: cond = b_.CreateICmpUGT(l, r); break;
-        case 0x30: cond = b_.CreateICmpUGE(l, r); break;
-        case 0x40: cond = b_.CreateICmpNE(b_.CreateAnd(l, r), b_.getInt64(0)); break;
-        case 0x50: cond = b_.CreateICmpNE(l, r); break;
-        case 0x60: cond = b_.CreateICmpSGT(l, r); break;
-        case 0x70: cond = b_.CreateICmpSGE(l, r); break;
-        case 0xa0: cond = b_.CreateICmpULT(l, r); break;
-        case 0xb0: cond = b_.CreateICmpULE(l, r); break;
-        case 0xc0: cond = b_.CreateICmpSLT(l, r); break;
-        case 0xd0: cond = b_.CreateICmpSLE(l, r); break;
-        default: fail("jump opcode " + op);
+        case 0x10:
+          cond = b_.CreateICmpEQ(l, r);
+          break;
+        case 0x20:
+          cond = b_.CreateICmpUGT(l, r);
+          break;
+        case 0x30:
+          cond = b_.CreateICmpUGE(l, r);
+          break;
+        case 0x40:
+          cond = b_.CreateICmpNE(b_.CreateAnd(l, r), b_.getInt64(0));
+          break;
+        case 0x50:
+          cond = b_.CreateICmpNE(l, r);
+          break;
+        case 0x60:
+          cond = b_.CreateICmpSGT(l, r);
+          break;
+        case 0x70:
+          cond = b_.CreateICmpSGE(l, r);
+          break;
+        case 0xa0:
+          cond = b_.CreateICmpULT(l, r);
+          break;
+        case 0xb0:
+          cond = b_.CreateICmpULE(l, r);
+          break;
+        case 0xc0:
+          cond = b_.CreateICmpSLT(l, r);
+          break;
+        case 0xd0:
+          cond = b_.CreateICmpSLE(l, r);
+          break;
+        default:
+          fail("jump opcode " + op);
       }
       if (!cond) break;
       auto* next = llvm::BasicBlock::Create(context_, "asm_next", frame_->fn);
