@@ -106,8 +106,9 @@ namespace {
 
 // The flags bpflib's C is built with (codegen/CMakeLists.txt), with debug info so that
 // BTF line info quotes the script's lines; `.` as the compilation directory so that the
-// file names match the script's own debug info (maps.cpp). A precompiled header must be
-// made with the same ones.
+// file names match the script's own debug info (maps.cpp); with the source embedded, as
+// the script's files have it (a line table mixing files with and without source comes
+// out different on every run). A precompiled header must be made with the same flags.
 std::vector<const char*> BaseArgs() {
   return {"-triple",
           "bpfel",
@@ -121,6 +122,7 @@ std::vector<const char*> BaseArgs() {
           "-std=gnu11",
           "-debug-info-kind=constructor",
           "-dwarf-version=4",
+          "-gembed-source",
           "-fdebug-compilation-dir=.",
           "-Wall",
           "-Wno-unused-function",

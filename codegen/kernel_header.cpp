@@ -20,7 +20,7 @@ namespace btap::codegen {
 namespace {
 
 // Bumped when the header's text changes, so that older cached copies are not used.
-constexpr const char* kFormat = "1";
+constexpr const char* kFormat = "2";
 
 std::string CacheDir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
