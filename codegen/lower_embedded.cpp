@@ -5,6 +5,8 @@
 #include "codegen/kernel_header.h"
 #include "codegen/lowering.h"
 
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/Linker/Linker.h>
 
 namespace btap::codegen::lowering {
@@ -439,8 +441,27 @@ bool Lowering::LinkEmbeddedC() {
       g.setName("__btap_cdata" + std::to_string(constants++));
     }
   }
-  if (llvm::Linker::linkModules(module_, std::move(c))) {
-    diags_.Report(Diag::CodegenFailed, first, {"linking the embedded C failed"});
+  // The linker's complaint (C defining a name the script's module has) becomes btap's.
+  struct Keep : llvm::DiagnosticHandler {
+    std::string* out;
+    explicit Keep(std::string* o) : out(o) {}
+    bool handleDiagnostics(const llvm::DiagnosticInfo& info) override {
+      if (info.getSeverity() == llvm::DS_Error) {
+        llvm::raw_string_ostream text(*out);
+        llvm::DiagnosticPrinterRawOStream printer(text);
+        info.print(printer);
+      }
+      return true;
+    }
+  };
+  std::string why;
+  std::unique_ptr<llvm::DiagnosticHandler> handler = context_.getDiagnosticHandler();
+  context_.setDiagnosticHandler(std::make_unique<Keep>(&why));
+  bool link_failed = llvm::Linker::linkModules(module_, std::move(c));
+  context_.setDiagnosticHandler(std::move(handler));
+  if (link_failed) {
+    diags_.Report(Diag::CodegenFailed, first,
+                  {"linking the embedded C failed" + (why.empty() ? "" : ": " + why)});
     return false;
   }
   // Inlined into the probes like the runtime library (bpflib.cpp): the same target
