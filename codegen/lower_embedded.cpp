@@ -368,6 +368,16 @@ bool Lowering::LinkEmbeddedC() {
   source.Add("#line 1 \"<btap prelude>\"\n#define MAXSTRINGLEN " + std::to_string(limit_) +
              "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
   source.Add(kPrelude);
+  // -D NAME[=VALUE] (MAXSTRINGLEN is the prelude's already, with the same value).
+  for (const std::string& d : options_.c_defines) {
+    std::string name = d.substr(0, d.find('=')), value = "1";
+    if (d.find('=') != std::string::npos) value = d.substr(d.find('=') + 1);
+    bool identifier = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+    for (char ch : name) identifier &= std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+    if (!identifier || name == "MAXSTRINGLEN") continue;
+    std::replace(value.begin(), value.end(), '\n', ' ');
+    source.Add("#define " + name + " " + value + "\n");
+  }
   SourceRange first;
   if (!GlobalAccess(source)) return false;
   for (const ast::EmbeddedDecl* d : program_.embedded)
