@@ -220,11 +220,11 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
                       std::string_view token_kind, std::string_view token, SourceRange at) {
   auto* context_type = llvm::ArrayType::get(i64_, args.size() + 3);
   llvm::AllocaInst* context = Alloca(context_type);
-  Value result = ret == Type::String ? StringSlot() : LongStorage();
-  if (ret == Type::String)
+  Value result = nullptr;  // a string result's slot; a long comes back in THIS
+  if (ret == Type::String) {
+    result = StringSlot();
     b_.CreateStore(b_.getInt8(0), result);
-  else
-    b_.CreateStore(b_.getInt64(0), result);
+  }
   Value error = StringSlot();
   b_.CreateStore(b_.getInt8(0), error);
   auto field = [&](size_t i) { return b_.CreateConstGEP2_64(context_type, context, 0, i); };
@@ -281,7 +281,7 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
   const sema::Function* f = c->callee;
   // C marked `/* guru */` is for tapsets, which are presumed to call it safely; the
   // user's script needs -g (a tapset function calling it is the tapset's business).
-  const sema::Function* caller = Top().function;
+  const sema::Function* caller = frame_->scopes.empty() ? nullptr : Top().function;
   bool from_script = caller ? !caller->from_tapset : frame_->probe && !frame_->probe->from_tapset;
   if (from_script && !options_.guru && HasMarker(f->decl->embedded, "/* guru */")) {
     failed_ = true;
