@@ -4,6 +4,7 @@
 #include "codegen/embedded_c.h"
 
 #include <bpf/btf.h>
+#include <clang/Basic/Version.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,8 +112,9 @@ bool KernelTypesHeader(const struct btf* btf, KernelTypes* out, std::string* err
   for (const unsigned char *p = static_cast<const unsigned char*>(raw), *end = p + size; p < end;
        ++p)
     hash = (hash ^ *p) * 1099511628211ull;
-  char name[64];
-  std::snprintf(name, sizeof name, "/vmlinux-%s-%016llx.h", kFormat,
+  char name[96];
+  // A precompiled header is only good for the Clang that made it.
+  std::snprintf(name, sizeof name, "/vmlinux-%s-clang%s-%016llx.h", kFormat, CLANG_VERSION_STRING,
                 static_cast<unsigned long long>(hash));
   std::string dir = CacheDir();
   std::string header = dir + name, pch = header + ".pch";
