@@ -96,11 +96,6 @@ bool WriteWhole(const std::string& path, const std::string& text) {
   return false;
 }
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 bool KernelTypesHeader(const struct btf* btf, KernelTypes* out, std::string* error) {
   uint32_t size = 0;
   const void* raw = btf__raw_data(btf, &size);
@@ -119,7 +114,10 @@ bool KernelTypesHeader(const struct btf* btf, KernelTypes* out, std::string* err
   std::string dir = CacheDir();
   std::string header = dir + name, pch = header + ".pch";
   if (!dir.empty() && PrivateDir(dir)) {
-    if (Exists(header) && Exists(pch)) {
+    // Clang refuses a precompiled header older than its header: then both are made again.
+    struct stat h, p;
+    if (stat(header.c_str(), &h) == 0 && S_ISREG(h.st_mode) && stat(pch.c_str(), &p) == 0 &&
+        S_ISREG(p.st_mode) && p.st_mtim.tv_sec >= h.st_mtim.tv_sec) {
       out->pch = pch;
       return true;
     }
