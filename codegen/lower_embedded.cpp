@@ -344,6 +344,43 @@ bool Lowering::GlobalAccess(CSource& source) {
   return ok;
 }
 
+// BTF line info takes a line's file (and so the text the verifier quotes) from its
+// function: each C function gets a file of its own, the script's text with the body's
+// lines saying whose they are, so that a rejection inside C names the script function.
+// (A path of its own keeps its text apart from the script's own file, which BTF knows by
+// path; the kernel shows the base name only.)
+void Lowering::NameCFunctions(llvm::Module& c) {
+  for (const CFunction& cf : c_functions_) {
+    if (!cf.function) continue;
+    llvm::Function* fn = c.getFunction(cf.symbol);
+    llvm::DISubprogram* sp = fn ? fn->getSubprogram() : nullptr;
+    if (!sp || !sp->isDistinct()) continue;
+    std::string_view code = cf.function->decl->embedded;
+    SourceRange origin = CodeOrigin(code, cf.function->decl->range, sm_);
+    const SourceFile& file = sm_.file(origin.file);
+    uint32_t first = file.Locate(origin.begin).line, last = file.Locate(origin.end).line;
+    std::string text, line;
+    uint32_t number = 1;
+    for (char ch : file.text()) {
+      if (ch != '\n') {
+        line += ch;
+        continue;
+      }
+      size_t lead = line.find_first_not_of(" \t");
+      if (number >= first && number <= last && lead != std::string::npos)
+        line.insert(lead, "in C function `" + std::string(cf.function->name) + "`: ");
+      text += line + '\n';
+      line.clear();
+      ++number;
+    }
+    text += line;
+    std::string path = "/btap-c/" + cf.symbol + "/" + file.name();
+    auto* named = llvm::DIFile::get(context_, path, "", std::nullopt,
+                                    llvm::StringRef(text));  // copied into the context
+    sp->replaceOperandWith(0, named);
+  }
+}
+
 bool Lowering::LinkEmbeddedC() {
   if (c_functions_.empty()) return true;
   CSource source;
@@ -436,6 +473,7 @@ bool Lowering::LinkEmbeddedC() {
   std::set<std::string> defined;
   for (llvm::Function& fn : *c)
     if (!fn.isDeclaration()) defined.insert(fn.getName().str());
+  NameCFunctions(*c);
   // The C's constants (string literals, STAP_ERROR's formats) join the script's
   // literals in `.rodata`, the one read-only section the runtime places on the user
   // side; bpf_snprintf wants its format there too.

@@ -458,6 +458,7 @@ class Lowering {
               std::string_view token_kind, std::string_view token, SourceRange at);
   bool LinkEmbeddedC();
   bool GlobalAccess(CSource& source);
+  void NameCFunctions(llvm::Module& c);
   std::vector<CFunction> c_functions_;
 
   Value Print(ast::Call* c);
