@@ -40,6 +40,7 @@ bool Lowering::Run(meta::Meta* meta) {
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
   FinishScratch();
+  if (!failed_ && !LinkEmbeddedC()) failed_ = true;
   maps_.Finalize();
   *meta = std::move(meta_);
   return !failed_;

@@ -28,6 +28,9 @@ struct CompileOptions {
   uint32_t max_action = 1000;       // MAXACTION: iterations of one loop in a kernel probe
   // The output ring buffer: 0 picks 4 MiB when kernel probes print, one page otherwise.
   uint32_t ring_buffer_bytes = 0;
+  bool guru = false;  // -g: the script may call C marked `/* guru */`
+  // -D NAME[=VALUE], all of them: embedded C sees each as a macro, as stap's C compiler does.
+  std::vector<std::string> c_defines;
   bool want_ir = false;        // fill Compiled::ir (-p3)
   bool want_assembly = false;  // fill Compiled::assembly (--dump=bpf-asm)
   // -G NAME=VALUE: initial values of global scalars, overriding the script's.

@@ -10,9 +10,9 @@ Value Lowering::Call(ast::Call* c) {
   if (IsPrintFamily(c)) return Print(c);
   const sema::Function* f = c->callee;
   if (f->intrinsic >= 0) return IntrinsicCall(static_cast<Intrinsic>(f->intrinsic), c);
+  if (f->decl && f->decl->has_embedded) return EmbeddedCall(c);
   if (!f->decl || !f->decl->body) {
-    Unsupported(c->range, "a call to `" + std::string(f->name) + "`",
-                f->decl && f->decl->has_embedded ? "; its body is embedded C" : "");
+    Unsupported(c->range, "a call to `" + std::string(f->name) + "`");
     return nullptr;
   }
   // Arguments are evaluated in the caller's scope, then bound in the callee's.

@@ -201,6 +201,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::HistOp:
       Unsupported(e->range, "a histogram here", "; print it with print() or println()");
       return nullptr;
+    case Kind::EmbeddedExpr:
+      return EmbeddedValue(static_cast<ast::EmbeddedExpr*>(e));
     case Kind::RegexMatch:
       Unsupported(e->range, "regular expression matching");
       return nullptr;

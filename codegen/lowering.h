@@ -5,6 +5,7 @@
 #pragma once
 
 #include "codegen/core_access.h"
+#include "codegen/embedded_c.h"
 #include "codegen/lower.h"
 
 #include <llvm/IR/Constants.h>
@@ -449,6 +450,27 @@ class Lowering {
   void PrintHistogram(ast::HistOp* h);
 
   Value Call(ast::Call* c);
+
+  // Embedded C (lower_embedded.cpp): C functions and `%{ %}` expressions are C functions
+  // of one translation unit, compiled and linked in once the probes are lowered.
+  struct CFunction {
+    const void* key;
+    llvm::Function* fn;
+    std::string symbol;
+    const sema::Function* function;  // a function whose body is C, or
+    const ast::EmbeddedExpr* expr;   // an expression
+  };
+  Value EmbeddedCall(ast::Call* c);
+  Value AsmCall(ast::Call* c);  // stapbpf's `/* bpf */` assembly (lower_bpf_asm.cpp)
+  Value EmbeddedValue(ast::EmbeddedExpr* e);
+  llvm::Function* DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,
+                           const std::string& name);
+  Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, bool prints,
+              std::string_view token_kind, std::string_view token, SourceRange at);
+  bool LinkEmbeddedC();
+  bool GlobalAccess(CSource& source);
+  void NameCFunctions(llvm::Module& c);
+  std::vector<CFunction> c_functions_;
 
   Value Print(ast::Call* c);
 

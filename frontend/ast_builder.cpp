@@ -36,7 +36,10 @@ void AstBuilder::FinishStmts(Node* n, std::span<Stmt* const> items) {
 
 bool AstBuilder::RequireGuru(const Token& t, std::string_view what) {
   if (privileged_) return true;
-  diags_.Report(Diag::NeedsGuruMode, t.range, {what});
+  if (what == "embedded code")  // stap's own words (parse.cxx)
+    diags_.Report(Diag::EmbeddedNeedsGuru, t.range);
+  else
+    diags_.Report(Diag::NeedsGuruMode, t.range, {what});
   return false;
 }
 

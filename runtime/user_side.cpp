@@ -21,6 +21,7 @@
 #include "common/stats.h"
 #include "common/user_helpers.h"
 #include "runtime/object.h"
+#include "runtime/user_snprintf.h"
 
 namespace btap::runtime {
 
@@ -318,6 +319,9 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   bind(user_helper::kMapClear, &UserSide::Clear);
   bind(user_helper::kSprintf, &UserSide::Sprintf);
   bind(user_helper::kPrintHistogram, &UserSide::PrintHistogram);
+  interpreter_.SetHelper(BPF_FUNC_snprintf, [this](const uint64_t* a, std::string* error) {
+    return UserSnprintf(interpreter_, a, error);
+  });
   interpreter_.SetHelper(BPF_FUNC_ktime_get_ns,
                          [](const uint64_t*, std::string*) { return Monotonic(CLOCK_MONOTONIC); });
   interpreter_.SetHelper(BPF_FUNC_jiffies64, [hz = KernelHz()](const uint64_t*, std::string*) {

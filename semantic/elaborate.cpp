@@ -97,6 +97,8 @@ void Elab::AddFile(ast::File* file, bool from_tapset) {
         aliases.push_back({a, i, file->file, from_tapset});
     } else if (auto* p = ast::As<ast::Probe>(d)) {
       pending.push_back({p, file->file, from_tapset});
+    } else if (auto* e = ast::As<ast::EmbeddedDecl>(d)) {
+      program.embedded.push_back(e);
     }
   }
 }

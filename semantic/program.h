@@ -163,6 +163,7 @@ struct Program {
   std::vector<Variable*> globals;  // declaration order
   std::vector<Function*> functions;
   std::vector<Probe*> probes;
+  std::vector<ast::EmbeddedDecl*> embedded;  // top-level `%{ %}` blocks of the files in use
 
   // Storage; pointers above stay valid.
   std::deque<Variable> variable_store;

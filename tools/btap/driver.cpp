@@ -183,6 +183,7 @@ std::string Digest(const SourceManager& sm, const codegen::CompileOptions& c) {
     mix(sm.file(static_cast<FileId>(i)).text());
   }
   for (const auto& [name, value] : c.global_values) mix(name + "=" + value);
+  for (const std::string& d : c.c_defines) mix("-D" + d);
   mix(std::to_string(c.max_string_len) + "/" + std::to_string(c.max_map_entries) + "/" +
       std::to_string(c.max_errors) + "/" + std::to_string(c.max_action) + "/" +
       std::to_string(c.ring_buffer_bytes));
@@ -224,6 +225,8 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
     *error = "BTAP_RINGBUF_BYTES must be a power of two of at least 4096";
     return false;
   }
+  c->guru = options.guru;
+  c->c_defines = options.defines;
   c->script_hash = Digest(sm, *c);
   c->script_name =
       !options.module_name.empty() ? options.module_name : "btap_" + c->script_hash.substr(0, 12);

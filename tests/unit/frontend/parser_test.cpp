@@ -195,10 +195,12 @@ TEST(Parser, ParseTimeChecks) {
   EXPECT_NE(
       diags("probe begin { return 1 }").find("t.stp:1:15: error: `return` outside a function"),
       std::string::npos);
-  EXPECT_NE(diags("probe begin { %{ x %} }").find("error: embedded code needs guru mode (`-g`)"),
+  EXPECT_NE(diags("probe begin { %{ x %} }")
+                .find("error: embedded code in unprivileged script; need stap -g"),
             std::string::npos);
-  EXPECT_NE(diags("function f() %{ %}").find("error: embedded code needs guru mode (`-g`)"),
-            std::string::npos);
+  EXPECT_NE(
+      diags("function f() %{ %}").find("error: embedded code in unprivileged script; need stap -g"),
+      std::string::npos);
   EXPECT_NE(diags("probe begin { x = @const(\"X\") }").find("`@const` needs guru mode"),
             std::string::npos);
   EXPECT_NE(diags("global a global a").find("global `a` is declared twice in this file"),

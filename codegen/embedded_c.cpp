@@ -1,0 +1,225 @@
+// Embedded C compiled by Clang in process (see embedded_c.h): a CompilerInstance over an
+// in-memory file, for the BPF target, emitting a module in the script's LLVMContext.
+#include "codegen/embedded_c.h"
+
+#include <clang/Basic/Diagnostic.h>
+#include <clang/Basic/DiagnosticOptions.h>
+#include <clang/Basic/SourceManager.h>
+#include <clang/CodeGen/CodeGenAction.h>
+#include <clang/Frontend/CompilerInstance.h>
+#include <clang/Frontend/CompilerInvocation.h>
+#include <clang/Frontend/FrontendActions.h>
+#include <clang/Lex/PreprocessorOptions.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Passes/PassPlugin.h>
+#include <llvm/Support/MemoryBuffer.h>
+
+#include <algorithm>
+#include <cctype>
+
+// Debian's Clang is built to register Polly's passes (linked into its own tools); btap
+// links no Polly, and its pipeline needs none.
+llvm::PassPluginLibraryInfo getPollyPluginInfo() {
+  return {LLVM_PLUGIN_API_VERSION, "Polly", "0", [](llvm::PassBuilder&) {}};
+}
+
+namespace btap::codegen {
+namespace {
+
+constexpr const char* kFileName = "btap-embedded.c";
+
+struct ClangMessage {
+  clang::DiagnosticsEngine::Level level;
+  std::string text;
+  size_t offset = SIZE_MAX;  // in the translation unit, when known
+};
+
+// Keeps Clang's diagnostics for the script's sink (Clang never prints here).
+class Collector : public clang::DiagnosticConsumer {
+ public:
+  void HandleDiagnostic(clang::DiagnosticsEngine::Level level,
+                        const clang::Diagnostic& info) override {
+    DiagnosticConsumer::HandleDiagnostic(level, info);
+    ClangMessage m;
+    m.level = level;
+    llvm::SmallString<160> text;
+    info.FormatDiagnostic(text);
+    m.text = std::string(text);
+    if (info.hasSourceManager() && info.getLocation().isValid()) {
+      const clang::SourceManager& sm = info.getSourceManager();
+      clang::SourceLocation loc = sm.getFileLoc(info.getLocation());
+      if (sm.getFileID(loc) == sm.getMainFileID()) m.offset = sm.getFileOffset(loc);
+    }
+    messages.push_back(std::move(m));
+  }
+  std::vector<ClangMessage> messages;
+};
+
+// Clang's quotes become the backticks btap's messages quote code with.
+std::string Requote(std::string text) {
+  bool open = true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\'') continue;
+    // An apostrophe inside a word ("doesn't") stays.
+    bool inside_word = i > 0 && i + 1 < text.size() && std::isalpha(text[i - 1]) &&
+                       std::isalpha(text[i + 1]) && open;
+    if (inside_word) continue;
+    text[i] = '`';
+    open = !open;
+  }
+  return text;
+}
+
+}  // namespace
+
+void CSource::AddScript(std::string_view code, SourceRange origin, const SourceManager& sm,
+                        std::string_view lead, std::string_view tail) {
+  const SourceFile& file = sm.file(origin.file);
+  LineColumn lc = file.Locate(origin.begin);
+  // Backslashes and quotes in a file name would end the directive's string early.
+  std::string name;
+  for (char c : file.name()) {
+    if (c == '"' || c == '\\') name += '\\';
+    name += c;
+  }
+  if (!text_.empty() && text_.back() != '\n') text_ += '\n';
+  text_ += "#line " + std::to_string(lc.line) + " \"" + name + "\"\n";
+  text_ += lead;
+  if (lead.empty()) text_.append(lc.column > 0 ? lc.column - 1 : 0, ' ');
+  pieces_.push_back({text_.size(), code.size(), origin});
+  text_ += code;
+  text_ += tail;
+  // What follows is btap's again: its lines must not pass for the script's.
+  text_ += "\n#line 1 \"<btap embedded C>\"\n";
+}
+
+SourceRange CSource::Origin(size_t offset) const {
+  for (const Piece& p : pieces_)
+    if (offset >= p.at && offset <= p.at + p.size) {
+      uint32_t at = p.origin.begin + static_cast<uint32_t>(offset - p.at);
+      return {p.origin.file, at, at + 1};
+    }
+  return {};
+}
+
+namespace {
+
+// The flags bpflib's C is built with (codegen/CMakeLists.txt), with debug info so that
+// BTF line info quotes the script's lines; `.` as the compilation directory so that the
+// file names match the script's own debug info (maps.cpp); with the source embedded, as
+// the script's files have it (a line table mixing files with and without source comes
+// out different on every run). A precompiled header must be made with the same flags.
+std::vector<const char*> BaseArgs() {
+  return {"-triple",
+          "bpfel",
+          "-target-cpu",
+          "v3",
+          "-O2",
+          "-disable-llvm-passes",
+          "-ffreestanding",
+          "-nostdsysteminc",
+          "-nobuiltininc",
+          "-std=gnu11",
+          "-debug-info-kind=constructor",
+          "-dwarf-version=4",
+          "-gembed-source",
+          "-fdebug-compilation-dir=.",
+          "-Wall",
+          "-Wno-unused-function",
+          "-Wno-unused-variable",
+          "-Wno-unused-label",
+          "-ferror-limit",
+          "20"};
+}
+
+}  // namespace
+
+bool PrecompileHeader(const std::string& header, const std::string& pch, std::string* error) {
+  std::vector<const char*> args = BaseArgs();
+  for (const char* a : {"-emit-pch", "-x", "c-header", "-o"}) args.push_back(a);
+  args.push_back(pch.c_str());
+  args.push_back(header.c_str());
+  Collector collector;
+  auto options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
+  clang::DiagnosticsEngine engine(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), options,
+                                  &collector, false);
+  auto invocation = std::make_shared<clang::CompilerInvocation>();
+  bool ok = clang::CompilerInvocation::CreateFromArgs(*invocation, args, engine);
+  if (ok) {
+    invocation->getDiagnosticOpts().ShowCarets = false;
+    clang::CompilerInstance clang;
+    clang.setInvocation(invocation);
+    clang.createDiagnostics(&collector, false);
+    clang::GeneratePCHAction action;
+    ok = clang.ExecuteAction(action);
+  }
+  if (!ok) {
+    *error = "cannot precompile `" + header + "`";
+    for (const ClangMessage& m : collector.messages)
+      if (m.level >= clang::DiagnosticsEngine::Error) {
+        *error += ": " + m.text;
+        break;
+      }
+  }
+  return ok;
+}
+
+std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext& context,
+                                       const SourceManager& sm, DiagnosticSink& diags,
+                                       SourceRange fallback, const std::string& pch) {
+  std::vector<const char*> args = BaseArgs();
+  if (!pch.empty()) {
+    args.push_back("-include-pch");
+    args.push_back(pch.c_str());
+  }
+  for (const char* a : {"-x", "c", kFileName}) args.push_back(a);
+  Collector collector;
+  auto options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
+  clang::DiagnosticsEngine engine(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), options,
+                                  &collector, false);
+  auto invocation = std::make_shared<clang::CompilerInvocation>();
+  std::unique_ptr<llvm::Module> module;
+  if (clang::CompilerInvocation::CreateFromArgs(*invocation, args, engine)) {
+    invocation->getDiagnosticOpts().ShowCarets = false;  // no "N errors generated." of its own
+    invocation->getPreprocessorOpts().addRemappedFile(
+        kFileName, llvm::MemoryBuffer::getMemBufferCopy(source.text(), kFileName).release());
+    clang::CompilerInstance clang;
+    clang.setInvocation(invocation);
+    clang.createDiagnostics(&collector, false);
+    clang::EmitLLVMOnlyAction action(&context);
+    if (clang.ExecuteAction(action)) module = action.takeModule();
+  }
+  bool failed = !module;
+  for (const ClangMessage& m : collector.messages) {
+    SourceRange at = m.offset == SIZE_MAX ? SourceRange{} : source.Origin(m.offset);
+    std::string text = Requote(m.text);
+    if (!at.valid()) {
+      at = fallback;
+      // Where Clang points into generated text, its text is not the user's: say so.
+      if (m.offset != SIZE_MAX) text += " (in btap's code around the embedded C)";
+    }
+    switch (m.level) {
+      case clang::DiagnosticsEngine::Error:
+      case clang::DiagnosticsEngine::Fatal:
+        failed = true;
+        diags.Report(Diag::EmbeddedCError, at, {text});
+        break;
+      case clang::DiagnosticsEngine::Warning:
+        diags.Report(Diag::EmbeddedCWarning, at, {text});
+        break;
+      case clang::DiagnosticsEngine::Note:
+        if (!diags.diagnostics().empty()) diags.Note(Diag::EmbeddedCNote, at, {text});
+        break;
+      default:
+        break;
+    }
+  }
+  if (failed) {
+    if (collector.messages.empty())
+      diags.Report(Diag::EmbeddedCError, fallback, {"clang could not compile the embedded C"});
+    return nullptr;
+  }
+  return module;
+}
+
+}  // namespace btap::codegen

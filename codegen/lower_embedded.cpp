@@ -1,0 +1,529 @@
+// Lowering embedded C: each C function the program calls and each `%{ %}` expression
+// becomes a C function of the script's one translation unit (prelude, the files' top-level
+// `%{ %}` blocks, then the functions), compiled by Clang (embedded_c.h) and linked in.
+#include "codegen/embedded_c.h"
+#include "codegen/kernel_header.h"
+#include "codegen/lowering.h"
+
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
+#include <llvm/Linker/Linker.h>
+
+namespace btap::codegen::lowering {
+namespace {
+
+// stap's conventions (man stap, EMBEDDED C) over BPF: types, the string functions stap's
+// C uses (bounded, so the verifier accepts them), errors and kernel reads. The function
+// wrappers define the per-function macros (STAP_ARG_*, STAP_RETVALUE, STAP_RETURN).
+constexpr const char* kPrelude = R"prelude(
+typedef signed char __s8; typedef unsigned char __u8; typedef short __s16;
+typedef unsigned short __u16; typedef int __s32; typedef unsigned int __u32;
+typedef long long __s64; typedef unsigned long long __u64;
+typedef __s8 s8; typedef __u8 u8; typedef __s16 s16; typedef __u16 u16; typedef __s32 s32;
+typedef __u32 u32; typedef __s64 s64; typedef __u64 u64;
+typedef __s8 int8_t; typedef __u8 uint8_t; typedef __s16 int16_t; typedef __u16 uint16_t;
+typedef __s32 int32_t; typedef __u32 uint32_t; typedef __s64 int64_t; typedef __u64 uint64_t;
+typedef unsigned long size_t; typedef long ssize_t; typedef long intptr_t;
+typedef unsigned long uintptr_t; typedef _Bool bool;
+#define true 1
+#define false 0
+#define NULL ((void *)0)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+static long (*const bpf_probe_read_kernel)(void *dst, __u32 size, const void *src) = (void *)113;
+static long (*const bpf_probe_read_kernel_str)(void *dst, __u32 size, const void *src) =
+    (void *)115;
+static long (*const bpf_probe_read_user)(void *dst, __u32 size, const void *src) = (void *)112;
+static long (*const bpf_probe_read_user_str)(void *dst, __u32 size, const void *src) =
+    (void *)114;
+static __u64 (*const bpf_get_current_pid_tgid)(void) = (void *)14;
+static __u64 (*const bpf_get_current_uid_gid)(void) = (void *)15;
+static long (*const bpf_get_current_comm)(void *buf, __u32 size) = (void *)16;
+static __u64 (*const bpf_get_current_task)(void) = (void *)35;
+static __u64 (*const bpf_ktime_get_ns)(void) = (void *)5;
+static __u32 (*const bpf_get_smp_processor_id)(void) = (void *)8;
+static long (*const bpf_snprintf)(char *str, __u32 size, const char *fmt, __u64 *data,
+                                  __u32 data_len) = (void *)165;
+
+// The string functions stap's C uses, over the copying helpers where they can be: loops
+// that write byte by byte at computed offsets are more than the verifier will follow.
+// Destinations are string slots (__BTAP_SLOT bytes, a power of two); masking an offset
+// with the slot size (through an asm the optimiser cannot see through, as bpflib's
+// btap_masked) is what lets the verifier bound it.
+static inline __attribute__((always_inline)) unsigned long __btap_masked(unsigned long at) {
+  asm volatile("" : "+r"(at));
+  return at & (__BTAP_SLOT - 1);
+}
+static inline __attribute__((always_inline)) size_t strnlen(const char *s, size_t max) {
+  size_t n = 0;
+  for (; n < MAXSTRINGLEN && n < max; ++n)
+    if (!s[n]) break;
+  return n;
+}
+static inline __attribute__((always_inline)) size_t strlen(const char *s) {
+  return strnlen(s, MAXSTRINGLEN);
+}
+static inline __attribute__((always_inline)) size_t strlcpy(char *d, const char *s, size_t size) {
+  if (size > MAXSTRINGLEN) size = MAXSTRINGLEN;
+  if (size == 0) return 0;
+  long n = bpf_probe_read_kernel_str(d, size, s);
+  if (n < 1) {
+    d[0] = 0;
+    return 0;
+  }
+  return n - 1;
+}
+static inline __attribute__((always_inline)) size_t strlcat(char *d, const char *s, size_t size) {
+  if (size > MAXSTRINGLEN) size = MAXSTRINGLEN;
+  unsigned long used = __btap_masked(strnlen(d, size));
+  if (used + 1 >= size) return used;
+  long n = bpf_probe_read_kernel_str(d + used, size - used, s);
+  return n < 1 ? used : used + n - 1;
+}
+static inline __attribute__((always_inline)) char *strncpy(char *d, const char *s, size_t size) {
+  if (size > MAXSTRINGLEN) size = MAXSTRINGLEN;
+  if (size && bpf_probe_read_kernel_str(d, size, s) < 1) d[0] = 0;
+  return d;
+}
+static inline __attribute__((always_inline)) int strncmp(const char *a, const char *b, size_t size) {
+  for (size_t n = 0; n < size && n < MAXSTRINGLEN; ++n) {
+    unsigned char x = a[n], y = b[n];
+    if (x != y) return x < y ? -1 : 1;
+    if (!x) return 0;
+  }
+  return 0;
+}
+static inline __attribute__((always_inline)) int strcmp(const char *a, const char *b) {
+  return strncmp(a, b, MAXSTRINGLEN);
+}
+#define memcpy __builtin_memcpy
+#define memset __builtin_memset
+
+// STAP_ERROR(fmt, ...): the message goes to the caller's error buffer, formatted by the
+// kernel's bpf_snprintf (at most 8 arguments), and the function returns.
+#define __BTAP_N(...) __BTAP_N_(0 __VA_OPT__(, ) __VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define __BTAP_N_(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, n, ...) n
+#define __BTAP_CAT(a, b) __BTAP_CAT_(a, b)
+#define __BTAP_CAT_(a, b) a##b
+#define STAP_ERROR(fmt, ...) do { \
+    static const char __btap_fmt[] = fmt; \
+    __u64 __btap_args[__BTAP_N(__VA_ARGS__) + 1]; \
+    __BTAP_FILL(__btap_args, __VA_ARGS__) \
+    if (bpf_snprintf(THIS->__btap_error, MAXSTRINGLEN, __btap_fmt, __btap_args, \
+                     8 * __BTAP_N(__VA_ARGS__)) < 0 || !THIS->__btap_error[0]) \
+      __builtin_memcpy(THIS->__btap_error, "error", 6); \
+    return; \
+  } while (0)
+#define __BTAP_FILL(a, ...) __BTAP_CAT(__BTAP_G, __BTAP_N(__VA_ARGS__))(a __VA_OPT__(, ) __VA_ARGS__)
+#define __BTAP_G0(a)
+#define __BTAP_G1(a, x1) a[0] = (__u64)(x1);
+#define __BTAP_G2(a, x1, x2) __BTAP_G1(a, x1) a[1] = (__u64)(x2);
+#define __BTAP_G3(a, x1, x2, x3) __BTAP_G2(a, x1, x2) a[2] = (__u64)(x3);
+#define __BTAP_G4(a, x1, x2, x3, x4) __BTAP_G3(a, x1, x2, x3) a[3] = (__u64)(x4);
+#define __BTAP_G5(a, x1, x2, x3, x4, x5) __BTAP_G4(a, x1, x2, x3, x4) a[4] = (__u64)(x5);
+#define __BTAP_G6(a, x1, x2, x3, x4, x5, x6) __BTAP_G5(a, x1, x2, x3, x4, x5) a[5] = (__u64)(x6);
+#define __BTAP_G7(a, x1, x2, x3, x4, x5, x6, x7) \
+  __BTAP_G6(a, x1, x2, x3, x4, x5, x6) a[6] = (__u64)(x7);
+#define __BTAP_G8(a, x1, x2, x3, x4, x5, x6, x7, x8) \
+  __BTAP_G7(a, x1, x2, x3, x4, x5, x6, x7) a[7] = (__u64)(x8);
+// STAP_PRINTF(fmt, ...): appended to the caller's output buffer (one string slot per call,
+// printed when the C function returns, in order with the script's own output).
+#define STAP_PRINTF(fmt, ...) do { \
+    static const char __btap_pfmt[] = fmt; \
+    __u64 __btap_pargs[__BTAP_N(__VA_ARGS__) + 1]; \
+    __BTAP_FILL(__btap_pargs, __VA_ARGS__) \
+    unsigned long __btap_used = __btap_masked(strnlen(THIS->__btap_out, MAXSTRINGLEN)); \
+    if (__btap_used + 1 < MAXSTRINGLEN) \
+      bpf_snprintf(THIS->__btap_out + __btap_used, MAXSTRINGLEN - __btap_used, __btap_pfmt, \
+                   __btap_pargs, 8 * __BTAP_N(__VA_ARGS__)); \
+  } while (0)
+
+// Kernel reads: a fault is stap's error, raised from the calling C function.
+#define kread(ptr) ({ \
+    __typeof__(*(ptr)) __btap_v; \
+    if (bpf_probe_read_kernel((void *)&__btap_v, sizeof(__btap_v), (const void *)(ptr))) \
+      STAP_ERROR("kernel read fault at 0x%lx (%s)", (unsigned long)(ptr), #ptr); \
+    __btap_v; })
+#define kderef(size, addr) ({ \
+    __u64 __btap_d = 0; \
+    if (bpf_probe_read_kernel(&__btap_d, (size) < 8 ? (size) : 8, (const void *)(intptr_t)(addr))) \
+      STAP_ERROR("kernel read fault at 0x%lx (%s)", (unsigned long)(addr), #addr); \
+    __btap_d; })
+#define kderef_string(dst, addr, maxlen) ({ \
+    if (bpf_probe_read_kernel_str((dst), (maxlen) < MAXSTRINGLEN ? (maxlen) : MAXSTRINGLEN, \
+                                  (const void *)(intptr_t)(addr)) < 0) \
+      STAP_ERROR("kernel string copy fault at 0x%lx (%s)", (unsigned long)(addr), #addr); \
+    (dst); })
+#define kderef_buffer(dst, addr, size) ({ \
+    if (bpf_probe_read_kernel((dst), (size), (const void *)(intptr_t)(addr))) \
+      STAP_ERROR("kernel read fault at 0x%lx (%s)", (unsigned long)(addr), #addr); \
+    (dst); })
+#define _stp_copy_from_user(dst, src, n) bpf_probe_read_user((dst), (n), (src))
+)prelude";
+
+// Whether C may name the kernel's types: only then is their header (megabytes of C)
+// parsed.
+bool MayUseKernelTypes(std::string_view code) {
+  for (std::string_view word : {"struct", "union", "enum", "current", "typeof"})
+    if (code.find(word) != std::string_view::npos) return true;
+  return false;
+}
+
+// `/* pragma:read:NAME */` and `/* pragma:write:NAME */` in `code`: (offset, name).
+std::vector<std::pair<size_t, std::string>> GlobalPragmas(std::string_view code) {
+  std::vector<std::pair<size_t, std::string>> found;
+  for (std::string_view kind : {"pragma:read:", "pragma:write:"})
+    for (size_t at = code.find(kind); at != std::string_view::npos; at = code.find(kind, at + 1)) {
+      size_t begin = at + kind.size(), end = begin;
+      while (end < code.size() &&
+             (std::isalnum(static_cast<unsigned char>(code[end])) || code[end] == '_'))
+        ++end;
+      if (end > begin) found.emplace_back(at, std::string(code.substr(begin, end - begin)));
+    }
+  return found;
+}
+
+bool HasMarker(std::string_view code, std::string_view marker) {
+  return code.find(marker) != std::string_view::npos;
+}
+
+// The script offset of embedded text held as a view into its file; else just past `%{`.
+SourceRange CodeOrigin(std::string_view code, SourceRange token, const SourceManager& sm) {
+  std::string_view text = sm.file(token.file).text();
+  if (code.data() >= text.data() && code.data() + code.size() <= text.data() + text.size()) {
+    auto at = static_cast<uint32_t>(code.data() - text.data());
+    return {token.file, at, at + static_cast<uint32_t>(code.size())};
+  }
+  return {token.file, token.begin + 2, token.end};
+}
+
+}  // namespace
+
+// The context a C function gets (all 8-byte fields, so IR and C agree on the layout
+// without a shared header): the result (a long, or a string slot's address), the error
+// buffer (empty unless STAP_ERROR ran), the output buffer (STAP_PRINTF; null when the C
+// never prints), then one field per parameter.
+llvm::Function* Lowering::DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,
+                                   const std::string& name) {
+  const void* key = f ? static_cast<const void*>(f) : e;
+  for (const CFunction& c : c_functions_)
+    if (c.key == key) return c.fn;
+  std::string symbol = "__btap_c" + std::to_string(c_functions_.size()) + "_" + name;
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), {ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, symbol, module_);
+  c_functions_.push_back({key, fn, symbol, f, e});
+  return fn;
+}
+
+Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, bool prints,
+                      std::string_view token_kind, std::string_view token, SourceRange at) {
+  auto* context_type = llvm::ArrayType::get(i64_, args.size() + 3);
+  llvm::AllocaInst* context = Alloca(context_type);
+  Value result = nullptr;  // a string result's slot; a long comes back in THIS
+  if (ret == Type::String) {
+    result = StringSlot();
+    b_.CreateStore(b_.getInt8(0), result);
+  }
+  Value error = StringSlot();
+  b_.CreateStore(b_.getInt8(0), error);
+  auto field = [&](size_t i) { return b_.CreateConstGEP2_64(context_type, context, 0, i); };
+  if (ret == Type::String)
+    b_.CreateStore(result, field(0));
+  else
+    b_.CreateStore(b_.getInt64(0), field(0));
+  b_.CreateStore(error, field(1));
+  Value out = nullptr;
+  if (prints) {
+    out = StringSlot();
+    b_.CreateStore(b_.getInt8(0), out);
+    b_.CreateStore(out, field(2));
+  } else {
+    b_.CreateStore(llvm::ConstantPointerNull::get(ptr_), field(2));
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    Value v = args[i];
+    if (!v) continue;
+    if (v->getType() != i64_) {  // a string: the C may write to its copy
+      Value copy = StringSlot();
+      CopyString(copy, v);
+      v = copy;
+    }
+    b_.CreateStore(v, field(i + 3));
+  }
+  b_.CreateCall(fn, {context});
+  if (out) {  // what STAP_PRINTF wrote, even when STAP_ERROR followed
+    auto* print = llvm::BasicBlock::Create(context_, "c_print", frame_->fn);
+    auto* printed = llvm::BasicBlock::Create(context_, "c_printed", frame_->fn);
+    b_.CreateCondBr(b_.CreateICmpNE(b_.CreateLoad(b_.getInt8Ty(), out), b_.getInt8(0)), print,
+                    printed);
+    b_.SetInsertPoint(print);
+    Record(record::Kind::Printf, FormatId("%s"), {out});
+    b_.CreateBr(printed);
+    b_.SetInsertPoint(printed);
+  }
+  Value failed = b_.CreateICmpNE(b_.CreateLoad(b_.getInt8Ty(), error), b_.getInt8(0));
+  auto* bad = llvm::BasicBlock::Create(context_, "c_error", frame_->fn);
+  auto* good = llvm::BasicBlock::Create(context_, "c_ok", frame_->fn);
+  b_.CreateCondBr(failed, bad, good);
+  b_.SetInsertPoint(bad);
+  // Inside `try` the catch variable gets the message alone, as stap's last_error.
+  if (!frame_->handlers.empty())
+    Fail("%s", {error});
+  else
+    Fail("%s" + EscapePercent(Near(token_kind, token, at)), {error});
+  b_.SetInsertPoint(good);
+  if (ret == Type::String) return result;
+  return b_.CreateLoad(i64_, field(0));
+}
+
+Value Lowering::EmbeddedCall(ast::Call* c) {
+  const sema::Function* f = c->callee;
+  // C marked `/* guru */` is for tapsets, which are presumed to call it safely; the
+  // user's script needs -g (a tapset function calling it is the tapset's business).
+  const sema::Function* caller = frame_->scopes.empty() ? nullptr : Top().function;
+  bool from_script = caller ? !caller->from_tapset : frame_->probe && !frame_->probe->from_tapset;
+  if (from_script && !options_.guru && HasMarker(f->decl->embedded, "/* guru */")) {
+    failed_ = true;
+    diags_.Report(Diag::NeedsGuruMode, c->range,
+                  {"a call to `" + std::string(f->name) + "` (its C is marked `/* guru */`)"});
+    return nullptr;
+  }
+  if (HasMarker(f->decl->embedded, "/* bpf */")) return AsmCall(c);
+  std::vector<Value> args;
+  for (ast::Expr* a : c->args) args.push_back(Expr(a));
+  llvm::Function* fn = DeclareC(f, nullptr, std::string(f->name));
+  Locate(c->range);
+  return CallC(fn, f->ret, args, HasMarker(f->decl->embedded, "STAP_PRINTF"), "identifier", f->name,
+               c->range);
+}
+
+Value Lowering::EmbeddedValue(ast::EmbeddedExpr* e) {
+  llvm::Function* fn = DeclareC(nullptr, e, "expr");
+  Type ret = e->type == Type::String ? Type::String : Type::Long;
+  return CallC(fn, ret, {}, HasMarker(e->code, "STAP_PRINTF"), "embedded-code", "", e->range);
+}
+
+// STAP_GLOBAL_GET_x() and STAP_GLOBAL_SET_x(v) for each scalar global a pragma names: the
+// C reaches the global's own storage (global data) by its symbol.
+bool Lowering::GlobalAccess(CSource& source) {
+  std::vector<std::pair<std::string_view, SourceRange>> texts;
+  for (const ast::EmbeddedDecl* d : program_.embedded) texts.emplace_back(d->code, d->range);
+  for (const CFunction& cf : c_functions_)
+    texts.emplace_back(cf.function ? cf.function->decl->embedded : cf.expr->code,
+                       cf.function ? cf.function->decl->range : cf.expr->range);
+  std::set<std::string> done;
+  bool ok = true;
+  for (const auto& [code, token] : texts)
+    for (const auto& [offset, name] : GlobalPragmas(code)) {
+      if (!done.insert(name).second) continue;
+      const sema::Variable* global = nullptr;
+      for (const sema::Variable* g : program_.globals)
+        if (g->name == name && (!global || global->from_tapset)) global = g;
+      auto info = global ? globals_.find(global) : globals_.end();
+      if (info == globals_.end() || !info->second.storage) {
+        SourceRange origin = CodeOrigin(code, token, sm_);
+        uint32_t at = origin.begin + static_cast<uint32_t>(offset);
+        diags_.Report(Diag::CodegenLimit, {origin.file, at, at + 7},
+                      {"`pragma` names `" + name +
+                       "`, which is no global scalar of the program (arrays and statistics "
+                       "cannot be reached from C yet)"});
+        ok = false;
+        continue;
+      }
+      std::string symbol = info->second.storage->getName().str();
+      if (global->type == Type::String)
+        source.Add("extern char " + symbol + "[__BTAP_SLOT];\n#define STAP_GLOBAL_GET_" + name +
+                   "() ((char *)" + symbol + ")\n#define STAP_GLOBAL_SET_" + name +
+                   "(v) ((void)strlcpy(" + symbol + ", (v), MAXSTRINGLEN))\n");
+      else
+        source.Add("extern long " + symbol + ";\n#define STAP_GLOBAL_GET_" + name + "() (" +
+                   symbol + ")\n#define STAP_GLOBAL_SET_" + name + "(v) ((void)(" + symbol +
+                   " = (long)(v)))\n");
+    }
+  return ok;
+}
+
+// BTF line info takes a line's file (and so the text the verifier quotes) from its
+// function: each C function gets a file of its own, the script's text with the body's
+// lines saying whose they are, so that a rejection inside C names the script function.
+// (A path of its own keeps its text apart from the script's own file, which BTF knows by
+// path; the kernel shows the base name only.)
+void Lowering::NameCFunctions(llvm::Module& c) {
+  for (const CFunction& cf : c_functions_) {
+    if (!cf.function) continue;
+    llvm::Function* fn = c.getFunction(cf.symbol);
+    llvm::DISubprogram* sp = fn ? fn->getSubprogram() : nullptr;
+    if (!sp || !sp->isDistinct()) continue;
+    std::string_view code = cf.function->decl->embedded;
+    SourceRange origin = CodeOrigin(code, cf.function->decl->range, sm_);
+    const SourceFile& file = sm_.file(origin.file);
+    uint32_t first = file.Locate(origin.begin).line, last = file.Locate(origin.end).line;
+    std::string text, line;
+    uint32_t number = 1;
+    for (char ch : file.text()) {
+      if (ch != '\n') {
+        line += ch;
+        continue;
+      }
+      size_t lead = line.find_first_not_of(" \t");
+      if (number >= first && number <= last && lead != std::string::npos)
+        line.insert(lead, "in C function `" + std::string(cf.function->name) + "`: ");
+      text += line + '\n';
+      line.clear();
+      ++number;
+    }
+    text += line;
+    std::string path = "/btap-c/" + cf.symbol + "/" + file.name();
+    auto* named = llvm::DIFile::get(context_, path, "", std::nullopt,
+                                    llvm::StringRef(text));  // copied into the context
+    sp->replaceOperandWith(0, named);
+  }
+}
+
+bool Lowering::LinkEmbeddedC() {
+  if (c_functions_.empty()) return true;
+  CSource source;
+  bool kernel_types = false;
+  for (const ast::EmbeddedDecl* d : program_.embedded) kernel_types |= MayUseKernelTypes(d->code);
+  for (const CFunction& cf : c_functions_)
+    kernel_types |= MayUseKernelTypes(cf.function ? cf.function->decl->embedded : cf.expr->code);
+  const struct btf* btf = kernel_types && program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  KernelTypes types;
+  if (btf) {
+    std::string error;
+    if (!KernelTypesHeader(btf, &types, &error)) {
+      diags_.Report(Diag::CodegenFailed, SourceRange{}, {error});
+      return false;
+    }
+    if (!types.text.empty()) source.Add("#line 1 \"<kernel types>\"\n" + types.text);
+    // The current task as a BTF pointer: its members are read directly (CO-RE).
+    source.Add(
+        "static struct task_struct *(*const bpf_get_current_task_btf)(void) = (void *)158;\n"
+        "#define current (bpf_get_current_task_btf())\n");
+  }
+  source.Add("#line 1 \"<btap prelude>\"\n#define MAXSTRINGLEN " + std::to_string(limit_) +
+             "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
+  source.Add(kPrelude);
+  // -D NAME[=VALUE] (MAXSTRINGLEN is the prelude's already, with the same value).
+  for (const std::string& d : options_.c_defines) {
+    std::string name = d.substr(0, d.find('=')), value = "1";
+    if (d.find('=') != std::string::npos) value = d.substr(d.find('=') + 1);
+    bool identifier = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+    for (char ch : name) identifier &= std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+    if (!identifier || name == "MAXSTRINGLEN") continue;
+    std::replace(value.begin(), value.end(), '\n', ' ');
+    source.Add("#define " + name + " " + value + "\n");
+  }
+  SourceRange first;
+  if (!GlobalAccess(source)) return false;
+  for (const ast::EmbeddedDecl* d : program_.embedded)
+    source.AddScript(d->code, CodeOrigin(d->code, d->range, sm_), sm_);
+  for (const CFunction& cf : c_functions_) {
+    const sema::Function* f = cf.function;
+    const ast::EmbeddedExpr* e = cf.expr;
+    std::string_view code = f ? f->decl->embedded : e->code;
+    SourceRange token = f ? f->decl->range : e->range;
+    if (!first.valid()) first = token;
+    Type ret = f ? f->ret : e->type == Type::String ? Type::String : Type::Long;
+    const char* ret_c = ret == Type::String ? "char *" : "long ";
+    bool unmangled = HasMarker(code, "/* unmangled */");
+    std::string s = "\nstruct " + cf.symbol + "_this {\n";
+    s += unmangled ? std::string("  union { ") + ret_c + "__retvalue; };\n"
+                   : std::string("  ") + ret_c + "__retvalue;\n";
+    s += "  char *__btap_error;\n  char *__btap_out;\n";
+    if (f)
+      for (const sema::Variable* p : f->params) {
+        std::string name(p->name);
+        const char* type = p->type == Type::String ? "char *" : "long ";
+        s += unmangled
+                 ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
+                 : "  " + std::string(type) + "l_" + name + ";\n";
+      }
+    s += "};\n#define STAP_RETVALUE (THIS->__retvalue)\n";
+    if (ret == Type::String)
+      s += "#define STAP_RETURN(...) do { __VA_OPT__(strlcpy(STAP_RETVALUE, (__VA_ARGS__), "
+           "MAXSTRINGLEN);) return; } while (0)\n";
+    else
+      s += "#define STAP_RETURN(...) do { __VA_OPT__(STAP_RETVALUE = (long)(__VA_ARGS__);) "
+           "return; } while (0)\n";
+    if (f)
+      for (const sema::Variable* p : f->params)
+        s += "#define STAP_ARG_" + std::string(p->name) + " (THIS->l_" + std::string(p->name) +
+             ")\n";
+    source.Add(s);
+    std::string head = "void " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) { ";
+    SourceRange origin = CodeOrigin(code, token, sm_);
+    if (f)
+      source.AddScript(code, origin, sm_, head, "\n}");
+    else if (ret == Type::String)  // an expression: its value is the result
+      source.AddScript(code, origin, sm_, head + "strlcpy(STAP_RETVALUE, (", "), MAXSTRINGLEN); }");
+    else
+      source.AddScript(code, origin, sm_, head + "STAP_RETVALUE = (long)(", "); }");
+    s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n";
+    if (f)
+      for (const sema::Variable* p : f->params)
+        s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
+    source.Add(s);
+  }
+  std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first, types.pch);
+  if (!c) return false;
+  c->setDataLayout(module_.getDataLayout());
+  c->setTargetTriple(module_.getTargetTriple());
+  std::set<std::string> defined;
+  for (llvm::Function& fn : *c)
+    if (!fn.isDeclaration()) defined.insert(fn.getName().str());
+  NameCFunctions(*c);
+  // The C's constants (string literals, STAP_ERROR's formats) join the script's
+  // literals in `.rodata`, the one read-only section the runtime places on the user
+  // side; bpf_snprintf wants its format there too.
+  // Each gets a symbol of its own, as the script's literals have: the runtime's
+  // interpreter places data by symbol.
+  int constants = 0;
+  for (llvm::GlobalVariable& g : c->globals()) {
+    if (!g.isConstant() || g.isDeclaration() || g.hasSection()) continue;
+    g.setSection(".rodata");
+    g.setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::None);  // else a mergeable section
+    if (g.hasPrivateLinkage()) {
+      g.setLinkage(llvm::GlobalValue::InternalLinkage);
+      g.setName("__btap_cdata" + std::to_string(constants++));
+    }
+  }
+  // The linker's complaint (C defining a name the script's module has) becomes btap's.
+  struct Keep : llvm::DiagnosticHandler {
+    std::string* out;
+    explicit Keep(std::string* o) : out(o) {}
+    bool handleDiagnostics(const llvm::DiagnosticInfo& info) override {
+      if (info.getSeverity() == llvm::DS_Error) {
+        llvm::raw_string_ostream text(*out);
+        llvm::DiagnosticPrinterRawOStream printer(text);
+        info.print(printer);
+      }
+      return true;
+    }
+  };
+  std::string why;
+  std::unique_ptr<llvm::DiagnosticHandler> handler = context_.getDiagnosticHandler();
+  context_.setDiagnosticHandler(std::make_unique<Keep>(&why));
+  bool link_failed = llvm::Linker::linkModules(module_, std::move(c));
+  context_.setDiagnosticHandler(std::move(handler));
+  if (link_failed) {
+    diags_.Report(Diag::CodegenFailed, first,
+                  {"linking the embedded C failed" + (why.empty() ? "" : ": " + why)});
+    return false;
+  }
+  // Inlined into the probes like the runtime library (bpflib.cpp): the same target
+  // attributes on both sides, and nothing of the C left as a program of its own.
+  for (const std::string& name : defined) {
+    llvm::Function* fn = module_.getFunction(name);
+    if (!fn) continue;
+    fn->removeFnAttr("target-cpu");
+    fn->removeFnAttr("target-features");
+    fn->removeFnAttr(llvm::Attribute::NoInline);
+    fn->addFnAttr(llvm::Attribute::AlwaysInline);
+    fn->setLinkage(llvm::GlobalValue::InternalLinkage);
+  }
+  return true;
+}
+
+}  // namespace btap::codegen::lowering

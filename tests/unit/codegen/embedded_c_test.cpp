@@ -1,0 +1,127 @@
+// Embedded C through Clang in process (codegen/embedded_c.h): a translation unit becomes
+// a BPF module in the caller's context, Clang's errors land on the script text they point
+// into; and through the driver, tapsets' C needs no -g unless it is marked `/* guru */`.
+#include "codegen/embedded_c.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include "../driver/run_btap.h"
+
+namespace btap::codegen {
+namespace {
+
+TEST(EmbeddedC, CompilesToABpfModuleInTheCallersContext) {
+  SourceManager sm;
+  std::string script = "x %{ long twice(long v) { return 2 * v; } %}";
+  FileId file = sm.AddFile("t.stp", script);
+  CSource source;
+  source.Add("typedef long i64;\n");
+  std::string_view code = sm.file(file).text().substr(4, script.size() - 6);
+  source.AddScript(code, {file, 4, static_cast<uint32_t>(4 + code.size())}, sm);
+  llvm::LLVMContext context;
+  DiagnosticSink diags;
+  std::unique_ptr<llvm::Module> module = CompileC(source, context, sm, diags, {file, 0, 1});
+  ASSERT_TRUE(module);
+  EXPECT_TRUE(diags.diagnostics().empty());
+  EXPECT_EQ(&module->getContext(), &context);
+  EXPECT_EQ(module->getTargetTriple(), "bpfel");
+  llvm::Function* twice = module->getFunction("twice");
+  ASSERT_TRUE(twice && !twice->isDeclaration());
+  EXPECT_TRUE(twice->getSubprogram()) << "debug info, for BTF line info";
+}
+
+TEST(EmbeddedC, ClangErrorsAreLocatedInTheScript) {
+  SourceManager sm;
+  std::string script = "function f() %{\n  return nope;\n%}\n";
+  FileId file = sm.AddFile("t.stp", script);
+  size_t begin = script.find("%{") + 2, end = script.find("%}");
+  CSource source;
+  source.Add("int generated;\n");
+  source.AddScript(std::string_view(sm.file(file).text()).substr(begin, end - begin),
+                   {file, static_cast<uint32_t>(begin), static_cast<uint32_t>(end)}, sm,
+                   "void f(void) { ", "}");
+  llvm::LLVMContext context;
+  DiagnosticSink diags;
+  EXPECT_FALSE(CompileC(source, context, sm, diags, {file, 0, 1}));
+  ASSERT_FALSE(diags.diagnostics().empty());
+  const Diagnostic& d = diags.diagnostics()[0];
+  EXPECT_EQ(d.severity, Severity::Error);
+  EXPECT_EQ(d.message, "in embedded C: use of undeclared identifier `nope`");
+  EXPECT_EQ(d.range.begin, script.find("nope"));
+}
+
+TEST(EmbeddedC, GeneratedTextIsNotTheScripts) {
+  CSource source;
+  source.Add("int a;\n");
+  EXPECT_FALSE(source.Origin(2).valid());
+}
+
+// A tapset folder with C functions, one marked `/* guru */`.
+class EmbeddedCTapsets : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/btap-cembed-XXXXXX";
+    ASSERT_TRUE(mkdtemp(pattern));
+    root_ = pattern;
+    std::ofstream(root_ / "c.stp") << "function safe:long () %{ STAP_RETVALUE = 8; %}\n"
+                                      "function danger:long () %{ /* guru */ STAP_RETVALUE = 7; "
+                                      "%}\n"
+                                      "function wrapped:long () { return danger() }\n";
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  driver::Ran Compile(const std::string& script, bool guru) {
+    std::vector<std::string> argv = {"--disable-cache",         "-p4", "-o",
+                                     (root_ / "x.bo").string(), "-I",  root_.string()};
+    if (guru) argv.push_back("-g");
+    argv.insert(argv.end(), {"-e", script});
+    return driver::RunBtap(argv);
+  }
+  std::filesystem::path root_;
+};
+
+TEST_F(EmbeddedCTapsets, TapsetCNeedsNoGuruMode) {
+  driver::Ran r = Compile("probe begin { println(safe()) }", false);
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = Compile("probe begin { println(wrapped()) }", false);
+  EXPECT_EQ(r.status, 0) << "a tapset may call its own guru C: " << r.err;
+}
+
+TEST_F(EmbeddedCTapsets, GuruMarkedCNeedsGuruModeFromTheScript) {
+  driver::Ran r = Compile("probe begin { println(danger()) }", false);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("1:23: error: a call to `danger` (its C is marked `/* guru */`) needs "
+                       "guru mode (`-g`)"),
+            std::string::npos)
+      << r.err;
+  r = Compile("probe begin { println(danger()) }", true);
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// The C's debug info joins the script's: the object stays the same byte for byte (a line
+// table mixing files with and without embedded source once made it vary).
+TEST_F(EmbeddedCTapsets, ObjectsWithCAreDeterministic) {
+  std::string script =
+      "function greet:string (who:string) %{\n"
+      "  strlcpy(STAP_RETVALUE, \"hello, \", MAXSTRINGLEN);\n"
+      "  strlcat(STAP_RETVALUE, STAP_ARG_who, MAXSTRINGLEN);\n"
+      "%}\n"
+      "probe kernel.trace(\"syscalls:sys_enter_getppid\") { println(greet(execname()), safe()) }";
+  driver::Ran r = Compile(script, true);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string first = driver::ReadAll(root_ / "x.bo");
+  r = Compile(script, true);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(first.empty());
+  EXPECT_TRUE(first == driver::ReadAll(root_ / "x.bo"));
+}
+
+}  // namespace
+}  // namespace btap::codegen
