@@ -136,7 +136,10 @@ std::vector<const char*> BaseArgs() {
 
 bool PrecompileHeader(const std::string& header, const std::string& pch, std::string* error) {
   std::vector<const char*> args = BaseArgs();
-  for (const char* a : {"-emit-pch", "-x", "c-header", "-o"}) args.push_back(a);
+  // No timestamps: the cached header's name fixes its content, and a copy of the cache
+  // with other file times (cp, rsync) must not make every later compile fail.
+  for (const char* a : {"-emit-pch", "-fno-pch-timestamp", "-x", "c-header", "-o"})
+    args.push_back(a);
   args.push_back(pch.c_str());
   args.push_back(header.c_str());
   Collector collector;

@@ -21,7 +21,7 @@ namespace btap::codegen {
 namespace {
 
 // Bumped when the header's text changes, so that older cached copies are not used.
-constexpr const char* kFormat = "2";
+constexpr const char* kFormat = "3";  // 3: precompiled headers without timestamps
 
 std::string CacheDir() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");

@@ -97,6 +97,7 @@ Value Lowering::AsmCall(ast::Call* c) {
     if (!bb) bb = llvm::BasicBlock::Create(context_, "asm_" + name, frame_->fn);
     return bb;
   };
+  std::set<std::string> defined;  // labels given by `label`, of those jumped to
   bool ok = true;
   auto fail = [&](const std::string& what) {
     if (ok) Unsupported(c->range, "`" + std::string(f->name) + "`'s BPF assembly", ": " + what);
@@ -130,6 +131,10 @@ Value Lowering::AsmCall(ast::Call* c) {
     const std::string& op = st[0];
     auto operand = [&](size_t i) { return i < st.size() ? st[i] : std::string("-"); };
     if (op == "label") {
+      if (!defined.insert(operand(1)).second) {
+        fail("label `" + operand(1) + "` is defined twice");
+        break;
+      }
       llvm::BasicBlock* bb = label(operand(1));
       b_.CreateBr(bb);
       b_.SetInsertPoint(bb);
@@ -172,6 +177,9 @@ Value Lowering::AsmCall(ast::Call* c) {
       Value l = b_.CreateLoad(i64_, d);
       Value r = literal ? value(src) : x ? b_.CreateLoad(i64_, reg(src)) : value(imm);
       Value v = nullptr;
+      // The 32-bit class works on the low words: shifts by at most 31 of the low word.
+      Value shift_mask = b_.getInt64(cls == 4 ? 31 : 63);
+      if (cls == 4 && (bits == 0x60 || bits == 0x70)) l = b_.CreateAnd(l, b_.getInt64(0xffffffff));
       switch (bits) {
         case 0x00:
           v = b_.CreateAdd(l, r);
@@ -189,10 +197,10 @@ Value Lowering::AsmCall(ast::Call* c) {
           v = b_.CreateAnd(l, r);
           break;
         case 0x60:
-          v = b_.CreateShl(l, b_.CreateAnd(r, 63));
+          v = b_.CreateShl(l, b_.CreateAnd(r, shift_mask));
           break;
         case 0x70:
-          v = b_.CreateLShr(l, b_.CreateAnd(r, 63));
+          v = b_.CreateLShr(l, b_.CreateAnd(r, shift_mask));
           break;
         case 0x80:
           v = b_.CreateNeg(l);
@@ -203,8 +211,10 @@ Value Lowering::AsmCall(ast::Call* c) {
         case 0xb0:
           v = r;
           break;
-        case 0xc0:
-          v = b_.CreateAShr(l, b_.CreateAnd(r, 63));
+        case 0xc0:  // the 32-bit one shifts the low word's sign in
+          v = cls == 4 ? b_.CreateAShr(b_.CreateShl(l, 32),
+                                       b_.CreateAdd(b_.CreateAnd(r, 31), b_.getInt64(32)))
+                       : b_.CreateAShr(l, b_.CreateAnd(r, 63));
           break;
         default:
           fail("ALU opcode " + op + " (division is the script's, with its checks)");
@@ -292,6 +302,8 @@ Value Lowering::AsmCall(ast::Call* c) {
       fail("opcode " + op);
     }
   }
+  for (const auto& [name, block] : labels)
+    if (!defined.count(name)) fail("a jump to `" + name + "`, which no `label` defines");
   if (!ok) return nullptr;
   Value result = b_.CreateLoad(i64_, cell("$$"));
   if (f->ret != Type::String) return result;

@@ -101,12 +101,16 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
 #define memset __builtin_memset
 
 // STAP_ERROR(fmt, ...): the message goes to the caller's error buffer, formatted by the
-// kernel's bpf_snprintf (at most 8 arguments), and the function returns.
-#define __BTAP_N(...) __BTAP_N_(0 __VA_OPT__(, ) __VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define __BTAP_N_(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, n, ...) n
+// kernel's bpf_snprintf (at most 12 arguments), and the function returns.
+#define __BTAP_N(...) \
+  __BTAP_N_(0 __VA_OPT__(, ) __VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define __BTAP_N_(_0, _1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, n, \
+                  ...) \
+  n
 #define __BTAP_CAT(a, b) __BTAP_CAT_(a, b)
 #define __BTAP_CAT_(a, b) a##b
 #define STAP_ERROR(fmt, ...) do { \
+    _Static_assert(__BTAP_N(__VA_ARGS__) <= 12, "STAP_ERROR takes at most 12 arguments"); \
     static const char __btap_fmt[] = fmt; \
     __u64 __btap_args[__BTAP_N(__VA_ARGS__) + 1]; \
     __BTAP_FILL(__btap_args, __VA_ARGS__) \
@@ -127,9 +131,18 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
   __BTAP_G6(a, x1, x2, x3, x4, x5, x6) a[6] = (__u64)(x7);
 #define __BTAP_G8(a, x1, x2, x3, x4, x5, x6, x7, x8) \
   __BTAP_G7(a, x1, x2, x3, x4, x5, x6, x7) a[7] = (__u64)(x8);
+#define __BTAP_G9(a, x1, x2, x3, x4, x5, x6, x7, x8, x9) \
+  __BTAP_G8(a, x1, x2, x3, x4, x5, x6, x7, x8) a[8] = (__u64)(x9);
+#define __BTAP_G10(a, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10) \
+  __BTAP_G9(a, x1, x2, x3, x4, x5, x6, x7, x8, x9) a[9] = (__u64)(x10);
+#define __BTAP_G11(a, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11) \
+  __BTAP_G10(a, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10) a[10] = (__u64)(x11);
+#define __BTAP_G12(a, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12) \
+  __BTAP_G11(a, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11) a[11] = (__u64)(x12);
 // STAP_PRINTF(fmt, ...): appended to the caller's output buffer (one string slot per call,
 // printed when the C function returns, in order with the script's own output).
 #define STAP_PRINTF(fmt, ...) do { \
+    _Static_assert(__BTAP_N(__VA_ARGS__) <= 12, "STAP_PRINTF takes at most 12 arguments"); \
     static const char __btap_pfmt[] = fmt; \
     __u64 __btap_pargs[__BTAP_N(__VA_ARGS__) + 1]; \
     __BTAP_FILL(__btap_pargs, __VA_ARGS__) \
@@ -282,7 +295,10 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
   // C marked `/* guru */` is for tapsets, which are presumed to call it safely; the
   // user's script needs -g (a tapset function calling it is the tapset's business).
   const sema::Function* caller = frame_->scopes.empty() ? nullptr : Top().function;
-  bool from_script = caller ? !caller->from_tapset : frame_->probe && !frame_->probe->from_tapset;
+  // A call in an alias's body is the tapset's even inside the user's probe: by its file.
+  bool from_script =
+      caller ? !caller->from_tapset
+             : frame_->probe && !frame_->probe->from_tapset && c->range.file == frame_->probe->file;
   if (from_script && !options_.guru && HasMarker(f->decl->embedded, "/* guru */")) {
     failed_ = true;
     diags_.Report(Diag::NeedsGuruMode, c->range,

@@ -47,7 +47,8 @@ uint64_t UserSnprintf(const Interpreter& memory, const uint64_t args[5], std::st
     while (i < fmt.size() && (std::isdigit(static_cast<unsigned char>(fmt[i])) || fmt[i] == '.'))
       ++i;
     std::string spec = fmt.substr(start, i - start);
-    while (i < fmt.size() && (fmt[i] == 'l' || fmt[i] == 'h')) ++i;
+    int longs = 0;  // as the kernel: without `l` a number is 32 bits wide
+    for (; i < fmt.size() && (fmt[i] == 'l' || fmt[i] == 'h'); ++i) longs += fmt[i] == 'l';
     char conv = i < fmt.size() ? fmt[i] : 0;
     if (conv == '%') {
       out += '%';
@@ -63,19 +64,30 @@ uint64_t UserSnprintf(const Interpreter& memory, const uint64_t args[5], std::st
     }
     uint64_t v;
     std::memcpy(&v, reinterpret_cast<const void*>(data + 8 * next++), 8);
-    char buffer[128];
+    // Each conversion is formatted at its full width (the kernel's too is cut only by `size`).
+    auto format = [&](const std::string& f, auto value) {
+      int n = std::snprintf(nullptr, 0, f.c_str(), value);
+      if (n <= 0) return;
+      std::string piece(static_cast<size_t>(n) + 1, '\0');
+      std::snprintf(piece.data(), piece.size(), f.c_str(), value);
+      piece.resize(static_cast<size_t>(n));
+      out += piece;
+    };
     if (conv == 's') {
       std::string s;
       ReadString(memory, v, 4096, &s);  // the kernel prints what it could read
-      std::snprintf(buffer, sizeof buffer, (spec + "s").c_str(), s.c_str());
+      format(spec + "s", s.c_str());
     } else if (conv == 'p') {
-      std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(v));
+      format("0x%llx", static_cast<unsigned long long>(v));
     } else if (conv == 'c') {
-      std::snprintf(buffer, sizeof buffer, (spec + "c").c_str(), static_cast<int>(v & 0xff));
+      format(spec + "c", static_cast<int>(v & 0xff));
+    } else if (longs == 0 && std::strchr("di", conv)) {
+      format(spec + conv, static_cast<int>(static_cast<uint32_t>(v)));
+    } else if (longs == 0) {
+      format(spec + conv, static_cast<unsigned>(static_cast<uint32_t>(v)));
     } else {
-      std::snprintf(buffer, sizeof buffer, (spec + "ll" + conv).c_str(), static_cast<long long>(v));
+      format(spec + "ll" + conv, static_cast<long long>(v));
     }
-    out += buffer;
   }
   if (size) {
     size_t n = std::min<size_t>(out.size(), size - 1);

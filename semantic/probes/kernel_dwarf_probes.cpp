@@ -162,6 +162,16 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       if (!placed.insert(address).second) continue;
       std::string target = AddressTarget(*kd, f, address);
       if (target.empty()) continue;
+      // The kernel takes a name for one function only; an address in one of several
+      // functions that share it cannot be given by name (nor, across boots, by number).
+      if (!ctx.listing) {
+        std::string symbol = target.substr(0, target.find('+'));
+        if (size_t copies = kd->Named(symbol).size(); copies > 1) {
+          error("`" + symbol + "` names " + std::to_string(copies) +
+                " functions of this kernel; a place inside one of them cannot be probed yet");
+          continue;
+        }
+      }
       ProbeSpec each = spec;
       each.function = f.name;
       each.target = target;

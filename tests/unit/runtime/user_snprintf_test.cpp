@@ -43,6 +43,31 @@ TEST(UserSnprintf, FormatsLikeTheKernel) {
   EXPECT_EQ(n, std::strlen(c.out) + 1);
 }
 
+TEST(UserSnprintf, NumbersWithoutLAre32Bits) {
+  Call c;
+  std::string error;
+  c.Run("%d %x %ld %lx", {0x100000001ull, static_cast<uint64_t>(-1), 0x100000001ull, 255},
+        sizeof c.out, &error);
+  EXPECT_EQ(error, "");
+  EXPECT_STREQ(c.out, "1 ffffffff 4294967297 ff");
+}
+
+TEST(UserSnprintf, LongConversionsAreWhole) {
+  Interpreter memory;
+  char out[400] = {}, fmt[8] = "[%s]";
+  std::string text(300, 'x');
+  uint64_t data[1] = {reinterpret_cast<uint64_t>(text.c_str())};
+  memory.AddRegion(out, sizeof out, true);
+  memory.AddRegion(fmt, sizeof fmt, false);
+  memory.AddRegion(text.c_str(), text.size() + 1, false);
+  memory.AddRegion(data, sizeof data, false);
+  uint64_t regs[5] = {reinterpret_cast<uint64_t>(out), sizeof out, reinterpret_cast<uint64_t>(fmt),
+                      reinterpret_cast<uint64_t>(data), 8};
+  std::string error;
+  EXPECT_EQ(UserSnprintf(memory, regs, &error), 303u);  // with the NUL, as the kernel counts
+  EXPECT_EQ(std::string(out), "[" + text + "]");
+}
+
 TEST(UserSnprintf, TruncatesToTheBuffer) {
   Call c;
   std::string error;
