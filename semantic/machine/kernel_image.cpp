@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "common/build_id.h"
+#include "common/private_cache.h"
 #include "semantic/machine/machine.h"
 
 namespace btap::sema {
@@ -213,30 +214,6 @@ std::string_view ElfSection(std::string_view elf, const char* name) {
   return {};
 }
 
-// "" when there is no home for it (no /tmp fallback: its names would be predictable).
-std::string CacheDir() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  if (xdg && *xdg) return std::string(xdg) + "/btap/btf";
-  if (home && *home) return std::string(home) + "/.cache/btap/btf";
-  return "";
-}
-
-// Makes the missing levels private (0700); false unless the folder is ours and nobody
-// else may write it (its files are trusted as the kernel's types).
-bool MakeDirs(const std::string& path) {
-  for (size_t at = 1; at <= path.size(); ++at)
-    if (at == path.size() || path[at] == '/')
-      if (mkdir(path.substr(0, at).c_str(), 0700) != 0 && errno != EEXIST) return false;
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return false;
-  if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-    errno = EPERM;
-    return false;
-  }
-  return true;
-}
-
 // The image's BTF as a file libbpf can parse: the image itself when it is an ELF with
 // `.BTF`, else the section extracted once into the cache (named by the image's release,
 // size and time, so a new image is read again).
@@ -265,7 +242,7 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
     *path = image;
     return true;
   }
-  std::string dir = CacheDir();
+  std::string dir = UserCacheDir("btf");
   if (dir.empty()) {
     *error = "no folder for the BTF of `" + image + "` (neither $XDG_CACHE_HOME nor $HOME is set)";
     return false;
@@ -273,7 +250,7 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
   std::string cached = dir + "/" + (release.empty() ? "kernel" : release) + "-" +
                        std::to_string(st.st_size) + "-" + std::to_string(st.st_mtime) + ".btf";
   // The folder is checked before anything in it is trusted as the kernel's types.
-  if (!MakeDirs(dir)) {
+  if (!MakePrivateDirs(dir)) {
     *error = "cannot use `" + dir + "` for the kernel's BTF: " + std::strerror(errno);
     return false;
   }
@@ -283,24 +260,8 @@ bool BtfFile(const std::string& image, const std::string& release, std::string* 
   }
   std::string btf = ReadImageBtf(image, error);
   if (btf.empty()) return false;
-  std::string temp = cached + ".XXXXXX";
-  int fd = mkostemp(temp.data(), O_CLOEXEC);  // a new file of our own, never a link
-  bool written = fd >= 0;
-  for (size_t at = 0; written && at < btf.size();) {
-    ssize_t n = write(fd, btf.data() + at, btf.size() - at);
-    if (n < 0 && errno == EINTR) continue;
-    written = n > 0;
-    at += written ? static_cast<size_t>(n) : 0;
-  }
-  if (fd >= 0 && close(fd) != 0) written = false;
-  if (!written) {
-    *error = "cannot write `" + temp + "`: " + std::strerror(errno);
-    if (fd >= 0) unlink(temp.c_str());
-    return false;
-  }
-  if (rename(temp.c_str(), cached.c_str()) != 0) {
+  if (!WriteWhole(cached, btf)) {
     *error = "cannot write `" + cached + "`: " + std::strerror(errno);
-    unlink(temp.c_str());
     return false;
   }
   *path = cached;

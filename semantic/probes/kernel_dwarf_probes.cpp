@@ -8,43 +8,10 @@
 
 #include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/kernel_functions.h"
+#include "semantic/probes/user_probes.h"
 
 namespace btap::sema {
 namespace {
-
-struct KernelPattern {
-  std::string name = "*";
-  std::string file;
-  int line_lo = 0, line_hi = 0;
-};
-
-bool Parse(std::string_view text, KernelPattern* out, std::string* error) {
-  size_t at = text.find('@');
-  out->name = std::string(text.substr(0, at));
-  if (out->name.empty()) out->name = "*";
-  if (at == std::string_view::npos) return true;
-  std::string_view rest = text.substr(at + 1);
-  size_t colon = rest.rfind(':');
-  out->file = std::string(rest.substr(0, colon));
-  if (colon == std::string_view::npos) return true;
-  std::string_view lines = rest.substr(colon + 1);
-  if (lines == "*") return true;
-  size_t dash = lines.find('-');
-  try {
-    out->line_lo = std::stoi(std::string(lines.substr(0, dash)));
-    out->line_hi = dash == std::string_view::npos ? out->line_lo
-                                                  : std::stoi(std::string(lines.substr(dash + 1)));
-  } catch (...) {
-    *error = "bad line number `" + std::string(lines) + "` in `" + std::string(text) +
-             "`; expected FUNC@FILE:LINE or FUNC@FILE:FIRST-LAST";
-    return false;
-  }
-  if (out->line_hi < out->line_lo || out->line_hi - out->line_lo > 10000) {
-    *error = "bad line range `" + std::string(lines) + "` in `" + std::string(text) + "`";
-    return false;
-  }
-  return true;
-}
 
 std::string Located(const DebugFunction& f, int line) {
   return f.name + "@" + f.file + ":" + std::to_string(line ? line : f.line);
@@ -106,9 +73,9 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   auto error = [&](const std::string& message) {
     if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, name.range, {message});
   };
-  KernelPattern pat;
+  FunctionPattern pat;
   std::string why;
-  if (!Parse(name.string, &pat, &why)) return error(why);
+  if (!ParsePattern(name.string, &pat, &why)) return error(why);
   bool inlined = false, nearest = false;
   for (const PointPart& p : suffixes) {
     inlined |= p.name == "inline";

@@ -14,13 +14,6 @@
 #include "semantic/suggest.h"
 
 namespace btap::sema {
-namespace {
-
-struct FunctionPattern {
-  std::string name = "*";
-  std::string file;  // empty: any
-  int line_lo = 0, line_hi = 0;
-};
 
 bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* error) {
   size_t at = text.find('@');
@@ -43,8 +36,14 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
              "`; expected FUNC@FILE:LINE or FUNC@FILE:FIRST-LAST";
     return false;
   }
+  if (out->line_hi < out->line_lo || out->line_hi - out->line_lo > 10000) {
+    *error = "bad line range `" + std::string(lines) + "` in `" + std::string(text) + "`";
+    return false;
+  }
   return true;
 }
+
+namespace {
 
 std::string Hex(uint64_t v) {
   char buf[32];

@@ -3,11 +3,23 @@
 #pragma once
 
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
+
+// A function pattern, as stap spells it for user and kernel functions alike:
+// NAME[@FILE[:LINE|:FIRST-LAST|:*]], NAME and FILE globs.
+struct FunctionPattern {
+  std::string name = "*";
+  std::string file;  // empty: any
+  int line_lo = 0, line_hi = 0;
+};
+// False with `error` for a bad line or line range.
+bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* error);
 
 // `parts` fit one of the process(...) function/statement/mark patterns.
 void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,

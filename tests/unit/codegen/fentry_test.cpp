@@ -59,8 +59,7 @@ TEST(Fentry, HandlersThatNeedTheKprobeHaveNone) {
   EXPECT_EQ(FentryOf(R"(probe kernel.function("vfs_read") { print_backtrace() })"), "");
   EXPECT_EQ(FentryOf(R"(probe kernel.function("vfs_read") { printf("%d\n", register("rip")) })"),
             "");
-  EXPECT_EQ(FentryOf(R"(probe kernel.function("vfs_read").return { printf("%d\n", $count) })"),
-            "");
+  EXPECT_EQ(FentryOf(R"(probe kernel.function("vfs_read").return { printf("%d\n", $count) })"), "");
   EXPECT_EQ(FentryOf(R"(probe kernel.function("vfs_read") { printf("%d\n", int_arg(5)) })"), "");
   EXPECT_EQ(FentryOf(R"(probe kprobe.function("vfs_read") { printf("%d\n", int_arg(1)) })"), "");
   Compiled w = Compile(R"(probe kernel.function("vfs_read*") { printf("%s\n", ppfunc()) })");
