@@ -235,6 +235,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
       bool is_signed = member && btf_is_int(member) && (btf_int_encoding(member) & BTF_INT_SIGNED);
       value = KernelRead(address, size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8,
                          is_signed, t, name);
+      if (!value) return nullptr;  // a read where none can be (user-side probes)
       is_address = false;
       continue;
     }
@@ -264,6 +265,7 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
     }
     bool is_signed = e && btf_is_int(e) && (btf_int_encoding(e) & BTF_INT_SIGNED);
     value = KernelRead(address, size <= 8 ? static_cast<uint32_t>(size) : 8, is_signed, t, name);
+    if (!value) return nullptr;
     is_address = false;
   }
   if (t->addressof && t->components.empty() && is_address) return value;  // &@cast(p, "T")
