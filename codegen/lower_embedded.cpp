@@ -5,6 +5,8 @@
 #include "codegen/kernel_header.h"
 #include "codegen/lowering.h"
 
+#include <cctype>
+
 #include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/Linker/Linker.h>
@@ -177,9 +179,19 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
 
 // Whether C may name the kernel's types: only then is their header (megabytes of C)
 // parsed.
+// Whether `word` stands in `code` as a word of its own (not inside "currently").
+bool HasWord(std::string_view code, std::string_view word) {
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = code.find(word); at != std::string_view::npos; at = code.find(word, at + 1))
+    if ((at == 0 || !ident(code[at - 1])) &&
+        (at + word.size() == code.size() || !ident(code[at + word.size()])))
+      return true;
+  return false;
+}
+
 bool MayUseKernelTypes(std::string_view code) {
   for (std::string_view word : {"struct", "union", "enum", "current", "typeof"})
-    if (code.find(word) != std::string_view::npos) return true;
+    if (HasWord(code, word)) return true;
   return false;
 }
 
@@ -303,6 +315,12 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
     failed_ = true;
     diags_.Report(Diag::NeedsGuruMode, c->range,
                   {"a call to `" + std::string(f->name) + "` (its C is marked `/* guru */`)"});
+    return nullptr;
+  }
+  // The interpreter that runs begin, end and error probes has no task to give.
+  if (frame_->user_side && HasWord(f->decl->embedded, "current")) {
+    Unsupported(c->range, "`current` in the C of `" + std::string(f->name) + "`",
+                " in a probe btap runs in user space (begin, end, error), which has no task");
     return nullptr;
   }
   if (HasMarker(f->decl->embedded, "/* bpf */")) return AsmCall(c);

@@ -300,10 +300,14 @@ class SymbolResolver {
     std::string have;
     for (size_t i = 0; i < names.size() && i < 8; ++i) have += (i ? " " : "") + names[i];
     std::vector<std::string> similar = Similar(t->name, views);
-    e_.diags.Report(Diag::UnknownTargetVariable, t->range,
-                    {t->name, spec.point,
-                     similar.empty() ? (have.empty() ? "it has none" : "it has: " + have)
-                                     : DidYouMean(similar).substr(2)});
+    std::string why = similar.empty() ? (have.empty() ? "it has none" : "it has: " + have)
+                                      : DidYouMean(similar).substr(2);
+    // A kernel function's locals come from the kernel's DWARF: say when there is none.
+    if (similar.empty() && spec.family == Family::KernelFunction &&
+        spec.target.find(':') == std::string::npos)
+      if (const std::string& no_dwarf = e_.machine.kernel_dwarf().error(); !no_dwarf.empty())
+        why += " (locals need the kernel's DWARF: " + no_dwarf + ")";
+    e_.diags.Report(Diag::UnknownTargetVariable, t->range, {t->name, spec.point, why});
   }
 
   bool InTapset(FileId file) {
