@@ -97,6 +97,14 @@ Value Lowering::AsmCall(ast::Call* c) {
     if (!bb) bb = llvm::BasicBlock::Create(context_, "asm_" + name, frame_->fn);
     return bb;
   };
+  // The width a load or store opcode names: DW, W, H or B.
+  auto size_type = [&](int64_t code) -> llvm::Type* {
+    int size = code & 0x18;
+    return size == 0x18   ? static_cast<llvm::Type*>(i64_)
+           : size == 0x00 ? b_.getInt32Ty()
+           : size == 0x08 ? b_.getInt16Ty()
+                          : b_.getInt8Ty();
+  };
   std::set<std::string> defined;  // labels given by `label`, of those jumped to
   bool ok = true;
   auto fail = [&](const std::string& what) {
@@ -283,19 +291,11 @@ Value Lowering::AsmCall(ast::Call* c) {
       b_.CreateCondBr(cond, target, next);
       b_.SetInsertPoint(next);
     } else if (cls == 2 || cls == 3) {  // ST (immediate) / STX (register) to memory
-      int size = *code & 0x18;
-      llvm::Type* type = size == 0x18   ? static_cast<llvm::Type*>(i64_)
-                         : size == 0x00 ? b_.getInt32Ty()
-                         : size == 0x08 ? b_.getInt16Ty()
-                                        : b_.getInt8Ty();
+      llvm::Type* type = size_type(*code);
       Value v = cls == 2 ? value(imm) : b_.CreateLoad(i64_, reg(src));
       b_.CreateStore(b_.CreateTrunc(v, type), memory(reg(dst), off));
     } else if (cls == 1 && (*code & 0xe0) == 0x60) {  // LDX from memory
-      int size = *code & 0x18;
-      llvm::Type* type = size == 0x18   ? static_cast<llvm::Type*>(i64_)
-                         : size == 0x00 ? b_.getInt32Ty()
-                         : size == 0x08 ? b_.getInt16Ty()
-                                        : b_.getInt8Ty();
+      llvm::Type* type = size_type(*code);
       Value v = b_.CreateLoad(type, memory(reg(src), off));
       b_.CreateStore(b_.CreateZExtOrTrunc(v, i64_), reg(dst));
     } else {

@@ -10,9 +10,8 @@
 namespace btap::codegen::lowering {
 namespace {
 
-// pt_regs offsets of the registers that carry arguments 0..5, and of rax.
-constexpr uint32_t kArgOffsets[] = {112, 104, 96, 88, 72, 64};
-constexpr uint32_t kRaxOffset = 80;
+using sema::kArgRegisterOffsets;
+using sema::kReturnRegisterOffset;
 
 // The helper a call calls (0 when it is no helper call).
 int64_t HelperOf(const llvm::CallInst& call) {
@@ -67,13 +66,14 @@ void Lowering::AddFentryVariant(llvm::Function* fn, const sema::Probe& p, meta::
       auto* type = llvm::FunctionType::get(b.getInt64Ty(), types, false);
       return b.CreateCall(type, llvm::ConstantExpr::getIntToPtr(b.getInt64(id), ptr_), args);
     };
-    if (spec.is_return && offset == kRaxOffset && has_return) {
+    if (spec.is_return && offset == kReturnRegisterOffset && has_return) {
       read = helper(kGetFuncRet, {ctx, cell});  // the value fexit saw returned
     } else if (!spec.is_return) {
-      const uint32_t* slot = std::find(std::begin(kArgOffsets), std::end(kArgOffsets), offset);
-      if (slot != std::end(kArgOffsets) && slot - kArgOffsets < spec.tracing_slots)
-        read =
-            helper(kGetFuncArg, {ctx, b.getInt32(static_cast<uint32_t>(slot - kArgOffsets)), cell});
+      const uint32_t* slot =
+          std::find(std::begin(kArgRegisterOffsets), std::end(kArgRegisterOffsets), offset);
+      if (slot != std::end(kArgRegisterOffsets) && slot - kArgRegisterOffsets < spec.tracing_slots)
+        read = helper(kGetFuncArg,
+                      {ctx, b.getInt32(static_cast<uint32_t>(slot - kArgRegisterOffsets)), cell});
     }
     if (!read) {  // a register that holds no argument of the function
       ok = false;

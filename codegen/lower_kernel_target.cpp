@@ -307,12 +307,12 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
     return PtRegsAt(static_cast<int>(n->value));
   }
   // The Nth argument register: rdi rsi rdx rcx r8 r9; 0 for any other N.
-  static constexpr int kArgs[] = {112, 104, 96, 88, 72, 64};
   Value n = Arg(c, 0);
   if (!n) return nullptr;
   Value out = b_.getInt64(0);
   for (int i = 0; i < 6; ++i)
-    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)), PtRegsAt(kArgs[i]), out);
+    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)),
+                          PtRegsAt(static_cast<int>(sema::kArgRegisterOffsets[i])), out);
   return out;
 }
 

@@ -83,6 +83,11 @@ inline bool IsUserSpace(Family f) {
   return f == Family::ProcessFunction || f == Family::ProcessStatement || f == Family::ProcessMark;
 }
 
+// x86-64 pt_regs offsets: the registers that carry a function's first six arguments
+// (rdi, rsi, rdx, rcx, r8, r9), and rax, which carries its return value.
+inline constexpr uint32_t kArgRegisterOffsets[] = {112, 104, 96, 88, 72, 64};
+inline constexpr uint32_t kReturnRegisterOffset = 80;
+
 struct TargetArg {
   std::string name;    // without `$`
   std::string c_type;  // "struct task_struct*"

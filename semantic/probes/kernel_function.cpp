@@ -36,8 +36,6 @@ bool NeverReturns(std::string_view name) {
 // parameter; a probe reads the ones registers hold.
 void AddBtfArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,
                 ProbeSpec& spec) {
-  static constexpr uint32_t kArgOffsets[] = {112, 104, 96, 88, 72, 64};
-  constexpr uint32_t kRaxOffset = 80;
   auto add = [&](const KernelParam& p, uint32_t offset) {
     TargetArg a;
     a.name = p.name;
@@ -53,7 +51,7 @@ void AddBtfArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool 
   if (spec.is_return) {
     KernelParam r = index.Return(f);
     // Parameters too: a return probe reads them as @entry values (LowerTargets).
-    if (!r.c_type.empty()) add(r, kRaxOffset);
+    if (!r.c_type.empty()) add(r, kReturnRegisterOffset);
   }
   // Registers go by size class: a struct of 9-16 bytes passed by value takes two, a larger
   // one goes to memory and takes none, and a struct returned in memory takes rdi for its
@@ -71,9 +69,9 @@ void AddBtfArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool 
   for (const KernelParam& p : index.Params(f)) {
     int64_t size = bytes(p.type);
     size_t regs = in_memory(p.type) ? 0 : size > 8 ? 2 : 1;
-    bool readable = regs == 1 && p.size && reg < std::size(kArgOffsets);
-    if (listing || readable) add(p, readable ? kArgOffsets[reg] : 0);
-    if (regs && reg + regs <= std::size(kArgOffsets)) reg += regs;
+    bool readable = regs == 1 && p.size && reg < std::size(kArgRegisterOffsets);
+    if (listing || readable) add(p, readable ? kArgRegisterOffsets[reg] : 0);
+    if (regs && reg + regs <= std::size(kArgRegisterOffsets)) reg += regs;
     one_register_each &= readable;
     ++params;
   }
