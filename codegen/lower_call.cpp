@@ -238,6 +238,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateZExt(Helper(kSmpProcessorId, b_.getInt32Ty(), {}), i64_);
     case Intrinsic::target:
       return b_.CreateLoad(i64_, target_);
+    case Intrinsic::stp_pid:
+      return b_.CreateLoad(i64_, stp_pid_);
     case Intrinsic::pp:
       if (frame_->group) return GroupString(GroupText::Point);
       return Literal(frame_->probe->spec.point);

@@ -586,6 +586,7 @@ class Lowering {
   llvm::GlobalVariable* lost_ = nullptr;
 
   llvm::GlobalVariable* target_ = nullptr;
+  llvm::GlobalVariable* stp_pid_ = nullptr;  // btap's (or btaprun's) own process id
 
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel

@@ -301,6 +301,8 @@ bool Session::Load(std::string* error) {
   if (!user_->Prepare(object_, bpf_, meta_, sink, format, text, error)) return false;
   state_ = user_->RuntimeVariable(session::kStateVariable);
   error_counter_ = user_->RuntimeVariable(session::kErrorsVariable);
+  if (uint64_t* pid = user_->RuntimeVariable("__btap_stp_pid"))
+    *pid = static_cast<uint64_t>(getpid());
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
   // Kernel probes that read statistics merge this many per-CPU copies.

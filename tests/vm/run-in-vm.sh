@@ -573,6 +573,11 @@ else
     echo "run-in-vm.sh: VM ended without an exit status from COMMAND (qemu status $QRC," \
          "$ROOTFS root, ${MEM} MiB)" >&2; RC=125
 fi
+# The reason comes first: a long call trace can push it out of the console's tail.
+if grep -aqE 'Kernel panic|BUG:|Oops|general protection|vmh: ' "$RUN/console.log"; then
+    echo "--- why the kernel stopped:" >&2
+    grep -aE 'Kernel panic|BUG:|Oops|general protection|vmh: ' "$RUN/console.log" | head -n 5 >&2
+fi
 [ "$CONSOLE" = 1 ] || { echo "--- last console lines:" >&2; tail -n 40 "$RUN/console.log" >&2; }
 [ -s "$RUN/qemu.log" ] && { echo "--- qemu:" >&2; cat "$RUN/qemu.log" >&2; }
 exit "$RC"
