@@ -74,6 +74,14 @@ Diagnostic& DiagnosticSink::Report(Diag kind, SourceRange range,
     ++(sev == Severity::Error ? suppressed_errors_ : suppressed_warnings_);
     return Drop(std::move(d));
   }
+  // A missing command-line argument leaves a placeholder that fits an expression but not
+  // a probe point; what the parser then says of that place follows from the first error.
+  Key place{Diag::ArgOutOfRange, range.file, range.begin, range.end, ""};
+  if (kind == Diag::ArgOutOfRange) {
+    missing_args_.insert(place);
+  } else if (sev == Severity::Error && range.valid() && missing_args_.count(place)) {
+    return Drop(std::move(d));
+  }
   if (sev == Severity::Error) ++errors_;
   if (sev == Severity::Warning) ++warnings_;
   last_dropped_ = false;

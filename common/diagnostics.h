@@ -57,6 +57,7 @@ class DiagnosticSink {
 
   std::vector<Diagnostic> diags_;
   std::set<Key> seen_;
+  std::set<Key> missing_args_;  // the places of out-of-range `$N`/`@N` arguments
   size_t errors_ = 0;
   size_t warnings_ = 0;
   size_t suppressed_errors_ = 0;
