@@ -12,6 +12,7 @@
  *   spawn            forks a child that forks a grandchild, and waits for both
  *   exit N           exits with status N
  *   raise N          kills itself with signal N
+ *   handle N         catches signal N, sends it to itself with kill(2) and handles it
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -31,12 +32,20 @@ __attribute__((noinline)) long btap_bench_call(long i) {
   return i + 1;
 }
 
+static volatile sig_atomic_t handled;
+static void on_signal(int sig) { handled = sig; }
+
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
   if (argc == 3 && strcmp(argv[1], "raise") == 0) {
     signal(atoi(argv[2]), SIG_DFL);
     raise(atoi(argv[2]));
     return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "handle") == 0) {
+    signal(atoi(argv[2]), on_signal);
+    kill(getpid(), atoi(argv[2]));
+    return handled == atoi(argv[2]) ? 0 : 1;
   }
   if (argc == 2 && strcmp(argv[1], "dispositions") == 0) {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
