@@ -629,7 +629,11 @@ uint64_t Lowering::VerifierWeight(const llvm::Function& fn) {
       const llvm::Function* callee = call ? call->getCalledFunction() : nullptr;
       if (!callee) continue;
       llvm::StringRef name = callee->getName();
-      weight += name.endswith("_loop") ? 60000 : name.startswith("btap_") ? 4000 : 0;
+      // An argument vector is copied in one loop and escaped in another.
+      weight += name.startswith("btap_user_arg") ? 120000
+                : name.endswith("_loop")         ? 60000
+                : name.startswith("btap_")       ? 4000
+                                                 : 0;
     }
   return weight;
 }

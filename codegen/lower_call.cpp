@@ -369,6 +369,20 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
                   {address});
       return Extend(b_.CreateLoad(i64_, buf), static_cast<uint32_t>(n->value), true);
     }
+    case Intrinsic::user_argv:
+    case Intrinsic::user_args: {
+      // Per-string work needs bpf_loop (see string_quoted); the probed process is the
+      // kernel's current task, which a begin or end probe does not have.
+      if (frame_->user_side) {
+        Unsupported(c->range, "reading the probed process's arguments in a begin or end probe");
+        return nullptr;
+      }
+      Value tmp = StringSlot(), cell = ScratchAt(TempBytes(8));
+      if (which == Intrinsic::user_argv)
+        return StringFrom("btap_user_argv_loop", {Arg(c, 0), Arg(c, 1), tmp, cell});
+      return StringFrom("btap_user_args_loop",
+                        {Arg(c, 0), Arg(c, 1), Arg(c, 2), Arg(c, 3), Arg(c, 4), tmp, cell});
+    }
     case Intrinsic::backtrace:
     case Intrinsic::backtrace_n:
     case Intrinsic::stack:

@@ -27,6 +27,10 @@ static long (*const bpf_probe_read_kernel)(void* dst, unsigned int size,
                                            const void* src) = (void*)113;
 static long (*const bpf_probe_read_kernel_str)(void* dst, unsigned int size,
                                                const void* src) = (void*)115;
+static long (*const bpf_probe_read_user)(void* dst, unsigned int size,
+                                         const void* src) = (void*)112;
+static long (*const bpf_probe_read_user_str)(void* dst, unsigned int size,
+                                             const void* src) = (void*)114;
 static long (*const bpf_map_delete_elem)(void* map, const void* key) = (void*)3;
 static long (*const bpf_for_each_map_elem)(void* map, void* callback, void* ctx,
                                            unsigned long flags) = (void*)164;

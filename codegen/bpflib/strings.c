@@ -121,8 +121,10 @@ static inline long put(char* dst, long pos, char c, unsigned long size, unsigned
 }
 
 // Copies `src` (at most `max` bytes) to dst at `pos`; returns its length.
-static inline long copy_at(char* dst, long pos, const char* src, long max, unsigned long size,
-                           unsigned long limit) {
+// (Always inlined: called from bpf_loop callbacks, which the BPF backend allows 5 arguments.)
+static inline __attribute__((always_inline)) long copy_at(char* dst, long pos, const char* src,
+                                                          long max, unsigned long size,
+                                                          unsigned long limit) {
   if (pos < 0 || pos + 1 >= (long)limit || max <= 0) return 0;
   unsigned long room = limit - (unsigned long)pos;
   if ((unsigned long)max + 1 < room) room = (unsigned long)max + 1;
@@ -303,6 +305,148 @@ BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, long* cell
   long pos = *cell;
   if (quoted) pos = put(dst, pos, '"', size, limit);
   return finish(dst, pos, size, limit);
+}
+
+// An address as stap writes an unreadable user pointer: 0x and its hex digits.
+static inline __attribute__((always_inline)) long put_hex(char* dst, long pos, unsigned long v, unsigned long size,
+                           unsigned long limit) {
+  pos = put(dst, pos, '0', size, limit);
+  pos = put(dst, pos, 'x', size, limit);
+  // The digit count without a branch per digit (the verifier would walk 2^15 paths):
+  // (x | -x) >> 63 is 1 exactly when x is not 0.
+  long digits = 1;
+  for (int i = 1; i < 16; i++) {
+    unsigned long rest = v >> (4 * i);
+    digits += (long)((rest | (0 - rest)) >> 63);
+  }
+  for (int i = 15; i >= 0; i--) {
+    if (i >= digits) continue;
+    unsigned long d = (v >> (4 * i)) & 15;
+    pos = put(dst, pos, (char)(d < 10 ? '0' + d : 'a' + d - 10), size, limit);
+  }
+  return pos;
+}
+
+#define BTAP_MAX_ARGS 1024
+
+// An argument vector of the probed process (argv, envp: user pointers ending with a null
+// one) as stap's __get_argv() gives it: ["a", "b"], each string quoted and escaped as
+// user_string_quoted() does. Two loops, neither inside the other (nested, the verifier
+// took half a second per call): the strings are copied raw, NUL after NUL, into `tmp`
+// (a string slot), then escaped in one pass in which a NUL separates two of them. A
+// pointer or string that cannot be read ends the list with its address, unquoted.
+struct argv_state {
+  char* tmp;
+  long* cell;  // bytes used in tmp
+  unsigned long argv, size, limit, fault;
+};
+
+BTAP_CALLBACK long btap_cb_argv(unsigned long i, void* ctx) {
+  struct argv_state* st = ctx;
+  unsigned long size = st->size, limit = st->limit, p = 0, at = st->argv + 8 * i;
+  long used = *st->cell;
+  if (used < 0 || used + 1 >= (long)limit) return 1;
+  if (bpf_probe_read_user(&p, 8, (const void*)at) < 0) {
+    st->fault = at;
+    return 1;
+  }
+  if (!p) return 1;
+  // At most what is left of the slot; the masks are what the verifier bounds both by.
+  unsigned long room = btap_masked((long)(limit - (unsigned long)used) - 1, size) + 1;
+  long got = bpf_probe_read_user_str(st->tmp + btap_masked(used, size), room, (const void*)p);
+  if (got <= 0) {
+    st->fault = p;
+    return 1;
+  }
+  *st->cell = used + got;
+  return 0;
+}
+
+struct list_state {
+  char* dst;
+  const char* s;
+  long* cell;
+  unsigned long n, size, limit;
+};
+
+BTAP_CALLBACK long btap_cb_escape_list(unsigned long i, void* ctx) {
+  struct list_state* st = ctx;
+  unsigned long size = st->size, limit = st->limit;
+  if (i >= st->n) return 1;
+  unsigned char c = (unsigned char)st->s[i & (size - 1)];
+  long pos = *st->cell;
+  if (c) {
+    *st->cell = escape_byte(st->dst, pos, c, size, limit);
+    return 0;
+  }
+  pos = put(st->dst, put(st->dst, pos, '"', size, limit), ',', size, limit);
+  *st->cell = put(st->dst, put(st->dst, pos, ' ', size, limit), '"', size, limit);
+  return 0;
+}
+
+BTAP_LIB long btap_user_argv_loop(char* dst, unsigned long argv, long first, char* tmp,
+                                  long* cell, unsigned long size, unsigned long limit) {
+  struct argv_state st = {tmp, cell, argv + 8 * (unsigned long)first, size, limit, 0};
+  *cell = 0;
+  if (argv && first >= 0) bpf_loop(BTAP_MAX_ARGS, btap_cb_argv, &st, 0);
+  long used = *cell, pos = put(dst, 0, '[', size, limit);
+  if (used > 0) {
+    // The last string's NUL is no separator.
+    struct list_state ls = {dst, tmp, cell, (unsigned long)used - 1, size, limit};
+    *cell = put(dst, pos, '"', size, limit);
+    bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape_list, &ls, 0);
+    pos = put(dst, *cell, '"', size, limit);
+  }
+  if (st.fault) {
+    if (used > 0) pos = put(dst, put(dst, pos, ',', size, limit), ' ', size, limit);
+    pos = put_hex(dst, pos, st.fault, size, limit);
+  }
+  pos = put(dst, pos, ']', size, limit);
+  return finish(dst, pos, size, limit);
+}
+
+// Arguments n to m (all from n when m < 0) of a command line laid out as the kernel keeps
+// it (NUL-terminated strings from `start` to `end` in the process's memory), joined by
+// `delim`, an empty one as "" (stap's cmdline_args()).
+struct args_state {
+  char* dst;
+  char* tmp;
+  long* cell;
+  const char* delim;
+  unsigned long start, end;
+  long n, m;
+  unsigned long size, limit;
+};
+
+BTAP_CALLBACK long btap_cb_args(unsigned long i, void* ctx) {
+  struct args_state* st = ctx;
+  unsigned long size = st->size, limit = st->limit;
+  if (st->start >= st->end || (st->m >= 0 && (long)i > st->m)) return 1;
+  long got = bpf_probe_read_user_str(st->tmp, limit, (const void*)st->start);
+  if (got <= 0) return 1;
+  st->start += (unsigned long)got;
+  if ((long)i < st->n) return 0;
+  long pos = *st->cell;
+  if (pos + 1 >= (long)limit) return 1;
+  if ((long)i > st->n) {
+    pos += copy_at(st->dst, pos, st->delim, (long)limit, size, limit);
+    if (got == 1) {
+      pos = put(st->dst, put(st->dst, pos, '"', size, limit), '"', size, limit);
+      *st->cell = pos;
+      return 0;
+    }
+  }
+  *st->cell = pos + copy_at(st->dst, pos, st->tmp, (long)limit, size, limit);
+  return 0;
+}
+
+BTAP_LIB long btap_user_args_loop(char* dst, unsigned long start, unsigned long end, long n,
+                                  long m, const char* delim, char* tmp, long* cell,
+                                  unsigned long size, unsigned long limit) {
+  struct args_state st = {dst, tmp, cell, delim, start, end, n, m, size, limit};
+  *cell = 0;
+  if (start && end && n >= 0) bpf_loop(BTAP_MAX_ARGS, btap_cb_args, &st, 0);
+  return finish(dst, *cell, size, limit);
 }
 
 // btap_strpos in the kernel: bpf_loop over the positions of `s`, and a nested bpf_loop

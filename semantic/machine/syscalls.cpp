@@ -438,6 +438,9 @@ bool IsStringArg(const SyscallArg& a) {
   return a.c_type == "const char*" && a.name.find("buf") == std::string::npos;
 }
 
+// An argument or environment vector (execve's argv and envp): shown as its strings.
+bool IsVectorArg(const SyscallArg& a) { return a.c_type == "const char*const*"; }
+
 // Where the kernel's parameter name differs from the man page's (which scripts use, as
 // stap's tapset does), for the calls scripts trace most. Names, not numbers: they do not
 // change between kernels.
@@ -524,6 +527,13 @@ void WriteAlias(const Syscall& s, std::string& out) {
       out += "  " + base + "_uaddr = $" + a.name + "\n";
       out += "  " + var + " = user_string_quoted($" + a.name + ")\n";
       f = "%s", v = var;
+    } else if (IsVectorArg(a)) {
+      // stap's names: `args` for the arguments, `env_str` for the environment.
+      std::string list = base == "envp" ? "env_str" : "args";
+      out += "  " + base + "_uaddr = $" + a.name + "\n";
+      if (var != base + "_uaddr") out += "  " + var + " = $" + a.name + "\n";
+      out += "  " + list + " = __get_argv($" + a.name + ", 0)\n";
+      f = "%s", v = list;
     } else if (a.is_pointer) {
       out += "  " + base + "_uaddr = $" + a.name + "\n";
       if (var != base + "_uaddr") out += "  " + var + " = $" + a.name + "\n";
