@@ -219,24 +219,48 @@ bool Lowering::PlaceOf(ast::Expr* e, Place* place) {
 // strings hash equally.
 Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
   std::vector<Value> parts;
-  for (ast::Expr* i : a->indexes) {
+  std::vector<bool> comm;  // execname() into a field of its size: read straight into the key
+  for (size_t k = 0; k < a->indexes.size(); ++k) {
+    ast::Expr* i = a->indexes[k];
     if (!i) {
       Unsupported(a->range, "`*` in an array index");
       return nullptr;
     }
-    parts.push_back(Expr(i));
+    comm.push_back(k < g.key_widths.size() && g.key_widths[k] == 16 && ast::As<ast::Call>(i) &&
+                   BoundedWidth(i) == 16);
+    parts.push_back(comm.back() ? nullptr : Expr(i));
   }
   uint32_t at = TempBytes(g.key_size);
   for (size_t k = 0; k < parts.size() && k < g.key_offsets.size(); ++k) {
     Value dst = ScratchAt(at + g.key_offsets[k]);
-    if (parts[k]->getType() == i64_) {
+    uint32_t width = g.key_widths[k];
+    if (comm[k]) {
+      Helper(kCurrentComm, i64_, {dst, b_.getInt32(16)});  // NUL-padded to 16
+    } else if (!parts[k]) {
+      continue;
+    } else if (parts[k]->getType() == i64_) {
       b_.CreateStore(parts[k], dst);
     } else {
-      Helper(kProbeReadKernel, i64_, {dst, b_.getInt32(slot_), Literal("")});
-      CopyString(dst, parts[k]);
+      // The whole field is zeroed: the hash covers every byte.
+      if (width <= 64) {
+        for (uint32_t z = 0; z < width; z += 8)
+          b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), dst, z));
+      } else {
+        Helper(kProbeReadKernel, i64_, {dst, b_.getInt32(width), Literal("")});
+      }
+      Helper(kProbeReadKernelStr, i64_, {dst, b_.getInt32(std::min(width, limit_)), parts[k]});
     }
   }
   return ScratchAt(at);
+}
+
+// A string key field as a loop variable: a narrow one (see ScanKeyWidths) is copied into a
+// whole slot, which is what string code may read up to.
+Value Lowering::KeyString(Value part, uint32_t width) {
+  if (width >= slot_) return part;
+  Value copy = StringSlot();
+  Helper(kProbeReadKernelStr, i64_, {copy, b_.getInt32(width), part});
+  return copy;
 }
 
 std::string Lowering::ArrayName(const ast::ArrayIndex* a) const {
@@ -556,7 +580,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
       continue;
     }
     Value part = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g.key_offsets[k]);
-    Store(p, p.is_string ? part : b_.CreateLoad(i64_, part));
+    Store(p, p.is_string ? KeyString(part, g.key_widths[k]) : b_.CreateLoad(i64_, part));
   }
   if (f->value) {
     Place p;
@@ -697,7 +721,7 @@ void Lowering::Foreach(ast::Foreach* f) {
       continue;
     }
     Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g->key_offsets[k]);
-    Store(p, p.is_string ? at : b_.CreateLoad(i64_, at));
+    Store(p, p.is_string ? KeyString(at, g->key_widths[k]) : b_.CreateLoad(i64_, at));
   }
   if (f->value) {
     Place p;

@@ -92,6 +92,7 @@ struct GlobalInfo {
   llvm::GlobalVariable* storage = nullptr;  // scalars
   llvm::GlobalVariable* map = nullptr;      // arrays
   std::vector<uint32_t> key_offsets;
+  std::vector<uint32_t> key_widths;  // bytes of each key part
   uint32_t key_size = 0;
   uint32_t value_size = 0;
   uint32_t meta_index = 0;
@@ -156,6 +157,9 @@ class Lowering {
 
   // A statistics variable keeps the one histogram its uses ask for.
   void ScanHistograms();
+  // String keys that only ever hold short strings get narrow key fields (see lower.cpp).
+  void ScanKeyWidths();
+  static uint32_t BoundedWidth(const ast::Expr* e);
 
   static const sema::Variable* AggregateVar(ast::Expr* operand);
 
@@ -324,6 +328,7 @@ class Lowering {
   // Builds the key of an element in scratch; string parts are zero-padded so that equal
   // strings hash equally.
   Value Key(const ast::ArrayIndex* a, const GlobalInfo& g);
+  Value KeyString(Value part, uint32_t width);
 
   std::string ArrayName(const ast::ArrayIndex* a) const;
 
@@ -574,6 +579,7 @@ class Lowering {
   std::map<const sema::Variable*, GlobalInfo> globals_;
 
   std::map<const sema::Variable*, stats::Shape> shapes_;
+  std::map<const sema::Variable*, std::vector<uint32_t>> key_widths_;  // 0: unbounded
 
   uint32_t max_stats_value_ = 0;
 

@@ -137,6 +137,9 @@ bool DecodeGlobal(Reader& r, Global* g) {
   g->keys.resize(keys);
   for (ValueType& k : g->keys)
     if (!r.Type(&k, "global key type")) return false;
+  g->key_widths.resize(keys);
+  for (uint32_t& w : g->key_widths)
+    if (!r.U32(&w, "global key width")) return false;
   return r.Bool(&g->print_at_exit, "global");
 }
 
@@ -199,6 +202,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.U8(static_cast<uint8_t>(g.value));
     w.U32(static_cast<uint32_t>(g.keys.size()));
     for (ValueType k : g.keys) w.U8(static_cast<uint8_t>(k));
+    for (size_t k = 0; k < g.keys.size(); ++k) w.U32(k < g.key_widths.size() ? g.key_widths[k] : 0);
     w.U8(g.print_at_exit);
   }
   w.U32(static_cast<uint32_t>(m.core_sites.size()));

@@ -13,7 +13,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 5;
+inline constexpr uint32_t kVersion = 6;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -70,8 +70,9 @@ struct Global {
   std::string name;  // as the script spells it
   std::string map;   // the BPF map (or global-data symbol) holding it
   ValueType value = ValueType::Long;
-  std::vector<ValueType> keys;  // empty for scalars
-  bool print_at_exit = false;   // written but never read
+  std::vector<ValueType> keys;       // empty for scalars
+  bool print_at_exit = false;        // written but never read
+  std::vector<uint32_t> key_widths;  // bytes of each key in the map's key (8 for a long)
 
   bool operator==(const Global&) const = default;
 };

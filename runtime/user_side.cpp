@@ -394,16 +394,16 @@ bool UserSide::CheckLayout(MapRef& m) {
   if (!m.stats && g.value == meta::ValueType::Long && m.value_size != 8)
     return bad("a long value of " + std::to_string(m.value_size) + " bytes");
   if (g.keys.empty()) return true;
-  size_t strings = std::count(g.keys.begin(), g.keys.end(), meta::ValueType::String);
-  size_t longs = g.keys.size() - strings;
-  if (m.key_size < 8 * longs) return bad("keys too small for their parts");
-  size_t slot = strings ? (m.key_size - 8 * longs) / strings : 0;
+  if (g.key_widths.size() != g.keys.size()) return bad("keys without their widths");
   size_t offset = 0;
-  for (meta::ValueType k : g.keys) {
-    m.key_parts.push_back({k, offset});
-    offset += k == meta::ValueType::String ? slot : 8;
+  for (size_t k = 0; k < g.keys.size(); ++k) {
+    size_t width = g.key_widths[k];
+    if (g.keys[k] == meta::ValueType::Long ? width != 8 : width == 0 || width % 8)
+      return bad("a key part of " + std::to_string(width) + " bytes");
+    m.key_parts.push_back({g.keys[k], offset});
+    offset += width;
   }
-  if (offset != m.key_size || (strings && slot == 0)) return bad("keys do not match their parts");
+  if (offset != m.key_size) return bad("keys do not match their parts");
   return true;
 }
 

@@ -34,9 +34,13 @@ Meta Sample() {
   up.build_id = "9237d0f0a4374fa1a582275367d11bf92eb5e075";
   up.may_sleep = true;
   m.probes = {begin, tp, up};
-  m.globals = {
-      {"count", "count", ValueType::Long, {}, true},
-      {"calls", "map_calls", ValueType::Stats, {ValueType::String, ValueType::Long}, false}};
+  m.globals = {{"count", "count", ValueType::Long, {}, true, {}},
+               {"calls",
+                "map_calls",
+                ValueType::Stats,
+                {ValueType::String, ValueType::Long},
+                false,
+                {16, 8}}};
   m.core_sites = {{"struct task_struct.se.load", "script.stp:3:20"}};
   m.sections = {{"raw_tracepoint/sched_switch", 0x0123456789abcdefull}, {".BTF", 42}};
   return m;

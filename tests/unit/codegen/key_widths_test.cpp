@@ -1,0 +1,81 @@
+// Narrow string keys (codegen/lower.cpp, ScanKeyWidths): an array whose string indexes are
+// all literals or execname() keeps its strings in fields of their size, not in whole
+// MAXSTRINGLEN slots; one index that could be longer keeps the whole slot. Compiled here
+// for real and read back from the object: the metadata and the map libbpf sees.
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "runtime/object.h"
+#include "tests/unit/driver/run_btap.h"
+
+namespace btap::driver {
+namespace {
+
+// The key widths the metadata records for global `name`, and its map's key size.
+std::pair<std::vector<uint32_t>, uint32_t> KeyOf(const std::string& script,
+                                                 const std::string& name) {
+  std::string path = testing::TempDir() + "key_widths_test_" + std::to_string(getpid()) + ".bo";
+  Ran r = RunBtap({"-p4", "--disable-cache", "-o", path, "-e", script});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::string bytes = ReadAll(path);
+  unlink(path.c_str());
+  std::vector<uint8_t> object(bytes.begin(), bytes.end());
+  meta::Meta meta;
+  std::string error;
+  EXPECT_TRUE(runtime::ReadObjectMeta(object, &meta, &error)) << error;
+  std::pair<std::vector<uint32_t>, uint32_t> out;
+  for (const meta::Global& g : meta.globals) {
+    if (g.name != name) continue;
+    out.first = g.key_widths;
+    if (bpf_object* o = bpf_object__open_mem(object.data(), object.size(), nullptr)) {
+      if (bpf_map* m = bpf_object__find_map_by_name(o, g.map.c_str()))
+        out.second = bpf_map__key_size(m);
+      bpf_object__close(o);
+    }
+  }
+  return out;
+}
+
+using Widths = std::vector<uint32_t>;
+
+TEST(KeyWidths, TaskNamesAndLiteralsAreNarrow) {
+  auto [w, size] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") { c[execname()]++ }
+    probe end { foreach (k in c) printf("%s %d\n", k, c[k]); print(c["swapper/0"]) })",
+                         "c");
+  EXPECT_EQ(w, (Widths{16}));
+  EXPECT_EQ(size, 16u);
+  // A longer literal widens the field (8-byte steps); longs stay 8 bytes.
+  auto [w2, size2] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") { c[execname(), pid()]++ }
+    probe end { print(c["a name of twenty-two b", 1]) })",
+                           "c");
+  EXPECT_EQ(w2, (Widths{24, 8}));
+  EXPECT_EQ(size2, 32u);
+}
+
+TEST(KeyWidths, AnyOtherStringKeepsTheWholeSlot) {
+  // A string made at run time, anywhere (here only a lookup), could be longer.
+  auto [w, size] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") { c[execname()]++ }
+    probe end { print(c[sprintf("%s", "x")]) })",
+                         "c");
+  EXPECT_EQ(w, (Widths{256}));
+  EXPECT_EQ(size, 256u);
+  auto [w2, size2] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") { s = execname(); c[s]++ })",
+                           "c");
+  EXPECT_EQ(w2, (Widths{256}));
+  EXPECT_EQ(size2, 256u);
+  // A loop variable holds the array's own keys only while nothing else is assigned to it.
+  auto [w3, size3] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") { c[execname()]++ }
+    probe end { foreach (k in c) { k = k . "!"; print(c[k]) } })",
+                           "c");
+  EXPECT_EQ(w3, (Widths{256}));
+  EXPECT_EQ(size3, 256u);
+}
+
+}  // namespace
+}  // namespace btap::driver
