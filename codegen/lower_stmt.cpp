@@ -230,9 +230,19 @@ Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
                    BoundedWidth(i) == 16);
     parts.push_back(comm.back() ? nullptr : Expr(i));
   }
-  uint32_t at = TempBytes(g.key_size);
+  // A small key (longs, narrow strings) goes on the stack, a few per handler: the map
+  // helpers read it there, and a handler that needs no other scratch skips its lookup.
+  bool narrow =
+      std::all_of(g.key_widths.begin(), g.key_widths.end(), [&](uint32_t w) { return w < slot_; });
+  Value base = nullptr;
+  if (narrow && g.key_size <= 32 && frame_->stack_keys + g.key_size <= 96) {
+    frame_->stack_keys += g.key_size;
+    base = Alloca(llvm::ArrayType::get(b_.getInt8Ty(), g.key_size));
+  } else {
+    base = ScratchAt(TempBytes(g.key_size));
+  }
   for (size_t k = 0; k < parts.size() && k < g.key_offsets.size(); ++k) {
-    Value dst = ScratchAt(at + g.key_offsets[k]);
+    Value dst = b_.CreateConstGEP1_64(b_.getInt8Ty(), base, g.key_offsets[k]);
     uint32_t width = g.key_widths[k];
     if (comm[k]) {
       Helper(kCurrentComm, i64_, {dst, b_.getInt32(16)});  // NUL-padded to 16
@@ -251,7 +261,7 @@ Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
       Helper(kProbeReadKernelStr, i64_, {dst, b_.getInt32(std::min(width, limit_)), parts[k]});
     }
   }
-  return ScratchAt(at);
+  return base;
 }
 
 // A string key field as a loop variable: a narrow one (see ScanKeyWidths) is copied into a

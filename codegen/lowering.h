@@ -512,7 +512,8 @@ class Lowering {
     llvm::Instruction* alloca_point = nullptr;
     const sema::Probe* probe = nullptr;
     bool user_side = false;
-    uint32_t next = 0;  // scratch bytes in use for temporaries
+    uint32_t next = 0;        // scratch bytes in use for temporaries
+    uint32_t stack_keys = 0;  // stack bytes given to small map keys (Key)
     uint32_t max = 0;
     std::vector<Scope*> scopes;
     std::vector<Handler> handlers;       // enclosing `try` blocks, innermost last
