@@ -245,7 +245,10 @@ Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
     Value dst = b_.CreateConstGEP1_64(b_.getInt8Ty(), base, g.key_offsets[k]);
     uint32_t width = g.key_widths[k];
     if (comm[k]) {
-      Helper(kCurrentComm, i64_, {dst, b_.getInt32(16)});  // NUL-padded to 16
+      // Zeroed first: kernels before 6.4 copy the name without padding the rest.
+      b_.CreateStore(b_.getInt64(0), dst);
+      b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), dst, 8));
+      Helper(kCurrentComm, i64_, {dst, b_.getInt32(16)});
     } else if (!parts[k]) {
       continue;
     } else if (parts[k]->getType() == i64_) {
