@@ -42,46 +42,93 @@ struct UserSide::MapRef {
   // write through bpf() would lose their updates. Reads merge them in.
   std::map<std::vector<uint8_t>, std::vector<int64_t>> shadow;
 
-  // Reads one element; statistics come merged. False when it is missing.
-  bool Read(const void* key, std::vector<uint8_t>& value) const {
+  // Bytes of one element's value as bpf() reads it: a copy per CPU for statistics.
+  size_t ReadSize() const {
+    if (!stats) return value_size;
+    int cpus = libbpf_num_possible_cpus();
+    return ((value_size + 7) & ~size_t{7}) * static_cast<size_t>(cpus > 0 ? cpus : 1);
+  }
+
+  // An element's value from what bpf() read (`found`: whether it did): statistics merged
+  // over the CPUs and with this side's own. False when there is none.
+  bool Settle(const uint8_t* key, const uint8_t* read, bool found,
+              std::vector<uint8_t>& value) const {
     value.assign(value_size, 0);
-    if (!stats) return bpf_map_lookup_elem(fd, key, value.data()) == 0;
+    if (!stats) {
+      if (found) std::memcpy(value.data(), read, value_size);
+      return found;
+    }
     int cpus = libbpf_num_possible_cpus();
     size_t stride = (value_size + 7) & ~size_t{7};
-    std::vector<uint8_t> all(stride * static_cast<size_t>(cpus > 0 ? cpus : 1));
-    bool found = bpf_map_lookup_elem(fd, key, all.data()) == 0;
     std::vector<int64_t> total(value_size / 8, 0), one(value_size / 8);
     for (int cpu = 0; found && cpu < cpus; ++cpu) {
-      std::memcpy(one.data(), all.data() + stride * cpu, value_size);
+      std::memcpy(one.data(), read + stride * cpu, value_size);
       stats::Merge(total, one);
     }
-    const auto* k = static_cast<const uint8_t*>(key);
-    auto own = shadow.find(std::vector<uint8_t>(k, k + key_size));
-    if (own != shadow.end()) {
-      stats::Merge(total, own->second);
-      found = true;
+    if (!shadow.empty()) {
+      auto own = shadow.find(std::vector<uint8_t>(key, key + key_size));
+      if (own != shadow.end()) {
+        stats::Merge(total, own->second);
+        found = true;
+      }
     }
     std::memcpy(value.data(), total.data(), value_size);
     return found;
   }
 
-  // Every element, kernel's and user-side's, merged.
+  // Reads one element; statistics come merged. False when it is missing.
+  bool Read(const void* key, std::vector<uint8_t>& value) const {
+    std::vector<uint8_t> all(ReadSize());
+    bool found = bpf_map_lookup_elem(fd, key, all.data()) == 0;
+    return Settle(static_cast<const uint8_t*>(key), all.data(), found, value);
+  }
+
+  // Every element, kernel's and user-side's, merged: read in batches of thousands
+  // (BPF_MAP_LOOKUP_BATCH, Linux 5.6), else one key and one lookup at a time.
   std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> Entries() const {
     std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
-    std::set<std::vector<uint8_t>> seen;
-    std::vector<uint8_t> key(key_size), next(key_size), value;
-    const void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-      key = next;
-      prev = key.data();
-      if (Read(key.data(), value)) {
-        entries.emplace_back(key, value);
-        seen.insert(key);
+    if (!ReadBatches(entries)) {
+      entries.clear();
+      std::vector<uint8_t> key(key_size), next(key_size), value;
+      const void* prev = nullptr;
+      while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+        key = next;
+        prev = key.data();
+        if (Read(key.data(), value)) entries.emplace_back(key, value);
       }
     }
+    if (shadow.empty()) return entries;
+    std::set<std::vector<uint8_t>> seen;
+    for (const auto& e : entries) seen.insert(e.first);
+    std::vector<uint8_t> value;
     for (const auto& [k, v] : shadow)
       if (!seen.count(k) && Read(k.data(), value)) entries.emplace_back(k, value);
     return entries;
+  }
+
+  bool ReadBatches(std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>& out) const {
+    constexpr uint32_t kBatch = 4096;
+    size_t per = ReadSize();
+    std::vector<uint8_t> keys(size_t{kBatch} * key_size), values(kBatch * per);
+    // The position between batches: a bucket number for hash maps, a key for others.
+    std::vector<uint8_t> token(std::max<size_t>(key_size, 8)), next(token.size());
+    bool first = true;
+    std::vector<uint8_t> value;
+    while (true) {
+      uint32_t count = kBatch;
+      int rc = bpf_map_lookup_batch(fd, first ? nullptr : token.data(), next.data(), keys.data(),
+                                    values.data(), &count, nullptr);
+      int err = rc < 0 ? -rc : 0;                 // libbpf 1.x: -errno
+      if (rc < 0 && err != ENOENT) return false;  // too old a kernel, or a bucket too big
+      for (uint32_t i = 0; i < count; ++i) {
+        const uint8_t* key = keys.data() + size_t{i} * key_size;
+        if (Settle(key, values.data() + i * per, true, value))
+          out.emplace_back(std::vector<uint8_t>(key, key + key_size), value);
+      }
+      if (rc < 0) return true;  // ENOENT: that was the last of them
+      token.swap(next);
+      first = false;
+    }
   }
   // Writes one element; a merged statistics value goes to the first CPU's copy.
   int Write(const void* key, const void* value, uint64_t flags) const {
