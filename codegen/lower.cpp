@@ -817,9 +817,20 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
 // that process, and with -c/-x only in the target's tree.
 void Lowering::UserProbeFilter(const sema::Probe& p) {
   if (!UserProbe(&p)) return;
-  Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
-  if (p.spec.numbers[2]) Continue(b_.CreateICmpEQ(pid, b_.getInt64(p.spec.numbers[2])), "pid");
-  Continue(InTargetTree(pid), "target");
+  if (p.spec.numbers[2]) {
+    Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+    Continue(b_.CreateICmpEQ(pid, b_.getInt64(p.spec.numbers[2])), "pid");
+    Continue(InTargetTree(pid), "target");
+    return;
+  }
+  // The process is asked for only when there is a -c/-x target to compare it with.
+  auto* targeted = llvm::BasicBlock::Create(context_, "targeted", frame_->fn);
+  auto* go = llvm::BasicBlock::Create(context_, "in_target", frame_->fn);
+  b_.CreateCondBr(b_.CreateICmpEQ(b_.CreateLoad(i64_, target_), b_.getInt64(0)), go, targeted);
+  b_.SetInsertPoint(targeted);
+  Continue(InTargetTree(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32)), "target");
+  b_.CreateBr(go);
+  b_.SetInsertPoint(go);
 }
 
 // The map of the target's descendants (pid → 1), and the body that fills it: on a new

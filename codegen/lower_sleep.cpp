@@ -64,8 +64,11 @@ Value Lowering::ScratchLookup(Frame& frame) {
 void Lowering::SettleSleep(Frame& frame) {
   if (frame.sleeps) return;
   for (llvm::Instruction* gate : frame.sleep_gates) {
+    // The flag's load goes too: volatile, LLVM would keep it on every event.
+    auto* load = llvm::dyn_cast<llvm::Instruction>(gate->getOperand(0));
     gate->replaceAllUsesWith(b_.getFalse());
     gate->eraseFromParent();
+    if (load && load->use_empty()) load->eraseFromParent();
   }
   frame.sleep_gates.clear();
 }
