@@ -32,6 +32,16 @@ Value Lowering::Call(ast::Call* c) {
   frame_->calls.push_back(c->range);
   for (size_t i = 0; i < f->params.size() && i < args.size(); ++i) {
     const sema::Variable* param = f->params[i];
+    // A string that a script function's call returned is a fresh slot nobody else holds:
+    // a parameter the body never assigns can take it as it is (strlen(execname()) copied
+    // the name once more for nothing).
+    auto* inner = ast::As<ast::Call>(c->args[i]);
+    if (param->type == Type::String && inner && !IsPrintFamily(inner) && inner->callee &&
+        inner->callee->intrinsic < 0 && inner->callee->decl && !inner->callee->decl->has_embedded &&
+        args[i] && args[i]->getType() != i64_ && !Assigned(f, param)) {
+      scope.vars[param] = args[i];
+      continue;
+    }
     DeclareLocal(scope, param);
     Value storage = scope.vars[param];
     if (!storage) continue;
@@ -53,6 +63,25 @@ Value Lowering::Call(ast::Call* c) {
   Locate(c->range);
   if (f->ret == Type::String) return scope.result;
   return b_.CreateLoad(i64_, scope.result);
+}
+
+// Whether a function's body assigns to its variable `v` (or binds it in a foreach).
+bool Lowering::Assigned(const sema::Function* f, const sema::Variable* v) {
+  auto known = assigned_.find(v);
+  if (known != assigned_.end()) return known->second;
+  bool assigned = false;
+  if (f->decl && f->decl->body)
+    ast::WalkTree(f->decl->body, [&](ast::Node* n) {
+      if (auto* a = ast::As<ast::Assign>(n)) {
+        auto* s = ast::As<ast::Symbol>(a->lhs);
+        assigned |= s && s->var == v;
+      } else if (auto* l = ast::As<ast::Foreach>(n)) {
+        assigned |= l->value && l->value->var == v;
+        for (ast::Symbol* k : l->keys) assigned |= k && k->var == v;
+      }
+    });
+  assigned_[v] = assigned;
+  return assigned;
 }
 
 Value Lowering::Print(ast::Call* c) {

@@ -455,6 +455,7 @@ class Lowering {
   void PrintHistogram(ast::HistOp* h);
 
   Value Call(ast::Call* c);
+  bool Assigned(const sema::Function* f, const sema::Variable* v);
 
   // Embedded C (lower_embedded.cpp): C functions and `%{ %}` expressions are C functions
   // of one translation unit, compiled and linked in once the probes are lowered.
@@ -581,6 +582,7 @@ class Lowering {
 
   std::map<const sema::Variable*, stats::Shape> shapes_;
   std::map<const sema::Variable*, std::vector<uint32_t>> key_widths_;  // 0: unbounded
+  std::map<const sema::Variable*, bool> assigned_;  // parameters their function assigns
 
   uint32_t max_stats_value_ = 0;
 
