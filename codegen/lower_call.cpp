@@ -20,8 +20,17 @@ Value Lowering::Call(ast::Call* c) {
   for (ast::Expr* a : c->args) args.push_back(Expr(a));
   Scope scope;
   scope.function = f;
+  // `function execname:string () { return __btap_execname() }`: the built-in's fresh slot
+  // is the value, without a copy into a result slot.
+  auto* only = ast::As<ast::Block>(f->decl->body);
+  auto* ret =
+      only && only->statements.size() == 1 ? ast::As<ast::Return>(only->statements[0]) : nullptr;
+  auto* made = ret ? ast::As<ast::Call>(ret->value) : nullptr;
+  bool direct = f->ret == Type::String && made && !IsPrintFamily(made) && made->callee &&
+                made->callee->intrinsic >= 0;
   scope.return_block = llvm::BasicBlock::Create(context_, "return", frame_->fn);
-  if (f->ret == Type::String) {
+  if (direct) {
+  } else if (f->ret == Type::String) {
     scope.result = StringSlot();
     b_.CreateStore(b_.getInt8(0), scope.result);
   } else {
@@ -54,6 +63,22 @@ Value Lowering::Call(ast::Call* c) {
   if (c == pending_tail_) {  // a print argument's symbolic text: its arguments are lowered
     symbolic_tail_ = pending_inner_;
     pending_tail_ = pending_inner_ = nullptr;
+  }
+  if (direct) {
+    Locate(ret->range);
+    Value v = Expr(made);
+    if (v && v->getType() != i64_ && !frame_->scratch_offsets.count(v)) {
+      // Not a scratch slot (a literal, say): copied as a return would.
+      Value copy = StringSlot();
+      CopyString(copy, v);
+      v = copy;
+    }
+    b_.CreateBr(scope.return_block);
+    frame_->scopes.pop_back();
+    frame_->calls.pop_back();
+    b_.SetInsertPoint(scope.return_block);
+    Locate(c->range);
+    return v;
   }
   Stmt(f->decl->body);
   b_.CreateBr(scope.return_block);
