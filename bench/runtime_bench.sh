@@ -3,7 +3,8 @@
 #   start-up    `probe begin { printf("hi\n"); exit() }`: wall time and peak memory,
 #               btap vs bpftrace vs a hand-written libbpf C program (bench/c)
 #   per event   a counter on syscalls:sys_enter_getppid: the traced loop's extra cost
-#               per call over the untraced loop, btap vs bpftrace vs C
+#               per call over the untraced loop, btap vs bpftrace vs C; and the same
+#               counted by task name (c[execname()]++, a hash map keyed by the name)
 #   printf      one line per getppid call (500,000 calls): records per second and lost
 #               records, btap vs bpftrace vs C
 #   syscall     `probe syscall.getppid { n++ }`, which btap dispatches by number in one
@@ -76,6 +77,18 @@ echo "C/libbpf  +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extr
 if ((have_bpftrace)); then
   t=$(loop_ns bpftrace -c "$workload timed-getppid $calls" \
     -e 'tracepoint:syscalls:sys_enter_getppid { @n = count(); }')
+  echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
+fi
+
+echo "== per event: counting getppid by task name (2,000,000 calls, best of $rounds) =="
+b=$(loop_ns $btap -c "$workload timed-getppid $calls" \
+  -e 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }')
+c=$(loop_ns $runner comm $workload timed-getppid $calls)
+echo "btap      +$(extra "$b") ns/event"
+echo "C/libbpf  +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
+if ((have_bpftrace)); then
+  t=$(loop_ns bpftrace -c "$workload timed-getppid $calls" \
+    -e 'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }')
   echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
 fi
 

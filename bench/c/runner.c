@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   const char* wanted = strcmp(mode, "count") == 0    ? "count_calls"
                        : strcmp(mode, "printf") == 0 ? "print_calls"
                        : strcmp(mode, "raw") == 0    ? "count_raw"
+                       : strcmp(mode, "comm") == 0   ? "count_comm"
                                                      : "";
   bpf_object__for_each_program(prog, obj) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
