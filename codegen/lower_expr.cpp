@@ -70,6 +70,9 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Logical: {
       auto* x = static_cast<ast::Logical*>(e);
       bool is_and = x->op == Tok::AndAnd;
+      // `@defined($x) && $x` where @defined decides: the right side is never compiled.
+      if (std::optional<bool> known = KnownCondition(x->lhs, true); known && *known != is_and)
+        return b_.getInt64(*known ? 1 : 0);
       Value l = Truth(Expr(x->lhs));
       auto* from = b_.GetInsertBlock();
       auto* rhs = llvm::BasicBlock::Create(context_, "rhs", frame_->fn);

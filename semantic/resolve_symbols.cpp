@@ -235,6 +235,35 @@ class SymbolResolver {
         p->written = probe_->handler_writes.count(p->name) != 0;
         return;
       }
+      case ast::Kind::Logical: {
+        // `@defined($x) && $x`: the right side is not evaluated when the left decides.
+        auto* x = static_cast<ast::Logical*>(n);
+        Visit(x->lhs);
+        std::optional<bool> l = Settled(x->lhs);
+        bool dead = l && *l != (x->op == ast::Tok::AndAnd);
+        in_defined_ += dead;
+        Visit(x->rhs);
+        in_defined_ -= dead;
+        return;
+      }
+      case ast::Kind::Ternary:
+      case ast::Kind::If: {
+        // The branch a settled @defined rules out: resolved, its target variables unchecked.
+        auto* t = ast::As<ast::Ternary>(n);
+        auto* i = ast::As<ast::If>(n);
+        ast::Expr* cond = t ? t->cond : i->cond;
+        ast::Node* then = t ? static_cast<ast::Node*>(t->then) : i->then;
+        ast::Node* otherwise = t ? static_cast<ast::Node*>(t->otherwise) : i->otherwise;
+        Visit(cond);
+        std::optional<bool> settled = Settled(cond);
+        for (auto [branch, dead] :
+             {std::pair{then, settled && !*settled}, std::pair{otherwise, settled && *settled}}) {
+          in_defined_ += dead;
+          Visit(branch);
+          in_defined_ -= dead;
+        }
+        return;
+      }
       case ast::Kind::Defined: {
         auto* d = static_cast<ast::Defined*>(n);
         in_defined_++;

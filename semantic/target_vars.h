@@ -5,6 +5,7 @@
 
 #include <elfutils/libdw.h>
 
+#include <optional>
 #include <span>
 
 #include <string>
@@ -89,6 +90,12 @@ class TargetLowering {
 
 // The pass (listed in elaborate.cpp).
 void LowerTargets(Elab& e);
+
+// A condition that `@defined` of what is not there decides for good (through `!`, `&&`
+// and `||`), or nullopt. A true @defined of a kernel member chain may still be left to the
+// loading kernel, so only false ones decide: the branch ruled out is never compiled, and
+// its target variables need not exist (stap's `@defined($x) ? $x : $y`).
+std::optional<bool> Settled(const ast::Expr* e);
 // Values of the kernel variables that DWARF locates (kernel_dwarf_vars.cpp).
 void KernelDwarfTargets(Elab& e, Probe& p);
 // `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).

@@ -59,6 +59,28 @@ ast::Expr* TargetLowering::Entry(ast::Expr* value) {
   return e;
 }
 
+std::optional<bool> Settled(const ast::Expr* e) {
+  if (auto* d = ast::As<ast::Defined>(e)) {
+    if (d->known == 0) return false;
+    // A variable itself (no member chain) is there or not whatever kernel loads it.
+    auto* t = ast::As<ast::TargetSymbol>(d->operand);
+    if (d->known == 1 && t && t->components.empty()) return true;
+    return std::nullopt;
+  }
+  if (auto* u = ast::As<ast::Unary>(e); u && u->op == Tok::Bang) {
+    std::optional<bool> inner = Settled(u->operand);
+    if (inner) return !*inner;
+    return std::nullopt;
+  }
+  if (auto* x = ast::As<ast::Logical>(e)) {
+    std::optional<bool> l = Settled(x->lhs), r = Settled(x->rhs);
+    bool is_and = x->op == Tok::AndAnd;
+    if ((l && *l != is_and) || (r && *r != is_and)) return !is_and;  // a false && / true ||
+    if (l && r) return *r;
+  }
+  return std::nullopt;
+}
+
 void TargetLowering::Run() {
   std::function<void(ast::Node*)> walk = [&](ast::Node* n) {
     if (!n) return;
@@ -68,6 +90,23 @@ void TargetLowering::Run() {
         return;
       }
     }
+    // `@defined($x) ? $x : $y` (stap's @choose_defined) and `if (@defined($x))`: what the
+    // condition rules out is never compiled, so its target variables need not exist.
+    auto branches = [&](ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
+      walk(cond);
+      std::optional<bool> settled = Settled(cond);
+      if (!settled || *settled) walk(then);
+      if (!settled || !*settled) walk(otherwise);
+    };
+    if (auto* t = ast::As<ast::Ternary>(n)) return branches(t->cond, t->then, t->otherwise);
+    // `@defined($x) && $x`: the right side is not evaluated when the left decides.
+    if (auto* x = ast::As<ast::Logical>(n)) {
+      walk(x->lhs);
+      std::optional<bool> l = Settled(x->lhs);
+      if (!l || *l == (x->op == Tok::AndAnd)) walk(x->rhs);
+      return;
+    }
+    if (auto* i = ast::As<ast::If>(n)) return branches(i->cond, i->then, i->otherwise);
     if (ast::TargetBase* t = TargetOf(n); t && !t->lowered) Lower(t, false);
     ast::ForEachChild(n, walk);
   };

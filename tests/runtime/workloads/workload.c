@@ -13,10 +13,14 @@
  *   exit N           exits with status N
  *   raise N          kills itself with signal N
  *   handle N         catches signal N, sends it to itself with kill(2) and handles it
+ *   udp N            sends one UDP datagram of N bytes to 127.0.0.1 port 9 (discard)
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -46,6 +50,15 @@ int main(int argc, char** argv) {
     signal(atoi(argv[2]), on_signal);
     kill(getpid(), atoi(argv[2]));
     return handled == atoi(argv[2]) ? 0 : 1;
+  }
+  if (argc == 3 && strcmp(argv[1], "udp") == 0) {
+    static char payload[65000];
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(9)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    size_t n = (size_t)atol(argv[2]);
+    if (fd < 0 || n > sizeof payload) return 1;
+    return sendto(fd, payload, n, 0, (struct sockaddr*)&to, sizeof to) == (ssize_t)n ? 0 : 1;
   }
   if (argc == 2 && strcmp(argv[1], "dispositions") == 0) {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
