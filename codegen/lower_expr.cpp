@@ -179,6 +179,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::AtVar:
     case Kind::Autocast:
       if (auto* t = static_cast<ast::TargetBase*>(e); t->lowered) return Expr(t->lowered);
+      if (auto* a = ast::As<ast::Autocast>(e); a && !frame_->user_side)
+        if (Value v = ChosenTarget(a)) return v;
       Unsupported(e->range, "this target expression", " outside user-space probes");
       return nullptr;
     case Kind::Register:
@@ -445,6 +447,24 @@ Value Lowering::Assign(ast::Assign* a) {
     return now;
   }
   return Update(p, BinaryOf(a->op), r, a).second;
+}
+
+// `(@choose_defined($new, $old))->member`: the target variable @defined leaves, with the
+// member chain after it, as if it had been written `$old->member`; null otherwise.
+Value Lowering::ChosenTarget(ast::Autocast* a) {
+  auto* choice = ast::As<ast::Ternary>(a->operand);
+  std::optional<bool> known = choice ? KnownCondition(choice->cond, true) : std::nullopt;
+  auto* live =
+      known ? ast::As<ast::TargetSymbol>(*known ? choice->then : choice->otherwise) : nullptr;
+  if (!live || live->addressof || live->lowered) return nullptr;
+  ast::TargetSymbol joined = *live;
+  std::vector<ast::TargetComponent> chain(live->components.begin(), live->components.end());
+  chain.insert(chain.end(), a->components.begin(), a->components.end());
+  joined.components = chain;
+  joined.components_capacity = 0;
+  joined.addressof = a->addressof;
+  joined.range = a->range;
+  return TargetVar(&joined);
 }
 
 Value Lowering::TargetVar(ast::TargetSymbol* t) {

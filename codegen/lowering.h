@@ -376,6 +376,7 @@ class Lowering {
 
   Value Assign(ast::Assign* a);
 
+  Value ChosenTarget(ast::Autocast* a);
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
   Value ReadCell(HelperId helper, Value pointer, uint32_t size, Value* rc = nullptr);
