@@ -181,6 +181,8 @@ Value Lowering::ExprInner(ast::Expr* e) {
       if (auto* t = static_cast<ast::TargetBase*>(e); t->lowered) return Expr(t->lowered);
       if (auto* a = ast::As<ast::Autocast>(e); a && !frame_->user_side)
         if (Value v = ChosenTarget(a)) return v;
+      if (auto* v = ast::As<ast::AtVar>(e); v && frame_->probe && !frame_->user_side)
+        if (const sema::TargetArg* arg = KernelAtVar(v)) return KernelDwarfGlobal(v, *arg);
       Unsupported(e->range, "this target expression", " outside user-space probes");
       return nullptr;
     case Kind::Register:
@@ -535,7 +537,44 @@ bool Lowering::UserProbe(const sema::Probe* p) const {
 // uprobes pass; or the probed object's load bias: the run-time address of the probe (the
 // instruction pointer at a uprobe, the function's address at a uretprobe) less its
 // link-time address.
+// @var("name@file.c") in a kernel function probe: pass 2 placed it from DWARF as an
+// argument of its own (kernel_dwarf_vars.cpp).
+const sema::TargetArg* Lowering::KernelAtVar(ast::AtVar* v) {
+  std::string key = "@" + std::string(v->target_name);
+  for (const sema::TargetArg& a : frame_->probe->spec.args)
+    if (a.name == key && a.value) return &a;
+  return nullptr;
+}
+
+Value Lowering::KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg) {
+  Value value = Expr(arg.value);
+  if (!value) return nullptr;
+  if (!arg.in_memory) value = Extend(value, arg.size, arg.is_signed);
+  if (v->components.empty() && !v->addressof) return value;
+  const struct btf* btf = KernelBtf();
+  if (!btf || !arg.btf_type) {
+    Unsupported(v->range, "member access on `@var(\"" + std::string(v->target_name) + "\")`",
+                "; its type is not known from kernel BTF");
+    return nullptr;
+  }
+  return KernelChain(v, v->target_name, value, arg.btf_type, arg.in_memory);
+}
+
+// How far the running kernel moved from its link-time addresses: meta::kKernelSlide starts
+// at minus the anchor's link-time address, and the runtime adds its address now.
+Value Lowering::KernelSlide() {
+  if (!kernel_slide_) {
+    kernel_slide_ = new llvm::GlobalVariable(
+        module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
+        b_.getInt64(-static_cast<int64_t>(program_.kernel.dwarf_anchor)), meta::kKernelSlide);
+    kernel_slide_->setSection(".data");
+    kernel_slide_->setAlignment(llvm::Align(8));
+  }
+  return b_.CreateLoad(i64_, kernel_slide_);
+}
+
 Value Lowering::UserRegister(ast::Register* r) {
+  if (!r->user && r->load_bias) return KernelSlide();
   // pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
   static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
                                      64, 56, 48, 24, 16,  8,   0,  128};

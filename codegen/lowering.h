@@ -377,6 +377,9 @@ class Lowering {
   Value Assign(ast::Assign* a);
 
   Value ChosenTarget(ast::Autocast* a);
+  const sema::TargetArg* KernelAtVar(ast::AtVar* v);
+  Value KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg);
+  Value KernelSlide();
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
   Value ReadCell(HelperId helper, Value pointer, uint32_t size, Value* rc = nullptr);
@@ -596,7 +599,9 @@ class Lowering {
   llvm::GlobalVariable* lost_ = nullptr;
 
   llvm::GlobalVariable* target_ = nullptr;
-  llvm::GlobalVariable* stp_pid_ = nullptr;  // btap's (or btaprun's) own process id
+  llvm::GlobalVariable* stp_pid_ = nullptr;
+  llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it  //
+                                                  // btap's (or btaprun's) own process id
 
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel

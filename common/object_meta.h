@@ -18,6 +18,11 @@ inline constexpr uint32_t kVersion = 6;
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
 inline constexpr char kSleepSection[] = ".rodata.btap_sleep";
+// Kernel variables placed from DWARF are at link-time addresses; the kernel moves at boot
+// (KASLR) as a whole. The object's kKernelSlide variable starts as minus the link-time
+// address of kKernelAnchor, and the runtime adds that symbol's address in /proc/kallsyms.
+inline constexpr char kKernelSlide[] = "__btap_kernel_slide";
+inline constexpr char kKernelAnchor[] = "start_kernel";
 // Their scratch space, a task storage map; where the kernel cannot let uprobes sleep
 // the runtime makes it a one-element array that no program reaches.
 inline constexpr char kTaskScratchMap[] = "btap_task_scratch";

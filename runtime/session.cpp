@@ -24,6 +24,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/kallsyms.h"
 #include "common/output_record.h"
 #include "runtime/actions.h"
 #include "runtime/attach/attach.h"
@@ -303,6 +304,17 @@ bool Session::Load(std::string* error) {
   error_counter_ = user_->RuntimeVariable(session::kErrorsVariable);
   if (uint64_t* pid = user_->RuntimeVariable("__btap_stp_pid"))
     *pid = static_cast<uint64_t>(getpid());
+  if (uint64_t* slide = user_->RuntimeVariable(meta::kKernelSlide)) {
+    std::vector<uint64_t> anchor = KernelTextAddresses(meta::kKernelAnchor);
+    if (anchor.empty()) {
+      *error = std::string(
+                   "cannot find kernel variables: /proc/kallsyms does not give the "
+                   "address of `") +
+               meta::kKernelAnchor + "` (run as root, with kernel.kptr_restrict below 2)";
+      return false;
+    }
+    *slide += anchor[0];
+  }
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
   // Kernel probes that read statistics merge this many per-CPU copies.

@@ -9,6 +9,7 @@
 
 #include <set>
 
+#include "common/object_meta.h"
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
 #include "semantic/machine/kernel_dwarf.h"
@@ -20,6 +21,7 @@ namespace {
 
 struct Builder {
   Arena& arena;
+  bool relocated = false;  // a value at a link-time address: the runtime adds the slide
   template <typename T>
   T* Node() {
     T* n = arena.New<T>();
@@ -57,9 +59,13 @@ struct Builder {
         r->regno = l.value;
         return r;
       }
-      case Op::LoadBias:
-        *why = "it is at a fixed kernel address, which btap does not relocate yet";
-        return nullptr;
+      case Op::LoadBias: {
+        // How far the running kernel moved from its link-time addresses (KASLR).
+        auto* r = Node<ast::Register>();
+        r->load_bias = true;
+        relocated = true;
+        return r;
+      }
       case Op::Deref:
         return Load(kids[0], l.size, false);
       case Op::Neg:
@@ -144,12 +150,30 @@ bool IsSigned(Dwarf_Die* type) {
 }
 
 // Gives `arg` its value at `at` in `f`; false with `why` when it cannot be read there.
-bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, const DebugVariable& v,
+bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die var,
            TargetArg& arg, std::string* why) {
-  Dwarf_Die var = v.die, type, peeled;
+  Dwarf_Die type, peeled;
   bool typed = TypeOf(&var, &type);
   Location loc = d.Locate(f, &var, at);
   Builder b{e.arena};
+  // A fixed address (a global or static variable) moves with the kernel: the runtime
+  // finds how far from the anchor's address in /proc/kallsyms.
+  struct Relocate {
+    Elab& e;
+    Builder& b;
+    std::string* why;
+    bool Done(bool placed) {
+      if (!placed || !b.relocated || e.program.kernel.dwarf_anchor) return placed;
+      std::optional<uint64_t> anchor = e.machine.kernel_dwarf().LinkAddress(meta::kKernelAnchor);
+      if (!anchor) {
+        *why = std::string("it is at a fixed address, and the vmlinux has no `") +
+               meta::kKernelAnchor + "` to tell how far the running kernel moved";
+        return false;
+      }
+      e.program.kernel.dwarf_anchor = *anchor;
+      return true;
+    }
+  } relocate{e, b, why};
   int64_t size = typed ? TypeSize(&type) : 8;
   bool composite =
       typed && PeelType(&type, &peeled) &&
@@ -166,13 +190,13 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, const Deb
         return false;
       }
       arg.value = b.From(loc.expr, why);
-      return arg.value != nullptr;
+      return relocate.Done(arg.value != nullptr);
     case Location::Kind::Memory:
       arg.value = b.From(loc.expr, why);
       if (!arg.value) return false;
       arg.in_memory = composite;
       if (!composite) arg.value = b.Load(arg.value, static_cast<int>(arg.size), arg.is_signed);
-      return true;
+      return relocate.Done(true);
     case Location::Kind::Pieces:
       *why = "it is split over several places";
       return false;
@@ -205,12 +229,24 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
         wanted.push_back({name, t->range});
       }
     });
-  if (!dwarf_args && wanted.empty()) return;
+  bool at_vars = false;
+  ast::WalkTree(p.body, [&](ast::Node* n) { at_vars |= ast::Is<ast::AtVar>(n); });
+  if (!dwarf_args && wanted.empty() && !at_vars) return;
+  // Where an @var cannot be placed, it says why (for $names, resolve_symbols does).
+  auto no_at_vars = [&](const std::string& why) {
+    ast::WalkTree(p.body, [&](ast::Node* n) {
+      if (auto* v = ast::As<ast::AtVar>(n))
+        e.diags.Report(Diag::TargetVariableError, v->range,
+                       {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
+    });
+  };
   // A module's function: vmlinux's DWARF does not describe it (modules' is not read yet).
-  if (spec.target.find(':') != std::string::npos) return;
+  if (spec.target.find(':') != std::string::npos)
+    return no_at_vars("btap reads kernel modules' DWARF for no variables yet");
   KernelDwarf& kd = e.machine.kernel_dwarf();
   DebugInfo* d = kd.dwarf();
-  if (!d || spec.is_return) return;  // resolve_symbols says the name is unknown
+  if (!d) return no_at_vars("it needs the kernel's DWARF: " + kd.error());
+  if (spec.is_return) return no_at_vars("btap places @var in no return probe yet");
   std::optional<DebugFunction> f;
   uint64_t at = spec.address;
   if (spec.die) {
@@ -219,7 +255,9 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
     f = fs[0];
     at = f->entry;  // a kprobe on a function's name fires at its first instruction
   }
-  if (!f) return;  // several copies: each has its own locations (resolve_symbols reports the name)
+  if (!f) {  // several copies: each has its own locations (resolve_symbols reports the name)
+    return no_at_vars("`" + spec.function + "` has several copies, each with its own unit");
+  }
   // Register and stack locations are this build's: btaprun checks the kernel's build id.
   if (spec.build_id.empty()) {
     std::string why;
@@ -227,12 +265,65 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
   }
   if (!wanted.empty())
     AddDwarfVariables(kd, *f, at, true, spec);  // a name out of reach is reported below
+  // A name that is no local nor parameter: a variable of the function's unit (stap's
+  // `$jiffies`-style globals).
+  std::vector<DebugVariable> vars = d->Variables(*f, at, true);
+  std::set<std::string> have;
+  for (const TargetArg& a : spec.args) have.insert(a.name);
+  Dwarf_Die type;
+  for (auto& [name, range] : wanted)
+    for (DebugVariable& v : vars)
+      if (v.global && v.name == name && have.insert(name).second) {
+        TargetArg a;
+        a.name = name;
+        a.c_type = TypeOf(&v.die, &type) ? TypeName(&type) : "void";
+        a.source = TargetArg::Source::Dwarf;
+        spec.args.push_back(std::move(a));
+      }
+  // @var("name") (the function's unit) and @var("name@file.c"), as args of their own.
+  ast::WalkTree(p.body, [&](ast::Node* n) {
+    auto* v = ast::As<ast::AtVar>(n);
+    if (!v || (v->has_module && !v->module.empty() && v->module != "kernel")) return;
+    std::string key = "@" + std::string(v->target_name);
+    if (!have.insert(key).second) return;
+    std::string_view name = v->target_name, cu;
+    if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
+      cu = name.substr(at_sign + 1);
+      name = name.substr(0, at_sign);
+    }
+    std::optional<Dwarf_Die> die;
+    if (cu.empty()) {
+      for (DebugVariable& g : vars)
+        if (g.global && g.name == name) die = g.die;
+    } else {
+      die = d->Global(name, cu);
+    }
+    if (!die) {
+      e.diags.Report(Diag::TargetVariableError, v->range,
+                     {"@var(\"" + std::string(v->target_name) + "\")", spec.point,
+                      "the kernel's DWARF has no global variable `" + std::string(name) + "`" +
+                          (cu.empty() ? " in the unit of `" + f->name + "`"
+                                      : " in a unit matching `" + std::string(cu) + "`")});
+      return;
+    }
+    TargetArg a;
+    a.name = key;
+    a.c_type = TypeOf(&*die, &type) ? TypeName(&type) : "void";
+    a.source = TargetArg::Source::Dwarf;
+    std::string why;
+    if (!Place(e, *d, *f, at, *die, a, &why)) {
+      e.diags.Report(Diag::TargetVariableError, v->range,
+                     {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
+      return;
+    }
+    spec.args.push_back(std::move(a));
+  });
   for (TargetArg& a : spec.args) {
     if (a.source != TargetArg::Source::Dwarf || a.value) continue;
-    for (const DebugVariable& v : d->Variables(*f, at, false)) {
+    for (const DebugVariable& v : vars) {
       if (v.name != a.name) continue;
       std::string why;
-      if (!Place(e, *d, *f, at, v, a, &why)) {
+      if (!Place(e, *d, *f, at, v.die, a, &why)) {
         for (auto& [name, range] : wanted)
           if (name == a.name)
             e.diags.Report(Diag::TargetVariableError, range, {"$" + a.name, spec.point, why});

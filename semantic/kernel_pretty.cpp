@@ -230,6 +230,7 @@ void KernelPrettyPrint(Elab& e, Probe& p) {
     if (all && !chain.empty()) continue;  // an error of its own later
     std::vector<const TargetArg*> args;
     for (const TargetArg& a : p.spec.args) {
+      if (a.name[0] == '@') continue;  // an @var's (kernel_dwarf_vars.cpp)
       bool is_return = a.name == "return";
       if (all ? (name == "$$return") == is_return : "$" + a.name == name) args.push_back(&a);
     }

@@ -89,7 +89,7 @@ inline constexpr uint32_t kArgRegisterOffsets[] = {112, 104, 96, 88, 72, 64};
 inline constexpr uint32_t kReturnRegisterOffset = 80;
 
 struct TargetArg {
-  std::string name;    // without `$`
+  std::string name;    // without `$`; "@name@file.c" for an @var (kernel_dwarf_vars.cpp)
   std::string c_type;  // "struct task_struct*"
   // Where the value is (tracepoints): the argument's position in the raw tracepoint's
   // arguments (BTF prototype), or its place in the tracefs record (format file).
@@ -158,6 +158,9 @@ struct KernelFacts {
   int64_t task_real_parent = -1;       // offsetof(struct task_struct, real_parent); -1: unknown
   int64_t task_tgid = -1;              // offsetof(struct task_struct, tgid)
   std::vector<int64_t> fork_syscalls;  // clone, clone3, fork, vfork: where processes start
+  // The link-time address of meta::kKernelAnchor in the vmlinux whose DWARF placed a
+  // kernel variable at a fixed address; 0 when none did.
+  uint64_t dwarf_anchor = 0;
   // The kernel BTF that kernel $vars and @cast are typed with (member accesses), read on
   // first use; the Machine that owns it outlives code generation.
   std::function<const struct btf*()> btf;

@@ -324,7 +324,8 @@ class SymbolResolver {
     if (KnownTarget(t->name)) return;
     std::vector<std::string> names;
     std::vector<std::string_view> views;
-    for (const TargetArg& a : spec.args) names.push_back("$" + a.name);
+    for (const TargetArg& a : spec.args)
+      if (a.name[0] != '@') names.push_back("$" + a.name);  // not an @var's own
     for (const std::string& s : names) views.push_back(s);
     std::string have;
     for (size_t i = 0; i < names.size() && i < 8; ++i) have += (i ? " " : "") + names[i];

@@ -151,6 +151,11 @@ std::optional<DebugFunction> KernelDwarf::ByDie(Dwarf_Off off) {
   return std::nullopt;
 }
 
+std::optional<uint64_t> KernelDwarf::LinkAddress(std::string_view symbol) {
+  if (!dwarf()) return std::nullopt;
+  return elf_->SymbolAddress(symbol);
+}
+
 bool KernelDwarf::Frame(const DebugFunction& f, std::string* name, uint64_t* address) {
   if (!dwarf()) return false;
   Dwarf_Die die, cu;

@@ -43,6 +43,14 @@ probe kernel.function("vfs_read") { printf("%d\n", $ret) }
                                                    ^~~~
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.function("vfs_read") { printf("%d\n", $ret) }'
+check at_var_missing \
+  '<input>:1:43: error: cannot read `@var("nr_threads")` in `kernel.function("vfs_read")`: the kernel'"'"'s DWARF has no global variable `nr_threads` in the unit of `vfs_read`
+probe kernel.function("vfs_read") { print(@var("nr_threads")) }
+                                          ^~~~~~~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.function("vfs_read") { print(@var("nr_threads")) }'
+check at_var_compiles '/dev/null' \
+  -r "$dir" -p4 -o /dev/null -e 'probe kernel.function("vfs_read") { print(@var("nr_threads@kernel/fork.c") + $generic_ro_fops->read_iter) }'
 # The same kernel without its DWARF: a directory holding only the image and its release.
 bare=$(mktemp -d)
 trap 'rm -rf "$bare"' EXIT
@@ -55,4 +63,10 @@ probe kernel.function(\"vfs_read@fs/read_write.c\") {}
              ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 1 error generated." \
   -r "$bare" -p2 -e 'probe kernel.function("vfs_read@fs/read_write.c") {}'
+check at_var_no_dwarf \
+  "<input>:1:43: error: cannot read \`@var(\"nr_threads@kernel/fork.c\")\` in \`kernel.function(\"vfs_read\")\`: it needs the kernel's DWARF: btap found no DWARF for kernel $release (looked for \`$bare/vmlinux\`; install its debug symbols, such as Debian's linux-image-$release-dbg, or give -r the directory of a vmlinux built with debug information)
+probe kernel.function(\"vfs_read\") { print(@var(\"nr_threads@kernel/fork.c\")) }
+                                          ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated." \
+  -r "$bare" -p2 -e 'probe kernel.function("vfs_read") { print(@var("nr_threads@kernel/fork.c")) }'
 exit $failed
