@@ -294,6 +294,14 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::stp_pid:
       return b_.CreateLoad(i64_, stp_pid_);
+    case Intrinsic::kconfig: {
+      auto* name = c->args.size() == 1 ? ast::As<ast::StringLit>(c->args[0]) : nullptr;
+      if (!name || !name->value.starts_with("CONFIG_")) {
+        Unsupported(c->range, "a CONFIG_ option that is not a literal `\"CONFIG_...\"`");
+        return nullptr;
+      }
+      return b_.CreateLoad(i64_, KconfigVar(std::string(name->value)));
+    }
     case Intrinsic::pp:
       if (frame_->group) return GroupString(GroupText::Point);
       return Literal(frame_->probe->spec.point);

@@ -1,6 +1,8 @@
 // Lowering expressions: arithmetic with stap's division rules, strings, assignments,
 // target variables, and statistics (`<<<`, aggregates, histograms) (see lowering.h).
 #include "codegen/lowering.h"
+
+#include "common/kernel_config.h"
 #include "frontend/ast_walk.h"
 #include "semantic/target_vars.h"
 
@@ -571,6 +573,20 @@ Value Lowering::KernelSlide() {
     kernel_slide_->setAlignment(llvm::Align(8));
   }
   return b_.CreateLoad(i64_, kernel_slide_);
+}
+
+// A CONFIG_ option's value as a long (meta::kKconfigPrefix): the compiling kernel's until
+// the runtime reads the loading kernel's.
+llvm::GlobalVariable* Lowering::KconfigVar(const std::string& option) {
+  llvm::GlobalVariable*& g = kconfig_[option];
+  if (!g) {
+    std::string text = program_.kernel.config ? program_.kernel.config(option) : "";
+    g = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
+                                 b_.getInt64(KconfigNumber(text)), meta::kKconfigPrefix + option);
+    g->setSection(".data");
+    g->setAlignment(llvm::Align(8));
+  }
+  return g;
 }
 
 Value Lowering::UserRegister(ast::Register* r) {

@@ -380,6 +380,7 @@ class Lowering {
   const sema::TargetArg* KernelAtVar(ast::AtVar* v);
   Value KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg);
   Value KernelSlide();
+  llvm::GlobalVariable* KconfigVar(const std::string& option);
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
   Value ReadCell(HelperId helper, Value pointer, uint32_t size, Value* rc = nullptr);
@@ -600,8 +601,9 @@ class Lowering {
 
   llvm::GlobalVariable* target_ = nullptr;
   llvm::GlobalVariable* stp_pid_ = nullptr;
-  llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it  //
-                                                  // btap's (or btaprun's) own process id
+  llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it
+  std::map<std::string, llvm::GlobalVariable*> kconfig_;  // meta::kKconfigPrefix + option  //
+                                                          // btap's (or btaprun's) own process id
 
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -92,6 +93,16 @@ void KernelConfig::Load() {
   source_ =
       std::ifstream("/boot/config-" + release) ? "/boot/config-" + release : "/proc/config.gz";
   values_ = ParseKernelConfig(text);
+}
+
+int64_t KconfigNumber(std::string_view value) {
+  if (value == "y") return 1;
+  if (value == "m") return 2;
+  std::string text(value);
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(text.c_str(), &end, 0);
+  return !text.empty() && end && !*end && errno == 0 ? n : 0;
 }
 
 int RunningKernelHz() {

@@ -3,6 +3,7 @@
 // kernel /proc/config.gz when that file is missing.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,6 +30,10 @@ class KernelConfig {
 
 // The kernel's timer frequency (CONFIG_HZ); 0 when the configuration does not say.
 int RunningKernelHz();
+
+// An option's value as a number, as probe bodies read it (kconfig_value()): "y" 1, "m" 2,
+// a decimal or 0x number as itself, anything else (unset, a string) 0.
+int64_t KconfigNumber(std::string_view value);
 
 // The kernel config of RELEASE: BOOT_DIR/config-RELEASE, else PROC_CONFIG (gzip) when
 // RELEASE is the running kernel's; "" when neither can be read.

@@ -23,6 +23,10 @@ inline constexpr char kSleepSection[] = ".rodata.btap_sleep";
 // address of kKernelAnchor, and the runtime adds that symbol's address in /proc/kallsyms.
 inline constexpr char kKernelSlide[] = "__btap_kernel_slide";
 inline constexpr char kKernelAnchor[] = "start_kernel";
+// A CONFIG_ option a probe body reads (kconfig_value()): kKconfigPrefix + its name, a long
+// that the runtime sets from the running kernel's configuration (y 1, m 2, a number as
+// itself, unset 0), keeping the compiling kernel's value where that cannot be read.
+inline constexpr char kKconfigPrefix[] = "__btap_kconfig_";
 // Their scratch space, a task storage map; where the kernel cannot let uprobes sleep
 // the runtime makes it a one-element array that no program reaches.
 inline constexpr char kTaskScratchMap[] = "btap_task_scratch";

@@ -25,6 +25,7 @@
 #include <mutex>
 
 #include "common/kallsyms.h"
+#include "common/kernel_config.h"
 #include "common/output_record.h"
 #include "runtime/actions.h"
 #include "runtime/attach/attach.h"
@@ -304,6 +305,17 @@ bool Session::Load(std::string* error) {
   error_counter_ = user_->RuntimeVariable(session::kErrorsVariable);
   if (uint64_t* pid = user_->RuntimeVariable("__btap_stp_pid"))
     *pid = static_cast<uint64_t>(getpid());
+  // CONFIG_ options probe bodies read: this kernel's, where its configuration says.
+  std::vector<std::string> options = user_->RuntimeVariables(meta::kKconfigPrefix);
+  if (!options.empty()) {
+    KernelConfig config;
+    for (const std::string& name : options) {
+      std::string option = name.substr(std::strlen(meta::kKconfigPrefix));
+      if (!config.source().empty())
+        if (uint64_t* value = user_->RuntimeVariable(name))
+          *value = static_cast<uint64_t>(KconfigNumber(config.Get(option)));
+    }
+  }
   if (uint64_t* slide = user_->RuntimeVariable(meta::kKernelSlide)) {
     std::vector<uint64_t> anchor = KernelTextAddresses(meta::kKernelAnchor);
     if (anchor.empty()) {

@@ -546,6 +546,13 @@ uint64_t* UserSide::RuntimeVariable(const std::string& name) const {
   return reinterpret_cast<uint64_t*>(it->second.first);
 }
 
+std::vector<std::string> UserSide::RuntimeVariables(std::string_view prefix) const {
+  std::vector<std::string> names;
+  for (const auto& [name, where] : symbols_)
+    if (std::string_view(name).substr(0, prefix.size()) == prefix) names.push_back(name);
+  return names;
+}
+
 std::span<uint8_t> UserSide::GlobalData(const std::string& name) const {
   auto it = symbols_.find(name);
   if (it == symbols_.end()) return {};

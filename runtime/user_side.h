@@ -46,6 +46,8 @@ class UserSide {
 
   // The address of a global-data symbol (runtime variables such as __btap_target).
   uint64_t* RuntimeVariable(const std::string& name) const;
+  // The global-data symbols whose names start with `prefix`.
+  std::vector<std::string> RuntimeVariables(std::string_view prefix) const;
   // The bytes of a global-data symbol, to the end of its section (empty if unknown).
   std::span<uint8_t> GlobalData(const std::string& name) const;
 

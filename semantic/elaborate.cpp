@@ -228,6 +228,7 @@ std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
   Machine* machine = &in.machine;
   program->kernel.btf = [machine]() { return machine->kernel_functions().btf(); };
+  program->kernel.config = in.library.pp().kernel_config;
   Elab e(script, in, *program);
   e.AddFile(script, false);
   for (const Pass& pass : Passes()) {

@@ -164,6 +164,8 @@ struct KernelFacts {
   // The kernel BTF that kernel $vars and @cast are typed with (member accesses), read on
   // first use; the Machine that owns it outlives code generation.
   std::function<const struct btf*()> btf;
+  // The compiling (or -r) kernel's CONFIG_ values ("y", "m", "250"; "" when unset).
+  std::function<std::string(std::string_view)> config;
 };
 
 struct Program {

@@ -43,6 +43,7 @@ class TapsetLibrary {
   void Load(const LibraryOptions& options, DiagnosticSink& diags);
 
   const frontend::MacroTable& macros() const { return macros_; }
+  const frontend::PPConfig& pp() const { return pp_; }
   std::vector<TapsetFile>& files() { return files_; }
 
   // Files (indexes into files()) defining a public function, global or alias name.

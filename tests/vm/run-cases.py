@@ -298,6 +298,8 @@ def main():
             s = s.replace(macro, path)
         # @HOST_RELEASE@: `-r @HOST_RELEASE@` compiles for the host's kernel instead of the
         # guest's, so that the object's CO-RE relocations meet another kernel at load.
+        # @VM_TAPSETS@: tests/vm/tapsets, test tapsets for `-I`.
+        s = s.replace("@VM_TAPSETS@", os.path.join(HERE, "tapsets"))
         return s.replace("@WORKLOAD@", workload).replace("@HOST_RELEASE@", os.uname().release)
 
     names = sorted(f for f in os.listdir(opt.cases) if f.endswith(".test"))
@@ -362,6 +364,13 @@ def main():
     cmd = [os.path.join(HERE, "run-in-vm.sh"), "--timeout", f"{int(total)}"]
     for f in [btap, btaprun, workload, case_exec] + list(programs.values()):
         cmd += ["--add", f]
+    # The guest's configuration where the runtime looks (Debian's kernel has no
+    # /proc/config.gz), for CONFIG_ values read at load.
+    release_file = os.path.join(kernel_dir, "release")
+    if os.path.exists(release_file) and os.path.exists(os.path.join(kernel_dir, "config")):
+        with open(release_file) as f:
+            release = f.read().strip()
+        cmd += ["--add", f"{os.path.join(kernel_dir, 'config')}:/boot/config-{release}"]
     for kmod in sorted({m for c in pending for m in c.kmods}):
         cmd += ["--kmod", kmod]
     cmd += opt.vm_arg + ["--put", work, "--", "sh", os.path.join(work, "guest.sh")]

@@ -257,6 +257,17 @@ TEST(KernelConfig, ReadsBootConfigThenProcConfigGz) {
   EXPECT_EQ(KernelConfigText("0.0.0-other", dir.path(), "/proc/config.gz"), "");
 }
 
+TEST(KernelConfig, ValuesAsProbeBodiesReadThem) {
+  EXPECT_EQ(KconfigNumber("y"), 1);
+  EXPECT_EQ(KconfigNumber("m"), 2);
+  EXPECT_EQ(KconfigNumber("250"), 250);
+  EXPECT_EQ(KconfigNumber("0x1000"), 4096);
+  EXPECT_EQ(KconfigNumber("-5"), -5);
+  EXPECT_EQ(KconfigNumber(""), 0);
+  EXPECT_EQ(KconfigNumber("quoted text"), 0);
+  EXPECT_EQ(KconfigNumber("12abc"), 0);
+}
+
 TEST(KernelConfig, ConditionsSeeTheRunningKernelsConfig) {
   std::string text = KernelConfigText(MachineConfig({}).kernel_vr, "/boot", "/proc/config.gz");
   if (text.empty()) GTEST_SKIP() << "no /boot/config-$(uname -r) and no /proc/config.gz";
