@@ -15,6 +15,7 @@ bool Lowering::Run(meta::Meta* meta) {
   meta_.script_name = options_.script_name;
   meta_.script_hash = options_.script_hash;
   meta_.limits = {limit_, options_.max_map_entries, options_.max_errors, options_.max_action};
+  meta_.kernel_terms = options_.kernel_terms;
   i64_ = b_.getInt64Ty();
   ptr_ = b_.getPtrTy();
   DefineRuntimeData();

@@ -35,6 +35,8 @@ struct CompileOptions {
   bool want_assembly = false;  // fill Compiled::assembly (--dump=bpf-asm)
   // -G NAME=VALUE: initial values of global scalars, overriding the script's.
   std::vector<std::pair<std::string, std::string>> global_values;
+  // The preprocessor's decisions about the kernel, for the runtime to check (meta).
+  std::vector<KernelTerm> kernel_terms;
 };
 
 struct Compiled {

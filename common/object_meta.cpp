@@ -210,6 +210,15 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.Str(spec);
     w.Str(where);
   }
+  w.U32(static_cast<uint32_t>(m.kernel_terms.size()));
+  for (const KernelTerm& t : m.kernel_terms) {
+    w.Str(t.name);
+    w.Str(t.op);
+    w.Str(t.operand);
+    w.U8(static_cast<uint8_t>(t.kind));
+    w.U8(t.result);
+    w.Str(t.where);
+  }
   w.U32(static_cast<uint32_t>(m.sections.size()));
   for (const SectionDigest& s : m.sections) {
     w.Str(s.name);
@@ -272,6 +281,17 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   m->core_sites.resize(n);
   for (auto& [spec, where] : m->core_sites)
     if (!r.Str(&spec, "CO-RE site") || !r.Str(&where, "CO-RE site")) return fail();
+  if (!r.Count(&n, 18, "kernel conditions")) return fail();
+  m->kernel_terms.resize(n);
+  for (KernelTerm& t : m->kernel_terms) {
+    uint8_t kind = 0;
+    if (!r.Str(&t.name, "kernel condition") || !r.Str(&t.op, "kernel condition") ||
+        !r.Str(&t.operand, "kernel condition") || !r.U8(&kind, "kernel condition") ||
+        !r.Bool(&t.result, "kernel condition") || !r.Str(&t.where, "kernel condition"))
+      return fail();
+    if (kind > static_cast<uint8_t>(KernelTerm::Operand::Option)) return fail();
+    t.kind = static_cast<KernelTerm::Operand>(kind);
+  }
   if (!r.Count(&n, 12, "sections")) return fail();
   m->sections.resize(n);
   for (SectionDigest& s : m->sections)

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/kernel_terms.h"
+
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
@@ -115,6 +117,8 @@ struct Meta {
   // as libbpf names a relocation's spec ("struct task_struct.se.load"): a kernel that
   // lacks the member gets a message naming the script line.
   std::vector<std::pair<std::string, std::string>> core_sites;  // {spec, "file:line:col"}
+  // The preprocessor's kernel_v/kernel_vr/CONFIG_ decisions, checked again at load.
+  std::vector<KernelTerm> kernel_terms;
   // Every section of the object, in section-header order: entry 0 (the null section)
   // also covers the ELF header; `.btap.meta`'s own entry covers only its section header
   // (a checksum ends its contents).

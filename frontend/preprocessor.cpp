@@ -29,11 +29,6 @@ struct Preprocessor::Activation {
   uint32_t expansion = 0;  // for macro bodies: the expansion record; 0 for parameters
 };
 
-int CompareVersions(std::string_view a, std::string_view b) {
-  int r = ::strverscmp(std::string(a).c_str(), std::string(b).c_str());
-  return r < 0 ? -1 : (r > 0 ? 1 : 0);
-}
-
 Preprocessor::Preprocessor(SourceManager& sm, FileId file, const PPConfig& config,
                            const MacroTable* library, Arena& arena, DiagnosticSink& diags,
                            bool defining_library)
@@ -371,12 +366,37 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
   };
   if (l.kind == Tok::Identifier) {
     std::string_view name = l.text;
-    if (name == "kernel_v" || name == "kernel_vr" || name == "systemtap_v") {
+    // The kernel's: decided as the runtime decides them again (common/kernel_terms.h).
+    if (name == "kernel_v" || name == "kernel_vr" || name.starts_with("CONFIG_")) {
+      KernelTerm t;
+      t.name = std::string(name);
+      t.op = std::string(op.text);
+      t.operand = std::string(r.text);
+      t.kind = r.kind == Tok::String   ? KernelTerm::Operand::String
+               : r.kind == Tok::Number ? KernelTerm::Operand::Number
+                                       : KernelTerm::Operand::Option;
+      if (t.kind == KernelTerm::Operand::Option &&
+          !(r.kind == Tok::Identifier && r.text.starts_with("CONFIG_")))
+        return fail(r, name.starts_with("CONFIG_")
+                           ? "expected a string, a number or another `CONFIG_` option, found " +
+                                 DescribeToken(r)
+                           : "expected a version string after `" + t.name + "`");
+      std::string why;
+      TermPart part = TermPart::Op;
+      if (!DecideKernelTerm(t, config_.kernel_vr, config_.kernel_config, &t.result, &why, &part))
+        return fail(part == TermPart::Left ? l : part == TermPart::Right ? r : op, why);
+      if (config_.kernel_terms) {
+        const SourceFile& f = sm_.file(l.range.file);
+        LineColumn lc = f.Locate(l.range.begin);
+        t.where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+        config_.kernel_terms->push_back(t);
+      }
+      return t.result;
+    }
+    if (name == "systemtap_v") {
       if (r.kind != Tok::String)
         return fail(r, "expected a version string after `" + std::string(name) + "`");
-      const std::string& target = name == "kernel_v"    ? config_.kernel_v
-                                  : name == "kernel_vr" ? config_.kernel_vr
-                                                        : config_.systemtap_v;
+      const std::string& target = config_.systemtap_v;
       bool wildcard = r.text.find_first_of("*?[") != std::string_view::npos;
       if (wildcard) {
         if (!equality) return fail(op, "wildcards are only allowed with `==` and `!=`");
@@ -402,28 +422,6 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
       if (v != 0 && v != 1) return fail(r, "`guru_mode` is 0 or 1");
       if (!equality) return fail(op, "`guru_mode` can only be compared with `==` or `!=`");
       return Compare<int64_t>(config_.guru_mode ? 1 : 0, op.kind, v);
-    }
-    if (name.starts_with("CONFIG_")) {
-      std::string value = config_.kernel_config ? config_.kernel_config(name) : std::string();
-      if (r.kind == Tok::String) {
-        if (!equality)
-          return fail(op, "a `CONFIG_` option can only be compared to a string with `==` or `!=`");
-        return glob_result(r.text, value);
-      }
-      if (r.kind == Tok::Number) {
-        int64_t lhs = 0, rhs = 0;
-        if (!ParseInt(value, &lhs)) return fail(l, "`" + std::string(name) + "` is not a number");
-        if (!ParseInt(r.text, &rhs)) return fail(r, "invalid number `" + std::string(r.text) + "`");
-        return Compare(lhs, op.kind, rhs);
-      }
-      if (r.kind == Tok::Identifier && r.text.starts_with("CONFIG_")) {
-        std::string other = config_.kernel_config ? config_.kernel_config(r.text) : std::string();
-        int64_t a = 0, b = 0;
-        if (ParseInt(value, &a) && ParseInt(other, &b)) return Compare(a, op.kind, b);
-        return Compare(value, op.kind, other);
-      }
-      return fail(
-          r, "expected a string, a number or another `CONFIG_` option, found " + DescribeToken(r));
     }
   }
   if (l.kind == Tok::String && r.kind == Tok::String)

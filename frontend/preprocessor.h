@@ -12,6 +12,7 @@
 
 #include "common/arena.h"
 #include "common/diagnostics.h"
+#include "common/kernel_terms.h"
 #include "frontend/lexer.h"
 
 namespace btap::frontend {
@@ -29,6 +30,9 @@ struct PPConfig {
   // CONFIG_* values ("y", "m", "64", or "" when unset); looked up only when a
   // condition names one.
   std::function<std::string(std::string_view)> kernel_config;
+  // When set, every kernel_v, kernel_vr and CONFIG_ comparison decided is added here, for
+  // the object to carry (the runtime decides them again on the kernel that loads it).
+  std::shared_ptr<std::vector<KernelTerm>> kernel_terms;
 };
 
 struct MacroDef {
@@ -101,7 +105,7 @@ class Preprocessor {
   bool saw_tokens_ = false;
 };
 
-// Compares versions like GNU strverscmp; exposed for tests.
-int CompareVersions(std::string_view a, std::string_view b);
+// Compares versions like GNU strverscmp (common/kernel_terms.h); exposed for tests.
+using btap::CompareVersions;
 
 }  // namespace btap::frontend

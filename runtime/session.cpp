@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 
 #include "common/kallsyms.h"
 #include "common/kernel_config.h"
+#include "common/kernel_terms.h"
 #include "common/output_record.h"
 #include "runtime/actions.h"
 #include "runtime/attach/attach.h"
@@ -241,7 +243,32 @@ int Session::LoadObject(std::string* log) {
   return rc;
 }
 
+// The preprocessor decided kernel_v, kernel_vr and CONFIG_ conditions for the compiling
+// kernel; an object that runs elsewhere is refused where this kernel decides one otherwise.
+static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
+  if (meta.kernel_terms.empty()) return true;
+  struct utsname u;
+  std::string release = uname(&u) == 0 ? u.release : "";
+  auto config = std::make_shared<KernelConfig>();
+  ConfigLookup lookup = [config](std::string_view name) { return config->Get(name); };
+  for (const KernelTerm& t : meta.kernel_terms) {
+    bool now = false;
+    std::string why;
+    if (DecideKernelTerm(t, release, lookup, &now, &why) && now == t.result) continue;
+    *error = "this object was compiled for a kernel where `" + t.Text() + "` is " +
+             (t.result ? "true" : "false") + " (" + t.where + "); on this kernel (" + release +
+             ") it is " + (why.empty() ? (now ? "true" : "false") : "undecided: " + why) +
+             (t.name.starts_with("CONFIG_") && config->source().empty()
+                  ? " (its configuration could not be read)"
+                  : "") +
+             ": compile the script for this kernel (btap -r RELEASE, or on this machine)";
+    return false;
+  }
+  return true;
+}
+
 bool Session::Load(std::string* error) {
+  if (!SameKernelTerms(meta_, error)) return false;
   std::string log;
   int rc = LoadObject(&log);
   if (rc != 0 && fentry_chosen_) {

@@ -335,6 +335,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   diags.set_warnings_as_errors(options.warnings_as_errors);
   diags.set_keep_duplicates(options.verbose > 0);
   frontend::PPConfig config = MachineConfig(options, target);
+  config.kernel_terms = std::make_shared<std::vector<KernelTerm>>();
   if (options.verbose > 1)
     err << "Session arch: " << config.arch << " release: " << config.kernel_vr << '\n';
   std::string script_text;  // listing (-l, -L) and the library dumps have none
@@ -463,6 +464,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     err << "btap: error: " << why << '\n';
     return 1;
   }
+  compile.kernel_terms = *config.kernel_terms;
   compile.want_ir = (options.pass == 3 && !options.dump_asm) || options.keep;
   compile.want_assembly = options.pass == 3 && options.dump_asm;
   codegen::Compiled compiled;

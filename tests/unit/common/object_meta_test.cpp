@@ -42,6 +42,8 @@ Meta Sample() {
                 false,
                 {16, 8}}};
   m.core_sites = {{"struct task_struct.se.load", "script.stp:3:20"}};
+  m.kernel_terms = {{"kernel_v", ">=", "6.2", KernelTerm::Operand::String, true, "a.stp:1:4"},
+                    {"CONFIG_HZ", "==", "250", KernelTerm::Operand::Number, false, "a.stp:2:4"}};
   m.sections = {{"raw_tracepoint/sched_switch", 0x0123456789abcdefull}, {".BTF", 42}};
   return m;
 }
