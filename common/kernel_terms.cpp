@@ -20,7 +20,9 @@ bool Compare(const T& a, std::string_view op, const T& b) {
   return op == ">=" && a >= b;
 }
 
-bool ParseInt(std::string_view s, int64_t* out) {
+}  // namespace
+
+bool ParseInt64(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   std::string str(s);
   errno = 0;
@@ -31,11 +33,9 @@ bool ParseInt(std::string_view s, int64_t* out) {
   return true;
 }
 
-bool Glob(std::string_view pattern, std::string_view text) {
+bool GlobMatches(std::string_view pattern, std::string_view text) {
   return fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), FNM_NOESCAPE) == 0;
 }
-
-}  // namespace
 
 std::string KernelTerm::Text() const {
   return name + " " + op + " " + (kind == Operand::String ? "\"" + operand + "\"" : operand);
@@ -54,7 +54,9 @@ bool DecideKernelTerm(const KernelTerm& t, std::string_view release, const Confi
     return false;
   };
   bool equality = t.op == "==" || t.op == "!=";
-  auto glob = [&](std::string_view value) { return Glob(t.operand, value) == (t.op == "=="); };
+  auto glob = [&](std::string_view value) {
+    return GlobMatches(t.operand, value) == (t.op == "==");
+  };
   if (t.name == "kernel_v" || t.name == "kernel_vr") {
     if (t.kind != KernelTerm::Operand::String)
       return wrong(TermPart::Right, "expected a version string after `" + t.name + "`");
@@ -77,8 +79,9 @@ bool DecideKernelTerm(const KernelTerm& t, std::string_view release, const Confi
       return true;
     case KernelTerm::Operand::Number: {
       int64_t lhs = 0, rhs = 0;
-      if (!ParseInt(value, &lhs)) return wrong(TermPart::Left, "`" + t.name + "` is not a number");
-      if (!ParseInt(t.operand, &rhs))
+      if (!ParseInt64(value, &lhs))
+        return wrong(TermPart::Left, "`" + t.name + "` is not a number");
+      if (!ParseInt64(t.operand, &rhs))
         return wrong(TermPart::Right, "invalid number `" + t.operand + "`");
       *result = Compare(lhs, t.op, rhs);
       return true;
@@ -86,8 +89,8 @@ bool DecideKernelTerm(const KernelTerm& t, std::string_view release, const Confi
     case KernelTerm::Operand::Option: {
       std::string other = config ? config(t.operand) : std::string();
       int64_t a = 0, b = 0;
-      *result = ParseInt(value, &a) && ParseInt(other, &b) ? Compare(a, t.op, b)
-                                                           : Compare(value, t.op, other);
+      *result = ParseInt64(value, &a) && ParseInt64(other, &b) ? Compare(a, t.op, b)
+                                                               : Compare(value, t.op, other);
       return true;
     }
   }

@@ -36,5 +36,9 @@ bool DecideKernelTerm(const KernelTerm& t, std::string_view release, const Confi
 
 // Compares versions like GNU strverscmp.
 int CompareVersions(std::string_view a, std::string_view b);
+// A whole decimal, 0x or 0 number (strtoll's bases), else false.
+bool ParseInt64(std::string_view s, int64_t* out);
+// fnmatch(3) without escapes: the preprocessor's `==`/`!=` patterns.
+bool GlobMatches(std::string_view pattern, std::string_view text);
 
 }  // namespace btap

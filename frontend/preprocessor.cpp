@@ -2,8 +2,6 @@
 // them on the fly. Only kept tokens are substituted, so `%( $# >= 2 %? $2 %)` is safe.
 #include "frontend/preprocessor.h"
 
-#include <fnmatch.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -335,21 +333,6 @@ bool Compare(const T& a, Tok op, const T& b) {
   }
 }
 
-bool ParseInt(std::string_view s, int64_t* out) {
-  if (s.empty()) return false;
-  std::string str(s);
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(str.c_str(), &end, 0);
-  if (errno || *end != '\0') return false;
-  *out = v;
-  return true;
-}
-
-bool Glob(std::string_view pattern, std::string_view text) {
-  return fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), FNM_NOESCAPE) == 0;
-}
-
 }  // namespace
 
 bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& r, bool* ok) {
@@ -362,7 +345,7 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
     return fail(op, "expected a comparison operator, found " + DescribeToken(op));
   bool equality = op.kind == Tok::EqEq || op.kind == Tok::NotEq;
   auto glob_result = [&](std::string_view pattern, std::string_view value) {
-    return Glob(pattern, value) == (op.kind == Tok::EqEq);
+    return GlobMatches(pattern, value) == (op.kind == Tok::EqEq);
   };
   if (l.kind == Tok::Identifier) {
     std::string_view name = l.text;
@@ -417,7 +400,7 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
     }
     if (name == "guru_mode") {
       int64_t v = 0;
-      if (r.kind != Tok::Number || !ParseInt(r.text, &v))
+      if (r.kind != Tok::Number || !ParseInt64(r.text, &v))
         return fail(r, "expected a number after `guru_mode`");
       if (v != 0 && v != 1) return fail(r, "`guru_mode` is 0 or 1");
       if (!equality) return fail(op, "`guru_mode` can only be compared with `==` or `!=`");
@@ -428,8 +411,8 @@ bool Preprocessor::EvalComparison(const Token& l, const Token& op, const Token& 
     return Compare(std::string_view(l.text), op.kind, std::string_view(r.text));
   if (l.kind == Tok::Number && r.kind == Tok::Number) {
     int64_t a = 0, b = 0;
-    if (!ParseInt(l.text, &a)) return fail(l, "invalid number `" + std::string(l.text) + "`");
-    if (!ParseInt(r.text, &b)) return fail(r, "invalid number `" + std::string(r.text) + "`");
+    if (!ParseInt64(l.text, &a)) return fail(l, "invalid number `" + std::string(l.text) + "`");
+    if (!ParseInt64(r.text, &b)) return fail(r, "invalid number `" + std::string(r.text) + "`");
     return Compare(a, op.kind, b);
   }
   if (l.kind == Tok::String && r.kind == Tok::Number)
