@@ -222,70 +222,12 @@ void Lowering::ScanHistograms() {
       Unsupported(h->range, "a second kind of histogram of `" + std::string(v->name) + "`",
                   "; a statistics variable keeps one histogram");
   };
-  for (const sema::Probe* p : program_.probes) ast::WalkTree(p->body, visit);
+  for (const sema::Probe* p : program_.probes) {
+    ast::WalkTree(p->body, visit);
+    ast::WalkTree(p->condition, visit);
+  }
   for (const sema::Function* f : program_.functions)
     if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, visit);
-}
-
-// The bytes a string needs (with its NUL) when that is known at compile time: a literal's,
-// or a task's name (execname(): TASK_COMM_LEN); 0 otherwise.
-uint32_t Lowering::BoundedWidth(const ast::Expr* e) {
-  if (auto* s = ast::As<ast::StringLit>(e)) return static_cast<uint32_t>(s->value.size()) + 1;
-  if (auto* c = ast::As<ast::Call>(e))
-    if (c->args.empty() && (c->name == "__btap_execname" ||
-                            (c->name == "execname" && c->callee && c->callee->from_tapset)))
-      return 16;
-  return 0;
-}
-
-// Hashing a key costs by its size, and a slot is MAXSTRINGLEN bytes: c[execname()]++ spent
-// most of its time hashing 256 bytes. Where every index at a string position of an array,
-// written or read anywhere, is a literal, execname(), or a loop variable that only ever
-// holds that position's keys (foreach (k in c) ... c[k]), that field is as wide as the
-// longest of them instead, and no string that could not fit is ever looked up.
-void Lowering::ScanKeyWidths() {
-  // Loop variables: where each foreach binds them; and the variables assigned otherwise.
-  std::map<const sema::Variable*, std::set<std::pair<const sema::Variable*, size_t>>> bound;
-  std::set<const sema::Variable*> assigned;
-  auto bindings = [&](ast::Node* n) {
-    if (auto* f = ast::As<ast::Foreach>(n)) {
-      auto* array = ast::As<ast::Symbol>(f->array);
-      for (size_t k = 0; k < f->keys.size(); ++k)
-        if (f->keys[k] && f->keys[k]->var)
-          bound[f->keys[k]->var].insert({array ? array->var : nullptr, k});
-      if (f->value && f->value->var) assigned.insert(f->value->var);
-    } else if (auto* a = ast::As<ast::Assign>(n)) {
-      if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) assigned.insert(s->var);
-    }
-  };
-  std::set<const sema::Variable*> unbounded;
-  auto visit = [&](ast::Node* n) {
-    auto* a = ast::As<ast::ArrayIndex>(n);
-    auto* s = a ? ast::As<ast::Symbol>(a->base) : nullptr;
-    if (!s || !s->var) return;
-    const sema::Variable* v = s->var;
-    std::vector<uint32_t>& widths = key_widths_[v];
-    widths.resize(v->key_types.size(), 0);
-    for (size_t k = 0; k < a->indexes.size() && k < v->key_types.size(); ++k) {
-      if (v->key_types[k] != Type::String) continue;
-      const ast::Expr* i = a->indexes[k];
-      if (auto* loop = ast::As<ast::Symbol>(i); loop && loop->var && !assigned.count(loop->var)) {
-        auto b = bound.find(loop->var);
-        if (b != bound.end() && b->second.size() == 1 && *b->second.begin() == std::pair{v, k})
-          continue;  // one of this field's own keys
-      }
-      uint32_t w = i ? BoundedWidth(i) : 0;
-      if (!w) unbounded.insert(v);
-      widths[k] = std::max(widths[k], w);
-    }
-  };
-  for (auto pass :
-       {std::function<void(ast::Node*)>(bindings), std::function<void(ast::Node*)>(visit)}) {
-    for (const sema::Probe* p : program_.probes) ast::WalkTree(p->body, pass);
-    for (const sema::Function* f : program_.functions)
-      if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, pass);
-  }
-  for (const sema::Variable* v : unbounded) key_widths_.erase(v);
 }
 
 const sema::Variable* Lowering::AggregateVar(ast::Expr* operand) {

@@ -600,10 +600,9 @@ class Lowering {
   llvm::GlobalVariable* lost_ = nullptr;
 
   llvm::GlobalVariable* target_ = nullptr;
-  llvm::GlobalVariable* stp_pid_ = nullptr;
+  llvm::GlobalVariable* stp_pid_ = nullptr;       // btap's (or btaprun's) own process id
   llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it
-  std::map<std::string, llvm::GlobalVariable*> kconfig_;  // meta::kKconfigPrefix + option  //
-                                                          // btap's (or btaprun's) own process id
+  std::map<std::string, llvm::GlobalVariable*> kconfig_;  // meta::kKconfigPrefix + option
 
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel

@@ -107,8 +107,10 @@ struct UserSide::MapRef {
   }
 
   bool ReadBatches(std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>& out) const {
-    constexpr uint32_t kBatch = 4096;
+    // Up to 4,096 elements a call, in about 1 MiB (per-CPU histograms are large).
     size_t per = ReadSize();
+    const uint32_t kBatch =
+        static_cast<uint32_t>(std::clamp<size_t>((size_t{1} << 20) / (key_size + per), 1, 4096));
     std::vector<uint8_t> keys(size_t{kBatch} * key_size), values(kBatch * per);
     // The position between batches: a bucket number for hash maps, a key for others.
     std::vector<uint8_t> token(std::max<size_t>(key_size, 8)), next(token.size());

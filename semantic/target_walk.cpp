@@ -75,7 +75,8 @@ std::optional<bool> Settled(const ast::Expr* e) {
   if (auto* x = ast::As<ast::Logical>(e)) {
     std::optional<bool> l = Settled(x->lhs), r = Settled(x->rhs);
     bool is_and = x->op == Tok::AndAnd;
-    if ((l && *l != is_and) || (r && *r != is_and)) return !is_and;  // a false && / true ||
+    // As codegen decides it (KnownCondition): the left side alone, or both.
+    if (l && *l != is_and) return !is_and;  // false && ..., true || ...
     if (l && r) return *r;
   }
   return std::nullopt;

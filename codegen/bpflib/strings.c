@@ -351,9 +351,13 @@ BTAP_CALLBACK long btap_cb_argv(unsigned long i, void* ctx) {
     return 1;
   }
   if (!p) return 1;
-  // At most what is left of the slot; the masks are what the verifier bounds both by.
-  unsigned long room = btap_masked((long)(limit - (unsigned long)used) - 1, size) + 1;
-  long got = bpf_probe_read_user_str(st->tmp + btap_masked(used, size), room, (const void*)p);
+  // At most what is left of the string and of the slot; the masks are what the verifier
+  // bounds both by.
+  unsigned long into = btap_masked(used, size);
+  unsigned long room = limit - (unsigned long)used;
+  if (room > size - into) room = size - into;
+  room = btap_masked((long)room - 1, size) + 1;
+  long got = bpf_probe_read_user_str(st->tmp + into, room, (const void*)p);
   if (got <= 0) {
     st->fault = p;
     return 1;
@@ -422,8 +426,13 @@ BTAP_CALLBACK long btap_cb_args(unsigned long i, void* ctx) {
   struct args_state* st = ctx;
   unsigned long size = st->size, limit = st->limit;
   if (st->start >= st->end || (st->m >= 0 && (long)i > st->m)) return 1;
+  // An unreadable argument reads as "" and the next one starts a byte on, as stap's loop
+  // of user_string(addr, "") does.
   long got = bpf_probe_read_user_str(st->tmp, limit, (const void*)st->start);
-  if (got <= 0) return 1;
+  if (got <= 0) {
+    st->tmp[0] = 0;
+    got = 1;
+  }
   st->start += (unsigned long)got;
   if ((long)i < st->n) return 0;
   long pos = *st->cell;

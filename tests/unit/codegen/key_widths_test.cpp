@@ -75,6 +75,22 @@ TEST(KeyWidths, AnyOtherStringKeepsTheWholeSlot) {
                            "c");
   EXPECT_EQ(w3, (Widths{256}));
   EXPECT_EQ(size3, 256u);
+  // A global or a parameter bound by a foreach holds other strings before the loop.
+  for (const char* script : {
+           R"(global c, k = "a longer name than any key"
+              probe kernel.trace("sched:sched_switch") { c[execname()]++ }
+              probe end { print(c[k]); foreach (k in c) {} })",
+           R"(global c
+              function f(k:string) { print(c[k]); foreach (k in c) {} }
+              probe kernel.trace("sched:sched_switch") { c[execname()]++ }
+              probe end { f("a longer name than any key") })",
+           // A probe's condition looks keys up too.
+           R"(global c, s = "a longer name than any key"
+              probe kernel.trace("sched:sched_switch") if (s in c) { c[execname()]++ })"}) {
+    auto [w, size] = KeyOf(script, "c");
+    EXPECT_EQ(w, (Widths{256})) << script;
+    EXPECT_EQ(size, 256u) << script;
+  }
 }
 
 }  // namespace
