@@ -67,30 +67,25 @@ loop_ns() {  # best ns per call of the workload's loop, run by "$@"
   echo "$best"
 }
 base=$(loop_ns $workload timed-getppid $calls)
-b=$(loop_ns $btap -c "$workload timed-getppid $calls" \
-  -e 'global n; probe kernel.trace("syscalls:sys_enter_getppid") { n++ }')
-c=$(loop_ns $runner count $workload timed-getppid $calls)
 extra() { awk -v a="$1" -v b="$base" 'BEGIN { printf "%.1f", a - b }'; }
+per_event() {  # per_event BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT: one row each, extra ns per call
+  local b c t
+  b=$(loop_ns $btap -c "$workload timed-getppid $calls" -e "$1")
+  c=$(loop_ns $runner "$2" $workload timed-getppid $calls)
+  echo "btap      +$(extra "$b") ns/event"
+  echo "C/libbpf  +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
+  if ((have_bpftrace)); then
+    t=$(loop_ns bpftrace -c "$workload timed-getppid $calls" -e "$3")
+    echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
+  fi
+}
 echo "untraced  ${base} ns/call"
-echo "btap      +$(extra "$b") ns/event"
-echo "C/libbpf  +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
-if ((have_bpftrace)); then
-  t=$(loop_ns bpftrace -c "$workload timed-getppid $calls" \
-    -e 'tracepoint:syscalls:sys_enter_getppid { @n = count(); }')
-  echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
-fi
+per_event 'global n; probe kernel.trace("syscalls:sys_enter_getppid") { n++ }' count \
+  'tracepoint:syscalls:sys_enter_getppid { @n = count(); }'
 
 echo "== per event: counting getppid by task name (2,000,000 calls, best of $rounds) =="
-b=$(loop_ns $btap -c "$workload timed-getppid $calls" \
-  -e 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }')
-c=$(loop_ns $runner comm $workload timed-getppid $calls)
-echo "btap      +$(extra "$b") ns/event"
-echo "C/libbpf  +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
-if ((have_bpftrace)); then
-  t=$(loop_ns bpftrace -c "$workload timed-getppid $calls" \
-    -e 'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }')
-  echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
-fi
+per_event 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }' comm \
+  'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }'
 
 echo "== syscall dispatch: counting getppid on raw_syscalls:sys_enter (2,000,000 calls, best of $rounds) =="
 b=$(loop_ns $btap -c "$workload timed-getppid $calls" -e 'global n; probe syscall.getppid { n++ }')

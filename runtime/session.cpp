@@ -334,14 +334,11 @@ bool Session::Load(std::string* error) {
     *pid = static_cast<uint64_t>(getpid());
   // CONFIG_ options probe bodies read: this kernel's, where its configuration says.
   std::vector<std::string> options = user_->RuntimeVariables(meta::kKconfigPrefix);
-  if (!options.empty()) {
-    KernelConfig config;
-    for (const std::string& name : options) {
-      std::string option = name.substr(std::strlen(meta::kKconfigPrefix));
-      if (!config.source().empty())
-        if (uint64_t* value = user_->RuntimeVariable(name))
-          *value = static_cast<uint64_t>(KconfigNumber(config.Get(option)));
-    }
+  if (KernelConfig config; !options.empty() && !config.source().empty()) {
+    for (const std::string& name : options)
+      if (uint64_t* value = user_->RuntimeVariable(name))
+        *value = static_cast<uint64_t>(KconfigNumber(
+            config.Get(std::string_view(name).substr(std::strlen(meta::kKconfigPrefix)))));
   }
   if (uint64_t* slide = user_->RuntimeVariable(meta::kKernelSlide)) {
     std::vector<uint64_t> anchor = KernelTextAddresses(meta::kKernelAnchor);
