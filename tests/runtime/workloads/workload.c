@@ -9,6 +9,7 @@
  *   getxattr PATH NAME  asks for the size of PATH's extended attribute NAME (getxattr(2))
  *   create PATH      creates (truncates) a file with mode 0644
  *   calls N          N rounds of getppid, getpid, getuid and getgid
+ *   ids              asks for its process group and session (getpgid(0), getsid(0))
  *   spawn            forks a child that forks a grandchild, and waits for both
  *   exit N           exits with status N
  *   raise N          kills itself with signal N
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (argc == 2 && strcmp(argv[1], "ids") == 0) return getpgid(0) < 0 || getsid(0) < 0;
   if (argc == 2 && strcmp(argv[1], "spawn") == 0) {
     pid_t child = fork();
     if (child == 0) {
