@@ -371,7 +371,9 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
   bool uses = false;
   ast::WalkTree(root, [&](ast::Node* n) {
     if (uses) return;
-    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Register>(n) || ast::Is<ast::Deref>(n)) {
+    // (@var reads kernel memory, which only a kernel-side program can.)
+    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Register>(n) || ast::Is<ast::Deref>(n) ||
+        ast::Is<ast::AtVar>(n)) {
       uses = true;
       return;
     }

@@ -662,8 +662,10 @@ Value Lowering::PtRegsAt(int offset) {
 
 // @uderef(size, address): user memory of the probed task; a fault is stap's run-time error.
 Value Lowering::UserDeref(ast::Deref* d) {
-  bool kernel = !d->user && frame_->ctx && frame_->probe &&
-                sema::IsKernelFunction(frame_->probe->spec.family);
+  // Kernel reads: DWARF's locations in kernel function probes, and @var anywhere in the
+  // kernel (kernel_dwarf_vars.cpp).
+  bool kernel =
+      !d->user && frame_->ctx && frame_->probe && !sema::IsUserSpace(frame_->probe->spec.family);
   if ((!d->user && !kernel) || !frame_->ctx || frame_->user_side) {
     Unsupported(d->range, d->user ? "reading user memory here" : "`@kderef`");
     return nullptr;

@@ -155,6 +155,15 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
   Dwarf_Die type, peeled;
   bool typed = TypeOf(&var, &type);
   Location loc = d.Locate(f, &var, at);
+  // A variable DWARF only declares (`jiffies`, which the linker script places): its
+  // address is the symbol table's.
+  if (const char* name = dwarf_diename(&var);
+      loc.kind == Location::Kind::Unavailable && name && dwarf_hasattr(&var, DW_AT_declaration))
+    if (std::optional<uint64_t> address = e.machine.kernel_dwarf().LinkAddress(name)) {
+      loc.kind = Location::Kind::Memory;
+      loc.expr = LocExpr::Binary(LocExpr::Op::Add, LocExpr{LocExpr::Op::LoadBias, 0, 8, {}},
+                                 LocExpr::Constant(static_cast<int64_t>(*address)));
+    }
   Builder b{e.arena};
   // A fixed address (a global or static variable) moves with the kernel: the runtime
   // finds how far from the anchor's address in /proc/kallsyms.
@@ -205,6 +214,79 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
       return false;
   }
   return false;
+}
+
+bool OfModule(const ast::AtVar* v) {
+  return v->has_module && !v->module.empty() && v->module != "kernel";
+}
+constexpr const char* kNoModuleVars =
+    "btap reads no kernel module's variables yet (only the kernel's, \"kernel\")";
+
+// @var("name@file.c") and @var("name") as arguments of their own ("@name..."): `name` in
+// the unit of `f` (the probed function) or, where no function runs (`f` null: a
+// tracepoint, a timer), in the one unit that defines it.
+void PlaceAtVars(Elab& e, Probe& p, DebugInfo& d, const DebugFunction* f, uint64_t at,
+                 const std::vector<DebugVariable>& vars, std::set<std::string>& have) {
+  ProbeSpec& spec = p.spec;
+  auto error = [&](ast::AtVar* v, const std::string& why) {
+    e.diags.Report(Diag::TargetVariableError, v->range,
+                   {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
+  };
+  Dwarf_Die type;
+  for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
+    ast::WalkTree(root, [&](ast::Node* n) {
+      auto* v = ast::As<ast::AtVar>(n);
+      if (!v) return;
+      if (OfModule(v)) {
+        if (have.insert("@" + std::string(v->module) + ":" + std::string(v->target_name)).second)
+          error(v, kNoModuleVars);
+        return;
+      }
+      std::string key = "@" + std::string(v->target_name);
+      if (!have.insert(key).second) return;
+      std::string_view name = v->target_name, cu;
+      if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
+        cu = name.substr(at_sign + 1);
+        name = name.substr(0, at_sign);
+      }
+      if (name.empty()) return error(v, "it names no variable");
+      std::optional<Dwarf_Die> die;
+      if (!cu.empty()) {
+        die = d.Global(name, cu);
+      } else if (f) {
+        for (const DebugVariable& g : vars)
+          if (g.global && g.name == name) die = g.die;
+      } else {
+        std::vector<Dwarf_Die> all = d.Globals(name, "");
+        if (all.size() > 1) {
+          std::string units;
+          for (size_t i = 0; i < all.size() && i < 4; ++i) {
+            Dwarf_Die unit;
+            const char* file =
+                dwarf_diecu(&all[i], &unit, nullptr, nullptr) ? dwarf_diename(&unit) : nullptr;
+            units += std::string(i ? ", " : "") + (file ? file : "?");
+          }
+          if (all.size() > 4) units += ", ...";
+          return error(v, "the kernel has " + std::to_string(all.size()) + " variables named `" +
+                              std::string(name) + "` (in " + units +
+                              "); name the file, as @var(\"" + std::string(name) + "@FILE\")");
+        }
+        if (!all.empty()) die = all.front();
+      }
+      if (!die)
+        return error(v, "the kernel's DWARF has no global variable `" + std::string(name) + "`" +
+                            (!cu.empty() ? " in a unit matching `" + std::string(cu) + "`"
+                             : f         ? " in the unit of `" + f->name + "`"
+                                         : std::string()));
+      TargetArg a;
+      a.name = key;
+      a.c_type = TypeOf(&*die, &type) ? TypeName(&type) : "void";
+      a.source = TargetArg::Source::Dwarf;
+      std::string why;
+      static const DebugFunction kNoFunction;
+      if (!Place(e, d, f ? *f : kNoFunction, at, *die, a, &why)) return error(v, why);
+      spec.args.push_back(std::move(a));
+    });
 }
 
 }  // namespace
@@ -280,44 +362,7 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
         a.source = TargetArg::Source::Dwarf;
         spec.args.push_back(std::move(a));
       }
-  // @var("name") (the function's unit) and @var("name@file.c"), as args of their own.
-  ast::WalkTree(p.body, [&](ast::Node* n) {
-    auto* v = ast::As<ast::AtVar>(n);
-    if (!v || (v->has_module && !v->module.empty() && v->module != "kernel")) return;
-    std::string key = "@" + std::string(v->target_name);
-    if (!have.insert(key).second) return;
-    std::string_view name = v->target_name, cu;
-    if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
-      cu = name.substr(at_sign + 1);
-      name = name.substr(0, at_sign);
-    }
-    std::optional<Dwarf_Die> die;
-    if (cu.empty()) {
-      for (DebugVariable& g : vars)
-        if (g.global && g.name == name) die = g.die;
-    } else {
-      die = d->Global(name, cu);
-    }
-    if (!die) {
-      e.diags.Report(Diag::TargetVariableError, v->range,
-                     {"@var(\"" + std::string(v->target_name) + "\")", spec.point,
-                      "the kernel's DWARF has no global variable `" + std::string(name) + "`" +
-                          (cu.empty() ? " in the unit of `" + f->name + "`"
-                                      : " in a unit matching `" + std::string(cu) + "`")});
-      return;
-    }
-    TargetArg a;
-    a.name = key;
-    a.c_type = TypeOf(&*die, &type) ? TypeName(&type) : "void";
-    a.source = TargetArg::Source::Dwarf;
-    std::string why;
-    if (!Place(e, *d, *f, at, *die, a, &why)) {
-      e.diags.Report(Diag::TargetVariableError, v->range,
-                     {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
-      return;
-    }
-    spec.args.push_back(std::move(a));
-  });
+  PlaceAtVars(e, p, *d, &*f, at, vars, have);
   for (TargetArg& a : spec.args) {
     if (a.source != TargetArg::Source::Dwarf || a.value) continue;
     for (const DebugVariable& v : vars) {
@@ -335,6 +380,41 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
   std::erase_if(spec.args, [](const TargetArg& a) {
     return a.source == TargetArg::Source::Dwarf && !a.value;
   });
+}
+
+void KernelAtVars(Elab& e, Probe& p) {
+  bool any = false;
+  for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
+    ast::WalkTree(root, [&](ast::Node* n) { any |= ast::Is<ast::AtVar>(n); });
+  if (!any) return;
+  auto no_at_vars = [&](const std::string& why) {
+    for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
+      ast::WalkTree(root, [&](ast::Node* n) {
+        if (auto* v = ast::As<ast::AtVar>(n))
+          e.diags.Report(Diag::TargetVariableError, v->range,
+                         {"@var(\"" + std::string(v->target_name) + "\")", p.spec.point,
+                          OfModule(v) ? kNoModuleVars : why});
+      });
+  };
+  switch (p.spec.family) {
+    case Family::Begin:
+    case Family::End:
+    case Family::Error:
+      return no_at_vars("this probe runs in btap's user space, which cannot read kernel memory");
+    default:
+      break;
+  }
+  KernelDwarf& kd = e.machine.kernel_dwarf();
+  DebugInfo* d = kd.dwarf();
+  if (!d) return no_at_vars("it needs the kernel's DWARF: " + kd.error());
+  // Addresses from DWARF are this build's: btaprun checks the kernel's build id.
+  if (p.spec.build_id.empty()) {
+    std::string why;
+    p.spec.build_id = e.machine.kernel_build_id(&why);
+  }
+  std::set<std::string> have;
+  for (const TargetArg& a : p.spec.args) have.insert(a.name);
+  PlaceAtVars(e, p, *d, nullptr, 0, {}, have);
 }
 
 }  // namespace btap::sema

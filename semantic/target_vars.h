@@ -98,6 +98,9 @@ void LowerTargets(Elab& e);
 std::optional<bool> Settled(const ast::Expr* e);
 // Values of the kernel variables that DWARF locates (kernel_dwarf_vars.cpp).
 void KernelDwarfTargets(Elab& e, Probe& p);
+// @var in the other kernel-side probes (tracepoints, timers, perf, kprobe.*): the kernel's
+// variables at fixed addresses, from its DWARF (kernel_dwarf_vars.cpp).
+void KernelAtVars(Elab& e, Probe& p);
 // `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).
 void KernelPrettyPrint(Elab& e, Probe& p);
 // The BTF type a kernel value of `type` has after `chain` (members, indexes); 0 when BTF

@@ -653,16 +653,10 @@ void KernelVarStrings(Elab& e, Probe& p) {
 
 void LowerTargets(Elab& e) {
   for (Probe* p : e.program.probes) {
-    if (p->spec.family == Family::KernelFunction) KernelDwarfTargets(e, *p);
-    // @var in other kernel probes: DWARF places it only where a kernel function runs.
-    if (p->spec.family != Family::KernelFunction && !IsUserSpace(p->spec.family))
-      ast::WalkTree(p->body, [&](ast::Node* n) {
-        if (auto* v = ast::As<ast::AtVar>(n))
-          e.diags.Report(Diag::TargetVariableError, v->range,
-                         {"@var(\"" + std::string(v->target_name) + "\")", p->spec.point,
-                          "btap reads kernel variables from DWARF in kernel.function and "
-                          "kernel.statement probes only"});
-      });
+    if (p->spec.family == Family::KernelFunction)
+      KernelDwarfTargets(e, *p);
+    else if (!IsUserSpace(p->spec.family))
+      KernelAtVars(e, *p);
     if (p->spec.family == Family::KernelFunction ||
         (p->spec.family == Family::Tracepoint && !p->spec.args_from_format))
       KernelPrettyPrint(e, *p);

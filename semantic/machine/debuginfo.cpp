@@ -367,7 +367,15 @@ std::vector<DebugVariable> DebugInfo::Variables(const DebugFunction& f, uint64_t
 }
 
 std::optional<Dwarf_Die> DebugInfo::Global(std::string_view name, std::string_view cu_pattern) {
-  std::optional<Dwarf_Die> defined, declared;
+  std::vector<Dwarf_Die> found = Globals(name, cu_pattern, true);
+  if (found.empty()) return std::nullopt;
+  return found.front();
+}
+
+std::vector<Dwarf_Die> DebugInfo::Globals(std::string_view name, std::string_view cu_pattern,
+                                          bool first) {
+  std::vector<Dwarf_Die> defined;
+  std::optional<Dwarf_Die> declared;
   for (Dwarf_Die cu : Units()) {
     const char* cu_name = dwarf_diename(&cu);
     if (!cu_pattern.empty() && !(cu_name && FileMatches(cu_pattern, cu_name))) continue;
@@ -375,15 +383,16 @@ std::optional<Dwarf_Die> DebugInfo::Global(std::string_view name, std::string_vi
       const char* n = dwarf_tag(c) == DW_TAG_variable ? dwarf_diename(c) : nullptr;
       if (!n || name != n) return true;
       if (!dwarf_hasattr_integrate(c, DW_AT_location)) {
-        declared = *c;
+        if (!declared) declared = *c;
         return true;
       }
-      defined = *c;
+      defined.push_back(*c);
       return false;
     });
-    if (defined) return defined;
+    if (first && !defined.empty()) break;
   }
-  return declared;
+  if (defined.empty() && declared) defined.push_back(*declared);
+  return defined;
 }
 
 std::optional<Dwarf_Die> DebugInfo::Type(std::string_view name) {

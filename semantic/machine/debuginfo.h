@@ -130,6 +130,9 @@ class DebugInfo {
   // A variable of the whole program: `name` in compilation units whose name matches
   // `cu` (a glob; empty for any).
   std::optional<Dwarf_Die> Global(std::string_view name, std::string_view cu);
+  // Every definition of it (one per unit that has one, or only the first with `first`);
+  // a declaration when no unit defines it.
+  std::vector<Dwarf_Die> Globals(std::string_view name, std::string_view cu, bool first = false);
   // A named type (`struct foo`, `foo_t`, `int`) defined anywhere in the program.
   std::optional<Dwarf_Die> Type(std::string_view name);
 

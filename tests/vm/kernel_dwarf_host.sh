@@ -49,6 +49,12 @@ probe kernel.function("vfs_read") { print(@var("nr_threads")) }
                                           ^~~~~~~~~~~~~~~~~~
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.function("vfs_read") { print(@var("nr_threads")) }'
+check at_var_ambiguous \
+  '<input>:1:50: error: cannot read `@var("debug")` in `kernel.trace("sched:sched_switch")`: the kernel has 2 variables named `debug` (in security/security.c, drivers/pci/hotplug/pci_hotplug_core.c); name the file, as @var("debug@FILE")
+probe kernel.trace("sched:sched_switch") { print(@var("debug")) }
+                                                 ^~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.trace("sched:sched_switch") { print(@var("debug")) }'
 check at_var_compiles '/dev/null' \
   -r "$dir" -p4 -o /dev/null -e 'probe kernel.function("vfs_read") { print(@var("nr_threads@kernel/fork.c") + $generic_ro_fops->read_iter) }'
 # The same kernel without its DWARF: a directory holding only the image and its release.
