@@ -171,7 +171,12 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
     Elab& e;
     Builder& b;
     std::string* why;
+    bool module;
     bool Done(bool placed) {
+      if (placed && b.relocated && module) {
+        *why = "it is at a fixed address in the module, which btap does not place yet";
+        return false;
+      }
       if (!placed || !b.relocated || e.program.kernel.dwarf_anchor) return placed;
       std::optional<uint64_t> anchor = e.machine.kernel_dwarf().LinkAddress(meta::kKernelAnchor);
       if (!anchor) {
@@ -182,7 +187,7 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
       e.program.kernel.dwarf_anchor = *anchor;
       return true;
     }
-  } relocate{e, b, why};
+  } relocate{e, b, why, d.relocatable()};
   int64_t size = typed ? TypeSize(&type) : 8;
   bool composite =
       typed && PeelType(&type, &peeled) &&
@@ -322,12 +327,20 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
                        {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
     });
   };
-  // A module's function: vmlinux's DWARF does not describe it (modules' is not read yet).
-  if (spec.target.find(':') != std::string::npos)
-    return no_at_vars("btap reads kernel modules' DWARF for no variables yet");
-  KernelDwarf& kd = e.machine.kernel_dwarf();
+  // A module's function (`MODULE:NAME`): the module's DWARF describes it.
+  size_t colon = spec.target.find(':');
+  std::string module = colon == std::string::npos ? "" : spec.target.substr(0, colon);
+  KernelDwarf& kd = module.empty() ? e.machine.kernel_dwarf() : e.machine.module_dwarf(module);
   DebugInfo* d = kd.dwarf();
-  if (!d) return no_at_vars("it needs the kernel's DWARF: " + kd.error());
+  if (!d)
+    return no_at_vars("it needs the " + std::string(module.empty() ? "kernel's" : "module's") +
+                      " DWARF: " + kd.error());
+  // In a module's probe @var names the module's variables, whose addresses are the
+  // module's (where it was loaded): not read yet.
+  if (!module.empty())
+    no_at_vars(
+        "in a module's probe @var names the module's variables, which btap does not read "
+        "yet");
   if (spec.is_return) return no_at_vars("btap places @var in no return probe yet");
   std::optional<DebugFunction> f;
   uint64_t at = spec.address;
@@ -362,7 +375,7 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
         a.source = TargetArg::Source::Dwarf;
         spec.args.push_back(std::move(a));
       }
-  PlaceAtVars(e, p, *d, &*f, at, vars, have);
+  if (module.empty()) PlaceAtVars(e, p, *d, &*f, at, vars, have);
   for (TargetArg& a : spec.args) {
     if (a.source != TargetArg::Source::Dwarf || a.value) continue;
     for (const DebugVariable& v : vars) {

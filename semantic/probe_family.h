@@ -63,6 +63,8 @@ struct ResolveContext {
   std::function<const std::string&(std::string*)> kernel_build_id;
   // The kernel's DWARF, looked for on first call (unset where there is no machine).
   std::function<KernelDwarf*()> kernel_dwarf = nullptr;
+  // A kernel module's DWARF, the same way.
+  std::function<KernelDwarf*(const std::string&)> module_dwarf = nullptr;
 };
 
 class ProbeFamily {

@@ -62,7 +62,10 @@ std::string OpName(unsigned atom) {
 
 DebugInfo::~DebugInfo() {
   if (eh_cfi_) dwarf_cfi_end(eh_cfi_);  // dwarf_getcfi_elf's is ours; dwarf_getcfi's is not
-  if (dwarf_) dwarf_end(dwarf_);
+  if (dwfl_)
+    dwfl_end(dwfl_);  // with the Dwarf it relocated
+  else if (dwarf_)
+    dwarf_end(dwarf_);
   if (elf_) elf_end(elf_);
   if (main_elf_) elf_end(main_elf_);
   if (fd_ >= 0) close(fd_);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 
 #include <cstdint>
 #include <map>
@@ -99,6 +100,14 @@ class DebugInfo {
   // The DWARF of `image` (itself, .gnu_debuglink or build-id); nullptr and a message
   // naming the places looked at when there is none.
   static std::unique_ptr<DebugInfo> Open(const ElfImage& image, std::string* error);
+  // The DWARF of a relocatable object (a kernel module's .ko), relocated by libdwfl, which
+  // lays its sections out from address 0 (relocatable_debuginfo.cpp).
+  static std::unique_ptr<DebugInfo> OpenRelocatable(const std::string& path, std::string* error);
+  // In a relocatable object: the function symbol that holds `address` and where it starts.
+  bool SymbolAt(uint64_t address, std::string* name, uint64_t* start);
+  // Its GNU build id ("" when it has none).
+  std::string BuildId();
+  bool relocatable() const { return dwfl_ != nullptr; }
 
   const std::string& path() const { return path_; }
   // Every function with code, in address order (inlined instances after their caller's).
@@ -153,6 +162,9 @@ class DebugInfo {
   Dwarf* dwarf_ = nullptr;
   Dwarf_CFI* eh_cfi_ = nullptr;
   Dwarf_CFI* debug_cfi_ = nullptr;
+  Dwfl* dwfl_ = nullptr;  // a relocatable object's: owns dwarf_ and debug_cfi_
+  Dwfl_Module* module_ = nullptr;
+  uint64_t bias_ = 0;  // libdwfl's addresses less DWARF's
   bool HasLocationLists(Dwarf_Die* cu);
 
   std::vector<Dwarf_Die> units_;

@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -29,6 +30,13 @@ std::string TargetBuildId(const TargetKernel& target) {
   if (target.image.empty()) return "";
   std::string error;
   return ImageBuildId(target.image, &error);
+}
+
+// A loaded module's build id, from its notes in sysfs ("" when not shown).
+std::string LoadedModuleBuildId(const std::string& module) {
+  std::ifstream notes("/sys/module/" + module + "/notes/.note.gnu.build-id", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(notes)), std::istreambuf_iterator<char>());
+  return BuildIdInNotes(bytes.data(), bytes.size());
 }
 
 bool FileMatches(std::string_view pattern, std::string_view file) {
@@ -54,9 +62,59 @@ std::vector<std::string> KernelDwarfCandidates(const TargetKernel& target,
   return out;
 }
 
+std::vector<std::string> ModuleDwarfCandidates(const TargetKernel& target,
+                                               const std::string& module) {
+  if (!target.dir.empty()) return ModuleFilesNamed(target.dir, module);
+  const std::string& r = target.release;
+  std::vector<std::string> out = ModuleFilesNamed("/usr/lib/debug/lib/modules/" + r, module);
+  if (target.running) {
+    std::string id = LoadedModuleBuildId(module);
+    if (id.size() > 2)
+      out.push_back("/usr/lib/debug/.build-id/" + id.substr(0, 2) + "/" + id.substr(2) + ".debug");
+  }
+  for (std::string& f : ModuleFilesNamed("/lib/modules/" + r, module)) out.push_back(std::move(f));
+  return out;
+}
+
+DebugInfo* KernelDwarf::OpenModule() {
+  std::vector<std::string> candidates = ModuleDwarfCandidates(target_, module_);
+  // A loaded module's build id, when the kernel shows it: another build's DWARF would
+  // place locals wrongly.
+  std::string want = target_.running && target_.dir.empty() ? LoadedModuleBuildId(module_) : "";
+  for (const std::string& c : candidates) {
+    if (!IsFile(c)) continue;
+    std::string error;
+    std::unique_ptr<DebugInfo> d = DebugInfo::OpenRelocatable(c, &error);
+    if (!d) {
+      notes_.push_back("module DWARF: " + error);
+      continue;
+    }
+    if (!want.empty() && d->BuildId() != want) {
+      notes_.push_back("module DWARF: `" + c + "` is not used: its build id " + d->BuildId() +
+                       " is not the loaded module's (" + want + ")");
+      continue;
+    }
+    notes_.push_back("module DWARF: using `" + c + "`");
+    dwarf_ = std::move(d);
+    return dwarf_.get();
+  }
+  error_ = "btap found no DWARF for module `" + module_ + "` of kernel " + target_.release +
+           (candidates.empty()
+                ? std::string(" (no `") + module_ + ".ko` with debug information under " +
+                      (target_.dir.empty() ? "/usr/lib/debug/lib/modules/" + target_.release +
+                                                 " or /lib/modules/" + target_.release
+                                           : target_.dir) +
+                      ")"
+                : " (none of its " + std::to_string(candidates.size()) +
+                      " files had usable debug information; -v says why)") +
+           "; install its debug symbols, such as Debian's linux-image-" + target_.release + "-dbg";
+  return nullptr;
+}
+
 DebugInfo* KernelDwarf::dwarf() {
   if (tried_) return dwarf_.get();
   tried_ = true;
+  if (!module_.empty()) return OpenModule();
   std::string want = TargetBuildId(target_);
   std::vector<std::string> candidates = KernelDwarfCandidates(target_, want);
   for (const std::string& c : candidates) {
@@ -102,6 +160,12 @@ const std::vector<DebugFunction>& KernelDwarf::UnitFunctions(Dwarf_Die* cu) {
 std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
   std::vector<DebugFunction> out;
   if (!dwarf()) return out;
+  if (!elf_) {  // a module: a few units, walked whole
+    for (Dwarf_Die cu : dwarf_->Units())
+      for (const DebugFunction& f : UnitFunctions(&cu))
+        if (!f.inlined && f.name == name) out.push_back(f);
+    return out;
+  }
   std::set<uint64_t> seen;
   for (const ElfSymbol& s : elf_->functions()) {
     if (s.name != name || !seen.insert(s.addr).second) continue;
@@ -152,7 +216,7 @@ std::optional<DebugFunction> KernelDwarf::ByDie(Dwarf_Off off) {
 }
 
 std::optional<uint64_t> KernelDwarf::LinkAddress(std::string_view symbol) {
-  if (!dwarf()) return std::nullopt;
+  if (!dwarf() || !elf_) return std::nullopt;  // a module's addresses are not its own
   return elf_->SymbolAddress(symbol);
 }
 
@@ -163,9 +227,16 @@ bool KernelDwarf::Frame(const DebugFunction& f, std::string* name, uint64_t* add
   for (const DebugFunction& g : UnitFunctions(&cu))
     if (g.die == f.frame) {
       // The symbol the kernel knows it by (its DWARF name may lack a `.isra.0` suffix).
-      const ElfSymbol* s = elf_->FunctionAt(g.entry);
-      *name = s && s->addr == g.entry ? s->name : g.name;
+      *name = g.name;
       *address = g.entry;
+      if (!elf_) {
+        std::string symbol;
+        uint64_t start = 0;
+        if (dwarf_->SymbolAt(g.entry, &symbol, &start) && start == g.entry) *name = symbol;
+        return true;
+      }
+      const ElfSymbol* s = elf_->FunctionAt(g.entry);
+      if (s && s->addr == g.entry) *name = s->name;
       return true;
     }
   return false;

@@ -23,9 +23,24 @@ namespace btap::sema {
 std::vector<std::string> KernelDwarfCandidates(const TargetKernel& target,
                                                const std::string& build_id);
 
+// Where the DWARF of module `module` of `target` may be: the debug packages' tree, the
+// build-id path of a loaded module's, the modules directory (unstripped .ko files); for
+// `-r DIR` the .ko files under DIR.
+std::vector<std::string> ModuleDwarfCandidates(const TargetKernel& target,
+                                               const std::string& module);
+
+// The .ko files named `module` (dashes and underscores alike) under `dir`, links not
+// followed (kernel_modules.cpp).
+std::vector<std::string> ModuleFilesNamed(const std::string& dir, const std::string& module);
+
+// The DWARF of the kernel (vmlinux) or, with `module`, of one of its modules (a relocatable
+// .ko, whose addresses are libdwfl's layout from 0: probes name its functions, never its
+// addresses).
 class KernelDwarf {
  public:
-  explicit KernelDwarf(TargetKernel target) : target_(std::move(target)) {}
+  explicit KernelDwarf(TargetKernel target, std::string module = "")
+      : target_(std::move(target)), module_(std::move(module)) {}
+  const std::string& module() const { return module_; }
 
   // The DWARF, looked for on first use; null when there is none, with error() naming
   // the places looked at.
@@ -53,7 +68,10 @@ class KernelDwarf {
  private:
   const std::vector<DebugFunction>& UnitFunctions(Dwarf_Die* cu);
 
+  DebugInfo* OpenModule();
+
   TargetKernel target_;
+  std::string module_;
   bool tried_ = false;
   std::unique_ptr<ElfImage> elf_;
   std::unique_ptr<DebugInfo> dwarf_;

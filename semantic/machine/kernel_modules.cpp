@@ -7,20 +7,19 @@
 #include <algorithm>
 #include <functional>
 
+#include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/machine.h"
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
 namespace {
 
-// Every `NAME.ko` under `dir`, as module names (dashes read as underscores, as the kernel
-// names them) to paths; compressed modules (.ko.xz, .ko.zst) are not read.
-void FindModuleFiles(const std::string& dir, int depth, std::map<std::string, std::string>* out) {
-  DIR* d = opendir(dir.c_str());
-  if (!d || depth > 8) {
-    if (d) closedir(d);
-    return;
-  }
+// Calls f(module, path) for every `NAME.ko` under `dir`, NAME read as the kernel names
+// modules (dashes as underscores); compressed modules (.ko.xz, .ko.zst) are not read.
+template <typename F>
+void ForEachModuleFile(const std::string& dir, int depth, F&& f) {
+  DIR* d = depth <= 8 ? opendir(dir.c_str()) : nullptr;
+  if (!d) return;
   while (dirent* e = readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
@@ -28,17 +27,28 @@ void FindModuleFiles(const std::string& dir, int depth, std::map<std::string, st
     struct stat st;  // links are not followed: /lib/modules/R/build leads to a whole tree
     if (lstat(path.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
-      FindModuleFiles(path, depth + 1, out);
+      ForEachModuleFile(path, depth + 1, f);
     } else if (name.size() > 3 && name.ends_with(".ko")) {
       std::string module = name.substr(0, name.size() - 3);
       std::replace(module.begin(), module.end(), '-', '_');
-      out->emplace(module, path);
+      f(module, path);
     }
   }
   closedir(d);
 }
 
 }  // namespace
+
+std::vector<std::string> ModuleFilesNamed(const std::string& dir, const std::string& module) {
+  std::string want = module;
+  std::replace(want.begin(), want.end(), '-', '_');
+  std::vector<std::string> out;
+  ForEachModuleFile(dir, 0, [&](const std::string& name, const std::string& path) {
+    if (name == want) out.push_back(path);
+  });
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 std::vector<const KernelFunctionIndex*> Machine::kernel_modules(std::string_view glob,
                                                                 std::string* error) {
@@ -54,7 +64,9 @@ std::vector<const KernelFunctionIndex*> Machine::kernel_modules(std::string_view
         closedir(d);
       }
     } else {
-      FindModuleFiles(modules_dir_, 0, &module_files_);
+      ForEachModuleFile(modules_dir_, 0, [&](const std::string& name, const std::string& path) {
+        module_files_.emplace(name, path);
+      });
     }
   }
   std::vector<const KernelFunctionIndex*> out;

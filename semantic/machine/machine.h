@@ -57,6 +57,7 @@ class Machine {
   // The kernel's DWARF, for what BTF cannot say (kernel_dwarf.h); opened on first use.
   void set_target_kernel(const TargetKernel& target) {
     image_ = target.image;  // its build id is the image's whenever there is one (as KernelDwarf's)
+    target_ = target;
     kernel_dwarf_ = std::make_unique<KernelDwarf>(target);
   }
   KernelDwarf& kernel_dwarf() {
@@ -64,6 +65,15 @@ class Machine {
     return *kernel_dwarf_;
   }
   const KernelDwarf* kernel_dwarf_if_made() const { return kernel_dwarf_.get(); }
+  // A kernel module's DWARF (its .ko with debug information), opened on first use.
+  KernelDwarf& module_dwarf(const std::string& module) {
+    std::unique_ptr<KernelDwarf>& d = module_dwarfs_[module];
+    if (!d) d = std::make_unique<KernelDwarf>(target_, module);
+    return *d;
+  }
+  const std::map<std::string, std::unique_ptr<KernelDwarf>>& module_dwarfs() const {
+    return module_dwarfs_;
+  }
   const SyscallTable& syscalls() {
     if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
     return *syscalls_;
@@ -85,6 +95,8 @@ class Machine {
   std::unique_ptr<TaskOffsets> task_offsets_;
   std::unique_ptr<KernelFunctionIndex> kernel_functions_;
   std::unique_ptr<KernelDwarf> kernel_dwarf_;
+  TargetKernel target_;
+  std::map<std::string, std::unique_ptr<KernelDwarf>> module_dwarfs_;
   BinaryCache binaries_;
 };
 

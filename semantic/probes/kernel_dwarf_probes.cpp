@@ -56,20 +56,25 @@ void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, boo
 }
 
 bool ListWithDwarf(ResolveContext& ctx, std::string_view function, std::string_view prefix,
-                   std::string_view suffix, ProbeSpec& spec) {
-  if (!ctx.listing || !ctx.kernel_dwarf) return false;
-  KernelDwarf* kd = ctx.kernel_dwarf();
+                   std::string_view suffix, ProbeSpec& spec, const std::string& module) {
+  if (!ctx.listing || !ctx.kernel_dwarf || !ctx.module_dwarf) return false;
+  KernelDwarf* kd = module.empty() ? ctx.kernel_dwarf() : ctx.module_dwarf(module);
   if (!kd || !kd->dwarf()) return false;
   std::vector<DebugFunction> fs = kd->Named(function);
   if (fs.empty()) return false;
-  spec.point = std::string(prefix) + "(" + Quote(Located(fs[0], 0)) + ")" + std::string(suffix);
+  std::string head = module.empty()
+                         ? std::string(prefix)
+                         : std::string(prefix.starts_with("kprobe.") ? "kprobe.module" : "module") +
+                               "(" + Quote(module) + ").function";
+  spec.point = head + "(" + Quote(Located(fs[0], 0)) + ")" + std::string(suffix);
   if (ctx.target_variables && !spec.is_return)
     AddDwarfVariables(*kd, fs[0], fs[0].entry, true, spec);
   return true;
 }
 
 void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const PointPart> suffixes,
-                       bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out) {
+                       bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out,
+                       const std::string& module) {
   auto error = [&](const std::string& message) {
     if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, name.range, {message});
   };
@@ -81,24 +86,34 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     inlined |= p.name == "inline";
     nearest |= p.name == "nearest";
   }
-  std::string what = statement ? "`kernel.statement(\"" + name.string + "\")`"
+  std::string kind = module.empty() ? "kernel" : "module(\"" + module + "\")";
+  std::string what = statement ? "`" + kind + ".statement(\"" + name.string + "\")`"
                      : inlined ? "`.inline`"
                      : name.string.find('@') != std::string::npos
                          ? "a source file in `" + name.string + "`"
                          : "`" + name.string + "`";
-  KernelDwarf* kd = ctx.kernel_dwarf ? ctx.kernel_dwarf() : nullptr;
+  KernelDwarf* kd = !module.empty()    ? (ctx.module_dwarf ? ctx.module_dwarf(module) : nullptr)
+                    : ctx.kernel_dwarf ? ctx.kernel_dwarf()
+                                       : nullptr;
   if (!kd || !kd->dwarf())
-    return error(what + " needs the kernel's DWARF: " +
-                 (kd ? kd->error() : std::string("no kernel is known here")));
-  if (statement && !pat.line_lo)
-    return error("`kernel.statement(\"" + name.string + "\")` needs a line: FUNC@FILE:LINE");
+    return error(what + " needs the " + (module.empty() ? "kernel's" : "module's") +
+                 " DWARF: " + (kd ? kd->error() : std::string("no kernel is known here")));
+  if (statement && !pat.line_lo) return error(what + " needs a line: FUNC@FILE:LINE");
   if (spec.is_return && inlined) return error("`.inline` functions have no `.return`");
   std::vector<DebugFunction> fs;
   if (inlined || !pat.file.empty())
     fs = kd->Matching(pat.name, pat.file, inlined);
   else
     fs = kd->Named(pat.name);
+  // Parameters come from the BTF of the kernel, or of the module.
   const KernelFunctionIndex* index = ctx.kernel_functions ? &ctx.kernel_functions() : nullptr;
+  if (!module.empty()) {
+    std::string why;
+    std::vector<const KernelFunctionIndex*> in = ctx.kernel_modules
+                                                     ? ctx.kernel_modules(module, &why)
+                                                     : std::vector<const KernelFunctionIndex*>{};
+    index = in.size() == 1 ? in[0] : nullptr;
+  }
   size_t before = out.size();
   std::vector<int> lines_with_code;
   std::set<uint64_t> placed;
@@ -129,10 +144,12 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       if (!placed.insert(address).second) continue;
       std::string target = AddressTarget(*kd, f, address);
       if (target.empty()) continue;
+      if (!module.empty()) target = module + ":" + target;  // the kernel's spelling
       // The kernel takes a name for one function only; an address in one of several
       // functions that share it cannot be given by name (nor, across boots, by number).
       if (!ctx.listing) {
         std::string symbol = target.substr(0, target.find('+'));
+        if (!module.empty()) symbol = symbol.substr(module.size() + 1);
         if (size_t copies = kd->Named(symbol).size(); copies > 1) {
           error("`" + symbol + "` names " + std::to_string(copies) +
                 " functions of this kernel; a place inside one of them cannot be probed yet");
@@ -153,9 +170,9 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
         each.build_id = ctx.kernel_build_id(&why);
       }
       if (statement)
-        each.point = "kernel.statement(" + Quote(Located(f, line)) + ")";
+        each.point = kind + ".statement(" + Quote(Located(f, line)) + ")";
       else
-        each.point = "kernel.function(" + Quote(Located(f, 0)) + ")" + (inlined ? ".inline" : "") +
+        each.point = kind + ".function(" + Quote(Located(f, 0)) + ")" + (inlined ? ".inline" : "") +
                      (spec.is_return ? ".return" : "");
       // Parameters from BTF where it knows the function (an out-of-line entry), the
       // rest from DWARF.
@@ -169,8 +186,11 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   }
   if (out.size() > before || ctx.listing) return;
   if (fs.empty())
-    return error("no kernel function matches `" + name.string + "` in the kernel's DWARF (`" +
-                 kd->dwarf()->path() + "`)");
+    return error(
+        "no " +
+        std::string(module.empty() ? "kernel function" : "function of module `" + module + "`") +
+        " matches `" + name.string + "` in the " + (module.empty() ? "kernel's" : "module's") +
+        " DWARF (`" + kd->dwarf()->path() + "`)");
   // The function's own lines (its unit's headers inline code of lower line numbers).
   std::string have;
   int shown = 0;

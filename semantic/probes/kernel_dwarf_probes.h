@@ -16,14 +16,17 @@ class KernelFunctionIndex;
 struct KernelFunction;
 
 // Expands a kernel.function point whose pattern needs DWARF (`f@file.c`, `.inline`) or a
-// kernel.statement point (`statement`) into one probe per address.
+// kernel.statement point (`statement`) into one probe per address; with `module`, the
+// same points of module("MODULE") from the module's DWARF.
 void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const PointPart> suffixes,
-                       bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out);
+                       bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out,
+                       const std::string& module = "");
 
 // Listing with DWARF: names `function`'s point `prefix("NAME@FILE:LINE")suffix` and, for -L,
-// adds the locals DWARF knows at its entry. False (spec untouched) without DWARF.
+// adds the locals DWARF knows at its entry. False (spec untouched) without DWARF. With
+// `module`, the prefix is `module("MODULE").function` and the DWARF the module's.
 bool ListWithDwarf(ResolveContext& ctx, std::string_view function, std::string_view prefix,
-                   std::string_view suffix, ProbeSpec& spec);
+                   std::string_view suffix, ProbeSpec& spec, const std::string& module = "");
 
 // The variables DWARF can read at `at` in `f` that `spec` does not have yet, as
 // TargetArg::Source::Dwarf (their values are built by the target-variable pass).

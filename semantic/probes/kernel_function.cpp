@@ -3,6 +3,7 @@
 // functions (listing expands them, with their parameters from BTF); attaching and $vars come in
 // later passes.
 #include <bpf/btf.h>
+#include <algorithm>
 
 #include "common/kallsyms.h"
 #include "semantic/machine/kernel_functions.h"
@@ -99,7 +100,10 @@ class KernelFunctionProbes : public ProbeFamily {
             "kernel.statement(string).nearest",
             "module(string).function(string)",
             "module(string).function(string).call",
-            "module(string).function(string).return"};
+            "module(string).function(string).return",
+            "module(string).function(string).inline",
+            "module(string).statement(string)",
+            "module(string).statement(string).nearest"};
   }
 
   void Resolve(const PatternDef&, std::span<const PointPart> parts, ResolveContext& ctx,
@@ -119,11 +123,18 @@ class KernelFunctionProbes : public ProbeFamily {
         parts[1].arg == ArgKind::String && spec.function.find_first_of("@:+") == std::string::npos;
     bool statement = parts[1].name == "statement";
     bool inlined = parts.size() > 2 && parts[2].name == "inline";
-    // Source files, lines and inline instances come from the kernel's DWARF.
-    if (parts[0].name == "kernel" &&
-        (statement || inlined || spec.function.find('@') != std::string::npos) &&
+    // Source files, lines and inline instances come from the kernel's (the module's) DWARF.
+    if ((statement || inlined || spec.function.find('@') != std::string::npos) &&
         parts[1].arg == ArgKind::String) {
-      ExpandKernelDwarf(std::move(spec), parts[1], parts.subspan(2), statement, ctx, out);
+      if (parts[0].name == "module" && HasGlob(parts[0].string)) {
+        ctx.diags.Report(Diag::ProbeParameter, parts[0].range,
+                         {"a source file, a line or `.inline` is read from one module's DWARF: "
+                          "name the module without wildcards"});
+        return;
+      }
+      std::string module = parts[0].name == "module" ? parts[0].string : "";
+      std::replace(module.begin(), module.end(), '-', '_');
+      ExpandKernelDwarf(std::move(spec), parts[1], parts.subspan(2), statement, ctx, out, module);
       return;
     }
     if (!plain || !ctx.kernel_functions) {
@@ -262,8 +273,8 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
     each.target_vars_later = false;
     if (ctx.target_variables && with_vars) AddBtfArgs(*in, *f, ctx.listing, each);
     // With the kernel's DWARF, listings say where each function is (and -L its locals).
-    if (ctx.listing && with_vars && in->module().empty() && found.size() <= kMaxDwarfListing)
-      ListWithDwarf(ctx, each.function, prefix, suffix, each);
+    if (ctx.listing && with_vars && found.size() <= kMaxDwarfListing)
+      ListWithDwarf(ctx, each.function, prefix, suffix, each, in->module());
     out.push_back(std::move(each));
   }
 }

@@ -8,7 +8,8 @@
 #               Default: linux-image-6.1.0-47-cloud-amd64-unsigned (Debian 12 cloud kernel:
 #               KPROBES, KRETPROBES, KPROBE_EVENTS, FUNCTION_TRACER, BPF trampolines, BTF).
 #   --dbg       also download the matching -dbg package (~280 MB) and extract only its
-#               vmlinux (~590 MB, full DWARF + .BTF + .symtab); the rest is not unpacked.
+#               vmlinux (~590 MB, full DWARF + .BTF + .symtab) and the DWARF of the
+#               modules the VM cases probe (DBG_MODULES); the rest is not unpacked.
 #   --keep-debs keep the downloaded .deb files next to the unpacked tree.
 #   --cache DIR cache root (default: $BTAP_VM_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/btap/vm).
 #
@@ -18,6 +19,7 @@
 #   root/        the unpacked package           version     the package version
 #   modules/     -> root/lib/modules/RELEASE (the .ko files, for run-in-vm.sh --kmod)
 #   vmlinux      (with --dbg) unstripped ELF with .debug_info, .BTF and .symtab
+#   debug-modules/  (with --dbg) those modules' .ko files with DWARF, under kernel/
 # and $CACHE/kernel/default -> PACKAGE, which run-in-vm.sh boots when given no --kernel.
 # Prints the path of vmlinuz on stdout. Needs apt-get, dpkg-deb and tar; root is not needed
 # (as root, missing package lists are fetched with 'apt-get update').
@@ -92,14 +94,20 @@ if [ ! -e vmlinuz ]; then
 fi
 rel=$(cat release)
 
-if [ "$DBG" = 1 ] && [ ! -e vmlinux ]; then
+# The modules whose DWARF the VM cases read (paths under the modules directory).
+DBG_MODULES=(kernel/drivers/block/brd.ko)
+if [ "$DBG" = 1 ] && { [ ! -e vmlinux ] || [ ! -e "debug-modules/${DBG_MODULES[0]}" ]; }; then
     # linux-image-X-unsigned -> linux-image-X-dbg (same source version)
     dbgpkg=${NAME%-unsigned}-dbg
     deb=$(fetch_deb "$dbgpkg=$(cat version)")
-    echo "extracting vmlinux from $deb" >&2
+    echo "extracting vmlinux and ${DBG_MODULES[*]} from $deb" >&2
+    rm -rf dbg.tmp && mkdir dbg.tmp
     dpkg-deb --fsys-tarfile "$deb" |
-        tar -xO "./usr/lib/debug/boot/vmlinux-$rel" > vmlinux.tmp
-    mv vmlinux.tmp vmlinux
+        tar -x -C dbg.tmp "./usr/lib/debug/boot/vmlinux-$rel" \
+            "${DBG_MODULES[@]/#/./usr/lib/debug/lib/modules/$rel/}"
+    mv "dbg.tmp/usr/lib/debug/boot/vmlinux-$rel" vmlinux
+    rm -rf debug-modules && mv "dbg.tmp/usr/lib/debug/lib/modules/$rel" debug-modules
+    rm -rf dbg.tmp
     [ "$KEEP" = 1 ] || rm -f "$deb"
 fi
 

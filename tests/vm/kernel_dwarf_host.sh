@@ -49,6 +49,17 @@ probe kernel.function("vfs_read") { print(@var("nr_threads")) }
                                           ^~~~~~~~~~~~~~~~~~
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.function("vfs_read") { print(@var("nr_threads")) }'
+check module_listing_file_line 'module("brd").function("brd_rw_page@drivers/block/brd.c:318")' \
+  -r "$dir" -l 'module("brd").function("brd_rw_page")'
+check module_statement_vars \
+  'module("brd").statement("brd_do_bvec@drivers/block/brd.c:275") $brd:struct brd_device* $page:struct page* $len:unsigned int $off:unsigned int $sector:sector_t $mem:void* $err:int' \
+  -r "$dir" -L 'module("brd").statement("brd_do_bvec@drivers/block/brd.c:275")'
+check module_no_dwarf \
+  "<input>:1:22: error: a source file in \`lo_rw_aio@drivers/block/loop.c\` needs the module's DWARF: btap found no DWARF for module \`loop\` of kernel $(cat "$dir/release") (none of its 1 files had usable debug information; -v says why); install its debug symbols, such as Debian's linux-image-$(cat "$dir/release")-dbg
+probe module(\"loop\").function(\"lo_rw_aio@drivers/block/loop.c\") {}
+                     ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated." \
+  -r "$dir" -p2 -e 'probe module("loop").function("lo_rw_aio@drivers/block/loop.c") {}'
 check at_var_ambiguous \
   '<input>:1:50: error: cannot read `@var("debug")` in `kernel.trace("sched:sched_switch")`: the kernel has 2 variables named `debug` (in security/security.c, drivers/pci/hotplug/pci_hotplug_core.c); name the file, as @var("debug@FILE")
 probe kernel.trace("sched:sched_switch") { print(@var("debug")) }

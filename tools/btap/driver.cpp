@@ -380,7 +380,10 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   machine.set_target_kernel(target);
   // -v says where the kernel's DWARF came from, or why a vmlinux was passed over.
   auto dwarf_notes = [&] {
-    if (const sema::KernelDwarf* d = machine.kernel_dwarf_if_made(); d && options.verbose)
+    if (!options.verbose) return;
+    if (const sema::KernelDwarf* d = machine.kernel_dwarf_if_made())
+      for (const std::string& n : d->notes()) err << n << '\n';
+    for (const auto& [name, d] : machine.module_dwarfs())
       for (const std::string& n : d->notes()) err << n << '\n';
   };
   sema::ElaborateOptions elaborate_options;
