@@ -45,8 +45,8 @@ bool DebugInfo::SymbolAt(uint64_t address, std::string* name, uint64_t* start) {
   if (!module_) return false;
   GElf_Off offset = 0;
   GElf_Sym sym;
-  const char* n = dwfl_module_addrinfo(module_, address + bias_, &offset, &sym, nullptr, nullptr,
-                                       nullptr);
+  const char* n =
+      dwfl_module_addrinfo(module_, address + bias_, &offset, &sym, nullptr, nullptr, nullptr);
   if (!n || GELF_ST_TYPE(sym.st_info) != STT_FUNC) return false;
   *name = n;
   *start = address - offset;

@@ -98,7 +98,8 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   if (!kd || !kd->dwarf())
     return error(what + " needs the " + (module.empty() ? "kernel's" : "module's") +
                  " DWARF: " + (kd ? kd->error() : std::string("no kernel is known here")));
-  if (statement && !pat.line_lo) return error(what + " needs a line: FUNC@FILE:LINE");
+  if (statement && !pat.line_lo && !pat.relative)
+    return error(what + " needs a line: FUNC@FILE:LINE");
   if (spec.is_return && inlined) return error("`.inline` functions have no `.return`");
   std::vector<DebugFunction> fs;
   if (inlined || !pat.file.empty())
@@ -127,7 +128,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       Dwarf_Addr high = 0;
       if (!d->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = f.entry + 1;
       std::string file = pat.file.empty() ? f.file : pat.file;
-      for (int line = pat.line_lo; line <= pat.line_hi; ++line) {
+      for (int line = pat.first(f.line); line <= pat.last(f.line); ++line) {
         std::vector<uint64_t> found = d->LineAddresses(file, line, f.entry, high);
         int used = line;
         if (found.empty() && nearest)

@@ -22,6 +22,8 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
   if (at == std::string_view::npos) return true;
   std::string_view rest = text.substr(at + 1);
   size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos && (colon = rest.rfind('+')) != std::string_view::npos)
+    out->relative = true;  // stap's FUNC@FILE+N
   out->file = std::string(rest.substr(0, colon));
   if (colon == std::string_view::npos) return true;
   std::string_view lines = rest.substr(colon + 1);
@@ -33,7 +35,7 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
                                                   : std::stoi(std::string(lines.substr(dash + 1)));
   } catch (...) {
     *error = "bad line number `" + std::string(lines) + "` in `" + std::string(text) +
-             "`; expected FUNC@FILE:LINE or FUNC@FILE:FIRST-LAST";
+             "`; expected FUNC@FILE:LINE, FUNC@FILE:FIRST-LAST or FUNC@FILE+LINES";
     return false;
   }
   if (out->line_hi < out->line_lo || out->line_hi - out->line_lo > 10000) {
@@ -222,7 +224,7 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
   if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
   DebugInfo* dwarf = bin.dwarf();
   if (!dwarf) return r.Error("`.statement` needs debug information: " + bin.dwarf_error());
-  if (!pat.line_lo)
+  if (!pat.line_lo && !pat.relative)
     return r.Error("`.statement(\"" + r.what->string + "\")` needs a line: FUNC@FILE:LINE");
   std::set<uint64_t> placed;
   size_t before = out.size();
@@ -233,7 +235,7 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
     Dwarf_Addr low = f.entry, high = 0;
     if (!dwarf->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = low + 1;
     std::string file = pat.file.empty() ? f.file : pat.file;
-    for (int line = pat.line_lo; line <= pat.line_hi; ++line) {
+    for (int line = pat.first(f.line); line <= pat.last(f.line); ++line) {
       std::vector<uint64_t> at = dwarf->LineAddresses(file, line, low, high);
       if (at.empty() && r.variant == "nearest") {
         // The nearest following line with code in the function.

@@ -17,6 +17,10 @@ struct FunctionPattern {
   std::string name = "*";
   std::string file;  // empty: any
   int line_lo = 0, line_hi = 0;
+  bool relative = false;  // FUNC@FILE+N: lines counted from the function's declaration
+  // The first and last line in function `f`, declared at `declared`.
+  int first(int declared) const { return relative ? declared + line_lo : line_lo; }
+  int last(int declared) const { return relative ? declared + line_hi : line_hi; }
 };
 // False with `error` for a bad line or line range.
 bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* error);

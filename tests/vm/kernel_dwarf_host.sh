@@ -49,6 +49,9 @@ probe kernel.function("vfs_read") { print(@var("nr_threads")) }
                                           ^~~~~~~~~~~~~~~~~~
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.function("vfs_read") { print(@var("nr_threads")) }'
+check statement_relative_line \
+  'kernel.statement("vfs_read@fs/read_write.c:464") $file:struct file* $buf:char* $count:size_t $pos:loff_t* $ret:ssize_t' \
+  -r "$dir" -L 'kernel.statement("vfs_read@fs/read_write.c+14")'
 check module_listing_file_line 'module("brd").function("brd_rw_page@drivers/block/brd.c:318")' \
   -r "$dir" -l 'module("brd").function("brd_rw_page")'
 check module_statement_vars \
