@@ -542,7 +542,7 @@ bool Lowering::UserProbe(const sema::Probe* p) const {
 // @var("name@file.c") in a kernel function probe: pass 2 placed it from DWARF as an
 // argument of its own (kernel_dwarf_vars.cpp).
 const sema::TargetArg* Lowering::KernelAtVar(ast::AtVar* v) {
-  std::string key = "@" + std::string(v->target_name);
+  std::string key = sema::AtVarKey(*v);
   for (const sema::TargetArg& a : frame_->probe->spec.args)
     if (a.name == key && a.value) return &a;
   return nullptr;
@@ -575,6 +575,25 @@ Value Lowering::KernelSlide() {
   return b_.CreateLoad(i64_, kernel_slide_);
 }
 
+// Where a module's section was loaded ("MODULE SECTION"): meta::kModuleSectionPrefix and
+// the hex of that text, 0 until the runtime reads /sys/module/MODULE/sections/SECTION.
+Value Lowering::ModuleSectionBase(std::string_view section) {
+  llvm::GlobalVariable*& g = module_sections_[std::string(section)];
+  if (!g) {
+    std::string name = meta::kModuleSectionPrefix;
+    static const char kHex[] = "0123456789abcdef";
+    for (unsigned char c : section) {
+      name += kHex[c >> 4];
+      name += kHex[c & 15];
+    }
+    g = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
+                                 b_.getInt64(0), name);
+    g->setSection(".data");
+    g->setAlignment(llvm::Align(8));
+  }
+  return b_.CreateLoad(i64_, g);
+}
+
 // A CONFIG_ option's value as a long (meta::kKconfigPrefix): the compiling kernel's until
 // the runtime reads the loading kernel's.
 llvm::GlobalVariable* Lowering::KconfigVar(const std::string& option) {
@@ -590,7 +609,8 @@ llvm::GlobalVariable* Lowering::KconfigVar(const std::string& option) {
 }
 
 Value Lowering::UserRegister(ast::Register* r) {
-  if (!r->user && r->load_bias) return KernelSlide();
+  if (!r->user && r->load_bias)
+    return r->module_section.empty() ? KernelSlide() : ModuleSectionBase(r->module_section);
   // pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
   static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
                                      64, 56, 48, 24, 16,  8,   0,  128};

@@ -380,6 +380,7 @@ class Lowering {
   const sema::TargetArg* KernelAtVar(ast::AtVar* v);
   Value KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg);
   Value KernelSlide();
+  Value ModuleSectionBase(std::string_view section);
   llvm::GlobalVariable* KconfigVar(const std::string& option);
   Value TargetVar(ast::TargetSymbol* t);
   Value UserRegister(ast::Register* r);
@@ -602,7 +603,8 @@ class Lowering {
   llvm::GlobalVariable* target_ = nullptr;
   llvm::GlobalVariable* stp_pid_ = nullptr;       // btap's (or btaprun's) own process id
   llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it
-  std::map<std::string, llvm::GlobalVariable*> kconfig_;  // meta::kKconfigPrefix + option
+  std::map<std::string, llvm::GlobalVariable*> module_sections_;  // ModuleSectionBase's
+  std::map<std::string, llvm::GlobalVariable*> kconfig_;          // meta::kKconfigPrefix + option
 
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel

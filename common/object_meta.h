@@ -29,6 +29,9 @@ inline constexpr char kKernelAnchor[] = "start_kernel";
 // that the runtime sets from the running kernel's configuration (y 1, m 2, a number as
 // itself, unset 0), keeping the compiling kernel's value where that cannot be read.
 inline constexpr char kKconfigPrefix[] = "__btap_kconfig_";
+// Where a kernel module's section was loaded (a module variable's base): kModuleSectionPrefix
+// and the hex of "MODULE SECTION", a long the runtime sets from /sys/module/MODULE/sections.
+inline constexpr char kModuleSectionPrefix[] = "__btap_msec_";
 // Their scratch space, a task storage map; where the kernel cannot let uprobes sleep
 // the runtime makes it a one-element array that no program reaches.
 inline constexpr char kTaskScratchMap[] = "btap_task_scratch";

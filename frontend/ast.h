@@ -223,6 +223,9 @@ BTAP_NODE(Register, Expr)  // @kregister(n) / @uregister(n): n is the DWARF regi
 bool user = false;
 int64_t regno = 0;
 bool load_bias = false;  // pass 2: where the probed object was loaded (run-time - link-time)
+// pass 2, with load_bias in the kernel: where a module's section was loaded ("MODULE SECTION";
+// empty: how far vmlinux moved)
+std::string_view module_section;
 }
 ;
 BTAP_NODE(Deref, Expr)  // @kderef(size, addr) / @uderef(size, addr)

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 
 #include "common/kallsyms.h"
@@ -350,6 +351,25 @@ bool Session::Load(std::string* error) {
       return false;
     }
     *slide += anchor[0];
+  }
+  // Module variables: where this boot loaded their module's sections.
+  for (const std::string& name : user_->RuntimeVariables(meta::kModuleSectionPrefix)) {
+    std::string hex = name.substr(std::strlen(meta::kModuleSectionPrefix)), text;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+      text += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    size_t space = text.find(' ');
+    if (space == std::string::npos) continue;
+    std::string module = text.substr(0, space),
+                path = "/sys/module/" + module + "/sections/" + text.substr(space + 1);
+    std::ifstream in(path);
+    uint64_t base = 0;
+    in >> std::hex >> base;
+    if (!base) {
+      *error = "cannot find where module `" + module + "` was loaded: `" + path + "` " +
+               (in ? "reads 0 (run as root)" : "cannot be read (is the module loaded?)");
+      return false;
+    }
+    if (uint64_t* value = user_->RuntimeVariable(name)) *value = base;
   }
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);

@@ -7,6 +7,7 @@
 #include <bpf/btf.h>
 #include <dwarf.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/object_meta.h"
@@ -22,6 +23,8 @@ namespace {
 struct Builder {
   Arena& arena;
   bool relocated = false;  // a value at a link-time address: the runtime adds the slide
+  // A module's: the sections ("MODULE SECTION") that LoadBias values 1, 2, ... stand for.
+  std::vector<std::string> sections;
   template <typename T>
   T* Node() {
     T* n = arena.New<T>();
@@ -60,10 +63,14 @@ struct Builder {
         return r;
       }
       case Op::LoadBias: {
-        // How far the running kernel moved from its link-time addresses (KASLR).
+        // How far the running kernel moved from its link-time addresses (KASLR), or where
+        // a module's section was loaded.
         auto* r = Node<ast::Register>();
         r->load_bias = true;
-        relocated = true;
+        if (l.value > 0 && static_cast<size_t>(l.value) <= sections.size())
+          r->module_section = arena.Copy(std::string_view(sections[l.value - 1]));
+        else
+          relocated = true;
         return r;
       }
       case Op::Deref:
@@ -150,33 +157,61 @@ bool IsSigned(Dwarf_Die* type) {
 }
 
 // Gives `arg` its value at `at` in `f`; false with `why` when it cannot be read there.
+// A module's fixed addresses (DW_OP_addr: load bias + libdwfl's address) as offsets in the
+// module's sections, each section's base a LoadBias numbered in `b.sections`; false with
+// `why` for an address in no section.
+bool ModuleSections(DebugInfo& d, const std::string& module, LocExpr& l, Builder& b,
+                    std::string* why) {
+  using Op = LocExpr::Op;
+  if (l.op == Op::Add && l.kids.size() == 2 && l.kids[0].op == Op::LoadBias &&
+      l.kids[1].op == Op::Const) {
+    std::string section;
+    uint64_t offset = 0;
+    if (!d.SectionOffset(static_cast<uint64_t>(l.kids[1].value), &section, &offset)) {
+      *why = "its address is in no section of the module";
+      return false;
+    }
+    b.sections.push_back(module + " " + section);
+    l.kids[0].value = static_cast<int64_t>(b.sections.size());
+    l.kids[1].value = static_cast<int64_t>(offset);
+    return true;
+  }
+  if (l.op == Op::LoadBias) {
+    *why = "its location needs where the module was loaded, in a form btap does not follow";
+    return false;
+  }
+  for (LocExpr& k : l.kids)
+    if (!ModuleSections(d, module, k, b, why)) return false;
+  return true;
+}
+
 bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die var,
-           TargetArg& arg, std::string* why) {
+           TargetArg& arg, std::string* why, const std::string& module = "") {
   Dwarf_Die type, peeled;
   bool typed = TypeOf(&var, &type);
   Location loc = d.Locate(f, &var, at);
-  // A variable DWARF only declares (`jiffies`, which the linker script places): its
-  // address is the symbol table's.
+  // A variable DWARF only declares (`jiffies`, which the linker script places; a module's
+  // extern of the kernel's): its address is vmlinux's symbol table's.
+  bool vmlinux_symbol = false;
   if (const char* name = dwarf_diename(&var);
       loc.kind == Location::Kind::Unavailable && name && dwarf_hasattr(&var, DW_AT_declaration))
     if (std::optional<uint64_t> address = e.machine.kernel_dwarf().LinkAddress(name)) {
       loc.kind = Location::Kind::Memory;
       loc.expr = LocExpr::Binary(LocExpr::Op::Add, LocExpr{LocExpr::Op::LoadBias, 0, 8, {}},
                                  LocExpr::Constant(static_cast<int64_t>(*address)));
+      vmlinux_symbol = true;
     }
-  Builder b{e.arena};
+  Builder b{e.arena, false, {}};
+  if (!module.empty() && !vmlinux_symbol && loc.kind != Location::Kind::Unavailable &&
+      loc.kind != Location::Kind::Pieces && !ModuleSections(d, module, loc.expr, b, why))
+    return false;
   // A fixed address (a global or static variable) moves with the kernel: the runtime
   // finds how far from the anchor's address in /proc/kallsyms.
   struct Relocate {
     Elab& e;
     Builder& b;
     std::string* why;
-    bool module;
     bool Done(bool placed) {
-      if (placed && b.relocated && module) {
-        *why = "it is at a fixed address in the module, which btap does not place yet";
-        return false;
-      }
       if (!placed || !b.relocated || e.program.kernel.dwarf_anchor) return placed;
       std::optional<uint64_t> anchor = e.machine.kernel_dwarf().LinkAddress(meta::kKernelAnchor);
       if (!anchor) {
@@ -187,7 +222,7 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
       e.program.kernel.dwarf_anchor = *anchor;
       return true;
     }
-  } relocate{e, b, why, d.relocatable()};
+  } relocate{e, b, why};
   int64_t size = typed ? TypeSize(&type) : 8;
   bool composite =
       typed && PeelType(&type, &peeled) &&
@@ -221,17 +256,22 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
   return false;
 }
 
-bool OfModule(const ast::AtVar* v) {
-  return v->has_module && !v->module.empty() && v->module != "kernel";
+// The module whose variable an @var names ("" for the kernel's): its own argument, else
+// the probe's module.
+std::string AtVarModule(const ast::AtVar* v, const std::string& probe_module) {
+  std::string m = !v->has_module          ? probe_module
+                  : v->module == "kernel" ? ""
+                                          : std::string(v->module);
+  std::replace(m.begin(), m.end(), '-', '_');
+  return m;
 }
-constexpr const char* kNoModuleVars =
-    "btap reads no kernel module's variables yet (only the kernel's, \"kernel\")";
 
-// @var("name@file.c") and @var("name") as arguments of their own ("@name..."): `name` in
-// the unit of `f` (the probed function) or, where no function runs (`f` null: a
-// tracepoint, a timer), in the one unit that defines it.
-void PlaceAtVars(Elab& e, Probe& p, DebugInfo& d, const DebugFunction* f, uint64_t at,
-                 const std::vector<DebugVariable>& vars, std::set<std::string>& have) {
+// @var("name@file.c") and @var("name"[, "module"]) as arguments of their own ("@name" and
+// ",module" when one is named): `name` in the unit of `f` (the probed function, of
+// `probe_module` or of the kernel), or where no function runs (a tracepoint, a timer) or
+// another module's is named, in the one unit that defines it.
+void PlaceAtVars(Elab& e, Probe& p, const std::string& probe_module, const DebugFunction* f,
+                 uint64_t at, const std::vector<DebugVariable>& vars, std::set<std::string>& have) {
   ProbeSpec& spec = p.spec;
   auto error = [&](ast::AtVar* v, const std::string& why) {
     e.diags.Report(Diag::TargetVariableError, v->range,
@@ -242,13 +282,16 @@ void PlaceAtVars(Elab& e, Probe& p, DebugInfo& d, const DebugFunction* f, uint64
     ast::WalkTree(root, [&](ast::Node* n) {
       auto* v = ast::As<ast::AtVar>(n);
       if (!v) return;
-      if (OfModule(v)) {
-        if (have.insert("@" + std::string(v->module) + ":" + std::string(v->target_name)).second)
-          error(v, kNoModuleVars);
-        return;
-      }
-      std::string key = "@" + std::string(v->target_name);
+      std::string key = AtVarKey(*v);
       if (!have.insert(key).second) return;
+      std::string module = AtVarModule(v, probe_module);
+      KernelDwarf& kd = module.empty() ? e.machine.kernel_dwarf() : e.machine.module_dwarf(module);
+      DebugInfo* d = kd.dwarf();
+      if (!d)
+        return error(v, "it needs the " + std::string(module.empty() ? "kernel's" : "module's") +
+                            " DWARF: " + kd.error());
+      const DebugFunction* in = module == probe_module ? f : nullptr;
+      std::string whose = module.empty() ? "the kernel" : "module `" + module + "`";
       std::string_view name = v->target_name, cu;
       if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
         cu = name.substr(at_sign + 1);
@@ -257,12 +300,12 @@ void PlaceAtVars(Elab& e, Probe& p, DebugInfo& d, const DebugFunction* f, uint64
       if (name.empty()) return error(v, "it names no variable");
       std::optional<Dwarf_Die> die;
       if (!cu.empty()) {
-        die = d.Global(name, cu);
-      } else if (f) {
+        die = d->Global(name, cu);
+      } else if (in) {
         for (const DebugVariable& g : vars)
           if (g.global && g.name == name) die = g.die;
       } else {
-        std::vector<Dwarf_Die> all = d.Globals(name, "");
+        std::vector<Dwarf_Die> all = d->Globals(name, "");
         if (all.size() > 1) {
           std::string units;
           for (size_t i = 0; i < all.size() && i < 4; ++i) {
@@ -272,16 +315,17 @@ void PlaceAtVars(Elab& e, Probe& p, DebugInfo& d, const DebugFunction* f, uint64
             units += std::string(i ? ", " : "") + (file ? file : "?");
           }
           if (all.size() > 4) units += ", ...";
-          return error(v, "the kernel has " + std::to_string(all.size()) + " variables named `" +
+          return error(v, whose + " has " + std::to_string(all.size()) + " variables named `" +
                               std::string(name) + "` (in " + units +
                               "); name the file, as @var(\"" + std::string(name) + "@FILE\")");
         }
         if (!all.empty()) die = all.front();
       }
       if (!die)
-        return error(v, "the kernel's DWARF has no global variable `" + std::string(name) + "`" +
+        return error(v, "the DWARF of " + whose + " has no global variable `" + std::string(name) +
+                            "`" +
                             (!cu.empty() ? " in a unit matching `" + std::string(cu) + "`"
-                             : f         ? " in the unit of `" + f->name + "`"
+                             : in        ? " in the unit of `" + in->name + "`"
                                          : std::string()));
       TargetArg a;
       a.name = key;
@@ -289,7 +333,7 @@ void PlaceAtVars(Elab& e, Probe& p, DebugInfo& d, const DebugFunction* f, uint64
       a.source = TargetArg::Source::Dwarf;
       std::string why;
       static const DebugFunction kNoFunction;
-      if (!Place(e, d, f ? *f : kNoFunction, at, *die, a, &why)) return error(v, why);
+      if (!Place(e, *d, in ? *in : kNoFunction, at, *die, a, &why, module)) return error(v, why);
       spec.args.push_back(std::move(a));
     });
 }
@@ -335,13 +379,6 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
   if (!d)
     return no_at_vars("it needs the " + std::string(module.empty() ? "kernel's" : "module's") +
                       " DWARF: " + kd.error());
-  // In a module's probe @var names the module's variables, whose addresses are the
-  // module's (where it was loaded): not read yet.
-  if (!module.empty())
-    no_at_vars(
-        "in a module's probe @var names the module's variables, which btap does not read "
-        "yet");
-  if (spec.is_return) return no_at_vars("btap places @var in no return probe yet");
   std::optional<DebugFunction> f;
   uint64_t at = spec.address;
   if (spec.die) {
@@ -357,6 +394,12 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
   if (spec.build_id.empty()) {
     std::string why;
     spec.build_id = e.machine.kernel_build_id(&why);
+  }
+  if (spec.is_return) {  // @var only: a variable at a fixed address is one at any place
+    std::set<std::string> have;
+    for (const TargetArg& a : spec.args) have.insert(a.name);
+    PlaceAtVars(e, p, module, &*f, f->entry, d->Variables(*f, f->entry, true), have);
+    return;
   }
   if (!wanted.empty())
     AddDwarfVariables(kd, *f, at, true, spec);  // a name out of reach is reported below
@@ -375,13 +418,13 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
         a.source = TargetArg::Source::Dwarf;
         spec.args.push_back(std::move(a));
       }
-  if (module.empty()) PlaceAtVars(e, p, *d, &*f, at, vars, have);
+  PlaceAtVars(e, p, module, &*f, at, vars, have);
   for (TargetArg& a : spec.args) {
     if (a.source != TargetArg::Source::Dwarf || a.value) continue;
     for (const DebugVariable& v : vars) {
       if (v.name != a.name) continue;
       std::string why;
-      if (!Place(e, *d, *f, at, v.die, a, &why)) {
+      if (!Place(e, *d, *f, at, v.die, a, &why, module)) {
         for (auto& [name, range] : wanted)
           if (name == a.name)
             e.diags.Report(Diag::TargetVariableError, range, {"$" + a.name, spec.point, why});
@@ -400,26 +443,23 @@ void KernelAtVars(Elab& e, Probe& p) {
   for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
     ast::WalkTree(root, [&](ast::Node* n) { any |= ast::Is<ast::AtVar>(n); });
   if (!any) return;
-  auto no_at_vars = [&](const std::string& why) {
-    for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
-      ast::WalkTree(root, [&](ast::Node* n) {
-        if (auto* v = ast::As<ast::AtVar>(n))
-          e.diags.Report(Diag::TargetVariableError, v->range,
-                         {"@var(\"" + std::string(v->target_name) + "\")", p.spec.point,
-                          OfModule(v) ? kNoModuleVars : why});
-      });
-  };
   switch (p.spec.family) {
     case Family::Begin:
     case Family::End:
     case Family::Error:
-      return no_at_vars("this probe runs in btap's user space, which cannot read kernel memory");
+      for (ast::Node* root :
+           {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
+        ast::WalkTree(root, [&](ast::Node* n) {
+          if (auto* v = ast::As<ast::AtVar>(n))
+            e.diags.Report(Diag::TargetVariableError, v->range,
+                           {"@var(\"" + std::string(v->target_name) + "\")", p.spec.point,
+                            "this probe runs in btap's user space, which cannot read kernel "
+                            "memory"});
+        });
+      return;
     default:
       break;
   }
-  KernelDwarf& kd = e.machine.kernel_dwarf();
-  DebugInfo* d = kd.dwarf();
-  if (!d) return no_at_vars("it needs the kernel's DWARF: " + kd.error());
   // Addresses from DWARF are this build's: btaprun checks the kernel's build id.
   if (p.spec.build_id.empty()) {
     std::string why;
@@ -427,7 +467,7 @@ void KernelAtVars(Elab& e, Probe& p) {
   }
   std::set<std::string> have;
   for (const TargetArg& a : p.spec.args) have.insert(a.name);
-  PlaceAtVars(e, p, *d, nullptr, 0, {}, have);
+  PlaceAtVars(e, p, "", nullptr, 0, {}, have);
 }
 
 }  // namespace btap::sema

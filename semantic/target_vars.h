@@ -101,6 +101,13 @@ void KernelDwarfTargets(Elab& e, Probe& p);
 // @var in the other kernel-side probes (tracepoints, timers, perf, kprobe.*): the kernel's
 // variables at fixed addresses, from its DWARF (kernel_dwarf_vars.cpp).
 void KernelAtVars(Elab& e, Probe& p);
+// The name of the argument an @var's value is placed in: "@NAME[@FILE]", and ",MODULE"
+// when it names a module.
+inline std::string AtVarKey(const ast::AtVar& v) {
+  std::string key = "@" + std::string(v.target_name);
+  if (v.has_module && !v.module.empty()) key += "," + std::string(v.module);
+  return key;
+}
 // `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).
 void KernelPrettyPrint(Elab& e, Probe& p);
 // The BTF type a kernel value of `type` has after `chain` (members, indexes); 0 when BTF

@@ -108,6 +108,8 @@ class DebugInfo {
   // Its GNU build id ("" when it has none).
   std::string BuildId();
   bool relocatable() const { return dwfl_ != nullptr; }
+  // In a relocatable object: the section that holds `address` and the offset in it.
+  bool SectionOffset(uint64_t address, std::string* section, uint64_t* offset);
 
   const std::string& path() const { return path_; }
   // Every function with code, in address order (inlined instances after their caller's).

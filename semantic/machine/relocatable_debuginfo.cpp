@@ -53,6 +53,19 @@ bool DebugInfo::SymbolAt(uint64_t address, std::string* name, uint64_t* start) {
   return true;
 }
 
+bool DebugInfo::SectionOffset(uint64_t address, std::string* section, uint64_t* offset) {
+  if (!module_) return false;
+  Dwarf_Addr at = address + bias_;
+  int i = dwfl_module_relocate_address(module_, &at);
+  if (i < 0) return false;
+  GElf_Word shndx = 0;
+  const char* name = dwfl_module_relocation_info(module_, i, &shndx);
+  if (!name || !*name) return false;
+  *section = name;
+  *offset = at;
+  return true;
+}
+
 std::string DebugInfo::BuildId() {
   const unsigned char* bits = nullptr;
   GElf_Addr at = 0;
