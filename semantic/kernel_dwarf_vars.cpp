@@ -322,8 +322,8 @@ void PlaceAtVars(Elab& e, Probe& p, const std::string& probe_module, const Debug
         if (!all.empty()) die = all.front();
       }
       if (!die)
-        return error(v, "the DWARF of " + whose + " has no global variable `" + std::string(name) +
-                            "`" +
+        return error(v, (module.empty() ? "the kernel's DWARF" : "the DWARF of " + whose) +
+                            " has no global variable `" + std::string(name) + "`" +
                             (!cu.empty() ? " in a unit matching `" + std::string(cu) + "`"
                              : in        ? " in the unit of `" + in->name + "`"
                                          : std::string()));
