@@ -157,6 +157,23 @@ bool IsSigned(Dwarf_Die* type) {
 }
 
 // Gives `arg` its value at `at` in `f`; false with `why` when it cannot be read there.
+// $return of a function BTF does not describe: rax, typed by DWARF.
+void PlaceReturn(Elab& e, DebugInfo& d, const DebugFunction& f, TargetArg& arg) {
+  Dwarf_Die die, type, peeled;
+  if (!d.Die(f.die, &die) || !TypeOf(&die, &type)) return;
+  if (PeelType(&type, &peeled) &&
+      (dwarf_tag(&peeled) == DW_TAG_structure_type || dwarf_tag(&peeled) == DW_TAG_union_type))
+    return;  // a struct returned in registers or memory: not one value
+  int64_t size = TypeSize(&type);
+  arg.size = size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8;
+  arg.is_signed = IsSigned(&type);
+  arg.btf_type = BtfTypeFor(e.machine.kernel_functions().btf(), &type);
+  Builder b{e.arena, false, {}};
+  auto* rax = b.Node<ast::Register>();
+  rax->regno = 0;  // DWARF's rax
+  arg.value = rax;
+}
+
 // A module's fixed addresses (DW_OP_addr: load bias + libdwfl's address) as offsets in the
 // module's sections, each section's base a LoadBias numbered in `b.sections`; false with
 // `why` for an address in no section.
@@ -395,10 +412,29 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
     std::string why;
     spec.build_id = e.machine.kernel_build_id(&why);
   }
-  if (spec.is_return) {  // @var only: a variable at a fixed address is one at any place
+  if (spec.is_return) {
+    // DWARF's parameters where the function starts (LowerTargets reads them as @entry
+    // values), $return in rax; @var anywhere (a fixed address is the same at any place).
+    std::vector<DebugVariable> vars = d->Variables(*f, f->entry, true);
+    for (TargetArg& a : spec.args) {
+      if (a.source != TargetArg::Source::Dwarf || a.value) continue;
+      std::string why;
+      if (a.name == "return") {
+        PlaceReturn(e, *d, *f, a);
+        continue;
+      }
+      for (const DebugVariable& v : vars)
+        if (v.parameter && v.name == a.name) {
+          Place(e, *d, *f, f->entry, v.die, a, &why, module);
+          break;
+        }
+    }
+    std::erase_if(spec.args, [](const TargetArg& a) {
+      return a.source == TargetArg::Source::Dwarf && !a.value;
+    });
     std::set<std::string> have;
     for (const TargetArg& a : spec.args) have.insert(a.name);
-    PlaceAtVars(e, p, module, &*f, f->entry, d->Variables(*f, f->entry, true), have);
+    PlaceAtVars(e, p, module, &*f, f->entry, vars, have);
     return;
   }
   if (!wanted.empty())

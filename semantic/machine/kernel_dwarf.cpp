@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -37,6 +38,30 @@ std::string LoadedModuleBuildId(const std::string& module) {
   std::ifstream notes("/sys/module/" + module + "/notes/.note.gnu.build-id", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(notes)), std::istreambuf_iterator<char>());
   return BuildIdInNotes(bytes.data(), bytes.size());
+}
+
+// Is `symbol` a whole copy the compiler made of function `name`, with other parameters
+// (`name.isra.0`, `name.constprop.0.isra.0`)? Parts of a function (`.part.0`, `.cold`)
+// are not.
+bool IsCloneOf(std::string_view symbol, std::string_view name) {
+  if (symbol.size() <= name.size() || !symbol.starts_with(name) || symbol[name.size()] != '.')
+    return false;
+  std::string_view rest = symbol.substr(name.size());
+  while (!rest.empty()) {
+    bool known = false;
+    for (std::string_view kind : {".isra", ".constprop", ".lto_priv"})
+      if (rest.starts_with(kind)) {
+        rest.remove_prefix(kind.size());
+        known = true;
+        break;
+      }
+    if (!known) return false;
+    if (!rest.empty() && rest[0] == '.' && rest.size() > 1 && std::isdigit(rest[1])) {
+      rest.remove_prefix(1);
+      while (!rest.empty() && std::isdigit(rest[0])) rest.remove_prefix(1);
+    }
+  }
+  return true;
 }
 
 bool FileMatches(std::string_view pattern, std::string_view file) {
@@ -166,16 +191,22 @@ std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
         if (!f.inlined && f.name == name) out.push_back(f);
     return out;
   }
-  std::set<uint64_t> seen;
-  for (const ElfSymbol& s : elf_->functions()) {
-    if (s.name != name || !seen.insert(s.addr).second) continue;
-    Dwarf_Die cu;
-    if (!dwarf_->UnitAt(s.addr, &cu)) continue;
-    for (const DebugFunction& f : UnitFunctions(&cu))
-      if (!f.inlined && f.entry == s.addr) {
-        out.push_back(f);
-        break;
-      }
+  // The functions of that name, else the compiler's copies of it (a function the symbol
+  // table has only as `name.isra.0`).
+  for (bool clones : {false, true}) {
+    std::set<uint64_t> seen;
+    for (const ElfSymbol& s : elf_->functions()) {
+      if (!(clones ? IsCloneOf(s.name, name) : s.name == name) || !seen.insert(s.addr).second)
+        continue;
+      Dwarf_Die cu;
+      if (!dwarf_->UnitAt(s.addr, &cu)) continue;
+      for (const DebugFunction& f : UnitFunctions(&cu))
+        if (!f.inlined && f.entry == s.addr) {
+          out.push_back(f);
+          break;
+        }
+    }
+    if (!out.empty()) break;
   }
   return out;
 }

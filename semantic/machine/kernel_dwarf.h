@@ -53,7 +53,8 @@ class KernelDwarf {
   const std::vector<std::string>& notes() const { return notes_; }
 
   // The out-of-line functions named `name`: one per copy (static functions of several
-  // files), found from the symbol table through their units.
+  // files; the compiler's clones, `name.isra.0`), found from the symbol table through
+  // their units.
   std::vector<DebugFunction> Named(std::string_view name);
   // The functions (inlined instances with `inlined`, else out-of-line ones) whose names
   // match `name` in units whose source file matches `file` (a glob; "" for any).

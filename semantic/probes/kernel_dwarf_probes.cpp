@@ -35,14 +35,14 @@ std::string AddressTarget(KernelDwarf& kd, const DebugFunction& f, uint64_t at) 
 }  // namespace
 
 void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, bool listing,
-                       ProbeSpec& spec) {
+                       ProbeSpec& spec, bool parameters_only) {
   DebugInfo* d = kd.dwarf();
   if (!d) return;
   std::set<std::string> have;
   for (const TargetArg& a : spec.args) have.insert(a.name);
   Dwarf_Die type;
   for (const DebugVariable& v : d->Variables(f, at, false)) {
-    if (v.global || have.count(v.name)) continue;
+    if (v.global || have.count(v.name) || (parameters_only && !v.parameter)) continue;
     Dwarf_Die var = v.die;
     // Listings show every variable in scope, as stap's; a probe keeps those it can read.
     if (!listing && d->Locate(f, &var, at).kind == Location::Kind::Unavailable) continue;
@@ -122,7 +122,8 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     DebugInfo* d = kd->dwarf();
     std::vector<std::pair<uint64_t, int>> at;  // address, line
     if (!statement) {
-      at.push_back({f.inlined ? f.entry : d->ProbeAddress(f), 0});
+      // (A return probe goes where the function starts.)
+      at.push_back({f.inlined || spec.is_return ? f.entry : d->ProbeAddress(f), 0});
     } else {
       Dwarf_Die die;
       Dwarf_Addr high = 0;
@@ -177,11 +178,28 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
                      (spec.is_return ? ".return" : "");
       // Parameters from BTF where it knows the function (an out-of-line entry), the
       // rest from DWARF.
+      bool btf = false;
       if (index && index->error().empty() && !f.inlined && !statement)
         for (const KernelFunction* k : index->Match(f.name))
-          if (ctx.target_variables) AddBtfArgs(*index, *k, ctx.listing, each);
-      if (ctx.target_variables && !spec.is_return)
+          if (ctx.target_variables) {
+            AddBtfArgs(*index, *k, ctx.listing, each);
+            btf = true;
+          }
+      if (ctx.target_variables && !spec.is_return) {
         AddDwarfVariables(*kd, f, address, ctx.listing, each);
+      } else if (ctx.target_variables && !btf) {
+        // A function BTF does not describe (a clone such as `.isra.0`): its parameters
+        // where it starts (read there, as @entry values) and $return, from DWARF.
+        AddDwarfVariables(*kd, f, f.entry, ctx.listing, each, true);
+        Dwarf_Die die, type;
+        if (d->Die(f.die, &die) && TypeOf(&die, &type)) {
+          TargetArg r;
+          r.name = "return";
+          r.c_type = TypeName(&type);
+          r.source = TargetArg::Source::Dwarf;
+          each.args.insert(each.args.begin(), std::move(r));
+        }
+      }
       out.push_back(std::move(each));
     }
   }

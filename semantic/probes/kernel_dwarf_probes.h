@@ -30,9 +30,10 @@ bool ListWithDwarf(ResolveContext& ctx, std::string_view function, std::string_v
 
 // The variables DWARF can read at `at` in `f` that `spec` does not have yet, as
 // TargetArg::Source::Dwarf (their values are built by the target-variable pass).
-// In listings (`listing`) every variable in scope, as stap lists them.
+// In listings (`listing`) every variable in scope, as stap lists them; with
+// `parameters_only`, the function's parameters.
 void AddDwarfVariables(KernelDwarf& kd, const DebugFunction& f, uint64_t at, bool listing,
-                       ProbeSpec& spec);
+                       ProbeSpec& spec, bool parameters_only = false);
 
 // kernel_function.cpp: `f`'s parameters from BTF (registers), as its BTF probes have them.
 void AddBtfArgs(const KernelFunctionIndex& index, const KernelFunction& f, bool listing,

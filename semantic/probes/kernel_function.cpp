@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/kallsyms.h"
+#include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/probe_family.h"
 #include "semantic/probes/kernel_dwarf_probes.h"
@@ -195,6 +196,12 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
   std::vector<std::pair<const KernelFunctionIndex*, const KernelFunction*>> found;
   for (const KernelFunctionIndex* in : indexes)
     for (const KernelFunction* f : in->Match(spec.function)) found.push_back({in, f});
+  // A name BTF does not describe (a clone such as `.isra.0`) that the kernel's DWARF has.
+  if (found.empty() && !module && with_vars && !HasGlob(spec.function) && !exported &&
+      index.Refusal(spec.function).empty() && ctx.kernel_dwarf)
+    if (KernelDwarf* kd = ctx.kernel_dwarf();
+        kd && kd->dwarf() && !kd->Named(spec.function).empty())
+      return ExpandKernelDwarf(std::move(spec), name, suffixes, false, ctx, out);
   if (found.empty()) {
     if (ctx.optional && !ctx.listing) return;
     if (ctx.listing && HasGlob(spec.function)) return;

@@ -52,6 +52,9 @@ probe kernel.function("vfs_read") { print(@var("nr_threads")) }
 check statement_relative_line \
   'kernel.statement("vfs_read@fs/read_write.c:464") $file:struct file* $buf:char* $count:size_t $pos:loff_t* $ret:ssize_t' \
   -r "$dir" -L 'kernel.statement("vfs_read@fs/read_write.c+14")'
+check clone_by_name_return \
+  'kernel.function("do_execveat_common@fs/exec.c:1903").return $return:int $fd:int $filename:struct filename* $flags:int' \
+  -r "$dir" -L 'kernel.function("do_execveat_common").return'
 check module_listing_file_line 'module("brd").function("brd_rw_page@drivers/block/brd.c:318")' \
   -r "$dir" -l 'module("brd").function("brd_rw_page")'
 check module_statement_vars \
