@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <fstream>
@@ -192,10 +193,19 @@ std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
     return out;
   }
   // The functions of that name, else the compiler's copies of it (a function the symbol
-  // table has only as `name.isra.0`).
+  // table has only as `name.isra.0`): symbols that start with the name, sorted once.
+  if (by_name_.empty()) {
+    for (const ElfSymbol& s : elf_->functions()) by_name_.push_back(&s);
+    std::sort(by_name_.begin(), by_name_.end(),
+              [](const ElfSymbol* a, const ElfSymbol* b) { return a->name < b->name; });
+  }
+  auto first = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                [](const ElfSymbol* s, std::string_view n) { return s->name < n; });
   for (bool clones : {false, true}) {
     std::set<uint64_t> seen;
-    for (const ElfSymbol& s : elf_->functions()) {
+    for (auto it = first; it != by_name_.end() && std::string_view((*it)->name).starts_with(name);
+         ++it) {
+      const ElfSymbol& s = **it;
       if (!(clones ? IsCloneOf(s.name, name) : s.name == name) || !seen.insert(s.addr).second)
         continue;
       Dwarf_Die cu;

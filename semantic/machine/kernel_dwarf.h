@@ -79,6 +79,7 @@ class KernelDwarf {
   std::string error_;
   std::vector<std::string> notes_;
   std::map<Dwarf_Off, std::vector<DebugFunction>> units_;
+  std::vector<const ElfSymbol*> by_name_;  // vmlinux's function symbols by name
 };
 
 }  // namespace btap::sema

@@ -18,9 +18,6 @@ namespace {
 // At most this many functions per probe point (a body that reads $vars is a program per
 // function).
 constexpr size_t kMaxFunctions = 2000;
-// Listings of more functions than this keep BTF's names: each function's `@file:line` reads
-// its DWARF unit, and a listing of every function would read all of the kernel's DWARF.
-constexpr size_t kMaxDwarfListing = 2000;
 
 // Kernel functions that do not return: a kretprobe there never fires, and stap refuses it.
 bool NeverReturns(std::string_view name) {
@@ -280,7 +277,8 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
     each.target_vars_later = false;
     if (ctx.target_variables && with_vars) AddBtfArgs(*in, *f, ctx.listing, each);
     // With the kernel's DWARF, listings say where each function is (and -L its locals).
-    if (ctx.listing && with_vars && found.size() <= kMaxDwarfListing)
+    // (Every function of a 6.1 kernel, 41,000: 1.8 s with `-l`, 9 s with `-L`.)
+    if (ctx.listing && with_vars)
       ListWithDwarf(ctx, each.function, prefix, suffix, each, in->module());
     out.push_back(std::move(each));
   }
