@@ -188,7 +188,9 @@ class ElfReader {
       if (!gelf_getsym(data, static_cast<int>(i), &sym) || sym.st_shndx == SHN_UNDEF) continue;
       int type = GELF_ST_TYPE(sym.st_info);
       bool function = type == STT_FUNC || type == STT_GNU_IFUNC;
-      if (!function && type != STT_OBJECT) continue;
+      // (Untyped global symbols are the linker's marks, such as the kernel's _sinittext.)
+      bool mark = type == STT_NOTYPE && GELF_ST_BIND(sym.st_info) == STB_GLOBAL;
+      if (!function && type != STT_OBJECT && !mark) continue;
       const char* name = elf_strptr(elf_, sh.sh_link, sym.st_name);
       if (!name || !*name) continue;
       if (!function) {

@@ -73,7 +73,8 @@ class ElfImage {
   const std::vector<ElfSymbol>& functions() const { return functions_; }
   // The function whose [addr, addr + size) holds addr; the first by name among aliases.
   const ElfSymbol* FunctionAt(uint64_t addr) const;
-  // Link-time address of a defined function or data object named `name` (first found).
+  // Link-time address of a defined function, data object or global untyped mark (the
+  // linker's, such as _sinittext) named `name` (first found).
   std::optional<uint64_t> SymbolAddress(std::string_view name) const;
   // Through the PT_LOAD segment whose file image holds vaddr (not its .bss tail).
   std::optional<uint64_t> FileOffset(uint64_t vaddr) const;

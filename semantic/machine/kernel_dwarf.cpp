@@ -256,6 +256,13 @@ std::optional<DebugFunction> KernelDwarf::ByDie(Dwarf_Off off) {
   return std::nullopt;
 }
 
+bool KernelDwarf::InitText(uint64_t address) {
+  if (!dwarf() || !elf_) return false;
+  std::optional<uint64_t> begin = elf_->SymbolAddress("_sinittext");
+  std::optional<uint64_t> end = elf_->SymbolAddress("_einittext");
+  return begin && end && address >= *begin && address < *end;
+}
+
 std::optional<uint64_t> KernelDwarf::LinkAddress(std::string_view symbol) {
   if (!dwarf() || !elf_) return std::nullopt;  // a module's addresses are not its own
   return elf_->SymbolAddress(symbol);

@@ -63,6 +63,8 @@ class KernelDwarf {
   std::optional<DebugFunction> ByDie(Dwarf_Off die);
   // The symbol address of the out-of-line function `f` runs in, and its name.
   bool Frame(const DebugFunction& f, std::string* name, uint64_t* address);
+  // Whether a link-time address is vmlinux's init code (_sinittext to _einittext).
+  bool InitText(uint64_t address);
   // A symbol's link-time address in the vmlinux the DWARF is from.
   std::optional<uint64_t> LinkAddress(std::string_view symbol);
 

@@ -75,7 +75,9 @@ bool ListWithDwarf(ResolveContext& ctx, std::string_view function, std::string_v
 void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const PointPart> suffixes,
                        bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out,
                        const std::string& module) {
+  bool reported = false;
   auto error = [&](const std::string& message) {
+    reported = true;
     if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, name.range, {message});
   };
   FunctionPattern pat;
@@ -118,12 +120,15 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   size_t before = out.size();
   std::vector<int> lines_with_code;
   std::set<uint64_t> placed;
+  bool whole = !statement && !inlined;  // whole functions, probed by name
+  bool wildcard = fs.size() > 1 || HasGlob(pat.name) || HasGlob(pat.file);
   for (const DebugFunction& f : fs) {
     DebugInfo* d = kd->dwarf();
     std::vector<std::pair<uint64_t, int>> at;  // address, line
     if (!statement) {
-      // (A return probe goes where the function starts.)
-      at.push_back({f.inlined || spec.is_return ? f.entry : d->ProbeAddress(f), 0});
+      // An inline instance where it starts; a function at its first instruction, as its
+      // BTF probes: by name, so that the kernel can share one multi-kprobe link.
+      at.push_back({f.entry, 0});
     } else {
       Dwarf_Die die;
       Dwarf_Addr high = 0;
@@ -146,15 +151,25 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       if (!placed.insert(address).second) continue;
       std::string target = AddressTarget(*kd, f, address);
       if (target.empty()) continue;
+      std::string symbol = target.substr(0, target.find('+'));
       if (!module.empty()) target = module + ":" + target;  // the kernel's spelling
+      // What the kernel cannot probe, or stap refuses: an error for one function, left
+      // out of a wildcard.
+      std::string refused = whole && index ? index->Refusal(symbol) : "";
+      if (refused.empty() && module.empty() && kd->InitText(address))
+        refused = "it is init code, which runs once at boot (and is freed after)";
+      if (!refused.empty()) {
+        if (!ctx.listing && !wildcard)
+          error("cannot probe kernel function `" + symbol + "`: " + refused);
+        continue;
+      }
       // The kernel takes a name for one function only; an address in one of several
       // functions that share it cannot be given by name (nor, across boots, by number).
       if (!ctx.listing) {
-        std::string symbol = target.substr(0, target.find('+'));
-        if (!module.empty()) symbol = symbol.substr(module.size() + 1);
         if (size_t copies = kd->Named(symbol).size(); copies > 1) {
-          error("`" + symbol + "` names " + std::to_string(copies) +
-                " functions of this kernel; a place inside one of them cannot be probed yet");
+          if (!wildcard)
+            error("`" + symbol + "` names " + std::to_string(copies) +
+                  " functions of this kernel; a place inside one of them cannot be probed yet");
           continue;
         }
       }
@@ -165,7 +180,9 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       each.address = address;
       each.has_target_vars = true;
       each.target_vars_later = false;
-      each.numbers[0] = 0;  // an exact address: its own kprobe, never a shared link
+      // A function of a wildcard may share one multi-kprobe link with the others (and the
+      // runtime may skip it); an exact address has its own kprobe.
+      each.numbers[0] = whole && wildcard ? 1 : 0;
       // Addresses and locations from DWARF are this build's: btaprun checks the build id.
       if (!ctx.listing && ctx.kernel_build_id) {
         std::string why;
@@ -203,7 +220,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       out.push_back(std::move(each));
     }
   }
-  if (out.size() > before || ctx.listing) return;
+  if (out.size() > before || ctx.listing || reported) return;
   if (fs.empty())
     return error(
         "no " +

@@ -55,6 +55,16 @@ check statement_relative_line \
 check clone_by_name_return \
   'kernel.function("do_execveat_common@fs/exec.c:1903").return $return:int $fd:int $filename:struct filename* $flags:int' \
   -r "$dir" -L 'kernel.function("do_execveat_common").return'
+check init_function_refused \
+  '<input>:1:14: error: cannot probe kernel function `tcp_init`: it is init code, which runs once at boot (and is freed after)
+probe kernel.function("tcp_init@net/ipv4/tcp.c") {}
+             ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.function("tcp_init@net/ipv4/tcp.c") {}'
+# A wildcard leaves init code out (and shares one link: the body reads no $vars).
+if "$btap" -r "$dir" -p2 -e 'probe kernel.function("*@net/ipv4/tcp.c") {}' | grep -q 'tcp_init@'; then
+  echo "FAIL wildcard_leaves_out_init"; failed=1
+else echo "ok   wildcard_leaves_out_init"; fi
 check module_listing_file_line 'module("brd").function("brd_rw_page@drivers/block/brd.c:318")' \
   -r "$dir" -l 'module("brd").function("brd_rw_page")'
 check module_statement_vars \
