@@ -218,6 +218,19 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
                                  LocExpr::Constant(static_cast<int64_t>(*address)));
       vmlinux_symbol = true;
     }
+  // A per-CPU variable's "address" is its offset in each CPU's copy of the per-CPU area.
+  if (module.empty() && (loc.kind == Location::Kind::Memory) && loc.expr.op == LocExpr::Op::Add &&
+      loc.expr.kids.size() == 2 && loc.expr.kids[0].op == LocExpr::Op::LoadBias &&
+      loc.expr.kids[1].op == LocExpr::Op::Const) {
+    KernelDwarf& kd = e.machine.kernel_dwarf();
+    std::optional<uint64_t> lo = kd.LinkAddress("__per_cpu_start");
+    std::optional<uint64_t> hi = kd.LinkAddress("__per_cpu_end");
+    auto at_address = static_cast<uint64_t>(loc.expr.kids[1].value);
+    if (lo && hi && at_address >= *lo && at_address < *hi) {
+      *why = "it is a per-CPU variable (each CPU has its own copy), which btap does not read yet";
+      return false;
+    }
+  }
   Builder b{e.arena, false, {}};
   if (!module.empty() && !vmlinux_symbol && loc.kind != Location::Kind::Unavailable &&
       loc.kind != Location::Kind::Pieces && !ModuleSections(d, module, loc.expr, b, why))

@@ -76,6 +76,12 @@ probe module(\"loop\").function(\"lo_rw_aio@drivers/block/loop.c\") {}
                      ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 1 error generated." \
   -r "$dir" -p2 -e 'probe module("loop").function("lo_rw_aio@drivers/block/loop.c") {}'
+check at_var_per_cpu \
+  '<input>:1:50: error: cannot read `@var("runqueues")` in `kernel.trace("sched:sched_switch")`: it is a per-CPU variable (each CPU has its own copy), which btap does not read yet
+probe kernel.trace("sched:sched_switch") { print(@var("runqueues")) }
+                                                 ^~~~~~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.trace("sched:sched_switch") { print(@var("runqueues")) }'
 check at_var_ambiguous \
   '<input>:1:50: error: cannot read `@var("debug")` in `kernel.trace("sched:sched_switch")`: the kernel has 2 variables named `debug` (in security/security.c, drivers/pci/hotplug/pci_hotplug_core.c); name the file, as @var("debug@FILE")
 probe kernel.trace("sched:sched_switch") { print(@var("debug")) }
