@@ -294,6 +294,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::stp_pid:
       return b_.CreateLoad(i64_, stp_pid_);
+    case Intrinsic::random:
+      return b_.CreateZExt(Helper(kGetPrandomU32, b_.getInt32Ty(), {}), i64_);
     case Intrinsic::kconfig: {
       auto* name = c->args.size() == 1 ? ast::As<ast::StringLit>(c->args[0]) : nullptr;
       if (!name || !name->value.starts_with("CONFIG_")) {

@@ -47,6 +47,7 @@ enum HelperId : int64_t {
   kMapUpdate = 2,
   kMapDelete = 3,
   kKtimeGetNs = 5,
+  kGetPrandomU32 = 7,
   kSmpProcessorId = 8,
   kCurrentPidTgid = 14,
   kCurrentUidGid = 15,

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "common/stats.h"
@@ -375,6 +376,10 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
                          [](const uint64_t*, std::string*) { return Monotonic(CLOCK_MONOTONIC); });
   interpreter_.SetHelper(BPF_FUNC_jiffies64, [hz = KernelHz()](const uint64_t*, std::string*) {
     return Monotonic(CLOCK_MONOTONIC) / (1000000000ull / hz);
+  });
+  interpreter_.SetHelper(BPF_FUNC_get_prandom_u32, [](const uint64_t*, std::string*) {
+    static std::mt19937 random{std::random_device{}()};
+    return static_cast<uint64_t>(static_cast<uint32_t>(random()));
   });
   interpreter_.SetHelper(BPF_FUNC_get_smp_processor_id, [](const uint64_t*, std::string*) {
     int cpu = sched_getcpu();
