@@ -6,6 +6,7 @@
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
 #include "semantic/suggest.h"
+#include "semantic/target_vars.h"
 
 namespace btap::codegen::lowering {
 
@@ -129,17 +130,8 @@ Value Lowering::KernelCast(ast::Cast* c) {
     Unsupported(c->range, "`@cast` to a kernel type", "; the kernel's BTF cannot be read");
     return nullptr;
   }
-  std::string_view name = c->type_name;
-  int32_t kind = -1;
-  for (auto [prefix, k] : {std::pair<std::string_view, int32_t>{"struct ", BTF_KIND_STRUCT},
-                           {"union ", BTF_KIND_UNION}})
-    if (name.starts_with(prefix)) name.remove_prefix(prefix.size()), kind = k;
-  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-  std::string type_name(name);
-  int32_t id = -1;
-  for (int32_t k : {BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_TYPEDEF})
-    if (id < 0 && (kind < 0 || k == kind)) id = btf__find_by_name_kind(btf, type_name.c_str(), k);
-  if (id < 0) {
+  uint32_t id = sema::KernelTypeNamed(btf, c->type_name);
+  if (!id) {
     failed_ = true;
     diags_.Report(Diag::CodegenLimit, c->range,
                   {"the kernel has no type `" + std::string(c->type_name) + "`"});
@@ -147,7 +139,7 @@ Value Lowering::KernelCast(ast::Cast* c) {
   }
   Value base = Expr(c->operand);
   if (!base) return nullptr;
-  return KernelChain(c, "@cast", base, static_cast<uint32_t>(id), true);
+  return KernelChain(c, "@cast", base, id, true);
 }
 
 // Applies `->member` and `[i]` to `value`, of BTF type `type` (or, with `is_address`, the

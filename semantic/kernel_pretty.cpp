@@ -173,6 +173,19 @@ class KernelPretty {
 
 }  // namespace
 
+uint32_t KernelTypeNamed(const struct btf* btf, std::string_view name) {
+  int32_t kind = -1;
+  for (auto [prefix, k] : {std::pair<std::string_view, int32_t>{"struct ", BTF_KIND_STRUCT},
+                           {"union ", BTF_KIND_UNION}})
+    if (name.starts_with(prefix)) name.remove_prefix(prefix.size()), kind = k;
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  std::string type_name(name);
+  int32_t id = -1;
+  for (int32_t k : {BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_TYPEDEF})
+    if (id < 0 && (kind < 0 || k == kind)) id = btf__find_by_name_kind(btf, type_name.c_str(), k);
+  return id > 0 ? static_cast<uint32_t>(id) : 0;
+}
+
 uint32_t KernelChainType(const struct btf* btf, uint32_t type,
                          std::span<const ast::TargetComponent> chain) {
   for (const ast::TargetComponent& c : chain) {

@@ -275,6 +275,9 @@ class SymbolResolver {
         else if (probe_ && !probe_->spec.has_target_vars && !probe_->spec.target_vars_later &&
                  ast::Is<ast::TargetSymbol>(d->operand))
           d->known = 0;
+        else if (auto* c = ast::As<ast::Cast>(d->operand);
+                 c && (!c->has_module || c->module.starts_with("kernel")))
+          d->known = KnownCast(c) ? 1 : 0;
         return;
       }
       case ast::Kind::TargetSymbol:
@@ -292,6 +295,18 @@ class SymbolResolver {
     for (const TargetArg& a : probe_->spec.args)
       if (name.substr(1) == a.name) return true;
     return false;
+  }
+
+  // `@cast(p, "T"[, "kernel"])->chain`: T and its members in the compiling kernel's BTF,
+  // as stap decides it from debuginfo at compile time.
+  bool KnownCast(ast::Cast* c) {
+    const struct btf* btf = e_.machine.kernel_functions().btf();
+    uint32_t type = btf ? KernelTypeNamed(btf, c->type_name) : 0;
+    if (!type) return false;
+    std::span<const ast::TargetComponent> chain = c->components;
+    if (!chain.empty() && chain.back().kind == ast::TargetComponent::Kind::PrettyPrint)
+      chain = chain.first(chain.size() - 1);
+    return chain.empty() || KernelChainType(btf, type, chain) != 0;
   }
 
   // A kernel value's `->member` and `[i]` chain, checked against BTF as stap checks it

@@ -114,5 +114,8 @@ void KernelPrettyPrint(Elab& e, Probe& p);
 // has no such member.
 uint32_t KernelChainType(const struct btf* btf, uint32_t type,
                          std::span<const ast::TargetComponent> chain);
+// The kernel type `@cast` names ("sock", "struct sock", "union u", a typedef); 0 when BTF
+// has none.
+uint32_t KernelTypeNamed(const struct btf* btf, std::string_view name);
 
 }  // namespace btap::sema
