@@ -213,6 +213,28 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
       opts.offset = std::strtoull(symbol.c_str() + plus + 1, nullptr, 0);
       symbol.resize(plus);
     }
+    // `SYMBOL#K`: the K-th (by address) of the functions that share the name, placed by
+    // DWARF on this same build (checked above); KASLR keeps their order.
+    if (size_t hash = symbol.find('#'); hash != std::string::npos) {
+      size_t k = std::strtoull(symbol.c_str() + hash + 1, nullptr, 10);
+      symbol.resize(hash);
+      std::vector<uint64_t> copies = KernelTextAddresses(symbol);
+      std::sort(copies.begin(), copies.end());
+      if (k >= copies.size()) {
+        *error = "cannot attach `" + probe.point + "`: this kernel has " +
+                 std::to_string(copies.size()) + " functions named `" + symbol +
+                 "` in /proc/kallsyms, not the " + std::to_string(k + 1) +
+                 " the script was compiled for (run as root, with kernel.kptr_restrict below 2)";
+        return false;
+      }
+      opts.offset += copies[k];  // with no name: an absolute address
+      if (bpf_link* link = bpf_program__attach_kprobe_opts(program, nullptr, &opts)) {
+        links.push_back(link);
+        continue;
+      }
+      *error = "cannot attach `" + probe.point + "`: " + std::strerror(errno);
+      return false;
+    }
     bpf_link* link = bpf_program__attach_kprobe_opts(program, symbol.c_str(), &opts);
     if (link) {
       links.push_back(link);

@@ -183,6 +183,13 @@ const std::vector<DebugFunction>& KernelDwarf::UnitFunctions(Dwarf_Die* cu) {
   return fs;
 }
 
+void KernelDwarf::SortedByName() {
+  if (!by_name_.empty()) return;
+  for (const ElfSymbol& s : elf_->functions()) by_name_.push_back(&s);
+  std::sort(by_name_.begin(), by_name_.end(),
+            [](const ElfSymbol* a, const ElfSymbol* b) { return a->name < b->name; });
+}
+
 std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
   std::vector<DebugFunction> out;
   if (!dwarf()) return out;
@@ -194,11 +201,7 @@ std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
   }
   // The functions of that name, else the compiler's copies of it (a function the symbol
   // table has only as `name.isra.0`): symbols that start with the name, sorted once.
-  if (by_name_.empty()) {
-    for (const ElfSymbol& s : elf_->functions()) by_name_.push_back(&s);
-    std::sort(by_name_.begin(), by_name_.end(),
-              [](const ElfSymbol* a, const ElfSymbol* b) { return a->name < b->name; });
-  }
+  SortedByName();
   auto first = std::lower_bound(by_name_.begin(), by_name_.end(), name,
                                 [](const ElfSymbol* s, std::string_view n) { return s->name < n; });
   for (bool clones : {false, true}) {
@@ -254,6 +257,22 @@ std::optional<DebugFunction> KernelDwarf::ByDie(Dwarf_Off off) {
   for (const DebugFunction& f : UnitFunctions(&cu))
     if (f.die == off) return f;
   return std::nullopt;
+}
+
+std::vector<uint64_t> KernelDwarf::SymbolCopies(std::string_view symbol) {
+  std::vector<uint64_t> out;
+  if (!dwarf()) return out;
+  if (!elf_) {
+    for (const DebugFunction& f : Named(symbol)) out.push_back(f.entry);
+  } else {
+    SortedByName();
+    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), symbol,
+                               [](const ElfSymbol* s, std::string_view n) { return s->name < n; });
+    for (; it != by_name_.end() && (*it)->name == symbol; ++it) out.push_back((*it)->addr);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 bool KernelDwarf::InitText(uint64_t address) {

@@ -63,6 +63,9 @@ class KernelDwarf {
   std::optional<DebugFunction> ByDie(Dwarf_Off die);
   // The symbol address of the out-of-line function `f` runs in, and its name.
   bool Frame(const DebugFunction& f, std::string* name, uint64_t* address);
+  // The link-time addresses of vmlinux's function symbols named `symbol`, in address
+  // order (a module's: the DWARF functions of that name).
+  std::vector<uint64_t> SymbolCopies(std::string_view symbol);
   // Whether a link-time address is vmlinux's init code (_sinittext to _einittext).
   bool InitText(uint64_t address);
   // A symbol's link-time address in the vmlinux the DWARF is from.
@@ -72,6 +75,7 @@ class KernelDwarf {
   const std::vector<DebugFunction>& UnitFunctions(Dwarf_Die* cu);
 
   DebugInfo* OpenModule();
+  void SortedByName();  // fills by_name_
 
   TargetKernel target_;
   std::string module_;

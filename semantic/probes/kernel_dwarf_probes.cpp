@@ -163,14 +163,25 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
           error("cannot probe kernel function `" + symbol + "`: " + refused);
         continue;
       }
-      // The kernel takes a name for one function only; an address in one of several
-      // functions that share it cannot be given by name (nor, across boots, by number).
+      // The kernel takes a name for one function only: a copy of several that share it
+      // is `SYMBOL#K[+0xOFF]`, the K-th by address, which the runtime finds in kallsyms.
+      bool copy = false;
       if (!ctx.listing) {
-        if (size_t copies = kd->Named(symbol).size(); copies > 1) {
+        std::vector<uint64_t> copies = kd->SymbolCopies(symbol);
+        std::string frame;
+        uint64_t base = 0;
+        auto k = kd->Frame(f, &frame, &base) ? std::find(copies.begin(), copies.end(), base)
+                                             : copies.end();
+        if (copies.size() > 1 && (!module.empty() || k == copies.end())) {
           if (!wildcard)
-            error("`" + symbol + "` names " + std::to_string(copies) +
+            error("`" + symbol + "` names " + std::to_string(copies.size()) +
                   " functions of this kernel; a place inside one of them cannot be probed yet");
           continue;
+        }
+        if (copies.size() > 1) {
+          target = symbol + "#" + std::to_string(k - copies.begin()) +
+                   (address > base ? "+" + Hex(address - base) : "");
+          copy = true;
         }
       }
       ProbeSpec each = spec;
@@ -182,7 +193,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       each.target_vars_later = false;
       // A function of a wildcard may share one multi-kprobe link with the others (and the
       // runtime may skip it); an exact address has its own kprobe.
-      each.numbers[0] = whole && wildcard ? 1 : 0;
+      each.numbers[0] = whole && wildcard && !copy ? 1 : 0;
       // Addresses and locations from DWARF are this build's: btaprun checks the build id.
       if (!ctx.listing && ctx.kernel_build_id) {
         std::string why;
