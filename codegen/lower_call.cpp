@@ -307,6 +307,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::pp:
       if (frame_->group) return GroupString(GroupText::Point);
       return Literal(frame_->probe->spec.point);
+    case Intrinsic::probe_type:
+      return Literal(ProbeType(frame_->probe->spec));
     case Intrinsic::pn: {
       // What -l lists: the alias a point came from, else the concrete point (which a
       // wildcard's shared program tells apart by cookie).

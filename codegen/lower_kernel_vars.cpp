@@ -63,6 +63,39 @@ Value Lowering::ModuleSectionBase(std::string_view section) {
   return b_.CreateLoad(i64_, g);
 }
 
+std::string_view Lowering::ProbeType(const sema::ProbeSpec& spec) {
+  using sema::Family;
+  switch (spec.family) {
+    case Family::Begin:
+    case Family::End:
+    case Family::Error:
+    case Family::Never:
+      return "begin_end";
+    case Family::Timer:
+      // stap runs timer.jiffies on the kernel's timer wheel, the unit timers (s, ms, us,
+      // ns, hz) on high-resolution timers.
+      return spec.point.starts_with("timer.jiffies") ? "timer" : "hrtimer";
+    case Family::TimerProfile:
+      return "profile_timer";
+    case Family::Perf:
+      return "perf_event";
+    case Family::Tracepoint:
+      return "kernel_tracepoint";
+    case Family::KernelFunction:
+    case Family::Kprobe:
+    case Family::Syscall:  // stap's syscall tapset probes the kernel's sys_* functions
+      return spec.is_return ? "kretprobe" : "kprobe";
+    case Family::ProcessFunction:
+    case Family::ProcessStatement:
+    case Family::ProcessMark:
+      return spec.is_return ? "uretprobe" : "uprobe";
+    case Family::ProcessBegin:
+    case Family::ProcessEnd:
+      return "utrace";
+  }
+  return "";
+}
+
 // A CONFIG_ option's value as a long (meta::kKconfigPrefix): the compiling kernel's until
 // the runtime reads the loading kernel's.
 llvm::GlobalVariable* Lowering::KconfigVar(const std::string& option) {

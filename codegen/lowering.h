@@ -381,6 +381,8 @@ class Lowering {
   const sema::TargetArg* KernelAtVar(ast::AtVar* v);
   Value KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg);
   Value KernelSlide();
+  // What stap's probe_type() says of the handler a probe has.
+  static std::string_view ProbeType(const sema::ProbeSpec& spec);
   Value ModuleSectionBase(std::string_view section);
   llvm::GlobalVariable* KconfigVar(const std::string& option);
   Value TargetVar(ast::TargetSymbol* t);
