@@ -361,7 +361,7 @@ bool Lowering::UserSide(const sema::Probe& p) {
     case sema::Family::Error:
       return true;
     case sema::Family::Timer:
-      return !UsesTask(p.body, 0);
+      return !UsesTask(p.body, 0) && !UsesTask(p.condition, 0);
     default:
       return false;
   }

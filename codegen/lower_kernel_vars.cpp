@@ -3,6 +3,7 @@
 // and CONFIG_ options; each fact a .data long that the runtime sets (meta::kKernelSlide,
 // meta::kModuleSectionPrefix, meta::kKconfigPrefix).
 #include "codegen/lowering.h"
+#include "common/build_id.h"
 #include "common/kernel_config.h"
 #include "semantic/target_vars.h"
 
@@ -33,7 +34,13 @@ Value Lowering::KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg) {
 
 // How far the running kernel moved from its link-time addresses: meta::kKernelSlide starts
 // at minus the anchor's link-time address, and the runtime adds its address now.
+void Lowering::NeedKernelBuild() {
+  if (meta_.kernel_build_id.empty() && frame_ && frame_->probe)
+    meta_.kernel_build_id = frame_->probe->spec.build_id;
+}
+
 Value Lowering::KernelSlide() {
+  NeedKernelBuild();
   if (!kernel_slide_) {
     kernel_slide_ = new llvm::GlobalVariable(
         module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
@@ -47,14 +54,10 @@ Value Lowering::KernelSlide() {
 // Where a module's section was loaded ("MODULE SECTION"): meta::kModuleSectionPrefix and
 // the hex of that text, 0 until the runtime reads /sys/module/MODULE/sections/SECTION.
 Value Lowering::ModuleSectionBase(std::string_view section) {
+  NeedKernelBuild();
   llvm::GlobalVariable*& g = module_sections_[std::string(section)];
   if (!g) {
-    std::string name = meta::kModuleSectionPrefix;
-    static const char kHex[] = "0123456789abcdef";
-    for (unsigned char c : section) {
-      name += kHex[c >> 4];
-      name += kHex[c & 15];
-    }
+    std::string name = meta::kModuleSectionPrefix + HexBytes(section.data(), section.size());
     g = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
                                  b_.getInt64(0), name);
     g->setSection(".data");

@@ -1,6 +1,6 @@
 // Wildcard kernel-function probes that share one program (DESIGN decision 12): the probes
-// one probe point expands to have the same body, so when that body reads no `$vars` (the
-// only thing that differs per function) they become one program that the runtime
+// one probe point expands to have the same body, so when that body reads no `$vars` or
+// `@var`s (the only things that differ per function) they become one program that the runtime
 // attaches with one multi-kprobe link over all the functions. pp(), ppfunc() and
 // probefunc() then come from tables indexed by the link's cookie.
 #include "codegen/lowering.h"
@@ -18,7 +18,9 @@ bool Shareable(const sema::Probe& p) {
   bool per_function = false;
   for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
     ast::WalkTree(root, [&](ast::Node* n) {
-      per_function |= ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n);
+      // (@var("x") is placed in each function's own unit.)
+      per_function |=
+          ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n) || ast::Is<ast::AtVar>(n);
     });
   return !per_function;
 }

@@ -381,6 +381,8 @@ class Lowering {
   const sema::TargetArg* KernelAtVar(ast::AtVar* v);
   Value KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg);
   Value KernelSlide();
+  // The object reads addresses of the compiling kernel's build (meta kernel_build_id).
+  void NeedKernelBuild();
   // What stap's probe_type() says of the handler a probe has.
   static std::string_view ProbeType(const sema::ProbeSpec& spec);
   Value ModuleSectionBase(std::string_view section);

@@ -12,16 +12,14 @@
 #include <iterator>
 
 namespace btap {
-namespace {
 
-std::string Hex(const unsigned char* bytes, size_t n) {
+std::string HexBytes(const void* data, size_t n) {
   static const char kHex[] = "0123456789abcdef";
+  const auto* bytes = static_cast<const unsigned char*>(data);
   std::string s;
   for (size_t i = 0; i < n; ++i) s += {kHex[bytes[i] >> 4], kHex[bytes[i] & 15]};
   return s;
 }
-
-}  // namespace
 
 std::string FileBuildId(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -40,7 +38,7 @@ std::string FileBuildId(const std::string& path) {
       const auto* bytes = static_cast<const unsigned char*>(data->d_buf);
       if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 &&
           memcmp(bytes + name_at, "GNU", 4) == 0)
-        id = Hex(bytes + desc_at, note.n_descsz);
+        id = HexBytes(bytes + desc_at, note.n_descsz);
     }
   }
   if (elf) elf_end(elf);
@@ -60,7 +58,7 @@ std::string BuildIdInNotes(const void* notes, size_t size) {
     size_t desc_at = name_at + align4(note.n_namesz);
     if (desc_at > size || note.n_descsz > size - desc_at) break;
     if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && memcmp(p + name_at, "GNU", 4) == 0)
-      return Hex(p + desc_at, note.n_descsz);
+      return HexBytes(p + desc_at, note.n_descsz);
     at = desc_at + align4(note.n_descsz);
   }
   return "";

@@ -7,6 +7,9 @@
 
 namespace btap {
 
+// `n` bytes as lower-case hex, two digits each.
+std::string HexBytes(const void* data, size_t n);
+
 // The build id of ELF file `path`, lower-case hex ("" when it has none or cannot be read).
 std::string FileBuildId(const std::string& path);
 

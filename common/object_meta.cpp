@@ -219,6 +219,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.U8(t.result);
     w.Str(t.where);
   }
+  w.Str(m.kernel_build_id);
   w.U32(static_cast<uint32_t>(m.sections.size()));
   for (const SectionDigest& s : m.sections) {
     w.Str(s.name);
@@ -292,6 +293,7 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
     if (kind > static_cast<uint8_t>(KernelTerm::Operand::Option)) return fail();
     t.kind = static_cast<KernelTerm::Operand>(kind);
   }
+  if (!r.Str(&m->kernel_build_id, "kernel build id")) return fail();
   if (!r.Count(&n, 12, "sections")) return fail();
   m->sections.resize(n);
   for (SectionDigest& s : m->sections)

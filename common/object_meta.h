@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 6;
+inline constexpr uint32_t kVersion = 7;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -122,6 +122,9 @@ struct Meta {
   std::vector<std::pair<std::string, std::string>> core_sites;  // {spec, "file:line:col"}
   // The preprocessor's kernel_v/kernel_vr/CONFIG_ decisions, checked again at load.
   std::vector<KernelTerm> kernel_terms;
+  // The build id of the kernel whose DWARF placed the kernel and module variables the
+  // programs read (@var; "" when none): another kernel refuses the object.
+  std::string kernel_build_id;
   // Every section of the object, in section-header order: entry 0 (the null section)
   // also covers the ELF header; `.btap.meta`'s own entry covers only its section header
   // (a checksum ends its contents).

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "common/build_id.h"
 #include "common/kallsyms.h"
 #include "common/kernel_config.h"
 #include "common/kernel_terms.h"
@@ -340,6 +341,16 @@ bool Session::Load(std::string* error) {
       if (uint64_t* value = user_->RuntimeVariable(name))
         *value = static_cast<uint64_t>(KconfigNumber(
             config.Get(std::string_view(name).substr(std::strlen(meta::kKconfigPrefix)))));
+  }
+  // Kernel and module variables placed by DWARF: their addresses are that build's.
+  if (!meta_.kernel_build_id.empty()) {
+    std::string here = RunningKernelBuildId();
+    if (here != meta_.kernel_build_id) {
+      *error = "the object reads kernel variables at the addresses of the kernel with build id " +
+               meta_.kernel_build_id + " (from its DWARF), and this kernel's is " +
+               (here.empty() ? "unknown" : here) + "; compile the script again for this kernel";
+      return false;
+    }
   }
   if (uint64_t* slide = user_->RuntimeVariable(meta::kKernelSlide)) {
     std::vector<uint64_t> anchor = KernelTextAddresses(meta::kKernelAnchor);

@@ -174,6 +174,9 @@ void PlaceReturn(Elab& e, DebugInfo& d, const DebugFunction& f, TargetArg& arg) 
   arg.value = rax;
 }
 
+constexpr const char* kPerCpu =
+    "it is a per-CPU variable (each CPU has its own copy), which btap does not read yet";
+
 // A module's fixed addresses (DW_OP_addr: load bias + libdwfl's address) as offsets in the
 // module's sections, each section's base a LoadBias numbered in `b.sections`; false with
 // `why` for an address in no section.
@@ -186,6 +189,10 @@ bool ModuleSections(DebugInfo& d, const std::string& module, LocExpr& l, Builder
     uint64_t offset = 0;
     if (!d.SectionOffset(static_cast<uint64_t>(l.kids[1].value), &section, &offset)) {
       *why = "its address is in no section of the module";
+      return false;
+    }
+    if (section == ".data..percpu") {
+      *why = kPerCpu;
       return false;
     }
     b.sections.push_back(module + " " + section);
@@ -227,7 +234,7 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
     std::optional<uint64_t> hi = kd.LinkAddress("__per_cpu_end");
     auto at_address = static_cast<uint64_t>(loc.expr.kids[1].value);
     if (lo && hi && at_address >= *lo && at_address < *hi) {
-      *why = "it is a per-CPU variable (each CPU has its own copy), which btap does not read yet";
+      *why = kPerCpu;
       return false;
     }
   }
@@ -286,6 +293,21 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
   return false;
 }
 
+// Calls f(AtVar*) for each @var of the probe's body and condition.
+template <typename F>
+void ForEachAtVar(Probe& p, F&& f) {
+  for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
+    ast::WalkTree(root, [&](ast::Node* n) {
+      if (auto* v = ast::As<ast::AtVar>(n)) f(v);
+    });
+}
+
+// Says why an @var of the probe cannot be placed.
+void AtVarError(Elab& e, Probe& p, ast::AtVar* v, const std::string& why) {
+  e.diags.Report(Diag::TargetVariableError, v->range,
+                 {"@var(\"" + std::string(v->target_name) + "\")", p.spec.point, why});
+}
+
 // The module whose variable an @var names ("" for the kernel's): its own argument, else
 // the probe's module.
 std::string AtVarModule(const ast::AtVar* v, const std::string& probe_module) {
@@ -303,69 +325,63 @@ std::string AtVarModule(const ast::AtVar* v, const std::string& probe_module) {
 void PlaceAtVars(Elab& e, Probe& p, const std::string& probe_module, const DebugFunction* f,
                  uint64_t at, const std::vector<DebugVariable>& vars, std::set<std::string>& have) {
   ProbeSpec& spec = p.spec;
-  auto error = [&](ast::AtVar* v, const std::string& why) {
-    e.diags.Report(Diag::TargetVariableError, v->range,
-                   {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
-  };
+  auto error = [&](ast::AtVar* v, const std::string& why) { AtVarError(e, p, v, why); };
   Dwarf_Die type;
-  for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
-    ast::WalkTree(root, [&](ast::Node* n) {
-      auto* v = ast::As<ast::AtVar>(n);
-      if (!v) return;
-      std::string key = AtVarKey(*v);
-      if (!have.insert(key).second) return;
-      std::string module = AtVarModule(v, probe_module);
-      KernelDwarf& kd = module.empty() ? e.machine.kernel_dwarf() : e.machine.module_dwarf(module);
-      DebugInfo* d = kd.dwarf();
-      if (!d)
-        return error(v, "it needs the " + std::string(module.empty() ? "kernel's" : "module's") +
-                            " DWARF: " + kd.error());
-      const DebugFunction* in = module == probe_module ? f : nullptr;
-      std::string whose = module.empty() ? "the kernel" : "module `" + module + "`";
-      std::string_view name = v->target_name, cu;
-      if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
-        cu = name.substr(at_sign + 1);
-        name = name.substr(0, at_sign);
-      }
-      if (name.empty()) return error(v, "it names no variable");
-      std::optional<Dwarf_Die> die;
-      if (!cu.empty()) {
-        die = d->Global(name, cu);
-      } else if (in) {
-        for (const DebugVariable& g : vars)
-          if (g.global && g.name == name) die = g.die;
-      } else {
-        std::vector<Dwarf_Die> all = d->Globals(name, "");
-        if (all.size() > 1) {
-          std::string units;
-          for (size_t i = 0; i < all.size() && i < 4; ++i) {
-            Dwarf_Die unit;
-            const char* file =
-                dwarf_diecu(&all[i], &unit, nullptr, nullptr) ? dwarf_diename(&unit) : nullptr;
-            units += std::string(i ? ", " : "") + (file ? file : "?");
-          }
-          if (all.size() > 4) units += ", ...";
-          return error(v, whose + " has " + std::to_string(all.size()) + " variables named `" +
-                              std::string(name) + "` (in " + units +
-                              "); name the file, as @var(\"" + std::string(name) + "@FILE\")");
+  ForEachAtVar(p, [&](ast::AtVar* v) {
+    std::string key = AtVarKey(*v);
+    if (!have.insert(key).second) return;
+    std::string module = AtVarModule(v, probe_module);
+    KernelDwarf& kd = module.empty() ? e.machine.kernel_dwarf() : e.machine.module_dwarf(module);
+    DebugInfo* d = kd.dwarf();
+    if (!d)
+      return error(v, "it needs the " + std::string(module.empty() ? "kernel's" : "module's") +
+                          " DWARF: " + kd.error());
+    const DebugFunction* in = module == probe_module ? f : nullptr;
+    std::string whose = module.empty() ? "the kernel" : "module `" + module + "`";
+    std::string_view name = v->target_name, cu;
+    if (size_t at_sign = name.find('@'); at_sign != std::string_view::npos) {
+      cu = name.substr(at_sign + 1);
+      name = name.substr(0, at_sign);
+    }
+    if (name.empty()) return error(v, "it names no variable");
+    std::optional<Dwarf_Die> die;
+    if (!cu.empty()) {
+      die = d->Global(name, cu);
+    } else if (in) {
+      for (const DebugVariable& g : vars)
+        if (g.global && g.name == name) die = g.die;
+    } else {
+      std::vector<Dwarf_Die> all = d->Globals(name, "");
+      if (all.size() > 1) {
+        std::string units;
+        for (size_t i = 0; i < all.size() && i < 4; ++i) {
+          Dwarf_Die unit;
+          const char* file =
+              dwarf_diecu(&all[i], &unit, nullptr, nullptr) ? dwarf_diename(&unit) : nullptr;
+          units += std::string(i ? ", " : "") + (file ? file : "?");
         }
-        if (!all.empty()) die = all.front();
+        if (all.size() > 4) units += ", ...";
+        return error(v, whose + " has " + std::to_string(all.size()) + " variables named `" +
+                            std::string(name) + "` (in " + units + "); name the file, as @var(\"" +
+                            std::string(name) + "@FILE\")");
       }
-      if (!die)
-        return error(v, (module.empty() ? "the kernel's DWARF" : "the DWARF of " + whose) +
-                            " has no global variable `" + std::string(name) + "`" +
-                            (!cu.empty() ? " in a unit matching `" + std::string(cu) + "`"
-                             : in        ? " in the unit of `" + in->name + "`"
-                                         : std::string()));
-      TargetArg a;
-      a.name = key;
-      a.c_type = TypeOf(&*die, &type) ? TypeName(&type) : "void";
-      a.source = TargetArg::Source::Dwarf;
-      std::string why;
-      static const DebugFunction kNoFunction;
-      if (!Place(e, *d, in ? *in : kNoFunction, at, *die, a, &why, module)) return error(v, why);
-      spec.args.push_back(std::move(a));
-    });
+      if (!all.empty()) die = all.front();
+    }
+    if (!die)
+      return error(v, (module.empty() ? "the kernel's DWARF" : "the DWARF of " + whose) +
+                          " has no global variable `" + std::string(name) + "`" +
+                          (!cu.empty() ? " in a unit matching `" + std::string(cu) + "`"
+                           : in        ? " in the unit of `" + in->name + "`"
+                                       : std::string()));
+    TargetArg a;
+    a.name = key;
+    a.c_type = TypeOf(&*die, &type) ? TypeName(&type) : "void";
+    a.source = TargetArg::Source::Dwarf;
+    std::string why;
+    static const DebugFunction kNoFunction;
+    if (!Place(e, *d, in ? *in : kNoFunction, at, *die, a, &why, module)) return error(v, why);
+    spec.args.push_back(std::move(a));
+  });
 }
 
 }  // namespace
@@ -391,15 +407,11 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
       }
     });
   bool at_vars = false;
-  ast::WalkTree(p.body, [&](ast::Node* n) { at_vars |= ast::Is<ast::AtVar>(n); });
+  ForEachAtVar(p, [&](ast::AtVar*) { at_vars = true; });
   if (!dwarf_args && wanted.empty() && !at_vars) return;
   // Where an @var cannot be placed, it says why (for $names, resolve_symbols does).
   auto no_at_vars = [&](const std::string& why) {
-    ast::WalkTree(p.body, [&](ast::Node* n) {
-      if (auto* v = ast::As<ast::AtVar>(n))
-        e.diags.Report(Diag::TargetVariableError, v->range,
-                       {"@var(\"" + std::string(v->target_name) + "\")", spec.point, why});
-    });
+    ForEachAtVar(p, [&](ast::AtVar* v) { AtVarError(e, p, v, why); });
   };
   // A module's function (`MODULE:NAME`): the module's DWARF describes it.
   size_t colon = spec.target.find(':');
@@ -417,8 +429,25 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
     f = fs[0];
     at = f->entry;  // a kprobe on a function's name fires at its first instruction
   }
-  if (!f) {  // several copies: each has its own locations (resolve_symbols reports the name)
-    return no_at_vars("`" + spec.function + "` has several copies, each with its own unit");
+  if (!f) {
+    // Several copies, each with its own locations (resolve_symbols reports $names) and
+    // unit: an @var that names no file or module is in one of those units.
+    std::set<std::string> have;
+    for (const TargetArg& a : spec.args) have.insert(a.name);
+    ForEachAtVar(p, [&](ast::AtVar* v) {
+      if (v->has_module || v->target_name.find('@') != std::string_view::npos) return;
+      if (have.insert(AtVarKey(*v)).second)
+        AtVarError(e, p, v,
+                   "`" + spec.function +
+                       "` has several copies, each with its own unit; name "
+                       "the file, as @var(\"" +
+                       std::string(v->target_name) + "@FILE\")");
+    });
+    if (spec.build_id.empty()) {
+      std::string why;
+      spec.build_id = e.machine.kernel_build_id(&why);
+    }
+    return PlaceAtVars(e, p, module, nullptr, 0, {}, have);
   }
   // Register and stack locations are this build's: btaprun checks the kernel's build id.
   if (spec.build_id.empty()) {
@@ -489,22 +518,16 @@ void KernelDwarfTargets(Elab& e, Probe& p) {
 
 void KernelAtVars(Elab& e, Probe& p) {
   bool any = false;
-  for (ast::Node* root : {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
-    ast::WalkTree(root, [&](ast::Node* n) { any |= ast::Is<ast::AtVar>(n); });
+  ForEachAtVar(p, [&](ast::AtVar*) { any = true; });
   if (!any) return;
   switch (p.spec.family) {
     case Family::Begin:
     case Family::End:
     case Family::Error:
-      for (ast::Node* root :
-           {static_cast<ast::Node*>(p.body), static_cast<ast::Node*>(p.condition)})
-        ast::WalkTree(root, [&](ast::Node* n) {
-          if (auto* v = ast::As<ast::AtVar>(n))
-            e.diags.Report(Diag::TargetVariableError, v->range,
-                           {"@var(\"" + std::string(v->target_name) + "\")", p.spec.point,
-                            "this probe runs in btap's user space, which cannot read kernel "
-                            "memory"});
-        });
+      ForEachAtVar(p, [&](ast::AtVar* v) {
+        AtVarError(e, p, v,
+                   "this probe runs in btap's user space, which cannot read kernel memory");
+      });
       return;
     default:
       break;

@@ -625,7 +625,7 @@ void KernelVarStrings(Elab& e, Probe& p) {
     text->range = t->range;
     args.push_back(text);
     for (const TargetArg& a : p.spec.args) {
-      if ((a.name == "return") != want_return) continue;
+      if ((a.name == "return") != want_return || a.name[0] == '@') continue;  // not an @var's
       format += std::string(format.empty() ? "" : " ") + a.name + "=%#x";
       auto* value = e.arena.New<ast::TargetSymbol>();
       value->kind = ast::TargetSymbol::kKind;

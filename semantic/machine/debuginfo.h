@@ -108,6 +108,8 @@ class DebugInfo {
   // Its GNU build id ("" when it has none).
   std::string BuildId();
   bool relocatable() const { return dwfl_ != nullptr; }
+  // In a relocatable object: the addresses of its function symbols named `name`.
+  std::vector<uint64_t> SymbolAddresses(std::string_view name);
   // In a relocatable object: the section that holds `address` and the offset in it.
   bool SectionOffset(uint64_t address, std::string* section, uint64_t* offset);
 

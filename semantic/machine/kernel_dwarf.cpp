@@ -183,11 +183,14 @@ const std::vector<DebugFunction>& KernelDwarf::UnitFunctions(Dwarf_Die* cu) {
   return fs;
 }
 
-void KernelDwarf::SortedByName() {
-  if (!by_name_.empty()) return;
-  for (const ElfSymbol& s : elf_->functions()) by_name_.push_back(&s);
-  std::sort(by_name_.begin(), by_name_.end(),
-            [](const ElfSymbol* a, const ElfSymbol* b) { return a->name < b->name; });
+std::vector<const ElfSymbol*>::const_iterator KernelDwarf::FirstNamed(std::string_view name) {
+  if (by_name_.empty()) {
+    for (const ElfSymbol& s : elf_->functions()) by_name_.push_back(&s);
+    std::sort(by_name_.begin(), by_name_.end(),
+              [](const ElfSymbol* a, const ElfSymbol* b) { return a->name < b->name; });
+  }
+  return std::lower_bound(by_name_.cbegin(), by_name_.cend(), name,
+                          [](const ElfSymbol* s, std::string_view n) { return s->name < n; });
 }
 
 std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
@@ -201,12 +204,10 @@ std::vector<DebugFunction> KernelDwarf::Named(std::string_view name) {
   }
   // The functions of that name, else the compiler's copies of it (a function the symbol
   // table has only as `name.isra.0`): symbols that start with the name, sorted once.
-  SortedByName();
-  auto first = std::lower_bound(by_name_.begin(), by_name_.end(), name,
-                                [](const ElfSymbol* s, std::string_view n) { return s->name < n; });
+  auto first = FirstNamed(name);
   for (bool clones : {false, true}) {
     std::set<uint64_t> seen;
-    for (auto it = first; it != by_name_.end() && std::string_view((*it)->name).starts_with(name);
+    for (auto it = first; it != by_name_.cend() && std::string_view((*it)->name).starts_with(name);
          ++it) {
       const ElfSymbol& s = **it;
       if (!(clones ? IsCloneOf(s.name, name) : s.name == name) || !seen.insert(s.addr).second)
@@ -263,12 +264,10 @@ std::vector<uint64_t> KernelDwarf::SymbolCopies(std::string_view symbol) {
   std::vector<uint64_t> out;
   if (!dwarf()) return out;
   if (!elf_) {
-    for (const DebugFunction& f : Named(symbol)) out.push_back(f.entry);
+    out = dwarf_->SymbolAddresses(symbol);
   } else {
-    SortedByName();
-    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), symbol,
-                               [](const ElfSymbol* s, std::string_view n) { return s->name < n; });
-    for (; it != by_name_.end() && (*it)->name == symbol; ++it) out.push_back((*it)->addr);
+    for (auto it = FirstNamed(symbol); it != by_name_.cend() && (*it)->name == symbol; ++it)
+      out.push_back((*it)->addr);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -276,7 +275,13 @@ std::vector<uint64_t> KernelDwarf::SymbolCopies(std::string_view symbol) {
 }
 
 bool KernelDwarf::InitText(uint64_t address) {
-  if (!dwarf() || !elf_) return false;
+  if (!dwarf()) return false;
+  if (!elf_) {  // a module's .init.text or .exit.text
+    std::string section;
+    uint64_t offset = 0;
+    return dwarf_->SectionOffset(address, &section, &offset) &&
+           (section.starts_with(".init") || section.starts_with(".exit"));
+  }
   std::optional<uint64_t> begin = elf_->SymbolAddress("_sinittext");
   std::optional<uint64_t> end = elf_->SymbolAddress("_einittext");
   return begin && end && address >= *begin && address < *end;
@@ -297,9 +302,13 @@ bool KernelDwarf::Frame(const DebugFunction& f, std::string* name, uint64_t* add
       *name = g.name;
       *address = g.entry;
       if (!elf_) {
+        // The symbol at its address, unless that is the module's init_module or
+        // cleanup_module alias of the function (the kernel knows both).
         std::string symbol;
         uint64_t start = 0;
-        if (dwarf_->SymbolAt(g.entry, &symbol, &start) && start == g.entry) *name = symbol;
+        if (dwarf_->SymbolAt(g.entry, &symbol, &start) && start == g.entry &&
+            symbol != "init_module" && symbol != "cleanup_module")
+          *name = symbol;
         return true;
       }
       const ElfSymbol* s = elf_->FunctionAt(g.entry);

@@ -66,7 +66,8 @@ class KernelDwarf {
   // The link-time addresses of vmlinux's function symbols named `symbol`, in address
   // order (a module's: the DWARF functions of that name).
   std::vector<uint64_t> SymbolCopies(std::string_view symbol);
-  // Whether a link-time address is vmlinux's init code (_sinittext to _einittext).
+  // Whether a link-time address is vmlinux's init code (_sinittext to _einittext), or a
+  // module's init or exit code.
   bool InitText(uint64_t address);
   // A symbol's link-time address in the vmlinux the DWARF is from.
   std::optional<uint64_t> LinkAddress(std::string_view symbol);
@@ -75,7 +76,8 @@ class KernelDwarf {
   const std::vector<DebugFunction>& UnitFunctions(Dwarf_Die* cu);
 
   DebugInfo* OpenModule();
-  void SortedByName();  // fills by_name_
+  // The first of vmlinux's function symbols, sorted by name, not before `name`.
+  std::vector<const ElfSymbol*>::const_iterator FirstNamed(std::string_view name);
 
   TargetKernel target_;
   std::string module_;

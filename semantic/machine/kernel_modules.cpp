@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/machine.h"
@@ -40,12 +41,18 @@ void ForEachModuleFile(const std::string& dir, int depth, F&& f) {
 }  // namespace
 
 std::vector<std::string> ModuleFilesNamed(const std::string& dir, const std::string& module) {
+  // Each directory is walked once per compile (a listing asks for every module).
+  static std::map<std::string, std::map<std::string, std::vector<std::string>>> walked;
+  auto [files, fresh] = walked.try_emplace(dir);
+  if (fresh)
+    ForEachModuleFile(dir, 0, [&](const std::string& name, const std::string& path) {
+      files->second[name].push_back(path);
+    });
   std::string want = module;
   std::replace(want.begin(), want.end(), '-', '_');
-  std::vector<std::string> out;
-  ForEachModuleFile(dir, 0, [&](const std::string& name, const std::string& path) {
-    if (name == want) out.push_back(path);
-  });
+  auto it = files->second.find(want);
+  if (it == files->second.end()) return {};
+  std::vector<std::string> out = it->second;
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/build_id.h"
 #include "semantic/machine/debuginfo.h"
 
 namespace btap::sema {
@@ -53,6 +54,18 @@ bool DebugInfo::SymbolAt(uint64_t address, std::string* name, uint64_t* start) {
   return true;
 }
 
+std::vector<uint64_t> DebugInfo::SymbolAddresses(std::string_view name) {
+  std::vector<uint64_t> out;
+  int n = module_ ? dwfl_module_getsymtab(module_) : -1;
+  for (int i = 1; i < n; ++i) {
+    GElf_Sym sym;
+    GElf_Addr value = 0;
+    const char* s = dwfl_module_getsym_info(module_, i, &sym, &value, nullptr, nullptr, nullptr);
+    if (s && name == s && GELF_ST_TYPE(sym.st_info) == STT_FUNC) out.push_back(value - bias_);
+  }
+  return out;
+}
+
 bool DebugInfo::SectionOffset(uint64_t address, std::string* section, uint64_t* offset) {
   if (!module_) return false;
   Dwarf_Addr at = address + bias_;
@@ -66,17 +79,6 @@ bool DebugInfo::SectionOffset(uint64_t address, std::string* section, uint64_t* 
   return true;
 }
 
-std::string DebugInfo::BuildId() {
-  const unsigned char* bits = nullptr;
-  GElf_Addr at = 0;
-  int n = module_ ? dwfl_module_build_id(module_, &bits, &at) : -1;
-  std::string out;
-  static const char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < n; ++i) {
-    out += kHex[bits[i] >> 4];
-    out += kHex[bits[i] & 15];
-  }
-  return out;
-}
+std::string DebugInfo::BuildId() { return FileBuildId(path_); }
 
 }  // namespace btap::sema

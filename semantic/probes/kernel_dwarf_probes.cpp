@@ -121,6 +121,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   std::vector<int> lines_with_code;
   std::set<uint64_t> placed;
   bool whole = !statement && !inlined;  // whole functions, probed by name
+  std::string last_refusal;             // why the last function left out was
   bool wildcard = fs.size() > 1 || HasGlob(pat.name) || HasGlob(pat.file);
   for (const DebugFunction& f : fs) {
     DebugInfo* d = kd->dwarf();
@@ -156,11 +157,15 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       // What the kernel cannot probe, or stap refuses: an error for one function, left
       // out of a wildcard.
       std::string refused = whole && index ? index->Refusal(symbol) : "";
-      if (refused.empty() && module.empty() && kd->InitText(address))
-        refused = "it is init code, which runs once at boot (and is freed after)";
+      if (refused.empty() && whole && index) refused = index->Refusal(f.name);
+      if (refused.empty() && kd->InitText(address))
+        refused = module.empty() ? "it is init code, which runs once at boot (and is freed after)"
+                                 : "it is the module's init or exit code, which runs once (and "
+                                   "is freed after loading)";
       if (!refused.empty()) {
         if (!ctx.listing && !wildcard)
           error("cannot probe kernel function `" + symbol + "`: " + refused);
+        last_refusal = "`" + symbol + "`: " + refused;
         continue;
       }
       // The kernel takes a name for one function only: a copy of several that share it
@@ -193,7 +198,8 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       each.target_vars_later = false;
       // A function of a wildcard may share one multi-kprobe link with the others (and the
       // runtime may skip it); an exact address has its own kprobe.
-      each.numbers[0] = whole && wildcard && !copy ? 1 : 0;
+      // (A module's function is named MODULE:NAME, which multi-kprobe links do not take.)
+      each.numbers[0] = whole && wildcard && !copy && module.empty() ? 1 : 0;
       // Addresses and locations from DWARF are this build's: btaprun checks the build id.
       if (!ctx.listing && ctx.kernel_build_id) {
         std::string why;
@@ -232,6 +238,9 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     }
   }
   if (out.size() > before || ctx.listing || reported) return;
+  if (!last_refusal.empty())
+    return error("every function matching `" + name.string + "` is refused; the last, " +
+                 last_refusal);
   if (fs.empty())
     return error(
         "no " +

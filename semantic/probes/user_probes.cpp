@@ -22,8 +22,13 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
   if (at == std::string_view::npos) return true;
   std::string_view rest = text.substr(at + 1);
   size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos && (colon = rest.rfind('+')) != std::string_view::npos)
-    out->relative = true;  // stap's FUNC@FILE+N
+  // stap's FUNC@FILE+N (a file name may have a `+` of its own: c++/...)
+  if (size_t plus = rest.rfind('+');
+      colon == std::string_view::npos && plus != std::string_view::npos && plus + 1 < rest.size() &&
+      rest.find_first_not_of("0123456789-", plus + 1) == std::string_view::npos) {
+    colon = plus;
+    out->relative = true;
+  }
   out->file = std::string(rest.substr(0, colon));
   if (colon == std::string_view::npos) return true;
   std::string_view lines = rest.substr(colon + 1);

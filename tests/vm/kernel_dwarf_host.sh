@@ -62,7 +62,8 @@ probe kernel.function("tcp_init@net/ipv4/tcp.c") {}
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.function("tcp_init@net/ipv4/tcp.c") {}'
 # A wildcard leaves init code out (and shares one link: the body reads no $vars).
-if "$btap" -r "$dir" -p2 -e 'probe kernel.function("*@net/ipv4/tcp.c") {}' | grep -q 'tcp_init@'; then
+points=$("$btap" -r "$dir" -p2 -e 'probe kernel.function("*@net/ipv4/tcp.c") {}')
+if [[ $? != 0 || $points == *tcp_init@* || $points != *'kernel.function("tcp_sendmsg@'* ]]; then
   echo "FAIL wildcard_leaves_out_init"; failed=1
 else echo "ok   wildcard_leaves_out_init"; fi
 check module_listing_file_line 'module("brd").function("brd_rw_page@drivers/block/brd.c:318")' \
@@ -82,6 +83,14 @@ probe kernel.trace("sched:sched_switch") { print(@var("runqueues")) }
                                                  ^~~~~~~~~~~~~~~~~
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.trace("sched:sched_switch") { print(@var("runqueues")) }'
+# An object that reads a kernel variable at the guest kernel's addresses, run here: refused.
+obj=$(mktemp --suffix=.bo)
+"$btap" -r "$dir" -p4 -o "$obj" -e 'probe kernel.trace("sched:sched_switch") { print(@var("nr_threads")) exit() }' >/dev/null 2>&1
+got=$("$(dirname "$btap")/btaprun" "$obj" 2>&1)
+want="btaprun: error: the object reads kernel variables at the addresses of the kernel with build id $(readelf -n "$dir/vmlinux" 2>/dev/null | sed -n 's/.*Build ID: //p' | head -1) (from its DWARF), and this kernel's is "
+if [[ $got == "$want"*"; compile the script again for this kernel" ]]; then echo "ok   at_var_other_kernel"
+else echo "FAIL at_var_other_kernel: $got"; failed=1; fi
+rm -f "$obj"
 check at_var_ambiguous \
   '<input>:1:50: error: cannot read `@var("debug")` in `kernel.trace("sched:sched_switch")`: the kernel has 2 variables named `debug` (in security/security.c, drivers/pci/hotplug/pci_hotplug_core.c); name the file, as @var("debug@FILE")
 probe kernel.trace("sched:sched_switch") { print(@var("debug")) }
