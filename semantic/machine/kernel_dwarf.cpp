@@ -115,8 +115,8 @@ DebugInfo* KernelDwarf::OpenModule() {
       notes_.push_back("module DWARF: " + error);
       continue;
     }
-    if (!want.empty() && d->BuildId() != want) {
-      notes_.push_back("module DWARF: `" + c + "` is not used: its build id " + d->BuildId() +
+    if (std::string id = want.empty() ? "" : d->BuildId(); id != want) {
+      notes_.push_back("module DWARF: `" + c + "` is not used: its build id " + id +
                        " is not the loaded module's (" + want + ")");
       continue;
     }

@@ -23,13 +23,9 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-// The kprobe target of a link-time address inside `f`: `SYMBOL+0xOFF` of the out-of-line
-// function it runs in ("" when that is not known).
-std::string AddressTarget(KernelDwarf& kd, const DebugFunction& f, uint64_t at) {
-  std::string symbol;
-  uint64_t base = 0;
-  if (!kd.Frame(f, &symbol, &base) || at < base) return "";
-  return at == base ? symbol : symbol + "+" + Hex(at - base);
+// The `SYMBOL[+0xOFF]` spelling of a place `off` bytes into `symbol`.
+std::string SymbolPlace(const std::string& symbol, uint64_t off) {
+  return off ? symbol + "+" + Hex(off) : symbol;
 }
 
 }  // namespace
@@ -150,9 +146,11 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     }
     for (auto [address, line] : at) {
       if (!placed.insert(address).second) continue;
-      std::string target = AddressTarget(*kd, f, address);
-      if (target.empty()) continue;
-      std::string symbol = target.substr(0, target.find('+'));
+      // The out-of-line function the address runs in, by the symbol the kernel knows.
+      std::string symbol;
+      uint64_t base = 0;
+      if (!kd->Frame(f, &symbol, &base) || address < base) continue;
+      std::string target = SymbolPlace(symbol, address - base);
       if (!module.empty()) target = module + ":" + target;  // the kernel's spelling
       // What the kernel cannot probe, or stap refuses: an error for one function, left
       // out of a wildcard.
@@ -173,10 +171,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       bool copy = false;
       if (!ctx.listing) {
         std::vector<uint64_t> copies = kd->SymbolCopies(symbol);
-        std::string frame;
-        uint64_t base = 0;
-        auto k = kd->Frame(f, &frame, &base) ? std::find(copies.begin(), copies.end(), base)
-                                             : copies.end();
+        auto k = std::find(copies.begin(), copies.end(), base);
         if (copies.size() > 1 && (!module.empty() || k == copies.end())) {
           if (!wildcard)
             error("`" + symbol + "` names " + std::to_string(copies.size()) +
@@ -184,8 +179,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
           continue;
         }
         if (copies.size() > 1) {
-          target = symbol + "#" + std::to_string(k - copies.begin()) +
-                   (address > base ? "+" + Hex(address - base) : "");
+          target = SymbolPlace(symbol + "#" + std::to_string(k - copies.begin()), address - base);
           copy = true;
         }
       }
