@@ -165,7 +165,7 @@ Value Lowering::Print(ast::Call* c) {
     Record(record::Kind::Printf, FormatId(format), args);
     return nullptr;
   }
-  if (!frame_->user_side) return FormatInKernel(c, format, args);
+  if (!frame_->user_side) return FormatInKernel(c->range, format, args);
   Value size = BuildRecord(record::Kind::Printf, FormatId(format), args);
   Value slot = StringSlot();
   Helper(user_helper::kSprintf, i64_, {slot, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
@@ -174,13 +174,13 @@ Value Lowering::Print(ast::Call* c) {
 
 // sprintf in a kernel probe: the format is known now, so each directive becomes one call
 // into the BPF library, writing into a fresh slot.
-Value Lowering::FormatInKernel(ast::Call* c, const std::string& format,
+Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
                                const std::vector<Value>& args) {
   std::vector<FormatDirective> directives;
   std::string error;
   size_t offset = 0;
   if (!ParseFormat(format, directives, &error, &offset)) {
-    Unsupported(c->range, "this format");
+    Unsupported(at, "this format");
     return nullptr;
   }
   Value slot = StringSlot();
@@ -209,11 +209,11 @@ Value Lowering::FormatInKernel(ast::Call* c, const std::string& format,
       continue;
     }
     if (d.flag == '#' && (d.conversion == 's' || d.conversion == 'c')) {
-      Unsupported(c->range, "`%#s` and `%#c` in a kernel-side probe");
+      Unsupported(at, "`%#s` and `%#c` in a kernel-side probe");
       return nullptr;
     }
     if (d.conversion == 'b' || d.conversion == 'm' || d.conversion == 'M') {
-      Unsupported(c->range, "`%" + std::string(1, d.conversion) + "` in a string");
+      Unsupported(at, "`%" + std::string(1, d.conversion) + "` in a string");
       return nullptr;
     }
     Value width = d.width == -2 ? take() : b_.getInt64(d.width);

@@ -84,9 +84,13 @@ std::string_view Lowering::ProbeType(const sema::ProbeSpec& spec) {
       return "perf_event";
     case Family::Tracepoint:
       return "kernel_tracepoint";
+    case Family::Syscall:
+      // stap's syscall.NAME probes the kernel's sys_* functions; its syscall_any (number
+      // -1 here) the raw_syscalls tracepoints.
+      if (spec.numbers[0] < 0) return "kernel_tracepoint";
+      return spec.is_return ? "kretprobe" : "kprobe";
     case Family::KernelFunction:
     case Family::Kprobe:
-    case Family::Syscall:  // stap's syscall tapset probes the kernel's sys_* functions
       return spec.is_return ? "kretprobe" : "kprobe";
     case Family::ProcessFunction:
     case Family::ProcessStatement:

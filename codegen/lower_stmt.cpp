@@ -51,10 +51,17 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
     // Inside `try`: the catch variable gets the message, the handler runs.
     const Handler& h = frame_->handlers.back();
     if (h.message) {
-      if (message == "%s" && args.size() == 1 && args[0]->getType() != i64_)
+      if (message == "%s" && args.size() == 1 && args[0]->getType() != i64_) {
         CopyString(h.message, args[0]);
-      else
+      } else if (args.empty()) {
         CopyString(h.message, Literal(Unescape(message)));
+      } else if (!frame_->user_side) {  // `read fault at %p`: the address written in
+        if (Value text = FormatInKernel(SourceRange{}, message, args)) CopyString(h.message, text);
+      } else {
+        Value size = BuildRecord(record::Kind::Printf, FormatId(message), args);
+        Helper(user_helper::kSprintf, i64_,
+               {h.message, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
+      }
     }
     b_.CreateBr(h.handler);
     Dead();

@@ -491,7 +491,7 @@ class Lowering {
 
   Value Print(ast::Call* c);
 
-  Value FormatInKernel(ast::Call* c, const std::string& format, const std::vector<Value>& args);
+  Value FormatInKernel(SourceRange at, const std::string& format, const std::vector<Value>& args);
 
   Value StringFrom(const char* function, std::vector<Value> args);
 

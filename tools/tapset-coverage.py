@@ -52,7 +52,10 @@ def tapset_files(library):
 
 
 def btap_names(btap, option):
-    out = subprocess.run([btap, option], capture_output=True, text=True, check=True).stdout
+    # stap documents functions it keeps only for older scripts (task_exe_file, behind
+    # `%( systemtap_v <= "3.2" %?`): they count where `--compatible` gives them.
+    out = "".join(subprocess.run([btap, *extra, option], capture_output=True, text=True,
+                                 check=True).stdout for extra in ([], ["--compatible=3.2"]))
     names = set()
     for line in out.splitlines():
         if option == "--dump-functions":

@@ -15,8 +15,9 @@
  *   raise N          kills itself with signal N
  *   handle N         catches signal N, sends it to itself with kill(2) and handles it
  *   udp N            sends one UDP datagram of N bytes to 127.0.0.1 port 9 (discard)
- *   tcp ADDR         listens on ADDR (IPv4, or IPv6 with a colon) and an ephemeral port,
- *                    connects to it over TCP and accepts the connection
+ *   tcp ADDR [FROM]  listens on ADDR (IPv4, or IPv6 with a colon) and an ephemeral port,
+ *                    connects to it over TCP (from FROM, of the same family, when given)
+ *                    and accepts the connection
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -63,16 +64,22 @@ int main(int argc, char** argv) {
     if (fd < 0 || n > sizeof payload) return 1;
     return sendto(fd, payload, n, 0, (struct sockaddr*)&to, sizeof to) == (ssize_t)n ? 0 : 1;
   }
-  if (argc == 3 && strcmp(argv[1], "tcp") == 0) {
+  if ((argc == 3 || argc == 4) && strcmp(argv[1], "tcp") == 0) {
     // Listens on ADDR (an ephemeral port), connects to it and accepts the connection.
     int six = strchr(argv[2], ':') != NULL, family = six ? AF_INET6 : AF_INET;
-    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
-    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6}, f6 = {.sin6_family = AF_INET6};
+    struct sockaddr_in a4 = {.sin_family = AF_INET}, f4 = {.sin_family = AF_INET};
     struct sockaddr* at = six ? (struct sockaddr*)&a6 : (struct sockaddr*)&a4;
     socklen_t size = six ? sizeof a6 : sizeof a4;
     if (inet_pton(family, argv[2], six ? (void*)&a6.sin6_addr : (void*)&a4.sin_addr) != 1) return 1;
+    if (argc == 4 &&
+        inet_pton(family, argv[3], six ? (void*)&f6.sin6_addr : (void*)&f4.sin_addr) != 1)
+      return 1;
     int server = socket(family, SOCK_STREAM, 0), client = socket(family, SOCK_STREAM, 0);
-    if (server < 0 || client < 0 || bind(server, at, size) || listen(server, 1) ||
+    if (server < 0 || client < 0) return 1;
+    if (argc == 4 && bind(client, six ? (struct sockaddr*)&f6 : (struct sockaddr*)&f4, size))
+      return 1;
+    if (bind(server, at, size) || listen(server, 1) ||
         getsockname(server, at, &size) || connect(client, at, size))
       return 1;
     int peer = accept(server, 0, 0);
