@@ -83,7 +83,10 @@ Value Lowering::ExprInner(ast::Expr* e) {
       else
         b_.CreateCondBr(l, done, rhs);
       b_.SetInsertPoint(rhs);
+      int guard = MentionsLoadTimeDefined(x->lhs) ? 1 : 0;
+      core_guards_ += guard;
       Value r = Truth(Expr(x->rhs));
+      core_guards_ -= guard;
       auto* rhs_end = b_.GetInsertBlock();
       b_.CreateBr(done);
       b_.SetInsertPoint(done);
@@ -131,12 +134,15 @@ Value Lowering::ExprInner(ast::Expr* e) {
       auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);
       auto* done = llvm::BasicBlock::Create(context_, "endif", frame_->fn);
       b_.CreateCondBr(cond, then, otherwise);
+      int guard = MentionsLoadTimeDefined(t->cond) ? 1 : 0;
+      core_guards_ += guard;
       b_.SetInsertPoint(then);
       Value a = Expr(t->then);
       auto* then_end = b_.GetInsertBlock();
       b_.CreateBr(done);
       b_.SetInsertPoint(otherwise);
       Value c = Expr(t->otherwise);
+      core_guards_ -= guard;
       auto* else_end = b_.GetInsertBlock();
       b_.CreateBr(done);
       b_.SetInsertPoint(done);
@@ -259,12 +265,7 @@ std::optional<bool> Lowering::FoldedCondition(ast::Expr* cond, ast::Node* then,
 }
 
 bool Lowering::LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
-  bool load_time = false;
-  ast::WalkTree(cond, [&](ast::Node* n) {
-    if (auto* d = ast::As<ast::Defined>(n); d && d->known == 1 && KernelChainArg(d->operand))
-      load_time = true;
-  });
-  if (!load_time) return false;
+  if (!MentionsLoadTimeDefined(cond)) return false;
   const struct btf* vmlinux = program_.kernel.btf ? program_.kernel.btf() : nullptr;
   bool compiles = true;
   std::function<void(ast::Node*)> check = [&](ast::Node* n) {
@@ -284,6 +285,15 @@ bool Lowering::LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* ot
   check(then);
   check(otherwise);
   return compiles;
+}
+
+bool Lowering::MentionsLoadTimeDefined(ast::Expr* cond) {
+  bool load_time = false;
+  ast::WalkTree(cond, [&](ast::Node* n) {
+    if (auto* d = ast::As<ast::Defined>(n); d && d->known == 1 && KernelChainArg(d->operand))
+      load_time = true;
+  });
+  return load_time;
 }
 
 Value Lowering::Concat(Value l, Value r) {

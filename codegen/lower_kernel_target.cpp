@@ -57,9 +57,13 @@ void Lowering::NoteCoreSite(const struct btf* btf, const std::vector<CoreAccess:
   const SourceFile& f = sm_.file(at.file);
   LineColumn lc = f.Locate(at.begin);
   std::string where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
-  for (const auto& site : meta_.core_sites)
-    if (site.first == spec) return;  // the first place it is read
-  meta_.core_sites.emplace_back(std::move(spec), std::move(where));
+  bool guarded = core_guards_ > 0;
+  for (meta::CoreSite& site : meta_.core_sites) {
+    if (site.spec != spec) continue;
+    if (site.guarded && !guarded) site = {std::move(spec), std::move(where), false};
+    return;  // the first place it is read (unguarded if any is)
+  }
+  meta_.core_sites.push_back({std::move(spec), std::move(where), guarded});
 }
 
 // The members `->a->b...` named from component `*i` on, through embedded structs, as one

@@ -362,11 +362,14 @@ void Lowering::Stmt(ast::Stmt* s) {
       auto* otherwise = llvm::BasicBlock::Create(context_, "else", frame_->fn);
       auto* done = llvm::BasicBlock::Create(context_, "endif", frame_->fn);
       b_.CreateCondBr(cond, then, otherwise);
+      int guard = MentionsLoadTimeDefined(i->cond) ? 1 : 0;
+      core_guards_ += guard;
       b_.SetInsertPoint(then);
       Stmt(i->then);
       b_.CreateBr(done);
       b_.SetInsertPoint(otherwise);
       Stmt(i->otherwise);
+      core_guards_ -= guard;
       b_.CreateBr(done);
       b_.SetInsertPoint(done);
       break;

@@ -361,6 +361,11 @@ class Lowering {
   const sema::TargetArg* KernelChainArg(ast::Expr* e) const;
   Value KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& arg);
   bool LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise);
+  // Whether `cond` has an `@defined` that the loading kernel decides.
+  bool MentionsLoadTimeDefined(ast::Expr* cond);
+  // How many conditions on a load-time `@defined` the code being lowered sits under:
+  // a CO-RE relocation there may fail on a kernel whose verifier drops the branch.
+  int core_guards_ = 0;
 
   // Signed division and modulo by stap's rules: truncation toward zero, and an error for
   // a zero divisor. BPF v3 divides unsigned only, so signs are applied around it.

@@ -206,9 +206,10 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.U8(g.print_at_exit);
   }
   w.U32(static_cast<uint32_t>(m.core_sites.size()));
-  for (const auto& [spec, where] : m.core_sites) {
-    w.Str(spec);
-    w.Str(where);
+  for (const CoreSite& site : m.core_sites) {
+    w.Str(site.spec);
+    w.Str(site.where);
+    w.U8(site.guarded);
   }
   w.U32(static_cast<uint32_t>(m.kernel_terms.size()));
   for (const KernelTerm& t : m.kernel_terms) {
@@ -278,10 +279,12 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   m->globals.resize(n);
   for (Global& g : m->globals)
     if (!DecodeGlobal(r, &g)) return fail();
-  if (!r.Count(&n, 8, "CO-RE sites")) return fail();
+  if (!r.Count(&n, 9, "CO-RE sites")) return fail();
   m->core_sites.resize(n);
-  for (auto& [spec, where] : m->core_sites)
-    if (!r.Str(&spec, "CO-RE site") || !r.Str(&where, "CO-RE site")) return fail();
+  for (CoreSite& site : m->core_sites)
+    if (!r.Str(&site.spec, "CO-RE site") || !r.Str(&site.where, "CO-RE site") ||
+        !r.Bool(&site.guarded, "CO-RE site"))
+      return fail();
   if (!r.Count(&n, 18, "kernel conditions")) return fail();
   m->kernel_terms.resize(n);
   for (KernelTerm& t : m->kernel_terms) {

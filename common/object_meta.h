@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 7;
+inline constexpr uint32_t kVersion = 8;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -102,6 +102,18 @@ struct Limits {
 
 // A digest of one ELF section of the object (see DigestSection), so that a damaged
 // object is refused before libbpf or the kernel reads it.
+// Where a script reads a kernel struct member through a CO-RE relocation, keyed as libbpf
+// names a relocation's spec ("struct task_struct.se.load").
+struct CoreSite {
+  std::string spec;
+  std::string where;  // "file:line:col": the first read, an unguarded one if any
+  // Every read sits under a condition on a load-time `@defined`, whose branch a kernel
+  // that lacks the member drops: no reason to refuse the object before loading it.
+  bool guarded = false;
+
+  bool operator==(const CoreSite&) const = default;
+};
+
 struct SectionDigest {
   std::string name;
   uint64_t digest = 0;
@@ -116,10 +128,9 @@ struct Meta {
   std::vector<std::string> formats;  // printf formats by id
   std::vector<Probe> probes;
   std::vector<Global> globals;
-  // Where the script reads each kernel struct member through a CO-RE relocation, keyed
-  // as libbpf names a relocation's spec ("struct task_struct.se.load"): a kernel that
-  // lacks the member gets a message naming the script line.
-  std::vector<std::pair<std::string, std::string>> core_sites;  // {spec, "file:line:col"}
+  // Where the script reads each kernel struct member through a CO-RE relocation: a
+  // kernel that lacks the member gets a message naming the script line.
+  std::vector<CoreSite> core_sites;
   // The preprocessor's kernel_v/kernel_vr/CONFIG_ decisions, checked again at load.
   std::vector<KernelTerm> kernel_terms;
   // The build id of the kernel whose DWARF placed the kernel and module variables the

@@ -1,14 +1,87 @@
-// When a kernel refuses an object for a CO-RE relocation it cannot satisfy (a struct
-// member the object reads and this kernel lacks), the message names the member and the
-// script line that reads it: libbpf's log says which relocation failed, the object's
-// metadata where the script reads that member.
+// The object's CO-RE relocations against the loading kernel's BTF. Before the object
+// loads, every relocation this kernel cannot satisfy (a struct member the object reads
+// and this kernel lacks) is named with the script line that reads it, all at once; and
+// should libbpf still refuse one, its log is explained the same way.
 #pragma once
 
+#include <bpf/btf.h>
+
+#include <functional>
+#include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "common/object_meta.h"
 
 namespace btap::runtime {
+
+// One relocation of the object's `.BTF.ext`, as the BPF backend wrote it.
+struct CoreRelocation {
+  std::string section;  // the program's ELF section
+  uint32_t kind = 0;    // enum bpf_core_relo_kind
+  uint32_t type = 0;    // the root type in the object's BTF
+  std::string access;   // "0:3:1": the array index, then member (or element) indexes
+};
+
+// The relocations of a `.BTF.ext` section (whose strings are in `btf`, the object's
+// BTF). False with a message when the section is malformed.
+bool ReadCoreRelocations(std::string_view btf_ext, const struct btf* btf,
+                         std::vector<CoreRelocation>* out, std::string* error);
+
+// The loading kernel's named types, found by name: vmlinux's, then its modules' (read
+// the first time a name is not in vmlinux). Nothing is read until a name is asked for.
+class KernelTypes {
+ public:
+  using Loader = std::function<struct btf*()>;
+  using ModuleLoader = std::function<std::vector<struct btf*>(struct btf* vmlinux)>;
+  // Each loader is called at most once; the BTFs they give are this object's.
+  KernelTypes(Loader vmlinux, ModuleLoader modules);
+  // The running kernel's: /sys/kernel/btf/vmlinux and its modules beside it.
+  static KernelTypes Running();
+  ~KernelTypes();
+  KernelTypes(KernelTypes&&) = default;
+  KernelTypes(const KernelTypes&) = delete;
+  KernelTypes& operator=(const KernelTypes&) = delete;
+
+  struct Type {
+    const struct btf* btf;
+    uint32_t id;
+  };
+  // Types named `name` (their "___flavour" suffix aside) of the kind `kind` (a struct
+  // and a union match each other, as do enum and enum64).
+  std::vector<Type> Named(std::string_view name, uint16_t kind);
+  // Whether the kernel's BTF could be read (after Named).
+  bool Known() const { return vmlinux_ != nullptr; }
+
+ private:
+  void Scan(const struct btf* btf, uint32_t first, const std::string& name,
+            std::vector<Type>* found) const;
+  Loader load_vmlinux_;
+  ModuleLoader load_modules_;
+  struct btf* vmlinux_ = nullptr;
+  bool vmlinux_loaded_ = false, modules_loaded_ = false;
+  std::vector<struct btf*> modules_;
+  std::unordered_map<std::string, std::vector<Type>> by_name_;  // essential name: every kind
+};
+
+// How the relocation is spelled in messages, as libbpf spells it and codegen records it
+// (meta::CoreSite): "struct task_struct.se.load", or "struct foo" for a type.
+std::string CoreSpec(const struct btf* btf, const CoreRelocation& relocation);
+
+// Whether the kernel has what the relocation needs: the field (by name, through
+// anonymous members), the type, or the enumerator. Existence tests are always satisfied
+// (their answer is the relocation), and so is what cannot be read here: only a certain
+// miss is reported, libbpf deciding the rest.
+bool Satisfied(const struct btf* btf, const CoreRelocation& relocation, KernelTypes& kernel);
+
+// Before loading: "" when this kernel satisfies every relocation the object's programs
+// need (those only code under a load-time `@defined` reads are left to the verifier, which
+// drops the branch), or the message naming each miss and where the script reads it.
+std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const meta::Meta& meta,
+                                       KernelTypes& kernel);
 
 // From libbpf's log of a failed load: "this kernel's `struct task_struct` has no member
 // `user_dumpable`, read at FILE:LINE:COL" (the place when the metadata has it), or ""

@@ -144,6 +144,26 @@ bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::stri
   return false;
 }
 
+bool ObjectSection(std::span<const uint8_t> object, std::string_view name,
+                   std::string_view* contents, std::string* error) {
+  *contents = {};
+  ElfHandle elf = OpenElf(object, error);
+  size_t names;
+  if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) {
+    if (elf) *error = "malformed ELF object: no section names";
+    return false;
+  }
+  for (Elf_Scn* section = nullptr; (section = elf_nextscn(elf.get(), section));) {
+    GElf_Shdr sh;
+    const char* n = gelf_getshdr(section, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;
+    if (!n || name != n) continue;
+    if (Contents(object, sh, contents)) return true;
+    *error = "damaged object: its " + std::string(name) + " section lies outside the file";
+    return false;
+  }
+  return true;
+}
+
 bool GlobalAssignment(const meta::Meta& meta, const std::string& name, const std::string& value,
                       const meta::Global** global, std::vector<uint8_t>* bytes,
                       std::string* error) {

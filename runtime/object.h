@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/object_meta.h"
@@ -25,6 +26,11 @@ ElfHandle OpenElf(std::span<const uint8_t> object, std::string* error);
 // false with a message that says what is wrong with the object (never throws, whatever
 // the bytes).
 bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::string* error);
+
+// The bytes of the object's section `name` ("" when it has none). False with a message
+// when the object is not ELF or the section lies outside it.
+bool ObjectSection(std::span<const uint8_t> object, std::string_view name,
+                   std::string_view* contents, std::string* error);
 
 // staprun's module options, NAME=VALUE: finds the global scalar NAME in `meta` and
 // gives VALUE's bytes as global data holds them (a long: 8 bytes, read as C reads a

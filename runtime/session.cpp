@@ -271,6 +271,13 @@ static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
 
 bool Session::Load(std::string* error) {
   if (!SameKernelTerms(meta_, error)) return false;
+  {
+    KernelTypes kernel = KernelTypes::Running();
+    if (std::string miss = UnsatisfiedCoreRelocations(object_, meta_, kernel); !miss.empty()) {
+      *error = miss;
+      return false;
+    }
+  }
   std::string log;
   int rc = LoadObject(&log);
   if (rc != 0 && fentry_chosen_) {

@@ -1,7 +1,9 @@
 // Fuzz target: any bytes through what btaprun does with an object before the kernel
 // sees it — the ELF checks, `.btap.meta` decoding, section digests, the BTF check, the
-// output formats and NAME=VALUE assignments. A crash, a leak, an exception or a hang
-// is a finding; an error message is the expected answer.
+// CO-RE relocations read from `.BTF.ext`, the output formats and NAME=VALUE assignments. A crash, a
+// leak, an exception or a hang is a finding; an error message is the expected answer.
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <gelf.h>
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "common/object_meta.h"
+#include "runtime/core_relocations.h"
 #include "runtime/object.h"
 #include "runtime/object_btf.h"
 #include "runtime/output.h"
@@ -31,6 +34,26 @@ void UseMeta(const meta::Meta& m) {
   }
 }
 
+// The relocations of `.BTF.ext`, read with a `.BTF` the BTF check passed (as btaprun
+// reads them only after it), spelled and judged against a kernel without BTF.
+void CheckRelocations(const std::string& btf_bytes, const std::string& ext) {
+  std::string error;
+  if (btf_bytes.empty() || !runtime::CheckBtf(btf_bytes, &error)) return;
+  struct btf* btf = btf__new(btf_bytes.data(), static_cast<uint32_t>(btf_bytes.size()));
+  if (libbpf_get_error(btf)) return;
+  std::vector<runtime::CoreRelocation> relocations;
+  if (runtime::ReadCoreRelocations(ext, btf, &relocations, &error)) {
+    runtime::KernelTypes none([] { return static_cast<struct btf*>(nullptr); }, nullptr);
+    for (const runtime::CoreRelocation& r : relocations) {
+      (void)runtime::CoreSpec(btf, r);
+      if (!runtime::Satisfied(btf, r, none)) __builtin_trap();  // nothing to judge against
+    }
+  } else if (error.empty()) {
+    __builtin_trap();
+  }
+  btf__free(btf);
+}
+
 // Mutations rarely keep the digests and the metadata's checksum matching, so the parts
 // behind them also run on the sections of every input that libelf can open: the BTF
 // check as it is, the metadata with its checksum made to match.
@@ -40,6 +63,7 @@ void CheckSections(const uint8_t* data, size_t size) {
   size_t names;
   if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) return;
   GElf_Shdr sh;
+  std::string btf, ext;
   for (Elf_Scn* s = nullptr; (s = elf_nextscn(elf.get(), s));) {
     const char* name = gelf_getshdr(s, &sh) ? elf_strptr(elf.get(), names, sh.sh_name) : nullptr;
     if (!name || sh.sh_type == SHT_NOBITS || sh.sh_offset > size ||
@@ -48,6 +72,8 @@ void CheckSections(const uint8_t* data, size_t size) {
     std::string bytes(reinterpret_cast<const char*>(data) + sh.sh_offset, sh.sh_size);
     if (std::strcmp(name, ".BTF") == 0 && !runtime::CheckBtf(bytes, &error) && error.empty())
       __builtin_trap();
+    if (std::strcmp(name, ".BTF") == 0) btf = bytes;
+    if (std::strcmp(name, ".BTF.ext") == 0) ext = bytes;
     if (std::strcmp(name, meta::kSectionName) != 0 || bytes.size() < 8) continue;
     uint64_t sum = meta::Fnv1a(std::string_view(bytes).substr(0, bytes.size() - 8));
     std::memcpy(bytes.data() + bytes.size() - 8, &sum, 8);
@@ -57,6 +83,7 @@ void CheckSections(const uint8_t* data, size_t size) {
     else if (error.empty())
       __builtin_trap();
   }
+  CheckRelocations(btf, ext);
 }
 
 }  // namespace

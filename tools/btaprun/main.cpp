@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "runtime/attach/attach.h"
+#include "runtime/core_relocations.h"
 #include "runtime/object.h"
 #include "runtime/session.h"
 
@@ -145,6 +146,15 @@ int main(int argc, char** argv) {
       return Error(std::string(path) + ": " + error);
     for (const std::string& line : btap::runtime::PreviewAttachments(meta))
       std::cout << line << '\n';
+    // What no probe of it could load with: the members and types this kernel lacks.
+    btap::runtime::KernelTypes kernel = btap::runtime::KernelTypes::Running();
+    std::string missing = btap::runtime::UnsatisfiedCoreRelocations(object, meta, kernel);
+    for (size_t at = 0; !missing.empty() && at < missing.size();) {
+      size_t end = std::min(missing.find('\n', at), missing.size());
+      std::cout << (at == 0 ? "# not loadable here: " : "# ") << missing.substr(at, end - at)
+                << '\n';
+      at = end + 1;
+    }
     return 0;
   }
   btap::runtime::Session session;

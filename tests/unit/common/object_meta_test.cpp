@@ -41,7 +41,8 @@ Meta Sample() {
                 {ValueType::String, ValueType::Long},
                 false,
                 {16, 8}}};
-  m.core_sites = {{"struct task_struct.se.load", "script.stp:3:20"}};
+  m.core_sites = {{"struct task_struct.se.load", "script.stp:3:20", false},
+                  {"struct task_struct.user_dumpable", "script.stp:4:2", true}};
   m.kernel_terms = {{"kernel_v", ">=", "6.2", KernelTerm::Operand::String, true, "a.stp:1:4"},
                     {"CONFIG_HZ", "==", "250", KernelTerm::Operand::Number, false, "a.stp:2:4"}};
   m.kernel_build_id = "4f61d8f6405b1c6eed15a7a3e2e27067394202d3";
