@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "codegen/seal.h"
+#include "frontend/ast_printer.h"
 
 namespace btap::codegen::lowering {
 
@@ -509,6 +510,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
     else
       syscall_bodies_[p.spec.is_return].push_back({fn, p.spec.numbers[0]});
+    NoteNamedSyscall(p);
     for (const sema::TargetArg& a : p.spec.args)
       if (a.source == sema::TargetArg::Source::SyscallNr) syscall_orig_ax_ = a.offset;
   } else {
@@ -635,6 +637,28 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
     in_chunk.insert(bodies[i].fn);
     weight += more;
   }
+}
+
+// A system call the script names itself (`syscall.openat`, not one of `syscall.*`'s
+// matches, nor an optional point): the loading kernel must have it.
+void Lowering::NoteNamedSyscall(const sema::Probe& p) {
+  std::string_view origin = p.origin;
+  bool names_syscall = origin.starts_with("syscall.") || origin.find("_syscall.") != origin.npos;
+  if (p.spec.syscall.empty() || p.optional || !names_syscall || origin.find('*') != origin.npos)
+    return;
+  for (const meta::NamedSyscall& s : meta_.syscalls)
+    if (s.name == p.spec.syscall) return;
+  std::string where;
+  SourceRange at = p.decl ? p.decl->range : SourceRange{};
+  if (p.decl)
+    for (const ast::ProbePoint* point : p.decl->points)
+      if (frontend::PrintProbePoint(point) == p.origin) at = point->range;
+  if (at.valid()) {
+    const SourceFile& f = sm_.file(at.file);
+    LineColumn lc = f.Locate(at.begin);
+    where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+  }
+  meta_.syscalls.push_back({p.spec.syscall, p.origin, where});
 }
 
 // A rough guess of the instructions the verifier walks for one body: its own, and for

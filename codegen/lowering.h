@@ -240,6 +240,7 @@ class Lowering {
     llvm::Function* fn;
     int64_t nr;  // -1: every call
   };
+  void NoteNamedSyscall(const sema::Probe& p);
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
   void EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies, int part);
   static uint64_t VerifierWeight(const llvm::Function& fn);

@@ -221,6 +221,12 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.Str(t.where);
   }
   w.Str(m.kernel_build_id);
+  w.U32(static_cast<uint32_t>(m.syscalls.size()));
+  for (const NamedSyscall& s : m.syscalls) {
+    w.Str(s.name);
+    w.Str(s.point);
+    w.Str(s.where);
+  }
   w.U32(static_cast<uint32_t>(m.sections.size()));
   for (const SectionDigest& s : m.sections) {
     w.Str(s.name);
@@ -297,6 +303,12 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
     t.kind = static_cast<KernelTerm::Operand>(kind);
   }
   if (!r.Str(&m->kernel_build_id, "kernel build id")) return fail();
+  if (!r.Count(&n, 12, "named system calls")) return fail();
+  m->syscalls.resize(n);
+  for (NamedSyscall& s : m->syscalls)
+    if (!r.Str(&s.name, "named system call") || !r.Str(&s.point, "named system call") ||
+        !r.Str(&s.where, "named system call"))
+      return fail();
   if (!r.Count(&n, 12, "sections")) return fail();
   m->sections.resize(n);
   for (SectionDigest& s : m->sections)

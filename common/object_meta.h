@@ -114,6 +114,16 @@ struct CoreSite {
   bool operator==(const CoreSite&) const = default;
 };
 
+// A system call a probe names (`syscall.openat`), which the loading kernel must have: the
+// dispatcher's number for it would otherwise never come.
+struct NamedSyscall {
+  std::string name;   // "openat"
+  std::string point;  // as the script wrote it
+  std::string where;  // "file:line:col"
+
+  bool operator==(const NamedSyscall&) const = default;
+};
+
 struct SectionDigest {
   std::string name;
   uint64_t digest = 0;
@@ -136,6 +146,7 @@ struct Meta {
   // The build id of the kernel whose DWARF placed the kernel and module variables the
   // programs read (@var; "" when none): another kernel refuses the object.
   std::string kernel_build_id;
+  std::vector<NamedSyscall> syscalls;
   // Every section of the object, in section-header order: entry 0 (the null section)
   // also covers the ELF header; `.btap.meta`'s own entry covers only its section header
   // (a checksum ends its contents).

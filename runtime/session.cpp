@@ -31,6 +31,7 @@
 #include "common/kernel_config.h"
 #include "common/kernel_terms.h"
 #include "common/output_record.h"
+#include "common/tracefs.h"
 #include "runtime/actions.h"
 #include "runtime/attach/attach.h"
 #include "runtime/core_relocations.h"
@@ -271,6 +272,11 @@ static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
 
 bool Session::Load(std::string* error) {
   if (!SameKernelTerms(meta_, error)) return false;
+  if (std::vector<std::string> missing = MissingSyscalls(meta_, FindTracefs()); !missing.empty()) {
+    *error = missing[0];
+    for (size_t i = 1; i < missing.size(); ++i) *error += "\n" + missing[i];
+    return false;
+  }
   {
     KernelTypes kernel = KernelTypes::Running();
     if (std::string miss = UnsatisfiedCoreRelocations(object_, meta_, kernel); !miss.empty()) {

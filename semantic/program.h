@@ -119,6 +119,7 @@ struct ProbeSpec {
   int64_t numbers[3] = {0, 0, 0};  // perf: type, config, sample period; syscall: number
   std::string target;              // tracepoint, function pattern or process path
   std::string function;            // process(...).function("...") pattern
+  std::string syscall;             // syscalls: the call's name ("" for every call)
   bool is_return = false;
   bool has_target_vars = false;    // $vars are known (tracepoints)
   bool target_vars_later = false;  // $vars resolved by a later pass (debug info)
@@ -149,7 +150,8 @@ struct Probe {
   std::vector<Variable*> locals;
   FileId file = kNoFile;
   bool from_tapset = false;
-  size_t order = 0;  // position in script order
+  bool optional = false;  // written with `?` or `!`
+  size_t order = 0;       // position in script order
 };
 
 // Facts of the running kernel that kernel-side process tracking needs, filled by pass 2

@@ -365,6 +365,7 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
       probe->decl = pending.decl;
       probe->file = pending.file;
       probe->from_tapset = pending.from_tapset;
+      probe->optional = point->optional || point->sufficient;
       probe->order = e.probe_order++;
       probe->handler_writes = writes;
       probe->body = Compose(e, r.expansion, pending.decl->body);

@@ -27,6 +27,11 @@ std::vector<std::string> TargetLines(const std::string& text);
 // attach it as compiled (preview.cpp).
 std::vector<std::string> PreviewAttachments(const meta::Meta& meta);
 
+// The system calls the object's probes name (meta::NamedSyscall) that this kernel lacks,
+// by its `syscalls:sys_enter_*` events under the tracefs at `tracefs`: one message each
+// ("" when all are here, or when this kernel has no such events to tell).
+std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::string& tracefs);
+
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);
 

@@ -97,6 +97,8 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
     }
     out.push_back(p.point + (note.empty() ? "" : "  # " + note));
   }
+  for (const std::string& m : MissingSyscalls(meta, FindTracefs()))
+    out.push_back("# not here: " + m);
   return out;
 }
 

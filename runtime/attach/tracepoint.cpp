@@ -3,6 +3,7 @@
 // their $vars are fields of the tracefs record (numbers[0] == 1), as classic tracepoints,
 // whose id libbpf reads from tracefs: it is mounted first when missing.
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,6 +35,22 @@ bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vecto
   }
   links.push_back(link);
   return true;
+}
+
+std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::string& tracefs) {
+  std::vector<std::string> missing;
+  struct stat st;
+  std::string events = tracefs + "/events/syscalls/";
+  if (meta.syscalls.empty() || tracefs.empty() || stat(events.c_str(), &st) != 0) return missing;
+  for (const meta::NamedSyscall& s : meta.syscalls) {
+    if (stat((events + "sys_enter_" + s.name).c_str(), &st) == 0) continue;
+    missing.push_back("this kernel has no system call `" + s.name + "`, probed as `" + s.point +
+                      "`" + (s.where.empty() ? "" : " at " + s.where) +
+                      " (the object was compiled for a kernel that has it: compile the script "
+                      "for this kernel, or make the probe optional, `" +
+                      s.point + " ?`)");
+  }
+  return missing;
 }
 
 }  // namespace btap::runtime

@@ -33,6 +33,7 @@ class SyscallProbes : public ProbeFamily {
     spec.family = Family::Syscall;
     spec.is_return = parts.size() > 1;
     spec.numbers[0] = nr;
+    if (call) spec.syscall = call->name;
     spec.point = PointSpelling(parts);
     spec.target = spec.is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
     spec.has_target_vars = true;

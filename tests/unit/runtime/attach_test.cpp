@@ -1,9 +1,12 @@
 // Attaching uprobes checks that the probed file is the one the object was compiled for
 // (its GNU build id), and absolute kernel addresses that the kernel is, before anything
-// reaches the kernel.
+// reaches the kernel; and that the kernel has the system calls the object's probes name.
 #include "runtime/attach/attach.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "common/build_id.h"
 
@@ -63,6 +66,27 @@ TEST(AttachKprobe, RefusesAnAbsoluteAddressOfAnotherKernel) {
                        " (an address in its code), and this kernel's is " + RunningKernelBuildId() +
                        "; compile the script again for this kernel");
   EXPECT_TRUE(links.empty());
+}
+
+TEST(AttachSyscalls, NamesTheCallsThisKernelLacks) {
+  char dir[] = "/tmp/btap_tracefs_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string root = dir;
+  meta::Meta m;
+  m.syscalls = {{"openat", "syscall.openat", "a.stp:1:7"}, {"cachestat", "syscall.cachestat", ""}};
+  // No syscalls events at all (a kernel without CONFIG_FTRACE_SYSCALLS): no opinion.
+  EXPECT_TRUE(MissingSyscalls(m, root).empty());
+  std::filesystem::create_directories(root + "/events/syscalls/sys_enter_openat");
+  std::vector<std::string> missing = MissingSyscalls(m, root);
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0],
+            "this kernel has no system call `cachestat`, probed as `syscall.cachestat` (the "
+            "object was compiled for a kernel that has it: compile the script for this kernel, "
+            "or make the probe optional, `syscall.cachestat ?`)");
+  std::filesystem::create_directories(root + "/events/syscalls/sys_enter_cachestat");
+  EXPECT_TRUE(MissingSyscalls(m, root).empty());
+  EXPECT_TRUE(MissingSyscalls(m, "").empty());
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
