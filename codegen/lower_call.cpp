@@ -4,6 +4,9 @@
 
 #include "common/printf_format.h"
 
+#include <cctype>
+#include <cstring>
+
 namespace btap::codegen::lowering {
 
 Value Lowering::Call(ast::Call* c) {
@@ -172,6 +175,34 @@ Value Lowering::Print(ast::Call* c) {
   return slot;
 }
 
+// A directive as the kernel's bpf_snprintf takes it, when it formats it as stap does:
+// printable text, and d i u x X with one flag of `0 +-` and a fixed width (the kernel
+// parses no precision, `#` or `*`); %p is stap's `0x` and hex digits.
+constexpr size_t kSnprintfArgs = 12;  // MAX_BPRINTF_VARARGS
+
+static bool SnprintfPiece(const FormatDirective& d, std::string* piece) {
+  if (d.literal) {
+    for (char c : d.text) {
+      if (c == '%') *piece += '%';
+      if (!(std::isprint(static_cast<unsigned char>(c)) || c == '\n' || c == '\t')) return false;
+      *piece += c;
+    }
+    return true;
+  }
+  if (d.symbolic != Symbolic::None || d.precision != -1 || d.width < -1) return false;
+  if (d.conversion == 'p') {
+    if (d.flag || d.width != -1) return false;
+    *piece = "0x%lx";
+    return true;
+  }
+  if (!std::strchr("diuxX", d.conversion) || d.conversion == 0 || d.flag == '#') return false;
+  *piece = "%";
+  if (d.flag) *piece += d.flag;
+  if (d.width >= 0) *piece += std::to_string(d.width);
+  *piece += std::string("l") + d.conversion;
+  return true;
+}
+
 // sprintf in a kernel probe: the format is known now, so each directive becomes one call
 // into the BPF library, writing into a fresh slot.
 Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
@@ -201,7 +232,39 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
   };
   size_t next = 0;
   auto take = [&]() { return next < args.size() ? args[next++] : b_.getInt64(0); };
+  // Literal text and numbers run together into one call of the kernel's bpf_snprintf,
+  // which formats them as C does (and the verifier checks as one helper call, where the
+  // library's digit and padding loops cost it thousands of steps each); the run's text
+  // then joins the string as a `%s` would.
+  std::string run, plain;  // the run's format, and its text while it has no number
+  std::vector<Value> run_args;
+  auto flush = [&]() {
+    if (run.empty()) return;
+    Value text = run_args.empty() ? Literal(plain) : ScratchAt(TempBytes(slot_));
+    if (!run_args.empty()) {
+      Value data = ScratchAt(TempBytes(static_cast<uint32_t>(8 * run_args.size())));
+      for (size_t i = 0; i < run_args.size(); ++i)
+        b_.CreateStore(run_args[i], b_.CreateConstGEP1_64(b_.getInt8Ty(), data, 8 * i));
+      Helper(kSnprintf, i64_,
+             {text, b_.getInt32(limit_), Literal(run), data,
+              b_.getInt32(static_cast<uint32_t>(8 * run_args.size()))});
+    }
+    pos = forget(
+        Library("btap_put_str", i64_,
+                {slot, pos, text, b_.getInt64(0), b_.getInt64(-1), b_.getInt64(0), size, limit}));
+    run.clear();
+    plain.clear();
+    run_args.clear();
+  };
   for (const FormatDirective& d : directives) {
+    if (std::string piece; SnprintfPiece(d, &piece)) {
+      if (!d.literal && run_args.size() == kSnprintfArgs) flush();
+      run += piece;
+      if (d.literal) plain += d.text;
+      if (!d.literal) run_args.push_back(take());
+      continue;
+    }
+    flush();
     if (d.literal) {
       pos = Library("btap_put_str", i64_,
                     {slot, pos, Literal(d.text), b_.getInt64(0), b_.getInt64(-1), b_.getInt64(0),
@@ -233,6 +296,7 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
                             precision, size, limit}));
     }
   }
+  flush();
   return slot;
 }
 

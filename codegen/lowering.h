@@ -62,6 +62,7 @@ enum HelperId : int64_t {
   kCopyFromUser = 148,  // sleepable programs only
   kTaskStorageGet = 156,
   kCurrentTaskBtf = 158,
+  kSnprintf = 165,
   kForEachMapElem = 164,
   kGetFuncIp = 173,
   kGetFuncArg = 183,  // fentry/fexit programs
