@@ -12,6 +12,8 @@
  *   ids              asks for its process group and session (getpgid(0), getsid(0))
  *   spawn            forks a child that forks a grandchild, and waits for both
  *   exit N           exits with status N
+ *   badexec ADDR     execve(2)s itself with an argument vector whose third pointer is
+ *                    ADDR (unreadable): the call fails with EFAULT
  *   raise N          kills itself with signal N
  *   handle N         catches signal N, sends it to itself with kill(2) and handles it
  *   udp N            sends one UDP datagram of N bytes to 127.0.0.1 port 9 (discard)
@@ -45,6 +47,11 @@ static void on_signal(int sig) { handled = sig; }
 
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "badexec") == 0) {
+    char* vector[] = {argv[0], "ok", (char*)strtoul(argv[2], NULL, 0), NULL};
+    execve(argv[0], vector, NULL);
+    return 0;
+  }
   if (argc == 3 && strcmp(argv[1], "raise") == 0) {
     signal(atoi(argv[2]), SIG_DFL);
     raise(atoi(argv[2]));
