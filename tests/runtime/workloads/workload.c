@@ -19,7 +19,8 @@
  *   udp N            sends one UDP datagram of N bytes to 127.0.0.1 port 9 (discard)
  *   tcp ADDR [FROM]  listens on ADDR (IPv4, or IPv6 with a colon) and an ephemeral port,
  *                    connects to it over TCP (from FROM, of the same family, when given)
- *                    and accepts the connection
+ *                    and accepts the connection; the client write(2)s "hello", the server
+ *                    read(2)s it
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -90,10 +91,12 @@ int main(int argc, char** argv) {
         getsockname(server, at, &size) || connect(client, at, size))
       return 1;
     int peer = accept(server, 0, 0);
+    char got[8] = {0};
+    int ok = peer >= 0 && write(client, "hello", 5) == 5 && read(peer, got, sizeof got) == 5;
     close(peer);
     close(client);
     close(server);
-    return peer < 0;
+    return !ok;
   }
   if (argc == 2 && strcmp(argv[1], "dispositions") == 0) {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
