@@ -275,12 +275,17 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
 
 namespace btap::codegen::lowering {
 
-// Registers exist in function probes only: kprobes and uprobes get the probed task's
-// pt_regs as their context.
+// Registers exist in function probes, whose context is the probed task's pt_regs, and
+// in perf-event probes (timer.profile, perf.*), whose context starts with the pt_regs of
+// the code the event interrupted, kernel or user (read by direct loads, which the
+// verifier maps onto them).
 Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
   const sema::Probe* probe = frame_->probe;
   bool kernel = probe && sema::IsKernelFunction(probe->spec.family);
   bool user = UserProbe(probe);
+  bool sampled = probe && (probe->spec.family == sema::Family::TimerProfile ||
+                           probe->spec.family == sema::Family::Perf);
+  if (sampled && frame_->ctx && !frame_->user_side) return SampledRegisters(c, which);
   if (!frame_->ctx || (!kernel && !user) || frame_->user_side) {
     Unsupported(c->range, "`" + std::string(c->name) + "`",
                 " outside kernel.function and process.function probes");
@@ -309,6 +314,29 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
   for (int i = 0; i < 6; ++i)
     out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)),
                           PtRegsAt(static_cast<int>(sema::kArgRegisterOffsets[i])), out);
+  return out;
+}
+
+Value Lowering::SampledRegisters(ast::Call* c, Intrinsic which) {
+  constexpr uint32_t kIp = 128, kCs = 136;
+  auto reg = [&](uint32_t offset) { return RawArg(offset / 8); };
+  if (which == Intrinsic::user_mode)
+    return Bool(b_.CreateICmpEQ(b_.CreateAnd(reg(kCs), b_.getInt64(3)), b_.getInt64(3)));
+  if (which == Intrinsic::probe_addr) return reg(kIp);
+  if (which == Intrinsic::probe_register) {
+    auto* n = ast::As<ast::NumberLit>(c->args[0]);
+    if (!n || n->value < 0 || n->value > 160 || n->value % 8) {
+      Unsupported(c->range, "a register other than a pt_regs slot");
+      return nullptr;
+    }
+    return reg(static_cast<uint32_t>(n->value));
+  }
+  Value n = Arg(c, 0);
+  if (!n) return nullptr;
+  Value out = b_.getInt64(0);
+  for (int i = 0; i < 6; ++i)
+    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)),
+                          reg(static_cast<uint32_t>(sema::kArgRegisterOffsets[i])), out);
   return out;
 }
 

@@ -433,6 +433,7 @@ class Lowering {
                        ast::TargetBase* t, std::string_view name);
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
+  Value SampledRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);
   // @cast in user-side probes: member offsets from the compiling kernel's BTF, no reads.
   bool constant_layout_ = false;
