@@ -286,6 +286,9 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
   bool sampled = probe && (probe->spec.family == sema::Family::TimerProfile ||
                            probe->spec.family == sema::Family::Perf);
   if (sampled && frame_->ctx && !frame_->user_side) return SampledRegisters(c, which);
+  if (probe && probe->spec.family == sema::Family::Syscall && frame_->ctx && !frame_->user_side &&
+      which != Intrinsic::probe_addr)
+    return SyscallRegisters(c, which);
   if (!frame_->ctx || (!kernel && !user) || frame_->user_side) {
     Unsupported(c->range, "`" + std::string(c->name) + "`",
                 " outside kernel.function and process.function probes");
@@ -337,6 +340,34 @@ Value Lowering::SampledRegisters(ast::Call* c, Intrinsic which) {
   for (int i = 0; i < 6; ++i)
     out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)),
                           reg(static_cast<uint32_t>(sema::kArgRegisterOffsets[i])), out);
+  return out;
+}
+
+// In syscall probes (stap's nd_syscall ones read int_arg(1) and the like): the user
+// registers the kernel saved at the call, the arguments in the syscall ABI's order (rdi
+// rsi rdx r10 r8 r9). The call runs in the kernel: user_mode() is 0.
+Value Lowering::SyscallRegisters(ast::Call* c, Intrinsic which) {
+  if (which == Intrinsic::user_mode) return b_.getInt64(0);
+  auto reg = [&](int offset) {
+    sema::TargetArg saved{"", "long"};
+    saved.source = sema::TargetArg::Source::Register;
+    saved.offset = static_cast<uint32_t>(offset);
+    return SyscallVar(saved);
+  };
+  if (which == Intrinsic::probe_register) {
+    auto* n = ast::As<ast::NumberLit>(c->args[0]);
+    if (!n || n->value < 0 || n->value > 160 || n->value % 8) {
+      Unsupported(c->range, "a register other than a pt_regs slot");
+      return nullptr;
+    }
+    return reg(static_cast<int>(n->value));
+  }
+  static constexpr int kSyscallArgs[] = {112, 104, 96, 56, 72, 64};
+  Value n = Arg(c, 0);
+  if (!n) return nullptr;
+  Value out = b_.getInt64(0);
+  for (int i = 0; i < 6; ++i)
+    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)), reg(kSyscallArgs[i]), out);
   return out;
 }
 

@@ -434,6 +434,7 @@ class Lowering {
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value SampledRegisters(ast::Call* c, Intrinsic which);
+  Value SyscallRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);
   // @cast in user-side probes: member offsets from the compiling kernel's BTF, no reads.
   bool constant_layout_ = false;
