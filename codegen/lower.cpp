@@ -8,7 +8,6 @@
 #include <functional>
 
 #include "codegen/seal.h"
-#include "frontend/ast_printer.h"
 
 namespace btap::codegen::lowering {
 
@@ -639,23 +638,16 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
   }
 }
 
-// A system call the script names itself (`syscall.openat`, not one of `syscall.*`'s
-// matches, nor an optional point): the loading kernel must have it.
+// A system call the script names (`syscall.openat`, directly or through aliases), not
+// one of a wildcard's matches nor an optional point's: the loading kernel must have it.
 void Lowering::NoteNamedSyscall(const sema::Probe& p) {
-  std::string_view origin = p.origin;
-  bool names_syscall = origin.starts_with("syscall.") || origin.find("_syscall.") != origin.npos;
-  if (p.spec.syscall.empty() || p.optional || !names_syscall || origin.find('*') != origin.npos)
-    return;
+  if (p.spec.syscall.empty() || p.may_be_absent) return;
   for (const meta::NamedSyscall& s : meta_.syscalls)
     if (s.name == p.spec.syscall) return;
   std::string where;
-  SourceRange at = p.decl ? p.decl->range : SourceRange{};
-  if (p.decl)
-    for (const ast::ProbePoint* point : p.decl->points)
-      if (frontend::PrintProbePoint(point) == p.origin) at = point->range;
-  if (at.valid()) {
-    const SourceFile& f = sm_.file(at.file);
-    LineColumn lc = f.Locate(at.begin);
+  if (p.point_range.valid()) {
+    const SourceFile& f = sm_.file(p.point_range.file);
+    LineColumn lc = f.Locate(p.point_range.begin);
     where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
   }
   meta_.syscalls.push_back({p.spec.syscall, p.origin, where});

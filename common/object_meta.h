@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 8;
+inline constexpr uint32_t kVersion = 9;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -100,15 +100,13 @@ struct Limits {
   bool operator==(const Limits&) const = default;
 };
 
-// A digest of one ELF section of the object (see DigestSection), so that a damaged
-// object is refused before libbpf or the kernel reads it.
 // Where a script reads a kernel struct member through a CO-RE relocation, keyed as libbpf
 // names a relocation's spec ("struct task_struct.se.load").
 struct CoreSite {
   std::string spec;
   std::string where;  // "file:line:col": the first read, an unguarded one if any
   // Every read sits under a condition on a load-time `@defined`, whose branch a kernel
-  // that lacks the member drops: no reason to refuse the object before loading it.
+  // that lacks the member drops: not named when one is missing.
   bool guarded = false;
 
   bool operator==(const CoreSite&) const = default;
@@ -123,6 +121,9 @@ struct NamedSyscall {
 
   bool operator==(const NamedSyscall&) const = default;
 };
+
+// A digest of one ELF section of the object (see DigestSection), so that a damaged
+// object is refused before libbpf or the kernel reads it.
 
 struct SectionDigest {
   std::string name;
@@ -146,6 +147,7 @@ struct Meta {
   // The build id of the kernel whose DWARF placed the kernel and module variables the
   // programs read (@var; "" when none): another kernel refuses the object.
   std::string kernel_build_id;
+  // The system calls the probes name, which a kernel must have to load the object.
   std::vector<NamedSyscall> syscalls;
   // Every section of the object, in section-header order: entry 0 (the null section)
   // also covers the ELF header; `.btap.meta`'s own entry covers only its section header

@@ -52,9 +52,12 @@ uint32_t Resolve(const struct btf* btf, uint32_t id) {
   return id;
 }
 
+// libbpf's essential name: without the "___flavour" of `X___Y` (X and Y not `_`).
 std::string_view Essential(std::string_view name) {
-  size_t flavour = name.find("___");
-  return flavour == std::string_view::npos ? name : name.substr(0, flavour);
+  for (size_t i = name.size() >= 5 ? name.size() - 5 + 1 : 0; i-- > 0;)
+    if (name[i] != '_' && name.substr(i + 1, 3) == "___" && name[i + 4] != '_')
+      return name.substr(0, i + 1);
+  return name;
 }
 
 uint16_t KindClass(uint16_t kind) {
@@ -233,18 +236,24 @@ std::vector<KernelTypes::Type> KernelTypes::Named(std::string_view name, uint16_
   std::string key(Essential(name));
   auto it = by_name_.find(key);
   if (it == by_name_.end()) {
-    std::vector<Type> all;
-    if (vmlinux_) Scan(vmlinux_, 1, key, &all);
-    if (all.empty() && vmlinux_) {
-      if (!modules_loaded_ && load_modules_) modules_ = load_modules_(vmlinux_);
-      modules_loaded_ = true;
-      for (struct btf* m : modules_) Scan(m, btf__type_cnt(vmlinux_), key, &all);
-    }
-    it = by_name_.emplace(key, std::move(all)).first;
+    it = by_name_.emplace(key, Found{}).first;
+    if (vmlinux_) Scan(vmlinux_, 1, key, &it->second.types);
   }
-  std::vector<Type> found;
-  for (const Type& t : it->second)
-    if (KindClass(btf_kind(btf__type_by_id(t.btf, t.id))) == KindClass(kind)) found.push_back(t);
+  auto of_kind = [&]() {
+    std::vector<Type> found;
+    for (const Type& t : it->second.types)
+      if (KindClass(btf_kind(btf__type_by_id(t.btf, t.id))) == KindClass(kind)) found.push_back(t);
+    return found;
+  };
+  std::vector<Type> found = of_kind();
+  // As libbpf: the modules are searched when vmlinux has no candidate of this kind.
+  if (found.empty() && vmlinux_ && !it->second.modules) {
+    it->second.modules = true;
+    if (!modules_loaded_ && load_modules_) modules_ = load_modules_(vmlinux_);
+    modules_loaded_ = true;
+    for (struct btf* m : modules_) Scan(m, btf__type_cnt(vmlinux_), key, &it->second.types);
+    found = of_kind();
+  }
   return found;
 }
 
@@ -302,7 +311,8 @@ bool Satisfied(const struct btf* btf, const CoreRelocation& r, KernelTypes& kern
 }
 
 std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const meta::Meta& meta,
-                                       KernelTypes& kernel) {
+                                       KernelTypes& kernel,
+                                       std::function<bool(const std::string&)> loaded) {
   std::string_view btf_bytes, ext;
   std::string error;
   if (!ObjectSection(object, ".BTF.ext", &ext, &error) || ext.empty()) return error;
@@ -321,7 +331,7 @@ std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const me
   std::vector<std::pair<std::string, std::string>> misses;
   std::set<std::string> named;
   for (const CoreRelocation& r : relocations) {
-    if (Satisfied(btf, r, kernel)) continue;
+    if ((loaded && !loaded(r.section)) || Satisfied(btf, r, kernel)) continue;
     std::string spec = CoreSpec(btf, r);
     const meta::CoreSite* site = nullptr;
     for (const meta::CoreSite& s : meta.core_sites)

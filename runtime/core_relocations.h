@@ -1,7 +1,7 @@
-// The object's CO-RE relocations against the loading kernel's BTF. Before the object
-// loads, every relocation this kernel cannot satisfy (a struct member the object reads
-// and this kernel lacks) is named with the script line that reads it, all at once; and
-// should libbpf still refuse one, its log is explained the same way.
+// The object's CO-RE relocations against the loading kernel's BTF: when libbpf refuses
+// an object for a relocation, every one this kernel cannot satisfy (a struct member the
+// object reads and this kernel lacks) is named with the script line that reads it, all
+// at once; `btaprun -L` lists them before anything loads.
 #pragma once
 
 #include <bpf/btf.h>
@@ -64,7 +64,11 @@ class KernelTypes {
   struct btf* vmlinux_ = nullptr;
   bool vmlinux_loaded_ = false, modules_loaded_ = false;
   std::vector<struct btf*> modules_;
-  std::unordered_map<std::string, std::vector<Type>> by_name_;  // essential name: every kind
+  struct Found {
+    std::vector<Type> types;  // every kind
+    bool modules = false;     // the modules' were looked for too
+  };
+  std::unordered_map<std::string, Found> by_name_;  // by essential name
 };
 
 // How the relocation is spelled in messages, as libbpf spells it and codegen records it
@@ -77,11 +81,15 @@ std::string CoreSpec(const struct btf* btf, const CoreRelocation& relocation);
 // miss is reported, libbpf deciding the rest.
 bool Satisfied(const struct btf* btf, const CoreRelocation& relocation, KernelTypes& kernel);
 
-// Before loading: "" when this kernel satisfies every relocation the object's programs
-// need (those only code under a load-time `@defined` reads are left to the verifier, which
-// drops the branch), or the message naming each miss and where the script reads it.
+// "" when this kernel satisfies every relocation of the programs in the sections
+// `loaded` accepts (all when it is empty), or the message naming each miss and where
+// the script reads it. Reads made only under a load-time `@defined` are left out: the
+// verifier drops that code. Other code that never runs here may still be named (a read
+// after `if (!@defined(...)) next`), so this explains a failed load, or warns (-L); it
+// does not decide whether an object loads.
 std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const meta::Meta& meta,
-                                       KernelTypes& kernel);
+                                       KernelTypes& kernel,
+                                       std::function<bool(const std::string&)> loaded = {});
 
 // From libbpf's log of a failed load: "this kernel's `struct task_struct` has no member
 // `user_dumpable`, read at FILE:LINE:COL" (the place when the metadata has it), or ""

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <set>
 
 #include "common/build_id.h"
 #include "common/kallsyms.h"
@@ -277,13 +278,6 @@ bool Session::Load(std::string* error) {
     for (size_t i = 1; i < missing.size(); ++i) *error += "\n" + missing[i];
     return false;
   }
-  {
-    KernelTypes kernel = KernelTypes::Running();
-    if (std::string miss = UnsatisfiedCoreRelocations(object_, meta_, kernel); !miss.empty()) {
-      *error = miss;
-      return false;
-    }
-  }
   std::string log;
   int rc = LoadObject(&log);
   if (rc != 0 && fentry_chosen_) {
@@ -304,9 +298,19 @@ bool Session::Load(std::string* error) {
     *error = "the kernel refused the compiled probes";
     if (!probe.empty()) *error += " of `" + probe + "`";
     if (std::string core = ExplainCoreFailure(log, meta_); !core.empty()) {
-      *error += ": " + core +
-                " (the object was compiled for a kernel that has it: compile the script for "
-                "this kernel, or read it under @defined)";
+      // Every member and type this kernel lacks that the loaded programs read outside a
+      // load-time @defined, with where the script reads each; else libbpf's one.
+      std::set<std::string> loaded;
+      bpf_program* prog;
+      bpf_object__for_each_program(prog, bpf_) if (bpf_program__autoload(prog))
+          loaded.insert(bpf_program__section_name(prog));
+      KernelTypes kernel = KernelTypes::Running();
+      std::string all = UnsatisfiedCoreRelocations(
+          object_, meta_, kernel, [&](const std::string& s) { return loaded.count(s) > 0; });
+      *error = !all.empty() ? all
+                            : *error + ": " + core +
+                                  " (the object was compiled for a kernel that has it: compile "
+                                  "the script for this kernel, or read it under @defined)";
       return false;
     }
     *error += ": " + std::string(std::strerror(-rc));

@@ -150,8 +150,11 @@ struct Probe {
   std::vector<Variable*> locals;
   FileId file = kNoFile;
   bool from_tapset = false;
-  bool optional = false;  // written with `?` or `!`
-  size_t order = 0;       // position in script order
+  // Optional (`?`, `!`) or a wildcard's match at some level of its aliases: its point
+  // may be missing where the object loads.
+  bool may_be_absent = false;
+  SourceRange point_range;  // the point as the script wrote it
+  size_t order = 0;         // position in script order
 };
 
 // Facts of the running kernel that kernel-side process tracking needs, filled by pass 2

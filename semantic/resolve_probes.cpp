@@ -41,6 +41,9 @@ struct Expansion {
   std::vector<const ast::Block*> epilogues;  // innermost alias last
   std::vector<const ast::Expr*> conditions;
   std::string listed;
+  // Some level of the expansion was optional (`?`, `!`) or a wildcard's match: the point
+  // may be missing where the object loads without the script being wrong.
+  bool may_be_absent = false;
 };
 
 struct Resolved {
@@ -111,6 +114,8 @@ class ProbeResolver {
     for (auto& [alias, name] : matches) {
       std::vector<PointPart> suffix(parts.begin() + name.size(), parts.end());
       Expansion inner = exp;
+      inner.may_be_absent |= std::any_of(parts.begin(), parts.end(),
+                                         [](const PointPart& p) { return HasGlob(p.name); });
       const ast::Alias* decl = alias->decl;
       if (decl->name_ops[alias->name_index] == ast::Tok::AddAssign) {
         inner.epilogues.insert(inner.epilogues.begin(), decl->body);
@@ -129,6 +134,7 @@ class ProbeResolver {
         Expansion here = inner;
         if (point->condition) here.conditions.push_back(point->condition);
         bool optional = point->optional || point->sufficient || !suffix.empty();
+        here.may_be_absent |= optional;
         bool matched = Resolve(target, optional, here, depth + 1, out);
         any |= matched;
         if (matched && point->sufficient) break;
@@ -354,6 +360,7 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
     std::vector<Resolved> resolved;
     Expansion exp;
     if (point->condition) exp.conditions.push_back(point->condition);
+    exp.may_be_absent = point->optional || point->sufficient;
     bool matched =
         resolver.Resolve(PartsOf(point), point->optional || point->sufficient, exp, 0, resolved);
     std::string origin = frontend::PrintProbePoint(point);
@@ -365,7 +372,8 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
       probe->decl = pending.decl;
       probe->file = pending.file;
       probe->from_tapset = pending.from_tapset;
-      probe->optional = point->optional || point->sufficient;
+      probe->may_be_absent = r.expansion.may_be_absent;
+      probe->point_range = point->range;
       probe->order = e.probe_order++;
       probe->handler_writes = writes;
       probe->body = Compose(e, r.expansion, pending.decl->body);

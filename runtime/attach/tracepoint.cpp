@@ -47,8 +47,7 @@ std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::stri
     missing.push_back("this kernel has no system call `" + s.name + "`, probed as `" + s.point +
                       "`" + (s.where.empty() ? "" : " at " + s.where) +
                       " (the object was compiled for a kernel that has it: compile the script "
-                      "for this kernel, or make the probe optional, `" +
-                      s.point + " ?`)");
+                      "for this kernel, or make the probe point optional with `?`)");
   }
   return missing;
 }

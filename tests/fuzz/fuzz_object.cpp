@@ -34,8 +34,27 @@ void UseMeta(const meta::Meta& m) {
   }
 }
 
+// A small kernel to judge relocations against: struct task_struct { int pid; union {
+// int a; }; struct sched_entity se; }, enum state { RUNNING }.
+struct btf* SmallKernel() {
+  struct btf* k = btf__new_empty();
+  int i = btf__add_int(k, "int", 4, BTF_INT_SIGNED);
+  int se = btf__add_struct(k, "sched_entity", 4);
+  btf__add_field(k, "load", i, 0, 0);
+  int anon = btf__add_union(k, "", 4);
+  btf__add_field(k, "a", i, 0, 0);
+  btf__add_struct(k, "task_struct", 12);
+  btf__add_field(k, "pid", i, 0, 0);
+  btf__add_field(k, "", anon, 32, 0);
+  btf__add_field(k, "se", se, 64, 0);
+  btf__add_enum(k, "state", 4);
+  btf__add_enum_value(k, "RUNNING", 0);
+  return k;
+}
+
 // The relocations of `.BTF.ext`, read with a `.BTF` the BTF check passed (as btaprun
-// reads them only after it), spelled and judged against a kernel without BTF.
+// reads them only after it), spelled and judged against a kernel without BTF (which
+// decides nothing) and against a small one.
 void CheckRelocations(const std::string& btf_bytes, const std::string& ext) {
   std::string error;
   if (btf_bytes.empty() || !runtime::CheckBtf(btf_bytes, &error)) return;
@@ -44,9 +63,11 @@ void CheckRelocations(const std::string& btf_bytes, const std::string& ext) {
   std::vector<runtime::CoreRelocation> relocations;
   if (runtime::ReadCoreRelocations(ext, btf, &relocations, &error)) {
     runtime::KernelTypes none([] { return static_cast<struct btf*>(nullptr); }, nullptr);
+    runtime::KernelTypes small(SmallKernel, nullptr);
     for (const runtime::CoreRelocation& r : relocations) {
       (void)runtime::CoreSpec(btf, r);
       if (!runtime::Satisfied(btf, r, none)) __builtin_trap();  // nothing to judge against
+      (void)runtime::Satisfied(btf, r, small);
     }
   } else if (error.empty()) {
     __builtin_trap();

@@ -146,12 +146,13 @@ int main(int argc, char** argv) {
       return Error(std::string(path) + ": " + error);
     for (const std::string& line : btap::runtime::PreviewAttachments(meta))
       std::cout << line << '\n';
-    // What no probe of it could load with: the members and types this kernel lacks.
+    // The members and types this kernel lacks that the programs read outside a load-time
+    // @defined: the object may not load here.
     btap::runtime::KernelTypes kernel = btap::runtime::KernelTypes::Running();
     std::string missing = btap::runtime::UnsatisfiedCoreRelocations(object, meta, kernel);
     for (size_t at = 0; !missing.empty() && at < missing.size();) {
       size_t end = std::min(missing.find('\n', at), missing.size());
-      std::cout << (at == 0 ? "# not loadable here: " : "# ") << missing.substr(at, end - at)
+      std::cout << (at == 0 ? "# may not load here: " : "# ") << missing.substr(at, end - at)
                 << '\n';
       at = end + 1;
     }

@@ -82,7 +82,7 @@ TEST(AttachSyscalls, NamesTheCallsThisKernelLacks) {
   EXPECT_EQ(missing[0],
             "this kernel has no system call `cachestat`, probed as `syscall.cachestat` (the "
             "object was compiled for a kernel that has it: compile the script for this kernel, "
-            "or make the probe optional, `syscall.cachestat ?`)");
+            "or make the probe point optional with `?`)");
   std::filesystem::create_directories(root + "/events/syscalls/sys_enter_cachestat");
   EXPECT_TRUE(MissingSyscalls(m, root).empty());
   EXPECT_TRUE(MissingSyscalls(m, "").empty());
