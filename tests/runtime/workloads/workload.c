@@ -19,14 +19,15 @@
  *   udp N            sends one UDP datagram of N bytes to 127.0.0.1 port 9 (discard)
  *   tcp ADDR [FROM]  listens on ADDR (IPv4, or IPv6 with a colon) and an ephemeral port,
  *                    connects to it over TCP (from FROM, of the same family, when given)
- *                    and accepts the connection; the client write(2)s "hello", the server
- *                    read(2)s it
+ *                    and accepts the connection; the client sets TCP_NODELAY and write(2)s
+ *                    "hello", the server read(2)s it
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
     if (bind(server, at, size) || listen(server, 1) ||
         getsockname(server, at, &size) || connect(client, at, size))
       return 1;
-    int peer = accept(server, 0, 0);
+    int peer = accept(server, 0, 0), one = 1;
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char got[8] = {0};
     int ok = peer >= 0 && write(client, "hello", 5) == 5 && read(peer, got, sizeof got) == 5;
     close(peer);

@@ -53,9 +53,8 @@ TEST(LoadChecks, SyscallsTheScriptNames) {
   meta::Meta m = MetaOf("probe begin { }\nprobe syscall.getppid { }");
   ASSERT_EQ(m.syscalls.size(), 1u);
   EXPECT_EQ(m.syscalls[0].point, "syscall.getppid");
-  EXPECT_EQ(m.syscalls[0].where.substr(m.syscalls[0].where.rfind('/') + 1), "load_checks_" +
-                                                                             std::to_string(getpid()) +
-                                                                             ".stp:2:7");
+  EXPECT_EQ(m.syscalls[0].where.substr(m.syscalls[0].where.rfind('/') + 1),
+            "load_checks_" + std::to_string(getpid()) + ".stp:2:7");
 }
 
 // The reads of `task_struct` members in a tracepoint with a `$p` task, by whether a
@@ -73,7 +72,8 @@ TEST(LoadChecks, ReadsUnderALoadTimeDefinedAreGuarded) {
   EXPECT_EQ(Guarded("println($p->pid)"), (M{{"struct task_struct.pid", false}}));
   EXPECT_EQ(Guarded("if (@defined($p->tgid)) println($p->tgid)"),
             (M{{"struct task_struct.tgid", true}}));
-  EXPECT_EQ(Guarded("println(@choose_defined($p->tgid, 0))"), (M{{"struct task_struct.tgid", true}}));
+  EXPECT_EQ(Guarded("println(@choose_defined($p->tgid, 0))"),
+            (M{{"struct task_struct.tgid", true}}));
   EXPECT_EQ(Guarded("println(@defined($p->tgid) && $p->tgid > 0)"),
             (M{{"struct task_struct.tgid", true}}));
   EXPECT_EQ(Guarded("if (pid() > 0) { if (@defined($p->tgid)) println($p->tgid) }"),
