@@ -238,13 +238,19 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
   // then joins the string as a `%s` would.
   std::string run, plain;  // the run's format, and its text while it has no number
   std::vector<Value> run_args;
+  Value run_text = nullptr, run_data = nullptr;  // scratch the runs share
   auto flush = [&]() {
     if (run.empty()) return;
-    Value text = run_args.empty() ? Literal(plain) : ScratchAt(TempBytes(slot_));
+    if (!run_args.empty() && !run_text) {
+      run_text = ScratchAt(TempBytes(slot_));
+      run_data = ScratchAt(TempBytes(static_cast<uint32_t>(8 * kSnprintfArgs)));
+    }
+    Value text = run_args.empty() ? Literal(plain) : run_text;
     if (!run_args.empty()) {
-      Value data = ScratchAt(TempBytes(static_cast<uint32_t>(8 * run_args.size())));
+      Value data = run_data;
       for (size_t i = 0; i < run_args.size(); ++i)
         b_.CreateStore(run_args[i], b_.CreateConstGEP1_64(b_.getInt8Ty(), data, 8 * i));
+      b_.CreateStore(b_.getInt8(0), text);  // what a failed call leaves
       Helper(kSnprintf, i64_,
              {text, b_.getInt32(limit_), Literal(run), data,
               b_.getInt32(static_cast<uint32_t>(8 * run_args.size()))});
@@ -257,8 +263,12 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
     run_args.clear();
   };
   for (const FormatDirective& d : directives) {
-    if (std::string piece; SnprintfPiece(d, &piece)) {
-      if (!d.literal && run_args.size() == kSnprintfArgs) flush();
+    // A run's format is a literal of at most the string limit: one that would not fit
+    // goes out first, and a longer piece of text takes the library's way.
+    if (std::string piece; SnprintfPiece(d, &piece) && piece.size() + 1 < limit_) {
+      if ((!d.literal && run_args.size() == kSnprintfArgs) ||
+          run.size() + piece.size() + 1 >= limit_)
+        flush();
       run += piece;
       if (d.literal) plain += d.text;
       if (!d.literal) run_args.push_back(take());

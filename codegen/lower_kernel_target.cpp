@@ -291,7 +291,10 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
     return SyscallRegisters(c, which);
   if (!frame_->ctx || (!kernel && !user) || frame_->user_side) {
     Unsupported(c->range, "`" + std::string(c->name) + "`",
-                " outside kernel.function and process.function probes");
+                which == Intrinsic::probe_addr
+                    ? " outside kernel.function, process.function, timer.profile and perf probes"
+                    : " outside kernel.function, process.function, syscall, timer.profile and "
+                      "perf probes");
     return nullptr;
   }
   if (which == Intrinsic::user_mode) return b_.getInt64(user ? 1 : 0);

@@ -62,8 +62,8 @@ enum HelperId : int64_t {
   kCopyFromUser = 148,  // sleepable programs only
   kTaskStorageGet = 156,
   kCurrentTaskBtf = 158,
-  kSnprintf = 165,
   kForEachMapElem = 164,
+  kSnprintf = 165,
   kGetFuncIp = 173,
   kGetFuncArg = 183,  // fentry/fexit programs
   kGetFuncRet = 184,

@@ -60,8 +60,8 @@ std::string_view Essential(std::string_view name) {
   return name;
 }
 
+// Kinds libbpf takes for one another: enum and enum64 (a struct and a union are not).
 uint16_t KindClass(uint16_t kind) {
-  if (kind == BTF_KIND_UNION) return BTF_KIND_STRUCT;
   if (kind == BTF_KIND_ENUM64) return BTF_KIND_ENUM;
   return kind;
 }

@@ -50,8 +50,8 @@ class KernelTypes {
     const struct btf* btf;
     uint32_t id;
   };
-  // Types named `name` (their "___flavour" suffix aside) of the kind `kind` (a struct
-  // and a union match each other, as do enum and enum64).
+  // Types named `name` (their "___flavour" suffix aside) of the kind `kind` (enum and
+  // enum64 match each other).
   std::vector<Type> Named(std::string_view name, uint16_t kind);
   // Whether the kernel's BTF could be read (after Named).
   bool Known() const { return vmlinux_ != nullptr; }

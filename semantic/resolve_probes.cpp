@@ -73,10 +73,10 @@ class ProbeResolver {
     if (MatchAliases(parts, exp, depth, out)) {
       // A listing pattern like `*` or `s*` names builtin points as well as aliases.
       if (e_.options.listing && depth == 0 && HasGlob(parts[0].name))
-        MatchFamilies(parts, true, exp, out);
+        MatchFamilies(parts, true, exp, depth, out);
       return true;
     }
-    if (MatchFamilies(parts, optional, exp, out)) return true;
+    if (MatchFamilies(parts, optional, exp, depth, out)) return true;
     if (!optional) ReportMismatch(parts);
     return false;
   }
@@ -98,7 +98,9 @@ class ProbeResolver {
     PullFor(parts[0]);
     // Full-length matches win; otherwise the longest alias that leaves a suffix.
     size_t best = 0;
-    std::vector<std::pair<const AliasEntry*, std::vector<PointPart>>> matches;
+    // (Resolving an alias's points may pull in more aliases: `e_.aliases` grows, so the
+    // matches keep what they need, not pointers into it.)
+    std::vector<std::pair<AliasEntry, std::vector<PointPart>>> matches;
     for (const AliasEntry& a : e_.aliases) {
       std::vector<PointPart> name = PartsOf(a.decl->names[a.name_index]);
       if (name.size() > parts.size() || name.size() < best) continue;
@@ -107,17 +109,18 @@ class ProbeResolver {
         ok = GlobMatch(parts[i].name, name[i].name) && SameArg(parts[i], name[i]);
       if (!ok) continue;
       if (name.size() > best) matches.clear(), best = name.size();
-      matches.push_back({&a, std::move(name)});
+      matches.push_back({a, std::move(name)});
     }
     if (matches.empty()) return false;
     bool any = false;
     for (auto& [alias, name] : matches) {
       std::vector<PointPart> suffix(parts.begin() + name.size(), parts.end());
       Expansion inner = exp;
-      inner.may_be_absent |= std::any_of(parts.begin(), parts.end(),
-                                         [](const PointPart& p) { return HasGlob(p.name); });
-      const ast::Alias* decl = alias->decl;
-      if (decl->name_ops[alias->name_index] == ast::Tok::AddAssign) {
+      bool glob = std::any_of(parts.begin(), parts.end(),
+                              [](const PointPart& p) { return HasGlob(p.name); });
+      inner.may_be_absent |= glob;
+      const ast::Alias* decl = alias.decl;
+      if (decl->name_ops[alias.name_index] == ast::Tok::AddAssign) {
         inner.epilogues.insert(inner.epilogues.begin(), decl->body);
       } else {
         inner.prologues.insert(inner.prologues.begin(), decl->body);
@@ -133,7 +136,8 @@ class ProbeResolver {
         target.insert(target.end(), suffix.begin(), suffix.end());
         Expansion here = inner;
         if (point->condition) here.conditions.push_back(point->condition);
-        bool optional = point->optional || point->sufficient || !suffix.empty();
+        // A wildcard's matches that resolve to nothing here are left out, as stap does.
+        bool optional = point->optional || point->sufficient || !suffix.empty() || glob;
         here.may_be_absent |= optional;
         bool matched = Resolve(target, optional, here, depth + 1, out);
         any |= matched;
@@ -146,8 +150,10 @@ class ProbeResolver {
   }
 
   bool MatchFamilies(const std::vector<PointPart>& parts, bool optional, const Expansion& exp,
-                     std::vector<Resolved>& out) {
-    bool listing = e_.options.listing;
+                     int depth, std::vector<Resolved>& out) {
+    // What a listing names is the user's pattern; an alias's own points resolve as in a
+    // script (an optional one that matches nothing here is left out quietly).
+    bool listing = e_.options.listing && depth == 0;
     bool any = false;
     for (const PatternDef& pattern : AllPatterns()) {
       std::vector<PointPart> concrete;

@@ -332,6 +332,8 @@ class SymbolResolver {
     }
     const ProbeSpec& spec = probe_->spec;
     if (spec.target_vars_later) return;
+    // `-l` resolves points without their variables: alias bodies are not checked.
+    if (e_.options.listing && !e_.options.list_variables) return;
     if (!spec.has_target_vars) {
       e_.diags.Report(Diag::NoTargetVariables, t->range, {t->name, spec.point});
       return;
