@@ -305,58 +305,14 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
     if (kernel && !probe->spec.is_return) return Helper(kGetFuncIp, i64_, {frame_->ctx});
     return PtRegsAt(kIp);
   }
-  if (which == Intrinsic::probe_register) {
-    auto* n = ast::As<ast::NumberLit>(c->args[0]);
-    if (!n || n->value < 0 || n->value > 160 || n->value % 8) {
-      Unsupported(c->range, "a register other than a pt_regs slot");
-      return nullptr;
-    }
-    return PtRegsAt(static_cast<int>(n->value));
-  }
-  // The Nth argument register: rdi rsi rdx rcx r8 r9; 0 for any other N.
-  Value n = Arg(c, 0);
-  if (!n) return nullptr;
-  Value out = b_.getInt64(0);
-  for (int i = 0; i < 6; ++i)
-    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)),
-                          PtRegsAt(static_cast<int>(sema::kArgRegisterOffsets[i])), out);
-  return out;
+  return RegisterOrArgument(
+      c, which, [&](int offset) { return PtRegsAt(offset); }, sema::kArgRegisterOffsets);
 }
 
-Value Lowering::SampledRegisters(ast::Call* c, Intrinsic which) {
-  constexpr uint32_t kIp = 128, kCs = 136;
-  auto reg = [&](uint32_t offset) { return RawArg(offset / 8); };
-  if (which == Intrinsic::user_mode)
-    return Bool(b_.CreateICmpEQ(b_.CreateAnd(reg(kCs), b_.getInt64(3)), b_.getInt64(3)));
-  if (which == Intrinsic::probe_addr) return reg(kIp);
-  if (which == Intrinsic::probe_register) {
-    auto* n = ast::As<ast::NumberLit>(c->args[0]);
-    if (!n || n->value < 0 || n->value > 160 || n->value % 8) {
-      Unsupported(c->range, "a register other than a pt_regs slot");
-      return nullptr;
-    }
-    return reg(static_cast<uint32_t>(n->value));
-  }
-  Value n = Arg(c, 0);
-  if (!n) return nullptr;
-  Value out = b_.getInt64(0);
-  for (int i = 0; i < 6; ++i)
-    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)),
-                          reg(static_cast<uint32_t>(sema::kArgRegisterOffsets[i])), out);
-  return out;
-}
-
-// In syscall probes (stap's nd_syscall ones read int_arg(1) and the like): the user
-// registers the kernel saved at the call, the arguments in the syscall ABI's order (rdi
-// rsi rdx r10 r8 r9). The call runs in the kernel: user_mode() is 0.
-Value Lowering::SyscallRegisters(ast::Call* c, Intrinsic which) {
-  if (which == Intrinsic::user_mode) return b_.getInt64(0);
-  auto reg = [&](int offset) {
-    sema::TargetArg saved{"", "long"};
-    saved.source = sema::TargetArg::Source::Register;
-    saved.offset = static_cast<uint32_t>(offset);
-    return SyscallVar(saved);
-  };
+// register(): the pt_regs slot the call names, through `reg`; the Nth argument
+// (int_arg() and the like): the register `args` gives for it, 0 for any other N.
+Value Lowering::RegisterOrArgument(ast::Call* c, Intrinsic which,
+                                   const std::function<Value(int)>& reg, const uint32_t* args) {
   if (which == Intrinsic::probe_register) {
     auto* n = ast::As<ast::NumberLit>(c->args[0]);
     if (!n || n->value < 0 || n->value > 160 || n->value % 8) {
@@ -365,13 +321,39 @@ Value Lowering::SyscallRegisters(ast::Call* c, Intrinsic which) {
     }
     return reg(static_cast<int>(n->value));
   }
-  static constexpr int kSyscallArgs[] = {112, 104, 96, 56, 72, 64};
   Value n = Arg(c, 0);
   if (!n) return nullptr;
   Value out = b_.getInt64(0);
   for (int i = 0; i < 6; ++i)
-    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)), reg(kSyscallArgs[i]), out);
+    out = b_.CreateSelect(b_.CreateICmpEQ(n, b_.getInt64(i + 1)), reg(static_cast<int>(args[i])),
+                          out);
   return out;
+}
+
+Value Lowering::SampledRegisters(ast::Call* c, Intrinsic which) {
+  constexpr int kIp = 128, kCs = 136;
+  auto reg = [&](int offset) { return RawArg(static_cast<uint32_t>(offset) / 8); };
+  if (which == Intrinsic::user_mode)
+    return Bool(b_.CreateICmpEQ(b_.CreateAnd(reg(kCs), b_.getInt64(3)), b_.getInt64(3)));
+  if (which == Intrinsic::probe_addr) return reg(kIp);
+  return RegisterOrArgument(c, which, reg, sema::kArgRegisterOffsets);
+}
+
+// In syscall probes (stap's nd_syscall ones read int_arg(1) and the like): the user
+// registers the kernel saved at the call, the arguments in the syscall ABI's order (rdi
+// rsi rdx r10 r8 r9). The call runs in the kernel: user_mode() is 0.
+Value Lowering::SyscallRegisters(ast::Call* c, Intrinsic which) {
+  if (which == Intrinsic::user_mode) return b_.getInt64(0);
+  static constexpr uint32_t kSyscallArgs[] = {112, 104, 96, 56, 72, 64};
+  return RegisterOrArgument(
+      c, which,
+      [&](int offset) {
+        sema::TargetArg saved{"", "long"};
+        saved.source = sema::TargetArg::Source::Register;
+        saved.offset = static_cast<uint32_t>(offset);
+        return SyscallVar(saved);
+      },
+      kSyscallArgs);
 }
 
 // The kernel function's (or BTF raw tracepoint's) argument a target symbol names, with a

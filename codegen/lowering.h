@@ -434,6 +434,8 @@ class Lowering {
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value SampledRegisters(ast::Call* c, Intrinsic which);
+  Value RegisterOrArgument(ast::Call* c, Intrinsic which, const std::function<Value(int)>& reg,
+                           const uint32_t* args);
   Value SyscallRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);
   // @cast in user-side probes: member offsets from the compiling kernel's BTF, no reads.
