@@ -413,6 +413,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::probe_addr:
     case Intrinsic::user_mode:
       return ProbeRegisters(c, which);
+    case Intrinsic::user_addr:
+      return UserAddress(c);
     case Intrinsic::is_return:
       return b_.getInt64(frame_->probe->spec.is_return ? 1 : 0);
     case Intrinsic::ktime_get_ns:

@@ -339,6 +339,29 @@ Value Lowering::SampledRegisters(ast::Call* c, Intrinsic which) {
   return RegisterOrArgument(c, which, reg, sema::kArgRegisterOffsets);
 }
 
+// uaddr(): the user-space instruction pointer of the current task. A uprobe's, or a
+// sample's that interrupted user code, is its own; elsewhere in the kernel it is where
+// the task entered the kernel, from the pt_regs the kernel saved then (0 for a kernel
+// thread, which never did), as stap's.
+Value Lowering::UserAddress(ast::Call* c) {
+  const sema::Probe* probe = frame_->probe;
+  if (!frame_->ctx || frame_->user_side || !probe) {
+    Unsupported(c->range, "`uaddr()`", " in a probe that runs in user space");
+    return nullptr;
+  }
+  constexpr int kIp = 128, kCs = 136;
+  if (UserProbe(probe)) return PtRegsAt(kIp);
+  Value task = Helper(kCurrentTaskBtf, ptr_, {});
+  Value regs = Helper(kTaskPtRegs, ptr_, {task});
+  Value saved =
+      ReadCell(kProbeReadKernel, b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, kIp), 8, nullptr);
+  if (probe->spec.family != sema::Family::TimerProfile && probe->spec.family != sema::Family::Perf)
+    return saved;
+  Value cs = RawArg(kCs / 8);
+  Value user = b_.CreateICmpEQ(b_.CreateAnd(cs, b_.getInt64(3)), b_.getInt64(3));
+  return b_.CreateSelect(user, RawArg(kIp / 8), saved);
+}
+
 // In syscall probes (stap's nd_syscall ones read int_arg(1) and the like): the user
 // registers the kernel saved at the call, the arguments in the syscall ABI's order (rdi
 // rsi rdx r10 r8 r9). The call runs in the kernel: user_mode() is 0.

@@ -65,6 +65,7 @@ enum HelperId : int64_t {
   kForEachMapElem = 164,
   kSnprintf = 165,
   kGetFuncIp = 173,
+  kTaskPtRegs = 175,
   kGetFuncArg = 183,  // fentry/fexit programs
   kGetFuncRet = 184,
 };
@@ -434,6 +435,7 @@ class Lowering {
   // register(), int_arg() and friends, addr(), user_mode() (lower_kernel_target.cpp).
   Value ProbeRegisters(ast::Call* c, Intrinsic which);
   Value SampledRegisters(ast::Call* c, Intrinsic which);
+  Value UserAddress(ast::Call* c);
   Value RegisterOrArgument(ast::Call* c, Intrinsic which, const std::function<Value(int)>& reg,
                            const uint32_t* args);
   Value SyscallRegisters(ast::Call* c, Intrinsic which);
