@@ -65,15 +65,19 @@ std::string Lowering::Text(SourceRange r) const {
   return std::string(t.substr(r.begin, r.end - r.begin));
 }
 
+// "file:line:col" of a place in the script ("" for none).
+std::string Lowering::Location(SourceRange at) const {
+  if (!at.valid()) return "";
+  const SourceFile& f = sm_.file(at.file);
+  LineColumn lc = f.Locate(at.begin);
+  return f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+}
+
 // stap's " near <token> at file:line:col" for run-time errors.
 std::string Lowering::Near(std::string_view token_kind, std::string_view token,
                            SourceRange at) const {
   std::string s = " near " + std::string(token_kind) + " '" + std::string(token) + "'";
-  if (at.valid()) {
-    const SourceFile& f = sm_.file(at.file);
-    LineColumn lc = f.Locate(at.begin);
-    s += " at " + f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
-  }
+  if (at.valid()) s += " at " + Location(at);
   return s;
 }
 
@@ -644,13 +648,7 @@ void Lowering::NoteNamedSyscall(const sema::Probe& p) {
   if (p.spec.syscall.empty() || p.may_be_absent) return;
   for (const meta::NamedSyscall& s : meta_.syscalls)
     if (s.name == p.spec.syscall) return;
-  std::string where;
-  if (p.point_range.valid()) {
-    const SourceFile& f = sm_.file(p.point_range.file);
-    LineColumn lc = f.Locate(p.point_range.begin);
-    where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
-  }
-  meta_.syscalls.push_back({p.spec.syscall, p.origin, where});
+  meta_.syscalls.push_back({p.spec.syscall, p.origin, Location(p.point_range)});
 }
 
 // A rough guess of the instructions the verifier walks for one body: its own, and for

@@ -54,9 +54,7 @@ void Lowering::NoteCoreSite(const struct btf* btf, const std::vector<CoreAccess:
   if (path.empty() || !at.valid()) return;
   std::string spec = KernelTypeName(btf, path[0].record);
   for (const CoreAccess::Step& s : path) spec += "." + s.member.name;
-  const SourceFile& f = sm_.file(at.file);
-  LineColumn lc = f.Locate(at.begin);
-  std::string where = f.name() + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+  std::string where = Location(at);
   bool guarded = core_guards_ > 0;
   for (meta::CoreSite& site : meta_.core_sites) {
     if (site.spec != spec) continue;

@@ -149,6 +149,7 @@ class Lowering {
 
   // stap's " near <token> at file:line:col" for run-time errors.
   std::string Near(std::string_view token_kind, std::string_view token, SourceRange at) const;
+  std::string Location(SourceRange at) const;
 
   llvm::GlobalVariable* RuntimeVar(const char* name);
 

@@ -151,6 +151,15 @@ bool PathFits(const struct btf* btf, uint32_t id, const std::vector<Step>& path)
   return true;
 }
 
+// What a spec names that this kernel lacks: "this kernel's `struct x` has no member `m`"
+// (`sentence`), or "`struct x` has no member `m`" (a list item); a type: "... no `struct x`".
+std::string Missing(const std::string& spec, bool sentence) {
+  size_t dot = spec.find('.');
+  if (dot == std::string::npos) return (sentence ? "this kernel has no `" : "no `") + spec + "`";
+  return (sentence ? "this kernel's `" : "`") + spec.substr(0, dot) + "` has no member `" +
+         spec.substr(dot + 1) + "`";
+}
+
 }  // namespace
 
 bool ReadCoreRelocations(std::string_view ext, const struct btf* btf,
@@ -339,14 +348,7 @@ std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const me
     if (site ? site->guarded : tested.count({r.type, r.access}) > 0) continue;
     if (!named.insert(spec).second) continue;
     std::string where = site ? ", read at " + site->where : ", read by embedded C";
-    size_t dot = spec.find('.');
-    if (dot == std::string::npos)
-      misses.push_back({"this kernel has no `" + spec + "`" + where, "no `" + spec + "`" + where});
-    else
-      misses.push_back(
-          {"this kernel's `" + spec.substr(0, dot) + "` has no member `" + spec.substr(dot + 1) +
-               "`" + where,
-           "`" + spec.substr(0, dot) + "` has no member `" + spec.substr(dot + 1) + "`" + where});
+    misses.push_back({Missing(spec, true) + where, Missing(spec, false) + where});
   }
   if (misses.empty()) return "";
   if (misses.size() == 1)
@@ -371,12 +373,8 @@ std::string ExplainCoreFailure(const std::string& log, const meta::Meta& meta) {
   std::string spec = log.substr(close + 1, end - close - 1);
   while (!spec.empty() && spec.front() == ' ') spec.erase(0, 1);
   while (!spec.empty() && spec.back() == ' ') spec.pop_back();
-  size_t dot = spec.find('.');
   if (spec.empty()) return "";
-  std::string message = dot == std::string::npos
-                            ? "this kernel has no `" + spec + "`"
-                            : "this kernel's `" + spec.substr(0, dot) + "` has no member `" +
-                                  spec.substr(dot + 1) + "`";
+  std::string message = Missing(spec, true);
   for (const meta::CoreSite& site : meta.core_sites)
     if (site.spec == spec) return message + ", read at " + site.where;
   return message;

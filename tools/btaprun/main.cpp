@@ -31,6 +31,7 @@ const char kUsage[] =
     "  -c CMD      run CMD once the probes are attached; stop when it exits\n"
     "  -x PID      set target() to PID\n"
     "  -L          list the object's probe points, noting what this machine would not attach\n"
+    "              and the kernel members and system calls it reads that this kernel lacks\n"
     "  -v          say how each probe attaches (on standard error)\n"
     "  -V          print the version and exit\n"
     "  -h          print this text and exit\n"
