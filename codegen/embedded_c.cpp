@@ -134,6 +134,64 @@ std::vector<const char*> BaseArgs() {
 
 }  // namespace
 
+bool CDefine(std::string_view option, std::string* name, std::string* directive,
+             std::string* error) {
+  auto identifier = [](std::string_view w) {
+    if (w.empty() || std::isdigit(static_cast<unsigned char>(w[0]))) return false;
+    return std::all_of(w.begin(), w.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+  };
+  auto trim = [](std::string_view w) {
+    while (!w.empty() && std::isspace(static_cast<unsigned char>(w.front()))) w.remove_prefix(1);
+    while (!w.empty() && std::isspace(static_cast<unsigned char>(w.back()))) w.remove_suffix(1);
+    return w;
+  };
+  size_t eq = option.find('=');
+  size_t paren = option.find('(');
+  std::string_view head = option.substr(0, eq), params;
+  if (paren < eq) {
+    size_t close = option.find(')', paren);
+    if (close == std::string_view::npos || close > eq ||
+        trim(option.substr(close + 1, eq - close - 1)) != "") {
+      *error = "-D " + std::string(option) + ": expected NAME(ARGS)=VALUE, with the `)` before `=`";
+      return false;
+    }
+    head = option.substr(0, paren);
+    params = option.substr(paren + 1, close - paren - 1);
+  }
+  if (!identifier(head)) {
+    *error = "-D " + std::string(option) + ": `" + std::string(head) +
+             "` is not a macro name (letters, digits and `_`, not starting with a digit)";
+    return false;
+  }
+  std::string args;
+  if (paren < eq) {
+    std::string_view rest = params;
+    bool first = true, variadic = false;
+    while (!trim(rest).empty() || !first) {
+      size_t comma = rest.find(',');
+      std::string_view arg = trim(rest.substr(0, comma));
+      if (variadic || !(identifier(arg) || arg == "...")) {
+        *error = "-D " + std::string(option) + ": the macro's parameters must be names, " +
+                 "separated by commas, with `...` only last";
+        return false;
+      }
+      variadic = arg == "...";
+      args += (first ? "" : ", ") + std::string(arg);
+      first = false;
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
+    }
+    args = "(" + args + ")";
+  }
+  std::string value = eq == std::string_view::npos ? "1" : std::string(option.substr(eq + 1));
+  std::replace(value.begin(), value.end(), '\n', ' ');
+  *name = std::string(head);
+  *directive = "#define " + *name + args + " " + value;
+  return true;
+}
+
 bool PrecompileHeader(const std::string& header, const std::string& pch, std::string* error) {
   std::vector<const char*> args = BaseArgs();
   // No timestamps: the cached header's name fixes its content, and a copy of the cache

@@ -54,6 +54,13 @@ std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext&
                                        const SourceManager& sm, DiagnosticSink& diags,
                                        SourceRange fallback, const std::string& pch = "");
 
+// A `-D` option as the C macro stap's C compiler gets from it: `NAME`, `NAME=VALUE`,
+// `NAME(ARGS)` or `NAME(ARGS)=VALUE`, ARGS being identifiers and a final `...` separated by
+// commas. Sets `name` (NAME) and `directive` (the `#define` line, no newline); false, with
+// `error` saying what is wrong, for anything else.
+bool CDefine(std::string_view option, std::string* name, std::string* directive,
+             std::string* error);
+
 // Precompiles the header file `header` into `pch` with the flags CompileC uses, so that a
 // large header (the kernel's types) costs a lazy load instead of a parse per script.
 bool PrecompileHeader(const std::string& header, const std::string& pch, std::string* error);

@@ -6,6 +6,7 @@
 #include <bpf/btf.h>
 #include <clang/Basic/Version.h>
 #include <fcntl.h>
+#include <llvm/Support/xxhash.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +24,8 @@ namespace btap::codegen {
 namespace {
 
 // Bumped when the header's text changes, so that older cached copies are not used.
-constexpr const char* kFormat = "3";  // 3: precompiled headers without timestamps
+// 4: named by an xxHash64 of the BTF (before, FNV-1a)
+constexpr const char* kFormat = "4";
 
 void Append(void* out, const char* format, va_list args) {
   va_list copy;
@@ -67,10 +69,7 @@ bool KernelTypesHeader(const struct btf* btf, KernelTypes* out, std::string* err
     *error = "the kernel's BTF is unreadable";
     return false;
   }
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a over the BTF
-  for (const unsigned char *p = static_cast<const unsigned char*>(raw), *end = p + size; p < end;
-       ++p)
-    hash = (hash ^ *p) * 1099511628211ull;
+  uint64_t hash = llvm::xxHash64(llvm::ArrayRef(static_cast<const uint8_t*>(raw), size));
   char name[96];
   // A precompiled header is only good for the Clang that made it.
   std::snprintf(name, sizeof name, "/vmlinux-%s-clang%s-%016llx.h", kFormat, CLANG_VERSION_STRING,

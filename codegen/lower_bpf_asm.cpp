@@ -70,7 +70,28 @@ int64_t HelperNumber(const std::string& name) {
   return it == kHelpers.end() ? -1 : it->second;
 }
 
+// stapbpf's own helpers (negative numbers, run by its user-space interpreter) that btap
+// has in both kernel and user space: 0 for the others.
+int64_t StapbpfHelperNumber(const std::string& name) {
+  if (name == "gettimeofday_ns" || name == "gtod_get_ns") return -4;
+  if (name == "get_target") return -5;
+  return 0;
+}
+
 }  // namespace
+
+// The value of stapbpf helper `id` (its tapsets' `/* userspace */` functions call these:
+// the wall clock, and the -x/-c target); null for one btap does not have.
+Value Lowering::StapbpfHelper(int64_t id) {
+  switch (id) {
+    case -4:
+      return b_.CreateAdd(Helper(kKtimeGetNs, i64_, {}), b_.CreateLoad(i64_, realtime_offset_));
+    case -5:
+      return b_.CreateLoad(i64_, target_);
+    default:
+      return nullptr;
+  }
+}
 
 Value Lowering::AsmCall(ast::Call* c) {
   const sema::Function* f = c->callee;
@@ -160,6 +181,10 @@ Value Lowering::AsmCall(ast::Call* c) {
     }
     if (op == "call") {
       int64_t id = HelperNumber(operand(2));
+      if (Value v = id < 0 ? StapbpfHelper(StapbpfHelperNumber(operand(2))) : nullptr) {
+        if (operand(1) != "-") b_.CreateStore(v, cell(operand(1)));
+        continue;
+      }
       if (id < 0) {
         fail("helper `" + operand(2) + "` (stapbpf's own helpers are not BPF's)");
         break;
@@ -232,6 +257,10 @@ Value Lowering::AsmCall(ast::Call* c) {
       b_.CreateStore(v, d);
     } else if (cls == 5 && bits == 0x80) {  // call by number
       std::optional<int64_t> id = Number(imm);
+      if (Value v = id && *id < 0 ? StapbpfHelper(*id) : nullptr) {
+        b_.CreateStore(v, cell("r0"));
+        continue;
+      }
       if (!id || *id <= 0) {
         fail("call of helper `" + imm + "` (stapbpf's user-space helpers are not BPF's)");
         break;

@@ -4,6 +4,7 @@
 #include "codegen/embedded_c.h"
 #include "codegen/kernel_header.h"
 #include "codegen/lowering.h"
+#include "semantic/embedded_pragmas.h"
 
 #include <cctype>
 
@@ -195,20 +196,6 @@ bool MayUseKernelTypes(std::string_view code) {
   return false;
 }
 
-// `/* pragma:read:NAME */` and `/* pragma:write:NAME */` in `code`: (offset, name).
-std::vector<std::pair<size_t, std::string>> GlobalPragmas(std::string_view code) {
-  std::vector<std::pair<size_t, std::string>> found;
-  for (std::string_view kind : {"pragma:read:", "pragma:write:"})
-    for (size_t at = code.find(kind); at != std::string_view::npos; at = code.find(kind, at + 1)) {
-      size_t begin = at + kind.size(), end = begin;
-      while (end < code.size() &&
-             (std::isalnum(static_cast<unsigned char>(code[end])) || code[end] == '_'))
-        ++end;
-      if (end > begin) found.emplace_back(at, std::string(code.substr(begin, end - begin)));
-    }
-  return found;
-}
-
 bool HasMarker(std::string_view code, std::string_view marker) {
   return code.find(marker) != std::string_view::npos;
 }
@@ -349,7 +336,9 @@ bool Lowering::GlobalAccess(CSource& source) {
   std::set<std::string> done;
   bool ok = true;
   for (const auto& [code, token] : texts)
-    for (const auto& [offset, name] : GlobalPragmas(code)) {
+    for (const sema::GlobalPragma& pragma : sema::GlobalPragmas(code)) {
+      const std::string& name = pragma.name;
+      size_t offset = pragma.offset;
       if (!done.insert(name).second) continue;
       const sema::Variable* global = nullptr;
       for (const sema::Variable* g : program_.globals)
@@ -439,15 +428,12 @@ bool Lowering::LinkEmbeddedC() {
   source.Add("#line 1 \"<btap prelude>\"\n#define MAXSTRINGLEN " + std::to_string(limit_) +
              "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
   source.Add(kPrelude);
-  // -D NAME[=VALUE] (MAXSTRINGLEN is the prelude's already, with the same value).
+  // -D options (checked by the driver; MAXSTRINGLEN is the prelude's already, with the
+  // same value).
   for (const std::string& d : options_.c_defines) {
-    std::string name = d.substr(0, d.find('=')), value = "1";
-    if (d.find('=') != std::string::npos) value = d.substr(d.find('=') + 1);
-    bool identifier = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
-    for (char ch : name) identifier &= std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
-    if (!identifier || name == "MAXSTRINGLEN") continue;
-    std::replace(value.begin(), value.end(), '\n', ' ');
-    source.Add("#define " + name + " " + value + "\n");
+    std::string name, directive, error;
+    if (CDefine(d, &name, &directive, &error) && name != "MAXSTRINGLEN")
+      source.Add(directive + "\n");
   }
   SourceRange first;
   if (!GlobalAccess(source)) return false;

@@ -492,6 +492,7 @@ class Lowering {
     const ast::EmbeddedExpr* expr;   // an expression
   };
   Value EmbeddedCall(ast::Call* c);
+  Value StapbpfHelper(int64_t id);
   Value AsmCall(ast::Call* c);  // stapbpf's `/* bpf */` assembly (lower_bpf_asm.cpp)
   Value EmbeddedValue(ast::EmbeddedExpr* e);
   llvm::Function* DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,

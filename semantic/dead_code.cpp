@@ -7,6 +7,7 @@
 
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
+#include "semantic/embedded_pragmas.h"
 #include "semantic/intrinsics.h"
 #include "semantic/suggest.h"
 
@@ -33,8 +34,22 @@ class Reachability {
       if (auto* c = ast::As<ast::Call>(x); c && c->callee && !c->callee->used) {
         c->callee->used = true;
         if (c->callee->decl && c->callee->decl->body) Walk(c->callee->decl->body);
+        if (c->callee->decl && c->callee->decl->has_embedded) Pragmas(c->callee->decl->embedded);
       }
+      if (auto* e = ast::As<ast::EmbeddedExpr>(x)) Pragmas(e->code);
     });
+  }
+  // The globals the C's pragmas name are the C's to read and write: kept, as stap keeps
+  // them (the script's own global of that name before a tapset's, as codegen binds it).
+  void Pragmas(std::string_view code) {
+    for (const GlobalPragma& p : GlobalPragmas(code)) {
+      Variable* global = nullptr;
+      for (Variable* g : e_.program.globals)
+        if (g->name == p.name && (!global || global->from_tapset)) global = g;
+      if (!global) continue;  // codegen says so, at the pragma
+      global->used = true;
+      (p.write ? global->written : global->read) = true;
+    }
   }
   Elab& e_;
 };

@@ -204,7 +204,7 @@ void GatherKernelFacts(Elab& e) {
   if (!process && !parent) return;
   // ppid() reads current->real_parent->tgid as CO-RE accesses where the kernel has BTF;
   // the offsets found by a BPF iterator serve kernels without it.
-  if (!e.machine.kernel_functions().btf()) {
+  if (!e.machine.kernel_btf()) {
     const TaskOffsets& task = e.machine.task_offsets();
     e.program.kernel.task_real_parent = task.real_parent;
     e.program.kernel.task_tgid = task.tgid;
@@ -227,7 +227,7 @@ void GatherKernelFacts(Elab& e) {
 std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
   Machine* machine = &in.machine;
-  program->kernel.btf = [machine]() { return machine->kernel_functions().btf(); };
+  program->kernel.btf = [machine]() { return machine->kernel_btf().get(); };
   program->kernel.config = in.library.pp().kernel_config;
   Elab e(script, in, *program);
   e.AddFile(script, false);

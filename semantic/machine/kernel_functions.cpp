@@ -21,8 +21,6 @@
 namespace btap::sema {
 namespace {
 
-constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
-
 // The kprobe blacklist: "0xstart-0xend\tname" lines (debugfs, when mounted).
 std::unordered_set<std::string> ReadBlacklist() {
   std::unordered_set<std::string> names;
@@ -141,24 +139,14 @@ uint32_t StripBtfModifiers(const struct btf* btf, uint32_t type) {
   return type;
 }
 
-void KernelFunctionIndex::Free::operator()(struct btf* b) const { btf__free(b); }
-
 KernelFunctionIndex::~KernelFunctionIndex() = default;
 
 std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string& btf_path,
                                                                const std::string& tracefs_root,
-                                                               bool running) {
+                                                               bool running, SharedBtf btf) {
   std::unique_ptr<KernelFunctionIndex> index(new KernelFunctionIndex);
-  std::string path = btf_path.empty() ? kVmlinuxBtf : btf_path;
-  if (access(path.c_str(), R_OK) != 0) {
-    index->error_ = "cannot read kernel BTF `" + path + "`: " + std::strerror(errno);
-    return index;
-  }
-  index->btf_.reset(btf__parse(path.c_str(), nullptr));
-  if (!index->btf_) {
-    index->error_ = "cannot parse kernel BTF `" + path + "`: " + std::strerror(errno);
-    return index;
-  }
+  index->btf_ = btf ? std::move(btf) : ParseKernelBtf(btf_path, &index->error_);
+  if (!index->btf_) return index;
   index->running_ = running;
   index->Index(1, tracefs_root);
   return index;
@@ -174,7 +162,7 @@ std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::LoadModule(
     index->error_ = vmlinux.error_;
     return index;
   }
-  index->btf_.reset(btf__parse_split(btf_path.c_str(), vmlinux.btf_.get()));
+  index->btf_ = SharedBtf(btf__parse_split(btf_path.c_str(), vmlinux.btf_.get()), btf__free);
   if (!index->btf_) {
     index->error_ = "cannot read the BTF of module `" + module + "` from `" + btf_path +
                     "`: " + std::strerror(errno);

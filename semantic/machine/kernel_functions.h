@@ -11,6 +11,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "semantic/machine/kernel_btf.h"
+
 struct btf;
 
 namespace btap::sema {
@@ -33,10 +35,11 @@ class KernelFunctionIndex {
   // An index of the running kernel's functions (`btf_path` and `tracefs_root` default
   // to the running kernel's); `error` says why it is empty.
   // For another kernel (`running` false) BTF alone says what there is: the running
-  // kernel's ftrace list and blacklist do not apply.
+  // kernel's ftrace list and blacklist do not apply. `btf`, when given, is `btf_path`'s
+  // already parsed.
   static std::unique_ptr<KernelFunctionIndex> Load(const std::string& btf_path,
                                                    const std::string& tracefs_root,
-                                                   bool running = true);
+                                                   bool running = true, SharedBtf btf = nullptr);
   // Module `module`'s functions: its split BTF (`btf_path`: /sys/kernel/btf/MODULE, or the
   // module's .ko) over `vmlinux`'s, which must outlive it.
   static std::unique_ptr<KernelFunctionIndex> LoadModule(const KernelFunctionIndex& vmlinux,
@@ -69,10 +72,7 @@ class KernelFunctionIndex {
 
  private:
   KernelFunctionIndex() = default;
-  struct Free {
-    void operator()(struct btf* b) const;
-  };
-  std::unique_ptr<struct btf, Free> btf_;
+  SharedBtf btf_;
   std::vector<KernelFunction> functions_;                          // probeable, sorted by name
   std::vector<std::pair<std::string_view, std::string>> refused_;  // sorted by name
   std::string error_;

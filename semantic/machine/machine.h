@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "semantic/machine/kernel_btf.h"
 #include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/kernel_functions.h"
 #include "semantic/machine/syscalls.h"
@@ -30,10 +31,20 @@ class Machine {
         btf_path_(std::move(btf_path)),
         running_(running),
         modules_dir_(std::move(modules_dir)) {}
+  // The kernel's BTF (`btf_path`, or the running kernel's), parsed once for every reader;
+  // null, with `error` set, when there is none.
+  const SharedBtf& kernel_btf(std::string* error = nullptr) {
+    if (!btf_tried_) {
+      btf_tried_ = true;
+      btf_ = ParseKernelBtf(btf_path_, &btf_error_);
+    }
+    if (error) *error = btf_error_;
+    return btf_;
+  }
   const TracepointCatalog& tracepoints() {
     if (!tracepoints_)
-      tracepoints_ =
-          std::make_unique<TracepointCatalog>(TracepointCatalog::Load(tracefs_root_, btf_path_));
+      tracepoints_ = std::make_unique<TracepointCatalog>(TracepointCatalog::Load(
+          tracefs_root_, btf_path_, [this](std::string* error) { return kernel_btf(error); }));
     return *tracepoints_;
   }
   // The running kernel's system calls (loads a BPF iterator once; see syscalls.h).
@@ -48,7 +59,8 @@ class Machine {
   // The probeable kernel functions (BTF, ftrace's list, the blacklists).
   const KernelFunctionIndex& kernel_functions() {
     if (!kernel_functions_)
-      kernel_functions_ = KernelFunctionIndex::Load(btf_path_, tracefs_root_, running_);
+      kernel_functions_ =
+          KernelFunctionIndex::Load(btf_path_, tracefs_root_, running_, kernel_btf());
     return *kernel_functions_;
   }
   // The kernel modules whose names match `glob`, sorted by name, each with its function
@@ -75,7 +87,11 @@ class Machine {
     return module_dwarfs_;
   }
   const SyscallTable& syscalls() {
-    if (!syscalls_) syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints()));
+    if (!syscalls_) {
+      // The table is the running kernel's: its BTF serves when that is the one parsed.
+      const struct btf* running = running_ && btf_path_.empty() ? kernel_btf().get() : nullptr;
+      syscalls_ = std::make_unique<SyscallTable>(SyscallTable::Load(tracepoints(), running));
+    }
     return *syscalls_;
   }
 
@@ -84,6 +100,9 @@ class Machine {
   std::string btf_path_;
   bool running_ = true;
   std::string modules_dir_;
+  SharedBtf btf_;
+  std::string btf_error_;
+  bool btf_tried_ = false;
   std::string image_;
   std::optional<std::string> build_id_;
   std::string build_id_error_;

@@ -53,7 +53,7 @@ class Fd {
 // The few BTF facts this file needs, found in one pass over the types.
 class KernelTypes {
  public:
-  explicit KernelTypes(struct btf* b) : b_(b) {
+  explicit KernelTypes(const struct btf* b) : b_(b) {
     uint32_t count = btf__type_cnt(b);
     for (uint32_t id = 1; id < count; ++id) {
       const btf_type* t = btf__type_by_id(b, id);
@@ -125,7 +125,7 @@ class KernelTypes {
     return -1;
   }
 
-  struct btf* b_;
+  const struct btf* b_;
   std::map<std::string, uint32_t> names_;
 };
 
@@ -320,19 +320,19 @@ TaskOffsets LoadTaskOffsets() {
   return out;
 }
 
-SyscallTable SyscallTable::Load(const TracepointCatalog& catalog) {
+SyscallTable SyscallTable::Load(const TracepointCatalog& catalog, const struct btf* running_btf) {
   SyscallTable table;
   if (catalog.tracefs_root().empty()) {
     table.error_ = "tracefs is not available" +
                    (catalog.error().empty() ? std::string() : ": " + catalog.error());
     return table;
   }
-  std::unique_ptr<struct btf, BtfFree> btf(btf__load_vmlinux_btf());
-  if (!btf) {
+  std::unique_ptr<struct btf, BtfFree> own(running_btf ? nullptr : btf__load_vmlinux_btf());
+  if (!running_btf && !own) {
     table.error_ = "the kernel's BTF is not available";
     return table;
   }
-  KernelTypes types(btf.get());
+  KernelTypes types(running_btf ? running_btf : own.get());
   Offsets offsets{types.Offset("task_struct", "tgid"),
                   types.Offset("file", "f_inode"),
                   types.Offset("inode", "i_private"),

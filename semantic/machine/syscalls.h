@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+struct btf;
+
 namespace btap::sema {
 
 class TracepointCatalog;
@@ -41,7 +43,9 @@ TaskOffsets LoadTaskOffsets();
 class SyscallTable {
  public:
   // Never fatal: an empty table with error() set when the kernel does not tell.
-  static SyscallTable Load(const TracepointCatalog& catalog);
+  // `running_btf`: the running kernel's BTF when the caller has it parsed already.
+  static SyscallTable Load(const TracepointCatalog& catalog,
+                           const struct btf* running_btf = nullptr);
 
   const std::vector<Syscall>& all() const { return all_; }  // sorted by name
   const Syscall* ByNumber(int nr) const;

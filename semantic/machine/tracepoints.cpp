@@ -21,7 +21,6 @@
 namespace btap::sema {
 namespace {
 
-constexpr const char* kVmlinuxBtf = "/sys/kernel/btf/vmlinux";
 constexpr std::string_view kBtfTracePrefix = "btf_trace_";
 // Per-tracepoint functions with the same parameters as the prototype; unlike the typedef's
 // anonymous func proto, a function's parameters keep their names.
@@ -241,27 +240,16 @@ TracepointArg ArgFromBtfParam(const struct btf* b, const btf_param& p, const cha
 }  // namespace
 
 struct TracepointCatalog::BtfIndex {
-  struct Free {
-    void operator()(struct btf* b) const { btf__free(b); }
-  };
-  std::unique_ptr<struct btf, Free> data;
+  SharedBtf data;
   // Event name → id of its `btf_trace_<name>` typedef, and of a function whose parameters
   // name the arguments. Views point into the BTF string section.
   std::unordered_map<std::string_view, uint32_t> protos;
   std::unordered_map<std::string_view, uint32_t> named_funcs;
 
-  static std::unique_ptr<BtfIndex> Open(const std::string& path, std::string* error) {
-    // Checking first keeps libbpf from printing its own warning for a missing file.
-    if (access(path.c_str(), R_OK) != 0) {
-      *error = "cannot read BTF `" + path + "`: " + std::strerror(errno);
-      return nullptr;
-    }
+  static std::unique_ptr<BtfIndex> Open(SharedBtf btf) {
+    if (!btf) return nullptr;
     auto index = std::make_unique<BtfIndex>();
-    index->data.reset(btf__parse(path.c_str(), nullptr));
-    if (!index->data) {
-      *error = "cannot parse BTF `" + path + "`: " + std::strerror(errno);
-      return nullptr;
-    }
+    index->data = std::move(btf);
     index->Build();
     return index;
   }
@@ -309,9 +297,10 @@ TracepointCatalog& TracepointCatalog::operator=(TracepointCatalog&&) noexcept = 
 TracepointCatalog::~TracepointCatalog() = default;
 
 TracepointCatalog TracepointCatalog::Load(const std::string& tracefs_root,
-                                          const std::string& btf_path) {
+                                          const std::string& btf_path, BtfSource btf) {
   TracepointCatalog catalog;
-  catalog.btf_path_ = btf_path.empty() ? kVmlinuxBtf : btf_path;
+  catalog.btf_path_ = btf_path;
+  catalog.btf_source_ = std::move(btf);
   std::string root = tracefs_root.empty() ? FindTracefs() : tracefs_root;
   if (!root.empty() && catalog.ListFromTracefs(root)) return catalog;
   catalog.error_ = root.empty() ? "tracefs not found (tried " + std::string(kTracefs) + ", " +
@@ -345,7 +334,7 @@ const TracepointCatalog::BtfIndex* TracepointCatalog::Btf() const {
   if (btf_tried_) return btf_.get();
   btf_tried_ = true;
   std::string error;
-  btf_ = BtfIndex::Open(btf_path_, &error);
+  btf_ = BtfIndex::Open(btf_source_ ? btf_source_(&error) : ParseKernelBtf(btf_path_, &error));
   if (!btf_) error_ += (error_.empty() ? "" : "; ") + error;
   return btf_.get();
 }

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "semantic/machine/kernel_btf.h"
+
 struct btf;
 
 namespace btap::sema {
@@ -44,10 +46,10 @@ class TracepointCatalog {
  public:
   // Lists the events. tracefs_root "" means /sys/kernel/tracing, else /sys/kernel/debug/tracing,
   // mounting tracefs on the former when neither has events and we are root. btf_path "" means
-  // /sys/kernel/btf/vmlinux. Never fatal: an empty catalog with error() set when nothing is
-  // available.
+  // /sys/kernel/btf/vmlinux, parsed on first use unless `btf` gives it. Never fatal: an empty
+  // catalog with error() set when nothing is available.
   static TracepointCatalog Load(const std::string& tracefs_root = "",
-                                const std::string& btf_path = "");
+                                const std::string& btf_path = "", BtfSource btf = {});
 
   TracepointCatalog();
   TracepointCatalog(TracepointCatalog&&) noexcept;
@@ -86,6 +88,7 @@ class TracepointCatalog {
   std::vector<Tracepoint> all_;
   std::string tracefs_root_;
   std::string btf_path_;
+  BtfSource btf_source_;
   // Lazily filled by const accessors; the catalog is not shared between threads.
   mutable std::string error_;
   mutable std::unique_ptr<BtfIndex> btf_;
