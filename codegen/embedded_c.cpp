@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 // Debian's Clang is built to register Polly's passes (linked into its own tools); btap
 // links no Polly, and its pipeline needs none.
@@ -154,14 +155,15 @@ bool CDefine(std::string_view option, std::string* name, std::string* directive,
     size_t close = option.find(')', paren);
     if (close == std::string_view::npos || close > eq ||
         trim(option.substr(close + 1, eq - close - 1)) != "") {
-      *error = "-D " + std::string(option) + ": expected NAME(ARGS)=VALUE, with the `)` before `=`";
+      *error =
+          "-D `" + std::string(option) + "`: expected NAME(ARGS)=VALUE, with the `)` before `=`";
       return false;
     }
     head = option.substr(0, paren);
     params = option.substr(paren + 1, close - paren - 1);
   }
   if (!identifier(head)) {
-    *error = "-D " + std::string(option) + ": `" + std::string(head) +
+    *error = "-D `" + std::string(option) + "`: `" + std::string(head) +
              "` is not a macro name (letters, digits and `_`, not starting with a digit)";
     return false;
   }
@@ -169,12 +171,13 @@ bool CDefine(std::string_view option, std::string* name, std::string* directive,
   if (paren < eq) {
     std::string_view rest = params;
     bool first = true, variadic = false;
+    std::set<std::string_view> seen;
     while (!trim(rest).empty() || !first) {
       size_t comma = rest.find(',');
       std::string_view arg = trim(rest.substr(0, comma));
-      if (variadic || !(identifier(arg) || arg == "...")) {
-        *error = "-D " + std::string(option) + ": the macro's parameters must be names, " +
-                 "separated by commas, with `...` only last";
+      if (variadic || !(identifier(arg) || arg == "...") || !seen.insert(arg).second) {
+        *error = "-D `" + std::string(option) + "`: the macro's parameters must be distinct " +
+                 "names, separated by commas, with `...` only last";
         return false;
       }
       variadic = arg == "...";
@@ -187,6 +190,13 @@ bool CDefine(std::string_view option, std::string* name, std::string* directive,
   }
   std::string value = eq == std::string_view::npos ? "1" : std::string(option.substr(eq + 1));
   std::replace(value.begin(), value.end(), '\n', ' ');
+  // What would reach past the `#define` line: a comment left open, or a continuation.
+  if (value.find("/*") != std::string::npos || value.find("//") != std::string::npos ||
+      (!value.empty() && value.back() == '\\')) {
+    *error =
+        "-D `" + std::string(option) + "`: a macro's value cannot hold a comment or end in `\\`";
+    return false;
+  }
   *name = std::string(head);
   *directive = "#define " + *name + args + " " + value;
   return true;

@@ -54,10 +54,12 @@ std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext&
                                        const SourceManager& sm, DiagnosticSink& diags,
                                        SourceRange fallback, const std::string& pch = "");
 
-// A `-D` option as the C macro stap's C compiler gets from it: `NAME`, `NAME=VALUE`,
-// `NAME(ARGS)` or `NAME(ARGS)=VALUE`, ARGS being identifiers and a final `...` separated by
-// commas. Sets `name` (NAME) and `directive` (the `#define` line, no newline); false, with
-// `error` saying what is wrong, for anything else.
+// A `-D` option as the C macro embedded C gets from it: `NAME` (as 1) and `NAME=VALUE`,
+// as stap's C compiler gets them, and (btap's own; stap refuses it) `NAME(ARGS)` or
+// `NAME(ARGS)=VALUE`, ARGS being distinct names and a final `...` separated by commas.
+// Sets `name` (NAME) and `directive` (the `#define` line, no newline); false, with
+// `error` saying what is wrong, for anything else (a value may hold no comment and not
+// end in a backslash, which would reach past the line).
 bool CDefine(std::string_view option, std::string* name, std::string* directive,
              std::string* error);
 

@@ -81,9 +81,12 @@ std::string Lowering::Near(std::string_view token_kind, std::string_view token,
   return s;
 }
 
-llvm::GlobalVariable* Lowering::RuntimeVar(const char* name) {
-  auto* g = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
-                                     b_.getInt64(0), name);
+llvm::GlobalVariable* Lowering::RuntimeVar(const char* name, uint32_t bytes) {
+  if (llvm::GlobalVariable* made = module_.getNamedGlobal(name)) return made;
+  llvm::Type* type =
+      bytes == 8 ? static_cast<llvm::Type*>(i64_) : llvm::ArrayType::get(b_.getInt8Ty(), bytes);
+  auto* g = new llvm::GlobalVariable(module_, type, false, llvm::GlobalValue::ExternalLinkage,
+                                     llvm::Constant::getNullValue(type), name);
   g->setAlignment(llvm::Align(8));
   g->setSection(".bss");
   return g;

@@ -73,8 +73,9 @@ int64_t HelperNumber(const std::string& name) {
 // stapbpf's own helpers (negative numbers, run by its user-space interpreter) that btap
 // has in both kernel and user space: 0 for the others.
 int64_t StapbpfHelperNumber(const std::string& name) {
-  if (name == "gettimeofday_ns" || name == "gtod_get_ns") return -4;
-  if (name == "get_target") return -5;
+  std::string bare = name.rfind("bpf_", 0) == 0 ? name.substr(4) : name;
+  if (bare == "gettimeofday_ns") return -4;
+  if (bare == "get_target") return -5;
   return 0;
 }
 
@@ -85,9 +86,9 @@ int64_t StapbpfHelperNumber(const std::string& name) {
 Value Lowering::StapbpfHelper(int64_t id) {
   switch (id) {
     case -4:
-      return b_.CreateAdd(Helper(kKtimeGetNs, i64_, {}), b_.CreateLoad(i64_, realtime_offset_));
+      return WallClockNs();
     case -5:
-      return b_.CreateLoad(i64_, target_);
+      return b_.CreateLoad(i64_, target_);  // as target()
     default:
       return nullptr;
   }
@@ -262,7 +263,8 @@ Value Lowering::AsmCall(ast::Call* c) {
         continue;
       }
       if (!id || *id <= 0) {
-        fail("call of helper `" + imm + "` (stapbpf's user-space helpers are not BPF's)");
+        fail("call of helper `" + imm +
+             "` (stapbpf's own helpers other than -4 and -5 are not BPF's)");
         break;
       }
       std::vector<Value> regs;

@@ -368,6 +368,28 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::stp_pid:
       return b_.CreateLoad(i64_, stp_pid_);
+    // The local time zone when the session started (set by the runtime, as staprun
+    // passes stap's): seconds west of UTC, and its name in at most 15 bytes.
+    case Intrinsic::get_cycles: {
+      // session::TscCycles of the monotonic clock, plus where the counter stood at its 0.
+      Value ns = Helper(kKtimeGetNs, i64_, {});
+      Value mult = b_.CreateLoad(i64_, RuntimeVar(session::kTscMult));
+      Value high = b_.CreateShl(b_.CreateMul(b_.CreateLShr(ns, 32), mult), 12);
+      Value low = b_.CreateLShr(b_.CreateMul(b_.CreateAnd(ns, b_.getInt64(0xffffffff)), mult), 20);
+      return b_.CreateAdd(b_.CreateAdd(high, low),
+                          b_.CreateLoad(i64_, RuntimeVar(session::kTscBase)));
+    }
+    case Intrinsic::tz_gmtoff:
+      return b_.CreateLoad(i64_, RuntimeVar(session::kTzGmtoff));
+    case Intrinsic::tz_name: {
+      Value slot = StringSlot();
+      b_.CreateMemCpy(slot, llvm::MaybeAlign(1),
+                      RuntimeVar(session::kTzName, session::kTzNameBytes), llvm::MaybeAlign(8),
+                      session::kTzNameBytes);
+      b_.CreateStore(b_.getInt8(0),
+                     b_.CreateConstGEP1_64(b_.getInt8Ty(), slot, session::kTzNameBytes - 1));
+      return slot;
+    }
     case Intrinsic::random:
       return b_.CreateZExt(Helper(kGetPrandomU32, b_.getInt32Ty(), {}), i64_);
     case Intrinsic::kconfig: {
@@ -421,7 +443,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::local_clock_ns:
       return Helper(kKtimeGetNs, i64_, {});
     case Intrinsic::gettimeofday_ns:
-      return b_.CreateAdd(Helper(kKtimeGetNs, i64_, {}), b_.CreateLoad(i64_, realtime_offset_));
+      return WallClockNs();
     case Intrinsic::jiffies:
       return Helper(kJiffies64, i64_, {});
     case Intrinsic::strlen:

@@ -340,9 +340,7 @@ bool Lowering::GlobalAccess(CSource& source) {
       const std::string& name = pragma.name;
       size_t offset = pragma.offset;
       if (!done.insert(name).second) continue;
-      const sema::Variable* global = nullptr;
-      for (const sema::Variable* g : program_.globals)
-        if (g->name == name && (!global || global->from_tapset)) global = g;
+      const sema::Variable* global = sema::PragmaGlobal(program_.globals, name);
       auto info = global ? globals_.find(global) : globals_.end();
       if (info == globals_.end() || !info->second.storage) {
         SourceRange origin = CodeOrigin(code, token, sm_);

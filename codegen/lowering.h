@@ -151,7 +151,7 @@ class Lowering {
   std::string Near(std::string_view token_kind, std::string_view token, SourceRange at) const;
   std::string Location(SourceRange at) const;
 
-  llvm::GlobalVariable* RuntimeVar(const char* name);
+  llvm::GlobalVariable* RuntimeVar(const char* name, uint32_t bytes = 8);
 
   void DefineRuntimeData();
 
@@ -493,6 +493,10 @@ class Lowering {
   };
   Value EmbeddedCall(ast::Call* c);
   Value StapbpfHelper(int64_t id);
+  // Nanoseconds since the epoch: the monotonic clock plus the offset the runtime set.
+  Value WallClockNs() {
+    return b_.CreateAdd(Helper(kKtimeGetNs, i64_, {}), b_.CreateLoad(i64_, realtime_offset_));
+  }
   Value AsmCall(ast::Call* c);  // stapbpf's `/* bpf */` assembly (lower_bpf_asm.cpp)
   Value EmbeddedValue(ast::EmbeddedExpr* e);
   llvm::Function* DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,

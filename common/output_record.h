@@ -66,5 +66,22 @@ enum class State : uint64_t {
 // Run-time errors raised so far, counted by the probes themselves (`__btap_errors`).
 inline constexpr char kErrorsVariable[] = "__btap_errors";
 inline constexpr char kStateVariable[] = "__btap_exiting";
+// The local time zone when the session starts (tz_gmtoff(), tz_name()), set by the
+// runtime where a probe reads it: seconds west of UTC (a long), and the zone's name
+// (tm_zone, NUL-terminated in kTzNameBytes).
+inline constexpr char kTzGmtoff[] = "__btap_tz_gmtoff";
+inline constexpr char kTzName[] = "__btap_tz_name";
+inline constexpr uint32_t kTzNameBytes = 16;
+// get_cycles(): the time-stamp counter's rate against the monotonic clock, calibrated by
+// the runtime at the start, as cycles per nanosecond in units of 2^-20, and the counter's
+// value where that clock read 0.
+inline constexpr char kTscMult[] = "__btap_tsc_mult";
+inline constexpr char kTscBase[] = "__btap_tsc_base";
+
+// Cycles of a counter running at `mult` (cycles per ns, in units of 2^-20) in `ns`
+// nanoseconds, exact modulo 2^64 (the codegen of get_cycles() computes the same).
+inline uint64_t TscCycles(uint64_t ns, uint64_t mult) {
+  return (((ns >> 32) * mult) << 12) + (((ns & 0xffffffff) * mult) >> 20);
+}
 
 }  // namespace btap::session

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -401,12 +402,43 @@ bool Session::Load(std::string* error) {
   }
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);
+  SetTimeZone();
+  CalibrateCycles();
   // Kernel probes that read statistics merge this many per-CPU copies.
   if (uint64_t* cpus = user_->RuntimeVariable("__btap_cpus")) {
     int n = libbpf_num_possible_cpus();
     *cpus = n > 0 ? static_cast<uint64_t>(n) : 1;
   }
   return true;
+}
+
+// The local time zone as staprun gives stap's tz_gmtoff() and tz_name(): the offset
+// west of UTC and the zone's abbreviation now, for the whole session.
+void Session::SetTimeZone() {
+  uint64_t* gmtoff = user_->RuntimeVariable(session::kTzGmtoff);
+  std::span<uint8_t> name = user_->GlobalData(session::kTzName);
+  if (!gmtoff && name.empty()) return;
+  time_t now = time(nullptr);
+  struct tm local {};
+  if (!localtime_r(&now, &local)) return;
+  if (gmtoff) *gmtoff = static_cast<uint64_t>(-static_cast<int64_t>(local.tm_gmtoff));
+  if (!name.empty() && local.tm_zone)
+    std::memcpy(name.data(), local.tm_zone, std::min(std::strlen(local.tm_zone), name.size() - 1));
+}
+
+// get_cycles() reads the monotonic clock at the time-stamp counter's rate: that rate is
+// measured here, over 2 ms, only for objects that call it.
+void Session::CalibrateCycles() {
+  uint64_t* mult = user_->RuntimeVariable(session::kTscMult);
+  uint64_t* base = user_->RuntimeVariable(session::kTscBase);
+  if (!mult || !base) return;
+  uint64_t t0 = Now(CLOCK_MONOTONIC), c0 = __rdtsc(), t1 = t0, c1 = c0;
+  while (t1 - t0 < 2000000) {
+    t1 = Now(CLOCK_MONOTONIC);
+    c1 = __rdtsc();
+  }
+  *mult = static_cast<uint64_t>(static_cast<unsigned __int128>(c1 - c0) << 20) / (t1 - t0);
+  *base = c1 - session::TscCycles(t1, *mult);
 }
 
 uint64_t Session::lost() const {

@@ -95,6 +95,8 @@ class Session {
   void RunUserProbe(const meta::Probe& probe);
   bool StartCommand(const std::string& command, std::string* error);
   void StopCommand();
+  void SetTimeZone();                      // tz_gmtoff(), tz_name()
+  void CalibrateCycles();                  // get_cycles()
   void Output(std::string_view text);      // for standard output
   void Diagnostic(std::string_view text);  // for standard error
   void Flush();

@@ -23,6 +23,10 @@ class Reachability {
       Walk(p->body);
       Walk(p->condition);
     }
+    // Top-level `%{ %}` blocks go with any C the probes reach (codegen compiles them
+    // together), and so do the globals their pragmas name.
+    if (reached_c_)
+      for (const ast::EmbeddedDecl* d : e_.program.embedded) Pragmas(d->code);
     for (Variable* g : e_.program.globals)
       if (!g->from_tapset && e_.options.keep_unused) g->used = true;
   }
@@ -42,16 +46,16 @@ class Reachability {
   // The globals the C's pragmas name are the C's to read and write: kept, as stap keeps
   // them (the script's own global of that name before a tapset's, as codegen binds it).
   void Pragmas(std::string_view code) {
+    reached_c_ = true;
     for (const GlobalPragma& p : GlobalPragmas(code)) {
-      Variable* global = nullptr;
-      for (Variable* g : e_.program.globals)
-        if (g->name == p.name && (!global || global->from_tapset)) global = g;
+      Variable* global = PragmaGlobal(e_.program.globals, p.name);
       if (!global) continue;  // codegen says so, at the pragma
       global->used = true;
       (p.write ? global->written : global->read) = true;
     }
   }
   Elab& e_;
+  bool reached_c_ = false;
 };
 
 std::vector<std::string_view> VisibleNames(Elab& e, const std::vector<Variable*>& locals) {

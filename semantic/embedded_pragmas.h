@@ -6,8 +6,9 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
+
+#include "semantic/program.h"
 
 namespace btap::sema {
 
@@ -19,5 +20,9 @@ struct GlobalPragma {
 
 // The pragmas in `code`, in order of kind (reads, then writes) and position.
 std::vector<GlobalPragma> GlobalPragmas(std::string_view code);
+
+// The global a pragma's `name` binds to: the script's own before a tapset's of that name;
+// null when there is none.
+Variable* PragmaGlobal(const std::vector<Variable*>& globals, std::string_view name);
 
 }  // namespace btap::sema

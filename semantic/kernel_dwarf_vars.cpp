@@ -167,7 +167,7 @@ void PlaceReturn(Elab& e, DebugInfo& d, const DebugFunction& f, TargetArg& arg) 
   int64_t size = TypeSize(&type);
   arg.size = size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8;
   arg.is_signed = IsSigned(&type);
-  arg.btf_type = BtfTypeFor(e.machine.kernel_functions().btf(), &type);
+  arg.btf_type = BtfTypeFor(e.machine.kernel_btf().get(), &type);
   Builder b{e.arena, false, {}};
   auto* rax = b.Node<ast::Register>();
   rax->regno = 0;  // DWARF's rax
@@ -267,7 +267,7 @@ bool Place(Elab& e, DebugInfo& d, const DebugFunction& f, uint64_t at, Dwarf_Die
        dwarf_tag(&peeled) == DW_TAG_array_type);
   arg.size = size > 0 && size <= 8 ? static_cast<uint32_t>(size) : 8;
   arg.is_signed = typed && IsSigned(&type);
-  arg.btf_type = typed ? BtfTypeFor(e.machine.kernel_functions().btf(), &type) : 0;
+  arg.btf_type = typed ? BtfTypeFor(e.machine.kernel_btf().get(), &type) : 0;
   switch (loc.kind) {
     case Location::Kind::Register:
     case Location::Kind::Value:

@@ -234,7 +234,7 @@ void KernelPrettyPrint(Elab& e, Probe& p) {
         t->components.back().kind == ast::TargetComponent::Kind::PrettyPrint)
       pretty.push_back(t);
   });
-  const struct btf* vmlinux = e.machine.kernel_functions().btf();
+  const struct btf* vmlinux = e.machine.kernel_btf().get();
   for (ast::TargetSymbol* t : pretty) {
     int depth = t->components.back().name == "$$" ? 2 : 1;
     std::span<const ast::TargetComponent> chain = t->components.first(t->components.size() - 1);

@@ -300,7 +300,7 @@ class SymbolResolver {
   // `@cast(p, "T"[, "kernel"])->chain`: T and its members in the compiling kernel's BTF,
   // as stap decides it from debuginfo at compile time.
   bool KnownCast(ast::Cast* c) {
-    const struct btf* btf = e_.machine.kernel_functions().btf();
+    const struct btf* btf = e_.machine.kernel_btf().get();
     uint32_t type = btf ? KernelTypeNamed(btf, c->type_name) : 0;
     if (!type) return false;
     std::span<const ast::TargetComponent> chain = c->components;
@@ -318,7 +318,7 @@ class SymbolResolver {
       if (!chain.empty() && chain.back().kind == ast::TargetComponent::Kind::PrettyPrint)
         chain = chain.first(chain.size() - 1);
       if (chain.empty() || !a.btf_type) return true;
-      const struct btf* btf = a.btf ? a.btf : e_.machine.kernel_functions().btf();
+      const struct btf* btf = a.btf ? a.btf : e_.machine.kernel_btf().get();
       return btf && KernelChainType(btf, a.btf_type, chain) != 0;
     }
     return true;

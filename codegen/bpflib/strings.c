@@ -63,7 +63,7 @@ BTAP_LIB long btap_substr(char* dst, const char* s, long start, long length, uns
   if (start >= 0 && start < n && length > 0) {
     for (; i < BTAP_MAX_STRING && i < (long)limit - 1; i++) {
       if (i >= length || start + i >= n) break;
-      dst[i] = s[(unsigned long)(start + i) & (size - 1)];
+      dst[i] = s[btap_masked(start + i, size)];
     }
   }
   dst[(unsigned long)i & (size - 1)] = 0;

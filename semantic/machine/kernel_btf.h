@@ -11,6 +11,8 @@ struct btf;
 
 namespace btap::sema {
 
+// Read-only once parsed: readers keep views into its string section, which libbpf would
+// move if the BTF were modified (btf__add_*, btf__find_str, dedup).
 using SharedBtf = std::shared_ptr<struct btf>;
 
 // Parses `path` ("" for the running kernel's /sys/kernel/btf/vmlinux); null, with `error`

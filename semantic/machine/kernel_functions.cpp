@@ -143,9 +143,9 @@ KernelFunctionIndex::~KernelFunctionIndex() = default;
 
 std::unique_ptr<KernelFunctionIndex> KernelFunctionIndex::Load(const std::string& btf_path,
                                                                const std::string& tracefs_root,
-                                                               bool running, SharedBtf btf) {
+                                                               bool running, BtfSource btf) {
   std::unique_ptr<KernelFunctionIndex> index(new KernelFunctionIndex);
-  index->btf_ = btf ? std::move(btf) : ParseKernelBtf(btf_path, &index->error_);
+  index->btf_ = btf ? btf(&index->error_) : ParseKernelBtf(btf_path, &index->error_);
   if (!index->btf_) return index;
   index->running_ = running;
   index->Index(1, tracefs_root);

@@ -35,11 +35,11 @@ class KernelFunctionIndex {
   // An index of the running kernel's functions (`btf_path` and `tracefs_root` default
   // to the running kernel's); `error` says why it is empty.
   // For another kernel (`running` false) BTF alone says what there is: the running
-  // kernel's ftrace list and blacklist do not apply. `btf`, when given, is `btf_path`'s
-  // already parsed.
+  // kernel's ftrace list and blacklist do not apply. `btf`, when given, gives
+  // `btf_path`'s BTF (a Machine's one parse).
   static std::unique_ptr<KernelFunctionIndex> Load(const std::string& btf_path,
                                                    const std::string& tracefs_root,
-                                                   bool running = true, SharedBtf btf = nullptr);
+                                                   bool running = true, BtfSource btf = {});
   // Module `module`'s functions: its split BTF (`btf_path`: /sys/kernel/btf/MODULE, or the
   // module's .ko) over `vmlinux`'s, which must outlive it.
   static std::unique_ptr<KernelFunctionIndex> LoadModule(const KernelFunctionIndex& vmlinux,

@@ -60,7 +60,8 @@ class Machine {
   const KernelFunctionIndex& kernel_functions() {
     if (!kernel_functions_)
       kernel_functions_ =
-          KernelFunctionIndex::Load(btf_path_, tracefs_root_, running_, kernel_btf());
+          KernelFunctionIndex::Load(btf_path_, tracefs_root_, running_,
+                                    [this](std::string* error) { return kernel_btf(error); });
     return *kernel_functions_;
   }
   // The kernel modules whose names match `glob`, sorted by name, each with its function

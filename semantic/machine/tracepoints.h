@@ -13,8 +13,6 @@
 
 #include "semantic/machine/kernel_btf.h"
 
-struct btf;
-
 namespace btap::sema {
 
 struct TracepointArg {

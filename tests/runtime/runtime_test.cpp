@@ -17,6 +17,7 @@
 //   stderr-count: REGEX N                      exactly N lines of standard error match
 //   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
 //   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
+//   env: TZ=IST-5:30                           set in btap's environment (each word)
 //   script-file: examples/x.stp                the script is that file of the tree;
 //                                              with a runner, after the object (NAME=VALUE)
 //   --- script      the script (written to a file and run)
@@ -60,6 +61,7 @@ struct Case {
   std::string stdout_to;
   std::vector<std::pair<std::string, long>> stderr_counts;
   std::vector<std::string> runner;  // btaprun and its arguments, when set
+  std::vector<std::string> env;     // NAME=VALUE, set in btap's environment
   std::vector<std::string> script_args;
   std::map<std::string, std::string> sections;
 };
@@ -135,6 +137,7 @@ Case Parse(const fs::path& path) {
     }
     if (key == "runner") c.runner = Words(value);
     if (key == "script-args") c.script_args = Words(value);
+    if (key == "env") c.env = Words(value);
     if (key == "script-file") {  // a script kept elsewhere in the tree (an example)
       std::ifstream script(std::string(BTAP_SOURCE_DIR) + "/" + value);
       std::stringstream text;
@@ -204,6 +207,9 @@ Result Execute(const Case& c, const std::string& script) {
     // btap as a user starts it, whatever this test runs under (a background job ignores
     // SIGINT, nohup SIGHUP).
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
+    for (const std::string& v : c.env)
+      if (size_t eq = v.find('='); eq != std::string::npos)
+        setenv(v.substr(0, eq).c_str(), v.substr(eq + 1).c_str(), 1);
     if (c.stdout_to == "closed") close(1);
     if (c.stdout_to == "broken-pipe") {
       dup2(broken[1], 1);

@@ -19,7 +19,6 @@
 #include <memory>
 #include <sstream>
 
-#include "codegen/embedded_c.h"
 #include "codegen/lower.h"
 #include "common/arena.h"
 #include "common/diagnostics.h"
@@ -204,8 +203,6 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
         !Limit(d, "MAXACTION", &c->max_action, error) ||
         !Limit(d, "BTAP_RINGBUF_BYTES", &c->ring_buffer_bytes, error))
       return false;
-    std::string name, directive;  // what embedded C gets: a macro
-    if (!codegen::CDefine(d, &name, &directive, error)) return false;
   }
   for (const std::string& g : options.globals) {
     size_t eq = g.find('=');

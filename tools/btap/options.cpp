@@ -3,6 +3,7 @@
 // with GNU getopt; `--` ends them).
 #include "tools/btap/options.h"
 
+#include "codegen/embedded_c.h"
 #include "runtime/session.h"
 
 #include <algorithm>
@@ -242,9 +243,12 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
         case 'I':
           o->include_dirs.push_back(value);
           break;
-        case 'D':
+        case 'D': {
+          std::string name, directive, why;  // embedded C gets each as a macro
+          if (!codegen::CDefine(value, &name, &directive, &why)) return fail(why);
           o->defines.push_back(value);
           break;
+        }
         case 'G':
           o->globals.push_back(value);
           break;

@@ -18,6 +18,38 @@
 namespace btap::codegen {
 namespace {
 
+// -D as a macro: stap's NAME[=VALUE], btap's function-like NAME(ARGS)[=VALUE], and the
+// refusals of what would not be one macro line.
+TEST(EmbeddedC, DefinesBecomeMacroLines) {
+  std::string name, directive, error;
+  auto define = [&](std::string_view option) {
+    name.clear();
+    directive.clear();
+    error.clear();
+    return CDefine(option, &name, &directive, &error);
+  };
+  ASSERT_TRUE(define("STP_NO_OVERLOAD")) << error;
+  EXPECT_EQ(directive, "#define STP_NO_OVERLOAD 1");
+  ASSERT_TRUE(define("MAXACTION=-5")) << error;
+  EXPECT_EQ(name, "MAXACTION");
+  EXPECT_EQ(directive, "#define MAXACTION -5");
+  ASSERT_TRUE(define("SUM( a , b )=((a) + (b))")) << error;
+  EXPECT_EQ(name, "SUM");
+  EXPECT_EQ(directive, "#define SUM(a, b) ((a) + (b))");
+  ASSERT_TRUE(define("LOG(fmt, ...)=f(fmt, __VA_ARGS__)")) << error;
+  EXPECT_EQ(directive, "#define LOG(fmt, ...) f(fmt, __VA_ARGS__)");
+  ASSERT_TRUE(define("NONE()")) << error;
+  EXPECT_EQ(directive, "#define NONE() 1");
+  ASSERT_TRUE(define("X=f(1)")) << error;  // parentheses in the value only
+  EXPECT_EQ(directive, "#define X f(1)");
+  for (std::string_view bad :
+       {"", "2X=1", "X Y=1", "X-Y=1", "F(x=1", "F(x)y=1", "F(a,)=1", "F(..., b)=1", "F(a b)=1",
+        "F(x,x)=x", "A=1\\", "A=1 /*", "A=1 // no"}) {
+    EXPECT_FALSE(define(bad)) << bad;
+    EXPECT_NE(error.find("-D `" + std::string(bad) + "`"), std::string::npos) << error;
+  }
+}
+
 TEST(EmbeddedC, CompilesToABpfModuleInTheCallersContext) {
   SourceManager sm;
   std::string script = "x %{ long twice(long v) { return 2 * v; } %}";

@@ -1,6 +1,8 @@
 // The kernel function index over this machine's kernel BTF, and stap's refusals.
 #include "semantic/machine/kernel_functions.h"
 
+#include "semantic/machine/machine.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -17,6 +19,23 @@ TEST(StapRefusal, LockAtomicAndExceptionPaths) {
                            "tcp_sendmsg", "write_inode_now"})
     EXPECT_EQ(StapRefusal(name), "") << name;
   EXPECT_EQ(StapRefusal("spinlock_owner"), "");
+}
+
+// One parse of the kernel's BTF serves every reader of a Machine: the function index
+// holds the Machine's, and a failed parse is reported, not tried again.
+TEST(KernelFunctionIndex, SharesTheMachinesBtf) {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF";
+  Machine machine;
+  const struct btf* btf = machine.kernel_btf().get();
+  ASSERT_NE(btf, nullptr);
+  EXPECT_EQ(machine.kernel_functions().btf(), btf);
+  EXPECT_FALSE(machine.tracepoints().all().empty());
+  EXPECT_EQ(machine.kernel_btf().get(), btf);
+  Machine missing("", "/nonexistent/vmlinux", false);
+  std::string error;
+  EXPECT_EQ(missing.kernel_btf(&error), nullptr);
+  EXPECT_NE(error.find("cannot read kernel BTF `/nonexistent/vmlinux`"), std::string::npos);
+  EXPECT_NE(missing.kernel_functions().error().find("/nonexistent/vmlinux"), std::string::npos);
 }
 
 TEST(KernelFunctionIndex, RunningKernelFromBtf) {
