@@ -379,6 +379,38 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateAdd(b_.CreateAdd(high, low),
                           b_.CreateLoad(i64_, RuntimeVar(session::kTscBase)));
     }
+    case Intrinsic::tokenize: {
+      // The string being split and the position reached are this CPU's (as stap keeps
+      // them per context), in a per-CPU array of one element.
+      Value input = Arg(c, 0), delim = Arg(c, 1);
+      if (!input || !delim) return nullptr;
+      if (!tokenize_state_)
+        tokenize_state_ = maps_.Define({"btap_tokenize_state", kMapPercpuArray, 1, 4, slot_ + 24});
+      Value key = Alloca(b_.getInt32Ty());
+      b_.CreateStore(b_.getInt32(0), key);
+      Value state = Helper(kMapLookup, ptr_, {tokenize_state_, key});
+      Value token = StringSlot();
+      b_.CreateStore(b_.getInt8(0), token);
+      auto* split = llvm::BasicBlock::Create(context_, "tokenize", frame_->fn);
+      auto* done = llvm::BasicBlock::Create(context_, "tokenized", frame_->fn);
+      b_.CreateCondBr(b_.CreateIsNotNull(state), split, done);
+      b_.SetInsertPoint(split);
+      // A new string to split (not empty) starts again from its first byte.
+      auto* fresh = llvm::BasicBlock::Create(context_, "tokenize_new", frame_->fn);
+      auto* next = llvm::BasicBlock::Create(context_, "tokenize_next", frame_->fn);
+      b_.CreateCondBr(b_.CreateICmpNE(b_.CreateLoad(b_.getInt8Ty(), input), b_.getInt8(0)), fresh,
+                      next);
+      b_.SetInsertPoint(fresh);
+      CopyString(state, input);
+      b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), state, slot_));
+      b_.CreateBr(next);
+      b_.SetInsertPoint(next);
+      Library(frame_->user_side ? "btap_tokenize" : "btap_tokenize_loop", i64_,
+              {token, state, delim, b_.getInt64(slot_), b_.getInt64(limit_)});
+      b_.CreateBr(done);
+      b_.SetInsertPoint(done);
+      return token;
+    }
     case Intrinsic::tz_gmtoff:
       return b_.CreateLoad(i64_, RuntimeVar(session::kTzGmtoff));
     case Intrinsic::tz_name: {

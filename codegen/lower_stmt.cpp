@@ -760,6 +760,13 @@ void Lowering::Foreach(ast::Foreach* f) {
 
 void Lowering::Delete(ast::Delete* d) {
   if (auto* a = ast::As<ast::ArrayIndex>(d->target)) {
+    // A statistics element goes with every CPU's share of it (a per-CPU map's element).
+    const GlobalInfo* stats = nullptr;
+    Value key = nullptr;
+    if (StatsPlace(a, &stats, &key)) {
+      Helper(kMapDelete, i64_, {stats->map, key});
+      return;
+    }
     Place p;
     if (!PlaceOf(a, &p) || !p.element) {
       Unsupported(d->range, "this `delete`");

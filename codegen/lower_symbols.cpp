@@ -1,6 +1,7 @@
 // Lowering code addresses and stacks: backtrace() and stack() capture the kernel stack
 // in the probe; symname(), symdata(), caller() and the stack printers leave the symbols
-// to the runtime, which reads /proc/kallsyms (see lowering.h's SymbolicTail).
+// to the runtime, which reads /proc/kallsyms (see lowering.h's SymbolicTail), except
+// symname() and symdata() as values in kernel probes, which the kernel formats.
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
@@ -99,6 +100,29 @@ Value Lowering::StackCall(Intrinsic which, ast::Call* c) {
 Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
   bool tail = c == symbolic_tail_;
   symbolic_tail_ = nullptr;
+  // As a value in the kernel, symname() and symdata() are the kernel's own `%ps` and
+  // `%pS` (bpf_snprintf, from kallsyms): "name", "name+0xoff/0xsize [module]" (" [kernel]"
+  // added for vmlinux), as stap's, and the address in hex where no symbol holds it.
+  // caller() is "%ps 0x%lx" of its address, as stap's.
+  if (!tail && !frame_->user_side &&
+      (which == Intrinsic::symname || which == Intrinsic::symdata ||
+       which == Intrinsic::symcaller)) {
+    Value address = Arg(c, 0);
+    if (!address) return nullptr;
+    Value text = StringSlot(), data = ScratchAt(TempBytes(16));
+    b_.CreateStore(address, data);
+    b_.CreateStore(address, b_.CreateConstGEP1_64(b_.getInt8Ty(), data, 8));
+    b_.CreateStore(b_.getInt8(0), text);
+    const char* format = which == Intrinsic::symname   ? "%ps"
+                         : which == Intrinsic::symdata ? "%pS"
+                                                       : "%ps 0x%lx";
+    Value n = Helper(kSnprintf, i64_,
+                     {text, b_.getInt32(limit_), Literal(format), data,
+                      b_.getInt32(which == Intrinsic::symcaller ? 16 : 8)});
+    if (which == Intrinsic::symdata)
+      Library("btap_mark_vmlinux", i64_, {text, n, b_.getInt64(slot_), b_.getInt64(limit_)});
+    return text;
+  }
   if (!tail && !frame_->user_side) {
     // Located at the call of the tapset function (the notes name the calls around it).
     SourceRange at = c->range;

@@ -492,6 +492,7 @@ class Lowering {
     const ast::EmbeddedExpr* expr;   // an expression
   };
   Value EmbeddedCall(ast::Call* c);
+  Value RegexSearch(ast::RegexMatch* r);  // =~, !~
   Value StapbpfHelper(int64_t id);
   // Nanoseconds since the epoch: the monotonic clock plus the offset the runtime set.
   Value WallClockNs() {
@@ -630,6 +631,13 @@ class Lowering {
   std::map<std::string, llvm::GlobalVariable*> module_sections_;  // ModuleSectionBase's
   std::map<std::string, llvm::GlobalVariable*> kconfig_;          // meta::kKconfigPrefix + option
 
+  struct Regex {
+    llvm::GlobalVariable* next;    // the automaton's table (regex_dfa.h)
+    llvm::GlobalVariable* accept;  // its accepting states
+    uint64_t mask;                 // the table's size - 1
+  };
+  llvm::GlobalVariable* tokenize_state_ = nullptr;  // tokenize()'s per-CPU string
+  std::map<std::string, Regex> regexes_;            // by pattern
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel
 

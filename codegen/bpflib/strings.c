@@ -153,6 +153,132 @@ BTAP_LIB long btap_put_str(char* dst, long pos, const char* src, long width, lon
   return finish(dst, pos, size, limit);
 }
 
+// tokenize(): the next non-empty token (bytes none of which is in `delim`) of the string
+// kept in `state` (`size` bytes, then the position reached, a long, and two longs of
+// btap_tokenize_loop's; the caller puts a new string there); "" when none is left.
+BTAP_LIB long btap_tokenize(char* dst, char* state, const char* delim, unsigned long size,
+                            unsigned long limit) {
+  long* at = (long*)(state + size);
+  unsigned long long bits[4] = {0, 0, 0, 0};  // the delimiters, one bit per byte value
+  for (unsigned long i = 0; i < BTAP_MAX_STRING && i < limit; i++) {
+    unsigned char c = delim[btap_masked(i, size)];
+    if (!c) break;
+    bits[(c >> 6) & 3] |= 1ull << (c & 63);
+  }
+  long start = *at, from = start, n = 0;
+  if (start < 0 || start >= (long)limit) start = from = (long)limit - 1;
+  int in_token = 0;
+  for (unsigned long i = 0; i < BTAP_MAX_STRING && i < limit; i++) {
+    long p = start + (long)i;
+    if (p >= (long)limit) break;
+    unsigned char c = state[btap_masked(p, size)];
+    int is_delim = c && ((bits[(c >> 6) & 3] >> (c & 63)) & 1);
+    if (!c || (is_delim && in_token)) {
+      from = p;
+      break;
+    }
+    from = p + 1;
+    if (is_delim) continue;
+    in_token = 1;
+    dst[btap_masked(n, size)] = c;
+    n++;
+  }
+  dst[btap_masked(n < (long)limit ? n : (long)limit - 1, size)] = 0;
+  *at = from;
+  return n;
+}
+
+// btap_tokenize in the kernel: bpf_loop rounds over the delimiters, then over the string,
+// with the position, the token's length and whether it began kept in the state (a map
+// value: the verifier does not track what it holds, so the rounds' states merge).
+struct delim_state {
+  const char* delim;
+  unsigned long long* bits;
+  unsigned long size;
+};
+
+BTAP_CALLBACK long btap_cb_delim(unsigned long i, void* ctx) {
+  struct delim_state* st = ctx;
+  unsigned char c = (unsigned char)st->delim[i & (st->size - 1)];
+  if (!c) return 1;
+  st->bits[(c >> 6) & 3] |= 1ull << (c & 63);
+  return 0;
+}
+
+struct token_state {
+  char* dst;
+  const char* text;
+  long* at;  // the position, the token's length, whether it began
+  unsigned long long* bits;
+  unsigned long size, limit;
+  long start;
+};
+
+BTAP_CALLBACK long btap_cb_token(unsigned long i, void* ctx) {
+  struct token_state* st = ctx;
+  long p = st->start + (long)i, *at = st->at;
+  if (p >= (long)st->limit) return 1;
+  unsigned char c = (unsigned char)st->text[p & (st->size - 1)];
+  int is_delim = c && ((st->bits[(c >> 6) & 3] >> (c & 63)) & 1);
+  if (!c || (is_delim && at[2])) {
+    at[0] = p;
+    return 1;
+  }
+  at[0] = p + 1;
+  if (is_delim) return 0;
+  at[2] = 1;
+  long n = at[1];
+  st->dst[n & (st->size - 1)] = (char)c;
+  at[1] = n + 1;
+  return 0;
+}
+
+BTAP_LIB long btap_tokenize_loop(char* dst, char* state, const char* delim, unsigned long size,
+                                 unsigned long limit) {
+  long* at = (long*)(state + size);
+  unsigned long long bits[4] = {0, 0, 0, 0};
+  unsigned long rounds = limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING;
+  struct delim_state ds = {delim, bits, size};
+  bpf_loop(rounds, btap_cb_delim, &ds, 0);
+  long start = at[0];
+  if (start < 0 || start >= (long)limit) start = (long)limit - 1;
+  at[0] = start;
+  at[1] = 0;
+  at[2] = 0;
+  struct token_state ts = {dst, state, at, bits, size, limit, start};
+  bpf_loop(rounds, btap_cb_token, &ts, 0);
+  long n = at[1];
+  if (n < 0 || n >= (long)limit) n = (long)limit - 1;
+  dst[btap_masked(n, size)] = 0;
+  return n;
+}
+
+// Whether `s` holds a match of a regular expression compiled to an automaton
+// (codegen/regex_dfa.h): `next` holds 256 next states per state (state 0 the start; the
+// table's size a power of two, `mask` that size - 1), `accept` 256 flags by state. Each
+// byte, the terminating NUL last, moves the automaton once.
+BTAP_LIB long btap_regex_search(const char* s, const unsigned char* next,
+                                const unsigned char* accept, unsigned long mask,
+                                unsigned long size, unsigned long limit) {
+  unsigned long state = 0;
+  if (accept[0]) return 1;
+  for (unsigned long i = 0; i < BTAP_MAX_STRING && i < limit; i++) {
+    unsigned char c = s[btap_masked(i, size)];
+    state = next[btap_masked(state * 256 + c, mask + 1)];
+    if (accept[state & 255]) return 1;
+    if (!c) return 0;
+  }
+  return 0;
+}
+
+// symdata()'s text from the kernel's `%pS` (`n` bytes with its NUL, as bpf_snprintf
+// counts them): a symbol of vmlinux gets " [kernel]", the module name stap gives it (the
+// kernel names only modules); an address in hex stays as it is.
+BTAP_LIB long btap_mark_vmlinux(char* s, long n, unsigned long size, unsigned long limit) {
+  if (n < 2 || s[btap_masked(n - 2, size)] == ']' || (s[0] == '0' && s[1] == 'x')) return n - 1;
+  return btap_put_str(s, n - 1, " [kernel]", 0, -1, 0, size, limit);
+}
+
 // A number (conversions d i u o x X p c) with one flag ('-', '0', '+', ' ', '#' or 0).
 BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag, long width,
                            long precision, unsigned long size, unsigned long limit) {
