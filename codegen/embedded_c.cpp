@@ -189,12 +189,16 @@ bool CDefine(std::string_view option, std::string* name, std::string* directive,
     args = "(" + args + ")";
   }
   std::string value = eq == std::string_view::npos ? "1" : std::string(option.substr(eq + 1));
-  std::replace(value.begin(), value.end(), '\n', ' ');
-  // What would reach past the `#define` line: a comment left open, or a continuation.
-  if (value.find("/*") != std::string::npos || value.find("//") != std::string::npos ||
+  for (char& c : value)
+    if (c == '\n' || c == '\r') c = ' ';  // either would end the directive
+  while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+  // What would reach past the `#define` line: a comment left open, or a continuation
+  // (a backslash before the line's end, spaces between them included).
+  size_t open = value.rfind("/*");
+  if ((open != std::string::npos && value.find("*/", open + 2) == std::string::npos) ||
       (!value.empty() && value.back() == '\\')) {
-    *error =
-        "-D `" + std::string(option) + "`: a macro's value cannot hold a comment or end in `\\`";
+    *error = "-D `" + std::string(option) +
+             "`: a macro's value cannot leave a comment open or end in `\\`";
     return false;
   }
   *name = std::string(head);

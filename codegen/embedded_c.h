@@ -58,8 +58,8 @@ std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext&
 // as stap's C compiler gets them, and (btap's own; stap refuses it) `NAME(ARGS)` or
 // `NAME(ARGS)=VALUE`, ARGS being distinct names and a final `...` separated by commas.
 // Sets `name` (NAME) and `directive` (the `#define` line, no newline); false, with
-// `error` saying what is wrong, for anything else (a value may hold no comment and not
-// end in a backslash, which would reach past the line).
+// `error` saying what is wrong, for anything else (a value may not leave a comment open
+// or end in a backslash, which would reach past the line).
 bool CDefine(std::string_view option, std::string* name, std::string* directive,
              std::string* error);
 

@@ -368,8 +368,6 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::stp_pid:
       return b_.CreateLoad(i64_, stp_pid_);
-    // The local time zone when the session started (set by the runtime, as staprun
-    // passes stap's): seconds west of UTC, and its name in at most 15 bytes.
     case Intrinsic::get_cycles: {
       // session::TscCycles of the monotonic clock, plus where the counter stood at its 0.
       Value ns = Helper(kKtimeGetNs, i64_, {});
@@ -411,6 +409,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       b_.SetInsertPoint(done);
       return token;
     }
+    // The local time zone when the session started (set by the runtime, as staprun
+    // passes stap's): seconds west of UTC, and its name in at most 15 bytes.
     case Intrinsic::tz_gmtoff:
       return b_.CreateLoad(i64_, RuntimeVar(session::kTzGmtoff));
     case Intrinsic::tz_name: {

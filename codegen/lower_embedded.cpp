@@ -426,7 +426,7 @@ bool Lowering::LinkEmbeddedC() {
   source.Add("#line 1 \"<btap prelude>\"\n#define MAXSTRINGLEN " + std::to_string(limit_) +
              "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
   source.Add(kPrelude);
-  // -D options (checked by the driver; MAXSTRINGLEN is the prelude's already, with the
+  // -D options (checked when btap read its options; MAXSTRINGLEN is the prelude's already, with the
   // same value).
   for (const std::string& d : options_.c_defines) {
     std::string name, directive, error;

@@ -86,7 +86,7 @@ class Parser {
     return true;
   }
 
-  // `{m}`, `{m,}`, `{m,n}` at at_; false (at_ unchanged) when it is not a bound.
+  // `{m}`, `{m,}`, `{m,n}`, `{,n}` at at_; false (at_ unchanged) when it is not a bound.
   bool Bounds(int* min, int* max) {
     size_t i = at_ + 1;
     auto number = [&](int* v) {
@@ -96,7 +96,8 @@ class Parser {
         *v = *v * 10 + (p_[i++] - '0');
       return i > begin;
     };
-    if (!number(min)) return false;
+    // `{,n}` is `{0,n}`, as glibc reads it.
+    if (!number(min) && (i >= p_.size() || p_[i] != ',')) return false;
     *max = *min;
     if (i < p_.size() && p_[i] == ',') {
       ++i;

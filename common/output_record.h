@@ -79,7 +79,8 @@ inline constexpr char kTscMult[] = "__btap_tsc_mult";
 inline constexpr char kTscBase[] = "__btap_tsc_base";
 
 // Cycles of a counter running at `mult` (cycles per ns, in units of 2^-20) in `ns`
-// nanoseconds, exact modulo 2^64 (the codegen of get_cycles() computes the same).
+// nanoseconds: floor(ns * mult / 2^20) modulo 2^64, exactly while mult < 2^32 (the
+// runtime keeps it below 100 * 2^20). The codegen of get_cycles() computes the same.
 inline uint64_t TscCycles(uint64_t ns, uint64_t mult) {
   return (((ns >> 32) * mult) << 12) + (((ns & 0xffffffff) * mult) >> 20);
 }

@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
 #include <x86intrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -417,28 +419,61 @@ bool Session::Load(std::string* error) {
 void Session::SetTimeZone() {
   uint64_t* gmtoff = user_->RuntimeVariable(session::kTzGmtoff);
   std::span<uint8_t> name = user_->GlobalData(session::kTzName);
-  if (!gmtoff && name.empty()) return;
+  if (!gmtoff && name.size() < session::kTzNameBytes) return;
   time_t now = time(nullptr);
   struct tm local {};
   if (!localtime_r(&now, &local)) return;
   if (gmtoff) *gmtoff = static_cast<uint64_t>(-static_cast<int64_t>(local.tm_gmtoff));
-  if (!name.empty() && local.tm_zone)
-    std::memcpy(name.data(), local.tm_zone, std::min(std::strlen(local.tm_zone), name.size() - 1));
+  // The variable's own bytes (the span runs on to the end of its section).
+  if (name.size() >= session::kTzNameBytes && local.tm_zone) {
+    std::memset(name.data(), 0, session::kTzNameBytes);
+    std::memcpy(name.data(), local.tm_zone,
+                std::min<size_t>(std::strlen(local.tm_zone), session::kTzNameBytes - 1));
+  }
 }
 
+namespace {
+
+// Both clocks at one moment: the monotonic clock between two reads of the time-stamp
+// counter, whose midpoint stands for it; the tightest pair of a few (a preemption
+// between the reads widens it). `spread` is UINT64_MAX when no pair was usable.
+struct ClockPair {
+  uint64_t ns = 0, cycles = 0, spread = UINT64_MAX;
+};
+
+ClockPair ReadClocks() {
+  ClockPair best;
+#if defined(__x86_64__)
+  for (int i = 0; i < 5; ++i) {
+    uint64_t before = __rdtsc(), ns = Now(CLOCK_MONOTONIC), after = __rdtsc();
+    if (after >= before && after - before < best.spread)
+      best = {ns, before + (after - before) / 2, after - before};
+  }
+#endif
+  return best;
+}
+
+}  // namespace
+
 // get_cycles() reads the monotonic clock at the time-stamp counter's rate: that rate is
-// measured here, over 2 ms, only for objects that call it.
+// measured here, over 2 ms, only for objects that call it. A counter that runs backwards
+// or at no plausible rate (0.05 to 100 cycles a nanosecond) leaves get_cycles() 0, as
+// stap's is where the counter is unavailable.
 void Session::CalibrateCycles() {
   uint64_t* mult = user_->RuntimeVariable(session::kTscMult);
   uint64_t* base = user_->RuntimeVariable(session::kTscBase);
   if (!mult || !base) return;
-  uint64_t t0 = Now(CLOCK_MONOTONIC), c0 = __rdtsc(), t1 = t0, c1 = c0;
-  while (t1 - t0 < 2000000) {
-    t1 = Now(CLOCK_MONOTONIC);
-    c1 = __rdtsc();
-  }
-  *mult = static_cast<uint64_t>(static_cast<unsigned __int128>(c1 - c0) << 20) / (t1 - t0);
-  *base = c1 - session::TscCycles(t1, *mult);
+  *mult = *base = 0;
+  ClockPair start = ReadClocks(), end = start;
+  while (start.spread != UINT64_MAX && end.ns - start.ns < 2000000) end = ReadClocks();
+  if (start.spread == UINT64_MAX || end.spread == UINT64_MAX || end.cycles <= start.cycles ||
+      end.ns <= start.ns)
+    return;
+  auto rate = static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(end.cycles - start.cycles) << 20) / (end.ns - start.ns));
+  if (rate < (1u << 20) / 20 || rate > 100ull << 20) return;
+  *mult = rate;
+  *base = end.cycles - session::TscCycles(end.ns, rate);
 }
 
 uint64_t Session::lost() const {

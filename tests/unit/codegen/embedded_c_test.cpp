@@ -42,9 +42,13 @@ TEST(EmbeddedC, DefinesBecomeMacroLines) {
   EXPECT_EQ(directive, "#define NONE() 1");
   ASSERT_TRUE(define("X=f(1)")) << error;  // parentheses in the value only
   EXPECT_EQ(directive, "#define X f(1)");
+  ASSERT_TRUE(define("URL=\"http://x\" /* closed */")) << error;  // comments that end
+  EXPECT_EQ(directive, "#define URL \"http://x\" /* closed */");
+  ASSERT_TRUE(define("CR=1\r+1\n")) << error;  // line ends become spaces
+  EXPECT_EQ(directive, "#define CR 1 +1");
   for (std::string_view bad :
        {"", "2X=1", "X Y=1", "X-Y=1", "F(x=1", "F(x)y=1", "F(a,)=1", "F(..., b)=1", "F(a b)=1",
-        "F(x,x)=x", "A=1\\", "A=1 /*", "A=1 // no"}) {
+        "F(x,x)=x", "A=1\\", "A=1 /*", "A=1 \\ \n", "A=/* x */ 1 /* y"}) {
     EXPECT_FALSE(define(bad)) << bad;
     EXPECT_NE(error.find("-D `" + std::string(bad) + "`"), std::string::npos) << error;
   }

@@ -73,12 +73,32 @@ TEST(RegexDfa, AgreesWithPosix) {
       "a()b",
       "(a|)+b",
       "^[ab]*a[ab]$",
+      "a{,3}",
+      "^a{,2}$",
+      "[a-]",
+      "[]a]",
+      "[^]a]",
+      "(^a|b)",
+      "a|",
+      "|a",
+      "a**",
+      "(a*)*",
+      "[\\]]",
+      "a$b",
+      "($)",
+      "(^)a",
+      "[.]",
+      "\\{",
+      "a{1,2}{2}",
+      "\xc3\xa9",
+      "[[:upper:]]+",
   };
   std::vector<std::string> inputs = {
-      "",     "a",           "b",     "ab",   "abc",  "aaa",        "aaaa", "cd",  "xcd",
-      "ba",   "abab",        "y",     "xy",   "o.b",  "oxb",        "(",    "ssh", "sshd",
-      "sshx", "/usr/bin/ls", "bin/x", "3.14", "3x14", "abcd",       "-12",  "12-", "]",
-      "x",    "_id9",        "9id",   "aab",  "abba", "hello world"};
+      "-",    "\\",   "{",           "A",     "\xc3\xa9", "a$b",  ".",    "",
+      "a",    "b",    "ab",          "abc",   "aaa",      "aaaa", "cd",   "xcd",
+      "ba",   "abab", "y",           "xy",    "o.b",      "oxb",  "(",    "ssh",
+      "sshd", "sshx", "/usr/bin/ls", "bin/x", "3.14",     "3x14", "abcd", "-12",
+      "12-",  "]",    "x",           "_id9",  "9id",      "aab",  "abba", "hello world"};
   std::mt19937 random(20261204);
   std::uniform_int_distribution<int> letter(0, 5), length(0, 8);
   for (int i = 0; i < 200; ++i) {

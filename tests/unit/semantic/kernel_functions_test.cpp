@@ -22,7 +22,7 @@ TEST(StapRefusal, LockAtomicAndExceptionPaths) {
 }
 
 // One parse of the kernel's BTF serves every reader of a Machine: the function index
-// holds the Machine's, and a failed parse is reported, not tried again.
+// holds the Machine's, and a failed parse's reason reaches the readers.
 TEST(KernelFunctionIndex, SharesTheMachinesBtf) {
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF";
   Machine machine;
