@@ -101,26 +101,34 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
   bool tail = c == symbolic_tail_;
   symbolic_tail_ = nullptr;
   // As a value in the kernel, symname() and symdata() are the kernel's own `%ps` and
-  // `%pS` (bpf_snprintf, from kallsyms): "name", "name+0xoff/0xsize [module]" (" [kernel]"
-  // added for vmlinux), as stap's, and the address in hex where no symbol holds it.
-  // caller() is "%ps 0x%lx" of its address, as stap's.
+  // `%pS` (bpf_snprintf, from kallsyms): "name" (the module the kernel adds dropped) and
+  // "name+0xoff/0xsize [module]" (" [kernel]" added for vmlinux), as stap's, and the
+  // address in hex where no symbol holds it. caller() is the name, " 0x" and the address.
   if (!tail && !frame_->user_side &&
       (which == Intrinsic::symname || which == Intrinsic::symdata ||
        which == Intrinsic::symcaller)) {
     Value address = Arg(c, 0);
     if (!address) return nullptr;
-    Value text = StringSlot(), data = ScratchAt(TempBytes(16));
+    Value text = StringSlot(), data = ScratchAt(TempBytes(8));
     b_.CreateStore(address, data);
-    b_.CreateStore(address, b_.CreateConstGEP1_64(b_.getInt8Ty(), data, 8));
     b_.CreateStore(b_.getInt8(0), text);
-    const char* format = which == Intrinsic::symname   ? "%ps"
-                         : which == Intrinsic::symdata ? "%pS"
-                                                       : "%ps 0x%lx";
     Value n = Helper(kSnprintf, i64_,
-                     {text, b_.getInt32(limit_), Literal(format), data,
-                      b_.getInt32(which == Intrinsic::symcaller ? 16 : 8)});
-    if (which == Intrinsic::symdata)
+                     {text, b_.getInt32(limit_),
+                      Literal(which == Intrinsic::symdata ? "%pS" : "%ps"), data, b_.getInt32(8)});
+    if (which == Intrinsic::symdata) {
       Library("btap_mark_vmlinux", i64_, {text, n, b_.getInt64(slot_), b_.getInt64(limit_)});
+      return text;
+    }
+    Value length =
+        Library("btap_drop_module", i64_, {text, n, b_.getInt64(slot_), b_.getInt64(limit_)});
+    if (which == Intrinsic::symcaller) {
+      Value hex = StringSlot();
+      b_.CreateStore(b_.getInt8(0), hex);
+      Helper(kSnprintf, i64_, {hex, b_.getInt32(limit_), Literal(" 0x%lx"), data, b_.getInt32(8)});
+      Library("btap_put_str", i64_,
+              {text, length, hex, b_.getInt64(0), b_.getInt64(-1), b_.getInt64(0),
+               b_.getInt64(slot_), b_.getInt64(limit_)});
+    }
     return text;
   }
   if (!tail && !frame_->user_side) {

@@ -4,6 +4,7 @@
 // first.
 #include "codegen/regex_dfa.h"
 
+#include <algorithm>
 #include <bitset>
 #include <cctype>
 #include <map>
@@ -92,8 +93,8 @@ class Parser {
     auto number = [&](int* v) {
       size_t begin = i;
       *v = 0;
-      while (i < p_.size() && std::isdigit(static_cast<unsigned char>(p_[i])) && *v < 1000)
-        *v = *v * 10 + (p_[i++] - '0');
+      while (i < p_.size() && std::isdigit(static_cast<unsigned char>(p_[i])))
+        *v = std::min(*v * 10 + (p_[i++] - '0'), 100000);  // past 255 is refused anyway
       return i > begin;
     };
     // `{,n}` is `{0,n}`, as glibc reads it.
@@ -235,6 +236,7 @@ struct NfaState {
 class Nfa {
  public:
   int Build(const Node& n, int next) {
+    if (overflow) return next;
     switch (n.kind) {
       case Node::Bytes:
         return Add({NfaState::Bytes, n.bytes, next, -1});
@@ -268,11 +270,19 @@ class Nfa {
     }
     return next;
   }
+  // Past kMaxStates the NFA stops growing (bounds nested in bounds multiply their
+  // copies) and the pattern is refused.
+  static constexpr size_t kMaxStates = 4096;
   int Add(NfaState s) {
+    if (states.size() >= kMaxStates) {
+      overflow = true;
+      return s.out;
+    }
     states.push_back(s);
     return static_cast<int>(states.size()) - 1;
   }
   std::vector<NfaState> states;
+  bool overflow = false;
 };
 
 // The states reachable from `from` without input; `^` passes only at the start.
@@ -300,6 +310,21 @@ bool CompileRegex(std::string_view pattern, RegexDfa* out, std::string* error) {
   Nfa nfa;
   int accept = nfa.Add({NfaState::Accept, {}, -1, -1});
   int start = nfa.Build(tree, accept);
+  if (nfa.overflow) {
+    *error = "its repetitions need more than " + std::to_string(Nfa::kMaxStates) + " states";
+    return false;
+  }
+  // Bytes that every byte set treats alike move the automaton alike: one class each.
+  std::map<std::vector<bool>, int> class_ids;
+  std::vector<int> class_of(256), first_byte;
+  for (int byte = 0; byte < 256; ++byte) {
+    std::vector<bool> signature;
+    for (const NfaState& st : nfa.states)
+      if (st.kind == NfaState::Bytes) signature.push_back(st.bytes.test(byte));
+    auto [it, added] = class_ids.emplace(signature, static_cast<int>(first_byte.size()));
+    if (added) first_byte.push_back(byte);
+    class_of[byte] = it->second;
+  }
   std::set<int> initial, restart;
   Closure(nfa, &initial, start, true);
   Closure(nfa, &restart, start, false);
@@ -311,7 +336,9 @@ bool CompileRegex(std::string_view pattern, RegexDfa* out, std::string* error) {
     std::set<int> current = sets[id];  // sets grows below
     out->accept[id] = current.count(accept) ? 1 : 0;
     out->next.resize((id + 1) * 256);
-    for (int byte = 0; byte < 256; ++byte) {
+    std::vector<uint8_t> by_class(first_byte.size());
+    for (size_t c = 0; c < first_byte.size(); ++c) {
+      int byte = first_byte[c];
       std::set<int> moved = restart;  // a match may start at the next byte too
       for (int s : current) {
         const NfaState& st = nfa.states[s];
@@ -328,8 +355,9 @@ bool CompileRegex(std::string_view pattern, RegexDfa* out, std::string* error) {
         }
         sets.push_back(moved);
       }
-      out->next[id * 256 + byte] = static_cast<uint8_t>(it->second);
+      by_class[c] = static_cast<uint8_t>(it->second);
     }
+    for (int byte = 0; byte < 256; ++byte) out->next[id * 256 + byte] = by_class[class_of[byte]];
   }
   out->states = static_cast<uint32_t>(sets.size());
   return true;

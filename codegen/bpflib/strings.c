@@ -271,6 +271,35 @@ BTAP_LIB long btap_regex_search(const char* s, const unsigned char* next,
   return 0;
 }
 
+// symname()'s and caller()'s name from the kernel's `%ps` (`n` bytes with its NUL): the
+// kernel names a module's symbol "name [module]", stap the name alone. Returns its length.
+// The search for " [" from the end is a bpf_loop: a plain loop's branches are more than
+// 6.1's verifier follows.
+struct module_state {
+  const char* s;
+  unsigned long size;
+  long len, cut;
+};
+
+BTAP_CALLBACK long btap_cb_module(unsigned long i, void* ctx) {
+  struct module_state* st = ctx;
+  long at = st->len - 2 - (long)i;
+  if (at < 1) return 1;
+  if (st->s[at & (st->size - 1)] != '[') return 0;
+  if (st->s[(at - 1) & (st->size - 1)] == ' ') st->cut = at - 1;
+  return 1;
+}
+
+BTAP_LIB long btap_drop_module(char* s, long n, unsigned long size, unsigned long limit) {
+  long len = n > 0 && n <= (long)limit ? n - 1 : 0;
+  if (len < 2 || s[btap_masked(len - 1, size)] != ']') return len;
+  struct module_state st = {s, size, len, -1};
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_module, &st, 0);
+  if (st.cut < 0 || st.cut >= (long)limit) return len;
+  s[btap_masked(st.cut, size)] = 0;
+  return st.cut;
+}
+
 // symdata()'s text from the kernel's `%pS` (`n` bytes with its NUL, as bpf_snprintf
 // counts them): a symbol of vmlinux gets " [kernel]", the module name stap gives it (the
 // kernel names only modules); an address in hex stays as it is.

@@ -126,6 +126,12 @@ TEST(RegexDfa, RefusesWhatNoAutomatonHolds) {
   // (a|b)*a(a|b){12}: the 13th byte from the end decides, 2^13 states.
   EXPECT_FALSE(CompileRegex("(a|b)*a(a|b){12}$", &dfa, &error));
   EXPECT_NE(error.find("automaton states"), std::string::npos) << error;
+  // Bounds nested in bounds: refused at once, not after building millions of states.
+  EXPECT_FALSE(CompileRegex("x((a{2,60}){2,60}){2,60}y", &dfa, &error));
+  EXPECT_NE(error.find("4096 states"), std::string::npos) << error;
+  EXPECT_FALSE(CompileRegex("(((a{255}){255}){255}){255}", &dfa, &error));
+  EXPECT_FALSE(CompileRegex("a{10000}", &dfa, &error));
+  EXPECT_NE(error.find("more than 255"), std::string::npos) << error;
 }
 
 }  // namespace
