@@ -21,7 +21,8 @@ options:
   -p NUM          stop after pass NUM (1 parse, 2 elaborate, 3 translate, 4 compile, 5 run)
   -e SCRIPT       the script text
   -I DIR          look for tapsets and library macros in DIR too
-  -D NAME=VALUE   set a limit such as MAXSTRINGLEN or MAXMAPENTRIES
+  -D NAME=VALUE   set a limit such as MAXSTRINGLEN or MAXMAPENTRIES; also a macro for
+                  embedded C (NAME(ARGS)=VALUE: a function-like one)
   -G VAR=VALUE    set a global variable's initial value
   -g              guru mode: allow embedded C in the script
   -u              keep unused functions, globals and locals
