@@ -611,7 +611,7 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
 // most 32K instructions; and as a program may have 256 subprograms, they are spread over
 // programs of kBodiesPerProgram, attached in order.
 void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies) {
-  constexpr size_t kBodiesPerProgram = 128;
+  constexpr size_t kBodiesPerProgram = 48;
   constexpr uint64_t kWeightPerProgram = 500000;  // of the verifier's 1M instructions
   constexpr uint64_t kInlineWeight = 100000;      // well inside 32K-instruction jumps
   std::set<llvm::Function*> distinct;

@@ -543,6 +543,33 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
           {address});
       return slot;
     }
+    case Intrinsic::user_string_marked: {
+      // The quotes and escapes are the runtime's (`%{quoted}s`): byte 1 says the rest is
+      // the string, read one byte short so that the quoted text is cut where the
+      // kernel's would be. An unreadable string is its address, as user_string_quoted()
+      // writes it then.
+      Value address = Arg(c, 0);
+      Value slot = StringSlot();
+      b_.CreateStore(b_.getInt8(1), slot);
+      Value rc = ReadUserString(b_.CreateConstGEP1_64(b_.getInt8Ty(), slot, 1),
+                                b_.getInt32(limit_ - 1), b_.CreateIntToPtr(address, ptr_));
+      auto* fault = llvm::BasicBlock::Create(context_, "string_fault", frame_->fn);
+      auto* done = llvm::BasicBlock::Create(context_, "string_read", frame_->fn);
+      b_.CreateCondBr(b_.CreateICmpSLT(rc, b_.getInt64(0)), fault, done);
+      b_.SetInsertPoint(fault);
+      if (frame_->user_side) {
+        Library("btap_address_text", i64_,
+                {slot, address, b_.getInt64(slot_), b_.getInt64(limit_)});
+      } else {  // one helper call: the library's digits are branches the verifier walks
+        Value data = ScratchAt(TempBytes(8));
+        b_.CreateStore(address, data);
+        Helper(kSnprintf, i64_,
+               {slot, b_.getInt32(limit_), Literal("0x%lx"), data, b_.getInt32(8)});
+      }
+      b_.CreateBr(done);
+      b_.SetInsertPoint(done);
+      return slot;
+    }
     case Intrinsic::kernel_read:
     case Intrinsic::user_read: {
       bool user = which == Intrinsic::user_read;
@@ -578,6 +605,19 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         return StringFrom("btap_user_argv_loop", {Arg(c, 0), Arg(c, 1), tmp, cell});
       return StringFrom("btap_user_args_loop",
                         {Arg(c, 0), Arg(c, 1), Arg(c, 2), Arg(c, 3), Arg(c, 4), tmp, cell});
+    }
+    case Intrinsic::user_argv_raw: {
+      if (frame_->user_side) {
+        Unsupported(c->range, "reading the probed process's arguments in a begin or end probe");
+        return nullptr;
+      }
+      // Not a string: only a print's record takes it (BuildRecord copies it whole).
+      Value out = ScratchAt(TempBytes(slot_ + 16));
+      Library("btap_user_argv_raw", i64_,
+              {out, Arg(c, 0), Arg(c, 1), ScratchAt(TempBytes(8)), b_.getInt64(slot_),
+               b_.getInt64(limit_)});
+      raw_values_.insert(out);
+      return out;
     }
     case Intrinsic::backtrace:
     case Intrinsic::backtrace_n:

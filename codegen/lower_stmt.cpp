@@ -34,6 +34,15 @@ Value Lowering::BuildRecord(record::Kind kind, uint32_t format, const std::vecto
       off = b_.CreateAdd(off, b_.getInt64(8));
       continue;
     }
+    if (raw_values_.count(a)) {  // length-prefixed bytes, copied whole (user_argv_raw)
+      Value len = b_.CreateZExt(b_.CreateLoad(b_.getInt32Ty(), a), i64_);
+      len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(8 + limit_)), b_.getInt64(8), len);
+      Helper(kProbeReadKernel, i64_,
+             {at, b_.CreateTrunc(b_.CreateAdd(len, b_.getInt64(4)), b_.getInt32Ty()), a});
+      off = b_.CreateAdd(
+          off, b_.CreateAnd(b_.CreateAdd(len, b_.getInt64(4 + 7)), b_.getInt64(~int64_t{7})));
+      continue;
+    }
     Value n = Helper(kProbeReadKernelStr, i64_,
                      {b_.CreateConstGEP1_64(b_.getInt8Ty(), at, 4), b_.getInt32(limit_), a});
     Value len = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(1)), b_.getInt64(0),

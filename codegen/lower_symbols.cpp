@@ -65,11 +65,11 @@ std::string Lowering::MarkSymbolic(const std::string& format, const std::vector<
   std::vector<FormatDirective> directives;
   std::string error;
   size_t offset = 0;
-  if (!ParseFormat(format, directives, &error, &offset)) return format;
+  if (!ParseFormat(format, directives, &error, &offset, /*internal=*/true)) return format;
   std::vector<std::pair<size_t, Symbolic>> inserts;  // before the `s` of these directives
   size_t next = 0;
   for (const FormatDirective& d : directives) {
-    if (d.literal) continue;
+    if (d.literal || d.group != FormatDirective::Group::None) continue;
     if (d.width == -2) ++next;
     if (d.precision == -2) ++next;
     size_t i = next++;

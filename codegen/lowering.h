@@ -594,6 +594,8 @@ class Lowering {
   uint32_t limit_ = 0;  // MAXSTRINGLEN
   uint32_t slot_ = 0;   // a string slot: MAXSTRINGLEN rounded up to a power of two
   uint32_t record_size_ = 0;
+  // Values that are length-prefixed bytes for a print's record, not strings (user_argv_raw).
+  std::set<Value> raw_values_;
 
   uint32_t probe_temps_ = 0;
 

@@ -17,6 +17,7 @@ std::string_view SymbolicName(Symbolic s) { return kSymbolicNames[static_cast<si
 bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::string* error,
                  size_t* error_offset, bool internal) {
   size_t i = 0;
+  size_t open_groups = 0;
   while (i < f.size()) {
     size_t start = i;
     if (f[i] != '%') {
@@ -50,12 +51,42 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
       number(d.precision);
     }
     while (i < f.size() && f[i] == 'l') ++i;
+    if (internal && f.substr(i).starts_with("{(}")) {
+      if (d.flag || d.width != -1 || d.precision != -1) {
+        *error = "a group's start takes no flag, width or precision";
+        *error_offset = start;
+        return false;
+      }
+      i += 3;
+      ++open_groups;
+      d.group = FormatDirective::Group::Open;
+      d.text = f.substr(start, i - start);
+      out.push_back(d);
+      continue;
+    }
+    if (internal && f.substr(i).starts_with("{)}")) {
+      if (!open_groups || !f.substr(i).starts_with("{)}s") || d.width == -2 || d.precision == -2) {
+        *error = "a group ends, after its start, with `{)}s` and a fixed width and precision";
+        *error_offset = start;
+        return false;
+      }
+      i += 4;
+      --open_groups;
+      d.group = FormatDirective::Group::Close;
+      d.conversion = 's';
+      d.text = f.substr(start, i - start);
+      out.push_back(d);
+      continue;
+    }
     if (internal && i < f.size() && f[i] == '{') {
       size_t close = f.find('}', i);
       std::string_view name = close == std::string_view::npos ? "" : f.substr(i + 1, close - i - 1);
       for (size_t k = 1; k < std::size(kSymbolicNames); ++k)
         if (!name.empty() && name == kSymbolicNames[k]) d.symbolic = static_cast<Symbolic>(k);
-      if (d.symbolic == Symbolic::None || close + 1 >= f.size() || f[close + 1] != 's') {
+      if (name == "quoted") d.rendering = FormatDirective::Rendering::Quoted;
+      if (name == "argv") d.rendering = FormatDirective::Rendering::ArgList;
+      if ((d.symbolic == Symbolic::None && d.rendering == FormatDirective::Rendering::AsIs) ||
+          close + 1 >= f.size() || f[close + 1] != 's') {
         *error = "invalid symbolic conversion";
         *error_offset = start;
         return false;
@@ -78,6 +109,11 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
     d.arg = c == 's' ? FormatDirective::Arg::String : FormatDirective::Arg::Long;
     d.text = f.substr(start, i - start);
     out.push_back(d);
+  }
+  if (open_groups) {
+    *error = "a group is not ended";
+    *error_offset = f.size();
+    return false;
   }
   return true;
 }

@@ -34,11 +34,22 @@ struct FormatDirective {
   char conversion = 0;    // d i u o x X c s p b m M
   Arg arg = Arg::None;    // what the conversion consumes
   Symbolic symbolic = Symbolic::None;  // `%{mode}s` (internal formats only)
+  // A group (internal formats only): `%{(}` starts one, and `%[flag][width][.prec]{)}s`
+  // ends it, printing the text formatted in between as its `%s` would print a string of
+  // that text cut to the session's string length. Neither takes an argument. Pass 2
+  // writes them where printf takes over the sprintf that made a printed string.
+  enum class Group : uint8_t { None, Open, Close } group = Group::None;
+  // How a `%s` of print folding's (internal formats only) makes text of its string:
+  // `%{quoted}s`: a string that starts with byte 1 is the rest as user_string_quoted()
+  // makes it (C-escaped, between double quotes), any other string as it is;
+  // `%{argv}s`: bytes that btap_user_argv_raw() wrote, as __get_argv() formats them.
+  // Either text is cut to the session's string length, as the kernel's would be.
+  enum class Rendering : uint8_t { AsIs, Quoted, ArgList } rendering = Rendering::AsIs;
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns
 // false with a message and the byte offset of the bad directive. `internal` accepts the
-// `%{mode}s` directives that codegen writes (scripts cannot).
+// `%{mode}s` directives and groups that btap writes (scripts cannot).
 bool ParseFormat(std::string_view format, std::vector<FormatDirective>& out, std::string* error,
                  size_t* error_offset, bool internal = false);
 

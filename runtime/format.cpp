@@ -67,6 +67,35 @@ void Binary(int64_t value, int width, std::string& out) {
 
 }  // namespace
 
+// What btap_user_argv_raw() wrote (the unreadable address, 8 bytes, then the strings it
+// copied, NUL after NUL) as the kernel's __get_argv() makes it: ["a", "b"], and the
+// address unquoted at the end when there is one.
+std::string ArgList(std::string_view raw) {
+  uint64_t fault = 0;
+  for (size_t i = 0; i < 8 && i < raw.size(); ++i)
+    fault |= uint64_t{static_cast<unsigned char>(raw[i])} << (8 * i);
+  std::string_view strings = raw.size() > 8 ? raw.substr(8) : std::string_view();
+  std::string out = "[";
+  if (!strings.empty()) {
+    out += '"';
+    // The last string's NUL is no separator.
+    for (char c : strings.substr(0, strings.size() - 1)) {
+      if (c)
+        AppendEscaped(std::string_view(&c, 1), out);
+      else
+        out += "\", \"";
+    }
+    out += '"';
+  }
+  if (fault) {
+    if (!strings.empty()) out += ", ";
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "0x%llx", static_cast<unsigned long long>(fault));
+    out += hex;
+  }
+  return out + "]";
+}
+
 void AppendEscaped(std::string_view s, std::string& out) {
   for (unsigned char c : s) {
     switch (c) {
@@ -113,8 +142,11 @@ void AppendEscaped(std::string_view s, std::string& out) {
 }
 
 void Format(std::span<const FormatDirective> directives, std::span<const FormatArg> args,
-            std::string& out) {
+            std::string& whole, size_t string_limit) {
   size_t next = 0;
+  // The text of the groups being formatted, innermost last.
+  std::vector<std::string> groups;
+  std::string* target = &whole;  // where text goes: `whole` or the innermost group
   auto take_long = [&]() -> int64_t {
     if (next >= args.size()) return 0;
     const FormatArg& a = args[next++];
@@ -127,7 +159,11 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
   };
   for (const FormatDirective& d : directives) {
     if (d.literal) {
-      out.append(d.text);
+      target->append(d.text);
+      continue;
+    }
+    if (d.group == FormatDirective::Group::Open) {
+      target = &groups.emplace_back();
       continue;
     }
     int width = d.width == -2 ? static_cast<int>(take_long()) : d.width;
@@ -137,21 +173,40 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
       left = true;
       width = -width;
     }
+    std::string group;
+    if (d.group == FormatDirective::Group::Close && !groups.empty()) {
+      group = std::move(groups.back());
+      groups.pop_back();
+      target = groups.empty() ? &whole : &groups.back();
+      if (string_limit && group.size() >= string_limit) group.resize(string_limit - 1);
+    }
     switch (d.conversion) {
       case 's': {
-        std::string_view s = take_string();
-        std::string symbolic;
+        std::string_view s = d.group == FormatDirective::Group::Close ? group : take_string();
+        std::string made;  // the text the directive makes of the string
         if (d.symbolic != Symbolic::None) {
-          symbolic = Symbolize(RunningKernelSymbols(), d.symbolic, s);
-          s = symbolic;
+          made = Symbolize(RunningKernelSymbols(), d.symbolic, s);
+          s = made;
+        } else if (d.rendering != FormatDirective::Rendering::AsIs) {
+          if (d.rendering == FormatDirective::Rendering::ArgList) {
+            made = ArgList(s);
+          } else if (!s.empty() && s[0] == '\x01') {
+            made = "\"";
+            AppendEscaped(s.substr(1), made);
+            made += '"';
+          } else {
+            made = s;
+          }
+          if (string_limit && made.size() >= string_limit) made.resize(string_limit - 1);
+          s = made;
         }
         if (precision >= 0 && s.size() > static_cast<size_t>(precision)) s = s.substr(0, precision);
         if (d.flag == '#') {
           std::string escaped;
           AppendEscaped(s, escaped);
-          Field(escaped, width, left, out);
+          Field(escaped, width, left, *target);
         } else {
-          Field(s, width, left, out);
+          Field(s, width, left, *target);
         }
         break;
       }
@@ -162,16 +217,16 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
           AppendEscaped(std::string_view(&c, 1), body);
         else
           body.push_back(c);
-        Field(body, width, left, out);
+        Field(body, width, left, *target);
         break;
       }
       case 'b':
-        Binary(take_long(), width, out);
+        Binary(take_long(), width, *target);
         break;
       default: {
         FormatDirective copy = d;
         if (left) copy.flag = '-';
-        Number(copy, take_long(), width, precision, out);
+        Number(copy, take_long(), width, precision, *target);
       }
     }
   }

@@ -23,14 +23,18 @@ struct FormatArg {
 };
 
 // Appends the formatted text to `out`. Arguments were checked at compile time; a
-// missing or mistyped one (a malformed record) formats as 0 or "".
+// missing or mistyped one (a malformed record) formats as 0 or "". A group's text is cut
+// to `string_limit` - 1 bytes, as a string value of the session is (0: not cut).
 void Format(std::span<const FormatDirective> directives, std::span<const FormatArg> args,
-            std::string& out);
+            std::string& out, size_t string_limit = 0);
 
 // Convenience for tests and user-side probes: parses and formats in one go.
 std::string FormatString(std::string_view format, std::span<const FormatArg> args);
 
 // C escapes as `%#s` and string_quoted use them (without the quotes).
 void AppendEscaped(std::string_view s, std::string& out);
+
+// The text of `%{argv}s` (see printf_format.h), before it is cut to the string length.
+std::string ArgList(std::string_view raw);
 
 }  // namespace btap::runtime

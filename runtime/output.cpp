@@ -8,6 +8,7 @@ namespace btap::runtime {
 
 bool OutputFormatter::Init(const meta::Meta& meta, std::string* error) {
   formats_.clear();
+  string_limit_ = meta.limits.max_string_len;
   formats_.reserve(meta.formats.size());
   for (size_t id = 0; id < meta.formats.size(); ++id) {
     Compiled& c = formats_.emplace_back();
@@ -19,7 +20,7 @@ bool OutputFormatter::Init(const meta::Meta& meta, std::string* error) {
       return false;
     }
     for (const FormatDirective& d : c.directives) {
-      if (d.literal) continue;
+      if (d.literal || d.group != FormatDirective::Group::None) continue;
       if (d.width == -2) c.shape.push_back(0);
       if (d.precision == -2) c.shape.push_back(0);
       c.shape.push_back(d.arg == FormatDirective::Arg::String);
@@ -43,7 +44,7 @@ bool OutputFormatter::FormatRecord(std::span<const uint8_t> bytes, std::string& 
   args.reserve(r.args.size());
   for (const record::Arg& a : r.args)
     args.push_back(a.is_string ? FormatArg::String(a.string) : FormatArg::Long(a.number));
-  Format(c.directives, args, out);
+  Format(c.directives, args, out, string_limit_);
   return true;
 }
 

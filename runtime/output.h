@@ -27,6 +27,7 @@ class OutputFormatter {
     std::vector<uint8_t> shape;  // per argument: 1 string, 0 long
   };
   std::vector<Compiled> formats_;
+  size_t string_limit_ = 0;  // MAXSTRINGLEN, which cuts the text of format groups
 };
 
 }  // namespace btap::runtime

@@ -72,6 +72,7 @@ void ResolveSymbols(Elab& e);  // resolve_symbols.cpp
 void CheckLanguage(Elab& e);   // language_checks.cpp
 void CheckRecursion(Elab& e);  // recursion.cpp
 void InferTypes(Elab& e);      // infer_types.cpp
+void FoldPrints(Elab& e);      // fold_prints.cpp
 void ElideDeadCode(Elab& e);   // dead_code.cpp
 
 // Probe-point matching shared by resolution and listing.

@@ -35,7 +35,7 @@ const std::vector<Pass>& Passes() {
       {{"probes"}, ResolveProbes},     {{"target variables"}, LowerTargets},
       {{"symbols"}, ResolveSymbols},   {{"language checks"}, CheckLanguage},
       {{"recursion"}, CheckRecursion}, {{"types"}, InferTypes},
-      {{"dead code"}, ElideDeadCode},
+      {{"print folding"}, FoldPrints}, {{"dead code"}, ElideDeadCode},
   };
   return passes;
 }

@@ -485,6 +485,12 @@ static inline __attribute__((always_inline)) long put_hex(char* dst, long pos, u
   return pos + copy_at(dst, pos, hex + ((16 - digits) & 15), 16, size, limit);
 }
 
+// An unreadable user pointer's text, as user_string_quoted() gives it: 0x and its hex digits.
+BTAP_LIB long btap_address_text(char* dst, unsigned long v, unsigned long size,
+                                unsigned long limit) {
+  return finish(dst, put_hex(dst, 0, v, size, limit), size, limit);
+}
+
 #define BTAP_MAX_ARGS 1024
 
 // An argument vector of the probed process (argv, envp: user pointers ending with a null
@@ -565,6 +571,22 @@ BTAP_LIB long btap_user_argv_loop(char* dst, unsigned long argv, long first, cha
   }
   pos = put(dst, pos, ']', size, limit);
   return finish(dst, pos, size, limit);
+}
+
+// The same vector for the runtime to format (`%{argv}s`, which print folding writes): only
+// the copying loop runs here. `out` gets a u32 length (8 + the bytes copied), the
+// unreadable address (0: none) and then the strings, NUL after NUL, as an output record
+// carries a string: BuildRecord copies it whole.
+BTAP_LIB long btap_user_argv_raw(char* out, unsigned long argv, long first, long* cell,
+                                 unsigned long size, unsigned long limit) {
+  struct argv_state st = {out + 12, cell, argv + 8 * (unsigned long)first, size, limit, 0};
+  *cell = 0;
+  if (argv && first >= 0) bpf_loop(BTAP_MAX_ARGS, btap_cb_argv, &st, 0);
+  long used = *cell;
+  if (used < 0 || used > (long)limit) used = 0;
+  *(unsigned int*)out = (unsigned int)(8 + used);
+  __builtin_memcpy(out + 4, &st.fault, 8);
+  return used;
 }
 
 // Arguments n to m (all from n when m < 0) of a command line laid out as the kernel keeps

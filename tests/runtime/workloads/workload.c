@@ -7,6 +7,7 @@
  *   open PATH...     closes every descriptor above 2, then opens each file for reading
  *                    and closes it
  *   getxattr PATH NAME  asks for the size of PATH's extended attribute NAME (getxattr(2))
+ *   badpath ADDR     the same for a path at ADDR, which cannot be read
  *   create PATH      creates (truncates) a file with mode 0644
  *   calls N          N rounds of getppid, getpid, getuid and getgid
  *   ids              asks for its process group and session (getpgid(0), getsid(0))
@@ -153,6 +154,10 @@ int main(int argc, char** argv) {
   }
   if (argc == 4 && strcmp(argv[1], "getxattr") == 0) {
     getxattr(argv[2], argv[3], 0, 0);  // most files have none: the call is what counts
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "badpath") == 0) {  // a path that cannot be read
+    getxattr((const char*)strtoul(argv[2], NULL, 0), "user.x", 0, 0);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "create") == 0) {

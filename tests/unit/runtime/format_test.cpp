@@ -59,5 +59,66 @@ TEST(Format, MalformedRecordsFormatAsZeroOrEmpty) {
   EXPECT_EQ(F("%d %s %d", {S("x"), L(1)}), "0  0");
 }
 
+// Groups and `{quoted}` are what print folding writes (semantic/fold_prints.cpp).
+std::string Internal(std::string_view format, std::vector<FormatArg> args, size_t limit) {
+  std::vector<FormatDirective> d;
+  std::string error, out;
+  size_t offset = 0;
+  EXPECT_TRUE(ParseFormat(format, d, &error, &offset, /*internal=*/true)) << error;
+  Format(d, args, out, limit);
+  return out;
+}
+
+TEST(Format, GroupsPrintTheirTextAsAString) {
+  EXPECT_EQ(Internal("f(%{(}%d, %s%{)}s)", {L(3), S("x")}, 256), "f(3, x)");
+  EXPECT_EQ(Internal("[%{(}%d%-6{)}s|%{(}ab%5.1{)}s]", {L(42)}, 256), "[42    |    a]");
+  // Cut to the string limit less one, as the sprintf it stands for; nested groups too.
+  EXPECT_EQ(Internal("%{(}%s%{)}s|", {S("0123456789")}, 8), "0123456|");
+  EXPECT_EQ(Internal("%{(}<%{(}%s%{)}s>%{)}s", {S("0123456789")}, 8), "<012345");
+}
+
+TEST(Format, QuotedStringsAreQuotedWhenMarked) {
+  EXPECT_EQ(Internal("%{quoted}s %{quoted}s",
+                     {S("\x01"
+                        "a\"b\n"),
+                      S("0x1000")},
+                     256),
+            "\"a\\\"b\\n\" 0x1000");
+  EXPECT_EQ(Internal("[%-8{quoted}s][%.3{quoted}s]",
+                     {S("\x01"
+                        "ab"),
+                      S("\x01"
+                        "xyz")},
+                     256),
+            "[\"ab\"    ][\"xy]");
+  EXPECT_EQ(Internal("%{quoted}s",
+                     {S("\x01"
+                        "abcdefgh")},
+                     8),
+            "\"abcdef");
+}
+
+TEST(Format, ArgumentVectorsAreQuotedAndJoined) {
+  using namespace std::string_literals;
+  std::string none(8, '\0'), fault = "\x00\x10\0\0\0\0\0\0"s;
+  EXPECT_EQ(Internal("%{argv}s", {S(none + "a\0b\"\n\0"s)}, 256), "[\"a\", \"b\\\"\\n\"]");
+  EXPECT_EQ(Internal("%{argv}s|%{argv}s", {S(fault + "ok\0"s), S(fault)}, 256),
+            "[\"ok\", 0x1000]|[0x1000]");
+  EXPECT_EQ(Internal("%{argv}s|%-4{argv}s|", {S(none), S(none)}, 256), "[]|[]  |");
+  EXPECT_EQ(Internal("%{argv}s", {S(none + "abcdef\0"s)}, 8), "[\"abcde");
+}
+
+TEST(Format, InternalDirectivesAreCheckedWhenParsed) {
+  std::vector<FormatDirective> d;
+  std::string error;
+  size_t offset = 0;
+  for (std::string_view bad : {"%{(}", "%{)}s", "%{(}%*{)}s", "%-{(}x%{)}s", "%{(}x%{)}d"}) {
+    d.clear();
+    EXPECT_FALSE(ParseFormat(bad, d, &error, &offset, /*internal=*/true)) << bad;
+  }
+  d.clear();
+  EXPECT_FALSE(ParseFormat("%{quoted}s", d, &error, &offset)) << "scripts cannot write them";
+}
+
 }  // namespace
 }  // namespace btap::runtime

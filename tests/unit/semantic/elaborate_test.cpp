@@ -41,7 +41,7 @@ TEST(Elaborate, PassesAreListedOnce) {
   for (const sema::PassInfo& p : sema::AllSemanticPasses()) names.emplace_back(p.name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"probes", "target variables", "symbols", "language checks",
-                                      "recursion", "types", "dead code"}));
+                                      "recursion", "types", "print folding", "dead code"}));
 }
 
 TEST(Elaborate, TracepointArgumentsAreTyped) {

@@ -1,0 +1,399 @@
+// Pass 2e: printf takes over the strings it prints. A probe local that is made once, by
+// `v = sprintf(FORMAT, ...)` or `v = "text"`, and read only where a printf's `%s` prints
+// it, is not made at all: the printf's format gets FORMAT (or the text) as a group (see
+// printf_format.h) and the sprintf's arguments in its place, so the runtime formats it
+// once, in user space. Likewise `v = user_string_quoted(a)`: the kernel only reads the
+// string, and the printf's `%{quoted}s` quotes and escapes it; and `v = __get_argv(a, n)`:
+// each print copies the vector's strings raw, and `%{argv}s` quotes and joins them. The
+// syscall tapset's aliases make `name`, `argstr` and their strings this way; a handler
+// printing them cost a kernel sprintf, an escaping loop per string and three string
+// copies per call, and the verifier a walk of each.
+//
+// What makes it safe: the assignment is a statement that runs before every print of the
+// value (a later statement of its block, or of an enclosing plain block), nothing else
+// writes the variable, and each argument of the sprintf keeps its value until the
+// print: a literal, a local assigned once before the sprintf, or a new local set where
+// the sprintf was. The runtime cuts a group's text, and a quoted string, where the
+// kernel would have cut the string. -u keeps everything as written.
+#include <algorithm>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/printf_format.h"
+#include "frontend/ast_walk.h"
+#include "semantic/elab.h"
+
+namespace btap::sema {
+namespace {
+
+// Where a statement sits: its block and index.
+struct Place {
+  ast::Block* block = nullptr;
+  size_t index = 0;
+};
+
+// A printf argument that a plain `%s` prints (no `*` width or precision).
+struct PrintUse {
+  ast::Call* call;
+  size_t arg;  // index into call->args
+};
+
+std::string EscapePercent(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out;
+}
+
+class ProbeFolding {
+ public:
+  ProbeFolding(Elab& e, Probe* p) : e_(e), p_(p) {}
+
+  void Run() {
+    // Each fold changes the tree: look again until nothing folds (bounded, for huge
+    // handlers; what is left is merely not folded).
+    for (int round = 0; round < 256 && FoldOne(); ++round) {
+    }
+  }
+
+ private:
+  struct Facts {
+    std::map<const ast::Stmt*, Place> places;
+    std::map<const ast::Block*, const ast::Stmt*> block_stmt;  // a plain block as a statement
+    std::map<const Variable*, std::vector<ast::Symbol*>> mentions;
+    std::map<Variable*, std::vector<ast::ExprStmt*>> plain_writes;  // `v = ...;`
+    std::map<const Variable*, int> writes;                          // every way of writing it
+    std::map<const ast::Symbol*, PrintUse> print_uses;
+  };
+
+  void Gather(Facts& f) {
+    std::vector<ast::Block*> blocks;
+    ast::WalkTree(p_->body, [&](ast::Node* n) {
+      if (auto* b = ast::As<ast::Block>(n)) {
+        for (size_t i = 0; i < b->statements.size(); ++i) {
+          f.places[b->statements[i]] = {b, i};
+          if (auto* inner = ast::As<ast::Block>(b->statements[i])) f.block_stmt[inner] = inner;
+        }
+      }
+      if (auto* s = ast::As<ast::Symbol>(n); s && s->var) f.mentions[s->var].push_back(s);
+      if (auto* es = ast::As<ast::ExprStmt>(n)) {
+        auto* a = ast::As<ast::Assign>(es->expr);
+        auto* s = a ? ast::As<ast::Symbol>(a->lhs) : nullptr;
+        if (s && s->var && a->op == ast::Tok::Assign) f.plain_writes[s->var].push_back(es);
+      }
+      if (auto* a = ast::As<ast::Assign>(n))
+        if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) ++f.writes[s->var];
+      if (auto* c = ast::As<ast::PreCrement>(n))
+        if (auto* s = ast::As<ast::Symbol>(c->operand); s && s->var) ++f.writes[s->var];
+      if (auto* c = ast::As<ast::PostCrement>(n))
+        if (auto* s = ast::As<ast::Symbol>(c->operand); s && s->var) ++f.writes[s->var];
+      if (auto* l = ast::As<ast::Foreach>(n)) {
+        if (l->value && l->value->var) f.writes[l->value->var] += 2;
+        for (ast::Symbol* k : l->keys)
+          if (k && k->var) f.writes[k->var] += 2;
+      }
+      if (auto* c = ast::As<ast::Call>(n)) PrintUses(c, f);
+    });
+    // The condition's reads are not the body's to fold.
+    ast::WalkTree(p_->condition, [&](ast::Node* n) {
+      if (auto* s = ast::As<ast::Symbol>(n); s && s->var) f.mentions[s->var].push_back(s);
+    });
+  }
+
+  static void PrintUses(ast::Call* c, Facts& f) {
+    if (c->callee || c->name != "printf" || c->args.empty()) return;
+    auto* format = ast::As<ast::StringLit>(c->args[0]);
+    std::vector<FormatDirective> directives;
+    std::string error;
+    size_t offset = 0;
+    // Groups are what earlier folds wrote (a script's format has none: pass 2 refused it).
+    if (!format || !ParseFormat(format->value, directives, &error, &offset, /*internal=*/true))
+      return;
+    size_t next = 1;
+    for (const FormatDirective& d : directives) {
+      if (d.literal || d.group != FormatDirective::Group::None) continue;
+      if (d.width == -2) ++next;
+      if (d.precision == -2) ++next;
+      size_t arg = next++;
+      if (arg >= c->args.size()) return;
+      auto* s = ast::As<ast::Symbol>(c->args[arg]);
+      if (s && d.conversion == 's' && d.width != -2 && d.precision != -2 &&
+          d.symbolic == Symbolic::None && d.rendering == FormatDirective::Rendering::AsIs)
+        f.print_uses[s] = {c, arg};
+    }
+  }
+
+  // Whether `stmt` has run whenever `node` runs: `node` lies in a later statement of
+  // stmt's block, or of a plain block that holds it (at any depth).
+  bool RunsBefore(const Facts& f, const ast::Stmt* stmt, const ast::Node* node) {
+    for (const ast::Stmt* at = stmt;;) {
+      auto place = f.places.find(at);
+      if (place == f.places.end()) return false;
+      ast::Block* block = place->second.block;
+      for (size_t j = place->second.index + 1; j < block->statements.size(); ++j) {
+        bool inside = false;
+        ast::WalkTree(block->statements[j], [&](ast::Node* n) { inside |= n == node; });
+        if (inside) return true;
+      }
+      auto outer = f.block_stmt.find(block);
+      if (outer == f.block_stmt.end()) return false;
+      at = outer->second;
+    }
+  }
+
+  // A local written once, by a plain assignment that has run by `before`.
+  bool Settled(const Facts& f, Variable* v, const ast::Stmt* before) {
+    if (v->kind != VarKind::Local) return false;
+    auto writes = f.writes.find(v);
+    auto plain = f.plain_writes.find(v);
+    if (writes == f.writes.end() || writes->second != 1 || plain == f.plain_writes.end())
+      return false;
+    return RunsBefore(f, plain->second.front(), before);
+  }
+
+  bool FoldOne() {
+    Facts f;
+    Gather(f);
+    for (auto& [var, writes] : f.plain_writes) {
+      if (var->kind != VarKind::Local || var->type != Type::String || writes.size() != 1 ||
+          f.writes[var] != 1)
+        continue;
+      ast::ExprStmt* def = writes.front();
+      auto* rhs = static_cast<ast::Assign*>(def->expr)->rhs;
+      auto* text = ast::As<ast::StringLit>(rhs);
+      auto* made = ast::As<ast::Call>(rhs);
+      bool sprintf = made && !made->callee && made->name == "sprintf" && !made->args.empty() &&
+                     ast::Is<ast::StringLit>(made->args[0]);
+      auto tapset = [&](std::string_view name, size_t arity) {
+        return made && made->callee && made->callee->from_tapset && made->callee->name == name &&
+               made->args.size() == arity;
+      };
+      bool quoting = tapset("user_string_quoted", 1), vector = tapset("__get_argv", 2);
+      if (!text && !sprintf && !quoting && !vector) continue;
+      if (text && text->value.find('\0') != std::string_view::npos) continue;
+      std::vector<PrintUse> uses;
+      bool all = true;
+      for (ast::Symbol* s : f.mentions[var]) {
+        if (s == static_cast<ast::Assign*>(def->expr)->lhs) continue;
+        auto use = f.print_uses.find(s);
+        if (use == f.print_uses.end() || !RunsBefore(f, def, use->second.call)) {
+          all = false;
+          break;
+        }
+        uses.push_back(use->second);
+      }
+      if (!all || uses.empty()) continue;
+      if (quoting  ? Quote(def, uses)
+          : vector ? ArgList(f, var, def, uses)
+                   : Fold(f, var, def, uses))
+        return true;
+    }
+    return false;
+  }
+
+  ast::Symbol* Read(Variable* v, SourceRange at) {
+    auto* s = e_.arena.New<ast::Symbol>();
+    s->kind = ast::Kind::Symbol;
+    s->range = at;
+    s->name = v->name;
+    s->var = v;
+    s->type = v->type;
+    return s;
+  }
+
+  // Values readable at every print: literals, settled locals, or new locals set where
+  // `def` was (their settings are added to `sets`).
+  bool Readable(const Facts& f, Variable* var, ast::ExprStmt* def, std::span<ast::Expr*> values,
+                std::vector<ast::Expr*>& args, std::vector<ast::Stmt*>& sets) {
+    for (ast::Expr* a : values) {
+      if (a->type != Type::Long && a->type != Type::String) return false;
+      auto* s = ast::As<ast::Symbol>(a);
+      if (ast::Is<ast::NumberLit>(a) || ast::Is<ast::StringLit>(a) ||
+          (s && s->var && Settled(f, s->var, def))) {
+        args.push_back(a);
+        continue;
+      }
+      Variable* t = e_.program.NewVariable();
+      t->name =
+          e_.arena.Copy("__" + std::string(var->name) + "_" + std::to_string(args.size() + 1));
+      t->kind = VarKind::Local;
+      t->type = a->type;
+      t->arity = 0;
+      t->decl = a->range;
+      t->file = p_->file;
+      t->written = t->read = t->used = true;
+      p_->locals.push_back(t);
+      auto* assign = e_.arena.New<ast::Assign>();
+      assign->kind = ast::Kind::Assign;
+      assign->range = a->range;
+      assign->op = ast::Tok::Assign;
+      assign->lhs = Read(t, a->range);
+      assign->rhs = a;
+      assign->type = a->type;
+      auto* set = e_.arena.New<ast::ExprStmt>();
+      set->kind = ast::Kind::ExprStmt;
+      set->range = a->range;
+      set->expr = assign;
+      sets.push_back(set);
+      args.push_back(Read(t, a->range));
+    }
+    return true;
+  }
+
+  // The assignment `def` of `var` gives way to `sets`.
+  void Replace(const Facts& f, Variable* var, ast::ExprStmt* def,
+               const std::vector<ast::Stmt*>& sets) {
+    Place place = f.places.at(def);
+    std::vector<ast::Stmt*> statements(place.block->statements.begin(),
+                                       place.block->statements.end());
+    statements.erase(statements.begin() + static_cast<ptrdiff_t>(place.index));
+    statements.insert(statements.begin() + static_cast<ptrdiff_t>(place.index), sets.begin(),
+                      sets.end());
+    place.block->statements = e_.arena.Copy(statements);
+    std::erase(p_->locals, var);
+  }
+
+  // `v = sprintf(FORMAT, ...)` or `v = "text"`: a group of the printf.
+  bool Fold(const Facts& f, Variable* var, ast::ExprStmt* def, const std::vector<PrintUse>& uses) {
+    auto* rhs = static_cast<ast::Assign*>(def->expr)->rhs;
+    std::string inner;             // the group's format
+    std::vector<ast::Expr*> args;  // its arguments, each readable at every print
+    std::vector<ast::Stmt*> sets;  // what replaces the assignment
+    if (auto* text = ast::As<ast::StringLit>(rhs)) {
+      inner = EscapePercent(text->value);
+    } else {
+      auto* made = static_cast<ast::Call*>(rhs);
+      inner = std::string(static_cast<ast::StringLit*>(made->args[0])->value);
+      if (!Readable(f, var, def, made->args.subspan(1), args, sets)) return false;
+    }
+    // A short text that a bare `%s` prints joins the format's own text.
+    bool plain = ast::Is<ast::StringLit>(rhs) && inner.size() < 16;
+    for (auto& [c, printed] : ByCall(uses))
+      Splice(c, printed,
+             [&](const FormatDirective& d, ast::Expr*, std::string& text,
+                 std::vector<ast::Expr*>& out) {
+               if (plain && d.text == "%s") {
+                 text += inner;
+                 return;
+               }
+               // The directive's flag, width and precision stay, on the group's end.
+               text += "%{(}" + inner + std::string(d.text.substr(0, d.text.size() - 1)) + "{)}s";
+               for (ast::Expr* a : args) out.push_back(Again(a));
+             });
+    Replace(f, var, def, sets);
+    return true;
+  }
+
+  // `v = __get_argv(argv, first)`: each print reads the vector (reading cannot fail,
+  // so it may move), and the runtime quotes and joins its strings.
+  bool ArgList(const Facts& f, Variable* var, ast::ExprStmt* def,
+               const std::vector<PrintUse>& uses) {
+    auto* made = static_cast<ast::Call*>(static_cast<ast::Assign*>(def->expr)->rhs);
+    Function* raw = e_.FindFunction("__btap_user_argv_raw", p_->file, 2);
+    std::vector<ast::Expr*> args;
+    std::vector<ast::Stmt*> sets;
+    if (!raw || !Readable(f, var, def, made->args, args, sets)) return false;
+    for (auto& [c, printed] : ByCall(uses))
+      Splice(c, printed,
+             [&](const FormatDirective& d, ast::Expr*, std::string& text,
+                 std::vector<ast::Expr*>& out) {
+               text += std::string(d.text.substr(0, d.text.size() - 1)) + "{argv}s";
+               auto* read = e_.arena.New<ast::Call>(*made);
+               read->name = raw->name;
+               read->callee = raw;
+               read->args = e_.arena.Copy(std::vector<ast::Expr*>{Again(args[0]), Again(args[1])});
+               out.push_back(read);
+             });
+    Replace(f, var, def, sets);
+    return true;
+  }
+
+  // A fresh node for another reading of a group argument (a literal or a local).
+  ast::Expr* Again(ast::Expr* a) {
+    if (auto* s = ast::As<ast::Symbol>(a)) return Read(s->var, s->range);
+    if (auto* n = ast::As<ast::NumberLit>(a)) return e_.arena.New<ast::NumberLit>(*n);
+    return e_.arena.New<ast::StringLit>(*static_cast<ast::StringLit*>(a));
+  }
+
+  // Rewrites the printf `c`: `change` writes the directive and arguments that replace
+  // the directive printing argument `arg` when that is one of `printed`.
+  template <typename Change>
+  void Splice(ast::Call* c, const std::vector<size_t>& printed, Change&& change) {
+    auto* format = static_cast<ast::StringLit*>(c->args[0]);
+    std::vector<FormatDirective> directives;
+    std::string error;
+    size_t offset = 0;
+    ParseFormat(format->value, directives, &error, &offset, /*internal=*/true);
+    std::string text;
+    std::vector<ast::Expr*> out = {nullptr};
+    size_t next = 1;
+    for (const FormatDirective& d : directives) {
+      if (d.literal) {
+        text += EscapePercent(d.text);
+        continue;
+      }
+      if (d.group != FormatDirective::Group::None) {
+        text += d.text;
+        continue;
+      }
+      size_t count = 1 + (d.width == -2) + (d.precision == -2);
+      size_t arg = next + count - 1;
+      bool changed = std::find(printed.begin(), printed.end(), arg) != printed.end();
+      if (changed) {
+        change(d, c->args[arg], text, out);
+      } else {
+        text += d.text;
+        for (size_t k = next; k < next + count && k < c->args.size(); ++k)
+          out.push_back(c->args[k]);
+      }
+      next += count;
+    }
+    for (size_t k = next; k < c->args.size(); ++k) out.push_back(c->args[k]);
+    auto* folded = e_.arena.New<ast::StringLit>(*format);
+    folded->value = e_.arena.Copy(text);
+    out[0] = folded;
+    c->args = e_.arena.Copy(out);
+  }
+
+  static std::map<ast::Call*, std::vector<size_t>> ByCall(const std::vector<PrintUse>& uses) {
+    std::map<ast::Call*, std::vector<size_t>> by_call;
+    for (const PrintUse& use : uses) by_call[use.call].push_back(use.arg);
+    return by_call;
+  }
+
+  // `v = user_string_quoted(a)`: the kernel reads the string, the printer quotes it.
+  bool Quote(ast::ExprStmt* def, const std::vector<PrintUse>& uses) {
+    auto* assign = static_cast<ast::Assign*>(def->expr);
+    auto* call = static_cast<ast::Call*>(assign->rhs);
+    Function* marked = e_.FindFunction("__btap_user_string_marked", p_->file, 1);
+    if (!marked) return false;
+    auto* read = e_.arena.New<ast::Call>(*call);
+    read->name = marked->name;
+    read->callee = marked;
+    assign->rhs = read;
+    for (auto& [c, printed] : ByCall(uses))
+      Splice(c, printed,
+             [&](const FormatDirective& d, ast::Expr* arg, std::string& text,
+                 std::vector<ast::Expr*>& out) {
+               text += std::string(d.text.substr(0, d.text.size() - 1)) + "{quoted}s";
+               out.push_back(arg);
+             });
+    return true;
+  }
+
+  Elab& e_;
+  Probe* p_;
+};
+
+}  // namespace
+
+void FoldPrints(Elab& e) {
+  if (e.options.keep_unused || e.options.listing) return;
+  for (Probe* p : e.program.probes) ProbeFolding(e, p).Run();
+}
+
+}  // namespace btap::sema
