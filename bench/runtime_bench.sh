@@ -12,6 +12,13 @@
 #               within 1.2x); and `syscall.*` counting by name, with every alias in one program
 #   uprobe      a counter on a user function (20,000 calls): extra cost per hit, btap
 #               (process(...).function) vs bpftrace (uprobe:)
+#   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
+#               bpftrace vs C
+#   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
+#               exit: the whole run, btap vs bpftrace vs C (batched reads, one sort)
+#   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
+#               bpftrace's --emit-elf of the same; the strace-like syscall.* script; and
+#               syscall.*, syscall.*.return
 # Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS]; needs root; bpftrace is optional.
 set -euo pipefail
 build=${1:-build}
@@ -131,3 +138,72 @@ if ((have_bpftrace)); then
     -e 'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n++; printf("record %d from %s\n", @n, comm); }')
   echo "bpftrace  ${t_rate} records/s, $((records - t_lines)) lost   btap/bpftrace $(ratio "$b_rate" "$t_rate")"
 fi
+
+echo "== size: the count-by-name program, xlated bytes =="
+xlated() {  # xlated bytes of the tracepoint programs "$@" loads (running in the background)
+  local before
+  before=$(bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
+  "$@" >/dev/null 2>&1 &
+  local pid=$!
+  sleep 1.5
+  bpftool prog show -j | python3 -c '
+import json, sys
+old = set(sys.argv[1].split())
+progs = [p for p in json.load(sys.stdin)
+         if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
+print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
+  kill -INT $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+}
+b=$(xlated $btap -e 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }')
+c=$(xlated $runner comm sleep 3)
+echo "btap      $b bytes"
+echo "C/libbpf  $c bytes   btap/C $(ratio "$b" "$c")"
+if ((have_bpftrace)); then
+  t=$(xlated bpftrace -e 'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }')
+  echo "bpftrace  $t bytes   btap/bpftrace $(ratio "$b" "$t")"
+fi
+
+echo "== arrays: an element per call, all printed at exit (best of $rounds) =="
+for n in 262144 1048576; do
+  printf 'global a[%d], i\nprobe kernel.trace("syscalls:sys_enter_getppid") { a[i] = i; i++ }\n' \
+    $((2 * n)) >"$tmp/array.stp"
+  read -r b_ms b_kb < <(best $btap -c "$workload getppid $n" "$tmp/array.stp")
+  read -r c_ms c_kb < <(best $runner array $workload getppid $n)
+  echo "$n keys: btap ${b_ms} ms $((b_kb / 1024)) MB; C/libbpf ${c_ms} ms $((c_kb / 1024)) MB   btap/C $(ratio "$b_ms" "$c_ms")"
+  if ((have_bpftrace)); then
+    export BPFTRACE_MAP_KEYS_MAX=$((2 * n))
+    read -r t_ms t_kb < <(best bpftrace -c "$workload getppid $n" \
+      -e 'tracepoint:syscalls:sys_enter_getppid { @a[@i] = @i; @i++; }')
+    unset BPFTRACE_MAP_KEYS_MAX
+    echo "$n keys: bpftrace ${t_ms} ms $((t_kb / 1024)) MB   btap/bpftrace $(ratio "$b_ms" "$t_ms")"
+  fi
+done
+
+echo "== compile: passes 1-4, no object cache (best of $rounds) =="
+events=/sys/kernel/tracing/available_events
+[[ -r $events ]] || mount -t tracefs nodev /sys/kernel/tracing
+grep '^syscalls:sys_enter_' "$events" | head -100 | sed 's/^syscalls://' >"$tmp/points"
+{
+  echo "global counts"
+  while read -r point; do
+    n=${point#sys_enter_}
+    printf 'probe kernel.trace("syscalls:%s") {\n  if (pid() != target()) next\n' "$point"
+    printf '  counts[execname(), "%s"]++\n  printf("%%s %%d %%s\\n", "%s", tid(), execname())\n}\n' "$n" "$n"
+  done <"$tmp/points"
+} >"$tmp/generated.stp"
+while read -r point; do
+  n=${point#sys_enter_}
+  printf 'tracepoint:syscalls:%s /pid == 1/ {\n  @counts[comm, "%s"] = count();\n' "$point" "$n"
+  printf '  printf("%%s %%d %%s\\n", "%s", tid, comm);\n}\n' "$n"
+done <"$tmp/points" >"$tmp/generated.bt"
+read -r b_ms b_kb < <(best $btap -p4 --disable-cache -o /dev/null "$tmp/generated.stp")
+echo "$(wc -l <"$tmp/generated.stp")-line script, 100 probes: btap ${b_ms} ms $((b_kb / 1024)) MB"
+if ((have_bpftrace)); then
+  read -r t_ms t_kb < <(best bpftrace --emit-elf "$tmp/generated.elf" "$tmp/generated.bt")
+  echo "$(wc -l <"$tmp/generated.bt")-line script, 100 probes: bpftrace ${t_ms} ms $((t_kb / 1024)) MB   btap/bpftrace $(ratio "$b_ms" "$t_ms")"
+fi
+read -r b_ms b_kb < <(best $btap -p4 --disable-cache -o /dev/null -e 'probe syscall.* { printf("%s(%s)\n", name, argstr) }')
+echo "strace-like syscall.*: btap ${b_ms} ms $((b_kb / 1024)) MB"
+read -r b_ms b_kb < <(best $btap -p4 --disable-cache -o /dev/null -e 'probe syscall.*, syscall.*.return { printf("%s\n", name) }')
+echo "syscall.*, syscall.*.return: btap ${b_ms} ms $((b_kb / 1024)) MB"

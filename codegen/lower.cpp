@@ -59,6 +59,27 @@ void Lowering::Unsupported(SourceRange at, std::string what, std::string where) 
       diags_.Note(Diag::CalledFrom, *it);
 }
 
+// The script function whose inlined body is being lowered, outermost first (null in a
+// probe's own body).
+const sema::Function* Lowering::OutermostCall() const {
+  if (frame_)
+    for (const Scope* s : frame_->scopes)
+      if (s->function) return s->function;
+  return nullptr;
+}
+
+bool Lowering::Guru(ast::Call* c, const std::string& what) {
+  if (options_.guru) return true;
+  failed_ = true;
+  // At the script's call of the tapset function (set_user_int(), raise()), the outermost.
+  SourceRange at = frame_ && !frame_->calls.empty() ? frame_->calls.front() : c->range;
+  const sema::Function* called = OutermostCall();
+  if (reported_.insert({at.file, at.begin}).second)
+    diags_.Report(Diag::NeedsGuruMode, at,
+                  {what + (called ? " (`" + std::string(called->name) + "`)" : std::string())});
+  return false;
+}
+
 std::string Lowering::Text(SourceRange r) const {
   if (!r.valid()) return "";
   std::string_view t = sm_.file(r.file).text();

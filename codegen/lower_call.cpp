@@ -606,6 +606,56 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return StringFrom("btap_user_args_loop",
                         {Arg(c, 0), Arg(c, 1), Arg(c, 2), Arg(c, 3), Arg(c, 4), tmp, cell});
     }
+    case Intrinsic::user_write:
+    case Intrinsic::user_write_string: {
+      if (!Guru(c, "writing the probed process's memory")) return nullptr;
+      if (frame_->user_side) {
+        Unsupported(c->range, "writing the probed process's memory in a begin or end probe");
+        return nullptr;
+      }
+      Value address = b_.CreateIntToPtr(Arg(c, 0), ptr_);
+      if (which == Intrinsic::user_write) {
+        auto* n = c->args.size() > 2 ? ast::As<ast::NumberLit>(c->args[2]) : nullptr;
+        if (!n || (n->value != 1 && n->value != 2 && n->value != 4 && n->value != 8)) {
+          Unsupported(c->range, "a write whose size is not a literal 1, 2, 4 or 8");
+          return nullptr;
+        }
+        Value buf = Alloca(i64_);  // little-endian: the value's low bytes first
+        b_.CreateStore(Arg(c, 1), buf);
+        return Helper(kProbeWriteUser, i64_,
+                      {address, buf, b_.getInt32(static_cast<uint32_t>(n->value))});
+      }
+      // At most n - 1 bytes of the string, then its NUL, as stap's store_uderef_string.
+      Value text = StringSlot();
+      CopyString(text, Arg(c, 1));
+      Value length = Library("btap_strlen", i64_, {text, b_.getInt64(limit_)});
+      Value room = b_.CreateSub(Arg(c, 2), b_.getInt64(1));
+      room = b_.CreateSelect(b_.CreateICmpSLT(room, b_.getInt64(0)), b_.getInt64(0), room);
+      Value chars = b_.CreateSelect(b_.CreateICmpSLT(room, length), room, length);
+      chars = b_.CreateAnd(chars, b_.getInt64(slot_ - 1));
+      b_.CreateStore(b_.getInt8(0), b_.CreateGEP(b_.getInt8Ty(), text, chars));
+      Value bytes = b_.CreateAdd(chars, b_.getInt64(1));
+      return Helper(kProbeWriteUser, i64_, {address, text, b_.CreateTrunc(bytes, b_.getInt32Ty())});
+    }
+    case Intrinsic::send_signal:
+      if (!Guru(c, "raising a signal")) return nullptr;
+      if (frame_->user_side) {
+        Unsupported(c->range, "raise() in a probe that runs in user space",
+                    " (begin, end, error: there is no probed thread)");
+        return nullptr;
+      }
+      return Helper(kSendSignalThread, i64_, {b_.CreateTrunc(Arg(c, 0), b_.getInt32Ty())});
+    case Intrinsic::refused: {
+      auto* why = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
+      failed_ = true;
+      SourceRange at = frame_->calls.empty() ? c->range : frame_->calls.front();
+      const sema::Function* called = OutermostCall();
+      if (reported_.insert({at.file, at.begin}).second)
+        diags_.Report(Diag::NotUnderBpf, at,
+                      {called ? std::string(called->name) : std::string(c->name),
+                       why ? std::string(why->value) : std::string()});
+      return nullptr;
+    }
     case Intrinsic::user_argv_raw: {
       if (frame_->user_side) {
         Unsupported(c->range, "reading the probed process's arguments in a begin or end probe");

@@ -53,10 +53,12 @@ enum HelperId : int64_t {
   kCurrentUidGid = 15,
   kCurrentComm = 16,
   kCurrentTask = 35,
+  kProbeWriteUser = 36,
   kProbeReadUser = 112,
   kProbeReadKernel = 113,
   kProbeReadUserStr = 114,
   kProbeReadKernelStr = 115,
+  kSendSignalThread = 117,
   kJiffies64 = 118,
   kRingbufOutput = 130,
   kCopyFromUser = 148,  // sleepable programs only
@@ -143,6 +145,10 @@ class Lowering {
 
  private:
   void Unsupported(SourceRange at, std::string what, std::string where = "");
+  // False, after an error at the script's call, unless -g: writes to the probed task's
+  // memory and signals are guru mode's, as in stap.
+  bool Guru(ast::Call* c, const std::string& what);
+  const sema::Function* OutermostCall() const;
   SourceRange target_range_;  // the kernel `$var` whose DWARF value is being computed
 
   std::string Text(SourceRange r) const;

@@ -317,6 +317,10 @@ bool Session::Load(std::string* error) {
       return false;
     }
     *error += ": " + std::string(std::strerror(-rc));
+    if (log.find("cannot use helper bpf_probe_write_user") != std::string::npos)
+      *error +=
+          " (writing user memory, set_user_*(): this kernel's lockdown forbids it to BPF "
+          "programs; see /sys/kernel/security/lockdown)";
     if (rc == -E2BIG)
       *error +=
           " (the verifier gave up on its size: a loop that may run too long? MAXACTION "

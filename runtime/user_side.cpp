@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -512,36 +513,51 @@ std::string UserSide::GlobalsAtExit() {
       out += g.name + " " + StatsText(value) + "\n";
       continue;
     }
-    // Arrays: every element, largest value first (statistics by @count), then by key.
+    // Arrays: every element, largest value first (statistics by @count), then by key's
+    // text. The texts are made once, and the sort moves indexes, not elements.
     auto entries = m->Entries();
-    auto key_text = [&](const std::vector<uint8_t>& k) {
-      std::string text;
+    std::vector<std::string> texts(entries.size());
+    std::vector<int64_t> ranks(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const std::vector<uint8_t>& k = entries[i].first;
+      std::string& text = texts[i];
       for (auto [type, at] : m->key_parts) {
         if (!text.empty()) text += ",";
         text += type == meta::ValueType::String ? Quoted(k.data() + at, k.size() - at)
                                                 : std::to_string(Long(k.data() + at));
       }
-      return text;
-    };
-    auto rank = [&](const std::vector<uint8_t>& v) { return Long(v.data()); };
-    std::stable_sort(entries.begin(), entries.end(), [&](const auto& x, const auto& y) {
+      if (g.value != meta::ValueType::String) ranks[i] = Long(entries[i].second.data());
+    }
+    std::vector<uint32_t> order(entries.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+    std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
       if (g.value == meta::ValueType::String) {
-        int c = Compare(meta::ValueType::String, x.second.data(), y.second.data(), x.second.size());
+        const std::vector<uint8_t>& a = entries[x].second;
+        int c = Compare(meta::ValueType::String, a.data(), entries[y].second.data(), a.size());
         if (c) return c > 0;
-      } else if (rank(x.second) != rank(y.second)) {
-        return rank(x.second) > rank(y.second);
+      } else if (ranks[x] != ranks[y]) {
+        return ranks[x] > ranks[y];
       }
-      return key_text(x.first) < key_text(y.first);
+      if (int c = texts[x].compare(texts[y])) return c < 0;
+      return x < y;  // equal texts keep the order the map gave, as a stable sort
     });
-    for (const auto& [k, v] : entries) {
-      out += g.name + "[" + key_text(k) + "]";
-      if (g.value == meta::ValueType::Stats)
+    out.reserve(out.size() + entries.size() * (g.name.size() + 24));
+    char number[24];
+    for (uint32_t i : order) {
+      const std::vector<uint8_t>& v = entries[i].second;
+      out += g.name;
+      out += '[';
+      out += texts[i];
+      out += ']';
+      if (g.value == meta::ValueType::Stats) {
         out += " " + StatsText(v);
-      else if (g.value == meta::ValueType::String)
+      } else if (g.value == meta::ValueType::String) {
         out += "=" + Quoted(v.data(), v.size());
-      else
-        out += "=" + std::to_string(Long(v.data()));
-      out += "\n";
+      } else {
+        out += '=';
+        out.append(number, std::to_chars(number, number + sizeof number, Long(v.data())).ptr);
+      }
+      out += '\n';
     }
   }
   return out;

@@ -67,6 +67,20 @@ def btap_names(btap, option):
     return names
 
 
+def refused_functions():
+    """{name: reason} for btap's tapset functions that only refuse (`__btap_refused`):
+    what a BPF program cannot do, an error where a script calls it."""
+    refused = {}
+    pattern = re.compile(r'function\s+([A-Za-z_][A-Za-z_0-9]*)[^{]*\{\s*__btap_refused\("([^"]*)"\)')
+    folder = os.path.join(ROOT, "tapsets")
+    for f in sorted(os.listdir(folder)):
+        if f.endswith(".stp"):
+            with open(os.path.join(folder, f)) as text:
+                for m in pattern.finditer(text.read()):
+                    refused[m.group(1)] = m.group(2)
+    return refused
+
+
 def table(title, docs, have):
     rows = [f"## {title}", "",
             f"{sum(1 for n in docs if n in have)} of {len(docs)} documented.", ""]
@@ -106,8 +120,18 @@ def main():
             f"{len(functions)}",
             f"- probe aliases: {sum(1 for n in aliases if n in have_aliases)} of {len(aliases)}",
             ""]
+    refused = {n: why for n, why in refused_functions().items() if n in functions}
+    if refused:
+        at = next(i for i, line in enumerate(page) if line.startswith("- functions:"))
+        page[at] += (f" ({len(refused)} of them errors that say why a BPF program cannot do "
+                     "them: see the end)")
     page += table("Functions", functions, have_functions)
     page += table("Probe aliases", aliases, have_aliases)
+    if refused:
+        page += ["## Refused under BPF", "",
+                 "Calling these is an error at the call that gives the reason.", "",
+                 "| function | why |", "|---|---|"]
+        page += [f"| `{n}` | {why} |" for n, why in sorted(refused.items())]
     text = "\n".join(page).rstrip("\n") + "\n"
     if opt.check:
         try:

@@ -3,7 +3,11 @@
 //   runner OBJ count CMD...    count getppid calls while CMD runs
 //   runner OBJ printf CMD...   print one line per getppid call while CMD runs
 //   runner OBJ raw CMD...      count getppid calls on raw_syscalls:sys_enter while CMD runs
+//   runner OBJ array CMD...    an element per getppid call while CMD runs, then all of them
+//                              printed as `a[KEY]=VALUE`, the largest value first
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,6 +24,38 @@ static int print_record(void* ctx, void* data, size_t size) {
   return 0;
 }
 
+static int by_value_down(const void* a, const void* b) {
+  long x = ((const long*)a)[1], y = ((const long*)b)[1];
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+// Every element, read in batches, sorted once, written through stdio's buffer.
+static void print_array(int fd) {
+  size_t room = 1 << 21, n = 0;
+  long* keys = malloc(room * sizeof(long));
+  long* values = malloc(room * sizeof(long));
+  long* pairs = malloc(2 * room * sizeof(long));
+  long in = 0, out = 0;
+  int first = 1;
+  for (;;) {
+    __u32 count = room - n;
+    int rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys + n, values + n, &count, NULL);
+    n += count;
+    first = 0;
+    in = out;
+    if (rc || n == room) break;
+  }
+  for (size_t i = 0; i < n; i++) {
+    pairs[2 * i] = keys[i];
+    pairs[2 * i + 1] = values[i];
+  }
+  qsort(pairs, n, 2 * sizeof(long), by_value_down);
+  for (size_t i = 0; i < n; i++) printf("a[%ld]=%ld\n", pairs[2 * i], pairs[2 * i + 1]);
+  free(keys);
+  free(values);
+  free(pairs);
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
   struct bpf_object* obj = bpf_object__open(argv[1]);
@@ -30,6 +66,7 @@ int main(int argc, char** argv) {
                        : strcmp(mode, "printf") == 0 ? "print_calls"
                        : strcmp(mode, "raw") == 0    ? "count_raw"
                        : strcmp(mode, "comm") == 0   ? "count_comm"
+                       : strcmp(mode, "array") == 0  ? "fill_array"
                                                      : "";
   bpf_object__for_each_program(prog, obj) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
@@ -54,6 +91,7 @@ int main(int argc, char** argv) {
   int status;
   while (waitpid(pid, &status, WNOHANG) == 0) ring_buffer__poll(rb, 100);
   bpf_link__destroy(link);
+  if (strcmp(mode, "array") == 0) print_array(bpf_map__fd(bpf_object__find_map_by_name(obj, "indexes")));
   ring_buffer__consume(rb);
   fflush(stdout);
   ring_buffer__free(rb);
