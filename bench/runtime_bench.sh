@@ -183,7 +183,7 @@ done
 echo "== compile: passes 1-4, no object cache (best of $rounds) =="
 events=/sys/kernel/tracing/available_events
 [[ -r $events ]] || mount -t tracefs nodev /sys/kernel/tracing
-grep '^syscalls:sys_enter_' "$events" | head -100 | sed 's/^syscalls://' >"$tmp/points"
+sed -n '/^syscalls:sys_enter_/{s/^syscalls://;p}' "$events" | sed -n '1,100p' >"$tmp/points"
 {
   echo "global counts"
   while read -r point; do

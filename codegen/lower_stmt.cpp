@@ -6,8 +6,25 @@ namespace btap::codegen::lowering {
 
 // Writes one record. Arguments are already evaluated (strings sit in slots).
 void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Value>& args) {
-  Value size = BuildRecord(kind, format, args);
-  Value rc = Helper(kRingbufOutput, i64_, {output_, ScratchAt(uint32_t{0}), size, b_.getInt64(0)});
+  Value at = nullptr, size = nullptr;
+  bool numbers =
+      std::all_of(args.begin(), args.end(), [&](Value a) { return a->getType() == i64_; });
+  if (!frame_->user_side && numbers && args.size() <= 6) {
+    // A few numbers fit on the stack: a handler whose only record is its errors (an
+    // array full) then needs no scratch space, and no lookup of it on every event.
+    kernel_records_ = true;
+    if (!frame_->stack_record) frame_->stack_record = Alloca(llvm::ArrayType::get(i64_, 7));
+    at = frame_->stack_record;
+    b_.CreateStore(b_.getInt32(static_cast<uint32_t>(kind)), at);
+    b_.CreateStore(b_.getInt32(format), b_.CreateConstGEP1_64(b_.getInt8Ty(), at, 4));
+    for (size_t i = 0; i < args.size(); ++i)
+      b_.CreateStore(args[i], b_.CreateConstGEP1_64(b_.getInt8Ty(), at, 8 * (i + 1)));
+    size = b_.getInt64(8 * (1 + args.size()));
+  } else {
+    size = BuildRecord(kind, format, args);
+    at = ScratchAt(uint32_t{0});
+  }
+  Value rc = Helper(kRingbufOutput, i64_, {output_, at, size, b_.getInt64(0)});
   auto* lost = llvm::BasicBlock::Create(context_, "lost", frame_->fn);
   auto* done = llvm::BasicBlock::Create(context_, "written", frame_->fn);
   b_.CreateCondBr(b_.CreateICmpSLT(rc, b_.getInt64(0)), lost, done);

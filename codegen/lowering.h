@@ -559,6 +559,7 @@ class Lowering {
     bool at_entry = false;               // evaluating @entry operands on the call's entry
     const KprobeGroup* group = nullptr;  // a program shared by a wildcard's functions
     Value read_cell = nullptr;           // 8 stack bytes each user read fills and reads back
+    Value stack_record = nullptr;        // 56 stack bytes the handler's records of numbers share
     // Long locals live in the scratch space instead of the stack when the handler has a
     // kernel-side foreach, whose body (a callback) reaches them at the same offsets.
     bool locals_in_scratch = false;

@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
   bpf_object__for_each_program(prog, obj) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
   }
+  // The array's 2M preallocated elements only where they are used (they take 40 ms).
+  if (strcmp(mode, "array") != 0)
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "indexes"), 1);
   if (bpf_object__load(obj)) return 1;
   if (strcmp(mode, "hello") == 0) {
     printf("hi\n");
