@@ -342,7 +342,7 @@ BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag
   char buf[32] = {0};
   long n = 0;
   for (int i = 0; i < 23; i++) {
-    buf[(31 - n) & 31] = digits[(magnitude % base) & 15];
+    buf[btap_masked(31 - n, 32)] = digits[(magnitude % base) & 15];  // 6.1 tracks no negation
     n++;
     magnitude /= base;
     if (!magnitude) break;
@@ -359,7 +359,7 @@ BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag
   if (prefix) pos = put(dst, pos, '0', size, limit);
   if (prefix == 2) pos = put(dst, pos, conv == 'X' ? 'X' : 'x', size, limit);
   pos = write_at(dst, pos, zeros, zero_count, BTAP_MAX_PAD, size, limit);
-  pos = write_at(dst, pos, buf + ((32 - n) & 31), n, 24, size, limit);
+  pos = write_at(dst, pos, buf + btap_masked(32 - n, 32), n, 24, size, limit);
   if (left) pos = write_at(dst, pos, spaces, width - used, BTAP_MAX_PAD, size, limit);
   return finish(dst, pos, size, limit);
 }
