@@ -412,8 +412,30 @@ bool Lowering::LinkEmbeddedC() {
   const struct btf* btf = kernel_types && program_.kernel.btf ? program_.kernel.btf() : nullptr;
   KernelTypes types;
   if (btf) {
+    // The types the C can reach by the words it uses (and `current`'s task_struct; the
+    // prelude reads no kernel type); the whole header, precompiled, only when that
+    // cannot be made.
+    std::set<std::string> words = {"task_struct"};
+    auto add = [&](std::string_view code) {
+      for (size_t i = 0; i < code.size();) {
+        auto ident = [&](size_t k) {
+          return std::isalnum(static_cast<unsigned char>(code[k])) || code[k] == '_';
+        };
+        size_t start = i;
+        while (i < code.size() && ident(i)) ++i;
+        if (i > start)
+          words.emplace(code.substr(start, i - start));
+        else
+          ++i;
+      }
+    };
+    for (const std::string& d : options_.c_defines) add(d);
+    for (const ast::EmbeddedDecl* d : program_.embedded) add(d->code);
+    for (const CFunction& cf : c_functions_)
+      add(cf.function ? cf.function->decl->embedded : cf.expr->code);
     std::string error;
-    if (!KernelTypesHeader(btf, &types, &error)) {
+    if (!KernelTypesFor(btf, words, &types.text, &error) &&
+        !KernelTypesHeader(btf, &types, &error)) {
       diags_.Report(Diag::CodegenFailed, SourceRange{}, {error});
       return false;
     }

@@ -83,5 +83,40 @@ TEST_F(KernelHeader, OthersFolderIsNotTrusted) {
   EXPECT_TRUE(fs::is_empty(root_ / "btap/headers"));
 }
 
+// Only what the C's words reach is defined: a member it names keeps its struct, others
+// are bytes of their size at their offset; pointers point to declarations; a struct
+// that nothing reaches is left out.
+TEST(KernelTypesFor, KeepsWhatTheWordsReach) {
+  struct btf* btf = btf__new_empty();
+  int s32 = btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+  int inner = btf__add_struct(btf, "inner", 8);
+  btf__add_field(btf, "a", s32, 0, 0);
+  btf__add_field(btf, "b", s32, 32, 0);
+  int other = btf__add_struct(btf, "other", 16);
+  btf__add_field(btf, "x", s32, 0, 0);
+  int other_ptr = btf__add_ptr(btf, other);
+  int big = btf__add_struct(btf, "big", 8);
+  btf__add_field(btf, "z", s32, 0, 0);
+  btf__add_struct(btf, "outer", 40);
+  btf__add_field(btf, "kept", inner, 0, 0);
+  btf__add_field(btf, "hidden", big, 64, 0);
+  btf__add_field(btf, "link", other_ptr, 128, 0);
+  btf__add_field(btf, "count", s32, 192, 0);
+  btf__add_field(btf, "bits", s32, 224, 3);
+  btf__add_struct(btf, "unused", 4);
+  btf__add_field(btf, "y", s32, 0, 0);
+  std::string text, error;
+  ASSERT_TRUE(KernelTypesFor(btf, {"outer", "kept"}, &text, &error)) << error;
+  btf__free(btf);
+  EXPECT_NE(text.find("struct inner {"), std::string::npos) << text;
+  EXPECT_NE(text.find("struct inner kept;"), std::string::npos) << text;
+  EXPECT_NE(text.find("unsigned char hidden[8];"), std::string::npos) << text;
+  EXPECT_NE(text.find("struct other *link;"), std::string::npos) << text;
+  EXPECT_EQ(text.find("struct other {"), std::string::npos) << text;
+  EXPECT_EQ(text.find("struct big"), std::string::npos) << text;
+  EXPECT_NE(text.find("int bits: 3;"), std::string::npos) << text;
+  EXPECT_EQ(text.find("unused"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace btap::codegen
