@@ -7,14 +7,17 @@
 #   c+task   C reading current->tgid (task_struct's whole type graph into BTF)
 # best of ROUNDS each, and the difference to plain. The kernel types' header and its
 # precompiled form are made on first use and cached (~/.cache/btap/headers); a first
-# run is made before timing so that they are. Usage: bench/embedded_c_bench.sh
-# [BUILD_DIR] [ROUNDS]; needs root (kernel BTF).
+# run is made before timing so that they are.
+# Then the run time per event of tapset functions as btap builds them (intrinsics) and
+# written in C, interleaved: extra ns per getppid call (1,000,000 calls, best of ROUNDS).
+# Usage: bench/embedded_c_bench.sh [BUILD_DIR] [ROUNDS]; needs root (kernel BTF).
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-10}
 btap=$build/btap
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/loop_ns.sh"
 
 probe='probe kernel.trace("syscalls:sys_enter_getppid") { printf("%d\n", add(pid(), 1)) }'
 cat >"$tmp/plain.stp" <<STP
@@ -60,3 +63,24 @@ for name in c c+types c+task; do
   ms=$(best_ms "$tmp/$name.stp")
   printf '%-8s %10s %10s\n' "$name" "$ms" "$(awk -v a="$ms" -v b="$plain" 'BEGIN { printf "%+.1f", a - b }')"
 done
+
+echo "== per event: tapset functions, btap's against the same in C (extra ns per call) =="
+workload=$build/tests/btap_workload
+calls=1000000
+each() {  # each NAME TAPSET_EXPR C_FUNCTION C_EXPR
+  local on='probe kernel.trace("syscalls:sys_enter_getppid")'
+  local t c
+  t=$(loop_ns "$btap" -c "$workload timed-getppid $calls" -e "global n; $on { n += $2 }")
+  c=$(loop_ns "$btap" -g -c "$workload timed-getppid $calls" -e "$3 global n; $on { n += $4 }")
+  printf '%-10s %10s %10s\n' "$1" "$(awk -v a="$t" -v b="$base" 'BEGIN { printf "+%.1f", a - b }')" \
+    "$(awk -v a="$c" -v b="$base" 'BEGIN { printf "+%.1f", a - b }')"
+}
+base=$(loop_ns "$workload" timed-getppid $calls)
+printf '%-10s %10s %10s\n' function tapset C
+each ppid 'ppid()' 'function f:long () %{ STAP_RETVALUE = current->real_parent->tgid; %}' 'f()'
+each uid 'uid()' \
+  'function f:long () %{ STAP_RETVALUE = bpf_get_current_uid_gid() & 0xffffffff; %}' 'f()'
+each execname 'strlen(execname())' \
+  'function f:string () %{ bpf_get_current_comm(STAP_RETVALUE, 16); %}' 'strlen(f())'
+each strlen 'strlen(execname())' \
+  'function f:long (s:string) %{ STAP_RETVALUE = strlen(STAP_ARG_s); %}' 'f(execname())'

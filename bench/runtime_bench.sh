@@ -28,6 +28,7 @@ workload=$build/tests/btap_workload
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+source "$here/loop_ns.sh"
 
 # The hand-written baseline.
 clang-16 -target bpf -O2 -g -I/usr/include/$(uname -m)-linux-gnu -c "$here/c/bench.bpf.c" -o "$tmp/bench.bpf.o"
@@ -64,15 +65,6 @@ fi
 
 echo "== per event: counting getppid (2,000,000 calls, best of $rounds) =="
 calls=2000000
-loop_ns() {  # best ns per call of the workload's loop, run by "$@"
-  local best=""
-  for ((i = 0; i < rounds; i++)); do
-    "$@" >/dev/null 2>"$tmp/err" || true
-    ns=$(awk '/^ns_per_call/ { print $2 }' "$tmp/err")
-    if [[ -z $best ]] || awk -v a="$ns" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$ns; fi
-  done
-  echo "$best"
-}
 base=$(loop_ns $workload timed-getppid $calls)
 extra() { awk -v a="$1" -v b="$base" 'BEGIN { printf "%.1f", a - b }'; }
 per_event() {  # per_event BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT: one row each, extra ns per call

@@ -857,31 +857,6 @@ Value Lowering::InTargetTree(Value pid) {
   return b_.CreateOr(direct, b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, key})));
 }
 
-Value Lowering::ParentPid() {
-  const sema::KernelFacts& k = program_.kernel;
-  Value task = Helper(kCurrentTask, i64_, {});
-  // With kernel BTF: current->real_parent->tgid as CO-RE accesses.
-  if (const struct btf* btf = k.btf ? k.btf() : nullptr) {
-    int32_t task_type = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
-    if (task_type > 0) {
-      uint32_t type = static_cast<uint32_t>(task_type);
-      Value parent = ReadKernelMember(task, type, "real_parent");
-      Value tgid = parent ? ReadKernelMember(parent, type, "tgid") : nullptr;
-      if (tgid) return tgid;
-    }
-  }
-  Value parent = Alloca(i64_);
-  b_.CreateStore(b_.getInt64(0), parent);
-  Helper(kProbeReadKernel, i64_,
-         {parent, b_.getInt32(8), b_.CreateAdd(task, b_.getInt64(k.task_real_parent))});
-  Value tgid = Alloca(i64_);
-  b_.CreateStore(b_.getInt64(0), tgid);
-  Helper(
-      kProbeReadKernel, i64_,
-      {tgid, b_.getInt32(4), b_.CreateAdd(b_.CreateLoad(i64_, parent), b_.getInt64(k.task_tgid))});
-  return b_.CreateAnd(b_.CreateLoad(i64_, tgid), b_.getInt64(0xffffffff));
-}
-
 llvm::DIFile* Lowering::FileFor(FileId id) {
   if (id == kNoFile) return nullptr;
   auto it = files_.find(id);

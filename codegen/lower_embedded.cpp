@@ -3,6 +3,7 @@
 // `%{ %}` blocks, then the functions), compiled by Clang (embedded_c.h) and linked in.
 #include "codegen/embedded_c.h"
 #include "codegen/kernel_header.h"
+#include "codegen/kernel_loads.h"
 #include "codegen/lowering.h"
 #include "semantic/embedded_pragmas.h"
 
@@ -190,8 +191,20 @@ bool HasWord(std::string_view code, std::string_view word) {
   return false;
 }
 
+// CONTEXT: stap's probe context, as far as BPF has one (FillCContext).
+bool UsesContext(std::string_view code) { return HasWord(code, "CONTEXT"); }
+constexpr size_t kCContextFields = 4;
+constexpr const char* kCContext =
+    "struct pt_regs;\n"
+    "struct __btap_context {\n"
+    "  struct pt_regs *kregs;  /* kernel.function, perf and timer.profile probes */\n"
+    "  struct pt_regs *uregs;  /* process probes */\n"
+    "  long user_mode_p;\n"
+    "  const char *probe_point;\n"
+    "};\n";
+
 bool MayUseKernelTypes(std::string_view code) {
-  for (std::string_view word : {"struct", "union", "enum", "current", "typeof"})
+  for (std::string_view word : {"struct", "union", "enum", "current", "typeof", "CONTEXT"})
     if (HasWord(code, word)) return true;
   return false;
 }
@@ -228,9 +241,13 @@ llvm::Function* Lowering::DeclareC(const sema::Function* f, const ast::EmbeddedE
   return fn;
 }
 
-Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, bool prints,
-                      std::string_view token_kind, std::string_view token, SourceRange at) {
-  auto* context_type = llvm::ArrayType::get(i64_, args.size() + 3);
+Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args,
+                      std::string_view code, std::string_view token_kind, std::string_view token,
+                      SourceRange at) {
+  bool prints = HasMarker(code, "STAP_PRINTF");
+  size_t context_fields = UsesContext(code) ? kCContextFields : 0;
+  size_t first_arg = 3 + context_fields;
+  auto* context_type = llvm::ArrayType::get(i64_, args.size() + first_arg);
   llvm::AllocaInst* context = Alloca(context_type);
   Value result = nullptr;  // a string result's slot; a long comes back in THIS
   if (ret == Type::String) {
@@ -253,6 +270,7 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
   } else {
     b_.CreateStore(llvm::ConstantPointerNull::get(ptr_), field(2));
   }
+  if (context_fields) FillCContext(field, 3);
   for (size_t i = 0; i < args.size(); ++i) {
     Value v = args[i];
     if (!v) continue;
@@ -261,7 +279,7 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
       CopyString(copy, v);
       v = copy;
     }
-    b_.CreateStore(v, field(i + 3));
+    b_.CreateStore(v, field(i + first_arg));
   }
   b_.CreateCall(fn, {context});
   if (out) {  // what STAP_PRINTF wrote, even when STAP_ERROR followed
@@ -287,6 +305,38 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
   b_.SetInsertPoint(good);
   if (ret == Type::String) return result;
   return b_.CreateLoad(i64_, field(0));
+}
+
+// stap's CONTEXT for C called here: the registers of the probed code, the kernel's (a
+// kernel.function kprobe; a perf or timer.profile sample) or the user's (a process probe),
+// whether the probe hit user code, and the probe point. Registers are the program's
+// context, which C reads directly (a kprobe handler that hands it to C gets no fentry
+// copy: lower_fentry.cpp); elsewhere they are null, as in stap's probes without them.
+void Lowering::FillCContext(const std::function<Value(size_t)>& field, size_t first) {
+  const sema::Probe* probe = frame_->probe;
+  Value null = llvm::ConstantPointerNull::get(ptr_);
+  Value kregs = null, uregs = null, user_mode = b_.getInt64(0);
+  if (probe && frame_->ctx && !frame_->user_side) {
+    sema::Family family = probe->spec.family;
+    if (UserProbe(probe)) {
+      uregs = frame_->ctx;
+      user_mode = b_.getInt64(1);
+    } else if (sema::IsKernelFunction(family)) {
+      kregs = frame_->ctx;
+    } else if (family == sema::Family::TimerProfile || family == sema::Family::Perf) {
+      constexpr uint32_t kCs = 136;
+      kregs = frame_->ctx;
+      Value cs = RawArg(kCs / 8);
+      user_mode =
+          b_.CreateZExt(b_.CreateICmpEQ(b_.CreateAnd(cs, b_.getInt64(3)), b_.getInt64(3)), i64_);
+    }
+  }
+  Value point = null;
+  if (probe) point = frame_->group ? GroupString(GroupText::Point) : Literal(probe->spec.point);
+  b_.CreateStore(kregs, field(first));
+  b_.CreateStore(uregs, field(first + 1));
+  b_.CreateStore(user_mode, field(first + 2));
+  b_.CreateStore(point, field(first + 3));
 }
 
 Value Lowering::EmbeddedCall(ast::Call* c) {
@@ -315,14 +365,13 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
   for (ast::Expr* a : c->args) args.push_back(Expr(a));
   llvm::Function* fn = DeclareC(f, nullptr, std::string(f->name));
   Locate(c->range);
-  return CallC(fn, f->ret, args, HasMarker(f->decl->embedded, "STAP_PRINTF"), "identifier", f->name,
-               c->range);
+  return CallC(fn, f->ret, args, f->decl->embedded, "identifier", f->name, c->range);
 }
 
 Value Lowering::EmbeddedValue(ast::EmbeddedExpr* e) {
   llvm::Function* fn = DeclareC(nullptr, e, "expr");
   Type ret = e->type == Type::String ? Type::String : Type::Long;
-  return CallC(fn, ret, {}, HasMarker(e->code, "STAP_PRINTF"), "embedded-code", "", e->range);
+  return CallC(fn, ret, {}, e->code, "embedded-code", "", e->range);
 }
 
 // STAP_GLOBAL_GET_x() and STAP_GLOBAL_SET_x(v) for each scalar global a pragma names: the
@@ -415,7 +464,7 @@ bool Lowering::LinkEmbeddedC() {
     // The types the C can reach by the words it uses (and `current`'s task_struct; the
     // prelude reads no kernel type); the whole header, precompiled, only when that
     // cannot be made.
-    std::set<std::string> words = {"task_struct"};
+    std::set<std::string> words = {"task_struct", "pt_regs"};
     auto add = [&](std::string_view code) {
       for (size_t i = 0; i < code.size();) {
         auto ident = [&](size_t k) {
@@ -457,6 +506,11 @@ bool Lowering::LinkEmbeddedC() {
   }
   SourceRange first;
   if (!GlobalAccess(source)) return false;
+  bool context = false;
+  for (const ast::EmbeddedDecl* d : program_.embedded) context |= UsesContext(d->code);
+  for (const CFunction& cf : c_functions_)
+    context |= UsesContext(cf.function ? cf.function->decl->embedded : cf.expr->code);
+  if (context) source.Add(kCContext);
   for (const ast::EmbeddedDecl* d : program_.embedded)
     source.AddScript(d->code, CodeOrigin(d->code, d->range, sm_), sm_);
   for (const CFunction& cf : c_functions_) {
@@ -472,6 +526,7 @@ bool Lowering::LinkEmbeddedC() {
     s += unmangled ? std::string("  union { ") + ret_c + "__retvalue; };\n"
                    : std::string("  ") + ret_c + "__retvalue;\n";
     s += "  char *__btap_error;\n  char *__btap_out;\n";
+    if (UsesContext(code)) s += "  struct __btap_context __btap_context;\n";
     if (f)
       for (const sema::Variable* p : f->params) {
         std::string name(p->name);
@@ -481,6 +536,7 @@ bool Lowering::LinkEmbeddedC() {
                  : "  " + std::string(type) + "l_" + name + ";\n";
       }
     s += "};\n#define STAP_RETVALUE (THIS->__retvalue)\n";
+    if (UsesContext(code)) s += "#define CONTEXT (&THIS->__btap_context)\n";
     if (ret == Type::String)
       s += "#define STAP_RETURN(...) do { __VA_OPT__(strlcpy(STAP_RETVALUE, (__VA_ARGS__), "
            "MAXSTRINGLEN);) return; } while (0)\n";
@@ -500,7 +556,7 @@ bool Lowering::LinkEmbeddedC() {
       source.AddScript(code, origin, sm_, head + "strlcpy(STAP_RETVALUE, (", "), MAXSTRINGLEN); }");
     else
       source.AddScript(code, origin, sm_, head + "STAP_RETVALUE = (long)(", "); }");
-    s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n";
+    s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n#undef CONTEXT\n";
     if (f)
       for (const sema::Variable* p : f->params)
         s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
@@ -508,6 +564,7 @@ bool Lowering::LinkEmbeddedC() {
   }
   std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first, types.pch);
   if (!c) return false;
+  ReadKernelAddressesByHelper(*c);
   c->setDataLayout(module_.getDataLayout());
   c->setTargetTriple(module_.getTargetTriple());
   std::set<std::string> defined;

@@ -508,8 +508,11 @@ class Lowering {
   Value EmbeddedValue(ast::EmbeddedExpr* e);
   llvm::Function* DeclareC(const sema::Function* f, const ast::EmbeddedExpr* e,
                            const std::string& name);
-  Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, bool prints,
+  // `code` is the C's text: what it uses (STAP_PRINTF, CONTEXT) decides what THIS holds.
+  Value CallC(llvm::Function* fn, Type ret, const std::vector<Value>& args, std::string_view code,
               std::string_view token_kind, std::string_view token, SourceRange at);
+  // CONTEXT's fields for C called here, stored from `field` on (kCContextFields of them).
+  void FillCContext(const std::function<Value(size_t)>& field, size_t first);
   bool LinkEmbeddedC();
   bool GlobalAccess(CSource& source);
   void NameCFunctions(llvm::Module& c);

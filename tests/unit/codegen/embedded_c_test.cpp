@@ -2,6 +2,7 @@
 // a BPF module in the caller's context, Clang's errors land on the script text they point
 // into; and through the driver, tapsets' C needs no -g unless it is marked `/* guru */`.
 #include "codegen/embedded_c.h"
+#include "codegen/kernel_loads.h"
 
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <llvm/IR/Instructions.h>
+#include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
@@ -54,17 +57,23 @@ TEST(EmbeddedC, DefinesBecomeMacroLines) {
   }
 }
 
-TEST(EmbeddedC, CompilesToABpfModuleInTheCallersContext) {
+// The C of `script`, "x %{ C %}", compiled in `context` after `generated` text.
+std::unique_ptr<llvm::Module> CompileBlock(const std::string& script, llvm::LLVMContext& context,
+                                           DiagnosticSink& diags, std::string_view generated = "") {
   SourceManager sm;
-  std::string script = "x %{ long twice(long v) { return 2 * v; } %}";
   FileId file = sm.AddFile("t.stp", script);
   CSource source;
-  source.Add("typedef long i64;\n");
+  source.Add(generated);
   std::string_view code = sm.file(file).text().substr(4, script.size() - 6);
   source.AddScript(code, {file, 4, static_cast<uint32_t>(4 + code.size())}, sm);
+  return CompileC(source, context, sm, diags, {file, 0, 1});
+}
+
+TEST(EmbeddedC, CompilesToABpfModuleInTheCallersContext) {
   llvm::LLVMContext context;
   DiagnosticSink diags;
-  std::unique_ptr<llvm::Module> module = CompileC(source, context, sm, diags, {file, 0, 1});
+  std::unique_ptr<llvm::Module> module = CompileBlock(
+      "x %{ long twice(long v) { return 2 * v; } %}", context, diags, "typedef long i64;\n");
   ASSERT_TRUE(module);
   EXPECT_TRUE(diags.diagnostics().empty());
   EXPECT_EQ(&module->getContext(), &context);
@@ -72,6 +81,48 @@ TEST(EmbeddedC, CompilesToABpfModuleInTheCallersContext) {
   llvm::Function* twice = module->getFunction("twice");
   ASSERT_TRUE(twice && !twice->isDeclaration());
   EXPECT_TRUE(twice->getSubprogram()) << "debug info, for BTF line info";
+}
+
+// Loads through an address made from a number become bpf_probe_read_kernel calls, and so
+// do loads through what they read and through locals and arguments that hold such
+// addresses; loads of the program's own memory stay loads.
+TEST(EmbeddedC, LoadsThroughMadeAddressesReadKernelMemory) {
+  std::string script =
+      "x %{ struct node { struct node *next; long value; };\n"
+      "long second(struct node *n) { return n->next->value; }\n"
+      "long f(long address, long *mine) {\n"
+      "  struct node *n = (struct node *)address;\n"
+      "  struct node *kept[1];\n"
+      "  kept[0] = n;\n"
+      "  char copy[8];\n"
+      "  __builtin_memcpy(copy, n, 8);\n"
+      "  return second(kept[0]) + *mine + copy[0];\n"
+      "} %}";
+  llvm::LLVMContext context;
+  DiagnosticSink diags;
+  std::unique_ptr<llvm::Module> module = CompileBlock(script, context, diags);
+  ASSERT_TRUE(module);
+  // n->next, ->value (in `second`, through its argument) and the memcpy.
+  EXPECT_EQ(ReadKernelAddressesByHelper(*module), 3);
+  int helper_reads = 0, copies = 0;
+  bool mine_loaded = false;
+  for (llvm::Function& fn : *module)
+    for (llvm::BasicBlock& block : fn)
+      for (llvm::Instruction& i : block) {
+        if (auto* call = llvm::dyn_cast<llvm::CallInst>(&i)) {
+          auto* callee = llvm::dyn_cast<llvm::ConstantExpr>(call->getCalledOperand());
+          if (callee && callee->getOpcode() == llvm::Instruction::IntToPtr) ++helper_reads;
+          if (llvm::isa<llvm::MemTransferInst>(call)) ++copies;
+        }
+        // `*mine` is a load of an i64 through the argument's pointer, loaded from its slot.
+        if (auto* load = llvm::dyn_cast<llvm::LoadInst>(&i);
+            load && fn.getName() == "f" && load->getType()->isIntegerTy(64) &&
+            llvm::isa<llvm::LoadInst>(load->getPointerOperand()))
+          mine_loaded = true;
+      }
+  EXPECT_EQ(helper_reads, 3);
+  EXPECT_EQ(copies, 0);
+  EXPECT_TRUE(mine_loaded);
 }
 
 TEST(EmbeddedC, ClangErrorsAreLocatedInTheScript) {

@@ -1,0 +1,165 @@
+// Loads through raw kernel addresses in embedded C become helper reads (see kernel_loads.h).
+#include "codegen/kernel_loads.h"
+
+#include <llvm/Analysis/ValueTracking.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Instructions.h>
+#include <llvm/IR/IntrinsicInst.h>
+#include <llvm/IR/Module.h>
+
+#include <set>
+#include <vector>
+
+namespace btap::codegen {
+namespace {
+
+constexpr uint64_t kProbeReadKernel = 113;
+
+// Which values may hold a raw kernel address, found by propagating from integer-to-
+// pointer casts until nothing changes (the module is one script's C: small).
+class Addresses {
+ public:
+  explicit Addresses(llvm::Module& m) : module_(m) {}
+
+  void Find() {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      for (llvm::Function& fn : module_)
+        for (llvm::BasicBlock& block : fn)
+          for (llvm::Instruction& i : block) changed |= Visit(i);
+    }
+  }
+
+  bool Raw(const llvm::Value* v) const {
+    if (raw_.count(v)) return true;
+    auto* e = llvm::dyn_cast<llvm::ConstantExpr>(v);
+    if (!e) return false;
+    if (e->getOpcode() == llvm::Instruction::IntToPtr) return true;
+    // Address arithmetic folded into a constant.
+    if (e->getOpcode() == llvm::Instruction::GetElementPtr ||
+        e->getOpcode() == llvm::Instruction::BitCast)
+      return Raw(e->getOperand(0));
+    return false;
+  }
+
+ private:
+  bool Mark(const llvm::Value* v) { return raw_.insert(v).second; }
+
+  // A local (or an argument's memory) that a raw address was stored into: what is loaded
+  // from it as a pointer may be one.
+  const llvm::Value* Slot(const llvm::Value* address) const {
+    const llvm::Value* base = llvm::getUnderlyingObject(address);
+    return llvm::isa<llvm::AllocaInst>(base) ? base : nullptr;
+  }
+
+  bool Visit(llvm::Instruction& i) {
+    if (raw_.count(&i)) {
+      // Already known; what it reaches through stores, returns and calls is below.
+    } else if (llvm::isa<llvm::IntToPtrInst>(i)) {
+      return Mark(&i);
+    } else if (auto* gep = llvm::dyn_cast<llvm::GetElementPtrInst>(&i)) {
+      if (Raw(gep->getPointerOperand())) return Mark(&i);
+    } else if (llvm::isa<llvm::BitCastInst>(i) || llvm::isa<llvm::AddrSpaceCastInst>(i) ||
+               llvm::isa<llvm::FreezeInst>(i)) {
+      if (Raw(i.getOperand(0))) return Mark(&i);
+    } else if (auto* phi = llvm::dyn_cast<llvm::PHINode>(&i)) {
+      for (const llvm::Value* in : phi->incoming_values())
+        if (Raw(in)) return Mark(&i);
+    } else if (auto* select = llvm::dyn_cast<llvm::SelectInst>(&i)) {
+      if (Raw(select->getTrueValue()) || Raw(select->getFalseValue())) return Mark(&i);
+    } else if (auto* load = llvm::dyn_cast<llvm::LoadInst>(&i)) {
+      if (!load->getType()->isPointerTy()) return false;
+      // A pointer read from kernel memory points into it; one read from a local that
+      // held a raw address may be that address.
+      const llvm::Value* slot = Slot(load->getPointerOperand());
+      if (Raw(load->getPointerOperand()) || (slot && slots_.count(slot))) return Mark(&i);
+    } else if (auto* call = llvm::dyn_cast<llvm::CallInst>(&i)) {
+      if (auto* intrinsic = llvm::dyn_cast<llvm::IntrinsicInst>(call)) {
+        switch (intrinsic->getIntrinsicID()) {
+          case llvm::Intrinsic::preserve_struct_access_index:
+          case llvm::Intrinsic::preserve_array_access_index:
+          case llvm::Intrinsic::preserve_union_access_index:
+            if (Raw(call->getArgOperand(0))) return Mark(&i);
+            return false;
+          default:
+            return false;
+        }
+      }
+      llvm::Function* callee = call->getCalledFunction();
+      bool changed = false;
+      if (callee && !callee->isDeclaration()) {
+        for (unsigned a = 0; a < call->arg_size() && a < callee->arg_size(); ++a)
+          if (Raw(call->getArgOperand(a))) changed |= Mark(callee->getArg(a));
+        if (returns_.count(callee)) changed |= Mark(&i);
+      }
+      return changed;
+    }
+    if (auto* store = llvm::dyn_cast<llvm::StoreInst>(&i)) {
+      const llvm::Value* slot = Slot(store->getPointerOperand());
+      if (slot && Raw(store->getValueOperand())) return slots_.insert(slot).second;
+    } else if (auto* ret = llvm::dyn_cast<llvm::ReturnInst>(&i)) {
+      if (ret->getReturnValue() && Raw(ret->getReturnValue()))
+        return returns_.insert(ret->getFunction()).second;
+    }
+    return false;
+  }
+
+  llvm::Module& module_;
+  std::set<const llvm::Value*> raw_;
+  std::set<const llvm::Value*> slots_;
+  std::set<const llvm::Function*> returns_;
+};
+
+// bpf_probe_read_kernel(dst, size, src), called by helper number as Clang calls helpers.
+llvm::CallInst* ReadKernel(llvm::IRBuilder<>& b, llvm::Value* dst, llvm::Value* size,
+                           llvm::Value* src) {
+  auto* ptr = b.getPtrTy();
+  auto* type = llvm::FunctionType::get(b.getInt64Ty(), {ptr, b.getInt32Ty(), ptr}, false);
+  llvm::Value* helper = llvm::ConstantExpr::getIntToPtr(b.getInt64(kProbeReadKernel), ptr);
+  return b.CreateCall(type, helper, {dst, size, src});
+}
+
+}  // namespace
+
+int ReadKernelAddressesByHelper(llvm::Module& c) {
+  Addresses addresses(c);
+  addresses.Find();
+  std::vector<llvm::LoadInst*> loads;
+  std::vector<llvm::MemTransferInst*> copies;
+  for (llvm::Function& fn : c)
+    for (llvm::BasicBlock& block : fn)
+      for (llvm::Instruction& i : block) {
+        if (auto* load = llvm::dyn_cast<llvm::LoadInst>(&i)) {
+          if (addresses.Raw(load->getPointerOperand())) loads.push_back(load);
+        } else if (auto* copy = llvm::dyn_cast<llvm::MemTransferInst>(&i)) {
+          if (addresses.Raw(copy->getRawSource())) copies.push_back(copy);
+        }
+      }
+  const llvm::DataLayout& layout = c.getDataLayout();
+  for (llvm::LoadInst* load : loads) {
+    llvm::Function* fn = load->getFunction();
+    llvm::IRBuilder<> entry(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+    llvm::AllocaInst* copy = entry.CreateAlloca(load->getType(), nullptr, "kernel_read");
+    copy->setAlignment(llvm::Align(8));
+    llvm::IRBuilder<> b(load);
+    b.SetCurrentDebugLocation(load->getDebugLoc());
+    uint64_t size = layout.getTypeStoreSize(load->getType());
+    // A fault leaves the copy zeroed (the helper clears it), as a BTF pointer's load does.
+    ReadKernel(b, copy, b.getInt32(static_cast<uint32_t>(size)), load->getPointerOperand());
+    llvm::LoadInst* value = b.CreateLoad(load->getType(), copy);
+    value->setDebugLoc(load->getDebugLoc());
+    load->replaceAllUsesWith(value);
+    load->eraseFromParent();
+  }
+  for (llvm::MemTransferInst* copy : copies) {
+    llvm::IRBuilder<> b(copy);
+    b.SetCurrentDebugLocation(copy->getDebugLoc());
+    llvm::Value* size = b.CreateIntCast(copy->getLength(), b.getInt32Ty(), false);
+    ReadKernel(b, copy->getRawDest(), size, copy->getRawSource());
+    copy->eraseFromParent();
+  }
+  return static_cast<int>(loads.size() + copies.size());
+}
+
+}  // namespace btap::codegen
