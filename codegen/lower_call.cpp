@@ -479,10 +479,15 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::jiffies:
       return Helper(kJiffies64, i64_, {});
     case Intrinsic::strlen:
-      return Library("btap_strlen", i64_, {Arg(c, 0), b_.getInt64(limit_)});
+      // In the kernel as a bpf_loop: a plain loop's exit at each length makes the verifier
+      // walk the rest of the handler once per length, and again for every later one.
+      if (frame_->user_side) return Library("btap_strlen", i64_, {Arg(c, 0), b_.getInt64(limit_)});
+      return Library("btap_strlen_loop", i64_,
+                     {Arg(c, 0), b_.getInt64(slot_), b_.getInt64(limit_)});
     case Intrinsic::substr: {
       Value str = Arg(c, 0), start = Arg(c, 1), length = Arg(c, 2);
-      return StringFrom("btap_substr", {str, start, length});
+      return StringFrom(frame_->user_side ? "btap_substr" : "btap_substr_loop",
+                        {str, start, length});
     }
     case Intrinsic::strpos: {
       // Nested loops: the kernel runs them as bpf_loops, the interpreter plainly.

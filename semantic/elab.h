@@ -60,6 +60,8 @@ struct Elab : ElaborateInput {
   // The function `name` called with `arity` arguments, as seen from file `from`.
   Function* FindFunction(std::string_view name, FileId from, size_t arity);
   Variable* FindGlobal(std::string_view name, FileId from);
+  // `name` as a private global of `file` only (null when it has none).
+  Variable* FindPrivateGlobal(std::string_view name, FileId file);
 };
 
 // Alias prefixes that the syscall tapset defines.

@@ -180,6 +180,11 @@ Function* Elab::FindFunction(std::string_view name, FileId from, size_t arity) {
   return fn;
 }
 
+Variable* Elab::FindPrivateGlobal(std::string_view name, FileId file) {
+  auto it = private_globals.find({file, name});
+  return it == private_globals.end() ? nullptr : it->second;
+}
+
 Variable* Elab::FindGlobal(std::string_view name, FileId from) {
   if (auto it = private_globals.find({from, name}); it != private_globals.end()) return it->second;
   if (auto it = globals.find(name); it != globals.end()) return it->second;

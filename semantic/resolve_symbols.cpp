@@ -59,8 +59,16 @@ class SymbolResolver {
   // A scalar identifier: local, parameter, global, or a new local.
   Variable* Scalar(ast::Symbol* s) {
     if (auto it = scope_.find(s->name); it != scope_.end()) return it->second;
-    if (Variable* g = e_.FindGlobal(s->name, file_)) return g;
+    if (Variable* g = Global(s)) return g;
     return NewLocal(s->name, s->range);
+  }
+
+  // A global: an alias's body, expanded into a probe of another file, reaches the private
+  // globals of its own file too.
+  Variable* Global(const ast::Symbol* s) {
+    if (s->range.file != file_)
+      if (Variable* v = e_.FindPrivateGlobal(s->name, s->range.file)) return v;
+    return e_.FindGlobal(s->name, file_);
   }
 
   // An identifier used as an array: only globals can be.
@@ -70,7 +78,7 @@ class SymbolResolver {
       e_.diags.Report(Diag::LocalArray, s->range, {s->name});
       return nullptr;
     }
-    v = e_.FindGlobal(s->name, file_);
+    v = Global(s);
     if (!v) {
       std::vector<std::string_view> names;
       for (Variable* g : e_.program.globals) names.push_back(g->name);
@@ -199,7 +207,7 @@ class SymbolResolver {
         auto* d = static_cast<ast::Delete*>(n);
         if (auto* s = ast::As<ast::Symbol>(d->target)) {
           // `delete a` empties an array or resets a scalar global.
-          Variable* v = e_.FindGlobal(s->name, file_);
+          Variable* v = Global(s);
           if (!v && !scope_.count(s->name)) {
             e_.diags.Report(Diag::UndeclaredArray, s->range, {s->name, ""});
             return;

@@ -56,18 +56,26 @@ BTAP_LIB long btap_strlen(const char* s, unsigned long size) {
 
 // Copies at most `length` bytes of `s` from byte `start` into `dst` (slots of `size`,
 // a power of two; strings of at most `limit` - 1 bytes); empty when out of range.
+static inline __attribute__((always_inline)) long substr_copy(char* dst, const char* s, long n,
+                                                              long start, long length,
+                                                              unsigned long size,
+                                                              unsigned long limit) {
+  long count = 0;
+  if (start >= 0 && start < n && length > 0) {
+    count = n - start < length ? n - start : length;
+    if (count > (long)limit - 1) count = (long)limit - 1;
+  }
+  // One copy, not a loop whose exit depends on the length (the verifier would walk what
+  // follows once for every length).
+  unsigned long copied = btap_masked(count, size);
+  if (copied && bpf_probe_read_kernel(dst, copied, s + btap_masked(start, size))) copied = 0;
+  dst[copied & (size - 1)] = 0;
+  return (long)copied;
+}
+
 BTAP_LIB long btap_substr(char* dst, const char* s, long start, long length, unsigned long size,
                           unsigned long limit) {
-  long n = btap_strlen(s, limit);
-  long i = 0;
-  if (start >= 0 && start < n && length > 0) {
-    for (; i < BTAP_MAX_STRING && i < (long)limit - 1; i++) {
-      if (i >= length || start + i >= n) break;
-      dst[i] = s[btap_masked(start + i, size)];
-    }
-  }
-  dst[(unsigned long)i & (size - 1)] = 0;
-  return i;
+  return substr_copy(dst, s, btap_strlen(s, limit), start, length, size, limit);
 }
 
 // The byte offset of the first occurrence of `needle` in `s`, or -1.
@@ -705,6 +713,16 @@ static inline __attribute__((always_inline)) long loop_strlen(const char* s, uns
   struct length_state st = {s, size, (long)limit};
   bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_length, &st, 0);
   return st.n;
+}
+
+// strlen and substr in the kernel: the length found by a bpf_loop.
+BTAP_LIB long btap_strlen_loop(const char* s, unsigned long size, unsigned long limit) {
+  return loop_strlen(s, size, limit);
+}
+
+BTAP_LIB long btap_substr_loop(char* dst, const char* s, long start, long length,
+                               unsigned long size, unsigned long limit) {
+  return substr_copy(dst, s, loop_strlen(s, size, limit), start, length, size, limit);
 }
 
 BTAP_LIB long btap_strpos_loop(const char* s, const char* needle, unsigned long size,
