@@ -453,8 +453,7 @@ void Lowering::NameCFunctions(llvm::Module& c) {
 
 bool Lowering::LinkEmbeddedC() {
   if (c_functions_.empty()) return true;
-  CSource source;
-  bool kernel_types = false;
+  bool kernel_types = false, trimmed = false;
   for (const ast::EmbeddedDecl* d : program_.embedded) kernel_types |= MayUseKernelTypes(d->code);
   for (const CFunction& cf : c_functions_)
     kernel_types |= MayUseKernelTypes(cf.function ? cf.function->decl->embedded : cf.expr->code);
@@ -483,86 +482,116 @@ bool Lowering::LinkEmbeddedC() {
     for (const CFunction& cf : c_functions_)
       add(cf.function ? cf.function->decl->embedded : cf.expr->code);
     std::string error;
-    if (!KernelTypesFor(btf, words, &types.text, &error) &&
-        !KernelTypesHeader(btf, &types, &error)) {
+    trimmed = KernelTypesFor(btf, words, &types.text, &error);
+    if (!trimmed && !KernelTypesHeader(btf, &types, &error)) {
       diags_.Report(Diag::CodegenFailed, SourceRange{}, {error});
       return false;
     }
-    if (!types.text.empty()) source.Add("#line 1 \"<kernel types>\"\n" + types.text);
-    // The current task as a BTF pointer: its members are read directly (CO-RE).
-    source.Add(
-        "static struct task_struct *(*const bpf_get_current_task_btf)(void) = (void *)158;\n"
-        "#define current (bpf_get_current_task_btf())\n");
-  }
-  source.Add("#line 1 \"<btap prelude>\"\n#define MAXSTRINGLEN " + std::to_string(limit_) +
-             "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
-  source.Add(kPrelude);
-  // -D options (checked when btap read its options; MAXSTRINGLEN is the prelude's already, with the
-  // same value).
-  for (const std::string& d : options_.c_defines) {
-    std::string name, directive, error;
-    if (CDefine(d, &name, &directive, &error) && name != "MAXSTRINGLEN")
-      source.Add(directive + "\n");
   }
   SourceRange first;
-  if (!GlobalAccess(source)) return false;
-  bool context = false;
-  for (const ast::EmbeddedDecl* d : program_.embedded) context |= UsesContext(d->code);
-  for (const CFunction& cf : c_functions_)
-    context |= UsesContext(cf.function ? cf.function->decl->embedded : cf.expr->code);
-  if (context) source.Add(kCContext);
-  for (const ast::EmbeddedDecl* d : program_.embedded)
-    source.AddScript(d->code, CodeOrigin(d->code, d->range, sm_), sm_);
-  for (const CFunction& cf : c_functions_) {
-    const sema::Function* f = cf.function;
-    const ast::EmbeddedExpr* e = cf.expr;
-    std::string_view code = f ? f->decl->embedded : e->code;
-    SourceRange token = f ? f->decl->range : e->range;
-    if (!first.valid()) first = token;
-    Type ret = f ? f->ret : e->type == Type::String ? Type::String : Type::Long;
-    const char* ret_c = ret == Type::String ? "char *" : "long ";
-    bool unmangled = HasMarker(code, "/* unmangled */");
-    std::string s = "\nstruct " + cf.symbol + "_this {\n";
-    s += unmangled ? std::string("  union { ") + ret_c + "__retvalue; };\n"
-                   : std::string("  ") + ret_c + "__retvalue;\n";
-    s += "  char *__btap_error;\n  char *__btap_out;\n";
-    if (UsesContext(code)) s += "  struct __btap_context __btap_context;\n";
-    if (f)
-      for (const sema::Variable* p : f->params) {
-        std::string name(p->name);
-        const char* type = p->type == Type::String ? "char *" : "long ";
-        s += unmangled
-                 ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
-                 : "  " + std::string(type) + "l_" + name + ";\n";
+  // The translation unit over the kernel types `kt`.
+  auto build = [&](const KernelTypes& kt, CSource& source) {
+    if (btf) {
+      if (!kt.text.empty()) source.Add("#line 1 \"<kernel types>\"\n" + kt.text);
+      // The current task as a BTF pointer: its members are read directly (CO-RE).
+      source.Add(
+          "static struct task_struct *(*const bpf_get_current_task_btf)(void) = (void *)158;\n"
+          "#define current (bpf_get_current_task_btf())\n");
+    }
+    source.Add(
+        "#line 1 \"<btap prelude>\""
+        "\n#define MAXSTRINGLEN " +
+        std::to_string(limit_) + "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
+    source.Add(kPrelude);
+    // -D options (checked when btap read its options; MAXSTRINGLEN is the prelude's already, with
+    // the same value).
+    for (const std::string& d : options_.c_defines) {
+      std::string name, directive, error;
+      if (CDefine(d, &name, &directive, &error) && name != "MAXSTRINGLEN")
+        source.Add(directive + "\n");
+    }
+    if (!GlobalAccess(source)) return false;
+    bool context = false;
+    for (const ast::EmbeddedDecl* d : program_.embedded) context |= UsesContext(d->code);
+    for (const CFunction& cf : c_functions_)
+      context |= UsesContext(cf.function ? cf.function->decl->embedded : cf.expr->code);
+    if (context) source.Add(kCContext);
+    for (const ast::EmbeddedDecl* d : program_.embedded)
+      source.AddScript(d->code, CodeOrigin(d->code, d->range, sm_), sm_);
+    for (const CFunction& cf : c_functions_) {
+      const sema::Function* f = cf.function;
+      const ast::EmbeddedExpr* e = cf.expr;
+      std::string_view code = f ? f->decl->embedded : e->code;
+      SourceRange token = f ? f->decl->range : e->range;
+      if (!first.valid()) first = token;
+      Type ret = f ? f->ret : e->type == Type::String ? Type::String : Type::Long;
+      const char* ret_c = ret == Type::String ? "char *" : "long ";
+      bool unmangled = HasMarker(code, "/* unmangled */");
+      std::string s = "\nstruct " + cf.symbol + "_this {\n";
+      s += unmangled ? std::string("  union { ") + ret_c + "__retvalue; };\n"
+                     : std::string("  ") + ret_c + "__retvalue;\n";
+      s += "  char *__btap_error;\n  char *__btap_out;\n";
+      if (UsesContext(code)) s += "  struct __btap_context __btap_context;\n";
+      if (f)
+        for (const sema::Variable* p : f->params) {
+          std::string name(p->name);
+          const char* type = p->type == Type::String ? "char *" : "long ";
+          s += unmangled
+                   ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
+                   : "  " + std::string(type) + "l_" + name + ";\n";
+        }
+      s += "};\n#define STAP_RETVALUE (THIS->__retvalue)\n";
+      if (UsesContext(code)) s += "#define CONTEXT (&THIS->__btap_context)\n";
+      if (ret == Type::String)
+        s += "#define STAP_RETURN(...) do { __VA_OPT__(strlcpy(STAP_RETVALUE, (__VA_ARGS__), "
+             "MAXSTRINGLEN);) return; } while (0)\n";
+      else
+        s += "#define STAP_RETURN(...) do { __VA_OPT__(STAP_RETVALUE = (long)(__VA_ARGS__);) "
+             "return; } while (0)\n";
+      if (f)
+        for (const sema::Variable* p : f->params)
+          s += "#define STAP_ARG_" + std::string(p->name) + " (THIS->l_" + std::string(p->name) +
+               ")\n";
+      source.Add(s);
+      std::string head = "void " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) { ";
+      SourceRange origin = CodeOrigin(code, token, sm_);
+      if (f)
+        source.AddScript(code, origin, sm_, head, "\n}");
+      else if (ret == Type::String)  // an expression: its value is the result
+        source.AddScript(code, origin, sm_, head + "strlcpy(STAP_RETVALUE, (",
+                         "), MAXSTRINGLEN); }");
+      else
+        source.AddScript(code, origin, sm_, head + "STAP_RETVALUE = (long)(", "); }");
+      s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n#undef CONTEXT\n";
+      if (f)
+        for (const sema::Variable* p : f->params)
+          s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
+      source.Add(s);
+    }
+    return true;
+  };
+  CSource source;
+  if (!build(types, source)) return false;
+  std::unique_ptr<llvm::Module> c;
+  if (trimmed) {
+    // C that the trimmed types do not serve (an enumerator, a typedef's struct) gets the
+    // whole header, precompiled; a compile with warnings is made again to report them.
+    DiagnosticSink trial;
+    c = CompileC(source, context_, sm_, trial, first);
+    if (!c || !trial.diagnostics().empty()) {
+      KernelTypes whole;
+      std::string error;
+      if (!c && KernelTypesHeader(btf, &whole, &error)) {
+        CSource again;
+        if (!build(whole, again)) return false;
+        c = CompileC(again, context_, sm_, diags_, first, whole.pch);
+      } else {
+        c = CompileC(source, context_, sm_, diags_, first);
       }
-    s += "};\n#define STAP_RETVALUE (THIS->__retvalue)\n";
-    if (UsesContext(code)) s += "#define CONTEXT (&THIS->__btap_context)\n";
-    if (ret == Type::String)
-      s += "#define STAP_RETURN(...) do { __VA_OPT__(strlcpy(STAP_RETVALUE, (__VA_ARGS__), "
-           "MAXSTRINGLEN);) return; } while (0)\n";
-    else
-      s += "#define STAP_RETURN(...) do { __VA_OPT__(STAP_RETVALUE = (long)(__VA_ARGS__);) "
-           "return; } while (0)\n";
-    if (f)
-      for (const sema::Variable* p : f->params)
-        s += "#define STAP_ARG_" + std::string(p->name) + " (THIS->l_" + std::string(p->name) +
-             ")\n";
-    source.Add(s);
-    std::string head = "void " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) { ";
-    SourceRange origin = CodeOrigin(code, token, sm_);
-    if (f)
-      source.AddScript(code, origin, sm_, head, "\n}");
-    else if (ret == Type::String)  // an expression: its value is the result
-      source.AddScript(code, origin, sm_, head + "strlcpy(STAP_RETVALUE, (", "), MAXSTRINGLEN); }");
-    else
-      source.AddScript(code, origin, sm_, head + "STAP_RETVALUE = (long)(", "); }");
-    s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n#undef CONTEXT\n";
-    if (f)
-      for (const sema::Variable* p : f->params)
-        s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
-    source.Add(s);
+    }
+  } else {
+    c = CompileC(source, context_, sm_, diags_, first, types.pch);
   }
-  std::unique_ptr<llvm::Module> c = CompileC(source, context_, sm_, diags_, first, types.pch);
   if (!c) return false;
   ReadKernelAddressesByHelper(*c);
   c->setDataLayout(module_.getDataLayout());

@@ -178,6 +178,9 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
       group = std::move(groups.back());
       groups.pop_back();
       target = groups.empty() ? &whole : &groups.back();
+      // The string the kernel would have made ends at its first NUL (%c of 0, %b, a
+      // format's \000), and at MAXSTRINGLEN - 1 bytes.
+      if (size_t nul = group.find('\0'); nul != std::string::npos) group.resize(nul);
       if (string_limit && group.size() >= string_limit) group.resize(string_limit - 1);
     }
     switch (d.conversion) {

@@ -91,6 +91,10 @@ class ProbeFolding {
         if (auto* s = ast::As<ast::Symbol>(c->operand); s && s->var) ++f.writes[s->var];
       if (auto* c = ast::As<ast::PostCrement>(n))
         if (auto* s = ast::As<ast::Symbol>(c->operand); s && s->var) ++f.writes[s->var];
+      // `delete v` and `catch (v)` write v where no assignment shows it.
+      if (auto* d = ast::As<ast::Delete>(n))
+        if (auto* s = ast::As<ast::Symbol>(d->target); s && s->var) f.writes[s->var] += 2;
+      if (auto* t = ast::As<ast::TryCatch>(n); t && t->error_sym) f.writes[t->error_sym] += 2;
       if (auto* l = ast::As<ast::Foreach>(n)) {
         if (l->value && l->value->var) f.writes[l->value->var] += 2;
         for (ast::Symbol* k : l->keys)
