@@ -7,8 +7,6 @@
 #include <cctype>
 #include <functional>
 
-#include "codegen/seal.h"
-
 namespace btap::codegen::lowering {
 
 bool Lowering::Run(meta::Meta* meta) {
@@ -937,35 +935,3 @@ void Lowering::CopyString(Value dst, Value src) {
 }
 
 }  // namespace btap::codegen::lowering
-
-namespace btap::codegen {
-
-bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
-             DiagnosticSink& diags, Compiled* out) {
-  llvm::LLVMContext context;
-  auto module = std::make_unique<llvm::Module>(options.script_name, context);
-  std::string error;
-  if (!ConfigureModule(*module, &error)) {
-    diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
-    return false;
-  }
-  lowering::Lowering lowering(program, sm, options, diags, *module);
-  if (!lowering.Run(&out->meta)) return false;
-  if (!LinkRuntimeLibrary(*module, &error)) {
-    diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
-    return false;
-  }
-  AddMetaSection(*module, meta::Encode(out->meta));
-  if (!EmitObject(*module, out->object, &error, options.want_assembly ? &out->assembly : nullptr) ||
-      !SealObject(out->object, out->meta, &error)) {
-    diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
-    return false;
-  }
-  if (options.want_ir) {
-    llvm::raw_string_ostream ir(out->ir);
-    module->print(ir, nullptr);
-  }
-  return true;
-}
-
-}  // namespace btap::codegen

@@ -2,6 +2,7 @@
 // or a kprobe on the function's entry) saves them, keyed by probe, nesting depth and
 // thread; the return body takes them back.
 #include "codegen/lowering.h"
+#include "semantic/target_vars.h"
 
 namespace btap::codegen::lowering {
 
@@ -14,13 +15,26 @@ namespace btap::codegen::lowering {
 Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   EntryValues out;
   if (!ReturnsWithEntry(p)) return out;
-  ast::WalkTree(p.body, [&](ast::Node* n) {
-    auto* e = ast::As<ast::Entry>(n);
-    if (!e || out.offsets.count(e)) return;
-    out.offsets[e] = out.size;
-    out.order.push_back(e);
-    out.size += e->operand->type == Type::String ? slot_ : 8;
-  });
+  // Not in what a settled `@defined` rules out (`@defined(@entry($a)) ? @entry($a) :
+  // @entry($b->c)`): that is never compiled, and its operands need not exist.
+  std::function<void(ast::Node*)> walk = [&](ast::Node* n) {
+    if (!n || ast::Is<ast::Defined>(n)) return;  // `@defined(@entry($x))` reads nothing
+    auto branches = [&](ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
+      walk(cond);
+      std::optional<bool> settled = sema::Settled(cond);
+      if (!settled || *settled) walk(then);
+      if (!settled || !*settled) walk(otherwise);
+    };
+    if (auto* t = ast::As<ast::Ternary>(n)) return branches(t->cond, t->then, t->otherwise);
+    if (auto* i = ast::As<ast::If>(n)) return branches(i->cond, i->then, i->otherwise);
+    if (auto* e = ast::As<ast::Entry>(n); e && !out.offsets.count(e)) {
+      out.offsets[e] = out.size;
+      out.order.push_back(e);
+      out.size += e->operand->type == Type::String ? slot_ : 8;
+    }
+    ast::ForEachChild(n, walk);
+  };
+  walk(p.body);
   if (!out.order.empty()) out.size += 8;  // the stack pointer of the call that saved them
   return out;
 }

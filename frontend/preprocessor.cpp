@@ -474,12 +474,14 @@ Token Preprocessor::Substitute(const Token& t) {
     return out;
   }
   const std::string& arg = config_.args[idx - 1];
+  // The text lives as long as the sources: the AST keeps views of it, and a tapset file's
+  // preprocessor (with its copy of the arguments) is gone once the file is parsed.
+  FileId f = sm_.AddFile("<argument " + std::to_string(idx) + ">", arg);
   if (!raw) {
     out.kind = Tok::String;
-    out.text = arg;
+    out.text = sm_.file(f).text();
     return out;
   }
-  FileId f = sm_.AddFile("<argument " + std::to_string(idx) + ">", arg);
   Lexer sub(sm_, f, arena_, diags_);
   std::vector<Token> tokens;
   for (Token s = sub.Next(); s.kind != Tok::Eof; s = sub.Next()) {

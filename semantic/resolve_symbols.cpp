@@ -277,11 +277,13 @@ class SymbolResolver {
         in_defined_++;
         Visit(d->operand);
         in_defined_--;
-        if (auto* t = ast::As<ast::TargetSymbol>(d->operand);
+        ast::Expr* operand = d->operand;  // `@defined(@entry($x))` asks about $x
+        while (auto* entry = ast::As<ast::Entry>(operand)) operand = entry->operand;
+        if (auto* t = ast::As<ast::TargetSymbol>(operand);
             t && probe_ && probe_->spec.has_target_vars)
           d->known = KnownTarget(t->name) && KnownChain(t) ? 1 : 0;
         else if (probe_ && !probe_->spec.has_target_vars && !probe_->spec.target_vars_later &&
-                 ast::Is<ast::TargetSymbol>(d->operand))
+                 ast::Is<ast::TargetSymbol>(operand))
           d->known = 0;
         else if (auto* c = ast::As<ast::Cast>(d->operand);
                  c && (!c->has_module || c->module.starts_with("kernel")))

@@ -62,8 +62,11 @@ ast::Expr* TargetLowering::Entry(ast::Expr* value) {
 std::optional<bool> Settled(const ast::Expr* e) {
   if (auto* d = ast::As<ast::Defined>(e)) {
     if (d->known == 0) return false;
-    // A variable itself (no member chain) is there or not whatever kernel loads it.
-    auto* t = ast::As<ast::TargetSymbol>(d->operand);
+    // A variable itself (no member chain) is there or not whatever kernel loads it; so is
+    // its value at the entry (`@entry($sk)`).
+    const ast::Expr* operand = d->operand;
+    while (auto* entry = ast::As<ast::Entry>(operand)) operand = entry->operand;
+    auto* t = ast::As<ast::TargetSymbol>(operand);
     if (d->known == 1 && t && t->components.empty()) return true;
     return std::nullopt;
   }
@@ -86,7 +89,9 @@ void TargetLowering::Run() {
   std::function<void(ast::Node*)> walk = [&](ast::Node* n) {
     if (!n) return;
     if (auto* d = ast::As<ast::Defined>(n)) {
-      if (ast::TargetBase* t = TargetOf(d->operand)) {
+      ast::Node* operand = d->operand;  // `@defined(@entry($x))` asks about $x
+      while (auto* entry = ast::As<ast::Entry>(operand)) operand = entry->operand;
+      if (ast::TargetBase* t = TargetOf(operand)) {
         d->known = Lower(t, true) ? 1 : 0;
         return;
       }

@@ -503,6 +503,8 @@ std::string VarName(const SyscallArg& a, const std::string& base) {
   if (base == "name") return IsStringArg(a) ? "name_str" : "name_uaddr";
   if (base == "argstr" || base == "retval" || base == "retstr" || IsStapKeyword(base))
     return base + "_arg";
+  // The argv tapset's globals (stap's execve names its local `__argv` too).
+  if (base == "argv" || base == "argc") return "__" + base;
   return base;
 }
 

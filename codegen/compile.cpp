@@ -1,0 +1,105 @@
+// Passes 3 and 4 from the elaborated program to a sealed object (lower.h's Compile):
+// lowering, the runtime library, the metadata, emission, and the BPF backend's errors
+// reported at the probe they are in.
+#include "codegen/lowering.h"
+#include "codegen/seal.h"
+
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
+
+namespace btap::codegen {
+
+namespace {
+
+// The BPF backend's errors (a program whose stack passes 512 bytes, say), kept with the
+// function they are in, instead of LLVM's own printing.
+struct BackendErrors : llvm::DiagnosticHandler {
+  struct Error {
+    const llvm::Function* function = nullptr;
+    std::string text;
+  };
+  std::vector<Error>* out;
+  explicit BackendErrors(std::vector<Error>* errors) : out(errors) {}
+  bool handleDiagnostics(const llvm::DiagnosticInfo& info) override {
+    if (info.getSeverity() != llvm::DS_Error) return false;  // LLVM's own handling
+    Error e;
+    if (auto* u = llvm::dyn_cast<llvm::DiagnosticInfoUnsupported>(&info)) {
+      e.function = &u->getFunction();
+      e.text = u->getMessage().str();
+    } else {
+      llvm::raw_string_ostream text(e.text);
+      llvm::DiagnosticPrinterRawOStream printer(text);
+      info.print(printer);
+    }
+    out->push_back(std::move(e));
+    return true;
+  }
+};
+
+// Where the probe whose program is `fn` begins in the script (its subprogram's line).
+SourceRange ProbeLine(const llvm::Function* fn, const SourceManager& sm) {
+  const llvm::DISubprogram* sp = fn ? fn->getSubprogram() : nullptr;
+  if (!sp || !sp->getFile()) return {};
+  for (FileId id = 0; id < sm.size(); ++id) {
+    const SourceFile& f = sm.file(id);
+    if (f.name() != sp->getFile()->getFilename()) continue;
+    std::string_view text = f.text();
+    uint32_t line = 1, at = 0;
+    while (line < sp->getLine() && at < text.size())
+      if (text[at++] == '\n') ++line;
+    uint32_t end = at;
+    while (end < text.size() && text[end] != '\n') ++end;
+    return {id, at, end};
+  }
+  return {};
+}
+
+}  // namespace
+
+bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
+             DiagnosticSink& diags, Compiled* out) {
+  llvm::LLVMContext context;
+  std::vector<BackendErrors::Error> backend_errors;
+  context.setDiagnosticHandler(std::make_unique<BackendErrors>(&backend_errors));
+  auto module = std::make_unique<llvm::Module>(options.script_name, context);
+  std::string error;
+  if (!ConfigureModule(*module, &error)) {
+    diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
+    return false;
+  }
+  lowering::Lowering lowering(program, sm, options, diags, *module);
+  if (!lowering.Run(&out->meta)) return false;
+  if (!LinkRuntimeLibrary(*module, &error)) {
+    diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
+    return false;
+  }
+  AddMetaSection(*module, meta::Encode(out->meta));
+  bool emitted =
+      EmitObject(*module, out->object, &error, options.want_assembly ? &out->assembly : nullptr);
+  for (const BackendErrors::Error& e : backend_errors) {
+    std::string name = e.function ? e.function->getName().str() : "", point;
+    for (const meta::Probe& p : out->meta.probes)
+      if (!name.empty() && (p.program == name || p.fentry_program == name)) point = p.point;
+    std::string what = point.empty() ? "the program" : "the probe `" + point + "`";
+    if (e.text.find("stack limit") != std::string::npos)
+      diags.Report(Diag::CodegenFailed, ProbeLine(e.function, sm),
+                   {what + " needs more than the 512 bytes of stack a BPF program has (its " +
+                    "locals, array keys, and what the functions it calls keep); keep large " +
+                    "values in global arrays, or split the probe"});
+    else
+      diags.Report(Diag::CodegenFailed, ProbeLine(e.function, sm),
+                   {"the BPF backend refused " + what + ": " + e.text});
+  }
+  if (!backend_errors.empty()) return false;
+  if (!emitted || !SealObject(out->object, out->meta, &error)) {
+    diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
+    return false;
+  }
+  if (options.want_ir) {
+    llvm::raw_string_ostream ir(out->ir);
+    module->print(ir, nullptr);
+  }
+  return true;
+}
+
+}  // namespace btap::codegen
