@@ -163,7 +163,10 @@ Value Lowering::Print(ast::Call* c) {
   std::vector<Symbolic> modes;
   for (ast::Expr* a : rest)
     args.push_back(PrintArg(a, !to_string || frame_->user_side, &modes.emplace_back()));
-  format = MarkSymbolic(format, modes);
+  std::vector<size_t> task_args;
+  format = MarkSymbolic(format, modes, &task_args);
+  for (auto it = task_args.rbegin(); it != task_args.rend(); ++it)
+    args.insert(args.begin() + static_cast<std::ptrdiff_t>(*it), SymbolTask());
   if (!to_string) {
     Record(record::Kind::Printf, FormatId(format), args);
     return nullptr;
@@ -677,6 +680,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::backtrace:
     case Intrinsic::backtrace_n:
     case Intrinsic::stack:
+    case Intrinsic::ubacktrace:
+    case Intrinsic::ubacktrace_n:
+    case Intrinsic::ustack:
       return StackCall(which, c);
     case Intrinsic::symname:
     case Intrinsic::symdata:
@@ -684,6 +690,22 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::symstack:
     case Intrinsic::symtrace:
     case Intrinsic::symtrace_simple:
+    case Intrinsic::symtrace_fileline:
+    case Intrinsic::symfile:
+    case Intrinsic::symline:
+    case Intrinsic::symfileline:
+    case Intrinsic::modname:
+    case Intrinsic::usymname:
+    case Intrinsic::usymdata:
+    case Intrinsic::usymfile:
+    case Intrinsic::usymline:
+    case Intrinsic::usymfileline:
+    case Intrinsic::umodname:
+    case Intrinsic::usymstack:
+    case Intrinsic::usymtrace:
+    case Intrinsic::usymtrace_simple:
+    case Intrinsic::usymtrace_brief:
+    case Intrinsic::usymtrace_fileline:
       return SymbolCall(which, c);
     case Intrinsic::exit:
       SetState(session::State::Exit);

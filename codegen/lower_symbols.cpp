@@ -1,7 +1,10 @@
-// Lowering code addresses and stacks: backtrace() and stack() capture the kernel stack
-// in the probe; symname(), symdata(), caller() and the stack printers leave the symbols
-// to the runtime, which reads /proc/kallsyms (see lowering.h's SymbolicTail), except
-// symname() and symdata() as values in kernel probes, which the kernel formats.
+// Lowering code addresses and stacks: backtrace(), ubacktrace() and their kin capture the
+// kernel or user stack in the probe; the symbol functions and stack printers leave the
+// symbols to the runtime, which reads /proc/kallsyms and the objects a process maps (see
+// lowering.h's SymbolicTail). As print arguments they become `%{mode}s` directives (and
+// `%{task}d` for the user modes); kept as values in a kernel probe they are tagged
+// addresses the runtime expands where it prints them, except symname() and symdata(),
+// which the kernel formats.
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
@@ -20,6 +23,38 @@ Symbolic Lowering::SymbolicMode(Intrinsic which) {
       return Symbolic::Full;
     case Intrinsic::symtrace_simple:
       return Symbolic::Simple;
+    case Intrinsic::symtrace_fileline:
+      return Symbolic::Fuller;
+    case Intrinsic::symfile:
+      return Symbolic::File;
+    case Intrinsic::symline:
+      return Symbolic::Line;
+    case Intrinsic::symfileline:
+      return Symbolic::FileLine;
+    case Intrinsic::modname:
+      return Symbolic::Module;
+    case Intrinsic::usymname:
+      return Symbolic::UName;
+    case Intrinsic::usymdata:
+      return Symbolic::UData;
+    case Intrinsic::usymfile:
+      return Symbolic::UFile;
+    case Intrinsic::usymline:
+      return Symbolic::ULine;
+    case Intrinsic::usymfileline:
+      return Symbolic::UFileLine;
+    case Intrinsic::umodname:
+      return Symbolic::UModule;
+    case Intrinsic::usymstack:
+      return Symbolic::USyms;
+    case Intrinsic::usymtrace:
+      return Symbolic::UFull;
+    case Intrinsic::usymtrace_simple:
+      return Symbolic::USimple;
+    case Intrinsic::usymtrace_brief:
+      return Symbolic::UBrief;
+    case Intrinsic::usymtrace_fileline:
+      return Symbolic::UFuller;
     default:
       return Symbolic::None;
   }
@@ -58,43 +93,59 @@ Value Lowering::PrintArg(ast::Expr* arg, bool symbolic_ok, Symbolic* mode) {
   return v;
 }
 
-// Writes `{mode}` into the `%s` directives whose arguments are symbolic.
-std::string Lowering::MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes) {
+// Writes `{mode}` into the `%s` directives whose arguments are symbolic, and a
+// `%{task}d` before each user-symbolic one; `task_args` gets the argument index where
+// each `%{task}d`'s process must be inserted, in increasing order.
+std::string Lowering::MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes,
+                                   std::vector<size_t>* task_args) {
   if (std::all_of(modes.begin(), modes.end(), [](Symbolic m) { return m == Symbolic::None; }))
     return format;
   std::vector<FormatDirective> directives;
   std::string error;
   size_t offset = 0;
   if (!ParseFormat(format, directives, &error, &offset, /*internal=*/true)) return format;
-  std::vector<std::pair<size_t, Symbolic>> inserts;  // before the `s` of these directives
+  std::vector<std::pair<size_t, std::string>> inserts;  // text to insert at these offsets
   size_t next = 0;
   for (const FormatDirective& d : directives) {
     if (d.literal || d.group != FormatDirective::Group::None) continue;
+    size_t first = next;
     if (d.width == -2) ++next;
     if (d.precision == -2) ++next;
     size_t i = next++;
-    if (i < modes.size() && modes[i] != Symbolic::None && d.conversion == 's')
-      inserts.push_back(
-          {static_cast<size_t>(d.text.data() - format.data()) + d.text.size() - 1, modes[i]});
+    if (i >= modes.size() || modes[i] == Symbolic::None || d.conversion != 's') continue;
+    size_t at = static_cast<size_t>(d.text.data() - format.data());
+    if (UserSymbolic(modes[i])) {
+      inserts.push_back({at, "%{task}d"});
+      task_args->push_back(first);
+    }
+    inserts.push_back({at + d.text.size() - 1, "{" + SymbolicName(modes[i]) + "}"});
   }
   // From the end, so that the earlier offsets stay valid.
   std::string out = format;
-  for (auto it = inserts.rbegin(); it != inserts.rend(); ++it)
-    out.insert(it->first, "{" + std::string(SymbolicName(it->second)) + "}");
+  for (auto it = inserts.rbegin(); it != inserts.rend(); ++it) out.insert(it->first, it->second);
   return out;
 }
 
+// The process whose user addresses a record's `%{task}d` names: none in the runtime's
+// own probes.
+Value Lowering::SymbolTask() {
+  if (frame_->user_side) return b_.getInt64(0);
+  return b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+}
+
 Value Lowering::StackCall(Intrinsic which, ast::Call* c) {
-  Value depth = which == Intrinsic::stack ? Arg(c, 0) : nullptr;
-  // The runtime's own probes (begin, end) interrupt no kernel code: no stack.
-  bool text = which == Intrinsic::backtrace || which == Intrinsic::backtrace_n;
+  bool user = which == Intrinsic::ubacktrace || which == Intrinsic::ubacktrace_n ||
+              which == Intrinsic::ustack;
+  Value depth = which == Intrinsic::stack || which == Intrinsic::ustack ? Arg(c, 0) : nullptr;
+  // The runtime's own probes (begin, end) interrupt no code: no stack.
+  bool text = which != Intrinsic::stack && which != Intrinsic::ustack;
   if (frame_->user_side || !frame_->ctx) return text ? Literal("") : b_.getInt64(0);
   Value frames = ScratchAt(TempBytes(256));
-  if (which == Intrinsic::backtrace)
-    return StringFrom("btap_backtrace", {frame_->ctx, frames, b_.getInt64(-1)});
-  if (which == Intrinsic::backtrace_n)
-    return StringFrom("btap_backtrace", {frame_->ctx, frames, Arg(c, 0)});
-  return Library("btap_stack_at", i64_, {frame_->ctx, frames, depth});
+  Value flags = b_.getInt64(user ? kUserStack : 0);
+  if (which == Intrinsic::backtrace || which == Intrinsic::ubacktrace)
+    return StringFrom("btap_backtrace", {frame_->ctx, frames, b_.getInt64(-1), flags});
+  if (text) return StringFrom("btap_backtrace", {frame_->ctx, frames, Arg(c, 0), flags});
+  return Library("btap_stack_at", i64_, {frame_->ctx, frames, depth, flags});
 }
 
 Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
@@ -131,20 +182,6 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
     }
     return text;
   }
-  if (!tail && !frame_->user_side) {
-    // Located at the call of the tapset function (the notes name the calls around it).
-    SourceRange at = c->range;
-    std::vector<SourceRange> calls = frame_->calls;
-    if (!frame_->calls.empty()) {
-      at = frame_->calls.back();
-      frame_->calls.pop_back();
-    }
-    Unsupported(at, "`" + Text(at) + "` other than as a print argument",
-                "; its text is made from /proc/kallsyms in user space, so a kernel-side probe "
-                "can only print it (an argument of print, println, printf, printd or printdln)");
-    frame_->calls = std::move(calls);
-    return nullptr;
-  }
   // The addresses, as hex text.
   Value text = nullptr;
   if (sema::Intrinsics()[static_cast<size_t>(which)].params == "L") {
@@ -163,9 +200,20 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
     text = Arg(c, 0);
   }
   if (tail) return text;
+  // Kept as a value in a kernel probe: tagged addresses, which the runtime expands where
+  // it prints the string.
+  if (!frame_->user_side)
+    return StringFrom("btap_symbol_tag",
+                      {b_.getInt64(static_cast<int64_t>(SymbolicMode(which))), SymbolTask(), text});
   // A user-side probe: the runtime makes the text now.
-  std::string format = "%{" + std::string(SymbolicName(SymbolicMode(which))) + "}s";
-  Value size = BuildRecord(record::Kind::Printf, FormatId(format), {text});
+  Symbolic mode = SymbolicMode(which);
+  std::string format = "%{" + SymbolicName(mode) + "}s";
+  std::vector<Value> args = {text};
+  if (UserSymbolic(mode)) {
+    format = "%{task}d" + format;
+    args.insert(args.begin(), SymbolTask());
+  }
+  Value size = BuildRecord(record::Kind::Printf, FormatId(format), args);
   Value slot = StringSlot();
   Helper(user_helper::kSprintf, i64_, {slot, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
   return slot;

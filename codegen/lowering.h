@@ -79,6 +79,7 @@ constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLr
                    kMapRingbuf = 27, kMapTaskStorage = 29;
 constexpr int64_t kNoExist = 1;
 constexpr int64_t kAny = 0;
+constexpr int64_t kUserStack = 1 << 8;  // bpf_get_stack's BPF_F_USER_STACK
 constexpr uint32_t kDefaultRingBytes = 4u << 20;
 
 inline uint32_t NextPow2(uint64_t v) {
@@ -540,7 +541,9 @@ class Lowering {
   static ast::Call* SymbolicTail(ast::Expr* arg);
   // Lowers a print argument, as its addresses when it is a symbolic tail; `mode` says so.
   Value PrintArg(ast::Expr* arg, bool symbolic_ok, Symbolic* mode);
-  static std::string MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes);
+  static std::string MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes,
+                                  std::vector<size_t>* task_args);
+  Value SymbolTask();
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
   const ast::Call* pending_inner_ = nullptr;

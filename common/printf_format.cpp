@@ -7,12 +7,28 @@
 namespace btap {
 namespace {
 
-constexpr std::string_view kSymbolicNames[] = {"",     "symname",   "symdata",   "caller",
-                                               "syms", "backtrace", "sbacktrace"};
+// In Symbolic's order; the user modes are these names with a `u` in front.
+constexpr std::string_view kSymbolicNames[] = {"",
+                                               "symname",
+                                               "symdata",
+                                               "caller",
+                                               "syms",
+                                               "backtrace",
+                                               "sbacktrace",
+                                               "backtrace_brief",
+                                               "backtrace_fileline",
+                                               "symfile",
+                                               "symline",
+                                               "symfileline",
+                                               "modname"};
+constexpr size_t kKernelModes = std::size(kSymbolicNames);
 
 }  // namespace
 
-std::string_view SymbolicName(Symbolic s) { return kSymbolicNames[static_cast<size_t>(s)]; }
+std::string SymbolicName(Symbolic s) {
+  if (!UserSymbolic(s)) return std::string(kSymbolicNames[static_cast<size_t>(s)]);
+  return "u" + std::string(kSymbolicNames[static_cast<size_t>(KernelShape(s))]);
+}
 
 bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::string* error,
                  size_t* error_offset, bool internal) {
@@ -81,12 +97,18 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
     if (internal && i < f.size() && f[i] == '{') {
       size_t close = f.find('}', i);
       std::string_view name = close == std::string_view::npos ? "" : f.substr(i + 1, close - i - 1);
-      for (size_t k = 1; k < std::size(kSymbolicNames); ++k)
-        if (!name.empty() && name == kSymbolicNames[k]) d.symbolic = static_cast<Symbolic>(k);
+      for (size_t k = 1; k < kKernelModes; ++k) {
+        if (name.empty()) break;
+        if (name == kSymbolicNames[k]) d.symbolic = static_cast<Symbolic>(k);
+        if (name.substr(1) == kSymbolicNames[k] && name[0] == 'u')
+          d.symbolic = static_cast<Symbolic>(k - 1 + static_cast<size_t>(Symbolic::UName));
+      }
       if (name == "quoted") d.rendering = FormatDirective::Rendering::Quoted;
       if (name == "argv") d.rendering = FormatDirective::Rendering::ArgList;
+      if (name == "task") d.rendering = FormatDirective::Rendering::Task;
+      char want = d.rendering == FormatDirective::Rendering::Task ? 'd' : 's';
       if ((d.symbolic == Symbolic::None && d.rendering == FormatDirective::Rendering::AsIs) ||
-          close + 1 >= f.size() || f[close + 1] != 's') {
+          close + 1 >= f.size() || f[close + 1] != want) {
         *error = "invalid symbolic conversion";
         *error_offset = start;
         return false;

@@ -8,21 +8,51 @@
 
 namespace btap {
 
-// Addresses the runtime turns into kernel symbols (from /proc/kallsyms): only codegen writes
-// these directives, as `%{symname}s` and so on, for the tapset functions whose text is
-// made in user space. Their argument is a string of hex addresses separated by spaces.
+// Addresses the runtime turns into symbols: only codegen writes these directives, as
+// `%{symname}s` and so on, for the tapset functions whose text is made in user space.
+// Their argument is a string of hex addresses separated by spaces. Kernel addresses are
+// looked up in /proc/kallsyms (files and lines in the kernel's DWARF, when it is
+// installed); user addresses (the `u` modes) in the ELF and DWARF of the objects mapped
+// into the process that the record's latest `%{task}d` names.
 enum class Symbolic : uint8_t {
   None,
-  Name,    // {symname}: symname(addr)
-  Data,    // {symdata}: symdata(addr), "name+0xoff/0xsize [module]"
-  Caller,  // {caller}: caller(), "name 0xaddr"
-  Syms,    // {syms}: print_syms(), a line " 0xaddr : symdata\n" per address
-  Full,    // {backtrace}: print_backtrace(), the same for a captured stack
-  Simple,  // {sbacktrace}: sprint_backtrace(), a line "name+0xoff [module]\n" per address
+  Name,      // {symname}: symname(addr)
+  Data,      // {symdata}: symdata(addr), "name+0xoff/0xsize [module]"
+  Caller,    // {caller}: caller(), "name 0xaddr"
+  Syms,      // {syms}: print_syms(), a line " 0xaddr : symdata\n" per address
+  Full,      // {backtrace}: print_backtrace(), the same for a captured stack
+  Simple,    // {sbacktrace}: sprint_backtrace(), a line "name+0xoff [module]\n" per address
+  Brief,     // {backtrace_brief}: a line "name+0xoff\n" per address
+  Fuller,    // {backtrace_fileline}: Full with " at file:line" after the size
+  File,      // {symfile}: the source file of addr
+  Line,      // {symline}: its line
+  FileLine,  // {symfileline}: "file:line"
+  Module,    // {modname}: the module that holds addr
+  // The same shapes for user addresses, in the order above: {usymname} ... {umodname}.
+  UName,
+  UData,
+  UCaller,
+  USyms,
+  UFull,
+  USimple,
+  UBrief,
+  UFuller,
+  UFile,
+  ULine,
+  UFileLine,
+  UModule,
 };
 
+// The kernel shape of a mode, and whether it looks up user addresses.
+constexpr bool UserSymbolic(Symbolic s) { return s >= Symbolic::UName; }
+constexpr Symbolic KernelShape(Symbolic s) {
+  return UserSymbolic(s) ? static_cast<Symbolic>(static_cast<uint8_t>(s) -
+                                                 static_cast<uint8_t>(Symbolic::UName) + 1)
+                         : s;
+}
+
 // The name written between the braces (empty for None).
-std::string_view SymbolicName(Symbolic s);
+std::string SymbolicName(Symbolic s);
 
 struct FormatDirective {
   enum class Arg : uint8_t { None, Long, String };
@@ -44,7 +74,9 @@ struct FormatDirective {
   // makes it (C-escaped, between double quotes), any other string as it is;
   // `%{argv}s`: bytes that btap_user_argv_raw() wrote, as __get_argv() formats them.
   // Either text is cut to the session's string length, as the kernel's would be.
-  enum class Rendering : uint8_t { AsIs, Quoted, ArgList } rendering = Rendering::AsIs;
+  // `%{task}d` prints nothing: its number is the process whose address space the
+  // record's later user-symbolic directives look up (0: none, addresses stay hex).
+  enum class Rendering : uint8_t { AsIs, Quoted, ArgList, Task } rendering = Rendering::AsIs;
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns

@@ -147,6 +147,7 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
   // The text of the groups being formatted, innermost last.
   std::vector<std::string> groups;
   std::string* target = &whole;  // where text goes: `whole` or the innermost group
+  int task = 0;                  // the process whose user addresses are symbolized
   auto take_long = [&]() -> int64_t {
     if (next >= args.size()) return 0;
     const FormatArg& a = args[next++];
@@ -164,6 +165,10 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
     }
     if (d.group == FormatDirective::Group::Open) {
       target = &groups.emplace_back();
+      continue;
+    }
+    if (d.rendering == FormatDirective::Rendering::Task) {
+      task = static_cast<int>(take_long());
       continue;
     }
     int width = d.width == -2 ? static_cast<int>(take_long()) : d.width;
@@ -188,7 +193,11 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
         std::string_view s = d.group == FormatDirective::Group::Close ? group : take_string();
         std::string made;  // the text the directive makes of the string
         if (d.symbolic != Symbolic::None) {
-          made = Symbolize(RunningKernelSymbols(), d.symbolic, s);
+          made = Symbolize(d.symbolic, s, task);
+          s = made;
+        } else if (d.rendering == FormatDirective::Rendering::AsIs &&
+                   s.find('\2') != std::string_view::npos) {
+          made = ExpandSymbolTags(s, string_limit);
           s = made;
         } else if (d.rendering != FormatDirective::Rendering::AsIs) {
           if (d.rendering == FormatDirective::Rendering::ArgList) {

@@ -17,7 +17,10 @@ namespace btap::runtime {
 
 class Interpreter {
  public:
-  static constexpr size_t kStackSize = 512;  // per frame, as in the kernel
+  // Per frame. The kernel's is 512 bytes; user-side probes may use more (codegen lets
+  // LLVM's BPF backend go past its 512-byte check for them), up to what an instruction's
+  // 16-bit offset reaches from r10.
+  static constexpr size_t kStackSize = 8192;
   static constexpr int kMaxFrames = 8;
 
   // A helper gets r1..r5 and returns r0; it reports a failure by setting *error.

@@ -2,8 +2,11 @@
 // _stp_snprint_addr for the flag sets its tapset functions use.
 #include "runtime/symbols.h"
 
+#include "runtime/dwarf_symbols.h"
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -30,12 +33,56 @@ std::vector<uint64_t> Addresses(std::string_view text) {
   return out;
 }
 
-// symdata(): "name+0xoff/0xsize [module]", or the hex address.
-std::string Data(const KernelSymbols& symbols, uint64_t address) {
-  KernelSymbols::Hit hit;
-  if (!symbols.Lookup(address, &hit)) return Hex(address);
-  return std::string(hit.name) + "+" + Hex(hit.offset) + "/" + Hex(hit.size) + " [" +
-         std::string(hit.module) + "]";
+std::string Basename(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+// One address as stap's _stp_snprint_addr writes it for the flag set of `shape` (a kernel
+// shape: the user modes differ only in where they look).
+std::string Address(const SymbolSource& source, Symbolic shape, uint64_t address) {
+  SymbolHit hit;
+  source.Lookup(address, &hit);
+  std::string name(hit.name), module(hit.module);
+  if (!name.empty() && name[0] == '.') name.erase(0, 1);
+  std::string file;
+  uint64_t line = 0;
+  if (shape == Symbolic::Fuller || shape == Symbolic::File || shape == Symbolic::Line ||
+      shape == Symbolic::FileLine)
+    source.SourceLine(address, &file, &line);
+  std::string hex = Hex(address), off = "+" + Hex(hit.offset), size = "/" + Hex(hit.size);
+  std::string at = file.empty() ? "" : " at " + file + (line ? ":" + std::to_string(line) : "");
+  switch (shape) {
+    case Symbolic::Name:
+      return name.empty() ? hex : name;
+    case Symbolic::Caller:
+      return (name.empty() ? hex : name) + " " + hex;
+    case Symbolic::Data:
+    case Symbolic::Syms:
+      if (!name.empty()) return name + off + size + (module.empty() ? "" : " [" + module + "]");
+      return module.empty() ? hex : hex + " [" + module + off + size + "]";
+    case Symbolic::Full:
+    case Symbolic::Fuller:
+      if (!name.empty())
+        return hex + " : " + name + off + size + at + (module.empty() ? "" : " [" + module + "]");
+      return hex + (module.empty() ? "" : " [" + module + off + size + "]" + at);
+    case Symbolic::Simple:
+      if (!name.empty()) return name + off + (module.empty() ? "" : " [" + Basename(module) + "]");
+      return module.empty() ? hex : hex + " [" + Basename(module) + off + "]";
+    case Symbolic::Brief:
+      return name.empty() ? hex : name + off;
+    case Symbolic::File:
+      return file.empty() ? hex : file;
+    case Symbolic::Line:
+      return line ? std::to_string(line) : hex;
+    case Symbolic::FileLine:
+      if (file.empty()) return line ? "??:" + std::to_string(line) : hex;
+      return file + (line ? ":" + std::to_string(line) : "");
+    case Symbolic::Module:
+      return module.empty() ? "<unknown>" : module;
+    default:
+      return hex;
+  }
 }
 
 }  // namespace
@@ -72,7 +119,7 @@ void KernelSymbols::Parse(std::string_view text, std::string_view modules) {
                    [](const Symbol& x, const Symbol& y) { return x.address < y.address; });
 }
 
-bool KernelSymbols::Lookup(uint64_t address, Hit* hit) const {
+bool KernelSymbols::Lookup(uint64_t address, SymbolHit* hit) const {
   auto after = std::upper_bound(symbols_.begin(), symbols_.end(), address,
                                 [](uint64_t a, const Symbol& s) { return a < s.address; });
   if (after == symbols_.begin()) return false;
@@ -95,6 +142,10 @@ bool KernelSymbols::Lookup(uint64_t address, Hit* hit) const {
   return true;
 }
 
+void KernelSymbols::SourceLine(uint64_t address, std::string* file, uint64_t* line) const {
+  KernelSourceLine(address, file, line);
+}
+
 const KernelSymbols& RunningKernelSymbols() {
   static const KernelSymbols symbols = [] {
     KernelSymbols s;
@@ -110,44 +161,65 @@ const KernelSymbols& RunningKernelSymbols() {
   return symbols;
 }
 
-std::string Symbolize(const KernelSymbols& symbols, Symbolic mode, std::string_view addresses) {
+std::string Symbolize(const SymbolSource& source, Symbolic mode, std::string_view addresses) {
+  if (mode == Symbolic::None) return std::string(addresses);
   std::vector<uint64_t> list = Addresses(addresses);
+  Symbolic shape = KernelShape(mode);
   std::string out;
-  KernelSymbols::Hit hit;
-  switch (mode) {
-    case Symbolic::None:
-      return std::string(addresses);
-    case Symbolic::Name:
-    case Symbolic::Caller: {
-      uint64_t a = list.empty() ? 0 : list[0];
-      out = symbols.Lookup(a, &hit) ? std::string(hit.name) : Hex(a);
-      if (mode == Symbolic::Caller) out += " " + Hex(a);
-      return out;
-    }
-    case Symbolic::Data:
-      return Data(symbols, list.empty() ? 0 : list[0]);
-    case Symbolic::Syms:
-      for (uint64_t a : list) out += " " + Hex(a) + " : " + Data(symbols, a) + "\n";
+  switch (shape) {
+    case Symbolic::Syms:  // print_syms(): the address, then symdata() of it
+      for (uint64_t a : list) out += " " + Hex(a) + " : " + Address(source, shape, a) + "\n";
       return out;
     case Symbolic::Full:
-      for (uint64_t a : list) {
-        out += " " + Hex(a);
-        if (symbols.Lookup(a, &hit))
-          out += " : " + std::string(hit.name) + "+" + Hex(hit.offset) + "/" + Hex(hit.size) +
-                 " [" + std::string(hit.module) + "]";
-        out += "\n";
-      }
+    case Symbolic::Fuller:
+      for (uint64_t a : list) out += " " + Address(source, shape, a) + "\n";
       return out;
     case Symbolic::Simple:
-      for (uint64_t a : list) {
-        if (symbols.Lookup(a, &hit))
-          out += std::string(hit.name) + "+" + Hex(hit.offset) + " [" + std::string(hit.module) +
-                 "]\n";
-        else
-          out += Hex(a) + "\n";
-      }
+    case Symbolic::Brief:
+      for (uint64_t a : list) out += Address(source, shape, a) + "\n";
       return out;
+    default:
+      return Address(source, shape, list.empty() ? 0 : list[0]);
   }
+}
+
+std::string Symbolize(Symbolic mode, std::string_view addresses, int pid) {
+  if (!UserSymbolic(mode)) return Symbolize(RunningKernelSymbols(), mode, addresses);
+  return Symbolize(ProcessSymbolsOf(pid), mode, addresses);
+}
+
+std::string ExpandSymbolTags(std::string_view text, size_t limit) {
+  constexpr auto kModes = static_cast<size_t>(Symbolic::UModule);
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t tag = text.find('\2', i);
+    out.append(text.substr(i, tag == std::string_view::npos ? tag : tag - i));
+    if (tag == std::string_view::npos) break;
+    // "\2" mode pid ':' addresses ("\3" or the end of the text).
+    size_t at = tag + 1;
+    size_t mode = at < text.size() ? static_cast<unsigned char>(text[at]) - 'A' : 0;
+    size_t colon = text.find(':', at);
+    size_t end = text.find('\3', at);
+    bool cut = end == std::string_view::npos;
+    if (cut) end = text.size();
+    if (mode < 1 || mode > kModes || colon == std::string_view::npos || colon > end ||
+        colon == at + 1 ||
+        text.substr(at + 1, colon - at - 1).find_first_not_of("0123456789") !=
+            std::string_view::npos) {
+      out.push_back(text[tag]);  // not a tag: the byte as it is
+      i = tag + 1;
+      continue;
+    }
+    int pid = std::atoi(std::string(text.substr(at + 1, colon - at - 1)).c_str());
+    std::string_view addresses = text.substr(colon + 1, end - colon - 1);
+    if (cut)
+      addresses = addresses.substr(
+          0, addresses.rfind(' ') == std::string_view::npos ? 0 : addresses.rfind(' '));
+    out += Symbolize(static_cast<Symbolic>(mode), addresses, pid);
+    i = cut ? end : end + 1;
+  }
+  if (limit && out.size() >= limit) out.resize(limit - 1);
   return out;
 }
 

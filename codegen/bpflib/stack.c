@@ -1,6 +1,8 @@
-// btap's BPF runtime library, stack part: the kernel stack of the probed context, as
-// backtrace()'s text (stap's hex addresses separated by spaces) or one address of it.
-// Symbols are not resolved here: the runtime does that from /proc/kallsyms.
+// btap's BPF runtime library, stack part: the kernel or user stack of the probed context,
+// as backtrace()'s text (stap's hex addresses separated by spaces) or one address of it.
+// Symbols are not resolved here: the runtime does that from /proc/kallsyms and the
+// objects the process maps. `flags` is bpf_get_stack's: 0 for the kernel stack,
+// BPF_F_USER_STACK for the user one (which the kernel walks by frame pointers).
 #include "bpflib.h"
 
 static long (*const bpf_get_stack)(void* ctx, void* buf, unsigned int size,
@@ -10,8 +12,8 @@ static long (*const bpf_get_stack)(void* ctx, void* buf, unsigned int size,
 #define BTAP_MAX_BACKTRACE 20
 
 // Fills `frames` (BTAP_MAX_BACKTRACE slots) with the kernel stack; returns how many.
-static inline long capture(void* ctx, unsigned long* frames) {
-  long got = bpf_get_stack(ctx, frames, BTAP_MAX_BACKTRACE * 8, 0);
+static inline long capture(void* ctx, unsigned long* frames, unsigned long flags) {
+  long got = bpf_get_stack(ctx, frames, BTAP_MAX_BACKTRACE * 8, flags);
   return got > 0 ? got / 8 : 0;
 }
 
@@ -19,9 +21,9 @@ static inline long capture(void* ctx, unsigned long* frames) {
 // `limit` - 1 bytes of `dst` (a slot of `size` bytes, a power of two); callers(n): of the
 // first `last` + 1 frames only (all of them when `last` is negative).
 BTAP_LIB long btap_backtrace(char* dst, void* ctx, unsigned long* frames, long last,
-                             unsigned long size, unsigned long limit) {
+                             unsigned long flags, unsigned long size, unsigned long limit) {
   const char* hex = "0123456789abcdef";
-  long n = capture(ctx, frames);
+  long n = capture(ctx, frames, flags);
   if (last >= 0 && last + 1 < n) n = last + 1;
   long pos = 0;
   for (int i = 0; i < BTAP_MAX_BACKTRACE; i++) {
@@ -56,8 +58,8 @@ BTAP_LIB long btap_backtrace(char* dst, void* ctx, unsigned long* frames, long l
 }
 
 // stack(n): the address `n` frames up (0 is where the probe hit), 0 beyond the stack.
-BTAP_LIB long btap_stack_at(void* ctx, unsigned long* frames, long depth) {
-  long n = capture(ctx, frames);
+BTAP_LIB long btap_stack_at(void* ctx, unsigned long* frames, long depth, unsigned long flags) {
+  long n = capture(ctx, frames, flags);
   if (depth < 0 || depth >= n || depth >= BTAP_MAX_BACKTRACE) return 0;
   return (long)frames[depth & 31];
 }

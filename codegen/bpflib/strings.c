@@ -797,3 +797,21 @@ BTAP_LIB long btap_str_replace(char* dst, const char* s, const char* find, const
   }
   return finish(dst, pos, size, limit);
 }
+
+// A symbolic text kept as a value in a kernel probe (sprint_ubacktrace(), usymdata(), ...):
+// "\2", the mode ('A' + btap::Symbolic), the process, ':', the hex addresses and "\3".
+// The runtime expands it into the text wherever it prints the string. No addresses (no
+// stack) make "", as the text would be.
+BTAP_LIB long btap_symbol_tag(char* dst, long mode, long pid, const char* addresses,
+                              unsigned long size, unsigned long limit) {
+  char first = 0;
+  bpf_probe_read_kernel(&first, 1, addresses);
+  if (!first) return finish(dst, 0, size, limit);
+  long pos = put(dst, 0, 2, size, limit);
+  pos = put(dst, pos, (char)('A' + mode), size, limit);
+  pos = btap_put_num(dst, pos, pid, 'd', 0, -1, -1, size, limit);
+  pos = put(dst, pos, ':', size, limit);
+  pos = btap_put_str(dst, pos, addresses, 0, -1, 0, size, limit);
+  pos = put(dst, pos, 3, size, limit);
+  return finish(dst, pos, size, limit);
+}

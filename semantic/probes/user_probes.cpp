@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <set>
 
@@ -393,6 +394,20 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
   if (HasGlobChars(proc.string)) {
     std::vector<std::string> matches = GlobPrograms(proc.string);
     if (matches.empty() && !ctx.listing) r.Error("no file matches `" + proc.string + "`");
+    // Objects of another architecture (/usr/lib32/...) are left out with a warning, as
+    // long as the glob matches an x86-64 one.
+    auto foreign = [&](const std::string& exe) {
+      const ElfImage* elf = ctx.binaries->Get(exe).elf();
+      return elf && (elf->machine() != EM_X86_64 || !elf->is_64());
+    };
+    if (!std::all_of(matches.begin(), matches.end(), foreign)) {
+      std::erase_if(matches, [&](const std::string& exe) {
+        if (!foreign(exe)) return false;
+        if (!ctx.listing)
+          ctx.diags.Report(Diag::GlobSkipsForeignObject, proc.range, {exe, proc.string});
+        return true;
+      });
+    }
     for (const std::string& exe : matches) ResolveProgram(exe, parts, ctx, out);
     return;
   }

@@ -3,9 +3,18 @@
 #include "runtime/symbols.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace btap::runtime {
 namespace {
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 
 constexpr char kKallsyms[] =
     "0000000000000000 A fixed_percpu_data\n"
@@ -32,7 +41,7 @@ KernelSymbols Symbols() {
 
 TEST(KernelSymbols, LooksUpTheSymbolThatContainsAnAddress) {
   KernelSymbols s = Symbols();
-  KernelSymbols::Hit hit;
+  SymbolHit hit;
   ASSERT_TRUE(s.Lookup(0xffffffff81000184, &hit));
   EXPECT_EQ(hit.name, "vfs_read");
   EXPECT_EQ(hit.module, "kernel");
@@ -50,7 +59,7 @@ TEST(KernelSymbols, LooksUpTheSymbolThatContainsAnAddress) {
 
 TEST(KernelSymbols, UnknownAddresses) {
   KernelSymbols s = Symbols();
-  KernelSymbols::Hit hit;
+  SymbolHit hit;
   EXPECT_FALSE(s.Lookup(0x10, &hit));                              // user space, below every symbol
   EXPECT_FALSE(s.Lookup(0x1f008, &hit));                           // per-CPU offsets are left out
   EXPECT_FALSE(s.Lookup(0xffffffffc0101000, &hit));                // past a module's end
@@ -103,6 +112,80 @@ TEST(KernelSymbols, SymbolicDirectivesAreInternal) {
   EXPECT_FALSE(ParseFormat("%{nosuch}s", d, &error, &offset, true));
   EXPECT_FALSE(ParseFormat("%{symname}d", d, &error, &offset, true));
   EXPECT_FALSE(ParseFormat("%{symname", d, &error, &offset, true));
+  d.clear();
+  ASSERT_TRUE(ParseFormat("%{task}d%-9{usymdata}s", d, &error, &offset, true)) << error;
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].rendering, FormatDirective::Rendering::Task);
+  EXPECT_EQ(d[0].arg, FormatDirective::Arg::Long);
+  EXPECT_EQ(d[1].symbolic, Symbolic::UData);
+  EXPECT_EQ(KernelShape(d[1].symbolic), Symbolic::Data);
+  EXPECT_EQ(SymbolicName(Symbolic::UFuller), "ubacktrace_fileline");
+  EXPECT_FALSE(ParseFormat("%{task}s", d, &error, &offset, true));
+}
+
+// A process's symbols as libdwfl gives them: modules named by path, symbols sized by
+// their ELF size, lines where DWARF has them.
+class FakeProcess : public SymbolSource {
+ public:
+  bool Lookup(uint64_t a, SymbolHit* hit) const override {
+    if (a >= 0x401000 && a < 0x402000) {
+      hit->module = "/usr/bin/prog";
+      if (a < 0x401100) {
+        hit->name = "main";
+        hit->offset = a - 0x401000;
+        hit->size = 0x40;
+      } else {
+        hit->offset = a - 0x400000;
+        hit->size = 0x2000;
+      }
+      return true;
+    }
+    return false;
+  }
+  void SourceLine(uint64_t a, std::string* file, uint64_t* line) const override {
+    if (a == 0x401004) {
+      *file = "/src/prog.c";
+      *line = 12;
+    }
+  }
+};
+
+TEST(UserSymbols, StapsAddressFormats) {
+  FakeProcess p;
+  const char* stack = "0x401004 0x401200 0x7f00";
+  EXPECT_EQ(Symbolize(p, Symbolic::UName, "0x401004"), "main");
+  EXPECT_EQ(Symbolize(p, Symbolic::UData, "0x401004"), "main+0x4/0x40 [/usr/bin/prog]");
+  EXPECT_EQ(Symbolize(p, Symbolic::UData, "0x401200"), "0x401200 [/usr/bin/prog+0x1200/0x2000]");
+  EXPECT_EQ(Symbolize(p, Symbolic::UFull, stack),
+            " 0x401004 : main+0x4/0x40 [/usr/bin/prog]\n"
+            " 0x401200 [/usr/bin/prog+0x1200/0x2000]\n"
+            " 0x7f00\n");
+  EXPECT_EQ(Symbolize(p, Symbolic::USimple, stack),
+            "main+0x4 [prog]\n0x401200 [prog+0x1200]\n0x7f00\n");
+  EXPECT_EQ(Symbolize(p, Symbolic::UBrief, stack), "main+0x4\n0x401200\n0x7f00\n");
+  EXPECT_EQ(Symbolize(p, Symbolic::UFuller, stack),
+            " 0x401004 : main+0x4/0x40 at /src/prog.c:12 [/usr/bin/prog]\n"
+            " 0x401200 [/usr/bin/prog+0x1200/0x2000]\n"
+            " 0x7f00\n");
+  EXPECT_EQ(Symbolize(p, Symbolic::USyms, "0x401004 0x7f00"),
+            " 0x401004 : main+0x4/0x40 [/usr/bin/prog]\n 0x7f00 : 0x7f00\n");
+  EXPECT_EQ(Symbolize(p, Symbolic::UFileLine, "0x401004"), "/src/prog.c:12");
+  EXPECT_EQ(Symbolize(p, Symbolic::UFile, "0x401004"), "/src/prog.c");
+  EXPECT_EQ(Symbolize(p, Symbolic::ULine, "0x401004"), "12");
+  EXPECT_EQ(Symbolize(p, Symbolic::UFileLine, "0x401200"), "0x401200");
+  EXPECT_EQ(Symbolize(p, Symbolic::UModule, "0x401200"), "/usr/bin/prog");
+  EXPECT_EQ(Symbolize(p, Symbolic::UModule, "0x7f00"), "<unknown>");
+  // No process: hex.
+  EXPECT_EQ(Symbolize(Symbolic::UData, "0x401004", 0), "0x401004");
+}
+
+// The user modes read the objects a live process maps: this test's own.
+TEST(UserSymbols, ReadsALiveProcess) {
+  auto here = reinterpret_cast<uint64_t>(&RunningKernelSymbols);  // a function of this binary
+  std::string name = Symbolize(Symbolic::UName, Hex(here), getpid());
+  EXPECT_NE(name.find("RunningKernelSymbols"), std::string::npos) << name;
+  std::string module = Symbolize(Symbolic::UModule, Hex(here), getpid());
+  EXPECT_NE(module.find("btap_tests"), std::string::npos) << module;
 }
 
 }  // namespace
