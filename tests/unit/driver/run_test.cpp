@@ -309,6 +309,31 @@ TEST(ProcessPaths, AGlobProbesEveryMatchingFile) {
   EXPECT_NE(r.err.find("error: no file matches `" + d + "/none*`"), std::string::npos) << r.err;
 }
 
+// An object of another architecture that a glob matches (/usr/lib*/ reaches lib32) is
+// left out with a warning; a glob that matches only such objects is an error.
+TEST(ProcessPaths, AGlobSkipsObjectsOfAnotherArchitecture) {
+  InTempDir dir("process_glob_arch");
+  fs::copy_file(BTAP_WORKLOAD, dir.path() / "prog1");
+  fs::copy_file(BTAP_WORKLOAD, dir.path() / "prog2");
+  {
+    std::fstream elf(dir.path() / "prog2", std::ios::in | std::ios::out | std::ios::binary);
+    elf.seekp(18);  // e_machine
+    elf.put(3).put(0);  // EM_386
+  }
+  std::string d = dir.path().string();
+  Ran r = RunBtap({"-p2", "-e", "probe process(\"" + d + "/prog*\").function(\"main\") {}"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: skipping `" + d + "/prog2`, which `" + d +
+                       "/prog*` matches: it is not an x86-64 object"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("process(\"" + d + "/prog1\")"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("prog2"), std::string::npos) << r.out;
+  r = RunBtap({"-p2", "-e", "probe process(\"" + d + "/prog2*\").function(\"main\") {}"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("is not an x86-64 program"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace btap::driver
 
