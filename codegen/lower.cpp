@@ -378,14 +378,16 @@ meta::ProbeKind Lowering::KindOf(sema::Family f) {
   }
 }
 
-// begin/end/error, and timers that touch nothing of the interrupted task, run in the
-// runtime's interpreter.
+// begin/end/error probes that read nothing of the kernel, and timers that touch nothing
+// of the interrupted task, run in the runtime's interpreter.
 bool Lowering::UserSide(const sema::Probe& p) {
   switch (p.spec.family) {
     case sema::Family::Begin:
     case sema::Family::End:
     case sema::Family::Error:
-      return true;
+      // One that reads kernel memory runs in the kernel, in the runtime's own task (a
+      // syscall program the runtime runs), as stap's runs in staprun's.
+      return !NeedsKernel(p.body, 0) && !NeedsKernel(p.condition, 0);
     case sema::Family::Timer:
       return !UsesTask(p.body, 0) && !UsesTask(p.condition, 0);
     default:
@@ -413,6 +415,31 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
     if (depth < 64 && f->decl && f->decl->body && UsesTask(f->decl->body, depth + 1)) uses = true;
   });
   return uses;
+}
+
+bool Lowering::NeedsKernel(ast::Node* root, int depth) {
+  bool needs = false;
+  ast::WalkTree(root, [&](ast::Node* n) {
+    if (needs) return;
+    if (auto* d = ast::As<ast::Deref>(n)) needs = !d->user;
+    // @cast reads memory unless only its address is taken (&@cast(0, "T")->m).
+    if (auto* c = ast::As<ast::Cast>(n);
+        c && !c->lowered && !c->addressof && (c->module.empty() || c->module.starts_with("kernel")))
+      needs = true;
+    if (ast::Is<ast::AtVar>(n) || ast::Is<ast::Autocast>(n)) needs = true;
+    auto* c = ast::As<ast::Call>(n);
+    if (needs || !c || !c->callee) return;
+    const sema::Function* f = c->callee;
+    if (f->intrinsic >= 0) {
+      auto which = static_cast<Intrinsic>(f->intrinsic);
+      needs = which == Intrinsic::task_current || which == Intrinsic::send_signal;
+      return;
+    }
+    if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;
+    if (depth < 64 && f->decl && f->decl->body && NeedsKernel(f->decl->body, depth + 1))
+      needs = true;
+  });
+  return needs;
 }
 
 void Lowering::LowerProbe(const sema::Probe& p) {
@@ -443,7 +470,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     case sema::Family::Begin:
     case sema::Family::End:
     case sema::Family::Error:
-      section = "btap_user";
+      section = mp.user_side ? "btap_user" : "syscall";
       break;
     case sema::Family::Timer:
       section = mp.user_side ? "btap_user" : "perf_event";
@@ -583,8 +610,14 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
   b_.CreateRet(b_.getInt32(0));
   b_.SetInsertPoint(entry);
   frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
-  frame.ctx = fn->getArg(0);
-  if (!frame.user_side) {
+  // A session probe run in the kernel (a syscall program) has no registers: its context
+  // is the runtime's empty argument. It runs when the session starts or stops, whatever
+  // exit() said.
+  bool session_probe =
+      p && (p->spec.family == sema::Family::Begin || p->spec.family == sema::Family::End ||
+            p->spec.family == sema::Family::Error);
+  frame.ctx = session_probe && !user_side ? nullptr : fn->getArg(0);
+  if (!frame.user_side && !session_probe) {
     Value exiting = b_.CreateLoad(i64_, exiting_);
     Continue(b_.CreateICmpEQ(exiting, b_.getInt64(0)), "run");
   }

@@ -191,6 +191,12 @@ bool HasWord(std::string_view code, std::string_view word) {
   return false;
 }
 
+}  // namespace
+
+bool UsesCurrent(std::string_view code) { return HasWord(code, "current"); }
+
+namespace {
+
 // CONTEXT: stap's probe context, as far as BPF has one (FillCContext).
 bool UsesContext(std::string_view code) { return HasWord(code, "CONTEXT"); }
 constexpr size_t kCContextFields = 4;

@@ -91,6 +91,9 @@ inline uint32_t Align8(uint32_t v) { return (v + 7) & ~7u; }
 
 inline bool IsPrintFamily(const ast::Call* c) { return !c->callee; }
 
+// Whether embedded C names `current` as a word of its own (lower_embedded.cpp).
+bool UsesCurrent(std::string_view code);
+
 // A value: i64 for longs, a pointer to a string slot for strings.
 using Value = llvm::Value*;
 
@@ -199,6 +202,9 @@ class Lowering {
   bool UserSide(const sema::Probe& p);
 
   bool UsesTask(ast::Node* root, int depth);
+  // Whether a begin, end or error probe reads what only the kernel can give: kernel
+  // memory, the current task's pointer, or C that names `current`.
+  bool NeedsKernel(ast::Node* root, int depth);
 
   void LowerProbe(const sema::Probe& p);
 

@@ -572,7 +572,7 @@ static std::string AttachedAs(bpf_program* program, const meta::Probe& p) {
 bool Session::Attach(std::string* error) {
   std::vector<std::string> missing;
   for (const meta::Probe& p : meta_.probes) {
-    if (p.user_side || p.program.empty()) continue;
+    if (p.user_side || p.program.empty() || SessionProbe(p)) continue;
     bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str());
     if (!prog) {
       *error = "the object has no program `" + p.program + "` for `" + p.point + "`";
@@ -670,10 +670,39 @@ void Session::RunUserProbe(const meta::Probe& p) {
   Flush();
 }
 
+// A begin, end or error probe that reads the kernel: a syscall program, run here in
+// btap's own task as stap runs its in staprun's; its output is read at once, so that it
+// comes in order with the interpreted probes'.
+void Session::RunKernelSessionProbe(const meta::Probe& p) {
+  bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str());
+  int fd = prog ? bpf_program__fd(prog) : -1;
+  LIBBPF_OPTS(bpf_test_run_opts, run);
+  int rc = fd < 0 ? -EINVAL : bpf_prog_test_run_opts(fd, &run);
+  if (rc != 0) {
+    if (error_counter_) __atomic_fetch_add(error_counter_, 1, __ATOMIC_SEQ_CST);
+    Diagnostic("ERROR: cannot run probe `" + p.point +
+               "` in the kernel: " + std::strerror(rc < 0 ? -rc : errno) + "\n");
+    CountError();
+  }
+  if (ring_) {
+    batch_left_ = INT32_MAX;
+    ring_buffer__consume(ring_);
+  }
+  ReadState();
+  Flush();
+}
+
+bool Session::SessionProbe(const meta::Probe& p) {
+  auto kind = static_cast<meta::ProbeKind>(p.family);
+  return kind == meta::ProbeKind::Begin || kind == meta::ProbeKind::End ||
+         kind == meta::ProbeKind::Error;
+}
+
 void Session::RunUserProbes(meta::ProbeKind kind) {
   std::vector<const meta::Probe*> probes;
   for (const meta::Probe& p : meta_.probes)
-    if (p.user_side && p.family == static_cast<uint8_t>(kind)) probes.push_back(&p);
+    if ((p.user_side || SessionProbe(p)) && p.family == static_cast<uint8_t>(kind))
+      probes.push_back(&p);
   std::stable_sort(probes.begin(), probes.end(), [](const meta::Probe* a, const meta::Probe* b) {
     return a->sequence < b->sequence;
   });
@@ -681,7 +710,10 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
     if (aborted_) return;
     // After too many errors nothing but error probes runs.
     if (too_many_errors_ && kind != meta::ProbeKind::Error) return;
-    RunUserProbe(*p);
+    if (p->user_side)
+      RunUserProbe(*p);
+    else
+      RunKernelSessionProbe(*p);
   }
 }
 

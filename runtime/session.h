@@ -92,6 +92,8 @@ class Session {
   void CountError();
   // Runs the user-side probes of one kind in sequence order.
   void RunUserProbes(meta::ProbeKind kind);
+  void RunKernelSessionProbe(const meta::Probe& p);
+  static bool SessionProbe(const meta::Probe& p);
   void RunUserProbe(const meta::Probe& probe);
   bool StartCommand(const std::string& command, std::string* error);
   void StopCommand();

@@ -317,7 +317,7 @@ TEST(ProcessPaths, AGlobSkipsObjectsOfAnotherArchitecture) {
   fs::copy_file(BTAP_WORKLOAD, dir.path() / "prog2");
   {
     std::fstream elf(dir.path() / "prog2", std::ios::in | std::ios::out | std::ios::binary);
-    elf.seekp(18);  // e_machine
+    elf.seekp(18);      // e_machine
     elf.put(3).put(0);  // EM_386
   }
   std::string d = dir.path().string();
