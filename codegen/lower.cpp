@@ -432,7 +432,8 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {
       auto which = static_cast<Intrinsic>(f->intrinsic);
-      needs = which == Intrinsic::task_current || which == Intrinsic::send_signal;
+      needs = which == Intrinsic::task_current || which == Intrinsic::send_signal ||
+              which == Intrinsic::find_task;
       return;
     }
     if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;

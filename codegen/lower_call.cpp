@@ -344,6 +344,16 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::pid:
       return b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+    case Intrinsic::find_task: {
+      if (frame_->user_side) {
+        Unsupported(c->range, "`pid2task()` in a probe that runs in user space");
+        return nullptr;
+      }
+      Value offsets = ScratchAt(TempBytes(40));
+      for (size_t i = 0; i < 5; ++i)
+        b_.CreateStore(Arg(c, i + 2), b_.CreateConstGEP1_64(i64_, offsets, i));
+      return Library("btap_find_task", i64_, {Arg(c, 1), Arg(c, 0), offsets});
+    }
     case Intrinsic::task_current:
       if (frame_->user_side) {
         Unsupported(c->range, "`task_current()` in a probe that runs in user space");

@@ -103,6 +103,12 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
 }
 #define memcpy __builtin_memcpy
 #define memset __builtin_memset
+// strcpy, strcat and sprintf write at most what the compiler knows the destination holds
+// (MAXSTRINGLEN where it does not: the verifier refuses a write past a smaller buffer).
+#define __btap_size_of(d) \
+  (__builtin_object_size((d), 1) != (size_t)-1 ? __builtin_object_size((d), 1) : MAXSTRINGLEN)
+#define strcpy(d, s) ({ char *__btap_d = (d); strlcpy(__btap_d, (s), __btap_size_of(d)); __btap_d; })
+#define strcat(d, s) ({ char *__btap_d = (d); strlcat(__btap_d, (s), __btap_size_of(d)); __btap_d; })
 
 // STAP_ERROR(fmt, ...): the message goes to the caller's error buffer, formatted by the
 // kernel's bpf_snprintf (at most 12 arguments), and the function returns.
@@ -155,6 +161,17 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
       bpf_snprintf(THIS->__btap_out + __btap_used, MAXSTRINGLEN - __btap_used, __btap_pfmt, \
                    __btap_pargs, 8 * __BTAP_N(__VA_ARGS__)); \
   } while (0)
+
+// snprintf and sprintf: the kernel's bpf_snprintf (its conversions, one flag and a fixed
+// width; at most 12 arguments), returning the length written as C's do.
+#define snprintf(buf, size, fmt, ...) ({ \
+    static const char __btap_sfmt[] = fmt; \
+    __u64 __btap_sargs[__BTAP_N(__VA_ARGS__) + 1]; \
+    __BTAP_FILL(__btap_sargs, __VA_ARGS__) \
+    long __btap_n = bpf_snprintf((buf), (size), __btap_sfmt, __btap_sargs, \
+                                 8 * __BTAP_N(__VA_ARGS__)); \
+    __btap_n > 0 ? __btap_n - 1 : __btap_n; })
+#define sprintf(buf, fmt, ...) snprintf((buf), __btap_size_of(buf), fmt __VA_OPT__(, ) __VA_ARGS__)
 
 // Kernel reads: a fault is stap's error, raised from the calling C function.
 #define kread(ptr) ({ \
