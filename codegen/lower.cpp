@@ -117,6 +117,7 @@ void Lowering::DefineRuntimeData() {
   lost_ = RuntimeVar("__btap_lost");
   target_ = RuntimeVar("__btap_target");
   stp_pid_ = RuntimeVar("__btap_stp_pid");
+  stp_uid_ = RuntimeVar("__btap_stp_uid");
   realtime_offset_ = RuntimeVar("__btap_realtime_offset");
   cpus_ = RuntimeVar("__btap_cpus");
   // Defined at the end, once it is known whether kernel probes write records.

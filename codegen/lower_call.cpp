@@ -381,6 +381,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return b_.CreateLoad(i64_, target_);
     case Intrinsic::stp_pid:
       return b_.CreateLoad(i64_, stp_pid_);
+    case Intrinsic::stp_uid:
+      return b_.CreateLoad(i64_, stp_uid_);
+    case Intrinsic::module_name:
+      return Literal(options_.script_name);
     case Intrinsic::get_cycles: {
       // session::TscCycles of the monotonic clock, plus where the counter stood at its 0.
       Value ns = Helper(kKtimeGetNs, i64_, {});
@@ -444,6 +448,26 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         return nullptr;
       }
       return b_.CreateLoad(i64_, KconfigVar(std::string(name->value)));
+    }
+    case Intrinsic::loadavg: {
+      if (frame_->user_side) return Helper(user_helper::kLoadavg, i64_, {Arg(c, 0)});
+      // avenrun[i] at the address /proc/kallsyms gives at load, plus FIXED_1/200.
+      Value at = b_.CreateAdd(
+          b_.CreateLoad(i64_, RuntimeVar((std::string(meta::kKsymPrefix) + "avenrun").c_str())),
+          b_.CreateShl(b_.CreateAnd(Arg(c, 0), b_.getInt64(3)), 3));
+      Value cell = Alloca(i64_);
+      b_.CreateStore(b_.getInt64(0), cell);
+      Helper(kProbeReadKernel, i64_, {cell, b_.getInt32(8), b_.CreateIntToPtr(at, ptr_)});
+      return b_.CreateAdd(b_.CreateLoad(i64_, cell), b_.getInt64(2048 / 200));
+    }
+    case Intrinsic::ksym: {
+      auto* name = c->args.size() == 1 ? ast::As<ast::StringLit>(c->args[0]) : nullptr;
+      if (!name || name->value.empty()) {
+        Unsupported(c->range, "a kernel symbol that is not a literal name");
+        return nullptr;
+      }
+      std::string var = meta::kKsymPrefix + std::string(name->value);
+      return b_.CreateLoad(i64_, RuntimeVar(var.c_str()));
     }
     case Intrinsic::pp:
       if (frame_->group) return GroupString(GroupText::Point);

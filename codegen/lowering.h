@@ -648,6 +648,7 @@ class Lowering {
 
   llvm::GlobalVariable* target_ = nullptr;
   llvm::GlobalVariable* stp_pid_ = nullptr;       // btap's (or btaprun's) own process id
+  llvm::GlobalVariable* stp_uid_ = nullptr;       // and its real user id
   llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it
   std::map<std::string, llvm::GlobalVariable*> module_sections_;  // ModuleSectionBase's
   std::map<std::string, llvm::GlobalVariable*> kconfig_;          // meta::kKconfigPrefix + option

@@ -59,6 +59,20 @@ const KallsymsIndex& Running() {
 
 std::vector<uint64_t> KernelTextAddresses(std::string_view name) { return Running().Text(name); }
 
+uint64_t KernelSymbolAddress(std::string_view name) {
+  std::ifstream in("/proc/kallsyms");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "ADDRESS T NAME" (a module's symbols end with " [module]": not vmlinux's).
+    size_t type_at = line.find(' ');
+    if (type_at == std::string::npos || type_at + 3 > line.size()) continue;
+    std::string_view rest = std::string_view(line).substr(type_at + 3);
+    if (rest != name) continue;
+    return std::strtoull(line.c_str(), nullptr, 16);
+  }
+  return 0;
+}
+
 bool KernelExports(std::string_view name) { return Running().Exported(name); }
 
 bool KernelListsExports() { return Running().ListsExports(); }

@@ -13,6 +13,10 @@ namespace btap {
 // module's), in the file's order; empty when there is none or the addresses are hidden.
 std::vector<uint64_t> KernelTextAddresses(std::string_view name);
 
+// The address of vmlinux's symbol `name` of any kind (a variable too), read from
+// /proc/kallsyms at each call; 0 when there is none or the addresses are hidden.
+uint64_t KernelSymbolAddress(std::string_view name);
+
 // Whether vmlinux or a module exports `name` (EXPORT_SYMBOL*: a `__ksymtab_NAME` symbol).
 bool KernelExports(std::string_view name);
 // Whether kallsyms lists exports at all (`__ksymtab_` symbols need CONFIG_KALLSYMS_ALL).

@@ -29,6 +29,9 @@ inline constexpr char kKernelAnchor[] = "start_kernel";
 // that the runtime sets from the running kernel's configuration (y 1, m 2, a number as
 // itself, unset 0), keeping the compiling kernel's value where that cannot be read.
 inline constexpr char kKconfigPrefix[] = "__btap_kconfig_";
+// A kernel symbol's address a probe body reads (the tapsets' __btap_ksym("NAME")):
+// kKsymPrefix + its name, a long the runtime sets from /proc/kallsyms at load.
+inline constexpr char kKsymPrefix[] = "__btap_ksym_";
 // Where a kernel module's section was loaded (a module variable's base): kModuleSectionPrefix
 // and the hex of "MODULE SECTION", a long the runtime sets from /sys/module/MODULE/sections.
 inline constexpr char kModuleSectionPrefix[] = "__btap_msec_";

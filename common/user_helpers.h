@@ -34,6 +34,10 @@ inline constexpr int32_t kPrintHistogram = 0x10005;
 // long parent_pid(void): ppid() on the user side, the runtime's own parent.
 inline constexpr int32_t kParentPid = 0x10006;
 
+// long loadavg(long i): the kernel's avenrun[i] as /proc/loadavg shows it (rounded to
+// hundredths), in the kernel's fixed point (11 bits of fraction); 0 when unreadable.
+inline constexpr int32_t kLoadavg = 0x10007;
+
 // How foreach_begin's `how` is packed.
 inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction,
                                      uint32_t aggregate = 0) {

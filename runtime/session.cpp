@@ -358,6 +358,8 @@ bool Session::Load(std::string* error) {
   error_counter_ = user_->RuntimeVariable(session::kErrorsVariable);
   if (uint64_t* pid = user_->RuntimeVariable("__btap_stp_pid"))
     *pid = static_cast<uint64_t>(getpid());
+  if (uint64_t* uid = user_->RuntimeVariable("__btap_stp_uid"))
+    *uid = static_cast<uint64_t>(getuid());
   // CONFIG_ options probe bodies read: this kernel's, where its configuration says.
   std::vector<std::string> options = user_->RuntimeVariables(meta::kKconfigPrefix);
   if (KernelConfig config; !options.empty() && !config.source().empty()) {
@@ -365,6 +367,18 @@ bool Session::Load(std::string* error) {
       if (uint64_t* value = user_->RuntimeVariable(name))
         *value = static_cast<uint64_t>(KconfigNumber(
             config.Get(std::string_view(name).substr(std::strlen(meta::kKconfigPrefix)))));
+  }
+  // Kernel symbols the tapsets read by address (avenrun): this boot's.
+  for (const std::string& name : user_->RuntimeVariables(meta::kKsymPrefix)) {
+    std::string symbol = name.substr(std::strlen(meta::kKsymPrefix));
+    uint64_t address = KernelSymbolAddress(symbol);
+    if (!address) {
+      *error = "cannot find the kernel symbol `" + symbol +
+               "` in /proc/kallsyms (a kernel without CONFIG_KALLSYMS_ALL lists no variables "
+               "there; addresses need root and kernel.kptr_restrict below 2)";
+      return false;
+    }
+    if (uint64_t* value = user_->RuntimeVariable(name)) *value = address;
   }
   // Kernel and module variables placed by DWARF: their addresses are that build's.
   if (!meta_.kernel_build_id.empty()) {

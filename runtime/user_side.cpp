@@ -392,6 +392,17 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   interpreter_.SetHelper(user_helper::kParentPid, [](const uint64_t*, std::string*) {
     return static_cast<uint64_t>(getppid());
   });
+  interpreter_.SetHelper(user_helper::kLoadavg, [](const uint64_t* a, std::string*) {
+    std::ifstream in("/proc/loadavg");
+    std::string field;
+    for (uint64_t i = 0; i <= a[0] && i < 3; ++i) in >> field;
+    size_t dot = field.find('.');
+    if (a[0] > 2 || dot == std::string::npos) return uint64_t{0};
+    uint64_t whole = std::strtoull(field.c_str(), nullptr, 10);
+    uint64_t hundredths = std::strtoull(field.c_str() + dot + 1, nullptr, 10);
+    // The smallest fixed-point value whose hundredths print as these.
+    return (whole << 11) + (hundredths * 2048 + 99) / 100;
+  });
   interpreter_.SetHelper(BPF_FUNC_get_current_uid_gid, [](const uint64_t*, std::string*) {
     return (static_cast<uint64_t>(getgid()) << 32) | getuid();
   });
