@@ -460,6 +460,14 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Helper(kProbeReadKernel, i64_, {cell, b_.getInt32(8), b_.CreateIntToPtr(at, ptr_)});
       return b_.CreateAdd(b_.CreateLoad(i64_, cell), b_.getInt64(2048 / 200));
     }
+    case Intrinsic::ns_fact: {
+      llvm::GlobalVariable* facts =
+          RuntimeVar(meta::kNsFacts, 8 * meta::kNsFactRows * meta::kNsFactColumns);
+      Value row = b_.CreateURem(Arg(c, 0), b_.getInt64(meta::kNsFactRows));
+      Value column = b_.CreateAnd(Arg(c, 1), b_.getInt64(meta::kNsFactColumns - 1));
+      Value index = b_.CreateAdd(b_.CreateMul(row, b_.getInt64(meta::kNsFactColumns)), column);
+      return b_.CreateLoad(i64_, b_.CreateGEP(i64_, facts, index));
+    }
     case Intrinsic::ksym: {
       auto* name = c->args.size() == 1 ? ast::As<ast::StringLit>(c->args[0]) : nullptr;
       if (!name || name->value.empty()) {

@@ -32,6 +32,12 @@ inline constexpr char kKconfigPrefix[] = "__btap_kconfig_";
 // A kernel symbol's address a probe body reads (the tapsets' __btap_ksym("NAME")):
 // kKsymPrefix + its name, a long the runtime sets from /proc/kallsyms at load.
 inline constexpr char kKsymPrefix[] = "__btap_ksym_";
+// The namespaces of the process running the session, which the ns_* functions see ids
+// in: kNsFactRows rows of kNsFactColumns longs that the runtime fills at load. Row 0 is
+// its uid_map and row 1 its gid_map (the number of extents, then first, lower, count of
+// each, as /proc/self/uid_map lists them); row 2 its pid namespace's inode.
+inline constexpr char kNsFacts[] = "__btap_ns_facts";
+inline constexpr uint32_t kNsFactRows = 3, kNsFactColumns = 16;
 // Where a kernel module's section was loaded (a module variable's base): kModuleSectionPrefix
 // and the hex of "MODULE SECTION", a long the runtime sets from /sys/module/MODULE/sections.
 inline constexpr char kModuleSectionPrefix[] = "__btap_msec_";

@@ -1,0 +1,90 @@
+// What the runtime writes into an object's runtime variables when it loads (see
+// load_facts.h).
+#include "runtime/load_facts.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/build_id.h"
+#include "common/kallsyms.h"
+#include "common/kernel_config.h"
+#include "common/object_meta.h"
+#include "runtime/namespaces.h"
+
+namespace btap::runtime {
+
+bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* error) {
+  if (uint64_t* pid = user.RuntimeVariable("__btap_stp_pid"))
+    *pid = static_cast<uint64_t>(getpid());
+  if (uint64_t* uid = user.RuntimeVariable("__btap_stp_uid"))
+    *uid = static_cast<uint64_t>(getuid());
+  // CONFIG_ options probe bodies read: this kernel's, where its configuration says.
+  std::vector<std::string> options = user.RuntimeVariables(meta::kKconfigPrefix);
+  if (KernelConfig config; !options.empty() && !config.source().empty()) {
+    for (const std::string& name : options)
+      if (uint64_t* value = user.RuntimeVariable(name))
+        *value = static_cast<uint64_t>(KconfigNumber(
+            config.Get(std::string_view(name).substr(std::strlen(meta::kKconfigPrefix)))));
+  }
+  // The namespaces the ns_* functions see ids in: this process's.
+  if (uint64_t* facts = user.RuntimeVariable(meta::kNsFacts)) FillNsFacts(facts);
+  // Kernel symbols the tapsets read by address (avenrun): this boot's.
+  for (const std::string& name : user.RuntimeVariables(meta::kKsymPrefix)) {
+    std::string symbol = name.substr(std::strlen(meta::kKsymPrefix));
+    uint64_t address = KernelSymbolAddress(symbol);
+    if (!address) {
+      *error = "cannot find the kernel symbol `" + symbol +
+               "` in /proc/kallsyms (a kernel without CONFIG_KALLSYMS_ALL lists no variables "
+               "there; addresses need root and kernel.kptr_restrict below 2)";
+      return false;
+    }
+    if (uint64_t* value = user.RuntimeVariable(name)) *value = address;
+  }
+  // Kernel and module variables placed by DWARF: their addresses are that build's.
+  if (!meta.kernel_build_id.empty()) {
+    std::string here = RunningKernelBuildId();
+    if (here != meta.kernel_build_id) {
+      *error = "the object reads kernel variables at the addresses of the kernel with build id " +
+               meta.kernel_build_id + " (from its DWARF), and this kernel's is " +
+               (here.empty() ? "unknown" : here) + "; compile the script again for this kernel";
+      return false;
+    }
+  }
+  if (uint64_t* slide = user.RuntimeVariable(meta::kKernelSlide)) {
+    std::vector<uint64_t> anchor = KernelTextAddresses(meta::kKernelAnchor);
+    if (anchor.empty()) {
+      *error = std::string(
+                   "cannot find kernel variables: /proc/kallsyms does not give the "
+                   "address of `") +
+               meta::kKernelAnchor + "` (run as root, with kernel.kptr_restrict below 2)";
+      return false;
+    }
+    *slide += anchor[0];
+  }
+  // Module variables: where this boot loaded their module's sections.
+  for (const std::string& name : user.RuntimeVariables(meta::kModuleSectionPrefix)) {
+    std::string hex = name.substr(std::strlen(meta::kModuleSectionPrefix)), text;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+      text += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    size_t space = text.find(' ');
+    if (space == std::string::npos) continue;
+    std::string module = text.substr(0, space),
+                path = "/sys/module/" + module + "/sections/" + text.substr(space + 1);
+    std::ifstream in(path);
+    uint64_t base = 0;
+    in >> std::hex >> base;
+    if (!base) {
+      *error = "cannot find where module `" + module + "` was loaded: `" + path + "` " +
+               (in ? "reads 0 (run as root)" : "cannot be read (is the module loaded?)");
+      return false;
+    }
+    if (uint64_t* value = user.RuntimeVariable(name)) *value = base;
+  }
+  return true;
+}
+
+}  // namespace btap::runtime
