@@ -460,6 +460,14 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Helper(kProbeReadKernel, i64_, {cell, b_.getInt32(8), b_.CreateIntToPtr(at, ptr_)});
       return b_.CreateAdd(b_.CreateLoad(i64_, cell), b_.getInt64(2048 / 200));
     }
+    case Intrinsic::env_var: {
+      if (frame_->user_side) {
+        Unsupported(c->range, "`env_var()` in a probe that runs in user space");
+        return nullptr;
+      }
+      Value tmp = StringSlot();
+      return StringFrom("btap_env_var_loop", {Arg(c, 0), Arg(c, 1), Arg(c, 2), tmp});
+    }
     case Intrinsic::ns_fact: {
       llvm::GlobalVariable* facts =
           RuntimeVar(meta::kNsFacts, 8 * meta::kNsFactRows * meta::kNsFactColumns);

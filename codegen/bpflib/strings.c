@@ -815,3 +815,58 @@ BTAP_LIB long btap_symbol_tag(char* dst, long mode, long pid, const char* addres
   pos = put(dst, pos, 3, size, limit);
   return finish(dst, pos, size, limit);
 }
+
+// env_var(name) in the kernel: a bpf_loop over the environment strings in user memory
+// [start, end), and a nested one comparing "NAME" before a '=' in the one at hand.
+struct prefix_state {
+  const char* s;
+  const char* p;
+  long n;
+  long equal;
+  unsigned long size;
+};
+
+BTAP_CALLBACK long btap_cb_prefix(unsigned long j, void* ctx) {
+  struct prefix_state* st = ctx;
+  if ((long)j >= st->n) return 1;
+  if (st->s[j & (st->size - 1)] == st->p[j & (st->size - 1)]) return 0;
+  st->equal = 0;
+  return 1;
+}
+
+struct env_state {
+  char* dst;
+  char* tmp;
+  const char* name;
+  long name_len;
+  unsigned long start, end;
+  unsigned long size, limit;
+};
+
+BTAP_CALLBACK long btap_cb_env(unsigned long i, void* ctx) {
+  struct env_state* st = ctx;
+  unsigned long size = st->size, limit = st->limit;
+  if (st->start >= st->end) return 1;
+  long got = bpf_probe_read_user_str(st->tmp, limit, (const void*)st->start);
+  if (got <= 0) return 1;
+  st->start += (unsigned long)got;
+  if (got - 1 <= st->name_len || st->tmp[btap_masked(st->name_len, size)] != '=') return 0;
+  struct prefix_state ps = {st->tmp, st->name, st->name_len, 1, size};
+  bpf_loop(BTAP_MAX_STRING, btap_cb_prefix, &ps, 0);
+  if (!ps.equal) return 0;
+  copy_at(st->dst, 0, st->tmp + btap_masked(st->name_len + 1, size), (long)limit, size, limit);
+  return 1;
+}
+
+// The most environment strings a search reads.
+#define BTAP_MAX_ENV 4096
+
+BTAP_LIB long btap_env_var_loop(char* dst, const char* name, unsigned long start,
+                                unsigned long end, char* tmp, unsigned long size,
+                                unsigned long limit) {
+  dst[0] = 0;
+  long name_len = loop_strlen(name, size, limit);
+  struct env_state st = {dst, tmp, name, name_len, start, end, size, limit};
+  if (name_len > 0 && start && end) bpf_loop(BTAP_MAX_ENV, btap_cb_env, &st, 0);
+  return loop_strlen(dst, size, limit);
+}
