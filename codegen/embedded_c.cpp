@@ -239,10 +239,39 @@ bool PrecompileHeader(const std::string& header, const std::string& pch, std::st
   return ok;
 }
 
+// The kernel headers the C includes (`#include <linux/sched.h>`): stap's C gets them
+// from the kernel's build tree; here the kernel's types come from its BTF, so each is an
+// empty file in a folder of its own (a macro it would have defined is then an error that
+// names it).
+constexpr char kKernelHeaders[] = "/btap-kernel-headers";
+
+static std::vector<std::string> KernelIncludes(std::string_view text) {
+  std::vector<std::string> out;
+  for (size_t at = text.find("#include"); at != std::string_view::npos;
+       at = text.find("#include", at + 1)) {
+    size_t open = text.find_first_not_of(" \t", at + 8);
+    if (open == std::string_view::npos || text[open] != '<') continue;
+    size_t close = text.find('>', open);
+    if (close == std::string_view::npos ||
+        text.substr(open, close - open).find('\n') != std::string_view::npos)
+      continue;
+    std::string name(text.substr(open + 1, close - open - 1));
+    for (const char* dir : {"linux/", "asm/", "asm-generic/", "net/", "uapi/", "trace/",
+                            "generated/", "crypto/", "scsi/", "sound/", "keys/", "xen/"})
+      if (name.rfind(dir, 0) == 0) out.push_back(std::string(kKernelHeaders) + "/" + name);
+  }
+  return out;
+}
+
 std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext& context,
                                        const SourceManager& sm, DiagnosticSink& diags,
                                        SourceRange fallback, const std::string& pch) {
   std::vector<const char*> args = BaseArgs();
+  std::vector<std::string> headers = KernelIncludes(source.text());
+  if (!headers.empty()) {
+    args.push_back("-I");
+    args.push_back(kKernelHeaders);
+  }
   if (!pch.empty()) {
     args.push_back("-include-pch");
     args.push_back(pch.c_str());
@@ -258,6 +287,11 @@ std::unique_ptr<llvm::Module> CompileC(const CSource& source, llvm::LLVMContext&
     invocation->getDiagnosticOpts().ShowCarets = false;  // no "N errors generated." of its own
     invocation->getPreprocessorOpts().addRemappedFile(
         kFileName, llvm::MemoryBuffer::getMemBufferCopy(source.text(), kFileName).release());
+    for (const std::string& header : headers)
+      invocation->getPreprocessorOpts().addRemappedFile(
+          header, llvm::MemoryBuffer::getMemBufferCopy(
+                      "/* the kernel's types come from its BTF */\n", header)
+                      .release());
     clang::CompilerInstance clang;
     clang.setInvocation(invocation);
     clang.createDiagnostics(&collector, false);
