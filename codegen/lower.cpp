@@ -434,7 +434,8 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
     if (f->intrinsic >= 0) {
       auto which = static_cast<Intrinsic>(f->intrinsic);
       needs = which == Intrinsic::task_current || which == Intrinsic::send_signal ||
-              which == Intrinsic::find_task || which == Intrinsic::env_var;
+              which == Intrinsic::find_task || which == Intrinsic::env_var ||
+              which == Intrinsic::buffer_quoted;
       return;
     }
     if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;

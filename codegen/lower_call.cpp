@@ -568,6 +568,28 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       if (frame_->user_side) return StringFrom("btap_escape", {str, quoted});
       return StringFrom("btap_escape_loop", {str, quoted, ScratchAt(TempBytes(8))});
     }
+    case Intrinsic::buffer_quoted: {
+      auto* kind = c->args.size() == 4 ? ast::As<ast::NumberLit>(c->args[3]) : nullptr;
+      if (frame_->user_side || !kind) {
+        Unsupported(c->range, "a buffer read in a probe that runs in user space");
+        return nullptr;
+      }
+      bool user = kind->value != 0;
+      Value address = Arg(c, 0), tmp = StringSlot();
+      Value n = Arg(c, 1);
+      n = b_.CreateSelect(b_.CreateICmpSGT(n, b_.getInt64(limit_)), b_.getInt64(limit_), n);
+      n = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(0)), b_.getInt64(0), n);
+      Value rc =
+          Helper(user ? kProbeReadUser : kProbeReadKernel, i64_,
+                 {tmp, b_.CreateTrunc(n, b_.getInt32Ty()), b_.CreateIntToPtr(address, ptr_)});
+      std::string what = user ? "user string copy fault" : "kernel string copy fault";
+      CheckFormat(
+          b_.CreateICmpSGE(rc, b_.getInt64(0)),
+          what + " at %p [man error::fault]" + EscapePercent(Near("identifier", c->name, c->range)),
+          {address});
+      Value out = b_.CreateAdd(Arg(c, 2), b_.getInt64(1));
+      return StringFrom("btap_escape_n_loop", {tmp, n, out, ScratchAt(TempBytes(8))});
+    }
     case Intrinsic::stringat: {
       Value str = Arg(c, 0), pos = Arg(c, 1);
       Value byte =

@@ -470,6 +470,34 @@ BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, long* cell
   return finish(dst, pos, size, limit);
 }
 
+// kernel_buffer_quoted() and its kin: the `n` bytes at `s` (NULs too) escaped between
+// double quotes, the text at most `out` - 1 bytes (`out` at most `limit`).
+struct escape_n_state {
+  char* dst;
+  const char* s;
+  long* cell;
+  long n;
+  unsigned long size, out;
+};
+
+BTAP_CALLBACK long btap_cb_escape_n(unsigned long i, void* ctx) {
+  struct escape_n_state* st = ctx;
+  if ((long)i >= st->n) return 1;
+  unsigned char c = (unsigned char)st->s[i & (st->size - 1)];
+  // One byte is kept for the closing quote.
+  *st->cell = escape_byte(st->dst, *st->cell, c, st->size, st->out - 1);
+  return 0;
+}
+
+BTAP_LIB long btap_escape_n_loop(char* dst, const char* s, long n, long out, long* cell,
+                                 unsigned long size, unsigned long limit) {
+  unsigned long o = out < 3 ? 3 : (unsigned long)out > limit ? limit : (unsigned long)out;
+  struct escape_n_state st = {dst, s, cell, n, size, o};
+  *cell = put(dst, 0, '"', size, o - 1);
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape_n, &st, 0);
+  return finish(dst, put(dst, *cell, '"', size, o), size, o);
+}
+
 // An address as stap writes an unreadable user pointer: 0x and its hex digits. All 16
 // digits are written to the stack without a branch, then the significant ones copied
 // (a branch per digit made the verifier walk some 36,000 instructions per call).
