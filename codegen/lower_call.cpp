@@ -331,6 +331,17 @@ bool Lowering::UserSideOnly(ast::Call* c, const std::string& what, const std::st
   return false;
 }
 
+// `v` kept within [lo, hi] (signed).
+Value Lowering::Clamp(Value v, int64_t lo, int64_t hi) {
+  v = b_.CreateSelect(b_.CreateICmpSGT(v, b_.getInt64(hi)), b_.getInt64(hi), v);
+  return b_.CreateSelect(b_.CreateICmpSLT(v, b_.getInt64(lo)), b_.getInt64(lo), v);
+}
+
+// The address of kernel symbol `name`, which the runtime sets at load (meta::kKsymPrefix).
+llvm::GlobalVariable* Lowering::KsymVar(std::string_view name) {
+  return RuntimeVar((meta::kKsymPrefix + std::string(name)).c_str());
+}
+
 Value Lowering::Arg(ast::Call* c, size_t i) {
   return i < c->args.size() ? Expr(c->args[i]) : b_.getInt64(0);
 }
@@ -452,9 +463,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::loadavg: {
       if (frame_->user_side) return Helper(user_helper::kLoadavg, i64_, {Arg(c, 0)});
       // avenrun[i] at the address /proc/kallsyms gives at load, plus FIXED_1/200.
-      Value at = b_.CreateAdd(
-          b_.CreateLoad(i64_, RuntimeVar((std::string(meta::kKsymPrefix) + "avenrun").c_str())),
-          b_.CreateShl(b_.CreateAnd(Arg(c, 0), b_.getInt64(3)), 3));
+      Value at = b_.CreateAdd(b_.CreateLoad(i64_, KsymVar("avenrun")),
+                              b_.CreateShl(b_.CreateAnd(Arg(c, 0), b_.getInt64(3)), 3));
       Value cell = Alloca(i64_);
       b_.CreateStore(b_.getInt64(0), cell);
       Helper(kProbeReadKernel, i64_, {cell, b_.getInt32(8), b_.CreateIntToPtr(at, ptr_)});
@@ -482,8 +492,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         Unsupported(c->range, "a kernel symbol that is not a literal name");
         return nullptr;
       }
-      std::string var = meta::kKsymPrefix + std::string(name->value);
-      return b_.CreateLoad(i64_, RuntimeVar(var.c_str()));
+      return b_.CreateLoad(i64_, KsymVar(name->value));
     }
     case Intrinsic::pp:
       if (frame_->group) return GroupString(GroupText::Point);
@@ -576,9 +585,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       }
       bool user = kind->value != 0;
       Value address = Arg(c, 0), tmp = StringSlot();
-      Value n = Arg(c, 1);
-      n = b_.CreateSelect(b_.CreateICmpSGT(n, b_.getInt64(limit_)), b_.getInt64(limit_), n);
-      n = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(0)), b_.getInt64(0), n);
+      Value n = Clamp(Arg(c, 1), 0, limit_);
       Value rc =
           Helper(user ? kProbeReadUser : kProbeReadKernel, i64_,
                  {tmp, b_.CreateTrunc(n, b_.getInt32Ty()), b_.CreateIntToPtr(address, ptr_)});

@@ -533,6 +533,8 @@ class Lowering {
 
   bool UserSideOnly(ast::Call* c, const std::string& what, const std::string& instead);
 
+  Value Clamp(Value v, int64_t lo, int64_t hi);
+  llvm::GlobalVariable* KsymVar(std::string_view name);
   Value Arg(ast::Call* c, size_t i);
 
   Value IntrinsicCall(Intrinsic which, ast::Call* c);
