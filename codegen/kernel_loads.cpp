@@ -2,11 +2,14 @@
 #include "codegen/kernel_loads.h"
 
 #include <llvm/Analysis/ValueTracking.h>
+#include <llvm/IR/DebugInfoMetadata.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Instructions.h>
 #include <llvm/IR/IntrinsicInst.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -120,9 +123,31 @@ llvm::CallInst* ReadKernel(llvm::IRBuilder<>& b, llvm::Value* dst, llvm::Value* 
   return b.CreateCall(type, helper, {dst, size, src});
 }
 
+// The member a load reads when its address is a CO-RE struct member access (Clang at -O0
+// loads straight from the access), when that member is a bitfield: its name, else null.
+const llvm::DIDerivedType* BitfieldOf(const llvm::LoadInst* load) {
+  auto* access =
+      llvm::dyn_cast<llvm::IntrinsicInst>(load->getPointerOperand()->stripPointerCasts());
+  if (!access || access->getIntrinsicID() != llvm::Intrinsic::preserve_struct_access_index)
+    return nullptr;
+  const llvm::DIType* type = llvm::dyn_cast_or_null<llvm::DIType>(
+      access->getMetadata(llvm::LLVMContext::MD_preserve_access_index));
+  // Through typedefs and qualifiers to the struct.
+  while (auto* derived = llvm::dyn_cast_or_null<llvm::DIDerivedType>(type))
+    type = derived->getBaseType();
+  auto* composite = llvm::dyn_cast_or_null<llvm::DICompositeType>(type);
+  auto* index = llvm::dyn_cast<llvm::ConstantInt>(access->getArgOperand(2));
+  if (!composite || !index || index->getZExtValue() >= composite->getElements().size())
+    return nullptr;
+  auto* member =
+      llvm::dyn_cast<llvm::DIDerivedType>(composite->getElements()[index->getZExtValue()]);
+  return member && member->isBitField() ? member : nullptr;
+}
+
 }  // namespace
 
-int ReadKernelAddressesByHelper(llvm::Module& c) {
+KernelLoads ReadKernelAddressesByHelper(llvm::Module& c) {
+  KernelLoads result;
   Addresses addresses(c);
   addresses.Find();
   std::vector<llvm::LoadInst*> loads;
@@ -131,17 +156,42 @@ int ReadKernelAddressesByHelper(llvm::Module& c) {
     for (llvm::BasicBlock& block : fn)
       for (llvm::Instruction& i : block) {
         if (auto* load = llvm::dyn_cast<llvm::LoadInst>(&i)) {
-          if (addresses.Raw(load->getPointerOperand())) loads.push_back(load);
+          if (!addresses.Raw(load->getPointerOperand())) continue;
+          // Clang's shifts count from the bitfield's storage unit, which the read's
+          // relocated address no longer starts: not rewritten, reported.
+          if (const llvm::DIDerivedType* member = BitfieldOf(load)) {
+            BitfieldRead& read = result.bitfields.emplace_back();
+            read.member = member->getName().str();
+            if (const llvm::DebugLoc& at = load->getDebugLoc()) {
+              read.file = at->getFilename().str();
+              read.line = at.getLine();
+              read.column = at.getCol();
+            }
+            continue;
+          }
+          loads.push_back(load);
         } else if (auto* copy = llvm::dyn_cast<llvm::MemTransferInst>(&i)) {
           if (addresses.Raw(copy->getRawSource())) copies.push_back(copy);
         }
       }
   const llvm::DataLayout& layout = c.getDataLayout();
+  // One copy per function, as large as its largest read: each read's value is loaded from
+  // it at once, before the next read (one slot per read would not fit 512 bytes of stack).
+  std::map<llvm::Function*, uint64_t> largest;
   for (llvm::LoadInst* load : loads) {
-    llvm::Function* fn = load->getFunction();
+    uint64_t& size = largest[load->getFunction()];
+    size = std::max<uint64_t>(size, layout.getTypeStoreSize(load->getType()));
+  }
+  std::map<llvm::Function*, llvm::AllocaInst*> copies_of;
+  for (auto [fn, size] : largest) {
     llvm::IRBuilder<> entry(&fn->getEntryBlock(), fn->getEntryBlock().begin());
-    llvm::AllocaInst* copy = entry.CreateAlloca(load->getType(), nullptr, "kernel_read");
+    llvm::AllocaInst* copy =
+        entry.CreateAlloca(llvm::ArrayType::get(entry.getInt8Ty(), size), nullptr, "kernel_read");
     copy->setAlignment(llvm::Align(8));
+    copies_of[fn] = copy;
+  }
+  for (llvm::LoadInst* load : loads) {
+    llvm::AllocaInst* copy = copies_of[load->getFunction()];
     llvm::IRBuilder<> b(load);
     b.SetCurrentDebugLocation(load->getDebugLoc());
     uint64_t size = layout.getTypeStoreSize(load->getType());
@@ -159,7 +209,8 @@ int ReadKernelAddressesByHelper(llvm::Module& c) {
     ReadKernel(b, copy->getRawDest(), size, copy->getRawSource());
     copy->eraseFromParent();
   }
-  return static_cast<int>(loads.size() + copies.size());
+  result.rewritten = static_cast<int>(loads.size() + copies.size());
+  return result;
 }
 
 }  // namespace btap::codegen

@@ -4,18 +4,35 @@
 // those loads become bpf_probe_read_kernel calls, CO-RE relocations kept.
 #pragma once
 
+#include <string>
+#include <vector>
+
 namespace llvm {
 class Module;
 }  // namespace llvm
 
 namespace btap::codegen {
 
+// A bitfield read through such an address (left as it was): the member, and where the
+// C reads it (its file, line and column as the debug info gives them).
+struct BitfieldRead {
+  std::string member;
+  std::string file;
+  unsigned line = 0, column = 0;
+};
+
+struct KernelLoads {
+  int rewritten = 0;  // loads and copies that became reads
+  std::vector<BitfieldRead> bitfields;
+};
+
 // Rewrites, in the (unoptimised) embedded C module `c`, every load through a pointer that
 // may be a raw kernel address into a bpf_probe_read_kernel of the same bytes (zero when
 // the read faults, as a BTF pointer's load reads), and every memcpy from one into a read
 // of its length. Such pointers start at an integer cast to a pointer and carry on through
 // address arithmetic, CO-RE member accesses, pointers loaded through them, locals they
-// are stored in, and function arguments and results. Returns how many were rewritten.
-int ReadKernelAddressesByHelper(llvm::Module& c);
+// are stored in, and function arguments and results. A bitfield's load is not rewritten
+// but returned, for an error.
+KernelLoads ReadKernelAddressesByHelper(llvm::Module& c);
 
 }  // namespace btap::codegen

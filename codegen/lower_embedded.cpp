@@ -474,6 +474,27 @@ void Lowering::NameCFunctions(llvm::Module& c) {
   }
 }
 
+// The script's range at `line`:`column` of the file named `file` (the C's debug info
+// names the script's lines), else `fallback`.
+SourceRange Lowering::ScriptPlace(const std::string& file, unsigned line, unsigned column,
+                                  SourceRange fallback) const {
+  for (FileId id = 0; id < sm_.size(); ++id) {
+    const SourceFile& f = sm_.file(id);
+    if (f.name() != file || line == 0) continue;
+    std::string_view text = f.text();
+    size_t at = 0;
+    for (unsigned n = 1; n < line && at != std::string_view::npos; ++n) {
+      at = text.find('\n', at);
+      if (at != std::string_view::npos) ++at;
+    }
+    if (at == std::string_view::npos) break;
+    at += column > 0 ? column - 1 : 0;
+    if (at >= text.size()) break;
+    return {id, static_cast<uint32_t>(at), static_cast<uint32_t>(at + 1)};
+  }
+  return fallback;
+}
+
 bool Lowering::LinkEmbeddedC() {
   if (c_functions_.empty()) return true;
   bool kernel_types = false, trimmed = false;
@@ -616,7 +637,12 @@ bool Lowering::LinkEmbeddedC() {
     c = CompileC(source, context_, sm_, diags_, first, types.pch);
   }
   if (!c) return false;
-  ReadKernelAddressesByHelper(*c);
+  KernelLoads loads = ReadKernelAddressesByHelper(*c);
+  for (const BitfieldRead& read : loads.bitfields)
+    Unsupported(ScriptPlace(read.file, read.line, read.column, first),
+                "reading bitfield `" + read.member + "` through an address the C made",
+                "; read it in the script (@cast(address, \"struct\")->" + read.member + ")");
+  if (!loads.bitfields.empty()) return false;
   c->setDataLayout(module_.getDataLayout());
   c->setTargetTriple(module_.getTargetTriple());
   std::set<std::string> defined;

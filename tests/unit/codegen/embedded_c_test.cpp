@@ -103,7 +103,7 @@ TEST(EmbeddedC, LoadsThroughMadeAddressesReadKernelMemory) {
   std::unique_ptr<llvm::Module> module = CompileBlock(script, context, diags);
   ASSERT_TRUE(module);
   // n->next, ->value (in `second`, through its argument) and the memcpy.
-  EXPECT_EQ(ReadKernelAddressesByHelper(*module), 3);
+  EXPECT_EQ(ReadKernelAddressesByHelper(*module).rewritten, 3);
   int helper_reads = 0, copies = 0;
   bool mine_loaded = false;
   for (llvm::Function& fn : *module)
