@@ -295,6 +295,12 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
     Value width = d.width == -2 ? take() : b_.getInt64(d.width);
     Value precision = d.precision == -2 ? take() : b_.getInt64(d.precision);
     Value value = take();
+    if (d.conversion == 's' && (d.width != -1 || d.precision != -1) && tag_values_.count(value)) {
+      // The kernel keeps the addresses; their text is made where the runtime prints it.
+      Unsupported(at, "a width or precision on symbol text in sprintf in a kernel-side probe",
+                  "; give them in the printf that prints it");
+      return nullptr;
+    }
     if (d.conversion == 's') {
       Value left = b_.getInt64(d.flag == '-' ? 1 : 0);
       // A negative `*` width left-justifies, as in C.
@@ -575,6 +581,11 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Value str = Arg(c, 0);
       Value quoted = b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0);
       if (frame_->user_side) return StringFrom("btap_escape", {str, quoted});
+      if (tag_values_.count(str)) {
+        Unsupported(c->range, "escaping symbol text in a kernel-side probe",
+                    "; print it with printf's `%s`, whose text the runtime makes");
+        return nullptr;
+      }
       return StringFrom("btap_escape_loop", {str, quoted, ScratchAt(TempBytes(8))});
     }
     case Intrinsic::buffer_quoted: {

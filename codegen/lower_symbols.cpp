@@ -133,6 +133,21 @@ Value Lowering::SymbolTask() {
   return b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
 }
 
+// Tells the runtime, once per change of process on the last probe that kept user
+// addresses, which process they belong to: it reads that process's mappings while the
+// process still runs, since the text is made only where the value is printed.
+void Lowering::NoteSymbolProcess(Value pid) {
+  llvm::GlobalVariable* last = RuntimeVar("__btap_symbol_process");
+  auto* note = llvm::BasicBlock::Create(context_, "note_symbol_process", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "symbol_process_noted", frame_->fn);
+  b_.CreateCondBr(b_.CreateICmpNE(b_.CreateLoad(i64_, last), pid), note, done);
+  b_.SetInsertPoint(note);
+  b_.CreateStore(pid, last);
+  Record(record::Kind::SymbolProcess, 0, {pid});
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
 Value Lowering::StackCall(Intrinsic which, ast::Call* c) {
   bool user = which == Intrinsic::ubacktrace || which == Intrinsic::ubacktrace_n ||
               which == Intrinsic::ustack;
@@ -182,6 +197,19 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
     }
     return text;
   }
+  // modname() as a value in the kernel: the module `%pS` names (stap's, by name, so that
+  // it groups as stap's does as an array key).
+  if (!tail && !frame_->user_side && which == Intrinsic::modname) {
+    Value address = Arg(c, 0);
+    if (!address) return nullptr;
+    Value text = StringSlot(), data = ScratchAt(TempBytes(8)), name = StringSlot();
+    b_.CreateStore(address, data);
+    b_.CreateStore(b_.getInt8(0), text);
+    Value n =
+        Helper(kSnprintf, i64_, {text, b_.getInt32(limit_), Literal("%pS"), data, b_.getInt32(8)});
+    Library("btap_module_name", i64_, {name, text, n, b_.getInt64(slot_), b_.getInt64(limit_)});
+    return name;
+  }
   // The addresses, as hex text.
   Value text = nullptr;
   if (sema::Intrinsics()[static_cast<size_t>(which)].params == "L") {
@@ -202,9 +230,14 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
   if (tail) return text;
   // Kept as a value in a kernel probe: tagged addresses, which the runtime expands where
   // it prints the string.
-  if (!frame_->user_side)
-    return StringFrom("btap_symbol_tag",
-                      {b_.getInt64(static_cast<int64_t>(SymbolicMode(which))), SymbolTask(), text});
+  if (!frame_->user_side) {
+    Value pid = SymbolTask();
+    if (UserSymbolic(SymbolicMode(which))) NoteSymbolProcess(pid);
+    Value tag = StringFrom("btap_symbol_tag",
+                           {b_.getInt64(static_cast<int64_t>(SymbolicMode(which))), pid, text});
+    tag_values_.insert(tag);
+    return tag;
+  }
   // A user-side probe: the runtime makes the text now.
   Symbolic mode = SymbolicMode(which);
   std::string format = "%{" + SymbolicName(mode) + "}s";

@@ -521,6 +521,8 @@ class Lowering {
   // CONTEXT's fields for C called here, stored from `field` on (kCContextFields of them).
   void FillCContext(const std::function<Value(size_t)>& field, size_t first);
   bool LinkEmbeddedC();
+  SourceRange ScriptPlace(const std::string& file, unsigned line, unsigned column,
+                          SourceRange fallback) const;
   bool GlobalAccess(CSource& source);
   void NameCFunctions(llvm::Module& c);
   std::vector<CFunction> c_functions_;
@@ -552,6 +554,7 @@ class Lowering {
   static std::string MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes,
                                   std::vector<size_t>* task_args);
   Value SymbolTask();
+  void NoteSymbolProcess(Value pid);
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
   const ast::Call* pending_inner_ = nullptr;
@@ -617,6 +620,8 @@ class Lowering {
   uint32_t record_size_ = 0;
   // Values that are length-prefixed bytes for a print's record, not strings (user_argv_raw).
   std::set<Value> raw_values_;
+  // Symbolic text kept as a tag in a kernel probe (lower_symbols.cpp), where made.
+  std::set<Value> tag_values_;
 
   uint32_t probe_temps_ = 0;
 

@@ -45,7 +45,8 @@ bool Decode(std::span<const uint8_t> bytes, Decoded* out, std::string* error) {
   out->format_id = static_cast<uint32_t>(Get(bytes, 4, 4));
   out->args.clear();
   uint32_t kind = static_cast<uint32_t>(out->kind);
-  if (kind < static_cast<uint32_t>(Kind::Printf) || kind > static_cast<uint32_t>(Kind::Ftrace)) {
+  if (kind < static_cast<uint32_t>(Kind::Printf) ||
+      kind > static_cast<uint32_t>(Kind::SymbolProcess)) {
     *error = "unknown output record kind " + std::to_string(static_cast<uint32_t>(out->kind));
     return false;
   }

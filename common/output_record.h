@@ -24,6 +24,9 @@ enum class Kind : uint32_t {
   System = 6,  // system(): run it with /bin/sh -c, in the background
   Printk = 7,  // printk(): write it to the kernel log (/dev/kmsg)
   Ftrace = 8,  // ftrace(): write it to the ftrace buffer (tracefs trace_marker)
+  // A kernel probe kept a process's user addresses as a value (one long: the pid): the
+  // runtime reads the process's mappings now, while it runs, to symbolize them later.
+  SymbolProcess = 9,
 };
 
 struct Arg {

@@ -59,6 +59,21 @@ class ProcessSymbols final : public SymbolSource {
 
   int pid() const { return pid_; }
 
+  // Reads the mappings again unless just read, and opens every object they name: for a
+  // process that may be gone when its addresses are symbolized.
+  void Prime() {
+    if (!dwfl_) return;
+    if (std::chrono::steady_clock::now() - reported_ > std::chrono::milliseconds(100)) Report();
+    dwfl_getmodules(
+        dwfl_,
+        [](Dwfl_Module* m, void**, const char*, Dwarf_Addr, void*) {
+          Dwarf_Addr bias = 0;
+          dwfl_module_getelf(m, &bias);
+          return static_cast<int>(DWARF_CB_OK);
+        },
+        nullptr, 0);
+  }
+
   bool Lookup(uint64_t address, SymbolHit* hit) const override {
     Dwfl_Module* m = ModuleAt(address);
     if (!m) return false;
@@ -112,14 +127,11 @@ class ProcessSymbols final : public SymbolSource {
 };
 
 // The processes seen last, the latest first.
-constexpr size_t kProcessesKept = 16;
+constexpr size_t kProcessesKept = 64;
 
-}  // namespace
-
-const SymbolSource& ProcessSymbolsOf(int pid) {
-  static const NoSymbols none;
+// The kept entry for `pid` (made now when there is none), moved to the front.
+ProcessSymbols& KeptProcess(int pid) {
   static std::list<std::unique_ptr<ProcessSymbols>> kept;
-  if (pid <= 0) return none;
   for (auto it = kept.begin(); it != kept.end(); ++it) {
     if ((*it)->pid() != pid) continue;
     kept.splice(kept.begin(), kept, it);
@@ -128,6 +140,18 @@ const SymbolSource& ProcessSymbolsOf(int pid) {
   kept.push_front(std::make_unique<ProcessSymbols>(pid));
   if (kept.size() > kProcessesKept) kept.pop_back();
   return *kept.front();
+}
+
+}  // namespace
+
+const SymbolSource& ProcessSymbolsOf(int pid) {
+  static const NoSymbols none;
+  if (pid <= 0) return none;
+  return KeptProcess(pid);
+}
+
+void PrimeProcessSymbols(int pid) {
+  if (pid > 0) KeptProcess(pid).Prime();
 }
 
 void KernelSourceLine(uint64_t address, std::string* file, uint64_t* line) {

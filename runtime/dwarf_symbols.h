@@ -16,6 +16,10 @@ namespace btap::runtime {
 // read again when an address falls outside every object known (dlopen, exec).
 const SymbolSource& ProcessSymbolsOf(int pid);
 
+// Reads process `pid`'s mappings and opens its objects now (a kernel probe kept addresses
+// of it), so that they can be symbolized once it has exited.
+void PrimeProcessSymbols(int pid);
+
 // The kernel's source file and line of `address`; empty and 0 without its DWARF.
 void KernelSourceLine(uint64_t address, std::string* file, uint64_t* line);
 

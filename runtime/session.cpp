@@ -39,6 +39,7 @@
 #include "runtime/actions.h"
 #include "runtime/attach/attach.h"
 #include "runtime/core_relocations.h"
+#include "runtime/dwarf_symbols.h"
 #include "runtime/load_facts.h"
 #include "runtime/object.h"
 #include "runtime/user_side.h"
@@ -492,6 +493,13 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
         Diagnostic("WARNING: " + failed + '\n');
       return;
     }
+    case record::Kind::SymbolProcess:
+      if (bytes.size() >= 16) {
+        int64_t pid = 0;
+        std::memcpy(&pid, bytes.data() + 8, 8);
+        PrimeProcessSymbols(static_cast<int>(pid));
+      }
+      return;
     case record::Kind::Error:
     case record::Kind::Warning: {
       std::string text;
@@ -662,6 +670,9 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
     if (aborted_) return;
     // After too many errors nothing but error probes runs.
     if (too_many_errors_ && kind != meta::ProbeKind::Error) return;
+    // exit() in a begin probe starts no later begin probe (stap's are run only while
+    // the session is starting).
+    if (exit_requested_ && kind == meta::ProbeKind::Begin) return;
     if (p->user_side)
       RunUserProbe(*p);
     else

@@ -179,7 +179,7 @@ std::string Symbolize(const SymbolSource& source, Symbolic mode, std::string_vie
       for (uint64_t a : list) out += Address(source, shape, a) + "\n";
       return out;
     default:
-      return Address(source, shape, list.empty() ? 0 : list[0]);
+      return list.empty() ? "" : Address(source, shape, list[0]);
   }
 }
 

@@ -23,6 +23,7 @@
 #include "common/stats.h"
 #include "common/user_helpers.h"
 #include "runtime/object.h"
+#include "runtime/symbols.h"
 #include "runtime/user_snprintf.h"
 
 namespace btap::runtime {
@@ -475,10 +476,13 @@ bool UserSide::CheckLayout(MapRef& m) {
 
 namespace {
 
-std::string Quoted(const uint8_t* bytes, size_t size) {
+// A string as stap prints it at exit; symbols kept as tags become their text.
+std::string Quoted(const uint8_t* bytes, size_t size, size_t limit) {
   size_t n = 0;
   while (n < size && bytes[n]) ++n;
-  return "\"" + std::string(reinterpret_cast<const char*>(bytes), n) + "\"";
+  std::string_view s(reinterpret_cast<const char*>(bytes), n);
+  if (s.find('\2') != std::string_view::npos) return "\"" + ExpandSymbolTags(s, limit) + "\"";
+  return "\"" + std::string(s) + "\"";
 }
 
 int64_t Long(const uint8_t* bytes) {
@@ -503,6 +507,7 @@ std::string StatsText(const std::vector<uint8_t>& bytes) {
 
 std::string UserSide::GlobalsAtExit() {
   std::string out;
+  const size_t limit = meta_->limits.max_string_len;
   for (const meta::Global& g : meta_->globals) {
     if (!g.print_at_exit) continue;
     auto symbol = symbols_.find(g.map);
@@ -510,8 +515,7 @@ std::string UserSide::GlobalsAtExit() {
       const auto* bytes = reinterpret_cast<const uint8_t*>(symbol->second.first);
       size_t room = symbol->second.second;
       if (g.value == meta::ValueType::String)
-        out += g.name + "=" + Quoted(bytes, std::min<size_t>(room, meta_->limits.max_string_len)) +
-               "\n";
+        out += g.name + "=" + Quoted(bytes, std::min(room, limit), limit) + "\n";
       else if (room >= 8)
         out += g.name + "=" + std::to_string(Long(bytes)) + "\n";
       continue;
@@ -534,7 +538,7 @@ std::string UserSide::GlobalsAtExit() {
       std::string& text = texts[i];
       for (auto [type, at] : m->key_parts) {
         if (!text.empty()) text += ",";
-        text += type == meta::ValueType::String ? Quoted(k.data() + at, k.size() - at)
+        text += type == meta::ValueType::String ? Quoted(k.data() + at, k.size() - at, limit)
                                                 : std::to_string(Long(k.data() + at));
       }
       if (g.value != meta::ValueType::String) ranks[i] = Long(entries[i].second.data());
@@ -563,7 +567,7 @@ std::string UserSide::GlobalsAtExit() {
       if (g.value == meta::ValueType::Stats) {
         out += " " + StatsText(v);
       } else if (g.value == meta::ValueType::String) {
-        out += "=" + Quoted(v.data(), v.size());
+        out += "=" + Quoted(v.data(), v.size(), limit);
       } else {
         out += '=';
         out.append(number, std::to_chars(number, number + sizeof number, Long(v.data())).ptr);

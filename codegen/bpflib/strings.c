@@ -316,6 +316,21 @@ BTAP_LIB long btap_mark_vmlinux(char* s, long n, unsigned long size, unsigned lo
   return btap_put_str(s, n - 1, " [kernel]", 0, -1, 0, size, limit);
 }
 
+// modname()'s text from the kernel's `%pS` in `s` (`n` bytes with its NUL): the module in
+// its brackets, "kernel" for a symbol of vmlinux, and "<unknown>" for an address no
+// symbol holds (the hex), as the runtime's text for the address would be.
+BTAP_LIB long btap_module_name(char* dst, const char* s, long n, unsigned long size,
+                               unsigned long limit) {
+  long len = n > 0 && n <= (long)limit ? n - 1 : 0;
+  if (len < 1 || (len >= 2 && s[0] == '0' && s[1] == 'x'))
+    return btap_put_str(dst, 0, "<unknown>", 0, -1, 0, size, limit);
+  struct module_state st = {s, size, len, -1};
+  if (s[btap_masked(len - 1, size)] == ']')
+    bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_module, &st, 0);
+  if (st.cut < 0 || st.cut + 3 > len) return btap_put_str(dst, 0, "kernel", 0, -1, 0, size, limit);
+  return btap_put_str(dst, 0, s + st.cut + 2, 0, len - 1 - (st.cut + 2), 0, size, limit);
+}
+
 // A number (conversions d i u o x X p c) with one flag ('-', '0', '+', ' ', '#' or 0).
 BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag, long width,
                            long precision, unsigned long size, unsigned long limit) {
