@@ -320,7 +320,13 @@ Value Lowering::ProbeRegisters(ast::Call* c, Intrinsic which) {
   if (probe && probe->spec.family == sema::Family::Syscall && frame_->ctx && !frame_->user_side &&
       which != Intrinsic::probe_addr)
     return SyscallRegisters(c, which);
+  bool syscall = probe && probe->spec.family == sema::Family::Syscall;
   if (!frame_->ctx || (!kernel && !user) || frame_->user_side) {
+    // A probe without the interrupted code's registers (begin, end, tracepoints, timers):
+    // addr() and user_mode() are 0, as stap's are there. A syscall probe's address is
+    // stap's kprobe's, which a tracepoint does not have: an error.
+    if ((which == Intrinsic::probe_addr && !syscall) || which == Intrinsic::user_mode)
+      return b_.getInt64(0);
     Unsupported(c->range, "`" + std::string(c->name) + "`",
                 which == Intrinsic::probe_addr
                     ? " outside kernel.function, process.function, timer.profile and perf probes"
