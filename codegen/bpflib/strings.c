@@ -884,6 +884,7 @@ struct env_state {
   long name_len;
   unsigned long start, end;
   unsigned long size, limit;
+  long rest;  // the chunk read is the rest of a string longer than MAXSTRINGLEN - 1
 };
 
 BTAP_CALLBACK long btap_cb_env(unsigned long i, void* ctx) {
@@ -892,8 +893,11 @@ BTAP_CALLBACK long btap_cb_env(unsigned long i, void* ctx) {
   if (st->start >= st->end) return 1;
   long got = bpf_probe_read_user_str(st->tmp, limit, (const void*)st->start);
   if (got <= 0) return 1;
-  st->start += (unsigned long)got;
-  if (got - 1 <= st->name_len || st->tmp[btap_masked(st->name_len, size)] != '=') return 0;
+  // A string that filled the copy goes on where its NUL was put: that part is no entry.
+  long rest = st->rest;
+  st->rest = got == (long)limit;
+  st->start += (unsigned long)(st->rest ? got - 1 : got);
+  if (rest || got - 1 <= st->name_len || st->tmp[btap_masked(st->name_len, size)] != '=') return 0;
   struct prefix_state ps = {st->tmp, st->name, st->name_len, 1, size};
   bpf_loop(BTAP_MAX_STRING, btap_cb_prefix, &ps, 0);
   if (!ps.equal) return 0;
@@ -909,7 +913,7 @@ BTAP_LIB long btap_env_var_loop(char* dst, const char* name, unsigned long start
                                 unsigned long limit) {
   dst[0] = 0;
   long name_len = loop_strlen(name, size, limit);
-  struct env_state st = {dst, tmp, name, name_len, start, end, size, limit};
+  struct env_state st = {dst, tmp, name, name_len, start, end, size, limit, 0};
   if (name_len > 0 && start && end) bpf_loop(BTAP_MAX_ENV, btap_cb_env, &st, 0);
   return loop_strlen(dst, size, limit);
 }
