@@ -49,16 +49,42 @@ class Addresses {
  private:
   bool Mark(const llvm::Value* v) { return raw_.insert(v).second; }
 
+  // The memory at `address` now holds a raw address: its local, or the argument it came
+  // through (its callers' objects then hold one).
+  bool Holds(const llvm::Value* address) {
+    const llvm::Value* base = Object(address);
+    if (llvm::isa<llvm::AllocaInst>(base)) return slots_.insert(base).second;
+    if (auto it = argument_copies_.find(base); it != argument_copies_.end()) base = it->second;
+    if (llvm::isa<llvm::Argument>(base)) return written_.insert(base).second;
+    return false;
+  }
+
   // A local (or an argument's memory) that a raw address was stored into: what is loaded
   // from it as a pointer may be one.
   const llvm::Value* Slot(const llvm::Value* address) const {
-    const llvm::Value* base = llvm::getUnderlyingObject(address);
+    const llvm::Value* base = Object(address);
     return llvm::isa<llvm::AllocaInst>(base) ? base : nullptr;
   }
 
+  // The object `address` points into, through address arithmetic and CO-RE member
+  // accesses (a local struct of a kernel type is reached through those too).
+  static const llvm::Value* Object(const llvm::Value* address) {
+    const llvm::Value* base = llvm::getUnderlyingObject(address);
+    for (int depth = 0; depth < 32; ++depth) {
+      auto* access = llvm::dyn_cast<llvm::IntrinsicInst>(base);
+      if (!access || (access->getIntrinsicID() != llvm::Intrinsic::preserve_struct_access_index &&
+                      access->getIntrinsicID() != llvm::Intrinsic::preserve_array_access_index &&
+                      access->getIntrinsicID() != llvm::Intrinsic::preserve_union_access_index))
+        break;
+      base = llvm::getUnderlyingObject(access->getArgOperand(0));
+    }
+    return base;
+  }
+
   bool Visit(llvm::Instruction& i) {
-    if (raw_.count(&i)) {
-      // Already known; what it reaches through stores, returns and calls is below.
+    // A call carries its arguments into its callee whether or not its result is known.
+    if (raw_.count(&i) && !llvm::isa<llvm::CallInst>(i)) {
+      // Already known; what it reaches through stores and returns is below.
     } else if (llvm::isa<llvm::IntToPtrInst>(i)) {
       return Mark(&i);
     } else if (auto* gep = llvm::dyn_cast<llvm::GetElementPtrInst>(&i)) {
@@ -76,7 +102,11 @@ class Addresses {
       // A pointer read from kernel memory points into it; one read from a local that
       // held a raw address may be that address.
       const llvm::Value* slot = Slot(load->getPointerOperand());
-      if (Raw(load->getPointerOperand()) || (slot && slots_.count(slot))) return Mark(&i);
+      auto kept = slot ? argument_slots_.find(slot) : argument_slots_.end();
+      bool copied =
+          kept != argument_slots_.end() && argument_copies_.emplace(&i, kept->second).second;
+      if (Raw(load->getPointerOperand()) || (slot && slots_.count(slot))) return Mark(&i) || copied;
+      return copied;
     } else if (auto* call = llvm::dyn_cast<llvm::CallInst>(&i)) {
       if (auto* intrinsic = llvm::dyn_cast<llvm::IntrinsicInst>(call)) {
         switch (intrinsic->getIntrinsicID()) {
@@ -85,6 +115,11 @@ class Addresses {
           case llvm::Intrinsic::preserve_union_access_index:
             if (Raw(call->getArgOperand(0))) return Mark(&i);
             return false;
+          case llvm::Intrinsic::memcpy:
+          case llvm::Intrinsic::memmove:
+            // A struct copied from kernel memory holds its pointers.
+            if (Raw(call->getArgOperand(1))) return Holds(call->getArgOperand(0));
+            return false;
           default:
             return false;
         }
@@ -92,15 +127,23 @@ class Addresses {
       llvm::Function* callee = call->getCalledFunction();
       bool changed = false;
       if (callee && !callee->isDeclaration()) {
-        for (unsigned a = 0; a < call->arg_size() && a < callee->arg_size(); ++a)
+        for (unsigned a = 0; a < call->arg_size() && a < callee->arg_size(); ++a) {
           if (Raw(call->getArgOperand(a))) changed |= Mark(callee->getArg(a));
+          // An out-parameter (or a struct returned through one) the callee stored a raw
+          // address into: the caller's object holds it.
+          if (written_.count(callee->getArg(a))) changed |= Holds(call->getArgOperand(a));
+        }
         if (returns_.count(callee)) changed |= Mark(&i);
       }
       return changed;
     }
     if (auto* store = llvm::dyn_cast<llvm::StoreInst>(&i)) {
+      if (Raw(store->getValueOperand())) return Holds(store->getPointerOperand());
+      // A pointer argument kept in a local (as Clang keeps every one at -O0).
       const llvm::Value* slot = Slot(store->getPointerOperand());
-      if (slot && Raw(store->getValueOperand())) return slots_.insert(slot).second;
+      if (slot && llvm::isa<llvm::Argument>(store->getValueOperand()) &&
+          store->getValueOperand()->getType()->isPointerTy())
+        return argument_slots_.emplace(slot, store->getValueOperand()).second;
     } else if (auto* ret = llvm::dyn_cast<llvm::ReturnInst>(&i)) {
       if (ret->getReturnValue() && Raw(ret->getReturnValue()))
         return returns_.insert(ret->getFunction()).second;
@@ -111,6 +154,9 @@ class Addresses {
   llvm::Module& module_;
   std::set<const llvm::Value*> raw_;
   std::set<const llvm::Value*> slots_;
+  std::set<const llvm::Value*> written_;  // pointer arguments stored through
+  // Locals holding a pointer argument, and the values loaded from them: that argument.
+  std::map<const llvm::Value*, const llvm::Value*> argument_slots_, argument_copies_;
   std::set<const llvm::Function*> returns_;
 };
 

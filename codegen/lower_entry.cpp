@@ -27,6 +27,14 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
     };
     if (auto* t = ast::As<ast::Ternary>(n)) return branches(t->cond, t->then, t->otherwise);
     if (auto* i = ast::As<ast::If>(n)) return branches(i->cond, i->then, i->otherwise);
+    // `@defined(@entry($x)) && @entry($x)`: the right side is never compiled when the left
+    // decides.
+    if (auto* x = ast::As<ast::Logical>(n)) {
+      walk(x->lhs);
+      std::optional<bool> settled = sema::Settled(x->lhs);
+      if (!settled || *settled == (x->op == Tok::AndAnd)) walk(x->rhs);
+      return;
+    }
     if (auto* e = ast::As<ast::Entry>(n); e && !out.offsets.count(e)) {
       out.offsets[e] = out.size;
       out.order.push_back(e);
