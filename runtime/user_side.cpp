@@ -28,6 +28,20 @@
 
 namespace btap::runtime {
 
+// Elements read from a map: their keys in one block and their values in another.
+struct Elements {
+  size_t key_size = 0, value_size = 0, count = 0;
+  std::vector<uint8_t> keys, values;
+
+  const uint8_t* key(size_t i) const { return keys.data() + i * key_size; }
+  const uint8_t* value(size_t i) const { return values.data() + i * value_size; }
+  void Add(const uint8_t* k, const uint8_t* v) {
+    keys.insert(keys.end(), k, k + key_size);
+    values.insert(values.end(), v, v + value_size);
+    ++count;
+  }
+};
+
 struct UserSide::MapRef {
   std::string name;
   int fd = -1;
@@ -88,28 +102,29 @@ struct UserSide::MapRef {
 
   // Every element, kernel's and user-side's, merged: read in batches of thousands
   // (BPF_MAP_LOOKUP_BATCH, Linux 5.6), else one key and one lookup at a time.
-  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> Entries() const {
-    std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+  Elements Entries() const {
+    Elements entries{key_size, value_size};
     if (!ReadBatches(entries)) {
-      entries.clear();
+      entries = Elements{key_size, value_size};
       std::vector<uint8_t> key(key_size), next(key_size), value;
       const void* prev = nullptr;
       while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
         key = next;
         prev = key.data();
-        if (Read(key.data(), value)) entries.emplace_back(key, value);
+        if (Read(key.data(), value)) entries.Add(key.data(), value.data());
       }
     }
     if (shadow.empty()) return entries;
     std::set<std::vector<uint8_t>> seen;
-    for (const auto& e : entries) seen.insert(e.first);
+    for (size_t i = 0; i < entries.count; ++i)
+      seen.emplace(entries.key(i), entries.key(i) + key_size);
     std::vector<uint8_t> value;
     for (const auto& [k, v] : shadow)
-      if (!seen.count(k) && Read(k.data(), value)) entries.emplace_back(k, value);
+      if (!seen.count(k) && Read(k.data(), value)) entries.Add(k.data(), value.data());
     return entries;
   }
 
-  bool ReadBatches(std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>& out) const {
+  bool ReadBatches(Elements& out) const {
     // Up to 4,096 elements a call, in about 1 MiB (per-CPU histograms are large).
     size_t per = ReadSize();
     const uint32_t kBatch =
@@ -127,8 +142,7 @@ struct UserSide::MapRef {
       if (rc < 0 && err != ENOENT) return false;  // too old a kernel, or a bucket too big
       for (uint32_t i = 0; i < count; ++i) {
         const uint8_t* key = keys.data() + size_t{i} * key_size;
-        if (Settle(key, values.data() + i * per, true, value))
-          out.emplace_back(std::vector<uint8_t>(key, key + key_size), value);
+        if (Settle(key, values.data() + i * per, true, value)) out.Add(key, value.data());
       }
       if (rc < 0) return true;  // ENOENT: that was the last of them
       token.swap(next);
@@ -158,7 +172,8 @@ struct UserSide::Cached {
 
 struct UserSide::Iterator {
   MapRef* map;
-  std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> entries;
+  Elements entries;
+  std::vector<uint32_t> order;  // the elements' indexes, in the loop's order
   size_t next = 0;
 };
 
@@ -492,9 +507,9 @@ int64_t Long(const uint8_t* bytes) {
 }
 
 // "@count=4 @min=1 @max=4 @sum=10 @avg=2", or "@count=0x0" with no data (stap's words).
-std::string StatsText(const std::vector<uint8_t>& bytes) {
-  std::vector<int64_t> v(bytes.size() / 8);
-  std::memcpy(v.data(), bytes.data(), v.size() * 8);
+std::string StatsText(const uint8_t* bytes, size_t size) {
+  std::vector<int64_t> v(size / 8);
+  std::memcpy(v.data(), bytes, v.size() * 8);
   if (v.size() < stats::kBuckets || v[stats::kCount] == 0) return "@count=0x0";
   int64_t avg = 0;
   stats::Aggregate(v, stats::Op::Avg, &avg);
@@ -525,30 +540,30 @@ std::string UserSide::GlobalsAtExit() {
     if (g.keys.empty()) {  // a statistics scalar
       std::vector<uint8_t> key(m->key_size, 0), value;
       m->Read(key.data(), value);
-      out += g.name + " " + StatsText(value) + "\n";
+      out += g.name + " " + StatsText(value.data(), value.size()) + "\n";
       continue;
     }
     // Arrays: every element, largest value first (statistics by @count), then by key's
     // text. The texts are made once, and the sort moves indexes, not elements.
-    auto entries = m->Entries();
-    std::vector<std::string> texts(entries.size());
-    std::vector<int64_t> ranks(entries.size());
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const std::vector<uint8_t>& k = entries[i].first;
+    Elements entries = m->Entries();
+    std::vector<std::string> texts(entries.count);
+    std::vector<int64_t> ranks(entries.count);
+    for (size_t i = 0; i < entries.count; ++i) {
+      const uint8_t* k = entries.key(i);
       std::string& text = texts[i];
       for (auto [type, at] : m->key_parts) {
         if (!text.empty()) text += ",";
-        text += type == meta::ValueType::String ? Quoted(k.data() + at, k.size() - at, limit)
-                                                : std::to_string(Long(k.data() + at));
+        text += type == meta::ValueType::String ? Quoted(k + at, entries.key_size - at, limit)
+                                                : std::to_string(Long(k + at));
       }
-      if (g.value != meta::ValueType::String) ranks[i] = Long(entries[i].second.data());
+      if (g.value != meta::ValueType::String) ranks[i] = Long(entries.value(i));
     }
-    std::vector<uint32_t> order(entries.size());
+    std::vector<uint32_t> order(entries.count);
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
     std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
       if (g.value == meta::ValueType::String) {
-        const std::vector<uint8_t>& a = entries[x].second;
-        int c = Compare(meta::ValueType::String, a.data(), entries[y].second.data(), a.size());
+        int c = Compare(meta::ValueType::String, entries.value(x), entries.value(y),
+                        entries.value_size);
         if (c) return c > 0;
       } else if (ranks[x] != ranks[y]) {
         return ranks[x] > ranks[y];
@@ -556,21 +571,21 @@ std::string UserSide::GlobalsAtExit() {
       if (int c = texts[x].compare(texts[y])) return c < 0;
       return x < y;  // equal texts keep the order the map gave, as a stable sort
     });
-    out.reserve(out.size() + entries.size() * (g.name.size() + 24));
+    out.reserve(out.size() + entries.count * (g.name.size() + 24));
     char number[24];
     for (uint32_t i : order) {
-      const std::vector<uint8_t>& v = entries[i].second;
+      const uint8_t* v = entries.value(i);
       out += g.name;
       out += '[';
       out += texts[i];
       out += ']';
       if (g.value == meta::ValueType::Stats) {
-        out += " " + StatsText(v);
+        out += " " + StatsText(v, entries.value_size);
       } else if (g.value == meta::ValueType::String) {
-        out += "=" + Quoted(v.data(), v.size(), limit);
+        out += "=" + Quoted(v, entries.value_size, limit);
       } else {
         out += '=';
-        out.append(number, std::to_chars(number, number + sizeof number, Long(v.data())).ptr);
+        out.append(number, std::to_chars(number, number + sizeof number, Long(v)).ptr);
       }
       out += '\n';
     }
@@ -777,6 +792,9 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
   auto it = std::make_unique<Iterator>();
   it->map = m;
   it->entries = m->Entries();
+  const Elements& e = it->entries;
+  it->order.resize(e.count);
+  for (size_t i = 0; i < e.count; ++i) it->order[i] = static_cast<uint32_t>(i);
   uint64_t how = a[1];
   unsigned column = (how >> 16) & 0xff;
   int direction = static_cast<int>((how >> 24) & 0xff);
@@ -786,31 +804,30 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
   if (g) {
     // Columns: the value, then each key part; ties fall back to the keys in order.
     const auto& keys = m->key_parts;
-    auto compare_keys = [&](const auto& x, const auto& y) {
+    auto compare_keys = [&](uint32_t x, uint32_t y) {
       for (auto [type, at] : keys) {
-        int c = Compare(type, x.first.data() + at, y.first.data() + at, x.first.size() - at);
+        int c = Compare(type, e.key(x) + at, e.key(y) + at, e.key_size - at);
         if (c) return c;
       }
       return 0;
     };
-    std::stable_sort(it->entries.begin(), it->entries.end(), [&](const auto& x, const auto& y) {
+    std::stable_sort(it->order.begin(), it->order.end(), [&](uint32_t x, uint32_t y) {
       int c = 0;
       if (direction == 0) {
         c = 0;
       } else if (column == 0 && m->stats) {
         int64_t ax = 0, ay = 0;
-        std::vector<int64_t> vx(x.second.size() / 8), vy(y.second.size() / 8);
-        std::memcpy(vx.data(), x.second.data(), vx.size() * 8);
-        std::memcpy(vy.data(), y.second.data(), vy.size() * 8);
+        std::vector<int64_t> vx(e.value_size / 8), vy(e.value_size / 8);
+        std::memcpy(vx.data(), e.value(x), vx.size() * 8);
+        std::memcpy(vy.data(), e.value(y), vy.size() * 8);
         auto op = static_cast<stats::Op>((how >> 32) & 0xff);
         bool hx = stats::Aggregate(vx, op, &ax), hy = stats::Aggregate(vy, op, &ay);
         c = hx != hy ? (hx ? 1 : -1) : ax < ay ? -1 : ax > ay;
       } else if (column == 0) {
-        c = Compare(g->value, x.second.data(), y.second.data(), x.second.size());
+        c = Compare(g->value, e.value(x), e.value(y), e.value_size);
       } else if (column <= keys.size()) {
-        c = Compare(keys[column - 1].first, x.first.data() + keys[column - 1].second,
-                    y.first.data() + keys[column - 1].second,
-                    x.first.size() - keys[column - 1].second);
+        size_t at = keys[column - 1].second;
+        c = Compare(keys[column - 1].first, e.key(x) + at, e.key(y) + at, e.key_size - at);
       }
       if (direction == 2) c = -c;
       if (!c) c = compare_keys(x, y);
@@ -818,8 +835,8 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
     });
   }
   auto limit = static_cast<int64_t>(a[2]);
-  if (limit >= 0 && static_cast<size_t>(limit) < it->entries.size()) it->entries.resize(limit);
-  if (it->entries.empty()) return 0;
+  if (limit >= 0 && static_cast<size_t>(limit) < it->order.size()) it->order.resize(limit);
+  if (it->order.empty()) return 0;
   uint64_t id = next_iterator_++;
   iterators_[id] = std::move(it);
   return id;
@@ -829,18 +846,19 @@ uint64_t UserSide::ForeachNext(const uint64_t a[5], std::string* error) {
   auto found = iterators_.find(a[0]);
   if (found == iterators_.end()) return 0;
   Iterator& it = *found->second;
-  if (it.next >= it.entries.size()) {
+  if (it.next >= it.order.size()) {
     iterators_.erase(found);
     return 0;
   }
-  const auto& [key, value] = it.entries[it.next++];
-  if (!interpreter_.Accessible(a[1], key.size(), true) ||
-      !interpreter_.Accessible(a[2], value.size(), true)) {
+  uint32_t i = it.order[it.next++];
+  const Elements& e = it.entries;
+  if (!interpreter_.Accessible(a[1], e.key_size, true) ||
+      !interpreter_.Accessible(a[2], e.value_size, true)) {
     *error = "foreach: buffers out of bounds";
     return 0;
   }
-  std::memcpy(reinterpret_cast<void*>(a[1]), key.data(), key.size());
-  std::memcpy(reinterpret_cast<void*>(a[2]), value.data(), value.size());
+  std::memcpy(reinterpret_cast<void*>(a[1]), e.key(i), e.key_size);
+  std::memcpy(reinterpret_cast<void*>(a[2]), e.value(i), e.value_size);
   return 1;
 }
 
