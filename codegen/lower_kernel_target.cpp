@@ -379,13 +379,11 @@ Value Lowering::SampledRegisters(ast::Call* c, Intrinsic which) {
 // uaddr(): the user-space instruction pointer of the current task. A uprobe's, or a
 // sample's that interrupted user code, is its own; elsewhere in the kernel it is where
 // the task entered the kernel, from the pt_regs the kernel saved then (0 for a kernel
-// thread, which never did), as stap's.
-Value Lowering::UserAddress(ast::Call* c) {
+// thread, which never did), as stap's. The runtime's own probes (begin, end, error)
+// interrupt no user code: 0, stap's "cannot be found".
+Value Lowering::UserAddress(ast::Call*) {
   const sema::Probe* probe = frame_->probe;
-  if (!frame_->ctx || frame_->user_side || !probe) {
-    Unsupported(c->range, "`uaddr()`", " in a probe that runs in user space");
-    return nullptr;
-  }
+  if (!frame_->ctx || frame_->user_side || !probe) return b_.getInt64(0);
   constexpr int kIp = 128, kCs = 136;
   if (UserProbe(probe)) return PtRegsAt(kIp);
   Value task = Helper(kCurrentTaskBtf, ptr_, {});
