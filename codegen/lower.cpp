@@ -43,6 +43,7 @@ bool Lowering::Run(meta::Meta* meta) {
   FinishScratch();
   if (!failed_ && !LinkEmbeddedC()) failed_ = true;
   maps_.Finalize();
+  meta_.symbol_tags = symbol_tags_;
   *meta = std::move(meta_);
   return !failed_;
 }
@@ -139,6 +140,7 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
              : v->type == Type::Stats ? meta::ValueType::Stats
                                       : meta::ValueType::Long;
   mg.print_at_exit = v->written && !v->read && !v->from_tapset;  // the script's own, as stap
+  mg.adds_only = !v->assigned;
   // Keys (arrays): packed longs and string fields, in order; a string field is a whole
   // slot unless every key written or looked up there is short (ScanKeyWidths).
   auto widths = key_widths_.find(v);

@@ -236,6 +236,7 @@ Value Lowering::SymbolCall(Intrinsic which, ast::Call* c) {
     Value tag = StringFrom("btap_symbol_tag",
                            {b_.getInt64(static_cast<int64_t>(SymbolicMode(which))), pid, text});
     tag_values_.insert(tag);
+    symbol_tags_ = true;
     return tag;
   }
   // A user-side probe: the runtime makes the text now.

@@ -622,6 +622,7 @@ class Lowering {
   std::set<Value> raw_values_;
   // Symbolic text kept as a tag in a kernel probe (lower_symbols.cpp), where made.
   std::set<Value> tag_values_;
+  bool symbol_tags_ = false;  // any (meta::Meta::symbol_tags)
 
   uint32_t probe_temps_ = 0;
 

@@ -140,7 +140,7 @@ bool DecodeGlobal(Reader& r, Global* g) {
   g->key_widths.resize(keys);
   for (uint32_t& w : g->key_widths)
     if (!r.U32(&w, "global key width")) return false;
-  return r.Bool(&g->print_at_exit, "global");
+  return r.Bool(&g->print_at_exit, "global") && r.Bool(&g->adds_only, "global");
 }
 
 bool DecodeSection(Reader& r, SectionDigest* s) {
@@ -204,6 +204,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     for (ValueType k : g.keys) w.U8(static_cast<uint8_t>(k));
     for (size_t k = 0; k < g.keys.size(); ++k) w.U32(k < g.key_widths.size() ? g.key_widths[k] : 0);
     w.U8(g.print_at_exit);
+    w.U8(g.adds_only);
   }
   w.U32(static_cast<uint32_t>(m.core_sites.size()));
   for (const CoreSite& site : m.core_sites) {
@@ -227,6 +228,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.Str(s.point);
     w.Str(s.where);
   }
+  w.U8(m.symbol_tags);
   w.U32(static_cast<uint32_t>(m.sections.size()));
   for (const SectionDigest& s : m.sections) {
     w.Str(s.name);
@@ -309,6 +311,7 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
     if (!r.Str(&s.name, "named system call") || !r.Str(&s.point, "named system call") ||
         !r.Str(&s.where, "named system call"))
       return fail();
+  if (!r.Bool(&m->symbol_tags, "symbol tags")) return fail();
   if (!r.Count(&n, 12, "sections")) return fail();
   m->sections.resize(n);
   for (SectionDigest& s : m->sections)

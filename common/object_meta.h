@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 9;
+inline constexpr uint32_t kVersion = 10;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -96,6 +96,9 @@ struct Global {
   std::vector<ValueType> keys;       // empty for scalars
   bool print_at_exit = false;        // written but never read
   std::vector<uint32_t> key_widths;  // bytes of each key in the map's key (8 for a long)
+  // Only ever added to (`++`, `+=`, `<<<`) or deleted from: elements whose keys print
+  // the same (symbol text kept as addresses) add up into one.
+  bool adds_only = false;
 
   bool operator==(const Global&) const = default;
 };
@@ -158,6 +161,9 @@ struct Meta {
   std::string kernel_build_id;
   // The system calls the probes name, which a kernel must have to load the object.
   std::vector<NamedSyscall> syscalls;
+  // A kernel probe keeps symbol text as addresses (runtime/symbols.h's tags), which the
+  // runtime makes into text where it reads an array's keys.
+  bool symbol_tags = false;
   // Every section of the object, in section-header order: entry 0 (the null section)
   // also covers the ELF header; `.btap.meta`'s own entry covers only its section header
   // (a checksum ends its contents).

@@ -24,141 +24,10 @@
 #include "common/user_helpers.h"
 #include "runtime/object.h"
 #include "runtime/symbols.h"
+#include "runtime/user_maps.h"
 #include "runtime/user_snprintf.h"
 
 namespace btap::runtime {
-
-// Elements read from a map: their keys in one block and their values in another.
-struct Elements {
-  size_t key_size = 0, value_size = 0, count = 0;
-  std::vector<uint8_t> keys, values;
-
-  const uint8_t* key(size_t i) const { return keys.data() + i * key_size; }
-  const uint8_t* value(size_t i) const { return values.data() + i * value_size; }
-  void Add(const uint8_t* k, const uint8_t* v) {
-    keys.insert(keys.end(), k, k + key_size);
-    values.insert(values.end(), v, v + value_size);
-    ++count;
-  }
-};
-
-struct UserSide::MapRef {
-  std::string name;
-  int fd = -1;
-  uint32_t type = 0;
-  uint32_t key_size = 0;
-  uint32_t value_size = 0;
-  const meta::Global* global = nullptr;
-  std::vector<uint8_t> local;  // per-CPU scratch: this side's own copy
-  bool stats = false;          // per-CPU statistics: read merged over the CPUs
-  // Where each key part starts (checked against key_size when the map is found).
-  std::vector<std::pair<meta::ValueType, size_t>> key_parts;
-
-  // Statistics that user-side probes added, by key. They stay here rather than in the
-  // kernel's per-CPU copies, which kernel probes update without locks: a read-modify-
-  // write through bpf() would lose their updates. Reads merge them in.
-  std::map<std::vector<uint8_t>, std::vector<int64_t>> shadow;
-
-  // Bytes of one element's value as bpf() reads it: a copy per CPU for statistics.
-  size_t ReadSize() const {
-    if (!stats) return value_size;
-    int cpus = libbpf_num_possible_cpus();
-    return ((value_size + 7) & ~size_t{7}) * static_cast<size_t>(cpus > 0 ? cpus : 1);
-  }
-
-  // An element's value from what bpf() read (`found`: whether it did): statistics merged
-  // over the CPUs and with this side's own. False when there is none.
-  bool Settle(const uint8_t* key, const uint8_t* read, bool found,
-              std::vector<uint8_t>& value) const {
-    value.assign(value_size, 0);
-    if (!stats) {
-      if (found) std::memcpy(value.data(), read, value_size);
-      return found;
-    }
-    int cpus = libbpf_num_possible_cpus();
-    size_t stride = (value_size + 7) & ~size_t{7};
-    std::vector<int64_t> total(value_size / 8, 0), one(value_size / 8);
-    for (int cpu = 0; found && cpu < cpus; ++cpu) {
-      std::memcpy(one.data(), read + stride * cpu, value_size);
-      stats::Merge(total, one);
-    }
-    if (!shadow.empty()) {
-      auto own = shadow.find(std::vector<uint8_t>(key, key + key_size));
-      if (own != shadow.end()) {
-        stats::Merge(total, own->second);
-        found = true;
-      }
-    }
-    std::memcpy(value.data(), total.data(), value_size);
-    return found;
-  }
-
-  // Reads one element; statistics come merged. False when it is missing.
-  bool Read(const void* key, std::vector<uint8_t>& value) const {
-    std::vector<uint8_t> all(ReadSize());
-    bool found = bpf_map_lookup_elem(fd, key, all.data()) == 0;
-    return Settle(static_cast<const uint8_t*>(key), all.data(), found, value);
-  }
-
-  // Every element, kernel's and user-side's, merged: read in batches of thousands
-  // (BPF_MAP_LOOKUP_BATCH, Linux 5.6), else one key and one lookup at a time.
-  Elements Entries() const {
-    Elements entries{key_size, value_size};
-    if (!ReadBatches(entries)) {
-      entries = Elements{key_size, value_size};
-      std::vector<uint8_t> key(key_size), next(key_size), value;
-      const void* prev = nullptr;
-      while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-        key = next;
-        prev = key.data();
-        if (Read(key.data(), value)) entries.Add(key.data(), value.data());
-      }
-    }
-    if (shadow.empty()) return entries;
-    std::set<std::vector<uint8_t>> seen;
-    for (size_t i = 0; i < entries.count; ++i)
-      seen.emplace(entries.key(i), entries.key(i) + key_size);
-    std::vector<uint8_t> value;
-    for (const auto& [k, v] : shadow)
-      if (!seen.count(k) && Read(k.data(), value)) entries.Add(k.data(), value.data());
-    return entries;
-  }
-
-  bool ReadBatches(Elements& out) const {
-    // Up to 4,096 elements a call, in about 1 MiB (per-CPU histograms are large).
-    size_t per = ReadSize();
-    const uint32_t kBatch =
-        static_cast<uint32_t>(std::clamp<size_t>((size_t{1} << 20) / (key_size + per), 1, 4096));
-    std::vector<uint8_t> keys(size_t{kBatch} * key_size), values(kBatch * per);
-    // The position between batches: a bucket number for hash maps, a key for others.
-    std::vector<uint8_t> token(std::max<size_t>(key_size, 8)), next(token.size());
-    bool first = true;
-    std::vector<uint8_t> value;
-    while (true) {
-      uint32_t count = kBatch;
-      int rc = bpf_map_lookup_batch(fd, first ? nullptr : token.data(), next.data(), keys.data(),
-                                    values.data(), &count, nullptr);
-      int err = rc < 0 ? -rc : 0;                 // libbpf 1.x: -errno
-      if (rc < 0 && err != ENOENT) return false;  // too old a kernel, or a bucket too big
-      for (uint32_t i = 0; i < count; ++i) {
-        const uint8_t* key = keys.data() + size_t{i} * key_size;
-        if (Settle(key, values.data() + i * per, true, value)) out.Add(key, value.data());
-      }
-      if (rc < 0) return true;  // ENOENT: that was the last of them
-      token.swap(next);
-      first = false;
-    }
-  }
-  // Writes one element; a merged statistics value goes to the first CPU's copy.
-  int Write(const void* key, const void* value, uint64_t flags) const {
-    if (!stats) return bpf_map_update_elem(fd, key, value, flags);
-    int cpus = libbpf_num_possible_cpus();
-    size_t stride = (value_size + 7) & ~size_t{7};
-    std::vector<uint8_t> all(stride * static_cast<size_t>(cpus > 0 ? cpus : 1), 0);
-    std::memcpy(all.data(), value, value_size);
-    return bpf_map_update_elem(fd, key, all.data(), flags);
-  }
-};
 
 // A value looked up during one run: programs may change it in place, so it is written
 // back when the run ends if its bytes changed.
@@ -545,7 +414,7 @@ std::string UserSide::GlobalsAtExit() {
     }
     // Arrays: every element, largest value first (statistics by @count), then by key's
     // text. The texts are made once, and the sort moves indexes, not elements.
-    Elements entries = m->Entries();
+    Elements entries = m->Entries(meta_->limits.max_string_len);
     std::vector<std::string> texts(entries.count);
     std::vector<int64_t> ranks(entries.count);
     for (size_t i = 0; i < entries.count; ++i) {
@@ -619,6 +488,7 @@ bool UserSide::Run(const std::string& program, std::string* error) {
     return false;
   }
   uint64_t result = 0;
+  ++runs_;
   bool ok = interpreter_.Run(it->second, 0, &result, error);
   EndRun();
   return ok;
@@ -646,7 +516,14 @@ uint64_t UserSide::Lookup(const uint64_t a[5], std::string* error) {
   auto c = std::make_unique<Cached>();
   c->map = m;
   c->key.assign(key, key + m->key_size);
-  if (!m->Read(c->key.data(), c->value)) return 0;
+  if (!m->Read(c->key.data(), c->value)) {
+    // The key may be the text of elements a kernel probe keyed by addresses: those are
+    // found by reading every element (once a run).
+    if (!meta_->symbol_tags || m->merged_run == runs_) return 0;
+    m->Entries(meta_->limits.max_string_len);
+    m->merged_run = runs_;
+    if (!m->Read(c->key.data(), c->value)) return 0;
+  }
   c->original = c->value;
   interpreter_.AddRegion(c->value.data(), c->value.size(), true);
   cache_.push_back(std::move(c));
@@ -682,7 +559,16 @@ uint64_t UserSide::Delete(const uint64_t a[5], std::string* error) {
   const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
   for (auto& c : cache_)
     if (c->map == m && std::equal(c->key.begin(), c->key.end(), key)) c->live = false;
-  size_t had = m->shadow.erase(std::vector<uint8_t>(key, key + m->key_size));
+  std::vector<uint8_t> k(key, key + m->key_size);
+  size_t had = m->shadow.erase(k);
+  if (auto it = m->merged.find(k); it != m->merged.end()) {  // the kernel's keys it stands for
+    for (const std::vector<uint8_t>& kept : it->second.keys) {
+      bpf_map_delete_elem(m->fd, kept.data());
+      m->shadow.erase(kept);
+    }
+    m->merged.erase(it);
+    return 0;
+  }
   if (bpf_map_delete_elem(m->fd, key) == 0 || had) return 0;
   return static_cast<uint64_t>(-errno);
 }
@@ -703,7 +589,21 @@ void UserSide::Flush() {
       if (bpf_map_lookup_elem(m.fd, c->key.data(), &now) == 0) {
         now += after - before;
         bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_EXIST);
+      } else if (auto it = m.merged.find(c->key); it != m.merged.end()) {
+        // Elements merged by their symbol text: what is added is an element of its own,
+        // under the text, which the next read adds to them; a value set is theirs.
+        now = after - before;
+        if (m.global->adds_only)
+          bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_NOEXIST);
+        else
+          for (const std::vector<uint8_t>& kept : it->second.keys)
+            bpf_map_update_elem(m.fd, kept.data(), c->value.data(), BPF_EXIST);
+        it->second.value = c->value;
       }
+    } else if (auto it = m.merged.find(c->key); it != m.merged.end()) {
+      for (const std::vector<uint8_t>& kept : it->second.keys)
+        m.Write(kept.data(), c->value.data(), BPF_EXIST);
+      it->second.value = c->value;
     } else {
       m.Write(c->key.data(), c->value.data(), BPF_EXIST);
     }
@@ -791,7 +691,7 @@ uint64_t UserSide::ForeachBegin(const uint64_t a[5], std::string* error) {
   Flush();  // the snapshot sees this run's changes
   auto it = std::make_unique<Iterator>();
   it->map = m;
-  it->entries = m->Entries();
+  it->entries = m->Entries(meta_->limits.max_string_len);
   const Elements& e = it->entries;
   it->order.resize(e.count);
   for (size_t i = 0; i < e.count; ++i) it->order[i] = static_cast<uint32_t>(i);
@@ -916,6 +816,7 @@ uint64_t UserSide::Clear(const uint64_t a[5], std::string* error) {
   for (auto& c : cache_)
     if (c->map == m) c->live = false;
   m->shadow.clear();
+  m->merged.clear();
   std::vector<uint8_t> key(m->key_size);
   if (m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY) {
     // Array elements cannot be deleted: clearing zeroes them.

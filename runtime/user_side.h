@@ -98,6 +98,7 @@ class UserSide {
   std::vector<std::unique_ptr<Cached>> cache_;
   std::map<uint64_t, std::unique_ptr<Iterator>> iterators_;
   uint64_t next_iterator_ = 1;
+  uint64_t runs_ = 0;  // user-side runs started
 };
 
 }  // namespace btap::runtime

@@ -37,6 +37,9 @@ struct Variable {
   bool written = false;
   bool read = false;
   bool used = false;  // reachable from a kept probe or function
+  // Written other than by adding to an element (`++`, `--`, `+=`, `-=`, `<<<`) or
+  // deleting: the runtime may merge two elements of such an array only when this is false.
+  bool assigned = false;
 };
 
 struct Function {

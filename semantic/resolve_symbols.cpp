@@ -128,25 +128,31 @@ class SymbolResolver {
       e_.diags.Note(Diag::ScriptGlobalCaptures, v->decl, {v->name});
   }
 
-  void Use(Variable* v, bool read, bool write) {
+  void Use(Variable* v, bool read, bool write, bool adds = false) {
     if (!v) return;
     v->read |= read;
     v->written |= write;
+    v->assigned |= write && !adds;
   }
 
-  // `target` is being assigned (or incremented, deleted, accumulated).
-  void Target(ast::Expr* target, bool also_read) {
+  // Whether an assignment of `op` only adds to what it writes.
+  static bool Adds(ast::Tok op) {
+    return op == ast::Tok::AddAssign || op == ast::Tok::SubAssign || op == ast::Tok::StatAccum;
+  }
+
+  // `target` is being assigned (or incremented, deleted, accumulated: `adds`).
+  void Target(ast::Expr* target, bool also_read, bool adds = false) {
     if (auto* s = ast::As<ast::Symbol>(target)) {
       Variable* v = Scalar(s);
       s->var = v;
       if (v && v->kind == VarKind::Global) SetArity(v, 0, s->range);
-      Use(v, also_read, true);
+      Use(v, also_read, true, adds);
       return;
     }
     if (auto* a = ast::As<ast::ArrayIndex>(target)) {
       if (auto* s = ast::As<ast::Symbol>(a->base)) {
         s->var = Array(s, a->indexes.size());
-        Use(s->var, also_read, true);
+        Use(s->var, also_read, true, adds);
       }
       for (ast::Expr* i : a->indexes) Visit(i);
       return;
@@ -183,7 +189,7 @@ class SymbolResolver {
       case ast::Kind::Assign: {
         auto* a = static_cast<ast::Assign*>(n);
         Visit(a->rhs);
-        Target(a->lhs, a->op != ast::Tok::Assign && a->op != ast::Tok::StatAccum);
+        Target(a->lhs, a->op != ast::Tok::Assign && a->op != ast::Tok::StatAccum, Adds(a->op));
         return;
       }
       case ast::Kind::ExprStmt: {
@@ -191,18 +197,18 @@ class SymbolResolver {
         // `x` and `a`; their value is read only where it is used. A global written
         // this way and never read is printed at exit.
         ast::Expr* e = static_cast<ast::ExprStmt*>(n)->expr;
-        if (auto* c = ast::As<ast::PreCrement>(e)) return Target(c->operand, false);
-        if (auto* c = ast::As<ast::PostCrement>(e)) return Target(c->operand, false);
+        if (auto* c = ast::As<ast::PreCrement>(e)) return Target(c->operand, false, true);
+        if (auto* c = ast::As<ast::PostCrement>(e)) return Target(c->operand, false, true);
         if (auto* a = ast::As<ast::Assign>(e)) {
           Visit(a->rhs);
-          return Target(a->lhs, false);
+          return Target(a->lhs, false, Adds(a->op));
         }
         return Visit(e);
       }
       case ast::Kind::PreCrement:
-        return Target(static_cast<ast::PreCrement*>(n)->operand, true);
+        return Target(static_cast<ast::PreCrement*>(n)->operand, true, true);
       case ast::Kind::PostCrement:
-        return Target(static_cast<ast::PostCrement*>(n)->operand, true);
+        return Target(static_cast<ast::PostCrement*>(n)->operand, true, true);
       case ast::Kind::Delete: {
         auto* d = static_cast<ast::Delete*>(n);
         if (auto* s = ast::As<ast::Symbol>(d->target)) {
@@ -213,10 +219,10 @@ class SymbolResolver {
             return;
           }
           s->var = v ? v : scope_[s->name];
-          Use(s->var, false, true);
+          Use(s->var, false, true, true);
           return;
         }
-        return Target(d->target, false);
+        return Target(d->target, false, true);
       }
       case ast::Kind::Call:
         return Call(static_cast<ast::Call*>(n));

@@ -1,0 +1,199 @@
+// The maps behind globals as the user side sees them (see user_maps.h).
+#include "runtime/user_maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "common/stats.h"
+#include "runtime/symbols.h"
+
+namespace btap::runtime {
+namespace {
+
+// Replaces symbol tags in the string parts of `key` (`size` bytes, each part running to
+// the next one's offset) with their text, cut to the part and to `limit`. True when it
+// changed any.
+bool ExpandKeyTags(uint8_t* key, size_t size,
+                   const std::vector<std::pair<meta::ValueType, size_t>>& parts, size_t limit) {
+  bool changed = false;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    if (parts[p].first != meta::ValueType::String) continue;
+    size_t at = parts[p].second, end = p + 1 < parts.size() ? parts[p + 1].second : size;
+    if (at >= end || end > size) continue;
+    auto* text = reinterpret_cast<char*>(key + at);
+    std::string_view s(text, strnlen(text, end - at));
+    if (s.find('\2') == std::string_view::npos) continue;
+    std::string made = ExpandSymbolTags(s, limit);
+    size_t n = std::min(made.size(), end - at - 1);
+    std::memset(text, 0, end - at);
+    std::memcpy(text, made.data(), n);
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace
+
+size_t UserSide::MapRef::ReadSize() const {
+  if (!stats) return value_size;
+  int cpus = libbpf_num_possible_cpus();
+  return ((value_size + 7) & ~size_t{7}) * static_cast<size_t>(cpus > 0 ? cpus : 1);
+}
+
+bool UserSide::MapRef::Settle(const uint8_t* key, const uint8_t* read, bool found,
+                              std::vector<uint8_t>& value) const {
+  value.assign(value_size, 0);
+  if (!stats) {
+    if (found) std::memcpy(value.data(), read, value_size);
+    return found;
+  }
+  int cpus = libbpf_num_possible_cpus();
+  size_t stride = (value_size + 7) & ~size_t{7};
+  std::vector<int64_t> total(value_size / 8, 0), one(value_size / 8);
+  for (int cpu = 0; found && cpu < cpus; ++cpu) {
+    std::memcpy(one.data(), read + stride * cpu, value_size);
+    stats::Merge(total, one);
+  }
+  if (!shadow.empty()) {
+    auto own = shadow.find(std::vector<uint8_t>(key, key + key_size));
+    if (own != shadow.end()) {
+      stats::Merge(total, own->second);
+      found = true;
+    }
+  }
+  std::memcpy(value.data(), total.data(), value_size);
+  return found;
+}
+
+bool UserSide::MapRef::Read(const void* key, std::vector<uint8_t>& value) const {
+  if (!merged.empty()) {
+    auto it = merged.find(std::vector<uint8_t>(static_cast<const uint8_t*>(key),
+                                               static_cast<const uint8_t*>(key) + key_size));
+    if (it != merged.end()) {
+      value = it->second.value;
+      return true;
+    }
+  }
+  std::vector<uint8_t> all(ReadSize());
+  bool found = bpf_map_lookup_elem(fd, key, all.data()) == 0;
+  return Settle(static_cast<const uint8_t*>(key), all.data(), found, value);
+}
+
+Elements UserSide::MapRef::Entries(size_t limit) {
+  merged.clear();
+  Elements entries{key_size, value_size};
+  if (!ReadBatches(entries)) {
+    entries = Elements{key_size, value_size};
+    std::vector<uint8_t> key(key_size), next(key_size), value;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      key = next;
+      prev = key.data();
+      if (Read(key.data(), value)) entries.Add(key.data(), value.data());
+    }
+  }
+  if (shadow.empty()) {
+    MergeSymbolKeys(entries, limit);
+    return entries;
+  }
+  std::set<std::vector<uint8_t>> seen;
+  for (size_t i = 0; i < entries.count; ++i)
+    seen.emplace(entries.key(i), entries.key(i) + key_size);
+  std::vector<uint8_t> value;
+  for (const auto& [k, v] : shadow)
+    if (!seen.count(k) && Read(k.data(), value)) entries.Add(k.data(), value.data());
+  MergeSymbolKeys(entries, limit);
+  return entries;
+}
+
+bool UserSide::MapRef::ReadBatches(Elements& out) const {
+  // Up to 4,096 elements a call, in about 1 MiB (per-CPU histograms are large).
+  size_t per = ReadSize();
+  const uint32_t kBatch =
+      static_cast<uint32_t>(std::clamp<size_t>((size_t{1} << 20) / (key_size + per), 1, 4096));
+  std::vector<uint8_t> keys(size_t{kBatch} * key_size), values(kBatch * per);
+  // The position between batches: a bucket number for hash maps, a key for others.
+  std::vector<uint8_t> token(std::max<size_t>(key_size, 8)), next(token.size());
+  bool first = true;
+  std::vector<uint8_t> value;
+  while (true) {
+    uint32_t count = kBatch;
+    int rc = bpf_map_lookup_batch(fd, first ? nullptr : token.data(), next.data(), keys.data(),
+                                  values.data(), &count, nullptr);
+    int err = rc < 0 ? -rc : 0;                 // libbpf 1.x: -errno
+    if (rc < 0 && err != ENOENT) return false;  // too old a kernel, or a bucket too big
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint8_t* key = keys.data() + size_t{i} * key_size;
+      if (Settle(key, values.data() + i * per, true, value)) out.Add(key, value.data());
+    }
+    if (rc < 0) return true;  // ENOENT: that was the last of them
+    token.swap(next);
+    first = false;
+  }
+}
+
+int UserSide::MapRef::Write(const void* key, const void* value, uint64_t flags) const {
+  if (!stats) return bpf_map_update_elem(fd, key, value, flags);
+  int cpus = libbpf_num_possible_cpus();
+  size_t stride = (value_size + 7) & ~size_t{7};
+  std::vector<uint8_t> all(stride * static_cast<size_t>(cpus > 0 ? cpus : 1), 0);
+  std::memcpy(all.data(), value, value_size);
+  return bpf_map_update_elem(fd, key, all.data(), flags);
+}
+
+// In stap a symbol's text is the key itself, so the elements whose texts agree (one
+// function reached at two addresses, or in two processes) are one. Their values add up
+// when the array is only ever added to (counts, statistics), as the one element's would
+// have; in another array the first read stays.
+void UserSide::MapRef::MergeSymbolKeys(Elements& e, size_t limit) {
+  merged.clear();
+  bool strings = std::any_of(key_parts.begin(), key_parts.end(), [](const auto& part) {
+    return part.first == meta::ValueType::String;
+  });
+  if (!strings || e.count == 0) return;
+  std::vector<uint8_t> texts(e.keys);
+  bool changed = false;
+  for (size_t i = 0; i < e.count; ++i)
+    changed |= ExpandKeyTags(texts.data() + i * key_size, key_size, key_parts, limit);
+  if (!changed) return;
+  bool adds = global && global->adds_only;
+  Elements out{key_size, value_size};
+  std::map<std::vector<uint8_t>, size_t> index;  // a text key's element in `out`
+  std::vector<std::vector<std::vector<uint8_t>>> sources;
+  for (size_t i = 0; i < e.count; ++i) {
+    const uint8_t* text = texts.data() + i * key_size;
+    auto [it, fresh] = index.emplace(std::vector<uint8_t>(text, text + key_size), out.count);
+    if (fresh) {
+      out.Add(text, e.value(i));
+      sources.emplace_back();
+    } else if (adds) {
+      uint8_t* into = out.values.data() + it->second * value_size;
+      if (stats) {
+        std::vector<int64_t> total(value_size / 8), more(value_size / 8);
+        std::memcpy(total.data(), into, total.size() * 8);
+        std::memcpy(more.data(), e.value(i), more.size() * 8);
+        stats::Merge(total, more);
+        std::memcpy(into, total.data(), total.size() * 8);
+      } else if (value_size == 8) {
+        int64_t sum, more;
+        std::memcpy(&sum, into, 8);
+        std::memcpy(&more, e.value(i), 8);
+        sum += more;
+        std::memcpy(into, &sum, 8);
+      }
+    }
+    sources[it->second].emplace_back(e.key(i), e.key(i) + key_size);
+  }
+  for (const auto& [text, at] : index) {
+    const auto& keys = sources[at];
+    if (keys.size() == 1 && keys[0] == text) continue;  // an element as the kernel keeps it
+    merged[text] = Merged{std::vector<uint8_t>(out.value(at), out.value(at) + value_size), keys};
+  }
+  e = std::move(out);
+}
+
+}  // namespace btap::runtime
