@@ -1,6 +1,10 @@
 // BPF target setup, the O2 pipeline and object emission (see emit.h).
 #include "codegen/emit.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
 #include "common/object_meta.h"
 
 #include <llvm/IR/Constants.h>
@@ -10,6 +14,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/ErrorHandling.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
@@ -109,7 +114,24 @@ bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string*
     *error = "the BPF target cannot emit objects";
     return false;
   }
-  emit.run(module);
+  {
+    // What the BPF backend cannot encode ends LLVM with a fatal error: said as btap's
+    // (the handler may not return).
+    llvm::ScopedFatalErrorHandler fatal(
+        [](void*, const char* reason, bool) {
+          std::string_view why(reason);
+          std::fprintf(stderr, "btap: error: ");
+          if (why.find("Branch target out of insn range") != std::string_view::npos)
+            std::fprintf(stderr,
+                         "a probe is too large for BPF: one of its branches spans more than "
+                         "32,767 instructions; split it into smaller probes or functions\n");
+          else
+            std::fprintf(stderr, "the BPF backend failed: %s\n", reason);
+          std::_Exit(1);
+        },
+        nullptr);
+    emit.run(module);
+  }
   object.assign(buffer.begin(), buffer.end());
   return true;
 }
