@@ -27,7 +27,8 @@
 //   stdout-lines: N                            standard output has exactly N lines
 // @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ (anywhere) to the test workload
 // program (tests/runtime/workloads); @TARGET_O0@, @TARGET_O2@, @LIBBTAPTEST@ and
-// @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs. A case without a
+// @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs, @PROGRAMS_DIR@ to
+// the folder they are built in (fake_stap/ there holds stap, staprun and stapio). A case without a
 // script runs btap with its arguments alone (listing with -l/-L).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -78,6 +79,7 @@ std::string Expand(std::string s) {
   s = Replace(s, "@TARGET_O0@", BTAP_UPROBE_TARGET_O0);
   s = Replace(s, "@TARGET_O2@", BTAP_UPROBE_TARGET_O2);
   s = Replace(s, "@LIBBTAPTEST@", BTAP_LIBBTAPTEST);
+  s = Replace(s, "@PROGRAMS_DIR@", BTAP_PROGRAMS_DIR);
   return Replace(s, "@MANY_FUNCTIONS@", BTAP_MANY_FUNCTIONS);
 }
 
