@@ -85,9 +85,9 @@ bool UserSide::MapRef::Read(const void* key, std::vector<uint8_t>& value) const 
 
 Elements UserSide::MapRef::Entries(size_t limit) {
   merged.clear();
-  Elements entries{key_size, value_size};
+  Elements entries = NoElements();
   if (!ReadBatches(entries)) {
-    entries = Elements{key_size, value_size};
+    entries = NoElements();
     std::vector<uint8_t> key(key_size), next(key_size), value;
     const void* prev = nullptr;
     while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
@@ -161,7 +161,7 @@ void UserSide::MapRef::MergeSymbolKeys(Elements& e, size_t limit) {
     changed |= ExpandKeyTags(texts.data() + i * key_size, key_size, key_parts, limit);
   if (!changed) return;
   bool adds = global && global->adds_only;
-  Elements out{key_size, value_size};
+  Elements out = NoElements();
   std::map<std::vector<uint8_t>, size_t> index;  // a text key's element in `out`
   std::vector<std::vector<std::vector<uint8_t>>> sources;
   for (size_t i = 0; i < e.count; ++i) {

@@ -69,6 +69,13 @@ struct UserSide::MapRef {
   // elements whose texts agree as one (see MergeSymbolKeys).
   Elements Entries(size_t limit);
   bool ReadBatches(Elements& out) const;
+  // No elements yet, of this map's sizes.
+  Elements NoElements() const {
+    Elements e;
+    e.key_size = key_size;
+    e.value_size = value_size;
+    return e;
+  }
   // Writes one element; a merged statistics value goes to the first CPU's copy.
   int Write(const void* key, const void* value, uint64_t flags) const;
 
