@@ -5,6 +5,7 @@
 #include <elfutils/libdwfl.h>
 
 #include <chrono>
+#include <cstdio>
 #include <list>
 #include <memory>
 
@@ -103,12 +104,23 @@ class ProcessSymbols final : public SymbolSource {
  private:
   // The process's mappings, read again (at most every 100 ms) when an address is in
   // none of the objects known: a library loaded since, or a new program after exec.
+  // A process that has exited has no mappings left: what was read while it ran stays
+  // (reading again would drop every object known).
   void Report() const {
     if (!dwfl_) return;
     reported_ = std::chrono::steady_clock::now();
+    if (!HasMappings()) return;
     dwfl_report_begin(dwfl_);
     dwfl_linux_proc_report(dwfl_, pid_);
     dwfl_report_end(dwfl_, nullptr, nullptr);
+  }
+
+  bool HasMappings() const {
+    std::FILE* maps = std::fopen(("/proc/" + std::to_string(pid_) + "/maps").c_str(), "r");
+    if (!maps) return false;
+    bool any = std::fgetc(maps) != EOF;
+    std::fclose(maps);
+    return any;
   }
 
   Dwfl_Module* ModuleAt(uint64_t address) const {

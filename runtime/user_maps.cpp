@@ -69,14 +69,23 @@ bool UserSide::MapRef::Settle(const uint8_t* key, const uint8_t* read, bool foun
   return found;
 }
 
-bool UserSide::MapRef::Read(const void* key, std::vector<uint8_t>& value) const {
-  if (!merged.empty()) {
-    auto it = merged.find(std::vector<uint8_t>(static_cast<const uint8_t*>(key),
-                                               static_cast<const uint8_t*>(key) + key_size));
-    if (it != merged.end()) {
-      value = it->second.value;
-      return true;
-    }
+UserSide::MapRef::Merged* UserSide::MapRef::MergedFor(const void* key) {
+  if (merged.empty() || !run || merged_run != *run) return nullptr;
+  const auto* k = static_cast<const uint8_t*>(key);
+  auto it = merged.find(std::vector<uint8_t>(k, k + key_size));
+  return it == merged.end() ? nullptr : &it->second;
+}
+
+UserSide::MapRef::Merged* UserSide::MapRef::MergedOrRead(const void* key) {
+  if (!tag_keys) return nullptr;
+  if (!run || merged_run != *run) Entries(text_limit);
+  return MergedFor(key);
+}
+
+bool UserSide::MapRef::Read(const void* key, std::vector<uint8_t>& value) {
+  if (const Merged* m = MergedFor(key)) {
+    value = m->value;
+    return true;
   }
   std::vector<uint8_t> all(ReadSize());
   bool found = bpf_map_lookup_elem(fd, key, all.data()) == 0;
@@ -96,6 +105,7 @@ Elements UserSide::MapRef::Entries(size_t limit) {
       if (Read(key.data(), value)) entries.Add(key.data(), value.data());
     }
   }
+  if (run) merged_run = *run;
   if (shadow.empty()) {
     MergeSymbolKeys(entries, limit);
     return entries;
@@ -151,10 +161,8 @@ int UserSide::MapRef::Write(const void* key, const void* value, uint64_t flags) 
 // have; in another array the first read stays.
 void UserSide::MapRef::MergeSymbolKeys(Elements& e, size_t limit) {
   merged.clear();
-  bool strings = std::any_of(key_parts.begin(), key_parts.end(), [](const auto& part) {
-    return part.first == meta::ValueType::String;
-  });
-  if (!strings || e.count == 0) return;
+  if (!tag_keys || e.count == 0) return;
+  if (std::find(e.keys.begin(), e.keys.end(), uint8_t{'\2'}) == e.keys.end()) return;
   std::vector<uint8_t> texts(e.keys);
   bool changed = false;
   for (size_t i = 0; i < e.count; ++i)

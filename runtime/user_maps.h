@@ -53,7 +53,18 @@ struct UserSide::MapRef {
     std::vector<std::vector<uint8_t>> keys;
   };
   std::map<std::vector<uint8_t>, Merged> merged;
-  uint64_t merged_run = 0;  // the user-side run that last read every element for a lookup
+  // Whether keys can hold such text: the program keeps symbol text and a key part is a
+  // string. `merged` stands only in the user-side run that read it (`*run` counts them):
+  // kernel probes go on adding elements between runs.
+  bool tag_keys = false;
+  const uint64_t* run = nullptr;
+  uint64_t merged_run = 0;
+  size_t text_limit = 0;  // MAXSTRINGLEN: where the text of a key is cut
+
+  // This run's merged element for `key`, if this run read every element and found some.
+  Merged* MergedFor(const void* key);
+  // The same, reading every element first (once a run) when keys can hold symbol text.
+  Merged* MergedOrRead(const void* key);
 
   // Bytes of one element's value as bpf() reads it: a copy per CPU for statistics.
   size_t ReadSize() const;
@@ -62,7 +73,7 @@ struct UserSide::MapRef {
   bool Settle(const uint8_t* key, const uint8_t* read, bool found,
               std::vector<uint8_t>& value) const;
   // Reads one element; statistics come merged. False when it is missing.
-  bool Read(const void* key, std::vector<uint8_t>& value) const;
+  bool Read(const void* key, std::vector<uint8_t>& value);
   // Every element, kernel's and user-side's, merged: read in batches of thousands
   // (BPF_MAP_LOOKUP_BATCH, Linux 5.6), else one key and one lookup at a time. Keys with
   // symbol text kept as addresses come with the text (`limit`: MAXSTRINGLEN), and the

@@ -318,9 +318,15 @@ UserSide::MapRef* UserSide::FindMap(const std::string& name) {
   ref->value_size = bpf_map__value_size(map);
   for (const meta::Global& g : meta_->globals)
     if (g.map == name) ref->global = &g;
+  ref->run = &runs_;
+  ref->text_limit = meta_->limits.max_string_len;
   bool per_cpu = ref->type == BPF_MAP_TYPE_PERCPU_ARRAY || ref->type == BPF_MAP_TYPE_PERCPU_HASH;
   ref->stats = per_cpu && ref->global;
   if (!CheckLayout(*ref)) return nullptr;
+  ref->tag_keys = meta_->symbol_tags &&
+                  std::any_of(ref->key_parts.begin(), ref->key_parts.end(), [](const auto& part) {
+                    return part.first == meta::ValueType::String;
+                  });
   if (per_cpu && !ref->global) {  // scratch space
     ref->local.assign(ref->value_size + 64, 0);
     persistent_.push_back({ref->local.data(), ref->local.size(), true});
@@ -519,10 +525,9 @@ uint64_t UserSide::Lookup(const uint64_t a[5], std::string* error) {
   if (!m->Read(c->key.data(), c->value)) {
     // The key may be the text of elements a kernel probe keyed by addresses: those are
     // found by reading every element (once a run).
-    if (!meta_->symbol_tags || m->merged_run == runs_) return 0;
-    m->Entries(meta_->limits.max_string_len);
-    m->merged_run = runs_;
-    if (!m->Read(c->key.data(), c->value)) return 0;
+    MapRef::Merged* merged = m->merged_run == runs_ ? nullptr : m->MergedOrRead(c->key.data());
+    if (!merged) return 0;
+    c->value = merged->value;
   }
   c->original = c->value;
   interpreter_.AddRegion(c->value.data(), c->value.size(), true);
@@ -540,7 +545,13 @@ uint64_t UserSide::Update(const uint64_t a[5], std::string* error) {
   }
   const auto* key = reinterpret_cast<const uint8_t*>(a[1]);
   const auto* value = reinterpret_cast<const uint8_t*>(a[2]);
-  if (m->Write(key, value, a[3]) != 0) return static_cast<uint64_t>(-errno);
+  if (MapRef::Merged* merged = m->MergedOrRead(key)) {
+    // The text of elements a kernel probe keyed by addresses: the value is theirs.
+    for (const std::vector<uint8_t>& kept : merged->keys) m->Write(kept.data(), value, BPF_EXIST);
+    merged->value.assign(value, value + m->value_size);
+  } else if (m->Write(key, value, a[3]) != 0) {
+    return static_cast<uint64_t>(-errno);
+  }
   for (auto& c : cache_)
     if (c->live && c->map == m && std::equal(c->key.begin(), c->key.end(), key)) {
       std::memmove(c->value.data(), value, m->value_size);
@@ -561,12 +572,12 @@ uint64_t UserSide::Delete(const uint64_t a[5], std::string* error) {
     if (c->map == m && std::equal(c->key.begin(), c->key.end(), key)) c->live = false;
   std::vector<uint8_t> k(key, key + m->key_size);
   size_t had = m->shadow.erase(k);
-  if (auto it = m->merged.find(k); it != m->merged.end()) {  // the kernel's keys it stands for
-    for (const std::vector<uint8_t>& kept : it->second.keys) {
+  if (MapRef::Merged* merged = m->MergedOrRead(key)) {  // the kernel's keys it stands for
+    for (const std::vector<uint8_t>& kept : merged->keys) {
       bpf_map_delete_elem(m->fd, kept.data());
       m->shadow.erase(kept);
     }
-    m->merged.erase(it);
+    m->merged.erase(k);
     return 0;
   }
   if (bpf_map_delete_elem(m->fd, key) == 0 || had) return 0;
@@ -586,24 +597,30 @@ void UserSide::Flush() {
       int64_t before, after, now = 0;
       std::memcpy(&before, c->original.data(), 8);
       std::memcpy(&after, c->value.data(), 8);
-      if (bpf_map_lookup_elem(m.fd, c->key.data(), &now) == 0) {
-        now += after - before;
-        bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_EXIST);
-      } else if (auto it = m.merged.find(c->key); it != m.merged.end()) {
+      if (MapRef::Merged* merged = m.MergedFor(c->key.data())) {
         // Elements merged by their symbol text: what is added is an element of its own,
         // under the text, which the next read adds to them; a value set is theirs.
-        now = after - before;
-        if (m.global->adds_only)
-          bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_NOEXIST);
-        else
-          for (const std::vector<uint8_t>& kept : it->second.keys)
+        if (m.global->adds_only) {
+          if (bpf_map_lookup_elem(m.fd, c->key.data(), &now) == 0) {
+            now += after - before;
+            bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_EXIST);
+          } else {
+            now = after - before;
+            bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_NOEXIST);
+          }
+        } else {
+          for (const std::vector<uint8_t>& kept : merged->keys)
             bpf_map_update_elem(m.fd, kept.data(), c->value.data(), BPF_EXIST);
-        it->second.value = c->value;
+        }
+        merged->value = c->value;
+      } else if (bpf_map_lookup_elem(m.fd, c->key.data(), &now) == 0) {
+        now += after - before;
+        bpf_map_update_elem(m.fd, c->key.data(), &now, BPF_EXIST);
       }
-    } else if (auto it = m.merged.find(c->key); it != m.merged.end()) {
-      for (const std::vector<uint8_t>& kept : it->second.keys)
+    } else if (MapRef::Merged* merged = m.MergedFor(c->key.data())) {
+      for (const std::vector<uint8_t>& kept : merged->keys)
         m.Write(kept.data(), c->value.data(), BPF_EXIST);
-      it->second.value = c->value;
+      merged->value = c->value;
     } else {
       m.Write(c->key.data(), c->value.data(), BPF_EXIST);
     }
