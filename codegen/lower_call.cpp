@@ -500,6 +500,18 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       }
       return b_.CreateLoad(i64_, KsymVar(name->value));
     }
+    case Intrinsic::string_room: {
+      // Read from writable data, not a literal: the verifier then knows only its range,
+      // and walks the rounds of a loop that counts it down as one.
+      llvm::GlobalVariable* room = module_.getNamedGlobal("__btap_string_room");
+      if (!room) {
+        room = new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage,
+                                        b_.getInt64(limit_ - 1), "__btap_string_room");
+        room->setAlignment(llvm::Align(8));
+        room->setSection(".data");
+      }
+      return b_.CreateLoad(i64_, room);
+    }
     case Intrinsic::pp:
       if (frame_->group) return GroupString(GroupText::Point);
       return Literal(frame_->probe->spec.point);
