@@ -240,6 +240,22 @@ std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
     pass.run(e);
     if (in.diags.has_errors()) return program;
   }
+  if (!in.options.listing && program->probes.empty()) {
+    // As stap's pass 2: a session with nothing to run is an error, not a wait forever.
+    // The place is the script's first probe point, whose optional points all matched
+    // nothing, or the script's start.
+    SourceRange at{script->file, 0, 0};
+    bool points = false;
+    for (ast::Decl* d : script->decls)
+      if (auto* p = ast::As<ast::Probe>(d); p && !p->points.empty()) {
+        at = p->points[0]->range;
+        points = true;
+        break;
+      }
+    in.diags.Report(Diag::NoProbes, at,
+                    {points ? ": every probe point is optional and matched nothing" : ""});
+    return program;
+  }
   if (!in.options.listing) GatherKernelFacts(e);
   return program;
 }
