@@ -51,6 +51,12 @@ bool Lowering::Run(meta::Meta* meta) {
 void Lowering::Unsupported(SourceRange at, std::string what, std::string where) {
   failed_ = true;
   if (!reported_.insert({at.file, at.begin}).second) return;
+  // Once for a call of a function, whichever of its lines could not be compiled (as
+  // register()'s one line a register name).
+  if (frame_ && !frame_->calls.empty()) {
+    const SourceRange& call = frame_->calls.front();
+    if (!reported_calls_.insert({call.file, call.begin, what + where}).second) return;
+  }
   diags_.Report(Diag::NotCompiledYet, at, {what, where});
   // Inside inlined functions, the calls that led here (innermost first).
   if (frame_)

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <tuple>
 #include "codegen/bpflib.h"
 #include "codegen/emit.h"
 #include "codegen/maps.h"
@@ -631,6 +632,8 @@ class Lowering {
   bool failed_ = false;
 
   std::set<std::pair<FileId, uint32_t>> reported_;
+  // What was not compiled, by the script's call that reached it through library functions.
+  std::set<std::tuple<FileId, uint32_t, std::string>> reported_calls_;
 
   std::set<std::string> names_;
 
