@@ -250,6 +250,10 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   bind(BPF_FUNC_ringbuf_output, &UserSide::Output);
   bind(BPF_FUNC_probe_read_kernel_str, &UserSide::ReadString);
   bind(BPF_FUNC_probe_read_kernel, &UserSide::Read);
+  // User memory in a begin or end probe is btap's own, as stap's is its staprun's: an
+  // address outside what the program itself holds faults (a catchable error).
+  bind(BPF_FUNC_probe_read_user_str, &UserSide::ReadString);
+  bind(BPF_FUNC_probe_read_user, &UserSide::Read);
   bind(user_helper::kForeachBegin, &UserSide::ForeachBegin);
   bind(user_helper::kForeachNext, &UserSide::ForeachNext);
   bind(user_helper::kMapClear, &UserSide::Clear);
@@ -671,7 +675,7 @@ uint64_t UserSide::ReadString(const uint64_t a[5], std::string* error) {
   uint64_t dst = a[0], size = a[1], src = a[2];
   if (size == 0) return 0;
   if (!interpreter_.Accessible(dst, size, true)) {
-    *error = "probe_read_kernel_str: destination out of bounds";
+    *error = "probe_read_str: destination out of bounds";
     return 0;
   }
   auto* out = reinterpret_cast<char*>(dst);
@@ -691,7 +695,7 @@ uint64_t UserSide::ReadString(const uint64_t a[5], std::string* error) {
 uint64_t UserSide::Read(const uint64_t a[5], std::string* error) {
   uint64_t dst = a[0], size = a[1], src = a[2];
   if (!interpreter_.Accessible(dst, size, true)) {
-    *error = "probe_read_kernel: destination out of bounds";
+    *error = "probe_read: destination out of bounds";
     return 0;
   }
   if (!interpreter_.Accessible(src, size, false)) {
