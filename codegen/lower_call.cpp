@@ -9,6 +9,9 @@
 
 namespace btap::codegen::lowering {
 
+// The longs btap_text and its kin keep from one input byte to the next (TEXT_CELLS).
+constexpr uint32_t kTextCells = 8;
+
 Value Lowering::Call(ast::Call* c) {
   if (IsPrintFamily(c)) return Print(c);
   const sema::Function* f = c->callee;
@@ -587,18 +590,23 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return Library("btap_strtol", i64_, {str, base, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
     case Intrinsic::text_str:
-    case Intrinsic::string_quoted: {
+    case Intrinsic::string_quoted:
+    case Intrinsic::text_strn: {
       // In the kernel, per-byte branches need bpf_loop: unrolled, they are more than the
       // verifier walks through. The interpreter runs the plain loop.
       Value str = Arg(c, 0);
-      Value quoted = b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0);
-      if (frame_->user_side) return StringFrom("btap_escape", {str, quoted});
-      if (tag_values_.count(str)) {
+      Value out = which == Intrinsic::text_strn ? Clamp(Arg(c, 1), 0, limit_) : b_.getInt64(0);
+      Value quoted = which == Intrinsic::text_strn
+                         ? b_.CreateZExt(b_.CreateICmpNE(Arg(c, 2), b_.getInt64(0)), i64_)
+                         : b_.getInt64(which == Intrinsic::string_quoted ? 1 : 0);
+      if (!frame_->user_side && tag_values_.count(str)) {
         Unsupported(c->range, "escaping symbol text in a kernel-side probe",
                     "; print it with printf's `%s`, whose text the runtime makes");
         return nullptr;
       }
-      return StringFrom("btap_escape_loop", {str, quoted, ScratchAt(TempBytes(8))});
+      return StringFrom(
+          frame_->user_side ? "btap_text" : "btap_text_loop",
+          {str, b_.getInt64(limit_ - 1), out, quoted, ScratchAt(TempBytes(kTextCells * 8))});
     }
     case Intrinsic::buffer_quoted: {
       auto* kind = c->args.size() == 4 ? ast::As<ast::NumberLit>(c->args[3]) : nullptr;
@@ -607,8 +615,12 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         return nullptr;
       }
       bool user = kind->value != 0;
-      Value address = Arg(c, 0), tmp = StringSlot();
-      Value n = Clamp(Arg(c, 1), 0, limit_);
+      // As stap reads it: `inlen` bytes, all a string holds when it is not 1 to that.
+      Value address = Arg(c, 0), tmp = StringSlot(), inlen = Arg(c, 1);
+      Value whole = b_.getInt64(limit_ - 1);
+      Value n = b_.CreateSelect(
+          b_.CreateOr(b_.CreateICmpSLE(inlen, b_.getInt64(0)), b_.CreateICmpSGT(inlen, whole)),
+          whole, inlen);
       Value rc =
           Helper(user ? kProbeReadUser : kProbeReadKernel, i64_,
                  {tmp, b_.CreateTrunc(n, b_.getInt32Ty()), b_.CreateIntToPtr(address, ptr_)});
@@ -617,8 +629,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
           b_.CreateICmpSGE(rc, b_.getInt64(0)),
           what + " at %p [man error::fault]" + EscapePercent(Near("identifier", c->name, c->range)),
           {address});
-      Value out = b_.CreateAdd(Arg(c, 2), b_.getInt64(1));
-      return StringFrom("btap_escape_n_loop", {tmp, n, out, ScratchAt(TempBytes(8))});
+      // A buffer between quotes, NULs too; no text at all when `outlen` is not 1 or more.
+      Value out = Clamp(Arg(c, 2), 0, limit_);
+      return StringFrom("btap_text_loop",
+                        {tmp, n, out, b_.getInt64(3), ScratchAt(TempBytes(kTextCells * 8))});
     }
     case Intrinsic::stringat: {
       Value str = Arg(c, 0), pos = Arg(c, 1);
@@ -710,7 +724,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         Unsupported(c->range, "reading the probed process's arguments in a begin or end probe");
         return nullptr;
       }
-      Value tmp = StringSlot(), cell = ScratchAt(TempBytes(8));
+      Value tmp = StringSlot(), cell = ScratchAt(TempBytes(kTextCells * 8));
       if (which == Intrinsic::user_argv)
         return StringFrom("btap_user_argv_loop", {Arg(c, 0), Arg(c, 1), tmp, cell});
       return StringFrom("btap_user_args_loop",

@@ -2,6 +2,7 @@
 // runtime's number(): sign, then prefix, then zero padding, within the field width.
 #include "runtime/format.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "runtime/symbols.h"
@@ -65,6 +66,54 @@ void Binary(int64_t value, int width, std::string& out) {
   for (size_t i = 0; i < size; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+// The UTF-8 character at the start of `s`: its bytes (1 when it is none of 2 to 4
+// bytes, not overlong, not a surrogate, at most U+10FFFF) and its code point.
+size_t Utf8At(std::string_view s, uint32_t* cp) {
+  auto b = static_cast<unsigned char>(s[0]);
+  size_t n = (b & 0xe0) == 0xc0 && s.size() >= 2   ? 2
+             : (b & 0xf0) == 0xe0 && s.size() >= 3 ? 3
+             : (b & 0xf8) == 0xf0 && s.size() >= 4 ? 4
+                                                   : 1;
+  uint32_t c = n == 2 ? b & 0x1f : n == 3 ? b & 0x0f : b & 0x07;
+  for (size_t k = 1; k < n; ++k) {
+    auto more = static_cast<unsigned char>(s[k]);
+    if ((more & 0xc0) != 0x80) n = 1;
+    c = (c << 6) | (more & 0x3f);
+  }
+  if (n > 1 && ((c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff || c < 0x80 || (n == 3 && c < 0x800) ||
+                (n == 4 && c < 0x10000)))
+    n = 1;
+  *cp = n == 1 ? b : c;
+  return n;
+}
+
+// The first character of `s` (`*n` bytes of it) as string_quoted() writes it.
+std::string CharText(std::string_view s, size_t* n) {
+  uint32_t cp = 0;
+  *n = Utf8At(s, &cp);
+  auto b = static_cast<unsigned char>(s[0]);
+  char buf[16];
+  if (*n > 1) {
+    std::snprintf(buf, sizeof buf, cp <= 0xffff ? "\\u%04X" : "\\U%08X", cp);
+    return buf;
+  }
+  if (b >= 0x20 && b < 0x7f && b != '"' && b != '\\') return std::string(1, static_cast<char>(b));
+  char e = b == '\a'               ? 'a'
+           : b == '\b'             ? 'b'
+           : b == '\f'             ? 'f'
+           : b == '\n'             ? 'n'
+           : b == '\r'             ? 'r'
+           : b == '\t'             ? 't'
+           : b == '\v'             ? 'v'
+           : b == '"' || b == '\\' ? static_cast<char>(b)
+                                   : 0;
+  if (e)
+    std::snprintf(buf, sizeof buf, "\\%c", e);
+  else
+    std::snprintf(buf, sizeof buf, "\\%03o", b);
+  return buf;
+}
+
 }  // namespace
 
 // What btap_user_argv_raw() wrote (the unreadable address, 8 bytes, then the strings it
@@ -77,13 +126,19 @@ std::string ArgList(std::string_view raw) {
   std::string_view strings = raw.size() > 8 ? raw.substr(8) : std::string_view();
   std::string out = "[";
   if (!strings.empty()) {
+    // Each string escaped as user_string_quoted() escapes it; the last string's NUL is
+    // no separator.
     out += '"';
-    // The last string's NUL is no separator.
-    for (char c : strings.substr(0, strings.size() - 1)) {
-      if (c)
-        AppendEscaped(std::string_view(&c, 1), out);
-      else
+    std::string_view rest = strings.substr(0, strings.size() - 1);
+    while (!rest.empty()) {
+      if (rest[0] == '\0') {
         out += "\", \"";
+        rest.remove_prefix(1);
+        continue;
+      }
+      size_t n = 1;
+      out += CharText(rest, &n);
+      rest.remove_prefix(n);
     }
     out += '"';
   }
@@ -98,47 +153,68 @@ std::string ArgList(std::string_view raw) {
 
 void AppendEscaped(std::string_view s, std::string& out) {
   for (unsigned char c : s) {
-    switch (c) {
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\a':
-        out += "\\a";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\'':
-        out += "\\'";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\%03o", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+    char e = c == '\n'                ? 'n'
+             : c == '\t'              ? 't'
+             : c == '\r'              ? 'r'
+             : c == '\v'              ? 'v'
+             : c == '\f'              ? 'f'
+             : c == '\a'              ? 'a'
+             : c == '\b'              ? 'b'
+             : c == '\'' || c == '\\' ? static_cast<char>(c)
+                                      : 0;
+    if (e) {
+      out += '\\';
+      out += e;
+    } else if (c < 0x20 || c >= 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\%03o", c);
+      out += buf;
+    } else {
+      out.push_back(static_cast<char>(c));
     }
   }
+}
+
+// As bpflib's btap_text (codegen/bpflib/strings.c) makes it, which says the rules.
+std::string TextStr(std::string_view in, bool quoted, size_t limit) {
+  size_t whole = limit > 1 ? limit - 1 : 4095;
+  if (in.size() > whole) in = in.substr(0, whole);
+  if (size_t nul = in.find('\0'); nul != std::string_view::npos) in = in.substr(0, nul);
+  std::string out = quoted ? "\"" : "";
+  long left = quoted ? static_cast<long>(std::max<size_t>(whole, 5)) - 2 : static_cast<long>(whole);
+  long esc = -1, esc_len = 0;
+  bool cut = false;
+  size_t i = 0;
+  while (i < in.size()) {
+    if (left <= 0) {
+      cut = true;
+      break;
+    }
+    size_t n = 1;
+    std::string text = CharText(in.substr(i), &n);
+    long num = static_cast<long>(text.size());
+    if (num > 1 && esc < 0 && left - 3 < num) {
+      esc = static_cast<long>(out.size());
+      esc_len = num;
+    }
+    i += n;
+    if (left < num) {
+      cut = i < in.size();
+      break;
+    }
+    out += text;
+    left -= num;
+  }
+  if (quoted && cut) {
+    long at = static_cast<long>(out.size()) - 3 + left;
+    if (esc >= 0 && esc < at && at < esc + esc_len) at = esc;
+    at = std::clamp<long>(at, 0, static_cast<long>(out.size()));
+    out.resize(static_cast<size_t>(at));
+    out += "\"...";
+  } else if (quoted) {
+    out += '"';
+  }
+  return out;
 }
 
 void Format(std::span<const FormatDirective> directives, std::span<const FormatArg> args,
@@ -203,9 +279,7 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
           if (d.rendering == FormatDirective::Rendering::ArgList) {
             made = ArgList(s);
           } else if (!s.empty() && s[0] == '\x01') {
-            made = "\"";
-            AppendEscaped(s.substr(1), made);
-            made += '"';
+            made = TextStr(s.substr(1), true, string_limit);
           } else {
             made = s;
           }

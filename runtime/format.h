@@ -31,8 +31,13 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
 // Convenience for tests and user-side probes: parses and formats in one go.
 std::string FormatString(std::string_view format, std::span<const FormatArg> args);
 
-// C escapes as `%#s` and string_quoted use them (without the quotes).
+// C escapes as `%#s` and `%#c` write them: byte by byte, the quote `'` and the backslash
+// escaped, the double quote not.
 void AppendEscaped(std::string_view s, std::string& out);
+
+// `in` (to its first NUL, at most `limit` - 1 bytes) escaped as string_quoted() (quoted)
+// or text_str() escapes it, in at most `limit` - 1 bytes (0: 4096).
+std::string TextStr(std::string_view in, bool quoted, size_t limit);
 
 // The text of `%{argv}s` (see printf_format.h), before it is cut to the string length.
 std::string ArgList(std::string_view raw);

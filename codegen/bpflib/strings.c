@@ -417,100 +417,182 @@ BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned
   return negative ? -(long)value : (long)value;
 }
 
-// One byte as %#s writes it: a C escape for quotes, backslashes and control characters
-// that have one, three octal digits for other unprintable bytes, else itself.
-static inline __attribute__((always_inline)) long escape_byte(char* dst, long pos,
-                                                             unsigned char c, unsigned long size,
-                                                             unsigned long limit) {
-  char e = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : c == '\v' ? 'v'
-         : c == '\f' ? 'f' : c == '\a' ? 'a' : c == '\b' ? 'b'
-         : c == '"' || c == '\'' || c == '\\' ? (char)c : 0;
-  if (e) {
-    pos = put(dst, pos, '\\', size, limit);
-    return put(dst, pos, e, size, limit);
-  }
-  if (c < 0x20 || c >= 0x7f) {
-    pos = put(dst, pos, '\\', size, limit);
-    pos = put(dst, pos, (char)('0' + ((c >> 6) & 7)), size, limit);
-    pos = put(dst, pos, (char)('0' + ((c >> 3) & 7)), size, limit);
-    return put(dst, pos, (char)('0' + (c & 7)), size, limit);
-  }
-  return put(dst, pos, (char)c, size, limit);
-}
+// ---- Text escaped as stap's string_quoted(), text_str() and the buffer readers make it
 
-// `s` with C escapes for quotes, backslashes and unprintable bytes (as %#s prints it),
-// optionally between double quotes; truncated to the string limit.
-BTAP_LIB long btap_escape(char* dst, const char* s, long quoted, unsigned long size,
-                          unsigned long limit) {
-  long pos = 0;
-  if (quoted) pos = put(dst, pos, '"', size, limit);
-  for (unsigned long i = 0; i < BTAP_MAX_STRING && i < limit; i++) {
-    unsigned char c = (unsigned char)s[i & (size - 1)];
-    if (!c) break;
-    pos = escape_byte(dst, pos, c, size, limit);
-  }
-  if (quoted) pos = put(dst, pos, '"', size, limit);
-  return finish(dst, pos, size, limit);
-}
+// Printable ASCII stays itself but for `"` and `\`, which, with the control characters
+// that C names (\a \b \f \n \r \t \v), become a backslash and a letter; a UTF-8 character
+// of 2 to 4 bytes (not overlong, no surrogate, at most U+10FFFF) becomes \uXXXX or
+// \UXXXXXXXX; any other byte three octal digits (a NUL, which only a buffer holds, is
+// written \0 and counts as four). The escapes fill at most a budget of bytes: a
+// character whose escape does not fit ends the text. Between quotes the budget is two
+// less, and a text cut short while input remains ends in `"...` placed so the text fills
+// the budget, moved back before an escape it would cut.
+//
+// What changes from one input byte to the next lives in cells (of the per-CPU scratch map
+// in the kernel, where the verifier does not track it, so the rounds' states merge).
+enum { TEXT_POS, TEXT_LEFT, TEXT_SKIP, TEXT_ESC, TEXT_ESC_LEN, TEXT_CUT, TEXT_IN, TEXT_BUFFER, TEXT_CELLS };
 
-// btap_escape in the kernel: the same bytes, one bpf_loop round per input byte. The
-// output position lives in `cell`, 8 bytes of the per-CPU scratch map: the verifier
-// does not track what a map value holds, so every round starts from an unknown position
-// (bounded by the masks in put()) and the rounds' states merge. Kept in the state on the
-// stack, the position stayed exact and each round was verified anew (tens of thousands of
-// instructions per string).
-struct escape_state {
+// (The input's length and whether it is a buffer are cells too: the main program's
+// stack, which holds this state, is what a probe runs short of.)
+struct text_state {
   char* dst;
   const char* s;
   long* cell;
   unsigned long size, limit;
 };
 
-BTAP_CALLBACK long btap_cb_escape(unsigned long i, void* ctx) {
-  struct escape_state* st = ctx;
+// One input byte: 1 when the text ends there.
+static inline __attribute__((always_inline)) long text_step(struct text_state* st,
+                                                            unsigned long i) {
+  long* cell = st->cell;
   unsigned long size = st->size, limit = st->limit;
-  unsigned char c = (unsigned char)st->s[i & (size - 1)];
-  if (!c) return 1;
-  *st->cell = escape_byte(st->dst, *st->cell, c, size, limit);
+  long in = cell[TEXT_IN];
+  if ((long)i >= in) return 1;
+  if (cell[TEXT_SKIP] > 0) {  // a continuation byte of the character just written
+    cell[TEXT_SKIP] -= 1;
+    return 0;
+  }
+  unsigned char b = (unsigned char)st->s[i & (size - 1)];
+  if (!b && !cell[TEXT_BUFFER]) return 1;
+  long left = cell[TEXT_LEFT];
+  if (left <= 0) {
+    cell[TEXT_CUT] = b != 0;
+    return 1;
+  }
+  long after = in - (long)i - 1;  // input bytes after this one
+  long n = 1;
+  unsigned long cp = b;
+  if ((b & 0xe0) == 0xc0 && after >= 1) {
+    n = 2;
+    cp = b & 0x1f;
+  } else if ((b & 0xf0) == 0xe0 && after >= 2) {
+    n = 3;
+    cp = b & 0x0f;
+  } else if ((b & 0xf8) == 0xf0 && after >= 3) {
+    n = 4;
+    cp = b & 0x07;
+  }
+  for (long k = 1; k < 4; k++) {
+    if (k >= n) break;
+    unsigned char more = (unsigned char)st->s[(i + (unsigned long)k) & (size - 1)];
+    if ((more & 0xc0) != 0x80) {
+      n = 1;
+      break;
+    }
+    cp = (cp << 6) | (more & 0x3f);
+  }
+  if (n > 1 && ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp < 0x80 ||
+                (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)))
+    n = 1;
+  if (n == 1) cp = b;
+  char e = b == '\a' ? 'a' : b == '\b' ? 'b' : b == '\f' ? 'f' : b == '\n' ? 'n'
+         : b == '\r' ? 'r' : b == '\t' ? 't' : b == '\v' ? 'v'
+         : b == '"' || b == '\\' ? (char)b : 0;
+  long num = n > 1                                                     ? (cp <= 0xffff ? 6 : 10)
+             : b >= 0x20 && b < 0x7f && b != '"' && b != '\\' ? 1
+             : e                                                       ? 2
+                                                                       : 4;
+  long pos = cell[TEXT_POS];
+  if (num > 1 && cell[TEXT_ESC] < 0 && left - 3 < num) {
+    cell[TEXT_ESC] = pos;
+    cell[TEXT_ESC_LEN] = num;
+  }
+  if (left < num) {
+    cell[TEXT_CUT] = cp != 0 && after - (n - 1) > 0;
+    return 1;
+  }
+  if (num == 1) {
+    pos = put(st->dst, pos, (char)b, size, limit);
+  } else {
+    pos = put(st->dst, pos, '\\', size, limit);
+    if (n > 1) {
+      pos = put(st->dst, pos, cp <= 0xffff ? 'u' : 'U', size, limit);
+      for (int k = 7; k >= 0; k--) {
+        if (k >= num - 2) continue;
+        unsigned long d = (cp >> (4 * k)) & 0xf;
+        pos = put(st->dst, pos, (char)(d < 10 ? '0' + d : 'A' + d - 10), size, limit);
+      }
+    } else if (e) {
+      pos = put(st->dst, pos, e, size, limit);
+    } else if (!b) {
+      pos = put(st->dst, pos, '0', size, limit);
+    } else {
+      pos = put(st->dst, pos, (char)('0' + ((b >> 6) & 3)), size, limit);
+      pos = put(st->dst, pos, (char)('0' + ((b >> 3) & 7)), size, limit);
+      pos = put(st->dst, pos, (char)('0' + (b & 7)), size, limit);
+    }
+  }
+  cell[TEXT_POS] = pos;
+  cell[TEXT_LEFT] = left - num;
+  cell[TEXT_SKIP] = n - 1;
   return 0;
 }
 
-BTAP_LIB long btap_escape_loop(char* dst, const char* s, long quoted, long* cell,
-                               unsigned long size, unsigned long limit) {
-  struct escape_state st = {dst, s, cell, size, limit};
-  *cell = quoted ? put(dst, 0, '"', size, limit) : 0;
-  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape, &st, 0);
-  long pos = *cell;
-  if (quoted) pos = put(dst, pos, '"', size, limit);
-  return finish(dst, pos, size, limit);
+// The budget and opening quote; `out` is the most bytes of text (0 or more than a string
+// holds: all it holds). 0 when there is nothing to escape (a buffer of no length).
+static inline __attribute__((always_inline)) long text_begin(struct text_state* st, long in,
+                                                             long out, long flags) {
+  long* cell = st->cell;
+  long whole = (long)st->limit - 1, quoted = flags & 1;
+  cell[TEXT_IN] = in;
+  cell[TEXT_BUFFER] = (flags >> 1) & 1;
+  cell[TEXT_POS] = 0;
+  if (cell[TEXT_BUFFER] && out <= 0) {
+    cell[TEXT_LEFT] = 0;
+    return 0;
+  }
+  if (out <= 0 || out > whole) out = whole;
+  if (quoted) {
+    out = (out < 5 ? 5 : out) - 2;
+    cell[TEXT_POS] = put(st->dst, 0, '"', st->size, st->limit);
+  }
+  cell[TEXT_LEFT] = out;
+  cell[TEXT_SKIP] = 0;
+  cell[TEXT_ESC] = -1;
+  cell[TEXT_ESC_LEN] = 0;
+  cell[TEXT_CUT] = 0;
+  return 1;
 }
 
-// kernel_buffer_quoted() and its kin: the `n` bytes at `s` (NULs too) escaped between
-// double quotes, the text at most `out` - 1 bytes (`out` at most `limit`).
-struct escape_n_state {
-  char* dst;
-  const char* s;
-  long* cell;
-  long n;
-  unsigned long size, out;
-};
-
-BTAP_CALLBACK long btap_cb_escape_n(unsigned long i, void* ctx) {
-  struct escape_n_state* st = ctx;
-  if ((long)i >= st->n) return 1;
-  unsigned char c = (unsigned char)st->s[i & (st->size - 1)];
-  // One byte is kept for the closing quote.
-  *st->cell = escape_byte(st->dst, *st->cell, c, st->size, st->out - 1);
-  return 0;
+static inline __attribute__((always_inline)) long text_end(struct text_state* st, long quoted) {
+  long* cell = st->cell;
+  unsigned long size = st->size, limit = st->limit;
+  long pos = cell[TEXT_POS];
+  if (quoted && cell[TEXT_CUT]) {
+    long at = pos - 3 + cell[TEXT_LEFT], esc = cell[TEXT_ESC];
+    if (esc >= 0 && esc < at && at < esc + cell[TEXT_ESC_LEN]) at = esc;
+    if (at > pos) at = pos;
+    if (at < 0) at = 0;
+    pos = put(st->dst, put(st->dst, at, '"', size, limit), '.', size, limit);
+    pos = put(st->dst, put(st->dst, pos, '.', size, limit), '.', size, limit);
+  } else if (quoted) {
+    pos = put(st->dst, pos, '"', size, limit);
+  }
+  return finish(st->dst, pos, size, limit);
 }
 
-BTAP_LIB long btap_escape_n_loop(char* dst, const char* s, long n, long out, long* cell,
-                                 unsigned long size, unsigned long limit) {
-  unsigned long o = out < 3 ? 3 : (unsigned long)out > limit ? limit : (unsigned long)out;
-  struct escape_n_state st = {dst, s, cell, n, size, o};
-  *cell = put(dst, 0, '"', size, o - 1);
-  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape_n, &st, 0);
-  return finish(dst, put(dst, *cell, '"', size, o), size, o);
+// `in` bytes of `s` (to its NUL unless `flags` & 2: a buffer) escaped into at most `out`
+// bytes, between quotes when `flags` & 1; `cell` holds TEXT_CELLS longs. The interpreter
+// runs the plain loop.
+BTAP_LIB long btap_text(char* dst, const char* s, long in, long out, long flags, long* cell,
+                        unsigned long size, unsigned long limit) {
+  struct text_state st = {dst, s, cell, size, limit};
+  if (!text_begin(&st, in, out, flags)) return finish(dst, 0, size, limit);
+  for (unsigned long i = 0; i < BTAP_MAX_STRING; i++)
+    if (text_step(&st, i)) break;
+  return text_end(&st, flags & 1);
+}
+
+// btap_text in the kernel: one bpf_loop round per input byte.
+BTAP_CALLBACK long btap_cb_text(unsigned long i, void* ctx) { return text_step(ctx, i); }
+
+BTAP_LIB long btap_text_loop(char* dst, const char* s, long in, long out, long flags, long* cell,
+                             unsigned long size, unsigned long limit) {
+  struct text_state st = {dst, s, cell, size, limit};
+  if (!text_begin(&st, in, out, flags)) return finish(dst, 0, size, limit);
+  unsigned long rounds = in < 0 ? 0 : (unsigned long)in;
+  bpf_loop(rounds < BTAP_MAX_STRING ? rounds : BTAP_MAX_STRING, btap_cb_text, &st, 0);
+  return text_end(&st, flags & 1);
 }
 
 // An address as stap writes an unreadable user pointer: 0x and its hex digits. All 16
@@ -582,24 +664,22 @@ BTAP_CALLBACK long btap_cb_argv(unsigned long i, void* ctx) {
 }
 
 struct list_state {
-  char* dst;
-  const char* s;
-  long* cell;
-  unsigned long n, size, limit;
+  struct text_state text;  // its TEXT_IN: the bytes of the strings, the last NUL left out
 };
 
 BTAP_CALLBACK long btap_cb_escape_list(unsigned long i, void* ctx) {
-  struct list_state* st = ctx;
+  struct list_state* ls = ctx;
+  struct text_state* st = &ls->text;
   unsigned long size = st->size, limit = st->limit;
-  if (i >= st->n) return 1;
-  unsigned char c = (unsigned char)st->s[i & (size - 1)];
-  long pos = *st->cell;
-  if (c) {
-    *st->cell = escape_byte(st->dst, pos, c, size, limit);
+  long* cell = st->cell;
+  if ((long)i >= cell[TEXT_IN]) return 1;
+  if (cell[TEXT_SKIP] <= 0 && !st->s[i & (size - 1)]) {  // between two strings
+    long pos = put(st->dst, put(st->dst, cell[TEXT_POS], '"', size, limit), ',', size, limit);
+    cell[TEXT_POS] = put(st->dst, put(st->dst, pos, ' ', size, limit), '"', size, limit);
     return 0;
   }
-  pos = put(st->dst, put(st->dst, pos, '"', size, limit), ',', size, limit);
-  *st->cell = put(st->dst, put(st->dst, pos, ' ', size, limit), '"', size, limit);
+  cell[TEXT_LEFT] = (long)limit;  // the list is cut where the string ends
+  text_step(st, i);
   return 0;
 }
 
@@ -611,10 +691,13 @@ BTAP_LIB long btap_user_argv_loop(char* dst, unsigned long argv, long first, cha
   long used = *cell, pos = put(dst, 0, '[', size, limit);
   if (used > 0) {
     // The last string's NUL is no separator.
-    struct list_state ls = {dst, tmp, cell, (unsigned long)used - 1, size, limit};
-    *cell = put(dst, pos, '"', size, limit);
+    struct list_state ls = {{dst, tmp, cell, size, limit}};
+    cell[TEXT_POS] = put(dst, pos, '"', size, limit);
+    cell[TEXT_SKIP] = 0;
+    cell[TEXT_IN] = used - 1;
+    cell[TEXT_BUFFER] = 0;
     bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_escape_list, &ls, 0);
-    pos = put(dst, *cell, '"', size, limit);
+    pos = put(dst, cell[TEXT_POS], '"', size, limit);
   }
   if (st.fault) {
     if (used > 0) pos = put(dst, put(dst, pos, ',', size, limit), ' ', size, limit);

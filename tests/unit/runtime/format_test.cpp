@@ -44,7 +44,8 @@ TEST(Format, StringsAndCharacters) {
   EXPECT_EQ(F("[%s][%10s][%-6s][%.2s]", {S("x"), S("right"), S("left"), S("trunc")}),
             "[x][     right][left  ][tr]");
   EXPECT_EQ(F("%c%c", {L('o'), L('k')}), "ok");
-  EXPECT_EQ(F("%#s|%#c", {S("a\"b\n\x01"), L('\t')}), "a\\\"b\\n\\001|\\t");
+  // As stap's vsprintf escapes: the single quote and backslash, not the double quote.
+  EXPECT_EQ(F("%#s|%#c", {S("a\"b\n\x01'\\"), L('\t')}), "a\"b\\n\\001\\'\\\\|\\t");
   EXPECT_EQ(F("100%%", {}), "100%");
 }
 
@@ -95,7 +96,7 @@ TEST(Format, QuotedStringsAreQuotedWhenMarked) {
                      {S("\x01"
                         "abcdefgh")},
                      8),
-            "\"abcdef");
+            "\"ab\"...");  // cut as string_quoted cuts: `"...` ends the 7 bytes
 }
 
 TEST(Format, ArgumentVectorsAreQuotedAndJoined) {
