@@ -328,7 +328,10 @@ BTAP_LIB long btap_module_name(char* dst, const char* s, long n, unsigned long s
   if (s[btap_masked(len - 1, size)] == ']')
     bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_module, &st, 0);
   if (st.cut < 0 || st.cut + 3 > len) return btap_put_str(dst, 0, "kernel", 0, -1, 0, size, limit);
-  return btap_put_str(dst, 0, s + st.cut + 2, 0, len - 1 - (st.cut + 2), 0, size, limit);
+  // The offset masked: the bounds above tie st.cut (a callback's) to len, a link the
+  // verifier does not keep everywhere (modname() in a loop).
+  return btap_put_str(dst, 0, s + btap_masked(st.cut + 2, size), 0, len - 1 - (st.cut + 2), 0,
+                      size, limit);
 }
 
 // A number (conversions d i u o x X p c) with one flag ('-', '0', '+', ' ', '#' or 0).
