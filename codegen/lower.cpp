@@ -911,8 +911,7 @@ llvm::DIFile* Lowering::FileFor(FileId id) {
 void Lowering::Locate(SourceRange r) {
   if (!r.valid() || !frame_) return;
   LineColumn lc = sm_.file(r.file).Locate(r.begin);
-  llvm::DIScope* scope = maps_.ScopeIn(*frame_->fn, FileFor(r.file));
-  b_.SetCurrentDebugLocation(llvm::DILocation::get(context_, lc.line, lc.column, scope));
+  b_.SetCurrentDebugLocation(maps_.Place(*frame_->fn, FileFor(r.file), lc.line, lc.column));
 }
 
 llvm::Value* Lowering::Helper(int64_t id, llvm::Type* ret, std::vector<llvm::Value*> args) {

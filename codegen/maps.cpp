@@ -69,10 +69,24 @@ llvm::DIFile* MapBuilder::SourceFile(const std::string& name, const std::string&
   return di_->createFile(name, ".", std::nullopt, llvm::StringRef(text));
 }
 
-llvm::DIScope* MapBuilder::ScopeIn(llvm::Function& program, llvm::DIFile* file) {
+// BTF line info names the file of a location's subprogram (LLVM's BPF backend passes over
+// lexical block files), so a line of another file, a tapset's, sits in a subprogram of
+// that file inlined into the program: the verifier's log then names the tapset.
+llvm::DILocation* MapBuilder::Place(llvm::Function& program, llvm::DIFile* file, unsigned line,
+                                    unsigned column) {
+  llvm::LLVMContext& context = module_.getContext();
   llvm::DISubprogram* sp = program.getSubprogram();
-  if (!file || file == sp->getFile()) return sp;
-  return di_->createLexicalBlockFile(sp, file);
+  if (!file || file == sp->getFile()) return llvm::DILocation::get(context, line, column, sp);
+  llvm::DISubprogram*& inner = inlined_[file];
+  if (!inner) {
+    llvm::DISubroutineType* type = di_->createSubroutineType(di_->getOrCreateTypeArray({}));
+    inner = di_->createFunction(
+        file, "inlined", "inlined", file, 0, type, 0, llvm::DINode::FlagPrototyped,
+        llvm::DISubprogram::SPFlagDefinition | llvm::DISubprogram::SPFlagLocalToUnit);
+    di_->finalizeSubprogram(inner);
+  }
+  llvm::DILocation* site = llvm::DILocation::get(context, sp->getLine(), 0, sp);
+  return llvm::DILocation::get(context, line, column, inner, site);
 }
 
 llvm::DILocation* MapBuilder::Describe(llvm::Function& program, unsigned line, llvm::DIFile* file,

@@ -16,6 +16,7 @@ class DIBuilder;
 class DICompileUnit;
 class DIFile;
 class DIScope;
+class DISubprogram;
 class DILocation;
 class Function;
 class GlobalVariable;
@@ -50,8 +51,9 @@ class MapBuilder {
   // A source file, with its text embedded so that BTF line info (and so the verifier's
   // log) can quote script lines.
   llvm::DIFile* SourceFile(const std::string& name, const std::string& text);
-  // A scope inside `program` whose lines belong to `file` (inlined tapset code).
-  llvm::DIScope* ScopeIn(llvm::Function& program, llvm::DIFile* file);
+  // The location of `line`:`column` of `file` (the program's own when null) in `program`.
+  llvm::DILocation* Place(llvm::Function& program, llvm::DIFile* file, unsigned line,
+                          unsigned column);
   // The builder and file that kernel types (CO-RE accesses, core_access.cpp) are described
   // with: they become the object's BTF too.
   llvm::DIBuilder& di() { return *di_; }
@@ -67,6 +69,7 @@ class MapBuilder {
   llvm::DICompileUnit* unit_;
   llvm::DIFile* file_;
   std::map<std::string, std::map<std::string, uint32_t>> core_indexes_;
+  std::map<llvm::DIFile*, llvm::DISubprogram*> inlined_;  // Place's, per file
 };
 
 }  // namespace btap::codegen
