@@ -49,13 +49,69 @@ class Addresses {
  private:
   bool Mark(const llvm::Value* v) { return raw_.insert(v).second; }
 
-  // The memory at `address` now holds a raw address: its local, or the argument it came
-  // through (its callers' objects then hold one).
-  bool Holds(const llvm::Value* address) {
+  // The memory at `address`, written in `fn`, now holds a raw address: its local, or the
+  // argument it came through (its callers' objects then hold one). Through a pointer of
+  // no known object (`*pp = raw` with `pp = &p`), any local whose address `fn` lets out.
+  bool Holds(const llvm::Value* address, const llvm::Function* fn) {
     const llvm::Value* base = Object(address);
     if (llvm::isa<llvm::AllocaInst>(base)) return slots_.insert(base).second;
     if (auto it = argument_copies_.find(base); it != argument_copies_.end()) base = it->second;
     if (llvm::isa<llvm::Argument>(base)) return written_.insert(base).second;
+    bool changed = false;
+    for (const llvm::AllocaInst* local : Escaped(fn)) changed |= slots_.insert(local).second;
+    return changed;
+  }
+
+  // The locals of `fn` whose address is kept or passed on.
+  const std::vector<const llvm::AllocaInst*>& Escaped(const llvm::Function* fn) {
+    auto [it, fresh] = escaped_.try_emplace(fn);
+    if (fresh)
+      for (const llvm::BasicBlock& block : *fn)
+        for (const llvm::Instruction& i : block)
+          if (auto* local = llvm::dyn_cast<llvm::AllocaInst>(&i); local && Escapes(local))
+            it->second.push_back(local);
+    return it->second;
+  }
+
+  // Whether `address` (a local's) is stored, passed to a call, made an integer, or
+  // merged with other pointers, directly or after address arithmetic.
+  static bool Escapes(const llvm::Value* address) {
+    std::vector<const llvm::Value*> work = {address};
+    std::set<const llvm::Value*> seen;
+    while (!work.empty()) {
+      const llvm::Value* v = work.back();
+      work.pop_back();
+      if (!seen.insert(v).second) continue;
+      for (const llvm::User* user : v->users()) {
+        if (llvm::isa<llvm::LoadInst>(user)) continue;
+        if (auto* store = llvm::dyn_cast<llvm::StoreInst>(user)) {
+          if (store->getValueOperand() == v) return true;
+          continue;
+        }
+        if (llvm::isa<llvm::GetElementPtrInst>(user) || llvm::isa<llvm::BitCastInst>(user) ||
+            llvm::isa<llvm::AddrSpaceCastInst>(user)) {
+          work.push_back(user);
+          continue;
+        }
+        auto* intrinsic = llvm::dyn_cast<llvm::IntrinsicInst>(user);
+        if (!intrinsic) return true;
+        switch (intrinsic->getIntrinsicID()) {
+          case llvm::Intrinsic::preserve_struct_access_index:
+          case llvm::Intrinsic::preserve_array_access_index:
+          case llvm::Intrinsic::preserve_union_access_index:
+            work.push_back(user);
+            break;
+          case llvm::Intrinsic::memcpy:
+          case llvm::Intrinsic::memmove:
+          case llvm::Intrinsic::memset:
+          case llvm::Intrinsic::lifetime_start:
+          case llvm::Intrinsic::lifetime_end:
+            break;
+          default:
+            return true;
+        }
+      }
+    }
     return false;
   }
 
@@ -117,8 +173,10 @@ class Addresses {
             return false;
           case llvm::Intrinsic::memcpy:
           case llvm::Intrinsic::memmove:
-            // A struct copied from kernel memory holds its pointers.
-            if (Raw(call->getArgOperand(1))) return Holds(call->getArgOperand(0));
+            // A struct copied from kernel memory, or from a local that holds a raw
+            // address (`b = a`), holds its pointers.
+            if (Raw(call->getArgOperand(1)) || slots_.count(Object(call->getArgOperand(1))))
+              return Holds(call->getArgOperand(0), call->getFunction());
             return false;
           default:
             return false;
@@ -131,14 +189,16 @@ class Addresses {
           if (Raw(call->getArgOperand(a))) changed |= Mark(callee->getArg(a));
           // An out-parameter (or a struct returned through one) the callee stored a raw
           // address into: the caller's object holds it.
-          if (written_.count(callee->getArg(a))) changed |= Holds(call->getArgOperand(a));
+          if (written_.count(callee->getArg(a)))
+            changed |= Holds(call->getArgOperand(a), call->getFunction());
         }
         if (returns_.count(callee)) changed |= Mark(&i);
       }
       return changed;
     }
     if (auto* store = llvm::dyn_cast<llvm::StoreInst>(&i)) {
-      if (Raw(store->getValueOperand())) return Holds(store->getPointerOperand());
+      if (Raw(store->getValueOperand()))
+        return Holds(store->getPointerOperand(), store->getFunction());
       // A pointer argument kept in a local (as Clang keeps every one at -O0).
       const llvm::Value* slot = Slot(store->getPointerOperand());
       if (slot && llvm::isa<llvm::Argument>(store->getValueOperand()) &&
@@ -158,6 +218,7 @@ class Addresses {
   // Locals holding a pointer argument, and the values loaded from them: that argument.
   std::map<const llvm::Value*, const llvm::Value*> argument_slots_, argument_copies_;
   std::set<const llvm::Function*> returns_;
+  std::map<const llvm::Function*, std::vector<const llvm::AllocaInst*>> escaped_;
 };
 
 // bpf_probe_read_kernel(dst, size, src), called by helper number as Clang calls helpers.

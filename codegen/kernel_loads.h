@@ -31,9 +31,11 @@ struct KernelLoads {
 // the read faults, as a BTF pointer's load reads), and every memcpy from one into a read
 // of its length. Such pointers start at an integer cast to a pointer and carry on through
 // address arithmetic, CO-RE member accesses, pointers loaded through them, locals they
-// are stored or copied (memcpy) in, function arguments and results, and pointer
-// parameters a callee stores them through (out-parameters, structs returned by value). A bitfield's
-// load is not rewritten but returned, for an error.
+// are stored or copied (memcpy, also from another such local) in, function arguments and
+// results, and pointer parameters a callee stores them through (out-parameters, structs
+// returned by value). A store through a pointer of no known object (`*pp = raw`) marks
+// every local whose address its function lets out. A bitfield's load is not rewritten but
+// returned, for an error.
 KernelLoads ReadKernelAddressesByHelper(llvm::Module& c);
 
 }  // namespace btap::codegen
