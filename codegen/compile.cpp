@@ -107,8 +107,8 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
     return false;
   }
   AddMetaSection(*module, meta::Encode(out->meta));
-  bool emitted =
-      EmitObject(*module, out->object, &error, options.want_assembly ? &out->assembly : nullptr);
+  bool emitted = EmitObject(*module, out->object, &error,
+                            options.want_assembly ? &out->assembly : nullptr, &out->meta.probes);
   // The interpreter's frames are larger than the kernel's: LLVM's code for a user-side
   // probe past 512 bytes is what it would be without the check.
   std::erase_if(backend_errors, [&](const BackendErrors::Error& e) {

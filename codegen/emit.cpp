@@ -61,6 +61,27 @@ void Optimise(llvm::Module& module, llvm::TargetMachine& machine) {
   builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
 }
 
+// " (the largest probe is `POINT`)" for the program of `probes` with the most
+// instructions in `module`, or "".
+std::string LargestProbe(const llvm::Module& module, const std::vector<meta::Probe>* probes) {
+  if (!probes) return "";
+  std::string point;
+  size_t most = 0;
+  for (const meta::Probe& p : *probes) {
+    for (const std::string& name : {p.program, p.fentry_program}) {
+      const llvm::Function* fn = name.empty() ? nullptr : module.getFunction(name);
+      if (!fn) continue;
+      size_t count = 0;
+      for (const llvm::BasicBlock& block : *fn) count += block.size();
+      if (count > most) {
+        most = count;
+        point = p.point;
+      }
+    }
+  }
+  return point.empty() ? "" : " (the largest probe is `" + point + "`)";
+}
+
 }  // namespace
 
 const char* BpfTriple() { return "bpfel-unknown-none"; }
@@ -83,7 +104,7 @@ bool ConfigureModule(llvm::Module& module, std::string* error) {
 }
 
 bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error,
-                std::string* assembly) {
+                std::string* assembly, const std::vector<meta::Probe>* probes) {
   std::unique_ptr<llvm::TargetMachine> machine = Machine(error);
   if (!machine) return false;
   module.setTargetTriple(BpfTriple());
@@ -116,20 +137,24 @@ bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string*
   }
   {
     // What the BPF backend cannot encode ends LLVM with a fatal error: said as btap's
-    // (the handler may not return).
+    // (the handler may not return). Script functions are inlined, so only smaller probes
+    // help; which branch failed is not known, so the largest probe is named.
+    std::string largest = LargestProbe(module, probes);
     llvm::ScopedFatalErrorHandler fatal(
-        [](void*, const char* reason, bool) {
+        [](void* probe, const char* reason, bool) {
           std::string_view why(reason);
           std::fprintf(stderr, "btap: error: ");
           if (why.find("Branch target out of insn range") != std::string_view::npos)
             std::fprintf(stderr,
                          "a probe is too large for BPF: one of its branches spans more than "
-                         "32,767 instructions; split it into smaller probes or functions\n");
+                         "32,767 instructions%s; split it into smaller probes (script functions "
+                         "are inlined into each probe that calls them)\n",
+                         static_cast<const std::string*>(probe)->c_str());
           else
             std::fprintf(stderr, "the BPF backend failed: %s\n", reason);
           std::_Exit(1);
         },
-        nullptr);
+        &largest);
     emit.run(module);
   }
   object.assign(buffer.begin(), buffer.end());

@@ -11,6 +11,10 @@ class Module;
 class LLVMContext;
 }  // namespace llvm
 
+namespace btap::meta {
+struct Probe;
+}  // namespace btap::meta
+
 namespace btap::codegen {
 
 // The target triple and data layout every btap module uses (little-endian BPF).
@@ -23,8 +27,9 @@ bool ConfigureModule(llvm::Module& module, std::string* error);
 void AddMetaSection(llvm::Module& module, const std::vector<uint8_t>& meta);
 
 // Optimises (O2) and emits `module` as a relocatable BPF ELF object; with `assembly`,
-// also the instructions as text (from a copy of the optimised module).
+// also the instructions as text (from a copy of the optimised module). `probes` (the
+// module's) name a probe in the error for one too large.
 bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error,
-                std::string* assembly = nullptr);
+                std::string* assembly = nullptr, const std::vector<meta::Probe>* probes = nullptr);
 
 }  // namespace btap::codegen
