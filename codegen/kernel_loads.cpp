@@ -230,25 +230,42 @@ llvm::CallInst* ReadKernel(llvm::IRBuilder<>& b, llvm::Value* dst, llvm::Value* 
   return b.CreateCall(type, helper, {dst, size, src});
 }
 
+// The struct or union a CO-RE member access `access` reads a member of, else null.
+const llvm::DICompositeType* CompositeOf(const llvm::Value* access) {
+  auto* call = llvm::dyn_cast<llvm::IntrinsicInst>(access);
+  if (!call || (call->getIntrinsicID() != llvm::Intrinsic::preserve_struct_access_index &&
+                call->getIntrinsicID() != llvm::Intrinsic::preserve_union_access_index))
+    return nullptr;
+  const llvm::DIType* type = llvm::dyn_cast_or_null<llvm::DIType>(
+      call->getMetadata(llvm::LLVMContext::MD_preserve_access_index));
+  // Through typedefs and qualifiers to the struct.
+  while (auto* derived = llvm::dyn_cast_or_null<llvm::DIDerivedType>(type))
+    type = derived->getBaseType();
+  return llvm::dyn_cast_or_null<llvm::DICompositeType>(type);
+}
+
 // The member a load reads when its address is a CO-RE struct member access (Clang at -O0
-// loads straight from the access), when that member is a bitfield: its name, else null.
-const llvm::DIDerivedType* BitfieldOf(const llvm::LoadInst* load) {
+// loads straight from the access), when that member is a bitfield: it, and the name of
+// the nearest named struct holding it (an anonymous one's holder), else null.
+const llvm::DIDerivedType* BitfieldOf(const llvm::LoadInst* load, std::string* holder) {
   auto* access =
       llvm::dyn_cast<llvm::IntrinsicInst>(load->getPointerOperand()->stripPointerCasts());
   if (!access || access->getIntrinsicID() != llvm::Intrinsic::preserve_struct_access_index)
     return nullptr;
-  const llvm::DIType* type = llvm::dyn_cast_or_null<llvm::DIType>(
-      access->getMetadata(llvm::LLVMContext::MD_preserve_access_index));
-  // Through typedefs and qualifiers to the struct.
-  while (auto* derived = llvm::dyn_cast_or_null<llvm::DIDerivedType>(type))
-    type = derived->getBaseType();
-  auto* composite = llvm::dyn_cast_or_null<llvm::DICompositeType>(type);
+  const llvm::DICompositeType* composite = CompositeOf(access);
   auto* index = llvm::dyn_cast<llvm::ConstantInt>(access->getArgOperand(2));
   if (!composite || !index || index->getZExtValue() >= composite->getElements().size())
     return nullptr;
   auto* member =
       llvm::dyn_cast<llvm::DIDerivedType>(composite->getElements()[index->getZExtValue()]);
-  return member && member->isBitField() ? member : nullptr;
+  if (!member || !member->isBitField()) return nullptr;
+  const llvm::Value* at = access;
+  for (int depth = 0; depth < 32 && composite && composite->getName().empty(); ++depth) {
+    at = llvm::cast<llvm::CallInst>(at)->getArgOperand(0)->stripPointerCasts();
+    composite = CompositeOf(at);
+  }
+  *holder = composite ? composite->getName().str() : "";
+  return member;
 }
 
 }  // namespace
@@ -266,9 +283,11 @@ KernelLoads ReadKernelAddressesByHelper(llvm::Module& c) {
           if (!addresses.Raw(load->getPointerOperand())) continue;
           // Clang's shifts count from the bitfield's storage unit, which the read's
           // relocated address no longer starts: not rewritten, reported.
-          if (const llvm::DIDerivedType* member = BitfieldOf(load)) {
+          std::string holder;
+          if (const llvm::DIDerivedType* member = BitfieldOf(load, &holder)) {
             BitfieldRead& read = result.bitfields.emplace_back();
             read.member = member->getName().str();
+            read.holder = holder;
             if (const llvm::DebugLoc& at = load->getDebugLoc()) {
               read.file = at->getFilename().str();
               read.line = at.getLine();

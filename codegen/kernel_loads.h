@@ -13,10 +13,12 @@ class Module;
 
 namespace btap::codegen {
 
-// A bitfield read through such an address (left as it was): the member, and where the
-// C reads it (its file, line and column as the debug info gives them).
+// A bitfield read through such an address (left as it was): the member, the struct that
+// holds it ("" when unnamed), and where the C reads it (its file, line and column as the
+// debug info gives them).
 struct BitfieldRead {
   std::string member;
+  std::string holder;
   std::string file;
   unsigned line = 0, column = 0;
 };

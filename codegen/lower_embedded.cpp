@@ -641,7 +641,8 @@ bool Lowering::LinkEmbeddedC() {
   for (const BitfieldRead& read : loads.bitfields)
     Unsupported(ScriptPlace(read.file, read.line, read.column, first),
                 "reading bitfield `" + read.member + "` through an address the C made",
-                "; read it in the script (@cast(address, \"struct\")->" + read.member + ")");
+                "; read it in the script (@cast(address, \"" +
+                    (read.holder.empty() ? "TYPE" : read.holder) + "\")->" + read.member + ")");
   if (!loads.bitfields.empty()) return false;
   c->setDataLayout(module_.getDataLayout());
   c->setTargetTriple(module_.getTargetTriple());
