@@ -3,6 +3,8 @@
 
 #include <llvm/Bitcode/BitcodeReader.h>
 #include <llvm/IR/DIBuilder.h>
+#include <llvm/IR/InstIterator.h>
+#include <llvm/IR/Instructions.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Linker/Linker.h>
 #include <llvm/Support/Error.h>
@@ -42,6 +44,29 @@ void DescribeCallback(llvm::Module& module, llvm::Function& f) {
   di.finalizeSubprogram(sp);
 }
 
+// A global function's BTF (the verifier checks it once, by its prototype): long
+// arguments, and pointers to one long, which it reads as 8 bytes of memory.
+void DescribeGlobal(llvm::Module& module, llvm::Function& f) {
+  if (f.getSubprogram() || module.debug_compile_units().empty()) return;
+  llvm::DICompileUnit* unit = *module.debug_compile_units_begin();
+  llvm::DIBuilder di(module, true, unit);
+  llvm::DIFile* file = unit->getFile();
+  llvm::DIBasicType* long_type = di.createBasicType("long", 64, llvm::dwarf::DW_ATE_signed);
+  llvm::DIDerivedType* pointer = di.createPointerType(long_type, 64);
+  std::vector<llvm::Metadata*> types = {long_type};
+  for (llvm::Argument& a : f.args())
+    types.push_back(a.getType()->isPointerTy() ? static_cast<llvm::DIType*>(pointer) : long_type);
+  llvm::DISubroutineType* type = di.createSubroutineType(di.getOrCreateTypeArray(types));
+  llvm::DISubprogram* sp =
+      di.createFunction(file, f.getName(), f.getName(), file, 0, type, 0,
+                        llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
+  f.setSubprogram(sp);
+  for (llvm::Argument& a : f.args())
+    di.createParameterVariable(sp, "arg" + std::to_string(a.getArgNo()), a.getArgNo() + 1, file, 0,
+                               static_cast<llvm::DIType*>(types[a.getArgNo() + 1]), true);
+  di.finalizeSubprogram(sp);
+}
+
 }  // namespace
 
 bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
@@ -70,8 +95,23 @@ bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
     if (f.isDeclaration() || !f.getName().startswith("btap_")) continue;
     f.removeFnAttr("target-cpu");
     f.removeFnAttr("target-features");
+    if (f.getName().startswith("btap_global_")) {  // verified once, wherever it is called
+      DescribeGlobal(module, f);
+      continue;
+    }
     f.setLinkage(llvm::GlobalValue::InternalLinkage);
     if (f.getName().startswith("btap_cb_")) DescribeCallback(module, f);
+  }
+  // A call of a function with debug info, in one that has it, needs a location (the
+  // callbacks' bodies have none of their own).
+  for (llvm::Function& f : module) {
+    llvm::DISubprogram* sp = f.getSubprogram();
+    if (!sp || !f.getName().startswith("btap_cb_")) continue;
+    for (llvm::Instruction& i : llvm::instructions(f))
+      if (auto* call = llvm::dyn_cast<llvm::CallInst>(&i);
+          call && !call->getDebugLoc() && call->getCalledFunction() &&
+          call->getCalledFunction()->getSubprogram())
+        call->setDebugLoc(llvm::DILocation::get(module.getContext(), 0, 0, sp));
   }
   return true;
 }

@@ -107,6 +107,17 @@ std::string Lowering::Near(std::string_view token_kind, std::string_view token,
   return s;
 }
 
+std::string Lowering::NearCall(std::string_view name, SourceRange at) const {
+  if (!frame_ || frame_->calls.empty()) return Near("identifier", name, at);
+  SourceRange outer = frame_->calls.front();
+  std::string text = Text(outer);
+  size_t end = 0;
+  while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) ||
+                               text[end] == '_' || text[end] == '@'))
+    ++end;
+  return Near("identifier", text.substr(0, end), outer);
+}
+
 llvm::GlobalVariable* Lowering::RuntimeVar(const char* name, uint32_t bytes) {
   if (llvm::GlobalVariable* made = module_.getNamedGlobal(name)) return made;
   llvm::Type* type =

@@ -10,7 +10,7 @@
 namespace btap::codegen::lowering {
 
 // The longs btap_text and its kin keep from one input byte to the next (TEXT_CELLS).
-constexpr uint32_t kTextCells = 8;
+constexpr uint32_t kTextCells = 9;
 
 Value Lowering::Call(ast::Call* c) {
   if (IsPrintFamily(c)) return Print(c);
@@ -304,6 +304,11 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
                   "; give them in the printf that prints it");
       return nullptr;
     }
+    if (d.conversion == 's' && (d.width != -1 || d.precision != -1))
+      Check(b_.CreateICmpEQ(Library("btap_has_tag", i64_, {value, size, limit}), b_.getInt64(0)),
+            "symbol text cannot be padded or cut in sprintf in a kernel-side probe; give the "
+            "width or precision in the printf that prints it" +
+                NearCall("sprintf", at));
     if (d.conversion == 's') {
       Value left = b_.getInt64(d.flag == '-' ? 1 : 0);
       // A negative `*` width left-justifies, as in C.
@@ -604,9 +609,17 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
                     "; print it with printf's `%s`, whose text the runtime makes");
         return nullptr;
       }
-      return StringFrom(
-          frame_->user_side ? "btap_text" : "btap_text_loop",
-          {str, b_.getInt64(limit_ - 1), out, quoted, ScratchAt(TempBytes(kTextCells * 8))});
+      // Symbol text reached through a local or a join is found as the bytes go by.
+      Value slot = StringSlot();
+      Value n =
+          Library(frame_->user_side ? "btap_text" : "btap_text_loop", i64_,
+                  {slot, str, b_.getInt64(limit_ - 1), out, quoted,
+                   ScratchAt(TempBytes(kTextCells * 8)), b_.getInt64(slot_), b_.getInt64(limit_)});
+      Check(b_.CreateICmpSGE(n, b_.getInt64(0)),
+            "symbol text cannot be escaped in a kernel-side probe; print it with printf's %s, "
+            "whose text the runtime makes" +
+                NearCall(c->name, c->range));
+      return slot;
     }
     case Intrinsic::buffer_quoted: {
       auto* kind = c->args.size() == 4 ? ast::As<ast::NumberLit>(c->args[3]) : nullptr;

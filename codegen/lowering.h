@@ -160,6 +160,9 @@ class Lowering {
 
   // stap's " near <token> at file:line:col" for run-time errors.
   std::string Near(std::string_view token_kind, std::string_view token, SourceRange at) const;
+  // Near("identifier", ...) of the call `name` at `at`, or inside an inlined function
+  // (a tapset's) of the probe's own call that led there.
+  std::string NearCall(std::string_view name, SourceRange at) const;
   std::string Location(SourceRange at) const;
 
   llvm::GlobalVariable* RuntimeVar(const char* name, uint32_t bytes = 8);

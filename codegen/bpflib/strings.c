@@ -433,7 +433,27 @@ BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned
 //
 // What changes from one input byte to the next lives in cells (of the per-CPU scratch map
 // in the kernel, where the verifier does not track it, so the rounds' states merge).
-enum { TEXT_POS, TEXT_LEFT, TEXT_SKIP, TEXT_ESC, TEXT_ESC_LEN, TEXT_CUT, TEXT_IN, TEXT_BUFFER, TEXT_CELLS };
+enum {
+  TEXT_POS,
+  TEXT_LEFT,
+  TEXT_SKIP,
+  TEXT_ESC,
+  TEXT_ESC_LEN,
+  TEXT_CUT,
+  TEXT_IN,
+  TEXT_BUFFER,
+  TEXT_TAG,
+  TEXT_CELLS
+};
+
+// Whether byte `i` of `s` starts symbol text kept in a kernel probe (btap_symbol_tag's
+// "\2", a mode letter, the process's digits): the runtime makes its text where it prints
+// the string, so escaping, padding or cutting it here would work on the tag.
+static inline __attribute__((always_inline)) int tag_at(const char* s, unsigned long i,
+                                                        unsigned long size) {
+  char mode = s[(i + 1) & (size - 1)], digit = s[(i + 2) & (size - 1)];
+  return s[i & (size - 1)] == 2 && mode >= 'B' && mode <= 'Z' && digit >= '0' && digit <= '9';
+}
 
 // (The input's length and whether it is a buffer are cells too: the main program's
 // stack, which holds this state, is what a probe runs short of.)
@@ -444,9 +464,86 @@ struct text_state {
   unsigned long size, limit;
 };
 
+// What a byte is to the escapes: its letter after a backslash (\a ... \\), 1 when it is
+// printable as itself, 0 when it is written in octal; a lead byte of UTF-8 is 0 here and
+// told apart by text_lead. Tables, read with the byte as index, keep the verifier from
+// walking a branch per kind of byte in every round.
+static const char text_kind[256] = {
+    [7] = 'a',  [8] = 'b',  [9] = 't',  [10] = 'n', [11] = 'v', [12] = 'f', [13] = 'r',
+    [32 ... 33] = 1,  ['"'] = '"', [35 ... 91] = 1,  ['\\'] = '\\', [93 ... 126] = 1,
+};
+// A lead byte's length (2 to 4), else 1.
+static const char text_lead[256] = {[0xc0 ... 0xdf] = 2, [0xe0 ... 0xef] = 3,
+                                    [0xf0 ... 0xf7] = 4, [0 ... 0xbf] = 1, [0xf8 ... 0xff] = 1};
+
+// One character, from its first bytes (`bytes`, the first in the lowest byte; `after`:
+// how many input bytes follow the first): its escape in *lo and *hi (lowest byte first),
+// and, returned, its input bytes | the budget it takes << 8 | the bytes written << 16
+// | whether it is not NUL << 24. In the kernel it is a global function, which the
+// verifier checks once, not in every round of every call's loop (which made a probe
+// with a few escapes too long for it).
+static inline __attribute__((always_inline)) long text_char(unsigned long bytes, long after,
+                                                            long* lo, long* hi) {
+  unsigned long b = bytes & 0xff, c1 = (bytes >> 8) & 0xff, c2 = (bytes >> 16) & 0xff,
+                c3 = (bytes >> 24) & 0xff;
+  long n = text_lead[b];
+  if (n > after + 1) n = 1;
+  unsigned long lead = b & (0xff >> (n + 1));
+  unsigned long cp = n == 2   ? (lead << 6) | (c1 & 0x3f)
+                     : n == 3 ? (lead << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f)
+                              : (lead << 18) | ((c1 & 0x3f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f);
+  // Bits set for the continuation bytes that are not 10xxxxxx.
+  unsigned long bad = ((c1 & 0xc0) ^ 0x80) | (n > 2 ? (c2 & 0xc0) ^ 0x80 : 0) |
+                      (n > 3 ? (c3 & 0xc0) ^ 0x80 : 0);
+  unsigned long low = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+  if (n == 1 || bad || cp < low || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+    n = 1;
+    cp = b;
+  }
+  long kind = text_kind[b], num, wrote;
+  unsigned long text_lo, text_hi = 0;
+  if (n > 1) {
+    long digits = cp <= 0xffff ? 4 : 8;
+    num = digits + 2;
+    unsigned long hex = 0;  // the digits, the last one in the lowest byte
+    for (int k = 0; k < 8; k++) {
+      unsigned long d = (cp >> (4 * k)) & 0xf;
+      hex |= (d + '0' + (d > 9 ? 7 : 0)) << (8 * k);
+    }
+    unsigned long rev = __builtin_bswap64(hex) >> (8 * (8 - digits));  // highest first
+    text_lo = '\\' | ((unsigned long)(digits == 4 ? 'u' : 'U') << 8) | (rev << 16);
+    text_hi = rev >> 48;
+  } else if (kind == 1) {
+    num = 1;
+    text_lo = b;
+  } else if (kind) {
+    num = 2;
+    text_lo = '\\' | ((unsigned long)kind << 8);
+  } else if (!b) {
+    num = 4;  // written \0, counted as stap counts it
+    text_lo = '\\' | ((unsigned long)'0' << 8);
+  } else {
+    num = 4;
+    text_lo = '\\' | ((unsigned long)('0' + ((b >> 6) & 3)) << 8) |
+              ((unsigned long)('0' + ((b >> 3) & 7)) << 16) |
+              ((unsigned long)('0' + (b & 7)) << 24);
+  }
+  wrote = !b && n == 1 ? 2 : num;
+  *lo = (long)text_lo;
+  *hi = (long)text_hi;
+  return n | (num << 8) | (wrote << 16) | ((long)(cp != 0) << 24);
+}
+
+// text_char for the kernel's loops. (btap's interpreter runs programs without calls to
+// functions of their own, so its loop inlines text_char.)
+long btap_global_text_char(unsigned long bytes, long after, long* lo, long* hi) {
+  if (!lo || !hi) return 0;
+  return text_char(bytes, after, lo, hi);
+}
+
 // One input byte: 1 when the text ends there.
 static inline __attribute__((always_inline)) long text_step(struct text_state* st,
-                                                            unsigned long i) {
+                                                            unsigned long i, long kernel) {
   long* cell = st->cell;
   unsigned long size = st->size, limit = st->limit;
   long in = cell[TEXT_IN];
@@ -457,74 +554,33 @@ static inline __attribute__((always_inline)) long text_step(struct text_state* s
   }
   unsigned char b = (unsigned char)st->s[i & (size - 1)];
   if (!b && !cell[TEXT_BUFFER]) return 1;
+  if (b == 2 && !cell[TEXT_BUFFER] && tag_at(st->s, i, size)) {  // an error for the caller
+    cell[TEXT_TAG] = 1;
+    return 1;
+  }
   long left = cell[TEXT_LEFT];
   if (left <= 0) {
     cell[TEXT_CUT] = b != 0;
     return 1;
   }
   long after = in - (long)i - 1;  // input bytes after this one
-  long n = 1;
-  unsigned long cp = b;
-  if ((b & 0xe0) == 0xc0 && after >= 1) {
-    n = 2;
-    cp = b & 0x1f;
-  } else if ((b & 0xf0) == 0xe0 && after >= 2) {
-    n = 3;
-    cp = b & 0x0f;
-  } else if ((b & 0xf8) == 0xf0 && after >= 3) {
-    n = 4;
-    cp = b & 0x07;
-  }
-  for (long k = 1; k < 4; k++) {
-    if (k >= n) break;
-    unsigned char more = (unsigned char)st->s[(i + (unsigned long)k) & (size - 1)];
-    if ((more & 0xc0) != 0x80) {
-      n = 1;
-      break;
-    }
-    cp = (cp << 6) | (more & 0x3f);
-  }
-  if (n > 1 && ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff || cp < 0x80 ||
-                (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)))
-    n = 1;
-  if (n == 1) cp = b;
-  char e = b == '\a' ? 'a' : b == '\b' ? 'b' : b == '\f' ? 'f' : b == '\n' ? 'n'
-         : b == '\r' ? 'r' : b == '\t' ? 't' : b == '\v' ? 'v'
-         : b == '"' || b == '\\' ? (char)b : 0;
-  long num = n > 1                                                     ? (cp <= 0xffff ? 6 : 10)
-             : b >= 0x20 && b < 0x7f && b != '"' && b != '\\' ? 1
-             : e                                                       ? 2
-                                                                       : 4;
+  unsigned long bytes = b | ((unsigned long)(unsigned char)st->s[(i + 1) & (size - 1)] << 8) |
+                        ((unsigned long)(unsigned char)st->s[(i + 2) & (size - 1)] << 16) |
+                        ((unsigned long)(unsigned char)st->s[(i + 3) & (size - 1)] << 24);
+  long text[2] = {0, 0};
+  long made = kernel ? btap_global_text_char(bytes, after, &text[0], &text[1])
+                     : text_char(bytes, after, &text[0], &text[1]);
+  long n = made & 0xff, num = (made >> 8) & 0xff, wrote = (made >> 16) & 0xff;
   long pos = cell[TEXT_POS];
   if (num > 1 && cell[TEXT_ESC] < 0 && left - 3 < num) {
     cell[TEXT_ESC] = pos;
     cell[TEXT_ESC_LEN] = num;
   }
   if (left < num) {
-    cell[TEXT_CUT] = cp != 0 && after - (n - 1) > 0;
+    cell[TEXT_CUT] = ((made >> 24) & 1) && after - (n - 1) > 0;
     return 1;
   }
-  if (num == 1) {
-    pos = put(st->dst, pos, (char)b, size, limit);
-  } else {
-    pos = put(st->dst, pos, '\\', size, limit);
-    if (n > 1) {
-      pos = put(st->dst, pos, cp <= 0xffff ? 'u' : 'U', size, limit);
-      for (int k = 7; k >= 0; k--) {
-        if (k >= num - 2) continue;
-        unsigned long d = (cp >> (4 * k)) & 0xf;
-        pos = put(st->dst, pos, (char)(d < 10 ? '0' + d : 'A' + d - 10), size, limit);
-      }
-    } else if (e) {
-      pos = put(st->dst, pos, e, size, limit);
-    } else if (!b) {
-      pos = put(st->dst, pos, '0', size, limit);
-    } else {
-      pos = put(st->dst, pos, (char)('0' + ((b >> 6) & 3)), size, limit);
-      pos = put(st->dst, pos, (char)('0' + ((b >> 3) & 7)), size, limit);
-      pos = put(st->dst, pos, (char)('0' + (b & 7)), size, limit);
-    }
-  }
+  pos = write_at(st->dst, pos, (const char*)text, wrote, 10, size, limit);
   cell[TEXT_POS] = pos;
   cell[TEXT_LEFT] = left - num;
   cell[TEXT_SKIP] = n - 1;
@@ -554,13 +610,19 @@ static inline __attribute__((always_inline)) long text_begin(struct text_state* 
   cell[TEXT_ESC] = -1;
   cell[TEXT_ESC_LEN] = 0;
   cell[TEXT_CUT] = 0;
+  cell[TEXT_TAG] = 0;
   return 1;
 }
 
+// The text's length; -1 when symbol text stopped it.
 static inline __attribute__((always_inline)) long text_end(struct text_state* st, long quoted) {
   long* cell = st->cell;
   unsigned long size = st->size, limit = st->limit;
   long pos = cell[TEXT_POS];
+  if (cell[TEXT_TAG]) {
+    finish(st->dst, 0, size, limit);
+    return -1;
+  }
   if (quoted && cell[TEXT_CUT]) {
     long at = pos - 3 + cell[TEXT_LEFT], esc = cell[TEXT_ESC];
     if (esc >= 0 && esc < at && at < esc + cell[TEXT_ESC_LEN]) at = esc;
@@ -582,12 +644,12 @@ BTAP_LIB long btap_text(char* dst, const char* s, long in, long out, long flags,
   struct text_state st = {dst, s, cell, size, limit};
   if (!text_begin(&st, in, out, flags)) return finish(dst, 0, size, limit);
   for (unsigned long i = 0; i < BTAP_MAX_STRING; i++)
-    if (text_step(&st, i)) break;
+    if (text_step(&st, i, 0)) break;
   return text_end(&st, flags & 1);
 }
 
 // btap_text in the kernel: one bpf_loop round per input byte.
-BTAP_CALLBACK long btap_cb_text(unsigned long i, void* ctx) { return text_step(ctx, i); }
+BTAP_CALLBACK long btap_cb_text(unsigned long i, void* ctx) { return text_step(ctx, i, 1); }
 
 BTAP_LIB long btap_text_loop(char* dst, const char* s, long in, long out, long flags, long* cell,
                              unsigned long size, unsigned long limit) {
@@ -596,6 +658,27 @@ BTAP_LIB long btap_text_loop(char* dst, const char* s, long in, long out, long f
   unsigned long rounds = in < 0 ? 0 : (unsigned long)in;
   bpf_loop(rounds < BTAP_MAX_STRING ? rounds : BTAP_MAX_STRING, btap_cb_text, &st, 0);
   return text_end(&st, flags & 1);
+}
+
+// Whether `s` holds symbol text kept in a kernel probe (see tag_at): 1 or 0.
+struct tag_state {
+  const char* s;
+  unsigned long size;
+  long found;
+};
+
+BTAP_CALLBACK long btap_cb_tag(unsigned long i, void* ctx) {
+  struct tag_state* st = ctx;
+  if (!st->s[i & (st->size - 1)]) return 1;
+  if (!tag_at(st->s, i, st->size)) return 0;
+  st->found = 1;
+  return 1;
+}
+
+BTAP_LIB long btap_has_tag(const char* s, unsigned long size, unsigned long limit) {
+  struct tag_state st = {s, size, 0};
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_tag, &st, 0);
+  return st.found;
 }
 
 // An address as stap writes an unreadable user pointer: 0x and its hex digits. All 16
@@ -682,7 +765,7 @@ BTAP_CALLBACK long btap_cb_escape_list(unsigned long i, void* ctx) {
     return 0;
   }
   cell[TEXT_LEFT] = (long)limit;  // the list is cut where the string ends
-  text_step(st, i);
+  text_step(st, i, 1);
   return 0;
 }
 
