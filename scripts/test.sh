@@ -21,6 +21,7 @@ run_ctest() {           # run_ctest DIR CTEST-ARGS...
 }
 bash scripts/lint.sh --check
 python3 tools/tapset-docs.py --check
+python3 tools/tapset-locals.py
 
 echo "== fuzz build (clang, libFuzzer, ASan, UBSan)"
 configure build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBTAP_FUZZ=ON -DBTAP_WERROR=ON \
