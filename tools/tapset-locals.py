@@ -11,7 +11,9 @@ library's prefix for what is its own. Exempt are parameters, `catch (VAR)` varia
 (the `@name:` lines of its doc comment), which are its interface as in stap.
 
 A local must not have the name of another file's public global either: that global
-would capture it (and pull its file in).
+would capture it (and pull its file in). And a local that a function (or a probe not
+on an alias) reads but never assigns is reported: it is always 0 or "", a misspelt
+name (as a rename can leave behind).
 
 The check reads the language as btap does, closely enough to know these names: it
 expands the library's `@define` macros (`.stpm` files and the file's own), skips the
@@ -19,8 +21,8 @@ conditions of `%( ... %? ... %)`, and tells variables from calls (`f(`), arrays 
 `in a`), members (`->m`) and keywords.
 
 Usage: tools/tapset-locals.py [--root DIR]
-  Prints FILE:LINE:COL: for each local a script global could capture; exit status 1
-  when there is one.
+  Prints FILE:LINE:COL: for each local a script global could capture, or that is never
+  assigned; exit status 1 when there is one.
 """
 
 import argparse
@@ -356,8 +358,13 @@ def check(root):
             on_alias = any(p.split(".")[0].split("(")[0] not in BUILTIN_POINTS
                            for p in body.points)
             seen = set(body.params)
+            written, first_read = set(), {}
             for t, how in names(body):
                 n = t.text
+                if how == "read":
+                    first_read.setdefault(n, t)
+                else:
+                    written.add(n)
                 if n in seen or n in own:
                     continue
                 if how == "catch":
@@ -375,6 +382,13 @@ def check(root):
                     problems.append("%s:%d:%d: local `%s` of %s can be captured by a "
                                     "script's `global %s`; name it `__%s`"
                                     % (t.file, t.line, t.col, n, what, n, n))
+            # A local only read is always 0 or "": a misspelt name.
+            for n, t in first_read.items():
+                if not on_alias and n not in written and n not in body.params and \
+                        n not in own and n not in public_of:
+                    problems.append("%s:%d:%d: local `%s` of %s `%s` is read but never "
+                                    "assigned; a misspelt name?"
+                                    % (t.file, t.line, t.col, n, body.kind, body.name))
     return problems, count
 
 
@@ -390,7 +404,7 @@ def main():
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
-        print("tapset-locals: %d local(s) a script global can capture" % len(problems),
+        print("tapset-locals: %d problem(s) with the library's locals" % len(problems),
               file=sys.stderr)
         return 1
     print("tapset-locals: %d bodies, no local a script global can capture" % count)
