@@ -454,8 +454,9 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
       auto which = static_cast<Intrinsic>(f->intrinsic);
       needs = which == Intrinsic::task_current || which == Intrinsic::send_signal ||
               which == Intrinsic::find_task || which == Intrinsic::env_var ||
-              which == Intrinsic::buffer_quoted || which == Intrinsic::kernel_read ||
-              which == Intrinsic::kernel_string || which == Intrinsic::kernel_string_n;
+              which == Intrinsic::buffer_quoted || which == Intrinsic::buffer_hex ||
+              which == Intrinsic::kernel_read || which == Intrinsic::kernel_string ||
+              which == Intrinsic::kernel_string_n;
       return;
     }
     if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;

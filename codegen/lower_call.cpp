@@ -647,6 +647,25 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return StringFrom("btap_text_loop",
                         {tmp, n, out, b_.getInt64(3), ScratchAt(TempBytes(kTextCells * 8))});
     }
+    case Intrinsic::buffer_hex: {
+      if (frame_->user_side) {
+        Unsupported(c->range, "a buffer read in a probe that runs in user space");
+        return nullptr;
+      }
+      Value address = Arg(c, 0), tmp = StringSlot();
+      Value n = Clamp(Arg(c, 1), 0, limit_ / 2);  // two digits a byte
+      Value rc =
+          Helper(kProbeReadKernel, i64_,
+                 {tmp, b_.CreateTrunc(n, b_.getInt32Ty()), b_.CreateIntToPtr(address, ptr_)});
+      // (Reading no bytes is no fault, wherever it points.)
+      Value ok =
+          b_.CreateOr(b_.CreateICmpSGE(rc, b_.getInt64(0)), b_.CreateICmpEQ(n, b_.getInt64(0)));
+      CheckFormat(ok,
+                  "kernel string copy fault at %p [man error::fault]" +
+                      EscapePercent(Near("identifier", c->name, c->range)),
+                  {address});
+      return StringFrom("btap_hex_loop", {tmp, n, ScratchAt(TempBytes(8))});
+    }
     case Intrinsic::stringat: {
       Value str = Arg(c, 0), pos = Arg(c, 1);
       Value byte =

@@ -681,6 +681,36 @@ BTAP_LIB long btap_has_tag(const char* s, unsigned long size, unsigned long limi
   return st.found;
 }
 
+// The `n` bytes at `s` as hex digits, two a byte (stap's %M), as many as fit.
+struct hex_state {
+  char* dst;
+  const char* s;
+  long* cell;
+  long n;
+  unsigned long size, limit;
+};
+
+BTAP_CALLBACK long btap_cb_hex(unsigned long i, void* ctx) {
+  struct hex_state* st = ctx;
+  long pos = 2 * (long)i;
+  if ((long)i >= st->n || pos + 2 >= (long)st->limit) return 1;
+  unsigned char c = (unsigned char)st->s[i & (st->size - 1)];
+  long hi = c >> 4, lo = c & 15;
+  // 'a' - '0' - 10 = 39, added where the digit is past 9.
+  put(st->dst, pos, (char)('0' + hi + (((9 - hi) >> 63) & 39)), st->size, st->limit);
+  put(st->dst, pos + 1, (char)('0' + lo + (((9 - lo) >> 63) & 39)), st->size, st->limit);
+  *st->cell = pos + 2;
+  return 0;
+}
+
+BTAP_LIB long btap_hex_loop(char* dst, const char* s, long n, long* cell, unsigned long size,
+                            unsigned long limit) {
+  struct hex_state st = {dst, s, cell, n, size, limit};
+  *cell = 0;
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_hex, &st, 0);
+  return finish(dst, *cell, size, limit);
+}
+
 // An address as stap writes an unreadable user pointer: 0x and its hex digits. All 16
 // digits are written to the stack without a branch, then the significant ones copied
 // (a branch per digit made the verifier walk some 36,000 instructions per call).
