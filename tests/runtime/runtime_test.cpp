@@ -8,6 +8,9 @@
 //   timeout: 20                                seconds before the case fails (default 30)
 //   requires: tracepoint syscalls:sys_enter_getppid   a kernel feature, or the case skips
 //   requires: no kprobes                       a kernel without kprobes (the message it gives)
+//   requires: netfilter links                  a kernel that links BPF programs to netfilter
+//                                              hooks (Linux 6.4+, CONFIG_NETFILTER_BPF_LINK);
+//                                              `no netfilter links`: one that does not
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
 //   stop-within: 1                             btap ends within 1 s of the signal (or,
 //                                              without one, of its start)
@@ -25,6 +28,8 @@
 //   --- stdout-regex / --- stderr-regex   each line a regex that some output line matches
 //   --- stderr      expected standard error, exactly
 //   stdout-lines: N                            standard output has exactly N lines
+//   after: COMMAND ARGS                        run once btap has ended (no shell)...
+//   --- after-stdout                           ...and its standard output, exactly
 // @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ (anywhere) to the test workload
 // program (tests/runtime/workloads); @TARGET_O0@, @TARGET_O2@, @LIBBTAPTEST@ and
 // @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs, @PROGRAMS_DIR@ to
@@ -64,6 +69,7 @@ struct Case {
   std::vector<std::string> runner;  // btaprun and its arguments, when set
   std::vector<std::string> env;     // NAME=VALUE, set in btap's environment
   std::vector<std::string> script_args;
+  std::vector<std::string> after;  // a command run once btap has ended
   std::map<std::string, std::string> sections;
 };
 
@@ -140,6 +146,7 @@ Case Parse(const fs::path& path) {
     if (key == "runner") c.runner = Words(value);
     if (key == "script-args") c.script_args = Words(value);
     if (key == "env") c.env = Words(value);
+    if (key == "after") c.after = Words(value);
     if (key == "script-file") {  // a script kept elsewhere in the tree (an example)
       std::ifstream script(std::string(BTAP_SOURCE_DIR) + "/" + value);
       std::stringstream text;
@@ -170,6 +177,14 @@ std::string Missing(const std::string& requirement) {
                fs::exists("/sys/kernel/tracing/kprobe_events") ||
                fs::exists("/sys/kernel/debug/tracing/kprobe_events");
     return has ? "this kernel has kprobes" : "";
+  }
+  if (requirement == "netfilter links" || requirement == "no netfilter links") {
+    std::ifstream kallsyms("/proc/kallsyms");
+    std::string line;
+    bool has = false;
+    while (!has && std::getline(kallsyms, line)) has = line.ends_with(" bpf_nf_link_attach");
+    if (has == (requirement == "netfilter links")) return "";
+    return has ? "this kernel has BPF netfilter links" : "this kernel has no BPF netfilter links";
   }
   if (!requirement.empty()) return "unknown requirement `" + requirement + "`";
   return "";
@@ -278,6 +293,32 @@ void ExpectLinesMatch(const std::string& what, const std::string& patterns,
   }
 }
 
+// A command's standard output (what undoes or checks a case's effect once btap is gone).
+std::string RunAfter(const std::vector<std::string>& command) {
+  int out[2];
+  if (pipe(out) != 0) return "pipe failed";
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    std::vector<std::string> argv = command;
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return text;
+}
+
 class RuntimeCase : public testing::TestWithParam<fs::path> {};
 
 TEST_P(RuntimeCase, Runs) {
@@ -312,6 +353,7 @@ TEST_P(RuntimeCase, Runs) {
   if (c.stdout_lines >= 0) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), c.stdout_lines) << "stderr:\n" << r.err;
   }
+  if (!c.after.empty()) EXPECT_EQ(RunAfter(c.after), c.sections["after-stdout"]);
 }
 
 std::vector<fs::path> Cases() {

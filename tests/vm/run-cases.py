@@ -162,6 +162,11 @@ def requirement_check(requirement):
         return (f"{{ {kprobes}; }}", "this kernel has no kprobes")
     if requirement == "no kprobes":  # as runtime_test.cpp: a kernel without them
         return (f"! {{ {kprobes}; }}", "this kernel has kprobes")
+    netfilter = "grep -q ' bpf_nf_link_attach$' /proc/kallsyms"
+    if requirement == "netfilter links":
+        return (netfilter, "this kernel has no BPF netfilter links")
+    if requirement == "no netfilter links":
+        return (f"! {netfilter}", "this kernel has BPF netfilter links")
     if len(w) == 2 and w[0] == "file":
         return (f"[ -e {shlex.quote(w[1])} ]", f"no file {w[1]}")
     return ("false", f"unknown requirement `{requirement}`")

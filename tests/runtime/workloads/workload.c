@@ -18,6 +18,9 @@
  *   raise N          kills itself with signal N
  *   handle N         catches signal N, sends it to itself with kill(2) and handles it
  *   udp N            sends one UDP datagram of N bytes to 127.0.0.1 port 9 (discard)
+ *   udp-port PORT N  binds a socket to 127.0.0.1 port PORT, sends one datagram of N bytes
+ *                    to it from another and waits 300 ms for it; prints `sent N` (or `send:
+ *                    ` and the error) and `received N` (or `received nothing`)
  *   tcp ADDR [FROM]  listens on ADDR (IPv4, or IPv6 with a colon) and an ephemeral port,
  *                    connects to it over TCP (from FROM, of the same family, when given)
  *                    and accepts the connection; the client sets TCP_NODELAY and write(2)s
@@ -26,10 +29,12 @@
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -73,6 +78,28 @@ int main(int argc, char** argv) {
     size_t n = (size_t)atol(argv[2]);
     if (fd < 0 || n > sizeof payload) return 1;
     return sendto(fd, payload, n, 0, (struct sockaddr*)&to, sizeof to) == (ssize_t)n ? 0 : 1;
+  }
+  if (argc == 4 && strcmp(argv[1], "udp-port") == 0) {
+    static char payload[1000];
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2]))};
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval wait = {.tv_usec = 300000};
+    int server = socket(AF_INET, SOCK_DGRAM, 0), client = socket(AF_INET, SOCK_DGRAM, 0);
+    size_t n = (size_t)atol(argv[3]);
+    if (server < 0 || client < 0 || n > sizeof payload ||
+        bind(server, (struct sockaddr*)&at, sizeof at) ||
+        setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait))
+      return 1;
+    if (sendto(client, payload, n, 0, (struct sockaddr*)&at, sizeof at) == (ssize_t)n)
+      printf("sent %zu\n", n);
+    else
+      printf("send: %s\n", strerror(errno));
+    ssize_t got = recv(server, payload, sizeof payload, 0);
+    if (got >= 0)
+      printf("received %zd\n", got);
+    else
+      printf("received nothing\n");
+    return 0;
   }
   if ((argc == 3 || argc == 4) && strcmp(argv[1], "tcp") == 0) {
     // Listens on ADDR (an ephemeral port), connects to it and accepts the connection.
