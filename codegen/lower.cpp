@@ -537,6 +537,12 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       break;
     case sema::Family::Syscall:
       break;  // a body; EmitSyscallDispatch makes the program
+    case sema::Family::Netfilter:
+      // libbpf 1.1 knows no such section: the runtime sets the program's type.
+      section = "netfilter";
+      mp.family = static_cast<uint8_t>(meta::ProbeKind::Netfilter);
+      mp.target = p.spec.target.empty() ? meta::kNetfilterNearest : "";
+      break;
     case sema::Family::KernelFunction:
     case sema::Family::Kprobe:
       // One function per program, attached by name at load (the runtime finds it).
@@ -634,6 +640,7 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
   b_.CreateRet(b_.getInt32(0));
   b_.SetInsertPoint(entry);
   frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  if (p && p->spec.family == sema::Family::Netfilter && !user_side) StartVerdict(frame);
   // A session probe run in the kernel (a syscall program) has no registers: its context
   // is the runtime's empty argument. It runs when the session starts or stops, whatever
   // exit() said.

@@ -449,6 +449,7 @@ Value Lowering::Assign(ast::Assign* a) {
     Accumulate(a);
     return nullptr;
   }
+  if (IsVerdict(a->lhs)) return AssignVerdict(a);
   Place p;
   if (!PlaceOf(a->lhs, &p)) {
     Unsupported(a->range, "this assignment");
@@ -489,6 +490,7 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   if (t->lowered) return Expr(t->lowered);
   const sema::Probe* probe = frame_->probe;
   if (probe && sema::IsKernelFunction(probe->spec.family) && frame_->ctx) return KernelTarget(t);
+  if (probe && probe->spec.family == sema::Family::Netfilter && frame_->ctx) return NetfilterVar(t);
   bool btf_tracepoint =
       probe && probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format;
   if ((!t->components.empty() || t->addressof) && !btf_tracepoint) {

@@ -99,6 +99,8 @@ std::string_view Lowering::ProbeType(const sema::ProbeSpec& spec) {
     case Family::ProcessBegin:
     case Family::ProcessEnd:
       return "utrace";
+    case Family::Netfilter:
+      return "netfilter";
   }
   return "";
 }

@@ -461,6 +461,13 @@ class Lowering {
   // @cast in user-side probes: member offsets from the compiling kernel's BTF, no reads.
   bool constant_layout_ = false;
   Value RawArg(uint32_t index);
+  // Netfilter probes (lower_netfilter.cpp): the verdict the program returns, the hook's
+  // $vars, and setting $verdict.
+  void StartVerdict(Frame& frame);
+  Value NetfilterWord(uint32_t index);
+  Value NetfilterVar(ast::TargetSymbol* t);
+  bool IsVerdict(const ast::Expr* e) const;
+  Value AssignVerdict(ast::Assign* a);
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;
   void UserProbeFilter(const sema::Probe& p);
@@ -595,6 +602,7 @@ class Lowering {
     bool sleeps = false;                            // a user read may sleep
     std::vector<llvm::Instruction*> sleep_gates;    // where scratch is chosen per task
     std::vector<llvm::Instruction*> scratch_parts;  // the lookup, dropped when unused
+    Value verdict = nullptr;  // a netfilter handler's $verdict, which its program returns
   };
 
   const sema::Program& program_;

@@ -62,7 +62,12 @@ enum class ProbeKind : uint8_t {
   Uretprobe = 11,
   ProcessBegin = 12,
   ProcessEnd = 13,
+  Netfilter = 14,  // a BPF netfilter program; numbers: protocol family, hook, priority
 };
+
+// A netfilter probe's target when its point named no priority: the runtime takes the free
+// priority nearest to numbers[2] (stap's default, 0) rather than that one only.
+inline constexpr char kNetfilterNearest[] = "nearest";
 
 struct Probe {
   std::string program;     // the BPF program's name in the object ("" for user-side probes

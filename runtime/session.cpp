@@ -234,6 +234,7 @@ bool Session::OpenObject(bool fentry, std::string* error) {
       fentry_chosen_ |= PrepareKprobe(bpf_, p, fentry);
   }
   PrepareUprobes(bpf_, meta_);
+  if (!PrepareNetfilter(bpf_, meta_, error)) return false;
   // User-side programs never go to the kernel: the interpreter runs them.
   for (const meta::Probe& p : meta_.probes) {
     if (!p.user_side) continue;
@@ -296,9 +297,12 @@ bool Session::Load(std::string* error) {
   }
   if (rc != 0) {
     std::string probe;
+    bool netfilter = false;
     for (const meta::Probe& p : meta_.probes)
-      if (!p.program.empty() && log.find("prog '" + p.program + "'") != std::string::npos)
+      if (!p.program.empty() && log.find("prog '" + p.program + "'") != std::string::npos) {
         probe = p.point;
+        netfilter = static_cast<meta::ProbeKind>(p.family) == meta::ProbeKind::Netfilter;
+      }
     std::string where = VerifierLocation(log);
     *error = "the kernel refused the compiled probes";
     if (!probe.empty()) *error += " of `" + probe + "`";
@@ -323,6 +327,7 @@ bool Session::Load(std::string* error) {
       *error +=
           " (writing user memory, set_user_*(): this kernel's lockdown forbids it to BPF "
           "programs; see /sys/kernel/security/lockdown)";
+    *error += HelperNote(log, netfilter);
     if (rc == -E2BIG)
       *error +=
           " (the verifier gave up on its size: a loop that may run too long? MAXACTION "
@@ -538,7 +543,7 @@ bool Session::Attach(std::string* error) {
       *error = "the object has no program `" + p.program + "` for `" + p.point + "`";
       return false;
     }
-    if (!AttachProbe(prog, p, links_, missing, error)) return false;
+    if (!AttachProbe(prog, p, links_, link_fds_, missing, error)) return false;
     if (verbose_) Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
   }
   if (!missing.empty()) {
@@ -609,6 +614,8 @@ void Session::ReadState() {
 void Session::Detach() {
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+  for (int fd : link_fds_) close(fd);
+  link_fds_.clear();
 }
 
 // Past MAXERRORS the session stops (and then runs error probes instead of end probes).

@@ -115,6 +115,7 @@ class Session {
   std::unique_ptr<UserSide> user_;
   bpf_object* bpf_ = nullptr;
   std::vector<bpf_link*> links_;
+  std::vector<int> link_fds_;  // links libbpf cannot hold (netfilter's)
   ring_buffer* ring_ = nullptr;
   int stop_fd_ = -1;
   std::string pending_;      // standard output not yet written

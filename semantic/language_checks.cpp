@@ -1,11 +1,13 @@
 // Pass 2c: language checks. Reads the bound probes and functions (after symbols) and
 // reports what stap refuses although it parses: side effects in probe conditions, arrays
 // changed inside their own `foreach`, local statistics, target writes without guru mode,
-// wrapping scalars, invalid regular expressions, duplicate functions.
+// wrapping scalars, invalid regular expressions, duplicate functions; and BPF's own: a
+// netfilter probe's verdict can only be NF_ACCEPT or NF_DROP.
 #include <regex.h>
 
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "frontend/ast_walk.h"
@@ -46,9 +48,11 @@ class Checker {
     DuplicateFunctions();
     WrappedScalars();
     for (Probe* p : e_.program.probes) {
+      probe_ = p;
       Body(p->body);
       if (p->condition) Condition(p->condition);
     }
+    probe_ = nullptr;
     for (Function* f : e_.program.functions)
       if (f->visited && f->decl && f->decl->body) Body(f->decl->body);
   }
@@ -133,7 +137,10 @@ class Checker {
   }
 
   void Write(ast::Node* n, ast::Expr* target) {
-    if (IsTargetExpr(target)) return TargetWrite(target);
+    if (IsTargetExpr(target)) {
+      if (!NetfilterWrite(n, target)) return;
+      return TargetWrite(target);
+    }
     ast::Symbol* s = WrittenSymbol(target);
     if (!s || !s->var) return;
     auto* assign = ast::As<ast::Assign>(n);
@@ -145,6 +152,63 @@ class Checker {
       e_.diags.Report(Diag::ForeachModifies, s->range, {s->name});
       e_.diags.Note(Diag::ForeachHere, l->where, {s->name});
     }
+  }
+
+  // A netfilter probe's handler may set `$verdict` (only), and the kernel lets a BPF
+  // netfilter program return NF_ACCEPT or NF_DROP only: a number, or a local the probe
+  // sets once to a number (the tapset's `nf_stolen`), that is neither is an error here;
+  // other values are checked when they are set. False after an error.
+  bool NetfilterWrite(ast::Node* n, ast::Expr* target) {
+    auto* t = ast::As<ast::TargetSymbol>(target);
+    if (!probe_ || probe_->spec.family != Family::Netfilter || !t) return true;
+    if (t->name != "$verdict" || !t->components.empty() || t->addressof) {
+      e_.diags.Report(Diag::NetfilterReadOnly, t->range, {Spelled(t->range)});
+      return false;
+    }
+    auto* assign = ast::As<ast::Assign>(n);
+    if (!assign || assign->op != ast::Tok::Assign) {
+      e_.diags.Report(Diag::NetfilterVerdict, n->range,
+                      {"set `$verdict` with `=` to NF_ACCEPT (1) or NF_DROP (0)"});
+      return false;
+    }
+    std::optional<int64_t> v = ConstantOf(assign->rhs);
+    if (!v || *v == 0 || *v == 1) return true;
+    static constexpr std::string_view kNames[] = {"NF_STOLEN", "NF_QUEUE", "NF_REPEAT", "NF_STOP"};
+    std::string name = std::to_string(*v);
+    if (*v >= 2 && *v <= 5) name += " (" + std::string(kNames[*v - 2]) + ")";
+    e_.diags.Report(Diag::NetfilterVerdict, assign->rhs->range,
+                    {"verdict " + name + " is neither NF_ACCEPT (1) nor NF_DROP (0)"});
+    return false;
+  }
+
+  std::string Spelled(SourceRange r) const {
+    return std::string(e_.sm.file(r.file).text().substr(r.begin, r.end - r.begin));
+  }
+
+  // A number, its negation, or a probe local whose every write is `=` that number.
+  std::optional<int64_t> ConstantOf(ast::Expr* e) const {
+    if (auto* n = ast::As<ast::NumberLit>(e)) return n->value;
+    if (auto* u = ast::As<ast::Unary>(e); u && u->op == ast::Tok::Minus)
+      if (std::optional<int64_t> v = ConstantOf(u->operand)) return -*v;
+    auto* s = ast::As<ast::Symbol>(e);
+    if (!s || !s->var || s->var->kind != VarKind::Local) return std::nullopt;
+    std::optional<int64_t> value;
+    bool other = false;
+    ast::WalkTree(probe_->body, [&](ast::Node* x) {
+      if (auto* f = ast::As<ast::Foreach>(x)) {
+        other |= f->value && f->value->var == s->var;
+        for (const ast::Symbol* k : f->keys) other |= k->var == s->var;
+      }
+      ast::Expr* w = WriteTarget(x);
+      auto* ws = w ? ast::As<ast::Symbol>(w) : nullptr;
+      if (!ws || ws->var != s->var) return;
+      auto* a = ast::As<ast::Assign>(x);
+      auto* number = a && a->op == ast::Tok::Assign ? ast::As<ast::NumberLit>(a->rhs) : nullptr;
+      if (!number || (value && *value != number->value)) other = true;
+      if (number) value = number->value;
+    });
+    if (other) return std::nullopt;
+    return value;
   }
 
   // stap: "write to target variable not permitted; need stap -g".
@@ -204,6 +268,7 @@ class Checker {
   }
 
   Elab& e_;
+  const Probe* probe_ = nullptr;  // the probe whose body is being checked
   std::vector<Loop> loops_;
   std::map<const Function*, std::set<const Variable*>> writes_;
 };

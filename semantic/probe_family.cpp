@@ -43,6 +43,8 @@ std::string_view FamilyName(Family f) {
       return "process.end";
     case Family::Syscall:
       return "__syscall";
+    case Family::Netfilter:
+      return "netfilter";
   }
   return "?";
 }
@@ -77,9 +79,9 @@ PatternDef ParsePattern(const ProbeFamily* family, std::string_view text) {
 std::span<const PatternDef> AllPatterns() {
   static const std::vector<PatternDef> table = [] {
     std::vector<PatternDef> t;
-    for (const ProbeFamily* f :
-         {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(), &TracepointFamily(),
-          &KernelFunctionFamily(), &KprobeFamily(), &ProcessFamily(), &SyscallFamily()})
+    for (const ProbeFamily* f : {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(),
+                                 &TracepointFamily(), &KernelFunctionFamily(), &KprobeFamily(),
+                                 &ProcessFamily(), &SyscallFamily(), &NetfilterFamily()})
       for (std::string_view p : f->Patterns()) t.push_back(ParsePattern(f, p));
     return t;
   }();

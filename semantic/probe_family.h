@@ -65,6 +65,8 @@ struct ResolveContext {
   std::function<KernelDwarf*()> kernel_dwarf = nullptr;
   // A kernel module's DWARF, the same way.
   std::function<KernelDwarf*(const std::string&)> module_dwarf = nullptr;
+  // The kernel's BTF (null when there is none), read on first call (netfilter $vars).
+  std::function<const struct btf*()> kernel_btf = nullptr;
 };
 
 class ProbeFamily {
@@ -102,6 +104,7 @@ const ProbeFamily& KernelFunctionFamily();
 const ProbeFamily& KprobeFamily();
 const ProbeFamily& ProcessFamily();
 const ProbeFamily& SyscallFamily();
+const ProbeFamily& NetfilterFamily();
 
 // Spelling helpers shared by families.
 std::string Quote(std::string_view s);

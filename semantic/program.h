@@ -73,7 +73,8 @@ enum class Family : uint8_t {
   ProcessMark,
   ProcessBegin,
   ProcessEnd,
-  Syscall,  // __syscall(N)[.return]: the syscall tapset's dispatch on raw_syscalls
+  Syscall,    // __syscall(N)[.return]: the syscall tapset's dispatch on raw_syscalls
+  Netfilter,  // netfilter.hook(...).pf(...): a BPF netfilter program on the hook
 };
 std::string_view FamilyName(Family f);
 // Probes in user programs (uprobes), whose $vars come from the program's DWARF.

@@ -185,7 +185,8 @@ class ProbeResolver {
               return e_.machine.kernel_build_id(error);
             },
             [this]() { return &e_.machine.kernel_dwarf(); },
-            [this](const std::string& module) { return &e_.machine.module_dwarf(module); }};
+            [this](const std::string& module) { return &e_.machine.module_dwarf(module); },
+            [this]() -> const btf* { return e_.machine.kernel_btf().get(); }};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

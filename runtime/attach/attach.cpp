@@ -15,8 +15,23 @@ std::vector<std::string> TargetLines(const std::string& text) {
   return out;
 }
 
+std::string HelperNote(const std::string& log, bool netfilter) {
+  static constexpr std::string_view kNoHelper = "program of this type cannot use helper ";
+  size_t at = log.find(kNoHelper);
+  if (at == std::string::npos) return "";
+  size_t from = at + kNoHelper.size();
+  std::string helper = log.substr(from, log.find_first_of("#\n", from) - from);
+  if (netfilter)
+    return " (netfilter probes are BPF netfilter programs, which have only the kernel's basic "
+           "helpers: " +
+           helper + ", which a function the handler calls needs, is not one)";
+  return " (this probe's kind of BPF program cannot call " + helper +
+         ", which a function the handler calls needs)";
+}
+
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                 std::vector<std::string>& missing, std::string* error) {
+                 std::vector<int>& link_fds, std::vector<std::string>& missing,
+                 std::string* error) {
   switch (static_cast<meta::ProbeKind>(probe.family)) {
     case meta::ProbeKind::Tracepoint:
       return AttachTracepoint(program, probe, links, error);
@@ -30,6 +45,8 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
     case meta::ProbeKind::Uprobe:
     case meta::ProbeKind::Uretprobe:
       return AttachUprobe(program, probe, links, error);
+    case meta::ProbeKind::Netfilter:
+      return AttachNetfilter(program, probe, link_fds, error);
     default:
       *error = "probe `" + probe.point + "`: attaching this kind of probe is not supported yet";
       return false;

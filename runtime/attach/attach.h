@@ -14,11 +14,16 @@ struct bpf_program;
 
 namespace btap::runtime {
 
-// Appends the links it creates (several for per-CPU events); on failure returns false
-// with a message naming the probe point. A point that a wildcard matched when the script
-// was compiled and that this kernel does not have is added to `missing` instead.
+// Appends the links it creates (several for per-CPU events), or for links libbpf cannot
+// hold (netfilter's) their descriptors to `link_fds`; on failure returns false with a
+// message naming the probe point. A point that a wildcard matched when the script was
+// compiled and that this kernel does not have is added to `missing` instead.
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                 std::vector<std::string>& missing, std::string* error);
+                 std::vector<int>& link_fds, std::vector<std::string>& missing, std::string* error);
+
+// What to add to a load error whose verifier log says a program called a helper its type
+// may not ("" when it does not say so); `netfilter`: the program is a netfilter probe's.
+std::string HelperNote(const std::string& log, bool netfilter);
 
 // A probe's target as lines (a wildcard's kernel functions, one per line).
 std::vector<std::string> TargetLines(const std::string& text);
@@ -57,6 +62,13 @@ bool AttachFentry(bpf_program* program, const meta::Probe& probe, std::vector<bp
                   std::string* error);
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<std::string>& missing, std::string* error);
+
+// Netfilter probes (netfilter.cpp): BPF netfilter programs, Linux 6.4+. Before the object
+// loads, their programs get their type (false, saying why, on a kernel without them).
+bool KernelHasNetfilterLinks();
+bool PrepareNetfilter(bpf_object* object, const meta::Meta& meta, std::string* error);
+bool AttachNetfilter(bpf_program* program, const meta::Probe& probe, std::vector<int>& link_fds,
+                     std::string* error);
 
 bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                 std::string* error);

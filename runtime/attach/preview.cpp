@@ -92,6 +92,9 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
       case meta::ProbeKind::Uretprobe:
         note = Uprobe(p);
         break;
+      case meta::ProbeKind::Netfilter:
+        if (!KernelHasNetfilterLinks()) note = "not here: this kernel has no BPF netfilter links";
+        break;
       default:
         break;
     }
