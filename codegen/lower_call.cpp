@@ -287,8 +287,8 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
                      size, limit});
       continue;
     }
-    if (d.flag == '#' && (d.conversion == 's' || d.conversion == 'c')) {
-      Unsupported(at, "`%#s` and `%#c` in a kernel-side probe");
+    if (d.flag == '#' && d.conversion == 'c') {
+      Unsupported(at, "`%#c` in a kernel-side probe");
       return nullptr;
     }
     if (d.conversion == 'b' || d.conversion == 'm' || d.conversion == 'M') {
@@ -634,6 +634,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Value n = b_.CreateSelect(
           b_.CreateOr(b_.CreateICmpSLE(inlen, b_.getInt64(0)), b_.CreateICmpSGT(inlen, whole)),
           whole, inlen);
+      // The mask keeps it (which it cannot change) where older verifiers see its bounds.
+      n = b_.CreateAnd(n, b_.getInt64(slot_ - 1));
       Value rc =
           Helper(user ? kProbeReadUser : kProbeReadKernel, i64_,
                  {tmp, b_.CreateTrunc(n, b_.getInt32Ty()), b_.CreateIntToPtr(address, ptr_)});

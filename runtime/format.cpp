@@ -199,7 +199,7 @@ std::string TextStr(std::string_view in, bool quoted, size_t limit) {
     }
     i += n;
     if (left < num) {
-      cut = i < in.size();
+      cut = i < whole;  // bytes of the string's buffer remain, as stap counts them
       break;
     }
     out += text;
@@ -287,13 +287,7 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
           s = made;
         }
         if (precision >= 0 && s.size() > static_cast<size_t>(precision)) s = s.substr(0, precision);
-        if (d.flag == '#') {
-          std::string escaped;
-          AppendEscaped(s, escaped);
-          Field(escaped, width, left, *target);
-        } else {
-          Field(s, width, left, *target);
-        }
+        Field(s, width, left, *target);  // `%#s` too: stap's runtime ignores the flag there
         break;
       }
       case 'c': {

@@ -31,8 +31,8 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
 // Convenience for tests and user-side probes: parses and formats in one go.
 std::string FormatString(std::string_view format, std::span<const FormatArg> args);
 
-// C escapes as `%#s` and `%#c` write them: byte by byte, the quote `'` and the backslash
-// escaped, the double quote not.
+// C escapes as `%#c` writes them: byte by byte, the quote `'` and the backslash escaped,
+// the double quote not. (`%#s` prints the string as `%s` does, as in stap's runtime.)
 void AppendEscaped(std::string_view s, std::string& out);
 
 // `in` (to its first NUL, at most `limit` - 1 bytes) escaped as string_quoted() (quoted)

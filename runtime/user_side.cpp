@@ -526,13 +526,10 @@ uint64_t UserSide::Lookup(const uint64_t a[5], std::string* error) {
   auto c = std::make_unique<Cached>();
   c->map = m;
   c->key.assign(key, key + m->key_size);
-  if (!m->Read(c->key.data(), c->value)) {
-    // The key may be the text of elements a kernel probe keyed by addresses: those are
-    // found by reading every element (once a run).
-    MapRef::Merged* merged = m->merged_run == runs_ ? nullptr : m->MergedOrRead(c->key.data());
-    if (!merged) return 0;
-    c->value = merged->value;
-  }
+  // A text may stand for elements a kernel probe keyed by addresses, besides an element
+  // of its own: this run's read of every element merges them.
+  if (m->tag_keys) m->MergedOrRead(c->key.data());
+  if (!m->Read(c->key.data(), c->value)) return 0;
   c->original = c->value;
   interpreter_.AddRegion(c->value.data(), c->value.size(), true);
   cache_.push_back(std::move(c));

@@ -44,8 +44,9 @@ TEST(Format, StringsAndCharacters) {
   EXPECT_EQ(F("[%s][%10s][%-6s][%.2s]", {S("x"), S("right"), S("left"), S("trunc")}),
             "[x][     right][left  ][tr]");
   EXPECT_EQ(F("%c%c", {L('o'), L('k')}), "ok");
-  // As stap's vsprintf escapes: the single quote and backslash, not the double quote.
-  EXPECT_EQ(F("%#s|%#c", {S("a\"b\n\x01'\\"), L('\t')}), "a\"b\\n\\001\\'\\\\|\\t");
+  // As stap's runtime: `%#s` prints the string as it is; `%#c` escapes the single quote
+  // and the backslash (not the double quote) and writes octal for the unprintable.
+  EXPECT_EQ(F("%#s|%#c|%#c|%#c", {S("a\"b\n"), L('\t'), L('\''), L(1)}), "a\"b\n|\\t|\\'|\\001");
   EXPECT_EQ(F("100%%", {}), "100%");
 }
 
@@ -97,6 +98,12 @@ TEST(Format, QuotedStringsAreQuotedWhenMarked) {
                         "abcdefgh")},
                      8),
             "\"ab\"...");  // cut as string_quoted cuts: `"...` ends the 7 bytes
+  // The last character's escape does not fit while bytes of the string's buffer remain.
+  EXPECT_EQ(Internal("%{quoted}s",
+                     {S("\x01"
+                        "abcd\n")},
+                     8),
+            "\"ab\"...");
 }
 
 TEST(Format, ArgumentVectorsAreQuotedAndJoined) {

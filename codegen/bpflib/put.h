@@ -1,0 +1,74 @@
+// Writing into a string slot, shared by bpflib's files: `dst` is a slot of `size` bytes
+// (a power of two); output stops at `limit` - 1 bytes. Each function returns the new end.
+#pragma once
+
+#include "bpflib.h"
+
+// Kernel-side field widths are capped at 64 columns of padding, and every piece is written
+// with one helper call, so that the verifier's walk stays small whatever the format (the
+// user side has no cap).
+#define BTAP_MAX_PAD 64
+
+static const char spaces[BTAP_MAX_PAD] = "                                                                ";
+static const char zeros[BTAP_MAX_PAD] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+// Writes `n` bytes of `from` at `pos`, as far as the string may grow.
+static inline long write_at(char* dst, long pos, const char* from, long n, long cap,
+                            unsigned long size, unsigned long limit) {
+  if (n <= 0 || pos < 0 || pos + 1 >= (long)limit) return pos;
+  if (n > cap) n = cap;
+  if (n > (long)limit - 1 - pos) n = (long)limit - 1 - pos;
+  // The mask is what the verifier bounds the size by; the optimiser must not drop it.
+  asm volatile("%[n] &= 127" : [n] "+r"(n));
+  bpf_probe_read_kernel(dst + btap_masked(pos, size), n, from);
+  return pos + n;
+}
+
+static inline long put(char* dst, long pos, char c, unsigned long size, unsigned long limit) {
+  if (pos < 0 || pos + 1 >= (long)limit) return pos;
+  dst[btap_masked(pos, size)] = c;
+  return pos + 1;
+}
+
+// Copies `src` (at most `max` bytes) to dst at `pos`; returns its length.
+// (Always inlined: called from bpf_loop callbacks, which the BPF backend allows 5 arguments.)
+static inline __attribute__((always_inline)) long copy_at(char* dst, long pos, const char* src,
+                                                          long max, unsigned long size,
+                                                          unsigned long limit) {
+  if (pos < 0 || pos + 1 >= (long)limit || max <= 0) return 0;
+  unsigned long room = limit - (unsigned long)pos;
+  if ((unsigned long)max + 1 < room) room = (unsigned long)max + 1;
+  if (room > limit) room = limit;
+  long got = bpf_probe_read_kernel_str(dst + btap_masked(pos, size), room, src);
+  return got > 1 ? got - 1 : 0;
+}
+
+static inline long finish(char* dst, long pos, unsigned long size, unsigned long limit) {
+  if (pos >= (long)limit) pos = (long)limit - 1;
+  dst[btap_masked(pos, size)] = 0;
+  return pos;
+}
+
+
+// An address as stap writes an unreadable user pointer: 0x and its hex digits. All 16
+// digits are written to the stack without a branch, then the significant ones copied
+// (a branch per digit made the verifier walk some 36,000 instructions per call).
+static inline __attribute__((always_inline)) long put_hex(char* dst, long pos, unsigned long v,
+                                                          unsigned long size,
+                                                          unsigned long limit) {
+  pos = put(dst, pos, '0', size, limit);
+  pos = put(dst, pos, 'x', size, limit);
+  // (x | -x) >> 63 is 1 exactly when x is not 0.
+  long digits = 1;
+  for (int i = 1; i < 16; i++) {
+    unsigned long rest = v >> (4 * i);
+    digits += (long)((rest | (0 - rest)) >> 63);
+  }
+  char hex[17];
+  for (int i = 0; i < 16; i++) {
+    long d = (long)((v >> (4 * (15 - i))) & 15);
+    hex[i] = (char)('0' + d + (((9 - d) >> 63) & 39));  // 'a' - '0' - 10 = 39
+  }
+  hex[16] = 0;
+  return pos + copy_at(dst, pos, hex + ((16 - digits) & 15), 16, size, limit);
+}
