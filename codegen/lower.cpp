@@ -656,6 +656,7 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
   frame.scratch = ScratchLookup(frame);
   auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   Continue(has_scratch, "scratch");
+  StartRegexGroups(frame, p);
   return has_scratch;
 }
 

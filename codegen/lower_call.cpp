@@ -857,6 +857,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::usymtrace_brief:
     case Intrinsic::usymtrace_fileline:
       return SymbolCall(which, c);
+    case Intrinsic::regex_matched:
+    case Intrinsic::regex_ngroups:
+      return RegexGroupCall(which, c);
     case Intrinsic::exit:
       SetState(session::State::Exit);
       Record(record::Kind::Exit, 0, {});

@@ -1,7 +1,6 @@
 // Lowering expressions: arithmetic with stap's division rules, strings, assignments,
 // target variables, and statistics (`<<<`, aggregates, histograms) (see lowering.h).
 #include "codegen/lowering.h"
-#include "codegen/regex_dfa.h"
 
 #include "frontend/ast_walk.h"
 #include "semantic/target_vars.h"
@@ -917,47 +916,6 @@ void Lowering::PrintHistogram(ast::HistOp* h) {
   uint64_t packed = static_cast<uint64_t>(shape.hist) | (uint64_t{shape.Buckets()} << 8);
   Helper(user_helper::kPrintHistogram, i64_,
          {value, b_.getInt64(packed), b_.getInt64(shape.start), b_.getInt64(shape.interval)});
-}
-
-}  // namespace btap::codegen::lowering
-
-namespace btap::codegen::lowering {
-
-// `s =~ "re"` (and `!~`): the pattern's automaton, made now (regex_dfa.h), walked over
-// the string by the runtime library, on either side.
-Value Lowering::RegexSearch(ast::RegexMatch* r) {
-  std::string pattern(r->pattern->value);
-  auto it = regexes_.find(pattern);
-  if (it == regexes_.end()) {
-    RegexDfa dfa;
-    std::string why;
-    if (!CompileRegex(pattern, &dfa, &why)) {
-      Unsupported(r->pattern->range, "this regular expression", ": " + why);
-      return nullptr;
-    }
-    size_t bytes = 256;
-    while (bytes < dfa.next.size()) bytes *= 2;
-    dfa.next.resize(bytes, 0);
-    auto global = [&](const std::vector<uint8_t>& data, const char* name) {
-      auto* init = llvm::ConstantDataArray::get(context_, llvm::ArrayRef<uint8_t>(data));
-      auto* g = new llvm::GlobalVariable(module_, init->getType(), true,
-                                         llvm::GlobalValue::InternalLinkage, init, name);
-      g->setSection(".rodata");
-      g->setAlignment(llvm::Align(8));
-      return g;
-    };
-    it = regexes_
-             .emplace(pattern, Regex{global(dfa.next, "regex"), global(dfa.accept, "regex_accept"),
-                                     bytes - 1})
-             .first;
-  }
-  Value text = Expr(r->lhs);
-  if (!text) return nullptr;
-  Value found = Library("btap_regex_search", i64_,
-                        {text, it->second.next, it->second.accept, b_.getInt64(it->second.mask),
-                         b_.getInt64(slot_), b_.getInt64(limit_)});
-  Value matched = b_.CreateICmpNE(found, b_.getInt64(0));
-  return Bool(r->op == Tok::Match ? matched : b_.CreateNot(matched));
 }
 
 }  // namespace btap::codegen::lowering

@@ -566,6 +566,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   frame.locals_in_scratch = true;
   frame.next = parent.next;
   frame.max = parent.max;
+  frame.last_match = parent.last_match;
   frame.calls = parent.calls;
   frame_ = &frame;
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);

@@ -516,7 +516,15 @@ class Lowering {
     const ast::EmbeddedExpr* expr;   // an expression
   };
   Value EmbeddedCall(ast::Call* c);
-  Value RegexSearch(ast::RegexMatch* r);  // =~, !~
+  // Regular expressions (lower_regex.cpp): `=~` and `!~`; in a handler that asks for the
+  // groups of its matches (matched(), ngroups()), each match also keeps them.
+  Value RegexSearch(ast::RegexMatch* r);
+  struct Regex;
+  void RecordRegexGroups(ast::RegexMatch* r, Regex& regex, Value text, Value found);
+  Value RegexGroupCall(Intrinsic which, ast::Call* c);
+  bool UsesRegexGroups(ast::Node* root, int depth);
+  void StartRegexGroups(Frame& frame, const sema::Probe* p);
+  std::map<const ast::Node*, bool> regex_group_users_;  // function bodies scanned
   Value StapbpfHelper(int64_t id);
   // Nanoseconds since the epoch: the monotonic clock plus the offset the runtime set.
   Value WallClockNs() {
@@ -586,6 +594,7 @@ class Lowering {
     std::vector<SourceRange> calls;      // the inlined calls being lowered, outermost first
     bool at_entry = false;               // evaluating @entry operands on the call's entry
     const KprobeGroup* group = nullptr;  // a program shared by a wildcard's functions
+    int64_t last_match = -1;             // the last match's groups (lower_regex.cpp): offset
     Value read_cell = nullptr;           // 8 stack bytes each user read fills and reads back
     Value stack_record = nullptr;        // 56 stack bytes the handler's records of numbers share
     // Long locals live in the scratch space instead of the stack when the handler has a
@@ -676,9 +685,12 @@ class Lowering {
   std::map<std::string, llvm::GlobalVariable*> kconfig_;          // meta::kKconfigPrefix + option
 
   struct Regex {
-    llvm::GlobalVariable* next;    // the automaton's table (regex_dfa.h)
-    llvm::GlobalVariable* accept;  // its accepting states
-    uint64_t mask;                 // the table's size - 1
+    llvm::GlobalVariable* next;              // the automaton's table (regex_dfa.h)
+    llvm::GlobalVariable* accept;            // its accepting states
+    uint64_t mask;                           // the table's size - 1
+    llvm::GlobalVariable* groups = nullptr;  // regex_submatch.h's tables, once made
+    uint64_t groups_size = 0;
+    bool groups_refused = false;
   };
   llvm::GlobalVariable* tokenize_state_ = nullptr;  // tokenize()'s per-CPU string
   std::map<std::string, Regex> regexes_;            // by pattern

@@ -9,8 +9,10 @@
 // user side has no cap).
 #define BTAP_MAX_PAD 64
 
-static const char spaces[BTAP_MAX_PAD] = "                                                                ";
-static const char zeros[BTAP_MAX_PAD] = "0000000000000000000000000000000000000000000000000000000000000000";
+static const char spaces[BTAP_MAX_PAD] =
+    "                                                                ";
+static const char zeros[BTAP_MAX_PAD] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 // Writes `n` bytes of `from` at `pos`, as far as the string may grow.
 static inline long write_at(char* dst, long pos, const char* from, long n, long cap,
@@ -49,13 +51,11 @@ static inline long finish(char* dst, long pos, unsigned long size, unsigned long
   return pos;
 }
 
-
 // An address as stap writes an unreadable user pointer: 0x and its hex digits. All 16
 // digits are written to the stack without a branch, then the significant ones copied
 // (a branch per digit made the verifier walk some 36,000 instructions per call).
 static inline __attribute__((always_inline)) long put_hex(char* dst, long pos, unsigned long v,
-                                                          unsigned long size,
-                                                          unsigned long limit) {
+                                                          unsigned long size, unsigned long limit) {
   pos = put(dst, pos, '0', size, limit);
   pos = put(dst, pos, 'x', size, limit);
   // (x | -x) >> 63 is 1 exactly when x is not 0.
