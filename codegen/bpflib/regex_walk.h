@@ -153,8 +153,10 @@ RW_INLINE int rw_live(const struct regex_walk* w, long idx, unsigned long node) 
   return (int)((bits >> (node & 7)) & 1);
 }
 
+// (A byte copy: the registers are written as 16-bit values, and reading them as longs
+// would break C's aliasing rules, which an optimising compiler relies on.)
 RW_INLINE void rw_copy_regs(unsigned char* to, const unsigned char* from) {
-  for (int i = 0; i < RW_MAX_PAIRS / 2; i++) ((long*)to)[i] = ((const long*)from)[i];
+  __builtin_memcpy(to, from, 4 * RW_MAX_PAIRS);
 }
 
 // One node of the path (glibc's update_regs and proceed_next_node).
