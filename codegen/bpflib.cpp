@@ -17,36 +17,11 @@ namespace {
 
 // bpf_loop callbacks stay subprograms, and the kernel wants function BTF (with named
 // parameters) for every subprogram once a program has any: the library is built
-// without debug info, so each callback gets a subprogram in the module's unit here.
-void DescribeCallback(llvm::Module& module, llvm::Function& f) {
-  if (f.getSubprogram() || module.debug_compile_units().empty()) return;
-  llvm::DICompileUnit* unit = *module.debug_compile_units_begin();
-  llvm::DIBuilder di(module, true, unit);
-  llvm::DIFile* file = unit->getFile();
-  llvm::DIBasicType* long_type = di.createBasicType("long", 64, llvm::dwarf::DW_ATE_signed);
-  llvm::DIDerivedType* pointer = di.createPointerType(long_type, 64);  // sized, as maps.cpp
-  // bpf_loop callbacks take (index, ctx); bpf_for_each_map_elem's (map, key, value, ctx).
-  bool loop = f.arg_size() == 2;
-  std::vector<llvm::Metadata*> types = {long_type};
-  for (size_t i = 0; i < f.arg_size(); ++i)
-    types.push_back(loop && i == 0 ? static_cast<llvm::DIType*>(long_type) : pointer);
-  llvm::DISubroutineType* type = di.createSubroutineType(di.getOrCreateTypeArray(types));
-  llvm::DISubprogram* sp = di.createFunction(
-      file, f.getName(), f.getName(), file, 0, type, 0, llvm::DINode::FlagPrototyped,
-      llvm::DISubprogram::SPFlagDefinition | llvm::DISubprogram::SPFlagLocalToUnit);
-  f.setSubprogram(sp);
-  static const char* const kLoopNames[] = {"index", "ctx"};
-  static const char* const kMapNames[] = {"map", "key", "value", "ctx"};
-  for (unsigned i = 0; i < f.arg_size() && i < 4; ++i)
-    di.createParameterVariable(sp, loop ? kLoopNames[i] : kMapNames[i], i + 1, file, 0,
-                               loop && i == 0 ? static_cast<llvm::DIType*>(long_type) : pointer,
-                               true);
-  di.finalizeSubprogram(sp);
-}
-
-// A global function's BTF (the verifier checks it once, by its prototype): long
-// arguments, and pointers to one long, which it reads as 8 bytes of memory.
-void DescribeGlobal(llvm::Module& module, llvm::Function& f) {
+// without debug info, so each callback gets a subprogram in the module's unit here. A
+// global function (`global`: the verifier checks it once, by its prototype) gets one
+// too, visible outside the unit. Arguments are longs, pointers point to one long (sized,
+// as maps.cpp's: the verifier reads a global function's as 8 bytes of memory).
+void Describe(llvm::Module& module, llvm::Function& f, bool global) {
   if (f.getSubprogram() || module.debug_compile_units().empty()) return;
   llvm::DICompileUnit* unit = *module.debug_compile_units_begin();
   llvm::DIBuilder di(module, true, unit);
@@ -57,13 +32,22 @@ void DescribeGlobal(llvm::Module& module, llvm::Function& f) {
   for (llvm::Argument& a : f.args())
     types.push_back(a.getType()->isPointerTy() ? static_cast<llvm::DIType*>(pointer) : long_type);
   llvm::DISubroutineType* type = di.createSubroutineType(di.getOrCreateTypeArray(types));
-  llvm::DISubprogram* sp =
-      di.createFunction(file, f.getName(), f.getName(), file, 0, type, 0,
-                        llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
+  auto flags = llvm::DISubprogram::SPFlagDefinition;
+  if (!global) flags |= llvm::DISubprogram::SPFlagLocalToUnit;
+  llvm::DISubprogram* sp = di.createFunction(file, f.getName(), f.getName(), file, 0, type, 0,
+                                             llvm::DINode::FlagPrototyped, flags);
   f.setSubprogram(sp);
-  for (llvm::Argument& a : f.args())
-    di.createParameterVariable(sp, "arg" + std::to_string(a.getArgNo()), a.getArgNo() + 1, file, 0,
-                               static_cast<llvm::DIType*>(types[a.getArgNo() + 1]), true);
+  // bpf_loop callbacks take (index, ctx); bpf_for_each_map_elem's (map, key, value, ctx).
+  static const char* const kLoopNames[] = {"index", "ctx"};
+  static const char* const kMapNames[] = {"map", "key", "value", "ctx"};
+  for (llvm::Argument& a : f.args()) {
+    unsigned i = a.getArgNo();
+    std::string name = global || i >= 4    ? "arg" + std::to_string(i)
+                       : f.arg_size() == 2 ? kLoopNames[i]
+                                           : kMapNames[i];
+    di.createParameterVariable(sp, name, i + 1, file, 0, static_cast<llvm::DIType*>(types[i + 1]),
+                               true);
+  }
   di.finalizeSubprogram(sp);
 }
 
@@ -96,11 +80,11 @@ bool LinkRuntimeLibrary(llvm::Module& module, std::string* error) {
     f.removeFnAttr("target-cpu");
     f.removeFnAttr("target-features");
     if (f.getName().startswith("btap_global_")) {  // verified once, wherever it is called
-      DescribeGlobal(module, f);
+      Describe(module, f, true);
       continue;
     }
     f.setLinkage(llvm::GlobalValue::InternalLinkage);
-    if (f.getName().startswith("btap_cb_")) DescribeCallback(module, f);
+    if (f.getName().startswith("btap_cb_")) Describe(module, f, false);
   }
   // A call of a function with debug info, in one that has it, needs a location (the
   // callbacks' bodies have none of their own).
