@@ -214,11 +214,11 @@ def parse_global(tokens, i, names):
     while True:
         names.add(tokens[i].text)
         i += 1
-        if tokens[i].text == "%":  # a wrapping array
+        if i < len(tokens) and tokens[i].text == "%":  # a wrapping array
             i += 1
-        if tokens[i].text == "[":
+        if i < len(tokens) and tokens[i].text == "[":
             i = matching(tokens, i, "[", "]") + 1
-        if tokens[i].text == "=":
+        if i < len(tokens) and tokens[i].text == "=":
             i += 2 if tokens[i + 1].text in ("-", "+") else 1
             i += 1
         if i < len(tokens) and tokens[i].text == ",":
