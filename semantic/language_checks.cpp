@@ -212,9 +212,26 @@ class Checker {
   }
 
   // stap: "write to target variable not permitted; need stap -g".
+  // Under -g, a kernel probe's target is still out of reach: the kernel lets BPF read a
+  // probed function's arguments, the registers and kernel memory, never write them.
   void TargetWrite(ast::Expr* target) {
-    if (e_.script->privileged || !FromScript(target->range)) return;
-    e_.diags.Report(Diag::TargetWriteNeedsGuru, target->range);
+    if (!FromScript(target->range)) return;
+    if (!e_.script->privileged) {
+      e_.diags.Report(Diag::TargetWriteNeedsGuru, target->range);
+      return;
+    }
+    if (!probe_) return;
+    Family f = probe_->spec.family;
+    if (f == Family::Syscall)
+      e_.diags.Report(Diag::TargetWriteKernel, target->range,
+                      {Spelled(target->range), "a system call's arguments and its result"});
+    else if (f == Family::Tracepoint)
+      e_.diags.Report(Diag::TargetWriteKernel, target->range,
+                      {Spelled(target->range), "a tracepoint's arguments and kernel memory"});
+    else if (IsKernelFunction(f))
+      e_.diags.Report(
+          Diag::TargetWriteKernel, target->range,
+          {Spelled(target->range), "a kernel function's arguments, its result and kernel memory"});
   }
 
   void CallInLoop(ast::Call* c) {
