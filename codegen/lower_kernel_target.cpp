@@ -158,23 +158,35 @@ Value Lowering::ParentPid() {
   return b_.CreateAnd(b_.CreateLoad(i64_, tgid), b_.getInt64(0xffffffff));
 }
 
-// @cast(p, "struct sock"[, "kernel"]) in kernel-side probes: p is where such a struct lies.
+// @cast(p, "struct sock"[, "kernel[:M...]"]) in kernel-side probes: p is where such a struct
+// lies; a module M's types come from its split BTF.
 Value Lowering::KernelCast(ast::Cast* c) {
-  const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
-  if (!btf) {
+  if (!program_.kernel.btf || !program_.kernel.btf()) {
     Unsupported(c->range, "`@cast` to a kernel type", "; the kernel's BTF cannot be read");
     return nullptr;
   }
-  uint32_t id = sema::KernelTypeNamed(btf, c->type_name);
+  const struct btf* btf = nullptr;
+  uint32_t id = sema::KernelCastType(program_.kernel, c->module, c->type_name, &btf);
   if (!id) {
     failed_ = true;
-    diags_.Report(Diag::CodegenLimit, c->range,
-                  {"the kernel has no type `" + std::string(c->type_name) + "`"});
+    size_t colon = c->module.find(':');
+    std::string where = colon == std::string_view::npos
+                            ? "the kernel has no type"
+                            : "no type `" + std::string(c->type_name) +
+                                  "` in the kernel or in its modules `" +
+                                  std::string(c->module.substr(colon + 1)) + "`";
+    if (colon == std::string_view::npos) where += " `" + std::string(c->type_name) + "`";
+    diags_.Report(Diag::CodegenLimit, c->range, {where});
     return nullptr;
   }
   Value base = Expr(c->operand);
   if (!base) return nullptr;
-  return KernelChain(c, "@cast", base, id, true);
+  // A module's type is read through its split BTF (CO-RE against that module).
+  const struct btf* outer = module_btf_;
+  module_btf_ = btf == program_.kernel.btf() ? outer : btf;
+  Value chain = KernelChain(c, "@cast", base, id, true);
+  module_btf_ = outer;
+  return chain;
 }
 
 // Applies `->member` and `[i]` to `value`, of BTF type `type` (or, with `is_address`, the

@@ -233,6 +233,12 @@ std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
   Machine* machine = &in.machine;
   program->kernel.btf = [machine]() { return machine->kernel_btf().get(); };
+  program->kernel.module_btf = [machine](std::string_view name) -> const struct btf* {
+    std::string error;
+    for (const KernelFunctionIndex* m : machine->kernel_modules(name, &error))
+      if (m->module() == name) return m->btf();
+    return nullptr;
+  };
   program->kernel.config = in.library.pp().kernel_config;
   Elab e(script, in, *program);
   e.AddFile(script, false);

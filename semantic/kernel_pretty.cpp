@@ -9,6 +9,7 @@
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
 #include "semantic/machine/kernel_functions.h"
+#include "semantic/program.h"
 #include "semantic/target_vars.h"
 
 namespace btap::sema {
@@ -184,6 +185,25 @@ uint32_t KernelTypeNamed(const struct btf* btf, std::string_view name) {
   for (int32_t k : {BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_TYPEDEF})
     if (id < 0 && (kind < 0 || k == kind)) id = btf__find_by_name_kind(btf, type_name.c_str(), k);
   return id > 0 ? static_cast<uint32_t>(id) : 0;
+}
+
+uint32_t KernelCastType(const KernelFacts& kernel, std::string_view module, std::string_view name,
+                        const struct btf** btf) {
+  *btf = nullptr;
+  if (module.starts_with("kernel<")) module = "kernel";  // stap's header spelling
+  do {
+    size_t colon = module.find(':');
+    std::string_view part = module.substr(0, colon);
+    module = colon == std::string_view::npos ? "" : module.substr(colon + 1);
+    const struct btf* in = part.empty() || part == "kernel"
+                               ? (kernel.btf ? kernel.btf() : nullptr)
+                               : (kernel.module_btf ? kernel.module_btf(part) : nullptr);
+    if (uint32_t id = in ? KernelTypeNamed(in, name) : 0) {
+      *btf = in;
+      return id;
+    }
+  } while (!module.empty());
+  return 0;
 }
 
 uint32_t KernelChainType(const struct btf* btf, uint32_t type,

@@ -173,6 +173,9 @@ struct KernelFacts {
   // The kernel BTF that kernel $vars and @cast are typed with (member accesses), read on
   // first use; the Machine that owns it outlives code generation.
   std::function<const struct btf*()> btf;
+  // The split BTF of kernel module `name` (over `btf`'s), for `@cast(p, "T", "kernel:M")`;
+  // null when that kernel has no such module or its BTF cannot be read.
+  std::function<const struct btf*(std::string_view name)> module_btf;
   // The compiling (or -r) kernel's CONFIG_ values ("y", "m", "250"; "" when unset).
   std::function<std::string(std::string_view)> config;
 };

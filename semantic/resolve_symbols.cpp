@@ -313,11 +313,11 @@ class SymbolResolver {
     return false;
   }
 
-  // `@cast(p, "T"[, "kernel"])->chain`: T and its members in the compiling kernel's BTF,
+  // `@cast(p, "T"[, "kernel[:M]"])->chain`: T and its members in the compiling kernel's BTF,
   // as stap decides it from debuginfo at compile time.
   bool KnownCast(ast::Cast* c) {
-    const struct btf* btf = e_.machine.kernel_btf().get();
-    uint32_t type = btf ? KernelTypeNamed(btf, c->type_name) : 0;
+    const struct btf* btf = nullptr;
+    uint32_t type = KernelCastType(e_.program.kernel, c->module, c->type_name, &btf);
     if (!type) return false;
     std::span<const ast::TargetComponent> chain = c->components;
     if (!chain.empty() && chain.back().kind == ast::TargetComponent::Kind::PrettyPrint)

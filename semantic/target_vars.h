@@ -117,5 +117,11 @@ uint32_t KernelChainType(const struct btf* btf, uint32_t type,
 // The kernel type `@cast` names ("sock", "struct sock", "union u", a typedef); 0 when BTF
 // has none.
 uint32_t KernelTypeNamed(const struct btf* btf, std::string_view name);
+struct KernelFacts;
+// The type a kernel-side `@cast` names and, in `*btf`, the BTF that has it: `module` is ""
+// or "kernel" (vmlinux), or stap's list "kernel:nfs:sunrpc", searched in its order (a
+// module's split BTF has vmlinux's types too); 0 when none has it.
+uint32_t KernelCastType(const KernelFacts& kernel, std::string_view module, std::string_view name,
+                        const struct btf** btf);
 
 }  // namespace btap::sema
