@@ -169,13 +169,21 @@ Value Lowering::KernelCast(ast::Cast* c) {
   uint32_t id = sema::KernelCastType(program_.kernel, c->module, c->type_name, &btf);
   if (!id) {
     failed_ = true;
+    std::string where = "the kernel has no type `" + std::string(c->type_name) + "`";
     size_t colon = c->module.find(':');
-    std::string where = colon == std::string_view::npos
-                            ? "the kernel has no type"
-                            : "no type `" + std::string(c->type_name) +
-                                  "` in the kernel or in its modules `" +
-                                  std::string(c->module.substr(colon + 1)) + "`";
-    if (colon == std::string_view::npos) where += " `" + std::string(c->type_name) + "`";
+    if (colon != std::string_view::npos) {
+      std::string_view modules = c->module.substr(colon + 1);
+      where = "no type `" + std::string(c->type_name) + "` in the kernel or in module `" +
+              std::string(modules) + "`";
+      // A module with no BTF here is the likelier cause: say which.
+      for (size_t at = 0; at <= modules.size();) {
+        size_t end = std::min(modules.find(':', at), modules.size());
+        std::string_view m = modules.substr(at, end - at);
+        if (!m.empty() && !(program_.kernel.module_btf && program_.kernel.module_btf(m)))
+          where += "; module `" + std::string(m) + "` is not loaded (or has no BTF)";
+        at = end + 1;
+      }
+    }
     diags_.Report(Diag::CodegenLimit, c->range, {where});
     return nullptr;
   }
