@@ -20,7 +20,8 @@ namespace {
 // without debug info, so each callback gets a subprogram in the module's unit here. A
 // global function (`global`: the verifier checks it once, by its prototype) gets one
 // too, visible outside the unit. Arguments are longs, pointers point to one long (sized,
-// as maps.cpp's: the verifier reads a global function's as 8 bytes of memory).
+// as maps.cpp's: the verifier reads a global function's as 8 bytes of memory), or to N
+// bytes when the C parameter is `p[static N]` (which clang marks dereferenceable(N)).
 void Describe(llvm::Module& module, llvm::Function& f, bool global) {
   if (f.getSubprogram() || module.debug_compile_units().empty()) return;
   llvm::DICompileUnit* unit = *module.debug_compile_units_begin();
@@ -29,8 +30,16 @@ void Describe(llvm::Module& module, llvm::Function& f, bool global) {
   llvm::DIBasicType* long_type = di.createBasicType("long", 64, llvm::dwarf::DW_ATE_signed);
   llvm::DIDerivedType* pointer = di.createPointerType(long_type, 64);
   std::vector<llvm::Metadata*> types = {long_type};
-  for (llvm::Argument& a : f.args())
+  for (llvm::Argument& a : f.args()) {
+    uint64_t bytes = a.getType()->isPointerTy() ? f.getParamDereferenceableBytes(a.getArgNo()) : 0;
+    if (bytes) {
+      llvm::DIBasicType* byte = di.createBasicType("char", 8, llvm::dwarf::DW_ATE_unsigned_char);
+      llvm::DINodeArray range = di.getOrCreateArray({di.getOrCreateSubrange(0, bytes)});
+      types.push_back(di.createPointerType(di.createArrayType(bytes * 8, 8, byte, range), 64));
+      continue;
+    }
     types.push_back(a.getType()->isPointerTy() ? static_cast<llvm::DIType*>(pointer) : long_type);
+  }
   llvm::DISubroutineType* type = di.createSubroutineType(di.getOrCreateTypeArray(types));
   auto flags = llvm::DISubprogram::SPFlagDefinition;
   if (!global) flags |= llvm::DISubprogram::SPFlagLocalToUnit;

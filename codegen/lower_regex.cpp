@@ -126,29 +126,31 @@ Value Lowering::RegexGroupCall(Intrinsic which, ast::Call* c) {
     return n ? Literal("") : b_.getInt64(0);
   }
   Value area = ScratchAt(static_cast<uint32_t>(frame_->last_match));
-  Value status = b_.CreateLoad(i64_, area);
-  Value count = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), area, RW_AREA_COUNT));
   if (which == Intrinsic::regex_ngroups) {
+    Value status = b_.CreateLoad(i64_, area);
     Check(b_.CreateICmpNE(status, b_.getInt64(0)),
           "Attempted to get subexpression count from failed match" + near);
-    return count;
+    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(b_.getInt8Ty(), area, RW_AREA_COUNT));
   }
-  CheckFormat(b_.CreateICmpNE(status, b_.getInt64(0)),
+  // The checks and the group's place come from bpflib (in the kernel from a global
+  // function, verified once): made inline, they made `n` exact for the verifier, which then
+  // followed every round of a loop over the groups with a bound known only at run time.
+  Value place =
+      Library(frame_->user_side ? "btap_regex_group" : "btap_regex_group_loop", i64_, {area, n});
+  CheckFormat(b_.CreateICmpNE(place, b_.getInt64(RW_GROUP_FAILED)),
               "Attempted to get subexpression %d from failed match" + near, {n});
-  CheckFormat(b_.CreateAnd(b_.CreateICmpSGE(n, b_.getInt64(0)), b_.CreateICmpSLT(n, count)),
+  CheckFormat(b_.CreateICmpNE(place, b_.getInt64(RW_GROUP_NONE)),
               "Attempted to get nonexistent subexpression %d" + near, {n});
-  Value pair = b_.CreateShl(b_.CreateAnd(n, b_.getInt64(RW_MAX_PAIRS - 1)), 2);
-  Value at_pair =
-      b_.CreateGEP(b_.getInt8Ty(), b_.CreateConstGEP1_64(b_.getInt8Ty(), area, RW_AREA_REGS), pair);
-  Value start = b_.CreateSExt(b_.CreateLoad(b_.getInt16Ty(), at_pair), i64_);
-  Value end = b_.CreateSExt(
-      b_.CreateLoad(b_.getInt16Ty(), b_.CreateConstGEP1_64(b_.getInt8Ty(), at_pair, 2)), i64_);
-  // A group that took no part in the match is the empty string.
-  Value unset = b_.CreateOr(b_.CreateICmpSLT(start, b_.getInt64(0)), b_.CreateICmpSLT(end, start));
-  start = b_.CreateSelect(unset, b_.getInt64(0), start);
-  Value length = b_.CreateSelect(unset, b_.getInt64(0), b_.CreateSub(end, start));
+  // The group lies inside the copy's NUL-terminated text: one read of `length` bytes and
+  // a NUL (no loop over the string, which a loop over the groups would repeat).
+  Value start = b_.CreateAnd(place, b_.getInt64(slot_ - 1));
+  Value length = b_.CreateAnd(b_.CreateLShr(place, 16), b_.getInt64(slot_ - 1));
   Value text = b_.CreateConstGEP1_64(b_.getInt8Ty(), area, RW_AREA_TEXT);
-  return StringFrom(frame_->user_side ? "btap_substr" : "btap_substr_loop", {text, start, length});
+  Value group = StringSlot();
+  Helper(kProbeReadKernelStr, i64_,
+         {group, b_.CreateTrunc(b_.CreateAdd(length, b_.getInt64(1)), b_.getInt32Ty()),
+          b_.CreateGEP(b_.getInt8Ty(), text, start)});
+  return group;
 }
 
 }  // namespace btap::codegen::lowering

@@ -49,6 +49,47 @@ BTAP_LIB long btap_regex_groups(const unsigned char* text, const unsigned char* 
   return regex_groups_user(text, tables, tables_size, area, work, found, size, limit);
 }
 
+// Where group `n` of the last match is in the area's copy of the string, for matched():
+// its start | its length << 16 (both 0 for a group that took no part in the match), or
+// RW_GROUP_FAILED after a failed match, RW_GROUP_NONE for a group the pattern lacks.
+struct regex_area_head {  // the area up to RW_AREA_TEXT
+  long status, count;
+  short regs[2 * RW_MAX_PAIRS];
+};
+
+static inline __attribute__((always_inline)) long regex_group(const struct regex_area_head* head,
+                                                              long n) {
+  if (!head->status) return RW_GROUP_FAILED;
+  if (n < 0 || n >= head->count) return RW_GROUP_NONE;
+  long start = head->regs[2 * (n & (RW_MAX_PAIRS - 1))];
+  long end = head->regs[2 * (n & (RW_MAX_PAIRS - 1)) + 1];
+  if (start < 0 || end < start) return 0;
+  return start | (end - start) << 16;
+}
+
+// regex_group for kernel probes, checked once by the verifier (its area argument is
+// RW_AREA_TEXT bytes: bpflib.cpp describes a `[static N]` parameter so). Inlined, its
+// branches, taken once per round, made a loop over the groups whose bound is known only
+// at run time (`for (i = 0; i < ngroups(); i++) ... matched(i)`) too long for the verifier.
+__attribute__((noinline)) long btap_global_regex_group(const unsigned char area[static RW_AREA_TEXT],
+                                                       long n) {
+  // The kernel passes a global function's pointers as possibly null; [static] lets clang
+  // drop this check unless the pointer is hidden from it.
+  unsigned long at = (unsigned long)area;
+  asm volatile("" : "+r"(at));
+  if (!at) return RW_GROUP_FAILED;
+  return regex_group((const struct regex_area_head*)at, n);
+}
+
+BTAP_LIB long btap_regex_group_loop(const unsigned char* area, long n) {
+  return btap_global_regex_group(area, n);
+}
+
+// (btap's interpreter runs programs without calls to functions of their own.)
+BTAP_LIB long btap_regex_group(const unsigned char* area, long n) {
+  return regex_group((const struct regex_area_head*)area, n);
+}
+
 // btap_regex_search (strings.c) as a bpf_loop, for kernel probes with strings longer than
 // the default MAXSTRINGLEN: the plain loop's rounds, each walked by the verifier, are too
 // many there once a probe has a few matches.

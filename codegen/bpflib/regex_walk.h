@@ -59,6 +59,9 @@ enum { RW_START_MID = 1, RW_START_BEGIN = 2 };                         // R1's
 #define RW_AREA_COUNT 8
 #define RW_AREA_REGS 16
 #define RW_AREA_TEXT (RW_AREA_REGS + 4 * RW_MAX_PAIRS)
+// What bpflib's btap_regex_group answers in place of a group's place (regex.c).
+#define RW_GROUP_FAILED (-1)
+#define RW_GROUP_NONE (-2)
 
 // The walk's memory, in scratch: its numbers (RW_V_*), the nodes passed without input at
 // this position (bits), the registers as they were at the last non-empty group (glibc's
