@@ -7,6 +7,7 @@
 #include <regex.h>
 
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "codegen/regex_dfa.h"
@@ -25,24 +26,29 @@ namespace btap::codegen {
 namespace {
 
 constexpr unsigned long kSlot = 256;
+constexpr unsigned char kPoison = 0xA5;
 
 // (start, end) of group 0..groups after the match, -1 for a group that took no part;
-// empty when there is no match.
+// empty when there is no match. The buffers start as scratch does in the kernel, full
+// of what was there before (here a poison byte), so a step that reads a byte the walk
+// has not written gives a wrong answer here too; the registers are read back as bytes
+// (the walk writes them as shorts, this file is built with -fno-strict-aliasing as the
+// kernel is).
 std::vector<int> Walk(const RegexGroups& g, const std::string& s, bool found) {
-  std::vector<long> text(kSlot / 8), area((RW_AREA_TEXT + kSlot) / 8),
-      work((RW_WORK_LIVE + kSlot) / 8);
-  auto* bytes = reinterpret_cast<unsigned char*>(text.data());
-  std::copy(s.begin(), s.end(), bytes);
-  auto* a = reinterpret_cast<unsigned char*>(area.data());
-  long status = HostGroups(bytes, g.tables.data(), g.tables.size(), a,
-                           reinterpret_cast<unsigned char*>(work.data()), found, kSlot, kSlot);
+  alignas(8) unsigned char text[kSlot], area[RW_AREA_TEXT + kSlot], work[RW_WORK_LIVE + kSlot];
+  std::memset(text, kPoison, sizeof text);
+  std::memset(area, kPoison, sizeof area);
+  std::memset(work, kPoison, sizeof work);
+  std::memcpy(text, s.c_str(), s.size() + 1);
+  long status = HostGroups(text, g.tables.data(), g.tables.size(), area, work, found, kSlot, kSlot);
   if (!status) return {};
   std::vector<int> regs;
-  auto* pairs = reinterpret_cast<short*>(a + RW_AREA_REGS);
   for (int i = 0; i <= g.groups; ++i) {
-    bool unset = pairs[2 * i] < 0 || pairs[2 * i + 1] < 0;
-    regs.push_back(unset ? -1 : pairs[2 * i]);
-    regs.push_back(unset ? -1 : pairs[2 * i + 1]);
+    short pair[2];
+    std::memcpy(pair, area + RW_AREA_REGS + 4 * i, sizeof pair);
+    bool unset = pair[0] < 0 || pair[1] < 0;
+    regs.push_back(unset ? -1 : pair[0]);
+    regs.push_back(unset ? -1 : pair[1]);
   }
   return regs;
 }
