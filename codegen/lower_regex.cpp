@@ -77,7 +77,7 @@ void Lowering::RecordRegexGroups(ast::RegexMatch* r, Regex& regex, Value text, V
     regex.groups_size = groups.tables.size();
   }
   Value area = ScratchAt(static_cast<uint32_t>(frame_->last_match));
-  Value work = ScratchAt(TempBytes(RW_WORK_LIVE + slot_));
+  Value work = ScratchAt(static_cast<uint32_t>(frame_->regex_work));
   Library(frame_->user_side ? "btap_regex_groups" : "btap_regex_groups_loop", i64_,
           {text, regex.groups, b_.getInt64(regex.groups_size), area, work, found,
            b_.getInt64(slot_), b_.getInt64(limit_)});
@@ -85,10 +85,12 @@ void Lowering::RecordRegexGroups(ast::RegexMatch* r, Regex& regex, Value text, V
 }
 
 // A handler that calls matched() or ngroups() (through any function) starts with no
-// match: its record is set to "failed".
+// match: its record is set to "failed". Its walks share one work area: each lasts for the
+// call of bpflib that makes it.
 void Lowering::StartRegexGroups(Frame& frame, const sema::Probe* p) {
   if (!p || (!UsesRegexGroups(p->body, 0) && !UsesRegexGroups(p->condition, 0))) return;
   frame.last_match = TempBytes(RW_AREA_TEXT + slot_);
+  frame.regex_work = TempBytes(RW_WORK_LIVE + slot_);
   b_.CreateStore(b_.getInt64(0), ScratchAt(static_cast<uint32_t>(frame.last_match)));
 }
 

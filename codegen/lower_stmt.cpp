@@ -567,6 +567,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   frame.next = parent.next;
   frame.max = parent.max;
   frame.last_match = parent.last_match;
+  frame.regex_work = parent.regex_work;
   frame.calls = parent.calls;
   frame_ = &frame;
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);

@@ -595,6 +595,7 @@ class Lowering {
     bool at_entry = false;               // evaluating @entry operands on the call's entry
     const KprobeGroup* group = nullptr;  // a program shared by a wildcard's functions
     int64_t last_match = -1;             // the last match's groups (lower_regex.cpp): offset
+    int64_t regex_work = -1;             // and the memory of the walks that find them
     Value read_cell = nullptr;           // 8 stack bytes each user read fills and reads back
     Value stack_record = nullptr;        // 56 stack bytes the handler's records of numbers share
     // Long locals live in the scratch space instead of the stack when the handler has a
