@@ -52,10 +52,12 @@ def tapset_files(library):
 
 
 def btap_names(btap, option):
-    # stap documents functions it keeps only for older scripts (task_exe_file, behind
-    # `%( systemtap_v <= "3.2" %?`): they count where `--compatible` gives them.
+    # stap documents functions and aliases it keeps only for older scripts (task_exe_file,
+    # behind `%( systemtap_v <= "3.2" %?`; signal.handle.return, "2.1"): they count where
+    # `--compatible` gives them.
     out = "".join(subprocess.run([btap, *extra, option], capture_output=True, text=True,
-                                 check=True).stdout for extra in ([], ["--compatible=3.2"]))
+                                 check=True).stdout
+                  for extra in ([], ["--compatible=3.2"], ["--compatible=2.1"]))
     names = set()
     for line in out.splitlines():
         if option == "--dump-functions":
