@@ -88,15 +88,21 @@ std::string Show(const std::vector<int>& regs) {
   return out.empty() ? "no match" : out;
 }
 
-// Compares one pattern on `inputs`; the disagreements are appended to `diffs`.
+// Compares one pattern on `inputs`; the disagreements are appended to `diffs`. Inputs
+// where regex_dfa and glibc disagree on whether there is a match at all are not
+// compared, but counted in `*unmatched`.
 void Compare(const std::string& pattern, const RegexDfa& dfa, const RegexGroups& groups,
-             const std::vector<std::string>& inputs, std::vector<std::string>* diffs) {
+             const std::vector<std::string>& inputs, std::vector<std::string>* diffs,
+             int* unmatched = nullptr) {
   for (const std::string& s : inputs) {
     bool ok;
     std::vector<int> want = Posix(pattern, s, &ok);
     bool found = Search(dfa, s);
     // `$` twice (`a$$`): regex_dfa's known difference, not the groups'.
-    if (found != !want.empty()) continue;
+    if (found != !want.empty()) {
+      if (unmatched) ++*unmatched;
+      continue;
+    }
     std::vector<int> got = Walk(groups, s, found);
     if (got != want)
       diffs->push_back("`" + pattern + "` on `" + s + "`: " + Show(got) + ", glibc " + Show(want));
@@ -260,7 +266,7 @@ TEST(RegexGroups, AgreesWithGlibcOnRandomPatterns) {
   std::mt19937 random(20260321);
   std::uniform_int_distribution<int> letter(0, 2), length(0, 7);
   std::vector<std::string> diffs;
-  int compared = 0, accepted = 0;
+  int compared = 0, accepted = 0, unmatched = 0;
   for (int i = 0; i < 2500; ++i) {
     std::string pattern = RandomPattern(random, 0);
     regex_t re;
@@ -281,15 +287,21 @@ TEST(RegexGroups, AgreesWithGlibcOnRandomPatterns) {
     regex::Node tree;
     if (regex::Parse(pattern, &tree, nullptr, &error) && AnchorInCopies(tree, false)) {
       std::vector<std::string> ignored;
-      Compare(pattern, dfa, groups, inputs, &ignored);
+      Compare(pattern, dfa, groups, inputs, &ignored, &unmatched);
       accepted += static_cast<int>(ignored.size());
       continue;
     }
-    Compare(pattern, dfa, groups, inputs, &diffs);
+    Compare(pattern, dfa, groups, inputs, &diffs, &unmatched);
   }
   EXPECT_GT(compared, 1500);
-  std::printf("%d patterns compared; %d results differ where glibc mishandles anchors\n", compared,
-              accepted);
+  std::printf(
+      "%d patterns compared; %d results differ where glibc mishandles anchors; %d inputs not "
+      "compared (=~ and glibc disagree on a match)\n",
+      compared, accepted, unmatched);
+  // All 25 of them at this seed are anchors: `$` twice on a path (`($){2}`, `$(...)$`),
+  // which regex_dfa's `$` (the NUL) never matches, and glibc's `^` in the copies of a
+  // bounded group (`(^a*){0,3}`), which it mishandles.
+  EXPECT_LE(unmatched, 25);
   for (size_t i = 0; i < diffs.size() && i < 400; ++i) ADD_FAILURE() << diffs[i];
   EXPECT_EQ(diffs.size(), 0u);
 }
