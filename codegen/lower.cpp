@@ -393,6 +393,8 @@ meta::ProbeKind Lowering::KindOf(sema::Family f) {
       return meta::ProbeKind::TimerProfile;
     case sema::Family::Perf:
       return meta::ProbeKind::Perf;
+    case sema::Family::Procfs:
+      return meta::ProbeKind::Procfs;
     default:
       return meta::ProbeKind::Tracepoint;
   }
@@ -410,6 +412,8 @@ bool Lowering::UserSide(const sema::Probe& p) {
       return !NeedsKernel(p.body, 0) && !NeedsKernel(p.condition, 0);
     case sema::Family::Timer:
       return !UsesTask(p.body, 0) && !UsesTask(p.condition, 0);
+    case sema::Family::Procfs:  // the runtime serves the file; LowerProbe checks the body
+      return true;
     default:
       return false;
   }
@@ -419,7 +423,9 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
   bool uses = false;
   ast::WalkTree(root, [&](ast::Node* n) {
     if (uses) return;
-    // (@var reads kernel memory, which only a kernel-side program can.)
+    // (@var reads kernel memory, which only a kernel-side program can. A procfs probe's
+    // `$value` is the runtime's: no other probe that may run user-side has one.)
+    if (auto* t = ast::As<ast::TargetSymbol>(n); t && t->name == "$value") return;
     if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Register>(n) || ast::Is<ast::Deref>(n) ||
         ast::Is<ast::AtVar>(n)) {
       uses = true;
@@ -502,6 +508,16 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     case sema::Family::TimerProfile:
     case sema::Family::Perf:
       section = "perf_event";
+      break;
+    case sema::Family::Procfs:
+      if (NeedsKernel(p.body, 0) || UsesTask(p.body, 0) || NeedsKernel(p.condition, 0) ||
+          UsesTask(p.condition, 0)) {
+        Unsupported(p.decl ? p.decl->range : SourceRange{},
+                    "a `" + p.spec.point + "` handler that reads the kernel or the current task",
+                    "; btap runs procfs handlers in user space, in its own process");
+        return;
+      }
+      section = "btap_user";
       break;
     case sema::Family::Tracepoint: {
       if (p.spec.args_from_format) {

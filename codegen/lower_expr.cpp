@@ -449,6 +449,7 @@ Value Lowering::Assign(ast::Assign* a) {
     return nullptr;
   }
   if (IsVerdict(a->lhs)) return AssignVerdict(a);
+  if (IsProcfsValue(a->lhs)) return ProcfsAssign(a);
   Place p;
   if (!PlaceOf(a->lhs, &p)) {
     Unsupported(a->range, "this assignment");
@@ -487,6 +488,7 @@ Value Lowering::ChosenTarget(ast::Autocast* a) {
 
 Value Lowering::TargetVar(ast::TargetSymbol* t) {
   if (t->lowered) return Expr(t->lowered);
+  if (IsProcfsValue(t)) return ProcfsRead();
   const sema::Probe* probe = frame_->probe;
   if (probe && sema::IsKernelFunction(probe->spec.family) && frame_->ctx) return KernelTarget(t);
   if (probe && probe->spec.family == sema::Family::Netfilter && frame_->ctx) return NetfilterVar(t);

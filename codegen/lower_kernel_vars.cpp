@@ -101,6 +101,8 @@ std::string_view Lowering::ProbeType(const sema::ProbeSpec& spec) {
       return "utrace";
     case Family::Netfilter:
       return "netfilter";
+    case Family::Procfs:
+      return "procfs";
   }
   return "";
 }

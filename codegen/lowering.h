@@ -468,6 +468,10 @@ class Lowering {
   Value NetfilterVar(ast::TargetSymbol* t);
   bool IsVerdict(const ast::Expr* e) const;
   Value AssignVerdict(ast::Assign* a);
+  // procfs probes' $value (lower_procfs.cpp).
+  bool IsProcfsValue(const ast::Expr* e) const;
+  Value ProcfsRead();
+  Value ProcfsAssign(ast::Assign* a);
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;
   void UserProbeFilter(const sema::Probe& p);

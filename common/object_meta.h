@@ -63,6 +63,9 @@ enum class ProbeKind : uint8_t {
   ProcessBegin = 12,
   ProcessEnd = 13,
   Netfilter = 14,  // a BPF netfilter program; numbers: protocol family, hook, priority
+  // A file the runtime serves (user-side): target is its path under the session's folder;
+  // numbers: maxsize (0: the default), umask, 1 for a write probe.
+  Procfs = 15,
 };
 
 // A netfilter probe's target when its point named no priority: the runtime takes the free

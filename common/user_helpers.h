@@ -38,6 +38,17 @@ inline constexpr int32_t kParentPid = 0x10006;
 // hundredths), in the kernel's fixed point (11 bits of fraction); 0 when unreadable.
 inline constexpr int32_t kLoadavg = 0x10007;
 
+// long procfs_value(long op, char *text, long size): a procfs probe's `$value`, which the
+// runtime holds (runtime/procfs.cpp). kProcfsSet and kProcfsAppend take the NUL-terminated
+// text (at most `size` bytes) into the file's text and return 0, or, when the text does not
+// fit the file's maxsize, keep what fits and return the size that would have held it all
+// (with its NUL); kProcfsGet copies what the writer wrote into text (cut to size - 1
+// bytes, NUL-terminated) and returns its length.
+inline constexpr int32_t kProcfsValue = 0x10008;
+inline constexpr int64_t kProcfsSet = 0;
+inline constexpr int64_t kProcfsAppend = 1;
+inline constexpr int64_t kProcfsGet = 2;
+
 // How foreach_begin's `how` is packed.
 inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction,
                                      uint32_t aggregate = 0) {

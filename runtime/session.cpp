@@ -42,6 +42,7 @@
 #include "runtime/dwarf_symbols.h"
 #include "runtime/load_facts.h"
 #include "runtime/object.h"
+#include "runtime/procfs.h"
 #include "runtime/user_side.h"
 
 namespace btap::runtime {
@@ -189,6 +190,7 @@ void ReserveStandardDescriptors() {
 Session::Session() { stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 Session::~Session() {
+  procfs_.reset();
   Detach();
   if (ring_) ring_buffer__free(ring_);
   user_.reset();
@@ -637,6 +639,22 @@ void Session::RunUserProbe(const meta::Probe& p) {
   Flush();
 }
 
+// A procfs file's probe, run for a reader or writer (procfs.cpp): none once the session
+// stops, as stap's; what the kernel probes wrote before comes first.
+bool Session::RunProcfsProbe(const meta::Probe& p) {
+  ReadState();
+  if (Stopping()) return false;
+  if (ring_) {
+    batch_left_ = kRecordBatch;
+    ring_buffer__consume(ring_);
+  }
+  Flush();
+  int before = errors_;
+  RunUserProbe(p);
+  ReadState();
+  return errors_ == before;
+}
+
 // A begin, end or error probe that reads the kernel: a syscall program, run here in
 // btap's own task as stap runs its in staprun's; its output is read at once, so that it
 // comes in order with the interpreted probes'.
@@ -836,6 +854,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   verbose_ = options.verbose;
   std::string error;
   auto fail = [&](const std::string& why) {
+    procfs_.reset();
     Flush();
     err << options.program_name << ": error: " << why << '\n';
     return 1;
@@ -847,6 +866,13 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
+  // The files are there from the start, as stap's are made before its begin probes run
+  // (they are answered once the probes are attached).
+  if (HasProcfsProbes(meta_)) {
+    procfs_ = ProcfsServer::Start(
+        meta_, *user_, [this](const meta::Probe& p) { return RunProcfsProbe(p); }, &error);
+    if (!procfs_) return fail(error);
+  }
 
   RunUserProbes(meta::ProbeKind::Begin);
   ReadState();
@@ -863,6 +889,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     }
     if (!Run(options, out, &error)) return fail(error);
   }
+  procfs_.reset();  // the end probes run with the files gone, as stap's
   Stop(session::State::Stopped);
   ReadState();
   if (too_many_errors_) {
@@ -906,8 +933,9 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     ev.data.u32 = tag;
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   };
-  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kTimer = 100;
+  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kProcfs = 4, kTimer = 100;
   watch(stop_fd_, kStop);
+  if (procfs_) watch(procfs_->fd(), kProcfs);
   if (ring_) watch(ring_buffer__epoll_fd(ring_), kRing);
   if (child_fd_ >= 0) watch(child_fd_, kChild);
   // User-side timers: one timerfd each.
@@ -959,6 +987,8 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
         ring_buffer__consume(ring_);
       }
       if (tag == kChild) stop = true;
+      // (A connection that ended, say unmounted by hand, is not watched again.)
+      if (tag == kProcfs && !procfs_->Serve()) epoll_ctl(ep, EPOLL_CTL_DEL, procfs_->fd(), nullptr);
       if (tag >= kTimer && tag - kTimer < timers.size()) {
         uint64_t expirations;
         auto [fd, probe] = timers[tag - kTimer];
@@ -976,6 +1006,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     Flush();
   }
   Stop(session::State::Stopped);
+  procfs_.reset();
   for (auto& [fd, probe] : timers) close(fd);
   Detach();
   // Records written before the detach; the probes start no more, so this ends.

@@ -22,6 +22,7 @@ struct ring_buffer;
 namespace btap::runtime {
 
 class UserSide;
+class ProcfsServer;
 
 // -T SECONDS as btap and btaprun read it: a positive number of seconds, at most a century
 // (the deadline is kept in nanoseconds); false for anything else (nan, inf, junk).
@@ -95,6 +96,7 @@ class Session {
   void RunKernelSessionProbe(const meta::Probe& p);
   static bool SessionProbe(const meta::Probe& p);
   void RunUserProbe(const meta::Probe& probe);
+  bool RunProcfsProbe(const meta::Probe& probe);  // false when its handler failed
   bool StartCommand(const std::string& command, std::string* error);
   void StopCommand();
   void SetTimeZone();                      // tz_gmtoff(), tz_name()
@@ -113,6 +115,7 @@ class Session {
   bool verbose_ = false;
   OutputFormatter formatter_;
   std::unique_ptr<UserSide> user_;
+  std::unique_ptr<ProcfsServer> procfs_;  // procfs probes' files, while the session runs
   bpf_object* bpf_ = nullptr;
   std::vector<bpf_link*> links_;
   std::vector<int> link_fds_;  // links libbpf cannot hold (netfilter's)

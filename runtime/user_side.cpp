@@ -23,6 +23,7 @@
 #include "common/stats.h"
 #include "common/user_helpers.h"
 #include "runtime/object.h"
+#include "runtime/procfs.h"
 #include "runtime/symbols.h"
 #include "runtime/user_maps.h"
 #include "runtime/user_snprintf.h"
@@ -259,6 +260,7 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   bind(user_helper::kMapClear, &UserSide::Clear);
   bind(user_helper::kSprintf, &UserSide::Sprintf);
   bind(user_helper::kPrintHistogram, &UserSide::PrintHistogram);
+  bind(user_helper::kProcfsValue, &UserSide::Procfs);
   interpreter_.SetHelper(BPF_FUNC_snprintf, [this](const uint64_t* a, std::string* error) {
     return UserSnprintf(interpreter_, a, error);
   });
@@ -796,6 +798,47 @@ uint64_t UserSide::Sprintf(const uint64_t a[5], std::string* error) {
   std::memcpy(reinterpret_cast<void*>(dst), text.data(), n);
   reinterpret_cast<char*>(dst)[n] = 0;
   return n;
+}
+
+// A procfs probe's `$value` (common/user_helpers.h): set, appended to or read.
+uint64_t UserSide::Procfs(const uint64_t a[5], std::string* error) {
+  if (!procfs_) {
+    *error = "$value outside a procfs probe";
+    return 0;
+  }
+  uint64_t text = a[1], size = a[2];
+  if (a[0] == user_helper::kProcfsGet) {
+    if (!size || !interpreter_.Accessible(text, size, true)) {
+      *error = "procfs value: buffer out of bounds";
+      return 0;
+    }
+    size_t n = std::min<size_t>(procfs_->written.size(), size - 1);
+    std::memcpy(reinterpret_cast<void*>(text), procfs_->written.data(), n);
+    reinterpret_cast<char*>(text)[n] = 0;
+    return n;
+  }
+  std::string s;
+  for (uint64_t i = 0; i < size; ++i) {
+    if (!interpreter_.Accessible(text + i, 1, false)) {
+      *error = "procfs value: string out of bounds";
+      return 0;
+    }
+    char c = reinterpret_cast<const char*>(text)[i];
+    if (!c) break;
+    s += c;
+  }
+  std::string& value = procfs_->text;
+  if (a[0] == user_helper::kProcfsSet) value.clear();
+  size_t room = procfs_->max > value.size() + 1 ? procfs_->max - 1 - value.size() : 0;
+  if (s.size() <= room) {
+    value += s;
+    return 0;
+  }
+  // stap keeps what fits and names the size that would have held it all.
+  uint64_t needed = value.size() + s.size() + 1;
+  value.append(s, 0, room);
+  procfs_->overflowed = true;
+  return needed;
 }
 
 uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {

@@ -23,6 +23,8 @@ struct bpf_object;
 
 namespace btap::runtime {
 
+struct ProcfsValue;
+
 class UserSide {
  public:
   // Receives each output record a program writes (same bytes as the ring buffer's).
@@ -40,6 +42,9 @@ class UserSide {
                RecordSink sink, RecordFormatter formatter, TextSink text, std::string* error);
   // Runs one program to completion; a fault is an error naming the instruction.
   bool Run(const std::string& program, std::string* error);
+
+  // The `$value` of the procfs probe about to run (runtime/procfs.h); null after it.
+  void SetProcfsValue(ProcfsValue* value) { procfs_ = value; }
 
   // stap's report of the globals written but never read, after the end probes.
   std::string GlobalsAtExit();
@@ -67,6 +72,7 @@ class UserSide {
   uint64_t Clear(const uint64_t a[5], std::string* error);
   uint64_t Sprintf(const uint64_t a[5], std::string* error);
   uint64_t PrintHistogram(const uint64_t a[5], std::string* error);
+  uint64_t Procfs(const uint64_t a[5], std::string* error);
   MapRef* Map(uint64_t handle, std::string* error);
   MapRef* FindMap(const std::string& name);
   bool CheckLayout(MapRef& map);
@@ -99,6 +105,7 @@ class UserSide {
   std::map<uint64_t, std::unique_ptr<Iterator>> iterators_;
   uint64_t next_iterator_ = 1;
   uint64_t runs_ = 0;  // user-side runs started
+  ProcfsValue* procfs_ = nullptr;
 };
 
 }  // namespace btap::runtime

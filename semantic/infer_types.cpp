@@ -27,9 +27,11 @@ class TypeInference {
       changed_ = false;
       for (Probe* p : e_.program.probes) {
         function_ = nullptr;
+        probe_ = p;
         Stmt(p->body);
         if (p->condition) Expect(p->condition, Type::Long);
       }
+      probe_ = nullptr;
       for (Function* f : e_.program.functions) {
         if (!f->visited || !f->decl || !f->decl->body) continue;
         function_ = f;
@@ -229,6 +231,8 @@ class TypeInference {
                       t->components.back().kind == ast::TargetComponent::Kind::PrettyPrint;
         auto* sym = ast::As<ast::TargetSymbol>(e);
         if (sym && sym->name.substr(0, 2) == "$$") pretty = true;
+        // A procfs file's text.
+        if (sym && probe_ && probe_->spec.family == Family::Procfs) pretty = true;
         return Set(e, pretty ? Type::String : Type::Long);
       }
       case Kind::Defined:
@@ -520,6 +524,7 @@ class TypeInference {
 
   Elab& e_;
   Function* function_ = nullptr;
+  const Probe* probe_ = nullptr;  // the probe whose body is being typed (null in functions)
   bool changed_ = false;
   std::set<std::pair<FileId, uint32_t>> reported_;
   std::vector<ast::Expr*> printed_;

@@ -1,7 +1,8 @@
 // Pass 2c: language checks. Reads the bound probes and functions (after symbols) and
 // reports what stap refuses although it parses: side effects in probe conditions, arrays
 // changed inside their own `foreach`, local statistics, target writes without guru mode,
-// wrapping scalars, invalid regular expressions, duplicate functions; and BPF's own: a
+// wrapping scalars, invalid regular expressions, duplicate functions, procfs probes'
+// `$value` used the wrong way round and two read probes for one file; and BPF's own: a
 // netfilter probe's verdict can only be NF_ACCEPT or NF_DROP.
 #include <regex.h>
 
@@ -47,8 +48,10 @@ class Checker {
   void Run() {
     DuplicateFunctions();
     WrappedScalars();
+    ProcfsReadProbes();
     for (Probe* p : e_.program.probes) {
       probe_ = p;
+      if (p->spec.family == Family::Procfs) ProcfsValues(p->body);
       Body(p->body);
       if (p->condition) Condition(p->condition);
     }
@@ -72,6 +75,56 @@ class Checker {
                       {f->name, Plural(f->decl->params.size(), "parameter")});
       e_.diags.Note(Diag::FirstDefinedHere, it->second->decl->name_range);
     }
+  }
+
+  // stap: one read probe per procfs file (write probes may be many).
+  void ProcfsReadProbes() {
+    std::map<std::string_view, const Probe*> readers;
+    for (const Probe* p : e_.program.probes) {
+      if (p->spec.family != Family::Procfs || p->spec.numbers[2]) continue;
+      auto [it, fresh] = readers.emplace(p->spec.target, p);
+      if (fresh) continue;
+      e_.diags.Report(Diag::ProcfsSecondRead, p->point_range, {p->spec.target});
+      e_.diags.Note(Diag::ProcfsFirstRead, it->second->point_range);
+    }
+  }
+
+  // stap's rules for `$value`: a read probe only sets it (`=`, `.=`), a write probe only
+  // reads it; it has no members and no address.
+  void ProcfsValues(ast::Node* body) {
+    bool write_probe = probe_->spec.numbers[2] != 0;
+    std::set<const ast::Node*> written;
+    ast::WalkTree(body, [&](ast::Node* n) {
+      ast::Expr* target = WriteTarget(n);
+      auto* t = ast::As<ast::TargetSymbol>(target);
+      if (!t || t->name != "$value") return;
+      written.insert(t);
+      if (write_probe) {
+        e_.diags.Report(Diag::ProcfsValue, t->range,
+                        {"`$value` is read-only in a procfs write probe"});
+        return;
+      }
+      auto* a = ast::As<ast::Assign>(n);
+      if (!a || (a->op != ast::Tok::Assign && a->op != ast::Tok::ConcatAssign))
+        e_.diags.Report(Diag::ProcfsValue, n->range,
+                        {"a procfs read probe can only set `$value` with `=` or `.=`"});
+    });
+    ast::WalkTree(body, [&](ast::Node* n) {
+      auto* t = ast::As<ast::TargetSymbol>(n);
+      if (!t) return;
+      if (t->name != "$value") {
+        e_.diags.Report(
+            Diag::ProcfsValue, t->range,
+            {"`" + std::string(t->name) + "` is not a procfs probe's; only `$value` is"});
+      } else if (!t->components.empty()) {
+        e_.diags.Report(Diag::ProcfsValue, t->range, {"`$value` is a string: it has no members"});
+      } else if (t->addressof) {
+        e_.diags.Report(Diag::ProcfsValue, t->range, {"`$value` has no address"});
+      } else if (!write_probe && !written.count(t)) {
+        e_.diags.Report(Diag::ProcfsValue, t->range,
+                        {"`$value` cannot be read in a procfs read probe; it can only be set"});
+      }
+    });
   }
 
   void WrappedScalars() {
@@ -138,6 +191,7 @@ class Checker {
 
   void Write(ast::Node* n, ast::Expr* target) {
     if (IsTargetExpr(target)) {
+      if (probe_ && probe_->spec.family == Family::Procfs) return;  // see ProcfsValues
       if (!NetfilterWrite(n, target)) return;
       return TargetWrite(target);
     }

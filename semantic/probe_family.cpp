@@ -45,6 +45,8 @@ std::string_view FamilyName(Family f) {
       return "__syscall";
     case Family::Netfilter:
       return "netfilter";
+    case Family::Procfs:
+      return "procfs";
   }
   return "?";
 }
@@ -79,9 +81,10 @@ PatternDef ParsePattern(const ProbeFamily* family, std::string_view text) {
 std::span<const PatternDef> AllPatterns() {
   static const std::vector<PatternDef> table = [] {
     std::vector<PatternDef> t;
-    for (const ProbeFamily* f : {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(),
-                                 &TracepointFamily(), &KernelFunctionFamily(), &KprobeFamily(),
-                                 &ProcessFamily(), &SyscallFamily(), &NetfilterFamily()})
+    for (const ProbeFamily* f :
+         {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(), &TracepointFamily(),
+          &KernelFunctionFamily(), &KprobeFamily(), &ProcessFamily(), &SyscallFamily(),
+          &NetfilterFamily(), &ProcfsFamily()})
       for (std::string_view p : f->Patterns()) t.push_back(ParsePattern(f, p));
     return t;
   }();

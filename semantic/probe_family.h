@@ -105,6 +105,7 @@ const ProbeFamily& KprobeFamily();
 const ProbeFamily& ProcessFamily();
 const ProbeFamily& SyscallFamily();
 const ProbeFamily& NetfilterFamily();
+const ProbeFamily& ProcfsFamily();
 
 // Spelling helpers shared by families.
 std::string Quote(std::string_view s);

@@ -75,6 +75,7 @@ enum class Family : uint8_t {
   ProcessEnd,
   Syscall,    // __syscall(N)[.return]: the syscall tapset's dispatch on raw_syscalls
   Netfilter,  // netfilter.hook(...).pf(...): a BPF netfilter program on the hook
+  Procfs,     // procfs("PATH").read/.write: a file the runtime serves, handled in user space
 };
 std::string_view FamilyName(Family f);
 // Probes in user programs (uprobes), whose $vars come from the program's DWARF.
@@ -116,14 +117,16 @@ struct TargetArg {
 // One concrete probe point, with the parameters its family checked.
 struct ProbeSpec {
   Family family = Family::Never;
-  std::string point;               // canonical spelling: timer.ms(100), kernel.trace("sched:x")
-  int64_t sequence = 0;            // begin/end/error ordering
-  int64_t period_ns = 0;           // timers
-  int64_t randomize_ns = 0;        // timers
-  int64_t numbers[3] = {0, 0, 0};  // perf: type, config, sample period; syscall: number
-  std::string target;              // tracepoint, function pattern or process path
-  std::string function;            // process(...).function("...") pattern
-  std::string syscall;             // syscalls: the call's name ("" for every call)
+  std::string point;         // canonical spelling: timer.ms(100), kernel.trace("sched:x")
+  int64_t sequence = 0;      // begin/end/error ordering
+  int64_t period_ns = 0;     // timers
+  int64_t randomize_ns = 0;  // timers
+  // perf: type, config, sample period; syscall: number; procfs: maxsize (0: the
+  // default), umask, 1 for a write probe
+  int64_t numbers[3] = {0, 0, 0};
+  std::string target;    // tracepoint, function pattern, process or procfs path
+  std::string function;  // process(...).function("...") pattern
+  std::string syscall;   // syscalls: the call's name ("" for every call)
   bool is_return = false;
   bool has_target_vars = false;    // $vars are known (tracepoints)
   bool target_vars_later = false;  // $vars resolved by a later pass (debug info)

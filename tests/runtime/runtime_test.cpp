@@ -11,6 +11,7 @@
 //   requires: netfilter links                  a kernel that links BPF programs to netfilter
 //                                              hooks (Linux 6.4+, CONFIG_NETFILTER_BPF_LINK);
 //                                              `no netfilter links`: one that does not
+//   requires: fuse                             /dev/fuse, which procfs probes' files need
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
 //   stop-within: 1                             btap ends within 1 s of the signal (or,
 //                                              without one, of its start)
@@ -186,6 +187,7 @@ std::string Missing(const std::string& requirement) {
     if (has == (requirement == "netfilter links")) return "";
     return has ? "this kernel has BPF netfilter links" : "this kernel has no BPF netfilter links";
   }
+  if (requirement == "fuse") return fs::exists("/dev/fuse") ? "" : "no /dev/fuse";
   if (!requirement.empty()) return "unknown requirement `" + requirement + "`";
   return "";
 }
