@@ -79,6 +79,7 @@ class Checker {
 
   // stap: one read probe per procfs file (write probes may be many).
   void ProcfsReadProbes() {
+    if (e_.options.listing) return;  // `-l 'procfs.*'`: points, not a program
     std::map<std::string_view, const Probe*> readers;
     for (const Probe* p : e_.program.probes) {
       if (p->spec.family != Family::Procfs || p->spec.numbers[2]) continue;
