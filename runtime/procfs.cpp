@@ -143,11 +143,17 @@ bool ProcfsServer::Mount(std::string* error) {
              std::strerror(errno);
     return false;
   }
-  if (mkdir(kBase, 0755) == 0) made_base_ = true;
   // A folder left mounted by a session that was killed: its connection is gone.
   struct stat st;
   if (stat(folder_.c_str(), &st) != 0 && errno == ENOTCONN) umount2(folder_.c_str(), MNT_DETACH);
-  if (mkdir(folder_.c_str(), 0755) != 0 && errno != EEXIST) {
+  // (Another session may remove /run/btap between the two calls: then again.)
+  int made = -1;
+  for (int tries = 0; made != 0 && tries < 3; ++tries) {
+    mkdir(kBase, 0755);
+    made = mkdir(folder_.c_str(), 0755);
+    if (made != 0 && errno == EEXIST) made = 0;
+  }
+  if (made != 0) {
     *error = "cannot make the procfs folder " + folder_ + ": " + std::strerror(errno);
     return false;
   }
@@ -175,8 +181,8 @@ void ProcfsServer::Unmount() {
   if (mounted_) umount2(folder_.c_str(), MNT_DETACH);
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
-  if (mounted_ || !folder_.empty()) rmdir(folder_.c_str());
-  if (made_base_) rmdir(kBase);
+  if (!folder_.empty()) rmdir(folder_.c_str());
+  rmdir(kBase);  // when no other session has files there
   mounted_ = false;
 }
 

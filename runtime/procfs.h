@@ -73,7 +73,6 @@ class ProcfsServer {
   RunProbe run_;
   int fd_ = -1;
   bool mounted_ = false;
-  bool made_base_ = false;  // /run/btap was made here
   std::string folder_;
   uint32_t max_string_len_ = 0;
   uint32_t uid_ = 0, gid_ = 0;
