@@ -97,7 +97,7 @@ bool ProcfsServer::Build(const meta::Meta& meta, std::string* error) {
   std::map<std::string, uint64_t> by_path{{"", FUSE_ROOT_ID}};
   // The node for `path`, made with its folders; 0 when a file is in the way.
   std::function<uint64_t(const std::string&, bool)> make = [&](const std::string& path,
-                                                              bool directory) -> uint64_t {
+                                                               bool directory) -> uint64_t {
     if (auto it = by_path.find(path); it != by_path.end()) {
       Node* n = Find(it->second);
       return n->directory == directory ? n->id : 0;
@@ -159,8 +159,8 @@ bool ProcfsServer::Mount(std::string* error) {
   }
   struct stat parent;
   if (stat(folder_.c_str(), &st) == 0 && stat(kBase, &parent) == 0 && st.st_dev != parent.st_dev) {
-    *error = "the procfs folder " + folder_ +
-             " is in use: another session of module `" + Leaf(folder_) + "` runs (use -m NAME)";
+    *error = "the procfs folder " + folder_ + " is in use: another session of module `" +
+             Leaf(folder_) + "` runs (use -m NAME)";
     return false;
   }
   std::string options = "fd=" + std::to_string(fd_) +
@@ -349,8 +349,8 @@ void ProcfsServer::Read(uint64_t unique, uint64_t node, const uint8_t* in, size_
   fuse_read_in r{};
   std::memcpy(&r, in, std::min(size, sizeof r));
   Node* n = Find(node);
-  auto it = std::find_if(handles_.begin(), handles_.end(),
-                         [&](const auto& h) { return h->id == r.fh; });
+  auto it =
+      std::find_if(handles_.begin(), handles_.end(), [&](const auto& h) { return h->id == r.fh; });
   if (!n || it == handles_.end()) return Reply(unique, EBADF);
   Handle& h = **it;
   if (!h.filled) Fill(h, *n);

@@ -20,9 +20,9 @@ class UserSide;
 // What a procfs probe's `$value` holds while it runs (the interpreter's helper reads and
 // writes it, user_side.cpp).
 struct ProcfsValue {
-  std::string text;     // a read probe's: what it set, cut to max - 1 bytes
-  size_t max = 0;       // the file's size limit, with room for a NUL
-  std::string written;  // a write probe's: what the writer wrote
+  std::string text;         // a read probe's: what it set, cut to max - 1 bytes
+  size_t max = 0;           // the file's size limit, with room for a NUL
+  std::string written;      // a write probe's: what the writer wrote
   bool overflowed = false;  // the read probe set more than max - 1 bytes (an error)
 };
 
@@ -36,8 +36,8 @@ class ProcfsServer {
   using RunProbe = std::function<bool(const meta::Probe&)>;
 
   // Mounts the files of `meta`'s procfs probes; null with the reason when it cannot.
-  static std::unique_ptr<ProcfsServer> Start(const meta::Meta& meta, UserSide& user,
-                                             RunProbe run, std::string* error);
+  static std::unique_ptr<ProcfsServer> Start(const meta::Meta& meta, UserSide& user, RunProbe run,
+                                             std::string* error);
   // Unmounts (lazily: a reader still in a file gets an error) and removes the folder.
   ~ProcfsServer();
   ProcfsServer(const ProcfsServer&) = delete;
@@ -76,7 +76,7 @@ class ProcfsServer {
   std::string folder_;
   uint32_t max_string_len_ = 0;
   uint32_t uid_ = 0, gid_ = 0;
-  int64_t started_ = 0;  // the files' times (seconds)
+  int64_t started_ = 0;                       // the files' times (seconds)
   std::vector<std::unique_ptr<Node>> nodes_;  // nodes_[i] is node i + 1 (1: the folder)
   std::vector<std::unique_ptr<Handle>> handles_;
   uint64_t next_handle_ = 1;
