@@ -423,9 +423,7 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
   bool uses = false;
   ast::WalkTree(root, [&](ast::Node* n) {
     if (uses) return;
-    // (@var reads kernel memory, which only a kernel-side program can. A procfs probe's
-    // `$value` is the runtime's: no other probe that may run user-side has one.)
-    if (auto* t = ast::As<ast::TargetSymbol>(n); t && t->name == "$value") return;
+    // (@var reads kernel memory, which only a kernel-side program can.)
     if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Register>(n) || ast::Is<ast::Deref>(n) ||
         ast::Is<ast::AtVar>(n)) {
       uses = true;
@@ -510,10 +508,11 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       section = "perf_event";
       break;
     case sema::Family::Procfs:
-      if (NeedsKernel(p.body, 0) || UsesTask(p.body, 0) || NeedsKernel(p.condition, 0) ||
-          UsesTask(p.condition, 0)) {
+      // (pid(), uid(), execname() are the reader's or writer's: the runtime's helpers
+      // answer for it.)
+      if (NeedsKernel(p.body, 0) || NeedsKernel(p.condition, 0)) {
         Unsupported(p.decl ? p.decl->range : SourceRange{},
-                    "a `" + p.spec.point + "` handler that reads the kernel or the current task",
+                    "a `" + p.spec.point + "` handler that reads kernel memory",
                     "; btap runs procfs handlers in user space, in its own process");
         return;
       }

@@ -13,8 +13,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -220,6 +222,9 @@ void ProcfsServer::Dispatch(const uint8_t* request, size_t size) {
   fuse_in_header header;
   std::memcpy(&header, request, sizeof header);
   const uint8_t* in = request + sizeof header;
+  caller_tid_ = header.pid;
+  caller_uid_ = header.uid;
+  caller_gid_ = header.gid;
   size_t in_size = std::min<size_t>(size, header.len) - sizeof header;
   switch (header.opcode) {
     case FUSE_INIT:
@@ -330,12 +335,30 @@ void ProcfsServer::Open(uint64_t unique, uint64_t node, bool directory) {
   Reply(unique, 0, &out, sizeof out);
 }
 
+// The task that made the request: its thread group and name from /proc (a task that has
+// gone meanwhile keeps its thread id as both, and no name).
+void ProcfsServer::Caller(ProcfsValue& value) const {
+  value.tid = value.tgid = caller_tid_;
+  value.uid = caller_uid_;
+  value.gid = caller_gid_;
+  std::string base = "/proc/" + std::to_string(caller_tid_);
+  std::ifstream status(base + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("Tgid:"))
+      value.tgid = static_cast<uint32_t>(std::atoi(line.c_str() + 5));
+    else if (line.starts_with("PPid:"))
+      value.ppid = static_cast<uint32_t>(std::atoi(line.c_str() + 5));
+  std::ifstream comm(base + "/comm");
+  std::getline(comm, value.comm);
+}
+
 // Runs the file's read probe for this open, as stap fills its buffer at the first read.
 bool ProcfsServer::Fill(Handle& h, const Node& n) {
   h.filled = true;
   if (!n.reader) return true;  // a write-only file that root reads: empty
   ProcfsValue value;
   value.max = n.max;
+  Caller(value);
   user_.SetProcfsValue(&value);
   bool ok = run_(*n.reader);
   user_.SetProcfsValue(nullptr);
@@ -375,6 +398,7 @@ void ProcfsServer::Write(uint64_t unique, uint64_t node, const uint8_t* in, size
   if (n->reader) room = std::min(room, n->max - 1);
   count = std::min(count, room);
   ProcfsValue value;
+  Caller(value);
   value.written.assign(reinterpret_cast<const char*>(in + sizeof w), count);
   bool ok = true;
   user_.SetProcfsValue(&value);

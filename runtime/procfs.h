@@ -24,6 +24,10 @@ struct ProcfsValue {
   size_t max = 0;           // the file's size limit, with room for a NUL
   std::string written;      // a write probe's: what the writer wrote
   bool overflowed = false;  // the read probe set more than max - 1 bytes (an error)
+  // The reader or writer, whose task the handler sees (pid(), uid(), execname()), as
+  // stap's handlers run in its context.
+  uint32_t tid = 0, tgid = 0, ppid = 0, uid = 0, gid = 0;
+  std::string comm;
 };
 
 // The folder a session's files are under: /run/btap/MODULE.
@@ -56,6 +60,7 @@ class ProcfsServer {
   bool Mount(std::string* error);
   void Unmount();
   void Dispatch(const uint8_t* request, size_t size);
+  void Caller(ProcfsValue& value) const;
   void Reply(uint64_t unique, int error, const void* data = nullptr, size_t size = 0);
   void Init(uint64_t unique, const uint8_t* in, size_t size);
   void Lookup(uint64_t unique, uint64_t node, const char* name, size_t size);
@@ -81,6 +86,7 @@ class ProcfsServer {
   std::vector<std::unique_ptr<Handle>> handles_;
   uint64_t next_handle_ = 1;
   std::vector<uint8_t> buffer_;
+  uint32_t caller_tid_ = 0, caller_uid_ = 0, caller_gid_ = 0;  // the request's
 };
 
 }  // namespace btap::runtime

@@ -277,11 +277,12 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     int cpu = sched_getcpu();
     return static_cast<uint64_t>(cpu < 0 ? 0 : cpu);
   });
-  interpreter_.SetHelper(BPF_FUNC_get_current_pid_tgid, [](const uint64_t*, std::string*) {
+  interpreter_.SetHelper(BPF_FUNC_get_current_pid_tgid, [this](const uint64_t*, std::string*) {
+    if (procfs_) return (static_cast<uint64_t>(procfs_->tgid) << 32) | procfs_->tid;
     return (static_cast<uint64_t>(getpid()) << 32) | static_cast<uint32_t>(gettid());
   });
-  interpreter_.SetHelper(user_helper::kParentPid, [](const uint64_t*, std::string*) {
-    return static_cast<uint64_t>(getppid());
+  interpreter_.SetHelper(user_helper::kParentPid, [this](const uint64_t*, std::string*) {
+    return static_cast<uint64_t>(procfs_ ? procfs_->ppid : getppid());
   });
   interpreter_.SetHelper(user_helper::kLoadavg, [](const uint64_t* a, std::string*) {
     std::ifstream in("/proc/loadavg");
@@ -294,7 +295,8 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     // The smallest fixed-point value whose hundredths print as these.
     return (whole << 11) + (hundredths * 2048 + 99) / 100;
   });
-  interpreter_.SetHelper(BPF_FUNC_get_current_uid_gid, [](const uint64_t*, std::string*) {
+  interpreter_.SetHelper(BPF_FUNC_get_current_uid_gid, [this](const uint64_t*, std::string*) {
+    if (procfs_) return (static_cast<uint64_t>(procfs_->gid) << 32) | procfs_->uid;
     return (static_cast<uint64_t>(getgid()) << 32) | getuid();
   });
   interpreter_.SetHelper(BPF_FUNC_get_current_comm, [this](const uint64_t* a, std::string* error) {
@@ -303,7 +305,10 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
       return uint64_t{0};
     }
     char name[17] = {};
-    prctl(PR_GET_NAME, name);
+    if (procfs_)  // a procfs probe runs for a reader or writer, in its context as stap's
+      std::strncpy(name, procfs_->comm.c_str(), 16);
+    else
+      prctl(PR_GET_NAME, name);
     std::memset(reinterpret_cast<void*>(a[0]), 0, a[1]);
     std::memcpy(reinterpret_cast<void*>(a[0]), name, std::min<size_t>(a[1] ? a[1] - 1 : 0, 16));
     return uint64_t{0};
