@@ -392,6 +392,9 @@ class SymbolResolver {
         return;
       }
     }
+    // syscall_name() is in the syscall tapset written for this kernel, also without a
+    // syscall probe.
+    if (c->name == "syscall_name") e_.LoadSyscallTapset(c->name_range);
     Function* f = e_.FindFunction(c->name, from, c->args.size());
     if (!f) {
       std::vector<std::string_view> names = e_.library.FunctionNames();

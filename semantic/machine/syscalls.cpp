@@ -576,6 +576,93 @@ void WriteAlias(const Syscall& s, std::string& out) {
   out += "probe nd_syscall." + s.name + ".return = syscall." + s.name + ".return {}\n";
 }
 
+// stap's names for calls the kernel names otherwise (newstat is stap's stat): a second
+// alias pair on the same number, with stap's `name`, variables and argstr. The body
+// reads the kernel's parameters ($NAME).
+struct StapAlias {
+  const char *kernel, *stap, *body;
+};
+constexpr StapAlias kStapAliases[] = {
+    {"newstat", "stat",
+     "  filename_uaddr = $filename\n  filename = user_string_quoted($filename)\n"
+     "  buf_uaddr = $statbuf\n  argstr = sprintf(\"%s, %p\", filename, buf_uaddr)\n"},
+    {"newlstat", "lstat",
+     "  path = user_string_quoted($filename)\n  buf_uaddr = $statbuf\n"
+     "  argstr = sprintf(\"%s, %p\", path, buf_uaddr)\n"},
+    {"newfstat", "fstat",
+     "  filedes = $fd\n  buf_uaddr = $statbuf\n"
+     "  argstr = sprintf(\"%d, %p\", filedes, buf_uaddr)\n"},
+    {"newfstatat", "fstatat",
+     "  dirfd = $dfd\n  dirfd_str = _dfd_str(dirfd)\n  path = user_string_quoted($filename)\n"
+     "  buf_uaddr = $statbuf\n  flags = $flag\n  flags_str = _at_flag_str(flags)\n"
+     "  argstr = sprintf(\"%s, %s, %p, %s\", dirfd_str, path, buf_uaddr, flags_str)\n"},
+    {"pread64", "pread",
+     "  fd = $fd\n  buf_uaddr = $buf\n  count = $count\n  offset = $pos\n"
+     "  argstr = sprintf(\"%d, %p, %u, %d\", fd, buf_uaddr, count, offset)\n"},
+    {"pwrite64", "pwrite",
+     "  fd = $fd\n  buf_uaddr = $buf\n  count = $count\n  offset = $pos\n"
+     "  buf_str = user_buffer_quoted(buf_uaddr, count, syscall_string_trunc)\n"
+     "  argstr = sprintf(\"%d, %s, %u, %d\", fd, buf_str, count, offset)\n"},
+    {"newuname", "uname", "  name_uaddr = $name\n  argstr = sprintf(\"%p\", name_uaddr)\n"},
+    {"sendfile64", "sendfile",
+     "  out_fd = $out_fd\n  in_fd = $in_fd\n  offset_uaddr = $offset\n  count = $count\n"
+     "  argstr = sprintf(\"%d, %d, %p, %u\", out_fd, in_fd, offset_uaddr, count)\n"},
+};
+
+void WriteStapAlias(const Syscall& s, const StapAlias& a, std::string& out) {
+  std::string nr = std::to_string(s.nr), name = a.stap;
+  out += "probe syscall." + name + " = __syscall(" + nr + ")\n{\n  name = \"" + name + "\"\n" +
+         a.body + "}\n";
+  out += "probe syscall." + name + ".return = __syscall(" + nr + ").return\n{\n  name = \"" + name +
+         "\"\n  retval = $return\n  retstr = return_str(1, retval)\n}\n";
+  out += "probe nd_syscall." + name + " = syscall." + name + " {}\n";
+  out += "probe nd_syscall." + name + ".return = syscall." + name + ".return {}\n";
+}
+
+// stap's names of calls that x86-64 tasks do not make (32-bit-only calls such as nice,
+// waitpid, signal, send, recv) or that this kernel was built without (init_module without
+// module support): stap's aliases still resolve, to the raw syscall tracepoint gated by
+// a number no 64-bit call has, so a script naming one runs and the probe never fires.
+// btap's match nothing (`never`) the same way. stap's 16-bit-uid and compat_* calls are
+// not here (btap traces 64-bit tasks only; see docs/differences.md).
+constexpr const char* kStapOnlyNames[] = {
+    "bdflush",      "delete_module", "fadvise64_64",
+    "finit_module", "fstatfs64",     "ftruncate64",
+    "gethostname",  "init_module",   "kexec_file_load",
+    "kexec_load",   "llseek",        "lookup_dcookie",
+    "mmap2",        "nice",          "readdir",
+    "recv",         "send",          "sgetmask",
+    "sigaction",    "signal",        "sigpending",
+    "sigprocmask",  "sigsuspend",    "ssetmask",
+    "statfs64",     "stime",         "sysctl",
+    "uselib",       "waitpid",
+};
+
+void WriteNeverAlias(const std::string& name, std::string& out) {
+  out += "probe syscall." + name + " = never\n{\n  name = \"" + name + "\"\n  argstr = \"\"\n}\n";
+  out += "probe syscall." + name + ".return = never\n{\n  name = \"" + name +
+         "\"\n  retval = 0\n  retstr = \"\"\n}\n";
+  out += "probe nd_syscall." + name + " = syscall." + name + " {}\n";
+  out += "probe nd_syscall." + name + ".return = syscall." + name + ".return {}\n";
+}
+
+// The statements that return the name of `nr` among calls [lo, hi) sorted by number.
+void WriteNameSearch(const std::vector<const Syscall*>& calls, size_t lo, size_t hi,
+                     const std::string& indent, std::string& out) {
+  if (hi - lo <= 8) {
+    for (size_t i = lo; i < hi; ++i)
+      out += indent + "if (nr == " + std::to_string(calls[i]->nr) + ") return \"" + calls[i]->name +
+             "\"\n";
+    return;
+  }
+  size_t mid = lo + (hi - lo) / 2;
+  out += indent + "if (nr < " + std::to_string(calls[mid]->nr) + ") {\n";
+  WriteNameSearch(calls, lo, mid, indent + "  ", out);
+  out += indent + "} else {\n";
+  WriteNameSearch(calls, mid, hi, indent + "  ", out);
+  out += indent + "}\n";
+}
+
 }  // namespace
 
 std::string SyscallTable::Tapset() const {
@@ -583,23 +670,32 @@ std::string SyscallTable::Tapset() const {
       "// The syscall tapset, generated by btap for the running kernel from its syscall\n"
       "// metadata: one alias pair per system call, all dispatched by one program.\n\n";
   for (const Syscall& s : all_) WriteAlias(s, out);
+  for (const StapAlias& a : kStapAliases) {
+    const Syscall* s = ByName(a.kernel);
+    if (s && !ByName(a.stap)) WriteStapAlias(*s, a, out);
+  }
+  for (const char* name : kStapOnlyNames)
+    if (!ByName(name)) WriteNeverAlias(name, out);
   return out;
 }
 
 std::string SyscallTable::AnyTapset() const {
   std::string out =
       "// syscall_any and syscall_name(), generated by btap for the running kernel.\n\n";
-  out += "private global __syscall_names[" + std::to_string(max_nr_ + 1) + "]\n";
-  out += "probe begin(-1000) {\n";
-  for (const Syscall& s : all_)
-    out += "  __syscall_names[" + std::to_string(s.nr) + "] = \"" + s.name + "\"\n";
-  out += "}\n\n";
   out +=
       "/**\n * sfunction syscall_name - The name of a system call\n *\n"
       " * @nr: the system call's number on this kernel\n *\n"
       " * Description: The name, such as \"openat\", or \"\" for a number the kernel does\n"
       " * not have.\n */\n"
-      "function syscall_name:string (nr:long) { return __syscall_names[nr] }\n\n";
+      "function syscall_name:string (nr:long) {\n";
+  // A binary search over the numbers in the code itself: no table to fill at start (a
+  // begin probe would leave it empty before it runs, or after an earlier exit()).
+  std::vector<const Syscall*> by_nr;
+  for (const Syscall& s : all_) by_nr.push_back(&s);
+  std::sort(by_nr.begin(), by_nr.end(),
+            [](const Syscall* a, const Syscall* b) { return a->nr < b->nr; });
+  WriteNameSearch(by_nr, 0, by_nr.size(), "  ", out);
+  out += "  return \"\"\n}\n\n";
   out +=
       "probe syscall_any = __syscall(-1)\n{\n  syscall_nr = $__nr\n"
       "  name = syscall_name(syscall_nr)\n}\n"

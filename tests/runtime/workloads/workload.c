@@ -25,6 +25,11 @@
  *                    connects to it over TCP (from FROM, of the same family, when given)
  *                    and accepts the connection; the client sets TCP_NODELAY and write(2)s
  *                    "hello", the server read(2)s it
+ *   files PATH       closes every descriptor above 2, then stat(2)s, lstat(2)s and
+ *                    newfstatat(2)s PATH (AT_SYMLINK_NOFOLLOW), opens it (fd 3) and
+ *                    fstat(2)s it, pread(2)s 4 bytes at offset 1, uname(2)s, opens /dev/null
+ *                    for writing (fd 4), pwrite(2)s "hello" at offset 7 to it and
+ *                    sendfile(2)s 4 bytes from 3 to 4
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -33,7 +38,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/time.h>
 #include <signal.h>
 #include <stdio.h>
@@ -200,6 +209,25 @@ int main(int argc, char** argv) {
       getuid();
       getgid();
     }
+    return 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "files") == 0) {
+    close_range(3, ~0u, 0);
+    struct stat st;
+    struct utsname u;
+    char buf[8];
+    // The calls themselves, not the C library's choice (its stat() is newfstatat).
+    syscall(SYS_stat, argv[2], &st);
+    syscall(SYS_lstat, argv[2], &st);
+    syscall(SYS_newfstatat, AT_FDCWD, argv[2], &st, AT_SYMLINK_NOFOLLOW);
+    int in = open(argv[2], O_RDONLY);
+    int out = open("/dev/null", O_WRONLY);
+    if (in < 0 || out < 0) return 1;
+    syscall(SYS_fstat, in, &st);
+    if (pread(in, buf, 4, 1) < 0) return 1;
+    uname(&u);
+    if (pwrite(out, "hello", 5, 7) < 0) return 1;
+    if (sendfile(out, in, 0, 4) < 0) return 1;
     return 0;
   }
   if (argc == 2 && strcmp(argv[1], "ids") == 0) return getpgid(0) < 0 || getsid(0) < 0;
