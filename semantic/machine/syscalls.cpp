@@ -513,6 +513,27 @@ bool IsDirFd(const SyscallArg& a) {
          (a.name == "dfd" || a.name == "dirfd" || a.name == "olddfd" || a.name == "newdfd");
 }
 
+// Calls whose argstr stap decodes further: more locals (stap's names) after the
+// generated ones, and stap's argstr in place of the generated one.
+struct StapArgstr {
+  const char *call, *body;
+};
+constexpr StapArgstr kStapArgstrs[] = {
+    {"mmap",
+     "  start = $addr\n  prot_str = _mprotect_prot_str(prot)\n"
+     "  flags_str = _mmap_flags(flags)\n  fd = ($fd << 32) >> 32\n  offset = $off\n"
+     "  argstr = sprintf(\"%p, %u, %s, %s, %d, %d\", start, len, prot_str, flags_str, fd,"
+     " offset)\n"},
+    {"mprotect",
+     "  prot_str = _mprotect_prot_str(prot)\n"
+     "  argstr = sprintf(\"%p, %u, %s\", addr, len, prot_str)\n"},
+    {"kill", "  sig_name = _signal_name(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_name)\n"},
+    {"tkill", "  sig_str = _signal_name(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_str)\n"},
+    {"tgkill",
+     "  sig_str = _signal_name(sig)\n"
+     "  argstr = sprintf(\"%d, %d, %s\", tgid, pid, sig_str)\n"},
+};
+
 // One alias pair: the locals, then argstr as stap formats it (strings quoted, pointers
 // as %p, directory fds as AT_FDCWD, open flags by name, modes in octal).
 void WriteAlias(const Syscall& s, std::string& out) {
@@ -559,7 +580,11 @@ void WriteAlias(const Syscall& s, std::string& out) {
     format += (format.empty() ? "" : ", ") + f;
     values += ", " + v;
   }
-  if (!mode_format.empty()) {
+  auto decoded = std::find_if(std::begin(kStapArgstrs), std::end(kStapArgstrs),
+                              [&](const StapArgstr& d) { return s.name == d.call; });
+  if (decoded != std::end(kStapArgstrs)) {
+    out += decoded->body;
+  } else if (!mode_format.empty()) {
     // open(at) shows the mode only when it is used: with O_CREAT.
     out += "  argstr = (flags & 64) ? sprintf(\"" + format + ", " + mode_format + "\"" + values +
            ", " + mode_value + ") : sprintf(\"" + format + "\"" + values + ")\n";

@@ -30,6 +30,9 @@
  *                    fstat(2)s it, pread(2)s 4 bytes at offset 1, uname(2)s, opens /dev/null
  *                    for writing (fd 4), pwrite(2)s "hello" at offset 7 to it and
  *                    sendfile(2)s 4 bytes from 3 to 4
+ *   memsig           mmap(2)s 28672 bytes of anonymous private memory (read, write),
+ *                    mprotect(2)s its first page to PROT_NONE, then kill(2)s itself with
+ *                    signal 0, tkill(2)s and tgkill(2)s itself with SIGURG (ignored)
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -38,6 +41,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -209,6 +213,14 @@ int main(int argc, char** argv) {
       getuid();
       getgid();
     }
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "memsig") == 0) {
+    void* p = mmap(0, 28672, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || mprotect(p, 4096, PROT_NONE) < 0) return 1;
+    kill(getpid(), 0);
+    syscall(SYS_tkill, gettid(), SIGURG);
+    syscall(SYS_tgkill, getpid(), gettid(), SIGURG);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "files") == 0) {
