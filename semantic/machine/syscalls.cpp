@@ -527,6 +527,15 @@ constexpr StapArgstr kStapArgstrs[] = {
     {"mprotect",
      "  prot_str = _mprotect_prot_str(prot)\n"
      "  argstr = sprintf(\"%p, %u, %s\", addr, len, prot_str)\n"},
+    {"socket",
+     "  family_str = _sock_family_str(family)\n  type_str = _sock_type_str(type)\n"
+     "  protocol_str = _sock_protocol_str(family, protocol)\n"
+     "  argstr = sprintf(\"%s, %s, %s\", family_str, type_str, protocol_str)\n"},
+    {"clone",
+     "  stack_start = $newsp\n  parent_tid_uaddr = $parent_tidptr\n"
+     "  child_tid_uaddr = $child_tidptr\n"
+     "  argstr = sprintf(\"%s, %p, %p, %p\", __fork_flags(clone_flags), stack_start,"
+     " parent_tid_uaddr, child_tid_uaddr)\n"},
     {"kill", "  sig_name = _signal_name(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_name)\n"},
     {"tkill", "  sig_str = _signal_name(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_str)\n"},
     {"tgkill",

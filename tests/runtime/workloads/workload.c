@@ -32,7 +32,9 @@
  *                    sendfile(2)s 4 bytes from 3 to 4
  *   memsig           mmap(2)s 28672 bytes of anonymous private memory (read, write),
  *                    mprotect(2)s its first page to PROT_NONE, then kill(2)s itself with
- *                    signal 0, tkill(2)s and tgkill(2)s itself with SIGURG (ignored)
+ *                    signal 0, tkill(2)s and tgkill(2)s itself with SIGURG (ignored),
+ *                    opens a local stream socket (close-on-exec, non-blocking) and an
+ *                    IPv6 UDP one
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -221,6 +223,8 @@ int main(int argc, char** argv) {
     kill(getpid(), 0);
     syscall(SYS_tkill, gettid(), SIGURG);
     syscall(SYS_tgkill, getpid(), gettid(), SIGURG);
+    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "files") == 0) {
