@@ -536,10 +536,12 @@ constexpr StapArgstr kStapArgstrs[] = {
      "  child_tid_uaddr = $child_tidptr\n"
      "  argstr = sprintf(\"%s, %p, %p, %p\", __fork_flags(clone_flags), stack_start,"
      " parent_tid_uaddr, child_tid_uaddr)\n"},
-    {"kill", "  sig_name = _signal_name(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_name)\n"},
-    {"tkill", "  sig_str = _signal_name(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_str)\n"},
+    {"kill",
+     "  sig_name = _syscall_signal_str(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_name)\n"},
+    {"tkill",
+     "  sig_str = _syscall_signal_str(sig)\n  argstr = sprintf(\"%d, %s\", pid, sig_str)\n"},
     {"tgkill",
-     "  sig_str = _signal_name(sig)\n"
+     "  sig_str = _syscall_signal_str(sig)\n"
      "  argstr = sprintf(\"%d, %d, %s\", tgid, pid, sig_str)\n"},
 };
 
