@@ -55,6 +55,9 @@ struct Elab : ElaborateInput {
   // The syscall tapset is written for the running kernel when a script first needs it.
   void LoadSyscallTapset(SourceRange where);
   bool syscall_tapset_failed = false;
+  // Kernel names of calls that the syscall tapset also has under stap's name (newstat,
+  // stat): a wildcard (`syscall.*`) matches stap's name only, so a call fires it once.
+  std::vector<std::string> syscall_glob_hidden;
   void Pull(size_t index);
 
   // The function `name` called with `arity` arguments, as seen from file `from`.

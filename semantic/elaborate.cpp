@@ -135,6 +135,7 @@ void Elab::LoadSyscallTapset(SourceRange where) {
     return;
   }
   library.AddGenerated(std::string(kPath), table.Tapset(), diags);
+  syscall_glob_hidden = table.RenamedByStap();
   library.AddGenerated("<generated>/syscall_any.stp", table.AnyTapset(), diags);
 }
 

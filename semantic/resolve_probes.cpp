@@ -93,6 +93,15 @@ class ProbeResolver {
       if (GlobMatch(first.name, prefix)) e_.PullAliases(prefix);
   }
 
+  // A wildcard's match that is a second name of a call (the kernel's `newstat` beside
+  // stap's `stat`): left out, so that `syscall.*` fires once per call, as in stap.
+  bool GlobHidden(const std::vector<PointPart>& parts, const std::vector<PointPart>& name) const {
+    if (name.size() < 2 || !HasGlob(parts[1].name)) return false;
+    if (name[0].name != "syscall" && name[0].name != "nd_syscall") return false;
+    const std::vector<std::string>& hidden = e_.syscall_glob_hidden;
+    return std::find(hidden.begin(), hidden.end(), name[1].name) != hidden.end();
+  }
+
   bool MatchAliases(const std::vector<PointPart>& parts, const Expansion& exp, int depth,
                     std::vector<Resolved>& out) {
     PullFor(parts[0]);
@@ -104,6 +113,7 @@ class ProbeResolver {
     for (const AliasEntry& a : e_.aliases) {
       std::vector<PointPart> name = PartsOf(a.decl->names[a.name_index]);
       if (name.size() > parts.size() || name.size() < best) continue;
+      if (GlobHidden(parts, name)) continue;
       bool ok = true;
       for (size_t i = 0; ok && i < name.size(); ++i)
         ok = GlobMatch(parts[i].name, name[i].name) && SameArg(parts[i], name[i]);

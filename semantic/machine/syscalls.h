@@ -58,6 +58,9 @@ class SyscallTable {
   // `syscall.*`); and apart, since it fills a table of names at start, `syscall_any[.return]`
   // and `syscall_name()`.
   std::string Tapset() const;
+  // The kernel's names of calls that Tapset() also writes under stap's name ("newstat"
+  // for "stat").
+  std::vector<std::string> RenamedByStap() const;
   std::string AnyTapset() const;
 
  private:
