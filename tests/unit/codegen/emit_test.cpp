@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include <gtest/gtest.h>
+#include <llvm/IR/DIBuilder.h>
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -100,6 +101,46 @@ TEST(Emit, RuntimeReadsTheMetaSectionBack) {
   EXPECT_NE(std::find(names.begin(), names.end(), ".btap.meta"), names.end());
   back.sections.clear();
   EXPECT_EQ(back, SampleMeta());
+}
+
+// The probe with debug info (a compile unit, the program's subprogram, a located return),
+// as lowering gives every program: BTF and .BTF.ext come from it, DWARF does not.
+TEST(Emit, DebugInfoBecomesBtfAndNoDwarf) {
+  llvm::LLVMContext context;
+  auto module = TinyProbe(context);
+  llvm::DIBuilder di(*module);
+  llvm::DIFile* file = di.createFile("tiny.stp", ".");
+  llvm::DICompileUnit* unit =
+      di.createCompileUnit(llvm::dwarf::DW_LANG_C99, file, "btap", true, "", 0);
+  module->addModuleFlag(llvm::Module::Warning, "Debug Info Version", llvm::DEBUG_METADATA_VERSION);
+  module->addModuleFlag(llvm::Module::Warning, "Dwarf Version", 4);
+  llvm::DIBasicType* int_type = di.createBasicType("int", 32, llvm::dwarf::DW_ATE_signed);
+  llvm::DIType* pointer = di.createPointerType(nullptr, 64);
+  llvm::DISubprogram* sp =
+      di.createFunction(unit, "probe_0", "probe_0", file, 1,
+                        di.createSubroutineType(di.getOrCreateTypeArray({int_type, pointer})), 1,
+                        llvm::DINode::FlagPrototyped, llvm::DISubprogram::SPFlagDefinition);
+  llvm::Function* fn = module->getFunction("probe_0");
+  fn->setSubprogram(sp);
+  fn->getEntryBlock().getTerminator()->setDebugLoc(llvm::DILocation::get(context, 1, 1, sp));
+  di.finalize();
+  AddMetaSection(*module, meta::Encode(SampleMeta()));
+  std::vector<uint8_t> object;
+  std::string error;
+  ASSERT_TRUE(EmitObject(*module, object, &error)) << error;
+  ASSERT_TRUE(SealObject(object, SampleMeta(), &error)) << error;
+  meta::Meta back;
+  ASSERT_TRUE(runtime::ReadObjectMeta(object, &back, &error)) << error;
+  std::vector<std::string> names;
+  for (const meta::SectionDigest& s : back.sections) names.push_back(s.name);
+  auto has = [&](const char* name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  EXPECT_TRUE(has(".BTF"));
+  EXPECT_TRUE(has(".BTF.ext"));
+  EXPECT_FALSE(has(".debug_info"));
+  EXPECT_FALSE(has(".debug_line"));
+  EXPECT_FALSE(has(".debug_abbrev"));
 }
 
 TEST(Emit, ObjectsWithoutMetaOrNotBpfAreRefused) {

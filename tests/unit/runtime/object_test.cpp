@@ -88,7 +88,10 @@ TEST(Object, FlippedByteIsDamage) {
       EXPECT_EQ(error, "damaged object: its .btap.meta section does not match its checksum");
       continue;
     }
-    EXPECT_EQ(error, "damaged object: section `" + s.name + "` does not match its digest");
+    // A flip in the string table may land in a section's name, which is then another
+    // section than its digest says.
+    if (error.find("its digest is for `" + s.name + "`") == std::string::npos)
+      EXPECT_EQ(error, "damaged object: section `" + s.name + "` does not match its digest");
     programs += s.name.rfind("btap_user/", 0) == 0 || s.name.rfind("perf_event", 0) == 0;
   }
   EXPECT_GE(programs, 2);  // the begin/end programs and the timer's
