@@ -896,7 +896,10 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     RunUserProbes(meta::ProbeKind::Error);
   } else if (!aborted_) {
     RunUserProbes(meta::ProbeKind::End);
-    Output(user_->GlobalsAtExit());
+    user_->GlobalsAtExit([&](std::string_view text) {
+      Output(text);
+      Flush();
+    });
   }
   Flush();
   StopCommand();

@@ -125,18 +125,32 @@ bool UserSide::MapRef::ReadBatches(Elements& out) const {
   size_t per = ReadSize();
   const uint32_t kBatch =
       static_cast<uint32_t>(std::clamp<size_t>((size_t{1} << 20) / (key_size + per), 1, 4096));
-  std::vector<uint8_t> keys(size_t{kBatch} * key_size), values(kBatch * per);
+  // Plain values are read straight into `out`; per-CPU ones into these, to be merged.
+  std::vector<uint8_t> keys(stats ? size_t{kBatch} * key_size : 0),
+      values(stats ? kBatch * per : 0);
   // The position between batches: a bucket number for hash maps, a key for others.
   std::vector<uint8_t> token(std::max<size_t>(key_size, 8)), next(token.size());
   bool first = true;
   std::vector<uint8_t> value;
   while (true) {
     uint32_t count = kBatch;
-    int rc = bpf_map_lookup_batch(fd, first ? nullptr : token.data(), next.data(), keys.data(),
-                                  values.data(), &count, nullptr);
-    int err = rc < 0 ? -rc : 0;                 // libbpf 1.x: -errno
+    uint8_t *into_keys = keys.data(), *into_values = values.data();
+    if (!stats) {
+      out.keys.resize((out.count + kBatch) * key_size);
+      out.values.resize((out.count + kBatch) * value_size);
+      into_keys = out.keys.data() + out.count * key_size;
+      into_values = out.values.data() + out.count * value_size;
+    }
+    int rc = bpf_map_lookup_batch(fd, first ? nullptr : token.data(), next.data(), into_keys,
+                                  into_values, &count, nullptr);
+    int err = rc < 0 ? -rc : 0;  // libbpf 1.x: -errno
+    if (!stats) {
+      out.count += rc < 0 && err != ENOENT ? 0 : count;
+      out.keys.resize(out.count * key_size);
+      out.values.resize(out.count * value_size);
+    }
     if (rc < 0 && err != ENOENT) return false;  // too old a kernel, or a bucket too big
-    for (uint32_t i = 0; i < count; ++i) {
+    for (uint32_t i = 0; stats && i < count; ++i) {
       const uint8_t* key = keys.data() + size_t{i} * key_size;
       if (Settle(key, values.data() + i * per, true, value)) out.Add(key, value.data());
     }

@@ -406,11 +406,20 @@ std::string StatsText(const uint8_t* bytes, size_t size) {
 
 }  // namespace
 
-std::string UserSide::GlobalsAtExit() {
+void UserSide::GlobalsAtExit(const std::function<void(std::string_view)>& write) {
+  // Written in pieces of about 64 KiB: an array of a million elements is not held twice.
+  constexpr size_t kPiece = size_t{1} << 16;
   std::string out;
+  out.reserve(kPiece + 4096);
+  auto written = [&] {
+    if (out.size() < kPiece) return;
+    write(out);
+    out.clear();
+  };
   const size_t limit = meta_->limits.max_string_len;
   for (const meta::Global& g : meta_->globals) {
     if (!g.print_at_exit) continue;
+    written();
     auto symbol = symbols_.find(g.map);
     if (symbol != symbols_.end()) {
       const auto* bytes = reinterpret_cast<const uint8_t*>(symbol->second.first);
@@ -430,40 +439,52 @@ std::string UserSide::GlobalsAtExit() {
       continue;
     }
     // Arrays: every element, largest value first (statistics by @count), then by key's
-    // text. The texts are made once, and the sort moves indexes, not elements.
+    // text. The texts are made once, back to back in one buffer, and the sort moves
+    // (rank, index) pairs, not elements or strings.
     Elements entries = m->Entries(meta_->limits.max_string_len);
-    std::vector<std::string> texts(entries.count);
-    std::vector<int64_t> ranks(entries.count);
+    std::string texts;
+    texts.reserve(entries.count * 8);
+    std::vector<size_t> ends(entries.count);
+    struct Ranked {
+      int64_t rank;
+      uint32_t index;
+    };
+    std::vector<Ranked> order(entries.count);
+    char number[24];
     for (size_t i = 0; i < entries.count; ++i) {
       const uint8_t* k = entries.key(i);
-      std::string& text = texts[i];
-      for (auto [type, at] : m->key_parts) {
-        if (!text.empty()) text += ",";
-        text += type == meta::ValueType::String ? Quoted(k + at, entries.key_size - at, limit)
-                                                : std::to_string(Long(k + at));
+      for (size_t p = 0; p < m->key_parts.size(); ++p) {
+        auto [type, at] = m->key_parts[p];
+        if (p) texts += ',';
+        if (type == meta::ValueType::String)
+          texts += Quoted(k + at, entries.key_size - at, limit);
+        else
+          texts.append(number, std::to_chars(number, number + sizeof number, Long(k + at)).ptr);
       }
-      if (g.value != meta::ValueType::String) ranks[i] = Long(entries.value(i));
+      ends[i] = texts.size();
+      order[i] = {g.value == meta::ValueType::String ? 0 : Long(entries.value(i)),
+                  static_cast<uint32_t>(i)};
     }
-    std::vector<uint32_t> order(entries.count);
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
-    std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+    auto text = [&](uint32_t i) {
+      size_t from = i ? ends[i - 1] : 0;
+      return std::string_view(texts).substr(from, ends[i] - from);
+    };
+    std::sort(order.begin(), order.end(), [&](const Ranked& x, const Ranked& y) {
       if (g.value == meta::ValueType::String) {
-        int c = Compare(meta::ValueType::String, entries.value(x), entries.value(y),
+        int c = Compare(meta::ValueType::String, entries.value(x.index), entries.value(y.index),
                         entries.value_size);
         if (c) return c > 0;
-      } else if (ranks[x] != ranks[y]) {
-        return ranks[x] > ranks[y];
+      } else if (x.rank != y.rank) {
+        return x.rank > y.rank;
       }
-      if (int c = texts[x].compare(texts[y])) return c < 0;
-      return x < y;  // equal texts keep the order the map gave, as a stable sort
+      if (int c = text(x.index).compare(text(y.index))) return c < 0;
+      return x.index < y.index;  // equal texts keep the order the map gave, as a stable sort
     });
-    out.reserve(out.size() + entries.count * (g.name.size() + 24));
-    char number[24];
-    for (uint32_t i : order) {
-      const uint8_t* v = entries.value(i);
+    for (const Ranked& r : order) {
+      const uint8_t* v = entries.value(r.index);
       out += g.name;
       out += '[';
-      out += texts[i];
+      out += text(r.index);
       out += ']';
       if (g.value == meta::ValueType::Stats) {
         out += " " + StatsText(v, entries.value_size);
@@ -474,9 +495,10 @@ std::string UserSide::GlobalsAtExit() {
         out.append(number, std::to_chars(number, number + sizeof number, Long(v)).ptr);
       }
       out += '\n';
+      written();
     }
   }
-  return out;
+  if (!out.empty()) write(out);
 }
 
 uint64_t* UserSide::RuntimeVariable(const std::string& name) const {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/object_meta.h"
@@ -46,8 +47,9 @@ class UserSide {
   // The `$value` of the procfs probe about to run (runtime/procfs.h); null after it.
   void SetProcfsValue(ProcfsValue* value) { procfs_ = value; }
 
-  // stap's report of the globals written but never read, after the end probes.
-  std::string GlobalsAtExit();
+  // stap's report of the globals written but never read, after the end probes, handed
+  // to `write` in pieces.
+  void GlobalsAtExit(const std::function<void(std::string_view)>& write);
 
   // The address of a global-data symbol (runtime variables such as __btap_target).
   uint64_t* RuntimeVariable(const std::string& name) const;
