@@ -1,0 +1,141 @@
+// The syscall tapset's programs: every syscall probe's body dispatched on the call's
+// number from one program per direction on raw_syscalls (see lowering.h).
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+// The programs on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch
+// on the number (LLVM makes it a binary search) calls the bodies for that call, and the
+// bodies for every call run too, each in script order. A few bodies are inlined. Many
+// (`syscall.*` has one per call) become subprograms, since one program's jumps reach at
+// most 32K instructions; and as a program may have 256 subprograms, they are spread over
+// programs of kBodiesPerProgram, attached in order.
+void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies) {
+  constexpr size_t kBodiesPerProgram = 48;
+  constexpr uint64_t kWeightPerProgram = 500000;  // of the verifier's 1M instructions
+  constexpr uint64_t kInlineWeight = 100000;      // well inside 32K-instruction jumps
+  std::set<llvm::Function*> distinct;
+  for (const SyscallBody& body : bodies) distinct.insert(body.fn);
+  uint64_t total = 0;  // by call site: a body may be called for several numbers
+  for (const SyscallBody& body : bodies) total += VerifierWeight(*body.fn);
+  // Small bodies stay inlined even when there are many (`syscall.* { n[name]++ }`): one
+  // program, no calls.
+  bool inline_bodies = total <= kInlineWeight;
+  for (llvm::Function* fn : distinct)
+    fn->addFnAttr(inline_bodies ? llvm::Attribute::AlwaysInline : llvm::Attribute::NoInline);
+  std::vector<SyscallBody> chunk;
+  std::set<llvm::Function*> in_chunk;
+  uint64_t weight = 0;
+  int part = 0;
+  for (size_t i = 0; i <= bodies.size(); ++i) {
+    bool fresh = i < bodies.size() && !in_chunk.count(bodies[i].fn);
+    uint64_t more = fresh ? VerifierWeight(*bodies[i].fn) : 0;
+    bool full = fresh && !inline_bodies && !chunk.empty() &&
+                (in_chunk.size() == kBodiesPerProgram || weight + more > kWeightPerProgram);
+    if (i == bodies.size() || full) {
+      EmitSyscallProgram(is_return, chunk, part++);
+      chunk.clear();
+      in_chunk.clear();
+      weight = 0;
+      if (i == bodies.size()) break;
+    }
+    chunk.push_back(bodies[i]);
+    in_chunk.insert(bodies[i].fn);
+    weight += more;
+  }
+}
+
+// A system call the script names (`syscall.openat`, directly or through aliases), not
+// one of a wildcard's matches nor an optional point's: the loading kernel must have it.
+void Lowering::NoteNamedSyscall(const sema::Probe& p) {
+  if (p.spec.syscall.empty() || p.may_be_absent) return;
+  for (const meta::NamedSyscall& s : meta_.syscalls)
+    if (s.name == p.spec.syscall) return;
+  meta_.syscalls.push_back({p.spec.syscall, p.origin, Location(p.point_range)});
+}
+
+// A rough guess of the instructions the verifier walks for one body: its own, and for
+// each runtime-library loop the rounds it checks (escaping: tens of thousands).
+uint64_t Lowering::VerifierWeight(const llvm::Function& fn) {
+  uint64_t weight = 0;
+  for (const llvm::BasicBlock& block : fn)
+    for (const llvm::Instruction& insn : block) {
+      weight += 4;
+      auto* call = llvm::dyn_cast<llvm::CallInst>(&insn);
+      const llvm::Function* callee = call ? call->getCalledFunction() : nullptr;
+      if (!callee) continue;
+      llvm::StringRef name = callee->getName();
+      // An argument vector is copied in one loop and escaped in another.
+      weight += name.startswith("btap_user_arg") ? 120000
+                : name.endswith("_loop")         ? 60000
+                : name.startswith("btap_")       ? 4000
+                                                 : 0;
+    }
+  return weight;
+}
+
+void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies,
+                                  int part) {
+  meta::Probe mp;
+  mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
+  mp.target = is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
+  mp.point = std::string(is_return ? "syscall return" : "syscall") + " dispatch (" +
+             std::to_string(bodies.size()) + " probes)";
+  mp.program = std::string(is_return ? "syscall_exit" : "syscall_enter") +
+               (part ? "_" + std::to_string(part + 1) : "");
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, mp.program, module_);
+  fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->getArg(0)->setName("ctx");
+  b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
+  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  b_.SetInsertPoint(entry);
+  Value ctx = fn->getArg(0);
+  Value nr;
+  if (is_return) {
+    // sys_exit has no number argument: it is the saved orig_ax.
+    Value regs = b_.CreateLoad(ptr_, ctx);
+    Value tmp = b_.CreateAlloca(i64_);
+    b_.CreateStore(b_.getInt64(-1), tmp);
+    Helper(kProbeReadKernel, i64_,
+           {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
+    nr = b_.CreateLoad(i64_, tmp);
+  } else {
+    nr = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, ctx, 1));
+  }
+  // Consecutive numbered bodies share one switch; a body for every call stands alone.
+  llvm::BasicBlock* current = entry;
+  for (size_t i = 0; i < bodies.size();) {
+    b_.SetInsertPoint(current);
+    if (bodies[i].nr < 0) {
+      b_.CreateCall(bodies[i++].fn, {ctx});
+      continue;
+    }
+    size_t end = i;
+    while (end < bodies.size() && bodies[end].nr >= 0) ++end;
+    auto* after = llvm::BasicBlock::Create(context_, "dispatched", fn);
+    llvm::SwitchInst* dispatch = b_.CreateSwitch(nr, after);
+    std::map<int64_t, llvm::BasicBlock*> cases;
+    for (size_t j = i; j < end; ++j) {
+      llvm::BasicBlock*& block = cases[bodies[j].nr];
+      if (!block) {
+        block = llvm::BasicBlock::Create(context_, "nr" + std::to_string(bodies[j].nr), fn);
+        dispatch->addCase(b_.getInt64(bodies[j].nr), block);
+      }
+      b_.SetInsertPoint(block);
+      b_.CreateCall(bodies[j].fn, {ctx});
+    }
+    for (auto& [number, block] : cases) {
+      b_.SetInsertPoint(block);
+      b_.CreateBr(after);
+    }
+    current = after;
+    i = end;
+  }
+  b_.SetInsertPoint(current);
+  b_.CreateRet(b_.getInt32(0));
+  meta_.probes.push_back(std::move(mp));
+}
+
+}  // namespace btap::codegen::lowering
