@@ -157,11 +157,11 @@ if want size; then
     local pid=$!
     sleep 1.5
     bpftool prog show -j | python3 -c '
-  import json, sys
-  old = set(sys.argv[1].split())
-  progs = [p for p in json.load(sys.stdin)
-           if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
-  print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
+import json, sys
+old = set(sys.argv[1].split())
+progs = [p for p in json.load(sys.stdin)
+         if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
+print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
     kill -INT $pid 2>/dev/null || true
     wait $pid 2>/dev/null || true
   }
