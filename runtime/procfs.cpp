@@ -31,6 +31,7 @@ constexpr uint32_t kMaxWrite = 128 * 1024;
 // The device hands over one whole request per read: the largest write and its headers.
 constexpr size_t kBufferSize = kMaxWrite + 4096;
 constexpr uint64_t kValidSeconds = 3600;  // the files never change while mounted
+constexpr int kRequestBatch = 64;         // requests answered before the event loop looks again
 
 std::string Parent(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -40,6 +41,47 @@ std::string Parent(const std::string& path) {
 std::string Leaf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The object's metadata names the folder and the files: a module name of letters, digits
+// and `_`, and paths of non-empty parts other than `.` and `..` (as the compiler checks
+// them), so that an object cannot mount or remove anything outside /run/btap/MODULE.
+bool SafeModuleName(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool SafePath(const std::string& path) {
+  size_t at = 0;
+  while (true) {
+    size_t end = path.find('/', at);
+    std::string part = path.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string::npos)
+      return false;
+    if (end == std::string::npos) return true;
+    at = end + 1;
+  }
+}
+
+// Folders of sessions that were killed (SIGKILL, a crash): their connection is gone and
+// every look at them fails with ENOTCONN. Each new procfs session unmounts them.
+void ClearDeadFolders() {
+  DIR* dir = opendir(kBase);
+  if (!dir) return;
+  std::vector<std::string> dead;
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    std::string path = std::string(kBase) + "/" + name;
+    if (stat(path.c_str(), &st) != 0 && errno == ENOTCONN) dead.push_back(path);
+  }
+  closedir(dir);
+  for (const std::string& path : dead) {
+    umount2(path.c_str(), MNT_DETACH);
+    rmdir(path.c_str());
+  }
 }
 
 }  // namespace
@@ -77,6 +119,17 @@ ProcfsServer::ProcfsServer(UserSide& user, RunProbe run) : user_(user), run_(std
 
 std::unique_ptr<ProcfsServer> ProcfsServer::Start(const meta::Meta& meta, UserSide& user,
                                                   RunProbe run, std::string* error) {
+  if (!SafeModuleName(meta.script_name)) {
+    *error = "the object's module name `" + meta.script_name +
+             "` cannot name a procfs folder: it must be letters, digits and `_`";
+    return nullptr;
+  }
+  for (const meta::Probe& p : meta.probes)
+    if (p.family == static_cast<uint8_t>(meta::ProbeKind::Procfs) && !SafePath(p.target)) {
+      *error = "the object's procfs file \"" + p.target + "\" of `" + p.point +
+               "` is no path under the module's folder";
+      return nullptr;
+    }
   std::unique_ptr<ProcfsServer> server(new ProcfsServer(user, std::move(run)));
   server->folder_ = ProcfsFolder(meta);
   server->max_string_len_ = std::max<uint32_t>(meta.limits.max_string_len, 2);
@@ -145,9 +198,8 @@ bool ProcfsServer::Mount(std::string* error) {
              std::strerror(errno);
     return false;
   }
-  // A folder left mounted by a session that was killed: its connection is gone.
+  ClearDeadFolders();
   struct stat st;
-  if (stat(folder_.c_str(), &st) != 0 && errno == ENOTCONN) umount2(folder_.c_str(), MNT_DETACH);
   // (Another session may remove /run/btap between the two calls: then again.)
   int made = -1;
   for (int tries = 0; made != 0 && tries < 3; ++tries) {
@@ -189,7 +241,9 @@ void ProcfsServer::Unmount() {
 }
 
 bool ProcfsServer::Serve() {
-  while (fd_ >= 0) {
+  // A bounded batch, as the ring buffer's: readers in a loop cannot keep the session
+  // from seeing a stop (the descriptor stays readable, so the loop comes back).
+  for (int served = 0; fd_ >= 0 && served < kRequestBatch; ++served) {
     ssize_t n = read(fd_, buffer_.data(), buffer_.size());
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -199,7 +253,7 @@ bool ProcfsServer::Serve() {
     if (n == 0) return false;
     Dispatch(buffer_.data(), static_cast<size_t>(n));
   }
-  return false;
+  return fd_ >= 0;
 }
 
 void ProcfsServer::Reply(uint64_t unique, int error, const void* data, size_t size) {
@@ -236,8 +290,15 @@ void ProcfsServer::Dispatch(const uint8_t* request, size_t size) {
     case FUSE_INTERRUPT:
       return;  // no answer is expected (the nodes live as long as the mount)
     case FUSE_GETATTR:
-    case FUSE_SETATTR:  // `echo x > FILE` truncates: nothing to truncate
       return GetAttr(header.unique, header.nodeid);
+    case FUSE_SETATTR: {
+      // `echo x > FILE` truncates (nothing to truncate) and touch sets times; the files'
+      // owner and modes are the probes', not to be changed.
+      fuse_setattr_in set{};
+      std::memcpy(&set, in, std::min(in_size, sizeof set));
+      if (set.valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) return Reply(header.unique, EPERM);
+      return GetAttr(header.unique, header.nodeid);
+    }
     case FUSE_OPEN:
       return Open(header.unique, header.nodeid, false);
     case FUSE_OPENDIR:
@@ -274,8 +335,14 @@ void ProcfsServer::Dispatch(const uint8_t* request, size_t size) {
 void ProcfsServer::Init(uint64_t unique, const uint8_t* in, size_t size) {
   fuse_init_in init{};
   std::memcpy(&init, in, std::min(size, sizeof init));
-  if (init.major != FUSE_KERNEL_VERSION) return Reply(unique, EPROTO);
   fuse_init_out out{};
+  if (init.major > FUSE_KERNEL_VERSION) {
+    // A newer kernel asks again with the version answered here.
+    out.major = FUSE_KERNEL_VERSION;
+    out.minor = FUSE_KERNEL_MINOR_VERSION;
+    return Reply(unique, 0, &out, sizeof out);
+  }
+  if (init.major < FUSE_KERNEL_VERSION) return Reply(unique, EPROTO);
   out.major = FUSE_KERNEL_VERSION;
   out.minor = std::min<uint32_t>(init.minor, FUSE_KERNEL_MINOR_VERSION);
   out.max_readahead = init.max_readahead;
@@ -348,6 +415,10 @@ void ProcfsServer::Caller(ProcfsValue& value) const {
       value.tgid = static_cast<uint32_t>(std::atoi(line.c_str() + 5));
     else if (line.starts_with("PPid:"))
       value.ppid = static_cast<uint32_t>(std::atoi(line.c_str() + 5));
+    else if (line.starts_with("Uid:"))  // real, effective, saved, filesystem: the real one
+      value.uid = static_cast<uint32_t>(std::atoi(line.c_str() + 4));
+    else if (line.starts_with("Gid:"))
+      value.gid = static_cast<uint32_t>(std::atoi(line.c_str() + 4));
   std::ifstream comm(base + "/comm");
   std::getline(comm, value.comm);
 }
@@ -396,7 +467,8 @@ void ProcfsServer::Write(uint64_t unique, uint64_t node, const uint8_t* in, size
   size_t count = std::min<size_t>(w.size, size - sizeof w);
   size_t room = max_string_len_ - 1;
   if (n->reader) room = std::min(room, n->max - 1);
-  count = std::min(count, room);
+  // At least a byte a write: a writer told 0 bytes were taken writes them again forever.
+  count = std::min(count, std::max<size_t>(room, 1));
   ProcfsValue value;
   Caller(value);
   value.written.assign(reinterpret_cast<const char*>(in + sizeof w), count);
