@@ -699,11 +699,6 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
   // Blocks after a `next`, `return` or error are unreachable; they end the handler too.
   for (llvm::BasicBlock& block : *frame.fn)
     if (!block.getTerminator()) llvm::BranchInst::Create(frame.exit, &block);
-  // The exit block last: instruction selection lays blocks out in this order and makes
-  // the branch to the next block a fall-through, and the BPF backend cannot invert a
-  // conditional branch afterwards. With `exit` right after the entry, every early return
-  // (the session check first) took a conditional jump over an unconditional one.
-  frame.exit->moveAfter(&frame.fn->back());
   probe_temps_ = std::max(probe_temps_, frame.max);
   frame_ = nullptr;
 }
@@ -758,11 +753,9 @@ void Lowering::UserProbeFilter(const sema::Probe& p) {
   // The process is asked for only when there is a -c/-x target to compare it with.
   auto* targeted = llvm::BasicBlock::Create(context_, "targeted", frame_->fn);
   auto* go = llvm::BasicBlock::Create(context_, "in_target", frame_->fn);
-  Value target = b_.CreateLoad(i64_, target_);
-  b_.CreateCondBr(b_.CreateICmpEQ(target, b_.getInt64(0)), go, targeted);
+  b_.CreateCondBr(b_.CreateICmpEQ(b_.CreateLoad(i64_, target_), b_.getInt64(0)), go, targeted);
   b_.SetInsertPoint(targeted);
-  // The target is set once, before the probes attach: the value just read is compared.
-  Continue(InTargetTree(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), target), "target");
+  Continue(InTargetTree(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32)), "target");
   b_.CreateBr(go);
   b_.SetInsertPoint(go);
 }
@@ -799,14 +792,9 @@ void Lowering::TrackTargetTree() {
   for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
 }
 
-Value Lowering::InTargetTree(Value pid, Value target) {
-  Value direct = nullptr;
-  if (target) {
-    direct = b_.CreateICmpEQ(pid, target);
-  } else {
-    target = b_.CreateLoad(i64_, target_);
-    direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
-  }
+Value Lowering::InTargetTree(Value pid) {
+  Value target = b_.CreateLoad(i64_, target_);
+  Value direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
   if (!tree_) return direct;
   Value key = Alloca(i64_);
   b_.CreateStore(pid, key);

@@ -9,19 +9,7 @@ void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Valu
   Value at = nullptr, size = nullptr;
   bool numbers =
       std::all_of(args.begin(), args.end(), [&](Value a) { return a->getType() == i64_; });
-  if (!frame_->user_side && args.empty()) {
-    // A record of its kind and format alone (an array full) is a constant: written from
-    // `.rodata`, with no stores to build it.
-    kernel_records_ = true;
-    auto* header = llvm::ConstantDataArray::get(
-        context_, llvm::ArrayRef<uint32_t>{static_cast<uint32_t>(kind), format});
-    auto* g = new llvm::GlobalVariable(module_, header->getType(), true,
-                                       llvm::GlobalValue::InternalLinkage, header, "record");
-    g->setSection(".rodata");
-    g->setAlignment(llvm::Align(8));
-    at = g;
-    size = b_.getInt64(8);
-  } else if (!frame_->user_side && numbers && args.size() <= 6) {
+  if (!frame_->user_side && numbers && args.size() <= 6) {
     // A few numbers fit on the stack: a handler whose only record is its errors (an
     // array full) then needs no scratch space, and no lookup of it on every event.
     kernel_records_ = true;
@@ -37,10 +25,6 @@ void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Valu
     at = ScratchAt(uint32_t{0});
   }
   Value rc = Helper(kRingbufOutput, i64_, {output_, at, size, b_.getInt64(0)});
-  // A kernel probe's error record that finds the ring buffer full is not counted here:
-  // the probes count their errors anyway, and the runtime takes the ones whose records
-  // did not come for lost (Session::Execute). One branch less on every error path.
-  if (kind == record::Kind::Error && !frame_->user_side) return;
   auto* lost = llvm::BasicBlock::Create(context_, "lost", frame_->fn);
   auto* done = llvm::BasicBlock::Create(context_, "written", frame_->fn);
   b_.CreateCondBr(b_.CreateICmpSLT(rc, b_.getInt64(0)), lost, done);

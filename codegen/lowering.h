@@ -269,10 +269,8 @@ class Lowering {
   // -c/-x and process probes: the target's process tree, kept in a map by a body on the
   // child's return from each fork-family call (its parent is the target or in the tree).
   void TrackTargetTree();
-  // No target, the target, or one of its descendants (`target`: the value already read,
-  // known not to be 0).
-  Value InTargetTree(Value pid, Value target = nullptr);
-  Value ParentPid();  // the current task's parent's pid (BTF offsets)
+  Value InTargetTree(Value pid);  // no target, the target, or one of its descendants
+  Value ParentPid();              // the current task's parent's pid (BTF offsets)
   llvm::GlobalVariable* tree_ = nullptr;
   std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
   uint32_t syscall_orig_ax_ = 120;              // pt_regs.orig_ax, from the probe spec

@@ -612,24 +612,18 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   }
   Flush();
   StopCommand();
-  // The probes' own count of errors, when error records were lost to a full ring buffer
-  // (kernel probes do not count those in __btap_lost: each reported error that the
-  // counter has and no record brought is one).
-  uint64_t lost_records = lost();
-  if (error_counter_) {
-    uint64_t counted = std::min<uint64_t>(__atomic_load_n(error_counter_, __ATOMIC_SEQ_CST),
-                                          uint64_t{meta_.limits.max_errors} + 1);
-    if (counted > static_cast<uint64_t>(errors_)) {
-      lost_records += counted - static_cast<uint64_t>(errors_);
-      errors_ = static_cast<int>(counted);
-    }
-  }
-  if (lost_records)
-    err << "WARNING: " << lost_records << " output record"
-        << (lost_records == 1 ? " was" : "s were") << " lost: the output ring buffer was full\n";
+  if (uint64_t n = lost())
+    err << "WARNING: " << n << " output record" << (n == 1 ? " was" : "s were")
+        << " lost: the output ring buffer was full\n";
   if (!write_error_.empty()) {
     err << program_name_ << ": error: cannot write the output: " << write_error_ << '\n';
     return 1;
+  }
+  // The probes' own count, when a stopping error's record was lost to a full ring buffer.
+  if (error_counter_) {
+    uint64_t counted = std::min<uint64_t>(__atomic_load_n(error_counter_, __ATOMIC_SEQ_CST),
+                                          uint64_t{meta_.limits.max_errors} + 1);
+    errors_ = std::max<int>(errors_, static_cast<int>(counted));
   }
   if (errors_ || too_many_errors_) {
     err << "WARNING: Number of errors: " << errors_ << ", skipped probes: 0\n";
