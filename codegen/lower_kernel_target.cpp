@@ -170,19 +170,19 @@ Value Lowering::KernelCast(ast::Cast* c) {
   if (!id) {
     failed_ = true;
     std::string where = "the kernel has no type `" + std::string(c->type_name) + "`";
-    size_t colon = c->module.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view modules = c->module.substr(colon + 1);
-      where = "no type `" + std::string(c->type_name) + "` in the kernel or in module `" +
-              std::string(modules) + "`";
+    std::vector<std::string_view> modules = sema::KernelCastModules(c->module);
+    std::string named;
+    for (std::string_view m : modules)
+      if (!m.empty() && m != "kernel")
+        named += (named.empty() ? "`" : ", `") + std::string(m) + "`";
+    if (!named.empty()) {
+      where = "no type `" + std::string(c->type_name) + "` in the kernel or in module" +
+              (named.find(',') == std::string::npos ? " " : "s ") + named;
       // A module with no BTF here is the likelier cause: say which.
-      for (size_t at = 0; at <= modules.size();) {
-        size_t end = std::min(modules.find(':', at), modules.size());
-        std::string_view m = modules.substr(at, end - at);
-        if (!m.empty() && !(program_.kernel.module_btf && program_.kernel.module_btf(m)))
+      for (std::string_view m : modules)
+        if (!m.empty() && m != "kernel" &&
+            !(program_.kernel.module_btf && program_.kernel.module_btf(m)))
           where += "; module `" + std::string(m) + "` is not loaded (or has no BTF)";
-        at = end + 1;
-      }
     }
     diags_.Report(Diag::CodegenLimit, c->range, {where});
     return nullptr;

@@ -187,14 +187,22 @@ uint32_t KernelTypeNamed(const struct btf* btf, std::string_view name) {
   return id > 0 ? static_cast<uint32_t>(id) : 0;
 }
 
+std::vector<std::string_view> KernelCastModules(std::string_view module) {
+  std::vector<std::string_view> parts;
+  for (size_t at = 0; at <= module.size();) {
+    size_t end = std::min(module.find(':', at), module.size());
+    std::string_view part = module.substr(at, end - at);
+    part = part.substr(0, part.find('<'));  // stap's `kernel<linux/sched.h>` spelling
+    parts.push_back(part);
+    at = end + 1;
+  }
+  return parts;
+}
+
 uint32_t KernelCastType(const KernelFacts& kernel, std::string_view module, std::string_view name,
                         const struct btf** btf) {
   *btf = nullptr;
-  if (module.starts_with("kernel<")) module = "kernel";  // stap's header spelling
-  do {
-    size_t colon = module.find(':');
-    std::string_view part = module.substr(0, colon);
-    module = colon == std::string_view::npos ? "" : module.substr(colon + 1);
+  for (std::string_view part : KernelCastModules(module)) {
     const struct btf* in = part.empty() || part == "kernel"
                                ? (kernel.btf ? kernel.btf() : nullptr)
                                : (kernel.module_btf ? kernel.module_btf(part) : nullptr);
@@ -202,7 +210,7 @@ uint32_t KernelCastType(const KernelFacts& kernel, std::string_view module, std:
       *btf = in;
       return id;
     }
-  } while (!module.empty());
+  }
   return 0;
 }
 

@@ -118,6 +118,9 @@ uint32_t KernelChainType(const struct btf* btf, uint32_t type,
 // has none.
 uint32_t KernelTypeNamed(const struct btf* btf, std::string_view name);
 struct KernelFacts;
+// The parts of a kernel-side `@cast`'s module list ("kernel<linux/nfs_fs.h>:nfs:sunrpc"), in
+// order, each without its `<header>`; "" is the kernel.
+std::vector<std::string_view> KernelCastModules(std::string_view module);
 // The type a kernel-side `@cast` names and, in `*btf`, the BTF that has it: `module` is ""
 // or "kernel" (vmlinux), or stap's list "kernel:nfs:sunrpc", searched in its order (a
 // module's split BTF has vmlinux's types too); 0 when none has it.
