@@ -12,6 +12,7 @@
 //                                              hooks (Linux 6.4+, CONFIG_NETFILTER_BPF_LINK);
 //                                              `no netfilter links`: one that does not
 //   requires: fuse                             /dev/fuse, which procfs probes' files need
+//                                              (several `requires:` lines: all of them)
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
 //   stop-within: 1                             btap ends within 1 s of the signal (or,
 //                                              without one, of its start)
@@ -60,7 +61,7 @@ struct Case {
   std::vector<std::string> args;
   int status = 0;
   double timeout = 30;
-  std::string requires_;
+  std::vector<std::string> requires_;
   std::string signal;
   double signal_after = 0;
   long stdout_lines = -1;
@@ -136,7 +137,7 @@ Case Parse(const fs::path& path) {
     if (key == "args") c.args = Words(value);
     if (key == "status") c.status = std::stoi(value);
     if (key == "timeout") c.timeout = std::stod(value);
-    if (key == "requires") c.requires_ = value;
+    if (key == "requires") c.requires_.push_back(value);
     if (key == "stdout-lines") c.stdout_lines = std::stol(value);
     if (key == "stop-within") c.stop_within = std::stod(value);
     if (key == "stdout-to") c.stdout_to = value;
@@ -325,7 +326,8 @@ class RuntimeCase : public testing::TestWithParam<fs::path> {};
 
 TEST_P(RuntimeCase, Runs) {
   Case c = Parse(GetParam());
-  if (std::string why = Missing(c.requires_); !why.empty()) GTEST_SKIP() << why;
+  for (const std::string& r : c.requires_)
+    if (std::string why = Missing(r); !why.empty()) GTEST_SKIP() << why;
   bool listing = std::any_of(c.args.begin(), c.args.end(),
                              [](const std::string& a) { return a == "-l" || a == "-L"; });
   ASSERT_TRUE(c.sections.count("script") || listing) << "no `--- script` section";

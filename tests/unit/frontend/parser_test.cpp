@@ -239,6 +239,14 @@ TEST(Parser, PrintFamilyChecks) {
                       "sprintf(\"%s\", \"a\" \"b\") }")
                 .errors,
             0u);
+  // A macro argument is tokens: `sprint` passed for a function parameter becomes a call
+  // where the body applies it (the prometheus tapset's _map macros), through a nested
+  // macro too.
+  Parsed p = ParseText(
+      "@define app(m, x) %( @m(@x) %) @define app2(x) %( @app(sprint, @x) %) "
+      "probe begin { a = @app(sprint, 1) . @app2(2) }");
+  EXPECT_EQ(p.errors, 0u) << p.diagnostics;
+  EXPECT_NE(p.canonical.find("a = sprint(1) . sprint(2);"), std::string::npos) << p.canonical;
 }
 
 TEST(Parser, NumbersWrapLikeStap) {
