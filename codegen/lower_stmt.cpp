@@ -249,12 +249,17 @@ bool Lowering::PlaceOf(ast::Expr* e, Place* place) {
 }
 
 // Builds the key of an element in scratch; string parts are zero-padded so that equal
-// strings hash equally.
-Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
+// strings hash equally. With `into`, there, and a `*` part is left as it is.
+Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g, Value into) {
   std::vector<Value> parts;
   std::vector<bool> comm;  // execname() into a field of its size: read straight into the key
   for (size_t k = 0; k < a->indexes.size(); ++k) {
     ast::Expr* i = a->indexes[k];
+    if (!i && into) {
+      comm.push_back(false);
+      parts.push_back(nullptr);
+      continue;
+    }
     if (!i) {
       Unsupported(a->range, "`*` in an array index");
       return nullptr;
@@ -267,11 +272,11 @@ Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g) {
   // helpers read it there, and a handler that needs no other scratch skips its lookup.
   bool narrow =
       std::all_of(g.key_widths.begin(), g.key_widths.end(), [&](uint32_t w) { return w < slot_; });
-  Value base = nullptr;
-  if (narrow && g.key_size <= 32 && frame_->stack_keys + g.key_size <= 96) {
+  Value base = into;
+  if (!base && narrow && g.key_size <= 32 && frame_->stack_keys + g.key_size <= 96) {
     frame_->stack_keys += g.key_size;
     base = Alloca(llvm::ArrayType::get(b_.getInt8Ty(), g.key_size));
-  } else {
+  } else if (!base) {
     base = ScratchAt(TempBytes(g.key_size));
   }
   for (size_t k = 0; k < parts.size() && k < g.key_offsets.size(); ++k) {
@@ -786,8 +791,114 @@ void Lowering::Foreach(ast::Foreach* f) {
   b_.SetInsertPoint(done);
 }
 
+// Whether the parts of `key` that `a` gives (not its `*` ones) are those of `want`: each
+// field compared whole, strings being zero-padded.
+Value Lowering::KeyMatches(const ast::ArrayIndex* a, const GlobalInfo& g, Value key, Value want) {
+  Value same = b_.getTrue();
+  auto equal = [&](llvm::Type* type, uint32_t at) {
+    auto load = [&](Value base) {
+      return b_.CreateLoad(type, b_.CreateConstGEP1_64(b_.getInt8Ty(), base, at));
+    };
+    same = b_.CreateAnd(same, b_.CreateICmpEQ(load(key), load(want)));
+  };
+  for (size_t k = 0; k < a->indexes.size() && k < g.key_offsets.size(); ++k) {
+    if (!a->indexes[k]) continue;
+    uint32_t at = g.key_offsets[k], end = at + g.key_widths[k];
+    for (; at + 8 <= end; at += 8) equal(i64_, at);
+    for (; at < end; ++at) equal(b_.getInt8Ty(), at);
+  }
+  return same;
+}
+
+// delete a[k, *]: every element whose key has the given parts. A kernel probe walks the map
+// with bpf_for_each_map_elem (a callback that deletes the matching elements, as
+// btap_map_clear deletes all); a user-side one walks a snapshot of it (foreach's helpers).
+void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
+  uint32_t want_at = TempBytes(g.key_size);
+  Value want = ScratchAt(want_at);
+  if (!Key(a, g, want)) return;
+  if (frame_->user_side) {
+    Value key = ScratchAt(TempBytes(g.key_size));
+    Value value = ScratchAt(TempBytes(g.value_size));
+    Value iter =
+        Helper(user_helper::kForeachBegin, i64_,
+               {g.map, b_.getInt64(user_helper::ForeachHow(g.meta_index, 0, 0)), b_.getInt64(-1)});
+    auto* head = llvm::BasicBlock::Create(context_, "delete_walk", frame_->fn);
+    auto* each = llvm::BasicBlock::Create(context_, "delete_each", frame_->fn);
+    auto* match = llvm::BasicBlock::Create(context_, "delete_match", frame_->fn);
+    auto* done = llvm::BasicBlock::Create(context_, "delete_done", frame_->fn);
+    b_.CreateBr(head);
+    b_.SetInsertPoint(head);
+    b_.CreateCondBr(Truth(Helper(user_helper::kForeachNext, i64_, {iter, key, value})), each, done);
+    b_.SetInsertPoint(each);
+    b_.CreateCondBr(KeyMatches(a, g, key, want), match, head);
+    b_.SetInsertPoint(match);
+    Helper(kMapDelete, i64_, {g.map, key});
+    b_.CreateBr(head);
+    b_.SetInsertPoint(done);
+    return;
+  }
+  // The callback: long (void *map, void *key, void *value, void *ctx); it finds the wanted
+  // parts at the same offset of its handler's scratch.
+  Frame& parent = *frame_;
+  auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
+                                    UniqueName("delete_matching"), module_);
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::IRBuilderBase::InsertPoint resume = b_.saveIP();
+  llvm::DebugLoc resume_at = b_.getCurrentDebugLocation();
+  unsigned line = sm_.file(a->range.file).Locate(a->range.begin).line;
+  b_.SetCurrentDebugLocation(
+      maps_.Describe(*fn, line, FileFor(a->range.file), {"map", "key", "value", "ctx"}));
+  Frame frame;
+  frame.fn = fn;
+  frame.probe = parent.probe;
+  frame.locals_in_scratch = true;
+  frame.next = parent.next;
+  frame.max = parent.max;
+  frame.calls = parent.calls;
+  frame_ = &frame;
+  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  frame.exit = llvm::BasicBlock::Create(context_, "stop", fn);
+  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
+  auto* match = llvm::BasicBlock::Create(context_, "match", fn);
+  auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
+  b_.SetInsertPoint(entry);
+  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  frame.handler = &HandlerOf(parent);
+  frame.scratch = ScratchLookup(frame);
+  auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
+  b_.CreateCondBr(has_scratch, run, frame.exit);
+  b_.SetInsertPoint(frame.exit);
+  b_.CreateRet(b_.getInt64(1));
+  b_.SetInsertPoint(next_element);
+  b_.CreateRet(b_.getInt64(0));
+  b_.SetInsertPoint(run);
+  b_.CreateCondBr(KeyMatches(a, g, fn->getArg(1), ScratchAt(want_at)), match, next_element);
+  b_.SetInsertPoint(match);
+  Helper(kMapDelete, i64_, {g.map, fn->getArg(1)});
+  b_.CreateBr(next_element);
+  FinishFrame(frame, has_scratch);
+  frame_ = &parent;
+  parent.max = std::max(parent.max, frame.max);
+  b_.restoreIP(resume);
+  b_.SetCurrentDebugLocation(resume_at);
+  Helper(kForEachMapElem, i64_, {g.map, fn, llvm::ConstantPointerNull::get(ptr_), b_.getInt64(0)});
+}
+
 void Lowering::Delete(ast::Delete* d) {
   if (auto* a = ast::As<ast::ArrayIndex>(d->target)) {
+    if (std::any_of(a->indexes.begin(), a->indexes.end(), [](ast::Expr* i) { return !i; })) {
+      auto* s = ast::As<ast::Symbol>(a->base);
+      auto it = s && s->var ? globals_.find(s->var) : globals_.end();
+      if (it == globals_.end() || !it->second.map) {
+        Unsupported(d->range, "this `delete`");
+        return;
+      }
+      DeleteMatching(a, it->second);
+      return;
+    }
     // A statistics element goes with every CPU's share of it (a per-CPU map's element).
     const GlobalInfo* stats = nullptr;
     Value key = nullptr;

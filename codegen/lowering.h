@@ -349,7 +349,9 @@ class Lowering {
 
   // Builds the key of an element in scratch; string parts are zero-padded so that equal
   // strings hash equally.
-  Value Key(const ast::ArrayIndex* a, const GlobalInfo& g);
+  Value Key(const ast::ArrayIndex* a, const GlobalInfo& g, Value into = nullptr);
+  void DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g);
+  Value KeyMatches(const ast::ArrayIndex* a, const GlobalInfo& g, Value key, Value want);
   Value KeyString(Value part, uint32_t width);
 
   std::string ArrayName(const ast::ArrayIndex* a) const;

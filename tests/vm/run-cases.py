@@ -38,7 +38,7 @@ class Case:
         self.args = []
         self.status = 0
         self.timeout = 30.0
-        self.requires = ""
+        self.requires = []  # every `requires:` line
         self.signal = ""
         self.signal_after = 0.0
         self.stdout_lines = -1
@@ -92,7 +92,7 @@ def parse(path, expand):
             elif key == "timeout":
                 c.timeout = float(value)
             elif key == "requires":
-                c.requires = value
+                c.requires.append(value)
             elif key == "stdout-lines":
                 c.stdout_lines = int(value)
             elif key == "stop-within":
@@ -169,6 +169,8 @@ def requirement_check(requirement):
         return (f"! {netfilter}", "this kernel has BPF netfilter links")
     if len(w) == 2 and w[0] == "file":
         return (f"[ -e {shlex.quote(w[1])} ]", f"no file {w[1]}")
+    if requirement == "fuse":
+        return ("[ -e /dev/fuse ]", "no /dev/fuse")
     return ("false", f"unknown requirement `{requirement}`")
 
 
@@ -349,15 +351,19 @@ def main():
                 continue
             argv = [btaprun] + (c.runner[1:] + [obj] + c.script_args if c.runner
                                 else run_args + [obj])
-        test, reason = requirement_check(c.requires) if c.requires else ("true", "")
         run = [case_exec, f"{c.timeout:g}", c.signal or "-", f"{c.signal_after:g}",
                c.stdout_to or "-", f"{c.name}.out", f"{c.name}.err"] + argv
         q = shlex.quote(c.name)
-        guest += [f"if {test}; then",
+        # The first requirement that fails is the reason to skip.
+        for k, requirement in enumerate(c.requires):
+            test, reason = requirement_check(requirement)
+            guest += [f"{'elif' if k else 'if'} ! {{ {test}; }}; then",
+                      f"  echo @@skip {q} {shlex.quote(reason)}"]
+        guest += ["else" if c.requires else "if true; then",
                   f"  r=$({' '.join(guest_word(a) for a in run)})",
                   f"  echo \"@@case {q} $r\"; echo @@out; base64 {q}.out; echo @@err; base64 {q}.err",
                   "  echo @@end",
-                  f"else echo @@skip {q} {shlex.quote(reason)}; fi"]
+                  "fi"]
     compile_seconds = time.monotonic() - t0
     with open(os.path.join(work, "guest.sh"), "w") as f:
         f.write("\n".join(guest) + "\n")
