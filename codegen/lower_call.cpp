@@ -584,11 +584,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
                      {str, needle, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
     case Intrinsic::str_replace: {
-      // Each step of a replacement moves both cursors by data-dependent amounts: as a
-      // bpf_loop, the verifier cannot merge its rounds. The user side runs it.
-      if (!UserSideOnly(c, "replacing in a string", "replace")) return nullptr;
+      // In the kernel a bpf_loop whose two cursors are in scratch cells.
       Value str = Arg(c, 0), find = Arg(c, 1), with = Arg(c, 2);
-      return StringFrom("btap_str_replace", {str, find, with});
+      if (frame_->user_side) return StringFrom("btap_str_replace", {str, find, with});
+      return StringFrom("btap_str_replace_loop", {str, find, with, ScratchAt(TempBytes(16))});
     }
     case Intrinsic::strtol: {
       Value str = Arg(c, 0), base = Arg(c, 1);

@@ -542,7 +542,7 @@ BTAP_LIB long btap_map_clear(void* map) {
 }
 
 // `s` with each occurrence of `find` (left to right, not overlapping) replaced by `with`;
-// `s` itself when `find` is empty. Nested loops: the user side runs it.
+// `s` itself when `find` is empty (stap's rules). The interpreter's version.
 BTAP_LIB long btap_str_replace(char* dst, const char* s, const char* find, const char* with,
                                unsigned long size, unsigned long limit) {
   long n = btap_strlen(s, limit), m = btap_strlen(find, limit), w = btap_strlen(with, limit);
@@ -562,6 +562,47 @@ BTAP_LIB long btap_str_replace(char* dst, const char* s, const char* find, const
     }
   }
   return finish(dst, pos, size, limit);
+}
+
+// btap_str_replace in the kernel: a bpf_loop whose rounds each consume one match (its
+// replacement written with one helper call) or one byte. The two cursors live in
+// `cell` (scratch map memory, cell[0] in `s`, cell[1] in `dst`), whose values the
+// verifier does not track: on the stack, newer verifiers (6.8+) walk the callback once
+// per distinct cursor, some 40,000 instructions a call.
+struct replace_state {
+  char* dst;
+  const char* s;
+  const char* find;
+  const char* with;
+  long* cell;
+  long n, m;
+  unsigned long size, limit;
+};
+
+BTAP_CALLBACK long btap_cb_replace(unsigned long round, void* ctx) {
+  struct replace_state* st = ctx;
+  long i = st->cell[0], pos = st->cell[1];
+  if (i < 0 || i >= st->n) return 1;
+  if (st->m > 0 && i + st->m <= st->n && matches_at(st->s, st->find, i, st->m, st->size)) {
+    st->cell[1] = pos + copy_at(st->dst, pos, st->with, (long)st->limit, st->size, st->limit);
+    st->cell[0] = i + st->m;
+  } else {
+    st->cell[1] = put(st->dst, pos, st->s[(unsigned long)i & (st->size - 1)], st->size,
+                      st->limit);
+    st->cell[0] = i + 1;
+  }
+  return 0;
+}
+
+BTAP_LIB long btap_str_replace_loop(char* dst, const char* s, const char* find,
+                                    const char* with, long* cell, unsigned long size,
+                                    unsigned long limit) {
+  struct replace_state st = {dst,  s,    find, with, cell, loop_strlen(s, size, limit),
+                             loop_strlen(find, size, limit), size, limit};
+  cell[0] = 0;
+  cell[1] = 0;
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_replace, &st, 0);
+  return finish(dst, cell[1], size, limit);
 }
 
 // A symbolic text kept as a value in a kernel probe (sprint_ubacktrace(), usymdata(), ...):
