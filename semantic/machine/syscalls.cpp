@@ -543,6 +543,75 @@ constexpr StapArgstr kStapArgstrs[] = {
     {"tgkill",
      "  sig_str = _syscall_signal_str(sig)\n"
      "  argstr = sprintf(\"%d, %d, %s\", tgid, pid, sig_str)\n"},
+    // The data written, quoted, up to syscall_string_trunc bytes; descriptors as ints.
+    {"write",
+     "  fd = ($fd << 32) >> 32\n"
+     "  buf_str = user_buffer_quoted(buf_uaddr, count, syscall_string_trunc)\n"
+     "  argstr = sprintf(\"%d, %s, %u\", fd, buf_str, count)\n"},
+    {"read",
+     "  fd = ($fd << 32) >> 32\n  argstr = sprintf(\"%d, %p, %u\", fd, buf_uaddr, count)\n"},
+    {"access",
+     "  mode_str = _access_mode_str(mode)\n  argstr = sprintf(\"%s, %s\", pathname, mode_str)\n"},
+    {"faccessat",
+     "  dirfd = $dfd\n  dirfd_str = _dfd_str(dirfd)\n  mode_str = _access_mode_str(mode)\n"
+     "  argstr = sprintf(\"%s, %s, %s\", dirfd_str, pathname, mode_str)\n"},
+    {"wait4",
+     "  options_str = _wait4_opt_str(options)\n"
+     "  argstr = sprintf(\"%d, %p, %s, %p\", pid, status_uaddr, options_str, rusage_uaddr)\n"},
+    {"lseek",
+     "  fildes = ($fd << 32) >> 32\n  whence_str = _seek_whence_str(whence)\n"
+     "  argstr = sprintf(\"%d, %d, %s\", fildes, offset, whence_str)\n"},
+    {"fcntl",
+     "  fd = ($fd << 32) >> 32\n  cmd = ($cmd << 32) >> 32\n  cmd_str = _fcntl_cmd_str(cmd)\n"
+     "  argstr = sprintf(\"%d, %s, %p\", fd, cmd_str, arg)\n"},
+    {"ioctl",
+     "  fd = ($fd << 32) >> 32\n  request = ($cmd << 32) >> 32\n"
+     "  argstr = sprintf(\"%d, %d, %p\", fd, request, argp)\n"},
+    {"rt_sigprocmask",
+     "  how_str = _sigprocmask_how_str(how)\n  set_uaddr = $nset\n"
+     "  set_str = _stp_sigset_u(set_uaddr)\n  oldset_uaddr = $oset\n"
+     "  argstr = sprintf(\"%s, %s, %p, %d\", how_str, set_str, oldset_uaddr, sigsetsize)\n"},
+    {"rt_sigaction",
+     "  sig_str = _syscall_signal_str(sig)\n  act_str = _struct_sigaction_u(act_uaddr)\n"
+     "  argstr = sprintf(\"%s, {%s}, %p, %d\", sig_str, act_str, oact_uaddr, sigsetsize)\n"},
+    {"munmap", "  start = $addr\n  argstr = sprintf(\"%p, %u\", start, length)\n"},
+    {"brk", "  argstr = sprintf(\"%p\", brk)\n"},
+    {"madvise",
+     "  length = $len_in\n  advice = behavior\n  advice_str = _madvice_advice_str(advice)\n"
+     "  argstr = sprintf(\"%p, %u, %s\", start, length, advice_str)\n"},
+    {"msync",
+     "  length = len\n  flags_str = _msync_flag_str(flags)\n"
+     "  argstr = sprintf(\"%p, %u, %s\", start, length, flags_str)\n"},
+    {"flock",
+     "  fd = ($fd << 32) >> 32\n  operation = $cmd\n"
+     "  argstr = sprintf(\"%d, %s\", fd, _flock_cmd_str(operation))\n"},
+    // stap reads the (output) buffer as a string.
+    {"getrandom",
+     "  buf = user_string_quoted($ubuf)\n  count = len\n  flags_str = _getrandom_flags_str(flags)\n"
+     "  argstr = sprintf(\"%s, %u, %s\", buf, count, flags_str)\n"},
+    // stap shows a zero as epoll_create's size.
+    {"epoll_create1", "  argstr = flags ? _epoll_create1_flag_str(flags) : \"0\"\n"},
+    {"epoll_ctl",
+     "  op_str = _opoll_op_str(op)\n  event_uaddr = $event\n"
+     "  argstr = sprintf(\"%d, %s, %d, %p\", epfd, op_str, fd, event_uaddr)\n"},
+    {"prlimit64",
+     "  resource = ($resource << 32) >> 32\n  resource_str = _rlimit_resource_str(resource)\n"
+     "  new_rlim_str = _struct_rlimit_u(new_rlim_uaddr)\n"
+     "  argstr = sprintf(\"%d, %s, %s, %p\", pid, resource_str, new_rlim_str, old_rlim_uaddr)\n"},
+    {"getrlimit", "  argstr = sprintf(\"%s, %p\", _rlimit_resource_str(resource), rlim_uaddr)\n"},
+    {"setrlimit",
+     "  resource_str = _rlimit_resource_str(resource)\n  rlim_str = _struct_rlimit_u(rlim_uaddr)\n"
+     "  argstr = sprintf(\"%s, %s\", resource_str, rlim_str)\n"},
+    {"sched_setscheduler",
+     "  policy_str = _sched_policy_str(policy)\n  p_uaddr = $param\n"
+     "  argstr = sprintf(\"%d, %s, %p\", pid, policy_str, p_uaddr)\n"},
+};
+
+// What stap's return probes add for a few calls (wait4's status), after retval and retstr.
+constexpr StapArgstr kStapReturns[] = {
+    {"wait4",
+     "  status_str = retval <= 0 ? \"N/A\" : @entry(pointer_arg(2)) == 0 ? \"NULL\"\n"
+     "               : _wait_status_str(user_int(@entry(pointer_arg(2))))\n"},
 };
 
 // One alias pair: the locals, then argstr as stap formats it (strings quoted, pointers
@@ -606,7 +675,10 @@ void WriteAlias(const Syscall& s, std::string& out) {
   }
   out += "}\n";
   out += "probe syscall." + s.name + ".return = __syscall(" + nr + ").return\n{\n  name = \"" +
-         s.name + "\"\n  retval = $return\n  retstr = return_str(1, retval)\n}\n";
+         s.name + "\"\n  retval = $return\n  retstr = return_str(1, retval)\n";
+  for (const StapArgstr& r : kStapReturns)
+    if (s.name == r.call) out += r.body;
+  out += "}\n";
   // nd_syscall.* (stap's DWARF-less twins) are the same probes here.
   out += "probe nd_syscall." + s.name + " = syscall." + s.name + " {}\n";
   out += "probe nd_syscall." + s.name + ".return = syscall." + s.name + ".return {}\n";

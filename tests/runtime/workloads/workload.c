@@ -35,6 +35,22 @@
  *                    signal 0, tkill(2)s and tgkill(2)s itself with SIGURG (ignored),
  *                    opens a local stream socket (close-on-exec, non-blocking) and an
  *                    IPv6 UDP one
+ *   fdsig            closes every descriptor above 2; access(2)s /dev/null with F_OK and
+ *                    R_OK|W_OK, faccessat(2)s it with X_OK; opens it for writing (fd 3),
+ *                    write(2)s "hi\n\tthere" and a 60-byte line, lseek(2)s to its end,
+ *                    fcntl(2)s F_GETFL, F_SETFD 1 and F_DUPFD_CLOEXEC 10, ioctl(2)s TCGETS
+ *                    with a null argument; blocks SIGINT, SIGTERM and SIGCHLD, then sets an
+ *                    empty mask asking for the old one; ignores SIGUSR2, catches SIGUSR1
+ *                    with SA_RESTART and SIGINT masked; forks a child that exits with 3,
+ *                    wait4(2)s for it, then wait4(2)s with WNOHANG|__WALL for none
+ *   advise           madvise(2)s an anonymous page MADV_DONTNEED, msync(2)s it
+ *                    MS_INVALIDATE|MS_SYNC; flock(2)s /dev/null (fd 3) LOCK_EX|LOCK_NB, then
+ *                    LOCK_UN; getrandom(2)s 8 bytes into a zeroed buffer with GRND_NONBLOCK;
+ *                    epoll_create1(2)s with EPOLL_CLOEXEC (fd 4) and epoll_ctl(2)s
+ *                    EPOLL_CTL_DEL of fd 3 with no event; prlimit64(2)s
+ *                    RLIMIT_CORE to [0,0]; getrlimit(2)s RLIMIT_NOFILE into a null pointer;
+ *                    sched_setscheduler(2)s SCHED_BATCH|SCHED_RESET_ON_FORK with a null
+ *                    parameter
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -43,7 +59,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -225,6 +246,63 @@ int main(int argc, char** argv) {
     syscall(SYS_tgkill, getpid(), gettid(), SIGURG);
     socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "fdsig") == 0) {
+    close_range(3, ~0u, 0);
+    syscall(SYS_access, "/dev/null", F_OK);
+    syscall(SYS_access, "/dev/null", R_OK | W_OK);
+    syscall(SYS_faccessat, AT_FDCWD, "/dev/null", X_OK);
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd < 0 || write(fd, "hi\n\tthere", 9) != 9) return 1;
+    static const char line[] =
+        "0123456789012345678901234567890123456789012345678901234567\n";
+    if (write(fd, line, sizeof line - 1) < 0 || lseek(fd, 0, SEEK_END) < 0) return 1;
+    syscall(SYS_fcntl, fd, F_GETFL, 0);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    syscall(SYS_ioctl, fd, 0x5401, 0);
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, 0);
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, &old);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGUSR2, &sa, 0);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaction(SIGUSR1, &sa, 0);
+    pid_t child = fork();
+    if (child == 0) _exit(3);
+    int status;
+    wait4(child, &status, 0, 0);
+    wait4(-1, &status, WNOHANG | __WALL, 0);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "advise") == 0) {
+    close_range(3, ~0u, 0);
+    void* p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 1;
+    madvise(p, 4096, MADV_DONTNEED);
+    msync(p, 4096, MS_INVALIDATE | MS_SYNC);
+    int fd = open("/dev/null", O_RDONLY);
+    if (fd < 0) return 1;
+    flock(fd, LOCK_EX | LOCK_NB);
+    flock(fd, LOCK_UN);
+    char buf[16] = {0};
+    syscall(SYS_getrandom, buf, 8, GRND_NONBLOCK);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    syscall(SYS_epoll_ctl, ep, EPOLL_CTL_DEL, fd, 0);
+    struct rlimit none = {0, 0};
+    syscall(SYS_prlimit64, 0, RLIMIT_CORE, &none, 0);
+    syscall(SYS_getrlimit, RLIMIT_NOFILE, 0);
+    syscall(SYS_sched_setscheduler, 0, SCHED_BATCH | SCHED_RESET_ON_FORK, 0);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "files") == 0) {
