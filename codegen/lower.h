@@ -31,6 +31,8 @@ struct CompileOptions {
   bool guru = false;  // -g: the script may call C marked `/* guru */`
   // -D NAME[=VALUE], all of them: embedded C sees each as a macro, as stap's C compiler does.
   std::vector<std::string> c_defines;
+  // --compatible: the language version embedded C sees as STAP_COMPAT_VERSION.
+  std::string compatible = "4.8";
   bool want_ir = false;        // fill Compiled::ir (-p3)
   bool want_assembly = false;  // fill Compiled::assembly (--dump=bpf-asm)
   // -G NAME=VALUE: initial values of global scalars, overriding the script's.

@@ -194,6 +194,86 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
       STAP_ERROR("kernel read fault at 0x%lx (%s)", (unsigned long)(addr), #addr); \
     (dst); })
 #define _stp_copy_from_user(dst, src, n) bpf_probe_read_user((dst), (n), (src))
+
+// What stap's C gets from the kernel's headers and runs unchanged here. Limits, and min/max
+// as the kernel's (each argument evaluated once; the _t forms convert to the type first).
+#define INT_MAX ((int)(~0U >> 1))
+#define INT_MIN (-INT_MAX - 1)
+#define UINT_MAX (~0U)
+#define LONG_MAX ((long)(~0UL >> 1))
+#define LONG_MIN (-LONG_MAX - 1)
+#define ULONG_MAX (~0UL)
+#define LLONG_MAX ((long long)(~0ULL >> 1))
+#define LLONG_MIN (-LLONG_MAX - 1)
+#define ULLONG_MAX (~0ULL)
+#define U8_MAX ((u8)~0U)
+#define U16_MAX ((u16)~0U)
+#define U32_MAX ((u32)~0U)
+#define U64_MAX ((u64)~0ULL)
+#define S32_MAX ((s32)(U32_MAX >> 1))
+#define S64_MAX ((s64)(U64_MAX >> 1))
+#define min(x, y) ({ __typeof__(x) __btap_x = (x); __typeof__(y) __btap_y = (y); \
+    __btap_x < __btap_y ? __btap_x : __btap_y; })
+#define max(x, y) ({ __typeof__(x) __btap_x = (x); __typeof__(y) __btap_y = (y); \
+    __btap_x > __btap_y ? __btap_x : __btap_y; })
+#define min_t(type, x, y) ({ type __btap_x = (x); type __btap_y = (y); \
+    __btap_x < __btap_y ? __btap_x : __btap_y; })
+#define max_t(type, x, y) ({ type __btap_x = (x); type __btap_y = (y); \
+    __btap_x > __btap_y ? __btap_x : __btap_y; })
+#define clamp(v, lo, hi) min(max((v), (lo)), (hi))
+#define clamp_t(type, v, lo, hi) min_t(type, max_t(type, (v), (lo)), (hi))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define offsetof(type, member) __builtin_offsetof(type, member)
+#define READ_ONCE(x) (x)
+// A BPF program of a kernel probe already runs inside an RCU read-side section (the
+// kprobe, tracepoint and perf paths take it before they call it), and it cannot call the
+// kernel's functions: the RCU calls are no-ops, and rcu_dereference a plain read.
+#define rcu_read_lock() ((void)0)
+#define rcu_read_unlock() ((void)0)
+#define rcu_read_lock_bh() ((void)0)
+#define rcu_read_unlock_bh() ((void)0)
+#define rcu_read_lock_sched() ((void)0)
+#define rcu_read_unlock_sched() ((void)0)
+#define rcu_dereference(p) (p)
+#define rcu_dereference_raw(p) (p)
+#define rcu_dereference_check(p, c) (p)
+#define rcu_dereference_protected(p, c) (p)
+// container_of and the kernel's list walks. The entry is an address made from an integer,
+// so its loads become checked kernel reads (kernel_loads.h) rather than BTF accesses the
+// verifier would refuse at a negative offset. A walk stops after BTAP_LIST_MAX entries (a
+// loop the verifier can bound) with stap's error, never silently: a list that long in a
+// probe is a list the script should not walk there.
+#ifndef BTAP_LIST_MAX
+#define BTAP_LIST_MAX 1024
+#endif
+#define container_of(ptr, type, member) \
+  ((type *)((unsigned long)(ptr) - __builtin_offsetof(type, member)))
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_first_entry(head, type, member) list_entry((head)->next, type, member)
+#define list_next_entry(pos, member) list_entry((pos)->member.next, __typeof__(*(pos)), member)
+#define list_empty(head) ((head)->next == (head))
+#define __btap_raw(p) ((__typeof__(p))(unsigned long)(p))
+#define __btap_list_more(i) ({ \
+    if ((i) >= BTAP_LIST_MAX) \
+      STAP_ERROR("list walk past %d entries (BTAP_LIST_MAX)", BTAP_LIST_MAX); \
+    1; })
+#define list_for_each(pos, head) \
+  for (long __btap_i = ((pos) = __btap_raw((head)->next), 0); \
+       (pos) != (head) && __btap_list_more(__btap_i); \
+       ++__btap_i, (pos) = __btap_raw((pos)->next))
+#define list_for_each_safe(pos, n, head) \
+  for (long __btap_i = ((pos) = __btap_raw((head)->next), (n) = __btap_raw((pos)->next), 0); \
+       (pos) != (head) && __btap_list_more(__btap_i); \
+       ++__btap_i, (pos) = (n), (n) = __btap_raw((pos)->next))
+#define list_for_each_entry(pos, head, member) \
+  for (long __btap_i = ((pos) = list_first_entry(head, __typeof__(*(pos)), member), 0); \
+       &(pos)->member != (head) && __btap_list_more(__btap_i); \
+       ++__btap_i, (pos) = list_next_entry(pos, member))
+#define list_for_each_entry_safe(pos, n, head, member) \
+  for (long __btap_i = ((pos) = list_first_entry(head, __typeof__(*(pos)), member), \
+                        (n) = list_next_entry(pos, member), 0); \
+       &(pos)->member != (head) && __btap_list_more(__btap_i); \
+       ++__btap_i, (pos) = (n), (n) = list_next_entry(n, member))
 )prelude";
 
 // Whether C may name the kernel's types: only then is their header (megabytes of C)
@@ -230,6 +310,20 @@ bool MayUseKernelTypes(std::string_view code) {
   for (std::string_view word : {"struct", "union", "enum", "current", "typeof", "CONTEXT"})
     if (HasWord(code, word)) return true;
   return false;
+}
+
+// "MAJOR, MINOR" of a version "4.8" (a part that is not a number counts as 0).
+std::string CompatVersion(std::string_view v) {
+  auto part = [&](size_t at, size_t end) {
+    unsigned n = 0;
+    for (size_t i = at; i < end && i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]));
+         ++i)
+      n = n * 10 + static_cast<unsigned>(v[i] - '0');
+    return std::to_string(n & 0xffff);
+  };
+  size_t dot = v.find('.');
+  if (dot == std::string_view::npos) return part(0, v.size()) + ", 0";
+  return part(0, dot) + ", " + part(dot + 1, v.size());
 }
 
 bool HasMarker(std::string_view code, std::string_view marker) {
@@ -554,6 +648,12 @@ bool Lowering::LinkEmbeddedC() {
       if (CDefine(d, &name, &directive, &error) && name != "MAXSTRINGLEN")
         source.Add(directive + "\n");
     }
+    // stap's version macros: STAP_VERSION(a, b) is a version as one number, and
+    // STAP_COMPAT_VERSION the --compatible one unless -D gave it.
+    source.Add(
+        "#define STAP_VERSION(a, b) (((a) << 8) + (b))\n#ifndef STAP_COMPAT_VERSION\n"
+        "#define STAP_COMPAT_VERSION STAP_VERSION(" +
+        CompatVersion(options_.compatible) + ")\n#endif\n");
     if (!GlobalAccess(source)) return false;
     bool context = false;
     for (const ast::EmbeddedDecl* d : program_.embedded) context |= UsesContext(d->code);

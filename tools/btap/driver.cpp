@@ -184,6 +184,7 @@ std::string Digest(const SourceManager& sm, const codegen::CompileOptions& c) {
   }
   for (const auto& [name, value] : c.global_values) mix(name + "=" + value);
   for (const std::string& d : c.c_defines) mix("-D" + d);
+  mix("--compatible=" + c.compatible);
   mix(std::to_string(c.max_string_len) + "/" + std::to_string(c.max_map_entries) + "/" +
       std::to_string(c.max_errors) + "/" + std::to_string(c.max_action) + "/" +
       std::to_string(c.ring_buffer_bytes));
@@ -227,6 +228,7 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
   }
   c->guru = options.guru;
   c->c_defines = options.defines;
+  c->compatible = options.compatible;
   c->script_hash = Digest(sm, *c);
   c->script_name =
       !options.module_name.empty() ? options.module_name : "btap_" + c->script_hash.substr(0, 12);
