@@ -54,7 +54,7 @@ enum class ProbeKind : uint8_t {
   Error = 3,
   Timer = 4,         // perf software clock (or the interpreter, when user-side)
   TimerProfile = 5,  // every CPU's clock
-  Perf = 6,          // perf.type().config()
+  Perf = 6,          // perf.type().config(); kernel.data() (see HwBreakpoint)
   Tracepoint = 7,    // raw tracepoint, by event name
   Kprobe = 8,
   Kretprobe = 9,
@@ -71,6 +71,35 @@ enum class ProbeKind : uint8_t {
 // A netfilter probe's target when its point named no priority: the runtime takes the free
 // priority nearest to numbers[2] (stap's default, 0) rather than that one only.
 inline constexpr char kNetfilterNearest[] = "nearest";
+
+// A kernel.data watchpoint is a Perf probe of type 5 (PERF_TYPE_BREAKPOINT), numbers[1]
+// its address (0: by symbol), and this target: "kernel.data:" then "w" or "rw", ":", its
+// length, ":" and the symbol ("" for an address).
+inline constexpr char kHwBreakpointPrefix[] = "kernel.data:";
+inline std::string HwBreakpointTarget(bool rw, int length, std::string_view symbol) {
+  return std::string(kHwBreakpointPrefix) + (rw ? "rw:" : "w:") + std::to_string(length) + ":" +
+         std::string(symbol);
+}
+struct HwBreakpoint {
+  bool rw = false;
+  int length = 1;
+  std::string symbol;
+};
+// False when `target` is no watchpoint's.
+inline bool ParseHwBreakpoint(std::string_view target, HwBreakpoint* out) {
+  if (!target.starts_with(kHwBreakpointPrefix)) return false;
+  target.remove_prefix(sizeof kHwBreakpointPrefix - 1);
+  size_t colon = target.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view access = target.substr(0, colon);
+  if (access != "w" && access != "rw") return false;
+  out->rw = access == "rw";
+  target.remove_prefix(colon + 1);
+  if (target.size() < 2 || target[1] != ':' || target[0] < '1' || target[0] > '8') return false;
+  out->length = target[0] - '0';
+  out->symbol = std::string(target.substr(2));
+  return true;
+}
 
 struct Probe {
   std::string program;     // the BPF program's name in the object ("" for user-side probes

@@ -96,7 +96,8 @@ std::string Quote(std::string_view s) { return frontend::QuoteString(s); }
 std::string PartSpelling(const PointPart& p) {
   std::string s = p.name;
   if (p.placeholder) return s + (p.arg == ArgKind::Number ? "(number)" : "(string)");
-  if (p.arg == ArgKind::Number && (p.name == "statement" || p.name == "function")) {
+  if (p.arg == ArgKind::Number &&
+      (p.name == "statement" || p.name == "function" || p.name == "data")) {
     char hex[24];  // addresses, as stap spells them
     snprintf(hex, sizeof hex, "(0x%llx)", static_cast<unsigned long long>(p.number));
     s += hex;

@@ -1,6 +1,8 @@
 // Probes driven by perf events: kernel-side timers (the software CPU clock on one CPU),
-// timer.profile (that clock on every CPU) and perf.type(T).config(C).sample(N).
+// timer.profile (that clock on every CPU), perf.type(T).config(C).sample(N) and
+// kernel.data(...) watchpoints (a breakpoint event on every CPU).
 #include <bpf/libbpf.h>
+#include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/kallsyms.h"
 #include "common/kernel_config.h"
 #include "runtime/attach/attach.h"
 
@@ -55,6 +58,24 @@ bool AttachPerf(bpf_program* program, const meta::Probe& probe, std::vector<bpf_
   perf_event_attr attr{};
   attr.size = sizeof attr;
   auto kind = static_cast<meta::ProbeKind>(probe.family);
+  meta::HwBreakpoint watch;
+  if (kind == meta::ProbeKind::Perf && probe.numbers[0] == PERF_TYPE_BREAKPOINT &&
+      meta::ParseHwBreakpoint(probe.target, &watch)) {
+    uint64_t address = static_cast<uint64_t>(probe.numbers[1]);
+    if (!watch.symbol.empty()) address = KernelSymbolAddress(watch.symbol);
+    if (!address) {
+      *error = "cannot attach `" + probe.point + "`: no kernel symbol `" + watch.symbol +
+               "` in /proc/kallsyms";
+      return false;
+    }
+    attr.type = PERF_TYPE_BREAKPOINT;
+    attr.bp_type = watch.rw ? HW_BREAKPOINT_RW : HW_BREAKPOINT_W;
+    attr.bp_addr = address;
+    attr.bp_len = static_cast<uint64_t>(watch.length);
+    attr.sample_period = 1;
+    // (Every CPU holds at most 4 watchpoints: a fifth fails to open, ENOSPC.)
+    return Open(program, probe, attr, true, links, error);
+  }
   if (kind == meta::ProbeKind::Perf) {
     attr.type = static_cast<uint32_t>(probe.numbers[0]);
     attr.config = static_cast<uint64_t>(probe.numbers[1]);

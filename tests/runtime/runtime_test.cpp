@@ -11,6 +11,7 @@
 //   requires: netfilter links                  a kernel that links BPF programs to netfilter
 //                                              hooks (Linux 6.4+, CONFIG_NETFILTER_BPF_LINK);
 //                                              `no netfilter links`: one that does not
+//   requires: kernel symbol vm_dirty_ratio     /proc/kallsyms shows it (with its address)
 //   requires: fuse                             /dev/fuse, which procfs probes' files need
 //                                              (several `requires:` lines: all of them)
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
@@ -187,6 +188,14 @@ std::string Missing(const std::string& requirement) {
     while (!has && std::getline(kallsyms, line)) has = line.ends_with(" bpf_nf_link_attach");
     if (has == (requirement == "netfilter links")) return "";
     return has ? "this kernel has BPF netfilter links" : "this kernel has no BPF netfilter links";
+  }
+  if (w.size() == 3 && w[0] == "kernel" && w[1] == "symbol") {
+    // Data symbols are listed only with CONFIG_KALLSYMS_ALL.
+    std::ifstream kallsyms("/proc/kallsyms");
+    std::string line;
+    while (std::getline(kallsyms, line))
+      if (line.ends_with(" " + w[2]) && !line.starts_with("0000000000000000")) return "";
+    return "no kernel symbol " + w[2] + " in /proc/kallsyms";
   }
   if (requirement == "fuse") return fs::exists("/dev/fuse") ? "" : "no /dev/fuse";
   if (!requirement.empty()) return "unknown requirement `" + requirement + "`";
