@@ -67,6 +67,9 @@ struct ResolveContext {
   std::function<KernelDwarf*(const std::string&)> module_dwarf = nullptr;
   // The kernel's BTF (null when there is none), read on first call (netfilter $vars).
   std::function<const struct btf*()> kernel_btf = nullptr;
+  // The kernel compiled for is the running one (false under `-r` for another kernel):
+  // facts only the running kernel has (kallsyms) apply.
+  bool running_kernel = true;
 };
 
 class ProbeFamily {

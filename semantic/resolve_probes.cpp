@@ -196,7 +196,8 @@ class ProbeResolver {
             },
             [this]() { return &e_.machine.kernel_dwarf(); },
             [this](const std::string& module) { return &e_.machine.module_dwarf(module); },
-            [this]() -> const btf* { return e_.machine.kernel_btf().get(); }};
+            [this]() -> const btf* { return e_.machine.kernel_btf().get(); },
+            e_.machine.running()};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

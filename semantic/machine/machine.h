@@ -31,6 +31,8 @@ class Machine {
         btf_path_(std::move(btf_path)),
         running_(running),
         modules_dir_(std::move(modules_dir)) {}
+  // The kernel compiled for is the running one (its kallsyms and tracefs apply).
+  bool running() const { return running_; }
   // The kernel's BTF (`btf_path`, or the running kernel's), parsed once for every reader;
   // null, with `error` set, when there is none.
   const SharedBtf& kernel_btf(std::string* error = nullptr) {

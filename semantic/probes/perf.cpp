@@ -89,9 +89,11 @@ class Perf : public ProbeFamily {
     std::string symbol;
     if (where.arg == ArgKind::String) {
       symbol = where.string;
-      // Checked where kallsyms shows addresses (as root); the runtime looks it up again.
-      if (symbol.empty() || (!ctx.listing && KernelSymbolAddress("_stext") != 0 &&
-                             KernelSymbolAddress(symbol) == 0)) {
+      // Checked where kallsyms shows addresses (as root) for the running kernel; the
+      // runtime looks it up again where the object runs.
+      if (symbol.empty() ||
+          (!ctx.listing && ctx.running_kernel && KernelSymbolAddress("_stext") != 0 &&
+           KernelSymbolAddress(symbol) == 0)) {
         ctx.diags.Report(Diag::ProbeParameter, where.range,
                          {"no kernel symbol " + Quote(symbol) +
                           " in /proc/kallsyms (it lists variables only with CONFIG_KALLSYMS_ALL)"});

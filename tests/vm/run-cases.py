@@ -171,6 +171,8 @@ def requirement_check(requirement):
         return (f"[ -e {shlex.quote(w[1])} ]", f"no file {w[1]}")
     if requirement == "fuse":
         return ("[ -e /dev/fuse ]", "no /dev/fuse")
+    if len(w) == 3 and w[:2] == ["kernel", "symbol"]:
+        return (f"grep -q ' {w[2]}$' /proc/kallsyms", f"no kernel symbol {w[2]} in /proc/kallsyms")
     return ("false", f"unknown requirement `{requirement}`")
 
 
