@@ -253,26 +253,30 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
 #define list_next_entry(pos, member) list_entry((pos)->member.next, __typeof__(*(pos)), member)
 #define list_empty(head) ((head)->next == (head))
 #define __btap_raw(p) ((__typeof__(p))(unsigned long)(p))
-#define __btap_list_more(i) ({ \
+// `link` is the list_head reached: NULL when a `next` read faulted (reads give zero then)
+// or the list is broken, an error rather than BTAP_LIST_MAX rounds of faulting reads.
+#define __btap_list_more(i, link) ({ \
+    if (!(link)) \
+      STAP_ERROR("list walk reached a NULL next pointer (a bad list address?)"); \
     if ((i) >= BTAP_LIST_MAX) \
       STAP_ERROR("list walk past %d entries (BTAP_LIST_MAX)", BTAP_LIST_MAX); \
     1; })
 #define list_for_each(pos, head) \
   for (long __btap_i = ((pos) = __btap_raw((head)->next), 0); \
-       (pos) != (head) && __btap_list_more(__btap_i); \
+       (pos) != (head) && __btap_list_more(__btap_i, pos); \
        ++__btap_i, (pos) = __btap_raw((pos)->next))
 #define list_for_each_safe(pos, n, head) \
   for (long __btap_i = ((pos) = __btap_raw((head)->next), (n) = __btap_raw((pos)->next), 0); \
-       (pos) != (head) && __btap_list_more(__btap_i); \
+       (pos) != (head) && __btap_list_more(__btap_i, pos); \
        ++__btap_i, (pos) = (n), (n) = __btap_raw((pos)->next))
 #define list_for_each_entry(pos, head, member) \
   for (long __btap_i = ((pos) = list_first_entry(head, __typeof__(*(pos)), member), 0); \
-       &(pos)->member != (head) && __btap_list_more(__btap_i); \
+       &(pos)->member != (head) && __btap_list_more(__btap_i, &(pos)->member); \
        ++__btap_i, (pos) = list_next_entry(pos, member))
 #define list_for_each_entry_safe(pos, n, head, member) \
   for (long __btap_i = ((pos) = list_first_entry(head, __typeof__(*(pos)), member), \
                         (n) = list_next_entry(pos, member), 0); \
-       &(pos)->member != (head) && __btap_list_more(__btap_i); \
+       &(pos)->member != (head) && __btap_list_more(__btap_i, &(pos)->member); \
        ++__btap_i, (pos) = (n), (n) = list_next_entry(n, member))
 )prelude";
 
