@@ -43,7 +43,8 @@
  *                    empty mask asking for the old one; ignores SIGUSR2, catches SIGUSR1
  *                    with SA_RESTART and SIGINT masked; forks a child that exits with 3,
  *                    wait4(2)s for it, then wait4(2)s with WNOHANG|__WALL for none
- *   advise           madvise(2)s an anonymous page MADV_DONTNEED, msync(2)s it
+ *   advise           madvise(2)s an anonymous page MADV_DONTNEED, then with advice 103
+ *                    (MADV_GUARD_REMOVE, Linux 6.13+: nothing to remove), msync(2)s it
  *                    MS_INVALIDATE|MS_SYNC; flock(2)s /dev/null (fd 3) LOCK_EX|LOCK_NB, then
  *                    LOCK_UN; getrandom(2)s 8 bytes into a zeroed buffer with GRND_NONBLOCK;
  *                    epoll_create1(2)s with EPOLL_CLOEXEC (fd 4) and epoll_ctl(2)s
@@ -290,6 +291,7 @@ int main(int argc, char** argv) {
     void* p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return 1;
     madvise(p, 4096, MADV_DONTNEED);
+    madvise(p, 4096, 103);  // MADV_GUARD_REMOVE (older headers lack the name)
     msync(p, 4096, MS_INVALIDATE | MS_SYNC);
     int fd = open("/dev/null", O_RDONLY);
     if (fd < 0) return 1;
