@@ -29,10 +29,13 @@ struct Elaborated {
   }
 };
 
+// `running_kernel` false: compiled for another kernel than the running one (as with -r).
 inline std::unique_ptr<Elaborated> Elaborate(const std::string& text,
                                              std::vector<std::string> include_dirs = {},
-                                             sema::ElaborateOptions options = {}) {
+                                             sema::ElaborateOptions options = {},
+                                             bool running_kernel = true) {
   auto r = std::make_unique<Elaborated>();
+  if (!running_kernel) r->machine = sema::Machine("", "", false);
   r->library = std::make_unique<sema::TapsetLibrary>(r->sm, r->arena);
   sema::LibraryOptions lib;
   lib.include_dirs = std::move(include_dirs);

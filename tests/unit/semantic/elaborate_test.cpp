@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/kallsyms.h"
 #include "frontend/ast_walk.h"
 #include "semantic/listing.h"
 #include "tests/unit/semantic/elab_helpers.h"
@@ -237,6 +238,18 @@ TEST(Elaborate, ProbewriteSeesTheHandler) {
       if (auto* w = ast::As<ast::Probewrite>(n)) written.push_back(w->written);
     });
   EXPECT_EQ(written, (std::vector<bool>{true, false}));
+}
+
+// kernel.data("SYMBOL"): the symbol is checked at compile time against /proc/kallsyms only
+// when that describes the kernel compiled for; for another (-r) the runtime looks it up.
+TEST(Elaborate, WatchpointSymbolCheckedOnlyForTheRunningKernel) {
+  if (KernelSymbolAddress("_stext") == 0) GTEST_SKIP() << "/proc/kallsyms shows no addresses";
+  const std::string text = "probe kernel.data(\"btap_no_such_symbol\").write { }\n";
+  auto running = Elaborate(text);
+  EXPECT_NE(running->Errors().find("no kernel symbol \"btap_no_such_symbol\""), std::string::npos)
+      << running->Errors();
+  auto other = Elaborate(text, {}, {}, /*running_kernel=*/false);
+  EXPECT_EQ(other->Errors(), "");
 }
 
 }  // namespace
