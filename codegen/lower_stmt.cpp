@@ -554,40 +554,14 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateStore(b_.getInt64(0), ScratchAt(count_at));
   b_.CreateStore(f->limit ? Expr(f->limit) : b_.getInt64(INT64_MAX), ScratchAt(limit_at));
 
-  // The callback: long (void *map, void *key, void *value, void *ctx).
-  auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
-                                    UniqueName("foreach_body"), module_);
-  fn->addFnAttr(llvm::Attribute::NoInline);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  llvm::IRBuilderBase::InsertPoint resume = b_.saveIP();
-  llvm::DebugLoc resume_at = b_.getCurrentDebugLocation();
-  unsigned line = sm_.file(f->range.file).Locate(f->range.begin).line;
-  b_.SetCurrentDebugLocation(
-      maps_.Describe(*fn, line, FileFor(f->range.file), {"map", "key", "value", "ctx"}));
   Frame frame;
-  frame.fn = fn;
-  frame.probe = parent.probe;
-  frame.locals_in_scratch = true;
-  frame.next = parent.next;
-  frame.max = parent.max;
-  frame.last_match = parent.last_match;
-  frame.regex_work = parent.regex_work;
-  frame.calls = parent.calls;
-  frame_ = &frame;
-  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  MapCallback c = BeginMapCallback("foreach_body", f->range, frame);
+  llvm::Function* fn = c.fn;
   frame.exit = llvm::BasicBlock::Create(context_, "leave", fn);
   auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
   auto* stop = llvm::BasicBlock::Create(context_, "stop", fn);
-  b_.SetInsertPoint(entry);
-  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
-  // The body runs under the map's RCU read lock: its reads never sleep, but its scratch
-  // is its handler's.
-  frame.handler = &HandlerOf(parent);
-  frame.scratch = ScratchLookup(frame);
-  auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   auto* run = llvm::BasicBlock::Create(context_, "run", fn);
-  b_.CreateCondBr(has_scratch, run, stop);
+  b_.CreateCondBr(c.has_scratch, run, stop);
   b_.SetInsertPoint(frame.exit);
   b_.CreateStore(b_.getInt64(kLeave), ScratchAt(flag_at));
   b_.CreateRet(b_.getInt64(1));
@@ -653,11 +627,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   scope.loops.push_back({next_element, stop});
   Stmt(f->body);
   b_.CreateBr(next_element);
-  FinishFrame(frame, has_scratch);
-  frame_ = &parent;
-  parent.max = std::max(parent.max, frame.max);
-  b_.restoreIP(resume);
-  b_.SetCurrentDebugLocation(resume_at);
+  EndMapCallback(c, frame);
 
   Helper(kForEachMapElem, i64_, {g.map, fn, llvm::ConstantPointerNull::get(ptr_), b_.getInt64(0)});
   Value flag = b_.CreateLoad(i64_, ScratchAt(flag_at));
@@ -838,38 +808,15 @@ void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
     b_.SetInsertPoint(done);
     return;
   }
-  // The callback: long (void *map, void *key, void *value, void *ctx); it finds the wanted
-  // parts at the same offset of its handler's scratch.
-  Frame& parent = *frame_;
-  auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage,
-                                    UniqueName("delete_matching"), module_);
-  fn->addFnAttr(llvm::Attribute::NoInline);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  llvm::IRBuilderBase::InsertPoint resume = b_.saveIP();
-  llvm::DebugLoc resume_at = b_.getCurrentDebugLocation();
-  unsigned line = sm_.file(a->range.file).Locate(a->range.begin).line;
-  b_.SetCurrentDebugLocation(
-      maps_.Describe(*fn, line, FileFor(a->range.file), {"map", "key", "value", "ctx"}));
+  // The callback finds the wanted parts at the same offset of its handler's scratch.
   Frame frame;
-  frame.fn = fn;
-  frame.probe = parent.probe;
-  frame.locals_in_scratch = true;
-  frame.next = parent.next;
-  frame.max = parent.max;
-  frame.calls = parent.calls;
-  frame_ = &frame;
-  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  MapCallback c = BeginMapCallback("delete_matching", a->range, frame);
+  llvm::Function* fn = c.fn;
   frame.exit = llvm::BasicBlock::Create(context_, "stop", fn);
   auto* run = llvm::BasicBlock::Create(context_, "run", fn);
   auto* match = llvm::BasicBlock::Create(context_, "match", fn);
   auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
-  b_.SetInsertPoint(entry);
-  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
-  frame.handler = &HandlerOf(parent);
-  frame.scratch = ScratchLookup(frame);
-  auto* has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
-  b_.CreateCondBr(has_scratch, run, frame.exit);
+  b_.CreateCondBr(c.has_scratch, run, frame.exit);
   b_.SetInsertPoint(frame.exit);
   b_.CreateRet(b_.getInt64(1));
   b_.SetInsertPoint(next_element);
@@ -879,12 +826,47 @@ void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
   b_.SetInsertPoint(match);
   Helper(kMapDelete, i64_, {g.map, fn->getArg(1)});
   b_.CreateBr(next_element);
-  FinishFrame(frame, has_scratch);
-  frame_ = &parent;
-  parent.max = std::max(parent.max, frame.max);
-  b_.restoreIP(resume);
-  b_.SetCurrentDebugLocation(resume_at);
+  EndMapCallback(c, frame);
   Helper(kForEachMapElem, i64_, {g.map, fn, llvm::ConstantPointerNull::get(ptr_), b_.getInt64(0)});
+}
+
+Lowering::MapCallback Lowering::BeginMapCallback(const std::string& name, SourceRange at,
+                                                 Frame& frame) {
+  Frame& parent = *frame_;
+  auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
+  auto* fn =
+      llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage, UniqueName(name), module_);
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  MapCallback c{parent, fn, nullptr, b_.saveIP(), b_.getCurrentDebugLocation()};
+  unsigned line = sm_.file(at.file).Locate(at.begin).line;
+  b_.SetCurrentDebugLocation(
+      maps_.Describe(*fn, line, FileFor(at.file), {"map", "key", "value", "ctx"}));
+  frame.fn = fn;
+  frame.probe = parent.probe;
+  frame.locals_in_scratch = true;
+  frame.next = parent.next;
+  frame.max = parent.max;
+  frame.last_match = parent.last_match;
+  frame.regex_work = parent.regex_work;
+  frame.calls = parent.calls;
+  frame_ = &frame;
+  b_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", fn));
+  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  // The callback runs under the map's RCU read lock: its reads never sleep, but its
+  // scratch is its handler's.
+  frame.handler = &HandlerOf(parent);
+  frame.scratch = ScratchLookup(frame);
+  c.has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
+  return c;
+}
+
+void Lowering::EndMapCallback(const MapCallback& c, Frame& frame) {
+  FinishFrame(frame, c.has_scratch);
+  frame_ = &c.parent;
+  c.parent.max = std::max(c.parent.max, frame.max);
+  b_.restoreIP(c.resume);
+  b_.SetCurrentDebugLocation(c.resume_at);
 }
 
 void Lowering::Delete(ast::Delete* d) {

@@ -351,6 +351,20 @@ class Lowering {
   // strings hash equally.
   Value Key(const ast::ArrayIndex* a, const GlobalInfo& g, Value into = nullptr);
   void DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g);
+  // A bpf_for_each_map_elem callback, long (void *map, void *key, void *value, void *ctx),
+  // for code at `at`: BeginMapCallback makes `frame` current (it shares its handler's
+  // scratch, where the caller's long locals are, and limits) and leaves the builder in the
+  // callback's entry block after the scratch lookup, whose success the caller branches on;
+  // EndMapCallback finishes the callback and returns to the caller's frame and place.
+  struct MapCallback {
+    Frame& parent;
+    llvm::Function* fn;
+    llvm::Instruction* has_scratch;
+    llvm::IRBuilderBase::InsertPoint resume;
+    llvm::DebugLoc resume_at;
+  };
+  MapCallback BeginMapCallback(const std::string& name, SourceRange at, Frame& frame);
+  void EndMapCallback(const MapCallback& c, Frame& frame);
   Value KeyMatches(const ast::ArrayIndex* a, const GlobalInfo& g, Value key, Value want);
   Value KeyString(Value part, uint32_t width);
 
