@@ -40,16 +40,20 @@ void Lowering::ScanKeyWidths() {
     }
   };
   std::set<const sema::Variable*> unbounded;
+  // An element's indexes, or a foreach slice's given parts (a `*` looks nothing up).
   auto visit = [&](ast::Node* n) {
     auto* a = ast::As<ast::ArrayIndex>(n);
-    auto* s = a ? ast::As<ast::Symbol>(a->base) : nullptr;
+    auto* f = ast::As<ast::Foreach>(n);
+    auto* s = a ? ast::As<ast::Symbol>(a->base) : f ? ast::As<ast::Symbol>(f->array) : nullptr;
     if (!s || !s->var) return;
+    std::span<ast::Expr*> indexes = a ? a->indexes : f->slice;
     const sema::Variable* v = s->var;
     std::vector<uint32_t>& widths = key_widths_[v];
     widths.resize(v->key_types.size(), 0);
-    for (size_t k = 0; k < a->indexes.size() && k < v->key_types.size(); ++k) {
+    for (size_t k = 0; k < indexes.size() && k < v->key_types.size(); ++k) {
       if (v->key_types[k] != Type::String) continue;
-      const ast::Expr* i = a->indexes[k];
+      const ast::Expr* i = indexes[k];
+      if (!i) continue;
       // A local of the probe or function (a parameter's or global's value comes from
       // elsewhere) that nothing assigns.
       if (auto* loop = ast::As<ast::Symbol>(i); loop && loop->var &&
@@ -59,7 +63,7 @@ void Lowering::ScanKeyWidths() {
         if (b != bound.end() && b->second.size() == 1 && *b->second.begin() == std::pair{v, k})
           continue;  // one of this field's own keys
       }
-      uint32_t w = i ? BoundedWidth(i) : 0;
+      uint32_t w = BoundedWidth(i);
       if (!w) unbounded.insert(v);
       widths[k] = std::max(widths[k], w);
     }

@@ -34,6 +34,9 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::ArrayIn: {
       // `i in @hist_log(x)`: bucket i is not empty.
       auto* index = static_cast<ast::ArrayIn*>(e)->index;
+      if (std::any_of(index->indexes.begin(), index->indexes.end(),
+                      [](ast::Expr* i) { return !i; }))
+        return SliceMember(index);  // [k, *] in a
       if (auto* a = ast::As<ast::ArrayIndex>(index))
         if (auto* h = ast::As<ast::HistOp>(a->base)) {
           Value count = HistBucket(h, a);

@@ -250,18 +250,19 @@ bool Lowering::PlaceOf(ast::Expr* e, Place* place) {
 
 // Builds the key of an element in scratch; string parts are zero-padded so that equal
 // strings hash equally. With `into`, there, and a `*` part is left as it is.
-Value Lowering::Key(const ast::ArrayIndex* a, const GlobalInfo& g, Value into) {
+Value Lowering::KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const GlobalInfo& g,
+                      Value into) {
   std::vector<Value> parts;
   std::vector<bool> comm;  // execname() into a field of its size: read straight into the key
-  for (size_t k = 0; k < a->indexes.size(); ++k) {
-    ast::Expr* i = a->indexes[k];
+  for (size_t k = 0; k < indexes.size(); ++k) {
+    ast::Expr* i = indexes[k];
     if (!i && into) {
       comm.push_back(false);
       parts.push_back(nullptr);
       continue;
     }
     if (!i) {
-      Unsupported(a->range, "`*` in an array index");
+      Unsupported(at, "`*` in an array index");
       return nullptr;
     }
     comm.push_back(k < g.key_widths.size() && g.key_widths[k] == 16 && ast::As<ast::Call>(i) &&
@@ -553,6 +554,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateStore(b_.getInt64(kGoOn), ScratchAt(flag_at));
   b_.CreateStore(b_.getInt64(0), ScratchAt(count_at));
   b_.CreateStore(f->limit ? Expr(f->limit) : b_.getInt64(INT64_MAX), ScratchAt(limit_at));
+  uint32_t want_at = f->has_slice ? SliceKey(f, g) : 0;
 
   Frame frame;
   MapCallback c = BeginMapCallback("foreach_body", f->range, frame);
@@ -603,6 +605,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), ScratchAt(count_at));
   Value key = ScratchAt(key_at);
   Helper(kProbeReadKernel, i64_, {key, b_.getInt32(g.key_size), fn->getArg(1)});
+  if (f->has_slice) SkipUnsliced(f, g, key, want_at, next_element);  // counted by `limit`
   for (size_t k = 0; k < f->keys.size() && k < g.key_offsets.size(); ++k) {
     Place p;
     if (!PlaceOf(f->keys[k], &p)) {
@@ -688,10 +691,6 @@ void Lowering::Foreach(ast::Foreach* f) {
     Unsupported(f->range, "`foreach` over this");
     return;
   }
-  if (f->has_slice) {
-    Unsupported(f->range, "`foreach` over a slice");
-    return;
-  }
   if (g->stats && f->value) {
     Unsupported(f->value->range, "binding a statistics value", "; use @count(a[k]) and the like");
     return;
@@ -728,6 +727,7 @@ void Lowering::Foreach(ast::Foreach* f) {
   }
   uint64_t how = user_helper::ForeachHow(g->meta_index, f->sort_column, f->sort_direction,
                                          static_cast<uint32_t>(aggregate));
+  uint32_t want_at = f->has_slice ? SliceKey(f, *g) : 0;
   Value key = ScratchAt(TempBytes(g->key_size));
   Value value = ScratchAt(TempBytes(g->value_size));
   Value iter = Helper(user_helper::kForeachBegin, i64_, {g->map, b_.getInt64(how), limit});
@@ -739,6 +739,7 @@ void Lowering::Foreach(ast::Foreach* f) {
   Value more = Helper(user_helper::kForeachNext, i64_, {iter, key, value});
   b_.CreateCondBr(Truth(more), inside, done);
   b_.SetInsertPoint(inside);
+  if (f->has_slice) SkipUnsliced(f, *g, key, want_at, head);  // after `limit`, as stap's
   uint32_t mark = frame_->next;
   for (size_t k = 0; k < f->keys.size() && k < g->key_offsets.size(); ++k) {
     Place p;
@@ -763,7 +764,8 @@ void Lowering::Foreach(ast::Foreach* f) {
 
 // Whether the parts of `key` that `a` gives (not its `*` ones) are those of `want`: each
 // field compared whole, strings being zero-padded.
-Value Lowering::KeyMatches(const ast::ArrayIndex* a, const GlobalInfo& g, Value key, Value want) {
+Value Lowering::KeyMatches(std::span<ast::Expr*> indexes, const GlobalInfo& g, Value key,
+                           Value want) {
   Value same = b_.getTrue();
   auto equal = [&](llvm::Type* type, uint32_t at) {
     auto load = [&](Value base) {
@@ -771,8 +773,8 @@ Value Lowering::KeyMatches(const ast::ArrayIndex* a, const GlobalInfo& g, Value 
     };
     same = b_.CreateAnd(same, b_.CreateICmpEQ(load(key), load(want)));
   };
-  for (size_t k = 0; k < a->indexes.size() && k < g.key_offsets.size(); ++k) {
-    if (!a->indexes[k]) continue;
+  for (size_t k = 0; k < indexes.size() && k < g.key_offsets.size(); ++k) {
+    if (!indexes[k]) continue;
     uint32_t at = g.key_offsets[k], end = at + g.key_widths[k];
     for (; at + 8 <= end; at += 8) equal(i64_, at);
     for (; at < end; ++at) equal(b_.getInt8Ty(), at);
@@ -801,7 +803,7 @@ void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
     b_.SetInsertPoint(head);
     b_.CreateCondBr(Truth(Helper(user_helper::kForeachNext, i64_, {iter, key, value})), each, done);
     b_.SetInsertPoint(each);
-    b_.CreateCondBr(KeyMatches(a, g, key, want), match, head);
+    b_.CreateCondBr(KeyMatches(a->indexes, g, key, want), match, head);
     b_.SetInsertPoint(match);
     Helper(kMapDelete, i64_, {g.map, key});
     b_.CreateBr(head);
@@ -822,7 +824,8 @@ void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
   b_.SetInsertPoint(next_element);
   b_.CreateRet(b_.getInt64(0));
   b_.SetInsertPoint(run);
-  b_.CreateCondBr(KeyMatches(a, g, fn->getArg(1), ScratchAt(want_at)), match, next_element);
+  b_.CreateCondBr(KeyMatches(a->indexes, g, fn->getArg(1), ScratchAt(want_at)), match,
+                  next_element);
   b_.SetInsertPoint(match);
   Helper(kMapDelete, i64_, {g.map, fn->getArg(1)});
   b_.CreateBr(next_element);

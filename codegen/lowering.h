@@ -349,8 +349,18 @@ class Lowering {
 
   // Builds the key of an element in scratch; string parts are zero-padded so that equal
   // strings hash equally.
-  Value Key(const ast::ArrayIndex* a, const GlobalInfo& g, Value into = nullptr);
+  Value Key(const ast::ArrayIndex* a, const GlobalInfo& g, Value into = nullptr) {
+    return KeyOf(a->indexes, a->range, g, into);
+  }
+  Value KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const GlobalInfo& g, Value into);
   void DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g);
+  // Slices, `*` in some key parts (lower_slice.cpp): `[k, *] in a`; a foreach's
+  // `a[k, *]`, whose wanted parts SliceKey evaluates into scratch (its offset) before the
+  // walk and SkipUnsliced compares each element's key with, going to `skip` when it differs.
+  Value SliceMember(const ast::ArrayIndex* a);
+  uint32_t SliceKey(ast::Foreach* f, const GlobalInfo& g);
+  void SkipUnsliced(ast::Foreach* f, const GlobalInfo& g, Value key, uint32_t want_at,
+                    llvm::BasicBlock* skip);
   // A bpf_for_each_map_elem callback, long (void *map, void *key, void *value, void *ctx),
   // for code at `at`: BeginMapCallback makes `frame` current (it shares its handler's
   // scratch, where the caller's long locals are, and limits) and leaves the builder in the
@@ -365,7 +375,7 @@ class Lowering {
   };
   MapCallback BeginMapCallback(const std::string& name, SourceRange at, Frame& frame);
   void EndMapCallback(const MapCallback& c, Frame& frame);
-  Value KeyMatches(const ast::ArrayIndex* a, const GlobalInfo& g, Value key, Value want);
+  Value KeyMatches(std::span<ast::Expr*> indexes, const GlobalInfo& g, Value key, Value want);
   Value KeyString(Value part, uint32_t width);
 
   std::string ArrayName(const ast::ArrayIndex* a) const;
