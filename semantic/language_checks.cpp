@@ -6,6 +6,7 @@
 // netfilter probe's verdict can only be NF_ACCEPT or NF_DROP.
 #include <regex.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -95,6 +96,13 @@ class Checker {
   void ProcfsValues(ast::Node* body) {
     bool write_probe = probe_->spec.numbers[2] != 0;
     std::set<const ast::Node*> written;
+    // The value of `$value .= s` would be the file's whole text, which only the runtime
+    // holds: the assignment can only be a statement (stap's value is "").
+    std::set<const ast::Node*> statements;
+    ast::WalkTree(body, [&](ast::Node* n) {
+      if (auto* e = ast::As<ast::ExprStmt>(n)) statements.insert(e->expr);
+      if (auto* f = ast::As<ast::For>(n)) statements.insert({f->init, f->step});
+    });
     ast::WalkTree(body, [&](ast::Node* n) {
       ast::Expr* target = WriteTarget(n);
       auto* t = ast::As<ast::TargetSymbol>(target);
@@ -109,6 +117,10 @@ class Checker {
       if (!a || (a->op != ast::Tok::Assign && a->op != ast::Tok::ConcatAssign))
         e_.diags.Report(Diag::ProcfsValue, n->range,
                         {"a procfs read probe can only set `$value` with `=` or `.=`"});
+      else if (a->op == ast::Tok::ConcatAssign && !statements.count(a))
+        e_.diags.Report(Diag::ProcfsValue, n->range,
+                        {"the value of `$value .= ...` cannot be used; append in a statement of "
+                         "its own and keep the text in a variable if it is needed"});
     });
     ast::WalkTree(body, [&](ast::Node* n) {
       auto* t = ast::As<ast::TargetSymbol>(n);
@@ -164,14 +176,32 @@ class Checker {
   void Visit(ast::Node* n) {
     if (!n) return;
     if (auto* f = ast::As<ast::Foreach>(n)) return Foreach(f);
+    Wildcards(n);
     if (ast::Expr* target = WriteTarget(n)) Write(n, target);
     if (auto* c = ast::As<ast::Call>(n)) CallInLoop(c);
     if (auto* r = ast::As<ast::RegexMatch>(n)) Regex(r->pattern);
     ast::ForEachChild(n, [&](ast::Node* c) { Visit(c); });
   }
 
+  // stap: "wildcard not allowed in array index" but in `delete a[k, *]`, `[k, *] in a`
+  // (of an array, not a histogram) and a `foreach` slice.
+  void Wildcards(ast::Node* n) {
+    auto wild = [](const ast::ArrayIndex* a) {
+      return std::any_of(a->indexes.begin(), a->indexes.end(), [](ast::Expr* i) { return !i; });
+    };
+    if (auto* d = ast::As<ast::Delete>(n)) {
+      if (auto* a = ast::As<ast::ArrayIndex>(d->target); a && ast::Is<ast::Symbol>(a->base))
+        wildcard_ok_.insert(a);
+    } else if (auto* in = ast::As<ast::ArrayIn>(n)) {
+      if (ast::Is<ast::Symbol>(in->index->base)) wildcard_ok_.insert(in->index);
+    } else if (auto* a = ast::As<ast::ArrayIndex>(n); a && wild(a) && !wildcard_ok_.count(a)) {
+      e_.diags.Report(Diag::WildcardIndex, a->range);
+    }
+  }
+
   void Foreach(ast::Foreach* f) {
     ast::Symbol* s = ast::As<ast::Symbol>(f->array);
+    if (f->has_slice && !s) e_.diags.Report(Diag::HistogramSlice, f->array->range);
     for (ast::Expr* e : f->slice) Visit(e);
     Visit(f->limit);
     if (s && s->var) loops_.push_back({s->var, f->range});
@@ -343,6 +373,7 @@ class Checker {
   const Probe* probe_ = nullptr;  // the probe whose body is being checked
   std::vector<Loop> loops_;
   std::map<const Function*, std::set<const Variable*>> writes_;
+  std::set<const ast::ArrayIndex*> wildcard_ok_;  // a delete's target, a membership's index
 };
 
 }  // namespace

@@ -418,6 +418,13 @@ class SymbolResolver {
     if (auto* s = ast::As<ast::Symbol>(f->array)) {
       s->var = Array(s, keys);
       Use(s->var, true, false);
+      // stap: "unresolved arity-N global array" at the slice's array.
+      if (f->has_slice && f->slice.size() != keys)
+        e_.diags.Report(
+            Diag::SliceArity, s->range,
+            {s->name,
+             std::to_string(f->slice.size()) + (f->slice.size() == 1 ? " index" : " indexes"),
+             Plural(keys, "key")});
     } else {
       Visit(f->array);  // a histogram: one key (the bucket)
     }
