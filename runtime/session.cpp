@@ -575,14 +575,6 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
-  // The files are there from the start, as stap's are made before its begin probes run
-  // (they are answered once the probes are attached).
-  if (HasProcfsProbes(meta_)) {
-    procfs_ = ProcfsServer::Start(
-        meta_, *user_, [this](const meta::Probe& p) { return RunProcfsProbe(p); }, &error);
-    if (!procfs_) return fail(error);
-  }
-
   RunUserProbes(meta::ProbeKind::Begin);
   ReadState();
   if (!Stopping()) {
@@ -590,6 +582,18 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
       Stop(session::State::Stopped);
       Detach();
       return fail(error);
+    }
+    // The files appear once the probes are attached, just before Run() starts answering
+    // them (a file mounted earlier would hang its reader, `ls` too, through the begin
+    // probes and the attaching); the -c command starts after.
+    if (HasProcfsProbes(meta_)) {
+      procfs_ = ProcfsServer::Start(
+          meta_, *user_, [this](const meta::Probe& p) { return RunProcfsProbe(p); }, &error);
+      if (!procfs_) {
+        Stop(session::State::Stopped);
+        Detach();
+        return fail(error);
+      }
     }
     if (release_fd_ >= 0) {
       (void)!write(release_fd_, "g", 1);
