@@ -17,6 +17,10 @@
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
 //   stop-within: 1                             btap ends within 1 s of the signal (or,
 //                                              without one, of its start)
+//   stdin: one\ntwo                             standard input is a pipe that gives this text
+//                                              (escapes \n \t \\) and then ends
+//   stdin-file: /dev/null                      standard input is that file (default: the
+//                                              test's own)
 //   stdout-to: full                            standard output is /dev/full (`closed`: a
 //                                              closed descriptor; `broken-pipe`: a pipe
 //                                              whose reader has gone)
@@ -38,6 +42,7 @@
 // @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs, @PROGRAMS_DIR@ to
 // the folder they are built in (fake_stap/ there holds stap, staprun and stapio). A case without a
 // script runs btap with its arguments alone (listing with -l/-L).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -68,6 +73,9 @@ struct Case {
   long stdout_lines = -1;
   double stop_within = 0;
   std::string stdout_to;
+  bool has_stdin = false;
+  std::string stdin_text;  // given through a pipe, which then ends
+  std::string stdin_file;
   std::vector<std::pair<std::string, long>> stderr_counts;
   std::vector<std::string> runner;  // btaprun and its arguments, when set
   std::vector<std::string> env;     // NAME=VALUE, set in btap's environment
@@ -90,6 +98,20 @@ std::string Expand(std::string s) {
   s = Replace(s, "@LIBBTAPTEST@", BTAP_LIBBTAPTEST);
   s = Replace(s, "@PROGRAMS_DIR@", BTAP_PROGRAMS_DIR);
   return Replace(s, "@MANY_FUNCTIONS@", BTAP_MANY_FUNCTIONS);
+}
+
+// A `stdin:` text: \n, \t and \\ stand for a newline, a tab and a backslash.
+std::string Unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\' || i + 1 == text.size()) {
+      out += text[i];
+      continue;
+    }
+    char c = text[++i];
+    out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+  }
+  return out;
 }
 
 // Shell-like words: spaces separate, single quotes group.
@@ -142,6 +164,11 @@ Case Parse(const fs::path& path) {
     if (key == "stdout-lines") c.stdout_lines = std::stol(value);
     if (key == "stop-within") c.stop_within = std::stod(value);
     if (key == "stdout-to") c.stdout_to = value;
+    if (key == "stdin") {
+      c.has_stdin = true;
+      c.stdin_text = Unescape(value);
+    }
+    if (key == "stdin-file") c.stdin_file = value;
     if (key == "stderr-count") {
       size_t space = value.rfind(' ');
       c.stderr_counts.push_back({value.substr(0, space), std::stol(value.substr(space + 1))});
@@ -228,8 +255,15 @@ Result Execute(const Case& c, const std::string& script) {
   std::string out_path = base + ".out", err_path = base + ".err";
   int broken[2] = {-1, -1};
   if (c.stdout_to == "broken-pipe" && pipe(broken) != 0) return {};
+  int input[2] = {-1, -1};  // the `stdin:` text's pipe
+  if (c.has_stdin && pipe2(input, O_CLOEXEC) != 0) return {};
   pid_t pid = fork();
   if (pid == 0) {
+    if (input[0] >= 0) dup2(input[0], 0);
+    if (!c.stdin_file.empty()) {
+      int fd = open(c.stdin_file.c_str(), O_RDONLY);
+      if (fd < 0 || dup2(fd, 0) < 0) _exit(126);
+    }
     FILE* o = freopen(c.stdout_to == "full" ? "/dev/full" : out_path.c_str(), "w", stdout);
     FILE* e = freopen(err_path.c_str(), "w", stderr);
     if (!o || !e) _exit(126);
@@ -255,12 +289,32 @@ Result Execute(const Case& c, const std::string& script) {
     close(broken[0]);
     close(broken[1]);
   }
+  // The text goes in as btap takes it (it may be more than the pipe holds), then the
+  // pipe ends; a btap that never reads it is not waited for.
+  size_t fed = 0;
+  if (input[0] >= 0) {
+    signal(SIGPIPE, SIG_IGN);  // (btap may end before it reads it all)
+    close(input[0]);
+    fcntl(input[1], F_SETFL, O_NONBLOCK);
+  }
+  auto feed = [&] {
+    if (input[1] < 0) return;
+    while (fed < c.stdin_text.size()) {
+      ssize_t n = write(input[1], c.stdin_text.data() + fed, c.stdin_text.size() - fed);
+      if (n <= 0 && errno == EAGAIN) return;
+      if (n <= 0) break;  // btap is gone
+      fed += static_cast<size_t>(n);
+    }
+    close(input[1]);
+    input[1] = -1;
+  };
   Result r;
   auto start = std::chrono::steady_clock::now();
   auto signalled_at = start;
   bool signalled = c.signal.empty();
   int wstatus = 0;
   while (true) {
+    feed();
     pid_t done = waitpid(pid, &wstatus, WNOHANG);
     if (done == pid) break;
     double elapsed =
@@ -278,6 +332,7 @@ Result Execute(const Case& c, const std::string& script) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (input[1] >= 0) close(input[1]);
   r.stop_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled_at).count();
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);

@@ -5,7 +5,8 @@ usage: run-cases.py BUILD-DIR [--cases DIR] [--filter REGEX] [--timeout S] [--ke
                     [--vm-arg ARG]... [--btap P] [--btaprun P] [--workload P] [--exec P]
 
 The case format is tests/runtime/runtime_test.cpp's (args, status, timeout, requires,
-signal, stop-within, stdout-to, stderr-count, runner, script-args, stdout-lines; sections
+signal, stop-within, stdin, stdin-file, stdout-to, stderr-count, runner, script-args,
+stdout-lines; sections
 script, stdout, stderr, stdout-regex, stderr-regex), so a runtime case runs here unchanged;
 `kmod: NAME...` (guest only) loads kernel modules at boot, for the whole run.
 A case with a script is compiled on the host with `btap -p4 -r KERNEL-DIR`, for the guest's
@@ -44,6 +45,8 @@ class Case:
         self.stdout_lines = -1
         self.stop_within = 0.0
         self.stdout_to = ""
+        self.stdin = None  # text given through a pipe, which then ends
+        self.stdin_file = ""
         self.stderr_counts = []
         self.runner = []
         self.script_args = []
@@ -66,6 +69,11 @@ def words(line):
     if any_:
         out.append(word)
     return out
+
+
+def unescape(text):
+    """A `stdin:` text: \\n, \\t and \\\\ stand for a newline, a tab and a backslash."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)
 
 
 def parse(path, expand):
@@ -99,6 +107,10 @@ def parse(path, expand):
                 c.stop_within = float(value)
             elif key == "stdout-to":
                 c.stdout_to = value
+            elif key == "stdin":
+                c.stdin = unescape(value)
+            elif key == "stdin-file":
+                c.stdin_file = value
             elif key == "stderr-count":
                 pattern, _, n = value.rpartition(" ")
                 c.stderr_counts.append((pattern, int(n)))
@@ -356,13 +368,20 @@ def main():
         run = [case_exec, f"{c.timeout:g}", c.signal or "-", f"{c.signal_after:g}",
                c.stdout_to or "-", f"{c.name}.out", f"{c.name}.err"] + argv
         q = shlex.quote(c.name)
+        command = " ".join(guest_word(a) for a in run)
+        if c.stdin is not None:  # through a pipe, as runtime_test.cpp gives it
+            with open(os.path.join(work, c.name + ".stdin"), "w") as f:
+                f.write(c.stdin)
+            command = f"cat {shlex.quote(c.name + '.stdin')} | {command}"
+        elif c.stdin_file:
+            command += f" < {shlex.quote(c.stdin_file)}"
         # The first requirement that fails is the reason to skip.
         for k, requirement in enumerate(c.requires):
             test, reason = requirement_check(requirement)
             guest += [f"{'elif' if k else 'if'} ! {{ {test}; }}; then",
                       f"  echo @@skip {q} {shlex.quote(reason)}"]
         guest += ["else" if c.requires else "if true; then",
-                  f"  r=$({' '.join(guest_word(a) for a in run)})",
+                  f"  r=$({command})",
                   f"  echo \"@@case {q} $r\"; echo @@out; base64 {q}.out; echo @@err; base64 {q}.err",
                   "  echo @@end",
                   "fi"]
