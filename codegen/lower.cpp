@@ -511,9 +511,13 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       // (pid(), uid(), execname() are the reader's or writer's: the runtime's helpers
       // answer for it.)
       if (NeedsKernel(p.body, 0) || NeedsKernel(p.condition, 0)) {
-        Unsupported(p.decl ? p.decl->range : SourceRange{},
-                    "a `" + p.spec.point + "` handler that reads kernel memory",
-                    "; btap runs procfs handlers in user space, in its own process");
+        // (input.char and input.line are write probes of this file, tapsets/input.stp.)
+        bool input = p.spec.target == meta::kInputFile;
+        Unsupported(
+            p.decl ? p.decl->range : SourceRange{},
+            "a `" + (input ? p.listed : p.spec.point) + "` handler that reads kernel memory",
+            input ? "; btap runs input probes' handlers in user space, in its own process"
+                  : "; btap runs procfs handlers in user space, in its own process");
         return;
       }
       section = "btap_user";

@@ -68,6 +68,11 @@ enum class ProbeKind : uint8_t {
   Procfs = 15,
 };
 
+// The procfs file whose write probes are stap's input.char and input.line
+// (tapsets/input.stp): the runtime runs them on each byte of its standard input and
+// serves no such file.
+inline constexpr char kInputFile[] = "__stdin";
+
 // A netfilter probe's target when its point named no priority: the runtime takes the free
 // priority nearest to numbers[2] (stap's default, 0) rather than that one only.
 inline constexpr char kNetfilterNearest[] = "nearest";

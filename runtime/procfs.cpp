@@ -109,10 +109,14 @@ std::string ProcfsFolder(const meta::Meta& meta) {
   return std::string(kBase) + "/" + meta.script_name;
 }
 
+// (Write probes of "__stdin" are input probes, which read standard input: input.cpp.)
+bool IsFileProbe(const meta::Probe& p) {
+  return p.family == static_cast<uint8_t>(meta::ProbeKind::Procfs) &&
+         !(p.numbers[2] && p.target == meta::kInputFile);
+}
+
 bool HasProcfsProbes(const meta::Meta& meta) {
-  for (const meta::Probe& p : meta.probes)
-    if (p.family == static_cast<uint8_t>(meta::ProbeKind::Procfs)) return true;
-  return false;
+  return std::any_of(meta.probes.begin(), meta.probes.end(), IsFileProbe);
 }
 
 ProcfsServer::ProcfsServer(UserSide& user, RunProbe run) : user_(user), run_(std::move(run)) {}
@@ -125,7 +129,7 @@ std::unique_ptr<ProcfsServer> ProcfsServer::Start(const meta::Meta& meta, UserSi
     return nullptr;
   }
   for (const meta::Probe& p : meta.probes)
-    if (p.family == static_cast<uint8_t>(meta::ProbeKind::Procfs) && !SafePath(p.target)) {
+    if (IsFileProbe(p) && !SafePath(p.target)) {
       *error = "the object's procfs file \"" + p.target + "\" of `" + p.point +
                "` is no path under the module's folder";
       return nullptr;
@@ -171,7 +175,7 @@ bool ProcfsServer::Build(const meta::Meta& meta, std::string* error) {
     return nodes_.back()->id;
   };
   for (const meta::Probe& p : meta.probes) {
-    if (p.family != static_cast<uint8_t>(meta::ProbeKind::Procfs)) continue;
+    if (!IsFileProbe(p)) continue;
     uint64_t id = make(p.target, false);
     if (!id) {
       *error = "procfs file \"" + p.target + "\" of `" + p.point + "` is also a folder";

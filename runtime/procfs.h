@@ -32,6 +32,8 @@ struct ProcfsValue {
 
 // The folder a session's files are under: /run/btap/MODULE.
 std::string ProcfsFolder(const meta::Meta& meta);
+// A probe of a file served here (not an input probe, runtime/input.h).
+bool IsFileProbe(const meta::Probe& p);
 bool HasProcfsProbes(const meta::Meta& meta);
 
 class ProcfsServer {

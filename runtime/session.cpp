@@ -40,6 +40,7 @@
 #include "runtime/attach/attach.h"
 #include "runtime/core_relocations.h"
 #include "runtime/dwarf_symbols.h"
+#include "runtime/input.h"
 #include "runtime/load_facts.h"
 #include "runtime/object.h"
 #include "runtime/procfs.h"
@@ -136,6 +137,7 @@ Session::Session() { stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 Session::~Session() {
   procfs_.reset();
+  input_.reset();
   Detach();
   if (ring_) ring_buffer__free(ring_);
   user_.reset();
@@ -564,6 +566,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   std::string error;
   auto fail = [&](const std::string& why) {
     procfs_.reset();
+    input_.reset();
     Flush();
     err << options.program_name << ": error: " << why << '\n';
     return 1;
@@ -575,6 +578,13 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
+  // Standard input is read once the probes are attached (Run); on a terminal, what is
+  // typed from now on is not echoed.
+  input_ = StdinInput::Start(meta_, *user_, [this](const meta::Probe& p) {
+    RunProcfsProbe(p);
+    return !Stopping();
+  });
+
   RunUserProbes(meta::ProbeKind::Begin);
   ReadState();
   if (!Stopping()) {
@@ -603,6 +613,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     if (!Run(options, out, &error)) return fail(error);
   }
   procfs_.reset();  // the end probes run with the files gone, as stap's
+  input_.reset();
   Stop(session::State::Stopped);
   ReadState();
   if (too_many_errors_) {
@@ -649,9 +660,18 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     ev.data.u32 = tag;
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   };
-  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kProcfs = 4, kTimer = 100;
+  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kProcfs = 4, kInput = 5, kTimer = 100;
   watch(stop_fd_, kStop);
   if (procfs_) watch(procfs_->fd(), kProcfs);
+  // Standard input that epoll refuses (a file, /dev/null) never blocks: it is read on
+  // every turn of the loop until its end.
+  bool input_always_ready = false;
+  if (input_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = kInput;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, input_->fd(), &ev) != 0) input_always_ready = errno == EPERM;
+  }
   if (ring_) watch(ring_buffer__epoll_fd(ring_), kRing);
   if (child_fd_ >= 0) watch(child_fd_, kChild);
   // User-side timers: one timerfd each.
@@ -692,6 +712,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
       if (left <= 0) break;
       wait = static_cast<int>(std::min<int64_t>(left, wait));
     }
+    if (input_always_ready) wait = 0;
     epoll_event events[8];
     int n = epoll_wait(ep, events, 8, wait);
     if (n < 0 && errno != EINTR) break;
@@ -705,6 +726,8 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
       if (tag == kChild) stop = true;
       // (A connection that ended, say unmounted by hand, is not watched again.)
       if (tag == kProcfs && !procfs_->Serve()) epoll_ctl(ep, EPOLL_CTL_DEL, procfs_->fd(), nullptr);
+      if (tag == kInput && !Stopping() && !input_->Read())
+        epoll_ctl(ep, EPOLL_CTL_DEL, input_->fd(), nullptr);
       if (tag >= kTimer && tag - kTimer < timers.size()) {
         uint64_t expirations;
         auto [fd, probe] = timers[tag - kTimer];
@@ -719,10 +742,12 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
         }
       }
     }
+    if (input_always_ready && !Stopping()) input_always_ready = input_->Read();
     Flush();
   }
   Stop(session::State::Stopped);
   procfs_.reset();
+  input_.reset();
   for (auto& [fd, probe] : timers) close(fd);
   Detach();
   // Records written before the detach; the probes start no more, so this ends.

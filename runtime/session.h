@@ -23,6 +23,7 @@ namespace btap::runtime {
 
 class UserSide;
 class ProcfsServer;
+class StdinInput;
 
 // -T SECONDS as btap and btaprun read it: a positive number of seconds, at most a century
 // (the deadline is kept in nanoseconds); false for anything else (nan, inf, junk).
@@ -116,6 +117,7 @@ class Session {
   OutputFormatter formatter_;
   std::unique_ptr<UserSide> user_;
   std::unique_ptr<ProcfsServer> procfs_;  // procfs probes' files, while the session runs
+  std::unique_ptr<StdinInput> input_;     // standard input, for input probes
   bpf_object* bpf_ = nullptr;
   std::vector<bpf_link*> links_;
   std::vector<int> link_fds_;  // links libbpf cannot hold (netfilter's)

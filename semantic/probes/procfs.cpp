@@ -1,7 +1,9 @@
 // procfs probes: procfs[("PATH")][.umask(N)].read[.maxsize(N)] and
 // procfs[("PATH")][.umask(N)].write, files the runtime serves while the session runs
 // (runtime/procfs.cpp). A read probe sets `$value` to the file's text; a write probe
-// reads in `$value` what one write(2) wrote. The handlers run in user space.
+// reads in `$value` what one write(2) wrote. The handlers run in user space. The file
+// "__stdin" is standard input's: its write probes are input.char and input.line.
+#include "common/object_meta.h"
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
@@ -84,6 +86,12 @@ class Procfs : public ProbeFamily {
         }
         spec.numbers[0] = p.number;
       }
+    }
+    if (!write && spec.target == meta::kInputFile) {
+      ctx.diags.Report(Diag::ProbeParameter, root.range,
+                       {"the procfs file \"__stdin\" is standard input, which input.char and "
+                        "input.line read; it has no read probe"});
+      return;
     }
     spec.numbers[1] = umask >= 0 ? umask : write ? kWriteUmask : kReadUmask;
     spec.numbers[2] = write;

@@ -1,0 +1,111 @@
+// Standard input for input probes (see input.h): read from the session's event loop, never
+// blocking it, one probe run per byte.
+#include "runtime/input.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "runtime/procfs.h"
+#include "runtime/user_side.h"
+
+namespace btap::runtime {
+
+namespace {
+
+// Bytes read at a time: the stop is looked at between two blocks (and between bytes).
+constexpr size_t kBlock = 256;
+
+bool IsInputProbe(const meta::Probe& p) {
+  return p.family == static_cast<uint8_t>(meta::ProbeKind::Procfs) && p.numbers[2] != 0 &&
+         p.target == meta::kInputFile;
+}
+
+}  // namespace
+
+bool HasInputProbes(const meta::Meta& meta) {
+  return std::any_of(meta.probes.begin(), meta.probes.end(), IsInputProbe);
+}
+
+std::unique_ptr<StdinInput> StdinInput::Start(const meta::Meta& meta, UserSide& user,
+                                              RunProbe run) {
+  std::unique_ptr<StdinInput> input(new StdinInput(user, std::move(run)));
+  for (const meta::Probe& p : meta.probes)
+    if (IsInputProbe(p)) input->probes_.push_back(&p);
+  if (input->probes_.empty()) return nullptr;
+  std::stable_sort(
+      input->probes_.begin(), input->probes_.end(),
+      [](const meta::Probe* a, const meta::Probe* b) { return a->sequence < b->sequence; });
+  // A pipe, a terminal or a socket may have nothing to read after all (another reader of
+  // it took the bytes): read it through a descriptor of our own, made non-blocking, which
+  // leaves standard input's own flags (shared with the shell) as they are. A file or
+  // /dev/null never blocks, and a new descriptor of a file would start at its beginning.
+  struct stat st;
+  if (fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(0))) {
+    int fd = open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      input->fd_ = fd;
+      input->own_fd_ = true;
+    }
+  }
+  // Only the terminal's foreground job may change its modes (others would be stopped).
+  if (isatty(0) && tcgetpgrp(0) == getpgrp() && tcgetattr(0, &input->saved_) == 0) {
+    termios raw = input->saved_;
+    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    input->terminal_set_ = tcsetattr(0, TCSANOW, &raw) == 0;
+  }
+  return input;
+}
+
+StdinInput::~StdinInput() {
+  RestoreTerminal();
+  if (own_fd_) close(fd_);
+}
+
+void StdinInput::RestoreTerminal() {
+  if (!terminal_set_) return;
+  tcsetattr(0, TCSANOW, &saved_);
+  terminal_set_ = false;
+}
+
+bool StdinInput::Read() {
+  char block[kBlock];
+  ssize_t n = read(fd_, block, sizeof block);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+  if (n <= 0) {
+    // The end (or a terminal hung up): as stapio, the terminal is given back now.
+    RestoreTerminal();
+    return false;
+  }
+  // The handlers run as btap's own task (stap's run as stapio's, which writes the file).
+  ProcfsValue value;
+  value.tid = static_cast<uint32_t>(gettid());
+  value.tgid = static_cast<uint32_t>(getpid());
+  value.ppid = static_cast<uint32_t>(getppid());
+  value.uid = getuid();
+  value.gid = getgid();
+  char comm[17] = {};
+  prctl(PR_GET_NAME, comm);
+  value.comm = comm;
+  for (ssize_t i = 0; i < n; ++i) {
+    value.written.assign(1, block[i]);
+    for (const meta::Probe* p : probes_) {
+      user_.SetProcfsValue(&value);
+      bool running = run_(*p);
+      user_.SetProcfsValue(nullptr);
+      if (running) continue;
+      // Stopping: a file's unread bytes are left for whoever reads it next.
+      if (i + 1 < n) lseek(fd_, static_cast<off_t>(i + 1 - n), SEEK_CUR);
+      return true;
+    }
+  }
+  return true;
+}
+
+}  // namespace btap::runtime
