@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <string_view>
 
 namespace btap::sema {
 namespace {
@@ -74,6 +75,19 @@ std::string ManPageName(const std::string& call, const std::string& param) {
       {"wait4", "upid", "pid"},
       {"wait4", "stat_addr", "status"},
       {"wait4", "ru", "rusage"},
+      {"waitid", "upid", "pid"},
+      {"waitid", "ru", "rusage"},
+      {"clock_nanosleep", "which_clock", "clk_id"},
+      {"clock_nanosleep", "rqtp", "req"},
+      {"clock_nanosleep", "rmtp", "rem"},
+      {"futex", "uaddr", "futex"},
+      {"bind", "fd", "sockfd"},
+      {"bind", "umyaddr", "my_addr"},
+      {"sendmsg", "fd", "s"},
+      {"recvmsg", "fd", "s"},
+      {"getdents", "dirent", "dirp"},
+      {"getdents64", "dirent", "dirp"},
+      {"ppoll", "ufds", "fds"},
   };
   for (const Rename& r : kRenames)
     if (call == r.call && param == r.kernel) return r.man;
@@ -173,8 +187,132 @@ constexpr StapArgstr kStapArgstrs[] = {
     {"getrandom",
      "  buf = user_string_quoted($ubuf)\n  count = len\n  flags_str = _getrandom_flags_str(flags)\n"
      "  argstr = sprintf(\"%s, %u, %s\", buf, count, flags_str)\n"},
-    // stap shows a zero as epoll_create's size.
-    {"epoll_create1", "  argstr = flags ? _epoll_create1_flag_str(flags) : \"0\"\n"},
+    // The first calls of stap's groups (kStapGroups): the variables the second sets.
+    {"epoll_create", "  flags = 0\n  argstr = sprint(size)\n"},
+    {"eventfd", "  flags = 0\n  flags_str = \"0x0\"\n  argstr = sprint(count)\n"},
+    {"inotify_init", "  flags = 0\n  argstr = \"\"\n"},
+    {"pipe",
+     "  flags = 0\n  flag_str = \"\"\n  pipe0 = _fildes_index_u(fildes_uaddr, 0)\n"
+     "  pipe1 = _fildes_index_u(fildes_uaddr, 1)\n"
+     "  argstr = fildes_uaddr ? sprintf(\"[%d, %d]\", pipe0, pipe1) : \"NULL\"\n"},
+    {"signalfd",
+     "  flags = 0\n  argstr = sprintf(\"%d, %p, %d\", ufd, user_mask_uaddr, sizemask)\n"},
+    // The second calls of stap's groups, as stap's alias of the first shows them.
+    {"epoll_create1",
+     "  size = 0\n  name = flags == 0 ? \"epoll_create\" : \"epoll_create1\"\n"
+     "  argstr = flags == 0 ? \"0\" : _epoll_create1_flag_str(flags)\n"},
+    {"eventfd2",
+     "  flags_str = _eventfd2_flag_str(flags)\n"
+     "  argstr = sprintf(\"%u, %s\", count, flags_str)\n"},
+    {"inotify_init1", "  argstr = _inotify_init1_flag_str(flags)\n"},
+    {"pipe2",
+     "  flag_str = _sys_pipe2_flag_str(flags)\n  pipe0 = _fildes_index_u(fildes_uaddr, 0)\n"
+     "  pipe1 = _fildes_index_u(fildes_uaddr, 1)\n"
+     "  argstr = fildes_uaddr ? sprintf(\"[%d, %d], %s\", pipe0, pipe1, flag_str) : \"NULL\"\n"},
+    {"signalfd4",
+     "  name = flags == 0 ? \"signalfd\" : \"signalfd4\"\n"
+     "  argstr = flags == 0 ? sprintf(\"%d, %p, %d\", ufd, user_mask_uaddr, sizemask)\n"
+     "           : sprintf(\"%d, %p, %d, %s\", ufd, user_mask_uaddr, sizemask,"
+     " _signalfd4_flags_str(flags))\n"},
+    {"getdents64",
+     "  name = \"getdents\"\n  fd = ($fd << 32) >> 32\n"
+     "  argstr = sprintf(\"%d, %p, %d\", fd, dirp_uaddr, count)\n"},
+    {"getdents",
+     "  fd = ($fd << 32) >> 32\n  argstr = sprintf(\"%d, %p, %d\", fd, dirp_uaddr, count)\n"},
+    {"dup2",
+     "  oldfd = ($oldfd << 32) >> 32\n  newfd = ($newfd << 32) >> 32\n  flags = 0\n"
+     "  flags_str = \"0x0\"\n  argstr = sprintf(\"%d, %d\", oldfd, newfd)\n"},
+    {"dup3",
+     "  oldfd = ($oldfd << 32) >> 32\n  newfd = ($newfd << 32) >> 32\n"
+     "  flags_str = _dup3_flag_str(flags)\n"
+     "  argstr = sprintf(\"%d, %d, %s\", oldfd, newfd, flags_str)\n"},
+    {"accept4",
+     "  flags_str = _sock_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %p, %s\", sockfd, addr_uaddr, addrlen_uaddr, flags_str)\n"},
+    {"nanosleep",
+     "  req_str = _struct_timespec_u(req_uaddr, 1)\n"
+     "  argstr = sprintf(\"%s, %p\", req_str, rem_uaddr)\n"},
+    {"clock_nanosleep",
+     "  clk_id_str = _get_wc_str(clk_id)\n  flags_str = _stp_clock_nanosleep_flags_str(flags)\n"
+     "  req_str = _struct_timespec_u(req_uaddr, 1)\n"
+     "  argstr = sprintf(\"%s, %s, %s, %p\", clk_id_str, flags_str, req_str, rem_uaddr)\n"},
+    {"ppoll",
+     "  tsp = $tsp\n  tsp_str = _struct_timespec_u(tsp, 1)\n  sigmask = $sigmask\n"
+     "  argstr = sprintf(\"%p, %u, %s, %p, %d\", fds_uaddr, nfds, tsp_str, sigmask, sigsetsize)\n"},
+    {"select",
+     "  timeout_str = _struct_timeval_u(timeout_uaddr, 1)\n"
+     "  argstr = sprintf(\"%d, %p, %p, %p, %s\", n, readfds_uaddr, writefds_uaddr,"
+     " exceptfds_uaddr, timeout_str)\n"},
+    {"pselect6",
+     "  nfds = $n\n  readfds = $inp\n  writefds = $outp\n  exceptfds = $exp\n  timeout = $tsp\n"
+     "  sigmask = $sig\n  timeout_str = _struct_timespec_u(timeout, 1)\n"
+     "  argstr = sprintf(\"%d, %p, %p, %p, %s, %p\", nfds, readfds, writefds, exceptfds,"
+     " timeout_str, sigmask)\n"},
+    // stap's @__futex_argstr: the arguments each operation uses (the private ones, 128
+    // and up, show only the first three).
+    {"futex",
+     "  val = ($val << 32) >> 32\n  val3 = ($val3 << 32) >> 32\n"
+     "  argstr = sprintf(\"%p, %s, %d\", futex_uaddr, _futex_op_str(op), val)\n"
+     "  if (op == 0 || op == 9 || op == 11)\n"
+     "    argstr .= \", \" . _struct_timespec_u(utime_uaddr, 1)\n"
+     "  if (op == 9 || op == 10)\n"
+     "    argstr .= sprintf(\", %#x\", val3)\n"
+     "  else if (op == 3)\n"
+     "    argstr .= sprintf(\", %d, %p\", utime_uaddr, uaddr2_uaddr)\n"
+     "  else if (op == 4 || op == 12)\n"
+     "    argstr .= sprintf(\", %u, %p, %d\", utime_uaddr, uaddr2_uaddr, val3)\n"
+     "  else if (op == 5)\n"
+     "    argstr .= sprintf(\", %u, %p, %s\", utime_uaddr, uaddr2_uaddr,"
+     " _futex_wake_op_str(val3))\n"
+     "  else if (op == 11)\n"
+     "    argstr .= sprintf(\", %p\", uaddr2_uaddr)\n"},
+    {"waitid",
+     "  which_str = _waitid_which_str(which)\n  options_str = _wait4_opt_str(options)\n"
+     "  argstr = sprintf(\"%s, %d, %p, %s, %p\", which_str, pid, infop_uaddr, options_str,"
+     " rusage_uaddr)\n"},
+    {"umount",
+     "  target = user_string_quoted($name)\n  flags_str = _umountflags_str(flags)\n"
+     "  argstr = sprintf(\"%s, %s\", target, flags_str)\n"},
+    {"mount",
+     "  source = user_string_quoted($dev_name)\n  target = user_string_quoted($dir_name)\n"
+     "  filesystemtype = user_string_quoted($type)\n  mountflags = $flags\n"
+     "  mountflags_str = _mountflags_str(mountflags)\n"
+     "  data = user_string_n_quoted(data_uaddr, syscall_string_trunc)\n"
+     "  argstr = sprintf(\"%s, %s, %s, %s, %s\", source, target, filesystemtype,"
+     " mountflags_str, data)\n"},
+    // Socket options by level and name (stap names the option from the SO_* table at
+    // every level), message flags, addresses read from user memory.
+    {"setsockopt",
+     "  optlen = $optlen & 0xffffffff\n  level_str = _sockopt_level_str(level)\n"
+     "  optname_str = _sockopt_optname_str(optname)\n"
+     "  argstr = sprintf(\"%d, %s, %s, %p, %u\", fd, level_str, optname_str, optval_uaddr,"
+     " optlen)\n"},
+    {"getsockopt",
+     "  level_str = _sockopt_level_str(level)\n  optname_str = _sockopt_optname_str(optname)\n"
+     "  argstr = sprintf(\"%d, %s, %s, %p, %p\", fd, level_str, optname_str, optval_uaddr,"
+     " optlen_uaddr)\n"},
+    {"sendto",
+     "  tolen = $addr_len & 0xffffffff\n  flags_str = _msg_flags_str(flags)\n"
+     "  buf = user_buffer_quoted(buf_uaddr, len, syscall_string_trunc)\n"
+     "  to_str = _struct_sockaddr_u(to_uaddr, tolen)\n"
+     "  argstr = sprintf(\"%d, %s, %u, %s, %s, %u\", s, buf, len, flags_str, to_str, tolen)\n"},
+    {"recvfrom",
+     "  flags_str = _msg_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %u, %s, %p, %p\", s, buf_uaddr, len, flags_str, addr_uaddr,"
+     " addrlen_uaddr)\n"},
+    {"sendmsg",
+     "  flags_str = _msg_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %s\", s, msg_uaddr, flags_str)\n"},
+    {"recvmsg",
+     "  flags_str = _msg_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %s\", s, msg_uaddr, flags_str)\n"},
+    {"bind",
+     "  argstr = sprintf(\"%d, %s, %d\", sockfd, _struct_sockaddr_u(my_addr_uaddr, addrlen),"
+     " addrlen)\n"},
+    {"connect",
+     "  addrlen = $addrlen & 0xffffffff\n"
+     "  argstr = sprintf(\"%d, %s, %u\", sockfd, _struct_sockaddr_u(serv_addr_uaddr, addrlen),"
+     " addrlen)\n"},
     {"epoll_ctl",
      "  op_str = _opoll_op_str(op)\n  event_uaddr = $event\n"
      "  argstr = sprintf(\"%d, %s, %d, %p\", epfd, op_str, fd, event_uaddr)\n"},
@@ -196,13 +334,52 @@ constexpr StapArgstr kStapReturns[] = {
     {"wait4",
      "  status_str = retval <= 0 ? \"N/A\" : @entry(pointer_arg(2)) == 0 ? \"NULL\"\n"
      "               : _wait_status_str(user_int(@entry(pointer_arg(2))))\n"},
+    // The descriptors the call stored.
+    {"pipe",
+     "  fildes_uaddr = pointer_arg(1)\n  pipe0 = _fildes_index_u(fildes_uaddr, 0)\n"
+     "  pipe1 = _fildes_index_u(fildes_uaddr, 1)\n"},
+    {"pipe2",
+     "  fildes_uaddr = pointer_arg(1)\n  pipe0 = _fildes_index_u(fildes_uaddr, 0)\n"
+     "  pipe1 = _fildes_index_u(fildes_uaddr, 1)\n"},
+    // stap names the call by its flags on return too (the registers keep the arguments).
+    {"epoll_create1",
+     "  flags = int_arg(1)\n  name = flags == 0 ? \"epoll_create\" : \"epoll_create1\"\n"},
+    {"signalfd4", "  flags = int_arg(4)\n  name = flags == 0 ? \"signalfd\" : \"signalfd4\"\n"},
+    {"getdents64", "  name = \"getdents\"\n"},
+};
+
+// stap's aliases that stand on two calls: its `syscall.epoll_create` fires for
+// epoll_create1 too, `syscall.pipe` for pipe2, ... (its sysc_*.stp; dup2/dup3 and
+// accept/accept4 are apart there). The second call's alias pair is written twice: under
+// its own name, which wildcards leave out (so `syscall.*` fires once per call), and under
+// stap's; its body (kStapArgstrs) sets the first call's variables too, and `name` as
+// stap's does (the call's own, or by the flags).
+struct StapGroup {
+  const char *kernel, *stap;
+};
+constexpr StapGroup kStapGroups[] = {
+    {"epoll_create1", "epoll_create"}, {"eventfd2", "eventfd"},
+    {"inotify_init1", "inotify_init"}, {"pipe2", "pipe"},
+    {"signalfd4", "signalfd"},         {"getdents64", "getdents"},
 };
 
 // One alias pair: the locals, then argstr as stap formats it (strings quoted, pointers
 // as %p, directory fds as AT_FDCWD, open flags by name, modes in octal).
-void WriteAlias(const Syscall& s, std::string& out) {
+// `alias`: the probe's name (the call's, or stap's for a call it groups with another);
+// `twins`: whether to write its nd_syscall twins.
+void WriteAlias(const Syscall& s, const std::string& alias, bool twins, std::string& out) {
   std::string nr = std::to_string(s.nr);
-  out += "probe syscall." + s.name + " = __syscall(" + nr + ")\n{\n  name = \"" + s.name + "\"\n";
+  out += "probe syscall." + alias + " = __syscall(" + nr + ")\n{\n  name = \"" + s.name + "\"\n";
+  auto decoded = std::find_if(std::begin(kStapArgstrs), std::end(kStapArgstrs),
+                              [&](const StapArgstr& d) { return s.name == d.call; });
+  const char* body = decoded != std::end(kStapArgstrs) ? decoded->body : "";
+  // A pointer's variable of its own name, unless stap's body gives that name a string
+  // (mount's `data`, sendto's `buf`).
+  auto pointer_var = [&](const std::string& var, const std::string& base, const SyscallArg& a) {
+    if (var != base + "_uaddr" &&
+        std::string_view(body).find("  " + var + " = ") == std::string_view::npos)
+      out += "  " + var + " = $" + a.name + "\n";
+  };
   std::string format, values;
   bool open_like = s.name == "open" || s.name == "openat";
   std::string mode_format, mode_value;
@@ -218,12 +395,12 @@ void WriteAlias(const Syscall& s, std::string& out) {
       // stap's names: `args` for the arguments, `env_str` for the environment.
       std::string list = base == "envp" ? "env_str" : "args";
       out += "  " + base + "_uaddr = $" + a.name + "\n";
-      if (var != base + "_uaddr") out += "  " + var + " = $" + a.name + "\n";
+      pointer_var(var, base, a);
       out += "  " + list + " = __get_argv($" + a.name + ", 0)\n";
       f = "%s", v = list;
     } else if (a.is_pointer) {
       out += "  " + base + "_uaddr = $" + a.name + "\n";
-      if (var != base + "_uaddr") out += "  " + var + " = $" + a.name + "\n";
+      pointer_var(var, base, a);
       f = "%p", v = base + "_uaddr";
     } else {
       out += "  " + var + " = $" + a.name + "\n";
@@ -244,10 +421,8 @@ void WriteAlias(const Syscall& s, std::string& out) {
     format += (format.empty() ? "" : ", ") + f;
     values += ", " + v;
   }
-  auto decoded = std::find_if(std::begin(kStapArgstrs), std::end(kStapArgstrs),
-                              [&](const StapArgstr& d) { return s.name == d.call; });
-  if (decoded != std::end(kStapArgstrs)) {
-    out += decoded->body;
+  if (*body) {
+    out += body;
   } else if (!mode_format.empty()) {
     // open(at) shows the mode only when it is used: with O_CREAT.
     out += "  argstr = (flags & 64) ? sprintf(\"" + format + ", " + mode_format + "\"" + values +
@@ -258,14 +433,15 @@ void WriteAlias(const Syscall& s, std::string& out) {
     out += "  argstr = sprintf(\"" + format + "\"" + values + ")\n";
   }
   out += "}\n";
-  out += "probe syscall." + s.name + ".return = __syscall(" + nr + ").return\n{\n  name = \"" +
+  out += "probe syscall." + alias + ".return = __syscall(" + nr + ").return\n{\n  name = \"" +
          s.name + "\"\n  retval = $return\n  retstr = return_str(1, retval)\n";
   for (const StapArgstr& r : kStapReturns)
     if (s.name == r.call) out += r.body;
   out += "}\n";
+  if (!twins) return;
   // nd_syscall.* (stap's DWARF-less twins) are the same probes here.
-  out += "probe nd_syscall." + s.name + " = syscall." + s.name + " {}\n";
-  out += "probe nd_syscall." + s.name + ".return = syscall." + s.name + ".return {}\n";
+  out += "probe nd_syscall." + alias + " = syscall." + alias + " {}\n";
+  out += "probe nd_syscall." + alias + ".return = syscall." + alias + ".return {}\n";
 }
 
 // stap's names for calls the kernel names otherwise (newstat is stap's stat): a second
@@ -361,7 +537,9 @@ std::string SyscallTable::Tapset() const {
   std::string out =
       "// The syscall tapset, generated by btap for the running kernel from its syscall\n"
       "// metadata: one alias pair per system call, all dispatched by one program.\n\n";
-  for (const Syscall& s : all_) WriteAlias(s, out);
+  for (const Syscall& s : all_) WriteAlias(s, s.name, true, out);
+  for (const StapGroup& g : kStapGroups)
+    if (const Syscall* s = ByName(g.kernel)) WriteAlias(*s, g.stap, !ByName(g.stap), out);
   for (const StapAlias& a : kStapAliases) {
     const Syscall* s = ByName(a.kernel);
     if (s && !ByName(a.stap)) WriteStapAlias(*s, a, out);
@@ -375,6 +553,8 @@ std::vector<std::string> SyscallTable::RenamedByStap() const {
   std::vector<std::string> out;
   for (const StapAlias& a : kStapAliases)
     if (ByName(a.kernel) && !ByName(a.stap)) out.push_back(a.kernel);
+  for (const StapGroup& g : kStapGroups)
+    if (ByName(g.kernel)) out.push_back(g.kernel);
   return out;
 }
 

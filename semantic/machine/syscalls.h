@@ -59,7 +59,7 @@ class SyscallTable {
   // and `syscall_name()`.
   std::string Tapset() const;
   // The kernel's names of calls that Tapset() also writes under stap's name ("newstat"
-  // for "stat").
+  // for "stat", "pipe2" for the "pipe" alias that stands on both): wildcards leave them out.
   std::vector<std::string> RenamedByStap() const;
   std::string AnyTapset() const;
 

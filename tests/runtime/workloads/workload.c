@@ -52,6 +52,33 @@
  *                    RLIMIT_CORE to [0,0]; getrlimit(2)s RLIMIT_NOFILE into a null pointer;
  *                    sched_setscheduler(2)s SCHED_BATCH|SCHED_RESET_ON_FORK with a null
  *                    parameter
+ *   groups           closes every descriptor above 2; epoll_create(2)s with size 8 (fd 3),
+ *                    epoll_create1(2)s with no flags (fd 4), then EPOLL_CLOEXEC (fd 5);
+ *                    eventfd(2)s 2 (fd 6), eventfd2(2)s 1 with EFD_NONBLOCK|EFD_SEMAPHORE
+ *                    (fd 7); inotify_init(2)s (fd 8), inotify_init1(2)s IN_CLOEXEC (fd 9);
+ *                    pipe(2)s into {-1, -1} (fds 10, 11), pipe2(2)s O_NONBLOCK into the same
+ *                    array (fds 12, 13), pipe2(2)s a null array; signalfd(2)s and
+ *                    signalfd4(2)s with no flags, then SFD_CLOEXEC, on fd -1 and a null mask;
+ *                    getdents(2)s and getdents64(2)s fd 3 (not a directory) with a null
+ *                    buffer; dup2(2)s 3 to 20, dup3(2)s 3 to 21 with O_CLOEXEC
+ *   netio            closes every descriptor above 2; nanosleep(2)s 1 microsecond,
+ *                    clock_nanosleep(2)s CLOCK_MONOTONIC 1 microsecond, then to the
+ *                    absolute time 0; futex(2)s FUTEX_WAKE_PRIVATE, FUTEX_WAIT for a value
+ *                    the word has not (1 s timeout), FUTEX_WAKE_OP (add 1, wake if > 0);
+ *                    waitid(2)s P_ALL with WNOHANG|WEXITED and no child; opens a UDP socket
+ *                    (fd 3): setsockopt(2)s SO_REUSEADDR, SOL_TCP option 1 and SO_RCVTIMEO
+ *                    with null values, getsockopt(2)s SO_TYPE with null pointers, bind(2)s
+ *                    it to 127.0.0.1 port 0, connect(2)s it to 127.0.0.1 port 9,
+ *                    sendto(2)s "hello" there with MSG_DONTWAIT|MSG_NOSIGNAL, recvfrom(2)s
+ *                    nothing with MSG_PEEK|MSG_DONTWAIT, sendmsg(2)s and recvmsg(2)s null
+ *                    messages (MSG_DONTWAIT, MSG_ERRQUEUE), accept4(2)s it with
+ *                    SOCK_CLOEXEC; an IPv6 UDP socket (fd 4) connect(2)s to [::1] port 9, a
+ *                    local one (fd 5) to "/nonexistent-btap"; umount2(2)s "/nonexistent-btap"
+ *                    MNT_DETACH, mount(2)s tmpfs "none" there MS_RDONLY|MS_NOSUID with
+ *                    "size=1m" (both fail: no such directory); ppoll(2)s nothing with a zero
+ *                    timeout, poll(2)s nothing, select(2)s nothing for 500 microseconds,
+ *                    pselect6(2)s nothing with a zero timeout, epoll_wait(2)s fd 3 (not an
+ *                    epoll one)
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
@@ -62,7 +89,13 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/un.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -305,6 +338,70 @@ int main(int argc, char** argv) {
     syscall(SYS_prlimit64, 0, RLIMIT_CORE, &none, 0);
     syscall(SYS_getrlimit, RLIMIT_NOFILE, 0);
     syscall(SYS_sched_setscheduler, 0, SCHED_BATCH | SCHED_RESET_ON_FORK, 0);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "groups") == 0) {
+    close_range(3, ~0u, 0);
+    syscall(SYS_epoll_create, 8L);
+    epoll_create1(0);
+    epoll_create1(EPOLL_CLOEXEC);
+    syscall(SYS_eventfd, 2L);
+    eventfd(1, EFD_NONBLOCK | EFD_SEMAPHORE);
+    syscall(SYS_inotify_init);
+    inotify_init1(IN_CLOEXEC);
+    int fds[2] = {-1, -1};
+    syscall(SYS_pipe, fds);
+    pipe2(fds, O_NONBLOCK);
+    syscall(SYS_pipe2, 0L, 0L);
+    syscall(SYS_signalfd, -1L, 0L, 8L);
+    syscall(SYS_signalfd4, -1L, 0L, 8L, 0L);
+    syscall(SYS_signalfd4, -1L, 0L, 8L, SFD_CLOEXEC);
+    syscall(SYS_getdents, 3L, 0L, 0L);
+    syscall(SYS_getdents64, 3L, 0L, 0L);
+    dup2(3, 20);
+    dup3(3, 21, O_CLOEXEC);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "netio") == 0) {
+    close_range(3, ~0u, 0);
+    struct timespec us = {0, 1000}, zero = {0, 0}, second = {1, 0};
+    syscall(SYS_nanosleep, &us, 0L);
+    syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0L, &us, 0L);
+    syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &zero, 0L);
+    static uint32_t word = 0, other = 0;
+    syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
+    syscall(SYS_futex, &word, FUTEX_WAIT, 5L, &second, 0L, 0L);
+    syscall(SYS_futex, &word, FUTEX_WAKE_OP, 1L, 2L, &other,
+            FUTEX_OP(FUTEX_OP_ADD, 1L, FUTEX_OP_CMP_GT, 0L));
+    syscall(SYS_waitid, P_ALL, 0L, 0L, WNOHANG | WEXITED, 0L);
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    syscall(SYS_setsockopt, udp, SOL_SOCKET, SO_REUSEADDR, 0L, 4L);
+    syscall(SYS_setsockopt, udp, IPPROTO_TCP, 1L, 0L, 4L);
+    syscall(SYS_setsockopt, udp, SOL_SOCKET, 20L, 0L, 16L);
+    syscall(SYS_getsockopt, udp, SOL_SOCKET, SO_TYPE, 0L, 0L);
+    struct sockaddr_in here = {.sin_family = AF_INET}, there = {.sin_family = AF_INET};
+    here.sin_addr.s_addr = there.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    there.sin_port = htons(9);
+    bind(udp, (struct sockaddr*)&here, sizeof here);
+    connect(udp, (struct sockaddr*)&there, sizeof there);
+    sendto(udp, "hello", 5, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr*)&there, sizeof there);
+    syscall(SYS_recvfrom, udp, 0L, 0L, MSG_PEEK | MSG_DONTWAIT, 0L, 0L);
+    syscall(SYS_sendmsg, udp, 0L, MSG_DONTWAIT);
+    syscall(SYS_recvmsg, udp, 0L, MSG_ERRQUEUE);
+    syscall(SYS_accept4, udp, 0L, 0L, SOCK_CLOEXEC);
+    struct sockaddr_in6 six = {.sin6_family = AF_INET6, .sin6_port = htons(9)};
+    six.sin6_addr = in6addr_loopback;
+    connect(socket(AF_INET6, SOCK_DGRAM, 0), (struct sockaddr*)&six, sizeof six);
+    struct sockaddr_un local = {.sun_family = AF_UNIX, .sun_path = "/nonexistent-btap"};
+    connect(socket(AF_UNIX, SOCK_DGRAM, 0), (struct sockaddr*)&local, sizeof local);
+    umount2("/nonexistent-btap", MNT_DETACH);
+    mount("none", "/nonexistent-btap", "tmpfs", MS_RDONLY | MS_NOSUID, "size=1m");
+    syscall(SYS_ppoll, 0L, 0L, &zero, 0L, 8L);
+    syscall(SYS_poll, 0L, 0L, 0L);
+    struct timeval half_ms = {0, 500};
+    syscall(SYS_select, 0L, 0L, 0L, 0L, &half_ms);
+    syscall(SYS_pselect6, 0L, 0L, 0L, 0L, &zero, 0L);
+    syscall(SYS_epoll_wait, udp, 0L, 1L, 0L);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "files") == 0) {
