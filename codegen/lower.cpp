@@ -177,6 +177,7 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
   }
   uint32_t entries = v->global && v->global->size > 0 ? static_cast<uint32_t>(v->global->size)
                                                       : options_.max_map_entries;
+  info.max_entries = entries;
   if (v->type == Type::Stats) {
     info.stats = true;
     auto shape = shapes_.find(v);

@@ -527,23 +527,23 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
   b_.SetInsertPoint(done);
 }
 
-// foreach in a kernel probe, unsorted (in the map's order): bpf_for_each_map_elem calls
-// the body as a callback, which the verifier checks once rather than once per element.
+// foreach in a kernel probe, unsorted (in the map's order; sorted ones are
+// lower_sorted_foreach.cpp's): bpf_for_each_map_elem calls the body as a callback, which
+// the verifier checks once rather than once per element.
 // The callback reaches the handler's locals at the same scratch offsets (the handler
 // keeps its long locals there, see Frame::locals_in_scratch); `break` stops the walk,
 // and `next`, errors and a function's `return` stop it and are carried out after it.
 void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
-  if (f->sort_direction != 0) {
-    Unsupported(f->range, "sorted `foreach` in a kernel-side probe",
-                "; sort in begin, end, error or task-free timer probes");
-    return;
-  }
   if (!frame_->handlers.empty()) {
     Unsupported(f->range, "`foreach` inside `try` in a kernel-side probe");
     return;
   }
   if (!frame_->locals_in_scratch) {
     Unsupported(f->range, "this `foreach`");
+    return;
+  }
+  if (f->sort_direction != 0) {
+    KernelSortedForeach(f, g);
     return;
   }
   enum : int64_t { kGoOn = 0, kLeave = 2, kReturn = 3 };
@@ -575,27 +575,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   // The handler's variables, at their scratch offsets.
   b_.SetInsertPoint(run);
   Scope scope;
-  auto rebase = [&](Value v) -> Value {
-    auto it = parent.scratch_offsets.find(v);
-    return it == parent.scratch_offsets.end() ? nullptr : ScratchAt(it->second);
-  };
-  for (const auto& [var, storage] : outer.vars)
-    if (Value at = rebase(storage)) scope.vars[var] = at;
-  if (parent.entry_offsets) {  // @entry values of a syscall return probe
-    frame.entry_values = rebase(parent.entry_values);
-    frame.entry_offsets = frame.entry_values ? parent.entry_offsets : nullptr;
-  }
-  if (outer.function) {
-    scope.function = outer.function;
-    scope.result = rebase(outer.result);
-    scope.return_block = llvm::BasicBlock::Create(context_, "return", fn);
-    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
-    b_.SetInsertPoint(scope.return_block);
-    b_.CreateStore(b_.getInt64(kReturn), ScratchAt(flag_at));
-    b_.CreateRet(b_.getInt64(1));
-    b_.restoreIP(here);
-  }
-  frame.scopes.push_back(&scope);
+  ShareHandlerScope(parent, outer, frame, scope, flag_at, kReturn);
 
   // limit: stop after that many elements.
   Value count = b_.CreateLoad(i64_, ScratchAt(count_at));
@@ -639,6 +619,31 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   how->addCase(b_.getInt64(kLeave), parent.exit);
   if (outer.function) how->addCase(b_.getInt64(kReturn), outer.return_block);
   b_.SetInsertPoint(go_on);
+}
+
+void Lowering::ShareHandlerScope(Frame& parent, Scope& outer, Frame& frame, Scope& scope,
+                                 uint32_t flag_at, int64_t return_flag) {
+  auto rebase = [&](Value v) -> Value {
+    auto it = parent.scratch_offsets.find(v);
+    return it == parent.scratch_offsets.end() ? nullptr : ScratchAt(it->second);
+  };
+  for (const auto& [var, storage] : outer.vars)
+    if (Value at = rebase(storage)) scope.vars[var] = at;
+  if (parent.entry_offsets) {  // @entry values of a syscall return probe
+    frame.entry_values = rebase(parent.entry_values);
+    frame.entry_offsets = frame.entry_values ? parent.entry_offsets : nullptr;
+  }
+  if (outer.function) {
+    scope.function = outer.function;
+    scope.result = rebase(outer.result);
+    scope.return_block = llvm::BasicBlock::Create(context_, "return", frame.fn);
+    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
+    b_.SetInsertPoint(scope.return_block);
+    b_.CreateStore(b_.getInt64(return_flag), ScratchAt(flag_at));
+    b_.CreateRet(b_.getInt64(1));
+    b_.restoreIP(here);
+  }
+  frame.scopes.push_back(&scope);
 }
 
 // foreach (i in @hist_log(x)): every bucket number in order (stap's loop), empty ones too.
@@ -834,9 +839,10 @@ void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
 }
 
 Lowering::MapCallback Lowering::BeginMapCallback(const std::string& name, SourceRange at,
-                                                 Frame& frame) {
+                                                 Frame& frame, bool loop) {
   Frame& parent = *frame_;
-  auto* type = llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
+  auto* type = loop ? llvm::FunctionType::get(i64_, {i64_, ptr_}, false)
+                    : llvm::FunctionType::get(i64_, {ptr_, ptr_, ptr_, ptr_}, false);
   auto* fn =
       llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage, UniqueName(name), module_);
   fn->addFnAttr(llvm::Attribute::NoInline);
@@ -844,7 +850,9 @@ Lowering::MapCallback Lowering::BeginMapCallback(const std::string& name, Source
   MapCallback c{parent, fn, nullptr, b_.saveIP(), b_.getCurrentDebugLocation()};
   unsigned line = sm_.file(at.file).Locate(at.begin).line;
   b_.SetCurrentDebugLocation(
-      maps_.Describe(*fn, line, FileFor(at.file), {"map", "key", "value", "ctx"}));
+      maps_.Describe(*fn, line, FileFor(at.file),
+                     loop ? std::vector<std::string>{"index", "ctx"}
+                          : std::vector<std::string>{"map", "key", "value", "ctx"}));
   frame.fn = fn;
   frame.probe = parent.probe;
   frame.locals_in_scratch = true;

@@ -69,6 +69,7 @@ enum HelperId : int64_t {
   kSnprintf = 165,
   kGetFuncIp = 173,
   kTaskPtRegs = 175,
+  kLoop = 181,
   kGetFuncArg = 183,  // fentry/fexit programs
   kGetFuncRet = 184,
 };
@@ -105,6 +106,7 @@ struct GlobalInfo {
   std::vector<uint32_t> key_widths;  // bytes of each key part
   uint32_t key_size = 0;
   uint32_t value_size = 0;
+  uint32_t max_entries = 0;  // arrays
   uint32_t meta_index = 0;
   bool stats = false;
   stats::Shape shape;  // statistics: the histogram its uses ask for
@@ -373,8 +375,15 @@ class Lowering {
     llvm::IRBuilderBase::InsertPoint resume;
     llvm::DebugLoc resume_at;
   };
-  MapCallback BeginMapCallback(const std::string& name, SourceRange at, Frame& frame);
+  // `loop`: a bpf_loop callback, long (u64 index, void *ctx), instead.
+  MapCallback BeginMapCallback(const std::string& name, SourceRange at, Frame& frame,
+                               bool loop = false);
   void EndMapCallback(const MapCallback& c, Frame& frame);
+  // A foreach body's callback `frame` reaches the handler's variables (in `outer`, at their
+  // scratch offsets) through `scope`; a function's `return` sets the flag at `flag_at` to
+  // `return_flag` and stops the walk.
+  void ShareHandlerScope(Frame& parent, Scope& outer, Frame& frame, Scope& scope, uint32_t flag_at,
+                         int64_t return_flag);
   Value KeyMatches(std::span<ast::Expr*> indexes, const GlobalInfo& g, Value key, Value want);
   Value KeyString(Value part, uint32_t width);
 
@@ -529,6 +538,15 @@ class Lowering {
   Value HistBucket(ast::HistOp* h, ast::ArrayIndex* a);
   void ForeachBucket(ast::Foreach* f, ast::HistOp* h);
   void KernelForeach(ast::Foreach* f, const GlobalInfo& g);
+  // Sorted foreach in a kernel probe (lower_sorted_foreach.cpp).
+  struct SortedWalk;
+  struct SortSide;
+  void KernelSortedForeach(ast::Foreach* f, const GlobalInfo& g);
+  Value SortOrder(const SortedWalk& w, const SortSide& a, const SortSide& b);
+  SortSide StoredSide(const SortedWalk& w, int which);
+  void StoreSide(const SortedWalk& w, const SortSide& from, int to);
+  void SortRank(const SortedWalk& w, SortSide* side);
+  llvm::Function* SortedScan(const SortedWalk& w, SourceRange at);
   bool HasKernelForeach(ast::Node* root, int depth);
   Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
   void PrintHistogram(ast::HistOp* h);
