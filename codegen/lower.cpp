@@ -785,7 +785,7 @@ void Lowering::TrackTargetTree() {
   Value pid = b_.CreateLShr(pid_tgid, 32);
   Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
   Value parent = ParentPid();
-  Value parent_key = Alloca(i64_);
+  Value parent_key = StackTemp(8);
   b_.CreateStore(parent, parent_key);
   Value known = b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, parent_key}));
   Continue(b_.CreateOr(b_.CreateICmpEQ(parent, target), known), "descendant");
@@ -801,7 +801,7 @@ Value Lowering::InTargetTree(Value pid) {
   Value target = b_.CreateLoad(i64_, target_);
   Value direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
   if (!tree_) return direct;
-  Value key = Alloca(i64_);
+  Value key = StackTemp(8);
   b_.CreateStore(pid, key);
   return b_.CreateOr(direct, b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, key})));
 }
@@ -856,6 +856,30 @@ uint32_t Lowering::TempBytes(uint32_t bytes) {
   frame_->next += Align8(bytes);
   frame_->max = std::max(frame_->max, frame_->next);
   return 2 * record_size_ + at;
+}
+
+Lowering::TempMark Lowering::Temps() const { return {frame_->next, frame_->stack_next}; }
+
+void Lowering::Release(TempMark mark) {
+  frame_->next = mark.scratch;
+  frame_->stack_next = mark.stack;
+}
+
+// Statements in sequence (the inlined bodies of a large script's functions, say) take the
+// same stack temporaries, as allocas of their own each would not (LLVM gives each its own
+// slot). One alloca per place and size, not offsets into one: an alloca's address is a
+// frame offset LLVM remakes where it is used, where an offset into one is a value that it
+// may keep in a register, or spill, across a loop.
+Value Lowering::StackTemp(uint32_t bytes) {
+  uint32_t size = Align8(bytes);
+  if (frame_->stack_next + size > kStackTemps) return ScratchAt(TempBytes(size));
+  llvm::AllocaInst*& cell = frame_->stack_temps[{frame_->stack_next, size}];
+  if (!cell) {
+    cell = Alloca(llvm::ArrayType::get(b_.getInt8Ty(), size));
+    cell->setAlignment(llvm::Align(8));
+  }
+  frame_->stack_next += size;
+  return cell;
 }
 
 Value Lowering::ScratchAt(uint32_t offset) {

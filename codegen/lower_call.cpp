@@ -426,7 +426,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       if (!input || !delim) return nullptr;
       if (!tokenize_state_)
         tokenize_state_ = maps_.Define({"btap_tokenize_state", kMapPercpuArray, 1, 4, slot_ + 24});
-      Value key = Alloca(b_.getInt32Ty());
+      Value key = StackTemp(4);
       b_.CreateStore(b_.getInt32(0), key);
       Value state = Helper(kMapLookup, ptr_, {tokenize_state_, key});
       Value token = StringSlot();
@@ -479,7 +479,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       // avenrun[i] at the address /proc/kallsyms gives at load, plus FIXED_1/200.
       Value at = b_.CreateAdd(b_.CreateLoad(i64_, KsymVar("avenrun")),
                               b_.CreateShl(b_.CreateAnd(Arg(c, 0), b_.getInt64(3)), 3));
-      Value cell = Alloca(i64_);
+      Value cell = StackTemp(8);
       b_.CreateStore(b_.getInt64(0), cell);
       Helper(kProbeReadKernel, i64_, {cell, b_.getInt32(8), b_.CreateIntToPtr(at, ptr_)});
       return b_.CreateAdd(b_.CreateLoad(i64_, cell), b_.getInt64(2048 / 200));
@@ -736,7 +736,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
         return nullptr;
       }
       Value address = Arg(c, 0);
-      Value buf = Alloca(i64_);
+      Value buf = StackTemp(8);
       b_.CreateStore(b_.getInt64(0), buf);
       Value bytes = b_.getInt32(static_cast<uint32_t>(n->value));
       Value pointer = b_.CreateIntToPtr(address, ptr_);
@@ -777,7 +777,7 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
           Unsupported(c->range, "a write whose size is not a literal 1, 2, 4 or 8");
           return nullptr;
         }
-        Value buf = Alloca(i64_);  // little-endian: the value's low bytes first
+        Value buf = StackTemp(8);  // little-endian: the value's low bytes first
         b_.CreateStore(Arg(c, 1), buf);
         return Helper(kProbeWriteUser, i64_,
                       {address, buf, b_.getInt32(static_cast<uint32_t>(n->value))});

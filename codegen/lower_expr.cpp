@@ -692,7 +692,7 @@ bool Lowering::StatsPlace(ast::Expr* operand, const GlobalInfo** info, Value* ke
     *key = Key(a, it->second);
     return *key != nullptr;
   }
-  Value zero = Alloca(b_.getInt32Ty());
+  Value zero = StackTemp(4);
   b_.CreateStore(b_.getInt32(0), zero);
   *key = zero;
   return true;

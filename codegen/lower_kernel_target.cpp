@@ -146,11 +146,11 @@ Value Lowering::ParentPid() {
     }
   }
   Value task = Helper(kCurrentTask, i64_, {});
-  Value parent = Alloca(i64_);
+  Value parent = StackTemp(8);
   b_.CreateStore(b_.getInt64(0), parent);
   Helper(kProbeReadKernel, i64_,
          {parent, b_.getInt32(8), b_.CreateAdd(task, b_.getInt64(k.task_real_parent))});
-  Value tgid = Alloca(i64_);
+  Value tgid = StackTemp(8);
   b_.CreateStore(b_.getInt64(0), tgid);
   Helper(
       kProbeReadKernel, i64_,

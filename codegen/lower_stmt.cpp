@@ -274,9 +274,9 @@ Value Lowering::KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const Globa
   bool narrow =
       std::all_of(g.key_widths.begin(), g.key_widths.end(), [&](uint32_t w) { return w < slot_; });
   Value base = into;
-  if (!base && narrow && g.key_size <= 32 && frame_->stack_keys + g.key_size <= 96) {
+  if (!base && narrow && g.key_size <= 32 && frame_->stack_keys + g.key_size <= kStackKeys) {
     frame_->stack_keys += g.key_size;
-    base = Alloca(llvm::ArrayType::get(b_.getInt8Ty(), g.key_size));
+    base = StackTemp(g.key_size);
   } else if (!base) {
     base = ScratchAt(TempBytes(g.key_size));
   }
@@ -361,7 +361,7 @@ void Lowering::Store(const Place& p, Value v) {
   }
   Value value = v;
   if (!p.is_string) {
-    value = Alloca(i64_);
+    value = StackTemp(8);
     b_.CreateStore(v, value);
   }
   Value rc = Helper(kMapUpdate, i64_, {p.array->map, p.key, value, b_.getInt64(kAny)});
@@ -372,7 +372,7 @@ void Lowering::Store(const Place& p, Value v) {
 
 void Lowering::Stmt(ast::Stmt* s) {
   if (!s) return;
-  uint32_t mark = frame_->next;
+  TempMark mark = Temps();
   Locate(s->range);
   switch (s->kind) {
     case Kind::Block:
@@ -484,7 +484,7 @@ void Lowering::Stmt(ast::Stmt* s) {
       Unsupported(s->range, "this statement");
       break;
   }
-  frame_->next = mark;
+  Release(mark);
 }
 
 // while/for. In the kernel a loop runs at most MAXACTION times (the verifier needs a
@@ -502,7 +502,7 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
   auto* done = llvm::BasicBlock::Create(context_, "endloop", frame_->fn);
   b_.CreateBr(head);
   b_.SetInsertPoint(head);
-  uint32_t mark = frame_->next;
+  TempMark mark = Temps();
   if (count) {
     Value n = b_.CreateAdd(b_.CreateLoad(i64_, count), b_.getInt64(1));
     b_.CreateStore(n, count);
@@ -514,7 +514,7 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
     b_.CreateCondBr(Truth(Expr(cond)), inside, done);
   else
     b_.CreateBr(inside);
-  frame_->next = mark;
+  Release(mark);
   b_.SetInsertPoint(inside);
   Top().loops.push_back({next, done});
   Stmt(body);
@@ -522,7 +522,7 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
   b_.CreateBr(next);
   b_.SetInsertPoint(next);
   if (step) Expr(step);
-  frame_->next = mark;
+  Release(mark);
   b_.CreateBr(head);
   b_.SetInsertPoint(done);
 }
@@ -745,7 +745,7 @@ void Lowering::Foreach(ast::Foreach* f) {
   b_.CreateCondBr(Truth(more), inside, done);
   b_.SetInsertPoint(inside);
   if (f->has_slice) SkipUnsliced(f, *g, key, want_at, head);  // after `limit`, as stap's
-  uint32_t mark = frame_->next;
+  TempMark mark = Temps();
   for (size_t k = 0; k < f->keys.size() && k < g->key_offsets.size(); ++k) {
     Place p;
     if (!PlaceOf(f->keys[k], &p)) {
@@ -762,7 +762,7 @@ void Lowering::Foreach(ast::Foreach* f) {
   Top().loops.push_back({head, done});
   Stmt(f->body);
   Top().loops.pop_back();
-  frame_->next = mark;
+  Release(mark);
   b_.CreateBr(head);
   b_.SetInsertPoint(done);
 }

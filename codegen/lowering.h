@@ -90,6 +90,10 @@ inline uint32_t NextPow2(uint64_t v) {
   return p;
 }
 inline uint32_t Align8(uint32_t v) { return (v + 7) & ~7u; }
+// The stack a handler's statements share for helpers' keys, values and buffers; past it,
+// such temporaries are in the scratch space. Map keys: at most kStackKeys bytes of them in
+// a handler go on the stack.
+constexpr uint32_t kStackTemps = 128, kStackKeys = 96;
 
 inline bool IsPrintFamily(const ast::Call* c) { return !c->callee; }
 
@@ -294,6 +298,19 @@ class Lowering {
   void Dead();
 
   uint32_t TempBytes(uint32_t bytes);
+
+  // Where a statement's temporaries begin (scratch and stack); Release gives back what
+  // was taken since, when the statement ends.
+  struct TempMark {
+    uint32_t scratch = 0, stack = 0;
+  };
+  TempMark Temps() const;
+  void Release(TempMark mark);
+
+  // `bytes` for a temporary that a helper reads or fills (a map's key or value, a read's
+  // buffer), used within one statement: on the stack, in the kStackTemps bytes that the
+  // statements of a handler share, or in the scratch space past them.
+  Value StackTemp(uint32_t bytes);
 
   Value ScratchAt(uint32_t offset);
 
@@ -634,9 +651,15 @@ class Lowering {
     llvm::Instruction* alloca_point = nullptr;
     const sema::Probe* probe = nullptr;
     bool user_side = false;
-    uint32_t next = 0;        // scratch bytes in use for temporaries
-    uint32_t stack_keys = 0;  // stack bytes given to small map keys (Key)
+    uint32_t next = 0;  // scratch bytes in use for temporaries
     uint32_t max = 0;
+    // The stack bytes statements' temporaries share (StackTemp): in use, and the allocas
+    // made for them, by offset and size.
+    uint32_t stack_next = 0;
+    // Map keys given the stack, all statements together: past kStackKeys bytes, keys are
+    // built in scratch (a register holds that address; the stack's is remade at each use).
+    uint32_t stack_keys = 0;
+    std::map<std::pair<uint32_t, uint32_t>, llvm::AllocaInst*> stack_temps;
     std::vector<Scope*> scopes;
     std::vector<Handler> handlers;       // enclosing `try` blocks, innermost last
     std::vector<SourceRange> calls;      // the inlined calls being lowered, outermost first
