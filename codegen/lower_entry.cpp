@@ -16,12 +16,18 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
   EntryValues out;
   if (!ReturnsWithEntry(p)) return out;
   // Not in what a settled `@defined` rules out (`@defined(@entry($a)) ? @entry($a) :
-  // @entry($b->c)`): that is never compiled, and its operands need not exist.
+  // @entry($b->c)`): that is never compiled, and its operands need not exist. Branches
+  // are decided as the return body decides them (FoldedCondition, which reads the probe
+  // from the frame: the layout is made apart from the body's own).
+  Frame deciding;
+  deciding.probe = &p;
+  Frame* outer = frame_;
+  frame_ = &deciding;
   std::function<void(ast::Node*)> walk = [&](ast::Node* n) {
     if (!n || ast::Is<ast::Defined>(n)) return;  // `@defined(@entry($x))` reads nothing
     auto branches = [&](ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
       walk(cond);
-      std::optional<bool> settled = sema::Settled(cond);
+      std::optional<bool> settled = FoldedCondition(cond, then, otherwise);
       if (!settled || *settled) walk(then);
       if (!settled || !*settled) walk(otherwise);
     };
@@ -31,7 +37,7 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
     // decides.
     if (auto* x = ast::As<ast::Logical>(n)) {
       walk(x->lhs);
-      std::optional<bool> settled = sema::Settled(x->lhs);
+      std::optional<bool> settled = FoldedCondition(x->lhs, x->rhs, nullptr);
       if (!settled || *settled == (x->op == Tok::AndAnd)) walk(x->rhs);
       return;
     }
@@ -43,6 +49,7 @@ Lowering::EntryValues Lowering::EntryLayout(const sema::Probe& p) {
     ast::ForEachChild(n, walk);
   };
   walk(p.body);
+  frame_ = outer;
   if (!out.order.empty()) out.size += 8;  // the stack pointer of the call that saved them
   return out;
 }

@@ -79,8 +79,10 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::Logical: {
       auto* x = static_cast<ast::Logical*>(e);
       bool is_and = x->op == Tok::AndAnd;
-      // `@defined($x) && $x` where @defined decides: the right side is never compiled.
-      if (std::optional<bool> known = KnownCondition(x->lhs, true); known && *known != is_and)
+      // `@defined($x) && $x` where @defined decides (here, when the right side does not
+      // compile here): the right side is never compiled.
+      if (std::optional<bool> known = FoldedCondition(x->lhs, x->rhs, nullptr);
+          known && *known != is_and)
         return b_.getInt64(*known ? 1 : 0);
       Value l = Truth(Expr(x->lhs));
       auto* from = b_.GetInsertBlock();
@@ -279,6 +281,7 @@ bool Lowering::LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* ot
     if (!n || !compiles || ast::Is<ast::Defined>(n)) return;
     // `@cast(...)->m` is checked by codegen only: a branch with one is decided here.
     if (auto* c = ast::As<ast::Cast>(n); c && !c->components.empty()) compiles = false;
+    if (auto* t = ast::As<ast::TargetSymbol>(n); t && !KnownKernelTarget(t)) compiles = false;
     if (auto* t = ast::As<ast::TargetSymbol>(n))
       if (const sema::TargetArg* a = KernelChainArg(t)) {
         const struct btf* btf = a->btf ? a->btf : vmlinux;

@@ -452,6 +452,20 @@ const sema::TargetArg* Lowering::KernelChainArg(ast::Expr* e) const {
   return nullptr;
 }
 
+// Whether `t` names what a kernel probe has ($$parms, its arguments): a branch that names
+// anything else (`$rq` of old kernels' sched_switch) compiles nowhere here.
+bool Lowering::KnownKernelTarget(const ast::TargetSymbol* t) const {
+  const sema::Probe* probe = frame_ ? frame_->probe : nullptr;
+  if (!probe || t->lowered || t->name.starts_with("$$")) return true;
+  bool kernel =
+      sema::IsKernelFunction(probe->spec.family) || probe->spec.family == sema::Family::Tracepoint;
+  if (!kernel) return true;
+  std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+  for (const sema::TargetArg& a : probe->spec.args)
+    if (a.name == name) return true;
+  return false;
+}
+
 // @defined of such a chain, at load: the AND of a field-existence relocation per member
 // step (0 where the loading kernel lacks one). The chain exists in the compiling kernel.
 Value Lowering::KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& arg) {

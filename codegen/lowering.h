@@ -432,6 +432,7 @@ class Lowering {
   // `@defined` of kernel member chains decided at load (lower_kernel_target.cpp): when a
   // condition has one and both branches compile, the branch is chosen where it loads.
   const sema::TargetArg* KernelChainArg(ast::Expr* e) const;
+  bool KnownKernelTarget(const ast::TargetSymbol* t) const;
   Value KernelChainExists(ast::TargetSymbol* t, const sema::TargetArg& arg);
   bool LoadTimeCondition(ast::Expr* cond, ast::Node* then, ast::Node* otherwise);
   // Whether `cond` has an `@defined` that the loading kernel decides.

@@ -253,7 +253,7 @@ class SymbolResolver {
         // `@defined($x) && $x`: the right side is not evaluated when the left decides.
         auto* x = static_cast<ast::Logical*>(n);
         Visit(x->lhs);
-        std::optional<bool> l = Settled(x->lhs);
+        std::optional<bool> l = Settled(x->lhs, true);
         bool dead = l && *l != (x->op == ast::Tok::AndAnd);
         in_defined_ += dead;
         Visit(x->rhs);
@@ -262,14 +262,15 @@ class SymbolResolver {
       }
       case ast::Kind::Ternary:
       case ast::Kind::If: {
-        // The branch a settled @defined rules out: resolved, its target variables unchecked.
+        // The branch a settled @defined rules out here: resolved, its target variables
+        // unchecked (stap's `if (!@defined($p->member)) ... $old_kernels_arg`).
         auto* t = ast::As<ast::Ternary>(n);
         auto* i = ast::As<ast::If>(n);
         ast::Expr* cond = t ? t->cond : i->cond;
         ast::Node* then = t ? static_cast<ast::Node*>(t->then) : i->then;
         ast::Node* otherwise = t ? static_cast<ast::Node*>(t->otherwise) : i->otherwise;
         Visit(cond);
-        std::optional<bool> settled = Settled(cond);
+        std::optional<bool> settled = Settled(cond, true);
         for (auto [branch, dead] :
              {std::pair{then, settled && !*settled}, std::pair{otherwise, settled && *settled}}) {
           in_defined_ += dead;

@@ -86,6 +86,7 @@ class TargetLowering {
   uint64_t pc_ = 0;       // where the probe's variables are read
   uint64_t call_pc_ = 0;  // return probes: where their @entry values are read
   SourceRange range_;     // of the expression being lowered: generated nodes carry it
+  int quiet_ = 0;         // inside a branch this kernel's @defined rules out
 };
 
 // The pass (listed in elaborate.cpp).
@@ -94,8 +95,11 @@ void LowerTargets(Elab& e);
 // A condition that `@defined` of what is not there decides for good (through `!`, `&&`
 // and `||`), or nullopt. A true @defined of a kernel member chain may still be left to the
 // loading kernel, so only false ones decide: the branch ruled out is never compiled, and
-// its target variables need not exist (stap's `@defined($x) ? $x : $y`).
-std::optional<bool> Settled(const ast::Expr* e);
+// its target variables need not exist (stap's `@defined($x) ? $x : $y`). With `here`, true
+// ones decide too, as they do in the compiling kernel: codegen compiles a branch they rule
+// out only when it compiles here (Lowering::LoadTimeCondition), so what it names that this
+// kernel lacks is no error.
+std::optional<bool> Settled(const ast::Expr* e, bool here = false);
 // Values of the kernel variables that DWARF locates (kernel_dwarf_vars.cpp).
 void KernelDwarfTargets(Elab& e, Probe& p);
 // @var in the other kernel-side probes (tracepoints, timers, perf, kprobe.*): the kernel's

@@ -59,9 +59,10 @@ ast::Expr* TargetLowering::Entry(ast::Expr* value) {
   return e;
 }
 
-std::optional<bool> Settled(const ast::Expr* e) {
+std::optional<bool> Settled(const ast::Expr* e, bool here) {
   if (auto* d = ast::As<ast::Defined>(e)) {
     if (d->known == 0) return false;
+    if (d->known == 1 && here) return true;
     // A variable itself (no member chain) is there or not whatever kernel loads it; so is
     // its value at the entry (`@entry($sk)`).
     const ast::Expr* operand = d->operand;
@@ -71,12 +72,12 @@ std::optional<bool> Settled(const ast::Expr* e) {
     return std::nullopt;
   }
   if (auto* u = ast::As<ast::Unary>(e); u && u->op == Tok::Bang) {
-    std::optional<bool> inner = Settled(u->operand);
+    std::optional<bool> inner = Settled(u->operand, here);
     if (inner) return !*inner;
     return std::nullopt;
   }
   if (auto* x = ast::As<ast::Logical>(e)) {
-    std::optional<bool> l = Settled(x->lhs), r = Settled(x->rhs);
+    std::optional<bool> l = Settled(x->lhs, here), r = Settled(x->rhs, here);
     bool is_and = x->op == Tok::AndAnd;
     // As codegen decides it (KnownCondition): the left side alone, or both.
     if (l && *l != is_and) return !is_and;  // false && ..., true || ...
@@ -98,22 +99,31 @@ void TargetLowering::Run() {
     }
     // `@defined($x) ? $x : $y` (stap's @choose_defined) and `if (@defined($x))`: what the
     // condition rules out is never compiled, so its target variables need not exist.
+    // A branch that only this kernel's @defined of a member chain rules out is lowered
+    // quietly: codegen compiles it (for the loading kernel to decide) only if it lowered.
+    auto branch = [&](ast::Node* b, bool dead, bool dead_here) {
+      if (dead) return;
+      quiet_ += dead_here;
+      walk(b);
+      quiet_ -= dead_here;
+    };
     auto branches = [&](ast::Expr* cond, ast::Node* then, ast::Node* otherwise) {
       walk(cond);
-      std::optional<bool> settled = Settled(cond);
-      if (!settled || *settled) walk(then);
-      if (!settled || !*settled) walk(otherwise);
+      std::optional<bool> settled = Settled(cond), here = Settled(cond, true);
+      branch(then, settled && !*settled, here && !*here);
+      branch(otherwise, settled && *settled, here && *here);
     };
     if (auto* t = ast::As<ast::Ternary>(n)) return branches(t->cond, t->then, t->otherwise);
     // `@defined($x) && $x`: the right side is not evaluated when the left decides.
     if (auto* x = ast::As<ast::Logical>(n)) {
       walk(x->lhs);
-      std::optional<bool> l = Settled(x->lhs);
-      if (!l || *l == (x->op == Tok::AndAnd)) walk(x->rhs);
+      bool is_and = x->op == Tok::AndAnd;
+      std::optional<bool> l = Settled(x->lhs), here = Settled(x->lhs, true);
+      branch(x->rhs, l && *l != is_and, here && *here != is_and);
       return;
     }
     if (auto* i = ast::As<ast::If>(n)) return branches(i->cond, i->then, i->otherwise);
-    if (ast::TargetBase* t = TargetOf(n); t && !t->lowered) Lower(t, false);
+    if (ast::TargetBase* t = TargetOf(n); t && !t->lowered) Lower(t, quiet_ > 0);
     ast::ForEachChild(n, walk);
   };
   walk(p_.body);
