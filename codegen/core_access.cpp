@@ -17,7 +17,8 @@ std::string KernelTypeName(const struct btf* btf, uint32_t type) {
   for (int guard = 0; t && btf_is_mod(t) && guard < 16; ++guard) t = btf__type_by_id(btf, t->type);
   if (!t || type == 0) return "void";
   std::string name = btf__name_by_offset(btf, t->name_off);
-  if (btf_is_typedef(t)) return name;  // sigset_t, as the source spells it
+  if (btf_is_typedef(t)) return name;                       // sigset_t, as the source spells it
+  if (name.empty() && btf_is_composite(t)) name = "{...}";  // as the DWARF side names it
   if (btf_is_struct(t)) return "struct " + name;
   if (btf_is_union(t)) return "union " + name;
   if (btf_is_ptr(t)) return KernelTypeName(btf, t->type) + "*";

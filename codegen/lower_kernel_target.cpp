@@ -238,9 +238,19 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
         const ast::TargetComponent& step = t->components[i];
         uint32_t in = path.empty() ? record : path.back().member.type;
         std::vector<std::string> names = KernelMemberNames(btf, in);
-        return fail(step.range,
-                    KernelTypeName(btf, in) + " has no member `" + std::string(step.name) + "`" +
-                        sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()})));
+        // An unnamed struct is named by the member that holds it (`shared` of union
+        // futex_key), with what it has: kernels drop and rename such members.
+        std::string what = KernelTypeName(btf, in);
+        const btf_type* inner = btf__type_by_id(btf, StripModifiers(btf, in));
+        if (inner && inner->name_off == 0 && !path.empty())
+          what = "`" + path.back().member.name + "` (" + what + " in " +
+                 KernelTypeName(btf, path.back().record) + ")";
+        std::string hint = sema::DidYouMean(sema::Similar(step.name, {names.begin(), names.end()}));
+        if (hint.empty() && !names.empty() && names.size() <= 12) {
+          hint = "; it has:";
+          for (const std::string& n : names) hint += " " + n;
+        }
+        return fail(step.range, what + " has no member `" + std::string(step.name) + "`" + hint);
       }
       const KernelMember& m = path.back().member;
       if (m.bitfield && constant_layout_)
