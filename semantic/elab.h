@@ -36,6 +36,10 @@ struct Elab : ElaborateInput {
 
   std::vector<AliasEntry> aliases;
   std::vector<PendingProbe> pending;  // probe declarations not yet resolved
+  // Why optional points matched nothing (the point, its spelling, the reason), and the
+  // script's probes that all of whose points did: for the errors that follow from them.
+  std::vector<SkippedPoint> skipped;
+  std::vector<const ast::Probe*> unmatched;
   size_t probe_order = 0;
   // Public names, and private ones keyed by their file.
   std::map<std::string_view, std::vector<Function*>> functions;
@@ -66,6 +70,9 @@ struct Elab : ElaborateInput {
   // `name` as a private global of `file` only (null when it has none).
   Variable* FindPrivateGlobal(std::string_view name, FileId file);
 };
+
+// Notes on why optional points matched nothing (elaborate.cpp), after an error they explain.
+void NoteSkippedPoints(Elab& e);
 
 // Alias prefixes that the syscall tapset defines.
 inline constexpr std::string_view kSyscallPrefixes[] = {"syscall", "syscall_any", "nd_syscall"};

@@ -2,6 +2,9 @@
 // the tests), and the declaration tables that tapset pulling fills.
 #include "semantic/elaborate.h"
 
+#include <algorithm>
+#include <map>
+
 #include "semantic/elab.h"
 #include "semantic/intrinsics.h"
 #include "semantic/target_vars.h"
@@ -230,6 +233,21 @@ void GatherKernelFacts(Elab& e) {
   }
 }
 
+// Why optional points matched nothing, each reason once, the most shared first (a module
+// that is not loaded, before each of its functions): what a script left with nothing to
+// run (or a global with no value) should be told.
+void NoteSkippedPoints(Elab& e) {
+  std::map<std::string_view, size_t> count;
+  std::vector<const SkippedPoint*> first;
+  for (const SkippedPoint& s : e.skipped)
+    if (count[s.why]++ == 0) first.push_back(&s);
+  std::stable_sort(first.begin(), first.end(), [&](const SkippedPoint* a, const SkippedPoint* b) {
+    return count[a->why] > count[b->why];
+  });
+  if (first.size() > 3) first.resize(3);
+  for (const SkippedPoint* s : first) e.diags.Note(Diag::PointSkipped, s->at, {s->point, s->why});
+}
+
 std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
   auto program = std::make_unique<Program>();
   Machine* machine = &in.machine;
@@ -261,6 +279,7 @@ std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
       }
     in.diags.Report(Diag::NoProbes, at,
                     {points ? ": every probe point is optional and matched nothing" : ""});
+    NoteSkippedPoints(e);
     return program;
   }
   if (!in.options.listing) GatherKernelFacts(e);

@@ -496,15 +496,35 @@ class TypeInference {
     Stmt(f->body);
   }
 
+  // A global whose only values come from probes that matched nothing here (nfsd's,
+  // with no nfsd module loaded): say so, and why they matched nothing.
+  void NoteUnmatched(const Variable* v) {
+    if (v->kind != VarKind::Global) return;
+    bool noted = false;
+    for (const ast::Probe* p : e_.unmatched) {
+      bool named = false;
+      ast::WalkTree(p->body, [&](ast::Node* n) {
+        if (auto* s = ast::As<ast::Symbol>(n); s && s->name == v->name) named = true;
+      });
+      if (!named || p->points.empty()) continue;
+      e_.diags.Note(Diag::AssignedInUnmatched, p->points[0]->range, {v->name});
+      noted = true;
+    }
+    if (noted && !skipped_noted_) NoteSkippedPoints(e_);
+    skipped_noted_ |= noted;
+  }
+
   void ReportUnresolved() {
     auto check = [&](Variable* v, std::string_view owner) {
       if (v->type == Type::Unknown && (v->read || v->kind == VarKind::Param)) {
         e_.diags.Report(Diag::UnresolvedType, v->decl, {v->name, owner});
+        NoteUnmatched(v);
         return;
       }
       for (Type k : v->key_types)
         if (k == Type::Unknown) {
           e_.diags.Report(Diag::UnresolvedKeyType, v->decl, {v->name});
+          NoteUnmatched(v);
           return;
         }
     };
@@ -526,6 +546,7 @@ class TypeInference {
   Function* function_ = nullptr;
   const Probe* probe_ = nullptr;  // the probe whose body is being typed (null in functions)
   bool changed_ = false;
+  bool skipped_noted_ = false;  // NoteSkippedPoints said its notes
   std::set<std::pair<FileId, uint32_t>> reported_;
   std::vector<ast::Expr*> printed_;
 };

@@ -45,6 +45,14 @@ struct PatternDef {
   std::string spelling;  // timer.ms(number)
 };
 
+// An optional point that matched nothing, and why (a module not loaded, a hook no BPF
+// program reaches): said when nothing else is left to run.
+struct SkippedPoint {
+  SourceRange at;
+  std::string point;
+  std::string why;
+};
+
 // What families may consult while resolving: machine facts, loaded lazily.
 struct ResolveContext {
   DiagnosticSink& diags;
@@ -70,6 +78,14 @@ struct ResolveContext {
   // The kernel compiled for is the running one (false under `-r` for another kernel):
   // facts only the running kernel has (kallsyms) apply.
   bool running_kernel = true;
+  // Where Skipped() keeps its reasons (none: they are dropped).
+  std::vector<SkippedPoint>* skipped = nullptr;
+  std::string point;  // the point being resolved, as written (for Skipped)
+
+  // An optional point matches nothing, for this reason.
+  void Skipped(SourceRange at, std::string why) const {
+    if (skipped && optional && !listing) skipped->push_back({at, point, std::move(why)});
+  }
 };
 
 class ProbeFamily {

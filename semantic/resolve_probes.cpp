@@ -197,7 +197,9 @@ class ProbeResolver {
             [this]() { return &e_.machine.kernel_dwarf(); },
             [this](const std::string& module) { return &e_.machine.module_dwarf(module); },
             [this]() -> const btf* { return e_.machine.kernel_btf().get(); },
-            e_.machine.running()};
+            e_.machine.running(),
+            &e_.skipped,
+            PointSpelling(concrete)};
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;
@@ -374,6 +376,7 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
   ProbeResolver resolver(e, pending.from_tapset || e.script->privileged);
   std::set<std::string_view> writes;
   CollectWrites(pending.decl->body, writes);
+  size_t before = e.program.probes.size();
   for (const ast::ProbePoint* point : pending.decl->points) {
     std::vector<Resolved> resolved;
     Expansion exp;
@@ -400,6 +403,8 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
     }
     if (matched && point->sufficient) break;
   }
+  if (e.program.probes.size() == before && !pending.from_tapset)
+    e.unmatched.push_back(pending.decl);
 }
 
 }  // namespace

@@ -163,6 +163,10 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
     std::string error;
     indexes = ctx.kernel_modules(module->string, &error);
     if (indexes.empty()) {
+      ctx.Skipped(module->range, !error.empty() ? error
+                                 : index.running()
+                                     ? "no loaded kernel module matches `" + module->string + "`"
+                                     : "no kernel module matches `" + module->string + "`");
       if (!(ctx.optional || (ctx.listing && HasGlob(module->string))))
         ctx.diags.Report(Diag::ProbeParameter, module->range,
                          {!error.empty()    ? error
@@ -200,7 +204,14 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
         kd && kd->dwarf() && !kd->Named(spec.function).empty())
       return ExpandKernelDwarf(std::move(spec), name, suffixes, false, ctx, out);
   if (found.empty()) {
-    if (ctx.optional && !ctx.listing) return;
+    if (ctx.optional && !ctx.listing) {
+      std::string why = module ? "" : index.Refusal(spec.function);
+      ctx.Skipped(name.range, !why.empty() ? why
+                              : module     ? "no function of module `" + module->string +
+                                             "` matches `" + spec.function + "`"
+                                       : "no kernel function matches `" + spec.function + "`");
+      return;
+    }
     if (ctx.listing && HasGlob(spec.function)) return;
     if (module) {
       std::vector<std::string_view> names;

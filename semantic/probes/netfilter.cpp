@@ -205,6 +205,10 @@ class Netfilter : public ProbeFamily {
     if (family->value != 2 && family->value != 10) {
       // Linux's nf_bpf_link takes IPv4 and IPv6 hooks only (EAFNOSUPPORT otherwise): an
       // optional point (`netfilter.arp.in ?`) is not here, as a missing tracepoint is not.
+      ctx.Skipped(pf->range,
+                  "BPF netfilter programs attach to NFPROTO_IPV4 and NFPROTO_IPV6 "
+                  "hooks only; the kernel refuses `" +
+                      std::string(family->name) + "`");
       if (ctx.optional || ctx.listing) return;
       ctx.diags.Report(Diag::ProbeParameter, pf->range,
                        {"BPF netfilter programs attach to NFPROTO_IPV4 and NFPROTO_IPV6 hooks "
