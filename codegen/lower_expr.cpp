@@ -196,8 +196,12 @@ Value Lowering::ExprInner(ast::Expr* e) {
     case Kind::AtVar:
     case Kind::Autocast:
       if (auto* t = static_cast<ast::TargetBase*>(e); t->lowered) return Expr(t->lowered);
-      if (auto* a = ast::As<ast::Autocast>(e); a && !frame_->user_side)
+      if (auto* a = ast::As<ast::Autocast>(e); a && !frame_->user_side) {
         if (Value v = ChosenTarget(a)) return v;
+        if (failed_) return nullptr;
+        if (Value v = AutocastLocal(a)) return v;
+        if (failed_) return nullptr;
+      }
       if (auto* v = ast::As<ast::AtVar>(e); v && frame_->probe && !frame_->user_side)
         if (const sema::TargetArg* arg = KernelAtVar(v)) return KernelDwarfGlobal(v, *arg);
       Unsupported(e->range, "this target expression", " outside user-space probes");

@@ -462,6 +462,73 @@ const sema::TargetArg* Lowering::KernelChainArg(ast::Expr* e) const {
   return nullptr;
 }
 
+// The struct a kernel value `e` points to, when its type is known: a kernel $var's (with
+// its member chain, `&$cstate->current_fh`) or @cast's (`&@cast(a, "T", "kernel:M")->fh`);
+// 0 otherwise. `btf` is the BTF the type is in (a module's, or vmlinux's).
+uint32_t Lowering::TypedRecord(ast::Expr* e, const struct btf** btf) const {
+  const struct btf* vmlinux = program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  ast::TargetBase* target = nullptr;
+  if (ast::Is<ast::TargetSymbol>(e) || ast::Is<ast::Cast>(e))
+    target = static_cast<ast::TargetBase*>(e);
+  if (!target || !vmlinux) return 0;
+  uint32_t type = 0;
+  *btf = vmlinux;
+  if (auto* t = ast::As<ast::TargetSymbol>(e)) {
+    const sema::Probe* probe = frame_ ? frame_->probe : nullptr;
+    std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
+    if (!probe ||
+        !(sema::IsKernelFunction(probe->spec.family) ||
+          (probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format)))
+      return 0;
+    for (const sema::TargetArg& a : probe->spec.args)
+      if (a.name == name && a.btf_type) {
+        type = a.btf_type;
+        if (a.btf) *btf = a.btf;
+      }
+  } else if (auto* c = ast::As<ast::Cast>(e)) {
+    type = sema::KernelCastType(program_.kernel, c->module, c->type_name, btf);
+    // `@cast(p, "T")` is a T where p points: as a pointer to T.
+    if (type && c->components.empty()) return target->addressof ? 0 : StripModifiers(*btf, type);
+  }
+  if (!type) return 0;
+  if (!target->components.empty()) type = sema::KernelChainType(*btf, type, target->components);
+  const btf_type* t = type ? btf__type_by_id(*btf, StripModifiers(*btf, type)) : nullptr;
+  if (t && target->addressof) return btf_is_composite(t) ? StripModifiers(*btf, type) : 0;
+  if (!t || !btf_is_ptr(t)) return 0;
+  uint32_t pointee = StripModifiers(*btf, t->type);
+  const btf_type* record = btf__type_by_id(*btf, pointee);
+  return record && btf_is_composite(record) ? pointee : 0;
+}
+
+Value Lowering::AutocastLocal(ast::Autocast* a) {
+  auto* local = ast::As<ast::Symbol>(a->operand);
+  const sema::Probe* probe = frame_->probe;
+  if (!local || !local->var || local->var->kind != sema::VarKind::Local || !probe) return nullptr;
+  // Every assignment the probe makes to the local: one typed value, the same type each time.
+  const struct btf* btf = nullptr;
+  uint32_t record = 0;
+  bool typed = true, any = false;
+  ast::WalkTree(probe->body, [&](ast::Node* n) {
+    auto* assign = ast::As<ast::Assign>(n);
+    auto* to = assign ? ast::As<ast::Symbol>(assign->lhs) : nullptr;
+    if (!to || to->var != local->var) return;
+    const struct btf* in = nullptr;
+    uint32_t r = assign->op == Tok::Assign ? TypedRecord(assign->rhs, &in) : 0;
+    if (!r || (any && (r != record || in != btf))) typed = false;
+    record = r;
+    btf = in;
+    any = true;
+  });
+  if (!any || !typed) return nullptr;
+  Value value = Expr(a->operand);
+  if (!value) return nullptr;
+  const struct btf* outer = module_btf_;
+  module_btf_ = btf == program_.kernel.btf() ? outer : btf;
+  Value chain = KernelChain(a, local->name, value, record, true);
+  module_btf_ = outer;
+  return chain;
+}
+
 // Whether `t` names what a kernel probe has ($$parms, its arguments): a branch that names
 // anything else (`$rq` of old kernels' sched_switch) compiles nowhere here.
 bool Lowering::KnownKernelTarget(const ast::TargetSymbol* t) const {

@@ -457,6 +457,10 @@ class Lowering {
   Value Assign(ast::Assign* a);
 
   Value ChosenTarget(ast::Autocast* a);
+  // `local->member` where the probe gives the local one typed kernel value (stap's
+  // autocast): lower_kernel_target.cpp.
+  Value AutocastLocal(ast::Autocast* a);
+  uint32_t TypedRecord(ast::Expr* e, const struct btf** btf) const;
   const sema::TargetArg* KernelAtVar(ast::AtVar* v);
   Value KernelDwarfGlobal(ast::AtVar* v, const sema::TargetArg& arg);
   Value KernelSlide();
