@@ -330,6 +330,21 @@ std::string CompatVersion(std::string_view v) {
   return part(0, dot) + ", " + part(dot + 1, v.size());
 }
 
+// LINUX_VERSION_CODE of a release "6.18.0" (parts that are not there count as 0; the
+// sublevel is capped at 255, as the kernel's own macro caps it).
+int64_t LinuxVersionCode(std::string_view release) {
+  int64_t parts[3] = {0, 0, 0};
+  size_t at = 0;
+  for (int k = 0; k < 3 && at < release.size(); ++k) {
+    while (at < release.size() && std::isdigit(static_cast<unsigned char>(release[at])))
+      parts[k] = std::min<int64_t>(parts[k] * 10 + (release[at++] - '0'), 0xffff);
+    if (at >= release.size() || release[at] != '.') break;
+    ++at;
+  }
+  return (std::min<int64_t>(parts[0], 255) << 16) + (std::min<int64_t>(parts[1], 255) << 8) +
+         std::min<int64_t>(parts[2], 255);
+}
+
 bool HasMarker(std::string_view code, std::string_view marker) {
   return code.find(marker) != std::string_view::npos;
 }
@@ -658,6 +673,13 @@ bool Lowering::LinkEmbeddedC() {
         "#define STAP_VERSION(a, b) (((a) << 8) + (b))\n#ifndef STAP_COMPAT_VERSION\n"
         "#define STAP_COMPAT_VERSION STAP_VERSION(" +
         CompatVersion(options_.compatible) + ")\n#endif\n");
+    // The kernel's version macros (<linux/version.h>), for the kernel compiled for (-r):
+    // from its release, the sublevel capped at 255 as the kernel caps it.
+    source.Add(
+        "#ifndef KERNEL_VERSION\n#define KERNEL_VERSION(a, b, c) "
+        "(((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))\n#endif\n"
+        "#ifndef LINUX_VERSION_CODE\n#define LINUX_VERSION_CODE " +
+        std::to_string(LinuxVersionCode(program_.kernel.release)) + "\n#endif\n");
     if (!GlobalAccess(source)) return false;
     bool context = false;
     for (const ast::EmbeddedDecl* d : program_.embedded) context |= UsesContext(d->code);

@@ -259,6 +259,7 @@ std::unique_ptr<Program> Elaborate(ast::File* script, ElaborateInput in) {
     return nullptr;
   };
   program->kernel.config = in.library.pp().kernel_config;
+  program->kernel.release = in.library.pp().kernel_v;
   Elab e(script, in, *program);
   e.AddFile(script, false);
   for (const Pass& pass : Passes()) {

@@ -181,6 +181,8 @@ struct KernelFacts {
   std::function<const struct btf*(std::string_view name)> module_btf;
   // The compiling (or -r) kernel's CONFIG_ values ("y", "m", "250"; "" when unset).
   std::function<std::string(std::string_view)> config;
+  // The compiling (or -r) kernel's base release ("6.18.0"), stap's kernel_v.
+  std::string release;
 };
 
 struct Program {
