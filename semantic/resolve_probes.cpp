@@ -4,6 +4,7 @@
 // and the handler, and reports `probe point mismatch` with the nearest candidates.
 #include <algorithm>
 #include <set>
+#include <span>
 
 #include "frontend/ast_printer.h"
 #include "frontend/ast_walk.h"
@@ -51,11 +52,16 @@ struct Resolved {
   Expansion expansion;
 };
 
-bool SameArg(const PointPart& user, const PointPart& alias) {
-  if (user.arg != alias.arg) return false;
-  if (user.arg == ArgKind::Number) return user.number == alias.number;
-  if (user.arg == ArgKind::String) return GlobMatch(user.string, alias.string);
-  return true;
+// Whether an alias's name component `alias` accepts the user's `user`: the names match as
+// globs and the arguments are alike (numbers equal, strings glob-matched). Tested on the
+// AST, not on PartsOf's copy: every resolution step tests every alias's name.
+bool ComponentFits(const PointPart& user, const ast::ProbePointComponent& alias) {
+  if (!GlobMatch(user.name, alias.name)) return false;
+  if (auto* n = ast::As<ast::NumberLit>(alias.arg))
+    return user.arg == ArgKind::Number && user.number == n->value;
+  if (auto* s = ast::As<ast::StringLit>(alias.arg))
+    return user.arg == ArgKind::String && GlobMatch(user.string, s->value);
+  return user.arg == ArgKind::None;
 }
 
 class ProbeResolver {
@@ -95,7 +101,8 @@ class ProbeResolver {
 
   // A wildcard's match that is a second name of a call (the kernel's `newstat` beside
   // stap's `stat`): left out, so that `syscall.*` fires once per call, as in stap.
-  bool GlobHidden(const std::vector<PointPart>& parts, const std::vector<PointPart>& name) const {
+  bool GlobHidden(const std::vector<PointPart>& parts,
+                  std::span<const ast::ProbePointComponent> name) const {
     if (name.size() < 2 || !HasGlob(parts[1].name)) return false;
     if (name[0].name != "syscall" && name[0].name != "nd_syscall") return false;
     const std::vector<std::string>& hidden = e_.syscall_glob_hidden;
@@ -111,15 +118,14 @@ class ProbeResolver {
     // matches keep what they need, not pointers into it.)
     std::vector<std::pair<AliasEntry, std::vector<PointPart>>> matches;
     for (const AliasEntry& a : e_.aliases) {
-      std::vector<PointPart> name = PartsOf(a.decl->names[a.name_index]);
+      std::span<const ast::ProbePointComponent> name = a.decl->names[a.name_index]->components;
       if (name.size() > parts.size() || name.size() < best) continue;
       if (GlobHidden(parts, name)) continue;
       bool ok = true;
-      for (size_t i = 0; ok && i < name.size(); ++i)
-        ok = GlobMatch(parts[i].name, name[i].name) && SameArg(parts[i], name[i]);
+      for (size_t i = 0; ok && i < name.size(); ++i) ok = ComponentFits(parts[i], name[i]);
       if (!ok) continue;
       if (name.size() > best) matches.clear(), best = name.size();
-      matches.push_back({a, std::move(name)});
+      matches.push_back({a, PartsOf(a.decl->names[a.name_index])});
     }
     if (matches.empty()) return false;
     bool any = false;
