@@ -255,6 +255,7 @@ void Lowering::KernelSortedForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateStore(b_.getInt64(0), ScratchAt(w.count_at));
   b_.CreateStore(b_.getInt64(0), ScratchAt(w.have_at[kPrev]));
   b_.CreateStore(f->limit ? Expr(f->limit) : b_.getInt64(INT64_MAX), ScratchAt(w.limit_at));
+  uint32_t want_at = f->has_slice ? SliceKey(f, g) : 0;
 
   // One step: a bpf_loop callback.
   Frame frame;
@@ -289,9 +290,16 @@ void Lowering::KernelSortedForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateCondBr(Truth(b_.CreateLoad(i64_, ScratchAt(w.have_at[kBest]))), found, stop);
 
   b_.SetInsertPoint(found);
+  // Each element costs a scan of the whole array: MAXACTION bounds the elements one loop
+  // visits, as it bounds a kernel `while` or `for`, so a large array is an error, not a
+  // handler that holds its CPU for seconds.
+  Value visited = b_.CreateAdd(count, b_.getInt64(1));
+  Check(b_.CreateICmpULE(visited, b_.getInt64(options_.max_action)),
+        "MAXACTION exceeded" + Near("keyword", "foreach", f->range));
   StoreSide(w, StoredSide(w, kBest), kPrev);
-  b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), ScratchAt(w.count_at));
+  b_.CreateStore(visited, ScratchAt(w.count_at));
   Value key = ScratchAt(w.key_at[kPrev]);
+  if (f->has_slice) SkipUnsliced(f, g, key, want_at, next_element);  // counted by `limit`
   for (size_t k = 0; k < f->keys.size() && k < g.key_offsets.size(); ++k) {
     Place p;
     if (!PlaceOf(f->keys[k], &p)) {
@@ -311,7 +319,7 @@ void Lowering::KernelSortedForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateBr(next_element);
   EndMapCallback(c, frame);
 
-  uint32_t steps = std::min(std::max(g.max_entries, 1u), kMaxLoops);
+  uint32_t steps = std::min({std::max(g.max_entries, 1u), kMaxLoops, options_.max_action + 1});
   Helper(kLoop, i64_,
          {b_.getInt64(steps), fn, llvm::ConstantPointerNull::get(ptr_), b_.getInt64(0)});
   Value flag = b_.CreateLoad(i64_, ScratchAt(w.flag_at));
