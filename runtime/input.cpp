@@ -3,7 +3,10 @@
 #include "runtime/input.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +22,24 @@ namespace {
 
 // Bytes read at a time: the stop is looked at between two blocks (and between bytes).
 constexpr size_t kBlock = 256;
+
+// SIGTTIN and SIGTTOU held while btap reads or sets its terminal: a session put in the
+// background (Ctrl-Z, bg) gets EIO instead of being stopped with its probes attached,
+// and its terminal's modes are given back all the same.
+class NoTerminalStops {
+ public:
+  NoTerminalStops() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTTIN);
+    sigaddset(&set, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~NoTerminalStops() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
+ private:
+  sigset_t old_;
+};
 
 bool IsInputProbe(const meta::Probe& p) {
   return p.family == static_cast<uint8_t>(meta::ProbeKind::Procfs) && p.numbers[2] != 0 &&
@@ -50,6 +71,9 @@ std::unique_ptr<StdinInput> StdinInput::Start(const meta::Meta& meta, UserSide& 
     if (fd >= 0) {
       input->fd_ = fd;
       input->own_fd_ = true;
+    } else {
+      // A socket cannot be opened again: its reads do not wait (MSG_DONTWAIT) instead.
+      input->socket_ = S_ISSOCK(st.st_mode);
     }
   }
   // Only the terminal's foreground job may change its modes (others would be stopped).
@@ -70,13 +94,18 @@ StdinInput::~StdinInput() {
 
 void StdinInput::RestoreTerminal() {
   if (!terminal_set_) return;
+  NoTerminalStops held;
   tcsetattr(0, TCSANOW, &saved_);
   terminal_set_ = false;
 }
 
 bool StdinInput::Read() {
   char block[kBlock];
-  ssize_t n = read(fd_, block, sizeof block);
+  ssize_t n;
+  {
+    NoTerminalStops held;
+    n = socket_ ? recv(fd_, block, sizeof block, MSG_DONTWAIT) : read(fd_, block, sizeof block);
+  }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
   if (n <= 0) {
     // The end (or a terminal hung up): as stapio, the terminal is given back now.

@@ -47,6 +47,7 @@ class StdinInput {
   std::vector<const meta::Probe*> probes_;  // in the script's order
   int fd_ = 0;
   bool own_fd_ = false;  // fd_ is a non-blocking descriptor of our own for standard input
+  bool socket_ = false;  // fd_ is standard input's own socket: read without waiting
   bool terminal_set_ = false;
   termios saved_{};
 };
