@@ -608,6 +608,30 @@ SourceRange Lowering::ScriptPlace(const std::string& file, unsigned line, unsign
   return fallback;
 }
 
+// LINUX_VERSION_CODE is the compiling kernel's: C that names it makes the object check,
+// where it loads, that kernel_v is the same, as a `%( kernel_v ... %)` condition is.
+void Lowering::VersionCodeTerm() {
+  auto term = [&](std::string_view code, SourceRange token) {
+    size_t at = code.find("LINUX_VERSION_CODE");
+    if (at == std::string_view::npos) return false;
+    SourceRange origin = CodeOrigin(code, token, sm_);
+    LineColumn lc = sm_.file(origin.file).Locate(origin.begin + static_cast<uint32_t>(at));
+    std::string_view release = program_.kernel.release;
+    meta_.kernel_terms.push_back({"kernel_v",
+                                  "==", std::string(release.substr(0, release.find('-'))),
+                                  KernelTerm::Operand::String, true,
+                                  sm_.file(origin.file).name() + ":" + std::to_string(lc.line) +
+                                      ":" + std::to_string(lc.column) + ", LINUX_VERSION_CODE"});
+    return true;
+  };
+  for (const ast::EmbeddedDecl* d : program_.embedded)
+    if (term(d->code, d->range)) return;
+  for (const CFunction& cf : c_functions_)
+    if (term(cf.function ? cf.function->decl->embedded : cf.expr->code,
+             cf.function ? cf.function->decl->range : cf.expr->range))
+      return;
+}
+
 bool Lowering::LinkEmbeddedC() {
   if (c_functions_.empty()) return true;
   bool kernel_types = false, trimmed = false;
@@ -680,6 +704,7 @@ bool Lowering::LinkEmbeddedC() {
         "(((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))\n#endif\n"
         "#ifndef LINUX_VERSION_CODE\n#define LINUX_VERSION_CODE " +
         std::to_string(LinuxVersionCode(program_.kernel.release)) + "\n#endif\n");
+    VersionCodeTerm();
     if (!GlobalAccess(source)) return false;
     bool context = false;
     for (const ast::EmbeddedDecl* d : program_.embedded) context |= UsesContext(d->code);

@@ -613,6 +613,7 @@ class Lowering {
   SourceRange ScriptPlace(const std::string& file, unsigned line, unsigned column,
                           SourceRange fallback) const;
   bool GlobalAccess(CSource& source);
+  void VersionCodeTerm();
   void NameCFunctions(llvm::Module& c);
   std::vector<CFunction> c_functions_;
 
