@@ -300,15 +300,7 @@ void Lowering::KernelSortedForeach(ast::Foreach* f, const GlobalInfo& g) {
   b_.CreateStore(visited, ScratchAt(w.count_at));
   Value key = ScratchAt(w.key_at[kPrev]);
   if (f->has_slice) SkipUnsliced(f, g, key, want_at, next_element);  // counted by `limit`
-  for (size_t k = 0; k < f->keys.size() && k < g.key_offsets.size(); ++k) {
-    Place p;
-    if (!PlaceOf(f->keys[k], &p)) {
-      Unsupported(f->keys[k]->range, "this loop variable");
-      continue;
-    }
-    Value part = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g.key_offsets[k]);
-    Store(p, p.is_string ? KeyString(part, g.key_widths[k]) : b_.CreateLoad(i64_, part));
-  }
+  BindLoopKeys(f, g, key);
   if (f->value) {
     Place p;
     Value value = ScratchAt(w.value_at[kPrev]);

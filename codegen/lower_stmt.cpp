@@ -527,6 +527,19 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
   b_.SetInsertPoint(done);
 }
 
+// A kernel foreach's loop variables, from the element's key (a copy in scratch).
+void Lowering::BindLoopKeys(ast::Foreach* f, const GlobalInfo& g, Value key) {
+  for (size_t k = 0; k < f->keys.size() && k < g.key_offsets.size(); ++k) {
+    Place p;
+    if (!PlaceOf(f->keys[k], &p)) {
+      Unsupported(f->keys[k]->range, "this loop variable");
+      continue;
+    }
+    Value part = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g.key_offsets[k]);
+    Store(p, p.is_string ? KeyString(part, g.key_widths[k]) : b_.CreateLoad(i64_, part));
+  }
+}
+
 // foreach in a kernel probe, unsorted (in the map's order; sorted ones are
 // lower_sorted_foreach.cpp's): bpf_for_each_map_elem calls the body as a callback, which
 // the verifier checks once rather than once per element.
@@ -586,15 +599,7 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   Value key = ScratchAt(key_at);
   Helper(kProbeReadKernel, i64_, {key, b_.getInt32(g.key_size), fn->getArg(1)});
   if (f->has_slice) SkipUnsliced(f, g, key, want_at, next_element);  // counted by `limit`
-  for (size_t k = 0; k < f->keys.size() && k < g.key_offsets.size(); ++k) {
-    Place p;
-    if (!PlaceOf(f->keys[k], &p)) {
-      Unsupported(f->keys[k]->range, "this loop variable");
-      continue;
-    }
-    Value part = b_.CreateConstGEP1_64(b_.getInt8Ty(), key, g.key_offsets[k]);
-    Store(p, p.is_string ? KeyString(part, g.key_widths[k]) : b_.CreateLoad(i64_, part));
-  }
+  BindLoopKeys(f, g, key);
   if (f->value) {
     Place p;
     if (PlaceOf(f->value, &p)) {

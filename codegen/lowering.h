@@ -396,6 +396,7 @@ class Lowering {
   MapCallback BeginMapCallback(const std::string& name, SourceRange at, Frame& frame,
                                bool loop = false);
   void EndMapCallback(const MapCallback& c, Frame& frame);
+  void BindLoopKeys(ast::Foreach* f, const GlobalInfo& g, Value key);
   // A foreach body's callback `frame` reaches the handler's variables (in `outer`, at their
   // scratch offsets) through `scope`; a function's `return` sets the flag at `flag_at` to
   // `return_flag` and stops the walk.
