@@ -121,8 +121,8 @@ bool HasProcfsProbes(const meta::Meta& meta) {
 
 ProcfsServer::ProcfsServer(UserSide& user, RunProbe run) : user_(user), run_(std::move(run)) {}
 
-std::unique_ptr<ProcfsServer> ProcfsServer::Start(const meta::Meta& meta, UserSide& user,
-                                                  RunProbe run, std::string* error) {
+std::unique_ptr<ProcfsServer> ProcfsServer::Prepare(const meta::Meta& meta, UserSide& user,
+                                                    RunProbe run, std::string* error) {
   if (!SafeModuleName(meta.script_name)) {
     *error = "the object's module name `" + meta.script_name +
              "` cannot name a procfs folder: it must be letters, digits and `_`";
@@ -137,7 +137,7 @@ std::unique_ptr<ProcfsServer> ProcfsServer::Start(const meta::Meta& meta, UserSi
   std::unique_ptr<ProcfsServer> server(new ProcfsServer(user, std::move(run)));
   server->folder_ = ProcfsFolder(meta);
   server->max_string_len_ = std::max<uint32_t>(meta.limits.max_string_len, 2);
-  if (!server->Build(meta, error) || !server->Mount(error)) return nullptr;
+  if (!server->Build(meta, error) || !server->Reserve(error)) return nullptr;
   return server;
 }
 
@@ -195,7 +195,7 @@ bool ProcfsServer::Build(const meta::Meta& meta, std::string* error) {
   return true;
 }
 
-bool ProcfsServer::Mount(std::string* error) {
+bool ProcfsServer::Reserve(std::string* error) {
   fd_ = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) {
     *error = std::string("procfs probes need FUSE to serve their files: cannot open /dev/fuse: ") +
@@ -221,6 +221,10 @@ bool ProcfsServer::Mount(std::string* error) {
              Leaf(folder_) + "` runs (use -m NAME)";
     return false;
   }
+  return true;
+}
+
+bool ProcfsServer::Mount(std::string* error) {
   std::string options = "fd=" + std::to_string(fd_) +
                         ",rootmode=40555,user_id=" + std::to_string(uid_) +
                         ",group_id=" + std::to_string(gid_) + ",allow_other,default_permissions";

@@ -41,9 +41,13 @@ class ProcfsServer {
   // Runs one user-side probe; false when its handler failed (the error is reported).
   using RunProbe = std::function<bool(const meta::Probe&)>;
 
-  // Mounts the files of `meta`'s procfs probes; null with the reason when it cannot.
-  static std::unique_ptr<ProcfsServer> Start(const meta::Meta& meta, UserSide& user, RunProbe run,
-                                             std::string* error);
+  // Checks the files of `meta`'s procfs probes and takes /dev/fuse and their folder,
+  // before any probe runs; null with the reason when it cannot.
+  static std::unique_ptr<ProcfsServer> Prepare(const meta::Meta& meta, UserSide& user, RunProbe run,
+                                               std::string* error);
+  // Mounts the files once the probes are attached (a file mounted earlier would hang its
+  // readers through the begin probes and the attaching).
+  bool Mount(std::string* error);
   // Unmounts (lazily: a reader still in a file gets an error) and removes the folder.
   ~ProcfsServer();
   ProcfsServer(const ProcfsServer&) = delete;
@@ -59,7 +63,7 @@ class ProcfsServer {
   struct Handle;
   ProcfsServer(UserSide& user, RunProbe run);
   bool Build(const meta::Meta& meta, std::string* error);
-  bool Mount(std::string* error);
+  bool Reserve(std::string* error);  // /dev/fuse and the folder
   void Unmount();
   void Dispatch(const uint8_t* request, size_t size);
   void Caller(ProcfsValue& value) const;

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -51,10 +52,18 @@ namespace {
 
 std::atomic<int> signal_fd{-1};
 std::atomic<bool> signalled{false};
+std::atomic<bool> loading{false};              // the kernel is verifying the programs
 std::atomic<uint64_t*> signal_state{nullptr};  // the session's state, shared with the probes
 
+// While loading, a stop must interrupt the verifier, which gives up (EAGAIN) only while a
+// signal is pending and which libbpf then asks again a few times: SIGALRM every 5 ms
+// interrupts each new attempt until libbpf stops retrying.
 void OnSignal(int) {
   signalled = true;
+  if (loading) {
+    itimerval every{{0, 5000}, {0, 5000}};
+    setitimer(ITIMER_REAL, &every, nullptr);
+  }
   // The probes stop now, even if the runtime is blocked writing output.
   if (uint64_t* state = signal_state.load()) {
     uint64_t running = 0;
@@ -251,6 +260,9 @@ bool Session::Attach(std::string* error) {
   std::vector<std::string> missing;
   for (const meta::Probe& p : meta_.probes) {
     if (p.user_side || p.program.empty() || SessionProbe(p)) continue;
+    // Attaching thousands of functions takes a while: a stop request ends it early (the
+    // end probes still run).
+    if (Stopping()) break;
     bpf_program* prog = bpf_object__find_program_by_name(bpf_, p.program.c_str());
     if (!prog) {
       *error = "the object has no program `" + p.program + "` for `" + p.point + "`";
@@ -512,15 +524,14 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   return true;
 }
 
-// Signals stop the session from its first begin probe to its last end probe; SIGPIPE is
-// ignored meanwhile (see kStopSignals).
+// Signals stop the session from its load to its last end probe; SIGPIPE is ignored
+// meanwhile (see kStopSignals).
 class Session::SignalScope {
  public:
-  SignalScope(bool enabled, int stop_fd, uint64_t* state) : enabled_(enabled) {
+  SignalScope(bool enabled, int stop_fd) : enabled_(enabled) {
     signalled = false;
     if (!enabled_) return;
     signal_fd = stop_fd;
-    signal_state = state;
     struct sigaction sa {};
     sa.sa_handler = OnSignal;
     sa.sa_flags = SA_RESTART;  // a signal must not fail a blocked write of output
@@ -542,6 +553,7 @@ class Session::SignalScope {
   }
   ~SignalScope() {
     if (!enabled_) return;
+    StopInterrupting();
     for (size_t i = 0; i < std::size(kStopSignals); ++i)
       sigaction(kStopSignals[i], &old_[i], nullptr);
     sigaction(SIGPIPE, &old_pipe_, nullptr);
@@ -552,8 +564,35 @@ class Session::SignalScope {
   SignalScope(const SignalScope&) = delete;
   SignalScope& operator=(const SignalScope&) = delete;
 
+  // Around the load: a stop request makes the verifier give up (see OnSignal).
+  void Loading() {
+    if (!enabled_) return;
+    struct sigaction alarm {};
+    alarm.sa_handler = [](int) {};
+    sigaction(SIGALRM, &alarm, &old_alarm_);
+    loading = true;
+    interrupting_ = true;
+  }
+  // After the load: the probes stop through the session's state.
+  void Loaded(uint64_t* state) {
+    if (!enabled_) return;
+    StopInterrupting();
+    signal_state = state;
+  }
+
  private:
+  void StopInterrupting() {
+    if (!interrupting_) return;
+    loading = false;
+    itimerval off{};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    sigaction(SIGALRM, &old_alarm_, nullptr);
+    interrupting_ = false;
+  }
+
   bool enabled_;
+  bool interrupting_ = false;
+  struct sigaction old_alarm_ {};
   struct sigaction old_[std::size(kStopSignals)]{};
   struct sigaction old_pipe_ {};
 };
@@ -571,10 +610,26 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     err << options.program_name << ": error: " << why << '\n';
     return 1;
   };
-  if (!Load(&error)) return fail(error);
+  SignalScope signals(options.handle_signals, stop_fd_);
+  signals.Loading();
+  bool loaded = Load(&error);
+  signals.Loaded(state_);
+  // Stopped while the kernel verified the programs (which can take long): no probe ran.
+  if (signalled) {
+    err << options.program_name << ": stopped by a signal while the probes were loading; no "
+        << "probe ran\n";
+    return 1;
+  }
+  if (!loaded) return fail(error);
   for (const auto& [name, value] : options.globals)
     if (!SetGlobal(name, value, &error)) return fail(error);
-  SignalScope signals(options.handle_signals, stop_fd_, state_);
+  // The procfs files are checked, and /dev/fuse and their folder taken, before any probe
+  // runs; they are mounted once the probes are attached.
+  if (HasProcfsProbes(meta_)) {
+    procfs_ = ProcfsServer::Prepare(
+        meta_, *user_, [this](const meta::Probe& p) { return RunProcfsProbe(p); }, &error);
+    if (!procfs_) return fail(error);
+  }
   if (!options.command.empty() && !StartCommand(options.command, &error)) return fail(error);
   if (uint64_t* target = user_->RuntimeVariable("__btap_target"))
     *target = static_cast<uint64_t>(child_ > 0 ? child_ : options.target_pid);
@@ -593,17 +648,12 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
       Detach();
       return fail(error);
     }
-    // The files appear once the probes are attached, just before Run() starts answering
-    // them (a file mounted earlier would hang its reader, `ls` too, through the begin
-    // probes and the attaching); the -c command starts after.
-    if (HasProcfsProbes(meta_)) {
-      procfs_ = ProcfsServer::Start(
-          meta_, *user_, [this](const meta::Probe& p) { return RunProcfsProbe(p); }, &error);
-      if (!procfs_) {
-        Stop(session::State::Stopped);
-        Detach();
-        return fail(error);
-      }
+    // The files appear just before Run() starts answering them; the -c command starts
+    // after.
+    if (procfs_ && !procfs_->Mount(&error)) {
+      Stop(session::State::Stopped);
+      Detach();
+      return fail(error);
     }
     if (release_fd_ >= 0) {
       (void)!write(release_fd_, "g", 1);

@@ -173,7 +173,7 @@ bool Session::Load(std::string* error) {
   }
   std::string log;
   int rc = LoadObject(&log);
-  if (rc != 0 && fentry_chosen_) {
+  if (rc != 0 && fentry_chosen_ && !Stopping()) {
     // Some fentry program was refused (a function trampolines may not attach to): every
     // kernel function loads as a kprobe instead.
     bpf_object__close(bpf_);

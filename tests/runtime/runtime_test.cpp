@@ -25,7 +25,7 @@
 //                                              closed descriptor; `broken-pipe`: a pipe
 //                                              whose reader has gone)
 //   stderr-count: REGEX N                      exactly N lines of standard error match
-//   runner: btaprun -T 1                       compile with `btap -p4`, run with btaprun
+//   runner: btaprun -T 1                       compile with `btap -p4 ARGS`, run with btaprun
 //   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
 //   env: TZ=IST-5:30                           set in btap's environment (each word)
 //   script-file: examples/x.stp                the script is that file of the tree;
@@ -37,7 +37,8 @@
 //   stdout-lines: N                            standard output has exactly N lines
 //   after: COMMAND ARGS                        run once btap has ended (no shell)...
 //   --- after-stdout                           ...and its standard output, exactly
-// @SCRIPT@ in a section expands to the script's path; @WORKLOAD@ (anywhere) to the test workload
+// @SCRIPT@ in a section or `args:` expands to the script's path; @BTAP@ (anywhere) to btap itself;
+// @WORKLOAD@ (anywhere) to the test workload
 // program (tests/runtime/workloads); @TARGET_O0@, @TARGET_O2@, @LIBBTAPTEST@ and
 // @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs, @PROGRAMS_DIR@ to
 // the folder they are built in (fake_stap/ there holds stap, staprun and stapio). A case without a
@@ -92,6 +93,7 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 
 // The paths a case may name.
 std::string Expand(std::string s) {
+  s = Replace(s, "@BTAP@", BTAP_BINARY);
   s = Replace(s, "@WORKLOAD@", BTAP_WORKLOAD);
   s = Replace(s, "@TARGET_O0@", BTAP_UPROBE_TARGET_O0);
   s = Replace(s, "@TARGET_O2@", BTAP_UPROBE_TARGET_O2);
@@ -243,7 +245,9 @@ Result Execute(const Case& c, const std::string& script) {
   argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());
   if (!c.runner.empty()) {
     std::string object = script + ".bo";
-    std::string compile = std::string(BTAP_BINARY) + " -p4 -o " + object + " " + script;
+    std::string compile = std::string(BTAP_BINARY) + " -p4 -o " + object;
+    for (const std::string& a : c.args) compile += " '" + Replace(a, "'", "'\\''") + "'";
+    compile += " " + script;
     if (std::system(compile.c_str()) != 0) return {};
     argv = {BTAPRUN_BINARY};
     argv.insert(argv.end(), c.runner.begin() + 1, c.runner.end());
@@ -397,6 +401,7 @@ TEST_P(RuntimeCase, Runs) {
   ASSERT_TRUE(c.sections.count("script") || listing) << "no `--- script` section";
   std::string script = testing::TempDir() + "/" + c.name + ".stp";
   for (auto& [name, text] : c.sections) text = Expand(Replace(text, "@SCRIPT@", script));
+  for (std::string& a : c.args) a = Replace(a, "@SCRIPT@", script);
   if (c.sections.count("script")) std::ofstream(script) << c.sections["script"];
   Result r = Execute(c, c.sections.count("script") ? script : "");
   ASSERT_FALSE(r.timed_out) << "timed out after " << c.timeout << " s; stderr:\n" << r.err;

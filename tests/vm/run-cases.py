@@ -320,7 +320,7 @@ def main():
         # @HOST_RELEASE@: `-r @HOST_RELEASE@` compiles for the host's kernel instead of the
         # guest's, so that the object's CO-RE relocations meet another kernel at load.
         # @VM_TAPSETS@: tests/vm/tapsets, test tapsets for `-I`.
-        s = s.replace("@VM_TAPSETS@", os.path.join(HERE, "tapsets"))
+        s = s.replace("@VM_TAPSETS@", os.path.join(HERE, "tapsets")).replace("@BTAP@", btap)
         return s.replace("@WORKLOAD@", workload).replace("@HOST_RELEASE@", os.uname().release)
 
     names = sorted(f for f in os.listdir(opt.cases) if f.endswith(".test"))
@@ -339,6 +339,7 @@ def main():
         script = os.path.join(work, c.name + ".stp")
         for name in c.sections:
             c.sections[name] = expand(c.sections[name].replace("@SCRIPT@", script))
+        c.args = [a.replace("@SCRIPT@", script) for a in c.args]
         listing = "-l" in c.args or "-L" in c.args
         if "script" not in c.sections and not listing:
             results[c.name] = ("fail", ["no `--- script` section"])
