@@ -52,6 +52,7 @@ namespace {
 
 std::atomic<int> signal_fd{-1};
 std::atomic<bool> signalled{false};
+std::atomic<int> signal_count{0};              // stop signals, for output abandoned on the second
 std::atomic<bool> loading{false};              // the kernel is verifying the programs
 std::atomic<uint64_t*> signal_state{nullptr};  // the session's state, shared with the probes
 
@@ -60,6 +61,7 @@ std::atomic<uint64_t*> signal_state{nullptr};  // the session's state, shared wi
 // interrupts each new attempt until libbpf stops retrying.
 void OnSignal(int) {
   signalled = true;
+  ++signal_count;
   if (loading) {
     itimerval every{{0, 5000}, {0, 5000}};
     setitimer(ITIMER_REAL, &every, nullptr);
@@ -186,7 +188,30 @@ void Session::Flush() {
     err_->flush();
   }
   pending_err_.clear();
-  if (out_ && !pending_.empty() && write_error_.empty()) {
+  if (out_ && !pending_.empty() && abandoned_bytes_) abandoned_bytes_ += pending_.size();
+  if (out_ && !pending_.empty() && write_error_.empty() && stdout_) {
+    out_->flush();
+    int signals_seen = signal_count;
+    bool was_stopping = Stopping();
+    size_t left = 0;
+    std::string why;
+    switch (stdout_->Write(
+        pending_, [&] { return AbandonStalledOutput(&signals_seen, &was_stopping); }, &left,
+        &why)) {
+      case StdoutWriter::Outcome::kWritten:
+        break;
+      case StdoutWriter::Outcome::kFailed:
+        write_error_ = why;
+        Stop(session::State::Stopped);
+        break;
+      case StdoutWriter::Outcome::kAbandoned:
+        abandoned_bytes_ = left;
+        write_error_ =
+            "its reader took nothing after the session was stopped (a signal ended the wait)";
+        Stop(session::State::Stopped);
+        break;
+    }
+  } else if (out_ && !pending_.empty() && write_error_.empty()) {
     errno = 0;
     *out_ << pending_;
     out_->flush();
@@ -196,6 +221,22 @@ void Session::Flush() {
     }
   }
   pending_.clear();
+}
+
+// Standard output is full and its reader takes nothing. Stop requests still stop the
+// probes (-T's deadline too, which passes while btap waits here): output then waits for
+// the reader, as any writer's, until a stop request comes when the session is already
+// stopping (a second Ctrl-C, or the first after -T or exit()), which abandons it.
+bool Session::AbandonStalledOutput(int* signals_seen, bool* was_stopping) {
+  if (deadline_ && !timed_out_ && std::chrono::steady_clock::now() >= *deadline_) {
+    timed_out_ = true;
+    Stop(session::State::Stopped);
+  }
+  int now = signal_count;
+  bool abandon = now > *signals_seen && *was_stopping;
+  *signals_seen = now;
+  *was_stopping = Stopping();
+  return abandon;
 }
 
 void Session::HandleRecord(std::span<const uint8_t> bytes) {
@@ -312,7 +353,7 @@ void Session::Stop(session::State why) {
 }
 
 bool Session::Stopping() const {
-  return exit_requested_ || too_many_errors_ || signalled || !write_error_.empty();
+  return exit_requested_ || too_many_errors_ || signalled || timed_out_ || !write_error_.empty();
 }
 
 // What the probes decided on their own: exit(), abort() or too many errors move the state
@@ -530,6 +571,7 @@ class Session::SignalScope {
  public:
   SignalScope(bool enabled, int stop_fd) : enabled_(enabled) {
     signalled = false;
+    signal_count = 0;
     if (!enabled_) return;
     signal_fd = stop_fd;
     struct sigaction sa {};
@@ -600,6 +642,7 @@ class Session::SignalScope {
 int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out_ = &out;
   err_ = &err;
+  if (options.output_fd >= 0) stdout_ = std::make_unique<StdoutWriter>(options.output_fd);
   program_name_ = options.program_name;
   verbose_ = options.verbose;
   std::string error;
@@ -681,7 +724,9 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     err << "WARNING: " << n << " output record" << (n == 1 ? " was" : "s were")
         << " lost: the output ring buffer was full\n";
   if (!write_error_.empty()) {
-    err << program_name_ << ": error: cannot write the output: " << write_error_ << '\n';
+    err << program_name_ << ": error: cannot write the output: " << write_error_;
+    if (abandoned_bytes_) err << " (" << abandoned_bytes_ << " bytes not written)";
+    err << '\n';
     return 1;
   }
   // The probes' own count, when a stopping error's record was lost to a full ring buffer.
@@ -747,6 +792,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       std::chrono::duration<double>(options.timeout_seconds));
+  if (options.timeout_seconds > 0) deadline_ = deadline;
   // The probes may stop the session without a record reaching us (a full ring buffer):
   // the state is looked at on every wake-up, and at least this often.
   constexpr int kStateCheckMs = 200;

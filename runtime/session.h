@@ -4,9 +4,11 @@
 // detach, drain every pending record and run the end probes (or the error probes).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "common/object_meta.h"
 #include "common/output_record.h"
 #include "runtime/output.h"
+#include "runtime/stdout_writer.h"
 
 struct bpf_object;
 struct bpf_link;
@@ -45,6 +48,9 @@ struct RunOptions {
   std::string command;         // -c CMD: started when the probes are ready; its end stops
   long target_pid = 0;         // -x PID: target()
   bool verbose = false;        // say how each probe attached (btaprun -v, btap -vv)
+  // `out`'s descriptor when it is standard output (-1: another stream): written so that a
+  // reader that takes nothing cannot hold a session asked to stop (see Flush).
+  int output_fd = -1;
 
   // How Execute's own messages start ("btaprun" for btaprun).
   std::string program_name = "btap";
@@ -105,6 +111,8 @@ class Session {
   void Output(std::string_view text);      // for standard output
   void Diagnostic(std::string_view text);  // for standard error
   void Flush();
+  // While standard output is full: whether to abandon it (see Flush).
+  bool AbandonStalledOutput(int* signals_seen, bool* was_stopping);
 
   // Open's libbpf part; `fentry`: kernel functions may load as fentry programs.
   bool OpenObject(bool fentry, std::string* error);
@@ -129,10 +137,14 @@ class Session {
   std::ostream* out_ = nullptr;
   std::ostream* err_ = nullptr;
   int errors_ = 0;
-  uint64_t* state_ = nullptr;          // session::State, shared with the probes
-  uint64_t* error_counter_ = nullptr;  // errors the probes counted
-  int batch_left_ = 0;                 // records to take before looking up again
-  std::string write_error_;            // why the output could not be written
+  uint64_t* state_ = nullptr;             // session::State, shared with the probes
+  uint64_t* error_counter_ = nullptr;     // errors the probes counted
+  int batch_left_ = 0;                    // records to take before looking up again
+  std::string write_error_;               // why the output could not be written
+  std::unique_ptr<StdoutWriter> stdout_;  // with RunOptions::output_fd
+  size_t abandoned_bytes_ = 0;            // output left unwritten to a stalled reader
+  std::optional<std::chrono::steady_clock::time_point> deadline_;  // -T
+  bool timed_out_ = false;
   bool exit_requested_ = false;
   bool too_many_errors_ = false;
   bool aborted_ = false;

@@ -22,7 +22,8 @@
 //   stdin-file: /dev/null                      standard input is that file (default: the
 //                                              test's own)
 //   stdout-to: full                            standard output is /dev/full (`closed`: a
-//                                              closed descriptor; `broken-pipe`: a pipe
+//                                              closed descriptor; `stalled-pipe`: a pipe
+//                                              whose reader never reads; `broken-pipe`: a pipe
 //                                              whose reader has gone)
 //   stderr-count: REGEX N                      exactly N lines of standard error match
 //   runner: btaprun -T 1                       compile with `btap -p4 ARGS`, run with btaprun
@@ -258,7 +259,8 @@ Result Execute(const Case& c, const std::string& script) {
   std::string base = testing::TempDir() + "/" + c.name;
   std::string out_path = base + ".out", err_path = base + ".err";
   int broken[2] = {-1, -1};
-  if (c.stdout_to == "broken-pipe" && pipe(broken) != 0) return {};
+  bool stalled = c.stdout_to == "stalled-pipe";  // a reader that never reads
+  if ((c.stdout_to == "broken-pipe" || stalled) && pipe(broken) != 0) return {};
   int input[2] = {-1, -1};  // the `stdin:` text's pipe
   if (c.has_stdin && pipe2(input, O_CLOEXEC) != 0) return {};
   pid_t pid = fork();
@@ -278,7 +280,7 @@ Result Execute(const Case& c, const std::string& script) {
       if (size_t eq = v.find('='); eq != std::string::npos)
         setenv(v.substr(0, eq).c_str(), v.substr(eq + 1).c_str(), 1);
     if (c.stdout_to == "closed") close(1);
-    if (c.stdout_to == "broken-pipe") {
+    if (broken[1] >= 0) {
       dup2(broken[1], 1);
       close(broken[0]);
       close(broken[1]);
@@ -290,7 +292,7 @@ Result Execute(const Case& c, const std::string& script) {
     _exit(127);
   }
   if (broken[0] >= 0) {
-    close(broken[0]);
+    if (!stalled) close(broken[0]);
     close(broken[1]);
   }
   // The text goes in as btap takes it (it may be more than the pipe holds), then the
@@ -337,6 +339,7 @@ Result Execute(const Case& c, const std::string& script) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (input[1] >= 0) close(input[1]);
+  if (stalled) close(broken[0]);
   r.stop_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled_at).count();
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);

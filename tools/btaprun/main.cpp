@@ -175,5 +175,6 @@ int main(int argc, char** argv) {
     file.open(name, std::ios::out | std::ios::trunc);
     if (!file) return Error("cannot write `" + name + "`: " + std::strerror(errno));
   }
+  if (output.empty()) options.output_fd = STDOUT_FILENO;
   return session.Execute(options, output.empty() ? std::cout : file, std::cerr);
 }
