@@ -72,6 +72,21 @@ std::vector<std::string> KernelMemberNames(const struct btf* btf, uint32_t type)
   return names;
 }
 
+std::string KernelRootName(const struct btf* btf, uint32_t type) {
+  std::string typedef_name;
+  for (int guard = 0; guard < 64 && type; ++guard) {
+    const btf_type* t = btf__type_by_id(btf, type);
+    if (!t) return "";
+    if (!btf_is_typedef(t) && !btf_is_mod(t)) {
+      if (t->name_off) return btf__name_by_offset(btf, t->name_off);
+      return typedef_name;
+    }
+    if (btf_is_typedef(t)) typedef_name = btf__name_by_offset(btf, t->name_off);
+    type = t->type;
+  }
+  return "";
+}
+
 // A member's type as debug info, deep enough for libbpf's compatibility checks: scalars
 // by size and sign, pointers to (forward-declared) structs, arrays of scalars, and
 // embedded structs by name and size.
@@ -182,6 +197,14 @@ llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& 
     records[k] = OneMember(path[k].record, path[k].member, inner, indexes[k]);
     inner = records[k];
   }
+  // An unnamed root is reached through the typedef that names it: the relocation starts
+  // there (LLVM's BPF backend takes a typedef in the metadata as the root).
+  llvm::DIType* root = records[0];
+  if (const btf_type* t = btf__type_by_id(btf_, StripModifiers(btf_, path[0].record));
+      t && t->name_off == 0) {
+    std::string name = KernelRootName(btf_, path[0].record);
+    if (!name.empty()) root = di_.createTypedef(records[0], name, file_, 0, nullptr);
+  }
   llvm::LLVMContext& context = b_.getContext();
   llvm::Value* pointer = b_.CreateIntToPtr(base, b_.getPtrTy());
   for (size_t k = 0; k < path.size(); ++k) {
@@ -196,7 +219,8 @@ llvm::Value* CoreAccess::MemberPath(llvm::Value* base, const std::vector<Step>& 
         {llvm::ArrayType::get(b_.getInt8Ty(), byte_offset),
          llvm::ArrayType::get(b_.getInt8Ty(), static_cast<uint64_t>(member_size))},
         /*isPacked=*/true);
-    pointer = b_.CreatePreserveStructAccessIndex(layout, pointer, 1, indexes[k], records[k]);
+    pointer = b_.CreatePreserveStructAccessIndex(layout, pointer, 1, indexes[k],
+                                                 k == 0 ? root : records[k]);
   }
   return pointer;
 }

@@ -33,6 +33,10 @@ std::string KernelTypeName(const struct btf* btf, uint32_t type);
 bool FindKernelMember(const struct btf* btf, uint32_t type, std::string_view name,
                       KernelMember* out);
 std::vector<std::string> KernelMemberNames(const struct btf* btf, uint32_t type);
+// The name a relocation can start from at `type`: the struct's or union's own, else that
+// of the typedef that names an unnamed one (`pte_t` of `typedef struct { ... } pte_t`;
+// libbpf matches a typedef root by name and looks through it); "" when neither has one.
+std::string KernelRootName(const struct btf* btf, uint32_t type);
 
 class CoreAccess {
  public:

@@ -225,10 +225,10 @@ Value Lowering::KernelChain(ast::TargetBase* t, std::string_view name, Value val
                                  ", not a pointer to a struct or union");
       }
       // libbpf finds a relocation's struct by name in the target kernel: an unnamed one
-      // (`typedef struct { ... } sigset_t`) cannot be the start of one.
-      {
-        const btf_type* root = btf__type_by_id(btf, StripModifiers(btf, record));
-        if (root && root->name_off == 0)
+      // starts it through the typedef that names it (`typedef struct { ... } pte_t`); one
+      // with no typedef either cannot.
+      if (!constant_layout_) {
+        if (KernelRootName(btf, record).empty())
           return fail(c.range, "`->" + std::string(c.name) + "` on " + KernelTypeName(btf, type) +
                                    ": members of an unnamed kernel struct cannot be read "
                                    "portably yet (no CO-RE relocation can start there)");
