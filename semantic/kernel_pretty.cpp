@@ -275,7 +275,12 @@ void KernelPrettyPrint(Elab& e, Probe& p) {
       bool is_return = a.name == "return";
       if (all ? (name == "$$return") == is_return : "$" + a.name == name) args.push_back(&a);
     }
-    if (args.empty()) continue;
+    if (args.empty()) {
+      // A function without parameters, or a void one's `$$return`: nothing to print, as
+      // in stap (para-callgraph-verbose.stp prints `$$parms$$` of every function).
+      if (all && p.spec.has_target_vars) t->lowered = KernelPretty(e, vmlinux, t->range).Result();
+      continue;
+    }
     const struct btf* btf = args[0]->btf ? args[0]->btf : vmlinux;
     if (!btf) continue;
     KernelPretty out(e, btf, t->range);
