@@ -72,25 +72,10 @@ std::string Requote(std::string text) {
 }
 
 // What to add to Clang's "call to undeclared function `f`": the kernel's functions are
-// not in reach of BPF (its types are), and some that old scripts call left Linux.
+// not in reach of BPF (its types are).
 std::string UndeclaredFunctionNote(std::string_view text) {
-  constexpr std::string_view kLead = "call to undeclared function `";
-  if (!text.starts_with(kLead)) return "";
-  std::string_view name = text.substr(kLead.size());
-  name = name.substr(0, name.find('`'));
-  struct Removed {
-    std::string_view name, note;
-  };
-  static constexpr Removed kRemoved[] = {
-      {"fcheck_files",
-       "Linux 5.11 removed it (`files_lookup_fd_rcu` and `files_lookup_fd_raw` took its "
-       "place), so stap fails here too on such kernels; "},
-  };
-  std::string note;
-  for (const Removed& r : kRemoved)
-    if (r.name == name) note = std::string(r.note);
-  return note +
-         "embedded C compiled to BPF has the kernel's types (from BTF), not its functions or "
+  if (!text.starts_with("call to undeclared function `")) return "";
+  return "embedded C compiled to BPF has the kernel's types (from BTF), not its functions or "
          "header inlines: read kernel memory with kread()";
 }
 

@@ -194,6 +194,34 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
       STAP_ERROR("kernel read fault at 0x%lx (%s)", (unsigned long)(addr), #addr); \
     (dst); })
 #define _stp_copy_from_user(dst, src, n) bpf_probe_read_user((dst), (n), (src))
+// stap's C marks where a faulting kread lands; here the fault is the error raised from the
+// function at once, so there is nothing to catch.
+#define CATCH_DEREF_FAULT() ((void)0)
+// A task's open file `fd` (NULL past the table's end or for a closed one), read as the
+// kernel's fcheck_files (before 5.11) and files_lookup_fd_rcu/raw (after) look it up: each
+// read checked, the index bounded by the table's own size.
+#define files_fdtable(files) kread(&((struct files_struct *)(files))->fdt)
+#define fcheck_files(files, nr) ({ \
+    struct fdtable *__btap_fdt = files_fdtable(files); \
+    unsigned long __btap_fd = (unsigned long)(nr); \
+    struct file *__btap_file = NULL; \
+    if (__btap_fdt && __btap_fd < kread(&__btap_fdt->max_fds)) { \
+      struct file **__btap_fds = kread(&__btap_fdt->fd); \
+      __btap_file = kread(&__btap_fds[__btap_fd]); \
+    } \
+    __btap_file; })
+#define files_lookup_fd_rcu(files, nr) fcheck_files(files, nr)
+#define files_lookup_fd_raw(files, nr) fcheck_files(files, nr)
+#define files_lookup_fd_locked(files, nr) fcheck_files(files, nr)
+// A bit of a kernel bitmap, read checked.
+#define test_bit(nr, addr) ({ \
+    unsigned long __btap_nr = (unsigned long)(nr); \
+    (int)((kread(&((const unsigned long *)(addr))[__btap_nr / 64]) >> (__btap_nr % 64)) & 1); })
+// A BPF program of a kernel probe may read kernel memory but never write it.
+#define WRITE_ONCE(x, v) ({ \
+    _Static_assert(0, "WRITE_ONCE: a BPF program cannot write kernel memory (bpf_probe_read_kernel " \
+                      "reads it; only user memory has a writing helper)"); \
+    (void)0; })
 
 // What stap's C gets from the kernel's headers and runs unchanged here. Limits, and min/max
 // as the kernel's (each argument evaluated once; the _t forms convert to the type first).
@@ -222,6 +250,56 @@ static inline __attribute__((always_inline)) int strcmp(const char *a, const cha
     __btap_x > __btap_y ? __btap_x : __btap_y; })
 #define clamp(v, lo, hi) min(max((v), (lo)), (hi))
 #define clamp_t(type, v, lo, hi) min_t(type, max_t(type, (v), (lo)), (hi))
+// File types and modes (uapi linux/stat.h), device numbers (linux/kdev_t.h), resource
+// limits (uapi asm-generic/resource.h, as x86 and arm64 number them) and error pointers.
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFREG 0100000
+#define S_IFBLK 0060000
+#define S_IFDIR 0040000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISUID 0004000
+#define S_ISGID 0002000
+#define S_ISVTX 0001000
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+#define S_ISBLK(m) (((m) & S_IFMT) == S_IFBLK)
+#define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#define MINORBITS 20
+#define MINORMASK ((1U << MINORBITS) - 1)
+#define MAJOR(dev) ((unsigned int)((dev) >> MINORBITS))
+#define MINOR(dev) ((unsigned int)((dev) & MINORMASK))
+#define MKDEV(ma, mi) (((ma) << MINORBITS) | (mi))
+#define RLIMIT_CPU 0
+#define RLIMIT_FSIZE 1
+#define RLIMIT_DATA 2
+#define RLIMIT_STACK 3
+#define RLIMIT_CORE 4
+#define RLIMIT_RSS 5
+#define RLIMIT_NPROC 6
+#define RLIMIT_NOFILE 7
+#define RLIMIT_MEMLOCK 8
+#define RLIMIT_AS 9
+#define RLIMIT_LOCKS 10
+#define RLIMIT_SIGPENDING 11
+#define RLIMIT_MSGQUEUE 12
+#define RLIMIT_NICE 13
+#define RLIMIT_RTPRIO 14
+#define RLIMIT_RTTIME 15
+#define RLIM_NLIMITS 16
+#define RLIM_INFINITY (~0UL)
+#define _STK_LIM (8 * 1024 * 1024)
+#define MAX_ERRNO 4095
+#define IS_ERR_VALUE(x) ((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
+#define IS_ERR(p) IS_ERR_VALUE(p)
+#define IS_ERR_OR_NULL(p) (!(p) || IS_ERR_VALUE(p))
+#define PTR_ERR(p) ((long)(p))
+#define ERR_PTR(e) ((void *)(long)(e))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define offsetof(type, member) __builtin_offsetof(type, member)
 #define READ_ONCE(x) (x)
@@ -310,10 +388,33 @@ constexpr const char* kCContext =
     "  const char *probe_point;\n"
     "};\n";
 
+// The prelude's file-table lookups, which read the kernel's files_struct and fdtable.
+constexpr std::string_view kFileLookups[] = {"fcheck_files", "files_fdtable", "files_lookup_fd_rcu",
+                                             "files_lookup_fd_raw", "files_lookup_fd_locked"};
+
 bool MayUseKernelTypes(std::string_view code) {
   for (std::string_view word : {"struct", "union", "enum", "current", "typeof", "CONTEXT"})
     if (HasWord(code, word)) return true;
+  for (std::string_view word : kFileLookups)
+    if (HasWord(code, word)) return true;
   return false;
+}
+
+// The parameters of the function an embedded expression stands in that its C names as
+// `STAP_ARG_x` (stap gives such an expression its function's arguments), in order.
+std::vector<const sema::Variable*> ExprArgs(const sema::Program& program,
+                                            const ast::EmbeddedExpr* e) {
+  std::vector<const sema::Variable*> out;
+  for (const sema::Function* f : program.functions) {
+    bool within = false;
+    if (f->decl && f->decl->body)
+      ast::WalkTree(f->decl->body, [&](ast::Node* n) { within |= n == e; });
+    if (!within) continue;
+    for (const sema::Variable* p : f->params)
+      if (HasWord(e->code, "STAP_ARG_" + std::string(p->name))) out.push_back(p);
+    break;
+  }
+  return out;
 }
 
 // "MAJOR, MINOR" of a version "4.8" (a part that is not a number counts as 0).
@@ -507,7 +608,13 @@ Value Lowering::EmbeddedCall(ast::Call* c) {
 Value Lowering::EmbeddedValue(ast::EmbeddedExpr* e) {
   llvm::Function* fn = DeclareC(nullptr, e, "expr");
   Type ret = e->type == Type::String ? Type::String : Type::Long;
-  return CallC(fn, ret, {}, e->code, "embedded-code", "", e->range);
+  std::vector<Value> args;
+  for (const sema::Variable* p : ExprArgs(program_, e)) {
+    Value storage = Local(p, e->range);
+    if (!storage) return nullptr;
+    args.push_back(p->type == Type::String ? storage : b_.CreateLoad(i64_, storage));
+  }
+  return CallC(fn, ret, args, e->code, "embedded-code", "", e->range);
 }
 
 // STAP_GLOBAL_GET_x() and STAP_GLOBAL_SET_x(v) for each scalar global a pragma names: the
@@ -662,6 +769,10 @@ bool Lowering::LinkEmbeddedC() {
     for (const ast::EmbeddedDecl* d : program_.embedded) add(d->code);
     for (const CFunction& cf : c_functions_)
       add(cf.function ? cf.function->decl->embedded : cf.expr->code);
+    // The types the prelude's file-table lookups read.
+    for (std::string_view lookup : kFileLookups)
+      if (words.count(std::string(lookup)))
+        words.insert({"files_struct", "fdtable", "file", "max_fds", "fd", "fdt"});
     std::string error;
     trimmed = KernelTypesFor(btf, words, &types.text, &error);
     if (!trimmed && !KernelTypesHeader(btf, &types, &error)) {
@@ -727,14 +838,16 @@ bool Lowering::LinkEmbeddedC() {
                      : std::string("  ") + ret_c + "__retvalue;\n";
       s += "  char *__btap_error;\n  char *__btap_out;\n";
       if (UsesContext(code)) s += "  struct __btap_context __btap_context;\n";
-      if (f)
-        for (const sema::Variable* p : f->params) {
-          std::string name(p->name);
-          const char* type = p->type == Type::String ? "char *" : "long ";
-          s += unmangled
-                   ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
-                   : "  " + std::string(type) + "l_" + name + ";\n";
-        }
+      std::vector<const sema::Variable*> params =
+          f ? std::vector<const sema::Variable*>(f->params.begin(), f->params.end())
+            : ExprArgs(program_, e);
+      for (const sema::Variable* p : params) {
+        std::string name(p->name);
+        const char* type = p->type == Type::String ? "char *" : "long ";
+        s += unmangled
+                 ? "  union { " + std::string(type) + "l_" + name + "; " + type + name + "; };\n"
+                 : "  " + std::string(type) + "l_" + name + ";\n";
+      }
       s += "};\n#define STAP_RETVALUE (THIS->__retvalue)\n";
       if (UsesContext(code)) s += "#define CONTEXT (&THIS->__btap_context)\n";
       if (ret == Type::String)
@@ -743,10 +856,9 @@ bool Lowering::LinkEmbeddedC() {
       else
         s += "#define STAP_RETURN(...) do { __VA_OPT__(STAP_RETVALUE = (long)(__VA_ARGS__);) "
              "return; } while (0)\n";
-      if (f)
-        for (const sema::Variable* p : f->params)
-          s += "#define STAP_ARG_" + std::string(p->name) + " (THIS->l_" + std::string(p->name) +
-               ")\n";
+      for (const sema::Variable* p : params)
+        s += "#define STAP_ARG_" + std::string(p->name) + " (THIS->l_" + std::string(p->name) +
+             ")\n";
       source.Add(s);
       std::string head = "void " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) { ";
       SourceRange origin = CodeOrigin(code, token, sm_);
@@ -758,9 +870,7 @@ bool Lowering::LinkEmbeddedC() {
       else
         source.AddScript(code, origin, sm_, head + "STAP_RETVALUE = (long)(", "); }");
       s = "#undef STAP_RETVALUE\n#undef STAP_RETURN\n#undef CONTEXT\n";
-      if (f)
-        for (const sema::Variable* p : f->params)
-          s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
+      for (const sema::Variable* p : params) s += "#undef STAP_ARG_" + std::string(p->name) + "\n";
       source.Add(s);
     }
     return true;
