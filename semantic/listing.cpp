@@ -10,9 +10,28 @@
 
 namespace btap::sema {
 
+namespace {
+
+// How many components a final `**` stands for at most (stap's aliases have up to five).
+constexpr int kMaxStarStar = 6;
+
+}  // namespace
+
 std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_variables,
                                          const frontend::PPConfig& pp, ElaborateInput input) {
-  std::string text = "probe " + std::string(pattern) + " ? {}\n";
+  // A final `**` is any number of further components, as in stap (`netfilter.**` lists
+  // `netfilter.ip.local_in` and `netfilter.hook(string).pf(string)`): the points with one
+  // `*` per component, listed together (one elaboration: the tapsets load once).
+  std::string points(pattern);
+  if (pattern == "**" || pattern.ends_with(".**")) {
+    std::string stars(pattern.substr(0, pattern.size() - 2));
+    points.clear();
+    for (int n = 0; n < kMaxStarStar; ++n) {
+      stars += n == 0 ? "*" : ".*";
+      points += (n == 0 ? "" : " ?, ") + stars;
+    }
+  }
+  std::string text = "probe " + points + " ? {}\n";
   FileId id = input.sm.AddFile("<listing>", text);
   frontend::ParseOptions parse;
   parse.pp = pp;

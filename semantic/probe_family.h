@@ -81,6 +81,8 @@ struct ResolveContext {
   // Where Skipped() keeps its reasons (none: they are dropped).
   std::vector<SkippedPoint>* skipped = nullptr;
   std::string point;  // the point being resolved, as written (for Skipped)
+  // -l/-L: the point is one of a listed alias's own (`listing` is for the pattern only).
+  bool in_listed_alias = false;
 
   // An optional point matches nothing, for this reason.
   void Skipped(SourceRange at, std::string why) const {

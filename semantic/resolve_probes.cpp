@@ -206,6 +206,7 @@ class ProbeResolver {
             e_.machine.running(),
             &e_.skipped,
             PointSpelling(concrete)};
+        ctx.in_listed_alias = e_.options.listing && depth > 0;
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

@@ -202,14 +202,17 @@ class Netfilter : public ProbeFamily {
                         ", whose hooks are " + NameList(hooks) + Suggest(hook->string, hooks)});
       return;
     }
-    if (family->value != 2 && family->value != 10) {
+    // A listing names the ARP and bridge points as stap does (its aliases reach them);
+    // only compiling one says that no BPF program attaches there.
+    bool listed = ctx.listing || ctx.in_listed_alias;
+    if (family->value != 2 && family->value != 10 && !listed) {
       // Linux's nf_bpf_link takes IPv4 and IPv6 hooks only (EAFNOSUPPORT otherwise): an
       // optional point (`netfilter.arp.in ?`) is not here, as a missing tracepoint is not.
       ctx.Skipped(pf->range,
                   "BPF netfilter programs attach to NFPROTO_IPV4 and NFPROTO_IPV6 "
                   "hooks only; the kernel refuses `" +
                       std::string(family->name) + "`");
-      if (ctx.optional || ctx.listing) return;
+      if (ctx.optional) return;
       ctx.diags.Report(Diag::ProbeParameter, pf->range,
                        {"BPF netfilter programs attach to NFPROTO_IPV4 and NFPROTO_IPV6 hooks "
                         "only; the kernel refuses `" +
