@@ -58,6 +58,10 @@ std::string ManPageName(const std::string& call, const std::string& param) {
       {"readv", "vlen", "count"},
       {"writev", "vec", "vector"},
       {"writev", "vlen", "count"},
+      {"preadv", "vec", "vector"},
+      {"preadv", "vlen", "count"},
+      {"pwritev", "vec", "vector"},
+      {"pwritev", "vlen", "count"},
       {"recvfrom", "fd", "s"},
       {"recvfrom", "ubuf", "buf"},
       {"recvfrom", "size", "len"},
@@ -117,9 +121,11 @@ struct StapArgstr {
   const char *call, *body;
 };
 constexpr StapArgstr kStapArgstrs[] = {
+    // stap's syscall.mmap2 (kStapGroups) names its variables length and pgoffset.
     {"mmap",
-     "  start = $addr\n  prot_str = _mprotect_prot_str(prot)\n"
+     "  start = $addr\n  length = len\n  prot_str = _mprotect_prot_str(prot)\n"
      "  flags_str = _mmap_flags(flags)\n  fd = ($fd << 32) >> 32\n  offset = $off\n"
+     "  pgoffset = offset\n"
      "  argstr = sprintf(\"%p, %u, %s, %s, %d, %d\", start, len, prot_str, flags_str, fd,"
      " offset)\n"},
     {"mprotect",
@@ -174,6 +180,22 @@ constexpr StapArgstr kStapArgstrs[] = {
      "  argstr = sprintf(\"%s, {%s}, %p, %d\", sig_str, act_str, oact_uaddr, sigsetsize)\n"},
     {"munmap", "  start = $addr\n  argstr = sprintf(\"%p, %u\", start, length)\n"},
     {"brk", "  argstr = sprintf(\"%p\", brk)\n"},
+    // The option by name, then the arguments it uses (tapsets/syscalls_prctl.stp).
+    {"prctl", "  argstr = _prctl_argstr(option, arg2, arg3, arg4, arg5)\n"},
+    // The vector's address and length, not its contents.
+    {"readv",
+     "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n"
+     "  argstr = sprintf(\"%d, %p, %d\", fd, vector_uaddr, count)\n"},
+    {"writev",
+     "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n"
+     "  argstr = sprintf(\"%d, %p, %d\", fd, vector_uaddr, count)\n"},
+    // The offset is pos_l alone on a 64-bit kernel (pos_h is its upper half elsewhere).
+    {"preadv",
+     "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n  offset = $pos_l\n"
+     "  argstr = sprintf(\"%d, %p, %d, 0x%x\", fd, vector_uaddr, count, offset)\n"},
+    {"pwritev",
+     "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n  offset = $pos_l\n"
+     "  argstr = sprintf(\"%d, %p, %d, 0x%x\", fd, vector_uaddr, count, offset)\n"},
     {"madvise",
      "  length = $len_in\n  advice = behavior\n  advice_str = _madvice_advice_str(advice)\n"
      "  argstr = sprintf(\"%p, %u, %s\", start, length, advice_str)\n"},
@@ -331,6 +353,8 @@ constexpr StapArgstr kStapArgstrs[] = {
 
 // What stap's return probes add for a few calls (wait4's status), after retval and retstr.
 constexpr StapArgstr kStapReturns[] = {
+    // The address, in hexadecimal (stap's syscall.mmap2).
+    {"mmap", "  retstr = return_str(2, retval)\n"},
     {"wait4",
      "  status_str = retval <= 0 ? \"N/A\" : @entry(pointer_arg(2)) == 0 ? \"NULL\"\n"
      "               : _wait_status_str(user_int(@entry(pointer_arg(2))))\n"},
@@ -350,26 +374,33 @@ constexpr StapArgstr kStapReturns[] = {
 
 // stap's aliases that stand on two calls: its `syscall.epoll_create` fires for
 // epoll_create1 too, `syscall.pipe` for pipe2, ... (its sysc_*.stp; dup2/dup3 and
-// accept/accept4 are apart there). The second call's alias pair is written twice: under
-// its own name, which wildcards leave out (so `syscall.*` fires once per call), and under
-// stap's; its body (kStapArgstrs) sets the first call's variables too, and `name` as
-// stap's does (the call's own, or by the flags).
+// accept/accept4 are apart there), and `syscall.mmap2` for x86-64's mmap (stap has no
+// syscall.mmap there). The second call's alias pair is written twice: under its own
+// name, which wildcards leave out (so `syscall.*` fires once per call), and under stap's;
+// its body (kStapArgstrs) sets the first call's variables too, and `name` as stap's does
+// (the call's own, or by the flags). `name`: the one stap's alias gives every call, where
+// it is neither the call's nor decided by the body.
 struct StapGroup {
-  const char *kernel, *stap;
+  const char *kernel, *stap, *name;
 };
 constexpr StapGroup kStapGroups[] = {
-    {"epoll_create1", "epoll_create"}, {"eventfd2", "eventfd"},
-    {"inotify_init1", "inotify_init"}, {"pipe2", "pipe"},
-    {"signalfd4", "signalfd"},         {"getdents64", "getdents"},
+    {"epoll_create1", "epoll_create", nullptr},
+    {"eventfd2", "eventfd", nullptr},
+    {"inotify_init1", "inotify_init", nullptr},
+    {"pipe2", "pipe", nullptr},
+    {"signalfd4", "signalfd", nullptr},
+    {"getdents64", "getdents", nullptr},
+    {"mmap", "mmap2", "mmap2"},
 };
 
 // One alias pair: the locals, then argstr as stap formats it (strings quoted, pointers
 // as %p, directory fds as AT_FDCWD, open flags by name, modes in octal).
 // `alias`: the probe's name (the call's, or stap's for a call it groups with another);
-// `twins`: whether to write its nd_syscall twins.
-void WriteAlias(const Syscall& s, const std::string& alias, bool twins, std::string& out) {
+// `twins`: whether to write its nd_syscall twins; `name`: the `name` it gives.
+void WriteAlias(const Syscall& s, const std::string& alias, bool twins, const std::string& name,
+                std::string& out) {
   std::string nr = std::to_string(s.nr);
-  out += "probe syscall." + alias + " = __syscall(" + nr + ")\n{\n  name = \"" + s.name + "\"\n";
+  out += "probe syscall." + alias + " = __syscall(" + nr + ")\n{\n  name = \"" + name + "\"\n";
   auto decoded = std::find_if(std::begin(kStapArgstrs), std::end(kStapArgstrs),
                               [&](const StapArgstr& d) { return s.name == d.call; });
   const char* body = decoded != std::end(kStapArgstrs) ? decoded->body : "";
@@ -434,7 +465,7 @@ void WriteAlias(const Syscall& s, const std::string& alias, bool twins, std::str
   }
   out += "}\n";
   out += "probe syscall." + alias + ".return = __syscall(" + nr + ").return\n{\n  name = \"" +
-         s.name + "\"\n  retval = $return\n  retstr = return_str(1, retval)\n";
+         name + "\"\n  retval = $return\n  retstr = return_str(1, retval)\n";
   for (const StapArgstr& r : kStapReturns)
     if (s.name == r.call) out += r.body;
   out += "}\n";
@@ -494,16 +525,12 @@ void WriteStapAlias(const Syscall& s, const StapAlias& a, std::string& out) {
 // btap's match nothing (`never`) the same way. stap's 16-bit-uid and compat_* calls are
 // not here (btap traces 64-bit tasks only; see docs/differences.md).
 constexpr const char* kStapOnlyNames[] = {
-    "bdflush",      "delete_module", "fadvise64_64",
-    "finit_module", "fstatfs64",     "ftruncate64",
-    "gethostname",  "init_module",   "kexec_file_load",
-    "kexec_load",   "llseek",        "lookup_dcookie",
-    "mmap2",        "nice",          "readdir",
-    "recv",         "send",          "sgetmask",
-    "sigaction",    "signal",        "sigpending",
-    "sigprocmask",  "sigsuspend",    "ssetmask",
-    "statfs64",     "stime",         "sysctl",
-    "uselib",       "waitpid",
+    "bdflush",     "delete_module",  "fadvise64_64", "finit_module",    "fstatfs64",
+    "ftruncate64", "gethostname",    "init_module",  "kexec_file_load", "kexec_load",
+    "llseek",      "lookup_dcookie", "nice",         "readdir",         "recv",
+    "send",        "sgetmask",       "sigaction",    "signal",          "sigpending",
+    "sigprocmask", "sigsuspend",     "ssetmask",     "statfs64",        "stime",
+    "sysctl",      "uselib",         "waitpid",
 };
 
 void WriteNeverAlias(const std::string& name, std::string& out) {
@@ -537,9 +564,10 @@ std::string SyscallTable::Tapset() const {
   std::string out =
       "// The syscall tapset, generated by btap for the running kernel from its syscall\n"
       "// metadata: one alias pair per system call, all dispatched by one program.\n\n";
-  for (const Syscall& s : all_) WriteAlias(s, s.name, true, out);
+  for (const Syscall& s : all_) WriteAlias(s, s.name, true, s.name, out);
   for (const StapGroup& g : kStapGroups)
-    if (const Syscall* s = ByName(g.kernel)) WriteAlias(*s, g.stap, !ByName(g.stap), out);
+    if (const Syscall* s = ByName(g.kernel))
+      WriteAlias(*s, g.stap, !ByName(g.stap), g.name ? g.name : s->name, out);
   for (const StapAlias& a : kStapAliases) {
     const Syscall* s = ByName(a.kernel);
     if (s && !ByName(a.stap)) WriteStapAlias(*s, a, out);

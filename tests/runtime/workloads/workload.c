@@ -12,6 +12,15 @@
  *   calls N          N rounds of getppid, getpid, getuid and getgid
  *   ids              asks for its process group and session (getpgid(0), getsid(0))
  *   spawn            forks a child that forks a grandchild, and waits for both
+ *   prctl            prctl(2)s PR_GET_DUMPABLE, PR_SET_DUMPABLE 1, PR_SET_PDEATHSIG
+ *                    SIGTERM, PR_CAPBSET_READ CAP_SYS_ADMIN, PR_SET_TSC PR_TSC_ENABLE,
+ *                    PR_SET_TIMING PR_TIMING_STATISTICAL, PR_SET_PTRACER
+ *                    PR_SET_PTRACER_ANY, PR_MCE_KILL PR_MCE_KILL_SET PR_MCE_KILL_EARLY,
+ *                    PR_SET_SECUREBITS SECBIT_KEEP_CAPS|0x100, PR_SET_MM 99 7,
+ *                    PR_SET_UNALIGN PR_UNALIGN_SIGBUS and option 52 (1, 2, 3, 4); then
+ *                    readv(2)s fd -1 with a null vector of 1, writev(2)s fd -5 with a
+ *                    null vector of -1, preadv(2)s fd -1 with a null vector of 2 at 0x1000
+ *                    and pwritev(2)s fd -1 with a null vector of 1 at 7 (all fail)
  *   exit N           exits with status N
  *   badexec ADDR     execve(2)s itself with an argument vector whose third pointer is
  *                    ADDR (unreadable): the call fails with EFAULT
@@ -97,6 +106,7 @@
 #include <sys/signalfd.h>
 #include <sys/un.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -421,6 +431,25 @@ int main(int argc, char** argv) {
     uname(&u);
     if (pwrite(out, "hello", 5, 7) < 0) return 1;
     if (sendfile(out, in, 0, 4) < 0) return 1;
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "prctl") == 0) {
+    syscall(SYS_prctl, PR_GET_DUMPABLE, 0L, 0L, 0L, 0L);
+    syscall(SYS_prctl, PR_SET_DUMPABLE, 1L, 0L, 0L, 0L);
+    syscall(SYS_prctl, PR_SET_PDEATHSIG, (long)SIGTERM, 0L, 0L, 0L);
+    syscall(SYS_prctl, PR_CAPBSET_READ, 21L, 0L, 0L, 0L);  // CAP_SYS_ADMIN
+    syscall(SYS_prctl, PR_SET_TSC, (long)PR_TSC_ENABLE, 0L, 0L, 0L);
+    syscall(SYS_prctl, PR_SET_TIMING, (long)PR_TIMING_STATISTICAL, 0L, 0L, 0L);
+    syscall(SYS_prctl, PR_SET_PTRACER, -1L, 0L, 0L, 0L);  // PR_SET_PTRACER_ANY
+    syscall(SYS_prctl, PR_MCE_KILL, (long)PR_MCE_KILL_SET, (long)PR_MCE_KILL_EARLY, 0L, 0L);
+    syscall(SYS_prctl, PR_SET_SECUREBITS, 0x110L, 0L, 0L, 0L);  // SECBIT_KEEP_CAPS|0x100
+    syscall(SYS_prctl, PR_SET_MM, 99L, 7L, 0L, 0L);
+    syscall(SYS_prctl, PR_SET_UNALIGN, (long)PR_UNALIGN_SIGBUS, 0L, 0L, 0L);
+    syscall(SYS_prctl, 52L, 1L, 2L, 3L, 4L);  // PR_GET_SPECULATION_CTRL, unknown to stap
+    syscall(SYS_readv, -1L, 0L, 1L);
+    syscall(SYS_writev, -5L, 0L, -1L);
+    syscall(SYS_preadv, -1L, 0L, 2L, 0x1000L, 0L);
+    syscall(SYS_pwritev, -1L, 0L, 1L, 7L, 0L);
     return 0;
   }
   if (argc == 2 && strcmp(argv[1], "ids") == 0) return getpgid(0) < 0 || getsid(0) < 0;

@@ -85,7 +85,15 @@ TEST(Syscalls, TapsetText) {
   size_t twin = text.find("probe nd_syscall.pipe = ");
   ASSERT_NE(twin, std::string::npos);
   EXPECT_EQ(text.find("probe nd_syscall.pipe = ", twin + 1), std::string::npos);
+  // stap's syscall.mmap2 is x86-64's mmap, named mmap2; btap's syscall.mmap stays.
+  std::string mmap = std::to_string(__NR_mmap);
+  EXPECT_NE(text.find("probe syscall.mmap2 = __syscall(" + mmap + ")\n{\n  name = \"mmap2\"\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("probe syscall.mmap = __syscall(" + mmap + ")\n{\n  name = \"mmap\"\n"),
+            std::string::npos);
+  EXPECT_EQ(text.find("probe syscall.mmap2 = never"), std::string::npos);
   std::vector<std::string> hidden = Table().RenamedByStap();
+  EXPECT_NE(std::find(hidden.begin(), hidden.end(), "mmap"), hidden.end());
   EXPECT_NE(std::find(hidden.begin(), hidden.end(), "pipe2"), hidden.end());
   EXPECT_EQ(std::find(hidden.begin(), hidden.end(), "pipe"), hidden.end());
   std::string any = Table().AnyTapset();
