@@ -89,6 +89,8 @@ std::string ManPageName(const std::string& call, const std::string& param) {
       {"bind", "umyaddr", "my_addr"},
       {"sendmsg", "fd", "s"},
       {"recvmsg", "fd", "s"},
+      {"sendmmsg", "fd", "s"},
+      {"recvmmsg", "fd", "s"},
       {"getdents", "dirent", "dirp"},
       {"getdents64", "dirent", "dirp"},
       {"ppoll", "ufds", "fds"},
@@ -328,6 +330,13 @@ constexpr StapArgstr kStapArgstrs[] = {
     {"recvmsg",
      "  flags_str = _msg_flags_str(flags)\n"
      "  argstr = sprintf(\"%d, %p, %s\", s, msg_uaddr, flags_str)\n"},
+    {"sendmmsg",
+     "  flags_str = _msg_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %d, %s\", s, mmsg_uaddr, vlen, flags_str)\n"},
+    {"recvmmsg",
+     "  flags_str = _msg_flags_str(flags)\n  timeout_str = _struct_timespec_u(timeout_uaddr, 1)\n"
+     "  argstr = sprintf(\"%d, %p, %u, %s, %s\", s, mmsg_uaddr, vlen, flags_str,"
+     " timeout_str)\n"},
     {"bind",
      "  argstr = sprintf(\"%d, %s, %d\", sockfd, _struct_sockaddr_u(my_addr_uaddr, addrlen),"
      " addrlen)\n"},
