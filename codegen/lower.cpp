@@ -869,14 +869,23 @@ void Lowering::Release(TempMark mark) {
 // same stack temporaries, as allocas of their own each would not (LLVM gives each its own
 // slot). One alloca per place and size, not offsets into one: an alloca's address is a
 // frame offset LLVM remakes where it is used, where an offset into one is a value that it
-// may keep in a register, or spill, across a loop.
+// may keep in a register, or spill, across a loop. The temporaries live at a time have
+// different places, so one may take any alloca made at its place that is large enough.
+// Each alloca is a slot of its own: they take at most kStackTemps bytes together, and a
+// temporary that would need one more goes to scratch.
 Value Lowering::StackTemp(uint32_t bytes) {
-  uint32_t size = Align8(bytes);
-  if (frame_->stack_next + size > kStackTemps) return ScratchAt(TempBytes(size));
-  llvm::AllocaInst*& cell = frame_->stack_temps[{frame_->stack_next, size}];
-  if (!cell) {
+  uint32_t size = Align8(bytes), at = frame_->stack_next;
+  if (at + size > kStackTemps) return ScratchAt(TempBytes(size));
+  auto fits = frame_->stack_temps.lower_bound({at, size});
+  llvm::AllocaInst* cell = nullptr;
+  if (fits != frame_->stack_temps.end() && fits->first.first == at) {
+    cell = fits->second;
+  } else {
+    if (frame_->stack_temp_bytes + size > kStackTemps) return ScratchAt(TempBytes(size));
     cell = Alloca(llvm::ArrayType::get(b_.getInt8Ty(), size));
     cell->setAlignment(llvm::Align(8));
+    frame_->stack_temps[{at, size}] = cell;
+    frame_->stack_temp_bytes += size;
   }
   frame_->stack_next += size;
   return cell;

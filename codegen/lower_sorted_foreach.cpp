@@ -53,7 +53,7 @@ struct Lowering::SortSide {
 
 // <0, 0 or >0 as `a` comes before, with or after `b`: the sort field (descending when
 // asked), then the key parts in order, ascending (runtime/user_side.cpp's order: signed
-// longs, strings bytewise).
+// longs, strings bytewise). Each comparison runs only when those before it tie.
 Value Lowering::SortOrder(const SortedWalk& w, const SortSide& a, const SortSide& b) {
   auto sign = [&](Value less, Value more) {
     return b_.CreateSelect(less, b_.getInt64(-1), b_.CreateZExt(more, i64_));
@@ -92,9 +92,21 @@ Value Lowering::SortOrder(const SortedWalk& w, const SortSide& a, const SortSide
       break;
   }
   if (w.descending) c = b_.CreateNeg(c);
-  for (size_t k = 0; k < w.keys.size() && k < g.key_offsets.size(); ++k)
-    c = b_.CreateSelect(b_.CreateICmpEQ(c, b_.getInt64(0)), part(k), c);
-  return c;
+  // The first comparison that differs decides (the sort part, tied, need not be redone).
+  auto* decided = llvm::BasicBlock::Create(context_, "ordered", frame_->fn);
+  auto* order = llvm::PHINode::Create(i64_, 0, "order", decided);
+  for (size_t k = 0; k < w.keys.size() && k < g.key_offsets.size(); ++k) {
+    if (w.by == SortedWalk::By::Key && k == w.part) continue;
+    auto* tie = llvm::BasicBlock::Create(context_, "tie", frame_->fn);
+    order->addIncoming(c, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpNE(c, b_.getInt64(0)), decided, tie);
+    b_.SetInsertPoint(tie);
+    c = part(k);
+  }
+  order->addIncoming(c, b_.GetInsertBlock());
+  b_.CreateBr(decided);
+  b_.SetInsertPoint(decided);
+  return order;
 }
 
 // The stored element `which` (kPrev, kBest) as a comparison side.
@@ -187,20 +199,12 @@ llvm::Function* Lowering::SortedScan(const SortedWalk& w, SourceRange at) {
   Frame frame;
   MapCallback c = BeginMapCallback("foreach_sorted_scan", at, frame);
   llvm::Function* fn = c.fn;
-  frame.exit = llvm::BasicBlock::Create(context_, "stop", fn);
-  auto* skip = llvm::BasicBlock::Create(context_, "skip", fn);
-  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
+  frame.exit = c.stop;
+  llvm::BasicBlock* skip = c.next;
   auto* after_prev = llvm::BasicBlock::Create(context_, "after_prev", fn);
   auto* check_best = llvm::BasicBlock::Create(context_, "check_best", fn);
   auto* before_best = llvm::BasicBlock::Create(context_, "before_best", fn);
   auto* take = llvm::BasicBlock::Create(context_, "take", fn);
-  b_.CreateCondBr(c.has_scratch, run, frame.exit);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateRet(b_.getInt64(1));
-  b_.SetInsertPoint(skip);
-  b_.CreateRet(b_.getInt64(0));
-
-  b_.SetInsertPoint(run);
   SortSide element;
   element.key = fn->getArg(1);
   element.value = fn->getArg(2);
@@ -261,22 +265,10 @@ void Lowering::KernelSortedForeach(ast::Foreach* f, const GlobalInfo& g) {
   Frame frame;
   MapCallback c = BeginMapCallback("foreach_sorted", f->range, frame, true);
   llvm::Function* fn = c.fn;
-  frame.exit = llvm::BasicBlock::Create(context_, "leave", fn);
-  auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
-  auto* stop = llvm::BasicBlock::Create(context_, "stop", fn);
-  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
-  b_.CreateCondBr(c.has_scratch, run, stop);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateStore(b_.getInt64(kLeave), ScratchAt(w.flag_at));
-  b_.CreateRet(b_.getInt64(1));
-  b_.SetInsertPoint(next_element);
-  b_.CreateRet(b_.getInt64(0));
-  b_.SetInsertPoint(stop);
-  b_.CreateRet(b_.getInt64(1));
-
-  b_.SetInsertPoint(run);
+  llvm::BasicBlock *next_element = c.next, *stop = c.stop;
   Scope scope;
-  ShareHandlerScope(parent, outer, frame, scope, w.flag_at, kReturn);
+  ShareHandlerScope(parent, outer, frame, scope, w.flag_at, kReturn, kLeave);
+  stop->moveAfter(next_element);  // as KernelForeach's
   Value count = b_.CreateLoad(i64_, ScratchAt(w.count_at));
   auto* within = llvm::BasicBlock::Create(context_, "within", fn);
   auto* found = llvm::BasicBlock::Create(context_, "found", fn);

@@ -572,23 +572,14 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
   Frame frame;
   MapCallback c = BeginMapCallback("foreach_body", f->range, frame);
   llvm::Function* fn = c.fn;
-  frame.exit = llvm::BasicBlock::Create(context_, "leave", fn);
-  auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
-  auto* stop = llvm::BasicBlock::Create(context_, "stop", fn);
-  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
-  b_.CreateCondBr(c.has_scratch, run, stop);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateStore(b_.getInt64(kLeave), ScratchAt(flag_at));
-  b_.CreateRet(b_.getInt64(1));
-  b_.SetInsertPoint(next_element);
-  b_.CreateRet(b_.getInt64(0));
-  b_.SetInsertPoint(stop);
-  b_.CreateRet(b_.getInt64(1));
+  llvm::BasicBlock *next_element = c.next, *stop = c.stop;
 
   // The handler's variables, at their scratch offsets.
-  b_.SetInsertPoint(run);
   Scope scope;
-  ShareHandlerScope(parent, outer, frame, scope, flag_at, kReturn);
+  ShareHandlerScope(parent, outer, frame, scope, flag_at, kReturn, kLeave);
+  // The blocks in the order leave, next, stop, run: LLVM lays the callback out with a jump
+  // fewer than after stop, next, run, leave.
+  stop->moveAfter(next_element);
 
   // limit: stop after that many elements.
   Value count = b_.CreateLoad(i64_, ScratchAt(count_at));
@@ -627,11 +618,23 @@ void Lowering::KernelForeach(ast::Foreach* f, const GlobalInfo& g) {
 }
 
 void Lowering::ShareHandlerScope(Frame& parent, Scope& outer, Frame& frame, Scope& scope,
-                                 uint32_t flag_at, int64_t return_flag) {
+                                 uint32_t flag_at, int64_t return_flag, int64_t leave_flag) {
   auto rebase = [&](Value v) -> Value {
     auto it = parent.scratch_offsets.find(v);
     return it == parent.scratch_offsets.end() ? nullptr : ScratchAt(it->second);
   };
+  // A block that sets the flag and stops the walk.
+  auto flagged = [&](const char* name, int64_t flag) {
+    auto* block = llvm::BasicBlock::Create(context_, name, frame.fn);
+    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
+    b_.SetInsertPoint(block);
+    b_.CreateStore(b_.getInt64(flag), ScratchAt(flag_at));
+    b_.CreateRet(b_.getInt64(1));
+    b_.restoreIP(here);
+    return block;
+  };
+  frame.exit = flagged("leave", leave_flag);
+  frame.exit->moveAfter(&frame.fn->getEntryBlock());  // first: see KernelForeach
   for (const auto& [var, storage] : outer.vars)
     if (Value at = rebase(storage)) scope.vars[var] = at;
   if (parent.entry_offsets) {  // @entry values of a syscall return probe
@@ -641,12 +644,7 @@ void Lowering::ShareHandlerScope(Frame& parent, Scope& outer, Frame& frame, Scop
   if (outer.function) {
     scope.function = outer.function;
     scope.result = rebase(outer.result);
-    scope.return_block = llvm::BasicBlock::Create(context_, "return", frame.fn);
-    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
-    b_.SetInsertPoint(scope.return_block);
-    b_.CreateStore(b_.getInt64(return_flag), ScratchAt(flag_at));
-    b_.CreateRet(b_.getInt64(1));
-    b_.restoreIP(here);
+    scope.return_block = flagged("return", return_flag);
   }
   frame.scopes.push_back(&scope);
 }
@@ -772,77 +770,6 @@ void Lowering::Foreach(ast::Foreach* f) {
   b_.SetInsertPoint(done);
 }
 
-// Whether the parts of `key` that `a` gives (not its `*` ones) are those of `want`: each
-// field compared whole, strings being zero-padded.
-Value Lowering::KeyMatches(std::span<ast::Expr*> indexes, const GlobalInfo& g, Value key,
-                           Value want) {
-  Value same = b_.getTrue();
-  auto equal = [&](llvm::Type* type, uint32_t at) {
-    auto load = [&](Value base) {
-      return b_.CreateLoad(type, b_.CreateConstGEP1_64(b_.getInt8Ty(), base, at));
-    };
-    same = b_.CreateAnd(same, b_.CreateICmpEQ(load(key), load(want)));
-  };
-  for (size_t k = 0; k < indexes.size() && k < g.key_offsets.size(); ++k) {
-    if (!indexes[k]) continue;
-    uint32_t at = g.key_offsets[k], end = at + g.key_widths[k];
-    for (; at + 8 <= end; at += 8) equal(i64_, at);
-    for (; at < end; ++at) equal(b_.getInt8Ty(), at);
-  }
-  return same;
-}
-
-// delete a[k, *]: every element whose key has the given parts. A kernel probe walks the map
-// with bpf_for_each_map_elem (a callback that deletes the matching elements, as
-// btap_map_clear deletes all); a user-side one walks a snapshot of it (foreach's helpers).
-void Lowering::DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g) {
-  uint32_t want_at = TempBytes(g.key_size);
-  Value want = ScratchAt(want_at);
-  if (!Key(a, g, want)) return;
-  if (frame_->user_side) {
-    Value key = ScratchAt(TempBytes(g.key_size));
-    Value value = ScratchAt(TempBytes(g.value_size));
-    Value iter =
-        Helper(user_helper::kForeachBegin, i64_,
-               {g.map, b_.getInt64(user_helper::ForeachHow(g.meta_index, 0, 0)), b_.getInt64(-1)});
-    auto* head = llvm::BasicBlock::Create(context_, "delete_walk", frame_->fn);
-    auto* each = llvm::BasicBlock::Create(context_, "delete_each", frame_->fn);
-    auto* match = llvm::BasicBlock::Create(context_, "delete_match", frame_->fn);
-    auto* done = llvm::BasicBlock::Create(context_, "delete_done", frame_->fn);
-    b_.CreateBr(head);
-    b_.SetInsertPoint(head);
-    b_.CreateCondBr(Truth(Helper(user_helper::kForeachNext, i64_, {iter, key, value})), each, done);
-    b_.SetInsertPoint(each);
-    b_.CreateCondBr(KeyMatches(a->indexes, g, key, want), match, head);
-    b_.SetInsertPoint(match);
-    Helper(kMapDelete, i64_, {g.map, key});
-    b_.CreateBr(head);
-    b_.SetInsertPoint(done);
-    return;
-  }
-  // The callback finds the wanted parts at the same offset of its handler's scratch.
-  Frame frame;
-  MapCallback c = BeginMapCallback("delete_matching", a->range, frame);
-  llvm::Function* fn = c.fn;
-  frame.exit = llvm::BasicBlock::Create(context_, "stop", fn);
-  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
-  auto* match = llvm::BasicBlock::Create(context_, "match", fn);
-  auto* next_element = llvm::BasicBlock::Create(context_, "next", fn);
-  b_.CreateCondBr(c.has_scratch, run, frame.exit);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateRet(b_.getInt64(1));
-  b_.SetInsertPoint(next_element);
-  b_.CreateRet(b_.getInt64(0));
-  b_.SetInsertPoint(run);
-  b_.CreateCondBr(KeyMatches(a->indexes, g, fn->getArg(1), ScratchAt(want_at)), match,
-                  next_element);
-  b_.SetInsertPoint(match);
-  Helper(kMapDelete, i64_, {g.map, fn->getArg(1)});
-  b_.CreateBr(next_element);
-  EndMapCallback(c, frame);
-  Helper(kForEachMapElem, i64_, {g.map, fn, llvm::ConstantPointerNull::get(ptr_), b_.getInt64(0)});
-}
-
 Lowering::MapCallback Lowering::BeginMapCallback(const std::string& name, SourceRange at,
                                                  Frame& frame, bool loop) {
   Frame& parent = *frame_;
@@ -874,6 +801,15 @@ Lowering::MapCallback Lowering::BeginMapCallback(const std::string& name, Source
   frame.handler = &HandlerOf(parent);
   frame.scratch = ScratchLookup(frame);
   c.has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
+  c.stop = llvm::BasicBlock::Create(context_, "stop", fn);
+  c.next = llvm::BasicBlock::Create(context_, "next", fn);
+  auto* run = llvm::BasicBlock::Create(context_, "run", fn);
+  b_.CreateCondBr(c.has_scratch, run, c.stop);
+  b_.SetInsertPoint(c.stop);
+  b_.CreateRet(b_.getInt64(1));
+  b_.SetInsertPoint(c.next);
+  b_.CreateRet(b_.getInt64(0));
+  b_.SetInsertPoint(run);
   return c;
 }
 

@@ -373,6 +373,9 @@ class Lowering {
   }
   Value KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const GlobalInfo& g, Value into);
   void DeleteMatching(const ast::ArrayIndex* a, const GlobalInfo& g);
+  void MatchingWalk(const ast::ArrayIndex* a, const GlobalInfo& g, uint32_t want_at,
+                    const std::string& name, bool first,
+                    const std::function<void(Value key)>& matched);
   // Slices, `*` in some key parts (lower_slice.cpp): `[k, *] in a`; a foreach's
   // `a[k, *]`, whose wanted parts SliceKey evaluates into scratch (its offset) before the
   // walk and SkipUnsliced compares each element's key with, going to `skip` when it differs.
@@ -382,8 +385,8 @@ class Lowering {
                     llvm::BasicBlock* skip);
   // A bpf_for_each_map_elem callback, long (void *map, void *key, void *value, void *ctx),
   // for code at `at`: BeginMapCallback makes `frame` current (it shares its handler's
-  // scratch, where the caller's long locals are, and limits) and leaves the builder in the
-  // callback's entry block after the scratch lookup, whose success the caller branches on;
+  // scratch, where the caller's long locals are, and limits) and leaves the builder where
+  // the scratch lookup has succeeded (its failure stops the walk);
   // EndMapCallback finishes the callback and returns to the caller's frame and place.
   struct MapCallback {
     Frame& parent;
@@ -391,6 +394,10 @@ class Lowering {
     llvm::Instruction* has_scratch;
     llvm::IRBuilderBase::InsertPoint resume;
     llvm::DebugLoc resume_at;
+    // Blocks that return 1 (the walk stops; also where a failed scratch lookup goes) and 0
+    // (on to the next element).
+    llvm::BasicBlock* stop = nullptr;
+    llvm::BasicBlock* next = nullptr;
   };
   // `loop`: a bpf_loop callback, long (u64 index, void *ctx), instead.
   MapCallback BeginMapCallback(const std::string& name, SourceRange at, Frame& frame,
@@ -398,10 +405,11 @@ class Lowering {
   void EndMapCallback(const MapCallback& c, Frame& frame);
   void BindLoopKeys(ast::Foreach* f, const GlobalInfo& g, Value key);
   // A foreach body's callback `frame` reaches the handler's variables (in `outer`, at their
-  // scratch offsets) through `scope`; a function's `return` sets the flag at `flag_at` to
-  // `return_flag` and stops the walk.
+  // scratch offsets) through `scope`; leaving the handler (frame.exit, made here) and a
+  // function's `return` set the flag at `flag_at` to `leave_flag` and `return_flag` and
+  // stop the walk.
   void ShareHandlerScope(Frame& parent, Scope& outer, Frame& frame, Scope& scope, uint32_t flag_at,
-                         int64_t return_flag);
+                         int64_t return_flag, int64_t leave_flag);
   Value KeyMatches(std::span<ast::Expr*> indexes, const GlobalInfo& g, Value key, Value want);
   Value KeyString(Value part, uint32_t width);
 
@@ -660,9 +668,9 @@ class Lowering {
     bool user_side = false;
     uint32_t next = 0;  // scratch bytes in use for temporaries
     uint32_t max = 0;
-    // The stack bytes statements' temporaries share (StackTemp): in use, and the allocas
-    // made for them, by offset and size.
-    uint32_t stack_next = 0;
+    // The stack bytes statements' temporaries share (StackTemp): in use, the allocas made
+    // for them, by offset and size, and those allocas' bytes together (kStackTemps at most).
+    uint32_t stack_next = 0, stack_temp_bytes = 0;
     // Map keys given the stack, all statements together: past kStackKeys bytes, keys are
     // built in scratch (a register holds that address; the stack's is remade at each use).
     uint32_t stack_keys = 0;

@@ -49,6 +49,11 @@ inline constexpr int64_t kProcfsSet = 0;
 inline constexpr int64_t kProcfsAppend = 1;
 inline constexpr int64_t kProcfsGet = 2;
 
+// long map_matches(void *map, void *want, u64 parts): 1 when some element's key has
+// want's bytes in each key part whose bit (1 << k for the k-th part) `parts` sets, else 0
+// (`[k, *] in a`). A scan of the elements: no snapshot kept, none sorted.
+inline constexpr int32_t kMapMatches = 0x10009;
+
 // How foreach_begin's `how` is packed.
 inline constexpr uint64_t ForeachHow(uint32_t global, uint32_t column, int direction,
                                      uint32_t aggregate = 0) {

@@ -257,6 +257,7 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
   bind(BPF_FUNC_probe_read_user, &UserSide::Read);
   bind(user_helper::kForeachBegin, &UserSide::ForeachBegin);
   bind(user_helper::kForeachNext, &UserSide::ForeachNext);
+  bind(user_helper::kMapMatches, &UserSide::MapMatches);
   bind(user_helper::kMapClear, &UserSide::Clear);
   bind(user_helper::kSprintf, &UserSide::Sprintf);
   bind(user_helper::kPrintHistogram, &UserSide::PrintHistogram);
@@ -807,6 +808,31 @@ uint64_t UserSide::ForeachNext(const uint64_t a[5], std::string* error) {
   std::memcpy(reinterpret_cast<void*>(a[1]), e.key(i), e.key_size);
   std::memcpy(reinterpret_cast<void*>(a[2]), e.value(i), e.value_size);
   return 1;
+}
+
+// [k, *] in a: the elements as a foreach reads them, scanned in the map's order up to the
+// first match, with neither the iterator's copy nor its sort.
+uint64_t UserSide::MapMatches(const uint64_t a[5], std::string* error) {
+  MapRef* m = Map(a[0], error);
+  if (!m) return 0;
+  if (!interpreter_.Accessible(a[1], m->key_size, false)) {
+    *error = "map_matches: key out of bounds";
+    return 0;
+  }
+  Flush();  // the scan sees this run's changes
+  const Elements e = m->Entries(meta_->limits.max_string_len);
+  const auto* want = reinterpret_cast<const uint8_t*>(a[1]);
+  const auto& parts = m->key_parts;
+  for (size_t i = 0; i < e.count; ++i) {
+    bool same = true;
+    for (size_t p = 0; same && p < parts.size() && p < 64; ++p) {
+      if (!((a[2] >> p) & 1)) continue;
+      size_t at = parts[p].second, end = p + 1 < parts.size() ? parts[p + 1].second : e.key_size;
+      same = std::memcmp(e.key(i) + at, want + at, end - at) == 0;
+    }
+    if (same) return 1;
+  }
+  return 0;
 }
 
 uint64_t UserSide::Sprintf(const uint64_t a[5], std::string* error) {

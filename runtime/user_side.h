@@ -71,6 +71,7 @@ class UserSide {
   uint64_t Read(const uint64_t a[5], std::string* error);
   uint64_t ForeachBegin(const uint64_t a[5], std::string* error);
   uint64_t ForeachNext(const uint64_t a[5], std::string* error);
+  uint64_t MapMatches(const uint64_t a[5], std::string* error);
   uint64_t Clear(const uint64_t a[5], std::string* error);
   uint64_t Sprintf(const uint64_t a[5], std::string* error);
   uint64_t PrintHistogram(const uint64_t a[5], std::string* error);
