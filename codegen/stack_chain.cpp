@@ -94,8 +94,12 @@ std::vector<StackChain> ChainsPastLimit(const std::vector<uint8_t>& object,
       if (!Get(object, s.sh_offset + at, &sym)) return out;
       syms.push_back(sym);
       if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_shndx < sh.size() && sym.st_size)
-        fns.push_back({std::string(text(sh[s.sh_link], sym.st_name)), sym.st_shndx, sym.st_value,
-                       sym.st_size, 0, {}});
+        fns.push_back({std::string(text(sh[s.sh_link], sym.st_name)),
+                       sym.st_shndx,
+                       sym.st_value,
+                       sym.st_size,
+                       0,
+                       {}});
     }
   }
   auto function_at = [&](uint16_t section, uint64_t at) -> int64_t {
@@ -140,28 +144,38 @@ std::vector<StackChain> ChainsPastLimit(const std::vector<uint8_t>& object,
     }
     f.depth = StackDepth(insns);
   }
-  // The deepest chain from each program (a function outside .text), depth first; the
-  // verifier refuses recursion, so a function already on the chain ends it.
+  for (Function& f : fns) {
+    std::sort(f.callees.begin(), f.callees.end());
+    f.callees.erase(std::unique(f.callees.begin(), f.callees.end()), f.callees.end());
+  }
+  // The deepest chain from each function, once per function (the verifier refuses
+  // recursion; a function met again on its own chain ends it): its own frame, then its
+  // deepest callee's chain.
+  std::vector<uint32_t> deepest(fns.size(), 0);
+  std::vector<int64_t> next(fns.size(), -1);
+  std::vector<uint8_t> state(fns.size(), 0);  // 0 not yet, 1 on the chain, 2 done
+  auto walk = [&](auto&& self, size_t f, uint32_t frames) -> uint32_t {
+    if (state[f] == 2) return deepest[f];
+    if (state[f] == 1 || frames >= 8) return 0;  // 8: the verifier's MAX_CALL_FRAMES
+    state[f] = 1;
+    uint32_t below = 0;
+    for (size_t c : fns[f].callees) {
+      uint32_t d = self(self, c, frames + 1);
+      if (d > below) {
+        below = d;
+        next[f] = static_cast<int64_t>(c);
+      }
+    }
+    state[f] = 2;
+    return deepest[f] = Rounded(fns[f].depth) + below;
+  };
   for (size_t p = 0; p < fns.size(); ++p) {
     std::string section = section_name(fns[p].section);
-    if (section == ".text" || (!skip_prefix.empty() && section.starts_with(skip_prefix)))
-      continue;
-    std::vector<size_t> chain = {p}, best;
-    uint32_t best_total = 0;
-    auto walk = [&](auto&& self, uint32_t total) -> void {
-      if (total > best_total) {
-        best_total = total;
-        best = chain;
-      }
-      if (chain.size() >= 8) return;  // the verifier's MAX_CALL_FRAMES
-      for (size_t c : fns[chain.back()].callees) {
-        if (std::find(chain.begin(), chain.end(), c) != chain.end()) continue;
-        chain.push_back(c);
-        self(self, total + Rounded(fns[c].depth));
-        chain.pop_back();
-      }
-    };
-    walk(walk, Rounded(fns[p].depth));
+    if (section == ".text" || (!skip_prefix.empty() && section.starts_with(skip_prefix))) continue;
+    uint32_t best_total = walk(walk, p, 0);
+    std::vector<size_t> best;
+    for (int64_t f = static_cast<int64_t>(p); f >= 0 && best.size() < 8; f = next[f])
+      best.push_back(static_cast<size_t>(f));
     if (best_total <= kMaxChainStack) continue;
     StackChain c{fns[p].name, {}, {}, best_total};
     for (size_t f : best) {
