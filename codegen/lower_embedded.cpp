@@ -405,6 +405,8 @@ bool MayUseKernelTypes(std::string_view code) {
 std::vector<const sema::Variable*> ExprArgs(const sema::Program& program,
                                             const ast::EmbeddedExpr* e) {
   std::vector<const sema::Variable*> out;
+  // (Most expressions name none: no walk of every function's body for them.)
+  if (e->code.find("STAP_ARG_") == std::string::npos) return out;
   for (const sema::Function* f : program.functions) {
     bool within = false;
     if (f->decl && f->decl->body)

@@ -154,13 +154,15 @@ std::vector<StackChain> ChainsPastLimit(const std::vector<uint8_t>& object,
   std::vector<uint32_t> deepest(fns.size(), 0);
   std::vector<int64_t> next(fns.size(), -1);
   std::vector<uint8_t> state(fns.size(), 0);  // 0 not yet, 1 on the chain, 2 done
-  auto walk = [&](auto&& self, size_t f, uint32_t frames) -> uint32_t {
+  // (No cut at the verifier's 8 frames: a memoised depth must not depend on where the
+  // function was first met, and a deeper chain is refused by the verifier anyway.)
+  auto walk = [&](auto&& self, size_t f) -> uint32_t {
     if (state[f] == 2) return deepest[f];
-    if (state[f] == 1 || frames >= 8) return 0;  // 8: the verifier's MAX_CALL_FRAMES
+    if (state[f] == 1) return 0;
     state[f] = 1;
     uint32_t below = 0;
     for (size_t c : fns[f].callees) {
-      uint32_t d = self(self, c, frames + 1);
+      uint32_t d = self(self, c);
       if (d > below) {
         below = d;
         next[f] = static_cast<int64_t>(c);
@@ -172,7 +174,7 @@ std::vector<StackChain> ChainsPastLimit(const std::vector<uint8_t>& object,
   for (size_t p = 0; p < fns.size(); ++p) {
     std::string section = section_name(fns[p].section);
     if (section == ".text" || (!skip_prefix.empty() && section.starts_with(skip_prefix))) continue;
-    uint32_t best_total = walk(walk, p, 0);
+    uint32_t best_total = walk(walk, p);
     std::vector<size_t> best;
     for (int64_t f = static_cast<int64_t>(p); f >= 0 && best.size() < 8; f = next[f])
       best.push_back(static_cast<size_t>(f));

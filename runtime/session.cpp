@@ -59,13 +59,16 @@ std::atomic<uint64_t*> signal_state{nullptr};  // the session's state, shared wi
 // While loading, a stop must interrupt the verifier, which gives up (EAGAIN) only while a
 // signal is pending and which libbpf then asks again a few times: SIGALRM every 5 ms
 // interrupts each new attempt until libbpf stops retrying.
+void InterruptLoading() {
+  itimerval every{{0, 5000}, {0, 5000}};
+  setitimer(ITIMER_REAL, &every, nullptr);
+}
+
 void OnSignal(int) {
+  int saved_errno = errno;
   signalled = true;
   ++signal_count;
-  if (loading) {
-    itimerval every{{0, 5000}, {0, 5000}};
-    setitimer(ITIMER_REAL, &every, nullptr);
-  }
+  if (loading) InterruptLoading();
   // The probes stop now, even if the runtime is blocked writing output.
   if (uint64_t* state = signal_state.load()) {
     uint64_t running = 0;
@@ -75,6 +78,7 @@ void OnSignal(int) {
   int fd = signal_fd.load();
   uint64_t one = 1;
   if (fd >= 0) (void)!write(fd, &one, sizeof one);
+  errno = saved_errno;
 }
 
 // The signals that stop a session (SIGHUP too, as staprun treats it), and SIGPIPE, which
@@ -614,6 +618,7 @@ class Session::SignalScope {
     sigaction(SIGALRM, &alarm, &old_alarm_);
     loading = true;
     interrupting_ = true;
+    if (signalled) InterruptLoading();  // a signal came before `loading` was set
   }
   // After the load: the probes stop through the session's state.
   void Loaded(uint64_t* state) {
@@ -699,7 +704,8 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
       return fail(error);
     }
     if (release_fd_ >= 0) {
-      (void)!write(release_fd_, "g", 1);
+      // A stop while attaching: the command is not started (it ends with 127).
+      if (!Stopping()) (void)!write(release_fd_, "g", 1);
       close(release_fd_);
       release_fd_ = -1;
     }

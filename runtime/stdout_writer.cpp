@@ -24,8 +24,11 @@ constexpr size_t kChunk = 4096;
 
 StdoutWriter::StdoutWriter(int fd) : fd_(fd) {
   struct stat st;
-  // A new descriptor of a file would start at its beginning; files never stay full.
-  if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || isatty(fd))) {
+  // A new descriptor of a file would start at its beginning; files never stay full. A
+  // socket cannot be opened again: it is written a chunk at a time, once it has room.
+  if (fstat(fd, &st) != 0) return;
+  socket_ = S_ISSOCK(st.st_mode);
+  if (S_ISFIFO(st.st_mode) || isatty(fd)) {
     std::string self = "/proc/self/fd/" + std::to_string(fd);
     int own = open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (own >= 0) {
@@ -40,8 +43,8 @@ StdoutWriter::~StdoutWriter() {
 }
 
 StdoutWriter::Outcome StdoutWriter::Write(std::string_view text,
-                                          const std::function<bool()>& give_up,
-                                          size_t* unwritten, std::string* error) {
+                                          const std::function<bool()>& give_up, size_t* unwritten,
+                                          std::string* error) {
   size_t done = 0;
   // Waits for room, asking the caller between waits; false when the caller gave up or
   // poll failed.
@@ -61,9 +64,8 @@ StdoutWriter::Outcome StdoutWriter::Write(std::string_view text,
     }
   };
   while (done < text.size()) {
-    // A descriptor that may block (a socket) is written a chunk at a time, once it has room.
-    if (!own_fd_ && !room()) return error->empty() ? Outcome::kAbandoned : Outcome::kFailed;
-    size_t n = own_fd_ ? text.size() - done : std::min(kChunk, text.size() - done);
+    if (socket_ && !room()) return error->empty() ? Outcome::kAbandoned : Outcome::kFailed;
+    size_t n = socket_ ? std::min(kChunk, text.size() - done) : text.size() - done;
     ssize_t wrote = write(fd_, text.data() + done, n);
     if (wrote > 0) {
       done += static_cast<size_t>(wrote);

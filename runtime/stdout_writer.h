@@ -26,6 +26,7 @@ class StdoutWriter {
  private:
   int fd_;
   bool own_fd_ = false;
+  bool socket_ = false;  // written in chunks after poll() says it has room
 };
 
 }  // namespace btap::runtime

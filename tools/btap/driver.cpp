@@ -248,8 +248,10 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
   run.command = options.command;
   run.target_pid = options.target_pid.value_or(0);
   run.verbose = options.verbose > 1;
-  if (&out == &std::cout) run.output_fd = STDOUT_FILENO;
-  if (options.output_file.empty()) return session.Execute(run, out, err);
+  if (options.output_file.empty()) {
+    if (&out == &std::cout) run.output_fd = STDOUT_FILENO;
+    return session.Execute(run, out, err);
+  }
   // As staprun: the name is expanded, and the file truncated, when the run starts.
   std::string path;
   if (!runtime::ExpandOutputName(options.output_file, time(nullptr), &path, &error)) {
