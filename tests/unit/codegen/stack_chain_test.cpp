@@ -27,8 +27,8 @@ llvm::Function* WithStack(llvm::Module& m, const std::string& name, uint32_t byt
   fn->addFnAttr(llvm::Attribute::NoInline);
   b.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", fn));
   auto* cells = b.CreateAlloca(llvm::ArrayType::get(b.getInt8Ty(), bytes));
-  llvm::Value* at =
-      b.CreateURem(b.CreatePtrToInt(fn->getArg(0), b.getInt64Ty()), b.getInt64(bytes));
+  llvm::Value* at = b.CreateURem(b.CreatePtrToInt(fn->getArg(0), b.getInt64Ty()),
+                                 b.getInt64(bytes));
   b.CreateStore(b.getInt8(1), b.CreateGEP(b.getInt8Ty(), cells, at), /*isVolatile=*/true);
   llvm::Value* result = b.getInt64(0);
   if (callee && as_callback) {
@@ -55,7 +55,7 @@ std::vector<uint8_t> Emit(llvm::Module& m) {
 TEST(StackChain, CallsAddTheirFramesRoundedTo32) {
   llvm::LLVMContext context;
   llvm::Module m("chain", context);
-  auto* leaf = WithStack(m, "leaf", 40, nullptr, false, "");   // 40 -> 64
+  auto* leaf = WithStack(m, "leaf", 40, nullptr, false, "");  // 40 -> 64
   auto* middle = WithStack(m, "middle", 20, leaf, false, "");  // 20 + spills -> 32
   WithStack(m, "probe_0", 420, middle, false, "kprobe/vfs_read");
   WithStack(m, "probe_1", 200, middle, false, "kprobe/vfs_write");
