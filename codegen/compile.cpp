@@ -3,7 +3,6 @@
 // reported at the probe they are in.
 #include "codegen/lowering.h"
 #include "codegen/seal.h"
-#include "codegen/stack_chain.h"
 
 #include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/DiagnosticPrinter.h>
@@ -88,44 +87,10 @@ bool OnlyUserSide(const llvm::Function* fn, const meta::Meta& meta) {
   return reached;
 }
 
-// A chain of calls past the kernel's stack limit, as an error at its probe.
-struct ChainError {
-  SourceRange at;
-  std::string text;
-  std::vector<std::string> programs;  // the chain's frames that are handlers' programs
-};
+}  // namespace
 
-// The verifier adds the stacks of a chain of calls (a program, its callbacks, the library's
-// functions they call) and refuses one past 512 bytes at load: found here, in the object.
-std::vector<ChainError> StackChainErrors(const llvm::Module& module, const SourceManager& sm,
-                                         const Compiled& out) {
-  std::vector<ChainError> errors;
-  for (const StackChain& c : ChainsPastLimit(out.object, "btap_user")) {
-    ChainError e;
-    std::string frames;
-    for (size_t i = 0; i < c.frames.size(); ++i) {
-      frames += (i ? " -> " : "") + c.frames[i] + " (" + std::to_string(c.depths[i]) + ")";
-      // A syscall probe's body is a function its dispatcher calls: located by that.
-      if (!e.at.valid()) e.at = ProbeLine(module.getFunction(c.frames[i]), sm);
-      for (const meta::Probe& p : out.meta.probes)
-        if (p.program == c.frames[i] || p.fentry_program == c.frames[i])
-          e.programs.push_back(p.program);
-      if (module.getFunction(c.frames[i]) && !c.frames[i].starts_with("btap_"))
-        e.programs.push_back(c.frames[i]);
-    }
-    e.text = "this probe needs " + std::to_string(c.total) + " bytes of stack along its calls " +
-             frames + "; the kernel allows 512 for a whole chain of calls (each frame " +
-             "rounded up to 32 bytes): keep fewer locals in the probe, or split it";
-    errors.push_back(std::move(e));
-  }
-  return errors;
-}
-
-// One compilation, with the handlers in `lean` keeping what they can off the stack. False
-// with diagnostics, or with *chains (and no diagnostic) when only chains of calls failed.
-bool CompileOnce(const sema::Program& program, const SourceManager& sm,
-                 const CompileOptions& options, const std::set<std::string>& lean,
-                 DiagnosticSink& diags, Compiled* out, std::vector<ChainError>* chains) {
+bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
+             DiagnosticSink& diags, Compiled* out) {
   llvm::LLVMContext context;
   std::vector<BackendErrors::Error> backend_errors;
   context.setDiagnosticHandler(std::make_unique<BackendErrors>(&backend_errors));
@@ -136,7 +101,6 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
     return false;
   }
   lowering::Lowering lowering(program, sm, options, diags, *module);
-  lowering.lean_programs = lean;
   if (!lowering.Run(&out->meta)) return false;
   if (!LinkRuntimeLibrary(*module, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
@@ -166,8 +130,6 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
                    {"the BPF backend refused " + what + ": " + e.text});
   }
   if (!backend_errors.empty()) return false;
-  if (emitted) *chains = StackChainErrors(*module, sm, *out);
-  if (!chains->empty()) return false;
   if (!emitted || !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
@@ -177,30 +139,6 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
     module->print(ir, nullptr);
   }
   return true;
-}
-
-}  // namespace
-
-// A chain of calls past the kernel's stack limit: its handlers are compiled again keeping
-// what they can off the stack (scratch space instead), and refused only if that still
-// does not fit.
-bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
-             DiagnosticSink& diags, Compiled* out) {
-  std::vector<ChainError> chains;
-  if (CompileOnce(program, sm, options, {}, diags, out, &chains)) return true;
-  if (chains.empty()) return false;
-  std::set<std::string> lean;
-  for (const ChainError& c : chains) lean.insert(c.programs.begin(), c.programs.end());
-  DiagnosticSink again_diags;  // the first compilation reported its warnings already
-  Compiled again;
-  std::vector<ChainError> still;
-  if (!lean.empty() && CompileOnce(program, sm, options, lean, again_diags, &again, &still)) {
-    *out = std::move(again);
-    return true;
-  }
-  if (!still.empty()) chains = std::move(still);
-  for (const ChainError& c : chains) diags.Report(Diag::CodegenFailed, c.at, {c.text});
-  return false;
 }
 
 }  // namespace btap::codegen

@@ -626,8 +626,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
 
   Frame frame;
   frame.group = group;
-  frame.lean = !mp.user_side && lean_programs.count(mp.program);
-  frame.locals_in_scratch = !mp.user_side && (frame.lean || HasKernelForeach(p.body, 0));
+  frame.locals_in_scratch = !mp.user_side && HasKernelForeach(p.body, 0);
   llvm::Instruction* has_scratch = StartFrame(frame, fn, &p, mp.user_side);
   Scope scope;
   frame.scopes.push_back(&scope);
@@ -876,7 +875,7 @@ void Lowering::Release(TempMark mark) {
 // temporary that would need one more goes to scratch.
 Value Lowering::StackTemp(uint32_t bytes) {
   uint32_t size = Align8(bytes), at = frame_->stack_next;
-  if (frame_->lean || at + size > kStackTemps) return ScratchAt(TempBytes(size));
+  if (at + size > kStackTemps) return ScratchAt(TempBytes(size));
   auto fits = frame_->stack_temps.lower_bound({at, size});
   llvm::AllocaInst* cell = nullptr;
   if (fits != frame_->stack_temps.end() && fits->first.first == at) {

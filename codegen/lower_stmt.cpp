@@ -9,7 +9,7 @@ void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Valu
   Value at = nullptr, size = nullptr;
   bool numbers =
       std::all_of(args.begin(), args.end(), [&](Value a) { return a->getType() == i64_; });
-  if (!frame_->user_side && !frame_->lean && numbers && args.size() <= 6) {
+  if (!frame_->user_side && numbers && args.size() <= 6) {
     // A few numbers fit on the stack: a handler whose only record is its errors (an
     // array full) then needs no scratch space, and no lookup of it on every event.
     kernel_records_ = true;
@@ -274,8 +274,7 @@ Value Lowering::KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const Globa
   bool narrow =
       std::all_of(g.key_widths.begin(), g.key_widths.end(), [&](uint32_t w) { return w < slot_; });
   Value base = into;
-  if (!base && narrow && !frame_->lean && g.key_size <= 32 &&
-      frame_->stack_keys + g.key_size <= kStackKeys) {
+  if (!base && narrow && g.key_size <= 32 && frame_->stack_keys + g.key_size <= kStackKeys) {
     frame_->stack_keys += g.key_size;
     base = StackTemp(g.key_size);
   } else if (!base) {

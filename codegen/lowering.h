@@ -153,10 +153,6 @@ class Lowering {
   }
 
   bool Run(meta::Meta* meta);
-  // Handlers (by program name) that keep what they can off the stack: their temporaries,
-  // keys, records of numbers and long locals go to the scratch space. Compile asks for it
-  // when a chain of calls from the program passed the kernel's 512 bytes (stack_chain.h).
-  std::set<std::string> lean_programs;
 
  private:
   void Unsupported(SourceRange at, std::string what, std::string where = "");
@@ -691,7 +687,6 @@ class Lowering {
     // Long locals live in the scratch space instead of the stack when the handler has a
     // kernel-side foreach, whose body (a callback) reaches them at the same offsets.
     bool locals_in_scratch = false;
-    bool lean = false;  // nothing but LLVM's own spills on the stack (lean_programs)
     std::map<llvm::Value*, uint32_t> scratch_offsets;  // values made by ScratchAt(offset)
     Value entry_values = nullptr;  // the return body's copy of the @entry values
     const std::map<const ast::Entry*, uint32_t>* entry_offsets = nullptr;
