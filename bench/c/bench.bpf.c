@@ -12,6 +12,10 @@ struct {
 } records SEC(".maps");
 
 long count = 0;
+// The traced command's process ID, set by the runner once it has started the command (the
+// printf row filters as btap's `pid() == target()` and bpftrace's `/pid == cpid/` do),
+// in a data section of its own, which libbpf loads as a map of its own.
+long target SEC(".data.target") = 0;
 
 struct record {
   long n;
@@ -26,6 +30,7 @@ int count_calls(void* ctx) {
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int print_calls(void* ctx) {
+  if ((long)(bpf_get_current_pid_tgid() >> 32) != target) return 0;
   struct record r;
   r.n = __sync_fetch_and_add(&count, 1) + 1;
   bpf_get_current_comm(r.comm, sizeof r.comm);

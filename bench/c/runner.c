@@ -86,11 +86,25 @@ int main(int argc, char** argv) {
   if (!link) return 1;
   struct ring_buffer* rb = ring_buffer__new(
       bpf_map__fd(bpf_object__find_map_by_name(obj, "records")), print_record, NULL, NULL);
+  // The command waits on a pipe until its process ID is in the object's `target`.
+  int gate[2];
+  if (pipe(gate)) return 1;
   pid_t pid = fork();
   if (pid == 0) {
+    char go;
+    close(gate[1]);
+    if (read(gate[0], &go, 1) != 1) _exit(127);
     execvp(argv[3], argv + 3);
     _exit(127);
   }
+  close(gate[0]);
+  int zero = 0;
+  long target = pid;
+  if (bpf_map_update_elem(bpf_map__fd(bpf_object__find_map_by_name(obj, ".data.target")), &zero,
+                          &target, BPF_ANY))
+    return 1;
+  if (write(gate[1], "g", 1) != 1) return 1;
+  close(gate[1]);
   int status;
   while (waitpid(pid, &status, WNOHANG) == 0) ring_buffer__poll(rb, 100);
   bpf_link__destroy(link);
