@@ -273,6 +273,11 @@ Result Execute(const Case& c, const std::string& script) {
     FILE* o = freopen(c.stdout_to == "full" ? "/dev/full" : out_path.c_str(), "w", stdout);
     FILE* e = freopen(err_path.c_str(), "w", stderr);
     if (!o || !e) _exit(126);
+    // Appending, as `>>` would: btap and a -c command share these files, and a write that
+    // does not take the shared file position's lock (sendfile, copy_file_range) can
+    // otherwise overwrite what the other wrote meanwhile.
+    fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_APPEND);
+    fcntl(2, F_SETFL, fcntl(2, F_GETFL) | O_APPEND);
     // btap as a user starts it, whatever this test runs under (a background job ignores
     // SIGINT, nohup SIGHUP).
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);

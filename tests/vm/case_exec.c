@@ -9,6 +9,7 @@
  * OUT). Prints "STATUS TIMED-OUT STOP-SECONDS ELAPSED-SECONDS": the exit status (128+N
  * when killed by signal N), 1 when PROGRAM was killed at TIMEOUT seconds, and the seconds
  * from the signal (or the start) to the end. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_DFL);
     const char* out = strcmp(to, "full") == 0 ? "/dev/full" : argv[5];
     if (!freopen(out, "w", stdout) || !freopen(argv[6], "w", stderr)) _exit(126);
+    /* Appending, as `>>` would: the command and btaprun share these files, and a write
+     * that does not take the shared file position's lock (sendfile, which busybox's cat
+     * uses) can otherwise overwrite what the other wrote meanwhile. */
+    fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_APPEND);
+    fcntl(2, F_SETFL, fcntl(2, F_GETFL) | O_APPEND);
     if (strcmp(to, "closed") == 0) close(1);
     if (broken[1] >= 0) {
       dup2(broken[1], 1);
