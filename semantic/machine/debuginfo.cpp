@@ -301,18 +301,21 @@ std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, 
 
 std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
   std::set<int> out;
-  Dwarf_Die cu;
-  if (!dwarf_addrdie(dwarf_, low, &cu)) return {};
-  Dwarf_Lines* lines = nullptr;
-  size_t n = 0;
-  if (dwarf_getsrclines(&cu, &lines, &n) != 0) return {};
-  for (size_t i = 0; i < n; ++i) {
-    Dwarf_Line* row = dwarf_onesrcline(lines, i);
-    int no = 0;
-    Dwarf_Addr a = 0;
-    dwarf_lineno(row, &no);
-    dwarf_lineaddr(row, &a);
-    if (a >= low && a < high) out.insert(no);
+  // The unit holding `low` (every unit where no address ranges say which, as LineAddresses).
+  std::vector<Dwarf_Die> one(1);
+  bool ranged = dwarf_addrdie(dwarf_, low, &one[0]) != nullptr;
+  for (Dwarf_Die cu : ranged ? one : Units()) {
+    Dwarf_Lines* lines = nullptr;
+    size_t n = 0;
+    if (dwarf_getsrclines(&cu, &lines, &n) != 0) continue;
+    for (size_t i = 0; i < n; ++i) {
+      Dwarf_Line* row = dwarf_onesrcline(lines, i);
+      int no = 0;
+      Dwarf_Addr a = 0;
+      dwarf_lineno(row, &no);
+      dwarf_lineaddr(row, &a);
+      if (a >= low && a < high) out.insert(no);
+    }
   }
   return {out.begin(), out.end()};
 }

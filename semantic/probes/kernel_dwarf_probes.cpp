@@ -96,7 +96,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   if (!kd || !kd->dwarf())
     return error(what + " needs the " + (module.empty() ? "kernel's" : "module's") +
                  " DWARF: " + (kd ? kd->error() : std::string("no kernel is known here")));
-  if (statement && !pat.line_lo && !pat.relative)
+  if (statement && !pat.line_lo && !pat.relative && !pat.all_lines)
     return error(what + " needs a line: FUNC@FILE:LINE");
   if (spec.is_return && inlined) return error("`.inline` functions have no `.return`");
   std::vector<DebugFunction> fs;
@@ -130,8 +130,9 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       Dwarf_Die die;
       Dwarf_Addr high = 0;
       if (!d->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = f.entry + 1;
-      std::string file = pat.file.empty() ? f.file : pat.file;
-      for (int line = pat.first(f.line); line <= pat.last(f.line); ++line) {
+      const std::string& file = pat.LineFile(f.file);
+      std::vector<int> with_code = pat.all_lines ? d->LinesIn(f.entry, high) : std::vector<int>{};
+      for (int line : pat.Lines(f.line, with_code)) {
         std::vector<uint64_t> found = d->LineAddresses(file, line, f.entry, high);
         int used = line;
         if (found.empty() && nearest)

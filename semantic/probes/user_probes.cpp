@@ -33,7 +33,10 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
   out->file = std::string(rest.substr(0, colon));
   if (colon == std::string_view::npos) return true;
   std::string_view lines = rest.substr(colon + 1);
-  if (lines == "*") return true;
+  if (lines == "*") {
+    out->all_lines = true;
+    return true;
+  }
   size_t dash = lines.find('-');
   try {
     out->line_lo = std::stoi(std::string(lines.substr(0, dash)));
@@ -49,6 +52,13 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
     return false;
   }
   return true;
+}
+
+std::vector<int> FunctionPattern::Lines(int declared, const std::vector<int>& with_code) const {
+  if (all_lines) return with_code;
+  std::vector<int> out;
+  for (int line = first(declared); line <= last(declared); ++line) out.push_back(line);
+  return out;
 }
 
 namespace {
@@ -230,7 +240,7 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
   if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
   DebugInfo* dwarf = bin.dwarf();
   if (!dwarf) return r.Error("`.statement` needs debug information: " + bin.dwarf_error());
-  if (!pat.line_lo && !pat.relative)
+  if (!pat.line_lo && !pat.relative && !pat.all_lines)
     return r.Error("`.statement(\"" + r.what->string + "\")` needs a line: FUNC@FILE:LINE");
   std::set<uint64_t> placed;
   size_t before = out.size();
@@ -240,8 +250,9 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
     Dwarf_Die die;
     Dwarf_Addr low = f.entry, high = 0;
     if (!dwarf->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = low + 1;
-    std::string file = pat.file.empty() ? f.file : pat.file;
-    for (int line = pat.first(f.line); line <= pat.last(f.line); ++line) {
+    const std::string& file = pat.LineFile(f.file);
+    std::vector<int> with_code = pat.all_lines ? dwarf->LinesIn(low, high) : std::vector<int>{};
+    for (int line : pat.Lines(f.line, with_code)) {
       std::vector<uint64_t> at = dwarf->LineAddresses(file, line, low, high);
       if (at.empty() && r.variant == "nearest") {
         // The nearest following line with code in the function.

@@ -17,10 +17,18 @@ struct FunctionPattern {
   std::string name = "*";
   std::string file;  // empty: any
   int line_lo = 0, line_hi = 0;
-  bool relative = false;  // FUNC@FILE+N: lines counted from the function's declaration
+  bool relative = false;   // FUNC@FILE+N: lines counted from the function's declaration
+  bool all_lines = false;  // FUNC@FILE:*: every line with code in the function
   // The first and last line in function `f`, declared at `declared`.
   int first(int declared) const { return relative ? declared + line_lo : line_lo; }
   int last(int declared) const { return relative ? declared + line_hi : line_hi; }
+  // The lines a statement probe of function `f` (declared at `declared`, in `file`) takes,
+  // of `with_code`, the lines with code in it: all of them for `:*`, else the range.
+  std::vector<int> Lines(int declared, const std::vector<int>& with_code) const;
+  // The file whose lines those are: the function's own for `:*`, else the pattern's.
+  const std::string& LineFile(const std::string& declared_in) const {
+    return all_lines || file.empty() ? declared_in : file;
+  }
 };
 // False with `error` for a bad line or line range.
 bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* error);
