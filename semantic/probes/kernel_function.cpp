@@ -200,9 +200,33 @@ void ExpandKernelFunctions(ProbeSpec spec, const PointPart& name,
   // A name BTF does not describe (a clone such as `.isra.0`) that the kernel's DWARF has.
   if (found.empty() && !module && with_vars && !HasGlob(spec.function) && !exported &&
       index.Refusal(spec.function).empty() && ctx.kernel_dwarf)
-    if (KernelDwarf* kd = ctx.kernel_dwarf();
-        kd && kd->dwarf() && !kd->Named(spec.function).empty())
-      return ExpandKernelDwarf(std::move(spec), name, suffixes, false, ctx, out);
+    if (KernelDwarf* kd = ctx.kernel_dwarf(); kd && kd->dwarf()) {
+      if (!kd->Named(spec.function).empty())
+        return ExpandKernelDwarf(std::move(spec), name, suffixes, false, ctx, out);
+      // A function this kernel has only inlined: stap's kernel.function (not `.call`)
+      // takes its inline instances, where each starts; a return has no place there.
+      bool call = std::any_of(suffixes.begin(), suffixes.end(),
+                              [](const PointPart& p) { return p.name == "call"; });
+      if (!call && !kd->Matching(spec.function, "", true).empty()) {
+        if (spec.is_return) {
+          if (!ctx.optional || ctx.listing)
+            ctx.diags.Report(Diag::ProbeParameter, name.range,
+                             {"`" + spec.function +
+                              "` is only inlined in this kernel, and an inlined function has no "
+                              "`.return` to probe; probe its callers' returns instead"});
+          return;
+        }
+        std::vector<PointPart> inlined(suffixes.begin(), suffixes.end());
+        inlined.push_back(PointPart{.name = "inline"});
+        size_t before = out.size();
+        ExpandKernelDwarf(std::move(spec), name, inlined, false, ctx, out);
+        // Named as the point was written, as stap names them.
+        for (size_t i = before; i < out.size(); ++i)
+          if (size_t at = out[i].point.rfind(".inline"); at != std::string::npos)
+            out[i].point.erase(at, 7);
+        return;
+      }
+    }
   if (found.empty()) {
     if (ctx.optional && !ctx.listing) {
       std::string why = module ? "" : index.Refusal(spec.function);

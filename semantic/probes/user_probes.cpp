@@ -55,8 +55,13 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
 }
 
 std::vector<int> FunctionPattern::Lines(int declared, const std::vector<int>& with_code) const {
-  if (all_lines) return with_code;
   std::vector<int> out;
+  // The function's own lines: code its unit inlines into it from above it is not its.
+  if (all_lines) {
+    for (int line : with_code)
+      if (line >= declared) out.push_back(line);
+    return out;
+  }
   for (int line = first(declared); line <= last(declared); ++line) out.push_back(line);
   return out;
 }

@@ -23,7 +23,8 @@ struct FunctionPattern {
   int first(int declared) const { return relative ? declared + line_lo : line_lo; }
   int last(int declared) const { return relative ? declared + line_hi : line_hi; }
   // The lines a statement probe of function `f` (declared at `declared`, in `file`) takes,
-  // of `with_code`, the lines with code in it: all of them for `:*`, else the range.
+  // of `with_code`, the lines with code in it: for `:*`, those from
+  // the declaration on, else the range.
   std::vector<int> Lines(int declared, const std::vector<int>& with_code) const;
   // The file whose lines those are: the function's own for `:*`, else the pattern's.
   const std::string& LineFile(const std::string& declared_in) const {

@@ -53,6 +53,30 @@ probe kernel.function("vfs_read") { print(@var("nr_threads")) }
 check statement_relative_line \
   'kernel.statement("vfs_read@fs/read_write.c:464") $file:struct file* $buf:char* $count:size_t $pos:loff_t* $ret:ssize_t' \
   -r "$dir" -L 'kernel.statement("vfs_read@fs/read_write.c+14")'
+check inline_only_return \
+  '<input>:1:14: error: `__do_sys_read` is only inlined in this kernel, and an inlined function has no `.return` to probe; probe its callers'"'"' returns instead
+probe kernel.function("__do_sys_read").return {}
+             ^~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.function("__do_sys_read").return {}'
+# FUNC@FILE:*: the function's own lines with code (rw_verify_area, inlined from above it,
+# is not vfs_read's).
+check statement_all_lines_listing \
+  'kernel.statement("vfs_read@fs/read_write.c:451")
+kernel.statement("vfs_read@fs/read_write.c:456")
+kernel.statement("vfs_read@fs/read_write.c:458")
+kernel.statement("vfs_read@fs/read_write.c:461")
+kernel.statement("vfs_read@fs/read_write.c:462")
+kernel.statement("vfs_read@fs/read_write.c:464")
+kernel.statement("vfs_read@fs/read_write.c:467")
+kernel.statement("vfs_read@fs/read_write.c:468")
+kernel.statement("vfs_read@fs/read_write.c:470")
+kernel.statement("vfs_read@fs/read_write.c:473")
+kernel.statement("vfs_read@fs/read_write.c:474")
+kernel.statement("vfs_read@fs/read_write.c:475")
+kernel.statement("vfs_read@fs/read_write.c:477")
+kernel.statement("vfs_read@fs/read_write.c:478")' \
+  -r "$dir" -l 'kernel.statement("vfs_read@fs/read_write.c:*")'
 check clone_by_name_return \
   'kernel.function("do_execveat_common@fs/exec.c:1903").return $return:int $fd:int $filename:struct filename* $flags:int' \
   -r "$dir" -L 'kernel.function("do_execveat_common").return'
