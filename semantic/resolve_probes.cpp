@@ -34,6 +34,17 @@ std::vector<PointPart> PartsOf(const ast::ProbePoint* point) {
 
 namespace {
 
+// stap probe points btap does not have, by a component's name and place: why, for the
+// mismatch they would otherwise be.
+std::string_view NotYet(std::string_view name, size_t at) {
+  if (at == 0 && (name == "python2" || name == "python3"))
+    return "stap's Python probes run through its HelperSDT module in the interpreter, which "
+           "btap does not have";
+  if (at > 0 && name == "plt") return "btap has no `.plt` probes (of PLT entries) yet";
+  if (at > 0 && name == "label") return "btap has no `.label` probes (of C labels) yet";
+  return {};
+}
+
 constexpr int kMaxAliasDepth = 30;
 
 // How a concrete point was reached through aliases.
@@ -299,6 +310,8 @@ class ProbeResolver {
           tail = ": `" + parts[i].name + "` takes ";
           for (auto it = expected.begin(); it != expected.end(); ++it)
             tail += (it == expected.begin() ? "" : " or ") + *it;
+        } else if (std::string_view why = NotYet(parts[i].name, i); !why.empty()) {
+          tail = "; " + std::string(why);
         } else {
           tail = SimilarList(Similar(parts[i].name, names));
         }

@@ -122,6 +122,24 @@ TEST(Elaborate, MistypedTracepointsAndSyscallsGetSuggestions) {
       << r->Errors();
 }
 
+// stap points btap lacks say so rather than suggesting near names.
+TEST(Elaborate, MissingStapPointsSayWhy) {
+  auto r = Elaborate("probe python3.module(\"m\").function(\"f\") { }");
+  EXPECT_NE(r->Errors().find("test.stp:1:7: error: probe point mismatch at `python3`; stap's "
+                             "Python probes run through its HelperSDT module"),
+            std::string::npos)
+      << r->Errors();
+  r = Elaborate("probe process(\"/bin/true\").plt { }");
+  EXPECT_NE(r->Errors().find("error: probe point mismatch at `plt`; btap has no `.plt` probes"),
+            std::string::npos)
+      << r->Errors();
+  r = Elaborate("probe kernel.function(\"f\").label(\"out\") { }");
+  EXPECT_NE(r->Errors().find("error: probe point mismatch at `label(\"out\")`; btap has no "
+                             "`.label` probes"),
+            std::string::npos)
+      << r->Errors();
+}
+
 // A wildcard copies one body per match; its error is reported once, then counted.
 TEST(Elaborate, CopiesOfOneBodyReportOnce) {
   auto r = Elaborate("probe begin, end, begin(1) { nosuch() }");
