@@ -10,7 +10,7 @@
 namespace btap::codegen::lowering {
 
 // The longs btap_text and its kin keep from one input byte to the next (TEXT_CELLS).
-constexpr uint32_t kTextCells = 9;
+constexpr uint32_t kTextCells = 12;
 
 Value Lowering::Call(ast::Call* c) {
   if (IsPrintFamily(c)) return Print(c);

@@ -441,22 +441,37 @@ static inline long matches_at(const char* s, const char* find, long at, long m,
   return st.equal;
 }
 
+// The search's state is also the comparison's: `at` is the position compared, -1 once a
+// byte differs. A nested callback's frame adds to its caller's on Linux 6.1 (and the
+// handler's under both), so the outer one keeps nothing on its stack.
 struct search_state {
   const char* s;
   const char* find;
-  long n, m;
+  long at, m;
   unsigned long size;
   long found;
 };
 
-BTAP_CALLBACK long btap_cb_search(unsigned long at, void* ctx) {
+BTAP_CALLBACK long btap_cb_search_match(unsigned long j, void* ctx) {
   struct search_state* st = ctx;
-  if ((long)at + st->m > st->n) return 1;
-  if (matches_at(st->s, st->find, (long)at, st->m, st->size)) {
-    st->found = (long)at;
+  unsigned long size = st->size;
+  if ((long)j >= st->m) return 1;
+  if (st->s[(unsigned long)(st->at + (long)j) & (size - 1)] != st->find[j & (size - 1)]) {
+    st->at = -1;
     return 1;
   }
   return 0;
+}
+
+// One round per position where `find` fits in `s` (bounded by the caller's round count).
+BTAP_CALLBACK long btap_cb_search(unsigned long at, void* ctx) {
+  struct search_state* st = ctx;
+  long m = st->m;
+  st->at = (long)at;
+  bpf_loop(m < BTAP_MAX_STRING ? m : BTAP_MAX_STRING, btap_cb_search_match, st, 0);
+  if (st->at < 0) return 0;
+  st->found = (long)at;
+  return 1;
 }
 
 // strlen as a bpf_loop: an unrolled loop's early exits make every later instruction be
@@ -493,9 +508,12 @@ BTAP_LIB long btap_substr_loop(char* dst, const char* s, long start, long length
 
 BTAP_LIB long btap_strpos_loop(const char* s, const char* needle, unsigned long size,
                                unsigned long limit) {
-  struct search_state st = {s, needle, loop_strlen(s, size, limit),
-                            loop_strlen(needle, size, limit), size, -1};
-  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_search, &st, 0);
+  long n = loop_strlen(s, size, limit), m = loop_strlen(needle, size, limit);
+  struct search_state st = {s, needle, 0, m, size, -1};
+  long rounds = n - m + 1;  // the positions where the needle fits
+  if (rounds <= 0) return -1;
+  if (rounds > (long)limit) rounds = (long)limit;
+  bpf_loop(rounds < BTAP_MAX_STRING ? rounds : BTAP_MAX_STRING, btap_cb_search, &st, 0);
   return st.found;
 }
 

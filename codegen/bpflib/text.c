@@ -27,6 +27,9 @@ enum {
   TEXT_IN,
   TEXT_BUFFER,
   TEXT_TAG,
+  TEXT_AFTER,  // input bytes after the one being escaped
+  TEXT_LO,     // the escaped character's text, 16 bytes (text_char's lo and hi)
+  TEXT_HI,
   TEXT_CELLS
 };
 
@@ -126,11 +129,31 @@ __attribute__((noinline)) long btap_global_text_char(unsigned long bytes, long a
   return text_char(bytes, after, lo, hi);
 }
 
+// Writes the character text_char made (`made`: its counts) into the output.
+static inline __attribute__((always_inline)) long text_put(struct text_state* st, long made) {
+  long* cell = st->cell;
+  long n = made & 0xff, num = (made >> 8) & 0xff, wrote = (made >> 16) & 0xff;
+  long pos = cell[TEXT_POS], left = cell[TEXT_LEFT];
+  if (num > 1 && cell[TEXT_ESC] < 0 && left - 3 < num) {
+    cell[TEXT_ESC] = pos;
+    cell[TEXT_ESC_LEN] = num;
+  }
+  if (left < num) {
+    cell[TEXT_CUT] = ((made >> 24) & 1) && cell[TEXT_AFTER] - (n - 1) > 0;
+    return 1;
+  }
+  pos = write_at(st->dst, pos, (const char*)&cell[TEXT_LO], wrote, 10, st->size, st->limit);
+  cell[TEXT_POS] = pos;
+  cell[TEXT_LEFT] = left - num;
+  cell[TEXT_SKIP] = n - 1;
+  return 0;
+}
+
 // One input byte: 1 when the text ends there.
 static inline __attribute__((always_inline)) long text_step(struct text_state* st,
                                                             unsigned long i, long kernel) {
   long* cell = st->cell;
-  unsigned long size = st->size, limit = st->limit;
+  unsigned long size = st->size;
   long in = cell[TEXT_IN];
   if ((long)i >= in) return 1;
   if (cell[TEXT_SKIP] > 0) {  // a continuation byte of the character just written
@@ -152,26 +175,17 @@ static inline __attribute__((always_inline)) long text_step(struct text_state* s
   unsigned long bytes = b | ((unsigned long)(unsigned char)st->s[(i + 1) & (size - 1)] << 8) |
                         ((unsigned long)(unsigned char)st->s[(i + 2) & (size - 1)] << 16) |
                         ((unsigned long)(unsigned char)st->s[(i + 3) & (size - 1)] << 24);
-  // Older verifiers (before 6.8) take `text` as still zero after the global call: it is
-  // only copied out (write_at), never branched on, which they would fold away.
-  long text[2] = {0, 0};
-  long made = kernel ? btap_global_text_char(bytes, after, &text[0], &text[1])
-                     : text_char(bytes, after, &text[0], &text[1]);
-  long n = made & 0xff, num = (made >> 8) & 0xff, wrote = (made >> 16) & 0xff;
-  long pos = cell[TEXT_POS];
-  if (num > 1 && cell[TEXT_ESC] < 0 && left - 3 < num) {
-    cell[TEXT_ESC] = pos;
-    cell[TEXT_ESC_LEN] = num;
-  }
-  if (left < num) {
-    cell[TEXT_CUT] = ((made >> 24) & 1) && after - (n - 1) > 0;
-    return 1;
-  }
-  pos = write_at(st->dst, pos, (const char*)text, wrote, 10, size, limit);
-  cell[TEXT_POS] = pos;
-  cell[TEXT_LEFT] = left - num;
-  cell[TEXT_SKIP] = n - 1;
-  return 0;
+  // The text, and all that is needed after the call, in cells rather than on this
+  // callback's stack (its spills too: only `st` lives across the call): Linux 6.1 adds the
+  // callback's frame to its caller's (a handler's) and to the global function's, at most
+  // 512 bytes in all. Cells are map memory, whose values no verifier takes as known (older
+  // ones, before 6.8, took stack bytes as still zero after the global call).
+  cell[TEXT_AFTER] = after;
+  cell[TEXT_LO] = 0;
+  cell[TEXT_HI] = 0;
+  long made = kernel ? btap_global_text_char(bytes, after, &cell[TEXT_LO], &cell[TEXT_HI])
+                     : text_char(bytes, after, &cell[TEXT_LO], &cell[TEXT_HI]);
+  return text_put(st, made);
 }
 
 // The budget and opening quote; `out` is the most bytes of text (0 or more than a string
