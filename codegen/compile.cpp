@@ -3,6 +3,7 @@
 // reported at the probe they are in.
 #include "codegen/lowering.h"
 #include "codegen/seal.h"
+#include "codegen/stack_chain.h"
 
 #include <llvm/IR/DiagnosticInfo.h>
 #include <llvm/IR/DiagnosticPrinter.h>
@@ -87,6 +88,33 @@ bool OnlyUserSide(const llvm::Function* fn, const meta::Meta& meta) {
   return reached;
 }
 
+// The verifier adds the stacks along a chain of calls (a program, its callbacks, the
+// library's functions they call) and refuses one past 512 bytes at load, without saying
+// where: found here, in the object, by the target kernel's own rule, and reported at the
+// probe. False when some chain does not fit.
+bool CheckStackChains(const llvm::Module& module, const SourceManager& sm,
+                      const CompileOptions& options, const Compiled& out, DiagnosticSink& diags) {
+  StackRule rule = StackRuleFor(options.kernel_release);
+  std::vector<StackChain> chains = ChainsPastLimit(out.object, "btap_user", rule);
+  for (const StackChain& c : chains) {
+    SourceRange at;
+    std::string frames;
+    for (size_t i = 0; i < c.frames.size(); ++i) {
+      frames += (i ? " -> " : "") + c.frames[i] + " (" + std::to_string(c.depths[i]) + ")";
+      // A syscall probe's body is a function its dispatcher calls: located by that.
+      if (!at.valid()) at = ProbeLine(module.getFunction(c.frames[i]), sm);
+    }
+    std::string kernel = rule.kernel.empty() ? "the kernel" : "Linux " + rule.kernel;
+    diags.Report(
+        Diag::CodegenFailed, at,
+        {"this probe needs " + std::to_string(c.total) + " bytes of stack along its calls " +
+         frames + "; " + kernel +
+         " allows 512 for a whole chain of calls (each frame rounded up to " +
+         std::to_string(rule.granule) + " bytes): keep fewer locals in the probe, or split it"});
+  }
+  return chains.empty();
+}
+
 }  // namespace
 
 bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
@@ -130,6 +158,7 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
                    {"the BPF backend refused " + what + ": " + e.text});
   }
   if (!backend_errors.empty()) return false;
+  if (emitted && !CheckStackChains(*module, sm, options, *out, diags)) return false;
   if (!emitted || !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;

@@ -39,6 +39,9 @@ struct CompileOptions {
   std::vector<std::pair<std::string, std::string>> global_values;
   // The preprocessor's decisions about the kernel, for the runtime to check (meta).
   std::vector<KernelTerm> kernel_terms;
+  // The target kernel's release (-r, or the running kernel): whose verifier's rule the
+  // stacks of chains of calls are checked by (stack_chain.h); "" the newest rule.
+  std::string kernel_release;
 };
 
 struct Compiled {

@@ -14,13 +14,6 @@ namespace btap::codegen {
 namespace {
 
 template <typename T>
-bool Get(const std::vector<uint8_t>& bytes, uint64_t at, T* out) {
-  if (at > bytes.size() || bytes.size() - at < sizeof(T)) return false;
-  std::memcpy(out, bytes.data() + at, sizeof(T));
-  return true;
-}
-
-template <typename T>
 void Put(std::vector<uint8_t>& bytes, uint64_t at, const T& value) {
   std::memcpy(bytes.data() + at, &value, sizeof(T));
 }

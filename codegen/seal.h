@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,14 @@ namespace btap::codegen {
 // the sections after it move. False, with *error, if the object is not as EmitObject
 // writes it.
 bool SealObject(std::vector<uint8_t>& object, meta::Meta meta, std::string* error);
+
+// A `T` read from `bytes` at `at` (an ELF header, section header, symbol...); false past
+// the end.
+template <typename T>
+bool Get(const std::vector<uint8_t>& bytes, uint64_t at, T* out) {
+  if (at > bytes.size() || bytes.size() - at < sizeof(T)) return false;
+  std::memcpy(out, bytes.data() + at, sizeof(T));
+  return true;
+}
 
 }  // namespace btap::codegen

@@ -473,6 +473,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
     return 1;
   }
   compile.kernel_terms = *config.kernel_terms;
+  compile.kernel_release = config.kernel_vr;
   compile.want_ir = (options.pass == 3 && !options.dump_asm) || options.keep;
   compile.want_assembly = options.pass == 3 && options.dump_asm;
   codegen::Compiled compiled;
