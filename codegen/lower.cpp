@@ -685,6 +685,7 @@ bool Lowering::HasKernelForeach(ast::Node* root, int depth) {
   ast::WalkTree(root, [&](ast::Node* n) {
     if (found) return;
     if (auto* f = ast::As<ast::Foreach>(n); f && ast::Is<ast::Symbol>(f->array)) found = true;
+    if (LoopAsCallback(n)) found = true;  // KernelLoop's
     auto* c = ast::As<ast::Call>(n);
     if (c && c->callee && c->callee->decl && c->callee->decl->body && depth < 64)
       found = HasKernelForeach(c->callee->decl->body, depth + 1);

@@ -408,12 +408,12 @@ void Lowering::Stmt(ast::Stmt* s) {
     }
     case Kind::While: {
       auto* w = static_cast<ast::While*>(s);
-      LoopStmt(nullptr, w->cond, nullptr, w->body);
+      LoopStmt(w, nullptr, w->cond, nullptr, w->body);
       break;
     }
     case Kind::For: {
       auto* f = static_cast<ast::For*>(s);
-      LoopStmt(f->init, f->cond, f->step, f->body);
+      LoopStmt(f, f->init, f->cond, f->step, f->body);
       break;
     }
     case Kind::Foreach:
@@ -489,8 +489,10 @@ void Lowering::Stmt(ast::Stmt* s) {
 
 // while/for. In the kernel a loop runs at most MAXACTION times (the verifier needs a
 // bound); more is a run-time error, as stap's MAXACTION is.
-void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::Stmt* body) {
+void Lowering::LoopStmt(ast::Node* loop, ast::Expr* init, ast::Expr* cond, ast::Expr* step,
+                        ast::Stmt* body) {
   if (init) Expr(init);
+  if (KernelLoop(loop, cond, step, body)) return;
   llvm::AllocaInst* count = nullptr;
   if (!frame_->user_side) {
     count = Alloca(i64_);
@@ -507,8 +509,7 @@ void Lowering::LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::
     Value n = b_.CreateAdd(b_.CreateLoad(i64_, count), b_.getInt64(1));
     b_.CreateStore(n, count);
     Check(b_.CreateICmpULE(n, b_.getInt64(options_.max_action)),
-          "MAXACTION exceeded" +
-              Near("keyword", cond ? "while" : "for", body ? body->range : SourceRange{}));
+          "MAXACTION exceeded" + LoopKeyword(loop));
   }
   if (cond)
     b_.CreateCondBr(Truth(Expr(cond)), inside, done);

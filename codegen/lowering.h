@@ -423,7 +423,17 @@ class Lowering {
 
   // while/for. In the kernel a loop runs at most MAXACTION times (the verifier needs a
   // bound); more is a run-time error, as stap's MAXACTION is.
-  void LoopStmt(ast::Expr* init, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
+  void LoopStmt(ast::Node* loop, ast::Expr* init, ast::Expr* cond, ast::Expr* step,
+                ast::Stmt* body);
+  // The same loop in a kernel handler (lower_loop.cpp): a bpf_loop whose callback is one
+  // round (the condition, the body, the step), which the verifier checks once; false
+  // (nothing lowered) where the loop stays plain. LoopAsCallback: whether a while/for
+  // `loop` may be one (it does not read the probe's context, which a callback lacks, and
+  // does not count a local between two numbers).
+  bool KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
+  static bool LoopAsCallback(ast::Node* loop);
+  // " near keyword 'for' at file:line:col" of a while/for `loop` (its MAXACTION error).
+  std::string LoopKeyword(const ast::Node* loop) const;
 
   void Foreach(ast::Foreach* f);
 
@@ -578,6 +588,8 @@ class Lowering {
   void StoreSide(const SortedWalk& w, const SortSide& from, int to);
   void SortRank(const SortedWalk& w, SortSide* side);
   llvm::Function* SortedScan(const SortedWalk& w, SourceRange at);
+  // Whether `root` (or a function it calls) has a foreach over an array or a while/for that
+  // KernelLoop makes a callback: its handler keeps its locals in scratch.
   bool HasKernelForeach(ast::Node* root, int depth);
   Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
   void PrintHistogram(ast::HistOp* h);

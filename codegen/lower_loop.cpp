@@ -1,0 +1,165 @@
+// while and for in a kernel handler: a bpf_loop whose callback runs one round (the
+// condition, the body, the step). As a plain loop, Linux 6.1's verifier walks every round
+// up to MAXACTION and keeps, for each, the other side of every branch in the body still to
+// check: a body of a few reads (with their error paths) or a string loop passes its 8,192
+// pending branches (`the sequence of N jumps is too complex`: container_check.stp,
+// traceaio.stp, tcpipstat.stp). The callback is checked once. The handler's locals are in its
+// scratch space (Frame::locals_in_scratch), where the callback reaches them as a foreach body does.
+// A handler without a kernel loop or foreach keeps its locals on the stack.
+#include <algorithm>
+#include <iterator>
+#include <optional>
+
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+namespace {
+constexpr uint32_t kMaxLoopRounds = 1u << 23;  // bpf_loop's bound
+
+// The intrinsics that read the probe's context.
+constexpr Intrinsic kContextReads[] = {
+    Intrinsic::probe_register, Intrinsic::probe_arg,   Intrinsic::probe_addr, Intrinsic::user_mode,
+    Intrinsic::backtrace,      Intrinsic::backtrace_n, Intrinsic::stack,      Intrinsic::ubacktrace,
+    Intrinsic::ubacktrace_n,   Intrinsic::ustack};
+// Whether `root` (and the script functions it calls) reads the probe's context, which a
+// callback does not have: target variables, @entry, registers, arguments by number,
+// stacks and embedded C (its CONTEXT). Such a loop stays plain.
+bool ReadsProbeContext(ast::Node* root, int depth) {
+  bool found = false;
+  ast::WalkTree(root, [&](ast::Node* n) {
+    if (found || !n) return;
+    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n) || ast::Is<ast::Register>(n)) {
+      found = true;
+      return;
+    }
+    auto* c = ast::As<ast::Call>(n);
+    const sema::Function* f = c ? c->callee : nullptr;
+    if (!f) return;
+    if (f->intrinsic >= 0 &&
+        std::ranges::find(kContextReads, static_cast<Intrinsic>(f->intrinsic)) !=
+            std::end(kContextReads)) {
+      found = true;
+      return;
+    }
+    if (f->decl && f->decl->has_embedded) found = true;
+    if (!found && f->decl && f->decl->body && depth < 64)
+      found = ReadsProbeContext(f->decl->body, depth + 1);
+  });
+  return found;
+}
+
+// A `for` that counts a local from a number to a number (`for (i = 0; i < 16; i++)`): the
+// local on the handler's stack, the verifier knows each round's value and walks only those
+// rounds, so such a loop stays plain and its handler keeps its locals on the stack (a
+// callback's frame would add to the handler's, which may not fit in 512 bytes).
+bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
+  auto* set = ast::As<ast::Assign>(init);
+  auto* test = ast::As<ast::Comparison>(cond);
+  auto* var = set ? ast::As<ast::Symbol>(set->lhs) : nullptr;
+  if (!var || !var->var || var->var->kind != sema::VarKind::Local || set->op != Tok::Assign ||
+      !ast::Is<ast::NumberLit>(set->rhs) || !test)
+    return false;
+  auto same = [&](const ast::Expr* e) {
+    auto* s = ast::As<ast::Symbol>(e);
+    return s && s->var == var->var;
+  };
+  return (same(test->lhs) && ast::Is<ast::NumberLit>(test->rhs)) ||
+         (same(test->rhs) && ast::Is<ast::NumberLit>(test->lhs));
+}
+}  // namespace
+
+bool Lowering::LoopAsCallback(ast::Node* loop) {
+  if (auto* w = ast::As<ast::While>(loop))
+    return !ReadsProbeContext(w->cond, 0) && !ReadsProbeContext(w->body, 0);
+  auto* f = ast::As<ast::For>(loop);
+  return f && !CountedLoop(f->init, f->cond) && !ReadsProbeContext(f->cond, 0) &&
+         !ReadsProbeContext(f->step, 0) && !ReadsProbeContext(f->body, 0);
+}
+
+std::string Lowering::LoopKeyword(const ast::Node* loop) const {
+  std::string_view word = ast::Is<ast::For>(loop) ? "for" : "while";
+  return Near("keyword", word,
+              {loop->range.file, loop->range.begin,
+               loop->range.begin + static_cast<uint32_t>(word.size())});
+}
+
+bool Lowering::KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body) {
+  enum : int64_t { kGoOn = 0, kLeave = 2, kReturn = 3, kCaught = 4 };
+  Frame& parent = *frame_;
+  // Only the outermost loop of a handler: each callback inside another adds its frame to
+  // the handler's stack (512 bytes in all).
+  if (parent.fn != HandlerOf(parent).fn) return false;
+  if (parent.user_side || !parent.locals_in_scratch || options_.max_action >= kMaxLoopRounds ||
+      !LoopAsCallback(loop))
+    return false;
+  // Inside `try`, an error in a round ends the loop and runs the catch block, whose
+  // variable (a string slot in scratch) the round writes the message to.
+  const Handler* enclosing = parent.handlers.empty() ? nullptr : &parent.handlers.back();
+  std::optional<uint32_t> message_at;
+  if (enclosing && enclosing->message) {
+    auto it = parent.scratch_offsets.find(enclosing->message);
+    if (it == parent.scratch_offsets.end()) return false;
+    message_at = it->second;
+  }
+  Scope& outer = Top();
+  SourceRange at = body ? body->range : SourceRange{};
+  uint32_t flag_at = TempBytes(8);
+  b_.CreateStore(b_.getInt64(kGoOn), ScratchAt(flag_at));
+
+  Frame frame;
+  MapCallback c = BeginMapCallback("loop_round", at, frame, true);
+  llvm::Function* fn = c.fn;
+  Scope scope;
+  ShareHandlerScope(parent, outer, frame, scope, flag_at, kReturn, kLeave);
+  if (enclosing) {
+    auto* caught = llvm::BasicBlock::Create(context_, "caught", fn);
+    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
+    b_.SetInsertPoint(caught);
+    b_.CreateStore(b_.getInt64(kCaught), ScratchAt(flag_at));
+    b_.CreateRet(b_.getInt64(1));
+    b_.restoreIP(here);
+    frame.handlers.push_back({caught, message_at ? ScratchAt(*message_at) : nullptr});
+  }
+  // Round `index` tests the condition for the (index + 1)th time: past MAXACTION tests is
+  // stap's error, as in the plain loop.
+  Check(b_.CreateICmpULT(fn->getArg(0), b_.getInt64(options_.max_action)),
+        "MAXACTION exceeded" + LoopKeyword(loop));
+  auto* inside = llvm::BasicBlock::Create(context_, "body", fn);
+  auto* step_block = llvm::BasicBlock::Create(context_, "step", fn);
+  {
+    TempMark mark = Temps();
+    if (cond)
+      b_.CreateCondBr(Truth(Expr(cond)), inside, c.stop);
+    else
+      b_.CreateBr(inside);
+    Release(mark);
+  }
+  b_.SetInsertPoint(inside);
+  scope.loops.push_back({step_block, c.stop});
+  Stmt(body);
+  scope.loops.pop_back();
+  b_.CreateBr(step_block);
+  b_.SetInsertPoint(step_block);
+  if (step) {
+    TempMark mark = Temps();
+    Expr(step);
+    Release(mark);
+  }
+  b_.CreateBr(c.next);
+  EndMapCallback(c, frame);
+
+  Helper(kLoop, i64_,
+         {b_.getInt64(options_.max_action + 1), fn, llvm::ConstantPointerNull::get(ptr_),
+          b_.getInt64(0)});
+  Value flag = b_.CreateLoad(i64_, ScratchAt(flag_at));
+  auto* go_on = llvm::BasicBlock::Create(context_, "endloop", parent.fn);
+  llvm::SwitchInst* how = b_.CreateSwitch(flag, go_on);
+  how->addCase(b_.getInt64(kLeave), parent.exit);
+  if (outer.function) how->addCase(b_.getInt64(kReturn), outer.return_block);
+  if (enclosing) how->addCase(b_.getInt64(kCaught), enclosing->handler);
+  b_.SetInsertPoint(go_on);
+  return true;
+}
+
+}  // namespace btap::codegen::lowering
