@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,20 +61,8 @@ std::unique_ptr<StdinInput> StdinInput::Start(const meta::Meta& meta, UserSide& 
       input->probes_.begin(), input->probes_.end(),
       [](const meta::Probe* a, const meta::Probe* b) { return a->sequence < b->sequence; });
   // A pipe, a terminal or a socket may have nothing to read after all (another reader of
-  // it took the bytes): read it through a descriptor of our own, made non-blocking, which
-  // leaves standard input's own flags (shared with the shell) as they are. A file or
-  // /dev/null never blocks, and a new descriptor of a file would start at its beginning.
-  struct stat st;
-  if (fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || isatty(0))) {
-    int fd = open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) {
-      input->fd_ = fd;
-      input->own_fd_ = true;
-    } else {
-      // A socket cannot be opened again: its reads do not wait (MSG_DONTWAIT) instead.
-      input->socket_ = S_ISSOCK(st.st_mode);
-    }
-  }
+  // it took the bytes): it is read without waiting.
+  input->in_ = std::make_unique<OwnDescriptor>(0, O_RDONLY);
   // Only the terminal's foreground job may change its modes (others would be stopped).
   if (isatty(0) && tcgetpgrp(0) == getpgrp() && tcgetattr(0, &input->saved_) == 0) {
     termios raw = input->saved_;
@@ -87,10 +74,7 @@ std::unique_ptr<StdinInput> StdinInput::Start(const meta::Meta& meta, UserSide& 
   return input;
 }
 
-StdinInput::~StdinInput() {
-  RestoreTerminal();
-  if (own_fd_) close(fd_);
-}
+StdinInput::~StdinInput() { RestoreTerminal(); }
 
 void StdinInput::RestoreTerminal() {
   if (!terminal_set_) return;
@@ -104,7 +88,8 @@ bool StdinInput::Read() {
   ssize_t n;
   {
     NoTerminalStops held;
-    n = socket_ ? recv(fd_, block, sizeof block, MSG_DONTWAIT) : read(fd_, block, sizeof block);
+    int fd = in_->fd();
+    n = in_->socket() ? recv(fd, block, sizeof block, MSG_DONTWAIT) : read(fd, block, sizeof block);
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
   if (n <= 0) {
@@ -130,7 +115,7 @@ bool StdinInput::Read() {
       user_.SetProcfsValue(nullptr);
       if (running) continue;
       // Stopping: a file's unread bytes are left for whoever reads it next.
-      if (i + 1 < n) lseek(fd_, static_cast<off_t>(i + 1 - n), SEEK_CUR);
+      if (i + 1 < n) lseek(in_->fd(), static_cast<off_t>(i + 1 - n), SEEK_CUR);
       return true;
     }
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/object_meta.h"
+#include "runtime/own_descriptor.h"
 
 namespace btap::runtime {
 
@@ -33,7 +34,7 @@ class StdinInput {
 
   // The descriptor to wait on. When it cannot be waited on (a regular file, /dev/null:
   // epoll refuses them), it is always ready: call Read on every turn of the loop.
-  int fd() const { return fd_; }
+  int fd() const { return in_->fd(); }
   // Reads what is there (a block at most) and runs the probes on each byte; false at
   // the end of the input (or a read error): nothing more will come.
   bool Read();
@@ -45,9 +46,7 @@ class StdinInput {
   UserSide& user_;
   RunProbe run_;
   std::vector<const meta::Probe*> probes_;  // in the script's order
-  int fd_ = 0;
-  bool own_fd_ = false;  // fd_ is a non-blocking descriptor of our own for standard input
-  bool socket_ = false;  // fd_ is standard input's own socket: read without waiting
+  std::unique_ptr<OwnDescriptor> in_;       // standard input, read without waiting
   bool terminal_set_ = false;
   termios saved_{};
 };

@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,25 +21,7 @@ constexpr size_t kChunk = 4096;
 
 }  // namespace
 
-StdoutWriter::StdoutWriter(int fd) : fd_(fd) {
-  struct stat st;
-  // A new descriptor of a file would start at its beginning; files never stay full. A
-  // socket cannot be opened again: it is written a chunk at a time, once it has room.
-  if (fstat(fd, &st) != 0) return;
-  socket_ = S_ISSOCK(st.st_mode);
-  if (S_ISFIFO(st.st_mode) || isatty(fd)) {
-    std::string self = "/proc/self/fd/" + std::to_string(fd);
-    int own = open(self.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (own >= 0) {
-      fd_ = own;
-      own_fd_ = true;
-    }
-  }
-}
-
-StdoutWriter::~StdoutWriter() {
-  if (own_fd_) close(fd_);
-}
+StdoutWriter::StdoutWriter(int fd) : out_(fd, O_WRONLY) {}
 
 StdoutWriter::Outcome StdoutWriter::Write(std::string_view text,
                                           const std::function<bool()>& give_up, size_t* unwritten,
@@ -50,7 +31,7 @@ StdoutWriter::Outcome StdoutWriter::Write(std::string_view text,
   // poll failed.
   auto room = [&]() {
     while (true) {
-      pollfd p{fd_, POLLOUT, 0};
+      pollfd p{out_.fd(), POLLOUT, 0};
       int ready = poll(&p, 1, kWaitMs);
       if (ready > 0) return true;  // room, or an error the next write reports
       if (ready < 0 && errno != EINTR) {
@@ -64,9 +45,9 @@ StdoutWriter::Outcome StdoutWriter::Write(std::string_view text,
     }
   };
   while (done < text.size()) {
-    if (socket_ && !room()) return error->empty() ? Outcome::kAbandoned : Outcome::kFailed;
-    size_t n = socket_ ? std::min(kChunk, text.size() - done) : text.size() - done;
-    ssize_t wrote = write(fd_, text.data() + done, n);
+    if (out_.socket() && !room()) return error->empty() ? Outcome::kAbandoned : Outcome::kFailed;
+    size_t n = out_.socket() ? std::min(kChunk, text.size() - done) : text.size() - done;
+    ssize_t wrote = write(out_.fd(), text.data() + done, n);
     if (wrote > 0) {
       done += static_cast<size_t>(wrote);
       continue;

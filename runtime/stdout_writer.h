@@ -8,12 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/own_descriptor.h"
+
 namespace btap::runtime {
 
 class StdoutWriter {
  public:
   explicit StdoutWriter(int fd);
-  ~StdoutWriter();
   StdoutWriter(const StdoutWriter&) = delete;
   StdoutWriter& operator=(const StdoutWriter&) = delete;
 
@@ -24,9 +25,7 @@ class StdoutWriter {
                 std::string* error);
 
  private:
-  int fd_;
-  bool own_fd_ = false;
-  bool socket_ = false;  // written in chunks after poll() says it has room
+  OwnDescriptor out_;  // a socket is written in chunks after poll() says it has room
 };
 
 }  // namespace btap::runtime
