@@ -13,6 +13,7 @@
 #include <cstring>
 #include <set>
 
+#include "runtime/btf_ext.h"
 #include "runtime/object.h"
 
 namespace btap::runtime {
@@ -36,12 +37,6 @@ enum : uint32_t {
 };
 
 bool IsFieldKind(uint32_t kind) { return kind <= kFieldRshift && kind != kFieldExists; }
-
-uint32_t Le32(std::string_view bytes, size_t at) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<uint8_t>(bytes[at + i]);
-  return v;
-}
 
 uint32_t Resolve(const struct btf* btf, uint32_t id) {
   for (int depth = 0; depth < 64; ++depth) {
@@ -164,34 +159,17 @@ std::string Missing(const std::string& spec, bool sentence) {
 
 bool ReadCoreRelocations(std::string_view ext, const struct btf* btf,
                          std::vector<CoreRelocation>* out, std::string* error) {
-  auto fail = [&](const std::string& why) {
-    *error = "malformed object: its .BTF.ext section " + why;
-    return false;
-  };
-  if (ext.empty()) return true;
-  if (ext.size() < 24 || static_cast<uint8_t>(ext[0]) != 0x9f ||
-      static_cast<uint8_t>(ext[1]) != 0xeb)
-    return fail("has no BTF.ext header");
-  uint32_t header = Le32(ext, 4);
-  if (header < 32) return true;  // no CO-RE relocations in this version of the format
-  if (header > ext.size()) return fail("has a header longer than the section");
-  uint64_t off = uint64_t{header} + Le32(ext, 24), len = Le32(ext, 28);
-  if (len == 0) return true;
-  if (off + len > ext.size() || len < 4) return fail("has CO-RE relocations outside it");
-  std::string_view relos = ext.substr(off, len);
-  uint32_t record = Le32(relos, 0);
-  if (record < 16) return fail("has CO-RE relocation records shorter than 16 bytes");
-  size_t at = 4;
-  while (at < relos.size()) {
-    if (relos.size() - at < 8) return fail("ends inside a CO-RE relocation header");
-    const char* section = btf__name_by_offset(btf, Le32(relos, at));
-    uint64_t count = Le32(relos, at + 4);
-    at += 8;
-    if (count * record > relos.size() - at) return fail("ends inside CO-RE relocations");
-    for (uint64_t i = 0; i < count; ++i, at += record) {
-      const char* access = btf__name_by_offset(btf, Le32(relos, at + 8));
-      if (!section || !access) return fail("names a string outside the object's BTF");
-      out->push_back({section, Le32(relos, at + 12), Le32(relos, at + 4), access});
+  std::vector<BtfExtBlock> blocks;
+  if (!BtfExtBlocks(ext, btf, BtfExtKind::kCoreRelocations, 16, &blocks, error)) return false;
+  for (const BtfExtBlock& b : blocks) {
+    for (uint32_t i = 0; i < b.count; ++i) {
+      size_t at = size_t{i} * b.record_size;
+      const char* access = btf__name_by_offset(btf, Le32(b.records, at + 8));
+      if (!access) {
+        *error = "malformed object: its .BTF.ext section names a string outside the object's BTF";
+        return false;
+      }
+      out->push_back({b.section, Le32(b.records, at + 12), Le32(b.records, at + 4), access});
     }
   }
   return true;

@@ -171,13 +171,19 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
   stack_top_ = reg[10];
   size_t pc = 0;
   uint64_t executed = 0;
+  limit_reached_ = false;
   auto fail = [&](const std::string& what) {
+    fault_pc_ = pc;
+    fault_ = what;
     *error = "instruction " + std::to_string(pc) + ": " + what;
     return false;
   };
   while (true) {
     if (pc >= program.size()) return fail("ran past the end of the program");
-    if (++executed > limit_) return fail("instruction limit reached (a loop that never ends?)");
+    if (++executed > limit_) {
+      limit_reached_ = true;
+      return fail("instruction limit reached (a loop that never ends?)");
+    }
     const bpf_insn& in = program[pc];
     uint8_t cls = BPF_CLASS(in.code);
     if (in.dst_reg > 10 || in.src_reg > 10) return fail("bad register");

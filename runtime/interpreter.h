@@ -37,6 +37,12 @@ class Interpreter {
   bool Run(std::span<const bpf_insn> program, uint64_t context, uint64_t* result,
            std::string* error);
 
+  // After a failed Run: the instruction it stopped at, what went wrong there (without
+  // the instruction's index), and whether it was the instruction limit.
+  size_t fault_instruction() const { return fault_pc_; }
+  const std::string& fault() const { return fault_; }
+  bool limit_reached() const { return limit_reached_; }
+
   // Checks that [address, address + size) is readable (or writable); for helpers.
   bool Accessible(uint64_t address, size_t size, bool write) const;
 
@@ -56,6 +62,9 @@ class Interpreter {
   std::vector<uint8_t> stack_;
   uint64_t stack_top_ = 0;  // end of the running frame's stack
   uint64_t limit_ = 1 << 24;
+  size_t fault_pc_ = 0;
+  std::string fault_;
+  bool limit_reached_ = false;
 };
 
 }  // namespace btap::runtime

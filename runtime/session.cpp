@@ -401,7 +401,9 @@ void Session::RunUserProbe(const meta::Probe& p) {
   if (!user_->Run(p.program, &why)) {
     // The probes count their own errors; this one the interpreter raised.
     if (error_counter_) __atomic_fetch_add(error_counter_, 1, __ATOMIC_SEQ_CST);
-    Diagnostic("ERROR: " + why + " in probe `" + p.point + "`\n");
+    // Named by its place in the script, as the kernel side's are; else by its probe.
+    if (!user_->ErrorLocated()) why += " in probe `" + p.point + "`";
+    Diagnostic("ERROR: " + why + "\n");
     CountError();
   }
   Flush();

@@ -239,6 +239,7 @@ bool UserSide::Prepare(std::span<const uint8_t> bytes, bpf_object* object, const
     }
     programs_[p.program] = std::move(insns);
   }
+  lines_ = ObjectSourceLines(bytes, "btap_user/");
 
   EndRun();
   using namespace std::placeholders;
@@ -522,6 +523,7 @@ std::span<uint8_t> UserSide::GlobalData(const std::string& name) const {
 }
 
 bool UserSide::Run(const std::string& program, std::string* error) {
+  error_located_ = false;
   auto it = programs_.find(program);
   if (it == programs_.end()) {
     *error = "no user-side program `" + program + "`";
@@ -531,7 +533,16 @@ bool UserSide::Run(const std::string& program, std::string* error) {
   ++runs_;
   bool ok = interpreter_.Run(it->second, 0, &result, error);
   EndRun();
-  return ok;
+  if (ok) return true;
+  // As the kernel side's run-time errors: the limit is stap's MAXACTION, the place the
+  // statement whose code was running.
+  auto lines = lines_.find("btap_user/" + program);
+  std::string near =
+      lines == lines_.end() ? "" : NearInstruction(lines->second, interpreter_.fault_instruction());
+  error_located_ = !near.empty();
+  if (error_located_)
+    *error = (interpreter_.limit_reached() ? "MAXACTION exceeded" : interpreter_.fault()) + near;
+  return false;
 }
 
 UserSide::MapRef* UserSide::Map(uint64_t handle, std::string* error) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/object_meta.h"
+#include "runtime/btf_ext.h"
 #include "runtime/interpreter.h"
 
 struct bpf_object;
@@ -41,8 +42,11 @@ class UserSide {
   // Relocates the named programs of `elf` (already loaded as `object`).
   bool Prepare(std::span<const uint8_t> elf, bpf_object* object, const meta::Meta& meta,
                RecordSink sink, RecordFormatter formatter, TextSink text, std::string* error);
-  // Runs one program to completion; a fault is an error naming the instruction.
+  // Runs one program to completion; a fault is an error naming the statement's place in
+  // the script (or, without line info, the instruction).
   bool Run(const std::string& program, std::string* error);
+  // Whether the last failed Run's error names its place in the script.
+  bool ErrorLocated() const { return error_located_; }
 
   // The `$value` of the procfs probe about to run (runtime/procfs.h); null after it.
   void SetProcfsValue(ProcfsValue* value) { procfs_ = value; }
@@ -101,6 +105,8 @@ class UserSide {
   TextSink text_;
   std::vector<std::unique_ptr<MapRef>> maps_;
   std::map<std::string, std::vector<bpf_insn>> programs_;
+  SourceLines lines_;  // by the programs' sections, for the places errors name
+  bool error_located_ = false;
   // Global-data symbol -> its address and the bytes of its section from there on.
   std::map<std::string, std::pair<uint64_t, size_t>> symbols_;
   std::string layout_error_;
