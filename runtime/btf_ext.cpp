@@ -77,8 +77,8 @@ uint32_t Le32(std::string_view bytes, size_t at) {
   return v;
 }
 
-bool BtfExtBlocks(std::string_view ext, const struct btf* btf, BtfExtKind kind,
-                  uint32_t min_record, std::vector<BtfExtBlock>* out, std::string* error) {
+bool BtfExtBlocks(std::string_view ext, const struct btf* btf, BtfExtKind kind, uint32_t min_record,
+                  std::vector<BtfExtBlock>* out, std::string* error) {
   auto fail = [&](const std::string& why) {
     *error = "malformed object: its .BTF.ext section " + why;
     return false;
@@ -94,7 +94,8 @@ bool BtfExtBlocks(std::string_view ext, const struct btf* btf, BtfExtKind kind,
   uint32_t header = Le32(ext, 4);
   if (header < place.header) return true;  // none in this version of the format
   if (header > ext.size()) return fail("has a header longer than the section");
-  uint64_t off = uint64_t{header} + Le32(ext, place.offset_at), len = Le32(ext, place.offset_at + 4);
+  uint64_t off = uint64_t{header} + Le32(ext, place.offset_at),
+           len = Le32(ext, place.offset_at + 4);
   if (len == 0) return true;
   if (off + len > ext.size() || len < 4) return fail("has " + all + " outside it");
   std::string_view blocks = ext.substr(off, len);
@@ -161,9 +162,9 @@ SourceLines ObjectSourceLines(std::span<const uint8_t> object, std::string_view 
 }
 
 std::string NearInstruction(const std::vector<SourceLine>& lines, size_t instruction) {
-  auto after = std::upper_bound(
-      lines.begin(), lines.end(), instruction,
-      [](size_t insn, const SourceLine& line) { return insn < line.instruction; });
+  auto after =
+      std::upper_bound(lines.begin(), lines.end(), instruction,
+                       [](size_t insn, const SourceLine& line) { return insn < line.instruction; });
   // Line 0 is code that no statement owns (the program's set-up): the line before it.
   while (after != lines.begin() && std::prev(after)->line == 0) --after;
   if (after == lines.begin()) return "";

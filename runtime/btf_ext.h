@@ -30,8 +30,8 @@ enum class BtfExtKind { kLineInfo, kCoreRelocations };
 // The blocks of one kind of record in `ext` (none when the section or its version has
 // none); records shorter than `min_record` bytes are malformed. False with "malformed
 // object: its .BTF.ext section ..." when the section is.
-bool BtfExtBlocks(std::string_view ext, const struct btf* btf, BtfExtKind kind,
-                  uint32_t min_record, std::vector<BtfExtBlock>* out, std::string* error);
+bool BtfExtBlocks(std::string_view ext, const struct btf* btf, BtfExtKind kind, uint32_t min_record,
+                  std::vector<BtfExtBlock>* out, std::string* error);
 
 // One line-info record: the instruction from which a source line's code starts.
 struct SourceLine {

@@ -137,6 +137,17 @@ bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name
   return true;
 }
 
+void StopAlarmTicks(const struct sigaction& old) {
+  itimerval off{};
+  // No tick comes after this returns (the kernel waits for a running timer callback).
+  setitimer(ITIMER_REAL, &off, nullptr);
+  // Ignoring a signal discards it where it is pending, the process's and every thread's.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGALRM, &ignore, nullptr);
+  sigaction(SIGALRM, &old, nullptr);
+}
+
 void ReserveStandardDescriptors() {
   for (int fd = 0; fd <= 2; ++fd) {
     if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
@@ -633,9 +644,7 @@ class Session::SignalScope {
   void StopInterrupting() {
     if (!interrupting_) return;
     loading = false;
-    itimerval off{};
-    setitimer(ITIMER_REAL, &off, nullptr);
-    sigaction(SIGALRM, &old_alarm_, nullptr);
+    StopAlarmTicks(old_alarm_);
     interrupting_ = false;
   }
 

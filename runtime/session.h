@@ -4,6 +4,8 @@
 // detach, drain every pending record and run the end probes (or the error probes).
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -41,6 +43,12 @@ bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name
 // read-only /dev/null, so that no file the session opens takes its number, and writes
 // to it still fail as on a closed descriptor (the session then ends with an error).
 void ReserveStandardDescriptors();
+
+// Stops the SIGALRM interval timer that interrupts a load and gives SIGALRM back the
+// disposition `old`. A tick already generated is discarded first: a thread that blocks
+// SIGALRM could still hold one pending, which the old disposition (the default ends the
+// process) would then meet.
+void StopAlarmTicks(const struct sigaction& old);
 
 struct RunOptions {
   double timeout_seconds = 0;  // -T; 0: none

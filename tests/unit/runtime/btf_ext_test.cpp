@@ -11,10 +11,8 @@ SourceLine Line(uint32_t instruction, uint32_t line, uint32_t column, std::strin
 }
 
 TEST(NearInstruction, NamesTheTokenOfTheLastLineAtOrBeforeTheInstruction) {
-  std::vector<SourceLine> lines = {Line(0, 1, 0, "probe begin {"),
-                                   Line(2, 2, 3, "  while (x) {"),
-                                   Line(5, 3, 5, "    total += \"a\\\"b\""),
-                                   Line(9, 0, 0, ""),
+  std::vector<SourceLine> lines = {Line(0, 1, 0, "probe begin {"), Line(2, 2, 3, "  while (x) {"),
+                                   Line(5, 3, 5, "    total += \"a\\\"b\""), Line(9, 0, 0, ""),
                                    Line(12, 4, 14, "    total .= \"a\\\"b\" . 10")};
   EXPECT_EQ(NearInstruction(lines, 0), " at a.stp:1");
   EXPECT_EQ(NearInstruction(lines, 4), " near keyword 'while' at a.stp:2:3");

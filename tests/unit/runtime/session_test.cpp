@@ -3,6 +3,8 @@
 #include "runtime/session.h"
 
 #include <gtest/gtest.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -24,6 +26,43 @@ std::vector<uint8_t> Compile(const std::vector<std::string>& args) {
   EXPECT_EQ(driver::Run(argv, in, out, err), 0) << err.str();
   std::ifstream file(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+// A tick of the load's SIGALRM timer that a thread holds pending (it blocks SIGALRM) when
+// the timer stops is discarded, not delivered to the default disposition once unblocked
+// (which would end the process). In a child, which such a death would end.
+TEST(Session, PendingAlarmTickIsDiscardedWithTheTimer) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sigset_t alarm, was;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    sigprocmask(SIG_BLOCK, &alarm, &was);
+    struct sigaction quiet {
+    }, old{};
+    quiet.sa_handler = [](int) {};
+    sigaction(SIGALRM, &quiet, &old);  // old: the default
+    itimerval every{{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every, nullptr);
+    sigset_t pending;
+    for (int i = 0; i < 1000; ++i) {
+      sigpending(&pending);
+      if (sigismember(&pending, SIGALRM)) break;
+      usleep(1000);
+    }
+    if (!sigismember(&pending, SIGALRM)) _exit(2);
+    StopAlarmTicks(old);
+    sigprocmask(SIG_SETMASK, &was, nullptr);
+    usleep(20000);
+    itimerval now{};
+    getitimer(ITIMER_REAL, &now);
+    _exit(now.it_value.tv_sec || now.it_value.tv_usec ? 3 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(Session, LostRecordsAreCounted) {
