@@ -62,6 +62,10 @@ std::string ManPageName(const std::string& call, const std::string& param) {
       {"preadv", "vlen", "count"},
       {"pwritev", "vec", "vector"},
       {"pwritev", "vlen", "count"},
+      {"preadv2", "vec", "vector"},
+      {"preadv2", "vlen", "count"},
+      {"pwritev2", "vec", "vector"},
+      {"pwritev2", "vlen", "count"},
       {"recvfrom", "fd", "s"},
       {"recvfrom", "ubuf", "buf"},
       {"recvfrom", "size", "len"},
@@ -198,6 +202,15 @@ constexpr StapArgstr kStapArgstrs[] = {
     {"pwritev",
      "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n  offset = $pos_l\n"
      "  argstr = sprintf(\"%d, %p, %d, 0x%x\", fd, vector_uaddr, count, offset)\n"},
+    // The flags by name, as stap's _preadv2_flags_str (tapsets/syscalls_io.stp).
+    {"preadv2",
+     "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n  offset = $pos_l\n"
+     "  flags_str = _preadv2_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %d, 0x%x, %s\", fd, vector_uaddr, count, offset, flags_str)\n"},
+    {"pwritev2",
+     "  fd = ($fd << 32) >> 32\n  count = ($vlen << 32) >> 32\n  offset = $pos_l\n"
+     "  flags_str = _preadv2_flags_str(flags)\n"
+     "  argstr = sprintf(\"%d, %p, %d, 0x%x, %s\", fd, vector_uaddr, count, offset, flags_str)\n"},
     {"madvise",
      "  length = $len_in\n  advice = behavior\n  advice_str = _madvice_advice_str(advice)\n"
      "  argstr = sprintf(\"%p, %u, %s\", start, length, advice_str)\n"},

@@ -20,7 +20,8 @@
  *                    PR_SET_UNALIGN PR_UNALIGN_SIGBUS and option 52 (1, 2, 3, 4); then
  *                    readv(2)s fd -1 with a null vector of 1, writev(2)s fd -5 with a
  *                    null vector of -1, preadv(2)s fd -1 with a null vector of 2 at 0x1000
- *                    and pwritev(2)s fd -1 with a null vector of 1 at 7; sendmmsg(2)s fd
+ *                    and pwritev(2)s fd -1 with a null vector of 1 at 7, then the same
+ *                    with preadv2 (flags 5) and pwritev2 (flags 0); sendmmsg(2)s fd
  *                    -1 with no messages and MSG_DONTWAIT, recvmmsg(2)s fd -1 with a null
  *                    vector of 1, MSG_PEEK|MSG_WAITALL and no timeout (all fail)
  *   exit N           exits with status N
@@ -452,6 +453,8 @@ int main(int argc, char** argv) {
     syscall(SYS_writev, -5L, 0L, -1L);
     syscall(SYS_preadv, -1L, 0L, 2L, 0x1000L, 0L);
     syscall(SYS_pwritev, -1L, 0L, 1L, 7L, 0L);
+    syscall(SYS_preadv2, -1L, 0L, 2L, 0x1000L, 0L, 5L);  // RWF_HIPRI | RWF_SYNC
+    syscall(SYS_pwritev2, -1L, 0L, 1L, 7L, 0L, 0L);
     syscall(SYS_sendmmsg, -1L, 0L, 0L, (long)MSG_DONTWAIT);
     syscall(SYS_recvmmsg, -1L, 0L, 1L, (long)(MSG_PEEK | MSG_WAITALL), 0L);
     return 0;
