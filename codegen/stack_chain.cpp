@@ -73,9 +73,9 @@ uint32_t Counted(uint32_t depth, const StackRule& rule, bool private_stacks) {
 // Program types whose frames may get a private stack (6.13's bpf_enable_priv_stack:
 // kprobe, tracepoint, perf_event, raw tracepoint, and tracing's fentry/fexit), by section.
 bool MayHavePrivateStacks(std::string_view section) {
-  for (std::string_view p : {"kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint/",
-                             "tp/", "raw_tp/", "raw_tracepoint/", "perf_event", "fentry/",
-                             "fexit/", "ksyscall/", "kretsyscall/"})
+  for (std::string_view p :
+       {"kprobe", "kretprobe", "uprobe", "uretprobe", "tracepoint/", "tp/", "raw_tp/",
+        "raw_tracepoint/", "perf_event", "fentry/", "fexit/", "ksyscall/", "kretsyscall/"})
     if (section.starts_with(p)) return true;
   return false;
 }

@@ -30,10 +30,10 @@ struct StackChain {
 constexpr uint32_t kMaxChainStack = 512;
 
 struct StackRule {
-  uint32_t granule = 32;       // each frame rounded up to this many bytes
-  bool empty_counts = true;    // an empty frame counts one granule (the interpreter's rule)
-  uint32_t private_from = 0;   // frames of this many bytes get a private stack; 0 never
-  std::string kernel;          // the release it is for, for messages ("" unknown)
+  uint32_t granule = 32;      // each frame rounded up to this many bytes
+  bool empty_counts = true;   // an empty frame counts one granule (the interpreter's rule)
+  uint32_t private_from = 0;  // frames of this many bytes get a private stack; 0 never
+  std::string kernel;         // the release it is for, for messages ("" unknown)
 };
 
 // The rule of the kernel `release` (uname -r, as -r gives it); an unknown release gets

@@ -393,8 +393,7 @@ void Session::ReadState() {
 }
 
 void Session::Detach() {
-  for (bpf_link* link : links_) bpf_link__destroy(link);
-  links_.clear();
+  DetachAll(links_);
   for (int fd : link_fds_) close(fd);
   link_fds_.clear();
 }

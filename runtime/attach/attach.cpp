@@ -1,5 +1,12 @@
-// Dispatch from a probe's kind to the file that attaches it.
+// Dispatch from a probe's kind to the file that attaches it, and detaching them all.
 #include "runtime/attach/attach.h"
+
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <atomic>
+#include <system_error>
+#include <thread>
 
 namespace btap::runtime {
 
@@ -51,6 +58,27 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
       *error = "probe `" + probe.point + "`: attaching this kind of probe is not supported yet";
       return false;
   }
+}
+
+void DetachAll(std::vector<bpf_link*>& links) {
+  constexpr size_t kPerThread = 8;    // fewer links are destroyed here alone
+  constexpr size_t kMaxThreads = 64;  // enough to share each grace period widely
+  std::atomic<size_t> next{0};
+  auto destroy = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < links.size();) bpf_link__destroy(links[i]);
+  };
+  std::vector<std::thread> helpers;
+  size_t wanted = std::min(kMaxThreads, links.size() / kPerThread);
+  for (size_t t = 1; t < wanted; ++t) {
+    try {
+      helpers.emplace_back(destroy);
+    } catch (const std::system_error&) {
+      break;  // no more threads: the ones there are (or this one) do the rest
+    }
+  }
+  destroy();
+  for (std::thread& t : helpers) t.join();
+  links.clear();
 }
 
 }  // namespace btap::runtime

@@ -21,6 +21,12 @@ namespace btap::runtime {
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                  std::vector<int>& link_fds, std::vector<std::string>& missing, std::string* error);
 
+// Destroys every link and empties `links`. Detaching a classic tracepoint (a perf event)
+// or a uprobe waits for the kernel's RCU grace periods, ~60 ms each: 720 syscall
+// tracepoints took 43 s to detach one after another. Waits that overlap share their
+// grace periods, so many links are destroyed from several threads at once.
+void DetachAll(std::vector<bpf_link*>& links);
+
 // What to add to a load error whose verifier log says a program called a helper its type
 // may not ("" when it does not say so); `netfilter`: the program is a netfilter probe's.
 std::string HelperNote(const std::string& log, bool netfilter);

@@ -28,8 +28,8 @@ llvm::Function* WithStack(llvm::Module& m, const std::string& name, uint32_t byt
   fn->addFnAttr(llvm::Attribute::NoInline);
   b.SetInsertPoint(llvm::BasicBlock::Create(context, "entry", fn));
   auto* cells = b.CreateAlloca(llvm::ArrayType::get(b.getInt8Ty(), bytes));
-  llvm::Value* at = b.CreateURem(b.CreatePtrToInt(fn->getArg(0), b.getInt64Ty()),
-                                 b.getInt64(bytes));
+  llvm::Value* at =
+      b.CreateURem(b.CreatePtrToInt(fn->getArg(0), b.getInt64Ty()), b.getInt64(bytes));
   b.CreateStore(b.getInt8(1), b.CreateGEP(b.getInt8Ty(), cells, at), /*isVolatile=*/true);
   llvm::Value* result = b.getInt64(0);
   if (callee && as_callback) {
@@ -56,12 +56,13 @@ std::vector<uint8_t> Emit(llvm::Module& m) {
 TEST(StackChain, CallsAddTheirFramesRoundedTo32) {
   llvm::LLVMContext context;
   llvm::Module m("chain", context);
-  auto* leaf = WithStack(m, "leaf", 40, nullptr, false, "");  // 40 -> 64
+  auto* leaf = WithStack(m, "leaf", 40, nullptr, false, "");   // 40 -> 64
   auto* middle = WithStack(m, "middle", 20, leaf, false, "");  // 20 + spills -> 32
   WithStack(m, "probe_0", 420, middle, false, "kprobe/vfs_read");
   WithStack(m, "probe_1", 200, middle, false, "kprobe/vfs_write");
   std::vector<uint8_t> object = Emit(m);
-  std::vector<StackChain> chains = ChainsPastLimit(object, "btap_user", StackRuleFor("6.1.0-37-cloud-amd64"));
+  std::vector<StackChain> chains =
+      ChainsPastLimit(object, "btap_user", StackRuleFor("6.1.0-37-cloud-amd64"));
   ASSERT_EQ(chains.size(), 1u);
   EXPECT_EQ(chains[0].program, "probe_0");
   EXPECT_EQ(chains[0].frames, (std::vector<std::string>{"probe_0", "middle", "leaf"}));
@@ -104,8 +105,7 @@ TEST(StackChain, CallbacksCountAndUserSideProgramsAreLeftOut) {
   WithStack(m, "probe_0", 440, callback, true, "kprobe/vfs_read");
   WithStack(m, "probe_1", 440, callback, true, "btap_user/probe_1");
   WithStack(m, "probe_2", 300, callback, true, "kprobe/vfs_write");
-  std::vector<StackChain> chains =
-      ChainsPastLimit(Emit(m), "btap_user", StackRuleFor("6.1.0"));
+  std::vector<StackChain> chains = ChainsPastLimit(Emit(m), "btap_user", StackRuleFor("6.1.0"));
   ASSERT_EQ(chains.size(), 1u);
   EXPECT_EQ(chains[0].frames, (std::vector<std::string>{"probe_0", "cb"}));
   EXPECT_EQ(chains[0].depths[1], 128u);
