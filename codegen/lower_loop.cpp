@@ -55,17 +55,24 @@ bool ReadsProbeContext(ast::Node* root, int depth) {
 // callback's frame would add to the handler's, which may not fit in 512 bytes).
 bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
   auto* set = ast::As<ast::Assign>(init);
-  auto* test = ast::As<ast::Comparison>(cond);
   auto* var = set ? ast::As<ast::Symbol>(set->lhs) : nullptr;
   if (!var || !var->var || var->var->kind != sema::VarKind::Local || set->op != Tok::Assign ||
-      !ast::Is<ast::NumberLit>(set->rhs) || !test)
+      !ast::Is<ast::NumberLit>(set->rhs))
     return false;
   auto same = [&](const ast::Expr* e) {
     auto* s = ast::As<ast::Symbol>(e);
     return s && s->var == var->var;
   };
-  return (same(test->lhs) && ast::Is<ast::NumberLit>(test->rhs)) ||
-         (same(test->rhs) && ast::Is<ast::NumberLit>(test->lhs));
+  // The local against a number, or that as any part of `&&` (`i < n && i < 5`: the number
+  // alone bounds the rounds).
+  auto bounds = [&](auto& self, const ast::Expr* e) -> bool {
+    if (auto* both = ast::As<ast::Logical>(e))
+      return both->op == Tok::AndAnd && (self(self, both->lhs) || self(self, both->rhs));
+    auto* test = ast::As<ast::Comparison>(e);
+    return test && ((same(test->lhs) && ast::Is<ast::NumberLit>(test->rhs)) ||
+                    (same(test->rhs) && ast::Is<ast::NumberLit>(test->lhs)));
+  };
+  return bounds(bounds, cond);
 }
 }  // namespace
 
