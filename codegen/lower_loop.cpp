@@ -24,12 +24,14 @@ constexpr Intrinsic kContextReads[] = {
     Intrinsic::ubacktrace_n,   Intrinsic::ustack};
 // Whether `root` (and the script functions it calls) reads the probe's context, which a
 // callback does not have: target variables, @entry, registers, arguments by number,
-// stacks and embedded C (its CONTEXT). Such a loop stays plain.
+// @uderef/@kderef and @var (read through the context's probe), stacks and embedded C (its
+// CONTEXT). Such a loop stays plain.
 bool ReadsProbeContext(ast::Node* root, int depth) {
   bool found = false;
   ast::WalkTree(root, [&](ast::Node* n) {
     if (found || !n) return;
-    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n) || ast::Is<ast::Register>(n)) {
+    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n) || ast::Is<ast::Register>(n) ||
+        ast::Is<ast::Deref>(n) || ast::Is<ast::AtVar>(n)) {
       found = true;
       return;
     }
