@@ -75,7 +75,7 @@ bool Fuses(char a, char b) {
 #define KEYWORD(name, spelling)
 #define PUNCT(name, spelling) spelling,
 #define ATWORD(name, spelling)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
   };
   for (std::string_view p : kPuncts)
     if (p.size() >= 2 && p[0] == a && p[1] == b) return true;

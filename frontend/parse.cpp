@@ -18,7 +18,7 @@ constexpr Parser::token_kind_type kBisonToken[] = {
 #define KEYWORD(name, spelling) Parser::token::TOK_##name,
 #define PUNCT(name, spelling) Parser::token::TOK_##name,
 #define ATWORD(name, spelling)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 Parser::token_kind_type AtWordToken(std::string_view name) {

@@ -12,7 +12,7 @@ constexpr std::string_view kSpellings[] = {
 #define KEYWORD(name, spelling) spelling,
 #define PUNCT(name, spelling) spelling,
 #define ATWORD(name, spelling)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 constexpr bool kIsWord[] = {
@@ -20,7 +20,7 @@ constexpr bool kIsWord[] = {
 #define KEYWORD(name, spelling) true,
 #define PUNCT(name, spelling) true,
 #define ATWORD(name, spelling)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 }  // namespace
@@ -33,7 +33,7 @@ Tok KeywordKind(std::string_view word) {
 #define KEYWORD(name, spelling) {spelling, Tok::name},
 #define PUNCT(name, spelling)
 #define ATWORD(name, spelling)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
   };
   // Keywords are short and lower-case; skip the hash for anything else.
   if (word.size() > 8 || word[0] < 'b' || word[0] > 'w') return Tok::Identifier;
@@ -47,7 +47,7 @@ AtWord ClassifyAtWord(std::string_view name) {
 #define KEYWORD(name, spelling)
 #define PUNCT(name, spelling)
 #define ATWORD(name, spelling) {spelling, AtWord::name},
-#include "frontend/tokens.def"
+#include "common/tokens.def"
   };
   auto it = kAtWords.find(name);
   return it == kAtWords.end() ? AtWord::None : it->second;
@@ -60,7 +60,7 @@ std::string_view AtWordSpelling(AtWord w) {
 #define KEYWORD(name, spelling)
 #define PUNCT(name, spelling)
 #define ATWORD(name, spelling) spelling,
-#include "frontend/tokens.def"
+#include "common/tokens.def"
   };
   return kNames[static_cast<int>(w)];
 }

@@ -14,7 +14,7 @@ enum class Tok : uint8_t {
 #define KEYWORD(name, spelling) name,
 #define PUNCT(name, spelling) name,
 #define ATWORD(name, spelling)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 enum class AtWord : uint8_t {
@@ -23,7 +23,7 @@ enum class AtWord : uint8_t {
 #define KEYWORD(name, spelling)
 #define PUNCT(name, spelling)
 #define ATWORD(name, spelling) name,
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 struct Token {

@@ -25,7 +25,7 @@ constexpr const char* kKeywords[] = {
 #define KEYWORD(name, text) text,
 #define PUNCT(name, text)
 #define ATWORD(name, text)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 // Longest first, as the lexer tries them.
@@ -34,7 +34,7 @@ constexpr const char* kOperators[] = {
 #define KEYWORD(name, text)
 #define PUNCT(name, text) text,
 #define ATWORD(name, text)
-#include "frontend/tokens.def"
+#include "common/tokens.def"
 };
 
 bool WordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
