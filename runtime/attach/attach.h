@@ -24,7 +24,9 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
 // Destroys every link and empties `links`. Detaching a classic tracepoint (a perf event)
 // or a uprobe waits for the kernel's RCU grace periods, ~60 ms each: 720 syscall
 // tracepoints took 43 s to detach one after another. Waits that overlap share their
-// grace periods, so many links are destroyed from several threads at once.
+// grace periods, so many links are destroyed from several threads at once. (Each link's
+// destroy touches only that link: true of the kinds btap attaches; a kind whose links share
+// state, as libbpf's USDT links do, would need its own pass.)
 void DetachAll(std::vector<bpf_link*>& links);
 
 // What to add to a load error whose verifier log says a program called a helper its type
