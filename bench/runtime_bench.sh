@@ -26,8 +26,8 @@
 #   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
 #               bpftrace's --emit-elf of the same; the strace-like syscall.* script; and
 #               syscall.*, syscall.*.return
-# Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS] [SECTION...]; needs root; bpftrace is
-# optional. SECTIONs (start-up, per-event, syscall, uprobe, kernel, printf, size, arrays,
+# Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS] [SECTION...]; needs root, and the
+# kernel section bpftool and python3; bpftrace is optional. SECTIONs (start-up, per-event, syscall, uprobe, kernel, printf, size, arrays,
 # compile)
 # pick what runs; without them, everything does.
 set -euo pipefail
@@ -148,6 +148,7 @@ if want kernel; then
   # The command lingers 2 s after the workload, so the figures are read at their final
   # counts while the programs are still loaded.
   stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+  trap 'sysctl -qw kernel.bpf_stats_enabled="$stats_was"; rm -rf "$tmp"' EXIT  # even on a failure
   sysctl -qw kernel.bpf_stats_enabled=1
   run_ns() {  # run_ns VAR CMD...: runs CMD once; VAR keeps the least ns per run so far
     local -n least_run=$1

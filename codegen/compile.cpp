@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <set>
 
 namespace btap::codegen {
@@ -85,6 +86,7 @@ bool EmitInChild(llvm::Module& module, const CompileOptions& options,
     close(fds[1]);
     return false;
   }
+  size_t known = errors->size();  // the child sends back only the errors it adds
   if (pid == 0) {
     close(fds[0]);
     Emitted r;
@@ -99,7 +101,8 @@ bool EmitInChild(llvm::Module& module, const CompileOptions& options,
     Put(out, r.assembly);
     Put(out, r.ir);
     Put(out, {reinterpret_cast<const char*>(r.object.data()), r.object.size()});
-    for (const BackendErrors::Error& b : *errors) {
+    for (size_t i = known; i < errors->size(); ++i) {
+      const BackendErrors::Error& b = (*errors)[i];
       Put(out, b.function ? b.function->getName() : "");
       Put(out, b.text);
     }
@@ -120,9 +123,13 @@ bool EmitInChild(llvm::Module& module, const CompileOptions& options,
   }
   close(fds[0]);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited;
+  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || in.empty()) return false;
+  // Without a status (SIGCHLD ignored reaps the child itself) the results are judged by
+  // being whole.
+  if (waited == pid && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) return false;
+  if (in.empty()) return false;
   std::string_view view = in;
   e->ok = view[0] == '1';
   view.remove_prefix(1);
@@ -205,18 +212,16 @@ std::string ChainAdvice(const StackChain& c) {
 }
 
 // When a chain does not fit and some of its frames are loop callbacks, those loops are
-// added to `plain` and nothing is reported: Compile lowers them plain and checks again.
+// also added to `plain`: Compile lowers them plain and checks again.
 bool CheckStackChains(const llvm::Module& module, const SourceManager& sm,
                       const CompileOptions& options, const Compiled& out,
                       const std::vector<lowering::Lowering::LoopCallback>& loops,
                       std::vector<SourceRange>* plain, DiagnosticSink& diags) {
   StackRule rule = StackRuleFor(options.kernel_release);
   std::vector<StackChain> chains = ChainsPastLimit(out.object, "btap_user", rule);
-  size_t before = plain->size();
   for (const StackChain& c : chains)
     for (const lowering::Lowering::LoopCallback& l : loops)
       if (std::ranges::find(c.frames, l.callback) != c.frames.end()) plain->push_back(l.loop);
-  if (plain->size() != before) return false;
   for (const StackChain& c : chains) {
     SourceRange at;
     std::string frames;
@@ -238,8 +243,10 @@ bool CheckStackChains(const llvm::Module& module, const SourceManager& sm,
 }  // namespace
 
 // One lowering and emission. A program whose stack does not fit because of loop callbacks
-// (the callback's frame adds to its handler's chain; the handler's locals in scratch make
-// its own frame differ) fills `plain` with those loops and reports nothing of it.
+// (a callback's frame adds to its handler's chain, or is too large itself) reports so and
+// fills `plain` with those loops. Only a module emitted in a child process asks for
+// that: LLVM 16's BPF CO-RE pass keeps its globals in a static map, so a process (or a
+// child forked from it) that has emitted one module in-process must not emit another.
 bool CompileOnce(const sema::Program& program, const SourceManager& sm,
                  const CompileOptions& options, DiagnosticSink& diags, Compiled* out,
                  std::vector<SourceRange>* plain) {
@@ -261,7 +268,7 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
   AddMetaSection(*module, meta::Encode(out->meta));
   bool emitted = false, ir_done = false;
   Emitted child;
-  if (!lowering.loop_callbacks().empty() && options.check_stack_chains &&
+  if (!lowering.loop_callbacks().empty() &&
       EmitInChild(*module, options, &out->meta.probes, &backend_errors, &child)) {
     emitted = child.ok;
     error = child.error;
@@ -279,14 +286,14 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
     return e.text.find("stack limit") != std::string::npos && e.function &&
            OnlyUserSide(e.function, out->meta);
   });
-  // A handler or a loop callback past 512 bytes by itself: that handler's loops plain.
+  // A loop callback past 512 bytes by itself: that loop plain. (A handler past 512 is
+  // not retried: its loops plain would bring its locals back onto its own stack.)
   for (const BackendErrors::Error& e : backend_errors) {
     std::string name = e.function ? e.function->getName().str() : "";
-    if (e.text.find("stack limit") == std::string::npos || name.empty()) continue;
+    if (!ir_done || e.text.find("stack limit") == std::string::npos || name.empty()) continue;
     for (const lowering::Lowering::LoopCallback& l : lowering.loop_callbacks())
-      if (l.handler == name || l.callback == name) plain->push_back(l.loop);
+      if (l.callback == name) plain->push_back(l.loop);
   }
-  if (!plain->empty()) return false;
   for (const BackendErrors::Error& e : backend_errors) {
     std::string name = e.function ? e.function->getName().str() : "", point;
     for (const meta::Probe& p : out->meta.probes)
@@ -302,8 +309,10 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
                    {"the BPF backend refused " + what + ": " + e.text});
   }
   if (!backend_errors.empty()) return false;
+  std::vector<SourceRange> none;
   if (emitted && options.check_stack_chains &&
-      !CheckStackChains(*module, sm, options, *out, lowering.loop_callbacks(), plain, diags))
+      !CheckStackChains(*module, sm, options, *out, lowering.loop_callbacks(),
+                        ir_done ? plain : &none, diags))
     return false;
   if (!emitted || !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
@@ -321,12 +330,21 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
   // Again with the loops whose callbacks did not fit kept plain, until nothing more can
   // be kept plain (each round adds loops that were callbacks): what still does not fit
   // is reported then.
+  // Each round reports into a copy of the sink as it was before the first, so what the
+  // lowering warns of is said once; a failure is reported as the first round found it,
+  // in the program as written.
   CompileOptions now = options;
+  std::optional<DiagnosticSink> first_failure;
   for (;;) {
+    DiagnosticSink round = diags;
     std::vector<SourceRange> plain;
     *out = Compiled{};
-    if (CompileOnce(program, sm, now, diags, out, &plain)) return true;
-    if (plain.empty()) return false;
+    bool ok = CompileOnce(program, sm, now, round, out, &plain);
+    if (ok || plain.empty()) {
+      diags = ok || !first_failure ? std::move(round) : std::move(*first_failure);
+      return ok;
+    }
+    if (!first_failure) first_failure = round;
     now.plain_loops.insert(now.plain_loops.end(), plain.begin(), plain.end());
   }
 }

@@ -443,8 +443,8 @@ class Lowering {
   // CompileOptions::plain_loops, and MAXACTION is below bpf_loop's bound.
   bool KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
   bool LoopAsCallback(ast::Node* loop);
-  // A loop's node and the functions its test walked, memoised: HasKernelForeach and
-  // KernelLoop ask about every loop of every inlined function once.
+  // ReadsProbeContext's answer for each node it was asked about (a loop, or a function's
+  // body it reached), so that HasKernelForeach and KernelLoop walk each of them once.
   std::map<const ast::Node*, bool> reads_context_;
   bool ReadsProbeContext(ast::Node* root, int depth);
   std::vector<LoopCallback> loop_callbacks_;
