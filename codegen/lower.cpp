@@ -764,9 +764,10 @@ void Lowering::UserProbeFilter(const sema::Probe& p) {
   // The process is asked for only when there is a -c/-x target to compare it with.
   auto* targeted = llvm::BasicBlock::Create(context_, "targeted", frame_->fn);
   auto* go = llvm::BasicBlock::Create(context_, "in_target", frame_->fn);
-  b_.CreateCondBr(b_.CreateICmpEQ(b_.CreateLoad(i64_, target_), b_.getInt64(0)), go, targeted);
+  Value target = b_.CreateLoad(i64_, target_);
+  b_.CreateCondBr(b_.CreateICmpEQ(target, b_.getInt64(0)), go, targeted);
   b_.SetInsertPoint(targeted);
-  Continue(InTargetTree(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32)), "target");
+  Continue(InTargetTree(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), target), "target");
   b_.CreateBr(go);
   b_.SetInsertPoint(go);
 }
@@ -803,13 +804,27 @@ void Lowering::TrackTargetTree() {
   for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
 }
 
-Value Lowering::InTargetTree(Value pid) {
-  Value target = b_.CreateLoad(i64_, target_);
+// The tree's map is looked up only when the pid is not the target itself, so that the
+// target's own events pay no helper call.
+Value Lowering::InTargetTree(Value pid, Value target) {
+  if (!target) target = b_.CreateLoad(i64_, target_);
   Value direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
   if (!tree_) return direct;
+  llvm::BasicBlock* from = b_.GetInsertBlock();
+  auto* lookup = llvm::BasicBlock::Create(context_, "tree_lookup", frame_->fn);
+  auto* done = llvm::BasicBlock::Create(context_, "tree_done", frame_->fn);
+  b_.CreateCondBr(direct, done, lookup);
+  b_.SetInsertPoint(lookup);
   Value key = StackTemp(8);
   b_.CreateStore(pid, key);
-  return b_.CreateOr(direct, b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, key})));
+  Value found = b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, key}));
+  llvm::BasicBlock* looked = b_.GetInsertBlock();
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  llvm::PHINode* in = b_.CreatePHI(b_.getInt1Ty(), 2);
+  in->addIncoming(b_.getTrue(), from);
+  in->addIncoming(found, looked);
+  return in;
 }
 
 llvm::DIFile* Lowering::FileFor(FileId id) {
