@@ -625,6 +625,9 @@ void Lowering::LowerProbe(const sema::Probe& p) {
 
   Frame frame;
   frame.group = group;
+  contextless_handler_ =
+      !mp.user_side && (p.spec.family == sema::Family::Begin ||
+                        p.spec.family == sema::Family::End || p.spec.family == sema::Family::Error);
   frame.locals_in_scratch = !mp.user_side && HasKernelForeach(p.body, 0);
   llvm::Instruction* has_scratch = StartFrame(frame, fn, &p, mp.user_side);
   Scope scope;
@@ -667,6 +670,7 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
       p && (p->spec.family == sema::Family::Begin || p->spec.family == sema::Family::End ||
             p->spec.family == sema::Family::Error);
   frame.ctx = session_probe && !user_side ? nullptr : fn->getArg(0);
+  contextless_handler_ = !frame.ctx;
   if (!frame.user_side && !session_probe) {
     Value exiting = b_.CreateLoad(i64_, exiting_);
     Continue(b_.CreateICmpEQ(exiting, b_.getInt64(0)), "run");
@@ -691,7 +695,8 @@ bool Lowering::HasKernelForeach(ast::Node* root, int depth) {
     auto* c = ast::As<ast::Call>(n);
     if (found || !c || !c->callee || !c->callee->decl || !c->callee->decl->body || depth >= 64)
       return;
-    auto [it, fresh] = kernel_foreach_.try_emplace(c->callee->decl->body, false);
+    auto [it, fresh] =
+        kernel_foreach_.try_emplace({c->callee->decl->body, contextless_handler_}, false);
     if (fresh) it->second = HasKernelForeach(c->callee->decl->body, depth + 1);
     found = it->second;
   });

@@ -85,11 +85,11 @@ bool Lowering::LoopAsCallback(ast::Node* loop) {
         return r.file == loop->range.file && r.begin == loop->range.begin;
       }))
     return false;
-  if (auto* w = ast::As<ast::While>(loop))
-    return !ReadsProbeContext(w->cond, 0) && !ReadsProbeContext(w->body, 0);
+  auto reads = [&](ast::Node* n) { return !contextless_handler_ && ReadsProbeContext(n, 0); };
+  if (auto* w = ast::As<ast::While>(loop)) return !reads(w->cond) && !reads(w->body);
   auto* f = ast::As<ast::For>(loop);
-  return f && !CountedLoop(f->init, f->cond) && !ReadsProbeContext(f->cond, 0) &&
-         !ReadsProbeContext(f->step, 0) && !ReadsProbeContext(f->body, 0);
+  return f && !CountedLoop(f->init, f->cond) && !reads(f->cond) && !reads(f->step) &&
+         !reads(f->body);
 }
 
 std::string Lowering::LoopKeyword(const ast::Node* loop) const {

@@ -440,8 +440,9 @@ class Lowering {
   // (nothing lowered) where the loop stays plain. LoopAsCallback: whether a while/for
   // `loop` becomes one where it is not inside another callback (the one test of both
   // KernelLoop and HasKernelForeach): it does not read the probe's context, which a
-  // callback lacks, does not count a local between two numbers, is not one of
-  // CompileOptions::plain_loops, and MAXACTION is below bpf_loop's bound.
+  // callback lacks (contextless_handler_: a session probe has none to lose), does not count a local
+  // between two numbers, is not one of CompileOptions::plain_loops, and MAXACTION is below
+  // bpf_loop's bound.
   bool KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
   bool LoopAsCallback(ast::Node* loop);
   // ReadsProbeContext's answer for each node it was asked about (a loop, or a function's
@@ -608,7 +609,11 @@ class Lowering {
   // Whether `root` (or a function it calls) has a foreach over an array or a while/for that
   // KernelLoop makes a callback: its handler keeps its locals in scratch.
   bool HasKernelForeach(ast::Node* root, int depth);
-  std::map<const ast::Node*, bool> kernel_foreach_;  // HasKernelForeach of function bodies
+  // HasKernelForeach of function bodies, in a handler with a context or without one.
+  std::map<std::pair<const ast::Node*, bool>, bool> kernel_foreach_;
+  // The handler being lowered is a begin/end/error probe run in the kernel: it has no
+  // context to read, so a loop's callback lacks nothing its handler has.
+  bool contextless_handler_ = false;
   // The node kinds that read through the probe's context (target variables, @entry,
   // registers, @uderef/@kderef, @var): UsesTask's and ReadsProbeContext's common part.
   static bool ReadsThroughContext(const ast::Node* n) {

@@ -486,7 +486,8 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
 }
 
 // Ends the -c command if it still runs: SIGTERM, then SIGKILL after a second. A command
-// that ended on its own with a failure is reported as staprun reports it.
+// that ended on its own with a failure is reported as staprun reports it; one that a stop
+// before the probes were attached held back (it ends with 127 at the closed gate) is not.
 void Session::StopCommand() {
   if (child_ <= 0) return;
   int status = 0;
@@ -495,11 +496,12 @@ void Session::StopCommand() {
     pollfd p{child_fd_, POLLIN, 0};
     if (child_fd_ < 0 || poll(&p, 1, 1000) <= 0) kill(child_, SIGKILL);
     waitpid(child_, nullptr, 0);
-  } else if (err_ && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    *err_ << "WARNING: Child process exited with status " << WEXITSTATUS(status) << '\n';
-  } else if (err_ && WIFSIGNALED(status)) {
-    *err_ << "WARNING: Child process exited with signal " << WTERMSIG(status) << " ("
-          << strsignal(WTERMSIG(status)) << ")\n";
+  } else if (err_ && command_released_) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+      *err_ << "WARNING: Child process exited with status " << WEXITSTATUS(status) << '\n';
+    else if (WIFSIGNALED(status))
+      *err_ << "WARNING: Child process exited with signal " << WTERMSIG(status) << " ("
+            << strsignal(WTERMSIG(status)) << ")\n";
   }
   child_ = -1;
 }
@@ -715,7 +717,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
     }
     if (release_fd_ >= 0) {
       // A stop while attaching: the command is not started (it ends with 127).
-      if (!Stopping()) (void)!write(release_fd_, "g", 1);
+      if (!Stopping()) command_released_ = write(release_fd_, "g", 1) == 1;
       close(release_fd_);
       release_fd_ = -1;
     }

@@ -156,9 +156,10 @@ class Session {
   bool exit_requested_ = false;
   bool too_many_errors_ = false;
   bool aborted_ = false;
-  int child_ = -1;       // the -c command
-  int child_fd_ = -1;    // its pidfd
-  int release_fd_ = -1;  // writing to it lets the command exec
+  int child_ = -1;                 // the -c command
+  int child_fd_ = -1;              // its pidfd
+  int release_fd_ = -1;            // writing to it lets the command exec
+  bool command_released_ = false;  // it did: a command held back ends with 127, unreported
   std::string program_name_ = "btap";
 };
 
