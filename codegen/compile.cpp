@@ -266,7 +266,9 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
     return false;
   }
   AddMetaSection(*module, meta::Encode(out->meta));
-  bool emitted = false, ir_done = false;
+  // Emitted in a child process: the child also printed the IR, and only then may a plain
+  // retry follow (this process has not emitted a module itself).
+  bool emitted = false, in_child = false;
   Emitted child;
   if (!lowering.loop_callbacks().empty() &&
       EmitInChild(*module, options, &out->meta.probes, &backend_errors, &child)) {
@@ -275,7 +277,7 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
     out->object = std::move(child.object);
     out->assembly = std::move(child.assembly);
     out->ir = std::move(child.ir);
-    ir_done = true;
+    in_child = true;
   } else {
     emitted = EmitObject(*module, out->object, &error,
                          options.want_assembly ? &out->assembly : nullptr, &out->meta.probes);
@@ -290,7 +292,7 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
   // not retried: its loops plain would bring its locals back onto its own stack.)
   for (const BackendErrors::Error& e : backend_errors) {
     std::string name = e.function ? e.function->getName().str() : "";
-    if (!ir_done || e.text.find("stack limit") == std::string::npos || name.empty()) continue;
+    if (!in_child || e.text.find("stack limit") == std::string::npos || name.empty()) continue;
     for (const lowering::Lowering::LoopCallback& l : lowering.loop_callbacks())
       if (l.callback == name) plain->push_back(l.loop);
   }
@@ -312,13 +314,13 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
   std::vector<SourceRange> none;
   if (emitted && options.check_stack_chains &&
       !CheckStackChains(*module, sm, options, *out, lowering.loop_callbacks(),
-                        ir_done ? plain : &none, diags))
+                        in_child ? plain : &none, diags))
     return false;
   if (!emitted || !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
   }
-  if (options.want_ir && !ir_done) {
+  if (options.want_ir && !in_child) {
     llvm::raw_string_ostream ir(out->ir);
     module->print(ir, nullptr);
   }
