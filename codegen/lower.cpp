@@ -597,6 +597,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
                    : p.spec.numbers[0] < 0 ? "syscall_any"
                                            : "syscall_" + std::to_string(p.spec.numbers[0]));
   if (mp.user_side) section += "/" + mp.program;
+  if (!mp.user_side) mp.where = Location(p.point_range);
 
   EntryValues entries;  // before this handler's function: it has its own
   if (ReturnsWithEntry(p)) entries = SaveEntryValues(p);

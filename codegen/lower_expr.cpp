@@ -204,6 +204,13 @@ Value Lowering::ExprInner(ast::Expr* e) {
       }
       if (auto* v = ast::As<ast::AtVar>(e); v && frame_->probe && !frame_->user_side)
         if (const sema::TargetArg* arg = KernelAtVar(v)) return KernelDwarfGlobal(v, *arg);
+      // stap compiles such headers to find the type; btap reads types from DWARF and BTF.
+      if (auto* c = ast::As<ast::Cast>(e); c && c->module.starts_with('<')) {
+        Unsupported(e->range, "`@cast` to a type from headers (`" + std::string(c->module) + "`)",
+                    ": btap does not compile headers for their types; name a program or "
+                    "library with debug information, or the kernel");
+        return nullptr;
+      }
       Unsupported(e->range, "this target expression", " outside user-space probes");
       return nullptr;
     case Kind::Register:

@@ -130,13 +130,21 @@ void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream
 }
 
 void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out) {
-  for (const Diagnostic& d : sink.diagnostics()) RenderDiagnostic(sm, d, out);
+  RenderedMark from;
+  RenderDiagnosticsSince(sm, sink, &from, out);
+}
+
+void RenderDiagnosticsSince(const SourceManager& sm, const DiagnosticSink& sink, RenderedMark* mark,
+                            std::ostream& out) {
+  const std::vector<Diagnostic>& all = sink.diagnostics();
+  for (size_t i = mark->diagnostics; i < all.size(); ++i) RenderDiagnostic(sm, all[i], out);
+  size_t errors = sink.suppressed_errors() - mark->suppressed_errors;
+  size_t warnings = sink.suppressed_warnings() - mark->suppressed_warnings;
   // stap's own lines, word for word.
-  if (sink.suppressed_errors())
-    out << "Number of similar error messages suppressed: " << sink.suppressed_errors() << ".\n";
-  if (sink.suppressed_warnings())
-    out << "Number of similar warning messages suppressed: " << sink.suppressed_warnings() << ".\n";
-  if (sink.suppressed_errors() || sink.suppressed_warnings()) out << "Rerun with -v to see them.\n";
+  if (errors) out << "Number of similar error messages suppressed: " << errors << ".\n";
+  if (warnings) out << "Number of similar warning messages suppressed: " << warnings << ".\n";
+  if (errors || warnings) out << "Rerun with -v to see them.\n";
+  *mark = {all.size(), sink.suppressed_errors(), sink.suppressed_warnings()};
 }
 
 std::string RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink) {

@@ -76,5 +76,14 @@ std::string FormatMessage(Diag kind, std::initializer_list<std::string_view> arg
 void RenderDiagnostic(const SourceManager& sm, const Diagnostic& d, std::ostream& out);
 void RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink, std::ostream& out);
 std::string RenderDiagnostics(const SourceManager& sm, const DiagnosticSink& sink);
+// How much of a sink has been rendered: a driver that says each pass's warnings as the
+// pass ends renders only what was added since, and a failure does not repeat them.
+struct RenderedMark {
+  size_t diagnostics = 0;
+  size_t suppressed_errors = 0;
+  size_t suppressed_warnings = 0;
+};
+void RenderDiagnosticsSince(const SourceManager& sm, const DiagnosticSink& sink, RenderedMark* mark,
+                            std::ostream& out);
 
 }  // namespace btap

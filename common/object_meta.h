@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 10;
+inline constexpr uint32_t kVersion = 11;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -127,6 +127,9 @@ struct Probe {
   // which the runtime loads instead of `program` where the kernel can (kprobe.cpp); "" when
   // the handler needs the kprobe's registers.
   std::string fentry_program;
+  // Where the script names the point ("file:line:col"; "" for user-side probes), for
+  // the runtime's messages about a point this kernel lacks.
+  std::string where;
 
   bool operator==(const Probe&) const = default;
 };

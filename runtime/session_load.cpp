@@ -3,6 +3,7 @@
 // at), the kernel terms an object was compiled under checked again, the kprobe/fentry
 // choice, and the clocks and time zone the runtime variables need before any probe runs.
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -166,7 +167,14 @@ static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
 
 bool Session::Load(std::string* error) {
   if (!SameKernelTerms(meta_, error)) return false;
-  if (std::vector<std::string> missing = MissingSyscalls(meta_, FindTracefs()); !missing.empty()) {
+  std::vector<std::string> missing = MissingSyscalls(meta_, FindTracefs());
+  if (missing.empty() && !MissingTracepoints(meta_, FindTracefs(), nullptr).empty()) {
+    // Some tracepoint has no trace event: a bare one still has its BTF type.
+    btf* vmlinux = btf__load_vmlinux_btf();  // null when unreadable
+    missing = MissingTracepoints(meta_, FindTracefs(), vmlinux);
+    btf__free(vmlinux);
+  }
+  if (!missing.empty()) {
     *error = missing[0];
     for (size_t i = 1; i < missing.size(); ++i) *error += "\n" + missing[i];
     return false;

@@ -9,6 +9,7 @@
 #include "common/object_meta.h"
 
 struct bpf_link;
+struct btf;
 struct bpf_object;
 struct bpf_program;
 
@@ -44,6 +45,13 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta);
 // by its `syscalls:sys_enter_*` events under the tracefs at `tracefs`: one message each
 // ("" when all are here, or when this kernel has no such events to tell).
 std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::string& tracefs);
+
+// The tracepoints the object's probes attach to that this kernel lacks: neither under the
+// tracefs at `tracefs` nor, for a tracepoint without an event there, a `btf_trace_*` type
+// in `vmlinux` (may be null). One message each, at the probe; none when there is no
+// tracefs to tell.
+std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::string& tracefs,
+                                            const btf* vmlinux);
 
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);

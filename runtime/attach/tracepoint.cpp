@@ -2,6 +2,7 @@
 // "sys:name" only served to find the event; no tracefs is needed for that), or, when
 // their $vars are fields of the tracefs record (numbers[0] == 1), as classic tracepoints,
 // whose id libbpf reads from tracefs: it is mounted first when missing.
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
 
@@ -48,6 +49,31 @@ std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::stri
                       "`" + (s.where.empty() ? "" : " at " + s.where) +
                       " (the object was compiled for a kernel that has it: compile the script "
                       "for this kernel, or make the probe point optional with `?`)");
+  }
+  return missing;
+}
+
+std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::string& tracefs,
+                                            const btf* vmlinux) {
+  std::vector<std::string> missing;
+  struct stat st;
+  std::string events = tracefs + "/events/";
+  if (tracefs.empty() || stat(events.c_str(), &st) != 0) return missing;
+  for (const meta::Probe& p : meta.probes) {
+    if (static_cast<meta::ProbeKind>(p.family) != meta::ProbeKind::Tracepoint) continue;
+    size_t colon = p.target.find(':');
+    std::string event = p.target.substr(colon + 1);
+    if (colon != std::string::npos &&
+        stat((events + p.target.substr(0, colon) + "/" + event).c_str(), &st) == 0)
+      continue;
+    // A tracepoint with no trace event (a bare one) is known by its BTF type only.
+    if (vmlinux &&
+        btf__find_by_name_kind(vmlinux, ("btf_trace_" + event).c_str(), BTF_KIND_TYPEDEF) > 0)
+      continue;
+    missing.push_back("this kernel has no tracepoint `" + p.target + "`, probed as `" + p.point +
+                      "`" + (p.where.empty() ? "" : " at " + p.where) +
+                      " (the object was compiled for a kernel that has it: compile the script "
+                      "for this kernel)");
   }
   return missing;
 }

@@ -160,6 +160,8 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
   KeyHasher h;
   h.Add("btap", SelfIdentity());
   h.Add("script", script_text);
+  // Its name is in the object (its name, its line info) and in the warnings an entry replays.
+  h.Add("script name", o.script_text ? "" : o.script_file);
   for (const std::string& a : o.args) h.Add("arg", a);
   for (const std::string& d : o.defines) h.Add("-D", d);
   for (const std::string& g : o.globals) h.Add("-G", g);

@@ -429,11 +429,13 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   parse_options.privileged = options.guru;
   ast::File* file = frontend::ParseFile(sm, script, &library.macros(), parse_options, arena, diags);
 
+  // Each pass's warnings are said when it ends, as stap's are; a failure says the rest.
+  RenderedMark rendered;
   auto failed = [&](int pass, std::string_view what) {
     if (pass == 2 && kernel_hidden)
       err << "btap: note: btap is not running as root, so tracepoints and system calls, "
              "which tracefs describes to root only, cannot be resolved\n";
-    RenderDiagnostics(sm, diags, err);
+    RenderDiagnosticsSince(sm, diags, &rendered, err);
     size_t n = diags.error_count();
     err << n << (n == 1 ? " error" : " errors") << " generated.\n";
     if (options.verbose) err << "Pass " << pass << ": " << what << " failed.\n";
@@ -454,9 +456,9 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
       sema::Elaborate(file, {sm, arena, diags, library, machine, elaborate_options});
   dwarf_notes();
   if (diags.has_errors()) return failed(2, "analysis");
-  // Kept for the cache, which says them again on a hit, as stap's pass 2 would.
+  // Kept for the cache, which says them again on a hit, as stap's passes would.
   std::ostringstream warnings;
-  RenderDiagnostics(sm, diags, warnings);
+  RenderDiagnosticsSince(sm, diags, &rendered, warnings);
   err << warnings.str();
   if (options.verbose)
     err << "Pass 2: analyzed script: " << program->probes.size() << " probes, "
@@ -480,6 +482,11 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   compile.want_assembly = options.pass == 3 && options.dump_asm;
   codegen::Compiled compiled;
   if (!codegen::Compile(*program, sm, compile, diags, &compiled)) return failed(3, "translation");
+  // Code generation's warnings (embedded C's, for one) on a compile that succeeded.
+  std::ostringstream codegen_warnings;
+  RenderDiagnosticsSince(sm, diags, &rendered, codegen_warnings);
+  err << codegen_warnings.str();
+  warnings << codegen_warnings.str();
   if (options.verbose)
     err << "Pass 3: translated to BPF (" << compiled.meta.probes.size() << " programs, "
         << compiled.meta.formats.size() << " formats) " << timer3.Report() << '\n';

@@ -89,5 +89,33 @@ TEST(AttachSyscalls, NamesTheCallsThisKernelLacks) {
   std::filesystem::remove_all(root);
 }
 
+TEST(AttachTracepoints, NamesThePointsThisKernelLacks) {
+  char dir[] = "/tmp/btap_tracefs_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string root = dir;
+  meta::Meta m;
+  meta::Probe here, gone, other;
+  here.family = gone.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
+  here.target = "sched:sched_switch";
+  gone.target = "filemap:mm_filemap_fault";
+  gone.point = "kernel.trace(\"filemap:mm_filemap_fault\")";
+  gone.where = "a.stp:2:7";
+  other.family = static_cast<uint8_t>(meta::ProbeKind::Kprobe);
+  other.target = "vfs_read";
+  m.probes = {here, gone, other};
+  // No tracefs to tell: no opinion.
+  EXPECT_TRUE(MissingTracepoints(m, root + "/none", nullptr).empty());
+  std::filesystem::create_directories(root + "/events/sched/sched_switch");
+  std::vector<std::string> missing = MissingTracepoints(m, root, nullptr);
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0],
+            "this kernel has no tracepoint `filemap:mm_filemap_fault`, probed as "
+            "`kernel.trace(\"filemap:mm_filemap_fault\")` at a.stp:2:7 (the object was "
+            "compiled for a kernel that has it: compile the script for this kernel)");
+  std::filesystem::create_directories(root + "/events/filemap/mm_filemap_fault");
+  EXPECT_TRUE(MissingTracepoints(m, root, nullptr).empty());
+  std::filesystem::remove_all(root);
+}
+
 }  // namespace
 }  // namespace btap::runtime
