@@ -22,6 +22,9 @@ struct ElaborateOptions {
   bool list_variables = true;    // -l leaves out $vars (no BTF needed)
   bool report_elisions = false;  // -v: warn about each unused function and global, as stap
   bool has_target = false;       // -c/-x: process probes follow the target's process tree
+  // -c's program (its first word, found like a shell would) or -x's /proc/PID/exe: what
+  // a `process` probe without a path names ("" without either).
+  std::string target_program;
 };
 
 struct ElaborateInput {

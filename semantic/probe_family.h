@@ -83,6 +83,8 @@ struct ResolveContext {
   std::string point;  // the point being resolved, as written (for Skipped)
   // -l/-L: the point is one of a listed alias's own (`listing` is for the pattern only).
   bool in_listed_alias = false;
+  // What `process` without a path names: -c's program, -x's /proc/PID/exe, or "".
+  std::string target_program = {};
 
   // An optional point matches nothing, for this reason.
   void Skipped(SourceRange at, std::string why) const {

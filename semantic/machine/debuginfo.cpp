@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -299,7 +300,38 @@ std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, 
   return {out.begin(), out.end()};
 }
 
-std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
+std::vector<DebugLabel> LabelsIn(Dwarf_Die* function) {
+  std::vector<DebugLabel> out;
+  auto walk = [&](auto& self, Dwarf_Die* scope, int depth) -> void {
+    if (depth > 64) return;
+    ForEachChildDie(scope, [&](Dwarf_Die* d) {
+      int tag = dwarf_tag(d);
+      if (tag == DW_TAG_lexical_block) return self(self, d, depth + 1);
+      Dwarf_Addr at = 0;
+      const char* name = dwarf_diename(d);
+      if (tag != DW_TAG_label || !name || dwarf_lowpc(d, &at) != 0) return;
+      int line = 0;
+      dwarf_decl_line(d, &line);
+      out.push_back({name, at, line});
+    });
+  };
+  walk(walk, function, 0);
+  return out;
+}
+
+std::vector<int> DebugInfo::FunctionLines(const DebugFunction& f, uint64_t high) {
+  int last = INT_MAX;
+  Dwarf_Die die, cu;
+  if (Die(f.die, &die) && dwarf_diecu(&die, &cu, nullptr, nullptr))
+    for (const DebugFunction& g : UnitFunctions(&cu))
+      if (g.file == f.file && g.line > f.line) last = std::min(last, g.line - 1);
+  std::vector<int> out;
+  for (int line : LinesIn(f.entry, high, f.file))
+    if (line >= f.line && line <= last) out.push_back(line);
+  return out;
+}
+
+std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high, std::string_view file) {
   std::set<int> out;
   // The unit holding `low` (every unit where no address ranges say which, as LineAddresses).
   std::vector<Dwarf_Die> one(1);
@@ -314,7 +346,9 @@ std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
       Dwarf_Addr a = 0;
       dwarf_lineno(row, &no);
       dwarf_lineaddr(row, &a);
-      if (a >= low && a < high) out.insert(no);
+      if (a < low || a >= high) continue;
+      const char* src = file.empty() ? nullptr : dwarf_linesrc(row, nullptr, nullptr);
+      if (file.empty() || (src && FileMatches(file, src))) out.insert(no);
     }
   }
   return {out.begin(), out.end()};

@@ -224,6 +224,7 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
   // in the current directory and on $LD_LIBRARY_PATH.
   if (process) {
     h.Add("-c", o.command);
+    h.Add("-x", std::to_string(o.target_pid.value_or(0)));
     std::error_code ec;
     h.Add("cwd", fs::current_path(ec).string());
     for (const char* var : {"PATH", "LD_LIBRARY_PATH"}) {
