@@ -76,8 +76,8 @@ class ElfImage {
   // Link-time address of a defined function, data object or global untyped mark (the
   // linker's, such as _sinittext) named `name` (first found).
   std::optional<uint64_t> SymbolAddress(std::string_view name) const;
-  // The PLT's stubs (x86-64 .plt and .plt.sec), each named by the function it calls
-  // through the GOT, in address order: what `.plt` probes.
+  // The PLT's stubs (x86-64 .plt, .plt.sec and .plt.got), each named by the function it
+  // calls through the GOT, in address order: what `.plt` probes.
   const std::vector<ElfSymbol>& plt() const { return plt_; }
   // Through the PT_LOAD segment whose file image holds vaddr (not its .bss tail).
   std::optional<uint64_t> FileOffset(uint64_t vaddr) const;
