@@ -220,6 +220,7 @@ class ProbeResolver {
             PointSpelling(concrete)};
         ctx.in_listed_alias = e_.options.listing && depth > 0;
         ctx.target_program = e_.options.target_program;
+        ctx.target_program_error = e_.options.target_program_error;
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

@@ -488,10 +488,13 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
   if (proc.arg == ArgKind::None) {
     std::string exe = ctx.target_program.empty() ? "" : FindProgram(ctx.target_program);
     if (exe.empty()) {
-      if (!ctx.listing)
-        r.Error(ctx.target_program.empty()
-                    ? "`process` without a path names the target's program: give -c CMD or -x PID"
-                    : "cannot find the target's program `" + ctx.target_program + "`");
+      if (ctx.listing) return;
+      if (!ctx.target_program_error.empty())
+        r.Error("`process` without a path names -x's program: " + ctx.target_program_error);
+      else if (ctx.target_program.empty())
+        r.Error("`process` without a path names the target's program: give -c CMD or -x PID");
+      else
+        r.Error("cannot find the target's program `" + ctx.target_program + "`");
       return;
     }
     ResolveProgram(exe, parts, ctx, out);

@@ -397,14 +397,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;
   elaborate_options.has_target = !options.command.empty() || options.target_pid.has_value();
-  if (!options.command.empty()) {
-    std::string_view command = options.command;
-    size_t start = command.find_first_not_of(" \t");
-    if (start != std::string_view::npos) command.remove_prefix(start);
-    elaborate_options.target_program = command.substr(0, command.find_first_of(" \t"));
-  } else if (options.target_pid) {
-    elaborate_options.target_program = "/proc/" + std::to_string(*options.target_pid) + "/exe";
-  }
+  elaborate_options.target_program =
+      TargetProgram(options, &elaborate_options.target_program_error);
 
   if (!options.dump_library.empty()) {
     bool all = options.verbose > 0;  // as stap: `_` names with -v
