@@ -7,6 +7,7 @@
 #include <elfutils/libdwfl.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -133,9 +134,9 @@ class DebugInfo {
   // The lines that have code in [low, high), for `.statement` suggestions; with `file`
   // (a glob over the recorded names), only that file's.
   std::vector<int> LinesIn(uint64_t low, uint64_t high, std::string_view file = {});
-  // The lines of `f`'s own that have code in [f.entry, high), in order: its file's, from its
-  // declaration up to the next function its unit declares below it in that file (a
-  // header's lines, or a static inline below `f` inlined into it, are not `f`'s).
+  // The lines of `f`'s own that have code in [f.entry, high), in order: line-table rows of
+  // its file at addresses in no function inlined into it (a header's lines, or a same-file
+  // inline function's, are not `f`'s; its lines after a lambda or a nested function are).
   std::vector<int> FunctionLines(const DebugFunction& f, uint64_t high);
 
   bool Die(Dwarf_Off off, Dwarf_Die* out);
@@ -155,6 +156,10 @@ class DebugInfo {
   std::optional<Dwarf_Die> Type(std::string_view name);
 
  private:
+  // Calls visit(line, address) for each line-table row in [low, high), with `file` only
+  // that file's.
+  void ForEachRow(uint64_t low, uint64_t high, std::string_view file,
+                  const std::function<void(int, uint64_t)>& visit);
   DebugInfo() = default;
   // `attr` holds the expression (DWARF 5 operations refer through it to addresses and types).
   Location Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t n,

@@ -256,12 +256,14 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
     Dwarf_Addr low = f.entry, high = 0;
     if (!dwarf->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = low + 1;
     const std::string& file = pat.LineFile(f.file);
-    std::vector<int> with_code = pat.all_lines ? dwarf->FunctionLines(f, high) : std::vector<int>{};
-    for (int line : pat.Lines(f.line, with_code)) {
+    bool nearest = r.variant == "nearest";
+    std::vector<int> own =
+        pat.all_lines || nearest ? dwarf->FunctionLines(f, high) : std::vector<int>{};
+    for (int line : pat.Lines(f.line, own)) {
       std::vector<uint64_t> at = dwarf->LineAddresses(file, line, low, high);
-      if (at.empty() && r.variant == "nearest") {
+      if (at.empty() && nearest) {
         // The nearest following line with code in the function.
-        for (int l : dwarf->FunctionLines(f, high))
+        for (int l : own)
           if (l > line) {
             at = dwarf->LineAddresses(file, l, low, high);
             if (!at.empty()) break;
