@@ -337,6 +337,8 @@ void Labels(UserBinary& bin, const Request& r, const PointPart& label,
   FunctionPattern pat;
   std::string error;
   if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
+  if (pat.line_lo || pat.relative || pat.all_lines)
+    return r.Error("`.label` takes a function without a line: `" + r.what->string + "`");
   DebugInfo* dwarf = bin.dwarf();
   if (!dwarf) return r.Error("`.label` needs debug information: " + bin.dwarf_error());
   size_t before = out.size();
@@ -368,7 +370,8 @@ void Labels(UserBinary& bin, const Request& r, const PointPart& label,
   std::vector<std::string> similar = Similar(label.string, names);
   r.Error("no label matches `" + label.string + "` in the functions `" + r.what->string +
           "` matches in `" + bin.path() + "`" +
-          (names.empty()     ? std::string(" (they have no labels with code)")
+          (names.empty()     ? std::string(" (their out-of-line copies have no labels with code; "
+                                               "inlined copies' labels are not probed)")
            : similar.empty() ? std::string()
                              : DidYouMean(similar)));
 }
