@@ -22,6 +22,11 @@ struct ElaborateOptions {
   bool list_variables = true;    // -l leaves out $vars (no BTF needed)
   bool report_elisions = false;  // -v: warn about each unused function and global, as stap
   bool has_target = false;       // -c/-x: process probes follow the target's process tree
+  // -c's program (its first word, found like a shell would) or -x's executable (where
+  // /proc/PID/exe points): what a `process` probe without a path names ("" without
+  // either). When -x's executable cannot be read, why (for such a probe's error).
+  std::string target_program;
+  std::string target_program_error;
 };
 
 struct ElaborateInput {

@@ -83,6 +83,10 @@ struct ResolveContext {
   std::string point;  // the point being resolved, as written (for Skipped)
   // -l/-L: the point is one of a listed alias's own (`listing` is for the pattern only).
   bool in_listed_alias = false;
+  // What `process` without a path names: -c's program, -x's executable, or "" (with why
+  // in target_program_error when -x's executable could not be read).
+  std::string target_program = {};
+  std::string target_program_error = {};
 
   // An optional point matches nothing, for this reason.
   void Skipped(SourceRange at, std::string why) const {

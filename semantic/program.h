@@ -140,6 +140,7 @@ struct ProbeSpec {
   uint64_t call_address = 0;  // return probes: where their @entry values are taken
   uint64_t call_offset = 0;   // (after the prologue) and its file offset
   std::string sdt_provider, sdt_name, sdt_args;
+  bool plt = false;      // a .plt probe: a PLT stub, `function` the name it calls ($$name)
   std::string build_id;  // of `target`, for the runtime to check before attaching
   // Kernel functions whose every parameter takes one register: how many there are, which
   // is how many 8-byte arguments an fentry program sees (-1 otherwise).

@@ -40,8 +40,9 @@ std::string_view NotYet(std::string_view name, size_t at) {
   if (at == 0 && (name == "python2" || name == "python3"))
     return "stap's Python probes run through its HelperSDT module in the interpreter, which "
            "btap does not have";
-  if (at > 0 && name == "plt") return "btap has no `.plt` probes (of PLT entries) yet";
-  if (at > 0 && name == "label") return "btap has no `.label` probes (of C labels) yet";
+  if (at > 0 && name == "plt") return "`.plt` probes are of process(\"PATH\") or `process` alone";
+  if (at > 0 && name == "label")
+    return "btap has `.label` probes of user functions only (process(\"PATH\").function(\"F\"))";
   return {};
 }
 
@@ -218,6 +219,8 @@ class ProbeResolver {
             &e_.skipped,
             PointSpelling(concrete)};
         ctx.in_listed_alias = e_.options.listing && depth > 0;
+        ctx.target_program = e_.options.target_program;
+        ctx.target_program_error = e_.options.target_program_error;
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

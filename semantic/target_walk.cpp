@@ -237,7 +237,7 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
     *why = "the value has no C type here; give it one with @cast(value, \"type\")";
     return false;
   }
-  if (!dwarf_ && spec.family != Family::ProcessMark) {
+  if (!dwarf_ && spec.family != Family::ProcessMark && !spec.plt) {
     *why = "no debug information: " + bin_.dwarf_error();
     return false;
   }
@@ -272,6 +272,11 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
   bool deep_suffix = !t->components.empty() &&
                      t->components.back().kind == ast::TargetComponent::Kind::PrettyPrint;
   int depth = deep_suffix ? (t->components.back().name == "$$" ? 2 : 1) : 0;
+  if (spec.plt) {
+    if (name == "$$name") return finish(Str(spec.function));
+    *why = "PLT probes have only $$name (a stub has no debug information)";
+    return false;
+  }
   if (spec.family == Family::ProcessMark) {
     if (name == "$$name") return finish(Str(spec.sdt_name));
     if (name == "$$provider") return finish(Str(spec.sdt_provider));

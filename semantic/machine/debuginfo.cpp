@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -299,8 +300,65 @@ std::vector<uint64_t> DebugInfo::LineAddresses(std::string_view file, int line, 
   return {out.begin(), out.end()};
 }
 
-std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
+std::vector<DebugLabel> LabelsIn(Dwarf_Die* function) {
+  std::vector<DebugLabel> out;
+  auto walk = [&](auto& self, Dwarf_Die* scope, int depth) -> void {
+    if (depth > 64) return;
+    ForEachChildDie(scope, [&](Dwarf_Die* d) {
+      int tag = dwarf_tag(d);
+      if (tag == DW_TAG_lexical_block) return self(self, d, depth + 1);
+      Dwarf_Addr at = 0;
+      const char* name = dwarf_diename(d);
+      if (tag != DW_TAG_label || !name || dwarf_lowpc(d, &at) != 0) return;
+      int line = 0;
+      dwarf_decl_line(d, &line);
+      out.push_back({name, at, line});
+    });
+  };
+  walk(walk, function, 0);
+  return out;
+}
+
+std::vector<int> DebugInfo::FunctionLines(const DebugFunction& f, uint64_t high) {
+  // The address ranges of the functions inlined into f (at any depth of its blocks).
+  std::vector<std::pair<uint64_t, uint64_t>> inlined;
+  Dwarf_Die die;
+  if (Die(f.die, &die)) {
+    auto walk = [&](auto& self, Dwarf_Die* scope, int depth) -> void {
+      if (depth > 64) return;
+      ForEachChildDie(scope, [&](Dwarf_Die* d) {
+        int tag = dwarf_tag(d);
+        if (tag == DW_TAG_inlined_subroutine) {
+          Dwarf_Addr base = 0, start = 0, end = 0;
+          for (ptrdiff_t o = 0; (o = dwarf_ranges(d, o, &base, &start, &end)) > 0;)
+            inlined.emplace_back(start, end);
+        } else if (tag == DW_TAG_lexical_block || tag == DW_TAG_try_block ||
+                   tag == DW_TAG_catch_block) {
+          self(self, d, depth + 1);
+        }
+      });
+    };
+    walk(walk, &die, 0);
+  }
+  auto in_inlined = [&](uint64_t a) {
+    return std::any_of(inlined.begin(), inlined.end(),
+                       [a](const auto& r) { return a >= r.first && a < r.second; });
+  };
   std::set<int> out;
+  ForEachRow(f.entry, high, f.file, [&](int line, uint64_t a) {
+    if (!in_inlined(a)) out.insert(line);
+  });
+  return {out.begin(), out.end()};
+}
+
+std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high, std::string_view file) {
+  std::set<int> out;
+  ForEachRow(low, high, file, [&](int line, uint64_t) { out.insert(line); });
+  return {out.begin(), out.end()};
+}
+
+void DebugInfo::ForEachRow(uint64_t low, uint64_t high, std::string_view file,
+                           const std::function<void(int, uint64_t)>& visit) {
   // The unit holding `low` (every unit where no address ranges say which, as LineAddresses).
   std::vector<Dwarf_Die> one(1);
   bool ranged = dwarf_addrdie(dwarf_, low, &one[0]) != nullptr;
@@ -314,10 +372,11 @@ std::vector<int> DebugInfo::LinesIn(uint64_t low, uint64_t high) {
       Dwarf_Addr a = 0;
       dwarf_lineno(row, &no);
       dwarf_lineaddr(row, &a);
-      if (a >= low && a < high) out.insert(no);
+      if (a < low || a >= high) continue;
+      const char* src = file.empty() ? nullptr : dwarf_linesrc(row, nullptr, nullptr);
+      if (file.empty() || (src && FileMatches(file, src))) visit(no, a);
     }
   }
-  return {out.begin(), out.end()};
 }
 
 // stap's order: scope by scope from the innermost block around `at` out to the

@@ -7,6 +7,7 @@
 #include <elfutils/libdwfl.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -130,8 +131,13 @@ class DebugInfo {
   // each the lowest address of a line-table row sequence. With a range, only the unit
   // that holds `low` is read.
   std::vector<uint64_t> LineAddresses(std::string_view file, int line, uint64_t low, uint64_t high);
-  // The lines that have code in [low, high), for `.statement` suggestions.
-  std::vector<int> LinesIn(uint64_t low, uint64_t high);
+  // The lines that have code in [low, high), for `.statement` suggestions; with `file`
+  // (a glob over the recorded names), only that file's.
+  std::vector<int> LinesIn(uint64_t low, uint64_t high, std::string_view file = {});
+  // The lines of `f`'s own that have code in [f.entry, high), in order: line-table rows of
+  // its file at addresses in no function inlined into it (a header's lines, or a same-file
+  // inline function's, are not `f`'s; its lines after a lambda or a nested function are).
+  std::vector<int> FunctionLines(const DebugFunction& f, uint64_t high);
 
   bool Die(Dwarf_Off off, Dwarf_Die* out);
   // The variables in scope at `at` (a link-time address inside `function`), from the
@@ -150,6 +156,10 @@ class DebugInfo {
   std::optional<Dwarf_Die> Type(std::string_view name);
 
  private:
+  // Calls visit(line, address) for each line-table row in [low, high), with `file` only
+  // that file's.
+  void ForEachRow(uint64_t low, uint64_t high, std::string_view file,
+                  const std::function<void(int, uint64_t)>& visit);
   DebugInfo() = default;
   // `attr` holds the expression (DWARF 5 operations refer through it to addresses and types).
   Location Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t n,
@@ -178,6 +188,16 @@ class DebugInfo {
   bool indexed_ = false;
   std::vector<DebugFunction> functions_;
 };
+
+// A C label (DW_TAG_label) with code: where a `.label` probe goes.
+struct DebugLabel {
+  std::string name;
+  uint64_t address = 0;  // link-time
+  int line = 0;
+};
+// The labels of a function's DIE (its lexical blocks' too, not nested functions' or
+// inlined callees'), in DIE order; those the compiler placed nowhere are left out.
+std::vector<DebugLabel> LabelsIn(Dwarf_Die* function);
 
 // Calls f(Dwarf_Die*) for each child of `parent` in DIE order; f may return false to
 // stop. Returns false when f stopped the walk.

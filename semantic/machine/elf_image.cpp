@@ -22,6 +22,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <system_error>
 #include <unordered_set>
@@ -124,6 +125,7 @@ class ElfReader {
                                        ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR));
     }
     FinishSdtNotes();
+    if (symbols_ && img_->machine_ == EM_X86_64 && img_->is_64_) ReadPlt();
     img_->Index();
     return true;
   }
@@ -170,6 +172,10 @@ class ElfReader {
         img_->has_debug_info_ = true;
       else if (name == ".stapsdt.base")
         stapsdt_base_ = sh.sh_addr;
+      else if ((name == ".rela.plt" || name == ".rela.dyn") && sh.sh_type == SHT_RELA)
+        plt_relocs_.push_back(scn);
+      else if ((name == ".plt" || name == ".plt.sec" || name == ".plt.got") && has_bytes)
+        plt_sections_.push_back({scn, name == ".plt.got" ? 8u : 16u});
     }
   }
 
@@ -285,6 +291,64 @@ class ElfReader {
     }
   }
 
+  // The PLT's stubs, each named by the function its GOT slot is bound to. The slots are
+  // named by .rela.plt's R_X86_64_JUMP_SLOT relocations and, for functions whose address
+  // is also taken (called through .plt.got), by .rela.dyn's R_X86_64_GLOB_DAT. A stub is
+  // an entry of .plt, .plt.sec (IBT) or .plt.got that jumps through a slot
+  // (`[endbr64] [bnd] jmp *slot(%rip)`); entries are sh_entsize apart (16, or 8 for
+  // .plt.got without IBT). Decoding the jump rather than counting entries holds for lazy
+  // and -z now binding alike; PLT0 and the lazy stubs beside .plt.sec jump elsewhere.
+  void ReadPlt() {
+    if (plt_relocs_.empty() || plt_sections_.empty()) return;
+    std::map<uint64_t, std::string> slots;
+    for (Elf_Scn* scn : plt_relocs_) ReadSlotNames(scn, &slots);
+    for (auto [scn, fallback] : plt_sections_) {
+      GElf_Shdr sh;
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      if (!gelf_getshdr(scn, &sh) || !data || !data->d_buf) continue;
+      size_t step = sh.sh_entsize >= 8 && sh.sh_entsize <= 64 ? sh.sh_entsize : fallback;
+      std::string_view bytes(static_cast<const char*>(data->d_buf), data->d_size);
+      for (size_t at = 0; at + step <= bytes.size(); at += step) {
+        std::string_view stub = bytes.substr(at, step);
+        size_t p = stub.starts_with("\xf3\x0f\x1e\xfa") ? 4 : 0;               // endbr64
+        if (p < stub.size() && stub[p] == '\xf2') ++p;                         // bnd
+        if (p + 6 > stub.size() || stub.substr(p, 2) != "\xff\x25") continue;  // jmp *disp32(%rip)
+        auto disp = static_cast<int32_t>(ReadWord(stub, p + 2, 4, false));
+        uint64_t slot = sh.sh_addr + at + p + 6 + static_cast<int64_t>(disp);
+        auto it = slots.find(slot);
+        if (it != slots.end()) img_->plt_.push_back({it->second, sh.sh_addr + at, step, false});
+      }
+    }
+    std::sort(img_->plt_.begin(), img_->plt_.end(),
+              [](const ElfSymbol& a, const ElfSymbol& b) { return a.addr < b.addr; });
+  }
+
+  // Names the GOT slots bound by one relocation section's JUMP_SLOT and GLOB_DAT entries.
+  void ReadSlotNames(Elf_Scn* scn, std::map<uint64_t, std::string>* slots) {
+    GElf_Shdr rsh;
+    if (!gelf_getshdr(scn, &rsh)) return;
+    Elf_Scn* symscn = elf_getscn(elf_, rsh.sh_link);
+    GElf_Shdr ssh;
+    if (!symscn || !gelf_getshdr(symscn, &ssh)) return;
+    Elf_Data* syms = elf_getdata(symscn, nullptr);
+    Elf_Data* relas = elf_getdata(scn, nullptr);
+    size_t count = Entries(relas, ELF_T_RELA);
+    for (size_t i = 0; i < count; ++i) {
+      GElf_Rela rela;
+      GElf_Sym sym;
+      if (!gelf_getrela(relas, static_cast<int>(i), &rela)) continue;
+      auto type = GELF_R_TYPE(rela.r_info);
+      if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) continue;
+      if (!syms || !gelf_getsym(syms, static_cast<int>(GELF_R_SYM(rela.r_info)), &sym)) continue;
+      // A GLOB_DAT slot of a data object is never jumped through; only functions count.
+      if (type == R_X86_64_GLOB_DAT && GELF_ST_TYPE(sym.st_info) != STT_FUNC &&
+          GELF_ST_TYPE(sym.st_info) != STT_GNU_IFUNC && GELF_ST_TYPE(sym.st_info) != STT_NOTYPE)
+        continue;
+      const char* name = elf_strptr(elf_, ssh.sh_link, sym.st_name);
+      if (name && *name) slots->emplace(rela.r_offset, name);
+    }
+  }
+
   struct RawSdt {
     SdtNote note;
     uint64_t base = 0;
@@ -298,6 +362,8 @@ class ElfReader {
   std::vector<GElf_Phdr> note_segments_;
   std::optional<uint64_t> stapsdt_base_;
   std::vector<RawSdt> raw_sdt_;
+  std::vector<Elf_Scn*> plt_relocs_;
+  std::vector<std::pair<Elf_Scn*, size_t>> plt_sections_;  // with the entry size to fall back on
 };
 
 std::unique_ptr<ElfImage> ElfImage::Open(const std::string& path, std::string* error) {

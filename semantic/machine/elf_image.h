@@ -76,6 +76,9 @@ class ElfImage {
   // Link-time address of a defined function, data object or global untyped mark (the
   // linker's, such as _sinittext) named `name` (first found).
   std::optional<uint64_t> SymbolAddress(std::string_view name) const;
+  // The PLT's stubs (x86-64 .plt, .plt.sec and .plt.got), each named by the function it
+  // calls through the GOT, in address order: what `.plt` probes.
+  const std::vector<ElfSymbol>& plt() const { return plt_; }
   // Through the PT_LOAD segment whose file image holds vaddr (not its .bss tail).
   std::optional<uint64_t> FileOffset(uint64_t vaddr) const;
 
@@ -102,6 +105,7 @@ class ElfImage {
   bool is_dyn_ = false, is_64_ = false, has_debug_info_ = false;
   uint16_t machine_ = 0;
   std::vector<ElfSymbol> functions_;
+  std::vector<ElfSymbol> plt_;
   std::vector<uint64_t> max_end_;                          // running max of addr + size
   std::vector<std::pair<std::string, uint64_t>> objects_;  // data symbols, sorted by name
   std::vector<Segment> segments_;

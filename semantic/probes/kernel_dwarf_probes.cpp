@@ -131,12 +131,13 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       Dwarf_Addr high = 0;
       if (!d->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = f.entry + 1;
       const std::string& file = pat.LineFile(f.file);
-      std::vector<int> with_code = pat.all_lines ? d->LinesIn(f.entry, high) : std::vector<int>{};
-      for (int line : pat.Lines(f.line, with_code)) {
+      std::vector<int> own =
+          pat.all_lines || nearest ? d->FunctionLines(f, high) : std::vector<int>{};
+      for (int line : pat.Lines(f.line, own)) {
         std::vector<uint64_t> found = d->LineAddresses(file, line, f.entry, high);
         int used = line;
         if (found.empty() && nearest)
-          for (int l : d->LinesIn(f.entry, high))
+          for (int l : own)
             if (l > line && !(found = d->LineAddresses(file, l, f.entry, high)).empty()) {
               used = l;
               break;

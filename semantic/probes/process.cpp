@@ -1,4 +1,4 @@
-// process("path") probes: functions, statements and SDT marks of a user program
+// process("path") probes: functions, statements, labels, PLT stubs and SDT marks of a user program
 // (uprobes, with DWARF in a later pass), and process begin/end (task lifecycle).
 #include "semantic/machine/tracepoints.h"
 #include "semantic/probe_family.h"
@@ -33,6 +33,30 @@ constexpr std::string_view kUserPoints[] = {
     "process(number).statement(string)",
     "process(number).mark(string)",
     "process(number).provider(string).mark(string)",
+    "process(string).function(string).label(string)",
+    "process(string).library(string).function(string).label(string)",
+    "process(number).function(string).label(string)",
+    // PLT stubs: `.plt` is `.plt("*")`; `process` alone is the target's program.
+    "process(string).plt",
+    "process(string).plt(string)",
+    "process(string).plt.return",
+    "process(string).plt(string).return",
+    "process(string).library(string).plt",
+    "process(string).library(string).plt(string)",
+    "process(string).library(string).plt.return",
+    "process(string).library(string).plt(string).return",
+    "process(number).plt",
+    "process(number).plt(string)",
+    "process(number).plt.return",
+    "process(number).plt(string).return",
+    "process.plt",
+    "process.plt(string)",
+    "process.plt.return",
+    "process.plt(string).return",
+    "process.library(string).plt",
+    "process.library(string).plt(string)",
+    "process.library(string).plt.return",
+    "process.library(string).plt(string).return",
 };
 
 class Process : public ProbeFamily {

@@ -256,12 +256,14 @@ void Statements(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) 
     Dwarf_Addr low = f.entry, high = 0;
     if (!dwarf->Die(f.die, &die) || dwarf_highpc(&die, &high) != 0) high = low + 1;
     const std::string& file = pat.LineFile(f.file);
-    std::vector<int> with_code = pat.all_lines ? dwarf->LinesIn(low, high) : std::vector<int>{};
-    for (int line : pat.Lines(f.line, with_code)) {
+    bool nearest = r.variant == "nearest";
+    std::vector<int> own =
+        pat.all_lines || nearest ? dwarf->FunctionLines(f, high) : std::vector<int>{};
+    for (int line : pat.Lines(f.line, own)) {
       std::vector<uint64_t> at = dwarf->LineAddresses(file, line, low, high);
-      if (at.empty() && r.variant == "nearest") {
+      if (at.empty() && nearest) {
         // The nearest following line with code in the function.
-        for (int l : dwarf->LinesIn(low, high))
+        for (int l : own)
           if (l > line) {
             at = dwarf->LineAddresses(file, l, low, high);
             if (!at.empty()) break;
@@ -328,6 +330,83 @@ void Marks(UserBinary& bin, const Request& r, std::string_view provider,
                                           : DidYouMean(similar)));
 }
 
+// The C labels `label` matches in the functions `r.what` matches: a probe at each, with
+// the $vars in scope there, as a statement probe's.
+void Labels(UserBinary& bin, const Request& r, const PointPart& label,
+            std::vector<ProbeSpec>& out) {
+  FunctionPattern pat;
+  std::string error;
+  if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
+  if (pat.line_lo || pat.relative || pat.all_lines)
+    return r.Error("`.label` takes a function without a line: `" + r.what->string + "`");
+  DebugInfo* dwarf = bin.dwarf();
+  if (!dwarf) return r.Error("`.label` needs debug information: " + bin.dwarf_error());
+  size_t before = out.size();
+  std::vector<std::string_view> names;
+  std::set<std::string> seen;  // label names, for the suggestion
+  for (const DebugFunction& f : dwarf->functions()) {
+    if (f.inlined || !GlobMatch(pat.name, f.name)) continue;
+    if (!pat.file.empty() && !GlobMatch(pat.file, f.file) && !GlobMatch("*/" + pat.file, f.file))
+      continue;
+    Dwarf_Die die;
+    if (!dwarf->Die(f.die, &die)) continue;
+    for (const DebugLabel& l : LabelsIn(&die)) {
+      if (seen.insert(l.name).second) names.push_back(*seen.find(l.name));
+      if (!GlobMatch(label.string, l.name)) continue;
+      ProbeSpec spec;
+      spec.family = Family::ProcessStatement;
+      spec.function = f.name;
+      spec.die = f.die;
+      spec.address = l.address;
+      spec.point = r.prefix + ".function(" +
+                   Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) + ").label(" +
+                   Quote(l.name) + ")";
+      if (!Place(bin, r, spec)) continue;
+      if (r.ctx.target_variables) ListVariables(bin, f, spec);
+      out.push_back(std::move(spec));
+    }
+  }
+  if (out.size() > before || r.ctx.listing) return;
+  std::vector<std::string> similar = Similar(label.string, names);
+  r.Error("no label matches `" + label.string + "` in the functions `" + r.what->string +
+          "` matches in `" + bin.path() + "`" +
+          (names.empty()     ? std::string(" (their out-of-line copies have no labels with code; "
+                                               "inlined copies' labels are not probed)")
+           : similar.empty() ? std::string()
+                             : DidYouMean(similar)));
+}
+
+// The PLT stubs of one object whose function name matches: a call through the PLT enters
+// its stub, and a return probe there returns to the caller of the library function.
+void Plt(UserBinary& bin, const Request& r, std::vector<ProbeSpec>& out) {
+  std::string pattern = r.what->arg == ArgKind::String ? r.what->string : "*";
+  std::vector<std::string_view> names;
+  size_t before = out.size();
+  for (const ElfSymbol& s : bin.elf()->plt()) {
+    names.push_back(s.name);
+    if (!GlobMatch(pattern, s.name)) continue;
+    if (RefuseReturn(r, s.name, false, !HasGlob(pattern))) continue;
+    ProbeSpec spec;
+    spec.family = Family::ProcessFunction;
+    spec.is_return = r.is_return;
+    spec.function = s.name;
+    spec.plt = true;
+    spec.address = s.addr;
+    spec.point = r.prefix + ".plt(" + Quote(s.name) + ")" + (r.is_return ? ".return" : "");
+    if (!Place(bin, r, spec)) continue;
+    spec.call_address = s.addr;
+    spec.call_offset = static_cast<uint64_t>(spec.numbers[0]);
+    out.push_back(std::move(spec));
+  }
+  // A pattern (the bare `.plt` too) may match no stub of some object, as stap's.
+  if (out.size() > before || r.ctx.listing || HasGlob(pattern)) return;
+  std::vector<std::string> similar = Similar(pattern, names);
+  r.Error("no PLT entry `" + pattern + "` in `" + bin.path() + "`" +
+          (names.empty()     ? std::string(" (it calls nothing through a PLT)")
+           : similar.empty() ? std::string()
+                             : DidYouMean(similar)));
+}
+
 }  // namespace
 
 namespace {
@@ -379,7 +458,11 @@ void ResolveProgram(const std::string& exe, std::span<const PointPart> parts, Re
     }
     std::string prefix = r.prefix;
     if (object != exe) r.prefix = "process(" + Quote(object) + ")";
-    if (r.what->name == "function")
+    if (parts.back().name == "label")
+      Labels(bin, r, parts.back(), out);
+    else if (r.what->name == "plt")
+      Plt(bin, r, out);
+    else if (r.what->name == "function")
       Functions(bin, r, out);
     else if (r.what->name == "statement")
       Statements(bin, r, out);
@@ -404,6 +487,22 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
       return;
     }
     ResolveProgram(std::string(buf, n), parts, ctx, out);
+    return;
+  }
+  // `process` alone is the target's program (-c, -x), as in stap.
+  if (proc.arg == ArgKind::None) {
+    std::string exe = ctx.target_program.empty() ? "" : FindProgram(ctx.target_program);
+    if (exe.empty()) {
+      if (ctx.listing) return;
+      if (!ctx.target_program_error.empty())
+        r.Error("`process` without a path names -x's program: " + ctx.target_program_error);
+      else if (ctx.target_program.empty())
+        r.Error("`process` without a path names the target's program: give -c CMD or -x PID");
+      else
+        r.Error("cannot find the target's program `" + ctx.target_program + "`");
+      return;
+    }
+    ResolveProgram(exe, parts, ctx, out);
     return;
   }
   // As stap: a glob probes every regular file it matches, each as its own process("…").

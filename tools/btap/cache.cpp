@@ -222,10 +222,12 @@ std::string CacheKey(const Options& o, const std::string& script_text, const fro
     }
   }
   // -c and -x reach the passes only as "there is a target" (above), except that a process
-  // probe without a path names -c's command, and a relative path is looked for on $PATH,
-  // in the current directory and on $LD_LIBRARY_PATH.
+  // probe without a path names the target's program (-c's command, -x's executable: the
+  // file, not the pid), and a relative path is looked for on $PATH, in the current
+  // directory and on $LD_LIBRARY_PATH.
   if (process) {
-    h.Add("-c", o.command);
+    std::string unused;
+    h.Add("target program", TargetProgram(o, &unused));
     std::error_code ec;
     h.Add("cwd", fs::current_path(ec).string());
     for (const char* var : {"PATH", "LD_LIBRARY_PATH"}) {

@@ -397,6 +397,8 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   elaborate_options.keep_unused = options.unoptimized;
   elaborate_options.report_elisions = options.verbose > 0;
   elaborate_options.has_target = !options.command.empty() || options.target_pid.has_value();
+  elaborate_options.target_program =
+      TargetProgram(options, &elaborate_options.target_program_error);
 
   if (!options.dump_library.empty()) {
     bool all = options.verbose > 0;  // as stap: `_` names with -v

@@ -6,8 +6,13 @@
 #include "codegen/embedded_c.h"
 #include "runtime/session.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 
 namespace btap::driver {
@@ -354,6 +359,31 @@ bool CheckModuleName(std::string* name, std::string* error, std::string* warning
   if (m.size() >= kMax) m.resize(kMax), cut = true;
   if (cut) *warning = "truncating module name to `" + m + "`";
   return true;
+}
+
+std::string TargetProgram(const Options& options, std::string* error) {
+  if (!options.command.empty()) {
+    std::string_view command = options.command;
+    size_t start = command.find_first_not_of(" \t");
+    if (start == std::string_view::npos) return "";
+    command.remove_prefix(start);
+    return std::string(command.substr(0, command.find_first_of(" \t")));
+  }
+  if (!options.target_pid) return "";
+  std::string link = "/proc/" + std::to_string(*options.target_pid) + "/exe";
+  char buf[PATH_MAX];
+  ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) {
+    *error = "cannot read `" + link + "`: " + strerror(errno);
+    return "";
+  }
+  std::string exe(buf, n);
+  if (exe.ends_with(" (deleted)")) {
+    *error = "the executable of process " + std::to_string(*options.target_pid) +
+             " has been deleted (" + exe + ")";
+    return "";
+  }
+  return exe;
 }
 
 }  // namespace btap::driver

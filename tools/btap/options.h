@@ -56,4 +56,10 @@ const char* UsageText();
 // Returns false with *error for an invalid name; *warning says what was changed, if anything.
 bool CheckModuleName(std::string* name, std::string* error, std::string* warning);
 
+// The program a path-less `process` probe names: -c's first word (the command is split
+// on blanks, without shell quoting, as stap splits it), or the executable of -x's process
+// (/proc/PID/exe followed, so that the object names the file, not the pid). "" without a
+// target, or with *error set when -x's executable cannot be read or has been deleted.
+std::string TargetProgram(const Options& options, std::string* error);
+
 }  // namespace btap::driver

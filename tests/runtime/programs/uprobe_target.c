@@ -1,7 +1,7 @@
 /* The program btap's runtime tests probe: typed parameters and returns, a call tree,
  * recursion, an inlined function, a shared-library call and SDT probes (README.md lists
  * every call and value). `uprobe_target MODE [N]`, MODE one of calls, tree, fact, spin,
- * sdt, lib, cold, all; N rounds (default 1). It prints nothing and exits 0; a value that
+ * sdt, lib, cold, label, all; N rounds (default 1). It prints nothing and exits 0; a value that
  * differs from README.md is reported on standard error with exit 1. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,9 +202,35 @@ PROBED void run_cold(void) {
   close(fd);
 }
 
+/* --- label: C labels, where `.label` probes go */
+
+PROBED int count_down(int n) {
+  int steps = 0;
+again:
+  if (n <= 0) goto done;
+  n--;
+  steps++;
+  goto again;
+done:
+  return steps;
+}
+
+/* A same-file inline function defined below its caller: its lines are not the caller's. */
+static inline __attribute__((always_inline)) int twice(int v);
+
+PROBED int use_twice(int v) {
+  int t = twice(v);
+  return t + 1;
+}
+
+static inline __attribute__((always_inline)) int twice(int v) {
+  btap_last_scaled = v;
+  return 2 * v;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2 || argc > 3) {
-    fprintf(stderr, "usage: uprobe_target calls|tree|fact|spin|sdt|lib|cold|all [N]\n");
+    fprintf(stderr, "usage: uprobe_target calls|tree|fact|spin|sdt|lib|cold|label|all [N]\n");
     return 2;
   }
   const char* mode = argv[1];
@@ -238,10 +264,20 @@ int main(int argc, char** argv) {
     known = 1;
     for (long i = 0; i < n; i++) run_cold();
   }
+  if (strcmp(mode, "label") == 0) { /* not in `all` */
+    known = 1;
+    for (long i = 0; i < n; i++) EXPECT(count_down(3), 3);
+    for (long i = 0; i < n; i++) EXPECT(use_twice(4), 9);
+  }
   if (is_mode("lib")) {
+    /* getpid's address is taken, so the linker binds it by GLOB_DAT and the direct call
+     * below goes through a .plt.got stub (what process.plt("getpid") probes). */
+    pid_t (*volatile get_pid)(void) = getpid;
     known = 1;
     for (long i = 0; i < n; i++) run_lib();
     EXPECT(btap_lib_calls, n);
+    pid_t self = getpid();
+    EXPECT(get_pid(), self);
   }
   if (!known) {
     fprintf(stderr, "uprobe_target: unknown mode '%s'\n", mode);

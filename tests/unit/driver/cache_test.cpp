@@ -3,6 +3,7 @@
 // stores, --disable-cache/--clean-cache/--poison-cache and a probed binary replaced.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +218,68 @@ TEST_F(CacheTest, KeyOfProcessProbesDependsOnWhereRelativeNamesResolve) {
   EXPECT_NE(CacheKey(o, process, pp, kernel), p1);
   o.target_pid = 1;  // target() becomes usable: a different program
   EXPECT_NE(CacheKey(o, begin, pp, kernel), k1);
+}
+
+// Starts `program` with `arg` and returns once the child runs it (its /proc/PID/exe is no
+// longer this test's), so that -x's executable is the program's.
+pid_t StartProgram(const fs::path& program, const char* arg) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(program.c_str(), program.c_str(), arg, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  fs::path self = fs::read_symlink("/proc/self/exe");
+  for (int i = 0; i < 500; ++i) {
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+    if (!ec && exe != self) break;
+    usleep(10000);
+  }
+  return pid;
+}
+
+void Stop(pid_t pid) {
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+TEST_F(CacheTest, DashXNamesTheExecutableNotThePid) {
+  // Two processes of one program: `process` alone names the file for both, so they share
+  // a key (and the object names the file, not /proc/PID/exe).
+  fs::path sleep = fs::canonical("/bin/sleep");
+  pid_t a = StartProgram(sleep, "30"), b = StartProgram(sleep, "30");
+  Options o;
+  o.target_pid = a;
+  std::string error;
+  EXPECT_EQ(TargetProgram(o, &error), sleep.string()) << error;
+  frontend::PPConfig pp = MachineConfig(o);
+  sema::TargetKernel kernel;
+  std::string script = "probe process.plt {}";
+  std::string key = CacheKey(o, script, pp, kernel);
+  o.target_pid = b;
+  EXPECT_EQ(CacheKey(o, script, pp, kernel), key);
+  Ran listed = RunBtap({"-p2", "-x", std::to_string(b), "-e", script});
+  EXPECT_NE(listed.out.find("process(\"" + sleep.string() + "\")"), std::string::npos)
+      << listed.out << listed.err;
+  EXPECT_EQ(listed.out.find("/proc/"), std::string::npos) << listed.out;
+  Stop(a);
+  Stop(b);
+
+  // A process whose executable has been deleted is an error at a path-less process probe.
+  fs::path gone = root_ / "gone";
+  fs::copy_file(sleep, gone);
+  pid_t c = StartProgram(gone, "30");
+  fs::remove(gone);
+  o.target_pid = c;
+  error.clear();
+  EXPECT_EQ(TargetProgram(o, &error), "");
+  EXPECT_NE(error.find("has been deleted"), std::string::npos) << error;
+  Ran refused = RunBtap({"-p2", "-x", std::to_string(c), "-e", script});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("error: `process` without a path names -x's program: "),
+            std::string::npos)
+      << refused.err;
+  Stop(c);
 }
 
 TEST_F(CacheTest, KeyOfAnotherKernelIsItsFiles) {

@@ -1,5 +1,6 @@
 // ElfImage on real files: this test binary, small C programs built here with `cc` (SDT
-// notes, debuglinks, runpaths), bash; SDT argument parsing; and broken or truncated inputs.
+// notes, debuglinks, runpaths, PLT layouts), bash; SDT argument parsing; and broken or
+// truncated inputs.
 #include "semantic/machine/elf_image.h"
 
 #include <elf.h>
@@ -7,13 +8,17 @@
 #include <link.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <regex>
+#include <set>
 #include <sstream>
 
 // A function of the test itself, to be found by name and by address.
@@ -333,6 +338,60 @@ int main(void) {
   ASSERT_EQ(args.size(), 1u);
   EXPECT_EQ(args[0].kind, SdtArg::Kind::Constant);
   EXPECT_EQ(args[0].value, 5);
+}
+
+// The PLT stubs objdump names `NAME@plt`, by address.
+std::map<uint64_t, std::string> ObjdumpPlt(const std::string& path) {
+  std::map<uint64_t, std::string> out;
+  std::istringstream in(Output("objdump -d -j .plt -j .plt.sec -j .plt.got " + path));
+  std::regex stub("^([0-9a-f]+) <([^@+>]+)@plt>:$");
+  std::smatch m;
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_match(line, m, stub)) out[std::stoull(m[1], nullptr, 16)] = m[2];
+  return out;
+}
+
+TEST(ElfImage, NamesPltStubsOfEveryLayout) {
+  REQUIRE_CC();
+  if (!Succeeds("objdump --version")) GTEST_SKIP() << "no objdump to compare with";
+  // malloc's address is taken, so it is bound by GLOB_DAT and called through .plt.got.
+  std::string source =
+      "#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n"
+      "void *(*volatile taken)(size_t) = malloc;\n"
+      "int main(int argc, char **argv) {\n"
+      "  void *p = malloc(argc);\n  free(p);\n"
+      "  return (int)strlen(argv[0]) + getpid() * 0;\n}\n";
+  TempDir dir;
+  // Lazy .plt; IBT's .plt.sec with -z now; a non-PIE program with absolute slots.
+  std::vector<std::string> layouts = {"", "-fcf-protection=full -Wl,-z,ibtplt -Wl,-z,now",
+                                      "-no-pie -fno-pic -Wl,-z,now"};
+  for (size_t i = 0; i < layouts.size(); ++i) {
+    SCOPED_TRACE(layouts[i]);
+    std::string name = "plt" + std::to_string(i);
+    ASSERT_EQ(Build(dir, name, source, layouts[i]), "");
+    std::string error;
+    auto image = ElfImage::Open(dir / name, &error);
+    ASSERT_TRUE(image) << error;
+    std::map<uint64_t, std::string> read;
+    for (const ElfSymbol& s : image->plt()) read[s.addr] = s.name;
+    std::map<uint64_t, std::string> want = ObjdumpPlt(dir / name);
+    EXPECT_EQ(read, want);
+    std::set<std::string> names;
+    for (const auto& [addr, n] : read) names.insert(n);
+    for (const char* n : {"malloc", "free", "strlen", "getpid"}) EXPECT_TRUE(names.count(n)) << n;
+    EXPECT_TRUE(
+        std::is_sorted(image->plt().begin(), image->plt().end(),
+                       [](const ElfSymbol& a, const ElfSymbol& b) { return a.addr < b.addr; }));
+  }
+  // A system program: /bin/ls calls malloc, free and strcmp through .plt.got on Debian.
+  if (fs::exists("/bin/ls")) {
+    std::string error;
+    auto ls = ElfImage::Open("/bin/ls", &error);
+    ASSERT_TRUE(ls) << error;
+    std::map<uint64_t, std::string> read;
+    for (const ElfSymbol& s : ls->plt()) read[s.addr] = s.name;
+    EXPECT_EQ(read, ObjdumpPlt("/bin/ls"));
+  }
 }
 
 TEST(FindDebugFile, FollowsBuildIdAndDebuglink) {
