@@ -517,7 +517,8 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   }
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
-    if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);
+    if (probe->spec.family == sema::Family::Syscall || probe->spec.raw_syscall)
+      return SyscallVar(arg);
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
       Value v = Extend(RawArg(arg.index), arg.size, arg.is_signed);
@@ -544,12 +545,15 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
 
 // raw_syscalls:sys_enter(regs, id) and sys_exit(regs, ret): arguments are the user
 // registers the kernel saved, read from its pt_regs.
+// (A syscalls:* event's `__syscall_nr` is an int: `size` 4.)
 Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   using Source = sema::TargetArg::Source;
+  const sema::ProbeSpec& spec = frame_->probe->spec;
   if (arg.source == Source::Return)
     return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
-  if (arg.source == Source::SyscallNr && !frame_->probe->spec.is_return)
-    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+  if (arg.source == Source::SyscallNr && !spec.is_return && spec.raw_syscall != 2)
+    return Extend(b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1)), arg.size,
+                  arg.is_signed);
   Value regs = b_.CreateLoad(ptr_, frame_->ctx);
   Value tmp = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), tmp);
