@@ -11,3 +11,16 @@ loop_ns() {
   done
   echo "$best"
 }
+# loop_once VAR CMD...: runs CMD once; VAR keeps the least nanoseconds per call so far.
+# Rows that compare programs call it round by round, each program in turn, so that a
+# change of the machine's load falls on all of them alike.
+loop_once() {
+  local -n least=$1
+  shift
+  local ns
+  "$@" >/dev/null 2>"$tmp/err" || true
+  ns=$(awk '/^ns_per_call/ { print $2 }' "$tmp/err")
+  if [[ -n $ns ]] && { [[ -z $least ]] || awk -v a="$ns" -v b="$least" 'BEGIN { exit !(a < b) }'; }; then
+    least=$ns
+  fi
+}

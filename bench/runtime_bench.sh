@@ -2,16 +2,23 @@
 # Runtime benchmarks, side by side in one run (best of N where noted), as ratios:
 #   start-up    `probe begin { printf("hi\n"); exit() }`: wall time and peak memory,
 #               btap vs bpftrace vs a hand-written libbpf C program (bench/c)
-#   per event   a counter on syscalls:sys_enter_getppid: the traced loop's extra cost
-#               per call over the untraced loop, btap vs bpftrace vs C; and the same
-#               counted by task name (c[execname()]++, a hash map keyed by the name)
+#   per event   handlers on syscalls:sys_enter_getppid: the traced loop's extra cost per
+#               call over the untraced loop, btap vs bpftrace vs C, for an empty handler,
+#               a counter, a count by task name (c[execname()]++, a hash map keyed by the
+#               name), a time stamp stored by thread (t[tid()] = local_clock_ns()) and a
+#               statistic printed as @hist_log at the end (s <<< tid())
 #   printf      one line per getppid call (500,000 calls): records per second and lost
 #               records, btap vs bpftrace vs C
 #   syscall     `probe syscall.getppid { n++ }`, which btap dispatches by number in one
 #               program on raw_syscalls:sys_enter, vs the same program by hand (target:
 #               within 1.2x); and `syscall.*` counting by name, with every alias in one program
 #   uprobe      a counter on a user function (20,000 calls): extra cost per hit, btap
-#               (process(...).function) vs bpftrace (uprobe:)
+#               (process(...).function) vs C vs bpftrace (uprobe:)
+# The rows that time the workload's loop run the programs they compare in turn, round by
+# round (the untraced loop too), so that the machine's load falls on all of them alike;
+# each row ends with the load average when it finished.
+#   kernel      the per-event and uprobe rows again, by the kernel's accounting
+#               (kernel.bpf_stats_enabled): ns per run of the handler alone
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
 #               bpftrace vs C
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
@@ -19,8 +26,9 @@
 #   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
 #               bpftrace's --emit-elf of the same; the strace-like syscall.* script; and
 #               syscall.*, syscall.*.return
-# Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS] [SECTION...]; needs root; bpftrace is
-# optional. SECTIONs (start-up, per-event, syscall, uprobe, printf, size, arrays, compile)
+# Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS] [SECTION...]; needs root, and the
+# kernel section bpftool and python3; bpftrace is optional. SECTIONs (start-up, per-event, syscall, uprobe, kernel, printf, size, arrays,
+# compile)
 # pick what runs; without them, everything does.
 set -euo pipefail
 build=${1:-build}
@@ -37,6 +45,7 @@ source "$here/loop_ns.sh"
 # The hand-written baseline.
 clang-16 -target bpf -O2 -g -I/usr/include/$(uname -m)-linux-gnu -c "$here/c/bench.bpf.c" -o "$tmp/bench.bpf.o"
 cc -O2 "$here/c/runner.c" -o "$tmp/runner" -lbpf
+cc -O2 "$here/c/linger.c" -o "$tmp/linger"
 runner="$tmp/runner $tmp/bench.bpf.o"
 have_bpftrace=0
 command -v bpftrace >/dev/null && have_bpftrace=1
@@ -71,56 +80,125 @@ fi
 
 calls=2000000
 extra() { awk -v a="$1" -v b="$base" 'BEGIN { printf "%.1f", a - b }'; }
-per_event() {  # per_event BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT: one row each, extra ns per call
-  local b c t
-  b=$(loop_ns $btap -c "$workload timed-getppid $calls" -e "$1")
-  c=$(loop_ns $runner "$2" $workload timed-getppid $calls)
-  echo "btap      +$(extra "$b") ns/event"
-  echo "C/libbpf  +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
-  if ((have_bpftrace)); then
-    t=$(loop_ns bpftrace -c "$workload timed-getppid $calls" -e "$3")
-    echo "bpftrace  +$(extra "$t") ns/event   btap/bpftrace $(ratio "$(extra "$b")" "$(extra "$t")")"
-  fi
+# compare WORKLOAD_ARGS BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT: the untraced workload, btap, C
+# and bpftrace (when installed and given a script) run in turn, ROUNDS rounds; sets base
+# (untraced ns per call) and b, c, t (the best ns per call of each).
+compare() {
+  local args=$1 i
+  base="" b="" c="" t=""
+  for ((i = 0; i < rounds; i++)); do
+    loop_once base $workload $args
+    loop_once b $btap -c "$workload $args" -e "$2"
+    if [[ -n $3 ]]; then loop_once c $runner "$3" $workload $args; fi
+    if ((have_bpftrace)) && [[ -n $4 ]]; then loop_once t bpftrace -c "$workload $args" -e "$4"; fi
+  done
 }
-if want per-event || want syscall; then base=$(loop_ns $workload timed-getppid $calls); fi
+per_event() {  # per_event TITLE BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT: extra ns per getppid call
+  compare "timed-getppid $calls" "$2" "$3" "$4"
+  printf '%-22s btap +%s ns   C +%s ns   btap/C %s' "$1" "$(extra "$b")" "$(extra "$c")" \
+    "$(ratio "$(extra "$b")" "$(extra "$c")")"
+  if [[ -n $t ]]; then
+    printf '   bpftrace +%s ns   btap/bpftrace %s' "$(extra "$t")" "$(ratio "$(extra "$b")" "$(extra "$t")")"
+  fi
+  printf '   (untraced %s ns, load %s)\n' "$base" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+trace='kernel.trace("syscalls:sys_enter_getppid")'
+point=tracepoint:syscalls:sys_enter_getppid
 
 if want per-event; then
-  echo "== per event: counting getppid (2,000,000 calls, best of $rounds) =="
-  echo "untraced  ${base} ns/call"
-  per_event 'global n; probe kernel.trace("syscalls:sys_enter_getppid") { n++ }' count \
-    'tracepoint:syscalls:sys_enter_getppid { @n = count(); }'
-fi
-
-if want per-event; then
-  echo "== per event: counting getppid by task name (2,000,000 calls, best of $rounds) =="
-  per_event 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }' comm \
-    'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }'
+  echo "== per event: extra ns per getppid call (2,000,000 calls, best of $rounds, interleaved) =="
+  per_event "empty handler" "probe $trace { }" empty "$point { }"
+  per_event "counter" "global n; probe $trace { n++ }" count "$point { @n = count(); }"
+  per_event "count by task name" "global c; probe $trace { c[execname()]++ }" comm \
+    "$point { @c[comm] = count(); }"
+  per_event "time stamp by thread" "global t; probe $trace { t[tid()] = local_clock_ns() }" stamp \
+    "$point { @t[tid] = nsecs; }"
+  per_event "@hist_log update" \
+    "global s; probe $trace { s <<< tid() } probe end { print(@hist_log(s)) }" hist \
+    "$point { @s = hist(tid); }"
 fi
 
 if want syscall; then
-  echo "== syscall dispatch: counting getppid on raw_syscalls:sys_enter (2,000,000 calls, best of $rounds) =="
-  b=$(loop_ns $btap -c "$workload timed-getppid $calls" -e 'global n; probe syscall.getppid { n++ }')
-  c=$(loop_ns $runner raw $workload timed-getppid $calls)
-  a=$(loop_ns $btap -c "$workload timed-getppid $calls" -e 'global calls; probe syscall.* { calls[name]++ }')
-  echo "btap syscall.getppid  +$(extra "$b") ns/event"
-  echo "C/libbpf raw_tp       +$(extra "$c") ns/event   btap/C $(ratio "$(extra "$b")" "$(extra "$c")")"
-  echo "btap syscall.* by name +$(extra "$a") ns/event"
+  echo "== syscall dispatch: counting getppid on raw_syscalls:sys_enter (2,000,000 calls, best of $rounds, interleaved) =="
+  per_event "syscall.getppid" 'global n; probe syscall.getppid { n++ }' raw ""
+  compare "timed-getppid $calls" 'global calls; probe syscall.* { calls[name]++ }' "" ""
+  echo "btap syscall.* by name +$(extra "$b") ns/event"
 fi
 
 if want uprobe; then
-  echo "== uprobe: counting a user function's calls (20,000 calls, best of $rounds) =="
+  echo "== uprobe: counting a user function's calls (20,000 calls, best of $rounds, interleaved) =="
   ucalls=20000
-  ubase=$(loop_ns $workload timed-uprobe $ucalls)
-  ub=$(loop_ns $btap -c "$workload timed-uprobe $ucalls" \
-    -e "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }")
-  uextra() { awk -v t="$1" -v b="$ubase" 'BEGIN { printf "%.0f", t - b }'; }
-  echo "untraced  ${ubase} ns/call"
-  echo "btap      +$(uextra "$ub") ns/hit"
-  if ((have_bpftrace)); then
-    ut=$(loop_ns bpftrace -c "$workload timed-uprobe $ucalls" \
-      -e "uprobe:$workload:btap_bench_call { @n = count(); }")
-    echo "bpftrace  +$(uextra "$ut") ns/hit   btap/bpftrace $(ratio "$(uextra "$ub")" "$(uextra "$ut")")"
+  compare "timed-uprobe $ucalls" \
+    "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }" uprobe \
+    "uprobe:$workload:btap_bench_call { @n = count(); }"
+  uextra() { awk -v t="$1" -v b="$base" 'BEGIN { printf "%.0f", t - b }'; }
+  printf 'uprobe count            btap +%s ns   C +%s ns   btap/C %s' "$(uextra "$b")" "$(uextra "$c")" \
+    "$(ratio "$(uextra "$b")" "$(uextra "$c")")"
+  if [[ -n $t ]]; then
+    printf '   bpftrace +%s ns   btap/bpftrace %s' "$(uextra "$t")" "$(ratio "$(uextra "$b")" "$(uextra "$t")")"
   fi
+  printf '   (untraced %s ns, load %s)\n' "$base" "$(cut -d' ' -f1 /proc/loadavg)"
+fi
+
+if want kernel; then
+  # The kernel's own accounting (kernel.bpf_stats_enabled): run time per run of the
+  # programs a tool loads, read while it runs. It counts only the handler, so the load of
+  # other jobs on the machine changes it much less than the loop's wall time.
+  echo "== kernel accounting: ns per run of the handler (200,000 calls, best of $rounds, interleaved) =="
+  # The command lingers 2 s after the workload, so the figures are read at their final
+  # counts while the programs are still loaded.
+  stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+  trap 'sysctl -qw kernel.bpf_stats_enabled="$stats_was"; rm -rf "$tmp"' EXIT  # even on a failure
+  sysctl -qw kernel.bpf_stats_enabled=1
+  run_ns() {  # run_ns VAR CMD...: runs CMD once; VAR keeps the least ns per run so far
+    local -n least_run=$1
+    shift
+    local before pid last="" sample
+    before=$(bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
+    "$@" >/dev/null 2>&1 &
+    pid=$!
+    while kill -0 $pid 2>/dev/null; do
+      sample=$(bpftool prog show -j 2>/dev/null | python3 -c '
+import json, sys
+old = set(sys.argv[1].split())
+progs = [p for p in json.load(sys.stdin) if str(p["id"]) not in old
+         and p["type"] in ("tracepoint", "raw_tracepoint", "kprobe", "tracing")]
+runs = sum(p.get("run_cnt", 0) for p in progs)
+if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / runs))' "$before" || true)
+      [[ -n $sample ]] && last=$sample
+      sleep 0.3
+    done
+    wait $pid 2>/dev/null || true
+    if [[ -n $last ]] && { [[ -z $least_run ]] || awk -v a="$last" -v b="$least_run" 'BEGIN { exit !(a < b) }'; }; then
+      least_run=$last
+    fi
+  }
+  kernel_row() {  # kernel_row TITLE WORKLOAD_ARGS BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT
+    local b="" c="" t="" i
+    for ((i = 0; i < rounds; i++)); do
+      run_ns b $btap -c "$tmp/linger $workload $2" -e "$3"
+      run_ns c $runner "$4" "$tmp/linger" $workload $2
+      if ((have_bpftrace)) && [[ -n $5 ]]; then run_ns t bpftrace -c "$tmp/linger $workload $2" -e "$5"; fi
+    done
+    printf '%-22s btap %s ns   C %s ns   btap/C %s' "$1" "$b" "$c" "$(ratio "$b" "$c")"
+    [[ -n $t ]] && printf '   bpftrace %s ns   btap/bpftrace %s' "$t" "$(ratio "$b" "$t")"
+    printf '   (load %s)\n' "$(cut -d' ' -f1 /proc/loadavg)"
+  }
+  g="timed-getppid 200000"
+  kernel_row "empty handler" "$g" "probe $trace { }" empty "$point { }"
+  kernel_row "counter" "$g" "global n; probe $trace { n++ }" count "$point { @n = count(); }"
+  kernel_row "count by task name" "$g" "global c; probe $trace { c[execname()]++ }" comm \
+    "$point { @c[comm] = count(); }"
+  kernel_row "time stamp by thread" "$g" "global t; probe $trace { t[tid()] = local_clock_ns() }" \
+    stamp "$point { @t[tid] = nsecs; }"
+  kernel_row "@hist_log update" "$g" \
+    "global s; probe $trace { s <<< tid() } probe end { print(@hist_log(s)) }" hist \
+    "$point { @s = hist(tid); }"
+  kernel_row "syscall.getppid" "$g" 'global n; probe syscall.getppid { n++ }' raw ""
+  kernel_row "uprobe count" "timed-uprobe 20000" \
+    "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }" uprobe \
+    "uprobe:$workload:btap_bench_call { @n = count(); }"
+  sysctl -qw kernel.bpf_stats_enabled="$stats_was"
 fi
 
 if want printf; then

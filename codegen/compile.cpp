@@ -9,7 +9,12 @@
 #include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/IR/InstrTypes.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
+#include <optional>
 #include <set>
 
 namespace btap::codegen {
@@ -40,6 +45,103 @@ struct BackendErrors : llvm::DiagnosticHandler {
     return true;
   }
 };
+
+// EmitObject's results, and the backend's errors by the function's name.
+struct Emitted {
+  bool ok = false;
+  std::string error, assembly, ir;
+  std::vector<uint8_t> object;
+  std::vector<std::pair<std::string, std::string>> errors;  // (function, text)
+};
+
+void Put(std::string& out, std::string_view s) {
+  uint64_t n = s.size();
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(s);
+}
+bool Get(std::string_view& in, std::string* s) {
+  uint64_t n = 0;
+  if (in.size() < sizeof n) return false;
+  memcpy(&n, in.data(), sizeof n);
+  in.remove_prefix(sizeof n);
+  if (in.size() < n) return false;
+  s->assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+// EmitObject in a child process, whose results come back through a pipe. LLVM 16's BPF
+// CO-RE pass keeps the globals it made in a static map keyed by the access's text, so a
+// second module emitted in one process with the same access reuses the first module's
+// (freed) global and crashes: a module that may be emitted again (with loops kept plain)
+// is emitted here, and the process's own emission stays its first.
+bool EmitInChild(llvm::Module& module, const CompileOptions& options,
+                 const std::vector<meta::Probe>* probes, std::vector<BackendErrors::Error>* errors,
+                 Emitted* e) {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return false;
+  }
+  size_t known = errors->size();  // the child sends back only the errors it adds
+  if (pid == 0) {
+    close(fds[0]);
+    Emitted r;
+    r.ok = EmitObject(module, r.object, &r.error, options.want_assembly ? &r.assembly : nullptr,
+                      probes);
+    if (options.want_ir) {
+      llvm::raw_string_ostream ir(r.ir);
+      module.print(ir, nullptr);
+    }
+    std::string out(1, r.ok ? '1' : '0');
+    Put(out, r.error);
+    Put(out, r.assembly);
+    Put(out, r.ir);
+    Put(out, {reinterpret_cast<const char*>(r.object.data()), r.object.size()});
+    for (size_t i = known; i < errors->size(); ++i) {
+      const BackendErrors::Error& b = (*errors)[i];
+      Put(out, b.function ? b.function->getName() : "");
+      Put(out, b.text);
+    }
+    for (size_t at = 0; at < out.size();) {
+      ssize_t n = write(fds[1], out.data() + at, out.size() - at);
+      if (n <= 0) _exit(1);
+      at += static_cast<size_t>(n);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string in;
+  char buf[65536];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  pid_t waited;
+  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  // Without a status (SIGCHLD ignored reaps the child itself) the results are judged by
+  // being whole.
+  if (waited == pid && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) return false;
+  if (in.empty()) return false;
+  std::string_view view = in;
+  e->ok = view[0] == '1';
+  view.remove_prefix(1);
+  std::string object;
+  if (!Get(view, &e->error) || !Get(view, &e->assembly) || !Get(view, &e->ir) ||
+      !Get(view, &object))
+    return false;
+  e->object.assign(object.begin(), object.end());
+  for (std::string name, text; Get(view, &name) && Get(view, &text);)
+    errors->push_back({name.empty() ? nullptr : module.getFunction(name), text});
+  return true;
+}
 
 // Where the probe whose program is `fn` begins in the script (its subprogram's line).
 SourceRange ProbeLine(const llvm::Function* fn, const SourceManager& sm) {
@@ -92,10 +194,34 @@ bool OnlyUserSide(const llvm::Function* fn, const meta::Meta& meta) {
 // library's functions they call) and refuses one past 512 bytes at load, without saying
 // where: found here, in the object, by the target kernel's own rule, and reported at the
 // probe. False when some chain does not fit.
+// What to do about a chain past the limit, by its largest frame: the probe's own (its
+// values), a loop or foreach body's (a callback), or a library or C function's.
+std::string ChainAdvice(const StackChain& c) {
+  size_t big = std::ranges::max_element(c.depths) - c.depths.begin();
+  const std::string& name = c.frames[big];
+  std::string largest =
+      "the largest frame is " + name + " (" + std::to_string(c.depths[big]) + " bytes)";
+  if (big == 0)
+    return largest + ", the probe's own: keep fewer values in it (long locals, array keys, " +
+           "temporary strings), or split the probe";
+  if (name.starts_with("loop_round") || name.starts_with("foreach"))
+    return largest + ", a loop's or foreach's body: keep fewer values in that body, or move " +
+           "part of it to a function or another probe";
+  return largest + ", a function the probe calls: call it from a probe that keeps fewer " +
+         "values, or split the probe; -D BTAP_NO_STACK_CHECK leaves the check to the kernel";
+}
+
+// When a chain does not fit and some of its frames are loop callbacks, those loops are
+// also added to `plain`: Compile lowers them plain and checks again.
 bool CheckStackChains(const llvm::Module& module, const SourceManager& sm,
-                      const CompileOptions& options, const Compiled& out, DiagnosticSink& diags) {
+                      const CompileOptions& options, const Compiled& out,
+                      const std::vector<lowering::Lowering::LoopCallback>& loops,
+                      std::vector<SourceRange>* plain, DiagnosticSink& diags) {
   StackRule rule = StackRuleFor(options.kernel_release);
   std::vector<StackChain> chains = ChainsPastLimit(out.object, "btap_user", rule);
+  for (const StackChain& c : chains)
+    for (const lowering::Lowering::LoopCallback& l : loops)
+      if (std::ranges::find(c.frames, l.callback) != c.frames.end()) plain->push_back(l.loop);
   for (const StackChain& c : chains) {
     SourceRange at;
     std::string frames;
@@ -105,20 +231,25 @@ bool CheckStackChains(const llvm::Module& module, const SourceManager& sm,
       if (!at.valid()) at = ProbeLine(module.getFunction(c.frames[i]), sm);
     }
     std::string kernel = rule.kernel.empty() ? "the kernel" : "Linux " + rule.kernel;
-    diags.Report(
-        Diag::CodegenFailed, at,
-        {"this probe needs " + std::to_string(c.total) + " bytes of stack along its calls " +
-         frames + "; " + kernel +
-         " allows 512 for a whole chain of calls (each frame rounded up to " +
-         std::to_string(rule.granule) + " bytes): keep fewer locals in the probe, or split it"});
+    diags.Report(Diag::CodegenFailed, at,
+                 {"this probe needs " + std::to_string(c.total) +
+                  " bytes of stack along its calls " + frames + "; " + kernel +
+                  " allows 512 for a whole chain of calls (each frame rounded up to " +
+                  std::to_string(rule.granule) + " bytes): " + ChainAdvice(c)});
   }
   return chains.empty();
 }
 
 }  // namespace
 
-bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
-             DiagnosticSink& diags, Compiled* out) {
+// One lowering and emission. A program whose stack does not fit because of loop callbacks
+// (a callback's frame adds to its handler's chain, or is too large itself) reports so and
+// fills `plain` with those loops. Only a module emitted in a child process asks for
+// that: LLVM 16's BPF CO-RE pass keeps its globals in a static map, so a process (or a
+// child forked from it) that has emitted one module in-process must not emit another.
+bool CompileOnce(const sema::Program& program, const SourceManager& sm,
+                 const CompileOptions& options, DiagnosticSink& diags, Compiled* out,
+                 std::vector<SourceRange>* plain) {
   llvm::LLVMContext context;
   std::vector<BackendErrors::Error> backend_errors;
   context.setDiagnosticHandler(std::make_unique<BackendErrors>(&backend_errors));
@@ -135,14 +266,34 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
     return false;
   }
   AddMetaSection(*module, meta::Encode(out->meta));
-  bool emitted = EmitObject(*module, out->object, &error,
-                            options.want_assembly ? &out->assembly : nullptr, &out->meta.probes);
+  bool emitted = false, ir_done = false;
+  Emitted child;
+  if (!lowering.loop_callbacks().empty() &&
+      EmitInChild(*module, options, &out->meta.probes, &backend_errors, &child)) {
+    emitted = child.ok;
+    error = child.error;
+    out->object = std::move(child.object);
+    out->assembly = std::move(child.assembly);
+    out->ir = std::move(child.ir);
+    ir_done = true;
+  } else {
+    emitted = EmitObject(*module, out->object, &error,
+                         options.want_assembly ? &out->assembly : nullptr, &out->meta.probes);
+  }
   // The interpreter's frames are larger than the kernel's: LLVM's code for a user-side
   // probe past 512 bytes is what it would be without the check.
   std::erase_if(backend_errors, [&](const BackendErrors::Error& e) {
     return e.text.find("stack limit") != std::string::npos && e.function &&
            OnlyUserSide(e.function, out->meta);
   });
+  // A loop callback past 512 bytes by itself: that loop plain. (A handler past 512 is
+  // not retried: its loops plain would bring its locals back onto its own stack.)
+  for (const BackendErrors::Error& e : backend_errors) {
+    std::string name = e.function ? e.function->getName().str() : "";
+    if (!ir_done || e.text.find("stack limit") == std::string::npos || name.empty()) continue;
+    for (const lowering::Lowering::LoopCallback& l : lowering.loop_callbacks())
+      if (l.callback == name) plain->push_back(l.loop);
+  }
   for (const BackendErrors::Error& e : backend_errors) {
     std::string name = e.function ? e.function->getName().str() : "", point;
     for (const meta::Probe& p : out->meta.probes)
@@ -158,16 +309,44 @@ bool Compile(const sema::Program& program, const SourceManager& sm, const Compil
                    {"the BPF backend refused " + what + ": " + e.text});
   }
   if (!backend_errors.empty()) return false;
-  if (emitted && !CheckStackChains(*module, sm, options, *out, diags)) return false;
+  std::vector<SourceRange> none;
+  if (emitted && options.check_stack_chains &&
+      !CheckStackChains(*module, sm, options, *out, lowering.loop_callbacks(),
+                        ir_done ? plain : &none, diags))
+    return false;
   if (!emitted || !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
   }
-  if (options.want_ir) {
+  if (options.want_ir && !ir_done) {
     llvm::raw_string_ostream ir(out->ir);
     module->print(ir, nullptr);
   }
   return true;
+}
+
+bool Compile(const sema::Program& program, const SourceManager& sm, const CompileOptions& options,
+             DiagnosticSink& diags, Compiled* out) {
+  // Again with the loops whose callbacks did not fit kept plain, until nothing more can
+  // be kept plain (each round adds loops that were callbacks): what still does not fit
+  // is reported then.
+  // Each round reports into a copy of the sink as it was before the first, so what the
+  // lowering warns of is said once; a failure is reported as the first round found it,
+  // in the program as written.
+  CompileOptions now = options;
+  std::optional<DiagnosticSink> first_failure;
+  for (;;) {
+    DiagnosticSink round = diags;
+    std::vector<SourceRange> plain;
+    *out = Compiled{};
+    bool ok = CompileOnce(program, sm, now, round, out, &plain);
+    if (ok || plain.empty()) {
+      diags = ok || !first_failure ? std::move(round) : std::move(*first_failure);
+      return ok;
+    }
+    if (!first_failure) first_failure = round;
+    now.plain_loops.insert(now.plain_loops.end(), plain.begin(), plain.end());
+  }
 }
 
 }  // namespace btap::codegen

@@ -425,8 +425,7 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
   ast::WalkTree(root, [&](ast::Node* n) {
     if (uses) return;
     // (@var reads kernel memory, which only a kernel-side program can.)
-    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Register>(n) || ast::Is<ast::Deref>(n) ||
-        ast::Is<ast::AtVar>(n)) {
+    if (ReadsThroughContext(n)) {
       uses = true;
       return;
     }
@@ -689,10 +688,16 @@ bool Lowering::HasKernelForeach(ast::Node* root, int depth) {
   ast::WalkTree(root, [&](ast::Node* n) {
     if (found) return;
     if (auto* f = ast::As<ast::Foreach>(n); f && ast::Is<ast::Symbol>(f->array)) found = true;
-    if (LoopAsCallback(n)) found = true;  // KernelLoop's
+    // KernelLoop's test. A loop inside another is a callback only inside a plain one, and
+    // then the first is found at the outer one's place in the walk or its own.
+    if (!found && (ast::Is<ast::While>(n) || ast::Is<ast::For>(n)) && LoopAsCallback(n))
+      found = true;
     auto* c = ast::As<ast::Call>(n);
-    if (c && c->callee && c->callee->decl && c->callee->decl->body && depth < 64)
-      found = HasKernelForeach(c->callee->decl->body, depth + 1);
+    if (found || !c || !c->callee || !c->callee->decl || !c->callee->decl->body || depth >= 64)
+      return;
+    auto [it, fresh] = kernel_foreach_.try_emplace(c->callee->decl->body, false);
+    if (fresh) it->second = HasKernelForeach(c->callee->decl->body, depth + 1);
+    found = it->second;
   });
   return found;
 }

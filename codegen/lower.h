@@ -42,6 +42,12 @@ struct CompileOptions {
   // The target kernel's release (-r, or the running kernel): whose verifier's rule the
   // stacks of chains of calls are checked by (stack_chain.h); "" the newest rule.
   std::string kernel_release;
+  // While/for loops (by where they begin) a kernel handler keeps plain rather than making
+  // bpf_loop callbacks: Compile fills it when a callback's chain of frames does not fit.
+  std::vector<SourceRange> plain_loops;
+  // -D BTAP_NO_STACK_CHECK: no check of chains of calls (the kernel's verifier has the
+  // last word; a chain the check counts deeper than the kernel does then loads).
+  bool check_stack_chains = true;
 };
 
 struct Compiled {

@@ -22,35 +22,6 @@ constexpr Intrinsic kContextReads[] = {
     Intrinsic::probe_register, Intrinsic::probe_arg,   Intrinsic::probe_addr, Intrinsic::user_mode,
     Intrinsic::backtrace,      Intrinsic::backtrace_n, Intrinsic::stack,      Intrinsic::ubacktrace,
     Intrinsic::ubacktrace_n,   Intrinsic::ustack};
-// Whether `root` (and the script functions it calls) reads the probe's context, which a
-// callback does not have: target variables, @entry, registers, arguments by number,
-// @uderef/@kderef and @var (read through the context's probe), stacks and embedded C (its
-// CONTEXT). Such a loop stays plain.
-bool ReadsProbeContext(ast::Node* root, int depth) {
-  bool found = false;
-  ast::WalkTree(root, [&](ast::Node* n) {
-    if (found || !n) return;
-    if (ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n) || ast::Is<ast::Register>(n) ||
-        ast::Is<ast::Deref>(n) || ast::Is<ast::AtVar>(n)) {
-      found = true;
-      return;
-    }
-    auto* c = ast::As<ast::Call>(n);
-    const sema::Function* f = c ? c->callee : nullptr;
-    if (!f) return;
-    if (f->intrinsic >= 0 &&
-        std::ranges::find(kContextReads, static_cast<Intrinsic>(f->intrinsic)) !=
-            std::end(kContextReads)) {
-      found = true;
-      return;
-    }
-    if (f->decl && f->decl->has_embedded) found = true;
-    if (!found && f->decl && f->decl->body && depth < 64)
-      found = ReadsProbeContext(f->decl->body, depth + 1);
-  });
-  return found;
-}
-
 // A `for` that counts a local from a number to a number (`for (i = 0; i < 16; i++)`): the
 // local on the handler's stack, the verifier knows each round's value and walks only those
 // rounds, so such a loop stays plain and its handler keeps its locals on the stack (a
@@ -78,7 +49,42 @@ bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
 }
 }  // namespace
 
+// Whether `root` (and the script functions it calls) reads the probe's context, which a
+// callback does not have: target variables, @entry, registers, @uderef/@kderef and @var
+// (ReadsThroughContext), arguments by number, stacks and embedded C (its CONTEXT). Each
+// function's body is walked once (reads_context_).
+bool Lowering::ReadsProbeContext(ast::Node* root, int depth) {
+  bool found = false;
+  ast::WalkTree(root, [&](ast::Node* n) {
+    if (found || !n) return;
+    if (ReadsThroughContext(n)) {
+      found = true;
+      return;
+    }
+    auto* c = ast::As<ast::Call>(n);
+    const sema::Function* f = c ? c->callee : nullptr;
+    if (!f) return;
+    if (f->intrinsic >= 0 &&
+        std::ranges::find(kContextReads, static_cast<Intrinsic>(f->intrinsic)) !=
+            std::end(kContextReads)) {
+      found = true;
+      return;
+    }
+    if (f->decl && f->decl->has_embedded) found = true;
+    if (found || !f->decl || !f->decl->body || depth >= 64) return;
+    auto [it, fresh] = reads_context_.try_emplace(f->decl->body, false);
+    if (fresh) it->second = ReadsProbeContext(f->decl->body, depth + 1);
+    found = it->second;
+  });
+  return found;
+}
+
 bool Lowering::LoopAsCallback(ast::Node* loop) {
+  if (options_.max_action >= kMaxLoopRounds) return false;
+  if (std::ranges::any_of(options_.plain_loops, [&](const SourceRange& r) {
+        return r.file == loop->range.file && r.begin == loop->range.begin;
+      }))
+    return false;
   if (auto* w = ast::As<ast::While>(loop))
     return !ReadsProbeContext(w->cond, 0) && !ReadsProbeContext(w->body, 0);
   auto* f = ast::As<ast::For>(loop);
@@ -99,9 +105,7 @@ bool Lowering::KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast
   // Only the outermost loop of a handler: each callback inside another adds its frame to
   // the handler's stack (512 bytes in all).
   if (parent.fn != HandlerOf(parent).fn) return false;
-  if (parent.user_side || !parent.locals_in_scratch || options_.max_action >= kMaxLoopRounds ||
-      !LoopAsCallback(loop))
-    return false;
+  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop)) return false;
   // Inside `try`, an error in a round ends the loop and runs the catch block, whose
   // variable (a string slot in scratch) the round writes the message to.
   const Handler* enclosing = parent.handlers.empty() ? nullptr : &parent.handlers.back();
@@ -157,6 +161,8 @@ bool Lowering::KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast
   }
   b_.CreateBr(c.next);
   EndMapCallback(c, frame);
+  loop_callbacks_.push_back(
+      {fn->getName().str(), HandlerOf(parent).fn->getName().str(), loop->range});
 
   Helper(kLoop, i64_,
          {b_.getInt64(options_.max_action + 1), fn, llvm::ConstantPointerNull::get(ptr_),

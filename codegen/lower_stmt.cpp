@@ -524,6 +524,9 @@ void Lowering::LoopStmt(ast::Node* loop, ast::Expr* init, ast::Expr* cond, ast::
   b_.SetInsertPoint(next);
   if (step) Expr(step);
   Release(mark);
+  // The jump back is the loop's own (an empty body's only instruction, where the
+  // interpreter's budget runs out): located at its keyword.
+  Locate(loop->range);
   b_.CreateBr(head);
   b_.SetInsertPoint(done);
 }

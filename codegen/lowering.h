@@ -155,6 +155,15 @@ class Lowering {
 
   bool Run(meta::Meta* meta);
 
+  // Each while/for that KernelLoop made a bpf_loop callback: the callback's symbol, its
+  // handler's, and the loop (compile.cpp lowers such a loop plain when its chain of
+  // frames does not fit; CompileOptions::plain_loops).
+  struct LoopCallback {
+    std::string callback, handler;
+    SourceRange loop;
+  };
+  const std::vector<LoopCallback>& loop_callbacks() const { return loop_callbacks_; }
+
  private:
   void Unsupported(SourceRange at, std::string what, std::string where = "");
   // False, after an error at the script's call, unless -g: writes to the probed task's
@@ -434,10 +443,17 @@ class Lowering {
   // The same loop in a kernel handler (lower_loop.cpp): a bpf_loop whose callback is one
   // round (the condition, the body, the step), which the verifier checks once; false
   // (nothing lowered) where the loop stays plain. LoopAsCallback: whether a while/for
-  // `loop` may be one (it does not read the probe's context, which a callback lacks, and
-  // does not count a local between two numbers).
+  // `loop` becomes one where it is not inside another callback (the one test of both
+  // KernelLoop and HasKernelForeach): it does not read the probe's context, which a
+  // callback lacks, does not count a local between two numbers, is not one of
+  // CompileOptions::plain_loops, and MAXACTION is below bpf_loop's bound.
   bool KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
-  static bool LoopAsCallback(ast::Node* loop);
+  bool LoopAsCallback(ast::Node* loop);
+  // ReadsProbeContext's answer for each node it was asked about (a loop, or a function's
+  // body it reached), so that HasKernelForeach and KernelLoop walk each of them once.
+  std::map<const ast::Node*, bool> reads_context_;
+  bool ReadsProbeContext(ast::Node* root, int depth);
+  std::vector<LoopCallback> loop_callbacks_;
   // " near keyword 'for' at file:line:col" of a while/for `loop` (its MAXACTION error).
   std::string LoopKeyword(const ast::Node* loop) const;
 
@@ -597,6 +613,13 @@ class Lowering {
   // Whether `root` (or a function it calls) has a foreach over an array or a while/for that
   // KernelLoop makes a callback: its handler keeps its locals in scratch.
   bool HasKernelForeach(ast::Node* root, int depth);
+  std::map<const ast::Node*, bool> kernel_foreach_;  // HasKernelForeach of function bodies
+  // The node kinds that read through the probe's context (target variables, @entry,
+  // registers, @uderef/@kderef, @var): UsesTask's and ReadsProbeContext's common part.
+  static bool ReadsThroughContext(const ast::Node* n) {
+    return ast::Is<ast::TargetSymbol>(n) || ast::Is<ast::Entry>(n) || ast::Is<ast::Register>(n) ||
+           ast::Is<ast::Deref>(n) || ast::Is<ast::AtVar>(n);
+  }
   Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
   void PrintHistogram(ast::HistOp* h);
 

@@ -9,8 +9,10 @@
 // - from 6.13 the JIT gives a frame of 64 bytes or more (after rounding) a private stack
 //   of its own, outside the chain's sum, in the program types of tracing (kprobe, uprobe,
 //   tracepoint, raw tracepoint, perf_event, fentry/fexit); netfilter programs have none.
-// Where the kernel may count less (its JIT off, say) this counts the least, so that it
-// never refuses what that kernel loads.
+// Where the kernel may count less (its JIT off, say) this counts the least, meaning to
+// refuse nothing that kernel loads; but it follows no control flow (a slot counts whether
+// or not the verifier walks the code that uses it), so it may count deeper than the
+// verifier does. -D BTAP_NO_STACK_CHECK (CompileOptions::check_stack_chains) skips it.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,8 @@
 // Hand-written libbpf programs that the runtime benchmarks compare btap against: the
-// same work written directly in BPF C (a counter, one ring-buffer record per event, a
-// count by task name, a counter of one system call on the raw syscall tracepoint, and an
-// array of one element per event that is printed at the end).
+// same work written directly in BPF C (an empty handler, a counter, one ring-buffer record
+// per event, a count by task name, a time stamp stored by thread, a log-scale histogram, a
+// counter of one system call on the raw syscall tracepoint, a counter on a user function,
+// and an array of one element per event that is printed at the end).
 #include <asm/unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -38,6 +39,9 @@ int print_calls(void* ctx) {
   return 0;
 }
 
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int empty(void* ctx) { return 0; }
+
 // What `c[execname()]++` does, by hand: a hash map keyed by the task's name.
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -57,6 +61,85 @@ int count_comm(void* ctx) {
     long one = 1;
     bpf_map_update_elem(&by_comm, comm, &one, BPF_NOEXIST);
   }
+  return 0;
+}
+
+// What `t[tid()] = local_clock_ns()` does, by hand: a hash map from the thread ID to the
+// monotonic clock (the usual start-time map of a latency tool).
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 10240);
+  __type(key, __u32);
+  __type(value, __u64);
+} start SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int stamp_tid(void* ctx) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  __u64 now = bpf_ktime_get_ns();
+  bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+  return 0;
+}
+
+// What `s <<< tid()` does for `@hist_log(s)`, by hand: a per-CPU statistic (count, sum,
+// minimum, maximum, which `<<<` keeps) and its power-of-two buckets (bucket 0 for 0,
+// bucket 1 + log2(x) for x > 0; the value is a thread ID, never negative).
+struct stat {
+  long count, sum, min, max;
+  long buckets[66];
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stat);
+} stats SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int hist_log(void* ctx) {
+  long x = (__u32)bpf_get_current_pid_tgid();
+  __u32 zero = 0;
+  struct stat* s = bpf_map_lookup_elem(&stats, &zero);
+  if (!s) return 0;
+  if (s->count == 0 || x < s->min) s->min = x;
+  if (s->count == 0 || x > s->max) s->max = x;
+  s->count++;
+  s->sum += x;
+  unsigned long v = x;
+  int slot = 0;
+  if (v) {
+    slot = 1;
+    if (v >> 32) {
+      slot += 32;
+      v >>= 32;
+    }
+    if (v >> 16) {
+      slot += 16;
+      v >>= 16;
+    }
+    if (v >> 8) {
+      slot += 8;
+      v >>= 8;
+    }
+    if (v >> 4) {
+      slot += 4;
+      v >>= 4;
+    }
+    if (v >> 2) {
+      slot += 2;
+      v >>= 2;
+    }
+    if (v >> 1) slot += 1;
+  }
+  if (slot < 66) s->buckets[slot]++;
+  return 0;
+}
+
+// What `probe process(PATH).function(F) { n++ }` does, by hand: the runner attaches it to
+// the command's function btap_bench_call.
+SEC("uprobe")
+int count_uprobe(void* ctx) {
+  __sync_fetch_and_add(&count, 1);
   return 0;
 }
 

@@ -1,6 +1,12 @@
 // The user-space half of the hand-written libbpf baseline:
 //   runner OBJ hello           load the object, print "hi", exit
+//   runner OBJ empty CMD...    an empty handler on getppid while CMD runs
 //   runner OBJ count CMD...    count getppid calls while CMD runs
+//   runner OBJ stamp CMD...    store each getppid caller's time stamp by thread ID
+//   runner OBJ hist CMD...     a log-scale histogram of the getppid callers' thread IDs,
+//                              printed at the end
+//   runner OBJ uprobe CMD...   count calls of btap_bench_call in the first word of CMD
+//                              that has it
 //   runner OBJ printf CMD...   print one line per getppid call while CMD runs
 //   runner OBJ raw CMD...      count getppid calls on raw_syscalls:sys_enter while CMD runs
 //   runner OBJ array CMD...    an element per getppid call while CMD runs, then all of them
@@ -56,6 +62,21 @@ static void print_array(int fd) {
   free(pairs);
 }
 
+// The per-CPU histograms summed, one `bucket count` line a non-empty bucket.
+static void print_hist(int fd) {
+  int cpus = libbpf_num_possible_cpus();
+  long(*per_cpu)[70] = calloc(cpus, sizeof *per_cpu);
+  int zero = 0;
+  if (per_cpu && bpf_map_lookup_elem(fd, &zero, per_cpu) == 0) {
+    for (int b = 4; b < 70; b++) {
+      long n = 0;
+      for (int c = 0; c < cpus; c++) n += per_cpu[c][b];
+      if (n) printf("%d %ld\n", b - 4, n);
+    }
+  }
+  free(per_cpu);
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
   struct bpf_object* obj = bpf_object__open(argv[1]);
@@ -63,6 +84,10 @@ int main(int argc, char** argv) {
   const char* mode = argv[2];
   struct bpf_program* prog;
   const char* wanted = strcmp(mode, "count") == 0    ? "count_calls"
+                       : strcmp(mode, "empty") == 0  ? "empty"
+                       : strcmp(mode, "stamp") == 0  ? "stamp_tid"
+                       : strcmp(mode, "hist") == 0   ? "hist_log"
+                       : strcmp(mode, "uprobe") == 0 ? "count_uprobe"
                        : strcmp(mode, "printf") == 0 ? "print_calls"
                        : strcmp(mode, "raw") == 0    ? "count_raw"
                        : strcmp(mode, "comm") == 0   ? "count_comm"
@@ -81,8 +106,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   struct bpf_link* link = NULL;
-  bpf_object__for_each_program(prog, obj) if (bpf_program__autoload(prog)) link =
-      bpf_program__attach(prog);
+  bpf_object__for_each_program(prog, obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    if (strcmp(mode, "uprobe") == 0) {
+      // In the first word of the command that has the function (the command may be a
+      // script that runs the program).
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "btap_bench_call");
+      libbpf_set_print(NULL);
+      for (int i = 3; i < argc && !link; i++)
+        link = bpf_program__attach_uprobe_opts(prog, -1, argv[i], 0, &opts);
+    } else {
+      link = bpf_program__attach(prog);
+    }
+  }
   if (!link) return 1;
   struct ring_buffer* rb = ring_buffer__new(
       bpf_map__fd(bpf_object__find_map_by_name(obj, "records")), print_record, NULL, NULL);
@@ -109,6 +145,8 @@ int main(int argc, char** argv) {
   while (waitpid(pid, &status, WNOHANG) == 0) ring_buffer__poll(rb, 100);
   bpf_link__destroy(link);
   if (strcmp(mode, "array") == 0) print_array(bpf_map__fd(bpf_object__find_map_by_name(obj, "indexes")));
+  if (strcmp(mode, "hist") == 0)
+    print_hist(bpf_map__fd(bpf_object__find_map_by_name(obj, "stats")));
   ring_buffer__consume(rb);
   fflush(stdout);
   ring_buffer__free(rb);

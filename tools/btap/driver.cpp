@@ -204,6 +204,8 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
         !Limit(d, "MAXACTION", &c->max_action, error) ||
         !Limit(d, "BTAP_RINGBUF_BYTES", &c->ring_buffer_bytes, error))
       return false;
+    if (d == "BTAP_NO_STACK_CHECK" || d.starts_with("BTAP_NO_STACK_CHECK="))
+      c->check_stack_chains = false;
   }
   for (const std::string& g : options.globals) {
     size_t eq = g.find('=');

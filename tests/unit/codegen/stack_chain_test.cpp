@@ -10,6 +10,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
+#include <algorithm>
 
 namespace btap::codegen {
 namespace {
@@ -109,6 +110,25 @@ TEST(StackChain, CallbacksCountAndUserSideProgramsAreLeftOut) {
   ASSERT_EQ(chains.size(), 1u);
   EXPECT_EQ(chains[0].frames, (std::vector<std::string>{"probe_0", "cb"}));
   EXPECT_EQ(chains[0].depths[1], 128u);
+}
+
+// 6.13's private stacks are for the tracing program types only: a netfilter program and a
+// syscall program (btap's kernel-side begin/end) add every frame to the chain.
+TEST(StackChain, PrivateStacksOnlyInTracingSections) {
+  llvm::LLVMContext context;
+  llvm::Module m("private", context);
+  auto* callback = WithStack(m, "cb", 100, nullptr, false, "");  // 112 by 6.18's rule
+  WithStack(m, "probe_0", 440, callback, true, "kprobe/vfs_read");
+  WithStack(m, "probe_1", 440, callback, true, "fentry/vfs_read");
+  WithStack(m, "probe_2", 440, callback, true, "tracepoint/sched/sched_switch");
+  WithStack(m, "probe_3", 440, callback, true, "netfilter");
+  WithStack(m, "probe_4", 440, callback, true, "syscall");
+  std::vector<StackChain> chains = ChainsPastLimit(Emit(m), "btap_user", StackRuleFor("6.18.0"));
+  std::vector<std::string> programs;
+  for (const StackChain& c : chains) programs.push_back(c.program);
+  std::sort(programs.begin(), programs.end());
+  EXPECT_EQ(programs, (std::vector<std::string>{"probe_3", "probe_4"}));
+  for (const StackChain& c : chains) EXPECT_GE(c.depths[0], 448u);
 }
 
 TEST(StackChain, NotAnObjectHasNoChains) {
