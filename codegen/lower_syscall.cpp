@@ -2,6 +2,8 @@
 // number from one program per direction on raw_syscalls (see lowering.h).
 #include <bpf/btf.h>
 
+#include <cassert>
+
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
 
@@ -176,20 +178,18 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
 // thread_info.status has TS_COMPAT); raw_syscalls, which a syscalls:* point's body runs
 // on, sees them with their i386 numbers. (x32 calls carry __X32_SYSCALL_BIT in their
 // number, which no dispatch case matches, as it is past the kernel's NR_syscalls.) Read
-// by CO-RE through the current task's BTF pointer, as ppid() is.
+// by CO-RE through the current task's BTF pointer, as ppid() is. (Semantic keeps a point
+// on its classic tracepoint unless the kernel's BTF has the field: HasTaskCompatStatus.)
 Value Lowering::CompatSyscall() {
   constexpr uint64_t kTsCompat = 0x0002;  // arch/x86/include/asm/thread_info.h
   const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
   int32_t task_type = btf ? btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) : -1;
   KernelMember info, status;
-  if (task_type <= 0 ||
-      !FindKernelMember(btf, static_cast<uint32_t>(task_type), "thread_info", &info) ||
-      !FindKernelMember(btf, info.type, "status", &status) ||
-      btf__resolve_size(btf, status.type) != 4) {
-    Unsupported(frame_->probe->point_range, "`" + frame_->probe->spec.point + "`",
-                "; the kernel's BTF does not describe task_struct's thread_info.status");
-    return b_.getFalse();
-  }
+  bool found = task_type > 0 &&
+               FindKernelMember(btf, static_cast<uint32_t>(task_type), "thread_info", &info) &&
+               FindKernelMember(btf, info.type, "status", &status);
+  assert(found && btf__resolve_size(btf, status.type) == 4);
+  if (!found) return b_.getFalse();
   CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
   Value task = Helper(kCurrentTaskBtf, ptr_, {});
   Value at = core.MemberAddress(task, static_cast<uint32_t>(task_type), info);

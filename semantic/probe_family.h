@@ -83,6 +83,9 @@ struct ResolveContext {
   std::string point;  // the point being resolved, as written (for Skipped)
   // -l/-L: the point is one of a listed alias's own (`listing` is for the pattern only).
   bool in_listed_alias = false;
+  // Whether syscalls:* points can skip compat calls on raw_syscalls (Machine's
+  // task_compat_status); unset: they cannot.
+  std::function<bool()> task_compat_status = nullptr;
 
   // An optional point matches nothing, for this reason.
   void Skipped(SourceRange at, std::string why) const {

@@ -218,6 +218,7 @@ class ProbeResolver {
             &e_.skipped,
             PointSpelling(concrete)};
         ctx.in_listed_alias = e_.options.listing && depth > 0;
+        ctx.task_compat_status = [this]() { return e_.machine.task_compat_status(); };
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

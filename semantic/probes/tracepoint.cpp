@@ -43,7 +43,8 @@ class TracepointProbes : public ProbeFamily {
           arg.btf_type = a.btf_type;
           spec.args.push_back(std::move(arg));
         }
-        if (source == ArgSource::Format && tp->system == "syscalls")
+        if (source == ArgSource::Format && tp->system == "syscalls" && ctx.task_compat_status &&
+            ctx.task_compat_status())
           RunOnRawSyscalls(*tp, pattern, ctx.syscalls(), spec);
       }
       out.push_back(std::move(spec));
@@ -58,7 +59,8 @@ class TracepointProbes : public ProbeFamily {
   // record fields are what the kernel's trace_syscalls.c fills them with: `__syscall_nr`
   // (an int) the number, each argument its whole register in the event's order, `ret`
   // the return value. An event whose fields are not exactly these keeps its tracepoint.
-  // (The dispatched body skips compat calls, as the event does: codegen.)
+  // (The dispatched body skips compat calls, as the event does, by the task's TS_COMPAT:
+  // only a kernel whose BTF has task_struct.thread_info.status gets here.)
   static void RunOnRawSyscalls(const Tracepoint& tp, const std::string& pattern,
                                const SyscallTable& table, ProbeSpec& spec) {
     constexpr std::string_view kEnter = "sys_enter_", kExit = "sys_exit_";
