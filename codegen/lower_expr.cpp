@@ -517,6 +517,13 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   }
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
+    if (probe->spec.raw_syscall && arg.is_dynamic) {
+      // A user string the event copies (Linux after 6.18): not in the raw form's registers.
+      Unsupported(t->range, "`" + std::string(t->name) + "` of a syscalls:* point",
+                  "; it runs on raw_syscalls, where the record's string copies do not exist: "
+                  "read the argument's string with user_string()");
+      return nullptr;
+    }
     if (probe->spec.family == sema::Family::Syscall || probe->spec.raw_syscall)
       return SyscallVar(arg);
     if (probe->spec.family != sema::Family::Tracepoint) break;

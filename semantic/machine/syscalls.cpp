@@ -414,8 +414,11 @@ SyscallTable SyscallTable::Load(const TracepointCatalog& catalog, const struct b
     call.nr = nr;
     const std::vector<TracepointArg>* fields = catalog.Args(*tp);
     if (!fields) continue;
+    // The arguments, each a register (size 8), up to the first other field: kernels after
+    // 6.18 append a `__data_loc char[] __NAME_val` copy of each user string argument.
     for (const TracepointArg& f : *fields) {
-      if (f.name == "__syscall_nr" || call.args.size() == 6) continue;
+      if (f.name == "__syscall_nr") continue;
+      if (f.size != 8 || f.is_array || f.is_dynamic || call.args.size() == 6) break;
       SyscallArg arg{f.name, f.c_type};
       types.Describe(&arg);
       arg.reg_offset = static_cast<uint32_t>(reg_at[call.args.size()]);

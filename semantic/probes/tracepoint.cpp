@@ -58,7 +58,10 @@ class TracepointProbes : public ProbeFamily {
   // grace period per event under its event_mutex), the two raw_syscalls links do not. Its
   // record fields are what the kernel's trace_syscalls.c fills them with: `__syscall_nr`
   // (an int) the number, each argument its whole register in the event's order, `ret`
-  // the return value. An event whose fields are not exactly these keeps its tracepoint.
+  // the return value. Trailing `__data_loc` fields named `__ARG_val` (the user strings
+  // that kernels after 6.18 copy into the record) are left as they are: a body that reads
+  // one is refused (codegen's TargetVar). An event with any other field keeps its
+  // tracepoint.
   // (The dispatched body skips compat calls, as the event does, by the task's TS_COMPAT:
   // only a kernel whose BTF has task_struct.thread_info.status gets here.)
   static void RunOnRawSyscalls(const Tracepoint& tp, const std::string& pattern,
@@ -73,7 +76,11 @@ class TracepointProbes : public ProbeFamily {
     const TargetArg& nr = spec.args[0];
     if (nr.name != "__syscall_nr" || nr.size != 4 || !nr.is_signed) return;
     size_t fields = exit ? 1 : call->args.size();
-    if (spec.args.size() != 1 + fields) return;
+    if (spec.args.size() < 1 + fields) return;
+    for (size_t i = 1 + fields; i < spec.args.size(); ++i) {
+      const TargetArg& a = spec.args[i];
+      if (!a.is_dynamic || !a.name.starts_with("__") || !a.name.ends_with("_val")) return;
+    }
     for (size_t i = 1; i <= fields; ++i) {
       const TargetArg& a = spec.args[i];
       if (a.size != 8 || a.is_array || a.is_dynamic) return;
