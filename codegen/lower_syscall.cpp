@@ -43,6 +43,12 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
                 (in_chunk.size() == kBodiesPerProgram || weight + more > kWeightPerProgram ||
                  heavy || alone);
     if (i == bodies.size() || full) {
+      // A heavy event body is the whole program, as its tracepoint's was (no call frame
+      // on top of the dispatcher's).
+      if (alone) {
+        chunk[0].fn->removeFnAttr(llvm::Attribute::NoInline);
+        chunk[0].fn->addFnAttr(llvm::Attribute::AlwaysInline);
+      }
       EmitSyscallProgram(is_return, chunk, part++);
       chunk.clear();
       in_chunk.clear();
