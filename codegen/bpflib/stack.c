@@ -12,8 +12,12 @@ static long (*const bpf_get_stack)(void* ctx, void* buf, unsigned int size,
 #define BTAP_MAX_BACKTRACE 20
 
 // In `flags` (a bit bpf_get_stack does not use): leave out the BPF program's own frames
-// at the top of the stack, as a raw tracepoint's program sees them and a classic
-// tracepoint's does not (codegen: the syscalls:* points that run on raw_syscalls).
+// at the top of the stack, which a raw tracepoint's program sees (codegen: the
+// syscalls:* points that run on raw_syscalls). The kernel's tracepoint frames below them
+// (bpf_trace_run2, __bpf_trace_sys_enter) stay. The program's frames are told by address:
+// x86-64 JIT code in the module area (0xffffffffa0000000 or, with KASLR,
+// 0xffffffffc0000000 on); with the JIT off, frame 0 is kernel text and nothing is left out
+// unless that text lies above 0xffffffffa0000000.
 #define BTAP_SKIP_BPF_FRAMES (1UL << 62)
 
 // Fills `frames` (32 slots) with the stack, the first BTAP_MAX_BACKTRACE frames that
