@@ -125,9 +125,11 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
   fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->getArg(0)->setName("ctx");
-  // At its first body's probe when that is a syscalls:* point's: an error in the program
-  // (its stack) is reported there, as the point's own program's was.
-  const llvm::DISubprogram* first = bodies[0].event ? bodies[0].fn->getSubprogram() : nullptr;
+  // At its first body's probe when it runs syscalls:* points alone: an error in the
+  // program (its stack) is reported there, as the point's own program's was. (A program
+  // with syscall.* bodies too is reported as the dispatch.)
+  const llvm::DISubprogram* first =
+      events == bodies.size() ? bodies[0].fn->getSubprogram() : nullptr;
   b_.SetCurrentDebugLocation(first ? maps_.Describe(*fn, first->getLine(), first->getFile())
                                    : maps_.Describe(*fn, 1, nullptr));
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
