@@ -523,6 +523,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       section = "btap_user";
       break;
     case sema::Family::Tracepoint: {
+      if (p.spec.raw_syscall) break;  // a body of the syscall dispatch (lower_syscall.cpp)
       if (p.spec.args_from_format) {
         std::string sys_name = p.spec.target;
         std::replace(sys_name.begin(), sys_name.end(), ':', '/');
@@ -589,7 +590,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       return;
   }
   bool child_begin = p.spec.family == sema::Family::ProcessBegin && p.spec.target.empty();
-  bool syscall = p.spec.family == sema::Family::Syscall || child_begin;
+  bool syscall = p.spec.family == sema::Family::Syscall || child_begin || p.spec.raw_syscall;
   mp.program = "probe_" + std::to_string(meta_.probes.size());
   if (syscall)
     mp.program =
@@ -609,9 +610,11 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (syscall) {
     // Inlined into the dispatcher, or called (EmitSyscallDispatch decides).
     if (child_begin)
-      for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
+      for (int64_t nr : program_.kernel.fork_syscalls)
+        syscall_bodies_[1].push_back({fn, nr, false, ""});
     else
-      syscall_bodies_[p.spec.is_return].push_back({fn, p.spec.numbers[0]});
+      syscall_bodies_[p.spec.is_return || p.spec.raw_syscall == 2].push_back(
+          {fn, p.spec.numbers[0], p.spec.raw_syscall != 0, p.spec.raw_syscall ? p.origin : ""});
     NoteNamedSyscall(p);
     for (const sema::TargetArg& a : p.spec.args)
       if (a.source == sema::TargetArg::Source::SyscallNr) syscall_orig_ax_ = a.offset;
@@ -637,6 +640,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (entries.map) LoadEntryValues(entries);
   ProcessFilter(p);
   UserProbeFilter(p);
+  if (p.spec.raw_syscall) Continue(b_.CreateNot(CompatSyscall()), "native");
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   FinishFrame(frame, has_scratch);
@@ -807,7 +811,8 @@ void Lowering::TrackTargetTree() {
   b_.CreateStore(b_.getInt64(1), one);
   Helper(kMapUpdate, i64_, {tree_, key, one, b_.getInt64(kAny)});
   FinishFrame(frame, has_scratch);
-  for (int64_t nr : program_.kernel.fork_syscalls) syscall_bodies_[1].push_back({fn, nr});
+  for (int64_t nr : program_.kernel.fork_syscalls)
+    syscall_bodies_[1].push_back({fn, nr, false, ""});
 }
 
 // The tree's map is looked up only when the pid is not the target itself, so that the

@@ -524,7 +524,15 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   }
   for (const sema::TargetArg& arg : probe->spec.args) {
     if (arg.name != name) continue;
-    if (probe->spec.family == sema::Family::Syscall) return SyscallVar(arg);
+    if (probe->spec.raw_syscall && arg.is_dynamic) {
+      // A user string the event copies (Linux after 6.18): not in the raw form's registers.
+      Unsupported(t->range, "`" + std::string(t->name) + "` of a syscalls:* point",
+                  "; it runs on raw_syscalls, where the record's string copies do not exist: "
+                  "read the argument's string with user_string()");
+      return nullptr;
+    }
+    if (probe->spec.family == sema::Family::Syscall || probe->spec.raw_syscall)
+      return SyscallVar(arg);
     if (probe->spec.family != sema::Family::Tracepoint) break;
     if (!probe->spec.args_from_format) {
       Value v = Extend(RawArg(arg.index), arg.size, arg.is_signed);
@@ -551,12 +559,15 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
 
 // raw_syscalls:sys_enter(regs, id) and sys_exit(regs, ret): arguments are the user
 // registers the kernel saved, read from its pt_regs.
+// (A syscalls:* event's `__syscall_nr` is an int: `size` 4.)
 Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   using Source = sema::TargetArg::Source;
+  const sema::ProbeSpec& spec = frame_->probe->spec;
   if (arg.source == Source::Return)
     return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
-  if (arg.source == Source::SyscallNr && !frame_->probe->spec.is_return)
-    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+  if (arg.source == Source::SyscallNr && !spec.is_return && spec.raw_syscall != 2)
+    return Extend(b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1)), arg.size,
+                  arg.is_signed);
   Value regs = b_.CreateLoad(ptr_, frame_->ctx);
   Value tmp = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), tmp);

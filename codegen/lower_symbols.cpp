@@ -156,7 +156,10 @@ Value Lowering::StackCall(Intrinsic which, ast::Call* c) {
   bool text = which != Intrinsic::stack && which != Intrinsic::ustack;
   if (frame_->user_side || !frame_->ctx) return text ? Literal("") : b_.getInt64(0);
   Value frames = ScratchAt(TempBytes(256));
-  Value flags = b_.getInt64(user ? kUserStack : 0);
+  // A syscalls:* point run on raw_syscalls: its kernel stack leaves out the program's own
+  // frames (stack.c) and starts in the kernel's tracepoint frames (bpf_trace_run2).
+  bool skip_program = !user && frame_->probe && frame_->probe->spec.raw_syscall;
+  Value flags = b_.getInt64(user ? kUserStack : skip_program ? kSkipBpfFrames : 0);
   if (which == Intrinsic::backtrace || which == Intrinsic::ubacktrace)
     return StringFrom("btap_backtrace", {frame_->ctx, frames, b_.getInt64(-1), flags});
   if (text) return StringFrom("btap_backtrace", {frame_->ctx, frames, Arg(c, 0), flags});

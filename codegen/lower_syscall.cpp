@@ -1,5 +1,10 @@
 // The syscall tapset's programs: every syscall probe's body dispatched on the call's
 // number from one program per direction on raw_syscalls (see lowering.h).
+#include <bpf/btf.h>
+
+#include <cassert>
+
+#include "codegen/core_access.h"
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
@@ -27,21 +32,34 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
   std::set<llvm::Function*> in_chunk;
   uint64_t weight = 0;
   int part = 0;
+  // A syscalls:* event's heavy body keeps a program to itself, as its tracepoint gave it
+  // (the guess above is rough, and such bodies were written for a whole program each).
+  bool alone = false;
   for (size_t i = 0; i <= bodies.size(); ++i) {
     bool fresh = i < bodies.size() && !in_chunk.count(bodies[i].fn);
     uint64_t more = fresh ? VerifierWeight(*bodies[i].fn) : 0;
+    bool heavy = fresh && bodies[i].event && more > kInlineWeight;
     bool full = fresh && !inline_bodies && !chunk.empty() &&
-                (in_chunk.size() == kBodiesPerProgram || weight + more > kWeightPerProgram);
+                (in_chunk.size() == kBodiesPerProgram || weight + more > kWeightPerProgram ||
+                 heavy || alone);
     if (i == bodies.size() || full) {
+      // A heavy event body is the whole program, as its tracepoint's was (no call frame
+      // on top of the dispatcher's).
+      if (alone) {
+        chunk[0].fn->removeFnAttr(llvm::Attribute::NoInline);
+        chunk[0].fn->addFnAttr(llvm::Attribute::AlwaysInline);
+      }
       EmitSyscallProgram(is_return, chunk, part++);
       chunk.clear();
       in_chunk.clear();
       weight = 0;
+      alone = false;
       if (i == bodies.size()) break;
     }
     chunk.push_back(bodies[i]);
     in_chunk.insert(bodies[i].fn);
     weight += more;
+    alone = alone || heavy;
   }
 }
 
@@ -79,8 +97,27 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
   meta::Probe mp;
   mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
   mp.target = is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
-  mp.point = std::string(is_return ? "syscall return" : "syscall") + " dispatch (" +
-             std::to_string(bodies.size()) + " probes)";
+  // Says which points it runs: the script's point when its events are all there are (a
+  // load error names it), else what the program dispatches. (`-v` adds what it runs on.)
+  size_t events = 0;
+  std::set<std::string> points;
+  for (const SyscallBody& body : bodies) {
+    events += body.event;
+    if (body.event) points.insert(body.point);
+  }
+  std::string family = is_return ? "syscalls:sys_exit_*" : "syscalls:sys_enter_*";
+  auto count = [](size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  if (events == bodies.size() && points.size() == 1)
+    mp.point = *points.begin() + (events == 1 ? "" : " (" + count(events, "event") + ")");
+  else if (events == bodies.size())
+    mp.point = family + " dispatch (" + count(events, "event") + ")";
+  else
+    mp.point = std::string(is_return ? "syscall return" : "syscall") + " dispatch (" +
+               count(bodies.size(), "probe") +
+               (events ? ", " + std::to_string(events) + " of them " + family + " events" : "") +
+               ")";
   mp.program = std::string(is_return ? "syscall_exit" : "syscall_enter") +
                (part ? "_" + std::to_string(part + 1) : "");
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
@@ -88,7 +125,13 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
   fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->getArg(0)->setName("ctx");
-  b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
+  // At its first body's probe when it runs syscalls:* points alone: an error in the
+  // program (its stack) is reported there, as the point's own program's was. (A program
+  // with syscall.* bodies too is reported as the dispatch.)
+  const llvm::DISubprogram* first =
+      events == bodies.size() ? bodies[0].fn->getSubprogram() : nullptr;
+  b_.SetCurrentDebugLocation(first ? maps_.Describe(*fn, first->getLine(), first->getFile())
+                                   : maps_.Describe(*fn, 1, nullptr));
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
   b_.SetInsertPoint(entry);
   Value ctx = fn->getArg(0);
@@ -136,6 +179,31 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
   b_.SetInsertPoint(current);
   b_.CreateRet(b_.getInt32(0));
   meta_.probes.push_back(std::move(mp));
+}
+
+// The kernel's syscalls:* events skip compat calls (int 0x80 and the ia32 entries:
+// trace_get_syscall_nr() is -1 while in_ia32_syscall(), that is while the task's
+// thread_info.status has TS_COMPAT); raw_syscalls, which a syscalls:* point's body runs
+// on, sees them with their i386 numbers. (x32 calls carry __X32_SYSCALL_BIT in their
+// number, which no dispatch case matches, as it is past the kernel's NR_syscalls.) Read
+// by CO-RE through the current task's BTF pointer, as ppid() is. (Semantic keeps a point
+// on its classic tracepoint unless the kernel's BTF has the field: HasTaskCompatStatus.)
+Value Lowering::CompatSyscall() {
+  constexpr uint64_t kTsCompat = 0x0002;  // arch/x86/include/asm/thread_info.h
+  const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
+  int32_t task_type = btf ? btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) : -1;
+  KernelMember info, status;
+  bool found = task_type > 0 &&
+               FindKernelMember(btf, static_cast<uint32_t>(task_type), "thread_info", &info) &&
+               FindKernelMember(btf, info.type, "status", &status);
+  assert(found && btf__resolve_size(btf, status.type) == 4);
+  if (!found) return b_.getFalse();
+  CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
+  Value task = Helper(kCurrentTaskBtf, ptr_, {});
+  Value at = core.MemberAddress(task, static_cast<uint32_t>(task_type), info);
+  at = core.MemberAddress(at, StripModifiers(btf, info.type), status);
+  Value flags = b_.CreateLoad(b_.getInt32Ty(), at);
+  return b_.CreateICmpNE(b_.CreateAnd(flags, b_.getInt32(kTsCompat)), b_.getInt32(0));
 }
 
 }  // namespace btap::codegen::lowering

@@ -81,7 +81,8 @@ constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLr
                    kMapRingbuf = 27, kMapTaskStorage = 29;
 constexpr int64_t kNoExist = 1;
 constexpr int64_t kAny = 0;
-constexpr int64_t kUserStack = 1 << 8;  // bpf_get_stack's BPF_F_USER_STACK
+constexpr int64_t kUserStack = 1 << 8;                // bpf_get_stack's BPF_F_USER_STACK
+constexpr int64_t kSkipBpfFrames = int64_t{1} << 62;  // bpflib/stack.c's own flag
 constexpr uint32_t kDefaultRingBytes = 4u << 20;
 
 inline uint32_t NextPow2(uint64_t v) {
@@ -273,13 +274,18 @@ class Lowering {
   // number and calls the bodies that want it, in script order.
   struct SyscallBody {
     llvm::Function* fn;
-    int64_t nr;  // -1: every call
+    int64_t nr;          // -1: every call
+    bool event = false;  // a kernel.trace("syscalls:...") point's
+    std::string point;   // the point as the script wrote it (an event's)
   };
   void NoteNamedSyscall(const sema::Probe& p);
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
   void EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies, int part);
   static uint64_t VerifierWeight(const llvm::Function& fn);
   Value SyscallVar(const sema::TargetArg& arg);
+  // Whether the current task's system call is a compat (ia32) one, which syscalls:* events
+  // do not see (lower_syscall.cpp).
+  Value CompatSyscall();
 
   // -c/-x and process probes: the target's process tree, kept in a map by a body on the
   // child's return from each fork-family call (its parent is the target or in the tree).

@@ -309,7 +309,12 @@ static std::string AttachedAs(bpf_program* program, const meta::Probe& p) {
     return kind == meta::ProbeKind::Kretprobe ? "multi-kretprobe" : "multi-kprobe";
   const char* section = bpf_program__section_name(program);
   std::string name = section ? section : "";
-  return name.substr(0, name.find('/'));
+  name = name.substr(0, name.find('/'));
+  // The syscall programs, which run syscall.* and syscalls:* points, say what they are on.
+  if (kind == meta::ProbeKind::Tracepoint && p.target.starts_with("raw_syscalls:") &&
+      p.point.find(p.target) == std::string::npos)
+    name += " on " + p.target;
+  return name;
 }
 
 bool Session::Attach(std::string* error) {

@@ -87,6 +87,9 @@ struct ResolveContext {
   // in target_program_error when -x's executable could not be read).
   std::string target_program = {};
   std::string target_program_error = {};
+  // Whether syscalls:* points can skip compat calls on raw_syscalls (Machine's
+  // task_compat_status); unset: they cannot.
+  std::function<bool()> task_compat_status = nullptr;
 
   // An optional point matches nothing, for this reason.
   void Skipped(SourceRange at, std::string why) const {

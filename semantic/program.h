@@ -131,6 +131,10 @@ struct ProbeSpec {
   bool has_target_vars = false;    // $vars are known (tracepoints)
   bool target_vars_later = false;  // $vars resolved by a later pass (debug info)
   bool args_from_format = false;   // tracepoint $vars are tracefs record fields, not BTF args
+  // kernel.trace("syscalls:sys_enter_NAME") (1) or sys_exit_NAME (2) run as a body of the
+  // raw_syscalls dispatch (numbers[0]: NAME's number), its record fields read from the
+  // registers as the kernel fills them (semantic/probes/tracepoint.cpp).
+  int raw_syscall = 0;
   std::vector<TargetArg> args;
   // process(...) function, statement and mark probes: the probe's link-time address in
   // the object `target`, the DWARF function it is in (0: known from the symbol table

@@ -221,6 +221,7 @@ class ProbeResolver {
         ctx.in_listed_alias = e_.options.listing && depth > 0;
         ctx.target_program = e_.options.target_program;
         ctx.target_program_error = e_.options.target_program_error;
+        ctx.task_compat_status = [this]() { return e_.machine.task_compat_status(); };
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
         if (specs.empty() && e_.diags.error_count() == errors) any = false;

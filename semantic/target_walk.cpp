@@ -628,12 +628,15 @@ void KernelReturnParameters(Elab& e, Probe& p) {
 
 // `$$parms`, `$$vars` and `$$return` of kernel functions, as stap writes them without
 // debuginfo locals: `name=0x1f` for each parameter (and `return=...`), space-separated.
+// A tracepoint's `$$parms` and `$$vars` are its arguments, or its tracefs record's fields
+// (an array or string field, which has no number to print, as `name=?`).
 void KernelVarStrings(Elab& e, Probe& p) {
+  bool tracepoint = p.spec.family == Family::Tracepoint;
   std::vector<ast::TargetSymbol*> strings;
   ast::WalkTree(p.body, [&](ast::Node* n) {
     auto* t = ast::As<ast::TargetSymbol>(n);
     if (t && !t->lowered && t->components.empty() &&
-        (t->name == "$$parms" || t->name == "$$vars" || t->name == "$$return"))
+        (t->name == "$$parms" || t->name == "$$vars" || (t->name == "$$return" && !tracepoint)))
       strings.push_back(t);
   });
   for (ast::TargetSymbol* t : strings) {
@@ -646,7 +649,12 @@ void KernelVarStrings(Elab& e, Probe& p) {
     args.push_back(text);
     for (const TargetArg& a : p.spec.args) {
       if ((a.name == "return") != want_return || a.name[0] == '@') continue;  // not an @var's
-      format += std::string(format.empty() ? "" : " ") + a.name + "=%#x";
+      format += std::string(format.empty() ? "" : " ") + a.name;
+      if (a.is_array || a.is_dynamic) {
+        format += "=?";
+        continue;
+      }
+      format += "=%#x";
       auto* value = e.arena.New<ast::TargetSymbol>();
       value->kind = ast::TargetSymbol::kKind;
       value->range = t->range;
@@ -680,10 +688,10 @@ void LowerTargets(Elab& e) {
     if (p->spec.family == Family::KernelFunction ||
         (p->spec.family == Family::Tracepoint && !p->spec.args_from_format))
       KernelPrettyPrint(e, *p);
-    if (p->spec.family == Family::KernelFunction) {
+    if (p->spec.family == Family::KernelFunction || p->spec.family == Family::Tracepoint)
       KernelVarStrings(e, *p);
-      if (p->spec.is_return) KernelReturnParameters(e, *p);
-    }
+    if (p->spec.family == Family::KernelFunction && p->spec.is_return)
+      KernelReturnParameters(e, *p);
     if (!IsUserSpace(p->spec.family)) continue;
     UserBinary& bin = e.machine.binaries().Get(p->spec.target);
     if (!bin.elf()) continue;

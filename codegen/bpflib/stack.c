@@ -11,10 +11,42 @@ static long (*const bpf_get_stack)(void* ctx, void* buf, unsigned int size,
 // stap's MAXBACKTRACE: the deepest frame its unwinder reports.
 #define BTAP_MAX_BACKTRACE 20
 
-// Fills `frames` (BTAP_MAX_BACKTRACE slots) with the kernel stack; returns how many.
-static inline long capture(void* ctx, unsigned long* frames, unsigned long flags) {
-  long got = bpf_get_stack(ctx, frames, BTAP_MAX_BACKTRACE * 8, flags);
-  return got > 0 ? got / 8 : 0;
+// In `flags` (a bit bpf_get_stack does not use): leave out the BPF program's own frames
+// at the top of the stack, which a raw tracepoint's program sees (codegen: the
+// syscalls:* points that run on raw_syscalls). The kernel's tracepoint frames below them
+// (bpf_trace_run2, __bpf_trace_sys_enter) stay. The program's frames are told by address:
+// x86-64 JIT code in the module area (0xffffffffa0000000 or, with KASLR,
+// 0xffffffffc0000000 on); with the JIT off, frame 0 is kernel text and nothing is left out
+// unless that text lies above 0xffffffffa0000000.
+#define BTAP_SKIP_BPF_FRAMES (1UL << 62)
+
+// Fills `frames` (32 slots) with the stack, the first BTAP_MAX_BACKTRACE frames that
+// count; returns how many.
+static inline __attribute__((always_inline)) long capture(void* ctx, unsigned long* frames, unsigned long flags) {
+  if (!(flags & BTAP_SKIP_BPF_FRAMES)) {
+    long got = bpf_get_stack(ctx, frames, BTAP_MAX_BACKTRACE * 8, flags);
+    return got > 0 ? got / 8 : 0;
+  }
+  long got = bpf_get_stack(ctx, frames, 32 * 8, flags & ~BTAP_SKIP_BPF_FRAMES);
+  long n = got > 0 ? got / 8 : 0;
+  if (n <= 0) return 0;
+  // Counted without branches (as in btap_backtrace), so that each stack() and
+  // backtrace() adds one path for the verifier: for the small values compared here,
+  // (x - y) >> 63 is 1 when x < y; `run` stays 1 while the frames are the program's.
+  unsigned long x0 = ~frames[0];
+  unsigned long below = 0x60000000UL - 0x20000000UL * ((x0 - 0x40000000UL) >> 63);
+  long skip = 0;
+  unsigned long run = 1;
+  for (long i = 0; i < 12; i++) {
+    unsigned long here = ((unsigned long)(i - n) >> 63) & ((~frames[i] - below) >> 63);
+    asm volatile("" : "+r"(here));
+    run &= here;
+    skip += (long)run;
+  }
+  // Moved up whole (past the stack only what this program did not fill): no branch.
+  for (int i = 0; i < BTAP_MAX_BACKTRACE; i++) frames[i] = frames[(i + skip) & 31];
+  n -= skip;
+  return n > BTAP_MAX_BACKTRACE ? BTAP_MAX_BACKTRACE : n;
 }
 
 // backtrace(): "0x%lx" of each frame, separated by spaces, whole addresses only, within

@@ -22,12 +22,15 @@ namespace btap::runtime {
 bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                  std::vector<int>& link_fds, std::vector<std::string>& missing, std::string* error);
 
-// Destroys every link and empties `links`. Detaching a classic tracepoint (a perf event)
-// or a uprobe waits for the kernel's RCU grace periods, ~60 ms each: 720 syscall
-// tracepoints took 43 s to detach one after another. Waits that overlap share their
-// grace periods, so many links are destroyed from several threads at once. (Each link's
-// destroy touches only that link: true of the kinds btap attaches; a kind whose links share
-// state, as libbpf's USDT links do, would need its own pass.)
+// Destroys every link (null entries are skipped) and empties `links`. Detaching a classic
+// tracepoint (a perf event) or a uprobe waits for the kernel's RCU grace periods, ~60 ms
+// each: 720 classic tracepoints took 43 s to detach one after another. Waits that overlap
+// share their grace periods, so many links are destroyed from several threads at once.
+// That is safe for the link kinds btap attaches (raw and classic tracepoints, kprobes,
+// multi-kprobes, fentry, uprobes, perf events): each destroy touches only its own link,
+// and libbpf's log sink is per thread. It is NOT safe for libbpf's USDT links
+// (bpf_program__attach_usdt), which share their usdt_manager's state (its spec ids):
+// those would have to be destroyed on one thread.
 void DetachAll(std::vector<bpf_link*>& links);
 
 // What to add to a load error whose verifier log says a program called a helper its type

@@ -89,6 +89,11 @@ class Machine {
   const std::map<std::string, std::unique_ptr<KernelDwarf>>& module_dwarfs() const {
     return module_dwarfs_;
   }
+  // Whether the kernel's BTF has task_struct.thread_info.status, 4 bytes (syscalls.h).
+  bool task_compat_status() {
+    if (!task_compat_status_) task_compat_status_ = HasTaskCompatStatus(kernel_btf().get());
+    return *task_compat_status_;
+  }
   const SyscallTable& syscalls() {
     if (!syscalls_) {
       // The table is the running kernel's: its BTF serves when that is the one parsed.
@@ -106,6 +111,7 @@ class Machine {
   SharedBtf btf_;
   std::string btf_error_;
   bool btf_tried_ = false;
+  std::optional<bool> task_compat_status_;
   std::string image_;
   std::optional<std::string> build_id_;
   std::string build_id_error_;

@@ -320,6 +320,33 @@ TaskOffsets LoadTaskOffsets() {
   return out;
 }
 
+namespace {
+
+// `type`'s member `name` (a struct's direct member), or null.
+const btf_member* MemberNamed(const struct btf* btf, const btf_type* type, const char* name) {
+  if (!type || !btf_is_struct(type)) return nullptr;
+  const btf_member* m = btf_members(type);
+  for (uint16_t i = 0; i < btf_vlen(type); ++i, ++m)
+    if (std::string_view(btf__name_by_offset(btf, m->name_off)) == name) return m;
+  return nullptr;
+}
+
+}  // namespace
+
+bool HasTaskCompatStatus(const struct btf* btf) {
+  if (!btf) return false;
+  int32_t task = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
+  if (task <= 0) return false;
+  const btf_member* info =
+      MemberNamed(btf, btf__type_by_id(btf, static_cast<uint32_t>(task)), "thread_info");
+  int32_t info_type = info ? btf__resolve_type(btf, info->type) : -1;
+  const btf_member* status =
+      info_type > 0
+          ? MemberNamed(btf, btf__type_by_id(btf, static_cast<uint32_t>(info_type)), "status")
+          : nullptr;
+  return status && btf__resolve_size(btf, status->type) == 4;
+}
+
 SyscallTable SyscallTable::Load(const TracepointCatalog& catalog, const struct btf* running_btf) {
   SyscallTable table;
   if (catalog.tracefs_root().empty()) {
@@ -387,8 +414,11 @@ SyscallTable SyscallTable::Load(const TracepointCatalog& catalog, const struct b
     call.nr = nr;
     const std::vector<TracepointArg>* fields = catalog.Args(*tp);
     if (!fields) continue;
+    // The arguments, each a register (size 8), up to the first other field: kernels after
+    // 6.18 append a `__data_loc char[] __NAME_val` copy of each user string argument.
     for (const TracepointArg& f : *fields) {
-      if (f.name == "__syscall_nr" || call.args.size() == 6) continue;
+      if (f.name == "__syscall_nr") continue;
+      if (f.size != 8 || f.is_array || f.is_dynamic || call.args.size() == 6) break;
       SyscallArg arg{f.name, f.c_type};
       types.Describe(&arg);
       arg.reg_offset = static_cast<uint32_t>(reg_at[call.args.size()]);

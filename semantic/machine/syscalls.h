@@ -40,6 +40,11 @@ struct TaskOffsets {
 };
 TaskOffsets LoadTaskOffsets();
 
+// `btf` (a kernel's) has task_struct.thread_info.status as a 4-byte field, where x86-64
+// keeps TS_COMPAT: a syscalls:* point runs on raw_syscalls only then (it skips compat
+// calls by that flag, as the kernel's event does).
+bool HasTaskCompatStatus(const struct btf* btf);
+
 class SyscallTable {
  public:
   // Never fatal: an empty table with error() set when the kernel does not tell.

@@ -10,7 +10,7 @@ stdout-lines; sections
 script, stdout, stderr, stdout-regex, stderr-regex), so a runtime case runs here unchanged;
 `kmod: NAME...` (guest only) loads kernel modules at boot, for the whole run.
 A case with a script is compiled on the host with `btap -p4 -r KERNEL-DIR`, for the guest's
-kernel (its BTF, from the image; LLVM under emulation is slow), its run-time options (-c, -x, -T) moving to btaprun, and run in the guest with
+kernel (its BTF, from the image; LLVM under emulation is slow), its run-time options (-c, -x, -T) moving to btaprun (-vv gives btaprun -v), and run in the guest with
 `btaprun`; `runner: btaprun ARGS` gives btaprun's arguments itself. A case without a script
 (listing with -l/-L) runs btap itself in the guest, and so does a case with
 `runner: btap`, which compiles in the guest (for what needs the guest kernel's BTF);
@@ -147,6 +147,11 @@ def split_run_options(args):
             continue
         if a[:2] in RUN_OPTIONS and len(a) > 2:
             run.append(a)
+        elif re.fullmatch(r"-vv+", a):
+            # btap says how each probe attaches from -vv on; btaprun, which attaches here,
+            # from -v.
+            compile_.append(a)
+            run.append("-v")
         else:
             compile_.append(a)
         i += 1

@@ -25,6 +25,10 @@
  *                    -1 with no messages and MSG_DONTWAIT, recvmmsg(2)s fd -1 with a null
  *                    vector of 1, MSG_PEEK|MSG_WAITALL and no timeout (all fail)
  *   exit N           exits with status N
+ *   compat           a child makes i386 getpid (20) through int 0x80, a compat call whose
+ *                    number is x86-64's writev (it dies of SIGSEGV where the kernel runs
+ *                    no ia32 calls; else it says `compat getpid ran` on standard error);
+ *                    then writev(2)s fd 7 with no vector (it fails)
  *   badexec ADDR     execve(2)s itself with an argument vector whose third pointer is
  *                    ADDR (unreadable): the call fails with EFAULT
  *   raise N          kills itself with signal N
@@ -138,6 +142,18 @@ static void on_signal(int sig) { handled = sig; }
 
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "compat") == 0) {
+    pid_t child = fork();
+    if (child == 0) {
+      long r = 20;
+      __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
+      if (r == getpid()) fputs("compat getpid ran\n", stderr);
+      _exit(0);
+    }
+    if (child > 0) waitpid(child, NULL, 0);
+    syscall(SYS_writev, 7, NULL, 0);
+    return 0;
+  }
   if (argc == 3 && strcmp(argv[1], "badexec") == 0) {
     char* vector[] = {argv[0], "ok", (char*)strtoul(argv[2], NULL, 0), NULL};
     execve(argv[0], vector, NULL);

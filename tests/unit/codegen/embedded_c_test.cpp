@@ -193,14 +193,16 @@ TEST_F(EmbeddedCTapsets, GuruMarkedCNeedsGuruModeFromTheScript) {
 }
 
 // The C's debug info joins the script's: the object stays the same byte for byte (a line
-// table mixing files with and without embedded source once made it vary).
+// table mixing files with and without embedded source once made it vary). The point has no
+// CO-RE access (a syscalls:* point's compat check is one): LLVM 16's CO-RE pass cannot emit
+// the same access twice in one process, and this test compiles in-process twice.
 TEST_F(EmbeddedCTapsets, ObjectsWithCAreDeterministic) {
   std::string script =
       "function greet:string (who:string) %{\n"
       "  strlcpy(STAP_RETVALUE, \"hello, \", MAXSTRINGLEN);\n"
       "  strlcat(STAP_RETVALUE, STAP_ARG_who, MAXSTRINGLEN);\n"
       "%}\n"
-      "probe kernel.trace(\"syscalls:sys_enter_getppid\") { println(greet(execname()), safe()) }";
+      "probe kernel.trace(\"sched:sched_process_exit\") { println(greet(execname()), safe()) }";
   driver::Ran r = Compile(script, true);
   ASSERT_EQ(r.status, 0) << r.err;
   std::string first = driver::ReadAll(root_ / "x.bo");

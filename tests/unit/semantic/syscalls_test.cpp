@@ -1,9 +1,11 @@
 // The syscall table read from this kernel: numbers checked against the C library's
 // headers (an independent source), arguments against the format files' declarations.
 #include <asm/unistd.h>
+#include <bpf/btf.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <algorithm>
+#include <memory>
 
 #include "semantic/machine/syscalls.h"
 #include "semantic/machine/tracepoints.h"
@@ -101,6 +103,26 @@ TEST(Syscalls, TapsetText) {
   EXPECT_NE(any.find("if (nr == " + std::to_string(__NR_getppid) + ") return \"getppid\""),
             std::string::npos);
   EXPECT_EQ(any.find("probe begin"), std::string::npos);
+}
+
+// A task_struct whose thread_info has `status` of `status_bytes` (0: no such member).
+std::unique_ptr<struct btf, void (*)(struct btf*)> TaskBtf(int status_bytes) {
+  std::unique_ptr<struct btf, void (*)(struct btf*)> b(btf__new_empty(), btf__free);
+  int u32 = btf__add_int(b.get(), "unsigned int", 4, 0);
+  int u64 = btf__add_int(b.get(), "long unsigned int", 8, 0);
+  int info = btf__add_struct(b.get(), "thread_info", 16);
+  btf__add_field(b.get(), "flags", u64, 0, 0);
+  if (status_bytes) btf__add_field(b.get(), "status", status_bytes == 4 ? u32 : u64, 64, 0);
+  btf__add_struct(b.get(), "task_struct", 32);
+  btf__add_field(b.get(), "thread_info", info, 0, 0);
+  return b;
+}
+
+TEST(Syscalls, TaskCompatStatusNeedsAFourByteField) {
+  EXPECT_TRUE(HasTaskCompatStatus(TaskBtf(4).get()));
+  EXPECT_FALSE(HasTaskCompatStatus(TaskBtf(8).get()));
+  EXPECT_FALSE(HasTaskCompatStatus(TaskBtf(0).get()));
+  EXPECT_FALSE(HasTaskCompatStatus(nullptr));
 }
 
 }  // namespace
