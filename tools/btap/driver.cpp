@@ -483,7 +483,9 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   compile.want_ir = (options.pass == 3 && !options.dump_asm) || options.keep;
   compile.want_assembly = options.pass == 3 && options.dump_asm;
   codegen::Compiled compiled;
-  if (!codegen::Compile(*program, sm, compile, diags, &compiled)) return failed(3, "translation");
+  // (Under -W a warning is an error: the compile then fails here, and nothing is cached.)
+  if (!codegen::Compile(*program, sm, compile, diags, &compiled) || diags.has_errors())
+    return failed(3, "translation");
   // Code generation's warnings (embedded C's, for one) on a compile that succeeded.
   std::ostringstream codegen_warnings;
   RenderDiagnosticsSince(sm, diags, &rendered, codegen_warnings);
