@@ -320,8 +320,14 @@ std::vector<DebugLabel> LabelsIn(Dwarf_Die* function) {
 }
 
 std::vector<int> DebugInfo::FunctionLines(const DebugFunction& f, uint64_t high) {
-  // The address ranges of the functions inlined into f (at any depth of its blocks).
-  std::vector<std::pair<uint64_t, uint64_t>> inlined;
+  // The address ranges of the functions inlined into f (outside any other inlined
+  // function), each with the line of f that calls it: the call's own rows lie in the
+  // callee's range (`vfs_read`'s `fsnotify_access(file)` line), and stay f's.
+  struct Inlined {
+    uint64_t start, end;
+    int call_line;
+  };
+  std::vector<Inlined> inlined;
   Dwarf_Die die;
   if (Die(f.die, &die)) {
     auto walk = [&](auto& self, Dwarf_Die* scope, int depth) -> void {
@@ -329,9 +335,12 @@ std::vector<int> DebugInfo::FunctionLines(const DebugFunction& f, uint64_t high)
       ForEachChildDie(scope, [&](Dwarf_Die* d) {
         int tag = dwarf_tag(d);
         if (tag == DW_TAG_inlined_subroutine) {
+          Dwarf_Attribute attr;
+          Dwarf_Word call_line = 0;
+          if (dwarf_attr(d, DW_AT_call_line, &attr)) dwarf_formudata(&attr, &call_line);
           Dwarf_Addr base = 0, start = 0, end = 0;
           for (ptrdiff_t o = 0; (o = dwarf_ranges(d, o, &base, &start, &end)) > 0;)
-            inlined.emplace_back(start, end);
+            inlined.push_back({start, end, static_cast<int>(call_line)});
         } else if (tag == DW_TAG_lexical_block || tag == DW_TAG_try_block ||
                    tag == DW_TAG_catch_block) {
           self(self, d, depth + 1);
@@ -340,13 +349,14 @@ std::vector<int> DebugInfo::FunctionLines(const DebugFunction& f, uint64_t high)
     };
     walk(walk, &die, 0);
   }
-  auto in_inlined = [&](uint64_t a) {
-    return std::any_of(inlined.begin(), inlined.end(),
-                       [a](const auto& r) { return a >= r.first && a < r.second; });
+  auto owns = [&](int line, uint64_t a) {
+    return std::none_of(inlined.begin(), inlined.end(), [&](const Inlined& r) {
+      return a >= r.start && a < r.end && line != r.call_line;
+    });
   };
   std::set<int> out;
   ForEachRow(f.entry, high, f.file, [&](int line, uint64_t a) {
-    if (!in_inlined(a)) out.insert(line);
+    if (owns(line, a)) out.insert(line);
   });
   return {out.begin(), out.end()};
 }

@@ -135,8 +135,9 @@ class DebugInfo {
   // (a glob over the recorded names), only that file's.
   std::vector<int> LinesIn(uint64_t low, uint64_t high, std::string_view file = {});
   // The lines of `f`'s own that have code in [f.entry, high), in order: line-table rows of
-  // its file at addresses in no function inlined into it (a header's lines, or a same-file
-  // inline function's, are not `f`'s; its lines after a lambda or a nested function are).
+  // its file at addresses in no function inlined into it, but for the line that calls it
+  // (a header's lines, or a same-file inline function's, are not `f`'s; its calls of
+  // them, and its lines after a lambda or a nested function, are).
   std::vector<int> FunctionLines(const DebugFunction& f, uint64_t high);
 
   bool Die(Dwarf_Off off, Dwarf_Die* out);
