@@ -675,7 +675,6 @@ llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const 
       p && (p->spec.family == sema::Family::Begin || p->spec.family == sema::Family::End ||
             p->spec.family == sema::Family::Error);
   frame.ctx = session_probe && !user_side ? nullptr : fn->getArg(0);
-  contextless_handler_ = !frame.ctx;
   if (!frame.user_side && !session_probe) {
     Value exiting = b_.CreateLoad(i64_, exiting_);
     Continue(b_.CreateICmpEQ(exiting, b_.getInt64(0)), "run");

@@ -290,9 +290,9 @@ class Lowering {
   // -c/-x and process probes: the target's process tree, kept in a map by a body on the
   // child's return from each fork-family call (its parent is the target or in the tree).
   void TrackTargetTree();
-  Value InTargetTree(Value pid,
-                     Value target = nullptr);  // no target, the target, or one of its descendants
-  Value ParentPid();                           // the current task's parent's pid (BTF offsets)
+  // No target, the target, or one of its descendants (`target`: __btap_target, if loaded).
+  Value InTargetTree(Value pid, Value target = nullptr);
+  Value ParentPid();  // the current task's parent's pid (BTF offsets)
   llvm::GlobalVariable* tree_ = nullptr;
   std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
   uint32_t syscall_orig_ax_ = 120;              // pt_regs.orig_ax, from the probe spec

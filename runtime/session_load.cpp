@@ -168,11 +168,13 @@ static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
 bool Session::Load(std::string* error) {
   if (!SameKernelTerms(meta_, error)) return false;
   std::vector<std::string> missing = MissingSyscalls(meta_, FindTracefs());
-  if (missing.empty() && !MissingTracepoints(meta_, FindTracefs(), nullptr).empty()) {
-    // Some tracepoint has no trace event: a bare one still has its BTF type.
-    btf* vmlinux = btf__load_vmlinux_btf();  // null when unreadable
-    missing = MissingTracepoints(meta_, FindTracefs(), vmlinux);
-    btf__free(vmlinux);
+  if (missing.empty()) {
+    // A tracepoint with no trace event still has its BTF type: the BTF is read only then.
+    std::unique_ptr<btf, decltype(&btf__free)> vmlinux(nullptr, btf__free);
+    missing = MissingTracepoints(meta_, FindTracefs(), [&]() -> const btf* {
+      vmlinux.reset(btf__load_vmlinux_btf());  // null when unreadable
+      return vmlinux.get();
+    });
   }
   if (!missing.empty()) {
     *error = missing[0];

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,11 @@ std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::stri
 
 // The tracepoints the object's probes attach to that this kernel lacks: neither under the
 // tracefs at `tracefs` nor, for a tracepoint without an event there, a `btf_trace_*` type
-// in `vmlinux` (may be null). One message each, at the probe; none when there is no
-// tracefs to tell.
+// in the kernel's BTF, which `vmlinux` gives (null when unreadable; asked only then, at
+// most once; may be empty). One message each, at the probe; none when there is no tracefs
+// to tell.
 std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::string& tracefs,
-                                            const btf* vmlinux);
+                                            const std::function<const btf*()>& vmlinux);
 
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);

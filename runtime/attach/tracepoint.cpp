@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
@@ -54,8 +55,9 @@ std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::stri
 }
 
 std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::string& tracefs,
-                                            const btf* vmlinux) {
+                                            const std::function<const btf*()>& vmlinux) {
   std::vector<std::string> missing;
+  std::optional<const btf*> kernel_btf;
   struct stat st;
   std::string events = tracefs + "/events/";
   if (tracefs.empty() || stat(events.c_str(), &st) != 0) return missing;
@@ -67,8 +69,9 @@ std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::s
         stat((events + p.target.substr(0, colon) + "/" + event).c_str(), &st) == 0)
       continue;
     // A tracepoint with no trace event (a bare one) is known by its BTF type only.
-    if (vmlinux &&
-        btf__find_by_name_kind(vmlinux, ("btf_trace_" + event).c_str(), BTF_KIND_TYPEDEF) > 0)
+    if (!kernel_btf) kernel_btf = vmlinux ? vmlinux() : nullptr;
+    if (*kernel_btf &&
+        btf__find_by_name_kind(*kernel_btf, ("btf_trace_" + event).c_str(), BTF_KIND_TYPEDEF) > 0)
       continue;
     missing.push_back("this kernel has no tracepoint `" + p.target + "`, probed as `" + p.point +
                       "`" + (p.where.empty() ? "" : " at " + p.where) +
