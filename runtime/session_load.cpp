@@ -3,7 +3,6 @@
 // at), the kernel terms an object was compiled under checked again, the kprobe/fentry
 // choice, and the clocks and time zone the runtime variables need before any probe runs.
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -168,14 +167,7 @@ static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
 bool Session::Load(std::string* error) {
   if (!SameKernelTerms(meta_, error)) return false;
   std::vector<std::string> missing = MissingSyscalls(meta_, FindTracefs());
-  if (missing.empty()) {
-    // A tracepoint with no trace event still has its BTF type: the BTF is read only then.
-    std::unique_ptr<btf, decltype(&btf__free)> vmlinux(nullptr, btf__free);
-    missing = MissingTracepoints(meta_, FindTracefs(), [&]() -> const btf* {
-      vmlinux.reset(btf__load_vmlinux_btf());  // null when unreadable
-      return vmlinux.get();
-    });
-  }
+  if (missing.empty()) missing = MissingTracepoints(meta_, FindTracefs(), KernelHasBareTracepoint);
   if (!missing.empty()) {
     *error = missing[0];
     for (size_t i = 1; i < missing.size(); ++i) *error += "\n" + missing[i];

@@ -88,14 +88,21 @@ class ProbeResolver {
       e_.diags.Report(Diag::AliasTooDeep, parts[0].range, {std::to_string(kMaxAliasDepth)});
       return true;
     }
+    bool fit_empty = false;
     if (MatchAliases(parts, exp, depth, out)) {
       // A listing pattern like `*` or `s*` names builtin points as well as aliases.
       if (e_.options.listing && depth == 0 && HasGlob(parts[0].name))
-        MatchFamilies(parts, true, exp, depth, out);
+        MatchFamilies(parts, true, exp, depth, out, fit_empty);
       return true;
     }
-    if (MatchFamilies(parts, optional, exp, depth, out)) return true;
-    if (!optional) ReportMismatch(parts);
+    if (MatchFamilies(parts, optional, exp, depth, out, fit_empty)) return true;
+    if (optional) return false;
+    // A family took the point and found nothing (a PLT glob no stub matches): "incomplete"
+    // would be wrong, as the point is whole.
+    if (fit_empty)
+      e_.diags.Report(Diag::ProbePointNoMatch, parts.back().range, {PointSpelling(parts)});
+    else
+      ReportMismatch(parts);
     return false;
   }
 
@@ -178,7 +185,7 @@ class ProbeResolver {
   }
 
   bool MatchFamilies(const std::vector<PointPart>& parts, bool optional, const Expansion& exp,
-                     int depth, std::vector<Resolved>& out) {
+                     int depth, std::vector<Resolved>& out, bool& fit_empty) {
     // What a listing names is the user's pattern; an alias's own points resolve as in a
     // script (an optional one that matches nothing here is left out quietly).
     bool listing = e_.options.listing && depth == 0;
@@ -224,7 +231,10 @@ class ProbeResolver {
         ctx.task_compat_status = [this]() { return e_.machine.task_compat_status(); };
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
-        if (specs.empty() && e_.diags.error_count() == errors) any = false;
+        if (specs.empty() && e_.diags.error_count() == errors) {
+          any = false;
+          fit_empty = true;
+        }
       }
       for (ProbeSpec& s : specs) out.push_back({std::move(s), exp});
     }

@@ -10,7 +10,6 @@
 #include "common/object_meta.h"
 
 struct bpf_link;
-struct btf;
 struct bpf_object;
 struct bpf_program;
 
@@ -50,13 +49,18 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta);
 // ("" when all are here, or when this kernel has no such events to tell).
 std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::string& tracefs);
 
+// Whether the running kernel has a tracepoint with no trace event (a bare one) of this
+// name: its `btf_trace_NAME` type is in vmlinux's BTF or a loaded module's. The BTF is read
+// on the first call, the modules' only when vmlinux's lacks a name; false when unreadable.
+bool KernelHasBareTracepoint(const std::string& event);
+
 // The tracepoints the object's probes attach to that this kernel lacks: neither under the
-// tracefs at `tracefs` nor, for a tracepoint without an event there, a `btf_trace_*` type
-// in the kernel's BTF, which `vmlinux` gives (null when unreadable; asked only then, at
-// most once; may be empty). One message each, at the probe; none when there is no tracefs
-// to tell.
-std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::string& tracefs,
-                                            const std::function<const btf*()>& vmlinux);
+// tracefs at `tracefs` nor, for a tracepoint without an event there, a bare one that
+// `bare_tracepoint` knows (KernelHasBareTracepoint; may be empty). One message each, at the
+// probe; none when there is no tracefs to tell.
+std::vector<std::string> MissingTracepoints(
+    const meta::Meta& meta, const std::string& tracefs,
+    const std::function<bool(const std::string& event)>& bare_tracepoint);
 
 bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                       std::string* error);

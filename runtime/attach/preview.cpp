@@ -64,6 +64,7 @@ std::string Tracepoint(const meta::Probe& p) {
   std::string system = p.target.substr(0, colon == std::string::npos ? 0 : colon);
   std::string event = p.target.substr(colon == std::string::npos ? 0 : colon + 1);
   if (!system.empty() && Exists(root + "/events/" + system + "/" + event)) return "";
+  if (KernelHasBareTracepoint(event)) return "";
   return "not here: this kernel has no tracepoint `" + p.target + "`";
 }
 

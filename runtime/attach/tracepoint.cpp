@@ -8,7 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <optional>
+#include <filesystem>
+#include <memory>
+#include <vector>
 
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
@@ -54,10 +56,36 @@ std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::stri
   return missing;
 }
 
-std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::string& tracefs,
-                                            const std::function<const btf*()>& vmlinux) {
+bool KernelHasBareTracepoint(const std::string& event) {
+  using Btf = std::unique_ptr<btf, decltype(&btf__free)>;
+  static Btf vmlinux(btf__load_vmlinux_btf(), btf__free);  // null when unreadable
+  if (!vmlinux) return false;
+  std::string type = "btf_trace_" + event;
+  auto has = [&](const btf* b) {
+    return btf__find_by_name_kind(b, type.c_str(), BTF_KIND_TYPEDEF) > 0;
+  };
+  if (has(vmlinux.get())) return true;
+  // A module's tracepoints are in its own BTF, split from vmlinux's: read only when
+  // vmlinux's lacks the name, once.
+  static std::vector<Btf> modules = [] {
+    std::vector<Btf> all;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/sys/kernel/btf", ec)) {
+      if (entry.path().filename() == "vmlinux") continue;
+      if (btf* b = btf__parse_split(entry.path().c_str(), vmlinux.get()))
+        all.emplace_back(b, btf__free);
+    }
+    return all;
+  }();
+  for (const Btf& b : modules)
+    if (has(b.get())) return true;
+  return false;
+}
+
+std::vector<std::string> MissingTracepoints(
+    const meta::Meta& meta, const std::string& tracefs,
+    const std::function<bool(const std::string& event)>& bare_tracepoint) {
   std::vector<std::string> missing;
-  std::optional<const btf*> kernel_btf;
   struct stat st;
   std::string events = tracefs + "/events/";
   if (tracefs.empty() || stat(events.c_str(), &st) != 0) return missing;
@@ -69,10 +97,7 @@ std::vector<std::string> MissingTracepoints(const meta::Meta& meta, const std::s
         stat((events + p.target.substr(0, colon) + "/" + event).c_str(), &st) == 0)
       continue;
     // A tracepoint with no trace event (a bare one) is known by its BTF type only.
-    if (!kernel_btf) kernel_btf = vmlinux ? vmlinux() : nullptr;
-    if (*kernel_btf &&
-        btf__find_by_name_kind(*kernel_btf, ("btf_trace_" + event).c_str(), BTF_KIND_TYPEDEF) > 0)
-      continue;
+    if (bare_tracepoint && bare_tracepoint(event)) continue;
     missing.push_back("this kernel has no tracepoint `" + p.target + "`, probed as `" + p.point +
                       "`" + (p.where.empty() ? "" : " at " + p.where) +
                       " (the object was compiled for a kernel that has it: compile the script "

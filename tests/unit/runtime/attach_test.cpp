@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -118,6 +119,10 @@ TEST(AttachTracepoints, NamesThePointsThisKernelLacks) {
             "this kernel has no tracepoint `filemap:mm_filemap_fault`, probed as "
             "`kernel.trace(\"filemap:mm_filemap_fault\")` at a.stp:2:7 (the object was "
             "compiled for a kernel that has it: compile the script for this kernel)");
+  // A bare tracepoint (no trace event) the kernel's BTF knows is here.
+  EXPECT_TRUE(MissingTracepoints(m, root, [](const std::string& event) {
+                return event == "mm_filemap_fault";
+              }).empty());
   std::filesystem::create_directories(root + "/events/filemap/mm_filemap_fault");
   EXPECT_TRUE(MissingTracepoints(m, root, nullptr).empty());
   std::filesystem::remove_all(root);
@@ -127,6 +132,14 @@ TEST(AttachTracepoints, NamesThePointsThisKernelLacks) {
 // for many, skips null entries and leaves the vector empty. Real links: one raw-tracepoint
 // program of a compiled script attached again and again; a destroyed link's descriptor is
 // closed (nothing else opens descriptors meanwhile).
+// Bare tracepoints are found by their BTF type (sched_update_nr_running_tp is declared
+// with no trace event).
+TEST(AttachTracepoints, FindsBareTracepointsInTheKernelsBtf) {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF";
+  EXPECT_TRUE(KernelHasBareTracepoint("sched_update_nr_running_tp"));
+  EXPECT_FALSE(KernelHasBareTracepoint("no_such_tracepoint_anywhere"));
+}
+
 TEST(DetachAll, DestroysEveryLinkAndEmptiesTheVector) {
   std::vector<bpf_link*> none;
   DetachAll(none);
