@@ -95,6 +95,7 @@ bool Compile(const std::vector<std::string>& headers, llvm::SmallVectorImpl<char
   std::shared_ptr<clang::CompilerInvocation> invocation = clang::createInvocation(args, options);
   bool ok = invocation != nullptr;
   if (ok) {
+    invocation->getDiagnosticOpts().ShowCarets = false;  // no "N errors generated." of its own
     clang::CompilerInstance clang;
     clang.setInvocation(invocation);
     clang.createDiagnostics(buffer, false);
