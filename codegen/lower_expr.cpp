@@ -204,11 +204,11 @@ Value Lowering::ExprInner(ast::Expr* e) {
       }
       if (auto* v = ast::As<ast::AtVar>(e); v && frame_->probe && !frame_->user_side)
         if (const sema::TargetArg* arg = KernelAtVar(v)) return KernelDwarfGlobal(v, *arg);
-      // stap compiles such headers to find the type; btap reads types from DWARF and BTF.
+      // Pass 2 reads header types in probe bodies and conditions (target_walk.cpp).
       if (auto* c = ast::As<ast::Cast>(e); c && c->module.starts_with('<')) {
-        Unsupported(e->range, "`@cast` to a type from headers (`" + std::string(c->module) + "`)",
-                    ": btap does not compile headers for their types; name a program or "
-                    "library with debug information, or the kernel");
+        Unsupported(e->range,
+                    "`@cast` to a type from headers (`" + std::string(c->module) + "`) here",
+                    ": cast in the probe's body and pass the value to the function");
         return nullptr;
       }
       Unsupported(e->range, "this target expression", " outside user-space probes");

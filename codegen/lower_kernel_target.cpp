@@ -5,6 +5,7 @@
 
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
+#include "semantic/machine/header_types.h"
 #include "semantic/suggest.h"
 #include "semantic/target_vars.h"
 
@@ -165,11 +166,26 @@ Value Lowering::KernelCast(ast::Cast* c) {
     Unsupported(c->range, "`@cast` to a kernel type", "; the kernel's BTF cannot be read");
     return nullptr;
   }
+  // stap's "kernel<linux/fs.h>" compiles the headers in the kernel's build tree; btap has
+  // the kernel's types from its BTF, so the headers only need to be well formed.
+  for (size_t at = 0, end = 0; at <= c->module.size(); at = end + 1) {
+    end = std::min(c->module.find(':', at), c->module.size());
+    std::string_view part = c->module.substr(at, end - at);
+    std::vector<std::string> headers;
+    std::string why;
+    if (part.find('<') != std::string_view::npos && !sema::HeaderList(part, &headers, &why)) {
+      failed_ = true;
+      diags_.Report(Diag::CodegenLimit, c->range, {why});
+      return nullptr;
+    }
+  }
   const struct btf* btf = nullptr;
   uint32_t id = sema::KernelCastType(program_.kernel, c->module, c->type_name, &btf);
   if (!id) {
     failed_ = true;
     std::string where = "the kernel has no type `" + std::string(c->type_name) + "`";
+    if (c->module.find('<') != std::string_view::npos)
+      where += " (btap reads the types of `kernel<...>` headers from the kernel's BTF)";
     std::vector<std::string_view> modules = sema::KernelCastModules(c->module);
     std::string named;
     for (std::string_view m : modules)

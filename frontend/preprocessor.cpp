@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace btap::frontend {
@@ -25,6 +26,9 @@ struct Preprocessor::Activation {
   bool library = false;  // inside a library macro: file-local macros are not visible
   std::string_view name;
   uint32_t expansion = 0;  // for macro bodies: the expansion record; 0 for parameters
+  // A library macro's body: where its tokens are located, the invocation that the script
+  // (or tapset) wrote, so that what they make is reported there, not in the .stpm file.
+  std::optional<SourceRange> located;
 };
 
 Preprocessor::Preprocessor(SourceManager& sm, FileId file, const PPConfig& config,
@@ -65,6 +69,7 @@ Token Preprocessor::RawNext() {
                      {std::to_string(kMaxExpandedTokens)});
       Token t = (*a.body)[a.cursor++];
       if (a.expansion) t.expansion = a.expansion;
+      if (a.located) t.range = *a.located;
       return t;
     }
     stack_.pop_back();
@@ -260,6 +265,9 @@ bool Preprocessor::Invoke(const Token& at) {
   a->body = &def->body;
   a->params = std::move(params);
   a->library = def->library;
+  // Nested library macros keep the outermost invocation: `at` came from a body already
+  // located there.
+  if (def->library) a->located = at.range;
   a->name = name;
   a->expansion = static_cast<uint32_t>(expansions_.size());
   expansions_.push_back({at.range, name, at.expansion});

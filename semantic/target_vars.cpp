@@ -16,8 +16,8 @@ using ast::Tok;
 
 }  // namespace
 
-TargetLowering::TargetLowering(Elab& e, Probe& p, UserBinary& bin)
-    : e_(e), p_(p), bin_(bin), dwarf_(bin.dwarf()) {
+TargetLowering::TargetLowering(Elab& e, Probe& p, UserBinary& bin, bool headers_only)
+    : e_(e), p_(p), bin_(bin), dwarf_(bin.dwarf()), headers_only_(headers_only) {
   if (p.spec.die && dwarf_) f_ = bin.FunctionByDie(p.spec.die);
   pc_ = p.spec.address;
   call_pc_ = p.spec.is_return ? p.spec.call_address : pc_;
@@ -383,7 +383,7 @@ bool TargetLowering::Member(TValue* v, std::string_view name, std::string* why) 
   return true;
 }
 
-bool TargetLowering::Index(TValue* v, ast::Expr* index, std::string* why) {
+bool TargetLowering::Index(TValue* v, ast::Expr* index, std::string* why, bool cast_base) {
   Dwarf_Die t, elem;
   if (!v->typed || !PeelType(&v->type, &t)) {
     *why = "it has no type";
@@ -391,6 +391,19 @@ bool TargetLowering::Index(TValue* v, ast::Expr* index, std::string* why) {
   }
   int tag = dwarf_tag(&t);
   ast::Expr* base = nullptr;
+  if (cast_base && v->in_memory && tag != DW_TAG_pointer_type && tag != DW_TAG_array_type) {
+    // `@cast(p, "T")[i]` is the i-th T from p, as stap reads it (`&@cast(0, "T")[1]` is
+    // @cast_sizeof's size of T).
+    int64_t size = TypeSize(&t);
+    if (size <= 0) {
+      *why = "its type has no size";
+      return false;
+    }
+    v->type = t;
+    v->expr = Bin(Tok::Plus, v->expr, Bin(Tok::Star, index, Num(size)));
+    v->bit_size = v->bit_offset = 0;
+    return true;
+  }
   if (tag == DW_TAG_pointer_type) {
     base = Scalar(*v, why);
     if (!base) return false;

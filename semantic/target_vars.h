@@ -34,13 +34,17 @@ struct TValue {
 
 class TargetLowering {
  public:
-  TargetLowering(Elab& e, Probe& p, UserBinary& bin);
+  // `headers_only`: outside user-space probes, only `@cast`s to types from user headers.
+  TargetLowering(Elab& e, Probe& p, UserBinary& bin, bool headers_only = false);
   // Lowers every target expression of the probe's body and condition.
   void Run();
 
  private:
   // One target expression: sets t->lowered, or reports (quiet: only says whether it can).
   bool Lower(ast::TargetBase* t, bool quiet);
+  // Whether this walk lowers `t` (not a kernel type's `@cast`; with headers_only_, only a
+  // header type's).
+  bool Handles(ast::TargetBase* t) const;
   bool Base(ast::TargetBase* t, TValue* v, std::string* why, bool* done);
   ast::Expr* Pretty(const TValue& v, int depth);  // never fails: what it cannot read is `?`
   ast::Expr* VarsString(std::string_view which, int depth);
@@ -74,7 +78,8 @@ class TargetLowering {
   ast::Expr* Final(const TValue& v, std::string* why);
   bool Dereference(TValue* v, std::string* why);
   bool Member(TValue* v, std::string_view name, std::string* why);
-  bool Index(TValue* v, ast::Expr* index, std::string* why);
+  // `cast_base`: the first `[i]` on an @cast, which indexes from the cast's address.
+  bool Index(TValue* v, ast::Expr* index, std::string* why, bool cast_base = false);
   static bool IsCharArray(const TValue& v, int64_t* length);
   static std::string Article(const std::string& type);
 
@@ -82,6 +87,7 @@ class TargetLowering {
   Probe& p_;
   UserBinary& bin_;
   DebugInfo* dwarf_ = nullptr;
+  bool headers_only_ = false;
   const DebugFunction* f_ = nullptr;
   uint64_t pc_ = 0;       // where the probe's variables are read
   uint64_t call_pc_ = 0;  // return probes: where their @entry values are read

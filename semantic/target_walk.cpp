@@ -7,6 +7,7 @@
 
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
+#include "semantic/machine/header_types.h"
 #include "semantic/machine/user_binary.h"
 #include "semantic/suggest.h"
 #include "semantic/target_vars.h"
@@ -92,7 +93,7 @@ void TargetLowering::Run() {
     if (auto* d = ast::As<ast::Defined>(n)) {
       ast::Node* operand = d->operand;  // `@defined(@entry($x))` asks about $x
       while (auto* entry = ast::As<ast::Entry>(operand)) operand = entry->operand;
-      if (ast::TargetBase* t = TargetOf(operand)) {
+      if (ast::TargetBase* t = TargetOf(operand); t && Handles(t)) {
         d->known = Lower(t, true) ? 1 : 0;
         return;
       }
@@ -123,11 +124,18 @@ void TargetLowering::Run() {
       return;
     }
     if (auto* i = ast::As<ast::If>(n)) return branches(i->cond, i->then, i->otherwise);
-    if (ast::TargetBase* t = TargetOf(n); t && !t->lowered) Lower(t, quiet_ > 0);
+    if (ast::TargetBase* t = TargetOf(n); t && !t->lowered && Handles(t)) Lower(t, quiet_ > 0);
     ast::ForEachChild(n, walk);
   };
   walk(p_.body);
   walk(p_.condition);
+}
+
+bool TargetLowering::Handles(ast::TargetBase* t) const {
+  auto* c = ast::As<ast::Cast>(t);
+  // A kernel type's `@cast` is codegen's, from BTF (CO-RE), in every probe.
+  if (c && c->has_module && c->module.starts_with("kernel")) return false;
+  return !headers_only_ || (c && c->has_module && c->module.starts_with('<'));
 }
 
 bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
@@ -162,7 +170,8 @@ bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
           return fail(
               "in a return probe an index must be a number, as the value is read at the "
               "function's entry; use @entry on a variable holding it");
-        if (!Index(&v, c.index, &why)) return fail(why);
+        if (!Index(&v, c.index, &why, ast::Is<ast::Cast>(t) && &c == &t->components.front()))
+          return fail(why);
         break;
       case ast::TargetComponent::Kind::PrettyPrint:
         value = Pretty(v, c.name == "$$" ? 2 : 1);
@@ -199,23 +208,30 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
     return true;
   };
   if (auto* cast = ast::As<ast::Cast>(t)) {
-    UserBinary* where = &bin_;
-    if (cast->has_module && !cast->module.empty()) {
-      if (cast->module[0] == '<') {
-        *why = "types from headers (`" + std::string(cast->module) +
-               "`) are not supported; name a program or library with debug information";
+    DebugInfo* d = nullptr;
+    std::string where_name;
+    if (cast->has_module && IsHeaderModule(cast->module)) {
+      // stap compiles the headers for their types; so does btap (with Clang, in process).
+      std::vector<std::string> headers;
+      if (!HeaderList(cast->module, &headers, why)) return false;
+      d = e_.machine.header_types().Get(headers, why);
+      if (!d) return false;
+      where_name = "`" + std::string(cast->module) + "`";
+    } else {
+      UserBinary* where = &bin_;
+      if (cast->has_module && !cast->module.empty()) {
+        where = &e_.machine.binaries().Get(FindProgram(cast->module));
+        if (!where->elf()) {
+          *why = where->error();
+          return false;
+        }
+      }
+      d = where->dwarf();
+      if (!d) {
+        *why = where->dwarf_error();
         return false;
       }
-      where = &e_.machine.binaries().Get(FindProgram(cast->module));
-      if (!where->elf()) {
-        *why = where->error();
-        return false;
-      }
-    }
-    DebugInfo* d = where->dwarf();
-    if (!d) {
-      *why = where->dwarf_error();
-      return false;
+      where_name = "the debug information of `" + where->path() + "`";
     }
     std::optional<Dwarf_Die> type = d->Type(cast->type_name);
     // A bare name may be a struct, union or enum tag (stap looks in that order).
@@ -223,8 +239,7 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
       if (!type && cast->type_name.find(' ') == std::string_view::npos)
         type = d->Type(tag + std::string(cast->type_name));
     if (!type) {
-      *why = "no type `" + std::string(cast->type_name) + "` in the debug information of `" +
-             where->path() + "`";
+      *why = "no type `" + std::string(cast->type_name) + "` in " + where_name;
       return false;
     }
     v->type = *type;
@@ -692,7 +707,18 @@ void LowerTargets(Elab& e) {
       KernelVarStrings(e, *p);
     if (p->spec.family == Family::KernelFunction && p->spec.is_return)
       KernelReturnParameters(e, *p);
-    if (!IsUserSpace(p->spec.family)) continue;
+    if (!IsUserSpace(p->spec.family)) {
+      // Types from user headers are read from their compiled DWARF wherever they are cast.
+      bool header_cast = false;
+      auto find = [&](ast::Node* n) {
+        auto* c = ast::As<ast::Cast>(n);
+        header_cast = header_cast || (c && c->has_module && c->module.starts_with('<'));
+      };
+      ast::WalkTree(p->body, find);
+      ast::WalkTree(p->condition, find);
+      if (header_cast) TargetLowering(e, *p, e.machine.binaries().Get(""), true).Run();
+      continue;
+    }
     UserBinary& bin = e.machine.binaries().Get(p->spec.target);
     if (!bin.elf()) continue;
     TargetLowering(e, *p, bin).Run();

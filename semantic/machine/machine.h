@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "semantic/machine/header_types.h"
 #include "semantic/machine/kernel_btf.h"
 #include "semantic/machine/kernel_dwarf.h"
 #include "semantic/machine/kernel_functions.h"
@@ -55,6 +56,9 @@ class Machine {
     return *task_offsets_;
   }
   BinaryCache& binaries() { return binaries_; }
+  // The types of C header lists (`@cast(p, "T", "<sys/time.h>")`), compiled by the compiler
+  // the driver sets (header_types.h).
+  HeaderTypes& header_types() { return header_types_; }
   // The kernel's GNU build id ("" with `error` when unknown), for objects that hold its
   // addresses: the running kernel's notes, or the `-r` image's.
   const std::string& kernel_build_id(std::string* error);
@@ -126,6 +130,7 @@ class Machine {
   TargetKernel target_;
   std::map<std::string, std::unique_ptr<KernelDwarf>> module_dwarfs_;
   BinaryCache binaries_;
+  HeaderTypes header_types_;
 };
 
 }  // namespace btap::sema

@@ -19,6 +19,7 @@
 #include <memory>
 #include <sstream>
 
+#include "codegen/header_types.h"
 #include "codegen/lower.h"
 #include "common/arena.h"
 #include "common/diagnostics.h"
@@ -385,6 +386,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   if (options.verbose > 1) ReportSearched(library, err);
   sema::Machine machine("", target.btf_path, target.running, target.modules_dir);
   machine.set_target_kernel(target);
+  machine.header_types().set_compiler(codegen::CompileHeaderTypes);
   // -v says where the kernel's DWARF came from, or why a vmlinux was passed over.
   auto dwarf_notes = [&] {
     if (!options.verbose) return;
