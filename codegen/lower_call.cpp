@@ -859,6 +859,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::regex_matched:
     case Intrinsic::regex_ngroups:
       return RegexGroupCall(which, c);
+    case Intrinsic::flag_names:
+    case Intrinsic::value_name:
+      return DecodeCall(which, c);
     case Intrinsic::exit:
       SetState(session::State::Exit);
       Record(record::Kind::Exit, 0, {});

@@ -648,6 +648,10 @@ class Lowering {
   struct Regex;
   void RecordRegexGroups(ast::RegexMatch* r, Regex& regex, Value text, Value found);
   Value RegexGroupCall(Intrinsic which, ast::Call* c);
+  // Decoders (lower_decode.cpp): a number as the names a literal table gives it.
+  Value DecodeCall(Intrinsic which, ast::Call* c);
+  llvm::GlobalVariable* DecodeTable(ast::Call* c, SourceRange at, const std::string& spec,
+                                    uint64_t known, uint64_t mode);
   bool UsesRegexGroups(ast::Node* root, int depth);
   void StartRegexGroups(Frame& frame, const sema::Probe* p);
   std::map<const ast::Node*, bool> regex_group_users_;  // function bodies scanned
@@ -826,8 +830,9 @@ class Lowering {
     uint64_t groups_size = 0;
     bool groups_refused = false;
   };
-  llvm::GlobalVariable* tokenize_state_ = nullptr;  // tokenize()'s per-CPU string
-  std::map<std::string, Regex> regexes_;            // by pattern
+  llvm::GlobalVariable* tokenize_state_ = nullptr;              // tokenize()'s per-CPU string
+  std::map<std::string, Regex> regexes_;                        // by pattern
+  std::map<std::string, llvm::GlobalVariable*> decode_tables_;  // by table, known bits, mode
   llvm::GlobalVariable* realtime_offset_ = nullptr;
   llvm::GlobalVariable* cpus_ = nullptr;  // possible CPUs, for merging statistics in the kernel
 
