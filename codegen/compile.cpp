@@ -300,6 +300,8 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
     std::string name = e.function ? e.function->getName().str() : "", point;
     for (const meta::Probe& p : out->meta.probes)
       if (!name.empty() && (p.program == name || p.fentry_program == name)) point = p.point;
+    for (const meta::TailSlot& t : out->meta.tail_slots)
+      if (!name.empty() && t.program == name) point = t.point;
     std::string what = point.empty() ? "the program" : "the probe `" + point + "`";
     if (e.text.find("stack limit") != std::string::npos)
       diags.Report(Diag::CodegenFailed, ProbeLine(e.function, sm),

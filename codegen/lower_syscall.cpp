@@ -28,10 +28,11 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
   bool inline_bodies = total <= kInlineWeight;
   for (llvm::Function* fn : distinct)
     fn->addFnAttr(inline_bodies ? llvm::Attribute::AlwaysInline : llvm::Attribute::NoInline);
+  // The programs in attach order; a heavy event body's chunk is marked.
+  std::vector<std::pair<std::vector<SyscallBody>, bool>> programs;
   std::vector<SyscallBody> chunk;
   std::set<llvm::Function*> in_chunk;
   uint64_t weight = 0;
-  int part = 0;
   // A syscalls:* event's heavy body keeps a program to itself, as its tracepoint gave it
   // (the guess above is rough, and such bodies were written for a whole program each).
   bool alone = false;
@@ -49,7 +50,7 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
         chunk[0].fn->removeFnAttr(llvm::Attribute::NoInline);
         chunk[0].fn->addFnAttr(llvm::Attribute::AlwaysInline);
       }
-      EmitSyscallProgram(is_return, chunk, part++);
+      programs.emplace_back(std::move(chunk), alone);
       chunk.clear();
       in_chunk.clear();
       weight = 0;
@@ -60,6 +61,33 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
     in_chunk.insert(bodies[i].fn);
     weight += more;
     alone = alone || heavy;
+  }
+  // Consecutive heavy bodies' programs each ran for their own numbers only: one program
+  // in their place reaches the ones for the call's number by tail call (lower_syscall_tail.cpp),
+  // in the same order, so that a call runs two programs there, not one per body.
+  int part = 0;
+  for (size_t i = 0; i < programs.size();) {
+    size_t end = i;
+    std::map<int64_t, size_t> chain;  // programs of the run per number
+    while (end < programs.size() && programs[end].second) {
+      bool room = true;
+      for (const SyscallBody& body : programs[end].first)
+        room = room && chain[body.nr] < kMaxTailChain;
+      if (!room) break;
+      std::set<int64_t> numbers;
+      for (const SyscallBody& body : programs[end].first) numbers.insert(body.nr);
+      for (int64_t nr : numbers) ++chain[nr];
+      ++end;
+    }
+    if (end - i >= 2) {
+      std::vector<std::vector<SyscallBody>> run;
+      for (size_t j = i; j < end; ++j) run.push_back(std::move(programs[j].first));
+      EmitSyscallTailDispatch(is_return, run, part++);
+      i = end;
+      continue;
+    }
+    EmitSyscallProgram(is_return, programs[i].first, part++);
+    ++i;
   }
 }
 
@@ -92,13 +120,14 @@ uint64_t Lowering::VerifierWeight(const llvm::Function& fn) {
   return weight;
 }
 
-void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies,
-                                  int part) {
+// A syscall program's metadata: says which points it runs: the script's point when its
+// events are all there are (a load error names it), else what the program dispatches.
+// (`-v` adds what it runs on.)
+meta::Probe Lowering::SyscallProgramMeta(bool is_return, const std::vector<SyscallBody>& bodies,
+                                         int part) {
   meta::Probe mp;
   mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
   mp.target = is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
-  // Says which points it runs: the script's point when its events are all there are (a
-  // load error names it), else what the program dispatches. (`-v` adds what it runs on.)
   size_t events = 0;
   std::set<std::string> points;
   for (const SyscallBody& body : bodies) {
@@ -120,6 +149,26 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
                ")";
   mp.program = std::string(is_return ? "syscall_exit" : "syscall_enter") +
                (part ? "_" + std::to_string(part + 1) : "");
+  return mp;
+}
+
+// The call's number: sys_enter's second argument; sys_exit has none, it is the saved
+// orig_ax (-1 when unreadable).
+Value Lowering::SyscallNumber(Value ctx, bool is_return) {
+  if (!is_return) return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, ctx, 1));
+  Value regs = b_.CreateLoad(ptr_, ctx);
+  Value tmp = b_.CreateAlloca(i64_);
+  b_.CreateStore(b_.getInt64(-1), tmp);
+  Helper(kProbeReadKernel, i64_,
+         {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
+  return b_.CreateLoad(i64_, tmp);
+}
+
+void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies,
+                                  int part) {
+  meta::Probe mp = SyscallProgramMeta(is_return, bodies, part);
+  size_t events = 0;
+  for (const SyscallBody& body : bodies) events += body.event;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, mp.program, module_);
   fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
@@ -135,18 +184,7 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
   b_.SetInsertPoint(entry);
   Value ctx = fn->getArg(0);
-  Value nr;
-  if (is_return) {
-    // sys_exit has no number argument: it is the saved orig_ax.
-    Value regs = b_.CreateLoad(ptr_, ctx);
-    Value tmp = b_.CreateAlloca(i64_);
-    b_.CreateStore(b_.getInt64(-1), tmp);
-    Helper(kProbeReadKernel, i64_,
-           {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
-    nr = b_.CreateLoad(i64_, tmp);
-  } else {
-    nr = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, ctx, 1));
-  }
+  Value nr = SyscallNumber(ctx, is_return);
   // Consecutive numbered bodies share one switch; a body for every call stands alone.
   llvm::BasicBlock* current = entry;
   for (size_t i = 0; i < bodies.size();) {

@@ -50,6 +50,7 @@ enum HelperId : int64_t {
   kKtimeGetNs = 5,
   kGetPrandomU32 = 7,
   kSmpProcessorId = 8,
+  kTailCall = 12,
   kCurrentPidTgid = 14,
   kCurrentUidGid = 15,
   kCurrentComm = 16,
@@ -78,7 +79,7 @@ enum HelperId : int64_t {
 inline constexpr const char* kPtRegsRead = "btap.pt_regs";
 
 constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
-                   kMapRingbuf = 27, kMapTaskStorage = 29;
+                   kMapRingbuf = 27, kMapTaskStorage = 29, kMapProgArray = 3;
 constexpr int64_t kNoExist = 1;
 constexpr int64_t kAny = 0;
 constexpr int64_t kUserStack = 1 << 8;                // bpf_get_stack's BPF_F_USER_STACK
@@ -281,6 +282,13 @@ class Lowering {
   void NoteNamedSyscall(const sema::Probe& p);
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
   void EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies, int part);
+  meta::Probe SyscallProgramMeta(bool is_return, const std::vector<SyscallBody>& bodies, int part);
+  Value SyscallNumber(Value ctx, bool is_return);
+  // Heavy syscalls:* bodies in a run of programs of their own: one dispatcher reaches the
+  // ones for the call's number by tail call, in order (lower_syscall_tail.cpp).
+  static constexpr size_t kMaxTailChain = 32;  // programs per number: the kernel's 33 tail calls
+  void EmitSyscallTailDispatch(bool is_return, const std::vector<std::vector<SyscallBody>>& run,
+                               int part);
   static uint64_t VerifierWeight(const llvm::Function& fn);
   Value SyscallVar(const sema::TargetArg& arg);
   // Whether the current task's system call is a compat (ia32) one, which syscalls:* events

@@ -230,6 +230,13 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.Str(s.point);
     w.Str(s.where);
   }
+  w.U32(static_cast<uint32_t>(m.tail_slots.size()));
+  for (const TailSlot& t : m.tail_slots) {
+    w.Str(t.map);
+    w.U32(t.slot);
+    w.Str(t.program);
+    w.Str(t.point);
+  }
   w.U8(m.symbol_tags);
   w.U32(static_cast<uint32_t>(m.sections.size()));
   for (const SectionDigest& s : m.sections) {
@@ -312,6 +319,12 @@ bool Decode(std::string_view bytes, Meta* m, std::string* error) {
   for (NamedSyscall& s : m->syscalls)
     if (!r.Str(&s.name, "named system call") || !r.Str(&s.point, "named system call") ||
         !r.Str(&s.where, "named system call"))
+      return fail();
+  if (!r.Count(&n, 16, "tail call slots")) return fail();
+  m->tail_slots.resize(n);
+  for (TailSlot& t : m->tail_slots)
+    if (!r.Str(&t.map, "tail call slot") || !r.U32(&t.slot, "tail call slot") ||
+        !r.Str(&t.program, "tail call slot") || !r.Str(&t.point, "tail call slot"))
       return fail();
   if (!r.Bool(&m->symbol_tags, "symbol tags")) return fail();
   if (!r.Count(&n, 12, "sections")) return fail();

@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 11;
+inline constexpr uint32_t kVersion = 12;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -179,6 +179,18 @@ struct NamedSyscall {
   bool operator==(const NamedSyscall&) const = default;
 };
 
+// A slot of a program array (BPF_MAP_TYPE_PROG_ARRAY) that the runtime fills after the
+// object loads and before any probe attaches: a dispatcher on raw_syscalls reaches the
+// heavy syscalls:* bodies for the call's number there by tail call.
+struct TailSlot {
+  std::string map;      // the program array
+  uint32_t slot = 0;    // its index there
+  std::string program;  // the program it holds (loaded, never attached itself)
+  std::string point;    // the probe point whose body the program runs, for messages
+
+  bool operator==(const TailSlot&) const = default;
+};
+
 // A digest of one ELF section of the object (see DigestSection), so that a damaged
 // object is refused before libbpf or the kernel reads it.
 
@@ -206,6 +218,8 @@ struct Meta {
   std::string kernel_build_id;
   // The system calls the probes name, which a kernel must have to load the object.
   std::vector<NamedSyscall> syscalls;
+  // The program arrays' contents.
+  std::vector<TailSlot> tail_slots;
   // A kernel probe keeps symbol text as addresses (runtime/symbols.h's tags), which the
   // runtime makes into text where it reads an array's keys.
   bool symbol_tags = false;

@@ -192,6 +192,8 @@ bool Session::Load(std::string* error) {
         probe = p.point;
         netfilter = static_cast<meta::ProbeKind>(p.family) == meta::ProbeKind::Netfilter;
       }
+    for (const meta::TailSlot& t : meta_.tail_slots)
+      if (log.find("prog '" + t.program + "'") != std::string::npos) probe = t.point;
     std::string where = VerifierLocation(log);
     *error = "the kernel refused the compiled probes";
     if (!probe.empty()) *error += " of `" + probe + "`";
@@ -225,6 +227,7 @@ bool Session::Load(std::string* error) {
     *error += "\nthe verifier's last words:\n" + Tail(log, 12);
     return false;
   }
+  if (!FillTailSlots(bpf_, meta_, error)) return false;
   if (bpf_map* map = bpf_object__find_map_by_name(bpf_, kOutputMap)) {
     ring_ = ring_buffer__new(
         bpf_map__fd(map),

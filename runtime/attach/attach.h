@@ -44,6 +44,11 @@ std::vector<std::string> TargetLines(const std::string& text);
 // attach it as compiled (preview.cpp).
 std::vector<std::string> PreviewAttachments(const meta::Meta& meta);
 
+// Puts each program of the object's tail slots (meta::TailSlot) in its program array;
+// after the object loads, before any probe attaches, so that no dispatcher runs on an
+// empty slot (false, with a message, when a program or map is missing or refused).
+bool FillTailSlots(bpf_object* object, const meta::Meta& meta, std::string* error);
+
 // The system calls the object's probes name (meta::NamedSyscall) that this kernel lacks,
 // by its `syscalls:sys_enter_*` events under the tracefs at `tracefs`: one message each
 // ("" when all are here, or when this kernel has no such events to tell).

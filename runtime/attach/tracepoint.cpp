@@ -1,7 +1,9 @@
 // kernel.trace probes attach as raw tracepoints, by event name (the system part of
 // "sys:name" only served to find the event; no tracefs is needed for that), or, when
 // their $vars are fields of the tracefs record (numbers[0] == 1), as classic tracepoints,
-// whose id libbpf reads from tracefs: it is mounted first when missing.
+// whose id libbpf reads from tracefs: it is mounted first when missing. The program arrays
+// of the raw_syscalls dispatchers are filled here too.
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
@@ -38,6 +40,25 @@ bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vecto
     return false;
   }
   links.push_back(link);
+  return true;
+}
+
+bool FillTailSlots(bpf_object* object, const meta::Meta& meta, std::string* error) {
+  for (const meta::TailSlot& t : meta.tail_slots) {
+    bpf_map* map = bpf_object__find_map_by_name(object, t.map.c_str());
+    bpf_program* program = bpf_object__find_program_by_name(object, t.program.c_str());
+    if (!map || !program || bpf_program__fd(program) < 0) {
+      *error = "the object has no " + std::string(map ? "program `" + t.program : "map `" + t.map) +
+               "` for `" + t.point + "`";
+      return false;
+    }
+    int fd = bpf_program__fd(program);
+    if (bpf_map_update_elem(bpf_map__fd(map), &t.slot, &fd, BPF_ANY) != 0) {
+      *error = "cannot put the program of `" + t.point + "` in its dispatcher's slot " +
+               std::to_string(t.slot) + ": " + std::strerror(errno);
+      return false;
+    }
+  }
   return true;
 }
 

@@ -47,6 +47,8 @@ Meta Sample() {
                     {"CONFIG_HZ", "==", "250", KernelTerm::Operand::Number, false, "a.stp:2:4"}};
   m.kernel_build_id = "4f61d8f6405b1c6eed15a7a3e2e27067394202d3";
   m.syscalls = {{"cachestat", "syscall.cachestat", "a.stp:1:7"}};
+  m.tail_slots = {
+      {"btap_tail_syscall_enter", 59, "syscall_enter_tail0", "kernel.trace(\"syscalls:*\")"}};
   m.sections = {{"raw_tracepoint/sched_switch", 0x0123456789abcdefull}, {".BTF", 42}};
   return m;
 }

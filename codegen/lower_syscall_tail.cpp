@@ -1,0 +1,108 @@
+// Heavy syscalls:* bodies reached by tail call: a run of programs that each ran one heavy
+// body for its own numbers becomes one dispatcher on raw_syscalls and a program per body,
+// loaded but not attached, that the dispatcher reaches through a program array.
+#include <cassert>
+
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+// Every program on raw_syscalls runs for every system call of the machine, so a heavy
+// body over a wide pattern (`syscalls:sys_enter_*`, a program per event) cost each call
+// hundreds of program runs. Here the kernel runs one dispatcher, which tail-calls the
+// first body program for the call's number (slot = the number); each body program, after
+// its body, tail-calls the next one for that number (slot = span + its index), so the
+// bodies on one number still run in script order. A tail call does not return: nothing
+// of the run follows it, and the programs attached after the dispatcher (the other
+// bodies, in order) run after the whole chain, as they ran after the run's programs.
+// The dispatcher makes no calls and a body program's body is inlined, so a tail call
+// never sits under a BPF-to-BPF frame (whose stack the kernel would then limit); at most
+// kMaxTailChain programs share a number (EmitSyscallDispatch ends the run before).
+// Session state and compat calls are checked in each body, as before.
+void Lowering::EmitSyscallTailDispatch(bool is_return,
+                                       const std::vector<std::vector<SyscallBody>>& run, int part) {
+  std::vector<SyscallBody> all;
+  for (const std::vector<SyscallBody>& chunk : run)
+    all.insert(all.end(), chunk.begin(), chunk.end());
+  meta::Probe mp = SyscallProgramMeta(is_return, all, part);
+  int64_t span = 0;
+  for (const SyscallBody& body : all) {
+    assert(body.nr >= 0 && body.event);
+    span = std::max(span, body.nr + 1);
+  }
+  std::string map_name = "btap_tail_" + mp.program;
+  llvm::GlobalVariable* map =
+      maps_.Define({map_name, kMapProgArray,
+                    static_cast<uint32_t>(span + static_cast<int64_t>(run.size())), 4, 4});
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
+  // A program at `at`'s line (a load error names its point).
+  auto program = [&](const std::string& name, const llvm::DISubprogram* at) {
+    auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, name, module_);
+    fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
+    fn->addFnAttr(llvm::Attribute::NoUnwind);
+    fn->getArg(0)->setName("ctx");
+    b_.SetCurrentDebugLocation(at ? maps_.Describe(*fn, at->getLine(), at->getFile())
+                                  : maps_.Describe(*fn, 1, nullptr));
+    b_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", fn));
+    return fn;
+  };
+  auto tail_call = [&](Value ctx, Value slot) { Helper(kTailCall, i64_, {ctx, map, slot}); };
+
+  // The dispatcher: numbers past the run's reach no slot of a first body.
+  llvm::Function* dispatcher = program(mp.program, all[0].fn->getSubprogram());
+  Value ctx = dispatcher->getArg(0);
+  Value nr = SyscallNumber(ctx, is_return);
+  auto* call = llvm::BasicBlock::Create(context_, "dispatch", dispatcher);
+  auto* done = llvm::BasicBlock::Create(context_, "done", dispatcher);
+  b_.CreateCondBr(b_.CreateICmpULT(nr, b_.getInt64(span)), call, done);
+  b_.SetInsertPoint(call);
+  tail_call(ctx, b_.CreateTrunc(nr, b_.getInt32Ty()));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  b_.CreateRet(b_.getInt32(0));
+
+  std::set<int64_t> reached;  // numbers whose first body program has its slot
+  for (size_t k = 0; k < run.size(); ++k) {
+    const std::vector<SyscallBody>& chunk = run[k];
+    std::string name = mp.program + "_tail" + std::to_string(k);
+    llvm::Function* fn = program(name, chunk[0].fn->getSubprogram());
+    Value body_ctx = fn->getArg(0);
+    b_.CreateCall(chunk[0].fn, {body_ctx});
+    // The next program of the run with a body for the same number, per number.
+    std::map<int64_t, size_t> next;
+    std::set<size_t> successors;
+    for (const SyscallBody& body : chunk)
+      for (size_t j = k + 1; j < run.size() && !next.count(body.nr); ++j)
+        for (const SyscallBody& later : run[j])
+          if (later.nr == body.nr) {
+            next[body.nr] = j;
+            successors.insert(j);
+            break;
+          }
+    std::set<int64_t> numbers;
+    for (const SyscallBody& body : chunk) numbers.insert(body.nr);
+    if (successors.size() == 1 && next.size() == numbers.size()) {
+      tail_call(body_ctx, b_.getInt32(static_cast<uint32_t>(span + *successors.begin())));
+    } else if (!next.empty()) {
+      Value body_nr = SyscallNumber(body_ctx, is_return);
+      auto* after = llvm::BasicBlock::Create(context_, "chained", fn);
+      llvm::SwitchInst* chain = b_.CreateSwitch(body_nr, after);
+      for (const auto& [number, j] : next) {
+        auto* block = llvm::BasicBlock::Create(context_, "nr" + std::to_string(number), fn);
+        chain->addCase(b_.getInt64(number), block);
+        b_.SetInsertPoint(block);
+        tail_call(body_ctx, b_.getInt32(static_cast<uint32_t>(span + j)));
+        b_.CreateBr(after);
+      }
+      b_.SetInsertPoint(after);
+    }
+    b_.CreateRet(b_.getInt32(0));
+    meta_.tail_slots.push_back({map_name, static_cast<uint32_t>(span + k), name, chunk[0].point});
+    for (int64_t number : numbers)
+      if (reached.insert(number).second)
+        meta_.tail_slots.push_back({map_name, static_cast<uint32_t>(number), name, chunk[0].point});
+  }
+  meta_.probes.push_back(std::move(mp));
+}
+
+}  // namespace btap::codegen::lowering
