@@ -98,6 +98,7 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
 bool Session::OpenObject(bool fentry, std::string* error) {
   if (!ReadObjectMeta(object_, &meta_, error)) return false;
   if (!formatter_.Init(meta_, error)) return false;
+  RaiseDescriptorLimit();  // (uprobes attached one by one hold two descriptors each)
   std::string log;
   {
     std::lock_guard<std::mutex> lock(log_mutex);
