@@ -36,7 +36,7 @@ bool Lowering::Run(meta::Meta* meta) {
     }
   }
   if (!program_.kernel.fork_syscalls.empty()) TrackTargetTree();
-  GroupKernelProbes();
+  GroupSharedProbes();
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
@@ -491,7 +491,9 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     // One program for the point's functions: the runtime attaches it to every name.
     mp.target = GroupTargets(*group);
     mp.point = p.origin;
-    mp.numbers[1] = static_cast<int64_t>(group->members.size());
+    // (A user probe's numbers[1] is its SDT semaphore's offset: none in a group.)
+    if (!sema::IsUserSpace(p.spec.family))
+      mp.numbers[1] = static_cast<int64_t>(group->members.size());
   }
   std::string section;
   switch (p.spec.family) {

@@ -538,17 +538,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::ppfunc:
     case Intrinsic::probefunc: {
-      // The function in the probe point: `function("NAME@…")` or `statement("NAME@…")`.
-      const sema::ProbeSpec& spec = frame_->probe->spec;
-      if (frame_->group) return GroupString(GroupText::Function);
-      if (which == Intrinsic::probefunc && !spec.function.empty()) return Literal(spec.function);
-      std::string name;
-      for (std::string_view key : {"function(\"", "statement(\""})
-        if (size_t at = spec.point.find(key); at != std::string::npos && name.empty()) {
-          name = spec.point.substr(at + key.size());
-          name = name.substr(0, name.find_first_of("@\""));
-        }
-      return Literal(name);
+      bool probefunc = which == Intrinsic::probefunc;
+      if (frame_->group)
+        return GroupString(probefunc ? GroupText::Function : GroupText::PointFunction);
+      return Literal(FunctionOf(frame_->probe->spec, probefunc));
     }
     case Intrinsic::probe_register:
     case Intrinsic::probe_arg:
@@ -895,6 +888,19 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       Unsupported(c->range, "`" + std::string(c->name) + "`");
       return nullptr;
   }
+}
+
+// The function in the probe point: `function("NAME@…")` or `statement("NAME@…")`; for
+// probefunc() the probe's own function where it knows one (a PLT stub's callee).
+std::string Lowering::FunctionOf(const sema::ProbeSpec& spec, bool probefunc) {
+  if (probefunc && !spec.function.empty()) return spec.function;
+  std::string name;
+  for (std::string_view key : {"function(\"", "statement(\""})
+    if (size_t at = spec.point.find(key); at != std::string::npos && name.empty()) {
+      name = spec.point.substr(at + key.size());
+      name = name.substr(0, name.find_first_of("@\""));
+    }
+  return name;
 }
 
 }  // namespace btap::codegen::lowering

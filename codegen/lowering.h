@@ -254,15 +254,17 @@ class Lowering {
   void LoadEntryValues(const EntryValues& entries);
   Value EntryValue(ast::Entry* e);
 
-  // Wildcard kernel-function probes sharing one program (lower_kprobe_group.cpp).
+  // Wildcard kernel-function and user probes sharing one program (lower_kprobe_group.cpp).
   struct KprobeGroup {
-    std::vector<const sema::Probe*> members;  // in script order; the first makes the program
-    llvm::GlobalVariable* points = nullptr;   // pp() of each, by cookie
-    llvm::GlobalVariable* functions = nullptr;
-    llvm::GlobalVariable* names = nullptr;  // pn() of each
+    std::vector<const sema::Probe*> members;    // in script order; the first makes the program
+    llvm::GlobalVariable* points = nullptr;     // pp() of each, by cookie
+    llvm::GlobalVariable* functions = nullptr;  // probefunc()
+    llvm::GlobalVariable* point_functions = nullptr;  // ppfunc()
+    llvm::GlobalVariable* names = nullptr;            // pn() of each
   };
-  enum class GroupText { Point, Function, Name };
-  void GroupKernelProbes();
+  enum class GroupText { Point, Function, PointFunction, Name };
+  void GroupSharedProbes();
+  static std::string FunctionOf(const sema::ProbeSpec& spec, bool probefunc);
   // The handler `fn` of kernel-function probe `p` as an fentry/fexit program as well,
   // named in `mp` (lower_fentry.cpp).
   void AddFentryVariant(llvm::Function* fn, const sema::Probe& p, meta::Probe& mp);

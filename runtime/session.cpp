@@ -307,6 +307,8 @@ static std::string AttachedAs(bpf_program* program, const meta::Probe& p) {
     return kind == meta::ProbeKind::Kretprobe ? "fexit" : "fentry";
   if (bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
     return kind == meta::ProbeKind::Kretprobe ? "multi-kretprobe" : "multi-kprobe";
+  if (static_cast<uint32_t>(bpf_program__expected_attach_type(program)) == kTraceUprobeMulti)
+    return kind == meta::ProbeKind::Uretprobe ? "multi-uretprobe" : "multi-uprobe";
   const char* section = bpf_program__section_name(program);
   std::string name = section ? section : "";
   name = name.substr(0, name.find('/'));

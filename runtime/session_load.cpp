@@ -4,6 +4,7 @@
 // choice, and the clocks and time zone the runtime variables need before any probe runs.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #if defined(__x86_64__)
@@ -97,6 +98,7 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
 bool Session::OpenObject(bool fentry, std::string* error) {
   if (!ReadObjectMeta(object_, &meta_, error)) return false;
   if (!formatter_.Init(meta_, error)) return false;
+  RaiseDescriptorLimit();  // (uprobes attached one by one hold two descriptors each)
   std::string log;
   {
     std::lock_guard<std::mutex> lock(log_mutex);
@@ -214,6 +216,19 @@ bool Session::Load(std::string* error) {
       return false;
     }
     *error += ": " + std::string(std::strerror(-rc));
+    if (rc == -EMFILE) {  // not the verifier's doing: its log is of no help
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      size_t programs = 0;
+      bpf_program* prog;
+      bpf_object__for_each_program(prog, bpf_) programs += bpf_program__autoload(prog);
+      *error += " (the process ran out of file descriptors: it may hold " +
+                std::to_string(limit.rlim_cur) + ", RLIMIT_NOFILE, and each of the object's " +
+                std::to_string(programs) +
+                " programs takes one, each uprobe attached on its own two more; raise the hard "
+                "limit, e.g. `ulimit -Hn`, or probe fewer points)";
+      return false;
+    }
     if (log.find("cannot use helper bpf_probe_write_user") != std::string::npos)
       *error +=
           " (writing user memory, set_user_*(): this kernel's lockdown forbids it to BPF "

@@ -51,7 +51,7 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
       return AttachKprobe(program, probe, links, missing, error);
     case meta::ProbeKind::Uprobe:
     case meta::ProbeKind::Uretprobe:
-      return AttachUprobe(program, probe, links, error);
+      return AttachUprobe(program, probe, links, link_fds, error);
     case meta::ProbeKind::Netfilter:
       return AttachNetfilter(program, probe, link_fds, error);
     default:

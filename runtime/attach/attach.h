@@ -71,11 +71,20 @@ bool AttachTracepoint(bpf_program* program, const meta::Probe& probe, std::vecto
                       std::string* error);
 
 bool KernelHasSleepableUprobes();
+// BPF_TRACE_UPROBE_MULTI (Linux 6.6), which libbpf 1.1's headers predate.
+inline constexpr uint32_t kTraceUprobeMulti = 48;
+bool KernelHasUprobeMulti();
 // Before the object loads: uprobe programs whose user reads may fault pages in are
-// loaded sleepable where the kernel allows it (codegen/lower_sleep.cpp).
+// loaded sleepable where the kernel allows it (codegen/lower_sleep.cpp); a program that a
+// wildcard's functions share expects a multi-uprobe link where the kernel has them
+// (BTAP_UPROBE_MULTI=0 in the environment declines them).
 void PrepareUprobes(bpf_object* object, const meta::Meta& meta);
+// A multi-uprobe link is a descriptor in `link_fds` (libbpf 1.1 cannot hold one).
 bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                  std::string* error);
+                  std::vector<int>& link_fds, std::string* error);
+// Raises the soft limit on open descriptors to the hard one: a uprobe attached on its own
+// holds two.
+void RaiseDescriptorLimit();
 
 // A timer probe's period: timer.jiffies(N) is N ticks of the running kernel's HZ.
 int64_t TimerPeriodNs(const meta::Probe& probe);

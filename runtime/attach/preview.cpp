@@ -69,9 +69,10 @@ std::string Tracepoint(const meta::Probe& p) {
 }
 
 std::string Uprobe(const meta::Probe& p) {
-  if (!Exists(p.target)) return "not here: `" + p.target + "` does not exist";
-  if (!p.build_id.empty() && FileBuildId(p.target) != p.build_id)
-    return "not here: `" + p.target + "` is not the file the script was compiled for";
+  std::string path = p.target.substr(0, p.target.find('\n'));  // (a group's offsets follow)
+  if (!Exists(path)) return "not here: `" + path + "` does not exist";
+  if (!p.build_id.empty() && FileBuildId(path) != p.build_id)
+    return "not here: `" + path + "` is not the file the script was compiled for";
   return "";
 }
 

@@ -1,14 +1,20 @@
 // process(...) function, statement and mark probes: uprobes and uretprobes on a file
 // offset of a program or library (the object's metadata holds path and offset), with the
-// SDT semaphore's offset as the uprobe reference counter.
+// SDT semaphore's offset as the uprobe reference counter. A program that a wildcard's
+// functions share (its target is the path, then one offset per line) is attached with one
+// multi-uprobe link where the kernel has them (6.6), else with a uprobe per offset; the
+// cookie is the offset's line less one.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/bpf.h>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -16,6 +22,159 @@
 #include "runtime/attach/attach.h"
 
 namespace btap::runtime {
+namespace {
+
+// libbpf 1.1 (Debian 12) has no bpf_program__attach_uprobe_multi, and its headers no
+// BPF_TRACE_UPROBE_MULTI: the link is made with the bpf syscall's BPF_LINK_CREATE, whose
+// attribute for this attach type (kTraceUprobeMulti) is laid out here, as Linux 6.6's
+// uapi bpf.h defines it.
+constexpr uint32_t kUprobeMultiReturn = 1;  // BPF_F_UPROBE_MULTI_RETURN
+
+struct UprobeMultiAttr {
+  uint32_t prog_fd = 0;
+  uint32_t target_fd = 0;
+  uint32_t attach_type = kTraceUprobeMulti;
+  uint32_t flags = 0;
+  uint64_t path = 0;  // pointers, as the kernel takes them
+  uint64_t offsets = 0;
+  uint64_t ref_ctr_offsets = 0;
+  uint64_t cookies = 0;
+  uint32_t cnt = 0;
+  uint32_t multi_flags = 0;
+  uint32_t pid = 0;
+  uint32_t unused = 0;
+};
+static_assert(sizeof(UprobeMultiAttr) == 64);
+
+int CreateUprobeMulti(int prog_fd, const char* path, const std::vector<uint64_t>& offsets,
+                      const std::vector<uint64_t>& cookies, bool retprobe) {
+  UprobeMultiAttr attr;
+  attr.prog_fd = static_cast<uint32_t>(prog_fd);
+  attr.path = reinterpret_cast<uintptr_t>(path);
+  attr.offsets = reinterpret_cast<uintptr_t>(offsets.data());
+  attr.cookies = reinterpret_cast<uintptr_t>(cookies.data());
+  attr.cnt = static_cast<uint32_t>(offsets.size());
+  attr.multi_flags = retprobe ? kUprobeMultiReturn : 0;
+  return static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
+}
+
+// A probe whose program its functions share: the file, then an offset per line.
+bool IsGroup(const meta::Probe& probe) { return probe.target.find('\n') != std::string::npos; }
+
+std::string PathOf(const meta::Probe& probe) {
+  return probe.target.substr(0, probe.target.find('\n'));
+}
+
+// What to add to an error whose cause is the process's descriptors running out: each
+// uprobe that is not part of a multi-uprobe link holds two (its perf event and its link).
+std::string DescriptorNote(int err) {
+  if (err != EMFILE && err != ENFILE) return "";
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (err == ENFILE) return " (the system's table of open files is full)";
+  return " (this process may hold " + std::to_string(limit.rlim_cur) +
+         " file descriptors, RLIMIT_NOFILE, and each uprobe attached on its own takes two; "
+         "raise the hard limit, e.g. `ulimit -Hn`, or probe fewer functions)";
+}
+
+// The build id check, told apart from a file that cannot be opened at all (no
+// descriptor left).
+bool SameBuild(const meta::Probe& probe, const std::string& path, std::string* error) {
+  if (probe.build_id.empty()) return true;
+  std::string now = FileBuildId(path);
+  if (now == probe.build_id) return true;
+  if (now.empty()) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    if (fd >= 0) {
+      close(fd);
+    } else {
+      *error = "cannot attach `" + probe.point + "`: cannot open `" + path +
+               "` to check its build id: " + std::strerror(err) + DescriptorNote(err);
+      return false;
+    }
+  }
+  *error = "cannot attach `" + probe.point + "`: `" + path +
+           "` is not the file the script was compiled for (build id " +
+           (now.empty() ? std::string("none") : now) + ", expected " + probe.build_id +
+           "); compile the script again";
+  return false;
+}
+
+bool AttachGroup(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+                 std::vector<int>& link_fds, std::string* error) {
+  std::vector<std::string> lines = TargetLines(probe.target);
+  const std::string& path = lines[0];
+  std::vector<uint64_t> offsets, cookies;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    offsets.push_back(std::strtoull(lines[i].c_str(), nullptr, 10));
+    cookies.push_back(i - 1);
+  }
+  bool retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Uretprobe;
+  if (static_cast<uint32_t>(bpf_program__expected_attach_type(program)) == kTraceUprobeMulti) {
+    int fd = CreateUprobeMulti(bpf_program__fd(program), path.c_str(), offsets, cookies, retprobe);
+    if (fd >= 0) {
+      link_fds.push_back(fd);
+      return true;
+    }
+    int err = errno;
+    *error = "cannot attach `" + probe.point + "` (a multi-uprobe link over " +
+             std::to_string(offsets.size()) + " offsets of " + path + "): " + std::strerror(err) +
+             DescriptorNote(err);
+    return false;
+  }
+  // Before Linux 6.6: the same program at each offset, each link with its cookie (5.15).
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts);
+    opts.retprobe = retprobe;
+    opts.bpf_cookie = cookies[i];
+    bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, path.c_str(),
+                                                     static_cast<size_t>(offsets[i]), &opts);
+    if (!link) {
+      int err = errno;
+      *error = "cannot attach `" + probe.point + "` (uprobe at offset " +
+               std::to_string(offsets[i]) + " of " + path + ", " + std::to_string(i) + " of " +
+               std::to_string(offsets.size()) + " attached): " + std::strerror(err) +
+               DescriptorNote(err);
+      return false;
+    }
+    links.push_back(link);
+  }
+  return true;
+}
+
+}  // namespace
+
+// Multi-uprobe links need Linux 6.6: a program that expects them loads, and a link to a
+// file that does not exist is refused for the file (ENOENT). Older kernels take the
+// attach type for a multi-kprobe's and refuse it (EINVAL).
+bool KernelHasUprobeMulti() {
+  static const bool has = [] {
+    const bpf_insn code[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, load);
+    load.expected_attach_type = static_cast<bpf_attach_type>(kTraceUprobeMulti);
+    int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, nullptr, "GPL", code, 2, &load);
+    if (fd < 0) return false;
+    std::vector<uint64_t> offsets{0}, cookies{0};
+    int link_fd =
+        CreateUprobeMulti(fd, "/nonexistent/btap-uprobe-multi-check", offsets, cookies, false);
+    int err = errno;
+    if (link_fd >= 0) close(link_fd);
+    close(fd);
+    return link_fd < 0 && err == ENOENT;
+  }();
+  return has;
+}
+
+void RaiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);  // (at worst the old limit stays)
+}
 
 // Uprobe programs may sleep (bpf_copy_from_user faulting a page in) since Linux 6.0; task
 // storage and the current task's BTF pointer, which their scratch needs, are older.
@@ -42,6 +201,17 @@ bool KernelHasSleepableUprobes() {
 }
 
 void PrepareUprobes(bpf_object* object, const meta::Meta& meta) {
+  // A BTAP_UPROBE_MULTI of 0 takes the per-offset path where multi-uprobes exist (tests).
+  const char* multi = std::getenv("BTAP_UPROBE_MULTI");
+  bool use_multi = !(multi && std::strcmp(multi, "0") == 0) && KernelHasUprobeMulti();
+  for (const meta::Probe& p : meta.probes) {
+    auto kind = static_cast<meta::ProbeKind>(p.family);
+    if ((kind != meta::ProbeKind::Uprobe && kind != meta::ProbeKind::Uretprobe) || !IsGroup(p) ||
+        !use_multi)
+      continue;
+    if (bpf_program* prog = bpf_object__find_program_by_name(object, p.program.c_str()))
+      bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(kTraceUprobeMulti));
+  }
   bool any = false;
   for (const meta::Probe& p : meta.probes) any |= p.may_sleep;
   if (!any) return;
@@ -70,23 +240,18 @@ void PrepareUprobes(bpf_object* object, const meta::Meta& meta) {
 }
 
 bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
-                  std::string* error) {
+                  std::vector<int>& link_fds, std::string* error) {
+  std::string path = PathOf(probe);
   struct stat st;
-  if (stat(probe.target.c_str(), &st) != 0) {
-    *error = "cannot attach `" + probe.point + "`: `" + probe.target + "`: " + std::strerror(errno);
+  if (stat(path.c_str(), &st) != 0) {
+    int err = errno;
+    *error = "cannot attach `" + probe.point + "`: `" + path + "`: " + std::strerror(err) +
+             DescriptorNote(err);
     return false;
   }
   // The offset was computed for one build of the file.
-  if (!probe.build_id.empty()) {
-    std::string now = FileBuildId(probe.target);
-    if (now != probe.build_id) {
-      *error = "cannot attach `" + probe.point + "`: `" + probe.target +
-               "` is not the file the script was compiled for (build id " +
-               (now.empty() ? std::string("none") : now) + ", expected " + probe.build_id +
-               "); compile the script again";
-      return false;
-    }
-  }
+  if (!SameBuild(probe, path, error)) return false;
+  if (IsGroup(probe)) return AttachGroup(program, probe, links, link_fds, error);
   LIBBPF_OPTS(bpf_uprobe_opts, opts);
   opts.retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Uretprobe;
   opts.ref_ctr_offset = static_cast<size_t>(probe.numbers[1]);
@@ -97,7 +262,8 @@ bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
   if (!link) {
     int err = errno;
     *error = "cannot attach `" + probe.point + "` (uprobe at offset " +
-             std::to_string(probe.numbers[0]) + " of " + probe.target + "): " + std::strerror(err);
+             std::to_string(probe.numbers[0]) + " of " + probe.target + "): " + std::strerror(err) +
+             DescriptorNote(err);
     return false;
   }
   links.push_back(link);

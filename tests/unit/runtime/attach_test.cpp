@@ -7,8 +7,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -35,10 +38,52 @@ TEST(AttachUprobe, RefusesAFileThatChanged) {
   probe.target = BTAP_UPROBE_TARGET_O0;
   probe.build_id = FileBuildId(BTAP_UPROBE_TARGET_O2);  // compiled for the other build
   std::vector<bpf_link*> links;
+  std::vector<int> link_fds;
   std::string error;
-  EXPECT_FALSE(AttachUprobe(nullptr, probe, links, &error));
+  EXPECT_FALSE(AttachUprobe(nullptr, probe, links, link_fds, &error));
   EXPECT_NE(error.find("is not the file the script was compiled for"), std::string::npos) << error;
   EXPECT_TRUE(links.empty());
+}
+
+// With no descriptor left, the build id cannot be read: the error says so, not that the
+// file has none.
+TEST(AttachUprobe, SaysWhenDescriptorsRunOut) {
+  meta::Probe probe;
+  probe.point = "process(\"x\").function(\"f\")";
+  probe.family = static_cast<uint8_t>(meta::ProbeKind::Uprobe);
+  probe.target = BTAP_UPROBE_TARGET_O0;
+  probe.build_id = FileBuildId(BTAP_UPROBE_TARGET_O0);
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  int lowest = dup(0);  // the lowest free descriptor: a limit there leaves none free
+  ASSERT_GE(lowest, 0);
+  close(lowest);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<bpf_link*> links;
+  std::vector<int> link_fds;
+  std::string error;
+  bool attached = AttachUprobe(nullptr, probe, links, link_fds, &error);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_FALSE(attached);
+  EXPECT_NE(error.find(std::strerror(EMFILE)), std::string::npos) << error;
+  EXPECT_NE(error.find("RLIMIT_NOFILE"), std::string::npos) << error;
+  EXPECT_EQ(error.find("build id none"), std::string::npos) << error;
+}
+
+TEST(AttachUprobe, RaisesTheDescriptorLimit) {
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  if (old.rlim_max < 64) GTEST_SKIP() << "the hard limit is too low to lower the soft one";
+  rlimit low = old;
+  low.rlim_cur = 64;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  RaiseDescriptorLimit();
+  rlimit now{};
+  getrlimit(RLIMIT_NOFILE, &now);
+  setrlimit(RLIMIT_NOFILE, &old);
+  EXPECT_EQ(now.rlim_cur, old.rlim_max);
 }
 
 TEST(BuildIds, ReadsNotesWithCheckedLengths) {
