@@ -134,6 +134,10 @@ struct Probe {
   bool operator==(const Probe&) const = default;
 };
 
+// The file a probe's target names: the whole target, or the first line of a group's (a
+// shared user-probe program's file, its offsets on the lines after it).
+inline std::string TargetFile(const Probe& p) { return p.target.substr(0, p.target.find('\n')); }
+
 struct Global {
   std::string name;  // as the script spells it
   std::string map;   // the BPF map (or global-data symbol) holding it

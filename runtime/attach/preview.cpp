@@ -69,7 +69,7 @@ std::string Tracepoint(const meta::Probe& p) {
 }
 
 std::string Uprobe(const meta::Probe& p) {
-  std::string path = p.target.substr(0, p.target.find('\n'));  // (a group's offsets follow)
+  std::string path = meta::TargetFile(p);
   if (!Exists(path)) return "not here: `" + path + "` does not exist";
   if (!p.build_id.empty() && FileBuildId(path) != p.build_id)
     return "not here: `" + path + "` is not the file the script was compiled for";

@@ -61,9 +61,6 @@ int CreateUprobeMulti(int prog_fd, const char* path, const std::vector<uint64_t>
 // A probe whose program its functions share: the file, then an offset per line.
 bool IsGroup(const meta::Probe& probe) { return probe.target.find('\n') != std::string::npos; }
 
-std::string PathOf(const meta::Probe& probe) {
-  return probe.target.substr(0, probe.target.find('\n'));
-}
 
 // What to add to an error whose cause is the process's descriptors running out: each
 // uprobe that is not part of a multi-uprobe link holds two (its perf event and its link).
@@ -241,7 +238,7 @@ void PrepareUprobes(bpf_object* object, const meta::Meta& meta) {
 
 bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<int>& link_fds, std::string* error) {
-  std::string path = PathOf(probe);
+  std::string path = meta::TargetFile(probe);
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     int err = errno;

@@ -359,12 +359,13 @@ void ObjectCache::Store(const std::string& key, std::span<const uint8_t> object,
   if (!runtime::ReadObjectMeta(object, &meta, &error)) return;
   std::vector<std::string> files;
   for (const meta::Probe& p : meta.probes) {
+    std::string file = meta::TargetFile(p);
     struct stat st;
-    if (p.target.empty() || p.target[0] != '/' || stat(p.target.c_str(), &st) != 0 ||
-        !S_ISREG(st.st_mode) || std::find(files.begin(), files.end(), p.target) != files.end())
+    if (file.empty() || file[0] != '/' || stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        std::find(files.begin(), files.end(), file) != files.end())
       continue;
-    files.push_back(p.target);
-    header += "file " + StatIdentity(p.target).substr(p.target.size() + 1) + " " + p.target + "\n";
+    files.push_back(file);
+    header += "file " + StatIdentity(file).substr(file.size() + 1) + " " + file + "\n";
   }
   if (!warnings.empty()) header += "warnings " + std::to_string(warnings.size()) + "\n" + warnings;
   std::string_view body(reinterpret_cast<const char*>(object.data()), object.size());

@@ -592,5 +592,36 @@ TEST_F(CacheTest, AReplacedProbedBinaryIsRecompiledNotRunStale) {
   EXPECT_NE(log.find("\n20 22\n"), std::string::npos) << log;
 }
 
+// A wildcard whose probes share one program names its file on the first line of the
+// group's target (the offsets follow): the entry depends on that file all the same.
+TEST_F(CacheTest, AReplacedBinaryOfASharedProgramIsRecompiled) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to attach uprobes";
+  fs::path prog = root_ / "prog";
+  fs::copy_file(BTAP_UPROBE_TARGET_O0, prog);
+  // negate_sum and apply_scale: two functions, one program.
+  std::string script = "probe process(\"" + prog.string() +
+                       "\").function(\"*_s*\") { printf(\"in %s\\n\", ppfunc()) }";
+  int runs = 0;
+  auto run = [&](std::string* log) {
+    fs::path out = root_ / ("run" + std::to_string(++runs));
+    int status = Wait(Spawn({"-vv", "-c", prog.string() + " calls", "-e", script}, out));
+    *log = ReadAll(out);
+    return status;
+  };
+  std::string log;
+  ASSERT_EQ(run(&log), 0) << log;
+  EXPECT_NE(log.find("multi-uprobe"), std::string::npos) << log;
+  EXPECT_NE(log.find("\nin negate_sum\n"), std::string::npos) << log;
+  ASSERT_EQ(run(&log), 0) << log;
+  EXPECT_NE(log.find("Pass 3: using cached "), std::string::npos) << log;
+  fs::copy_file(BTAP_UPROBE_TARGET_O2, prog, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(run(&log), 0) << log;
+  EXPECT_EQ(log.find("Pass 3: using cached "), std::string::npos) << log;
+  EXPECT_NE(log.find("is stale: `" + prog.string() + "` changed since it was compiled"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("\nin negate_sum\n"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace btap::driver
