@@ -114,6 +114,8 @@ def main():
     ap.add_argument("--base-btap")
     ap.add_argument("--new-btap")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--exclude", default="")
+    ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--jobs", type=int, default=2)
     opt = ap.parse_args()
     build = os.path.abspath(opt.build)
@@ -126,6 +128,8 @@ def main():
     kernel_dir = os.path.join(cache, "kernel", "default")
     rc = load_run_cases()
     cases = case_argvs(rc, build, kernel_dir, opt.filter)
+    if opt.exclude:
+        cases = [c for c in cases if not re.search(opt.exclude, c[0])]
     work = tempfile.mkdtemp(prefix="btap-pipeline-")
 
     def one(case):
@@ -141,8 +145,12 @@ def main():
             obj = os.path.join(work, f"{stem}.{which}.bo")
             full_env = dict(os.environ)
             full_env.update(env)
-            p = subprocess.run([exe] + head + ["-o", obj] + tail, env=full_env,
-                               capture_output=True, text=True, timeout=600)
+            try:
+                p = subprocess.run([exe] + head + ["-o", obj] + tail, env=full_env,
+                                   capture_output=True, text=True, timeout=opt.timeout)
+            except subprocess.TimeoutExpired:
+                results.append((None, f"no object after {opt.timeout} s"))
+                continue
             if p.returncode != 0:
                 results.append((None, (p.stderr.strip().splitlines() or ["?"])[-1]))
             else:
@@ -151,12 +159,12 @@ def main():
         os.unlink(script)
         return label, results
 
-    with ThreadPoolExecutor(max_workers=opt.jobs) as pool:
-        done = list(pool.map(one, cases))
-
     total_base = total_new = 0
     compared = differing = 0
     changes = []
+    pool = ThreadPoolExecutor(max_workers=opt.jobs)
+    done = pool.map(one, cases)
+    # Each case's lines as it comes (in order), so that a long run shows its progress.
     for label, ((base, base_err), (new, new_err)) in done:
         if base is None or new is None:
             if (base is None) != (new is None):
@@ -171,8 +179,9 @@ def main():
             if b != n:
                 differing += 1
                 changes.append((n - b, b, n, label, fn))
-                print(f"{label} {fn}: {b} -> {n} ({n - b:+d})")
-    print(f"{len(done)} cases, {compared} compiled by both; {differing} functions differ; "
+                print(f"{label} {fn}: {b} -> {n} ({n - b:+d})", flush=True)
+    pool.shutdown()
+    print(f"{len(cases)} cases, {compared} compiled by both; {differing} functions differ; "
           f"instructions {total_base} -> {total_new} ({total_new - total_base:+d})")
     changes.sort()
     for title, rows in (("largest growth", changes[::-1][:10]), ("largest shrinkage", changes[:10])):
