@@ -1,10 +1,11 @@
-// BPF target setup, the O2 pipeline and object emission (see emit.h).
+// BPF target setup, the module optimised (pipeline.h) and emitted as an object (see emit.h).
 #include "codegen/emit.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
+#include "codegen/pipeline.h"
 #include "common/object_meta.h"
 
 #include <llvm/IR/Constants.h>
@@ -14,7 +15,6 @@
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/MC/TargetRegistry.h>
-#include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/ErrorHandling.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -47,20 +47,6 @@ std::unique_ptr<llvm::TargetMachine> Machine(std::string* error) {
   return std::unique_ptr<llvm::TargetMachine>(
       target->createTargetMachine(BpfTriple(), "v3", "", options, llvm::Reloc::PIC_, std::nullopt,
                                   llvm::CodeGenOpt::Aggressive));
-}
-
-void Optimise(llvm::Module& module, llvm::TargetMachine& machine) {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder builder(&machine);
-  builder.registerModuleAnalyses(mam);
-  builder.registerCGSCCAnalyses(cam);
-  builder.registerFunctionAnalyses(fam);
-  builder.registerLoopAnalyses(lam);
-  builder.crossRegisterProxies(lam, fam, cam, mam);
-  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
 }
 
 // The debug info is there for BTF and .BTF.ext (types, functions, line info), which the

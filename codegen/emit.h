@@ -26,7 +26,7 @@ bool ConfigureModule(llvm::Module& module, std::string* error);
 // Stores the encoded `.btap.meta` bytes in the module, in their own section.
 void AddMetaSection(llvm::Module& module, const std::vector<uint8_t>& meta);
 
-// Optimises (O2) and emits `module` as a relocatable BPF ELF object; with `assembly`,
+// Optimises (pipeline.h) and emits `module` as a relocatable BPF ELF object; with `assembly`,
 // also the instructions as text (from a copy of the optimised module). `probes` (the
 // module's) name a probe in the error for one too large.
 bool EmitObject(llvm::Module& module, std::vector<uint8_t>& object, std::string* error,
