@@ -111,10 +111,10 @@ Value Lowering::DecodeCall(Intrinsic which, ast::Call* c) {
     Unsupported(c->range, "`" + std::string(c->name) + "` whose table or options are not literals");
     return nullptr;
   }
-  uint64_t mode = flags ? (option->value ? DECODE_ZERO : 0)
-                        : DECODE_EQUAL | (option->value ? DECODE_HEX : 0);
-  llvm::GlobalVariable* table =
-      DecodeTable(c, c->args[spec_at]->range, spec, flags ? static_cast<uint64_t>(known->value) : 0, mode);
+  uint64_t mode =
+      flags ? (option->value ? DECODE_ZERO : 0) : DECODE_EQUAL | (option->value ? DECODE_HEX : 0);
+  llvm::GlobalVariable* table = DecodeTable(c, c->args[spec_at]->range, spec,
+                                            flags ? static_cast<uint64_t>(known->value) : 0, mode);
   if (!table) return nullptr;
   Value value = Arg(c, 0);
   Value cell = ScratchAt(TempBytes(DECODE_CELLS * 8));

@@ -67,7 +67,6 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
     std::string name = mp.program + "_tail" + std::to_string(k);
     llvm::Function* fn = program(name, chunk[0].fn->getSubprogram());
     Value body_ctx = fn->getArg(0);
-    b_.CreateCall(chunk[0].fn, {body_ctx});
     // The next program of the run with a body for the same number, per number.
     std::map<int64_t, size_t> next;
     std::set<size_t> successors;
@@ -81,10 +80,14 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
           }
     std::set<int64_t> numbers;
     for (const SyscallBody& body : chunk) numbers.insert(body.nr);
-    if (successors.size() == 1 && next.size() == numbers.size()) {
+    bool one_way = successors.size() == 1 && next.size() == numbers.size();
+    // (The number is read before the body, whose inlining splits this block: an alloca
+    // after it would not be in the entry block.)
+    Value body_nr = one_way || next.empty() ? Value{} : SyscallNumber(body_ctx, is_return);
+    b_.CreateCall(chunk[0].fn, {body_ctx});
+    if (one_way) {
       tail_call(body_ctx, b_.getInt32(static_cast<uint32_t>(span + *successors.begin())));
     } else if (!next.empty()) {
-      Value body_nr = SyscallNumber(body_ctx, is_return);
       auto* after = llvm::BasicBlock::Create(context_, "chained", fn);
       llvm::SwitchInst* chain = b_.CreateSwitch(body_nr, after);
       for (const auto& [number, j] : next) {

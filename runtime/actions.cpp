@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "common/tracefs.h"
+#include "runtime/attach/attach.h"
 
 namespace btap::runtime {
 namespace {
@@ -27,6 +28,7 @@ std::string RunCommand(const std::string& command) {
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);  // the session's mask is not the command's
+      RestoreDescriptorLimit();
       execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }

@@ -569,6 +569,7 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     close(ready[1]);
     char go;
     if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
+    RestoreDescriptorLimit();
     execvp(argv[0], argv.data());
     dprintf(2, "%s: cannot run `%s`: %s\n", program_name_.c_str(), command.c_str(),
             std::strerror(errno));

@@ -169,7 +169,12 @@ static bool SameKernelTerms(const meta::Meta& meta, std::string* error) {
 bool Session::Load(std::string* error) {
   if (!SameKernelTerms(meta_, error)) return false;
   std::vector<std::string> missing = MissingSyscalls(meta_, FindTracefs());
-  if (missing.empty()) missing = MissingTracepoints(meta_, FindTracefs(), KernelHasBareTracepoint);
+  if (missing.empty()) {
+    KernelTypes kernel = KernelTypes::Running();  // (read only for a tracepoint tracefs lacks)
+    missing = MissingTracepoints(meta_, FindTracefs(), [&](const std::string& event) {
+      return KernelHasBareTracepoint(kernel, event);
+    });
+  }
   if (!missing.empty()) {
     *error = missing[0];
     for (size_t i = 1; i < missing.size(); ++i) *error += "\n" + missing[i];

@@ -193,7 +193,6 @@ class ProbeResolver {
     for (const PatternDef& pattern : AllPatterns()) {
       std::vector<PointPart> concrete;
       if (!Fits(pattern, parts, listing, concrete)) continue;
-      any = true;
       std::vector<ProbeSpec> specs;
       bool placeholder = std::any_of(concrete.begin(), concrete.end(),
                                      [](const PointPart& p) { return p.placeholder; });
@@ -231,11 +230,13 @@ class ProbeResolver {
         ctx.task_compat_status = [this]() { return e_.machine.task_compat_status(); };
         size_t errors = e_.diags.error_count();
         pattern.family->Resolve(pattern, concrete, ctx, specs);
+        // A pattern that found nothing (and said nothing) leaves the others' matches be.
         if (specs.empty() && e_.diags.error_count() == errors) {
-          any = false;
           fit_empty = true;
+          continue;
         }
       }
+      any = true;
       for (ProbeSpec& s : specs) out.push_back({std::move(s), exp});
     }
     return any;

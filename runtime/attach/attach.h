@@ -15,6 +15,8 @@ struct bpf_program;
 
 namespace btap::runtime {
 
+class KernelTypes;
+
 // Appends the links it creates (several for per-CPU events), or for links libbpf cannot
 // hold (netfilter's) their descriptors to `link_fds`; on failure returns false with a
 // message naming the probe point. A point that a wildcard matched when the script was
@@ -54,10 +56,10 @@ bool FillTailSlots(bpf_object* object, const meta::Meta& meta, std::string* erro
 // ("" when all are here, or when this kernel has no such events to tell).
 std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::string& tracefs);
 
-// Whether the running kernel has a tracepoint with no trace event (a bare one) of this
-// name: its `btf_trace_NAME` type is in vmlinux's BTF or a loaded module's. The BTF is read
-// on the first call, the modules' only when vmlinux's lacks a name; false when unreadable.
-bool KernelHasBareTracepoint(const std::string& event);
+// Whether the kernel has a tracepoint with no trace event (a bare one) of this name: its
+// `btf_trace_NAME` type is in vmlinux's BTF or, failing that, a loaded module's
+// (KernelTypes::Running() reads them when first asked).
+bool KernelHasBareTracepoint(KernelTypes& kernel, const std::string& event);
 
 // The tracepoints the object's probes attach to that this kernel lacks: neither under the
 // tracefs at `tracefs` nor, for a tracepoint without an event there, a bare one that
@@ -85,6 +87,9 @@ bool AttachUprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
 // Raises the soft limit on open descriptors to the hard one: a uprobe attached on its own
 // holds two.
 void RaiseDescriptorLimit();
+// In a child before exec (the -c command, system()): the limit the process had before
+// RaiseDescriptorLimit, so the command runs as it would untraced. Async-signal-safe.
+void RestoreDescriptorLimit();
 
 // A timer probe's period: timer.jiffies(N) is N ticks of the running kernel's HZ.
 int64_t TimerPeriodNs(const meta::Probe& probe);

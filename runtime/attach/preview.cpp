@@ -9,6 +9,7 @@
 #include "common/build_id.h"
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
+#include "runtime/core_relocations.h"
 
 namespace btap::runtime {
 namespace {
@@ -57,14 +58,14 @@ std::string Absolute(const meta::Probe& p) {
   return "";
 }
 
-std::string Tracepoint(const meta::Probe& p) {
+std::string Tracepoint(const meta::Probe& p, KernelTypes& kernel) {
   std::string root = FindTracefs();
   if (root.empty()) return "";
   size_t colon = p.target.find(':');
   std::string system = p.target.substr(0, colon == std::string::npos ? 0 : colon);
   std::string event = p.target.substr(colon == std::string::npos ? 0 : colon + 1);
   if (!system.empty() && Exists(root + "/events/" + system + "/" + event)) return "";
-  if (KernelHasBareTracepoint(event)) return "";
+  if (KernelHasBareTracepoint(kernel, event)) return "";
   return "not here: this kernel has no tracepoint `" + p.target + "`";
 }
 
@@ -80,6 +81,7 @@ std::string Uprobe(const meta::Probe& p) {
 
 std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
   std::vector<std::string> out;
+  KernelTypes kernel = KernelTypes::Running();  // (read only for a tracepoint tracefs lacks)
   for (const meta::Probe& p : meta.probes) {
     std::string note;
     switch (static_cast<meta::ProbeKind>(p.family)) {
@@ -88,7 +90,7 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
         note = p.build_id.empty() ? Functions(p) : Absolute(p);
         break;
       case meta::ProbeKind::Tracepoint:
-        note = Tracepoint(p);
+        note = Tracepoint(p, kernel);
         break;
       case meta::ProbeKind::Uprobe:
       case meta::ProbeKind::Uretprobe:

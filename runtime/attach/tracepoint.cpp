@@ -10,12 +10,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <memory>
 #include <vector>
 
 #include "common/tracefs.h"
 #include "runtime/attach/attach.h"
+#include "runtime/core_relocations.h"
 
 namespace btap::runtime {
 
@@ -47,9 +46,13 @@ bool FillTailSlots(bpf_object* object, const meta::Meta& meta, std::string* erro
   for (const meta::TailSlot& t : meta.tail_slots) {
     bpf_map* map = bpf_object__find_map_by_name(object, t.map.c_str());
     bpf_program* program = bpf_object__find_program_by_name(object, t.program.c_str());
-    if (!map || !program || bpf_program__fd(program) < 0) {
+    if (!map || !program) {
       *error = "the object has no " + std::string(map ? "program `" + t.program : "map `" + t.map) +
                "` for `" + t.point + "`";
+      return false;
+    }
+    if (bpf_program__fd(program) < 0) {
+      *error = "the program `" + t.program + "` of `" + t.point + "` was not loaded";
       return false;
     }
     int fd = bpf_program__fd(program);
@@ -77,30 +80,8 @@ std::vector<std::string> MissingSyscalls(const meta::Meta& meta, const std::stri
   return missing;
 }
 
-bool KernelHasBareTracepoint(const std::string& event) {
-  using Btf = std::unique_ptr<btf, decltype(&btf__free)>;
-  static Btf vmlinux(btf__load_vmlinux_btf(), btf__free);  // null when unreadable
-  if (!vmlinux) return false;
-  std::string type = "btf_trace_" + event;
-  auto has = [&](const btf* b) {
-    return btf__find_by_name_kind(b, type.c_str(), BTF_KIND_TYPEDEF) > 0;
-  };
-  if (has(vmlinux.get())) return true;
-  // A module's tracepoints are in its own BTF, split from vmlinux's: read only when
-  // vmlinux's lacks the name, once.
-  static std::vector<Btf> modules = [] {
-    std::vector<Btf> all;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/sys/kernel/btf", ec)) {
-      if (entry.path().filename() == "vmlinux") continue;
-      if (btf* b = btf__parse_split(entry.path().c_str(), vmlinux.get()))
-        all.emplace_back(b, btf__free);
-    }
-    return all;
-  }();
-  for (const Btf& b : modules)
-    if (has(b.get())) return true;
-  return false;
+bool KernelHasBareTracepoint(KernelTypes& kernel, const std::string& event) {
+  return !kernel.Named("btf_trace_" + event, BTF_KIND_TYPEDEF).empty();
 }
 
 std::vector<std::string> MissingTracepoints(

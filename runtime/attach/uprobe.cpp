@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "common/build_id.h"
@@ -61,7 +62,6 @@ int CreateUprobeMulti(int prog_fd, const char* path, const std::vector<uint64_t>
 // A probe whose program its functions share: the file, then an offset per line.
 bool IsGroup(const meta::Probe& probe) { return probe.target.find('\n') != std::string::npos; }
 
-
 // What to add to an error whose cause is the process's descriptors running out: each
 // uprobe that is not part of a multi-uprobe link holds two (its perf event and its link).
 std::string DescriptorNote(int err) {
@@ -103,9 +103,19 @@ bool AttachGroup(bpf_program* program, const meta::Probe& probe, std::vector<bpf
   std::vector<std::string> lines = TargetLines(probe.target);
   const std::string& path = lines[0];
   std::vector<uint64_t> offsets, cookies;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    offsets.push_back(std::strtoull(lines[i].c_str(), nullptr, 10));
+  // (An object from elsewhere may say anything: a damaged list attaches nothing.)
+  bool damaged = lines.size() < 2;
+  for (size_t i = 1; i < lines.size() && !damaged; ++i) {
+    char* end = nullptr;
+    errno = 0;
+    offsets.push_back(std::strtoull(lines[i].c_str(), &end, 10));
     cookies.push_back(i - 1);
+    damaged = lines[i].empty() || *end || errno;
+  }
+  if (damaged) {
+    *error = "cannot attach `" + probe.point + "`: the object's list of its offsets in " + path +
+             " is damaged";
+    return false;
   }
   bool retprobe = static_cast<meta::ProbeKind>(probe.family) == meta::ProbeKind::Uretprobe;
   if (static_cast<uint32_t>(bpf_program__expected_attach_type(program)) == kTraceUprobeMulti) {
@@ -166,11 +176,23 @@ bool KernelHasUprobeMulti() {
   return has;
 }
 
+namespace {
+rlimit descriptors_before{};  // the limit RaiseDescriptorLimit found, when it raised it
+bool descriptors_raised = false;
+}  // namespace
+
 void RaiseDescriptorLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  rlimit before = limit;
   limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);  // (at worst the old limit stays)
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return;  // (at worst the old limit stays)
+  descriptors_before = before;
+  descriptors_raised = true;
+}
+
+void RestoreDescriptorLimit() {
+  if (descriptors_raised) setrlimit(RLIMIT_NOFILE, &descriptors_before);
 }
 
 // Uprobe programs may sleep (bpf_copy_from_user faulting a page in) since Linux 6.0; task
@@ -199,13 +221,15 @@ bool KernelHasSleepableUprobes() {
 
 void PrepareUprobes(bpf_object* object, const meta::Meta& meta) {
   // A BTAP_UPROBE_MULTI of 0 takes the per-offset path where multi-uprobes exist (tests).
+  // The kernel is asked only when the object has a group (start-up, DESIGN decision 11).
   const char* multi = std::getenv("BTAP_UPROBE_MULTI");
-  bool use_multi = !(multi && std::strcmp(multi, "0") == 0) && KernelHasUprobeMulti();
+  std::optional<bool> use_multi;
   for (const meta::Probe& p : meta.probes) {
     auto kind = static_cast<meta::ProbeKind>(p.family);
-    if ((kind != meta::ProbeKind::Uprobe && kind != meta::ProbeKind::Uretprobe) || !IsGroup(p) ||
-        !use_multi)
+    if ((kind != meta::ProbeKind::Uprobe && kind != meta::ProbeKind::Uretprobe) || !IsGroup(p))
       continue;
+    if (!use_multi) use_multi = !(multi && std::strcmp(multi, "0") == 0) && KernelHasUprobeMulti();
+    if (!*use_multi) break;
     if (bpf_program* prog = bpf_object__find_program_by_name(object, p.program.c_str()))
       bpf_program__set_expected_attach_type(prog, static_cast<bpf_attach_type>(kTraceUprobeMulti));
   }

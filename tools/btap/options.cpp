@@ -85,11 +85,11 @@ constexpr Ignored kIgnoredLong[] = {
     {"save-uprobes", Arg::kNone, "btap uses the kernel's own uprobes"},
     {"download-debuginfo", Arg::kOptional, "btap does not download debuginfo"},
     {"use-server-on-error", Arg::kOptional, "btap always compiles locally"},
-    {"rlimit-as", Arg::kRequired, "btap sets no resource limits on itself"},
-    {"rlimit-cpu", Arg::kRequired, "btap sets no resource limits on itself"},
-    {"rlimit-nproc", Arg::kRequired, "btap sets no resource limits on itself"},
-    {"rlimit-stack", Arg::kRequired, "btap sets no resource limits on itself"},
-    {"rlimit-fsize", Arg::kRequired, "btap sets no resource limits on itself"},
+    {"rlimit-as", Arg::kRequired, "btap does not limit its own resources"},
+    {"rlimit-cpu", Arg::kRequired, "btap does not limit its own resources"},
+    {"rlimit-nproc", Arg::kRequired, "btap does not limit its own resources"},
+    {"rlimit-stack", Arg::kRequired, "btap does not limit its own resources"},
+    {"rlimit-fsize", Arg::kRequired, "btap does not limit its own resources"},
 };
 
 const char* IgnoredShort(char c) {

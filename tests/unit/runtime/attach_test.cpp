@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include <sstream>
 
 #include "common/build_id.h"
+#include "runtime/core_relocations.h"
 #include "tools/btap/driver.h"
 
 namespace btap::runtime {
@@ -82,8 +84,19 @@ TEST(AttachUprobe, RaisesTheDescriptorLimit) {
   RaiseDescriptorLimit();
   rlimit now{};
   getrlimit(RLIMIT_NOFILE, &now);
+  // A child about to run a command (-c, system()) gets the limit back.
+  pid_t child = fork();
+  if (child == 0) {
+    RestoreDescriptorLimit();
+    rlimit in_child{};
+    getrlimit(RLIMIT_NOFILE, &in_child);
+    _exit(in_child.rlim_cur == 64 ? 0 : 1);
+  }
+  int status = -1;
+  waitpid(child, &status, 0);
   setrlimit(RLIMIT_NOFILE, &old);
   EXPECT_EQ(now.rlim_cur, old.rlim_max);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(BuildIds, ReadsNotesWithCheckedLengths) {
@@ -173,18 +186,19 @@ TEST(AttachTracepoints, NamesThePointsThisKernelLacks) {
   std::filesystem::remove_all(root);
 }
 
-// DetachAll destroys every link, on this thread alone for a few and from helper threads
-// for many, skips null entries and leaves the vector empty. Real links: one raw-tracepoint
-// program of a compiled script attached again and again; a destroyed link's descriptor is
-// closed (nothing else opens descriptors meanwhile).
 // Bare tracepoints are found by their BTF type (sched_update_nr_running_tp is declared
 // with no trace event).
 TEST(AttachTracepoints, FindsBareTracepointsInTheKernelsBtf) {
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) GTEST_SKIP() << "no kernel BTF";
-  EXPECT_TRUE(KernelHasBareTracepoint("sched_update_nr_running_tp"));
-  EXPECT_FALSE(KernelHasBareTracepoint("no_such_tracepoint_anywhere"));
+  KernelTypes kernel = KernelTypes::Running();
+  EXPECT_TRUE(KernelHasBareTracepoint(kernel, "sched_update_nr_running_tp"));
+  EXPECT_FALSE(KernelHasBareTracepoint(kernel, "no_such_tracepoint_anywhere"));
 }
 
+// DetachAll destroys every link, on this thread alone for a few and from helper threads
+// for many, skips null entries and leaves the vector empty. Real links: one raw-tracepoint
+// program of a compiled script attached again and again; a destroyed link's descriptor is
+// closed (nothing else opens descriptors meanwhile).
 TEST(DetachAll, DestroysEveryLinkAndEmptiesTheVector) {
   std::vector<bpf_link*> none;
   DetachAll(none);
