@@ -239,6 +239,10 @@ bool Session::Load(std::string* error) {
           " (writing user memory, set_user_*(): this kernel's lockdown forbids it to BPF "
           "programs; see /sys/kernel/security/lockdown)";
     *error += HelperNote(log, netfilter);
+    if (log.find("tail_calls are not allowed in non-JITed programs") != std::string::npos)
+      *error +=
+          " (a syscalls:* dispatch by tail call whose bodies call the runtime library needs "
+          "the BPF JIT: this kernel runs BPF without it; see net.core.bpf_jit_enable)";
     if (rc == -E2BIG)
       *error +=
           " (the verifier gave up on its size: a loop that may run too long? MAXACTION "
