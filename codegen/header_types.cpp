@@ -8,10 +8,14 @@
 #include <clang/Frontend/CompilerInvocation.h>
 #include <clang/Frontend/TextDiagnosticBuffer.h>
 #include <clang/Frontend/Utils.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <llvm/ADT/SmallVector.h>
+#include <llvm/ADT/StringSet.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/xxhash.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,22 +40,87 @@ const std::vector<const char*>& Flags() {
   return flags;
 }
 
-// Where a header would be found, with its size and time, for the cache's name: a header
-// changed by a package upgrade then gives another name.
-std::string Whereabouts(const std::string& header) {
+// Where a header may be found, in the order looked at: as named (relative to the current
+// folder), then in the system's include folders.
+std::vector<std::string> Places(const std::string& header) {
   std::vector<std::string> places{header};
   if (header[0] != '/')
     for (const char* dir : {"/usr/local/include/", "/usr/include/x86_64-linux-gnu/",
                             "/usr/include/aarch64-linux-gnu/", "/usr/include/"})
       places.push_back(dir + header);
-  for (const std::string& p : places) {
+  return places;
+}
+
+// The first place of `header` that is there and not a folder (Clang passes over folders):
+// "" when there is none; false with `error` when it is something other than a regular file
+// (`</dev/zero>`, `</dev/stdin>` on a pipe), which Clang would read without end.
+bool Resolve(const std::string& header, std::string* found, std::string* error) {
+  found->clear();
+  for (const std::string& p : Places(header)) {
     struct stat st;
-    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode))
-      return p + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-             std::to_string(st.st_mtim.tv_nsec);
+    if (stat(p.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    if (!S_ISREG(st.st_mode)) {
+      *error = "the header <" + header + "> is `" + p + "`, which is not a regular file";
+      return false;
+    }
+    *found = p;
+    return true;
   }
+  return true;
+}
+
+// Where a header was found, with its size and time, for the cache's name: a header
+// changed by a package upgrade then gives another name.
+std::string Whereabouts(const std::string& header) {
+  std::string p, unused;
+  struct stat st;
+  if (Resolve(header, &p, &unused) && !p.empty() && stat(p.c_str(), &st) == 0)
+    return p + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec);
   return header + ":?";
 }
+
+// An absolute name of a regular file, or "" (Clang's main file /dev/null, a file gone).
+std::string AbsoluteFile(const std::string& path) {
+  char real[PATH_MAX];
+  struct stat st;
+  if (!realpath(path.c_str(), real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) return "";
+  return real;
+}
+
+std::string Identity(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec) + " " + path;
+}
+
+// The files a cached object was compiled from, "SIZE TIME PATH" a line (its `.files`
+// beside it): true with their names while every one is as it was then.
+bool Unchanged(int dir_fd, const std::string& name, std::vector<std::string>* files) {
+  int fd = OpenPrivateFile(dir_fd, name);
+  if (fd < 0) return false;
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  close(fd);
+  files->clear();
+  for (size_t at = 0, end; at < text.size(); at = end + 1) {
+    end = text.find('\n', at);
+    if (end == std::string::npos) return false;  // torn
+    std::string line = text.substr(at, end - at);
+    size_t path = line.find(' ', line.find(' ') + 1);
+    if (path == std::string::npos || Identity(line.substr(path + 1)) != line) return false;
+    files->push_back(line.substr(path + 1));
+  }
+  return true;
+}
+
+// Every file Clang reads, system headers too.
+class ReadFiles : public clang::DependencyCollector {
+ public:
+  bool needSystemDependencies() override { return true; }
+};
 
 std::string CacheName(const std::vector<std::string>& headers) {
   std::string key = CLANG_VERSION_STRING;
@@ -73,7 +142,7 @@ std::string Requote(std::string text) {
 }
 
 bool Compile(const std::vector<std::string>& headers, llvm::SmallVectorImpl<char>* object,
-             std::string* error) {
+             std::vector<std::string>* files, std::string* error) {
   static std::once_flag once;
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
@@ -100,8 +169,12 @@ bool Compile(const std::vector<std::string>& headers, llvm::SmallVectorImpl<char
     clang.setInvocation(invocation);
     clang.createDiagnostics(buffer, false);
     clang.setOutputStream(std::make_unique<llvm::raw_svector_ostream>(*object));
+    auto read = std::make_shared<ReadFiles>();
+    clang.addDependencyCollector(read);
     clang::EmitObjAction action;
     ok = clang.ExecuteAction(action) && !object->empty();
+    for (const std::string& f : read->getDependencies())
+      if (std::string path = AbsoluteFile(f); !path.empty()) files->push_back(path);
   }
   if (!ok) {
     *error = "cannot compile the header" + std::string(headers.size() > 1 ? "s" : "");
@@ -116,16 +189,46 @@ bool Compile(const std::vector<std::string>& headers, llvm::SmallVectorImpl<char
 
 }  // namespace
 
-std::string CompileHeaderTypes(const std::vector<std::string>& headers, std::string* error) {
+std::string CompileHeaderTypes(const std::vector<std::string>& headers, std::string* error,
+                               std::vector<std::string>* files) {
+  std::vector<std::string> read;
+  for (const std::string& h : headers) {
+    std::string found;
+    if (!Resolve(h, &found, error)) return "";
+  }
   std::string dir = UserCacheDir("header-types");
-  bool cache = !dir.empty() && MakePrivateDirs(dir);
-  std::string path = dir + "/" + CacheName(headers);
-  struct stat st;
-  if (cache && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return path;
+  int dir_fd = dir.empty() ? -1 : OpenPrivateDir(dir);
+  std::string name = CacheName(headers);
+  std::string path;
+  // The cached object is trusted only as a regular file of ours in the private folder, and
+  // read through the descriptor so checked (kept open for this process, as the memfd below).
+  auto open_cached = [&] {
+    int fd = OpenPrivateFile(dir_fd, name);
+    if (fd >= 0) path = "/proc/self/fd/" + std::to_string(fd);
+    return fd >= 0;
+  };
+  // A hit needs every file the headers included as it was (the name covers only the
+  // headers named).
+  if (dir_fd >= 0 && Unchanged(dir_fd, name + ".files", &read) && open_cached()) {
+    close(dir_fd);
+    if (files) files->insert(files->end(), read.begin(), read.end());
+    return path;
+  }
   llvm::SmallVector<char, 0> object;
-  if (!Compile(headers, &object, error)) return "";
+  read.clear();
+  if (!Compile(headers, &object, &read, error)) {
+    if (dir_fd >= 0) close(dir_fd);
+    return "";
+  }
+  if (files) files->insert(files->end(), read.begin(), read.end());
+  std::string list;
+  for (const std::string& f : read)
+    if (std::string id = Identity(f); !id.empty()) list += id + "\n";
   std::string_view bytes(object.data(), object.size());
-  if (cache && WriteWhole(path, bytes)) return path;
+  bool cached = dir_fd >= 0 && WriteWhole(dir + "/" + name, bytes) &&
+                WriteWhole(dir + "/" + name + ".files", list) && open_cached();
+  if (dir_fd >= 0) close(dir_fd);
+  if (cached) return path;
   // No cache: the object lives in memory for this process (its path stays open).
   int fd = memfd_create("btap-header-types", MFD_CLOEXEC);
   if (fd >= 0 && write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()))

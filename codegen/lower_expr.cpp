@@ -3,6 +3,7 @@
 #include "codegen/lowering.h"
 
 #include "frontend/ast_walk.h"
+#include "semantic/machine/header_types.h"
 #include "semantic/target_vars.h"
 
 namespace btap::codegen::lowering {
@@ -205,7 +206,7 @@ Value Lowering::ExprInner(ast::Expr* e) {
       if (auto* v = ast::As<ast::AtVar>(e); v && frame_->probe && !frame_->user_side)
         if (const sema::TargetArg* arg = KernelAtVar(v)) return KernelDwarfGlobal(v, *arg);
       // Pass 2 reads header types in probe bodies and conditions (target_walk.cpp).
-      if (auto* c = ast::As<ast::Cast>(e); c && c->module.starts_with('<')) {
+      if (auto* c = ast::As<ast::Cast>(e); c && sema::IsUserHeaderModule(c->module)) {
         Unsupported(e->range,
                     "`@cast` to a type from headers (`" + std::string(c->module) + "`) here",
                     ": cast in the probe's body and pass the value to the function");

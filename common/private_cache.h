@@ -12,9 +12,20 @@ namespace btap {
 // fallback: its names would be predictable).
 std::string UserCacheDir(std::string_view sub);
 
-// Makes the missing levels of `path` (0700); false, with errno set, unless the folder is
-// ours and neither group nor others may write it.
+// Opens the folder `path` level by level (each by name below the last, never
+// through a symbolic link), making missing levels (0700): a descriptor of the folder, or
+// -1 with errno set (EPERM) unless the folder is ours and neither group nor others may
+// write it, and every level above is root's or ours and writable by others only when
+// sticky (as /tmp).
+int OpenPrivateDir(const std::string& path);
+
+// OpenPrivateDir, the descriptor closed: whether the folder is private.
 bool MakePrivateDirs(const std::string& path);
+
+// Opens the file `name` of the private folder `dir_fd` for reading, not through a link: a
+// descriptor, or -1 with errno set (EPERM) unless it is a regular file of ours that
+// neither group nor others may write.
+int OpenPrivateFile(int dir_fd, const std::string& name);
 
 // Writes `data` to `path` whole: to a new file of our own (mkostemp), then renamed over
 // `path`. False, with errno set, when it could not; nothing is left behind then.

@@ -135,7 +135,7 @@ bool TargetLowering::Handles(ast::TargetBase* t) const {
   auto* c = ast::As<ast::Cast>(t);
   // A kernel type's `@cast` is codegen's, from BTF (CO-RE), in every probe.
   if (c && c->has_module && c->module.starts_with("kernel")) return false;
-  return !headers_only_ || (c && c->has_module && c->module.starts_with('<'));
+  return !headers_only_ || (c && c->has_module && IsUserHeaderModule(c->module));
 }
 
 bool TargetLowering::Lower(ast::TargetBase* t, bool quiet) {
@@ -712,7 +712,7 @@ void LowerTargets(Elab& e) {
       bool header_cast = false;
       auto find = [&](ast::Node* n) {
         auto* c = ast::As<ast::Cast>(n);
-        header_cast = header_cast || (c && c->has_module && c->module.starts_with('<'));
+        header_cast = header_cast || (c && c->has_module && IsUserHeaderModule(c->module));
       };
       ast::WalkTree(p->body, find);
       ast::WalkTree(p->condition, find);

@@ -19,6 +19,10 @@ inline bool IsHeaderModule(std::string_view part) {
   return part.starts_with('<') || part.starts_with("kernel<");
 }
 
+// Whether it names user headers ("<...>..."), whose types come from their compiled DWARF
+// (a "kernel<...>" part takes its types from the kernel's BTF).
+inline bool IsUserHeaderModule(std::string_view part) { return part.starts_with('<'); }
+
 // The headers of such a part, in order ("<a.h><b.h>" gives a.h and b.h); false with `error`
 // when it is not a list of `<name>`s, or a name has characters other than letters, digits
 // and `/_.+-` (stap skips such a name with a warning; here it is an error).

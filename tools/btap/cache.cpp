@@ -350,23 +350,25 @@ bool ObjectCache::Lookup(const std::string& key, std::vector<uint8_t>* object, m
 }
 
 void ObjectCache::Store(const std::string& key, std::span<const uint8_t> object,
-                        const std::string& warnings) {
+                        const std::string& warnings, const std::vector<std::string>& files) {
   if (dir_.empty()) return;
   std::string header = std::string(kMagic) + " " + key + "\n";
-  // Files the probes name (uprobe binaries, process paths): a hit needs them unchanged.
+  // Files the probes name (uprobe binaries, process paths) and the headers of `@cast`
+  // types: a hit needs them unchanged.
   meta::Meta meta;
   std::string error;
   if (!runtime::ReadObjectMeta(object, &meta, &error)) return;
-  std::vector<std::string> files;
-  for (const meta::Probe& p : meta.probes) {
-    std::string file = meta::TargetFile(p);
+  std::vector<std::string> recorded;
+  auto record = [&](const std::string& file) {
     struct stat st;
     if (file.empty() || file[0] != '/' || stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        std::find(files.begin(), files.end(), file) != files.end())
-      continue;
-    files.push_back(file);
+        std::find(recorded.begin(), recorded.end(), file) != recorded.end())
+      return;
+    recorded.push_back(file);
     header += "file " + StatIdentity(file).substr(file.size() + 1) + " " + file + "\n";
-  }
+  };
+  for (const meta::Probe& p : meta.probes) record(meta::TargetFile(p));
+  for (const std::string& f : files) record(f);
   if (!warnings.empty()) header += "warnings " + std::to_string(warnings.size()) + "\n" + warnings;
   std::string_view body(reinterpret_cast<const char*>(object.data()), object.size());
   char hex[17];

@@ -49,11 +49,11 @@ class ObjectCache {
               std::string* warnings);
 
   // Stores `object` and `warnings` under `key`, recording the files its probes name (user
-  // binaries) as they are now; written to a temporary file and renamed, so readers and
-  // concurrent writers see a whole entry or none. Then evicts the oldest entries over the
-  // limit.
+  // binaries) and `files` (the headers `@cast` types came from) as they are now; written to a
+  // temporary file and renamed, so readers and concurrent writers see a whole entry or none. Then
+  // evicts the oldest entries over the limit.
   void Store(const std::string& key, std::span<const uint8_t> object,
-             const std::string& warnings = "");
+             const std::string& warnings = "", const std::vector<std::string>& files = {});
 
   // Removes every entry; returns how many.
   size_t Clean();

@@ -386,7 +386,11 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   if (options.verbose > 1) ReportSearched(library, err);
   sema::Machine machine("", target.btf_path, target.running, target.modules_dir);
   machine.set_target_kernel(target);
-  machine.header_types().set_compiler(codegen::CompileHeaderTypes);
+  // The files `@cast` header types came from: a cache entry is stale once one changes.
+  std::vector<std::string> header_files;
+  machine.header_types().set_compiler([&](const std::vector<std::string>& h, std::string* e) {
+    return codegen::CompileHeaderTypes(h, e, &header_files);
+  });
   // -v says where the kernel's DWARF came from, or why a vmlinux was passed over.
   auto dwarf_notes = [&] {
     if (!options.verbose) return;
@@ -515,7 +519,7 @@ int Run(const std::vector<std::string>& argv, std::istream& in, std::ostream& ou
   if (options.verbose > 1)
     err << "Object \"" << object_name << "\": " << compiled.object.size() << " bytes, "
         << compiled.meta.probes.size() << " programs\n";
-  if (!cache_key.empty()) cache.Store(cache_key, compiled.object, warnings.str());
+  if (!cache_key.empty()) cache.Store(cache_key, compiled.object, warnings.str(), header_files);
   return FinishObject(std::move(compiled.object), compile.script_name, options, out, err);
 }
 

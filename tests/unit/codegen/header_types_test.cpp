@@ -1,14 +1,17 @@
 // Types from C headers for `@cast` (codegen/header_types.h, semantic/machine/header_types.h):
 // header lists parsed as stap spells them, a header compiled once into a cached object whose
-// DWARF has every type it declares, the cache used again without Clang, and Clang's error.
+// DWARF has every type it declares, the cache used again without Clang (only a private
+// object, only while the files it was compiled from are unchanged), and the errors.
 #include "codegen/header_types.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -67,9 +70,20 @@ class HeaderTypes : public ::testing::Test {
 TEST_F(HeaderTypes, CompiledOnceAndReadFromDwarf) {
   std::vector<std::string> headers{"stdint.h", root_ + "/widget.h"};
   std::string error;
-  std::string path = CompileHeaderTypes(headers, &error);
-  ASSERT_FALSE(path.empty()) << error;
+  std::vector<std::string> files;
+  std::string fd_path = CompileHeaderTypes(headers, &error, &files);
+  ASSERT_FALSE(fd_path.empty()) << error;
+  // The object is read through the descriptor that checked it.
+  EXPECT_EQ(fd_path.rfind("/proc/self/fd/", 0), 0u) << fd_path;
+  std::string path = fs::read_symlink(fd_path);
   EXPECT_EQ(fs::path(path).parent_path(), fs::path(root_ + "/btap/header-types"));
+  // The files Clang read: the headers named and what they include.
+  auto has = [&](const std::string& f) {
+    return std::find(files.begin(), files.end(), f) != files.end();
+  };
+  EXPECT_TRUE(has(root_ + "/widget.h"));
+  EXPECT_TRUE(has("/usr/include/stdint.h"));
+  EXPECT_TRUE(has("/usr/include/x86_64-linux-gnu/bits/types.h"));
   struct stat first;
   ASSERT_EQ(stat(path.c_str(), &first), 0);
   EXPECT_EQ(first.st_mode & 0777, 0600u);
@@ -91,8 +105,14 @@ TEST_F(HeaderTypes, CompiledOnceAndReadFromDwarf) {
   EXPECT_TRUE(types.Get(headers, &error));
   EXPECT_EQ(compiles, 1);
 
-  // A second compile opens the cached object: it is not written again.
-  EXPECT_EQ(CompileHeaderTypes(headers, &error), path);
+  // A second compile opens the cached object: it is not written again, and names the
+  // same files.
+  std::vector<std::string> again;
+  std::string second_fd = CompileHeaderTypes(headers, &error, &again);
+  ASSERT_FALSE(second_fd.empty()) << error;
+  EXPECT_NE(second_fd, fd_path);
+  EXPECT_EQ(fs::read_symlink(second_fd), path);
+  EXPECT_EQ(again, files);
   struct stat second;
   ASSERT_EQ(stat(path.c_str(), &second), 0);
   EXPECT_EQ(second.st_ino, first.st_ino);
@@ -126,6 +146,77 @@ TEST_F(HeaderTypes, NoCacheFolderKeepsTheObjectInMemory) {
   std::optional<Dwarf_Die> timeval = d->Type("struct timeval");
   ASSERT_TRUE(timeval);
   EXPECT_EQ(sema::TypeSize(&*timeval), 16);
+}
+
+// A header included by the one named changes: the cached object is compiled again.
+TEST_F(HeaderTypes, AnIncludedHeaderChangedIsCompiledAgain) {
+  std::ofstream(root_ + "/outer.h") << "#include \"inner.h\"\nstruct outer { struct inner i; };\n";
+  std::ofstream(root_ + "/inner.h") << "struct inner { char c[4]; };\n";
+  std::vector<std::string> headers{root_ + "/outer.h"};
+  auto size = [&] {
+    std::string error;
+    std::vector<std::string> files;
+    std::string path = CompileHeaderTypes(headers, &error, &files);
+    EXPECT_NE(std::find(files.begin(), files.end(), root_ + "/inner.h"), files.end());
+    std::unique_ptr<sema::DebugInfo> d = sema::DebugInfo::OpenRelocatable(path, &error);
+    if (!d) return -1;
+    std::optional<Dwarf_Die> outer = d->Type("struct outer");
+    return outer ? static_cast<int>(sema::TypeSize(&*outer)) : -2;
+  };
+  EXPECT_EQ(size(), 4);
+  EXPECT_EQ(size(), 4);
+  std::ofstream(root_ + "/inner.h") << "struct inner { char c[40]; };\n";
+  EXPECT_EQ(size(), 40);
+}
+
+// Only a regular file of ours that nobody else may write is taken from the cache folder,
+// and only when the folder is ours and private; else the headers are compiled again.
+TEST_F(HeaderTypes, OnlyAPrivateCachedObjectIsTrusted) {
+  std::vector<std::string> headers{"sys/time.h"};
+  std::string error;
+  std::string path = fs::read_symlink(CompileHeaderTypes(headers, &error));
+  ASSERT_FALSE(path.empty()) << error;
+  struct stat first, second;
+  ASSERT_EQ(stat(path.c_str(), &first), 0);
+  // Writable by the group: replaced by a new compile.
+  ASSERT_EQ(chmod(path.c_str(), 0620), 0);
+  EXPECT_EQ(fs::read_symlink(CompileHeaderTypes(headers, &error)), path);
+  ASSERT_EQ(stat(path.c_str(), &second), 0);
+  EXPECT_NE(second.st_ino, first.st_ino);
+  EXPECT_EQ(second.st_mode & 0777, 0600u);
+  // A link in its place: replaced, not followed.
+  fs::remove(path);
+  fs::create_symlink(root_ + "/widget.h", path);
+  EXPECT_EQ(fs::read_symlink(CompileHeaderTypes(headers, &error)), path);
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(path)));
+  // A folder others may write, or a link in its place: no cache, the object in memory.
+  ASSERT_EQ(chmod((root_ + "/btap/header-types").c_str(), 0777), 0);
+  std::string in_memory = CompileHeaderTypes(headers, &error);
+  EXPECT_EQ(fs::read_symlink(in_memory).string().find("/memfd:"), 0u) << in_memory;
+  ASSERT_EQ(chmod((root_ + "/btap/header-types").c_str(), 0700), 0);
+  // A link on the way to it (a cache folder kept elsewhere) leads to a folder of ours: used.
+  fs::rename(root_ + "/btap", root_ + "/real");
+  fs::create_symlink(root_ + "/real", root_ + "/btap");
+  EXPECT_EQ(fs::read_symlink(CompileHeaderTypes(headers, &error)),
+            root_ + "/real/header-types/" + fs::path(path).filename().string());
+  fs::rename(root_ + "/real/header-types", root_ + "/real/elsewhere");
+  fs::create_symlink(root_ + "/real/elsewhere", root_ + "/real/header-types");
+  in_memory = CompileHeaderTypes(headers, &error);
+  EXPECT_EQ(fs::read_symlink(in_memory).string().find("/memfd:"), 0u) << in_memory;
+}
+
+// A header that is not a regular file is refused before Clang would read it without end.
+TEST_F(HeaderTypes, AHeaderThatIsNoRegularFileIsAnError) {
+  std::string error;
+  EXPECT_EQ(CompileHeaderTypes({"/dev/zero"}, &error), "");
+  EXPECT_EQ(error, "the header </dev/zero> is `/dev/zero`, which is not a regular file");
+  // A folder of that name is passed over, as Clang passes over it.
+  fs::create_directories(root_ + "/sys/time.h");
+  fs::path old = fs::current_path();
+  fs::current_path(root_);
+  std::string path = CompileHeaderTypes({"sys/time.h"}, &error);
+  fs::current_path(old);
+  EXPECT_FALSE(path.empty()) << error;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -556,6 +557,46 @@ TEST_F(CacheTest, ConcurrentStoresNeverLeaveATornEntry) {
   EXPECT_EQ(std::count_if(files.begin(), files.end(),
                           [](const std::string& n) { return n.find(".tmp") != std::string::npos; }),
             0);
+}
+
+// The headers `@cast` takes types from, and what they include, are the entry's files: an
+// edit makes it stale, and the new layout is compiled.
+TEST_F(CacheTest, AnEditedCastHeaderIsRecompiledNotRunStale) {
+  fs::path work = root_ / "work";
+  WriteAll(work / "my.h", "#include \"inner.h\"\nstruct s { struct inner i; int a; };\n");
+  WriteAll(work / "inner.h", "struct inner { int x; };\n");
+  std::string script =
+      "probe begin { printf(\"%d %d\\n\", @cast_module_sizeof(\"<./my.h>\", \"s\"), "
+      "&@cast(0, \"s\", \"<./my.h>\")->a); exit() }";
+  Ran r = RunBtap({"-v", "-e", script});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "8 4\n");
+  r = RunBtap({"-v", "-e", script});
+  EXPECT_TRUE(UsedCache(r)) << r.err;
+  EXPECT_EQ(r.out, "8 4\n");
+  ASSERT_TRUE(fs::exists(Only()));
+  std::ifstream in(Only());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(" " + (work / "my.h").string() + "\n"), std::string::npos);
+  EXPECT_NE(text.find(" " + (work / "inner.h").string() + "\n"), std::string::npos);
+
+  WriteAll(work / "my.h", "#include \"inner.h\"\nstruct s { long b; struct inner i; int a; };\n");
+  r = RunBtap({"-v", "-e", script});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(UsedCache(r)) << r.err;
+  EXPECT_NE(r.err.find("is stale: `" + (work / "my.h").string() + "` changed"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "16 12\n");
+  // A header the named one includes.
+  WriteAll(work / "inner.h", "struct inner { int x[5]; };\n");
+  r = RunBtap({"-v", "-e", script});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(UsedCache(r)) << r.err;
+  EXPECT_NE(r.err.find("is stale: `" + (work / "inner.h").string() + "` changed"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "32 28\n");
+  EXPECT_TRUE(UsedCache(RunBtap({"-v", "-e", script})));
 }
 
 TEST_F(CacheTest, AReplacedProbedBinaryIsRecompiledNotRunStale) {
