@@ -165,6 +165,9 @@ bool Compile(const std::vector<std::string>& headers, llvm::SmallVectorImpl<char
   bool ok = invocation != nullptr;
   if (ok) {
     invocation->getDiagnosticOpts().ShowCarets = false;  // no "N errors generated." of its own
+    // The driver asks cc1 to leave its AST and code generator unfreed at exit (a process
+    // that compiles once); btap compiles again in the same process.
+    invocation->getFrontendOpts().DisableFree = false;
     clang::CompilerInstance clang;
     clang.setInvocation(invocation);
     clang.createDiagnostics(buffer, false);
