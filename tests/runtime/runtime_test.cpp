@@ -42,7 +42,8 @@
 // @WORKLOAD@ (anywhere) to the test workload
 // program (tests/runtime/workloads); @TARGET_O0@, @TARGET_O2@, @LIBBTAPTEST@ and
 // @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs, @PROGRAMS_DIR@ to
-// the folder they are built in (fake_stap/ there holds stap, staprun and stapio). A case without a
+// the folder they are built in (fake_stap/ there holds stap, staprun and stapio), @SOURCE_DIR@
+// to the source tree (the programs' DWARF names their sources there). A case without a
 // script runs btap with its arguments alone (listing with -l/-L).
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -100,6 +101,7 @@ std::string Expand(std::string s) {
   s = Replace(s, "@TARGET_O2@", BTAP_UPROBE_TARGET_O2);
   s = Replace(s, "@LIBBTAPTEST@", BTAP_LIBBTAPTEST);
   s = Replace(s, "@PROGRAMS_DIR@", BTAP_PROGRAMS_DIR);
+  s = Replace(s, "@SOURCE_DIR@", BTAP_SOURCE_DIR);
   return Replace(s, "@MANY_FUNCTIONS@", BTAP_MANY_FUNCTIONS);
 }
 

@@ -325,6 +325,8 @@ def main():
         # @HOST_RELEASE@: `-r @HOST_RELEASE@` compiles for the host's kernel instead of the
         # guest's, so that the object's CO-RE relocations meet another kernel at load.
         # @VM_TAPSETS@: tests/vm/tapsets, test tapsets for `-I`.
+        # @SOURCE_DIR@: the source tree, where the programs' DWARF names their sources.
+        s = s.replace("@SOURCE_DIR@", os.path.dirname(os.path.dirname(HERE)))
         s = s.replace("@VM_TAPSETS@", os.path.join(HERE, "tapsets")).replace("@BTAP@", btap)
         return s.replace("@WORKLOAD@", workload).replace("@HOST_RELEASE@", os.uname().release)
 
