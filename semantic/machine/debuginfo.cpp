@@ -112,6 +112,26 @@ bool DebugInfo::Die(Dwarf_Off off, Dwarf_Die* out) { return dwarf_offdie(dwarf_,
 
 namespace {
 
+// The file a declaration names. libdw before 0.191 reads DW_AT_decl_file 0 as "no file",
+// as DWARF 4 meant it; in DWARF 5 it is the line table's first file, the unit's own, which
+// Clang names there when the compile named its source by a relative path (`cc -g x.c`).
+const char* DeclFile(Dwarf_Die* die) {
+  if (const char* file = dwarf_decl_file(die)) return file;
+  Dwarf_Attribute attr;
+  Dwarf_Word index = 1;
+  if (dwarf_formudata(dwarf_attr_integrate(die, DW_AT_decl_file, &attr), &index) != 0 || index)
+    return nullptr;
+  Dwarf_Die cu;
+  Dwarf_Half version = 0;
+  Dwarf_Files* files = nullptr;
+  size_t count = 0;
+  if (!dwarf_diecu(die, &cu, nullptr, nullptr) ||
+      dwarf_cu_die(cu.cu, &cu, &version, nullptr, nullptr, nullptr, nullptr, nullptr) == nullptr ||
+      version < 5 || dwarf_getsrcfiles(&cu, &files, &count) != 0 || count == 0)
+    return nullptr;
+  return dwarf_filesrc(files, 0, nullptr, nullptr);
+}
+
 struct Indexer {
   std::vector<DebugFunction>& out;
   Dwarf_Off frame = 0;
@@ -129,7 +149,7 @@ struct Indexer {
     DebugFunction f;
     f.name = name;
     // An inlined instance is listed by its function's declaration, as stap does.
-    const char* file = dwarf_decl_file(die);
+    const char* file = DeclFile(die);
     int line = 0;
     dwarf_decl_line(die, &line);
     f.line = line;

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "semantic/machine/elf_image.h"
 
@@ -45,6 +46,27 @@ TEST(DebugInfo, IndexesFunctionsWithTheirDeclarations) {
   const DebugFunction* scale = Find(*o.dwarf, "scale", true);
   ASSERT_TRUE(scale);
   EXPECT_EQ(scale->frame, Find(*o.dwarf, "apply_scale", false)->die);
+}
+
+TEST(DebugInfo, NamesTheFileOfASourceCompiledByARelativePath) {
+  // Clang's DWARF 5 then declares the unit's functions in the line table's file 0, which
+  // libdw before 0.191 reads as "no file".
+  char made[] = "/tmp/btap-debuginfo-XXXXXX";
+  ASSERT_TRUE(mkdtemp(made));
+  std::string dir = made;
+  std::ofstream(dir + "/x.c")
+      << "int answer(void) { return 42; }\nint main(void) { return answer(); }\n";
+  std::string cc = "cd " + dir + " && clang-16 -g -gdwarf-5 -O0 -o x x.c >/dev/null 2>&1";
+  if (std::system(cc.c_str()) != 0) {
+    std::filesystem::remove_all(dir);
+    GTEST_SKIP() << "no clang-16 to build the program";
+  }
+  Opened o = Open(dir + "/x");
+  const DebugFunction* f = o.dwarf ? Find(*o.dwarf, "answer", false) : nullptr;
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->file, dir + "/x.c");
+  EXPECT_EQ(f->line, 1);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DebugInfo, PlacesEntryProbesAsStapDoes) {
