@@ -221,17 +221,11 @@ bool Session::Load(std::string* error) {
       return false;
     }
     *error += ": " + std::string(std::strerror(-rc));
-    if (rc == -EMFILE) {  // not the verifier's doing: its log is of no help
-      rlimit limit{};
-      getrlimit(RLIMIT_NOFILE, &limit);
+    if (rc == -EMFILE || rc == -ENFILE) {  // not the verifier's doing: its log is of no help
       size_t programs = 0;
       bpf_program* prog;
       bpf_object__for_each_program(prog, bpf_) programs += bpf_program__autoload(prog);
-      *error += " (the process ran out of file descriptors: it may hold " +
-                std::to_string(limit.rlim_cur) + ", RLIMIT_NOFILE, and each of the object's " +
-                std::to_string(programs) +
-                " programs takes one, each uprobe attached on its own two more; raise the hard "
-                "limit, e.g. `ulimit -Hn`, or probe fewer points)";
+      *error += DescriptorNote(-rc, programs);
       return false;
     }
     if (log.find("cannot use helper bpf_probe_write_user") != std::string::npos)

@@ -90,6 +90,9 @@ void RaiseDescriptorLimit();
 // In a child before exec (the -c command, system()): the limit the process had before
 // RaiseDescriptorLimit, so the command runs as it would untraced. Async-signal-safe.
 void RestoreDescriptorLimit();
+// What to add to an error `err` (an errno) when the process ran out of descriptors; ""
+// for any other error. `programs` counts the object's programs when loading them failed.
+std::string DescriptorNote(int err, size_t programs = 0);
 
 // A timer probe's period: timer.jiffies(N) is N ticks of the running kernel's HZ.
 int64_t TimerPeriodNs(const meta::Probe& probe);

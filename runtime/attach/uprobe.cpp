@@ -62,18 +62,6 @@ int CreateUprobeMulti(int prog_fd, const char* path, const std::vector<uint64_t>
 // A probe whose program its functions share: the file, then an offset per line.
 bool IsGroup(const meta::Probe& probe) { return probe.target.find('\n') != std::string::npos; }
 
-// What to add to an error whose cause is the process's descriptors running out: each
-// uprobe that is not part of a multi-uprobe link holds two (its perf event and its link).
-std::string DescriptorNote(int err) {
-  if (err != EMFILE && err != ENFILE) return "";
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  if (err == ENFILE) return " (the system's table of open files is full)";
-  return " (this process may hold " + std::to_string(limit.rlim_cur) +
-         " file descriptors, RLIMIT_NOFILE, and each uprobe attached on its own takes two; "
-         "raise the hard limit, e.g. `ulimit -Hn`, or probe fewer functions)";
-}
-
 // The build id check, told apart from a file that cannot be opened at all (no
 // descriptor left).
 bool SameBuild(const meta::Probe& probe, const std::string& path, std::string* error) {
@@ -193,6 +181,19 @@ void RaiseDescriptorLimit() {
 
 void RestoreDescriptorLimit() {
   if (descriptors_raised) setrlimit(RLIMIT_NOFILE, &descriptors_before);
+}
+
+std::string DescriptorNote(int err, size_t programs) {
+  if (err == ENFILE) return " (the system's table of open files is full)";
+  if (err != EMFILE) return "";
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  std::string each = programs ? "each of the object's " + std::to_string(programs) +
+                                    " programs takes one, each uprobe attached on its own two more"
+                              : "each uprobe attached on its own takes two";
+  return " (the process ran out of file descriptors: it may hold " +
+         std::to_string(limit.rlim_cur) + ", RLIMIT_NOFILE, and " + each +
+         "; raise the hard limit, e.g. `ulimit -Hn`, or probe fewer points)";
 }
 
 // Uprobe programs may sleep (bpf_copy_from_user faulting a page in) since Linux 6.0; task

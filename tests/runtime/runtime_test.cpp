@@ -29,6 +29,8 @@
 //   runner: btaprun -T 1                       compile with `btap -p4 ARGS`, run with btaprun
 //   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
 //   env: TZ=IST-5:30                           set in btap's environment (each word)
+//   descriptors: 64                            btap may open that many files (RLIMIT_NOFILE,
+//                                              soft and hard)
 //   script-file: examples/x.stp                the script is that file of the tree;
 //                                              with a runner, after the object (NAME=VALUE)
 //   --- script      the script (written to a file and run)
@@ -48,6 +50,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,6 +85,7 @@ struct Case {
   std::vector<std::pair<std::string, long>> stderr_counts;
   std::vector<std::string> runner;  // btaprun and its arguments, when set
   std::vector<std::string> env;     // NAME=VALUE, set in btap's environment
+  long descriptors = 0;             // RLIMIT_NOFILE for btap, when set
   std::vector<std::string> script_args;
   std::vector<std::string> after;  // a command run once btap has ended
   std::map<std::string, std::string> sections;
@@ -181,6 +185,7 @@ Case Parse(const fs::path& path) {
     if (key == "runner") c.runner = Words(value);
     if (key == "script-args") c.script_args = Words(value);
     if (key == "env") c.env = Words(value);
+    if (key == "descriptors") c.descriptors = std::stol(value);
     if (key == "after") c.after = Words(value);
     if (key == "script-file") {  // a script kept elsewhere in the tree (an example)
       std::ifstream script(std::string(BTAP_SOURCE_DIR) + "/" + value);
@@ -286,6 +291,10 @@ Result Execute(const Case& c, const std::string& script) {
     for (const std::string& v : c.env)
       if (size_t eq = v.find('='); eq != std::string::npos)
         setenv(v.substr(0, eq).c_str(), v.substr(eq + 1).c_str(), 1);
+    if (c.descriptors) {
+      rlimit limit{static_cast<rlim_t>(c.descriptors), static_cast<rlim_t>(c.descriptors)};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     if (c.stdout_to == "closed") close(1);
     if (broken[1] >= 0) {
       dup2(broken[1], 1);
