@@ -506,6 +506,16 @@ int Wait(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Runs btap with `argv` in a process of its own, as a user runs it: its exit status, and
+// in *log what it printed (both streams, to a file of this run's own under `dir`).
+int RunLogged(const fs::path& dir, const std::vector<std::string>& argv, std::string* log) {
+  static int runs = 0;
+  fs::path out = dir / ("run" + std::to_string(++runs));
+  int status = Wait(Spawn(argv, out));
+  *log = ReadAll(out);
+  return status;
+}
+
 TEST_F(CacheTest, ConcurrentStoresNeverLeaveATornEntry) {
   // Processes: several btaps compile and store the same entry at once.
   std::string script = "probe begin { printf(\"race\\n\"); exit() }";
@@ -606,12 +616,8 @@ TEST_F(CacheTest, AReplacedProbedBinaryIsRecompiledNotRunStale) {
   fs::copy_file(BTAP_UPROBE_TARGET_O0, prog);
   std::string script = "probe process(\"" + prog.string() +
                        "\").function(\"negate_sum\") { printf(\"%d %d\\n\", $a, $b) }";
-  int runs = 0;
   auto run = [&](std::string* log) {
-    fs::path out = root_ / ("run" + std::to_string(++runs));
-    int status = Wait(Spawn({"-v", "-c", prog.string() + " calls", "-e", script}, out));
-    *log = ReadAll(out);
-    return status;
+    return RunLogged(root_, {"-v", "-c", prog.string() + " calls", "-e", script}, log);
   };
   std::string log;
   ASSERT_EQ(run(&log), 0) << log;
@@ -642,12 +648,8 @@ TEST_F(CacheTest, AReplacedBinaryOfASharedProgramIsRecompiled) {
   // negate_sum and apply_scale: two functions, one program.
   std::string script = "probe process(\"" + prog.string() +
                        "\").function(\"*_s*\") { printf(\"in %s\\n\", ppfunc()) }";
-  int runs = 0;
   auto run = [&](std::string* log) {
-    fs::path out = root_ / ("run" + std::to_string(++runs));
-    int status = Wait(Spawn({"-vv", "-c", prog.string() + " calls", "-e", script}, out));
-    *log = ReadAll(out);
-    return status;
+    return RunLogged(root_, {"-vv", "-c", prog.string() + " calls", "-e", script}, log);
   };
   std::string log;
   ASSERT_EQ(run(&log), 0) << log;
