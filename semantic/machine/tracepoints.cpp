@@ -1,5 +1,6 @@
-// Reads the tracepoint list from tracefs (BTF when tracefs is absent) and each event's arguments
-// from BTF `btf_trace_<name>` prototypes or tracefs format files, loading BTF at most once.
+// Reads the tracepoint list from tracefs (BTF when tracefs is absent) and the bare tracepoints
+// from BTF, and each one's arguments from BTF `btf_trace_<name>` prototypes or tracefs format
+// files, loading BTF at most once.
 #include "semantic/machine/tracepoints.h"
 
 #include "common/tracefs.h"
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace btap::sema {
 namespace {
@@ -220,10 +222,11 @@ bool IsSignedBtf(const btf_type* t) {
   return false;
 }
 
-// `name` may be empty: then the argument is called after its raw-tracepoint context slot.
-TracepointArg ArgFromBtfParam(const struct btf* b, const btf_param& p, const char* name, int slot) {
+// `name` may be empty: then the argument is `argN`, N counted from 1 (stap's names for the
+// unnamed parameters of a `btf_trace_` prototype).
+TracepointArg ArgFromBtfParam(const struct btf* b, const btf_param& p, const char* name, int n) {
   TracepointArg arg;
-  arg.name = name && *name ? name : "arg" + std::to_string(slot);
+  arg.name = name && *name ? name : "arg" + std::to_string(n);
   arg.c_type = BtfCType(b, p.type);
   arg.btf_type = p.type;
   int64_t size = btf__resolve_size(b, p.type);
@@ -339,17 +342,37 @@ const TracepointCatalog::BtfIndex* TracepointCatalog::Btf() const {
   return btf_.get();
 }
 
+// A bare tracepoint's name is never an event's (an event's tracepoint has the event's name), so
+// a literal name that tracefs lists needs no BTF.
 std::vector<const Tracepoint*> TracepointCatalog::Match(std::string_view pattern) const {
   size_t colon = pattern.find(':');
-  std::string sys_glob =
-      colon == std::string_view::npos ? "*" : std::string(pattern.substr(0, colon));
-  std::string name_glob(colon == std::string_view::npos ? pattern : pattern.substr(colon + 1));
+  bool qualified = colon != std::string_view::npos;
+  std::string sys_glob = qualified ? std::string(pattern.substr(0, colon)) : "*";
+  std::string name_glob(qualified ? pattern.substr(colon + 1) : pattern);
   std::vector<const Tracepoint*> out;
   for (const Tracepoint& tp : all_)
     if (fnmatch(sys_glob.c_str(), tp.system.c_str(), 0) == 0 &&
         fnmatch(name_glob.c_str(), tp.name.c_str(), 0) == 0)
       out.push_back(&tp);
+  bool literal = name_glob.find_first_of("*?[\\") == std::string::npos;
+  bool any_system = fnmatch(sys_glob.c_str(), "", 0) == 0 || literal;
+  if (!any_system || (literal && !out.empty()) || tracefs_root_.empty()) return out;
+  for (const Tracepoint& tp : bare())
+    if (fnmatch(name_glob.c_str(), tp.name.c_str(), 0) == 0) out.push_back(&tp);
   return out;
+}
+
+const std::vector<Tracepoint>& TracepointCatalog::bare() const {
+  if (bare_listed_ || tracefs_root_.empty()) return bare_;
+  bare_listed_ = true;
+  const BtfIndex* index = Btf();
+  if (!index) return bare_;
+  std::unordered_set<std::string_view> events;
+  for (const Tracepoint& tp : all_) events.insert(tp.name);
+  for (const auto& [name, id] : index->protos)
+    if (!events.contains(name)) bare_.push_back({"", std::string(name)});
+  SortUnique(&bare_);
+  return bare_;
 }
 
 const std::vector<TracepointArg>* TracepointCatalog::Args(const Tracepoint& tp,
@@ -385,7 +408,7 @@ bool TracepointCatalog::ArgsFromBtf(const std::string& name,
   const btf_param* params = btf_params(proto);
   std::vector<const char*> names = index->ParamNames(name, btf_vlen(proto));
   for (int i = 1; i < btf_vlen(proto) && params[i].type != 0; ++i)  // type 0: a `...`
-    args->push_back(ArgFromBtfParam(b, params[i], names[i], i - 1));
+    args->push_back(ArgFromBtfParam(b, params[i], names[i], i));
   return true;
 }
 

@@ -1,5 +1,6 @@
-// The kernel tracepoint catalog: which `sys:name` events exist (tracefs, else BTF) and which
-// arguments each one carries (the BTF raw-tracepoint prototype, else the tracefs format file).
+// The kernel tracepoint catalog: which `sys:name` events exist (tracefs, else BTF), which bare
+// tracepoints (DECLARE_TRACE: BTF only, no event) exist beside them, and which arguments each
+// one carries (the BTF raw-tracepoint prototype, else the tracefs format file).
 // Read by the elaborator for `kernel.trace("sys:name")` probes and by `btap -l/-L`.
 #pragma once
 
@@ -56,8 +57,18 @@ class TracepointCatalog {
 
   const std::vector<Tracepoint>& all() const { return all_; }  // sorted by (system, name), unique
 
+  // Tracepoints with no trace event (declared with DECLARE_TRACE: `sched_update_nr_running_tp`),
+  // known by their `btf_trace_<name>` type in the kernel's BTF only, so their system is unknown
+  // (""). Sorted, unique, disjoint from all(); read from BTF on first use; empty for a BTF-only
+  // catalog, whose all() holds every tracepoint already.
+  const std::vector<Tracepoint>& bare() const;
+
   // stap's pattern rules: "sys:name" globs each part, "name" globs the event name in any
   // system. An unknown system (BTF-only catalog) matches only system globs that match "".
+  // Bare tracepoints follow the events: "name" globs them too, and so does "sys:name" whose
+  // system glob matches "" or whose name has no wildcard (stap spells them with their header's
+  // TRACE_SYSTEM, `sched:sched_update_nr_running_tp`, which BTF does not record). BTF is read
+  // only when the pattern may match one that tracefs does not list.
   std::vector<const Tracepoint*> Match(std::string_view pattern) const;
 
   // The event's arguments, computed on first use and cached; nullptr when neither BTF nor the
@@ -92,6 +103,8 @@ class TracepointCatalog {
   mutable std::unique_ptr<BtfIndex> btf_;
   mutable bool btf_tried_ = false;
   mutable std::map<Tracepoint, CachedArgs> args_cache_;
+  mutable std::vector<Tracepoint> bare_;
+  mutable bool bare_listed_ = false;
 };
 
 // Fields of a tracefs `format` file, without the common_* header fields.

@@ -1,5 +1,6 @@
 // kernel.trace("system:name"): kernel tracepoints, resolved now from tracefs and BTF.
-// A pattern expands to every matching event; each gets its typed arguments as $vars.
+// A pattern expands to every matching event, and to the bare tracepoints (no event, BTF only)
+// it names; each gets its typed arguments as $vars.
 #include "semantic/machine/syscalls.h"
 #include "semantic/machine/tracepoints.h"
 #include "semantic/probe_family.h"
@@ -100,7 +101,7 @@ class TracepointProbes : public ProbeFamily {
   }
 
   // Names the nearest events: `sys:name` patterns against full spellings, bare names
-  // against event names.
+  // against event names and bare tracepoints.
   static void ReportNoMatch(const std::string& pattern, const PointPart& where,
                             const TracepointCatalog& catalog, ResolveContext& ctx) {
     if (ctx.optional || ctx.listing || catalog.all().empty()) return;
@@ -108,6 +109,7 @@ class TracepointProbes : public ProbeFamily {
     std::vector<std::string> spellings;
     for (const Tracepoint& tp : catalog.all())
       spellings.push_back(qualified ? tp.Spelling() : tp.name);
+    for (const Tracepoint& tp : catalog.bare()) spellings.push_back(tp.name);
     std::vector<std::string_view> names(spellings.begin(), spellings.end());
     ctx.diags.Report(
         Diag::ProbeParameter, where.range,

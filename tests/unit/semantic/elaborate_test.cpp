@@ -3,6 +3,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -151,13 +152,28 @@ TEST(Elaborate, CopiesOfOneBodyReportOnce) {
             "Rerun with -v to see them.\n");
 }
 
-// -l lists exactly the events of this machine's tracefs, sorted.
+// -l lists exactly the events of this machine's tracefs and the bare tracepoints of its BTF
+// (`btf_trace_NAME` types with no event NAME), sorted.
 TEST(Listing, AllTracepointsMatchTracefs) {
   REQUIRE_TRACEFS();
-  std::set<std::string> want;
+  std::set<std::string> want, event_names;
   std::ifstream in(events_file);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) want.insert("kernel.trace(\"" + line + "\")");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    want.insert("kernel.trace(\"" + line + "\")");
+    event_names.insert(line.substr(line.find(':') + 1));
+  }
+  if (struct btf* vmlinux = btf__parse("/sys/kernel/btf/vmlinux", nullptr)) {
+    constexpr std::string_view kPrefix = "btf_trace_";
+    for (uint32_t id = 1; id < btf__type_cnt(vmlinux); ++id) {
+      const btf_type* t = btf__type_by_id(vmlinux, id);
+      std::string_view name = btf__name_by_offset(vmlinux, t->name_off);
+      if (!btf_is_typedef(t) || !name.starts_with(kPrefix)) continue;
+      std::string event(name.substr(kPrefix.size()));
+      if (!event_names.contains(event)) want.insert("kernel.trace(\"" + event + "\")");
+    }
+    btf__free(vmlinux);
+  }
   auto start = std::chrono::steady_clock::now();
   std::istringstream none;
   std::ostringstream out, err;

@@ -235,11 +235,55 @@ TEST_F(HandMadeBtf, BtfOnlyCatalogTakesNamesFromTraceiter) {
   EXPECT_EQ(args->at(2), pid);
   EXPECT_TRUE(args->at(0).is_pointer);
   EXPECT_EQ(args->at(0).size, 8u);
-  // Without a named function the arguments are called after their context slots.
-  EXPECT_EQ(Describe(*c.Args(c.all()[0])), "arg0:struct task_struct* arg1:const char* arg2:pid_t");
+  // Without a named function the arguments are numbered from 1, as stap numbers them.
+  EXPECT_EQ(Describe(*c.Args(c.all()[0])), "arg1:struct task_struct* arg2:const char* arg3:pid_t");
+  EXPECT_TRUE(c.bare().empty());  // a BTF-only catalog lists them all as events
   // An unknown system is only matched by globs that match the empty string.
   EXPECT_EQ(c.Match("*:named_tp").size(), 1u);
   EXPECT_TRUE(c.Match("sched:named_tp").empty());
+}
+
+// A tracepoint that BTF knows and tracefs does not (DECLARE_TRACE) is bare: matched by name,
+// with its arguments from BTF, and by a `sys:name` pattern that names it in full.
+TEST_F(HandMadeBtf, BareTracepointsBesideTracefsEvents) {
+  AddTracepoint("event_tp", true);
+  AddTracepoint("bare_tp", true);
+  AddTracepoint("anon_tp", false);
+  TempDir dir;
+  std::string path = WriteRaw(dir);
+  dir.Write("tracefs/available_events", "x:event_tp\nx:other\n");
+  TracepointCatalog c = TracepointCatalog::Load(dir.path() + "/tracefs", path);
+  EXPECT_EQ(c.error(), "");
+  EXPECT_EQ(Spellings(c.Match("x:event_tp")), std::vector<std::string>{"x:event_tp"});
+  EXPECT_EQ(Spellings(c.Match("event_tp")), std::vector<std::string>{"x:event_tp"});
+  EXPECT_EQ(Spellings(c.Match("*")),
+            (std::vector<std::string>{"x:event_tp", "x:other", "anon_tp", "bare_tp"}));
+  EXPECT_EQ(Spellings(c.Match("*_tp")),
+            (std::vector<std::string>{"x:event_tp", "anon_tp", "bare_tp"}));
+  EXPECT_EQ(Spellings(c.Match("*:a*")), std::vector<std::string>{"anon_tp"});
+  EXPECT_EQ(Spellings(c.Match(":bare_tp")), std::vector<std::string>{"bare_tp"});
+  EXPECT_EQ(Spellings(c.Match("sched:bare_tp")), std::vector<std::string>{"bare_tp"});
+  EXPECT_EQ(Spellings(c.Match("x:*")), (std::vector<std::string>{"x:event_tp", "x:other"}));
+  EXPECT_TRUE(c.Match("sched:bare_*").empty());  // a system glob that needs a system
+  EXPECT_TRUE(c.Match("nosuch_tp").empty());
+  ArgSource source = ArgSource::Format;
+  const std::vector<TracepointArg>* args = c.Args(*c.Match("bare_tp")[0], &source);
+  ASSERT_NE(args, nullptr);
+  EXPECT_EQ(source, ArgSource::Btf);
+  EXPECT_EQ(Describe(*args), "p:struct task_struct* comm:const char* pid:pid_t");
+  EXPECT_EQ(Describe(*c.Args(*c.Match("anon_tp")[0])),
+            "arg1:struct task_struct* arg2:const char* arg3:pid_t");
+}
+
+TEST_F(HandMadeBtf, BareTracepointsNeedBtfOnlyWhenThePatternMayNameOne) {
+  TempDir dir;
+  dir.Write("tracefs/available_events", "x:event_tp\n");
+  TracepointCatalog c = TracepointCatalog::Load(dir.path() + "/tracefs", "/nonexistent/vmlinux");
+  EXPECT_EQ(c.Match("x:event_tp").size(), 1u);
+  EXPECT_EQ(c.Match("x:*").size(), 1u);
+  EXPECT_EQ(c.error(), "");  // BTF was not read
+  EXPECT_TRUE(c.Match("bare_tp").empty());
+  EXPECT_NE(c.error().find("/nonexistent/vmlinux"), std::string::npos) << c.error();
 }
 
 // The real tracefs and BTF of this machine, loaded once for the suite.
@@ -317,7 +361,28 @@ TEST_F(LiveKernel, Match) {
   EXPECT_GT(sched.size(), 10u);
   EXPECT_TRUE(std::is_sorted(sched.begin(), sched.end(),
                              [](const Tracepoint* a, const Tracepoint* b) { return *a < *b; }));
-  EXPECT_EQ(catalog_->Match("*").size(), catalog_->all().size());
+  EXPECT_EQ(catalog_->Match("*").size(), catalog_->all().size() + catalog_->bare().size());
+}
+
+// DECLARE_TRACE tracepoints (the scheduler's `*_tp` ones) have no event; BTF names them.
+TEST_F(LiveKernel, BareSchedulerTracepoint) {
+  if (access(kVmlinuxBtf, R_OK) != 0) GTEST_SKIP() << "kernel has no BTF (CONFIG_DEBUG_INFO_BTF)";
+  std::vector<const Tracepoint*> tps = catalog_->Match("sched_update_nr_running_tp");
+  if (tps.empty()) GTEST_SKIP() << "kernel has no sched_update_nr_running_tp";
+  EXPECT_EQ(Spellings(tps), std::vector<std::string>{"sched_update_nr_running_tp"});
+  EXPECT_EQ(Spellings(catalog_->Match("sched:sched_update_nr_running_tp")),
+            std::vector<std::string>{"sched_update_nr_running_tp"});
+  ArgSource source = ArgSource::Format;
+  const std::vector<TracepointArg>* args = catalog_->Args(*tps[0], &source);
+  ASSERT_NE(args, nullptr);
+  EXPECT_EQ(source, ArgSource::Btf);
+  EXPECT_EQ(Describe(*args), "rq:struct rq* change:int");
+  for (const Tracepoint& tp : catalog_->bare()) {
+    EXPECT_EQ(tp.system, "") << tp.name;
+    EXPECT_TRUE(std::none_of(catalog_->all().begin(), catalog_->all().end(),
+                             [&](const Tracepoint& e) { return e.name == tp.name; }))
+        << tp.name;
+  }
 }
 
 TEST_F(LiveKernel, BtfOnlyFallback) {
