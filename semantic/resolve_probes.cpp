@@ -42,7 +42,8 @@ std::string_view NotYet(std::string_view name, size_t at) {
            "btap does not have";
   if (at > 0 && name == "plt") return "`.plt` probes are of process(\"PATH\") or `process` alone";
   if (at > 0 && name == "label")
-    return "btap has `.label` probes of user functions only (process(\"PATH\").function(\"F\"))";
+    return "`.label` follows a function: process(\"PATH\").function(\"F\"), "
+           "kernel.function(\"F\") or module(\"M\").function(\"F\")";
   return {};
 }
 

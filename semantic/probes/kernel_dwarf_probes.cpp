@@ -1,7 +1,8 @@
 // kernel.function probes that need the kernel's DWARF: source-file patterns
-// (`f@net/ipv4/*.c`), `.inline` instances and `kernel.statement("f@file.c:LINE")`
-// (`.nearest`), each a kprobe at an exact address (`SYMBOL+OFFSET`); and the `@file:line`
-// and local variables that listings show when DWARF is present.
+// (`f@net/ipv4/*.c`), `.inline` instances, `.label("L")` (C labels) and
+// `kernel.statement("f@file.c:LINE")` (`.nearest`), each a kprobe at an exact address
+// (`SYMBOL+OFFSET`); and the `@file:line` and local variables that listings show when DWARF
+// is present.
 #include "semantic/probes/kernel_dwarf_probes.h"
 
 #include <set>
@@ -72,20 +73,27 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
                        bool statement, ResolveContext& ctx, std::vector<ProbeSpec>& out,
                        const std::string& module) {
   bool reported = false;
-  auto error = [&](const std::string& message) {
+  auto error = [&](const std::string& message, const SourceRange* at = nullptr) {
     reported = true;
-    if (!ctx.optional || ctx.listing) ctx.diags.Report(Diag::ProbeParameter, name.range, {message});
+    if (!ctx.optional || ctx.listing)
+      ctx.diags.Report(Diag::ProbeParameter, at ? *at : name.range, {message});
   };
   FunctionPattern pat;
   std::string why;
   if (!ParsePattern(name.string, &pat, &why)) return error(why);
   bool inlined = false, nearest = false;
+  const PointPart* label = nullptr;
   for (const PointPart& p : suffixes) {
     inlined |= p.name == "inline";
     nearest |= p.name == "nearest";
+    if (p.name == "label") label = &p;
   }
+  if (label)
+    if (std::string why = LabelSearch::BadFunction(pat, name.string); !why.empty())
+      return error(why);
   std::string kind = module.empty() ? "kernel" : "module(\"" + module + "\")";
   std::string what = statement ? "`" + kind + ".statement(\"" + name.string + "\")`"
+                     : label   ? "`.label`"
                      : inlined ? "`.inline`"
                      : name.string.find('@') != std::string::npos
                          ? "a source file in `" + name.string + "`"
@@ -100,7 +108,7 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     return error(what + " needs a line: FUNC@FILE:LINE");
   if (spec.is_return && inlined) return error("`.inline` functions have no `.return`");
   std::vector<DebugFunction> fs;
-  if (inlined || !pat.file.empty())
+  if (inlined || !pat.file.empty() || (label && HasGlob(pat.name)))
     fs = kd->Matching(pat.name, pat.file, inlined);
   else
     fs = kd->Named(pat.name);
@@ -116,13 +124,21 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
   size_t before = out.size();
   std::vector<int> lines_with_code;
   std::set<uint64_t> placed;
-  bool whole = !statement && !inlined;  // whole functions, probed by name
-  std::string last_refusal;             // why the last function left out was
-  bool wildcard = fs.size() > 1 || HasGlob(pat.name) || HasGlob(pat.file);
+  bool whole = !statement && !inlined && !label;  // whole functions, probed by name
+  LabelSearch labels(label ? label->string : "");
+  std::string last_refusal;  // why the last function left out was
+  bool wildcard =
+      fs.size() > 1 || HasGlob(pat.name) || HasGlob(pat.file) || (label && HasGlob(label->string));
   for (const DebugFunction& f : fs) {
     DebugInfo* d = kd->dwarf();
     std::vector<std::pair<uint64_t, int>> at;  // address, line
-    if (!statement) {
+    std::vector<std::string> at_label;         // with `.label`, each address's label
+    if (label) {
+      for (const DebugLabel& l : labels.In(*d, f)) {
+        at.push_back({l.address, l.line});
+        at_label.push_back(l.name);
+      }
+    } else if (!statement) {
       // An inline instance where it starts; a function at its first instruction, as its
       // BTF probes: by name, so that the kernel can share one multi-kprobe link.
       at.push_back({f.entry, 0});
@@ -146,8 +162,9 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       }
       if (at.empty() && lines_with_code.empty()) lines_with_code = d->LinesIn(f.entry, high);
     }
-    for (auto [address, line] : at) {
-      if (!placed.insert(address).second) continue;
+    for (size_t i = 0; i < at.size(); ++i) {
+      auto [address, line] = at[i];
+      if (!placed.insert(address).second && !label) continue;  // labels may share one
       // The out-of-line function the address runs in, by the symbol the kernel knows.
       std::string symbol;
       uint64_t base = 0;
@@ -203,13 +220,15 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
       }
       if (statement)
         each.point = kind + ".statement(" + Quote(Located(f, line)) + ")";
+      else if (label)
+        each.point = LabelSearch::Point(kind, f, at_label[i]);
       else
         each.point = kind + ".function(" + Quote(Located(f, 0)) + ")" + (inlined ? ".inline" : "") +
                      (spec.is_return ? ".return" : "");
       // Parameters from BTF where it knows the function (an out-of-line entry), the
       // rest from DWARF.
       bool btf = false;
-      if (index && index->error().empty() && !f.inlined && !statement)
+      if (index && index->error().empty() && !f.inlined && !statement && !label)
         for (const KernelFunction* k : index->Match(f.name))
           if (ctx.target_variables) {
             AddBtfArgs(*index, *k, ctx.listing, each);
@@ -234,6 +253,8 @@ void ExpandKernelDwarf(ProbeSpec spec, const PointPart& name, std::span<const Po
     }
   }
   if (out.size() > before || ctx.listing || reported) return;
+  if (label && !fs.empty() && last_refusal.empty())
+    return error(labels.NoMatch(name.string, kd->dwarf()->path()), &label->range);
   if (!last_refusal.empty())
     return error("every function matching `" + name.string + "` is refused; the last, " +
                  last_refusal);

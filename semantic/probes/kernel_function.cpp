@@ -1,7 +1,7 @@
 // kernel.function("pattern")[.call|.exported][.return[.maxactive(N)]] and
-// module("m").function("pattern"): matched and checked here against the kernel's probeable
-// functions (listing expands them, with their parameters from BTF); attaching and $vars come in
-// later passes.
+// module("m").function("pattern") (`.label("L")`, `.inline` and statements: from DWARF): matched
+// and checked here against the kernel's probeable functions (listing expands them, with their
+// parameters from BTF); attaching and $vars come in later passes.
 #include <bpf/btf.h>
 #include <algorithm>
 
@@ -94,12 +94,14 @@ class KernelFunctionProbes : public ProbeFamily {
             "kernel.function(string).call.return.maxactive(number)",
             "kernel.function(string).exported.return.maxactive(number)",
             "kernel.function(string).inline",
+            "kernel.function(string).label(string)",
             "kernel.statement(string)",
             "kernel.statement(string).nearest",
             "module(string).function(string)",
             "module(string).function(string).call",
             "module(string).function(string).return",
             "module(string).function(string).inline",
+            "module(string).function(string).label(string)",
             "module(string).statement(string)",
             "module(string).statement(string).nearest"};
   }
@@ -121,12 +123,15 @@ class KernelFunctionProbes : public ProbeFamily {
         parts[1].arg == ArgKind::String && spec.function.find_first_of("@:+") == std::string::npos;
     bool statement = parts[1].name == "statement";
     bool inlined = parts.size() > 2 && parts[2].name == "inline";
-    // Source files, lines and inline instances come from the kernel's (the module's) DWARF.
-    if ((statement || inlined || spec.function.find('@') != std::string::npos) &&
+    bool label = parts.size() > 2 && parts[2].name == "label";
+    // Source files, lines, inline instances and labels come from the kernel's (the
+    // module's) DWARF.
+    if ((statement || inlined || label || spec.function.find('@') != std::string::npos) &&
         parts[1].arg == ArgKind::String) {
       if (parts[0].name == "module" && HasGlob(parts[0].string)) {
         ctx.diags.Report(Diag::ProbeParameter, parts[0].range,
-                         {"a source file, a line or `.inline` is read from one module's DWARF: "
+                         {"a source file, a line, `.inline` or `.label` is read from one module's "
+                          "DWARF: "
                           "name the module without wildcards"});
         return;
       }

@@ -54,6 +54,40 @@ bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* erro
   return true;
 }
 
+std::string LabelSearch::BadFunction(const FunctionPattern& pat, std::string_view function) {
+  if (pat.line_lo || pat.relative || pat.all_lines)
+    return "`.label` takes a function without a line: `" + std::string(function) + "`";
+  return {};
+}
+
+std::vector<DebugLabel> LabelSearch::In(DebugInfo& d, const DebugFunction& f) {
+  std::vector<DebugLabel> out;
+  Dwarf_Die die;
+  if (!d.Die(f.die, &die)) return out;
+  for (DebugLabel& l : LabelsIn(&die)) {
+    if (auto [at, added] = seen_.insert(l.name); added) names_.push_back(*at);
+    if (GlobMatch(pattern_, l.name)) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::string LabelSearch::Point(std::string_view prefix, const DebugFunction& f,
+                               std::string_view label) {
+  return std::string(prefix) + ".function(" +
+         Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) + ").label(" + Quote(label) +
+         ")";
+}
+
+std::string LabelSearch::NoMatch(std::string_view function, std::string_view where) const {
+  std::vector<std::string> similar = Similar(pattern_, names_);
+  return "no label matches `" + pattern_ + "` in the functions `" + std::string(function) +
+         "` matches in `" + std::string(where) + "`" +
+         (names_.empty()    ? std::string(" (their out-of-line copies have no labels with code; "
+                                             "inlined copies' labels are not probed)")
+          : similar.empty() ? std::string()
+                            : DidYouMean(similar));
+}
+
 std::vector<int> FunctionPattern::Lines(int declared, const std::vector<int>& with_code) const {
   std::vector<int> out;
   // The function's own lines: code its unit inlines into it from above it is not its.
@@ -337,43 +371,30 @@ void Labels(UserBinary& bin, const Request& r, const PointPart& label,
   FunctionPattern pat;
   std::string error;
   if (!ParsePattern(r.what->string, &pat, &error)) return r.Error(error);
-  if (pat.line_lo || pat.relative || pat.all_lines)
-    return r.Error("`.label` takes a function without a line: `" + r.what->string + "`");
+  if (std::string why = LabelSearch::BadFunction(pat, r.what->string); !why.empty())
+    return r.Error(why);
   DebugInfo* dwarf = bin.dwarf();
   if (!dwarf) return r.Error("`.label` needs debug information: " + bin.dwarf_error());
   size_t before = out.size();
-  std::vector<std::string_view> names;
-  std::set<std::string> seen;  // label names, for the suggestion
+  LabelSearch search(label.string);
   for (const DebugFunction& f : dwarf->functions()) {
     if (f.inlined || !GlobMatch(pat.name, f.name)) continue;
     if (!pat.file.empty() && !GlobMatch(pat.file, f.file) && !GlobMatch("*/" + pat.file, f.file))
       continue;
-    Dwarf_Die die;
-    if (!dwarf->Die(f.die, &die)) continue;
-    for (const DebugLabel& l : LabelsIn(&die)) {
-      if (seen.insert(l.name).second) names.push_back(*seen.find(l.name));
-      if (!GlobMatch(label.string, l.name)) continue;
+    for (const DebugLabel& l : search.In(*dwarf, f)) {
       ProbeSpec spec;
       spec.family = Family::ProcessStatement;
       spec.function = f.name;
       spec.die = f.die;
       spec.address = l.address;
-      spec.point = r.prefix + ".function(" +
-                   Quote(f.name + "@" + f.file + ":" + std::to_string(f.line)) + ").label(" +
-                   Quote(l.name) + ")";
+      spec.point = LabelSearch::Point(r.prefix, f, l.name);
       if (!Place(bin, r, spec)) continue;
       if (r.ctx.target_variables) ListVariables(bin, f, spec);
       out.push_back(std::move(spec));
     }
   }
   if (out.size() > before || r.ctx.listing) return;
-  std::vector<std::string> similar = Similar(label.string, names);
-  r.Error("no label matches `" + label.string + "` in the functions `" + r.what->string +
-          "` matches in `" + bin.path() + "`" +
-          (names.empty()     ? std::string(" (their out-of-line copies have no labels with code; "
-                                               "inlined copies' labels are not probed)")
-           : similar.empty() ? std::string()
-                             : DidYouMean(similar)));
+  r.Error(search.NoMatch(r.what->string, bin.path()));
 }
 
 // The PLT stubs of one object whose function name matches: a call through the PLT enters

@@ -2,11 +2,13 @@
 // of a program or its libraries (user_probes.cpp).
 #pragma once
 
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "semantic/machine/debuginfo.h"
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
@@ -33,6 +35,26 @@ struct FunctionPattern {
 };
 // False with `error` for a bad line or line range.
 bool ParsePattern(std::string_view text, FunctionPattern* out, std::string* error);
+
+// `.label("PATTERN")` of user and kernel functions alike: the labels a pattern matches,
+// the probe's name and why nothing matched.
+class LabelSearch {
+ public:
+  explicit LabelSearch(std::string pattern) : pattern_(std::move(pattern)) {}
+  // Why function pattern `function` cannot take a label (a line part), else "".
+  static std::string BadFunction(const FunctionPattern& pat, std::string_view function);
+  // The labels of `f` that the pattern matches (each label's name is kept for a suggestion).
+  std::vector<DebugLabel> In(DebugInfo& d, const DebugFunction& f);
+  // `PREFIX.function("NAME@FILE:LINE").label("LABEL")`, as stap names the probe.
+  static std::string Point(std::string_view prefix, const DebugFunction& f, std::string_view label);
+  // Why no label matched in the functions `function` matches in `where` (a file).
+  std::string NoMatch(std::string_view function, std::string_view where) const;
+
+ private:
+  std::string pattern_;
+  std::set<std::string> seen_;
+  std::vector<std::string_view> names_;  // of seen_, in the order found
+};
 
 // `parts` fit one of the process(...) function/statement/mark patterns.
 void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,

@@ -168,6 +168,43 @@ probe kernel.trace("sched:sched_switch") { print(@var("debug")) }
   -r "$dir" -p2 -e 'probe kernel.trace("sched:sched_switch") { print(@var("debug")) }'
 check at_var_compiles '/dev/null' \
   -r "$dir" -p4 -o /dev/null -e 'probe kernel.function("vfs_read") { print(@var("nr_threads@kernel/fork.c") + $generic_ro_fops->read_iter) }'
+# C labels (`.label`) from the DWARF: those with code (join_session_keyring's `okay:` has
+# none), wildcards in the function, its file and the label, the $vars in scope at one,
+# a module's, and a label that is not there (a suggestion, at the label) or after a line.
+check label_listing 'kernel.function("join_session_keyring@security/keys/process_keys.c:837").label("error")
+kernel.function("join_session_keyring@security/keys/process_keys.c:837").label("error2")
+kernel.function("join_session_keyring@security/keys/process_keys.c:837").label("error3")' \
+  -r "$dir" -l 'kernel.function("join_session_keyring").label("*")'
+check label_vars \
+  'kernel.function("join_session_keyring@security/keys/process_keys.c:837").label("error2") $old:struct cred const* $new:struct cred* $keyring:struct key* $ret:long int' \
+  -r "$dir" -L 'kernel.function("join_session_keyring").label("error2")'
+check label_wildcards 'kernel.function("chmod_common@fs/open.c:589").label("retry_deleg")
+kernel.function("chown_common@fs/open.c:702").label("retry_deleg")
+kernel.function("do_faccessat@fs/open.c:420").label("retry")
+kernel.function("do_fchmodat@fs/open.c:637").label("retry")
+kernel.function("do_sys_truncate@fs/open.c:122").label("retry")' \
+  -r "$dir" -l 'kernel.function("*@fs/open.c").label("retry*")'
+check label_module 'module("brd").function("brd_alloc@drivers/block/brd.c:405").label("out_cleanup_disk")
+module("brd").function("brd_alloc@drivers/block/brd.c:405").label("out_free_dev")
+module("brd").function("brd_do_bvec@drivers/block/brd.c:254").label("out")' \
+  -r "$dir" -l 'module("brd").function("*").label("*")'
+# pp() as stap's: the function with its file and line, then the label.
+points=$("$btap" -r "$dir" -p2 -e 'probe kernel.function("do_fchmodat").label("retry") { print($dfd) }')
+if [[ $points == *'kernel.function("do_fchmodat@fs/open.c:637").label("retry") /* <- kernel.function("do_fchmodat").label("retry") */'* ]]; then
+  echo "ok   label_pp"
+else echo "FAIL label_pp: $points"; failed=1; fi
+check label_no_match \
+  "<input>:1:47: error: no label matches \`eror2\` in the functions \`join_session_keyring\` matches in \`$(readlink -f "$dir/vmlinux")\`; did you mean \`error2\`?
+probe kernel.function(\"join_session_keyring\").label(\"eror2\") {}
+                                              ^~~~~~~~~~~~~~
+1 error generated." \
+  -r "$dir" -p2 -e 'probe kernel.function("join_session_keyring").label("eror2") {}'
+check label_after_line \
+  '<input>:1:14: error: `.label` takes a function without a line: `do_fchmodat@fs/open.c:640`
+probe kernel.function("do_fchmodat@fs/open.c:640").label("retry") {}
+             ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.function("do_fchmodat@fs/open.c:640").label("retry") {}'
 # The same kernel without its DWARF: a directory holding only the image and its release.
 bare=$(mktemp -d)
 trap 'rm -rf "$bare"' EXIT
@@ -180,6 +217,12 @@ probe kernel.function(\"vfs_read@fs/read_write.c\") {}
              ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 1 error generated." \
   -r "$bare" -p2 -e 'probe kernel.function("vfs_read@fs/read_write.c") {}'
+check label_no_dwarf \
+  "<input>:1:14: error: \`.label\` needs the kernel's DWARF: btap found no DWARF for kernel $release (looked for \`$bare/vmlinux\`; install its debug symbols, such as Debian's linux-image-$release-dbg, or give -r the directory of a vmlinux built with debug information)
+probe kernel.function(\"do_fchmodat\").label(\"retry\") {}
+             ^~~~~~~~~~~~~~~~~~~~~~~
+1 error generated." \
+  -r "$bare" -p2 -e 'probe kernel.function("do_fchmodat").label("retry") {}'
 check at_var_no_dwarf \
   "<input>:1:43: error: cannot read \`@var(\"nr_threads@kernel/fork.c\")\` in \`kernel.function(\"vfs_read\")\`: it needs the kernel's DWARF: btap found no DWARF for kernel $release (looked for \`$bare/vmlinux\`; install its debug symbols, such as Debian's linux-image-$release-dbg, or give -r the directory of a vmlinux built with debug information)
 probe kernel.function(\"vfs_read\") { print(@var(\"nr_threads@kernel/fork.c\")) }

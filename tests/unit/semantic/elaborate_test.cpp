@@ -130,11 +130,12 @@ TEST(Elaborate, MissingStapPointsSayWhy) {
                              "Python probes run through its HelperSDT module"),
             std::string::npos)
       << r->Errors();
-  // (User .plt and .label probes exist: uprobe_plt, uprobe_label_plt_errors.)
-  r = Elaborate("probe kernel.function(\"f\").label(\"out\") { }");
+  // (User and kernel .plt and .label probes exist: uprobe_plt, uprobe_label_plt_errors,
+  // kernel_dwarf_host.sh.)
+  r = Elaborate("probe kprobe.function(\"f\").label(\"out\") { }");
   EXPECT_NE(r->Errors().find("test.stp:1:28: error: probe point mismatch at `label(\"out\")`; "
-                             "btap has `.label` probes of user functions only "
-                             "(process(\"PATH\").function(\"F\"))"),
+                             "`.label` follows a function: process(\"PATH\").function(\"F\"), "
+                             "kernel.function(\"F\") or module(\"M\").function(\"F\")"),
             std::string::npos)
       << r->Errors();
 }
