@@ -95,12 +95,17 @@
  *                    timeout, poll(2)s nothing, select(2)s nothing for 500 microseconds,
  *                    pselect6(2)s nothing with a zero timeout, epoll_wait(2)s fd 3 (not an
  *                    epoll one)
+ *   times            clock_nanosleep(2)s on clock 1000 (none: EINVAL, nothing read) with
+ *                    each of nine timespecs in turn ({0, UTIME_NOW}, {5, UTIME_OMIT}, {-1, -1},
+ *                    {LONG_MIN, 1234567890}, {LONG_MAX, 7}, {12, 345}, {-12, -345678},
+ *                    {1, 999999999}, {3, 4}; {7, 8} follows), then with the address 1
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -226,6 +231,14 @@ int main(int argc, char** argv) {
     close(client);
     close(server);
     return !ok;
+  }
+  if (argc == 2 && strcmp(argv[1], "times") == 0) {
+    static const struct timespec ts[] = {{0, 0x3fffffff}, {5, 0x3ffffffe}, {-1, -1},
+                                         {LONG_MIN, 1234567890}, {LONG_MAX, 7}, {12, 345},
+                                         {-12, -345678}, {1, 999999999}, {3, 4}, {7, 8}};
+    for (int i = 0; i < 9; i++) syscall(SYS_clock_nanosleep, 1000L, 0L, &ts[i], 0L);
+    syscall(SYS_clock_nanosleep, 1000L, 0L, 1L, 0L);
+    return 0;
   }
   if (argc == 2 && strcmp(argv[1], "dispositions") == 0) {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
