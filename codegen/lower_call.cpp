@@ -857,6 +857,8 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return DecodeCall(which, c);
     case Intrinsic::struct_time:
       return StructTimeCall(c);
+    case Intrinsic::sockaddr:
+      return SockaddrCall(c);
     case Intrinsic::exit:
       SetState(session::State::Exit);
       Record(record::Kind::Exit, 0, {});

@@ -2,13 +2,15 @@
 // with which the syscall tapset writes flags and values as names. The table, a literal of
 // the tapset, becomes a .rodata table (bpflib/decode.h) made once per module, and each
 // call one call of bpflib's routine, which walks it (a bpf_loop in kernel probes).
-// __btap_struct_time(), the tapset's struct timespec and timeval, likewise: the structs
-// are read here, one routine of bpflib formats them.
+// __btap_struct_time() and __btap_sockaddr(), the tapset's struct timespec and timeval and
+// socket addresses, likewise: the structs are read here, one routine of bpflib formats
+// them.
 #include <cstddef>
 #include <cstdlib>
 #include <sstream>
 
 #include "codegen/bpflib/decode.h"
+#include "codegen/bpflib/sockaddr.h"
 #include "codegen/bpflib/time_struct.h"
 #include "codegen/lowering.h"
 
@@ -173,6 +175,21 @@ Value Lowering::StructTimeCall(ast::Call* c) {
   b_.CreateStore(address, at(TIME_ADDR));
   return StringFrom(frame_->user_side ? "btap_struct_time" : "btap_struct_time_loop",
                     {cell, b_.getInt64(static_cast<uint64_t>(digits->value))});
+}
+
+// __btap_sockaddr(uaddr, len): the socket address of `len` bytes (0-128) at uaddr, but
+// for AF_UNIX's, as stap shows it; "{...}" when it cannot be read.
+Value Lowering::SockaddrCall(ast::Call* c) {
+  Value address = Arg(c, 0), len = Clamp(Arg(c, 1), 0, 128);
+  Value cell = ScratchAt(TempBytes(SOCKADDR_CELLS * 8));
+  auto at = [&](uint32_t i) { return b_.CreateConstGEP1_64(b_.getInt8Ty(), cell, i * 8); };
+  // One read of every byte: a range of at most 128 bytes whose first and last bytes can
+  // be read (the reads of the tapset's script) can be read whole.
+  Value rc = ReadUser(at(SOCKADDR_BYTES), b_.CreateTrunc(len, b_.getInt32Ty()),
+                      b_.CreateIntToPtr(address, ptr_));
+  b_.CreateStore(b_.CreateSelect(b_.CreateICmpSLT(rc, b_.getInt64(0)), b_.getInt64(-1), len),
+                 at(SOCKADDR_LEN));
+  return StringFrom(frame_->user_side ? "btap_sockaddr" : "btap_sockaddr_loop", {cell});
 }
 
 }  // namespace btap::codegen::lowering
