@@ -855,6 +855,10 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::flag_names:
     case Intrinsic::value_name:
       return DecodeCall(which, c);
+    case Intrinsic::struct_time:
+      return StructTimeCall(c);
+    case Intrinsic::sockaddr:
+      return SockaddrCall(c);
     case Intrinsic::exit:
       SetState(session::State::Exit);
       Record(record::Kind::Exit, 0, {});

@@ -2,19 +2,41 @@
 // with which the syscall tapset writes flags and values as names. The table, a literal of
 // the tapset, becomes a .rodata table (bpflib/decode.h) made once per module, and each
 // call one call of bpflib's routine, which walks it (a bpf_loop in kernel probes).
+// __btap_struct_time() and __btap_sockaddr(), the tapset's struct timespec and timeval and
+// socket addresses, likewise: the structs are read here, one routine of bpflib formats
+// them.
 #include <cstddef>
 #include <cstdlib>
 #include <sstream>
 
 #include "codegen/bpflib/decode.h"
+#include "codegen/bpflib/sockaddr.h"
+#include "codegen/bpflib/time_struct.h"
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
 namespace {
 
-// "NUMBER NAME ..." as entries; false with `why` when it is not that.
-bool ParseTable(std::string_view text, std::vector<std::pair<uint64_t, std::string>>* out,
-                std::string* why) {
+struct Entry {
+  uint64_t value, mask;
+  std::string name;
+};
+
+// One number of a table, maybe negative; false when it is not one.
+bool ParseNumber(const std::string& text, uint64_t* out) {
+  const char* begin = text.c_str();
+  bool negative = *begin == '-';
+  char* end = nullptr;
+  uint64_t v = std::strtoull(begin + negative, &end, 0);
+  if (end == begin + negative || *end) return false;
+  *out = negative ? 0 - v : v;
+  return true;
+}
+
+// "NUMBER NAME ..." as entries, where NUMBER is a value or a flag's bits, or MASK=VALUE (a
+// field of a flag word); a value table's entries compare every bit. False with `why` when
+// it is not that.
+bool ParseTable(std::string_view text, bool values, std::vector<Entry>* out, std::string* why) {
   std::istringstream in{std::string(text)};
   std::string number, name;
   while (in >> number) {
@@ -22,19 +44,19 @@ bool ParseTable(std::string_view text, std::vector<std::pair<uint64_t, std::stri
       *why = "`" + number + "` has no name";
       return false;
     }
-    const char* begin = number.c_str();
-    bool negative = *begin == '-';
-    char* end = nullptr;
-    uint64_t v = std::strtoull(begin + negative, &end, 0);
-    if (end == begin + negative || *end) {
-      *why = "`" + number + "` is not a number";
+    Entry e{0, values ? ~uint64_t{0} : 0, name};
+    size_t eq = number.find('=');
+    if (eq != std::string::npos ? !ParseNumber(number.substr(0, eq), &e.mask) ||
+                                      !ParseNumber(number.substr(eq + 1), &e.value) || !e.mask
+                                : !ParseNumber(number, &e.value)) {
+      *why = "`" + number + "` is not a number or MASK=VALUE";
       return false;
     }
     if (name.size() > DECODE_NAME) {
       *why = "`" + name + "` is longer than " + std::to_string(DECODE_NAME) + " bytes";
       return false;
     }
-    out->emplace_back(negative ? 0 - v : v, name);
+    out->push_back(std::move(e));
   }
   if (out->size() > DECODE_MAX) {
     *why = "it has more than " + std::to_string(DECODE_MAX) + " entries";
@@ -70,9 +92,9 @@ llvm::GlobalVariable* Lowering::DecodeTable(ast::Call* c, SourceRange at, const 
   std::string key = std::to_string(known) + " " + std::to_string(mode) + " " + spec;
   auto it = decode_tables_.find(key);
   if (it != decode_tables_.end()) return it->second;
-  std::vector<std::pair<uint64_t, std::string>> entries;
+  std::vector<Entry> entries;
   std::string why;
-  if (!ParseTable(spec, &entries, &why)) {
+  if (!ParseTable(spec, (mode & DECODE_EQUAL) != 0, &entries, &why)) {
     Unsupported(at, "this table of names for `" + std::string(c->name) + "`", ": " + why);
     return nullptr;
   }
@@ -85,9 +107,11 @@ llvm::GlobalVariable* Lowering::DecodeTable(ast::Call* c, SourceRange at, const 
   Put64(bytes, offsetof(decode_head, mode), mode);
   for (size_t i = 0; i < entries.size(); i++) {
     size_t at = sizeof(decode_head) + i * sizeof(decode_entry);
-    Put64(bytes, at + offsetof(decode_entry, value), entries[i].first);
-    bytes[at + offsetof(decode_entry, len)] = static_cast<uint8_t>(entries[i].second.size());
-    std::copy(entries[i].second.begin(), entries[i].second.end(),
+    const Entry& e = entries[i];
+    Put64(bytes, at + offsetof(decode_entry, value), e.value);
+    Put64(bytes, at + offsetof(decode_entry, mask), e.mask);
+    bytes[at + offsetof(decode_entry, len)] = static_cast<uint8_t>(e.name.size());
+    std::copy(e.name.begin(), e.name.end(),
               bytes.begin() + static_cast<std::ptrdiff_t>(at + offsetof(decode_entry, name)));
   }
   auto* init = llvm::ConstantDataArray::get(module_.getContext(), llvm::ArrayRef<uint8_t>(bytes));
@@ -99,7 +123,9 @@ llvm::GlobalVariable* Lowering::DecodeTable(ast::Call* c, SourceRange at, const 
   return g;
 }
 
-// __btap_flag_names(flags, known, zero, "TABLE") and __btap_value_name(value, hex, "TABLE").
+// __btap_flag_names(flags, known, zero, "TABLE") and __btap_value_name(value, number,
+// "TABLE"), where `number` says how a value without a name is shown: 0 not, 1 in
+// hexadecimal, 2 in decimal.
 Value Lowering::DecodeCall(Intrinsic which, ast::Call* c) {
   bool flags = which == Intrinsic::flag_names;
   size_t spec_at = flags ? 3 : 2;
@@ -111,14 +137,59 @@ Value Lowering::DecodeCall(Intrinsic which, ast::Call* c) {
     Unsupported(c->range, "`" + std::string(c->name) + "` whose table or options are not literals");
     return nullptr;
   }
-  uint64_t mode =
-      flags ? (option->value ? DECODE_ZERO : 0) : DECODE_EQUAL | (option->value ? DECODE_HEX : 0);
+  if (!flags && (option->value < 0 || option->value > 2)) {
+    Unsupported(c->args[1]->range,
+                "`" + std::string(c->name) + "` whose second argument is not 0, 1 or 2");
+    return nullptr;
+  }
+  uint64_t mode = flags ? (option->value ? DECODE_ZERO : 0)
+                        : DECODE_EQUAL | (option->value == 1   ? DECODE_HEX
+                                          : option->value == 2 ? DECODE_DEC
+                                                               : 0);
   llvm::GlobalVariable* table = DecodeTable(c, c->args[spec_at]->range, spec,
                                             flags ? static_cast<uint64_t>(known->value) : 0, mode);
   if (!table) return nullptr;
   Value value = Arg(c, 0);
   Value cell = ScratchAt(TempBytes(DECODE_CELLS * 8));
   return StringFrom(frame_->user_side ? "btap_decode" : "btap_decode_loop", {value, table, cell});
+}
+
+// __btap_struct_time(uaddr, n, digits): n (1 or 2) structs of two longs at uaddr, each
+// "[SEC.FRAC]" with FRAC of `digits` (a literal: 9, a timespec, with its UTIME_* values,
+// or 6, a timeval) digits; the address in hexadecimal when they cannot be read.
+Value Lowering::StructTimeCall(ast::Call* c) {
+  const ast::NumberLit* digits = LiteralNumber(c, 2);
+  if (!digits || (digits->value != 6 && digits->value != 9)) {
+    Unsupported(c->range, "`" + std::string(c->name) + "` whose digits are not a literal 6 or 9");
+    return nullptr;
+  }
+  Value address = Arg(c, 0), two = b_.CreateICmpEQ(Arg(c, 1), b_.getInt64(2));
+  Value cell = ScratchAt(TempBytes(TIME_CELLS * 8));
+  auto at = [&](uint32_t i) { return b_.CreateConstGEP1_64(b_.getInt8Ty(), cell, i * 8); };
+  // One read of both structs: it faults where one of the reads of their fields would.
+  Value bytes = b_.CreateSelect(two, b_.getInt32(32), b_.getInt32(16));
+  Value rc = ReadUser(at(TIME_SEC0), bytes, b_.CreateIntToPtr(address, ptr_));
+  Value count = b_.CreateSelect(two, b_.getInt64(2), b_.getInt64(1));
+  b_.CreateStore(b_.CreateSelect(b_.CreateICmpSLT(rc, b_.getInt64(0)), b_.getInt64(0), count),
+                 at(TIME_COUNT));
+  b_.CreateStore(address, at(TIME_ADDR));
+  return StringFrom(frame_->user_side ? "btap_struct_time" : "btap_struct_time_loop",
+                    {cell, b_.getInt64(static_cast<uint64_t>(digits->value))});
+}
+
+// __btap_sockaddr(uaddr, len): the socket address of `len` bytes (0-128) at uaddr, but
+// for AF_UNIX's, as stap shows it; "{...}" when it cannot be read.
+Value Lowering::SockaddrCall(ast::Call* c) {
+  Value address = Arg(c, 0), len = Clamp(Arg(c, 1), 0, 128);
+  Value cell = ScratchAt(TempBytes(SOCKADDR_CELLS * 8));
+  auto at = [&](uint32_t i) { return b_.CreateConstGEP1_64(b_.getInt8Ty(), cell, i * 8); };
+  // One read of every byte: a range of at most 128 bytes whose first and last bytes can
+  // be read (the reads of the tapset's script) can be read whole.
+  Value rc = ReadUser(at(SOCKADDR_BYTES), b_.CreateTrunc(len, b_.getInt32Ty()),
+                      b_.CreateIntToPtr(address, ptr_));
+  b_.CreateStore(b_.CreateSelect(b_.CreateICmpSLT(rc, b_.getInt64(0)), b_.getInt64(-1), len),
+                 at(SOCKADDR_LEN));
+  return StringFrom(frame_->user_side ? "btap_sockaddr" : "btap_sockaddr_loop", {cell});
 }
 
 }  // namespace btap::codegen::lowering

@@ -662,6 +662,8 @@ class Lowering {
   Value DecodeCall(Intrinsic which, ast::Call* c);
   llvm::GlobalVariable* DecodeTable(ast::Call* c, SourceRange at, const std::string& spec,
                                     uint64_t known, uint64_t mode);
+  Value StructTimeCall(ast::Call* c);
+  Value SockaddrCall(ast::Call* c);
   bool UsesRegexGroups(ast::Node* root, int depth);
   void StartRegexGroups(Frame& frame, const sema::Probe* p);
   std::map<const ast::Node*, bool> regex_group_users_;  // function bodies scanned

@@ -38,6 +38,9 @@ static void* (*const bpf_map_lookup_percpu_elem)(void* map, const void* key,
                                                  unsigned int cpu) = (void*)195;
 static long (*const bpf_loop)(unsigned int nr_loops, void* callback, void* ctx,
                               unsigned long flags) = (void*)181;
+// Kernel only: btap's interpreter does not have it.
+static long (*const bpf_snprintf)(char* str, unsigned int str_size, const char* fmt,
+                                  const unsigned long* data, unsigned int data_len) = (void*)165;
 
 // Loop bodies for bpf_loop: real subprograms (codegen gives them debug info, which the
 // kernel needs for every subprogram), verified once per call site instead of once per

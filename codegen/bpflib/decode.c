@@ -5,6 +5,9 @@
 #include "decode.h"
 #include "put.h"
 
+static const char decimal[] = "%lld";
+static const char hexadecimal[] = "0x%llx";
+
 // What a round needs: cells (per-CPU scratch, DECODE_CELLS longs) hold what changes and
 // the number; the pointers stay on the caller's stack, where the verifier keeps their kind.
 struct decode_state {
@@ -17,7 +20,7 @@ struct decode_state {
 // Round `i`: entry `i` of the table when it applies, then, in the round after the last
 // entry, what is left over. 1 ends the walk.
 static inline __attribute__((always_inline)) long decode_step(struct decode_state* st,
-                                                              unsigned long i) {
+                                                              unsigned long i, int kernel) {
   const struct decode_head* head = (const void*)st->table;
   long* cell = st->cell;
   unsigned long count = head->count, mode = head->mode, value = (unsigned long)cell[DECODE_VALUE];
@@ -27,19 +30,28 @@ static inline __attribute__((always_inline)) long decode_step(struct decode_stat
     const struct decode_entry* e =
         (const void*)(st->table + sizeof(struct decode_head) +
                       sizeof(struct decode_entry) * btap_masked((long)i, head->room));
-    unsigned long key = e->value;
-    if (mode & DECODE_EQUAL ? value != key : !(value & key)) return 0;
+    unsigned long key = e->value, mask = e->mask;
+    if (mask ? (value & mask) != key : !(value & key)) return 0;
+    cell[DECODE_TAKEN] |= (long)mask;
     if (pos > 0) pos = put(st->dst, pos, '|', size, limit);
     cell[DECODE_POS] = write_at(st->dst, pos, e->name, e->len, DECODE_NAME, size, limit);
     return mode & DECODE_EQUAL;  // a value has one name
   }
-  // Then the number (a value without a name) or the bits left over, in hexadecimal.
-  unsigned long rest = mode & DECODE_EQUAL ? value : value & ~head->known;
-  long hex = mode & DECODE_EQUAL ? pos == 0 && (mode & DECODE_HEX)
-                                 : rest || (pos == 0 && (mode & DECODE_ZERO));
-  if (hex) {
+  // Then a value without a name as a number, or the flags' bits left over in hexadecimal.
+  if (mode & DECODE_EQUAL) {
+    if (mode & DECODE_DEC)
+      cell[DECODE_POS] = kernel ? put_format(st->dst, pos, decimal, (long)value, 0, size, limit)
+                                : put_dec(st->dst, pos, (long)value, 0, size, limit);
+    if (mode & DECODE_HEX)
+      cell[DECODE_POS] = kernel ? put_format(st->dst, pos, hexadecimal, (long)value, 0, size, limit)
+                                : put_hex(st->dst, pos, value, size, limit);
+    return 1;
+  }
+  unsigned long rest = value & ~head->known & ~(unsigned long)cell[DECODE_TAKEN];
+  if (rest || (pos == 0 && (mode & DECODE_ZERO))) {
     if (pos > 0) pos = put(st->dst, pos, '|', size, limit);
-    cell[DECODE_POS] = put_hex(st->dst, pos, rest, size, limit);
+    cell[DECODE_POS] = kernel ? put_format(st->dst, pos, hexadecimal, (long)rest, 0, size, limit)
+                              : put_hex(st->dst, pos, rest, size, limit);
   }
   return 1;
 }
@@ -48,6 +60,7 @@ static inline __attribute__((always_inline)) void decode_begin(struct decode_sta
                                                                unsigned long value) {
   st->cell[DECODE_POS] = 0;
   st->cell[DECODE_VALUE] = (long)value;
+  st->cell[DECODE_TAKEN] = 0;
 }
 
 // `value` by `table` into `dst`; `cell` holds DECODE_CELLS longs. The interpreter runs
@@ -60,12 +73,12 @@ BTAP_LIB long btap_decode(char* dst, unsigned long value, const unsigned char* t
   unsigned long rounds = head->count + 1;
 #pragma clang loop unroll(disable)
   for (unsigned long i = 0; i <= DECODE_MAX; i++)
-    if (i >= rounds || decode_step(&st, i)) break;
+    if (i >= rounds || decode_step(&st, i, 0)) break;
   return finish(dst, cell[DECODE_POS], size, limit);
 }
 
 // btap_decode in the kernel: one bpf_loop round per entry, verified once per call.
-BTAP_CALLBACK long btap_cb_decode(unsigned long i, void* ctx) { return decode_step(ctx, i); }
+BTAP_CALLBACK long btap_cb_decode(unsigned long i, void* ctx) { return decode_step(ctx, i, 1); }
 
 BTAP_LIB long btap_decode_loop(char* dst, unsigned long value, const unsigned char* table,
                                long* cell, unsigned long size, unsigned long limit) {

@@ -95,12 +95,23 @@
  *                    timeout, poll(2)s nothing, select(2)s nothing for 500 microseconds,
  *                    pselect6(2)s nothing with a zero timeout, epoll_wait(2)s fd 3 (not an
  *                    epoll one)
+ *   times            clock_nanosleep(2)s on clock 1000 (none: EINVAL, nothing read) with
+ *                    each of nine timespecs in turn ({0, UTIME_NOW}, {5, UTIME_OMIT}, {-1, -1},
+ *                    {LONG_MIN, 1234567890}, {LONG_MAX, 7}, {12, 345}, {-12, -345678},
+ *                    {1, 999999999}, {3, 4}; {7, 8} follows), then with the address 1
+ *   sockaddrs        connect(2)s descriptor -1 (EBADF) to socket addresses in turn: AF_INET
+ *                    10.1.2.3 port 8080 (length 16, then 15), AF_INET6 fe80::1:2 port 443
+ *                    (28), AF_NETLINK pid -5 groups 0x1234 (12), AF_PACKET (20), AF_UNIX
+ *                    "/tmp/x" (110) and abstract "\0abc" (7), family 1 with length 3, a
+ *                    128-byte AF_INET buffer with length 1, 0, 128, 200 and -1, the address
+ *                    1 (length 16)
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
  *                    blocks (a traced command must see them as an untraced one does) */
 #define _GNU_SOURCE  // close_range
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -226,6 +237,39 @@ int main(int argc, char** argv) {
     close(client);
     close(server);
     return !ok;
+  }
+  if (argc == 2 && strcmp(argv[1], "times") == 0) {
+    static const struct timespec ts[] = {{0, 0x3fffffff}, {5, 0x3ffffffe}, {-1, -1},
+                                         {LONG_MIN, 1234567890}, {LONG_MAX, 7}, {12, 345},
+                                         {-12, -345678}, {1, 999999999}, {3, 4}, {7, 8}};
+    for (int i = 0; i < 9; i++) syscall(SYS_clock_nanosleep, 1000L, 0L, &ts[i], 0L);
+    syscall(SYS_clock_nanosleep, 1000L, 0L, 1L, 0L);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "sockaddrs") == 0) {
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(8080)};
+    in.sin_addr.s_addr = htonl(0x0a010203);
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(443)};
+    inet_pton(AF_INET6, "fe80::1:2", &in6.sin6_addr);
+    struct {
+      unsigned short family, pad;
+      int pid;
+      unsigned groups;
+    } nl = {16, 0, -5, 0x1234};
+    unsigned char packet[20] = {17, 0, 0, 3, 0xfe, 0xff, 0xff, 0xff, 1, 0, 4, 6,
+                                8, 7, 6, 5, 4, 3, 2, 1};
+    struct sockaddr_un un = {.sun_family = AF_UNIX, .sun_path = "/tmp/x"};
+    char abstract[7] = {AF_UNIX, 0, 0, 'a', 'b', 'c', 0};
+    unsigned char big[128] = {AF_INET, 0, 1, 2, 3, 4};
+    const struct {
+      const void* at;
+      long len;
+    } calls[] = {{&in, 16},      {&in, 15}, {&in6, 28}, {&nl, 12},  {packet, 20},
+                 {&un, 110},     {abstract, 7}, {&un, 3}, {big, 1}, {big, 0},
+                 {big, 128},     {big, 200}, {big, -1}, {(void*)1, 16}};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+      syscall(SYS_connect, -1L, calls[i].at, calls[i].len);
+    return 0;
   }
   if (argc == 2 && strcmp(argv[1], "dispositions") == 0) {
     const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
