@@ -60,11 +60,18 @@ class ProcessSymbols final : public SymbolSource {
 
   int pid() const { return pid_; }
 
-  // Reads the mappings again unless just read, and opens every object they name: for a
+  // Marks what the constructor read as read before any probe ran (see Prime).
+  void KeepEarly() { kept_early_ = true; }
+
+  // Reads the mappings again unless just read (by a Prime or a lookup; `always`, or after
+  // a read before any probe ran, even then), and opens every object they name: for a
   // process that may be gone when its addresses are symbolized.
-  void Prime() {
+  void Prime(bool always = false) {
     if (!dwfl_) return;
-    if (std::chrono::steady_clock::now() - reported_ > std::chrono::milliseconds(100)) Report();
+    if (always || kept_early_ ||
+        std::chrono::steady_clock::now() - reported_ > std::chrono::milliseconds(100))
+      Report();
+    kept_early_ = false;
     dwfl_getmodules(
         dwfl_,
         [](Dwfl_Module* m, void**, const char*, Dwarf_Addr, void*) {
@@ -136,6 +143,7 @@ class ProcessSymbols final : public SymbolSource {
   int pid_;
   Dwfl* dwfl_;
   mutable std::chrono::steady_clock::time_point reported_;
+  bool kept_early_ = false;
 };
 
 // The processes seen last, the latest first.
@@ -164,6 +172,13 @@ const SymbolSource& ProcessSymbolsOf(int pid) {
 
 void PrimeProcessSymbols(int pid) {
   if (pid > 0) KeptProcess(pid).Prime();
+}
+
+void KeepProcessSymbols(int pid) {
+  if (pid <= 0) return;
+  ProcessSymbols& p = KeptProcess(pid);
+  p.Prime(true);
+  p.KeepEarly();
 }
 
 void KernelSourceLine(uint64_t address, std::string* file, uint64_t* line) {

@@ -20,6 +20,12 @@ const SymbolSource& ProcessSymbolsOf(int pid);
 // of it), so that they can be symbolized once it has exited.
 void PrimeProcessSymbols(int pid);
 
+// Reads process `pid`'s mappings now, before any probe has kept an address of it (the -c
+// command stopped at its exec, a -x target): a process that exits before the runtime
+// reads a probe's record keeps what was read here. The next PrimeProcessSymbols reads
+// them again while the process runs (libraries loaded since).
+void KeepProcessSymbols(int pid);
+
 // The kernel's source file and line of `address`; empty and 0 without its DWARF.
 void KernelSourceLine(uint64_t address, std::string* file, uint64_t* line);
 

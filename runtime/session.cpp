@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -171,7 +172,8 @@ Session::~Session() {
   if (stop_fd_ >= 0) close(stop_fd_);
   if (release_fd_ >= 0) close(release_fd_);
   if (child_fd_ >= 0) close(child_fd_);
-  if (child_ > 0) {
+  if (traced_fd_ >= 0) close(traced_fd_);
+  if (child_ > 0 && !child_reaped_) {
     kill(child_, SIGKILL);
     waitpid(child_, nullptr, 0);
   }
@@ -497,8 +499,8 @@ void Session::RunUserProbes(meta::ProbeKind kind) {
 // before the probes were attached held back (it ends with 127 at the closed gate) is not.
 void Session::StopCommand() {
   if (child_ <= 0) return;
-  int status = 0;
-  if (waitpid(child_, &status, WNOHANG) == 0) {
+  int status = child_status_;
+  if (!child_reaped_ && waitpid(child_, &status, WNOHANG) == 0) {
     kill(child_, SIGTERM);
     pollfd p{child_fd_, POLLIN, 0};
     if (child_fd_ < 0 || poll(&p, 1, 1000) <= 0) kill(child_, SIGKILL);
@@ -511,6 +513,49 @@ void Session::StopCommand() {
             << strsignal(WTERMSIG(status)) << ")\n";
   }
   child_ = -1;
+}
+
+// Whether kernel probes keep user addresses that the runtime symbolizes later: tagged
+// values (which name their process in a SymbolProcess record) or printed ones (`%{task}d`).
+bool Session::KeepsUserAddresses() const {
+  if (user_ && user_->RuntimeVariable("__btap_symbol_process")) return true;
+  return std::any_of(meta_.formats.begin(), meta_.formats.end(),
+                     [](const std::string& f) { return f.find("%{task}d") != std::string::npos; });
+}
+
+// A command that asked to be traced stops at its exec: its mappings (the program and its
+// loader) are read there, before it runs a probed instruction, and it goes on untraced.
+// A kept user address of the command is then symbolized even when it exits before the
+// runtime reads the probe's record (see KeepProcessSymbols).
+void Session::KeepCommandSymbols() {
+  if (traced_fd_ < 0) return;
+  char t = 0;
+  ssize_t n;
+  while ((n = read(traced_fd_, &t, 1)) < 0 && errno == EINTR) {
+  }
+  close(traced_fd_);
+  traced_fd_ = -1;
+  if (n != 1) return;  // not traced, or it ended before its exec
+  for (;;) {
+    int status = 0;
+    if (waitpid(child_, &status, 0) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (!WIFSTOPPED(status)) {  // its exec failed
+      child_reaped_ = true;
+      child_status_ = status;
+      return;
+    }
+    if (WSTOPSIG(status) == SIGTRAP) {
+      KeepProcessSymbols(child_);
+      ptrace(PTRACE_DETACH, child_, nullptr, nullptr);
+      return;
+    }
+    // A signal before the exec goes on to the command.
+    ptrace(PTRACE_CONT, child_, nullptr,
+           reinterpret_cast<void*>(static_cast<intptr_t>(WSTOPSIG(status))));
+  }
 }
 
 bool Session::StartCommand(const std::string& command, std::string* error) {
@@ -547,10 +592,15 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
+  // `traced` says the command will stop at its exec: only when the probes keep user
+  // addresses (without it, or when tracing is refused, the command just runs).
+  int traced[2] = {-1, -1};
+  if (KeepsUserAddresses() && pipe2(traced, O_CLOEXEC) != 0) traced[0] = traced[1] = -1;
   pid_t pid = fork();
   if (pid < 0) {
     *error = std::string("cannot start `") + command + "`: " + std::strerror(errno);
-    for (int fd : {gate[0], gate[1], ready[0], ready[1]}) close(fd);
+    for (int fd : {gate[0], gate[1], ready[0], ready[1], traced[0], traced[1]})
+      if (fd >= 0) close(fd);
     return false;
   }
   if (pid == 0) {
@@ -565,11 +615,15 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     sigprocmask(SIG_SETMASK, &none, nullptr);
     close(gate[1]);
     close(ready[0]);
+    if (traced[0] >= 0) close(traced[0]);
     (void)!write(ready[1], "r", 1);
     close(ready[1]);
     char go;
     if (read(gate[0], &go, 1) != 1) _exit(127);  // the session ended before the probes ran
     RestoreDescriptorLimit();
+    // Stopped at the exec when the script keeps user addresses (KeepCommandSymbols).
+    if (traced[1] >= 0 && ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0)
+      (void)!write(traced[1], "t", 1);
     execvp(argv[0], argv.data());
     dprintf(2, "%s: cannot run `%s`: %s\n", program_name_.c_str(), command.c_str(),
             std::strerror(errno));
@@ -577,6 +631,8 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   }
   close(gate[0]);
   close(ready[1]);
+  if (traced[1] >= 0) close(traced[1]);
+  traced_fd_ = traced[0];
   char r;
   while (read(ready[0], &r, 1) < 0 && errno == EINTR) {
   }
@@ -728,6 +784,9 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
       if (!Stopping()) command_released_ = write(release_fd_, "g", 1) == 1;
       close(release_fd_);
       release_fd_ = -1;
+      if (command_released_) KeepCommandSymbols();
+    } else if (options.target_pid > 0 && KeepsUserAddresses()) {
+      KeepProcessSymbols(static_cast<int>(options.target_pid));
     }
     if (!Run(options, out, &error)) return fail(error);
   }
@@ -866,6 +925,12 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     }
     if (input_always_ready && !Stopping()) input_always_ready = input_->Read();
     Flush();
+  }
+  // The records written so far are read before the probes are detached (which can take
+  // long): a process whose addresses they keep may end meanwhile.
+  if (ring_) {
+    batch_left_ = INT32_MAX;
+    ring_buffer__consume(ring_);
   }
   Stop(session::State::Stopped);
   procfs_.reset();

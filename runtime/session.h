@@ -114,6 +114,8 @@ class Session {
   bool RunProcfsProbe(const meta::Probe& probe);  // false when its handler failed
   bool StartCommand(const std::string& command, std::string* error);
   void StopCommand();
+  void KeepCommandSymbols();
+  bool KeepsUserAddresses() const;
   void SetTimeZone();                      // tz_gmtoff(), tz_name()
   void CalibrateCycles();                  // get_cycles()
   void Output(std::string_view text);      // for standard output
@@ -160,6 +162,9 @@ class Session {
   int child_fd_ = -1;              // its pidfd
   int release_fd_ = -1;            // writing to it lets the command exec
   bool command_released_ = false;  // it did: a command held back ends with 127, unreported
+  int traced_fd_ = -1;             // says the command stops at its exec (KeepCommandSymbols)
+  bool child_reaped_ = false;      // it ended before its exec; its wait status:
+  int child_status_ = 0;
   std::string program_name_ = "btap";
 };
 
