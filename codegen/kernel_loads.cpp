@@ -268,6 +268,16 @@ const llvm::DIDerivedType* BitfieldOf(const llvm::LoadInst* load, std::string* h
   return member;
 }
 
+// Records a write through a raw kernel address, where the C makes it.
+void Written(const llvm::Instruction* write, KernelLoads* result) {
+  KernelWrite& at = result->writes.emplace_back();
+  if (const llvm::DebugLoc& loc = write->getDebugLoc()) {
+    at.file = loc->getFilename().str();
+    at.line = loc.getLine();
+    at.column = loc.getCol();
+  }
+}
+
 }  // namespace
 
 KernelLoads ReadKernelAddressesByHelper(llvm::Module& c) {
@@ -296,6 +306,11 @@ KernelLoads ReadKernelAddressesByHelper(llvm::Module& c) {
             continue;
           }
           loads.push_back(load);
+        } else if (auto* store = llvm::dyn_cast<llvm::StoreInst>(&i)) {
+          if (addresses.Raw(store->getPointerOperand())) Written(store, &result);
+        } else if (auto* fill = llvm::dyn_cast<llvm::MemIntrinsic>(&i);
+                   fill && addresses.Raw(fill->getRawDest())) {
+          Written(fill, &result);
         } else if (auto* copy = llvm::dyn_cast<llvm::MemTransferInst>(&i)) {
           if (addresses.Raw(copy->getRawSource())) copies.push_back(copy);
         }

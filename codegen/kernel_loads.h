@@ -23,9 +23,17 @@ struct BitfieldRead {
   unsigned line = 0, column = 0;
 };
 
+// A store (or memset, memcpy, memmove) through such an address: a write of kernel memory,
+// which no BPF program can make; where the C makes it.
+struct KernelWrite {
+  std::string file;
+  unsigned line = 0, column = 0;
+};
+
 struct KernelLoads {
   int rewritten = 0;  // loads and copies that became reads
   std::vector<BitfieldRead> bitfields;
+  std::vector<KernelWrite> writes;
 };
 
 // Rewrites, in the (unoptimised) embedded C module `c`, every load through a pointer that
@@ -37,7 +45,8 @@ struct KernelLoads {
 // results, and pointer parameters a callee stores them through (out-parameters, structs
 // returned by value). A store through a pointer of no known object (`*pp = raw`) marks
 // every local whose address its function lets out. A bitfield's load is not rewritten but
-// returned, for an error.
+// returned, for an error, and so is each write through such a pointer (the verifier would
+// refuse it with a register number, nowhere near the C that made it).
 KernelLoads ReadKernelAddressesByHelper(llvm::Module& c);
 
 }  // namespace btap::codegen

@@ -906,7 +906,12 @@ bool Lowering::LinkEmbeddedC() {
                 "reading bitfield `" + read.member + "` through an address the C made",
                 "; read it in the script (@cast(address, \"" +
                     (read.holder.empty() ? "TYPE" : read.holder) + "\")->" + read.member + ")");
-  if (!loads.bitfields.empty()) return false;
+  for (const KernelWrite& write : loads.writes)
+    diags_.Report(Diag::EmbeddedCError, ScriptPlace(write.file, write.line, write.column, first),
+                  {"a BPF program cannot write kernel memory, and this writes through an "
+                   "address the C made (BPF reads kernel memory with bpf_probe_read_kernel; "
+                   "it has no way to write it)"});
+  if (!loads.bitfields.empty() || !loads.writes.empty()) return false;
   c->setDataLayout(module_.getDataLayout());
   c->setTargetTriple(module_.getTargetTriple());
   std::set<std::string> defined;

@@ -37,8 +37,10 @@ neither `-c` nor `-T` gets `-T --seconds`. A `-c` whose program the guest lacks 
 busybox only) runs as `-T --seconds` instead, noted in the result. Each run is killed
 --run-timeout seconds after its `-T` (twice that after its start, with `-c` alone); a VM
 that dies or goes silent for longer is stopped and booted again after the example it was
-running, which is reported as the VM's death. The guest loads --kmod modules (fuse, for
-procfs probes' /dev/fuse). Each run is then
+running, which is reported as the VM's death. The guest loads --kmod modules (by default
+fuse, for procfs probes' /dev/fuse, and the modules examples probe or read the types of:
+nfsd, btrfs and kvm; a module that fails to load is reported and the run goes on). Each
+run is then
   clean   btaprun exited 0 (`output` if it printed to stdout, `silent` if not),
   error   it exited non-zero, classed by its first error: `verifier` (the kernel refused
           the programs; the verifier's last line is part of the cause), `CO-RE` (members
@@ -60,7 +62,7 @@ Usage: tools/example-scripts.py [--btap PATH] [--corpus DIR] [--jobs N] [--timeo
   --filter RE        only the tests whose name matches RE
   --keep DIR         put the objects, outputs and the guest's script in DIR and keep them
   --kmod NAME        a kernel module the guest loads at boot (default: fuse, which procfs
-                     probes need); --vm-arg ARG passes ARG to run-in-vm.sh
+                     probes need, nfsd, btrfs, kvm); --vm-arg ARG passes ARG to run-in-vm.sh
 """
 
 import argparse
@@ -86,6 +88,9 @@ LONG_WITH_VALUE = {"--runtime", "--compatible", "--remote", "--sysroot", "--syse
 KEEP_LONG = {"--compatible"}
 OPERATORS = {"|", "||", "&&", ";", "&"}
 OUT_LIMIT, ERR_LIMIT = 2000, 6000                 # bytes of a run's output kept
+# The guest's modules: fuse for procfs probes; those whose functions, tracepoints or
+# types examples probe (the nfsd tapset and nfsd-*, enospc's btrfs, kvm_service_time).
+KMODS = ["fuse", "nfsd", "btrfs", "kvm"]
 
 
 def shell_words(line, pid):
@@ -435,7 +440,7 @@ def boot(opt, names, plans, work, kernel_dir, tools, results):
             cmd += ["--add", f"{config}:/boot/config-{f.read().strip()}"]
     if opt.kernel_dir:
         cmd += ["--kernel", os.path.join(kernel_dir, "vmlinuz")]
-    for kmod in opt.kmod or ["fuse"]:   # fuse: /dev/fuse, for procfs probes
+    for kmod in opt.kmod or KMODS:
         cmd += ["--kmod", kmod]
     cmd += opt.vm_arg + ["--", "sh", os.path.join(work, "guest.sh")]
     out_path, err_path = os.path.join(work, "vm.out"), os.path.join(work, "vm.err")
