@@ -64,7 +64,7 @@ TEST(KeyWidths, AnyOtherStringKeepsTheWholeSlot) {
   EXPECT_EQ(w, (Widths{256}));
   EXPECT_EQ(size, 256u);
   auto [w2, size2] = KeyOf(R"(global c
-    probe kernel.trace("sched:sched_switch") { s = execname(); c[s]++ })",
+    probe kernel.trace("sched:sched_switch") { s = execname(); c[s]++; s = s . "!" })",
                            "c");
   EXPECT_EQ(w2, (Widths{256}));
   EXPECT_EQ(size2, 256u);
@@ -87,6 +87,56 @@ TEST(KeyWidths, AnyOtherStringKeepsTheWholeSlot) {
            // A probe's condition looks keys up too.
            R"(global c, s = "a longer name than any key"
               probe kernel.trace("sched:sched_switch") if (s in c) { c[execname()]++ })"}) {
+    auto [w, size] = KeyOf(script, "c");
+    EXPECT_EQ(w, (Widths{256})) << script;
+    EXPECT_EQ(size, 256u) << script;
+  }
+}
+
+// A local given only short strings (literals, execname(), conditionals of them, other
+// such locals) is as narrow as the widest; alias prologues count (syscall's `name`).
+TEST(KeyWidths, LocalsGivenOnlyShortStringsAreNarrow) {
+  auto [w, size] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") {
+      s = pid() ? "sixteen-letters!" : execname()
+      t = s
+      if (cpu()) t = "short"
+      c[t, cpu()]++
+    }
+    probe end { foreach ([k, n] in c) printf("%s %d\n", k, c[k, n]) })",
+                         "c");
+  EXPECT_EQ(w, (Widths{24, 8}));
+  EXPECT_EQ(size, 32u);
+  auto [w2, size2] = KeyOf(R"(global calls
+    probe syscall.getppid, syscall.signalfd { calls[name]++ })",
+                           "calls");
+  EXPECT_EQ(w2, (Widths{16}));  // "signalfd4" (10 bytes), in 8-byte steps
+  EXPECT_EQ(size2, 16u);
+}
+
+TEST(KeyWidths, LocalsGivenAnythingElseKeepTheWholeSlot) {
+  for (const char* script : {// assigned a string made at run time later on
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = "a"; c[s]++; s = sprint(pid()) })",
+                             // appended to
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = "a"; s .= "b"; c[s]++ })",
+                             // by way of another local that is not short
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") {
+                s = "a"; t = s; c[t]++; s = sprint(pid()); t = s })",
+                             // one side of a conditional is not short
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = pid() ? "a" : sprint(pid()); c[s]++ })",
+                             // a foreach value, and an error message
+                             R"(global c, d
+              probe kernel.trace("sched:sched_switch") { d[1] = "x"; foreach (s = [k] in d) c[s]++ })",
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { try { error("e") } catch (s) { c[s]++ } })",
+                             // a string longer than the whole slot
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = "x"; c[s]++ }
+              probe end { s = "a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal"; c[s]++ })"}) {
     auto [w, size] = KeyOf(script, "c");
     EXPECT_EQ(w, (Widths{256})) << script;
     EXPECT_EQ(size, 256u) << script;
