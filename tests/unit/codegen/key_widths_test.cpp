@@ -143,5 +143,24 @@ TEST(KeyWidths, LocalsGivenAnythingElseKeepTheWholeSlot) {
   }
 }
 
+// A local given one literal once, before any read (the syscall aliases' `name`), is read
+// as the literal: the key is built from its bytes, with no string copied (helpers 113 and
+// 115, bpf_probe_read_kernel and its _str form) and no scratch slot looked up (its map
+// not loaded into a register).
+TEST(KeyWidths, ConstantLocalKeysAreStoredBytes) {
+  Ran r = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
+    probe syscall.getppid { c[name]++; k = "a key"; c[k]++ })"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("call 113"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("call 115"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("btap_scratch ll"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("28263429314995559 ll"), std::string::npos) << r.out;  // "getppid"
+  // Assigned twice: an ordinary local, copied.
+  Ran twice = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
+    probe syscall.getppid { k = "a"; k = "b"; c[k]++ })"});
+  ASSERT_EQ(twice.status, 0) << twice.err;
+  EXPECT_NE(twice.out.find("call 115"), std::string::npos) << twice.out;
+}
+
 }  // namespace
 }  // namespace btap::driver
