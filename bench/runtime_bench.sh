@@ -234,15 +234,29 @@ if want size; then
     local before
     before=$(bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
     "$@" >/dev/null 2>&1 &
-    local pid=$!
-    sleep 1.5
+    local pid=$! bytes=0 i
+    # Until the programs are loaded (syscall.* takes a few seconds to compile), then the
+    # total once every program has been counted.
+    for ((i = 0; i < 60; i++)); do
+      sleep 0.5
+      bytes=$(bpftool prog show -j | python3 -c '
+import json, sys
+old = set(sys.argv[1].split())
+progs = [p for p in json.load(sys.stdin)
+         if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
+print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before")
+      ((bytes > 0)) && break
+    done
+    sleep 1
     bpftool prog show -j | python3 -c '
 import json, sys
 old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin)
          if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
 print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
-    kill -INT $pid 2>/dev/null || true
+    # TERM: a background job of a script without job control ignores SIGINT, and the
+    # tools here kept running on it.
+    kill -TERM $pid 2>/dev/null || true
     wait $pid 2>/dev/null || true
   }
   b=$(xlated $btap -e 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }')
