@@ -17,10 +17,10 @@
 # The rows that time the workload's loop run the programs they compare in turn, round by
 # round (the untraced loop too), so that the machine's load falls on all of them alike;
 # each row ends with the load average when it finished.
-#   kernel      the per-event and uprobe rows again, by the kernel's accounting
+#   kernel      the per-event, syscall and uprobe rows again, by the kernel's accounting
 #               (kernel.bpf_stats_enabled): ns per run of the handler alone
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
-#               bpftrace vs C
+#               bpftrace vs C; and btap's syscall.* counting by name
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
 #               exit: the whole run, btap vs bpftrace vs C (batched reads, one sort)
 #   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
@@ -195,6 +195,8 @@ if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / ru
     "global s; probe $trace { s <<< tid() } probe end { print(@hist_log(s)) }" hist \
     "$point { @s = hist(tid); }"
   kernel_row "syscall.getppid" "$g" 'global n; probe syscall.getppid { n++ }' raw ""
+  # Every call's body in one program; C counts getppid by number alone.
+  kernel_row "syscall.* by name" "$g" 'global calls; probe syscall.* { calls[name]++ }' raw ""
   kernel_row "uprobe count" "timed-uprobe 20000" \
     "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }" uprobe \
     "uprobe:$workload:btap_bench_call { @n = count(); }"
@@ -232,15 +234,29 @@ if want size; then
     local before
     before=$(bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
     "$@" >/dev/null 2>&1 &
-    local pid=$!
-    sleep 1.5
+    local pid=$! bytes=0 i
+    # Until the programs are loaded (syscall.* takes a few seconds to compile), then the
+    # total once every program has been counted.
+    for ((i = 0; i < 60; i++)); do
+      sleep 0.5
+      bytes=$(bpftool prog show -j | python3 -c '
+import json, sys
+old = set(sys.argv[1].split())
+progs = [p for p in json.load(sys.stdin)
+         if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
+print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before")
+      ((bytes > 0)) && break
+    done
+    sleep 1
     bpftool prog show -j | python3 -c '
 import json, sys
 old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin)
          if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
 print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
-    kill -INT $pid 2>/dev/null || true
+    # TERM: a background job of a script without job control ignores SIGINT, and the
+    # tools here kept running on it.
+    kill -TERM $pid 2>/dev/null || true
     wait $pid 2>/dev/null || true
   }
   b=$(xlated $btap -e 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }')
@@ -251,6 +267,7 @@ print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
     t=$(xlated bpftrace -e 'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }')
     echo "bpftrace  $t bytes   btap/bpftrace $(ratio "$b" "$t")"
   fi
+  echo "btap syscall.* by name (every call's body) $(xlated $btap -e 'global calls; probe syscall.* { calls[name]++ }') bytes"
 fi
 
 if want arrays; then

@@ -21,22 +21,77 @@ uint32_t Lowering::BoundedWidth(const ast::Expr* e) {
 
 // Hashing a key costs by its size, and a slot is MAXSTRINGLEN bytes: c[execname()]++ spent
 // most of its time hashing 256 bytes. Where every index at a string position of an array,
-// written or read anywhere, is a literal, execname(), or a loop variable that only ever
-// holds that position's keys (foreach (k in c) ... c[k]), that field is as wide as the
-// longest of them instead, and no string that could not fit is ever looked up.
+// written or read anywhere, is a literal, execname(), a loop variable that only ever
+// holds that position's keys (foreach (k in c) ... c[k]), or a local only ever given
+// short strings (the syscall aliases' `name = "accept"`: `syscall.* { c[name]++ }`), that
+// field is as wide as the longest of them instead, and no string that could not fit is
+// ever looked up.
 void Lowering::ScanKeyWidths() {
-  // Loop variables: where each foreach binds them; and the variables assigned otherwise.
+  // Loop variables: where each foreach binds them; and the variables assigned otherwise,
+  // with what each string local is given (null: something of no known width).
   std::map<const sema::Variable*, std::set<std::pair<const sema::Variable*, size_t>>> bound;
   std::set<const sema::Variable*> assigned;
+  std::map<const sema::Variable*, std::vector<const ast::Expr*>> given;
   auto bindings = [&](ast::Node* n) {
     if (auto* f = ast::As<ast::Foreach>(n)) {
       auto* array = ast::As<ast::Symbol>(f->array);
       for (size_t k = 0; k < f->keys.size(); ++k)
-        if (f->keys[k] && f->keys[k]->var)
+        if (f->keys[k] && f->keys[k]->var) {
           bound[f->keys[k]->var].insert({array ? array->var : nullptr, k});
-      if (f->value && f->value->var) assigned.insert(f->value->var);
+          given[f->keys[k]->var].push_back(nullptr);
+        }
+      if (f->value && f->value->var) {
+        assigned.insert(f->value->var);
+        given[f->value->var].push_back(nullptr);
+      }
     } else if (auto* a = ast::As<ast::Assign>(n)) {
-      if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) assigned.insert(s->var);
+      if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) {
+        assigned.insert(s->var);
+        given[s->var].push_back(a->op == Tok::Assign ? a->rhs : nullptr);
+      }
+    } else if (auto* t = ast::As<ast::TryCatch>(n); t && t->error_sym) {
+      given[t->error_sym].push_back(nullptr);  // an error's message
+    }
+  };
+  // Locals that only ever hold short strings, and the widest of them: each starts empty
+  // and is given only literals, execname(), conditionals of such, or other such locals.
+  // (`delete s` empties one; a parameter's or global's value comes from elsewhere.)
+  std::map<const sema::Variable*, uint32_t> short_locals;
+  std::function<uint32_t(const ast::Expr*)> width = [&](const ast::Expr* e) -> uint32_t {
+    if (!e) return 0;
+    if (uint32_t w = BoundedWidth(e)) return w;
+    if (auto* t = ast::As<ast::Ternary>(e)) {
+      uint32_t a = width(t->then), b = width(t->otherwise);
+      return a && b ? std::max(a, b) : 0;
+    }
+    if (auto* s = ast::As<ast::Symbol>(e); s && s->var) {
+      auto it = short_locals.find(s->var);
+      return it == short_locals.end() ? 0 : it->second;
+    }
+    return 0;
+  };
+  auto shorten = [&]() {
+    for (auto& [v, values] : given)
+      if (v->kind == sema::VarKind::Local && v->type == Type::String && !bound.count(v))
+        short_locals[v] = 1;
+    // Widths only grow and locals only drop out, so this settles.
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto& [v, values] : given) {
+        auto it = short_locals.find(v);
+        if (it == short_locals.end()) continue;
+        uint32_t w = it->second;
+        for (const ast::Expr* e : values) {
+          uint32_t one = width(e);
+          w = one && w ? std::max(w, one) : 0;
+        }
+        if (w == it->second) continue;
+        changed = true;
+        if (w && w <= slot_)
+          it->second = w;
+        else
+          short_locals.erase(it);
+      }
     }
   };
   std::set<const sema::Variable*> unbounded;
@@ -63,20 +118,22 @@ void Lowering::ScanKeyWidths() {
         if (b != bound.end() && b->second.size() == 1 && *b->second.begin() == std::pair{v, k})
           continue;  // one of this field's own keys
       }
-      uint32_t w = BoundedWidth(i);
+      uint32_t w = width(i);
       if (!w) unbounded.insert(v);
       widths[k] = std::max(widths[k], w);
     }
   };
-  for (auto pass :
-       {std::function<void(ast::Node*)>(bindings), std::function<void(ast::Node*)>(visit)}) {
+  auto walk = [&](const std::function<void(ast::Node*)>& pass) {
     for (const sema::Probe* p : program_.probes) {
       ast::WalkTree(p->body, pass);
       ast::WalkTree(p->condition, pass);  // `probe X if (s in c)` looks keys up too
     }
     for (const sema::Function* f : program_.functions)
       if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, pass);
-  }
+  };
+  walk(bindings);
+  shorten();
+  walk(visit);
   for (const sema::Variable* v : unbounded) key_widths_.erase(v);
 }
 

@@ -23,6 +23,7 @@ bool Lowering::Run(meta::Meta* meta) {
                                "__btap_scratch_placeholder");
   ScanHistograms();
   ScanKeyWidths();
+  ScanConstantLocals();
   for (const sema::Variable* g : program_.globals) DefineGlobal(g);
   for (const auto& [name, text] : options_.global_values) {
     bool known = false;

@@ -466,6 +466,7 @@ Value Lowering::Assign(ast::Assign* a) {
     Accumulate(a);
     return nullptr;
   }
+  if (KnownLiteral(a->lhs)) return Expr(a->rhs);  // a local that holds one literal: no slot
   if (IsVerdict(a->lhs)) return AssignVerdict(a);
   if (IsProcfsValue(a->lhs)) return ProcfsAssign(a);
   Place p;

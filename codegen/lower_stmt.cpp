@@ -173,7 +173,7 @@ void Lowering::CheckFormat(Value ok, const std::string& format, std::vector<Valu
 Scope& Lowering::Top() { return *frame_->scopes.back(); }
 
 void Lowering::DeclareLocal(Scope& scope, const sema::Variable* v) {
-  if (scope.vars.count(v)) return;
+  if (scope.vars.count(v) || constant_locals_.count(v)) return;  // those are read as literals
   if (v->type == Type::String) {
     Value slot = StringSlot();
     b_.CreateStore(b_.getInt8(0), slot);
@@ -204,6 +204,7 @@ Value Lowering::Local(const sema::Variable* v, SourceRange at) {
 Value Lowering::ReadSymbol(const ast::Symbol* s) {
   const sema::Variable* v = s->var;
   if (!v) return Zero(s->type);
+  if (const ast::StringLit* lit = KnownLiteral(s)) return Literal(lit->value);
   if (v->kind == sema::VarKind::Global) {
     const GlobalInfo& g = globals_[v];
     if (!g.storage) {
@@ -253,11 +254,13 @@ bool Lowering::PlaceOf(ast::Expr* e, Place* place) {
 Value Lowering::KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const GlobalInfo& g,
                       Value into) {
   std::vector<Value> parts;
-  std::vector<bool> comm;  // execname() into a field of its size: read straight into the key
+  std::vector<bool> comm;     // execname() into a field of its size: read straight into the key
+  std::vector<bool> literal;  // a literal into a narrow field: its bytes stored there
   for (size_t k = 0; k < indexes.size(); ++k) {
     ast::Expr* i = indexes[k];
     if (!i && into) {
       comm.push_back(false);
+      literal.push_back(false);
       parts.push_back(nullptr);
       continue;
     }
@@ -267,7 +270,8 @@ Value Lowering::KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const Globa
     }
     comm.push_back(k < g.key_widths.size() && g.key_widths[k] == 16 && ast::As<ast::Call>(i) &&
                    BoundedWidth(i) == 16);
-    parts.push_back(comm.back() ? nullptr : Expr(i));
+    literal.push_back(k < g.key_widths.size() && g.key_widths[k] <= 64 && KnownLiteral(i));
+    parts.push_back(comm.back() || literal.back() ? nullptr : Expr(i));
   }
   // A small key (longs, narrow strings) goes on the stack, a few per handler: the map
   // helpers read it there, and a handler that needs no other scratch skips its lookup.
@@ -288,6 +292,13 @@ Value Lowering::KeyOf(std::span<ast::Expr*> indexes, SourceRange at, const Globa
       b_.CreateStore(b_.getInt64(0), dst);
       b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), dst, 8));
       Helper(kCurrentComm, i64_, {dst, b_.getInt32(16)});
+    } else if (literal[k]) {
+      if (!StoreLiteralKey(dst, width, indexes[k])) {
+        Value text = Expr(indexes[k]);  // longer than its field: cut as a copy would
+        for (uint32_t z = 0; z < width; z += 8)
+          b_.CreateStore(b_.getInt64(0), b_.CreateConstGEP1_64(b_.getInt8Ty(), dst, z));
+        Helper(kProbeReadKernelStr, i64_, {dst, b_.getInt32(std::min(width, limit_)), text});
+      }
     } else if (!parts[k]) {
       continue;
     } else if (parts[k]->getType() == i64_) {

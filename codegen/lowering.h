@@ -195,6 +195,10 @@ class Lowering {
   // String keys that only ever hold short strings get narrow key fields (see lower.cpp).
   void ScanKeyWidths();
   static uint32_t BoundedWidth(const ast::Expr* e);
+  // Locals that hold one literal wherever they are read (constant_locals.cpp).
+  void ScanConstantLocals();
+  const ast::StringLit* KnownLiteral(const ast::Expr* e) const;
+  bool StoreLiteralKey(Value dst, uint32_t width, const ast::Expr* index);
 
   static const sema::Variable* AggregateVar(ast::Expr* operand);
 
@@ -815,6 +819,7 @@ class Lowering {
 
   std::map<const sema::Variable*, stats::Shape> shapes_;
   std::map<const sema::Variable*, std::vector<uint32_t>> key_widths_;  // 0: unbounded
+  std::map<const sema::Variable*, const ast::StringLit*> constant_locals_;
   std::map<const sema::Variable*, bool> assigned_;  // parameters their function assigns
 
   uint32_t max_stats_value_ = 0;

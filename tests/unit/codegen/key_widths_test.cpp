@@ -64,7 +64,7 @@ TEST(KeyWidths, AnyOtherStringKeepsTheWholeSlot) {
   EXPECT_EQ(w, (Widths{256}));
   EXPECT_EQ(size, 256u);
   auto [w2, size2] = KeyOf(R"(global c
-    probe kernel.trace("sched:sched_switch") { s = execname(); c[s]++ })",
+    probe kernel.trace("sched:sched_switch") { s = execname(); c[s]++; s = s . "!" })",
                            "c");
   EXPECT_EQ(w2, (Widths{256}));
   EXPECT_EQ(size2, 256u);
@@ -91,6 +91,75 @@ TEST(KeyWidths, AnyOtherStringKeepsTheWholeSlot) {
     EXPECT_EQ(w, (Widths{256})) << script;
     EXPECT_EQ(size, 256u) << script;
   }
+}
+
+// A local given only short strings (literals, execname(), conditionals of them, other
+// such locals) is as narrow as the widest; alias prologues count (syscall's `name`).
+TEST(KeyWidths, LocalsGivenOnlyShortStringsAreNarrow) {
+  auto [w, size] = KeyOf(R"(global c
+    probe kernel.trace("sched:sched_switch") {
+      s = pid() ? "sixteen-letters!" : execname()
+      t = s
+      if (cpu()) t = "short"
+      c[t, cpu()]++
+    }
+    probe end { foreach ([k, n] in c) printf("%s %d\n", k, c[k, n]) })",
+                         "c");
+  EXPECT_EQ(w, (Widths{24, 8}));
+  EXPECT_EQ(size, 32u);
+  auto [w2, size2] = KeyOf(R"(global calls
+    probe syscall.getppid, syscall.signalfd { calls[name]++ })",
+                           "calls");
+  EXPECT_EQ(w2, (Widths{16}));  // "signalfd4" (10 bytes), in 8-byte steps
+  EXPECT_EQ(size2, 16u);
+}
+
+TEST(KeyWidths, LocalsGivenAnythingElseKeepTheWholeSlot) {
+  for (const char* script : {// assigned a string made at run time later on
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = "a"; c[s]++; s = sprint(pid()) })",
+                             // appended to
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = "a"; s .= "b"; c[s]++ })",
+                             // by way of another local that is not short
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") {
+                s = "a"; t = s; c[t]++; s = sprint(pid()); t = s })",
+                             // one side of a conditional is not short
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = pid() ? "a" : sprint(pid()); c[s]++ })",
+                             // a foreach value, and an error message
+                             R"(global c, d
+              probe kernel.trace("sched:sched_switch") { d[1] = "x"; foreach (s = [k] in d) c[s]++ })",
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { try { error("e") } catch (s) { c[s]++ } })",
+                             // a string longer than the whole slot
+                             R"(global c
+              probe kernel.trace("sched:sched_switch") { s = "x"; c[s]++ }
+              probe end { s = "a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal a very long literal"; c[s]++ })"}) {
+    auto [w, size] = KeyOf(script, "c");
+    EXPECT_EQ(w, (Widths{256})) << script;
+    EXPECT_EQ(size, 256u) << script;
+  }
+}
+
+// A local given one literal once, before any read (the syscall aliases' `name`), is read
+// as the literal: the key is built from its bytes, with no string copied (helpers 113 and
+// 115, bpf_probe_read_kernel and its _str form) and no scratch slot looked up (its map
+// not loaded into a register).
+TEST(KeyWidths, ConstantLocalKeysAreStoredBytes) {
+  Ran r = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
+    probe syscall.getppid { c[name]++; k = "a key"; c[k]++ })"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("call 113"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("call 115"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("btap_scratch ll"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("28263429314995559 ll"), std::string::npos) << r.out;  // "getppid"
+  // Assigned twice: an ordinary local, copied.
+  Ran twice = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
+    probe syscall.getppid { k = "a"; k = "b"; c[k]++ })"});
+  ASSERT_EQ(twice.status, 0) << twice.err;
+  EXPECT_NE(twice.out.find("call 115"), std::string::npos) << twice.out;
 }
 
 }  // namespace
