@@ -22,6 +22,7 @@
 #include <llvm/Transforms/Scalar/GVN.h>
 #include <llvm/Transforms/Scalar/IndVarSimplify.h>
 #include <llvm/Transforms/Scalar/JumpThreading.h>
+#include <llvm/Transforms/Scalar/LoopDeletion.h>
 #include <llvm/Transforms/Scalar/LoopPassManager.h>
 #include <llvm/Transforms/Scalar/LoopRotation.h>
 #include <llvm/Transforms/Scalar/LoopUnrollPass.h>
@@ -65,18 +66,40 @@ llvm::FunctionPassManager FunctionPasses() {
   return fpm;
 }
 
-// Whether a function of `module` has a loop. Loops keep O2: with the fitted passes a
-// bounded loop of 255 iterations in a syscall probe (tapset_utf_kernel) was shaped so that
-// the 6.1 and host verifiers gave up on it ("the sequence of 8193 jumps is too complex").
-bool HasLoop(llvm::Module& module) {
-  for (llvm::Function& fn : module) {
-    if (fn.isDeclaration()) continue;
+// For a function with a loop (after inlining): the same passes, then its loops rotated
+// again, as O2's optimisation tail rotates them. Jump threading and SimplifyCFG after the
+// first rotation may leave a loop in while form again: its exit tests at the top, the
+// body on their fall-through side and an unconditional jump back. The verifier walks a
+// bounded loop round by round, following each conditional jump's fall-through first and
+// keeping the jump's target pending: in while form every round leaves its exits pending,
+// and `tapset_utf_kernel`'s 255-round loop passed the 8,192 pending states the verifier
+// keeps ("the sequence of 8193 jumps is too complex"). Rotated, the test is at the bottom,
+// the next round is the pending side and the exit is walked first.
+llvm::FunctionPassManager LoopFunctionPasses() {
+  llvm::FunctionPassManager fpm = FunctionPasses();
+  llvm::LoopPassManager loops;
+  loops.addPass(llvm::LoopRotatePass());
+  loops.addPass(llvm::LoopDeletionPass());
+  fpm.addPass(llvm::createFunctionToLoopPassAdaptor(std::move(loops)));
+  return fpm;
+}
+
+// Runs `plain` on a function without a loop and `loops` on one with a loop (a back edge).
+class ByLoops : public llvm::PassInfoMixin<ByLoops> {
+ public:
+  ByLoops(llvm::FunctionPassManager plain, llvm::FunctionPassManager loops)
+      : plain_(std::move(plain)), loops_(std::move(loops)) {}
+  llvm::PreservedAnalyses run(llvm::Function& fn, llvm::FunctionAnalysisManager& fam) {
     llvm::SmallVector<std::pair<const llvm::BasicBlock*, const llvm::BasicBlock*>, 4> edges;
     llvm::FindFunctionBackedges(fn, edges);
-    if (!edges.empty()) return true;
+    return edges.empty() ? plain_.run(fn, fam) : loops_.run(fn, fam);
   }
-  return false;
-}
+  static bool isRequired() { return true; }
+
+ private:
+  llvm::FunctionPassManager plain_;
+  llvm::FunctionPassManager loops_;
+};
 
 }  // namespace
 
@@ -91,26 +114,23 @@ void Optimise(llvm::Module& module, llvm::TargetMachine& machine) {
   builder.registerFunctionAnalyses(fam);
   builder.registerLoopAnalyses(lam);
   builder.crossRegisterProxies(lam, fam, cam, mam);
-  if (HasLoop(module)) {
-    builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
-    return;
-  }
   // The BPF target adds its IR passes at extension points (the CO-RE field accesses and
   // type queries at the pipeline's start, BPFAdjustOpt at early simplification) that only
   // a default pipeline invokes: the O0 one runs them and then the always-inliner. The
   // fitted passes join at early simplification, after the target's, so that inlining
   // there (with lifetime markers, which O0's inliner leaves out, so that stack slots of
   // inlined library functions can share bytes) comes after BPFAdjustOpt as in O2's.
-  builder.registerPipelineEarlySimplificationEPCallback(
-      [](llvm::ModulePassManager& mpm, llvm::OptimizationLevel) {
-        mpm.addPass(llvm::AlwaysInlinerPass(/*InsertLifetime=*/true));
-        mpm.addPass(llvm::GlobalDCEPass());
-        // Constants through arguments and unused results (a syscall body's return
-        // value, which O2 drops), as O2's module simplification has them.
-        mpm.addPass(llvm::IPSCCPPass());
-        mpm.addPass(llvm::DeadArgumentEliminationPass());
-        mpm.addPass(llvm::createModuleToFunctionPassAdaptor(FunctionPasses()));
-      });
+  builder.registerPipelineEarlySimplificationEPCallback([](llvm::ModulePassManager& mpm,
+                                                           llvm::OptimizationLevel) {
+    mpm.addPass(llvm::AlwaysInlinerPass(/*InsertLifetime=*/true));
+    mpm.addPass(llvm::GlobalDCEPass());
+    // Constants through arguments and unused results (a syscall body's return
+    // value, which O2 drops), as O2's module simplification has them.
+    mpm.addPass(llvm::IPSCCPPass());
+    mpm.addPass(llvm::DeadArgumentEliminationPass());
+    mpm.addPass(
+        llvm::createModuleToFunctionPassAdaptor(ByLoops(FunctionPasses(), LoopFunctionPasses())));
+  });
   builder.buildO0DefaultPipeline(llvm::OptimizationLevel::O0).run(module, mam);
 }
 
