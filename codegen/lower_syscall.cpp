@@ -86,6 +86,25 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
       i = end;
       continue;
     }
+    // Programs of many bodies (`syscall.*`): each ran for every call of the machine to find
+    // its own numbers in its switch; a run whose programs share no number (a body for every
+    // call shares all) is reached through one dispatcher instead.
+    std::set<int64_t> taken;
+    end = i;
+    for (; end < programs.size() && !programs[end].second; ++end) {
+      bool apart = true;
+      for (const SyscallBody& body : programs[end].first)
+        apart = apart && body.nr >= 0 && !taken.count(body.nr);
+      if (!apart) break;
+      for (const SyscallBody& body : programs[end].first) taken.insert(body.nr);
+    }
+    if (end - i >= 2) {
+      std::vector<std::vector<SyscallBody>> run;
+      for (size_t j = i; j < end; ++j) run.push_back(std::move(programs[j].first));
+      EmitSyscallPartDispatch(is_return, run, part++);
+      i = end;
+      continue;
+    }
     EmitSyscallProgram(is_return, programs[i].first, part++);
     ++i;
   }
@@ -167,10 +186,16 @@ Value Lowering::SyscallNumber(Value ctx, bool is_return) {
 void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies,
                                   int part) {
   meta::Probe mp = SyscallProgramMeta(is_return, bodies, part);
+  EmitSyscallSwitch(is_return, bodies, mp.program);
+  meta_.probes.push_back(std::move(mp));
+}
+
+llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<SyscallBody>& bodies,
+                                            const std::string& name) {
   size_t events = 0;
   for (const SyscallBody& body : bodies) events += body.event;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, mp.program, module_);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, name, module_);
   fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->getArg(0)->setName("ctx");
@@ -216,7 +241,7 @@ void Lowering::EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>
   }
   b_.SetInsertPoint(current);
   b_.CreateRet(b_.getInt32(0));
-  meta_.probes.push_back(std::move(mp));
+  return fn;
 }
 
 // The kernel's syscalls:* events skip compat calls (int 0x80 and the ia32 entries:

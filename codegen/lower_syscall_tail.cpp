@@ -1,11 +1,45 @@
-// Heavy syscalls:* bodies reached by tail call: a run of programs that each ran one heavy
-// body for its own numbers becomes one dispatcher on raw_syscalls and a program per body,
-// loaded but not attached, that the dispatcher reaches through a program array.
+// Syscall bodies reached by tail call: a run of programs that each ran heavy syscalls:*
+// bodies, or many syscall.* bodies, for their own numbers becomes one dispatcher on
+// raw_syscalls and programs loaded but not attached, that the dispatcher reaches through a
+// program array.
 #include <cassert>
 
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
+
+// A raw_syscalls program at `at`'s line (a load error names its point), its builder in its
+// entry block.
+llvm::Function* Lowering::SyscallTailProgram(bool is_return, const std::string& name,
+                                             const llvm::DISubprogram* at) {
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
+  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, name, module_);
+  fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->getArg(0)->setName("ctx");
+  b_.SetCurrentDebugLocation(at ? maps_.Describe(*fn, at->getLine(), at->getFile())
+                                : maps_.Describe(*fn, 1, nullptr));
+  b_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", fn));
+  return fn;
+}
+
+// The attached program of a run: it tail-calls slot `nr` of `map` (numbers past `span`
+// reach none), and makes no other call.
+void Lowering::EmitSyscallDispatcher(bool is_return, const std::string& name,
+                                     llvm::GlobalVariable* map, int64_t span,
+                                     const llvm::DISubprogram* at) {
+  llvm::Function* dispatcher = SyscallTailProgram(is_return, name, at);
+  Value ctx = dispatcher->getArg(0);
+  Value nr = SyscallNumber(ctx, is_return);
+  auto* call = llvm::BasicBlock::Create(context_, "dispatch", dispatcher);
+  auto* done = llvm::BasicBlock::Create(context_, "done", dispatcher);
+  b_.CreateCondBr(b_.CreateICmpULT(nr, b_.getInt64(span)), call, done);
+  b_.SetInsertPoint(call);
+  Helper(kTailCall, i64_, {ctx, map, b_.CreateTrunc(nr, b_.getInt32Ty())});
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  b_.CreateRet(b_.getInt32(0));
+}
 
 // Every program on raw_syscalls runs for every system call of the machine, so a heavy
 // body over a wide pattern (`syscalls:sys_enter_*`, a program per event) cost each call
@@ -34,38 +68,14 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
   llvm::GlobalVariable* map =
       maps_.Define({map_name, kMapProgArray,
                     static_cast<uint32_t>(span + static_cast<int64_t>(run.size())), 4, 4});
-  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
-  // A program at `at`'s line (a load error names its point).
-  auto program = [&](const std::string& name, const llvm::DISubprogram* at) {
-    auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, name, module_);
-    fn->setSection(std::string("raw_tp/") + (is_return ? "sys_exit" : "sys_enter"));
-    fn->addFnAttr(llvm::Attribute::NoUnwind);
-    fn->getArg(0)->setName("ctx");
-    b_.SetCurrentDebugLocation(at ? maps_.Describe(*fn, at->getLine(), at->getFile())
-                                  : maps_.Describe(*fn, 1, nullptr));
-    b_.SetInsertPoint(llvm::BasicBlock::Create(context_, "entry", fn));
-    return fn;
-  };
   auto tail_call = [&](Value ctx, Value slot) { Helper(kTailCall, i64_, {ctx, map, slot}); };
-
-  // The dispatcher: numbers past the run's reach no slot of a first body.
-  llvm::Function* dispatcher = program(mp.program, all[0].fn->getSubprogram());
-  Value ctx = dispatcher->getArg(0);
-  Value nr = SyscallNumber(ctx, is_return);
-  auto* call = llvm::BasicBlock::Create(context_, "dispatch", dispatcher);
-  auto* done = llvm::BasicBlock::Create(context_, "done", dispatcher);
-  b_.CreateCondBr(b_.CreateICmpULT(nr, b_.getInt64(span)), call, done);
-  b_.SetInsertPoint(call);
-  tail_call(ctx, b_.CreateTrunc(nr, b_.getInt32Ty()));
-  b_.CreateBr(done);
-  b_.SetInsertPoint(done);
-  b_.CreateRet(b_.getInt32(0));
+  EmitSyscallDispatcher(is_return, mp.program, map, span, all[0].fn->getSubprogram());
 
   std::set<int64_t> reached;  // numbers whose first body program has its slot
   for (size_t k = 0; k < run.size(); ++k) {
     const std::vector<SyscallBody>& chunk = run[k];
     std::string name = mp.program + "_tail" + std::to_string(k);
-    llvm::Function* fn = program(name, chunk[0].fn->getSubprogram());
+    llvm::Function* fn = SyscallTailProgram(is_return, name, chunk[0].fn->getSubprogram());
     Value body_ctx = fn->getArg(0);
     // The next program of the run with a body for the same number, per number.
     std::map<int64_t, size_t> next;
@@ -104,6 +114,40 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
     for (int64_t number : numbers)
       if (reached.insert(number).second)
         meta_.tail_slots.push_back({map_name, static_cast<uint32_t>(number), name, chunk[0].point});
+  }
+  meta_.probes.push_back(std::move(mp));
+}
+
+// Programs of many bodies each (`syscall.*` past one program's inlining weight, its bodies
+// subprograms, 48 to a program) each ran for every system call, only to find in their
+// switch whether the number is theirs. When no number is in two of them, one dispatcher
+// takes the run's place in the attach order and tail-calls the program that holds the
+// call's number (slot = the number), which runs as before: a call runs two programs there,
+// not one per part. A part program makes BPF-to-BPF calls but no tail call, and the
+// dispatcher the reverse, so neither mixes the two (which would limit the stack, and which
+// the kernel refuses without the JIT).
+void Lowering::EmitSyscallPartDispatch(bool is_return,
+                                       const std::vector<std::vector<SyscallBody>>& run, int part) {
+  std::vector<SyscallBody> all;
+  for (const std::vector<SyscallBody>& chunk : run)
+    all.insert(all.end(), chunk.begin(), chunk.end());
+  meta::Probe mp = SyscallProgramMeta(is_return, all, part);
+  int64_t span = 0;
+  for (const SyscallBody& body : all) {
+    assert(body.nr >= 0);
+    span = std::max(span, body.nr + 1);
+  }
+  std::string map_name = "btap_tail_" + mp.program;
+  llvm::GlobalVariable* map =
+      maps_.Define({map_name, kMapProgArray, static_cast<uint32_t>(span), 4, 4});
+  EmitSyscallDispatcher(is_return, mp.program, map, span, nullptr);
+  for (size_t k = 0; k < run.size(); ++k) {
+    std::string name = mp.program + "_part" + std::to_string(k);
+    EmitSyscallSwitch(is_return, run[k], name);
+    std::set<int64_t> numbers;
+    for (const SyscallBody& body : run[k]) numbers.insert(body.nr);
+    for (int64_t number : numbers)
+      meta_.tail_slots.push_back({map_name, static_cast<uint32_t>(number), name, run[k][0].point});
   }
   meta_.probes.push_back(std::move(mp));
 }

@@ -288,6 +288,10 @@ class Lowering {
   void NoteNamedSyscall(const sema::Probe& p);
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
   void EmitSyscallProgram(bool is_return, const std::vector<SyscallBody>& bodies, int part);
+  // A program that switches on the number to its bodies, named `name`; attached when its
+  // caller records it in the metadata, else reached by tail call.
+  llvm::Function* EmitSyscallSwitch(bool is_return, const std::vector<SyscallBody>& bodies,
+                                    const std::string& name);
   meta::Probe SyscallProgramMeta(bool is_return, const std::vector<SyscallBody>& bodies, int part);
   Value SyscallNumber(Value ctx, bool is_return);
   // Heavy syscalls:* bodies in a run of programs of their own: one dispatcher reaches the
@@ -295,6 +299,14 @@ class Lowering {
   static constexpr size_t kMaxTailChain = 32;  // programs per number: the kernel's 33 tail calls
   void EmitSyscallTailDispatch(bool is_return, const std::vector<std::vector<SyscallBody>>& run,
                                int part);
+  // Programs of many bodies each (syscall.*), no number in two of them: one dispatcher
+  // reaches the one for the call's number by tail call (lower_syscall_tail.cpp).
+  void EmitSyscallPartDispatch(bool is_return, const std::vector<std::vector<SyscallBody>>& run,
+                               int part);
+  llvm::Function* SyscallTailProgram(bool is_return, const std::string& name,
+                                     const llvm::DISubprogram* at);
+  void EmitSyscallDispatcher(bool is_return, const std::string& name, llvm::GlobalVariable* map,
+                             int64_t span, const llvm::DISubprogram* at);
   static uint64_t VerifierWeight(const llvm::Function& fn);
   Value SyscallVar(const sema::TargetArg& arg);
   // Whether the current task's system call is a compat (ia32) one, which syscalls:* events
