@@ -34,6 +34,30 @@ class Addresses {
     }
   }
 
+  // Whether `address` is certainly a raw address: made from an integer, or loaded from a
+  // local that only such addresses are ever stored into and whose address goes nowhere
+  // else. (Raw's "may be" suits reads, which any address survives; a write is refused at
+  // compile time only when certain, else the verifier decides.)
+  static bool Certain(const llvm::Value* address, int depth = 0) {
+    const llvm::Value* base = Object(address);
+    if (llvm::isa<llvm::IntToPtrInst>(base)) return true;
+    if (auto* e = llvm::dyn_cast<llvm::ConstantExpr>(base))
+      return e->getOpcode() == llvm::Instruction::IntToPtr;
+    auto* load = llvm::dyn_cast<llvm::LoadInst>(base);
+    auto* slot = load ? llvm::dyn_cast<llvm::AllocaInst>(load->getPointerOperand()) : nullptr;
+    if (!slot || depth > 8 || Escapes(slot)) return false;
+    bool stored = false;
+    for (const llvm::User* user : slot->users()) {
+      if (llvm::isa<llvm::LoadInst>(user) || llvm::isa<llvm::LifetimeIntrinsic>(user)) continue;
+      auto* store = llvm::dyn_cast<llvm::StoreInst>(user);
+      if (!store || store->getPointerOperand() != slot ||
+          !Certain(store->getValueOperand(), depth + 1))
+        return false;
+      stored = true;
+    }
+    return stored;
+  }
+
   bool Raw(const llvm::Value* v) const {
     if (raw_.count(v)) return true;
     auto* e = llvm::dyn_cast<llvm::ConstantExpr>(v);
@@ -307,9 +331,9 @@ KernelLoads ReadKernelAddressesByHelper(llvm::Module& c) {
           }
           loads.push_back(load);
         } else if (auto* store = llvm::dyn_cast<llvm::StoreInst>(&i)) {
-          if (addresses.Raw(store->getPointerOperand())) Written(store, &result);
+          if (Addresses::Certain(store->getPointerOperand())) Written(store, &result);
         } else if (auto* fill = llvm::dyn_cast<llvm::MemIntrinsic>(&i);
-                   fill && addresses.Raw(fill->getRawDest())) {
+                   fill && Addresses::Certain(fill->getRawDest())) {
           Written(fill, &result);
         } else if (auto* copy = llvm::dyn_cast<llvm::MemTransferInst>(&i)) {
           if (addresses.Raw(copy->getRawSource())) copies.push_back(copy);

@@ -45,8 +45,9 @@ struct KernelLoads {
 // results, and pointer parameters a callee stores them through (out-parameters, structs
 // returned by value). A store through a pointer of no known object (`*pp = raw`) marks
 // every local whose address its function lets out. A bitfield's load is not rewritten but
-// returned, for an error, and so is each write through such a pointer (the verifier would
-// refuse it with a register number, nowhere near the C that made it).
+// returned, for an error, and so is each write through a pointer certainly made from an
+// integer (the verifier would refuse it with a register number, nowhere near the C that
+// made it; a pointer that only may hold one is left to the verifier).
 KernelLoads ReadKernelAddressesByHelper(llvm::Module& c);
 
 }  // namespace btap::codegen

@@ -526,7 +526,8 @@ bool Session::KeepsUserAddresses() const {
 // A command that asked to be traced stops at its exec: its mappings (the program and its
 // loader) are read there, before it runs a probed instruction, and it goes on untraced.
 // A kept user address of the command is then symbolized even when it exits before the
-// runtime reads the probe's record (see KeepProcessSymbols).
+// runtime reads the probe's record (see KeepProcessSymbols). Runs on the thread that
+// started the command, its tracer: only that thread may detach it.
 void Session::KeepCommandSymbols() {
   if (traced_fd_ < 0) return;
   char t = 0;
@@ -552,7 +553,8 @@ void Session::KeepCommandSymbols() {
       ptrace(PTRACE_DETACH, child_, nullptr, nullptr);
       return;
     }
-    // A signal before the exec goes on to the command.
+    // A signal before the exec goes on to the command. (A SIGSTOP in that instant does not
+    // leave it stopped: the group stop it enters is resumed here as well.)
     ptrace(PTRACE_CONT, child_, nullptr,
            reinterpret_cast<void*>(static_cast<intptr_t>(WSTOPSIG(status))));
   }
@@ -926,13 +928,15 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     if (input_always_ready && !Stopping()) input_always_ready = input_->Read();
     Flush();
   }
-  // The records written so far are read before the probes are detached (which can take
-  // long): a process whose addresses they keep may end meanwhile.
+  // The probes return at once from now on; the records they wrote are read before they
+  // are detached (which can take long): a process whose addresses they keep may end
+  // meanwhile. (Stopped first, so that a probe that writes as fast as this reads cannot
+  // keep it reading.)
+  Stop(session::State::Stopped);
   if (ring_) {
     batch_left_ = INT32_MAX;
     ring_buffer__consume(ring_);
   }
-  Stop(session::State::Stopped);
   procfs_.reset();
   input_.reset();
   for (auto& [fd, probe] : timers) close(fd);
