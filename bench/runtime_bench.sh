@@ -141,10 +141,12 @@ if want uprobe; then
 fi
 
 if want kernel; then
-  # The kernel's own accounting (kernel.bpf_stats_enabled): run time per run of the
-  # programs a tool loads, read while it runs. It counts only the handler, so the load of
-  # other jobs on the machine changes it much less than the loop's wall time.
-  echo "== kernel accounting: ns per run of the handler (200,000 calls, best of $rounds, interleaved) =="
+  # The kernel's own accounting (kernel.bpf_stats_enabled): run time of the programs a
+  # tool loads per event (per run of the one run most: programs on one event all run for
+  # each, and a program reached by tail call is counted in its caller's time), read while it
+  # runs. It counts only the handlers, so the load of other jobs on the machine changes it
+  # much less than the loop's wall time.
+  echo "== kernel accounting: ns per event of the handlers (200,000 calls, best of $rounds, interleaved) =="
   # The command lingers 2 s after the workload, so the figures are read at their final
   # counts while the programs are still loaded.
   stats_was=$(sysctl -n kernel.bpf_stats_enabled)
@@ -163,7 +165,7 @@ import json, sys
 old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin) if str(p["id"]) not in old
          and p["type"] in ("tracepoint", "raw_tracepoint", "kprobe", "tracing")]
-runs = sum(p.get("run_cnt", 0) for p in progs)
+runs = max([p.get("run_cnt", 0) for p in progs] or [0])
 if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / runs))' "$before" || true)
       [[ -n $sample ]] && last=$sample
       sleep 0.3
