@@ -333,8 +333,11 @@ bool Session::Attach(std::string* error) {
       *error = "the object has no program `" + p.program + "` for `" + p.point + "`";
       return false;
     }
+    size_t missing_before = missing.size();
     if (!AttachProbe(prog, p, links_, link_fds_, missing, error)) return false;
-    if (verbose_) Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
+    // (A point of one function that this kernel lacks is only in the warning below.)
+    bool none = missing.size() > missing_before && p.target.find('\n') == std::string::npos;
+    if (verbose_ && !none) Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
   }
   if (!missing.empty()) {
     std::string names;
@@ -342,7 +345,7 @@ bool Session::Attach(std::string* error) {
     if (missing.size() > 5) names += ", ...";
     Diagnostic("WARNING: " + std::to_string(missing.size()) + " probe point" +
                (missing.size() == 1 ? "" : "s") +
-               " that a wildcard matched when the script was compiled " +
+               " that the script was compiled with (a wildcard's matches, a module's functions) " +
                (missing.size() == 1 ? "is" : "are") + " not in this kernel: " + names + '\n');
   }
   return true;
