@@ -66,7 +66,14 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
   // in their place reaches the ones for the call's number by tail call (lower_syscall_tail.cpp),
   // in the same order, so that a call runs two programs there, not one per body.
   int part = 0;
-  for (size_t i = 0; i < programs.size();) {
+  size_t i = 0;
+  // Programs i..end as one run; i moves past it.
+  auto take_run = [&](size_t end) {
+    std::vector<std::vector<SyscallBody>> run;
+    for (; i < end; ++i) run.push_back(std::move(programs[i].first));
+    return run;
+  };
+  while (i < programs.size()) {
     size_t end = i;
     std::map<int64_t, size_t> chain;  // programs of the run per number
     while (end < programs.size() && programs[end].second) {
@@ -80,10 +87,7 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
       ++end;
     }
     if (end - i >= 2) {
-      std::vector<std::vector<SyscallBody>> run;
-      for (size_t j = i; j < end; ++j) run.push_back(std::move(programs[j].first));
-      EmitSyscallTailDispatch(is_return, run, part++);
-      i = end;
+      EmitSyscallTailDispatch(is_return, take_run(end), part++);
       continue;
     }
     // Programs of many bodies (`syscall.*`): each ran for every call of the machine to find
@@ -99,10 +103,7 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
       for (const SyscallBody& body : programs[end].first) taken.insert(body.nr);
     }
     if (end - i >= 2) {
-      std::vector<std::vector<SyscallBody>> run;
-      for (size_t j = i; j < end; ++j) run.push_back(std::move(programs[j].first));
-      EmitSyscallPartDispatch(is_return, run, part++);
-      i = end;
+      EmitSyscallPartDispatch(is_return, take_run(end), part++);
       continue;
     }
     EmitSyscallProgram(is_return, programs[i].first, part++);

@@ -7,6 +7,23 @@
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
+namespace {
+
+// A run's bodies in order, in `all`; returns the slots their numbers need (the largest
+// number and one).
+template <class Body>
+int64_t Flatten(const std::vector<std::vector<Body>>& run, std::vector<Body>* all) {
+  int64_t span = 0;
+  for (const std::vector<Body>& chunk : run)
+    for (const Body& body : chunk) {
+      assert(body.nr >= 0);
+      span = std::max(span, body.nr + 1);
+      all->push_back(body);
+    }
+  return span;
+}
+
+}  // namespace
 
 // A raw_syscalls program at `at`'s line (a load error names its point), its builder in its
 // entry block.
@@ -56,14 +73,8 @@ void Lowering::EmitSyscallDispatcher(bool is_return, const std::string& name,
 void Lowering::EmitSyscallTailDispatch(bool is_return,
                                        const std::vector<std::vector<SyscallBody>>& run, int part) {
   std::vector<SyscallBody> all;
-  for (const std::vector<SyscallBody>& chunk : run)
-    all.insert(all.end(), chunk.begin(), chunk.end());
+  int64_t span = Flatten(run, &all);
   meta::Probe mp = SyscallProgramMeta(is_return, all, part);
-  int64_t span = 0;
-  for (const SyscallBody& body : all) {
-    assert(body.nr >= 0 && body.event);
-    span = std::max(span, body.nr + 1);
-  }
   std::string map_name = "btap_tail_" + mp.program;
   llvm::GlobalVariable* map =
       maps_.Define({map_name, kMapProgArray,
@@ -129,14 +140,8 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
 void Lowering::EmitSyscallPartDispatch(bool is_return,
                                        const std::vector<std::vector<SyscallBody>>& run, int part) {
   std::vector<SyscallBody> all;
-  for (const std::vector<SyscallBody>& chunk : run)
-    all.insert(all.end(), chunk.begin(), chunk.end());
+  int64_t span = Flatten(run, &all);
   meta::Probe mp = SyscallProgramMeta(is_return, all, part);
-  int64_t span = 0;
-  for (const SyscallBody& body : all) {
-    assert(body.nr >= 0);
-    span = std::max(span, body.nr + 1);
-  }
   std::string map_name = "btap_tail_" + mp.program;
   llvm::GlobalVariable* map =
       maps_.Define({map_name, kMapProgArray, static_cast<uint32_t>(span), 4, 4});
