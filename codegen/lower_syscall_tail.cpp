@@ -7,24 +7,6 @@
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
-namespace {
-
-// A run's bodies in order, in `all`; returns the slots their numbers need (the largest
-// number and one).
-template <class Body>
-int64_t Flatten(const std::vector<std::vector<Body>>& run, std::vector<Body>* all) {
-  int64_t span = 0;
-  for (const std::vector<Body>& chunk : run)
-    for (const Body& body : chunk) {
-      assert(body.nr >= 0);
-      span = std::max(span, body.nr + 1);
-      all->push_back(body);
-    }
-  return span;
-}
-
-}  // namespace
-
 // A raw_syscalls program at `at`'s line (a load error names its point), its builder in its
 // entry block.
 llvm::Function* Lowering::SyscallTailProgram(bool is_return, const std::string& name,
@@ -40,47 +22,44 @@ llvm::Function* Lowering::SyscallTailProgram(bool is_return, const std::string& 
   return fn;
 }
 
-// The attached program of a run: it tail-calls slot `nr` of `map` (numbers past `span`
-// reach none), and makes no other call.
-void Lowering::EmitSyscallDispatcher(bool is_return, const std::string& name,
-                                     llvm::GlobalVariable* map, int64_t span,
-                                     const llvm::DISubprogram* at) {
-  llvm::Function* dispatcher = SyscallTailProgram(is_return, name, at);
+// The attached program of a run: it tail-calls slot `nr` of the run's program array
+// (numbers past the run's reach none), and makes no other call.
+Lowering::SyscallRun Lowering::EmitSyscallDispatcher(
+    bool is_return, const std::vector<std::vector<SyscallBody>>& run, int part,
+    uint32_t chain_slots, const llvm::DISubprogram* at) {
+  std::vector<SyscallBody> all;
+  int64_t span = 0;
+  for (const std::vector<SyscallBody>& chunk : run)
+    for (const SyscallBody& body : chunk) {
+      assert(body.nr >= 0);
+      span = std::max(span, body.nr + 1);
+      all.push_back(body);
+    }
+  SyscallRun r{SyscallProgramMeta(is_return, all, part), "", nullptr, span};
+  r.map_name = "btap_tail_" + r.mp.program;
+  r.map =
+      maps_.Define({r.map_name, kMapProgArray, static_cast<uint32_t>(span) + chain_slots, 4, 4});
+  llvm::Function* dispatcher = SyscallTailProgram(is_return, r.mp.program, at);
   Value ctx = dispatcher->getArg(0);
   Value nr = SyscallNumber(ctx, is_return);
   auto* call = llvm::BasicBlock::Create(context_, "dispatch", dispatcher);
   auto* done = llvm::BasicBlock::Create(context_, "done", dispatcher);
   b_.CreateCondBr(b_.CreateICmpULT(nr, b_.getInt64(span)), call, done);
   b_.SetInsertPoint(call);
-  Helper(kTailCall, i64_, {ctx, map, b_.CreateTrunc(nr, b_.getInt32Ty())});
+  Helper(kTailCall, i64_, {ctx, r.map, b_.CreateTrunc(nr, b_.getInt32Ty())});
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
   b_.CreateRet(b_.getInt32(0));
+  return r;
 }
 
-// Every program on raw_syscalls runs for every system call of the machine, so a heavy
-// body over a wide pattern (`syscalls:sys_enter_*`, a program per event) cost each call
-// hundreds of program runs. Here the kernel runs one dispatcher, which tail-calls the
-// first body program for the call's number (slot = the number); each body program, after
-// its body, tail-calls the next one for that number (slot = span + its index), so the
-// bodies on one number still run in script order. A tail call does not return: nothing
-// of the run follows it, and the programs attached after the dispatcher (the other
-// bodies, in order) run after the whole chain, as they ran after the run's programs.
-// The dispatcher makes no calls and a body program's body is inlined, so a tail call
-// never sits under a BPF-to-BPF frame (whose stack the kernel would then limit); at most
-// kMaxTailChain programs share a number (EmitSyscallDispatch ends the run before).
-// Session state and compat calls are checked in each body, as before.
 void Lowering::EmitSyscallTailDispatch(bool is_return,
                                        const std::vector<std::vector<SyscallBody>>& run, int part) {
-  std::vector<SyscallBody> all;
-  int64_t span = Flatten(run, &all);
-  meta::Probe mp = SyscallProgramMeta(is_return, all, part);
-  std::string map_name = "btap_tail_" + mp.program;
-  llvm::GlobalVariable* map =
-      maps_.Define({map_name, kMapProgArray,
-                    static_cast<uint32_t>(span + static_cast<int64_t>(run.size())), 4, 4});
-  auto tail_call = [&](Value ctx, Value slot) { Helper(kTailCall, i64_, {ctx, map, slot}); };
-  EmitSyscallDispatcher(is_return, mp.program, map, span, all[0].fn->getSubprogram());
+  auto [mp, map_name, map, span] = EmitSyscallDispatcher(
+      is_return, run, part, static_cast<uint32_t>(run.size()), run[0][0].fn->getSubprogram());
+  auto tail_call = [&, map = map](Value ctx, Value slot) {
+    Helper(kTailCall, i64_, {ctx, map, slot});
+  };
 
   std::set<int64_t> reached;  // numbers whose first body program has its slot
   for (size_t k = 0; k < run.size(); ++k) {
@@ -139,13 +118,7 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
 // the kernel refuses without the JIT).
 void Lowering::EmitSyscallPartDispatch(bool is_return,
                                        const std::vector<std::vector<SyscallBody>>& run, int part) {
-  std::vector<SyscallBody> all;
-  int64_t span = Flatten(run, &all);
-  meta::Probe mp = SyscallProgramMeta(is_return, all, part);
-  std::string map_name = "btap_tail_" + mp.program;
-  llvm::GlobalVariable* map =
-      maps_.Define({map_name, kMapProgArray, static_cast<uint32_t>(span), 4, 4});
-  EmitSyscallDispatcher(is_return, mp.program, map, span, nullptr);
+  auto [mp, map_name, map, span] = EmitSyscallDispatcher(is_return, run, part, 0, nullptr);
   for (size_t k = 0; k < run.size(); ++k) {
     std::string name = mp.program + "_part" + std::to_string(k);
     EmitSyscallSwitch(is_return, run[k], name);

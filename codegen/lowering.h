@@ -305,8 +305,16 @@ class Lowering {
                                int part);
   llvm::Function* SyscallTailProgram(bool is_return, const std::string& name,
                                      const llvm::DISubprogram* at);
-  void EmitSyscallDispatcher(bool is_return, const std::string& name, llvm::GlobalVariable* map,
-                             int64_t span, const llvm::DISubprogram* at);
+  // A run's attached program and its program array: slots up to the largest number, then
+  // `chain_slots` more. The dispatcher tail-calls the call's number's slot.
+  struct SyscallRun {
+    meta::Probe mp;  // the dispatcher's
+    std::string map_name;
+    llvm::GlobalVariable* map;
+    int64_t span;  // the largest number and one
+  };
+  SyscallRun EmitSyscallDispatcher(bool is_return, const std::vector<std::vector<SyscallBody>>& run,
+                                   int part, uint32_t chain_slots, const llvm::DISubprogram* at);
   static uint64_t VerifierWeight(const llvm::Function& fn);
   Value SyscallVar(const sema::TargetArg& arg);
   // Whether the current task's system call is a compat (ia32) one, which syscalls:* events
