@@ -222,8 +222,8 @@ bool IsSignedBtf(const btf_type* t) {
   return false;
 }
 
-// `name` may be empty: then the argument is `argN`, N counted from 1 (stap's names for the
-// unnamed parameters of a `btf_trace_` prototype).
+// `name` may be empty: then the argument is `argN`, N counted from 1 (as the tapset counts
+// `int_arg(N)`; stap itself reads named parameters from the tracepoint headers).
 TracepointArg ArgFromBtfParam(const struct btf* b, const btf_param& p, const char* name, int n) {
   TracepointArg arg;
   arg.name = name && *name ? name : "arg" + std::to_string(n);

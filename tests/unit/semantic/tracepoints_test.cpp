@@ -235,7 +235,7 @@ TEST_F(HandMadeBtf, BtfOnlyCatalogTakesNamesFromTraceiter) {
   EXPECT_EQ(args->at(2), pid);
   EXPECT_TRUE(args->at(0).is_pointer);
   EXPECT_EQ(args->at(0).size, 8u);
-  // Without a named function the arguments are numbered from 1, as stap numbers them.
+  // Without a named function the arguments are numbered from 1.
   EXPECT_EQ(Describe(*c.Args(c.all()[0])), "arg1:struct task_struct* arg2:const char* arg3:pid_t");
   EXPECT_TRUE(c.bare().empty());  // a BTF-only catalog lists them all as events
   // An unknown system is only matched by globs that match the empty string.
