@@ -461,7 +461,7 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
               which == Intrinsic::find_task || which == Intrinsic::env_var ||
               which == Intrinsic::buffer_quoted || which == Intrinsic::buffer_hex ||
               which == Intrinsic::kernel_read || which == Intrinsic::kernel_string ||
-              which == Intrinsic::kernel_string_n;
+              which == Intrinsic::kernel_string_n || which == Intrinsic::utf_kernel;
       return;
     }
     if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;

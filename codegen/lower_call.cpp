@@ -641,6 +641,25 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return StringFrom("btap_text_loop",
                         {tmp, n, out, b_.getInt64(3), ScratchAt(TempBytes(kTextCells * 8))});
     }
+    case Intrinsic::utf_kernel:
+    case Intrinsic::utf_user: {
+      // In the kernel a bpf_loop round per character; cells 1 and 2 tell a failure.
+      bool user = which == Intrinsic::utf_user;
+      Value address = Arg(c, 0), unit = Arg(c, 1), cells = ScratchAt(TempBytes(24));
+      Value text = StringFrom(frame_->user_side ? "btap_utf" : "btap_utf_loop",
+                              {address, unit, b_.getInt64(user ? 1 : 0), cells});
+      Value bad = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, cells, 1));
+      Value at = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, cells, 2));
+      std::string near = EscapePercent(NearCall(c->name, c->range));
+      CheckFormat(b_.CreateICmpSGE(bad, b_.getInt64(0)),
+                  std::string(user ? "user" : "kernel") +
+                      " string copy fault at 0x%x [man error::fault]" + near,
+                  {at});
+      CheckFormat(b_.CreateICmpEQ(bad, b_.getInt64(0)),
+                  "invalid UTF-%d character U+%X at 0x%x" + near,
+                  {b_.CreateMul(unit, b_.getInt64(8)), bad, at});
+      return text;
+    }
     case Intrinsic::buffer_hex: {
       if (frame_->user_side) {
         Unsupported(c->range, "a buffer read in a probe that runs in user space");
