@@ -65,8 +65,8 @@ bpf_object* Session::LoadModuleProgram(const meta::Probe& p, std::string* error)
     bpf_map* live = bpf_object__find_map_by_name(bpf_, bpf_map__name(map));
     int fd = live ? bpf_map__fd(live) : -1;
     if (fd < 0 || bpf_map__reuse_fd(map, fd) != 0) {
-      *error = std::string("cannot share the map `") + bpf_map__name(map) + "` with `" + p.point +
-               "`";
+      *error =
+          std::string("cannot share the map `") + bpf_map__name(map) + "` with `" + p.point + "`";
       bpf_object__close(object);
       return nullptr;
     }
@@ -87,9 +87,8 @@ bpf_object* Session::LoadModuleProgram(const meta::Probe& p, std::string* error)
 }
 
 bool Session::WatchModuleProbe(bpf_program* program, const meta::Probe& p,
-                               std::vector<std::string>& missing,
-                               std::vector<std::string>& waiting, bool* handled,
-                               std::string* error) {
+                               std::vector<std::string>& missing, std::vector<std::string>& waiting,
+                               bool* handled, std::string* error) {
   *handled = false;
   std::string module = ProbeModule(p);
   // An fentry program is bound to the function's BTF id of the module as loaded now: it
@@ -126,7 +125,8 @@ bool Session::WatchModuleProbe(bpf_program* program, const meta::Probe& p,
     return true;
   }
   if (!ArmModuleProbe(m, missing, error)) return false;
-  if (verbose_ && m.armed) Diagnostic("attached `" + p.point + "` (" + AttachedAs(program, p) + ")\n");
+  if (verbose_ && m.armed)
+    Diagnostic("attached `" + p.point + "` (" + AttachedAs(program, p) + ")\n");
   return true;
 }
 
@@ -178,8 +178,9 @@ void Session::TakeModuleEvents() {
       for (size_t i = 0; i < missing.size() && i < 5; ++i) names += (i ? ", " : "") + missing[i];
       if (missing.size() > 5) names += ", ...";
       Diagnostic("WARNING: module `" + module + "` loaded without " +
-                 std::to_string(missing.size()) + " probe point" + (missing.size() == 1 ? "" : "s") +
-                 " that the script was compiled with: " + names + '\n');
+                 std::to_string(missing.size()) + " probe point" +
+                 (missing.size() == 1 ? "" : "s") + " that the script was compiled with: " + names +
+                 '\n');
     }
   });
   Flush();

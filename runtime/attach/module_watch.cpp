@@ -107,7 +107,8 @@ bool ModuleWatch::Start(std::string* error) {
     fds_.push_back(prog);
     int link = bpf_raw_tracepoint_open(event, prog);
     if (link < 0) {
-      *error = std::string("cannot attach to the tracepoint `") + event + "`: " + std::strerror(errno);
+      *error =
+          std::string("cannot attach to the tracepoint `") + event + "`: " + std::strerror(errno);
       return false;
     }
     fds_.push_back(link);
