@@ -169,7 +169,8 @@ bool ReadCoreRelocations(std::string_view ext, const struct btf* btf,
         *error = "malformed object: its .BTF.ext section names a string outside the object's BTF";
         return false;
       }
-      out->push_back({b.section, Le32(b.records, at + 12), Le32(b.records, at + 4), access});
+      out->push_back({b.section, Le32(b.records, at + 12), Le32(b.records, at + 4), access,
+                      Le32(b.records, at)});
     }
   }
   return true;
@@ -299,7 +300,7 @@ bool Satisfied(const struct btf* btf, const CoreRelocation& r, KernelTypes& kern
 
 std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const meta::Meta& meta,
                                        KernelTypes& kernel,
-                                       std::function<bool(const std::string&)> loaded) {
+                                       std::function<bool(const CoreRelocation&)> loaded) {
   std::string_view btf_bytes, ext;
   std::string error;
   if (!ObjectSection(object, ".BTF.ext", &ext, &error) || ext.empty()) return error;
@@ -318,7 +319,7 @@ std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const me
   std::vector<std::pair<std::string, std::string>> misses;
   std::set<std::string> named;
   for (const CoreRelocation& r : relocations) {
-    if ((loaded && !loaded(r.section)) || Satisfied(btf, r, kernel)) continue;
+    if ((loaded && !loaded(r)) || Satisfied(btf, r, kernel)) continue;
     std::string spec = CoreSpec(btf, r);
     const meta::CoreSite* site = nullptr;
     for (const meta::CoreSite& s : meta.core_sites)

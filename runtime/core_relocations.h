@@ -20,10 +20,11 @@ namespace btap::runtime {
 
 // One relocation of the object's `.BTF.ext`, as the BPF backend wrote it.
 struct CoreRelocation {
-  std::string section;  // the program's ELF section
-  uint32_t kind = 0;    // enum bpf_core_relo_kind
-  uint32_t type = 0;    // the root type in the object's BTF
-  std::string access;   // "0:3:1": the array index, then member (or element) indexes
+  std::string section;    // the program's ELF section
+  uint32_t kind = 0;      // enum bpf_core_relo_kind
+  uint32_t type = 0;      // the root type in the object's BTF
+  std::string access;     // "0:3:1": the array index, then member (or element) indexes
+  uint32_t insn_off = 0;  // the instruction's byte offset in the section
 };
 
 // The relocations of a `.BTF.ext` section (whose strings are in `btf`, the object's
@@ -81,15 +82,15 @@ std::string CoreSpec(const struct btf* btf, const CoreRelocation& relocation);
 // miss is reported, libbpf deciding the rest.
 bool Satisfied(const struct btf* btf, const CoreRelocation& relocation, KernelTypes& kernel);
 
-// "" when this kernel satisfies every relocation of the programs in the sections
-// `loaded` accepts (all when it is empty), or the message naming each miss and where
+// "" when this kernel satisfies every relocation that `loaded` accepts (all when it is
+// empty), or the message naming each miss and where
 // the script reads it. Reads made only under a load-time `@defined` are left out: the
 // verifier drops that code. Other code that never runs here may still be named (a read
 // after `if (!@defined(...)) next`), so this explains a failed load, or warns (-L); it
 // does not decide whether an object loads.
 std::string UnsatisfiedCoreRelocations(std::span<const uint8_t> object, const meta::Meta& meta,
                                        KernelTypes& kernel,
-                                       std::function<bool(const std::string&)> loaded = {});
+                                       std::function<bool(const CoreRelocation&)> loaded = {});
 
 // From libbpf's log of a failed load: "this kernel's `struct task_struct` has no member
 // `user_dumpable`, read at FILE:LINE:COL" (the place when the metadata has it), or ""

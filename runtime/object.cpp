@@ -164,6 +164,38 @@ bool ObjectSection(std::span<const uint8_t> object, std::string_view name,
   return true;
 }
 
+bool ObjectFunction(std::span<const uint8_t> object, std::string_view name, std::string* section,
+                    uint64_t* offset, uint64_t* size) {
+  std::string error;
+  ElfHandle elf = OpenElf(object, &error);
+  size_t names;
+  if (!elf || elf_getshdrstrndx(elf.get(), &names) != 0) return false;
+  for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf.get(), scn));) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data) return false;
+    for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
+      GElf_Sym sym;
+      if (!gelf_getsym(data, static_cast<int>(i), &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+        continue;
+      const char* n = elf_strptr(elf.get(), sh.sh_link, sym.st_name);
+      if (!n || name != n) continue;
+      Elf_Scn* home = elf_getscn(elf.get(), sym.st_shndx);
+      GElf_Shdr home_sh;
+      const char* home_name = home && gelf_getshdr(home, &home_sh)
+                                  ? elf_strptr(elf.get(), names, home_sh.sh_name)
+                                  : nullptr;
+      if (!home_name) return false;
+      *section = home_name;
+      *offset = sym.st_value;
+      *size = sym.st_size;
+      return true;
+    }
+  }
+  return false;
+}
+
 bool GlobalAssignment(const meta::Meta& meta, const std::string& name, const std::string& value,
                       const meta::Global** global, std::vector<uint8_t>* bytes,
                       std::string* error) {

@@ -32,6 +32,11 @@ bool ReadObjectMeta(std::span<const uint8_t> object, meta::Meta* meta, std::stri
 bool ObjectSection(std::span<const uint8_t> object, std::string_view name,
                    std::string_view* contents, std::string* error);
 
+// Where the object's function `name` (a program's symbol) lies: its ELF section's name and
+// its bytes there. False when the object has no such function.
+bool ObjectFunction(std::span<const uint8_t> object, std::string_view name, std::string* section,
+                    uint64_t* offset, uint64_t* size);
+
 // staprun's module options, NAME=VALUE: finds the global scalar NAME in `meta` and
 // gives VALUE's bytes as global data holds them (a long: 8 bytes, read as C reads a
 // number, with 0x and 0 prefixes; a string: truncated to MAXSTRINGLEN - 1 bytes and a

@@ -40,6 +40,7 @@
 #include "common/tracefs.h"
 #include "runtime/actions.h"
 #include "runtime/attach/attach.h"
+#include "runtime/attach/module_watch.h"
 #include "runtime/core_relocations.h"
 #include "runtime/dwarf_symbols.h"
 #include "runtime/input.h"
@@ -303,7 +304,7 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
 
 // How a probe's program attached, for -v: its kind, or fentry/fexit for a kernel
 // function's trampoline program.
-static std::string AttachedAs(bpf_program* program, const meta::Probe& p) {
+std::string Session::AttachedAs(bpf_program* program, const meta::Probe& p) {
   auto kind = static_cast<meta::ProbeKind>(p.family);
   if (bpf_program__type(program) == BPF_PROG_TYPE_TRACING)
     return kind == meta::ProbeKind::Kretprobe ? "fexit" : "fentry";
@@ -323,6 +324,7 @@ static std::string AttachedAs(bpf_program* program, const meta::Probe& p) {
 
 bool Session::Attach(std::string* error) {
   std::vector<std::string> missing;
+  std::vector<std::string> waiting;  // module probes whose module is not loaded yet
   for (const meta::Probe& p : meta_.probes) {
     if (p.user_side || p.program.empty() || SessionProbe(p)) continue;
     // Attaching thousands of functions takes a while: a stop request ends it early (the
@@ -333,6 +335,9 @@ bool Session::Attach(std::string* error) {
       *error = "the object has no program `" + p.program + "` for `" + p.point + "`";
       return false;
     }
+    bool watched = false;
+    if (!WatchModuleProbe(prog, p, missing, waiting, &watched, error)) return false;
+    if (watched) continue;
     size_t missing_before = missing.size();
     if (!AttachProbe(prog, p, links_, link_fds_, missing, error)) return false;
     // (A point of one function that this kernel lacks is only in the warning below.)
@@ -347,6 +352,14 @@ bool Session::Attach(std::string* error) {
                (missing.size() == 1 ? "" : "s") +
                " that the script was compiled with (a wildcard's matches, a module's functions) " +
                (missing.size() == 1 ? "is" : "are") + " not in this kernel: " + names + '\n');
+  }
+  if (!waiting.empty()) {
+    std::string names;
+    for (size_t i = 0; i < waiting.size() && i < 5; ++i) names += (i ? ", " : "") + waiting[i];
+    if (waiting.size() > 5) names += ", ...";
+    Diagnostic("WARNING: " + std::to_string(waiting.size()) + " probe point" +
+               (waiting.size() == 1 ? " waits" : "s wait") +
+               " for a module that is not loaded, and will arm when it loads: " + names + '\n');
   }
   return true;
 }
@@ -405,6 +418,7 @@ void Session::ReadState() {
 }
 
 void Session::Detach() {
+  DetachModuleProbes();
   DetachAll(links_);
   for (int fd : link_fds_) close(fd);
   link_fds_.clear();
@@ -845,8 +859,10 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
     ev.data.u32 = tag;
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   };
-  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kProcfs = 4, kInput = 5, kTimer = 100;
+  constexpr uint32_t kStop = 1, kRing = 2, kChild = 3, kProcfs = 4, kInput = 5, kModules = 6,
+                     kTimer = 100;
   watch(stop_fd_, kStop);
+  if (modules_) watch(modules_->fd(), kModules);
   if (procfs_) watch(procfs_->fd(), kProcfs);
   // Standard input that epoll refuses (a file, /dev/null) never blocks: it is read on
   // every turn of the loop until its end.
@@ -910,6 +926,7 @@ bool Session::Run(const RunOptions& options, std::ostream& out, std::string* err
         ring_buffer__consume(ring_);
       }
       if (tag == kChild) stop = true;
+      if (tag == kModules && !Stopping()) TakeModuleEvents();
       // (A connection that ended, say unmounted by hand, is not watched again.)
       if (tag == kProcfs && !procfs_->Serve()) epoll_ctl(ep, EPOLL_CTL_DEL, procfs_->fd(), nullptr);
       if (tag == kInput && !Stopping() && !input_->Read())

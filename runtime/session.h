@@ -12,22 +12,26 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/object_meta.h"
 #include "common/output_record.h"
+#include "runtime/core_relocations.h"
 #include "runtime/output.h"
 #include "runtime/stdout_writer.h"
 
 struct bpf_object;
 struct bpf_link;
+struct bpf_program;
 struct ring_buffer;
 
 namespace btap::runtime {
 
 class UserSide;
 class ProcfsServer;
+class ModuleWatch;
 class StdinInput;
 
 // -T SECONDS as btap and btaprun read it: a positive number of seconds, at most a century
@@ -124,9 +128,51 @@ class Session {
   // While standard output is full: whether to abandon it (see Flush).
   bool AbandonStalledOutput(int* signals_seen, bool* was_stopping);
 
+  // module("M") probes that arm when M loads and disarm when it goes (session_modules.cpp).
+  struct ModuleProbe {
+    const meta::Probe* probe;
+    bpf_program* program;
+    std::string module;
+    std::vector<bpf_link*> links;  // while armed
+    bool armed = false;
+    bpf_object* object = nullptr;  // while armed, for a deferred program: its own object
+  };
+  // Whether Attach leaves `p` to the module watch (a kprobe on a module's functions, where
+  // the watch runs); adds it to module_probes_, armed when its module is loaded (false,
+  // with `error`, when that attach fails), or to `waiting` when it is not.
+  bool WatchModuleProbe(bpf_program* program, const meta::Probe& p,
+                        std::vector<std::string>& missing, std::vector<std::string>& waiting,
+                        bool* handled, std::string* error);
+  // What the watch saw: the probes of a module that loaded are armed, of one that went,
+  // disarmed (ready to arm again).
+  void TakeModuleEvents();
+  bool ArmModuleProbe(ModuleProbe& m, std::vector<std::string>& missing, std::string* error);
+  void DetachModuleProbes();
+  void Disarm(ModuleProbe& m);  // its links (and its own object) go
+  // How a probe's program attached, for -v.
+  static std::string AttachedAs(bpf_program* program, const meta::Probe& p);
+
   // Open's libbpf part; `fentry`: kernel functions may load as fentry programs.
   bool OpenObject(bool fentry, std::string* error);
   int LoadObject(std::string* log);  // bpf_object__load, its log captured
+  int LoadBpfObject(bpf_object* object, std::string* log);
+  bpf_object* OpenBpfObject(std::string* error);          // the object's bytes, opened by libbpf
+  std::string LoadFailure(const std::string& log) const;  // why a load failed, in short
+  // Before the load: the programs of module probes whose module is not loaded and whose
+  // CO-RE relocations need types the kernel does not have yet (the module's) are left out;
+  // each loads on its own when its module loads (ModuleProbe::object).
+  void DeferModulePrograms();
+  bpf_object* LoadModuleProgram(const meta::Probe& p, std::string* error);
+  // Where a program's instructions lie in the object, for its CO-RE relocations: its
+  // section, and its bytes there (the whole section when its symbol cannot be found).
+  struct ProgramPlace {
+    std::string section;
+    uint64_t begin = 0, end = UINT64_MAX;
+    bool Holds(const CoreRelocation& r) const {
+      return r.section == section && r.insn_off >= begin && r.insn_off < end;
+    }
+  };
+  ProgramPlace PlaceOf(bpf_program* program) const;
 
   std::vector<uint8_t> object_;
   meta::Meta meta_;
@@ -138,7 +184,11 @@ class Session {
   std::unique_ptr<StdinInput> input_;     // standard input, for input probes
   bpf_object* bpf_ = nullptr;
   std::vector<bpf_link*> links_;
-  std::vector<int> link_fds_;  // links libbpf cannot hold (netfilter's)
+  std::vector<int> link_fds_;             // links libbpf cannot hold (netfilter's)
+  std::unique_ptr<ModuleWatch> modules_;  // once a module probe needs it
+  bool module_watch_failed_ = false;      // the kernel refused it: modules stay unwatched
+  std::vector<ModuleProbe> module_probes_;
+  std::set<std::string> deferred_;  // programs left out of the load (DeferModulePrograms)
   ring_buffer* ring_ = nullptr;
   int stop_fd_ = -1;
   std::string pending_;      // standard output not yet written

@@ -99,18 +99,8 @@ bool Session::OpenObject(bool fentry, std::string* error) {
   if (!ReadObjectMeta(object_, &meta_, error)) return false;
   if (!formatter_.Init(meta_, error)) return false;
   RaiseDescriptorLimit();  // (uprobes attached one by one hold two descriptors each)
-  std::string log;
-  {
-    std::lock_guard<std::mutex> lock(log_mutex);
-    log_sink = &log;
-    libbpf_set_print(CaptureLibbpf);
-    bpf_ = bpf_object__open_mem(object_.data(), object_.size(), nullptr);
-    log_sink = nullptr;
-  }
-  if (!bpf_) {
-    *error = "libbpf cannot open the object: " + Tail(log, 5);
-    return false;
-  }
+  bpf_ = OpenBpfObject(error);
+  if (!bpf_) return false;
   // Global data is shared with the interpreter through mmap (libbpf 1.1 leaves the
   // flag off unless the object is a skeleton).
   for (const char* section : {".bss", ".data", ".rodata"})
@@ -134,12 +124,36 @@ bool Session::OpenObject(bool fentry, std::string* error) {
 }
 
 int Session::LoadObject(std::string* log) {
+  DeferModulePrograms();
+  return LoadBpfObject(bpf_, log);
+}
+
+int Session::LoadBpfObject(bpf_object* object, std::string* log) {
   std::lock_guard<std::mutex> lock(log_mutex);
   log_sink = log;
   libbpf_set_print(CaptureLibbpf);
-  int rc = bpf_object__load(bpf_);
+  int rc = bpf_object__load(object);
   log_sink = nullptr;
   return rc;
+}
+
+bpf_object* Session::OpenBpfObject(std::string* error) {
+  std::string log;
+  bpf_object* object;
+  {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    log_sink = &log;
+    libbpf_set_print(CaptureLibbpf);
+    object = bpf_object__open_mem(object_.data(), object_.size(), nullptr);
+    log_sink = nullptr;
+  }
+  if (!object) *error = "libbpf cannot open the object: " + Tail(log, 5);
+  return object;
+}
+
+std::string Session::LoadFailure(const std::string& log) const {
+  if (std::string core = ExplainCoreFailure(log, meta_); !core.empty()) return core;
+  return Tail(log, 12);
 }
 
 // The preprocessor decided kernel_v, kernel_vr and CONFIG_ conditions for the compiling
@@ -207,13 +221,16 @@ bool Session::Load(std::string* error) {
     if (std::string core = ExplainCoreFailure(log, meta_); !core.empty()) {
       // Every member and type this kernel lacks that the loaded programs read outside a
       // load-time @defined, with where the script reads each; else libbpf's one.
-      std::set<std::string> loaded;
+      std::vector<ProgramPlace> loaded;
       bpf_program* prog;
       bpf_object__for_each_program(prog, bpf_) if (bpf_program__autoload(prog))
-          loaded.insert(bpf_program__section_name(prog));
+          loaded.push_back(PlaceOf(prog));
       KernelTypes kernel = KernelTypes::Running();
-      std::string all = UnsatisfiedCoreRelocations(
-          object_, meta_, kernel, [&](const std::string& s) { return loaded.count(s) > 0; });
+      std::string all =
+          UnsatisfiedCoreRelocations(object_, meta_, kernel, [&](const CoreRelocation& r) {
+            return std::any_of(loaded.begin(), loaded.end(),
+                               [&](const ProgramPlace& p) { return p.Holds(r); });
+          });
       *error = !all.empty() ? all
                             : *error + ": " + core +
                                   " (the object was compiled for a kernel that has it: compile "

@@ -261,8 +261,9 @@ bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bp
       missing.push_back(names.size() > 1 ? PointOf(probe, names[i]) : probe.point);
       continue;
     }
-    // A function of a module that is not loaded (`MODULE:NAME`): stap arms such a probe
-    // when the module loads and runs meanwhile; btap runs without it, and says so.
+    // A function of a module that is not loaded (`MODULE:NAME`), where the session cannot
+    // watch modules load (session_modules.cpp arms such probes otherwise): btap runs
+    // without it, and says so.
     if (size_t colon = names[i].find(':');
         (err == ENOENT || err == EINVAL) && colon != std::string::npos &&
         access(("/sys/module/" + names[i].substr(0, colon)).c_str(), F_OK) != 0) {

@@ -36,7 +36,7 @@ std::string Functions(const meta::Probe& p) {
     size_t colon = n.find(':');  // MODULE:NAME
     std::string module = colon == std::string::npos ? "" : n.substr(0, colon);
     if (!module.empty() && !Exists("/sys/module/" + module))
-      return "not here: module `" + module + "` is not loaded";
+      return "waits: module `" + module + "` is not loaded (the probe arms when it loads)";
     if (!listed(module, n.substr(colon == std::string::npos ? 0 : colon + 1))) missing.push_back(n);
   }
   if (missing.empty()) return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";

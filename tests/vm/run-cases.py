@@ -8,7 +8,9 @@ The case format is tests/runtime/runtime_test.cpp's (args, status, timeout, requ
 signal, stop-within, stdin, stdin-file, stdout-to, stderr-count, runner, script-args,
 stdout-lines; sections
 script, stdout, stderr, stdout-regex, stderr-regex), so a runtime case runs here unchanged;
-`kmod: NAME...` (guest only) loads kernel modules at boot, for the whole run.
+`kmod: NAME...` (guest only) loads kernel modules at boot, for the whole run;
+`kmod-later: NAME...` puts them at /lib/modules/later/NAME.ko unloaded, for the case's
+command to load.
 A case with a script is compiled on the host with `btap -p4 -r KERNEL-DIR`, for the guest's
 kernel (its BTF, from the image; LLVM under emulation is slow), its run-time options (-c, -x, -T) moving to btaprun (-vv gives btaprun -v), and run in the guest with
 `btaprun`; `runner: btaprun ARGS` gives btaprun's arguments itself. A case without a script
@@ -51,6 +53,7 @@ class Case:
         self.runner = []
         self.script_args = []
         self.kmods = []
+        self.kmods_later = []
         self.sections = {}
 
 
@@ -121,6 +124,10 @@ def parse(path, expand):
             elif key == "kmod":
                 # Guest only: kernel modules loaded at boot (for every case of the run).
                 c.kmods += words(value)
+            elif key == "kmod-later":
+                # Guest only: kernel modules put at /lib/modules/later/NAME.ko, not loaded:
+                # the case's command loads them (insmod) while the session runs.
+                c.kmods_later += words(value)
             elif key == "script-file":
                 # A script kept elsewhere in the tree (an example), relative to its root.
                 with open(os.path.join(HERE, "..", "..", value)) as script:
@@ -413,6 +420,19 @@ def main():
         cmd += ["--add", f"{os.path.join(kernel_dir, 'config')}:/boot/config-{release}"]
     for kmod in sorted({m for c in pending for m in c.kmods}):
         cmd += ["--kmod", kmod]
+    later = sorted({m for c in pending for m in c.kmods_later})
+    if later:
+        found = {}
+        for root, _, files in os.walk(os.path.join(kernel_dir, "modules"), followlinks=True):
+            for f in files:
+                if f.endswith(".ko"):
+                    found[f[:-3].replace("-", "_")] = os.path.join(root, f)
+        for kmod in later:
+            if kmod.replace("-", "_") not in found:
+                print(f"run-cases.py: kmod-later: no module {kmod} under {kernel_dir}/modules",
+                      file=sys.stderr)
+                return 1
+            cmd += ["--add", f"{found[kmod.replace('-', '_')]}:/lib/modules/later/{kmod}.ko"]
     cmd += opt.vm_arg + ["--put", work, "--", "sh", os.path.join(work, "guest.sh")]
     vm_status, vm_err = None, ""
     passed = failed = skipped = 0

@@ -2,6 +2,7 @@
 // (its GNU build id), and absolute kernel addresses that the kernel is, before anything
 // reaches the kernel; and that the kernel has the system calls the object's probes name.
 #include "runtime/attach/attach.h"
+#include "runtime/attach/module_watch.h"
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -199,6 +200,45 @@ TEST(AttachTracepoints, FindsBareTracepointsInTheKernelsBtf) {
 // for many, skips null entries and leaves the vector empty. Real links: one raw-tracepoint
 // program of a compiled script attached again and again; a destroyed link's descriptor is
 // closed (nothing else opens descriptors meanwhile).
+// A module probe's module, from its target's `MODULE:NAME` lines (the module watch arms it
+// when that module loads); "" for the kernel's own functions, addresses and other kinds.
+TEST(ModuleProbes, NameTheirModule) {
+  meta::Probe p;
+  p.family = static_cast<uint8_t>(meta::ProbeKind::Kprobe);
+  p.target = "loop:lo_ioctl";
+  EXPECT_EQ(ProbeModule(p), "loop");
+  p.target = "loop:lo_ioctl\nloop:lo_release+0x4";
+  EXPECT_EQ(ProbeModule(p), "loop");
+  p.family = static_cast<uint8_t>(meta::ProbeKind::Kretprobe);
+  EXPECT_EQ(ProbeModule(p), "loop");
+  p.target = "loop:lo_ioctl\nbrd:brd_rw_page";
+  EXPECT_EQ(ProbeModule(p), "");
+  p.target = "vfs_read";
+  EXPECT_EQ(ProbeModule(p), "");
+  p.target = "loop:lo_ioctl\nvfs_read";
+  EXPECT_EQ(ProbeModule(p), "");
+  p.family = static_cast<uint8_t>(meta::ProbeKind::Uprobe);
+  p.target = "loop:lo_ioctl";
+  EXPECT_EQ(ProbeModule(p), "");
+  EXPECT_FALSE(ModuleLoaded("btap_no_such_module"));
+}
+
+// Where the kernel has no module tracepoints (this machine's has no loadable modules),
+// the watch says why it cannot start; where it has them, it starts and gives a descriptor.
+TEST(ModuleProbes, WatchStartsOrSaysWhy) {
+  ModuleWatch watch;
+  std::string error;
+  if (watch.Start(&error)) {
+    EXPECT_GE(watch.fd(), 0);
+    int events = 0;
+    watch.Take([&](const std::string&, bool) { ++events; });
+    EXPECT_EQ(events, 0);
+  } else {
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(watch.fd(), -1);
+  }
+}
+
 TEST(DetachAll, DestroysEveryLinkAndEmptiesTheVector) {
   std::vector<bpf_link*> none;
   DetachAll(none);

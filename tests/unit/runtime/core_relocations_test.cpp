@@ -135,6 +135,7 @@ TEST(CoreRelocations, ReadsTheBtfExtSection) {
   EXPECT_EQ(out[0].kind, 0u);
   EXPECT_EQ(out[0].type, static_cast<uint32_t>(l.task));
   EXPECT_EQ(out[0].access, "0:2:0");
+  EXPECT_EQ(out[0].insn_off, 8u);  // which program's it is, where a section holds several
   out.clear();
   EXPECT_FALSE(ReadCoreRelocations(ext.substr(0, ext.size() - 4), l.btf, &out, &error));
   EXPECT_EQ(error, "malformed object: its .BTF.ext section has CO-RE relocations outside it");

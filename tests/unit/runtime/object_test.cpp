@@ -208,6 +208,42 @@ TEST(Object, BtfThatLibbpfWouldFollowBlindlyIsRefused) {
   EXPECT_EQ(error, "malformed object: its .BTF section is truncated");
 }
 
+// Each kernel program's place in its section (its symbol), which tells its CO-RE
+// relocations from those of the programs that share the section.
+TEST(Object, FindsEachProgramsPlace) {
+  const std::string script =
+      "probe kernel.trace(\"sched:sched_switch\") { println(1) }\n"
+      "probe kernel.trace(\"sched:sched_wakeup\") { println(2) }\n";
+  std::string path = testing::TempDir() + "/object_places.bo";
+  std::istringstream in;
+  std::ostringstream out, err;
+  ASSERT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+  std::ifstream file(path, std::ios::binary);
+  std::vector<uint8_t> object(std::istreambuf_iterator<char>(file), {});
+  meta::Meta m;
+  std::string error;
+  ASSERT_TRUE(ReadObjectMeta(object, &m, &error)) << error;
+  std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> places;
+  for (const meta::Probe& p : m.probes) {
+    if (p.program.empty() || p.user_side) continue;
+    std::string section;
+    uint64_t offset = 0, size = 0;
+    ASSERT_TRUE(ObjectFunction(object, p.program, &section, &offset, &size)) << p.program;
+    EXPECT_GT(size, 0u);
+    EXPECT_EQ(size % 8, 0u);  // whole instructions
+    EXPECT_NE(section, ".text");
+    for (const auto& [other, range] : places)
+      if (other == section)
+        EXPECT_TRUE(offset >= range.second || offset + size <= range.first) << "overlap";
+    places.push_back({section, {offset, offset + size}});
+  }
+  EXPECT_EQ(places.size(), 2u);
+  std::string section;
+  uint64_t offset, size;
+  EXPECT_FALSE(ObjectFunction(object, "no_such_program", &section, &offset, &size));
+  EXPECT_FALSE(ObjectFunction(std::vector<uint8_t>{1, 2, 3}, "x", &section, &offset, &size));
+}
+
 TEST(Object, GlobalAssignments) {
   meta::Meta m;
   std::string error;
