@@ -1,6 +1,6 @@
 // SIGKILL of btap or btaprun at any moment (compiling, loading, attaching, running)
 // leaves nothing of the session in the kernel: every program, map and link is held by a
-// descriptor of the process, so the kernel drops them with it. Checked with bpftool.
+// descriptor of the process, so the kernel drops them with it. Checked with /proc and bpftool.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,9 +14,12 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "tests/runtime/work_dir.h"
 
 namespace btap {
 namespace {
@@ -32,50 +35,66 @@ std::string Capture(const std::string& command) {
   return out;
 }
 
-// btap's objects by their names: its programs (probe_N, entry_N, syscall_*, process_*)
-// and maps (btap_*, g_* globals, global data sections).
-bool Btaps(const std::string& kind, const std::string& name) {
-  if (kind == "prog")
-    return name.rfind("probe_", 0) == 0 || name.rfind("entry_", 0) == 0 ||
-           name.rfind("syscall_", 0) == 0 || name.rfind("process_", 0) == 0;
-  return name.rfind("btap_", 0) == 0 || name.rfind("g_", 0) == 0 ||
-         name.find(".bss") != std::string::npos || name.find(".data") != std::string::npos ||
-         name.find(".rodata") != std::string::npos;
-}
+// Each kill stops the session first (SIGSTOP) and takes what it holds from its
+// descriptors' /proc fdinfo (map_id, prog_id, link_id), with the maps its programs use
+// (bpftool's map_ids); then SIGKILL, and every one of those objects must go. Only the
+// killed session's objects count: others' come and go meanwhile (tests, benchmarks run
+// beside this one), and bpftool here says nothing of who holds an object.
+using Ids = std::map<std::string, std::set<long>>;  // by kind: prog, map, link
 
-// The ids bpftool lists for one kind of object (prog, map), and of those btap's that no
-// process holds a descriptor of. Objects are top-level JSON records `{"id":N,...}` with a
-// `"name"`; `"pids":[...]`, where bpftool reports them, names their holders.
-struct Objects {
-  std::set<long> all, unheld;
-};
-
-Objects List(const std::string& kind) {
-  Objects o;
+// The objects of one kind that exist now, and for programs the maps each one uses.
+std::set<long> Existing(const std::string& kind,
+                        std::map<long, std::set<long>>* maps_of = nullptr) {
+  std::set<long> ids;
   std::string json = Capture("bpftool -j " + kind + " show 2>/dev/null");
   std::regex record(R"(\{"id":(\d+),)");
-  std::regex named(R"re("name":"([^"]*)")re");
+  std::regex map_ids(R"("map_ids":\[([0-9,]*)\])");
   std::vector<std::pair<size_t, long>> starts;
   for (auto it = std::sregex_iterator(json.begin(), json.end(), record);
        it != std::sregex_iterator(); ++it)
     starts.push_back({static_cast<size_t>(it->position()), std::stol((*it)[1])});
   for (size_t i = 0; i < starts.size(); ++i) {
+    ids.insert(starts[i].second);
+    if (!maps_of) continue;
     size_t end = i + 1 < starts.size() ? starts[i + 1].first : json.size();
     std::string text = json.substr(starts[i].first, end - starts[i].first);
-    o.all.insert(starts[i].second);
-    std::smatch name;
-    if (!std::regex_search(text, name, named) || !Btaps(kind, name[1])) continue;
-    if (text.find("\"pids\":") == std::string::npos) o.unheld.insert(starts[i].second);
+    std::smatch used;
+    if (!std::regex_search(text, used, map_ids)) continue;
+    std::stringstream list(used[1].str());
+    for (std::string id; std::getline(list, id, ',');)
+      if (!id.empty()) (*maps_of)[starts[i].second].insert(std::stol(id));
   }
-  return o;
+  return ids;
 }
 
-// What the kernel holds now that no process holds and that was not there before.
-std::string Leftovers(const std::map<std::string, std::set<long>>& before) {
+// What a stopped process holds, by its descriptors, and the maps its programs use.
+Ids Held(pid_t pid) {
+  Ids held;
+  std::error_code ec;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream info(entry.path());
+    std::string line;
+    while (std::getline(info, line))
+      for (const char* kind : {"map", "prog", "link"})
+        if (line.rfind(std::string(kind) + "_id:", 0) == 0)
+          held[kind].insert(std::stol(line.substr(line.find(':') + 1)));
+  }
+  if (!held.count("prog")) return held;
+  std::map<long, std::set<long>> maps_of;
+  Existing("prog", &maps_of);
+  for (long prog : held["prog"]) held["map"].insert(maps_of[prog].begin(), maps_of[prog].end());
+  return held;
+}
+
+// Which of a killed process's objects the kernel still has.
+std::string Leftovers(const Ids& held) {
   std::string found;
-  for (const auto& [kind, ids] : before)
-    for (long id : List(kind).unheld)
-      if (!ids.count(id)) found += kind + " " + std::to_string(id) + "; ";
+  for (const auto& [kind, ids] : held) {
+    std::set<long> now = Existing(kind);
+    for (long id : ids)
+      if (now.count(id)) found += kind + " " + std::to_string(id) + "; ";
+  }
   // Uprobes made through tracefs (libbpf's legacy path) would stay as events.
   std::ifstream events("/sys/kernel/tracing/uprobe_events");
   std::string line;
@@ -87,7 +106,7 @@ std::string Leftovers(const std::map<std::string, std::set<long>>& before) {
 TEST(RuntimeKill, NothingStaysAttached) {
   if (Capture("command -v bpftool").empty()) GTEST_SKIP() << "bpftool is not installed";
   namespace fs = std::filesystem;
-  std::string dir = testing::TempDir() + "/kill_test";
+  std::string dir = RuntimeWorkDir() + "/kill_test";
   fs::create_directories(dir);
   std::string script = dir + "/session.stp";
   // A tracepoint, the syscall dispatcher, a uprobe, a perf event and a user-side timer.
@@ -104,11 +123,9 @@ TEST(RuntimeKill, NothingStaysAttached) {
       std::system(
           (std::string(BTAP_BINARY) + " -p4 -o " + object + " " + script + " >/dev/null").c_str()),
       0);
-  std::map<std::string, std::set<long>> before;
-  for (const char* kind : {"prog", "map"}) before[kind] = List(kind).all;
-
   std::mt19937 random(20261204);
   std::uniform_int_distribution<int> delay_ms(0, 1500);
+  int rounds_holding = 0;  // rounds killed with objects in the kernel
   for (int round = 0; round < 24; ++round) {
     bool runner = round % 3 == 2;  // every third round kills btaprun
     int delay = delay_ms(random);
@@ -125,18 +142,23 @@ TEST(RuntimeKill, NothingStaysAttached) {
     }
     ASSERT_GT(pid, 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    kill(pid, SIGKILL);
+    kill(pid, SIGSTOP);  // (a bpf() call under way completes first)
     int status = 0;
+    Ids held;
+    if (waitpid(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status)) held = Held(pid);
+    rounds_holding += !held.empty();
+    kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     // The kernel frees what the descriptors held shortly after the process is gone.
     std::string left;
     for (int wait = 0; wait < 100; ++wait) {
-      left = Leftovers(before);
+      left = Leftovers(held);
       if (left.empty()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_EQ(left, "") << (runner ? "btaprun" : "btap") << " killed after " << delay << " ms";
   }
+  EXPECT_GT(rounds_holding, 0) << "no session was killed while it held objects";
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 //   requires: fuse                             /dev/fuse, which procfs probes' files need
 //                                              (several `requires:` lines: all of them)
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
+//   signal: INT when REGEX                     ...once a line of its standard error matches
+//                                              (a stop timed from where the session is)
 //   stop-within: 1                             btap ends within 1 s of the signal (or,
 //                                              without one, of its start)
 //   stdin: one\ntwo                             standard input is a pipe that gives this text
@@ -59,9 +61,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
+
+#include "tests/runtime/work_dir.h"
 
 namespace btap {
 namespace {
@@ -76,6 +81,7 @@ struct Case {
   std::vector<std::string> requires_;
   std::string signal;
   double signal_after = 0;
+  std::string signal_when;  // a regex for a line of btap's standard error
   long stdout_lines = -1;
   double stop_within = 0;
   std::string stdout_to;
@@ -196,7 +202,10 @@ Case Parse(const fs::path& path) {
     if (key == "signal") {
       std::vector<std::string> w = Words(value);
       c.signal = w.empty() ? "" : w[0];
-      c.signal_after = w.size() > 1 ? std::stod(w[1]) : 1;
+      if (w.size() > 2 && w[1] == "when")
+        c.signal_when = value.substr(value.find("when ") + 5);
+      else
+        c.signal_after = w.size() > 1 ? std::stod(w[1]) : 1;
     }
   }
   return c;
@@ -242,6 +251,7 @@ std::string Missing(const std::string& requirement) {
 struct Result {
   int status = -1;
   bool timed_out = false;
+  bool signal_sent = false;
   double stop_seconds = 0;  // from the signal (or the start) to the end
   std::string out, err;
 };
@@ -263,8 +273,11 @@ Result Execute(const Case& c, const std::string& script) {
     argv.insert(argv.end(), c.script_args.begin(), c.script_args.end());  // NAME=VALUE...
   }
   // Beside the script, or for a case without one (a listing) in the test's temp folder.
-  std::string base = testing::TempDir() + "/" + c.name;
+  std::string base = RuntimeWorkDir() + "/" + c.name;
   std::string out_path = base + ".out", err_path = base + ".err";
+  // (Not an earlier run's, which `signal: ... when` would read before btap writes.)
+  fs::remove(out_path);
+  fs::remove(err_path);
   int broken[2] = {-1, -1};
   bool stalled = c.stdout_to == "stalled-pipe";  // a reader that never reads
   if ((c.stdout_to == "broken-pipe" || stalled) && pipe(broken) != 0) return {};
@@ -334,6 +347,21 @@ Result Execute(const Case& c, const std::string& script) {
   auto start = std::chrono::steady_clock::now();
   auto signalled_at = start;
   bool signalled = c.signal.empty();
+  // What btap has written to standard error so far, for `signal: ... when REGEX`.
+  std::optional<std::regex> when;
+  if (!c.signal_when.empty()) when.emplace(c.signal_when);
+  std::string err_seen;
+  auto err_line_matches = [&] {
+    std::ifstream e(err_path);
+    e.seekg(static_cast<std::streamoff>(err_seen.size()));
+    std::stringstream more;
+    more << e.rdbuf();
+    size_t from = err_seen.rfind('\n') + 1;  // (0 when none)
+    err_seen += more.str();
+    for (size_t end; (end = err_seen.find('\n', from)) != std::string::npos; from = end + 1)
+      if (std::regex_search(err_seen.substr(from, end - from), *when)) return true;
+    return false;
+  };
   int wstatus = 0;
   while (true) {
     feed();
@@ -341,7 +369,7 @@ Result Execute(const Case& c, const std::string& script) {
     if (done == pid) break;
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!signalled && elapsed >= c.signal_after) {
+    if (!signalled && (when ? err_line_matches() : elapsed >= c.signal_after)) {
       kill(pid, c.signal == "TERM" ? SIGTERM : c.signal == "HUP" ? SIGHUP : SIGINT);
       signalled = true;
       signalled_at = std::chrono::steady_clock::now();
@@ -356,6 +384,7 @@ Result Execute(const Case& c, const std::string& script) {
   }
   if (input[1] >= 0) close(input[1]);
   if (stalled) close(broken[0]);
+  r.signal_sent = signalled && !c.signal.empty();
   r.stop_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled_at).count();
   r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
@@ -418,7 +447,7 @@ TEST_P(RuntimeCase, Runs) {
   bool listing = std::any_of(c.args.begin(), c.args.end(),
                              [](const std::string& a) { return a == "-l" || a == "-L"; });
   ASSERT_TRUE(c.sections.count("script") || listing) << "no `--- script` section";
-  std::string script = testing::TempDir() + "/" + c.name + ".stp";
+  std::string script = RuntimeWorkDir() + "/" + c.name + ".stp";
   for (auto& [name, text] : c.sections) text = Expand(Replace(text, "@SCRIPT@", script));
   for (std::string& a : c.args) a = Replace(a, "@SCRIPT@", script);
   if (c.sections.count("script")) std::ofstream(script) << c.sections["script"];
@@ -431,6 +460,10 @@ TEST_P(RuntimeCase, Runs) {
     ExpectLinesMatch("stdout", c.sections["stdout-regex"], r.out);
   if (c.sections.count("stderr-regex"))
     ExpectLinesMatch("stderr", c.sections["stderr-regex"], r.err);
+  if (!c.signal_when.empty())
+    EXPECT_TRUE(r.signal_sent) << "btap ended before a line of its standard error matched /"
+                               << c.signal_when << "/; stderr:\n"
+                               << r.err;
   if (c.stop_within > 0)
     EXPECT_LE(r.stop_seconds, c.stop_within) << "btap took " << r.stop_seconds << " s to stop"
                                              << (c.signal.empty() ? "" : " after the signal");

@@ -44,6 +44,7 @@ class Case:
         self.requires = []  # every `requires:` line
         self.signal = ""
         self.signal_after = 0.0
+        self.signal_when = ""
         self.stdout_lines = -1
         self.stop_within = 0.0
         self.stdout_to = ""
@@ -135,7 +136,10 @@ def parse(path, expand):
             elif key == "signal":
                 w = words(value)
                 c.signal = w[0] if w else ""
-                c.signal_after = float(w[1]) if len(w) > 1 else 1.0
+                if len(w) > 1 and w[1] == "when":  # timed from a line of stderr: host only
+                    c.signal_when = value.split("when ", 1)[1]
+                else:
+                    c.signal_after = float(w[1]) if len(w) > 1 else 1.0
     return c
 
 
@@ -357,6 +361,10 @@ def main():
         listing = "-l" in c.args or "-L" in c.args
         if "script" not in c.sections and not listing:
             results[c.name] = ("fail", ["no `--- script` section"])
+            continue
+        if c.signal_when:
+            results[c.name] = ("skip", "`signal: ... when` (a signal sent on a line of "
+                               "standard error) is run on the host only")
             continue
         if "script" in c.sections:
             with open(script, "w") as f:
