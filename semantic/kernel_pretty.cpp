@@ -21,6 +21,9 @@ constexpr int kMaxDepth = 8;
 class KernelPretty {
  public:
   KernelPretty(Elab& e, const struct btf* btf, SourceRange at) : e_(e), btf_(btf), at_(at) {}
+  // Values read through `@cast(operand, ...)` (each a copy of it) instead of `$name`.
+  KernelPretty(Elab& e, const struct btf* btf, const ast::Cast* cast)
+      : e_(e), btf_(btf), at_(cast->range), cast_(cast) {}
 
   // Appends `value` (a chain on `base`), of BTF type `type`, to the format.
   void Add(std::string_view base, std::vector<ast::TargetComponent> chain, uint32_t type, int level,
@@ -137,10 +140,23 @@ class KernelPretty {
   // One value: `conversion` of the chain, or of `function(chain)`.
   void Value(std::string_view conversion, std::string_view function, std::string_view base,
              const std::vector<ast::TargetComponent>& chain) {
-    auto* sym = e_.arena.New<ast::TargetSymbol>();
-    sym->kind = ast::TargetSymbol::kKind;
-    sym->range = at_;
-    sym->name = base;
+    ast::TargetBase* sym = nullptr;
+    if (cast_) {
+      auto* copy = e_.arena.New<ast::Cast>();
+      copy->kind = ast::Cast::kKind;
+      copy->range = at_;
+      copy->operand = ast::CloneAs(e_.arena, cast_->operand);
+      copy->type_name = cast_->type_name;
+      copy->module = cast_->module;
+      copy->has_module = cast_->has_module;
+      sym = copy;
+    } else {
+      auto* named = e_.arena.New<ast::TargetSymbol>();
+      named->kind = ast::TargetSymbol::kKind;
+      named->range = at_;
+      named->name = base;
+      sym = named;
+    }
     sym->components = e_.arena.Copy(chain);
     ast::Expr* value = sym;
     if (!function.empty()) {
@@ -160,6 +176,7 @@ class KernelPretty {
   Elab& e_;
   const struct btf* btf_;
   SourceRange at_;
+  const ast::Cast* cast_ = nullptr;
   std::string format_;
   ast::StringLit* text_ = [this] {
     auto* s = e_.arena.New<ast::StringLit>();
@@ -296,6 +313,32 @@ void KernelPrettyPrint(Elab& e, Probe& p) {
       out.Add(e.arena.Copy(std::string_view(base)), prefix, type, 0, depth, !chain.empty());
     }
     t->lowered = out.Result();
+  }
+}
+
+void KernelCastPrettyPrint(Elab& e, Probe& p) {
+  std::vector<ast::Cast*> pretty;
+  ast::WalkTree(p.body, [&](ast::Node* n) {
+    auto* c = ast::As<ast::Cast>(n);
+    if (c && !c->lowered && !c->components.empty() &&
+        c->components.back().kind == ast::TargetComponent::Kind::PrettyPrint &&
+        (c->module.empty() || c->module.starts_with("kernel")))
+      pretty.push_back(c);
+  });
+  for (ast::Cast* c : pretty) {
+    const struct btf* btf = nullptr;
+    uint32_t type = KernelCastType(e.program.kernel, c->module, c->type_name, &btf);
+    // An unknown type or member is codegen's error, with what the kernel has.
+    if (!type) continue;
+    std::span<const ast::TargetComponent> chain = c->components.first(c->components.size() - 1);
+    if (!chain.empty()) type = KernelChainType(btf, type, chain);
+    if (!type) continue;
+    int depth = c->components.back().name == "$$" ? 2 : 1;
+    KernelPretty out(e, btf, c);
+    std::vector<ast::TargetComponent> prefix(chain.begin(), chain.end());
+    // `@cast(p, "T")$` is what p points to, as a `->member` chain is what it names.
+    out.Add({}, prefix, type, 0, depth, !chain.empty());
+    c->lowered = out.Result();
   }
 }
 

@@ -90,7 +90,7 @@ class ProbeResolver {
       return true;
     }
     bool fit_empty = false;
-    if (MatchAliases(parts, exp, depth, out)) {
+    if (MatchAliases(parts, optional, exp, depth, out)) {
       // A listing pattern like `*` or `s*` names builtin points as well as aliases.
       if (e_.options.listing && depth == 0 && HasGlob(parts[0].name))
         MatchFamilies(parts, true, exp, depth, out, fit_empty);
@@ -129,8 +129,10 @@ class ProbeResolver {
     return std::find(hidden.begin(), hidden.end(), name[1].name) != hidden.end();
   }
 
-  bool MatchAliases(const std::vector<PointPart>& parts, const Expansion& exp, int depth,
-                    std::vector<Resolved>& out) {
+  // An optional reference (`x ?`, `x !`) makes all of the alias's points optional, at every
+  // depth, as in stap.
+  bool MatchAliases(const std::vector<PointPart>& parts, bool optional_use, const Expansion& exp,
+                    int depth, std::vector<Resolved>& out) {
     PullFor(parts[0]);
     // Full-length matches win; otherwise the longest alias that leaves a suffix.
     size_t best = 0;
@@ -173,11 +175,16 @@ class ProbeResolver {
         Expansion here = inner;
         if (point->condition) here.conditions.push_back(point->condition);
         // A wildcard's matches that resolve to nothing here are left out, as stap does.
-        bool optional = point->optional || point->sufficient || !suffix.empty() || glob;
+        bool optional =
+            optional_use || point->optional || point->sufficient || !suffix.empty() || glob;
         here.may_be_absent |= optional;
+        size_t before = out.size(), errors = e_.diags.error_count();
         bool matched = Resolve(target, optional, here, depth + 1, out);
         any |= matched;
-        if (matched && point->sufficient) break;
+        // `!` stops at the first point that gave probes (or errors), not at one left out
+        // quietly.
+        bool gave = out.size() > before || e_.diags.error_count() > errors;
+        if (matched && point->sufficient && gave) break;
       }
       // A suffix that fits none of an alias's points is a mismatch of the suffix.
       if (!any && !suffix.empty()) return false;
@@ -418,6 +425,7 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
     Expansion exp;
     if (point->condition) exp.conditions.push_back(point->condition);
     exp.may_be_absent = point->optional || point->sufficient;
+    size_t errors = e.diags.error_count();
     bool matched =
         resolver.Resolve(PartsOf(point), point->optional || point->sufficient, exp, 0, resolved);
     std::string origin = frontend::PrintProbePoint(point);
@@ -437,7 +445,8 @@ void ResolveOne(Elab& e, const PendingProbe& pending) {
       probe->condition = Conjoin(e, r.expansion.conditions);
       e.program.probes.push_back(probe);
     }
-    if (matched && point->sufficient) break;
+    bool gave = !resolved.empty() || e.diags.error_count() > errors;
+    if (matched && point->sufficient && gave) break;
   }
   if (e.program.probes.size() == before && !pending.from_tapset)
     e.unmatched.push_back(pending.decl);

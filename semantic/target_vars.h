@@ -120,6 +120,8 @@ inline std::string AtVarKey(const ast::AtVar& v) {
 }
 // `$`/`$$` suffixes on kernel values, from BTF (kernel_pretty.cpp).
 void KernelPrettyPrint(Elab& e, Probe& p);
+// The same suffixes on a kernel `@cast(...)` chain, in any probe that runs in the kernel.
+void KernelCastPrettyPrint(Elab& e, Probe& p);
 // The BTF type a kernel value of `type` has after `chain` (members, indexes); 0 when BTF
 // has no such member.
 uint32_t KernelChainType(const struct btf* btf, uint32_t type,

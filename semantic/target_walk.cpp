@@ -703,6 +703,7 @@ void LowerTargets(Elab& e) {
     if (p->spec.family == Family::KernelFunction ||
         (p->spec.family == Family::Tracepoint && !p->spec.args_from_format))
       KernelPrettyPrint(e, *p);
+    if (!IsUserSpace(p->spec.family)) KernelCastPrettyPrint(e, *p);
     if (p->spec.family == Family::KernelFunction || p->spec.family == Family::Tracepoint)
       KernelVarStrings(e, *p);
     if (p->spec.family == Family::KernelFunction && p->spec.is_return)

@@ -10,7 +10,8 @@ command stap's own test suite runs (else `test_installcheck:`, then their `_bpf`
 variants); a test is one `.meta` whose command is `stap ...`, named by the `.meta`
 (general/py2example.meta and py3example.meta both run pyexample.stp). From that command
 the tool keeps what btap needs at -p4: the script (or `-e`), its arguments and the options
-`-g -G -D -I -u -W -e --compatible`, and drops the rest (`-p`, `-c`, `-x`, `-T`, `-o`,
+`-g -G -D -I -u -W -e --compatible`, `-c CMD` for this host (a bare `process` point
+names CMD's program, in stap as in btap), and drops the rest (`-p`, `-x`, `-T`, `-o`,
 `-d`, `-w`, `-v`, `--all-modules`, `--ldd`, ...): stap -p4 needs no target process, so
 neither should btap. Shell words are not run: `$$` becomes this tool's pid and a
 `` `command` `` becomes 0; the command ends at `|`, `||`, `&&` or `;`. Each test runs as
@@ -157,6 +158,8 @@ def stap_command(words):
                 keep += ["-" + flag, value]
             elif flag in RUN_SHORT:
                 run += ["-" + flag, value]
+                if flag == "c":       # stap -p4 -c CMD: `process` alone names CMD's program
+                    keep += ["-c", value]
             break
     script = None if "-e" in keep else (positional or [None])[0]
     args = positional if "-e" in keep else positional[1:]
@@ -234,6 +237,9 @@ def cause(line):
 def compile_one(btap, folder, options, script, args, timeout, kernel_dir, output):
     """`btap -p4` of one example: {command, status, and for a failure cause, names, error}."""
     target = ["-r", kernel_dir] if kernel_dir else []
+    if kernel_dir:   # -c names a program of this host, not of the guest's kernel
+        options = [w for i, w in enumerate(options)
+                   if "-c" not in (w, options[i - 1] if i else None)]
     cmd = [btap, "-p4", *target, "-o", output, "--disable-cache", *options,
            *([script] if script else []), *args]
     result = {"command": shlex.join(cmd)}

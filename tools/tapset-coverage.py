@@ -39,7 +39,18 @@ EXAMPLES = [
     "(75 with output, 49 silent), 6 could not attach (5 netfilter hooks, which 6.1",
     "has no BPF links for; one module the guest had not loaded), 2 were refused by the",
     "verifier, 1 met a tracepoint 6.1 lacks, 1 a run-time error, and 2 outlasted the",
-    "time limit under TCG (the verifier's or kprobes' work).", "",
+    "time limit under TCG (the verifier's or kprobes' work). Compiled again later (`--vm`,",
+    "not run): 138 of 191 (psig and procmod_watcher now compile; cve-2013-2094's embedded C",
+    "write is refused at compile time).", "",
+    "Last measured on this host (6.18, no kernel DWARF, December 2026, `--jobs 1 --timeout",
+    "600` under a load of about 20): 124 of the 191 tests compile. Of the 67 that do not,",
+    "19 name what this kernel lacks or has not loaded (11 functions, 3 tracepoints, 5",
+    "modules: nfsd for 2), 11 need the kernel's DWARF, 8 write kernel or system-call values,",
+    "7 name 32-bit libraries, 12 programs, libraries or their symbols or debug information",
+    "that are missing here, 3 are Python or glib probes, 2 name kernel members that",
+    "changed, 2 hardware watchpoints (address 0, kallsyms without addresses), 1 netfilter's",
+    "bridge hooks, 1 output-file rotation; ltrace (with its `-c ls`) needs about 3 minutes",
+    "of CPU and passed the time limit.", "",
 ]
 
 
