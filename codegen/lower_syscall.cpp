@@ -2,12 +2,34 @@
 // number from one program per direction on raw_syscalls (see lowering.h).
 #include <bpf/btf.h>
 
+#include <llvm/IR/InstIterator.h>
+#include <llvm/Transforms/Utils/FunctionComparator.h>
+
 #include <cassert>
 
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
+namespace {
+
+// Whether two bodies compute the same: LLVM's comparison for merging functions, and the
+// same metadata on every instruction but its debug location (the CO-RE accesses' types,
+// which that comparison leaves out).
+bool SameBody(const llvm::Function& a, const llvm::Function& b, llvm::GlobalNumberState& globals) {
+  if (llvm::FunctionComparator(&a, &b, &globals).compare() != 0) return false;
+  auto in_a = llvm::instructions(a), in_b = llvm::instructions(b);
+  auto x = in_a.begin(), y = in_b.begin();
+  llvm::SmallVector<std::pair<unsigned, llvm::MDNode*>, 4> meta_a, meta_b;
+  for (; x != in_a.end() && y != in_b.end(); ++x, ++y) {
+    x->getAllMetadataOtherThanDebugLoc(meta_a);
+    y->getAllMetadataOtherThanDebugLoc(meta_b);
+    if (meta_a != meta_b) return false;
+  }
+  return x == in_a.end() && y == in_b.end();
+}
+
+}  // namespace
 
 // The programs on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch
 // on the number (LLVM makes it a binary search) calls the bodies for that call, and the
@@ -15,7 +37,31 @@ namespace btap::codegen::lowering {
 // (`syscall.*` has one per call) become subprograms, since one program's jumps reach at
 // most 32K instructions; and as a program may have 256 subprograms, they are spread over
 // programs of kBodiesPerProgram, attached in order.
-void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies) {
+void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& given) {
+  // Bodies for numbers that compute the same share one function (the first), and the
+  // switch one case for them: a probe on many syscalls:* points whose body does not
+  // depend on the point (`kernel.trace("syscalls:sys_enter_*") { c[execname()]++ }`) is
+  // one body, not a copy per call that LLVM optimises and selects again (360 of them were
+  // ~0.5 s of CPU). Compared within a structural hash, against a few of its functions.
+  constexpr size_t kComparedPerHash = 8;
+  std::vector<SyscallBody> bodies = given;
+  llvm::GlobalNumberState globals;
+  std::map<uint64_t, std::vector<llvm::Function*>> by_hash;
+  std::map<llvm::Function*, llvm::Function*> shared;
+  for (SyscallBody& body : bodies) {
+    if (body.nr < 0) continue;
+    auto known = shared.find(body.fn);
+    if (known == shared.end()) {
+      std::vector<llvm::Function*>& alike =
+          by_hash[llvm::FunctionComparator::functionHash(*body.fn)];
+      auto same = std::find_if(alike.begin(), alike.end(),
+                               [&](llvm::Function* f) { return SameBody(*f, *body.fn, globals); });
+      llvm::Function* to = same == alike.end() ? body.fn : *same;
+      if (to == body.fn && alike.size() < kComparedPerHash) alike.push_back(body.fn);
+      known = shared.emplace(body.fn, to).first;
+    }
+    body.fn = known->second;
+  }
   constexpr size_t kBodiesPerProgram = 48;
   constexpr uint64_t kWeightPerProgram = 500000;  // of the verifier's 1M instructions
   constexpr uint64_t kInlineWeight = 100000;      // well inside 32K-instruction jumps
@@ -223,19 +269,25 @@ llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<Sy
     while (end < bodies.size() && bodies[end].nr >= 0) ++end;
     auto* after = llvm::BasicBlock::Create(context_, "dispatched", fn);
     llvm::SwitchInst* dispatch = b_.CreateSwitch(nr, after);
-    std::map<int64_t, llvm::BasicBlock*> cases;
+    // The bodies per number in script order; numbers with the same calls (bodies shared
+    // by EmitSyscallDispatch) share one case block.
+    std::vector<int64_t> numbers;
+    std::map<int64_t, std::vector<llvm::Function*>> calls;
     for (size_t j = i; j < end; ++j) {
-      llvm::BasicBlock*& block = cases[bodies[j].nr];
-      if (!block) {
-        block = llvm::BasicBlock::Create(context_, "nr" + std::to_string(bodies[j].nr), fn);
-        dispatch->addCase(b_.getInt64(bodies[j].nr), block);
-      }
-      b_.SetInsertPoint(block);
-      b_.CreateCall(bodies[j].fn, {ctx});
+      std::vector<llvm::Function*>& to = calls[bodies[j].nr];
+      if (to.empty()) numbers.push_back(bodies[j].nr);
+      to.push_back(bodies[j].fn);
     }
-    for (auto& [number, block] : cases) {
-      b_.SetInsertPoint(block);
-      b_.CreateBr(after);
+    std::map<std::vector<llvm::Function*>, llvm::BasicBlock*> blocks;
+    for (int64_t number : numbers) {
+      llvm::BasicBlock*& block = blocks[calls[number]];
+      if (!block) {
+        block = llvm::BasicBlock::Create(context_, "nr" + std::to_string(number), fn);
+        b_.SetInsertPoint(block);
+        for (llvm::Function* body : calls[number]) b_.CreateCall(body, {ctx});
+        b_.CreateBr(after);
+      }
+      dispatch->addCase(b_.getInt64(number), block);
     }
     current = after;
     i = end;

@@ -21,6 +21,8 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "semantic/machine/tracepoints.h"
 
@@ -50,25 +52,37 @@ class Fd {
   int fd_;
 };
 
-// The few BTF facts this file needs, found in one pass over the types.
+// The few BTF facts this file needs, found in one pass over the types. The names are
+// kept as views of the BTF's own strings, sorted (kind, name, id), so building the index
+// allocates once: a map of owned "KIND:NAME" strings cost one allocation per type, about
+// 7% of compiling a script of 100 syscall tracepoints. A function is looked up by libbpf's
+// own scan: there are tens of thousands of them, and only one is ever asked for.
 class KernelTypes {
  public:
   explicit KernelTypes(const struct btf* b) : b_(b) {
     uint32_t count = btf__type_cnt(b);
+    names_.reserve(count / 4);
     for (uint32_t id = 1; id < count; ++id) {
       const btf_type* t = btf__type_by_id(b, id);
       int kind = btf_kind(t);
       if (kind != BTF_KIND_STRUCT && kind != BTF_KIND_TYPEDEF && kind != BTF_KIND_INT &&
-          kind != BTF_KIND_ENUM && kind != BTF_KIND_FUNC)
+          kind != BTF_KIND_ENUM)
         continue;
       const char* name = btf__name_by_offset(b, t->name_off);
-      if (name && *name) names_.try_emplace(std::to_string(kind) + ":" + name, id);
+      if (name && *name) names_.push_back({kind, name, id});
     }
+    std::sort(names_.begin(), names_.end());
   }
 
-  int Find(int kind, const std::string& name) const {
-    auto it = names_.find(std::to_string(kind) + ":" + name);
-    return it == names_.end() ? -1 : static_cast<int>(it->second);
+  // The first type of `kind` named `name` (the lowest id), or -1.
+  int Find(int kind, std::string_view name) const {
+    if (kind == BTF_KIND_FUNC) {
+      int id = btf__find_by_name_kind(b_, std::string(name).c_str(), BTF_KIND_FUNC);
+      return id > 0 ? id : -1;
+    }
+    auto it = std::lower_bound(names_.begin(), names_.end(), Named{kind, name, 0});
+    return it != names_.end() && it->kind == kind && it->name == name ? static_cast<int>(it->id)
+                                                                      : -1;
   }
 
   // Byte offset of `member` in `struct name`, looking into anonymous members; -1 if absent.
@@ -125,8 +139,14 @@ class KernelTypes {
     return -1;
   }
 
+  struct Named {
+    int kind;
+    std::string_view name;
+    uint32_t id;
+    auto operator<=>(const Named&) const = default;
+  };
   const struct btf* b_;
-  std::map<std::string, uint32_t> names_;
+  std::vector<Named> names_;
 };
 
 // Instruction builders (the subset the iterator needs).

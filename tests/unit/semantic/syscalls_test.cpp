@@ -64,6 +64,30 @@ TEST(Syscalls, ArgumentsAndRegisters) {
   EXPECT_EQ(s->args[3].reg_offset, 56u);
 }
 
+// Each kind of name the BTF index holds: a base type (`unsigned int`, `int`) and
+// typedefs that resolve through others (`size_t`, `pid_t`).
+TEST(Syscalls, ArgumentTypesOfEachKind) {
+  if (geteuid() != 0) GTEST_SKIP() << "reading the kernel's syscall metadata needs root";
+  struct Want {
+    const char* call;
+    size_t arg;
+    uint32_t size;
+    bool is_signed;
+  };
+  for (Want w : {Want{"read", 0, 4, false},
+                 {"read", 2, 8, false},
+                 {"kill", 0, 4, true},
+                 {"kill", 1, 4, true}}) {
+    const Syscall* s = Table().ByName(w.call);
+    ASSERT_NE(s, nullptr) << w.call;
+    ASSERT_GT(s->args.size(), w.arg) << w.call;
+    const SyscallArg& a = s->args[w.arg];
+    EXPECT_FALSE(a.is_pointer) << w.call << " " << a.name;
+    EXPECT_EQ(a.size, w.size) << w.call << " " << a.name << " (" << a.c_type << ")";
+    EXPECT_EQ(a.is_signed, w.is_signed) << w.call << " " << a.name << " (" << a.c_type << ")";
+  }
+}
+
 TEST(Syscalls, TapsetText) {
   if (geteuid() != 0) GTEST_SKIP() << "reading the kernel's syscall metadata needs root";
   std::string text = Table().Tapset();
