@@ -565,12 +565,12 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
 Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   using Source = sema::TargetArg::Source;
   const sema::ProbeSpec& spec = frame_->probe->spec;
-  if (arg.source == Source::Return)
-    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1));
+  // (Through RawArg: loads of ctx + 8 in several places may leave that address in a
+  // register, which the verifier refuses to load through.)
+  if (arg.source == Source::Return) return RawArg(1);
   if (arg.source == Source::SyscallNr && !spec.is_return && spec.raw_syscall != 2)
-    return Extend(b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, 1)), arg.size,
-                  arg.is_signed);
-  Value regs = b_.CreateLoad(ptr_, frame_->ctx);
+    return Extend(RawArg(1), arg.size, arg.is_signed);
+  Value regs = b_.CreateIntToPtr(RawArg(0), ptr_);
   Value tmp = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), tmp);
   Helper(kProbeReadKernel, i64_,
