@@ -770,6 +770,15 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
 // that process, and with -c/-x only in the target's tree.
 void Lowering::UserProbeFilter(const sema::Probe& p) {
   if (!UserProbe(&p)) return;
+  // A handler that does nothing is the same in every process: no filter (no helper call).
+  std::function<bool(const ast::Stmt*)> empty = [&](const ast::Stmt* s) {
+    auto* block = s ? ast::As<ast::Block>(s) : nullptr;
+    if (!block) return false;
+    for (const ast::Stmt* inner : block->statements)
+      if (!empty(inner)) return false;
+    return true;
+  };
+  if (!p.condition && empty(p.body)) return;
   if (p.spec.numbers[2]) {
     Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(p.spec.numbers[2])), "pid");
