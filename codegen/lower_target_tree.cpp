@@ -4,6 +4,7 @@
 // on sched_process_fork, read by the probes' filters without a helper call.
 #include <bpf/btf.h>
 
+#include "codegen/core_access.h"
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
@@ -31,6 +32,13 @@ Value Lowering::TreeWord(Value pid, Value* mask) {
 // first runs): a new process made by the target or by a process of its tree joins the
 // tree. Threads share their creator's process id, already in the tree or the target.
 void Lowering::EmitTargetTreeTracker() {
+  // Without the kernel's BTF or the offset of task_struct's tgid, the tree keeps only the
+  // target.
+  const struct btf* btf = KernelBtf();
+  int32_t task = btf ? btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) : -1;
+  KernelMember member;
+  if (task > 0 && !FindKernelMember(btf, static_cast<uint32_t>(task), "tgid", &member)) task = -1;
+  if (task <= 0 && program_.kernel.task_tgid < 0) return;
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, "track_target_tree",
                                     module_);
@@ -48,11 +56,7 @@ void Lowering::EmitTargetTreeTracker() {
   // The new task's process id: CO-RE where the kernel has BTF, else the offset pass 2
   // found.
   Value child = b_.CreateIntToPtr(RawArg(1), ptr_);
-  Value tgid = nullptr;
-  if (const struct btf* btf = KernelBtf()) {
-    int32_t task = btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT);
-    if (task > 0) tgid = ReadKernelMember(child, static_cast<uint32_t>(task), "tgid");
-  }
+  Value tgid = task > 0 ? ReadKernelMember(child, static_cast<uint32_t>(task), "tgid") : nullptr;
   if (!tgid) {
     Value at = b_.CreateGEP(b_.getInt8Ty(), child, b_.getInt64(program_.kernel.task_tgid));
     tgid = b_.CreateAnd(ReadCell(kProbeReadKernel, at, 4), b_.getInt64(0xffffffff));
