@@ -199,6 +199,9 @@ if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / ru
   kernel_row "syscall.getppid" "$g" 'global n; probe syscall.getppid { n++ }' raw ""
   # Every call's body in one program; C counts getppid by number alone.
   kernel_row "syscall.* by name" "$g" 'global calls; probe syscall.* { calls[name]++ }' raw ""
+  kernel_row "uprobe empty handler" "timed-uprobe 20000" \
+    "probe process(\"$workload\").function(\"btap_bench_call\") { }" uprobe-empty \
+    "uprobe:$workload:btap_bench_call { }"
   kernel_row "uprobe count" "timed-uprobe 20000" \
     "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }" uprobe \
     "uprobe:$workload:btap_bench_call { @n = count(); }"

@@ -36,11 +36,14 @@ bool Lowering::Run(meta::Meta* meta) {
                      "` (or it is never used)"});
     }
   }
-  if (!program_.kernel.fork_syscalls.empty()) TrackTargetTree();
+  // (Pass 2 gathers the fork calls for exactly the scripts whose process probes follow
+  // a target's tree.)
+  if (!program_.kernel.fork_syscalls.empty()) DefineTargetTree();
   GroupSharedProbes();
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
+  if (tree_) EmitTargetTreeTracker();
   FinishScratch();
   if (!failed_ && !LinkEmbeddedC()) failed_ = true;
   maps_.Finalize();
@@ -767,6 +770,15 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
 // that process, and with -c/-x only in the target's tree.
 void Lowering::UserProbeFilter(const sema::Probe& p) {
   if (!UserProbe(&p)) return;
+  // A handler that does nothing is the same in every process: no filter (no helper call).
+  std::function<bool(const ast::Stmt*)> empty = [&](const ast::Stmt* s) {
+    auto* block = s ? ast::As<ast::Block>(s) : nullptr;
+    if (!block) return false;
+    for (const ast::Stmt* inner : block->statements)
+      if (!empty(inner)) return false;
+    return true;
+  };
+  if (!p.condition && empty(p.body)) return;
   if (p.spec.numbers[2]) {
     Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(p.spec.numbers[2])), "pid");
@@ -782,62 +794,6 @@ void Lowering::UserProbeFilter(const sema::Probe& p) {
   Continue(InTargetTree(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), target), "target");
   b_.CreateBr(go);
   b_.SetInsertPoint(go);
-}
-
-// The map of the target's descendants (pid → 1), and the body that fills it: on a new
-// process's return from fork, clone, clone3 or vfork, when its parent is the target or
-// already in the map. Children return before they can fork, so the tree is complete.
-void Lowering::TrackTargetTree() {
-  tree_ = maps_.Define({"btap_target_tree", kMapLruHash, 8192, 8, 8});
-  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
-  auto* fn = llvm::Function::Create(type, llvm::GlobalValue::InternalLinkage, "track_target_tree",
-                                    module_);
-  fn->addFnAttr(llvm::Attribute::NoUnwind);
-  b_.SetCurrentDebugLocation(maps_.Describe(*fn, 1, nullptr));
-  Frame frame;
-  llvm::Instruction* has_scratch = StartFrame(frame, fn, nullptr, false);
-  Value ret = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame.ctx, 1));
-  Continue(b_.CreateICmpEQ(ret, b_.getInt64(0)), "child");
-  Value target = b_.CreateLoad(i64_, target_);
-  Continue(b_.CreateICmpNE(target, b_.getInt64(0)), "targeted");
-  Value pid_tgid = Helper(kCurrentPidTgid, i64_, {});
-  Value pid = b_.CreateLShr(pid_tgid, 32);
-  Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
-  Value parent = ParentPid();
-  Value parent_key = StackTemp(8);
-  b_.CreateStore(parent, parent_key);
-  Value known = b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, parent_key}));
-  Continue(b_.CreateOr(b_.CreateICmpEQ(parent, target), known), "descendant");
-  Value key = Alloca(i64_), one = Alloca(i64_);
-  b_.CreateStore(pid, key);
-  b_.CreateStore(b_.getInt64(1), one);
-  Helper(kMapUpdate, i64_, {tree_, key, one, b_.getInt64(kAny)});
-  FinishFrame(frame, has_scratch);
-  for (int64_t nr : program_.kernel.fork_syscalls)
-    syscall_bodies_[1].push_back({fn, nr, false, ""});
-}
-
-// The tree's map is looked up only when the pid is not the target itself, so that the
-// target's own events pay no helper call.
-Value Lowering::InTargetTree(Value pid, Value target) {
-  if (!target) target = b_.CreateLoad(i64_, target_);
-  Value direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
-  if (!tree_) return direct;
-  llvm::BasicBlock* from = b_.GetInsertBlock();
-  auto* lookup = llvm::BasicBlock::Create(context_, "tree_lookup", frame_->fn);
-  auto* done = llvm::BasicBlock::Create(context_, "tree_done", frame_->fn);
-  b_.CreateCondBr(direct, done, lookup);
-  b_.SetInsertPoint(lookup);
-  Value key = StackTemp(8);
-  b_.CreateStore(pid, key);
-  Value found = b_.CreateIsNotNull(Helper(kMapLookup, ptr_, {tree_, key}));
-  llvm::BasicBlock* looked = b_.GetInsertBlock();
-  b_.CreateBr(done);
-  b_.SetInsertPoint(done);
-  llvm::PHINode* in = b_.CreatePHI(b_.getInt1Ty(), 2);
-  in->addIncoming(b_.getTrue(), from);
-  in->addIncoming(found, looked);
-  return in;
 }
 
 llvm::DIFile* Lowering::FileFor(FileId id) {

@@ -78,8 +78,8 @@ enum HelperId : int64_t {
 // Metadata on a pt_regs read: the register's offset (PtRegsAt).
 inline constexpr const char* kPtRegsRead = "btap.pt_regs";
 
-constexpr uint32_t kMapHash = 1, kMapPercpuHash = 5, kMapPercpuArray = 6, kMapLruHash = 9,
-                   kMapRingbuf = 27, kMapTaskStorage = 29, kMapProgArray = 3;
+constexpr uint32_t kMapHash = 1, kMapArray = 2, kMapPercpuHash = 5, kMapPercpuArray = 6,
+                   kMapLruHash = 9, kMapRingbuf = 27, kMapTaskStorage = 29, kMapProgArray = 3;
 constexpr int64_t kNoExist = 1;
 constexpr int64_t kAny = 0;
 constexpr int64_t kUserStack = 1 << 8;                // bpf_get_stack's BPF_F_USER_STACK
@@ -321,9 +321,11 @@ class Lowering {
   // do not see (lower_syscall.cpp).
   Value CompatSyscall();
 
-  // -c/-x and process probes: the target's process tree, kept in a map by a body on the
-  // child's return from each fork-family call (its parent is the target or in the tree).
-  void TrackTargetTree();
+  // -c/-x and process probes: the target's process tree, a bit per process id in a map
+  // set by a program on sched_process_fork (lower_target_tree.cpp).
+  void DefineTargetTree();
+  void EmitTargetTreeTracker();
+  Value TreeWord(Value pid, Value* mask);
   // No target, the target, or one of its descendants (`target`: __btap_target, if loaded).
   Value InTargetTree(Value pid, Value target = nullptr);
   Value ParentPid();  // the current task's parent's pid (BTF offsets)

@@ -205,8 +205,10 @@ void GatherKernelFacts(Elab& e) {
   for (const Probe* p : e.program.probes) {
     Family f = p->spec.family;
     process |= f == Family::ProcessBegin || f == Family::ProcessEnd;
-    // Uprobes follow a -c/-x target's children only when there is a target.
-    process |= e.options.has_target && IsUserSpace(f);
+    // Uprobes follow a -c/-x target's tree, which btaprun may give an object compiled
+    // without one (the tree's tracker runs only on new tasks, and stops at once without
+    // a target).
+    process |= IsUserSpace(f);
   }
   for (const Function* f : e.program.functions)
     parent |= f->intrinsic >= 0 && Intrinsics()[f->intrinsic].name == "ppid";

@@ -143,6 +143,12 @@ int count_uprobe(void* ctx) {
   return 0;
 }
 
+// What `probe process(PATH).function(F) { }` does, by hand.
+SEC("uprobe")
+int empty_uprobe(void* ctx) {
+  return 0;
+}
+
 // What `probe syscall.getppid { n++ }` does, by hand: raw_syscalls:sys_enter's arguments
 // are (regs, id).
 SEC("raw_tp/sys_enter")

@@ -7,6 +7,7 @@
 //                              printed at the end
 //   runner OBJ uprobe CMD...   count calls of btap_bench_call in the first word of CMD
 //                              that has it
+//   runner OBJ uprobe-empty CMD...  the same function with an empty handler
 //   runner OBJ printf CMD...   print one line per getppid call while CMD runs
 //   runner OBJ raw CMD...      count getppid calls on raw_syscalls:sys_enter while CMD runs
 //   runner OBJ array CMD...    an element per getppid call while CMD runs, then all of them
@@ -83,16 +84,17 @@ int main(int argc, char** argv) {
   if (!obj) return 1;
   const char* mode = argv[2];
   struct bpf_program* prog;
-  const char* wanted = strcmp(mode, "count") == 0    ? "count_calls"
-                       : strcmp(mode, "empty") == 0  ? "empty"
-                       : strcmp(mode, "stamp") == 0  ? "stamp_tid"
-                       : strcmp(mode, "hist") == 0   ? "hist_log"
-                       : strcmp(mode, "uprobe") == 0 ? "count_uprobe"
-                       : strcmp(mode, "printf") == 0 ? "print_calls"
-                       : strcmp(mode, "raw") == 0    ? "count_raw"
-                       : strcmp(mode, "comm") == 0   ? "count_comm"
-                       : strcmp(mode, "array") == 0  ? "fill_array"
-                                                     : "";
+  const char* wanted = strcmp(mode, "count") == 0          ? "count_calls"
+                       : strcmp(mode, "empty") == 0        ? "empty"
+                       : strcmp(mode, "stamp") == 0        ? "stamp_tid"
+                       : strcmp(mode, "hist") == 0         ? "hist_log"
+                       : strcmp(mode, "uprobe") == 0       ? "count_uprobe"
+                       : strcmp(mode, "uprobe-empty") == 0 ? "empty_uprobe"
+                       : strcmp(mode, "printf") == 0       ? "print_calls"
+                       : strcmp(mode, "raw") == 0          ? "count_raw"
+                       : strcmp(mode, "comm") == 0         ? "count_comm"
+                       : strcmp(mode, "array") == 0        ? "fill_array"
+                                                           : "";
   bpf_object__for_each_program(prog, obj) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
   }
@@ -108,7 +110,7 @@ int main(int argc, char** argv) {
   struct bpf_link* link = NULL;
   bpf_object__for_each_program(prog, obj) {
     if (!bpf_program__autoload(prog)) continue;
-    if (strcmp(mode, "uprobe") == 0) {
+    if (strncmp(mode, "uprobe", 6) == 0) {
       // In the first word of the command that has the function (the command may be a
       // script that runs the program).
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = "btap_bench_call");

@@ -3,6 +3,8 @@
  *   timed-getppid N  the same, and prints the loop's nanoseconds per call on standard
  *                    error (for the benchmarks)
  *   timed-uprobe N   calls btap_bench_call() N times, timed the same way (uprobes)
+ *   thread-uprobe N  calls btap_bench_call() N times in a second thread, then N times
+ *                    in the first (a process whose probe hits come from two threads)
  *   sleep MS         sleeps
  *   open PATH...     closes every descriptor above 2, then opens each file for reading
  *                    and closes it
@@ -114,6 +116,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <linux/futex.h>
@@ -146,6 +149,12 @@
 __attribute__((noinline)) long btap_bench_call(long i) {
   __asm__ volatile("" ::: "memory");
   return i + 1;
+}
+
+static void* bench_calls(void* n) {
+  long sum = 0;
+  for (long i = 0; i < (long)n; i++) sum += btap_bench_call(i);
+  return (void*)sum;
 }
 
 static volatile sig_atomic_t handled;
@@ -307,6 +316,14 @@ int main(int argc, char** argv) {
     double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
     fprintf(stderr, "ns_per_call %.1f\n", n ? ns / n : 0);
     return sum == 0;
+  }
+  if (argc == 3 && strcmp(argv[1], "thread-uprobe") == 0) {
+    long n = atol(argv[2]);
+    pthread_t thread;
+    void* sum = NULL;
+    if (pthread_create(&thread, NULL, bench_calls, (void*)n) != 0) return 1;
+    if (pthread_join(thread, &sum) != 0) return 1;
+    return bench_calls((void*)n) != sum;
   }
   if (argc == 3 && strcmp(argv[1], "sleep") == 0) {
     long ms = atol(argv[2]);
