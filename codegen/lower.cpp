@@ -134,8 +134,12 @@ llvm::GlobalVariable* Lowering::RuntimeVar(const char* name, uint32_t bytes) {
 }
 
 void Lowering::DefineRuntimeData() {
-  exiting_ = RuntimeVar(session::kStateVariable);
-  errors_ = RuntimeVar(session::kErrorsVariable);
+  // The session's words are one block (session::kSessionWords), so that an error path
+  // reaches the three from one address.
+  auto* words = RuntimeVar(session::kStateVariable, 8 * session::kSessionWords);
+  exiting_ = words;
+  stop_error_ = b_.CreateConstGEP1_64(b_.getInt8Ty(), words, 8 * session::kStopErrorWord);
+  errors_ = b_.CreateConstGEP1_64(b_.getInt8Ty(), words, 8 * session::kErrorsWord);
   lost_ = RuntimeVar("__btap_lost");
   target_ = RuntimeVar("__btap_target");
   stp_pid_ = RuntimeVar("__btap_stp_pid");

@@ -120,8 +120,23 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
   Value max = b_.getInt64(options_.max_errors);
   b_.CreateCondBr(b_.CreateICmpUGE(seen, max), stop, report);
   b_.SetInsertPoint(stop);
-  SetState(session::State::Errors);
-  b_.CreateCondBr(b_.CreateICmpUGT(seen, max), silent, report);
+  if (args.empty()) {
+    // The error that stops the session, a message without arguments (an array full,
+    // division by 0): its record's header is left in global data for the runtime, which
+    // reports it once the records written before it are read (session::kStopErrorWord).
+    // With the default MAXERRORS of 0 no error path writes a record then, and the
+    // handler needs no code for the ring buffer and its lost count.
+    auto* last = llvm::BasicBlock::Create(context_, "stopping_error", frame_->fn);
+    b_.CreateCondBr(b_.CreateICmpUGT(seen, max), silent, last);
+    b_.SetInsertPoint(last);
+    uint64_t header = uint64_t{FormatId(message)} << 32 | uint32_t(record::Kind::Error);
+    b_.CreateStore(b_.getInt64(header), stop_error_);
+    SetState(session::State::Errors);
+    b_.CreateBr(frame_->exit);
+  } else {
+    SetState(session::State::Errors);
+    b_.CreateCondBr(b_.CreateICmpUGT(seen, max), silent, report);
+  }
   b_.SetInsertPoint(silent);
   b_.CreateBr(frame_->exit);
   b_.SetInsertPoint(report);

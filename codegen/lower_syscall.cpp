@@ -316,8 +316,10 @@ Value Lowering::CompatSyscall() {
   if (!found) return b_.getFalse();
   CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
   Value task = Helper(kCurrentTaskBtf, ptr_, {});
-  Value at = core.MemberAddress(task, static_cast<uint32_t>(task_type), info);
-  at = core.MemberAddress(at, StripModifiers(btf, info.type), status);
+  // One chain, one relocation: the load's own offset is thread_info.status's (two steps
+  // took an add of thread_info's offset, 0, before it).
+  Value at = core.MemberPath(
+      task, {{static_cast<uint32_t>(task_type), info}, {StripModifiers(btf, info.type), status}});
   Value flags = b_.CreateLoad(b_.getInt32Ty(), at);
   return b_.CreateICmpNE(b_.CreateAnd(flags, b_.getInt32(kTsCompat)), b_.getInt32(0));
 }

@@ -849,8 +849,9 @@ class Lowering {
   llvm::GlobalVariable* zeros_ = nullptr;  // read-only zeros to clear a new statistics value
   std::map<FileId, llvm::DIFile*> files_;
 
-  llvm::GlobalVariable* exiting_ = nullptr;  // session::State
-  llvm::GlobalVariable* errors_ = nullptr;   // run-time errors raised so far
+  llvm::GlobalVariable* exiting_ = nullptr;  // session::State, the session block's first word
+  Value stop_error_ = nullptr;               // the stopping error's record header (its second)
+  Value errors_ = nullptr;                   // run-time errors raised so far (its third)
 
   llvm::GlobalVariable* lost_ = nullptr;
 

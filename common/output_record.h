@@ -66,9 +66,16 @@ enum class State : uint64_t {
   Stopped = 4,  // stopped by the runtime: end probes run
 };
 
-// Run-time errors raised so far, counted by the probes themselves (`__btap_errors`).
-inline constexpr char kErrorsVariable[] = "__btap_errors";
+// The state is the first of the session's words, one block in global data, so that a
+// probe's error path reaches them all from one address:
+//  - kStopErrorWord: the kernel-side error that reached MAXERRORS + 1, when its message
+//    has no arguments (an array full, division by 0): the 8-byte header of its Error
+//    record (kind and format id; 0 while there is none), stored before the state moves
+//    to Errors. The runtime reports it as it would the record, after the records already
+//    in the ring buffer: the probe's error path writes no record.
+//  - kErrorsWord: run-time errors raised so far, counted by the probes themselves.
 inline constexpr char kStateVariable[] = "__btap_exiting";
+inline constexpr uint32_t kStopErrorWord = 1, kErrorsWord = 2, kSessionWords = 3;
 // The local time zone when the session starts (tz_gmtoff(), tz_name()), set by the
 // runtime where a probe reads it: seconds west of UTC (a long), and the zone's name
 // (tm_zone, NUL-terminated in kTzNameBytes).

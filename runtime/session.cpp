@@ -400,6 +400,7 @@ bool Session::Stopping() const {
 // even when the record that says so was lost to a full ring buffer.
 void Session::ReadState() {
   if (!state_) return;
+  ReportStopError();
   switch (static_cast<session::State>(__atomic_load_n(state_, __ATOMIC_SEQ_CST))) {
     case session::State::Abort:
       aborted_ = true;
@@ -415,6 +416,25 @@ void Session::ReadState() {
     case session::State::Stopped:
       break;
   }
+}
+
+// A kernel probe's error that reached MAXERRORS + 1 leaves its record's header in global
+// data instead of the ring buffer (session::kStopErrorWord). It is reported once, as the record
+// would be, after the records the probes wrote before it (the probes start no more, so
+// reading them ends).
+void Session::ReportStopError() {
+  if (!stop_error_ || stop_error_reported_) return;
+  uint64_t header = __atomic_load_n(stop_error_, __ATOMIC_SEQ_CST);
+  if (header == 0) return;
+  stop_error_reported_ = true;
+  Stop(session::State::Errors);
+  if (ring_) {
+    batch_left_ = INT32_MAX;
+    ring_buffer__consume(ring_);
+  }
+  uint8_t bytes[sizeof header];
+  std::memcpy(bytes, &header, sizeof header);
+  HandleRecord(bytes);
 }
 
 void Session::Detach() {

@@ -106,6 +106,8 @@ class Session {
   void Stop(session::State why);
   // Takes in what the probes decided: exit(), abort(), too many errors.
   void ReadState();
+  // The kernel-side error that stopped the session, left in global data (ReadState).
+  void ReportStopError();
   // Whether the session is on its way out, for whatever reason.
   bool Stopping() const;
   void HandleRecord(std::span<const uint8_t> bytes);
@@ -197,8 +199,10 @@ class Session {
   std::ostream* out_ = nullptr;
   std::ostream* err_ = nullptr;
   int errors_ = 0;
-  uint64_t* state_ = nullptr;             // session::State, shared with the probes
-  uint64_t* error_counter_ = nullptr;     // errors the probes counted
+  uint64_t* state_ = nullptr;          // session::State, shared with the probes
+  uint64_t* error_counter_ = nullptr;  // errors the probes counted
+  uint64_t* stop_error_ = nullptr;     // session::kStopErrorWord
+  bool stop_error_reported_ = false;
   int batch_left_ = 0;                    // records to take before looking up again
   std::string write_error_;               // why the output could not be written
   std::unique_ptr<StdoutWriter> stdout_;  // with RunOptions::output_fd

@@ -289,7 +289,10 @@ bool Session::Load(std::string* error) {
   auto text = [this](const std::string& t) { Output(t); };
   if (!user_->Prepare(object_, bpf_, meta_, sink, format, text, error)) return false;
   state_ = user_->RuntimeVariable(session::kStateVariable);
-  error_counter_ = user_->RuntimeVariable(session::kErrorsVariable);
+  if (user_->GlobalData(session::kStateVariable).size() >= 8 * session::kSessionWords) {
+    stop_error_ = state_ + session::kStopErrorWord;
+    error_counter_ = state_ + session::kErrorsWord;
+  }
   if (!SetLoadFacts(*user_, meta_, error)) return false;
   if (uint64_t* offset = user_->RuntimeVariable("__btap_realtime_offset"))
     *offset = Now(CLOCK_REALTIME) - Now(CLOCK_MONOTONIC);

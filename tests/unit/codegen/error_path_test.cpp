@@ -1,0 +1,35 @@
+// The kernel-side path of a run-time error (lower_stmt.cpp, Lowering::Fail), checked on
+// the instructions that matter: the error that stops the session writes no record.
+#include <gtest/gtest.h>
+
+#include "tests/unit/driver/run_btap.h"
+
+namespace btap::driver {
+namespace {
+
+// With the default MAXERRORS of 0, a full array's error stores its record's header
+// (kind 3, format id 0) in the session's words and moves the state: no ring buffer
+// output (helper 130), so the object has no output map, and no lost count.
+TEST(ErrorPath, StoppingErrorLeavesItsHeaderNotARecord) {
+  Ran r = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
+    probe kernel.trace("sched:sched_switch") { c[execname()]++ })"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("call 130"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("btap_output ll"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("__btap_lost ll"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("atomic_fetch_add((u64 *)(r1 + 16)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("*(u64 *)(r1 + 8) = r2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cmpxchg_64(r1 + 0"), std::string::npos) << r.out;
+  // The errors before the one past MAXERRORS are records; so is one with arguments.
+  Ran before = RunBtap({"-p3", "--dump=bpf-asm", "-D", "MAXERRORS=1", "-e", R"(global c
+    probe kernel.trace("sched:sched_switch") { c[execname()]++ })"});
+  ASSERT_EQ(before.status, 0) << before.err;
+  EXPECT_NE(before.out.find("call 130"), std::string::npos) << before.out;
+  Ran with_args = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
+    probe kernel.trace("sched:sched_switch") { error(sprintf("pid %d", pid())) })"});
+  ASSERT_EQ(with_args.status, 0) << with_args.err;
+  EXPECT_NE(with_args.out.find("call 130"), std::string::npos) << with_args.out;
+}
+
+}  // namespace
+}  // namespace btap::driver
