@@ -36,9 +36,7 @@ bool Lowering::Run(meta::Meta* meta) {
                      "` (or it is never used)"});
     }
   }
-  // (Pass 2 gathers the fork calls for exactly the scripts whose process probes follow
-  // a target's tree.)
-  if (!program_.kernel.fork_syscalls.empty()) DefineTargetTree();
+  if (program_.kernel.target_tree) DefineTargetTree();
   GroupSharedProbes();
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
   for (int r = 0; r < 2; ++r)

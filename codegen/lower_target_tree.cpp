@@ -12,11 +12,27 @@ namespace btap::codegen::lowering {
 namespace {
 // PID_MAX_LIMIT on 64-bit kernels (4,194,304 ids), 64 to a word: every id has its bit.
 constexpr uint32_t kTreeWords = (4u << 20) / 64;
+
+// task_struct's id in `btf` when it has a `tgid` member, else -1.
+int32_t TaskWithTgid(const struct btf* btf) {
+  int32_t task = btf ? btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) : -1;
+  KernelMember member;
+  if (task > 0 && !FindKernelMember(btf, static_cast<uint32_t>(task), "tgid", &member)) return -1;
+  return task > 0 ? task : -1;
+}
 }  // namespace
 
 // An array map is looked up inline by the verifier (no helper call, no hashing): the
-// membership test on a uprobe hit of a descendant is a few instructions.
+// membership test on a uprobe hit of a descendant is a few instructions. Without the
+// kernel's BTF or the offset of task_struct's tgid (a compile without root on a kernel
+// without BTF) the tracker cannot read a new process's id: the probes then see the
+// target alone, and a warning says so.
 void Lowering::DefineTargetTree() {
+  if (TaskWithTgid(KernelBtf()) < 0 && program_.kernel.task_tgid < 0) {
+    diags_.Report(Diag::TargetTreeUntracked, SourceRange{},
+                  {"neither the kernel's BTF nor the layout of its task_struct is known"});
+    return;
+  }
   tree_ = maps_.Define({"btap_target_tree", kMapArray, kTreeWords, 4, 8});
 }
 
@@ -32,13 +48,8 @@ Value Lowering::TreeWord(Value pid, Value* mask) {
 // first runs): a new process made by the target or by a process of its tree joins the
 // tree. Threads share their creator's process id, already in the tree or the target.
 void Lowering::EmitTargetTreeTracker() {
-  // Without the kernel's BTF or the offset of task_struct's tgid, the tree keeps only the
-  // target.
-  const struct btf* btf = KernelBtf();
-  int32_t task = btf ? btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) : -1;
-  KernelMember member;
-  if (task > 0 && !FindKernelMember(btf, static_cast<uint32_t>(task), "tgid", &member)) task = -1;
-  if (task <= 0 && program_.kernel.task_tgid < 0) return;
+  // (DefineTargetTree made the tree only where a new process's id can be read.)
+  int32_t task = TaskWithTgid(KernelBtf());
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, "track_target_tree",
                                     module_);
@@ -74,6 +85,7 @@ void Lowering::EmitTargetTreeTracker() {
   mp.point = "the -c/-x target's process tree (sched:sched_process_fork)";
   mp.family = static_cast<uint8_t>(meta::ProbeKind::Tracepoint);
   mp.target = "sched:sched_process_fork";
+  mp.internal = true;
   meta_.probes.push_back(std::move(mp));
 }
 

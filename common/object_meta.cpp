@@ -126,7 +126,7 @@ bool DecodeProbe(Reader& r, Probe* p) {
          r.I64(&p->numbers[0], "probe numbers") && r.I64(&p->numbers[1], "probe numbers") &&
          r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id") &&
          r.Bool(&p->may_sleep, "probe") && r.Str(&p->fentry_program, "probe fentry program") &&
-         r.Str(&p->where, "probe place");
+         r.Str(&p->where, "probe place") && r.Bool(&p->internal, "probe");
 }
 
 bool DecodeGlobal(Reader& r, Global* g) {
@@ -196,6 +196,7 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.U8(p.may_sleep);
     w.Str(p.fentry_program);
     w.Str(p.where);
+    w.U8(p.internal);
   }
   w.U32(static_cast<uint32_t>(m.globals.size()));
   for (const Global& g : m.globals) {

@@ -130,6 +130,9 @@ struct Probe {
   // Where the script names the point ("file:line:col"; "" for user-side probes), for
   // the runtime's messages about a point this kernel lacks.
   std::string where;
+  // The runtime's own program (the -c/-x target tree's tracker): attached with the
+  // script's probes, never listed (-L) or reported as a probe point (-v).
+  bool internal = false;
 
   bool operator==(const Probe&) const = default;
 };

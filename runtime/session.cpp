@@ -342,7 +342,8 @@ bool Session::Attach(std::string* error) {
     if (!AttachProbe(prog, p, links_, link_fds_, missing, error)) return false;
     // (A point of one function that this kernel lacks is only in the warning below.)
     bool none = missing.size() > missing_before && p.target.find('\n') == std::string::npos;
-    if (verbose_ && !none) Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
+    if (verbose_ && !none && !p.internal)
+      Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
   }
   if (!missing.empty()) {
     std::string names;

@@ -221,6 +221,7 @@ void GatherKernelFacts(Elab& e) {
     e.program.kernel.task_tgid = task.tgid;
   }
   if (!process) return;
+  e.program.kernel.target_tree = true;
   const SyscallTable& table = e.machine.syscalls();
   for (const char* name : {"clone", "clone3", "fork", "vfork"})
     if (const Syscall* s = table.ByName(name)) e.program.kernel.fork_syscalls.push_back(s->nr);

@@ -175,6 +175,7 @@ struct KernelFacts {
   int64_t task_real_parent = -1;       // offsetof(struct task_struct, real_parent); -1: unknown
   int64_t task_tgid = -1;              // offsetof(struct task_struct, tgid)
   std::vector<int64_t> fork_syscalls;  // clone, clone3, fork, vfork: where processes start
+  bool target_tree = false;            // process probes follow a -c/-x target's tree of processes
   // The link-time address of meta::kKernelAnchor in the vmlinux whose DWARF placed a
   // kernel variable at a fixed address; 0 when none did.
   uint64_t dwarf_anchor = 0;

@@ -83,6 +83,7 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
   std::vector<std::string> out;
   KernelTypes kernel = KernelTypes::Running();  // (read only for a tracepoint tracefs lacks)
   for (const meta::Probe& p : meta.probes) {
+    if (p.internal) continue;
     std::string note;
     switch (static_cast<meta::ProbeKind>(p.family)) {
       case meta::ProbeKind::Kprobe:
