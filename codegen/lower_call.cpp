@@ -421,11 +421,12 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::tokenize: {
       // The string being split and the position reached are this CPU's (as stap keeps
-      // them per context), in a per-CPU array of one element.
+      // them per context), in a per-CPU array of one element; then the kernel's loop's
+      // counts and delimiter set (bpflib's btap_tokenize_loop).
       Value input = Arg(c, 0), delim = Arg(c, 1);
       if (!input || !delim) return nullptr;
       if (!tokenize_state_)
-        tokenize_state_ = maps_.Define({"btap_tokenize_state", kMapPercpuArray, 1, 4, slot_ + 24});
+        tokenize_state_ = maps_.Define({"btap_tokenize_state", kMapPercpuArray, 1, 4, slot_ + 56});
       Value key = StackTemp(4);
       b_.CreateStore(b_.getInt32(0), key);
       Value state = Helper(kMapLookup, ptr_, {tokenize_state_, key});

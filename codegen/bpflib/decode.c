@@ -17,6 +17,24 @@ struct decode_state {
   unsigned long size, limit;
 };
 
+// One number by `format` (decimal or 0x and hexadecimal: at most 20 characters) at `pos`,
+// formatted in `buf`: put_format's, smaller, one for the three uses in a round (each
+// inlined call kept a buffer of its own), as the callback's frame adds to its caller's.
+struct number_buf {
+  unsigned long value;
+  char text[24];
+};
+
+static inline __attribute__((always_inline)) long put_number(struct number_buf* buf, char* dst,
+                                                             long pos, const char* format,
+                                                             unsigned long value,
+                                                             unsigned long size,
+                                                             unsigned long limit) {
+  buf->value = value;
+  long n = bpf_snprintf(buf->text, sizeof(buf->text), format, &buf->value, sizeof(buf->value)) - 1;
+  return write_at(dst, pos, buf->text, n, sizeof(buf->text) - 1, size, limit);
+}
+
 // Round `i`: entry `i` of the table when it applies, then, in the round after the last
 // entry, what is left over. 1 ends the walk.
 static inline __attribute__((always_inline)) long decode_step(struct decode_state* st,
@@ -37,20 +55,22 @@ static inline __attribute__((always_inline)) long decode_step(struct decode_stat
     cell[DECODE_POS] = write_at(st->dst, pos, e->name, e->len, DECODE_NAME, size, limit);
     return mode & DECODE_EQUAL;  // a value has one name
   }
-  // Then a value without a name as a number, or the flags' bits left over in hexadecimal.
+  // Then a value without a name as a number, or the flags' bits left over in hexadecimal
+  // (one buffer for the three).
+  struct number_buf buf;
   if (mode & DECODE_EQUAL) {
     if (mode & DECODE_DEC)
-      cell[DECODE_POS] = kernel ? put_format(st->dst, pos, decimal, (long)value, 0, size, limit)
+      cell[DECODE_POS] = kernel ? put_number(&buf, st->dst, pos, decimal, value, size, limit)
                                 : put_dec(st->dst, pos, (long)value, 0, size, limit);
     if (mode & DECODE_HEX)
-      cell[DECODE_POS] = kernel ? put_format(st->dst, pos, hexadecimal, (long)value, 0, size, limit)
+      cell[DECODE_POS] = kernel ? put_number(&buf, st->dst, pos, hexadecimal, value, size, limit)
                                 : put_hex(st->dst, pos, value, size, limit);
     return 1;
   }
   unsigned long rest = value & ~head->known & ~(unsigned long)cell[DECODE_TAKEN];
   if (rest || (pos == 0 && (mode & DECODE_ZERO))) {
     if (pos > 0) pos = put(st->dst, pos, '|', size, limit);
-    cell[DECODE_POS] = kernel ? put_format(st->dst, pos, hexadecimal, (long)rest, 0, size, limit)
+    cell[DECODE_POS] = kernel ? put_number(&buf, st->dst, pos, hexadecimal, rest, size, limit)
                               : put_hex(st->dst, pos, rest, size, limit);
   }
   return 1;

@@ -40,6 +40,10 @@ static inline __attribute__((always_inline)) long copy_at(char* dst, long pos, c
   if (pos < 0 || pos + 1 >= (long)limit || max <= 0) return 0;
   unsigned long room = limit - (unsigned long)pos;
   if ((unsigned long)max + 1 < room) room = (unsigned long)max + 1;
+  // Kept, though `pos` is in bounds here: LLVM may have spilled `pos` before testing it,
+  // and Linux 6.1's verifier, which forgets a spilled value it knows no bounds of, then
+  // saw no bound on the size without this one.
+  asm volatile("" : "+r"(room));
   if (room > limit) room = limit;
   long got = bpf_probe_read_kernel_str(dst + btap_masked(pos, size), room, src);
   return got > 1 ? got - 1 : 0;

@@ -118,8 +118,9 @@ BTAP_LIB long btap_put_str(char* dst, long pos, const char* src, long width, lon
 }
 
 // tokenize(): the next non-empty token (bytes none of which is in `delim`) of the string
-// kept in `state` (`size` bytes, then the position reached, a long, and two longs of
-// btap_tokenize_loop's; the caller puts a new string there); "" when none is left.
+// kept in `state` (`size` bytes, then the position reached, a long, two longs and the
+// delimiter set, 32 bytes, of btap_tokenize_loop's; the caller puts a new string there);
+// "" when none is left.
 BTAP_LIB long btap_tokenize(char* dst, char* state, const char* delim, unsigned long size,
                             unsigned long limit) {
   long* at = (long*)(state + size);
@@ -153,37 +154,48 @@ BTAP_LIB long btap_tokenize(char* dst, char* state, const char* delim, unsigned 
 }
 
 // btap_tokenize in the kernel: bpf_loop rounds over the delimiters, then over the string,
-// with the position, the token's length and whether it began kept in the state (a map
-// value: the verifier does not track what it holds, so the rounds' states merge).
+// with the position, the token's length, whether it began and the delimiters kept in the
+// state (a map value: the verifier does not track what it holds, so the rounds' states
+// merge). Only the pointers and sizes are on the caller's stack, the two loops' in the same
+// bytes: the caller may be a script loop's bpf_loop callback, whose frame Linux 6.1 adds
+// to its handler's (psig.stp's). `at` is the state's counts, `bits` the delimiter set.
 struct delim_state {
   const char* delim;
-  unsigned long long* bits;
+  char* state;
   unsigned long size;
 };
+
+static inline __attribute__((always_inline)) long* tokenize_at(char* state, unsigned long size) {
+  return (long*)(state + size);
+}
+
+static inline __attribute__((always_inline)) unsigned long long* tokenize_bits(
+    char* state, unsigned long size) {
+  return (unsigned long long*)(state + size + 24);
+}
 
 BTAP_CALLBACK long btap_cb_delim(unsigned long i, void* ctx) {
   struct delim_state* st = ctx;
   unsigned char c = (unsigned char)st->delim[i & (st->size - 1)];
   if (!c) return 1;
-  st->bits[(c >> 6) & 3] |= 1ull << (c & 63);
+  tokenize_bits(st->state, st->size)[(c >> 6) & 3] |= 1ull << (c & 63);
   return 0;
 }
 
 struct token_state {
   char* dst;
-  const char* text;
-  long* at;  // the position, the token's length, whether it began
-  unsigned long long* bits;
+  char* state;
   unsigned long size, limit;
   long start;
 };
 
 BTAP_CALLBACK long btap_cb_token(unsigned long i, void* ctx) {
   struct token_state* st = ctx;
-  long p = st->start + (long)i, *at = st->at;
+  long p = st->start + (long)i, *at = tokenize_at(st->state, st->size);
   if (p >= (long)st->limit) return 1;
-  unsigned char c = (unsigned char)st->text[p & (st->size - 1)];
-  int is_delim = c && ((st->bits[(c >> 6) & 3] >> (c & 63)) & 1);
+  unsigned char c = (unsigned char)st->state[p & (st->size - 1)];
+  unsigned long long* bits = tokenize_bits(st->state, st->size);
+  int is_delim = c && ((bits[(c >> 6) & 3] >> (c & 63)) & 1);
   if (!c || (is_delim && at[2])) {
     at[0] = p;
     return 1;
@@ -199,18 +211,23 @@ BTAP_CALLBACK long btap_cb_token(unsigned long i, void* ctx) {
 
 BTAP_LIB long btap_tokenize_loop(char* dst, char* state, const char* delim, unsigned long size,
                                  unsigned long limit) {
-  long* at = (long*)(state + size);
-  unsigned long long bits[4] = {0, 0, 0, 0};
+  long* at = tokenize_at(state, size);
+  unsigned long long* bits = tokenize_bits(state, size);
+  bits[0] = bits[1] = bits[2] = bits[3] = 0;
   unsigned long rounds = limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING;
-  struct delim_state ds = {delim, bits, size};
-  bpf_loop(rounds, btap_cb_delim, &ds, 0);
+  union {
+    struct delim_state d;
+    struct token_state t;
+  } st;
+  st.d = (struct delim_state){delim, state, size};
+  bpf_loop(rounds, btap_cb_delim, &st.d, 0);
   long start = at[0];
   if (start < 0 || start >= (long)limit) start = (long)limit - 1;
   at[0] = start;
   at[1] = 0;
   at[2] = 0;
-  struct token_state ts = {dst, state, at, bits, size, limit, start};
-  bpf_loop(rounds, btap_cb_token, &ts, 0);
+  st.t = (struct token_state){dst, state, size, limit, start};
+  bpf_loop(rounds, btap_cb_token, &st.t, 0);
   long n = at[1];
   if (n < 0 || n >= (long)limit) n = (long)limit - 1;
   dst[btap_masked(n, size)] = 0;
