@@ -35,8 +35,12 @@ std::string Functions(const meta::Probe& p) {
   for (const std::string& n : names) {
     size_t colon = n.find(':');  // MODULE:NAME
     std::string module = colon == std::string::npos ? "" : n.substr(0, colon);
+    // (A kernel without loadable modules has no /proc/modules and no module tracepoints to
+    // wait on.)
     if (!module.empty() && !Exists("/sys/module/" + module))
-      return "waits: module `" + module + "` is not loaded (the probe arms when it loads)";
+      return Exists("/proc/modules")
+                 ? "waits: module `" + module + "` is not loaded (the probe arms when it loads)"
+                 : "not here: module `" + module + "` is not loaded, and this kernel loads none";
     if (!listed(module, n.substr(colon == std::string::npos ? 0 : colon + 1))) missing.push_back(n);
   }
   if (missing.empty()) return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";
