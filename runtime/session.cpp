@@ -346,18 +346,14 @@ bool Session::Attach(std::string* error) {
       Diagnostic("attached `" + p.point + "` (" + AttachedAs(prog, p) + ")\n");
   }
   if (!missing.empty()) {
-    std::string names;
-    for (size_t i = 0; i < missing.size() && i < 5; ++i) names += (i ? ", " : "") + missing[i];
-    if (missing.size() > 5) names += ", ...";
+    std::string names = FirstNames(missing);
     Diagnostic("WARNING: " + std::to_string(missing.size()) + " probe point" +
                (missing.size() == 1 ? "" : "s") +
                " that the script was compiled with (a wildcard's matches, a module's functions) " +
                (missing.size() == 1 ? "is" : "are") + " not in this kernel: " + names + '\n');
   }
   if (!waiting.empty()) {
-    std::string names;
-    for (size_t i = 0; i < waiting.size() && i < 5; ++i) names += (i ? ", " : "") + waiting[i];
-    if (waiting.size() > 5) names += ", ...";
+    std::string names = FirstNames(waiting);
     Diagnostic("WARNING: " + std::to_string(waiting.size()) + " probe point" +
                (waiting.size() == 1 ? " waits" : "s wait") +
                " for a module that is not loaded, and will arm when it loads: " + names + '\n');

@@ -174,9 +174,7 @@ void Session::TakeModuleEvents() {
                    "): module `" + module + "` loaded\n");
     }
     if (!missing.empty()) {
-      std::string names;
-      for (size_t i = 0; i < missing.size() && i < 5; ++i) names += (i ? ", " : "") + missing[i];
-      if (missing.size() > 5) names += ", ...";
+      std::string names = FirstNames(missing);
       Diagnostic("WARNING: module `" + module + "` loaded without " +
                  std::to_string(missing.size()) + " probe point" +
                  (missing.size() == 1 ? "" : "s") + " that the script was compiled with: " + names +

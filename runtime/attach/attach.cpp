@@ -81,4 +81,11 @@ void DetachAll(std::vector<bpf_link*>& links) {
   links.clear();
 }
 
+std::string FirstNames(const std::vector<std::string>& names, size_t shown) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < shown; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > shown) out += ", ...";
+  return out;
+}
+
 }  // namespace btap::runtime

@@ -94,6 +94,10 @@ void RestoreDescriptorLimit();
 // for any other error. `programs` counts the object's programs when loading them failed.
 std::string DescriptorNote(int err, size_t programs = 0);
 
+// The first `shown` of `names`, joined by ", ", then ", ..." when there are more: how
+// warnings name the probe points they are about.
+std::string FirstNames(const std::vector<std::string>& names, size_t shown = 5);
+
 // A timer probe's period: timer.jiffies(N) is N ticks of the running kernel's HZ.
 int64_t TimerPeriodNs(const meta::Probe& probe);
 

@@ -44,9 +44,7 @@ std::string Functions(const meta::Probe& p) {
     if (!listed(module, n.substr(colon == std::string::npos ? 0 : colon + 1))) missing.push_back(n);
   }
   if (missing.empty()) return names.size() > 1 ? std::to_string(names.size()) + " functions" : "";
-  std::string list;
-  for (size_t i = 0; i < missing.size() && i < 5; ++i) list += (i ? ", " : "") + missing[i];
-  if (missing.size() > 5) list += ", ...";
+  std::string list = FirstNames(missing);
   if (missing.size() == names.size()) return "not here: this kernel cannot trace " + list;
   return std::to_string(names.size() - missing.size()) + " of " + std::to_string(names.size()) +
          " functions (this kernel cannot trace " + list + ")";
