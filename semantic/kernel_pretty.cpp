@@ -334,6 +334,16 @@ void KernelCastPrettyPrint(Elab& e, Probe& p) {
     if (!chain.empty()) type = KernelChainType(btf, type, chain);
     if (!type) continue;
     int depth = c->components.back().name == "$$" ? 2 : 1;
+    // Each printed value reads through its own copy of the operand.
+    bool modifies = false;
+    ast::WalkTree(c->operand, [&](ast::Node* n) {
+      modifies |=
+          ast::Is<ast::Assign>(n) || ast::Is<ast::PreCrement>(n) || ast::Is<ast::PostCrement>(n);
+    });
+    if (modifies) {
+      e.diags.Report(Diag::PrettyCastModifies, c->range, {std::string(c->components.back().name)});
+      continue;
+    }
     KernelPretty out(e, btf, c);
     std::vector<ast::TargetComponent> prefix(chain.begin(), chain.end());
     // `@cast(p, "T")$` is what p points to, as a `->member` chain is what it names.
