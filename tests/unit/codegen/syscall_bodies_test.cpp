@@ -15,8 +15,9 @@ size_t Count(const std::string& text, std::string_view what) {
 
 TEST(SyscallBodies, IdenticalBodiesAreOne) {
   // bpf_map_update_elem (helper 2, "call 2\n") once per body: 30 or so get* points here.
-  Ran shared = RunBtap({"-p3", "--dump=bpf-asm", "-e",
-                        R"(global c; probe kernel.trace("syscalls:sys_enter_get*") { c[execname()]++ })"});
+  Ran shared =
+      RunBtap({"-p3", "--dump=bpf-asm", "-e",
+               R"(global c; probe kernel.trace("syscalls:sys_enter_get*") { c[execname()]++ })"});
   ASSERT_EQ(shared.status, 0) << shared.err;
   EXPECT_EQ(Count(shared.out, "call 2\n"), 1u) << shared.out;
   Ran apart = RunBtap({"-p3", "--dump=bpf-asm", "-e",
