@@ -648,7 +648,8 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (entries.map) LoadEntryValues(entries);
   ProcessFilter(p);
   UserProbeFilter(p);
-  if (p.spec.raw_syscall) Continue(b_.CreateNot(CompatSyscall()), "native");
+  // A handler that does nothing needs no test that the call is native (a helper call).
+  if (p.spec.raw_syscall && !DoesNothing(p)) Continue(b_.CreateNot(CompatSyscall()), "native");
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   FinishFrame(frame, has_scratch);
@@ -768,11 +769,9 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   Continue(b_.CreateICmpEQ(same, b_.getInt64(0)), "program");
 }
 
-// Uprobes fire in every process that runs the probed code: those of process(PID) only in
-// that process, and with -c/-x only in the target's tree.
-void Lowering::UserProbeFilter(const sema::Probe& p) {
-  if (!UserProbe(&p)) return;
-  // A handler that does nothing is the same in every process: no filter (no helper call).
+// A probe without a condition whose body is empty blocks: what it does is the same
+// whoever runs it and whenever, so it needs no filter or test.
+bool Lowering::DoesNothing(const sema::Probe& p) {
   std::function<bool(const ast::Stmt*)> empty = [&](const ast::Stmt* s) {
     auto* block = s ? ast::As<ast::Block>(s) : nullptr;
     if (!block) return false;
@@ -780,7 +779,15 @@ void Lowering::UserProbeFilter(const sema::Probe& p) {
       if (!empty(inner)) return false;
     return true;
   };
-  if (!p.condition && empty(p.body)) return;
+  return !p.condition && empty(p.body);
+}
+
+// Uprobes fire in every process that runs the probed code: those of process(PID) only in
+// that process, and with -c/-x only in the target's tree.
+void Lowering::UserProbeFilter(const sema::Probe& p) {
+  if (!UserProbe(&p)) return;
+  // A handler that does nothing is the same in every process: no filter (no helper call).
+  if (DoesNothing(p)) return;
   if (p.spec.numbers[2]) {
     Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(p.spec.numbers[2])), "pid");

@@ -611,6 +611,7 @@ class Lowering {
   Value UserDeref(ast::Deref* d);
   bool UserProbe(const sema::Probe* p) const;
   void UserProbeFilter(const sema::Probe& p);
+  static bool DoesNothing(const sema::Probe& p);
 
   Value Extend(Value v, uint32_t size, bool is_signed);
 

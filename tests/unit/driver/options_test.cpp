@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "runtime/object.h"
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"
 
 namespace btap::driver {
@@ -157,19 +158,18 @@ TEST(Options, SuppressTimeLimitsNeedsGuruMode) {
 }
 
 TEST(Driver, ManPageIsBuiltIn) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"--man"}, in, out, err), 0);
-  EXPECT_EQ(out.str().rfind(".\\\"", 0), 0u);
-  EXPECT_NE(out.str().find(".TH BTAP 1"), std::string::npos);
-  EXPECT_NE(out.str().find(".SH EXIT STATUS"), std::string::npos);
+  driver::Ran ran;
+  EXPECT_EQ((ran = driver::RunBtap({"--man"})).status, 0);
+  EXPECT_EQ(ran.out.rfind(".\\\"", 0), 0u);
+  EXPECT_NE(ran.out.find(".TH BTAP 1"), std::string::npos);
+  EXPECT_NE(ran.out.find(".SH EXIT STATUS"), std::string::npos);
 }
 
 TEST(Driver, StdinScriptAndArguments) {
-  std::istringstream in("probe begin { printf(\"%s\\n\", @1) }");
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p1", "-", "hello"}, in, out, err), 0) << err.str();
-  EXPECT_EQ(out.str(), "probe begin {\n  printf(\"%s\\n\", \"hello\");\n}\n");
+  const std::string in = "probe begin { printf(\"%s\\n\", @1) }";
+  driver::Ran ran;
+  EXPECT_EQ((ran = driver::RunBtap({"-p1", "-", "hello"}, in)).status, 0) << ran.err;
+  EXPECT_EQ(ran.out, "probe begin {\n  printf(\"%s\\n\", \"hello\");\n}\n");
 }
 
 TEST(Driver, ArchNames) {
@@ -183,22 +183,21 @@ TEST(Driver, ArchNames) {
 }
 
 TEST(Driver, Pass3PrintsTheModule) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p3", "-e", "probe begin { exit() }"}, in, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("define i32 @probe_0(ptr"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("section \"btap_user/probe_0\""), std::string::npos);
+  driver::Ran ran;
+  EXPECT_EQ((ran = driver::RunBtap({"-p3", "-e", "probe begin { exit() }"})).status, 0) << ran.err;
+  EXPECT_NE(ran.out.find("define i32 @probe_0(ptr"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("section \"btap_user/probe_0\""), std::string::npos);
 }
 
 TEST(Driver, Pass4WritesTheObject) {
   std::string path = testing::TempDir() + "/driver_p4.bo";
-  std::istringstream in;
-  std::ostringstream out, err;
+  driver::Ran ran;
   EXPECT_EQ(
-      driver::Run({"-p4", "-o", path, "-e", "probe begin { printf(\"%d\\n\", 1) }"}, in, out, err),
+      (ran = driver::RunBtap({"-p4", "-o", path, "-e", "probe begin { printf(\"%d\\n\", 1) }"}))
+          .status,
       0)
-      << err.str();
-  EXPECT_EQ(out.str(), path + "\n");
+      << ran.err;
+  EXPECT_EQ(ran.out, path + "\n");
   std::ifstream file(path, std::ios::binary);
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), {});
   meta::Meta meta;
@@ -210,16 +209,16 @@ TEST(Driver, Pass4WritesTheObject) {
 }
 
 TEST(Driver, DumpBpfAsmPrintsInstructions) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p3", "--dump=bpf-asm", "-e",
-                         "global n; probe kernel.trace(\"raw_syscalls:sys_enter\") { n++ }"},
-                        in, out, err),
-            0)
-      << err.str();
+  driver::Ran ran;
+  EXPECT_EQ(
+      (ran = driver::RunBtap({"-p3", "--dump=bpf-asm", "-e",
+                              "global n; probe kernel.trace(\"raw_syscalls:sys_enter\") { n++ }"}))
+          .status,
+      0)
+      << ran.err;
   // The counter is one atomic add on global data.
-  EXPECT_NE(out.str().find("lock *(u64 *)"), std::string::npos) << out.str();
-  EXPECT_NE(out.str().find("g_n ll"), std::string::npos) << out.str();
+  EXPECT_NE(ran.out.find("lock *(u64 *)"), std::string::npos) << ran.out;
+  EXPECT_NE(ran.out.find("g_n ll"), std::string::npos) << ran.out;
 }
 
 TEST(Driver, ObjectsAreDeterministic) {
@@ -229,9 +228,8 @@ TEST(Driver, ObjectsAreDeterministic) {
   std::vector<std::vector<uint8_t>> objects;
   for (int i = 0; i < 2; ++i) {
     std::string path = testing::TempDir() + "/determinism" + std::to_string(i) + ".bo";
-    std::istringstream in;
-    std::ostringstream out, err;
-    ASSERT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+    driver::Ran ran;
+    ASSERT_EQ((ran = driver::RunBtap({"-p4", "-o", path, "-e", script})).status, 0) << ran.err;
     std::ifstream file(path, std::ios::binary);
     objects.emplace_back((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   }
@@ -240,22 +238,22 @@ TEST(Driver, ObjectsAreDeterministic) {
 }
 
 TEST(Driver, WhatCannotBeCompiledIsLocated) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p4", "-e", "probe begin {\n  if (\"ab\" =~ \"\\\\ba\") exit()\n}"}, in,
-                        out, err),
-            1);
-  EXPECT_NE(err.str().find("<input>:2:15: error: this regular expression cannot be compiled yet: "
-                           "the assertion `\\b`"),
+  driver::Ran ran;
+  EXPECT_EQ(
+      (ran = driver::RunBtap({"-p4", "-e", "probe begin {\n  if (\"ab\" =~ \"\\\\ba\") exit()\n}"}))
+          .status,
+      1);
+  EXPECT_NE(ran.err.find("<input>:2:15: error: this regular expression cannot be compiled yet: "
+                         "the assertion `\\b`"),
             std::string::npos)
-      << err.str();
+      << ran.err;
 }
 
 TEST(Driver, BadLimitsAreRejected) {
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p4", "-D", "MAXSTRINGLEN=x", "-e", "probe begin { }"}, in, out, err), 1);
-  EXPECT_NE(err.str().find("-D MAXSTRINGLEN=x: expected a number"), std::string::npos) << err.str();
+  driver::Ran ran;
+  EXPECT_EQ(
+      (ran = driver::RunBtap({"-p4", "-D", "MAXSTRINGLEN=x", "-e", "probe begin { }"})).status, 1);
+  EXPECT_NE(ran.err.find("-D MAXSTRINGLEN=x: expected a number"), std::string::npos) << ran.err;
 }
 
 }  // namespace
@@ -269,9 +267,8 @@ namespace {
 TEST(Driver, WildcardKernelProbesShareOneProgram) {
   auto compile = [](const std::string& script, meta::Meta* meta) {
     std::string path = testing::TempDir() + "/kprobe_group.bo";
-    std::istringstream in;
-    std::ostringstream out, err;
-    ASSERT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+    driver::Ran ran;
+    ASSERT_EQ((ran = driver::RunBtap({"-p4", "-o", path, "-e", script})).status, 0) << ran.err;
     std::ifstream file(path, std::ios::binary);
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)), {});
     std::string error;

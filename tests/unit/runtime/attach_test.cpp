@@ -21,6 +21,7 @@
 
 #include "common/build_id.h"
 #include "runtime/core_relocations.h"
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"
 
 namespace btap::runtime {
@@ -252,13 +253,13 @@ TEST(DetachAll, DestroysEveryLinkAndEmptiesTheVector) {
   if (!std::filesystem::exists("/sys/kernel/tracing/events/sched/sched_process_exit"))
     GTEST_SKIP() << "no sched:sched_process_exit tracepoint";
   std::string path = testing::TempDir() + "/detach_test.bo";
-  std::istringstream in;
-  std::ostringstream out, err;
+  driver::Ran ran;
   // (Compiling needs tracefs and the kernel's BTF, which an unprivileged run may lack.)
-  if (driver::Run({"-p4", "--disable-cache", "-o", path, "-e",
-                   "global n\nprobe kernel.trace(\"sched:sched_process_exit\") { n++ }"},
-                  in, out, err) != 0)
-    GTEST_SKIP() << "cannot compile a sched:sched_process_exit probe here: " << err.str();
+  if ((ran =
+           driver::RunBtap({"-p4", "--disable-cache", "-o", path, "-e",
+                            "global n\nprobe kernel.trace(\"sched:sched_process_exit\") { n++ }"}))
+          .status != 0)
+    GTEST_SKIP() << "cannot compile a sched:sched_process_exit probe here: " << ran.err;
   std::ifstream file(path, std::ios::binary);
   std::vector<char> bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
   bpf_object* object = bpf_object__open_mem(bytes.data(), bytes.size(), nullptr);

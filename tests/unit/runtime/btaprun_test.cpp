@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/object_meta.h"
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"
 
 namespace btap {
@@ -45,9 +46,8 @@ std::string Compile(const std::string& script) {
   std::string dir = testing::TempDir() + "/btaprun_test";
   fs::create_directories(dir);
   std::string path = dir + "/hello.bo";
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+  driver::Ran ran;
+  EXPECT_EQ((ran = driver::RunBtap({"-p4", "-o", path, "-e", script})).status, 0) << ran.err;
   return path;
 }
 

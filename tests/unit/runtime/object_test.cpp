@@ -15,6 +15,7 @@
 #include "codegen/seal.h"
 #include "runtime/object_btf.h"
 #include "runtime/session.h"
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"
 
 namespace btap::runtime {
@@ -30,9 +31,8 @@ const char kScript[] =
 const std::vector<uint8_t>& RealObject() {
   static const std::vector<uint8_t> object = [] {
     std::string path = testing::TempDir() + "/object_test.bo";
-    std::istringstream in;
-    std::ostringstream out, err;
-    EXPECT_EQ(driver::Run({"-p4", "-o", path, "-e", kScript}, in, out, err), 0) << err.str();
+    driver::Ran ran;
+    EXPECT_EQ((ran = driver::RunBtap({"-p4", "-o", path, "-e", kScript})).status, 0) << ran.err;
     std::ifstream file(path, std::ios::binary);
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(file), {});
   }();
@@ -215,9 +215,8 @@ TEST(Object, FindsEachProgramsPlace) {
       "probe kernel.trace(\"sched:sched_switch\") { println(1) }\n"
       "probe kernel.trace(\"sched:sched_wakeup\") { println(2) }\n";
   std::string path = testing::TempDir() + "/object_places.bo";
-  std::istringstream in;
-  std::ostringstream out, err;
-  ASSERT_EQ(driver::Run({"-p4", "-o", path, "-e", script}, in, out, err), 0) << err.str();
+  driver::Ran ran;
+  ASSERT_EQ((ran = driver::RunBtap({"-p4", "-o", path, "-e", script})).status, 0) << ran.err;
   std::ifstream file(path, std::ios::binary);
   std::vector<uint8_t> object(std::istreambuf_iterator<char>(file), {});
   meta::Meta m;

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"
 
 namespace btap::runtime {
@@ -21,9 +22,8 @@ std::vector<uint8_t> Compile(const std::vector<std::string>& args) {
   std::string path = testing::TempDir() + "/session_test.bo";
   std::vector<std::string> argv = {"-p4", "-o", path};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::istringstream in;
-  std::ostringstream out, err;
-  EXPECT_EQ(driver::Run(argv, in, out, err), 0) << err.str();
+  driver::Ran ran;
+  EXPECT_EQ((ran = driver::RunBtap(argv)).status, 0) << ran.err;
   std::ifstream file(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
