@@ -113,7 +113,12 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
   } else if (btf_is_ptr(t)) {
     const btf_type* to = btf__type_by_id(btf_, StripModifiers(btf_, t->type));
     llvm::DIType* pointee = nullptr;
-    if (to && btf_is_composite(to))
+    // A struct without a name of its own (behind a typedef, as pgd_t) stays void: the
+    // kernel refuses an object's whole BTF for a forward declaration without a name
+    // ("Invalid name"), and libbpf's checks of a pointer member look at no more than its
+    // kind. Without that BTF, any program with a callback is refused ("missing btf
+    // func_info": para-callgraph-verbose.stp's $$parms of walk_page_range).
+    if (to && btf_is_composite(to) && to->name_off)
       pointee = di_.createForwardDecl(
           btf_is_union(to) ? llvm::dwarf::DW_TAG_union_type : llvm::dwarf::DW_TAG_structure_type,
           btf__name_by_offset(btf_, to->name_off), nullptr, file_, 0);

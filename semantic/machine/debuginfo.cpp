@@ -802,12 +802,31 @@ Location DebugInfo::Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t 
       }
       case DW_OP_entry_value:
       case DW_OP_GNU_entry_value: {
-        // The value a register had when the function was entered: known only there.
-        const auto* block = reinterpret_cast<const uint8_t*>(uintptr_t(b));
-        bool single_reg = a == 1 && block[0] >= DW_OP_reg0 && block[0] <= DW_OP_reg31;
-        if (!single_reg || f.inlined || at != f.entry)
-          return Unavailable("its value is known only at the function's entry (DW_OP_entry_value)");
-        st.push_back(LocExpr::Register(block[0] - DW_OP_reg0));
+        // The value a register had when the function was entered: known only there. stap
+        // reads it elsewhere from a value an extra probe at the entry saved per thread;
+        // btap has no such probe, so it says so and how to do the same in the script.
+        // The operand is a DWARF expression of its own, which libdw hands out as an
+        // attribute of its own (the op's number2 is no pointer to it).
+        Dwarf_Attribute inner;
+        Dwarf_Op* inner_ops = nullptr;
+        size_t inner_n = 0;
+        bool single_reg = attr && dwarf_getlocation_attr(attr, &ops[i], &inner) == 0 &&
+                          dwarf_getlocation(&inner, &inner_ops, &inner_n) == 0 && inner_n == 1 &&
+                          inner_ops[0].atom >= DW_OP_reg0 && inner_ops[0].atom <= DW_OP_reg31;
+        if (!single_reg)
+          return Unavailable(
+              "its value is computed from what the function was entered with "
+              "(DW_OP_entry_value of an expression), which btap does not evaluate");
+        if (f.inlined)
+          return Unavailable(
+              "its value is what the inlined function was entered with (DW_OP_entry_value), "
+              "and an inlined copy has no entry of its own to read it at");
+        if (at != f.entry)
+          return Unavailable(
+              "its value is what a register held at the function's entry (DW_OP_entry_value), "
+              "which btap reads only in a probe at that entry; probe the function too and "
+              "keep the value there, in a global indexed by tid()");
+        st.push_back(LocExpr::Register(inner_ops[0].atom - DW_OP_reg0));
         break;
       }
       case DW_OP_piece: {

@@ -205,6 +205,16 @@ probe kernel.function("do_fchmodat@fs/open.c:640").label("retry") {}
              ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 1 error generated.' \
   -r "$dir" -p2 -e 'probe kernel.function("do_fchmodat@fs/open.c:640").label("retry") {}'
+# A parameter whose location at the label is its value at the function's entry
+# (DW_OP_entry_value of a register: join_session_keyring's `name` at error2, read by
+# cve-2016-0728.stp): a located error saying so and what to do, where stap reads it from
+# a value an extra probe at the entry saved.
+check label_entry_value \
+  '<input>:1:71: error: cannot read `$name` in `kernel.function("join_session_keyring@security/keys/process_keys.c:837").label("error2")`: its value is what a register held at the function'"'"'s entry (DW_OP_entry_value), which btap reads only in a probe at that entry; probe the function too and keep the value there, in a global indexed by tid()
+probe kernel.function("join_session_keyring").label("error2") { print($name) }
+                                                                      ^~~~~
+1 error generated.' \
+  -r "$dir" -p2 -e 'probe kernel.function("join_session_keyring").label("error2") { print($name) }'
 # The same kernel without its DWARF: a directory holding only the image and its release.
 bare=$(mktemp -d)
 trap 'rm -rf "$bare"' EXIT
