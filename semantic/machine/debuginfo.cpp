@@ -793,9 +793,14 @@ Location DebugInfo::Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t 
         mode = Mode::Value;
         break;
       case DW_OP_implicit_value: {
-        if (a > 8) return Unavailable("its implicit value is wider than 8 bytes");
+        // The op's number2 points at the block's length, not at its bytes: libdw hands
+        // out the bytes themselves.
+        Dwarf_Block block;
+        if (!attr || dwarf_getlocation_implicit_value(attr, &ops[i], &block) != 0)
+          return Unavailable("its implicit value cannot be read from the DWARF");
+        if (block.length > 8) return Unavailable("its implicit value is wider than 8 bytes");
         uint64_t v = 0;
-        memcpy(&v, reinterpret_cast<const void*>(uintptr_t(b)), a);
+        memcpy(&v, block.data, block.length);
         st.push_back(LocExpr::Constant(int64_t(v)));
         mode = Mode::Value;
         break;

@@ -16,8 +16,8 @@ std::string Program(const std::string& out, const std::string& name) {
 }
 
 TEST(HandlerTests, EmptySyscallHandlerTestsNothing) {
-  Ran empty = RunBtap({"-p3", "--dump=bpf-asm", "-e",
-                       R"(probe kernel.trace("syscalls:sys_enter_getppid") { })"});
+  Ran empty = RunBtap(
+      {"-p3", "--dump=bpf-asm", "-e", R"(probe kernel.trace("syscalls:sys_enter_getppid") { })"});
   ASSERT_EQ(empty.status, 0) << empty.err;
   std::string program = Program(empty.out, "syscall_enter");
   ASSERT_FALSE(program.empty()) << empty.out;
@@ -33,8 +33,8 @@ TEST(HandlerTests, EmptySyscallHandlerTestsNothing) {
 }
 
 TEST(HandlerTests, EmptyUprobeHandlerAsksNoProcess) {
-  std::string point = "process(\"" + std::string(BTAP_WORKLOAD) +
-                      "\").function(\"btap_bench_call\")";
+  std::string point =
+      "process(\"" + std::string(BTAP_WORKLOAD) + "\").function(\"btap_bench_call\")";
   Ran empty = RunBtap({"-p3", "--dump=bpf-asm", "-e", "probe " + point + " { }"});
   ASSERT_EQ(empty.status, 0) << empty.err;
   std::string program = Program(empty.out, "probe_0");
