@@ -619,10 +619,10 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     // Inlined into the dispatcher, or called (EmitSyscallDispatch decides).
     if (child_begin)
       for (int64_t nr : program_.kernel.fork_syscalls)
-        syscall_bodies_[1].push_back({fn, nr, false, ""});
+        syscall_bodies_[1].push_back({fn, nr, false, "", {}});
     else
       syscall_bodies_[p.spec.is_return || p.spec.raw_syscall == 2].push_back(
-          {fn, p.spec.numbers[0], p.spec.raw_syscall != 0, p.spec.raw_syscall ? p.origin : ""});
+          {fn, p.spec.numbers[0], p.spec.raw_syscall != 0, p.spec.raw_syscall ? p.origin : "", {}});
     NoteNamedSyscall(p);
     for (const sema::TargetArg& a : p.spec.args)
       if (a.source == sema::TargetArg::Source::SyscallNr) syscall_orig_ax_ = a.offset;

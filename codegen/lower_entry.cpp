@@ -152,7 +152,7 @@ Lowering::EntryValues Lowering::SaveEntryValues(const sema::Probe& p) {
     return out;
   }
   if (!user) {
-    syscall_bodies_[0].push_back({fn, p.spec.numbers[0], false, ""});
+    syscall_bodies_[0].push_back({fn, p.spec.numbers[0], false, "", {}});
     return out;
   }
   // A uprobe where the function's entry probe would sit: its parameters are in place.

@@ -2,35 +2,13 @@
 // number from one program per direction on raw_syscalls (see lowering.h).
 #include <bpf/btf.h>
 
-#include <llvm/IR/InstIterator.h>
-#include <llvm/Transforms/Utils/FunctionComparator.h>
-
 #include <cassert>
 
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
+#include "codegen/merge_bodies.h"
 
 namespace btap::codegen::lowering {
-namespace {
-
-// Whether two bodies compute the same: LLVM's comparison for merging functions, and the
-// same metadata on every instruction but its debug location (the CO-RE accesses' types,
-// which that comparison leaves out).
-bool SameBody(const llvm::Function& a, const llvm::Function& b, llvm::GlobalNumberState& globals) {
-  if (llvm::FunctionComparator(&a, &b, &globals).compare() != 0) return false;
-  auto in_a = llvm::instructions(a), in_b = llvm::instructions(b);
-  auto x = in_a.begin(), y = in_b.begin();
-  llvm::SmallVector<std::pair<unsigned, llvm::MDNode*>, 4> meta_a, meta_b;
-  for (; x != in_a.end() && y != in_b.end(); ++x, ++y) {
-    x->getAllMetadataOtherThanDebugLoc(meta_a);
-    y->getAllMetadataOtherThanDebugLoc(meta_b);
-    if (meta_a != meta_b) return false;
-  }
-  return x == in_a.end() && y == in_b.end();
-}
-
-}  // namespace
-
 // The programs on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch
 // on the number (LLVM makes it a binary search) calls the bodies for that call, and the
 // bodies for every call run too, each in script order. A few bodies are inlined. Many
@@ -65,15 +43,34 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
   constexpr size_t kBodiesPerProgram = 48;
   constexpr uint64_t kWeightPerProgram = 500000;  // of the verifier's 1M instructions
   constexpr uint64_t kInlineWeight = 100000;      // well inside 32K-instruction jumps
+  // Bodies the same but for the constants they store (a name literal's words in a key,
+  // a printf's format id: a generated probe per point) are one function taking them,
+  // always called: inlined, each case would be a copy that LLVM optimises again. Heavy
+  // bodies keep programs of their own (below) and stay apart.
+  std::vector<llvm::Function*> order;
+  std::set<llvm::Function*> ordered;
+  for (const SyscallBody& body : bodies)
+    if (body.nr >= 0 && ordered.insert(body.fn).second) order.push_back(body.fn);
+  std::map<llvm::Function*, BodyCall> merged = MergeByStoredConstants(
+      order, [](const llvm::Function& fn) { return VerifierWeight(fn) <= kInlineWeight; });
+  std::set<llvm::Function*> called;
+  for (SyscallBody& body : bodies) {
+    if (body.nr < 0) continue;
+    const BodyCall& call = merged.at(body.fn);
+    body.fn = call.fn;
+    body.args = call.args;
+    if (!call.args.empty()) called.insert(call.fn);
+  }
   std::set<llvm::Function*> distinct;
   for (const SyscallBody& body : bodies) distinct.insert(body.fn);
   uint64_t total = 0;  // by call site: a body may be called for several numbers
   for (const SyscallBody& body : bodies) total += VerifierWeight(*body.fn);
-  // Small bodies stay inlined even when there are many (`syscall.* { n[name]++ }`): one
-  // program, no calls.
+  // Small bodies stay inlined even when there are many: one program, no calls but those
+  // of the merged bodies above.
   bool inline_bodies = total <= kInlineWeight;
   for (llvm::Function* fn : distinct)
-    fn->addFnAttr(inline_bodies ? llvm::Attribute::AlwaysInline : llvm::Attribute::NoInline);
+    fn->addFnAttr(inline_bodies && !called.count(fn) ? llvm::Attribute::AlwaysInline
+                                                     : llvm::Attribute::NoInline);
   // The programs in attach order; a heavy event body's chunk is marked.
   std::vector<std::pair<std::vector<SyscallBody>, bool>> programs;
   std::vector<SyscallBody> chunk;
@@ -93,6 +90,7 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
       // A heavy event body is the whole program, as its tracepoint's was (no call frame
       // on top of the dispatcher's).
       if (alone) {
+        assert(chunk[0].args.empty());
         chunk[0].fn->removeFnAttr(llvm::Attribute::NoInline);
         chunk[0].fn->addFnAttr(llvm::Attribute::AlwaysInline);
       }
@@ -271,20 +269,25 @@ llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<Sy
     llvm::SwitchInst* dispatch = b_.CreateSwitch(nr, after);
     // The bodies per number in script order; numbers with the same calls (bodies shared
     // by EmitSyscallDispatch) share one case block.
+    using Call = std::pair<llvm::Function*, std::vector<Value>>;
     std::vector<int64_t> numbers;
-    std::map<int64_t, std::vector<llvm::Function*>> calls;
+    std::map<int64_t, std::vector<Call>> calls;
     for (size_t j = i; j < end; ++j) {
-      std::vector<llvm::Function*>& to = calls[bodies[j].nr];
+      std::vector<Call>& to = calls[bodies[j].nr];
       if (to.empty()) numbers.push_back(bodies[j].nr);
-      to.push_back(bodies[j].fn);
+      to.emplace_back(bodies[j].fn, bodies[j].args);
     }
-    std::map<std::vector<llvm::Function*>, llvm::BasicBlock*> blocks;
+    std::map<std::vector<Call>, llvm::BasicBlock*> blocks;
     for (int64_t number : numbers) {
       llvm::BasicBlock*& block = blocks[calls[number]];
       if (!block) {
         block = llvm::BasicBlock::Create(context_, "nr" + std::to_string(number), fn);
         b_.SetInsertPoint(block);
-        for (llvm::Function* body : calls[number]) b_.CreateCall(body, {ctx});
+        for (const auto& [body, args] : calls[number]) {
+          std::vector<Value> with = {ctx};
+          with.insert(with.end(), args.begin(), args.end());
+          b_.CreateCall(body, with);
+        }
         b_.CreateBr(after);
       }
       dispatch->addCase(b_.getInt64(number), block);

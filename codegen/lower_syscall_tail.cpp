@@ -84,6 +84,7 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
     // (The number is read before the body, whose inlining splits this block: an alloca
     // after it would not be in the entry block.)
     Value body_nr = one_way || next.empty() ? Value{} : SyscallNumber(body_ctx, is_return);
+    assert(chunk[0].args.empty());  // a heavy body is never merged
     b_.CreateCall(chunk[0].fn, {body_ctx});
     if (one_way) {
       tail_call(body_ctx, b_.getInt32(static_cast<uint32_t>(span + *successors.begin())));

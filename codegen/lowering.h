@@ -281,9 +281,10 @@ class Lowering {
   // number and calls the bodies that want it, in script order.
   struct SyscallBody {
     llvm::Function* fn;
-    int64_t nr;          // -1: every call
-    bool event = false;  // a kernel.trace("syscalls:...") point's
-    std::string point;   // the point as the script wrote it (an event's)
+    int64_t nr;               // -1: every call
+    bool event = false;       // a kernel.trace("syscalls:...") point's
+    std::string point;        // the point as the script wrote it (an event's)
+    std::vector<Value> args;  // after the context: the constants a merged body takes
   };
   void NoteNamedSyscall(const sema::Probe& p);
   void EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody>& bodies);
