@@ -27,7 +27,7 @@
 #               bpftrace's --emit-elf of the same; the strace-like syscall.* script; and
 #               syscall.*, syscall.*.return
 # Usage: bench/runtime_bench.sh [BUILD_DIR] [ROUNDS] [SECTION...]; needs root, and the
-# kernel section bpftool and python3; bpftrace is optional. SECTIONs (start-up, per-event, syscall, uprobe, kernel, printf, size, arrays,
+# kernel and size sections python3; bpftrace is optional. SECTIONs (start-up, per-event, syscall, uprobe, kernel, printf, size, arrays,
 # compile)
 # pick what runs; without them, everything does.
 set -euo pipefail
@@ -156,11 +156,11 @@ if want kernel; then
     local -n least_run=$1
     shift
     local before pid last="" sample
-    before=$(bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
+    before=$(python3 "$here/bpf_progs.py" | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
     "$@" >/dev/null 2>&1 &
     pid=$!
     while kill -0 $pid 2>/dev/null; do
-      sample=$(bpftool prog show -j 2>/dev/null | python3 -c '
+      sample=$(python3 "$here/bpf_progs.py" 2>/dev/null | python3 -c '
 import json, sys
 old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin) if str(p["id"]) not in old
@@ -237,14 +237,14 @@ if want size; then
   echo "== size: the count-by-name program, xlated bytes =="
   xlated() {  # xlated bytes of the tracepoint programs "$@" loads (running in the background)
     local before
-    before=$(bpftool prog show -j | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
+    before=$(python3 "$here/bpf_progs.py" | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
     "$@" >/dev/null 2>&1 &
     local pid=$! bytes=0 i
     # Until the programs are loaded (syscall.* takes a few seconds to compile), then the
     # total once every program has been counted.
     for ((i = 0; i < 60; i++)); do
       sleep 0.5
-      bytes=$(bpftool prog show -j | python3 -c '
+      bytes=$(python3 "$here/bpf_progs.py" | python3 -c '
 import json, sys
 old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin)
@@ -253,7 +253,7 @@ print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before")
       ((bytes > 0)) && break
     done
     sleep 1
-    bpftool prog show -j | python3 -c '
+    python3 "$here/bpf_progs.py" | python3 -c '
 import json, sys
 old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin)

@@ -113,8 +113,9 @@ llvm::DIType* CoreAccess::Describe(uint32_t type, int depth) {
   } else if (btf_is_ptr(t)) {
     const btf_type* to = btf__type_by_id(btf_, StripModifiers(btf_, t->type));
     llvm::DIType* pointee = nullptr;
-    // A struct without a name of its own (behind a typedef, as pgd_t) stays void: the
-    // kernel refuses an object's whole BTF for a forward declaration without a name
+    // A struct without a name of its own (behind a typedef, as pgd_t) is described as
+    // the type itself below (an anonymous struct of its size; void past two levels), not
+    // as a forward declaration: the kernel refuses an object's whole BTF for one without a name
     // ("Invalid name"), and libbpf's checks of a pointer member look at no more than its
     // kind. Without that BTF, any program with a callback is refused ("missing btf
     // func_info": para-callgraph-verbose.stp's $$parms of walk_page_range).

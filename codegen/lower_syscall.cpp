@@ -82,7 +82,9 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
   for (size_t i = 0; i <= bodies.size(); ++i) {
     bool fresh = i < bodies.size() && !in_chunk.count(bodies[i].fn);
     uint64_t more = fresh ? VerifierWeight(*bodies[i].fn) : 0;
-    bool heavy = fresh && bodies[i].event && more > kInlineWeight;
+    // (A merged body is called with its constants: never a program of its own, even if
+    // the row's loads took it past the limit.)
+    bool heavy = fresh && bodies[i].event && more > kInlineWeight && bodies[i].args.empty();
     bool full = fresh && !inline_bodies && !chunk.empty() &&
                 (in_chunk.size() == kBodiesPerProgram || weight + more > kWeightPerProgram ||
                  heavy || alone);
@@ -90,7 +92,6 @@ void Lowering::EmitSyscallDispatch(bool is_return, const std::vector<SyscallBody
       // A heavy event body is the whole program, as its tracepoint's was (no call frame
       // on top of the dispatcher's).
       if (alone) {
-        assert(chunk[0].args.empty());
         chunk[0].fn->removeFnAttr(llvm::Attribute::NoInline);
         chunk[0].fn->addFnAttr(llvm::Attribute::AlwaysInline);
       }

@@ -84,8 +84,9 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
     // (The number is read before the body, whose inlining splits this block: an alloca
     // after it would not be in the entry block.)
     Value body_nr = one_way || next.empty() ? Value{} : SyscallNumber(body_ctx, is_return);
-    assert(chunk[0].args.empty());  // a heavy body is never merged
-    b_.CreateCall(chunk[0].fn, {body_ctx});
+    std::vector<Value> call_args = {body_ctx};  // (a heavy body is never merged: no more)
+    call_args.insert(call_args.end(), chunk[0].args.begin(), chunk[0].args.end());
+    b_.CreateCall(chunk[0].fn, call_args);
     if (one_way) {
       tail_call(body_ctx, b_.getInt32(static_cast<uint32_t>(span + *successors.begin())));
     } else if (!next.empty()) {

@@ -54,12 +54,13 @@ bool Parameterisable(const llvm::Instruction& insn, unsigned operand, const llvm
   if (a->getType() != b->getType()) return false;
   if (auto* call = llvm::dyn_cast<llvm::CallInst>(&insn)) {
     const llvm::Function* callee = call->getCalledFunction();
-    return operand < call->arg_size() && (!callee || !callee->isIntrinsic()) && RodataConstant(a) &&
-           RodataConstant(b);
+    return operand < call->arg_size() && !call->isInlineAsm() &&
+           (!callee || !callee->isIntrinsic()) && RodataConstant(a) && RodataConstant(b);
   }
   auto* store = llvm::dyn_cast<llvm::StoreInst>(&insn);
   if (!store || operand != 0 || !store->isSimple()) return false;
-  if (!llvm::isa<llvm::ConstantInt>(a) || !llvm::isa<llvm::ConstantInt>(b)) return false;
+  auto* ia = llvm::dyn_cast<llvm::ConstantInt>(a);
+  if (!ia || !llvm::isa<llvm::ConstantInt>(b) || ia->getBitWidth() > 64) return false;
   llvm::Type* type = store->getValueOperand()->getType();
   auto* slot = llvm::dyn_cast<llvm::AllocaInst>(store->getPointerOperand());
   return !slot || slot->getAllocatedType() != type;

@@ -8,7 +8,7 @@ packages=(
   clang-16 llvm-16-dev libclang-cpp16-dev libclang-16-dev libclang-rt-16-dev
   libbpf-dev libelf-dev libdw-dev zlib1g-dev libzstd-dev liblzma-dev liblz4-dev
   systemtap-sdt-dev gcc binutils  # <sys/sdt.h>; cc, objcopy, readelf for the ELF tests
-  bpftool  # the runtime tests check that nothing of a killed session stays in the kernel
+  bpftool  # to look at loaded programs by hand (no test or benchmark needs it)
   re2c bison clang-format
   googletest libgtest-dev
   # tests/vm: Debian's cloud kernel under QEMU (TCG), an initramfs or ext4 root of busybox

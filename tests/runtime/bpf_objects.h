@@ -59,7 +59,7 @@ inline std::set<long> MapsOfPrograms(const std::set<long>& programs) {
   for (long id : programs) {
     int fd = bpf_prog_get_fd_by_id(static_cast<__u32>(id));
     if (fd < 0) continue;
-    std::vector<__u32> ids(64);
+    std::vector<__u32> ids(64);  // the kernel's most per program (MAX_USED_MAPS)
     bpf_prog_info info{};
     info.nr_map_ids = static_cast<__u32>(ids.size());
     info.map_ids = reinterpret_cast<__u64>(ids.data());

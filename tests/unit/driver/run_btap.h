@@ -2,10 +2,10 @@
 // bytes.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -30,9 +30,14 @@ struct Ran {
 // the first one's freed global (btap compiles once per process; codegen/compile.cpp).
 inline Ran RunBtap(const std::vector<std::string>& argv, const std::string& stdin_text = "") {
   int fds[2];
-  if (pipe(fds) != 0) return {-1, "", "pipe failed"};
+  // (Close-on-exec: what btap starts must not hold the pipe open after btap is done.)
+  if (pipe2(fds, O_CLOEXEC) != 0) return {-1, "", "pipe failed"};
   pid_t pid = fork();
-  if (pid < 0) return {-1, "", "fork failed"};
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return {-1, "", "fork failed"};
+  }
   auto put = [](std::string& to, const std::string& s) {
     uint64_t n = s.size();
     to.append(reinterpret_cast<const char*>(&n), sizeof n);
@@ -74,8 +79,10 @@ inline Ran RunBtap(const std::vector<std::string>& argv, const std::string& stdi
       return {-1, "", "btap's child died (wait status " + std::to_string(wstatus) + ")"};
     memcpy(&n, view.data(), sizeof n);
     view.remove_prefix(sizeof n);
+    if (view.size() < n)
+      return {-1, "", "btap's child died mid-write (wait status " + std::to_string(wstatus) + ")"};
     part.assign(view.substr(0, n));
-    view.remove_prefix(std::min<size_t>(n, view.size()));
+    view.remove_prefix(n);
   }
   return {std::stoi(parts[0]), parts[1], parts[2]};
 }
