@@ -737,6 +737,7 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
 // it: the file's base name, at most 15 bytes), the PID given, and the -c/-x target when
 // there is one.
 void Lowering::ProcessFilter(const sema::Probe& p) {
+  if (p.spec.process_syscall) return SyscallProcessFilter(p);
   bool end = p.spec.family == sema::Family::ProcessEnd;
   if (!end && p.spec.family != sema::Family::ProcessBegin) return;
   Value pid_tgid = Helper(kCurrentPidTgid, i64_, {});
@@ -757,6 +758,26 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
     Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
   Continue(InTargetTree(pid), "target");
   const std::string& what = p.spec.target;
+  if (what.empty()) return;
+  if (std::isdigit(static_cast<unsigned char>(what[0]))) {
+    Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
+    return;
+  }
+  std::string name = what.substr(what.rfind('/') + 1).substr(0, 15);
+  Value comm = StringSlot();
+  Helper(kCurrentComm, i64_, {comm, b_.getInt32(16)});
+  Value same = Library("btap_strcmp", i64_, {comm, Literal(name), b_.getInt64(16)});
+  Continue(b_.CreateICmpEQ(same, b_.getInt64(0)), "program");
+}
+
+// process(...).syscall: the calls of process PID, of processes running the program PATH
+// (its name as the kernel records it, as for process("PATH").begin), or of every process;
+// with -c/-x, only of the target's tree (as uprobes).
+void Lowering::SyscallProcessFilter(const sema::Probe& p) {
+  if (DoesNothing(p)) return;
+  Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
+  Continue(InTargetTree(pid), "target");
+  const std::string& what = p.spec.process;
   if (what.empty()) return;
   if (std::isdigit(static_cast<unsigned char>(what[0]))) {
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");

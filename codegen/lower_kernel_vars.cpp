@@ -85,6 +85,7 @@ std::string_view Lowering::ProbeType(const sema::ProbeSpec& spec) {
     case Family::Tracepoint:
       return "kernel_tracepoint";
     case Family::Syscall:
+      if (spec.process_syscall) return "utrace";  // stap's process(...).syscall
       // stap's syscall.NAME probes the kernel's sys_* functions; its syscall_any (number
       // -1 here) the raw_syscalls tracepoints.
       if (spec.numbers[0] < 0) return "kernel_tracepoint";

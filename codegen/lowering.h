@@ -234,6 +234,7 @@ class Lowering {
   void LowerProbe(const sema::Probe& p);
 
   void ProcessFilter(const sema::Probe& p);
+  void SyscallProcessFilter(const sema::Probe& p);
 
   struct Frame;
   llvm::Instruction* StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,

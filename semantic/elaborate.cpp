@@ -209,6 +209,7 @@ void GatherKernelFacts(Elab& e) {
     // without one (the tree's tracker runs only on new tasks, and stops at once without
     // a target).
     process |= IsUserSpace(f);
+    process |= p->spec.process_syscall;
   }
   for (const Function* f : e.program.functions)
     parent |= f->intrinsic >= 0 && Intrinsics()[f->intrinsic].name == "ppid";

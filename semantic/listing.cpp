@@ -56,7 +56,8 @@ std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_var
       std::sort(locals.begin(), locals.end());
       for (const std::string& l : locals) line += l;
       for (const TargetArg& a : p->spec.args)
-        if (a.source != TargetArg::Source::SyscallNr || p->spec.raw_syscall)  // syscall.*'s own
+        if (a.source != TargetArg::Source::SyscallNr || p->spec.raw_syscall ||
+            p->spec.process_syscall)  // syscall.*'s own
           line += " $" + a.name + ":" + a.c_type;
     }
     lines.insert(std::move(line));

@@ -84,7 +84,7 @@ std::span<const PatternDef> AllPatterns() {
     for (const ProbeFamily* f :
          {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(), &TracepointFamily(),
           &KernelFunctionFamily(), &KprobeFamily(), &ProcessFamily(), &SyscallFamily(),
-          &NetfilterFamily(), &ProcfsFamily()})
+          &ProcessSyscallFamily(), &NetfilterFamily(), &ProcfsFamily()})
       for (std::string_view p : f->Patterns()) t.push_back(ParsePattern(f, p));
     return t;
   }();

@@ -132,6 +132,7 @@ const ProbeFamily& KernelFunctionFamily();
 const ProbeFamily& KprobeFamily();
 const ProbeFamily& ProcessFamily();
 const ProbeFamily& SyscallFamily();
+const ProbeFamily& ProcessSyscallFamily();
 const ProbeFamily& NetfilterFamily();
 const ProbeFamily& ProcfsFamily();
 

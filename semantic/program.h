@@ -135,6 +135,10 @@ struct ProbeSpec {
   // raw_syscalls dispatch (numbers[0]: NAME's number), its record fields read from the
   // registers as the kernel fills them (semantic/probes/tracepoint.cpp).
   int raw_syscall = 0;
+  // process(...).syscall[.return]: every call (numbers[0] -1) of the processes `process`
+  // names: a PID, a program's PATH, or "" for every process (the -c/-x target's tree).
+  bool process_syscall = false;
+  std::string process;
   std::vector<TargetArg> args;
   // process(...) function, statement and mark probes: the probe's link-time address in
   // the object `target`, the DWARF function it is in (0: known from the symbol table
