@@ -166,6 +166,8 @@ Value Lowering::Print(ast::Call* c) {
   std::vector<Symbolic> modes;
   for (ast::Expr* a : rest)
     args.push_back(PrintArg(a, !to_string || frame_->user_side, &modes.emplace_back()));
+  if (format.find('%') != std::string::npos && !PrintMemory(c, to_string, &format, args))
+    return nullptr;
   std::vector<size_t> task_args;
   format = MarkSymbolic(format, modes, &task_args);
   for (auto it = task_args.rbegin(); it != task_args.rend(); ++it)

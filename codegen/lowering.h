@@ -744,6 +744,9 @@ class Lowering {
   static std::string MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes,
                                   std::vector<size_t>* task_args);
   Value SymbolTask();
+  // printf's `%m`/`%M` (lower_print_memory.cpp): each address argument becomes the bytes
+  // read there, its directive `%{mem}s`/`%{memhex}s`. False after a located error.
+  bool PrintMemory(ast::Call* c, bool to_string, std::string* format, std::vector<Value>& args);
   void NoteSymbolProcess(Value pid);
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
