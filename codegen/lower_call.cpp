@@ -154,6 +154,9 @@ Value Lowering::Print(ast::Call* c) {
     if (name == "println") Record(record::Kind::Printf, FormatId("\n"), {});
     return nullptr;
   }
+  // sprint's text of a histogram: the runtime renders it into the string (user side).
+  if (to_string && name == "print" && rest.size() == 1 && ast::Is<ast::HistOp>(rest[0]))
+    return PrintHistogram(static_cast<ast::HistOp*>(rest[0]), StringSlot());
   for (ast::Expr* a : rest) {
     if (ast::Is<ast::HistOp>(a)) {
       Unsupported(a->range, "a histogram among other arguments",

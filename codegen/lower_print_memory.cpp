@@ -25,9 +25,10 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
     size_t i = next++;
     if (d.conversion != 'm' && d.conversion != 'M') continue;
     if (to_string || frame_->user_side) {
-      Unsupported(c->range,
-                  to_string ? "`%m` or `%M` in sprintf" : "`%m` or `%M` in a probe run in user space",
-                  "; printf them in a kernel probe");
+      Unsupported(
+          c->range,
+          to_string ? "`%m` or `%M` in sprintf" : "`%m` or `%M` in a probe run in user space",
+          "; printf them in a kernel probe");
       return false;
     }
     if (i >= args.size() || args[i]->getType() != i64_) return true;
@@ -60,7 +61,8 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
   }
   // From the end, so that the earlier offsets stay valid (a `#` stays: the runtime's
   // directive ignores it).
-  for (auto it = edits.rbegin(); it != edits.rend(); ++it) format->replace(it->first, 1, it->second);
+  for (auto it = edits.rbegin(); it != edits.rend(); ++it)
+    format->replace(it->first, 1, it->second);
   return true;
 }
 

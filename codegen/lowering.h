@@ -665,7 +665,9 @@ class Lowering {
            ast::Is<ast::Deref>(n) || ast::Is<ast::AtVar>(n);
   }
   Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
-  void PrintHistogram(ast::HistOp* h);
+  // Prints the histogram, or with `dst` (a string slot) writes its text there, cut to
+  // MAXSTRINGLEN as sprint's (user side only).
+  Value PrintHistogram(ast::HistOp* h, Value dst = nullptr);
 
   Value Call(ast::Call* c);
   bool Assigned(const sema::Function* f, const sema::Variable* v);
