@@ -1,7 +1,8 @@
 // printf's memory directives (see lowering.h): `%m` writes the bytes at an address as
 // they are, `%M` as two lowercase hex digits each. The precision is the byte count (1
-// when there is none, at most MAXSTRINGLEN), the width the field's; `#` reads user memory
-// instead of the kernel's. The handler reads the bytes into the record, length first, as
+// when there is none or it is not positive, as in stap's runtime; at most MAXSTRINGLEN
+// here, where stap's bound is its print buffer), the width the field's; `#` reads user
+// memory instead of the kernel's. The handler reads the bytes into the record, length first, as
 // user_argv_raw's are, and the directive becomes the runtime's `%{mem}s` or
 // `%{memhex}s`, which prints them.
 #include "codegen/lowering.h"
@@ -32,10 +33,10 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
       return false;
     }
     if (i >= args.size() || args[i]->getType() != i64_) return true;
-    Value len = b_.getInt64(d.precision >= 0 ? std::min<uint32_t>(d.precision, limit_) : 1);
+    Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, limit_) : 1);
     if (precision_arg < args.size()) {
       Value p = args[precision_arg];
-      len = b_.CreateSelect(b_.CreateICmpSLT(p, b_.getInt64(0)), b_.getInt64(1), p);
+      len = b_.CreateSelect(b_.CreateICmpSLE(p, b_.getInt64(0)), b_.getInt64(1), p);
       len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(limit_)), b_.getInt64(limit_), len);
       // A bound the verifier sees, whatever shape the selects take.
       len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));

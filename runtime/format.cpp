@@ -276,6 +276,7 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
             s = made;
           }
           Field(s, width, left, *target);
+          if (d.flag == '0') target->push_back('\0');  // stap's runtime writes a NUL after
           break;
         }
         if (d.symbolic != Symbolic::None) {

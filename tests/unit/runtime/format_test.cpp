@@ -88,6 +88,8 @@ TEST(Format, MemoryBytesPrintAsTheyAreOrAsHex) {
   EXPECT_EQ(Internal("[%{memhex}s][%-6{memhex}s][%#5.*{memhex}s]",
                      {S("\x00\x0f\xff"s), S("A"), L(1), S("z")}, 8),
             "[000fff][41    ][   7a]");
+  // The `0` flag pads with spaces still, and stap's runtime writes a NUL after the field.
+  EXPECT_EQ(Internal("[%04{mem}s]", {S("ab")}, 8), "[  ab\0]"s);
 }
 
 TEST(Format, QuotedStringsAreQuotedWhenMarked) {
