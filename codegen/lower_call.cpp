@@ -155,8 +155,9 @@ Value Lowering::Print(ast::Call* c) {
     return nullptr;
   }
   // sprint's text of a histogram: the runtime renders it into the string (user side).
-  if (to_string && name == "print" && rest.size() == 1 && ast::Is<ast::HistOp>(rest[0]))
-    return PrintHistogram(static_cast<ast::HistOp*>(rest[0]), StringSlot());
+  if (to_string && (name == "print" || name == "println") && rest.size() == 1 &&
+      ast::Is<ast::HistOp>(rest[0]))
+    return PrintHistogram(static_cast<ast::HistOp*>(rest[0]), StringSlot(), name == "println");
   for (ast::Expr* a : rest) {
     if (ast::Is<ast::HistOp>(a)) {
       Unsupported(a->range, "a histogram among other arguments",

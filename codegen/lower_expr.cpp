@@ -930,7 +930,7 @@ Value Lowering::HistBucket(ast::HistOp* h, ast::ArrayIndex* a) {
   return phi;
 }
 
-Value Lowering::PrintHistogram(ast::HistOp* h, Value dst) {
+Value Lowering::PrintHistogram(ast::HistOp* h, Value dst, bool line) {
   if (!frame_->user_side) {
     Unsupported(h->range,
                 dst ? "a histogram's text in a kernel-side probe"
@@ -949,7 +949,7 @@ Value Lowering::PrintHistogram(ast::HistOp* h, Value dst) {
   Check(b_.CreateIsNotNull(value), empty);
   Check(b_.CreateICmpSGT(b_.CreateLoad(i64_, Slot(value, stats::kCount)), b_.getInt64(0)), empty);
   uint64_t packed = static_cast<uint64_t>(shape.hist) | (uint64_t{shape.Buckets()} << 8) |
-                    (dst ? uint64_t{limit_} << 32 : 0);
+                    (line ? uint64_t{1} << 31 : 0) | (dst ? uint64_t{limit_} << 32 : 0);
   Helper(user_helper::kPrintHistogram, i64_,
          {value, b_.getInt64(packed), b_.getInt64(shape.start), b_.getInt64(shape.interval),
           dst ? dst : llvm::ConstantPointerNull::get(ptr_)});

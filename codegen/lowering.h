@@ -665,9 +665,9 @@ class Lowering {
            ast::Is<ast::Deref>(n) || ast::Is<ast::AtVar>(n);
   }
   Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
-  // Prints the histogram, or with `dst` (a string slot) writes its text there, cut to
-  // MAXSTRINGLEN as sprint's (user side only).
-  Value PrintHistogram(ast::HistOp* h, Value dst = nullptr);
+  // Prints the histogram, or with `dst` (a string slot) writes its text there, and a
+  // newline after it with `line`, cut to MAXSTRINGLEN as sprint's (user side only).
+  Value PrintHistogram(ast::HistOp* h, Value dst = nullptr, bool line = false);
 
   Value Call(ast::Call* c);
   bool Assigned(const sema::Function* f, const sema::Variable* v);

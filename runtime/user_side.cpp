@@ -782,7 +782,7 @@ uint64_t UserSide::Procfs(const uint64_t a[5], std::string* error) {
 uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {
   stats::Shape shape;
   shape.hist = static_cast<stats::Hist>(a[1] & 0xff);
-  uint32_t buckets = static_cast<uint32_t>((a[1] >> 8) & 0xffffff);
+  uint32_t buckets = static_cast<uint32_t>((a[1] >> 8) & 0x7fffff);
   uint64_t dst = a[4], size = a[1] >> 32;
   shape.start = static_cast<int64_t>(a[2]);
   shape.interval = static_cast<int64_t>(a[3]);
@@ -807,6 +807,7 @@ uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {
   std::vector<int64_t> value(shape.Slots());
   std::memcpy(value.data(), reinterpret_cast<const void*>(a[0]), value.size() * 8);
   std::string text = stats::RenderHistogram(value, shape);
+  if ((a[1] >> 31) & 1) text += '\n';
   if (!dst) {
     text_(text);
     return 0;
