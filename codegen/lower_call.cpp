@@ -154,6 +154,10 @@ Value Lowering::Print(ast::Call* c) {
     if (name == "println") Record(record::Kind::Printf, FormatId("\n"), {});
     return nullptr;
   }
+  // sprint's text of a histogram: the runtime renders it into the string (user side).
+  if (to_string && (name == "print" || name == "println") && rest.size() == 1 &&
+      ast::Is<ast::HistOp>(rest[0]))
+    return PrintHistogram(static_cast<ast::HistOp*>(rest[0]), StringSlot(), name == "println");
   for (ast::Expr* a : rest) {
     if (ast::Is<ast::HistOp>(a)) {
       Unsupported(a->range, "a histogram among other arguments",
@@ -166,6 +170,8 @@ Value Lowering::Print(ast::Call* c) {
   std::vector<Symbolic> modes;
   for (ast::Expr* a : rest)
     args.push_back(PrintArg(a, !to_string || frame_->user_side, &modes.emplace_back()));
+  if (format.find('%') != std::string::npos && !PrintMemory(c, to_string, &format, args))
+    return nullptr;
   std::vector<size_t> task_args;
   format = MarkSymbolic(format, modes, &task_args);
   for (auto it = task_args.rbegin(); it != task_args.rend(); ++it)

@@ -930,14 +930,17 @@ Value Lowering::HistBucket(ast::HistOp* h, ast::ArrayIndex* a) {
   return phi;
 }
 
-void Lowering::PrintHistogram(ast::HistOp* h) {
+Value Lowering::PrintHistogram(ast::HistOp* h, Value dst, bool line) {
   if (!frame_->user_side) {
-    Unsupported(h->range, "printing a histogram in a kernel-side probe",
-                "; print it in begin, end, error or task-free timer probes");
-    return;
+    Unsupported(h->range,
+                dst ? "a histogram's text in a kernel-side probe"
+                    : "printing a histogram in a kernel-side probe",
+                dst ? "; sprint it in begin, end, error or task-free timer probes"
+                    : "; print it in begin, end, error or task-free timer probes");
+    return nullptr;
   }
   Value value = MergedStats(h->operand, h->range);
-  if (!value) return;
+  if (!value) return nullptr;
   const sema::Variable* v = AggregateVar(h->operand);
   const stats::Shape& shape = globals_[v].shape;
   std::string empty =
@@ -945,9 +948,12 @@ void Lowering::PrintHistogram(ast::HistOp* h) {
       Near("operator", "@" + std::string(frontend::AtWordSpelling(h->op)), h->range);
   Check(b_.CreateIsNotNull(value), empty);
   Check(b_.CreateICmpSGT(b_.CreateLoad(i64_, Slot(value, stats::kCount)), b_.getInt64(0)), empty);
-  uint64_t packed = static_cast<uint64_t>(shape.hist) | (uint64_t{shape.Buckets()} << 8);
+  uint64_t packed = static_cast<uint64_t>(shape.hist) | (uint64_t{shape.Buckets()} << 8) |
+                    (line ? uint64_t{1} << 31 : 0) | (dst ? uint64_t{limit_} << 32 : 0);
   Helper(user_helper::kPrintHistogram, i64_,
-         {value, b_.getInt64(packed), b_.getInt64(shape.start), b_.getInt64(shape.interval)});
+         {value, b_.getInt64(packed), b_.getInt64(shape.start), b_.getInt64(shape.interval),
+          dst ? dst : llvm::ConstantPointerNull::get(ptr_)});
+  return dst;
 }
 
 }  // namespace btap::codegen::lowering

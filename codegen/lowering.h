@@ -666,7 +666,9 @@ class Lowering {
            ast::Is<ast::Deref>(n) || ast::Is<ast::AtVar>(n);
   }
   Value LongStorage();  // a long local's storage: a stack slot, or scratch (see Frame)
-  void PrintHistogram(ast::HistOp* h);
+  // Prints the histogram, or with `dst` (a string slot) writes its text there, and a
+  // newline after it with `line`, cut to MAXSTRINGLEN as sprint's (user side only).
+  Value PrintHistogram(ast::HistOp* h, Value dst = nullptr, bool line = false);
 
   Value Call(ast::Call* c);
   bool Assigned(const sema::Function* f, const sema::Variable* v);
@@ -745,6 +747,9 @@ class Lowering {
   static std::string MarkSymbolic(const std::string& format, const std::vector<Symbolic>& modes,
                                   std::vector<size_t>* task_args);
   Value SymbolTask();
+  // printf's `%m`/`%M` (lower_print_memory.cpp): each address argument becomes the bytes
+  // read there, its directive `%{mem}s`/`%{memhex}s`. False after a located error.
+  bool PrintMemory(ast::Call* c, bool to_string, std::string* format, std::vector<Value>& args);
   void NoteSymbolProcess(Value pid);
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it

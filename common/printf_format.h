@@ -76,7 +76,16 @@ struct FormatDirective {
   // Either text is cut to the session's string length, as the kernel's would be.
   // `%{task}d` prints nothing: its number is the process whose address space the
   // record's later user-symbolic directives look up (0: none, addresses stay hex).
-  enum class Rendering : uint8_t { AsIs, Quoted, ArgList, Task } rendering = Rendering::AsIs;
+  // `%{mem}s` and `%{memhex}s` are printf's `%m` and `%M`: their string is the bytes the
+  // handler read, printed as they are or as two lowercase hex digits each, in the width.
+  enum class Rendering : uint8_t {
+    AsIs,
+    Quoted,
+    ArgList,
+    Task,
+    Memory,
+    MemoryHex
+  } rendering = Rendering::AsIs;
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns

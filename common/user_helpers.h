@@ -26,9 +26,11 @@ inline constexpr int32_t kMapClear = 0x10003;
 // record (as print statements build them) into dst, truncated and NUL-terminated.
 inline constexpr int32_t kSprintf = 0x10004;
 
-// long print_histogram(void *value, u64 shape, long start, long interval): prints the
-// merged statistics value's histogram (shape: bits 0-7 the kind, 1 log / 2 linear; bits
-// 8-31 the bucket count).
+// long print_histogram(void *value, u64 shape, long start, long interval, char *dst):
+// prints the merged statistics value's histogram (shape: bits 0-7 the kind, 1 log / 2
+// linear; bits 8-30 the bucket count); with `dst`, writes its text there instead (and a
+// newline after it when bit 31 is set), cut to the size in shape's bits 32-63 less one
+// and NUL-terminated, and returns its length (sprint and sprintln of a histogram).
 inline constexpr int32_t kPrintHistogram = 0x10005;
 
 // long parent_pid(void): ppid() on the user side, the runtime's own parent.

@@ -268,6 +268,17 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
       case 's': {
         std::string_view s = d.group == FormatDirective::Group::Close ? group : take_string();
         std::string made;  // the text the directive makes of the string
+        if (d.rendering == FormatDirective::Rendering::Memory ||
+            d.rendering == FormatDirective::Rendering::MemoryHex) {
+          // The bytes `%m`/`%M` read: the precision counted them already.
+          if (d.rendering == FormatDirective::Rendering::MemoryHex) {
+            for (unsigned char b : s) made += Digits(b, 16, false).insert(0, b < 16 ? "0" : "");
+            s = made;
+          }
+          Field(s, width, left, *target);
+          if (d.flag == '0') target->push_back('\0');  // stap's runtime writes a NUL after
+          break;
+        }
         if (d.symbolic != Symbolic::None) {
           made = Symbolize(d.symbolic, s, task);
           s = made;

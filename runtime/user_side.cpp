@@ -782,7 +782,8 @@ uint64_t UserSide::Procfs(const uint64_t a[5], std::string* error) {
 uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {
   stats::Shape shape;
   shape.hist = static_cast<stats::Hist>(a[1] & 0xff);
-  uint32_t buckets = static_cast<uint32_t>(a[1] >> 8);
+  uint32_t buckets = static_cast<uint32_t>((a[1] >> 8) & 0x7fffff);
+  uint64_t dst = a[4], size = a[1] >> 32;
   shape.start = static_cast<int64_t>(a[2]);
   shape.interval = static_cast<int64_t>(a[3]);
   if (buckets > 2000) {
@@ -805,8 +806,20 @@ uint64_t UserSide::PrintHistogram(const uint64_t a[5], std::string* error) {
   }
   std::vector<int64_t> value(shape.Slots());
   std::memcpy(value.data(), reinterpret_cast<const void*>(a[0]), value.size() * 8);
-  text_(stats::RenderHistogram(value, shape));
-  return 0;
+  std::string text = stats::RenderHistogram(value, shape);
+  if ((a[1] >> 31) & 1) text += '\n';
+  if (!dst) {
+    text_(text);
+    return 0;
+  }
+  if (!size || !interpreter_.Accessible(dst, size, true)) {
+    *error = "print_histogram: buffer out of bounds";
+    return 0;
+  }
+  size_t n = std::min<size_t>(text.size(), size - 1);
+  std::memcpy(reinterpret_cast<void*>(dst), text.data(), n);
+  reinterpret_cast<char*>(dst)[n] = 0;
+  return n;
 }
 
 uint64_t UserSide::Clear(const uint64_t a[5], std::string* error) {

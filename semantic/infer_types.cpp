@@ -393,12 +393,6 @@ class TypeInference {
     };
     for (const FormatDirective& d : directives) {
       if (d.literal) continue;
-      if ((d.conversion == 'm' || d.conversion == 'M') &&
-          reported_.insert({fmt->range.file, fmt->range.begin}).second) {
-        // Memory dumps need the bytes in the output record; the runtime has no reader yet.
-        e_.diags.Report(Diag::BadFormat, fmt->range,
-                        {"`%" + std::string(1, d.conversion) + "` is not supported yet"});
-      }
       if (d.width == -2) take(Type::Long, "`*` width");
       if (d.precision == -2) take(Type::Long, "`*` precision");
       take(d.arg == FormatDirective::Arg::String ? Type::String : Type::Long,

@@ -79,6 +79,19 @@ TEST(Format, GroupsPrintTheirTextAsAString) {
   EXPECT_EQ(Internal("%{(}<%{(}%s%{)}s>%{)}s", {S("0123456789")}, 8), "<012345");
 }
 
+// printf's %m and %M, as codegen rewrites them: the string is the bytes the handler read
+// (NULs and all), whatever the precision said; the width pads the field.
+TEST(Format, MemoryBytesPrintAsTheyAreOrAsHex) {
+  using namespace std::string_literals;
+  EXPECT_EQ(Internal("[%{mem}s][%-4{mem}s][%3.1{mem}s]", {S("ab"), S("c"), S("de")}, 8),
+            "[ab][c   ][ de]");
+  EXPECT_EQ(Internal("[%{memhex}s][%-6{memhex}s][%#5.*{memhex}s]",
+                     {S("\x00\x0f\xff"s), S("A"), L(1), S("z")}, 8),
+            "[000fff][41    ][   7a]");
+  // The `0` flag pads with spaces still, and stap's runtime writes a NUL after the field.
+  EXPECT_EQ(Internal("[%04{mem}s]", {S("ab")}, 8), "[  ab\0]"s);
+}
+
 TEST(Format, QuotedStringsAreQuotedWhenMarked) {
   EXPECT_EQ(Internal("%{quoted}s %{quoted}s",
                      {S("\x01"

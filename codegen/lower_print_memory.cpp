@@ -1,0 +1,70 @@
+// printf's memory directives (see lowering.h): `%m` writes the bytes at an address as
+// they are, `%M` as two lowercase hex digits each. The precision is the byte count (1
+// when there is none or it is not positive, as in stap's runtime; at most MAXSTRINGLEN
+// here, where stap's bound is its print buffer), the width the field's; `#` reads user
+// memory instead of the kernel's. The handler reads the bytes into the record, length first, as
+// user_argv_raw's are, and the directive becomes the runtime's `%{mem}s` or
+// `%{memhex}s`, which prints them.
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
+                           std::vector<Value>& args) {
+  std::vector<FormatDirective> directives;
+  std::string error;
+  size_t offset = 0;
+  if (!ParseFormat(*format, directives, &error, &offset, /*internal=*/true)) return true;
+  std::vector<std::pair<size_t, std::string>> edits;  // the conversion's offset, its new text
+  size_t next = 0;
+  for (const FormatDirective& d : directives) {
+    if (d.literal || d.group == FormatDirective::Group::Open) continue;
+    if (d.group == FormatDirective::Group::Close) continue;
+    size_t precision_arg = d.precision == -2 ? next + (d.width == -2 ? 1 : 0) : args.size();
+    if (d.width == -2) ++next;
+    if (d.precision == -2) ++next;
+    size_t i = next++;
+    if (d.conversion != 'm' && d.conversion != 'M') continue;
+    if (to_string || frame_->user_side) {
+      Unsupported(
+          c->range,
+          to_string ? "`%m` or `%M` in sprintf" : "`%m` or `%M` in a probe run in user space",
+          "; printf them in a kernel probe");
+      return false;
+    }
+    if (i >= args.size() || args[i]->getType() != i64_) return true;
+    Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, limit_) : 1);
+    if (precision_arg < args.size()) {
+      Value p = args[precision_arg];
+      len = b_.CreateSelect(b_.CreateICmpSLE(p, b_.getInt64(0)), b_.getInt64(1), p);
+      len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(limit_)), b_.getInt64(limit_), len);
+      // A bound the verifier sees, whatever shape the selects take.
+      len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
+    }
+    Value buf = ScratchAt(TempBytes(2 * slot_ + 8));
+    b_.CreateStore(b_.CreateTrunc(len, b_.getInt32Ty()), buf);
+    Value bytes = b_.CreateConstGEP1_64(b_.getInt8Ty(), buf, 4);
+    Value address = args[i];
+    Value pointer = b_.CreateIntToPtr(address, ptr_);
+    Value size = b_.CreateTrunc(len, b_.getInt32Ty());
+    bool user = d.flag == '#';
+    Value rc = user ? ReadUser(bytes, size, pointer)
+                    : Helper(kProbeReadKernel, i64_, {bytes, size, pointer});
+    CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+                std::string(user ? "user" : "kernel") +
+                    " memory read fault at %p [man error::fault]" +
+                    EscapePercent(Near("identifier", c->name, c->range)),
+                {address});
+    raw_values_.insert(buf);
+    args[i] = buf;
+    size_t at = static_cast<size_t>(d.text.data() - format->data()) + d.text.size() - 1;
+    edits.push_back({at, d.conversion == 'm' ? "{mem}s" : "{memhex}s"});
+  }
+  // From the end, so that the earlier offsets stay valid (a `#` stays: the runtime's
+  // directive ignores it).
+  for (auto it = edits.rbegin(); it != edits.rend(); ++it)
+    format->replace(it->first, 1, it->second);
+  return true;
+}
+
+}  // namespace btap::codegen::lowering
