@@ -134,6 +134,7 @@ const ProbeFamily& ProcessFamily();
 const ProbeFamily& SyscallFamily();
 const ProbeFamily& NetfilterFamily();
 const ProbeFamily& ProcfsFamily();
+const ProbeFamily& LsmFamily();
 
 // Spelling helpers shared by families.
 std::string Quote(std::string_view s);
