@@ -21,7 +21,8 @@ constexpr char kLsmList[] = "/sys/kernel/security/lsm";
 // The kernel's active LSMs, comma-separated ("" when securityfs cannot be read).
 std::string ActiveLsms() {
   struct stat st;
-  if (stat(kLsmList, &st) != 0) mount("securityfs", "/sys/kernel/security", "securityfs", 0, nullptr);
+  if (stat(kLsmList, &st) != 0)
+    mount("securityfs", "/sys/kernel/security", "securityfs", 0, nullptr);
   std::ifstream in(kLsmList);
   std::stringstream text;
   text << in.rdbuf();
@@ -44,8 +45,9 @@ bool AttachLsm(bpf_program* program, const meta::Probe& probe, std::vector<bpf_l
   std::string active;
   if (!BpfLsmEnabled(&active)) {
     while (!active.empty() && active.back() == '\n') active.pop_back();
-    *error = "cannot attach `" + probe.point + "`: BPF LSM is not enabled: boot with lsm=" +
-             (active.empty() ? "..." : active) + ",bpf";
+    *error = "cannot attach `" + probe.point +
+             "`: BPF LSM is not enabled: boot with lsm=" + (active.empty() ? "..." : active) +
+             ",bpf";
     return false;
   }
   if (bpf_link* link = bpf_program__attach_lsm(program)) {

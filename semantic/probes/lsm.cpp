@@ -57,10 +57,10 @@ class LsmProbes : public ProbeFamily {
     if (out.size() != before || ctx.optional || ctx.listing) return;
     std::vector<std::string_view> names;
     for (const auto& h : hooks) names.push_back(h.first);
-    ctx.diags.Report(Diag::ProbeParameter, parts[1].range,
-                     {"no LSM hook matches `" + pattern + "` (hooks are the kernel's `" +
-                      std::string(kHookPrefix) + "*` functions)" +
-                      DidYouMean(Similar(pattern, names))});
+    ctx.diags.Report(
+        Diag::ProbeParameter, parts[1].range,
+        {"no LSM hook matches `" + pattern + "` (hooks are the kernel's `" +
+         std::string(kHookPrefix) + "*` functions)" + DidYouMean(Similar(pattern, names))});
   }
 
  private:
