@@ -542,6 +542,11 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       }
       break;
     }
+    case sema::Family::Lsm:
+      // The handler returns 0 (below): the hook is never denied.
+      section = "lsm/" + p.spec.target;
+      mp.family = static_cast<uint8_t>(meta::ProbeKind::Lsm);
+      break;
     case sema::Family::ProcessEnd:
       // The last thread of a process leaving: sched_process_exit with group_dead.
       section = "raw_tp/sched_process_exit";

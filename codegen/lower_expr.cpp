@@ -511,8 +511,7 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
   const sema::Probe* probe = frame_->probe;
   if (probe && sema::IsKernelFunction(probe->spec.family) && frame_->ctx) return KernelTarget(t);
   if (probe && probe->spec.family == sema::Family::Netfilter && frame_->ctx) return NetfilterVar(t);
-  bool btf_tracepoint =
-      probe && probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format;
+  bool btf_tracepoint = probe && sema::HasSlotArgs(probe->spec);
   if ((!t->components.empty() || t->addressof) && !btf_tracepoint) {
     Unsupported(t->range, "member access, indexing and `&` on target variables",
                 "; they need kernel type information (CO-RE) that this probe's arguments lack");
@@ -535,8 +534,9 @@ Value Lowering::TargetVar(ast::TargetSymbol* t) {
     }
     if (probe->spec.family == sema::Family::Syscall || probe->spec.raw_syscall)
       return SyscallVar(arg);
-    if (probe->spec.family != sema::Family::Tracepoint) break;
-    if (!probe->spec.args_from_format) {
+    if (probe->spec.family != sema::Family::Tracepoint && probe->spec.family != sema::Family::Lsm)
+      break;
+    if (sema::HasSlotArgs(probe->spec)) {
       Value v = Extend(RawArg(arg.index), arg.size, arg.is_signed);
       if (t->components.empty() && !t->addressof) return v;
       // Members of kernel structs the raw tracepoint passes: CO-RE accesses.
@@ -639,7 +639,16 @@ Value Lowering::RawArg(uint32_t index) {
   if (!cached) {
     llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
     b_.SetInsertPoint(frame_->alloca_point->getNextNode());
-    cached = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, index));
+    if (frame_->probe && frame_->probe->spec.family == sema::Family::Lsm) {
+      // An LSM program's context is typed: a pointer loaded from it is a kernel pointer
+      // the verifier allows no arithmetic on. bpf_get_func_arg (inlined) gives a number.
+      Value cell = Alloca(i64_);
+      b_.CreateStore(b_.getInt64(0), cell);
+      Helper(kGetFuncArg, i64_, {frame_->ctx, b_.getInt32(index), cell});
+      cached = b_.CreateLoad(i64_, cell);
+    } else {
+      cached = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, frame_->ctx, index));
+    }
     b_.restoreIP(here);
   }
   return cached;

@@ -466,8 +466,7 @@ const sema::TargetArg* Lowering::KernelChainArg(ast::Expr* e) const {
   auto* t = ast::As<ast::TargetSymbol>(e);
   const sema::Probe* probe = frame_ ? frame_->probe : nullptr;
   if (!t || !probe) return nullptr;
-  bool kernel = sema::IsKernelFunction(probe->spec.family) ||
-                (probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format);
+  bool kernel = sema::IsKernelFunction(probe->spec.family) || sema::HasSlotArgs(probe->spec);
   bool member = false;
   for (const ast::TargetComponent& c : t->components)
     member |= c.kind == ast::TargetComponent::Kind::Member;
@@ -492,9 +491,7 @@ uint32_t Lowering::TypedRecord(ast::Expr* e, const struct btf** btf) const {
   if (auto* t = ast::As<ast::TargetSymbol>(e)) {
     const sema::Probe* probe = frame_ ? frame_->probe : nullptr;
     std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
-    if (!probe ||
-        !(sema::IsKernelFunction(probe->spec.family) ||
-          (probe->spec.family == sema::Family::Tracepoint && !probe->spec.args_from_format)))
+    if (!probe || !(sema::IsKernelFunction(probe->spec.family) || sema::HasSlotArgs(probe->spec)))
       return 0;
     for (const sema::TargetArg& a : probe->spec.args)
       if (a.name == name && a.btf_type) {
@@ -550,8 +547,9 @@ Value Lowering::AutocastLocal(ast::Autocast* a) {
 bool Lowering::KnownKernelTarget(const ast::TargetSymbol* t) const {
   const sema::Probe* probe = frame_ ? frame_->probe : nullptr;
   if (!probe || t->lowered || t->name.starts_with("$$")) return true;
-  bool kernel =
-      sema::IsKernelFunction(probe->spec.family) || probe->spec.family == sema::Family::Tracepoint;
+  bool kernel = sema::IsKernelFunction(probe->spec.family) ||
+                probe->spec.family == sema::Family::Tracepoint ||
+                probe->spec.family == sema::Family::Lsm;
   if (!kernel) return true;
   std::string_view name = t->name.substr(t->name[0] == '$' ? 1 : 0);
   for (const sema::TargetArg& a : probe->spec.args)

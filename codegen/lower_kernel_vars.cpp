@@ -104,6 +104,8 @@ std::string_view Lowering::ProbeType(const sema::ProbeSpec& spec) {
       return "netfilter";
     case Family::Procfs:
       return "procfs";
+    case Family::Lsm:
+      return "lsm";
   }
   return "";
 }

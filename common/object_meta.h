@@ -66,6 +66,7 @@ enum class ProbeKind : uint8_t {
   // A file the runtime serves (user-side): target is its path under the session's folder;
   // numbers: maxsize (0: the default), umask, 1 for a write probe.
   Procfs = 15,
+  Lsm = 16,  // a BPF LSM program (section lsm/HOOK), target the hook's name
 };
 
 // The procfs file whose write probes are stap's input.char and input.line

@@ -189,6 +189,16 @@ bool Session::Load(std::string* error) {
       return KernelHasBareTracepoint(kernel, event);
     });
   }
+  for (const meta::Probe& p : meta_.probes) {
+    std::string active;
+    if (static_cast<meta::ProbeKind>(p.family) != meta::ProbeKind::Lsm || BpfLsmEnabled(&active))
+      continue;
+    // The kernel would load and attach the program, then never run it.
+    while (!active.empty() && active.back() == '\n') active.pop_back();
+    missing.push_back(
+        "cannot probe `" + p.point + "`" + (p.where.empty() ? "" : " at " + p.where) +
+        ": BPF LSM is not enabled: boot with lsm=" + (active.empty() ? "..." : active) + ",bpf");
+  }
   if (!missing.empty()) {
     *error = missing[0];
     for (size_t i = 1; i < missing.size(); ++i) *error += "\n" + missing[i];
@@ -207,11 +217,12 @@ bool Session::Load(std::string* error) {
   }
   if (rc != 0) {
     std::string probe;
-    bool netfilter = false;
+    bool netfilter = false, lsm = false;
     for (const meta::Probe& p : meta_.probes)
       if (!p.program.empty() && log.find("prog '" + p.program + "'") != std::string::npos) {
         probe = p.point;
         netfilter = static_cast<meta::ProbeKind>(p.family) == meta::ProbeKind::Netfilter;
+        lsm = static_cast<meta::ProbeKind>(p.family) == meta::ProbeKind::Lsm;
       }
     for (const meta::TailSlot& t : meta_.tail_slots)
       if (log.find("prog '" + t.program + "'") != std::string::npos) probe = t.point;
@@ -250,6 +261,10 @@ bool Session::Load(std::string* error) {
           " (writing user memory, set_user_*(): this kernel's lockdown forbids it to BPF "
           "programs; see /sys/kernel/security/lockdown)";
     *error += HelperNote(log, netfilter);
+    if (lsm && rc == -EPERM)
+      *error +=
+          " (the kernel refused a BPF LSM program: LSM programs attach through BPF "
+          "trampolines, as fentry programs do, and a kernel without them refuses both)";
     if (log.find("tail_calls are not allowed in non-JITed programs") != std::string::npos)
       *error +=
           " (a syscalls:* dispatch by tail call whose bodies call the runtime library needs "

@@ -313,6 +313,9 @@ class Checker {
     else if (f == Family::Tracepoint)
       e_.diags.Report(Diag::TargetWriteKernel, target->range,
                       {Spelled(target->range), "a tracepoint's arguments and kernel memory"});
+    else if (f == Family::Lsm)
+      e_.diags.Report(Diag::TargetWriteKernel, target->range,
+                      {Spelled(target->range), "an LSM hook's arguments and kernel memory"});
     else if (IsKernelFunction(f))
       e_.diags.Report(
           Diag::TargetWriteKernel, target->range,

@@ -47,6 +47,8 @@ std::string_view FamilyName(Family f) {
       return "netfilter";
     case Family::Procfs:
       return "procfs";
+    case Family::Lsm:
+      return "kernel.lsm";
   }
   return "?";
 }
@@ -84,7 +86,7 @@ std::span<const PatternDef> AllPatterns() {
     for (const ProbeFamily* f :
          {&BeginEndFamily(), &NeverFamily(), &TimerFamily(), &PerfFamily(), &TracepointFamily(),
           &KernelFunctionFamily(), &KprobeFamily(), &ProcessFamily(), &SyscallFamily(),
-          &ProcessSyscallFamily(), &NetfilterFamily(), &ProcfsFamily()})
+          &ProcessSyscallFamily(), &NetfilterFamily(), &ProcfsFamily(), &LsmFamily()})
       for (std::string_view p : f->Patterns()) t.push_back(ParsePattern(f, p));
     return t;
   }();

@@ -135,6 +135,7 @@ const ProbeFamily& SyscallFamily();
 const ProbeFamily& ProcessSyscallFamily();
 const ProbeFamily& NetfilterFamily();
 const ProbeFamily& ProcfsFamily();
+const ProbeFamily& LsmFamily();
 
 // Spelling helpers shared by families.
 std::string Quote(std::string_view s);

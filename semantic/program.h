@@ -76,6 +76,7 @@ enum class Family : uint8_t {
   Syscall,    // __syscall(N)[.return]: the syscall tapset's dispatch on raw_syscalls
   Netfilter,  // netfilter.hook(...).pf(...): a BPF netfilter program on the hook
   Procfs,     // procfs("PATH").read/.write: a file the runtime serves, handled in user space
+  Lsm,        // kernel.lsm("HOOK"): a BPF LSM program on a security hook
 };
 std::string_view FamilyName(Family f);
 // Probes in user programs (uprobes), whose $vars come from the program's DWARF.
@@ -154,6 +155,12 @@ struct ProbeSpec {
   // is how many 8-byte arguments an fentry program sees (-1 otherwise).
   int tracing_slots = -1;
 };
+
+// Probes whose $vars are a BTF prototype's arguments, each an 8-byte slot of the program's
+// context (`index`): BTF raw tracepoints and LSM hooks.
+inline bool HasSlotArgs(const ProbeSpec& s) {
+  return (s.family == Family::Tracepoint && !s.args_from_format) || s.family == Family::Lsm;
+}
 
 struct Probe {
   ProbeSpec spec;

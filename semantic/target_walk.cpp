@@ -646,7 +646,7 @@ void KernelReturnParameters(Elab& e, Probe& p) {
 // A tracepoint's `$$parms` and `$$vars` are its arguments, or its tracefs record's fields
 // (an array or string field, which has no number to print, as `name=?`).
 void KernelVarStrings(Elab& e, Probe& p) {
-  bool tracepoint = p.spec.family == Family::Tracepoint;
+  bool tracepoint = p.spec.family == Family::Tracepoint || p.spec.family == Family::Lsm;
   std::vector<ast::TargetSymbol*> strings;
   ast::WalkTree(p.body, [&](ast::Node* n) {
     auto* t = ast::As<ast::TargetSymbol>(n);
@@ -700,11 +700,10 @@ void LowerTargets(Elab& e) {
       KernelDwarfTargets(e, *p);
     else if (!IsUserSpace(p->spec.family))
       KernelAtVars(e, *p);
-    if (p->spec.family == Family::KernelFunction ||
-        (p->spec.family == Family::Tracepoint && !p->spec.args_from_format))
-      KernelPrettyPrint(e, *p);
+    if (p->spec.family == Family::KernelFunction || HasSlotArgs(p->spec)) KernelPrettyPrint(e, *p);
     if (!IsUserSpace(p->spec.family)) KernelCastPrettyPrint(e, *p);
-    if (p->spec.family == Family::KernelFunction || p->spec.family == Family::Tracepoint)
+    if (p->spec.family == Family::KernelFunction || p->spec.family == Family::Tracepoint ||
+        p->spec.family == Family::Lsm)
       KernelVarStrings(e, *p);
     if (p->spec.family == Family::KernelFunction && p->spec.is_return)
       KernelReturnParameters(e, *p);

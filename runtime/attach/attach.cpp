@@ -54,6 +54,8 @@ bool AttachProbe(bpf_program* program, const meta::Probe& probe, std::vector<bpf
       return AttachUprobe(program, probe, links, link_fds, error);
     case meta::ProbeKind::Netfilter:
       return AttachNetfilter(program, probe, link_fds, error);
+    case meta::ProbeKind::Lsm:
+      return AttachLsm(program, probe, links, error);
     default:
       *error = "probe `" + probe.point + "`: attaching this kind of probe is not supported yet";
       return false;

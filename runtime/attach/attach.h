@@ -114,6 +114,12 @@ bool AttachFentry(bpf_program* program, const meta::Probe& probe, std::vector<bp
 bool AttachKprobe(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
                   std::vector<std::string>& missing, std::string* error);
 
+// kernel.lsm: a BPF LSM program (lsm.cpp), refused where `bpf` is no active LSM.
+bool AttachLsm(bpf_program* program, const meta::Probe& probe, std::vector<bpf_link*>& links,
+               std::string* error);
+// Whether `bpf` is among the kernel's active LSMs; `active`: their list.
+bool BpfLsmEnabled(std::string* active);
+
 // Netfilter probes (netfilter.cpp): BPF netfilter programs, Linux 6.4+. Before the object
 // loads, their programs get their type (false, saying why, on a kernel without them).
 bool KernelHasNetfilterLinks();

@@ -102,6 +102,9 @@ std::vector<std::string> PreviewAttachments(const meta::Meta& meta) {
       case meta::ProbeKind::Netfilter:
         if (!KernelHasNetfilterLinks()) note = "not here: this kernel has no BPF netfilter links";
         break;
+      case meta::ProbeKind::Lsm:
+        if (!BpfLsmEnabled(nullptr)) note = "not here: BPF LSM is not enabled";
+        break;
       default:
         break;
     }

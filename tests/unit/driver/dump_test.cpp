@@ -43,9 +43,9 @@ TEST(Dumps, ProbeAliasesAndTypes) {
   Ran t = RunBtap({"--dump-probe-types"});
   ASSERT_EQ(t.status, 0) << t.err;
   std::vector<std::string> types = Lines(t.out);
-  for (const char* p :
-       {"begin(number)", "kernel.function(string).return", "timer.ms(number)",
-        "process(string).function(string)", "kernel.trace(string)", "process.syscall.return"})
+  for (const char* p : {"begin(number)", "kernel.function(string).return", "timer.ms(number)",
+                        "process(string).function(string)", "kernel.trace(string)",
+                        "process.syscall.return", "kernel.lsm(string)"})
     EXPECT_TRUE(Has(types, p)) << p;
   for (const std::string& line : types) EXPECT_NE(line[0], '_') << line;
   EXPECT_EQ(RunBtap({"--dump-functions=x"}).status, 1);
