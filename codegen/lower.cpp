@@ -761,8 +761,13 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   // group_dead (there the thread group's leader leaving stands for the process's end).
   if (!p.spec.numbers[1] && (end || p.spec.target.empty()))
     Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
+  ProcessIs(pid, p.spec.target);
+}
+
+// The -c/-x target's tree, then WHAT: a PID, a program's PATH (its name as the kernel
+// records it: the file's base name, at most 15 bytes), or "" for every process.
+void Lowering::ProcessIs(Value pid, const std::string& what) {
   Continue(InTargetTree(pid), "target");
-  const std::string& what = p.spec.target;
   if (what.empty()) return;
   if (std::isdigit(static_cast<unsigned char>(what[0]))) {
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
@@ -780,19 +785,7 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
 // with -c/-x, only of the target's tree (as uprobes).
 void Lowering::SyscallProcessFilter(const sema::Probe& p) {
   if (DoesNothing(p)) return;
-  Value pid = b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32);
-  Continue(InTargetTree(pid), "target");
-  const std::string& what = p.spec.process;
-  if (what.empty()) return;
-  if (std::isdigit(static_cast<unsigned char>(what[0]))) {
-    Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
-    return;
-  }
-  std::string name = what.substr(what.rfind('/') + 1).substr(0, 15);
-  Value comm = StringSlot();
-  Helper(kCurrentComm, i64_, {comm, b_.getInt32(16)});
-  Value same = Library("btap_strcmp", i64_, {comm, Literal(name), b_.getInt64(16)});
-  Continue(b_.CreateICmpEQ(same, b_.getInt64(0)), "program");
+  ProcessIs(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), p.spec.process);
 }
 
 // A probe without a condition whose body is empty blocks: what it does is the same

@@ -235,6 +235,7 @@ class Lowering {
 
   void ProcessFilter(const sema::Probe& p);
   void SyscallProcessFilter(const sema::Probe& p);
+  void ProcessIs(Value pid, const std::string& what);
 
   struct Frame;
   llvm::Instruction* StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,
