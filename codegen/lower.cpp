@@ -4,6 +4,7 @@
 
 #include <bpf/btf.h>
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 
@@ -345,6 +346,12 @@ uint32_t Lowering::MaxRecordSize() {
     uint32_t size = 8 + 8 * 2 * static_cast<uint32_t>(c->args.size() + 1);
     for (ast::Expr* a : c->args)
       if (a->type == Type::String) size += Align8(4 + slot_);
+    // printf's %m/%M write up to a string's bytes for a number (lower_print_memory.cpp):
+    // as many of them as the format has conversions, at most.
+    auto* format = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
+    if (format && format->value.find_first_of("mM") != std::string_view::npos)
+      size += static_cast<uint32_t>(std::count(format->value.begin(), format->value.end(), '%')) *
+              Align8(4 + 2 * slot_);
     max = std::max(max, size + Align8(4 + slot_));  // the delimiter of printd
   };
   for (const sema::Probe* p : program_.probes) ast::WalkTree(p->body, visit);
@@ -761,15 +768,15 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   // group_dead (there the thread group's leader leaving stands for the process's end).
   if (!p.spec.numbers[1] && (end || p.spec.target.empty()))
     Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
-  ProcessIs(pid, p.spec.target);
+  ProcessIs(pid, p.spec.target, p.spec.process_is_pid);
 }
 
 // The -c/-x target's tree, then WHAT: a PID, a program's PATH (its name as the kernel
 // records it: the file's base name, at most 15 bytes), or "" for every process.
-void Lowering::ProcessIs(Value pid, const std::string& what) {
+void Lowering::ProcessIs(Value pid, const std::string& what, bool is_pid) {
   Continue(InTargetTree(pid), "target");
   if (what.empty()) return;
-  if (std::isdigit(static_cast<unsigned char>(what[0]))) {
+  if (is_pid) {
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
     return;
   }
@@ -785,7 +792,8 @@ void Lowering::ProcessIs(Value pid, const std::string& what) {
 // with -c/-x, only of the target's tree (as uprobes).
 void Lowering::SyscallProcessFilter(const sema::Probe& p) {
   if (DoesNothing(p)) return;
-  ProcessIs(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), p.spec.process);
+  ProcessIs(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), p.spec.process,
+            p.spec.process_is_pid);
 }
 
 // A probe without a condition whose body is empty blocks: what it does is the same

@@ -235,7 +235,7 @@ class Lowering {
 
   void ProcessFilter(const sema::Probe& p);
   void SyscallProcessFilter(const sema::Probe& p);
-  void ProcessIs(Value pid, const std::string& what);
+  void ProcessIs(Value pid, const std::string& what, bool is_pid);
 
   struct Frame;
   llvm::Instruction* StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,

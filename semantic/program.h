@@ -140,6 +140,7 @@ struct ProbeSpec {
   // names: a PID, a program's PATH, or "" for every process (the -c/-x target's tree).
   bool process_syscall = false;
   std::string process;
+  bool process_is_pid = false;  // process(PID): `process` (or process.begin/.end's `target`)
   std::vector<TargetArg> args;
   // process(...) function, statement and mark probes: the probe's link-time address in
   // the object `target`, the DWARF function it is in (0: known from the symbol table

@@ -1,5 +1,7 @@
 // process("path") probes: functions, statements, labels, PLT stubs and SDT marks of a user program
 // (uprobes, with DWARF in a later pass), and process begin/end (task lifecycle).
+#include <cstdint>
+
 #include "semantic/machine/tracepoints.h"
 #include "semantic/probe_family.h"
 #include "semantic/probes/user_probes.h"
@@ -81,9 +83,15 @@ class Process : public ProbeFamily {
       ctx.diags.Report(Diag::ProbeParameter, proc.range, {"empty process path"});
       return;
     }
+    if (proc.arg == ArgKind::Number && (proc.number <= 0 || proc.number > INT32_MAX)) {
+      ctx.diags.Report(Diag::ProbeParameter, proc.range,
+                       {"process id " + std::to_string(proc.number) + " is not a process"});
+      return;
+    }
     spec.target = proc.arg == ArgKind::String   ? proc.string
                   : proc.arg == ArgKind::Number ? std::to_string(proc.number)
                                                 : "";
+    spec.process_is_pid = proc.arg == ArgKind::Number;
     const PointPart& what = parts.size() > 2 && parts[1].name == "provider" ? parts[2] : parts[1];
     if (what.name == "begin" || what.name == "end") {
       spec.family = what.name == "begin" ? Family::ProcessBegin : Family::ProcessEnd;

@@ -3,6 +3,8 @@
 // dispatchers on raw_syscalls for every number, filtered by process (codegen's
 // ProcessFilter); $syscall is the number, $arg1..$arg6 the arguments, .return's $return
 // the result.
+#include <cstdint>
+
 #include "semantic/machine/syscalls.h"
 #include "semantic/probe_family.h"
 
@@ -28,7 +30,7 @@ class ProcessSyscallProbes : public ProbeFamily {
       ctx.diags.Report(Diag::ProbeParameter, proc.range, {"empty process path"});
       return;
     }
-    if (proc.arg == ArgKind::Number && proc.number <= 0) {
+    if (proc.arg == ArgKind::Number && (proc.number <= 0 || proc.number > INT32_MAX)) {
       ctx.diags.Report(Diag::ProbeParameter, proc.range,
                        {"process id " + std::to_string(proc.number) + " is not a process"});
       return;
@@ -43,6 +45,7 @@ class ProcessSyscallProbes : public ProbeFamily {
     spec.process = proc.arg == ArgKind::String   ? proc.string
                    : proc.arg == ArgKind::Number ? std::to_string(proc.number)
                                                  : "";
+    spec.process_is_pid = proc.arg == ArgKind::Number;
     spec.target = spec.is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
     spec.has_target_vars = true;
     TargetArg number{"syscall", "long"};
