@@ -4,7 +4,6 @@
 
 #include <bpf/btf.h>
 
-#include <algorithm>
 #include <cctype>
 #include <functional>
 
@@ -349,9 +348,13 @@ uint32_t Lowering::MaxRecordSize() {
     // printf's %m/%M write up to a string's bytes for a number (lower_print_memory.cpp):
     // as many of them as the format has conversions, at most.
     auto* format = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
-    if (format && format->value.find_first_of("mM") != std::string_view::npos)
-      size += static_cast<uint32_t>(std::count(format->value.begin(), format->value.end(), '%')) *
-              Align8(4 + 2 * slot_);
+    std::vector<FormatDirective> directives;
+    std::string error;
+    size_t offset = 0;
+    if (format && ParseFormat(format->value, directives, &error, &offset, true))
+      for (const FormatDirective& d : directives)
+        if (!d.literal && (d.conversion == 'm' || d.conversion == 'M'))
+          size += Align8(4 + 2 * slot_);
     max = std::max(max, size + Align8(4 + slot_));  // the delimiter of printd
   };
   for (const sema::Probe* p : program_.probes) ast::WalkTree(p->body, visit);
