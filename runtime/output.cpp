@@ -5,6 +5,30 @@
 #include "runtime/format.h"
 
 namespace btap::runtime {
+namespace {
+
+// A format's text as a message shows it: control characters escaped, long ones cut.
+std::string QuoteForMessage(const std::string& text) {
+  constexpr size_t kShown = 60;
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < kShown; ++i) {
+    char ch = text[i];
+    if (ch == '\n')
+      out += "\\n";
+    else if (ch == '\t')
+      out += "\\t";
+    else if (ch == '"' || ch == '\\')
+      out += std::string("\\") + ch;
+    else if (static_cast<unsigned char>(ch) < 0x20)
+      out += '?';
+    else
+      out += ch;
+  }
+  if (text.size() > kShown) out += "...";
+  return out;
+}
+
+}  // namespace
 
 bool OutputFormatter::Init(const meta::Meta& meta, std::string* error) {
   formats_.clear();
@@ -39,7 +63,11 @@ bool OutputFormatter::FormatRecord(std::span<const uint8_t> bytes, std::string& 
     return false;
   }
   const Compiled& c = formats_[r.format_id];
-  if (!record::DecodeArgs(bytes, c.shape, &r, error)) return false;
+  if (!record::DecodeArgs(bytes, c.shape, &r, error)) {
+    // Formats are the script's own printf texts: naming it points at the statement.
+    *error = "its format \"" + QuoteForMessage(c.text) + "\": " + *error;
+    return false;
+  }
   std::vector<FormatArg> args;
   args.reserve(r.args.size());
   for (const record::Arg& a : r.args)

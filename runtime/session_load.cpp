@@ -274,7 +274,11 @@ bool Session::Load(std::string* error) {
           " (the verifier gave up on its size: a loop that may run too long? MAXACTION "
           "bounds kernel-side loops)";
     if (!where.empty()) *error += "\n  at " + where;
-    *error += "\nthe verifier's last words:\n" + Tail(log, 12);
+    if (verbose_)
+      *error += "\nthe verifier's log:\n" + log;
+    else
+      *error +=
+          "\nthe verifier's last words (all of them with btaprun -v, btap -vv):\n" + Tail(log, 12);
     return false;
   }
   if (!FillTailSlots(bpf_, meta_, error)) return false;

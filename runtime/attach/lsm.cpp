@@ -1,6 +1,6 @@
 // kernel.lsm probes attach as BPF LSM programs (section lsm/HOOK; codegen returns 0 from
 // them, so no hook is denied). The kernel calls them only where `bpf` is one of its active
-// LSMs (/sys/kernel/security/lsm; securityfs is mounted first when missing): elsewhere an
+// LSMs (/sys/kernel/security/lsm; securityfs is mounted for the read when missing): elsewhere an
 // attached program would never run, so attaching fails with the boot option to use.
 #include <bpf/libbpf.h>
 #include <sys/mount.h>
@@ -18,14 +18,19 @@ namespace {
 
 constexpr char kLsmList[] = "/sys/kernel/security/lsm";
 
-// The kernel's active LSMs, comma-separated ("" when securityfs cannot be read).
+// The kernel's active LSMs, comma-separated ("" when securityfs cannot be read). A
+// securityfs mounted here to read them is unmounted again: the machine is left as found.
 std::string ActiveLsms() {
+  constexpr char kSecurityfs[] = "/sys/kernel/security";
   struct stat st;
-  if (stat(kLsmList, &st) != 0)
-    mount("securityfs", "/sys/kernel/security", "securityfs", 0, nullptr);
-  std::ifstream in(kLsmList);
+  bool mounted =
+      stat(kLsmList, &st) != 0 && mount("securityfs", kSecurityfs, "securityfs", 0, nullptr) == 0;
   std::stringstream text;
-  text << in.rdbuf();
+  {
+    std::ifstream in(kLsmList);
+    text << in.rdbuf();
+  }
+  if (mounted) umount2(kSecurityfs, MNT_DETACH);
   return text.str();
 }
 

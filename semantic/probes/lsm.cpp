@@ -3,7 +3,8 @@
 // those names. The hook's parameters are the probe's $vars (the context is the trampoline's
 // array of 8-byte arguments, as a BTF raw tracepoint's); the handler only observes: its
 // program returns 0, so no hook is ever denied. Attaching needs `bpf` among the kernel's
-// active LSMs (runtime/attach/lsm.cpp says so when it is not).
+// active LSMs (runtime/attach/lsm.cpp says so when it is not). A wildcard skips the hooks
+// newer kernels refuse BPF programs on.
 #include <bpf/btf.h>
 #include <fnmatch.h>
 
@@ -17,6 +18,22 @@ namespace btap::sema {
 namespace {
 
 constexpr std::string_view kHookPrefix = "bpf_lsm_";
+
+// Hooks whose BPF programs newer kernels refuse to load (kernel/bpf/bpf_lsm.c's
+// bpf_lsm_disabled_hooks, the union over the versions that have it): a wildcard leaves
+// them out, so `kernel.lsm("*")` loads as a whole; named alone, the kernel decides (older
+// kernels accept them, and a program that returns 0 leaves the hook's default result).
+constexpr std::string_view kRefusedHooks[] = {
+    "audit_rule_match",    "file_alloc_security", "getprocattr",        "getselfattr",
+    "inode_copy_up_xattr", "inode_getsecurity",   "inode_listsecurity", "inode_need_killpriv",
+    "ismaclabel",          "key_getsecurity",     "setprocattr",        "vm_enough_memory",
+    "xfrm_decode_session",
+};
+
+bool RefusedByNewerKernels(std::string_view hook) {
+  return std::find(std::begin(kRefusedHooks), std::end(kRefusedHooks), hook) !=
+         std::end(kRefusedHooks);
+}
 
 class LsmProbes : public ProbeFamily {
  public:
@@ -44,8 +61,10 @@ class LsmProbes : public ProbeFamily {
     }
     std::sort(hooks.begin(), hooks.end());
     size_t before = out.size();
+    bool wildcard = pattern.find_first_of("*?[") != std::string::npos;
     for (const auto& [hook, id] : hooks) {
       if (fnmatch(pattern.c_str(), hook.c_str(), 0) != 0) continue;
+      if (wildcard && RefusedByNewerKernels(hook)) continue;
       ProbeSpec spec;
       spec.family = Family::Lsm;
       spec.target = hook;

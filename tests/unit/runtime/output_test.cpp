@@ -61,6 +61,8 @@ TEST(Output, MalformedRecordsAreErrors) {
   auto extra = good;
   extra.insert(extra.end(), 8, 0);
   bad(extra, "bytes too many");
+  // An argument-level fault names the script's format, so the printf can be found.
+  bad(extra, "its format \"%s %d\\n\"");
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {
     auto bytes = good;
