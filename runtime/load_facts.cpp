@@ -2,8 +2,11 @@
 // load_facts.h).
 #include "runtime/load_facts.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -16,6 +19,32 @@
 #include "runtime/namespaces.h"
 
 namespace btap::runtime {
+
+namespace {
+// The files process("PATH") probes match (meta::kExePrefix): PATH's inode number and
+// device here, the device as the kernel's super_block holds it (MKDEV: major << 20 |
+// minor), which is what stat() reports for a file of a disk filesystem.
+bool SetExeFiles(const UserSide& user, std::string* error) {
+  for (const std::string& name : user.RuntimeVariables(meta::kExePrefix)) {
+    std::span<uint8_t> data = user.GlobalData(name);
+    if (data.size() < 17 || data.back() != 0) continue;
+    std::string path(reinterpret_cast<const char*>(data.data() + 16));
+    struct stat st;
+    bool found = stat(path.c_str(), &st) == 0;
+    if (!found || !S_ISREG(st.st_mode)) {
+      *error = "cannot find executable `" + path + "` (process(\"" + path +
+               "\") probes match the processes that run it): " +
+               (found ? "not a regular file" : std::strerror(errno));
+      return false;
+    }
+    uint64_t ino = st.st_ino,
+             dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+    std::memcpy(data.data(), &ino, 8);
+    std::memcpy(data.data() + 8, &dev, 8);
+  }
+  return true;
+}
+}  // namespace
 
 bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* error) {
   if (uint64_t* pid = user.RuntimeVariable("__btap_stp_pid"))
@@ -84,7 +113,7 @@ bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* err
     }
     if (uint64_t* value = user.RuntimeVariable(name)) *value = base;
   }
-  return true;
+  return SetExeFiles(user, error);
 }
 
 }  // namespace btap::runtime
