@@ -42,6 +42,7 @@ bool Lowering::Run(meta::Meta* meta) {
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
   if (tree_) EmitTargetTreeTracker();
+  if (exe_procs_) EmitExeTrackers();
   FinishScratch();
   if (!failed_ && !LinkEmbeddedC()) failed_ = true;
   maps_.Finalize();
@@ -771,22 +772,22 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   if (!p.spec.numbers[1] && (end || p.spec.target.empty()))
     Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
   // Kernels without group_dead fire sched_process_exit after exit_mm: the task's program
-  // file is gone by then, and .end matches PATH by the name the kernel records instead.
+  // file is gone by then, and .end asks what was recorded while it could be read.
   ProcessIs(pid, p.spec.target, p.spec.process_is_pid, end && !p.spec.numbers[1]);
 }
 
 // The -c/-x target's tree, then WHAT: a PID, a program's PATH, or "" for every process.
-// PATH is the file the process runs (its inode and device, RunsFile); `by_name`, or
-// without the kernel's BTF, the name the kernel records for it (comm: the file's base
-// name at exec, at most 15 bytes).
-void Lowering::ProcessIs(Value pid, const std::string& what, bool is_pid, bool by_name) {
+// PATH is the file the process runs (its inode and device, RunsFile), or with `ran`
+// (past exit_mm) the one it ran (RanFile); without the kernel's BTF, the name the kernel
+// records for it (comm: the file's base name at exec, at most 15 bytes).
+void Lowering::ProcessIs(Value pid, const std::string& what, bool is_pid, bool ran) {
   Continue(InTargetTree(pid), "target");
   if (what.empty()) return;
   if (is_pid) {
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
     return;
   }
-  if (Value runs = by_name ? nullptr : RunsFile(what)) {
+  if (Value runs = ran ? RanFile(pid, what) : RunsFile(what)) {
     Continue(runs, "program");
     return;
   }
