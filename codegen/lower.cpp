@@ -42,6 +42,7 @@ bool Lowering::Run(meta::Meta* meta) {
   for (int r = 0; r < 2; ++r)
     if (!syscall_bodies_[r].empty()) EmitSyscallDispatch(r == 1, syscall_bodies_[r]);
   if (tree_) EmitTargetTreeTracker();
+  if (exe_procs_) EmitExeTrackers();
   FinishScratch();
   if (!failed_ && !LinkEmbeddedC()) failed_ = true;
   maps_.Finalize();
@@ -748,9 +749,8 @@ void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
 }
 
 // process(...).begin/.end fire only for their process: the whole process for .end (the
-// tracepoint's group_dead), the program named by PATH (its name as the kernel records
-// it: the file's base name, at most 15 bytes), the PID given, and the -c/-x target when
-// there is one.
+// tracepoint's group_dead), the program file PATH, the PID given, and the -c/-x target
+// when there is one.
 void Lowering::ProcessFilter(const sema::Probe& p) {
   if (p.spec.process_syscall) return SyscallProcessFilter(p);
   bool end = p.spec.family == sema::Family::ProcessEnd;
@@ -771,18 +771,27 @@ void Lowering::ProcessFilter(const sema::Probe& p) {
   // group_dead (there the thread group's leader leaving stands for the process's end).
   if (!p.spec.numbers[1] && (end || p.spec.target.empty()))
     Continue(b_.CreateICmpEQ(pid, b_.CreateAnd(pid_tgid, b_.getInt64(0xffffffff))), "process");
-  ProcessIs(pid, p.spec.target, p.spec.process_is_pid);
+  // Kernels without group_dead fire sched_process_exit after exit_mm: the task's program
+  // file is gone by then, and .end asks what was recorded while it could be read.
+  ProcessIs(pid, p.spec.target, p.spec.process_is_pid, end && !p.spec.numbers[1]);
 }
 
-// The -c/-x target's tree, then WHAT: a PID, a program's PATH (its name as the kernel
-// records it: the file's base name, at most 15 bytes), or "" for every process.
-void Lowering::ProcessIs(Value pid, const std::string& what, bool is_pid) {
+// The -c/-x target's tree, then WHAT: a PID, a program's PATH, or "" for every process.
+// PATH is the file the process runs (its inode and device, RunsFile), or with `ran`
+// (past exit_mm) the one it ran (RanFile); without the kernel's BTF, the name the kernel
+// records for it (comm: the file's base name at exec, at most 15 bytes).
+void Lowering::ProcessIs(Value pid, const std::string& what, bool is_pid, bool ran) {
   Continue(InTargetTree(pid), "target");
   if (what.empty()) return;
   if (is_pid) {
     Continue(b_.CreateICmpEQ(pid, b_.getInt64(std::stoll(what))), "pid");
     return;
   }
+  if (Value runs = ran ? RanFile(pid, what) : RunsFile(what)) {
+    Continue(runs, "program");
+    return;
+  }
+  ExeVariable(what);  // PATH is still checked where the object loads
   std::string name = what.substr(what.rfind('/') + 1).substr(0, 15);
   Value comm = StringSlot();
   Helper(kCurrentComm, i64_, {comm, b_.getInt32(16)});
@@ -791,8 +800,8 @@ void Lowering::ProcessIs(Value pid, const std::string& what, bool is_pid) {
 }
 
 // process(...).syscall: the calls of process PID, of processes running the program PATH
-// (its name as the kernel records it, as for process("PATH").begin), or of every process;
-// with -c/-x, only of the target's tree (as uprobes).
+// (as process("PATH").begin), or of every process; with -c/-x, only of the target's tree
+// (as uprobes).
 void Lowering::SyscallProcessFilter(const sema::Probe& p) {
   if (DoesNothing(p)) return;
   ProcessIs(b_.CreateLShr(Helper(kCurrentPidTgid, i64_, {}), 32), p.spec.process,

@@ -235,7 +235,16 @@ class Lowering {
 
   void ProcessFilter(const sema::Probe& p);
   void SyscallProcessFilter(const sema::Probe& p);
-  void ProcessIs(Value pid, const std::string& what, bool is_pid);
+  void ProcessIs(Value pid, const std::string& what, bool is_pid, bool ran = false);
+  // Whether the current task runs (RunsFile) or, for .end after exit_mm, ran (RanFile)
+  // the file PATH (lower_process_exe.cpp).
+  Value RunsFile(const std::string& path);
+  Value RanFile(Value pid, const std::string& path);
+  bool CurrentFile(Value* mm, Value* ino, Value* dev);
+  Value IsFile(Value ino, Value dev, const std::string& path);
+  llvm::GlobalVariable* ExeVariable(const std::string& path);
+  uint64_t ExeIndex(const std::string& path);
+  void EmitExeTrackers();
 
   struct Frame;
   llvm::Instruction* StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,
@@ -869,6 +878,8 @@ class Lowering {
   llvm::GlobalVariable* stp_uid_ = nullptr;       // and its real user id
   llvm::GlobalVariable* kernel_slide_ = nullptr;  // meta::kKernelSlide, when a value needs it
   std::map<std::string, llvm::GlobalVariable*> module_sections_;  // ModuleSectionBase's
+  std::map<std::string, llvm::GlobalVariable*> exe_files_;        // ExeVariable's, by path
+  llvm::GlobalVariable* exe_procs_ = nullptr;                     // RanFile's map
   std::map<std::string, llvm::GlobalVariable*> kconfig_;          // meta::kKconfigPrefix + option
 
   struct Regex {

@@ -41,6 +41,15 @@ inline constexpr uint32_t kNsFactRows = 3, kNsFactColumns = 16;
 // Where a kernel module's section was loaded (a module variable's base): kModuleSectionPrefix
 // and the hex of "MODULE SECTION", a long the runtime sets from /sys/module/MODULE/sections.
 inline constexpr char kModuleSectionPrefix[] = "__btap_msec_";
+// The file a process("PATH") probe matches (its processes run it): kExePrefix and a
+// number, {u64 inode number, u64 device as the kernel encodes it (MKDEV), PATH and a NUL}.
+// The runtime stat()s PATH where it loads the object and fills the first two.
+inline constexpr char kExePrefix[] = "__btap_exe_";
+// Where sched_process_exit fires after exit_mm: a hash map from process id (u32) to the
+// bits (u64) of the kExePrefix files the process runs, kept by the object's programs from
+// exec and fork on; the runtime adds the processes already running when it attaches.
+inline constexpr char kExeProcsMap[] = "btap_exe_procs";
+inline constexpr uint32_t kExeProcs = 32768;
 // Their scratch space, a task storage map; where the kernel cannot let uprobes sleep
 // the runtime makes it a one-element array that no program reaches.
 inline constexpr char kTaskScratchMap[] = "btap_task_scratch";

@@ -2,8 +2,15 @@
 // load_facts.h).
 #include "runtime/load_facts.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -16,6 +23,64 @@
 #include "runtime/namespaces.h"
 
 namespace btap::runtime {
+
+namespace {
+// The files process("PATH") probes match (meta::kExePrefix): PATH's inode number and
+// device here, the device as the kernel's super_block holds it (MKDEV: major << 20 |
+// minor), which is what stat() reports for a file of a disk filesystem.
+bool SetExeFiles(const UserSide& user, std::string* error) {
+  for (const std::string& name : user.RuntimeVariables(meta::kExePrefix)) {
+    std::span<uint8_t> data = user.GlobalData(name);
+    if (data.size() < 17 || data.back() != 0) continue;
+    std::string path(reinterpret_cast<const char*>(data.data() + 16));
+    struct stat st;
+    bool found = stat(path.c_str(), &st) == 0;
+    if (!found || !S_ISREG(st.st_mode)) {
+      *error = "cannot find executable `" + path + "` (process(\"" + path +
+               "\") probes match the processes that run it): " +
+               (found ? "not a regular file" : std::strerror(errno));
+      return false;
+    }
+    uint64_t ino = st.st_ino,
+             dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+    std::memcpy(data.data(), &ino, 8);
+    std::memcpy(data.data() + 8, &dev, 8);
+  }
+  return true;
+}
+}  // namespace
+
+void AddRunningProcesses(struct bpf_object* bpf, const UserSide& user) {
+  bpf_map* map = bpf_object__find_map_by_name(bpf, meta::kExeProcsMap);
+  if (!map) return;
+  std::vector<std::pair<uint64_t, std::span<uint8_t>>> files;  // bit, {ino, dev, PATH}
+  for (const std::string& name : user.RuntimeVariables(meta::kExePrefix)) {
+    uint64_t bit = std::strtoull(name.c_str() + std::strlen(meta::kExePrefix), nullptr, 10);
+    std::span<uint8_t> data = user.GlobalData(name);
+    if (bit < 64 && data.size() >= 16) files.emplace_back(bit, data);
+  }
+  DIR* proc = opendir("/proc");
+  if (!proc) return;
+  while (dirent* entry = readdir(proc)) {
+    char* end = nullptr;
+    unsigned long pid = std::strtoul(entry->d_name, &end, 10);
+    struct stat st;
+    if (!pid || *end || stat(("/proc/" + std::string(entry->d_name) + "/exe").c_str(), &st) != 0)
+      continue;
+    uint64_t ino = st.st_ino,
+             dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+    uint64_t bits = 0;
+    for (const auto& [bit, data] : files) {
+      uint64_t want[2];
+      std::memcpy(want, data.data(), 16);
+      if (want[0] == ino && want[1] == dev) bits |= uint64_t{1} << bit;
+    }
+    auto key = static_cast<uint32_t>(pid);
+    // (BPF_NOEXIST: what the programs recorded since they were attached is newer.)
+    if (bits) bpf_map_update_elem(bpf_map__fd(map), &key, &bits, BPF_NOEXIST);
+  }
+  closedir(proc);
+}
 
 bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* error) {
   if (uint64_t* pid = user.RuntimeVariable("__btap_stp_pid"))
@@ -84,7 +149,7 @@ bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* err
     }
     if (uint64_t* value = user.RuntimeVariable(name)) *value = base;
   }
-  return true;
+  return SetExeFiles(user, error);
 }
 
 }  // namespace btap::runtime

@@ -5,6 +5,8 @@
 
 #include <string>
 
+struct bpf_object;
+
 #include "common/object_meta.h"
 #include "runtime/user_side.h"
 
@@ -12,5 +14,10 @@ namespace btap::runtime {
 
 // False, with a message, when a fact the object needs cannot be had here.
 bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* error);
+
+// Once the probes are attached: the processes already running that run a file of the
+// object's process("PATH") probes, into meta::kExeProcsMap when the object has one (its
+// programs record those that start from now on).
+void AddRunningProcesses(struct bpf_object* bpf, const UserSide& user);
 
 }  // namespace btap::runtime

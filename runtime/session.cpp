@@ -808,6 +808,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
       Detach();
       return fail(error);
     }
+    AddRunningProcesses(bpf_, *user_);
     // The files appear just before Run() starts answering them; the -c command starts
     // after.
     if (procfs_ && !procfs_->Mount(&error)) {

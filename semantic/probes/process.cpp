@@ -94,6 +94,8 @@ class Process : public ProbeFamily {
     spec.process_is_pid = proc.arg == ArgKind::Number;
     const PointPart& what = parts.size() > 2 && parts[1].name == "provider" ? parts[2] : parts[1];
     if (what.name == "begin" || what.name == "end") {
+      if (proc.arg == ArgKind::String && (spec.target = ResolveProcessPath(proc, ctx)).empty())
+        return;
       spec.family = what.name == "begin" ? Family::ProcessBegin : Family::ProcessEnd;
       // Whether sched_process_exit tells that the last thread is leaving (`group_dead`,
       // kernels from 6.6 or so): numbers[1] = 1. Older ones fire .end when the thread

@@ -7,6 +7,7 @@
 
 #include "semantic/machine/syscalls.h"
 #include "semantic/probe_family.h"
+#include "semantic/probes/user_probes.h"
 
 namespace btap::sema {
 namespace {
@@ -35,6 +36,8 @@ class ProcessSyscallProbes : public ProbeFamily {
                        {"process id " + std::to_string(proc.number) + " is not a process"});
       return;
     }
+    std::string path;
+    if (proc.arg == ArgKind::String && (path = ResolveProcessPath(proc, ctx)).empty()) return;
     const SyscallTable& table = ctx.syscalls();
     ProbeSpec spec;
     spec.family = Family::Syscall;
@@ -42,7 +45,7 @@ class ProcessSyscallProbes : public ProbeFamily {
     spec.is_return = parts.back().name == "return";
     spec.numbers[0] = -1;  // every call
     spec.process_syscall = true;
-    spec.process = proc.arg == ArgKind::String   ? proc.string
+    spec.process = proc.arg == ArgKind::String   ? path
                    : proc.arg == ArgKind::Number ? std::to_string(proc.number)
                                                  : "";
     spec.process_is_pid = proc.arg == ArgKind::Number;

@@ -557,4 +557,15 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
   ResolveProgram(exe, parts, ctx, out);
 }
 
+std::string ResolveProcessPath(const PointPart& proc, ResolveContext& ctx) {
+  if (ctx.listing) return proc.string;
+  std::string exe = HasGlobChars(proc.string) ? "" : FindProgram(proc.string);
+  if (exe.empty() && !ctx.optional)
+    ctx.diags.Report(Diag::ProbeParameter, proc.range,
+                     {proc.string.find('/') == std::string::npos
+                          ? "cannot find `" + proc.string + "` in $PATH or the current directory"
+                          : "cannot find executable `" + proc.string + "`"});
+  return exe;
+}
+
 }  // namespace btap::sema

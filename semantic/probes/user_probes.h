@@ -60,4 +60,11 @@ class LabelSearch {
 void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
                       std::vector<ProbeSpec>& out);
 
+// process("PATH").begin/.end/.syscall: the program PATH names, found as stap finds it
+// (a name without `/` on $PATH, then in the current directory), as an absolute path:
+// those probes match the processes that run that file (codegen compares its inode with
+// the one the runtime finds at that path when it loads the object). "" after a located
+// error when there is no such file (none in -l/-L, which list the point as written).
+std::string ResolveProcessPath(const PointPart& proc, ResolveContext& ctx);
+
 }  // namespace btap::sema
