@@ -114,7 +114,8 @@ void Lowering::SaveEntryRegisters(const sema::Probe& p) {
 // returned, and the latest call's serve (this call's body runs in another frame than its
 // entry's, under a BPF trampoline).
 Value Lowering::EntryRegister(ast::Register* r) {
-  bool kernel = frame_->ctx && frame_->probe && sema::IsKernelFunction(frame_->probe->spec.family) &&
+  bool kernel = frame_->ctx && frame_->probe &&
+                sema::IsKernelFunction(frame_->probe->spec.family) &&
                 !frame_->probe->spec.is_return && !frame_->at_entry;
   if (!kernel || !entry_regs_map_ || r->regno < 0 || r->regno >= kEntryRegs) {
     Unsupported(target_range_, "a value of the function's entry (DW_OP_entry_value) here");
@@ -127,7 +128,9 @@ Value Lowering::EntryRegister(ast::Register* r) {
       Helper(kMapLookup, ptr_, {entry_regs_map_, EntryRegsKey(EntryThread(), r->entry_function)});
   Value cell = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), cell);
-  auto block = [&](const char* name) { return llvm::BasicBlock::Create(context_, name, frame_->fn); };
+  auto block = [&](const char* name) {
+    return llvm::BasicBlock::Create(context_, name, frame_->fn);
+  };
   llvm::BasicBlock *compare = block("entry_reg_compare"), *older = block("entry_reg_older"),
                    *use_here = block("entry_reg_here"), *try_latest = block("entry_reg_try"),
                    *use_latest = block("entry_reg_latest"), *after = block("entry_reg_read");
