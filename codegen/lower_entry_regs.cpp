@@ -11,6 +11,9 @@ namespace btap::codegen::lowering {
 
 namespace {
 
+// Kernel stacks (x86-64: 16 KiB, as aligned) and interrupt stacks: frames on one have the
+// bits above these in common.
+constexpr int64_t kStackShift = 14;
 constexpr int kEntryRegs = 17;  // DWARF's rax..r15 and the return address; then the frame
 
 // The functions whose entry registers the probe reads (by link-time entry address), in
@@ -110,9 +113,10 @@ void Lowering::SaveEntryRegisters(const sema::Probe& p) {
 // A register's value at the function's entry, saved there (SaveEntryRegisters); 0 when the
 // entry was not seen (a call in flight when the script started), as @entry's values. The
 // values of this frame's call unless the thread's latest call is an outer one (a frame
-// higher on the stack): then this frame's are those of an earlier call that ran here and
-// returned, and the latest call's serve (this call's body runs in another frame than its
-// entry's, under a BPF trampoline).
+// higher on the same stack): then this call's body runs in another frame than its entry's
+// (under a BPF trampoline), and what this frame holds, if anything, is an earlier call's
+// that ran here and returned. A latest call on another stack (an interrupt's, under the
+// interrupted task's id) or deeper (a recursive call that returned) is not this one.
 Value Lowering::EntryRegister(ast::Register* r) {
   bool kernel = frame_->ctx && frame_->probe &&
                 sema::IsKernelFunction(frame_->probe->spec.family) &&
@@ -131,27 +135,25 @@ Value Lowering::EntryRegister(ast::Register* r) {
   auto block = [&](const char* name) {
     return llvm::BasicBlock::Create(context_, name, frame_->fn);
   };
-  llvm::BasicBlock *compare = block("entry_reg_compare"), *older = block("entry_reg_older"),
-                   *use_here = block("entry_reg_here"), *try_latest = block("entry_reg_try"),
-                   *use_latest = block("entry_reg_latest"), *after = block("entry_reg_read");
+  llvm::BasicBlock *check_latest = block("entry_reg_check"), *try_here = block("entry_reg_try"),
+                   *use_latest = block("entry_reg_latest"), *use_here = block("entry_reg_here"),
+                   *after = block("entry_reg_read");
   auto use = [&](Value saved) {
     b_.CreateStore(b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, saved, r->regno)), cell);
     b_.CreateBr(after);
   };
-  b_.CreateCondBr(b_.CreateIsNotNull(here), compare, try_latest);
-  b_.SetInsertPoint(compare);
-  b_.CreateCondBr(b_.CreateIsNull(latest), use_here, older);
-  b_.SetInsertPoint(older);
-  auto frame_at = [&](Value saved) {
-    return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, saved, kEntryRegs));
-  };
-  b_.CreateCondBr(b_.CreateICmpUGE(frame_at(here), frame_at(latest)), use_here, use_latest);
-  b_.SetInsertPoint(use_here);
-  use(here);
-  b_.SetInsertPoint(try_latest);
-  b_.CreateCondBr(b_.CreateIsNotNull(latest), use_latest, after);
+  b_.CreateCondBr(b_.CreateIsNotNull(latest), check_latest, try_here);
+  b_.SetInsertPoint(check_latest);
+  Value last = b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, latest, kEntryRegs));
+  Value same_stack = b_.CreateICmpEQ(b_.CreateLShr(cfa, b_.getInt64(kStackShift)),
+                                     b_.CreateLShr(last, b_.getInt64(kStackShift)));
+  b_.CreateCondBr(b_.CreateAnd(same_stack, b_.CreateICmpUGT(last, cfa)), use_latest, try_here);
   b_.SetInsertPoint(use_latest);
   use(latest);
+  b_.SetInsertPoint(try_here);
+  b_.CreateCondBr(b_.CreateIsNotNull(here), use_here, after);
+  b_.SetInsertPoint(use_here);
+  use(here);
   b_.SetInsertPoint(after);
   return b_.CreateLoad(i64_, cell);
 }
