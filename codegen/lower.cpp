@@ -626,6 +626,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
 
   EntryValues entries;  // before this handler's function: it has its own
   if (ReturnsWithEntry(p)) entries = SaveEntryValues(p);
+  SaveEntryRegisters(p);  // DW_OP_entry_value away from the entry: saved there
 
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(

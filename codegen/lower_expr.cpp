@@ -582,6 +582,12 @@ bool Lowering::UserProbe(const sema::Probe* p) const {
   return p && sema::IsUserSpace(p->spec.family);
 }
 
+// pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
+static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
+                                   64, 56, 48, 24, 16,  8,   0,  128};
+
+int Lowering::DwarfRegisterOffset(int regno) { return kOffsets[regno]; }
+
 // A register of the probed user task, by DWARF number (x86-64), from the pt_regs that
 // uprobes pass; or the probed object's load bias: the run-time address of the probe (the
 // instruction pointer at a uprobe, the function's address at a uretprobe) less its
@@ -589,9 +595,7 @@ bool Lowering::UserProbe(const sema::Probe* p) const {
 Value Lowering::UserRegister(ast::Register* r) {
   if (!r->user && r->load_bias)
     return r->module_section.empty() ? KernelSlide() : ModuleSectionBase(r->module_section);
-  // pt_regs offsets of rax rdx rcx rbx rsi rdi rbp rsp r8..r15 rip.
-  static constexpr int kOffsets[] = {80, 96, 88, 40, 104, 112, 32, 152, 72,
-                                     64, 56, 48, 24, 16,  8,   0,  128};
+  if (!r->user && r->entry_function) return EntryRegister(r);
   // A kprobe's context is the kernel's pt_regs, of the same layout: the registers that
   // DWARF locates kernel variables in (kernel_dwarf_vars.cpp).
   bool kernel = !r->user && frame_->ctx && frame_->probe &&

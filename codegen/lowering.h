@@ -267,6 +267,12 @@ class Lowering {
   llvm::GlobalVariable* entry_map_ = nullptr;
   uint32_t entry_size_ = 0;
   void LoadEntryValues(const EntryValues& entries);
+  // DW_OP_entry_value away from a kernel function's entry (lower_entry_regs.cpp).
+  void SaveEntryRegisters(const sema::Probe& p);
+  Value EntryRegister(ast::Register* r);
+  Value EntryRegsKey(Value cfa, uint64_t function);
+  llvm::GlobalVariable* entry_regs_map_ = nullptr;
+  std::set<std::string> entry_reg_targets_;  // the function entries that save them
   Value EntryValue(ast::Entry* e);
 
   // Wildcard kernel-function and user probes sharing one program (lower_kprobe_group.cpp).
@@ -606,6 +612,7 @@ class Lowering {
                            const uint32_t* args);
   Value SyscallRegisters(ast::Call* c, Intrinsic which);
   Value PtRegsAt(int offset);
+  static int DwarfRegisterOffset(int regno);  // in pt_regs, regno in [0, 17)
   // @cast in user-side probes: member offsets from the compiling kernel's BTF, no reads.
   bool constant_layout_ = false;
   Value RawArg(uint32_t index);

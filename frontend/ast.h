@@ -226,6 +226,13 @@ bool load_bias = false;  // pass 2: where the probed object was loaded (run-time
 // pass 2, with load_bias in the kernel: where a module's section was loaded ("MODULE SECTION";
 // empty: how far vmlinux moved)
 std::string_view module_section;
+// pass 2, kernel DWARF: the value register `regno` had when the function whose entry is at
+// link-time address `entry_function` was entered (DW_OP_entry_value away from that entry),
+// which a probe at the entry saves, keyed by the call's frame address: here register
+// `entry_cfa_reg` plus `entry_cfa_offset`.
+uint64_t entry_function = 0;
+int64_t entry_cfa_reg = 0;
+int64_t entry_cfa_offset = 0;
 }
 ;
 BTAP_NODE(Deref, Expr)  // @kderef(size, addr) / @uderef(size, addr)

@@ -371,7 +371,9 @@ class Printer {
         break;
       case Kind::Register: {
         auto* r = static_cast<const Register*>(e);
+        if (r->entry_function) out_ << "@entry(";
         out_ << (r->user ? "@uregister(" : "@kregister(") << r->regno << ')';
+        if (r->entry_function) out_ << ')';
         break;
       }
       case Kind::Deref: {

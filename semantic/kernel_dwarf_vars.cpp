@@ -45,10 +45,36 @@ struct Builder {
     d->depth = address->depth + 1;
     return d;
   }
+  // A register as the function was entered with it, saved at the entry under the call's
+  // frame address (CFA), which the call frame information gives here as a register plus an
+  // offset.
+  ast::Expr* EntryRegister(const LocExpr& l, std::string* why) {
+    using Op = LocExpr::Op;
+    const LocExpr& cfa = l.kids[0];
+    const LocExpr* reg = &cfa;
+    int64_t offset = 0;
+    if (cfa.op == Op::Add && cfa.kids.size() == 2 && cfa.kids[1].op == Op::Const) {
+      reg = &cfa.kids[0];
+      offset = cfa.kids[1].value;
+    }
+    if (reg->op != Op::Reg) {
+      *why =
+          "its value is what a register held at the function's entry (DW_OP_entry_value), "
+          "and its frame's address here is not a register plus an offset";
+      return nullptr;
+    }
+    auto* r = Node<ast::Register>();
+    r->regno = l.value;
+    r->entry_function = static_cast<uint64_t>(l.kids[1].value);
+    r->entry_cfa_reg = reg->value;
+    r->entry_cfa_offset = offset;
+    return r;
+  }
   // A LocExpr over the kernel's registers and memory; null (with `why`) for what the
   // kernel cannot give (a load bias: kernel addresses move with KASLR).
   ast::Expr* From(const LocExpr& l, std::string* why) {
     using Op = LocExpr::Op;
+    if (l.op == Op::EntryReg) return EntryRegister(l, why);
     std::vector<ast::Expr*> kids;
     for (const LocExpr& k : l.kids) {
       kids.push_back(From(k, why));

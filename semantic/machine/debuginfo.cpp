@@ -807,9 +807,10 @@ Location DebugInfo::Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t 
       }
       case DW_OP_entry_value:
       case DW_OP_GNU_entry_value: {
-        // The value a register had when the function was entered: known only there. stap
-        // reads it elsewhere from a value an extra probe at the entry saved per thread;
-        // btap has no such probe, so it says so and how to do the same in the script.
+        // The value a register had when the function was entered: in place there. Away
+        // from the entry, as stap does, an extra probe at the entry saves it (kernel
+        // probes: EntryReg, keyed by the call's frame address, so that a recursive call
+        // has its own); user probes say so and how to do the same in the script.
         // The operand is a DWARF expression of its own, which libdw hands out as an
         // attribute of its own (the op's number2 is no pointer to it).
         Dwarf_Attribute inner;
@@ -826,6 +827,20 @@ Location DebugInfo::Evaluate(Dwarf_Attribute* attr, const Dwarf_Op* ops, size_t 
           return Unavailable(
               "its value is what the inlined function was entered with (DW_OP_entry_value), "
               "and an inlined copy has no entry of its own to read it at");
+        if (at != f.entry && entry_values) {
+          std::string why;
+          std::optional<LocExpr> cfa = Cfa(at, &why);
+          if (!cfa)
+            return Unavailable(
+                "its value is what a register held at the function's entry "
+                "(DW_OP_entry_value), and " +
+                why);
+          st.push_back({Op::EntryReg,
+                        inner_ops[0].atom - DW_OP_reg0,
+                        8,
+                        {std::move(*cfa), LocExpr::Constant(int64_t(f.entry))}});
+          break;
+        }
         if (at != f.entry)
           return Unavailable(
               "its value is what a register held at the function's entry (DW_OP_entry_value), "

@@ -41,6 +41,10 @@ struct LocExpr {
     Shra,  // arithmetic
     Neg,
     Not,
+    // The DWARF register `value` as the function was entered with it (DW_OP_entry_value),
+    // read away from the entry: kids[0] is the frame's address (CFA) here, kids[1] the
+    // function's entry address. Kernel probes save it at the entry (entry_values).
+    EntryReg,
   };
   Op op = Op::Const;
   int64_t value = 0;
@@ -155,6 +159,10 @@ class DebugInfo {
   std::vector<Dwarf_Die> Globals(std::string_view name, std::string_view cu, bool first = false);
   // A named type (`struct foo`, `foo_t`, `int`) defined anywhere in the program.
   std::optional<Dwarf_Die> Type(std::string_view name);
+
+  // DW_OP_entry_value of a register away from the function's entry evaluates to an
+  // EntryReg (a kernel probe saves the register at the entry); otherwise it is unavailable.
+  bool entry_values = false;
 
  private:
   // Calls visit(line, address) for each line-table row in [low, high), with `file` only

@@ -122,6 +122,7 @@ DebugInfo* KernelDwarf::OpenModule() {
     }
     notes_.push_back("module DWARF: using `" + c + "`");
     dwarf_ = std::move(d);
+    dwarf_->entry_values = true;  // kernel probes save them at the function's entry
     return dwarf_.get();
   }
   error_ = "btap found no DWARF for module `" + module_ + "` of kernel " + target_.release +
@@ -168,6 +169,7 @@ DebugInfo* KernelDwarf::dwarf() {
     notes_.push_back("kernel DWARF: using `" + c + "`");
     elf_ = std::move(elf);
     dwarf_ = std::move(d);
+    dwarf_->entry_values = true;  // kernel probes save them at the function's entry
     return dwarf_.get();
   }
   error_ = "btap found no DWARF for kernel " + target_.release + " (looked for ";

@@ -108,7 +108,11 @@
  *                    128-byte AF_INET buffer with length 1, 0, 128, 200 and -1, the address
  *                    1 (length 16)
  *   dispositions     prints which of SIGINT, SIGTERM, SIGHUP, SIGPIPE it ignores or
- *                    blocks (a traced command must see them as an untraced one does) */
+ *                    blocks (a traced command must see them as an untraced one does)
+ *   keyring NAME     joins a new session keyring NAME (keyctl(2)
+ *                    KEYCTL_JOIN_SESSION_KEYRING) with root's key quota set to one byte
+ *                    (/proc/sys/kernel/keys/root_maxbytes, restored after), so that making
+ *                    it fails (EDQUOT: join_session_keyring's error2 path) */
 #define _GNU_SOURCE  // close_range
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,6 +166,18 @@ static void on_signal(int sig) { handled = sig; }
 
 int main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+  if (argc == 3 && strcmp(argv[1], "keyring") == 0) {
+    const char* quota = "/proc/sys/kernel/keys/root_maxbytes";
+    char old[32] = "";
+    FILE* f = fopen(quota, "r");
+    if (!f || !fgets(old, sizeof old, f)) return 1;
+    fclose(f);
+    if (!(f = fopen(quota, "w")) || fputs("1", f) < 0 || fclose(f) != 0) return 1;
+    long rc = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, argv[2]);
+    int saved = errno;
+    if (!(f = fopen(quota, "w")) || fputs(old, f) < 0 || fclose(f) != 0) return 1;
+    return rc == -1 && saved == EDQUOT ? 0 : 2;
+  }
   if (argc == 2 && strcmp(argv[1], "compat") == 0) {
     pid_t child = fork();
     if (child == 0) {
