@@ -447,7 +447,8 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
       return;
     }
     auto* c = ast::As<ast::Call>(n);
-    if (!c || !c->callee) return;
+    if (c && ReadsMemory(c)) uses = true;  // printf's %m/%M read memory
+    if (uses || !c || !c->callee) return;
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {
       uses = sema::Intrinsics()[f->intrinsic].task;
@@ -469,6 +470,7 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
       needs = true;
     if (ast::Is<ast::AtVar>(n) || ast::Is<ast::Autocast>(n)) needs = true;
     auto* c = ast::As<ast::Call>(n);
+    if (c && ReadsMemory(c)) needs = true;  // printf's %m/%M
     if (needs || !c || !c->callee) return;
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {

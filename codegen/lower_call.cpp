@@ -297,13 +297,19 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
       Unsupported(at, "`%#c` in a kernel-side probe");
       return nullptr;
     }
-    if (d.conversion == 'b' || d.conversion == 'm' || d.conversion == 'M') {
-      Unsupported(at, "`%" + std::string(1, d.conversion) + "` in a string");
+    if (d.conversion == 'b') {
+      Unsupported(at, "`%b` in a string");
       return nullptr;
     }
     Value width = d.width == -2 ? take() : b_.getInt64(d.width);
     Value precision = d.precision == -2 ? take() : b_.getInt64(d.precision);
     Value value = take();
+    if (d.conversion == 'm' || d.conversion == 'M') {
+      pos = forget(SprintMemory(at, d, slot, pos, value, width, precision));
+      // stap's runtime writes a NUL after a `0`-flagged field: the string ends there.
+      if (d.flag == '0') break;
+      continue;
+    }
     if (d.conversion == 's' && (d.width != -1 || d.precision != -1) && tag_values_.count(value)) {
       // The kernel keeps the addresses; their text is made where the runtime prints it.
       Unsupported(at, "a width or precision on symbol text in sprintf in a kernel-side probe",

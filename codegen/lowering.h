@@ -98,6 +98,9 @@ inline uint32_t Align8(uint32_t v) { return (v + 7) & ~7u; }
 constexpr uint32_t kStackTemps = 128, kStackKeys = 96;
 
 inline bool IsPrintFamily(const ast::Call* c) { return !c->callee; }
+// Whether a print call's literal format has `%m` or `%M`, which read memory
+// (lower_print_memory.cpp).
+bool ReadsMemory(const ast::Call* c);
 
 // Whether embedded C names `current` as a word of its own (lower_embedded.cpp).
 bool UsesCurrent(std::string_view code);
@@ -759,7 +762,10 @@ class Lowering {
   Value SymbolTask();
   // printf's `%m`/`%M` (lower_print_memory.cpp): each address argument becomes the bytes
   // read there, its directive `%{mem}s`/`%{memhex}s`. False after a located error.
+  // sprintf leaves them to FormatInKernel, which writes them with SprintMemory.
   bool PrintMemory(ast::Call* c, bool to_string, std::string* format, std::vector<Value>& args);
+  Value SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos, Value address,
+                     Value width, Value precision);
   void NoteSymbolProcess(Value pid);
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
