@@ -168,8 +168,25 @@ Value Lowering::Print(ast::Call* c) {
   // Symbolic text is made by the runtime: in what it prints, and in sprintf where the
   // runtime formats it (user-side probes).
   std::vector<Symbolic> modes;
-  for (ast::Expr* a : rest)
-    args.push_back(PrintArg(a, !to_string || frame_->user_side, &modes.emplace_back()));
+  // A kernel probe's print of sprint/sprintln of a histogram: the record carries the
+  // histogram, the runtime makes its text (lower_print_histogram.cpp).
+  std::vector<size_t> tables;
+  std::vector<bool> lines;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    bool line = false;
+    ast::HistOp* h = to_string || frame_->user_side ? nullptr : PrintedHistogram(rest[i], &line);
+    if (!h) {
+      args.push_back(PrintArg(rest[i], !to_string || frame_->user_side, &modes.emplace_back()));
+      continue;
+    }
+    Value table = KernelHistogram(h);
+    if (!table) return nullptr;
+    args.push_back(table);
+    modes.emplace_back();
+    tables.push_back(i);
+    lines.push_back(line);
+  }
+  if (!tables.empty() && !HistogramDirectives(c, &format, tables, lines)) return nullptr;
   if (format.find('%') != std::string::npos && !PrintMemory(c, to_string, &format, args))
     return nullptr;
   std::vector<size_t> task_args;
