@@ -340,12 +340,15 @@ std::string Lowering::EscapePercent(std::string_view s) {
 uint32_t Lowering::MaxRecordSize() {
   // log(), warn() and error() records carry one string too.
   uint32_t max = 16 + Align8(4 + slot_);
+  bool kernel = true;  // whether the code walked may run in the kernel
   auto visit = [&](ast::Node* n) {
     auto* c = ast::As<ast::Call>(n);
     if (!c || !IsPrintFamily(c)) return;
     uint32_t size = 8 + 8 * 2 * static_cast<uint32_t>(c->args.size() + 1);
-    for (ast::Expr* a : c->args)
+    for (ast::Expr* a : c->args) {
       if (a->type == Type::String) size += Align8(4 + slot_);
+      if (kernel) size += HistogramRecordBytes(a);  // a histogram, merged whole
+    }
     // printf's %m/%M write up to a string's bytes for a number (lower_print_memory.cpp):
     // as many of them as the format has conversions, at most.
     auto* format = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
@@ -358,7 +361,11 @@ uint32_t Lowering::MaxRecordSize() {
           size += Align8(4 + 2 * slot_);
     max = std::max(max, size + Align8(4 + slot_));  // the delimiter of printd
   };
-  for (const sema::Probe* p : program_.probes) ast::WalkTree(p->body, visit);
+  for (const sema::Probe* p : program_.probes) {
+    kernel = !UserSide(*p);
+    ast::WalkTree(p->body, visit);
+  }
+  kernel = true;
   for (const sema::Function* f : program_.functions)
     if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, visit);
   return max;
@@ -447,7 +454,8 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
       return;
     }
     auto* c = ast::As<ast::Call>(n);
-    if (!c || !c->callee) return;
+    if (c && ReadsMemory(c)) uses = true;  // printf's %m/%M read memory
+    if (uses || !c || !c->callee) return;
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {
       uses = sema::Intrinsics()[f->intrinsic].task;
@@ -469,6 +477,7 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
       needs = true;
     if (ast::Is<ast::AtVar>(n) || ast::Is<ast::Autocast>(n)) needs = true;
     auto* c = ast::As<ast::Call>(n);
+    if (c && ReadsMemory(c)) needs = true;  // printf's %m/%M
     if (needs || !c || !c->callee) return;
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {

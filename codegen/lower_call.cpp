@@ -168,8 +168,25 @@ Value Lowering::Print(ast::Call* c) {
   // Symbolic text is made by the runtime: in what it prints, and in sprintf where the
   // runtime formats it (user-side probes).
   std::vector<Symbolic> modes;
-  for (ast::Expr* a : rest)
-    args.push_back(PrintArg(a, !to_string || frame_->user_side, &modes.emplace_back()));
+  // A kernel probe's print of sprint/sprintln of a histogram: the record carries the
+  // histogram, the runtime makes its text (lower_print_histogram.cpp).
+  std::vector<size_t> tables;
+  std::vector<bool> lines;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    bool line = false;
+    ast::HistOp* h = to_string || frame_->user_side ? nullptr : PrintedHistogram(rest[i], &line);
+    if (!h) {
+      args.push_back(PrintArg(rest[i], !to_string || frame_->user_side, &modes.emplace_back()));
+      continue;
+    }
+    Value table = KernelHistogram(h);
+    if (!table) return nullptr;
+    args.push_back(table);
+    modes.emplace_back();
+    tables.push_back(i);
+    lines.push_back(line);
+  }
+  if (!tables.empty() && !HistogramDirectives(c, &format, tables, lines)) return nullptr;
   if (format.find('%') != std::string::npos && !PrintMemory(c, to_string, &format, args))
     return nullptr;
   std::vector<size_t> task_args;
@@ -297,13 +314,19 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
       Unsupported(at, "`%#c` in a kernel-side probe");
       return nullptr;
     }
-    if (d.conversion == 'b' || d.conversion == 'm' || d.conversion == 'M') {
-      Unsupported(at, "`%" + std::string(1, d.conversion) + "` in a string");
+    if (d.conversion == 'b') {
+      Unsupported(at, "`%b` in a string");
       return nullptr;
     }
     Value width = d.width == -2 ? take() : b_.getInt64(d.width);
     Value precision = d.precision == -2 ? take() : b_.getInt64(d.precision);
     Value value = take();
+    if (d.conversion == 'm' || d.conversion == 'M') {
+      pos = forget(SprintMemory(at, d, slot, pos, value, width, precision));
+      // stap's runtime writes a NUL after a `0`-flagged field: the string ends there.
+      if (d.flag == '0') break;
+      continue;
+    }
     if (d.conversion == 's' && (d.width != -1 || d.precision != -1) && tag_values_.count(value)) {
       // The kernel keeps the addresses; their text is made where the runtime prints it.
       Unsupported(at, "a width or precision on symbol text in sprintf in a kernel-side probe",

@@ -4,10 +4,28 @@
 // here, where stap's bound is its print buffer), the width the field's; `#` reads user
 // memory instead of the kernel's. The handler reads the bytes into the record, length first, as
 // user_argv_raw's are, and the directive becomes the runtime's `%{mem}s` or
-// `%{memhex}s`, which prints them.
+// `%{memhex}s`, which prints them. sprintf in a kernel probe writes them into its string
+// (SprintMemory). A begin, end, error or timer probe with them runs in the kernel, as one
+// that reads kernel memory otherwise does (Lowering::NeedsKernel).
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
+
+bool ReadsMemory(const ast::Call* c) {
+  if (!IsPrintFamily(c) || c->args.empty() || (c->name != "printf" && c->name != "sprintf"))
+    return false;
+  auto* format = ast::As<ast::StringLit>(c->args[0]);
+  std::vector<FormatDirective> directives;
+  std::string error;
+  size_t offset = 0;
+  if (!format || !ParseFormat(format->value, directives, &error, &offset, /*internal=*/true))
+    return false;
+  for (const FormatDirective& d : directives)
+    if (!d.literal && d.group == FormatDirective::Group::None &&
+        (d.conversion == 'm' || d.conversion == 'M'))
+      return true;
+  return false;
+}
 
 bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
                            std::vector<Value>& args) {
@@ -25,13 +43,14 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
     if (d.precision == -2) ++next;
     size_t i = next++;
     if (d.conversion != 'm' && d.conversion != 'M') continue;
-    if (to_string || frame_->user_side) {
-      Unsupported(
-          c->range,
-          to_string ? "`%m` or `%M` in sprintf" : "`%m` or `%M` in a probe run in user space",
-          "; printf them in a kernel probe");
+    // (Probes with them run in the kernel, but for procfs and input probes, which have a
+    // located error of their own.)
+    if (frame_->user_side) {
+      Unsupported(c->range, "`%m` or `%M` in a probe run in user space",
+                  "; user space cannot read kernel memory");
       return false;
     }
+    if (to_string) return true;  // FormatInKernel writes them
     if (i >= args.size() || args[i]->getType() != i64_) return true;
     Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, limit_) : 1);
     if (precision_arg < args.size()) {
@@ -65,6 +84,48 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
   for (auto it = edits.rbegin(); it != edits.rend(); ++it)
     format->replace(it->first, 1, it->second);
   return true;
+}
+
+// sprintf's `%m`/`%M` in a kernel probe: the bytes read into scratch, cut at a NUL (the
+// string stap's sprintf makes ends there), written as a `%s` of them would be, or as two
+// hex digits each. The count as printf's (at most what the string can hold); a fault is
+// the same located error.
+Value Lowering::SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos,
+                             Value address, Value width, Value precision) {
+  bool hex = d.conversion == 'M';
+  int64_t max = hex ? limit_ / 2 : limit_ - 1;
+  Value len = b_.getInt64(d.precision > 0 ? std::min<int64_t>(d.precision, max) : 1);
+  if (d.precision == -2) {
+    len = b_.CreateSelect(b_.CreateICmpSLE(precision, b_.getInt64(0)), b_.getInt64(1), precision);
+    len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(max)), b_.getInt64(max), len);
+    // A bound the verifier sees, whatever shape the selects take.
+    len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
+  }
+  Value bytes = ScratchAt(TempBytes(2 * slot_ + 8));
+  Value size32 = b_.CreateTrunc(len, b_.getInt32Ty());
+  Value pointer = b_.CreateIntToPtr(address, ptr_);
+  bool user = d.flag == '#';
+  Value rc = user ? ReadUser(bytes, size32, pointer)
+                  : Helper(kProbeReadKernel, i64_, {bytes, size32, pointer});
+  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+              std::string(user ? "user" : "kernel") +
+                  " memory read fault at %p [man error::fault]" +
+                  EscapePercent(NearCall("sprintf", at)),
+              {address});
+  Value text = bytes;
+  if (hex) {
+    text = StringFrom("btap_hex_loop", {bytes, len, ScratchAt(TempBytes(8))});
+  } else {
+    b_.CreateStore(b_.getInt8(0), b_.CreateGEP(b_.getInt8Ty(), bytes, len));
+  }
+  Value size = b_.getInt64(slot_), limit = b_.getInt64(limit_);
+  Value left = b_.getInt64(d.flag == '-' ? 1 : 0);
+  // A negative `*` width left-justifies, as in C.
+  Value negative = b_.CreateICmpSLT(width, b_.getInt64(-1));
+  left = b_.CreateSelect(negative, b_.getInt64(1), left);
+  width = b_.CreateSelect(negative, b_.CreateNeg(width), width);
+  return Library("btap_put_str", i64_,
+                 {slot, pos, text, width, b_.getInt64(-1), left, size, limit});
 }
 
 }  // namespace btap::codegen::lowering

@@ -51,6 +51,12 @@ Value Lowering::BuildRecord(record::Kind kind, uint32_t format, const std::vecto
       off = b_.CreateAdd(off, b_.getInt64(8));
       continue;
     }
+    if (auto fixed = fixed_values_.find(a); fixed != fixed_values_.end()) {
+      // Length-prefixed bytes of a known length (a histogram), copied whole.
+      Helper(kProbeReadKernel, i64_, {at, b_.getInt32(4 + fixed->second), a});
+      off = b_.CreateAdd(off, b_.getInt64((4 + fixed->second + 7) & ~uint32_t{7}));
+      continue;
+    }
     if (raw_values_.count(a)) {  // length-prefixed bytes, copied whole (user_argv_raw)
       Value len = b_.CreateZExt(b_.CreateLoad(b_.getInt32Ty(), a), i64_);
       len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(8 + limit_)), b_.getInt64(8), len);

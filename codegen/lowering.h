@@ -98,6 +98,15 @@ inline uint32_t Align8(uint32_t v) { return (v + 7) & ~7u; }
 constexpr uint32_t kStackTemps = 128, kStackKeys = 96;
 
 inline bool IsPrintFamily(const ast::Call* c) { return !c->callee; }
+// Whether a print call's literal format has `%m` or `%M`, which read memory
+// (lower_print_memory.cpp).
+bool ReadsMemory(const ast::Call* c);
+// Histograms kernel probes print (lower_print_histogram.cpp): a print argument that is
+// sprint/sprintln of one alone (sprintln's sets `line`), and the record bytes an argument
+// takes for one (0 for other arguments).
+constexpr uint32_t kKernelHistogramBuckets = 512;
+ast::HistOp* PrintedHistogram(ast::Expr* a, bool* line);
+uint32_t HistogramRecordBytes(ast::Expr* a);
 
 // Whether embedded C names `current` as a word of its own (lower_embedded.cpp).
 bool UsesCurrent(std::string_view code);
@@ -766,7 +775,14 @@ class Lowering {
   Value SymbolTask();
   // printf's `%m`/`%M` (lower_print_memory.cpp): each address argument becomes the bytes
   // read there, its directive `%{mem}s`/`%{memhex}s`. False after a located error.
+  // sprintf leaves them to FormatInKernel, which writes them with SprintMemory.
   bool PrintMemory(ast::Call* c, bool to_string, std::string* format, std::vector<Value>& args);
+  Value SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos, Value address,
+                     Value width, Value precision);
+  // Histograms printed in kernel probes (lower_print_histogram.cpp).
+  Value KernelHistogram(ast::HistOp* h);
+  bool HistogramDirectives(ast::Call* c, std::string* format, const std::vector<size_t>& tables,
+                           const std::vector<bool>& lines);
   void NoteSymbolProcess(Value pid);
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
@@ -842,6 +858,7 @@ class Lowering {
   uint32_t record_size_ = 0;
   // Values that are length-prefixed bytes for a print's record, not strings (user_argv_raw).
   std::set<Value> raw_values_;
+  std::map<Value, uint32_t> fixed_values_;  // length-prefixed, of a known length (histograms)
   // Symbolic text kept as a tag in a kernel probe (lower_symbols.cpp), where made.
   std::set<Value> tag_values_;
   bool symbol_tags_ = false;  // any (meta::Meta::symbol_tags)

@@ -108,6 +108,7 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
       if (name == "task") d.rendering = FormatDirective::Rendering::Task;
       if (name == "mem") d.rendering = FormatDirective::Rendering::Memory;
       if (name == "memhex") d.rendering = FormatDirective::Rendering::MemoryHex;
+      if (name == "hist") d.rendering = FormatDirective::Rendering::Histogram;
       char want = d.rendering == FormatDirective::Rendering::Task ? 'd' : 's';
       if ((d.symbolic == Symbolic::None && d.rendering == FormatDirective::Rendering::AsIs) ||
           close + 1 >= f.size() || f[close + 1] != want) {

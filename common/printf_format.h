@@ -78,13 +78,17 @@ struct FormatDirective {
   // record's later user-symbolic directives look up (0: none, addresses stay hex).
   // `%{mem}s` and `%{memhex}s` are printf's `%m` and `%M`: their string is the bytes the
   // handler read, printed as they are or as two lowercase hex digits each, in the width.
+  // `%{hist}s` is a histogram a kernel probe prints: its string is 4 bytes of padding, the
+  // shape as four longs (kind, start, stop, interval), then the value merged over the CPUs
+  // (common/stats.h's slots); it prints the table print() of the histogram writes.
   enum class Rendering : uint8_t {
     AsIs,
     Quoted,
     ArgList,
     Task,
     Memory,
-    MemoryHex
+    MemoryHex,
+    Histogram
   } rendering = Rendering::AsIs;
 };
 

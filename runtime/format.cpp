@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <vector>
 
+#include "common/stats.h"
 #include "runtime/symbols.h"
 
 namespace btap::runtime {
@@ -112,6 +115,25 @@ std::string CharText(std::string_view s, size_t* n) {
   else
     std::snprintf(buf, sizeof buf, "\\%03o", b);
   return buf;
+}
+
+// `%{hist}s`'s bytes (printf_format.h) as the histogram's table; nothing when they do
+// not hold one.
+std::string HistogramText(std::string_view s) {
+  if (s.size() < 4 + 32 || (s.size() - 4) % 8) return "";
+  std::vector<int64_t> words((s.size() - 4) / 8);
+  std::memcpy(words.data(), s.data() + 4, words.size() * 8);
+  stats::Shape shape;
+  shape.hist = static_cast<stats::Hist>(words[0]);
+  shape.start = words[1];
+  shape.stop = words[2];
+  shape.interval = words[3];
+  if (words[0] != static_cast<int64_t>(stats::Hist::Log) &&
+      (words[0] != static_cast<int64_t>(stats::Hist::Linear) || shape.interval <= 0 ||
+       shape.stop <= shape.start || (shape.stop - shape.start) / shape.interval > 2000))
+    return "";
+  if (words.size() != 4 + shape.Slots()) return "";
+  return stats::RenderHistogram(std::span<const int64_t>(words).subspan(4), shape);
 }
 
 }  // namespace
@@ -268,6 +290,10 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
       case 's': {
         std::string_view s = d.group == FormatDirective::Group::Close ? group : take_string();
         std::string made;  // the text the directive makes of the string
+        if (d.rendering == FormatDirective::Rendering::Histogram) {
+          target->append(HistogramText(s));
+          break;
+        }
         if (d.rendering == FormatDirective::Rendering::Memory ||
             d.rendering == FormatDirective::Rendering::MemoryHex) {
           // The bytes `%m`/`%M` read: the precision counted them already.

@@ -566,6 +566,38 @@ BTAP_LIB long btap_stats_merge(void* map, void* key, long* out, unsigned long cp
   return out[0];
 }
 
+// A histogram printed in the kernel: every CPU's copy merged whole, its `slots` slots
+// (at most 5 + 1003) into `out`. `slots` is a constant the verifier follows into the
+// callback, which bounds the loop over the buckets. Returns the count.
+struct merge_all_state {
+  void* map;
+  void* key;
+  long* out;
+  unsigned long slots;
+};
+
+BTAP_CALLBACK long btap_cb_merge_all(unsigned long cpu, void* ctx) {
+  struct merge_all_state* st = ctx;
+  long* v = bpf_map_lookup_percpu_elem(st->map, st->key, (unsigned int)cpu);
+  long* out = st->out;
+  if (!v || v[0] <= 0) return 0;
+  if (out[0] == 0 || v[2] < out[2]) out[2] = v[2];
+  if (out[0] == 0 || v[3] > out[3]) out[3] = v[3];
+  out[0] += v[0];
+  out[1] += v[1];
+  out[4] += v[4];
+  for (unsigned long i = 5; i < st->slots && i < 5 + 1003; i++) out[i] += v[i];
+  return 0;
+}
+
+BTAP_LIB long btap_stats_merge_all(void* map, void* key, long* out, unsigned long cpus,
+                                   unsigned long slots) {
+  for (unsigned long i = 0; i < slots && i < 5 + 1003; i++) out[i] = 0;
+  struct merge_all_state st = {map, key, out, slots};
+  bpf_loop(cpus < BTAP_MAX_CPUS ? cpus : BTAP_MAX_CPUS, btap_cb_merge_all, &st, 0);
+  return out[0];
+}
+
 // `delete array` in the kernel: every element, through bpf_for_each_map_elem.
 BTAP_CALLBACK long btap_cb_delete(void* map, void* key, void* value, void* ctx) {
   bpf_map_delete_elem(map, key);

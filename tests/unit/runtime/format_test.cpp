@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
+#include "common/stats.h"
+
 namespace btap::runtime {
 namespace {
 
@@ -90,6 +94,33 @@ TEST(Format, MemoryBytesPrintAsTheyAreOrAsHex) {
             "[000fff][41    ][   7a]");
   // The `0` flag pads with spaces still, and stap's runtime writes a NUL after the field.
   EXPECT_EQ(Internal("[%04{mem}s]", {S("ab")}, 8), "[  ab\0]"s);
+}
+
+// A histogram a kernel probe prints: 4 bytes of padding, the shape, the merged value;
+// the table stats::RenderHistogram makes, and nothing for bytes that hold no histogram.
+TEST(Format, HistogramBytesPrintTheTable) {
+  stats::Shape shape;
+  shape.hist = stats::Hist::Linear;
+  shape.start = 0;
+  shape.stop = 4;
+  shape.interval = 2;
+  std::vector<int64_t> value(shape.Slots());
+  value[stats::kCount] = 3;
+  value[stats::kSum] = 5;
+  value[stats::kMax] = 3;
+  value[stats::kBuckets + 1] = 1;  // 0..1
+  value[stats::kBuckets + 2] = 2;  // 2..3
+  std::vector<int64_t> words = {static_cast<int64_t>(shape.hist), 0, 4, 2};
+  words.insert(words.end(), value.begin(), value.end());
+  std::string bytes(4 + 8 * words.size(), '\0');
+  std::memcpy(bytes.data() + 4, words.data(), 8 * words.size());
+  std::string table = stats::RenderHistogram(value, shape);
+  ASSERT_NE(table.find("    2 |@@"), std::string::npos);
+  EXPECT_EQ(Internal("<%{hist}s>", {S(bytes)}, 64), "<" + table + ">");
+  EXPECT_EQ(Internal("<%{hist}s>", {S(bytes.substr(0, bytes.size() - 8))}, 64), "<>");
+  words[0] = 7;  // no kind of histogram
+  std::memcpy(bytes.data() + 4, words.data(), 8);
+  EXPECT_EQ(Internal("<%{hist}s>", {S(bytes)}, 64), "<>");
 }
 
 TEST(Format, QuotedStringsAreQuotedWhenMarked) {

@@ -1,0 +1,125 @@
+// Histograms printed by kernel probes. The handler merges every CPU's copy of the
+// statistics value whole (btap_stats_merge_all) into a buffer that holds the shape too,
+// the printf record copies the buffer whole, and the runtime's `%{hist}s`
+// (common/printf_format.h) prints the table, the text print() of the histogram writes in
+// user-side probes. So print/println of a histogram, and print/println/printf `%s` of
+// sprint/sprintln of one, work; the text kept as a value (assigned, joined, compared)
+// would have to be made in the kernel, and is a located error (PrintHistogram).
+#include "codegen/lowering.h"
+
+namespace btap::codegen::lowering {
+
+namespace {
+
+// The shape a histogram operator asks for; Hist::None when its bounds are not valid
+// (ScanHistograms reports those).
+stats::Shape ShapeOf(const ast::HistOp* h) {
+  stats::Shape shape;
+  if (h->op == ast::AtWord::HistLog) {
+    shape.hist = stats::Hist::Log;
+  } else if (h->params.size() == 3 && h->params[2] > 0 && h->params[1] > h->params[0] &&
+             (h->params[1] - h->params[0]) / h->params[2] <= 1000) {
+    shape.hist = stats::Hist::Linear;
+    shape.start = h->params[0];
+    shape.stop = h->params[1];
+    shape.interval = h->params[2];
+  }
+  return shape;
+}
+
+}  // namespace
+
+ast::HistOp* PrintedHistogram(ast::Expr* a, bool* line) {
+  auto* c = ast::As<ast::Call>(a);
+  if (!c || !IsPrintFamily(c) || (c->name != "sprint" && c->name != "sprintln") ||
+      c->args.size() != 1 || !ast::Is<ast::HistOp>(c->args[0]))
+    return nullptr;
+  if (line) *line = c->name == "sprintln";
+  return static_cast<ast::HistOp*>(c->args[0]);
+}
+
+uint32_t HistogramRecordBytes(ast::Expr* a) {
+  auto* h = ast::As<ast::HistOp>(a);
+  if (!h) h = PrintedHistogram(a, nullptr);
+  if (!h) return 0;
+  stats::Shape shape = ShapeOf(h);
+  if (shape.hist == stats::Hist::None || shape.Buckets() > kKernelHistogramBuckets) return 0;
+  return 8 + 8 * (4 + shape.Slots());  // the length, the padding, the shape and the value
+}
+
+// The buffer `%{hist}s` prints: its length, 4 bytes of padding, the shape as four longs
+// and the merged value. The record copies it whole (fixed_values_).
+Value Lowering::KernelHistogram(ast::HistOp* h) {
+  const GlobalInfo* g = nullptr;
+  Value key = nullptr;
+  if (!StatsPlace(h->operand, &g, &key)) {
+    Unsupported(h->range, "this aggregate");
+    return nullptr;
+  }
+  const stats::Shape& shape = g->shape;
+  if (shape.Buckets() > kKernelHistogramBuckets) {
+    Unsupported(h->range,
+                "printing a histogram of more than " + std::to_string(kKernelHistogramBuckets) +
+                    " buckets in a kernel-side probe",
+                "; print it in begin, end, error or task-free timer probes");
+    return nullptr;
+  }
+  uint32_t bytes = 4 + 8 * (4 + shape.Slots());
+  Value buf = ScratchAt(TempBytes(4 + bytes));
+  b_.CreateStore(b_.getInt32(bytes), buf);
+  Value words = b_.CreateConstGEP1_64(b_.getInt8Ty(), buf, 8);
+  int64_t head[4] = {static_cast<int64_t>(shape.hist), shape.start, shape.stop, shape.interval};
+  for (uint32_t i = 0; i < 4; ++i)
+    b_.CreateStore(b_.getInt64(static_cast<uint64_t>(head[i])),
+                   b_.CreateConstGEP1_64(i64_, words, i));
+  Value value = b_.CreateConstGEP1_64(i64_, words, 4);
+  Value count =
+      Library("btap_stats_merge_all", i64_,
+              {g->map, key, value, b_.CreateLoad(i64_, cpus_), b_.getInt64(shape.Slots())});
+  Check(b_.CreateICmpSGT(count, b_.getInt64(0)),
+        "empty aggregate" +
+            Near("operator", "@" + std::string(frontend::AtWordSpelling(h->op)), h->range));
+  fixed_values_[buf] = bytes;
+  return buf;
+}
+
+// The directives that print the histograms among a kernel probe's print arguments (the
+// indexes in `tables`, sprintln's in `lines`) become `%{hist}s` in a group; a width,
+// precision or flag on one is a located error. False after one.
+bool Lowering::HistogramDirectives(ast::Call* c, std::string* format,
+                                   const std::vector<size_t>& tables,
+                                   const std::vector<bool>& lines) {
+  std::vector<FormatDirective> directives;
+  std::string error;
+  size_t offset = 0;
+  if (!ParseFormat(*format, directives, &error, &offset, /*internal=*/true)) return true;
+  std::vector<std::pair<size_t, size_t>> edits;  // a directive's offset and length
+  std::vector<bool> edit_lines;
+  size_t next = 0;
+  for (const FormatDirective& d : directives) {
+    if (d.literal || d.group != FormatDirective::Group::None) continue;
+    if (d.rendering == FormatDirective::Rendering::Task) continue;
+    next += (d.width == -2) + (d.precision == -2);
+    size_t i = next++;
+    auto it = std::find(tables.begin(), tables.end(), i);
+    if (it == tables.end()) continue;
+    if (d.conversion != 's' || d.flag || d.width != -1 || d.precision != -1 ||
+        d.rendering != FormatDirective::Rendering::AsIs || d.symbolic != Symbolic::None) {
+      Unsupported(
+          c->range,
+          "a histogram's text printed with `" + std::string(d.text) + "` in a kernel-side probe",
+          "; print it with a plain `%s`");
+      return false;
+    }
+    edits.push_back({static_cast<size_t>(d.text.data() - format->data()), d.text.size()});
+    edit_lines.push_back(lines[static_cast<size_t>(it - tables.begin())]);
+  }
+  // From the end, so that the earlier offsets stay valid. A group: the string sprint
+  // makes is cut to MAXSTRINGLEN - 1 bytes, as any other.
+  for (size_t k = edits.size(); k-- > 0;)
+    format->replace(edits[k].first, edits[k].second,
+                    edit_lines[k] ? "%{(}%{hist}s\n%{)}s" : "%{(}%{hist}s%{)}s");
+  return true;
+}
+
+}  // namespace btap::codegen::lowering
