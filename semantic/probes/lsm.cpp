@@ -62,9 +62,13 @@ class LsmProbes : public ProbeFamily {
     std::sort(hooks.begin(), hooks.end());
     size_t before = out.size();
     bool wildcard = pattern.find_first_of("*?[") != std::string::npos;
+    std::string left_out;  // refused hooks the wildcard matched
     for (const auto& [hook, id] : hooks) {
       if (fnmatch(pattern.c_str(), hook.c_str(), 0) != 0) continue;
-      if (wildcard && RefusedByNewerKernels(hook)) continue;
+      if (wildcard && RefusedByNewerKernels(hook)) {
+        left_out += (left_out.empty() ? "`" : ", `") + hook + "`";
+        continue;
+      }
       ProbeSpec spec;
       spec.family = Family::Lsm;
       spec.target = hook;
@@ -74,6 +78,13 @@ class LsmProbes : public ProbeFamily {
       out.push_back(std::move(spec));
     }
     if (out.size() != before || ctx.optional || ctx.listing) return;
+    if (!left_out.empty()) {
+      ctx.diags.Report(
+          Diag::ProbeParameter, parts[1].range,
+          {"`" + pattern + "` matches only hooks newer kernels refuse BPF programs on (" +
+           left_out + "), which a wildcard leaves out: name one alone to probe it"});
+      return;
+    }
     std::vector<std::string_view> names;
     for (const auto& h : hooks) names.push_back(h.first);
     ctx.diags.Report(
