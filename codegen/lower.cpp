@@ -453,7 +453,11 @@ bool Lowering::UsesTask(ast::Node* root, int depth) {
       uses = sema::Intrinsics()[f->intrinsic].task;
       return;
     }
-    if (depth < 64 && f->decl && f->decl->body && UsesTask(f->decl->body, depth + 1)) uses = true;
+    if (depth >= 64 || !f->decl || !f->decl->body) return;
+    // Once per body (a recursive function's calls would otherwise be walked again and again).
+    auto [it, fresh] = uses_task_.try_emplace(f->decl->body, false);
+    if (fresh) it->second = UsesTask(f->decl->body, depth + 1);
+    uses = it->second;
   });
   return uses;
 }
@@ -481,8 +485,10 @@ bool Lowering::NeedsKernel(ast::Node* root, int depth) {
       return;
     }
     if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;
-    if (depth < 64 && f->decl && f->decl->body && NeedsKernel(f->decl->body, depth + 1))
-      needs = true;
+    if (depth >= 64 || !f->decl || !f->decl->body) return;
+    auto [it, fresh] = needs_kernel_.try_emplace(f->decl->body, false);
+    if (fresh) it->second = NeedsKernel(f->decl->body, depth + 1);
+    needs = it->second;
   });
   return needs;
 }
@@ -931,7 +937,10 @@ Value Lowering::StackTemp(uint32_t bytes) {
 }
 
 Value Lowering::ScratchAt(uint32_t offset) {
-  Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
+  // A recursive function's temporaries are its call's own (the records' area is shared).
+  Value at = frame_->temps && offset >= 2 * record_size_
+                 ? b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->temps, offset - 2 * record_size_)
+                 : b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
   frame_->scratch_offsets[at] = offset;
   return at;
 }

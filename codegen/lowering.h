@@ -403,6 +403,8 @@ class Lowering {
 
   // Reports a run-time error (`format` is a printf format) and ends the handler.
   void Fail(const std::string& message, std::vector<Value> args = {});
+  // Writes an error's message into a catch variable's slot.
+  void CatchMessage(Value slot, const std::string& message, const std::vector<Value>& args);
   void SetState(session::State state);
 
   // A message format's text, for a catch variable: %% becomes %, other directives stay.
@@ -673,6 +675,7 @@ class Lowering {
   bool HasKernelForeach(ast::Node* root, int depth);
   // HasKernelForeach of function bodies, in a handler with a context or without one.
   std::map<std::pair<const ast::Node*, bool>, bool> kernel_foreach_;
+  std::map<const ast::Node*, bool> uses_task_, needs_kernel_;  // by function body
   // The handler being lowered is a begin/end/error probe run in the kernel: it has no
   // context to read, so a loop's callback lacks nothing its handler has.
   bool contextless_handler_ = false;
@@ -688,6 +691,12 @@ class Lowering {
   Value PrintHistogram(ast::HistOp* h, Value dst = nullptr, bool line = false);
 
   Value Call(ast::Call* c);
+  // Calls of recursive functions, real calls (lower_recursive.cpp).
+  Value RecursiveCall(ast::Call* c);
+  llvm::Function* RecursiveFunction(const sema::Function* f);
+  void DefineRecursive(const sema::Function* f, llvm::Function* fn);
+  // By the calling probe's section: the interpreter runs one section.
+  std::map<std::pair<std::string, const sema::Function*>, llvm::Function*> recursive_functions_;
   bool Assigned(const sema::Function* f, const sema::Variable* v);
 
   // Embedded C (lower_embedded.cpp): C functions and `%{ %}` expressions are C functions
@@ -813,6 +822,12 @@ class Lowering {
     std::vector<llvm::Instruction*> sleep_gates;    // where scratch is chosen per task
     std::vector<llvm::Instruction*> scratch_parts;  // the lookup, dropped when unused
     Value verdict = nullptr;  // a netfilter handler's $verdict, which its program returns
+    // A recursive function's call (lower_recursive.cpp): its depth (1 for a probe's call;
+    // null in a probe), and its temporaries, on its own stack rather than in scratch.
+    Value depth = nullptr;
+    llvm::AllocaInst* temps = nullptr;
+    // Where an error goes when a caller's `try` catches it (null at run time otherwise).
+    Value catch_message = nullptr;
   };
 
   const sema::Program& program_;

@@ -197,6 +197,8 @@ TEST(Interpreter, BadProgramsAreErrorsNotCrashes) {
   EXPECT_NE(RunError(vm, {I(BPF_JMP | BPF_JA, 0, 0, -1, 0)}).find("instruction limit"),
             std::string::npos);
   EXPECT_NE(RunError(vm, {I(0xff, 0, 0, 0, 0)}).find("instruction 0"), std::string::npos);
+  // A call without end stops at the frames' limit (past what MAXNESTING allows).
+  vm.set_instruction_limit(1 << 20);
   std::vector<bpf_insn> deep = {I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -1)};
   EXPECT_NE(RunError(vm, deep).find("nested too deeply"), std::string::npos);
 }
