@@ -26,12 +26,14 @@ Value Lowering::RecursiveCall(ast::Call* c) {
     // A begin/end/error probe or timer that semantic checks let through, placed in the
     // kernel (it reads kernel memory or the interrupted task).
     failed_ = true;
-    const sema::Probe* p = frame_->probe ? frame_->probe
+    const sema::Probe* p = frame_->probe     ? frame_->probe
                            : frame_->handler ? frame_->handler->probe
                                              : nullptr;
     if (reported_.insert({c->name_range.file, c->name_range.begin}).second)
       diags_.Report(Diag::RecursiveCall, c->name_range,
-                    {std::string(f->name), !p ? "?" : p->origin.empty() ? p->spec.point : p->origin});
+                    {std::string(f->name), !p                  ? "?"
+                                           : p->origin.empty() ? p->spec.point
+                                                               : p->origin});
     return f->ret == Type::String ? StringSlot() : b_.getInt64(0);
   }
   std::vector<Value> args;
@@ -64,8 +66,8 @@ Value Lowering::RecursiveCall(ast::Call* c) {
   }
   Value ctx = frame_->ctx ? frame_->ctx : llvm::ConstantPointerNull::get(ptr_);
   Value depth = frame_->depth ? frame_->depth : b_.getInt64(0);
-  Value status = b_.CreateCall(
-      fn, {ctx, frame_->scratch, io, depth, catch_to ? catch_to : llvm::ConstantPointerNull::get(ptr_)});
+  Value status = b_.CreateCall(fn, {ctx, frame_->scratch, io, depth,
+                                    catch_to ? catch_to : llvm::ConstantPointerNull::get(ptr_)});
   auto* returned = llvm::BasicBlock::Create(context_, "returned", frame_->fn);
   auto* failed = llvm::BasicBlock::Create(context_, "call_failed", frame_->fn);
   b_.CreateCondBr(b_.CreateICmpEQ(status, b_.getInt64(0)), returned, failed);

@@ -45,7 +45,8 @@ class CycleFinder {
   // reads kernel memory or the interrupted task still runs in the kernel, and codegen
   // refuses its recursion then).
   static bool UserSideFamily(Family f) {
-    return f == Family::Begin || f == Family::End || f == Family::Error || f == Family::Timer;
+    return f == Family::Begin || f == Family::End || f == Family::Error || f == Family::Timer ||
+           f == Family::Procfs;
   }
 
   const std::vector<CallSite>& Calls(Function* f) {
