@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -226,10 +227,11 @@ class Lowering {
   // runtime's interpreter.
   bool UserSide(const sema::Probe& p);
 
-  bool UsesTask(ast::Node* root, int depth);
+  bool UsesTask(ast::Node* root);
   // Whether a begin, end or error probe reads what only the kernel can give: kernel
   // memory, the current task's pointer, or C that names `current`.
-  bool NeedsKernel(ast::Node* root, int depth);
+  bool NeedsKernel(ast::Node* root);
+  bool Reaches(ast::Node* root, const std::function<bool(ast::Node*)>& direct);
 
   void LowerProbe(const sema::Probe& p);
 
@@ -675,7 +677,6 @@ class Lowering {
   bool HasKernelForeach(ast::Node* root, int depth);
   // HasKernelForeach of function bodies, in a handler with a context or without one.
   std::map<std::pair<const ast::Node*, bool>, bool> kernel_foreach_;
-  std::map<const ast::Node*, bool> uses_task_, needs_kernel_;  // by function body
   // The handler being lowered is a begin/end/error probe run in the kernel: it has no
   // context to read, so a loop's callback lacks nothing its handler has.
   bool contextless_handler_ = false;
