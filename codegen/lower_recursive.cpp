@@ -48,6 +48,7 @@ Value Lowering::RecursiveCall(ast::Call* c) {
   llvm::AllocaInst* io =
       Alloca(llvm::ArrayType::get(b_.getInt8Ty(), result + 8 * f->params.size()));
   io->setAlignment(llvm::Align(8));
+  frame_->call_bytes += result + 8 * static_cast<uint32_t>(f->params.size());
   for (size_t i = 0; i < f->params.size() && i < args.size(); ++i) {
     if (!args[i]) continue;
     Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), io, result + 8 * i);
@@ -166,7 +167,7 @@ void Lowering::DefineRecursive(const sema::Function* f, llvm::Function* fn) {
     if (!block.getTerminator()) llvm::BranchInst::Create(frame.exit, &block);
   frame.temps->setAllocatedType(llvm::ArrayType::get(b_.getInt8Ty(), std::max(frame.max, 8u)));
   uint32_t locals = 8 * static_cast<uint32_t>(f->params.size() + f->locals.size());
-  if (frame.max + frame.stack_temp_bytes + locals > kRecursiveFrameBytes) {
+  if (frame.max + frame.stack_temp_bytes + frame.call_bytes + locals > kRecursiveFrameBytes) {
     failed_ = true;
     diags_.Report(Diag::NotCompiledYet, f->decl->range,
                   {"the recursive function `" + std::string(f->name) + "`",

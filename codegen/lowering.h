@@ -829,6 +829,7 @@ class Lowering {
     llvm::AllocaInst* temps = nullptr;
     // Where an error goes when a caller's `try` catches it (null at run time otherwise).
     Value catch_message = nullptr;
+    uint32_t call_bytes = 0;  // the blocks its calls of recursive functions take
   };
 
   const sema::Program& program_;

@@ -266,6 +266,8 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
         if (BPF_MODE(in.code) != BPF_MEM) return fail("unsupported load mode");
         size_t size = SizeOf(in.code);
         uint64_t address = reg[in.src_reg] + static_cast<int64_t>(in.off);
+        if (in.src_reg == 10 && in.off < -static_cast<int64_t>(kStackSize))
+          return fail("stack frame past " + std::to_string(kStackSize) + " bytes");
         if (!Accessible(address, size, false)) return fail("read outside the allowed memory");
         if (in.dst_reg == 10) return fail("r10 is read-only");
         dst = Load(address, size);
@@ -276,6 +278,9 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
       case BPF_STX: {
         size_t size = SizeOf(in.code);
         uint64_t address = dst + static_cast<int64_t>(in.off);
+        // (A caller's stack is reachable through a pointer, not past the frame's own.)
+        if (in.dst_reg == 10 && in.off < -static_cast<int64_t>(kStackSize))
+          return fail("stack frame past " + std::to_string(kStackSize) + " bytes");
         if (!Accessible(address, size, true)) return fail("write outside the allowed memory");
         uint64_t value =
             cls == BPF_ST ? static_cast<uint64_t>(static_cast<int64_t>(in.imm)) : reg[in.src_reg];

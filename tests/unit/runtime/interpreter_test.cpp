@@ -197,6 +197,13 @@ TEST(Interpreter, BadProgramsAreErrorsNotCrashes) {
   EXPECT_NE(RunError(vm, {I(BPF_JMP | BPF_JA, 0, 0, -1, 0)}).find("instruction limit"),
             std::string::npos);
   EXPECT_NE(RunError(vm, {I(0xff, 0, 0, 0, 0)}).find("instruction 0"), std::string::npos);
+  // A frame's own stack ends 8 KiB below r10: the stack of the frame before it is not
+  // reached from r10.
+  std::vector<bpf_insn> two = {I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 1), Exit(),
+                               I(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -8200, 1), Exit()};
+  EXPECT_NE(RunError(vm, two).find("stack frame past 8192 bytes"), std::string::npos);
+  two[2] = I(BPF_LDX | BPF_MEM | BPF_DW, 0, 10, -8200, 0);
+  EXPECT_NE(RunError(vm, two).find("stack frame past 8192 bytes"), std::string::npos);
   // A call without end stops at the frames' limit (past what MAXNESTING allows).
   vm.set_instruction_limit(1 << 20);
   std::vector<bpf_insn> deep = {I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -1)};
