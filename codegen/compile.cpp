@@ -318,7 +318,8 @@ bool CompileOnce(const sema::Program& program, const SourceManager& sm,
       !CheckStackChains(*module, sm, options, *out, lowering.loop_callbacks(),
                         in_child ? plain : &none, diags))
     return false;
-  if (!emitted || !SealObject(out->object, out->meta, &error)) {
+  if (!emitted || !HideUserSideFunctions(out->object, &error) ||
+      !SealObject(out->object, out->meta, &error)) {
     diags.Report(Diag::CodegenFailed, SourceRange{}, {error});
     return false;
   }

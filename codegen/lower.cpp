@@ -434,9 +434,9 @@ bool Lowering::UserSide(const sema::Probe& p) {
     case sema::Family::Error:
       // One that reads kernel memory runs in the kernel, in the runtime's own task (a
       // syscall program the runtime runs), as stap's runs in staprun's.
-      return !NeedsKernel(p.body, 0) && !NeedsKernel(p.condition, 0);
+      return !NeedsKernel(p.body) && !NeedsKernel(p.condition);
     case sema::Family::Timer:
-      return !UsesTask(p.body, 0) && !UsesTask(p.condition, 0);
+      return !UsesTask(p.body) && !UsesTask(p.condition);
     case sema::Family::Procfs:  // the runtime serves the file; LowerProbe checks the body
       return true;
     default:
@@ -444,56 +444,63 @@ bool Lowering::UserSide(const sema::Probe& p) {
   }
 }
 
-bool Lowering::UsesTask(ast::Node* root, int depth) {
-  bool uses = false;
-  ast::WalkTree(root, [&](ast::Node* n) {
-    if (uses) return;
-    // (@var reads kernel memory, which only a kernel-side program can.)
-    if (ReadsThroughContext(n)) {
-      uses = true;
-      return;
-    }
-    auto* c = ast::As<ast::Call>(n);
-    if (c && ReadsMemory(c)) uses = true;  // printf's %m/%M read memory
-    if (uses || !c || !c->callee) return;
-    const sema::Function* f = c->callee;
-    if (f->intrinsic >= 0) {
-      uses = sema::Intrinsics()[f->intrinsic].task;
-      return;
-    }
-    if (depth < 64 && f->decl && f->decl->body && UsesTask(f->decl->body, depth + 1)) uses = true;
-  });
-  return uses;
+// Whether `direct` holds for a node of `root` or of a script function it calls, directly
+// or not. Each body is walked once (recursive functions' cycles included).
+bool Lowering::Reaches(ast::Node* root, const std::function<bool(ast::Node*)>& direct) {
+  std::vector<ast::Node*> work = {root};
+  std::set<const ast::Node*> seen = {root};
+  while (!work.empty()) {
+    ast::Node* body = work.back();
+    work.pop_back();
+    bool found = false;
+    ast::WalkTree(body, [&](ast::Node* n) {
+      if (found) return;
+      if (direct(n)) {
+        found = true;
+        return;
+      }
+      auto* c = ast::As<ast::Call>(n);
+      const sema::Function* f = c ? c->callee : nullptr;
+      if (f && f->intrinsic < 0 && f->decl && f->decl->body && seen.insert(f->decl->body).second)
+        work.push_back(f->decl->body);
+    });
+    if (found) return true;
+  }
+  return false;
 }
 
-bool Lowering::NeedsKernel(ast::Node* root, int depth) {
-  bool needs = false;
-  ast::WalkTree(root, [&](ast::Node* n) {
-    if (needs) return;
-    if (auto* d = ast::As<ast::Deref>(n)) needs = !d->user;
-    // @cast reads memory unless only its address is taken (&@cast(0, "T")->m).
-    if (auto* c = ast::As<ast::Cast>(n);
-        c && !c->lowered && !c->addressof && (c->module.empty() || c->module.starts_with("kernel")))
-      needs = true;
-    if (ast::Is<ast::AtVar>(n) || ast::Is<ast::Autocast>(n)) needs = true;
+bool Lowering::UsesTask(ast::Node* root) {
+  return Reaches(root, [&](ast::Node* n) {
+    // (@var reads kernel memory, which only a kernel-side program can.)
+    if (ReadsThroughContext(n)) return true;
     auto* c = ast::As<ast::Call>(n);
-    if (c && ReadsMemory(c)) needs = true;  // printf's %m/%M
-    if (needs || !c || !c->callee) return;
+    if (c && ReadsMemory(c)) return true;  // printf's %m/%M read memory
+    return c && c->callee && c->callee->intrinsic >= 0 &&
+           sema::Intrinsics()[c->callee->intrinsic].task;
+  });
+}
+
+bool Lowering::NeedsKernel(ast::Node* root) {
+  return Reaches(root, [&](ast::Node* n) {
+    if (auto* d = ast::As<ast::Deref>(n)) return !d->user;
+    // @cast reads memory unless only its address is taken (&@cast(0, "T")->m).
+    if (auto* c = ast::As<ast::Cast>(n))
+      return !c->lowered && !c->addressof && (c->module.empty() || c->module.starts_with("kernel"));
+    if (ast::Is<ast::AtVar>(n) || ast::Is<ast::Autocast>(n)) return true;
+    auto* c = ast::As<ast::Call>(n);
+    if (c && ReadsMemory(c)) return true;  // printf's %m/%M
+    if (!c || !c->callee) return false;
     const sema::Function* f = c->callee;
     if (f->intrinsic >= 0) {
       auto which = static_cast<Intrinsic>(f->intrinsic);
-      needs = which == Intrinsic::task_current || which == Intrinsic::send_signal ||
-              which == Intrinsic::find_task || which == Intrinsic::env_var ||
-              which == Intrinsic::buffer_quoted || which == Intrinsic::buffer_hex ||
-              which == Intrinsic::kernel_read || which == Intrinsic::kernel_string ||
-              which == Intrinsic::kernel_string_n || which == Intrinsic::utf_kernel;
-      return;
+      return which == Intrinsic::task_current || which == Intrinsic::send_signal ||
+             which == Intrinsic::find_task || which == Intrinsic::env_var ||
+             which == Intrinsic::buffer_quoted || which == Intrinsic::buffer_hex ||
+             which == Intrinsic::kernel_read || which == Intrinsic::kernel_string ||
+             which == Intrinsic::kernel_string_n || which == Intrinsic::utf_kernel;
     }
-    if (f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded)) needs = true;
-    if (depth < 64 && f->decl && f->decl->body && NeedsKernel(f->decl->body, depth + 1))
-      needs = true;
+    return f->decl && !f->decl->embedded.empty() && UsesCurrent(f->decl->embedded);
   });
-  return needs;
 }
 
 void Lowering::LowerProbe(const sema::Probe& p) {
@@ -538,7 +545,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     case sema::Family::Procfs:
       // (pid(), uid(), execname() are the reader's or writer's: the runtime's helpers
       // answer for it.)
-      if (NeedsKernel(p.body, 0) || NeedsKernel(p.condition, 0)) {
+      if (NeedsKernel(p.body) || NeedsKernel(p.condition)) {
         // (input.char and input.line are write probes of this file, tapsets/input.stp.)
         bool input = p.spec.target == meta::kInputFile;
         Unsupported(
@@ -940,7 +947,10 @@ Value Lowering::StackTemp(uint32_t bytes) {
 }
 
 Value Lowering::ScratchAt(uint32_t offset) {
-  Value at = b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
+  // A recursive function's temporaries are its call's own (the records' area is shared).
+  Value at = frame_->temps && offset >= 2 * record_size_
+                 ? b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->temps, offset - 2 * record_size_)
+                 : b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
   frame_->scratch_offsets[at] = offset;
   return at;
 }

@@ -26,6 +26,7 @@ struct CompileOptions {
   uint32_t max_map_entries = 2048;  // MAXMAPENTRIES
   uint32_t max_errors = 0;          // MAXERRORS
   uint32_t max_action = 1000;       // MAXACTION: iterations of one loop in a kernel probe
+  uint32_t max_nesting = 10;        // MAXNESTING: nested calls of recursive functions
   // The output ring buffer: 0 picks 4 MiB when kernel probes print, one page otherwise.
   uint32_t ring_buffer_bytes = 0;
   bool guru = false;  // -g: the script may call C marked `/* guru */`

@@ -17,6 +17,7 @@ Value Lowering::Call(ast::Call* c) {
   const sema::Function* f = c->callee;
   if (f->intrinsic >= 0) return IntrinsicCall(static_cast<Intrinsic>(f->intrinsic), c);
   if (f->decl && f->decl->has_embedded) return EmbeddedCall(c);
+  if (f->recursive && f->decl && f->decl->body) return RecursiveCall(c);
   if (!f->decl || !f->decl->body) {
     Unsupported(c->range, "a call to `" + std::string(f->name) + "`");
     return nullptr;

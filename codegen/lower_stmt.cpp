@@ -82,22 +82,21 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
   if (!frame_->handlers.empty()) {
     // Inside `try`: the catch variable gets the message, the handler runs.
     const Handler& h = frame_->handlers.back();
-    if (h.message) {
-      if (message == "%s" && args.size() == 1 && args[0]->getType() != i64_) {
-        CopyString(h.message, args[0]);
-      } else if (args.empty()) {
-        CopyString(h.message, Literal(Unescape(message)));
-      } else if (!frame_->user_side) {  // `read fault at %p`: the address written in
-        if (Value text = FormatInKernel(SourceRange{}, message, args)) CopyString(h.message, text);
-      } else {
-        Value size = BuildRecord(record::Kind::Printf, FormatId(message), args);
-        Helper(user_helper::kSprintf, i64_,
-               {h.message, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
-      }
-    }
+    if (h.message) CatchMessage(h.message, message, args);
     b_.CreateBr(h.handler);
     Dead();
     return;
+  }
+  if (frame_->catch_message) {
+    // A recursive function's call inside a caller's `try`: the message goes to the
+    // caller, whose handler runs (lower_recursive.cpp).
+    auto* caught = llvm::BasicBlock::Create(context_, "caught_by_caller", frame_->fn);
+    auto* uncaught = llvm::BasicBlock::Create(context_, "uncaught", frame_->fn);
+    b_.CreateCondBr(b_.CreateIsNotNull(frame_->catch_message), caught, uncaught);
+    b_.SetInsertPoint(caught);
+    CatchMessage(frame_->catch_message, message, args);
+    b_.CreateRet(b_.getInt64(2));
+    b_.SetInsertPoint(uncaught);
   }
   // The error counter decides, across CPUs and the user side alike: the error that
   // reaches MAXERRORS + 1 stops the session (no handler starts after it), and errors
@@ -149,6 +148,20 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
   Record(record::Kind::Error, FormatId(message), args);
   b_.CreateBr(frame_->exit);
   Dead();
+}
+
+void Lowering::CatchMessage(Value slot, const std::string& message,
+                            const std::vector<Value>& args) {
+  if (message == "%s" && args.size() == 1 && args[0]->getType() != i64_) {
+    CopyString(slot, args[0]);
+  } else if (args.empty()) {
+    CopyString(slot, Literal(Unescape(message)));
+  } else if (!frame_->user_side) {  // `read fault at %p`: the address written in
+    if (Value text = FormatInKernel(SourceRange{}, message, args)) CopyString(slot, text);
+  } else {
+    Value size = BuildRecord(record::Kind::Printf, FormatId(message), args);
+    Helper(user_helper::kSprintf, i64_, {slot, b_.getInt64(limit_), ScratchAt(uint32_t{0}), size});
+  }
 }
 
 // Moves the session state: no kernel handler starts after this. The first reason to stop

@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -235,10 +236,11 @@ class Lowering {
   // runtime's interpreter.
   bool UserSide(const sema::Probe& p);
 
-  bool UsesTask(ast::Node* root, int depth);
+  bool UsesTask(ast::Node* root);
   // Whether a begin, end or error probe reads what only the kernel can give: kernel
   // memory, the current task's pointer, or C that names `current`.
-  bool NeedsKernel(ast::Node* root, int depth);
+  bool NeedsKernel(ast::Node* root);
+  bool Reaches(ast::Node* root, const std::function<bool(ast::Node*)>& direct);
 
   void LowerProbe(const sema::Probe& p);
 
@@ -412,6 +414,8 @@ class Lowering {
 
   // Reports a run-time error (`format` is a printf format) and ends the handler.
   void Fail(const std::string& message, std::vector<Value> args = {});
+  // Writes an error's message into a catch variable's slot.
+  void CatchMessage(Value slot, const std::string& message, const std::vector<Value>& args);
   void SetState(session::State state);
 
   // A message format's text, for a catch variable: %% becomes %, other directives stay.
@@ -697,6 +701,12 @@ class Lowering {
   Value PrintHistogram(ast::HistOp* h, Value dst = nullptr, bool line = false);
 
   Value Call(ast::Call* c);
+  // Calls of recursive functions, real calls (lower_recursive.cpp).
+  Value RecursiveCall(ast::Call* c);
+  llvm::Function* RecursiveFunction(const sema::Function* f);
+  void DefineRecursive(const sema::Function* f, llvm::Function* fn);
+  // By the calling probe's section: the interpreter runs one section.
+  std::map<std::pair<std::string, const sema::Function*>, llvm::Function*> recursive_functions_;
   bool Assigned(const sema::Function* f, const sema::Variable* v);
 
   // Embedded C (lower_embedded.cpp): C functions and `%{ %}` expressions are C functions
@@ -829,6 +839,13 @@ class Lowering {
     std::vector<llvm::Instruction*> sleep_gates;    // where scratch is chosen per task
     std::vector<llvm::Instruction*> scratch_parts;  // the lookup, dropped when unused
     Value verdict = nullptr;  // a netfilter handler's $verdict, which its program returns
+    // A recursive function's call (lower_recursive.cpp): its depth (1 for a probe's call;
+    // null in a probe), and its temporaries, on its own stack rather than in scratch.
+    Value depth = nullptr;
+    llvm::AllocaInst* temps = nullptr;
+    // Where an error goes when a caller's `try` catches it (null at run time otherwise).
+    Value catch_message = nullptr;
+    uint32_t call_bytes = 0;  // the blocks its calls of recursive functions take
   };
 
   const sema::Program& program_;

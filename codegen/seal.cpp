@@ -103,4 +103,46 @@ bool SealObject(std::vector<uint8_t>& object, meta::Meta meta, std::string* erro
   return true;
 }
 
+bool HideUserSideFunctions(std::vector<uint8_t>& object, std::string* error) {
+  Elf64_Ehdr eh;
+  if (!Get(object, 0, &eh) || eh.e_shentsize != sizeof(Elf64_Shdr)) {
+    *error = "malformed object (ELF header)";
+    return false;
+  }
+  std::vector<Elf64_Shdr> sections(eh.e_shnum);
+  for (size_t i = 0; i < sections.size(); ++i)
+    if (!Get(object, eh.e_shoff + i * sizeof(Elf64_Shdr), &sections[i])) {
+      *error = "malformed object (section headers)";
+      return false;
+    }
+  if (eh.e_shstrndx >= sections.size()) {
+    *error = "malformed object (section names)";
+    return false;
+  }
+  const Elf64_Shdr& names = sections[eh.e_shstrndx];
+  auto name_of = [&](const Elf64_Shdr& s) -> std::string_view {
+    if (s.sh_name >= names.sh_size || names.sh_offset + names.sh_size > object.size()) return "";
+    const char* at = reinterpret_cast<const char*>(object.data() + names.sh_offset + s.sh_name);
+    return std::string_view(at, strnlen(at, names.sh_size - s.sh_name));
+  };
+  for (const Elf64_Shdr& table : sections) {
+    if (table.sh_type != SHT_SYMTAB || table.sh_entsize != sizeof(Elf64_Sym)) continue;
+    for (uint64_t at = table.sh_offset; at + sizeof(Elf64_Sym) <= table.sh_offset + table.sh_size;
+         at += sizeof(Elf64_Sym)) {
+      Elf64_Sym sym;
+      if (!Get(object, at, &sym)) {
+        *error = "malformed object (symbols)";
+        return false;
+      }
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || ELF64_ST_BIND(sym.st_info) != STB_LOCAL ||
+          sym.st_shndx >= sections.size() ||
+          !name_of(sections[sym.st_shndx]).starts_with("btap_user/"))
+        continue;
+      sym.st_info = ELF64_ST_INFO(STB_LOCAL, STT_NOTYPE);
+      std::memcpy(object.data() + at, &sym, sizeof sym);
+    }
+  }
+  return true;
+}
+
 }  // namespace btap::codegen

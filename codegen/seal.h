@@ -17,6 +17,13 @@ namespace btap::codegen {
 // writes it.
 bool SealObject(std::vector<uint8_t>& object, meta::Meta meta, std::string* error);
 
+// Recursive script functions are local functions in their user-side probe's section
+// (codegen/lower_recursive.cpp), called at offsets resolved in the section; libbpf, which
+// opens the object, refuses a local function in a program's section. Their symbols become
+// plain labels (STT_NOTYPE): the runtime's interpreter runs the whole section, libbpf
+// sees one program in it. False, with *error, if the object is not as EmitObject writes it.
+bool HideUserSideFunctions(std::vector<uint8_t>& object, std::string* error);
+
 // A `T` read from `bytes` at `at` (an ELF header, section header, symbol...); false past
 // the end.
 template <typename T>

@@ -3,6 +3,8 @@
 // and stores of 1/2/4/8 bytes, atomics, 64-bit immediates, helper and bpf-to-bpf calls).
 #include "runtime/interpreter.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -137,6 +139,10 @@ int Condition(uint8_t op, bool is64, uint64_t a, uint64_t b) {
 
 }  // namespace
 
+Interpreter::~Interpreter() {
+  if (stack_) munmap(stack_, kStackSize * kMaxFrames);
+}
+
 void Interpreter::SetHelper(int32_t id, Helper helper) {
   for (auto& [known, h] : helpers_)
     if (known == id) {
@@ -154,7 +160,7 @@ void Interpreter::AddRegion(const void* base, size_t size, bool writable) {
 bool Interpreter::Accessible(uint64_t address, size_t size, bool write) const {
   if (address + size < address) return false;
   // The stacks of the running frame and its callers (callees may use a caller's buffer).
-  auto stack = reinterpret_cast<uint64_t>(stack_.data());
+  auto stack = reinterpret_cast<uint64_t>(stack_);
   if (address >= stack && address + size <= stack_top_) return true;
   return std::any_of(regions_.begin(), regions_.end(), [&](const Region& r) {
     return address >= r.begin && address + size <= r.end && (!write || r.writable);
@@ -163,11 +169,20 @@ bool Interpreter::Accessible(uint64_t address, size_t size, bool write) const {
 
 bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint64_t* result,
                       std::string* error) {
-  stack_.assign(kStackSize * kMaxFrames, 0);
+  if (!stack_) {
+    void* at = mmap(nullptr, kStackSize * kMaxFrames, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (at == MAP_FAILED) {
+      *error = "no memory for the interpreter's stacks";
+      return false;
+    }
+    stack_ = static_cast<uint8_t*>(at);
+  }
+  std::memset(stack_, 0, kStackSize);  // each frame's stack starts zeroed
   uint64_t reg[11] = {};
   std::vector<Frame> frames;
   reg[1] = context;
-  reg[10] = reinterpret_cast<uint64_t>(stack_.data()) + kStackSize;
+  reg[10] = reinterpret_cast<uint64_t>(stack_) + kStackSize;
   stack_top_ = reg[10];
   size_t pc = 0;
   uint64_t executed = 0;
@@ -226,6 +241,7 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
               return fail("calls nested too deeply");
             Frame f{pc + 1, {reg[6], reg[7], reg[8], reg[9]}};
             frames.push_back(f);
+            std::memset(reinterpret_cast<void*>(reg[10]), 0, kStackSize);
             reg[10] += kStackSize;
             stack_top_ = reg[10];
             pc += 1 + in.imm;
@@ -250,6 +266,8 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
         if (BPF_MODE(in.code) != BPF_MEM) return fail("unsupported load mode");
         size_t size = SizeOf(in.code);
         uint64_t address = reg[in.src_reg] + static_cast<int64_t>(in.off);
+        if (in.src_reg == 10 && in.off < -static_cast<int64_t>(kStackSize))
+          return fail("stack frame past " + std::to_string(kStackSize) + " bytes");
         if (!Accessible(address, size, false)) return fail("read outside the allowed memory");
         if (in.dst_reg == 10) return fail("r10 is read-only");
         dst = Load(address, size);
@@ -260,6 +278,9 @@ bool Interpreter::Run(std::span<const bpf_insn> program, uint64_t context, uint6
       case BPF_STX: {
         size_t size = SizeOf(in.code);
         uint64_t address = dst + static_cast<int64_t>(in.off);
+        // (A caller's stack is reachable through a pointer, not past the frame's own.)
+        if (in.dst_reg == 10 && in.off < -static_cast<int64_t>(kStackSize))
+          return fail("stack frame past " + std::to_string(kStackSize) + " bytes");
         if (!Accessible(address, size, true)) return fail("write outside the allowed memory");
         uint64_t value =
             cls == BPF_ST ? static_cast<uint64_t>(static_cast<int64_t>(in.imm)) : reg[in.src_reg];

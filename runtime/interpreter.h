@@ -21,7 +21,17 @@ class Interpreter {
   // LLVM's BPF backend go past its 512-byte check for them), up to what an instruction's
   // 16-bit offset reaches from r10.
   static constexpr size_t kStackSize = 8192;
-  static constexpr int kMaxFrames = 8;
+  // Script functions on a cycle of calls are real calls, one frame each: codegen stops
+  // them at MAXNESTING (at most kMaxNesting) with a located error; this is the safety net
+  // past that (with room for the probe's frame and the library's calls). The stacks are
+  // reserved once, and only the frames a run enters are touched.
+  static constexpr int kMaxNesting = 1000;
+  static constexpr int kMaxFrames = kMaxNesting + 16;
+
+  Interpreter() = default;
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+  ~Interpreter();
 
   // A helper gets r1..r5 and returns r0; it reports a failure by setting *error.
   using Helper = std::function<uint64_t(const uint64_t args[5], std::string* error)>;
@@ -59,8 +69,8 @@ class Interpreter {
 
   std::vector<std::pair<int32_t, Helper>> helpers_;
   std::vector<Region> regions_;
-  std::vector<uint8_t> stack_;
-  uint64_t stack_top_ = 0;  // end of the running frame's stack
+  uint8_t* stack_ = nullptr;  // kMaxFrames stacks, mapped on first use
+  uint64_t stack_top_ = 0;    // end of the running frame's stack
   uint64_t limit_ = 1 << 24;
   size_t fault_pc_ = 0;
   std::string fault_;

@@ -201,7 +201,8 @@ class TypeInference {
         Type a = Expect(t->then, want);
         Type b = Expect(t->otherwise, a != Type::Unknown ? a : want);
         if (a == Type::Unknown && b != Type::Unknown) a = Expect(t->then, b);
-        return Set(e, a);
+        // (A branch whose type is not known yet, a recursive call's, takes the other's.)
+        return Set(e, a != Type::Unknown ? a : b);
       }
       case Kind::Assign:
         return Set(e, Assign(static_cast<ast::Assign*>(e)));

@@ -53,6 +53,9 @@ struct Function {
   bool from_tapset = false;
   bool used = false;
   bool visited = false;  // symbols resolved
+  // On a cycle of calls: only probes that run in user space may reach it, and codegen
+  // makes it a function of its own, called (not inlined).
+  bool recursive = false;
 };
 
 // Probe families: each has its own file under semantic/probes/ (matching and parameter

@@ -188,7 +188,7 @@ std::string Digest(const SourceManager& sm, const codegen::CompileOptions& c) {
   mix("--compatible=" + c.compatible);
   mix(std::to_string(c.max_string_len) + "/" + std::to_string(c.max_map_entries) + "/" +
       std::to_string(c.max_errors) + "/" + std::to_string(c.max_action) + "/" +
-      std::to_string(c.ring_buffer_bytes));
+      std::to_string(c.max_nesting) + "/" + std::to_string(c.ring_buffer_bytes));
   char hex[17];
   snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return hex;
@@ -203,6 +203,7 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
         !Limit(d, "MAXMAPENTRIES", &c->max_map_entries, error) ||
         !Limit(d, "MAXERRORS", &c->max_errors, error) ||
         !Limit(d, "MAXACTION", &c->max_action, error) ||
+        !Limit(d, "MAXNESTING", &c->max_nesting, error) ||
         !Limit(d, "BTAP_RINGBUF_BYTES", &c->ring_buffer_bytes, error))
       return false;
     if (d == "BTAP_NO_STACK_CHECK" || d.starts_with("BTAP_NO_STACK_CHECK="))
@@ -218,6 +219,10 @@ bool CompileOptionsFrom(const Options& options, const SourceManager& sm, codegen
   }
   if (c->max_string_len < 16 || c->max_string_len > 4096) {
     *error = "MAXSTRINGLEN must be between 16 and 4096";
+    return false;
+  }
+  if (c->max_nesting < 1 || c->max_nesting > 1000) {
+    *error = "MAXNESTING must be between 1 and 1000";
     return false;
   }
   if (c->max_map_entries == 0) {

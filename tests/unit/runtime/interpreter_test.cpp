@@ -197,8 +197,46 @@ TEST(Interpreter, BadProgramsAreErrorsNotCrashes) {
   EXPECT_NE(RunError(vm, {I(BPF_JMP | BPF_JA, 0, 0, -1, 0)}).find("instruction limit"),
             std::string::npos);
   EXPECT_NE(RunError(vm, {I(0xff, 0, 0, 0, 0)}).find("instruction 0"), std::string::npos);
+  // A frame's own stack ends 8 KiB below r10: the stack of the frame before it is not
+  // reached from r10.
+  std::vector<bpf_insn> two = {I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 1), Exit(),
+                               I(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -8200, 1), Exit()};
+  EXPECT_NE(RunError(vm, two).find("stack frame past 8192 bytes"), std::string::npos);
+  two[2] = I(BPF_LDX | BPF_MEM | BPF_DW, 0, 10, -8200, 0);
+  EXPECT_NE(RunError(vm, two).find("stack frame past 8192 bytes"), std::string::npos);
+  // A call without end stops at the frames' limit (past what MAXNESTING allows).
+  vm.set_instruction_limit(1 << 20);
   std::vector<bpf_insn> deep = {I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -1)};
   EXPECT_NE(RunError(vm, deep).find("nested too deeply"), std::string::npos);
+}
+
+// A recursive function, as codegen makes one for a script function on a cycle of calls:
+// each call keeps its argument on its own frame's stack across the next call. The sum
+// 1..n, 900 calls deep (MAXNESTING's limit is 1000), then 1..1 to check a frame once
+// used starts zeroed again.
+TEST(Interpreter, RecursiveCallsHaveTheirOwnFrames) {
+  Interpreter vm;
+  std::vector<bpf_insn> sum = {
+      Jmp(BPF_JNE, 1, 0, 2),                             // 0: if r1 != 0 goto 3
+      Mov(0, 0),                                         // 1
+      Exit(),                                            // 2
+      I(BPF_STX | BPF_MEM | BPF_DW, 10, 1, -8, 0),       // 3: *(r10 - 8) = r1
+      Alu64Imm(BPF_SUB, 1, 1),                           // 4
+      I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -6),  // 5: call 0
+      I(BPF_LDX | BPF_MEM | BPF_DW, 2, 10, -8, 0),       // 6: r2 = *(r10 - 8)
+      Alu64Reg(BPF_ADD, 0, 2),                           // 7
+      I(BPF_LDX | BPF_MEM | BPF_DW, 3, 10, -16, 0),      // 8: never written: 0
+      Alu64Reg(BPF_ADD, 0, 3),                           // 9
+      I(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -16, 7),       // 10: dirty it for the next run
+      Exit(),                                            // 11
+  };
+  EXPECT_EQ(RunOk(vm, sum, 0), 0u);
+  std::vector<bpf_insn> run = {Mov(1, 900), I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 1),
+                               Exit()};
+  run.insert(run.end(), sum.begin(), sum.end());
+  EXPECT_EQ(RunOk(vm, run), 900u * 901 / 2);
+  run[0] = Mov(1, 1);
+  EXPECT_EQ(RunOk(vm, run), 1u);
 }
 
 }  // namespace
