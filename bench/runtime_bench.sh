@@ -18,7 +18,9 @@
 # round (the untraced loop too), so that the machine's load falls on all of them alike;
 # each row ends with the load average when it finished.
 #   kernel      the per-event, syscall and uprobe rows again, by the kernel's accounting
-#               (kernel.bpf_stats_enabled): ns per run of the handler alone
+#               (kernel.bpf_stats_enabled): ns per run of the handler alone; the counter
+#               and the uprobe count also against a C program doing what btap's does
+#               (raw_syscalls with the compat test; the -c target's tree)
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
 #               bpftrace vs C; and btap's syscall.* counting by name
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
