@@ -18,7 +18,9 @@
 # round (the untraced loop too), so that the machine's load falls on all of them alike;
 # each row ends with the load average when it finished.
 #   kernel      the per-event, syscall and uprobe rows again, by the kernel's accounting
-#               (kernel.bpf_stats_enabled): ns per run of the handler alone
+#               (kernel.bpf_stats_enabled): ns per run of the handler alone; the counter
+#               and the uprobe count also against a C program doing what btap's does
+#               (raw_syscalls with the compat test; the -c target's tree)
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
 #               bpftrace vs C; and btap's syscall.* counting by name
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
@@ -175,20 +177,29 @@ if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / ru
       least_run=$last
     fi
   }
-  kernel_row() {  # kernel_row TITLE WORKLOAD_ARGS BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT
-    local b="" c="" t="" i
+  # kernel_row TITLE WORKLOAD_ARGS BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT [C_MODE_2]: C_MODE_2 is
+  # a second C program, doing what btap's does where the first does less.
+  kernel_row() {
+    local b="" c="" c2="" t="" i
     for ((i = 0; i < rounds; i++)); do
       run_ns b $btap -c "$tmp/linger $workload $2" -e "$3"
       run_ns c $runner "$4" "$tmp/linger" $workload $2
+      if [[ -n ${6:-} ]]; then run_ns c2 $runner "$6" "$tmp/linger" $workload $2; fi
       if ((have_bpftrace)) && [[ -n $5 ]]; then run_ns t bpftrace -c "$tmp/linger $workload $2" -e "$5"; fi
     done
     printf '%-22s btap %s ns   C %s ns   btap/C %s' "$1" "$b" "$c" "$(ratio "$b" "$c")"
+    [[ -n $c2 ]] && printf '   C (%s) %s ns   btap/C %s' "$6" "$c2" "$(ratio "$b" "$c2")"
     [[ -n $t ]] && printf '   bpftrace %s ns   btap/bpftrace %s' "$t" "$(ratio "$b" "$t")"
     printf '   (load %s)\n' "$(cut -d' ' -f1 /proc/loadavg)"
   }
   g="timed-getppid 200000"
   kernel_row "empty handler" "$g" "probe $trace { }" empty "$point { }"
-  kernel_row "counter" "$g" "global n; probe $trace { n++ }" count "$point { @n = count(); }"
+  # btap dispatches syscalls:* points on raw_syscalls:sys_enter, testing the number and the
+  # call's being native in the handler, which a syscalls:* tracepoint program (C's count)
+  # has the kernel do outside its run time; C's raw-native does what btap's does. (Every
+  # system call of the machine runs a raw_syscalls program: the figure is per run.)
+  kernel_row "counter" "$g" "global n; probe $trace { n++ }" count "$point { @n = count(); }" \
+    raw-native
   kernel_row "count by task name" "$g" "global c; probe $trace { c[execname()]++ }" comm \
     "$point { @c[comm] = count(); }"
   kernel_row "time stamp by thread" "$g" "global t; probe $trace { t[tid()] = local_clock_ns() }" \
@@ -202,9 +213,11 @@ if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / ru
   kernel_row "uprobe empty handler" "timed-uprobe 20000" \
     "probe process(\"$workload\").function(\"btap_bench_call\") { }" uprobe-empty \
     "uprobe:$workload:btap_bench_call { }"
+  # C counts every process's calls; under -c, btap (as stap) counts the target's tree only
+  # (the workload is a child of the target, linger), which C's uprobe-tree does too.
   kernel_row "uprobe count" "timed-uprobe 20000" \
     "global n; probe process(\"$workload\").function(\"btap_bench_call\") { n++ }" uprobe \
-    "uprobe:$workload:btap_bench_call { @n = count(); }"
+    "uprobe:$workload:btap_bench_call { @n = count(); }" uprobe-tree
   sysctl -qw kernel.bpf_stats_enabled="$stats_was"
 fi
 

@@ -36,7 +36,6 @@ bool Lowering::Run(meta::Meta* meta) {
                      "` (or it is never used)"});
     }
   }
-  if (program_.kernel.target_tree) DefineTargetTree();
   GroupSharedProbes();
   for (const sema::Probe* p : program_.probes) LowerProbe(*p);
   for (int r = 0; r < 2; ++r)

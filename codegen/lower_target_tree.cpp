@@ -26,14 +26,19 @@ int32_t TaskWithTgid(const struct btf* btf) {
 // membership test on a uprobe hit of a descendant is a few instructions. Without the
 // kernel's BTF or the offset of task_struct's tgid (a compile without root on a kernel
 // without BTF) the tracker cannot read a new process's id: the probes then see the
-// target alone, and a warning says so.
-void Lowering::DefineTargetTree() {
+// target alone, and a warning says so. The map is made by the first filter that reads
+// it: a script whose process probes test nothing (empty handlers) has neither the map
+// nor the tracker, whose runs on every fork of the machine would be all its cost.
+llvm::GlobalVariable* Lowering::TargetTree() {
+  if (tree_ || !program_.kernel.target_tree || tree_untracked_) return tree_;
   if (TaskWithTgid(KernelBtf()) < 0 && program_.kernel.task_tgid < 0) {
+    tree_untracked_ = true;
     diags_.Report(Diag::TargetTreeUntracked, SourceRange{},
                   {"neither the kernel's BTF nor the layout of its task_struct is known"});
-    return;
+    return nullptr;
   }
   tree_ = maps_.Define({"btap_target_tree", kMapArray, kTreeWords, 4, 8});
+  return tree_;
 }
 
 // The word that holds `pid`'s bit (null when the id is past the map), and its mask.
@@ -48,7 +53,7 @@ Value Lowering::TreeWord(Value pid, Value* mask) {
 // first runs): a new process made by the target or by a process of its tree joins the
 // tree. Threads share their creator's process id, already in the tree or the target.
 void Lowering::EmitTargetTreeTracker() {
-  // (DefineTargetTree made the tree only where a new process's id can be read.)
+  // (TargetTree made the tree only where a new process's id can be read.)
   int32_t task = TaskWithTgid(KernelBtf());
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {ptr_}, false);
   auto* fn = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage, "track_target_tree",
@@ -94,7 +99,7 @@ void Lowering::EmitTargetTreeTracker() {
 Value Lowering::InTargetTree(Value pid, Value target) {
   if (!target) target = b_.CreateLoad(i64_, target_);
   Value direct = b_.CreateOr(b_.CreateICmpEQ(target, b_.getInt64(0)), b_.CreateICmpEQ(pid, target));
-  if (!tree_) return direct;
+  if (!TargetTree()) return direct;
   llvm::BasicBlock* from = b_.GetInsertBlock();
   auto* lookup = llvm::BasicBlock::Create(context_, "tree_lookup", frame_->fn);
   auto* done = llvm::BasicBlock::Create(context_, "tree_done", frame_->fn);

@@ -352,13 +352,14 @@ class Lowering {
 
   // -c/-x and process probes: the target's process tree, a bit per process id in a map
   // set by a program on sched_process_fork (lower_target_tree.cpp).
-  void DefineTargetTree();
+  llvm::GlobalVariable* TargetTree();  // the tree's map, made on first use (or null)
   void EmitTargetTreeTracker();
   Value TreeWord(Value pid, Value* mask);
   // No target, the target, or one of its descendants (`target`: __btap_target, if loaded).
   Value InTargetTree(Value pid, Value target = nullptr);
   Value ParentPid();  // the current task's parent's pid (BTF offsets)
   llvm::GlobalVariable* tree_ = nullptr;
+  bool tree_untracked_ = false;                 // the tree cannot be kept here (reported once)
   std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
   uint32_t syscall_orig_ax_ = 120;              // pt_regs.orig_ax, from the probe spec
 

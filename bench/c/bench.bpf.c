@@ -1,10 +1,12 @@
 // Hand-written libbpf programs that the runtime benchmarks compare btap against: the
 // same work written directly in BPF C (an empty handler, a counter, one ring-buffer record
 // per event, a count by task name, a time stamp stored by thread, a log-scale histogram, a
-// counter of one system call on the raw syscall tracepoint, a counter on a user function,
+// counter of one system call on the raw syscall tracepoint, a counter on a user function
+// (of every process, and of the -c target's tree of processes only),
 // and an array of one element per event that is printed at the end).
 #include <asm/unistd.h>
 #include <linux/bpf.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 struct {
@@ -143,6 +145,51 @@ int count_uprobe(void* ctx) {
   return 0;
 }
 
+// What `probe process(PATH).function(F) { n++ }` does under `-c CMD`, by hand: stap counts
+// only the calls in the target's tree of processes (the target and what it and its
+// descendants start), so the handler tests the caller's process ID against the target
+// and, for another process, its bit in a map of a bit per process ID that a program on
+// sched_process_fork sets (the runner's `uprobe-tree` mode attaches both).
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, (4 << 20) / 64);  // PID_MAX_LIMIT's ids, 64 to a word
+  __type(key, unsigned);
+  __type(value, unsigned long long);
+} tree SEC(".maps");
+
+struct task_struct {
+  int tgid;
+} __attribute__((preserve_access_index));
+
+SEC("raw_tp/sched_process_fork")
+int track_tree(unsigned long long* ctx) {
+  if (!target) return 0;
+  long creator = bpf_get_current_pid_tgid() >> 32;
+  if (creator != target) {
+    unsigned word = creator >> 6;
+    unsigned long long* bits = bpf_map_lookup_elem(&tree, &word);
+    if (!bits || !(*bits >> (creator & 63) & 1)) return 0;
+  }
+  long child = BPF_CORE_READ((struct task_struct*)ctx[1], tgid);
+  if (child == creator) return 0;  // a thread
+  unsigned word = child >> 6;
+  unsigned long long* bits = bpf_map_lookup_elem(&tree, &word);
+  if (bits) __sync_fetch_and_or(bits, 1ULL << (child & 63));
+  return 0;
+}
+
+SEC("uprobe")
+int count_uprobe_tree(void* ctx) {
+  long pid = bpf_get_current_pid_tgid() >> 32;
+  if (pid != target) {
+    unsigned word = pid >> 6;
+    unsigned long long* bits = bpf_map_lookup_elem(&tree, &word);
+    if (!bits || !(*bits >> (pid & 63) & 1)) return 0;
+  }
+  __sync_fetch_and_add(&count, 1);
+  return 0;
+}
+
 // What `probe process(PATH).function(F) { }` does, by hand.
 SEC("uprobe")
 int empty_uprobe(void* ctx) {
@@ -154,6 +201,28 @@ int empty_uprobe(void* ctx) {
 SEC("raw_tp/sys_enter")
 int count_raw(unsigned long long* ctx) {
   if (ctx[1] == __NR_getppid) __sync_fetch_and_add(&count, 1);
+  return 0;
+}
+
+// What btap makes of `kernel.trace("syscalls:sys_enter_getppid") { n++ }`, by hand: the
+// point on raw_syscalls:sys_enter (where every syscalls:* point of a script is dispatched
+// by number), skipping compat (ia32) calls as the syscalls:* events do, by the current
+// task's TS_COMPAT bit (x86). A syscalls:* tracepoint program (count_calls) has both tests
+// made by the kernel, outside its run time.
+struct thread_info {
+  unsigned status;
+} __attribute__((preserve_access_index));
+
+struct task_struct___native {
+  struct thread_info thread_info;
+} __attribute__((preserve_access_index));
+
+SEC("raw_tp/sys_enter")
+int count_raw_native(unsigned long long* ctx) {
+  if (ctx[1] != __NR_getppid) return 0;
+  struct task_struct___native* task = (void*)bpf_get_current_task_btf();
+  if (task->thread_info.status & 2) return 0;  // TS_COMPAT
+  __sync_fetch_and_add(&count, 1);
   return 0;
 }
 

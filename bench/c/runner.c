@@ -8,12 +8,15 @@
 //   runner OBJ uprobe CMD...   count calls of btap_bench_call in the first word of CMD
 //                              that has it
 //   runner OBJ uprobe-empty CMD...  the same function with an empty handler
+//   runner OBJ uprobe-tree CMD...   the count in CMD's tree of processes only (stap's -c)
 //   runner OBJ printf CMD...   print one line per getppid call while CMD runs
 //   runner OBJ raw CMD...      count getppid calls on raw_syscalls:sys_enter while CMD runs
+//   runner OBJ raw-native CMD...  the same, native (not compat) calls only
 //   runner OBJ array CMD...    an element per getppid call while CMD runs, then all of them
 //                              printed as `a[KEY]=VALUE`, the largest value first
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,14 +93,20 @@ int main(int argc, char** argv) {
                        : strcmp(mode, "hist") == 0         ? "hist_log"
                        : strcmp(mode, "uprobe") == 0       ? "count_uprobe"
                        : strcmp(mode, "uprobe-empty") == 0 ? "empty_uprobe"
+                       : strcmp(mode, "uprobe-tree") == 0  ? "count_uprobe_tree"
                        : strcmp(mode, "printf") == 0       ? "print_calls"
                        : strcmp(mode, "raw") == 0          ? "count_raw"
+                       : strcmp(mode, "raw-native") == 0   ? "count_raw_native"
                        : strcmp(mode, "comm") == 0         ? "count_comm"
                        : strcmp(mode, "array") == 0        ? "fill_array"
                                                            : "";
   bpf_object__for_each_program(prog, obj) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
   }
+  // The tree's tracker (attached below, before the command starts).
+  struct bpf_program* tracker = bpf_object__find_program_by_name(obj, "track_tree");
+  bool tree = strcmp(mode, "uprobe-tree") == 0;
+  bpf_program__set_autoload(tracker, tree);
   // The array's 2M preallocated elements only where they are used (they take 40 ms).
   if (strcmp(mode, "array") != 0)
     bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, "indexes"), 1);
@@ -108,8 +117,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   struct bpf_link* link = NULL;
+  if (tree && !bpf_program__attach(tracker)) return 1;
   bpf_object__for_each_program(prog, obj) {
-    if (!bpf_program__autoload(prog)) continue;
+    if (!bpf_program__autoload(prog) || prog == tracker) continue;
     if (strncmp(mode, "uprobe", 6) == 0) {
       // In the first word of the command that has the function (the command may be a
       // script that runs the program).

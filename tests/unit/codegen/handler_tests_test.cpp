@@ -1,6 +1,6 @@
 // The tests a kernel handler makes before its body (lower.cpp): the session's state, the
 // call's being native for syscalls:* points, the -c/-x target's tree for uprobes. A
-// handler that does nothing makes none of them.
+// handler that does nothing makes none of them (and needs no tree).
 #include <gtest/gtest.h>
 
 #include "tests/unit/driver/run_btap.h"
@@ -40,11 +40,15 @@ TEST(HandlerTests, EmptyUprobeHandlerAsksNoProcess) {
   std::string program = Program(empty.out, "probe_0");
   ASSERT_FALSE(program.empty()) << empty.out;
   EXPECT_EQ(program.find("\tcall "), std::string::npos) << program;
+  // Nor the tree's map and its tracker on sched_process_fork, which nothing would read.
+  EXPECT_EQ(empty.out.find("track_target_tree"), std::string::npos) << empty.out;
+  EXPECT_EQ(empty.out.find("btap_target_tree"), std::string::npos) << empty.out;
   Ran counter = RunBtap({"-p3", "--dump=bpf-asm", "-e", "global n; probe " + point + " { n++ }"});
   ASSERT_EQ(counter.status, 0) << counter.err;
   program = Program(counter.out, "probe_0");
   EXPECT_NE(program.find("call 14"), std::string::npos) << program;  // get_current_pid_tgid
   EXPECT_NE(program.find("btap_target_tree"), std::string::npos) << program;
+  EXPECT_NE(Program(counter.out, "track_target_tree"), "") << counter.out;
 }
 
 }  // namespace
