@@ -9,10 +9,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,10 +27,40 @@
 
 namespace btap::runtime {
 
+std::optional<uint64_t> MountinfoDevice(std::string_view mountinfo, uint64_t mount_id) {
+  // Each line: mount id, parent id, major:minor, root, mount point, ... (proc(5)).
+  while (!mountinfo.empty()) {
+    size_t eol = mountinfo.find('\n');
+    std::string line(mountinfo.substr(0, eol));
+    mountinfo = eol == std::string_view::npos ? "" : mountinfo.substr(eol + 1);
+    std::istringstream fields(line);
+    uint64_t id = 0, parent = 0;
+    unsigned major_number = 0, minor_number = 0;
+    char colon = 0;
+    if (!(fields >> id >> parent >> major_number >> colon >> minor_number) || colon != ':')
+      continue;
+    if (id == mount_id) return (uint64_t{major_number} << 20) | minor_number;
+  }
+  return std::nullopt;
+}
+
+uint64_t SuperblockDevice(const std::string& path, const struct stat& st) {
+  uint64_t fallback = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+  struct statx stx;
+  if (statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
+    return fallback;
+  static const std::string mountinfo = [] {
+    std::ifstream in("/proc/self/mountinfo");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }();
+  return MountinfoDevice(mountinfo, stx.stx_mnt_id).value_or(fallback);
+}
+
 namespace {
 // The files process("PATH") probes match (meta::kExePrefix): PATH's inode number and
-// device here, the device as the kernel's super_block holds it (MKDEV: major << 20 |
-// minor), which is what stat() reports for a file of a disk filesystem.
+// device here, the device as the kernel's super_block holds it (SuperblockDevice).
 bool SetExeFiles(const UserSide& user, std::string* error) {
   for (const std::string& name : user.RuntimeVariables(meta::kExePrefix)) {
     std::span<uint8_t> data = user.GlobalData(name);
@@ -41,8 +74,7 @@ bool SetExeFiles(const UserSide& user, std::string* error) {
                (found ? "not a regular file" : std::strerror(errno));
       return false;
     }
-    uint64_t ino = st.st_ino,
-             dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+    uint64_t ino = st.st_ino, dev = SuperblockDevice(path, st);
     std::memcpy(data.data(), &ino, 8);
     std::memcpy(data.data() + 8, &dev, 8);
   }
@@ -65,10 +97,9 @@ void AddRunningProcesses(struct bpf_object* bpf, const UserSide& user) {
     char* end = nullptr;
     unsigned long pid = std::strtoul(entry->d_name, &end, 10);
     struct stat st;
-    if (!pid || *end || stat(("/proc/" + std::string(entry->d_name) + "/exe").c_str(), &st) != 0)
-      continue;
-    uint64_t ino = st.st_ino,
-             dev = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+    std::string exe = "/proc/" + std::string(entry->d_name) + "/exe";
+    if (!pid || *end || stat(exe.c_str(), &st) != 0) continue;
+    uint64_t ino = st.st_ino, dev = SuperblockDevice(exe, st);
     uint64_t bits = 0;
     for (const auto& [bit, data] : files) {
       uint64_t want[2];

@@ -559,7 +559,16 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
 
 std::string ResolveProcessPath(const PointPart& proc, ResolveContext& ctx) {
   if (ctx.listing) return proc.string;
-  std::string exe = HasGlobChars(proc.string) ? "" : FindProgram(proc.string);
+  if (HasGlobChars(proc.string)) {
+    // (The file is compared by inode: one pattern would need one per match.)
+    if (!ctx.optional)
+      ctx.diags.Report(Diag::ProbeParameter, proc.range,
+                       {"a wildcard in `process(\"" + proc.string +
+                        "\")` is not supported for .begin, .end, .thread.* and .syscall "
+                        "points yet: name the executable"});
+    return "";
+  }
+  std::string exe = FindProgram(proc.string);
   if (exe.empty() && !ctx.optional)
     ctx.diags.Report(Diag::ProbeParameter, proc.range,
                      {proc.string.find('/') == std::string::npos
