@@ -3,7 +3,10 @@
 // addresses, and where the kernel and its modules were placed for DWARF variables.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 struct bpf_object;
 
@@ -18,6 +21,24 @@ bool SetLoadFacts(const UserSide& user, const meta::Meta& meta, std::string* err
 // Once the probes are attached: the processes already running that run a file of the
 // object's process("PATH") probes, into meta::kExeProcsMap when the object has one (its
 // programs record those that start from now on).
+// It runs once the exit program (track_exe_exit) is attached, and looks at each process
+// twice, through its /proc/PID directory (which names that process, never a later one
+// given its pid): once for its file, then after its entry is added, so that an entry is
+// dropped again when the process left or exec'd in between (see AddRunningProcess).
 void AddRunningProcesses(struct bpf_object* bpf, const UserSide& user);
+
+// A file of the object's process("PATH") probes: its bit in meta::kExeProcsMap's values,
+// and PATH's inode number and device (as the kernel's super_block holds it).
+struct ExeFile {
+  uint64_t bit, ino, dev;
+};
+
+// One process of the scan, its /proc/PID directory open as `proc_dir`: an entry for
+// `pid` in the map `map_fd` when it runs some of `files` and the programs have recorded
+// none, removed again if the process left or exec'd another file meanwhile.
+// `before_insert` runs between the look at its file and the insert (tests make it leave
+// there).
+void AddRunningProcess(int map_fd, int proc_dir, uint32_t pid, const std::vector<ExeFile>& files,
+                       const std::function<void()>& before_insert = {});
 
 }  // namespace btap::runtime
