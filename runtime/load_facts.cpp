@@ -5,18 +5,18 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <fcntl.h>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/build_id.h"
@@ -44,10 +44,10 @@ std::optional<uint64_t> MountinfoDevice(std::string_view mountinfo, uint64_t mou
   return std::nullopt;
 }
 
-uint64_t SuperblockDevice(const std::string& path, const struct stat& st) {
+uint64_t SuperblockDevice(int dir, const char* path, const struct stat& st) {
   uint64_t fallback = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
   struct statx stx;
-  if (statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
+  if (statx(dir, path, 0, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
     return fallback;
   static const std::string mountinfo = [] {
     std::ifstream in("/proc/self/mountinfo");
@@ -74,41 +74,92 @@ bool SetExeFiles(const UserSide& user, std::string* error) {
                (found ? "not a regular file" : std::strerror(errno));
       return false;
     }
-    uint64_t ino = st.st_ino, dev = SuperblockDevice(path, st);
+    uint64_t ino = st.st_ino, dev = SuperblockDevice(AT_FDCWD, path.c_str(), st);
     std::memcpy(data.data(), &ino, 8);
     std::memcpy(data.data() + 8, &dev, 8);
   }
   return true;
 }
+
+// The bits of `files` that the process of `proc_dir` (its /proc/PID) runs; `running` is
+// false when its file cannot be read: the process has left, or its leader has (exit_mm).
+uint64_t RunsBits(int proc_dir, const std::vector<ExeFile>& files, bool* running) {
+  struct stat st;
+  *running = fstatat(proc_dir, "exe", &st, 0) == 0;
+  if (!*running) return 0;
+  uint64_t ino = st.st_ino, dev = SuperblockDevice(proc_dir, "exe", st), bits = 0;
+  for (const ExeFile& f : files)
+    if (f.ino == ino && f.dev == dev) bits |= uint64_t{1} << f.bit;
+  return bits;
+}
+
+// Waits (at most ~0.2 s) until the leaving process of `proc_dir` has passed
+// sched_process_exit: it is a zombie (exit_notify comes after that tracepoint) or gone.
+void WaitExited(int proc_dir) {
+  for (int i = 0; i < 200; i++) {
+    int fd = openat(proc_dir, "stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char text[512];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return;
+    std::string_view stat(text, static_cast<size_t>(n));
+    size_t paren = stat.rfind(')');
+    if (paren == std::string_view::npos || paren + 2 >= stat.size()) return;
+    if (std::strchr("ZXx", stat[paren + 2])) return;
+    usleep(1000);
+  }
+}
 }  // namespace
+
+void AddRunningProcess(int map_fd, int proc_dir, uint32_t pid, const std::vector<ExeFile>& files,
+                       const std::function<void()>& before_insert) {
+  bool running;
+  uint64_t bits = RunsBits(proc_dir, files, &running);
+  if (!bits) return;
+  if (before_insert) before_insert();
+  // (BPF_NOEXIST: what the programs recorded since they were attached is newer.)
+  if (bpf_map_update_elem(map_fd, &pid, &bits, BPF_NOEXIST) != 0) return;
+  // The programs are attached, so whatever the process did before the insert went
+  // unseen only if it happened between the first look and the insert. proc_dir names
+  // this process, never a later one given the same pid, so a second look tells.
+  uint64_t now = RunsBits(proc_dir, files, &running);
+  if (running && now == bits) return;
+  if (running && now) {
+    // An exec into another of the files: set as track_exe_exec does.
+    bpf_map_update_elem(map_fd, &pid, &now, BPF_ANY);
+    return;
+  }
+  // Left (or exec'd a file of none): the entry is stale unless track_exe_exit runs after
+  // the insert; once the process is past it, removing the entry is right either way
+  // (short of a new process given the same pid meanwhile: the pids wrapping around).
+  if (!running) WaitExited(proc_dir);
+  bpf_map_delete_elem(map_fd, &pid);
+}
 
 void AddRunningProcesses(struct bpf_object* bpf, const UserSide& user) {
   bpf_map* map = bpf_object__find_map_by_name(bpf, meta::kExeProcsMap);
   if (!map) return;
-  std::vector<std::pair<uint64_t, std::span<uint8_t>>> files;  // bit, {ino, dev, PATH}
+  std::vector<ExeFile> files;
   for (const std::string& name : user.RuntimeVariables(meta::kExePrefix)) {
     uint64_t bit = std::strtoull(name.c_str() + std::strlen(meta::kExePrefix), nullptr, 10);
     std::span<uint8_t> data = user.GlobalData(name);
-    if (bit < 64 && data.size() >= 16) files.emplace_back(bit, data);
+    if (bit >= 64 || data.size() < 16) continue;
+    ExeFile f{bit, 0, 0};
+    std::memcpy(&f.ino, data.data(), 8);
+    std::memcpy(&f.dev, data.data() + 8, 8);
+    files.push_back(f);
   }
   DIR* proc = opendir("/proc");
   if (!proc) return;
   while (dirent* entry = readdir(proc)) {
     char* end = nullptr;
     unsigned long pid = std::strtoul(entry->d_name, &end, 10);
-    struct stat st;
-    std::string exe = "/proc/" + std::string(entry->d_name) + "/exe";
-    if (!pid || *end || stat(exe.c_str(), &st) != 0) continue;
-    uint64_t ino = st.st_ino, dev = SuperblockDevice(exe, st);
-    uint64_t bits = 0;
-    for (const auto& [bit, data] : files) {
-      uint64_t want[2];
-      std::memcpy(want, data.data(), 16);
-      if (want[0] == ino && want[1] == dev) bits |= uint64_t{1} << bit;
-    }
-    auto key = static_cast<uint32_t>(pid);
-    // (BPF_NOEXIST: what the programs recorded since they were attached is newer.)
-    if (bits) bpf_map_update_elem(bpf_map__fd(map), &key, &bits, BPF_NOEXIST);
+    if (!pid || *end) continue;
+    int dir = openat(dirfd(proc), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) continue;
+    AddRunningProcess(bpf_map__fd(map), dir, static_cast<uint32_t>(pid), files);
+    close(dir);
   }
   closedir(proc);
 }

@@ -98,8 +98,8 @@ class Process : public ProbeFamily {
         return;
       spec.family = what.name == "begin" ? Family::ProcessBegin : Family::ProcessEnd;
       // Whether sched_process_exit tells that the last thread is leaving (`group_dead`,
-      // kernels from 6.6 or so): numbers[1] = 1. Older ones fire .end when the thread
-      // group's leader exits.
+      // added in 6.16 when the tracepoint moved before exit_mm): numbers[1] = 1. Older
+      // ones fire .end when the thread group's leader exits.
       if (spec.family == Family::ProcessEnd && !ctx.listing) {
         const TracepointCatalog& catalog = ctx.tracepoints();
         for (const Tracepoint* tp : catalog.Match("sched:sched_process_exit"))

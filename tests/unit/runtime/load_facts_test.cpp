@@ -1,12 +1,32 @@
-// The device a process("PATH") probe compares: the super block's, from mountinfo.
+// The device a process("PATH") probe compares (the super block's, from mountinfo), and
+// the seeding of btap_exe_procs (process("PATH").end on kernels without group_dead) with
+// the processes running at attach: a real hash map and a real child process, which
+// leaves, or execs, between the look at its file and the insert.
 #include "runtime/load_facts.h"
 
+#include <bpf/bpf.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace btap::runtime {
 namespace {
+
+// The test binary's file as bit 5 (a forked child runs it too).
+std::vector<ExeFile> OwnFile() {
+  struct stat st;
+  if (stat("/proc/self/exe", &st) != 0) return {};
+  return {{5, st.st_ino, SuperblockDevice(AT_FDCWD, "/proc/self/exe", st)}};
+}
 
 TEST(LoadFacts, MountinfoDeviceIsTheMountsMajorMinor) {
   const char* text =
@@ -25,10 +45,114 @@ TEST(LoadFacts, MountinfoDeviceIsTheMountsMajorMinor) {
 TEST(LoadFacts, SuperblockDeviceOfRealFiles) {
   struct stat st;
   ASSERT_EQ(stat("/proc/version", &st), 0);
-  uint64_t proc = SuperblockDevice("/proc/version", st);
+  uint64_t proc = SuperblockDevice(AT_FDCWD, "/proc/version", st);
   EXPECT_EQ(proc, (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev));
   ASSERT_EQ(stat("/", &st), 0);
-  EXPECT_NE(SuperblockDevice("/", st), proc);
+  EXPECT_NE(SuperblockDevice(AT_FDCWD, "/", st), proc);
+}
+
+
+class ExeProcs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "BPF maps need root";
+    map_ = bpf_map_create(BPF_MAP_TYPE_HASH, "btap_exe_procs", 4, 8, 16, nullptr);
+    if (map_ < 0) GTEST_SKIP() << "cannot create a BPF map here";
+    files_ = OwnFile();
+    ASSERT_FALSE(files_.empty());
+    int go[2];
+    ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+    child_ = fork();
+    ASSERT_GE(child_, 0);
+    if (child_ == 0) {
+      // Waits; told to, runs sleep (a file of none of the probes).
+      char c;
+      close(go[1]);
+      if (read(go[0], &c, 1) == 1) execl("/bin/sleep", "sleep", "100", nullptr);
+      _exit(0);
+    }
+    close(go[0]);
+    go_ = go[1];
+    dir_ = open(("/proc/" + std::to_string(child_)).c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(dir_, 0);
+  }
+  void TearDown() override {
+    if (dir_ >= 0) close(dir_);
+    if (go_ >= 0) close(go_);
+    if (child_ > 0 && !reaped_) {
+      kill(child_, SIGKILL);
+      waitpid(child_, nullptr, 0);
+    }
+    if (map_ >= 0) close(map_);
+  }
+  // The child's entry, or -1 when there is none.
+  int64_t Entry() const {
+    auto key = static_cast<uint32_t>(child_);
+    uint64_t bits = 0;
+    return bpf_map_lookup_elem(map_, &key, &bits) == 0 ? static_cast<int64_t>(bits) : -1;
+  }
+  void Seed(const std::function<void()>& before_insert = {}) {
+    AddRunningProcess(map_, dir_, static_cast<uint32_t>(child_), files_, before_insert);
+  }
+  int map_ = -1, dir_ = -1, go_ = -1;
+  pid_t child_ = -1;
+  bool reaped_ = false;
+  std::vector<ExeFile> files_;
+};
+
+TEST_F(ExeProcs, AddsARunningProcessOfTheFile) {
+  Seed();
+  EXPECT_EQ(Entry(), 1 << 5);
+}
+
+TEST_F(ExeProcs, LeavesOutAProcessOfAnotherFile) {
+  files_[0].ino ^= 1;
+  Seed();
+  EXPECT_EQ(Entry(), -1);
+}
+
+TEST_F(ExeProcs, KeepsWhatTheProgramsRecorded) {
+  auto key = static_cast<uint32_t>(child_);
+  uint64_t recorded = 1 << 2;
+  ASSERT_EQ(bpf_map_update_elem(map_, &key, &recorded, BPF_ANY), 0);
+  Seed();
+  EXPECT_EQ(Entry(), 1 << 2);
+}
+
+// It left (a zombie: past sched_process_exit, whose program already removed nothing)
+// before its entry was added: the entry must not stay for a later process with its pid.
+TEST_F(ExeProcs, DropsAProcessThatLeftBeforeTheInsert) {
+  Seed([&] {
+    kill(child_, SIGKILL);
+    siginfo_t info{};
+    waitid(P_PID, static_cast<id_t>(child_), &info, WEXITED | WNOWAIT);
+  });
+  EXPECT_EQ(Entry(), -1);
+}
+
+// The same once it was reaped (its pid free for another process).
+TEST_F(ExeProcs, DropsAProcessReapedBeforeTheInsert) {
+  Seed([&] {
+    kill(child_, SIGKILL);
+    waitpid(child_, nullptr, 0);
+    reaped_ = true;
+  });
+  EXPECT_EQ(Entry(), -1);
+}
+
+// It exec'd a file of none of the probes (track_exe_exec removed nothing yet).
+TEST_F(ExeProcs, DropsAProcessThatExecdAnotherFileBeforeTheInsert) {
+  Seed([&] {
+    ASSERT_EQ(write(go_, "g", 1), 1);
+    // Until /proc/PID/exe is sleep's.
+    struct stat st;
+    for (int i = 0; i < 5000; i++) {
+      if (fstatat(dir_, "exe", &st, 0) == 0 && st.st_ino != files_[0].ino) return;
+      usleep(1000);
+    }
+    FAIL() << "the child did not exec /bin/sleep";
+  });
+  EXPECT_EQ(Entry(), -1);
 }
 
 }  // namespace
