@@ -51,7 +51,6 @@ TEST(LoadFacts, SuperblockDeviceOfRealFiles) {
   EXPECT_NE(SuperblockDevice(AT_FDCWD, "/", st), proc);
 }
 
-
 class ExeProcs : public ::testing::Test {
  protected:
   void SetUp() override {
