@@ -698,16 +698,10 @@ void Lowering::LowerProbe(const sema::Probe& p) {
 // exit() check (exit() starts no new handlers), and the per-CPU scratch lookup.
 llvm::Instruction* Lowering::StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,
                                         bool user_side) {
-  frame.fn = fn;
   frame.probe = p;
   frame.user_side = user_side;
   frame_ = &frame;
-  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
-  frame.exit = llvm::BasicBlock::Create(context_, "exit", fn);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateRet(b_.getInt32(0));
-  b_.SetInsertPoint(entry);
-  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  BeginFunctionFrame(frame, fn, b_.getInt32(0));
   if (p && p->spec.family == sema::Family::Netfilter && !user_side) StartVerdict(frame);
   // A session probe run in the kernel (a syscall program) has no registers: its context
   // is the runtime's empty argument. It runs when the session starts or stops, whatever
@@ -746,6 +740,16 @@ bool Lowering::HasKernelForeach(ast::Node* root, int depth) {
     found = it->second;
   });
   return found;
+}
+
+void Lowering::BeginFunctionFrame(Frame& frame, llvm::Function* fn, Value exit_value) {
+  frame.fn = fn;
+  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
+  frame.exit = llvm::BasicBlock::Create(context_, "exit", fn);
+  b_.SetInsertPoint(frame.exit);
+  b_.CreateRet(exit_value);
+  b_.SetInsertPoint(entry);
+  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
 }
 
 void Lowering::FinishFrame(Frame& frame, llvm::Instruction* has_scratch) {
@@ -945,8 +949,11 @@ Value Lowering::StackTemp(uint32_t bytes) {
   return cell;
 }
 
+// A recursive function's temporaries are its call's own (lower_recursive.cpp): offsets
+// past the records' area go to its stack. What its calls share stays in the probe's
+// scratch: the records' area, and through SharedScratchAt the probe's last match and its
+// walks' work area (lower_regex.cpp), which are per probe, as stap's are per context.
 Value Lowering::ScratchAt(uint32_t offset) {
-  // A recursive function's temporaries are its call's own (the records' area is shared).
   Value at = frame_->temps && offset >= 2 * record_size_
                  ? b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->temps, offset - 2 * record_size_)
                  : b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
@@ -954,11 +961,17 @@ Value Lowering::ScratchAt(uint32_t offset) {
   return at;
 }
 
+Value Lowering::SharedScratchAt(uint32_t offset) {
+  assert(offset == frame_->last_match || offset == frame_->regex_work);
+  return b_.CreateConstGEP1_64(b_.getInt8Ty(), frame_->scratch, offset);
+}
+
 Value Lowering::LongStorage() {
   if (frame_->locals_in_scratch) return ScratchAt(TempBytes(8));
   return Alloca(i64_);
 }
 
+// An offset in the records' area, which recursive calls share.
 Value Lowering::ScratchAt(Value offset) {
   return b_.CreateGEP(b_.getInt8Ty(), frame_->scratch, offset);
 }

@@ -41,9 +41,10 @@ Value Lowering::RecursiveCall(ast::Call* c) {
   llvm::Function* fn = RecursiveFunction(f);
   if (!fn) return f->ret == Type::String ? StringSlot() : b_.getInt64(0);
   Locate(c->name_range);
+  // stap checks on the callee's entry, so its error names the function's declaration.
   if (frame_->depth)
     Check(b_.CreateICmpULT(frame_->depth, b_.getInt64(options_.max_nesting)),
-          "MAXNESTING exceeded" + Near("identifier", f->name, c->name_range));
+          "MAXNESTING exceeded" + Near("identifier", f->name, f->decl->name_range));
   uint32_t result = f->ret == Type::String ? slot_ : 8;
   llvm::AllocaInst* io =
       Alloca(llvm::ArrayType::get(b_.getInt8Ty(), result + 8 * f->params.size()));
@@ -114,21 +115,19 @@ void Lowering::DefineRecursive(const sema::Function* f, llvm::Function* fn) {
   llvm::IRBuilderBase::InsertPointGuard guard(b_);
   Frame* outer = frame_;
   Frame frame;
-  frame.fn = fn;
   frame.probe = outer->probe;
   frame.user_side = true;
   frame.ctx = fn->getArg(0);
   frame.scratch = fn->getArg(1);
+  // The probe's last match (matched(), ngroups()): its calls read and set the probe's, as
+  // inlined functions do (stap's is per context).
+  frame.last_match = outer->last_match;
+  frame.regex_work = outer->regex_work;
   frame_ = &frame;
   SourceRange at = f->decl->range;
   unsigned line = sm_.file(at.file).Locate(at.begin).line;
   b_.SetCurrentDebugLocation(maps_.Describe(*fn, line, FileFor(at.file)));
-  auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
-  frame.exit = llvm::BasicBlock::Create(context_, "exit", fn);
-  b_.SetInsertPoint(frame.exit);
-  b_.CreateRet(b_.getInt64(1));
-  b_.SetInsertPoint(entry);
-  frame.alloca_point = b_.CreateAlloca(i64_, nullptr, "unused");
+  BeginFunctionFrame(frame, fn, b_.getInt64(1));
   // This call's temporaries (strings, keys): on its own stack, sized once the body is
   // lowered. Records still go to the probe's scratch space.
   frame.temps = b_.CreateAlloca(llvm::ArrayType::get(b_.getInt8Ty(), 8), nullptr, "temps");

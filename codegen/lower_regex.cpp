@@ -76,8 +76,8 @@ void Lowering::RecordRegexGroups(ast::RegexMatch* r, Regex& regex, Value text, V
     regex.groups = Table(module_, groups.tables, "regex_groups");
     regex.groups_size = groups.tables.size();
   }
-  Value area = ScratchAt(static_cast<uint32_t>(frame_->last_match));
-  Value work = ScratchAt(static_cast<uint32_t>(frame_->regex_work));
+  Value area = SharedScratchAt(static_cast<uint32_t>(frame_->last_match));
+  Value work = SharedScratchAt(static_cast<uint32_t>(frame_->regex_work));
   Library(frame_->user_side ? "btap_regex_groups" : "btap_regex_groups_loop", i64_,
           {text, regex.groups, b_.getInt64(regex.groups_size), area, work, found,
            b_.getInt64(slot_), b_.getInt64(limit_)});
@@ -91,7 +91,7 @@ void Lowering::StartRegexGroups(Frame& frame, const sema::Probe* p) {
   if (!p || (!UsesRegexGroups(p->body, 0) && !UsesRegexGroups(p->condition, 0))) return;
   frame.last_match = TempBytes(RW_AREA_TEXT + slot_);
   frame.regex_work = TempBytes(RW_WORK_LIVE + slot_);
-  b_.CreateStore(b_.getInt64(0), ScratchAt(static_cast<uint32_t>(frame.last_match)));
+  b_.CreateStore(b_.getInt64(0), SharedScratchAt(static_cast<uint32_t>(frame.last_match)));
 }
 
 bool Lowering::UsesRegexGroups(ast::Node* root, int depth) {
@@ -127,7 +127,7 @@ Value Lowering::RegexGroupCall(Intrinsic which, ast::Call* c) {
       Fail("Attempted to get subexpression count from failed match" + near);
     return n ? Literal("") : b_.getInt64(0);
   }
-  Value area = ScratchAt(static_cast<uint32_t>(frame_->last_match));
+  Value area = SharedScratchAt(static_cast<uint32_t>(frame_->last_match));
   if (which == Intrinsic::regex_ngroups) {
     Value status = b_.CreateLoad(i64_, area);
     Check(b_.CreateICmpNE(status, b_.getInt64(0)),

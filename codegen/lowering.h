@@ -260,6 +260,9 @@ class Lowering {
   struct Frame;
   llvm::Instruction* StartFrame(Frame& frame, llvm::Function* fn, const sema::Probe* p,
                                 bool user_side);
+  // `fn`'s entry block (the builder left there, past the allocas' place) and its exit
+  // block, which returns `exit_value`.
+  void BeginFunctionFrame(Frame& frame, llvm::Function* fn, Value exit_value);
   void FinishFrame(Frame& frame, llvm::Instruction* has_scratch);
 
   // @entry(expr) in return probes (see EntryLayout).
@@ -395,6 +398,9 @@ class Lowering {
   Value StackTemp(uint32_t bytes);
 
   Value ScratchAt(uint32_t offset);
+  // The probe's own scratch at `offset`, even in a recursive function's call (its
+  // last match, lower_regex.cpp).
+  Value SharedScratchAt(uint32_t offset);
 
   Value ScratchAt(Value offset);
 
