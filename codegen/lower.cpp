@@ -343,22 +343,12 @@ uint32_t Lowering::MaxRecordSize() {
   auto visit = [&](ast::Node* n) {
     auto* c = ast::As<ast::Call>(n);
     if (!c || !IsPrintFamily(c)) return;
-    uint32_t size = 8 + 8 * 2 * static_cast<uint32_t>(c->args.size() + 1);
-    for (ast::Expr* a : c->args) {
-      if (a->type == Type::String) size += Align8(4 + slot_);
-      if (kernel) size += HistogramRecordBytes(a);  // a histogram, merged whole
-    }
-    // printf's %m/%M write up to a string's bytes for a number (lower_print_memory.cpp):
-    // as many of them as the format has conversions, at most.
-    auto* format = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
-    std::vector<FormatDirective> directives;
-    std::string error;
-    size_t offset = 0;
-    if (format && ParseFormat(format->value, directives, &error, &offset, true))
-      for (const FormatDirective& d : directives)
-        if (!d.literal && (d.conversion == 'm' || d.conversion == 'M'))
-          size += Align8(4 + 2 * slot_);
-    max = std::max(max, size + Align8(4 + slot_));  // the delimiter of printd
+    uint32_t size = PrintRecordBytes(c, kernel);
+    // Print reports a kernel probe's print whose histograms make its record too large, at
+    // the print (a function's may run in user-side probes too, where they take no room).
+    if (kernel && size > kMaxHistogramPrintRecord && HistogramRecordBytes(c))
+      size = PrintRecordBytes(c, false);
+    max = std::max(max, size);
   };
   for (const sema::Probe* p : program_.probes) {
     kernel = !UserSide(*p);
@@ -368,6 +358,25 @@ uint32_t Lowering::MaxRecordSize() {
   for (const sema::Function* f : program_.functions)
     if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, visit);
   return max;
+}
+
+// The record a print writes, at most: its numbers, strings, histograms (kernel probes)
+// and the bytes of its `%m`/`%M`.
+uint32_t Lowering::PrintRecordBytes(ast::Call* c, bool kernel) {
+  uint32_t size = 8 + 8 * 2 * static_cast<uint32_t>(c->args.size() + 1);
+  for (ast::Expr* a : c->args)
+    if (a->type == Type::String) size += Align8(4 + slot_);
+  if (kernel) size += HistogramRecordBytes(c);  // its histograms, merged whole
+  // printf's %m/%M write up to a string's bytes for a number (lower_print_memory.cpp):
+  // as many of them as the format has conversions, at most.
+  auto* format = c->args.empty() ? nullptr : ast::As<ast::StringLit>(c->args[0]);
+  std::vector<FormatDirective> directives;
+  std::string error;
+  size_t offset = 0;
+  if (format && ParseFormat(format->value, directives, &error, &offset, true))
+    for (const FormatDirective& d : directives)
+      if (!d.literal && (d.conversion == 'm' || d.conversion == 'M')) size += Align8(4 + 2 * slot_);
+  return size + Align8(4 + slot_);  // the delimiter of printd
 }
 
 void Lowering::FinishScratch() {

@@ -149,6 +149,7 @@ Value Lowering::Print(ast::Call* c) {
     }
     if (name == "println" || name == "printdln") format += "\n";
   }
+  if (!to_string && !frame_->user_side && !HistogramRecordFits(c)) return nullptr;
   if (!to_string && rest.size() == 1 && ast::Is<ast::HistOp>(rest[0]) &&
       (name == "print" || name == "println")) {
     PrintHistogram(static_cast<ast::HistOp*>(rest[0]));

@@ -4,7 +4,10 @@
 // (common/printf_format.h) prints the table, the text print() of the histogram writes in
 // user-side probes. So print/println of a histogram, and print/println/printf `%s` of
 // sprint/sprintln of one, work; the text kept as a value (assigned, joined, compared)
-// would have to be made in the kernel, and is a located error (PrintHistogram).
+// would have to be made in the kernel, and is a located error (PrintHistogram). The
+// histograms widen the largest record, and so every probe's record area: a print whose
+// record passes kMaxHistogramPrintRecord with them is a located error there
+// (HistogramRecordFits), and one Print refuses anyway takes no room (HistogramRecordBytes).
 #include "codegen/lowering.h"
 
 namespace btap::codegen::lowering {
@@ -38,13 +41,37 @@ ast::HistOp* PrintedHistogram(ast::Expr* a, bool* line) {
   return static_cast<ast::HistOp*>(c->args[0]);
 }
 
-uint32_t HistogramRecordBytes(ast::Expr* a) {
-  auto* h = ast::As<ast::HistOp>(a);
-  if (!h) h = PrintedHistogram(a, nullptr);
-  if (!h) return 0;
-  stats::Shape shape = ShapeOf(h);
-  if (shape.hist == stats::Hist::None || shape.Buckets() > kKernelHistogramBuckets) return 0;
-  return 8 + 8 * (4 + shape.Slots());  // the length, the padding, the shape and the value
+uint32_t HistogramRecordBytes(const ast::Call* c) {
+  // sprint and the others write no record; print/println of a histogram takes it alone
+  // (Print refuses one among other arguments).
+  if (c->name[0] == 's') return 0;
+  bool alone = (c->name == "print" || c->name == "println") && c->args.size() == 1;
+  uint32_t bytes = 0;
+  for (ast::Expr* a : c->args) {
+    auto* h = ast::As<ast::HistOp>(a);
+    if (h && !alone) return 0;
+    if (!h) h = PrintedHistogram(a, nullptr);
+    if (!h) continue;
+    stats::Shape shape = ShapeOf(h);
+    if (shape.hist == stats::Hist::None || shape.Buckets() > kKernelHistogramBuckets) return 0;
+    bytes += 8 + 8 * (4 + shape.Slots());  // the length, the padding, the shape and the value
+  }
+  return bytes;
+}
+
+// Whether a kernel probe's print (Print) keeps its record within
+// kMaxHistogramPrintRecord with its histograms; a located error when not.
+bool Lowering::HistogramRecordFits(ast::Call* c) {
+  uint32_t size = PrintRecordBytes(c, true);
+  if (!HistogramRecordBytes(c) || size <= kMaxHistogramPrintRecord) return true;
+  failed_ = true;
+  if (reported_.insert({c->range.file, c->range.begin}).second)
+    diags_.Report(Diag::CodegenLimit, c->range,
+                  {"this print's record, with its histograms, takes " + std::to_string(size) +
+                   " bytes, more than the " + std::to_string(kMaxHistogramPrintRecord) +
+                   " a kernel-side print may write; print the histograms in separate "
+                   "statements or use fewer buckets"});
+  return false;
 }
 
 // The buffer `%{hist}s` prints: its length, 4 bytes of padding, the shape as four longs

@@ -27,6 +27,30 @@ bool ReadsMemory(const ast::Call* c) {
   return false;
 }
 
+// The bytes a `%m`/`%M` reads at `address` into `bytes` (2 * slot_ bytes): as many as the
+// directive's precision, or `precision` for a `*` one (nullptr otherwise), 1 when it is
+// not positive, at most `max`. Returns the count; a fault is a located error (`near`).
+Value Lowering::ReadMemoryField(const FormatDirective& d, Value address, Value precision,
+                                uint32_t max, Value bytes, const std::string& near) {
+  Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, max) : 1);
+  if (precision) {
+    len = b_.CreateSelect(b_.CreateICmpSLE(precision, b_.getInt64(0)), b_.getInt64(1), precision);
+    len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(max)), b_.getInt64(max), len);
+    // A bound the verifier sees, whatever shape the selects take.
+    len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
+  }
+  Value size = b_.CreateTrunc(len, b_.getInt32Ty());
+  Value pointer = b_.CreateIntToPtr(address, ptr_);
+  bool user = d.flag == '#';
+  Value rc = user ? ReadUser(bytes, size, pointer)
+                  : Helper(kProbeReadKernel, i64_, {bytes, size, pointer});
+  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
+              std::string(user ? "user" : "kernel") +
+                  " memory read fault at %p [man error::fault]" + EscapePercent(near),
+              {address});
+  return len;
+}
+
 bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
                            std::vector<Value>& args) {
   std::vector<FormatDirective> directives;
@@ -52,28 +76,12 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
     }
     if (to_string) return true;  // FormatInKernel writes them
     if (i >= args.size() || args[i]->getType() != i64_) return true;
-    Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, limit_) : 1);
-    if (precision_arg < args.size()) {
-      Value p = args[precision_arg];
-      len = b_.CreateSelect(b_.CreateICmpSLE(p, b_.getInt64(0)), b_.getInt64(1), p);
-      len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(limit_)), b_.getInt64(limit_), len);
-      // A bound the verifier sees, whatever shape the selects take.
-      len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
-    }
     Value buf = ScratchAt(TempBytes(2 * slot_ + 8));
-    b_.CreateStore(b_.CreateTrunc(len, b_.getInt32Ty()), buf);
     Value bytes = b_.CreateConstGEP1_64(b_.getInt8Ty(), buf, 4);
-    Value address = args[i];
-    Value pointer = b_.CreateIntToPtr(address, ptr_);
-    Value size = b_.CreateTrunc(len, b_.getInt32Ty());
-    bool user = d.flag == '#';
-    Value rc = user ? ReadUser(bytes, size, pointer)
-                    : Helper(kProbeReadKernel, i64_, {bytes, size, pointer});
-    CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
-                std::string(user ? "user" : "kernel") +
-                    " memory read fault at %p [man error::fault]" +
-                    EscapePercent(Near("identifier", c->name, c->range)),
-                {address});
+    Value precision = precision_arg < args.size() ? args[precision_arg] : nullptr;
+    Value len = ReadMemoryField(d, args[i], precision, limit_, bytes,
+                                Near("identifier", c->name, c->range));
+    b_.CreateStore(b_.CreateTrunc(len, b_.getInt32Ty()), buf);
     raw_values_.insert(buf);
     args[i] = buf;
     size_t at = static_cast<size_t>(d.text.data() - format->data()) + d.text.size() - 1;
@@ -93,25 +101,9 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
 Value Lowering::SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos,
                              Value address, Value width, Value precision) {
   bool hex = d.conversion == 'M';
-  int64_t max = hex ? limit_ / 2 : limit_ - 1;
-  Value len = b_.getInt64(d.precision > 0 ? std::min<int64_t>(d.precision, max) : 1);
-  if (d.precision == -2) {
-    len = b_.CreateSelect(b_.CreateICmpSLE(precision, b_.getInt64(0)), b_.getInt64(1), precision);
-    len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(max)), b_.getInt64(max), len);
-    // A bound the verifier sees, whatever shape the selects take.
-    len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
-  }
   Value bytes = ScratchAt(TempBytes(2 * slot_ + 8));
-  Value size32 = b_.CreateTrunc(len, b_.getInt32Ty());
-  Value pointer = b_.CreateIntToPtr(address, ptr_);
-  bool user = d.flag == '#';
-  Value rc = user ? ReadUser(bytes, size32, pointer)
-                  : Helper(kProbeReadKernel, i64_, {bytes, size32, pointer});
-  CheckFormat(b_.CreateICmpSGE(rc, b_.getInt64(0)),
-              std::string(user ? "user" : "kernel") +
-                  " memory read fault at %p [man error::fault]" +
-                  EscapePercent(NearCall("sprintf", at)),
-              {address});
+  Value len = ReadMemoryField(d, address, d.precision == -2 ? precision : nullptr,
+                              hex ? limit_ / 2 : limit_ - 1, bytes, NearCall("sprintf", at));
   Value text = bytes;
   if (hex) {
     text = StringFrom("btap_hex_loop", {bytes, len, ScratchAt(TempBytes(8))});

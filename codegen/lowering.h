@@ -103,11 +103,15 @@ inline bool IsPrintFamily(const ast::Call* c) { return !c->callee; }
 // (lower_print_memory.cpp).
 bool ReadsMemory(const ast::Call* c);
 // Histograms kernel probes print (lower_print_histogram.cpp): a print argument that is
-// sprint/sprintln of one alone (sprintln's sets `line`), and the record bytes an argument
-// takes for one (0 for other arguments).
+// sprint/sprintln of one alone (sprintln's sets `line`), and the record bytes a print's
+// histograms take (0 for a print without any, or one Print refuses). A print with
+// histograms whose record is larger than kMaxHistogramPrintRecord is a located error: the
+// record area (2 × the next power of two above the largest record) would leave the
+// handler's temporaries no room in the kernel's 32 KiB of per-CPU scratch.
 constexpr uint32_t kKernelHistogramBuckets = 512;
+constexpr uint32_t kMaxHistogramPrintRecord = 8191;
 ast::HistOp* PrintedHistogram(ast::Expr* a, bool* line);
-uint32_t HistogramRecordBytes(ast::Expr* a);
+uint32_t HistogramRecordBytes(const ast::Call* c);
 
 // Whether embedded C names `current` as a word of its own (lower_embedded.cpp).
 bool UsesCurrent(std::string_view code);
@@ -227,6 +231,7 @@ class Lowering {
   // The largest record any print statement can write: the record area is twice the next
   // power of two above it, so masked offsets keep every write inside.
   uint32_t MaxRecordSize();
+  uint32_t PrintRecordBytes(ast::Call* c, bool kernel);
 
   void FinishScratch();
 
@@ -796,7 +801,10 @@ class Lowering {
   bool PrintMemory(ast::Call* c, bool to_string, std::string* format, std::vector<Value>& args);
   Value SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos, Value address,
                      Value width, Value precision);
+  Value ReadMemoryField(const FormatDirective& d, Value address, Value precision, uint32_t max,
+                        Value bytes, const std::string& near);
   // Histograms printed in kernel probes (lower_print_histogram.cpp).
+  bool HistogramRecordFits(ast::Call* c);
   Value KernelHistogram(ast::HistOp* h);
   bool HistogramDirectives(ast::Call* c, std::string* format, const std::vector<size_t>& tables,
                            const std::vector<bool>& lines);

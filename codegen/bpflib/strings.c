@@ -534,6 +534,16 @@ BTAP_LIB long btap_strpos_loop(const char* s, const char* needle, unsigned long 
   return st.found;
 }
 
+// One CPU's count, sum, min, max and sum of squares added to `out` (min and max taken
+// from the first non-empty copy on).
+static inline __attribute__((always_inline)) void merge_head(long* out, const long* v) {
+  if (out[0] == 0 || v[2] < out[2]) out[2] = v[2];
+  if (out[0] == 0 || v[3] > out[3]) out[3] = v[3];
+  out[0] += v[0];
+  out[1] += v[1];
+  out[4] += v[4];
+}
+
 // Reading statistics in the kernel: every CPU's copy merged (a bpf_loop over the possible
 // CPUs). out: count, sum, min, max, sum of squares, and bucket `bucket`'s count when it
 // is in [0, buckets). Returns the count. The slots are common/stats.h's.
@@ -549,11 +559,7 @@ BTAP_CALLBACK long btap_cb_merge(unsigned long cpu, void* ctx) {
   long* v = bpf_map_lookup_percpu_elem(st->map, st->key, (unsigned int)cpu);
   long* out = st->out;
   if (!v || v[0] <= 0) return 0;
-  if (out[0] == 0 || v[2] < out[2]) out[2] = v[2];
-  if (out[0] == 0 || v[3] > out[3]) out[3] = v[3];
-  out[0] += v[0];
-  out[1] += v[1];
-  out[4] += v[4];
+  merge_head(out, v);
   if (st->bucket < st->buckets) out[5] += v[5 + st->bucket];
   return 0;
 }
@@ -581,11 +587,7 @@ BTAP_CALLBACK long btap_cb_merge_all(unsigned long cpu, void* ctx) {
   long* v = bpf_map_lookup_percpu_elem(st->map, st->key, (unsigned int)cpu);
   long* out = st->out;
   if (!v || v[0] <= 0) return 0;
-  if (out[0] == 0 || v[2] < out[2]) out[2] = v[2];
-  if (out[0] == 0 || v[3] > out[3]) out[3] = v[3];
-  out[0] += v[0];
-  out[1] += v[1];
-  out[4] += v[4];
+  merge_head(out, v);
   for (unsigned long i = 5; i < st->slots && i < 5 + 1003; i++) out[i] += v[i];
   return 0;
 }
