@@ -18,9 +18,11 @@
 # round (the untraced loop too), so that the machine's load falls on all of them alike;
 # each row ends with the load average when it finished.
 #   kernel      the per-event, syscall and uprobe rows again, by the kernel's accounting
-#               (kernel.bpf_stats_enabled): ns per run of the handler alone; the counter
-#               and the uprobe count also against a C program doing what btap's does
-#               (raw_syscalls with the compat test; the -c target's tree)
+#               (kernel.bpf_stats_enabled): ns of the handlers alone per run and per call
+#               of the workload (the ratios use per call: a raw_syscalls program, as
+#               btap's syscalls:* points, runs on every system call of the machine); the
+#               counter and the uprobe count also against a C program doing what btap's
+#               does (raw_syscalls with the compat test; the -c target's tree)
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
 #               bpftrace vs C; and btap's syscall.* counting by name
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
@@ -148,16 +150,23 @@ if want kernel; then
   # each, and a program reached by tail call is counted in its caller's time), read while it
   # runs. It counts only the handlers, so the load of other jobs on the machine changes it
   # much less than the loop's wall time.
-  echo "== kernel accounting: ns per event of the handlers (200,000 calls, best of $rounds, interleaved) =="
+  echo "== kernel accounting: ns of the handlers per run and per workload call (200,000 calls, best of $rounds, interleaved; ratios per call) =="
   # The command lingers 2 s after the workload, so the figures are read at their final
-  # counts while the programs are still loaded.
+  # counts while the programs are still loaded; the per-call figure is the programs' run
+  # time while the workload ran (read by linger just before and after it), over its calls.
   stats_was=$(sysctl -n kernel.bpf_stats_enabled)
   trap 'sysctl -qw kernel.bpf_stats_enabled="$stats_was"; rm -rf "$tmp"' EXIT  # even on a failure
   sysctl -qw kernel.bpf_stats_enabled=1
-  run_ns() {  # run_ns VAR CMD...: runs CMD once; VAR keeps the least ns per run so far
-    local -n least_run=$1
-    shift
-    local before pid last="" sample
+  # run_ns RUN CALL CALLS CMD...: runs CMD once (its workload under linger -s "$tmp/stats");
+  # RUN keeps the least ns per run so far (the new programs' run time over the runs of the
+  # one run most, read at the end), CALL the least ns per workload call (their run time
+  # while the workload ran, from linger, over CALLS, the calls it made).
+  run_ns() {
+    local -n least_run=$1 least_call=$2
+    local calls=$3
+    shift 3
+    local before pid last="" sample per_call="" ids=""
+    rm -f "$tmp/stats"
     before=$(python3 "$here/bpf_progs.py" | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
     "$@" >/dev/null 2>&1 &
     pid=$!
@@ -168,28 +177,53 @@ old = set(sys.argv[1].split())
 progs = [p for p in json.load(sys.stdin) if str(p["id"]) not in old
          and p["type"] in ("tracepoint", "raw_tracepoint", "kprobe", "tracing")]
 runs = max([p.get("run_cnt", 0) for p in progs] or [0])
-if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / runs))' "$before" || true)
-      [[ -n $sample ]] && last=$sample
+if runs > 1000:
+    print("%.1f %s" % (sum(p.get("run_time_ns", 0) for p in progs) / runs,
+                       " ".join(str(p["id"]) for p in progs)))' "$before" || true)
+      if [[ -n $sample ]]; then
+        last=${sample%% *}
+        ids=${sample#* }
+      fi
       sleep 0.3
     done
     wait $pid 2>/dev/null || true
+    # The same programs (linger saw them loaded when the workload started).
+    [[ -s $tmp/stats && -n $ids ]] && per_call=$(awk -v ids=" $ids " -v n="$calls" '
+      index(ids, " " $1 " ") > 0 { ns += $2 }
+      END { if (ns > 0) printf "%.1f", ns / n }' "$tmp/stats")
     if [[ -n $last ]] && { [[ -z $least_run ]] || awk -v a="$last" -v b="$least_run" 'BEGIN { exit !(a < b) }'; }; then
       least_run=$last
     fi
+    if [[ -n $per_call ]] && { [[ -z $least_call ]] || awk -v a="$per_call" -v b="$least_call" 'BEGIN { exit !(a < b) }'; }; then
+      least_call=$per_call
+    fi
   }
   # kernel_row TITLE WORKLOAD_ARGS BTAP_SCRIPT C_MODE BPFTRACE_SCRIPT [C_MODE_2]: C_MODE_2 is
-  # a second C program, doing what btap's does where the first does less.
+  # a second C program, doing what btap's does where the first does less. Each program gets
+  # two figures: ns per run, and ns per call of the workload (/call: the run time while it
+  # ran over its calls); the ratios divide the per-call figures. They are about the same for
+  # a program that runs only on the workload's calls (a syscalls:* tracepoint, a uprobe),
+  # but a raw_syscalls:sys_enter program (btap's syscalls:* and syscall.* points, C's raw
+  # and raw-native) runs on every system call of the machine: per run, its cheap runs on
+  # other calls (a number test) dilute the cost of the getppid ones by an amount that
+  # depends on the machine's load; per call, it is charged for all of them, as its user is.
   kernel_row() {
-    local b="" c="" c2="" t="" i
+    local b="" bc="" c="" c1c="" c2="" c2c="" t="" tc="" i
+    local calls=${2##* } linger="$tmp/linger -s $tmp/stats"
     for ((i = 0; i < rounds; i++)); do
-      run_ns b $btap -c "$tmp/linger $workload $2" -e "$3"
-      run_ns c $runner "$4" "$tmp/linger" $workload $2
-      if [[ -n ${6:-} ]]; then run_ns c2 $runner "$6" "$tmp/linger" $workload $2; fi
-      if ((have_bpftrace)) && [[ -n $5 ]]; then run_ns t bpftrace -c "$tmp/linger $workload $2" -e "$5"; fi
+      run_ns b bc "$calls" $btap -c "$linger $workload $2" -e "$3"
+      run_ns c c1c "$calls" $runner "$4" $linger $workload $2
+      if [[ -n ${6:-} ]]; then run_ns c2 c2c "$calls" $runner "$6" $linger $workload $2; fi
+      if ((have_bpftrace)) && [[ -n $5 ]]; then
+        run_ns t tc "$calls" bpftrace -c "$linger $workload $2" -e "$5"
+      fi
     done
-    printf '%-22s btap %s ns   C %s ns   btap/C %s' "$1" "$b" "$c" "$(ratio "$b" "$c")"
-    [[ -n $c2 ]] && printf '   C (%s) %s ns   btap/C %s' "$6" "$c2" "$(ratio "$b" "$c2")"
-    [[ -n $t ]] && printf '   bpftrace %s ns   btap/bpftrace %s' "$t" "$(ratio "$b" "$t")"
+    printf '%-22s btap %s ns/run %s ns/call   C %s/run %s/call   btap/C per call %s' "$1" \
+      "$b" "$bc" "$c" "$c1c" "$(ratio "$bc" "$c1c")"
+    [[ -n $c2 ]] && printf '   C (%s) %s/run %s/call   btap/C per call %s' "$6" "$c2" "$c2c" \
+      "$(ratio "$bc" "$c2c")"
+    [[ -n $t ]] && printf '   bpftrace %s/run %s/call   btap/bpftrace per call %s' "$t" "$tc" \
+      "$(ratio "$bc" "$tc")"
     printf '   (load %s)\n' "$(cut -d' ' -f1 /proc/loadavg)"
   }
   g="timed-getppid 200000"
@@ -197,7 +231,7 @@ if runs > 1000: print("%.1f" % (sum(p.get("run_time_ns", 0) for p in progs) / ru
   # btap dispatches syscalls:* points on raw_syscalls:sys_enter, testing the number and the
   # call's being native in the handler, which a syscalls:* tracepoint program (C's count)
   # has the kernel do outside its run time; C's raw-native does what btap's does. (Every
-  # system call of the machine runs a raw_syscalls program: the figure is per run.)
+  # system call of the machine runs a raw_syscalls program: compare per call.)
   kernel_row "counter" "$g" "global n; probe $trace { n++ }" count "$point { @n = count(); }" \
     raw-native
   kernel_row "count by task name" "$g" "global c; probe $trace { c[execname()]++ }" comm \
