@@ -88,30 +88,18 @@ void Lowering::RecordRegexGroups(ast::RegexMatch* r, Regex& regex, Value text, V
 // match: its record is set to "failed". Its walks share one work area: each lasts for the
 // call of bpflib that makes it.
 void Lowering::StartRegexGroups(Frame& frame, const sema::Probe* p) {
-  if (!p || (!UsesRegexGroups(p->body, 0) && !UsesRegexGroups(p->condition, 0))) return;
+  if (!p || (!UsesRegexGroups(p->body) && !UsesRegexGroups(p->condition))) return;
   frame.last_match = TempBytes(RW_AREA_TEXT + slot_);
   frame.regex_work = TempBytes(RW_WORK_LIVE + slot_);
   b_.CreateStore(b_.getInt64(0), SharedScratchAt(static_cast<uint32_t>(frame.last_match)));
 }
 
-bool Lowering::UsesRegexGroups(ast::Node* root, int depth) {
-  if (!root) return false;
-  bool found = false;
-  ast::WalkTree(root, [&](ast::Node* n) {
-    auto* c = ast::As<ast::Call>(n);
-    if (found || !c) return;
-    if (IsGroupIntrinsic(c)) {
-      found = true;
-      return;
-    }
-    ast::Node* body = c->callee && c->callee->decl ? c->callee->decl->body : nullptr;
-    if (!body || depth >= 64) return;
-    auto known = regex_group_users_.find(body);
-    if (known == regex_group_users_.end())
-      known = regex_group_users_.emplace(body, UsesRegexGroups(body, depth + 1)).first;
-    found = known->second;
-  });
-  return found;
+// Through any chain of calls, recursive ones included (Reaches walks each body once).
+bool Lowering::UsesRegexGroups(ast::Node* root) {
+  return root && Reaches(root, [&](ast::Node* n) {
+           auto* c = ast::As<ast::Call>(n);
+           return c && IsGroupIntrinsic(c);
+         });
 }
 
 // matched(n) and ngroups(): stap's errors, named after the tapset function at its call.

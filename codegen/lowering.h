@@ -743,9 +743,8 @@ class Lowering {
                                     uint64_t known, uint64_t mode);
   Value StructTimeCall(ast::Call* c);
   Value SockaddrCall(ast::Call* c);
-  bool UsesRegexGroups(ast::Node* root, int depth);
+  bool UsesRegexGroups(ast::Node* root);
   void StartRegexGroups(Frame& frame, const sema::Probe* p);
-  std::map<const ast::Node*, bool> regex_group_users_;  // function bodies scanned
   Value StapbpfHelper(int64_t id);
   // Nanoseconds since the epoch: the monotonic clock plus the offset the runtime set.
   Value WallClockNs() {
