@@ -87,9 +87,15 @@ uint64_t RunsBits(int proc_dir, const std::vector<ExeFile>& files, bool* running
   struct stat st;
   *running = fstatat(proc_dir, "exe", &st, 0) == 0;
   if (!*running) return 0;
-  uint64_t ino = st.st_ino, dev = SuperblockDevice(proc_dir, "exe", st), bits = 0;
-  for (const ExeFile& f : files)
-    if (f.ino == ino && f.dev == dev) bits |= uint64_t{1} << f.bit;
+  // (The device, a statx and a mountinfo lookup, only for a process whose inode number
+  // is one of the files': the scan runs over every process of the machine.)
+  uint64_t bits = 0, dev = 0;
+  bool have_dev = false;
+  for (const ExeFile& f : files) {
+    if (f.ino != st.st_ino) continue;
+    if (!have_dev) dev = SuperblockDevice(proc_dir, "exe", st), have_dev = true;
+    if (f.dev == dev) bits |= uint64_t{1} << f.bit;
+  }
   return bits;
 }
 
