@@ -69,8 +69,9 @@ bool Lowering::HistogramRecordFits(ast::Call* c) {
     diags_.Report(Diag::CodegenLimit, c->range,
                   {"this print's record, with its histograms, takes " + std::to_string(size) +
                    " bytes, more than the " + std::to_string(kMaxHistogramPrintRecord) +
-                   " a kernel-side print may write; print the histograms in separate "
-                   "statements or use fewer buckets"});
+                   " a kernel-side print may write (" + std::to_string(HistogramRecordBytes(c)) +
+                   " of them the histograms'); print the histograms in separate statements, "
+                   "use fewer buckets, or a smaller MAXSTRINGLEN for the strings"});
   return false;
 }
 
