@@ -44,7 +44,7 @@ std::optional<uint64_t> MountinfoDevice(std::string_view mountinfo, uint64_t mou
   return std::nullopt;
 }
 
-uint64_t SuperblockDevice(int dir, const char* path, const struct stat& st) {
+uint64_t SuperblockDevice(int dir, const char* path, const struct stat& st, int proc_dir) {
   uint64_t fallback = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
   struct statx stx;
   if (statx(dir, path, 0, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
@@ -55,7 +55,17 @@ uint64_t SuperblockDevice(int dir, const char* path, const struct stat& st) {
     text << in.rdbuf();
     return text.str();
   }();
-  return MountinfoDevice(mountinfo, stx.stx_mnt_id).value_or(fallback);
+  if (auto dev = MountinfoDevice(mountinfo, stx.stx_mnt_id)) return *dev;
+  // A process in another mount namespace: its own mountinfo lists the mount (mount ids
+  // are the kernel's, one numbering for every namespace).
+  if (proc_dir < 0) return fallback;
+  int fd = openat(proc_dir, "mountinfo", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fallback;
+  std::string theirs;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) theirs.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return MountinfoDevice(theirs, stx.stx_mnt_id).value_or(fallback);
 }
 
 namespace {
@@ -93,7 +103,7 @@ uint64_t RunsBits(int proc_dir, const std::vector<ExeFile>& files, bool* running
   bool have_dev = false;
   for (const ExeFile& f : files) {
     if (f.ino != st.st_ino) continue;
-    if (!have_dev) dev = SuperblockDevice(proc_dir, "exe", st), have_dev = true;
+    if (!have_dev) dev = SuperblockDevice(proc_dir, "exe", st, proc_dir), have_dev = true;
     if (f.dev == dev) bits |= uint64_t{1} << f.bit;
   }
   return bits;

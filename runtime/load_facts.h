@@ -34,8 +34,9 @@ void AddRunningProcesses(struct bpf_object* bpf, const UserSide& user);
 // kernel's super_block holds it (MKDEV: major << 20 | minor), what a probe compares
 // `f_inode->i_sb->s_dev` with. stat()'s st_dev (in `st`) is not always that: btrfs
 // reports a subvolume's own device. The mount's line in /proc/self/mountinfo has it
-// (found by statx's mount id); st_dev is the fallback.
-uint64_t SuperblockDevice(int dir, const char* path, const struct stat& st);
+// (found by statx's mount id); for a file of a process in another mount namespace, its
+// /proc/PID/mountinfo (`proc_dir`, that directory open, when given); st_dev is the fallback.
+uint64_t SuperblockDevice(int dir, const char* path, const struct stat& st, int proc_dir = -1);
 
 // The major:minor field of the line of mount `mount_id` in a mountinfo text, encoded as
 // above; nothing when no line has that id.

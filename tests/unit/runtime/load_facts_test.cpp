@@ -7,7 +7,9 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -64,6 +66,55 @@ TEST(LoadFacts, SuperblockDeviceOfRealFiles) {
   }
   ASSERT_FALSE(expected.empty());
   EXPECT_EQ(std::to_string(root >> 20) + ":" + std::to_string(root & 0xfffff), expected);
+}
+
+// A file of a process in another mount namespace, on a mount btap's namespace does not
+// have: its device comes from that process's own mountinfo (the mount id is in it, not in
+// ours). The child makes a namespace, mounts a tmpfs and works in it. (A tmpfs's stat()
+// and super block agree, so the last check alone could not tell the lookup from the
+// fallback; the two before it show the mount is found only where the function looks.)
+TEST(LoadFacts, SuperblockDeviceInAnotherMountNamespace) {
+  char dir[] = "/tmp/btap_ns_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char ok = 0;
+    if (unshare(CLONE_NEWNS) == 0 &&
+        mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+        mount("tmpfs", dir, "tmpfs", 0, nullptr) == 0 && chdir(dir) == 0)
+      ok = 1;
+    (void)!write(ready[1], &ok, 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(read(ready[0], &ok, 1), 1);
+  close(ready[0]);
+  std::string proc = "/proc/" + std::to_string(child);
+  int proc_dir = open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct stat st;
+  struct statx stx;
+  bool looked = ok && proc_dir >= 0 && fstatat(proc_dir, "cwd", &st, 0) == 0 &&
+                statx(proc_dir, "cwd", 0, STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID);
+  uint64_t dev = looked ? SuperblockDevice(proc_dir, "cwd", st, proc_dir) : 0;
+  std::ifstream ours_in("/proc/self/mountinfo"), theirs_in(proc + "/mountinfo");
+  std::stringstream ours, theirs;
+  ours << ours_in.rdbuf();
+  theirs << theirs_in.rdbuf();
+  if (proc_dir >= 0) close(proc_dir);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  rmdir(dir);
+  ASSERT_TRUE(ok) << "the child could not make a mount namespace with a tmpfs";
+  ASSERT_TRUE(looked);
+  uint64_t tmpfs = (static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev);
+  EXPECT_EQ(MountinfoDevice(ours.str(), stx.stx_mnt_id), std::nullopt);
+  EXPECT_EQ(MountinfoDevice(theirs.str(), stx.stx_mnt_id), tmpfs);
+  EXPECT_EQ(dev, tmpfs);
 }
 
 class ExeProcs : public ::testing::Test {
