@@ -79,15 +79,7 @@ class Process : public ProbeFamily {
     ProbeSpec spec;
     spec.point = PointSpelling(parts);
     const PointPart& proc = parts[0];
-    if (proc.arg == ArgKind::String && proc.string.empty()) {
-      ctx.diags.Report(Diag::ProbeParameter, proc.range, {"empty process path"});
-      return;
-    }
-    if (proc.arg == ArgKind::Number && (proc.number <= 0 || proc.number > INT32_MAX)) {
-      ctx.diags.Report(Diag::ProbeParameter, proc.range,
-                       {"process id " + std::to_string(proc.number) + " is not a process"});
-      return;
-    }
+    if (!ValidProcessPart(proc, ctx)) return;
     spec.target = proc.arg == ArgKind::String   ? proc.string
                   : proc.arg == ArgKind::Number ? std::to_string(proc.number)
                                                 : "";

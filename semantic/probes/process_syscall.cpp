@@ -7,6 +7,7 @@
 
 #include "semantic/machine/syscalls.h"
 #include "semantic/probe_family.h"
+#include "semantic/probes/syscall_args.h"
 #include "semantic/probes/user_probes.h"
 
 namespace btap::sema {
@@ -27,15 +28,7 @@ class ProcessSyscallProbes : public ProbeFamily {
   void Resolve(const PatternDef&, std::span<const PointPart> parts, ResolveContext& ctx,
                std::vector<ProbeSpec>& out) const override {
     const PointPart& proc = parts[0];
-    if (proc.arg == ArgKind::String && proc.string.empty()) {
-      ctx.diags.Report(Diag::ProbeParameter, proc.range, {"empty process path"});
-      return;
-    }
-    if (proc.arg == ArgKind::Number && (proc.number <= 0 || proc.number > INT32_MAX)) {
-      ctx.diags.Report(Diag::ProbeParameter, proc.range,
-                       {"process id " + std::to_string(proc.number) + " is not a process"});
-      return;
-    }
+    if (!ValidProcessPart(proc, ctx)) return;
     std::string path;
     if (proc.arg == ArgKind::String && (path = ResolveProcessPath(proc, ctx)).empty()) return;
     const SyscallTable& table = ctx.syscalls();
@@ -51,17 +44,8 @@ class ProcessSyscallProbes : public ProbeFamily {
     spec.process_is_pid = proc.arg == ArgKind::Number;
     spec.target = spec.is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
     spec.has_target_vars = true;
-    TargetArg number{"syscall", "long"};
-    number.source = TargetArg::Source::SyscallNr;
-    number.offset = table.regs().orig_ax;
-    number.is_signed = true;
-    spec.args.push_back(number);
-    if (spec.is_return) {
-      TargetArg ret{"return", "long"};
-      ret.source = TargetArg::Source::Return;
-      ret.is_signed = true;
-      spec.args.push_back(ret);
-    } else {
+    AddSyscallNumberAndReturn(spec, "syscall", table);
+    if (!spec.is_return) {
       for (size_t i = 0; i < std::size(kSyscallArgOffsets); ++i) {
         TargetArg arg{"arg" + std::to_string(i + 1), "long"};
         arg.source = TargetArg::Source::Register;

@@ -4,6 +4,7 @@
 // `syscall.*` attaches two programs, not hundreds of tracepoints.
 #include "semantic/machine/syscalls.h"
 #include "semantic/probe_family.h"
+#include "semantic/probes/syscall_args.h"
 
 namespace btap::sema {
 namespace {
@@ -37,17 +38,8 @@ class SyscallProbes : public ProbeFamily {
     spec.point = PointSpelling(parts);
     spec.target = spec.is_return ? "raw_syscalls:sys_exit" : "raw_syscalls:sys_enter";
     spec.has_target_vars = true;
-    TargetArg number{"__nr", "long"};
-    number.source = TargetArg::Source::SyscallNr;
-    number.offset = table.regs().orig_ax;
-    number.is_signed = true;
-    spec.args.push_back(number);
-    if (spec.is_return) {
-      TargetArg ret{"return", "long"};
-      ret.source = TargetArg::Source::Return;
-      ret.is_signed = true;
-      spec.args.push_back(ret);
-    } else if (call) {
+    AddSyscallNumberAndReturn(spec, "__nr", table);
+    if (!spec.is_return && call) {
       for (const SyscallArg& a : call->args) {
         TargetArg arg{a.name, a.c_type};
         arg.source = TargetArg::Source::Register;

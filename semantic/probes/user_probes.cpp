@@ -557,6 +557,19 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
   ResolveProgram(exe, parts, ctx, out);
 }
 
+bool ValidProcessPart(const PointPart& proc, ResolveContext& ctx) {
+  if (proc.arg == ArgKind::String && proc.string.empty()) {
+    ctx.diags.Report(Diag::ProbeParameter, proc.range, {"empty process path"});
+    return false;
+  }
+  if (proc.arg == ArgKind::Number && (proc.number <= 0 || proc.number > INT32_MAX)) {
+    ctx.diags.Report(Diag::ProbeParameter, proc.range,
+                     {"process id " + std::to_string(proc.number) + " is not a process"});
+    return false;
+  }
+  return true;
+}
+
 std::string ResolveProcessPath(const PointPart& proc, ResolveContext& ctx) {
   if (ctx.listing) return proc.string;
   if (HasGlobChars(proc.string)) {

@@ -67,4 +67,8 @@ void ResolveUserProbe(std::span<const PointPart> parts, ResolveContext& ctx,
 // error when there is no such file (none in -l/-L, which list the point as written).
 std::string ResolveProcessPath(const PointPart& proc, ResolveContext& ctx);
 
+// The `process(...)` part of a point: a path must not be empty, a process id must be one
+// (1 to INT32_MAX); false after a located error.
+bool ValidProcessPart(const PointPart& proc, ResolveContext& ctx);
+
 }  // namespace btap::sema
