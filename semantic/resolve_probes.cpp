@@ -8,7 +8,9 @@
 
 #include "frontend/ast_printer.h"
 #include "frontend/ast_walk.h"
+#include "frontend/frontend.h"
 #include "semantic/elab.h"
+#include "semantic/probes/python.h"
 #include "semantic/suggest.h"
 
 namespace btap::sema {
@@ -37,9 +39,6 @@ namespace {
 // stap probe points btap does not have, by a component's name and place: why, for the
 // mismatch they would otherwise be.
 std::string_view NotYet(std::string_view name, size_t at) {
-  if (at == 0 && (name == "python2" || name == "python3"))
-    return "stap's Python probes run through its HelperSDT module in the interpreter, which "
-           "btap does not have";
   if (at > 0 && name == "plt") return "`.plt` probes are of process(\"PATH\") or `process` alone";
   if (at > 0 && name == "label")
     return "`.label` follows a function: process(\"PATH\").function(\"F\"), "
@@ -89,6 +88,8 @@ class ProbeResolver {
       e_.diags.Report(Diag::AliasTooDeep, parts[0].range, {std::to_string(kMaxAliasDepth)});
       return true;
     }
+    if (!parts.empty() && (parts[0].name == "python2" || parts[0].name == "python3"))
+      return ResolvePython(parts, optional, exp, depth, out);
     bool fit_empty = false;
     if (MatchAliases(parts, optional, exp, depth, out)) {
       // A listing pattern like `*` or `s*` names builtin points as well as aliases.
@@ -108,6 +109,39 @@ class ProbeResolver {
   }
 
  private:
+  // A python point: HelperSDT's mark for its event, its filters a prologue.
+  bool ResolvePython(const std::vector<PointPart>& parts, bool optional, const Expansion& exp,
+                     int depth, std::vector<Resolved>& out) {
+    PythonPoint py;
+    ParsePythonPoint(parts, e_.diags, &py);
+    if (py.version == 0) return true;
+    std::string why;
+    std::string library = HelperSdtLibrary(&why);
+    if (library.empty()) {
+      if (!optional) e_.diags.Report(Diag::ProbeParameter, parts[0].range, {why});
+      return !optional;
+    }
+    py.target[0].string = library;
+    FileId id = e_.sm.AddFile("<python probe>", py.prologue);
+    frontend::ParseOptions parse;
+    parse.privileged = true;
+    ast::File* file = frontend::ParseFile(e_.sm, id, nullptr, parse, e_.arena, e_.diags);
+    auto* decl = file && !file->decls.empty() ? ast::As<ast::Probe>(file->decls[0]) : nullptr;
+    if (!decl) return true;  // (the prologue is btap's own: it parses)
+    Expansion inner = exp;
+    inner.prologues.insert(inner.prologues.begin(), decl->body);
+    if (depth == 0) inner.listed = PointSpelling(parts);
+    std::vector<Resolved> found;
+    bool fit_empty = false;
+    if (!MatchFamilies(py.target, optional, inner, depth, found, fit_empty)) return false;
+    for (Resolved& r : found) {
+      r.spec.python = py.version;
+      r.spec.point = PointSpelling(parts);
+      out.push_back(std::move(r));
+    }
+    return true;
+  }
+
   void PullFor(const PointPart& first) {
     if (!HasGlob(first.name)) {
       e_.PullAliases(first.name, first.range);
