@@ -72,8 +72,7 @@ bool LineCondition(std::string_view spec, std::string_view line, std::string* ou
 }
 
 std::string Filter(std::string_view arg, std::string_view regex) {
-  return "  if (!(user_string(" + std::string(arg) + ") =~ \"" + std::string(regex) +
-         "\")) next\n";
+  return "  if (!(user_string(" + std::string(arg) + ") =~ \"" + std::string(regex) + "\")) next\n";
 }
 
 }  // namespace
@@ -114,9 +113,8 @@ bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, P
   bool shape = parts.size() >= 3 && parts.size() <= 4 && lang.arg == ArgKind::None &&
                parts[1].name == "module" && parts[1].arg == ArgKind::String &&
                parts[2].name == "function" && parts[2].arg == ArgKind::String &&
-               (parts.size() == 3 ||
-                ((parts[3].name == "call" || parts[3].name == "return") &&
-                 parts[3].arg == ArgKind::None));
+               (parts.size() == 3 || ((parts[3].name == "call" || parts[3].name == "return") &&
+                                      parts[3].arg == ArgKind::None));
   if (!shape)
     return fail(parts.back(), "python probes are " + lang.name +
                                   ".module(\"MODULE\").function(\"PATTERN\") with `.call` or "
@@ -139,8 +137,8 @@ bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, P
   if (at != std::string_view::npos) {
     file = name.substr(at + 1);
     name = name.substr(0, at);
-    if (file.empty()) return fail(function, "expected a file name after `@` in `" +
-                                                std::string(pattern) + "`");
+    if (file.empty())
+      return fail(function, "expected a file name after `@` in `" + std::string(pattern) + "`");
   }
   if (name.empty())
     return fail(function, "expected a function name or pattern in `" + std::string(pattern) + "`");

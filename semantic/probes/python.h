@@ -13,9 +13,9 @@
 namespace btap::sema {
 
 struct PythonPoint {
-  int version = 0;                 // 2 or 3
-  std::vector<PointPart> target;   // process("LIB").provider("btap_python").mark("...")
-  std::string prologue;            // `probe __python { ... }`: the filters
+  int version = 0;                // 2 or 3
+  std::vector<PointPart> target;  // process("LIB").provider("btap_python").mark("...")
+  std::string prologue;           // `probe __python { ... }`: the filters
 };
 
 // Whether `parts` is a python point (its first component is python2 or python3). When
