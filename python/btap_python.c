@@ -3,14 +3,19 @@
 // reads to know whether anything traces it (loaded through ctypes; no Python headers).
 #include <stdint.h>
 
-// One reference counter per kind of event: the kernel adds one for each uprobe attached
-// at a mark of that kind, in every process that maps this library.
+// One reference counter per mark: the kernel adds one for each uprobe attached at it,
+// in every process that maps this library. A kind of event has two marks: one for
+// probes that read only the names and lines (the strings are "" there unless the other
+// is attached too), one for probes that read the strings as well (`_details`).
 #define BTAP_SEMAPHORE(name) \
   __extension__ volatile unsigned short name \
       __attribute__((section(".probes"), used, visibility("default")))
 BTAP_SEMAPHORE(btap_python_call_semaphore);
 BTAP_SEMAPHORE(btap_python_return_semaphore);
 BTAP_SEMAPHORE(btap_python_line_semaphore);
+BTAP_SEMAPHORE(btap_python_call_details_semaphore);
+BTAP_SEMAPHORE(btap_python_return_details_semaphore);
+BTAP_SEMAPHORE(btap_python_line_details_semaphore);
 
 // An SDT note (the layout <sys/sdt.h> writes, spelled out here so that building needs
 // no systemtap-sdt-dev): the mark's address, the note base, the semaphore, provider
@@ -40,25 +45,26 @@ BTAP_SEMAPHORE(btap_python_line_semaphore);
       ".popsection\n"                                                                 \
       ".endif\n"                                                                      \
       :                                                                               \
-      : "nor"(backtrace), "nor"(module), "nor"(function), "nor"(file), "nor"(line),   \
-        "nor"(first_line), "nor"(parms), "nor"(locals), "nor"(vars), "nor"(value))
+      : "r"(backtrace), "r"(module), "r"(function), "r"(file), "r"(line), "r"(first_line), \
+        "r"(parms), "r"(locals), "r"(vars), "r"(value))
 
 // The operands of every mark: the backtrace (first: python_print_backtrace() finds it in
 // the first argument register), the module (the file's name without `.py`), the function
 // (its qualified name), the file as the interpreter names it, the line, the function's
 // first line, then the strings of `$$parms`, `$$locals`, `$$vars` and the returned value
 // (return marks; "" elsewhere).
-#define BTAP_EVENT(FN, NAME, SEM)                                                         \
-  __attribute__((noinline, visibility("default"))) void FN(                               \
+#define BTAP_EVENT(VERSION, KIND)                                                         \
+  __attribute__((noinline, visibility("default"))) void btap_python##VERSION##_##KIND(     \
       const char* backtrace, const char* module, const char* function, const char* file,  \
       int64_t line, int64_t first_line, const char* parms, const char* locals,            \
       const char* vars, const char* value) {                                              \
-    BTAP_MARK(NAME, SEM);                                                                 \
+    BTAP_MARK("python" #VERSION "_" #KIND, btap_python_##KIND##_semaphore);               \
+    BTAP_MARK("python" #VERSION "_" #KIND "_details", btap_python_##KIND##_details_semaphore); \
   }
 
-BTAP_EVENT(btap_python2_call, "python2_call", btap_python_call_semaphore)
-BTAP_EVENT(btap_python2_return, "python2_return", btap_python_return_semaphore)
-BTAP_EVENT(btap_python2_line, "python2_line", btap_python_line_semaphore)
-BTAP_EVENT(btap_python3_call, "python3_call", btap_python_call_semaphore)
-BTAP_EVENT(btap_python3_return, "python3_return", btap_python_return_semaphore)
-BTAP_EVENT(btap_python3_line, "python3_line", btap_python_line_semaphore)
+BTAP_EVENT(2, call)
+BTAP_EVENT(2, return)
+BTAP_EVENT(2, line)
+BTAP_EVENT(3, call)
+BTAP_EVENT(3, return)
+BTAP_EVENT(3, line)

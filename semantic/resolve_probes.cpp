@@ -78,7 +78,8 @@ bool ComponentFits(const PointPart& user, const ast::ProbePointComponent& alias)
 
 class ProbeResolver {
  public:
-  ProbeResolver(Elab& e, bool privileged) : e_(e), privileged_(privileged) {}
+  ProbeResolver(Elab& e, bool privileged, const ast::Block* handler = nullptr)
+      : e_(e), privileged_(privileged), handler_(handler) {}
 
   // Resolves `parts`; returns false when nothing matched (after reporting unless
   // `optional`). Errors in parameters are reported and count as matched.
@@ -122,6 +123,7 @@ class ProbeResolver {
       return !optional;
     }
     py.target[0].string = library;
+    if (NeedsPythonDetails(exp)) py.target.back().string += "_details";
     FileId id = e_.sm.AddFile("<python probe>", py.prologue);
     frontend::ParseOptions parse;
     parse.privileged = true;
@@ -400,8 +402,30 @@ class ProbeResolver {
       e_.diags.Report(Diag::ProbePointIncomplete, parts.back().range, {PointSpelling(parts), list});
   }
 
+  // Whether a python probe's bodies read the strings HelperSDT computes only on demand
+  // ($$parms, $$locals, $$vars, $$return, the backtrace): they name one, call a python_*
+  // function, or call a function of the script (which might).
+  bool NeedsPythonDetails(const Expansion& exp) const {
+    std::set<std::string_view> script_functions;
+    for (ast::Decl* d : e_.script->decls)
+      if (auto* f = ast::As<ast::Function>(d)) script_functions.insert(f->name);
+    std::vector<const ast::Block*> bodies = exp.prologues;
+    bodies.insert(bodies.end(), exp.epilogues.begin(), exp.epilogues.end());
+    if (handler_) bodies.push_back(handler_);
+    bool needs = false;
+    for (const ast::Block* b : bodies)
+      ast::WalkTree(const_cast<ast::Block*>(b), [&](ast::Node* n) {
+        if (auto* t = ast::As<ast::TargetSymbol>(n))
+          needs |= t->name.starts_with("$$") || t->name == "$return";
+        if (auto* c = ast::As<ast::Call>(n))
+          needs |= c->name.starts_with("python_") || script_functions.count(c->name) > 0;
+      });
+    return needs;
+  }
+
   Elab& e_;
   bool privileged_;
+  const ast::Block* handler_;
 };
 
 void CollectWrites(ast::Node* body, std::set<std::string_view>& writes) {
@@ -450,7 +474,7 @@ ast::Expr* Conjoin(Elab& e, const std::vector<const ast::Expr*>& conditions) {
 }
 
 void ResolveOne(Elab& e, const PendingProbe& pending) {
-  ProbeResolver resolver(e, pending.from_tapset || e.script->privileged);
+  ProbeResolver resolver(e, pending.from_tapset || e.script->privileged, pending.decl->body);
   std::set<std::string_view> writes;
   CollectWrites(pending.decl->body, writes);
   size_t before = e.program.probes.size();

@@ -295,7 +295,9 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
   if (spec.python) {
     // The strings HelperSDT passed: stap's python tapset writes them the same way.
     int arg = name == "$$parms" ? 7 : name == "$$locals" ? 8 : name == "$$vars" ? 9 : 0;
-    if ((name == "$$return" || name == "$return") && spec.sdt_name.ends_with("_return")) arg = 10;
+    if ((name == "$$return" || name == "$return") &&
+        spec.sdt_name.find("_return") != std::string::npos)
+      arg = 10;
     if (arg) {
       ast::Expr* a = MarkArg(arg, why);
       return a && finish(CallFn("user_string", {a}));

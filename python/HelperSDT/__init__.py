@@ -19,10 +19,24 @@ def _load():
 _lib = _load()
 _major = 3 if sys.version_info[0] >= 3 else 2
 
+class _Semaphores(object):
+    """A kind of event's two semaphores: probes that read names and lines only, and
+    probes that read the strings too (computed only for those)."""
+
+    def __init__(self, lib, kind):
+        self.names = ctypes.c_ushort.in_dll(lib, "btap_python_%s_semaphore" % kind)
+        self.details = ctypes.c_ushort.in_dll(
+            lib, "btap_python_%s_details_semaphore" % kind)
+
+    @property
+    def value(self):
+        return self.names.value or self.details.value
+
+
 if _lib is not None:
-    _call_sem = ctypes.c_ushort.in_dll(_lib, "btap_python_call_semaphore")
-    _return_sem = ctypes.c_ushort.in_dll(_lib, "btap_python_return_semaphore")
-    _line_sem = ctypes.c_ushort.in_dll(_lib, "btap_python_line_semaphore")
+    _call_sem = _Semaphores(_lib, "call")
+    _return_sem = _Semaphores(_lib, "return")
+    _line_sem = _Semaphores(_lib, "line")
     _marks = []
     for _what in ("call", "return", "line"):
         _f = getattr(_lib, "btap_python%d_%s" % (_major, _what))
@@ -122,8 +136,15 @@ def _module_name(filename):
     return stem if ext in (".py", ".pyc", ".pyw") else base
 
 
-def _report(mark, frame, value):
+def _report(mark, semaphores, frame, value=None, returning=False):
     code = frame.f_code
+    if not semaphores.details.value:
+        mark(b"", _bytes(_module_name(code.co_filename)),
+             _bytes(getattr(code, "co_qualname", code.co_name)),
+             _bytes(code.co_filename), frame.f_lineno, code.co_firstlineno,
+             b"", b"", b"", b"")
+        return
+    value = value_repr(value) if returning else ""
     parms, others = _names(code)
     parms = _vars_string(frame, parms)
     others = _vars_string(frame, others)
@@ -137,10 +158,10 @@ def _report(mark, frame, value):
 def _local(frame, event, arg):
     if event == "line":
         if _line_sem.value:
-            _report(_line_mark, frame, "")
+            _report(_line_mark, _line_sem, frame)
     elif event == "return":
         if _return_sem.value:
-            _report(_return_mark, frame, value_repr(arg))
+            _report(_return_mark, _return_sem, frame, arg, True)
     return _local
 
 
@@ -150,7 +171,7 @@ def _global(frame, event, arg):
     if not active():
         return None
     if _call_sem.value:
-        _report(_call_mark, frame, "")
+        _report(_call_mark, _call_sem, frame)
     if not (_return_sem.value or _line_sem.value):
         return None
     frame.f_trace_lines = bool(_line_sem.value)

@@ -1,5 +1,5 @@
-# The Python program of the python_* runtime cases: a function with parameters and
-# locals, a method, and an exit status of its own.
+# The python_* runtime cases' program: a function with parameters and locals, a method,
+# an exit status; it writes to stderr, which the probes' output (stdout) cannot overtake.
 import sys
 
 
@@ -15,8 +15,8 @@ def fahrenheit(celsius, label="t"):
 
 
 def main():
-    print(fahrenheit(int(sys.argv[1])))
-    print(Scale().convert(100))
+    print(fahrenheit(int(sys.argv[1])), file=sys.stderr)
+    print(Scale().convert(100), file=sys.stderr)
     return 3
 
 
