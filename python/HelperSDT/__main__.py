@@ -16,6 +16,9 @@ def _main():
     if len(sys.argv) < 2:
         _usage()
     path = sys.argv[1]
+    # Python 3.9 and later name a script by its absolute path.
+    if sys.version_info >= (3, 9):
+        path = os.path.abspath(path)
     try:
         with open(path, "rb") as f:
             source = f.read()
@@ -26,12 +29,9 @@ def _main():
     # As the interpreter runs a script: argv without this module, the script's folder
     # first on the path, a fresh __main__.
     sys.argv[:] = sys.argv[1:]
-    sys.path[0] = os.path.dirname(os.path.abspath(path))
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
     import types
     main = types.ModuleType("__main__")
-    # Python 3.9 and later name a script by its absolute path.
-    if sys.version_info >= (3, 9):
-        path = os.path.abspath(path)
     main.__file__ = path
     main.__builtins__ = __builtins__
     main.__loader__ = None
@@ -49,7 +49,9 @@ def _main():
         kind, value, tb = sys.exc_info()
         while tb is not None and HelperSDT.own_frame(tb.tb_frame):
             tb = tb.tb_next
-        sys.excepthook(kind, value.with_traceback(tb), tb)
+        if hasattr(value, "with_traceback"):  # (Python 3 prints the exception's own)
+            value = value.with_traceback(tb)
+        sys.excepthook(kind, value, tb)
         sys.exit(1)
 
 
