@@ -31,8 +31,7 @@ TEST(PythonProbes, CallFiltersModuleAndFunctionAsAnchoredRegexes) {
   EXPECT_EQ(py.version, 3);
   EXPECT_EQ(py.target.back().string, "python3_call");
   EXPECT_EQ(py.target[1].string, "btap_python");
-  EXPECT_NE(py.prologue.find("user_string($arg2) =~ \"^py.*$\""), std::string::npos)
-      << py.prologue;
+  EXPECT_NE(py.prologue.find("user_string($arg2) =~ \"^py.*$\""), std::string::npos) << py.prologue;
   EXPECT_NE(py.prologue.find("user_string($arg3) =~ \"^Scale\\\\.conv.rt$\""), std::string::npos)
       << py.prologue;
   EXPECT_FALSE(diags.has_errors());
