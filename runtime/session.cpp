@@ -594,6 +594,17 @@ void Session::KeepCommandSymbols() {
   }
 }
 
+// The folder that holds btap's HelperSDT package, when a probe is at one of its marks
+// (the library inside the package); "" otherwise.
+static std::string HelperSdtPath(const meta::Meta& meta) {
+  constexpr std::string_view kLibrary = "/HelperSDT/libbtap_python.so";
+  for (const meta::Probe& p : meta.probes) {
+    std::string_view file = std::string_view(p.target).substr(0, p.target.find('\n'));
+    if (file.ends_with(kLibrary)) return std::string(file.substr(0, file.size() - kLibrary.size()));
+  }
+  return "";
+}
+
 bool Session::StartCommand(const std::string& command, std::string* error) {
   // `gate` holds the command until the probes are attached; `ready` says the child has
   // returned from fork, so that its own start is not an event the probes see.
@@ -628,6 +639,24 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
+  // Python probes attach to btap's HelperSDT package: the command finds it on its path
+  // (`python3 -m HelperSDT script.py`) without the user setting PYTHONPATH.
+  std::vector<std::string> env_strings;
+  std::vector<char*> envp;
+  if (std::string package = HelperSdtPath(meta_); !package.empty()) {
+    std::string path = "PYTHONPATH=" + package;
+    for (char** e = environ; *e; ++e) {
+      std::string_view entry(*e);
+      if (entry.starts_with("PYTHONPATH=")) {
+        if (entry.size() > 11) path += ":" + std::string(entry.substr(11));
+        continue;
+      }
+      env_strings.emplace_back(entry);
+    }
+    env_strings.push_back(std::move(path));
+    for (std::string& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
   // `traced` says the command will stop at its exec: only when the probes keep user
   // addresses (without it, or when tracing is refused, the command just runs).
   int traced[2] = {-1, -1};
@@ -660,7 +689,10 @@ bool Session::StartCommand(const std::string& command, std::string* error) {
     // Stopped at the exec when the script keeps user addresses (KeepCommandSymbols).
     if (traced[1] >= 0 && ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) == 0)
       (void)!write(traced[1], "t", 1);
-    execvp(argv[0], argv.data());
+    if (envp.empty())
+      execvp(argv[0], argv.data());
+    else
+      execvpe(argv[0], argv.data(), envp.data());
     dprintf(2, "%s: cannot run `%s`: %s\n", program_name_.c_str(), command.c_str(),
             std::strerror(errno));
     _exit(127);

@@ -55,10 +55,15 @@ std::vector<std::string> ListProbePoints(std::string_view pattern, bool with_var
           locals.push_back(" " + std::string(v->name) + ":" + std::string(TypeName(v->type)));
       std::sort(locals.begin(), locals.end());
       for (const std::string& l : locals) line += l;
-      for (const TargetArg& a : p->spec.args)
-        if (a.source != TargetArg::Source::SyscallNr || p->spec.raw_syscall ||
-            p->spec.process_syscall)  // syscall.*'s own
-          line += " $" + a.name + ":" + a.c_type;
+      // A python point's context is its strings, not its mark's operands.
+      if (p->spec.python) line += " $$parms:string $$locals:string $$vars:string";
+      if (p->spec.python && p->spec.sdt_name.find("_return") != std::string::npos)
+        line += " $$return:string";
+      if (!p->spec.python)
+        for (const TargetArg& a : p->spec.args)
+          if (a.source != TargetArg::Source::SyscallNr || p->spec.raw_syscall ||
+              p->spec.process_syscall)  // syscall.*'s own
+            line += " $" + a.name + ":" + a.c_type;
     }
     lines.insert(std::move(line));
   }

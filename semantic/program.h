@@ -153,6 +153,9 @@ struct ProbeSpec {
   uint64_t call_address = 0;  // return probes: where their @entry values are taken
   uint64_t call_offset = 0;   // (after the prologue) and its file offset
   std::string sdt_provider, sdt_name, sdt_args;
+  // python2/python3 points (2 or 3): a HelperSDT mark whose $$parms, $$locals, $$vars
+  // and $$return are the strings the interpreter passed (semantic/probes/python.cpp).
+  int python = 0;
   bool plt = false;      // a .plt probe: a PLT stub, `function` the name it calls ($$name)
   std::string build_id;  // of `target`, for the runtime to check before attaching
   // Kernel functions whose every parameter takes one register: how many there are, which

@@ -8,7 +8,9 @@
 
 #include "frontend/ast_printer.h"
 #include "frontend/ast_walk.h"
+#include "frontend/frontend.h"
 #include "semantic/elab.h"
+#include "semantic/probes/python.h"
 #include "semantic/suggest.h"
 
 namespace btap::sema {
@@ -37,9 +39,6 @@ namespace {
 // stap probe points btap does not have, by a component's name and place: why, for the
 // mismatch they would otherwise be.
 std::string_view NotYet(std::string_view name, size_t at) {
-  if (at == 0 && (name == "python2" || name == "python3"))
-    return "stap's Python probes run through its HelperSDT module in the interpreter, which "
-           "btap does not have";
   if (at > 0 && name == "plt") return "`.plt` probes are of process(\"PATH\") or `process` alone";
   if (at > 0 && name == "label")
     return "`.label` follows a function: process(\"PATH\").function(\"F\"), "
@@ -79,7 +78,8 @@ bool ComponentFits(const PointPart& user, const ast::ProbePointComponent& alias)
 
 class ProbeResolver {
  public:
-  ProbeResolver(Elab& e, bool privileged) : e_(e), privileged_(privileged) {}
+  ProbeResolver(Elab& e, bool privileged, const ast::Block* handler = nullptr)
+      : e_(e), privileged_(privileged), handler_(handler) {}
 
   // Resolves `parts`; returns false when nothing matched (after reporting unless
   // `optional`). Errors in parameters are reported and count as matched.
@@ -89,6 +89,8 @@ class ProbeResolver {
       e_.diags.Report(Diag::AliasTooDeep, parts[0].range, {std::to_string(kMaxAliasDepth)});
       return true;
     }
+    if (!parts.empty() && (parts[0].name == "python2" || parts[0].name == "python3"))
+      return ResolvePython(parts, optional, exp, depth, out);
     bool fit_empty = false;
     if (MatchAliases(parts, optional, exp, depth, out)) {
       // A listing pattern like `*` or `s*` names builtin points as well as aliases.
@@ -108,6 +110,40 @@ class ProbeResolver {
   }
 
  private:
+  // A python point: HelperSDT's mark for its event, its filters a prologue.
+  bool ResolvePython(const std::vector<PointPart>& parts, bool optional, const Expansion& exp,
+                     int depth, std::vector<Resolved>& out) {
+    PythonPoint py;
+    ParsePythonPoint(parts, e_.diags, &py);
+    if (py.version == 0) return true;
+    std::string why;
+    std::string library = HelperSdtLibrary(&why);
+    if (library.empty()) {
+      if (!optional) e_.diags.Report(Diag::ProbeParameter, parts[0].range, {why});
+      return !optional;
+    }
+    py.target[0].string = library;
+    if (NeedsPythonDetails(exp)) py.target.back().string += "_details";
+    FileId id = e_.sm.AddFile("<python probe>", py.prologue);
+    frontend::ParseOptions parse;
+    parse.privileged = true;
+    ast::File* file = frontend::ParseFile(e_.sm, id, nullptr, parse, e_.arena, e_.diags);
+    auto* decl = file && !file->decls.empty() ? ast::As<ast::Probe>(file->decls[0]) : nullptr;
+    if (!decl) return true;  // (the prologue is btap's own: it parses)
+    Expansion inner = exp;
+    inner.prologues.insert(inner.prologues.begin(), decl->body);
+    if (depth == 0) inner.listed = PointSpelling(parts);
+    std::vector<Resolved> found;
+    bool fit_empty = false;
+    if (!MatchFamilies(py.target, optional, inner, depth, found, fit_empty)) return false;
+    for (Resolved& r : found) {
+      r.spec.python = py.version;
+      r.spec.point = PointSpelling(parts);
+      out.push_back(std::move(r));
+    }
+    return true;
+  }
+
   void PullFor(const PointPart& first) {
     if (!HasGlob(first.name)) {
       e_.PullAliases(first.name, first.range);
@@ -366,8 +402,30 @@ class ProbeResolver {
       e_.diags.Report(Diag::ProbePointIncomplete, parts.back().range, {PointSpelling(parts), list});
   }
 
+  // Whether a python probe's bodies read the strings HelperSDT computes only on demand
+  // ($$parms, $$locals, $$vars, $$return, the backtrace): they name one, call a python_*
+  // function, or call a function of the script (which might).
+  bool NeedsPythonDetails(const Expansion& exp) const {
+    std::set<std::string_view> script_functions;
+    for (ast::Decl* d : e_.script->decls)
+      if (auto* f = ast::As<ast::Function>(d)) script_functions.insert(f->name);
+    std::vector<const ast::Block*> bodies = exp.prologues;
+    bodies.insert(bodies.end(), exp.epilogues.begin(), exp.epilogues.end());
+    if (handler_) bodies.push_back(handler_);
+    bool needs = false;
+    for (const ast::Block* b : bodies)
+      ast::WalkTree(const_cast<ast::Block*>(b), [&](ast::Node* n) {
+        if (auto* t = ast::As<ast::TargetSymbol>(n))
+          needs |= t->name.starts_with("$$") || t->name == "$return";
+        if (auto* c = ast::As<ast::Call>(n))
+          needs |= c->name.starts_with("python_") || script_functions.count(c->name) > 0;
+      });
+    return needs;
+  }
+
   Elab& e_;
   bool privileged_;
+  const ast::Block* handler_;
 };
 
 void CollectWrites(ast::Node* body, std::set<std::string_view>& writes) {
@@ -416,7 +474,7 @@ ast::Expr* Conjoin(Elab& e, const std::vector<const ast::Expr*>& conditions) {
 }
 
 void ResolveOne(Elab& e, const PendingProbe& pending) {
-  ProbeResolver resolver(e, pending.from_tapset || e.script->privileged);
+  ProbeResolver resolver(e, pending.from_tapset || e.script->privileged, pending.decl->body);
   std::set<std::string_view> writes;
   CollectWrites(pending.decl->body, writes);
   size_t before = e.program.probes.size();

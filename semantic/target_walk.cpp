@@ -292,6 +292,23 @@ bool TargetLowering::Base(ast::TargetBase* t, TValue* v, std::string* why, bool*
     *why = "PLT probes have only $$name (a stub has no debug information)";
     return false;
   }
+  if (spec.python) {
+    // The strings HelperSDT passed: stap's python tapset writes them the same way.
+    int arg = name == "$$parms" ? 7 : name == "$$locals" ? 8 : name == "$$vars" ? 9 : 0;
+    if ((name == "$$return" || name == "$return") &&
+        spec.sdt_name.find("_return") != std::string::npos)
+      arg = 10;
+    if (arg) {
+      ast::Expr* a = MarkArg(arg, why);
+      return a && finish(CallFn("user_string", {a}));
+    }
+    if (name.substr(0, 4) != "$arg") {
+      *why =
+          "python probes have $$parms, $$locals and $$vars (and $$return in `.return` "
+          "probes), as strings";
+      return false;
+    }
+  }
   if (spec.family == Family::ProcessMark) {
     if (name == "$$name") return finish(Str(spec.sdt_name));
     if (name == "$$provider") return finish(Str(spec.sdt_provider));

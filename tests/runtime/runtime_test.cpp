@@ -13,6 +13,7 @@
 //                                              `no netfilter links`: one that does not
 //   requires: kernel symbol vm_dirty_ratio     /proc/kallsyms shows it (with its address)
 //   requires: fuse                             /dev/fuse, which procfs probes' files need
+//   requires: program /usr/bin/python3         an executable file there
 //                                              (several `requires:` lines: all of them)
 //   signal: INT 1.5                            send SIGINT (TERM, HUP) to btap after 1.5 s
 //   signal: INT when REGEX                     ...once a line of its standard error matches
@@ -244,6 +245,8 @@ std::string Missing(const std::string& requirement) {
     return "no kernel symbol " + w[2] + " in /proc/kallsyms";
   }
   if (requirement == "fuse") return fs::exists("/dev/fuse") ? "" : "no /dev/fuse";
+  if (w.size() == 2 && w[0] == "program")
+    return access(w[1].c_str(), X_OK) == 0 ? "" : "no program " + w[1];
   if (!requirement.empty()) return "unknown requirement `" + requirement + "`";
   return "";
 }
