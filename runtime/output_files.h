@@ -53,9 +53,9 @@ class OutputFiles {
   std::string pattern_;
   FileLimit limit_;
   std::ofstream file_;
-  std::string name_;               // the current file's
-  uint64_t written_ = 0;           // bytes in the current file
-  long number_ = 0;                // the current file's number (FILE alone: 0)
+  std::string name_;              // the current file's
+  uint64_t written_ = 0;          // bytes in the current file
+  long number_ = 0;               // the current file's number (FILE alone: 0)
   std::deque<std::string> kept_;  // the numbered files that are kept, oldest first
 };
 
