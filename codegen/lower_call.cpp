@@ -939,6 +939,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     case Intrinsic::ftrace:
       Record(record::Kind::Ftrace, FormatId("%s"), {Arg(c, 0)});
       return nullptr;
+    case Intrinsic::switch_file:
+      Record(record::Kind::SwitchFile, 0, {});
+      return nullptr;
     default:
       Unsupported(c->range, "`" + std::string(c->name) + "`");
       return nullptr;

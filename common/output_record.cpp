@@ -46,7 +46,7 @@ bool Decode(std::span<const uint8_t> bytes, Decoded* out, std::string* error) {
   out->args.clear();
   uint32_t kind = static_cast<uint32_t>(out->kind);
   if (kind < static_cast<uint32_t>(Kind::Printf) ||
-      kind > static_cast<uint32_t>(Kind::SymbolProcess)) {
+      kind > static_cast<uint32_t>(Kind::SwitchFile)) {
     *error = "unknown output record kind " + std::to_string(static_cast<uint32_t>(out->kind));
     return false;
   }

@@ -27,6 +27,9 @@ enum class Kind : uint32_t {
   // A kernel probe kept a process's user addresses as a value (one long: the pid): the
   // runtime reads the process's mappings now, while it runs, to symbolize them later.
   SymbolProcess = 9,
+  // switch_file(): the output that follows goes to the next -o file (FILE.1, FILE.2, ...);
+  // what came before stays in the current one. Without -o, nothing (format id unused).
+  SwitchFile = 10,
 };
 
 struct Arg {

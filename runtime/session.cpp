@@ -46,6 +46,7 @@
 #include "runtime/input.h"
 #include "runtime/load_facts.h"
 #include "runtime/object.h"
+#include "runtime/output_files.h"
 #include "runtime/procfs.h"
 #include "runtime/user_side.h"
 
@@ -124,21 +125,6 @@ bool ParseTimeout(const std::string& text, double* seconds) {
   return true;
 }
 
-bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
-                      std::string* error) {
-  struct tm tm;
-  localtime_r(&when, &tm);
-  std::vector<char> buf(pattern.size() * 4 + 4096);
-  // As staprun: every strftime sequence, in local time; an empty result is an error.
-  size_t n = pattern.empty() ? 0 : strftime(buf.data(), buf.size(), pattern.c_str(), &tm);
-  if (n == 0) {
-    *error = "invalid output file name format `" + pattern + "`";
-    return false;
-  }
-  name->assign(buf.data(), n);
-  return true;
-}
-
 void StopAlarmTicks(const struct sigaction& old) {
   itimerval off{};
   // No tick comes after this returns (the kernel waits for a running timer callback).
@@ -191,6 +177,7 @@ uint64_t Session::lost() const {
 void Session::Output(std::string_view text) {
   if (!pending_err_.empty()) Flush();
   pending_ += text;
+  if (files_) RotateOutput(pending_.size() - text.size());
 }
 
 void Session::Diagnostic(std::string_view text) {
@@ -233,6 +220,7 @@ void Session::Flush() {
     errno = 0;
     *out_ << pending_;
     out_->flush();
+    if (files_) files_->Wrote(pending_.size());
     if (!*out_) {
       write_error_ = errno ? std::strerror(errno) : "write failed";
       Stop(session::State::Stopped);
@@ -286,6 +274,9 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
         PrimeProcessSymbols(static_cast<int>(pid));
       }
       return;
+    case record::Kind::SwitchFile:
+      SwitchFile();
+      return;
     case record::Kind::Error:
     case record::Kind::Warning: {
       std::string text;
@@ -297,7 +288,10 @@ void Session::HandleRecord(std::span<const uint8_t> bytes) {
     }
     default:
       if (!pending_err_.empty()) Flush();
-      if (formatter_.FormatRecord(bytes, pending_, &why)) return;
+      if (size_t start = pending_.size(); formatter_.FormatRecord(bytes, pending_, &why)) {
+        if (files_) RotateOutput(start);
+        return;
+      }
   }
   if (record_error_.empty()) record_error_ = why;
 }
@@ -790,6 +784,7 @@ class Session::SignalScope {
 
 int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out_ = &out;
+  files_ = options.files;
   err_ = &err;
   if (options.output_fd >= 0) stdout_ = std::make_unique<StdoutWriter>(options.output_fd);
   program_name_ = options.program_name;
@@ -898,6 +893,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
 
 bool Session::Run(const RunOptions& options, std::ostream& out, std::string* error) {
   out_ = &out;
+  files_ = options.files;
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) {
     *error = std::string("cannot wait for events: ") + std::strerror(errno);

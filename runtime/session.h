@@ -33,15 +33,11 @@ class UserSide;
 class ProcfsServer;
 class ModuleWatch;
 class StdinInput;
+class OutputFiles;
 
 // -T SECONDS as btap and btaprun read it: a positive number of seconds, at most a century
 // (the deadline is kept in nanoseconds); false for anything else (nan, inf, junk).
 bool ParseTimeout(const std::string& text, double* seconds);
-
-// -o FILE as stap and staprun read it: FILE with its strftime(3) sequences expanded for
-// `when`, in local time.
-bool ExpandOutputName(const std::string& pattern, time_t when, std::string* name,
-                      std::string* error);
 
 // Call first in main(): a standard descriptor that was closed (`>&-`) is held by a
 // read-only /dev/null, so that no file the session opens takes its number, and writes
@@ -63,6 +59,8 @@ struct RunOptions {
   // `out`'s descriptor when it is standard output (-1: another stream): written so that a
   // reader that takes nothing cannot hold a session asked to stop (see Flush).
   int output_fd = -1;
+  // -o FILE's files (`out` is their stream): switch_file() and -S move the output on.
+  OutputFiles* files = nullptr;
 
   // How Execute's own messages start ("btaprun" for btaprun).
   std::string program_name = "btap";
@@ -127,6 +125,11 @@ class Session {
   void Output(std::string_view text);      // for standard output
   void Diagnostic(std::string_view text);  // for standard error
   void Flush();
+  // The -o files (output_files.cpp): switch_file(); the next file when the record from
+  // `start` in the pending output would fill the current one; moving on.
+  void SwitchFile();
+  void RotateOutput(size_t start);
+  void NextFile();
   // While standard output is full: whether to abandon it (see Flush).
   bool AbandonStalledOutput(int* signals_seen, bool* was_stopping);
 
@@ -197,6 +200,7 @@ class Session {
   std::string pending_err_;  // standard error not yet written
   std::string record_error_;
   std::ostream* out_ = nullptr;
+  OutputFiles* files_ = nullptr;  // RunOptions::files
   std::ostream* err_ = nullptr;
   int errors_ = 0;
   uint64_t* state_ = nullptr;          // session::State, shared with the probes

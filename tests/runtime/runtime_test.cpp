@@ -43,7 +43,8 @@
 //   stdout-lines: N                            standard output has exactly N lines
 //   after: COMMAND ARGS                        run once btap has ended (no shell)...
 //   --- after-stdout                           ...and its standard output, exactly
-// @SCRIPT@ in a section or `args:` expands to the script's path; @BTAP@ (anywhere) to btap itself;
+// @SCRIPT@ in a section, `args:`, `runner:` or `after:` expands to the script's path; @BTAP@
+// (anywhere) to btap itself;
 // @WORKLOAD@ (anywhere) to the test workload
 // program (tests/runtime/workloads); @TARGET_O0@, @TARGET_O2@, @LIBBTAPTEST@ and
 // @MANY_FUNCTIONS@ to the programs built from tests/runtime/programs, @PROGRAMS_DIR@ to
@@ -453,6 +454,8 @@ TEST_P(RuntimeCase, Runs) {
   std::string script = RuntimeWorkDir() + "/" + c.name + ".stp";
   for (auto& [name, text] : c.sections) text = Expand(Replace(text, "@SCRIPT@", script));
   for (std::string& a : c.args) a = Replace(a, "@SCRIPT@", script);
+  for (std::string& a : c.after) a = Replace(a, "@SCRIPT@", script);
+  for (std::string& a : c.runner) a = Replace(a, "@SCRIPT@", script);
   if (c.sections.count("script")) std::ofstream(script) << c.sections["script"];
   Result r = Execute(c, c.sections.count("script") ? script : "");
   ASSERT_FALSE(r.timed_out) << "timed out after " << c.timeout << " s; stderr:\n" << r.err;

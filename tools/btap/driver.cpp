@@ -25,6 +25,7 @@
 #include "common/diagnostics.h"
 #include "frontend/ast_printer.h"
 #include "frontend/frontend.h"
+#include "runtime/output_files.h"
 #include "runtime/session.h"
 #include "semantic/elaborate.h"
 #include "semantic/library_dump.h"
@@ -261,19 +262,16 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
     return session.Execute(run, out, err);
   }
   // As staprun: the name is expanded, and the file truncated, when the run starts.
-  std::string path;
-  if (!runtime::ExpandOutputName(options.output_file, time(nullptr), &path, &error)) {
+  runtime::OutputFiles files;
+  if (!files.Open(options.output_file, options.file_limit, &error)) {
     err << "btap: error: " << error << '\n';
     return 1;
   }
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file) {
-    err << "btap: error: cannot open output file `" << path << "`: " << strerror(errno) << '\n';
-    return 1;
-  }
-  int status = session.Execute(run, file, err);
-  if (!file.flush()) {
-    err << "btap: error: cannot write output file `" << path << "`: " << strerror(errno) << '\n';
+  run.files = &files;
+  int status = session.Execute(run, files.stream(), err);
+  if (!files.stream().flush()) {
+    err << "btap: error: cannot write output file `" << files.name() << "`: " << strerror(errno)
+        << '\n';
     return 1;
   }
   return status;

@@ -37,6 +37,8 @@ options:
   -m NAME         name of the compiled object ([a-z0-9_]+)
   -o FILE         write the script's output to FILE (strftime % sequences expanded);
                   with -p4, write the compiled object to FILE
+  -S SIZE[,N]     with -o: move the output to the next file (FILE.0, FILE.1 ...)
+                  before one passes SIZE megabytes; keep the last N files
   -c CMD          run CMD and stop when it exits (target() is its pid)
   -x PID          set target() to PID
   -T SECONDS      stop after SECONDS
@@ -104,8 +106,6 @@ const char* IgnoredShort(char c) {
       return "btap's runtime is built in";
     case 'B':
       return "btap builds BPF objects, not kernel modules";
-    case 'S':
-      return "btap writes one output file";
     case 'd':
       return "btap reads the symbols it needs when it needs them";
     case 's':
@@ -301,9 +301,12 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
           o->buffer_mb = static_cast<int>(n);
           o->warnings.push_back(std::string("`-s` is ignored: ") + IgnoredShort(c));
           break;
+        case 'S':
+          if (std::string why; !runtime::ParseFileLimit(value, &o->file_limit, &why))
+            return fail(why);
+          break;
         case 'R':
         case 'B':
-        case 'S':
         case 'd':
         case 't':
         case 'b':
@@ -320,6 +323,9 @@ bool ParseOptions(const std::vector<std::string>& argv, Options* o, std::string*
   rest.insert(rest.end(), argv.begin() + static_cast<long>(i), argv.end());
   if (o->help || o->version || o->man || o->clean_cache) return true;
   if (!o->command.empty() && o->target_pid) return fail("`-c` and `-x` cannot be given together");
+  // As staprun: -S names no file of its own.
+  if (o->file_limit.bytes && o->output_file.empty())
+    return fail("`-S` needs `-o FILE`: its files are FILE.0, FILE.1 ...");
   if (suppress_time_limits && !o->guru)
     return fail("`--suppress-time-limits` requires guru mode (`-g`)");
   if (o->list_pattern || !o->dump_library.empty()) {

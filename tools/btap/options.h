@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/output_files.h"
+
 namespace btap::driver {
 
 struct Options {
@@ -23,6 +25,7 @@ struct Options {
   bool keep = false;                        // -k
   std::string module_name;                  // -m NAME
   std::string output_file;                  // -o FILE
+  runtime::FileLimit file_limit;            // -S SIZE[,N]
   std::string command;                      // -c CMD
   std::optional<long> target_pid;           // -x PID
   std::optional<double> timeout;            // -T SECONDS

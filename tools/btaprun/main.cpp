@@ -17,6 +17,7 @@
 #include "runtime/attach/attach.h"
 #include "runtime/core_relocations.h"
 #include "runtime/object.h"
+#include "runtime/output_files.h"
 #include "runtime/session.h"
 
 namespace {
@@ -27,6 +28,8 @@ const char kUsage[] =
     "Usage: btaprun [OPTIONS] OBJECT.bo [NAME=VALUE...]\n"
     "Runs a BPF object compiled by `btap -p4`.\n"
     "  -o FILE     send the script's output to FILE (strftime % sequences expanded)\n"
+    "  -S SIZE[,N] with -o: move the output to the next file (FILE.0, FILE.1 ...) before\n"
+    "              one passes SIZE megabytes; keep the last N files\n"
     "  -T SECONDS  stop after this many seconds\n"
     "  -c CMD      run CMD once the probes are attached; stop when it exits\n"
     "  -x PID      set target() to PID\n"
@@ -82,14 +85,19 @@ int main(int argc, char** argv) {
   btap::runtime::RunOptions options;
   options.program_name = kName;
   std::string output;
+  btap::runtime::FileLimit limit;
   bool list = false;
   opterr = 0;  // getopt would name the program by its path
   int c;
-  while ((c = getopt(argc, argv, "+:o:T:c:x:LvVh")) != -1) {
+  while ((c = getopt(argc, argv, "+:o:S:T:c:x:LvVh")) != -1) {
     char* end = nullptr;
     switch (c) {
       case 'o':
         output = optarg;
+        break;
+      case 'S':
+        if (std::string why; !btap::runtime::ParseFileLimit(optarg, &limit, &why))
+          return UsageError(why);
         break;
       case 'T':
         if (!btap::runtime::ParseTimeout(optarg, &options.timeout_seconds))
@@ -128,6 +136,8 @@ int main(int argc, char** argv) {
   if (optind >= argc) return UsageError("no object given");
   if (!options.command.empty() && options.target_pid)
     return UsageError("-c and -x cannot be given together");
+  if (limit.bytes && output.empty())  // as staprun
+    return UsageError("-S needs -o FILE: its files are FILE.0, FILE.1 ...");
   const char* path = argv[optind];
   for (int i = optind + 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -168,13 +178,16 @@ int main(int argc, char** argv) {
     if (!btap::runtime::GlobalAssignment(session.meta(), name, value, &global, &bytes, &error))
       return Error(error);
   }
-  std::ofstream file;
-  if (!output.empty()) {
-    std::string name;
-    if (!btap::runtime::ExpandOutputName(output, time(nullptr), &name, &error)) return Error(error);
-    file.open(name, std::ios::out | std::ios::trunc);
-    if (!file) return Error("cannot write `" + name + "`: " + std::strerror(errno));
+  if (output.empty()) {
+    options.output_fd = STDOUT_FILENO;
+    return session.Execute(options, std::cout, std::cerr);
   }
-  if (output.empty()) options.output_fd = STDOUT_FILENO;
-  return session.Execute(options, output.empty() ? std::cout : file, std::cerr);
+  // As staprun: the name is expanded, and the file truncated, when the run starts.
+  btap::runtime::OutputFiles files;
+  if (!files.Open(output, limit, &error)) return Error(error);
+  options.files = &files;
+  int status = session.Execute(options, files.stream(), std::cerr);
+  if (!files.stream().flush())
+    return Error("cannot write output file `" + files.name() + "`: " + std::strerror(errno));
+  return status;
 }

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/kernel_config.h"
+#include "runtime/output_files.h"
 #include "runtime/session.h"
 #include "tests/unit/driver/run_btap.h"
 #include "tools/btap/driver.h"

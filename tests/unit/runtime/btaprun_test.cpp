@@ -148,7 +148,8 @@ TEST(Btaprun, OutputFileExpandsStrftime) {
   Result bad = Btaprun("-o /no/such/dir/out.txt " + path);
   EXPECT_EQ(bad.status, 1);
   EXPECT_EQ(bad.err,
-            "btaprun: error: cannot write `/no/such/dir/out.txt`: No such file or directory\n");
+            "btaprun: error: cannot open output file `/no/such/dir/out.txt`: No such file or "
+            "directory\n");
 }
 
 }  // namespace

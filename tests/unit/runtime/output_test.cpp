@@ -52,7 +52,7 @@ TEST(Output, MalformedRecordsAreErrors) {
   bad({1, 2, 3}, "shorter than its header");
   bad(record::Encode(record::Kind::Printf, 7, {}), "names format 7");
   auto wrong_kind = good;
-  wrong_kind[0] = static_cast<uint8_t>(record::Kind::SymbolProcess) + 1;
+  wrong_kind[0] = static_cast<uint8_t>(record::Kind::SwitchFile) + 1;
   bad(wrong_kind, "unknown output record kind");
   bad(std::vector<uint8_t>(good.begin(), good.end() - 8), "truncated number");
   auto huge = good;
