@@ -44,6 +44,11 @@ bool ParseTimeout(const std::string& text, double* seconds);
 // to it still fail as on a closed descriptor (the session then ends with an error).
 void ReserveStandardDescriptors();
 
+// The environment the -c command runs with (session_command.cpp): btap's own, with btap's
+// HelperSDT package on PYTHONPATH when a probe is at one of its marks; empty when the
+// command simply inherits btap's.
+std::vector<std::string> CommandEnvironment(const meta::Meta& meta);
+
 // Stops the SIGALRM interval timer that interrupts a load and gives SIGALRM back the
 // disposition `old`. A tick already generated is discarded first: a thread that blocks
 // SIGALRM could still hold one pending, which the old disposition (the default ends the
