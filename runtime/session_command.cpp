@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/session.h"
 #include "runtime/dwarf_symbols.h"
+#include "runtime/session.h"
 #include "runtime/user_side.h"
 
 namespace btap::runtime {
@@ -94,7 +94,6 @@ static std::string HelperSdtPath(const meta::Meta& meta) {
   }
   return "";
 }
-
 
 // The -c command's environment: btap's own with the HelperSDT package's folder first on
 // PYTHONPATH when a probe is at one of its marks; empty (inherit btap's) otherwise.

@@ -403,22 +403,36 @@ class ProbeResolver {
   }
 
   // Whether a python probe's bodies read the strings HelperSDT computes only on demand
-  // ($$parms, $$locals, $$vars, $$return, the backtrace): they name one, call a python_*
-  // function, or call a function of the script (which might).
+  // ($$parms, $$locals, $$vars, $$return, the backtrace): they name one or call a python_*
+  // function, themselves or through the functions they call (the script's, and those of
+  // btap's library and -I tapsets, followed by name through every file that defines it).
   bool NeedsPythonDetails(const Expansion& exp) const {
-    std::set<std::string_view> script_functions;
-    for (ast::Decl* d : e_.script->decls)
-      if (auto* f = ast::As<ast::Function>(d)) script_functions.insert(f->name);
-    std::vector<const ast::Block*> bodies = exp.prologues;
-    bodies.insert(bodies.end(), exp.epilogues.begin(), exp.epilogues.end());
-    if (handler_) bodies.push_back(handler_);
+    std::vector<ast::Node*> bodies;
+    for (const ast::Block* b : exp.prologues) bodies.push_back(const_cast<ast::Block*>(b));
+    for (const ast::Block* b : exp.epilogues) bodies.push_back(const_cast<ast::Block*>(b));
+    if (handler_) bodies.push_back(const_cast<ast::Block*>(handler_));
+    std::set<std::string_view> seen;
+    auto follow = [&](std::string_view name) {
+      if (!seen.insert(name).second) return;
+      auto add = [&](ast::File* file) {
+        if (!file) return;
+        for (ast::Decl* d : file->decls)
+          if (auto* f = ast::As<ast::Function>(d); f && f->name == name && f->body)
+            bodies.push_back(f->body);
+      };
+      add(e_.script);
+      if (const std::vector<size_t>* files = e_.library.FunctionFiles(name))
+        for (size_t i : *files) add(e_.library.files()[i].ast);
+    };
     bool needs = false;
-    for (const ast::Block* b : bodies)
-      ast::WalkTree(const_cast<ast::Block*>(b), [&](ast::Node* n) {
+    for (size_t i = 0; i < bodies.size() && !needs; ++i)
+      ast::WalkTree(bodies[i], [&](ast::Node* n) {
         if (auto* t = ast::As<ast::TargetSymbol>(n))
           needs |= t->name.starts_with("$$") || t->name == "$return";
-        if (auto* c = ast::As<ast::Call>(n))
-          needs |= c->name.starts_with("python_") || script_functions.count(c->name) > 0;
+        if (auto* c = ast::As<ast::Call>(n)) {
+          needs |= c->name.starts_with("python_");
+          follow(c->name);
+        }
       });
     return needs;
   }
