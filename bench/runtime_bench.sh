@@ -21,10 +21,12 @@
 #               (kernel.bpf_stats_enabled): ns of the handlers alone per run and per call
 #               of the workload (the ratios use per call: a raw_syscalls program, as
 #               btap's syscalls:* points, runs on every system call of the machine); the
-#               counter and the uprobe count also against a C program doing what btap's
-#               does (raw_syscalls with the compat test; the -c target's tree)
+#               counter, count by name, time stamp, syscall.* by name and the uprobe
+#               count also against a C program doing what btap's does (raw_syscalls with
+#               the compat test; every call counted by name; the -c target's tree)
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
-#               bpftrace vs C; and btap's syscall.* counting by name
+#               bpftrace vs C (on syscalls:sys_enter_getppid, and on raw_syscalls as
+#               btap's); and btap's syscall.* counting by name
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
 #               exit: the whole run, btap vs bpftrace vs C (batched reads, one sort)
 #   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
@@ -47,7 +49,11 @@ trap 'rm -rf "$tmp"' EXIT
 source "$here/loop_ns.sh"
 
 # The hand-written baseline.
-clang-16 -target bpf -O2 -g -I/usr/include/$(uname -m)-linux-gnu -c "$here/c/bench.bpf.c" -o "$tmp/bench.bpf.o"
+# The x86-64 system calls' names by number, for count_raw_names.
+sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$/  [\2] = "\1",/p' \
+  /usr/include/$(uname -m)-linux-gnu/asm/unistd_64.h >"$tmp/syscall_names.h"
+clang-16 -target bpf -O2 -g -I/usr/include/$(uname -m)-linux-gnu -I"$tmp" -c "$here/c/bench.bpf.c" \
+  -o "$tmp/bench.bpf.o"
 cc -O2 "$here/c/runner.c" -o "$tmp/runner" -lbpf
 cc -O2 "$here/c/linger.c" -o "$tmp/linger"
 runner="$tmp/runner $tmp/bench.bpf.o"
@@ -234,16 +240,22 @@ if runs > 1000:
   # system call of the machine runs a raw_syscalls program: compare per call.)
   kernel_row "counter" "$g" "global n; probe $trace { n++ }" count "$point { @n = count(); }" \
     raw-native
+  # The same for these two: C's comm-raw-native and stamp-raw-native are C's programs on
+  # btap's hook, after the raw-native dispatch.
   kernel_row "count by task name" "$g" "global c; probe $trace { c[execname()]++ }" comm \
-    "$point { @c[comm] = count(); }"
+    "$point { @c[comm] = count(); }" comm-raw-native
   kernel_row "time stamp by thread" "$g" "global t; probe $trace { t[tid()] = local_clock_ns() }" \
-    stamp "$point { @t[tid] = nsecs; }"
+    stamp "$point { @t[tid] = nsecs; }" stamp-raw-native
   kernel_row "@hist_log update" "$g" \
     "global s; probe $trace { s <<< tid() } probe end { print(@hist_log(s)) }" hist \
     "$point { @s = hist(tid); }"
-  kernel_row "syscall.getppid" "$g" 'global n; probe syscall.getppid { n++ }' raw ""
-  # Every call's body in one program; C counts getppid by number alone.
-  kernel_row "syscall.* by name" "$g" 'global calls; probe syscall.* { calls[name]++ }' raw ""
+  # syscall.* bodies skip compat calls too (their numbers are i386's): raw-native.
+  kernel_row "syscall.getppid" "$g" 'global n; probe syscall.getppid { n++ }' raw "" raw-native
+  # Every call's body in one program. C's raw counts getppid by number alone; raw-names
+  # counts every native system call by its name, as btap's does (per call, both are
+  # charged for the machine's other calls).
+  kernel_row "syscall.* by name" "$g" 'global calls; probe syscall.* { calls[name]++ }' raw "" \
+    raw-names
   kernel_row "uprobe empty handler" "timed-uprobe 20000" \
     "probe process(\"$workload\").function(\"btap_bench_call\") { }" uprobe-empty \
     "uprobe:$workload:btap_bench_call { }"
@@ -312,9 +324,13 @@ print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
     wait $pid 2>/dev/null || true
   }
   b=$(xlated $btap -e 'global c; probe kernel.trace("syscalls:sys_enter_getppid") { c[execname()]++ }')
-  c=$(xlated $runner comm sleep 3)
+  c=$(xlated $runner comm sleep 10)
+  # btap's point is a body of its raw_syscalls:sys_enter program; C's comm-raw-native is the
+  # same dispatch and C's count.
+  c2=$(xlated $runner comm-raw-native sleep 10)
   echo "btap      $b bytes"
   echo "C/libbpf  $c bytes   btap/C $(ratio "$b" "$c")"
+  echo "C/libbpf on raw_syscalls (comm-raw-native) $c2 bytes   btap/C $(ratio "$b" "$c2")"
   if ((have_bpftrace)); then
     t=$(xlated bpftrace -e 'tracepoint:syscalls:sys_enter_getppid { @c[comm] = count(); }')
     echo "bpftrace  $t bytes   btap/bpftrace $(ratio "$b" "$t")"

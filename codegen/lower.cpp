@@ -611,8 +611,12 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (entries.map) LoadEntryValues(entries);
   ProcessFilter(p);
   UserProbeFilter(p);
-  // A handler that does nothing needs no test that the call is native (a helper call).
-  if (p.spec.raw_syscall && !DoesNothing(p)) Continue(b_.CreateNot(CompatSyscall()), "native");
+  // Compat (ia32) calls skipped: syscalls:* points' events skip them, and the syscall
+  // tapset's bodies are dispatched by the x86-64 numbers, which a compat call's i386
+  // number would match as another call (i386 getppid, 64, is x86-64's semget). A handler
+  // that does nothing needs no test (a helper call).
+  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall) && !DoesNothing(p))
+    if (Value compat = CompatSyscall()) Continue(b_.CreateNot(compat), "native");
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   FinishFrame(frame, has_scratch);

@@ -306,8 +306,9 @@ llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<Sy
 // thread_info.status has TS_COMPAT); raw_syscalls, which a syscalls:* point's body runs
 // on, sees them with their i386 numbers. (x32 calls carry __X32_SYSCALL_BIT in their
 // number, which no dispatch case matches, as it is past the kernel's NR_syscalls.) Read
-// by CO-RE through the current task's BTF pointer, as ppid() is. (Semantic keeps a point
-// on its classic tracepoint unless the kernel's BTF has the field: HasTaskCompatStatus.)
+// by CO-RE through the current task's BTF pointer, as ppid() is. Null where the kernel's
+// BTF lacks the field: semantic then keeps a syscalls:* point on its classic tracepoint
+// (HasTaskCompatStatus), and the syscall tapset's bodies go without the test.
 Value Lowering::CompatSyscall() {
   constexpr uint64_t kTsCompat = 0x0002;  // arch/x86/include/asm/thread_info.h
   const struct btf* btf = program_.kernel.btf ? program_.kernel.btf() : nullptr;
@@ -316,8 +317,8 @@ Value Lowering::CompatSyscall() {
   bool found = task_type > 0 &&
                FindKernelMember(btf, static_cast<uint32_t>(task_type), "thread_info", &info) &&
                FindKernelMember(btf, info.type, "status", &status);
-  assert(found && btf__resolve_size(btf, status.type) == 4);
-  if (!found) return b_.getFalse();
+  if (!found) return nullptr;
+  assert(btf__resolve_size(btf, status.type) == 4);
   CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
   Value task = Helper(kCurrentTaskBtf, ptr_, {});
   // One chain, one relocation: the load's own offset is thread_info.status's (two steps

@@ -1,9 +1,10 @@
 // Hand-written libbpf programs that the runtime benchmarks compare btap against: the
 // same work written directly in BPF C (an empty handler, a counter, one ring-buffer record
 // per event, a count by task name, a time stamp stored by thread, a log-scale histogram, a
-// counter of one system call on the raw syscall tracepoint, a counter on a user function
-// (of every process, and of the -c target's tree of processes only),
-// and an array of one element per event that is printed at the end).
+// counter of one system call on the raw syscall tracepoint, the count by name and time
+// stamp there too, every system call counted by name, a counter on a user function (of
+// every process, and of the -c target's tree of processes only), and an array of one
+// element per event that is printed at the end).
 #include <asm/unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_core_read.h>
@@ -223,6 +224,73 @@ int count_raw_native(unsigned long long* ctx) {
   struct task_struct___native* task = (void*)bpf_get_current_task_btf();
   if (task->thread_info.status & 2) return 0;  // TS_COMPAT
   __sync_fetch_and_add(&count, 1);
+  return 0;
+}
+
+// count_comm and stamp_tid on btap's hook: the same dispatch as count_raw_native (the
+// number, then the native call's test), then the same work. (btap's count by name and time
+// stamp on syscalls:* points run there; a syscalls:* tracepoint program has the kernel make
+// both tests and build the event's record outside its run time.)
+static __always_inline int native_getppid(unsigned long long* ctx) {
+  if (ctx[1] != __NR_getppid) return 0;
+  struct task_struct___native* task = (void*)bpf_get_current_task_btf();
+  return !(task->thread_info.status & 2);  // TS_COMPAT
+}
+
+SEC("raw_tp/sys_enter")
+int count_comm_raw_native(unsigned long long* ctx) {
+  if (!native_getppid(ctx)) return 0;
+  char comm[16] = {};
+  bpf_get_current_comm(comm, sizeof comm);
+  long* n = bpf_map_lookup_elem(&by_comm, comm);
+  if (n) {
+    __sync_fetch_and_add(n, 1);
+  } else {
+    long one = 1;
+    bpf_map_update_elem(&by_comm, comm, &one, BPF_NOEXIST);
+  }
+  return 0;
+}
+
+SEC("raw_tp/sys_enter")
+int stamp_tid_raw_native(unsigned long long* ctx) {
+  if (!native_getppid(ctx)) return 0;
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  __u64 now = bpf_ktime_get_ns();
+  bpf_map_update_elem(&start, &tid, &now, BPF_ANY);
+  return 0;
+}
+
+// What `probe syscall.* { calls[name]++ }` does, by hand: every native system call of the
+// machine counted by its name, a hash map keyed by the name's 24 bytes (as wide as btap's
+// key for the syscall tapset's names). The names by number are generated from the
+// machine's <asm/unistd_64.h> (`syscall_names.h`, written by runtime_bench.sh) into a
+// read-only table that the map helpers read the key from.
+static const char syscall_names[][24] = {
+#include "syscall_names.h"
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 1024);
+  __type(key, char[24]);
+  __type(value, long);
+} by_name SEC(".maps");
+
+SEC("raw_tp/sys_enter")
+int count_raw_names(unsigned long long* ctx) {
+  unsigned long nr = ctx[1];
+  if (nr >= sizeof syscall_names / sizeof syscall_names[0]) return 0;
+  const char* name = syscall_names[nr];
+  if (!name[0]) return 0;  // a number without a call
+  struct task_struct___native* task = (void*)bpf_get_current_task_btf();
+  if (task->thread_info.status & 2) return 0;  // TS_COMPAT: an i386 number
+  long* n = bpf_map_lookup_elem(&by_name, name);
+  if (n) {
+    __sync_fetch_and_add(n, 1);
+  } else {
+    long one = 1;
+    bpf_map_update_elem(&by_name, name, &one, BPF_NOEXIST);
+  }
   return 0;
 }
 

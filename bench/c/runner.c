@@ -12,6 +12,10 @@
 //   runner OBJ printf CMD...   print one line per getppid call while CMD runs
 //   runner OBJ raw CMD...      count getppid calls on raw_syscalls:sys_enter while CMD runs
 //   runner OBJ raw-native CMD...  the same, native (not compat) calls only
+//   runner OBJ comm-raw-native CMD...   the count by task name on raw_syscalls:sys_enter
+//                                       (getppid's native calls, as raw-native)
+//   runner OBJ stamp-raw-native CMD...  the time stamp by thread ID, the same way
+//   runner OBJ raw-names CMD...  every system call counted by name while CMD runs
 //   runner OBJ array CMD...    an element per getppid call while CMD runs, then all of them
 //                              printed as `a[KEY]=VALUE`, the largest value first
 #include <bpf/bpf.h>
@@ -87,19 +91,22 @@ int main(int argc, char** argv) {
   if (!obj) return 1;
   const char* mode = argv[2];
   struct bpf_program* prog;
-  const char* wanted = strcmp(mode, "count") == 0          ? "count_calls"
-                       : strcmp(mode, "empty") == 0        ? "empty"
-                       : strcmp(mode, "stamp") == 0        ? "stamp_tid"
-                       : strcmp(mode, "hist") == 0         ? "hist_log"
-                       : strcmp(mode, "uprobe") == 0       ? "count_uprobe"
-                       : strcmp(mode, "uprobe-empty") == 0 ? "empty_uprobe"
-                       : strcmp(mode, "uprobe-tree") == 0  ? "count_uprobe_tree"
-                       : strcmp(mode, "printf") == 0       ? "print_calls"
-                       : strcmp(mode, "raw") == 0          ? "count_raw"
-                       : strcmp(mode, "raw-native") == 0   ? "count_raw_native"
-                       : strcmp(mode, "comm") == 0         ? "count_comm"
-                       : strcmp(mode, "array") == 0        ? "fill_array"
-                                                           : "";
+  const char* wanted = strcmp(mode, "count") == 0            ? "count_calls"
+                       : strcmp(mode, "empty") == 0            ? "empty"
+                       : strcmp(mode, "stamp") == 0            ? "stamp_tid"
+                       : strcmp(mode, "hist") == 0             ? "hist_log"
+                       : strcmp(mode, "uprobe") == 0           ? "count_uprobe"
+                       : strcmp(mode, "uprobe-empty") == 0     ? "empty_uprobe"
+                       : strcmp(mode, "uprobe-tree") == 0      ? "count_uprobe_tree"
+                       : strcmp(mode, "printf") == 0           ? "print_calls"
+                       : strcmp(mode, "raw") == 0              ? "count_raw"
+                       : strcmp(mode, "raw-native") == 0       ? "count_raw_native"
+                       : strcmp(mode, "comm") == 0             ? "count_comm"
+                       : strcmp(mode, "comm-raw-native") == 0  ? "count_comm_raw_native"
+                       : strcmp(mode, "stamp-raw-native") == 0 ? "stamp_tid_raw_native"
+                       : strcmp(mode, "raw-names") == 0        ? "count_raw_names"
+                       : strcmp(mode, "array") == 0            ? "fill_array"
+                                                             : "";
   bpf_object__for_each_program(prog, obj) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), wanted) == 0);
   }
