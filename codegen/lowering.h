@@ -800,6 +800,7 @@ class Lowering {
   bool PrintMemory(ast::Call* c, bool to_string, std::string* format, std::vector<Value>& args);
   Value SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos, Value address,
                      Value width, Value precision);
+  Value MemoryCount(const FormatDirective& d, Value precision, uint32_t max);
   Value ReadMemoryField(const FormatDirective& d, Value address, Value precision, uint32_t max,
                         Value bytes, const std::string& near);
   // Histograms printed in kernel probes (lower_print_histogram.cpp).
