@@ -806,8 +806,12 @@ class Lowering {
   // Histograms printed in kernel probes (lower_print_histogram.cpp).
   bool HistogramRecordFits(ast::Call* c);
   Value KernelHistogram(ast::HistOp* h);
+  // A histogram's table made in the kernel into `dst` (lower_histogram_text.cpp): a
+  // kernel probe's sprint/sprintln of one kept as a value. Null after a located error.
+  Value HistogramText(ast::HistOp* h, Value dst, bool line);
   bool HistogramDirectives(ast::Call* c, std::string* format, const std::vector<size_t>& tables,
-                           const std::vector<bool>& lines);
+                           const std::vector<bool>& lines, std::span<ast::Expr*> rest,
+                           std::vector<Value>& args);
   void NoteSymbolProcess(Value pid);
   const ast::Call* symbolic_tail_ = nullptr;  // the intrinsic call to lower as addresses
   const ast::Call* pending_tail_ = nullptr;   // the function call whose body holds it
