@@ -18,10 +18,21 @@ Value Lowering::HistogramText(ast::HistOp* h, Value dst, bool line) {
   const stats::Shape& shape = g->shape;
   if (shape.Buckets() > kKernelHistogramBuckets) {
     Unsupported(h->range,
-                "the text of a histogram of more than " +
-                    std::to_string(kKernelHistogramBuckets) + " buckets in a kernel-side probe",
+                "the text of a histogram of more than " + std::to_string(kKernelHistogramBuckets) +
+                    " buckets in a kernel-side probe",
                 "; the kernel draws at most that many rows: keep it in begin, end, error or "
                 "task-free timer probes");
+    return nullptr;
+  }
+  if (++histogram_texts_ > kMaxHistogramTexts) {
+    failed_ = true;
+    if (reported_.insert({h->range.file, h->range.begin}).second)
+      diags_.Report(Diag::CodegenLimit, h->range,
+                    {"this probe draws more than " + std::to_string(kMaxHistogramTexts) +
+                     " histogram tables in the kernel (sprint of a histogram kept as a value or "
+                     "printed with a width), more than the kernel's verifier can walk; draw "
+                     "fewer in one probe, print them with print or a plain `%s`, or make them "
+                     "in an end probe"});
     return nullptr;
   }
   // Room for the largest histogram's buckets, which the library reads masked.
@@ -38,7 +49,8 @@ Value Lowering::HistogramText(ast::HistOp* h, Value dst, bool line) {
            b_.getInt64(static_cast<uint64_t>(shape.start)),
            b_.getInt64(static_cast<uint64_t>(shape.stop)),
            b_.getInt64(static_cast<uint64_t>(shape.interval)), b_.getInt64(shape.Buckets()),
-           b_.getInt64(line ? 1 : 0), ScratchAt(TempBytes(16 * 8)), b_.getInt64(slot_), b_.getInt64(limit_)});
+           b_.getInt64(line ? 1 : 0), ScratchAt(TempBytes(16 * 8)), b_.getInt64(slot_),
+           b_.getInt64(limit_)});
   return dst;
 }
 
