@@ -435,6 +435,7 @@ meta::ProbeKind Lowering::KindOf(sema::Family f) {
 
 void Lowering::LowerProbe(const sema::Probe& p) {
   if (p.spec.family == sema::Family::Never) return;
+  histogram_texts_ = 0;
   const KprobeGroup* group = nullptr;
   if (auto it = kprobe_group_of_.find(&p); it != kprobe_group_of_.end()) {
     group = it->second;

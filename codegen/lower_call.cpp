@@ -188,7 +188,8 @@ Value Lowering::Print(ast::Call* c) {
     tables.push_back(i);
     lines.push_back(line);
   }
-  if (!tables.empty() && !HistogramDirectives(c, &format, tables, lines)) return nullptr;
+  if (!tables.empty() && !HistogramDirectives(c, &format, tables, lines, rest, args))
+    return nullptr;
   if (format.find('%') != std::string::npos && !PrintMemory(c, to_string, &format, args))
     return nullptr;
   std::vector<size_t> task_args;

@@ -945,14 +945,9 @@ Value Lowering::HistBucket(ast::HistOp* h, ast::ArrayIndex* a) {
 
 Value Lowering::PrintHistogram(ast::HistOp* h, Value dst, bool line) {
   if (!frame_->user_side) {
-    // The runtime makes the table where it prints it (lower_print_histogram.cpp): a string
-    // of it in the kernel would need the table made there.
-    if (dst) {
-      Unsupported(h->range, "a histogram's text kept as a value in a kernel-side probe",
-                  "; the runtime makes the table: print, println or printf `%s` the sprint "
-                  "itself, or keep it in begin, end, error or task-free timer probes");
-      return nullptr;
-    }
+    // The runtime makes the table where it prints it (lower_print_histogram.cpp); a
+    // string of it is made in the kernel (lower_histogram_text.cpp).
+    if (dst) return HistogramText(h, dst, line);
     Value buf = KernelHistogram(h);
     if (buf) Record(record::Kind::Printf, FormatId(line ? "%{hist}s\n" : "%{hist}s"), {buf});
     return nullptr;

@@ -4,7 +4,7 @@
 // (common/printf_format.h) prints the table, the text print() of the histogram writes in
 // user-side probes. So print/println of a histogram, and print/println/printf `%s` of
 // sprint/sprintln of one, work; the text kept as a value (assigned, joined, compared)
-// would have to be made in the kernel, and is a located error (PrintHistogram). The
+// is made in the kernel (lower_histogram_text.cpp). The
 // histograms widen the largest record, and so every probe's record area: a print whose
 // record passes kMaxHistogramPrintRecord with them is a located error there
 // (HistogramRecordFits), and one Print refuses anyway takes no room (HistogramRecordBytes).
@@ -112,11 +112,13 @@ Value Lowering::KernelHistogram(ast::HistOp* h) {
 }
 
 // The directives that print the histograms among a kernel probe's print arguments (the
-// indexes in `tables`, sprintln's in `lines`) become `%{hist}s` in a group; a width,
-// precision or flag on one is a located error. False after one.
+// indexes in `tables`, sprintln's in `lines`) become `%{hist}s` in a group; one with a
+// width, precision or flag prints the text made in the kernel instead (HistogramText).
+// False after a located error.
 bool Lowering::HistogramDirectives(ast::Call* c, std::string* format,
                                    const std::vector<size_t>& tables,
-                                   const std::vector<bool>& lines) {
+                                   const std::vector<bool>& lines, std::span<ast::Expr*> rest,
+                                   std::vector<Value>& args) {
   std::vector<FormatDirective> directives;
   std::string error;
   size_t offset = 0;
@@ -133,11 +135,12 @@ bool Lowering::HistogramDirectives(ast::Call* c, std::string* format,
     if (it == tables.end()) continue;
     if (d.conversion != 's' || d.flag || d.width != -1 || d.precision != -1 ||
         d.rendering != FormatDirective::Rendering::AsIs || d.symbolic != Symbolic::None) {
-      Unsupported(
-          c->range,
-          "a histogram's text printed with `" + std::string(d.text) + "` in a kernel-side probe",
-          "; print it with a plain `%s`");
-      return false;
+      // A width, flag or other conversion: the text made in the kernel, a string as any.
+      bool line = false;
+      ast::HistOp* h = PrintedHistogram(rest[i], &line);
+      args[i] = HistogramText(h, StringSlot(), line);
+      if (!args[i]) return false;
+      continue;
     }
     edits.push_back({static_cast<size_t>(d.text.data() - format->data()), d.text.size()});
     edit_lines.push_back(lines[static_cast<size_t>(it - tables.begin())]);

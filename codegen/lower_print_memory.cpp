@@ -27,18 +27,22 @@ bool ReadsMemory(const ast::Call* c) {
   return false;
 }
 
-// The bytes a `%m`/`%M` reads at `address` into `bytes` (2 * slot_ bytes): as many as the
-// directive's precision, or `precision` for a `*` one (nullptr otherwise), 1 when it is
-// not positive, at most `max`. Returns the count; a fault is a located error (`near`).
+// The count of bytes a `%m`/`%M` takes: the directive's precision, or `precision` for a `*`
+// one (nullptr otherwise), 1 when it is not positive, at most `max`.
+Value Lowering::MemoryCount(const FormatDirective& d, Value precision, uint32_t max) {
+  Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, max) : 1);
+  if (!precision) return len;
+  len = b_.CreateSelect(b_.CreateICmpSLE(precision, b_.getInt64(0)), b_.getInt64(1), precision);
+  return b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(max)), b_.getInt64(max), len);
+}
+
+// The bytes a `%m`/`%M` reads at `address` into `bytes` (2 * slot_ bytes): MemoryCount's,
+// at most `max`. Returns the count; a fault is a located error (`near`).
 Value Lowering::ReadMemoryField(const FormatDirective& d, Value address, Value precision,
                                 uint32_t max, Value bytes, const std::string& near) {
-  Value len = b_.getInt64(d.precision > 0 ? std::min<uint32_t>(d.precision, max) : 1);
-  if (precision) {
-    len = b_.CreateSelect(b_.CreateICmpSLE(precision, b_.getInt64(0)), b_.getInt64(1), precision);
-    len = b_.CreateSelect(b_.CreateICmpUGT(len, b_.getInt64(max)), b_.getInt64(max), len);
-    // A bound the verifier sees, whatever shape the selects take.
-    len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
-  }
+  Value len = MemoryCount(d, precision, max);
+  // A bound the verifier sees, whatever shape the selects take.
+  if (precision) len = b_.CreateAnd(len, b_.getInt64(2 * slot_ - 1));
   Value size = b_.CreateTrunc(len, b_.getInt32Ty());
   Value pointer = b_.CreateIntToPtr(address, ptr_);
   bool user = d.flag == '#';
@@ -94,30 +98,50 @@ bool Lowering::PrintMemory(ast::Call* c, bool to_string, std::string* format,
   return true;
 }
 
-// sprintf's `%m`/`%M` in a kernel probe: the bytes read into scratch, cut at a NUL (the
-// string stap's sprintf makes ends there), written as a `%s` of them would be, or as two
-// hex digits each. The count as printf's (at most what the string can hold); a fault is
-// the same located error.
+// sprintf's `%m`/`%M` in a kernel probe, as stap's runtime writes them into its string of
+// MAXSTRINGLEN bytes: the field's padding counts the bytes the directive takes (twice
+// that for `%M`), whatever they hold; then `%m`'s bytes (a NUL among them ends the string
+// there, later text and padding included) or `%M`'s hex digits, as many as fit (an odd
+// count when the string fills at a byte's second digit). Reads as printf's (at most what
+// the string can hold); a fault is the same located error.
 Value Lowering::SprintMemory(SourceRange at, const FormatDirective& d, Value slot, Value pos,
                              Value address, Value width, Value precision) {
   bool hex = d.conversion == 'M';
+  Value star = d.precision == -2 ? precision : nullptr;
   Value bytes = ScratchAt(TempBytes(2 * slot_ + 8));
-  Value len = ReadMemoryField(d, address, d.precision == -2 ? precision : nullptr,
-                              hex ? limit_ / 2 : limit_ - 1, bytes, NearCall("sprintf", at));
+  Value len = ReadMemoryField(d, address, star, hex ? (limit_ + 1) / 2 : limit_ - 1, bytes,
+                              NearCall("sprintf", at));
   Value text = bytes;
   if (hex) {
-    text = StringFrom("btap_hex_loop", {bytes, len, ScratchAt(TempBytes(8))});
+    text = StringFrom("btap_memhex_loop", {bytes, len, ScratchAt(TempBytes(8))});
   } else {
     b_.CreateStore(b_.getInt8(0), b_.CreateGEP(b_.getInt8Ty(), bytes, len));
   }
+  // stap's precision is at most MAXSTRINGLEN bytes, which the padding counts.
+  Value count = MemoryCount(d, star, limit_);
+  if (hex) count = b_.CreateShl(count, 1);
   Value size = b_.getInt64(slot_), limit = b_.getInt64(limit_);
-  Value left = b_.getInt64(d.flag == '-' ? 1 : 0);
+  bool left = d.flag == '-';
   // A negative `*` width left-justifies, as in C.
   Value negative = b_.CreateICmpSLT(width, b_.getInt64(-1));
-  left = b_.CreateSelect(negative, b_.getInt64(1), left);
-  width = b_.CreateSelect(negative, b_.CreateNeg(width), width);
-  return Library("btap_put_str", i64_,
-                 {slot, pos, text, width, b_.getInt64(-1), left, size, limit});
+  Value pad = b_.CreateSub(b_.CreateSelect(negative, b_.CreateNeg(width), width), count);
+  auto spaces = [&](Value at, Value n) {
+    return Library("btap_put_str", i64_,
+                   {slot, at, Literal(""), n, b_.getInt64(-1), b_.getInt64(0), size, limit});
+  };
+  Value none = b_.getInt64(0);
+  Value before = left ? none : b_.CreateSelect(negative, none, pad);
+  Value after = left ? pad : b_.CreateSelect(negative, pad, none);
+  pos = spaces(pos, before);
+  Value start = pos;
+  pos = Library("btap_put_str", i64_, {slot, pos, text, none, b_.getInt64(-1), none, size, limit});
+  if (!hex) {
+    // Fewer bytes written than read: a NUL ended them, and the string ends there (nothing
+    // more fits once the position is at the limit; the NUL stays).
+    Value ended = b_.CreateICmpSLT(b_.CreateSub(pos, start), len);
+    pos = b_.CreateSelect(ended, b_.getInt64(limit_ - 1), pos);
+  }
+  return spaces(pos, after);
 }
 
 }  // namespace btap::codegen::lowering

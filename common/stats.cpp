@@ -1,9 +1,15 @@
 // Statistics: merging, aggregates, histogram rendering (see stats.h).
 #include "common/stats.h"
 
+#include "common/hist_format.h"
+
 #include <algorithm>
 
 namespace btap::stats {
+
+static_assert(kLogBuckets == BTAP_HIST_LOG_BUCKETS && kLogZero == BTAP_HIST_LOG_ZERO);
+static_assert(static_cast<int>(Hist::Log) == BTAP_HIST_KIND_LOG &&
+              static_cast<int>(Hist::Linear) == BTAP_HIST_KIND_LINEAR);
 
 uint32_t Shape::Buckets() const {
   switch (hist) {
@@ -104,22 +110,23 @@ std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) 
   int lowest = shape.hist == Hist::Log && first >= static_cast<int>(kLogZero)
                    ? static_cast<int>(kLogZero)
                    : 0;
-  int from = std::max(first - 2, lowest);
-  int to = std::min(last + 2, static_cast<int>(buckets) - 1);
+  int from = std::max(first - BTAP_HIST_MARGIN, lowest);
+  int to = std::min(last + BTAP_HIST_MARGIN, static_cast<int>(buckets) - 1);
   auto label = [&](int i) {
     return shape.hist == Hist::Log ? LogLabel(i) : LinearLabel(i, shape, buckets);
   };
-  size_t width = 5;
+  size_t width = BTAP_HIST_VALUE_WIDTH;
   for (int i = from; i <= to; ++i) width = std::max(width, label(i).size());
-  int64_t scale = max <= 50 ? 1 : (max + 49) / 50;
+  int64_t scale = max <= BTAP_HIST_WIDTH ? 1 : (max + BTAP_HIST_WIDTH - 1) / BTAP_HIST_WIDTH;
   size_t count_width = std::to_string(max).size();
   // A zero row is shown when a non-empty bucket is at most two rows away.
   auto near_data = [&](int i) {
-    for (int j = std::max(from, i - 2); j <= std::min(to, i + 2); ++j)
+    for (int j = std::max(from, i - BTAP_HIST_ELISION); j <= std::min(to, i + BTAP_HIST_ELISION);
+         ++j)
       if (counts[j]) return true;
     return false;
   };
-  std::string out = Pad("value", width) + " |" + std::string(50, '-') + " count\n";
+  std::string out = Pad("value", width) + " |" + std::string(BTAP_HIST_WIDTH, '-') + " count\n";
   bool elided = false;
   for (int i = from; i <= to; ++i) {
     if (!counts[i] && !near_data(i)) {
@@ -128,8 +135,9 @@ std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) 
       continue;
     }
     elided = false;
-    int64_t bar = std::clamp<int64_t>(counts[i] / scale, 0, 50);
-    out += Pad(label(i), width) + " |" + std::string(bar, '@') + std::string(50 - bar, ' ') + " " +
+    int64_t bar = std::clamp<int64_t>(counts[i] / scale, 0, BTAP_HIST_WIDTH);
+    out += Pad(label(i), width) + " |" + std::string(bar, '@') +
+           std::string(BTAP_HIST_WIDTH - bar, ' ') + " " +
            Pad(std::to_string(counts[i]), count_width) + "\n";
   }
   return out + "\n";

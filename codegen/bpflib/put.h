@@ -14,9 +14,11 @@ static const char spaces[BTAP_MAX_PAD] =
 static const char zeros[BTAP_MAX_PAD] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
-// Writes `n` bytes of `from` at `pos`, as far as the string may grow.
-static inline long write_at(char* dst, long pos, const char* from, long n, long cap,
-                            unsigned long size, unsigned long limit) {
+// Writes `n` bytes of `from` at `pos`, as far as the string may grow. (Always inlined, as
+// copy_at: a call would pass more arguments than BPF has registers for.)
+static inline __attribute__((always_inline)) long write_at(char* dst, long pos, const char* from,
+                                                           long n, long cap, unsigned long size,
+                                                           unsigned long limit) {
   if (n <= 0 || pos < 0 || pos + 1 >= (long)limit) return pos;
   if (n > cap) n = cap;
   if (n > (long)limit - 1 - pos) n = (long)limit - 1 - pos;

@@ -393,34 +393,47 @@ BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned
   return negative ? -(long)value : (long)value;
 }
 
-// The `n` bytes at `s` as hex digits, two a byte (stap's %M), as many as fit.
+// The `n` bytes at `s` as hex digits, two a byte, as many bytes as fit whole
+// (btap_hex_loop) or as many digits as fit (btap_memhex_loop: stap's sprintf %M, whose
+// string may end at a byte's first digit).
 struct hex_state {
   char* dst;
   const char* s;
   long* cell;
   long n;
   unsigned long size, limit;
+  long whole;
 };
 
 BTAP_CALLBACK long btap_cb_hex(unsigned long i, void* ctx) {
   struct hex_state* st = ctx;
   long pos = 2 * (long)i;
-  if ((long)i >= st->n || pos + 2 >= (long)st->limit) return 1;
+  if ((long)i >= st->n || pos + 1 + st->whole >= (long)st->limit) return 1;
   unsigned char c = (unsigned char)st->s[i & (st->size - 1)];
   long hi = c >> 4, lo = c & 15;
   // 'a' - '0' - 10 = 39, added where the digit is past 9.
-  put(st->dst, pos, (char)('0' + hi + (((9 - hi) >> 63) & 39)), st->size, st->limit);
-  put(st->dst, pos + 1, (char)('0' + lo + (((9 - lo) >> 63) & 39)), st->size, st->limit);
-  *st->cell = pos + 2;
+  *st->cell = put(st->dst, pos, (char)('0' + hi + (((9 - hi) >> 63) & 39)), st->size, st->limit);
+  *st->cell = put(st->dst, pos + 1, (char)('0' + lo + (((9 - lo) >> 63) & 39)), st->size,
+                  st->limit);
   return 0;
+}
+
+static inline long hex_loop(char* dst, const char* s, long n, long* cell, unsigned long size,
+                            unsigned long limit, long whole) {
+  struct hex_state st = {dst, s, cell, n, size, limit, whole};
+  *cell = 0;
+  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_hex, &st, 0);
+  return finish(dst, *cell, size, limit);
 }
 
 BTAP_LIB long btap_hex_loop(char* dst, const char* s, long n, long* cell, unsigned long size,
                             unsigned long limit) {
-  struct hex_state st = {dst, s, cell, n, size, limit};
-  *cell = 0;
-  bpf_loop(limit < BTAP_MAX_STRING ? limit : BTAP_MAX_STRING, btap_cb_hex, &st, 0);
-  return finish(dst, *cell, size, limit);
+  return hex_loop(dst, s, n, cell, size, limit, 1);
+}
+
+BTAP_LIB long btap_memhex_loop(char* dst, const char* s, long n, long* cell, unsigned long size,
+                               unsigned long limit) {
+  return hex_loop(dst, s, n, cell, size, limit, 0);
 }
 
 // An unreadable user pointer's text, as user_string_quoted() gives it: 0x and its hex digits.
