@@ -83,7 +83,10 @@ std::string LogLabel(uint32_t bucket) {
 
 std::string LinearLabel(uint32_t bucket, const Shape& s, uint32_t buckets) {
   if (bucket == 0) return "<" + std::to_string(s.start);
-  if (bucket == buckets - 1) return ">" + std::to_string(s.stop);
+  // stap's overflow label: the last row's label plus one interval (`stop` when the
+  // interval divides stop - start).
+  if (bucket == buckets - 1)
+    return ">" + std::to_string(s.start + static_cast<int64_t>(bucket - 2) * s.interval);
   return std::to_string(s.start + static_cast<int64_t>(bucket - 1) * s.interval);
 }
 
@@ -112,11 +115,25 @@ std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) 
                    : 0;
   int from = std::max(first - BTAP_HIST_MARGIN, lowest);
   int to = std::min(last + BTAP_HIST_MARGIN, static_cast<int>(buckets) - 1);
+  // @hist_linear's `<start` and `>stop` rows are drawn only when they count something.
+  if (shape.hist == Hist::Linear) {
+    if (from == 0 && !counts[0]) ++from;
+    if (to == static_cast<int>(buckets) - 1 && !counts[to]) --to;
+  }
   auto label = [&](int i) {
     return shape.hist == Hist::Log ? LogLabel(i) : LinearLabel(i, shape, buckets);
   };
+  // The value column's width as stap computes it: from the first and last rows' labels
+  // for @hist_log; for @hist_linear from `start` and from start + interval * to (a value
+  // one row past the last label), each with one more for a `<`/`>` row drawn.
   size_t width = BTAP_HIST_VALUE_WIDTH;
-  for (int i = from; i <= to; ++i) width = std::max(width, label(i).size());
+  if (shape.hist == Hist::Log) {
+    width = std::max({width, label(from).size(), label(to).size()});
+  } else {
+    size_t under = from == 0, over = to == static_cast<int>(buckets) - 1;
+    width = std::max({width, std::to_string(shape.start).size() + under,
+                      std::to_string(shape.start + shape.interval * int64_t{to}).size() + over});
+  }
   int64_t scale = max <= BTAP_HIST_WIDTH ? 1 : (max + BTAP_HIST_WIDTH - 1) / BTAP_HIST_WIDTH;
   size_t count_width = std::to_string(max).size();
   // A zero row is shown when a non-empty bucket is at most two rows away.
@@ -130,7 +147,7 @@ std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape) 
   bool elided = false;
   for (int i = from; i <= to; ++i) {
     if (!counts[i] && !near_data(i)) {
-      if (!elided) out += Pad("~", width) + "\n";
+      if (!elided) out += std::string(width + 1, ' ') + "~\n";  // under the rows' `|`
       elided = true;
       continue;
     }

@@ -82,7 +82,9 @@ static inline __attribute__((always_inline)) long label(const struct hist_text* 
     return number(text, -(long)(1ul << ((BTAP_HIST_LOG_ZERO - 1 - i) & 63)), 0);
   }
   if (i == 0) return number(text, st->start, '<');
-  if (i == st->buckets - 1) return number(text, st->stop, '>');
+  // stap's overflow label: the last row's label plus one interval (`stop` when the
+  // interval divides stop - start).
+  if (i == st->buckets - 1) return number(text, st->start + (i - 2) * st->interval, '>');
   return number(text, st->start + (i - 1) * st->interval, 0);
 }
 
@@ -97,14 +99,28 @@ BTAP_CALLBACK long btap_cb_hist_range(unsigned long i, void* ctx) {
   return 0;
 }
 
+// Once: the rows drawn and the value column's width, as stap's drawing has them (a
+// callback, so that their branches do not multiply the verifier's walk of what follows).
+// @hist_linear's `<start` and `>stop` rows are drawn only when they count something. The
+// width comes from the first and last rows' labels for @hist_log; for @hist_linear from
+// `start` and from start + interval * to (a value one row past the last label), each
+// with one more for a `<`/`>` row drawn.
 BTAP_CALLBACK long btap_cb_hist_width(unsigned long j, void* ctx) {
   struct hist_text* st = ctx;
-  long i = st->from + (long)j;
-  if (i > st->to) return 1;
   char text[24];
-  long n = label(st, i, text);
-  if (n > st->width) st->width = n;
-  return 0;
+  long low, high;
+  if (st->kind == BTAP_HIST_KIND_LOG) {
+    low = label(st, st->from, text);
+    high = label(st, st->to, text);
+  } else {
+    if (st->from == 0 && !bucket(st, 0)) st->from = 1;
+    if (st->to == st->buckets - 1 && !bucket(st, st->to)) st->to -= 1;
+    low = number(text, st->start, 0) + (st->from == 0);
+    high = number(text, st->start + st->interval * st->to, 0) + (st->to == st->buckets - 1);
+  }
+  long width = low > high ? low : high;
+  st->width = width > BTAP_HIST_VALUE_WIDTH ? width : BTAP_HIST_VALUE_WIDTH;
+  return 1;
 }
 
 // A row in four rounds (the round's number is j's low two bits), each with a few pieces of
@@ -136,8 +152,9 @@ BTAP_CALLBACK long btap_cb_hist_row(unsigned long j, void* ctx) {
     set(cells, CELL_SKIP, 1);
     if (get(cells, CELL_ELIDED)) return 0;
     set(cells, CELL_ELIDED, 1);
+    // stap's mark sits under the rows' `|`.
     pos = set(cells, CELL_POS,
-              write_at(dst, pos, spaces, st->width - 1, BTAP_MAX_PAD, size, limit));
+              write_at(dst, pos, spaces, st->width + 1, BTAP_MAX_PAD, size, limit));
     pos = set(cells, CELL_POS, put(dst, pos, '~', size, limit));
     set(cells, CELL_POS, put(dst, pos, '\n', size, limit));
     return 0;
@@ -192,14 +209,15 @@ BTAP_LIB long btap_hist_text(char* dst, const long* counts, long kind, long star
                 first - BTAP_HIST_MARGIN < lowest ? lowest : first - BTAP_HIST_MARGIN);
   st.to = set(cells, CELL_TEMP,
               last + BTAP_HIST_MARGIN > buckets - 1 ? buckets - 1 : last + BTAP_HIST_MARGIN);
-  st.width = BTAP_HIST_VALUE_WIDTH;
-  bpf_loop(BTAP_HIST_MAX_BUCKETS, btap_cb_hist_width, &st, 0);
+  bpf_loop(1, btap_cb_hist_width, &st, 0);
+  st.from = set(cells, CELL_TEMP, st.from);
+  st.to = set(cells, CELL_TEMP, st.to);
   st.width = set(cells, CELL_TEMP, st.width);
+  char text[24];
   st.scale = set(cells, CELL_TEMP,
                  max <= BTAP_HIST_WIDTH
                      ? 1
                      : (long)(((unsigned long)max + BTAP_HIST_WIDTH - 1) / BTAP_HIST_WIDTH));
-  char text[24];
   st.count_width = set(cells, CELL_TEMP, number(text, max, 0));
   // The rows before the first drawn one's look-ahead: the last non-empty of them.
   set(cells, CELL_SEEN, -BTAP_MAX_STRING);
