@@ -614,9 +614,11 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   UserProbeFilter(p);
   // Compat (ia32) calls skipped: syscalls:* points' events skip them, and the syscall
   // tapset's bodies are dispatched by the x86-64 numbers, which a compat call's i386
-  // number would match as another call (i386 getppid, 64, is x86-64's semget). A handler
-  // that does nothing needs no test (a helper call).
-  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall) && !DoesNothing(p))
+  // number would match as another call (i386 getppid, 64, is x86-64's semget; i386 57,
+  // setpgid, which returns 0, would be a child's return from fork). A handler that does
+  // nothing needs no test (a helper call).
+  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall || child_begin) &&
+      !DoesNothing(p))
     if (Value compat = CompatSyscall()) Continue(b_.CreateNot(compat), "native");
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);

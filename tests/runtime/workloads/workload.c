@@ -29,8 +29,9 @@
  *   exit N           exits with status N
  *   compat           a child makes i386 getpid (20) through int 0x80, a compat call whose
  *                    number is x86-64's writev (it dies of SIGSEGV where the kernel runs
- *                    no ia32 calls; else it says `compat getpid ran` on standard error);
- *                    then writev(2)s fd 7 with no vector (it fails)
+ *                    no ia32 calls; else it says `compat getpid ran` on standard error),
+ *                    then i386 setpgid(0, 0) (57, x86-64's fork; it returns 0); then
+ *                    writev(2)s fd 7 with no vector (it fails)
  *   badexec ADDR     execve(2)s itself with an argument vector whose third pointer is
  *                    ADDR (unreadable): the call fails with EFAULT
  *   raise N          kills itself with signal N
@@ -184,6 +185,8 @@ int main(int argc, char** argv) {
       long r = 20;
       __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
       if (r == getpid()) fputs("compat getpid ran\n", stderr);
+      r = 57;
+      __asm__ volatile("int $0x80" : "+a"(r) : "b"(0), "c"(0) : "memory", "r8", "r9", "r10", "r11");
       _exit(0);
     }
     if (child > 0) waitpid(child, NULL, 0);
