@@ -5,7 +5,8 @@
 // pending branches (`the sequence of N jumps is too complex`: container_check.stp,
 // traceaio.stp, tcpipstat.stp). The callback is checked once. The handler's locals are in its
 // scratch space (Frame::locals_in_scratch), where the callback reaches them as a foreach body does.
-// A handler without a kernel loop or foreach keeps its locals on the stack.
+// A handler without a kernel loop or foreach keeps its locals on the stack. A loop inside a
+// callback is a callback too, inside it (2048.stp: display()'s loops in next_move()'s).
 #include <algorithm>
 #include <iterator>
 #include <optional>
