@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <ranges>
 #include <set>
 
 namespace btap::codegen {
@@ -219,9 +220,14 @@ bool CheckStackChains(const llvm::Module& module, const SourceManager& sm,
                       std::vector<SourceRange>* plain, DiagnosticSink& diags) {
   StackRule rule = StackRuleFor(options.kernel_release);
   std::vector<StackChain> chains = ChainsPastLimit(out.object, "btap_user", rule);
-  for (const StackChain& c : chains)
+  // The innermost loop callback of each chain goes plain (callbacks nest: the next round
+  // tries the one outside it, if the chain still does not fit).
+  for (const StackChain& c : chains) {
+    auto inner = std::ranges::find_first_of(c.frames | std::views::reverse, loops, {}, {},
+                                            &lowering::Lowering::LoopCallback::callback);
     for (const lowering::Lowering::LoopCallback& l : loops)
-      if (std::ranges::find(c.frames, l.callback) != c.frames.end()) plain->push_back(l.loop);
+      if (inner != c.frames.rend() && l.callback == *inner) plain->push_back(l.loop);
+  }
   for (const StackChain& c : chains) {
     SourceRange at;
     std::string frames;

@@ -5,7 +5,8 @@
 // pending branches (`the sequence of N jumps is too complex`: container_check.stp,
 // traceaio.stp, tcpipstat.stp). The callback is checked once. The handler's locals are in its
 // scratch space (Frame::locals_in_scratch), where the callback reaches them as a foreach body does.
-// A handler without a kernel loop or foreach keeps its locals on the stack.
+// A handler without a kernel loop or foreach keeps its locals on the stack. A loop inside a
+// callback is a callback too, inside it (2048.stp: display()'s loops in next_move()'s).
 #include <algorithm>
 #include <iterator>
 #include <optional>
@@ -16,6 +17,7 @@ namespace btap::codegen::lowering {
 
 namespace {
 constexpr uint32_t kMaxLoopRounds = 1u << 23;  // bpf_loop's bound
+constexpr int kMaxCallbackLevels = 4;          // callbacks inside callbacks, the handler 0
 
 // The intrinsics that read the probe's context.
 constexpr Intrinsic kContextReads[] = {
@@ -24,8 +26,9 @@ constexpr Intrinsic kContextReads[] = {
     Intrinsic::ubacktrace_n,   Intrinsic::ustack};
 // A `for` that counts a local from a number to a number (`for (i = 0; i < 16; i++)`): the
 // local on the handler's stack, the verifier knows each round's value and walks only those
-// rounds, so such a loop stays plain and its handler keeps its locals on the stack (a
-// callback's frame would add to the handler's, which may not fit in 512 bytes).
+// rounds, so such a loop does not make its handler keep its locals in scratch (a
+// callback's frame would add to the handler's, which may not fit in 512 bytes). In a
+// handler that keeps them there anyway, or in a callback, it is a callback too.
 bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
   auto* set = ast::As<ast::Assign>(init);
   auto* var = set ? ast::As<ast::Symbol>(set->lhs) : nullptr;
@@ -46,6 +49,22 @@ bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
                     (same(test->rhs) && ast::Is<ast::NumberLit>(test->lhs)));
   };
   return bounds(bounds, cond);
+}
+
+// Whether a loop's rounds call a script function or hold another loop. Walked plain, each
+// such round repeats every branch of what it calls: 2048.stp's key handler inlines a dozen
+// counted loops of calls (up() to display()'s 3 x 4 rounds of color() and printf), and
+// Linux 6.1 passed its 8,192 pending jumps. Such a counted loop is a callback too.
+bool BusyRounds(ast::Node* body) {
+  bool busy = false;
+  ast::WalkTree(body, [&](ast::Node* n) {
+    if (busy || !n) return;
+    if (ast::Is<ast::While>(n) || ast::Is<ast::For>(n) || ast::Is<ast::Foreach>(n)) busy = true;
+    auto* c = ast::As<ast::Call>(n);
+    if (c && c->callee && c->callee->intrinsic < 0 && c->callee->decl && c->callee->decl->body)
+      busy = true;
+  });
+  return busy;
 }
 }  // namespace
 
@@ -79,7 +98,7 @@ bool Lowering::ReadsProbeContext(ast::Node* root, int depth) {
   return found;
 }
 
-bool Lowering::LoopAsCallback(ast::Node* loop) {
+bool Lowering::LoopAsCallback(ast::Node* loop, bool counted_too) {
   if (options_.max_action >= kMaxLoopRounds) return false;
   if (std::ranges::any_of(options_.plain_loops, [&](const SourceRange& r) {
         return r.file == loop->range.file && r.begin == loop->range.begin;
@@ -88,8 +107,8 @@ bool Lowering::LoopAsCallback(ast::Node* loop) {
   auto reads = [&](ast::Node* n) { return !contextless_handler_ && ReadsProbeContext(n, 0); };
   if (auto* w = ast::As<ast::While>(loop)) return !reads(w->cond) && !reads(w->body);
   auto* f = ast::As<ast::For>(loop);
-  return f && !CountedLoop(f->init, f->cond) && !reads(f->cond) && !reads(f->step) &&
-         !reads(f->body);
+  return f && (counted_too || !CountedLoop(f->init, f->cond) || BusyRounds(f->body)) &&
+         !reads(f->cond) && !reads(f->step) && !reads(f->body);
 }
 
 std::string Lowering::LoopKeyword(const ast::Node* loop) const {
@@ -102,10 +121,15 @@ std::string Lowering::LoopKeyword(const ast::Node* loop) const {
 bool Lowering::KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body) {
   enum : int64_t { kGoOn = 0, kLeave = 2, kReturn = 3, kCaught = 4 };
   Frame& parent = *frame_;
-  // Only the outermost loop of a handler: each callback inside another adds its frame to
-  // the handler's stack (512 bytes in all).
-  if (parent.fn != HandlerOf(parent).fn) return false;
-  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop)) return false;
+  // A loop inside a callback (another loop's round, a foreach body) is one too, down to
+  // kMaxCallbackLevels of them: each level is a frame of the verifier's eight (the
+  // library's own callbacks and global functions below them take up to three more). Each
+  // level's frame adds to the 512-byte chain; where the chain does not fit, Compile lowers
+  // its innermost loop callback plain and tries again.
+  if (parent.callback_level >= kMaxCallbackLevels) return false;
+  // A counted loop too: its local is in scratch here, where the verifier does not know
+  // its value, and would walk the loop plain to MAXACTION rounds.
+  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop, true)) return false;
   // Inside `try`, an error in a round ends the loop and runs the catch block, whose
   // variable (a string slot in scratch) the round writes the message to.
   const Handler* enclosing = parent.handlers.empty() ? nullptr : &parent.handlers.back();

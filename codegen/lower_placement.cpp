@@ -91,8 +91,8 @@ bool Lowering::HasKernelForeach(ast::Node* root, int depth) {
   ast::WalkTree(root, [&](ast::Node* n) {
     if (found) return;
     if (auto* f = ast::As<ast::Foreach>(n); f && ast::Is<ast::Symbol>(f->array)) found = true;
-    // KernelLoop's test. A loop inside another is a callback only inside a plain one, and
-    // then the first is found at the outer one's place in the walk or its own.
+    // KernelLoop's test (a loop at any depth may be a callback: the first found makes
+    // the handler keep its locals in scratch).
     if (!found && (ast::Is<ast::While>(n) || ast::Is<ast::For>(n)) && LoopAsCallback(n))
       found = true;
     auto* c = ast::As<ast::Call>(n);

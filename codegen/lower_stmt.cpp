@@ -851,6 +851,7 @@ Lowering::MapCallback Lowering::BeginMapCallback(const std::string& name, Source
   // The callback runs under the map's RCU read lock: its reads never sleep, but its
   // scratch is its handler's.
   frame.handler = &HandlerOf(parent);
+  frame.callback_level = parent.callback_level + 1;
   frame.scratch = ScratchLookup(frame);
   c.has_scratch = llvm::cast<llvm::Instruction>(b_.CreateIsNotNull(frame.scratch));
   c.stop = llvm::BasicBlock::Create(context_, "stop", fn);

@@ -526,13 +526,14 @@ class Lowering {
   // The same loop in a kernel handler (lower_loop.cpp): a bpf_loop whose callback is one
   // round (the condition, the body, the step), which the verifier checks once; false
   // (nothing lowered) where the loop stays plain. LoopAsCallback: whether a while/for
-  // `loop` becomes one where it is not inside another callback (the one test of both
-  // KernelLoop and HasKernelForeach): it does not read the probe's context, which a
+  // `loop` becomes one (the one test of both KernelLoop and HasKernelForeach; KernelLoop
+  // also bounds how deep callbacks nest): it does not read the probe's context, which a
   // callback lacks (contextless_handler_: a session probe has none to lose), does not count a local
-  // between two numbers, is not one of CompileOptions::plain_loops, and MAXACTION is below
-  // bpf_loop's bound.
+  // between two numbers unless its rounds call script functions or hold a loop (KernelLoop,
+  // where locals are in scratch already: `counted_too`, whatever its rounds), is not one of
+  // CompileOptions::plain_loops, and MAXACTION is below bpf_loop's bound.
   bool KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast::Stmt* body);
-  bool LoopAsCallback(ast::Node* loop);
+  bool LoopAsCallback(ast::Node* loop, bool counted_too = false);
   // ReadsProbeContext's answer for each node it was asked about (a loop, or a function's
   // body it reached), so that HasKernelForeach and KernelLoop walk each of them once.
   std::map<const ast::Node*, bool> reads_context_;
@@ -857,7 +858,8 @@ class Lowering {
     std::map<uint32_t, Value> raw_args;  // raw tracepoint arguments read (RawArg)
     bool can_sleep = false;              // reads here may sleep
     Frame* handler = nullptr;
-    bool sleeps = false;                            // a user read may sleep
+    int callback_level = 0;  // 0 in a handler, its parent's plus 1 in a callback
+    bool sleeps = false;     // a user read may sleep
     std::vector<llvm::Instruction*> sleep_gates;    // where scratch is chosen per task
     std::vector<llvm::Instruction*> scratch_parts;  // the lookup, dropped when unused
     Value verdict = nullptr;  // a netfilter handler's $verdict, which its program returns
