@@ -427,8 +427,11 @@ class ProbeResolver {
     bool needs = false;
     for (size_t i = 0; i < bodies.size() && !needs; ++i)
       ast::WalkTree(bodies[i], [&](ast::Node* n) {
+        // (The marks' $arg1 is the backtrace, $arg7 to $arg10 the variables' strings.)
         if (auto* t = ast::As<ast::TargetSymbol>(n))
-          needs |= t->name.starts_with("$$") || t->name == "$return";
+          needs |= t->name.starts_with("$$") || t->name == "$return" || t->name == "$arg1" ||
+                   t->name == "$arg7" || t->name == "$arg8" || t->name == "$arg9" ||
+                   t->name == "$arg10";
         if (auto* c = ast::As<ast::Call>(n)) {
           needs |= c->name.starts_with("python_");
           follow(c->name);

@@ -54,6 +54,23 @@ _OWN = os.sep + "HelperSDT" + os.sep
 _CO_VARARGS = 0x4
 _CO_VARKEYWORDS = 0x8
 
+# A value's text stops here (btap's strings are MAXSTRINGLEN, -D MAXSTRINGLEN=16384 at
+# most), and containers are followed this deep: what the tracer does per event is bounded,
+# and its own frames (which count toward the program's recursion limit) are few.
+_MAX_TEXT = 16384
+_MAX_DEPTH = 8
+# The frames tracing adds to a traced call at most (the trace function, _report and
+# value_repr's walk): the recursion limit is raised by this much while tracing, so a
+# program recurses as deep traced as untraced.
+_TRACER_FRAMES = _MAX_DEPTH + 8
+
+try:
+    _TEXT_TYPES = (str, unicode)  # Python 2
+    _INT_TYPES = (int, long)
+except NameError:
+    _TEXT_TYPES = (str,)
+    _INT_TYPES = (int,)
+
 
 def own_frame(frame):
     """Whether a frame is this package's."""
@@ -76,22 +93,58 @@ def _type_name(value):
     return type(value).__name__
 
 
+def _object_repr(value):
+    return "<%s object at %#x>" % (type(value).__name__, id(value))
+
+
+def _repr(value, depth, seen, budget):
+    """value_repr's walk: types tested by type() (isinstance would ask the object's
+    __class__), values read by the builtin types' own methods (not a subclass's), cycles
+    and depth bounded, and no more than budget[0] characters of items."""
+    t = type(value)
+    for base in _TEXT_TYPES:
+        if issubclass(t, base):
+            return '"%s"' % (value if t is base else base.__str__(value))
+    for base in _INT_TYPES:
+        if issubclass(t, base):
+            n = value if t is base else base.__int__(value)
+            return "%#x" % n if n >= 0 else "-%#x" % -n
+    for base, ends in ((tuple, "()"), (list, "[]"), (dict, "{}")):
+        if not issubclass(t, base):
+            continue
+        if depth >= _MAX_DEPTH or id(value) in seen:
+            return _object_repr(value)
+        seen.add(id(value))
+        parts = []
+        items = dict.items(value) if base is dict else base.__iter__(value)
+        for item in items:
+            if budget[0] <= 0:
+                break
+            if base is dict:
+                text = (_repr(item[0], depth + 1, seen, budget) + ":" +
+                        _repr(item[1], depth + 1, seen, budget))
+            else:
+                text = _repr(item, depth + 1, seen, budget)
+            budget[0] -= len(text) + 1
+            parts.append(text)
+        seen.discard(id(value))
+        return ends[0] + " ".join(parts) + ends[1]
+    return _object_repr(value)
+
+
 def value_repr(value):
     """A value as stap's python tapsets print it: strings quoted, integers in hex,
     tuples, lists and dicts with their items space-separated, other objects by type
-    and address."""
-    if isinstance(value, str):
-        return '"%s"' % value
-    if isinstance(value, int):
-        return "%#x" % value if value >= 0 else "-%#x" % -value
-    if isinstance(value, tuple):
-        return "(" + " ".join(value_repr(v) for v in value) + ")"
-    if isinstance(value, list):
-        return "[" + " ".join(value_repr(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + " ".join(
-            value_repr(k) + ":" + value_repr(v) for k, v in value.items()) + "}"
-    return "<%s object at %#x>" % (_type_name(value), id(value))
+    and address. Never runs the program's own code and never raises: a value that cannot
+    be read so is printed as an object."""
+    try:
+        text = _repr(value, 0, set(), [_MAX_TEXT])
+    except Exception:
+        try:
+            return _object_repr(value)
+        except Exception:
+            return "<?>"
+    return text[:_MAX_TEXT]
 
 
 def _names(code):
@@ -136,11 +189,43 @@ def _module_name(filename):
     return stem if ext in (".py", ".pyc", ".pyw") else base
 
 
+def _qualname(frame):
+    """The function's qualified name (`Class.method`): the code's own from Python 3.11;
+    before, the class (of `self`, or `cls`) whose dictionary holds a function of this
+    code, else the plain name."""
+    code = frame.f_code
+    name = getattr(code, "co_qualname", None)
+    if name is not None:
+        return name
+    name = code.co_name
+    try:
+        if code.co_argcount and code.co_varnames[0] in ("self", "cls"):
+            first = frame.f_locals.get(code.co_varnames[0])
+            owner = first if type(first) is type or issubclass(type(first), type) \
+                else type(first)
+            for klass in type.mro(owner):
+                f = klass.__dict__.get(name)
+                f = getattr(f, "__func__", f)
+                if getattr(f, "__code__", None) is code:
+                    return klass.__name__ + "." + name
+    except Exception:
+        pass
+    return name
+
+
 def _report(mark, semaphores, frame, value=None, returning=False):
+    try:
+        _report_event(mark, semaphores, frame, value, returning)
+    except Exception:
+        # The tracer never raises into the program (a failed event is not reported).
+        pass
+
+
+def _report_event(mark, semaphores, frame, value, returning):
     code = frame.f_code
     if not semaphores.details.value:
         mark(b"", _bytes(_module_name(code.co_filename)),
-             _bytes(getattr(code, "co_qualname", code.co_name)),
+             _bytes(_qualname(frame)),
              _bytes(code.co_filename), frame.f_lineno, code.co_firstlineno,
              b"", b"", b"", b"")
         return
@@ -149,7 +234,7 @@ def _report(mark, semaphores, frame, value=None, returning=False):
     parms = _vars_string(frame, parms)
     others = _vars_string(frame, others)
     mark(_bytes(backtrace(frame)), _bytes(_module_name(code.co_filename)),
-         _bytes(getattr(code, "co_qualname", code.co_name)),
+         _bytes(_qualname(frame)),
          _bytes(code.co_filename), frame.f_lineno, code.co_firstlineno,
          _bytes(parms), _bytes(others),
          _bytes(" ".join(s for s in (parms, others) if s)), _bytes(value))
@@ -174,7 +259,8 @@ def _global(frame, event, arg):
         _report(_call_mark, _call_sem, frame)
     if not (_return_sem.value or _line_sem.value):
         return None
-    frame.f_trace_lines = bool(_line_sem.value)
+    if hasattr(frame, "f_trace_lines"):  # (Python 3.7 on; before, line events always come)
+        frame.f_trace_lines = bool(_line_sem.value)
     return _local
 
 
@@ -184,12 +270,26 @@ def start():
     if not active():
         return False
     import threading
+    global _raised
+    sys.setrecursionlimit(sys.getrecursionlimit() + _TRACER_FRAMES)
+    _raised = True
+    # Off before the interpreter's shutdown empties this module (Python 2 sets a freed
+    # module's globals to None, and the trace function would still run).
+    import atexit
+    atexit.register(stop)
     threading.settrace(_global)
     sys.settrace(_global)
     return True
 
 
+_raised = False
+
+
 def stop():
     import threading
+    global _raised
     threading.settrace(None)
     sys.settrace(None)
+    if _raised:
+        _raised = False
+        sys.setrecursionlimit(max(sys.getrecursionlimit() - _TRACER_FRAMES, 50))

@@ -36,6 +36,9 @@ def _main():
     main.__builtins__ = __builtins__
     main.__loader__ = None
     main.__spec__ = None
+    # This runner is __main__ until now: kept alive, as Python 2 empties a freed module's
+    # globals (HelperSDT among them) while its code still runs.
+    HelperSDT._runner = sys.modules.get("__main__")
     sys.modules["__main__"] = main
     code = compile(source, path, "exec")
     HelperSDT.start()
@@ -52,6 +55,13 @@ def _main():
         if hasattr(value, "with_traceback"):  # (Python 3 prints the exception's own)
             value = value.with_traceback(tb)
         sys.excepthook(kind, value, tb)
+        if issubclass(kind, KeyboardInterrupt) and sys.version_info >= (3, 8):
+            # Python 3.8 on ends of an uncaught KeyboardInterrupt by SIGINT, as the
+            # shell expects of an interrupted program.
+            import signal
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         sys.exit(1)
 
 
