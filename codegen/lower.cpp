@@ -582,8 +582,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (syscall) {
     // Inlined into the dispatcher, or called (EmitSyscallDispatch decides).
     if (child_begin)
-      for (int64_t nr : program_.kernel.fork_syscalls)
-        syscall_bodies_[1].push_back({fn, nr, false, "", {}});
+      for (int64_t nr : ForkSyscalls()) syscall_bodies_[1].push_back({fn, nr, false, "", {}});
     else
       syscall_bodies_[p.spec.is_return || p.spec.raw_syscall == 2].push_back(
           {fn, p.spec.numbers[0], p.spec.raw_syscall != 0, p.spec.raw_syscall ? p.origin : "", {}});
@@ -614,12 +613,12 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   UserProbeFilter(p);
   // Compat (ia32) calls skipped: syscalls:* points' events skip them, and the syscall
   // tapset's bodies are dispatched by the x86-64 numbers, which a compat call's i386
-  // number would match as another call (i386 getppid, 64, is x86-64's semget; i386 57,
-  // setpgid, which returns 0, would be a child's return from fork). A handler that does
-  // nothing needs no test (a helper call).
-  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall || child_begin) &&
-      !DoesNothing(p))
+  // number would match as another call (i386 getppid, 64, is x86-64's semget). A
+  // process.begin body takes a call by the numbers of its kind (ForkCallFilter). A
+  // handler that does nothing needs no test (a helper call).
+  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall) && !DoesNothing(p))
     if (Value compat = CompatSyscall()) Continue(b_.CreateNot(compat), "native");
+  if (child_begin && !DoesNothing(p)) ForkCallFilter();
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");
   Stmt(p.body);
   FinishFrame(frame, has_scratch);

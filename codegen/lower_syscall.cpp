@@ -3,6 +3,7 @@
 #include <bpf/btf.h>
 
 #include <cassert>
+#include <iterator>
 
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
@@ -218,11 +219,12 @@ meta::Probe Lowering::SyscallProgramMeta(bool is_return, const std::vector<Sysca
 }
 
 // The call's number: sys_enter's second argument; sys_exit has none, it is the saved
-// orig_ax (-1 when unreadable).
+// orig_ax (-1 when unreadable). In a dispatcher's entry block, or in a handler's frame
+// (its slot among the frame's allocas).
 Value Lowering::SyscallNumber(Value ctx, bool is_return) {
   if (!is_return) return b_.CreateLoad(i64_, b_.CreateConstGEP1_64(i64_, ctx, 1));
   Value regs = b_.CreateLoad(ptr_, ctx);
-  Value tmp = b_.CreateAlloca(i64_);
+  Value tmp = frame_ ? Alloca(i64_) : b_.CreateAlloca(i64_);
   b_.CreateStore(b_.getInt64(-1), tmp);
   Helper(kProbeReadKernel, i64_,
          {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, syscall_orig_ax_)});
@@ -327,6 +329,38 @@ Value Lowering::CompatSyscall() {
       task, {{static_cast<uint32_t>(task_type), info}, {StripModifiers(btf, info.type), status}});
   Value flags = b_.CreateLoad(b_.getInt32Ty(), at);
   return b_.CreateICmpNE(b_.CreateAnd(flags, b_.getInt32(kTsCompat)), b_.getInt32(0));
+}
+
+// i386's fork-family calls (arch/x86/entry/syscalls/syscall_32.tbl: fork, clone, vfork,
+// clone3), which a compat call carries: a 32-bit process's children start there, and a
+// 64-bit one's that forks through int 0x80.
+constexpr int64_t kI386ForkSyscalls[] = {2, 120, 190, 435};
+
+std::vector<int64_t> Lowering::ForkSyscalls() const {
+  std::set<int64_t> numbers(program_.kernel.fork_syscalls.begin(),
+                            program_.kernel.fork_syscalls.end());
+  numbers.insert(std::begin(kI386ForkSyscalls), std::end(kI386ForkSyscalls));
+  return {numbers.begin(), numbers.end()};
+}
+
+// A process.begin body runs for both sets of numbers (ForkSyscalls), each of which holds
+// other calls of the other kind (i386 57 is setpgid, which returns 0 as a fork's child
+// does; x86-64's 2 is open): a native call counts on the machine's numbers, a compat one
+// on i386's (clone3 is 435 in both). Where the compat status cannot be read, every call
+// counts as native (32-bit processes' children are missed).
+void Lowering::ForkCallFilter() {
+  Value nr = SyscallNumber(frame_->ctx, true);
+  auto one_of = [&](auto begin, auto end) {
+    Value any = b_.getFalse();
+    for (auto at = begin; at != end; ++at)
+      any = b_.CreateOr(any, b_.CreateICmpEQ(nr, b_.getInt64(*at)));
+    return any;
+  };
+  Value fork = one_of(program_.kernel.fork_syscalls.begin(), program_.kernel.fork_syscalls.end());
+  if (Value compat = CompatSyscall())
+    fork = b_.CreateSelect(
+        compat, one_of(std::begin(kI386ForkSyscalls), std::end(kI386ForkSyscalls)), fork);
+  Continue(fork, "fork");
 }
 
 }  // namespace btap::codegen::lowering

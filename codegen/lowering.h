@@ -360,6 +360,10 @@ class Lowering {
   // Whether the current task's system call is a compat (ia32) one, which syscalls:* events
   // do not see (lower_syscall.cpp).
   Value CompatSyscall();
+  // process.begin's calls: the machine's fork-family numbers and i386's; the body keeps
+  // a call when its number is one of its own kind's (native or compat).
+  std::vector<int64_t> ForkSyscalls() const;
+  void ForkCallFilter();
 
   // -c/-x and process probes: the target's process tree, a bit per process id in a map
   // set by a program on sched_process_fork (lower_target_tree.cpp).

@@ -100,6 +100,9 @@ class Session {
 
   const meta::Meta& meta() const { return meta_; }
   int errors() const { return errors_; }
+  // Whether the output could not be written (or the next -o file made): Execute has said
+  // so, and its caller need not check the stream again.
+  bool output_failed() const { return !write_error_.empty(); }
   uint64_t lost() const;
 
  private:

@@ -128,7 +128,20 @@ bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, P
   std::string_view name = pattern, file, lines;
   char line_kind = 0;
   size_t at = pattern.find('@');
-  size_t mark = pattern.find_first_of(":+", at == std::string_view::npos ? 0 : at);
+  size_t mark = pattern.find_first_of(":+");
+  // A file's name may hold `+`: after `@`, the lines start at the last `:` or `+`, a `+`
+  // that no lines follow being the file's (the search goes on before it).
+  if (at != std::string_view::npos) {
+    std::string unused;
+    for (mark = pattern.find_last_of(":+"); mark != std::string_view::npos && mark > at;
+         mark = pattern.find_last_of(":+", mark - 1)) {
+      std::string_view after = pattern.substr(mark + 1);
+      if (pattern[mark] == ':' ||
+          (!after.empty() && after != "*" && LineCondition(after, "", &unused)))
+        break;
+    }
+    if (mark != std::string_view::npos && mark < at) mark = std::string_view::npos;
+  }
   if (mark != std::string_view::npos) {
     line_kind = pattern[mark];
     lines = pattern.substr(mark + 1);

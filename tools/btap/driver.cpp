@@ -269,7 +269,8 @@ int RunObject(std::vector<uint8_t> object, const Options& options, std::ostream&
   }
   run.files = &files;
   int status = session.Execute(run, files.stream(), err);
-  if (!files.stream().flush()) {
+  // (A failure the session met it reported, naming the file it could not make.)
+  if (!session.output_failed() && !files.stream().flush()) {
     err << "btap: error: cannot write output file `" << files.name() << "`: " << strerror(errno)
         << '\n';
     return 1;

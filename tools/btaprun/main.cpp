@@ -187,7 +187,8 @@ int main(int argc, char** argv) {
   if (!files.Open(output, limit, &error)) return Error(error);
   options.files = &files;
   int status = session.Execute(options, files.stream(), std::cerr);
-  if (!files.stream().flush())
+  // (A failure the session met it reported, naming the file it could not make.)
+  if (!session.output_failed() && !files.stream().flush())
     return Error("cannot write output file `" + files.name() + "`: " + std::strerror(errno));
   return status;
 }

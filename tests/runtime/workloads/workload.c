@@ -32,6 +32,11 @@
  *                    no ia32 calls; else it says `compat getpid ran` on standard error),
  *                    then i386 setpgid(0, 0) (57, x86-64's fork; it returns 0); then
  *                    writev(2)s fd 7 with no vector (it fails)
+ *   compat-fork      a child makes i386 fork (2) and then i386 clone3 (435, its arguments
+ *                    in the low 2 GB) through int 0x80; each new process _exits at once
+ *                    and the child says `compat fork ran` / `compat clone3 ran` on
+ *                    standard error once it has waited for it; then i386 setpgid(0, 0)
+ *                    (57, x86-64's fork; it returns 0)
  *   badexec ADDR     execve(2)s itself with an argument vector whose third pointer is
  *                    ADDR (unreadable): the call fails with EFAULT
  *   raise N          kills itself with signal N
@@ -191,6 +196,32 @@ int main(int argc, char** argv) {
     }
     if (child > 0) waitpid(child, NULL, 0);
     syscall(SYS_writev, 7, NULL, 0);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "compat-fork") == 0) {
+    pid_t child = fork();
+    if (child == 0) {
+      long r = 2;
+      __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
+      if (r == 0) _exit(0);
+      if (r > 0 && waitpid((pid_t)r, NULL, 0) == r) fputs("compat fork ran\n", stderr);
+      // struct clone_args as CLONE_ARGS_SIZE_VER0 (64 bytes): exit_signal is the fifth.
+      uint64_t* args = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+      if (args == MAP_FAILED) _exit(1);
+      args[4] = SIGCHLD;
+      r = 435;
+      __asm__ volatile("int $0x80"
+                       : "+a"(r)
+                       : "b"((long)(uintptr_t)args), "c"(64L)
+                       : "memory", "r8", "r9", "r10", "r11");
+      if (r == 0) _exit(0);
+      if (r > 0 && waitpid((pid_t)r, NULL, 0) == r) fputs("compat clone3 ran\n", stderr);
+      r = 57;
+      __asm__ volatile("int $0x80" : "+a"(r) : "b"(0), "c"(0) : "memory", "r8", "r9", "r10", "r11");
+      _exit(0);
+    }
+    if (child > 0) waitpid(child, NULL, 0);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "badexec") == 0) {

@@ -59,6 +59,32 @@ TEST(PythonProbes, ReturnFileAndLines) {
   EXPECT_FALSE(diags.has_errors());
 }
 
+TEST(PythonProbes, FileNamesMayHoldPlus) {
+  DiagnosticSink diags;
+  PythonPoint py;
+  ASSERT_TRUE(ParsePythonPoint(Parts("python3", "m", "f@a+b.py"), diags, &py));
+  EXPECT_EQ(py.target.back().string, "python3_call");
+  EXPECT_NE(py.prologue.find("user_string($arg4) =~ \"(^|/)a\\\\+b\\\\.py$\""), std::string::npos)
+      << py.prologue;
+  EXPECT_EQ(py.prologue.find("$arg5"), std::string::npos) << py.prologue;
+  // Lines after such a name: the last marker's.
+  ASSERT_TRUE(ParsePythonPoint(Parts("python3", "m", "f@a+b.py+2"), diags, &py));
+  EXPECT_EQ(py.target.back().string, "python3_line");
+  EXPECT_NE(py.prologue.find("user_string($arg4) =~ \"(^|/)a\\\\+b\\\\.py$\""), std::string::npos)
+      << py.prologue;
+  EXPECT_NE(py.prologue.find("($arg5 - $arg6) == 2"), std::string::npos) << py.prologue;
+  ASSERT_TRUE(ParsePythonPoint(Parts("python3", "m", "f@x+y/a+b.py:4-5"), diags, &py));
+  EXPECT_NE(py.prologue.find("user_string($arg4) =~ \"(^|/)x\\\\+y/a\\\\+b\\\\.py$\""),
+            std::string::npos)
+      << py.prologue;
+  EXPECT_NE(py.prologue.find("($arg5 >= 4 && $arg5 <= 5)"), std::string::npos) << py.prologue;
+  EXPECT_FALSE(diags.has_errors());
+  // `:` always marks lines: bad ones after it are still an error.
+  ASSERT_TRUE(ParsePythonPoint(Parts("python3", "m", "f@a+b.py:x"), diags, &py));
+  EXPECT_EQ(py.version, 0);
+  EXPECT_TRUE(diags.has_errors());
+}
+
 TEST(PythonProbes, BadPatternsAreErrors) {
   for (std::string f : {"f:", "f:9-3", "f+*", "@m.py", "f@", "f:1,,2"}) {
     DiagnosticSink diags;
