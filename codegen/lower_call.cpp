@@ -526,11 +526,16 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
       return StringFrom("btap_env_var_loop", {Arg(c, 0), Arg(c, 1), Arg(c, 2), tmp});
     }
     case Intrinsic::ns_fact: {
-      llvm::GlobalVariable* facts =
-          RuntimeVar(meta::kNsFacts, 8 * meta::kNsFactRows * meta::kNsFactColumns);
-      Value row = b_.CreateURem(Arg(c, 0), b_.getInt64(meta::kNsFactRows));
+      // Four rows kept for the table's three (the fourth stays 0), so that the row and the
+      // column are masks, which the verifier bounds where they are not constants it sees
+      // (in a loop made a callback, say); a remainder by 3 becomes a multiply it does not.
+      constexpr uint64_t kRows = 4;
+      static_assert(meta::kNsFactRows <= kRows &&
+                    (meta::kNsFactColumns & (meta::kNsFactColumns - 1)) == 0);
+      llvm::GlobalVariable* facts = RuntimeVar(meta::kNsFacts, 8 * kRows * meta::kNsFactColumns);
+      Value row = b_.CreateAnd(Arg(c, 0), b_.getInt64(kRows - 1));
       Value column = b_.CreateAnd(Arg(c, 1), b_.getInt64(meta::kNsFactColumns - 1));
-      Value index = b_.CreateAdd(b_.CreateMul(row, b_.getInt64(meta::kNsFactColumns)), column);
+      Value index = b_.CreateOr(b_.CreateMul(row, b_.getInt64(meta::kNsFactColumns)), column);
       return b_.CreateLoad(i64_, b_.CreateGEP(i64_, facts, index));
     }
     case Intrinsic::ksym: {

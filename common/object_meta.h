@@ -33,7 +33,8 @@ inline constexpr char kKconfigPrefix[] = "__btap_kconfig_";
 // kKsymPrefix + its name, a long the runtime sets from /proc/kallsyms at load.
 inline constexpr char kKsymPrefix[] = "__btap_ksym_";
 // The namespaces of the process running the session, which the ns_* functions see ids
-// in: kNsFactRows rows of kNsFactColumns longs that the runtime fills at load. Row 0 is
+// in: kNsFactRows rows of kNsFactColumns longs that the runtime fills at load (the object
+// keeps a fourth row, left 0, so that codegen bounds a row by a mask). Row 0 is
 // its uid_map and row 1 its gid_map (the number of extents, then first, lower, count of
 // each, as /proc/self/uid_map lists them); row 2 its pid namespace's inode.
 inline constexpr char kNsFacts[] = "__btap_ns_facts";
