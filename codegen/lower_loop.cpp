@@ -51,17 +51,21 @@ bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
   return bounds(bounds, cond);
 }
 
-// Whether a loop's rounds call a script function or hold another loop. Walked plain, each
-// such round repeats every branch of what it calls: 2048.stp's key handler inlines a dozen
-// counted loops of calls (up() to display()'s 3 x 4 rounds of color() and printf), and
-// Linux 6.1 passed its 8,192 pending jumps. Such a counted loop is a callback too.
-bool BusyRounds(ast::Node* body) {
+// Whether a loop's rounds call a function of the script or hold another loop (themselves
+// or in the library functions they call). Walked plain, each such round repeats every
+// branch of what it calls: 2048.stp's key handler inlines a dozen counted loops of calls
+// (up() to display()'s 3 x 4 rounds of color() and printf), and Linux 6.1 passed its 8,192
+// pending jumps. Such a counted loop is a callback too. A library function that only wraps
+// a builtin (strtol) does not make rounds busy: in a callback the verifier would no longer
+// see the builtin's constant arguments (strtol's digit loop then passes 1M instructions).
+bool BusyRounds(ast::Node* body, int depth = 0) {
   bool busy = false;
   ast::WalkTree(body, [&](ast::Node* n) {
     if (busy || !n) return;
     if (ast::Is<ast::While>(n) || ast::Is<ast::For>(n) || ast::Is<ast::Foreach>(n)) busy = true;
     auto* c = ast::As<ast::Call>(n);
-    if (c && c->callee && c->callee->intrinsic < 0 && c->callee->decl && c->callee->decl->body)
+    if (c && c->callee && c->callee->intrinsic < 0 && c->callee->decl && c->callee->decl->body &&
+        (!c->callee->from_tapset || (depth < 8 && BusyRounds(c->callee->decl->body, depth + 1))))
       busy = true;
   });
   return busy;
@@ -127,9 +131,11 @@ bool Lowering::KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast
   // level's frame adds to the 512-byte chain; where the chain does not fit, Compile lowers
   // its innermost loop callback plain and tries again.
   if (parent.callback_level >= kMaxCallbackLevels) return false;
-  // A counted loop too: its local is in scratch here, where the verifier does not know
-  // its value, and would walk the loop plain to MAXACTION rounds.
-  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop, true)) return false;
+  // A counted loop only when its rounds are busy (they call script functions or hold a
+  // loop): a plain one is walked round by round, but the verifier then still knows its
+  // other values (a builtin's constant arguments), which a callback would hide from it
+  // (strtol's digit loop, walked for an unknown base and string, passes 1M instructions).
+  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop, false)) return false;
   // Inside `try`, an error in a round ends the loop and runs the catch block, whose
   // variable (a string slot in scratch) the round writes the message to.
   const Handler* enclosing = parent.handlers.empty() ? nullptr : &parent.handlers.back();

@@ -103,11 +103,13 @@ def _repr(value, depth, seen, budget):
     and depth bounded, and no more than budget[0] characters of items."""
     t = type(value)
     for base in _TEXT_TYPES:
-        if issubclass(t, base):
-            return '"%s"' % (value if t is base else base.__str__(value))
+        if issubclass(t, base):  # (cut before it is copied: a huge string costs nothing)
+            return '"%s"' % base.__getitem__(value, slice(0, _MAX_TEXT))
     for base in _INT_TYPES:
         if issubclass(t, base):
             n = value if t is base else base.__int__(value)
+            if n.bit_length() > 4 * _MAX_TEXT:  # (more digits than a string holds)
+                return _object_repr(value)
             return "%#x" % n if n >= 0 else "-%#x" % -n
     for base, ends in ((tuple, "()"), (list, "[]"), (dict, "{}")):
         if not issubclass(t, base):

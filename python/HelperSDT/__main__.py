@@ -55,13 +55,12 @@ def _main():
         if hasattr(value, "with_traceback"):  # (Python 3 prints the exception's own)
             value = value.with_traceback(tb)
         sys.excepthook(kind, value, tb)
-        if issubclass(kind, KeyboardInterrupt) and sys.version_info >= (3, 8):
-            # Python 3.8 on ends of an uncaught KeyboardInterrupt by SIGINT, as the
-            # shell expects of an interrupted program.
-            import signal
-            sys.stdout.flush()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
+        if issubclass(kind, KeyboardInterrupt):
+            # Raised on, its traceback printed: the interpreter then ends as it ends an
+            # interrupted script (its atexit handlers and buffers run; from Python 3.8 by
+            # SIGINT, as the shell expects).
+            sys.excepthook = lambda *args: None
+            raise
         sys.exit(1)
 
 
