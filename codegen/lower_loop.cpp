@@ -131,11 +131,9 @@ bool Lowering::KernelLoop(ast::Node* loop, ast::Expr* cond, ast::Expr* step, ast
   // level's frame adds to the 512-byte chain; where the chain does not fit, Compile lowers
   // its innermost loop callback plain and tries again.
   if (parent.callback_level >= kMaxCallbackLevels) return false;
-  // A counted loop only when its rounds are busy (they call script functions or hold a
-  // loop): a plain one is walked round by round, but the verifier then still knows its
-  // other values (a builtin's constant arguments), which a callback would hide from it
-  // (strtol's digit loop, walked for an unknown base and string, passes 1M instructions).
-  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop, false)) return false;
+  // A counted loop too: its local is in scratch here, where the verifier does not know
+  // its value, and would walk the loop plain to MAXACTION rounds.
+  if (parent.user_side || !parent.locals_in_scratch || !LoopAsCallback(loop, true)) return false;
   // Inside `try`, an error in a round ends the loop and runs the catch block, whose
   // variable (a string slot in scratch) the round writes the message to.
   const Handler* enclosing = parent.handlers.empty() ? nullptr : &parent.handlers.back();
