@@ -9,21 +9,14 @@
 namespace btap::codegen::lowering {
 
 Value Lowering::HistogramText(ast::HistOp* h, Value dst, bool line) {
-  const GlobalInfo* g = nullptr;
   Value key = nullptr;
-  if (!StatsPlace(h->operand, &g, &key)) {
-    Unsupported(h->range, "this aggregate");
-    return nullptr;
-  }
+  const GlobalInfo* g = KernelHistogramGlobal(
+      h, "the text of a histogram",
+      "; the kernel draws at most that many rows: keep it in begin, end, error or "
+      "task-free timer probes",
+      &key);
+  if (!g) return nullptr;
   const stats::Shape& shape = g->shape;
-  if (shape.Buckets() > kKernelHistogramBuckets) {
-    Unsupported(h->range,
-                "the text of a histogram of more than " + std::to_string(kKernelHistogramBuckets) +
-                    " buckets in a kernel-side probe",
-                "; the kernel draws at most that many rows: keep it in begin, end, error or "
-                "task-free timer probes");
-    return nullptr;
-  }
   if (++histogram_texts_ > kMaxHistogramTexts) {
     failed_ = true;
     if (reported_.insert({h->range.file, h->range.begin}).second)

@@ -77,21 +77,29 @@ bool Lowering::HistogramRecordFits(ast::Call* c) {
 
 // The buffer `%{hist}s` prints: its length, 4 bytes of padding, the shape as four longs
 // and the merged value. The record copies it whole (fixed_values_).
-Value Lowering::KernelHistogram(ast::HistOp* h) {
+const GlobalInfo* Lowering::KernelHistogramGlobal(ast::HistOp* h, const std::string& what,
+                                                  const std::string& hint, Value* key) {
   const GlobalInfo* g = nullptr;
-  Value key = nullptr;
-  if (!StatsPlace(h->operand, &g, &key)) {
+  if (!StatsPlace(h->operand, &g, key)) {
     Unsupported(h->range, "this aggregate");
     return nullptr;
   }
-  const stats::Shape& shape = g->shape;
-  if (shape.Buckets() > kKernelHistogramBuckets) {
+  if (g->shape.Buckets() > kKernelHistogramBuckets) {
     Unsupported(h->range,
-                "printing a histogram of more than " + std::to_string(kKernelHistogramBuckets) +
+                what + " of more than " + std::to_string(kKernelHistogramBuckets) +
                     " buckets in a kernel-side probe",
-                "; print it in begin, end, error or task-free timer probes");
+                hint);
     return nullptr;
   }
+  return g;
+}
+
+Value Lowering::KernelHistogram(ast::HistOp* h) {
+  Value key = nullptr;
+  const GlobalInfo* g = KernelHistogramGlobal(
+      h, "printing a histogram", "; print it in begin, end, error or task-free timer probes", &key);
+  if (!g) return nullptr;
+  const stats::Shape& shape = g->shape;
   uint32_t bytes = 4 + 8 * (4 + shape.Slots());
   Value buf = ScratchAt(TempBytes(4 + bytes));
   b_.CreateStore(b_.getInt32(bytes), buf);

@@ -814,6 +814,11 @@ class Lowering {
   // Histograms printed in kernel probes (lower_print_histogram.cpp).
   bool HistogramRecordFits(ast::Call* c);
   Value KernelHistogram(ast::HistOp* h);
+  // The statistics global `h` reads in a kernel probe (and its key), when its histogram has
+  // at most kKernelHistogramBuckets buckets; else a located error that `what` (of more than
+  // N buckets ...) and `hint` complete, and null.
+  const GlobalInfo* KernelHistogramGlobal(ast::HistOp* h, const std::string& what,
+                                          const std::string& hint, Value* key);
   // A histogram's table made in the kernel into `dst` (lower_histogram_text.cpp): a
   // kernel probe's sprint/sprintln of one kept as a value. Null after a located error.
   Value HistogramText(ast::HistOp* h, Value dst, bool line);
