@@ -56,7 +56,7 @@ options:
   --poison-cache   compile again, ignoring the cache, and store the result
   --clean-cache    empty the cache, then exit
 
-accepted with a warning, no effect: -b -d -P -R -s -S -t -B, --all-modules, --ldd,
+accepted with a warning, no effect: -b -d -P -R -s -t -B, --all-modules, --ldd,
   --skip-badvars, --suppress-time-limits, --modinfo, --prologue-searching, --color,
   --sign-module, --save-uprobes, --download-debuginfo, --use-server-on-error, --rlimit-*
   (see `man btap`)
