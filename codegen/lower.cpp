@@ -581,11 +581,16 @@ void Lowering::LowerProbe(const sema::Probe& p) {
       mp.program, module_);
   if (syscall) {
     // Inlined into the dispatcher, or called (EmitSyscallDispatch decides).
-    if (child_begin)
-      for (int64_t nr : ForkSyscalls()) syscall_bodies_[1].push_back({fn, nr, false, "", {}});
-    else
-      syscall_bodies_[p.spec.is_return || p.spec.raw_syscall == 2].push_back(
+    std::vector<SyscallBody>& to =
+        syscall_bodies_[child_begin || p.spec.is_return || p.spec.raw_syscall == 2];
+    if (child_begin) {
+      for (int64_t nr : ForkSyscalls()) to.push_back({fn, nr, false, "", {}});
+    } else {
+      to.push_back(
           {fn, p.spec.numbers[0], p.spec.raw_syscall != 0, p.spec.raw_syscall ? p.origin : "", {}});
+      // Next to the native number, so that both are in one program.
+      for (int64_t nr : CompatBodyNumbers(p)) to.push_back({fn, nr, false, "", {}});
+    }
     NoteNamedSyscall(p);
     for (const sema::TargetArg& a : p.spec.args)
       if (a.source == sema::TargetArg::Source::SyscallNr) syscall_orig_ax_ = a.offset;
@@ -611,12 +616,16 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   if (entries.map) LoadEntryValues(entries);
   ProcessFilter(p);
   UserProbeFilter(p);
-  // Compat (ia32) calls skipped: syscalls:* points' events skip them, and the syscall
-  // tapset's bodies are dispatched by the x86-64 numbers, which a compat call's i386
-  // number would match as another call (i386 getppid, 64, is x86-64's semget). A
-  // process.begin body takes a call by the numbers of its kind (ForkCallFilter). A
-  // handler that does nothing needs no test (a helper call).
-  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall) && !DoesNothing(p))
+  // Compat (ia32) calls: a syscall tapset body mapped for them (CompatBodyNumbers) reads
+  // its arguments by the call's ABI. Others skip them: syscalls:* points' events skip
+  // them, and the bodies of calls not mapped are dispatched by the x86-64 numbers, which a
+  // compat call's i386 number would match as another call (i386 getppid, 64, is x86-64's
+  // semget) where the dispatcher does not tell them apart. A process.begin body takes a
+  // call by the numbers of its kind (ForkCallFilter). A handler that does nothing needs
+  // no test (a helper call).
+  frame.compat_args = !child_begin && !CompatBodyNumbers(p).empty();
+  if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall) && !DoesNothing(p) &&
+      !frame.compat_args)
     if (Value compat = CompatSyscall()) Continue(b_.CreateNot(compat), "native");
   if (child_begin && !DoesNothing(p)) ForkCallFilter();
   if (p.condition) Continue(Truth(Expr(p.condition)), "enabled");

@@ -573,9 +573,24 @@ Value Lowering::SyscallVar(const sema::TargetArg& arg) {
   Value regs = b_.CreateIntToPtr(RawArg(0), ptr_);
   Value tmp = Alloca(i64_);
   b_.CreateStore(b_.getInt64(0), tmp);
-  Helper(kProbeReadKernel, i64_,
-         {tmp, b_.getInt32(8), b_.CreateConstGEP1_64(b_.getInt8Ty(), regs, arg.offset)});
-  return Extend(b_.CreateLoad(i64_, tmp), arg.size, arg.is_signed);
+  // A body that runs for compat calls too (CompatBodyNumbers): their arguments are in
+  // ebx, ecx, edx, esi, edi, ebp, 32 bits wide (ints and longs sign-extended, pointers and
+  // unsigned values zero-extended), where x86-64's are in rdi, rsi, rdx, r10, r8, r9.
+  constexpr std::pair<uint32_t, uint32_t> kCompatRegs[] = {{112, 40}, {104, 88}, {96, 96},
+                                                           {56, 104}, {72, 112}, {64, 32}};
+  const auto* compat_reg = std::find_if(std::begin(kCompatRegs), std::end(kCompatRegs),
+                                        [&](const auto& r) { return r.first == arg.offset; });
+  Value compat =
+      arg.source == Source::Register && frame_->compat_args && compat_reg != std::end(kCompatRegs)
+          ? CompatArgs()
+          : nullptr;
+  Value offset = b_.getInt64(arg.offset);
+  if (compat) offset = b_.CreateSelect(compat, b_.getInt64(compat_reg->second), offset);
+  Helper(kProbeReadKernel, i64_, {tmp, b_.getInt32(8), b_.CreateGEP(b_.getInt8Ty(), regs, offset)});
+  Value v = b_.CreateLoad(i64_, tmp);
+  if (!compat) return Extend(v, arg.size, arg.is_signed);
+  return b_.CreateSelect(compat, Extend(v, std::min(arg.size ? arg.size : 8u, 4u), arg.is_signed),
+                         Extend(v, arg.size, arg.is_signed));
 }
 
 bool Lowering::UserProbe(const sema::Probe* p) const {

@@ -8,6 +8,8 @@
 #include "codegen/core_access.h"
 #include "codegen/lowering.h"
 #include "codegen/merge_bodies.h"
+#include "semantic/machine/syscalls.h"
+#include "semantic/machine/syscalls_i386.h"
 
 namespace btap::codegen::lowering {
 // The programs on raw_syscalls:sys_enter (or sys_exit) for every syscall probe: a switch
@@ -257,7 +259,7 @@ llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<Sy
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
   b_.SetInsertPoint(entry);
   Value ctx = fn->getArg(0);
-  Value nr = SyscallNumber(ctx, is_return);
+  Value nr = DispatchNumber(ctx, is_return, bodies);
   // Consecutive numbered bodies share one switch; a body for every call stands alone.
   llvm::BasicBlock* current = entry;
   for (size_t i = 0; i < bodies.size();) {
@@ -340,7 +342,52 @@ std::vector<int64_t> Lowering::ForkSyscalls() const {
   std::set<int64_t> numbers(program_.kernel.fork_syscalls.begin(),
                             program_.kernel.fork_syscalls.end());
   numbers.insert(std::begin(kI386ForkSyscalls), std::end(kI386ForkSyscalls));
+  if (HasCompatStatus())
+    for (int64_t nr : kI386ForkSyscalls) numbers.insert(kCompatKey + nr);
   return {numbers.begin(), numbers.end()};
+}
+
+bool Lowering::HasCompatStatus() const {
+  if (!compat_status_)
+    compat_status_ = program_.kernel.btf && sema::HasTaskCompatStatus(program_.kernel.btf());
+  return *compat_status_;
+}
+
+// A syscall tapset body (`__syscall(N)`, entry or return) of a call that i386 has with the
+// same meaning (syscalls_i386.cpp) runs for that call's compat calls too, as stap's tapset
+// reports them under the call's name. Not a body that saves @entry values (its entry
+// program is dispatched by the native number only), nor where compat calls cannot be told
+// apart.
+std::vector<int64_t> Lowering::CompatBodyNumbers(const sema::Probe& p) const {
+  if (p.spec.family != sema::Family::Syscall || p.spec.raw_syscall || p.spec.syscall.empty() ||
+      p.spec.numbers[0] < 0 || ReturnsWithEntry(p) || !HasCompatStatus())
+    return {};
+  std::vector<int64_t> out = sema::I386Numbers(p.spec.syscall);
+  for (int64_t& nr : out) nr += kCompatKey;
+  return out;
+}
+
+// The number a dispatcher switches on: a compat call's is i386's plus kCompatKey when one
+// of its bodies is for compat calls (so that it reaches only those), else the plain number.
+Value Lowering::DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies) {
+  Value nr = SyscallNumber(ctx, is_return);
+  bool keyed = std::any_of(bodies.begin(), bodies.end(),
+                           [](const SyscallBody& body) { return body.nr >= kCompatKey; });
+  Value compat = keyed ? CompatSyscall() : nullptr;
+  if (!compat) return nr;
+  return b_.CreateSelect(compat, b_.CreateAdd(nr, b_.getInt64(kCompatKey)), nr);
+}
+
+// Whether the call is a compat one, in a body that runs for both kinds: once per handler,
+// in its entry block (a helper call and a load).
+Value Lowering::CompatArgs() {
+  if (!frame_->compat) {
+    llvm::IRBuilderBase::InsertPoint here = b_.saveIP();
+    b_.SetInsertPoint(frame_->alloca_point->getNextNode());
+    frame_->compat = CompatSyscall();
+    b_.restoreIP(here);
+  }
+  return frame_->compat;
 }
 
 // A process.begin body runs for both sets of numbers (ForkSyscalls), each of which holds

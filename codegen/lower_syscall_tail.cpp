@@ -41,7 +41,7 @@ Lowering::SyscallRun Lowering::EmitSyscallDispatcher(
       maps_.Define({r.map_name, kMapProgArray, static_cast<uint32_t>(span) + chain_slots, 4, 4});
   llvm::Function* dispatcher = SyscallTailProgram(is_return, r.mp.program, at);
   Value ctx = dispatcher->getArg(0);
-  Value nr = SyscallNumber(ctx, is_return);
+  Value nr = DispatchNumber(ctx, is_return, all);
   auto* call = llvm::BasicBlock::Create(context_, "dispatch", dispatcher);
   auto* done = llvm::BasicBlock::Create(context_, "done", dispatcher);
   b_.CreateCondBr(b_.CreateICmpULT(nr, b_.getInt64(span)), call, done);
@@ -83,7 +83,7 @@ void Lowering::EmitSyscallTailDispatch(bool is_return,
     bool one_way = successors.size() == 1 && next.size() == numbers.size();
     // (The number is read before the body, whose inlining splits this block: an alloca
     // after it would not be in the entry block.)
-    Value body_nr = one_way || next.empty() ? Value{} : SyscallNumber(body_ctx, is_return);
+    Value body_nr = one_way || next.empty() ? Value{} : DispatchNumber(body_ctx, is_return, chunk);
     std::vector<Value> call_args = {body_ctx};  // (a heavy body is never merged: no more)
     call_args.insert(call_args.end(), chunk[0].args.begin(), chunk[0].args.end());
     b_.CreateCall(chunk[0].fn, call_args);

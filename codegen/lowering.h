@@ -360,8 +360,23 @@ class Lowering {
   // Whether the current task's system call is a compat (ia32) one, which syscalls:* events
   // do not see (lower_syscall.cpp).
   Value CompatSyscall();
-  // process.begin's calls: the machine's fork-family numbers and i386's; the body keeps
-  // a call when its number is one of its own kind's (native or compat).
+  // A syscall body's compat (ia32) calls are dispatched by i386's number past this key
+  // (native numbers stay below it): a dispatcher with such a body switches on
+  // DispatchNumber, so that a compat call reaches only bodies mapped for it.
+  static constexpr int64_t kCompatKey = 1024;
+  Value DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies);
+  // Whether compat calls can be told apart on the kernel compiled for (CompatSyscall is
+  // not null there).
+  bool HasCompatStatus() const;
+  // The i386 numbers (plus kCompatKey) under which a syscall tapset body runs for compat
+  // calls too; empty when it is for native calls only.
+  std::vector<int64_t> CompatBodyNumbers(const sema::Probe& p) const;
+  // In a body mapped for compat calls: whether this call is one, read once per handler in
+  // its entry block.
+  Value CompatArgs();
+  // process.begin's calls: the machine's fork-family numbers and i386's, those also past
+  // kCompatKey (for a dispatcher that tells compat calls apart); the body keeps a call
+  // when its number is one of its own kind's (native or compat).
   std::vector<int64_t> ForkSyscalls() const;
   void ForkCallFilter();
 
@@ -376,6 +391,7 @@ class Lowering {
   llvm::GlobalVariable* tree_ = nullptr;
   bool tree_untracked_ = false;                 // the tree cannot be kept here (reported once)
   std::vector<SyscallBody> syscall_bodies_[2];  // enter, return
+  mutable std::optional<bool> compat_status_;   // HasCompatStatus, looked up once
   uint32_t syscall_orig_ax_ = 120;              // pt_regs.orig_ax, from the probe spec
 
   llvm::DIFile* FileFor(FileId id);
@@ -865,7 +881,11 @@ class Lowering {
     // Sleeping (lower_sleep.cpp): a uprobe handler may fault user pages in. A foreach
     // body's frame points at its handler's, whose decision its scratch follows.
     std::map<uint32_t, Value> raw_args;  // raw tracepoint arguments read (RawArg)
-    bool can_sleep = false;              // reads here may sleep
+    // A syscall body that runs for compat calls too: its arguments are read from the
+    // registers of the call's ABI (`compat`: the test, made on first use).
+    bool compat_args = false;
+    Value compat = nullptr;
+    bool can_sleep = false;  // reads here may sleep
     Frame* handler = nullptr;
     int callback_level = 0;  // 0 in a handler, its parent's plus 1 in a callback
     bool sleeps = false;     // a user read may sleep

@@ -545,7 +545,8 @@ void WriteStapAlias(const Syscall& s, const StapAlias& a, std::string& out) {
 // module support): stap's aliases still resolve, to the raw syscall tracepoint gated by
 // a number no 64-bit call has, so a script naming one runs and the probe never fires.
 // btap's match nothing (`never`) the same way. stap's 16-bit-uid and compat_* calls are
-// not here (btap traces 64-bit tasks only; see docs/differences.md).
+// not here (compat calls of the same meaning as an x86-64 call fire that call's alias,
+// syscalls_i386.cpp; see docs/differences.md).
 constexpr const char* kStapOnlyNames[] = {
     "bdflush",     "delete_module",  "fadvise64_64", "finit_module",    "fstatfs64",
     "ftruncate64", "gethostname",    "init_module",  "kexec_file_load", "kexec_load",

@@ -37,6 +37,13 @@
  *                    and the child says `compat fork ran` / `compat clone3 ran` on
  *                    standard error once it has waited for it; then i386 setpgid(0, 0)
  *                    (57, x86-64's fork; it returns 0)
+ *   compat-calls     a child closes every descriptor above 2, then through int 0x80 makes
+ *                    i386 getppid (64), getuid32 (199), open (5) of "/dev/null" O_WRONLY
+ *                    (fd 3), dup2 (63) of 3 to 9, write (4) of "hi" to 9, lseek (19) of 9
+ *                    by -5 from SEEK_SET (EINVAL) and close (6) of 9, with garbage in the
+ *                    registers' upper halves (the kernel reads their low 32 bits; lseek's
+ *                    offset is 0xfffffffb there); then the parent lseek(2)s fd 9 (EBADF)
+ *                    by -5 natively
  *   badexec ADDR     execve(2)s itself with an argument vector whose third pointer is
  *                    ADDR (unreadable): the call fails with EFAULT
  *   raise N          kills itself with signal N
@@ -222,6 +229,50 @@ int main(int argc, char** argv) {
       _exit(0);
     }
     if (child > 0) waitpid(child, NULL, 0);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "compat-calls") == 0) {
+    pid_t child = fork();
+    if (child == 0) {
+      close_range(3, ~0u, 0);  // the compat open gets 3
+      // Strings where a 32-bit pointer reaches them.
+      char* low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+                       -1, 0);
+      if (low == MAP_FAILED) _exit(1);
+      strcpy(low, "/dev/null");
+      strcpy(low + 64, "hi");
+      const long high = (long)0xdead000000000000UL;
+      long r = 64;
+      __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
+      r = 199;
+      __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
+      r = 5;
+      __asm__ volatile("int $0x80"
+                       : "+a"(r)
+                       : "b"(high | (long)(uintptr_t)low), "c"(high | O_WRONLY), "d"(high)
+                       : "memory", "r8", "r9", "r10", "r11");
+      long fd = r;
+      r = 63;
+      __asm__ volatile("int $0x80"
+                       : "+a"(r)
+                       : "b"(high | fd), "c"(high | 9)
+                       : "memory", "r8", "r9", "r10", "r11");
+      r = 4;
+      __asm__ volatile("int $0x80"
+                       : "+a"(r)
+                       : "b"(high | 9), "c"(high | (long)(uintptr_t)(low + 64)), "d"(high | 2)
+                       : "memory", "r8", "r9", "r10", "r11");
+      r = 19;
+      __asm__ volatile("int $0x80"
+                       : "+a"(r)
+                       : "b"(9L), "c"(0xfffffffbL), "d"(high | SEEK_SET)
+                       : "memory", "r8", "r9", "r10", "r11");
+      r = 6;
+      __asm__ volatile("int $0x80" : "+a"(r) : "b"(high | 9) : "memory", "r8", "r9", "r10", "r11");
+      _exit(0);
+    }
+    if (child > 0) waitpid(child, NULL, 0);
+    syscall(SYS_lseek, 9, -5L, SEEK_SET);
     return 0;
   }
   if (argc == 3 && strcmp(argv[1], "badexec") == 0) {

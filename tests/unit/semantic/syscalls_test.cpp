@@ -5,9 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <algorithm>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <regex>
+#include <set>
 
 #include "semantic/machine/syscalls.h"
+#include "semantic/machine/syscalls_i386.h"
 #include "semantic/machine/tracepoints.h"
 
 namespace btap::sema {
@@ -147,6 +152,46 @@ TEST(Syscalls, TaskCompatStatusNeedsAFourByteField) {
   EXPECT_FALSE(HasTaskCompatStatus(TaskBtf(8).get()));
   EXPECT_FALSE(HasTaskCompatStatus(TaskBtf(0).get()));
   EXPECT_FALSE(HasTaskCompatStatus(nullptr));
+}
+
+// The hand-written i386 numbers against the C library's i386 header (read as text: it
+// and the x86-64 one define the same macros): each number is the call named, under
+// i386's spelling of it (getuid32 for getuid, stat64 and stat for newstat, umount2 for
+// umount, sendfile for sendfile64).
+TEST(Syscalls, I386NumbersMatchTheHeader) {
+  std::ifstream header("/usr/include/x86_64-linux-gnu/asm/unistd_32.h");
+  if (!header) GTEST_SKIP() << "no i386 <asm/unistd_32.h> here";
+  std::map<int, std::string> names;
+  std::regex define(R"(#define __NR_(\w+) (\d+))");
+  for (std::string line; std::getline(header, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, define)) names[std::stoi(m[2])] = m[1];
+  }
+  ASSERT_GT(names.size(), 400u);
+  auto strip = [](std::string n) {
+    if (n.ends_with("32") || n.ends_with("64")) n.resize(n.size() - 2);
+    return n;
+  };
+  std::set<int> seen;
+  for (const I386Call& c : I386Calls()) {
+    EXPECT_TRUE(seen.insert(c.nr).second) << "i386 " << c.nr << " twice";
+    ASSERT_TRUE(names.count(c.nr)) << c.nr;
+    const std::string& h = names[c.nr];
+    std::string k = c.kernel;
+    EXPECT_TRUE(h == k || strip(h) == k || "new" + strip(h) == k || h + "64" == k ||
+                (h == "umount2" && k == "umount"))
+        << "i386 " << c.nr << " is " << h << ", not " << k;
+  }
+  // A 16-bit-uid call is not mapped; its 32-bit twin is stap's name.
+  EXPECT_TRUE(I386Numbers("getuid") == std::vector<int64_t>{199});
+  EXPECT_TRUE((I386Numbers("newstat") == std::vector<int64_t>{106, 195}));
+  EXPECT_TRUE(I386Numbers("pread64").empty());
+}
+
+// Every mapped call is one this kernel has, under the name the table uses.
+TEST(Syscalls, I386CallsAreTheKernels) {
+  if (geteuid() != 0) GTEST_SKIP() << "reading the kernel's syscall metadata needs root";
+  for (const I386Call& c : I386Calls()) EXPECT_NE(Table().ByName(c.kernel), nullptr) << c.kernel;
 }
 
 }  // namespace
