@@ -588,8 +588,10 @@ void Lowering::LowerProbe(const sema::Probe& p) {
     } else {
       to.push_back(
           {fn, p.spec.numbers[0], p.spec.raw_syscall != 0, p.spec.raw_syscall ? p.origin : "", {}});
-      // Next to the native number, so that both are in one program.
-      for (int64_t nr : CompatBodyNumbers(p)) to.push_back({fn, nr, false, "", {}});
+      // Next to the native number, so that both are in one program. (Not a return body
+      // with @entry values, whose entry program runs for native calls only.)
+      if (entries.offsets.empty())
+        for (int64_t nr : CompatBodyNumbers(p)) to.push_back({fn, nr, false, "", {}});
     }
     NoteNamedSyscall(p);
     for (const sema::TargetArg& a : p.spec.args)
@@ -623,7 +625,7 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   // semget) where the dispatcher does not tell them apart. A process.begin body takes a
   // call by the numbers of its kind (ForkCallFilter). A handler that does nothing needs
   // no test (a helper call).
-  frame.compat_args = !child_begin && !CompatBodyNumbers(p).empty();
+  frame.compat_args = !child_begin && entries.offsets.empty() && !CompatBodyNumbers(p).empty();
   if ((p.spec.raw_syscall || p.spec.family == sema::Family::Syscall) && !DoesNothing(p) &&
       !frame.compat_args)
     if (Value compat = CompatSyscall()) Continue(b_.CreateNot(compat), "native");

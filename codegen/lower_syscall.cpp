@@ -355,12 +355,12 @@ bool Lowering::HasCompatStatus() const {
 
 // A syscall tapset body (`__syscall(N)`, entry or return) of a call that i386 has with the
 // same meaning (syscalls_i386.cpp) runs for that call's compat calls too, as stap's tapset
-// reports them under the call's name. Not a body that saves @entry values (its entry
-// program is dispatched by the native number only), nor where compat calls cannot be told
-// apart.
+// reports them under the call's name; not where compat calls cannot be told apart. (The
+// caller leaves out a return body with @entry values: its entry program is dispatched by
+// the native number only.)
 std::vector<int64_t> Lowering::CompatBodyNumbers(const sema::Probe& p) const {
   if (p.spec.family != sema::Family::Syscall || p.spec.raw_syscall || p.spec.syscall.empty() ||
-      p.spec.numbers[0] < 0 || ReturnsWithEntry(p) || !HasCompatStatus())
+      p.spec.numbers[0] < 0 || !HasCompatStatus())
     return {};
   std::vector<int64_t> out = sema::I386Numbers(p.spec.syscall);
   for (int64_t& nr : out) nr += kCompatKey;

@@ -40,7 +40,7 @@
  *   compat-calls     a child closes every descriptor above 2, then through int 0x80 makes
  *                    i386 getppid (64), getuid32 (199), open (5) of "/dev/null" O_WRONLY
  *                    (fd 3), dup2 (63) of 3 to 9, write (4) of "hi" to 9, lseek (19) of 9
- *                    by -5 from SEEK_SET (EINVAL) and close (6) of 9, with garbage in the
+ *                    by -5 from SEEK_SET (/dev/null: 0) and close (6) of 9, with garbage in the
  *                    registers' upper halves (the kernel reads their low 32 bits; lseek's
  *                    offset is 0xfffffffb there); then the parent lseek(2)s fd 9 (EBADF)
  *                    by -5 natively
