@@ -3,7 +3,7 @@
 # one function costs a program whose other function takes a 10,000-item list (300 calls
 # of each): the program's own time untraced, traced by a probe that reads names only, and
 # traced by the $$parms probe (HelperSDT computes the strings only for the matched
-# function; BTAP_PYTHON_SESSIONS=/nonexistent/x shows the cost when it computes them for
+# function; BTAP_PYTHON_SESSIONS=/proc/btap-no-such-folder/x shows the cost when it computes them for
 # every call). Best of ROUNDS each. Needs root.
 set -eu
 BUILD=${1:-build}
@@ -33,7 +33,8 @@ best() {  # best program time of ROUNDS runs of "$@"
   echo "$b"
 }
 run() { "$BUILD/btap" -e "$1" -c "python3 -m HelperSDT $work/details_bench.py"; }
+unfiltered() { BTAP_PYTHON_SESSIONS=/proc/btap-no-such-folder/x run "$1"; }
 echo "untraced:            $(best python3 -m HelperSDT "$work/details_bench.py") s"
 echo "names-only probe:    $(best run 'probe python3.module("details_bench").function("wanted") { n++ } global n') s"
-echo "\$\$parms probe:        $(best run 'probe python3.module("details_bench").function("wanted") { s = $$parms } global s') s"
-echo "\$\$parms, no filter:   $(BTAP_PYTHON_SESSIONS=/nonexistent/x best run 'probe python3.module("details_bench").function("wanted") { s = $$parms } global s') s"
+echo "\$\$parms probe:        $(best run 'probe python3.module("details_bench").function("wanted") { printf("%s\n", $$parms) }') s"
+echo "\$\$parms, no filter:   $(best unfiltered 'probe python3.module("details_bench").function("wanted") { printf("%s\n", $$parms) }') s"
