@@ -19,8 +19,8 @@ std::string HelperSdtLibrary(std::string* why);
 std::string HelperSdtLibrary(const std::vector<std::string>& candidates, std::string* why);
 
 // A mark of the library's provider `btap_python`: its file offset, its semaphore's (0:
-// none) and its operands, read from the file's own .note.stapsdt. False with `why` when the file is not
-// ELF or has no such mark.
+// none) and its operands, read from the file's own .note.stapsdt. False with `why` when the file is
+// not ELF or has no such mark.
 struct SdtPlace {
   uint64_t offset = 0;
   uint64_t semaphore = 0;

@@ -127,7 +127,8 @@ bool DecodeProbe(Reader& r, Probe* p) {
          r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id") &&
          r.Bool(&p->may_sleep, "probe") && r.Str(&p->fentry_program, "probe fentry program") &&
          r.Str(&p->where, "probe place") && r.Bool(&p->internal, "probe") &&
-         r.Str(&p->helper_mark, "probe mark") && r.Str(&p->helper_args, "probe mark operands") && r.Str(&p->python_filter, "probe python filter");
+         r.Str(&p->helper_mark, "probe mark") && r.Str(&p->helper_args, "probe mark operands") &&
+         r.Str(&p->python_filter, "probe python filter");
 }
 
 bool DecodeGlobal(Reader& r, Global* g) {

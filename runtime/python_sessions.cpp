@@ -92,8 +92,8 @@ bool PlaceHelperSdtMarks(meta::Meta& meta, std::string* error) {
     }
     // The compiled probe reads the operands from the registers its object's copy used.
     if (!p.helper_args.empty() && place.args != p.helper_args) {
-      *error = "cannot attach `" + p.point + "`: the operands of mark " + p.helper_mark +
-               " in `" + library + "` (" + place.args + ") are not those it was compiled for (" +
+      *error = "cannot attach `" + p.point + "`: the operands of mark " + p.helper_mark + " in `" +
+               library + "` (" + place.args + ") are not those it was compiled for (" +
                p.helper_args + "); compile the script again";
       return false;
     }

@@ -5,7 +5,6 @@
 // events its patterns match.
 #include "semantic/probes/python.h"
 
-
 namespace btap::sema {
 namespace {
 

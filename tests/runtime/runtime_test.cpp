@@ -94,10 +94,10 @@ struct Case {
   std::string stdin_text;  // given through a pipe, which then ends
   std::string stdin_file;
   std::vector<std::pair<std::string, long>> stderr_counts;
-  std::vector<std::string> runner;  // btaprun and its arguments, when set
+  std::vector<std::string> runner;            // btaprun and its arguments, when set
   std::string compile_before, compile_after;  // shell commands around btap -p4
-  std::vector<std::string> env;     // NAME=VALUE, set in btap's environment
-  long descriptors = 0;             // RLIMIT_NOFILE for btap, when set
+  std::vector<std::string> env;               // NAME=VALUE, set in btap's environment
+  long descriptors = 0;                       // RLIMIT_NOFILE for btap, when set
   std::vector<std::string> script_args;
   std::vector<std::string> after;  // a command run once btap has ended
   std::map<std::string, std::string> sections;
