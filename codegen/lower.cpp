@@ -451,6 +451,11 @@ void Lowering::LowerProbe(const sema::Probe& p) {
   mp.target = p.spec.target;
   mp.build_id = p.spec.build_id;
   for (int i = 0; i < 3; ++i) mp.numbers[i] = p.spec.numbers[i];
+  if (p.spec.python) {
+    mp.helper_mark = p.spec.sdt_name;
+    mp.helper_args = p.spec.sdt_args;
+    mp.python_filter = p.spec.python_filter;
+  }
   if (group) {
     // One program for the point's functions: the runtime attaches it to every name.
     mp.target = GroupTargets(*group);

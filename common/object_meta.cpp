@@ -126,7 +126,9 @@ bool DecodeProbe(Reader& r, Probe* p) {
          r.I64(&p->numbers[0], "probe numbers") && r.I64(&p->numbers[1], "probe numbers") &&
          r.I64(&p->numbers[2], "probe numbers") && r.Str(&p->build_id, "probe build id") &&
          r.Bool(&p->may_sleep, "probe") && r.Str(&p->fentry_program, "probe fentry program") &&
-         r.Str(&p->where, "probe place") && r.Bool(&p->internal, "probe");
+         r.Str(&p->where, "probe place") && r.Bool(&p->internal, "probe") &&
+         r.Str(&p->helper_mark, "probe mark") && r.Str(&p->helper_args, "probe mark operands") &&
+         r.Str(&p->python_filter, "probe python filter");
 }
 
 bool DecodeGlobal(Reader& r, Global* g) {
@@ -197,6 +199,9 @@ std::vector<uint8_t> Encode(const Meta& m) {
     w.Str(p.fentry_program);
     w.Str(p.where);
     w.U8(p.internal);
+    w.Str(p.helper_mark);
+    w.Str(p.helper_args);
+    w.Str(p.python_filter);
   }
   w.U32(static_cast<uint32_t>(m.globals.size()));
   for (const Global& g : m.globals) {

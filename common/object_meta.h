@@ -15,7 +15,7 @@
 namespace btap::meta {
 
 inline constexpr char kSectionName[] = ".btap.meta";
-inline constexpr uint32_t kVersion = 14;
+inline constexpr uint32_t kVersion = 15;
 // A read-only section of its own holding one 64-bit flag: 1 when uprobe programs that
 // may sleep are loaded sleepable (with per-task scratch), 0 otherwise. The runtime sets
 // it before the object loads, and the verifier prunes the branch not taken.
@@ -144,6 +144,13 @@ struct Probe {
   // The runtime's own program (the -c/-x target tree's tracker): attached with the
   // script's probes, never listed (-L) or reported as a probe point (-v).
   bool internal = false;
+  // A mark of btap's HelperSDT library (python probes): the mark's name, "" otherwise. The
+  // runtime attaches it in its own copy of the library (common/helper_sdt.h), whatever
+  // `target` and `numbers` say; `python_filter` holds the point's module, function and
+  // file globs, one a line, which the runtime hands to the tracer.
+  std::string helper_mark;
+  std::string helper_args;  // the mark's operands as compiled: the runtime's copy must agree
+  std::string python_filter;
 
   bool operator==(const Probe&) const = default;
 };

@@ -45,8 +45,17 @@ BTAP_SEMAPHORE(btap_python_line_details_semaphore);
       ".popsection\n"                                                                 \
       ".endif\n"                                                                      \
       :                                                                               \
-      : "r"(backtrace), "r"(module), "r"(function), "r"(file), "r"(line), "r"(first_line), \
-        "r"(parms), "r"(locals), "r"(vars), "r"(value))
+      : "r"(r_backtrace), "r"(r_module), "r"(r_function), "r"(r_file), "r"(r_line),     \
+        "r"(r_first_line), "r"(r_parms), "r"(r_locals), "r"(r_vars), "r"(r_value))
+
+// The operands' registers, the same whichever compiler builds this (on x86-64: a note's
+// operands are what a compiled probe reads, and btaprun attaches an object compiled against
+// one build of this library in another; the runtime checks that they agree).
+#if defined(__x86_64__)
+#define BTAP_PIN(TYPE, NAME, REG) register TYPE r_##NAME __asm__(REG) = NAME
+#else
+#define BTAP_PIN(TYPE, NAME, REG) TYPE r_##NAME = NAME
+#endif
 
 // The operands of every mark: the backtrace (first: python_print_backtrace() finds it in
 // the first argument register), the module (the file's name without `.py`), the function
@@ -58,6 +67,16 @@ BTAP_SEMAPHORE(btap_python_line_details_semaphore);
       const char* backtrace, const char* module, const char* function, const char* file,  \
       int64_t line, int64_t first_line, const char* parms, const char* locals,            \
       const char* vars, const char* value) {                                              \
+    BTAP_PIN(const char*, backtrace, "rdi");                                              \
+    BTAP_PIN(const char*, module, "rsi");                                                 \
+    BTAP_PIN(const char*, function, "rdx");                                               \
+    BTAP_PIN(const char*, file, "rcx");                                                   \
+    BTAP_PIN(int64_t, line, "r8");                                                        \
+    BTAP_PIN(int64_t, first_line, "r9");                                                  \
+    BTAP_PIN(const char*, parms, "rax");                                                  \
+    BTAP_PIN(const char*, locals, "r10");                                                 \
+    BTAP_PIN(const char*, vars, "r11");                                                   \
+    BTAP_PIN(const char*, value, "rbx");                                                  \
     BTAP_MARK("python" #VERSION "_" #KIND, btap_python_##KIND##_semaphore);               \
     BTAP_MARK("python" #VERSION "_" #KIND "_details", btap_python_##KIND##_details_semaphore); \
   }

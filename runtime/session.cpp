@@ -433,6 +433,7 @@ void Session::Detach() {
   DetachAll(links_);
   for (int fd : link_fds_) close(fd);
   link_fds_.clear();
+  python_file_.Withdraw();
 }
 
 // Past MAXERRORS the session stops (and then runs error probes instead of end probes).
@@ -741,6 +742,7 @@ int Session::Execute(const RunOptions& options, std::ostream& out, std::ostream&
   RunUserProbes(meta::ProbeKind::Begin);
   ReadState();
   if (!Stopping()) {
+    python_file_.Publish(meta_);
     if (!Attach(&error)) {
       Stop(session::State::Stopped);
       Detach();

@@ -20,6 +20,7 @@
 #include "common/output_record.h"
 #include "runtime/core_relocations.h"
 #include "runtime/output.h"
+#include "runtime/python_sessions.h"
 #include "runtime/stdout_writer.h"
 
 struct bpf_object;
@@ -197,6 +198,7 @@ class Session {
   std::unique_ptr<StdinInput> input_;     // standard input, for input probes
   bpf_object* bpf_ = nullptr;
   std::vector<bpf_link*> links_;
+  PythonSessionFile python_file_;         // what HelperSDT's tracer reads while attached
   std::vector<int> link_fds_;             // links libbpf cannot hold (netfilter's)
   std::unique_ptr<ModuleWatch> modules_;  // once a module probe needs it
   bool module_watch_failed_ = false;      // the kernel refused it: modules stay unwatched

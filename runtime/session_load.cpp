@@ -97,6 +97,7 @@ bool Session::Open(std::vector<uint8_t> object, std::string* error) {
 
 bool Session::OpenObject(bool fentry, std::string* error) {
   if (!ReadObjectMeta(object_, &meta_, error)) return false;
+  if (!PlaceHelperSdtMarks(meta_, error)) return false;
   if (!formatter_.Init(meta_, error)) return false;
   RaiseDescriptorLimit();  // (uprobes attached one by one hold two descriptors each)
   bpf_ = OpenBpfObject(error);

@@ -156,8 +156,9 @@ struct ProbeSpec {
   // python2/python3 points (2 or 3): a HelperSDT mark whose $$parms, $$locals, $$vars
   // and $$return are the strings the interpreter passed (semantic/probes/python.cpp).
   int python = 0;
-  bool plt = false;      // a .plt probe: a PLT stub, `function` the name it calls ($$name)
-  std::string build_id;  // of `target`, for the runtime to check before attaching
+  std::string python_filter;  // its module, function and file globs (PythonPoint::filter)
+  bool plt = false;           // a .plt probe: a PLT stub, `function` the name it calls ($$name)
+  std::string build_id;       // of `target`, for the runtime to check before attaching
   // Kernel functions whose every parameter takes one register: how many there are, which
   // is how many 8-byte arguments an fentry program sees (-1 otherwise).
   int tracing_slots = -1;

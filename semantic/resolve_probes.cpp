@@ -138,6 +138,9 @@ class ProbeResolver {
     if (!MatchFamilies(py.target, optional, inner, depth, found, fit_empty)) return false;
     for (Resolved& r : found) {
       r.spec.python = py.version;
+      r.spec.python_filter = py.filter;
+      // The runtime finds the library and the mark's place on its own machine.
+      r.spec.build_id.clear();
       r.spec.point = PointSpelling(parts);
       out.push_back(std::move(r));
     }

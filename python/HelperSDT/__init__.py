@@ -3,6 +3,7 @@
 # traced unless a btap probe is attached to one of those marks: their semaphores tell.
 import ctypes
 import os
+import struct
 import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +25,7 @@ class _Semaphores(object):
     probes that read the strings too (computed only for those)."""
 
     def __init__(self, lib, kind):
+        self.kind = kind
         self.names = ctypes.c_ushort.in_dll(lib, "btap_python_%s_semaphore" % kind)
         self.details = ctypes.c_ushort.in_dll(
             lib, "btap_python_%s_details_semaphore" % kind)
@@ -215,6 +217,174 @@ def _qualname(frame):
     return name
 
 
+# ----- Which events the strings are computed for -----
+# A btap session with probes that read the strings writes a file in _SESSIONS before it
+# attaches (runtime/python_sessions.cpp): its pid and each such probe's mark and module,
+# function and file globs; `generation` there counts the changes of those files. The
+# strings are computed for an event only when a live session's probe of its kind matches
+# its function; when no file accounts for a raised `_details` semaphore (a session that
+# could not write one, a folder this process cannot see), for every event, as before.
+_SESSIONS = os.environ.get("BTAP_PYTHON_SESSIONS") or "/run/btap/python"
+_GENERATION = struct.Struct("<Q")
+
+
+class _Wanted(object):
+    def __init__(self):
+        self.counter = None   # the generation file's mapping, once opened
+        self.opened = False
+        self.seen = None      # the generation the filters were read at
+        self.filters = {}     # kind -> [(module, function, file) globs]
+        self.cache = {}       # (kind, code[, name]) -> bool
+
+
+_wanted = _Wanted()
+
+
+def _glob(glob, text):
+    """Whether `glob` (`*`, `?`) matches the whole of `text`, as btap's filters do."""
+    g = t = 0
+    star, after = -1, 0
+    while t < len(text):
+        if g < len(glob) and (glob[g] == "?" or glob[g] == text[t]):
+            g += 1
+            t += 1
+        elif g < len(glob) and glob[g] == "*":
+            star, after = g, t
+            g += 1
+        elif star >= 0:
+            g = star + 1
+            after += 1
+            t = after
+        else:
+            return False
+    while g < len(glob) and glob[g] == "*":
+        g += 1
+    return g == len(glob)
+
+
+def _matches(pattern, module, function, filename):
+    module_glob, function_glob, file_glob = pattern
+    if not _glob(module_glob, module) or not _glob(function_glob, function):
+        return False
+    if file_glob in ("", "*"):
+        return True
+    # A file's glob matches the whole name or a tail of it after a `/`.
+    at = 0
+    while at >= 0:
+        if _glob(file_glob, filename[at:]):
+            return True
+        at = filename.find("/", at) + 1 or -1
+    return False
+
+
+def _generation():
+    if not _wanted.opened:
+        _wanted.opened = True
+        try:
+            import mmap
+            fd = os.open(os.path.join(_SESSIONS, "generation"), os.O_RDONLY)
+            try:
+                if os.fstat(fd).st_size >= _GENERATION.size:  # (never shrinks)
+                    _wanted.counter = mmap.mmap(fd, _GENERATION.size, mmap.MAP_SHARED,
+                                                mmap.PROT_READ)
+            finally:
+                os.close(fd)
+        except Exception:
+            _wanted.counter = None
+    if _wanted.counter is None:
+        return None
+    return _GENERATION.unpack_from(_wanted.counter)[0]
+
+
+def _read_text(path):
+    """A small file's text (os's calls: the builtin open may be the program's own)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _live(pid, start):
+    """Whether the session's process still runs (not a later one of the same pid)."""
+    try:
+        fields = _read_text("/proc/%d/stat" % int(pid)).rsplit(")", 1)[1].split()
+        return fields[19] == start
+    except Exception:
+        return False
+
+
+def _read_sessions():
+    filters = {}
+    try:
+        names = os.listdir(_SESSIONS)
+    except (IOError, OSError):
+        return filters
+    for name in names:
+        if not name.endswith(".session"):
+            continue
+        try:
+            lines = _read_text(os.path.join(_SESSIONS, name)).split("\n")
+        except (IOError, OSError):
+            continue
+        if not lines or lines[0] != "btap-python-session 1":
+            continue
+        marks = []
+        alive = False
+        for line in lines[1:]:
+            fields = line.split("\t")
+            if fields[0] == "pid" and len(fields) == 3:
+                alive = _live(fields[1], fields[2])
+            elif fields[0] == "mark" and len(fields) == 5:
+                marks.append(fields[1:])
+        if not alive:
+            continue
+        for mark, module, function, filename in marks:
+            parts = mark.split("_")  # pythonN_KIND_details
+            if len(parts) != 3 or parts[0] != "python%d" % _major:
+                continue
+            filters.setdefault(parts[1], []).append((module, function, filename))
+    return filters
+
+
+def _details_wanted(kind, frame):
+    """Whether an attached probe that reads the strings may want this event's."""
+    generation = _generation()
+    if generation is None:
+        return True
+    if generation != _wanted.seen:
+        _wanted.seen = generation
+        _wanted.cache = {}
+        try:
+            _wanted.filters = _read_sessions()
+        except Exception:
+            _wanted.seen = None  # (read again at the next event)
+            return True
+    patterns = _wanted.filters.get(kind)
+    if patterns is None:
+        return True  # (a `_details` probe of this kind that no file accounts for)
+    code = frame.f_code
+    named = hasattr(code, "co_qualname")  # (before 3.11 the name depends on the frame)
+    key = (kind, code) if named else (kind, code, _qualname(frame))
+    wanted = _wanted.cache.get(key)
+    if wanted is None:
+        function = code.co_qualname if named else key[2]
+        module = _module_name(code.co_filename)
+        wanted = False
+        for pattern in patterns:
+            if _matches(pattern, module, function, code.co_filename):
+                wanted = True
+                break
+        _wanted.cache[key] = wanted
+    return wanted
+
+
 def _report(mark, semaphores, frame, value=None, returning=False):
     try:
         _report_event(mark, semaphores, frame, value, returning)
@@ -225,7 +395,7 @@ def _report(mark, semaphores, frame, value=None, returning=False):
 
 def _report_event(mark, semaphores, frame, value, returning):
     code = frame.f_code
-    if not semaphores.details.value:
+    if not semaphores.details.value or not _details_wanted(semaphores.kind, frame):
         mark(b"", _bytes(_module_name(code.co_filename)),
              _bytes(_qualname(frame)),
              _bytes(code.co_filename), frame.f_lineno, code.co_firstlineno,

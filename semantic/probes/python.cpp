@@ -5,15 +5,8 @@
 // events its patterns match.
 #include "semantic/probes/python.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
-
 namespace btap::sema {
 namespace {
-
-namespace fs = std::filesystem;
 
 // A glob (`*`, `?`) as an anchored-free regex body.
 std::string GlobRegex(std::string_view glob) {
@@ -76,31 +69,6 @@ std::string Filter(std::string_view arg, std::string_view regex) {
 }
 
 }  // namespace
-
-std::string HelperSdtLibrary(std::string* why) {
-  std::vector<fs::path> tried;
-  if (const char* env = std::getenv("BTAP_HELPERSDT"); env && *env) {
-    tried.push_back(fs::path(env) / "HelperSDT/libbtap_python.so");
-  } else {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      exe[n] = '\0';
-      fs::path bin = fs::path(exe).parent_path();
-      tried.push_back(bin / "python/HelperSDT/libbtap_python.so");
-      tried.push_back(bin.parent_path() / BTAP_PYTHON_DIR "/HelperSDT/libbtap_python.so");
-    }
-  }
-  std::string list;
-  for (const fs::path& p : tried) {
-    std::error_code ec;
-    if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
-    list += (list.empty() ? "`" : ", `") + p.string() + "`";
-  }
-  *why = "btap's HelperSDT library is not installed (looked for " + list +
-         "; $BTAP_HELPERSDT names the folder that holds the HelperSDT package)";
-  return "";
-}
 
 bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, PythonPoint* out) {
   if (parts.empty() || (parts[0].name != "python2" && parts[0].name != "python3")) return false;
@@ -175,6 +143,7 @@ bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, P
   if (!line_cond.empty()) prologue += "  if (!(" + line_cond + ")) next\n";
   prologue += "}\n";
   out->prologue = std::move(prologue);
+  out->filter = module.string + "\n" + std::string(name) + "\n" + std::string(file);
   auto part = [&](std::string n, std::string arg) {
     PointPart p;
     p.name = std::move(n);

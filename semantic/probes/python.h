@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/diagnostics.h"
+#include "common/helper_sdt.h"
 #include "semantic/probe_family.h"
 
 namespace btap::sema {
@@ -16,15 +17,13 @@ struct PythonPoint {
   int version = 0;                // 2 or 3
   std::vector<PointPart> target;  // process("LIB").provider("btap_python").mark("...")
   std::string prologue;           // `probe __python { ... }`: the filters
+  // The module, function and file globs ("" for no file), one a line: the tracer computes
+  // the strings only for the functions they match (runtime/python_sessions.cpp).
+  std::string filter;
 };
 
 // Whether `parts` is a python point (its first component is python2 or python3). When
 // it is, fills `out`, or reports a located error and returns true with `out->version` 0.
 bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, PythonPoint* out);
-
-// The HelperSDT library btap's python probes attach to: $BTAP_HELPERSDT/HelperSDT, or
-// the package beside btap (the build tree's python/, an installation's lib/btap/python/);
-// "" with `why` when it is nowhere.
-std::string HelperSdtLibrary(std::string* why);
 
 }  // namespace btap::sema

@@ -30,6 +30,9 @@
 //                                              whose reader has gone)
 //   stderr-count: REGEX N                      exactly N lines of standard error match
 //   runner: btaprun -T 1                       compile with `btap -p4 ARGS`, run with btaprun
+//   compile-before: SHELL COMMANDS             with a runner: run in the shell that compiles,
+//                                              before btap -p4 (an `export` reaches it)
+//   compile-after: SHELL COMMANDS              ...and after it, before btaprun runs
 //   script-args: 5 'two words'                 arguments after the script ($1, @2, ...)
 //   env: TZ=IST-5:30                           set in btap's environment (each word)
 //   descriptors: 64                            btap may open that many files (RLIMIT_NOFILE,
@@ -91,9 +94,10 @@ struct Case {
   std::string stdin_text;  // given through a pipe, which then ends
   std::string stdin_file;
   std::vector<std::pair<std::string, long>> stderr_counts;
-  std::vector<std::string> runner;  // btaprun and its arguments, when set
-  std::vector<std::string> env;     // NAME=VALUE, set in btap's environment
-  long descriptors = 0;             // RLIMIT_NOFILE for btap, when set
+  std::vector<std::string> runner;            // btaprun and its arguments, when set
+  std::string compile_before, compile_after;  // shell commands around btap -p4
+  std::vector<std::string> env;               // NAME=VALUE, set in btap's environment
+  long descriptors = 0;                       // RLIMIT_NOFILE for btap, when set
   std::vector<std::string> script_args;
   std::vector<std::string> after;  // a command run once btap has ended
   std::map<std::string, std::string> sections;
@@ -191,6 +195,8 @@ Case Parse(const fs::path& path) {
       c.stderr_counts.push_back({value.substr(0, space), std::stol(value.substr(space + 1))});
     }
     if (key == "runner") c.runner = Words(value);
+    if (key == "compile-before") c.compile_before = value;
+    if (key == "compile-after") c.compile_after = value;
     if (key == "script-args") c.script_args = Words(value);
     if (key == "env") c.env = Words(value);
     if (key == "descriptors") c.descriptors = std::stol(value);
@@ -270,6 +276,8 @@ Result Execute(const Case& c, const std::string& script) {
     std::string compile = std::string(BTAP_BINARY) + " -p4 -o " + object;
     for (const std::string& a : c.args) compile += " '" + Replace(a, "'", "'\\''") + "'";
     compile += " " + script;
+    if (!c.compile_before.empty()) compile = c.compile_before + " && " + compile;
+    if (!c.compile_after.empty()) compile += " && " + c.compile_after;
     if (std::system(compile.c_str()) != 0) return {};
     argv = {BTAPRUN_BINARY};
     argv.insert(argv.end(), c.runner.begin() + 1, c.runner.end());
@@ -456,6 +464,8 @@ TEST_P(RuntimeCase, Runs) {
   for (std::string& a : c.args) a = Replace(a, "@SCRIPT@", script);
   for (std::string& a : c.after) a = Replace(a, "@SCRIPT@", script);
   for (std::string& a : c.runner) a = Replace(a, "@SCRIPT@", script);
+  c.compile_before = Replace(c.compile_before, "@SCRIPT@", script);
+  c.compile_after = Replace(c.compile_after, "@SCRIPT@", script);
   if (c.sections.count("script")) std::ofstream(script) << c.sections["script"];
   Result r = Execute(c, c.sections.count("script") ? script : "");
   ASSERT_FALSE(r.timed_out) << "timed out after " << c.timeout << " s; stderr:\n" << r.err;
