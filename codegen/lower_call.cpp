@@ -622,7 +622,9 @@ Value Lowering::IntrinsicCall(Intrinsic which, ast::Call* c) {
     }
     case Intrinsic::strtol: {
       Value str = Arg(c, 0), base = Arg(c, 1);
-      return Library("btap_strtol", i64_, {str, base, b_.getInt64(slot_), b_.getInt64(limit_)});
+      // In the kernel the digit loop is a bpf_loop (the interpreter has none).
+      return Library(frame_->user_side ? "btap_strtol" : "btap_strtol_loop", i64_,
+                     {str, base, b_.getInt64(slot_), b_.getInt64(limit_)});
     }
     case Intrinsic::text_str:
     case Intrinsic::string_quoted:

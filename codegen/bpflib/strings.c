@@ -393,6 +393,49 @@ BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned
   return negative ? -(long)value : (long)value;
 }
 
+// btap_strtol in the kernel: the digit loop as a bpf_loop, checked once. Walked plain, for a
+// base and a string the verifier does not know (a handler whose locals are in scratch, a
+// loop's callback), each of its up to 4,096 rounds is walked with its exits pending: a
+// script loop calling strtol passed the verifier's million instructions on Linux 6.1.
+struct strtol_state {
+  const char* s;
+  unsigned long base, size, from;
+  unsigned long value;
+};
+
+BTAP_CALLBACK long btap_cb_strtol(unsigned long n, void* ctx) {
+  struct strtol_state* st = ctx;
+  char c = st->s[(st->from + n) & (st->size - 1)];
+  unsigned long digit = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'z' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'Z' ? c - 'A' + 10
+                                               : 99;
+  if (digit >= st->base) return 1;
+  st->value = st->value * st->base + digit;
+  return 0;
+}
+
+BTAP_LIB long btap_strtol_loop(const char* s, long base, unsigned long size, unsigned long limit) {
+  unsigned long i = 0;
+  int negative = 0;
+  if (s[0] == '-' || s[0] == '+') {
+    negative = s[0] == '-';
+    i = 1;
+  }
+  if ((base == 0 || base == 16) && s[i & (size - 1)] == '0' &&
+      (s[(i + 1) & (size - 1)] == 'x' || s[(i + 1) & (size - 1)] == 'X')) {
+    base = 16;
+    i += 2;
+  } else if (base == 0) {
+    base = s[i & (size - 1)] == '0' ? 8 : 10;
+  }
+  if (base < 2 || base > 36 || i >= limit) return 0;
+  struct strtol_state st = {s, (unsigned long)base, size, i, 0};
+  unsigned long rounds = limit - i;
+  bpf_loop(rounds < BTAP_MAX_STRING ? rounds : BTAP_MAX_STRING, btap_cb_strtol, &st, 0);
+  return negative ? -(long)st.value : (long)st.value;
+}
+
 // The `n` bytes at `s` as hex digits, two a byte, as many bytes as fit whole
 // (btap_hex_loop) or as many digits as fit (btap_memhex_loop: stap's sprintf %M, whose
 // string may end at a byte's first digit).
