@@ -134,7 +134,10 @@ void Lowering::Fail(const std::string& message, std::vector<Value> args) {
     auto* last = llvm::BasicBlock::Create(context_, "stopping_error", frame_->fn);
     b_.CreateCondBr(b_.CreateICmpUGT(seen, max), silent, last);
     b_.SetInsertPoint(last);
-    uint64_t header = uint64_t{FormatId(message)} << 32 | uint32_t(record::Kind::Error);
+    // Its low half is the Errors state rather than the record's kind, which the runtime
+    // supplies: the store then shares the state's register (issue 18, program size).
+    uint64_t header =
+        uint64_t{FormatId(message)} << 32 | static_cast<uint32_t>(session::State::Errors);
     b_.CreateStore(b_.getInt64(header), stop_error_);
     SetState(session::State::Errors);
     b_.CreateBr(frame_->exit);

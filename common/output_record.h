@@ -72,8 +72,9 @@ enum class State : uint64_t {
 // The state is the first of the session's words, one block in global data, so that a
 // probe's error path reaches them all from one address:
 //  - kStopErrorWord: the kernel-side error that reached MAXERRORS + 1, when its message
-//    has no arguments (an array full, division by 0): the 8-byte header of its Error
-//    record (kind and format id; 0 while there is none), stored before the state moves
+//    has no arguments (an array full, division by 0): its Error record's format id in
+//    the high half and a non-zero low half (0 while there is none; the runtime reads the
+//    record's kind as Error whatever the low half holds), stored before the state moves
 //    to Errors. The runtime reports it as it would the record, after the records already
 //    in the ring buffer: the probe's error path writes no record.
 //  - kErrorsWord: run-time errors raised so far, counted by the probes themselves.

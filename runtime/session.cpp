@@ -417,6 +417,9 @@ void Session::ReportStopError() {
   if (!stop_error_ || stop_error_reported_) return;
   uint64_t header = __atomic_load_n(stop_error_, __ATOMIC_SEQ_CST);
   if (header == 0) return;
+  // The probes leave the format id in the high half and any non-zero low half (the
+  // Errors state's value): the record is an Error record.
+  header = (header & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(record::Kind::Error);
   stop_error_reported_ = true;
   Stop(session::State::Errors);
   if (ring_) {

@@ -9,8 +9,8 @@
 namespace btap::driver {
 namespace {
 
-// With the default MAXERRORS of 0, a full array's error stores its record's header
-// (kind 3, format id 0) in the session's words and moves the state: no ring buffer
+// With the default MAXERRORS of 0, a full array's error stores its record's format id
+// (0) in the session's words and moves the state: no ring buffer
 // output (helper 130), so the object has no output map, and no lost count.
 TEST(ErrorPath, StoppingErrorLeavesItsHeaderNotARecord) {
   Ran r = RunBtap({"-p3", "--dump=bpf-asm", "-e", R"(global c
@@ -23,6 +23,15 @@ TEST(ErrorPath, StoppingErrorLeavesItsHeaderNotARecord) {
   for (const char* want : {R"(atomic_fetch_add\(\(u64 \*\)\(r\d+ \+ 16\))",
                            R"(\*\(u64 \*\)\(r\d+ \+ 8\) = r\d+)", R"(cmpxchg_64\(r\d+ \+ 0)"})
     EXPECT_TRUE(std::regex_search(r.out, std::regex(want))) << want << "\n" << r.out;
+  // The header's low half is the Errors state (2), so its store and the state's exchange
+  // share one register: `rN = 2` once, no second move (issue 18, program size).
+  std::smatch stored;
+  ASSERT_TRUE(std::regex_search(r.out, stored, std::regex(R"(\*\(u64 \*\)\(r\d+ \+ 8\) = (r\d+))")))
+      << r.out;
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex("cmpxchg_64\\(r\\d+ \\+ 0, r0, " + stored[1].str() + "\\)")))
+      << r.out;
+  EXPECT_FALSE(std::regex_search(r.out, std::regex(R"(r\d+ = 3\n)"))) << r.out;
   // The errors before the one past MAXERRORS are records; so is one with arguments.
   Ran before = RunBtap({"-p3", "--dump=bpf-asm", "-D", "MAXERRORS=1", "-e", R"(global c
     probe kernel.trace("sched:sched_switch") { c[execname()]++ })"});
