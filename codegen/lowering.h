@@ -365,15 +365,11 @@ class Lowering {
   // DispatchNumber, so that a compat call reaches only bodies mapped for it.
   static constexpr int64_t kCompatKey = 1024;
   Value DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies);
-  // Whether compat calls can be told apart on the kernel compiled for (CompatSyscall is
-  // not null there).
-  bool HasCompatStatus() const;
+  bool HasCompatStatus() const;  // compat calls can be told apart (CompatSyscall not null)
   // The i386 numbers (plus kCompatKey) under which a syscall tapset body runs for compat
   // calls too; empty when it is for native calls only.
   std::vector<int64_t> CompatBodyNumbers(const sema::Probe& p) const;
-  // In a body mapped for compat calls: whether this call is one, read once per handler in
-  // its entry block.
-  Value CompatArgs();
+  Value CompatArgs();  // in a body mapped for compat calls: whether this call is one (once)
   // process.begin's calls: the machine's fork-family numbers and i386's, those also past
   // kCompatKey (for a dispatcher that tells compat calls apart); the body keeps a call
   // when its number is one of its own kind's (native or compat).

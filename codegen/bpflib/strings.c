@@ -363,32 +363,46 @@ BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag
   return finish(dst, pos, size, limit);
 }
 
+// The sign and base prefix of a number at the start of `s` (base 2-36; 0 reads a 0x or 0
+// prefix): where its digits start, the base in *base, -1 in *base when it is none.
+static inline __attribute__((always_inline)) unsigned long strtol_prefix(const char* s, long* base, int* negative,
+                                          unsigned long size) {
+  unsigned long i = 0;
+  *negative = 0;
+  if (s[0] == '-' || s[0] == '+') {
+    *negative = s[0] == '-';
+    i = 1;
+  }
+  if ((*base == 0 || *base == 16) && s[i & (size - 1)] == '0' &&
+      (s[(i + 1) & (size - 1)] == 'x' || s[(i + 1) & (size - 1)] == 'X')) {
+    *base = 16;
+    i += 2;
+  } else if (*base == 0) {
+    *base = s[i & (size - 1)] == '0' ? 8 : 10;
+  }
+  if (*base < 2 || *base > 36) *base = -1;
+  return i;
+}
+
+// A digit's value in bases up to 36; 99 for a byte that is no digit.
+static inline __attribute__((always_inline)) unsigned long strtol_digit(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'z' ? c - 'a' + 10
+         : c >= 'A' && c <= 'Z' ? c - 'A' + 10
+                                : 99;
+}
+
 // The number at the start of `s` in `base` (2-36; 0 reads a 0x or 0 prefix), after an
 // optional sign; parsing stops at the first byte that is not a digit.
 BTAP_LIB long btap_strtol(const char* s, long base, unsigned long size, unsigned long limit) {
-  unsigned long i = 0;
-  int negative = 0;
-  if (s[0] == '-' || s[0] == '+') {
-    negative = s[0] == '-';
-    i = 1;
-  }
-  if ((base == 0 || base == 16) && s[i & (size - 1)] == '0' &&
-      (s[(i + 1) & (size - 1)] == 'x' || s[(i + 1) & (size - 1)] == 'X')) {
-    base = 16;
-    i += 2;
-  } else if (base == 0) {
-    base = s[i & (size - 1)] == '0' ? 8 : 10;
-  }
-  if (base < 2 || base > 36) return 0;
+  int negative;
+  unsigned long i = strtol_prefix(s, &base, &negative, size);
+  if (base < 0) return 0;
   unsigned long value = 0;
   for (unsigned long n = 0; n < BTAP_MAX_STRING && i < limit; n++, i++) {
-    char c = s[i & (size - 1)];
-    long digit = c >= '0' && c <= '9'   ? c - '0'
-                 : c >= 'a' && c <= 'z' ? c - 'a' + 10
-                 : c >= 'A' && c <= 'Z' ? c - 'A' + 10
-                                        : 99;
-    if (digit >= base) break;
-    value = value * (unsigned long)base + (unsigned long)digit;
+    unsigned long digit = strtol_digit(s[i & (size - 1)]);
+    if (digit >= (unsigned long)base) break;
+    value = value * (unsigned long)base + digit;
   }
   return negative ? -(long)value : (long)value;
 }
@@ -405,31 +419,16 @@ struct strtol_state {
 
 BTAP_CALLBACK long btap_cb_strtol(unsigned long n, void* ctx) {
   struct strtol_state* st = ctx;
-  char c = st->s[(st->from + n) & (st->size - 1)];
-  unsigned long digit = c >= '0' && c <= '9'   ? c - '0'
-                        : c >= 'a' && c <= 'z' ? c - 'a' + 10
-                        : c >= 'A' && c <= 'Z' ? c - 'A' + 10
-                                               : 99;
+  unsigned long digit = strtol_digit(st->s[(st->from + n) & (st->size - 1)]);
   if (digit >= st->base) return 1;
   st->value = st->value * st->base + digit;
   return 0;
 }
 
 BTAP_LIB long btap_strtol_loop(const char* s, long base, unsigned long size, unsigned long limit) {
-  unsigned long i = 0;
-  int negative = 0;
-  if (s[0] == '-' || s[0] == '+') {
-    negative = s[0] == '-';
-    i = 1;
-  }
-  if ((base == 0 || base == 16) && s[i & (size - 1)] == '0' &&
-      (s[(i + 1) & (size - 1)] == 'x' || s[(i + 1) & (size - 1)] == 'X')) {
-    base = 16;
-    i += 2;
-  } else if (base == 0) {
-    base = s[i & (size - 1)] == '0' ? 8 : 10;
-  }
-  if (base < 2 || base > 36 || i >= limit) return 0;
+  int negative;
+  unsigned long i = strtol_prefix(s, &base, &negative, size);
+  if (base < 0 || i >= limit) return 0;
   struct strtol_state st = {s, (unsigned long)base, size, i, 0};
   unsigned long rounds = limit - i;
   bpf_loop(rounds < BTAP_MAX_STRING ? rounds : BTAP_MAX_STRING, btap_cb_strtol, &st, 0);
