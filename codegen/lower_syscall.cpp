@@ -375,7 +375,11 @@ Value Lowering::DispatchNumber(Value ctx, bool is_return, const std::vector<Sysc
                            [](const SyscallBody& body) { return body.nr >= kCompatKey; });
   Value compat = keyed ? CompatSyscall() : nullptr;
   if (!compat) return nr;
-  return b_.CreateSelect(compat, b_.CreateAdd(nr, b_.getInt64(kCompatKey)), nr);
+  // A compat number out of i386's range (the kernel sign-extends eax: int 0x80 with -1000
+  // is -1000 here) must reach no body: past the key it would be a native number.
+  Value key = b_.CreateSelect(b_.CreateICmpULT(nr, b_.getInt64(kCompatKey)),
+                              b_.CreateAdd(nr, b_.getInt64(kCompatKey)), b_.getInt64(-1));
+  return b_.CreateSelect(compat, key, nr);
 }
 
 // Whether the call is a compat one, in a body that runs for both kinds: once per handler,

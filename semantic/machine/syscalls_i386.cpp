@@ -8,8 +8,9 @@ namespace btap::sema {
 // (read from ebx, ecx, edx, esi, edi, ebp and extended from 32 bits) and whose argstr
 // reads from user memory only strings, flat buffers and structs of the same layout in both
 // ABIs (sockaddr, pollfd, a sigset); pointers to other structs are shown as addresses, as
-// stap shows them. The 16-bit-uid calls (getuid, 24) are not here: the 32-bit ones
-// (getuid32, 199) are stap's `getuid`.
+// stap shows them. The *_time64 calls, which 32-bit glibc makes since 2.34, take x86-64's
+// timespec layout (__kernel_timespec). The 16-bit-uid calls (getuid, 24) are not here: the 32-bit
+// ones (getuid32, 199) are stap's `getuid`.
 const std::vector<I386Call>& I386Calls() {
   static const std::vector<I386Call> kCalls = {
       {1, "exit"},
@@ -93,6 +94,7 @@ const std::vector<I386Call>& I386Calls() {
       {214, "setgid"},
       {219, "madvise"},
       {220, "getdents64"},
+      {221, "fcntl"},
       {224, "gettid"},
       {238, "tkill"},
       {239, "sendfile64"},
@@ -128,6 +130,13 @@ const std::vector<I386Call>& I386Calls() {
       {363, "listen"},
       {364, "accept4"},
       {373, "shutdown"},
+      {383, "statx"},
+      {403, "clock_gettime"},
+      {407, "clock_nanosleep"},
+      {412, "utimensat"},
+      {413, "pselect6"},
+      {414, "ppoll"},
+      {422, "futex"},
       {434, "pidfd_open"},
       {436, "close_range"},
       {439, "faccessat2"},

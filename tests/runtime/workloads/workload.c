@@ -38,7 +38,8 @@
  *                    standard error once it has waited for it; then i386 setpgid(0, 0)
  *                    (57, x86-64's fork; it returns 0)
  *   compat-calls     a child closes every descriptor above 2, then through int 0x80 makes
- *                    i386 getppid (64), getuid32 (199), open (5) of "/dev/null" O_WRONLY
+ *                    i386 getppid (64), the number -960 (no call: ENOSYS), getuid32 (199),
+ *                    open (5) of "/dev/null" O_WRONLY
  *                    (fd 3), dup2 (63) of 3 to 9, write (4) of "hi" to 9, lseek (19) of 9
  *                    by -5 from SEEK_SET (/dev/null: 0) and close (6) of 9, with garbage in the
  *                    registers' upper halves (the kernel reads their low 32 bits; lseek's
@@ -243,6 +244,8 @@ int main(int argc, char** argv) {
       strcpy(low + 64, "hi");
       const long high = (long)0xdead000000000000UL;
       long r = 64;
+      __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
+      r = -960;  // no call (ENOSYS); -960 + 1024 is 64, getppid's key
       __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
       r = 199;
       __asm__ volatile("int $0x80" : "+a"(r) : : "memory", "r8", "r9", "r10", "r11");
