@@ -4,9 +4,11 @@
 #include <stdint.h>
 
 // One reference counter per mark: the kernel adds one for each uprobe attached at it,
-// in every process that maps this library. A kind of event has two marks: one for
-// probes that read only the names and lines (the strings are "" there unless the other
-// is attached too), one for probes that read the strings as well (`_details`).
+// in every process that maps this library. A kind of event has three marks: one for
+// probes that read only the names and lines (the strings are "" there unless another
+// is attached too), one for probes that read the strings as well (`_details`: the
+// strings of every event), and `_filtered`, the same for a session that has listed its
+// probes' globs where every tracer reads them (the strings of the events they match).
 #define BTAP_SEMAPHORE(name) \
   __extension__ volatile unsigned short name \
       __attribute__((section(".probes"), used, visibility("default")))
@@ -16,6 +18,9 @@ BTAP_SEMAPHORE(btap_python_line_semaphore);
 BTAP_SEMAPHORE(btap_python_call_details_semaphore);
 BTAP_SEMAPHORE(btap_python_return_details_semaphore);
 BTAP_SEMAPHORE(btap_python_line_details_semaphore);
+BTAP_SEMAPHORE(btap_python_call_filtered_semaphore);
+BTAP_SEMAPHORE(btap_python_return_filtered_semaphore);
+BTAP_SEMAPHORE(btap_python_line_filtered_semaphore);
 
 // An SDT note (the layout <sys/sdt.h> writes, spelled out here so that building needs
 // no systemtap-sdt-dev): the mark's address, the note base, the semaphore, provider
@@ -79,6 +84,7 @@ BTAP_SEMAPHORE(btap_python_line_details_semaphore);
     BTAP_PIN(const char*, value, "rbx");                                                  \
     BTAP_MARK("python" #VERSION "_" #KIND, btap_python_##KIND##_semaphore);               \
     BTAP_MARK("python" #VERSION "_" #KIND "_details", btap_python_##KIND##_details_semaphore); \
+    BTAP_MARK("python" #VERSION "_" #KIND "_filtered", btap_python_##KIND##_filtered_semaphore); \
   }
 
 BTAP_EVENT(2, call)

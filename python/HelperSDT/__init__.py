@@ -21,18 +21,21 @@ _lib = _load()
 _major = 3 if sys.version_info[0] >= 3 else 2
 
 class _Semaphores(object):
-    """A kind of event's two semaphores: probes that read names and lines only, and
-    probes that read the strings too (computed only for those)."""
+    """A kind of event's three semaphores: probes that read names and lines only, probes
+    that read the strings of every event, and probes that read the strings of the
+    events the session files match (the strings are computed only for those)."""
 
     def __init__(self, lib, kind):
         self.kind = kind
         self.names = ctypes.c_ushort.in_dll(lib, "btap_python_%s_semaphore" % kind)
         self.details = ctypes.c_ushort.in_dll(
             lib, "btap_python_%s_details_semaphore" % kind)
+        self.filtered = ctypes.c_ushort.in_dll(
+            lib, "btap_python_%s_filtered_semaphore" % kind)
 
     @property
     def value(self):
-        return self.names.value or self.details.value
+        return self.names.value or self.details.value or self.filtered.value
 
 
 if _lib is not None:
@@ -220,24 +223,29 @@ def _qualname(frame):
 # ----- Which events the strings are computed for -----
 # A btap session with probes that read the strings writes a file in _SESSIONS before it
 # attaches (runtime/python_sessions.cpp): its pid and each such probe's mark and module,
-# function and file globs; `generation` there counts the changes of those files. The
-# strings are computed for an event only when a live session's probe of its kind matches
-# its function; when no file accounts for a raised `_details` semaphore (a session that
-# could not write one, a folder this process cannot see), for every event, as before.
-_SESSIONS = os.environ.get("BTAP_PYTHON_SESSIONS") or "/run/btap/python"
+# function and file globs; `generation` there counts the changes of those files. Only a
+# session whose file is there attaches the `_filtered` marks: their events' strings are
+# computed when a live session's probe of that kind matches the function (when no file
+# here accounts for the raised semaphore, e.g. a folder this process cannot read, for
+# every event). A session without a file attaches `_details`: every event's strings.
+_SESSIONS = "/run/btap/python"
 _GENERATION = struct.Struct("<Q")
+_RETRY = 1024        # events between two tries to open a `generation` not there yet
+_CACHE_SIZE = 4096   # names a generation's matches are kept for (then forgotten)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-class _Wanted(object):
+class _Counter(object):
     def __init__(self):
-        self.counter = None   # the generation file's mapping, once opened
-        self.opened = False
-        self.seen = None      # the generation the filters were read at
-        self.filters = {}     # kind -> [(module, function, file) globs]
-        self.cache = {}       # (kind, code[, name]) -> bool
+        self.mapping = None  # the generation file's mapping, once opened
+        self.wait = 0        # events before the next try to open it
 
 
-_wanted = _Wanted()
+_counter = _Counter()
+# What one generation of the files says: (generation, kind -> [(module, function, file)
+# globs], cache (kind, function, file) -> bool). Replaced whole (one assignment), never
+# changed but for its cache: an event uses the one it read.
+_state = (None, {}, {})
 
 
 def _glob(glob, text):
@@ -278,27 +286,31 @@ def _matches(pattern, module, function, filename):
 
 
 def _generation():
-    if not _wanted.opened:
-        _wanted.opened = True
+    counter = _counter
+    if counter.mapping is None:
+        if counter.wait > 0:
+            counter.wait -= 1
+            return None
+        counter.wait = _RETRY
         try:
             import mmap
-            fd = os.open(os.path.join(_SESSIONS, "generation"), os.O_RDONLY)
+            fd = os.open(os.path.join(_SESSIONS, "generation"), os.O_RDONLY | _NOFOLLOW)
             try:
                 if os.fstat(fd).st_size >= _GENERATION.size:  # (never shrinks)
-                    _wanted.counter = mmap.mmap(fd, _GENERATION.size, mmap.MAP_SHARED,
+                    counter.mapping = mmap.mmap(fd, _GENERATION.size, mmap.MAP_SHARED,
                                                 mmap.PROT_READ)
             finally:
                 os.close(fd)
         except Exception:
-            _wanted.counter = None
-    if _wanted.counter is None:
-        return None
-    return _GENERATION.unpack_from(_wanted.counter)[0]
+            counter.mapping = None
+        if counter.mapping is None:
+            return None
+    return _GENERATION.unpack_from(counter.mapping)[0]
 
 
 def _read_text(path):
     """A small file's text (os's calls: the builtin open may be the program's own)."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     try:
         chunks = []
         while True:
@@ -323,6 +335,10 @@ def _live(pid, start):
 def _read_sessions():
     filters = {}
     try:
+        # (Files only root could have written: another folder says nothing.)
+        st = os.lstat(_SESSIONS)
+        if st.st_uid != 0 or st.st_mode & 0o022 or not os.path.isdir(_SESSIONS):
+            return filters
         names = os.listdir(_SESSIONS)
     except (IOError, OSError):
         return filters
@@ -346,7 +362,7 @@ def _read_sessions():
         if not alive:
             continue
         for mark, module, function, filename in marks:
-            parts = mark.split("_")  # pythonN_KIND_details
+            parts = mark.split("_")  # pythonN_KIND_details (or _filtered)
             if len(parts) != 3 or parts[0] != "python%d" % _major:
                 continue
             filters.setdefault(parts[1], []).append((module, function, filename))
@@ -354,34 +370,42 @@ def _read_sessions():
 
 
 def _details_wanted(kind, frame):
-    """Whether an attached probe that reads the strings may want this event's."""
+    """Whether a `_filtered` probe of this kind may want this event's strings."""
+    global _state
     generation = _generation()
     if generation is None:
         return True
-    if generation != _wanted.seen:
-        _wanted.seen = generation
-        _wanted.cache = {}
+    state = _state
+    if generation != state[0]:
+        # (Read into locals, then published whole: a thread that reads _state meanwhile
+        # uses the previous generation's filters with that generation's own cache.)
         try:
-            _wanted.filters = _read_sessions()
+            state = (generation, _read_sessions(), {})
         except Exception:
-            _wanted.seen = None  # (read again at the next event)
-            return True
-    patterns = _wanted.filters.get(kind)
+            return True  # (read again at the next event)
+        _state = state
+    patterns = state[1].get(kind)
     if patterns is None:
-        return True  # (a `_details` probe of this kind that no file accounts for)
+        return True  # (a `_filtered` probe of this kind that no file here accounts for)
     code = frame.f_code
-    named = hasattr(code, "co_qualname")  # (before 3.11 the name depends on the frame)
-    key = (kind, code) if named else (kind, code, _qualname(frame))
-    wanted = _wanted.cache.get(key)
+    function = getattr(code, "co_qualname", None)  # (before 3.11, from the frame)
+    if function is None:
+        function = _qualname(frame)
+    # Keyed by names, not code objects: code made at run time (eval, exec) is neither
+    # kept alive nor makes the cache grow past its names.
+    key = (kind, function, code.co_filename)
+    cache = state[2]
+    wanted = cache.get(key)
     if wanted is None:
-        function = code.co_qualname if named else key[2]
         module = _module_name(code.co_filename)
         wanted = False
         for pattern in patterns:
             if _matches(pattern, module, function, code.co_filename):
                 wanted = True
                 break
-        _wanted.cache[key] = wanted
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[key] = wanted
     return wanted
 
 
@@ -395,7 +419,8 @@ def _report(mark, semaphores, frame, value=None, returning=False):
 
 def _report_event(mark, semaphores, frame, value, returning):
     code = frame.f_code
-    if not semaphores.details.value or not _details_wanted(semaphores.kind, frame):
+    if not semaphores.details.value and not (
+            semaphores.filtered.value and _details_wanted(semaphores.kind, frame)):
         mark(b"", _bytes(_module_name(code.co_filename)),
              _bytes(_qualname(frame)),
              _bytes(code.co_filename), frame.f_lineno, code.co_firstlineno,

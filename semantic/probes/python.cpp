@@ -143,7 +143,12 @@ bool ParsePythonPoint(std::span<const PointPart> parts, DiagnosticSink& diags, P
   if (!line_cond.empty()) prologue += "  if (!(" + line_cond + ")) next\n";
   prologue += "}\n";
   out->prologue = std::move(prologue);
-  out->filter = module.string + "\n" + std::string(name) + "\n" + std::string(file);
+  // (One glob a line for the tracer: a glob with a line break of its own, which a file's
+  // name may have, matches everything there, never less than the filter above.)
+  auto line = [](std::string_view glob) {
+    return glob.find('\n') == std::string_view::npos ? std::string(glob) : std::string("*");
+  };
+  out->filter = line(module.string) + "\n" + line(name) + "\n" + line(file);
   auto part = [&](std::string n, std::string arg) {
     PointPart p;
     p.name = std::move(n);

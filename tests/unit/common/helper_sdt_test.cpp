@@ -65,7 +65,7 @@ TEST(HelperSdt, MarksWhereTheCompilerFindsThem) {
     EXPECT_EQ(place.semaphore, image->FileOffset(n.semaphore).value_or(0)) << n.name;
     EXPECT_NE(place.semaphore, 0u) << n.name;
   }
-  EXPECT_EQ(marks, 12);  // call, return, line, with and without `_details`, python2 and 3
+  EXPECT_EQ(marks, 18);  // call, return, line; plain, `_details`, `_filtered`; python2 and 3
 }
 
 TEST(HelperSdt, UnknownMarkAndNonElf) {
