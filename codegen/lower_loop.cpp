@@ -56,8 +56,9 @@ bool CountedLoop(const ast::Expr* init, const ast::Expr* cond) {
 // branch of what it calls: 2048.stp's key handler inlines a dozen counted loops of calls
 // (up() to display()'s 3 x 4 rounds of color() and printf), and Linux 6.1 passed its 8,192
 // pending jumps. Such a counted loop is a callback too. A library function that only wraps
-// a builtin (strtol) does not make rounds busy: in a callback the verifier would no longer
-// see the builtin's constant arguments (strtol's digit loop then passes 1M instructions).
+// a builtin (strtol) does not make rounds busy: outside a callback the verifier keeps
+// seeing the builtin's constant arguments (strtol's digit loop, a bpf_loop of its own in
+// the kernel, is bounded either way).
 bool BusyRounds(ast::Node* body, int depth = 0) {
   bool busy = false;
   ast::WalkTree(body, [&](ast::Node* n) {
