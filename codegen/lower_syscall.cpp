@@ -259,9 +259,10 @@ llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<Sy
   auto* entry = llvm::BasicBlock::Create(context_, "entry", fn);
   b_.SetInsertPoint(entry);
   Value ctx = fn->getArg(0);
-  Value nr = DispatchNumber(ctx, is_return, bodies);
+  auto* none = llvm::BasicBlock::Create(context_, "none", fn);
+  Value nr = DispatchNumber(ctx, is_return, bodies, none);
   // Consecutive numbered bodies share one switch; a body for every call stands alone.
-  llvm::BasicBlock* current = entry;
+  llvm::BasicBlock* current = b_.GetInsertBlock();
   for (size_t i = 0; i < bodies.size();) {
     b_.SetInsertPoint(current);
     if (bodies[i].nr < 0) {
@@ -301,6 +302,8 @@ llvm::Function* Lowering::EmitSyscallSwitch(bool is_return, const std::vector<Sy
     i = end;
   }
   b_.SetInsertPoint(current);
+  b_.CreateBr(none);
+  b_.SetInsertPoint(none);
   b_.CreateRet(b_.getInt32(0));
   return fn;
 }
@@ -324,12 +327,18 @@ Value Lowering::CompatSyscall() {
   if (!found) return nullptr;
   assert(btf__resolve_size(btf, status.type) == 4);
   CoreAccess core(b_, maps_.di(), maps_.file(), btf, maps_.core_indexes());
-  Value task = Helper(kCurrentTaskBtf, ptr_, {});
+  // The task and its status do not change while a program runs: LLVM may share one test
+  // between a dispatcher and the bodies inlined into it (each asks for it).
+  auto* task = llvm::cast<llvm::CallInst>(Helper(kCurrentTaskBtf, ptr_, {}));
+  task->setDoesNotAccessMemory();
+  task->setDoesNotThrow();
+  task->addFnAttr(llvm::Attribute::WillReturn);
   // One chain, one relocation: the load's own offset is thread_info.status's (two steps
   // took an add of thread_info's offset, 0, before it).
   Value at = core.MemberPath(
       task, {{static_cast<uint32_t>(task_type), info}, {StripModifiers(btf, info.type), status}});
-  Value flags = b_.CreateLoad(b_.getInt32Ty(), at);
+  llvm::LoadInst* flags = b_.CreateLoad(b_.getInt32Ty(), at);
+  flags->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(context_, {}));
   return b_.CreateICmpNE(b_.CreateAnd(flags, b_.getInt32(kTsCompat)), b_.getInt32(0));
 }
 
@@ -369,11 +378,26 @@ std::vector<int64_t> Lowering::CompatBodyNumbers(const sema::Probe& p) const {
 
 // The number a dispatcher switches on: a compat call's is i386's plus kCompatKey when one
 // of its bodies is for compat calls (so that it reaches only those), else the plain number.
-Value Lowering::DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies) {
+// The compat test costs a helper call and a load: with `none`, and few numbers in the
+// bodies, a call whose number (by either ABI) is none of theirs branches there first, so
+// that the machine's other calls leave after a compare or two.
+Value Lowering::DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies,
+                               llvm::BasicBlock* none) {
+  constexpr size_t kFewNumbers = 8;
   Value nr = SyscallNumber(ctx, is_return);
   bool keyed = std::any_of(bodies.begin(), bodies.end(),
                            [](const SyscallBody& body) { return body.nr >= kCompatKey; });
-  Value compat = keyed ? CompatSyscall() : nullptr;
+  if (!keyed) return nr;
+  std::set<int64_t> numbers;
+  for (const SyscallBody& body : bodies)
+    numbers.insert(body.nr >= kCompatKey ? body.nr - kCompatKey : body.nr);
+  if (none && !numbers.count(-1) && numbers.size() <= kFewNumbers) {
+    auto* ours = llvm::BasicBlock::Create(context_, "ours", b_.GetInsertBlock()->getParent());
+    llvm::SwitchInst* filter = b_.CreateSwitch(nr, none);
+    for (int64_t number : numbers) filter->addCase(b_.getInt64(number), ours);
+    b_.SetInsertPoint(ours);
+  }
+  Value compat = CompatSyscall();
   if (!compat) return nr;
   // A compat number out of i386's range (the kernel sign-extends eax: int 0x80 with -1000
   // is -1000 here) must reach no body: past the key it would be a native number.

@@ -360,11 +360,11 @@ class Lowering {
   // Whether the current task's system call is a compat (ia32) one, which syscalls:* events
   // do not see (lower_syscall.cpp).
   Value CompatSyscall();
-  // A syscall body's compat (ia32) calls are dispatched by i386's number past this key
-  // (native numbers stay below it): a dispatcher with such a body switches on
-  // DispatchNumber, so that a compat call reaches only bodies mapped for it.
+  // A syscall body's compat (ia32) calls are dispatched by i386's number past this key (native
+  // ones below it): so a compat call reaches only bodies mapped for it (DispatchNumber).
   static constexpr int64_t kCompatKey = 1024;
-  Value DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies);
+  Value DispatchNumber(Value ctx, bool is_return, const std::vector<SyscallBody>& bodies,
+                       llvm::BasicBlock* none = nullptr);
   bool HasCompatStatus() const;  // compat calls can be told apart (CompatSyscall not null)
   // The i386 numbers (plus kCompatKey) under which a syscall tapset body runs for compat
   // calls too; empty when it is for native calls only.
