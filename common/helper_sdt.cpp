@@ -1,6 +1,8 @@
 // The HelperSDT library's search and its marks' places (common/helper_sdt.h).
 #include "common/helper_sdt.h"
 
+#include "common/sdt_note.h"
+
 #include <elf.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -18,13 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kLibrary = "HelperSDT/libbtap_python.so";
-constexpr uint32_t kNtStapsdt = 3;
-
-uint64_t Word(const unsigned char* p) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, sizeof v);  // (x86-64 and the other little-endian 64-bit hosts)
-  return v;
-}
 
 }  // namespace
 
@@ -106,29 +101,19 @@ bool FindHelperSdtMark(const std::string& library, const std::string& mark, SdtP
       size_t name_at = 0, desc_at = 0;
       for (size_t at = 0;
            data && !found && (at = gelf_getnote(data, at, &note, &name_at, &desc_at)) > 0;) {
-        const auto* bytes = static_cast<const unsigned char*>(data->d_buf);
+        const auto* bytes = static_cast<const char*>(data->d_buf);
         if (note.n_type != kNtStapsdt || note.n_namesz != 8 ||
-            std::memcmp(bytes + name_at, "stapsdt", 8) != 0 || note.n_descsz < 24)
+            std::memcmp(bytes + name_at, "stapsdt", 8) != 0)
           continue;
-        // Three addresses (the mark, .stapsdt.base as linked, the semaphore), then the
-        // provider, name and operands, each NUL-terminated.
-        const unsigned char* desc = bytes + desc_at;
-        std::string_view rest(reinterpret_cast<const char*>(desc) + 24, note.n_descsz - 24);
-        size_t nul = rest.find('\0');
-        if (nul == std::string_view::npos || rest.substr(0, nul) != "btap_python") continue;
-        rest.remove_prefix(nul + 1);
-        nul = rest.find('\0');
-        if (nul == std::string_view::npos || rest.substr(0, nul) != mark) continue;
-        rest.remove_prefix(nul + 1);
-        out->args = std::string(rest.substr(0, rest.find('\0')));
-        uint64_t pc = Word(desc), linked_base = Word(desc + 8), sem = Word(desc + 16);
-        if (base && linked_base) {  // (a prelinked file moved its sections)
-          pc += *base - linked_base;
-          if (sem) sem += *base - linked_base;
-        }
-        std::optional<uint64_t> pc_off = file_offset(pc);
-        std::optional<uint64_t> sem_off = sem ? file_offset(sem) : std::optional<uint64_t>(0);
+        std::optional<StapsdtNote> sdt = ParseStapsdtNote(
+            std::string_view(bytes + desc_at, note.n_descsz), /*is_64=*/true, /*big_endian=*/false);
+        if (!sdt || sdt->provider != "btap_python" || sdt->name != mark) continue;
+        sdt->Rebase(base);
+        std::optional<uint64_t> pc_off = file_offset(sdt->pc);
+        std::optional<uint64_t> sem_off =
+            sdt->semaphore ? file_offset(sdt->semaphore) : std::optional<uint64_t>(0);
         if (!pc_off || !sem_off) continue;
+        out->args = sdt->args;
         out->offset = *pc_off;
         out->semaphore = *sem_off;
         found = true;

@@ -3,6 +3,8 @@
 // libelf's accessors (elf_getdata, gelf_getnote, elf_strptr, elf_getdata_rawchunk) or here.
 #include "semantic/machine/elf_image.h"
 
+#include "common/sdt_note.h"
+
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <gelf.h>
@@ -31,8 +33,6 @@ namespace btap::sema {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr uint32_t kNtStapsdt = 3;
 
 void SetError(std::string* error, std::string message) {
   if (error) *error = std::move(message);
@@ -258,36 +258,17 @@ class ElfReader {
     }
   }
 
-  // Three addresses (probe, .stapsdt.base as linked, semaphore), then provider, name and
-  // arguments as NUL-terminated strings.
   void ReadSdtNote(std::string_view desc) {
-    size_t width = img_->is_64_ ? 8 : 4;
-    if (desc.size() < 3 * width) return;
-    RawSdt raw;
-    raw.note.pc = ReadWord(desc, 0, width, big_endian_);
-    raw.base = ReadWord(desc, width, width, big_endian_);
-    raw.note.semaphore = ReadWord(desc, 2 * width, width, big_endian_);
-    std::string_view rest = desc.substr(3 * width);
-    std::string* fields[] = {&raw.note.provider, &raw.note.name, &raw.note.args};
-    for (std::string* field : fields) {
-      size_t nul = rest.find('\0');
-      if (nul == std::string_view::npos) return;
-      *field = rest.substr(0, nul);
-      rest.remove_prefix(nul + 1);
-    }
-    raw_sdt_.push_back(std::move(raw));
+    if (std::optional<StapsdtNote> note = ParseStapsdtNote(desc, img_->is_64_, big_endian_))
+      raw_sdt_.push_back(std::move(*note));
   }
 
-  // Prelink moves sections but not the addresses inside notes; the distance between where
-  // .stapsdt.base is now and where the note says it was corrects both addresses.
+  // (Corrected once .stapsdt.base's place is known: the sections may come in any order.)
   void FinishSdtNotes() {
-    for (RawSdt& raw : raw_sdt_) {
-      if (stapsdt_base_ && raw.base != 0) {
-        uint64_t delta = *stapsdt_base_ - raw.base;
-        raw.note.pc += delta;
-        if (raw.note.semaphore) raw.note.semaphore += delta;
-      }
-      img_->sdt_notes_.push_back(std::move(raw.note));
+    for (StapsdtNote& raw : raw_sdt_) {
+      raw.Rebase(stapsdt_base_);
+      img_->sdt_notes_.push_back({std::move(raw.provider), std::move(raw.name), raw.pc,
+                                  raw.semaphore, std::move(raw.args)});
     }
   }
 
@@ -349,11 +330,6 @@ class ElfReader {
     }
   }
 
-  struct RawSdt {
-    SdtNote note;
-    uint64_t base = 0;
-  };
-
   Elf* elf_;
   ElfImage* img_;
   bool symbols_;
@@ -361,7 +337,7 @@ class ElfReader {
   std::vector<Elf_Scn*> note_sections_;
   std::vector<GElf_Phdr> note_segments_;
   std::optional<uint64_t> stapsdt_base_;
-  std::vector<RawSdt> raw_sdt_;
+  std::vector<StapsdtNote> raw_sdt_;
   std::vector<Elf_Scn*> plt_relocs_;
   std::vector<std::pair<Elf_Scn*, size_t>> plt_sections_;  // with the entry size to fall back on
 };

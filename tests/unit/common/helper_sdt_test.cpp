@@ -1,9 +1,11 @@
 // The HelperSDT library's search (its order, and the places an error names) and its
 // marks' places read from the built library, checked against ElfImage's reading of the
-// same notes.
+// same notes; the stapsdt note parser both share (common/sdt_note.h).
 #include "common/helper_sdt.h"
 
 #include <gtest/gtest.h>
+
+#include "common/sdt_note.h"
 
 #include <filesystem>
 #include <fstream>
@@ -17,6 +19,56 @@ namespace fs = std::filesystem;
 
 std::string BuiltLibrary() {
   return (fs::path(BTAP_BINARY).parent_path() / "python/HelperSDT/libbtap_python.so").string();
+}
+
+TEST(StapsdtNote, ParsesEitherWidthAndByteOrder) {
+  using namespace std::string_literals;
+  std::string le64 =
+      "\x10\x20\0\0\0\0\0\0"s
+      "\0\x30\0\0\0\0\0\0"s
+      "\x08\0\0\0\0\0\0\0"s
+      "prov\0mark\0-4@%edi 8@$5\0"s;
+  std::optional<StapsdtNote> n = ParseStapsdtNote(le64, true, false);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->pc, 0x2010u);
+  EXPECT_EQ(n->linked_base, 0x3000u);
+  EXPECT_EQ(n->semaphore, 8u);
+  EXPECT_EQ(n->provider, "prov");
+  EXPECT_EQ(n->name, "mark");
+  EXPECT_EQ(n->args, "-4@%edi 8@$5");
+  std::string be32 = "\0\0\x20\x10\0\0\x30\0\0\0\0\0p\0m\0\0"s;
+  n = ParseStapsdtNote(be32, false, true);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->pc, 0x2010u);
+  EXPECT_EQ(n->linked_base, 0x3000u);
+  EXPECT_EQ(n->semaphore, 0u);
+  EXPECT_EQ(n->args, "");
+}
+
+TEST(StapsdtNote, CutShortIsNothing) {
+  using namespace std::string_literals;
+  EXPECT_FALSE(ParseStapsdtNote(std::string(23, '\0'), true, false));
+  EXPECT_FALSE(ParseStapsdtNote(std::string(24, '\0') + "prov\0mark\0no-nul"s, true, false));
+}
+
+TEST(StapsdtNote, RebaseMovesByStapsdtBase) {
+  StapsdtNote n;
+  n.pc = 0x1000;
+  n.linked_base = 0x3000;
+  n.semaphore = 0x4000;
+  n.Rebase(0x3100);  // prelink moved the sections by 0x100
+  EXPECT_EQ(n.pc, 0x1100u);
+  EXPECT_EQ(n.semaphore, 0x4100u);
+  StapsdtNote none = n;
+  none.semaphore = 0;
+  none.Rebase(0x3200);
+  EXPECT_EQ(none.semaphore, 0u);  // no semaphore stays none
+  StapsdtNote unlinked = n;
+  unlinked.linked_base = 0;  // a note that does not say where the base was
+  unlinked.Rebase(0x9000);
+  EXPECT_EQ(unlinked.pc, n.pc);
+  n.Rebase(std::nullopt);  // no .stapsdt.base section
+  EXPECT_EQ(n.pc, 0x1100u);
 }
 
 TEST(HelperSdt, SearchOrder) {
