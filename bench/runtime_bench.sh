@@ -26,7 +26,7 @@
 #               the compat test; every call counted by name; the -c target's tree)
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
 #               bpftrace vs C (on syscalls:sys_enter_getppid, and on raw_syscalls as
-#               btap's); and btap's syscall.* counting by name
+#               btap's); btap's syscall.* counting by name; the @hist_log update
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
 #               exit: the whole run, btap vs bpftrace vs C (batched reads, one sort)
 #   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
@@ -336,6 +336,11 @@ print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
     echo "bpftrace  $t bytes   btap/bpftrace $(ratio "$b" "$t")"
   fi
   echo "btap syscall.* by name (every call's body) $(xlated $btap -e 'global calls; probe syscall.* { calls[name]++ }') bytes"
+  # A statistic read by @hist_log alone: btap updates its count and one bucket; C's hist
+  # keeps count, sum, minimum and maximum too.
+  b=$(xlated $btap -e "global s; probe $trace { s <<< tid() } probe end { print(@hist_log(s)) }")
+  c=$(xlated $runner hist sleep 10)
+  echo "@hist_log update: btap $b bytes   C/libbpf (hist) $c bytes   btap/C $(ratio "$b" "$c")"
 fi
 
 if want arrays; then

@@ -789,20 +789,29 @@ void Lowering::Accumulate(ast::Assign* a) {
   } else {
     Continue(b_.CreateIsNotNull(value), "stats");
   }
+  // Only the slots some reader needs (ScanStatistics): a statistic read by its histogram
+  // alone updates its count and one bucket.
+  auto kept = [&](stats::Slot slot) { return (g->kept & stats::SlotBit(slot)) != 0; };
   Value count = b_.CreateLoad(i64_, Slot(value, stats::kCount));
-  Value first = b_.CreateICmpEQ(count, b_.getInt64(0));
   b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), Slot(value, stats::kCount));
-  b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSum)), v),
-                 Slot(value, stats::kSum));
-  b_.CreateStore(
-      b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSumSquares)), b_.CreateMul(v, v)),
-      Slot(value, stats::kSumSquares));
-  Value min = b_.CreateLoad(i64_, Slot(value, stats::kMin));
-  Value max = b_.CreateLoad(i64_, Slot(value, stats::kMax));
-  b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSLT(v, min)), v, min),
-                 Slot(value, stats::kMin));
-  b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSGT(v, max)), v, max),
-                 Slot(value, stats::kMax));
+  if (kept(stats::kSum))
+    b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSum)), v),
+                   Slot(value, stats::kSum));
+  if (kept(stats::kSumSquares))
+    b_.CreateStore(
+        b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSumSquares)), b_.CreateMul(v, v)),
+        Slot(value, stats::kSumSquares));
+  Value first = b_.CreateICmpEQ(count, b_.getInt64(0));
+  if (kept(stats::kMin)) {
+    Value min = b_.CreateLoad(i64_, Slot(value, stats::kMin));
+    b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSLT(v, min)), v, min),
+                   Slot(value, stats::kMin));
+  }
+  if (kept(stats::kMax)) {
+    Value max = b_.CreateLoad(i64_, Slot(value, stats::kMax));
+    b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSGT(v, max)), v, max),
+                   Slot(value, stats::kMax));
+  }
   if (g->shape.hist == stats::Hist::None) return;
   Value bucket = Bucket(v, g->shape);
   Value at = b_.CreateGEP(i64_, value, b_.CreateAdd(bucket, b_.getInt64(stats::kBuckets)));
