@@ -825,9 +825,12 @@ Value Lowering::Bucket(Value v, const stats::Shape& shape) {
     Value magnitude = b_.CreateSelect(negative, b_.CreateNeg(v), v);
     // floor(log2(magnitude)) by halving (LLVM's BPF backend cannot lower ctlz).
     Value log2 = b_.getInt64(0);
+    // The shifted value is the test too (not a compare with 2^shift), as hand-written C
+    // does: one shift and one branch a step.
     for (int shift : {32, 16, 8, 4, 2, 1}) {
-      Value high = b_.CreateICmpUGE(magnitude, b_.getInt64(int64_t{1} << shift));
-      magnitude = b_.CreateSelect(high, b_.CreateLShr(magnitude, shift), magnitude);
+      Value shifted = b_.CreateLShr(magnitude, shift);
+      Value high = b_.CreateICmpNE(shifted, b_.getInt64(0));
+      magnitude = b_.CreateSelect(high, shifted, magnitude);
       log2 = b_.CreateSelect(high, b_.CreateAdd(log2, b_.getInt64(shift)), log2);
     }
     Value up = b_.CreateAdd(log2, b_.getInt64(stats::kLogZero + 1));

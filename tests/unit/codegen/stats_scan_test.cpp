@@ -46,8 +46,7 @@ TEST(StatsScan, EachAggregateKeepsWhatItReads) {
   EXPECT_EQ(SlotStores("probe end { print(@max(s)) }"), (std::set<int>{0, kMax}));
   EXPECT_EQ(SlotStores("probe end { print(@sum(s)) }"), (std::set<int>{0, kSum}));
   EXPECT_EQ(SlotStores("probe end { print(@avg(s)) }"), (std::set<int>{0, kSum}));
-  EXPECT_EQ(SlotStores("probe end { print(@variance(s)) }"),
-            (std::set<int>{0, kSum, kSquares}));
+  EXPECT_EQ(SlotStores("probe end { print(@variance(s)) }"), (std::set<int>{0, kSum, kSquares}));
   // Readers anywhere add up, in functions too.
   EXPECT_EQ(SlotStores("function f() { return @max(s) } probe end { print(@min(s), f()) }"),
             (std::set<int>{0, kMin, kMax}));
