@@ -133,7 +133,7 @@ struct GlobalInfo {
   uint32_t meta_index = 0;
   bool stats = false;
   stats::Shape shape;               // statistics: the histogram its uses ask for
-  uint8_t kept = stats::kAllSlots;  // and the slots `<<<` updates (stats_scan.cpp)
+  uint8_t kept = stats::kAllSlots;  // and the slots `<<<` updates (lower_stats.cpp)
 };
 
 struct Loop {

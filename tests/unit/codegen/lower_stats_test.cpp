@@ -1,4 +1,4 @@
-// What `<<<` updates (codegen/stats_scan.cpp, Lowering::Accumulate): only the slots of a
+// What `<<<` updates (codegen/lower_stats.cpp, Lowering::Accumulate): only the slots of a
 // statistic that some reader needs, read from the kernel program's instructions
 // (`--dump=bpf-asm`): the offsets stored to through the value's pointer.
 #include <gtest/gtest.h>
@@ -35,13 +35,13 @@ std::set<int> SlotStores(const std::string& rest) {
   return offsets;
 }
 
-TEST(StatsScan, HistogramAloneKeepsCountAndBucket) {
+TEST(LowerStats, HistogramAloneKeepsCountAndBucket) {
   EXPECT_EQ(SlotStores("probe end { print(@hist_log(s)) }"), (std::set<int>{0}));
   EXPECT_EQ(SlotStores("probe end { print(@hist_linear(s, 0, 100, 10)) }"), (std::set<int>{0}));
   EXPECT_EQ(SlotStores("probe end { print(@count(s)) }"), (std::set<int>{0}));
 }
 
-TEST(StatsScan, EachAggregateKeepsWhatItReads) {
+TEST(LowerStats, EachAggregateKeepsWhatItReads) {
   EXPECT_EQ(SlotStores("probe end { print(@min(s)) }"), (std::set<int>{0, kMin}));
   EXPECT_EQ(SlotStores("probe end { print(@max(s)) }"), (std::set<int>{0, kMax}));
   EXPECT_EQ(SlotStores("probe end { print(@sum(s)) }"), (std::set<int>{0, kSum}));
@@ -52,7 +52,7 @@ TEST(StatsScan, EachAggregateKeepsWhatItReads) {
             (std::set<int>{0, kMin, kMax}));
 }
 
-TEST(StatsScan, UnreadGlobalKeepsWhatTheExitPrintShows) {
+TEST(LowerStats, UnreadGlobalKeepsWhatTheExitPrintShows) {
   // Written, never read: printed at exit with @count, @min, @max, @sum and @avg.
   EXPECT_EQ(SlotStores(""), (std::set<int>{0, kSum, kMin, kMax}));
 }
