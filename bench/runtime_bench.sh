@@ -26,7 +26,7 @@
 #               the compat test; every call counted by name; the -c target's tree)
 #   size        the count-by-name program as the kernel holds it (xlated bytes), btap vs
 #               bpftrace vs C (on syscalls:sys_enter_getppid, and on raw_syscalls as
-#               btap's); and btap's syscall.* counting by name
+#               btap's); btap's syscall.* counting by name; the @hist_log update
 #   arrays      an element per getppid call (262,144 and 1,048,576 calls), all printed at
 #               exit: the whole run, btap vs bpftrace vs C (batched reads, one sort)
 #   compile     passes 1-4 of a generated script of 100 tracepoint probes (500 lines) vs
@@ -294,30 +294,29 @@ fi
 
 if want size; then
   echo "== size: the count-by-name program, xlated bytes =="
+  # The tracepoint programs' xlated bytes among the programs process $1 holds (its
+  # descriptors' prog_id), so that programs other sessions load meanwhile do not count.
+  held_bytes() {
+    local ids
+    ids=$(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u | tr '\n' ' ')
+    python3 "$here/bpf_progs.py" | python3 -c '
+import json, sys
+held = set(sys.argv[1].split())
+print(sum(p.get("bytes_xlated", 0) for p in json.load(sys.stdin)
+          if str(p["id"]) in held and p["type"] in ("tracepoint", "raw_tracepoint")))' "$ids"
+  }
   xlated() {  # xlated bytes of the tracepoint programs "$@" loads (running in the background)
-    local before
-    before=$(python3 "$here/bpf_progs.py" | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
     "$@" >/dev/null 2>&1 &
     local pid=$! bytes=0 i
     # Until the programs are loaded (syscall.* takes a few seconds to compile), then the
     # total once every program has been counted.
     for ((i = 0; i < 60; i++)); do
       sleep 0.5
-      bytes=$(python3 "$here/bpf_progs.py" | python3 -c '
-import json, sys
-old = set(sys.argv[1].split())
-progs = [p for p in json.load(sys.stdin)
-         if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
-print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before")
+      bytes=$(held_bytes $pid)
       ((bytes > 0)) && break
     done
     sleep 1
-    python3 "$here/bpf_progs.py" | python3 -c '
-import json, sys
-old = set(sys.argv[1].split())
-progs = [p for p in json.load(sys.stdin)
-         if str(p["id"]) not in old and p["type"] in ("tracepoint", "raw_tracepoint")]
-print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
+    held_bytes $pid
     # TERM: a background job of a script without job control ignores SIGINT, and the
     # tools here kept running on it.
     kill -TERM $pid 2>/dev/null || true
@@ -336,6 +335,11 @@ print(sum(p.get("bytes_xlated", 0) for p in progs))' "$before"
     echo "bpftrace  $t bytes   btap/bpftrace $(ratio "$b" "$t")"
   fi
   echo "btap syscall.* by name (every call's body) $(xlated $btap -e 'global calls; probe syscall.* { calls[name]++ }') bytes"
+  # A statistic read by @hist_log alone: btap updates its count and one bucket; C's hist
+  # keeps count, sum, minimum and maximum too.
+  b=$(xlated $btap -e "global s; probe $trace { s <<< tid() } probe end { print(@hist_log(s)) }")
+  c=$(xlated $runner hist sleep 10)
+  echo "@hist_log update: btap $b bytes   C/libbpf (hist) $c bytes   btap/C $(ratio "$b" "$c")"
 fi
 
 if want arrays; then

@@ -21,7 +21,7 @@ bool Lowering::Run(meta::Meta* meta) {
   scratch_placeholder_ =
       new llvm::GlobalVariable(module_, i64_, false, llvm::GlobalValue::ExternalLinkage, nullptr,
                                "__btap_scratch_placeholder");
-  ScanHistograms();
+  ScanStatistics();
   ScanKeyWidths();
   ScanConstantLocals();
   for (const sema::Variable* g : program_.globals) DefineGlobal(g);
@@ -188,6 +188,9 @@ void Lowering::DefineGlobal(const sema::Variable* v) {
     info.stats = true;
     auto shape = shapes_.find(v);
     if (shape != shapes_.end()) info.shape = shape->second;
+    auto read = slots_read_.find(v);
+    info.kept = (read != slots_read_.end() ? read->second : 0) |
+                (mg.print_at_exit ? stats::kExitSlots : 0) | stats::SlotBit(stats::kCount);
     info.value_size = info.shape.Slots() * 8;
     max_stats_value_ = std::max(max_stats_value_, info.value_size);
     if (v->arity <= 0)
@@ -244,43 +247,6 @@ llvm::Constant* Lowering::InitialValue(const sema::Variable* v, llvm::Type* type
     init = b_.getInt64(number);
   }
   return init;
-}
-
-// A statistics variable keeps the one histogram its uses ask for.
-void Lowering::ScanHistograms() {
-  auto visit = [&](ast::Node* n) {
-    auto* h = ast::As<ast::HistOp>(n);
-    if (!h) return;
-    const sema::Variable* v = AggregateVar(h->operand);
-    if (!v) return;
-    stats::Shape shape;
-    if (h->op == ast::AtWord::HistLog) {
-      shape.hist = stats::Hist::Log;
-    } else {
-      int64_t span = 0;
-      if (h->params.size() != 3 || h->params[2] <= 0 || h->params[1] <= h->params[0] ||
-          __builtin_sub_overflow(h->params[1], h->params[0], &span) || span / h->params[2] > 1000) {
-        Unsupported(h->range, "this histogram",
-                    ": it needs start < stop, an interval > 0 and at most 1000 buckets");
-        return;
-      }
-      shape.hist = stats::Hist::Linear;
-      shape.start = h->params[0];
-      shape.stop = h->params[1];
-      shape.interval = h->params[2];
-    }
-    auto [it, added] = shapes_.emplace(v, shape);
-    if (!added && (it->second.hist != shape.hist || it->second.start != shape.start ||
-                   it->second.stop != shape.stop || it->second.interval != shape.interval))
-      Unsupported(h->range, "a second kind of histogram of `" + std::string(v->name) + "`",
-                  "; a statistics variable keeps one histogram");
-  };
-  for (const sema::Probe* p : program_.probes) {
-    ast::WalkTree(p->body, visit);
-    ast::WalkTree(p->condition, visit);
-  }
-  for (const sema::Function* f : program_.functions)
-    if (f->decl && f->decl->body) ast::WalkTree(f->decl->body, visit);
 }
 
 const sema::Variable* Lowering::AggregateVar(ast::Expr* operand) {

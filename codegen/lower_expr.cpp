@@ -1,5 +1,6 @@
 // Lowering expressions: arithmetic with stap's division rules, strings, assignments,
-// target variables, and statistics (`<<<`, aggregates, histograms) (see lowering.h).
+// target variables, and reading statistics (aggregates, histograms; `<<<` is
+// lower_stats.cpp's) (see lowering.h).
 #include "codegen/lowering.h"
 
 #include "frontend/ast_walk.h"
@@ -735,118 +736,6 @@ Value Lowering::Extend(Value v, uint32_t size, bool is_signed) {
   llvm::Type* narrow = b_.getIntNTy(size * 8);
   Value t = b_.CreateTrunc(v, narrow);
   return is_signed ? b_.CreateSExt(t, i64_) : b_.CreateZExt(t, i64_);
-}
-
-// The statistics variable or element an aggregate names: its map and key.
-bool Lowering::StatsPlace(ast::Expr* operand, const GlobalInfo** info, Value* key) {
-  const sema::Variable* v = AggregateVar(operand);
-  auto it = v ? globals_.find(v) : globals_.end();
-  if (it == globals_.end() || !it->second.stats || !it->second.map) return false;
-  *info = &it->second;
-  if (auto* a = ast::As<ast::ArrayIndex>(operand)) {
-    *key = Key(a, it->second);
-    return *key != nullptr;
-  }
-  Value zero = StackTemp(4);
-  b_.CreateStore(b_.getInt32(0), zero);
-  *key = zero;
-  return true;
-}
-
-Value Lowering::Slot(Value value, uint32_t slot) {
-  return b_.CreateConstGEP1_64(i64_, value, slot);
-}
-
-// x <<< v: this CPU's copy of the value is updated (no other CPU writes it).
-void Lowering::Accumulate(ast::Assign* a) {
-  const GlobalInfo* g = nullptr;
-  Value key = nullptr;
-  if (!StatsPlace(a->lhs, &g, &key)) {
-    Unsupported(a->range, "this `<<<`");
-    return;
-  }
-  Value v = Expr(a->rhs);
-  Value value = Helper(kMapLookup, ptr_, {g->map, key});
-  if (ast::Is<ast::ArrayIndex>(a->lhs)) {
-    // A new element starts from zeros.
-    auto* create = llvm::BasicBlock::Create(context_, "new", frame_->fn);
-    auto* have = llvm::BasicBlock::Create(context_, "have", frame_->fn);
-    auto* entry_end = b_.GetInsertBlock();
-    b_.CreateCondBr(b_.CreateIsNull(value), create, have);
-    b_.SetInsertPoint(create);
-    Helper(kMapUpdate, i64_, {g->map, key, Zeros(), b_.getInt64(kNoExist)});
-    Value created = Helper(kMapLookup, ptr_, {g->map, key});
-    Check(b_.CreateIsNotNull(created),
-          "Array overflow, check MAXMAPENTRIES" +
-              Near("identifier", ArrayName(ast::As<ast::ArrayIndex>(a->lhs)), a->lhs->range));
-    auto* create_end = b_.GetInsertBlock();
-    b_.CreateBr(have);
-    b_.SetInsertPoint(have);
-    auto* phi = b_.CreatePHI(ptr_, 2);
-    phi->addIncoming(value, entry_end);
-    phi->addIncoming(created, create_end);
-    value = phi;
-  } else {
-    Continue(b_.CreateIsNotNull(value), "stats");
-  }
-  Value count = b_.CreateLoad(i64_, Slot(value, stats::kCount));
-  Value first = b_.CreateICmpEQ(count, b_.getInt64(0));
-  b_.CreateStore(b_.CreateAdd(count, b_.getInt64(1)), Slot(value, stats::kCount));
-  b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSum)), v),
-                 Slot(value, stats::kSum));
-  b_.CreateStore(
-      b_.CreateAdd(b_.CreateLoad(i64_, Slot(value, stats::kSumSquares)), b_.CreateMul(v, v)),
-      Slot(value, stats::kSumSquares));
-  Value min = b_.CreateLoad(i64_, Slot(value, stats::kMin));
-  Value max = b_.CreateLoad(i64_, Slot(value, stats::kMax));
-  b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSLT(v, min)), v, min),
-                 Slot(value, stats::kMin));
-  b_.CreateStore(b_.CreateSelect(b_.CreateOr(first, b_.CreateICmpSGT(v, max)), v, max),
-                 Slot(value, stats::kMax));
-  if (g->shape.hist == stats::Hist::None) return;
-  Value bucket = Bucket(v, g->shape);
-  Value at = b_.CreateGEP(i64_, value, b_.CreateAdd(bucket, b_.getInt64(stats::kBuckets)));
-  b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, at), b_.getInt64(1)), at);
-}
-
-// The histogram bucket of v, bounded so that the verifier can see it.
-Value Lowering::Bucket(Value v, const stats::Shape& shape) {
-  if (shape.hist == stats::Hist::Log) {
-    Value negative = b_.CreateICmpSLT(v, b_.getInt64(0));
-    Value magnitude = b_.CreateSelect(negative, b_.CreateNeg(v), v);
-    // floor(log2(magnitude)) by halving (LLVM's BPF backend cannot lower ctlz).
-    Value log2 = b_.getInt64(0);
-    for (int shift : {32, 16, 8, 4, 2, 1}) {
-      Value high = b_.CreateICmpUGE(magnitude, b_.getInt64(int64_t{1} << shift));
-      magnitude = b_.CreateSelect(high, b_.CreateLShr(magnitude, shift), magnitude);
-      log2 = b_.CreateSelect(high, b_.CreateAdd(log2, b_.getInt64(shift)), log2);
-    }
-    Value up = b_.CreateAdd(log2, b_.getInt64(stats::kLogZero + 1));
-    Value down = b_.CreateSub(b_.getInt64(stats::kLogZero - 1), log2);
-    Value index = b_.CreateSelect(negative, down, up);
-    index =
-        b_.CreateSelect(b_.CreateICmpEQ(v, b_.getInt64(0)), b_.getInt64(stats::kLogZero), index);
-    return b_.CreateAnd(index, b_.getInt64(stats::kLogBuckets - 1));
-  }
-  uint32_t buckets = shape.Buckets();
-  Value below = b_.CreateICmpSLT(v, b_.getInt64(shape.start));
-  Value offset = b_.CreateSub(v, b_.getInt64(shape.start));
-  Value index = b_.CreateAdd(b_.CreateUDiv(offset, b_.getInt64(shape.interval)), b_.getInt64(1));
-  index = b_.CreateSelect(b_.CreateICmpUGT(index, b_.getInt64(buckets - 1)),
-                          b_.getInt64(buckets - 1), index);
-  index = b_.CreateSelect(below, b_.getInt64(0), index);
-  // The verifier needs a bound it can see: a mask that changes nothing.
-  return b_.CreateAnd(index, b_.getInt64(NextPow2(buckets) - 1));
-}
-
-Value Lowering::Zeros() {
-  if (!zeros_) {
-    zeros_ = new llvm::GlobalVariable(module_, llvm::ArrayType::get(b_.getInt8Ty(), 1), true,
-                                      llvm::GlobalValue::InternalLinkage, nullptr, "zeros");
-    zeros_->setSection(".rodata");
-    zeros_->setAlignment(llvm::Align(8));
-  }
-  return zeros_;
 }
 
 // The merged value of a statistics variable or element (user side: the interpreter

@@ -15,7 +15,7 @@ namespace btap::codegen::lowering {
 namespace {
 
 // The shape a histogram operator asks for; Hist::None when its bounds are not valid
-// (ScanHistograms reports those).
+// (ScanStatistics reports those).
 stats::Shape ShapeOf(const ast::HistOp* h) {
   stats::Shape shape;
   if (h->op == ast::AtWord::HistLog) {

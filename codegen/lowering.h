@@ -132,7 +132,8 @@ struct GlobalInfo {
   uint32_t max_entries = 0;  // arrays
   uint32_t meta_index = 0;
   bool stats = false;
-  stats::Shape shape;  // statistics: the histogram its uses ask for
+  stats::Shape shape;               // statistics: the histogram its uses ask for
+  uint8_t kept = stats::kAllSlots;  // and the slots `<<<` updates (lower_stats.cpp)
 };
 
 struct Loop {
@@ -207,8 +208,8 @@ class Lowering {
 
   llvm::Constant* InitialValue(const sema::Variable* v, llvm::Type* type);
 
-  // A statistics variable keeps the one histogram its uses ask for.
-  void ScanHistograms();
+  // A statistics variable keeps the one histogram and the slots its readers ask for.
+  void ScanStatistics();
   // String keys that only ever hold short strings get narrow key fields (see lower.cpp).
   void ScanKeyWidths();
   static uint32_t BoundedWidth(const ast::Expr* e);
@@ -928,9 +929,7 @@ class Lowering {
   // Symbolic text kept as a tag in a kernel probe (lower_symbols.cpp), where made.
   std::set<Value> tag_values_;
   bool symbol_tags_ = false;  // any (meta::Meta::symbol_tags)
-
   uint32_t probe_temps_ = 0;
-
   bool kernel_records_ = false;
 
   bool failed_ = false;
@@ -949,6 +948,7 @@ class Lowering {
   std::map<const sema::Variable*, GlobalInfo> globals_;
 
   std::map<const sema::Variable*, stats::Shape> shapes_;
+  std::map<const sema::Variable*, uint8_t> slots_read_;                // stats::SlotBit of each
   std::map<const sema::Variable*, std::vector<uint32_t>> key_widths_;  // 0: unbounded
   std::map<const sema::Variable*, const ast::StringLit*> constant_locals_;
   std::map<const sema::Variable*, bool> assigned_;  // parameters their function assigns

@@ -71,6 +71,23 @@ bool Aggregate(std::span<const int64_t> v, Op op, int64_t* out) {
   return true;
 }
 
+uint8_t SlotsRead(Op op) {
+  switch (op) {
+    case Op::Sum:
+      return SlotBit(kCount) | SlotBit(kSum);
+    case Op::Min:
+      return SlotBit(kCount) | SlotBit(kMin);
+    case Op::Max:
+      return SlotBit(kCount) | SlotBit(kMax);
+    case Op::Avg:
+      return SlotBit(kCount) | SlotBit(kSum);
+    case Op::Variance:
+      return SlotBit(kCount) | SlotBit(kSum) | SlotBit(kSumSquares);
+    default:
+      return SlotBit(kCount);
+  }
+}
+
 namespace {
 
 std::string LogLabel(uint32_t bucket) {

@@ -35,6 +35,18 @@ void Merge(std::span<int64_t> total, std::span<const int64_t> cpu);
 enum class Op : uint8_t { Count, Sum, Min, Max, Avg, Variance };
 bool Aggregate(std::span<const int64_t> value, Op op, int64_t* out);
 
+// Which slots `<<<` keeps up to date, a bit per Slot below kBuckets. As stap's translator
+// does, a statistic updates only what its readers use: the count always (it tells an
+// empty value), the others for the aggregates that read them; the rest stay 0. The
+// histogram's buckets are kept when it has one.
+constexpr uint8_t SlotBit(Slot s) { return static_cast<uint8_t>(1u << s); }
+inline constexpr uint8_t kAllSlots = (1u << kBuckets) - 1;
+// The slots `op` reads (@avg: count and sum; @variance: count, sum, sum of squares).
+uint8_t SlotsRead(Op op);
+// What a global printed at exit shows: @count, @min, @max, @sum and @avg.
+inline constexpr uint8_t kExitSlots =
+    SlotBit(kCount) | SlotBit(kSum) | SlotBit(kMin) | SlotBit(kMax);
+
 // stap's histogram table (see ../shared/SEMANTICS.md), ending with a blank line.
 std::string RenderHistogram(std::span<const int64_t> value, const Shape& shape);
 

@@ -49,6 +49,24 @@ TEST(Stats, Aggregates) {
   EXPECT_EQ(out, 0);
 }
 
+TEST(Stats, SlotsReadByEachAggregate) {
+  // What `<<<` must keep for each reader: the count always, then as stap's translator
+  // decides (@avg: count and sum; @variance: and the sum of squares).
+  auto bits = [](std::initializer_list<Slot> slots) {
+    uint8_t b = 0;
+    for (Slot s : slots) b |= SlotBit(s);
+    return b;
+  };
+  EXPECT_EQ(SlotsRead(Op::Count), bits({kCount}));
+  EXPECT_EQ(SlotsRead(Op::Sum), bits({kCount, kSum}));
+  EXPECT_EQ(SlotsRead(Op::Min), bits({kCount, kMin}));
+  EXPECT_EQ(SlotsRead(Op::Max), bits({kCount, kMax}));
+  EXPECT_EQ(SlotsRead(Op::Avg), bits({kCount, kSum}));
+  EXPECT_EQ(SlotsRead(Op::Variance), bits({kCount, kSum, kSumSquares}));
+  EXPECT_EQ(kExitSlots, bits({kCount, kSum, kMin, kMax}));
+  EXPECT_EQ(kAllSlots, bits({kCount, kSum, kMin, kMax, kSumSquares}));
+}
+
 TEST(Stats, LogHistogramOfNegatives) {
   Shape shape;
   shape.hist = Hist::Log;
