@@ -45,6 +45,11 @@ class CSource {
   std::vector<Piece> pieces_;
 };
 
+// stap's C conventions over BPF (embedded_prelude.cpp): types, the C library functions
+// stap's C calls (bounded, so the verifier accepts them), errors and kernel reads, for the
+// head of each translation unit, after `MAXSTRINGLEN` and `__BTAP_SLOT` are defined.
+extern const char* const kEmbeddedPrelude;
+
 // Compiles `source` for the BPF target (CPU v3, debug info for BTF line info). The module
 // is not optimised here: the script's own pipeline optimises it with the probes it is
 // inlined into. Clang's errors and warnings go to `diags`, at the script text they point
