@@ -12,23 +12,6 @@ enum : int64_t { kGoOn = 0, kLeave = 2, kReturn = 3 };
 constexpr uint32_t kMaxLoops = 1u << 23;  // bpf_loop's bound
 enum { kPrev = 0, kBest = 1 };
 
-stats::Op AggregateOf(ast::AtWord word) {
-  switch (word) {
-    case ast::AtWord::Sum:
-      return stats::Op::Sum;
-    case ast::AtWord::Min:
-      return stats::Op::Min;
-    case ast::AtWord::Max:
-      return stats::Op::Max;
-    case ast::AtWord::Avg:
-      return stats::Op::Avg;
-    case ast::AtWord::Variance:
-      return stats::Op::Variance;
-    default:
-      return stats::Op::Count;  // statistics sort by @count without an @op, as user-side
-  }
-}
-
 }  // namespace
 
 // What a walk sorts by and where it keeps, in its handler's scratch, the element last run

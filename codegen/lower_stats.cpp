@@ -6,10 +6,7 @@
 
 namespace btap::codegen::lowering {
 
-namespace {
-
-// The aggregate an @op names; @count for none (a sorted foreach without an @op).
-stats::Op OpOf(ast::AtWord word) {
+stats::Op Lowering::AggregateOf(ast::AtWord word) {
   switch (word) {
     case ast::AtWord::Sum:
       return stats::Op::Sum;
@@ -25,8 +22,6 @@ stats::Op OpOf(ast::AtWord word) {
       return stats::Op::Count;
   }
 }
-
-}  // namespace
 
 // Readers, as stap's translator collects them: the aggregates (@count ... @variance), a
 // foreach sorted by an array's values (by @count without an @op), and, in DefineGlobal, the
@@ -62,13 +57,13 @@ void Lowering::ScanStatistics() {
     if (auto* h = ast::As<ast::HistOp>(n)) return histogram(h);
     if (auto* s = ast::As<ast::StatOp>(n)) {
       if (const sema::Variable* v = AggregateVar(s->operand))
-        slots_read_[v] |= stats::SlotsRead(OpOf(s->op));
+        slots_read_[v] |= stats::SlotsRead(AggregateOf(s->op));
       return;
     }
     auto* f = ast::As<ast::Foreach>(n);
     auto* array = f ? ast::As<ast::Symbol>(f->array) : nullptr;
     if (array && array->var && f->sort_direction != 0 && f->sort_column == 0)
-      slots_read_[array->var] |= stats::SlotsRead(OpOf(f->sort_aggregate));
+      slots_read_[array->var] |= stats::SlotsRead(AggregateOf(f->sort_aggregate));
   };
   for (const sema::Probe* p : program_.probes) {
     ast::WalkTree(p->body, visit);

@@ -768,26 +768,7 @@ void Lowering::Foreach(ast::Foreach* f) {
     Value n = Expr(f->limit);
     limit = b_.CreateSelect(b_.CreateICmpSLT(n, b_.getInt64(0)), b_.getInt64(0), n);
   }
-  stats::Op aggregate = stats::Op::Count;  // how statistics sort without an @op
-  switch (f->sort_aggregate) {
-    case ast::AtWord::Sum:
-      aggregate = stats::Op::Sum;
-      break;
-    case ast::AtWord::Min:
-      aggregate = stats::Op::Min;
-      break;
-    case ast::AtWord::Max:
-      aggregate = stats::Op::Max;
-      break;
-    case ast::AtWord::Avg:
-      aggregate = stats::Op::Avg;
-      break;
-    case ast::AtWord::Variance:
-      aggregate = stats::Op::Variance;
-      break;
-    default:
-      break;
-  }
+  stats::Op aggregate = AggregateOf(f->sort_aggregate);
   uint64_t how = user_helper::ForeachHow(g->meta_index, f->sort_column, f->sort_direction,
                                          static_cast<uint32_t>(aggregate));
   uint32_t want_at = f->has_slice ? SliceKey(f, *g) : 0;

@@ -207,9 +207,9 @@ class Lowering {
   void DefineGlobal(const sema::Variable* v);
 
   llvm::Constant* InitialValue(const sema::Variable* v, llvm::Type* type);
-
   // A statistics variable keeps the one histogram and the slots its readers ask for.
   void ScanStatistics();
+  static stats::Op AggregateOf(ast::AtWord word);  // @count for none (a sort without @op)
   // String keys that only ever hold short strings get narrow key fields (see lower.cpp).
   void ScanKeyWidths();
   static uint32_t BoundedWidth(const ast::Expr* e);
