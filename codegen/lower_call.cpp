@@ -212,7 +212,7 @@ Value Lowering::Print(ast::Call* c) {
 // parses no precision, `#` or `*`); %p is stap's `0x` and hex digits.
 constexpr size_t kSnprintfArgs = 12;  // MAX_BPRINTF_VARARGS
 
-static bool SnprintfPiece(const FormatDirective& d, std::string* piece) {
+static bool SnprintfPiece(const FormatDirective& d, uint32_t limit, std::string* piece) {
   if (d.literal) {
     for (char c : d.text) {
       if (c == '%') *piece += '%';
@@ -221,7 +221,11 @@ static bool SnprintfPiece(const FormatDirective& d, std::string* piece) {
     }
     return true;
   }
-  if (d.symbolic != Symbolic::None || d.precision != -1 || d.width < -1) return false;
+  // A width past the string limit takes the library's way, which stops at the limit: the
+  // kernel's vsnprintf would pad all of it (up to 999,999 bytes) into nowhere.
+  if (d.symbolic != Symbolic::None || d.precision != -1 || d.width < -1 ||
+      d.width >= static_cast<int>(limit))
+    return false;
   if (d.conversion == 'p') {
     if (d.flag || d.width != -1) return false;
     *piece = "0x%lx";
@@ -297,7 +301,7 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
   for (const FormatDirective& d : directives) {
     // A run's format is a literal of at most the string limit: one that would not fit
     // goes out first, and a longer piece of text takes the library's way.
-    if (std::string piece; SnprintfPiece(d, &piece) && piece.size() + 1 < limit_) {
+    if (std::string piece; SnprintfPiece(d, limit_, &piece) && piece.size() + 1 < limit_) {
       if ((!d.literal && run_args.size() == kSnprintfArgs) ||
           run.size() + piece.size() + 1 >= limit_)
         flush();
@@ -321,8 +325,10 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
       Unsupported(at, "`%b` in a string");
       return nullptr;
     }
-    Value width = d.width == -2 ? take() : b_.getInt64(d.width);
-    Value precision = d.precision == -2 ? take() : b_.getInt64(d.precision);
+    // A `*` width or precision is an int, as stap's runtime reads it (and the user side).
+    auto as_int = [&](Value v) { return b_.CreateSExt(b_.CreateTrunc(v, b_.getInt32Ty()), i64_); };
+    Value width = d.width == -2 ? as_int(take()) : b_.getInt64(d.width);
+    Value precision = d.precision == -2 ? as_int(take()) : b_.getInt64(d.precision);
     Value value = take();
     if (d.conversion == 'm' || d.conversion == 'M') {
       pos = forget(SprintMemory(at, d, slot, pos, value, width, precision));
@@ -344,9 +350,10 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
     if (d.conversion == 's') {
       Value left = b_.getInt64(d.flag == '-' ? 1 : 0);
       // A negative `*` width left-justifies, as in C.
+      // (Negated as an int: -INT_MIN stays negative, no padding, as in stap's runtime.)
       Value negative = b_.CreateICmpSLT(width, b_.getInt64(-1));
       left = b_.CreateSelect(negative, b_.getInt64(1), left);
-      width = b_.CreateSelect(negative, b_.CreateNeg(width), width);
+      width = b_.CreateSelect(negative, as_int(b_.CreateNeg(width)), width);
       pos = forget(
           Library("btap_put_str", i64_, {slot, pos, value, width, precision, left, size, limit}));
     } else {

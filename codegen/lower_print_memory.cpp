@@ -122,9 +122,11 @@ Value Lowering::SprintMemory(SourceRange at, const FormatDirective& d, Value slo
   if (hex) count = b_.CreateShl(count, 1);
   Value size = b_.getInt64(slot_), limit = b_.getInt64(limit_);
   bool left = d.flag == '-';
-  // A negative `*` width left-justifies, as in C.
+  // A negative `*` width left-justifies, as in C (negated as an int: -INT_MIN stays
+  // negative, no padding, as in stap's runtime).
   Value negative = b_.CreateICmpSLT(width, b_.getInt64(-1));
-  Value pad = b_.CreateSub(b_.CreateSelect(negative, b_.CreateNeg(width), width), count);
+  Value negated = b_.CreateSExt(b_.CreateTrunc(b_.CreateNeg(width), b_.getInt32Ty()), i64_);
+  Value pad = b_.CreateSub(b_.CreateSelect(negative, negated, width), count);
   auto spaces = [&](Value at, Value n) {
     return Library("btap_put_str", i64_,
                    {slot, at, Literal(""), n, b_.getInt64(-1), b_.getInt64(0), size, limit});

@@ -13,6 +13,9 @@
 namespace btap::runtime {
 namespace {
 
+// The widest field and the longest precision (stap's STP_BUFFER_SIZE).
+constexpr int kMaxField = 8192;
+
 void Pad(std::string& out, size_t n, char c) { out.append(n, c); }
 
 // Places `body` in a field of `width`, left-justified with '-'.
@@ -269,13 +272,18 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
       task = static_cast<int>(take_long());
       continue;
     }
+    // A `*` width or precision is an int, as stap's runtime reads it.
     int width = d.width == -2 ? static_cast<int>(take_long()) : d.width;
     int precision = d.precision == -2 ? static_cast<int>(take_long()) : d.precision;
     bool left = d.flag == '-';
     if (width < -1) {  // a negative `*` width means left-justified, as in C
       left = true;
-      width = -width;
+      width = static_cast<int>(0u - static_cast<unsigned>(width));  // INT_MIN stays negative
     }
+    // stap's runtime clamps a field to its print buffer (STP_BUFFER_SIZE), and a string
+    // value is cut well before that: a width of 2^31 - 1 is no 2 GB string here.
+    width = std::min(width, kMaxField);
+    precision = std::min(precision, kMaxField);
     std::string group;
     if (d.group == FormatDirective::Group::Close && !groups.empty()) {
       group = std::move(groups.back());

@@ -4,9 +4,9 @@
 
 #include "bpflib.h"
 
-// Kernel-side field widths are capped at 64 columns of padding, and every piece is written
-// with one helper call, so that the verifier's walk stays small whatever the format (the
-// user side has no cap).
+// Padding is written BTAP_MAX_PAD bytes from a constant, then doubled by copying what is
+// written after itself (pad_at), one helper call a piece, so that the verifier's walk
+// stays small whatever the width.
 #define BTAP_MAX_PAD 64
 
 static const char spaces[BTAP_MAX_PAD] =
@@ -25,6 +25,32 @@ static inline __attribute__((always_inline)) long write_at(char* dst, long pos, 
   // The mask is what the verifier bounds the size by; the optimiser must not drop it.
   asm volatile("%[n] &= 127" : [n] "+r"(n));
   bpf_probe_read_kernel(dst + btap_masked(pos, size), n, from);
+  return pos + n;
+}
+
+// Writes `n` bytes of `fill` (BTAP_MAX_PAD bytes of one character) at `pos`, as far as the
+// string may grow (a field as wide as MAXSTRINGLEN - 1, as stap's is): the first
+// BTAP_MAX_PAD from `fill`, then the bytes written so far copied after themselves, so
+// log2(size / BTAP_MAX_PAD) more copies and no branch per byte or per round (the round's
+// count is the smaller of what is written and what is left, made without a branch: the
+// verifier would otherwise walk every combination of the rounds).
+static inline __attribute__((always_inline)) long pad_at(char* dst, long pos, const char* fill,
+                                                         long n, unsigned long size,
+                                                         unsigned long limit) {
+  if (n <= 0 || pos < 0 || pos + 1 >= (long)limit) return pos;
+  if (n > (long)limit - 1 - pos) n = (long)limit - 1 - pos;
+  long done = write_at(dst, pos, fill, n, BTAP_MAX_PAD, size, limit) - pos;
+  for (unsigned long k = BTAP_MAX_PAD; k < size && k < BTAP_MAX_STRING; k *= 2) {
+    long m = n - done;  // >= 0: done <= n throughout
+    long over = done - m;
+    long sign = over >> 63;  // -1 when fewer are written than are left, else 0
+    asm volatile("" : "+r"(sign));
+    m += over & sign;  // min(m, done)
+    // Both masks change nothing (pos + n < limit <= size); the verifier bounds by them.
+    bpf_probe_read_kernel(dst + btap_masked(pos + done, size), btap_masked(m, size),
+                          dst + btap_masked(pos, size));
+    done += m;
+  }
   return pos + n;
 }
 
@@ -98,7 +124,7 @@ static inline __attribute__((always_inline)) long put_dec(char* dst, long pos, l
     if (i < 18) digits += (long)((a | (0 - a)) >> 63);
   }
   dec[19] = 0;
-  pos = write_at(dst, pos, zeros, width - digits, BTAP_MAX_PAD, size, limit);
+  pos = pad_at(dst, pos, zeros, width - digits, size, limit);
   return pos + copy_at(dst, pos, dec + ((19 - digits) & 31), 19, size, limit);
 }
 

@@ -103,17 +103,29 @@ BTAP_LIB long btap_stringat(const char* s, long pos, unsigned long size, unsigne
 // (runtime/format.cpp is the reference). `dst` is a slot of `size` bytes (a power of
 // two); output stops at `limit` - 1 bytes. Each function returns the new end.
 
+// Where a right-justified string is measured: the kernel's string copy into a sink no one
+// reads (CPUs may share it) says where its NUL is, however little room the result has left
+// (measured in place, a string cut at the end of the result looked shorter than it is, and
+// took more padding than the user side gives it).
+static char btap_length_sink[BTAP_MAX_STRING] __attribute__((section(".bss"), aligned(8)));
+
 // `src` (at most `precision` bytes when precision >= 0) in a field of `width`.
 BTAP_LIB long btap_put_str(char* dst, long pos, const char* src, long width, long precision,
                            long left, unsigned long size, unsigned long limit) {
   long max = precision >= 0 ? precision : (long)limit;
   long n = copy_at(dst, pos, src, max, size, limit);
-  if (width > n && !left) {  // measured in place; now pad, then copy again after it
-    pos = write_at(dst, pos, spaces, width - n, BTAP_MAX_PAD, size, limit);
+  if (width > n && !left) {  // measured whole; now pad, then copy again after it
+    unsigned long room = limit;
+    if ((unsigned long)max + 1 < room) room = (unsigned long)max + 1;
+    asm volatile("" : "+r"(room));
+    if (room > BTAP_MAX_STRING) room = BTAP_MAX_STRING;
+    long got = bpf_probe_read_kernel_str(btap_length_sink, room, src);
+    n = got > 1 ? got - 1 : 0;
+    pos = pad_at(dst, pos, spaces, width - n, size, limit);
     n = copy_at(dst, pos, src, max, size, limit);
   }
   pos += n;
-  if (width > n && left) pos = write_at(dst, pos, spaces, width - n, BTAP_MAX_PAD, size, limit);
+  if (width > n && left) pos = pad_at(dst, pos, spaces, width - n, size, limit);
   return finish(dst, pos, size, limit);
 }
 
@@ -313,12 +325,12 @@ BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag
   int left = flag == '-';
   if (width < -1) {  // a negative `*` width left-justifies, as in C
     left = 1;
-    width = -width;
+    width = (int)(0u - (unsigned int)width);  // an int's negation: -INT_MIN stays negative
   }
   if (conv == 'c') {
-    if (!left) pos = write_at(dst, pos, spaces, width - 1, BTAP_MAX_PAD, size, limit);
+    if (!left) pos = pad_at(dst, pos, spaces, width - 1, size, limit);
     pos = put(dst, pos, (char)value, size, limit);
-    if (left) pos = write_at(dst, pos, spaces, width - 1, BTAP_MAX_PAD, size, limit);
+    if (left) pos = pad_at(dst, pos, spaces, width - 1, size, limit);
     return finish(dst, pos, size, limit);
   }
   int special = flag == '#' || conv == 'p';
@@ -353,13 +365,13 @@ BTAP_LIB long btap_put_num(char* dst, long pos, long value, long conv, long flag
     zero_count += width - used;
     used = width;
   }
-  if (!left) pos = write_at(dst, pos, spaces, width - used, BTAP_MAX_PAD, size, limit);
+  if (!left) pos = pad_at(dst, pos, spaces, width - used, size, limit);
   if (sign) pos = put(dst, pos, sign, size, limit);
   if (prefix) pos = put(dst, pos, '0', size, limit);
   if (prefix == 2) pos = put(dst, pos, conv == 'X' ? 'X' : 'x', size, limit);
-  pos = write_at(dst, pos, zeros, zero_count, BTAP_MAX_PAD, size, limit);
+  pos = pad_at(dst, pos, zeros, zero_count, size, limit);
   pos = write_at(dst, pos, buf + btap_masked(32 - n, 32), n, 24, size, limit);
-  if (left) pos = write_at(dst, pos, spaces, width - used, BTAP_MAX_PAD, size, limit);
+  if (left) pos = pad_at(dst, pos, spaces, width - used, size, limit);
   return finish(dst, pos, size, limit);
 }
 

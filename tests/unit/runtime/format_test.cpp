@@ -44,6 +44,16 @@ TEST(Format, StarWidthAndPrecision) {
   EXPECT_EQ(F("[%*d]", {L(-4), L(1)}), "[1   ]");
 }
 
+// As stap's runtime reads them: a `*` width is an int (its low 32 bits; -INT_MIN stays
+// negative, so no padding), and a field is at most its print buffer, 8192 bytes, wide.
+TEST(Format, StarWidthIsAnIntAndFieldsStopAtTheBuffer) {
+  EXPECT_EQ(F("[%*d]", {L((int64_t{1} << 32) + 3), L(1)}), "[  1]");
+  EXPECT_EQ(F("[%*s]", {L(INT32_MIN), S("ab")}), "[ab]");
+  EXPECT_EQ(F("%*d", {L(INT32_MAX), L(7)}), std::string(8191, ' ') + "7");
+  EXPECT_EQ(F("%-*s|", {L(-100000), S("x")}), "x" + std::string(8191, ' ') + "|");
+  EXPECT_EQ(F("%.*d", {L(1000000), L(5)}), std::string(8191, '0') + "5");
+}
+
 TEST(Format, StringsAndCharacters) {
   EXPECT_EQ(F("[%s][%10s][%-6s][%.2s]", {S("x"), S("right"), S("left"), S("trunc")}),
             "[x][     right][left  ][tr]");
