@@ -101,13 +101,17 @@ static inline __attribute__((always_inline)) char *strncpy(char *d, const char *
   if (size && bpf_probe_read_kernel_str(d, size, s) < 1) d[0] = 0;
   return d;
 }
+// (One result set on every path: with a `return` per case, LLVM kept an undefined value
+// in a register on the loop's path, which BPF then read, and the verifier refused every
+// kernel probe that called it: "R2 !read_ok".)
 static inline __attribute__((always_inline)) int strncmp(const char *a, const char *b, size_t size) {
+  int r = 0;
   for (size_t n = 0; n < size && n < MAXSTRINGLEN; ++n) {
     unsigned char x = a[n], y = b[n];
-    if (x != y) return x < y ? -1 : 1;
-    if (!x) return 0;
+    r = (x > y) - (x < y);
+    if (r || !x) break;
   }
-  return 0;
+  return r;
 }
 static inline __attribute__((always_inline)) int strcmp(const char *a, const char *b) {
   return strncmp(a, b, MAXSTRINGLEN);

@@ -73,3 +73,22 @@ probe kernel.trace("syscalls:sys_enter_getpid") { c["x"] += 2 })");
 
 }  // namespace
 }  // namespace btap::driver
+
+// A dispatcher with few numbers and a body mapped for compat calls: the machine's other
+// calls leave after the number's compares, before the compat test (the task helper, 158),
+// and a body reading its arguments shares the dispatcher's test (lower_syscall.cpp,
+// DispatchNumber). Where the kernel's BTF cannot tell compat calls apart there is no test.
+TEST(SyscallBodies, CompatTestOnlyForMatchedNumbersAndOnce) {
+  std::string out = Assembly("global n\nprobe syscall.read { n += count }");
+  size_t at = out.find("\nsyscall_enter:\n");
+  ASSERT_NE(at, std::string::npos) << out;
+  std::string program = out.substr(at, out.find(".size\tsyscall_enter", at) - at);
+  if (Count(program, "call 158") == 0) GTEST_SKIP() << "no compat test on this kernel";
+  EXPECT_EQ(Count(program, "call 158"), 1u) << program;
+  size_t first_call = program.find("call ");
+  size_t compare = program.find("if r");
+  ASSERT_NE(compare, std::string::npos) << program;
+  EXPECT_LT(compare, first_call) << program;
+  // The leaving path: a compare on the raw number, then `exit` before any call.
+  EXPECT_LT(program.find("exit"), first_call) << program;
+}
