@@ -9,9 +9,12 @@ void Lowering::Record(record::Kind kind, uint32_t format, const std::vector<Valu
   Value at = nullptr, size = nullptr;
   bool numbers =
       std::all_of(args.begin(), args.end(), [&](Value a) { return a->getType() == i64_; });
-  if (!frame_->user_side && numbers && args.size() <= 6) {
+  if (!frame_->user_side && !frame_->locals_in_scratch && numbers && args.size() <= 6) {
     // A few numbers fit on the stack: a handler whose only record is its errors (an
-    // array full) then needs no scratch space, and no lookup of it on every event.
+    // array full) then needs no scratch space, and no lookup of it on every event. A
+    // handler with a loop or foreach callback, and each callback, has its scratch anyway,
+    // and its frame adds to the others' in the verifier's 512-byte chain: there these 56
+    // bytes go to the record area (psig.stp's begin loop, 6.1: 576 bytes to 480).
     kernel_records_ = true;
     if (!frame_->stack_record) frame_->stack_record = Alloca(llvm::ArrayType::get(i64_, 7));
     at = frame_->stack_record;
