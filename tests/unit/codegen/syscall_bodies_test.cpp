@@ -71,9 +71,6 @@ probe kernel.trace("syscalls:sys_enter_getpid") { c["x"] += 2 })");
   EXPECT_EQ(Count(out, "call 2\n"), 2u) << out;
 }
 
-}  // namespace
-}  // namespace btap::driver
-
 // A dispatcher with few numbers and a body mapped for compat calls: the machine's other
 // calls leave after the number's compares, before the compat test (the task helper, 158),
 // and a body reading its arguments shares the dispatcher's test (lower_syscall.cpp,
@@ -92,3 +89,6 @@ TEST(SyscallBodies, CompatTestOnlyForMatchedNumbersAndOnce) {
   // The leaving path: a compare on the raw number, then `exit` before any call.
   EXPECT_LT(program.find("exit"), first_call) << program;
 }
+
+}  // namespace
+}  // namespace btap::driver
