@@ -84,6 +84,9 @@ TEST(RuntimeTailMaps, NoneOutliveTheSession) {
       // The stop signals as a terminal's session has them (a test run under nohup ignores
       // SIGHUP, which the session then keeps ignoring, as staprun does).
       for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
       FILE* o = freopen("/dev/null", "w", stdout);
       FILE* r = freopen(err.c_str(), "w", stderr);
       if (!o || !r) _exit(126);
