@@ -267,8 +267,7 @@ class ElfReader {
   void FinishSdtNotes() {
     for (StapsdtNote& raw : raw_sdt_) {
       raw.Rebase(stapsdt_base_);
-      img_->sdt_notes_.push_back({std::move(raw.provider), std::move(raw.name), raw.pc,
-                                  raw.semaphore, std::move(raw.args)});
+      img_->sdt_notes_.push_back(std::move(raw));
     }
   }
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sdt_note.h"
+
 namespace btap::sema {
 
 struct ElfSymbol {
@@ -19,13 +21,9 @@ struct ElfSymbol {
   bool exported = false;  // defined GLOBAL/WEAK function in .dynsym
 };
 
-// One entry of .note.stapsdt (owner "stapsdt", type 3), as sys/sdt.h writes it.
-struct SdtNote {
-  std::string provider, name;
-  uint64_t pc = 0;         // link-time address of the probe, adjusted for prelink
-  uint64_t semaphore = 0;  // link-time address of the semaphore, 0 when none
-  std::string args;        // "-4@%edi 8@-8(%rbp) 4@$5"
-};
+// One entry of .note.stapsdt (owner "stapsdt", type 3), as sys/sdt.h writes it, its
+// addresses corrected for prelink (common/sdt_note.h).
+using SdtNote = StapsdtNote;
 
 // One operand of an SDT note, in x86-64 AT&T syntax.
 struct SdtArg {
