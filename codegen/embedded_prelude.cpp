@@ -101,21 +101,63 @@ static inline __attribute__((always_inline)) char *strncpy(char *d, const char *
   if (size && bpf_probe_read_kernel_str(d, size, s) < 1) d[0] = 0;
   return d;
 }
-// (One result set on every path: with a `return` per case, LLVM kept an undefined value
-// in a register on the loop's path, which BPF then read, and the verifier refused every
-// kernel probe that called it: "R2 !read_ok".)
-static inline __attribute__((always_inline)) int strncmp(const char *a, const char *b, size_t size) {
-  int r = 0;
-  for (size_t n = 0; n < size && n < MAXSTRINGLEN; ++n) {
-    unsigned char x = a[n], y = b[n];
-    r = (x > y) - (x < y);
-    if (r || !x) break;
+// strcmp and strncmp as libc's (the sign of the first differing byte, as unsigned char; a
+// string that cannot be read compares as an empty one). A C function that names them gets
+// two string slots of scratch (`__btap_compare_area`, made by its call): both are zeroed,
+// each string is copied into one by the kernel's string copy (at most `size` bytes and a NUL,
+// so what follows is zeros in both), and the copies are compared a word at a time over the
+// whole slot without a branch, the first differing word kept by masks. The verifier then
+// walks straight code, where a branch per byte kept every byte's exit pending (a loop of 64
+// rounds calling one passed its 8,192). __btap_opaque keeps LLVM from making compares of
+// the masks again (BPF has no instruction that compares without a branch) and from making
+// the zeroing a memset call. Outside a function's body (a helper of a top-level %{ %}
+// block) there is no scratch (the file's null area, known when compiling): there the loop
+// compares a byte a branch. (One result on every path of that loop: with a `return` per
+// case, LLVM kept an undefined value in a register that BPF then read, "R2 !read_ok".)
+static inline __attribute__((always_inline)) __s64 __btap_opaque(__s64 v) {
+  asm volatile("" : "+r"(v));
+  return v;
+}
+static char *const __btap_compare_area = NULL;
+static inline __attribute__((always_inline)) int __btap_strncmp(char *area, const char *a,
+                                                                const char *b, size_t size) {
+  size_t n = size < MAXSTRINGLEN ? size : MAXSTRINGLEN;
+  if (__builtin_constant_p(!area) && !area) {
+    int r = 0;
+    for (size_t i = 0; i < n; ++i) {
+      unsigned char x = a[i], y = b[i];
+      r = (x > y) - (x < y);
+      if (r || !x) break;
+    }
+    return r;
   }
-  return r;
+  __u64 *wa = (__u64 *)area, *wb = (__u64 *)(area + __BTAP_SLOT + 8);
+  __u64 zero = __btap_opaque(0);
+  for (int k = 0; k < (MAXSTRINGLEN + 7) / 8; ++k) {
+    wa[k] = zero;
+    wb[k] = zero;
+  }
+  bpf_probe_read_kernel_str(wa, n + 1, a);
+  bpf_probe_read_kernel_str(wb, n + 1, b);
+  __u64 xa = 0, xb = 0, done = 0;
+  for (int k = 0; k < (MAXSTRINGLEN + 7) / 8; ++k) {
+    __u64 va = wa[k], vb = wb[k], d = va ^ vb;
+    __u64 hit = __btap_opaque(__btap_opaque(d | -d) >> 63) & ~done;  // ones at the first
+    xa |= va & hit;
+    xb |= vb & hit;
+    done |= hit;
+  }
+  // In memory order the first differing byte is the most significant; the sign is the
+  // difference of the two unsigned compares, each as its subtraction's borrow (Hacker's
+  // Delight, 2-12), no branch either.
+  xa = __builtin_bswap64(xa);
+  xb = __builtin_bswap64(xb);
+  __u64 below = (~xa & xb) | (~(xa ^ xb) & (xa - xb));
+  __u64 above = (~xb & xa) | (~(xa ^ xb) & (xb - xa));
+  return (int)((__u64)__btap_opaque(above) >> 63) - (int)((__u64)__btap_opaque(below) >> 63);
 }
-static inline __attribute__((always_inline)) int strcmp(const char *a, const char *b) {
-  return strncmp(a, b, MAXSTRINGLEN);
-}
+#define strncmp(a, b, size) __btap_strncmp(__btap_compare_area, (a), (b), (size))
+#define strcmp(a, b) __btap_strncmp(__btap_compare_area, (a), (b), MAXSTRINGLEN)
 #define memcpy __builtin_memcpy
 #define memset __builtin_memset
 // strcpy, strcat and sprintf write at most what the compiler knows the destination holds

@@ -328,7 +328,10 @@ Value Lowering::FormatInKernel(SourceRange at, const std::string& format,
     // A `*` width or precision is an int, as stap's runtime reads it (and the user side).
     auto as_int = [&](Value v) { return b_.CreateSExt(b_.CreateTrunc(v, b_.getInt32Ty()), i64_); };
     Value width = d.width == -2 ? as_int(take()) : b_.getInt64(d.width);
-    Value precision = d.precision == -2 ? as_int(take()) : b_.getInt64(d.precision);
+    // A negative `*` precision is 0 in stap's runtime (C would take it as none).
+    Value precision = b_.getInt64(d.precision);
+    if (d.precision == -2)
+      precision = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, as_int(take()), b_.getInt64(0));
     Value value = take();
     if (d.conversion == 'm' || d.conversion == 'M') {
       pos = forget(SprintMemory(at, d, slot, pos, value, width, precision));

@@ -34,6 +34,12 @@ bool UsesCurrent(std::string_view code) { return HasWord(code, "current"); }
 
 namespace {
 
+// strcmp/strncmp: the function gets two string slots of scratch to compare copies in (the
+// prelude's __btap_strncmp).
+bool UsesCompare(std::string_view code) {
+  return HasWord(code, "strcmp") || HasWord(code, "strncmp");
+}
+
 // CONTEXT: stap's probe context, as far as BPF has one (FillCContext).
 bool UsesContext(std::string_view code) { return HasWord(code, "CONTEXT"); }
 constexpr size_t kCContextFields = 4;
@@ -142,8 +148,9 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
                       std::string_view code, std::string_view token_kind, std::string_view token,
                       SourceRange at) {
   bool prints = HasMarker(code, "STAP_PRINTF");
+  size_t compare_fields = UsesCompare(code) ? 1 : 0;
   size_t context_fields = UsesContext(code) ? kCContextFields : 0;
-  size_t first_arg = 3 + context_fields;
+  size_t first_arg = 3 + compare_fields + context_fields;
   auto* context_type = llvm::ArrayType::get(i64_, args.size() + first_arg);
   llvm::AllocaInst* context = Alloca(context_type);
   Value result = nullptr;  // a string result's slot; a long comes back in THIS
@@ -167,7 +174,8 @@ Value Lowering::CallC(llvm::Function* fn, Type ret, const std::vector<Value>& ar
   } else {
     b_.CreateStore(llvm::ConstantPointerNull::get(ptr_), field(2));
   }
-  if (context_fields) FillCContext(field, 3);
+  if (compare_fields) b_.CreateStore(ScratchAt(TempBytes(2 * (slot_ + 8))), field(3));
+  if (context_fields) FillCContext(field, 3 + compare_fields);
   for (size_t i = 0; i < args.size(); ++i) {
     Value v = args[i];
     if (!v) continue;
@@ -497,6 +505,7 @@ bool Lowering::LinkEmbeddedC() {
       s += unmangled ? std::string("  union { ") + ret_c + "__retvalue; };\n"
                      : std::string("  ") + ret_c + "__retvalue;\n";
       s += "  char *__btap_error;\n  char *__btap_out;\n";
+      if (UsesCompare(code)) s += "  char *__btap_compare;\n";
       if (UsesContext(code)) s += "  struct __btap_context __btap_context;\n";
       std::vector<const sema::Variable*> params =
           f ? std::vector<const sema::Variable*>(f->params.begin(), f->params.end())
@@ -521,6 +530,7 @@ bool Lowering::LinkEmbeddedC() {
              ")\n";
       source.Add(s);
       std::string head = "void " + cf.symbol + "(struct " + cf.symbol + "_this *THIS) { ";
+      if (UsesCompare(code)) head += "char *const __btap_compare_area = THIS->__btap_compare; ";
       SourceRange origin = CodeOrigin(code, token, sm_);
       if (f)
         source.AddScript(code, origin, sm_, head, "\n}");

@@ -275,6 +275,7 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
     // A `*` width or precision is an int, as stap's runtime reads it.
     int width = d.width == -2 ? static_cast<int>(take_long()) : d.width;
     int precision = d.precision == -2 ? static_cast<int>(take_long()) : d.precision;
+    if (d.precision == -2 && precision < 0) precision = 0;  // stap's runtime: not none, as C
     bool left = d.flag == '-';
     if (width < -1) {  // a negative `*` width means left-justified, as in C
       left = true;

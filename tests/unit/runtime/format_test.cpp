@@ -42,6 +42,11 @@ TEST(Format, StarWidthAndPrecision) {
   EXPECT_EQ(F("[%*d][%-*s][%.*s]", {L(4), L(1), L(3), S("a"), L(2), S("hello")}),
             "[   1][a  ][he]");
   EXPECT_EQ(F("[%*d]", {L(-4), L(1)}), "[1   ]");
+  // A negative `*` precision is 0, as stap's runtime (vsnprintf) makes it, where C would
+  // take it as none: an empty string, a number unchanged.
+  EXPECT_EQ(F("[%.*s][%5.*s][%.*d][%.*x]",
+              {L(-1), S("hello"), L(-7), S("hi"), L(-2), L(42), L(-1), L(255)}),
+            "[][     ][42][ff]");
 }
 
 // As stap's runtime reads them: a `*` width is an int (its low 32 bits; -INT_MIN stays
