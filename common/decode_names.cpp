@@ -104,8 +104,7 @@ bool ParseDecodeSpec(std::string_view spec, DecodeTable* out) {
   out->entries.clear();
   return number(spec.substr(0, a), &out->mode) &&
          number(spec.substr(a + 1, b - a - 1), &out->known) &&
-         ParseDecodeTable(spec.substr(b + 1), (out->mode & kDecodeEqual) != 0, &out->entries,
-                          &why);
+         ParseDecodeTable(spec.substr(b + 1), (out->mode & kDecodeEqual) != 0, &out->entries, &why);
 }
 
 }  // namespace btap

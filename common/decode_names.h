@@ -12,10 +12,10 @@
 namespace btap {
 
 // A table's modes: codegen/bpflib/decode.h's DECODE_* bits (lower_decode.cpp checks).
-inline constexpr uint64_t kDecodeEqual = 1;  // a value's one name (else the flags' names)
-inline constexpr uint64_t kDecodeZero = 2;   // flags: "0x0" when nothing applies or is left
-inline constexpr uint64_t kDecodeHex = 4;    // values: the number in hexadecimal if unnamed
-inline constexpr uint64_t kDecodeDec = 8;    // values: the number in decimal if unnamed
+inline constexpr uint64_t kDecodeEqual = 1;   // a value's one name (else the flags' names)
+inline constexpr uint64_t kDecodeZero = 2;    // flags: "0x0" when nothing applies or is left
+inline constexpr uint64_t kDecodeHex = 4;     // values: the number in hexadecimal if unnamed
+inline constexpr uint64_t kDecodeDec = 8;     // values: the number in decimal if unnamed
 inline constexpr size_t kDecodeNameMax = 39;  // the longest name
 inline constexpr size_t kDecodeEntriesMax = 128;
 
