@@ -6,64 +6,19 @@
 // socket addresses, likewise: the structs are read here, one routine of bpflib formats
 // them.
 #include <cstddef>
-#include <cstdlib>
-#include <sstream>
 
 #include "codegen/bpflib/decode.h"
 #include "codegen/bpflib/sockaddr.h"
 #include "codegen/bpflib/time_struct.h"
 #include "codegen/lowering.h"
+#include "common/decode_names.h"
 
 namespace btap::codegen::lowering {
 namespace {
 
-struct Entry {
-  uint64_t value, mask;
-  std::string name;
-};
-
-// One number of a table, maybe negative; false when it is not one.
-bool ParseNumber(const std::string& text, uint64_t* out) {
-  const char* begin = text.c_str();
-  bool negative = *begin == '-';
-  char* end = nullptr;
-  uint64_t v = std::strtoull(begin + negative, &end, 0);
-  if (end == begin + negative || *end) return false;
-  *out = negative ? 0 - v : v;
-  return true;
-}
-
-// "NUMBER NAME ..." as entries, where NUMBER is a value or a flag's bits, or MASK=VALUE (a
-// field of a flag word); a value table's entries compare every bit. False with `why` when
-// it is not that.
-bool ParseTable(std::string_view text, bool values, std::vector<Entry>* out, std::string* why) {
-  std::istringstream in{std::string(text)};
-  std::string number, name;
-  while (in >> number) {
-    if (!(in >> name)) {
-      *why = "`" + number + "` has no name";
-      return false;
-    }
-    Entry e{0, values ? ~uint64_t{0} : 0, name};
-    size_t eq = number.find('=');
-    if (eq != std::string::npos ? !ParseNumber(number.substr(0, eq), &e.mask) ||
-                                      !ParseNumber(number.substr(eq + 1), &e.value) || !e.mask
-                                : !ParseNumber(number, &e.value)) {
-      *why = "`" + number + "` is not a number or MASK=VALUE";
-      return false;
-    }
-    if (name.size() > DECODE_NAME) {
-      *why = "`" + name + "` is longer than " + std::to_string(DECODE_NAME) + " bytes";
-      return false;
-    }
-    out->push_back(std::move(e));
-  }
-  if (out->size() > DECODE_MAX) {
-    *why = "it has more than " + std::to_string(DECODE_MAX) + " entries";
-    return false;
-  }
-  return true;
-}
+static_assert(kDecodeEqual == DECODE_EQUAL && kDecodeZero == DECODE_ZERO &&
+              kDecodeHex == DECODE_HEX && kDecodeDec == DECODE_DEC &&
+              kDecodeNameMax == DECODE_NAME && kDecodeEntriesMax == DECODE_MAX);
 
 void Put64(std::vector<uint8_t>& bytes, size_t at, uint64_t v) {
   for (int i = 0; i < 8; i++) bytes[at + i] = static_cast<uint8_t>(v >> (8 * i));
@@ -92,9 +47,9 @@ llvm::GlobalVariable* Lowering::DecodeTable(ast::Call* c, SourceRange at, const 
   std::string key = std::to_string(known) + " " + std::to_string(mode) + " " + spec;
   auto it = decode_tables_.find(key);
   if (it != decode_tables_.end()) return it->second;
-  std::vector<Entry> entries;
+  std::vector<DecodeEntry> entries;
   std::string why;
-  if (!ParseTable(spec, (mode & DECODE_EQUAL) != 0, &entries, &why)) {
+  if (!ParseDecodeTable(spec, (mode & DECODE_EQUAL) != 0, &entries, &why)) {
     Unsupported(at, "this table of names for `" + std::string(c->name) + "`", ": " + why);
     return nullptr;
   }
@@ -107,7 +62,7 @@ llvm::GlobalVariable* Lowering::DecodeTable(ast::Call* c, SourceRange at, const 
   Put64(bytes, offsetof(decode_head, mode), mode);
   for (size_t i = 0; i < entries.size(); i++) {
     size_t at = sizeof(decode_head) + i * sizeof(decode_entry);
-    const Entry& e = entries[i];
+    const DecodeEntry& e = entries[i];
     Put64(bytes, at + offsetof(decode_entry, value), e.value);
     Put64(bytes, at + offsetof(decode_entry, mask), e.mask);
     bytes[at + offsetof(decode_entry, len)] = static_cast<uint8_t>(e.name.size());

@@ -109,7 +109,14 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
       if (name == "mem") d.rendering = FormatDirective::Rendering::Memory;
       if (name == "memhex") d.rendering = FormatDirective::Rendering::MemoryHex;
       if (name == "hist") d.rendering = FormatDirective::Rendering::Histogram;
-      char want = d.rendering == FormatDirective::Rendering::Task ? 'd' : 's';
+      if (name.starts_with("decode:")) {
+        d.rendering = FormatDirective::Rendering::Decode;
+        d.decode = name.substr(7);
+      }
+      char want = d.rendering == FormatDirective::Rendering::Task ||
+                          d.rendering == FormatDirective::Rendering::Decode
+                      ? 'd'
+                      : 's';
       if ((d.symbolic == Symbolic::None && d.rendering == FormatDirective::Rendering::AsIs) ||
           close + 1 >= f.size() || f[close + 1] != want) {
         *error = "invalid symbolic conversion";

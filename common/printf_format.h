@@ -81,6 +81,9 @@ struct FormatDirective {
   // `%{hist}s` is a histogram a kernel probe prints: its string is 4 bytes of padding, the
   // shape as four longs (kind, start, stop, interval), then the value merged over the CPUs
   // (common/stats.h's slots); it prints the table print() of the histogram writes.
+  // `%{decode:MODE:KNOWN:TABLE}d` prints its number as the names TABLE gives it, by
+  // common/decode_names.h's rules (bpflib's btap_decode), cut to the session's string
+  // length, then as `%s` (with the directive's flag, width and precision) prints a string.
   enum class Rendering : uint8_t {
     AsIs,
     Quoted,
@@ -88,8 +91,10 @@ struct FormatDirective {
     Task,
     Memory,
     MemoryHex,
-    Histogram
+    Histogram,
+    Decode
   } rendering = Rendering::AsIs;
+  std::string_view decode = {};  // `%{decode:SPEC}d`'s SPEC
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns

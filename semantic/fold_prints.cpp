@@ -7,7 +7,11 @@
 // each print copies the vector's strings raw, and `%{argv}s` quotes and joins them. The
 // syscall tapset's aliases make `name`, `argstr` and their strings this way; a handler
 // printing them cost a kernel sprintf, an escaping loop per string and three string
-// copies per call, and the verifier a walk of each.
+// copies per call, and the verifier a walk of each. And `v = F(a)`, where the tapset
+// function F's body is one `return __btap_flag_names(E, K, Z, "TABLE")` or
+// `return __btap_value_name(E, N, "TABLE")` with literal options: the kernel only works
+// out the number E (of `a`, where the call was), and the printf's `%{decode:...}d` names
+// it (common/decode_names.h, bpflib's decoder's rules).
 //
 // What makes it safe: the assignment is a statement that runs before every print of the
 // value (a later statement of its block, or of an enclosing plain block), nothing else
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/decode_names.h"
 #include "common/printf_format.h"
 #include "frontend/ast_walk.h"
 #include "semantic/elab.h"
@@ -68,6 +73,7 @@ class ProbeFolding {
     std::map<Variable*, std::vector<ast::ExprStmt*>> plain_writes;  // `v = ...;`
     std::map<const Variable*, int> writes;                          // every way of writing it
     std::map<const ast::Symbol*, PrintUse> print_uses;
+    std::map<const ast::Call*, ast::ExprStmt*> call_stmts;  // a call that is a statement
   };
 
   void Gather(Facts& f) {
@@ -84,6 +90,7 @@ class ProbeFolding {
         auto* a = ast::As<ast::Assign>(es->expr);
         auto* s = a ? ast::As<ast::Symbol>(a->lhs) : nullptr;
         if (s && s->var && a->op == ast::Tok::Assign) f.plain_writes[s->var].push_back(es);
+        if (auto* c = ast::As<ast::Call>(es->expr)) f.call_stmts[c] = es;
       }
       if (auto* a = ast::As<ast::Assign>(n))
         if (auto* s = ast::As<ast::Symbol>(a->lhs); s && s->var) ++f.writes[s->var];
@@ -177,7 +184,13 @@ class ProbeFolding {
                made->args.size() == arity;
       };
       bool quoting = tapset("user_string_quoted", 1), vector = tapset("__get_argv", 2);
-      if (!text && !sprintf && !quoting && !vector) continue;
+      std::string decode;  // the spec of `%{decode:SPEC}d`, for a decoder's call
+      ast::Expr* number = nullptr;
+      if (made && made->callee && made->callee->from_tapset && !quoting && !vector)
+        number = Decoder(made, &decode);
+      auto* choice = ast::As<ast::Ternary>(rhs);
+      if (choice && !(Formatted(choice->then) && Formatted(choice->otherwise))) choice = nullptr;
+      if (!text && !sprintf && !quoting && !vector && !number && !choice) continue;
       if (text && text->value.find('\0') != std::string_view::npos) continue;
       std::vector<PrintUse> uses;
       bool all = true;
@@ -193,6 +206,8 @@ class ProbeFolding {
       if (!all || uses.empty()) continue;
       if (quoting  ? Quote(def, uses)
           : vector ? ArgList(f, var, def, uses)
+          : number ? Decode(f, var, def, uses, number, decode)
+          : choice ? Choose(f, var, def, uses, choice)
                    : Fold(f, var, def, uses))
         return true;
     }
@@ -367,6 +382,206 @@ class ProbeFolding {
     std::map<ast::Call*, std::vector<size_t>> by_call;
     for (const PrintUse& use : uses) by_call[use.call].push_back(use.arg);
     return by_call;
+  }
+
+  // A sprintf with a literal format.
+  static ast::Call* Formatted(ast::Expr* e) {
+    auto* c = ast::As<ast::Call>(e);
+    return c && !c->callee && c->name == "sprintf" && !c->args.empty() &&
+                   ast::Is<ast::StringLit>(c->args[0])
+               ? c
+               : nullptr;
+  }
+
+  // Whether `a` and `b` are the same expression of locals, literals and calls (each
+  // evaluated, in the same order, the same way).
+  static bool Same(const ast::Expr* a, const ast::Expr* b) {
+    if (!a || !b || a->kind != b->kind || a->type != b->type) return false;
+    if (auto* x = ast::As<ast::Symbol>(a)) return x->var && x->var == ast::As<ast::Symbol>(b)->var;
+    if (auto* x = ast::As<ast::NumberLit>(a)) return x->value == ast::As<ast::NumberLit>(b)->value;
+    if (auto* x = ast::As<ast::StringLit>(a)) return x->value == ast::As<ast::StringLit>(b)->value;
+    if (auto* x = ast::As<ast::Call>(a)) {
+      auto* y = ast::As<ast::Call>(b);
+      if (!x->callee || x->callee != y->callee || x->args.size() != y->args.size()) return false;
+      for (size_t i = 0; i < x->args.size(); ++i)
+        if (!Same(x->args[i], y->args[i])) return false;
+      return true;
+    }
+    if (auto* x = ast::As<ast::Binary>(a)) {
+      auto* y = ast::As<ast::Binary>(b);
+      return x->op == y->op && Same(x->lhs, y->lhs) && Same(x->rhs, y->rhs);
+    }
+    return false;
+  }
+
+  // `v = c ? sprintf(A, ...) : sprintf(B, ...)` where one sprintf's arguments start with
+  // all of the other's, the rest being literals and settled locals (so both evaluate what
+  // either did, in its order): the condition is settled where the assignment was, with
+  // the longer list's arguments, and each printf (a statement) becomes
+  // `if (c) printf(..A..) else printf(..B..)`.
+  bool Choose(const Facts& f, Variable* var, ast::ExprStmt* def, const std::vector<PrintUse>& uses,
+              ast::Ternary* choice) {
+    ast::Call* a = Formatted(choice->then);
+    ast::Call* b = Formatted(choice->otherwise);
+    std::span<ast::Expr*> av = a->args.subspan(1), bv = b->args.subspan(1);
+    std::span<ast::Expr*> longer = av.size() >= bv.size() ? av : bv;
+    std::span<ast::Expr*> shorter = av.size() >= bv.size() ? bv : av;
+    if (choice->cond->type != Type::Long) return false;
+    for (size_t i = 0; i < longer.size(); ++i) {
+      if (i < shorter.size()
+              ? Same(longer[i], shorter[i])
+              : ast::Is<ast::NumberLit>(longer[i]) || ast::Is<ast::StringLit>(longer[i]))
+        continue;
+      auto* s = ast::As<ast::Symbol>(longer[i]);
+      if (i < shorter.size() || !s || !s->var || !Settled(f, s->var, def)) return false;
+    }
+    // Each printf is a statement whose other arguments can be read twice.
+    auto by_call = ByCall(uses);
+    for (auto& [c, printed] : by_call) {
+      auto stmt = f.call_stmts.find(c);
+      if (stmt == f.call_stmts.end() || !f.places.count(stmt->second)) return false;
+      for (size_t k = 1; k < c->args.size(); ++k) {
+        ast::Expr* arg = c->args[k];
+        bool ours = std::find(printed.begin(), printed.end(), k) != printed.end();
+        if (!ours && !ast::Is<ast::NumberLit>(arg) && !ast::Is<ast::StringLit>(arg) &&
+            !(ast::Is<ast::Symbol>(arg) && static_cast<ast::Symbol*>(arg)->var))
+          return false;
+      }
+    }
+    std::vector<ast::Expr*> args;
+    std::vector<ast::Stmt*> sets;
+    ast::Expr* cond[] = {choice->cond};
+    if (!Readable(f, var, def, cond, args, sets)) return false;
+    if (!Readable(f, var, def, longer, args, sets)) return false;
+    ast::Expr* test = args[0];
+    std::span<ast::Expr*> values = std::span(args).subspan(1);
+    auto group = [&](ast::Call* c, const std::vector<size_t>& printed, ast::Call* made) {
+      std::string inner(static_cast<ast::StringLit*>(made->args[0])->value);
+      size_t count = made->args.size() - 1;
+      Splice(c, printed,
+             [&](const FormatDirective& d, ast::Expr*, std::string& text,
+                 std::vector<ast::Expr*>& out) {
+               text += "%{(}" + inner + std::string(d.text.substr(0, d.text.size() - 1)) + "{)}s";
+               for (size_t k = 0; k < count; ++k) out.push_back(Again(values[k]));
+             });
+    };
+    for (auto& [c, printed] : by_call) {
+      ast::ExprStmt* stmt = f.call_stmts.at(c);
+      auto* other = e_.arena.New<ast::Call>(*c);
+      std::vector<ast::Expr*> copied(c->args.begin(), c->args.end());
+      for (size_t k = 1; k < copied.size(); ++k) copied[k] = Again(copied[k]);
+      other->args = e_.arena.Copy(copied);
+      auto* otherwise = e_.arena.New<ast::ExprStmt>(*stmt);
+      otherwise->expr = other;
+      group(c, printed, a);
+      group(other, printed, b);
+      auto* branch = e_.arena.New<ast::If>();
+      branch->kind = ast::Kind::If;
+      branch->range = stmt->range;
+      branch->cond = Again(test);
+      branch->then = stmt;
+      branch->otherwise = otherwise;
+      Place place = f.places.at(stmt);
+      std::vector<ast::Stmt*> statements(place.block->statements.begin(),
+                                         place.block->statements.end());
+      statements[place.index] = branch;
+      place.block->statements = e_.arena.Copy(statements);
+    }
+    Replace(f, var, def, sets);
+    return true;
+  }
+
+  // The text of a literal, or of literals joined by `.` (a table over several lines).
+  static bool LiteralText(ast::Expr* e, std::string* out) {
+    if (auto* lit = ast::As<ast::StringLit>(e)) {
+      out->append(lit->value);
+      return true;
+    }
+    auto* join = ast::As<ast::Concat>(e);
+    return join && LiteralText(join->lhs, out) && LiteralText(join->rhs, out);
+  }
+
+  // `e` with `param`'s one reading replaced by `arg`: a copy, or nullptr when `e` is not
+  // made of numbers, that reading and operators that cannot fail.
+  ast::Expr* Substitute(ast::Expr* e, const Variable* param, ast::Expr* arg, int* reads) {
+    if (auto* n = ast::As<ast::NumberLit>(e)) return e_.arena.New<ast::NumberLit>(*n);
+    if (auto* s = ast::As<ast::Symbol>(e)) {
+      if (s->var != param || (*reads)++) return nullptr;
+      return arg;
+    }
+    if (auto* u = ast::As<ast::Unary>(e)) {
+      ast::Expr* operand = Substitute(u->operand, param, arg, reads);
+      if (!operand) return nullptr;
+      auto* copy = e_.arena.New<ast::Unary>(*u);
+      copy->operand = operand;
+      return copy;
+    }
+    auto* b = ast::As<ast::Binary>(e);
+    if (!b || b->op == ast::Tok::Slash || b->op == ast::Tok::Percent) return nullptr;
+    ast::Expr* lhs = Substitute(b->lhs, param, arg, reads);
+    ast::Expr* rhs = lhs ? Substitute(b->rhs, param, arg, reads) : nullptr;
+    if (!rhs) return nullptr;
+    auto* copy = e_.arena.New<ast::Binary>(*b);
+    copy->lhs = lhs;
+    copy->rhs = rhs;
+    return copy;
+  }
+
+  // When `made` calls a decoder (a tapset function of one number whose body is one
+  // return of __btap_flag_names or __btap_value_name with literal options and table):
+  // the number it decodes, of the call's argument, and the spec of its `%{decode}d`.
+  ast::Expr* Decoder(ast::Call* made, std::string* spec) {
+    Function* fn = made->callee;
+    if (!fn->decl || !fn->decl->body || fn->params.size() != 1 || made->args.size() != 1 ||
+        fn->params[0]->type != Type::Long || made->args[0]->type != Type::Long ||
+        fn->decl->body->statements.size() != 1)
+      return nullptr;
+    auto* ret = ast::As<ast::Return>(fn->decl->body->statements[0]);
+    auto* inner = ret && ret->value ? ast::As<ast::Call>(ret->value) : nullptr;
+    if (!inner || !inner->callee || inner->callee->intrinsic < 0) return nullptr;
+    bool flags = inner->name == "__btap_flag_names";
+    if (!flags && inner->name != "__btap_value_name") return nullptr;
+    if (inner->args.size() != (flags ? 4u : 3u)) return nullptr;
+    auto literal = [&](size_t i) { return ast::As<ast::NumberLit>(inner->args[i]); };
+    std::string table;
+    const ast::NumberLit* option = literal(flags ? 2 : 1);
+    const ast::NumberLit* known = flags ? literal(1) : nullptr;
+    if (!option || (flags && !known) || !LiteralText(inner->args.back(), &table) ||
+        table.find('}') != std::string::npos)
+      return nullptr;
+    if (!flags && (option->value < 0 || option->value > 2)) return nullptr;
+    uint64_t mode = flags ? (option->value ? kDecodeZero : 0)
+                          : kDecodeEqual | (option->value == 1   ? kDecodeHex
+                                            : option->value == 2 ? kDecodeDec
+                                                                 : 0);
+    // A table that codegen would refuse stays as written (and is refused there).
+    std::vector<DecodeEntry> entries;
+    std::string why;
+    if (!ParseDecodeTable(table, (mode & kDecodeEqual) != 0, &entries, &why)) return nullptr;
+    int reads = 0;
+    ast::Expr* number = Substitute(inner->args[0], fn->params[0], made->args[0], &reads);
+    if (!number || reads != 1) return nullptr;
+    *spec = DecodeSpec(mode, flags ? static_cast<uint64_t>(known->value) : 0, table);
+    return number;
+  }
+
+  // `v = F(a)`, F a decoder: the number is worked out where the call was, and each print
+  // names it.
+  bool Decode(const Facts& f, Variable* var, ast::ExprStmt* def, const std::vector<PrintUse>& uses,
+              ast::Expr* number, const std::string& spec) {
+    std::vector<ast::Expr*> args;
+    std::vector<ast::Stmt*> sets;
+    ast::Expr* values[] = {number};
+    if (!Readable(f, var, def, values, args, sets)) return false;
+    for (auto& [c, printed] : ByCall(uses))
+      Splice(c, printed,
+             [&](const FormatDirective& d, ast::Expr*, std::string& text,
+                 std::vector<ast::Expr*>& out) {
+               text += std::string(d.text.substr(0, d.text.size() - 1)) + "{decode:" + spec + "}d";
+               out.push_back(Again(args[0]));
+             });
+    Replace(f, var, def, sets);
+    return true;
   }
 
   // `v = user_string_quoted(a)`: the kernel reads the string, the printer quotes it.

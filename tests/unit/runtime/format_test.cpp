@@ -175,6 +175,32 @@ TEST(Format, ArgumentVectorsAreQuotedAndJoined) {
   EXPECT_EQ(Internal("%{argv}s", {S(none + "abcdef\0"s)}, 8), "[\"abcde");
 }
 
+// `%{decode:MODE:KNOWN:TABLE}d`: a number as a decoder's names (common/decode_names.h),
+// printed as `%s` prints the string the kernel's decoder made.
+TEST(Format, DecodedNumbersPrintTheirNames) {
+  // Flags (mode 0): names in the table's order, the unknown bits left over in hex.
+  std::string flags = "%{decode:0:451:1 A 2 B 0x40 C}d";
+  EXPECT_EQ(Internal(flags, {L(0x43)}, 256), "A|B|C");
+  EXPECT_EQ(Internal(flags, {L(0x1000 | 2)}, 256), "B|0x1000");
+  EXPECT_EQ(Internal(flags, {L(0)}, 256), "");
+  EXPECT_EQ(Internal("%{decode:2:0:1 A}d", {L(0)}, 256), "0x0");  // DECODE_ZERO
+  // A field of a flag word (MASK=VALUE) is not left over.
+  EXPECT_EQ(Internal("%{decode:0:2048:0xf=2 T 0x800 N}d", {L(0x802)}, 256), "T|N");
+  EXPECT_EQ(Internal("%{decode:0:2048:0xf=2 T 0x800 N}d", {L(0x80e)}, 256), "N|0xe");
+  // Values (mode 1): one name, else the number in hex (4), decimal (8) or nothing.
+  EXPECT_EQ(Internal("%{decode:9:0:-100 AT_FDCWD}d", {L(-100)}, 256), "AT_FDCWD");
+  EXPECT_EQ(Internal("%{decode:9:0:-100 AT_FDCWD}d", {L(-7)}, 256), "-7");
+  EXPECT_EQ(Internal("%{decode:5:0:1 ONE}d", {L(-1)}, 256), "0xffffffffffffffff");
+  EXPECT_EQ(Internal("%{decode:1:0:1 ONE}d|", {L(2)}, 256), "|");
+  // Flag, width and precision as `%s`'s; cut to the string limit less one; in a group.
+  EXPECT_EQ(Internal("[%-6{decode:9:0:1 ONE}d|%5{decode:9:0:1 ONE}d|%.2{decode:9:0:1 ONE}d]",
+                     {L(1), L(1), L(1)}, 256),
+            "[ONE   |  ONE|ON]");
+  EXPECT_EQ(Internal(flags, {L(0x1043)}, 8), "A|B|C|0");
+  EXPECT_EQ(Internal("f(%{(}%d, %{decode:9:0:-100 AT_FDCWD}d%{)}s)", {L(3), L(-100)}, 256),
+            "f(3, AT_FDCWD)");
+}
+
 TEST(Format, InternalDirectivesAreCheckedWhenParsed) {
   std::vector<FormatDirective> d;
   std::string error;
@@ -185,6 +211,9 @@ TEST(Format, InternalDirectivesAreCheckedWhenParsed) {
   }
   d.clear();
   EXPECT_FALSE(ParseFormat("%{quoted}s", d, &error, &offset)) << "scripts cannot write them";
+  d.clear();
+  EXPECT_FALSE(ParseFormat("%{decode:0:0:1 A}s", d, &error, &offset, /*internal=*/true))
+      << "a decoded number is a `d`";
 }
 
 }  // namespace

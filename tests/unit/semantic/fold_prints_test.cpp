@@ -86,5 +86,34 @@ TEST(FoldPrints, ArgumentVectorsAreReadByEachPrint) {
   EXPECT_EQ(body.find("__get_argv"), std::string::npos) << body;
 }
 
+TEST(FoldPrints, DecodersLeaveTheirNumberToThePrinter) {
+  std::string body = Body(
+      "probe begin { x = 5; d = _dfd_str(x); t = _sock_type_str(x + 1); "
+      "printf(\"%s|%-9s\\n\", d, t) }");
+  EXPECT_NE(body.find("printf(\"%{decode:9:0:-100 AT_FDCWD}d|%-9{decode:2:526336:"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("__t_1 = x + 1 & 4294967295;"), std::string::npos) << body;
+  EXPECT_EQ(body.find("_dfd_str"), std::string::npos) << body;
+  // A decoder whose body is more than one return stays a call.
+  body = Body("probe begin { x = 5; p = _mprotect_prot_str(x); printf(\"%s\\n\", p) }");
+  EXPECT_NE(body.find("p = _mprotect_prot_str(x);"), std::string::npos) << body;
+}
+
+TEST(FoldPrints, AChoiceOfTwoSprintfsBecomesAChoiceOfTwoPrintfs) {
+  std::string body = Body(
+      "probe begin { f = 64; m = 420; s = f & 64 ? sprintf(\"%d, %#o\", f, m) : "
+      "sprintf(\"%d\", f); printf(\"<%s>\\n\", s) }");
+  EXPECT_NE(body.find("__s_1 = f & 64;"), std::string::npos) << body;
+  EXPECT_NE(body.find("if (__s_1)"), std::string::npos) << body;
+  EXPECT_NE(body.find("printf(\"<%{(}%d, %#o%{)}s>\\n\", f, m)"), std::string::npos) << body;
+  EXPECT_NE(body.find("printf(\"<%{(}%d%{)}s>\\n\", f)"), std::string::npos) << body;
+  // Arguments that differ (not one list's start) stay as written.
+  body = Body(
+      "probe begin { f = 64; s = f ? sprintf(\"%d\", f) : sprintf(\"%d\", f + 1); "
+      "printf(\"%s\\n\", s) }");
+  EXPECT_NE(body.find("sprintf"), std::string::npos) << body;
+}
+
 }  // namespace
 }  // namespace btap
