@@ -97,10 +97,7 @@ Value Lowering::DecodeCall(Intrinsic which, ast::Call* c) {
                 "`" + std::string(c->name) + "` whose second argument is not 0, 1 or 2");
     return nullptr;
   }
-  uint64_t mode = flags ? (option->value ? DECODE_ZERO : 0)
-                        : DECODE_EQUAL | (option->value == 1   ? DECODE_HEX
-                                          : option->value == 2 ? DECODE_DEC
-                                                               : 0);
+  uint64_t mode = DecodeMode(flags, option->value);
   llvm::GlobalVariable* table = DecodeTable(c, c->args[spec_at]->range, spec,
                                             flags ? static_cast<uint64_t>(known->value) : 0, mode);
   if (!table) return nullptr;

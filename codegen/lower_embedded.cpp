@@ -464,11 +464,12 @@ bool Lowering::LinkEmbeddedC() {
         std::to_string(limit_) + "\n#define __BTAP_SLOT " + std::to_string(slot_) + "\n");
     source.Add(kEmbeddedPrelude);
     // -D options (checked when btap read its options; MAXSTRINGLEN is the prelude's already, with
-    // the same value).
+    // the same value). One the prelude defines too (BTAP_LIST_MAX) takes its place: macros are
+    // expanded where they are used, after this.
     for (const std::string& d : options_.c_defines) {
       std::string name, directive, error;
       if (CDefine(d, &name, &directive, &error) && name != "MAXSTRINGLEN")
-        source.Add(directive + "\n");
+        source.Add("#undef " + name + "\n" + directive + "\n");
     }
     // stap's version macros: STAP_VERSION(a, b) is a version as one number, and
     // STAP_COMPAT_VERSION the --compatible one unless -D gave it.

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 namespace btap {
@@ -105,6 +107,22 @@ bool ParseDecodeSpec(std::string_view spec, DecodeTable* out) {
   return number(spec.substr(0, a), &out->mode) &&
          number(spec.substr(a + 1, b - a - 1), &out->known) &&
          ParseDecodeTable(spec.substr(b + 1), (out->mode & kDecodeEqual) != 0, &out->entries, &why);
+}
+
+std::shared_ptr<const DecodeTable> SharedDecodeTable(std::string_view spec) {
+  static std::mutex lock;
+  static std::map<std::string, std::shared_ptr<const DecodeTable>, std::less<>> tables;
+  std::lock_guard<std::mutex> hold(lock);
+  auto it = tables.find(spec);
+  if (it != tables.end()) return it->second;
+  auto table = std::make_shared<DecodeTable>();
+  if (!ParseDecodeSpec(spec, table.get())) return nullptr;
+  return tables.emplace(std::string(spec), std::move(table)).first->second;
+}
+
+uint64_t DecodeMode(bool flags, int64_t option) {
+  if (flags) return option ? kDecodeZero : 0;
+  return kDecodeEqual | (option == 1 ? kDecodeHex : option == 2 ? kDecodeDec : 0);
 }
 
 }  // namespace btap

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,5 +42,13 @@ struct DecodeTable {
   std::vector<DecodeEntry> entries;
 };
 bool ParseDecodeSpec(std::string_view spec, DecodeTable* out);
+// The table of `spec`, parsed once per process (printf_format.cpp keeps it in the
+// directive, so printing a decoded number looks nothing up); nullptr when it is not one.
+std::shared_ptr<const DecodeTable> SharedDecodeTable(std::string_view spec);
+
+// The mode of __btap_flag_names(v, known, OPTION, table) (`flags`: "0x0" when nothing
+// applies, for OPTION != 0) or __btap_value_name(v, OPTION, table) (OPTION 0: nothing for a
+// value without a name, 1: hexadecimal, 2: decimal); codegen and print folding agree by it.
+uint64_t DecodeMode(bool flags, int64_t option);
 
 }  // namespace btap

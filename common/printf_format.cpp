@@ -1,6 +1,8 @@
 // printf format parsing (see printf_format.h).
 #include "common/printf_format.h"
 
+#include "common/decode_names.h"
+
 #include <cstring>
 #include <iterator>
 
@@ -112,6 +114,12 @@ bool ParseFormat(std::string_view f, std::vector<FormatDirective>& out, std::str
       if (name.starts_with("decode:")) {
         d.rendering = FormatDirective::Rendering::Decode;
         d.decode = name.substr(7);
+        d.decode_table = SharedDecodeTable(d.decode);
+        if (!d.decode_table) {
+          *error = "invalid table of names";
+          *error_offset = start;
+          return false;
+        }
       }
       char want = d.rendering == FormatDirective::Rendering::Task ||
                           d.rendering == FormatDirective::Rendering::Decode

@@ -2,11 +2,14 @@
 // (argument checks) and the runtime (formatting).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace btap {
+
+struct DecodeTable;  // common/decode_names.h
 
 // Addresses the runtime turns into symbols: only codegen writes these directives, as
 // `%{symname}s` and so on, for the tapset functions whose text is made in user space.
@@ -94,7 +97,8 @@ struct FormatDirective {
     Histogram,
     Decode
   } rendering = Rendering::AsIs;
-  std::string_view decode = {};  // `%{decode:SPEC}d`'s SPEC
+  std::string_view decode = {};                     // `%{decode:SPEC}d`'s SPEC
+  std::shared_ptr<const DecodeTable> decode_table;  // and its table, parsed
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/decode_names.h"
@@ -140,19 +139,6 @@ std::string HistogramText(std::string_view s) {
     return "";
   if (words.size() != 4 + shape.Slots()) return "";
   return stats::RenderHistogram(std::span<const int64_t>(words).subspan(4), shape);
-}
-
-// `%{decode:SPEC}d`'s text of `value` (printf_format.h); its tables are read once.
-std::string DecodeText(std::string_view spec, int64_t value) {
-  thread_local std::unordered_map<std::string, DecodeTable> tables;
-  auto it = tables.find(std::string(spec));
-  if (it == tables.end()) {
-    DecodeTable table;
-    if (!ParseDecodeSpec(spec, &table)) table = {};  // (codegen wrote it: not expected)
-    it = tables.emplace(std::string(spec), std::move(table)).first;
-  }
-  return DecodeNames(static_cast<uint64_t>(value), it->second.entries, it->second.known,
-                     it->second.mode);
 }
 
 }  // namespace
@@ -313,7 +299,9 @@ void Format(std::span<const FormatDirective> directives, std::span<const FormatA
     }
     if (d.rendering == FormatDirective::Rendering::Decode) {
       // The string the kernel's decoder made, printed by `%s`.
-      std::string made = DecodeText(d.decode, take_long());
+      const DecodeTable& table = *d.decode_table;  // (ParseFormat made it)
+      std::string made =
+          DecodeNames(static_cast<uint64_t>(take_long()), table.entries, table.known, table.mode);
       if (string_limit && made.size() >= string_limit) made.resize(string_limit - 1);
       std::string_view s = made;
       if (precision >= 0 && s.size() > static_cast<size_t>(precision)) s = s.substr(0, precision);

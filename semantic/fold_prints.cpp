@@ -224,6 +224,32 @@ class ProbeFolding {
     return s;
   }
 
+  // A new local `name` set to `a` (the setting is added to `sets`), and a reading of it.
+  ast::Symbol* Temp(const std::string& name, ast::Expr* a, std::vector<ast::Stmt*>& sets) {
+    Variable* t = e_.program.NewVariable();
+    t->name = e_.arena.Copy(name);
+    t->kind = VarKind::Local;
+    t->type = a->type;
+    t->arity = 0;
+    t->decl = a->range;
+    t->file = p_->file;
+    t->written = t->read = t->used = true;
+    p_->locals.push_back(t);
+    auto* assign = e_.arena.New<ast::Assign>();
+    assign->kind = ast::Kind::Assign;
+    assign->range = a->range;
+    assign->op = ast::Tok::Assign;
+    assign->lhs = Read(t, a->range);
+    assign->rhs = a;
+    assign->type = a->type;
+    auto* set = e_.arena.New<ast::ExprStmt>();
+    set->kind = ast::Kind::ExprStmt;
+    set->range = a->range;
+    set->expr = assign;
+    sets.push_back(set);
+    return Read(t, a->range);
+  }
+
   // Values readable at every print: literals, settled locals, or new locals set where
   // `def` was (their settings are added to `sets`).
   bool Readable(const Facts& f, Variable* var, ast::ExprStmt* def, std::span<ast::Expr*> values,
@@ -236,29 +262,8 @@ class ProbeFolding {
         args.push_back(a);
         continue;
       }
-      Variable* t = e_.program.NewVariable();
-      t->name =
-          e_.arena.Copy("__" + std::string(var->name) + "_" + std::to_string(args.size() + 1));
-      t->kind = VarKind::Local;
-      t->type = a->type;
-      t->arity = 0;
-      t->decl = a->range;
-      t->file = p_->file;
-      t->written = t->read = t->used = true;
-      p_->locals.push_back(t);
-      auto* assign = e_.arena.New<ast::Assign>();
-      assign->kind = ast::Kind::Assign;
-      assign->range = a->range;
-      assign->op = ast::Tok::Assign;
-      assign->lhs = Read(t, a->range);
-      assign->rhs = a;
-      assign->type = a->type;
-      auto* set = e_.arena.New<ast::ExprStmt>();
-      set->kind = ast::Kind::ExprStmt;
-      set->range = a->range;
-      set->expr = assign;
-      sets.push_back(set);
-      args.push_back(Read(t, a->range));
+      args.push_back(
+          Temp("__" + std::string(var->name) + "_" + std::to_string(args.size() + 1), a, sets));
     }
     return true;
   }
@@ -435,18 +440,14 @@ class ProbeFolding {
       auto* s = ast::As<ast::Symbol>(longer[i]);
       if (i < shorter.size() || !s || !s->var || !Settled(f, s->var, def)) return false;
     }
-    // Each printf is a statement whose other arguments can be read twice.
+    // Each printf is a statement of a block (its other arguments that are not literals or
+    // variables are set, in their order, into new locals just before the choice).
     auto by_call = ByCall(uses);
     for (auto& [c, printed] : by_call) {
       auto stmt = f.call_stmts.find(c);
       if (stmt == f.call_stmts.end() || !f.places.count(stmt->second)) return false;
-      for (size_t k = 1; k < c->args.size(); ++k) {
-        ast::Expr* arg = c->args[k];
-        bool ours = std::find(printed.begin(), printed.end(), k) != printed.end();
-        if (!ours && !ast::Is<ast::NumberLit>(arg) && !ast::Is<ast::StringLit>(arg) &&
-            !(ast::Is<ast::Symbol>(arg) && static_cast<ast::Symbol*>(arg)->var))
-          return false;
-      }
+      for (size_t k = 1; k < c->args.size(); ++k)
+        if (c->args[k]->type != Type::Long && c->args[k]->type != Type::String) return false;
     }
     std::vector<ast::Expr*> args;
     std::vector<ast::Stmt*> sets;
@@ -467,6 +468,16 @@ class ProbeFolding {
     };
     for (auto& [c, printed] : by_call) {
       ast::ExprStmt* stmt = f.call_stmts.at(c);
+      std::vector<ast::Stmt*> before;
+      std::vector<ast::Expr*> kept(c->args.begin(), c->args.end());
+      for (size_t k = 1; k < kept.size(); ++k) {
+        ast::Expr* arg = kept[k];
+        bool ours = std::find(printed.begin(), printed.end(), k) != printed.end();
+        if (!ours && !ast::Is<ast::NumberLit>(arg) && !ast::Is<ast::StringLit>(arg) &&
+            !(ast::Is<ast::Symbol>(arg) && static_cast<ast::Symbol*>(arg)->var))
+          kept[k] = Temp("__" + std::string(var->name) + "_arg" + std::to_string(k), arg, before);
+      }
+      c->args = e_.arena.Copy(kept);
       auto* other = e_.arena.New<ast::Call>(*c);
       std::vector<ast::Expr*> copied(c->args.begin(), c->args.end());
       for (size_t k = 1; k < copied.size(); ++k) copied[k] = Again(copied[k]);
@@ -481,10 +492,19 @@ class ProbeFolding {
       branch->cond = Again(test);
       branch->then = stmt;
       branch->otherwise = otherwise;
+      ast::Stmt* choice_stmt = branch;
+      if (!before.empty()) {
+        before.push_back(branch);
+        auto* block = e_.arena.New<ast::Block>();
+        block->kind = ast::Kind::Block;
+        block->range = stmt->range;
+        block->statements = e_.arena.Copy(before);
+        choice_stmt = block;
+      }
       Place place = f.places.at(stmt);
       std::vector<ast::Stmt*> statements(place.block->statements.begin(),
                                          place.block->statements.end());
-      statements[place.index] = branch;
+      statements[place.index] = choice_stmt;
       place.block->statements = e_.arena.Copy(statements);
     }
     Replace(f, var, def, sets);
@@ -550,10 +570,7 @@ class ProbeFolding {
         table.find('}') != std::string::npos)
       return nullptr;
     if (!flags && (option->value < 0 || option->value > 2)) return nullptr;
-    uint64_t mode = flags ? (option->value ? kDecodeZero : 0)
-                          : kDecodeEqual | (option->value == 1   ? kDecodeHex
-                                            : option->value == 2 ? kDecodeDec
-                                                                 : 0);
+    uint64_t mode = DecodeMode(flags, option->value);
     // A table that codegen would refuse stays as written (and is refused there).
     std::vector<DecodeEntry> entries;
     std::string why;

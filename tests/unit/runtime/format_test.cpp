@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "common/decode_names.h"
 #include "common/stats.h"
 
 namespace btap::runtime {
@@ -214,6 +215,16 @@ TEST(Format, InternalDirectivesAreCheckedWhenParsed) {
   d.clear();
   EXPECT_FALSE(ParseFormat("%{decode:0:0:1 A}s", d, &error, &offset, /*internal=*/true))
       << "a decoded number is a `d`";
+  for (std::string_view bad : {"%{decode:0:0:1}d", "%{decode:x:0:1 A}d", "%{decode:0:1 A}d"}) {
+    d.clear();
+    EXPECT_FALSE(ParseFormat(bad, d, &error, &offset, /*internal=*/true)) << bad;
+    EXPECT_EQ(error, "invalid table of names") << bad;
+  }
+  d.clear();
+  ASSERT_TRUE(ParseFormat("%{decode:1:0:3 THREE}d", d, &error, &offset, /*internal=*/true));
+  ASSERT_EQ(d.size(), 1u);
+  ASSERT_NE(d[0].decode_table, nullptr);
+  EXPECT_EQ(d[0].decode_table->entries.size(), 1u);
 }
 
 }  // namespace

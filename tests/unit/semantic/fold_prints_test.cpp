@@ -95,9 +95,9 @@ TEST(FoldPrints, DecodersLeaveTheirNumberToThePrinter) {
       << body;
   EXPECT_NE(body.find("__t_1 = x + 1 & 4294967295;"), std::string::npos) << body;
   EXPECT_EQ(body.find("_dfd_str"), std::string::npos) << body;
-  // A decoder whose body is more than one return stays a call.
-  body = Body("probe begin { x = 5; p = _mprotect_prot_str(x); printf(\"%s\\n\", p) }");
-  EXPECT_NE(body.find("p = _mprotect_prot_str(x);"), std::string::npos) << body;
+  // A tapset decoder with statements before its return (the huge-page prefix) stays a call.
+  body = Body("probe begin { x = 5; p = _mmap_flags(x); printf(\"%s\\n\", p) }");
+  EXPECT_NE(body.find("p = _mmap_flags(x);"), std::string::npos) << body;
 }
 
 TEST(FoldPrints, AChoiceOfTwoSprintfsBecomesAChoiceOfTwoPrintfs) {
@@ -108,6 +108,17 @@ TEST(FoldPrints, AChoiceOfTwoSprintfsBecomesAChoiceOfTwoPrintfs) {
   EXPECT_NE(body.find("if (__s_1)"), std::string::npos) << body;
   EXPECT_NE(body.find("printf(\"<%{(}%d, %#o%{)}s>\\n\", f, m)"), std::string::npos) << body;
   EXPECT_NE(body.find("printf(\"<%{(}%d%{)}s>\\n\", f)"), std::string::npos) << body;
+  // The printf's other arguments that are neither literals nor variables are set, in
+  // their order, just before the choice: each is read once, whichever printf runs.
+  body = Body(
+      "probe begin { f = 64; s = f & 64 ? sprintf(\"%d!\", f) : sprintf(\"%d\", f); "
+      "printf(\"%s %d <%s> %s\\n\", execname(), pid() + 1, s, \"x\") }");
+  EXPECT_NE(body.find("__s_arg1 = execname();"), std::string::npos) << body;
+  EXPECT_NE(body.find("__s_arg2 = pid() + 1;"), std::string::npos) << body;
+  EXPECT_NE(body.find("printf(\"%s %d <%{(}%d!%{)}s> %s\\n\", __s_arg1, __s_arg2, f, \"x\")"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(body.find("sprintf"), std::string::npos) << body;
   // Arguments that differ (not one list's start) stay as written.
   body = Body(
       "probe begin { f = 64; s = f ? sprintf(\"%d\", f) : sprintf(\"%d\", f + 1); "
