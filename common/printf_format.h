@@ -98,7 +98,7 @@ struct FormatDirective {
     Decode
   } rendering = Rendering::AsIs;
   std::string_view decode = {};                     // `%{decode:SPEC}d`'s SPEC
-  std::shared_ptr<const DecodeTable> decode_table;  // and its table, parsed
+  std::shared_ptr<const DecodeTable> decode_table = {};  // and its table, parsed
 };
 
 // Splits `format` into literal runs and directives; on a malformed directive returns
