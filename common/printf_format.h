@@ -97,7 +97,7 @@ struct FormatDirective {
     Histogram,
     Decode
   } rendering = Rendering::AsIs;
-  std::string_view decode = {};                     // `%{decode:SPEC}d`'s SPEC
+  std::string_view decode = {};                          // `%{decode:SPEC}d`'s SPEC
   std::shared_ptr<const DecodeTable> decode_table = {};  // and its table, parsed
 };
 
